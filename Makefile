@@ -1,0 +1,54 @@
+# vessel - top-level entry points.  Meson + Ninja do the building; this file
+# only strings the steps together so that a fresh Debian 12 machine needs two
+# commands: `make demo` and `make check`.
+#
+#   make deps     install missing Debian packages (apt-get, idempotent)
+#   make build    release (debugoptimized) build in build/, ASan+UBSan in build-asan/
+#   make guest    build/cached RISC-V guest images (kernel, initramfs, disk)
+#   make check    deps + build + guest, then every test (both builds) and the format check
+#   make demo     deps + build + guest, then the demo
+#   make bench    benchmarks against the peers (crun, runc, qemu-img, qemu-system-riscv64)
+#   make install  install programs under PREFIX (default /usr/local)
+
+PREFIX ?= /usr/local
+MESON_OPTS = -Dwerror=true
+GUEST_CACHE ?= /var/cache/vessel/guest
+
+.PHONY: all deps build build-release build-asan guest check demo bench install format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh deps/*.txt
+
+build: build-release build-asan
+
+build-release: deps
+	@test -f build/build.ninja || meson setup build $(MESON_OPTS) --buildtype=debugoptimized --prefix=$(PREFIX)
+	@ninja -C build
+
+build-asan: deps
+	@test -f build-asan/build.ninja || meson setup build-asan $(MESON_OPTS) --buildtype=debug \
+		-Db_sanitize=address,undefined -Db_lundef=false
+	@ninja -C build-asan
+
+guest: deps
+	@GUEST_CACHE=$(GUEST_CACHE) guest/build.sh
+
+check: build guest
+	@GUEST_CACHE=$(GUEST_CACHE) scripts/check.sh
+
+demo: build-release guest
+	@GUEST_CACHE=$(GUEST_CACHE) scripts/demo.sh
+
+bench: build-release guest
+	@GUEST_CACHE=$(GUEST_CACHE) bench/run.sh
+
+install: build-release
+	@meson install -C build
+
+format:
+	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,39 @@
+/*
+ * util.h - small helpers shared by every part of vessel.
+ */
+#ifndef VESSEL_CORE_UTIL_H
+#define VESSEL_CORE_UTIL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vessel/core/err.h"
+
+/*
+ * Parse a size such as "4096", "64K", "1.5G" or "2T" (binary units, an
+ * optional trailing "B"/"iB").  Fails with -EINVAL or -ERANGE.
+ */
+int vs_parse_size(const char *text, uint64_t *out, struct vs_err *err);
+
+/* Parse an unsigned decimal/hex integer that must fill the whole string. */
+int vs_parse_u64(const char *text, uint64_t *out, struct vs_err *err);
+
+/* Format a size as "64 KiB", "1.5 GiB" into buf. Returns buf. */
+const char *vs_format_size(uint64_t size, char *buf, size_t len);
+
+/* pread/pwrite that loop over short transfers and EINTR; return 0 or -errno
+ * (-EIO with errno 0 when pread hits end of file). */
+int vs_pread_full(int fd, void *buf, size_t len, off_t off);
+int vs_pwrite_full(int fd, const void *buf, size_t len, off_t off);
+int vs_write_full(int fd, const void *buf, size_t len);
+
+/* Read a whole (small) file into a NUL-terminated malloc'd buffer. */
+int vs_read_file(const char *path, char **out, size_t *len, size_t max, struct vs_err *err);
+
+/* Write a whole file atomically (temp file + fsync + rename). */
+int vs_write_file_atomic(const char *path, const void *buf, size_t len, struct vs_err *err);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t vs_now_ns(void);
+
+#endif

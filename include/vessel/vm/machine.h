@@ -1,0 +1,95 @@
+/*
+ * machine.h - one virtual machine: harts, bus, timers and the run loop.
+ *
+ * Ownership (so that work on the CPU and on the board can proceed apart):
+ *  - lib/vm/cpu/*            the RV64GC harts (include/vessel/vm/cpu.h)
+ *  - lib/vm/machine/machine.c this API: creation, RAM, the run loop, polled
+ *                              host fds, exit requests, the mtime clock
+ *  - lib/vm/machine/clint.c, uart.c, finisher.c, elf.c: devices the bare
+ *                              metal mode needs as well
+ *  - lib/vm/machine/plic.c, rtc.c, fdt.c, virt.c and lib/vm/virtio/*: the
+ *                              QEMU-compatible `virt` board built on top
+ *
+ * Threading: the whole machine runs on the thread that calls
+ * vm_machine_run().  Harts are stepped round-robin in slices; between slices
+ * the loop polls registered host fds (console input, TAP, ...) without
+ * blocking.  When every hart waits for an interrupt (WFI), the loop sleeps in
+ * poll() until the earliest timer deadline or fd activity, so an idle guest
+ * costs no host CPU.  Device callbacks therefore never race with the CPU.
+ *
+ * State that must survive a snapshot lives in plain structs (harts, device
+ * register files, RAM); host resources (fds) are re-attached on restore.
+ */
+#ifndef VESSEL_VM_MACHINE_H
+#define VESSEL_VM_MACHINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vessel/core/err.h"
+#include "vessel/vm/bus.h"
+
+struct vm_machine;
+struct rv_hart;
+
+#define VM_MAX_HARTS 8
+
+/* mtime runs at 10 MHz, derived from the host's monotonic clock. */
+#define VM_TIMEBASE_HZ 10000000ULL
+
+/* Why vm_machine_run() returned (the machine's exit status). */
+enum vm_exit_kind {
+	VM_EXIT_POWEROFF = 0, /* guest powered off (finisher 0x5555, SBI, HTIF pass) */
+	VM_EXIT_REBOOT,	      /* guest asked for a reset (finisher 0x7777) */
+	VM_EXIT_FAIL,	      /* guest reported failure (finisher 0x3333, HTIF fail) */
+	VM_EXIT_TIMEOUT,      /* --timeout elapsed */
+	VM_EXIT_USER,	      /* the user quit (console escape, signal) */
+	VM_EXIT_ERROR,	      /* host-side error, message in err */
+};
+
+struct vm_exit {
+	enum vm_exit_kind kind;
+	uint32_t code; /* guest-supplied code (finisher upper bits, HTIF test number) */
+};
+
+struct vm_machine_config {
+	uint64_t ram_base;  /* 0x80000000 on virt */
+	uint64_t ram_size;  /* bytes */
+	unsigned ncpus;	    /* 1..VM_MAX_HARTS */
+	double timeout_sec; /* 0 = none */
+};
+
+struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs_err *err);
+void vm_machine_free(struct vm_machine *m);
+
+struct vm_bus *vm_machine_bus(struct vm_machine *m);
+uint8_t *vm_machine_ram(struct vm_machine *m); /* host pointer of guest RAM */
+unsigned vm_machine_ncpus(const struct vm_machine *m);
+struct rv_hart *vm_machine_hart(struct vm_machine *m, unsigned index);
+
+/* Current mtime value (10 MHz ticks since the machine started). */
+uint64_t vm_machine_mtime(const struct vm_machine *m);
+
+/*
+ * Host fd polled by the run loop: cb runs on the machine thread when fd is
+ * readable (POLLIN/POLLHUP).  Returns 0 or -ENOSPC.
+ */
+int vm_machine_watch_fd(struct vm_machine *m, int fd, void (*cb)(void *opaque), void *opaque);
+void vm_machine_unwatch_fd(struct vm_machine *m, int fd);
+
+/* Ask the run loop to stop after the current slice with this exit. */
+void vm_machine_request_exit(struct vm_machine *m, enum vm_exit_kind kind, uint32_t code);
+
+/*
+ * Raise or lower interrupt-pending bits (MIP_MEIP, MIP_SEIP, ...) of one
+ * hart from a device (the PLIC, the CLINT).  Wakes the hart from WFI.
+ */
+void vm_machine_set_hart_irq(struct vm_machine *m, unsigned hart, uint64_t mip_bits, int level);
+
+/* Run until an exit is requested.  Returns 0 and fills *exit, or -errno. */
+int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *err);
+
+/* Set every hart's pc and a0..a2 before vm_machine_run (boot protocol). */
+void vm_machine_set_boot(struct vm_machine *m, uint64_t pc, uint64_t a1, uint64_t a2);
+
+#endif

@@ -1,0 +1,88 @@
+/* Unit tests for lib/core: sizes, errors, file helpers. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vessel/core/err.h"
+#include "vessel/core/util.h"
+
+static void test_parse_size_units(void **state)
+{
+	struct vs_err err = VS_ERR_INIT;
+	uint64_t v = 0;
+	assert_int_equal(vs_parse_size("4096", &v, &err), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(vs_parse_size("64K", &v, &err), 0);
+	assert_int_equal(v, 65536);
+	assert_int_equal(vs_parse_size("1G", &v, &err), 0);
+	assert_int_equal(v, 1ULL << 30);
+	assert_int_equal(vs_parse_size("1.5G", &v, &err), 0);
+	assert_int_equal(v, 3ULL << 29);
+	assert_int_equal(vs_parse_size("2TiB", &v, &err), 0);
+	assert_int_equal(v, 2ULL << 40);
+	assert_int_equal(vs_parse_size("512M", &v, &err), 0);
+	assert_int_equal(v, 512ULL << 20);
+}
+
+static void test_parse_size_rejects(void **state)
+{
+	struct vs_err err = VS_ERR_INIT;
+	uint64_t v = 0;
+	assert_int_equal(vs_parse_size("", &v, &err), -EINVAL);
+	assert_int_equal(vs_parse_size("-1", &v, &err), -EINVAL);
+	assert_int_equal(vs_parse_size("12Q", &v, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "12Q"));
+	assert_int_equal(vs_parse_size("1.5", &v, &err), -EINVAL);
+	assert_int_equal(vs_parse_size("99999999999999999999", &v, &err), -ERANGE);
+	assert_int_equal(vs_parse_size("17E", &v, &err), -ERANGE);
+}
+
+static void test_err_format(void **state)
+{
+	struct vs_err err = VS_ERR_INIT;
+	assert_int_equal(vs_syserrf(&err, ENOENT, "open %s", "x.img"), -ENOENT);
+	assert_string_equal(err.msg, "open x.img: No such file or directory");
+	assert_int_equal(vs_err_prefix(&err, "disk %d", 3), -ENOENT);
+	assert_string_equal(err.msg, "disk 3: open x.img: No such file or directory");
+	assert_int_equal(vs_errf(NULL, EINVAL, "ignored"), -EINVAL);
+	assert_int_equal(vs_errf(&err, 0, "zero"), -EIO); /* never reads as success */
+}
+
+static void test_file_roundtrip(void **state)
+{
+	char dir[] = "/tmp/vessel-test-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[256];
+	snprintf(path, sizeof(path), "%s/f", dir);
+	struct vs_err err = VS_ERR_INIT;
+	assert_int_equal(vs_write_file_atomic(path, "hello", 5, &err), 0);
+	char *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(vs_read_file(path, &buf, &len, 1024, &err), 0);
+	assert_int_equal(len, 5);
+	assert_string_equal(buf, "hello");
+	free(buf);
+	assert_int_equal(vs_read_file(path, &buf, &len, 3, &err), -EFBIG);
+	unlink(path);
+	assert_int_equal(vs_read_file(path, &buf, &len, 3, &err), -ENOENT);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_size_units),
+		cmocka_unit_test(test_parse_size_rejects),
+		cmocka_unit_test(test_err_format),
+		cmocka_unit_test(test_file_roundtrip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
