@@ -37,10 +37,10 @@ enum ct_cgroup_layout {
 
 struct ct_device_rule {
 	bool allow;
-	char type;	 /* 'a', 'b' or 'c' */
-	int64_t major;	 /* -1 = any */
-	int64_t minor;	 /* -1 = any */
-	char access[4];	 /* subset of "rwm" */
+	char type;	/* 'a', 'b' or 'c' */
+	int64_t major;	/* -1 = any */
+	int64_t minor;	/* -1 = any */
+	char access[4]; /* subset of "rwm" */
 };
 
 struct ct_hugetlb_limit {
