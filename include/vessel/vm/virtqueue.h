@@ -73,6 +73,12 @@ void virtq_reset(struct virtq *vq);
  */
 int virtq_pop(struct virtq *vq, struct virtq_chain *chain, struct vs_err *err);
 
+/* Are chains waiting (without taking one)?  False when not ready. */
+bool virtq_has_avail(const struct virtq *vq);
+
+/* Give back the chain taken by the last virtq_pop (it will pop again). */
+void virtq_unpop(struct virtq *vq);
+
 /* Return a chain to the driver with written bytes; 0 or -EFAULT. */
 int virtq_push(struct virtq *vq, uint16_t head, uint32_t written);
 

@@ -175,6 +175,18 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain, struct vs_err *err)
 	return 1;
 }
 
+bool virtq_has_avail(const struct virtq *vq)
+{
+	uint16_t avail_idx;
+	return vq->ready && guest_read16(vq, vq->avail_gpa + 2, &avail_idx) == 0 &&
+	       avail_idx != vq->last_avail;
+}
+
+void virtq_unpop(struct virtq *vq)
+{
+	vq->last_avail--;
+}
+
 int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
 {
 	uint32_t elem[2] = { head, written };
