@@ -164,6 +164,7 @@ struct qcow2 {
 
 	struct qcow2_snapshot *snaps;
 	unsigned nb_snaps;
+	uint64_t snap_table_len; /* bytes of the table on disk */
 
 	struct qcow2_ext *exts; /* extensions we keep as found */
 	unsigned nexts;

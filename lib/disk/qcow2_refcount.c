@@ -291,8 +291,11 @@ int qcow2_refcount_set(struct qcow2 *q, uint64_t cluster, uint64_t value, struct
 	qcow2_refcount_encode(block, cluster & ((1ULL << q->rb_bits) - 1), q->h.refcount_order,
 			      value);
 	qcow2_cache_mark_dirty(&q->rb_cache, block);
-	if (value == 0 && cluster < q->free_hint)
-		q->free_hint = cluster;
+	if (value == 0) {
+		if (cluster < q->free_hint)
+			q->free_hint = cluster;
+		qcow2_cache_discard(&q->l2_cache, cluster << q->cluster_bits);
+	}
 	return 0;
 }
 
