@@ -78,6 +78,8 @@ struct virt_board *virt_board_new(const struct virt_config *cfg, struct vs_err *
 /* Run until the guest powers off, reboots, fails, times out or the user quits. */
 int virt_board_run(struct virt_board *board, struct vm_exit *exit, struct vs_err *err);
 void virt_board_free(struct virt_board *board);
+/* The machine (for signal handlers: vm_machine_request_exit). */
+struct vm_machine *virt_board_machine(struct virt_board *board);
 
 /* Build the reset ROM (a few instructions, then the fw_dynamic_info). */
 void virt_rom_build(uint8_t *rom, uint64_t start_addr, uint64_t fdt_addr,
