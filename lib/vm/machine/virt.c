@@ -416,7 +416,16 @@ struct virt_board *virt_board_new(const struct virt_config *cfg, struct vs_err *
 
 int virt_board_run(struct virt_board *b, struct vm_exit *exit, struct vs_err *err)
 {
-	return vm_machine_run(b->m, exit, err);
+	int r = vm_machine_run(b->m, exit, err);
+	/* The guest may have written its last words in the final slice. */
+	if (b->uart_out[0] >= 0) {
+		uint8_t buf[4096];
+		ssize_t n;
+		while ((n = read(b->uart_out[0], buf, sizeof(buf))) > 0)
+			if (b->serial)
+				b->serial->ops->write(b->serial, buf, (size_t)n);
+	}
+	return r;
 }
 
 struct vm_machine *virt_board_machine(struct virt_board *b)
