@@ -34,6 +34,8 @@ import tty
 
 SKIP = 77
 BANNER = r"vessel-guest: userspace up: [^\r\n]*"
+# The VMM the tests drive unless VESSEL_TEST_VMM says otherwise.
+DEFAULT_VMM = "qemu"
 OPENSBI_FW = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
 
 
@@ -90,7 +92,7 @@ def guest_dir():
 
 
 def vmm_kind():
-    kind = os.environ.get("VESSEL_TEST_VMM", "qemu")
+    kind = os.environ.get("VESSEL_TEST_VMM") or DEFAULT_VMM
     if kind not in ("qemu", "vessel"):
         fail("VESSEL_TEST_VMM must be 'qemu' or 'vessel', not %r" % kind)
     return kind
