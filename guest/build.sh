@@ -21,6 +21,7 @@
 #        guest/build.sh --print-dir print the directory, exit 1 if not built
 #        guest/build.sh --force     rebuild even when cached
 set -euo pipefail
+trap 'echo "guest: error: command failed at build.sh line $LINENO" >&2' ERR
 
 GUEST_SRC=$(cd "$(dirname "$0")" && pwd)
 GUEST_CACHE=${GUEST_CACHE:-/var/cache/vessel/guest}
@@ -167,7 +168,7 @@ if [ "$mode" = force ] || [ ! -f "$KDIR/Image" ]; then
 	mv "$WORK/kernel/out" "$KDIR"
 else
 	echo "guest: kernel     cached ($KDIR)" >&2
-	TIMES="${TIMES}kernel cached, built in $(cut -d' ' -f2 "$KDIR/build-time" 2>/dev/null)"$'\n'
+	TIMES="${TIMES}kernel cached, built in $(cut -d' ' -f2 "$KDIR/build-time" 2>/dev/null || echo "?")"$'\n'
 fi
 
 BUSYBOX_HASH=$(grep -E '^(busybox|gcc|libc6|binutils)' <<<"$VERSIONS" |
@@ -182,7 +183,7 @@ if [ "$mode" = force ] || [ ! -f "$BDIR/busybox" ]; then
 	mv "$WORK/busybox/out" "$BDIR"
 else
 	echo "guest: busybox    cached ($BDIR)" >&2
-	TIMES="${TIMES}busybox cached, built in $(cut -d' ' -f2 "$BDIR/build-time" 2>/dev/null)"$'\n'
+	TIMES="${TIMES}busybox cached, built in $(cut -d' ' -f2 "$BDIR/build-time" 2>/dev/null || echo "?")"$'\n'
 fi
 
 mkdir -p "$WORK/result"

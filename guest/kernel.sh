@@ -26,6 +26,13 @@ while IFS= read -r line; do
 		missing=1
 	fi
 done < <(grep -E '^CONFIG_[A-Za-z0-9_]+=' "$frag")
+# ... and every "# CONFIG_X is not set" line must not have come back.
+while IFS= read -r name; do
+	if grep -qE "^$name=" .config; then
+		echo "kernel.sh: option forced on by Kconfig: $(grep -E "^$name=" .config)" >&2
+		missing=1
+	fi
+done < <(sed -nE 's/^# (CONFIG_[A-Za-z0-9_]+) is not set$/\1/p' "$frag")
 [ "$missing" = 0 ] || exit 1
 
 make -j"$jobs" Image

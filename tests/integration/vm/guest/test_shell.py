@@ -4,9 +4,10 @@
 Boots the cached kernel + initramfs with 2 harts and 320 MiB, then checks
 from inside the guest: `uname -m` is riscv64, /proc/cpuinfo lists exactly
 harts 0 and 1, `free` reports a total that is at most --mem and at least
---mem minus what firmware and kernel reserve (bounded at 12%), a virtio
-console-less boot still has the UART as /dev/ttyS0; finally `poweroff -f`
-must end the VMM with exit status 0.
+--mem minus what firmware and kernel reserve (bounded at 12%), the kernel
+console is the ns16550a UART (ttyS0), and hw_random is virtio-rng and
+delivers non-zero data; finally `poweroff -f` must end the VMM with exit
+status 0.
 """
 import os
 import re
@@ -50,6 +51,15 @@ def test(work):
         _, out = con.run("test -c /dev/ttyS0 && cat /sys/class/tty/console/active")
         if "ttyS0" not in out:
             vc.fail("console is not on ttyS0: %r" % out)
+        _, out = con.run("cat /sys/class/misc/hw_random/rng_current; "
+                         "head -c 4096 /dev/hwrng | md5sum")
+        if not out.startswith("virtio_rng"):
+            vc.fail("hw_random does not use virtio-rng: %r" % out)
+        if "620f0b67a91f7f74151bc5be745b7110" in out:  # md5 of 4 KiB zeros
+            vc.fail("virtio-rng returned zeros")
+        _, out = con.run("head -c 4096 /dev/hwrng | wc -c")
+        if out.strip() != "4096":
+            vc.fail("read %r bytes of 4096 from /dev/hwrng" % out.strip())
         status = con.poweroff()
         if status != 0:
             vc.fail("VMM exit status after poweroff is %d, expected 0" % status)

@@ -7,8 +7,9 @@ the console and collects their output and exit status, and reaps the VMM
 with its exit status.  Standard library only (pty, select, subprocess).
 
 Both VMMs get the same machine: OpenSBI fw_dynamic, the cached guest Image
-and initramfs (guest/build.sh), N harts, M bytes of RAM, virtio-blk disks
-and a virtio-net device on a TAP interface.
+and initramfs (guest/build.sh), N harts, M bytes of RAM, a virtio-rng
+device (always present in vessel-vmm), virtio-blk disks and a virtio-net
+device on a TAP interface.
 
 Command protocol: each command is sent as
     echo "__VS""_B<n>"; CMD; echo "__VS""_E<n>:$?"
@@ -143,7 +144,8 @@ class Machine:
         a = [program, "-M", "virt", "-bios", OPENSBI_FW,
              "-kernel", self.kernel, "-initrd", self.initrd,
              "-append", self.append, "-nographic", "-no-reboot",
-             "-m", self.mem, "-smp", str(self.cpus)]
+             "-m", self.mem, "-smp", str(self.cpus),
+             "-device", "virtio-rng-device"]
         for i, (path, fmt, ro) in enumerate(self.disks):
             drive = "if=none,id=d%d,file=%s,format=%s" % (i, path, fmt)
             if ro:
