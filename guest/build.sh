@@ -10,8 +10,8 @@
 #   manifest            recipe hash, package versions, build times
 #
 # Cache: ${GUEST_CACHE:-/var/cache/vessel/guest}/<hash>/, where <hash> is the
-# sha256 of every file under guest/ plus the versions of the Debian packages
-# that go into the images.  A complete directory is only ever created by a
+# sha256 of the recipe files under guest/ (RECIPE_FILES) plus the versions of
+# the Debian packages that go into the images.  A complete directory is only ever created by a
 # rename(2) of a finished temporary directory, so an interrupted build never
 # leaves a half cache.  The kernel and busybox are cached separately as well
 # (parts/kernel-<h>, parts/busybox-<h>, keyed by their own recipe files) so
@@ -76,9 +76,12 @@ hash_of() {
 	) | sha256sum | cut -c1-16
 }
 
+# The recipe: every file that goes into the images (not run.sh, a helper).
+RECIPE_FILES=(build.sh kernel.sh kernel.config busybox.sh busybox.config
+	rootfs.sh rootfs mkcpio.py disk.sh)
 VERSIONS=$(versions)
-# Full recipe hash: every file under guest/ plus every package version.
-RECIPE_HASH=$(echo "$VERSIONS" | hash_of .)
+# Full recipe hash: the recipe files plus every package version.
+RECIPE_HASH=$(echo "$VERSIONS" | hash_of "${RECIPE_FILES[@]}")
 OUT=$GUEST_CACHE/$RECIPE_HASH
 
 if [ "$mode" = print ]; then
@@ -120,7 +123,7 @@ for p in linux-source-6.1 gcc-riscv64-linux-gnu libc6-dev-riscv64-cross; do
 	[ -n "$(pkg_version "$p")" ] || die "package $p not installed (see deps/guest.txt)"
 done
 VERSIONS=$(versions)
-RECIPE_HASH=$(echo "$VERSIONS" | hash_of .)
+RECIPE_HASH=$(echo "$VERSIONS" | hash_of "${RECIPE_FILES[@]}")
 OUT=$GUEST_CACHE/$RECIPE_HASH
 if [ "$mode" = build ] && [ -f "$OUT/manifest" ]; then
 	echo "$OUT"
