@@ -125,7 +125,8 @@ class Machine:
         self.disks = list(disks)  # (path, format, readonly)
         self.tap = tap
         self.mac = mac
-        self.timeout = int(timeout)
+        # the VMM's own deadline (vessel-vmm --timeout), scaled like ours
+        self.timeout = int(timeout * timeout_scale())
 
     def argv(self, kind, program):
         if kind == "vessel":
