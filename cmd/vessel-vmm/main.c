@@ -1,0 +1,386 @@
+/*
+ * vessel-vmm - run a RISC-V virtual machine.
+ *
+ * A thin front end: options are described by one table (add a row to add an
+ * option), parsed into struct vmm_options, then handed to the library.
+ * Exit status (docs/vessel-vmm.md): 0 powered off / passed, 1 host-side
+ * error, 2 guest-reported failure, 3 reboot requested, 124 timeout, 130 quit.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vessel/core/log.h"
+#include "vessel/core/util.h"
+#include "vessel/vm/baremetal.h"
+#include "vessel/vm/machine.h"
+#include "vessel/vm/virt.h"
+
+#define EXIT_HOST_ERROR 1
+#define EXIT_GUEST_FAIL 2
+#define EXIT_REBOOT	3
+#define EXIT_TIMEOUT	124
+#define EXIT_USER	130
+
+struct vmm_options {
+	const char *bios;
+	bool bios_none;
+	uint64_t mem;
+	uint64_t cpus;
+	double timeout;
+	bool help;
+	/* Linux boot on the virt board (any of these selects it). */
+	const char *kernel, *initrd, *append;
+	struct virt_disk_config disks[VIRT_MAX_DISKS];
+	unsigned ndisks;
+	const char *tap;
+	uint8_t mac[6];
+	bool serial_set;
+	enum virt_serial_kind serial;
+	const char *serial_path;
+	bool console_hvc;
+};
+
+struct vmm_option {
+	const char *name;
+	const char *arg; /* NULL: flag without argument */
+	const char *help;
+	int (*parse)(struct vmm_options *o, const char *val, struct vs_err *err);
+};
+
+static int opt_bios(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	o->bios_none = strcmp(v, "none") == 0;
+	o->bios = o->bios_none ? NULL : v;
+	return 0;
+}
+
+static int opt_kernel(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	o->kernel = v;
+	return 0;
+}
+
+static int opt_initrd(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	o->initrd = v;
+	return 0;
+}
+
+static int opt_append(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	o->append = v;
+	return 0;
+}
+
+/* PATH[,format=qcow2|raw][,readonly=on|off] */
+static int opt_disk(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	if (o->ndisks >= VIRT_MAX_DISKS)
+		return vs_errf(err, EINVAL, "--disk: at most %d disks", VIRT_MAX_DISKS);
+	struct virt_disk_config *d = &o->disks[o->ndisks];
+	char *copy = strdup(v); /* lives until exit: the config points into it */
+	if (!copy)
+		return vs_errf(err, ENOMEM, "--disk: out of memory");
+	char *save = NULL, *tok = strtok_r(copy, ",", &save);
+	if (!tok || !*tok || copy[0] == ',')
+		return vs_errf(err, EINVAL, "--disk %s: missing path", v);
+	d->path = tok;
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		if (strcmp(tok, "format=qcow2") == 0 || strcmp(tok, "format=raw") == 0)
+			d->format = tok + 7;
+		else if (strcmp(tok, "readonly=on") == 0)
+			d->readonly = true;
+		else if (strcmp(tok, "readonly=off") == 0)
+			d->readonly = false;
+		else
+			return vs_errf(err, EINVAL,
+				       "--disk %s: unknown option '%s' (format=qcow2|raw, "
+				       "readonly=on|off)",
+				       v, tok);
+	}
+	o->ndisks++;
+	return 0;
+}
+
+static int parse_mac(const char *text, uint8_t mac[6])
+{
+	unsigned b[6];
+	char tail;
+	if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &tail) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return (mac[0] & 1) ? -EINVAL : 0; /* a multicast address cannot be a NIC's */
+}
+
+/* tap=IFNAME[,mac=52:54:00:xx:xx:xx] */
+static int opt_net(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	char *copy = strdup(v);
+	if (!copy)
+		return vs_errf(err, ENOMEM, "--net: out of memory");
+	char *save = NULL;
+	o->tap = NULL;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strncmp(tok, "tap=", 4) == 0 && tok[4])
+			o->tap = tok + 4;
+		else if (strncmp(tok, "mac=", 4) == 0) {
+			if (parse_mac(tok + 4, o->mac) < 0)
+				return vs_errf(err, EINVAL, "--net: bad MAC address '%s'", tok + 4);
+		} else
+			return vs_errf(err, EINVAL, "--net %s: unknown option '%s' (tap=, mac=)", v,
+				       tok);
+	}
+	if (!o->tap)
+		return vs_errf(err, EINVAL, "--net %s: tap=IFNAME is required", v);
+	return 0;
+}
+
+static int opt_serial(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	o->serial_set = true;
+	if (strcmp(v, "stdio") == 0)
+		o->serial = VIRT_SERIAL_STDIO;
+	else if (strcmp(v, "none") == 0)
+		o->serial = VIRT_SERIAL_NONE;
+	else if (strncmp(v, "unix:", 5) == 0 && v[5]) {
+		o->serial = VIRT_SERIAL_UNIX;
+		o->serial_path = v + 5;
+	} else
+		return vs_errf(err, EINVAL, "--serial %s: expected stdio, unix:PATH or none", v);
+	return 0;
+}
+
+static int opt_console(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	if (strcmp(v, "stdio") != 0)
+		return vs_errf(err, EINVAL, "--console %s: only 'stdio' (virtio-console, hvc0)", v);
+	o->console_hvc = true;
+	return 0;
+}
+
+static int opt_mem(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	int r = vs_parse_size(v, &o->mem, err);
+	if (r < 0)
+		return vs_err_prefix(err, "--mem");
+	if (o->mem < (1 << 20) || o->mem > (64ULL << 30) || (o->mem & 4095))
+		return vs_errf(err, EINVAL, "--mem %s: must be a multiple of 4K between 1M and 64G",
+			       v);
+	return 0;
+}
+
+static int opt_cpus(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	int r = vs_parse_u64(v, &o->cpus, err);
+	if (r < 0)
+		return vs_err_prefix(err, "--cpus");
+	if (o->cpus < 1 || o->cpus > VM_MAX_HARTS)
+		return vs_errf(err, EINVAL, "--cpus %s: must be between 1 and %d", v, VM_MAX_HARTS);
+	return 0;
+}
+
+static int opt_timeout(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	char *end;
+	errno = 0;
+	double t = strtod(v, &end);
+	if (errno || end == v || *end || !(t > 0) || t > 1e7)
+		return vs_errf(err, EINVAL, "--timeout %s: expected a positive number of seconds",
+			       v);
+	o->timeout = t;
+	return 0;
+}
+
+static int opt_help(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	o->help = true;
+	return 0;
+}
+
+static const struct vmm_option vmm_options_table[] = {
+	{ "bios", "PATH|none",
+	  "M-mode firmware: fw_dynamic.bin or an ELF (default with --kernel: Debian's OpenSBI)",
+	  opt_bios },
+	{ "kernel", "Image", "Linux kernel, loaded at 0x80200000 and entered in S mode",
+	  opt_kernel },
+	{ "initrd", "FILE", "initramfs for the kernel", opt_initrd },
+	{ "append", "CMDLINE", "kernel command line (/chosen/bootargs)", opt_append },
+	{ "disk", "PATH[,format=qcow2|raw][,readonly=on]", "virtio-blk disk (repeatable)",
+	  opt_disk },
+	{ "net", "tap=IFNAME[,mac=MAC]", "virtio-net on an existing TAP interface", opt_net },
+	{ "serial", "stdio|unix:PATH|none", "where the UART goes (default stdio; Ctrl-A x quits)",
+	  opt_serial },
+	{ "console", "stdio", "virtio-console (hvc0) on stdio; keyboard goes to it", opt_console },
+	{ "mem", "SIZE", "guest RAM at 0x80000000 (default 128M)", opt_mem },
+	{ "cpus", "N", "number of harts (default 1)", opt_cpus },
+	{ "timeout", "SECONDS", "stop the guest after this long (exit status 124)", opt_timeout },
+	{ "help", NULL, "show this help", opt_help },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: vessel-vmm --kernel Image [--initrd FILE] [options]\n"
+		   "       vessel-vmm --bios FILE.elf [options]\n\noptions:\n");
+	for (size_t i = 0; i < sizeof(vmm_options_table) / sizeof(vmm_options_table[0]); i++) {
+		const struct vmm_option *o = &vmm_options_table[i];
+		char left[64];
+		snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "",
+			 o->arg ? o->arg : "");
+		if (strlen(left) > 22)
+			fprintf(f, "  %s\n  %-22s %s\n", left, "", o->help);
+		else
+			fprintf(f, "  %-22s %s\n", left, o->help);
+	}
+	fprintf(f, "\nexit status: 0 guest powered off or passed, 1 host error, 2 guest failure,\n"
+		   "3 guest reboot, 124 timeout, 130 interrupted\n");
+}
+
+static int parse_args(int argc, char **argv, struct vmm_options *o, struct vs_err *err)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strncmp(a, "--", 2) != 0)
+			return vs_errf(err, EINVAL, "unexpected argument '%s'", a);
+		a += 2;
+		const char *eq = strchr(a, '=');
+		size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
+		const struct vmm_option *opt = NULL;
+		for (size_t k = 0; k < sizeof(vmm_options_table) / sizeof(vmm_options_table[0]);
+		     k++)
+			if (strlen(vmm_options_table[k].name) == nlen &&
+			    strncmp(vmm_options_table[k].name, a, nlen) == 0)
+				opt = &vmm_options_table[k];
+		if (!opt)
+			return vs_errf(err, EINVAL, "unknown option '%s'", argv[i]);
+		const char *val = NULL;
+		if (opt->arg) {
+			if (eq)
+				val = eq + 1;
+			else if (i + 1 < argc)
+				val = argv[++i];
+			else
+				return vs_errf(err, EINVAL, "option --%s needs %s", opt->name,
+					       opt->arg);
+		} else if (eq) {
+			return vs_errf(err, EINVAL, "option --%s takes no value", opt->name);
+		}
+		int r = opt->parse(o, val, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static struct vm_machine *volatile running_machine;
+
+static void on_signal(int sig)
+{
+	struct vm_machine *m = running_machine;
+	if (m)
+		vm_machine_request_exit(m, VM_EXIT_USER, (uint32_t)sig);
+	else
+		_exit(EXIT_USER);
+}
+
+static int exit_status(const struct vm_exit *ex, double timeout)
+{
+	switch (ex->kind) {
+	case VM_EXIT_POWEROFF: return 0;
+	case VM_EXIT_FAIL: fprintf(stderr, "FAIL: test %u\n", ex->code); return EXIT_GUEST_FAIL;
+	case VM_EXIT_REBOOT: return EXIT_REBOOT;
+	case VM_EXIT_TIMEOUT:
+		fprintf(stderr, "vessel-vmm: timeout after %g s\n", timeout);
+		return EXIT_TIMEOUT;
+	case VM_EXIT_USER: return EXIT_USER;
+	case VM_EXIT_ERROR:
+	default: fprintf(stderr, "vessel-vmm: machine error\n"); return EXIT_HOST_ERROR;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct vs_err err = VS_ERR_INIT;
+	struct vmm_options o = { .mem = 128ULL << 20,
+				 .cpus = 1,
+				 .mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 } };
+
+	vs_log_set_handler(vs_log_stderr_handler, "vessel-vmm");
+	if (parse_args(argc, argv, &o, &err) < 0) {
+		fprintf(stderr, "vessel-vmm: %s\n", err.msg);
+		usage(stderr);
+		return EXIT_HOST_ERROR;
+	}
+	if (o.help) {
+		usage(stdout);
+		return 0;
+	}
+	bool virt = o.kernel || o.ndisks || o.tap || o.console_hvc || o.serial_set || o.bios_none;
+	if (!o.bios && !o.kernel) {
+		fprintf(stderr, "vessel-vmm: --kernel or --bios is required\n");
+		usage(stderr);
+		return EXIT_HOST_ERROR;
+	}
+	if (o.kernel && !o.bios && !o.bios_none)
+		o.bios = VIRT_DEFAULT_BIOS;
+
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct vm_exit ex = { 0 };
+	if (virt) {
+		struct virt_config vc = {
+			.ram_size = o.mem,
+			.ncpus = (unsigned)o.cpus,
+			.timeout_sec = o.timeout,
+			.bios = o.bios,
+			.kernel = o.kernel,
+			.initrd = o.initrd,
+			.append = o.append,
+			.ndisks = o.ndisks,
+			.tap = o.tap,
+			.serial = o.serial,
+			.serial_path = o.serial_path,
+			.console_hvc = o.console_hvc,
+			.rng = true,
+		};
+		memcpy(vc.disks, o.disks, sizeof(o.disks));
+		memcpy(vc.mac, o.mac, sizeof(vc.mac));
+		struct virt_board *board = virt_board_new(&vc, &err);
+		if (!board) {
+			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
+			return EXIT_HOST_ERROR;
+		}
+		running_machine = virt_board_machine(board);
+		int r = virt_board_run(board, &ex, &err);
+		running_machine = NULL;
+		virt_board_free(board); /* restores the terminal before we print */
+		if (r < 0) {
+			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
+			return EXIT_HOST_ERROR;
+		}
+		return exit_status(&ex, o.timeout);
+	}
+
+	struct vm_baremetal_config bc = {
+		.elf_path = o.bios,
+		.ram_size = o.mem,
+		.ncpus = (unsigned)o.cpus,
+		.timeout_sec = o.timeout,
+		.in_fd = isatty(STDIN_FILENO) ? -1 : STDIN_FILENO,
+		.out_fd = STDOUT_FILENO,
+	};
+	if (vm_baremetal_run(&bc, &running_machine, &ex, &err) < 0) {
+		fprintf(stderr, "vessel-vmm: %s\n", err.msg);
+		return EXIT_HOST_ERROR;
+	}
+	return exit_status(&ex, o.timeout);
+}

@@ -1,0 +1,133 @@
+/*
+ * backend.h - host backends of the VM's devices, behind small vtables
+ * (TinyEMU's BlockDevice/EthernetDevice/CharacterDevice split): device
+ * models (virtio-blk, virtio-net, virtio-console, the UART) know only these
+ * interfaces; disk formats, TAP and terminals know nothing about virtio.
+ *
+ * Every backend is used from the machine thread only.  Input arrives through
+ * a file descriptor the run loop polls (struct vm_host_poll), so models ask
+ * for input only when they have room for it.
+ */
+#ifndef VESSEL_VM_BACKEND_H
+#define VESSEL_VM_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "vessel/core/err.h"
+
+/* How a model asks the run loop to call it back when an fd is readable. */
+struct vm_host_poll {
+	int (*watch)(void *opaque, int fd, void (*cb)(void *cb_opaque), void *cb_opaque);
+	void (*unwatch)(void *opaque, int fd);
+	void *opaque;
+};
+
+/* ---- block ------------------------------------------------------------ */
+
+struct vm_block_backend;
+
+struct vm_block_backend_ops {
+	int (*preadv)(struct vm_block_backend *be, const struct iovec *iov, int iovcnt,
+		      uint64_t offset, struct vs_err *err);
+	int (*pwritev)(struct vm_block_backend *be, const struct iovec *iov, int iovcnt,
+		       uint64_t offset, struct vs_err *err);
+	int (*flush)(struct vm_block_backend *be, struct vs_err *err);
+	int (*discard)(struct vm_block_backend *be, uint64_t offset, uint64_t len,
+		       struct vs_err *err);
+	int (*write_zeroes)(struct vm_block_backend *be, uint64_t offset, uint64_t len,
+			    struct vs_err *err);
+	void (*close)(struct vm_block_backend *be);
+};
+
+struct vm_block_backend {
+	const struct vm_block_backend_ops *ops;
+	uint64_t size; /* bytes */
+	bool readonly;
+};
+
+/*
+ * A disk image (lib/disk: qcow2 or raw) as a block backend.  format is
+ * "qcow2", "raw" or NULL to probe.
+ */
+struct vm_block_backend *vm_block_backend_open_image(const char *path, const char *format,
+						     bool readonly, struct vs_err *err);
+static inline void vm_block_backend_close(struct vm_block_backend *be)
+{
+	if (be)
+		be->ops->close(be);
+}
+
+/* ---- network ---------------------------------------------------------- */
+
+struct vm_net_backend;
+
+struct vm_net_backend_ops {
+	/* Send one frame; 0 or -errno (a full queue drops the frame: -EAGAIN). */
+	int (*send)(struct vm_net_backend *be, const struct iovec *iov, int iovcnt);
+	/* Receive one frame into buf: its length, -EAGAIN when none, -errno. */
+	ssize_t (*recv)(struct vm_net_backend *be, void *buf, size_t len);
+	void (*close)(struct vm_net_backend *be);
+};
+
+struct vm_net_backend {
+	const struct vm_net_backend_ops *ops;
+	int fd; /* readable when a frame is waiting */
+};
+
+/* A TAP interface (/dev/net/tun, IFF_TAP | IFF_NO_PI), non-blocking. */
+struct vm_net_backend *vm_net_backend_open_tap(const char *ifname, struct vs_err *err);
+static inline void vm_net_backend_close(struct vm_net_backend *be)
+{
+	if (be)
+		be->ops->close(be);
+}
+
+/* ---- character devices (serial port, console) ------------------------- */
+
+struct vm_chardev;
+
+struct vm_chardev_ops {
+	/* Write guest output; never blocks for long, may drop when nobody listens. */
+	void (*write)(struct vm_chardev *cd, const void *buf, size_t len);
+	/* Read available input: bytes read, 0 when none (never blocks). */
+	size_t (*read)(struct vm_chardev *cd, void *buf, size_t len);
+	/* Start or stop watching for input (the frontend has room or is full). */
+	void (*set_input)(struct vm_chardev *cd, bool enabled);
+	void (*close)(struct vm_chardev *cd);
+};
+
+struct vm_chardev {
+	const struct vm_chardev_ops *ops;
+	/* Filled by vm_chardev_attach(): */
+	struct vm_host_poll poll;
+	void (*on_input)(void *opaque); /* input may be waiting: call read */
+	void *input_opaque;
+	/* Called when the user typed the quit escape (Ctrl-A x). */
+	void (*on_quit)(void *opaque);
+	void *quit_opaque;
+};
+
+/*
+ * The process's stdin/stdout.  When stdin is a terminal it is put in raw
+ * mode (restored by close, and at exit) and Ctrl-A x quits, Ctrl-A Ctrl-A
+ * sends Ctrl-A, as QEMU's -serial mon:stdio.
+ */
+struct vm_chardev *vm_chardev_open_stdio(struct vs_err *err);
+/*
+ * A listening unix socket at path (created; removed on close); one client at
+ * a time; output is dropped while no client is connected.
+ */
+struct vm_chardev *vm_chardev_open_unix(const char *path, struct vs_err *err);
+/* Connect a frontend; input watching starts enabled. */
+void vm_chardev_attach(struct vm_chardev *cd, const struct vm_host_poll *poll,
+		       void (*on_input)(void *opaque), void *opaque);
+static inline void vm_chardev_close(struct vm_chardev *cd)
+{
+	if (cd)
+		cd->ops->close(cd);
+}
+
+#endif

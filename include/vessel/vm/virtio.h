@@ -1,0 +1,145 @@
+/*
+ * virtio.h - virtio devices over the MMIO transport (virtio 1.2 §4.2,
+ * modern interface, Version 2 only).
+ *
+ * A device model embeds `struct virtio_mmio` (the transport's register file
+ * and its queues) and describes itself with one const `struct virtio_ops`
+ * table, kvmtool style.  The transport handles feature negotiation, queue
+ * set-up, the status machine and interrupts; the model only processes
+ * queues (ops->queue_notify) and exposes its configuration space.
+ *
+ * Failure model: when a model meets a malformed request from the driver it
+ * calls virtio_mmio_fail(): the device sets DEVICE_NEEDS_RESET (status bit
+ * 0x40), raises a configuration-change interrupt and processes nothing more
+ * until the driver resets it (§2.1.2).  Host memory outside guest RAM is
+ * never touched.
+ */
+#ifndef VESSEL_VM_VIRTIO_H
+#define VESSEL_VM_VIRTIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vessel/vm/backend.h"
+#include "vessel/vm/bus.h"
+#include "vessel/vm/virtqueue.h"
+
+#define VIRTIO_MMIO_BASE      0x10001000ULL
+#define VIRTIO_MMIO_SIZE      0x1000ULL
+#define VIRTIO_MMIO_SLOTS     8
+#define VIRTIO_MMIO_IRQ_FIRST 1 /* slot i uses PLIC source 1 + i */
+
+#define VIRTIO_MMIO_MAGIC  0x74726976 /* "virt" */
+#define VIRTIO_MMIO_VENDOR 0x554d4551 /* "QEMU", as QEMU's virt board */
+
+/* Device status bits (§2.1). */
+#define VIRTIO_STATUS_ACKNOWLEDGE	 1
+#define VIRTIO_STATUS_DRIVER		 2
+#define VIRTIO_STATUS_DRIVER_OK		 4
+#define VIRTIO_STATUS_FEATURES_OK	 8
+#define VIRTIO_STATUS_DEVICE_NEEDS_RESET 0x40
+#define VIRTIO_STATUS_FAILED		 0x80
+
+/* Reserved feature bits (§6). */
+#define VIRTIO_F_INDIRECT_DESC 28
+#define VIRTIO_F_EVENT_IDX     29
+#define VIRTIO_F_VERSION_1     32
+
+#define VIRTIO_INT_USED	  1
+#define VIRTIO_INT_CONFIG 2
+
+/* Device IDs (§5). */
+#define VIRTIO_ID_NET	  1
+#define VIRTIO_ID_BLOCK	  2
+#define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_ID_RNG	  4
+
+#define VIRTIO_MAX_QUEUES 4
+
+struct virtio_mmio;
+
+struct virtio_ops {
+	const char *name;
+	uint32_t device_id;
+	unsigned nqueues;
+	/* Device-specific feature bits (the transport adds VERSION_1 etc.). */
+	uint64_t (*features)(struct virtio_mmio *vdev);
+	/* Configuration space: size bytes at config(); writes go to config_write. */
+	uint32_t config_size;
+	const void *(*config)(struct virtio_mmio *vdev);
+	void (*config_write)(struct virtio_mmio *vdev, uint32_t offset, const void *buf,
+			     unsigned len);
+	/* The driver made buffers available on queue q (or the device re-polls). */
+	void (*queue_notify)(struct virtio_mmio *vdev, unsigned q);
+	/* DRIVER_OK was set: the model may start delivering input. */
+	void (*driver_ok)(struct virtio_mmio *vdev);
+	/* Device reset (status written 0, or the board resets). */
+	void (*reset)(struct virtio_mmio *vdev);
+	/* Release the model and its backend. */
+	void (*free)(struct virtio_mmio *vdev);
+};
+
+/* The transport's register file (plain data; serialisable). */
+struct virtio_mmio {
+	const struct virtio_ops *ops;
+	const struct vm_bus *bus;
+	struct vm_irq_line irq;
+	uint32_t status;
+	uint32_t device_features_sel, driver_features_sel;
+	uint64_t driver_features;
+	uint32_t queue_sel;
+	uint32_t interrupt_status;
+	uint32_t config_generation;
+	struct virtq vq[VIRTIO_MAX_QUEUES];
+	char failure[160]; /* why the device needs a reset (empty if it does not) */
+};
+
+/* Initialise the transport part of a model. */
+void virtio_mmio_init(struct virtio_mmio *vdev, const struct virtio_ops *ops,
+		      const struct vm_bus *bus);
+
+/* MMIO callbacks; opaque is the struct virtio_mmio. */
+extern const struct vm_mmio_ops virtio_mmio_ops;
+
+/* Negotiated feature? */
+bool virtio_mmio_has_feature(const struct virtio_mmio *vdev, unsigned bit);
+/* Queues are processed only while DRIVER_OK is set and NEEDS_RESET is not. */
+bool virtio_mmio_live(const struct virtio_mmio *vdev);
+
+/*
+ * Pop the next chain of queue q: 1 got one, 0 empty/not live, -EINVAL the
+ * chain was malformed and the device now needs a reset.
+ */
+int virtio_mmio_pop(struct virtio_mmio *vdev, unsigned q, struct virtq_chain *chain);
+/* Complete a chain (call virtio_mmio_notify after a batch). */
+void virtio_mmio_push(struct virtio_mmio *vdev, unsigned q, uint16_t head, uint32_t written);
+/* Interrupt the driver after a batch of virtq_push (no-op if suppressed). */
+void virtio_mmio_notify(struct virtio_mmio *vdev, unsigned q);
+/* Configuration changed: bump the generation, raise a config interrupt. */
+void virtio_mmio_config_changed(struct virtio_mmio *vdev);
+/* The driver broke the protocol: DEVICE_NEEDS_RESET (printf-like reason). */
+void virtio_mmio_fail(struct virtio_mmio *vdev, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Full device reset (also done by a status write of 0). */
+void virtio_mmio_reset(struct virtio_mmio *vdev);
+
+/*
+ * Device models.  Each returns a transport to map with virtio_mmio_ops (set
+ * its irq first) and to release with virtio_mmio_free(); the model takes
+ * ownership of the backend, also on failure.
+ */
+/* virtio-blk (§5.2); serial: up to 20 bytes for GET_ID, may be NULL. */
+struct virtio_mmio *virtio_blk_new(const struct vm_bus *bus, struct vm_block_backend *be,
+				   const char *serial, struct vs_err *err);
+/* virtio-rng (§5.4) fed by getrandom(2). */
+struct virtio_mmio *virtio_rng_new(const struct vm_bus *bus, struct vs_err *err);
+/* virtio-net (§5.1) with a fixed MAC address. */
+struct virtio_mmio *virtio_net_new(const struct vm_bus *bus, struct vm_net_backend *be,
+				   const uint8_t mac[6], const struct vm_host_poll *poll,
+				   struct vs_err *err);
+/* virtio-console (§5.3), one port: the guest's hvc0. */
+struct virtio_mmio *virtio_console_new(const struct vm_bus *bus, struct vm_chardev *cd,
+				       const struct vm_host_poll *poll, struct vs_err *err);
+void virtio_mmio_free(struct virtio_mmio *vdev);
+
+#endif

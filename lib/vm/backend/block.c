@@ -1,0 +1,85 @@
+/*
+ * block.c - a lib/disk image (qcow2 or raw, include/vessel/disk/image.h) as
+ * the block backend of virtio-blk.  The image knows nothing about virtio;
+ * virtio-blk knows nothing about image formats.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "vessel/disk/image.h"
+#include "vessel/vm/backend.h"
+
+struct image_backend {
+	struct vm_block_backend be; /* first */
+	struct disk_image *img;
+};
+
+static struct disk_image *image_of(struct vm_block_backend *be)
+{
+	return ((struct image_backend *)be)->img;
+}
+
+static int image_preadv(struct vm_block_backend *be, const struct iovec *iov, int iovcnt,
+			uint64_t offset, struct vs_err *err)
+{
+	return disk_image_preadv(image_of(be), iov, iovcnt, offset, err);
+}
+
+static int image_pwritev(struct vm_block_backend *be, const struct iovec *iov, int iovcnt,
+			 uint64_t offset, struct vs_err *err)
+{
+	return disk_image_pwritev(image_of(be), iov, iovcnt, offset, err);
+}
+
+static int image_flush(struct vm_block_backend *be, struct vs_err *err)
+{
+	return disk_image_flush(image_of(be), err);
+}
+
+static int image_discard(struct vm_block_backend *be, uint64_t offset, uint64_t len,
+			 struct vs_err *err)
+{
+	return disk_image_discard(image_of(be), offset, len, err);
+}
+
+static int image_write_zeroes(struct vm_block_backend *be, uint64_t offset, uint64_t len,
+			      struct vs_err *err)
+{
+	return disk_image_write_zeroes(image_of(be), offset, len, err);
+}
+
+static void image_close(struct vm_block_backend *be)
+{
+	disk_image_close(image_of(be));
+	free(be);
+}
+
+static const struct vm_block_backend_ops image_ops = {
+	.preadv = image_preadv,
+	.pwritev = image_pwritev,
+	.flush = image_flush,
+	.discard = image_discard,
+	.write_zeroes = image_write_zeroes,
+	.close = image_close,
+};
+
+struct vm_block_backend *vm_block_backend_open_image(const char *path, const char *format,
+						     bool readonly, struct vs_err *err)
+{
+	struct disk_open_options opts = { .flags = readonly ? DISK_OPEN_RDONLY : 0,
+					  .format = format };
+	struct image_backend *ib = calloc(1, sizeof(*ib));
+	if (!ib) {
+		vs_errf(err, ENOMEM, "disk %s: out of memory", path);
+		return NULL;
+	}
+	ib->img = disk_image_open(path, &opts, err);
+	if (!ib->img) {
+		free(ib);
+		return NULL;
+	}
+	ib->be.ops = &image_ops;
+	ib->be.size = disk_image_size(ib->img);
+	ib->be.readonly = readonly || disk_image_readonly(ib->img);
+	return &ib->be;
+}
