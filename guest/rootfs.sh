@@ -1,0 +1,32 @@
+#!/bin/bash
+# guest/rootfs.sh GUESTSRC BUSYBOXDIR TREE - assemble the guest file tree.
+#
+# TREE gets: the skeleton under GUESTSRC/rootfs (init, /etc files), the
+# static busybox as /bin/busybox and one relative symlink per applet listed
+# in busybox.links, and the empty mount points /init expects.  Device nodes
+# are not created here (no root needed): mkcpio.py adds /dev/console to the
+# initramfs, and devtmpfs provides /dev on the disk.
+set -euo pipefail
+guestsrc=$1 bbdir=$2 tree=$3
+
+rm -rf "$tree"
+mkdir -p "$tree"
+cp -a "$guestsrc/rootfs/." "$tree/"
+for d in bin sbin usr/bin usr/sbin proc sys dev tmp run mnt root var/log; do
+	mkdir -p "$tree/$d"
+done
+chmod 1777 "$tree/tmp"
+chmod 700 "$tree/root"
+install -m 755 "$bbdir/busybox" "$tree/bin/busybox"
+while IFS= read -r applet; do
+	applet=${applet#/}
+	[ -n "$applet" ] || continue
+	[ "$applet" = bin/busybox ] && continue
+	dir=$(dirname "$applet")
+	mkdir -p "$tree/$dir"
+	# relative link: usr/sbin/x -> ../../bin/busybox
+	up=$(echo "$dir" | sed -e 's|[^/][^/]*|..|g')
+	ln -sf "$up/bin/busybox" "$tree/$applet"
+done <"$bbdir/busybox.links"
+test -x "$tree/init"
+test -L "$tree/bin/sh"

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""vm-boot-smp: a 3-hart guest runs work on every hart.
+
+Checks that the kernel brought up all harts (/sys/devices/system/cpu/online
+is 0-2), that a process pinned with taskset to hart i really executes there
+(field 39 of /proc/self/stat, "processor", read by the pinned process
+itself), and that busy loops pinned to each hart at the same time all
+accumulate user time: every cpuN line of /proc/stat gains at least a
+quarter of the loop duration in user ticks.  Ends with a clean poweroff.
+"""
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmconsole as vc  # noqa: E402
+
+HARTS = 3
+BUSY_S = 2
+
+
+def cpu_user_ticks(con):
+    _, out = con.run("grep '^cpu[0-9]' /proc/stat")
+    ticks = {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 4 and re.fullmatch(r"cpu\d+", f[0]):
+            ticks[int(f[0][3:])] = int(f[1]) + int(f[2]) + int(f[3])
+    return ticks
+
+
+def test(work):
+    gdir = vc.guest_dir()
+    m = vc.Machine(gdir, cpus=HARTS, mem="256M")
+    with vc.start(m, os.path.join(work, "console.log")) as con:
+        con.wait_banner()
+        _, out = con.run("cat /sys/devices/system/cpu/online")
+        if out.strip() != "0-%d" % (HARTS - 1):
+            vc.fail("online harts %r, expected 0-%d" % (out.strip(), HARTS - 1))
+        for i in range(HARTS):
+            _, out = con.run("taskset -c %d cut -d' ' -f39 /proc/self/stat" % i)
+            if out.strip() != str(i):
+                vc.fail("process pinned to hart %d ran on %r" % (i, out.strip()))
+        before = cpu_user_ticks(con)
+        loops = " ".join("taskset -c %d timeout %d sh -c 'while :; do :; done' &"
+                         % (i, BUSY_S) for i in range(HARTS))
+        con.run(loops + " wait", timeout=60 + 4 * BUSY_S)
+        after = cpu_user_ticks(con)
+        if sorted(after) != list(range(HARTS)):
+            vc.fail("/proc/stat lists cpus %r" % sorted(after))
+        _, hz = con.run("getconf CLK_TCK 2>/dev/null || echo 100")
+        need = int(hz.strip() or 100) * BUSY_S // 4
+        for i in range(HARTS):
+            got = after[i] - before.get(i, 0)
+            if got < need:
+                vc.fail("hart %d gained %d busy ticks during the pinned loops, "
+                        "expected >= %d (before %r, after %r)"
+                        % (i, got, need, before, after))
+        status = con.poweroff()
+        if status != 0:
+            vc.fail("VMM exit status %d after poweroff" % status)
+
+
+if __name__ == "__main__":
+    vc.main(test)
