@@ -172,27 +172,21 @@ static int count_refs(struct check *c, struct vs_err *err)
 static int compare_refcounts(struct check *c, enum disk_repair repair, struct vs_err *err)
 {
 	struct qcow2 *q = c->q;
-	uint64_t limit = q->reftable_entries << q->rb_bits;
-	uint64_t end = c->nb_clusters > limit ? c->nb_clusters : limit;
-	for (uint64_t k = 0; k < end; k++) {
+	/* like qemu-img, only clusters inside the file are compared */
+	for (uint64_t k = 0; k < c->nb_clusters; k++) {
 		uint64_t b = k >> q->rb_bits;
 		if (b >= q->reftable_entries || !q->reftable[b]) {
-			/* no block: stored refcount 0 */
-			if (k < c->nb_clusters && c->counts[k]) {
+			if (c->counts[k])
 				problem(c, false,
 					"cluster 0x%" PRIx64 " in use has no refcount block",
 					k << q->cluster_bits);
-			}
-			/* skip the rest of this block's range */
-			if (k >= c->nb_clusters)
-				k = ((b + 1) << q->rb_bits) - 1;
 			continue;
 		}
 		uint64_t stored;
 		int r = qcow2_refcount_get(q, k, &stored, err);
 		if (r < 0)
 			return r;
-		uint64_t want = k < c->nb_clusters ? c->counts[k] : 0;
+		uint64_t want = c->counts[k];
 		if (stored == want)
 			continue;
 		bool leak = stored > want;
