@@ -63,7 +63,8 @@ struct disk_image {
 	char *path;
 	uint64_t size;
 	bool readonly;
-	unsigned depth; /* position in the backing chain, 0 = top */
+	unsigned depth;			/* position in the backing chain, 0 = top */
+	const struct disk_image *child; /* the image this one backs, while opening */
 	struct disk_image *backing;
 	char *backing_file;   /* as recorded in the image */
 	char *backing_format; /* as recorded, may be NULL */

@@ -37,17 +37,19 @@ const struct disk_format *disk_format_by_name(const char *name)
 }
 
 static struct disk_image *image_open_depth(const char *path, const struct disk_open_options *opts,
-					   unsigned depth, struct vs_err *err);
+					   unsigned depth, const struct disk_image *child,
+					   struct vs_err *err);
 
 struct disk_image *disk_image_open(const char *path, const struct disk_open_options *opts,
 				   struct vs_err *err)
 {
 	static const struct disk_open_options defaults = { 0 };
-	return image_open_depth(path, opts ? opts : &defaults, 0, err);
+	return image_open_depth(path, opts ? opts : &defaults, 0, NULL, err);
 }
 
 static struct disk_image *image_open_depth(const char *path, const struct disk_open_options *opts,
-					   unsigned depth, struct vs_err *err)
+					   unsigned depth, const struct disk_image *child,
+					   struct vs_err *err)
 {
 	bool rdonly = opts->flags & DISK_OPEN_RDONLY;
 	int fd = open(path, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
@@ -96,11 +98,14 @@ static struct disk_image *image_open_depth(const char *path, const struct disk_o
 	img->fmt = fmt;
 	img->readonly = rdonly;
 	img->depth = depth;
+	img->child = child;
 	int r = fmt->open(img, opts, err);
 	if (r == 0 && img->backing_file && !(opts->flags & DISK_OPEN_NO_BACKING))
 		r = disk_image_open_backing(img, opts, err);
+	img->child = NULL;
 	if (r < 0) {
-		vs_err_prefix(err, "%s", path);
+		if (depth == 0)
+			vs_err_prefix(err, "%s", path);
 		disk_image_close(img);
 		return NULL;
 	}
@@ -153,26 +158,25 @@ int disk_image_open_backing(struct disk_image *img, const struct disk_open_optio
 	struct stat st;
 	if (stat(path, &st) < 0)
 		return vs_syserrf(err, errno, "backing file %s", path);
-	struct stat self;
-	if (fstat(img->fd, &self) == 0 && self.st_dev == st.st_dev && self.st_ino == st.st_ino)
-		return vs_errf(err, ELOOP, "backing file %s is the image itself", path);
+	/* loop detection: the backing file must not be any image above it */
+	for (const struct disk_image *a = img; a; a = a->child) {
+		struct stat as;
+		if (fstat(a->fd, &as) == 0 && as.st_dev == st.st_dev && as.st_ino == st.st_ino)
+			return vs_errf(err, ELOOP, "backing file %s is %s", path,
+				       a == img ? "the image itself"
+						: "a loop in the backing chain");
+	}
 	struct disk_open_options bopts = *opts;
 	bopts.flags |= DISK_OPEN_RDONLY;
 	bopts.format = img->backing_format;
 	if (bopts.format && !disk_format_by_name(bopts.format))
 		return vs_errf(err, ENOTSUP, "backing format '%s' not supported", bopts.format);
 	struct vs_err berr = VS_ERR_INIT;
-	img->backing = image_open_depth(path, &bopts, img->depth + 1, &berr);
+	img->backing = image_open_depth(path, &bopts, img->depth + 1, img, &berr);
 	if (!img->backing) {
 		if (berr.code == ELOOP)
-			return vs_errf(err, ELOOP, "backing chain: %s", berr.msg);
-		return vs_errf(err, berr.code, "backing file: %s", berr.msg);
-	}
-	/* Any image deeper in the chain that is img itself? */
-	for (struct disk_image *b = img->backing->backing; b; b = b->backing) {
-		struct stat bs;
-		if (fstat(b->fd, &bs) == 0 && bs.st_dev == self.st_dev && bs.st_ino == self.st_ino)
-			return vs_errf(err, ELOOP, "loop in backing chain through %s", path);
+			return vs_errf(err, ELOOP, "%s", berr.msg);
+		return vs_errf(err, berr.code, "backing file %s: %s", path, berr.msg);
 	}
 	return 0;
 }

@@ -84,9 +84,21 @@ static int walk_l1(struct check *c, const uint64_t *l1, uint32_t l1_size, bool a
 				i, l2off);
 			continue;
 		}
+		if (l1[i] & QCOW2_L1E_RESERVED)
+			problem(c, false,
+				"L1 entry %" PRIu32 " has reserved bits set (0x%" PRIx64 ")", i,
+				l1[i]);
+		if (l2off < cs) {
+			problem(c, false, "L1 entry %" PRIu32 ": L2 table overlaps the header", i);
+			continue;
+		}
 		inc(c, l2off, cs, "L2 table");
-		if (active)
-			c->res->allocated_clusters += 0;
+		/* an L2 table is reachable from at most one L1 per snapshot plus
+		 * the active one: more means a hostile image, do not walk it again */
+		if (c->counts[l2off >> q->cluster_bits] > q->nb_snaps + 1) {
+			problem(c, false, "L2 table 0x%" PRIx64 " referenced too often", l2off);
+			continue;
+		}
 		for (uint64_t j = 0; j < q->l2_entries; j++) {
 			uint8_t *t;
 			int r = qcow2_cache_get(q, &q->l2_cache, l2off, false, &t, err);
@@ -116,6 +128,22 @@ static int walk_l1(struct check *c, const uint64_t *l1, uint32_t l1_size, bool a
 			case QCOW2_CLUSTER_NORMAL:
 			case QCOW2_CLUSTER_ZERO_ALLOC: {
 				uint64_t host = e & QCOW2_OFFSET_MASK;
+				uint64_t reserved = QCOW2_L2E_RESERVED | (q->extl2 ? 1 : 0);
+				if (e & reserved) {
+					problem(c, false,
+						"offset 0x%" PRIx64
+						": L2 entry has reserved bits set "
+						"(0x%" PRIx64 ")",
+						voff, e);
+					break;
+				}
+				if (host < cs) {
+					problem(c, false,
+						"offset 0x%" PRIx64
+						": data cluster overlaps the header",
+						voff);
+					break;
+				}
 				if (host % cs) {
 					problem(c, false,
 						"offset 0x%" PRIx64 ": data cluster 0x%" PRIx64
@@ -172,27 +200,21 @@ static int count_refs(struct check *c, struct vs_err *err)
 static int compare_refcounts(struct check *c, enum disk_repair repair, struct vs_err *err)
 {
 	struct qcow2 *q = c->q;
-	uint64_t limit = q->reftable_entries << q->rb_bits;
-	uint64_t end = c->nb_clusters > limit ? c->nb_clusters : limit;
-	for (uint64_t k = 0; k < end; k++) {
+	/* like qemu-img, only clusters inside the file are compared */
+	for (uint64_t k = 0; k < c->nb_clusters; k++) {
 		uint64_t b = k >> q->rb_bits;
 		if (b >= q->reftable_entries || !q->reftable[b]) {
-			/* no block: stored refcount 0 */
-			if (k < c->nb_clusters && c->counts[k]) {
+			if (c->counts[k])
 				problem(c, false,
 					"cluster 0x%" PRIx64 " in use has no refcount block",
 					k << q->cluster_bits);
-			}
-			/* skip the rest of this block's range */
-			if (k >= c->nb_clusters)
-				k = ((b + 1) << q->rb_bits) - 1;
 			continue;
 		}
 		uint64_t stored;
 		int r = qcow2_refcount_get(q, k, &stored, err);
 		if (r < 0)
 			return r;
-		uint64_t want = k < c->nb_clusters ? c->counts[k] : 0;
+		uint64_t want = c->counts[k];
 		if (stored == want)
 			continue;
 		bool leak = stored > want;

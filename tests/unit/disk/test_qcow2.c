@@ -1,0 +1,223 @@
+/* Unit tests for lib/disk's qcow2 pieces: header parsing and validation,
+ * refcount entry encoding for every refcount_order, L2 entry decoding
+ * (standard, zero, compressed, extended), L1 sizing, compression. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "qcow2.h"
+
+#define FILE_SIZE (1ULL << 30)
+
+/* A valid v3 header: 64 KiB clusters, 1 GiB, L1 at 3 clusters, reftable at 1. */
+static void good_header(uint8_t *b)
+{
+	memset(b, 0, 4096);
+	struct qcow2_header h = {
+		.version = 3,
+		.cluster_bits = 16,
+		.size = 1ULL << 30,
+		.l1_size = 2,
+		.l1_table_offset = 3 << 16,
+		.refcount_table_offset = 1 << 16,
+		.refcount_table_clusters = 1,
+		.refcount_order = 4,
+		.header_length = 112,
+	};
+	qcow2_header_encode(&h, b);
+}
+
+static void test_header_roundtrip(void **state)
+{
+	uint8_t b[4096];
+	good_header(b);
+	struct qcow2_header h;
+	struct vs_err err = VS_ERR_INIT;
+	assert_int_equal(qcow2_header_parse(b, sizeof(b), FILE_SIZE, &h, &err), 0);
+	assert_int_equal(h.version, 3);
+	assert_int_equal(h.cluster_bits, 16);
+	assert_int_equal(h.size, 1ULL << 30);
+	assert_int_equal(h.l1_size, 2);
+	assert_int_equal(h.refcount_order, 4);
+	assert_int_equal(h.header_length, 112);
+}
+
+/* Patch a big-endian field and expect a failure mentioning `want`. */
+static void expect_reject(size_t off, unsigned width, uint64_t value, int code, const char *want)
+{
+	uint8_t b[4096];
+	good_header(b);
+	if (width == 8)
+		qcow2_put64(b + off, value);
+	else
+		qcow2_put32(b + off, (uint32_t)value);
+	struct qcow2_header h;
+	struct vs_err err = VS_ERR_INIT;
+	int r = qcow2_header_parse(b, sizeof(b), FILE_SIZE, &h, &err);
+	if (r != -code || !strstr(err.msg, want))
+		fail_msg("field at %zu = 0x%llx: got %d '%s', want %d '%s'", off,
+			 (unsigned long long)value, r, err.msg, -code, want);
+}
+
+static void test_header_rejects(void **state)
+{
+	expect_reject(0, 4, 0x12345678, EINVAL, "bad magic");
+	expect_reject(4, 4, 4, ENOTSUP, "version 4");
+	expect_reject(20, 4, 8, EINVAL, "cluster_bits");
+	expect_reject(20, 4, 22, EINVAL, "cluster_bits");
+	expect_reject(32, 4, 1, ENOTSUP, "encrypted");
+	expect_reject(72, 8, 1ULL << 2, ENOTSUP, "external data file");
+	expect_reject(72, 8, 1ULL << 40, ENOTSUP, "incompatible");
+	expect_reject(96, 4, 7, EINVAL, "refcount_order");
+	expect_reject(100, 4, 50, EINVAL, "header_length");
+	expect_reject(24, 8, 1ULL << 63, EFBIG, "absurd");
+	expect_reject(24, 8, 1ULL << 40, EINVAL, "L1 table too small");
+	expect_reject(36, 4, 1U << 30, EFBIG, "too large");
+	expect_reject(40, 8, (3 << 16) + 512, EINVAL, "not aligned");
+	expect_reject(40, 8, FILE_SIZE, EINVAL, "outside the file");
+	expect_reject(40, 8, 0, EINVAL, "overlapping");
+	expect_reject(40, 8, 1 << 16, EINVAL, "overlapping");
+	expect_reject(48, 8, FILE_SIZE + (1 << 16), EINVAL, "outside the file");
+	expect_reject(56, 4, 0, EINVAL, "no refcount table");
+	expect_reject(56, 4, 1000000, EFBIG, "too large");
+	expect_reject(60, 4, 1000000, EFBIG, "too many snapshots");
+	expect_reject(8, 8, 70000, EINVAL, "backing file name");
+}
+
+static void test_header_truncated(void **state)
+{
+	uint8_t b[4096];
+	good_header(b);
+	struct qcow2_header h;
+	struct vs_err err = VS_ERR_INIT;
+	assert_int_equal(qcow2_header_parse(b, 50, FILE_SIZE, &h, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "truncated"));
+	assert_int_equal(qcow2_header_parse(b, 90, FILE_SIZE, &h, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "truncated"));
+}
+
+static void test_header_v2(void **state)
+{
+	uint8_t b[4096];
+	good_header(b);
+	qcow2_put32(b + 4, 2);
+	qcow2_put64(b + 72, 0xffffffffffffffffULL); /* v2: ignored */
+	struct qcow2_header h;
+	struct vs_err err = VS_ERR_INIT;
+	assert_int_equal(qcow2_header_parse(b, 72, FILE_SIZE, &h, &err), 0);
+	assert_int_equal(h.refcount_order, 4);
+	assert_int_equal(h.header_length, 72);
+	assert_int_equal(h.incompatible_features, 0);
+}
+
+static void test_refcount_orders(void **state)
+{
+	uint8_t block[512];
+	for (unsigned order = 0; order <= 6; order++) {
+		unsigned bits = 1U << order;
+		uint64_t max = bits == 64 ? UINT64_MAX : (1ULL << bits) - 1;
+		uint64_t n = sizeof(block) * 8 / bits;
+		memset(block, 0, sizeof(block));
+		for (uint64_t i = 0; i < n; i++)
+			qcow2_refcount_encode(block, i, order, (i * 7 + 3) & max);
+		for (uint64_t i = 0; i < n; i++)
+			assert_int_equal(qcow2_refcount_decode(block, i, order), (i * 7 + 3) & max);
+		/* neighbours untouched by a write */
+		qcow2_refcount_encode(block, 5, order, max);
+		assert_int_equal(qcow2_refcount_decode(block, 4, order), (4 * 7 + 3) & max);
+		assert_int_equal(qcow2_refcount_decode(block, 6, order), (6 * 7 + 3) & max);
+	}
+	/* bit layout of order 0 as QEMU stores it: LSB first */
+	memset(block, 0, sizeof(block));
+	qcow2_refcount_encode(block, 1, 0, 1);
+	assert_int_equal(block[0], 0x02);
+	/* order 4 is big-endian 16-bit */
+	qcow2_refcount_encode(block, 1, 4, 0x0102);
+	assert_int_equal(block[2], 0x01);
+	assert_int_equal(block[3], 0x02);
+}
+
+static void test_l2_entry_types(void **state)
+{
+	assert_int_equal(qcow2_l2_entry_type(0, false, 0), QCOW2_CLUSTER_UNALLOCATED);
+	assert_int_equal(qcow2_l2_entry_type(1, false, 0), QCOW2_CLUSTER_ZERO_PLAIN);
+	assert_int_equal(qcow2_l2_entry_type(0x50000 | 1, false, 0), QCOW2_CLUSTER_ZERO_ALLOC);
+	assert_int_equal(qcow2_l2_entry_type(QCOW2_OFLAG_COPIED | 0x50000, false, 0),
+			 QCOW2_CLUSTER_NORMAL);
+	assert_int_equal(qcow2_l2_entry_type(QCOW2_OFLAG_COMPRESSED | 0x1234, false, 0),
+			 QCOW2_CLUSTER_COMPRESSED);
+	/* extended L2: bit 0 is not a zero flag; the bitmap decides */
+	assert_int_equal(qcow2_l2_entry_type(0, true, 0xffffffffULL << 32),
+			 QCOW2_CLUSTER_UNALLOCATED);
+	assert_int_equal(qcow2_l2_entry_type(0x50000, true, 1), QCOW2_CLUSTER_NORMAL);
+}
+
+static void test_compressed_descriptor(void **state)
+{
+	struct qcow2 q;
+	memset(&q, 0, sizeof(q));
+	q.h.cluster_bits = 16;
+	qcow2_setup_geometry(&q);
+	assert_int_equal(q.csize_shift, 54);
+	/* host offset 0x12345 (not sector aligned), 3 additional sectors */
+	uint64_t e = QCOW2_OFLAG_COMPRESSED | (3ULL << 54) | 0x12345;
+	uint64_t host, nbytes;
+	qcow2_compressed_decode(&q, e, &host, &nbytes);
+	assert_int_equal(host, 0x12345);
+	assert_int_equal(nbytes, 4 * 512 - 0x145);
+	q.h.cluster_bits = 21;
+	qcow2_setup_geometry(&q);
+	assert_int_equal(q.csize_shift, 49);
+}
+
+static void test_l1_entries(void **state)
+{
+	/* 64 KiB clusters: one L2 table maps 512 MiB */
+	assert_int_equal(qcow2_l1_entries_for(16, 13, 0), 0);
+	assert_int_equal(qcow2_l1_entries_for(16, 13, 1), 1);
+	assert_int_equal(qcow2_l1_entries_for(16, 13, 512ULL << 20), 1);
+	assert_int_equal(qcow2_l1_entries_for(16, 13, (512ULL << 20) + 1), 2);
+	/* extended L2: 16-byte entries, 256 MiB per table */
+	assert_int_equal(qcow2_l1_entries_for(16, 12, 1ULL << 30), 4);
+}
+
+static void test_compress_roundtrip(void **state)
+{
+	static uint8_t in[65536], out[65536], back[65536];
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i / 100);
+	for (int type = 0; type <= 1; type++) {
+		long n = qcow2_compress(type, in, sizeof(in), out, sizeof(out) - 512);
+		assert_true(n > 0 && n < 65536);
+		/* trailing garbage after the stream is allowed */
+		memset(out + n, 0xaa, 100);
+		assert_int_equal(qcow2_decompress(type, out, (size_t)n + 100, back, sizeof(back)),
+				 0);
+		assert_memory_equal(in, back, sizeof(in));
+		/* a truncated stream must fail, not return short data */
+		assert_int_not_equal(qcow2_decompress(type, out, (size_t)n / 2, back, sizeof(back)),
+				     0);
+	}
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i * 2654435761u >> 13);
+	assert_int_equal(qcow2_compress(0, in, sizeof(in), out, 1024), -ENOSPC);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_header_roundtrip),      cmocka_unit_test(test_header_rejects),
+		cmocka_unit_test(test_header_truncated),      cmocka_unit_test(test_header_v2),
+		cmocka_unit_test(test_refcount_orders),	      cmocka_unit_test(test_l2_entry_types),
+		cmocka_unit_test(test_compressed_descriptor), cmocka_unit_test(test_l1_entries),
+		cmocka_unit_test(test_compress_roundtrip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
