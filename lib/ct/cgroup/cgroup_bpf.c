@@ -36,8 +36,12 @@ static long bpf_sys(int cmd, union bpf_attr *attr)
 	return syscall(SYS_bpf, cmd, attr, sizeof(*attr));
 }
 
-/* Append one rule's test: falls through to the next block when it does not match. */
-static unsigned bpf_emit_rule(struct bpf_insn *p, const struct ct_device_rule *d)
+/*
+ * Append one rule's test: falls through to the next block when it does not
+ * match.  *always is set when the rule matches everything (later blocks would
+ * be unreachable, which the verifier refuses).
+ */
+static unsigned bpf_emit_rule(struct bpf_insn *p, const struct ct_device_rule *d, bool *always)
 {
 	unsigned n = 0, jumps[4], nj = 0;
 	if (d->type != 'a') {
@@ -65,6 +69,7 @@ static unsigned bpf_emit_rule(struct bpf_insn *p, const struct ct_device_rule *d
 		p[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, 5, 0, 0, (int32_t)d->minor);
 		jumps[nj++] = n - 1;
 	}
+	*always = nj == 0;
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, d->allow ? 1 : 0);
 	p[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
 	for (unsigned i = 0; i < nj; i++)
@@ -90,12 +95,15 @@ static int bpf_load(const struct ct_device_rule *rules, unsigned nrules, struct 
 	prog[n++] = INSN(BPF_ALU64 | BPF_RSH | BPF_K, 3, 0, 0, 16);
 	prog[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, 4, 1, 4, 0);
 	prog[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, 5, 1, 8, 0);
-	for (unsigned i = total; i-- > 0;)
-		n += bpf_emit_rule(prog + n, i < cg_ndefault_devices
-						 ? &cg_default_devices[i]
-						 : &rules[i - cg_ndefault_devices]);
-	prog[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0);
-	prog[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	/* config rules, then defaults; tested from the last one */
+	bool always = false;
+	for (unsigned i = total; i-- > 0 && !always;)
+		n += bpf_emit_rule(
+		    prog + n, i >= nrules ? &cg_default_devices[i - nrules] : &rules[i], &always);
+	if (!always) {
+		prog[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0);
+		prog[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	}
 
 	static const char license[] = "GPL";
 	char log[1024] = "";
