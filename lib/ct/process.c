@@ -108,13 +108,13 @@ static int set_caps(const struct ct_caps *caps, struct vs_err *err)
 		return r;
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return vs_syserrf(err, errno, "clear ambient capabilities");
+	/* The kernel only allows ambient caps that are permitted and
+	 * inheritable; others are skipped (runc and crun do the same). */
+	uint64_t ambient = caps->ambient & caps->permitted & caps->inheritable;
 	for (int i = 0; i <= last; i++)
-		if ((caps->ambient & (1ULL << i)) &&
+		if ((ambient & (1ULL << i)) &&
 		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0) < 0)
-			return vs_syserrf(err, errno,
-					  "raise ambient capability %d (it must also be permitted "
-					  "and inheritable)",
-					  i);
+			return vs_syserrf(err, errno, "raise ambient capability %d", i);
 	return 0;
 }
 

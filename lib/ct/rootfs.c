@@ -141,6 +141,8 @@ static int make_device(int rootfd, const char *path, char type, unsigned major, 
 		unlinkat(dfd, name, 0);
 		if (mknodat(dfd, name, kind | (perm & 07777), makedev(major, minor)) < 0)
 			return vs_syserrf(err, errno, "mknod %s", path);
+		if (fchmodat(dfd, name, perm & 07777, 0) < 0) /* mknod obeys the umask */
+			return vs_syserrf(err, errno, "chmod %s", path);
 		if (fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 			return vs_syserrf(err, errno, "chown %s", path);
 		return 0;
