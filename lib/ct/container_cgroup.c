@@ -2,9 +2,7 @@
  * container_cgroup.c - the runtime's use of the cgroup module
  * (config-linux.md "Control groups"): the cgroup path defaults to
  * /vessel/<id>; systemd-style "slice:prefix:name" paths are refused
- * because the runtime does not talk to systemd.  A container without a
- * cgroup module built in (VESSEL_CT_HAVE_CGROUP unset) runs without
- * cgroup confinement and refuses pause/resume/update/ps.
+ * because the runtime does not talk to systemd.
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -14,8 +12,6 @@
 
 #include "container_cgroup.h"
 #include "vessel/ct/cgroup.h"
-
-#ifdef VESSEL_CT_HAVE_CGROUP
 
 int ctc_setup(const struct ct_config *cfg, const char *id, pid_t pid, struct ct_state *st,
 	      struct vs_err *err)
@@ -108,44 +104,3 @@ int ctc_add_pid(const struct ct_state *st, pid_t pid, struct vs_err *err)
 {
 	return st->has_cgroup ? ct_cgroup_add_pid(&st->cgroup, pid, err) : 0;
 }
-
-#else
-
-int ctc_setup(const struct ct_config *cfg, const char *id, pid_t pid, struct ct_state *st,
-	      struct vs_err *err)
-{
-	st->has_cgroup = false;
-	return 0;
-}
-
-int ctc_destroy(const struct ct_state *st, bool force, struct vs_err *err)
-{
-	return 0;
-}
-
-int ctc_freeze(const struct ct_state *st, bool frozen, struct vs_err *err)
-{
-	return vs_errf(err, ENOTSUP, "pause/resume: built without cgroup support");
-}
-
-int ctc_kill_all(const struct ct_state *st, int sig, struct vs_err *err)
-{
-	return vs_errf(err, ENOTSUP, "kill --all: built without cgroup support");
-}
-
-int ctc_pids(const struct ct_state *st, pid_t **pids, size_t *n, struct vs_err *err)
-{
-	return vs_errf(err, ENOTSUP, "ps: built without cgroup support");
-}
-
-int ctc_update(const struct ct_state *st, const char *resources_json, struct vs_err *err)
-{
-	return vs_errf(err, ENOTSUP, "update: built without cgroup support");
-}
-
-int ctc_add_pid(const struct ct_state *st, pid_t pid, struct vs_err *err)
-{
-	return 0;
-}
-
-#endif
