@@ -1,0 +1,106 @@
+/*
+ * container_cgroup.c - the runtime's use of the cgroup module
+ * (config-linux.md "Control groups"): the cgroup path defaults to
+ * /vessel/<id>; systemd-style "slice:prefix:name" paths are refused
+ * because the runtime does not talk to systemd.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "container_cgroup.h"
+#include "vessel/ct/cgroup.h"
+
+int ctc_setup(const struct ct_config *cfg, const char *id, pid_t pid, struct ct_state *st,
+	      struct vs_err *err)
+{
+	char path[512];
+	if (cfg->cgroups_path && *cfg->cgroups_path) {
+		if (strchr(cfg->cgroups_path, ':'))
+			return vs_errf(err, ENOTSUP,
+				       "linux.cgroupsPath \"%s\" is a systemd path: vessel-runtime "
+				       "does not support --systemd-cgroup",
+				       cfg->cgroups_path);
+		if (snprintf(path, sizeof(path), "%s", cfg->cgroups_path) >= (int)sizeof(path))
+			return vs_errf(err, ENAMETOOLONG, "linux.cgroupsPath: too long");
+	} else if (snprintf(path, sizeof(path), "/vessel/%s", id) >= (int)sizeof(path)) {
+		return vs_errf(err, ENAMETOOLONG, "cgroup path too long");
+	}
+	if (strstr(path, ".."))
+		return vs_errf(err, EINVAL, "linux.cgroupsPath: \"%s\" must not contain ..", path);
+	enum ct_cgroup_layout layout;
+	int r = ct_cgroup_detect(&layout, err);
+	if (r < 0)
+		return r;
+	struct ct_resources res;
+	ct_resources_init(&res);
+	if ((r = ct_resources_parse(cfg->resources, &res, err)) < 0) {
+		ct_resources_free(&res);
+		return r;
+	}
+	r = ct_cgroup_create(&st->cgroup, layout, path, &res, pid, err);
+	ct_resources_free(&res);
+	if (r < 0)
+		return r;
+	st->has_cgroup = true;
+	return 0;
+}
+
+int ctc_destroy(const struct ct_state *st, bool force, struct vs_err *err)
+{
+	return st->has_cgroup ? ct_cgroup_destroy(&st->cgroup, force, err) : 0;
+}
+
+int ctc_freeze(const struct ct_state *st, bool frozen, struct vs_err *err)
+{
+	if (!st->has_cgroup)
+		return vs_errf(err, ENOTSUP, "container %s has no cgroup", st->id);
+	return ct_cgroup_freeze(&st->cgroup, frozen, err);
+}
+
+int ctc_kill_all(const struct ct_state *st, int sig, struct vs_err *err)
+{
+	if (!st->has_cgroup)
+		return vs_errf(err, ENOTSUP, "container %s has no cgroup", st->id);
+	return ct_cgroup_kill(&st->cgroup, sig, err);
+}
+
+int ctc_pids(const struct ct_state *st, pid_t **pids, size_t *n, struct vs_err *err)
+{
+	if (!st->has_cgroup)
+		return vs_errf(err, ENOTSUP, "container %s has no cgroup", st->id);
+	return ct_cgroup_pids(&st->cgroup, pids, n, err);
+}
+
+int ctc_update(const struct ct_state *st, const char *resources_json, struct vs_err *err)
+{
+	if (!st->has_cgroup)
+		return vs_errf(err, ENOTSUP, "container %s has no cgroup", st->id);
+	struct json_tokener *tok = json_tokener_new();
+	if (!tok)
+		return vs_errf(err, ENOMEM, "out of memory");
+	struct json_object *obj =
+		json_tokener_parse_ex(tok, resources_json, (int)strlen(resources_json));
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	json_tokener_free(tok);
+	if (!obj || jerr != json_tokener_success) {
+		json_object_put(obj);
+		return vs_errf(err, EINVAL, "resources: invalid JSON: %s",
+			       json_tokener_error_desc(jerr));
+	}
+	struct ct_resources res;
+	ct_resources_init(&res);
+	int r = ct_resources_parse(obj, &res, err);
+	if (r == 0)
+		r = ct_cgroup_update(&st->cgroup, &res, err);
+	ct_resources_free(&res);
+	json_object_put(obj);
+	return r;
+}
+
+int ctc_add_pid(const struct ct_state *st, pid_t pid, struct vs_err *err)
+{
+	return st->has_cgroup ? ct_cgroup_add_pid(&st->cgroup, pid, err) : 0;
+}

@@ -1,0 +1,549 @@
+/*
+ * create.c - the `create`, `start` and `run` operations (runtime-spec 1.1
+ * runtime.md "Lifecycle" steps 1-8, "Create", "Start").
+ *
+ * No re-exec: the runtime clone(2)s the container process directly with
+ * the new namespaces.  The child and the runtime talk over a SEQPACKET
+ * socketpair (sync.c):
+ *
+ *   parent                              child (new namespaces)
+ *   write uid/gid maps, cgroup   GO ->  join paths, hostname, mounts, devices
+ *                              <- HOOKS
+ *   prestart+createRuntime hooks GO ->  createContainer hooks, pivot_root,
+ *                                       masked/ro paths, rlimits, console
+ *                              <- READY accept() on ROOT/ID/start.sock
+ *   save state, pid file, exit
+ *
+ * `start` connects to start.sock; the child then runs the startContainer
+ * hooks and execve()s.  The accepted connection is close-on-exec, so
+ * `start` reads EOF exactly when execve succeeded, or an error message if
+ * it failed.  A failing create kills the child and removes its cgroup and
+ * state directory: nothing is left behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config_internal.h"
+#include "container_cgroup.h"
+#include "create_internal.h"
+#include "linux_internal.h"
+#include "vessel/core/cleanup.h"
+#include "vessel/core/log.h"
+#include "vessel/core/util.h"
+#include "vessel/ct/container.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+struct create_ctx {
+	const struct ct_create_opts *o;
+	struct ct_config cfg;
+	char bundle[PATH_MAX];
+	char rootfs[PATH_MAX];
+	int dirfd;
+	int sync[2];
+	int listen_fd;
+	int console_fd;
+	pid_t pid;
+	struct ct_state st;
+};
+
+int ct_start_socket_addr(int dirfd, struct sockaddr_un *addr)
+{
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	snprintf(addr->sun_path, sizeof(addr->sun_path), "/proc/self/fd/%d/start.sock", dirfd);
+	return 0;
+}
+
+void ct_rfc3339_now(char *buf, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, size - n, ".%09ldZ", ts.tv_nsec);
+}
+
+/* ---------------------------------------------------------------- child */
+
+static void child_fail(struct create_ctx *c, struct vs_err *err)
+{
+	ct_sync_send(c->sync[1], CT_SYNC_ERROR, err);
+	_exit(1);
+}
+
+static int child_set_names(const struct ct_config *cfg, struct vs_err *err)
+{
+	if (cfg->hostname && *cfg->hostname &&
+	    sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
+		return vs_syserrf(err, errno, "sethostname %s", cfg->hostname);
+	if (cfg->domainname && *cfg->domainname &&
+	    setdomainname(cfg->domainname, strlen(cfg->domainname)) < 0)
+		return vs_syserrf(err, errno, "setdomainname %s", cfg->domainname);
+	return 0;
+}
+
+static int child_fds(const struct create_ctx *c, struct vs_err *err)
+{
+	int first = 3 + c->o->preserve_fds;
+	if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		return vs_syserrf(err, errno, "close_range");
+	for (int fd = 3; fd < first; fd++) {
+		int fl = fcntl(fd, F_GETFD);
+		if (fl >= 0 && fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC) < 0)
+			return vs_syserrf(err, errno, "preserve fd %d", fd);
+	}
+	return 0;
+}
+
+static __attribute__((noreturn)) void child_main(struct create_ctx *c)
+{
+	struct vs_err err = VS_ERR_INIT;
+	const struct ct_config *cfg = &c->cfg;
+	close(c->sync[0]);
+	int host_pid = 0;
+	if (ct_sync_expect_code(c->sync[1], CT_SYNC_GO, &host_pid, &err) < 0)
+		_exit(1);
+	c->st.pid = host_pid;
+	unsigned skip = (1u << CT_NS_PID) | (1u << CT_NS_TIME);
+	if (ct_ns_join_paths(cfg, skip, &err) < 0)
+		child_fail(c, &err);
+	if (cfg->ns[CT_NS_CGROUP].enabled && !cfg->ns[CT_NS_CGROUP].path &&
+	    unshare(CLONE_NEWCGROUP) < 0) {
+		vs_syserrf(&err, errno, "create cgroup namespace");
+		child_fail(c, &err);
+	}
+	if (child_set_names(cfg, &err) < 0 ||
+	    ct_rootfs_prepare(cfg, c->rootfs, c->bundle, cfg->ns[CT_NS_USER].enabled, &err) < 0)
+		child_fail(c, &err);
+	ct_sync_send(c->sync[1], CT_SYNC_HOOKS, NULL);
+	if (ct_sync_expect(c->sync[1], CT_SYNC_GO, &err) < 0)
+		_exit(1);
+	if (cfg->nhooks[CT_HOOK_CREATE_CONTAINER]) {
+		vs_cleanup_free char *sj = ct_state_to_json_as(&c->st, CT_STATUS_CREATING, false);
+		if (ct_hooks_run(cfg->hooks[CT_HOOK_CREATE_CONTAINER],
+				 cfg->nhooks[CT_HOOK_CREATE_CONTAINER], "createContainer",
+				 sj ? sj : "{}", &err) < 0)
+			child_fail(c, &err);
+	}
+	if (ct_rootfs_finish(cfg, c->rootfs, c->o->no_pivot, &err) < 0 ||
+	    ct_process_set_rlimits(&cfg->process, &err) < 0 ||
+	    ct_process_set_oom_score(&cfg->process, &err) < 0)
+		child_fail(c, &err);
+	if (cfg->process.terminal) {
+		if (ct_console_setup(c->console_fd, &cfg->process, &err) < 0)
+			child_fail(c, &err);
+		close(c->console_fd);
+	}
+	if (!c->o->no_new_keyring)
+		syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL);
+	if (child_fds(c, &err) < 0)
+		child_fail(c, &err);
+	ct_sync_send(c->sync[1], CT_SYNC_READY, NULL);
+	close(c->sync[1]);
+
+	int conn;
+	do
+		conn = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	while (conn < 0 && errno == EINTR);
+	if (conn < 0)
+		_exit(1);
+	close(c->listen_fd);
+	int r = 0;
+	if (cfg->nhooks[CT_HOOK_START_CONTAINER]) {
+		vs_cleanup_free char *sj = ct_state_to_json_as(&c->st, CT_STATUS_CREATED, false);
+		r = ct_hooks_run(cfg->hooks[CT_HOOK_START_CONTAINER],
+				 cfg->nhooks[CT_HOOK_START_CONTAINER], "startContainer",
+				 sj ? sj : "{}", &err);
+	}
+	if (r == 0)
+		ct_process_exec(&cfg->process, cfg, &err);
+	vs_write_full(conn, err.msg, strlen(err.msg));
+	_exit(127);
+}
+
+/* --------------------------------------------------------------- parent */
+
+static int resolve_paths(struct create_ctx *c, struct vs_err *err)
+{
+	const char *bundle = c->o->bundle ? c->o->bundle : ".";
+	if (!realpath(bundle, c->bundle))
+		return vs_syserrf(err, errno, "bundle %s", bundle);
+	int r = ct_config_load(c->bundle, &c->cfg, err);
+	if (r < 0)
+		return r;
+	char raw[PATH_MAX];
+	const char *rp = c->cfg.root_path;
+	if (snprintf(raw, sizeof(raw), rp[0] == '/' ? "%.0s%s" : "%s/%s", c->bundle, rp) >=
+	    (int)sizeof(raw))
+		return vs_errf(err, ENAMETOOLONG, "root.path too long");
+	if (!realpath(raw, c->rootfs))
+		return vs_syserrf(err, errno, "root.path %s", raw);
+	struct stat st;
+	if (stat(c->rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
+		return vs_errf(err, ENOTDIR, "root.path %s: not a directory", raw);
+	if (strcmp(c->rootfs, "/") == 0)
+		return vs_errf(err, EINVAL, "root.path: the host's / cannot be a container rootfs");
+	if (c->cfg.process.terminal && !c->o->console_socket)
+		return vs_errf(err, EINVAL,
+			       "process.terminal is true: --console-socket is required");
+	return 0;
+}
+
+static int open_start_socket(struct create_ctx *c, struct vs_err *err)
+{
+	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->listen_fd < 0)
+		return vs_syserrf(err, errno, "start socket");
+	struct sockaddr_un addr;
+	ct_start_socket_addr(c->dirfd, &addr);
+	if (bind(c->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    listen(c->listen_fd, 1) < 0)
+		return vs_syserrf(err, errno, "start socket");
+	return 0;
+}
+
+static unsigned long clone_flags(const struct ct_config *cfg)
+{
+	unsigned long flags = 0;
+	for (int t = 0; t < CT_NS_COUNT; t++) {
+		if (!cfg->ns[t].enabled || cfg->ns[t].path)
+			continue;
+		if (t == CT_NS_CGROUP || t == CT_NS_TIME)
+			continue; /* cgroup: after the cgroup move; time: unshared by the parent */
+		flags |= (unsigned long)ct_ns_clone_flag(t);
+	}
+	return flags;
+}
+
+/* Enter the pid/time namespaces the child must be born in; restore after. */
+static int spawn_child(struct create_ctx *c, struct vs_err *err)
+{
+	const struct ct_config *cfg = &c->cfg;
+	vs_cleanup_close int own_pid = -1, own_time = -1;
+	int r = 0;
+	if (cfg->ns[CT_NS_PID].path) {
+		own_pid = open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
+		vs_cleanup_close int fd = open(cfg->ns[CT_NS_PID].path, O_RDONLY | O_CLOEXEC);
+		if (own_pid < 0 || fd < 0 || setns(fd, CLONE_NEWPID) < 0)
+			return vs_syserrf(err, errno, "join pid namespace %s",
+					  cfg->ns[CT_NS_PID].path);
+	}
+	if (cfg->ns[CT_NS_TIME].enabled) {
+		own_time = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+		if (own_time < 0)
+			return vs_syserrf(err, errno, "time namespaces are not supported");
+		if (cfg->ns[CT_NS_TIME].path) {
+			vs_cleanup_close int fd =
+				open(cfg->ns[CT_NS_TIME].path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || setns(fd, CLONE_NEWTIME) < 0)
+				r = vs_syserrf(err, errno, "join time namespace %s",
+					       cfg->ns[CT_NS_TIME].path);
+		} else {
+			r = ct_ns_set_time_offsets(cfg, err);
+		}
+	}
+	if (r == 0) {
+		pid_t pid = ct_clone_fork(clone_flags(cfg));
+		if (pid == 0)
+			child_main(c);
+		if (pid < 0)
+			r = vs_syserrf(err, -pid, "clone container process");
+		else
+			c->pid = pid;
+	}
+	if (own_pid >= 0)
+		setns(own_pid, CLONE_NEWPID);
+	if (own_time >= 0)
+		setns(own_time, CLONE_NEWTIME);
+	return r;
+}
+
+static int run_runtime_hooks(struct create_ctx *c, struct vs_err *err)
+{
+	const struct ct_config *cfg = &c->cfg;
+	if (!cfg->nhooks[CT_HOOK_PRESTART] && !cfg->nhooks[CT_HOOK_CREATE_RUNTIME])
+		return 0;
+	vs_cleanup_free char *sj = ct_state_to_json_as(&c->st, CT_STATUS_CREATING, false);
+	if (!sj)
+		return vs_errf(err, ENOMEM, "out of memory");
+	int r = ct_hooks_run(cfg->hooks[CT_HOOK_PRESTART], cfg->nhooks[CT_HOOK_PRESTART],
+			     "prestart", sj, err);
+	if (r == 0)
+		r = ct_hooks_run(cfg->hooks[CT_HOOK_CREATE_RUNTIME],
+				 cfg->nhooks[CT_HOOK_CREATE_RUNTIME], "createRuntime", sj, err);
+	return r;
+}
+
+static void fill_state(struct create_ctx *c)
+{
+	struct ct_state *st = &c->st;
+	snprintf(st->id, sizeof(st->id), "%s", c->o->id);
+	snprintf(st->bundle, sizeof(st->bundle), "%s", c->bundle);
+	snprintf(st->rootfs, sizeof(st->rootfs), "%s", c->rootfs);
+	ct_rfc3339_now(st->created, sizeof(st->created));
+	st->userns = c->cfg.ns[CT_NS_USER].enabled;
+	st->saved_status = CT_STATUS_CREATING;
+	struct json_object *ann = json_object_object_get(c->cfg.json, "annotations");
+	if (ann && json_object_is_type(ann, json_type_object))
+		st->annotations_json =
+			strdup(json_object_to_json_string_ext(ann, JSON_C_TO_STRING_PLAIN));
+}
+
+static int write_pid_file(const char *path, pid_t pid, struct vs_err *err)
+{
+	if (!path)
+		return 0;
+	char buf[16];
+	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+	return vs_write_file_atomic(path, buf, (size_t)n, err);
+}
+
+static int create_steps(struct create_ctx *c, struct vs_err *err)
+{
+	int r;
+	if ((r = ct_id_validate(c->o->id, err)) < 0 || (r = resolve_paths(c, err)) < 0)
+		return r;
+	if ((r = ct_state_dir_create(c->o->root, c->o->id, &c->dirfd, err)) < 0)
+		return r;
+	fill_state(c);
+	if (c->cfg.process.terminal &&
+	    (c->console_fd = ct_console_connect(c->o->console_socket, err)) < 0)
+		return c->console_fd;
+	if ((r = open_start_socket(c, err)) < 0)
+		return r;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->sync) < 0)
+		return vs_syserrf(err, errno, "socketpair");
+	if ((r = spawn_child(c, err)) < 0)
+		return r;
+	close(c->sync[1]);
+	c->sync[1] = -1;
+	c->st.pid = c->pid;
+	c->st.start_time = ct_proc_start_time(c->pid);
+	if (c->cfg.ns[CT_NS_USER].enabled && !c->cfg.ns[CT_NS_USER].path &&
+	    (r = ct_ns_write_mappings(c->pid, &c->cfg, err)) < 0)
+		return r;
+	if ((r = ctc_setup(&c->cfg, c->o->id, c->pid, &c->st, err)) < 0)
+		return r;
+	/* the state exists from here on, so a failing create can be inspected */
+	if ((r = ct_state_save(c->dirfd, &c->st, err)) < 0)
+		return r;
+	if (ct_sync_send_code(c->sync[0], CT_SYNC_GO, c->pid) < 0 ||
+	    (r = ct_sync_expect(c->sync[0], CT_SYNC_HOOKS, err)) < 0)
+		return r < 0 ? r : vs_errf(err, EPIPE, "container process exited during setup");
+	if ((r = run_runtime_hooks(c, err)) < 0)
+		return r;
+	if (ct_sync_send(c->sync[0], CT_SYNC_GO, NULL) < 0 ||
+	    (r = ct_sync_expect(c->sync[0], CT_SYNC_READY, err)) < 0)
+		return r < 0 ? r : vs_errf(err, EPIPE, "container process exited during setup");
+	c->st.saved_status = CT_STATUS_CREATED;
+	if ((r = ct_state_save(c->dirfd, &c->st, err)) < 0)
+		return r;
+	return write_pid_file(c->o->pid_file, c->pid, err);
+}
+
+static void create_ctx_close(struct create_ctx *c)
+{
+	int *fds[] = { &c->sync[0], &c->sync[1], &c->listen_fd, &c->console_fd };
+	for (size_t i = 0; i < VS_ARRAY_SIZE(fds); i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+}
+
+static void create_rollback(struct create_ctx *c)
+{
+	struct vs_err ignored = VS_ERR_INIT;
+	if (c->pid > 0) {
+		kill(c->pid, SIGKILL);
+		while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	ctc_destroy(&c->st, true, &ignored);
+	if (c->dirfd >= 0)
+		ct_state_dir_remove(c->o->root, c->o->id, c->dirfd, &ignored);
+	if (c->o->pid_file)
+		unlink(c->o->pid_file);
+}
+
+/* Shared by create and run: on success the state dir stays locked in *dirfd. */
+static int create_locked(const struct ct_create_opts *o, pid_t *pid, int *dirfd,
+			 struct vs_err *err)
+{
+	struct create_ctx c;
+	memset(&c, 0, sizeof(c));
+	c.o = o;
+	c.dirfd = c.sync[0] = c.sync[1] = c.listen_fd = c.console_fd = -1;
+	int r = create_steps(&c, err);
+	if (r < 0)
+		create_rollback(&c);
+	create_ctx_close(&c);
+	ct_config_free(&c.cfg);
+	ct_state_free(&c.st);
+	if (r == 0) {
+		*pid = c.pid;
+		*dirfd = c.dirfd;
+	} else if (c.dirfd >= 0) {
+		close(c.dirfd);
+	}
+	return r;
+}
+
+int ct_container_create(const struct ct_create_opts *o, pid_t *pid, struct vs_err *err)
+{
+	int dirfd = -1;
+	int r = create_locked(o, pid, &dirfd, err);
+	if (dirfd >= 0)
+		close(dirfd);
+	return r;
+}
+
+/* ---------------------------------------------------------------- start */
+
+static void run_poststart(const struct ct_state *st)
+{
+	struct ct_config cfg;
+	struct vs_err err = VS_ERR_INIT;
+	if (ct_config_load(st->bundle, &cfg, &err) < 0)
+		return;
+	if (cfg.nhooks[CT_HOOK_POSTSTART]) {
+		vs_cleanup_free char *sj = ct_state_to_json(st, false);
+		if (ct_hooks_run(cfg.hooks[CT_HOOK_POSTSTART], cfg.nhooks[CT_HOOK_POSTSTART],
+				 "poststart", sj ? sj : "{}", &err) < 0)
+			vs_log(VS_LOG_WARN, "%s", err.msg);
+	}
+	ct_config_free(&cfg);
+}
+
+int ct_start_locked(int dirfd, struct ct_state *st, struct vs_err *err)
+{
+	enum ct_status s = ct_state_status(st);
+	if (s != CT_STATUS_CREATED)
+		return vs_errf(err, EINVAL, "container %s is %s, not created", st->id,
+			       ct_status_name(s));
+	vs_cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return vs_syserrf(err, errno, "start socket");
+	struct sockaddr_un addr;
+	ct_start_socket_addr(dirfd, &addr);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		return vs_syserrf(err, errno, "start container %s", st->id);
+	char msg[VS_ERR_MSG_MAX];
+	size_t used = 0;
+	for (;;) {
+		ssize_t n = read(fd, msg + used, sizeof(msg) - 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+		if (used == sizeof(msg) - 1)
+			break;
+	}
+	unlinkat(dirfd, "start.sock", 0);
+	if (used > 0) {
+		msg[used] = 0;
+		return vs_errf(err, EIO, "start container %s: %s", st->id, msg);
+	}
+	st->saved_status = CT_STATUS_RUNNING;
+	int r = ct_state_save(dirfd, st, err);
+	if (r < 0)
+		return r;
+	run_poststart(st);
+	return 0;
+}
+
+int ct_container_start(const char *root, const char *id, struct vs_err *err)
+{
+	int r = ct_id_validate(id, err);
+	if (r < 0)
+		return r;
+	vs_cleanup_close int dirfd = -1;
+	if ((r = ct_state_dir_open(root, id, &dirfd, err)) < 0)
+		return r;
+	struct ct_state st;
+	if ((r = ct_state_load(dirfd, &st, err)) < 0)
+		return r;
+	r = ct_start_locked(dirfd, &st, err);
+	ct_state_free(&st);
+	return r;
+}
+
+/* ------------------------------------------------------------------ run */
+
+static int wait_forwarding(pid_t pid, int *exit_status)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	int status = 0;
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR)
+			break;
+		siginfo_t si;
+		int sig = sigwaitinfo(&all, &si);
+		if (sig < 0 || sig == SIGCHLD)
+			continue;
+		kill(pid, sig);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (WIFEXITED(status))
+		*exit_status = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		*exit_status = 128 + WTERMSIG(status);
+	else
+		*exit_status = 255;
+	return 0;
+}
+
+int ct_container_run(const struct ct_create_opts *o, bool detach, int *exit_status,
+		     struct vs_err *err)
+{
+	pid_t pid = 0;
+	vs_cleanup_close int dirfd = -1;
+	*exit_status = 0;
+	int r = create_locked(o, &pid, &dirfd, err);
+	if (r < 0)
+		return r;
+	struct ct_state st;
+	if ((r = ct_state_load(dirfd, &st, err)) == 0) {
+		r = ct_start_locked(dirfd, &st, err);
+		ct_state_free(&st);
+	}
+	close(dirfd);
+	dirfd = -1;
+	if (r < 0) {
+		struct vs_err ignored = VS_ERR_INIT;
+		ct_container_delete(o->root, o->id, true, &ignored);
+		waitpid(pid, NULL, WNOHANG);
+		return r;
+	}
+	if (detach)
+		return 0;
+	wait_forwarding(pid, exit_status);
+	return ct_container_delete(o->root, o->id, true, err);
+}
