@@ -214,7 +214,8 @@ void isa_trap(struct isa_frame *f)
 		   f->x[17] == ISA_ECALL_RETURN) {
 		/* a lower-mode function returned: back to isa_run_in_mode */
 		f->epc = (u64)isa_mode_resume;
-		f->status = (f->status & ~MSTATUS_MPRV) | MSTATUS_MPP;
+		f->status = (f->status & ~(MSTATUS_MPRV | MSTATUS_MPIE)) |
+			    MSTATUS_MPP; /* back in M with MIE = 0 */
 	} else if (isa_trap_armed) {
 		isa_trap_armed = 0;
 		record(&isa_last_trap, f);
