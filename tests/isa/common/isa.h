@@ -23,6 +23,7 @@ typedef uint64_t u64;
 typedef int64_t i64;
 typedef uint32_t u32;
 typedef int32_t i32;
+typedef uint8_t u8;
 
 #define ISA_ECALL_RETURN 0x7e57
 #define ISA_UART 0x10000000UL
