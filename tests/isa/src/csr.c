@@ -69,8 +69,7 @@ void test_main(void)
 	isa_check("misa no E", (misa >> ('E' - 'A')) & 1, 0);
 	isa_check("mhartid", csr_read(mhartid), 0);
 	u64 r;
-	asm volatile("csrr %0, mvendorid\n csrr %0, marchid\n csrr %0, mimpid"
-		     : "=r"(r));
+	asm volatile("csrr %0, mvendorid\n csrr %0, marchid\n csrr %0, mimpid" : "=r"(r));
 	isa_check("mvendorid/marchid/mimpid readable", 1, 1);
 
 	/* CSR instruction forms on mscratch (it holds the trap stack: keep) */
@@ -107,8 +106,7 @@ void test_main(void)
 	isa_trap_armed = 0;
 	isa_expect_trap();
 	ISA_TRY("csrrsi t0, mimpid, 1", ::: "t6", "t0");
-	isa_check("csrrsi mimpid, 1: illegal", isa_last_trap.cause,
-		  CAUSE_ILLEGAL);
+	isa_check("csrrsi mimpid, 1: illegal", isa_last_trap.cause, CAUSE_ILLEGAL);
 
 	/* unimplemented CSR: illegal instruction, mtval = instruction bits */
 	u32 insn;
@@ -126,21 +124,16 @@ void test_main(void)
 	isa_check("mstatus.UXL = 2", (ms >> 32) & 3, 2);
 	isa_check("mstatus.SXL = 2", (ms >> 34) & 3, 2);
 	isa_check("mstatus UBE/SBE/MBE = 0", ms & ((1UL << 6) | (3UL << 36)), 0);
-	u64 fields = MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_MPIE | MSTATUS_SPP |
-		     MSTATUS_MPRV * 0 | MSTATUS_SUM | MSTATUS_MXR | MSTATUS_TVM |
-		     MSTATUS_TW | MSTATUS_TSR;
+	u64 fields = MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_MPIE | MSTATUS_SPP | MSTATUS_MPRV * 0 |
+		     MSTATUS_SUM | MSTATUS_MXR | MSTATUS_TVM | MSTATUS_TW | MSTATUS_TSR;
 	csr_set(mstatus, fields);
 	isa_check("mstatus writable fields", csr_read(mstatus) & fields, fields);
 	u64 ss = csr_read(sstatus);
 	isa_check("sstatus view: SIE SPIE SPP SUM MXR",
-		  ss & (MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_SUM |
-			MSTATUS_MXR),
-		  MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_SUM |
-			  MSTATUS_MXR);
+		  ss & (MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_SUM | MSTATUS_MXR),
+		  MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_SUM | MSTATUS_MXR);
 	isa_check("sstatus hides MPIE TVM TW TSR MPP",
-		  ss & (MSTATUS_MPIE | MSTATUS_TVM | MSTATUS_TW | MSTATUS_TSR |
-			MSTATUS_MPP),
-		  0);
+		  ss & (MSTATUS_MPIE | MSTATUS_TVM | MSTATUS_TW | MSTATUS_TSR | MSTATUS_MPP), 0);
 	isa_check("sstatus.UXL = 2", (ss >> 32) & 3, 2);
 	csr_clear(mstatus, fields);
 	isa_check("mstatus fields cleared", csr_read(mstatus) & fields, 0);
@@ -155,11 +148,8 @@ void test_main(void)
 	isa_check("sstatus write sets SIE", r & MSTATUS_SIE, MSTATUS_SIE);
 	ms = csr_read(mstatus);
 	isa_check("sstatus write leaves MIE/TVM/TW/TSR/MPRV",
-		  ms & (MSTATUS_MIE | MSTATUS_TVM | MSTATUS_TW |
-			MSTATUS_TSR | MSTATUS_MPRV),
-		  0);
-	csr_clear(mstatus, MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP |
-				   MSTATUS_SUM | MSTATUS_MXR);
+		  ms & (MSTATUS_MIE | MSTATUS_TVM | MSTATUS_TW | MSTATUS_TSR | MSTATUS_MPRV), 0);
+	csr_clear(mstatus, MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_SUM | MSTATUS_MXR);
 
 	/* mtvec / stvec modes */
 	u64 saved = csr_read(mtvec);
@@ -206,39 +196,36 @@ void test_main(void)
 	csr_write(mcounteren, 7);
 	isa_check("mcounteren = 7", csr_read(mcounteren) & 7, 7);
 	for (long w = 0; w < 3; w++) {
-		isa_check("S counter, mcounteren=7: ok",
-			  isa_run_in_mode(MODE_S, try_counter, w), 0);
+		isa_check("S counter, mcounteren=7: ok", isa_run_in_mode(MODE_S, try_counter, w),
+			  0);
 		isa_check("U counter, scounteren=0: illegal",
 			  isa_run_in_mode(MODE_U, try_counter, w), CAUSE_ILLEGAL);
 	}
 	csr_write(scounteren, 7);
 	for (long w = 0; w < 3; w++)
-		isa_check("U counter, scounteren=7: ok",
-			  isa_run_in_mode(MODE_U, try_counter, w), 0);
+		isa_check("U counter, scounteren=7: ok", isa_run_in_mode(MODE_U, try_counter, w),
+			  0);
 	csr_write(scounteren, 1 << 1); /* only TM */
 	isa_check("U time with scounteren.TM", isa_run_in_mode(MODE_U, try_counter, 1), 0);
-	isa_check("U cycle without scounteren.CY",
-		  isa_run_in_mode(MODE_U, try_counter, 0), CAUSE_ILLEGAL);
-	isa_check("U reads time value",
-		  isa_run_in_mode(MODE_U, read_cycle, 1) != 0, 1);
+	isa_check("U cycle without scounteren.CY", isa_run_in_mode(MODE_U, try_counter, 0),
+		  CAUSE_ILLEGAL);
+	isa_check("U reads time value", isa_run_in_mode(MODE_U, read_cycle, 1) != 0, 1);
 	csr_write(mcounteren, 0);
 	csr_write(scounteren, 0);
 
 	/* privilege of CSR numbers */
-	isa_check("S reads mstatus: illegal",
-		  isa_run_in_mode(MODE_S, s_read_mstatus, 0), CAUSE_ILLEGAL);
-	isa_check("U reads sstatus: illegal",
-		  isa_run_in_mode(MODE_U, u_read_sstatus, 0), CAUSE_ILLEGAL);
+	isa_check("S reads mstatus: illegal", isa_run_in_mode(MODE_S, s_read_mstatus, 0),
+		  CAUSE_ILLEGAL);
+	isa_check("U reads sstatus: illegal", isa_run_in_mode(MODE_U, u_read_sstatus, 0),
+		  CAUSE_ILLEGAL);
 
 	/* mie / mip / delegation registers */
 	csr_write(mie, ~0UL);
-	isa_check("mie has MEIE SEIE MTIE STIE MSIE SSIE",
-		  csr_read(mie) & 0xaaa, 0xaaa);
+	isa_check("mie has MEIE SEIE MTIE STIE MSIE SSIE", csr_read(mie) & 0xaaa, 0xaaa);
 	csr_write(mie, 0);
 	isa_check("mie cleared", csr_read(mie), 0);
 	csr_write(mideleg, ~0UL);
-	isa_check("mideleg delegates SEI STI SSI", csr_read(mideleg) & 0x222,
-		  0x222);
+	isa_check("mideleg delegates SEI STI SSI", csr_read(mideleg) & 0x222, 0x222);
 	csr_write(mideleg, 0);
 	csr_write(medeleg, ~0UL);
 	u64 md = csr_read(medeleg);

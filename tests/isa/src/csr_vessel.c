@@ -13,8 +13,7 @@
 void test_main(void)
 {
 	csr_write(medeleg, ~0UL);
-	isa_check("medeleg[11] read-only zero", (csr_read(medeleg) >> 11) & 1,
-		  0);
+	isa_check("medeleg[11] read-only zero", (csr_read(medeleg) >> 11) & 1, 0);
 	csr_write(medeleg, 0);
 	csr_write(mepc, 0x80001235UL);
 	isa_check("mepc bit 0 reads zero", csr_read(mepc), 0x80001234UL);

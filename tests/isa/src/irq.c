@@ -52,7 +52,7 @@ static int s_hook(struct isa_frame *f)
 	u64 code = f->cause & ~CAUSE_INTR;
 	if (norder < 8)
 		order[norder++] = f->cause | 0x100; /* mark S handler */
-	last_mpp = (f->status >> 8) & 1; /* SPP */
+	last_mpp = (f->status >> 8) & 1;	    /* SPP */
 	if (code == 1)
 		csr_clear(sip, 2);
 	else if (code == 5)
@@ -134,8 +134,7 @@ void test_main(void)
 	csr_clear(mstatus, MSTATUS_MIE);
 	isa_check("MTI taken once", norder, 1);
 	isa_check("MTI cause", order[0], CAUSE_INTR | 7);
-	isa_check("MTIP clear after mtimecmp write", csr_read(mip) & (1 << 7),
-		  0);
+	isa_check("MTIP clear after mtimecmp write", csr_read(mip) & (1 << 7), 0);
 
 	/* MIE = 0: pending but not taken; WFI still wakes */
 	reset_order();
@@ -154,8 +153,7 @@ void test_main(void)
 	reset_order();
 	csr_write(mie, 1 << 3);
 	msip(1);
-	isa_check("MSI taken in S with MIE=0",
-		  isa_run_in_mode(MODE_S, s_spin, 100), 1);
+	isa_check("MSI taken in S with MIE=0", isa_run_in_mode(MODE_S, s_spin, 100), 1);
 	isa_check("MSI from S: cause", order[0], CAUSE_INTR | 3);
 	isa_check("MSI from S: MPP = S", last_mpp, 1);
 
@@ -163,14 +161,12 @@ void test_main(void)
 	reset_order();
 	csr_write(mideleg, 1 << 1);
 	csr_write(mie, 1 << 1);
-	isa_check("delegated SSI in S", isa_run_in_mode(MODE_S, s_self_ssi, 0),
-		  1);
+	isa_check("delegated SSI in S", isa_run_in_mode(MODE_S, s_self_ssi, 0), 1);
 	isa_check("delegated SSI: scause", order[0], 0x100 | CAUSE_INTR | 1);
 	/* ... in U-mode it is taken even with SIE = 0 */
 	reset_order();
 	csr_set(mip, 2);
-	isa_check("delegated SSI in U with SIE=0",
-		  isa_run_in_mode(MODE_U, s_spin, 100), 1);
+	isa_check("delegated SSI in U with SIE=0", isa_run_in_mode(MODE_U, s_spin, 100), 1);
 	isa_check("delegated SSI from U: SPP = U", last_mpp, 0);
 	/* ... and never in M-mode, even with MIE = 1 */
 	reset_order();
@@ -190,8 +186,8 @@ void test_main(void)
 	isa_check("vectored stvec: SSI at slot 1", vec_hits[1], 1);
 	isa_check("vectored stvec: not via base", norder, 0);
 	csr_write(medeleg, 1 << CAUSE_ILLEGAL);
-	isa_check("vectored stvec: exception at base",
-		  isa_run_in_mode(MODE_S, s_illegal, 0), CAUSE_ILLEGAL);
+	isa_check("vectored stvec: exception at base", isa_run_in_mode(MODE_S, s_illegal, 0),
+		  CAUSE_ILLEGAL);
 	csr_write(medeleg, 0);
 	/* delegated STI (STIP set by M) at slot 5 */
 	vec_hits[5] = 0;

@@ -8,8 +8,8 @@
  * stval.  The code runs from identity-mapped pages. */
 #include "ops.h"
 
-#define VA(n) (0x40000000UL + (u64)(n) * 0x1000)
-#define RWAD (PTE_R | PTE_W | PTE_A | PTE_D)
+#define VA(n) (0x40000000UL + (u64)(n)*0x1000)
+#define RWAD  (PTE_R | PTE_W | PTE_A | PTE_D)
 
 static u8 pages[8][4096] __attribute__((aligned(4096)));
 static u64 *root_s, *root_u, *root_48;
@@ -26,7 +26,8 @@ static long probe(long kind)
 	else if (kind == STORE)
 		ISA_TRY("sd %0, 0(%0)", ::"r"(va) : "t6", "memory");
 	else
-		ISA_TRY("jalr ra, 0(%1)\n mv %0, a0", : "=&r"(v)
+		ISA_TRY("jalr ra, 0(%1)\n mv %0, a0",
+			: "=&r"(v)
 			: "r"(va)
 			: "t6", "ra", "a0", "memory");
 	g_val = v;
@@ -47,11 +48,11 @@ static long run(int mode, u64 *root, int levels, u64 va, long kind)
 	return r;
 }
 
-#define EXPECT(name, mode, root, lv, va, kind, cause)                          \
-	do {                                                                   \
-		isa_check(name, run(mode, root, lv, va, kind), cause);          \
-		if ((cause) != -1)                                             \
-			isa_check(name ": mtval", isa_last_trap.tval, va);    \
+#define EXPECT(name, mode, root, lv, va, kind, cause)                      \
+	do {                                                               \
+		isa_check(name, run(mode, root, lv, va, kind), cause);     \
+		if ((cause) != -1)                                         \
+			isa_check(name ": mtval", isa_last_trap.tval, va); \
 	} while (0)
 
 static void map_tests(u64 *root, int levels, u64 u)
@@ -119,8 +120,7 @@ void test_main(void)
 	isa_map_identity(root_s, 3, PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);
 	map_tests(root_s, 3, 0);
 	root_u = isa_page_alloc();
-	isa_map_identity(root_u, 3,
-			 PTE_R | PTE_W | PTE_X | PTE_A | PTE_D | PTE_U);
+	isa_map_identity(root_u, 3, PTE_R | PTE_W | PTE_X | PTE_A | PTE_D | PTE_U);
 	map_tests(root_u, 3, 0);
 	root_48 = isa_page_alloc();
 	isa_map_identity(root_48, 4, PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);
@@ -146,87 +146,66 @@ void test_main(void)
 		isa_check("S load RW value", g_val, 0x1111);
 		EXPECT("S store RW", MODE_S, r, lv, VA(0) + 8, STORE, -1);
 		EXPECT("S load RO", MODE_S, r, lv, VA(1), LOAD, -1);
-		EXPECT("S store RO", MODE_S, r, lv, VA(1), STORE,
-		       CAUSE_STORE_PAGE);
-		EXPECT("S exec RO", MODE_S, r, lv, VA(1), EXEC,
-		       CAUSE_FETCH_PAGE);
+		EXPECT("S store RO", MODE_S, r, lv, VA(1), STORE, CAUSE_STORE_PAGE);
+		EXPECT("S exec RO", MODE_S, r, lv, VA(1), EXEC, CAUSE_FETCH_PAGE);
 		isa_check("S exec RO: mepc = va", isa_last_trap.epc, VA(1));
 		EXPECT("S exec XO", MODE_S, r, lv, VA(2), EXEC, -1);
 		isa_check("S exec XO returns 42", g_val, 42);
 		EXPECT("S load XO", MODE_S, r, lv, VA(2), LOAD, CAUSE_LOAD_PAGE);
-		EXPECT("S load invalid", MODE_S, r, lv, VA(7), LOAD,
-		       CAUSE_LOAD_PAGE);
-		EXPECT("S store invalid", MODE_S, r, lv, VA(7), STORE,
-		       CAUSE_STORE_PAGE);
-		EXPECT("S exec invalid", MODE_S, r, lv, VA(7), EXEC,
-		       CAUSE_FETCH_PAGE);
-		EXPECT("S load W-only (reserved)", MODE_S, r, lv, VA(4), LOAD,
-		       CAUSE_LOAD_PAGE);
-		EXPECT("S store W-only (reserved)", MODE_S, r, lv, VA(4), STORE,
-		       CAUSE_STORE_PAGE);
-		EXPECT("S load non-leaf at level 0", MODE_S, r, lv, VA(8), LOAD,
-		       CAUSE_LOAD_PAGE);
-		EXPECT("S load U page, SUM=0", MODE_S, r, lv, VA(3), LOAD,
-		       CAUSE_LOAD_PAGE);
+		EXPECT("S load invalid", MODE_S, r, lv, VA(7), LOAD, CAUSE_LOAD_PAGE);
+		EXPECT("S store invalid", MODE_S, r, lv, VA(7), STORE, CAUSE_STORE_PAGE);
+		EXPECT("S exec invalid", MODE_S, r, lv, VA(7), EXEC, CAUSE_FETCH_PAGE);
+		EXPECT("S load W-only (reserved)", MODE_S, r, lv, VA(4), LOAD, CAUSE_LOAD_PAGE);
+		EXPECT("S store W-only (reserved)", MODE_S, r, lv, VA(4), STORE, CAUSE_STORE_PAGE);
+		EXPECT("S load non-leaf at level 0", MODE_S, r, lv, VA(8), LOAD, CAUSE_LOAD_PAGE);
+		EXPECT("S load U page, SUM=0", MODE_S, r, lv, VA(3), LOAD, CAUSE_LOAD_PAGE);
 		g_va = VA(3);
 		csr_write(satp, isa_satp(r, lv));
 		isa_sfence();
-		isa_check("S load U page, SUM=1",
-			  isa_run_in_mode(MODE_S, s_sum_read, LOAD), -1);
+		isa_check("S load U page, SUM=1", isa_run_in_mode(MODE_S, s_sum_read, LOAD), -1);
 		isa_check("S load U page, SUM=1 value", g_val, 0x4444);
 		g_va = VA(3) + 8;
-		isa_check("S store U page, SUM=1",
-			  isa_run_in_mode(MODE_S, s_sum_read, STORE), -1);
+		isa_check("S store U page, SUM=1", isa_run_in_mode(MODE_S, s_sum_read, STORE), -1);
 		g_va = VA(6);
-		isa_check("S exec U page, SUM=1: fault",
-			  isa_run_in_mode(MODE_S, s_sum_read, EXEC),
+		isa_check("S exec U page, SUM=1: fault", isa_run_in_mode(MODE_S, s_sum_read, EXEC),
 			  CAUSE_FETCH_PAGE);
 		g_va = VA(2);
-		isa_check("S load XO with MXR",
-			  isa_run_in_mode(MODE_S, s_mxr_read, 0), -1);
+		isa_check("S load XO with MXR", isa_run_in_mode(MODE_S, s_mxr_read, 0), -1);
 		isa_check("S load XO with MXR value", g_val, 0x0000806702a00513UL);
 		csr_write(satp, 0);
 		EXPECT("S load megapage", MODE_S, r, lv, 0x40200000UL, LOAD, -1);
-		isa_check("S load megapage value", g_val,
-			  *(volatile u64 *)0x80000000UL);
-		EXPECT("S load megapage +0x1ff008", MODE_S, r, lv,
-		       0x403ff008UL, LOAD, -1);
-		isa_check("S megapage offset value", g_val,
-			  *(volatile u64 *)0x801ff008UL);
-		EXPECT("S load misaligned megapage", MODE_S, r, lv,
-		       0x40400000UL, LOAD, CAUSE_LOAD_PAGE);
+		isa_check("S load megapage value", g_val, *(volatile u64 *)0x80000000UL);
+		EXPECT("S load megapage +0x1ff008", MODE_S, r, lv, 0x403ff008UL, LOAD, -1);
+		isa_check("S megapage offset value", g_val, *(volatile u64 *)0x801ff008UL);
+		EXPECT("S load misaligned megapage", MODE_S, r, lv, 0x40400000UL, LOAD,
+		       CAUSE_LOAD_PAGE);
 		EXPECT("S load gigapage", MODE_S, r, lv,
 		       0xc0000000UL + (u64)pages[0] - 0x80000000UL, LOAD, -1);
 		isa_check("S load gigapage value", g_val, 0x1111);
-		EXPECT("S load misaligned gigapage", MODE_S, r, lv,
-		       0x100000000UL, LOAD, CAUSE_LOAD_PAGE);
+		EXPECT("S load misaligned gigapage", MODE_S, r, lv, 0x100000000UL, LOAD,
+		       CAUSE_LOAD_PAGE);
 		EXPECT("S load non-canonical", MODE_S, r, lv,
-		       lv == 3 ? 0x0000008000000000UL : 0x0000800000000000UL,
-		       LOAD, CAUSE_LOAD_PAGE);
+		       lv == 3 ? 0x0000008000000000UL : 0x0000800000000000UL, LOAD,
+		       CAUSE_LOAD_PAGE);
 		EXPECT("S store non-canonical", MODE_S, r, lv,
-		       lv == 3 ? 0xffff7fc000000000UL : 0xff00800000000000UL,
-		       STORE, CAUSE_STORE_PAGE);
+		       lv == 3 ? 0xffff7fc000000000UL : 0xff00800000000000UL, STORE,
+		       CAUSE_STORE_PAGE);
 	}
 	/* a 48-bit address: valid in Sv48, non-canonical in Sv39 */
-	EXPECT("Sv48 load 0x100000000000", MODE_S, root_48, 4,
-	       0x100000000000UL, LOAD, -1);
+	EXPECT("Sv48 load 0x100000000000", MODE_S, root_48, 4, 0x100000000000UL, LOAD, -1);
 	isa_check("Sv48 load 0x100000000000 value", g_val, 0x1111);
-	EXPECT("Sv39 load 0x100000000000", MODE_S, root_s, 3,
-	       0x100000000000UL, LOAD, CAUSE_LOAD_PAGE);
+	EXPECT("Sv39 load 0x100000000000", MODE_S, root_s, 3, 0x100000000000UL, LOAD,
+	       CAUSE_LOAD_PAGE);
 
 	isa_printf("-- Sv39, U-mode\n");
 	EXPECT("U load U page", MODE_U, root_u, 3, VA(3), LOAD, -1);
 	isa_check("U load U page value", g_val, 0x4444);
 	EXPECT("U store U page", MODE_U, root_u, 3, VA(3), STORE, -1);
 	EXPECT("U exec U page", MODE_U, root_u, 3, VA(6), EXEC, -1);
-	EXPECT("U load S page", MODE_U, root_u, 3, VA(0), LOAD,
-	       CAUSE_LOAD_PAGE);
-	EXPECT("U store S page", MODE_U, root_u, 3, VA(0), STORE,
-	       CAUSE_STORE_PAGE);
-	EXPECT("U exec S page", MODE_U, root_u, 3, VA(2), EXEC,
-	       CAUSE_FETCH_PAGE);
-	EXPECT("U load invalid", MODE_U, root_u, 3, VA(7), LOAD,
-	       CAUSE_LOAD_PAGE);
+	EXPECT("U load S page", MODE_U, root_u, 3, VA(0), LOAD, CAUSE_LOAD_PAGE);
+	EXPECT("U store S page", MODE_U, root_u, 3, VA(0), STORE, CAUSE_STORE_PAGE);
+	EXPECT("U exec S page", MODE_U, root_u, 3, VA(2), EXEC, CAUSE_FETCH_PAGE);
+	EXPECT("U load invalid", MODE_U, root_u, 3, VA(7), LOAD, CAUSE_LOAD_PAGE);
 
 	/* A/D updates: VA(5) maps R|W with A = D = 0 */
 	volatile u64 *pte = isa_pte(root_s, 3, VA(5));
@@ -262,10 +241,9 @@ void test_main(void)
 	csr_write(medeleg, 1 << CAUSE_STORE_PAGE);
 	csr_write(satp, isa_satp(root_s, 3));
 	isa_sfence();
-	isa_check("delegated store page fault",
-		  isa_run_in_mode(MODE_S, s_delegated, 0), CAUSE_STORE_PAGE);
-	isa_check("delegated store page fault: stval", isa_last_strap.tval,
-		  VA(1));
+	isa_check("delegated store page fault", isa_run_in_mode(MODE_S, s_delegated, 0),
+		  CAUSE_STORE_PAGE);
+	isa_check("delegated store page fault: stval", isa_last_strap.tval, VA(1));
 	csr_write(medeleg, 0);
 
 	/* MPRV: M-mode loads/stores translated as MPP.  Each access sits in
@@ -287,16 +265,13 @@ void test_main(void)
 		     : "=&r"(v)
 		     : "r"(VA(0)), "r"(mprv)
 		     : "t6", "memory");
-	isa_check("MPRV MPP=U load of S page", isa_last_trap.cause,
-		  CAUSE_LOAD_PAGE);
+	isa_check("MPRV MPP=U load of S page", isa_last_trap.cause, CAUSE_LOAD_PAGE);
 	isa_check("MPRV MPP=U load: mtval", isa_last_trap.tval, VA(0));
 	csr_clear(mstatus, MSTATUS_MPP); /* the trap's mret left MPP = U too */
-	asm volatile("csrs mstatus, %2\n sd %1, 0(%0)\n csrc mstatus, %2" ::"r"(
-			     VA(3) + 16),
+	asm volatile("csrs mstatus, %2\n sd %1, 0(%0)\n csrc mstatus, %2" ::"r"(VA(3) + 16),
 		     "r"(0x5555UL), "r"(mprv)
 		     : "memory");
-	isa_check("MPRV MPP=U store to U page", *(u64 *)(pages[3] + 16),
-		  0x5555);
+	isa_check("MPRV MPP=U store to U page", *(u64 *)(pages[3] + 16), 0x5555);
 	csr_set(mstatus, MSTATUS_MPP); /* MPP = M: physical */
 	asm volatile("csrs mstatus, %2\n ld %0, 0(%1)\n csrc mstatus, %2"
 		     : "=&r"(v)

@@ -47,8 +47,7 @@ static void spin_unlock(void)
 static void work(void)
 {
 	for (int i = 0; i < ITER; i++)
-		asm volatile("amoadd.w zero, %0, (%1)" ::"r"(1), "r"(&amo_counter)
-			     : "memory");
+		asm volatile("amoadd.w zero, %0, (%1)" ::"r"(1), "r"(&amo_counter) : "memory");
 	for (int i = 0; i < ITER / 2; i++)
 		lrsc_inc(&lrsc_counter);
 	for (int i = 0; i < ITER / 4; i++) {
