@@ -2,12 +2,12 @@
  * machine.h - one virtual machine: harts, bus, timers and the run loop.
  *
  * Ownership (so that work on the CPU and on the board can proceed apart):
- *  - lib/vm/cpu/*            the RV64GC harts (include/vessel/vm/cpu.h)
+ *  - lib/vm/cpu/...          the RV64GC harts (include/vessel/vm/cpu.h)
  *  - lib/vm/machine/machine.c this API: creation, RAM, the run loop, polled
  *                              host fds, exit requests, the mtime clock
  *  - lib/vm/machine/clint.c, uart.c, finisher.c, elf.c: devices the bare
  *                              metal mode needs as well
- *  - lib/vm/machine/plic.c, rtc.c, fdt.c, virt.c and lib/vm/virtio/*: the
+ *  - lib/vm/machine/plic.c, rtc.c, fdt.c, virt.c and lib/vm/virtio/...: the
  *                              QEMU-compatible `virt` board built on top
  *
  * Threading: the whole machine runs on the thread that calls
@@ -91,5 +91,21 @@ int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *er
 
 /* Set every hart's pc and a0..a2 before vm_machine_run (boot protocol). */
 void vm_machine_set_boot(struct vm_machine *m, uint64_t pc, uint64_t a1, uint64_t a2);
+
+/*
+ * Additions (cpu helper):
+ */
+
+/* The CPU core of the machine (include/vessel/vm/cpu.h). */
+struct rv_core *vm_machine_core(struct vm_machine *m);
+
+/*
+ * Callback run on the machine thread after every slice (about every
+ * VM_SLICE_INSNS instructions per hart), e.g. to poll a mailbox in RAM
+ * (HTIF).  Returns 0 or -ENOSPC.
+ */
+int vm_machine_add_tick(struct vm_machine *m, void (*cb)(void *opaque), void *opaque);
+
+#define VM_SLICE_INSNS 20000
 
 #endif

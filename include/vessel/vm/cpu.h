@@ -1,0 +1,166 @@
+/*
+ * cpu.h - the RV64GC software CPU: harts and the core they share.
+ *
+ * A `struct rv_core` holds what the harts of one machine share: the bus, the
+ * decoded-block cache (keyed by guest physical address, so every hart reuses
+ * the same decoded code) and per-page flags used to catch stores into code
+ * pages and into LR reservation sets.  A `struct rv_hart` is one hardware
+ * thread: its architectural state (integer and FP registers, pc, privilege
+ * level, every CSR) lives in plain fields that can be serialised; the soft
+ * TLB and the block-chaining hints are caches rebuilt on demand.
+ *
+ * Implemented: RV64IMAFDC, Zicsr, Zifencei, Zicntr, Zihpm (hpm counters read
+ * zero), M/S/U privilege modes, Sv39/Sv48, PMP CSRs (stored, not enforced).
+ * Misaligned loads and stores are performed (never trap); misaligned AMOs and
+ * LR/SC raise address-misaligned.
+ *
+ * The whole machine runs on one host thread: nothing here is thread-safe.
+ */
+#ifndef VESSEL_VM_CPU_H
+#define VESSEL_VM_CPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vessel/core/err.h"
+#include "vessel/vm/bus.h"
+
+/* Privilege levels. */
+#define RV_PRIV_U 0
+#define RV_PRIV_S 1
+#define RV_PRIV_M 3
+
+/* mip / mie bits. */
+#define MIP_SSIP (1ULL << 1)
+#define MIP_MSIP (1ULL << 3)
+#define MIP_STIP (1ULL << 5)
+#define MIP_MTIP (1ULL << 7)
+#define MIP_SEIP (1ULL << 9)
+#define MIP_MEIP (1ULL << 11)
+
+/* mstatus bits. */
+#define MSTATUS_SIE  (1ULL << 1)
+#define MSTATUS_MIE  (1ULL << 3)
+#define MSTATUS_SPIE (1ULL << 5)
+#define MSTATUS_UBE  (1ULL << 6)
+#define MSTATUS_MPIE (1ULL << 7)
+#define MSTATUS_SPP  (1ULL << 8)
+#define MSTATUS_VS   (3ULL << 9)
+#define MSTATUS_MPP  (3ULL << 11)
+#define MSTATUS_FS   (3ULL << 13)
+#define MSTATUS_XS   (3ULL << 15)
+#define MSTATUS_MPRV (1ULL << 17)
+#define MSTATUS_SUM  (1ULL << 18)
+#define MSTATUS_MXR  (1ULL << 19)
+#define MSTATUS_TVM  (1ULL << 20)
+#define MSTATUS_TW   (1ULL << 21)
+#define MSTATUS_TSR  (1ULL << 22)
+#define MSTATUS_UXL  (3ULL << 32)
+#define MSTATUS_SXL  (3ULL << 34)
+#define MSTATUS_SD   (1ULL << 63)
+
+/* Exception causes (privileged spec, table "mcause values"). */
+enum rv_exception {
+	RV_EXC_INSN_MISALIGNED = 0,
+	RV_EXC_INSN_ACCESS = 1,
+	RV_EXC_ILLEGAL = 2,
+	RV_EXC_BREAKPOINT = 3,
+	RV_EXC_LOAD_MISALIGNED = 4,
+	RV_EXC_LOAD_ACCESS = 5,
+	RV_EXC_STORE_MISALIGNED = 6,
+	RV_EXC_STORE_ACCESS = 7,
+	RV_EXC_ECALL_U = 8,
+	RV_EXC_ECALL_S = 9,
+	RV_EXC_ECALL_M = 11,
+	RV_EXC_INSN_PAGE_FAULT = 12,
+	RV_EXC_LOAD_PAGE_FAULT = 13,
+	RV_EXC_STORE_PAGE_FAULT = 15,
+};
+
+#define RV_MAX_HARTS 8
+
+#define RV_TLB_SIZE 256 /* entries per (privilege, access type), direct mapped */
+
+enum rv_access { RV_ACC_READ = 0, RV_ACC_WRITE = 1, RV_ACC_EXEC = 2 };
+
+/* One soft-TLB entry: guest virtual page -> host address (cache only). */
+struct rv_tlb_entry {
+	uint64_t vtag;	  /* virtual page address, or ~0 when empty */
+	uintptr_t addend; /* host address = guest virtual address + addend */
+	uint64_t ppage;	  /* guest physical page address */
+};
+
+struct rv_core;
+struct rv_block;
+
+struct rv_hart {
+	/* ---- architectural state (serialisable) ---- */
+	uint64_t x[33]; /* x[0] stays 0; x[32] is the sink for writes to x0 */
+	uint64_t f[32]; /* NaN-boxed FP registers */
+	uint64_t pc;
+	unsigned priv;
+	unsigned hartid;
+	uint32_t fflags, frm;
+	bool wfi; /* waiting for an interrupt */
+
+	uint64_t mstatus, misa, medeleg, mideleg, mie, mip, mtvec, mscratch, mepc, mcause, mtval;
+	uint64_t mcounteren, scounteren, menvcfg, senvcfg, mcountinhibit;
+	uint64_t stvec, sscratch, sepc, scause, stval, satp;
+	uint64_t mip_ext; /* pending bits driven by devices (MEIP, SEIP, MTIP, MSIP) */
+	uint64_t cycle, instret;
+	uint64_t pmpcfg[16];
+	uint64_t pmpaddr[64];
+
+	/* LR/SC reservation: physical address, valid flag. */
+	uint64_t resv_addr;
+	bool resv_valid;
+
+	/* ---- caches and run-loop plumbing (not serialised) ---- */
+	struct rv_core *core;
+	volatile int events; /* nonzero: check interrupts / stop at next block boundary */
+	volatile int stop;   /* leave rv_hart_run as soon as possible */
+	unsigned host_rm;    /* rounding mode currently programmed in the host FPU */
+	struct rv_tlb_entry tlb[4][3][RV_TLB_SIZE]; /* [priv][access][index] */
+};
+
+/*
+ * Create the CPU of a machine with nharts harts on bus (the bus must outlive
+ * the core).  get_time returns mtime (the `time` CSR).  Sets bus->on_dma_write.
+ */
+struct rv_core *rv_core_new(struct vm_bus *bus, unsigned nharts, uint64_t (*get_time)(void *opaque),
+			    void *time_opaque, struct vs_err *err);
+void rv_core_free(struct rv_core *core);
+struct rv_hart *rv_core_hart(struct rv_core *core, unsigned index);
+unsigned rv_core_nharts(const struct rv_core *core);
+
+/* Drop every decoded block and TLB entry (after loading new code). */
+void rv_core_flush(struct rv_core *core);
+
+/* Guest RAM [gpa, gpa+len) was written behind the CPU's back (DMA, loader). */
+void rv_core_note_write(struct rv_core *core, uint64_t gpa, uint64_t len);
+
+/* Reset a hart to its power-on state, starting in M-mode at pc. */
+void rv_hart_reset(struct rv_hart *h, uint64_t pc);
+
+/*
+ * Execute up to about `budget` instructions (stops early at WFI, on a stop
+ * request).  Returns the number of instructions retired.
+ */
+uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget);
+
+/* Set or clear device-driven interrupt-pending bits; wakes the hart from WFI. */
+void rv_hart_set_irq(struct rv_hart *h, uint64_t mip_bits, int level);
+
+/* True when the hart is in WFI and no enabled-in-mie interrupt is pending. */
+bool rv_hart_idle(const struct rv_hart *h);
+
+/* Ask the hart to leave rv_hart_run at the next block boundary. */
+void rv_hart_request_stop(struct rv_hart *h);
+
+/*
+ * Compressed-instruction expansion (RVC, unprivileged spec chapter "C"):
+ * returns the equivalent 32-bit instruction, or 0 if illegal/reserved.
+ */
+uint32_t rv_expand_compressed(uint16_t insn);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * uart.h - NS16550A serial port (the console of QEMU's virt board at
+ * 0x10000000, PLIC irq 10).
+ *
+ * Byte-wide registers at offsets 0..7 (reg-shift 0).  Transmitted bytes are
+ * written to out_fd; bytes read from in_fd (watched by the machine's run
+ * loop) fill a 16-byte receive FIFO.  Interrupts (received data available,
+ * transmitter holding register empty) go out through a vm_irq_line that the
+ * board connects to its interrupt controller; unconnected by default.
+ */
+#ifndef VESSEL_VM_UART_H
+#define VESSEL_VM_UART_H
+
+#include <stdint.h>
+
+#include "vessel/core/err.h"
+#include "vessel/vm/bus.h"
+
+struct vm_machine;
+struct vm_uart;
+
+#define VM_UART_BASE 0x10000000ULL
+#define VM_UART_SIZE 0x100ULL
+#define VM_UART_IRQ  10
+
+/* in_fd may be -1 (no input).  The fds stay owned by the caller. */
+struct vm_uart *vm_uart_new(struct vm_machine *m, uint64_t base, int in_fd, int out_fd,
+			    struct vs_err *err);
+void vm_uart_free(struct vm_uart *u);
+
+/* Connect the interrupt output (copied). */
+void vm_uart_set_irq(struct vm_uart *u, const struct vm_irq_line *line);
+
+/* Queue bytes as if received on in_fd (tests, console multiplexers). */
+void vm_uart_receive(struct vm_uart *u, const uint8_t *buf, unsigned len);
+
+#endif

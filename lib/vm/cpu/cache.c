@@ -1,0 +1,286 @@
+/*
+ * cache.c - the decoded-block cache and the per-hart jump cache; creation of
+ * the core and its harts.
+ *
+ * Blocks are keyed by the guest physical address of their first instruction
+ * and shared by all harts (decoding does not depend on hart state).  They
+ * live in one arena; when it is full everything is dropped at once (no
+ * fragmentation, no per-block frees).  A block never spans two pages; the
+ * page it comes from is flagged RV_PAGE_CODE so stores to it invalidate the
+ * page's blocks (mmu.c).  Invalidated blocks stay in the arena until the next
+ * full flush, so a block that invalidates itself can finish running.
+ *
+ * The jump cache maps (virtual pc, privilege) to a block; it is flushed with
+ * the hart's TLB (so virtual-to-physical changes are seen) and whenever
+ * blocks are invalidated.
+ *
+ * An instruction whose two halves lie on different pages is decoded into a
+ * scratch one-instruction block that is never cached.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "cpu_internal.h"
+
+#define ARENA_SIZE     (64ULL << 20)
+#define BLOCK_BYTES(n) (sizeof(struct rv_block) + (size_t)(n) * sizeof(struct rv_uop))
+
+static unsigned hash_pa(uint64_t pa)
+{
+	return (unsigned)(((pa >> 1) * 0x9E3779B97F4A7C15ULL) >> (64 - RV_HASH_BITS));
+}
+
+void rv_jcache_flush(struct rv_hart *h)
+{
+	memset(rv_ext(h)->jcache, 0, sizeof(rv_ext(h)->jcache));
+}
+
+void rv_core_flush(struct rv_core *core)
+{
+	memset(core->hash, 0, sizeof(core->hash));
+	core->arena_used = 0;
+	for (unsigned k = 0; k < core->nharts; k++)
+		rv_tlb_flush(core->harts[k]);
+	for (unsigned i = 0; i < VM_BUS_MAX_RAM; i++)
+		if (core->page_flags[i])
+			for (uint64_t p = 0; p < core->page_flags_npages[i]; p++)
+				core->page_flags[i][p] &= (uint8_t)~RV_PAGE_CODE;
+}
+
+void rv_cache_invalidate_page(struct rv_core *core, uint64_t ppage)
+{
+	for (unsigned i = 0; i < (1u << RV_HASH_BITS); i++) {
+		struct rv_block **pp = &core->hash[i];
+		while (*pp) {
+			if (((*pp)->paddr & RV_PAGE_MASK) == ppage)
+				*pp = (*pp)->hnext;
+			else
+				pp = &(*pp)->hnext;
+		}
+	}
+	for (unsigned k = 0; k < core->nharts; k++)
+		rv_jcache_flush(core->harts[k]);
+}
+
+static void finish_uop(struct rv_uop *u, uint16_t off)
+{
+	u->off = off;
+	u->handler = rv_exec_handlers[u->opc];
+}
+
+/* Decode one instruction at host (len bytes available). Returns its length. */
+static unsigned decode_at(const uint8_t *host, unsigned avail, struct rv_uop *u)
+{
+	uint16_t lo;
+	memcpy(&lo, host, 2);
+	if ((lo & 3) != 3) {
+		rv_decode(rv_expand_compressed(lo), 2, u);
+		u->raw = lo;
+		return 2;
+	}
+	if (avail < 4)
+		return 0;
+	uint32_t insn;
+	memcpy(&insn, host, 4);
+	rv_decode(insn, 4, u);
+	return 4;
+}
+
+static struct rv_block *straddling_block(struct rv_hart *h, uint64_t pc, const uint8_t *host)
+{
+	uint64_t pa2;
+	uint64_t va2 = pc + 2;
+	int cause = rv_translate(h, va2, RV_ACC_EXEC, h->priv, &pa2);
+	if (cause) {
+		rv_trap(h, (uint64_t)cause, va2);
+		return NULL;
+	}
+	const uint8_t *hi = vm_bus_ram_ptr(h->core->bus, pa2, 2);
+	if (!hi) {
+		rv_trap(h, RV_EXC_INSN_ACCESS, va2);
+		return NULL;
+	}
+	uint8_t buf[4] = { host[0], host[1], hi[0], hi[1] };
+	struct rv_block *b = h->core->scratch;
+	b->paddr = ~0ULL;
+	b->n = 1;
+	b->bytes = 4;
+	decode_at(buf, 4, &b->u[0]);
+	finish_uop(&b->u[0], 0);
+	b->u[1].opc = RV_OP_END;
+	finish_uop(&b->u[1], 4);
+	return b;
+}
+
+struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
+{
+	struct rv_core *core = h->core;
+	unsigned priv = h->priv;
+	struct rv_tlb_entry *e =
+	    &h->tlb[priv][RV_ACC_EXEC][(pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)];
+	if (e->vtag != (pc & RV_PAGE_MASK)) {
+		uint64_t pa;
+		int cause = rv_translate(h, pc, RV_ACC_EXEC, priv, &pa);
+		if (cause) {
+			rv_trap(h, (uint64_t)cause, pc);
+			return NULL;
+		}
+		uint64_t ppage = pa & RV_PAGE_MASK;
+		const struct vm_ram_region *r = vm_bus_find_ram(core->bus, ppage, RV_PAGE_SIZE);
+		if (!r) {
+			rv_trap(h, RV_EXC_INSN_ACCESS, pc);
+			return NULL;
+		}
+		e->vtag = pc & RV_PAGE_MASK;
+		e->addend = (uintptr_t)(r->host + (ppage - r->base)) - (uintptr_t)e->vtag;
+		e->ppage = ppage;
+	}
+	uint64_t pa = e->ppage | (pc & ~RV_PAGE_MASK);
+	const uint8_t *host = (const uint8_t *)(e->addend + pc);
+
+	unsigned hidx = hash_pa(pa);
+	struct rv_block *b;
+	for (b = core->hash[hidx]; b; b = b->hnext)
+		if (b->paddr == pa)
+			goto found;
+
+	unsigned page_left = (unsigned)(RV_PAGE_SIZE - (pc & ~RV_PAGE_MASK));
+	if (page_left < 4) {
+		uint16_t lo;
+		memcpy(&lo, host, 2);
+		if ((lo & 3) == 3)
+			return straddling_block(h, pc, host);
+	}
+
+	if (core->arena_used + BLOCK_BYTES(RV_BLOCK_MAX + 1) > core->arena_size) {
+		rv_core_flush(core);
+		hidx = hash_pa(pa);
+	}
+	rv_core_mark_page(core, pa, RV_PAGE_CODE);
+	b = (struct rv_block *)(core->arena + core->arena_used);
+	unsigned off = 0, n = 0;
+	while (n < RV_BLOCK_MAX && off < page_left) {
+		struct rv_uop *u = &b->u[n];
+		unsigned len = decode_at(host + off, page_left - off, u);
+		if (len == 0)
+			break; /* 32-bit instruction straddles the page: next block */
+		finish_uop(u, (uint16_t)off);
+		n++;
+		off += len;
+		if (rv_op_ends_block(u->opc))
+			break;
+	}
+	b->u[n].opc = RV_OP_END;
+	finish_uop(&b->u[n], (uint16_t)off);
+	b->paddr = pa;
+	b->n = n;
+	b->bytes = off;
+	b->hnext = core->hash[hidx];
+	core->hash[hidx] = b;
+	core->arena_used += (BLOCK_BYTES(n + 1) + 15) & ~(size_t)15;
+found : {
+	struct rv_jcache_entry *je = &rv_ext(h)->jcache[(pc >> 1) & (RV_JCACHE_SIZE - 1)];
+	je->vpc = pc;
+	je->priv = priv;
+	je->b = b;
+}
+	return b;
+}
+
+/* ---- core and harts ---- */
+
+static void core_dma_write(void *opaque, uint64_t gpa, uint64_t len)
+{
+	rv_core_note_write(opaque, gpa, len);
+}
+
+struct rv_core *rv_core_new(struct vm_bus *bus, unsigned nharts, uint64_t (*get_time)(void *opaque),
+			    void *time_opaque, struct vs_err *err)
+{
+	if (nharts == 0 || nharts > RV_MAX_HARTS) {
+		vs_errf(err, EINVAL, "cpu: %u harts requested (1..%u supported)", nharts,
+			RV_MAX_HARTS);
+		return NULL;
+	}
+	struct rv_core *core = calloc(1, sizeof(*core));
+	if (!core) {
+		vs_errf(err, ENOMEM, "cpu: out of memory");
+		return NULL;
+	}
+	core->bus = bus;
+	core->nharts = nharts;
+	core->get_time = get_time;
+	core->time_opaque = time_opaque;
+	core->arena_size = ARENA_SIZE;
+	core->arena =
+	    mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	core->scratch = calloc(1, BLOCK_BYTES(2));
+	if (core->arena == MAP_FAILED || !core->scratch) {
+		if (core->arena == MAP_FAILED)
+			core->arena = NULL;
+		rv_core_free(core);
+		vs_errf(err, ENOMEM, "cpu: cannot allocate the block cache");
+		return NULL;
+	}
+	rv_hart_run(NULL, 0); /* publish the handler table */
+	for (unsigned k = 0; k < nharts; k++) {
+		core->harts[k] = aligned_alloc(64, (sizeof(struct rv_hart) + 63) & ~(size_t)63);
+		if (!core->harts[k]) {
+			rv_core_free(core);
+			vs_errf(err, ENOMEM, "cpu: out of memory");
+			return NULL;
+		}
+		memset(core->harts[k], 0, sizeof(struct rv_hart));
+		core->harts[k]->core = core;
+		core->harts[k]->hartid = k;
+		rv_hart_reset(core->harts[k], 0);
+	}
+	bus->on_dma_write = core_dma_write;
+	bus->dma_opaque = core;
+	return core;
+}
+
+void rv_core_free(struct rv_core *core)
+{
+	if (!core)
+		return;
+	if (core->bus && core->bus->dma_opaque == core) {
+		core->bus->on_dma_write = NULL;
+		core->bus->dma_opaque = NULL;
+	}
+	for (unsigned k = 0; k < RV_MAX_HARTS; k++)
+		free(core->harts[k]);
+	for (unsigned i = 0; i < VM_BUS_MAX_RAM; i++)
+		free(core->page_flags[i]);
+	if (core->arena)
+		munmap(core->arena, core->arena_size);
+	free(core->scratch);
+	free(core);
+}
+
+struct rv_hart *rv_core_hart(struct rv_core *core, unsigned index)
+{
+	return index < core->nharts ? core->harts[index] : NULL;
+}
+
+unsigned rv_core_nharts(const struct rv_core *core)
+{
+	return core->nharts;
+}
+
+void rv_hart_reset(struct rv_hart *h, uint64_t pc)
+{
+	struct rv_core *core = h->core;
+	unsigned id = h->hartid;
+	memset(h, 0, offsetof(struct rv_hart, core));
+	h->hartid = id;
+	h->pc = pc;
+	h->misa = 0;
+	h->stop = 0;
+	h->events = 1;
+	h->core = core;
+	rv_set_priv(h, RV_PRIV_M);
+	rv_tlb_flush(h);
+}

@@ -1,0 +1,160 @@
+/*
+ * cpu_internal.h - what the files of lib/vm/cpu share: the micro-op and
+ * decoded-block formats, the shared core, and the slow paths.
+ *
+ * Decoded code: a block is the decoded form of straight-line guest code that
+ * starts at one guest physical address, never crosses a 4 KiB page, and ends
+ * at the first control transfer, system instruction, CSR access or after
+ * RV_BLOCK_MAX instructions.  It is an array of micro-ops, each carrying the
+ * address of its handler (a computed-goto label in exec.c) and its operands
+ * already extracted, so a future JIT can translate the same array.  The last
+ * micro-op of every block is an END op that falls through to the next pc.
+ *
+ * Writes to x0 go to x[32] (the decoder rewrites rd=0), so handlers never test
+ * for x0.
+ */
+#ifndef VESSEL_LIB_VM_CPU_INTERNAL_H
+#define VESSEL_LIB_VM_CPU_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vessel/vm/cpu.h"
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define RV_PAGE_SHIFT 12
+#define RV_PAGE_SIZE  4096ULL
+#define RV_PAGE_MASK  (~(RV_PAGE_SIZE - 1))
+
+#define RV_BLOCK_MAX 64
+
+/* Ops that own a handler label in exec.c. */
+// clang-format off
+#define RV_INT_OPS(X) \
+	X(ILLEGAL) X(END) X(LUI) X(AUIPC) X(JAL) X(JALR) X(BEQ) X(BNE) X(BLT) X(BGE) \
+	X(BLTU) X(BGEU) X(LB) X(LH) X(LW) X(LD) X(LBU) X(LHU) X(LWU) X(SB) X(SH) X(SW) \
+	X(SD) X(ADDI) X(SLTI) X(SLTIU) X(XORI) X(ORI) X(ANDI) X(SLLI) X(SRLI) X(SRAI) \
+	X(ADD) X(SUB) X(SLL) X(SLT) X(SLTU) X(XOR) X(SRL) X(SRA) X(OR) X(AND) X(ADDIW) \
+	X(SLLIW) X(SRLIW) X(SRAIW) X(ADDW) X(SUBW) X(SLLW) X(SRLW) X(SRAW) X(MUL) X(MULH) \
+	X(MULHSU) X(MULHU) X(DIV) X(DIVU) X(REM) X(REMU) X(MULW) X(DIVW) X(DIVUW) X(REMW) \
+	X(REMUW) X(FENCE) X(FENCE_I) X(ECALL) X(EBREAK) X(MRET) X(SRET) X(WFI) \
+	X(SFENCE_VMA) X(CSR) X(AMO) X(FLW) X(FLD) X(FSW) X(FSD) X(FP)
+
+/* FP ops: all share the FP label, which calls rv_fp_exec(). */
+#define RV_FP_OPS(X) \
+	X(FADD_S) X(FSUB_S) X(FMUL_S) X(FDIV_S) X(FSQRT_S) X(FSGNJ_S) X(FSGNJN_S) \
+	X(FSGNJX_S) X(FMIN_S) X(FMAX_S) X(FCVT_W_S) X(FCVT_WU_S) X(FCVT_L_S) X(FCVT_LU_S) \
+	X(FMV_X_W) X(FEQ_S) X(FLT_S) X(FLE_S) X(FCLASS_S) X(FCVT_S_W) X(FCVT_S_WU) \
+	X(FCVT_S_L) X(FCVT_S_LU) X(FMV_W_X) X(FMADD_S) X(FMSUB_S) X(FNMSUB_S) X(FNMADD_S) \
+	X(FADD_D) X(FSUB_D) X(FMUL_D) X(FDIV_D) X(FSQRT_D) X(FSGNJ_D) X(FSGNJN_D) \
+	X(FSGNJX_D) X(FMIN_D) X(FMAX_D) X(FCVT_W_D) X(FCVT_WU_D) X(FCVT_L_D) X(FCVT_LU_D) \
+	X(FMV_X_D) X(FEQ_D) X(FLT_D) X(FLE_D) X(FCLASS_D) X(FCVT_D_W) X(FCVT_D_WU) \
+	X(FCVT_D_L) X(FCVT_D_LU) X(FMV_D_X) X(FMADD_D) X(FMSUB_D) X(FNMSUB_D) X(FNMADD_D) \
+	X(FCVT_S_D) X(FCVT_D_S)
+// clang-format on
+
+#define RV_ENUM(n) RV_OP_##n,
+enum rv_opcode { RV_INT_OPS(RV_ENUM) RV_OP_FP_FIRST_, RV_FP_OPS(RV_ENUM) RV_OP_COUNT };
+#undef RV_ENUM
+
+/* One decoded instruction. */
+struct rv_uop {
+	const void *handler; /* label in exec.c (set when the block is published) */
+	uint16_t opc;	     /* enum rv_opcode */
+	uint8_t rd, rs1, rs2, rs3;
+	uint8_t rm;   /* FP rounding mode field; AMO: funct5 */
+	uint8_t len;  /* 2 or 4 */
+	uint16_t off; /* byte offset of the instruction inside its block */
+	uint16_t pad;
+	uint32_t raw; /* instruction bits (32-bit form for RVC: original 16 bits) */
+	int32_t imm;
+};
+
+struct rv_block {
+	uint64_t paddr; /* guest physical address of the first instruction */
+	struct rv_block *hnext;
+	uint32_t n;	/* guest instructions (uops before END) */
+	uint32_t bytes; /* bytes of guest code covered */
+	struct rv_uop u[];
+};
+
+/* Per-page flags kept for each RAM region (byte per 4 KiB page). */
+#define RV_PAGE_CODE 1 /* decoded blocks exist for this page */
+#define RV_PAGE_RESV 2 /* some hart holds an LR reservation in this page */
+
+#define RV_HASH_BITS   14
+#define RV_JCACHE_SIZE 1024
+
+struct rv_jcache_entry {
+	uint64_t vpc;
+	struct rv_block *b;
+	unsigned priv;
+};
+
+struct rv_hart_ext {
+	struct rv_jcache_entry jcache[RV_JCACHE_SIZE];
+	unsigned dpriv; /* effective privilege for data accesses (MPRV) */
+};
+
+struct rv_core {
+	struct vm_bus *bus;
+	unsigned nharts;
+	struct rv_hart *harts[RV_MAX_HARTS];
+	struct rv_hart_ext ext[RV_MAX_HARTS];
+	uint64_t (*get_time)(void *opaque);
+	void *time_opaque;
+	uint8_t *page_flags[VM_BUS_MAX_RAM];
+	uint64_t page_flags_npages[VM_BUS_MAX_RAM];
+
+	struct rv_block *hash[1 << RV_HASH_BITS];
+	uint8_t *arena;
+	size_t arena_size, arena_used;
+	struct rv_block *scratch; /* one-instruction blocks that straddle a page */
+};
+
+extern const void *const *rv_exec_handlers;
+
+static inline struct rv_hart_ext *rv_ext(struct rv_hart *h)
+{
+	return &h->core->ext[h->hartid];
+}
+
+/* trap.c */
+void rv_trap(struct rv_hart *h, uint64_t cause, uint64_t tval);
+bool rv_check_interrupts(struct rv_hart *h);
+void rv_update_dpriv(struct rv_hart *h);
+void rv_set_priv(struct rv_hart *h, unsigned priv);
+void rv_do_mret(struct rv_hart *h);
+void rv_do_sret(struct rv_hart *h);
+uint64_t rv_pending_irqs(const struct rv_hart *h);
+
+/* csr.c: returns 0, or -1 after raising illegal-instruction. */
+int rv_csr_op(struct rv_hart *h, const struct rv_uop *u);
+int rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val);
+int rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val);
+
+/* mmu.c */
+int rv_translate(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned priv, uint64_t *pa);
+void rv_tlb_flush(struct rv_hart *h);
+int rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t *val);
+int rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val);
+int rv_amo(struct rv_hart *h, const struct rv_uop *u);
+void rv_phys_note_store(struct rv_core *core, struct rv_hart *by, uint64_t pa, uint64_t len);
+void rv_core_mark_page(struct rv_core *core, uint64_t pa, uint8_t flag);
+uint8_t *rv_core_page_flag(struct rv_core *core, uint64_t pa);
+
+/* cache.c */
+struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc);
+void rv_cache_invalidate_page(struct rv_core *core, uint64_t ppage);
+void rv_jcache_flush(struct rv_hart *h);
+
+/* decode.c */
+void rv_decode(uint32_t insn, unsigned len, struct rv_uop *u);
+bool rv_op_ends_block(unsigned opc);
+
+/* fpu.c: returns 0, or -1 after raising an exception. */
+int rv_fp_exec(struct rv_hart *h, const struct rv_uop *u);
+
+#endif

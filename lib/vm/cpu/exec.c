@@ -1,0 +1,395 @@
+/*
+ * exec.c - the interpreter: threaded dispatch over decoded blocks.
+ *
+ * rv_hart_run() finds the block for the current pc (per-hart jump cache,
+ * then the shared block cache, see cache.c), and runs its micro-ops with
+ * computed gotos: every handler ends by jumping straight to the next
+ * micro-op's handler.  Loads and stores go through the soft TLB (mmu.c) in
+ * line; a miss, a misaligned access, MMIO or a watched page takes the slow
+ * path.  Interrupts, stop requests and WFI are looked at between blocks only:
+ * anything that can make an interrupt deliverable (CSR writes, xRET, device
+ * lines) sets h->events.
+ *
+ * Trap protocol: before calling anything that may trap, a handler stores the
+ * instruction's pc in h->pc; the callee that raises the exception redirects
+ * h->pc to the trap vector and returns nonzero; the handler then jumps to
+ * `trapped`, which retires the instructions that completed before it.
+ *
+ * Semantics: unprivileged spec chapters RV32I/RV64I, M, A (AMOs in mmu.c),
+ * Zicsr (csr.c), Zifencei; privileged spec for ECALL/EBREAK/xRET/WFI/
+ * SFENCE.VMA (trap.c).
+ */
+#include "cpu_internal.h"
+
+const void *const *rv_exec_handlers;
+
+static inline uint64_t sext32(uint64_t v)
+{
+	return (uint64_t)(int64_t)(int32_t)v;
+}
+
+static inline uint64_t rv_div(uint64_t a, uint64_t b)
+{
+	if (b == 0)
+		return ~0ULL;
+	if ((int64_t)a == INT64_MIN && (int64_t)b == -1)
+		return a;
+	return (uint64_t)((int64_t)a / (int64_t)b);
+}
+
+static inline uint64_t rv_rem(uint64_t a, uint64_t b)
+{
+	if (b == 0)
+		return a;
+	if ((int64_t)a == INT64_MIN && (int64_t)b == -1)
+		return 0;
+	return (uint64_t)((int64_t)a % (int64_t)b);
+}
+
+static inline uint64_t rv_divw(uint64_t a, uint64_t b)
+{
+	int32_t x = (int32_t)a, y = (int32_t)b;
+	if (y == 0)
+		return ~0ULL;
+	if (x == INT32_MIN && y == -1)
+		return sext32((uint32_t)x);
+	return sext32((uint32_t)(x / y));
+}
+
+static inline uint64_t rv_remw(uint64_t a, uint64_t b)
+{
+	int32_t x = (int32_t)a, y = (int32_t)b;
+	if (y == 0)
+		return sext32((uint32_t)x);
+	if (x == INT32_MIN && y == -1)
+		return 0;
+	return sext32((uint32_t)(x % y));
+}
+
+static bool fp_enabled(struct rv_hart *h)
+{
+	return (h->mstatus & MSTATUS_FS) != 0;
+}
+
+static void fp_dirty(struct rv_hart *h)
+{
+	h->mstatus |= MSTATUS_FS | MSTATUS_SD;
+}
+
+uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
+{
+#define RV_LABEL(n)    [RV_OP_##n] = &&op_##n,
+#define RV_FP_LABEL(n) [RV_OP_##n] = &&op_FP,
+	static const void *const labels[RV_OP_COUNT] = { RV_INT_OPS(RV_LABEL)
+							     RV_FP_OPS(RV_FP_LABEL) };
+#undef RV_LABEL
+#undef RV_FP_LABEL
+	if (!h) {
+		rv_exec_handlers = labels;
+		return 0;
+	}
+
+	uint64_t *const x = h->x;
+	struct rv_hart_ext *const ext = rv_ext(h);
+	uint64_t retired = 0;
+
+	if (h->wfi) {
+		if (!(rv_pending_irqs(h)))
+			return 0;
+		h->wfi = false;
+	}
+
+	while (retired < budget) {
+		if (unlikely(h->events)) {
+			if (h->stop)
+				break;
+			h->events = 0;
+			rv_check_interrupts(h);
+		}
+		const uint64_t bpc = h->pc;
+		struct rv_jcache_entry *je = &ext->jcache[(bpc >> 1) & (RV_JCACHE_SIZE - 1)];
+		struct rv_block *b;
+		if (likely(je->vpc == bpc && je->priv == h->priv && je->b)) {
+			b = je->b;
+		} else {
+			b = rv_block_lookup(h, bpc);
+			if (!b)
+				continue; /* fetch fault: h->pc is the trap vector */
+		}
+		struct rv_tlb_entry *const tlbr = h->tlb[ext->dpriv][RV_ACC_READ];
+		struct rv_tlb_entry *const tlbw = h->tlb[ext->dpriv][RV_ACC_WRITE];
+		const struct rv_uop *u = b->u;
+
+#define PC     (bpc + u->off)
+#define NEXT() goto *(++u)->handler
+#define JUMP(v)                  \
+	do {                     \
+		h->pc = (v);     \
+		goto block_done; \
+	} while (0)
+#define RS1 x[u->rs1]
+#define RS2 x[u->rs2]
+#define RD  x[u->rd]
+#define IMM ((uint64_t)(int64_t)u->imm)
+#define TRAP(c, v)                    \
+	do {                          \
+		h->pc = PC;           \
+		rv_trap(h, (c), (v)); \
+		goto trapped;         \
+	} while (0)
+
+#define LOAD(name, type, size)                                                  \
+	op_##name:                                                              \
+	{                                                                       \
+		uint64_t va = RS1 + IMM;                                        \
+		struct rv_tlb_entry *e = &tlbr[(va >> 12) & (RV_TLB_SIZE - 1)]; \
+		if (likely(e->vtag == (va & (RV_PAGE_MASK | ((size)-1))))) {    \
+			RD = (uint64_t) * (const type *)(e->addend + va);       \
+		} else {                                                        \
+			uint64_t v;                                             \
+			h->pc = PC;                                             \
+			if (rv_load_slow(h, va, (size), &v))                    \
+				goto trapped;                                   \
+			RD = (uint64_t)(type)v;                                 \
+		}                                                               \
+		NEXT();                                                         \
+	}
+
+#define STORE(name, type, size)                                                 \
+	op_##name:                                                              \
+	{                                                                       \
+		uint64_t va = RS1 + IMM;                                        \
+		struct rv_tlb_entry *e = &tlbw[(va >> 12) & (RV_TLB_SIZE - 1)]; \
+		if (likely(e->vtag == (va & (RV_PAGE_MASK | ((size)-1))))) {    \
+			*(type *)(e->addend + va) = (type)RS2;                  \
+		} else {                                                        \
+			h->pc = PC;                                             \
+			if (rv_store_slow(h, va, (size), RS2))                  \
+				goto trapped;                                   \
+		}                                                               \
+		NEXT();                                                         \
+	}
+
+#define ALU(name, expr)      \
+	op_##name:           \
+	{                    \
+		RD = (expr); \
+		NEXT();      \
+	}
+
+#define BRANCH(name, cond)              \
+	op_##name:                      \
+	{                               \
+		if (cond)               \
+			JUMP(PC + IMM); \
+		JUMP(PC + u->len);      \
+	}
+
+		goto * u->handler;
+
+	op_ILLEGAL:
+		TRAP(RV_EXC_ILLEGAL, u->raw);
+	op_END:
+		JUMP(PC);
+	op_LUI:
+		RD = IMM;
+		NEXT();
+	op_AUIPC:
+		RD = PC + IMM;
+		NEXT();
+	op_JAL:
+		RD = PC + u->len;
+		JUMP(PC + IMM);
+	op_JALR : {
+		uint64_t t = (RS1 + IMM) & ~1ULL;
+		RD = PC + u->len;
+		JUMP(t);
+	}
+		BRANCH(BEQ, RS1 == RS2)
+		BRANCH(BNE, RS1 != RS2)
+		BRANCH(BLT, (int64_t)RS1 < (int64_t)RS2)
+		BRANCH(BGE, (int64_t)RS1 >= (int64_t)RS2)
+		BRANCH(BLTU, RS1 < RS2)
+		BRANCH(BGEU, RS1 >= RS2)
+		LOAD(LB, int8_t, 1)
+		LOAD(LH, int16_t, 2)
+		LOAD(LW, int32_t, 4)
+		LOAD(LD, uint64_t, 8)
+		LOAD(LBU, uint8_t, 1)
+		LOAD(LHU, uint16_t, 2)
+		LOAD(LWU, uint32_t, 4)
+		STORE(SB, uint8_t, 1)
+		STORE(SH, uint16_t, 2)
+		STORE(SW, uint32_t, 4)
+		STORE(SD, uint64_t, 8)
+		ALU(ADDI, RS1 + IMM)
+		ALU(SLTI, (int64_t)RS1 < (int64_t)IMM)
+		ALU(SLTIU, RS1 < IMM)
+		ALU(XORI, RS1 ^ IMM)
+		ALU(ORI, RS1 | IMM)
+		ALU(ANDI, RS1 & IMM)
+		ALU(SLLI, RS1 << u->imm)
+		ALU(SRLI, RS1 >> u->imm)
+		ALU(SRAI, (uint64_t)((int64_t)RS1 >> u->imm))
+		ALU(ADD, RS1 + RS2)
+		ALU(SUB, RS1 - RS2)
+		ALU(SLL, RS1 << (RS2 & 63))
+		ALU(SLT, (int64_t)RS1 < (int64_t)RS2)
+		ALU(SLTU, RS1 < RS2)
+		ALU(XOR, RS1 ^ RS2)
+		ALU(SRL, RS1 >> (RS2 & 63))
+		ALU(SRA, (uint64_t)((int64_t)RS1 >> (RS2 & 63)))
+		ALU(OR, RS1 | RS2)
+		ALU(AND, RS1 & RS2)
+		ALU(ADDIW, sext32(RS1 + IMM))
+		ALU(SLLIW, sext32((uint32_t)RS1 << u->imm))
+		ALU(SRLIW, sext32((uint32_t)RS1 >> u->imm))
+		ALU(SRAIW, (uint64_t)(int64_t)((int32_t)RS1 >> u->imm))
+		ALU(ADDW, sext32(RS1 + RS2))
+		ALU(SUBW, sext32(RS1 - RS2))
+		ALU(SLLW, sext32((uint32_t)RS1 << (RS2 & 31)))
+		ALU(SRLW, sext32((uint32_t)RS1 >> (RS2 & 31)))
+		ALU(SRAW, (uint64_t)(int64_t)((int32_t)RS1 >> (RS2 & 31)))
+		ALU(MUL, RS1 * RS2)
+		ALU(MULH, (uint64_t)(((__int128)(int64_t)RS1 * (__int128)(int64_t)RS2) >> 64))
+		ALU(MULHSU,
+		    (uint64_t)(((__int128)(int64_t)RS1 * (__int128)(unsigned __int128)RS2) >> 64))
+		ALU(MULHU, (uint64_t)(((unsigned __int128)RS1 * (unsigned __int128)RS2) >> 64))
+		ALU(DIV, rv_div(RS1, RS2))
+		ALU(DIVU, RS2 ? RS1 / RS2 : ~0ULL)
+		ALU(REM, rv_rem(RS1, RS2))
+		ALU(REMU, RS2 ? RS1 % RS2 : RS1)
+		ALU(MULW, sext32(RS1 * RS2))
+		ALU(DIVW, rv_divw(RS1, RS2))
+		ALU(DIVUW, (uint32_t)RS2 ? sext32((uint32_t)RS1 / (uint32_t)RS2) : ~0ULL)
+		ALU(REMW, rv_remw(RS1, RS2))
+		ALU(REMUW,
+		    (uint32_t)RS2 ? sext32((uint32_t)RS1 % (uint32_t)RS2) : sext32((uint32_t)RS1))
+	op_FENCE:
+		NEXT();
+	op_FENCE_I:
+		/* Stores already invalidate decoded code; just end the block. */
+		JUMP(PC + u->len);
+	op_ECALL:
+		TRAP(h->priv == RV_PRIV_M   ? RV_EXC_ECALL_M
+		     : h->priv == RV_PRIV_S ? RV_EXC_ECALL_S
+					    : RV_EXC_ECALL_U,
+		     0);
+	op_EBREAK:
+		TRAP(RV_EXC_BREAKPOINT, PC);
+	op_MRET:
+		if (h->priv != RV_PRIV_M)
+			TRAP(RV_EXC_ILLEGAL, u->raw);
+		rv_do_mret(h);
+		h->events = 1;
+		goto block_done;
+	op_SRET:
+		if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TSR)))
+			TRAP(RV_EXC_ILLEGAL, u->raw);
+		rv_do_sret(h);
+		h->events = 1;
+		goto block_done;
+	op_WFI:
+		if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TW)))
+			TRAP(RV_EXC_ILLEGAL, u->raw);
+		h->pc = PC + u->len;
+		if (!rv_pending_irqs(h)) {
+			h->wfi = true;
+			h->instret += b->n;
+			retired += b->n;
+			break;
+		}
+		goto block_done;
+	op_SFENCE_VMA:
+		if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TVM)))
+			TRAP(RV_EXC_ILLEGAL, u->raw);
+		rv_tlb_flush(h);
+		JUMP(PC + u->len);
+	op_CSR : {
+		/* Always the last op of its block: retire the ones before it. */
+		uint64_t before = (uint64_t)(u - b->u);
+		h->instret += before;
+		retired += before;
+		h->pc = PC;
+		if (rv_csr_op(h, u))
+			continue;
+		h->pc = PC + u->len;
+		h->instret++;
+		retired++;
+		h->events = 1;
+		continue;
+	}
+	op_AMO:
+		h->pc = PC;
+		if (rv_amo(h, u))
+			goto trapped;
+		NEXT();
+	op_FLW:
+	op_FLD : {
+		if (unlikely(!fp_enabled(h)))
+			TRAP(RV_EXC_ILLEGAL, u->raw);
+		uint64_t va = RS1 + IMM, v;
+		unsigned size = u->opc == RV_OP_FLW ? 4 : 8;
+		struct rv_tlb_entry *e = &tlbr[(va >> 12) & (RV_TLB_SIZE - 1)];
+		if (likely(e->vtag == (va & (RV_PAGE_MASK | (size - 1))))) {
+			v = size == 4 ? *(const uint32_t *)(e->addend + va)
+				      : *(const uint64_t *)(e->addend + va);
+		} else {
+			h->pc = PC;
+			if (rv_load_slow(h, va, size, &v))
+				goto trapped;
+		}
+		h->f[u->rd] = size == 4 ? (v | 0xffffffff00000000ULL) : v;
+		fp_dirty(h);
+		NEXT();
+	}
+	op_FSW:
+	op_FSD : {
+		if (unlikely(!fp_enabled(h)))
+			TRAP(RV_EXC_ILLEGAL, u->raw);
+		uint64_t va = RS1 + IMM, v = h->f[u->rs2];
+		unsigned size = u->opc == RV_OP_FSW ? 4 : 8;
+		struct rv_tlb_entry *e = &tlbw[(va >> 12) & (RV_TLB_SIZE - 1)];
+		if (likely(e->vtag == (va & (RV_PAGE_MASK | (size - 1))))) {
+			if (size == 4)
+				*(uint32_t *)(e->addend + va) = (uint32_t)v;
+			else
+				*(uint64_t *)(e->addend + va) = v;
+		} else {
+			h->pc = PC;
+			if (rv_store_slow(h, va, size, v))
+				goto trapped;
+		}
+		NEXT();
+	}
+	op_FP:
+		h->pc = PC;
+		if (rv_fp_exec(h, u))
+			goto trapped;
+		NEXT();
+
+	trapped : {
+		uint64_t done = (uint64_t)(u - b->u);
+		h->instret += done;
+		retired += done;
+		continue;
+	}
+	block_done:
+		h->instret += b->n;
+		retired += b->n;
+	}
+	x[32] = 0;
+	return retired;
+#undef PC
+#undef NEXT
+#undef JUMP
+#undef RS1
+#undef RS2
+#undef RD
+#undef IMM
+#undef TRAP
+#undef LOAD
+#undef STORE
+#undef ALU
+#undef BRANCH
+}

@@ -1,0 +1,385 @@
+/*
+ * mmu.c - address translation, the soft TLB, memory slow paths and atomics.
+ *
+ * Translation follows the privileged spec "Supervisor-Level ISA", sections
+ * "Sv39" / "Sv48" and the "Virtual Address Translation Process":
+ * non-canonical addresses, invalid or W-without-R PTEs, reserved high PTE
+ * bits, non-leaf PTEs with A/D/U set, U/SUM/MXR permission failures and
+ * misaligned superpages all raise the page fault of the access type; a PTE
+ * outside RAM raises an access fault.  A and D are set by hardware with a
+ * compare-and-swap on the PTE in guest memory (the walk restarts when the PTE
+ * changed underneath).
+ *
+ * Soft TLB: per hart, per effective privilege (U, S, M) and per access type
+ * (read, write, execute), RV_TLB_SIZE direct-mapped entries mapping a guest
+ * virtual page to a host pointer into a RAM region.  Invariants:
+ *  - an entry exists only for RAM pages whose translation allowed that access
+ *    (for writes: the PTE was already dirty, the region is writable and the
+ *    physical page carries no watch flag);
+ *  - pages holding decoded code (RV_PAGE_CODE) or an LR reservation
+ *    (RV_PAGE_RESV) are never in a write TLB, so every store to them goes
+ *    through rv_store_slow() -> rv_phys_note_store(), which drops stale
+ *    decoded blocks and breaks other harts' reservations;
+ *  - everything is flushed on satp writes, SFENCE.VMA and SUM/MXR changes.
+ * Misaligned loads/stores never hit the fast path (the tag compare includes
+ * the low address bits) and are performed here byte by byte.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+
+#define PTE_V (1ULL << 0)
+#define PTE_R (1ULL << 1)
+#define PTE_W (1ULL << 2)
+#define PTE_X (1ULL << 3)
+#define PTE_U (1ULL << 4)
+#define PTE_G (1ULL << 5)
+#define PTE_A (1ULL << 6)
+#define PTE_D (1ULL << 7)
+
+#define PPN_MASK ((1ULL << 44) - 1)
+
+static const unsigned page_fault_cause[3] = { RV_EXC_LOAD_PAGE_FAULT, RV_EXC_STORE_PAGE_FAULT,
+					      RV_EXC_INSN_PAGE_FAULT };
+static const unsigned access_fault_cause[3] = { RV_EXC_LOAD_ACCESS, RV_EXC_STORE_ACCESS,
+						RV_EXC_INSN_ACCESS };
+
+/* Returns 0 or an exception cause (never 0 for a fault: causes used are > 0). */
+int rv_translate(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned priv, uint64_t *pa)
+{
+	uint64_t mode = h->satp >> 60;
+	if (priv == RV_PRIV_M || mode == 0) {
+		*pa = va;
+		return 0;
+	}
+	unsigned levels = mode == 8 ? 3 : 4;
+	unsigned va_bits = 12 + 9 * levels;
+	if ((uint64_t)(((int64_t)(va << (64 - va_bits))) >> (64 - va_bits)) != va)
+		return (int)page_fault_cause[acc];
+
+	const struct vm_bus *bus = h->core->bus;
+restart:;
+	uint64_t a = (h->satp & PPN_MASK) << 12;
+	for (int i = (int)levels - 1; i >= 0; i--) {
+		uint64_t pte_addr = a + ((va >> (12 + 9 * i)) & 0x1ff) * 8;
+		uint64_t *pte_p = vm_bus_ram_ptr(bus, pte_addr, 8);
+		if (!pte_p)
+			return (int)access_fault_cause[acc];
+		uint64_t pte = __atomic_load_n(pte_p, __ATOMIC_RELAXED);
+		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte >> 54))
+			return (int)page_fault_cause[acc];
+		if (!(pte & (PTE_R | PTE_X))) {
+			if (i == 0 || (pte & (PTE_A | PTE_D | PTE_U)))
+				return (int)page_fault_cause[acc];
+			a = ((pte >> 10) & PPN_MASK) << 12;
+			continue;
+		}
+		/* Leaf: permission checks. */
+		if (priv == RV_PRIV_U) {
+			if (!(pte & PTE_U))
+				return (int)page_fault_cause[acc];
+		} else if (pte & PTE_U) {
+			if (acc == RV_ACC_EXEC || !(h->mstatus & MSTATUS_SUM))
+				return (int)page_fault_cause[acc];
+		}
+		switch (acc) {
+		case RV_ACC_READ:
+			if (!(pte & PTE_R) && !((h->mstatus & MSTATUS_MXR) && (pte & PTE_X)))
+				return (int)page_fault_cause[acc];
+			break;
+		case RV_ACC_WRITE:
+			if (!(pte & PTE_W))
+				return (int)page_fault_cause[acc];
+			break;
+		case RV_ACC_EXEC:
+			if (!(pte & PTE_X))
+				return (int)page_fault_cause[acc];
+			break;
+		}
+		uint64_t ppn = (pte >> 10) & PPN_MASK;
+		uint64_t low_mask = (1ULL << (9 * i)) - 1;
+		if (ppn & low_mask)
+			return (int)page_fault_cause[acc]; /* misaligned superpage */
+		uint64_t want = pte | PTE_A | (acc == RV_ACC_WRITE ? PTE_D : 0);
+		if (want != pte) {
+			if (!__atomic_compare_exchange_n(pte_p, &pte, want, false, __ATOMIC_SEQ_CST,
+							 __ATOMIC_SEQ_CST))
+				goto restart;
+			rv_phys_note_store(h->core, NULL, pte_addr, 8);
+		}
+		uint64_t off_mask = (1ULL << (12 + 9 * i)) - 1;
+		*pa = ((ppn << 12) & ~off_mask) | (va & off_mask);
+		return 0;
+	}
+	return (int)page_fault_cause[acc];
+}
+
+void rv_tlb_flush(struct rv_hart *h)
+{
+	memset(h->tlb, 0xff, sizeof(h->tlb));
+	rv_jcache_flush(h);
+}
+
+uint8_t *rv_core_page_flag(struct rv_core *core, uint64_t pa)
+{
+	const struct vm_bus *bus = core->bus;
+	for (unsigned i = 0; i < bus->nram; i++) {
+		const struct vm_ram_region *r = &bus->ram[i];
+		if (pa < r->base || pa - r->base >= r->size)
+			continue;
+		if (!core->page_flags[i]) {
+			uint64_t n = (r->size + RV_PAGE_SIZE - 1) >> RV_PAGE_SHIFT;
+			core->page_flags[i] = calloc(n, 1);
+			if (!core->page_flags[i])
+				return NULL;
+			core->page_flags_npages[i] = n;
+		}
+		return &core->page_flags[i][(pa - r->base) >> RV_PAGE_SHIFT];
+	}
+	return NULL;
+}
+
+void rv_core_mark_page(struct rv_core *core, uint64_t pa, uint8_t flag)
+{
+	uint8_t *f = rv_core_page_flag(core, pa);
+	uint64_t page = pa & RV_PAGE_MASK;
+	if (!f || (*f & flag))
+		return;
+	*f |= flag;
+	for (unsigned k = 0; k < core->nharts; k++) {
+		struct rv_hart *h = core->harts[k];
+		for (unsigned p = 0; p < 4; p++)
+			for (unsigned j = 0; j < RV_TLB_SIZE; j++)
+				if (h->tlb[p][RV_ACC_WRITE][j].ppage == page)
+					h->tlb[p][RV_ACC_WRITE][j].vtag = ~0ULL;
+	}
+}
+
+void rv_phys_note_store(struct rv_core *core, struct rv_hart *by, uint64_t pa, uint64_t len)
+{
+	if (len == 0)
+		return;
+	uint64_t first = pa & RV_PAGE_MASK, last = (pa + len - 1) & RV_PAGE_MASK;
+	for (uint64_t page = first;; page += RV_PAGE_SIZE) {
+		uint8_t *f = rv_core_page_flag(core, page);
+		if (f && *f) {
+			if (*f & RV_PAGE_CODE) {
+				*f &= (uint8_t)~RV_PAGE_CODE;
+				rv_cache_invalidate_page(core, page);
+			}
+			if (*f & RV_PAGE_RESV) {
+				bool any = false;
+				for (unsigned k = 0; k < core->nharts; k++) {
+					struct rv_hart *o = core->harts[k];
+					if (!o->resv_valid)
+						continue;
+					uint64_t g = o->resv_addr & ~7ULL;
+					if (o != by && g < pa + len && pa < g + 8)
+						o->resv_valid = false;
+					if (o->resv_valid && (o->resv_addr & RV_PAGE_MASK) == page)
+						any = true;
+				}
+				if (!any)
+					*f &= (uint8_t)~RV_PAGE_RESV;
+			}
+		}
+		if (page == last)
+			break;
+	}
+}
+
+void rv_core_note_write(struct rv_core *core, uint64_t gpa, uint64_t len)
+{
+	rv_phys_note_store(core, NULL, gpa, len);
+}
+
+/* Install a TLB entry for va -> pa when pa is in a RAM page usable for acc. */
+static void tlb_fill(struct rv_hart *h, unsigned priv, enum rv_access acc, uint64_t va, uint64_t pa)
+{
+	uint64_t ppage = pa & RV_PAGE_MASK;
+	const struct vm_ram_region *r = vm_bus_find_ram(h->core->bus, ppage, RV_PAGE_SIZE);
+	if (!r)
+		return;
+	if (acc == RV_ACC_WRITE) {
+		if (r->readonly)
+			return;
+		uint8_t *f = rv_core_page_flag(h->core, ppage);
+		if (!f || *f)
+			return;
+	}
+	struct rv_tlb_entry *e = &h->tlb[priv][acc][(va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)];
+	e->vtag = va & RV_PAGE_MASK;
+	e->addend = (uintptr_t)(r->host + (ppage - r->base)) - (uintptr_t)(va & RV_PAGE_MASK);
+	e->ppage = ppage;
+}
+
+/* Translate for data access; raises the fault itself. 0 or -1. */
+static int data_translate(struct rv_hart *h, uint64_t va, enum rv_access acc, uint64_t *pa)
+{
+	unsigned priv = rv_ext(h)->dpriv;
+	int cause = rv_translate(h, va, acc, priv, pa);
+	if (cause) {
+		rv_trap(h, (uint64_t)cause, va);
+		return -1;
+	}
+	return 0;
+}
+
+int rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t *val)
+{
+	const struct vm_bus *bus = h->core->bus;
+	uint64_t pa;
+	if (((va & ~RV_PAGE_MASK) + size) <= RV_PAGE_SIZE) {
+		if (data_translate(h, va, RV_ACC_READ, &pa))
+			return -1;
+		const struct vm_ram_region *r = vm_bus_find_ram(bus, pa, size);
+		if (r) {
+			uint64_t v = 0;
+			memcpy(&v, r->host + (pa - r->base), size);
+			*val = v;
+			tlb_fill(h, rv_ext(h)->dpriv, RV_ACC_READ, va, pa);
+			return 0;
+		}
+		if ((va & (size - 1)) || vm_bus_read(bus, pa, size, val)) {
+			rv_trap(h, RV_EXC_LOAD_ACCESS, va);
+			return -1;
+		}
+		return 0;
+	}
+	/* Crosses a page: translate both pages first so a fault leaves no trace. */
+	uint64_t pa2, split = RV_PAGE_SIZE - (va & ~RV_PAGE_MASK);
+	if (data_translate(h, va, RV_ACC_READ, &pa) ||
+	    data_translate(h, va + split, RV_ACC_READ, &pa2))
+		return -1;
+	uint64_t v = 0;
+	for (unsigned k = 0; k < size; k++) {
+		uint64_t b, a = k < split ? pa + k : pa2 + (k - split);
+		if (vm_bus_read(bus, a, 1, &b)) {
+			rv_trap(h, RV_EXC_LOAD_ACCESS, va);
+			return -1;
+		}
+		v |= (b & 0xff) << (8 * k);
+	}
+	*val = v;
+	return 0;
+}
+
+static int phys_store(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size, uint64_t v,
+		      bool aligned)
+{
+	const struct vm_bus *bus = h->core->bus;
+	const struct vm_ram_region *r = vm_bus_find_ram(bus, pa, size);
+	if (r) {
+		if (r->readonly)
+			goto fault;
+		rv_phys_note_store(h->core, h, pa, size);
+		memcpy(r->host + (pa - r->base), &v, size);
+		return 0;
+	}
+	if (!aligned || vm_bus_write(bus, pa, size, v))
+		goto fault;
+	return 0;
+fault:
+	rv_trap(h, RV_EXC_STORE_ACCESS, va);
+	return -1;
+}
+
+int rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
+{
+	uint64_t pa;
+	if (((va & ~RV_PAGE_MASK) + size) <= RV_PAGE_SIZE) {
+		if (data_translate(h, va, RV_ACC_WRITE, &pa))
+			return -1;
+		if (phys_store(h, va, pa, size, val, (va & (size - 1)) == 0))
+			return -1;
+		tlb_fill(h, rv_ext(h)->dpriv, RV_ACC_WRITE, va, pa);
+		return 0;
+	}
+	uint64_t pa2, split = RV_PAGE_SIZE - (va & ~RV_PAGE_MASK);
+	if (data_translate(h, va, RV_ACC_WRITE, &pa) ||
+	    data_translate(h, va + split, RV_ACC_WRITE, &pa2))
+		return -1;
+	for (unsigned k = 0; k < size; k++) {
+		uint64_t a = k < split ? pa + k : pa2 + (k - split);
+		if (phys_store(h, va, a, 1, (val >> (8 * k)) & 0xff, true))
+			return -1;
+	}
+	return 0;
+}
+
+/* LR/SC/AMO (unprivileged spec chapter "A"): funct5 in u->rm, width in u->rs3. */
+int rv_amo(struct rv_hart *h, const struct rv_uop *u)
+{
+	unsigned size = u->rs3 == 2 ? 4 : 8;
+	unsigned f5 = u->rm;
+	uint64_t va = h->x[u->rs1], pa;
+	bool lr = f5 == 2;
+	const struct vm_bus *bus = h->core->bus;
+
+	if (va & (size - 1)) {
+		rv_trap(h, lr ? RV_EXC_LOAD_MISALIGNED : RV_EXC_STORE_MISALIGNED, va);
+		return -1;
+	}
+	if (data_translate(h, va, lr ? RV_ACC_READ : RV_ACC_WRITE, &pa))
+		return -1;
+	const struct vm_ram_region *r = vm_bus_find_ram(bus, pa, size);
+	if (!r || (!lr && r->readonly)) {
+		rv_trap(h, lr ? RV_EXC_LOAD_ACCESS : RV_EXC_STORE_ACCESS, va);
+		return -1;
+	}
+	uint8_t *host = r->host + (pa - r->base);
+	uint64_t old;
+	if (size == 4) {
+		int32_t w;
+		memcpy(&w, host, 4);
+		old = (uint64_t)(int64_t)w;
+	} else {
+		memcpy(&old, host, 8);
+	}
+
+	if (lr) {
+		h->resv_addr = pa;
+		h->resv_valid = true;
+		rv_core_mark_page(h->core, pa, RV_PAGE_RESV);
+		h->x[u->rd] = old;
+		return 0;
+	}
+	if (f5 == 3) { /* SC */
+		bool ok = h->resv_valid && h->resv_addr == pa;
+		h->resv_valid = false;
+		if (ok) {
+			rv_phys_note_store(h->core, h, pa, size);
+			memcpy(host, &h->x[u->rs2], size);
+		}
+		h->x[u->rd] = ok ? 0 : 1;
+		return 0;
+	}
+
+	uint64_t src = h->x[u->rs2], nv;
+	if (size == 4)
+		src = (uint64_t)(int64_t)(int32_t)src;
+	switch (f5) {
+	case 1: nv = src; break;
+	case 0: nv = old + src; break;
+	case 4: nv = old ^ src; break;
+	case 12: nv = old & src; break;
+	case 8: nv = old | src; break;
+	case 16: nv = (int64_t)old < (int64_t)src ? old : src; break;
+	case 20: nv = (int64_t)old > (int64_t)src ? old : src; break;
+	case 24: {
+		uint64_t a = size == 4 ? (uint32_t)old : old, b = size == 4 ? (uint32_t)src : src;
+		nv = a < b ? old : src;
+		break;
+	}
+	default: {
+		uint64_t a = size == 4 ? (uint32_t)old : old, b = size == 4 ? (uint32_t)src : src;
+		nv = a > b ? old : src;
+		break;
+	}
+	}
+	rv_phys_note_store(h->core, h, pa, size);
+	memcpy(host, &nv, size);
+	h->x[u->rd] = old;
+	return 0;
+}
