@@ -16,6 +16,10 @@
 #ifndef ISA_H
 #define ISA_H
 
+#ifndef ISA_VM
+#define ISA_VM 0
+#endif
+
 #include <stdarg.h>
 #include <stdint.h>
 
