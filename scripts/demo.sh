@@ -1,5 +1,68 @@
 #!/bin/bash
-# The demo: what vessel can do today.
-set -eu
+# The demo: what vessel does today, end to end, with the programs a user runs.
+#   1. a thin qcow2 disk: create, write, snapshot, info (checked by qemu-img)
+#   2. a container: a busybox rootfs run by vessel-runtime
+#   3. a virtual machine: OpenSBI + Linux booted by vessel-vmm to a shell
+# With a terminal on stdin, step 3 leaves you at the guest's shell prompt
+# (`poweroff` or Ctrl-A x to leave); without one it runs a few commands.
+set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "vessel demo: nothing to show yet"
+B=${VESSEL_BUILD:-build}
+IMG=$B/cmd/vessel-img/vessel-img
+RT=$B/cmd/vessel-runtime/vessel-runtime
+VMM=$B/cmd/vessel-vmm/vessel-vmm
+work=$(mktemp -d /tmp/vessel-demo.XXXXXX)
+ctid=vessel-demo-$$
+cleanup() {
+	"$RT" --root "$work/run" delete --force "$ctid" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() {
+	printf '$ %s\n' "$*"
+	"$@"
+}
+
+step "1. Disk images: thin-provisioned qcow2"
+run "$IMG" create -f qcow2 "$work/disk.qcow2" 1G
+run "$IMG" io -c 'write -P 0xab 0 1M' -c 'write -P 0xcd 512M 64k' "$work/disk.qcow2"
+run "$IMG" snapshot -c before-change "$work/disk.qcow2"
+run "$IMG" io -c 'write -P 0x11 0 64k' "$work/disk.qcow2"
+run "$IMG" snapshot -l "$work/disk.qcow2"
+run "$IMG" info "$work/disk.qcow2"
+run "$IMG" check "$work/disk.qcow2"
+echo "file size on the host: $(du -h "$work/disk.qcow2" | cut -f1) for a 1 GiB disk"
+if command -v qemu-img >/dev/null; then
+	run qemu-img check "$work/disk.qcow2"
+fi
+
+step "2. Containers: vessel-runtime runs a busybox rootfs"
+mkdir -p "$work/bundle"
+tests/integration/ct/mkrootfs.sh "$work/bundle/rootfs" >/dev/null
+(cd "$work/bundle" && "$OLDPWD/$RT" spec >/dev/null)
+python3 - "$work/bundle/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/sh", "-c",
+    "echo hello from a vessel container; echo pid=$$ hostname=$(hostname); "
+    "echo mounts: $(wc -l < /proc/mounts)"]
+c["hostname"] = "vessel-demo"
+json.dump(c, open(p, "w"), indent=2)
+PY
+run "$RT" --root "$work/run" run --bundle "$work/bundle" "$ctid"
+
+step "3. Virtual machines: vessel-vmm boots OpenSBI + Linux (RISC-V, emulated)"
+G=$(guest/build.sh --print-dir)
+args=(--kernel "$G/Image" --initrd "$G/initramfs.cpio.gz" --append "console=ttyS0"
+	--mem 256M --cpus 2)
+if [ -t 0 ]; then
+	echo "(guest shell follows: type 'poweroff' or Ctrl-A x to leave)"
+	run "$VMM" "${args[@]}"
+else
+	scripts/demo-vm.py
+fi
+echo
+echo "demo finished"
