@@ -44,22 +44,24 @@ void rv_core_flush(struct rv_core *core)
 	for (unsigned k = 0; k < core->nharts; k++)
 		rv_tlb_flush(core->harts[k]);
 	for (unsigned i = 0; i < VM_BUS_MAX_RAM; i++)
-		if (core->page_flags[i])
-			for (uint64_t p = 0; p < core->page_flags_npages[i]; p++)
-				core->page_flags[i][p] &= (uint8_t)~RV_PAGE_CODE;
+		for (uint64_t p = 0; core->pages[i] && p < core->npages[i]; p++) {
+			struct rv_page *pg = &core->pages[i][p];
+			pg->flags &= (uint8_t)~RV_PAGE_CODE;
+			pg->code_mask = 0;
+			pg->blocks = NULL;
+		}
 }
 
-void rv_cache_invalidate_page(struct rv_core *core, uint64_t ppage)
+void rv_cache_invalidate_page(struct rv_core *core, struct rv_page *pg)
 {
-	for (unsigned i = 0; i < (1u << RV_HASH_BITS); i++) {
-		struct rv_block **pp = &core->hash[i];
-		while (*pp) {
-			if (((*pp)->paddr & RV_PAGE_MASK) == ppage)
-				*pp = (*pp)->hnext;
-			else
-				pp = &(*pp)->hnext;
-		}
+	for (struct rv_block *b = pg->blocks; b; b = b->pnext) {
+		*b->hprev = b->hnext;
+		if (b->hnext)
+			b->hnext->hprev = b->hprev;
 	}
+	pg->blocks = NULL;
+	pg->code_mask = 0;
+	pg->flags &= (uint8_t)~RV_PAGE_CODE;
 	for (unsigned k = 0; k < core->nharts; k++)
 		rv_jcache_flush(core->harts[k]);
 }
@@ -158,6 +160,11 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 		rv_core_flush(core);
 		hidx = hash_pa(pa);
 	}
+	struct rv_page *pg = rv_core_page(core, pa);
+	if (!pg) { /* out of memory for page tracking: run uncached */
+		rv_trap(h, RV_EXC_INSN_ACCESS, pc);
+		return NULL;
+	}
 	rv_core_mark_page(core, pa, RV_PAGE_CODE);
 	b = (struct rv_block *)(core->arena + core->arena_used);
 	unsigned off = 0, n = 0;
@@ -178,7 +185,15 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 	b->n = n;
 	b->bytes = off;
 	b->hnext = core->hash[hidx];
+	b->hprev = &core->hash[hidx];
+	if (b->hnext)
+		b->hnext->hprev = &b->hnext;
 	core->hash[hidx] = b;
+	b->pnext = pg->blocks;
+	pg->blocks = b;
+	unsigned first = (unsigned)(pa & ~RV_PAGE_MASK) >> 6;
+	unsigned last = (unsigned)((pa & ~RV_PAGE_MASK) + (off ? off : 1) - 1) >> 6;
+	pg->code_mask |= (last == 63 ? ~0ULL : ((2ULL << last) - 1)) & ~((1ULL << first) - 1);
 	core->arena_used += (BLOCK_BYTES(n + 1) + 15) & ~(size_t)15;
 found : {
 	struct rv_jcache_entry *je = &rv_ext(h)->jcache[(pc >> 1) & (RV_JCACHE_SIZE - 1)];
@@ -253,7 +268,7 @@ void rv_core_free(struct rv_core *core)
 	for (unsigned k = 0; k < RV_MAX_HARTS; k++)
 		free(core->harts[k]);
 	for (unsigned i = 0; i < VM_BUS_MAX_RAM; i++)
-		free(core->page_flags[i]);
+		free(core->pages[i]);
 	if (core->arena)
 		munmap(core->arena, core->arena_size);
 	free(core->scratch);

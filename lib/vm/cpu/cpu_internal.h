@@ -73,16 +73,23 @@ struct rv_uop {
 };
 
 struct rv_block {
-	uint64_t paddr; /* guest physical address of the first instruction */
-	struct rv_block *hnext;
-	uint32_t n;	/* guest instructions (uops before END) */
-	uint32_t bytes; /* bytes of guest code covered */
+	uint64_t paddr;			 /* guest physical address of the first instruction */
+	struct rv_block *hnext, **hprev; /* hash chain (doubly linked for unlinking) */
+	struct rv_block *pnext;		 /* next block decoded from the same page */
+	uint32_t n;			 /* guest instructions (uops before END) */
+	uint32_t bytes;			 /* bytes of guest code covered */
 	struct rv_uop u[];
 };
 
-/* Per-page flags kept for each RAM region (byte per 4 KiB page). */
+/* What the CPU tracks per 4 KiB page of RAM (allocated per RAM region). */
 #define RV_PAGE_CODE 1 /* decoded blocks exist for this page */
 #define RV_PAGE_RESV 2 /* some hart holds an LR reservation in this page */
+
+struct rv_page {
+	uint64_t code_mask;	 /* 64-byte chunks covered by decoded blocks */
+	struct rv_block *blocks; /* blocks decoded from this page, via pnext */
+	uint8_t flags;
+};
 
 #define RV_HASH_BITS   14
 #define RV_JCACHE_SIZE 1024
@@ -105,8 +112,8 @@ struct rv_core {
 	struct rv_hart_ext ext[RV_MAX_HARTS];
 	uint64_t (*get_time)(void *opaque);
 	void *time_opaque;
-	uint8_t *page_flags[VM_BUS_MAX_RAM];
-	uint64_t page_flags_npages[VM_BUS_MAX_RAM];
+	struct rv_page *pages[VM_BUS_MAX_RAM];
+	uint64_t npages[VM_BUS_MAX_RAM];
 
 	struct rv_block *hash[1 << RV_HASH_BITS];
 	uint8_t *arena;
@@ -143,11 +150,11 @@ int rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val);
 int rv_amo(struct rv_hart *h, const struct rv_uop *u);
 void rv_phys_note_store(struct rv_core *core, struct rv_hart *by, uint64_t pa, uint64_t len);
 void rv_core_mark_page(struct rv_core *core, uint64_t pa, uint8_t flag);
-uint8_t *rv_core_page_flag(struct rv_core *core, uint64_t pa);
+struct rv_page *rv_core_page(struct rv_core *core, uint64_t pa);
 
 /* cache.c */
 struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc);
-void rv_cache_invalidate_page(struct rv_core *core, uint64_t ppage);
+void rv_cache_invalidate_page(struct rv_core *core, struct rv_page *pg);
 void rv_jcache_flush(struct rv_hart *h);
 
 /* decode.c */

@@ -538,6 +538,83 @@ static uint64_t arith_s(unsigned opc, float a, float b, float c, unsigned rm, un
 	return box_s(r);
 }
 
+/*
+ * Fast path (the idea of QEMU's "hardfloat"): in round-to-nearest-even with
+ * NX already accrued, an add/sub/mul/div/sqrt/fma of normal-or-zero operands
+ * whose result is normal (or an exact zero of a sum) can raise no flag but NX,
+ * so the host computes it without touching its control/status register.
+ * Anything else returns false and takes the full path.
+ */
+#define DEFINE_FP_FAST(name, T, RD, BOX, FMA, SQRT, MINNORM, ADD, SUB, MUL, DIV, SQ, MADD, MSUB, \
+		       NMSUB, NMADD)                                                             \
+	static bool name(struct rv_hart *h, const struct rv_uop *u)                              \
+	{                                                                                        \
+		unsigned opc = u->opc;                                                           \
+		T a = RD(h, u->rs1), b = RD(h, u->rs2), c = RD(h, u->rs3), r;                    \
+		int ca = fpclassify(a), cb = fpclassify(b);                                      \
+		if ((ca != FP_NORMAL && ca != FP_ZERO) || (cb != FP_NORMAL && cb != FP_ZERO))    \
+			return false;                                                            \
+		switch (opc) {                                                                   \
+		case ADD: r = a + b; break;                                                      \
+		case SUB: r = a - b; break;                                                      \
+		case MUL: r = a * b; break;                                                      \
+		case DIV:                                                                        \
+			if (cb == FP_ZERO)                                                       \
+				return false;                                                    \
+			r = a / b;                                                               \
+			break;                                                                   \
+		case SQ:                                                                         \
+			if (a < 0)                                                               \
+				return false;                                                    \
+			r = SQRT(a);                                                             \
+			break;                                                                   \
+		default: {                                                                       \
+			int cc = fpclassify(c);                                                  \
+			if (cc != FP_NORMAL && cc != FP_ZERO)                                    \
+				return false;                                                    \
+			switch (opc) {                                                           \
+			case MADD: r = FMA(a, b, c); break;                                      \
+			case MSUB: r = FMA(a, b, -c); break;                                     \
+			case NMSUB: r = FMA(-a, b, c); break;                                    \
+			case NMADD: r = FMA(-a, b, -c); break;                                   \
+			default: return false;                                                   \
+			}                                                                        \
+		}                                                                                \
+		}                                                                                \
+		if (!(fabs((double)r) >= MINNORM) || isinf(r)) {                                 \
+			if (!(r == 0 && (opc == ADD || opc == SUB)))                             \
+				return false;                                                    \
+		}                                                                                \
+		h->f[u->rd] = BOX(r);                                                            \
+		h->mstatus |= MSTATUS_FS | MSTATUS_SD;                                           \
+		return true;                                                                     \
+	}
+
+static inline uint64_t box_s_raw(float f)
+{
+	return 0xffffffff00000000ULL | f2u(f);
+}
+
+DEFINE_FP_FAST(fp_fast_d, double, rd_d, d2u, fma, sqrt, 0x1p-1022, RV_OP_FADD_D, RV_OP_FSUB_D,
+	       RV_OP_FMUL_D, RV_OP_FDIV_D, RV_OP_FSQRT_D, RV_OP_FMADD_D, RV_OP_FMSUB_D,
+	       RV_OP_FNMSUB_D, RV_OP_FNMADD_D)
+DEFINE_FP_FAST(fp_fast_s, float, rd_s, box_s_raw, fmaf, sqrtf, 0x1p-126, RV_OP_FADD_S, RV_OP_FSUB_S,
+	       RV_OP_FMUL_S, RV_OP_FDIV_S, RV_OP_FSQRT_S, RV_OP_FMADD_S, RV_OP_FMSUB_S,
+	       RV_OP_FNMSUB_S, RV_OP_FNMADD_S)
+
+static bool fp_fast(struct rv_hart *h, const struct rv_uop *u)
+{
+	if (u->opc >= RV_OP_FADD_S && u->opc <= RV_OP_FSQRT_S)
+		return fp_fast_s(h, u);
+	if (u->opc >= RV_OP_FMADD_S && u->opc <= RV_OP_FNMADD_S)
+		return fp_fast_s(h, u);
+	if (u->opc >= RV_OP_FADD_D && u->opc <= RV_OP_FSQRT_D)
+		return fp_fast_d(h, u);
+	if (u->opc >= RV_OP_FMADD_D && u->opc <= RV_OP_FNMADD_D)
+		return fp_fast_d(h, u);
+	return false;
+}
+
 static bool op_has_rm(unsigned opc)
 {
 	switch (opc) {
@@ -580,7 +657,8 @@ int rv_fp_exec(struct rv_hart *h, const struct rv_uop *u)
 		if (rm > RM_RMM)
 			goto illegal;
 	}
-	host_begin(rm);
+	if (rm == RM_RNE && (h->fflags & FFLAG_NX) && fp_fast(h, u))
+		return 0;
 
 	switch (opc) {
 	case RV_OP_FADD_S:
@@ -594,6 +672,7 @@ int rv_fp_exec(struct rv_hart *h, const struct rv_uop *u)
 	case RV_OP_FNMADD_S: {
 		float a = rd_s(h, r1), b = rd_s(h, r2), c = rd_s(h, r3);
 		bool fma_op = opc >= RV_OP_FMADD_S;
+		host_begin(rm);
 		uint64_t res = arith_s(opc, a, b, fma_op ? c : 0.0f, rm, &fl);
 		if (fma_op && ((isinf(a) && b == 0) || (a == 0 && isinf(b))))
 			fl |= FFLAG_NV;
@@ -611,6 +690,7 @@ int rv_fp_exec(struct rv_hart *h, const struct rv_uop *u)
 	case RV_OP_FNMADD_D: {
 		double a = rd_d(h, r1), b = rd_d(h, r2), c = rd_d(h, r3);
 		bool fma_op = opc >= RV_OP_FMADD_D;
+		host_begin(rm);
 		uint64_t res = arith_d(opc, a, b, fma_op ? c : 0.0, rm, &fl);
 		if (fma_op && ((isinf(a) && b == 0) || (a == 0 && isinf(b))))
 			fl |= FFLAG_NV;
@@ -627,7 +707,6 @@ int rv_fp_exec(struct rv_hart *h, const struct rv_uop *u)
 			s = ~b & 0x80000000u;
 		else
 			s = (a ^ b) & 0x80000000u;
-		host_end();
 		f[rd] = 0xffffffff00000000ULL | (a & 0x7fffffffu) | s;
 		break;
 	}
@@ -641,21 +720,16 @@ int rv_fp_exec(struct rv_hart *h, const struct rv_uop *u)
 			s = ~b & sb;
 		else
 			s = (a ^ b) & sb;
-		host_end();
 		f[rd] = (a & ~sb) | s;
 		break;
 	}
 	case RV_OP_FMIN_S:
 	case RV_OP_FMAX_S:
-		host_end();
 		f[rd] = 0xffffffff00000000ULL |
 			fminmax_s(unbox_bits(f[r1]), unbox_bits(f[r2]), opc == RV_OP_FMAX_S, &fl);
 		break;
 	case RV_OP_FMIN_D:
-	case RV_OP_FMAX_D:
-		host_end();
-		f[rd] = fminmax_d(f[r1], f[r2], opc == RV_OP_FMAX_D, &fl);
-		break;
+	case RV_OP_FMAX_D: f[rd] = fminmax_d(f[r1], f[r2], opc == RV_OP_FMAX_D, &fl); break;
 	case RV_OP_FCVT_W_S:
 	case RV_OP_FCVT_WU_S:
 	case RV_OP_FCVT_L_S:
@@ -667,10 +741,7 @@ int rv_fp_exec(struct rv_hart *h, const struct rv_uop *u)
 		bool dbl = opc >= RV_OP_FCVT_W_D;
 		unsigned k = opc - (dbl ? RV_OP_FCVT_W_D : RV_OP_FCVT_W_S);
 		double v = dbl ? rd_d(h, r1) : (double)rd_s(h, r1);
-		host_end();
-		host_begin(RM_RNE);
 		uint64_t res = cvt_to_int(v, rm, !(k & 1), k < 2 ? 32 : 64, &fl);
-		host_end();
 		x[rd] = k < 2 ? sext32(res) : res;
 		break;
 	}
@@ -683,6 +754,7 @@ int rv_fp_exec(struct rv_hart *h, const struct rv_uop *u)
 		int64_t iv = k == 0   ? (int64_t)(int32_t)v
 			     : k == 1 ? (int64_t)(uint32_t)v
 				      : (int64_t)v;
+		host_begin(rm);
 		float r = cvt_i2s(iv, k != 3, rm, &fl);
 		f[rd] = box_s(r);
 		break;
@@ -696,12 +768,14 @@ int rv_fp_exec(struct rv_hart *h, const struct rv_uop *u)
 		int64_t iv = k == 0   ? (int64_t)(int32_t)v
 			     : k == 1 ? (int64_t)(uint32_t)v
 				      : (int64_t)v;
+		host_begin(rm);
 		double r = cvt_i2d(iv, k != 3, rm, &fl);
 		f[rd] = box_d(r);
 		break;
 	}
 	case RV_OP_FCVT_S_D: {
 		double a = rd_d(h, r1);
+		host_begin(rm);
 		BARRIER(a);
 		float r = (float)a;
 		BARRIER(r);
@@ -713,6 +787,7 @@ int rv_fp_exec(struct rv_hart *h, const struct rv_uop *u)
 	}
 	case RV_OP_FCVT_D_S: {
 		float a = rd_s(h, r1);
+		host_begin(rm);
 		BARRIER(a);
 		double r = (double)a;
 		BARRIER(r);
@@ -720,28 +795,15 @@ int rv_fp_exec(struct rv_hart *h, const struct rv_uop *u)
 		f[rd] = box_d(r);
 		break;
 	}
-	case RV_OP_FMV_X_W:
-		host_end();
-		x[rd] = sext32(f[r1]);
-		break;
-	case RV_OP_FMV_W_X:
-		host_end();
-		f[rd] = 0xffffffff00000000ULL | (uint32_t)x[r1];
-		break;
-	case RV_OP_FMV_X_D:
-		host_end();
-		x[rd] = f[r1];
-		break;
-	case RV_OP_FMV_D_X:
-		host_end();
-		f[rd] = x[r1];
-		break;
+	case RV_OP_FMV_X_W: x[rd] = sext32(f[r1]); break;
+	case RV_OP_FMV_W_X: f[rd] = 0xffffffff00000000ULL | (uint32_t)x[r1]; break;
+	case RV_OP_FMV_X_D: x[rd] = f[r1]; break;
+	case RV_OP_FMV_D_X: f[rd] = x[r1]; break;
 	case RV_OP_FEQ_S:
 	case RV_OP_FLT_S:
 	case RV_OP_FLE_S: {
 		uint32_t ab = unbox_bits(f[r1]), bb = unbox_bits(f[r2]);
 		float a = u2f(ab), b = u2f(bb);
-		host_end();
 		uint64_t res = 0;
 		if (isnan(a) || isnan(b)) {
 			if (opc != RV_OP_FEQ_S || is_snan_s(ab) || is_snan_s(bb))
@@ -757,7 +819,6 @@ int rv_fp_exec(struct rv_hart *h, const struct rv_uop *u)
 	case RV_OP_FLE_D: {
 		uint64_t ab = f[r1], bb = f[r2];
 		double a = u2d(ab), b = u2d(bb);
-		host_end();
 		uint64_t res = 0;
 		if (isnan(a) || isnan(b)) {
 			if (opc != RV_OP_FEQ_D || is_snan_d(ab) || is_snan_d(bb))
@@ -768,15 +829,9 @@ int rv_fp_exec(struct rv_hart *h, const struct rv_uop *u)
 		x[rd] = res;
 		break;
 	}
-	case RV_OP_FCLASS_S:
-		host_end();
-		x[rd] = fclass_s(unbox_bits(f[r1]));
-		break;
-	case RV_OP_FCLASS_D:
-		host_end();
-		x[rd] = fclass_d(f[r1]);
-		break;
-	default: host_end(); goto illegal;
+	case RV_OP_FCLASS_S: x[rd] = fclass_s(unbox_bits(f[r1])); break;
+	case RV_OP_FCLASS_D: x[rd] = fclass_d(f[r1]); break;
+	default: goto illegal;
 	}
 	h->fflags |= fl;
 	h->mstatus |= MSTATUS_FS | MSTATUS_SD;

@@ -121,32 +121,32 @@ void rv_tlb_flush(struct rv_hart *h)
 	rv_jcache_flush(h);
 }
 
-uint8_t *rv_core_page_flag(struct rv_core *core, uint64_t pa)
+struct rv_page *rv_core_page(struct rv_core *core, uint64_t pa)
 {
 	const struct vm_bus *bus = core->bus;
 	for (unsigned i = 0; i < bus->nram; i++) {
 		const struct vm_ram_region *r = &bus->ram[i];
 		if (pa < r->base || pa - r->base >= r->size)
 			continue;
-		if (!core->page_flags[i]) {
+		if (!core->pages[i]) {
 			uint64_t n = (r->size + RV_PAGE_SIZE - 1) >> RV_PAGE_SHIFT;
-			core->page_flags[i] = calloc(n, 1);
-			if (!core->page_flags[i])
+			core->pages[i] = calloc(n, sizeof(struct rv_page));
+			if (!core->pages[i])
 				return NULL;
-			core->page_flags_npages[i] = n;
+			core->npages[i] = n;
 		}
-		return &core->page_flags[i][(pa - r->base) >> RV_PAGE_SHIFT];
+		return &core->pages[i][(pa - r->base) >> RV_PAGE_SHIFT];
 	}
 	return NULL;
 }
 
 void rv_core_mark_page(struct rv_core *core, uint64_t pa, uint8_t flag)
 {
-	uint8_t *f = rv_core_page_flag(core, pa);
+	struct rv_page *pg = rv_core_page(core, pa);
 	uint64_t page = pa & RV_PAGE_MASK;
-	if (!f || (*f & flag))
+	if (!pg || (pg->flags & flag))
 		return;
-	*f |= flag;
+	pg->flags |= flag;
 	for (unsigned k = 0; k < core->nharts; k++) {
 		struct rv_hart *h = core->harts[k];
 		for (unsigned p = 0; p < 4; p++)
@@ -162,13 +162,19 @@ void rv_phys_note_store(struct rv_core *core, struct rv_hart *by, uint64_t pa, u
 		return;
 	uint64_t first = pa & RV_PAGE_MASK, last = (pa + len - 1) & RV_PAGE_MASK;
 	for (uint64_t page = first;; page += RV_PAGE_SIZE) {
-		uint8_t *f = rv_core_page_flag(core, page);
-		if (f && *f) {
-			if (*f & RV_PAGE_CODE) {
-				*f &= (uint8_t)~RV_PAGE_CODE;
-				rv_cache_invalidate_page(core, page);
+		struct rv_page *pg = rv_core_page(core, page);
+		if (pg && pg->flags) {
+			if (pg->flags & RV_PAGE_CODE) {
+				uint64_t lo = (pa > page ? pa : page) - page;
+				uint64_t end =
+				    pa + len < page + RV_PAGE_SIZE ? pa + len : page + RV_PAGE_SIZE;
+				uint64_t hi = (end - 1 - page) >> 6;
+				uint64_t m = (hi == 63 ? ~0ULL : ((2ULL << hi) - 1)) &
+					     ~((1ULL << (lo >> 6)) - 1);
+				if (pg->code_mask & m)
+					rv_cache_invalidate_page(core, pg);
 			}
-			if (*f & RV_PAGE_RESV) {
+			if (pg->flags & RV_PAGE_RESV) {
 				bool any = false;
 				for (unsigned k = 0; k < core->nharts; k++) {
 					struct rv_hart *o = core->harts[k];
@@ -181,7 +187,7 @@ void rv_phys_note_store(struct rv_core *core, struct rv_hart *by, uint64_t pa, u
 						any = true;
 				}
 				if (!any)
-					*f &= (uint8_t)~RV_PAGE_RESV;
+					pg->flags &= (uint8_t)~RV_PAGE_RESV;
 			}
 		}
 		if (page == last)
@@ -204,8 +210,8 @@ static void tlb_fill(struct rv_hart *h, unsigned priv, enum rv_access acc, uint6
 	if (acc == RV_ACC_WRITE) {
 		if (r->readonly)
 			return;
-		uint8_t *f = rv_core_page_flag(h->core, ppage);
-		if (!f || *f)
+		struct rv_page *pg = rv_core_page(h->core, ppage);
+		if (!pg || pg->flags)
 			return;
 	}
 	struct rv_tlb_entry *e = &h->tlb[priv][acc][(va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)];
