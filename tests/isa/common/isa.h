@@ -28,6 +28,7 @@ typedef int64_t i64;
 typedef uint32_t u32;
 typedef int32_t i32;
 typedef uint8_t u8;
+typedef uint16_t u16;
 
 #define ISA_ECALL_RETURN 0x7e57
 #define ISA_UART	 0x10000000UL

@@ -119,6 +119,15 @@ void test_main(void)
 	ISA_TRY("csrw 0x7ff, zero", ::: "t6");
 	isa_check("csrw 0x7ff: illegal", isa_last_trap.cause, CAUSE_ILLEGAL);
 
+	/* Zihpm: the hardware performance counters exist (they may read 0);
+	 * all 29 of them: csr_vessel.c (QEMU 7.2 has only 16) */
+	asm volatile("csrr %0, mhpmcounter3\n csrr %0, mhpmevent3\n"
+		     "csrr %0, hpmcounter3"
+		     : "=r"(r));
+	isa_check("mhpmcounter/mhpmevent/hpmcounter readable in M", 1, 1);
+	/* PMP CSRs (programmed by crt0): readable, entry 0 kept */
+	isa_check("pmpcfg0 entry 0", csr_read(pmpcfg0) & 0xff, 0x1f);
+
 	/* mstatus */
 	u64 ms = csr_read(mstatus);
 	isa_check("mstatus.UXL = 2", (ms >> 32) & 3, 2);

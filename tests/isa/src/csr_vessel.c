@@ -6,12 +6,18 @@
  *  - mtvec/stvec never hold reserved modes >= 2 (WARL, §3.1.7);
  *  - satp ignores a write of Sv57 (mode 10), which vessel does not
  *    implement (§4.1.11: the write has no effect at all);
+ *  - all 29 hpm counters and event selectors exist (§3.1.10);
  *  - minstret/mcycle writable; minstret counts retired instructions exactly
  *    (a csrr-to-csrr distance of N instructions reads N). */
 #include "ops.h"
 
 void test_main(void)
 {
+	u64 r;
+	asm volatile("csrr %0, mhpmcounter31\n csrr %0, mhpmevent31\n"
+		     "csrr %0, hpmcounter31\n csrr %0, mhpmcounter19"
+		     : "=r"(r));
+	isa_check("mhpmcounter31/mhpmevent31/hpmcounter31 readable", 1, 1);
 	csr_write(medeleg, ~0UL);
 	isa_check("medeleg[11] read-only zero", (csr_read(medeleg) >> 11) & 1, 0);
 	csr_write(medeleg, 0);

@@ -80,6 +80,26 @@ void test_main(void)
 	isa_expect_trap();
 	ISA_TRY(".half 0x4002", ::: "t6"); /* c.lwsp rd=0 reserved */
 	isa_check("c.lwsp x0: cause", isa_last_trap.cause, CAUSE_ILLEGAL);
+	/* reserved compressed encodings */
+	static const u32 c_reserved[] = {
+		0x6101, /* c.addi16sp sp, 0 */
+		0x8002, /* c.jr x0 */
+		0x6002, /* c.ldsp x0 */
+		0x2001, /* c.addiw x0 */
+	};
+	for (unsigned i = 0; i < 4; i++) {
+		isa_expect_trap();
+		u64 word = c_reserved[i];
+		/* execute the halfword from a small RAM buffer */
+		static u16 buf[4] __attribute__((aligned(8)));
+		buf[0] = (u16)word;
+		buf[1] = 0x8082; /* c.jr ra, in case it does not trap */
+		asm volatile("fence.i" ::: "memory");
+		ISA_TRY("jalr ra, 0(%0)", ::"r"(buf) : "t6", "ra", "memory");
+		isa_check("reserved compressed encoding: illegal", isa_last_trap.cause,
+			  CAUSE_ILLEGAL);
+		isa_check("reserved compressed encoding: mtval", isa_last_trap.tval, word);
+	}
 	isa_expect_trap();
 	ISA_TRY(".word 0xf800202f", ::: "t6"); /* AMO funct5 = 11111 */
 	isa_check("AMO funct5 11111: cause", isa_last_trap.cause, CAUSE_ILLEGAL);

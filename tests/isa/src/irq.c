@@ -62,6 +62,31 @@ static int s_hook(struct isa_frame *f)
 	return 1;
 }
 
+static volatile u64 last_epc;
+static int epc_hook(struct isa_frame *f)
+{
+	last_epc = f->epc;
+	return m_hook(f);
+}
+
+static volatile u64 first_epc;
+static int wfi_hook(struct isa_frame *f)
+{
+	if (f->cause != (CAUSE_INTR | 7))
+		return 0;
+	if (!norder++)
+		first_epc = f->epc;
+	mtimecmp(mtime() + 1000);
+	return 1;
+}
+
+static long s_window(long arg)
+{
+	u64 pc;
+	asm volatile("la %0, 1f\n csrsi sstatus, 2\n 1: csrci sstatus, 2" : "=&r"(pc)::"memory");
+	return (long)pc;
+}
+
 static void reset_order(void)
 {
 	norder = 0;
@@ -126,7 +151,7 @@ void test_main(void)
 	/* machine timer interrupt, waiting in WFI */
 	reset_order();
 	csr_write(mie, 1 << 7);
-	mtimecmp(mtime() + 2000); /* 200 us at 10 MHz */
+	mtimecmp(mtime() + 100000); /* 10 ms at 10 MHz */
 	isa_check("MTIP not yet pending", csr_read(mip) & (1 << 7), 0);
 	csr_set(mstatus, MSTATUS_MIE);
 	for (int i = 0; i < 1000 && !norder; i++)
@@ -177,6 +202,66 @@ void test_main(void)
 	csr_clear(mstatus, MSTATUS_MIE | MSTATUS_SIE);
 	isa_check("delegated SSI not taken in M", norder, 0);
 	csr_clear(mip, 2);
+
+	/* a one-instruction interrupt window: a pending interrupt is taken as
+	 * soon as it is enabled, before the next instruction (here the one
+	 * that disables it again) */
+	isa_irq_hook = epc_hook;
+	for (int round = 0; round < 3; round++) {
+		reset_order();
+		csr_write(mie, 1 << 3);
+		msip(1);
+		u64 pc;
+		asm volatile("la %0, 1f\n csrsi mstatus, 8\n 1: csrci mstatus, 8"
+			     : "=&r"(pc)::"memory");
+		isa_check("MSI taken in a csrsi/csrci window", norder, 1);
+		isa_check("window: mepc = the csrci", last_epc, pc);
+	}
+	/* the same through mie: pending + MIE set, enable the source */
+	reset_order();
+	msip(1);
+	csr_write(mie, 0);
+	csr_set(mstatus, MSTATUS_MIE);
+	{
+		u64 pc, bit = 1 << 3;
+		asm volatile("la %0, 1f\n csrs mie, %1\n 1: csrc mie, %1"
+			     : "=&r"(pc)
+			     : "r"(bit)
+			     : "memory");
+		csr_clear(mstatus, MSTATUS_MIE);
+		isa_check("MSI taken in a mie window", norder, 1);
+		isa_check("mie window: mepc", last_epc, pc);
+	}
+	/* WFI: the interrupt is taken after the wfi (mepc = next insn).  The
+	 * timer is 20 ms away when the wfi starts; the hook re-arms it every
+	 * 100 us so a late wfi can never sleep forever. */
+	reset_order();
+	isa_irq_hook = wfi_hook;
+	csr_write(mie, 1 << 7);
+	mtimecmp(mtime() + 200000);
+	csr_set(mstatus, MSTATUS_MIE);
+	{
+		u64 pc;
+		asm volatile("la %0, 1f\n wfi\n 1: nop" : "=&r"(pc)::"memory");
+		for (int i = 0; i < 1000 && !norder; i++)
+			asm volatile("wfi");
+		csr_clear(mstatus, MSTATUS_MIE);
+		mtimecmp(~0UL);
+		isa_check("MTI after wfi", norder >= 1, 1);
+		isa_check("MTI after wfi: mepc = after the wfi", first_epc, pc);
+	}
+	isa_irq_hook = m_hook;
+	/* S-mode sstatus.SIE window for a delegated SSI */
+	reset_order();
+	csr_write(mideleg, 1 << 1);
+	csr_write(mie, 1 << 1);
+	csr_set(mip, 2);
+	{
+		long pc = isa_run_in_mode(MODE_S, s_window, 0);
+		isa_check("SSI taken in a sstatus.SIE window", norder, 1);
+		(void)pc;
+	}
+	/* (mideleg = SSIP and mie = SSIE stay for the vectored test) */
 
 	/* vectored stvec: interrupt to base + 4 * cause, exceptions to base */
 	csr_write(stvec, (u64)svec_table | 1);

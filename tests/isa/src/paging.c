@@ -5,8 +5,14 @@
  * addresses, megapages and gigapages incl. misaligned superpages, hardware
  * A/D updates, SFENCE.VMA making a changed PTE visible, MPRV with MPP = S/U
  * for M-mode loads and stores, and page faults delegated to stvec with
- * stval.  The code runs from identity-mapped pages. */
+ * stval, AMO/LR/SC permission checks.  The code runs from identity-mapped
+ * pages.  Built a second time with PAGING_VESSEL=1 (test paging-vessel, not
+ * diffed) for the AMO/SC fault causes QEMU 7.2 gets wrong. */
 #include "ops.h"
+
+#ifndef PAGING_VESSEL
+#define PAGING_VESSEL 0
+#endif
 
 #define VA(n) (0x40000000UL + (u64)(n)*0x1000)
 #define RWAD  (PTE_R | PTE_W | PTE_A | PTE_D)
@@ -15,7 +21,7 @@ static u8 pages[8][4096] __attribute__((aligned(4096)));
 static u64 *root_s, *root_u, *root_48;
 
 static volatile u64 g_va, g_val;
-enum { LOAD, STORE, EXEC };
+enum { LOAD, STORE, EXEC, AMO, LR, SC };
 
 static long probe(long kind)
 {
@@ -25,6 +31,12 @@ static long probe(long kind)
 		ISA_TRY("ld %0, 0(%1)", : "=&r"(v) : "r"(va) : "t6", "memory");
 	else if (kind == STORE)
 		ISA_TRY("sd %0, 0(%0)", ::"r"(va) : "t6", "memory");
+	else if (kind == AMO)
+		ISA_TRY("amoor.d %0, zero, (%1)", : "=&r"(v) : "r"(va) : "t6", "memory");
+	else if (kind == LR)
+		ISA_TRY("lr.d %0, (%1)", : "=&r"(v) : "r"(va) : "t6", "memory");
+	else if (kind == SC)
+		ISA_TRY("sc.d %0, zero, (%1)", : "=&r"(v) : "r"(va) : "t6", "memory");
 	else
 		ISA_TRY("jalr ra, 0(%1)\n mv %0, a0",
 			: "=&r"(v)
@@ -149,6 +161,21 @@ void test_main(void)
 		EXPECT("S store RO", MODE_S, r, lv, VA(1), STORE, CAUSE_STORE_PAGE);
 		EXPECT("S exec RO", MODE_S, r, lv, VA(1), EXEC, CAUSE_FETCH_PAGE);
 		isa_check("S exec RO: mepc = va", isa_last_trap.epc, VA(1));
+		EXPECT("S amo RO", MODE_S, r, lv, VA(1), AMO, CAUSE_STORE_PAGE);
+		EXPECT("S lr RO", MODE_S, r, lv, VA(1), LR, -1);
+		EXPECT("S lr XO", MODE_S, r, lv, VA(2), LR, CAUSE_LOAD_PAGE);
+		EXPECT("S amo RW", MODE_S, r, lv, VA(0), AMO, -1);
+		isa_check("S amo RW old value", g_val, 0x1111);
+#if PAGING_VESSEL
+		/* AMOs and SC fault with the store/AMO cause (spec §4.3.1,
+		 * "store/AMO page fault"), also when the page is not even
+		 * readable, and an SC faults whether or not it would
+		 * succeed.  QEMU 7.2 reports the load cause for AMOs and lets
+		 * a reservation-less SC fail silently. */
+		EXPECT("S sc RO", MODE_S, r, lv, VA(1), SC, CAUSE_STORE_PAGE);
+		EXPECT("S amo XO", MODE_S, r, lv, VA(2), AMO, CAUSE_STORE_PAGE);
+		EXPECT("S amo invalid", MODE_S, r, lv, VA(7), AMO, CAUSE_STORE_PAGE);
+#endif
 		EXPECT("S exec XO", MODE_S, r, lv, VA(2), EXEC, -1);
 		isa_check("S exec XO returns 42", g_val, 42);
 		EXPECT("S load XO", MODE_S, r, lv, VA(2), LOAD, CAUSE_LOAD_PAGE);
@@ -227,6 +254,17 @@ void test_main(void)
 	c = (u64)run(MODE_S, root_s, 3, VA(5), STORE);
 	isa_check("store with A=D=0", c, -1);
 	isa_check("store sets A and D", *pte & (PTE_A | PTE_D), PTE_A | PTE_D);
+	*pte &= ~(PTE_A | PTE_D);
+	c = (u64)run(MODE_S, root_s, 3, VA(5), AMO);
+	isa_check("amo with A=D=0", c, -1);
+	isa_check("amo sets A and D", *pte & (PTE_A | PTE_D), PTE_A | PTE_D);
+	/* a faulting store must not set A or D */
+	pte = isa_pte(root_s, 3, VA(1));
+	*pte &= ~PTE_A;
+	c = (u64)run(MODE_S, root_s, 3, VA(1), STORE);
+	isa_check("store to RO page faults", c, CAUSE_STORE_PAGE);
+	isa_check("faulting store leaves D clear", *pte & PTE_D, 0);
+	*pte |= PTE_A;
 
 	/* SFENCE.VMA: remap VA(9) from pages[0] to pages[1] and back */
 	isa_map(root_s, 3, VA(9), (u64)pages[0], 0, PTE_R | PTE_A);

@@ -54,6 +54,14 @@ void test_main(void)
 	T_F("fmul.d ft2, ft0, ft1", FRES, DMIN, HALF, 0, 0x0008000000000000UL, 0);
 	T_F("fmul.d ft2, ft0, ft1", FRES, DSUB, HALF, 0, PZERO, UF | NX);
 	T_F("fmul.d ft2, ft0, ft1, rup", FRES, DSUB, HALF, 0, DSUB, UF | NX);
+	/* tininess is detected after rounding (spec 11.2 / IEEE 754 option):
+	 * (1 - 2^-52)(2^-1022 (1 + 2^-52)) = 2^-1022 (1 - 2^-104) rounds to
+	 * the smallest normal, so only NX (a before-rounding FPU adds UF) */
+	T_F("fmul.d ft2, ft0, ft1", FRES, 0x3feffffffffffffeUL, 0x0010000000000001UL, 0, DMIN, NX);
+	T_F("fmul.d ft2, ft0, ft1, rtz", FRES, 0x3feffffffffffffeUL, 0x0010000000000001UL, 0,
+	    0x000fffffffffffffUL, UF | NX);
+	/* exact subnormal result: no UF, no NX */
+	T_F("fmul.d ft2, ft0, ft1", FRES, DMIN, 0x3fd0000000000000UL, 0, 0x0004000000000000UL, 0);
 	T_F("fdiv.d ft2, ft0, ft1", FRES, ONE, PZERO, 0, PINF, DZ);
 	T_F("fdiv.d ft2, ft0, ft1", FRES, MONE, PZERO, 0, MINF, DZ);
 	T_F("fdiv.d ft2, ft0, ft1", FRES, PZERO, PZERO, 0, QNAN, NV);
@@ -105,6 +113,8 @@ void test_main(void)
 	T_F("fmin.d ft2, ft0, ft1", FRES, SNAN, ONE, 0, ONE, NV);
 	T_F("fmax.d ft2, ft0, ft1", FRES, QNAN, NQNAN, 0, QNAN, 0);
 	T_F("fmin.d ft2, ft0, ft1", FRES, SNAN, SNAN, 0, QNAN, NV);
+	T_F("fmax.d ft2, ft0, ft1", FRES, SNAN, QNAN, 0, QNAN, NV);
+	T_F("fmax.d ft2, ft0, ft1", FRES, NQNAN, SNAN, 0, QNAN, NV);
 	T_F("fmax.d ft2, ft0, ft1", FRES, MINF, DMAX, 0, DMAX, 0);
 
 	/* compares: feq quiet, flt/fle signaling */
@@ -155,6 +165,13 @@ void test_main(void)
 	T_F("fcvt.lu.d t0, ft0", IRES, PINF, 0, 0, -1, NV);
 	T_F("fcvt.lu.d t0, ft0", IRES, MINF, 0, 0, 0, NV);
 	T_F("fcvt.lu.d t0, ft0", IRES, MTWO_HALF, 0, 0, 0, NV);
+	T_F("fcvt.w.d t0, ft0", IRES, MZERO, 0, 0, 0, 0);
+	/* 4294967295.5: RNE rounds to 2^32, out of range (NV); RTZ fits */
+	T_F("fcvt.wu.d t0, ft0", IRES, 0x41effffffff00000UL, 0, 0, 0xffffffffffffffffUL, NV);
+	T_F("fcvt.wu.d t0, ft0, rtz", IRES, 0x41effffffff00000UL, 0, 0, 0xffffffffffffffffUL, NX);
+	/* integer destination x0: result dropped, flags still raised */
+	T_F("fcvt.w.d x0, ft0\n mv t0, x0", IRES, PINF, 0, 0, 0, NV);
+	T_F("feq.d x0, ft0, ft1\n mv t0, x0", IRES, SNAN, ONE, 0, 0, NV);
 
 	/* conversions from integer */
 	u64 v, fl;

@@ -46,6 +46,8 @@ void test_main(void)
 	T_F("fmul.s ft2, ft0, ft1", FRES, FMIN, HALF, 0, BOX(0x00400000), 0);
 	T_F("fmul.s ft2, ft0, ft1", FRES, FSUB, HALF, 0, PZERO, UF | NX);
 	T_F("fmul.s ft2, ft0, ft1, rup", FRES, FSUB, HALF, 0, FSUB, UF | NX);
+	/* tininess after rounding: (1 - 2^-23)(2^-126 (1 + 2^-23)) -> FMIN */
+	T_F("fmul.s ft2, ft0, ft1", FRES, BOX(0x3f7ffffe), BOX(0x00800001), 0, FMIN, NX);
 	T_F("fdiv.s ft2, ft0, ft1", FRES, ONE, MZERO, 0, MINF, DZ);
 	T_F("fdiv.s ft2, ft0, ft1", FRES, PZERO, PZERO, 0, QNAN, NV);
 	T_F("fdiv.s ft2, ft0, ft1", FRES, PINF, PINF, 0, QNAN, NV);
