@@ -54,7 +54,7 @@ struct virt_board {
 	struct plic plic;
 	struct goldfish_rtc rtc;
 	bool rtc_ready;
-	uint8_t rom[VIRT_ROM_SIZE];
+	uint8_t *rom; /* VIRT_ROM_SIZE bytes, page-aligned like guest RAM */
 	struct vm_uart *uart;
 	struct vm_chardev *serial; /* the UART's backend; NULL for none */
 	bool serial_is_stdio;
@@ -401,6 +401,13 @@ struct virt_board *virt_board_new(const struct virt_config *cfg, struct vs_err *
 		return NULL;
 	}
 	b->poll = (struct vm_host_poll){ board_watch, board_unwatch, b->m };
+	b->rom = aligned_alloc(4096, VIRT_ROM_SIZE);
+	if (!b->rom) {
+		vs_errf(err, ENOMEM, "out of memory");
+		virt_board_free(b);
+		return NULL;
+	}
+	memset(b->rom, 0, VIRT_ROM_SIZE);
 	int r = vm_bus_add_ram(vm_machine_bus(b->m), VIRT_ROM_BASE, VIRT_ROM_SIZE, b->rom, true,
 			       "mrom", err);
 	if (r == 0)
@@ -452,5 +459,6 @@ void virt_board_free(struct virt_board *b)
 			close(b->uart_out[i]);
 	}
 	vm_machine_free(b->m);
+	free(b->rom);
 	free(b);
 }
