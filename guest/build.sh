@@ -102,6 +102,8 @@ fi
 mkdir -p "$GUEST_CACHE/parts"
 exec 9>"$GUEST_CACHE/.lock"
 flock 9
+# Holding the lock, any tmp.* directory is left over from a killed build.
+rm -rf "$GUEST_CACHE"/tmp.*
 
 # A busybox source needs a deb-src entry; add one mirroring debian.sources.
 ensure_deb_src() {
@@ -208,4 +210,15 @@ rm -rf "$OUT.old"
 [ -e "$OUT" ] && mv "$OUT" "$OUT.old"
 mv "$WORK/result" "$OUT"
 rm -rf "$OUT.old"
+
+# Keep the 3 newest builds of each kind (other checkouts may use older
+# recipes); drop the rest.
+prune() {
+	local dir=$1 pattern=$2
+	find "$dir" -mindepth 1 -maxdepth 1 -type d -name "$pattern" -printf '%T@ %p\n' |
+		sort -rn | tail -n +4 | cut -d' ' -f2- | xargs -r rm -rf
+}
+prune "$GUEST_CACHE" '[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]'
+prune "$GUEST_CACHE/parts" 'kernel-*'
+prune "$GUEST_CACHE/parts" 'busybox-*'
 echo "$OUT"

@@ -24,9 +24,15 @@ while IFS= read -r applet; do
 	[ "$applet" = bin/busybox ] && continue
 	dir=$(dirname "$applet")
 	mkdir -p "$tree/$dir"
-	# relative link: usr/sbin/x -> ../../bin/busybox
-	up=$(echo "$dir" | sed -e 's|[^/][^/]*|..|g')
-	ln -sf "$up/bin/busybox" "$tree/$applet"
+	# relative link: bin/x -> busybox, usr/sbin/x -> ../../bin/busybox
+	case "$dir" in
+	.) target=bin/busybox ;;
+	bin) target=busybox ;;
+	sbin | usr) target=../bin/busybox ;;
+	usr/bin | usr/sbin) target=../../bin/busybox ;;
+	*) echo "rootfs.sh: unexpected applet directory $dir" >&2; exit 1 ;;
+	esac
+	ln -sf "$target" "$tree/$applet"
 done <"$bbdir/busybox.links"
 test -x "$tree/init"
 test -L "$tree/bin/sh"

@@ -36,6 +36,7 @@ if [ "$vmm" = qemu ]; then
 		-kernel "$G/Image" -append "$append" -nographic -m "$mem" -smp "$cpus"
 		-device virtio-rng-device)
 	[ "$rootdisk" = yes ] || args+=(-initrd "$G/initramfs.cpio.gz")
+	# shellcheck disable=SC2054 # commas belong to the QEMU option
 	[ "$disk" = yes ] && args+=(-drive "if=none,id=d0,file=$tmp/disk.qcow2,format=qcow2"
 		-device virtio-blk-device,drive=d0)
 	qemu-system-riscv64 "${args[@]}"
