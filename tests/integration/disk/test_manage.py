@@ -132,6 +132,21 @@ def data_ranges(entries):
     return out
 
 
+def preallocation(d):
+    for mode in ("metadata", "falloc"):
+        img = os.path.join(d, f"{mode}.qcow2")
+        vimg("create", "-q", "--preallocation", mode, img, "4M")
+        qemu_check(img)
+        m = json.loads(run("qemu-img", "map", "--output=json", img).stdout)
+        assert all(e["data"] for e in m), m
+        assert raw_bytes_qemu(img, d) == bytes(4 << 20)
+        vimg("io", "-c", "write -P 3 1000 70000", img)
+        run("qemu-io", "-c", "read -P 3 1000 70000", "-c", "read -P 0 71000 100000", img)
+        qemu_check(img)
+        if mode == "falloc":
+            assert os.stat(img).st_blocks * 512 >= 4 << 20
+
+
 def map_json(d):
     img = mk(d)
     vimg("io", "-c", "write -P 1 0 100k", "-c", "write -P 2 1M 64k", "-c",
@@ -243,11 +258,16 @@ def rebase(d):
     qemu_check(top)
 
 
-def backing_writes(d):
+def backing_writes(opts):
+    return lambda d: backing_writes_in(d, opts)
+
+
+def backing_writes_in(d, opts):
     base = mk(d, "base.qcow2")
     vimg("io", "-c", "write -P 0x41 0 8M", base)
     top = os.path.join(d, "top.qcow2")
-    vimg("create", "-q", "-b", "base.qcow2", "-F", "qcow2", top)
+    vimg("create", "-q", *(["-o", opts] if opts else []), "-b", "base.qcow2", "-F", "qcow2",
+         top)
     rng = random.Random(5)
     model = bytearray(b"\x41" * SIZE)
     ops = random_writes(rng, SIZE, 40)
@@ -324,5 +344,8 @@ t.case("convert --compress zstd", convert_compressed("zstd"))
 t.case("convert raw round trip", convert_raw)
 t.case("commit", commit)
 t.case("rebase safe and unsafe", rebase)
-t.case("writes over a backing file", backing_writes)
+t.case("writes over a backing file", backing_writes(None))
+t.case("extended L2 writes over a backing file", backing_writes("extended_l2=on"))
+t.case("compat=0.10 writes over a backing file", backing_writes("compat=0.10"))
+t.case("preallocation", preallocation)
 t.done()
