@@ -130,7 +130,11 @@ static int qcow2_open(struct disk_image *img, const struct disk_open_options *op
 	if (n < 0)
 		return vs_syserrf(err, errno, "read header");
 	int r = qcow2_header_parse(buf, (size_t)n, q->file_size, &q->h, err);
-	if (r == -EINVAL && n == (ssize_t)sizeof(buf) && q->h.header_length > sizeof(buf)) {
+	/* a header longer than our buffer (but within its cluster): read it all */
+	if (r == -EINVAL && n == (ssize_t)sizeof(buf) && q->h.header_length > sizeof(buf) &&
+	    q->h.cluster_bits >= QCOW2_MIN_CLUSTER_BITS &&
+	    q->h.cluster_bits <= QCOW2_MAX_CLUSTER_BITS &&
+	    q->h.header_length <= (1U << q->h.cluster_bits)) {
 		vs_cleanup_free uint8_t *big = malloc(q->h.header_length);
 		if (!big)
 			return vs_errf(err, ENOMEM, "out of memory");
