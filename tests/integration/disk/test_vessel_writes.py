@@ -57,6 +57,8 @@ t.case("cluster 4k refcount_bits=1", variant("cluster_size=4k,refcount_bits=1", 
 t.case("cluster 2M", variant("cluster_size=2M", 2 << 20, 4, 20))
 t.case("refcount_bits=64", variant("refcount_bits=64", 65536, 5))
 t.case("refcount_bits=8 cluster 1k", variant("refcount_bits=8,cluster_size=1k", 1024, 6))
+t.case("refcount_bits=2", variant("refcount_bits=2", 65536, 12, 30))
+t.case("refcount_bits=32 cluster 8k", variant("refcount_bits=32,cluster_size=8k", 8192, 13))
 t.case("compat=0.10", variant("compat=0.10", 65536, 7))
 t.case("extended_l2", variant("extended_l2=on", 65536, 8))
 t.case("extended_l2 cluster 32k", variant("extended_l2=on,cluster_size=32k", 32768, 9))
