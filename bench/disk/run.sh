@@ -4,8 +4,8 @@
 # backing file) with the same request sizes and counts.  Both use the host
 # page cache (qemu-img bench's default cache mode is writeback; vessel
 # never uses O_DIRECT), both time only the requests (not open/close).
-# Every row is the best of $REPS runs; ratio = qemu time / vessel time, so
-# > 1.00 means vessel is faster.  A last block compares vessel's qcow2
+# Every row is the best of $REPS alternating runs; ratio = peer time /
+# vessel time, so > 1.00 means vessel is faster.  A last block compares vessel's qcow2
 # overwrites and reads with the same requests on a raw file.
 #
 # usage: bench/disk/run.sh [BUILD_DIR]   (default: build)
@@ -27,18 +27,24 @@ time_of() {
 	"$@" 2>&1 | sed -n 's/.*Run completed in \([0-9.]*\) seconds.*/\1/p'
 }
 
-# best TOOL PREP-FUNCTION ARGS... : min over REPS runs, PREP before each run
-best() {
-	local tool=$1 prep=$2 b=""
-	shift 2
+# pair PREP_Q PREP_V "QEMU ARGS" "VESSEL ARGS": runs qemu-img bench and
+# vessel-img bench alternately REPS times (so load changes on this shared
+# machine hit both alike) and sets QT/VT to the best time of each.
+pair() {
+	local prep_q=$1 prep_v=$2 qargs=$3 vargs=$4 t
+	QT="" VT=""
 	for _ in $(seq "$REPS"); do
-		$prep
-		local t
-		t=$(time_of "$tool" bench "$@")
-		[ -z "$t" ] && { echo "bench failed: $tool bench $*" >&2; echo 0; return; }
-		if [ -z "$b" ] || awk "BEGIN{exit !($t < $b)}"; then b=$t; fi
+		$prep_q
+		# shellcheck disable=SC2086
+		t=$(time_of qemu-img bench $qargs)
+		[ -z "$t" ] && { echo "bench failed: qemu-img bench $qargs" >&2; t=0; }
+		if [ -z "$QT" ] || awk "BEGIN{exit !($t < $QT)}"; then QT=$t; fi
+		$prep_v
+		# shellcheck disable=SC2086
+		t=$(time_of "$VIMG" bench $vargs)
+		[ -z "$t" ] && { echo "bench failed: vessel-img bench $vargs" >&2; t=0; }
+		if [ -z "$VT" ] || awk "BEGIN{exit !($t < $VT)}"; then VT=$t; fi
 	done
-	echo "$b"
 }
 
 fresh_q() { rm -f "$DIR/q.qcow2"; qemu-img create -q -f qcow2 "$DIR/q.qcow2" "$SIZE"; }
@@ -55,41 +61,50 @@ row() { # name qemu_time vessel_time
 }
 
 printf "%-40s %12s %12s %8s\n" "row (best of $REPS)" "qemu-img" "vessel-img" "ratio"
-# 1. allocating sequential writes: 256 MiB in 64 KiB requests on a new image
-q=$(best qemu-img fresh_q -q -w -c 4096 -s 64k -f qcow2 "$DIR/q.qcow2")
-v=$(best "$VIMG" fresh_v -q -w -c 4096 -s 64k -f qcow2 "$DIR/v.qcow2")
-row "allocating seq write 64k x4096" "$q" "$v"
-# 1b. allocating sequential writes in 4 KiB requests (16 per cluster)
-q=$(best qemu-img fresh_q -q -w -c 65536 -s 4k -f qcow2 "$DIR/q.qcow2")
-v=$(best "$VIMG" fresh_v -q -w -c 65536 -s 4k -f qcow2 "$DIR/v.qcow2")
-row "allocating seq write 4k x65536" "$q" "$v"
+Q="$DIR/q.qcow2" V="$DIR/v.qcow2" QF="$DIR/qfull.qcow2" VF="$DIR/vfull.qcow2"
+# 1. allocating sequential writes on a new image, 64 KiB and 4 KiB requests
+pair fresh_q fresh_v "-q -w -c 4096 -s 64k -f qcow2 $Q" "-q -w -c 4096 -s 64k -f qcow2 $V"
+row "allocating seq write 64k x4096" "$QT" "$VT"
+pair fresh_q fresh_v "-q -w -c 65536 -s 4k -f qcow2 $Q" "-q -w -c 65536 -s 4k -f qcow2 $V"
+row "allocating seq write 4k x65536" "$QT" "$VT"
 # 2. overwrites of allocated clusters
 full_q; full_v; full_raw
-q=$(best qemu-img none -q -w -c 65536 -s 4k -f qcow2 "$DIR/qfull.qcow2")
-v=$(best "$VIMG" none -q -w -c 65536 -s 4k -f qcow2 "$DIR/vfull.qcow2")
-vo=$v
-row "overwrite 4k x65536" "$q" "$v"
-# 3. sequential reads of allocated data
-q=$(best qemu-img none -q -c 4096 -s 64k -f qcow2 "$DIR/qfull.qcow2")
-v=$(best "$VIMG" none -q -c 4096 -s 64k -f qcow2 "$DIR/vfull.qcow2")
-vr=$v
-row "seq read 64k x4096" "$q" "$v"
-q=$(best qemu-img none -q -c 65536 -s 4k -f qcow2 "$DIR/qfull.qcow2")
-v=$(best "$VIMG" none -q -c 65536 -s 4k -f qcow2 "$DIR/vfull.qcow2")
-vr4=$v
-row "seq read 4k x65536" "$q" "$v"
+pair none none "-q -w -c 65536 -s 4k -f qcow2 $QF" "-q -w -c 65536 -s 4k -f qcow2 $VF"
+row "overwrite 4k x65536" "$QT" "$VT"
+# 3. sequential reads of allocated data (qemu-img bench: 64 requests in
+#    flight on its thread pool; vessel: one synchronous request at a time)
+pair none none "-q -c 4096 -s 64k -f qcow2 $QF" "-q -c 4096 -s 64k -f qcow2 $VF"
+row "seq read 64k x4096" "$QT" "$VT"
+pair none none "-q -d 1 -c 4096 -s 64k -f qcow2 $QF" "-q -c 4096 -s 64k -f qcow2 $VF"
+row "seq read 64k x4096 (qemu depth 1)" "$QT" "$VT"
+pair none none "-q -c 65536 -s 4k -f qcow2 $QF" "-q -c 65536 -s 4k -f qcow2 $VF"
+row "seq read 4k x65536" "$QT" "$VT"
 # 4. 4 KiB scattered allocating writes: stride 260 KiB, so every request
 #    lands in a new cluster away from the previous one (qemu-img bench has
 #    no random mode; the stride is the same for both)
-q=$(best qemu-img fresh_q -q -w -c 4000 -s 4k -S 260k -f qcow2 "$DIR/q.qcow2")
-v=$(best "$VIMG" fresh_v -q -w -c 4000 -s 4k -S 260k -f qcow2 "$DIR/v.qcow2")
-row "scattered alloc write 4k stride 260k" "$q" "$v"
+pair fresh_q fresh_v "-q -w -c 4000 -s 4k -S 260k -f qcow2 $Q" \
+	"-q -w -c 4000 -s 4k -S 260k -f qcow2 $V"
+row "scattered alloc write 4k stride 260k" "$QT" "$VT"
 
+# 5. vessel's qcow2 against vessel on a raw file (format overhead)
 echo
-printf "%-40s %12s %12s %8s\n" "vessel qcow2 vs raw file" "raw" "qcow2" "ratio"
-r=$(best "$VIMG" none -q -w -c 65536 -s 4k -f raw "$DIR/full.raw")
-row "overwrite 4k x65536" "$r" "$vo"
-r=$(best "$VIMG" none -q -c 4096 -s 64k -f raw "$DIR/full.raw")
-row "seq read 64k x4096" "$r" "$vr"
-r=$(best "$VIMG" none -q -c 65536 -s 4k -f raw "$DIR/full.raw")
-row "seq read 4k x65536" "$r" "$vr4"
+printf "%-40s %12s %12s %8s\n" "vessel: raw file vs qcow2 (best of $REPS)" "raw" "qcow2" "ratio"
+R="$DIR/full.raw"
+vpair() { # like pair, both sides vessel-img: raw then qcow2
+	local t
+	QT="" VT=""
+	for _ in $(seq "$REPS"); do
+		# shellcheck disable=SC2086
+		t=$(time_of "$VIMG" bench $1)
+		if [ -z "$QT" ] || awk "BEGIN{exit !($t < $QT)}"; then QT=$t; fi
+		# shellcheck disable=SC2086
+		t=$(time_of "$VIMG" bench $2)
+		if [ -z "$VT" ] || awk "BEGIN{exit !($t < $VT)}"; then VT=$t; fi
+	done
+}
+vpair "-q -w -c 65536 -s 4k -f raw $R" "-q -w -c 65536 -s 4k -f qcow2 $VF"
+row "overwrite 4k x65536" "$QT" "$VT"
+vpair "-q -c 4096 -s 64k -f raw $R" "-q -c 4096 -s 64k -f qcow2 $VF"
+row "seq read 64k x4096" "$QT" "$VT"
+vpair "-q -c 65536 -s 4k -f raw $R" "-q -c 65536 -s 4k -f qcow2 $VF"
+row "seq read 4k x65536" "$QT" "$VT"
