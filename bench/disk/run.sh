@@ -67,6 +67,8 @@ pair fresh_q fresh_v "-q -w -c 4096 -s 64k -f qcow2 $Q" "-q -w -c 4096 -s 64k -f
 row "allocating seq write 64k x4096" "$QT" "$VT"
 pair fresh_q fresh_v "-q -w -c 65536 -s 4k -f qcow2 $Q" "-q -w -c 65536 -s 4k -f qcow2 $V"
 row "allocating seq write 4k x65536" "$QT" "$VT"
+pair fresh_q fresh_v "-q -w -c 256 -s 1M -f qcow2 $Q" "-q -w -c 256 -s 1M -f qcow2 $V"
+row "allocating seq write 1M x256" "$QT" "$VT"
 # 2. overwrites of allocated clusters
 full_q; full_v; full_raw
 pair none none "-q -w -c 65536 -s 4k -f qcow2 $QF" "-q -w -c 65536 -s 4k -f qcow2 $VF"
