@@ -143,7 +143,12 @@ int disk_image_commit(struct disk_image *img, bool keep_top, struct vs_err *err)
 		if (r == 0)
 			r = disk_image_flush(img, err);
 	}
-	return r;
+	/* our read-only handle on the backing image caches stale tables */
+	disk_image_close(img->backing);
+	img->backing = NULL;
+	struct disk_open_options ro = { .flags = DISK_OPEN_RDONLY };
+	int r2 = disk_image_open_backing(img, &ro, r < 0 ? NULL : err);
+	return r < 0 ? r : r2;
 }
 
 int disk_image_rebase(struct disk_image *img, const char *backing_file, const char *backing_format,

@@ -25,6 +25,33 @@ static bool qcow2_probe(const uint8_t *buf, size_t len)
 	return len >= 4 && qcow2_be32(buf) == QCOW2_MAGIC;
 }
 
+/* Append the names the image's feature-name table gives to unknown
+ * incompatible bits to the message in err. */
+static void qcow2_name_features(const uint8_t *buf, size_t len, uint64_t bits, struct vs_err *err)
+{
+	if (!bits || !err)
+		return;
+	size_t off = qcow2_be32(buf + 100);
+	while (off + 8 <= len) {
+		uint32_t type = qcow2_be32(buf + off), elen = qcow2_be32(buf + off + 4);
+		off += 8;
+		if (type == QCOW2_EXT_END || elen > len - off)
+			return;
+		if (type == QCOW2_EXT_FEATURE_TABLE) {
+			for (size_t e = 0; e + 48 <= elen; e += 48) {
+				const uint8_t *f = buf + off + e;
+				if (f[0] != 0 || f[1] > 63 || !(bits & (1ULL << f[1])))
+					continue;
+				size_t used = strlen(err->msg);
+				snprintf(err->msg + used, sizeof(err->msg) - used,
+					 " (bit %u: %.46s)", f[1], (const char *)f + 2);
+			}
+			return;
+		}
+		off += (elen + 7) & ~7UL;
+	}
+}
+
 static void qcow2_free_state(struct qcow2 *q)
 {
 	free(q->l1);
@@ -103,7 +130,11 @@ static int qcow2_open(struct disk_image *img, const struct disk_open_options *op
 	if (n < 0)
 		return vs_syserrf(err, errno, "read header");
 	int r = qcow2_header_parse(buf, (size_t)n, q->file_size, &q->h, err);
-	if (r == -EINVAL && n == (ssize_t)sizeof(buf) && q->h.header_length > sizeof(buf)) {
+	/* a header longer than our buffer (but within its cluster): read it all */
+	if (r == -EINVAL && n == (ssize_t)sizeof(buf) && q->h.header_length > sizeof(buf) &&
+	    q->h.cluster_bits >= QCOW2_MIN_CLUSTER_BITS &&
+	    q->h.cluster_bits <= QCOW2_MAX_CLUSTER_BITS &&
+	    q->h.header_length <= (1U << q->h.cluster_bits)) {
 		vs_cleanup_free uint8_t *big = malloc(q->h.header_length);
 		if (!big)
 			return vs_errf(err, ENOMEM, "out of memory");
@@ -112,6 +143,9 @@ static int qcow2_open(struct disk_image *img, const struct disk_open_options *op
 			return vs_syserrf(err, errno, "read header");
 		r = qcow2_header_parse(big, (size_t)n, q->file_size, &q->h, err);
 	}
+	if (r == -ENOTSUP && n >= 104 && qcow2_be32(buf) == QCOW2_MAGIC && qcow2_be32(buf + 4) == 3)
+		qcow2_name_features(buf, (size_t)n, qcow2_be64(buf + 72) & ~QCOW2_INCOMPAT_KNOWN,
+				    err);
 	if (r < 0)
 		return r;
 	bool rw = !img->readonly;
@@ -119,10 +153,6 @@ static int qcow2_open(struct disk_image *img, const struct disk_open_options *op
 		return vs_errf(err, EIO,
 			       "image is marked corrupt; it can only be opened read-only "
 			       "(or repaired with check -r all)");
-	if (rw && (q->h.incompatible_features & QCOW2_INCOMPAT_DIRTY))
-		return vs_errf(err, EIO,
-			       "image has the dirty bit set (lazy refcounts); repair it "
-			       "with check -r all");
 	qcow2_geometry(q);
 	img->size = q->h.size;
 	if ((r = qcow2_read_extensions(q, err)) < 0)
@@ -147,6 +177,19 @@ static int qcow2_open(struct disk_image *img, const struct disk_open_options *op
 		return r;
 	if ((r = qcow2_alloc_state(q, opts, err)) < 0)
 		return r;
+	if (rw && (q->h.incompatible_features & QCOW2_INCOMPAT_DIRTY)) {
+		/* lazy refcounts left unsaved: rebuild them, as QEMU does */
+		struct disk_check_result res;
+		memset(&res, 0, sizeof(res));
+		if ((r = qcow2_check(img, DISK_REPAIR_ALL, &res, err)) < 0)
+			return vs_err_prefix(err, "repairing the dirty image");
+		if (res.corruptions)
+			return vs_errf(err, EIO, "dirty image could not be repaired: %s",
+				       res.first_problem);
+		q->h.incompatible_features &= ~QCOW2_INCOMPAT_DIRTY;
+		if ((r = qcow2_write_header_fields(q, 72, 80, err)) < 0)
+			return r;
+	}
 	if (rw && q->h.version >= 3 && q->h.autoclear_features) {
 		q->h.autoclear_features = 0; /* we maintain none of them */
 		if ((r = qcow2_write_header_fields(q, 88, 96, err)) < 0)

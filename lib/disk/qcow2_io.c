@@ -361,6 +361,77 @@ static int write_cluster(struct qcow2 *q, const struct iovec *iov, int iovcnt, u
 	return 0;
 }
 
+static bool entry_owned(uint64_t e)
+{
+	return (e & QCOW2_OFLAG_COPIED) && qcow2_l2_entry_type(e, false, 0) == QCOW2_CLUSTER_NORMAL;
+}
+
+/*
+ * Whole clusters from voff (at most max, within one L2 table): either a run
+ * of clusters we own that are contiguous on the host (written in place), or
+ * a run of clusters that need new space (allocated contiguously, written,
+ * then pointed to; the old clusters are released).  Sets *done to the bytes
+ * written, 0 when the first cluster fits neither (the caller falls back).
+ */
+static int write_run(struct qcow2 *q, const struct iovec *iov, int iovcnt, uint64_t skip,
+		     uint64_t voff, uint64_t max, uint64_t *done, struct io_slice *s,
+		     struct vs_err *err)
+{
+	uint64_t cs = q->cluster_size;
+	uint8_t *table;
+	uint64_t idx;
+	*done = 0;
+	int r = qcow2_l2_table(q, voff, true, &table, &idx, err);
+	if (r < 0)
+		return r;
+	if (max > q->l2_entries - idx)
+		max = q->l2_entries - idx;
+	uint64_t e0 = qcow2_l2_entry_read(q, table, idx, NULL);
+	bool owned = entry_owned(e0);
+	uint64_t k = 1;
+	if (owned) {
+		if ((r = check_data_offset(q, e0, voff, err)) < 0)
+			return r;
+		uint64_t h0 = e0 & QCOW2_OFFSET_MASK;
+		while (k < max) {
+			uint64_t e = qcow2_l2_entry_read(q, table, idx + k, NULL);
+			if (!entry_owned(e) || (e & QCOW2_OFFSET_MASK) != h0 + k * cs)
+				break;
+			k++;
+		}
+		r = slice(s, iov, iovcnt, skip, k * cs, err);
+		if (r == 0 && (r = disk_pwritev_full(q->fd, s->v, s->cnt, h0)) < 0)
+			return vs_syserrf(err, -r, "write %s at 0x%" PRIx64, q->img->path, h0);
+		if (h0 + k * cs > q->file_size)
+			q->file_size = h0 + k * cs;
+		*done = k * cs;
+		return r;
+	}
+	while (k < max && !entry_owned(qcow2_l2_entry_read(q, table, idx + k, NULL)))
+		k++;
+	uint64_t host;
+	if ((r = qcow2_alloc_clusters(q, k, &host, err)) < 0)
+		return r;
+	r = slice(s, iov, iovcnt, skip, k * cs, err);
+	if (r == 0 && (r = disk_pwritev_full(q->fd, s->v, s->cnt, host)) < 0)
+		return vs_syserrf(err, -r, "write %s at 0x%" PRIx64, q->img->path, host);
+	if (host + k * cs > q->file_size)
+		q->file_size = host + k * cs;
+	/* the allocation may have evicted the table: get it again */
+	if ((r = qcow2_l2_table(q, voff, true, &table, &idx, err)) < 0)
+		return r;
+	for (uint64_t i = 0; i < k; i++) {
+		uint64_t old = qcow2_l2_entry_read(q, table, idx + i, NULL);
+		qcow2_l2_entry_write(q, table, idx + i, (host + i * cs) | QCOW2_OFLAG_COPIED, 0);
+		enum qcow2_cluster_type t = qcow2_l2_entry_type(old, false, 0);
+		if (t != QCOW2_CLUSTER_UNALLOCATED && t != QCOW2_CLUSTER_ZERO_PLAIN &&
+		    (r = qcow2_free_entry(q, old, err)) < 0)
+			return r;
+	}
+	*done = k * cs;
+	return 0;
+}
+
 int qcow2_pwritev(struct disk_image *img, const struct iovec *iov, int iovcnt, uint64_t offset,
 		  uint64_t len, struct vs_err *err)
 {
@@ -374,7 +445,17 @@ int qcow2_pwritev(struct disk_image *img, const struct iovec *iov, int iovcnt, u
 		uint64_t voff = offset + pos;
 		uint64_t inc = voff & (cs - 1);
 		uint64_t n = cs - inc < len - pos ? cs - inc : len - pos;
-		r = write_cluster(q, iov, iovcnt, pos, voff, n, &s, err);
+		if (!q->extl2 && inc == 0 && len - pos >= 2 * cs) {
+			/* two or more whole clusters: one host write for the run */
+			r = write_run(q, iov, iovcnt, pos, voff, (len - pos) / cs, &n, &s, err);
+			if (r == 0 && n) {
+				pos += n;
+				continue;
+			}
+			n = cs - inc < len - pos ? cs - inc : len - pos;
+		}
+		if (r == 0)
+			r = write_cluster(q, iov, iovcnt, pos, voff, n, &s, err);
 		pos += n;
 	}
 	free(s.heap);

@@ -2,7 +2,7 @@
  * fuzz_qcow2.c - fuzz target for the qcow2 header, extension, L1/L2,
  * refcount and snapshot table parsers: the input is an image file; it is
  * opened read-only without its backing chain, read in several places,
- * mapped and checked.  Nothing may crash, hang or read out of bounds.
+ * mapped and checked; then opened read-write and written (in memory).  Nothing may crash, hang or read out of bounds.
  *
  * Built two ways: with -fsanitize=fuzzer (define VESSEL_LIBFUZZER) the
  * libFuzzer entry point alone; normally, with a main() that replays files
@@ -64,6 +64,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct disk_snapshot_info snaps[4];
 		disk_snapshot_list(img, snaps, 4, &err);
 		disk_image_close(img);
+		/* then the write path: allocation, refcounts, COW on the same bytes */
+		o.flags = DISK_OPEN_NO_BACKING;
+		img = disk_image_open(path, &o, &err);
+		if (img) {
+			uint64_t vs = disk_image_size(img);
+			memset(buf, 0x5a, 4096);
+			if (vs >= 4096) {
+				disk_image_pwrite(img, buf, 4096, 0, &err);
+				disk_image_pwrite(img, buf, 100, vs / 2, &err);
+				disk_image_write_zeroes(img, 0, vs < 65536 ? vs : 65536, &err);
+				disk_image_flush(img, &err);
+			}
+			disk_image_close(img);
+		}
 	}
 	close(fd);
 	return 0;

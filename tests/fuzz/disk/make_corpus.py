@@ -3,7 +3,8 @@
 512-byte clusters and one variant per kind of damage (truncated headers,
 tables outside the file, overlapping metadata, absurd sizes, unsupported
 features, broken extensions, bad L2 and compressed entries, broken
-snapshot tables).  Run it again after changing it; the outputs are checked
+snapshot tables).  Files named fuzz-* are inputs a libFuzzer run of
+fuzz_qcow2.c produced, kept as regression inputs.  Run it again after changing it; the outputs are checked
 in so that meson test replays them without Python."""
 import os
 import struct

@@ -52,7 +52,9 @@ for name in sorted(os.listdir(corpus)):
         if p.returncode == 1 and (not p.stderr.startswith("vessel-img: ") or
                                   p.stderr.count("\n") != 1):
             bad(f"{name}: {p.args[1]}: not one precise message: {p.stderr!r}")
-    if stem == "valid":
+    if stem.startswith("fuzz-"):
+        pass  # inputs the fuzzer found: only "no crash, no hang" applies
+    elif stem == "valid":
         if any(p.returncode for p in results):
             bad(f"valid image rejected: {[p.stderr for p in results]}")
     elif stem in RAW:
@@ -69,7 +71,8 @@ for name in sorted(os.listdir(corpus)):
     p = run("io", "-c", "read 0 512", src)
     if p.returncode < 0 or p.returncode > 3:
         bad(f"{name}: io exit {p.returncode}")
-    print(f"ok - {name}: {results[0].stderr.strip() or 'opens'}")
+    if not stem.startswith("fuzz-"):
+        print(f"ok - {name}: {results[0].stderr.strip() or 'opens'}")
 
 # backing chains that loop
 a, b = os.path.join(tmp, "a.qcow2"), os.path.join(tmp, "b.qcow2")

@@ -2,7 +2,9 @@
  * crash_writer.c - the victim of the crash test (test_crash.py): random
  * allocating writes, write-zeroes and discards on an image with periodic
  * flushes, announcing each operation before it starts ("W off len pat",
- * "Z off len", "D off len") and each completed flush ("F ops") on stdout,
+ * "Z off len", "D off len", snapshot create/delete "S name") and each
+ * completed flush ("F ops") on stdout (with CRASH_SNAPSHOTS set it only
+ * creates and deletes internal snapshots),
  * unbuffered, so the parent knows what must have survived a SIGKILL.
  */
 #include <inttypes.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "vessel/disk/image.h"
+#include "vessel/disk/manage.h"
 
 static uint64_t rng_state;
 
@@ -51,11 +54,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	uint64_t size = disk_image_size(img);
+	/* snapshot mode: only snapshot create/delete, no data changes */
+	bool snap_mode = getenv("CRASH_SNAPSHOTS") != NULL;
 	uint8_t *buf = malloc(4 * cs);
 	if (!buf)
 		return 1;
 	for (uint64_t i = 0; i < ops; i++) {
-		uint64_t kind = rnd() % 100;
+		uint64_t kind = snap_mode ? 100 : rnd() % 100;
 		uint64_t len = 1 + rnd() % (3 * cs);
 		uint64_t off = rnd() % (size - len);
 		int r;
@@ -67,6 +72,8 @@ int main(int argc, char **argv)
 		} else if (kind < 88) {
 			SAY("Z %" PRIu64 " %" PRIu64 "\n", off, len);
 			r = disk_image_write_zeroes(img, off, len, &err);
+		} else if (snap_mode) {
+			r = 0;
 		} else {
 			off -= off % cs;
 			len = cs * (1 + rnd() % 3);
@@ -74,6 +81,20 @@ int main(int argc, char **argv)
 				len = size - off;
 			SAY("D %" PRIu64 " %" PRIu64 "\n", off, len);
 			r = disk_image_discard(img, off, len, &err);
+		}
+		if (r == 0 && snap_mode) {
+			/* snapshot operations do not change what the disk reads */
+			char name[32];
+			snprintf(name, sizeof(name), "w%s-%" PRIu64, argv[2], i);
+			SAY("S %s\n", name);
+			r = disk_snapshot_create(img, name, &err);
+			if (r == 0 && rnd() % 2) {
+				struct disk_snapshot_info s[8];
+				int n = disk_snapshot_list(img, s, 8, &err);
+				if (n > 0)
+					r = disk_snapshot_delete(img, s[rnd() % (n < 8 ? n : 8)].id,
+								 &err);
+			}
 		}
 		if (r == 0 && (i % 8 == 7 || rnd() % 20 == 0)) {
 			r = disk_image_flush(img, &err);

@@ -132,6 +132,21 @@ def data_ranges(entries):
     return out
 
 
+def preallocation(d):
+    for mode in ("metadata", "falloc"):
+        img = os.path.join(d, f"{mode}.qcow2")
+        vimg("create", "-q", "--preallocation", mode, img, "4M")
+        qemu_check(img)
+        m = json.loads(run("qemu-img", "map", "--output=json", img).stdout)
+        assert all(e["data"] for e in m), m
+        assert raw_bytes_qemu(img, d) == bytes(4 << 20)
+        vimg("io", "-c", "write -P 3 1000 70000", img)
+        run("qemu-io", "-c", "read -P 3 1000 70000", "-c", "read -P 0 71000 100000", img)
+        qemu_check(img)
+        if mode == "falloc":
+            assert os.stat(img).st_blocks * 512 >= 4 << 20
+
+
 def map_json(d):
     img = mk(d)
     vimg("io", "-c", "write -P 1 0 100k", "-c", "write -P 2 1M 64k", "-c",
@@ -243,11 +258,16 @@ def rebase(d):
     qemu_check(top)
 
 
-def backing_writes(d):
+def backing_writes(opts):
+    return lambda d: backing_writes_in(d, opts)
+
+
+def backing_writes_in(d, opts):
     base = mk(d, "base.qcow2")
     vimg("io", "-c", "write -P 0x41 0 8M", base)
     top = os.path.join(d, "top.qcow2")
-    vimg("create", "-q", "-b", "base.qcow2", "-F", "qcow2", top)
+    vimg("create", "-q", *(["-o", opts] if opts else []), "-b", "base.qcow2", "-F", "qcow2",
+         top)
     rng = random.Random(5)
     model = bytearray(b"\x41" * SIZE)
     ops = random_writes(rng, SIZE, 40)
@@ -260,6 +280,59 @@ def backing_writes(d):
     assert_same(raw_bytes_qemu(top, d), bytes(model), "overlay via qemu")
 
 
+def extensions(off_start, data):
+    """(type, payload) list of header extensions."""
+    out = []
+    off = off_start
+    while off + 8 <= len(data):
+        typ, ln = struct.unpack(">II", data[off:off + 8])
+        if typ == 0:
+            break
+        out.append((typ, bytes(data[off + 8:off + 8 + ln])))
+        off += 8 + ((ln + 7) & ~7)
+    return out, off
+
+
+def header_extensions(d):
+    img = mk(d)
+    data = bytearray(open(img, "rb").read())
+    exts, end = extensions(112, data)
+    table = dict(exts).get(0x6803f857)
+    assert table and b"extended L2 entries" in table, exts
+    # an extension nobody knows must survive vessel rewriting the header
+    unknown = struct.pack(">II", 0x11223344, 5) + b"abcde\0\0\0"
+    data[end:end + len(unknown) + 8] = unknown + bytes(8)
+    open(img, "wb").write(data)
+    vimg("rebase", "-u", "-b", "", img)
+    vimg("io", "-c", "write -P 4 0 100k", img)
+    exts, _ = extensions(112, open(img, "rb").read())
+    assert (0x11223344, b"abcde") in exts, exts
+    qemu_check(img)
+    # unknown incompatible bits are refused, named from the table
+    data = bytearray(open(img, "rb").read())
+    data[72:80] = struct.pack(">Q", 1 << 4 | 1 << 40)
+    bad = os.path.join(d, "bad.qcow2")
+    open(bad, "wb").write(data)
+    p = vimg("info", bad, check=False)
+    assert p.returncode == 1 and "0x10000000000" in p.stderr, p.stderr
+
+
+def dirty_repair(d):
+    img = mk(d)
+    vimg("io", "-c", "write -P 1 0 256k", img)
+    _, cs = refcount_block_offset(img)
+    set_refcount16(img, os.path.getsize(img) // cs - 1, 0)  # refcount lost
+    data = bytearray(open(img, "rb").read())
+    data[72:80] = struct.pack(">Q", 1)  # dirty: lazy refcounts not saved
+    open(img, "wb").write(data)
+    vimg("io", "-c", "write -P 2 1M 64k", img)  # a read-write open repairs
+    assert struct.unpack(">Q", open(img, "rb").read()[72:80])[0] == 0
+    qemu_check(img)
+    run("qemu-io", "-c", "read -P 1 0 256k", "-c", "read -P 2 1M 64k", img)
+
+
+t.case("header extensions and feature names", header_extensions)
+t.case("dirty image repaired on open", dirty_repair)
 t.case("snapshots create/apply/delete", snapshots(None))
 t.case("snapshots with extended L2", snapshots("extended_l2=on"))
 t.case("snapshots cluster 4k refcount_bits=4", snapshots("cluster_size=4k,refcount_bits=4"))
@@ -271,5 +344,8 @@ t.case("convert --compress zstd", convert_compressed("zstd"))
 t.case("convert raw round trip", convert_raw)
 t.case("commit", commit)
 t.case("rebase safe and unsafe", rebase)
-t.case("writes over a backing file", backing_writes)
+t.case("writes over a backing file", backing_writes(None))
+t.case("extended L2 writes over a backing file", backing_writes("extended_l2=on"))
+t.case("compat=0.10 writes over a backing file", backing_writes("compat=0.10"))
+t.case("preallocation", preallocation)
 t.done()

@@ -13,7 +13,7 @@ t = Test()
 SIZE = 8 << 20
 
 
-def variant(opts, cluster, seed, count=60):
+def variant(opts, cluster, seed, count=60, cache=None):
     def fn(d):
         img = os.path.join(d, "v.qcow2")
         args = ["create", "-q"] + (["-o", opts] if opts else []) + [img, str(SIZE)]
@@ -22,7 +22,8 @@ def variant(opts, cluster, seed, count=60):
         rng = random.Random(seed)
         model = bytearray(SIZE)
         ops = random_writes(rng, SIZE, count, cluster)
-        vimg("io", *io_args(ops), img)
+        extra = ["--cache", cache] if cache else []
+        vimg("io", *extra, *io_args(ops), img)
         apply(model, ops)
         qemu_check(img)
         assert_same(raw_bytes_qemu(img, d), bytes(model), "qemu reads vessel's image")
@@ -56,8 +57,12 @@ t.case("cluster 4k refcount_bits=1", variant("cluster_size=4k,refcount_bits=1", 
 t.case("cluster 2M", variant("cluster_size=2M", 2 << 20, 4, 20))
 t.case("refcount_bits=64", variant("refcount_bits=64", 65536, 5))
 t.case("refcount_bits=8 cluster 1k", variant("refcount_bits=8,cluster_size=1k", 1024, 6))
+t.case("refcount_bits=2", variant("refcount_bits=2", 65536, 12, 30))
+t.case("refcount_bits=32 cluster 8k", variant("refcount_bits=32,cluster_size=8k", 8192, 13))
 t.case("compat=0.10", variant("compat=0.10", 65536, 7))
 t.case("extended_l2", variant("extended_l2=on", 65536, 8))
 t.case("extended_l2 cluster 32k", variant("extended_l2=on,cluster_size=32k", 32768, 9))
 t.case("zstd header", variant("compression_type=zstd", 65536, 10))
+# a tiny L2 cache: dirty tables are evicted (and written back) constantly
+t.case("cluster 4k, 2-table L2 cache", variant("cluster_size=4k", 4096, 11, 200, "8k"))
 t.done()
