@@ -687,25 +687,19 @@ int ct_cgroup_destroy(const struct ct_cgroup *cg, bool force, struct vs_err *err
 	if (r < 0)
 		return r;
 	struct cg_hier *procs = cg_procs_hier(hs);
-	if (access(procs->dir, F_OK) == 0) {
-		if (force) {
-			if ((r = ct_cgroup_kill(cg, SIGKILL, err)) < 0 ||
-			    (r = cg_wait_empty(procs, err)) < 0)
-				return r;
-		} else {
-			vs_cleanup_free pid_t *pids = NULL;
-			size_t n = 0;
-			if (cg_read_pids(procs->dir, &pids, &n, NULL) == 0 && n > 0 && !cg_fake())
-				return vs_errf(err, EBUSY,
-					       "cgroup %s still has %zu process(es); "
-					       "kill them or destroy with force",
-					       cg->path, n);
-		}
+	vs_cleanup_free pid_t *pids = NULL;
+	size_t n = 0;
+	/* the common case (container exited) needs neither freeze nor kill */
+	if (cg_read_pids(procs->dir, &pids, &n, NULL) == 0 && n > 0 && !cg_fake()) {
+		if (!force)
+			return vs_errf(err, EBUSY,
+				       "cgroup %s still has %zu process(es); "
+				       "kill them or destroy with force",
+				       cg->path, n);
+		if ((r = ct_cgroup_kill(cg, SIGKILL, err)) < 0 ||
+		    (r = cg_wait_empty(procs, err)) < 0)
+			return r;
 	}
-	/* a v1 freezer left FROZEN would keep dying tasks around: thaw first */
-	struct cg_hier *fz = cg_hosts_find(hs, "freezer");
-	if (fz && access(fz->dir, F_OK) == 0 && !cg_fake())
-		cg_write(fz->dir, "freezer.state", "THAWED", NULL);
 	int first = 0;
 	for (unsigned i = 0; i < hs->n; i++) {
 		struct vs_err e = VS_ERR_INIT;

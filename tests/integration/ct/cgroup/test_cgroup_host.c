@@ -289,7 +289,9 @@ static void test_freeze(void **state)
 		fail_msg("thaw: %s", err.msg);
 	sleep_ms(50);
 	assert_true(*(volatile uint64_t *)counter > b);
-	/* destroy with force kills the spinner */
+	/* destroy with force kills the spinner, even while it is frozen */
+	if (ct_cgroup_freeze(&cg, true, &err) < 0)
+		fail_msg("freeze again: %s", err.msg);
 	destroy_or_fail(&cg);
 	int status = wait_status(h.pid);
 	assert_true(WIFSIGNALED(status));
