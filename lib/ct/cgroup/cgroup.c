@@ -646,9 +646,15 @@ int ct_cgroup_kill(const struct ct_cgroup *cg, int sig, struct vs_err *err)
 	if (r < 0)
 		return r;
 	struct cg_hier *unified = cg_hosts_find(hs, "");
-	if (sig == SIGKILL && unified && cg_exists(unified->dir, "cgroup.kill") && !cg_fake())
-		return cg_write(unified->dir, "cgroup.kill", "1", err);
-	/* freeze first so that a fork bomb cannot outrun the loop */
+	if (sig == SIGKILL && unified && cg_exists(unified->dir, "cgroup.kill") && !cg_fake()) {
+		r = cg_write(unified->dir, "cgroup.kill", "1", err);
+		/* v2 kills frozen tasks; a v1 freezer (hybrid) must let them run to die */
+		if (r == 0 && cg->layout == CT_CGROUP_HYBRID && cg_hosts_find(hs, "freezer"))
+			r = cgroup_v1_freeze(hs, false, err);
+		return r;
+	}
+	/* freeze first so that a fork bomb cannot outrun the loop; SIGKILL is
+	 * delivered when the tasks are thawed */
 	bool froze = sig == SIGKILL && ct_cgroup_freeze(cg, true, NULL) == 0;
 	r = cg_signal_all(cg_procs_hier(hs), sig, err);
 	if (froze)
