@@ -65,10 +65,10 @@ static const struct {
 	const char *name;
 	unsigned long flag;
 } prop_flags[] = {
-	{ "private", MS_PRIVATE },	   { "rprivate", MS_PRIVATE | MS_REC },
-	{ "shared", MS_SHARED },	   { "rshared", MS_SHARED | MS_REC },
-	{ "slave", MS_SLAVE },		   { "rslave", MS_SLAVE | MS_REC },
-	{ "unbindable", MS_UNBINDABLE },   { "runbindable", MS_UNBINDABLE | MS_REC },
+	{ "private", MS_PRIVATE },	 { "rprivate", MS_PRIVATE | MS_REC },
+	{ "shared", MS_SHARED },	 { "rshared", MS_SHARED | MS_REC },
+	{ "slave", MS_SLAVE },		 { "rslave", MS_SLAVE | MS_REC },
+	{ "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
 };
 
 int ct_mount_options_parse(const struct ct_mount *m, struct ct_mount_opts *o, struct vs_err *err)
@@ -143,8 +143,8 @@ static int mount_cgroup_v1(int rootfd, const struct ct_mount *m, unsigned long f
 	vs_cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
 		return vs_syserrf(err, errno, "open /proc/self/mountinfo");
-	vs_cleanup_close int dst = ct_rootfs_open_in_root(rootfd, m->destination, CT_RESOLVE_DIR,
-							  err);
+	vs_cleanup_close int dst =
+	    ct_rootfs_open_in_root(rootfd, m->destination, CT_RESOLVE_DIR, err);
 	if (dst < 0)
 		return dst;
 	char target[64];
@@ -203,7 +203,8 @@ static int mount_cgroup_v1(int rootfd, const struct ct_mount *m, unsigned long f
 		if (dst < 0)
 			return dst;
 		fd_path(target, sizeof(target), dst);
-		if (mount(NULL, target, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		if (mount(NULL, target, NULL,
+			  MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			  "mode=755") < 0)
 			return vs_syserrf(err, errno, "remount %s read-only", m->destination);
 	}
@@ -216,7 +217,7 @@ static int mount_cgroup(int rootfd, const struct ct_mount *m, const struct ct_mo
 	struct statfs sfs;
 	if (statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC) {
 		vs_cleanup_close int dst =
-			ct_rootfs_open_in_root(rootfd, m->destination, CT_RESOLVE_DIR, err);
+		    ct_rootfs_open_in_root(rootfd, m->destination, CT_RESOLVE_DIR, err);
 		if (dst < 0)
 			return dst;
 		char target[64];
