@@ -19,7 +19,7 @@ pids_current() {
 	cat "/sys/fs/cgroup/pids/vessel/$1/pids.current" 2>/dev/null ||
 		cat "/sys/fs/cgroup/vessel/$1/pids.current"
 }
-forker='i=0; while [ $i -lt 30 ]; do sleep 30 & i=$((i+1)); done; echo forked-all'
+forker='i=0; while [ $i -lt 30 ]; do sleep 30 >/dev/null 2>&1 & i=$((i+1)); done; echo forked-all'
 b=$(bundle pids '.linux.resources = {pids: {limit: 10}} | .process.args = ["sleep", "300"]')
 rt run -d --bundle "$b" lim-pids
 out=$(rt exec lim-pids sh -c "$forker" 2>&1)
