@@ -518,7 +518,7 @@ static int cg_load(const struct ct_cgroup *cg, struct cg_hosts **out, struct vs_
 static void cg_leave(struct cg_hosts *hs, unsigned upto, pid_t pid)
 {
 	for (unsigned i = 0; i < upto; i++) {
-		char self[512] = "/", dir[CG_PATH_MAX];
+		char self[512] = "/", dir[CG_PATH_MAX + 512];
 		if (cg_self_path(hs->h[i].controllers, self, sizeof(self), NULL) < 0)
 			continue;
 		snprintf(dir, sizeof(dir), "%s%s", hs->h[i].mount, strcmp(self, "/") ? self : "");

@@ -1,0 +1,184 @@
+#!/bin/bash
+# bench/containers/run.sh - vessel-runtime against crun and runc, in one run.
+#
+# Measures, for each runtime on the same busybox bundle:
+#   run   : `run` of /bin/true (create + start + wait + delete), hyperfine median
+#   exec  : `exec` of /bin/true into a running container, hyperfine median
+#   rss   : peak RSS of the runtime process during `run` (GNU time %M)
+#   512k  : whether a container starts under a 512 KiB memory limit
+# and prints vessel/crun and vessel/runc ratios.
+#
+# Fairness on a hybrid cgroup host: everything runs in a private mount
+# namespace where /sys/fs/cgroup/unified is unmounted, so every runtime sees
+# pure cgroup v1 (Debian's crun 1.8 refuses the hybrid layout).
+#
+# Usage: bench/containers/run.sh [RUNS]   (env VESSEL_RUNTIME overrides the binary)
+set -u
+RUNS=${1:-20}
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+
+if [ "$(id -u)" != 0 ]; then
+	echo "bench/containers: needs root (skipped)"
+	exit 0
+fi
+for t in hyperfine /usr/bin/time unshare; do
+	command -v "$t" >/dev/null || { echo "bench/containers: $t missing (skipped)"; exit 0; }
+done
+
+if [ -z "${BENCH_INNER:-}" ]; then
+	export BENCH_INNER=1
+	exec unshare -m --propagation private "$0" "$@"
+fi
+if mountpoint -q /sys/fs/cgroup/unified; then
+	umount /sys/fs/cgroup/unified || { echo "cannot hide the cgroup2 mount"; exit 1; }
+fi
+
+VESSEL=${VESSEL_RUNTIME:-}
+if [ -z "$VESSEL" ]; then
+	for c in "${VESSEL_BUILD_ROOT:-}/cmd/vessel-runtime/vessel-runtime" \
+		"$ROOT/build/cmd/vessel-runtime/vessel-runtime"; do
+		[ -x "$c" ] && VESSEL=$c && break
+	done
+fi
+declare -A BIN=([vessel]="$VESSEL" [crun]="$(command -v crun)" [runc]="$(command -v runc)")
+NAMES=()
+for n in vessel crun runc; do
+	if [ -n "${BIN[$n]}" ] && [ -x "${BIN[$n]}" ]; then NAMES+=("$n"); else echo "note: $n not found, left out"; fi
+done
+
+T=$(mktemp -d /tmp/vessel-bench-ct-XXXXXX)
+cleanup() {
+	for n in "${NAMES[@]}"; do
+		"${BIN[$n]}" --root "$T/state-$n" delete -f bench-exec-$n >/dev/null 2>&1
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+# ---- bundle: busybox rootfs, one config for all runtimes ----
+mkdir -p "$T/bundle/rootfs"/{bin,proc,sys,dev,tmp,etc}
+cp /bin/busybox "$T/bundle/rootfs/bin/"
+for a in sh true sleep cat; do ln -s busybox "$T/bundle/rootfs/bin/$a"; done
+make_config() { # $1 = output, $2 = args JSON, $3 = memory limit or ""
+	python3 - "$1" "$2" "$3" <<'EOF'
+import json, sys
+out, args, mem = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+cfg = {
+    "ociVersion": "1.0.2",
+    "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": args,
+                "env": ["PATH=/bin"], "cwd": "/",
+                "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
+                "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+                "noNewPrivileges": True},
+    "root": {"path": "rootfs", "readonly": True},
+    "hostname": "bench",
+    "mounts": [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]},
+    ],
+    "linux": {
+        "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+        "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+        "maskedPaths": ["/proc/kcore", "/proc/keys"],
+        "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"],
+    },
+}
+if mem:
+    cfg["linux"]["resources"]["memory"] = {"limit": int(mem), "swap": int(mem)}
+json.dump(cfg, open(out, "w"), indent=1)
+EOF
+}
+make_config "$T/bundle/config.json" '["/bin/true"]' ""
+cp -a "$T/bundle" "$T/bundle-sleep"
+make_config "$T/bundle-sleep/config.json" '["/bin/sleep", "600"]' ""
+cp -a "$T/bundle" "$T/bundle-512k"
+make_config "$T/bundle-512k/config.json" '["/bin/true"]' 524288
+
+R() { local n=$1; shift; "${BIN[$n]}" --root "$T/state-$n" "$@"; }
+
+# sanity: each runtime must run the bundle, else it is left out
+OK=()
+for n in "${NAMES[@]}"; do
+	if (cd "$T/bundle" && R "$n" run bench-check-$n </dev/null >"$T/check-$n.log" 2>&1); then
+		OK+=("$n")
+	else
+		echo "note: $n cannot run the bundle here, left out: $(tail -c 300 "$T/check-$n.log")"
+	fi
+done
+NAMES=("${OK[@]}")
+[ ${#NAMES[@]} -gt 0 ] || { echo "no runtime works"; exit 1; }
+
+# ---- run latency ----
+cmds=()
+for n in "${NAMES[@]}"; do
+	cmds+=(-n "$n" "cd $T/bundle && ${BIN[$n]} --root $T/state-$n run bench-run-$n </dev/null")
+done
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$T/run.json" "${cmds[@]}" >"$T/run.txt" 2>&1 ||
+	hyperfine --warmup 3 --runs "$RUNS" --export-json "$T/run.json" "${cmds[@]}" >"$T/run.txt" 2>&1
+
+# ---- exec latency (into a running container) ----
+cmds=()
+for n in "${NAMES[@]}"; do
+	(cd "$T/bundle-sleep" && R "$n" run -d bench-exec-$n </dev/null >/dev/null 2>"$T/exec-start-$n.log") ||
+		echo "note: $n: could not start the exec container: $(cat "$T/exec-start-$n.log")"
+	cmds+=(-n "$n" "${BIN[$n]} --root $T/state-$n exec bench-exec-$n /bin/true")
+done
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$T/exec.json" "${cmds[@]}" >"$T/exec.txt" 2>&1 ||
+	hyperfine --warmup 3 --runs "$RUNS" -i --export-json "$T/exec.json" "${cmds[@]}" >"$T/exec.txt" 2>&1
+for n in "${NAMES[@]}"; do
+	R "$n" kill bench-exec-$n KILL >/dev/null 2>&1
+	sleep 0.1
+	R "$n" delete -f bench-exec-$n >/dev/null 2>&1
+done
+
+# ---- peak RSS of the runtime during run, and the 512 KiB container ----
+declare -A RSS M512
+for n in "${NAMES[@]}"; do
+	best=""
+	for i in 1 2 3; do
+		(cd "$T/bundle" && /usr/bin/time -f %M -o "$T/rss-$n" "${BIN[$n]}" --root "$T/state-$n" \
+			run bench-rss-$n </dev/null >/dev/null 2>&1)
+		v=$(tail -1 "$T/rss-$n")
+		[ -z "$best" ] || [ "$v" -lt "$best" ] && best=$v
+	done
+	RSS[$n]=$best
+	if (cd "$T/bundle-512k" && R "$n" run bench-512k-$n </dev/null >"$T/512k-$n.log" 2>&1); then
+		M512[$n]="starts"
+	else
+		M512[$n]="FAILS ($(tr '\n' ' ' <"$T/512k-$n.log" | tail -c 120))"
+		R "$n" delete -f bench-512k-$n >/dev/null 2>&1
+	fi
+done
+
+# ---- report ----
+python3 - "$T" "${NAMES[@]}" <<'EOF'
+import json, sys, os
+t, names = sys.argv[1], sys.argv[2:]
+def medians(f):
+    try:
+        return {r["command"]: r["median"] for r in json.load(open(os.path.join(t, f)))["results"]}
+    except Exception:
+        return {}
+run, exe = medians("run.json"), medians("exec.json")
+rss = {n: int(open(os.path.join(t, "rss-" + n)).read().split()[-1]) for n in names}
+print("\ncontainers benchmark (pure cgroup v1 view, busybox bundle, medians)")
+print("%-8s %12s %12s %14s" % ("runtime", "run ms", "exec ms", "peak RSS KiB"))
+for n in names:
+    print("%-8s %12.2f %12.2f %14d" % (n, run.get(n, float("nan")) * 1e3,
+                                      exe.get(n, float("nan")) * 1e3, rss[n]))
+if "vessel" in names:
+    for peer in ("crun", "runc"):
+        if peer in names:
+            r = lambda d: d["vessel"] / d[peer] if d.get("vessel") and d.get(peer) else float("nan")
+            print("vessel/%s: run %.2f  exec %.2f  rss %.2f" % (peer, r(run), r(exe), r(rss)))
+    print("targets: run <= 0.5 x crun: %s; peak RSS <= 2048 KiB: %s" % (
+        "met" if run.get("vessel") and run.get("crun") and run["vessel"] <= 0.5 * run["crun"] else "NOT met",
+        "met" if rss["vessel"] <= 2048 else "NOT met"))
+EOF
+for n in "${NAMES[@]}"; do echo "512 KiB memory limit, $n: ${M512[$n]}"; done
+echo "(hyperfine details: run and exec tables follow)"
+grep -E "Time|±|^\s+[0-9.]+ ± " "$T/run.txt" "$T/exec.txt" 2>/dev/null | sed "s|$T/||" | head -20
