@@ -229,7 +229,8 @@ int ct_rootfs_prepare(const struct ct_config *cfg, const char *rootfs, const cha
 		return vs_syserrf(err, errno, "open rootfs %s", rootfs);
 	int r;
 	for (unsigned i = 0; i < cfg->nmounts; i++)
-		if ((r = ct_mount_one(rootfd, &cfg->mounts[i], bundle, err)) < 0)
+		if ((r = ct_mount_one(rootfd, &cfg->mounts[i], bundle,
+				      cfg->ns[CT_NS_CGROUP].enabled, err)) < 0)
 			return r;
 	return setup_devices(rootfd, cfg, userns, err);
 }

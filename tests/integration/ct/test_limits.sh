@@ -35,6 +35,13 @@ check "control: 30 forks under a limit of 100" contains "$out" "forked-all"
 check "control: 31 processes counted" eq 31 "$(pids_current lim-nopids)"
 rt delete --force lim-nopids
 
+# the container's own limit is what it sees in /sys/fs/cgroup, with and without a cgroup namespace
+seen='cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max'
+b=$(bundle seen-ns ".linux.resources = {memory: {limit: 50331648}} | .process.args = $(sh_args "$seen")")
+check "memory limit seen inside (cgroup namespace)" eq 50331648 "$(rt run --bundle "$b" lim-seen1 2>&1)"
+b=$(bundle seen-nons ".linux.namespaces |= map(select(.type != \"cgroup\")) | .linux.resources = {memory: {limit: 50331648}} | .process.args = $(sh_args "$seen")")
+check "memory limit seen inside (host cgroup namespace)" eq 50331648 "$(rt run --bundle "$b" lim-seen2 2>&1)"
+
 b=$(bundle tiny ".linux.resources = {memory: {limit: 524288}} | .process.args = [\"true\"]")
 rt run --bundle "$b" lim-tiny
 check "a container starts and exits 0 under a 512 KiB memory limit" eq 0 $?
