@@ -82,7 +82,7 @@ int ctc_update(const struct ct_state *st, const char *resources_json, struct vs_
 	if (!tok)
 		return vs_errf(err, ENOMEM, "out of memory");
 	struct json_object *obj =
-		json_tokener_parse_ex(tok, resources_json, (int)strlen(resources_json));
+	    json_tokener_parse_ex(tok, resources_json, (int)strlen(resources_json));
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	json_tokener_free(tok);
 	if (!obj || jerr != json_tokener_success) {

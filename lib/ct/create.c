@@ -121,10 +121,19 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 	struct vs_err err = VS_ERR_INIT;
 	const struct ct_config *cfg = &c->cfg;
 	close(c->sync[0]);
+	/* our copy of the locked state dir fd would hold the lock until execve */
+	close(c->dirfd);
 	int host_pid = 0;
 	if (ct_sync_expect_code(c->sync[1], CT_SYNC_GO, &host_pid, &err) < 0)
 		_exit(1);
 	c->st.pid = host_pid;
+	if (cfg->ns[CT_NS_USER].enabled) {
+		/* become root of the (now mapped) user namespace */
+		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+			vs_syserrf(&err, errno, "become root in the user namespace (is 0 mapped?)");
+			child_fail(c, &err);
+		}
+	}
 	unsigned skip = (1u << CT_NS_PID) | (1u << CT_NS_TIME);
 	if (ct_ns_join_paths(cfg, skip, &err) < 0)
 		child_fail(c, &err);
@@ -255,7 +264,7 @@ static int spawn_child(struct create_ctx *c, struct vs_err *err)
 			return vs_syserrf(err, errno, "time namespaces are not supported");
 		if (cfg->ns[CT_NS_TIME].path) {
 			vs_cleanup_close int fd =
-				open(cfg->ns[CT_NS_TIME].path, O_RDONLY | O_CLOEXEC);
+			    open(cfg->ns[CT_NS_TIME].path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0 || setns(fd, CLONE_NEWTIME) < 0)
 				r = vs_syserrf(err, errno, "join time namespace %s",
 					       cfg->ns[CT_NS_TIME].path);
@@ -307,7 +316,7 @@ static void fill_state(struct create_ctx *c)
 	struct json_object *ann = json_object_object_get(c->cfg.json, "annotations");
 	if (ann && json_object_is_type(ann, json_type_object))
 		st->annotations_json =
-			strdup(json_object_to_json_string_ext(ann, JSON_C_TO_STRING_PLAIN));
+		    strdup(json_object_to_json_string_ext(ann, JSON_C_TO_STRING_PLAIN));
 }
 
 static int write_pid_file(const char *path, pid_t pid, struct vs_err *err)
@@ -388,8 +397,7 @@ static void create_rollback(struct create_ctx *c)
 }
 
 /* Shared by create and run: on success the state dir stays locked in *dirfd. */
-static int create_locked(const struct ct_create_opts *o, pid_t *pid, int *dirfd,
-			 struct vs_err *err)
+static int create_locked(const struct ct_create_opts *o, pid_t *pid, int *dirfd, struct vs_err *err)
 {
 	struct create_ctx c;
 	memset(&c, 0, sizeof(c));

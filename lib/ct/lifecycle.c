@@ -28,8 +28,7 @@ struct locked_state {
 	struct ct_state st;
 };
 
-static int lock_load(const char *root, const char *id, struct locked_state *ls,
-		     struct vs_err *err)
+static int lock_load(const char *root, const char *id, struct locked_state *ls, struct vs_err *err)
 {
 	ls->dirfd = -1;
 	memset(&ls->st, 0, sizeof(ls->st));
@@ -177,8 +176,7 @@ int ct_container_update(const char *root, const char *id, const char *resources_
 	return r;
 }
 
-int ct_container_pids(const char *root, const char *id, pid_t **pids, size_t *n,
-		      struct vs_err *err)
+int ct_container_pids(const char *root, const char *id, pid_t **pids, size_t *n, struct vs_err *err)
 {
 	struct locked_state ls;
 	int r = lock_load(root, id, &ls, err);

@@ -32,8 +32,8 @@
 
 /* /proc/PID/ns names, indexed by enum ct_ns_type. */
 static const char *const proc_ns_names[CT_NS_COUNT] = {
-	[CT_NS_PID] = "pid",   [CT_NS_NET] = "net",	  [CT_NS_MOUNT] = "mnt",
-	[CT_NS_IPC] = "ipc",   [CT_NS_UTS] = "uts",	  [CT_NS_USER] = "user",
+	[CT_NS_PID] = "pid",	   [CT_NS_NET] = "net",	  [CT_NS_MOUNT] = "mnt",
+	[CT_NS_IPC] = "ipc",	   [CT_NS_UTS] = "uts",	  [CT_NS_USER] = "user",
 	[CT_NS_CGROUP] = "cgroup", [CT_NS_TIME] = "time",
 };
 
@@ -87,8 +87,10 @@ static int join_one(enum ct_ns_type t, const char *path, struct vs_err *err)
 
 int ct_ns_join_paths(const struct ct_config *cfg, unsigned skip_mask, struct vs_err *err)
 {
-	static const enum ct_ns_type order[] = { CT_NS_USER, CT_NS_IPC, CT_NS_UTS, CT_NS_NET,
-						 CT_NS_PID,  CT_NS_CGROUP, CT_NS_TIME, CT_NS_MOUNT };
+	static const enum ct_ns_type order[] = {
+		CT_NS_USER, CT_NS_IPC,	  CT_NS_UTS,  CT_NS_NET,
+		CT_NS_PID,  CT_NS_CGROUP, CT_NS_TIME, CT_NS_MOUNT
+	};
 	for (size_t i = 0; i < VS_ARRAY_SIZE(order); i++) {
 		enum ct_ns_type t = order[i];
 		if (!cfg->ns[t].enabled || !cfg->ns[t].path || (skip_mask & (1u << t)))

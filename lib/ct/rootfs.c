@@ -88,9 +88,9 @@ int ct_rootfs_open_in_root(int rootfd, const char *path, enum ct_resolve_create 
 				return vs_syserrf(err, -pfd, "resolve parent of %s in rootfs", buf);
 			int e = 0;
 			if (last && create == CT_RESOLVE_FILE) {
-				int nfd = openat(pfd, name,
-						 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-						 0644);
+				int nfd = openat(
+				    pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				    0644);
 				if (nfd < 0)
 					e = errno;
 				else
@@ -118,8 +118,8 @@ struct default_device {
 };
 
 static const struct default_device default_devices[] = {
-	{ "/dev/null", 1, 3 },	  { "/dev/zero", 1, 5 },    { "/dev/full", 1, 7 },
-	{ "/dev/random", 1, 8 },  { "/dev/urandom", 1, 9 }, { "/dev/tty", 5, 0 },
+	{ "/dev/null", 1, 3 },	 { "/dev/zero", 1, 5 },	   { "/dev/full", 1, 7 },
+	{ "/dev/random", 1, 8 }, { "/dev/urandom", 1, 9 }, { "/dev/tty", 5, 0 },
 };
 
 static int make_device(int rootfd, const char *path, char type, unsigned major, unsigned minor,
@@ -128,8 +128,8 @@ static int make_device(int rootfd, const char *path, char type, unsigned major, 
 	const char *slash = strrchr(path, '/');
 	char parent[PATH_MAX];
 	snprintf(parent, sizeof(parent), "%.*s", (int)(slash - path), path);
-	vs_cleanup_close int pfd = ct_rootfs_open_in_root(rootfd, parent[0] ? parent : "/",
-							  CT_RESOLVE_DIR, err);
+	vs_cleanup_close int pfd =
+	    ct_rootfs_open_in_root(rootfd, parent[0] ? parent : "/", CT_RESOLVE_DIR, err);
 	if (pfd < 0)
 		return pfd;
 	vs_cleanup_close int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -148,8 +148,8 @@ static int make_device(int rootfd, const char *path, char type, unsigned major, 
 		return 0;
 	}
 	/* A user namespace cannot mknod: bind the host's node instead. */
-	vs_cleanup_close int nfd = openat(dfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-					  0644);
+	vs_cleanup_close int nfd =
+	    openat(dfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (nfd < 0)
 		return vs_syserrf(err, errno, "create %s", path);
 	char target[64];
@@ -195,8 +195,8 @@ static int setup_devices(int rootfd, const struct ct_config *cfg, bool userns, s
 	if (!dev_mounted)
 		return 0;
 	static const char *const links[][2] = {
-		{ "/proc/self/fd", "fd" },	    { "/proc/self/fd/0", "stdin" },
-		{ "/proc/self/fd/1", "stdout" },    { "/proc/self/fd/2", "stderr" },
+		{ "/proc/self/fd", "fd" },	 { "/proc/self/fd/0", "stdin" },
+		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
 		{ "/proc/kcore", "core" },
 	};
 	vs_cleanup_close int devfd = ct_rootfs_open_in_root(rootfd, "/dev", CT_RESOLVE_DIR, err);
@@ -229,7 +229,8 @@ int ct_rootfs_prepare(const struct ct_config *cfg, const char *rootfs, const cha
 		return vs_syserrf(err, errno, "open rootfs %s", rootfs);
 	int r;
 	for (unsigned i = 0; i < cfg->nmounts; i++)
-		if ((r = ct_mount_one(rootfd, &cfg->mounts[i], bundle, err)) < 0)
+		if ((r = ct_mount_one(rootfd, &cfg->mounts[i], bundle,
+				      cfg->ns[CT_NS_CGROUP].enabled, err)) < 0)
 			return r;
 	return setup_devices(rootfd, cfg, userns, err);
 }
@@ -275,7 +276,8 @@ static int mask_path(const char *path, int nullfd, struct vs_err *err)
 		return vs_syserrf(err, errno, "masked path %s", path);
 	}
 	if (S_ISDIR(st.st_mode)) {
-		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k,mode=000") < 0)
+		if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "mode=755") < 0)
 			return vs_syserrf(err, errno, "mask %s", path);
 		return 0;
 	}
