@@ -212,8 +212,9 @@ else
 fi
 STEP=rm
 if P rm vt1 >/dev/null 2>"$T/err"; then ok "removed"; else fail "rm: $(cat "$T/err")"; fi
-for d in /sys/fs/cgroup/*/libpod_parent/libpod-"$cid" /sys/fs/cgroup/libpod_parent/libpod-"$cid"; do
-	[ -n "$cid" ] && [ -d "$d" ] && fail "cgroup left behind: $d"
+for d in /sys/fs/cgroup/*/libpod_parent/libpod-"$cid" /sys/fs/cgroup/libpod_parent/libpod-"$cid" \
+	/run/vessel/"$cid"; do
+	[ -n "$cid" ] && [ -e "$d" ] && fail "left behind: $d"
 done
 
 # ---- run -it with a terminal ----
