@@ -594,6 +594,40 @@ int ct_cgroup_add_pid(const struct ct_cgroup *cg, pid_t pid, struct vs_err *err)
 	return 0;
 }
 
+int ct_cgroup_open_unified(const struct ct_cgroup *cg, struct vs_err *err)
+{
+	vs_cleanup_free struct cg_hosts *hs = NULL;
+	int r = cg_load(cg, &hs, err);
+	if (r < 0)
+		return r;
+	struct cg_hier *h = cg_hosts_find(hs, "");
+	if (!h)
+		return vs_errf(err, ENOENT, "cgroup %s: no cgroup2 hierarchy on a v1 host",
+			       cg->path);
+	int fd = open(h->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return vs_syserrf(err, errno, "open %s", h->dir);
+	return fd;
+}
+
+int ct_cgroup_enter_self(const struct ct_cgroup *cg, bool unified_too, struct vs_err *err)
+{
+	vs_cleanup_free struct cg_hosts *hs = NULL;
+	int r = cg_load(cg, &hs, err);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < hs->n; i++) {
+		struct cg_hier *h = &hs->h[i];
+		if (!h->controllers[0])
+			r = unified_too ? cg_write(h->dir, "cgroup.procs", "0", err) : 0;
+		else
+			r = cg_write(h->dir, "tasks", "0", err);
+		if (r < 0)
+			return vs_err_prefix(err, "join cgroup %s", cg->path);
+	}
+	return 0;
+}
+
 int ct_cgroup_freeze(const struct ct_cgroup *cg, bool frozen, struct vs_err *err)
 {
 	vs_cleanup_free struct cg_hosts *hs = NULL;

@@ -35,6 +35,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,7 +43,9 @@
 
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <linux/sched.h>
 
+#include "vessel/core/util.h"
 #include "vessel/ct/cgroup.h"
 
 /* internal to lib/ct/cgroup, exercised directly on the unified mount */
@@ -625,10 +628,83 @@ static void test_pure_v1_namespace(void **state)
 	assert_gone_everywhere(leaf);
 }
 
+/*
+ * The fast join: cgroup created empty, child born in the cgroup2 directory by
+ * clone3(CLONE_INTO_CGROUP) (v2/hybrid) and joining the v1 hierarchies
+ * itself; limits hold (OOM at the memory limit) and every hierarchy lists it.
+ */
+static int fast_child(const struct ct_cgroup *cg, bool unified_too, const char *leaf)
+{
+	struct vs_err err = VS_ERR_INIT;
+	uint64_t t0 = vs_now_ns();
+	if (ct_cgroup_enter_self(cg, unified_too, &err) < 0) {
+		fprintf(stderr, "enter_self: %s\n", err.msg);
+		return 20;
+	}
+	uint64_t t1 = vs_now_ns();
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[512];
+	int in = 0, total = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		total++;
+		in += strstr(line, leaf) != NULL;
+	}
+	if (f)
+		fclose(f);
+	if (in != total || total == 0) {
+		fprintf(stderr, "fast join: in %d of %d hierarchies\n", in, total);
+		return 21;
+	}
+	printf("fast join took %.3f ms\n", (double)(t1 - t0) / 1e6);
+	fflush(stdout);
+	return alloc_64m(NULL) == 0 ? 22 : 23;
+}
+
+static void test_fast_join(void **state)
+{
+	char path[96];
+	name(path, sizeof(path), "fast");
+	struct ct_resources res;
+	parse("{\"memory\":{\"limit\":16777216,\"swap\":16777216}}", &res);
+	for (int variant = 0; variant < 2; variant++) {
+		struct ct_cgroup cg;
+		create_or_fail(&cg, path, &res, 0);
+		struct vs_err err = VS_ERR_INIT;
+		int cgfd = -1;
+		pid_t pid;
+		if (variant == 0 && host_layout != CT_CGROUP_V1) {
+			cgfd = ct_cgroup_open_unified(&cg, &err);
+			if (cgfd < 0)
+				fail_msg("open_unified: %s", err.msg);
+			struct clone_args args;
+			memset(&args, 0, sizeof(args));
+			args.flags = CLONE_INTO_CGROUP;
+			args.exit_signal = SIGCHLD;
+			args.cgroup = (uint64_t)cgfd;
+			pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+			if (pid == 0)
+				_exit(fast_child(&cg, false, path));
+		} else {
+			pid = fork();
+			if (pid == 0)
+				_exit(fast_child(&cg, true, path));
+		}
+		assert_true(pid > 0);
+		if (cgfd >= 0)
+			close(cgfd);
+		int status = wait_status(pid);
+		if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+			fail_msg("variant %d: child status 0x%x, want OOM kill", variant, status);
+		destroy_or_fail(&cg);
+	}
+	ct_resources_free(&res);
+}
+
 /* Whatever a failed test left: every name used above, force-destroyed. */
 static int cleanup_all(void **state)
 {
-	static const char *const names[] = { "mem", "pids", "freeze", "dev", "upd", "refused" };
+	static const char *const names[] = { "mem", "pids",    "freeze", "dev",
+					     "upd", "refused", "fast" };
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct ct_cgroup cg = { .layout = host_layout };
 		name(cg.path, sizeof(cg.path), names[i]);
@@ -672,6 +748,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_detect),
 		cmocka_unit_test(test_memory_oom),
+		cmocka_unit_test(test_fast_join),
 		cmocka_unit_test(test_pids_limit),
 		cmocka_unit_test(test_freeze),
 		cmocka_unit_test(test_devices),
