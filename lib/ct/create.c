@@ -319,6 +319,9 @@ static void fill_state(struct create_ctx *c)
 	snprintf(st->rootfs, sizeof(st->rootfs), "%s", c->rootfs);
 	ct_rfc3339_now(st->created, sizeof(st->created));
 	st->userns = c->cfg.ns[CT_NS_USER].enabled;
+	for (int k = 0; k < CT_HOOK_KIND_COUNT; k++)
+		if (c->cfg.nhooks[k])
+			st->hook_mask |= 1u << k;
 	st->saved_status = CT_STATUS_CREATING;
 	struct json_object *ann = json_object_object_get(c->cfg.json, "annotations");
 	if (ann && json_object_is_type(ann, json_type_object))
@@ -461,8 +464,12 @@ static void run_poststart(const struct ct_state *st)
 {
 	struct ct_config cfg;
 	struct vs_err err = VS_ERR_INIT;
-	if (ct_config_load(st->bundle, &cfg, &err) < 0)
+	if (!(st->hook_mask & (1u << CT_HOOK_POSTSTART)))
+		return; /* do not re-read config.json for nothing */
+	if (ct_config_load(st->bundle, &cfg, &err) < 0) {
+		vs_log(VS_LOG_WARN, "poststart hooks not run: %s", err.msg);
 		return;
+	}
 	if (cfg.nhooks[CT_HOOK_POSTSTART]) {
 		vs_cleanup_free char *sj = ct_state_to_json(st, false);
 		if (ct_hooks_run(cfg.hooks[CT_HOOK_POSTSTART], cfg.nhooks[CT_HOOK_POSTSTART],
