@@ -96,8 +96,12 @@ static void run_poststop(const struct ct_state *st)
 {
 	struct ct_config cfg;
 	struct vs_err err = VS_ERR_INIT;
-	if (ct_config_load(st->bundle, &cfg, &err) < 0)
+	if (!(st->hook_mask & (1u << CT_HOOK_POSTSTOP)))
+		return; /* do not re-read config.json for nothing */
+	if (ct_config_load(st->bundle, &cfg, &err) < 0) {
+		vs_log(VS_LOG_WARN, "poststop hooks not run: %s", err.msg);
 		return;
+	}
 	if (cfg.nhooks[CT_HOOK_POSTSTOP]) {
 		vs_cleanup_free char *sj = ct_state_to_json_as(st, CT_STATUS_STOPPED, false);
 		if (ct_hooks_run(cfg.hooks[CT_HOOK_POSTSTOP], cfg.nhooks[CT_HOOK_POSTSTOP],

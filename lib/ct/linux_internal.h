@@ -85,7 +85,9 @@ int ct_hooks_run(const struct ct_hook *hooks, unsigned n, const char *kind, cons
 		 struct vs_err *err);
 
 /* ---- misc ---- */
-/* clone(2) without a new stack: fork-like; returns the pid or -errno. */
-pid_t ct_clone_fork(unsigned long flags);
+/* clone(2) without a new stack: fork-like; returns the pid or -errno.
+ * cgroup_fd >= 0: try clone3(CLONE_INTO_CGROUP) first; *in_cgroup says
+ * whether the child was born in that cgroup. */
+pid_t ct_clone_fork(unsigned long flags, int cgroup_fd, bool *in_cgroup);
 
 #endif

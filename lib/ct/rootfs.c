@@ -43,8 +43,8 @@ static int openat2_in_root(int rootfd, const char *path, int flags)
 	return r < 0 ? -errno : (int)r;
 }
 
-int ct_rootfs_open_in_root(int rootfd, const char *path, enum ct_resolve_create create,
-			   struct vs_err *err)
+static int open_in_root(int rootfd, const char *path, enum ct_resolve_create create, int depth,
+			struct vs_err *err)
 {
 	while (*path == '/')
 		path++;
@@ -87,6 +87,25 @@ int ct_rootfs_open_in_root(int rootfd, const char *path, enum ct_resolve_create 
 			if (pfd < 0)
 				return vs_syserrf(err, -pfd, "resolve parent of %s in rootfs", buf);
 			int e = 0;
+			char target[PATH_MAX];
+			ssize_t tl = readlinkat(pfd, name, target, sizeof(target) - 1);
+			if (tl > 0) {
+				/* a dangling symlink: create its target, still inside the root */
+				close(pfd);
+				if (depth >= 40)
+					return vs_errf(err, ELOOP,
+						       "resolve %s in rootfs: too many links",
+						       path);
+				target[tl] = 0;
+				char next[PATH_MAX];
+				int n = snprintf(next, sizeof(next), "%.*s/%s%s%s",
+						 target[0] == '/' ? 0 : (int)(name - buf), buf,
+						 target, last ? "" : "/", last ? "" : p + 1);
+				if (n < 0 || n >= (int)sizeof(next))
+					return vs_errf(err, ENAMETOOLONG, "path too long: %s",
+						       path);
+				return open_in_root(rootfd, next, create, depth + 1, err);
+			}
 			if (last && create == CT_RESOLVE_FILE) {
 				int nfd = openat(
 				    pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -110,6 +129,12 @@ int ct_rootfs_open_in_root(int rootfd, const char *path, enum ct_resolve_create 
 			return cfd;
 		close(cfd);
 	}
+}
+
+int ct_rootfs_open_in_root(int rootfd, const char *path, enum ct_resolve_create create,
+			   struct vs_err *err)
+{
+	return open_in_root(rootfd, path, create, 0, err);
 }
 
 struct default_device {

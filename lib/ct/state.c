@@ -221,6 +221,7 @@ int ct_state_save(int dirfd, const struct ct_state *st, struct vs_err *err)
 	json_object_object_add(priv, "rootfs", json_object_new_string(st->rootfs));
 	json_object_object_add(priv, "created", json_object_new_string(st->created));
 	json_object_object_add(priv, "userns", json_object_new_boolean(st->userns));
+	json_object_object_add(priv, "hooks", json_object_new_int((int)st->hook_mask));
 	if (st->has_cgroup) {
 		json_object_object_add(priv, "cgroupLayout",
 				       json_object_new_int(st->cgroup.layout));
@@ -298,6 +299,7 @@ int ct_state_load(int dirfd, struct ct_state *st, struct vs_err *err)
 	copy_str(st->created, sizeof(st->created),
 		 json_object_get_string(ctj_get(priv, "created")));
 	st->userns = json_object_get_boolean(ctj_get(priv, "userns"));
+	st->hook_mask = (unsigned)json_object_get_int(ctj_get(priv, "hooks"));
 	if (ctj_get(priv, "cgroupPath")) {
 		st->has_cgroup = true;
 		st->cgroup.layout = json_object_get_int(ctj_get(priv, "cgroupLayout"));

@@ -98,4 +98,34 @@ rt delete --force ex
 check "delete --force of a running container" eq 0 $?
 check "no state left" eq "" "$(ls "$ROOT")"
 
+# --- hooks: each gets the state on stdin, runs in order, timeouts kill ----------
+cat >"$T/hook.sh" <<'HOOK'
+#!/bin/sh
+# hook.sh NAME LOG: append "NAME status pid" (from the state on stdin) to LOG
+state=$(cat)
+status=$(echo "$state" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')
+pid=$(echo "$state" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+echo "$1 $status $pid" >>"$2"
+HOOK
+chmod +x "$T/hook.sh"
+mkdir -p "$T/rootfs/hooklog"
+log=$T/rootfs/hooklog/log
+hk() { echo "{path: \"$T/hook.sh\", args: [\"hook.sh\", \"$1\", \"${2:-$log}\"]}"; }
+b=$(bundle hooks ".root.readonly = false | .process.args = [\"true\"] | .hooks = {
+  prestart: [$(hk prestart)], createRuntime: [$(hk createRuntime)],
+  createContainer: [$(hk createContainer)], startContainer: [{path: \"/bin/sh\", args: [\"sh\", \"-c\", \"cat >/dev/null; echo startContainer >>/hooklog/log\"]}],
+  poststart: [$(hk poststart)], poststop: [$(hk poststop)]}")
+rt run --bundle "$b" hooks
+check "run with all hooks" eq 0 $?
+check "hooks ran in spec order" eq "prestart createRuntime createContainer startContainer poststart poststop" "$(cut -d' ' -f1 "$log" | tr '\n' ' ' | sed 's/ $//')"
+check "createRuntime saw status creating" eq creating "$(sed -n 's/^createRuntime \([a-z]*\).*/\1/p' "$log")"
+check "poststop saw status stopped" eq stopped "$(sed -n 's/^poststop \([a-z]*\).*/\1/p' "$log")"
+check "hooks got the container pid" bash -c "p=\$(sed -n 's/^prestart [a-z]* //p' '$log'); [ -n \"\$p\" ] && [ \"\$p\" -gt 1 ]"
+b=$(bundle hooktimeout '.process.args = ["true"] | .hooks = {createRuntime: [{path: "/bin/sleep", args: ["sleep", "30"], timeout: 1}]}')
+start=$(date +%s)
+err=$(rt run --bundle "$b" hooktimeout 2>&1)
+check "a hook past its timeout fails create" contains "$err" "createRuntime hook /bin/sleep: timed out after 1 s"
+check "the timeout is enforced (< 10 s)" test $(($(date +%s) - start)) -lt 10
+check "failed create left no state" test ! -e "$ROOT/hooktimeout"
+
 finish
