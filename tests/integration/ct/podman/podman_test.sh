@@ -144,7 +144,7 @@ if [ "$out" = 50331648 ]; then ok "48m seen inside"; else fail "got '$out' err=$
 # ---- run -d, logs, exec, pause/unpause, update, stop ----
 STEP="run -d"
 cid=$(P run -d $RA --name vt1 "$IMAGE" sh -c \
-	'echo started; i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.05; done' 2>"$T/err")
+	'echo started; i=0; while :; do i=$((i+1)); echo $i >/tmp/c.new; mv /tmp/c.new /tmp/count; sleep 0.05; done' 2>"$T/err")
 if [ -n "$cid" ] && [ "$(P inspect -f '{{.State.Status}}' vt1 2>/dev/null)" = running ]; then
 	ok "running ${cid:0:12}"
 else
@@ -152,8 +152,11 @@ else
 fi
 
 STEP=logs
-sleep 0.3
-out=$(P logs vt1 2>&1)
+for _ in $(seq 50); do # a loaded machine may start the shell late
+	out=$(P logs vt1 2>&1)
+	[ -n "$out" ] && [ -s "$(ls "$T"/storage/vfs/dir/*/tmp/count 2>/dev/null | head -1)" ] && break
+	sleep 0.1
+done
 if [ "$out" = started ]; then ok "logs"; else fail "logs='$out'"; fi
 
 STEP=exec
@@ -182,8 +185,11 @@ else
 fi
 STEP=unpause
 if P unpause vt1 >/dev/null 2>"$T/err"; then
-	sleep 0.4
-	c3=$(cat "$T/storage"/vfs/dir/*/tmp/count 2>/dev/null | head -1)
+	for _ in $(seq 30); do
+		sleep 0.1
+		c3=$(cat "$T/storage"/vfs/dir/*/tmp/count 2>/dev/null | head -1)
+		[ "${c3:-0}" -gt "${c2:-0}" ] && break
+	done
 	st=$(P inspect -f '{{.State.Status}}' vt1)
 	if [ "$st" = running ] && [ "${c3:-0}" -gt "${c2:-0}" ]; then
 		ok "running again, counter $c2 -> $c3"
@@ -223,7 +229,7 @@ script -qec "timeout -k 5 60 podman --root $T/storage --runroot $T/run --tmpdir 
 --cgroup-manager cgroupfs --events-backend file --runtime $T/runtime run -it --rm $RA \
 $IMAGE sh -c 'tty; stty size; test -t 0 && echo stdin-is-tty'" "$T/typescript" </dev/null >"$T/tty.out" 2>&1
 rc=$?
-out=$(tr -d '\r' <"$T/tty.out")
+out=$(tr -d '\r\000' <"$T/tty.out")
 case "$out" in
 */dev/pts/*stdin-is-tty*) ok "tty: $(echo "$out" | head -1)" ;;
 *) fail "rc=$rc output: $out" ;;
