@@ -14,8 +14,15 @@
 
 int cmd_exec(const struct cli_globals *g, int argc, char **argv)
 {
-	enum { OPT_PID_FILE = 256, OPT_CONSOLE, OPT_CWD, OPT_PRESERVE, OPT_NNP, OPT_IGNORE_ARG,
-	       OPT_IGNORE };
+	enum {
+		OPT_PID_FILE = 256,
+		OPT_CONSOLE,
+		OPT_CWD,
+		OPT_PRESERVE,
+		OPT_NNP,
+		OPT_IGNORE_ARG,
+		OPT_IGNORE
+	};
 	static const struct option opts[] = {
 		{ "process", required_argument, NULL, 'p' },
 		{ "detach", no_argument, NULL, 'd' },
@@ -64,8 +71,8 @@ int cmd_exec(const struct cli_globals *g, int argc, char **argv)
 			char *end;
 			long n = strtol(optarg, &end, 10);
 			if (*end || n < 0 || n > 1000)
-				return cli_usage_error("exec", "--preserve-fds %s: expected 0..1000",
-						       optarg);
+				return cli_usage_error(
+				    "exec", "--preserve-fds %s: expected 0..1000", optarg);
 			o.preserve_fds = (int)n;
 			break;
 		}

@@ -141,7 +141,8 @@ int cmd_update(const struct cli_globals *g, int argc, char **argv)
 		res = json_tokener_parse(text);
 		if (!res || !json_object_is_type(res, json_type_object)) {
 			json_object_put(res);
-			vs_errf(&err, EINVAL, "update --resources %s: not a JSON object", resources);
+			vs_errf(&err, EINVAL, "update --resources %s: not a JSON object",
+				resources);
 			return cli_fail(&err);
 		}
 	} else {
@@ -152,9 +153,9 @@ int cmd_update(const struct cli_globals *g, int argc, char **argv)
 			json_object_put(res);
 			return cli_fail(&err);
 		}
-	int r = ct_container_update(g->root, argv[optind],
-				    json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN),
-				    &err);
+	int r =
+	    ct_container_update(g->root, argv[optind],
+				json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN), &err);
 	json_object_put(res);
 	return r < 0 ? cli_fail(&err) : 0;
 }
@@ -253,9 +254,10 @@ int cmd_list(const struct cli_globals *g, int argc, char **argv)
 	}
 	size_t n = json_object_array_length(l.arr);
 	if (strcmp(format, "json") == 0) {
-		printf("%s\n", n ? json_object_to_json_string_ext(l.arr, JSON_C_TO_STRING_PLAIN |
-									  JSON_C_TO_STRING_NOSLASHESCAPE)
-				 : "null");
+		printf("%s\n",
+		       n ? json_object_to_json_string_ext(l.arr, JSON_C_TO_STRING_PLAIN |
+								     JSON_C_TO_STRING_NOSLASHESCAPE)
+			 : "null");
 	} else {
 		if (!quiet)
 			printf("%-24s %-8s %-10s %-40s %s\n", "ID", "PID", "STATUS", "BUNDLE",

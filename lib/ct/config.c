@@ -74,7 +74,8 @@ static int parse_namespaces(struct json_object *linux_obj, struct ct_config *cfg
 			return vs_errf(err, EINVAL, "%s.type: unknown namespace type \"%s\"", what,
 				       type);
 		if (cfg->ns[t].enabled)
-			return vs_errf(err, EINVAL, "%s: namespace \"%s\" listed twice", what, type);
+			return vs_errf(err, EINVAL, "%s: namespace \"%s\" listed twice", what,
+				       type);
 		if (path && path[0] != '/')
 			return vs_errf(err, EINVAL, "%s.path: %s is not an absolute path", what,
 				       path);
@@ -143,8 +144,8 @@ static int parse_devices(struct json_object *linux_obj, struct ct_config *cfg, s
 				       type);
 		d->type = type[0];
 		if (d->path[0] != '/' || strstr(d->path, ".."))
-			return vs_errf(err, EINVAL, "%s.path: %s must be absolute without ..",
-				       what, d->path);
+			return vs_errf(err, EINVAL, "%s.path: %s must be absolute without ..", what,
+				       d->path);
 		bool need_nums = d->type != 'p';
 		if ((r = ctj_int64(e, "major", what, 0, 0xfffff, need_nums, &d->major, NULL, err)) <
 			0 ||
@@ -283,10 +284,10 @@ static int parse_propagation(const char *p, unsigned long *flags, struct vs_err 
 		const char *name;
 		unsigned long flags;
 	} tab[] = {
-		{ "private", MS_PRIVATE },	      { "rprivate", MS_PRIVATE | MS_REC },
-		{ "slave", MS_SLAVE },		      { "rslave", MS_SLAVE | MS_REC },
-		{ "shared", MS_SHARED },	      { "rshared", MS_SHARED | MS_REC },
-		{ "unbindable", MS_UNBINDABLE },      { "runbindable", MS_UNBINDABLE | MS_REC },
+		{ "private", MS_PRIVATE },	 { "rprivate", MS_PRIVATE | MS_REC },
+		{ "slave", MS_SLAVE },		 { "rslave", MS_SLAVE | MS_REC },
+		{ "shared", MS_SHARED },	 { "rshared", MS_SHARED | MS_REC },
+		{ "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
 	};
 	for (size_t i = 0; i < VS_ARRAY_SIZE(tab); i++)
 		if (strcmp(p, tab[i].name) == 0) {
@@ -343,8 +344,8 @@ static int parse_linux(struct json_object *root, struct ct_config *cfg, struct v
 	    (r = ctj_string(l, "cgroupsPath", "linux", false, &cfg->cgroups_path, err)) < 0 ||
 	    (r = ctj_strv(l, "maskedPaths", "linux", &cfg->masked_paths, &cfg->nmasked_paths,
 			  err)) < 0 ||
-	    (r = ctj_strv(l, "readonlyPaths", "linux", &cfg->readonly_paths,
-			  &cfg->nreadonly_paths, err)) < 0 ||
+	    (r = ctj_strv(l, "readonlyPaths", "linux", &cfg->readonly_paths, &cfg->nreadonly_paths,
+			  err)) < 0 ||
 	    (r = parse_sysctl(l, cfg, err)) < 0 || (r = parse_time_offsets(l, cfg, err)) < 0 ||
 	    (r = ctj_string(l, "mountLabel", "linux", false, &cfg->mount_label, err)) < 0)
 		return r;
@@ -374,21 +375,22 @@ static int config_validate(struct ct_config *cfg, struct vs_err *err)
 {
 	bool userns = cfg->ns[CT_NS_USER].enabled;
 	if ((cfg->nuid_mappings || cfg->ngid_mappings) && !userns)
-		return vs_errf(err, EINVAL,
-			       "linux.uidMappings: id mappings need a user namespace");
+		return vs_errf(err, EINVAL, "linux.uidMappings: id mappings need a user namespace");
 	if (userns && !cfg->ns[CT_NS_USER].path && (!cfg->nuid_mappings || !cfg->ngid_mappings))
 		return vs_errf(err, EINVAL,
 			       "linux.uidMappings/gidMappings: a new user namespace needs both");
 	if (userns && cfg->ns[CT_NS_USER].path && (cfg->nuid_mappings || cfg->ngid_mappings))
-		return vs_errf(err, EINVAL,
-			       "linux.uidMappings: cannot set mappings when joining a user namespace");
+		return vs_errf(
+		    err, EINVAL,
+		    "linux.uidMappings: cannot set mappings when joining a user namespace");
 	if (cfg->hostname && *cfg->hostname && !cfg->ns[CT_NS_UTS].enabled)
 		return vs_errf(err, EINVAL, "hostname: needs a uts namespace");
 	if (cfg->has_time_offsets && !cfg->ns[CT_NS_TIME].enabled)
 		return vs_errf(err, EINVAL, "linux.timeOffsets: needs a time namespace");
 	if (cfg->has_time_offsets && cfg->ns[CT_NS_TIME].path)
-		return vs_errf(err, EINVAL,
-			       "linux.timeOffsets: cannot set offsets when joining a time namespace");
+		return vs_errf(
+		    err, EINVAL,
+		    "linux.timeOffsets: cannot set offsets when joining a time namespace");
 	if (!cfg->ns[CT_NS_MOUNT].enabled)
 		return vs_errf(err, EINVAL, "linux.namespaces: a mount namespace is required");
 	if (cfg->nsysctls && !cfg->ns[CT_NS_NET].enabled) {

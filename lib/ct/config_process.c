@@ -24,14 +24,14 @@ static const struct {
 	const char *name;
 	int num;
 } signal_names[] = {
-	{ "HUP", SIGHUP },     { "INT", SIGINT },       { "QUIT", SIGQUIT },   { "ILL", SIGILL },
-	{ "TRAP", SIGTRAP },   { "ABRT", SIGABRT },     { "IOT", SIGIOT },     { "BUS", SIGBUS },
-	{ "FPE", SIGFPE },     { "KILL", SIGKILL },     { "USR1", SIGUSR1 },   { "SEGV", SIGSEGV },
-	{ "USR2", SIGUSR2 },   { "PIPE", SIGPIPE },     { "ALRM", SIGALRM },   { "TERM", SIGTERM },
-	{ "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD },   { "CONT", SIGCONT },   { "STOP", SIGSTOP },
-	{ "TSTP", SIGTSTP },   { "TTIN", SIGTTIN },     { "TTOU", SIGTTOU },   { "URG", SIGURG },
-	{ "XCPU", SIGXCPU },   { "XFSZ", SIGXFSZ },     { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF },
-	{ "WINCH", SIGWINCH }, { "IO", SIGIO },         { "POLL", SIGPOLL },   { "PWR", SIGPWR },
+	{ "HUP", SIGHUP },	 { "INT", SIGINT },   { "QUIT", SIGQUIT },     { "ILL", SIGILL },
+	{ "TRAP", SIGTRAP },	 { "ABRT", SIGABRT }, { "IOT", SIGIOT },       { "BUS", SIGBUS },
+	{ "FPE", SIGFPE },	 { "KILL", SIGKILL }, { "USR1", SIGUSR1 },     { "SEGV", SIGSEGV },
+	{ "USR2", SIGUSR2 },	 { "PIPE", SIGPIPE }, { "ALRM", SIGALRM },     { "TERM", SIGTERM },
+	{ "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD }, { "CONT", SIGCONT },     { "STOP", SIGSTOP },
+	{ "TSTP", SIGTSTP },	 { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },     { "URG", SIGURG },
+	{ "XCPU", SIGXCPU },	 { "XFSZ", SIGXFSZ }, { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF },
+	{ "WINCH", SIGWINCH },	 { "IO", SIGIO },     { "POLL", SIGPOLL },     { "PWR", SIGPWR },
 	{ "SYS", SIGSYS },
 };
 
@@ -119,12 +119,13 @@ static int caps_set_parse(struct json_object *caps, const char *key, uint64_t *m
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(arr, i);
 		if (!json_object_is_type(e, json_type_string))
-			return vs_errf(err, EINVAL, "process.capabilities.%s[%zu]: expected a string",
-				       key, i);
+			return vs_errf(err, EINVAL,
+				       "process.capabilities.%s[%zu]: expected a string", key, i);
 		int c = ct_cap_from_name(json_object_get_string(e));
 		if (c < 0)
-			return vs_errf(err, EINVAL, "process.capabilities.%s: unknown capability %s",
-				       key, json_object_get_string(e));
+			return vs_errf(err, EINVAL,
+				       "process.capabilities.%s: unknown capability %s", key,
+				       json_object_get_string(e));
 		*mask |= 1ULL << c;
 	}
 	return 0;
@@ -222,15 +223,17 @@ static int process_user_parse(struct json_object *proc, struct ct_process *p, st
 			return vs_errf(err, ENOMEM, "out of memory");
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *e = json_object_array_get_idx(arr, i);
-			if (!json_object_is_type(e, json_type_int) || json_object_get_int64(e) < 0 ||
-			    json_object_get_int64(e) >= UINT32_MAX)
+			if (!json_object_is_type(e, json_type_int) ||
+			    json_object_get_int64(e) < 0 || json_object_get_int64(e) >= UINT32_MAX)
 				return vs_errf(err, EINVAL,
-					       "process.user.additionalGids[%zu]: expected a gid", i);
+					       "process.user.additionalGids[%zu]: expected a gid",
+					       i);
 			p->additional_gids[i] = (uint32_t)json_object_get_int64(e);
 		}
 		p->nadditional_gids = (unsigned)n;
 	}
-	if (ctj_get(u, "username") && !json_object_is_type(ctj_get(u, "username"), json_type_string))
+	if (ctj_get(u, "username") &&
+	    !json_object_is_type(ctj_get(u, "username"), json_type_string))
 		return vs_errf(err, EINVAL, "process.user.username: expected a string");
 	return 0;
 }
@@ -291,8 +294,8 @@ int ct_process_parse(struct json_object *proc, struct ct_process *p, struct vs_e
 		goto fail;
 	p->has_oom_score_adj = has_oom;
 	p->oom_score_adj = (int)oom;
-	if ((r = ctj_string(proc, "apparmorProfile", "process", false, &p->apparmor_profile,
-			    err)) < 0 ||
+	if ((r = ctj_string(proc, "apparmorProfile", "process", false, &p->apparmor_profile, err)) <
+		0 ||
 	    (r = ctj_string(proc, "selinuxLabel", "process", false, &p->selinux_label, err)) < 0)
 		goto fail;
 	return 0;

@@ -46,9 +46,12 @@ static int op_parse(const char *name, int *op)
 		const char *name;
 		int op;
 	} ops[] = {
-		{ "SCMP_CMP_NE", SCMP_CMP_NE },	    { "SCMP_CMP_LT", SCMP_CMP_LT },
-		{ "SCMP_CMP_LE", SCMP_CMP_LE },	    { "SCMP_CMP_EQ", SCMP_CMP_EQ },
-		{ "SCMP_CMP_GE", SCMP_CMP_GE },	    { "SCMP_CMP_GT", SCMP_CMP_GT },
+		{ "SCMP_CMP_NE", SCMP_CMP_NE },
+		{ "SCMP_CMP_LT", SCMP_CMP_LT },
+		{ "SCMP_CMP_LE", SCMP_CMP_LE },
+		{ "SCMP_CMP_EQ", SCMP_CMP_EQ },
+		{ "SCMP_CMP_GE", SCMP_CMP_GE },
+		{ "SCMP_CMP_GT", SCMP_CMP_GT },
 		{ "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
 	};
 	for (size_t i = 0; i < VS_ARRAY_SIZE(ops); i++)
@@ -152,9 +155,10 @@ int ct_seccomp_parse(struct json_object *obj, struct ct_seccomp *sec, struct vs_
 			struct json_object *e = json_object_array_get_idx(arr, i);
 			if (!json_object_is_type(e, json_type_string) ||
 			    arch_parse(json_object_get_string(e), &sec->arches[i]) < 0)
-				return vs_errf(err, EINVAL,
-					       "linux.seccomp.architectures[%zu]: unknown architecture %s",
-					       i, json_object_to_json_string(e));
+				return vs_errf(
+				    err, EINVAL,
+				    "linux.seccomp.architectures[%zu]: unknown architecture %s", i,
+				    json_object_to_json_string(e));
 			sec->narches++;
 		}
 	}
@@ -168,8 +172,8 @@ int ct_seccomp_parse(struct json_object *obj, struct ct_seccomp *sec, struct vs_
 			char what[48];
 			snprintf(what, sizeof(what), "linux.seccomp.syscalls[%zu]", i);
 			sec->nrules++;
-			if ((r = rule_parse(json_object_array_get_idx(arr, i), what,
-					    &sec->rules[i], err)) < 0)
+			if ((r = rule_parse(json_object_array_get_idx(arr, i), what, &sec->rules[i],
+					    err)) < 0)
 				return r;
 		}
 	}

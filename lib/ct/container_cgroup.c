@@ -3,6 +3,15 @@
  * (config-linux.md "Control groups"): the cgroup path defaults to
  * /vessel/<id>; systemd-style "slice:prefix:name" paths are refused
  * because the runtime does not talk to systemd.
+ *
+ * Start-up cost: moving another process into a cgroup (writing its pid to
+ * cgroup.procs) takes the kernel's global threadgroup lock for writing,
+ * which waits for an RCU grace period - milliseconds per container.  So
+ * create makes the cgroup with no process in it, and the container child
+ * moves itself ("0" = the writer) before it does anything else
+ * (ctc_enter_self).  The per-hierarchy directories come from the cgroup
+ * module's internal path resolution (cgroup/cgroup_internal.h), so both
+ * agree on where the container lives.
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -10,6 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "cgroup/cgroup_internal.h"
 #include "container_cgroup.h"
 #include "vessel/ct/cgroup.h"
 
@@ -40,7 +53,7 @@ int ctc_setup(const struct ct_config *cfg, const char *id, pid_t pid, struct ct_
 		ct_resources_free(&res);
 		return r;
 	}
-	r = ct_cgroup_create(&st->cgroup, layout, path, &res, pid, err);
+	r = ct_cgroup_create(&st->cgroup, layout, path, &res, pid, err); /* pid 0: nobody */
 	ct_resources_free(&res);
 	if (r < 0)
 		return r;
@@ -82,7 +95,7 @@ int ctc_update(const struct ct_state *st, const char *resources_json, struct vs_
 	if (!tok)
 		return vs_errf(err, ENOMEM, "out of memory");
 	struct json_object *obj =
-		json_tokener_parse_ex(tok, resources_json, (int)strlen(resources_json));
+	    json_tokener_parse_ex(tok, resources_json, (int)strlen(resources_json));
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	json_tokener_free(tok);
 	if (!obj || jerr != json_tokener_success) {
@@ -103,4 +116,51 @@ int ctc_update(const struct ct_state *st, const char *resources_json, struct vs_
 int ctc_add_pid(const struct ct_state *st, pid_t pid, struct vs_err *err)
 {
 	return st->has_cgroup ? ct_cgroup_add_pid(&st->cgroup, pid, err) : 0;
+}
+
+int ctc_self_dirs(const struct ct_state *st, struct cg_hosts **out, struct vs_err *err)
+{
+	*out = NULL;
+	if (!st->has_cgroup)
+		return 0;
+	struct cg_hosts *hs = malloc(sizeof(*hs));
+	if (!hs)
+		return vs_errf(err, ENOMEM, "cgroup: out of memory");
+	int r = cg_hosts_load(hs, st->cgroup.layout, st->cgroup.path, err);
+	if (r < 0) {
+		free(hs);
+		return r;
+	}
+	*out = hs;
+	return 0;
+}
+
+int ctc_v2_dir_fd(const struct cg_hosts *hs)
+{
+	for (unsigned i = 0; hs && i < hs->n; i++)
+		if (!hs->h[i].controllers[0])
+			return open(hs->h[i].dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return -ENOENT;
+}
+
+int ctc_enter_self(const struct cg_hosts *hs, bool skip_v2, struct vs_err *err)
+{
+	for (unsigned i = 0; hs && i < hs->n; i++) {
+		bool v2 = !hs->h[i].controllers[0];
+		if (v2 && skip_v2)
+			continue;
+		/* v1 "tasks" with "0" moves just the caller without the global
+		 * threadgroup lock; we are single-threaded, so that is the process */
+		char path[CG_PATH_MAX + 16];
+		snprintf(path, sizeof(path), "%s/%s", hs->h[i].dir, v2 ? "cgroup.procs" : "tasks");
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return vs_syserrf(err, errno, "join cgroup %s", hs->h[i].dir);
+		ssize_t n = write(fd, "0", 1);
+		int e = errno;
+		close(fd);
+		if (n != 1)
+			return vs_syserrf(err, e, "join cgroup %s", hs->h[i].dir);
+	}
+	return 0;
 }

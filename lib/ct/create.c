@@ -64,6 +64,8 @@ struct create_ctx {
 	int console_fd;
 	pid_t pid;
 	struct ct_state st;
+	struct cg_hosts *cg_dirs; /* where the child moves itself */
+	bool born_in_cgroup2;	  /* CLONE_INTO_CGROUP did the cgroup2 part */
 };
 
 int ct_start_socket_addr(int dirfd, struct sockaddr_un *addr)
@@ -121,10 +123,21 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 	struct vs_err err = VS_ERR_INIT;
 	const struct ct_config *cfg = &c->cfg;
 	close(c->sync[0]);
+	/* our copy of the locked state dir fd would hold the lock until execve */
+	close(c->dirfd);
+	if (ctc_enter_self(c->cg_dirs, c->born_in_cgroup2, &err) < 0)
+		child_fail(c, &err);
 	int host_pid = 0;
 	if (ct_sync_expect_code(c->sync[1], CT_SYNC_GO, &host_pid, &err) < 0)
 		_exit(1);
 	c->st.pid = host_pid;
+	if (cfg->ns[CT_NS_USER].enabled) {
+		/* become root of the (now mapped) user namespace */
+		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+			vs_syserrf(&err, errno, "become root in the user namespace (is 0 mapped?)");
+			child_fail(c, &err);
+		}
+	}
 	unsigned skip = (1u << CT_NS_PID) | (1u << CT_NS_TIME);
 	if (ct_ns_join_paths(cfg, skip, &err) < 0)
 		child_fail(c, &err);
@@ -255,7 +268,7 @@ static int spawn_child(struct create_ctx *c, struct vs_err *err)
 			return vs_syserrf(err, errno, "time namespaces are not supported");
 		if (cfg->ns[CT_NS_TIME].path) {
 			vs_cleanup_close int fd =
-				open(cfg->ns[CT_NS_TIME].path, O_RDONLY | O_CLOEXEC);
+			    open(cfg->ns[CT_NS_TIME].path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0 || setns(fd, CLONE_NEWTIME) < 0)
 				r = vs_syserrf(err, errno, "join time namespace %s",
 					       cfg->ns[CT_NS_TIME].path);
@@ -264,7 +277,10 @@ static int spawn_child(struct create_ctx *c, struct vs_err *err)
 		}
 	}
 	if (r == 0) {
-		pid_t pid = ct_clone_fork(clone_flags(cfg));
+		vs_cleanup_close int cgfd = ctc_v2_dir_fd(c->cg_dirs);
+		bool born = false;
+		pid_t pid = ct_clone_fork(clone_flags(cfg), cgfd, &born);
+		c->born_in_cgroup2 = born;
 		if (pid == 0)
 			child_main(c);
 		if (pid < 0)
@@ -303,11 +319,14 @@ static void fill_state(struct create_ctx *c)
 	snprintf(st->rootfs, sizeof(st->rootfs), "%s", c->rootfs);
 	ct_rfc3339_now(st->created, sizeof(st->created));
 	st->userns = c->cfg.ns[CT_NS_USER].enabled;
+	for (int k = 0; k < CT_HOOK_KIND_COUNT; k++)
+		if (c->cfg.nhooks[k])
+			st->hook_mask |= 1u << k;
 	st->saved_status = CT_STATUS_CREATING;
 	struct json_object *ann = json_object_object_get(c->cfg.json, "annotations");
 	if (ann && json_object_is_type(ann, json_type_object))
 		st->annotations_json =
-			strdup(json_object_to_json_string_ext(ann, JSON_C_TO_STRING_PLAIN));
+		    strdup(json_object_to_json_string_ext(ann, JSON_C_TO_STRING_PLAIN));
 }
 
 static int write_pid_file(const char *path, pid_t pid, struct vs_err *err)
@@ -319,11 +338,25 @@ static int write_pid_file(const char *path, pid_t pid, struct vs_err *err)
 	return vs_write_file_atomic(path, buf, (size_t)n, err);
 }
 
+/* --debug timeline of create, in microseconds since the first step */
+static void create_mark(const char *what)
+{
+	static uint64_t t0;
+	if (!vs_log_enabled(VS_LOG_DEBUG))
+		return;
+	uint64_t now = vs_now_ns();
+	if (!t0)
+		t0 = now;
+	vs_log(VS_LOG_DEBUG, "create: %s at +%llu us", what, (unsigned long long)(now - t0) / 1000);
+}
+
 static int create_steps(struct create_ctx *c, struct vs_err *err)
 {
 	int r;
+	create_mark("begin");
 	if ((r = ct_id_validate(c->o->id, err)) < 0 || (r = resolve_paths(c, err)) < 0)
 		return r;
+	create_mark("config loaded");
 	if ((r = ct_state_dir_create(c->o->root, c->o->id, &c->dirfd, err)) < 0)
 		return r;
 	fill_state(c);
@@ -334,8 +367,14 @@ static int create_steps(struct create_ctx *c, struct vs_err *err)
 		return r;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->sync) < 0)
 		return vs_syserrf(err, errno, "socketpair");
+	/* the cgroup exists, empty, before the child: it moves itself in */
+	if ((r = ctc_setup(&c->cfg, c->o->id, 0, &c->st, err)) < 0 ||
+	    (r = ctc_self_dirs(&c->st, &c->cg_dirs, err)) < 0)
+		return r;
+	create_mark("cgroup ready");
 	if ((r = spawn_child(c, err)) < 0)
 		return r;
+	create_mark("cloned");
 	close(c->sync[1]);
 	c->sync[1] = -1;
 	c->st.pid = c->pid;
@@ -343,19 +382,19 @@ static int create_steps(struct create_ctx *c, struct vs_err *err)
 	if (c->cfg.ns[CT_NS_USER].enabled && !c->cfg.ns[CT_NS_USER].path &&
 	    (r = ct_ns_write_mappings(c->pid, &c->cfg, err)) < 0)
 		return r;
-	if ((r = ctc_setup(&c->cfg, c->o->id, c->pid, &c->st, err)) < 0)
-		return r;
 	/* the state exists from here on, so a failing create can be inspected */
 	if ((r = ct_state_save(c->dirfd, &c->st, err)) < 0)
 		return r;
 	if (ct_sync_send_code(c->sync[0], CT_SYNC_GO, c->pid) < 0 ||
 	    (r = ct_sync_expect(c->sync[0], CT_SYNC_HOOKS, err)) < 0)
 		return r < 0 ? r : vs_errf(err, EPIPE, "container process exited during setup");
+	create_mark("mounts done");
 	if ((r = run_runtime_hooks(c, err)) < 0)
 		return r;
 	if (ct_sync_send(c->sync[0], CT_SYNC_GO, NULL) < 0 ||
 	    (r = ct_sync_expect(c->sync[0], CT_SYNC_READY, err)) < 0)
 		return r < 0 ? r : vs_errf(err, EPIPE, "container process exited during setup");
+	create_mark("ready");
 	c->st.saved_status = CT_STATUS_CREATED;
 	if ((r = ct_state_save(c->dirfd, &c->st, err)) < 0)
 		return r;
@@ -388,8 +427,7 @@ static void create_rollback(struct create_ctx *c)
 }
 
 /* Shared by create and run: on success the state dir stays locked in *dirfd. */
-static int create_locked(const struct ct_create_opts *o, pid_t *pid, int *dirfd,
-			 struct vs_err *err)
+static int create_locked(const struct ct_create_opts *o, pid_t *pid, int *dirfd, struct vs_err *err)
 {
 	struct create_ctx c;
 	memset(&c, 0, sizeof(c));
@@ -401,6 +439,7 @@ static int create_locked(const struct ct_create_opts *o, pid_t *pid, int *dirfd,
 	create_ctx_close(&c);
 	ct_config_free(&c.cfg);
 	ct_state_free(&c.st);
+	free(c.cg_dirs);
 	if (r == 0) {
 		*pid = c.pid;
 		*dirfd = c.dirfd;
@@ -425,8 +464,12 @@ static void run_poststart(const struct ct_state *st)
 {
 	struct ct_config cfg;
 	struct vs_err err = VS_ERR_INIT;
-	if (ct_config_load(st->bundle, &cfg, &err) < 0)
+	if (!(st->hook_mask & (1u << CT_HOOK_POSTSTART)))
+		return; /* do not re-read config.json for nothing */
+	if (ct_config_load(st->bundle, &cfg, &err) < 0) {
+		vs_log(VS_LOG_WARN, "poststart hooks not run: %s", err.msg);
 		return;
+	}
 	if (cfg.nhooks[CT_HOOK_POSTSTART]) {
 		vs_cleanup_free char *sj = ct_state_to_json(st, false);
 		if (ct_hooks_run(cfg.hooks[CT_HOOK_POSTSTART], cfg.nhooks[CT_HOOK_POSTSTART],

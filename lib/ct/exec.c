@@ -39,11 +39,11 @@
 
 struct exec_ctx {
 	const struct ct_exec_opts *o;
-	struct ct_config cfg;	    /* the container's config (seccomp, defaults) */
+	struct ct_config cfg; /* the container's config (seccomp, defaults) */
 	bool have_cfg;
 	struct json_object *pjson; /* --process document */
 	struct ct_process proc;
-	const char **env;	   /* merged env when built from the CLI */
+	const char **env; /* merged env when built from the CLI */
 	int ns[CT_NS_COUNT];
 	int sync[2];
 	int console_fd;
@@ -152,7 +152,7 @@ static __attribute__((noreturn)) void exec_child(struct exec_ctx *c)
 {
 	struct vs_err err = VS_ERR_INIT;
 	close(c->sync[0]);
-	static const enum ct_ns_type order[] = { CT_NS_USER, CT_NS_IPC, CT_NS_UTS,
+	static const enum ct_ns_type order[] = { CT_NS_USER, CT_NS_IPC,	   CT_NS_UTS,
 						 CT_NS_NET,  CT_NS_CGROUP, CT_NS_MOUNT };
 	for (size_t i = 0; i < VS_ARRAY_SIZE(order); i++) {
 		enum ct_ns_type t = order[i];

@@ -91,8 +91,8 @@ int ctj_uint64(struct json_object *obj, const char *key, const char *what, uint6
 	return 0;
 }
 
-int ctj_array(struct json_object *obj, const char *key, const char *what,
-	      struct json_object **arr, size_t *len, struct vs_err *err)
+int ctj_array(struct json_object *obj, const char *key, const char *what, struct json_object **arr,
+	      size_t *len, struct vs_err *err)
 {
 	struct json_object *v = ctj_get(obj, key);
 	*arr = NULL;

@@ -30,7 +30,7 @@ int ctj_uint64(struct json_object *obj, const char *key, const char *what, uint6
 int ctj_strv(struct json_object *obj, const char *key, const char *what, const char ***out,
 	     unsigned *count, struct vs_err *err);
 /* Array member: returns its length in *len (0 when absent); *arr may be NULL. */
-int ctj_array(struct json_object *obj, const char *key, const char *what,
-	      struct json_object **arr, size_t *len, struct vs_err *err);
+int ctj_array(struct json_object *obj, const char *key, const char *what, struct json_object **arr,
+	      size_t *len, struct vs_err *err);
 
 #endif

@@ -28,8 +28,7 @@ struct locked_state {
 	struct ct_state st;
 };
 
-static int lock_load(const char *root, const char *id, struct locked_state *ls,
-		     struct vs_err *err)
+static int lock_load(const char *root, const char *id, struct locked_state *ls, struct vs_err *err)
 {
 	ls->dirfd = -1;
 	memset(&ls->st, 0, sizeof(ls->st));
@@ -97,8 +96,12 @@ static void run_poststop(const struct ct_state *st)
 {
 	struct ct_config cfg;
 	struct vs_err err = VS_ERR_INIT;
-	if (ct_config_load(st->bundle, &cfg, &err) < 0)
+	if (!(st->hook_mask & (1u << CT_HOOK_POSTSTOP)))
+		return; /* do not re-read config.json for nothing */
+	if (ct_config_load(st->bundle, &cfg, &err) < 0) {
+		vs_log(VS_LOG_WARN, "poststop hooks not run: %s", err.msg);
 		return;
+	}
 	if (cfg.nhooks[CT_HOOK_POSTSTOP]) {
 		vs_cleanup_free char *sj = ct_state_to_json_as(st, CT_STATUS_STOPPED, false);
 		if (ct_hooks_run(cfg.hooks[CT_HOOK_POSTSTOP], cfg.nhooks[CT_HOOK_POSTSTOP],
@@ -177,8 +180,7 @@ int ct_container_update(const char *root, const char *id, const char *resources_
 	return r;
 }
 
-int ct_container_pids(const char *root, const char *id, pid_t **pids, size_t *n,
-		      struct vs_err *err)
+int ct_container_pids(const char *root, const char *id, pid_t **pids, size_t *n, struct vs_err *err)
 {
 	struct locked_state ls;
 	int r = lock_load(root, id, &ls, err);

@@ -18,10 +18,10 @@
 
 /* ---- sync channel (SOCK_SEQPACKET socketpair) ---- */
 enum ct_sync_type {
-	CT_SYNC_GO = 1,	    /* parent -> child: continue */
-	CT_SYNC_HOOKS,	    /* child -> parent: mounts done, run createRuntime hooks */
-	CT_SYNC_READY,	    /* child -> parent: created, waiting for start */
-	CT_SYNC_ERROR,	    /* child -> parent: failed; code + msg follow */
+	CT_SYNC_GO = 1, /* parent -> child: continue */
+	CT_SYNC_HOOKS,	/* child -> parent: mounts done, run createRuntime hooks */
+	CT_SYNC_READY,	/* child -> parent: created, waiting for start */
+	CT_SYNC_ERROR,	/* child -> parent: failed; code + msg follow */
 };
 
 struct ct_sync_msg {
@@ -67,8 +67,7 @@ int ct_rootfs_open_in_root(int rootfd, const char *path, enum ct_resolve_create 
 /* Everything after the rootfs up to (not including) execve, then execve.
  * Returns only on failure.  seccomp_early: load seccomp before dropping
  * privileges (needed when noNewPrivileges is false). */
-int ct_process_exec(const struct ct_process *proc, const struct ct_config *cfg,
-		    struct vs_err *err);
+int ct_process_exec(const struct ct_process *proc, const struct ct_config *cfg, struct vs_err *err);
 int ct_process_set_rlimits(const struct ct_process *proc, struct vs_err *err);
 int ct_process_set_oom_score(const struct ct_process *proc, struct vs_err *err);
 
@@ -86,7 +85,9 @@ int ct_hooks_run(const struct ct_hook *hooks, unsigned n, const char *kind, cons
 		 struct vs_err *err);
 
 /* ---- misc ---- */
-/* clone(2) without a new stack: fork-like; returns the pid or -errno. */
-pid_t ct_clone_fork(unsigned long flags);
+/* clone(2) without a new stack: fork-like; returns the pid or -errno.
+ * cgroup_fd >= 0: try clone3(CLONE_INTO_CGROUP) first; *in_cgroup says
+ * whether the child was born in that cgroup. */
+pid_t ct_clone_fork(unsigned long flags, int cgroup_fd, bool *in_cgroup);
 
 #endif

@@ -65,10 +65,10 @@ static const struct {
 	const char *name;
 	unsigned long flag;
 } prop_flags[] = {
-	{ "private", MS_PRIVATE },	   { "rprivate", MS_PRIVATE | MS_REC },
-	{ "shared", MS_SHARED },	   { "rshared", MS_SHARED | MS_REC },
-	{ "slave", MS_SLAVE },		   { "rslave", MS_SLAVE | MS_REC },
-	{ "unbindable", MS_UNBINDABLE },   { "runbindable", MS_UNBINDABLE | MS_REC },
+	{ "private", MS_PRIVATE },	 { "rprivate", MS_PRIVATE | MS_REC },
+	{ "shared", MS_SHARED },	 { "rshared", MS_SHARED | MS_REC },
+	{ "slave", MS_SLAVE },		 { "rslave", MS_SLAVE | MS_REC },
+	{ "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
 };
 
 int ct_mount_options_parse(const struct ct_mount *m, struct ct_mount_opts *o, struct vs_err *err)
@@ -136,15 +136,40 @@ static int fd_path(char *buf, size_t size, int fd)
 	return snprintf(buf, size, "/proc/self/fd/%d", fd) < (int)size ? 0 : -ENAMETOOLONG;
 }
 
-/* v1/hybrid hosts: a tmpfs with one fresh mount per host hierarchy. */
-static int mount_cgroup_v1(int rootfd, const struct ct_mount *m, unsigned long flags,
+/* Our own cgroup path in the hierarchy with these controllers ("" = v2),
+ * from /proc/self/cgroup; the parent has already moved us into it. */
+static int own_cgroup_path(const char *controllers, char *out, size_t size)
+{
+	vs_cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
+	if (!f)
+		return -errno;
+	char line[4096];
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		char *c1 = strchr(line, ':');
+		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c2 = 0;
+		if (strcmp(c1 + 1, controllers) == 0) {
+			snprintf(out, size, "%s", c2 + 1);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* v1/hybrid hosts: a tmpfs with one mount per host hierarchy: a fresh
+ * mount in a cgroup namespace (it shows the namespace root, our cgroup),
+ * else a bind of our own cgroup directory, as runc does. */
+static int mount_cgroup_v1(int rootfd, const struct ct_mount *m, unsigned long flags, bool cgroupns,
 			   struct vs_err *err)
 {
 	vs_cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
 		return vs_syserrf(err, errno, "open /proc/self/mountinfo");
-	vs_cleanup_close int dst = ct_rootfs_open_in_root(rootfd, m->destination, CT_RESOLVE_DIR,
-							  err);
+	vs_cleanup_close int dst =
+	    ct_rootfs_open_in_root(rootfd, m->destination, CT_RESOLVE_DIR, err);
 	if (dst < 0)
 		return dst;
 	char target[64];
@@ -187,11 +212,19 @@ static int mount_cgroup_v1(int rootfd, const struct ct_mount *m, unsigned long f
 			used += l;
 		}
 		unsigned long cf = MS_NOSUID | MS_NODEV | MS_NOEXEC | (flags & MS_RDONLY);
-		if (mount(v2 ? "cgroup2" : "cgroup", st, v2 ? "cgroup2" : "cgroup", cf,
-			  v2 ? NULL : data) < 0) {
-			/* e.g. a user namespace without a cgroup namespace: bind the host view */
-			if (mount(mnt, st, NULL, MS_BIND | MS_REC, NULL) < 0)
+		if (!cgroupns || mount(v2 ? "cgroup2" : "cgroup", st, v2 ? "cgroup2" : "cgroup", cf,
+				       v2 ? NULL : data) < 0) {
+			char own[PATH_MAX], host[PATH_MAX * 2];
+			if (own_cgroup_path(v2 ? "" : data, own, sizeof(own)) < 0)
+				snprintf(own, sizeof(own), "/");
+			snprintf(host, sizeof(host), "%s%s", mnt, own);
+			if (mount(host, st, NULL, MS_BIND | MS_REC, NULL) < 0)
 				return vs_syserrf(err, errno, "mount cgroup %s", sub);
+			close(sfd);
+			sfd = ct_rootfs_open_in_root(rootfd, sub, CT_RESOLVE_NONE, err);
+			if (sfd < 0)
+				return sfd;
+			fd_path(st, sizeof(st), sfd);
 			int r = ct_mount_bind_remount(st, cf, err);
 			if (r < 0)
 				return r;
@@ -203,7 +236,8 @@ static int mount_cgroup_v1(int rootfd, const struct ct_mount *m, unsigned long f
 		if (dst < 0)
 			return dst;
 		fd_path(target, sizeof(target), dst);
-		if (mount(NULL, target, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		if (mount(NULL, target, NULL,
+			  MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			  "mode=755") < 0)
 			return vs_syserrf(err, errno, "remount %s read-only", m->destination);
 	}
@@ -211,25 +245,41 @@ static int mount_cgroup_v1(int rootfd, const struct ct_mount *m, unsigned long f
 }
 
 static int mount_cgroup(int rootfd, const struct ct_mount *m, const struct ct_mount_opts *o,
-			struct vs_err *err)
+			bool cgroupns, struct vs_err *err)
 {
 	struct statfs sfs;
 	if (statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC) {
 		vs_cleanup_close int dst =
-			ct_rootfs_open_in_root(rootfd, m->destination, CT_RESOLVE_DIR, err);
+		    ct_rootfs_open_in_root(rootfd, m->destination, CT_RESOLVE_DIR, err);
 		if (dst < 0)
 			return dst;
 		char target[64];
 		fd_path(target, sizeof(target), dst);
-		if (mount("cgroup2", target, "cgroup2", o->flags & ~(MS_BIND | MS_REC), NULL) < 0 &&
-		    mount("/sys/fs/cgroup", target, NULL, MS_BIND | MS_REC, NULL) < 0)
+		if (cgroupns &&
+		    mount("cgroup2", target, "cgroup2", o->flags & ~(MS_BIND | MS_REC), NULL) == 0)
+			return 0;
+		char own[PATH_MAX], host[PATH_MAX + 16];
+		if (own_cgroup_path("", own, sizeof(own)) < 0)
+			snprintf(own, sizeof(own), "/");
+		snprintf(host, sizeof(host), "/sys/fs/cgroup%s", own);
+		if (mount(host, target, NULL, MS_BIND | MS_REC, NULL) < 0)
 			return vs_syserrf(err, errno, "mount cgroup2 on %s", m->destination);
+		if (o->flags & MS_RDONLY) {
+			close(dst);
+			dst = ct_rootfs_open_in_root(rootfd, m->destination, CT_RESOLVE_NONE, err);
+			if (dst < 0)
+				return dst;
+			fd_path(target, sizeof(target), dst);
+			return ct_mount_bind_remount(
+			    target, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, err);
+		}
 		return 0;
 	}
-	return mount_cgroup_v1(rootfd, m, o->flags, err);
+	return mount_cgroup_v1(rootfd, m, o->flags, cgroupns, err);
 }
 
-int ct_mount_one(int rootfd, const struct ct_mount *m, const char *bundle, struct vs_err *err)
+int ct_mount_one(int rootfd, const struct ct_mount *m, const char *bundle, bool cgroupns,
+		 struct vs_err *err)
 {
 	struct ct_mount_opts o;
 	int r = ct_mount_options_parse(m, &o, err);
@@ -237,7 +287,7 @@ int ct_mount_one(int rootfd, const struct ct_mount *m, const char *bundle, struc
 		return r;
 	const char *type = m->type;
 	if (type && (!strcmp(type, "cgroup") || !strcmp(type, "cgroup2")) && !(o.flags & MS_BIND))
-		return mount_cgroup(rootfd, m, &o, err);
+		return mount_cgroup(rootfd, m, &o, cgroupns, err);
 
 	char source[PATH_MAX];
 	const char *src = m->source ? m->source : (type ? type : "none");

@@ -5,6 +5,8 @@
 #ifndef VESSEL_CT_MOUNTS_INTERNAL_H
 #define VESSEL_CT_MOUNTS_INTERNAL_H
 
+#include <stdbool.h>
+
 #include "vessel/ct/config.h"
 
 struct ct_mount_opts {
@@ -14,7 +16,9 @@ struct ct_mount_opts {
 };
 
 int ct_mount_options_parse(const struct ct_mount *m, struct ct_mount_opts *o, struct vs_err *err);
-int ct_mount_one(int rootfd, const struct ct_mount *m, const char *bundle, struct vs_err *err);
+/* cgroupns: the container has its own cgroup namespace (affects type cgroup). */
+int ct_mount_one(int rootfd, const struct ct_mount *m, const char *bundle, bool cgroupns,
+		 struct vs_err *err);
 int ct_mount_bind_remount(const char *target, unsigned long flags, struct vs_err *err);
 
 #endif

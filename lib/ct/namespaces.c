@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,13 +33,32 @@
 
 /* /proc/PID/ns names, indexed by enum ct_ns_type. */
 static const char *const proc_ns_names[CT_NS_COUNT] = {
-	[CT_NS_PID] = "pid",   [CT_NS_NET] = "net",	  [CT_NS_MOUNT] = "mnt",
-	[CT_NS_IPC] = "ipc",   [CT_NS_UTS] = "uts",	  [CT_NS_USER] = "user",
+	[CT_NS_PID] = "pid",	   [CT_NS_NET] = "net",	  [CT_NS_MOUNT] = "mnt",
+	[CT_NS_IPC] = "ipc",	   [CT_NS_UTS] = "uts",	  [CT_NS_USER] = "user",
 	[CT_NS_CGROUP] = "cgroup", [CT_NS_TIME] = "time",
 };
 
-pid_t ct_clone_fork(unsigned long flags)
+pid_t ct_clone_fork(unsigned long flags, int cgroup_fd, bool *in_cgroup)
 {
+	*in_cgroup = false;
+	if (cgroup_fd >= 0) {
+		/* clone3 with CLONE_INTO_CGROUP (Linux 5.7): born in the cgroup */
+		struct clone_args_v2 {
+			uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+			    stack_size, tls, set_tid, set_tid_size, cgroup;
+		} args;
+		memset(&args, 0, sizeof(args));
+		args.flags = flags | 0x200000000ULL /* CLONE_INTO_CGROUP */;
+		args.exit_signal = SIGCHLD;
+		args.cgroup = (uint64_t)cgroup_fd;
+		long r = syscall(SYS_clone3, &args, sizeof(args));
+		if (r >= 0) {
+			*in_cgroup = true;
+			return (pid_t)r;
+		}
+		if (errno != ENOSYS && errno != E2BIG && errno != EINVAL)
+			return -errno;
+	}
 	long r = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (r < 0)
 		return -errno;
@@ -87,8 +107,10 @@ static int join_one(enum ct_ns_type t, const char *path, struct vs_err *err)
 
 int ct_ns_join_paths(const struct ct_config *cfg, unsigned skip_mask, struct vs_err *err)
 {
-	static const enum ct_ns_type order[] = { CT_NS_USER, CT_NS_IPC, CT_NS_UTS, CT_NS_NET,
-						 CT_NS_PID,  CT_NS_CGROUP, CT_NS_TIME, CT_NS_MOUNT };
+	static const enum ct_ns_type order[] = {
+		CT_NS_USER, CT_NS_IPC,	  CT_NS_UTS,  CT_NS_NET,
+		CT_NS_PID,  CT_NS_CGROUP, CT_NS_TIME, CT_NS_MOUNT
+	};
 	for (size_t i = 0; i < VS_ARRAY_SIZE(order); i++) {
 		enum ct_ns_type t = order[i];
 		if (!cfg->ns[t].enabled || !cfg->ns[t].path || (skip_mask & (1u << t)))

@@ -33,11 +33,12 @@ int ct_process_set_rlimits(const struct ct_process *proc, struct vs_err *err)
 		const struct ct_rlimit *rl = &proc->rlimits[i];
 		struct rlimit lim = { (rlim_t)rl->soft, (rlim_t)rl->hard };
 		if (setrlimit(rl->resource, &lim) < 0)
-			return vs_syserrf(err, errno,
-					  "process.rlimits: kernel refused limit %d (soft %llu, hard "
-					  "%llu)",
-					  rl->resource, (unsigned long long)rl->soft,
-					  (unsigned long long)rl->hard);
+			return vs_syserrf(
+			    err, errno,
+			    "process.rlimits: kernel refused limit %d (soft %llu, hard "
+			    "%llu)",
+			    rl->resource, (unsigned long long)rl->soft,
+			    (unsigned long long)rl->hard);
 	}
 	return 0;
 }
@@ -80,7 +81,8 @@ static int drop_bounding(const struct ct_caps *caps, struct vs_err *err)
 		if (caps->bounding & (1ULL << c))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-			return vs_syserrf(err, errno, "drop capability %d from the bounding set", c);
+			return vs_syserrf(err, errno, "drop capability %d from the bounding set",
+					  c);
 	}
 	return 0;
 }
@@ -174,8 +176,7 @@ static int exec_search(const struct ct_process *proc, struct vs_err *err)
 	return vs_syserrf(err, saved, "exec %s", file);
 }
 
-int ct_process_exec(const struct ct_process *proc, const struct ct_config *cfg,
-		    struct vs_err *err)
+int ct_process_exec(const struct ct_process *proc, const struct ct_config *cfg, struct vs_err *err)
 {
 	int r;
 	bool cwd_done = chdir(proc->cwd) == 0;

@@ -43,8 +43,8 @@ static int openat2_in_root(int rootfd, const char *path, int flags)
 	return r < 0 ? -errno : (int)r;
 }
 
-int ct_rootfs_open_in_root(int rootfd, const char *path, enum ct_resolve_create create,
-			   struct vs_err *err)
+static int open_in_root(int rootfd, const char *path, enum ct_resolve_create create, int depth,
+			struct vs_err *err)
 {
 	while (*path == '/')
 		path++;
@@ -87,10 +87,29 @@ int ct_rootfs_open_in_root(int rootfd, const char *path, enum ct_resolve_create 
 			if (pfd < 0)
 				return vs_syserrf(err, -pfd, "resolve parent of %s in rootfs", buf);
 			int e = 0;
+			char target[PATH_MAX];
+			ssize_t tl = readlinkat(pfd, name, target, sizeof(target) - 1);
+			if (tl > 0) {
+				/* a dangling symlink: create its target, still inside the root */
+				close(pfd);
+				if (depth >= 40)
+					return vs_errf(err, ELOOP,
+						       "resolve %s in rootfs: too many links",
+						       path);
+				target[tl] = 0;
+				char next[PATH_MAX];
+				int n = snprintf(next, sizeof(next), "%.*s/%s%s%s",
+						 target[0] == '/' ? 0 : (int)(name - buf), buf,
+						 target, last ? "" : "/", last ? "" : p + 1);
+				if (n < 0 || n >= (int)sizeof(next))
+					return vs_errf(err, ENAMETOOLONG, "path too long: %s",
+						       path);
+				return open_in_root(rootfd, next, create, depth + 1, err);
+			}
 			if (last && create == CT_RESOLVE_FILE) {
-				int nfd = openat(pfd, name,
-						 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-						 0644);
+				int nfd = openat(
+				    pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				    0644);
 				if (nfd < 0)
 					e = errno;
 				else
@@ -112,14 +131,20 @@ int ct_rootfs_open_in_root(int rootfd, const char *path, enum ct_resolve_create 
 	}
 }
 
+int ct_rootfs_open_in_root(int rootfd, const char *path, enum ct_resolve_create create,
+			   struct vs_err *err)
+{
+	return open_in_root(rootfd, path, create, 0, err);
+}
+
 struct default_device {
 	const char *path;
 	unsigned major, minor;
 };
 
 static const struct default_device default_devices[] = {
-	{ "/dev/null", 1, 3 },	  { "/dev/zero", 1, 5 },    { "/dev/full", 1, 7 },
-	{ "/dev/random", 1, 8 },  { "/dev/urandom", 1, 9 }, { "/dev/tty", 5, 0 },
+	{ "/dev/null", 1, 3 },	 { "/dev/zero", 1, 5 },	   { "/dev/full", 1, 7 },
+	{ "/dev/random", 1, 8 }, { "/dev/urandom", 1, 9 }, { "/dev/tty", 5, 0 },
 };
 
 static int make_device(int rootfd, const char *path, char type, unsigned major, unsigned minor,
@@ -128,8 +153,8 @@ static int make_device(int rootfd, const char *path, char type, unsigned major, 
 	const char *slash = strrchr(path, '/');
 	char parent[PATH_MAX];
 	snprintf(parent, sizeof(parent), "%.*s", (int)(slash - path), path);
-	vs_cleanup_close int pfd = ct_rootfs_open_in_root(rootfd, parent[0] ? parent : "/",
-							  CT_RESOLVE_DIR, err);
+	vs_cleanup_close int pfd =
+	    ct_rootfs_open_in_root(rootfd, parent[0] ? parent : "/", CT_RESOLVE_DIR, err);
 	if (pfd < 0)
 		return pfd;
 	vs_cleanup_close int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -148,8 +173,8 @@ static int make_device(int rootfd, const char *path, char type, unsigned major, 
 		return 0;
 	}
 	/* A user namespace cannot mknod: bind the host's node instead. */
-	vs_cleanup_close int nfd = openat(dfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-					  0644);
+	vs_cleanup_close int nfd =
+	    openat(dfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (nfd < 0)
 		return vs_syserrf(err, errno, "create %s", path);
 	char target[64];
@@ -195,8 +220,8 @@ static int setup_devices(int rootfd, const struct ct_config *cfg, bool userns, s
 	if (!dev_mounted)
 		return 0;
 	static const char *const links[][2] = {
-		{ "/proc/self/fd", "fd" },	    { "/proc/self/fd/0", "stdin" },
-		{ "/proc/self/fd/1", "stdout" },    { "/proc/self/fd/2", "stderr" },
+		{ "/proc/self/fd", "fd" },	 { "/proc/self/fd/0", "stdin" },
+		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
 		{ "/proc/kcore", "core" },
 	};
 	vs_cleanup_close int devfd = ct_rootfs_open_in_root(rootfd, "/dev", CT_RESOLVE_DIR, err);
@@ -229,7 +254,8 @@ int ct_rootfs_prepare(const struct ct_config *cfg, const char *rootfs, const cha
 		return vs_syserrf(err, errno, "open rootfs %s", rootfs);
 	int r;
 	for (unsigned i = 0; i < cfg->nmounts; i++)
-		if ((r = ct_mount_one(rootfd, &cfg->mounts[i], bundle, err)) < 0)
+		if ((r = ct_mount_one(rootfd, &cfg->mounts[i], bundle,
+				      cfg->ns[CT_NS_CGROUP].enabled, err)) < 0)
 			return r;
 	return setup_devices(rootfd, cfg, userns, err);
 }
@@ -275,7 +301,8 @@ static int mask_path(const char *path, int nullfd, struct vs_err *err)
 		return vs_syserrf(err, errno, "masked path %s", path);
 	}
 	if (S_ISDIR(st.st_mode)) {
-		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k,mode=000") < 0)
+		if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "mode=755") < 0)
 			return vs_syserrf(err, errno, "mask %s", path);
 		return 0;
 	}

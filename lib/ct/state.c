@@ -208,7 +208,8 @@ int ct_state_save(int dirfd, const struct ct_state *st, struct vs_err *err)
 	}
 	json_object_object_add(o, "ociVersion", json_object_new_string("1.1.0"));
 	json_object_object_add(o, "id", json_object_new_string(st->id));
-	json_object_object_add(o, "status", json_object_new_string(ct_status_name(st->saved_status)));
+	json_object_object_add(o, "status",
+			       json_object_new_string(ct_status_name(st->saved_status)));
 	json_object_object_add(o, "pid", json_object_new_int(st->pid));
 	json_object_object_add(o, "bundle", json_object_new_string(st->bundle));
 	if (st->annotations_json) {
@@ -220,8 +221,10 @@ int ct_state_save(int dirfd, const struct ct_state *st, struct vs_err *err)
 	json_object_object_add(priv, "rootfs", json_object_new_string(st->rootfs));
 	json_object_object_add(priv, "created", json_object_new_string(st->created));
 	json_object_object_add(priv, "userns", json_object_new_boolean(st->userns));
+	json_object_object_add(priv, "hooks", json_object_new_int((int)st->hook_mask));
 	if (st->has_cgroup) {
-		json_object_object_add(priv, "cgroupLayout", json_object_new_int(st->cgroup.layout));
+		json_object_object_add(priv, "cgroupLayout",
+				       json_object_new_int(st->cgroup.layout));
 		json_object_object_add(priv, "cgroupPath", json_object_new_string(st->cgroup.path));
 	}
 	json_object_object_add(o, "vessel", priv);
@@ -290,12 +293,13 @@ int ct_state_load(int dirfd, struct ct_state *st, struct vs_err *err)
 	struct json_object *ann = ctj_get(o, "annotations");
 	if (ann)
 		st->annotations_json =
-			strdup(json_object_to_json_string_ext(ann, JSON_C_TO_STRING_PLAIN));
+		    strdup(json_object_to_json_string_ext(ann, JSON_C_TO_STRING_PLAIN));
 	st->start_time = json_object_get_uint64(ctj_get(priv, "startTime"));
 	copy_str(st->rootfs, sizeof(st->rootfs), json_object_get_string(ctj_get(priv, "rootfs")));
 	copy_str(st->created, sizeof(st->created),
 		 json_object_get_string(ctj_get(priv, "created")));
 	st->userns = json_object_get_boolean(ctj_get(priv, "userns"));
+	st->hook_mask = (unsigned)json_object_get_int(ctj_get(priv, "hooks"));
 	if (ctj_get(priv, "cgroupPath")) {
 		st->has_cgroup = true;
 		st->cgroup.layout = json_object_get_int(ctj_get(priv, "cgroupLayout"));
@@ -335,8 +339,8 @@ char *ct_state_to_json_as(const struct ct_state *st, enum ct_status status, bool
 		if (a)
 			json_object_object_add(o, "annotations", a);
 	}
-	char *text = strdup(json_object_to_json_string_ext(
-		o, pretty ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN));
+	char *text = strdup(json_object_to_json_string_ext(o, pretty ? JSON_C_TO_STRING_PRETTY
+								     : JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return text;
 }

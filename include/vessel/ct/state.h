@@ -45,6 +45,7 @@ struct ct_state {
 	bool has_cgroup;
 	struct ct_cgroup cgroup;
 	bool userns;		/* container has its own user namespace */
+	unsigned hook_mask;	/* 1 << enum ct_hook_kind for each kind configured */
 	char *annotations_json; /* malloc'd JSON object text or NULL */
 };
 

@@ -1,0 +1,123 @@
+#!/bin/bash
+# Bad input: each case must give one precise error on stderr, a non-zero
+# exit, and leave nothing behind: no state directory, no cgroup, no mount,
+# no process.  --log-format json must put the error as JSON into --log.
+source "$(dirname "$0")/lib.sh"
+
+# expect_fail NAME EXPECTED-TEXT COMMAND...: fails, one error line, nothing left
+expect_fail() {
+	local name=$1 text=$2
+	shift 2
+	local err rc
+	err=$("$@" 2>&1 >/dev/null)
+	rc=$?
+	check "$name: non-zero exit" test "$rc" -ne 0
+	check "$name: one error line" eq 1 "$(printf '%s\n' "$err" | grep -c .)"
+	check "$name: precise message" contains "$err" "$text"
+}
+
+no_runtime_process() { ! pgrep -f "[v]essel-runtime --root $ROOT create" >/dev/null; }
+
+nothing_left() { # nothing_left NAME ID
+	check "$1: no state directory" test ! -e "$ROOT/$2"
+	check "$1: no cgroup" no_cgroup "vessel/$2"
+	# (a global mount count is noise on a shared host: look for ours)
+	check "$1: no mount left" bash -c "! grep -q -e '$T' -e '/$2 ' /proc/self/mountinfo"
+	check "$1: no container process left" no_runtime_process
+}
+
+# malformed JSON
+b=$(bundle malformed)
+head -c 100 "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
+expect_fail "truncated config.json" "config.json: unexpected end of document" rt create --bundle "$b" bad-1
+nothing_left "truncated config.json" bad-1
+
+b=$(bundle garbage)
+echo '{"ociVersion": "1.1.0", "root": {"path": "rootfs"} } trailing' >"$b/config.json"
+expect_fail "trailing garbage" "trailing data" rt create --bundle "$b" bad-2
+nothing_left "trailing garbage" bad-2
+
+# schema-invalid
+b=$(bundle schema '.process.args = "sh"')
+expect_fail "args not an array" "process.args: expected an array" rt create --bundle "$b" bad-3
+nothing_left "args not an array" bad-3
+b=$(bundle schema2 '.process.user.uid = -5')
+expect_fail "negative uid" "process.user.uid" rt create --bundle "$b" bad-4
+b=$(bundle schema3 'del(.process.cwd)')
+expect_fail "missing cwd" "process.cwd: required field is missing" rt create --bundle "$b" bad-5
+b=$(bundle schema4 '.mounts[0].destination = "proc"')
+expect_fail "relative mount destination" "mounts[0].destination: proc is not an absolute path" rt create --bundle "$b" bad-6
+b=$(bundle schema5 '.linux.seccomp = {defaultAction: "SCMP_ACT_MAYBE"}')
+expect_fail "unknown seccomp action" "unknown seccomp action \"SCMP_ACT_MAYBE\"" rt create --bundle "$b" bad-7
+b=$(bundle schema6 '.process.capabilities.bounding += ["CAP_FLY"]')
+expect_fail "unknown capability" "unknown capability CAP_FLY" rt create --bundle "$b" bad-8
+
+# missing rootfs
+b=$(bundle norootfs '.root.path = "/nonexistent/rootfs"')
+expect_fail "missing rootfs" "root.path /nonexistent/rootfs: No such file or directory" rt create --bundle "$b" bad-9
+nothing_left "missing rootfs" bad-9
+
+# unknown namespace
+b=$(bundle nons '.linux.namespaces += [{type: "blah"}]')
+expect_fail "unknown namespace" "unknown namespace type \"blah\"" rt create --bundle "$b" bad-10
+nothing_left "unknown namespace" bad-10
+
+# namespace path that does not exist: fails in the child, after clone and cgroup
+b=$(bundle nspath '.linux.namespaces |= map(if .type == "network" then .path = "/proc/self/ns/nonexistent" else . end)')
+expect_fail "namespace path missing" "open network namespace /proc/self/ns/nonexistent" rt create --bundle "$b" bad-11
+nothing_left "namespace path missing" bad-11
+
+# IDs
+b=$(bundle ids '.process.args = ["sleep", "300"]')
+expect_fail "ID with /" "invalid container ID \"a/b\"" rt create --bundle "$b" a/b
+expect_fail "ID with .." "must not contain \"..\"" rt create --bundle "$b" ..
+expect_fail "ID .. inside" "must not contain \"..\"" rt create --bundle "$b" a..b
+check "nothing created for bad IDs" eq "" "$(ls "$ROOT" 2>/dev/null)"
+
+# duplicate ID: the first container is untouched
+rt create --bundle "$b" dup
+pid=$(rt state dup | jq -r .pid)
+expect_fail "duplicate ID" "container dup already exists" rt create --bundle "$b" dup
+check "duplicate ID: original still created" eq created "$(rt state dup | jq -r .status)"
+check "duplicate ID: original pid unchanged" eq "$pid" "$(rt state dup | jq -r .pid)"
+
+# bad signal
+expect_fail "bad signal" "unknown signal \"SIGFOO\"" rt kill dup SIGFOO
+expect_fail "bad signal number" "unknown signal \"99\"" rt kill dup 99
+check "bad signal: container unaffected" eq created "$(rt state dup | jq -r .status)"
+rt delete --force dup
+
+# a limit the kernel refuses: the cgroup write fails after the child exists
+b=$(bundle cpuset '.linux.resources = {cpu: {cpus: "4000"}}')
+expect_fail "cpuset the kernel refuses" "cpus" rt create --bundle "$b" bad-12
+nothing_left "cpuset the kernel refuses" bad-12
+# rlimit above what the kernel allows (no CAP_SYS_RESOURCE beyond the hard limit)
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ]; then
+	b=$(bundle rlimit ".process.rlimits = [{type: \"RLIMIT_NOFILE\", soft: 1024, hard: $((hard * 64))}]")
+	if capsh --has-p=cap_sys_resource 2>/dev/null; then
+		echo "# (have CAP_SYS_RESOURCE: rlimit refusal case not applicable)"
+	else
+		expect_fail "rlimit the kernel refuses" "process.rlimits: kernel refused" rt create --bundle "$b" bad-13
+		nothing_left "rlimit the kernel refuses" bad-13
+	fi
+fi
+
+# a failing createRuntime hook
+b=$(bundle hookfail '.hooks = {createRuntime: [{path: "/bin/false"}]}')
+expect_fail "failing hook" "createRuntime hook /bin/false: exited with status 1" rt create --bundle "$b" bad-14
+nothing_left "failing hook" bad-14
+
+# JSON log
+b=$(bundle jsonlog '.linux.namespaces += [{type: "blah"}]')
+"$R" --root "$ROOT" --log "$T/log.json" --log-format json create --bundle "$b" bad-15 2>/dev/null
+check "--log-format json: exit non-zero" test $? -ne 0
+check "--log-format json: error is a JSON record" eq error "$(jq -r .level "$T/log.json" 2>/dev/null | tail -1)"
+check "--log-format json: message" contains "$(jq -r .msg "$T/log.json" 2>/dev/null)" "unknown namespace type"
+
+# unsupported options
+expect_fail "--systemd-cgroup" "--systemd-cgroup is not supported" "$R" --systemd-cgroup --root "$ROOT" state x
+expect_fail "unknown command" "unknown command \"frobnicate\"" "$R" frobnicate
+expect_fail "state of unknown container" "container nosuch does not exist" rt state nosuch
+
+finish

@@ -1,0 +1,75 @@
+#!/bin/bash
+# Confinement seen from inside the container: seccomp (errno, argument
+# conditions), capabilities, noNewPrivileges, user-namespace mappings,
+# masked and read-only paths, read-only root.  Each check has a control
+# case showing the same operation works without the restriction, so the
+# checks can fail.
+source "$(dirname "$0")/lib.sh"
+
+errtext() { python3 -c "import os,sys; print(os.strerror(int(sys.argv[1])))" "$1"; }
+
+# --- seccomp -------------------------------------------------------------------
+seccomp='.linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+  syscalls: [
+    {names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 95},
+    {names: ["chmod"], action: "SCMP_ACT_ERRNO", errnoRet: 18, args: [{index: 1, value: 448, op: "SCMP_CMP_EQ"}]},
+    {names: ["fchmodat"], action: "SCMP_ACT_ERRNO", errnoRet: 18, args: [{index: 2, value: 448, op: "SCMP_CMP_EQ"}]}
+  ]}'
+b=$(bundle sec "$seccomp | .process.args = $(sh_args 'mkdir /tmp/d; touch /tmp/f; chmod 755 /tmp/f && echo chmod755-ok; chmod 700 /tmp/f')")
+out=$(rt run --bundle "$b" sec-1 2>&1)
+check "seccomp: blocked syscall fails with the configured errno" contains "$out" "$(errtext 95)"
+check "seccomp: argument condition not matched -> allowed" contains "$out" "chmod755-ok"
+check "seccomp: argument condition matched -> errnoRet" contains "$out" "$(errtext 18)"
+b=$(bundle nosec ".process.args = $(sh_args 'mkdir /tmp/d && echo mkdir-ok')")
+check "control: mkdir works without the filter" contains "$(rt run --bundle "$b" sec-2 2>&1)" "mkdir-ok"
+b=$(bundle seckill '.linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", syscalls: [{names: ["getppid"], action: "SCMP_ACT_KILL_PROCESS"}]} | .process.args = ["sh", "-c", "echo $PPID"]')
+rt run --bundle "$b" sec-3 >/dev/null 2>&1
+check "seccomp: SCMP_ACT_KILL_PROCESS kills with SIGSYS (159)" eq 159 $?
+
+# --- capabilities -----------------------------------------------------------------
+b=$(bundle caps ".process.args = $(sh_args 'touch /tmp/f; chown 1:1 /tmp/f || echo chown-denied; grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status')")
+out=$(rt run --bundle "$b" caps-1 2>&1)
+check "dropped CAP_CHOWN cannot be used" contains "$out" "chown-denied"
+check "effective set is exactly the configured one" contains "$out" "CapEff:	0000000020000420"
+check "noNewPrivileges is set" contains "$out" "NoNewPrivs:	1"
+b=$(bundle caps2 ".process.capabilities.bounding += [\"CAP_CHOWN\"] | .process.capabilities.effective += [\"CAP_CHOWN\"] | .process.capabilities.permitted += [\"CAP_CHOWN\"] | .process.noNewPrivileges = false | .process.args = $(sh_args 'touch /tmp/f; chown 1:1 /tmp/f && echo chown-ok; grep NoNewPrivs /proc/self/status')")
+out=$(rt run --bundle "$b" caps-2 2>&1)
+check "control: with CAP_CHOWN chown works" contains "$out" "chown-ok"
+check "control: noNewPrivileges false" contains "$out" "NoNewPrivs:	0"
+b=$(bundle user ".process.user = {uid: 65534, gid: 65534, additionalGids: [5, 7], umask: 63} | .process.args = $(sh_args 'id -u; id -g; id -G; umask')")
+out=$(rt run --bundle "$b" user-1 2>&1)
+check "process.user uid/gid/additionalGids/umask" eq "65534 65534 65534 5 7 0077" "$(echo $out)"
+
+# --- user namespace -------------------------------------------------------------
+userns='.linux.namespaces += [{type: "user"}] | .linux.uidMappings = [{containerID: 0, hostID: 200000, size: 65536}] | .linux.gidMappings = [{containerID: 0, hostID: 200000, size: 65536}]'
+b=$(bundle uns "$userns | .process.args = $(sh_args 'cat /proc/self/uid_map; cat /proc/self/gid_map; id -u; sleep 300')")
+rt run -d --bundle "$b" uns-1 >"$T/uns.out" 2>&1
+wait_status uns-1 running
+pid=$(rt state uns-1 | jq -r .pid)
+sleep 0.2
+out=$(cat "$T/uns.out")
+check "userns: uid_map applies inside" bash -c "grep -Eq '^ +0 +200000 +65536' <<<\"\$1\"" _ "$out"
+check "userns: root inside" bash -c "grep -qx 0 <<<\"\$1\"" _ "$out"
+check "userns: the process is uid 200000 on the host" eq 200000 "$(stat -c %u /proc/$pid)"
+rt delete --force uns-1
+
+# --- masked / read-only paths, read-only root ---------------------------------------
+b=$(bundle mask ".process.args = $(sh_args 'wc -c </proc/timer_list; ls /proc/acpi | wc -l; echo x >/proc/sys/kernel/hostname || echo ro-denied; touch /rootfile || echo rootfs-ro')")
+out=$(rt run --bundle "$b" mask-1 2>&1)
+check "masked file reads empty" eq 0 "$(echo "$out" | sed -n 1p)"
+check "control: the host's /proc/timer_list is not empty" test "$(wc -c </proc/timer_list)" -gt 0
+check "masked directory is empty" eq 0 "$(echo "$out" | sed -n 2p)"
+check "read-only path cannot be written" contains "$out" "ro-denied"
+check "read-only root cannot be written" contains "$out" "rootfs-ro"
+check "nothing written to the rootfs" test ! -e "$T/rootfs/rootfile"
+
+# --- symlinks in the rootfs cannot redirect mounts to the host -------------------------
+mkdir -p "$T/evil/rootfs" && cp -a "$T/rootfs/." "$T/evil/rootfs/"
+mkdir -p "$T/victim"
+ln -s "$T/victim" "$T/evil/rootfs/escape"
+ln -s ../../../../../../../../"$T/victim" "$T/evil/rootfs/escape2"
+b=$(bundle evil ".root.path = \"$T/evil/rootfs\" | .root.readonly = false | .mounts += [{destination: \"/escape\", type: \"tmpfs\", source: \"tmpfs\"}, {destination: \"/escape2/sub\", type: \"tmpfs\", source: \"tmpfs\"}] | .process.args = [\"true\"]")
+rt run --bundle "$b" evil-1 >/dev/null 2>&1
+check "a rootfs symlink to a host path is resolved inside the rootfs" bash -c "[ -z \"\$(ls -A '$T/victim')\" ] && ! grep -q '$T/victim' /proc/self/mountinfo"
+
+finish
