@@ -115,20 +115,25 @@ NAMES=("${OK[@]}")
 # ---- run latency ----
 cmds=()
 for n in "${NAMES[@]}"; do
-	cmds+=(-n "$n" "cd $T/bundle && ${BIN[$n]} --root $T/state-$n run bench-run-$n </dev/null")
+	cmds+=(-n "$n" "${BIN[$n]} --root $T/state-$n run --bundle $T/bundle bench-run-$n")
 done
-hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$T/run.json" "${cmds[@]}" >"$T/run.txt" 2>&1 ||
-	hyperfine --warmup 3 --runs "$RUNS" --export-json "$T/run.json" "${cmds[@]}" >"$T/run.txt" 2>&1
+# -N: no intermediate shell, the runtime is the measured process
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$T/run.json" "${cmds[@]}" \
+	>"$T/run.txt" 2>&1 || echo "note: hyperfine run failed: $(tail -3 "$T/run.txt")"
 
 # ---- exec latency (into a running container) ----
 cmds=()
 for n in "${NAMES[@]}"; do
 	(cd "$T/bundle-sleep" && R "$n" run -d bench-exec-$n </dev/null >/dev/null 2>"$T/exec-start-$n.log") ||
 		echo "note: $n: could not start the exec container: $(cat "$T/exec-start-$n.log")"
+	# an exec that does not really run would look fast: check it once
+	R "$n" exec bench-exec-$n /bin/sh -c 'exit 5' >/dev/null 2>&1
+	rc=$?
+	[ $rc -eq 5 ] || echo "note: $n: exec check returned $rc, not 5 (exec figures invalid)"
 	cmds+=(-n "$n" "${BIN[$n]} --root $T/state-$n exec bench-exec-$n /bin/true")
 done
-hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$T/exec.json" "${cmds[@]}" >"$T/exec.txt" 2>&1 ||
-	hyperfine --warmup 3 --runs "$RUNS" -i --export-json "$T/exec.json" "${cmds[@]}" >"$T/exec.txt" 2>&1
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$T/exec.json" "${cmds[@]}" \
+	>"$T/exec.txt" 2>&1 || echo "note: hyperfine exec failed: $(tail -3 "$T/exec.txt")"
 for n in "${NAMES[@]}"; do
 	R "$n" kill bench-exec-$n KILL >/dev/null 2>&1
 	sleep 0.1
@@ -140,8 +145,8 @@ declare -A RSS M512
 for n in "${NAMES[@]}"; do
 	best=""
 	for i in 1 2 3; do
-		(cd "$T/bundle" && /usr/bin/time -f %M -o "$T/rss-$n" "${BIN[$n]}" --root "$T/state-$n" \
-			run bench-rss-$n </dev/null >/dev/null 2>&1)
+		/usr/bin/time -f %M -o "$T/rss-$n" "${BIN[$n]}" --root "$T/state-$n" \
+			run --bundle "$T/bundle" bench-rss-$n </dev/null >/dev/null 2>&1
 		v=$(tail -1 "$T/rss-$n")
 		[ -z "$best" ] || [ "$v" -lt "$best" ] && best=$v
 	done

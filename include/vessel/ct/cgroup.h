@@ -87,6 +87,23 @@ struct ct_cgroup {
 int ct_cgroup_create(struct ct_cgroup *cg, enum ct_cgroup_layout layout, const char *path,
 		     const struct ct_resources *res, pid_t pid, struct vs_err *err);
 
+/*
+ * Fast join, for the runtime's clone path (additions; optional).  Moving a
+ * pid through cgroup.procs takes the kernel's global threadgroup lock, whose
+ * first write costs an RCU grace period (7-15 ms on the CI host) -- most of a
+ * container start.  Instead: ct_cgroup_create() with pid 0, then
+ *  - ct_cgroup_open_unified(): an O_PATH fd of the container's cgroup2
+ *    directory (v2 and hybrid) for clone3(CLONE_INTO_CGROUP), so the child is
+ *    born there; -ENOENT on pure v1;
+ *  - ct_cgroup_enter_self(), called BY the single-threaded child before it
+ *    changes its mounts: joins every v1 hierarchy by writing "0" to "tasks"
+ *    (a thread moving itself skips that lock); with unified_too it also
+ *    joins the cgroup2 directory through cgroup.procs (when clone3 was not
+ *    used).  On failure the runtime destroys the cgroup as usual.
+ */
+int ct_cgroup_open_unified(const struct ct_cgroup *cg, struct vs_err *err);
+int ct_cgroup_enter_self(const struct ct_cgroup *cg, bool unified_too, struct vs_err *err);
+
 /* Change limits of an existing cgroup (runtime `update`). */
 int ct_cgroup_update(const struct ct_cgroup *cg, const struct ct_resources *res,
 		     struct vs_err *err);

@@ -594,6 +594,40 @@ int ct_cgroup_add_pid(const struct ct_cgroup *cg, pid_t pid, struct vs_err *err)
 	return 0;
 }
 
+int ct_cgroup_open_unified(const struct ct_cgroup *cg, struct vs_err *err)
+{
+	vs_cleanup_free struct cg_hosts *hs = NULL;
+	int r = cg_load(cg, &hs, err);
+	if (r < 0)
+		return r;
+	struct cg_hier *h = cg_hosts_find(hs, "");
+	if (!h)
+		return vs_errf(err, ENOENT, "cgroup %s: no cgroup2 hierarchy on a v1 host",
+			       cg->path);
+	int fd = open(h->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return vs_syserrf(err, errno, "open %s", h->dir);
+	return fd;
+}
+
+int ct_cgroup_enter_self(const struct ct_cgroup *cg, bool unified_too, struct vs_err *err)
+{
+	vs_cleanup_free struct cg_hosts *hs = NULL;
+	int r = cg_load(cg, &hs, err);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < hs->n; i++) {
+		struct cg_hier *h = &hs->h[i];
+		if (!h->controllers[0])
+			r = unified_too ? cg_write(h->dir, "cgroup.procs", "0", err) : 0;
+		else
+			r = cg_write(h->dir, "tasks", "0", err);
+		if (r < 0)
+			return vs_err_prefix(err, "join cgroup %s", cg->path);
+	}
+	return 0;
+}
+
 int ct_cgroup_freeze(const struct ct_cgroup *cg, bool frozen, struct vs_err *err)
 {
 	vs_cleanup_free struct cg_hosts *hs = NULL;
@@ -646,9 +680,15 @@ int ct_cgroup_kill(const struct ct_cgroup *cg, int sig, struct vs_err *err)
 	if (r < 0)
 		return r;
 	struct cg_hier *unified = cg_hosts_find(hs, "");
-	if (sig == SIGKILL && unified && cg_exists(unified->dir, "cgroup.kill") && !cg_fake())
-		return cg_write(unified->dir, "cgroup.kill", "1", err);
-	/* freeze first so that a fork bomb cannot outrun the loop */
+	if (sig == SIGKILL && unified && cg_exists(unified->dir, "cgroup.kill") && !cg_fake()) {
+		r = cg_write(unified->dir, "cgroup.kill", "1", err);
+		/* v2 kills frozen tasks; a v1 freezer (hybrid) must let them run to die */
+		if (r == 0 && cg->layout == CT_CGROUP_HYBRID && cg_hosts_find(hs, "freezer"))
+			r = cgroup_v1_freeze(hs, false, err);
+		return r;
+	}
+	/* freeze first so that a fork bomb cannot outrun the loop; SIGKILL is
+	 * delivered when the tasks are thawed */
 	bool froze = sig == SIGKILL && ct_cgroup_freeze(cg, true, NULL) == 0;
 	r = cg_signal_all(cg_procs_hier(hs), sig, err);
 	if (froze)
@@ -687,25 +727,19 @@ int ct_cgroup_destroy(const struct ct_cgroup *cg, bool force, struct vs_err *err
 	if (r < 0)
 		return r;
 	struct cg_hier *procs = cg_procs_hier(hs);
-	if (access(procs->dir, F_OK) == 0) {
-		if (force) {
-			if ((r = ct_cgroup_kill(cg, SIGKILL, err)) < 0 ||
-			    (r = cg_wait_empty(procs, err)) < 0)
-				return r;
-		} else {
-			vs_cleanup_free pid_t *pids = NULL;
-			size_t n = 0;
-			if (cg_read_pids(procs->dir, &pids, &n, NULL) == 0 && n > 0 && !cg_fake())
-				return vs_errf(err, EBUSY,
-					       "cgroup %s still has %zu process(es); "
-					       "kill them or destroy with force",
-					       cg->path, n);
-		}
+	vs_cleanup_free pid_t *pids = NULL;
+	size_t n = 0;
+	/* the common case (container exited) needs neither freeze nor kill */
+	if (cg_read_pids(procs->dir, &pids, &n, NULL) == 0 && n > 0 && !cg_fake()) {
+		if (!force)
+			return vs_errf(err, EBUSY,
+				       "cgroup %s still has %zu process(es); "
+				       "kill them or destroy with force",
+				       cg->path, n);
+		if ((r = ct_cgroup_kill(cg, SIGKILL, err)) < 0 ||
+		    (r = cg_wait_empty(procs, err)) < 0)
+			return r;
 	}
-	/* a v1 freezer left FROZEN would keep dying tasks around: thaw first */
-	struct cg_hier *fz = cg_hosts_find(hs, "freezer");
-	if (fz && access(fz->dir, F_OK) == 0 && !cg_fake())
-		cg_write(fz->dir, "freezer.state", "THAWED", NULL);
 	int first = 0;
 	for (unsigned i = 0; i < hs->n; i++) {
 		struct vs_err e = VS_ERR_INIT;

@@ -14,6 +14,9 @@
  *  - a limit the kernel refuses gives a precise error and leaves nothing;
  *  - pure v1: in a private mount namespace without the cgroup2 mount,
  *    detection says v1 and a container cgroup works without it;
+ *  - pure v2: in a private mount namespace with cgroup2 at /sys/fs/cgroup,
+ *    detection says v2; BPF device rules via create, cgroup.freeze,
+ *    cgroup.kill work; a limit without its controller fails precisely;
  *  - destroy leaves no directory in any hierarchy.
  * Needs root and a writable /sys/fs/cgroup; exits 77 (skip) otherwise.
  */
@@ -32,6 +35,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -39,7 +43,9 @@
 
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <linux/sched.h>
 
+#include "vessel/core/util.h"
 #include "vessel/ct/cgroup.h"
 
 /* internal to lib/ct/cgroup, exercised directly on the unified mount */
@@ -289,7 +295,9 @@ static void test_freeze(void **state)
 		fail_msg("thaw: %s", err.msg);
 	sleep_ms(50);
 	assert_true(*(volatile uint64_t *)counter > b);
-	/* destroy with force kills the spinner */
+	/* destroy with force kills the spinner, even while it is frozen */
+	if (ct_cgroup_freeze(&cg, true, &err) < 0)
+		fail_msg("freeze again: %s", err.msg);
 	destroy_or_fail(&cg);
 	int status = wait_status(h.pid);
 	assert_true(WIFSIGNALED(status));
@@ -436,6 +444,126 @@ static void test_update_and_refusal(void **state)
 	ct_resources_free(&res);
 }
 
+/*
+ * Pure v2 on the real kernel: in a private mount namespace, cgroup2 is
+ * mounted at /sys/fs/cgroup in place of the v1 tree (on a hybrid host the
+ * unified hierarchy has no controllers, so limits must fail precisely while
+ * everything the v2 core offers works: BPF device rules through
+ * ct_cgroup_create, cgroup.freeze, cgroup.kill, cgroup.procs, destroy).
+ * Returns a step number on failure (run in a child process).
+ */
+static int v2_namespace_body(void)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return 10;
+	if (host_layout != CT_CGROUP_V2) {
+		if (umount2("/sys/fs/cgroup", MNT_DETACH) < 0 ||
+		    mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, NULL) < 0)
+			return 11;
+	}
+	enum ct_cgroup_layout layout = 0;
+	if (ct_cgroup_detect(&layout, NULL) < 0 || layout != CT_CGROUP_V2)
+		return 12;
+	char path[96];
+	snprintf(path, sizeof(path), "/%s-v2/c", prefix);
+	struct vs_err err = VS_ERR_INIT;
+	struct ct_cgroup cg;
+
+	/* device rules: deny-all, so c 1:11 is refused, /dev/null still allowed */
+	struct ct_resources res;
+	ct_resources_init(&res);
+	struct ct_device_rule deny_all = { false, 'a', -1, -1, "rwm" };
+	res.devices = &deny_all;
+	res.ndevices = 1;
+	struct held h = spawn_held(open_devnode, NULL);
+	if (ct_cgroup_create(&cg, layout, path, &res, h.pid, &err) < 0) {
+		fprintf(stderr, "v2 create: %s\n", err.msg);
+		kill(h.pid, SIGKILL);
+		return 13;
+	}
+	release(&h);
+	int status = wait_status(h.pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 1)
+		return 14;
+	if (ct_cgroup_destroy(&cg, true, &err) < 0)
+		return 15;
+
+	/* freeze, thaw, kill through cgroup.freeze and cgroup.kill */
+	uint64_t *counter =
+	    mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	h = spawn_held(spin, counter);
+	if (ct_cgroup_create(&cg, layout, path, NULL, h.pid, &err) < 0)
+		return 16;
+	release(&h);
+	while (*(volatile uint64_t *)counter == 0)
+		sleep_ms(1);
+	if (ct_cgroup_freeze(&cg, true, &err) < 0) {
+		fprintf(stderr, "v2 freeze: %s\n", err.msg);
+		return 17;
+	}
+	uint64_t a = *(volatile uint64_t *)counter;
+	sleep_ms(100);
+	if (*(volatile uint64_t *)counter != a)
+		return 18;
+	if (ct_cgroup_freeze(&cg, false, &err) < 0)
+		return 19;
+	sleep_ms(30);
+	if (*(volatile uint64_t *)counter == a)
+		return 20;
+	pid_t *pids = NULL;
+	size_t n = 0;
+	if (ct_cgroup_pids(&cg, &pids, &n, &err) < 0 || n != 1 || pids[0] != h.pid)
+		return 21;
+	free(pids);
+	if (ct_cgroup_freeze(&cg, true, &err) < 0 || ct_cgroup_destroy(&cg, true, &err) < 0) {
+		fprintf(stderr, "v2 destroy of a frozen cgroup: %s\n", err.msg);
+		return 22;
+	}
+	status = wait_status(h.pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		return 23;
+
+	/* a limit whose controller is not available: precise error, nothing left */
+	ct_resources_init(&res);
+	res.memory_limit = 8 << 20;
+	int r = ct_cgroup_create(&cg, layout, path, &res, 0, &err);
+	if (host_layout == CT_CGROUP_HYBRID) {
+		if (r != -ENOTSUP || !strstr(err.msg, "memory.max") ||
+		    !strstr(err.msg, "controller 'memory' is not enabled")) {
+			fprintf(stderr, "v2 memory without controller: %d %s\n", r, err.msg);
+			return 24;
+		}
+	} else if (r == 0) {
+		ct_cgroup_destroy(&cg, true, NULL);
+	}
+	char top[128], leaf[160];
+	snprintf(top, sizeof(top), "/sys/fs/cgroup/%s-v2", prefix);
+	snprintf(leaf, sizeof(leaf), "%s/c", top);
+	if (access(leaf, F_OK) == 0)
+		return 25;
+	rmdir(top); /* the parent stays by design: remove it here */
+	return access(top, F_OK) == 0 ? 26 : 0;
+}
+
+static void test_pure_v2_namespace(void **state)
+{
+	snprintf(devnode, sizeof(devnode), "/tmp/%s-kmsg", prefix);
+	unlink(devnode);
+	assert_int_equal(mknod(devnode, S_IFCHR | 0600, makedev(1, 11)), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(v2_namespace_body());
+	int status = wait_status(pid);
+	unlink(devnode);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("pure v2 namespace: failed at step %d", WEXITSTATUS(status));
+	char leaf[96];
+	name(leaf, sizeof(leaf), "v2");
+	assert_gone_everywhere(leaf);
+}
+
 /* Pure v1: the cgroup2 mount hidden in a private mount namespace. */
 static void test_pure_v1_namespace(void **state)
 {
@@ -500,10 +628,83 @@ static void test_pure_v1_namespace(void **state)
 	assert_gone_everywhere(leaf);
 }
 
+/*
+ * The fast join: cgroup created empty, child born in the cgroup2 directory by
+ * clone3(CLONE_INTO_CGROUP) (v2/hybrid) and joining the v1 hierarchies
+ * itself; limits hold (OOM at the memory limit) and every hierarchy lists it.
+ */
+static int fast_child(const struct ct_cgroup *cg, bool unified_too, const char *leaf)
+{
+	struct vs_err err = VS_ERR_INIT;
+	uint64_t t0 = vs_now_ns();
+	if (ct_cgroup_enter_self(cg, unified_too, &err) < 0) {
+		fprintf(stderr, "enter_self: %s\n", err.msg);
+		return 20;
+	}
+	uint64_t t1 = vs_now_ns();
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[512];
+	int in = 0, total = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		total++;
+		in += strstr(line, leaf) != NULL;
+	}
+	if (f)
+		fclose(f);
+	if (in != total || total == 0) {
+		fprintf(stderr, "fast join: in %d of %d hierarchies\n", in, total);
+		return 21;
+	}
+	printf("fast join took %.3f ms\n", (double)(t1 - t0) / 1e6);
+	fflush(stdout);
+	return alloc_64m(NULL) == 0 ? 22 : 23;
+}
+
+static void test_fast_join(void **state)
+{
+	char path[96];
+	name(path, sizeof(path), "fast");
+	struct ct_resources res;
+	parse("{\"memory\":{\"limit\":16777216,\"swap\":16777216}}", &res);
+	for (int variant = 0; variant < 2; variant++) {
+		struct ct_cgroup cg;
+		create_or_fail(&cg, path, &res, 0);
+		struct vs_err err = VS_ERR_INIT;
+		int cgfd = -1;
+		pid_t pid;
+		if (variant == 0 && host_layout != CT_CGROUP_V1) {
+			cgfd = ct_cgroup_open_unified(&cg, &err);
+			if (cgfd < 0)
+				fail_msg("open_unified: %s", err.msg);
+			struct clone_args args;
+			memset(&args, 0, sizeof(args));
+			args.flags = CLONE_INTO_CGROUP;
+			args.exit_signal = SIGCHLD;
+			args.cgroup = (uint64_t)cgfd;
+			pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+			if (pid == 0)
+				_exit(fast_child(&cg, false, path));
+		} else {
+			pid = fork();
+			if (pid == 0)
+				_exit(fast_child(&cg, true, path));
+		}
+		assert_true(pid > 0);
+		if (cgfd >= 0)
+			close(cgfd);
+		int status = wait_status(pid);
+		if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+			fail_msg("variant %d: child status 0x%x, want OOM kill", variant, status);
+		destroy_or_fail(&cg);
+	}
+	ct_resources_free(&res);
+}
+
 /* Whatever a failed test left: every name used above, force-destroyed. */
 static int cleanup_all(void **state)
 {
-	static const char *const names[] = { "mem", "pids", "freeze", "dev", "upd", "refused" };
+	static const char *const names[] = { "mem", "pids",    "freeze", "dev",
+					     "upd", "refused", "fast" };
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct ct_cgroup cg = { .layout = host_layout };
 		name(cg.path, sizeof(cg.path), names[i]);
@@ -516,6 +717,10 @@ static int cleanup_all(void **state)
 	rmdir(dir);
 	snprintf(dir, sizeof(dir), "/tmp/%s-kmsg", prefix);
 	unlink(dir);
+	snprintf(dir, sizeof(dir), "/sys/fs/cgroup/unified/%s-v2/c", prefix);
+	rmdir(dir);
+	snprintf(dir, sizeof(dir), "/sys/fs/cgroup/unified/%s-v2", prefix);
+	rmdir(dir);
 	return 0;
 }
 
@@ -543,12 +748,14 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_detect),
 		cmocka_unit_test(test_memory_oom),
+		cmocka_unit_test(test_fast_join),
 		cmocka_unit_test(test_pids_limit),
 		cmocka_unit_test(test_freeze),
 		cmocka_unit_test(test_devices),
 		cmocka_unit_test(test_bpf_on_unified),
 		cmocka_unit_test(test_update_and_refusal),
 		cmocka_unit_test(test_pure_v1_namespace),
+		cmocka_unit_test(test_pure_v2_namespace),
 	};
 	return cmocka_run_group_tests(tests, NULL, cleanup_all);
 }

@@ -257,6 +257,35 @@ static void test_hybrid_joins_unified(void **state)
 	ct_resources_free(&res);
 }
 
+/* The fast join: the child writes "0" to v1 "tasks" itself. */
+static void test_enter_self(void **state)
+{
+	make_v1_tree();
+	put("unified/cgroup.controllers", "");
+	struct ct_cgroup cg;
+	struct vs_err err = VS_ERR_INIT;
+	assert_int_equal(ct_cgroup_create(&cg, CT_CGROUP_HYBRID, "/fast/c", NULL, 0, &err), 0);
+	assert_false(exists("memory/fast/c/cgroup.procs")); /* pid 0: nobody moved yet */
+	assert_int_equal(ct_cgroup_enter_self(&cg, false, &err), 0);
+	assert_string_equal(get("memory/fast/c/tasks"), "0");
+	assert_string_equal(get("cpu,cpuacct/fast/c/tasks"), "0");
+	assert_string_equal(get("systemd/fast/c/tasks"), "0");
+	assert_false(exists("unified/fast/c/cgroup.procs")); /* clone3 put it there */
+	assert_int_equal(ct_cgroup_enter_self(&cg, true, &err), 0);
+	assert_string_equal(get("unified/fast/c/cgroup.procs"), "0");
+	int fd = ct_cgroup_open_unified(&cg, &err);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(ct_cgroup_destroy(&cg, false, &err), 0);
+	assert_false(exists("memory/fast/c"));
+
+	/* pure v1 has no cgroup2 directory to clone into */
+	struct ct_cgroup v1;
+	assert_int_equal(ct_cgroup_create(&v1, CT_CGROUP_V1, "/fast/v1", NULL, 0, &err), 0);
+	assert_int_equal(ct_cgroup_open_unified(&v1, &err), -ENOENT);
+	assert_int_equal(ct_cgroup_destroy(&v1, false, &err), 0);
+}
+
 /* A limit that cannot be applied: error names it, nothing is left behind. */
 static void test_v1_failure_undoes(void **state)
 {
@@ -408,6 +437,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v1_relative_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hybrid_joins_unified, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v1_failure_undoes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enter_self, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_create_apply, setup, teardown),
 		cmocka_unit_test(test_shares_to_weight),
