@@ -64,8 +64,7 @@ struct create_ctx {
 	int console_fd;
 	pid_t pid;
 	struct ct_state st;
-	struct cg_hosts *cg_dirs; /* where the child moves itself */
-	bool born_in_cgroup2;	  /* CLONE_INTO_CGROUP did the cgroup2 part */
+	bool born_in_cgroup2; /* CLONE_INTO_CGROUP did the cgroup2 part */
 };
 
 int ct_start_socket_addr(int dirfd, struct sockaddr_un *addr)
@@ -125,7 +124,7 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 	close(c->sync[0]);
 	/* our copy of the locked state dir fd would hold the lock until execve */
 	close(c->dirfd);
-	if (ctc_enter_self(c->cg_dirs, c->born_in_cgroup2, &err) < 0)
+	if (ctc_enter_self(&c->st, c->born_in_cgroup2, &err) < 0)
 		child_fail(c, &err);
 	int host_pid = 0;
 	if (ct_sync_expect_code(c->sync[1], CT_SYNC_GO, &host_pid, &err) < 0)
@@ -277,7 +276,7 @@ static int spawn_child(struct create_ctx *c, struct vs_err *err)
 		}
 	}
 	if (r == 0) {
-		vs_cleanup_close int cgfd = ctc_v2_dir_fd(c->cg_dirs);
+		vs_cleanup_close int cgfd = ctc_unified_fd(&c->st);
 		bool born = false;
 		pid_t pid = ct_clone_fork(clone_flags(cfg), cgfd, &born);
 		c->born_in_cgroup2 = born;
@@ -368,8 +367,7 @@ static int create_steps(struct create_ctx *c, struct vs_err *err)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->sync) < 0)
 		return vs_syserrf(err, errno, "socketpair");
 	/* the cgroup exists, empty, before the child: it moves itself in */
-	if ((r = ctc_setup(&c->cfg, c->o->id, 0, &c->st, err)) < 0 ||
-	    (r = ctc_self_dirs(&c->st, &c->cg_dirs, err)) < 0)
+	if ((r = ctc_setup(&c->cfg, c->o->id, 0, &c->st, err)) < 0)
 		return r;
 	create_mark("cgroup ready");
 	if ((r = spawn_child(c, err)) < 0)
@@ -439,7 +437,6 @@ static int create_locked(const struct ct_create_opts *o, pid_t *pid, int *dirfd,
 	create_ctx_close(&c);
 	ct_config_free(&c.cfg);
 	ct_state_free(&c.st);
-	free(c.cg_dirs);
 	if (r == 0) {
 		*pid = c.pid;
 		*dirfd = c.dirfd;
