@@ -63,7 +63,7 @@ static void work(void)
 static int wait_for(volatile u64 *p, u64 v)
 {
 	for (long i = 0; i < 200000000L; i++)
-		if (*p == v)
+		if (*p >= v) /* flags only grow: never miss a step */
 			return 1;
 	return 0;
 }
@@ -157,7 +157,9 @@ void test_main(void)
 	*(volatile u64 *)ISA_MTIMECMP(0) = ~0UL;
 	phase = 2;
 	isa_check("hart 1 saw its MTIP", wait_for(&timer1, 1), 1);
+#if !ISA_VM /* mip is an M-mode CSR */
 	isa_check("hart 0 MTIP stays clear", (csr_read(mip) >> 7) & 1, 0);
+#endif
 	phase = 3;
 
 	/* code written by hart 1, run by hart 0 after its own fence.i */
