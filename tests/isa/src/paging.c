@@ -223,6 +223,26 @@ void test_main(void)
 	isa_check("Sv48 load 0x100000000000 value", g_val, 0x1111);
 	EXPECT("Sv39 load 0x100000000000", MODE_S, root_s, 3, 0x100000000000UL, LOAD,
 	       CAUSE_LOAD_PAGE);
+	/* Sv48 terapage (level-3 leaf): VA 0x8000000000 -> PA 0, and one
+	 * whose PPN is not 512 GiB aligned */
+	isa_map(root_48, 4, 0x8000000000UL, 0, 3, RWAD);
+	isa_map(root_48, 4, 0x10000000000UL, 0x40000000UL, 3, RWAD);
+	EXPECT("Sv48 load terapage", MODE_S, root_48, 4, 0x8000000000UL + (u64)pages[0], LOAD, -1);
+	isa_check("Sv48 terapage value", g_val, 0x1111);
+	EXPECT("Sv48 load misaligned terapage", MODE_S, root_48, 4, 0x10000000000UL, LOAD,
+	       CAUSE_LOAD_PAGE);
+	/* Sv48 in U-mode */
+	{
+		u64 *root_u48 = isa_page_alloc();
+		isa_map_identity(root_u48, 4, PTE_R | PTE_W | PTE_X | PTE_A | PTE_D | PTE_U);
+		map_tests(root_u48, 4, 0);
+		EXPECT("Sv48 U load U page", MODE_U, root_u48, 4, VA(3), LOAD, -1);
+		EXPECT("Sv48 U load S page", MODE_U, root_u48, 4, VA(0), LOAD, CAUSE_LOAD_PAGE);
+	}
+	/* a leaf PTE with a reserved bit (60) set: page fault (priv spec
+	 * 1.12 §4.3.2 step 3) */
+	isa_map(root_s, 3, VA(10), (u64)pages[0], 0, RWAD | (1UL << 60));
+	EXPECT("S load PTE with reserved bit 60", MODE_S, root_s, 3, VA(10), LOAD, CAUSE_LOAD_PAGE);
 
 	isa_printf("-- Sv39, U-mode\n");
 	EXPECT("U load U page", MODE_U, root_u, 3, VA(3), LOAD, -1);
@@ -318,6 +338,40 @@ void test_main(void)
 	isa_check("MPRV MPP=M is physical", v, 0x2222);
 	/* MPRV does not affect instruction fetch: this code still runs */
 	isa_check("MPRV: fetch untranslated", 1, 1);
+	/* MPRV with MXR and SUM: the S-mode permission rules apply */
+	csr_clear(mstatus, MSTATUS_MPP);
+	csr_set(mstatus, 1UL << 11); /* MPP = S */
+	u64 mxr = MSTATUS_MPRV | MSTATUS_MXR;
+	isa_expect_trap();
+	asm volatile("la t6, 1f\n csrs mstatus, %2\n ld %0, 0(%1)\n"
+		     "1: csrc mstatus, %2"
+		     : "=&r"(v)
+		     : "r"(VA(2)), "r"(mprv)
+		     : "t6", "memory");
+	isa_check("MPRV MPP=S load of XO page faults", isa_last_trap.cause, CAUSE_LOAD_PAGE);
+	csr_clear(mstatus, MSTATUS_MPP);
+	csr_set(mstatus, 1UL << 11);
+	asm volatile("csrs mstatus, %2\n ld %0, 0(%1)\n csrc mstatus, %2"
+		     : "=&r"(v)
+		     : "r"(VA(2)), "r"(mxr)
+		     : "memory");
+	isa_check("MPRV+MXR load of XO page", v, 0x0000806702a00513UL);
+	isa_expect_trap();
+	asm volatile("la t6, 1f\n csrs mstatus, %2\n ld %0, 0(%1)\n"
+		     "1: csrc mstatus, %2"
+		     : "=&r"(v)
+		     : "r"(VA(3)), "r"(mprv)
+		     : "t6", "memory");
+	isa_check("MPRV MPP=S, SUM=0: U page faults", isa_last_trap.cause, CAUSE_LOAD_PAGE);
+	csr_clear(mstatus, MSTATUS_MPP);
+	csr_set(mstatus, 1UL << 11);
+	u64 sum = MSTATUS_MPRV | MSTATUS_SUM;
+	asm volatile("csrs mstatus, %2\n ld %0, 0(%1)\n csrc mstatus, %2"
+		     : "=&r"(v)
+		     : "r"(VA(3)), "r"(sum)
+		     : "memory");
+	isa_check("MPRV MPP=S, SUM=1: U page", v, *(volatile u64 *)pages[3]);
+	csr_set(mstatus, MSTATUS_MPP);
 	csr_write(satp, 0);
 	isa_sfence();
 }
