@@ -113,8 +113,10 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			b = je->b;
 		} else {
 			b = rv_block_lookup(h, bpc);
-			if (!b)
-				continue; /* fetch fault: h->pc is the trap vector */
+			if (!b) {
+				budget--; /* fetch fault: h->pc is the trap vector */
+				continue;
+			}
 		}
 		struct rv_tlb_entry *const tlbr = h->tlb[ext->dpriv][RV_ACC_READ];
 		struct rv_tlb_entry *const tlbw = h->tlb[ext->dpriv][RV_ACC_WRITE];
@@ -311,8 +313,10 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		h->instret += before;
 		retired += before;
 		h->pc = PC;
-		if (rv_csr_op(h, u))
+		if (rv_csr_op(h, u)) {
+			budget--;
 			continue;
+		}
 		h->pc = PC + u->len;
 		h->instret++;
 		retired++;
@@ -369,9 +373,11 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		NEXT();
 
 	trapped : {
+		/* A trap costs budget even when nothing retired (trap loops end). */
 		uint64_t done = (uint64_t)(u - b->u);
 		h->instret += done;
 		retired += done;
+		budget--;
 		continue;
 	}
 	block_done:
