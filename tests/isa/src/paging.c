@@ -107,7 +107,12 @@ static long s_mxr_read(long arg)
 static long s_delegated(long arg)
 {
 	isa_expect_strap();
-	ISA_TRY("sd zero, 0(%0)", ::"r"(VA(1)) : "t6", "memory");
+	if (arg == 0)
+		ISA_TRY("sd zero, 0(%0)", ::"r"(VA(1)) : "t6", "memory");
+	else if (arg == 1)
+		ISA_TRY("ld t0, 0(%0)", ::"r"(VA(7)) : "t6", "t0", "memory");
+	else
+		ISA_TRY("jalr ra, 0(%0)", ::"r"(VA(1)) : "t6", "ra", "memory");
 	return (long)isa_last_strap.cause;
 }
 
@@ -302,6 +307,14 @@ void test_main(void)
 	isa_check("delegated store page fault", isa_run_in_mode(MODE_S, s_delegated, 0),
 		  CAUSE_STORE_PAGE);
 	isa_check("delegated store page fault: stval", isa_last_strap.tval, VA(1));
+	csr_write(medeleg, (1 << CAUSE_LOAD_PAGE) | (1 << CAUSE_FETCH_PAGE));
+	isa_check("delegated load page fault", isa_run_in_mode(MODE_S, s_delegated, 1),
+		  CAUSE_LOAD_PAGE);
+	isa_check("delegated load page fault: stval", isa_last_strap.tval, VA(7));
+	isa_check("delegated fetch page fault", isa_run_in_mode(MODE_S, s_delegated, 2),
+		  CAUSE_FETCH_PAGE);
+	isa_check("delegated fetch page fault: stval", isa_last_strap.tval, VA(1));
+	isa_check("delegated fetch page fault: sepc", isa_last_strap.epc, VA(1));
 	csr_write(medeleg, 0);
 
 	/* MPRV: M-mode loads/stores translated as MPP.  Each access sits in
