@@ -178,6 +178,23 @@ void test_main(void)
 		mtimecmp(~0UL);
 	}
 
+	/* read-modify-write of mip while device lines are high must not
+	 * latch them (priv spec §3.1.9: MTIP/MSIP are read-only, driven by
+	 * the CLINT; csrrs/csrrc only change the writable bits) */
+	mtimecmp(0);
+	msip(1);
+	csr_set(mip, 2);
+	csr_clear(mip, 32);
+	isa_check("mip RMW with MTIP/MSIP high", csr_read(mip) & 0x8a, 0x8a);
+	mtimecmp(~0UL);
+	msip(0);
+	isa_check("MTIP/MSIP drop after their sources", csr_read(mip) & 0x88, 0);
+	isa_check("SSIP set by the RMW stays", csr_read(mip) & 2, 2);
+	csr_clear(mip, 2);
+	csr_write(mip, ~0UL); /* plain write: MTIP/MSIP ignored */
+	isa_check("csrw mip cannot set MTIP/MSIP", csr_read(mip) & 0x88, 0);
+	csr_write(mip, 0);
+
 	/* MIE = 0: pending but not taken; WFI still wakes */
 	reset_order();
 	mtimecmp(mtime() + 1000);
