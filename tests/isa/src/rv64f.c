@@ -184,5 +184,23 @@ void test_main(void)
 	asm volatile("fmv.w.x ft2, zero" ::: "ft2");
 	isa_check("FS dirty after FP write", (csr_read(mstatus) >> 13) & 3, 3);
 	isa_check("SD set when FS dirty", csr_read(mstatus) >> 63, 1);
+	isa_check("sstatus.SD set when FS dirty", csr_read(sstatus) >> 63, 1);
+	isa_check("sstatus.FS visible", (csr_read(sstatus) >> 13) & 3, 3);
+	/* FP loads/stores and moves are illegal with FS = Off too */
+	csr_clear(mstatus, MSTATUS_FS);
+	isa_expect_trap();
+	ISA_TRY("flw ft3, 0(%0)", ::"r"(mem) : "t6", "ft3");
+	isa_check("flw with FS=Off: illegal", isa_last_trap.cause, CAUSE_ILLEGAL);
+	isa_expect_trap();
+	ISA_TRY("fsd ft3, 0(%0)", ::"r"(mem) : "t6", "memory");
+	isa_check("fsd with FS=Off: illegal", isa_last_trap.cause, CAUSE_ILLEGAL);
+	isa_expect_trap();
+	ISA_TRY("fmv.x.w t0, ft3", ::: "t6", "t0");
+	isa_check("fmv.x.w with FS=Off: illegal", isa_last_trap.cause, CAUSE_ILLEGAL);
+	isa_check("sstatus.SD clear with FS=Off", csr_read(sstatus) >> 63, 0);
+	/* writing fcsr makes FS dirty */
+	csr_set(mstatus, 1UL << 13);
+	csr_write(fcsr, 0);
+	isa_check("fcsr write makes FS dirty", (csr_read(mstatus) >> 13) & 3, 3);
 #endif
 }
