@@ -7,7 +7,9 @@
  * bits and fflags.  isa-diff-rand-fp compares the lines with QEMU's. */
 #include "fp.h"
 
+#ifndef N
 #define N 300
+#endif
 
 static u64 rng;
 static u64 next(void)
@@ -209,6 +211,12 @@ void test_main(void)
 			default: a = ival(), b = c = 0;
 			}
 			u64 r = ops[k].fn(a, b, c, &fl);
+#ifdef DUMP_OP /* debugging aid: every sample of one operation */
+			if (k == DUMP_OP)
+				isa_printf("%s %016lx %016lx %016lx -> %016lx "
+					   "fl %lx\n",
+					   ops[k].name, a, b, c, r, fl);
+#endif
 			h = isa_fnv(isa_fnv(h, r), fl);
 		}
 		isa_sig(ops[k].name, h);

@@ -9,17 +9,22 @@
  * (QEMU 7.2 reports some AMO faults with the load cause). */
 #include "ops.h"
 
+#ifndef TRIALS
 #define TRIALS 400
-#define VA4K   0x40000000UL  /* 4 KiB leaves: gigapage 1, 2 MiB slot 0 */
-#define VA2M   0x40200000UL  /* 2 MiB leaf: gigapage 1, slot 1 */
-#define VA1G   0x140000000UL /* 1 GiB leaf: gigapage 5 */
-#define RAM    0x80000000UL
+#endif
+#define VA4K 0x40000000UL  /* 4 KiB leaves: gigapage 1, 2 MiB slot 0 */
+#define VA2M 0x40200000UL  /* 2 MiB leaf: gigapage 1, slot 1 */
+#define VA1G 0x140000000UL /* 1 GiB leaf: gigapage 5 */
+#define RAM  0x80000000UL
 
 static u8 page[4096] __attribute__((aligned(4096)));
 static volatile u64 scratch[2];
 static u64 *root_s, *root_u;
 
-static u64 rng = 0x2545f4914f6cdd1dUL;
+#ifndef SEED
+#define SEED 0x2545f4914f6cdd1dUL
+#endif
+static u64 rng = SEED;
 static u64 rnd(void)
 {
 	rng ^= rng << 13;
