@@ -8,9 +8,12 @@
 #include "fp.h"
 
 #ifndef N
-#define N 300
+#define N 1000
 #endif
 
+#ifndef SEED
+#define SEED 0x2545f4914f6cdd1dUL
+#endif
 static u64 rng;
 static u64 next(void)
 {
@@ -202,7 +205,7 @@ void test_main(void)
 {
 	for (unsigned k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
 		u64 h = ISA_FNV_INIT;
-		rng = 0x2545f4914f6cdd1dUL + k / 5; /* same operands per mode */
+		rng = SEED + k / 5; /* same operands per mode */
 		for (int i = 0; i < N; i++) {
 			u64 a, b, c, fl;
 			switch (ops[k].kind) {

@@ -12,7 +12,7 @@
 #include "isa.h"
 
 #ifndef PROGRAMS
-#define PROGRAMS 150
+#define PROGRAMS 300
 #endif
 #define LEN 96
 
