@@ -1,5 +1,5 @@
-/* rand_vm.c: randomised Sv39 (or Sv48 with LEVELS=4) permission checks, differential against QEMU
- * (isa-diff-rand-vm).  Each trial writes one leaf PTE with random flags
+/* rand_vm.c: randomised Sv39 (Sv48 with LEVELS=4) permission checks,
+ * differential against QEMU (isa-diff-rand-vm, isa-diff-rand-vm48).  Each trial writes one leaf PTE with random flags
  * (V R W X U G A D, including the reserved W-without-R and non-leaf-at-
  * level-0 encodings), at a random level (4 KiB, 2 MiB or 1 GiB, sometimes
  * with a misaligned PPN), then performs a load, store or instruction fetch
