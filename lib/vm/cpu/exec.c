@@ -116,7 +116,10 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		if (likely(je->vpc == bpc && je->priv == h->priv && je->b)) {
 			b = je->b;
 		} else {
+			uint64_t flushes = h->core->flushes;
 			b = rv_block_lookup(h, bpc);
+			if (flushes != h->core->flushes)
+				pending = NULL; /* the arena was recycled under it */
 			if (!b) {
 				pending = NULL;
 				budget--; /* fetch fault: h->pc is the trap vector */
