@@ -92,12 +92,14 @@ static long s_chain(long arg)
 static u32 chain_buf[16] __attribute__((aligned(64)));
 
 static volatile int ticks;
+static volatile u64 tick_epc;
 static int timer_hook(struct isa_frame *f)
 {
 	if (f->cause != (CAUSE_INTR | 7))
 		return 0;
 	*(volatile u64 *)ISA_MTIMECMP(0) = ~0UL;
 	ticks++;
+	tick_epc = f->epc;
 	f->epc = f->x[31]; /* leave the spin loop */
 	return 1;
 }
@@ -230,9 +232,12 @@ void test_main(void)
 	csr_write(mie, 1 << 7);
 	*(volatile u64 *)ISA_MTIMECMP(0) = *(volatile u64 *)ISA_MTIME + 1000;
 	/* t6 is set before MIE, so the hook always has a valid target */
-	asm volatile("la t6, 2f\n csrsi mstatus, 8\n 1: j 1b\n 2:" ::: "t6", "memory");
+	u64 loop;
+	asm volatile("la t6, 2f\n la %0, 1f\n csrsi mstatus, 8\n 1: j 1b\n 2:"
+		     : "=&r"(loop)::"t6", "memory");
 	csr_clear(mstatus, MSTATUS_MIE);
 	csr_write(mie, 0);
 	isa_irq_hook = 0;
 	isa_check("timer taken in a tight loop", ticks, 1);
+	isa_check("timer in a tight loop: mepc = the loop", tick_epc, loop);
 }

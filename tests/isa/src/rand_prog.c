@@ -11,8 +11,10 @@
  * register file and buffer are hashed into one output line. */
 #include "isa.h"
 
-#define PROGRAMS 150
-#define LEN	 96
+#ifndef PROGRAMS
+#define PROGRAMS 300
+#endif
+#define LEN 96
 
 long rand_prog_call(void *code, u64 *regs);
 
@@ -21,7 +23,10 @@ static u64 regs[32];
 static u64 scratch[32] __attribute__((aligned(64)));
 static u8 *pc8;
 
-static u64 rng = 0x853c49e6748fea9bUL;
+#ifndef SEED
+#define SEED 0x853c49e6748fea9bUL
+#endif
+static u64 rng = SEED;
 static u64 rnd(void)
 {
 	rng ^= rng << 13;

@@ -1,11 +1,12 @@
 /* rand_prog_call.S: long rand_prog_call(void *code, u64 *regs)
  * Runs generated code with t6 (x31) = regs; the code loads x5..x30 from
  * regs, runs, stores them back and returns through ra.  Every callee-saved
- * register (and gp/tp) is preserved here because the code clobbers them. */
+ * register (and gp/tp, fs0-fs11) is preserved here because the code may
+ * clobber them. */
 	.text
 	.globl	rand_prog_call
 rand_prog_call:
-	addi	sp, sp, -128
+	addi	sp, sp, -224
 	sd	ra, 0(sp)
 	sd	gp, 8(sp)
 	sd	tp, 16(sp)
@@ -21,6 +22,18 @@ rand_prog_call:
 	sd	s9, 96(sp)
 	sd	s10, 104(sp)
 	sd	s11, 112(sp)
+	fsd	fs0, 128(sp)
+	fsd	fs1, 136(sp)
+	fsd	fs2, 144(sp)
+	fsd	fs3, 152(sp)
+	fsd	fs4, 160(sp)
+	fsd	fs5, 168(sp)
+	fsd	fs6, 176(sp)
+	fsd	fs7, 184(sp)
+	fsd	fs8, 192(sp)
+	fsd	fs9, 200(sp)
+	fsd	fs10, 208(sp)
+	fsd	fs11, 216(sp)
 	mv	t6, a1
 	jalr	ra, 0(a0)
 	ld	ra, 0(sp)
@@ -38,5 +51,17 @@ rand_prog_call:
 	ld	s9, 96(sp)
 	ld	s10, 104(sp)
 	ld	s11, 112(sp)
-	addi	sp, sp, 128
+	fld	fs0, 128(sp)
+	fld	fs1, 136(sp)
+	fld	fs2, 144(sp)
+	fld	fs3, 152(sp)
+	fld	fs4, 160(sp)
+	fld	fs5, 168(sp)
+	fld	fs6, 176(sp)
+	fld	fs7, 184(sp)
+	fld	fs8, 192(sp)
+	fld	fs9, 200(sp)
+	fld	fs10, 208(sp)
+	fld	fs11, 216(sp)
+	addi	sp, sp, 224
 	ret
