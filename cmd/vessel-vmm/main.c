@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vessel/core/cleanup.h"
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
 #include "vessel/vm/baremetal.h"
@@ -42,7 +43,28 @@ struct vmm_options {
 	enum virt_serial_kind serial;
 	const char *serial_path;
 	bool console_hvc;
+	/* Copies of option values the config points into (freed at exit). */
+	char *owned[VIRT_MAX_DISKS + 2];
+	unsigned nowned;
 };
+
+static void vmm_options_free(struct vmm_options *o)
+{
+	for (unsigned i = 0; i < o->nowned; i++)
+		free(o->owned[i]);
+	o->nowned = 0;
+}
+
+/* A writable copy of an option value, owned by o. */
+static char *vmm_options_strdup(struct vmm_options *o, const char *v)
+{
+	if (o->nowned >= VS_ARRAY_SIZE(o->owned))
+		return NULL;
+	char *copy = strdup(v);
+	if (copy)
+		o->owned[o->nowned++] = copy;
+	return copy;
+}
 
 struct vmm_option {
 	const char *name;
@@ -82,7 +104,7 @@ static int opt_disk(struct vmm_options *o, const char *v, struct vs_err *err)
 	if (o->ndisks >= VIRT_MAX_DISKS)
 		return vs_errf(err, EINVAL, "--disk: at most %d disks", VIRT_MAX_DISKS);
 	struct virt_disk_config *d = &o->disks[o->ndisks];
-	char *copy = strdup(v); /* lives until exit: the config points into it */
+	char *copy = vmm_options_strdup(o, v); /* the config points into it */
 	if (!copy)
 		return vs_errf(err, ENOMEM, "--disk: out of memory");
 	char *save = NULL, *tok = strtok_r(copy, ",", &save);
@@ -121,9 +143,9 @@ static int parse_mac(const char *text, uint8_t mac[6])
 /* tap=IFNAME[,mac=52:54:00:xx:xx:xx] */
 static int opt_net(struct vmm_options *o, const char *v, struct vs_err *err)
 {
-	char *copy = strdup(v);
+	char *copy = vmm_options_strdup(o, v);
 	if (!copy)
-		return vs_errf(err, ENOMEM, "--net: out of memory");
+		return vs_errf(err, EINVAL, "--net: given too many times");
 	char *save = NULL;
 	o->tap = NULL;
 	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -306,9 +328,9 @@ static int exit_status(const struct vm_exit *ex, double timeout)
 int main(int argc, char **argv)
 {
 	struct vs_err err = VS_ERR_INIT;
-	struct vmm_options o = { .mem = 128ULL << 20,
-				 .cpus = 1,
-				 .mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 } };
+	struct vmm_options o __attribute__((cleanup(vmm_options_free))) = {
+		.mem = 128ULL << 20, .cpus = 1, .mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 }
+	};
 
 	vs_log_set_handler(vs_log_stderr_handler, "vessel-vmm");
 	if (parse_args(argc, argv, &o, &err) < 0) {

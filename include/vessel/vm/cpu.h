@@ -119,7 +119,7 @@ struct rv_hart {
 	struct rv_core *core;
 	volatile int events; /* nonzero: check interrupts / stop at next block boundary */
 	volatile int stop;   /* leave rv_hart_run as soon as possible */
-	unsigned host_rm;    /* rounding mode currently programmed in the host FPU */
+	uint64_t chain_key;  /* translation context of block chains (cache.c) */
 	struct rv_tlb_entry tlb[4][3][RV_TLB_SIZE]; /* [priv][access][index] */
 };
 

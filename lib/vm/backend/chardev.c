@@ -72,6 +72,7 @@ struct stdio_chardev {
 
 static struct termios saved_termios;
 static bool termios_saved;
+static unsigned stdio_users; /* the terminal is restored when the last one closes */
 
 static void stdio_restore_terminal(void)
 {
@@ -148,7 +149,8 @@ static void stdio_set_input(struct vm_chardev *cd, bool enabled)
 static void stdio_close(struct vm_chardev *cd)
 {
 	stdio_set_input(cd, false);
-	stdio_restore_terminal();
+	if (--stdio_users == 0)
+		stdio_restore_terminal();
 	free(cd);
 }
 
@@ -173,8 +175,9 @@ struct vm_chardev *vm_chardev_open_stdio(struct vs_err *err)
 		if (!atexit_done && atexit(stdio_restore_terminal) == 0)
 			atexit_done = true;
 		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
-		s->raw = true;
 	}
+	s->raw = termios_saved; /* escapes only on the terminal we made raw */
+	stdio_users++;
 	return &s->cd;
 }
 

@@ -62,8 +62,10 @@ void rv_cache_invalidate_page(struct rv_core *core, struct rv_page *pg)
 	pg->blocks = NULL;
 	pg->code_mask = 0;
 	pg->flags &= (uint8_t)~RV_PAGE_CODE;
-	for (unsigned k = 0; k < core->nharts; k++)
+	for (unsigned k = 0; k < core->nharts; k++) {
 		rv_jcache_flush(core->harts[k]);
+		rv_new_chain_key(core->harts[k]);
+	}
 }
 
 static void finish_uop(struct rv_uop *u, uint16_t off)
@@ -107,6 +109,7 @@ static struct rv_block *straddling_block(struct rv_hart *h, uint64_t pc, const u
 	uint8_t buf[4] = { host[0], host[1], hi[0], hi[1] };
 	struct rv_block *b = h->core->scratch;
 	b->paddr = ~0ULL;
+	memset(b->chain, 0, sizeof(b->chain));
 	b->n = 1;
 	b->bytes = 4;
 	decode_at(buf, 4, &b->u[0]);
@@ -182,6 +185,7 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 	b->u[n].opc = RV_OP_END;
 	finish_uop(&b->u[n], (uint16_t)off);
 	b->paddr = pa;
+	memset(b->chain, 0, sizeof(b->chain));
 	b->n = n;
 	b->bytes = off;
 	b->hnext = core->hash[hidx];

@@ -72,8 +72,15 @@ struct rv_uop {
 	int32_t imm;
 };
 
+/* A remembered successor: valid while the hart's chain_key equals key. */
+struct rv_chain {
+	struct rv_block *b;
+	uint64_t vpc, key;
+};
+
 struct rv_block {
 	uint64_t paddr;			 /* guest physical address of the first instruction */
+	struct rv_chain chain[2];	 /* [0]: taken branch / jump, [1]: fall-through */
 	struct rv_block *hnext, **hprev; /* hash chain (doubly linked for unlinking) */
 	struct rv_block *pnext;		 /* next block decoded from the same page */
 	uint32_t n;			 /* guest instructions (uops before END) */
@@ -119,9 +126,16 @@ struct rv_core {
 	uint8_t *arena;
 	size_t arena_size, arena_used;
 	struct rv_block *scratch; /* one-instruction blocks that straddle a page */
+	uint64_t key_counter;	  /* source of fresh rv_hart.chain_key values */
 };
 
 extern const void *const *rv_exec_handlers;
+
+/* The hart's translation context changed: forget every chain it made. */
+static inline void rv_new_chain_key(struct rv_hart *h)
+{
+	h->chain_key = ++h->core->key_counter;
+}
 
 static inline struct rv_hart_ext *rv_ext(struct rv_hart *h)
 {

@@ -210,7 +210,7 @@ static int32_t imm_i(uint32_t i)
 
 static int32_t imm_s(uint32_t i)
 {
-	return ((int32_t)i >> 25 << 5) | (int32_t)bits(i, 11, 7);
+	return sext(((i >> 25) << 5) | bits(i, 11, 7), 12);
 }
 
 static int32_t imm_b(uint32_t i)

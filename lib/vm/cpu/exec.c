@@ -99,22 +99,35 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		h->wfi = false;
 	}
 
+	struct rv_chain *pending = NULL; /* exit of the previous block, to be chained */
 	while (retired < budget) {
 		if (unlikely(h->events)) {
+			pending = NULL;
 			if (h->stop)
 				break;
 			h->events = 0;
 			rv_check_interrupts(h);
 		}
-		const uint64_t bpc = h->pc;
+		uint64_t bpc = h->pc;
 		struct rv_jcache_entry *je = &ext->jcache[(bpc >> 1) & (RV_JCACHE_SIZE - 1)];
 		struct rv_block *b;
 		if (likely(je->vpc == bpc && je->priv == h->priv && je->b)) {
 			b = je->b;
 		} else {
 			b = rv_block_lookup(h, bpc);
-			if (!b)
-				continue; /* fetch fault: h->pc is the trap vector */
+			if (!b) {
+				pending = NULL;
+				budget--; /* fetch fault: h->pc is the trap vector */
+				continue;
+			}
+		}
+		if (pending) {
+			if (b != h->core->scratch) {
+				pending->b = b;
+				pending->vpc = bpc;
+				pending->key = h->chain_key;
+			}
+			pending = NULL;
 		}
 		struct rv_tlb_entry *const tlbr = h->tlb[ext->dpriv][RV_ACC_READ];
 		struct rv_tlb_entry *const tlbw = h->tlb[ext->dpriv][RV_ACC_WRITE];
@@ -126,6 +139,28 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 	do {                     \
 		h->pc = (v);     \
 		goto block_done; \
+	} while (0)
+/*
+ * Leave the block towards v through chain slot k: when the slot remembers the
+ * block that v led to under the same translation context (chain_key), jump
+ * straight into it (interrupts and the budget are still honoured).
+ */
+#define CHAIN(k, v)                                                                  \
+	do {                                                                         \
+		uint64_t t_ = (v);                                                   \
+		struct rv_chain *c_ = &b->chain[k];                                  \
+		h->pc = t_;                                                          \
+		h->instret += b->n;                                                  \
+		retired += b->n;                                                     \
+		if (likely(c_->vpc == t_ && c_->key == h->chain_key && !h->events && \
+			   retired < budget)) {                                      \
+			b = c_->b;                                                   \
+			bpc = t_;                                                    \
+			u = b->u;                                                    \
+			goto * u->handler;                                           \
+		}                                                                    \
+		pending = c_;                                                        \
+		goto next_block;                                                     \
 	} while (0)
 #define RS1 x[u->rs1]
 #define RS2 x[u->rs2]
@@ -190,7 +225,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 	op_ILLEGAL:
 		TRAP(RV_EXC_ILLEGAL, u->raw);
 	op_END:
-		JUMP(PC);
+		CHAIN(1, PC);
 	op_LUI:
 		RD = IMM;
 		NEXT();
@@ -199,11 +234,11 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		NEXT();
 	op_JAL:
 		RD = PC + u->len;
-		JUMP(PC + IMM);
+		CHAIN(0, PC + IMM);
 	op_JALR : {
 		uint64_t t = (RS1 + IMM) & ~1ULL;
 		RD = PC + u->len;
-		JUMP(t);
+		CHAIN(0, t);
 	}
 		BRANCH(BEQ, RS1 == RS2)
 		BRANCH(BNE, RS1 != RS2)
@@ -311,8 +346,10 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		h->instret += before;
 		retired += before;
 		h->pc = PC;
-		if (rv_csr_op(h, u))
+		if (rv_csr_op(h, u)) {
+			budget--;
 			continue;
+		}
 		h->pc = PC + u->len;
 		h->instret++;
 		retired++;
@@ -369,20 +406,24 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		NEXT();
 
 	trapped : {
+		/* A trap costs budget even when nothing retired (trap loops end). */
 		uint64_t done = (uint64_t)(u - b->u);
 		h->instret += done;
 		retired += done;
+		budget--;
 		continue;
 	}
 	block_done:
 		h->instret += b->n;
 		retired += b->n;
+	next_block:;
 	}
 	x[32] = 0;
 	return retired;
 #undef PC
 #undef NEXT
 #undef JUMP
+#undef CHAIN
 #undef RS1
 #undef RS2
 #undef RD

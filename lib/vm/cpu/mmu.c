@@ -119,6 +119,7 @@ void rv_tlb_flush(struct rv_hart *h)
 {
 	memset(h->tlb, 0xff, sizeof(h->tlb));
 	rv_jcache_flush(h);
+	rv_new_chain_key(h);
 }
 
 struct rv_page *rv_core_page(struct rv_core *core, uint64_t pa)

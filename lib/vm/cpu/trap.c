@@ -27,6 +27,7 @@ void rv_set_priv(struct rv_hart *h, unsigned priv)
 {
 	h->priv = priv;
 	rv_update_dpriv(h);
+	rv_new_chain_key(h);
 }
 
 uint64_t rv_pending_irqs(const struct rv_hart *h)

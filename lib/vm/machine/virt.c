@@ -54,11 +54,12 @@ struct virt_board {
 	struct plic plic;
 	struct goldfish_rtc rtc;
 	bool rtc_ready;
-	uint8_t rom[VIRT_ROM_SIZE];
+	uint8_t *rom; /* VIRT_ROM_SIZE bytes, page-aligned like guest RAM */
 	struct vm_uart *uart;
 	struct vm_chardev *serial; /* the UART's backend; NULL for none */
 	bool serial_is_stdio;
-	int uart_in[2], uart_out[2]; /* pipes: backend -> UART, UART -> backend */
+	struct vm_chardev *console_cd; /* stdio for virtio-console until handed over */
+	int uart_in[2], uart_out[2];   /* pipes: backend -> UART, UART -> backend */
 	struct virtio_mmio *virtio[VIRTIO_MMIO_SLOTS];
 	unsigned nvirtio;
 };
@@ -205,7 +206,7 @@ static int board_add_devices(struct virt_board *b, struct vs_err *err)
 	if (r < 0)
 		return r;
 
-	if (c->serial == VIRT_SERIAL_STDIO || c->console_hvc) {
+	if (c->serial == VIRT_SERIAL_STDIO) {
 		stdio = vm_chardev_open_stdio(err);
 		if (!stdio)
 			return -err->code;
@@ -217,6 +218,14 @@ static int board_add_devices(struct virt_board *b, struct vs_err *err)
 		if (!b->serial_is_stdio)
 			vm_chardev_close(stdio);
 		return r;
+	}
+	if (c->console_hvc) {
+		/* Opened before the disks so that every error path restores the tty. */
+		b->console_cd = vm_chardev_open_stdio(err);
+		if (!b->console_cd)
+			return -err->code;
+		b->console_cd->on_quit = board_quit;
+		b->console_cd->quit_opaque = b->m;
 	}
 
 	for (unsigned i = 0; i < c->ndisks; i++) {
@@ -239,15 +248,8 @@ static int board_add_devices(struct virt_board *b, struct vs_err *err)
 			return r;
 	}
 	if (c->console_hvc) {
-		/* The console shares stdio with the serial port when both use it. */
-		struct vm_chardev *cd = stdio;
-		if (b->serial_is_stdio) {
-			cd = vm_chardev_open_stdio(err);
-			if (!cd)
-				return -err->code;
-			cd->on_quit = board_quit;
-			cd->quit_opaque = b->m;
-		}
+		struct vm_chardev *cd = b->console_cd;
+		b->console_cd = NULL; /* owned by the device from here on, even on failure */
 		r = board_add_virtio(b, virtio_console_new(bus, cd, &b->poll, err), err);
 		if (r < 0)
 			return r;
@@ -401,6 +403,13 @@ struct virt_board *virt_board_new(const struct virt_config *cfg, struct vs_err *
 		return NULL;
 	}
 	b->poll = (struct vm_host_poll){ board_watch, board_unwatch, b->m };
+	b->rom = aligned_alloc(4096, VIRT_ROM_SIZE);
+	if (!b->rom) {
+		vs_errf(err, ENOMEM, "out of memory");
+		virt_board_free(b);
+		return NULL;
+	}
+	memset(b->rom, 0, VIRT_ROM_SIZE);
 	int r = vm_bus_add_ram(vm_machine_bus(b->m), VIRT_ROM_BASE, VIRT_ROM_SIZE, b->rom, true,
 			       "mrom", err);
 	if (r == 0)
@@ -416,7 +425,16 @@ struct virt_board *virt_board_new(const struct virt_config *cfg, struct vs_err *
 
 int virt_board_run(struct virt_board *b, struct vm_exit *exit, struct vs_err *err)
 {
-	return vm_machine_run(b->m, exit, err);
+	int r = vm_machine_run(b->m, exit, err);
+	/* The guest may have written its last words in the final slice. */
+	if (b->uart_out[0] >= 0) {
+		uint8_t buf[4096];
+		ssize_t n;
+		while ((n = read(b->uart_out[0], buf, sizeof(buf))) > 0)
+			if (b->serial)
+				b->serial->ops->write(b->serial, buf, (size_t)n);
+	}
+	return r;
 }
 
 struct vm_machine *virt_board_machine(struct virt_board *b)
@@ -436,6 +454,7 @@ void virt_board_free(struct virt_board *b)
 		vm_machine_unwatch_fd(b->m, b->uart_out[0]);
 	vm_uart_free(b->uart);
 	vm_chardev_close(b->serial);
+	vm_chardev_close(b->console_cd);
 	for (unsigned i = 0; i < 2; i++) {
 		if (b->uart_in[i] >= 0)
 			close(b->uart_in[i]);
@@ -443,5 +462,6 @@ void virt_board_free(struct virt_board *b)
 			close(b->uart_out[i]);
 	}
 	vm_machine_free(b->m);
+	free(b->rom);
 	free(b);
 }

@@ -123,8 +123,9 @@ static int chain_walk(const struct virtq *vq, struct virtq_chain *chain, uint16_
 				return vs_errf(err, EINVAL, "nested indirect descriptor");
 			if (d.flags & VIRTQ_DESC_F_NEXT)
 				return vs_errf(err, EINVAL, "indirect descriptor with NEXT");
-			if (d.len == 0 || d.len % 16 || d.addr % 16 ||
-			    !vm_bus_ram_ptr(vq->bus, d.addr, d.len))
+			/* No alignment rule for indirect tables (§2.7.5.3): Linux
+			 * kmallocs them 8-byte aligned. */
+			if (d.len == 0 || d.len % 16 || !vm_bus_ram_ptr(vq->bus, d.addr, d.len))
 				return vs_errf(err, EINVAL, "bad indirect table 0x%llx+%u",
 					       (unsigned long long)d.addr, d.len);
 			indirect = true;

@@ -80,9 +80,7 @@ void isa_vprintf(const char *fmt, va_list ap)
 			isa_puts(s ? s : "(null)");
 			break;
 		}
-		case 'c':
-			isa_putc((char)va_arg(ap, int));
-			break;
+		case 'c': isa_putc((char)va_arg(ap, int)); break;
 		case 'd':
 		case 'i': {
 			i64 v = longs ? va_arg(ap, i64) : va_arg(ap, int);
@@ -90,22 +88,17 @@ void isa_vprintf(const char *fmt, va_list ap)
 			break;
 		}
 		case 'u':
-			put_num(longs ? va_arg(ap, u64) : va_arg(ap, unsigned), 10,
-				width, pad, 0);
+			put_num(longs ? va_arg(ap, u64) : va_arg(ap, unsigned), 10, width, pad, 0);
 			break;
 		case 'x':
-			put_num(longs ? va_arg(ap, u64) : va_arg(ap, unsigned), 16,
-				width, pad, 0);
+			put_num(longs ? va_arg(ap, u64) : va_arg(ap, unsigned), 16, width, pad, 0);
 			break;
 		case 'p':
 			isa_puts("0x");
 			put_num((u64)va_arg(ap, void *), 16, 0, ' ', 0);
 			break;
-		case '%':
-			isa_putc('%');
-			break;
-		default:
-			isa_putc('?');
+		case '%': isa_putc('%'); break;
+		default: isa_putc('?');
 		}
 	}
 }
@@ -125,8 +118,7 @@ void isa_check(const char *name, u64 got, u64 expected)
 		isa_printf("%s %016lx\n", name, got);
 	} else {
 		failures++;
-		isa_printf("FAIL %s got %016lx expected %016lx\n", name, got,
-			   expected);
+		isa_printf("FAIL %s got %016lx expected %016lx\n", name, got, expected);
 	}
 }
 
@@ -193,8 +185,7 @@ static void record(volatile struct isa_trap_record *r, struct isa_frame *f)
 	r->status = f->status;
 }
 
-__attribute__((noreturn)) static void unexpected(const char *who,
-						 struct isa_frame *f)
+__attribute__((noreturn)) static void unexpected(const char *who, struct isa_frame *f)
 {
 	isa_printf("FAIL unexpected %s trap: cause %lx epc %lx tval %lx "
 		   "status %lx\n",
@@ -214,7 +205,8 @@ void isa_trap(struct isa_frame *f)
 		   f->x[17] == ISA_ECALL_RETURN) {
 		/* a lower-mode function returned: back to isa_run_in_mode */
 		f->epc = (u64)isa_mode_resume;
-		f->status = (f->status & ~MSTATUS_MPRV) | MSTATUS_MPP;
+		f->status = (f->status & ~(MSTATUS_MPRV | MSTATUS_MPIE)) |
+			    MSTATUS_MPP; /* back in M with MIE = 0 */
 	} else if (isa_trap_armed) {
 		isa_trap_armed = 0;
 		record(&isa_last_trap, f);

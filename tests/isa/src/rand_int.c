@@ -19,9 +19,24 @@ static u64 next(void)
 }
 
 static const u64 edges[] = {
-	0, 1, -1UL, 2, 0x7fffffffffffffffUL, 0x8000000000000000UL, 0x7fffffff,
-	0x80000000UL, 0xffffffffUL, 0xffffffff80000000UL, 0x100000000UL, 31, 32,
-	63, 64, 0x5555555555555555UL, 0xaaaaaaaaaaaaaaaaUL, -2UL,
+	0,
+	1,
+	-1UL,
+	2,
+	0x7fffffffffffffffUL,
+	0x8000000000000000UL,
+	0x7fffffff,
+	0x80000000UL,
+	0xffffffffUL,
+	0xffffffff80000000UL,
+	0x100000000UL,
+	31,
+	32,
+	63,
+	64,
+	0x5555555555555555UL,
+	0xaaaaaaaaaaaaaaaaUL,
+	-2UL,
 };
 #define NEDGE (sizeof(edges) / sizeof(edges[0]))
 
@@ -31,27 +46,25 @@ static u64 operand(int i)
 	if (i < (int)(NEDGE * NEDGE))
 		return 0; /* replaced by caller */
 	switch (r & 7) {
-	case 0:
-		return edges[(r >> 8) % NEDGE];
-	case 1:
-		return (r >> 3) & 0xff; /* small */
-	case 2:
-		return (u64)(i32)(r >> 16); /* sign-extended 32-bit */
-	case 3:
-		return -(r >> 40);
-	default:
-		return next();
+	case 0: return edges[(r >> 8) % NEDGE];
+	case 1: return (r >> 3) & 0xff;	    /* small */
+	case 2: return (u64)(i32)(r >> 16); /* sign-extended 32-bit */
+	case 3: return -(r >> 40);
+	default: return next();
 	}
 }
 
 typedef u64 (*op_fn)(u64, u64);
-#define OPR(name, insn)                                                        \
-	static u64 name(u64 a, u64 b) { return RR(insn, a, b); }
-#define OPI(name, insn, imm)                                                   \
-	static u64 name(u64 a, u64 b)                                          \
-	{                                                                      \
-		(void)b;                                                       \
-		return RI(insn, a, imm);                                       \
+#define OPR(name, insn)                \
+	static u64 name(u64 a, u64 b)  \
+	{                              \
+		return RR(insn, a, b); \
+	}
+#define OPI(name, insn, imm)             \
+	static u64 name(u64 a, u64 b)    \
+	{                                \
+		(void)b;                 \
+		return RI(insn, a, imm); \
 	}
 OPR(o_add, "add")
 OPR(o_sub, "sub")
@@ -100,13 +113,15 @@ static const struct {
 	const char *name;
 	op_fn fn;
 } ops[] = {
-#define E(n) {#n, o_##n}
-	E(add),   E(sub),   E(sll),    E(slt),   E(sltu),  E(xor),   E(srl),
-	E(sra),   E(or),    E(and),    E(addw),  E(subw),  E(sllw),  E(srlw),
-	E(sraw),  E(mul),   E(mulh),   E(mulhsu), E(mulhu), E(div),   E(divu),
-	E(rem),   E(remu),  E(mulw),   E(divw),  E(divuw), E(remw),  E(remuw),
-	E(addi),  E(addi2), E(slti),   E(sltiu), E(xori),  E(ori),   E(andi),
-	E(slli),  E(srli),  E(srai),   E(addiw), E(slliw), E(srliw), E(sraiw),
+#define E(n)              \
+	{                 \
+#n, o_##n \
+	}
+	E(add),	  E(sub),  E(sll),   E(slt),   E(sltu),	 E(xor),   E(srl),  E(sra),   E(or),
+	E(and),	  E(addw), E(subw),  E(sllw),  E(srlw),	 E(sraw),  E(mul),  E(mulh),  E(mulhsu),
+	E(mulhu), E(div),  E(divu),  E(rem),   E(remu),	 E(mulw),  E(divw), E(divuw), E(remw),
+	E(remuw), E(addi), E(addi2), E(slti),  E(sltiu), E(xori),  E(ori),  E(andi),  E(slli),
+	E(srli),  E(srai), E(addiw), E(slliw), E(srliw), E(sraiw),
 };
 
 void test_main(void)

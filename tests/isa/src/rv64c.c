@@ -6,14 +6,14 @@
 #include "ops.h"
 
 /* run `insn` with a0 = a, a1 = b, return a0 */
-#define C2(insn, a, b)                                                         \
-	({                                                                     \
-		u64 r_;                                                        \
-		asm volatile("mv a0, %1\n mv a1, %2\n" insn "\n mv %0, a0"     \
-			     : "=r"(r_)                                        \
-			     : "r"((u64)(a)), "r"((u64)(b))                    \
-			     : "a0", "a1");                                    \
-		r_;                                                            \
+#define C2(insn, a, b)                                                     \
+	({                                                                 \
+		u64 r_;                                                    \
+		asm volatile("mv a0, %1\n mv a1, %2\n" insn "\n mv %0, a0" \
+			     : "=r"(r_)                                    \
+			     : "r"((u64)(a)), "r"((u64)(b))                \
+			     : "a0", "a1");                                \
+		r_;                                                        \
 	})
 #define T_C(insn, a, b, exp) isa_check(insn " " #a "," #b, C2(insn, a, b), exp)
 
@@ -102,8 +102,7 @@ void test_main(void)
 
 	/* control transfer */
 	u64 t;
-	asm volatile("li %0, 0\n c.j 1f\n li %0, 2\n 1: addi %0, %0, 1"
-		     : "=&r"(t));
+	asm volatile("li %0, 0\n c.j 1f\n li %0, 2\n 1: addi %0, %0, 1" : "=&r"(t));
 	isa_check("c.j", t, 1);
 	asm volatile("li a0, 0\n li %0, 0\n c.beqz a0, 1f\n li %0, 2\n"
 		     "1: addi %0, %0, 1"

@@ -5,51 +5,49 @@
  * 0x7fc00000; fmv.x.w sign-extends, flw/fmv.w.x box. */
 #include "fp.h"
 
-#define ONE BOX(0x3f800000)
-#define TWO BOX(0x40000000)
-#define THREE BOX(0x40400000)
-#define HALF BOX(0x3f000000)
-#define MONE BOX(0xbf800000)
-#define TWO_HALF BOX(0x40200000)
+#define ONE	  BOX(0x3f800000)
+#define TWO	  BOX(0x40000000)
+#define THREE	  BOX(0x40400000)
+#define HALF	  BOX(0x3f000000)
+#define MONE	  BOX(0xbf800000)
+#define TWO_HALF  BOX(0x40200000)
 #define MTWO_HALF BOX(0xc0200000)
-#define PZERO BOX(0)
-#define MZERO BOX(0x80000000)
-#define PINF BOX(0x7f800000)
-#define MINF BOX(0xff800000)
-#define QNAN BOX(0x7fc00000)
-#define SNAN BOX(0x7f800001)
-#define NQNAN BOX(0xffc00123)
-#define FMAX BOX(0x7f7fffff)
-#define FMIN BOX(0x00800000)
-#define FSUB BOX(0x00000001)
-#define MSUB BOX(0x80000001)
-#define UNBOXED 0x000000003f800000UL  /* 1.0f without the box */
+#define PZERO	  BOX(0)
+#define MZERO	  BOX(0x80000000)
+#define PINF	  BOX(0x7f800000)
+#define MINF	  BOX(0xff800000)
+#define QNAN	  BOX(0x7fc00000)
+#define SNAN	  BOX(0x7f800001)
+#define NQNAN	  BOX(0xffc00123)
+#define FMAX	  BOX(0x7f7fffff)
+#define FMIN	  BOX(0x00800000)
+#define FSUB	  BOX(0x00000001)
+#define MSUB	  BOX(0x80000001)
+#define UNBOXED	  0x000000003f800000UL /* 1.0f without the box */
 #define HALFBOXED 0xfffffffe3f800000UL /* one upper bit clear */
 
 static u32 mem[2];
 
 void test_main(void)
 {
-	T_F5("fdiv.s ft2, ft0, ft1", FRES, ONE, THREE, 0, BOX(0x3eaaaaab),
-	     BOX(0x3eaaaaaa), BOX(0x3eaaaaaa), BOX(0x3eaaaaab), BOX(0x3eaaaaab),
-	     NX);
-	T_F5("fdiv.s ft2, ft0, ft1", FRES, MONE, THREE, 0, BOX(0xbeaaaaab),
-	     BOX(0xbeaaaaaa), BOX(0xbeaaaaab), BOX(0xbeaaaaaa), BOX(0xbeaaaaab),
-	     NX);
-	T_F5("fsqrt.s ft2, ft0", FRES, TWO, 0, 0, BOX(0x3fb504f3),
-	     BOX(0x3fb504f3), BOX(0x3fb504f3), BOX(0x3fb504f4), BOX(0x3fb504f3),
-	     NX);
+	T_F5("fdiv.s ft2, ft0, ft1", FRES, ONE, THREE, 0, BOX(0x3eaaaaab), BOX(0x3eaaaaaa),
+	     BOX(0x3eaaaaaa), BOX(0x3eaaaaab), BOX(0x3eaaaaab), NX);
+	T_F5("fdiv.s ft2, ft0, ft1", FRES, MONE, THREE, 0, BOX(0xbeaaaaab), BOX(0xbeaaaaaa),
+	     BOX(0xbeaaaaab), BOX(0xbeaaaaaa), BOX(0xbeaaaaab), NX);
+	T_F5("fsqrt.s ft2, ft0", FRES, TWO, 0, 0, BOX(0x3fb504f3), BOX(0x3fb504f3), BOX(0x3fb504f3),
+	     BOX(0x3fb504f4), BOX(0x3fb504f3), NX);
 	T_F("fadd.s ft2, ft0, ft1", FRES, ONE, TWO, 0, THREE, 0);
 	T_F("fsub.s ft2, ft0, ft1", FRES, ONE, ONE, 0, PZERO, 0);
 	T_F("fsub.s ft2, ft0, ft1, rdn", FRES, ONE, ONE, 0, MZERO, 0);
 	T_F("fmul.s ft2, ft0, ft1", FRES, TWO_HALF, MONE, 0, MTWO_HALF, 0);
 	T_F("fmul.s ft2, ft0, ft1", FRES, FMAX, TWO, 0, PINF, OF | NX);
 	T_F("fmul.s ft2, ft0, ft1, rtz", FRES, FMAX, TWO, 0, FMAX, OF | NX);
-	T_F("fmul.s ft2, ft0, ft1, rdn", FRES, FMAX, BOX(0xc0000000), 0, MINF,
-	    OF | NX);
+	T_F("fmul.s ft2, ft0, ft1, rdn", FRES, FMAX, BOX(0xc0000000), 0, MINF, OF | NX);
 	T_F("fmul.s ft2, ft0, ft1", FRES, FMIN, HALF, 0, BOX(0x00400000), 0);
 	T_F("fmul.s ft2, ft0, ft1", FRES, FSUB, HALF, 0, PZERO, UF | NX);
 	T_F("fmul.s ft2, ft0, ft1, rup", FRES, FSUB, HALF, 0, FSUB, UF | NX);
+	/* tininess after rounding: (1 - 2^-23)(2^-126 (1 + 2^-23)) -> FMIN */
+	T_F("fmul.s ft2, ft0, ft1", FRES, BOX(0x3f7ffffe), BOX(0x00800001), 0, FMIN, NX);
 	T_F("fdiv.s ft2, ft0, ft1", FRES, ONE, MZERO, 0, MINF, DZ);
 	T_F("fdiv.s ft2, ft0, ft1", FRES, PZERO, PZERO, 0, QNAN, NV);
 	T_F("fdiv.s ft2, ft0, ft1", FRES, PINF, PINF, 0, QNAN, NV);
@@ -60,14 +58,11 @@ void test_main(void)
 	T_F("fadd.s ft2, ft0, ft1", FRES, PINF, MINF, 0, QNAN, NV);
 
 	/* FMA single rounding: (1+2^-23)(1-2^-24) - 1 = 2^-24 - 2^-47 */
-	T_F("fmadd.s ft2, ft0, ft1, ft3", FRES, BOX(0x3f800001),
-	    BOX(0x3f7fffff), MONE, BOX(0x337ffffe), 0);
-	T_F("fmsub.s ft2, ft0, ft1, ft3", FRES, TWO, THREE, ONE, BOX(0x40a00000),
-	    0);
-	T_F("fnmsub.s ft2, ft0, ft1, ft3", FRES, TWO, THREE, ONE,
-	    BOX(0xc0a00000), 0);
-	T_F("fnmadd.s ft2, ft0, ft1, ft3", FRES, TWO, THREE, ONE,
-	    BOX(0xc0e00000), 0);
+	T_F("fmadd.s ft2, ft0, ft1, ft3", FRES, BOX(0x3f800001), BOX(0x3f7fffff), MONE,
+	    BOX(0x337ffffe), 0);
+	T_F("fmsub.s ft2, ft0, ft1, ft3", FRES, TWO, THREE, ONE, BOX(0x40a00000), 0);
+	T_F("fnmsub.s ft2, ft0, ft1, ft3", FRES, TWO, THREE, ONE, BOX(0xc0a00000), 0);
+	T_F("fnmadd.s ft2, ft0, ft1, ft3", FRES, TWO, THREE, ONE, BOX(0xc0e00000), 0);
 	T_F("fmadd.s ft2, ft0, ft1, ft3", FRES, PINF, PZERO, QNAN, QNAN, NV);
 	T_F("fmadd.s ft2, ft0, ft1, ft3", FRES, FMAX, TWO, MINF, MINF, 0);
 
@@ -124,28 +119,25 @@ void test_main(void)
 	T_F("fcvt.w.s t0, ft0", IRES, PINF, 0, 0, 0x7fffffff, NV);
 	T_F("fcvt.w.s t0, ft0", IRES, MINF, 0, 0, 0xffffffff80000000UL, NV);
 	T_F("fcvt.w.s t0, ft0", IRES, BOX(0x4f000000), 0, 0, 0x7fffffff, NV);
-	T_F("fcvt.wu.s t0, ft0", IRES, BOX(0x4f000000), 0, 0,
-	    0xffffffff80000000UL, 0);
+	T_F("fcvt.wu.s t0, ft0", IRES, BOX(0x4f000000), 0, 0, 0xffffffff80000000UL, 0);
 	T_F("fcvt.wu.s t0, ft0", IRES, MONE, 0, 0, 0, NV);
 	T_F("fcvt.wu.s t0, ft0", IRES, QNAN, 0, 0, -1, NV);
-	T_F("fcvt.l.s t0, ft0", IRES, BOX(0x5f000000), 0, 0,
-	    0x7fffffffffffffffUL, NV);
-	T_F("fcvt.l.s t0, ft0", IRES, BOX(0xdf000000), 0, 0,
-	    0x8000000000000000UL, 0);
+	T_F("fcvt.l.s t0, ft0", IRES, BOX(0x5f000000), 0, 0, 0x7fffffffffffffffUL, NV);
+	T_F("fcvt.l.s t0, ft0", IRES, BOX(0xdf000000), 0, 0, 0x8000000000000000UL, 0);
 	T_F("fcvt.l.s t0, ft0", IRES, QNAN, 0, 0, 0x7fffffffffffffffUL, NV);
 	T_F("fcvt.lu.s t0, ft0", IRES, BOX(0x5f800000), 0, 0, -1, NV);
 	T_F("fcvt.lu.s t0, ft0", IRES, MINF, 0, 0, 0, NV);
 
 	/* from integer */
 	u64 v, fl;
-#define T_ICVT(op, rm, x, exp, eflags)                                         \
-	do {                                                                   \
-		asm volatile("csrw fflags, zero\n " op " ft2, %2" rm "\n"      \
-			     "fmv.x.d %0, ft2\n csrr %1, fflags"               \
-			     : "=r"(v), "=r"(fl)                               \
-			     : "r"((u64)(x))                                   \
-			     : "ft2");                                         \
-		fp_check(op rm " " #x, v, fl, exp, eflags);                    \
+#define T_ICVT(op, rm, x, exp, eflags)                                    \
+	do {                                                              \
+		asm volatile("csrw fflags, zero\n " op " ft2, %2" rm "\n" \
+			     "fmv.x.d %0, ft2\n csrr %1, fflags"          \
+			     : "=r"(v), "=r"(fl)                          \
+			     : "r"((u64)(x))                              \
+			     : "ft2");                                    \
+		fp_check(op rm " " #x, v, fl, exp, eflags);               \
 	} while (0)
 	/* 2^24 + 3 = 16777219 is a tie: RNE to even, RMM away */
 	T_ICVT("fcvt.s.w", "", 16777219, BOX(0x4b800002), NX);
@@ -167,16 +159,13 @@ void test_main(void)
 		     : "ft4", "memory");
 	isa_check("flw boxes", v, BOX(0x7f800001));
 	isa_check("fsw sNaN bits", mem[1], 0x7f800001);
-	asm volatile("fmv.d.x ft4, %1\n fsw ft4, 4(%0)" ::"r"(mem),
-		     "r"(UNBOXED)
-		     : "ft4", "memory");
+	asm volatile("fmv.d.x ft4, %1\n fsw ft4, 4(%0)" ::"r"(mem), "r"(UNBOXED) : "ft4", "memory");
 	isa_check("fsw of unboxed value stores low bits", mem[1], 0x3f800000);
 
 	/* dynamic rounding */
 	csr_write(fcsr, 0);
 	csr_write(frm, 2);
-	T_F("fdiv.s ft2, ft0, ft1, dyn", FRES, MONE, THREE, 0, BOX(0xbeaaaaab),
-	    NX);
+	T_F("fdiv.s ft2, ft0, ft1, dyn", FRES, MONE, THREE, 0, BOX(0xbeaaaaab), NX);
 	csr_write(frm, 4);
 	T_F("fcvt.w.s t0, ft0", IRES, MTWO_HALF, 0, 0, -3, NX);
 	csr_write(fcsr, 0);
@@ -186,12 +175,10 @@ void test_main(void)
 	csr_clear(mstatus, MSTATUS_FS);
 	isa_expect_trap();
 	ISA_TRY("fadd.s ft2, ft0, ft1", ::: "t6", "ft2");
-	isa_check("fadd.s with FS=Off: illegal", isa_last_trap.cause,
-		  CAUSE_ILLEGAL);
+	isa_check("fadd.s with FS=Off: illegal", isa_last_trap.cause, CAUSE_ILLEGAL);
 	isa_expect_trap();
 	ISA_TRY("csrr t0, fcsr", ::: "t6", "t0");
-	isa_check("fcsr with FS=Off: illegal", isa_last_trap.cause,
-		  CAUSE_ILLEGAL);
+	isa_check("fcsr with FS=Off: illegal", isa_last_trap.cause, CAUSE_ILLEGAL);
 	csr_set(mstatus, 1UL << 13);
 	/* writing an F register makes FS Dirty and SD set */
 	asm volatile("fmv.w.x ft2, zero" ::: "ft2");

@@ -92,10 +92,7 @@ static void test_alu(void)
 		     "lui x0, 1\n mv %0, x0"
 		     : "=r"(r)::"t0");
 	isa_check("x0 stays 0", r, 0);
-	asm volatile("la t0, %1\n ld x0, 0(t0)\n mv %0, x0"
-		     : "=r"(r)
-		     : "S"(mem)
-		     : "t0");
+	asm volatile("la t0, %1\n ld x0, 0(t0)\n mv %0, x0" : "=r"(r) : "S"(mem) : "t0");
 	isa_check("load to x0", r, 0);
 }
 
@@ -118,8 +115,7 @@ static void test_branches(void)
 	T_BR("bgeu", 7, 7, 1);
 
 	u64 link, target;
-	asm volatile("jal %0, 1f\n 2: nop\n 1: la %1, 2b"
-		     : "=r"(link), "=r"(target));
+	asm volatile("jal %0, 1f\n 2: nop\n 1: la %1, 2b" : "=r"(link), "=r"(target));
 	isa_check("jal link", link - target, 0);
 	asm volatile("la t0, 1f\n jalr %0, 0(t0)\n 2: j 3f\n 1: la %1, 2b\n 3:"
 		     : "=r"(link), "=r"(target)::"t0");
@@ -142,13 +138,10 @@ static void test_memory(void)
 	m[0] = 0x8081828384858687UL;
 	m[1] = 0x0102030405060708UL;
 	u64 r;
-#define LD(op, off)                                                            \
-	({                                                                     \
-		asm volatile(op " %0, " #off "(%1)"                            \
-			     : "=r"(r)                                         \
-			     : "r"(m)                                          \
-			     : "memory");                                      \
-		r;                                                             \
+#define LD(op, off)                                                                 \
+	({                                                                          \
+		asm volatile(op " %0, " #off "(%1)" : "=r"(r) : "r"(m) : "memory"); \
+		r;                                                                  \
 	})
 	isa_check("lb 0", LD("lb", 0), 0xffffffffffffff87UL);
 	isa_check("lb 8", LD("lb", 8), 0x08);
@@ -166,12 +159,11 @@ static void test_memory(void)
 	isa_check("ld negative offset", r, 0x0102030405060708UL);
 
 	m[2] = 0;
-	asm volatile("sb %1, 0(%0)\n sh %1, 2(%0)\n sw %1, 4(%0)"
-		     ::"r"(&m[2]), "r"(0x1122334455667788UL)
+	asm volatile("sb %1, 0(%0)\n sh %1, 2(%0)\n sw %1, 4(%0)" ::"r"(&m[2]),
+		     "r"(0x1122334455667788UL)
 		     : "memory");
 	isa_check("sb/sh/sw", m[2], 0x5566778877880088UL);
-	asm volatile("sd %1, 0(%0)" ::"r"(&m[3]), "r"(0xdeadbeefcafef00dUL)
-		     : "memory");
+	asm volatile("sd %1, 0(%0)" ::"r"(&m[3]), "r"(0xdeadbeefcafef00dUL) : "memory");
 	isa_check("sd", m[3], 0xdeadbeefcafef00dUL);
 	asm volatile("sb %1, -1(%0)" ::"r"(&m[3]), "r"(0xaaUL) : "memory");
 	isa_check("sb negative offset", m[2], 0xaa66778877880088UL);

@@ -72,7 +72,6 @@ void test_main(void)
 
 	/* x0 destination */
 	u64 r;
-	asm volatile("li t0, 7\n mul x0, t0, t0\n div x0, t0, t0\n mv %0, x0"
-		     : "=r"(r)::"t0");
+	asm volatile("li t0, 7\n mul x0, t0, t0\n div x0, t0, t0\n mv %0, x0" : "=r"(r)::"t0");
 	isa_check("muldiv x0", r, 0);
 }

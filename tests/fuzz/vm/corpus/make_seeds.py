@@ -27,3 +27,4 @@ seed('blk-out-of-ram', 0, 3, 7, 1, [(B + 0x3000, 16, N, 1), (B + 0xfff0, 0x10000
 seed('blk-getid', 0, 3, 7, 1, [(B + 0x3000, 16, N, 1), (B + 0x3100, 20, N | W, 2), (B + 0x3400, 1, W, 0)], [0], [(0x3000, hdr(8, 0))])
 seed('rng', 1, 8, 3, 3, [(B + 0x3000, 64, W, 0), (B + 0x3100, 32, W | N, 2), (B + 0x3200, 32, W, 0)], [0, 1, 0])
 seed('rng-huge-avail', 1, 2, 0, 0xfff0, [(B + 0x3000, 64, W, 0)], [0])
+seed('blk-indirect-unaligned', 0, 5, 7, 1, [(B + 0x4008, 48, I, 0)], [0], [(0x3000, hdr(0, 2)), (0x4008, struct.pack('<QIHH', B + 0x3000, 16, N, 1) + struct.pack('<QIHH', B + 0x3100, 512, N | W, 2) + struct.pack('<QIHH', B + 0x3400, 1, W, 0))])

@@ -259,6 +259,36 @@ static void test_blk_readonly(void **state)
 	fg_fini(&g);
 }
 
+/* A request through an indirect table that is only 8-byte aligned, as
+ * Linux's kmalloc'd tables often are (no alignment rule in §2.7.5.3). */
+static void test_blk_indirect_unaligned_table(void **state)
+{
+	struct fake_guest g;
+	struct vs_err err = VS_ERR_INIT;
+	struct mem_backend *m = mem_new(8192, false);
+	fg_init(&g);
+	fg_attach(&g, virtio_blk_new(&g.bus, &m->be, NULL, &err));
+	fg_negotiate(&g, 0, 1);
+	put_hdr(&g, 0, 3);
+	uint64_t table = G_DATA + 0x4008;
+	uint8_t *t = fg_ptr(&g, table);
+	const struct {
+		uint64_t addr;
+		uint32_t len;
+		uint16_t flags, next;
+	} d[3] = { { HDR, 16, VIRTQ_DESC_F_NEXT, 1 },
+		   { BUF, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2 },
+		   { STATUS, 1, VIRTQ_DESC_F_WRITE, 0 } };
+	memcpy(t, d, sizeof(d));
+	fg_desc(&g, 0, 5, table, 48, VIRTQ_DESC_F_INDIRECT, 0);
+	fg_kick(&g, 0, 5);
+	assert_int_equal(fg_reg_read(&g, 0x70) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
+	assert_int_equal(fg_used_idx(&g, 0), 1);
+	assert_int_equal(*(uint8_t *)fg_ptr(&g, STATUS), 0);
+	assert_memory_equal(fg_ptr(&g, BUF), m->data + 3 * 512, 512);
+	fg_fini(&g);
+}
+
 /* ---- hostile chains ---------------------------------------------------- */
 
 static struct fake_guest *hostile_setup(void)
@@ -471,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_rng_fills_buffers),
 		cmocka_unit_test(test_blk_read_write),
 		cmocka_unit_test(test_blk_readonly),
+		cmocka_unit_test(test_blk_indirect_unaligned_table),
 		cmocka_unit_test(test_hostile_loop),
 		cmocka_unit_test(test_hostile_out_of_ram),
 		cmocka_unit_test(test_hostile_huge_length),

@@ -1,0 +1,70 @@
+/* csr_vessel.c (vessel only): CSR behaviour the privileged spec fixes but
+ * QEMU 7.2 does not follow, plus WARL choices vessel makes:
+ *  - medeleg[11] (ecall from M) is read-only zero (§3.1.8);
+ *  - mepc[0]/sepc[0] always read zero with IALIGN = 16 (§3.1.14);
+ *  - mstatus.MPP never holds the reserved value 2 (WARL, §3.1.6.1);
+ *  - mtvec/stvec never hold reserved modes >= 2 (WARL, §3.1.7);
+ *  - satp ignores a write of Sv57 (mode 10), which vessel does not
+ *    implement (§4.1.11: the write has no effect at all);
+ *  - all 29 hpm counters and event selectors exist (§3.1.10);
+ *  - minstret/mcycle writable; minstret counts retired instructions exactly
+ *    (a csrr-to-csrr distance of N instructions reads N). */
+#include "ops.h"
+
+void test_main(void)
+{
+	u64 r;
+	asm volatile("csrr %0, mhpmcounter31\n csrr %0, mhpmevent31\n"
+		     "csrr %0, hpmcounter31\n csrr %0, mhpmcounter19"
+		     : "=r"(r));
+	isa_check("mhpmcounter31/mhpmevent31/hpmcounter31 readable", 1, 1);
+	csr_write(medeleg, ~0UL);
+	isa_check("medeleg[11] read-only zero", (csr_read(medeleg) >> 11) & 1, 0);
+	csr_write(medeleg, 0);
+	csr_write(mepc, 0x80001235UL);
+	isa_check("mepc bit 0 reads zero", csr_read(mepc), 0x80001234UL);
+	csr_write(sepc, 0x80001237UL);
+	isa_check("sepc bit 0 reads zero", csr_read(sepc), 0x80001236UL);
+
+	csr_clear(mstatus, MSTATUS_MPP);
+	csr_set(mstatus, 2UL << 11);
+	isa_check("MPP = 2 is not kept", ((csr_read(mstatus) >> 11) & 3) != 2, 1);
+	csr_set(mstatus, MSTATUS_MPP);
+
+	u64 saved = csr_read(mtvec);
+	csr_write(mtvec, (u64)trap_entry | 2);
+	isa_check("mtvec mode 2 not kept", (csr_read(mtvec) & 3) < 2, 1);
+	csr_write(mtvec, (u64)trap_entry | 3);
+	isa_check("mtvec mode 3 not kept", (csr_read(mtvec) & 3) < 2, 1);
+	csr_write(mtvec, saved);
+	csr_write(stvec, (u64)strap_entry | 3);
+	isa_check("stvec mode 3 not kept", (csr_read(stvec) & 3) < 2, 1);
+
+	csr_write(satp, 0);
+	csr_write(satp, (10UL << 60) | 0x80000);
+	isa_check("satp Sv57 ignored", csr_read(satp), 0);
+	csr_write(satp, (8UL << 60) | 0x80000);
+	isa_check("satp Sv39 accepted", csr_read(satp), (8UL << 60) | 0x80000);
+	csr_write(satp, (9UL << 60) | 0x80000);
+	isa_check("satp Sv48 accepted", csr_read(satp), (9UL << 60) | 0x80000);
+	csr_write(satp, (11UL << 60) | 0x80000);
+	isa_check("satp Sv64 ignored", csr_read(satp), (9UL << 60) | 0x80000);
+	csr_write(satp, 0);
+
+	/* exact instret: the first csrr and 9 nops retire between the reads */
+	u64 a, b;
+	asm volatile("csrr %0, instret\n"
+		     "nop\n nop\n nop\n nop\n nop\n nop\n nop\n nop\n nop\n"
+		     "csrr %1, instret"
+		     : "=r"(a), "=r"(b));
+	isa_check("instret counts exactly", b - a, 10);
+	asm volatile("csrr %0, minstret\n add zero, zero, zero\n"
+		     "csrr %1, minstret"
+		     : "=r"(a), "=r"(b));
+	isa_check("minstret counts exactly", b - a, 2);
+	csr_write(minstret, 1000);
+	a = csr_read(minstret);
+	isa_check("minstret write", a >= 1000 && a < 1010, 1);
+	csr_write(mcycle, 0);
+	isa_check("mcycle write", csr_read(mcycle) < 1000000, 1);
+}

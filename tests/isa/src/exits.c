@@ -1,0 +1,34 @@
+/* exits.c (vessel only): the bare-metal exit paths of vessel-vmm.  Built
+ * several times with EXIT_KIND selecting how the program ends:
+ *   1 HTIF pass: tohost = 1                    -> exit 0
+ *   2 HTIF fail: tohost = (3 << 1) | 1         -> exit 2 ("test 3 failed")
+ *   3 finisher fail: (5 << 16) | 0x3333        -> exit 2
+ *   4 no exit at all (spins)                   -> exit 124 with --timeout
+ *   5 finisher pass after UART output          -> exit 0
+ * meson checks the exit status (run-vessel.sh's expected-status argument). */
+#include "isa.h"
+
+#if EXIT_KIND == 1 || EXIT_KIND == 2
+volatile u64 tohost __attribute__((section(".tohost"), aligned(64)));
+volatile u64 fromhost __attribute__((section(".tohost"), aligned(64)));
+#endif
+
+void test_main(void)
+{
+	isa_printf("exit kind %d\n", EXIT_KIND);
+#if EXIT_KIND == 1
+	tohost = 1;
+#elif EXIT_KIND == 2
+	tohost = (3 << 1) | 1;
+#elif EXIT_KIND == 3
+	isa_exit(5);
+#elif EXIT_KIND == 4
+	for (volatile int i = 0;; i++)
+		;
+#else
+	isa_printf("hello from vessel\n");
+	return;
+#endif
+	for (;;)
+		;
+}
