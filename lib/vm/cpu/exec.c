@@ -92,6 +92,8 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 	uint64_t *const x = h->x;
 	struct rv_hart_ext *const ext = rv_ext(h);
 	uint64_t retired = 0;
+	/* h->instret is brought up to date lazily: it is instret0 + retired. */
+	uint64_t instret0 = h->instret;
 
 	if (h->wfi) {
 		if (!(rv_pending_irqs(h)))
@@ -149,8 +151,6 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 	do {                                                                         \
 		uint64_t t_ = (v);                                                   \
 		struct rv_chain *c_ = &b->chain[k];                                  \
-		h->pc = t_;                                                          \
-		h->instret += b->n;                                                  \
 		retired += b->n;                                                     \
 		if (likely(c_->vpc == t_ && c_->key == h->chain_key && !h->events && \
 			   retired < budget)) {                                      \
@@ -159,6 +159,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			u = b->u;                                                    \
 			goto * u->handler;                                           \
 		}                                                                    \
+		h->pc = t_;                                                          \
 		pending = c_;                                                        \
 		goto next_block;                                                     \
 	} while (0)
@@ -330,7 +331,6 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		h->pc = PC + u->len;
 		if (!rv_pending_irqs(h)) {
 			h->wfi = true;
-			h->instret += b->n;
 			retired += b->n;
 			break;
 		}
@@ -343,16 +343,16 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 	op_CSR : {
 		/* Always the last op of its block: retire the ones before it. */
 		uint64_t before = (uint64_t)(u - b->u);
-		h->instret += before;
 		retired += before;
+		h->instret = instret0 + retired; /* counters must be exact here */
 		h->pc = PC;
 		if (rv_csr_op(h, u)) {
 			budget--;
 			continue;
 		}
 		h->pc = PC + u->len;
-		h->instret++;
 		retired++;
+		instret0 = h->instret + 1 - retired; /* the op may have written minstret */
 		h->events = 1;
 		continue;
 	}
@@ -408,17 +408,16 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 	trapped : {
 		/* A trap costs budget even when nothing retired (trap loops end). */
 		uint64_t done = (uint64_t)(u - b->u);
-		h->instret += done;
 		retired += done;
 		budget--;
 		continue;
 	}
 	block_done:
-		h->instret += b->n;
 		retired += b->n;
 	next_block:;
 	}
 	x[32] = 0;
+	h->instret = instret0 + retired;
 	return retired;
 #undef PC
 #undef NEXT
