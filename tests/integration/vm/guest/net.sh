@@ -5,7 +5,8 @@
 # (vessel-test-<pid>): the TAP device, the host-side address and the VMM
 # (run with `ip netns exec`).  The namespace, and with it the TAP device,
 # is deleted on every exit path.  No traffic leaves the namespace.
-# SKIPs (77) without root, /dev/net/tun or guest images.
+# SKIPs (77) without root, /dev/net/tun or guest images.  Arguments (e.g.
+# --vmm=qemu) are passed to test_net.py.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 ns=vessel-test-$$
@@ -30,4 +31,4 @@ ip -n "$ns" tuntap add dev "$tap" mode tap
 ip -n "$ns" addr add "$VESSEL_NET_HOST_IP/24" dev "$tap"
 ip -n "$ns" link set "$tap" up
 set +e
-ip netns exec "$ns" python3 "$here/test_net.py"
+ip netns exec "$ns" python3 "$here/test_net.py" "$@"

@@ -36,7 +36,7 @@ import tty
 SKIP = 77
 BANNER = r"vessel-guest: userspace up: [^\r\n]*"
 # The VMM the tests drive unless VESSEL_TEST_VMM says otherwise.
-DEFAULT_VMM = "qemu"
+DEFAULT_VMM = "vessel"
 OPENSBI_FW = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
 
 
@@ -93,7 +93,14 @@ def guest_dir():
 
 
 def vmm_kind():
-    kind = os.environ.get("VESSEL_TEST_VMM") or DEFAULT_VMM
+    """--vmm=KIND on the test's command line, else $VESSEL_TEST_VMM, else
+    DEFAULT_VMM."""
+    for arg in sys.argv[1:]:
+        if arg.startswith("--vmm="):
+            kind = arg[len("--vmm="):]
+            break
+    else:
+        kind = os.environ.get("VESSEL_TEST_VMM") or DEFAULT_VMM
     if kind not in ("qemu", "vessel"):
         fail("VESSEL_TEST_VMM must be 'qemu' or 'vessel', not %r" % kind)
     return kind
