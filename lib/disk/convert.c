@@ -103,7 +103,7 @@ int disk_image_commit(struct disk_image *img, bool keep_top, struct vs_err *err)
 	if (img->readonly)
 		return vs_errf(err, EROFS, "%s is open read-only", img->path);
 	/* the backing image was opened read-only: reopen it for writing */
-	struct disk_open_options bo = { .format = base->fmt->name, .flags = DISK_OPEN_NO_BACKING };
+	struct disk_open_options bo = { .format = base->fmt->name };
 	struct disk_image *wbase = disk_image_open(base->path, &bo, err);
 	if (!wbase)
 		return vs_err_prefix(err, "reopen backing file for writing");

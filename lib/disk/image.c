@@ -233,6 +233,20 @@ static int check_range(struct disk_image *img, uint64_t offset, uint64_t len, st
 	return 0;
 }
 
+/* Writes to an image opened without the backing chain it names would copy
+ * zeros instead of backing data into partly written clusters. */
+static int check_writable(struct disk_image *img, struct vs_err *err)
+{
+	if (img->readonly)
+		return vs_errf(err, EROFS, "%s is open read-only", img->path);
+	if (img->backing_file && !img->backing)
+		return vs_errf(err, EINVAL,
+			       "%s was opened without its backing file %s: writing "
+			       "would lose backing data",
+			       img->path, img->backing_file);
+	return 0;
+}
+
 static uint64_t iov_total(const struct iovec *iov, int iovcnt)
 {
 	uint64_t t = 0;
@@ -258,10 +272,11 @@ int disk_image_pwritev(struct disk_image *img, const struct iovec *iov, int iovc
 {
 	if (iovcnt < 0)
 		return vs_errf(err, EINVAL, "negative iovec count");
-	if (img->readonly)
-		return vs_errf(err, EROFS, "%s is open read-only", img->path);
+	int r = check_writable(img, err);
+	if (r < 0)
+		return r;
 	uint64_t len = iov_total(iov, iovcnt);
-	int r = check_range(img, offset, len, err);
+	r = check_range(img, offset, len, err);
 	if (r < 0 || len == 0)
 		return r;
 	return img->fmt->pwritev(img, iov, iovcnt, offset, len, err);
@@ -290,9 +305,9 @@ int disk_image_flush(struct disk_image *img, struct vs_err *err)
 
 int disk_image_discard(struct disk_image *img, uint64_t offset, uint64_t len, struct vs_err *err)
 {
-	if (img->readonly)
-		return vs_errf(err, EROFS, "%s is open read-only", img->path);
-	int r = check_range(img, offset, len, err);
+	int r = check_writable(img, err);
+	if (r == 0)
+		r = check_range(img, offset, len, err);
 	if (r < 0 || len == 0)
 		return r;
 	return img->fmt->zero_range(img, offset, len, true, false, err);
@@ -301,9 +316,9 @@ int disk_image_discard(struct disk_image *img, uint64_t offset, uint64_t len, st
 int disk_image_write_zeroes(struct disk_image *img, uint64_t offset, uint64_t len,
 			    struct vs_err *err)
 {
-	if (img->readonly)
-		return vs_errf(err, EROFS, "%s is open read-only", img->path);
-	int r = check_range(img, offset, len, err);
+	int r = check_writable(img, err);
+	if (r == 0)
+		r = check_range(img, offset, len, err);
 	if (r < 0 || len == 0)
 		return r;
 	return img->fmt->zero_range(img, offset, len, false, false, err);

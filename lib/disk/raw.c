@@ -134,13 +134,13 @@ static int raw_block_status(struct disk_image *img, uint64_t offset, uint64_t le
 	ext->flags = DISK_EXTENT_DATA | DISK_EXTENT_OFFSET;
 	off_t data = lseek(img->fd, (off_t)offset, SEEK_DATA);
 	if (data < 0 && errno == ENXIO) { /* a hole up to the end of file */
-		ext->flags = DISK_EXTENT_ZERO | DISK_EXTENT_DATA | DISK_EXTENT_OFFSET;
+		ext->flags = DISK_EXTENT_ZERO | DISK_EXTENT_OFFSET;
 		return 0;
 	}
 	if (data < 0)
 		return 0;
 	if ((uint64_t)data > offset) {
-		ext->flags |= DISK_EXTENT_ZERO;
+		ext->flags = DISK_EXTENT_ZERO | DISK_EXTENT_OFFSET; /* a hole */
 		if ((uint64_t)data - offset < len)
 			ext->length = (uint64_t)data - offset;
 		return 0;

@@ -238,6 +238,23 @@ def commit(d):
     assert all(e["depth"] >= 1 or not e["data"] for e in m), m
 
 
+def commit_chain(d):
+    root = mk(d, "root.qcow2")
+    vimg("io", "-c", "write -P 1 0 8M", root)
+    mid = os.path.join(d, "mid.qcow2")
+    top = os.path.join(d, "top.qcow2")
+    vimg("create", "-q", "-b", "root.qcow2", "-F", "qcow2", mid)
+    vimg("create", "-q", "-b", "mid.qcow2", "-F", "qcow2", top)
+    # partial clusters: committing them into mid must keep root's bytes around
+    vimg("io", "-c", "write -P 2 1000 3000", "-c", "write -P 3 70000 100", top)
+    want = raw_bytes_qemu(top, d)
+    vimg("commit", top)
+    qemu_check(mid)
+    assert_same(raw_bytes_qemu(mid, d), want, "mid after commit over root")
+    p = vimg("io", "-c", "write -P 4 0 1", "-r", top, check=False)
+    assert p.returncode == 1 and "read-only" in p.stderr, p.stderr
+
+
 def rebase(d):
     b1 = mk(d, "b1.qcow2")
     b2 = mk(d, "b2.qcow2")
@@ -344,6 +361,7 @@ t.case("convert --compress zstd", convert_compressed("zstd"))
 t.case("convert raw round trip", convert_raw)
 t.case("commit", commit)
 t.case("rebase safe and unsafe", rebase)
+t.case("commit into a base that has a backing file", commit_chain)
 t.case("writes over a backing file", backing_writes(None))
 t.case("extended L2 writes over a backing file", backing_writes("extended_l2=on"))
 t.case("compat=0.10 writes over a backing file", backing_writes("compat=0.10"))
