@@ -140,6 +140,7 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 	close(c->dirfd);
 	if (ctc_enter_self(&c->st, c->born_in_cgroup2, &err) < 0)
 		child_fail(c, &err);
+	ct_debug_mark("child: in cgroup");
 	if (need_first_go(cfg) && ct_sync_expect(c->sync[1], CT_SYNC_GO, &err) < 0)
 		_exit(1);
 	if (cfg->ns[CT_NS_USER].enabled) {
@@ -160,6 +161,7 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 	if (child_set_names(cfg, &err) < 0 ||
 	    ct_rootfs_prepare(cfg, c->rootfs, c->bundle, cfg->ns[CT_NS_USER].enabled, &err) < 0)
 		child_fail(c, &err);
+	ct_debug_mark("child: mounts done");
 	if (need_hooks_trip(cfg)) {
 		/* the parent runs prestart/createRuntime and tells us our host pid */
 		int host_pid = 0;
@@ -175,6 +177,7 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 				 sj ? sj : "{}", &err) < 0)
 			child_fail(c, &err);
 	}
+	ct_debug_mark("child: pivoting");
 	if (ct_rootfs_finish(cfg, c->rootfs, c->o->no_pivot, &err) < 0 ||
 	    ct_process_set_rlimits(&cfg->process, &err) < 0 ||
 	    ct_process_set_oom_score(&cfg->process, &err) < 0)
@@ -188,6 +191,7 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 		syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL);
 	if (child_fds(c, &err) < 0)
 		child_fail(c, &err);
+	ct_debug_mark("child: ready");
 	ct_sync_send(c->sync[1], CT_SYNC_READY, NULL);
 	close(c->sync[1]);
 
