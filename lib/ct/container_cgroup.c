@@ -9,9 +9,8 @@
  * which waits for an RCU grace period - milliseconds per container.  So
  * create makes the cgroup with no process in it, and the container child
  * moves itself ("0" = the writer) before it does anything else
- * (ctc_enter_self).  The per-hierarchy directories come from the cgroup
- * module's internal path resolution (cgroup/cgroup_internal.h), so both
- * agree on where the container lives.
+ * (ctc_enter_self: v1 "tasks", which skips that lock), or is born in the
+ * cgroup2 directory through clone3(CLONE_INTO_CGROUP) (ctc_unified_fd).
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -19,10 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include "cgroup/cgroup_internal.h"
 #include "container_cgroup.h"
 #include "vessel/ct/cgroup.h"
 
@@ -118,49 +113,17 @@ int ctc_add_pid(const struct ct_state *st, pid_t pid, struct vs_err *err)
 	return st->has_cgroup ? ct_cgroup_add_pid(&st->cgroup, pid, err) : 0;
 }
 
-int ctc_self_dirs(const struct ct_state *st, struct cg_hosts **out, struct vs_err *err)
+int ctc_unified_fd(const struct ct_state *st)
 {
-	*out = NULL;
+	if (!st->has_cgroup)
+		return -ENOENT;
+	return ct_cgroup_open_unified(&st->cgroup, NULL);
+}
+
+int ctc_enter_self(const struct ct_state *st, bool born_in_unified, struct vs_err *err)
+{
 	if (!st->has_cgroup)
 		return 0;
-	struct cg_hosts *hs = malloc(sizeof(*hs));
-	if (!hs)
-		return vs_errf(err, ENOMEM, "cgroup: out of memory");
-	int r = cg_hosts_load(hs, st->cgroup.layout, st->cgroup.path, err);
-	if (r < 0) {
-		free(hs);
-		return r;
-	}
-	*out = hs;
-	return 0;
-}
-
-int ctc_v2_dir_fd(const struct cg_hosts *hs)
-{
-	for (unsigned i = 0; hs && i < hs->n; i++)
-		if (!hs->h[i].controllers[0])
-			return open(hs->h[i].dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return -ENOENT;
-}
-
-int ctc_enter_self(const struct cg_hosts *hs, bool skip_v2, struct vs_err *err)
-{
-	for (unsigned i = 0; hs && i < hs->n; i++) {
-		bool v2 = !hs->h[i].controllers[0];
-		if (v2 && skip_v2)
-			continue;
-		/* v1 "tasks" with "0" moves just the caller without the global
-		 * threadgroup lock; we are single-threaded, so that is the process */
-		char path[CG_PATH_MAX + 16];
-		snprintf(path, sizeof(path), "%s/%s", hs->h[i].dir, v2 ? "cgroup.procs" : "tasks");
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0)
-			return vs_syserrf(err, errno, "join cgroup %s", hs->h[i].dir);
-		ssize_t n = write(fd, "0", 1);
-		int e = errno;
-		close(fd);
-		if (n != 1)
-			return vs_syserrf(err, e, "join cgroup %s", hs->h[i].dir);
-	}
-	return 0;
+	bool unified_too = !born_in_unified && st->cgroup.layout != CT_CGROUP_V1;
+	return ct_cgroup_enter_self(&st->cgroup, unified_too, err);
 }

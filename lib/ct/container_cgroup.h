@@ -12,8 +12,6 @@
 #include "vessel/ct/config.h"
 #include "vessel/ct/state.h"
 
-struct cg_hosts;
-
 /* Create the container's cgroup with its limits and move pid in (pid 0:
  * create only); fills st. */
 int ctc_setup(const struct ct_config *cfg, const char *id, pid_t pid, struct ct_state *st,
@@ -24,12 +22,11 @@ int ctc_kill_all(const struct ct_state *st, int sig, struct vs_err *err);
 int ctc_pids(const struct ct_state *st, pid_t **pids, size_t *n, struct vs_err *err);
 int ctc_update(const struct ct_state *st, const char *resources_json, struct vs_err *err);
 int ctc_add_pid(const struct ct_state *st, pid_t pid, struct vs_err *err);
-/* The container's directory in every hierarchy (*hs NULL without a cgroup). */
-int ctc_self_dirs(const struct ct_state *st, struct cg_hosts **hs, struct vs_err *err);
-/* Move the calling (single-threaded) process into those directories
- * (skip_v2: it was born in the cgroup2 one through CLONE_INTO_CGROUP). */
-int ctc_enter_self(const struct cg_hosts *hs, bool skip_v2, struct vs_err *err);
-/* An fd of the cgroup2 directory for CLONE_INTO_CGROUP, or -errno. */
-int ctc_v2_dir_fd(const struct cg_hosts *hs);
+/* O_PATH fd of the container's cgroup2 directory for CLONE_INTO_CGROUP,
+ * or -errno (no cgroup, pure v1). */
+int ctc_unified_fd(const struct ct_state *st);
+/* Called by the single-threaded container child: join the cgroup itself
+ * (born_in_unified: clone3 already placed it in the cgroup2 directory). */
+int ctc_enter_self(const struct ct_state *st, bool born_in_unified, struct vs_err *err);
 
 #endif

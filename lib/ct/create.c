@@ -64,8 +64,7 @@ struct create_ctx {
 	int console_fd;
 	pid_t pid;
 	struct ct_state st;
-	struct cg_hosts *cg_dirs; /* where the child moves itself */
-	bool born_in_cgroup2;	  /* CLONE_INTO_CGROUP did the cgroup2 part */
+	bool born_in_cgroup2; /* CLONE_INTO_CGROUP did the cgroup2 part */
 };
 
 int ct_start_socket_addr(int dirfd, struct sockaddr_un *addr)
@@ -84,6 +83,20 @@ void ct_rfc3339_now(char *buf, size_t size)
 	gmtime_r(&ts.tv_sec, &tm);
 	size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf + n, size - n, ".%09ldZ", ts.tv_nsec);
+}
+
+/* The parent must speak before the child goes on only to write the id
+ * maps of a new user namespace; the hooks round trip is only needed when
+ * there are hooks.  Both sides decide from the same config. */
+static bool need_first_go(const struct ct_config *cfg)
+{
+	return cfg->ns[CT_NS_USER].enabled && !cfg->ns[CT_NS_USER].path;
+}
+
+static bool need_hooks_trip(const struct ct_config *cfg)
+{
+	return cfg->nhooks[CT_HOOK_PRESTART] || cfg->nhooks[CT_HOOK_CREATE_RUNTIME] ||
+	       cfg->nhooks[CT_HOOK_CREATE_CONTAINER] || cfg->nhooks[CT_HOOK_START_CONTAINER];
 }
 
 /* ---------------------------------------------------------------- child */
@@ -125,12 +138,11 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 	close(c->sync[0]);
 	/* our copy of the locked state dir fd would hold the lock until execve */
 	close(c->dirfd);
-	if (ctc_enter_self(c->cg_dirs, c->born_in_cgroup2, &err) < 0)
+	if (ctc_enter_self(&c->st, c->born_in_cgroup2, &err) < 0)
 		child_fail(c, &err);
-	int host_pid = 0;
-	if (ct_sync_expect_code(c->sync[1], CT_SYNC_GO, &host_pid, &err) < 0)
+	ct_debug_mark("child: in cgroup");
+	if (need_first_go(cfg) && ct_sync_expect(c->sync[1], CT_SYNC_GO, &err) < 0)
 		_exit(1);
-	c->st.pid = host_pid;
 	if (cfg->ns[CT_NS_USER].enabled) {
 		/* become root of the (now mapped) user namespace */
 		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
@@ -149,9 +161,15 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 	if (child_set_names(cfg, &err) < 0 ||
 	    ct_rootfs_prepare(cfg, c->rootfs, c->bundle, cfg->ns[CT_NS_USER].enabled, &err) < 0)
 		child_fail(c, &err);
-	ct_sync_send(c->sync[1], CT_SYNC_HOOKS, NULL);
-	if (ct_sync_expect(c->sync[1], CT_SYNC_GO, &err) < 0)
-		_exit(1);
+	ct_debug_mark("child: mounts done");
+	if (need_hooks_trip(cfg)) {
+		/* the parent runs prestart/createRuntime and tells us our host pid */
+		int host_pid = 0;
+		ct_sync_send(c->sync[1], CT_SYNC_HOOKS, NULL);
+		if (ct_sync_expect_code(c->sync[1], CT_SYNC_GO, &host_pid, &err) < 0)
+			_exit(1);
+		c->st.pid = host_pid;
+	}
 	if (cfg->nhooks[CT_HOOK_CREATE_CONTAINER]) {
 		vs_cleanup_free char *sj = ct_state_to_json_as(&c->st, CT_STATUS_CREATING, false);
 		if (ct_hooks_run(cfg->hooks[CT_HOOK_CREATE_CONTAINER],
@@ -159,6 +177,7 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 				 sj ? sj : "{}", &err) < 0)
 			child_fail(c, &err);
 	}
+	ct_debug_mark("child: pivoting");
 	if (ct_rootfs_finish(cfg, c->rootfs, c->o->no_pivot, &err) < 0 ||
 	    ct_process_set_rlimits(&cfg->process, &err) < 0 ||
 	    ct_process_set_oom_score(&cfg->process, &err) < 0)
@@ -172,6 +191,7 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 		syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL);
 	if (child_fds(c, &err) < 0)
 		child_fail(c, &err);
+	ct_debug_mark("child: ready");
 	ct_sync_send(c->sync[1], CT_SYNC_READY, NULL);
 	close(c->sync[1]);
 
@@ -277,7 +297,7 @@ static int spawn_child(struct create_ctx *c, struct vs_err *err)
 		}
 	}
 	if (r == 0) {
-		vs_cleanup_close int cgfd = ctc_v2_dir_fd(c->cg_dirs);
+		vs_cleanup_close int cgfd = ctc_unified_fd(&c->st);
 		bool born = false;
 		pid_t pid = ct_clone_fork(clone_flags(cfg), cgfd, &born);
 		c->born_in_cgroup2 = born;
@@ -338,8 +358,8 @@ static int write_pid_file(const char *path, pid_t pid, struct vs_err *err)
 	return vs_write_file_atomic(path, buf, (size_t)n, err);
 }
 
-/* --debug timeline of create, in microseconds since the first step */
-static void create_mark(const char *what)
+/* --debug timeline of create/run, in microseconds since the first step */
+void ct_debug_mark(const char *what)
 {
 	static uint64_t t0;
 	if (!vs_log_enabled(VS_LOG_DEBUG))
@@ -350,13 +370,20 @@ static void create_mark(const char *what)
 	vs_log(VS_LOG_DEBUG, "create: %s at +%llu us", what, (unsigned long long)(now - t0) / 1000);
 }
 
+/* A send to the child failed: fetch the reason it left (its ERROR message). */
+static int child_gone(int fd, struct vs_err *err)
+{
+	int r = ct_sync_expect(fd, CT_SYNC_READY, err);
+	return r < 0 ? r : vs_errf(err, EPIPE, "container process exited during setup");
+}
+
 static int create_steps(struct create_ctx *c, struct vs_err *err)
 {
 	int r;
-	create_mark("begin");
+	ct_debug_mark("begin");
 	if ((r = ct_id_validate(c->o->id, err)) < 0 || (r = resolve_paths(c, err)) < 0)
 		return r;
-	create_mark("config loaded");
+	ct_debug_mark("config loaded");
 	if ((r = ct_state_dir_create(c->o->root, c->o->id, &c->dirfd, err)) < 0)
 		return r;
 	fill_state(c);
@@ -368,13 +395,12 @@ static int create_steps(struct create_ctx *c, struct vs_err *err)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->sync) < 0)
 		return vs_syserrf(err, errno, "socketpair");
 	/* the cgroup exists, empty, before the child: it moves itself in */
-	if ((r = ctc_setup(&c->cfg, c->o->id, 0, &c->st, err)) < 0 ||
-	    (r = ctc_self_dirs(&c->st, &c->cg_dirs, err)) < 0)
+	if ((r = ctc_setup(&c->cfg, c->o->id, 0, &c->st, err)) < 0)
 		return r;
-	create_mark("cgroup ready");
+	ct_debug_mark("cgroup ready");
 	if ((r = spawn_child(c, err)) < 0)
 		return r;
-	create_mark("cloned");
+	ct_debug_mark("cloned");
 	close(c->sync[1]);
 	c->sync[1] = -1;
 	c->st.pid = c->pid;
@@ -382,19 +408,22 @@ static int create_steps(struct create_ctx *c, struct vs_err *err)
 	if (c->cfg.ns[CT_NS_USER].enabled && !c->cfg.ns[CT_NS_USER].path &&
 	    (r = ct_ns_write_mappings(c->pid, &c->cfg, err)) < 0)
 		return r;
-	/* the state exists from here on, so a failing create can be inspected */
-	if ((r = ct_state_save(c->dirfd, &c->st, err)) < 0)
+	if (need_first_go(&c->cfg) && ct_sync_send(c->sync[0], CT_SYNC_GO, NULL) < 0)
+		return child_gone(c->sync[0], err);
+	if (need_hooks_trip(&c->cfg)) {
+		/* the state exists from here on, so hooks can query it */
+		if ((r = ct_state_save(c->dirfd, &c->st, err)) < 0 ||
+		    (r = ct_sync_expect(c->sync[0], CT_SYNC_HOOKS, err)) < 0)
+			return r;
+		ct_debug_mark("mounts done");
+		if ((r = run_runtime_hooks(c, err)) < 0)
+			return r;
+		if (ct_sync_send_code(c->sync[0], CT_SYNC_GO, c->pid) < 0)
+			return child_gone(c->sync[0], err);
+	}
+	if ((r = ct_sync_expect(c->sync[0], CT_SYNC_READY, err)) < 0)
 		return r;
-	if (ct_sync_send_code(c->sync[0], CT_SYNC_GO, c->pid) < 0 ||
-	    (r = ct_sync_expect(c->sync[0], CT_SYNC_HOOKS, err)) < 0)
-		return r < 0 ? r : vs_errf(err, EPIPE, "container process exited during setup");
-	create_mark("mounts done");
-	if ((r = run_runtime_hooks(c, err)) < 0)
-		return r;
-	if (ct_sync_send(c->sync[0], CT_SYNC_GO, NULL) < 0 ||
-	    (r = ct_sync_expect(c->sync[0], CT_SYNC_READY, err)) < 0)
-		return r < 0 ? r : vs_errf(err, EPIPE, "container process exited during setup");
-	create_mark("ready");
+	ct_debug_mark("ready");
 	c->st.saved_status = CT_STATUS_CREATED;
 	if ((r = ct_state_save(c->dirfd, &c->st, err)) < 0)
 		return r;
@@ -439,7 +468,6 @@ static int create_locked(const struct ct_create_opts *o, pid_t *pid, int *dirfd,
 	create_ctx_close(&c);
 	ct_config_free(&c.cfg);
 	ct_state_free(&c.st);
-	free(c.cg_dirs);
 	if (r == 0) {
 		*pid = c.pid;
 		*dirfd = c.dirfd;
@@ -585,8 +613,12 @@ int ct_container_run(const struct ct_create_opts *o, bool detach, int *exit_stat
 		waitpid(pid, NULL, WNOHANG);
 		return r;
 	}
+	ct_debug_mark("started");
 	if (detach)
 		return 0;
 	wait_forwarding(pid, exit_status);
-	return ct_container_delete(o->root, o->id, true, err);
+	ct_debug_mark("exited");
+	r = ct_container_delete(o->root, o->id, true, err);
+	ct_debug_mark("deleted");
+	return r;
 }

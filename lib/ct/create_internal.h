@@ -12,6 +12,8 @@
 /* Address of ROOT/ID/start.sock reached through the locked dir fd. */
 int ct_start_socket_addr(int dirfd, struct sockaddr_un *addr);
 void ct_rfc3339_now(char *buf, size_t size);
+/* With --debug, log "what at +N us" since the first mark. */
+void ct_debug_mark(const char *what);
 int ct_start_locked(int dirfd, struct ct_state *st, struct vs_err *err);
 
 #endif

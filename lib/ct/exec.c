@@ -4,9 +4,10 @@
  *
  * The runtime opens /proc/PID/ns/ files of the container's init, enters its pid
  * (and time) namespace "for children" itself, forks, and the child joins the
- * rest with setns(2), the user namespace first.  The parent moves the child
- * into the container's cgroup before letting it continue, so the process
- * is confined from its first instruction.  The sync socket is
+ * rest with setns(2), the user namespace first.  The child joins the
+ * container's cgroup itself before anything else (see container_cgroup.c
+ * for why the child and not the parent), so the process is confined from
+ * its first instruction.  The sync socket is
  * close-on-exec: EOF tells the parent execve succeeded; an error message
  * tells it why not.  The state lock is released once the process runs, so
  * a long `exec` never blocks `kill` or `delete` of the container.
@@ -39,7 +40,8 @@
 
 struct exec_ctx {
 	const struct ct_exec_opts *o;
-	struct ct_config cfg; /* the container's config (seccomp, defaults) */
+	const struct ct_state *st; /* the container (its cgroup) */
+	struct ct_config cfg;	   /* the container's config (seccomp, defaults) */
 	bool have_cfg;
 	struct json_object *pjson; /* --process document */
 	struct ct_process proc;
@@ -152,6 +154,9 @@ static __attribute__((noreturn)) void exec_child(struct exec_ctx *c)
 {
 	struct vs_err err = VS_ERR_INIT;
 	close(c->sync[0]);
+	/* join the cgroup first, while still in the runtime's user namespace */
+	if (ctc_enter_self(c->st, false, &err) < 0)
+		goto fail;
 	static const enum ct_ns_type order[] = { CT_NS_USER, CT_NS_IPC,	   CT_NS_UTS,
 						 CT_NS_NET,  CT_NS_CGROUP, CT_NS_MOUNT };
 	for (size_t i = 0; i < VS_ARRAY_SIZE(order); i++) {
@@ -262,12 +267,11 @@ static int exec_locked(struct exec_ctx *c, pid_t *pid, struct vs_err *err)
 		r = vs_syserrf(err, errno, "socketpair");
 		goto out;
 	}
+	c->st = &st;
 	if ((r = spawn(c, pid, err)) < 0)
 		goto out;
 	close(c->sync[1]);
 	c->sync[1] = -1;
-	if ((r = ctc_add_pid(&st, *pid, err)) < 0)
-		goto kill;
 	if (ct_sync_send(c->sync[0], CT_SYNC_GO, NULL) < 0) {
 		/* the child failed before GO: fetch its reason */
 		r = ct_sync_expect(c->sync[0], CT_SYNC_GO, err);

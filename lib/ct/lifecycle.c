@@ -137,8 +137,10 @@ int ct_container_delete(const char *root, const char *id, bool force, struct vs_
 			goto out;
 		}
 	}
+	ct_debug_mark("delete: process gone");
 	if ((r = ctc_destroy(&ls.st, true, err)) < 0)
 		goto out;
+	ct_debug_mark("delete: cgroup destroyed");
 	run_poststop(&ls.st);
 	r = ct_state_dir_remove(root, id, ls.dirfd, err);
 out:

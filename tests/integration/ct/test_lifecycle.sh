@@ -128,4 +128,13 @@ check "a hook past its timeout fails create" contains "$err" "createRuntime hook
 check "the timeout is enforced (< 10 s)" test $(($(date +%s) - start)) -lt 10
 check "failed create left no state" test ! -e "$ROOT/hooktimeout"
 
+# --- informational commands ----------------------------------------------------------
+check "--version names the runtime-spec version" contains "$("$R" --version)" "spec: 1.1.0"
+check "features is the spec features document" eq 1.1.0 "$("$R" features | jq -r .ociVersionMax)"
+check "features lists the time namespace" contains "$("$R" features | jq -c .linux.namespaces)" '"time"'
+mkdir -p "$T/rl"
+"$R" spec --rootless --bundle "$T/rl"
+check "spec --rootless maps the caller to root" eq "$(id -u)" "$(jq -r '.linux.uidMappings[0].hostID' "$T/rl/config.json")"
+check "spec refuses to overwrite" bash -c "! '$R' spec --bundle '$T/rl' 2>/dev/null"
+
 finish

@@ -72,4 +72,33 @@ b=$(bundle evil ".root.path = \"$T/evil/rootfs\" | .root.readonly = false | .mou
 rt run --bundle "$b" evil-1 >/dev/null 2>&1
 check "a rootfs symlink to a host path is resolved inside the rootfs" bash -c "[ -z \"\$(ls -A '$T/victim')\" ] && ! grep -q '$T/victim' /proc/self/mountinfo"
 
+# --- joining namespaces by path, time namespace, --no-pivot, terminal ------------
+b=$(bundle nsA '.hostname = "box-a" | .process.args = ["sleep", "300"]')
+rt run -d --bundle "$b" ns-a
+apid=$(rt state ns-a | jq -r .pid)
+b=$(bundle nsB "del(.hostname) | .linux.namespaces |= map(if .type == \"uts\" then .path = \"/proc/$apid/ns/uts\" elif .type == \"network\" then .path = \"/proc/$apid/ns/net\" else . end) | .process.args = $(sh_args 'hostname; readlink /proc/self/ns/net')")
+out=$(rt run --bundle "$b" ns-b 2>&1)
+check "joined uts namespace by path" eq box-a "$(echo "$out" | sed -n 1p)"
+check "joined network namespace by path" eq "$(readlink /proc/$apid/ns/net)" "$(echo "$out" | sed -n 2p)"
+rt delete --force ns-a
+b=$(bundle timens '.linux.namespaces += [{type: "time"}] | .linux.timeOffsets = {boottime: {secs: 864000, nanosecs: 0}, monotonic: {secs: 864000, nanosecs: 0}} | .process.args = ["cat", "/proc/uptime"]')
+up=$(rt run --bundle "$b" time-1 2>&1 | cut -d. -f1)
+check "time namespace offsets apply (uptime $up >= 864000)" test "${up:-0}" -ge 864000
+check "control: host uptime is smaller" test "$(cut -d. -f1 /proc/uptime)" -lt 864000
+b=$(bundle nopivot ".process.args = $(sh_args 'ls / | grep -c etc')")
+check "--no-pivot runs" eq 1 "$(rt run --no-pivot --bundle "$b" nopivot 2>&1)"
+python3 "$HERE/console_recv.py" "$T/console.sock" "$T/console.out" &
+recv=$!
+for _ in $(seq 100); do [ -e "$T/console.sock.ready" ] && break; sleep 0.05; done
+b=$(bundle tty ".process.terminal = true | .process.args = $(sh_args 'tty; [ -t 0 ] && echo stdin-is-a-tty')")
+rt create --bundle "$b" --console-socket "$T/console.sock" tty-1
+check "create with --console-socket" eq 0 $?
+rt start tty-1
+wait $recv
+out=$(tr -d '\r' <"$T/console.out")
+check "the pty master arrived with its name" contains "$out" "NAME=/dev/pts/"
+check "the process has the pty as its terminal" contains "$out" "/dev/pts/0"
+check "stdin is the terminal" contains "$out" "stdin-is-a-tty"
+rt delete --force tty-1
+
 finish
