@@ -120,4 +120,14 @@ expect_fail "--systemd-cgroup" "--systemd-cgroup is not supported" "$R" --system
 expect_fail "unknown command" "unknown command \"frobnicate\"" "$R" frobnicate
 expect_fail "state of unknown container" "container nosuch does not exist" rt state nosuch
 
+# a state directory left without state.json (runtime killed mid-create)
+mkdir -p "$ROOT/broken"
+expect_fail "broken state without --force" "use delete --force" rt delete broken
+rt delete --force broken 2>/dev/null
+check "delete --force removes a broken state directory" test ! -e "$ROOT/broken"
+mkdir -p "$ROOT/broken2" && echo '{not json' >"$ROOT/broken2/state.json"
+expect_fail "corrupt state" "container state is corrupt" rt state broken2
+rt delete --force broken2 2>/dev/null
+check "delete --force removes a corrupt state directory" test ! -e "$ROOT/broken2"
+
 finish
