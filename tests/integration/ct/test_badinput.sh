@@ -20,7 +20,7 @@ no_runtime_process() { ! pgrep -f "[v]essel-runtime --root $ROOT create" >/dev/n
 
 nothing_left() { # nothing_left NAME ID
 	check "$1: no state directory" test ! -e "$ROOT/$2"
-	check "$1: no cgroup" no_cgroup "vessel/$2"
+	check "$1: no cgroup" no_cgroup "$CGP/$(basename "$b")"
 	# (a global mount count is noise on a shared host: look for ours)
 	check "$1: no mount left" bash -c "! grep -q -e '$T' -e '/$2 ' /proc/self/mountinfo"
 	check "$1: no container process left" no_runtime_process

@@ -49,11 +49,11 @@ check "list --format json" eq running "$(rt list --format json | jq -r '.[] | se
 check "ps lists the pid" contains "$(rt ps --format json life)" "$pid"
 rt pause life
 check "pause -> paused" eq paused "$(rt state life | jq -r .status)"
-check "paused process is frozen" bash -c "grep -q FROZEN /sys/fs/cgroup/freezer/vessel/life/freezer.state 2>/dev/null || grep -q 'frozen 1' /sys/fs/cgroup/vessel/life/cgroup.events 2>/dev/null"
+check "paused process is frozen" bash -c "grep -q FROZEN /sys/fs/cgroup/freezer/$CGP/life/freezer.state 2>/dev/null || grep -q 'frozen 1' /sys/fs/cgroup/$CGP/life/cgroup.events 2>/dev/null"
 rt resume life
 check "resume -> running" eq running "$(rt state life | jq -r .status)"
 rt update --pids-limit 7 life
-check "update --pids-limit reaches the cgroup" bash -c "grep -qx 7 /sys/fs/cgroup/pids/vessel/life/pids.max 2>/dev/null || grep -qx 7 /sys/fs/cgroup/vessel/life/pids.max"
+check "update --pids-limit reaches the cgroup" bash -c "grep -qx 7 /sys/fs/cgroup/pids/$CGP/life/pids.max 2>/dev/null || grep -qx 7 /sys/fs/cgroup/$CGP/life/pids.max"
 rt kill life KILL
 wait_status life stopped
 check "kill KILL -> stopped" eq stopped "$(rt state life | jq -r .status)"
@@ -61,7 +61,7 @@ check "kill of a stopped container fails" bash -c "! '$R' --root '$ROOT' kill li
 rt delete life
 check "delete succeeds" eq 0 $?
 check "state dir removed" test ! -e "$ROOT/life"
-check "cgroup removed" no_cgroup vessel/life
+check "cgroup removed" no_cgroup "$CGP/life"
 check "state of a deleted container fails" bash -c "! '$R' --root '$ROOT' state life 2>/dev/null"
 
 # --- the process dies behind the runtime's back: state is honest -------------
