@@ -130,4 +130,14 @@ expect_fail "corrupt state" "container state is corrupt" rt state broken2
 rt delete --force broken2 2>/dev/null
 check "delete --force removes a corrupt state directory" test ! -e "$ROOT/broken2"
 
+# the program does not exist: run, run --detach and create+start all say so
+b=$(bundle noprog '.process.args = ["/nonexistent"]')
+expect_fail "run of a missing program" "exec /nonexistent: No such file or directory" rt run --bundle "$b" bad-16
+nothing_left "run of a missing program" bad-16
+expect_fail "run -d of a missing program" "exec /nonexistent: No such file or directory" rt run -d --bundle "$b" bad-17
+nothing_left "run -d of a missing program" bad-17
+rt create --bundle "$b" bad-18
+expect_fail "start of a missing program" "exec /nonexistent: No such file or directory" rt start bad-18
+rt delete --force bad-18
+
 finish
