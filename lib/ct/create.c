@@ -188,7 +188,7 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 	    ct_process_set_oom_score(&cfg->process, &err) < 0)
 		child_fail(c, &err);
 	if (cfg->process.terminal) {
-		if (ct_console_setup(c->console_fd, &cfg->process, &err) < 0)
+		if (ct_console_setup(c->console_fd, &cfg->process, true, &err) < 0)
 			child_fail(c, &err);
 		close(c->console_fd);
 	}

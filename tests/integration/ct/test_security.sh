@@ -90,7 +90,7 @@ check "--no-pivot runs" eq 1 "$(rt run --no-pivot --bundle "$b" nopivot 2>&1)"
 python3 "$HERE/console_recv.py" "$T/console.sock" "$T/console.out" &
 recv=$!
 for _ in $(seq 100); do [ -e "$T/console.sock.ready" ] && break; sleep 0.05; done
-b=$(bundle tty ".process.terminal = true | .process.args = $(sh_args 'tty; [ -t 0 ] && echo stdin-is-a-tty')")
+b=$(bundle tty ".process.terminal = true | .process.args = $(sh_args 'tty; [ -t 0 ] && echo stdin-is-a-tty; echo console=$(stat -c %t /dev/console)')")
 rt create --bundle "$b" --console-socket "$T/console.sock" tty-1
 check "create with --console-socket" eq 0 $?
 rt start tty-1
@@ -99,6 +99,7 @@ out=$(tr -d '\r' <"$T/console.out")
 check "the pty master arrived with its name" contains "$out" "NAME=/dev/pts/"
 check "the process has the pty as its terminal" contains "$out" "/dev/pts/0"
 check "stdin is the terminal" contains "$out" "stdin-is-a-tty"
+check "/dev/console is the pty (major 136)" contains "$out" "console=88"
 rt delete --force tty-1
 
 # --- process and linux details: rlimits, oomScoreAdj, sysctl, devices, bind mounts --------
