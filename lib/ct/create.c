@@ -563,11 +563,11 @@ int ct_container_start(const char *root, const char *id, struct vs_err *err)
 
 /* ------------------------------------------------------------------ run */
 
+/* Called with every signal blocked (see ct_container_run). */
 static int wait_forwarding(pid_t pid, int *exit_status)
 {
-	sigset_t all, old;
+	sigset_t all;
 	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
 	int status = 0;
 	for (;;) {
 		pid_t w = waitpid(pid, &status, WNOHANG);
@@ -581,7 +581,6 @@ static int wait_forwarding(pid_t pid, int *exit_status)
 			continue;
 		kill(pid, sig);
 	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (WIFEXITED(status))
 		*exit_status = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))
@@ -600,6 +599,11 @@ int ct_container_run(const struct ct_create_opts *o, bool detach, int *exit_stat
 	int r = create_locked(o, &pid, &dirfd, err);
 	if (r < 0)
 		return r;
+	/* From here on signals for the container queue up until they can be
+	 * forwarded (the child exists already and keeps its own mask). */
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	struct ct_state st;
 	if ((r = ct_state_load(dirfd, &st, err)) == 0) {
 		r = ct_start_locked(dirfd, &st, err);
@@ -611,12 +615,16 @@ int ct_container_run(const struct ct_create_opts *o, bool detach, int *exit_stat
 		struct vs_err ignored = VS_ERR_INIT;
 		ct_container_delete(o->root, o->id, true, &ignored);
 		waitpid(pid, NULL, WNOHANG);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		return r;
 	}
 	ct_debug_mark("started");
-	if (detach)
+	if (detach) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		return 0;
+	}
 	wait_forwarding(pid, exit_status);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	ct_debug_mark("exited");
 	r = ct_container_delete(o->root, o->id, true, err);
 	ct_debug_mark("deleted");

@@ -137,4 +137,23 @@ mkdir -p "$T/rl"
 check "spec --rootless maps the caller to root" eq "$(id -u)" "$(jq -r '.linux.uidMappings[0].hostID' "$T/rl/config.json")"
 check "spec refuses to overwrite" bash -c "! '$R' spec --bundle '$T/rl' 2>/dev/null"
 
+# --- signal forwarding in foreground run, kill --all ----------------------------------
+b=$(bundle fwd ".process.args = $(sh_args 'trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done')")
+"$R" --root "$ROOT" run --bundle "$b" fwd >"$T/fwd.out" & # not via rt(): $! must be the runtime
+runpid=$!
+for _ in $(seq 100); do grep -q ready "$T/fwd.out" 2>/dev/null && break; sleep 0.05; done
+kill -TERM $runpid
+wait $runpid
+check "SIGTERM to a foreground run reaches the process (its trap exits 42)" eq 42 $?
+b=$(bundle killall '.process.args = ["sleep", "300"]')
+rt run -d --bundle "$b" killall
+rt exec -d --pid-file "$T/killall.pid" killall sleep 300
+epid=$(cat "$T/killall.pid")
+rt kill --all killall KILL
+wait_status killall stopped
+check "kill --all stops the container" eq stopped "$(rt state killall | jq -r .status)"
+for _ in $(seq 100); do [ -e /proc/$epid ] && [ "$(awk '{print $3}' /proc/$epid/stat 2>/dev/null)" != Z ] || break; sleep 0.05; done
+check "kill --all also killed the exec'd process" bash -c "[ ! -e /proc/$epid ] || [ \"\$(awk '{print \$3}' /proc/$epid/stat)\" = Z ]"
+rt delete killall
+
 finish
