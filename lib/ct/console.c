@@ -3,14 +3,15 @@
  * 1.1 config.md "Console"; runc's --console-socket protocol): the runtime
  * creates a pty inside the container (from the container's devpts), sends
  * the master to the AF_UNIX socket given by the caller with SCM_RIGHTS (the
- * message data is the pty name), and makes the slave the process's
- * controlling terminal and stdio.
+ * message data is the pty name), binds the slave onto /dev/console, and
+ * makes the slave the process's controlling terminal and stdio.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -70,7 +71,23 @@ static int send_fd(int sockfd, int fd, const char *name, struct vs_err *err)
 	return 0;
 }
 
-int ct_console_setup(int sockfd, const struct ct_process *proc, struct vs_err *err)
+/* config.md "Console": /dev/console is the pty (a bind of the slave); a
+ * read-only /dev without a console node is left alone. */
+static int bind_dev_console(const char *pty, struct vs_err *err)
+{
+	int fd = open("/dev/console", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno == EROFS || errno == ENOENT
+			   ? 0
+			   : vs_syserrf(err, errno, "create /dev/console");
+	close(fd);
+	if (mount(pty, "/dev/console", NULL, MS_BIND, NULL) < 0)
+		return vs_syserrf(err, errno, "bind %s to /dev/console", pty);
+	return 0;
+}
+
+int ct_console_setup(int sockfd, const struct ct_process *proc, bool bind_console,
+		     struct vs_err *err)
 {
 	vs_cleanup_close int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
@@ -96,6 +113,11 @@ int ct_console_setup(int sockfd, const struct ct_process *proc, struct vs_err *e
 	}
 	char name[32];
 	snprintf(name, sizeof(name), "/dev/pts/%d", ptyno);
+	if (bind_console) {
+		int r = bind_dev_console(name, err);
+		if (r < 0)
+			return r;
+	}
 	int r = send_fd(sockfd, master, name, err);
 	if (r < 0)
 		return r;

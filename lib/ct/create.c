@@ -65,6 +65,7 @@ struct create_ctx {
 	pid_t pid;
 	struct ct_state st;
 	bool born_in_cgroup2; /* CLONE_INTO_CGROUP did the cgroup2 part */
+	bool start_now;	      /* run: exec right after READY, no start socket */
 };
 
 int ct_start_socket_addr(int dirfd, struct sockaddr_un *addr)
@@ -136,10 +137,15 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 	struct vs_err err = VS_ERR_INIT;
 	const struct ct_config *cfg = &c->cfg;
 	close(c->sync[0]);
+	/* `run` blocks every signal in the runtime; the process starts with none */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* our copy of the locked state dir fd would hold the lock until execve */
 	close(c->dirfd);
 	if (ctc_enter_self(&c->st, c->born_in_cgroup2, &err) < 0)
 		child_fail(c, &err);
+	ct_debug_mark("child: in cgroup");
 	if (need_first_go(cfg) && ct_sync_expect(c->sync[1], CT_SYNC_GO, &err) < 0)
 		_exit(1);
 	if (cfg->ns[CT_NS_USER].enabled) {
@@ -160,6 +166,7 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 	if (child_set_names(cfg, &err) < 0 ||
 	    ct_rootfs_prepare(cfg, c->rootfs, c->bundle, cfg->ns[CT_NS_USER].enabled, &err) < 0)
 		child_fail(c, &err);
+	ct_debug_mark("child: mounts done");
 	if (need_hooks_trip(cfg)) {
 		/* the parent runs prestart/createRuntime and tells us our host pid */
 		int host_pid = 0;
@@ -175,12 +182,13 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 				 sj ? sj : "{}", &err) < 0)
 			child_fail(c, &err);
 	}
+	ct_debug_mark("child: pivoting");
 	if (ct_rootfs_finish(cfg, c->rootfs, c->o->no_pivot, &err) < 0 ||
 	    ct_process_set_rlimits(&cfg->process, &err) < 0 ||
 	    ct_process_set_oom_score(&cfg->process, &err) < 0)
 		child_fail(c, &err);
 	if (cfg->process.terminal) {
-		if (ct_console_setup(c->console_fd, &cfg->process, &err) < 0)
+		if (ct_console_setup(c->console_fd, &cfg->process, true, &err) < 0)
 			child_fail(c, &err);
 		close(c->console_fd);
 	}
@@ -188,7 +196,24 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 		syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL);
 	if (child_fds(c, &err) < 0)
 		child_fail(c, &err);
+	ct_debug_mark("child: ready");
 	ct_sync_send(c->sync[1], CT_SYNC_READY, NULL);
+	if (c->start_now) {
+		/* run: no `start` to wait for.  The sync socket is close-on-exec:
+		 * the parent reads EOF when execve succeeded, else our reason. */
+		int hr = 0;
+		if (cfg->nhooks[CT_HOOK_START_CONTAINER]) {
+			vs_cleanup_free char *sj =
+			    ct_state_to_json_as(&c->st, CT_STATUS_CREATED, false);
+			hr = ct_hooks_run(cfg->hooks[CT_HOOK_START_CONTAINER],
+					  cfg->nhooks[CT_HOOK_START_CONTAINER], "startContainer",
+					  sj ? sj : "{}", &err);
+		}
+		if (hr == 0)
+			ct_process_exec(&cfg->process, cfg, &err);
+		ct_sync_send(c->sync[1], CT_SYNC_ERROR, &err);
+		_exit(127);
+	}
 	close(c->sync[1]);
 
 	int conn;
@@ -386,7 +411,7 @@ static int create_steps(struct create_ctx *c, struct vs_err *err)
 	if (c->cfg.process.terminal &&
 	    (c->console_fd = ct_console_connect(c->o->console_socket, err)) < 0)
 		return c->console_fd;
-	if ((r = open_start_socket(c, err)) < 0)
+	if (!c->start_now && (r = open_start_socket(c, err)) < 0)
 		return r;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->sync) < 0)
 		return vs_syserrf(err, errno, "socketpair");
@@ -420,7 +445,7 @@ static int create_steps(struct create_ctx *c, struct vs_err *err)
 	if ((r = ct_sync_expect(c->sync[0], CT_SYNC_READY, err)) < 0)
 		return r;
 	ct_debug_mark("ready");
-	c->st.saved_status = CT_STATUS_CREATED;
+	c->st.saved_status = c->start_now ? CT_STATUS_RUNNING : CT_STATUS_CREATED;
 	if ((r = ct_state_save(c->dirfd, &c->st, err)) < 0)
 		return r;
 	return write_pid_file(c->o->pid_file, c->pid, err);
@@ -452,15 +477,19 @@ static void create_rollback(struct create_ctx *c)
 }
 
 /* Shared by create and run: on success the state dir stays locked in *dirfd. */
-static int create_locked(const struct ct_create_opts *o, pid_t *pid, int *dirfd, struct vs_err *err)
+static int create_locked(const struct ct_create_opts *o, bool start_now, pid_t *pid, int *dirfd,
+			 int *syncfd, struct vs_err *err)
 {
 	struct create_ctx c;
 	memset(&c, 0, sizeof(c));
 	c.o = o;
+	c.start_now = start_now;
 	c.dirfd = c.sync[0] = c.sync[1] = c.listen_fd = c.console_fd = -1;
 	int r = create_steps(&c, err);
 	if (r < 0)
 		create_rollback(&c);
+	if (r == 0 && syncfd)
+		*syncfd = vs_steal_fd(&c.sync[0]);
 	create_ctx_close(&c);
 	ct_config_free(&c.cfg);
 	ct_state_free(&c.st);
@@ -476,7 +505,7 @@ static int create_locked(const struct ct_create_opts *o, pid_t *pid, int *dirfd,
 int ct_container_create(const struct ct_create_opts *o, pid_t *pid, struct vs_err *err)
 {
 	int dirfd = -1;
-	int r = create_locked(o, pid, &dirfd, err);
+	int r = create_locked(o, false, pid, &dirfd, NULL, err);
 	if (dirfd >= 0)
 		close(dirfd);
 	return r;
@@ -559,11 +588,11 @@ int ct_container_start(const char *root, const char *id, struct vs_err *err)
 
 /* ------------------------------------------------------------------ run */
 
+/* Called with every signal blocked (see ct_container_run). */
 static int wait_forwarding(pid_t pid, int *exit_status)
 {
-	sigset_t all, old;
+	sigset_t all;
 	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
 	int status = 0;
 	for (;;) {
 		pid_t w = waitpid(pid, &status, WNOHANG);
@@ -577,7 +606,6 @@ static int wait_forwarding(pid_t pid, int *exit_status)
 			continue;
 		kill(pid, sig);
 	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (WIFEXITED(status))
 		*exit_status = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))
@@ -587,34 +615,57 @@ static int wait_forwarding(pid_t pid, int *exit_status)
 	return 0;
 }
 
+/* The child's verdict on execve: 0 on EOF (it ran), or its error. */
+static int exec_verdict(int syncfd, struct vs_err *err)
+{
+	struct ct_sync_msg m;
+	struct vs_err e = VS_ERR_INIT;
+	if (ct_sync_recv(syncfd, &m, &e) < 0)
+		return 0; /* EOF: the close-on-exec socket went with execve */
+	return vs_errf(err, m.code ? m.code : EIO, "start container: %s", m.msg);
+}
+
 int ct_container_run(const struct ct_create_opts *o, bool detach, int *exit_status,
 		     struct vs_err *err)
 {
 	pid_t pid = 0;
-	vs_cleanup_close int dirfd = -1;
+	vs_cleanup_close int dirfd = -1, syncfd = -1;
 	*exit_status = 0;
-	int r = create_locked(o, &pid, &dirfd, err);
-	if (r < 0)
+	/* From here on signals for the container queue up until they can be
+	 * forwarded; the child empties its own mask first thing. */
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	int r = create_locked(o, true, &pid, &dirfd, &syncfd, err);
+	if (r < 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		return r;
-	struct ct_state st;
-	if ((r = ct_state_load(dirfd, &st, err)) == 0) {
-		r = ct_start_locked(dirfd, &st, err);
-		ct_state_free(&st);
 	}
+	struct ct_state st;
+	memset(&st, 0, sizeof(st));
+	r = ct_state_load(dirfd, &st, err);
 	close(dirfd);
 	dirfd = -1;
-	if (r < 0) {
-		struct vs_err ignored = VS_ERR_INIT;
-		ct_container_delete(o->root, o->id, true, &ignored);
-		waitpid(pid, NULL, WNOHANG);
-		return r;
-	}
+	/* Without poststart hooks or --detach nobody needs to know that execve
+	 * happened before the process exits: skip that round trip. */
+	bool confirm = detach || (st.hook_mask & (1u << CT_HOOK_POSTSTART));
+	if (r == 0 && confirm && (r = exec_verdict(syncfd, err)) == 0)
+		run_poststart(&st);
+	ct_state_free(&st);
 	ct_debug_mark("started");
-	if (detach)
-		return 0;
-	wait_forwarding(pid, exit_status);
-	ct_debug_mark("exited");
-	r = ct_container_delete(o->root, o->id, true, err);
-	ct_debug_mark("deleted");
-	return r;
+	if (r == 0 && !detach) {
+		wait_forwarding(pid, exit_status);
+		ct_debug_mark("exited");
+		if (!confirm && *exit_status == 127)
+			r = exec_verdict(syncfd, err); /* 127 may be our own failure */
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (r < 0 || !detach) {
+		struct vs_err derr = VS_ERR_INIT;
+		int dr = ct_container_delete(o->root, o->id, true, r < 0 ? &derr : err);
+		waitpid(pid, NULL, WNOHANG);
+		ct_debug_mark("deleted");
+		return r < 0 ? r : dr;
+	}
+	return 0;
 }

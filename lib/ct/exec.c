@@ -171,7 +171,7 @@ static __attribute__((noreturn)) void exec_child(struct exec_ctx *c)
 	if (ct_process_set_rlimits(&c->proc, &err) < 0)
 		goto fail;
 	if (c->proc.terminal) {
-		if (ct_console_setup(c->console_fd, &c->proc, &err) < 0)
+		if (ct_console_setup(c->console_fd, &c->proc, false, &err) < 0)
 			goto fail;
 		close(c->console_fd);
 	} else {

@@ -57,6 +57,10 @@ static int hook_run(const struct ct_hook *h, const char *kind, const char *state
 		return vs_syserrf(err, errno, "%s hook %s: fork", kind, h->path);
 	}
 	if (pid == 0) {
+		/* `run` blocks every signal in the runtime; a hook starts with none */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (dup2(sv[1], 0) < 0)
 			_exit(127);
 		const char *argv_default[] = { h->path, NULL };

@@ -111,10 +111,30 @@ static void run_poststop(const struct ct_state *st)
 	ct_config_free(&cfg);
 }
 
+/* A state directory without a readable state.json (a runtime killed in the
+ * middle of create): --force removes it, since no process can be found. */
+static int delete_broken(const char *root, const char *id, bool force, struct vs_err *err)
+{
+	vs_cleanup_close int dirfd = -1;
+	struct vs_err first = *err;
+	if (!force)
+		return vs_err_prefix(err, "container %s (use delete --force to remove it)", id);
+	if (ct_state_dir_open(root, id, &dirfd, err) < 0)
+		return -err->code;
+	vs_log(VS_LOG_WARN, "container %s: removing state without a readable state.json (%s)", id,
+	       first.msg);
+	return ct_state_dir_remove(root, id, dirfd, err);
+}
+
 int ct_container_delete(const char *root, const char *id, bool force, struct vs_err *err)
 {
 	struct locked_state ls;
+	struct vs_err local = VS_ERR_INIT;
+	if (!err)
+		err = &local;
 	int r = lock_load(root, id, &ls, err);
+	if (r < 0 && r != -ENOENT && ct_id_validate(id, NULL) == 0)
+		return delete_broken(root, id, force, err);
 	if (r < 0)
 		return r;
 	enum ct_status s = ct_state_status(&ls.st);

@@ -77,8 +77,10 @@ int ct_seccomp_load(const struct ct_seccomp *sec, bool no_new_privs, struct vs_e
 /* ---- console.c ---- */
 /* Connect to the console socket path (before the child is forked). */
 int ct_console_connect(const char *path, struct vs_err *err);
-/* Create a pty, send the master over sockfd, make the slave our ctty+stdio. */
-int ct_console_setup(int sockfd, const struct ct_process *proc, struct vs_err *err);
+/* Create a pty, send the master over sockfd, make the slave our ctty+stdio;
+ * bind_console (container init only): bind the slave onto /dev/console. */
+int ct_console_setup(int sockfd, const struct ct_process *proc, bool bind_console,
+		     struct vs_err *err);
 
 /* ---- hooks.c ---- */
 int ct_hooks_run(const struct ct_hook *hooks, unsigned n, const char *kind, const char *state_json,

@@ -258,6 +258,8 @@ int ct_state_load(int dirfd, struct ct_state *st, struct vs_err *err)
 {
 	memset(st, 0, sizeof(*st));
 	vs_cleanup_close int fd = openat(dirfd, "state.json", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) /* not "no such container": its state is gone */
+		return vs_errf(err, ENODATA, "container state.json is missing");
 	if (fd < 0)
 		return vs_syserrf(err, errno, "read container state");
 	char buf[65536];

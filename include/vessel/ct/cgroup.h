@@ -82,7 +82,9 @@ struct ct_cgroup {
 /*
  * Create the cgroup at `path` (OCI cgroupsPath; relative paths are taken
  * under the runtime's own cgroup root), apply `res`, and move `pid` into it.
- * The default device rules of the runtime-spec are always applied first.
+ * The default device rules of the runtime-spec always stay in effect: they are
+ * applied after the config's rules (as runc and crun do), so that a leading
+ * {"allow": false} does not remove /dev/null and friends.
  */
 int ct_cgroup_create(struct ct_cgroup *cg, enum ct_cgroup_layout layout, const char *path,
 		     const struct ct_resources *res, pid_t pid, struct vs_err *err);

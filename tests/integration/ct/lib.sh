@@ -15,6 +15,9 @@ command -v jq >/dev/null || { echo "SKIP: jq missing" >&2; exit 77; }
 T=$(mktemp -d /tmp/vessel-ct.XXXXXX)
 chmod 755 "$T" # user-namespace roots must reach the rootfs
 ROOT=$T/state
+# every bundle gets its own cgroup under a per-run parent, so concurrent runs
+# of these tests (release and ASan, two worktrees) never share a cgroup
+CGP=vessel-test-${T##*.}
 FAILS=0
 CHECKS=0
 
@@ -25,6 +28,10 @@ cleanup() {
 		done
 	fi
 	umount "$T/hostmnt" 2>/dev/null
+	local d
+	for d in /sys/fs/cgroup/*/"$CGP" /sys/fs/cgroup/"$CGP"; do
+		[ -d "$d" ] && rmdir "$d" 2>/dev/null
+	done
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -38,8 +45,8 @@ bundle() {
 	local b=$T/$1 filter=${2:-.}
 	mkdir -p "$b"
 	"$R" spec --bundle "$b" || return 1
-	jq --arg rootfs "$T/rootfs" \
-		".root.path = \$rootfs | .process.terminal = false |
+	jq --arg rootfs "$T/rootfs" --arg cg "/$CGP/$1" \
+		".root.path = \$rootfs | .process.terminal = false | .linux.cgroupsPath = \$cg |
 		 .mounts += [{destination: \"/tmp\", type: \"tmpfs\", source: \"tmpfs\",
 		              options: [\"nosuid\", \"nodev\", \"mode=1777\"]}] | $filter" \
 		"$b/config.json" >"$b/config.json.new" && mv "$b/config.json.new" "$b/config.json"

@@ -20,7 +20,7 @@ no_runtime_process() { ! pgrep -f "[v]essel-runtime --root $ROOT create" >/dev/n
 
 nothing_left() { # nothing_left NAME ID
 	check "$1: no state directory" test ! -e "$ROOT/$2"
-	check "$1: no cgroup" no_cgroup "vessel/$2"
+	check "$1: no cgroup" no_cgroup "$CGP/$(basename "$b")"
 	# (a global mount count is noise on a shared host: look for ours)
 	check "$1: no mount left" bash -c "! grep -q -e '$T' -e '/$2 ' /proc/self/mountinfo"
 	check "$1: no container process left" no_runtime_process
@@ -119,5 +119,25 @@ check "--log-format json: message" contains "$(jq -r .msg "$T/log.json" 2>/dev/n
 expect_fail "--systemd-cgroup" "--systemd-cgroup is not supported" "$R" --systemd-cgroup --root "$ROOT" state x
 expect_fail "unknown command" "unknown command \"frobnicate\"" "$R" frobnicate
 expect_fail "state of unknown container" "container nosuch does not exist" rt state nosuch
+
+# a state directory left without state.json (runtime killed mid-create)
+mkdir -p "$ROOT/broken"
+expect_fail "broken state without --force" "use delete --force" rt delete broken
+rt delete --force broken 2>/dev/null
+check "delete --force removes a broken state directory" test ! -e "$ROOT/broken"
+mkdir -p "$ROOT/broken2" && echo '{not json' >"$ROOT/broken2/state.json"
+expect_fail "corrupt state" "container state is corrupt" rt state broken2
+rt delete --force broken2 2>/dev/null
+check "delete --force removes a corrupt state directory" test ! -e "$ROOT/broken2"
+
+# the program does not exist: run, run --detach and create+start all say so
+b=$(bundle noprog '.process.args = ["/nonexistent"]')
+expect_fail "run of a missing program" "exec /nonexistent: No such file or directory" rt run --bundle "$b" bad-16
+nothing_left "run of a missing program" bad-16
+expect_fail "run -d of a missing program" "exec /nonexistent: No such file or directory" rt run -d --bundle "$b" bad-17
+nothing_left "run -d of a missing program" bad-17
+rt create --bundle "$b" bad-18
+expect_fail "start of a missing program" "exec /nonexistent: No such file or directory" rt start bad-18
+rt delete --force bad-18
 
 finish

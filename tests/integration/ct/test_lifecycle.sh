@@ -49,11 +49,11 @@ check "list --format json" eq running "$(rt list --format json | jq -r '.[] | se
 check "ps lists the pid" contains "$(rt ps --format json life)" "$pid"
 rt pause life
 check "pause -> paused" eq paused "$(rt state life | jq -r .status)"
-check "paused process is frozen" bash -c "grep -q FROZEN /sys/fs/cgroup/freezer/vessel/life/freezer.state 2>/dev/null || grep -q 'frozen 1' /sys/fs/cgroup/vessel/life/cgroup.events 2>/dev/null"
+check "paused process is frozen" bash -c "grep -q FROZEN /sys/fs/cgroup/freezer/$CGP/life/freezer.state 2>/dev/null || grep -q 'frozen 1' /sys/fs/cgroup/$CGP/life/cgroup.events 2>/dev/null"
 rt resume life
 check "resume -> running" eq running "$(rt state life | jq -r .status)"
 rt update --pids-limit 7 life
-check "update --pids-limit reaches the cgroup" bash -c "grep -qx 7 /sys/fs/cgroup/pids/vessel/life/pids.max 2>/dev/null || grep -qx 7 /sys/fs/cgroup/vessel/life/pids.max"
+check "update --pids-limit reaches the cgroup" bash -c "grep -qx 7 /sys/fs/cgroup/pids/$CGP/life/pids.max 2>/dev/null || grep -qx 7 /sys/fs/cgroup/$CGP/life/pids.max"
 rt kill life KILL
 wait_status life stopped
 check "kill KILL -> stopped" eq stopped "$(rt state life | jq -r .status)"
@@ -61,7 +61,7 @@ check "kill of a stopped container fails" bash -c "! '$R' --root '$ROOT' kill li
 rt delete life
 check "delete succeeds" eq 0 $?
 check "state dir removed" test ! -e "$ROOT/life"
-check "cgroup removed" no_cgroup vessel/life
+check "cgroup removed" no_cgroup "$CGP/life"
 check "state of a deleted container fails" bash -c "! '$R' --root '$ROOT' state life 2>/dev/null"
 
 # --- the process dies behind the runtime's back: state is honest -------------
@@ -127,5 +127,33 @@ err=$(rt run --bundle "$b" hooktimeout 2>&1)
 check "a hook past its timeout fails create" contains "$err" "createRuntime hook /bin/sleep: timed out after 1 s"
 check "the timeout is enforced (< 10 s)" test $(($(date +%s) - start)) -lt 10
 check "failed create left no state" test ! -e "$ROOT/hooktimeout"
+
+# --- informational commands ----------------------------------------------------------
+check "--version names the runtime-spec version" contains "$("$R" --version)" "spec: 1.1.0"
+check "features is the spec features document" eq 1.1.0 "$("$R" features | jq -r .ociVersionMax)"
+check "features lists the time namespace" contains "$("$R" features | jq -c .linux.namespaces)" '"time"'
+mkdir -p "$T/rl"
+"$R" spec --rootless --bundle "$T/rl"
+check "spec --rootless maps the caller to root" eq "$(id -u)" "$(jq -r '.linux.uidMappings[0].hostID' "$T/rl/config.json")"
+check "spec refuses to overwrite" bash -c "! '$R' spec --bundle '$T/rl' 2>/dev/null"
+
+# --- signal forwarding in foreground run, kill --all ----------------------------------
+b=$(bundle fwd ".process.args = $(sh_args 'trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done')")
+"$R" --root "$ROOT" run --bundle "$b" fwd >"$T/fwd.out" & # not via rt(): $! must be the runtime
+runpid=$!
+for _ in $(seq 100); do grep -q ready "$T/fwd.out" 2>/dev/null && break; sleep 0.05; done
+kill -TERM $runpid
+wait $runpid
+check "SIGTERM to a foreground run reaches the process (its trap exits 42)" eq 42 $?
+b=$(bundle killall '.process.args = ["sleep", "300"]')
+rt run -d --bundle "$b" killall
+rt exec -d --pid-file "$T/killall.pid" killall sleep 300
+epid=$(cat "$T/killall.pid")
+rt kill --all killall KILL
+wait_status killall stopped
+check "kill --all stops the container" eq stopped "$(rt state killall | jq -r .status)"
+for _ in $(seq 100); do [ -e /proc/$epid ] && [ "$(awk '{print $3}' /proc/$epid/stat 2>/dev/null)" != Z ] || break; sleep 0.05; done
+check "kill --all also killed the exec'd process" bash -c "[ ! -e /proc/$epid ] || [ \"\$(awk '{print \$3}' /proc/$epid/stat)\" = Z ]"
+rt delete killall
 
 finish

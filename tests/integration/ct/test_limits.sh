@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 
 alloc='dd if=/dev/zero of=/dev/null bs=64M count=1 && echo alloc-ok'
-b=$(bundle oom ".linux.resources = {memory: {limit: 16777216, swap: 16777216}} | .process.args = $(sh_args "$alloc")")
+b=$(bundle lim-oom ".linux.resources = {memory: {limit: 16777216, swap: 16777216}} | .process.args = $(sh_args "$alloc")")
 out=$(rt run --bundle "$b" lim-oom 2>&1)
 rc=$?
 check "64 MiB allocation under a 16 MiB limit is OOM-killed (137)" eq 137 "$rc"
@@ -16,11 +16,11 @@ check "control: the same allocation under 256 MiB works" contains "$(rt run --bu
 
 # PID 1 sleeps; an exec'd shell forks 30 sleepers; the host counts the cgroup
 pids_current() {
-	cat "/sys/fs/cgroup/pids/vessel/$1/pids.current" 2>/dev/null ||
-		cat "/sys/fs/cgroup/vessel/$1/pids.current"
+	cat "/sys/fs/cgroup/pids/$CGP/$1/pids.current" 2>/dev/null ||
+		cat "/sys/fs/cgroup/$CGP/$1/pids.current"
 }
 forker='i=0; while [ $i -lt 30 ]; do sleep 30 >/dev/null 2>&1 & i=$((i+1)); done; echo forked-all'
-b=$(bundle pids '.linux.resources = {pids: {limit: 10}} | .process.args = ["sleep", "300"]')
+b=$(bundle lim-pids '.linux.resources = {pids: {limit: 10}} | .process.args = ["sleep", "300"]')
 rt run -d --bundle "$b" lim-pids
 out=$(rt exec lim-pids sh -c "$forker" 2>&1)
 check "pids limit: forks past the limit fail" contains "$out" "can't fork"
@@ -28,7 +28,7 @@ check "pids limit: the shell could not fork all" bash -c "! grep -q forked-all <
 n=$(pids_current lim-pids)
 check "pids limit: between 2 and 10 processes in the container ($n)" test "$n" -ge 2 -a "$n" -le 10
 rt delete --force lim-pids
-b=$(bundle nopids '.linux.resources = {pids: {limit: 100}} | .process.args = ["sleep", "300"]')
+b=$(bundle lim-nopids '.linux.resources = {pids: {limit: 100}} | .process.args = ["sleep", "300"]')
 rt run -d --bundle "$b" lim-nopids
 out=$(rt exec lim-nopids sh -c "$forker" 2>&1)
 check "control: 30 forks under a limit of 100" contains "$out" "forked-all"
@@ -42,9 +42,9 @@ check "memory limit seen inside (cgroup namespace)" eq 50331648 "$(rt run --bund
 b=$(bundle seen-nons ".linux.namespaces |= map(select(.type != \"cgroup\")) | .linux.resources = {memory: {limit: 50331648}} | .process.args = $(sh_args "$seen")")
 check "memory limit seen inside (host cgroup namespace)" eq 50331648 "$(rt run --bundle "$b" lim-seen2 2>&1)"
 
-b=$(bundle tiny ".linux.resources = {memory: {limit: 524288}} | .process.args = [\"true\"]")
+b=$(bundle lim-tiny ".linux.resources = {memory: {limit: 524288}} | .process.args = [\"true\"]")
 rt run --bundle "$b" lim-tiny
 check "a container starts and exits 0 under a 512 KiB memory limit" eq 0 $?
-check "no cgroups left" bash -c "$(declare -f cgroup_exists no_cgroup); no_cgroup vessel/lim-oom && no_cgroup vessel/lim-pids && no_cgroup vessel/lim-tiny"
+check "no cgroups left" bash -c "$(declare -f cgroup_exists no_cgroup); no_cgroup $CGP/lim-oom && no_cgroup $CGP/lim-pids && no_cgroup $CGP/lim-tiny"
 
 finish

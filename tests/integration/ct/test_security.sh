@@ -72,4 +72,70 @@ b=$(bundle evil ".root.path = \"$T/evil/rootfs\" | .root.readonly = false | .mou
 rt run --bundle "$b" evil-1 >/dev/null 2>&1
 check "a rootfs symlink to a host path is resolved inside the rootfs" bash -c "[ -z \"\$(ls -A '$T/victim')\" ] && ! grep -q '$T/victim' /proc/self/mountinfo"
 
+# --- joining namespaces by path, time namespace, --no-pivot, terminal ------------
+b=$(bundle nsA '.hostname = "box-a" | .process.args = ["sleep", "300"]')
+rt run -d --bundle "$b" ns-a
+apid=$(rt state ns-a | jq -r .pid)
+b=$(bundle nsB "del(.hostname) | .linux.namespaces |= map(if .type == \"uts\" then .path = \"/proc/$apid/ns/uts\" elif .type == \"network\" then .path = \"/proc/$apid/ns/net\" else . end) | .process.args = $(sh_args 'hostname; readlink /proc/self/ns/net')")
+out=$(rt run --bundle "$b" ns-b 2>&1)
+check "joined uts namespace by path" eq box-a "$(echo "$out" | sed -n 1p)"
+check "joined network namespace by path" eq "$(readlink /proc/$apid/ns/net)" "$(echo "$out" | sed -n 2p)"
+rt delete --force ns-a
+b=$(bundle timens '.linux.namespaces += [{type: "time"}] | .linux.timeOffsets = {boottime: {secs: 864000, nanosecs: 0}, monotonic: {secs: 864000, nanosecs: 0}} | .process.args = ["cat", "/proc/uptime"]')
+up=$(rt run --bundle "$b" time-1 2>&1 | cut -d. -f1)
+check "time namespace offsets apply (uptime $up >= 864000)" test "${up:-0}" -ge 864000
+check "control: host uptime is smaller" test "$(cut -d. -f1 /proc/uptime)" -lt 864000
+b=$(bundle nopivot ".process.args = $(sh_args 'ls / | grep -c etc')")
+check "--no-pivot runs" eq 1 "$(rt run --no-pivot --bundle "$b" nopivot 2>&1)"
+python3 "$HERE/console_recv.py" "$T/console.sock" "$T/console.out" &
+recv=$!
+for _ in $(seq 100); do [ -e "$T/console.sock.ready" ] && break; sleep 0.05; done
+b=$(bundle tty ".process.terminal = true | .process.args = $(sh_args 'tty; [ -t 0 ] && echo stdin-is-a-tty; echo console=$(stat -c %t /dev/console)')")
+rt create --bundle "$b" --console-socket "$T/console.sock" tty-1
+check "create with --console-socket" eq 0 $?
+rt start tty-1
+wait $recv
+out=$(tr -d '\r' <"$T/console.out")
+check "the pty master arrived with its name" contains "$out" "NAME=/dev/pts/"
+check "the process has the pty as its terminal" contains "$out" "/dev/pts/0"
+check "stdin is the terminal" contains "$out" "stdin-is-a-tty"
+check "/dev/console is the pty (major 136)" contains "$out" "console=88"
+rt delete --force tty-1
+
+# --- process and linux details: rlimits, oomScoreAdj, sysctl, devices, bind mounts --------
+mkdir -p "$T/share-ro" "$T/share-rw" && echo hostdata >"$T/share-ro/f"
+b=$(bundle details ".process.oomScoreAdj = 500 | .process.rlimits = [{type: \"RLIMIT_NOFILE\", soft: 123, hard: 456}] |
+  .linux.sysctl = {\"net.ipv4.ip_forward\": \"1\", \"kernel.msgmax\": \"4242\"} |
+  .linux.devices = [{path: \"/dev/fuse\", type: \"c\", major: 10, minor: 229, fileMode: 384, uid: 0, gid: 0}] |
+  .mounts += [{destination: \"/data/ro\", type: \"bind\", source: \"$T/share-ro\", options: [\"rbind\", \"ro\"]},
+              {destination: \"/data/rw\", type: \"none\", source: \"$T/share-rw\", options: [\"bind\"]}] |
+  .process.args = $(sh_args 'cat /proc/self/oom_score_adj; ulimit -n; ulimit -Hn; cat /proc/sys/net/ipv4/ip_forward; cat /proc/sys/kernel/msgmax; stat -c "%t:%T %a" /dev/fuse; cat /data/ro/f; echo x >/data/ro/g || echo ro-bind-denied; echo y >/data/rw/g && echo rw-bind-ok')")
+out=$(rt run --bundle "$b" details 2>&1)
+check "oomScoreAdj applied" eq 500 "$(echo "$out" | sed -n 1p)"
+check "RLIMIT_NOFILE soft" eq 123 "$(echo "$out" | sed -n 2p)"
+check "RLIMIT_NOFILE hard" eq 456 "$(echo "$out" | sed -n 3p)"
+check "net sysctl in the container's network namespace" eq 1 "$(echo "$out" | sed -n 4p)"
+check "ipc sysctl in the container's ipc namespace" eq 4242 "$(echo "$out" | sed -n 5p)"
+check "control: host msgmax unchanged" test "$(cat /proc/sys/kernel/msgmax)" != 4242
+check "configured device node with its mode" eq "a:e5 600" "$(echo "$out" | sed -n 6p)"
+check "bind mount of a host directory" eq hostdata "$(echo "$out" | sed -n 7p)"
+check "read-only bind mount" contains "$out" "ro-bind-denied"
+check "read-write bind mount" contains "$out" "rw-bind-ok"
+check "the write went to the host directory" test -e "$T/share-rw/g"
+check "nothing written through the ro bind" test ! -e "$T/share-ro/g"
+
+# exec --tty through a console socket
+b=$(bundle ttyexec '.process.args = ["sleep", "300"]')
+rt run -d --bundle "$b" tty-2
+python3 "$HERE/console_recv.py" "$T/console2.sock" "$T/console2.out" &
+recv=$!
+for _ in $(seq 100); do [ -e "$T/console2.sock.ready" ] && break; sleep 0.05; done
+rt exec --tty --console-socket "$T/console2.sock" tty-2 sh -c 'tty; [ -t 1 ] && echo stdout-is-a-tty'
+check "exec --tty exits 0" eq 0 $?
+wait $recv
+out=$(tr -d '\r' <"$T/console2.out")
+check "exec --tty: the process has a pty" contains "$out" "/dev/pts/"
+check "exec --tty: stdout is the terminal" contains "$out" "stdout-is-a-tty"
+rt delete --force tty-2
+
 finish

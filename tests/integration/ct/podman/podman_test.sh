@@ -73,10 +73,20 @@ cleanup() {
 	grep -o " $T[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do
 		umount -l "$m" 2>/dev/null
 	done
-	if [ -z "$HAD_LIBPOD_PARENT" ]; then
+	# only the cgroups of containers this test created: another podman run
+	# on the machine may have a fresh, still empty cgroup under libpod_parent
+	for id in $(sed -n 's/.* create .* \([0-9a-f]\{64\}\)$/\1/p' "$T/runtime-args.log" 2>/dev/null); do
+		rmdir /sys/fs/cgroup/*/libpod_parent/libpod-"$id" /sys/fs/cgroup/libpod_parent/libpod-"$id" \
+			2>/dev/null
+	done
+	for _ in $(seq 50); do # our conmons may still be on their way out
+		pgrep -f -r R,S,D -- "conmon.*$T" >/dev/null || break
+		sleep 0.1
+	done
+	if [ -z "$HAD_LIBPOD_PARENT" ] && ! pgrep -x -r R,S,D conmon >/dev/null; then
 		for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent; do
 			[ -d "$d" ] || continue
-			find "$d" -depth -mindepth 1 -type d -exec rmdir {} \; 2>/dev/null
+			rmdir "$d/conmon" 2>/dev/null
 			rmdir "$d" 2>/dev/null
 		done
 	fi
@@ -140,6 +150,25 @@ STEP="memory limit"
 out=$(P run --rm $RA --memory 48m "$IMAGE" sh -c \
 	'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max' 2>"$T/err")
 if [ "$out" = 50331648 ]; then ok "48m seen inside"; else fail "got '$out' err=$(cat "$T/err")"; fi
+
+STEP="cpu and pids limits"
+out=$(P run --rm $RA --cpus 0.5 --cpu-shares 512 --pids-limit 8 "$IMAGE" sh -c \
+	'cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/pids/pids.max 2>/dev/null ||
+	 cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpu.weight /sys/fs/cgroup/pids.max' 2>"$T/err" | tr '\n' ' ')
+case "$out" in
+"50000 512 8 " | "50000 100000 20 8 ") ok "$out" ;;
+*) fail "got '$out' err=$(cat "$T/err")" ;;
+esac
+STEP="pids limit enforced"
+# busybox sh gives up with "can't fork" when pids.max refuses the 8th task
+P run --rm $RA --pids-limit 8 "$IMAGE" sh -c 'for i in $(seq 20); do sleep 5 & done; echo all-forked' \
+	>"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -ne 0 ] && grep -q "can't fork" "$T/err" && ! grep -q all-forked "$T/out"; then
+	ok "fork refused beyond 8 tasks (rc $rc)"
+else
+	fail "rc=$rc out=$(cat "$T/out") err=$(cat "$T/err")"
+fi
 
 # ---- run -d, logs, exec, pause/unpause, update, stop ----
 STEP="run -d"
