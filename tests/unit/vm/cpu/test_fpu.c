@@ -171,6 +171,14 @@ static void test_rounding_and_fma(void **state)
 	assert_int_equal(run(RV_OP_FSUB_D, 2, d(-1.0), d(tiny), 0, false), d(-1.0 - 0x1p-52));
 	/* Single precision tie under RMM: 1 + 2^-24. */
 	assert_int_equal(run(RV_OP_FADD_S, 4, s(1.0f), s(0x1p-24f), 0, false), s(1.0f + 0x1p-23f));
+	/* Subnormal quotients can be ties: -2.5 ulp goes to -3 ulp under RMM. */
+	assert_int_equal(run(RV_OP_FDIV_D, 4, 0x8000000000000005ULL, d(2.0), 0, false),
+			 0x8000000000000003ULL);
+	assert_int_equal(h->fflags, UF | NX);
+	assert_int_equal(run(RV_OP_FDIV_D, 0, 0x8000000000000005ULL, d(2.0), 0, false),
+			 0x8000000000000002ULL);
+	assert_int_equal(run(RV_OP_FDIV_S, 4, 0xffffffff80000005ULL, s(2.0f), 0, false),
+			 0xffffffff80000003ULL);
 	/* FMA rounds once: (1 + 2^-30)^2 - 1 keeps the 2^-60 term. */
 	double a = 1.0 + 0x1p-30;
 	assert_int_equal(run(RV_OP_FMADD_D, 0, d(a), d(a), d(-1.0), false), d(0x1p-29 + 0x1p-60));
