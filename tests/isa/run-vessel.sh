@@ -1,10 +1,10 @@
 #!/bin/sh
-# run-vessel.sh ELF [CPUS] [EXPECTED_STATUS] [TIMEOUT]: runs one bare-metal
+# run-vessel.sh ELF [CPUS] [EXPECTED_STATUS] [TIMEOUT] [MEM]: runs one bare-metal
 # ISA test under vessel-vmm.  Passes when vessel-vmm exits with
 # EXPECTED_STATUS (default 0: the program passed through the finisher or
 # HTIF).  77 = skipped because the cross compiler (no ELF) or vessel-vmm is
 # missing.
-elf=$1 cpus=${2:-1} want=${3:-0} tmo=${4:-30}
+elf=$1 cpus=${2:-1} want=${3:-0} tmo=${4:-30} mem=${5:-}
 vmm=${VESSEL_VESSEL_VMM:-${VESSEL_BUILD_ROOT:-.}/cmd/vessel-vmm/vessel-vmm}
 if [ ! -s "$elf" ]; then
 	echo "SKIP: no ELF (riscv64-linux-gnu-gcc missing?)"
@@ -14,7 +14,7 @@ if [ ! -x "$vmm" ]; then
 	echo "SKIP: vessel-vmm not built ($vmm)"
 	exit 77
 fi
-"$vmm" --bios "$elf" --cpus "$cpus" --timeout "$tmo" </dev/null
+"$vmm" --bios "$elf" --cpus "$cpus" --timeout "$tmo" ${mem:+--mem "$mem"} </dev/null
 rc=$?
 if [ "$rc" -ne "$want" ]; then
 	echo "vessel-vmm exit status $rc, expected $want"

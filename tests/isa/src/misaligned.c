@@ -48,6 +48,22 @@ void test_main(void)
 		isa_check("misaligned sd/sw/sh word1", buf[1], 0xdd0eaabbccdd0911UL);
 	}
 
+#if ISA_VM
+	/* a misaligned load straddling into an unmapped page: either the
+	 * misaligned trap, or a page fault whose mtval is the address of the
+	 * part that faulted (priv spec §3.1.16) */
+	{
+		extern char _end[];
+		u64 end = ((u64)_end + 0x3fffff) & ~0x3fffffUL; /* see vm.c */
+		isa_expect_trap();
+		ISA_TRY("ld t0, 0(%0)", ::"r"(end - 4) : "t6", "t0", "memory");
+		u64 c = isa_last_trap.cause, tv = isa_last_trap.tval;
+		isa_check("straddling ld: misaligned or page fault",
+			  (c == CAUSE_MISALIGNED_LOAD && tv == end - 4) ||
+			      (c == CAUSE_LOAD_PAGE && tv == end),
+			  1);
+	}
+#endif
 	isa_expect_trap();
 	ISA_TRY("amoadd.d %0, %1, (%0)", ::"r"(base + 4), "r"(1UL) : "t6", "memory");
 	isa_check("misaligned amoadd.d cause"
