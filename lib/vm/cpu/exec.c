@@ -19,6 +19,9 @@
  * Zicsr (csr.c), Zifencei; privileged spec for ECALL/EBREAK/xRET/WFI/
  * SFENCE.VMA (trap.c).
  */
+#include <math.h>
+#include <string.h>
+
 #include "cpu_internal.h"
 
 const void *const *rv_exec_handlers;
@@ -66,6 +69,27 @@ static inline uint64_t rv_remw(uint64_t a, uint64_t b)
 	return sext32((uint32_t)(x % y));
 }
 
+/* Normal or zero (not subnormal, infinite or NaN). */
+static inline bool fp_plain_d(uint64_t b)
+{
+	unsigned e = (unsigned)(b >> 52) & 0x7ff;
+	return (e != 0 && e != 0x7ff) || (b << 1) == 0;
+}
+
+static inline double fp_u2d(uint64_t u)
+{
+	double d;
+	memcpy(&d, &u, 8);
+	return d;
+}
+
+static inline uint64_t fp_d2u(double d)
+{
+	uint64_t u;
+	memcpy(&u, &d, 8);
+	return u;
+}
+
 static bool fp_enabled(struct rv_hart *h)
 {
 	return (h->mstatus & MSTATUS_FS) != 0;
@@ -92,6 +116,8 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 	uint64_t *const x = h->x;
 	struct rv_hart_ext *const ext = rv_ext(h);
 	uint64_t retired = 0;
+	/* h->instret is brought up to date lazily: it is instret0 + retired. */
+	uint64_t instret0 = h->instret;
 
 	if (h->wfi) {
 		if (!(rv_pending_irqs(h)))
@@ -114,7 +140,10 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		if (likely(je->vpc == bpc && je->priv == h->priv && je->b)) {
 			b = je->b;
 		} else {
+			uint64_t flushes = h->core->flushes;
 			b = rv_block_lookup(h, bpc);
+			if (flushes != h->core->flushes)
+				pending = NULL; /* the arena was recycled under it */
 			if (!b) {
 				pending = NULL;
 				budget--; /* fetch fault: h->pc is the trap vector */
@@ -149,8 +178,6 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 	do {                                                                         \
 		uint64_t t_ = (v);                                                   \
 		struct rv_chain *c_ = &b->chain[k];                                  \
-		h->pc = t_;                                                          \
-		h->instret += b->n;                                                  \
 		retired += b->n;                                                     \
 		if (likely(c_->vpc == t_ && c_->key == h->chain_key && !h->events && \
 			   retired < budget)) {                                      \
@@ -159,6 +186,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			u = b->u;                                                    \
 			goto * u->handler;                                           \
 		}                                                                    \
+		h->pc = t_;                                                          \
 		pending = c_;                                                        \
 		goto next_block;                                                     \
 	} while (0)
@@ -330,7 +358,6 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		h->pc = PC + u->len;
 		if (!rv_pending_irqs(h)) {
 			h->wfi = true;
-			h->instret += b->n;
 			retired += b->n;
 			break;
 		}
@@ -343,16 +370,16 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 	op_CSR : {
 		/* Always the last op of its block: retire the ones before it. */
 		uint64_t before = (uint64_t)(u - b->u);
-		h->instret += before;
 		retired += before;
+		h->instret = instret0 + retired; /* counters must be exact here */
 		h->pc = PC;
 		if (rv_csr_op(h, u)) {
 			budget--;
 			continue;
 		}
 		h->pc = PC + u->len;
-		h->instret++;
 		retired++;
+		instret0 = h->instret + 1 - retired; /* the op may have written minstret */
 		h->events = 1;
 		continue;
 	}
@@ -399,26 +426,59 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		}
 		NEXT();
 	}
-	op_FP:
+	op_FP : {
+		/*
+		 * In-line fast path for the hottest double-precision ops, same rule
+		 * as fpu.c's: RNE, NX already accrued, normal/zero operands and a
+		 * normal result (or an exact zero sum) can raise no other flag.
+		 */
+		unsigned opc = u->opc;
+		if ((opc == RV_OP_FMADD_D || opc == RV_OP_FMUL_D || opc == RV_OP_FADD_D ||
+		     opc == RV_OP_FSUB_D) &&
+		    (h->fflags & 1) && (u->rm == 0 || (u->rm == 7 && h->frm == 0)) &&
+		    (h->mstatus & MSTATUS_FS)) {
+			uint64_t ab = h->f[u->rs1], bb = h->f[u->rs2], cb = h->f[u->rs3];
+			if (fp_plain_d(ab) && fp_plain_d(bb) &&
+			    (opc != RV_OP_FMADD_D || fp_plain_d(cb))) {
+				double a = fp_u2d(ab), bv = fp_u2d(bb), r;
+				if (opc == RV_OP_FMADD_D)
+					r = fma(a, bv, fp_u2d(cb));
+				else if (opc == RV_OP_FMUL_D)
+					r = a * bv;
+				else if (opc == RV_OP_FADD_D)
+					r = a + bv;
+				else
+					r = a - bv;
+				uint64_t rb = fp_d2u(r);
+				unsigned e = (unsigned)(rb >> 52) & 0x7ff;
+				if ((e != 0 && e != 0x7ff) ||
+				    ((rb << 1) == 0 &&
+				     (opc == RV_OP_FADD_D || opc == RV_OP_FSUB_D))) {
+					h->f[u->rd] = rb;
+					fp_dirty(h);
+					NEXT();
+				}
+			}
+		}
 		h->pc = PC;
 		if (rv_fp_exec(h, u))
 			goto trapped;
 		NEXT();
+	}
 
 	trapped : {
 		/* A trap costs budget even when nothing retired (trap loops end). */
 		uint64_t done = (uint64_t)(u - b->u);
-		h->instret += done;
 		retired += done;
 		budget--;
 		continue;
 	}
 	block_done:
-		h->instret += b->n;
 		retired += b->n;
 	next_block:;
 	}
 	x[32] = 0;
+	h->instret = instret0 + retired;
 	return retired;
 #undef PC
 #undef NEXT

@@ -17,7 +17,8 @@
  *  - RMM (round to nearest, ties to max magnitude), which the host lacks:
  *    computed in round-to-nearest-even, then ties are detected exactly
  *    (error-free transformations for add/sub/mul, integer arithmetic for
- *    conversions; quotients and square roots can never be ties) and moved
+ *    conversions, scaled exact checks for subnormal quotients; square roots
+ *    are never ties) and moved
  *    away from zero.  Fused multiply-add builds the exact error as a floating-point
  *    expansion.
  * The host rounding mode is restored to nearest-even before rv_fp_exec()
@@ -247,9 +248,11 @@ static double rmm_fix_fma_d(double a, double b, double c, double r)
 {
 	double scale = 1;
 	double u1 = a * b;
-	if (fabs(u1) < 0x1p-900) {
-		if (fabs(c) >= 0x1p300 || a == 0 || b == 0)
-			return r; /* the product is far below half an ulp: no tie */
+	if (fabs(u1) < 0x1p-900 || fabs(r) < 0x1p-900) {
+		if (a == 0 || b == 0)
+			return r; /* exact product: the sum is exact or not a tie */
+		if (fabs(c) >= 0x1p300 || fabs(u1) >= 0x1p300)
+			return r; /* cannot scale safely; such ties need huge cancellation */
 		if (fabs(a) < fabs(b))
 			a *= 0x1p600;
 		else
@@ -287,6 +290,39 @@ static float rmm_fix_fma_s(float a, float b, float c, float r)
 	if (n != 0)
 		return r;
 	return fabsf(next) > fabsf(r) ? next : r;
+}
+
+/*
+ * RMM for a quotient: a normal quotient is never a tie, but a subnormal one
+ * (fewer significant bits) can be.  r = RNE(a / b) is a tie iff
+ * a == (r +- half gap) * b exactly, checked with a and r scaled by 2^600 so
+ * that nothing underflows (a <= 4 when the quotient is subnormal).
+ */
+static double rmm_fix_div_d(double a, double b, double r)
+{
+	if (!(fabs(r) < 0x1p-1022) || b == 0 || isinf(b) || a == 0)
+		return r;
+	double A = a * 0x1p600;
+	for (int dir = 0; dir < 2; dir++) {
+		double next = nextafter(r, dir ? -INFINITY : INFINITY);
+		double m = r * 0x1p600 + (next - r) * 0x1p599;
+		if (fma(m, b, -A) == 0)
+			return fabs(next) > fabs(r) ? next : r;
+	}
+	return r;
+}
+
+static float rmm_fix_div_s(float a, float b, float r)
+{
+	if (!(fabsf(r) < 0x1p-126f) || b == 0 || isinf(b) || a == 0)
+		return r;
+	for (int dir = 0; dir < 2; dir++) {
+		float next = nextafterf(r, dir ? -INFINITY : INFINITY);
+		double m = (double)r + ((double)next - (double)r) * 0.5;
+		if (m * (double)b == (double)a) /* 25 x 24 bits: exact in double */
+			return fabsf(next) > fabsf(r) ? next : r;
+	}
+	return r;
 }
 
 /* Exact error of a + b = s (TwoSum, valid in round-to-nearest). */
@@ -491,6 +527,8 @@ static uint64_t arith_d(unsigned opc, double a, double b, double c, unsigned rm,
 			r = rmm_fix_d(r, two_sum_err(a, b, r));
 		else if (opc == RV_OP_FSUB_D)
 			r = rmm_fix_d(r, two_sum_err(a, -b, r));
+		else if (opc == RV_OP_FDIV_D)
+			r = rmm_fix_div_d(a, b, r);
 		else if (opc == RV_OP_FMUL_D && isfinite(r))
 			r = rmm_fix_mul_d(a, b, r);
 		else if (opc >= RV_OP_FMADD_D && isfinite(r)) {
@@ -527,6 +565,8 @@ static uint64_t arith_s(unsigned opc, float a, float b, float c, unsigned rm, un
 			r = rmm_fix_s(r, two_sum_err_s(a, b, r));
 		else if (opc == RV_OP_FSUB_S)
 			r = rmm_fix_s(r, two_sum_err_s(a, -b, r));
+		else if (opc == RV_OP_FDIV_S)
+			r = rmm_fix_div_s(a, b, r);
 		else if (opc == RV_OP_FMUL_S)
 			r = rmm_fix_s(r, ((double)a * (double)b) - (double)r);
 		else if (opc >= RV_OP_FMADD_S && isfinite(r)) {

@@ -17,7 +17,14 @@
 #include "ops.h"
 
 #define VA(n) (0x40000000UL + (u64)(n)*0x1000)
-static u8 code[4][4096] __attribute__((aligned(4096)));
+static u8 code[8][4096] __attribute__((aligned(4096)));
+
+/* J-type immediate field for jal */
+static u32 jal_imm(u32 off)
+{
+	return ((off >> 20) & 1) << 31 | ((off >> 1) & 0x3ff) << 21 | ((off >> 11) & 1) << 20 |
+	       ((off >> 12) & 0xff) << 12;
+}
 
 static long call_va(long va)
 {
@@ -60,13 +67,39 @@ static long s_straddle(long arg)
 	return -(long)isa_last_trap.cause;
 }
 
+/* VA(20) holds "jal x0, +4096" into VA(21): a direct jump between pages,
+ * which a block cache chains.  VA(21) is remapped from code[4] (li a0, 4)
+ * to code[5] (li a0, 5); then the root is switched to one where VA(21)
+ * maps code[6] (li a0, 6). */
+static long s_chain(long arg)
+{
+	u64 **roots = (u64 **)arg;
+	long a = 0;
+	for (int i = 0; i < 3; i++)
+		a += call_va((long)VA(20)); /* 3 * 4: chained by now */
+	volatile u64 *pte = isa_pte(roots[0], 3, VA(21));
+	*pte = (((u64)code[5] >> 12) << 10) | PTE_V | PTE_X | PTE_R | PTE_A;
+	asm volatile("sfence.vma" ::: "memory");
+	long b = call_va((long)VA(20));
+	b += call_va((long)VA(20));
+	asm volatile("csrw satp, %0\n sfence.vma" ::"r"(isa_satp(roots[1], 3)) : "memory");
+	long c = call_va((long)VA(20));
+	asm volatile("csrw satp, %0\n sfence.vma" ::"r"(isa_satp(roots[0], 3)) : "memory");
+	return a * 10000 + b * 100 + c;
+}
+
+/* a direct jump inside one page to code that is rewritten + fence.i */
+static u32 chain_buf[16] __attribute__((aligned(64)));
+
 static volatile int ticks;
+static volatile u64 tick_epc;
 static int timer_hook(struct isa_frame *f)
 {
 	if (f->cause != (CAUSE_INTR | 7))
 		return 0;
 	*(volatile u64 *)ISA_MTIMECMP(0) = ~0UL;
 	ticks++;
+	tick_epc = f->epc;
 	f->epc = f->x[31]; /* leave the spin loop */
 	return 1;
 }
@@ -157,14 +190,54 @@ void test_main(void)
 	csr_write(satp, 0);
 	isa_sfence();
 
+	/* chained direct jumps: target remapped, or a different root.
+	 * VA(20)+0: jal x0, +4096 -> VA(21)+0: li a0, N; ret */
+	{
+		u64 *r2 = isa_page_alloc();
+		isa_map_identity(r2, 3, PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);
+		isa_map(root, 3, VA(20), (u64)code[7], 0, PTE_X | PTE_R | PTE_A);
+		isa_map(root, 3, VA(21), (u64)code[4], 0, PTE_X | PTE_R | PTE_A);
+		isa_map(r2, 3, VA(20), (u64)code[7], 0, PTE_X | PTE_R | PTE_A);
+		isa_map(r2, 3, VA(21), (u64)code[6], 0, PTE_X | PTE_R | PTE_A);
+		((u32 *)code[7])[0] = jal_imm(0x1000) | 0x6f;
+		for (int n = 4; n <= 6; n++) {
+			((u32 *)code[n])[0] = 0x00000513 | (u32)n << 20;
+			((u32 *)code[n])[1] = 0x00008067;
+		}
+		asm volatile("fence.i" ::: "memory");
+		u64 *roots[2] = { root, r2 };
+		csr_write(satp, isa_satp(root, 3));
+		isa_sfence();
+		isa_check("chained jump: 3 x old, 2 x remapped, other root",
+			  isa_run_in_mode(MODE_S, s_chain, (long)roots), 12 * 10000 + 10 * 100 + 6);
+		csr_write(satp, 0);
+		isa_sfence();
+	}
+	/* chained direct jump within a page, target rewritten + fence.i */
+	{
+		chain_buf[0] = jal_imm(8) | 0x6f; /* j +8 */
+		chain_buf[1] = 0x00000013;
+		chain_buf[2] = 0x00100513; /* li a0, 1 */
+		chain_buf[3] = 0x00008067;
+		asm volatile("fence.i" ::: "memory");
+		long a = call_va((long)chain_buf) + call_va((long)chain_buf);
+		chain_buf[2] = 0x00700513; /* li a0, 7 */
+		asm volatile("fence.i" ::: "memory");
+		long b = call_va((long)chain_buf);
+		isa_check("chained jump to rewritten code", a * 10 + b, 27);
+	}
+
 	/* timer interrupt while spinning in a one-instruction loop */
 	isa_irq_hook = timer_hook;
 	csr_write(mie, 1 << 7);
 	*(volatile u64 *)ISA_MTIMECMP(0) = *(volatile u64 *)ISA_MTIME + 1000;
-	csr_set(mstatus, MSTATUS_MIE);
-	asm volatile("la t6, 2f\n 1: j 1b\n 2:" ::: "t6", "memory");
+	/* t6 is set before MIE, so the hook always has a valid target */
+	u64 loop;
+	asm volatile("la t6, 2f\n la %0, 1f\n csrsi mstatus, 8\n 1: j 1b\n 2:"
+		     : "=&r"(loop)::"t6", "memory");
 	csr_clear(mstatus, MSTATUS_MIE);
 	csr_write(mie, 0);
 	isa_irq_hook = 0;
 	isa_check("timer taken in a tight loop", ticks, 1);
+	isa_check("timer in a tight loop: mepc = the loop", tick_epc, loop);
 }

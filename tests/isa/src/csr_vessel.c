@@ -7,6 +7,9 @@
  *  - satp ignores a write of Sv57 (mode 10), which vessel does not
  *    implement (§4.1.11: the write has no effect at all);
  *  - all 29 hpm counters and event selectors exist (§3.1.10);
+ *  - misaligned fetch (cause 0): only possible when misa.C can be cleared;
+ *    if vessel keeps misa read-only this part reports that and checks
+ *    that C stays enabled;
  *  - minstret/mcycle writable; minstret counts retired instructions exactly
  *    (a csrr-to-csrr distance of N instructions reads N). */
 #include "ops.h"
@@ -18,6 +21,25 @@ void test_main(void)
 		     "csrr %0, hpmcounter31\n csrr %0, mhpmcounter19"
 		     : "=r"(r));
 	isa_check("mhpmcounter31/mhpmevent31/hpmcounter31 readable", 1, 1);
+	u64 misa = csr_read(misa);
+	asm volatile(".option push\n .option norvc\n .align 2\n"
+		     "csrc misa, %0\n nop\n .option pop" ::"r"(1UL << 2)
+		     : "memory");
+	if (csr_read(misa) & (1 << 2)) {
+		isa_printf("misa.C is read-only: no misaligned fetch possible\n");
+		isa_check("misa unchanged", csr_read(misa), misa);
+	} else {
+		u64 target;
+		isa_expect_trap();
+		asm volatile(".option push\n .option norvc\n"
+			     "la t6, 2f\n la %0, 1f + 2\n jalr ra, 0(%0)\n"
+			     "1: nop\n nop\n 2: .option pop"
+			     : "=&r"(target)::"t6", "ra", "memory");
+		isa_check("misaligned fetch: cause", isa_last_trap.cause, CAUSE_MISALIGNED_FETCH);
+		isa_check("misaligned fetch: mtval", isa_last_trap.tval, target);
+		csr_set(misa, 1 << 2);
+		isa_check("misa.C back", (csr_read(misa) >> 2) & 1, 1);
+	}
 	csr_write(medeleg, ~0UL);
 	isa_check("medeleg[11] read-only zero", (csr_read(medeleg) >> 11) & 1, 0);
 	csr_write(medeleg, 0);
@@ -62,6 +84,20 @@ void test_main(void)
 		     "csrr %1, minstret"
 		     : "=r"(a), "=r"(b));
 	isa_check("minstret counts exactly", b - a, 2);
+	/* instret stays exact across traps: two identical paths through
+	 * an ecall and its handler, differing only by 20 nops */
+	u64 d5, d25;
+	isa_expect_trap();
+	asm volatile("csrr %0, instret\n la t6, 1f\n ecall\n 1:"
+		     " nop\n nop\n nop\n nop\n nop\n csrr %1, instret"
+		     : "=&r"(a), "=&r"(b)::"t6", "memory");
+	d5 = b - a;
+	isa_expect_trap();
+	asm volatile("csrr %0, instret\n la t6, 1f\n ecall\n 1:"
+		     " .rept 25\n nop\n .endr\n csrr %1, instret"
+		     : "=&r"(a), "=&r"(b)::"t6", "memory");
+	d25 = b - a;
+	isa_check("instret across a trap counts the nops", d25 - d5, 20);
 	csr_write(minstret, 1000);
 	a = csr_read(minstret);
 	isa_check("minstret write", a >= 1000 && a < 1010, 1);

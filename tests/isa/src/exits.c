@@ -5,6 +5,8 @@
  *   3 finisher fail: (5 << 16) | 0x3333        -> exit 2
  *   4 no exit at all (spins)                   -> exit 124 with --timeout
  *   5 finisher pass after UART output          -> exit 0
+ *   6 trap storm: mtvec points at an ecall     -> exit 124 with --timeout
+ *   7 mtvec in a hole: endless fetch faults    -> exit 124 with --timeout
  * meson checks the exit status (run-vessel.sh's expected-status argument). */
 #include "isa.h"
 
@@ -22,6 +24,10 @@ void test_main(void)
 	tohost = (3 << 1) | 1;
 #elif EXIT_KIND == 3
 	isa_exit(5);
+#elif EXIT_KIND == 6
+	asm volatile("la t0, 1f\n csrw mtvec, t0\n .align 2\n 1: ecall\n j 1b" ::: "t0");
+#elif EXIT_KIND == 7
+	asm volatile("li t0, 0x2000000000\n csrw mtvec, t0\n ecall" ::: "t0");
 #elif EXIT_KIND == 4
 	for (volatile int i = 0;; i++)
 		;

@@ -7,8 +7,13 @@
  * bits and fflags.  isa-diff-rand-fp compares the lines with QEMU's. */
 #include "fp.h"
 
-#define N 300
+#ifndef N
+#define N 1000
+#endif
 
+#ifndef SEED
+#define SEED 0x2545f4914f6cdd1dUL
+#endif
 static u64 rng;
 static u64 next(void)
 {
@@ -200,7 +205,7 @@ void test_main(void)
 {
 	for (unsigned k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
 		u64 h = ISA_FNV_INIT;
-		rng = 0x2545f4914f6cdd1dUL + k / 5; /* same operands per mode */
+		rng = SEED + k / 5; /* same operands per mode */
 		for (int i = 0; i < N; i++) {
 			u64 a, b, c, fl;
 			switch (ops[k].kind) {
@@ -209,6 +214,12 @@ void test_main(void)
 			default: a = ival(), b = c = 0;
 			}
 			u64 r = ops[k].fn(a, b, c, &fl);
+#ifdef DUMP_OP /* debugging aid: every sample of one operation */
+			if (k == DUMP_OP)
+				isa_printf("%s %016lx %016lx %016lx -> %016lx "
+					   "fl %lx\n",
+					   ops[k].name, a, b, c, r, fl);
+#endif
 			h = isa_fnv(isa_fnv(h, r), fl);
 		}
 		isa_sig(ops[k].name, h);

@@ -62,6 +62,13 @@ void test_main(void)
 	    0x000fffffffffffffUL, UF | NX);
 	/* exact subnormal result: no UF, no NX */
 	T_F("fmul.d ft2, ft0, ft1", FRES, DMIN, 0x3fd0000000000000UL, 0, 0x0004000000000000UL, 0);
+	/* ties in the subnormal range: -5 * 2^-1074 / 2 = -2.5 ulp */
+	T_F5("fdiv.d ft2, ft0, ft1", FRES, 0x8000000000000005UL, TWO, 0, 0x8000000000000002UL,
+	     0x8000000000000002UL, 0x8000000000000003UL, 0x8000000000000002UL, 0x8000000000000003UL,
+	     UF | NX);
+	T_F5("fmul.d ft2, ft0, ft1", FRES, 0x0000000000000005UL, HALF, 0, 0x0000000000000002UL,
+	     0x0000000000000002UL, 0x0000000000000002UL, 0x0000000000000003UL, 0x0000000000000003UL,
+	     UF | NX);
 	T_F("fdiv.d ft2, ft0, ft1", FRES, ONE, PZERO, 0, PINF, DZ);
 	T_F("fdiv.d ft2, ft0, ft1", FRES, MONE, PZERO, 0, MINF, DZ);
 	T_F("fdiv.d ft2, ft0, ft1", FRES, PZERO, PZERO, 0, QNAN, NV);

@@ -48,6 +48,14 @@ void test_main(void)
 	T_F("fmul.s ft2, ft0, ft1, rup", FRES, FSUB, HALF, 0, FSUB, UF | NX);
 	/* tininess after rounding: (1 - 2^-23)(2^-126 (1 + 2^-23)) -> FMIN */
 	T_F("fmul.s ft2, ft0, ft1", FRES, BOX(0x3f7ffffe), BOX(0x00800001), 0, FMIN, NX);
+	/* ties in the subnormal range: -5 * 2^-149 / 2 = -2.5 ulp */
+	T_F5("fdiv.s ft2, ft0, ft1", FRES, BOX(0x80000005), TWO, 0, BOX(0x80000002),
+	     BOX(0x80000002), BOX(0x80000003), BOX(0x80000002), BOX(0x80000003), UF | NX);
+	T_F5("fmul.s ft2, ft0, ft1", FRES, BOX(0x00000005), HALF, 0, BOX(0x00000002),
+	     BOX(0x00000002), BOX(0x00000002), BOX(0x00000003), BOX(0x00000003), UF | NX);
+	/* found by rand-fp: an exact RMM tie of a subnormal quotient */
+	T_F("fdiv.s ft2, ft0, ft1, rmm", FRES, BOX(0x9f9f523d), BOX(0x5f000000), 0, BOX(0x804fa91f),
+	    UF | NX);
 	T_F("fdiv.s ft2, ft0, ft1", FRES, ONE, MZERO, 0, MINF, DZ);
 	T_F("fdiv.s ft2, ft0, ft1", FRES, PZERO, PZERO, 0, QNAN, NV);
 	T_F("fdiv.s ft2, ft0, ft1", FRES, PINF, PINF, 0, QNAN, NV);
@@ -184,5 +192,23 @@ void test_main(void)
 	asm volatile("fmv.w.x ft2, zero" ::: "ft2");
 	isa_check("FS dirty after FP write", (csr_read(mstatus) >> 13) & 3, 3);
 	isa_check("SD set when FS dirty", csr_read(mstatus) >> 63, 1);
+	isa_check("sstatus.SD set when FS dirty", csr_read(sstatus) >> 63, 1);
+	isa_check("sstatus.FS visible", (csr_read(sstatus) >> 13) & 3, 3);
+	/* FP loads/stores and moves are illegal with FS = Off too */
+	csr_clear(mstatus, MSTATUS_FS);
+	isa_expect_trap();
+	ISA_TRY("flw ft3, 0(%0)", ::"r"(mem) : "t6", "ft3");
+	isa_check("flw with FS=Off: illegal", isa_last_trap.cause, CAUSE_ILLEGAL);
+	isa_expect_trap();
+	ISA_TRY("fsd ft3, 0(%0)", ::"r"(mem) : "t6", "memory");
+	isa_check("fsd with FS=Off: illegal", isa_last_trap.cause, CAUSE_ILLEGAL);
+	isa_expect_trap();
+	ISA_TRY("fmv.x.w t0, ft3", ::: "t6", "t0");
+	isa_check("fmv.x.w with FS=Off: illegal", isa_last_trap.cause, CAUSE_ILLEGAL);
+	isa_check("sstatus.SD clear with FS=Off", csr_read(sstatus) >> 63, 0);
+	/* writing fcsr makes FS dirty */
+	csr_set(mstatus, 1UL << 13);
+	csr_write(fcsr, 0);
+	isa_check("fcsr write makes FS dirty", (csr_read(mstatus) >> 13) & 3, 3);
 #endif
 }

@@ -17,6 +17,9 @@ static volatile u64 go LINE, ack LINE;
 static volatile u64 phase LINE;
 static volatile u64 done1 LINE;
 static volatile u64 woke LINE;
+static volatile u64 timer1 LINE;
+static volatile u32 code[16] __attribute__((aligned(64)));
+static volatile u64 code_ready LINE;
 
 static void lrsc_inc(volatile u64 *p)
 {
@@ -60,7 +63,7 @@ static void work(void)
 static int wait_for(volatile u64 *p, u64 v)
 {
 	for (long i = 0; i < 200000000L; i++)
-		if (*p == v)
+		if (*p >= v) /* flags only grow: never miss a step */
 			return 1;
 	return 0;
 }
@@ -79,6 +82,23 @@ void smp_main(u64 hart)
 	resv = 0xdead;
 	asm volatile("fence rw, rw" ::: "memory");
 	ack = 1;
+	/* second round: an AMO from this hart breaks the reservation */
+	wait_for(&go, 2);
+	asm volatile("amoadd.d zero, %0, (%1)" ::"r"(1UL), "r"(&resv) : "memory");
+	ack = 2;
+	/* per-hart timer: arm mtimecmp[1] and poll mip.MTIP (MIE = 0) */
+	wait_for(&phase, 2);
+	*(volatile u64 *)ISA_MTIMECMP(1) = *(volatile u64 *)ISA_MTIME + 100;
+	while (!(csr_read(mip) & (1 << 7)))
+		;
+	timer1 = 1;
+	wait_for(&phase, 3);
+	*(volatile u64 *)ISA_MTIMECMP(1) = ~0UL;
+	/* cross-modifying code: rewrite the function hart 0 has run */
+	wait_for(&phase, 4);
+	code[0] = 0x00900513; /* li a0, 9 */
+	asm volatile("fence rw, rw" ::: "memory");
+	code_ready = 1;
 	/* IPI: sleep until msip[1] */
 	csr_write(mie, 1 << 3);
 	while (!(csr_read(mip) & (1 << 3)))
@@ -119,6 +139,40 @@ void test_main(void)
 	isa_check("hart 1 stored", ack, 1);
 	isa_check("sc.d after remote store fails", f != 0, 1);
 	isa_check("remote store kept", resv, 0xdead);
+	u64 two = 2;
+	asm volatile("lr.d %0, (%2)\n"
+		     "sd %3, 0(%4)\n"
+		     "li %1, 200000000\n"
+		     "1: ld t0, 0(%5)\n addi t0, t0, -2\n beqz t0, 2f\n"
+		     "addi %1, %1, -1\n bnez %1, 1b\n"
+		     "2: sc.d %1, %3, (%2)"
+		     : "=&r"(t), "=&r"(f)
+		     : "r"(&resv), "r"(two), "r"(&go), "r"(&ack)
+		     : "t0", "memory");
+	isa_check("hart 1 did its AMO", ack, 2);
+	isa_check("sc.d after remote AMO fails", f != 0, 1);
+	isa_check("remote AMO kept", resv, 0xdeae);
+
+	/* each hart has its own mtimecmp: hart 1's timer fires for hart 1 */
+	*(volatile u64 *)ISA_MTIMECMP(0) = ~0UL;
+	phase = 2;
+	isa_check("hart 1 saw its MTIP", wait_for(&timer1, 1), 1);
+#if !ISA_VM /* mip is an M-mode CSR */
+	isa_check("hart 0 MTIP stays clear", (csr_read(mip) >> 7) & 1, 0);
+#endif
+	phase = 3;
+
+	/* code written by hart 1, run by hart 0 after its own fence.i */
+	code[0] = 0x00100513; /* li a0, 1 */
+	code[1] = 0x00008067; /* ret */
+	asm volatile("fence.i" ::: "memory");
+	u64 (*fn)(void) = (u64(*)(void))(void *)code;
+	u64 before = fn() + fn(); /* run twice: cached */
+	phase = 4;
+	isa_check("hart 1 rewrote the code", wait_for(&code_ready, 1), 1);
+	asm volatile("fence.i" ::: "memory");
+	isa_check("code before", before, 2);
+	isa_check("code rewritten by the other hart", fn(), 9);
 
 	*(volatile u32 *)ISA_MSIP(1) = 1;
 	isa_check("IPI woke hart 1", wait_for(&woke, 1), 1);
