@@ -5,19 +5,20 @@
 #   Image               Linux 6.1 (linux-source-6.1), tinyconfig + kernel.config
 #   kernel.config       the full .config the Image was built from
 #   initramfs.cpio.gz   static busybox (Debian busybox source) + guest/rootfs
-#   disk.qcow2          ext4 file system of the same tree (+ /disk-id), qcow2
+#   disk.qcow2          ext4 file system of the same tree (+ /vessel-disk), qcow2
 #   busybox             the static busybox binary
 #   manifest            recipe hash, package versions, build times
 #
 # Cache: ${GUEST_CACHE:-/var/cache/vessel/guest}/<hash>/, where <hash> is the
-# sha256 of the recipe files under guest/ (RECIPE_FILES) plus the versions of
-# the Debian packages that go into the images.  A complete directory is only ever created by a
-# rename(2) of a finished temporary directory, so an interrupted build never
-# leaves a half cache.  The kernel and busybox are cached separately as well
+# sha256 of the recipe files under guest/ (RECIPE_FILES) plus the versions
+# of the Debian packages that go into the images.  A complete directory is
+# only ever created by a rename(2) of a finished temporary directory, so an
+# interrupted build never leaves a half cache.  The kernel and busybox are cached separately as well
 # (parts/kernel-<h>, parts/busybox-<h>, keyed by their own recipe files) so
 # that editing the init script does not rebuild the kernel.
 #
 # Usage: guest/build.sh            build if needed, print the directory
+#                                   (the only line on stdout; progress on stderr)
 #        guest/build.sh --print-dir print the directory, exit 1 if not built
 #        guest/build.sh --force     rebuild even when cached
 set -euo pipefail
@@ -114,9 +115,9 @@ ensure_deb_src() {
 		[ -f /etc/apt/sources.list.d/debian.sources ] ||
 			die "no /etc/apt/sources.list.d/debian.sources to mirror for deb-src"
 		sed 's/^Types:.*/Types: deb-src/' /etc/apt/sources.list.d/debian.sources >"$src"
-		echo "guest: added $src"
+		echo "guest: added $src" >&2
 	fi
-	echo "guest: apt-get update (deb-src lists)"
+	echo "guest: apt-get update (deb-src lists)" >&2
 	apt-get update -q >/dev/null || die "apt-get update failed"
 	[ -n "$(busybox_src_version)" ] || die "no busybox source package in apt lists"
 }

@@ -170,8 +170,9 @@ class Machine:
 class Console:
     """A running VMM whose serial console is a pty we hold the master of."""
 
-    def __init__(self, argv, log_path, scale=None):
+    def __init__(self, argv, log_path, scale=None, echo=None):
         self.scale = timeout_scale() if scale is None else scale
+        self.echo = echo  # a text file that also gets the console output
         self.log = open(log_path, "w", encoding="utf-8", errors="replace")
         self.log_path = log_path
         self.log.write("# argv: %s\n" % " ".join(argv))
@@ -207,6 +208,9 @@ class Console:
         self.buf += text
         self.log.write(text)
         self.log.flush()
+        if self.echo:
+            self.echo.write(text)
+            self.echo.flush()
         return True
 
     def send(self, text):
@@ -307,10 +311,10 @@ class Console:
         self.close()
 
 
-def start(machine, log_path, kind=None):
+def start(machine, log_path, kind=None, echo=None):
     kind = kind or vmm_kind()
     program = vmm_program(kind)
-    return Console(machine.argv(kind, program), log_path)
+    return Console(machine.argv(kind, program), log_path, echo=echo)
 
 
 def main(test):
