@@ -41,6 +41,7 @@ void rv_core_flush(struct rv_core *core)
 {
 	memset(core->hash, 0, sizeof(core->hash));
 	core->arena_used = 0;
+	core->flushes++;
 	for (unsigned k = 0; k < core->nharts; k++)
 		rv_tlb_flush(core->harts[k]);
 	for (unsigned i = 0; i < VM_BUS_MAX_RAM; i++)
