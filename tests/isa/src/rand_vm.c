@@ -1,12 +1,13 @@
 /* rand_vm.c: randomised Sv39 (Sv48 with LEVELS=4) permission checks,
- * differential against QEMU (isa-diff-rand-vm, isa-diff-rand-vm48).  Each trial writes one leaf PTE with random flags
- * (V R W X U G A D, including the reserved W-without-R and non-leaf-at-
- * level-0 encodings), at a random level (4 KiB, 2 MiB or 1 GiB, sometimes
- * with a misaligned PPN), then performs a load, store or instruction fetch
- * through it from S- or U-mode with random SUM and MXR.  The trial's
- * outcome (trap cause or loaded value) and the PTE afterwards (hardware A/D
- * updates) are hashed; one line per 25 trials.  AMOs are left to paging.c
- * (QEMU 7.2 reports some AMO faults with the load cause). */
+ * differential against QEMU (isa-diff-rand-vm, isa-diff-rand-vm48).  Each
+ * trial writes one leaf PTE with random flags (V R W X U G A D, including
+ * the reserved W-without-R and non-leaf-at-level-0 encodings), at a random
+ * level (4 KiB, 2 MiB or 1 GiB, sometimes with a misaligned PPN), then
+ * performs a load, store or instruction fetch through it from S- or U-mode
+ * with random SUM and MXR.  The trial's outcome (trap cause or loaded
+ * value) and the PTE afterwards (hardware A/D updates) are hashed; one line
+ * per 25 trials.  AMOs are left to paging.c (QEMU 7.2 reports some AMO
+ * faults with the load cause). */
 #include "ops.h"
 
 #ifndef TRIALS
