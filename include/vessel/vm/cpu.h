@@ -87,7 +87,6 @@ enum rv_access { RV_ACC_READ = 0, RV_ACC_WRITE = 1, RV_ACC_EXEC = 2 };
 struct rv_tlb_entry {
 	uint64_t vtag;	  /* virtual page address, or ~0 when empty */
 	uintptr_t addend; /* host address = guest virtual address + addend */
-	uint64_t ppage;	  /* guest physical page address */
 };
 
 struct rv_core;
@@ -121,6 +120,7 @@ struct rv_hart {
 	volatile int stop;   /* leave rv_hart_run as soon as possible */
 	uint64_t chain_key;  /* translation context of block chains (cache.c) */
 	struct rv_tlb_entry tlb[4][3][RV_TLB_SIZE]; /* [priv][access][index] */
+	uint64_t tlb_ppage[4][3][RV_TLB_SIZE];	    /* guest physical page of each entry */
 };
 
 /*

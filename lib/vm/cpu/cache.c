@@ -41,6 +41,7 @@ void rv_core_flush(struct rv_core *core)
 {
 	memset(core->hash, 0, sizeof(core->hash));
 	core->arena_used = 0;
+	core->flushes++;
 	for (unsigned k = 0; k < core->nharts; k++)
 		rv_tlb_flush(core->harts[k]);
 	for (unsigned i = 0; i < VM_BUS_MAX_RAM; i++)
@@ -123,8 +124,8 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 {
 	struct rv_core *core = h->core;
 	unsigned priv = h->priv;
-	struct rv_tlb_entry *e =
-	    &h->tlb[priv][RV_ACC_EXEC][(pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)];
+	unsigned tidx = (pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
+	struct rv_tlb_entry *e = &h->tlb[priv][RV_ACC_EXEC][tidx];
 	if (e->vtag != (pc & RV_PAGE_MASK)) {
 		uint64_t pa;
 		int cause = rv_translate(h, pc, RV_ACC_EXEC, priv, &pa);
@@ -140,9 +141,9 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 		}
 		e->vtag = pc & RV_PAGE_MASK;
 		e->addend = (uintptr_t)(r->host + (ppage - r->base)) - (uintptr_t)e->vtag;
-		e->ppage = ppage;
+		h->tlb_ppage[priv][RV_ACC_EXEC][tidx] = ppage;
 	}
-	uint64_t pa = e->ppage | (pc & ~RV_PAGE_MASK);
+	uint64_t pa = h->tlb_ppage[priv][RV_ACC_EXEC][tidx] | (pc & ~RV_PAGE_MASK);
 	const uint8_t *host = (const uint8_t *)(e->addend + pc);
 
 	unsigned hidx = hash_pa(pa);

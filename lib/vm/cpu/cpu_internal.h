@@ -126,6 +126,7 @@ struct rv_core {
 	uint8_t *arena;
 	size_t arena_size, arena_used;
 	struct rv_block *scratch; /* one-instruction blocks that straddle a page */
+	uint64_t flushes;	  /* number of full flushes (arena recycled) */
 	uint64_t key_counter;	  /* source of fresh rv_hart.chain_key values */
 };
 

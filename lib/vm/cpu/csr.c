@@ -285,11 +285,20 @@ int rv_csr_op(struct rv_hart *h, const struct rv_uop *u)
 	if (rv_csr_read(h, csr, &old))
 		goto illegal;
 	if (write) {
-		uint64_t nv;
+		/*
+		 * CSRRS/CSRRC on mip/sip modify the software-writable bits only: the
+		 * SEIP (and MEIP/MTIP/MSIP) a device drives must not be latched into
+		 * the software bits (privileged spec, "Machine Interrupt Registers").
+		 */
+		uint64_t base = old, nv;
+		if (csr == 0x344)
+			base = (old & ~S_INTS) | (h->mip & S_INTS);
+		else if (csr == 0x144)
+			base = h->mip & h->mideleg & S_INTS;
 		switch (f3 & 3) {
 		case 1: nv = src; break;
-		case 2: nv = old | src; break;
-		default: nv = old & ~src; break;
+		case 2: nv = base | src; break;
+		default: nv = base & ~src; break;
 		}
 		if (rv_csr_write(h, csr, nv))
 			goto illegal;

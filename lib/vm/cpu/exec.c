@@ -19,6 +19,9 @@
  * Zicsr (csr.c), Zifencei; privileged spec for ECALL/EBREAK/xRET/WFI/
  * SFENCE.VMA (trap.c).
  */
+#include <math.h>
+#include <string.h>
+
 #include "cpu_internal.h"
 
 const void *const *rv_exec_handlers;
@@ -64,6 +67,27 @@ static inline uint64_t rv_remw(uint64_t a, uint64_t b)
 	if (x == INT32_MIN && y == -1)
 		return 0;
 	return sext32((uint32_t)(x % y));
+}
+
+/* Normal or zero (not subnormal, infinite or NaN). */
+static inline bool fp_plain_d(uint64_t b)
+{
+	unsigned e = (unsigned)(b >> 52) & 0x7ff;
+	return (e != 0 && e != 0x7ff) || (b << 1) == 0;
+}
+
+static inline double fp_u2d(uint64_t u)
+{
+	double d;
+	memcpy(&d, &u, 8);
+	return d;
+}
+
+static inline uint64_t fp_d2u(double d)
+{
+	uint64_t u;
+	memcpy(&u, &d, 8);
+	return u;
 }
 
 static bool fp_enabled(struct rv_hart *h)
@@ -116,7 +140,10 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		if (likely(je->vpc == bpc && je->priv == h->priv && je->b)) {
 			b = je->b;
 		} else {
+			uint64_t flushes = h->core->flushes;
 			b = rv_block_lookup(h, bpc);
+			if (flushes != h->core->flushes)
+				pending = NULL; /* the arena was recycled under it */
 			if (!b) {
 				pending = NULL;
 				budget--; /* fetch fault: h->pc is the trap vector */
@@ -399,11 +426,45 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		}
 		NEXT();
 	}
-	op_FP:
+	op_FP : {
+		/*
+		 * In-line fast path for the hottest double-precision ops, same rule
+		 * as fpu.c's: RNE, NX already accrued, normal/zero operands and a
+		 * normal result (or an exact zero sum) can raise no other flag.
+		 */
+		unsigned opc = u->opc;
+		if ((opc == RV_OP_FMADD_D || opc == RV_OP_FMUL_D || opc == RV_OP_FADD_D ||
+		     opc == RV_OP_FSUB_D) &&
+		    (h->fflags & 1) && (u->rm == 0 || (u->rm == 7 && h->frm == 0)) &&
+		    (h->mstatus & MSTATUS_FS)) {
+			uint64_t ab = h->f[u->rs1], bb = h->f[u->rs2], cb = h->f[u->rs3];
+			if (fp_plain_d(ab) && fp_plain_d(bb) &&
+			    (opc != RV_OP_FMADD_D || fp_plain_d(cb))) {
+				double a = fp_u2d(ab), bv = fp_u2d(bb), r;
+				if (opc == RV_OP_FMADD_D)
+					r = fma(a, bv, fp_u2d(cb));
+				else if (opc == RV_OP_FMUL_D)
+					r = a * bv;
+				else if (opc == RV_OP_FADD_D)
+					r = a + bv;
+				else
+					r = a - bv;
+				uint64_t rb = fp_d2u(r);
+				unsigned e = (unsigned)(rb >> 52) & 0x7ff;
+				if ((e != 0 && e != 0x7ff) ||
+				    ((rb << 1) == 0 &&
+				     (opc == RV_OP_FADD_D || opc == RV_OP_FSUB_D))) {
+					h->f[u->rd] = rb;
+					fp_dirty(h);
+					NEXT();
+				}
+			}
+		}
 		h->pc = PC;
 		if (rv_fp_exec(h, u))
 			goto trapped;
 		NEXT();
+	}
 
 	trapped : {
 		/* A trap costs budget even when nothing retired (trap loops end). */

@@ -152,7 +152,7 @@ void rv_core_mark_page(struct rv_core *core, uint64_t pa, uint8_t flag)
 		struct rv_hart *h = core->harts[k];
 		for (unsigned p = 0; p < 4; p++)
 			for (unsigned j = 0; j < RV_TLB_SIZE; j++)
-				if (h->tlb[p][RV_ACC_WRITE][j].ppage == page)
+				if (h->tlb_ppage[p][RV_ACC_WRITE][j] == page)
 					h->tlb[p][RV_ACC_WRITE][j].vtag = ~0ULL;
 	}
 }
@@ -215,10 +215,11 @@ static void tlb_fill(struct rv_hart *h, unsigned priv, enum rv_access acc, uint6
 		if (!pg || pg->flags)
 			return;
 	}
-	struct rv_tlb_entry *e = &h->tlb[priv][acc][(va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)];
+	unsigned idx = (va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
+	struct rv_tlb_entry *e = &h->tlb[priv][acc][idx];
 	e->vtag = va & RV_PAGE_MASK;
 	e->addend = (uintptr_t)(r->host + (ppage - r->base)) - (uintptr_t)(va & RV_PAGE_MASK);
-	e->ppage = ppage;
+	h->tlb_ppage[priv][acc][idx] = ppage;
 }
 
 /* Translate for data access; raises the fault itself. 0 or -1. */

@@ -4,7 +4,7 @@
  *
  * Run loop, on the calling thread only:
  *   1. update MTIP from mtime (10 MHz from CLOCK_MONOTONIC), poll watched
- *      fds without blocking;
+ *      fds without blocking (at most once per millisecond);
  *   2. run every hart that is not idle for a slice of VM_SLICE_INSNS
  *      instructions (round-robin);
  *   3. run the tick callbacks (HTIF mailbox);
@@ -242,10 +242,14 @@ int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *er
 		deadline = vs_now_ns() + (uint64_t)(m->cfg.timeout_sec * 1e9);
 	unsigned n = m->cfg.ncpus;
 
+	uint64_t last_poll = 0;
 	while (!m->exit_requested) {
 		uint64_t now = vm_machine_mtime(m);
 		vm_clint_update(m->clint, now);
-		machine_poll(m, 0);
+		if (now - last_poll >= VM_TIMEBASE_HZ / 1000) { /* host fds: at most every 1 ms */
+			machine_poll(m, 0);
+			last_poll = now;
+		}
 		for (unsigned k = 0; k < n && !m->exit_requested; k++) {
 			struct rv_hart *h = rv_core_hart(m->core, k);
 			h->stop = 0;

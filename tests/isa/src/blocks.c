@@ -59,7 +59,10 @@ static long s_straddle(long arg)
 {
 	isa_expect_trap();
 	long r = 0;
-	ISA_TRY("jalr ra, 0(%1)\n mv %0, a0", : "=&r"(r) : "r"(arg) : "t6", "ra", "a0", "memory");
+	ISA_TRY("li a0, 0x5a\n jalr ra, 0(%1)\n mv %0, a0",
+		: "=&r"(r)
+		: "r"(arg)
+		: "t6", "ra", "a0", "memory");
 	if (isa_trap_armed) {
 		isa_trap_armed = 0;
 		return r;
@@ -92,12 +95,14 @@ static long s_chain(long arg)
 static u32 chain_buf[16] __attribute__((aligned(64)));
 
 static volatile int ticks;
+static volatile u64 tick_epc;
 static int timer_hook(struct isa_frame *f)
 {
 	if (f->cause != (CAUSE_INTR | 7))
 		return 0;
 	*(volatile u64 *)ISA_MTIMECMP(0) = ~0UL;
 	ticks++;
+	tick_epc = f->epc;
 	f->epc = f->x[31]; /* leave the spin loop */
 	return 1;
 }
@@ -169,6 +174,10 @@ void test_main(void)
 	isa_map(root, 3, VA(6), (u64)code[1], 0, PTE_X | PTE_R | PTE_A);
 	/* VA(8) -> code[3] again but VA(9) unmapped */
 	isa_map(root, 3, VA(8), (u64)code[3], 0, PTE_X | PTE_R | PTE_A);
+	/* VA(12) -> code[2] ending in c.jr ra; VA(13) unmapped */
+	code[2][4094] = 0x82;
+	code[2][4095] = 0x80;
+	isa_map(root, 3, VA(12), (u64)code[2], 0, PTE_X | PTE_R | PTE_A);
 	asm volatile("fence.i" ::: "memory");
 	csr_write(satp, isa_satp(root, 3));
 	isa_sfence();
@@ -178,6 +187,10 @@ void test_main(void)
 		  isa_run_in_mode(MODE_S, s_straddle, (long)(VA(8) + 4094)), -CAUSE_FETCH_PAGE);
 	isa_check("straddle fault: mepc", isa_last_trap.epc, VA(8) + 4094);
 	isa_check("straddle fault: mtval", isa_last_trap.tval, VA(9));
+	/* a 16-bit instruction in the last halfword of a page whose
+	 * successor is unmapped runs without any fault */
+	isa_check("c.jr in the last halfword before an unmapped page",
+		  isa_run_in_mode(MODE_S, s_straddle, (long)(VA(12) + 4094)), 0x5a);
 	/* restore code[1] = li a0, 2; ret */
 	c1[0] = 0x00200513;
 	c1[1] = 0x00008067;
@@ -230,9 +243,12 @@ void test_main(void)
 	csr_write(mie, 1 << 7);
 	*(volatile u64 *)ISA_MTIMECMP(0) = *(volatile u64 *)ISA_MTIME + 1000;
 	/* t6 is set before MIE, so the hook always has a valid target */
-	asm volatile("la t6, 2f\n csrsi mstatus, 8\n 1: j 1b\n 2:" ::: "t6", "memory");
+	u64 loop;
+	asm volatile("la t6, 2f\n la %0, 1f\n csrsi mstatus, 8\n 1: j 1b\n 2:"
+		     : "=&r"(loop)::"t6", "memory");
 	csr_clear(mstatus, MSTATUS_MIE);
 	csr_write(mie, 0);
 	isa_irq_hook = 0;
 	isa_check("timer taken in a tight loop", ticks, 1);
+	isa_check("timer in a tight loop: mepc = the loop", tick_epc, loop);
 }

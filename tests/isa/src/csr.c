@@ -127,6 +127,15 @@ void test_main(void)
 	isa_check("mhpmcounter/mhpmevent/hpmcounter readable in M", 1, 1);
 	/* PMP CSRs (programmed by crt0): readable, entry 0 kept */
 	isa_check("pmpcfg0 entry 0", csr_read(pmpcfg0) & 0xff, 0x1f);
+	/* all 16 entries' registers exist (entries 1..15 left OFF) */
+	asm volatile("csrr %0, pmpcfg2\n csrw pmpcfg2, zero\n"
+		     "csrw pmpaddr1, zero\n csrw pmpaddr7, zero\n"
+		     "csrw pmpaddr15, zero\n csrr %0, pmpaddr15"
+		     : "=r"(r));
+	isa_check("pmpcfg2, pmpaddr1..15 accessible", 1, 1);
+	isa_expect_trap();
+	ISA_TRY("csrr t0, pmpcfg1", ::: "t6", "t0");
+	isa_check("pmpcfg1 illegal on RV64", isa_last_trap.cause, CAUSE_ILLEGAL);
 
 	/* mstatus */
 	u64 ms = csr_read(mstatus);

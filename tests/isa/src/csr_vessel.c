@@ -84,6 +84,20 @@ void test_main(void)
 		     "csrr %1, minstret"
 		     : "=r"(a), "=r"(b));
 	isa_check("minstret counts exactly", b - a, 2);
+	/* instret stays exact across traps: two identical paths through
+	 * an ecall and its handler, differing only by 20 nops */
+	u64 d5, d25;
+	isa_expect_trap();
+	asm volatile("csrr %0, instret\n la t6, 1f\n ecall\n 1:"
+		     " nop\n nop\n nop\n nop\n nop\n csrr %1, instret"
+		     : "=&r"(a), "=&r"(b)::"t6", "memory");
+	d5 = b - a;
+	isa_expect_trap();
+	asm volatile("csrr %0, instret\n la t6, 1f\n ecall\n 1:"
+		     " .rept 25\n nop\n .endr\n csrr %1, instret"
+		     : "=&r"(a), "=&r"(b)::"t6", "memory");
+	d25 = b - a;
+	isa_check("instret across a trap counts the nops", d25 - d5, 20);
 	csr_write(minstret, 1000);
 	a = csr_read(minstret);
 	isa_check("minstret write", a >= 1000 && a < 1010, 1);

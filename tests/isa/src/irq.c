@@ -151,7 +151,7 @@ void test_main(void)
 	/* machine timer interrupt, waiting in WFI */
 	reset_order();
 	csr_write(mie, 1 << 7);
-	mtimecmp(mtime() + 100000); /* 10 ms at 10 MHz */
+	mtimecmp(mtime() + 500000); /* 50 ms at 10 MHz: no race under load */
 	isa_check("MTIP not yet pending", csr_read(mip) & (1 << 7), 0);
 	csr_set(mstatus, MSTATUS_MIE);
 	for (int i = 0; i < 1000 && !norder; i++)
@@ -267,12 +267,12 @@ void test_main(void)
 		isa_check("mie window: mepc", last_epc, pc);
 	}
 	/* WFI: the interrupt is taken after the wfi (mepc = next insn).  The
-	 * timer is 20 ms away when the wfi starts; the hook re-arms it every
+	 * timer is 100 ms away when the wfi starts; the hook re-arms it every
 	 * 100 us so a late wfi can never sleep forever. */
 	reset_order();
 	isa_irq_hook = wfi_hook;
 	csr_write(mie, 1 << 7);
-	mtimecmp(mtime() + 200000);
+	mtimecmp(mtime() + 1000000); /* 100 ms */
 	csr_set(mstatus, MSTATUS_MIE);
 	{
 		u64 pc;

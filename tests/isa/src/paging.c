@@ -184,6 +184,26 @@ void test_main(void)
 		}
 		EXPECT("S amo XO", MODE_S, r, lv, VA(2), AMO, CAUSE_STORE_PAGE);
 		EXPECT("S amo invalid", MODE_S, r, lv, VA(7), AMO, CAUSE_STORE_PAGE);
+		/* a non-leaf PTE pointing into a hole: the walk's own access
+		 * fails, which is an access fault of the original type
+		 * (§4.3.2 step 2), mtval = the virtual address */
+		{
+			u64 *tbl = r;
+			for (int l = lv - 1; l > 1; l--) {
+				u64 e = tbl[(VA(0) >> (12 + 9 * l)) & 511];
+				tbl = (u64 *)((e >> 10) << 12);
+			}
+			/* tbl: the level-1 table above VA(0); its slot 3
+			 * (VA 0x40600000) now points into the hole */
+			tbl[3] = ((0x2000000000UL >> 12) << 10) | PTE_V;
+			EXPECT("S load, PTE in a hole", MODE_S, r, lv, 0x40600000UL, LOAD,
+			       CAUSE_LOAD_ACCESS);
+			EXPECT("S store, PTE in a hole", MODE_S, r, lv, 0x40600008UL, STORE,
+			       CAUSE_STORE_ACCESS);
+			EXPECT("S exec, PTE in a hole", MODE_S, r, lv, 0x40600000UL, EXEC,
+			       CAUSE_FETCH_ACCESS);
+			tbl[3] = 0;
+		}
 #endif
 		EXPECT("S exec XO", MODE_S, r, lv, VA(2), EXEC, -1);
 		isa_check("S exec XO returns 42", g_val, 42);

@@ -1,16 +1,20 @@
-/* rand_vm.c: randomised Sv39 permission checks, differential against QEMU
- * (isa-diff-rand-vm).  Each trial writes one leaf PTE with random flags
- * (V R W X U G A D, including the reserved W-without-R and non-leaf-at-
- * level-0 encodings), at a random level (4 KiB, 2 MiB or 1 GiB, sometimes
- * with a misaligned PPN), then performs a load, store or instruction fetch
- * through it from S- or U-mode with random SUM and MXR.  The trial's
- * outcome (trap cause or loaded value) and the PTE afterwards (hardware A/D
- * updates) are hashed; one line per 25 trials.  AMOs are left to paging.c
- * (QEMU 7.2 reports some AMO faults with the load cause). */
+/* rand_vm.c: randomised Sv39 (Sv48 with LEVELS=4) permission checks,
+ * differential against QEMU (isa-diff-rand-vm, isa-diff-rand-vm48).  Each
+ * trial writes one leaf PTE with random flags (V R W X U G A D, including
+ * the reserved W-without-R and non-leaf-at-level-0 encodings), at a random
+ * level (4 KiB, 2 MiB or 1 GiB, sometimes with a misaligned PPN), then
+ * performs a load, store or instruction fetch through it from S- or U-mode
+ * with random SUM and MXR.  The trial's outcome (trap cause or loaded
+ * value) and the PTE afterwards (hardware A/D updates) are hashed; one line
+ * per 25 trials.  AMOs are left to paging.c (QEMU 7.2 reports some AMO
+ * faults with the load cause). */
 #include "ops.h"
 
 #ifndef TRIALS
 #define TRIALS 400
+#endif
+#ifndef LEVELS
+#define LEVELS 3 /* 4 = Sv48 (test rand-vm48) */
 #endif
 #define VA4K 0x40000000UL  /* 4 KiB leaves: gigapage 1, 2 MiB slot 0 */
 #define VA2M 0x40200000UL  /* 2 MiB leaf: gigapage 1, slot 1 */
@@ -44,7 +48,7 @@ __attribute__((aligned(8), naked)) static void stub(void)
 static volatile u64 *slot(u64 *root, u64 va, int level)
 {
 	u64 *tbl = root;
-	for (int l = 2; l > level; l--) {
+	for (int l = LEVELS - 1; l > level; l--) {
 		u64 e = tbl[(va >> (12 + 9 * l)) & 511];
 		tbl = (u64 *)((e >> 10) << 12);
 	}
@@ -79,11 +83,11 @@ void test_main(void)
 {
 	root_s = isa_page_alloc();
 	root_u = isa_page_alloc();
-	isa_map_identity(root_s, 3, PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);
-	isa_map_identity(root_u, 3, PTE_R | PTE_W | PTE_X | PTE_A | PTE_D | PTE_U);
+	isa_map_identity(root_s, LEVELS, PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);
+	isa_map_identity(root_u, LEVELS, PTE_R | PTE_W | PTE_X | PTE_A | PTE_D | PTE_U);
 	/* create the level-0 table under VA4K and the slot for VA2M */
-	isa_map(root_s, 3, VA4K, (u64)page, 0, PTE_R);
-	isa_map(root_u, 3, VA4K, (u64)page, 0, PTE_R);
+	isa_map(root_s, LEVELS, VA4K, (u64)page, 0, PTE_R);
+	isa_map(root_u, LEVELS, VA4K, (u64)page, 0, PTE_R);
 	((u32 *)page)[0] = 0x02a00513; /* li a0, 42 */
 	((u32 *)page)[1] = 0x00008067; /* ret */
 	u64 stub_off = (u64)stub - RAM, data_off = (u64)scratch - RAM;
@@ -121,7 +125,7 @@ void test_main(void)
 		*(volatile u64 *)(page + 8) = 0xa5a50000 + (u64)t;
 		u64 *root = mode == MODE_U ? root_u : root_s;
 		csr_set(mstatus, sum | mxr);
-		csr_write(satp, isa_satp(root, 3));
+		csr_write(satp, isa_satp(root, LEVELS));
 		isa_sfence();
 		g_va = va;
 		long c = isa_run_in_mode(mode, probe, kind);

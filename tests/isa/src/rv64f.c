@@ -28,6 +28,19 @@
 
 static u32 mem[2];
 
+__attribute__((unused)) static long u_fp(long arg)
+{
+	u64 r;
+	csr_write(fcsr, 0);
+	csr_write(frm, 2);
+	asm volatile("fmv.w.x ft0, %1\n fmv.w.x ft1, %2\n fdiv.s ft2, ft0, ft1\n"
+		     "csrr %0, fcsr"
+		     : "=r"(r)
+		     : "r"(0x3f800000UL), "r"(0x40400000UL)
+		     : "ft0", "ft1", "ft2");
+	return (long)r;
+}
+
 void test_main(void)
 {
 	T_F5("fdiv.s ft2, ft0, ft1", FRES, ONE, THREE, 0, BOX(0x3eaaaaab), BOX(0x3eaaaaaa),
@@ -177,6 +190,12 @@ void test_main(void)
 	csr_write(frm, 4);
 	T_F("fcvt.w.s t0, ft0", IRES, MTWO_HALF, 0, 0, -3, NX);
 	csr_write(fcsr, 0);
+
+#if !ISA_VM /* isa_run_in_mode needs M-mode */
+	/* U-mode may use fcsr/frm/fflags and FP instructions */
+	isa_check("U-mode FP and fcsr", isa_run_in_mode(MODE_U, u_fp, 0), (2 << 5) | NX);
+	csr_write(fcsr, 0);
+#endif
 
 	/* FP disabled (mstatus.FS = Off) makes F instructions illegal */
 #if !ISA_VM

@@ -262,6 +262,41 @@ static void test_reservation_broken_by_other_hart(void **state)
 	assert_int_equal(h1->mcause, RV_EXC_LOAD_MISALIGNED);
 }
 
+/* csrrs/csrrc on mip must not latch the device-driven SEIP into software. */
+static void test_mip_rmw_keeps_external_bits_out(void **state)
+{
+	struct fixture *f = *state;
+	struct rv_hart *h = f->h;
+	h->mtvec = RAM_BASE;
+	h->mideleg = MIP_SSIP | MIP_STIP | MIP_SEIP;
+	rv_hart_set_irq(h, MIP_SEIP | MIP_MTIP, 1);
+	/* csrrs t0, mip, t1 with t1 = STIP */
+	struct rv_uop set = { .opc = RV_OP_CSR, .rd = 5, .rs1 = 6, .rm = 2, .imm = 0x344 };
+	h->x[6] = MIP_STIP;
+	assert_int_equal(rv_csr_op(h, &set), 0);
+	assert_int_equal(h->x[5] & (MIP_SEIP | MIP_MTIP), MIP_SEIP | MIP_MTIP); /* read sees them */
+	assert_int_equal(h->mip, MIP_STIP);					/* not latched */
+	/* csrrc t0, mip, t1 */
+	struct rv_uop clr = set;
+	clr.rm = 3;
+	assert_int_equal(rv_csr_op(h, &clr), 0);
+	assert_int_equal(h->mip, 0);
+	/* The device lowers its line: nothing remains pending. */
+	rv_hart_set_irq(h, MIP_SEIP | MIP_MTIP, 0);
+	uint64_t v;
+	assert_int_equal(rv_csr_read(h, 0x344, &v), 0);
+	assert_int_equal(v, 0);
+	/* Same through sip: csrrs sip with SSIP keeps SEIP out of the software bits. */
+	rv_hart_set_irq(h, MIP_SEIP, 1);
+	struct rv_uop sset = { .opc = RV_OP_CSR, .rd = 5, .rs1 = 6, .rm = 2, .imm = 0x144 };
+	h->x[6] = MIP_SSIP;
+	assert_int_equal(rv_csr_op(h, &sset), 0);
+	assert_int_equal(h->mip, MIP_SSIP);
+	/* Software may still set SEIP itself with a plain write. */
+	assert_int_equal(rv_csr_write(h, 0x344, MIP_SEIP), 0);
+	assert_int_equal(h->mip, MIP_SEIP);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +306,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sv48_and_satp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tlb_code_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reservation_broken_by_other_hart, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_mip_rmw_keeps_external_bits_out, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
