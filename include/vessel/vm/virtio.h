@@ -56,6 +56,8 @@
 
 #define VIRTIO_MAX_QUEUES 4
 
+#define VIRTIO_MAX_LOGGED_FAILURES 16
+
 struct virtio_mmio;
 
 struct virtio_ops {
@@ -92,6 +94,7 @@ struct virtio_mmio {
 	uint32_t config_generation;
 	struct virtq vq[VIRTIO_MAX_QUEUES];
 	char failure[160]; /* why the device needs a reset (empty if it does not) */
+	uint32_t failures; /* NEEDS_RESET episodes so far (only the first few are logged) */
 };
 
 /* Initialise the transport part of a model. */

@@ -121,8 +121,14 @@ void virtio_mmio_fail(struct virtio_mmio *vdev, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(vdev->failure, sizeof(vdev->failure), fmt, ap);
 	va_end(ap);
-	vs_log(VS_LOG_WARN, "virtio-%s: guest error, device needs reset: %s", vdev->ops->name,
-	       vdev->failure);
+	/* A guest looping on reset + bad chain must not flood the host's log. */
+	if (vdev->failures < VIRTIO_MAX_LOGGED_FAILURES)
+		vs_log(VS_LOG_WARN, "virtio-%s: guest error, device needs reset: %s%s",
+		       vdev->ops->name, vdev->failure,
+		       vdev->failures + 1 == VIRTIO_MAX_LOGGED_FAILURES
+			   ? " (further ones not logged)"
+			   : "");
+	vdev->failures++;
 	vdev->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
 	if (vdev->status & VIRTIO_STATUS_DRIVER_OK) {
 		vdev->interrupt_status |= VIRTIO_INT_CONFIG;

@@ -4,7 +4,8 @@
 Boots the cached guest kernel + initramfs three times on the real
 vessel-vmm and checks, from the host side:
   1. --serial unix:PATH: the VMM listens on PATH; a client connecting there
-     sees the boot, runs `uname -m` on the guest's ttyS0 shell, powers the
+     sees the boot, runs `uname -m` on the guest's ttyS0 shell, checks that
+     the guest's clock (set from the goldfish RTC) is the host's, powers the
      guest off (exit status 0) and PATH is gone afterwards;
   2. --console stdio with console=hvcN: the shell on virtio-console
      answers commands typed on stdio (a pty) and /sys says the console is
@@ -129,6 +130,14 @@ def test_unix_socket(vmm, gdir, work, log):
         out = st.wait("SOCK-42", 30, proc)
         if "riscv64" not in out.split(BANNER, 1)[1]:
             fail("uname -m over the unix socket did not say riscv64")
+        # The guest's clock came from the goldfish RTC at boot.
+        s.sendall(b"echo CLOCK-$(date +%s)-EN''D\n")  # the echoed line never matches
+        out = st.wait("-END", 30, proc)
+        import re
+        m = re.findall(r"CLOCK-(\d+)-END", out)
+        if not m or abs(int(m[-1]) - time.time()) > 30 * scale():
+            fail("guest clock %s is not the host's %d (goldfish RTC)"
+                 % (m[-1] if m else "?", time.time()))
         s.sendall(b"poweroff -f\n")
         rc = wait_exit(proc, 60)
         s.close()
@@ -140,7 +149,7 @@ def test_unix_socket(vmm, gdir, work, log):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    print("ok   --serial unix:PATH: boot, shell, poweroff (status 0), socket removed")
+    print("ok   --serial unix:PATH: boot, shell, RTC time, poweroff (status 0), socket removed")
 
 
 def start_on_pty(argv, log, raw):

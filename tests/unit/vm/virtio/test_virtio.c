@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "fake_guest.h"
+#include "vessel/core/log.h"
 
 /* ---- an in-memory block backend ------------------------------------- */
 
@@ -465,6 +466,31 @@ static void test_hostile_ring_outside_ram(void **state)
 	fg_fini(&g);
 }
 
+static unsigned warnings;
+
+static void count_log(enum vs_log_level level, const char *msg, void *opaque)
+{
+	if (level == VS_LOG_WARN)
+		warnings++;
+}
+
+/* A guest cycling through reset + malformed chain cannot flood the log. */
+static void test_hostile_log_flood(void **state)
+{
+	struct fake_guest *g = hostile_setup();
+	vs_log_set_handler(count_log, NULL);
+	warnings = 0;
+	for (unsigned i = 0; i < 100; i++) {
+		fg_negotiate(g, 0, 1);
+		fg_kick(g, 0, 999);
+		assert_true(fg_reg_read(g, 0x70) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	}
+	vs_log_set_handler(NULL, NULL);
+	assert_int_equal(warnings, VIRTIO_MAX_LOGGED_FAILURES);
+	fg_fini(g);
+	free(g);
+}
+
 /* ---- notification suppression ------------------------------------------ */
 
 static void test_event_idx(void **state)
@@ -514,6 +540,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_indirect_loop),
 		cmocka_unit_test(test_hostile_missing_status),
 		cmocka_unit_test(test_hostile_ring_outside_ram),
+		cmocka_unit_test(test_hostile_log_flood),
 		cmocka_unit_test(test_event_idx),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
