@@ -123,12 +123,17 @@ class Machine:
     """What to boot; turned into either VMM's command line by argv()."""
 
     def __init__(self, gdir, cpus=1, mem="256M", append="", disks=(),
-                 tap=None, mac="52:54:00:12:34:56", timeout=300):
+                 tap=None, mac="52:54:00:12:34:56", timeout=300,
+                 console="ttyS0"):
         self.kernel = os.path.join(gdir, "Image")
         self.initrd = os.path.join(gdir, "initramfs.cpio.gz")
         self.cpus = cpus
         self.mem = mem
-        self.append = ("console=ttyS0 " + append).strip()
+        # ttyS0: the ns16550a UART; hvc0: virtio-console (both on stdio)
+        if console not in ("ttyS0", "hvc0"):
+            fail("console must be ttyS0 or hvc0, not %r" % console)
+        self.console = console
+        self.append = ("console=%s %s" % (console, append)).strip()
         self.disks = list(disks)  # (path, format, readonly)
         self.tap = tap
         self.mac = mac
@@ -141,6 +146,8 @@ class Machine:
                  "--append", self.append, "--mem", self.mem,
                  "--cpus", str(self.cpus), "--serial", "stdio",
                  "--timeout", str(self.timeout)]
+            if self.console == "hvc0":
+                a += ["--console", "stdio"]
             for path, fmt, ro in self.disks:
                 spec = "%s,format=%s" % (path, fmt)
                 if ro:
@@ -151,9 +158,16 @@ class Machine:
             return a
         a = [program, "-M", "virt", "-bios", OPENSBI_FW,
              "-kernel", self.kernel, "-initrd", self.initrd,
-             "-append", self.append, "-nographic", "-no-reboot",
+             "-append", self.append, "-no-reboot",
              "-m", self.mem, "-smp", str(self.cpus),
              "-device", "virtio-rng-device"]
+        if self.console == "hvc0":
+            a += ["-display", "none", "-monitor", "none", "-serial", "null",
+                  "-chardev", "stdio,id=hvc,signal=off",
+                  "-device", "virtio-serial-device",
+                  "-device", "virtconsole,chardev=hvc"]
+        else:
+            a += ["-nographic"]
         for i, (path, fmt, ro) in enumerate(self.disks):
             drive = "if=none,id=d%d,file=%s,format=%s" % (i, path, fmt)
             if ro:
