@@ -135,6 +135,21 @@ static int child_fds(const struct create_ctx *c, struct vs_err *err)
 	return 0;
 }
 
+/* startContainer hooks (in the container, after pivot_root), then execve.
+ * Returns only on failure, with err filled. */
+static void child_start_process(struct create_ctx *c, struct vs_err *err)
+{
+	const struct ct_config *cfg = &c->cfg;
+	if (cfg->nhooks[CT_HOOK_START_CONTAINER]) {
+		vs_cleanup_free char *sj = ct_state_to_json_as(&c->st, CT_STATUS_CREATED, false);
+		if (ct_hooks_run(cfg->hooks[CT_HOOK_START_CONTAINER],
+				 cfg->nhooks[CT_HOOK_START_CONTAINER], "startContainer",
+				 sj ? sj : "{}", err) < 0)
+			return;
+	}
+	ct_process_exec(&cfg->process, cfg, err);
+}
+
 static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 {
 	struct vs_err err = VS_ERR_INIT;
@@ -204,16 +219,7 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 	if (c->start_now) {
 		/* run: no `start` to wait for.  The sync socket is close-on-exec:
 		 * the parent reads EOF when execve succeeded, else our reason. */
-		int hr = 0;
-		if (cfg->nhooks[CT_HOOK_START_CONTAINER]) {
-			vs_cleanup_free char *sj =
-			    ct_state_to_json_as(&c->st, CT_STATUS_CREATED, false);
-			hr = ct_hooks_run(cfg->hooks[CT_HOOK_START_CONTAINER],
-					  cfg->nhooks[CT_HOOK_START_CONTAINER], "startContainer",
-					  sj ? sj : "{}", &err);
-		}
-		if (hr == 0)
-			ct_process_exec(&cfg->process, cfg, &err);
+		child_start_process(c, &err);
 		ct_sync_send(c->sync[1], CT_SYNC_ERROR, &err);
 		_exit(127);
 	}
@@ -226,15 +232,7 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 	if (conn < 0)
 		_exit(1);
 	close(c->listen_fd);
-	int r = 0;
-	if (cfg->nhooks[CT_HOOK_START_CONTAINER]) {
-		vs_cleanup_free char *sj = ct_state_to_json_as(&c->st, CT_STATUS_CREATED, false);
-		r = ct_hooks_run(cfg->hooks[CT_HOOK_START_CONTAINER],
-				 cfg->nhooks[CT_HOOK_START_CONTAINER], "startContainer",
-				 sj ? sj : "{}", &err);
-	}
-	if (r == 0)
-		ct_process_exec(&cfg->process, cfg, &err);
+	child_start_process(c, &err);
 	vs_write_full(conn, err.msg, strlen(err.msg));
 	_exit(127);
 }
