@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "config_internal.h"
+#include "console_proxy.h"
 #include "container_cgroup.h"
 #include "create_internal.h"
 #include "linux_internal.h"
@@ -66,6 +67,8 @@ struct create_ctx {
 	struct ct_state st;
 	bool born_in_cgroup2; /* CLONE_INTO_CGROUP did the cgroup2 part */
 	bool start_now;	      /* run: exec right after READY, no start socket */
+	bool proxy_console;   /* run in the foreground: the runtime is the terminal */
+	int console_peer;     /* our end of the console socketpair (proxy_console) */
 };
 
 int ct_start_socket_addr(int dirfd, struct sockaddr_un *addr)
@@ -130,6 +133,21 @@ static int child_fds(const struct create_ctx *c, struct vs_err *err)
 			return vs_syserrf(err, errno, "preserve fd %d", fd);
 	}
 	return 0;
+}
+
+/* startContainer hooks (in the container, after pivot_root), then execve.
+ * Returns only on failure, with err filled. */
+static void child_start_process(struct create_ctx *c, struct vs_err *err)
+{
+	const struct ct_config *cfg = &c->cfg;
+	if (cfg->nhooks[CT_HOOK_START_CONTAINER]) {
+		vs_cleanup_free char *sj = ct_state_to_json_as(&c->st, CT_STATUS_CREATED, false);
+		if (ct_hooks_run(cfg->hooks[CT_HOOK_START_CONTAINER],
+				 cfg->nhooks[CT_HOOK_START_CONTAINER], "startContainer",
+				 sj ? sj : "{}", err) < 0)
+			return;
+	}
+	ct_process_exec(&cfg->process, cfg, err);
 }
 
 static __attribute__((noreturn)) void child_main(struct create_ctx *c)
@@ -201,16 +219,7 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 	if (c->start_now) {
 		/* run: no `start` to wait for.  The sync socket is close-on-exec:
 		 * the parent reads EOF when execve succeeded, else our reason. */
-		int hr = 0;
-		if (cfg->nhooks[CT_HOOK_START_CONTAINER]) {
-			vs_cleanup_free char *sj =
-			    ct_state_to_json_as(&c->st, CT_STATUS_CREATED, false);
-			hr = ct_hooks_run(cfg->hooks[CT_HOOK_START_CONTAINER],
-					  cfg->nhooks[CT_HOOK_START_CONTAINER], "startContainer",
-					  sj ? sj : "{}", &err);
-		}
-		if (hr == 0)
-			ct_process_exec(&cfg->process, cfg, &err);
+		child_start_process(c, &err);
 		ct_sync_send(c->sync[1], CT_SYNC_ERROR, &err);
 		_exit(127);
 	}
@@ -223,15 +232,7 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 	if (conn < 0)
 		_exit(1);
 	close(c->listen_fd);
-	int r = 0;
-	if (cfg->nhooks[CT_HOOK_START_CONTAINER]) {
-		vs_cleanup_free char *sj = ct_state_to_json_as(&c->st, CT_STATUS_CREATED, false);
-		r = ct_hooks_run(cfg->hooks[CT_HOOK_START_CONTAINER],
-				 cfg->nhooks[CT_HOOK_START_CONTAINER], "startContainer",
-				 sj ? sj : "{}", &err);
-	}
-	if (r == 0)
-		ct_process_exec(&cfg->process, cfg, &err);
+	child_start_process(c, &err);
 	vs_write_full(conn, err.msg, strlen(err.msg));
 	_exit(127);
 }
@@ -258,7 +259,7 @@ static int resolve_paths(struct create_ctx *c, struct vs_err *err)
 		return vs_errf(err, ENOTDIR, "root.path %s: not a directory", raw);
 	if (strcmp(c->rootfs, "/") == 0)
 		return vs_errf(err, EINVAL, "root.path: the host's / cannot be a container rootfs");
-	if (c->cfg.process.terminal && !c->o->console_socket)
+	if (c->cfg.process.terminal && !c->o->console_socket && !c->proxy_console)
 		return vs_errf(err, EINVAL,
 			       "process.terminal is true: --console-socket is required");
 	return 0;
@@ -408,9 +409,16 @@ static int create_steps(struct create_ctx *c, struct vs_err *err)
 	if ((r = ct_state_dir_create(c->o->root, c->o->id, &c->dirfd, err)) < 0)
 		return r;
 	fill_state(c);
-	if (c->cfg.process.terminal &&
+	if (c->cfg.process.terminal && c->o->console_socket &&
 	    (c->console_fd = ct_console_connect(c->o->console_socket, err)) < 0)
 		return c->console_fd;
+	if (c->cfg.process.terminal && !c->o->console_socket) {
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			return vs_syserrf(err, errno, "console socketpair");
+		c->console_peer = sv[0];
+		c->console_fd = sv[1];
+	}
 	if (!c->start_now && (r = open_start_socket(c, err)) < 0)
 		return r;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->sync) < 0)
@@ -453,7 +461,7 @@ static int create_steps(struct create_ctx *c, struct vs_err *err)
 
 static void create_ctx_close(struct create_ctx *c)
 {
-	int *fds[] = { &c->sync[0], &c->sync[1], &c->listen_fd, &c->console_fd };
+	int *fds[] = { &c->sync[0], &c->sync[1], &c->listen_fd, &c->console_fd, &c->console_peer };
 	for (size_t i = 0; i < VS_ARRAY_SIZE(fds); i++)
 		if (*fds[i] >= 0) {
 			close(*fds[i]);
@@ -477,19 +485,24 @@ static void create_rollback(struct create_ctx *c)
 }
 
 /* Shared by create and run: on success the state dir stays locked in *dirfd. */
+/* run passes syncfd (keeps the sync socket) and consolefd (foreground:
+ * receives the console socketpair end when the config wants a terminal). */
 static int create_locked(const struct ct_create_opts *o, bool start_now, pid_t *pid, int *dirfd,
-			 int *syncfd, struct vs_err *err)
+			 int *syncfd, int *consolefd, struct vs_err *err)
 {
 	struct create_ctx c;
 	memset(&c, 0, sizeof(c));
 	c.o = o;
 	c.start_now = start_now;
-	c.dirfd = c.sync[0] = c.sync[1] = c.listen_fd = c.console_fd = -1;
+	c.proxy_console = consolefd != NULL;
+	c.dirfd = c.sync[0] = c.sync[1] = c.listen_fd = c.console_fd = c.console_peer = -1;
 	int r = create_steps(&c, err);
 	if (r < 0)
 		create_rollback(&c);
 	if (r == 0 && syncfd)
 		*syncfd = vs_steal_fd(&c.sync[0]);
+	if (r == 0 && consolefd)
+		*consolefd = vs_steal_fd(&c.console_peer);
 	create_ctx_close(&c);
 	ct_config_free(&c.cfg);
 	ct_state_free(&c.st);
@@ -505,7 +518,7 @@ static int create_locked(const struct ct_create_opts *o, bool start_now, pid_t *
 int ct_container_create(const struct ct_create_opts *o, pid_t *pid, struct vs_err *err)
 {
 	int dirfd = -1;
-	int r = create_locked(o, false, pid, &dirfd, NULL, err);
+	int r = create_locked(o, false, pid, &dirfd, NULL, NULL, err);
 	if (dirfd >= 0)
 		close(dirfd);
 	return r;
@@ -629,14 +642,14 @@ int ct_container_run(const struct ct_create_opts *o, bool detach, int *exit_stat
 		     struct vs_err *err)
 {
 	pid_t pid = 0;
-	vs_cleanup_close int dirfd = -1, syncfd = -1;
+	vs_cleanup_close int dirfd = -1, syncfd = -1, consolefd = -1, master = -1;
 	*exit_status = 0;
 	/* From here on signals for the container queue up until they can be
 	 * forwarded; the child empties its own mask first thing. */
 	sigset_t all, old;
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
-	int r = create_locked(o, true, &pid, &dirfd, &syncfd, err);
+	int r = create_locked(o, true, &pid, &dirfd, &syncfd, detach ? NULL : &consolefd, err);
 	if (r < 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		return r;
@@ -649,12 +662,19 @@ int ct_container_run(const struct ct_create_opts *o, bool detach, int *exit_stat
 	/* Without poststart hooks or --detach nobody needs to know that execve
 	 * happened before the process exits: skip that round trip. */
 	bool confirm = detach || (st.hook_mask & (1u << CT_HOOK_POSTSTART));
+	if (r == 0 && consolefd >= 0) /* sent before READY, so already here */
+		r = master = ct_console_recv_master(consolefd, err);
+	if (r > 0)
+		r = 0;
 	if (r == 0 && confirm && (r = exec_verdict(syncfd, err)) == 0)
 		run_poststart(&st);
 	ct_state_free(&st);
 	ct_debug_mark("started");
 	if (r == 0 && !detach) {
-		wait_forwarding(pid, exit_status);
+		if (master >= 0)
+			ct_console_proxy(master, pid, exit_status);
+		else
+			wait_forwarding(pid, exit_status);
 		ct_debug_mark("exited");
 		if (!confirm && *exit_status == 127)
 			r = exec_verdict(syncfd, err); /* 127 may be our own failure */

@@ -138,4 +138,17 @@ check "exec --tty: the process has a pty" contains "$out" "/dev/pts/"
 check "exec --tty: stdout is the terminal" contains "$out" "stdout-is-a-tty"
 rt delete --force tty-2
 
+# foreground run with a terminal and no console socket: the runtime is the terminal
+b=$(bundle ttyfg ".process.terminal = true | .process.args = $(sh_args 'tty; [ -t 0 ] && echo in-is-tty; read line; echo got=$line; exit 3')")
+echo hello | rt run --bundle "$b" tty-3 >"$T/tty3.out" 2>&1
+rc=$?
+out=$(tr -d '\r' <"$T/tty3.out")
+check "foreground terminal run: the process has a pty" contains "$out" "/dev/pts/0"
+check "foreground terminal run: stdin reaches it" contains "$out" "got=hello"
+check "foreground terminal run: exit code" eq 3 "$rc"
+if command -v script >/dev/null; then
+	script -qec "$R --root $ROOT run --bundle $b tty-4" "$T/typescript" <<<"world" >"$T/tty4.out" 2>&1
+	check "foreground terminal run under a real terminal" contains "$(tr -d '\r' <"$T/tty4.out")" "got=world"
+fi
+
 finish
