@@ -62,7 +62,7 @@ if [ -t 0 ]; then
 	echo "(guest shell follows: type 'poweroff' or Ctrl-A x to leave)"
 	run "$VMM" "${args[@]}"
 else
-	scripts/demo-vm.py
+	VESSEL_VESSEL_VMM=$PWD/$VMM guest/demo.py --vmm=vessel
 fi
 echo
 echo "demo finished"
