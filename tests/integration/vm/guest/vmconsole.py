@@ -169,7 +169,8 @@ class Machine:
         else:
             a += ["-nographic"]
         for i, (path, fmt, ro) in enumerate(self.disks):
-            drive = "if=none,id=d%d,file=%s,format=%s" % (i, path, fmt)
+            # discard=unmap: pass guest discards to the image as vessel-vmm does
+            drive = "if=none,id=d%d,file=%s,format=%s,discard=unmap" % (i, path, fmt)
             if ro:
                 drive += ",readonly=on"
             a += ["-drive", drive,
