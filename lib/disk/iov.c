@@ -115,7 +115,10 @@ int disk_preadv_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
 		iovcnt--;
 	}
 	while (iovcnt > 0) {
-		ssize_t n = preadv(fd, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt, (off_t)off);
+		/* one buffer: pread skips the kernel's iovec import */
+		ssize_t n = iovcnt == 1
+				? pread(fd, iov->iov_base, iov->iov_len, (off_t)off)
+				: preadv(fd, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt, (off_t)off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -139,7 +142,10 @@ int disk_pwritev_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
 		iovcnt--;
 	}
 	while (iovcnt > 0) {
-		ssize_t n = pwritev(fd, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt, (off_t)off);
+		/* one buffer: pwrite skips the kernel's iovec import */
+		ssize_t n = iovcnt == 1
+				? pwrite(fd, iov->iov_base, iov->iov_len, (off_t)off)
+				: pwritev(fd, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt, (off_t)off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
