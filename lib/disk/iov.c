@@ -108,17 +108,56 @@ static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
 	}
 }
 
+/* One buffer (nearly every request): no iovec bookkeeping, and pread
+ * spares the kernel the iovec import. */
+static int pread_one(int fd, uint8_t *p, size_t len, uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0) { /* end of file: the rest reads as zeros */
+			memset(p, 0, len);
+			return 0;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int pwrite_one(int fd, const uint8_t *p, size_t len, uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO; /* no progress: never spin */
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
 int disk_preadv_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
 {
+	if (iovcnt == 1)
+		return pread_one(fd, iov->iov_base, iov->iov_len, off);
 	while (iovcnt > 0 && iov->iov_len == 0) {
 		iov++;
 		iovcnt--;
 	}
 	while (iovcnt > 0) {
-		/* one buffer: pread skips the kernel's iovec import */
-		ssize_t n = iovcnt == 1
-				? pread(fd, iov->iov_base, iov->iov_len, (off_t)off)
-				: preadv(fd, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt, (off_t)off);
+		ssize_t n = preadv(fd, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt, (off_t)off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -137,20 +176,21 @@ int disk_preadv_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
 
 int disk_pwritev_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
 {
+	if (iovcnt == 1)
+		return pwrite_one(fd, iov->iov_base, iov->iov_len, off);
 	while (iovcnt > 0 && iov->iov_len == 0) {
 		iov++;
 		iovcnt--;
 	}
 	while (iovcnt > 0) {
-		/* one buffer: pwrite skips the kernel's iovec import */
-		ssize_t n = iovcnt == 1
-				? pwrite(fd, iov->iov_base, iov->iov_len, (off_t)off)
-				: pwritev(fd, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt, (off_t)off);
+		ssize_t n = pwritev(fd, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt, (off_t)off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
+		if (n == 0)
+			return -EIO; /* no progress: never spin */
 		off += (uint64_t)n;
 		iov_advance(&iov, &iovcnt, (size_t)n);
 	}
