@@ -185,6 +185,7 @@ int cmd_bench(int argc, char **argv)
 	struct disk_bench_options b = { .count = 75000, .buffer_size = 4096, .pattern = 0 };
 	const char *fmt = NULL;
 	uint64_t cache = 0;
+	unsigned depth = 1;
 	bool quiet = false;
 	struct vs_err err = VS_ERR_INIT;
 	int c;
@@ -195,10 +196,10 @@ int cmd_bench(int argc, char **argv)
 		case 'f': fmt = optarg; break;
 		case 'w': b.write = true; break;
 		case 'q': quiet = true; break;
-		case 'd':
 		case 't':
-		case 'n': break; /* queue depth and cache mode: accepted, synchronous I/O */
+		case 'n': break; /* cache mode: accepted, always the host page cache */
 		case 'R': b.random = true; break;
+		case 'd':
 		case 'c':
 		case 's':
 		case 'o':
@@ -208,7 +209,12 @@ int cmd_bench(int argc, char **argv)
 		case 'C':
 			if (img_parse_num(optarg, &n, &err) < 0)
 				return img_fail(&err);
-			if (c == 'c')
+			if (c == 'd') {
+				if (n < 1 || n > DISK_BENCH_MAX_DEPTH)
+					return img_failf("bench: queue depth must be 1-%u",
+							 DISK_BENCH_MAX_DEPTH);
+				depth = (unsigned)n;
+			} else if (c == 'c')
 				b.count = n;
 			else if (c == 's')
 				b.buffer_size = n;
@@ -225,24 +231,35 @@ int cmd_bench(int argc, char **argv)
 			break;
 		default:
 			return img_failf("usage: vessel-img %s",
-					 "bench [-w] [-c N] [-s SIZE] FILE");
+					 "bench [-w] [-d DEPTH] [-c N] [-s SIZE] FILE");
 		}
 	}
 	if (optind >= argc)
 		return img_failf("bench: missing FILE");
+	if (depth > 1 && b.write)
+		return img_failf("bench: -d above 1 is for reads only (one read-only handle per "
+				 "request in flight)");
 	struct disk_open_options o = { .flags = b.write ? 0 : DISK_OPEN_RDONLY,
 				       .format = fmt,
 				       .l2_cache_bytes = cache };
-	struct disk_image *img = disk_image_open(argv[optind], &o, &err);
-	if (!img)
-		return img_fail(&err);
-	if (!quiet)
-		printf("Sending %" PRIu64 " %s requests, %" PRIu64 " bytes each, offset %" PRIu64
-		       "\n",
-		       b.count, b.write ? "write" : "read", b.buffer_size, b.offset);
+	struct disk_image **imgs = calloc(depth, sizeof(*imgs));
+	if (!imgs)
+		return img_failf("bench: out of memory");
+	int r = 0;
+	for (unsigned i = 0; i < depth && r == 0; i++)
+		if (!(imgs[i] = disk_image_open(argv[optind], &o, &err)))
+			r = -1;
+	if (r == 0 && !quiet)
+		printf("Sending %" PRIu64 " %s requests, %" PRIu64 " bytes each, %u in parallel, "
+		       "offset %" PRIu64 "\n",
+		       b.count, b.write ? "write" : "read", b.buffer_size, depth, b.offset);
 	struct disk_bench_result res;
-	int r = disk_image_bench(img, &b, &res, &err);
-	disk_image_close(img);
+	if (r == 0)
+		r = disk_image_bench_parallel(imgs, depth, &b, &res, &err);
+	for (unsigned i = 0; i < depth; i++)
+		if (imgs[i])
+			disk_image_close(imgs[i]);
+	free(imgs);
 	if (r < 0)
 		return img_fail(&err);
 	printf("Run completed in %.3f seconds.\n", (double)res.elapsed_ns / 1e9);

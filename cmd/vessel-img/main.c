@@ -28,7 +28,7 @@ const struct img_command img_commands[] = {
 	{ "commit", cmd_commit, "commit [-f fmt] [-d] FILE" },
 	{ "rebase", cmd_rebase, "rebase [-f fmt] [-u] -b BACKING [-F fmt] FILE" },
 	{ "bench", cmd_bench,
-	  "bench [-f fmt] [-w] [-c count] [-s size] [-o offset] [-S step] [--random] "
+	  "bench [-f fmt] [-w] [-d depth] [-c count] [-s size] [-o offset] [-S step] [--random] "
 	  "[--flush-interval N] [--pattern P] FILE" },
 	{ NULL, NULL, NULL },
 };

@@ -108,8 +108,50 @@ static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
 	}
 }
 
+/* One buffer (nearly every request): no iovec bookkeeping, and pread
+ * spares the kernel the iovec import. */
+static int pread_one(int fd, uint8_t *p, size_t len, uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0) { /* end of file: the rest reads as zeros */
+			memset(p, 0, len);
+			return 0;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int pwrite_one(int fd, const uint8_t *p, size_t len, uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO; /* no progress: never spin */
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
 int disk_preadv_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
 {
+	if (iovcnt == 1)
+		return pread_one(fd, iov->iov_base, iov->iov_len, off);
 	while (iovcnt > 0 && iov->iov_len == 0) {
 		iov++;
 		iovcnt--;
@@ -134,6 +176,8 @@ int disk_preadv_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
 
 int disk_pwritev_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
 {
+	if (iovcnt == 1)
+		return pwrite_one(fd, iov->iov_base, iov->iov_len, off);
 	while (iovcnt > 0 && iov->iov_len == 0) {
 		iov++;
 		iovcnt--;
@@ -145,6 +189,8 @@ int disk_pwritev_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
 				continue;
 			return -errno;
 		}
+		if (n == 0)
+			return -EIO; /* no progress: never spin */
 		off += (uint64_t)n;
 		iov_advance(&iov, &iovcnt, (size_t)n);
 	}

@@ -247,7 +247,6 @@ enum qcow2_cluster_type {
 	QCOW2_CLUSTER_NORMAL,
 	QCOW2_CLUSTER_COMPRESSED,
 };
-enum qcow2_cluster_type qcow2_l2_entry_type(uint64_t entry, bool extl2, uint64_t bitmap);
 /* Status of subcluster sc of an extended entry. */
 enum qcow2_subcluster_status {
 	QCOW2_SC_UNALLOCATED,
@@ -262,8 +261,6 @@ int qcow2_l2_get(struct qcow2 *q, uint64_t voff, uint64_t *entry, uint64_t *bitm
  * *index point at its entry for voff. */
 int qcow2_l2_table(struct qcow2 *q, uint64_t voff, bool alloc, uint8_t **table, uint64_t *index,
 		   struct vs_err *err);
-uint64_t qcow2_l2_entry_read(const struct qcow2 *q, const uint8_t *table, uint64_t index,
-			     uint64_t *bitmap);
 void qcow2_l2_entry_write(struct qcow2 *q, uint8_t *table, uint64_t index, uint64_t entry,
 			  uint64_t bitmap);
 int qcow2_l1_write_entry(struct qcow2 *q, uint64_t index, struct vs_err *err);
@@ -343,6 +340,35 @@ static inline void qcow2_put16(uint8_t *p, uint16_t v)
 {
 	v = htobe16(v);
 	__builtin_memcpy(p, &v, 2);
+}
+
+/* Type of an L2 entry (for extended entries, of the whole cluster; the
+ * caller looks at the subcluster bitmap).  Inline: on every request. */
+static inline enum qcow2_cluster_type qcow2_l2_entry_type(uint64_t entry, bool extl2,
+							  uint64_t bitmap)
+{
+	(void)bitmap;
+	if (entry & QCOW2_OFLAG_COMPRESSED)
+		return QCOW2_CLUSTER_COMPRESSED;
+	uint64_t off = entry & QCOW2_OFFSET_MASK;
+	if (!extl2 && (entry & QCOW2_OFLAG_ZERO))
+		return off ? QCOW2_CLUSTER_ZERO_ALLOC : QCOW2_CLUSTER_ZERO_PLAIN;
+	return off ? QCOW2_CLUSTER_NORMAL : QCOW2_CLUSTER_UNALLOCATED;
+}
+
+/* Entry index of an L2 table (and its subcluster bitmap, 0 without
+ * extended L2 entries, when bitmap is not NULL). */
+static inline uint64_t qcow2_l2_entry_read(const struct qcow2 *q, const uint8_t *table,
+					   uint64_t index, uint64_t *bitmap)
+{
+	if (q->extl2) {
+		if (bitmap)
+			*bitmap = qcow2_be64(table + index * 16 + 8);
+		return qcow2_be64(table + index * 16);
+	}
+	if (bitmap)
+		*bitmap = 0;
+	return qcow2_be64(table + index * 8);
 }
 
 #endif

@@ -20,16 +20,6 @@
 
 #include "qcow2.h"
 
-enum qcow2_cluster_type qcow2_l2_entry_type(uint64_t entry, bool extl2, uint64_t bitmap)
-{
-	if (entry & QCOW2_OFLAG_COMPRESSED)
-		return QCOW2_CLUSTER_COMPRESSED;
-	uint64_t off = entry & QCOW2_OFFSET_MASK;
-	if (!extl2 && (entry & QCOW2_OFLAG_ZERO))
-		return off ? QCOW2_CLUSTER_ZERO_ALLOC : QCOW2_CLUSTER_ZERO_PLAIN;
-	return off ? QCOW2_CLUSTER_NORMAL : QCOW2_CLUSTER_UNALLOCATED;
-}
-
 void qcow2_compressed_decode(const struct qcow2 *q, uint64_t entry, uint64_t *host,
 			     uint64_t *nbytes)
 {
@@ -37,19 +27,6 @@ void qcow2_compressed_decode(const struct qcow2 *q, uint64_t entry, uint64_t *ho
 	uint64_t sectors = ((entry >> q->csize_shift) & q->csize_mask) + 1;
 	*host = off;
 	*nbytes = sectors * 512 - (off & 511);
-}
-
-uint64_t qcow2_l2_entry_read(const struct qcow2 *q, const uint8_t *table, uint64_t index,
-			     uint64_t *bitmap)
-{
-	if (q->extl2) {
-		if (bitmap)
-			*bitmap = qcow2_be64(table + index * 16 + 8);
-		return qcow2_be64(table + index * 16);
-	}
-	if (bitmap)
-		*bitmap = 0;
-	return qcow2_be64(table + index * 8);
 }
 
 void qcow2_l2_entry_write(struct qcow2 *q, uint8_t *table, uint64_t index, uint64_t entry,

@@ -40,6 +40,12 @@ static int slice(struct io_slice *s, const struct iovec *iov, int iovcnt, uint64
 		 uint64_t len, struct vs_err *err)
 {
 	s->v = s->local;
+	if (iovcnt == 1) { /* the common case: one buffer, no walk */
+		s->local[0].iov_base = (uint8_t *)iov[0].iov_base + skip;
+		s->local[0].iov_len = len;
+		s->cnt = 1;
+		return 0;
+	}
 	s->cnt = disk_iov_slice(iov, iovcnt, skip, len, s->local, IOV_LOCAL);
 	if (s->cnt >= 0)
 		return 0;
@@ -120,7 +126,8 @@ int qcow2_preadv(struct disk_image *img, const struct iovec *iov, int iovcnt, ui
 		 uint64_t len, struct vs_err *err)
 {
 	struct qcow2 *q = qcow2_of(img);
-	struct io_slice s = { .heap = NULL };
+	struct io_slice s;
+	s.heap = NULL; /* not the whole struct: zeroing local[] costs per request */
 	uint64_t cs = q->cluster_size, pos = 0;
 	int r = 0;
 	while (pos < len && r == 0) {
@@ -438,7 +445,8 @@ int qcow2_pwritev(struct disk_image *img, const struct iovec *iov, int iovcnt, u
 	struct qcow2 *q = qcow2_of(img);
 	if (q->broken)
 		return vs_errf(err, EIO, "%s: an earlier metadata write failed", img->path);
-	struct io_slice s = { .heap = NULL };
+	struct io_slice s;
+	s.heap = NULL; /* not the whole struct: zeroing local[] costs per request */
 	uint64_t cs = q->cluster_size, pos = 0;
 	int r = 0;
 	while (pos < len && r == 0) {
@@ -545,7 +553,8 @@ int qcow2_zero_range(struct disk_image *img, uint64_t offset, uint64_t len, bool
 		for (uint64_t done = 0; done < n;) {
 			uint64_t k = n - done < sizeof(zeros) ? n - done : sizeof(zeros);
 			struct iovec v = { (void *)zeros, k };
-			struct io_slice s = { .heap = NULL };
+			struct io_slice s;
+			s.heap = NULL; /* not the whole struct: zeroing local[] costs per request */
 			int r = write_cluster(q, &v, 1, 0, voff + done, k, &s, err);
 			free(s.heap);
 			if (r < 0)

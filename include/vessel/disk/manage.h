@@ -175,4 +175,14 @@ struct disk_bench_result {
 int disk_image_bench(struct disk_image *img, const struct disk_bench_options *opts,
 		     struct disk_bench_result *res, struct vs_err *err);
 
+#define DISK_BENCH_MAX_DEPTH	      256
+#define DISK_BENCH_MAX_PARALLEL_COUNT (1ULL << 24)
+/* Like disk_image_bench with up to depth read requests in flight: imgs are
+ * depth separate read-only handles on the same image, one per thread
+ * (a handle is never used by two threads).  Reads only (EINVAL for writes
+ * or flushes); depth 1 is disk_image_bench on imgs[0]. */
+int disk_image_bench_parallel(struct disk_image **imgs, unsigned depth,
+			      const struct disk_bench_options *opts, struct disk_bench_result *res,
+			      struct vs_err *err);
+
 #endif

@@ -348,6 +348,34 @@ def dirty_repair(d):
     run("qemu-io", "-c", "read -P 1 0 256k", "-c", "read -P 2 1M 64k", img)
 
 
+def bench_depth(d):
+    img = mk(d)
+    vimg("io", "-c", "write -P 5 0 1M", img)
+    p = vimg("bench", "-d", "4", "-c", "3000", "-s", "4k", img)
+    assert "4 in parallel" in p.stdout and "Run completed in" in p.stdout, p.stdout
+    p = vimg("bench", "--random", "-d", "3", "-c", "500", "-s", "64k", img)
+    assert "Run completed in" in p.stdout, p.stdout
+    # writes never run on several handles
+    p = vimg("bench", "-w", "-d", "2", "-c", "10", img, check=False)
+    assert p.returncode != 0 and "reads only" in p.stderr, p.stderr
+    p = vimg("bench", "-d", "0", img, check=False)
+    assert p.returncode != 0 and "queue depth" in p.stderr, p.stderr
+    qemu_check(img)
+    run("qemu-io", "-c", "read -P 5 0 1M", img)
+    # a corrupt entry met by one worker stops the run with its error
+    data = bytearray(open(img, "rb").read())
+    l1 = struct.unpack(">Q", data[40:48])[0]
+    l2 = struct.unpack(">Q", data[l1:l1 + 8])[0] & 0x00FFFFFFFFFFFE00
+    e = struct.unpack(">Q", data[l2 + 8:l2 + 16])[0]
+    assert e & 0x00FFFFFFFFFFFE00, hex(e)  # cluster 1 is allocated
+    data[l2 + 8:l2 + 16] = struct.pack(">Q", e + 512)  # cluster 1: unaligned
+    open(img, "wb").write(data)
+    p = vimg("bench", "-d", "4", "-c", "1000", "-s", "4k", img, check=False)
+    assert p.returncode != 0 and "unaligned" in p.stderr, (p.returncode, p.stderr)
+    assert "Run completed" not in p.stdout, p.stdout
+
+
+t.case("bench with several reads in flight", bench_depth)
 t.case("header extensions and feature names", header_extensions)
 t.case("dirty image repaired on open", dirty_repair)
 t.case("snapshots create/apply/delete", snapshots(None))
