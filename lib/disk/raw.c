@@ -6,6 +6,7 @@
  * allows and write zeros otherwise.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
@@ -60,8 +61,9 @@ static int raw_create(const char *path, const struct disk_create_options *opts, 
 	return 0;
 }
 
-static int raw_preadv(struct disk_image *img, const struct iovec *iov, int iovcnt, uint64_t offset,
-		      uint64_t len, struct vs_err *err)
+/* Copy the caller's iovec (the full-transfer loops advance it) and do the I/O. */
+static int raw_transfer(struct disk_image *img, const struct iovec *iov, int iovcnt,
+			uint64_t offset, bool write, struct vs_err *err)
 {
 	struct iovec local[64];
 	struct iovec *v = local;
@@ -73,31 +75,24 @@ static int raw_preadv(struct disk_image *img, const struct iovec *iov, int iovcn
 		v = heap;
 	}
 	memcpy(v, iov, sizeof(*v) * (size_t)iovcnt);
-	int r = disk_preadv_full(img->fd, v, iovcnt, offset);
+	int r = write ? disk_pwritev_full(img->fd, v, iovcnt, offset)
+		      : disk_preadv_full(img->fd, v, iovcnt, offset);
 	if (r < 0)
-		return vs_syserrf(err, -r, "read %s at %llu", img->path,
+		return vs_syserrf(err, -r, "%s %s at %llu", write ? "write" : "read", img->path,
 				  (unsigned long long)offset);
 	return 0;
+}
+
+static int raw_preadv(struct disk_image *img, const struct iovec *iov, int iovcnt, uint64_t offset,
+		      uint64_t len, struct vs_err *err)
+{
+	return raw_transfer(img, iov, iovcnt, offset, false, err);
 }
 
 static int raw_pwritev(struct disk_image *img, const struct iovec *iov, int iovcnt, uint64_t offset,
 		       uint64_t len, struct vs_err *err)
 {
-	struct iovec local[64];
-	struct iovec *v = local;
-	vs_cleanup_free struct iovec *heap = NULL;
-	if (iovcnt > 64) {
-		heap = malloc(sizeof(*heap) * (size_t)iovcnt);
-		if (!heap)
-			return vs_errf(err, ENOMEM, "out of memory");
-		v = heap;
-	}
-	memcpy(v, iov, sizeof(*v) * (size_t)iovcnt);
-	int r = disk_pwritev_full(img->fd, v, iovcnt, offset);
-	if (r < 0)
-		return vs_syserrf(err, -r, "write %s at %llu", img->path,
-				  (unsigned long long)offset);
-	return 0;
+	return raw_transfer(img, iov, iovcnt, offset, true, err);
 }
 
 static int raw_flush(struct disk_image *img, struct vs_err *err)
