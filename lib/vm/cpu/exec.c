@@ -240,12 +240,13 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		NEXT();      \
 	}
 
-#define BRANCH(name, cond)              \
-	op_##name:                      \
-	{                               \
-		if (cond)               \
-			JUMP(PC + IMM); \
-		JUMP(PC + u->len);      \
+/* A branch always ends its block: both ways are chained. */
+#define BRANCH(name, cond)                  \
+	op_##name:                          \
+	{                                   \
+		if (cond)                   \
+			CHAIN(0, PC + IMM); \
+		CHAIN(1, PC + u->len);      \
 	}
 
 		goto * u->handler;
