@@ -102,6 +102,38 @@ static enum qcow2_subcluster_status sc_status(uint64_t entry, uint64_t bitmap, u
 	return QCOW2_SC_UNALLOCATED;
 }
 
+/*
+ * The extent at virtual offset voff: look up its L2 entry and, on images
+ * with subclusters, shorten *n to the run of subclusters sharing one status
+ * and fold that status into a plain cluster type.  Shared by reads and
+ * block-status so both see the same extents.
+ */
+static int qcow2_extent_at(struct qcow2 *q, uint64_t voff, uint64_t *n, uint64_t *entry,
+			   enum qcow2_cluster_type *type, struct vs_err *err)
+{
+	uint64_t bitmap;
+	int r = qcow2_l2_get(q, voff, entry, &bitmap, err);
+	if (r < 0)
+		return r;
+	enum qcow2_cluster_type t = qcow2_l2_entry_type(*entry, q->extl2, bitmap);
+	if (q->extl2 && t != QCOW2_CLUSTER_COMPRESSED) {
+		uint64_t inc = voff & (q->cluster_size - 1);
+		unsigned sc = (unsigned)(inc >> q->subcluster_bits);
+		enum qcow2_subcluster_status st = sc_status(*entry, bitmap, sc);
+		uint64_t end = ((uint64_t)sc + 1) << q->subcluster_bits;
+		while (end < inc + *n &&
+		       sc_status(*entry, bitmap, (unsigned)(end >> q->subcluster_bits)) == st)
+			end += q->subcluster_size;
+		if (end < inc + *n)
+			*n = end - inc;
+		t = st == QCOW2_SC_DATA	  ? QCOW2_CLUSTER_NORMAL
+		    : st == QCOW2_SC_ZERO ? QCOW2_CLUSTER_ZERO_PLAIN
+					  : QCOW2_CLUSTER_UNALLOCATED;
+	}
+	*type = t;
+	return 0;
+}
+
 /* Read len bytes of the backing chain at voff into the iovec at skip. */
 static int read_backing(struct qcow2 *q, const struct iovec *iov, int iovcnt, uint64_t skip,
 			uint64_t voff, uint64_t len, struct io_slice *s, struct vs_err *err)
@@ -134,27 +166,10 @@ int qcow2_preadv(struct disk_image *img, const struct iovec *iov, int iovcnt, ui
 		uint64_t voff = offset + pos;
 		uint64_t inc = voff & (cs - 1);
 		uint64_t n = cs - inc < len - pos ? cs - inc : len - pos;
-		uint64_t entry, bitmap;
-		if ((r = qcow2_l2_get(q, voff, &entry, &bitmap, err)) < 0)
+		uint64_t entry;
+		enum qcow2_cluster_type t;
+		if ((r = qcow2_extent_at(q, voff, &n, &entry, &t, err)) < 0)
 			break;
-		enum qcow2_cluster_type t = qcow2_l2_entry_type(entry, q->extl2, bitmap);
-		if (q->extl2 && t != QCOW2_CLUSTER_COMPRESSED) {
-			unsigned sc = (unsigned)(inc >> q->subcluster_bits);
-			enum qcow2_subcluster_status st = sc_status(entry, bitmap, sc);
-			uint64_t end = ((uint64_t)sc + 1) << q->subcluster_bits;
-			while (end < inc + n &&
-			       sc_status(entry, bitmap, (unsigned)(end >> q->subcluster_bits)) ==
-				   st)
-				end += q->subcluster_size;
-			if (end < inc + n)
-				n = end - inc;
-			if (st == QCOW2_SC_DATA)
-				t = QCOW2_CLUSTER_NORMAL;
-			else if (st == QCOW2_SC_ZERO)
-				t = QCOW2_CLUSTER_ZERO_PLAIN;
-			else
-				t = QCOW2_CLUSTER_UNALLOCATED;
-		}
 		switch (t) {
 		case QCOW2_CLUSTER_UNALLOCATED:
 			r = read_backing(q, iov, iovcnt, pos, voff, n, &s, err);
@@ -580,27 +595,13 @@ int qcow2_block_status(struct disk_image *img, uint64_t offset, uint64_t len,
 		uint64_t voff = offset + pos;
 		uint64_t inc = voff & (cs - 1);
 		uint64_t n = cs - inc < len - pos ? cs - inc : len - pos;
-		uint64_t entry, bitmap;
-		int r = qcow2_l2_get(q, voff, &entry, &bitmap, err);
+		uint64_t entry;
+		enum qcow2_cluster_type t;
+		int r = qcow2_extent_at(q, voff, &n, &entry, &t, err);
 		if (r < 0)
 			return r;
-		enum qcow2_cluster_type t = qcow2_l2_entry_type(entry, q->extl2, bitmap);
 		unsigned flags = 0;
 		uint64_t host = 0;
-		if (q->extl2 && t != QCOW2_CLUSTER_COMPRESSED) {
-			unsigned sc = (unsigned)(inc >> q->subcluster_bits);
-			enum qcow2_subcluster_status st = sc_status(entry, bitmap, sc);
-			uint64_t end = ((uint64_t)sc + 1) << q->subcluster_bits;
-			while (end < inc + n &&
-			       sc_status(entry, bitmap, (unsigned)(end >> q->subcluster_bits)) ==
-				   st)
-				end += q->subcluster_size;
-			if (end < inc + n)
-				n = end - inc;
-			t = st == QCOW2_SC_DATA	  ? QCOW2_CLUSTER_NORMAL
-			    : st == QCOW2_SC_ZERO ? QCOW2_CLUSTER_ZERO_PLAIN
-						  : QCOW2_CLUSTER_UNALLOCATED;
-		}
 		switch (t) {
 		case QCOW2_CLUSTER_UNALLOCATED: flags = 0; break;
 		case QCOW2_CLUSTER_ZERO_PLAIN:
