@@ -147,7 +147,7 @@ check "foreground terminal run: the process has a pty" contains "$out" "/dev/pts
 check "foreground terminal run: stdin reaches it" contains "$out" "got=hello"
 check "foreground terminal run: exit code" eq 3 "$rc"
 if command -v script >/dev/null; then
-	script -qec "$R --root $ROOT run --bundle $b tty-4" "$T/typescript" <<<"world" >"$T/tty4.out" 2>&1
+	SHELL=/bin/sh script -qec "$R --root $ROOT run --bundle $b tty-4" "$T/typescript" <<<"world" >"$T/tty4.out" 2>&1
 	check "foreground terminal run under a real terminal" contains "$(tr -d '\r' <"$T/tty4.out")" "got=world"
 fi
 

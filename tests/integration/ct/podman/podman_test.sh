@@ -254,7 +254,10 @@ done
 
 # ---- run -it with a terminal ----
 STEP="run -it"
-script -qec "timeout -k 5 60 podman --root $T/storage --runroot $T/run --tmpdir $T/tmp --storage-driver vfs \
+# script runs the command through $SHELL (/bin/sh when unset, as in CI): exec
+# it so no shell sits in between, and keep timeout in the terminal's
+# foreground process group, or podman stops on SIGTTOU when it sets raw mode
+SHELL=/bin/sh script -qec "exec timeout --foreground -k 5 60 podman --root $T/storage --runroot $T/run --tmpdir $T/tmp --storage-driver vfs \
 --cgroup-manager cgroupfs --events-backend file --runtime $T/runtime run -it --rm $RA \
 $IMAGE sh -c 'tty; stty size; test -t 0 && echo stdin-is-tty'" "$T/typescript" </dev/null >"$T/tty.out" 2>&1
 rc=$?
