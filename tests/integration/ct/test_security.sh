@@ -91,7 +91,8 @@ python3 "$HERE/console_recv.py" "$T/console.sock" "$T/console.out" &
 recv=$!
 for _ in $(seq 100); do [ -e "$T/console.sock.ready" ] && break; sleep 0.05; done
 b=$(bundle tty ".process.terminal = true | .process.args = $(sh_args 'tty; [ -t 0 ] && echo stdin-is-a-tty; echo console=$(stat -c %t /dev/console)')")
-rt create --bundle "$b" --console-socket "$T/console.sock" tty-1
+# stdin closed, as CI starts us: the runtime must not hand fd 0 to the pty
+rt create --bundle "$b" --console-socket "$T/console.sock" tty-1 0<&-
 check "create with --console-socket" eq 0 $?
 rt start tty-1
 wait $recv
