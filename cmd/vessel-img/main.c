@@ -77,6 +77,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	vs_stdio_ensure();
 	vs_log_set_handler(vs_log_stderr_handler, "vessel-img");
 	if (argc < 2) {
 		usage(stderr);

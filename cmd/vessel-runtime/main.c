@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "vessel/core/log.h"
+#include "vessel/core/util.h"
 #include "vessel/ct/config.h"
 
 static const struct cli_command commands[] = {
@@ -113,17 +114,6 @@ static void usage(FILE *out)
 		fprintf(out, "  %s\n", commands[i].usage);
 }
 
-/* Started with stdin, stdout or stderr closed (as by some supervisors), the
- * runtime would hand those numbers to the files it opens and then clobber
- * them when it wires up the container's stdio: give them /dev/null. */
-static void stdio_open(void)
-{
-	for (int fd = 0; fd < 3; fd++)
-		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
-		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
-			break;
-}
-
 int main(int argc, char **argv)
 {
 	enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_SYSTEMD, OPT_ROOTLESS, OPT_CRIU };
@@ -139,7 +129,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	stdio_open();
+	vs_stdio_ensure(); /* CI and some supervisors start us without stdin */
 	bool systemd = false;
 	const char *log_format = "text";
 	int c;

@@ -327,6 +327,7 @@ static int exit_status(const struct vm_exit *ex, double timeout)
 
 int main(int argc, char **argv)
 {
+	vs_stdio_ensure(); /* else a disk image could open as fd 1 and get the console */
 	struct vs_err err = VS_ERR_INIT;
 	struct vmm_options o __attribute__((cleanup(vmm_options_free))) = {
 		.mem = 128ULL << 20, .cpus = 1, .mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 }

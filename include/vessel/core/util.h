@@ -33,6 +33,11 @@ int vs_read_file(const char *path, char **out, size_t *len, size_t max, struct v
 /* Write a whole file atomically (temp file + fsync + rename). */
 int vs_write_file_atomic(const char *path, const void *buf, size_t len, struct vs_err *err);
 
+/* Programs call this first: any of fds 0-2 that is closed is opened on
+ * /dev/null, so that no file the program opens later gets one of those
+ * numbers and then receives its console or log output. */
+void vs_stdio_ensure(void);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t vs_now_ns(void);
 

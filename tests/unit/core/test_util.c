@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -76,13 +78,42 @@ static void test_file_roundtrip(void **state)
 	rmdir(dir);
 }
 
+/* Closed stdio descriptors come back on /dev/null; open ones are untouched. */
+static void test_stdio_ensure(void **state)
+{
+	(void)state;
+	int saved_in = dup(0), saved_out = dup(1);
+	assert_true(saved_in > 2 && saved_out > 2);
+	close(0);
+	close(1);
+	vs_stdio_ensure();
+	struct stat a, b;
+	assert_int_equal(stat("/dev/null", &a), 0);
+	assert_int_equal(fstat(0, &b), 0);
+	assert_true(a.st_rdev == b.st_rdev && S_ISCHR(b.st_mode));
+	assert_int_equal(fstat(1, &b), 0);
+	assert_true(a.st_rdev == b.st_rdev && S_ISCHR(b.st_mode));
+	assert_int_equal(fcntl(1, F_GETFL) & O_ACCMODE, O_WRONLY);
+	int fd = open("/dev/null", O_RDONLY); /* the lowest free number is above 2 */
+	assert_true(fd > 2);
+	close(fd);
+	dup2(saved_in, 0);
+	dup2(saved_out, 1);
+	close(saved_in);
+	close(saved_out);
+	struct stat before, after;
+	assert_int_equal(fstat(2, &before), 0);
+	vs_stdio_ensure();
+	assert_int_equal(fstat(2, &after), 0);
+	assert_true(before.st_ino == after.st_ino && before.st_dev == after.st_dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_size_units),
-		cmocka_unit_test(test_parse_size_rejects),
-		cmocka_unit_test(test_err_format),
-		cmocka_unit_test(test_file_roundtrip),
+		cmocka_unit_test(test_parse_size_units), cmocka_unit_test(test_parse_size_rejects),
+		cmocka_unit_test(test_err_format),	 cmocka_unit_test(test_file_roundtrip),
+		cmocka_unit_test(test_stdio_ensure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
