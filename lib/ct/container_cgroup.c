@@ -21,34 +21,36 @@
 #include "container_cgroup.h"
 #include "vessel/ct/cgroup.h"
 
-int ctc_setup(const struct ct_config *cfg, const char *id, pid_t pid, struct ct_state *st,
-	      struct vs_err *err)
+int ctc_plan(const struct ct_config *cfg, const char *id, struct ct_cgroup *cg, struct vs_err *err)
 {
-	char path[512];
+	memset(cg, 0, sizeof(*cg));
 	if (cfg->cgroups_path && *cfg->cgroups_path) {
 		if (strchr(cfg->cgroups_path, ':'))
 			return vs_errf(err, ENOTSUP,
 				       "linux.cgroupsPath \"%s\" is a systemd path: vessel-runtime "
 				       "does not support --systemd-cgroup",
 				       cfg->cgroups_path);
-		if (snprintf(path, sizeof(path), "%s", cfg->cgroups_path) >= (int)sizeof(path))
+		if (snprintf(cg->path, sizeof(cg->path), "%s", cfg->cgroups_path) >=
+		    (int)sizeof(cg->path))
 			return vs_errf(err, ENAMETOOLONG, "linux.cgroupsPath: too long");
-	} else if (snprintf(path, sizeof(path), "/vessel/%s", id) >= (int)sizeof(path)) {
+	} else if (snprintf(cg->path, sizeof(cg->path), "/vessel/%s", id) >=
+		   (int)sizeof(cg->path)) {
 		return vs_errf(err, ENAMETOOLONG, "cgroup path too long");
 	}
-	if (strstr(path, ".."))
-		return vs_errf(err, EINVAL, "linux.cgroupsPath: \"%s\" must not contain ..", path);
-	enum ct_cgroup_layout layout;
-	int r = ct_cgroup_detect(&layout, err);
-	if (r < 0)
-		return r;
+	if (strstr(cg->path, ".."))
+		return vs_errf(err, EINVAL, "linux.cgroupsPath: \"%s\" must not contain ..",
+			       cg->path);
+	return ct_cgroup_detect(&cg->layout, err);
+}
+
+int ctc_setup(const struct ct_config *cfg, const struct ct_cgroup *plan, pid_t pid,
+	      struct ct_state *st, struct vs_err *err)
+{
 	struct ct_resources res;
 	ct_resources_init(&res);
-	if ((r = ct_resources_parse(cfg->resources, &res, err)) < 0) {
-		ct_resources_free(&res);
-		return r;
-	}
-	r = ct_cgroup_create(&st->cgroup, layout, path, &res, pid, err); /* pid 0: nobody */
+	int r = ct_resources_parse(cfg->resources, &res, err);
+	if (r == 0) /* pid 0: nobody */
+		r = ct_cgroup_create(&st->cgroup, plan->layout, plan->path, &res, pid, err);
 	ct_resources_free(&res);
 	if (r < 0)
 		return r;
@@ -120,10 +122,8 @@ int ctc_unified_fd(const struct ct_state *st)
 	return ct_cgroup_open_unified(&st->cgroup, NULL);
 }
 
-int ctc_enter_self(const struct ct_state *st, bool born_in_unified, struct vs_err *err)
+int ctc_enter_self(const struct ct_cgroup *cg, bool born_in_unified, struct vs_err *err)
 {
-	if (!st->has_cgroup)
-		return 0;
-	bool unified_too = !born_in_unified && st->cgroup.layout != CT_CGROUP_V1;
-	return ct_cgroup_enter_self(&st->cgroup, unified_too, err);
+	bool unified_too = !born_in_unified && cg->layout != CT_CGROUP_V1;
+	return ct_cgroup_enter_self(cg, unified_too, err);
 }

@@ -12,10 +12,13 @@
 #include "vessel/ct/config.h"
 #include "vessel/ct/state.h"
 
-/* Create the container's cgroup with its limits and move pid in (pid 0:
- * create only); fills st. */
-int ctc_setup(const struct ct_config *cfg, const char *id, pid_t pid, struct ct_state *st,
-	      struct vs_err *err);
+/* Where the container's cgroup goes (cgroupsPath or /vessel/ID) and the
+ * host's layout; creates nothing. */
+int ctc_plan(const struct ct_config *cfg, const char *id, struct ct_cgroup *cg, struct vs_err *err);
+/* Create the planned cgroup with its limits and move pid in (pid 0: create
+ * only); fills st. */
+int ctc_setup(const struct ct_config *cfg, const struct ct_cgroup *plan, pid_t pid,
+	      struct ct_state *st, struct vs_err *err);
 int ctc_destroy(const struct ct_state *st, bool force, struct vs_err *err);
 int ctc_freeze(const struct ct_state *st, bool frozen, struct vs_err *err);
 int ctc_kill_all(const struct ct_state *st, int sig, struct vs_err *err);
@@ -27,6 +30,6 @@ int ctc_add_pid(const struct ct_state *st, pid_t pid, struct vs_err *err);
 int ctc_unified_fd(const struct ct_state *st);
 /* Called by the single-threaded container child: join the cgroup itself
  * (born_in_unified: clone3 already placed it in the cgroup2 directory). */
-int ctc_enter_self(const struct ct_state *st, bool born_in_unified, struct vs_err *err);
+int ctc_enter_self(const struct ct_cgroup *cg, bool born_in_unified, struct vs_err *err);
 
 #endif

@@ -65,10 +65,13 @@ struct create_ctx {
 	int console_fd;
 	pid_t pid;
 	struct ct_state st;
-	bool born_in_cgroup2; /* CLONE_INTO_CGROUP did the cgroup2 part */
-	bool start_now;	      /* run: exec right after READY, no start socket */
-	bool proxy_console;   /* run in the foreground: the runtime is the terminal */
-	int console_peer;     /* our end of the console socketpair (proxy_console) */
+	struct ct_cgroup cg_plan; /* where the cgroup goes (ctc_plan) */
+	bool cg_late;		  /* cgroup made after clone, while the child works */
+	bool net_in_child;	  /* the child unshares its network namespace itself */
+	bool born_in_cgroup2;	  /* CLONE_INTO_CGROUP did the cgroup2 part */
+	bool start_now;		  /* run: exec right after READY, no start socket */
+	bool proxy_console;	  /* run in the foreground: the runtime is the terminal */
+	int console_peer;	  /* our end of the console socketpair (proxy_console) */
 };
 
 int ct_start_socket_addr(int dirfd, struct sockaddr_un *addr)
@@ -95,6 +98,23 @@ void ct_rfc3339_now(char *buf, size_t size)
 static bool need_first_go(const struct ct_config *cfg)
 {
 	return cfg->ns[CT_NS_USER].enabled && !cfg->ns[CT_NS_USER].path;
+}
+
+/*
+ * On a v1 host the cgroup is made while the child is already at work: the
+ * parent clones first, creates the cgroup and its limits, then says GO; the
+ * child meanwhile creates its network namespace (the slow one to make,
+ * and slower still while the kernel tears down a previous container's) and
+ * its mounts, and only then waits for GO and joins the cgroup itself
+ * (before it unshares a cgroup namespace, mounts a cgroup file system,
+ * pivots or runs hooks).  On cgroup2 and hybrid hosts the child is born in
+ * the cgroup2 directory with CLONE_INTO_CGROUP, so the cgroup must exist
+ * first; a new user namespace needs the GO for its id maps first: both keep
+ * the plain order.
+ */
+static bool cgroup_after_clone(const struct create_ctx *c)
+{
+	return c->cg_plan.layout == CT_CGROUP_V1 && !need_first_go(&c->cfg);
 }
 
 static bool need_hooks_trip(const struct ct_config *cfg)
@@ -150,6 +170,31 @@ static void child_start_process(struct create_ctx *c, struct vs_err *err)
 	ct_process_exec(&cfg->process, cfg, err);
 }
 
+/* A cgroup mount shows the cgroup the child is in when it mounts it. */
+static bool mounts_cgroupfs(const struct ct_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->nmounts; i++) {
+		const char *t = cfg->mounts[i].type;
+		if (t && (!strcmp(t, "cgroup") || !strcmp(t, "cgroup2")))
+			return true;
+	}
+	return false;
+}
+
+/* cg_late: wait until the parent made the cgroup, then join it (once). */
+static void child_join_late(struct create_ctx *c)
+{
+	struct vs_err err = VS_ERR_INIT;
+	if (!c->cg_late)
+		return;
+	c->cg_late = false;
+	if (ct_sync_expect(c->sync[1], CT_SYNC_GO, &err) < 0)
+		_exit(1);
+	if (ctc_enter_self(&c->cg_plan, false, &err) < 0)
+		child_fail(c, &err);
+	ct_debug_mark("child: in cgroup (late)");
+}
+
 static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 {
 	struct vs_err err = VS_ERR_INIT;
@@ -161,7 +206,12 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* our copy of the locked state dir fd would hold the lock until execve */
 	close(c->dirfd);
-	if (ctc_enter_self(&c->st, c->born_in_cgroup2, &err) < 0)
+	if (c->net_in_child && unshare(CLONE_NEWNET) < 0) {
+		vs_syserrf(&err, errno, "create network namespace");
+		child_fail(c, &err);
+	}
+	if (!c->cg_late && c->st.has_cgroup &&
+	    ctc_enter_self(&c->st.cgroup, c->born_in_cgroup2, &err) < 0)
 		child_fail(c, &err);
 	ct_debug_mark("child: in cgroup");
 	if (need_first_go(cfg) && ct_sync_expect(c->sync[1], CT_SYNC_GO, &err) < 0)
@@ -176,8 +226,10 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 	unsigned skip = (1u << CT_NS_PID) | (1u << CT_NS_TIME);
 	if (ct_ns_join_paths(cfg, skip, &err) < 0)
 		child_fail(c, &err);
-	if (cfg->ns[CT_NS_CGROUP].enabled && !cfg->ns[CT_NS_CGROUP].path &&
-	    unshare(CLONE_NEWCGROUP) < 0) {
+	bool new_cgroupns = cfg->ns[CT_NS_CGROUP].enabled && !cfg->ns[CT_NS_CGROUP].path;
+	if (new_cgroupns || mounts_cgroupfs(cfg))
+		child_join_late(c);
+	if (new_cgroupns && unshare(CLONE_NEWCGROUP) < 0) {
 		vs_syserrf(&err, errno, "create cgroup namespace");
 		child_fail(c, &err);
 	}
@@ -185,6 +237,7 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 	    ct_rootfs_prepare(cfg, c->rootfs, c->bundle, cfg->ns[CT_NS_USER].enabled, &err) < 0)
 		child_fail(c, &err);
 	ct_debug_mark("child: mounts done");
+	child_join_late(c);
 	if (need_hooks_trip(cfg)) {
 		/* the parent runs prestart/createRuntime and tells us our host pid */
 		int host_pid = 0;
@@ -319,9 +372,12 @@ static int spawn_child(struct create_ctx *c, struct vs_err *err)
 		}
 	}
 	if (r == 0) {
-		vs_cleanup_close int cgfd = ctc_unified_fd(&c->st);
+		vs_cleanup_close int cgfd = c->st.has_cgroup ? ctc_unified_fd(&c->st) : -1;
 		bool born = false;
-		pid_t pid = ct_clone_fork(clone_flags(cfg), cgfd, &born);
+		unsigned long flags = clone_flags(cfg);
+		if (c->net_in_child)
+			flags &= ~(unsigned long)CLONE_NEWNET;
+		pid_t pid = ct_clone_fork(flags, cgfd, &born);
 		c->born_in_cgroup2 = born;
 		if (pid == 0)
 			child_main(c);
@@ -423,15 +479,27 @@ static int create_steps(struct create_ctx *c, struct vs_err *err)
 		return r;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->sync) < 0)
 		return vs_syserrf(err, errno, "socketpair");
-	/* the cgroup exists, empty, before the child: it moves itself in */
-	if ((r = ctc_setup(&c->cfg, c->o->id, 0, &c->st, err)) < 0)
+	/* the cgroup exists, empty, before the child, or is made while the
+	 * child works (cgroup_after_clone): either way the child moves itself in */
+	if ((r = ctc_plan(&c->cfg, c->o->id, &c->cg_plan, err)) < 0)
 		return r;
-	ct_debug_mark("cgroup ready");
+	c->cg_late = cgroup_after_clone(c);
+	c->net_in_child = c->cg_late && c->cfg.ns[CT_NS_NET].enabled && !c->cfg.ns[CT_NS_NET].path;
+	if (!c->cg_late && (r = ctc_setup(&c->cfg, &c->cg_plan, 0, &c->st, err)) < 0)
+		return r;
+	ct_debug_mark(c->cg_late ? "cgroup planned" : "cgroup ready");
 	if ((r = spawn_child(c, err)) < 0)
 		return r;
 	ct_debug_mark("cloned");
 	close(c->sync[1]);
 	c->sync[1] = -1;
+	if (c->cg_late) {
+		if ((r = ctc_setup(&c->cfg, &c->cg_plan, 0, &c->st, err)) < 0)
+			return r;
+		ct_debug_mark("cgroup ready (late)");
+		if (ct_sync_send(c->sync[0], CT_SYNC_GO, NULL) < 0)
+			return child_gone(c->sync[0], err);
+	}
 	c->st.pid = c->pid;
 	c->st.start_time = ct_proc_start_time(c->pid);
 	if (c->cfg.ns[CT_NS_USER].enabled && !c->cfg.ns[CT_NS_USER].path &&

@@ -155,7 +155,7 @@ static __attribute__((noreturn)) void exec_child(struct exec_ctx *c)
 	struct vs_err err = VS_ERR_INIT;
 	close(c->sync[0]);
 	/* join the cgroup first, while still in the runtime's user namespace */
-	if (ctc_enter_self(c->st, false, &err) < 0)
+	if (c->st->has_cgroup && ctc_enter_self(&c->st->cgroup, false, &err) < 0)
 		goto fail;
 	static const enum ct_ns_type order[] = { CT_NS_USER, CT_NS_IPC,	   CT_NS_UTS,
 						 CT_NS_NET,  CT_NS_CGROUP, CT_NS_MOUNT };
