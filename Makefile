@@ -13,6 +13,7 @@
 PREFIX ?= /usr/local
 MESON_OPTS = -Dwerror=true
 GUEST_CACHE ?= /var/cache/vessel/guest
+MUSL_CACHE ?= /var/cache/vessel/musl
 
 .PHONY: all deps build build-release build-asan guest check demo bench install format clean
 
@@ -23,8 +24,15 @@ deps:
 
 build: build-release build-asan
 
+# vessel-runtime links with musl when scripts/musl-deps.sh can build its
+# libraries (cached); otherwise it stays on glibc, with a warning
 build-release: deps
-	@test -f build/build.ninja || meson setup build $(MESON_OPTS) --buildtype=debugoptimized --prefix=$(PREFIX)
+	@musl=$$(MUSL_CACHE=$(MUSL_CACHE) scripts/musl-deps.sh) || \
+		{ musl=; echo "warning: musl libraries not built: vessel-runtime uses glibc (slower start-up)"; }; \
+	test -f build/build.ninja || meson setup build $(MESON_OPTS) --buildtype=debugoptimized \
+		--prefix=$(PREFIX) -Druntime_musl=$$musl >/dev/null; \
+	meson configure build -Druntime_musl=$$musl >/dev/null 2>&1 || \
+		meson setup --reconfigure build -Druntime_musl=$$musl >/dev/null
 	@ninja -C build
 
 build-asan: deps
