@@ -10,6 +10,8 @@
 #   512k  : whether a container starts under a 512 KiB memory limit
 # and prints vessel/crun and vessel/runc ratios.
 #
+# State: every runtime's --root is on a tmpfs (as /run is on a usual host).
+#
 # Fairness on a hybrid cgroup host: everything runs in a private mount
 # namespace where /sys/fs/cgroup/unified is unmounted, so every runtime sees
 # pure cgroup v1 (Debian's crun 1.8 refuses the hybrid layout).
@@ -44,16 +46,26 @@ if [ -z "$VESSEL" ]; then
 	done
 fi
 declare -A BIN=([vessel]="$VESSEL" [crun]="$(command -v crun)" [runc]="$(command -v runc)")
+if grep -q "Fatal glibc error" "${BIN[vessel]}" 2>/dev/null; then
+	echo "note: ${BIN[vessel]} is the static glibc build (the musl libraries were not built)"
+fi
 NAMES=()
 for n in vessel crun runc; do
 	if [ -n "${BIN[$n]}" ] && [ -x "${BIN[$n]}" ]; then NAMES+=("$n"); else echo "note: $n not found, left out"; fi
 done
 
 T=$(mktemp -d /tmp/vessel-bench-ct-XXXXXX)
+# The runtimes keep their state (--root) on a tmpfs, as /run is on a usual
+# host.  On this CI host /run and /tmp are on an ext4 mounted with `discard`,
+# where freeing a state file's blocks waits for synchronous discards (see
+# docs/vessel-runtime.md): a cost of the host's disk, not of any runtime.
+mkdir -p "$T/state"
+mount -t tmpfs -o size=64m,mode=700 vessel-bench-state "$T/state" || { echo "cannot mount a tmpfs"; exit 1; }
 cleanup() {
 	for n in "${NAMES[@]}"; do
-		"${BIN[$n]}" --root "$T/state-$n" delete -f bench-exec-$n >/dev/null 2>&1
+		"${BIN[$n]}" --root "$T/state/$n" delete -f bench-exec-$n >/dev/null 2>&1
 	done
+	umount "$T/state"
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -105,7 +117,7 @@ for a in yes head; do ln -sf busybox "$T/bundle-512k-hog/rootfs/bin/$a"; done
 make_config "$T/bundle-512k-hog/config.json" \
 	'["/bin/sh", "-c", "x=$(yes | head -c 4000000); echo ${#x}"]' 524288
 
-R() { local n=$1; shift; "${BIN[$n]}" --root "$T/state-$n" "$@"; }
+R() { local n=$1; shift; "${BIN[$n]}" --root "$T/state/$n" "$@"; }
 
 # sanity: each runtime must run the bundle, else it is left out
 OK=()
@@ -123,7 +135,7 @@ for n in "${NAMES[@]}"; do echo "${BIN[$n]}" >"$T/bin-$n"; done
 # ---- run latency ----
 cmds=()
 for n in "${NAMES[@]}"; do
-	cmds+=(-n "$n" "${BIN[$n]} --root $T/state-$n run --bundle $T/bundle bench-run-$n")
+	cmds+=(-n "$n" "${BIN[$n]} --root $T/state/$n run --bundle $T/bundle bench-run-$n")
 done
 # -N: no intermediate shell, the runtime is the measured process
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$T/run.json" "${cmds[@]}" \
@@ -145,7 +157,7 @@ bins = {n: open(f"{t}/bin-{n}").read().strip() for n in names}
 samples = {n: [] for n in names}
 for i in range(runs + 3):
     for n in names:
-        argv = [bins[n], "--root", f"{t}/state-{n}", "run", "--bundle", f"{t}/bundle", f"bench-il-{n}"]
+        argv = [bins[n], "--root", f"{t}/state/{n}", "run", "--bundle", f"{t}/bundle", f"bench-il-{n}"]
         a = time.perf_counter()
         r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
@@ -163,7 +175,7 @@ for n in "${NAMES[@]}"; do
 	R "$n" exec bench-exec-$n /bin/sh -c 'exit 5' >/dev/null 2>&1
 	rc=$?
 	[ $rc -eq 5 ] || echo "note: $n: exec check returned $rc, not 5 (exec figures invalid)"
-	cmds+=(-n "$n" "${BIN[$n]} --root $T/state-$n exec bench-exec-$n /bin/true")
+	cmds+=(-n "$n" "${BIN[$n]} --root $T/state/$n exec bench-exec-$n /bin/true")
 done
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$T/exec.json" "${cmds[@]}" \
 	>"$T/exec.txt" 2>&1 || echo "note: hyperfine exec failed: $(tail -3 "$T/exec.txt")"
@@ -178,7 +190,7 @@ declare -A RSS M512
 for n in "${NAMES[@]}"; do
 	best=""
 	for i in 1 2 3; do
-		/usr/bin/time -f %M -o "$T/rss-$n" "${BIN[$n]}" --root "$T/state-$n" \
+		/usr/bin/time -f %M -o "$T/rss-$n" "${BIN[$n]}" --root "$T/state/$n" \
 			run --bundle "$T/bundle" bench-rss-$n </dev/null >/dev/null 2>&1
 		v=$(tail -1 "$T/rss-$n")
 		[ -z "$best" ] || [ "$v" -lt "$best" ] && best=$v
