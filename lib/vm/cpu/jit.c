@@ -1,0 +1,883 @@
+/*
+ * jit.c - a baseline template JIT: hot decoded blocks become x86-64 code.
+ *
+ * A block (cache.c) counts down rv_block.hot every time the interpreter
+ * enters it; at zero rv_jit_translate() turns the block's micro-ops into one
+ * host function and points the block's first handler at exec.c's JIT entry,
+ * which calls it.  Only blocks made entirely of supported ops (integer ALU,
+ * M-extension multiplies, loads and stores, conditional branches, JAL, JALR)
+ * are translated; the rest stay interpreted.  The code lives in one arena
+ * recycled together with the block arena (rv_core_flush); a translation dies
+ * with its block (an invalidated block is never entered again, but may finish
+ * running, exactly as in the interpreter).
+ *
+ * Generated function: int fn(struct rv_hart *h, uint64_t bpc, struct
+ * rv_jit_run *r), bpc being the block's virtual pc (a block is keyed by
+ * physical address and may run at several virtual ones).  Register use:
+ * rbx = h (h->x[] is at offset 0), r12 = r, r13 = bpc; rax/rcx/rdx are
+ * scratch; up to nine guest registers used by the block live in rsi, rdi,
+ * r8-r11, r14, r15 and rbp for the whole block (loaded on entry, written back
+ * before every exit and every call).  Return value:
+ *   0 / 1  the block left through chain slot 0 (taken branch, jump) or 1
+ *          (fall-through); h->pc holds the target; every instruction retired;
+ *   2 + i  micro-op i trapped (h->pc is the trap vector, ops before i
+ *          retired), exactly as the interpreter's `trapped` label.
+ * A block whose taken branch or jump targets its own start loops in host
+ * code while r->left (the run budget, decremented by the block's length per
+ * iteration) stays positive, h->events is clear and h->chain_key is unchanged
+ * (no TLB flush, privilege change or code invalidation happened): the same
+ * conditions under which the interpreter would chain the block to itself.
+ *
+ * Loads and stores use the hart's soft TLB in line (same entries and tag rule
+ * as exec.c); a miss calls rv_load_slow / rv_store_slow with h->pc set to
+ * the instruction, as the trap protocol of exec.c requires.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "cpu_internal.h"
+#include "vessel/core/log.h"
+
+#if RV_JIT
+
+enum { RAX = 0, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
+enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_L = 12, CC_GE = 13, CC_LE = 14 };
+
+#define JIT_NREGS   9
+#define JIT_MAXSTUB RV_BLOCK_MAX
+#define JIT_MARGIN  (48 << 10) /* arena space a block may need at most */
+
+static const int8_t pool[JIT_NREGS] = { RSI, RDI, R8, R9, R10, R11, R14, R15, RBP };
+
+/* An operand: a host register (r >= 0) or the memory at [base + disp]. */
+struct opnd {
+	int8_t r, base;
+	int32_t disp;
+};
+
+struct stub {
+	uint8_t *jne;	 /* rel32 field of the jump to the stub */
+	uint8_t *resume; /* where the stub returns */
+	unsigned idx;	 /* micro-op index */
+	uint32_t off;	 /* pc offset in the block */
+	uint32_t info;
+	bool store;
+};
+
+struct jit {
+	uint8_t *p, *end;
+	bool overflow;
+	int8_t map[33];	   /* host register of each guest register, or -1 */
+	bool written[33];  /* guest register written somewhere in the block */
+	uint8_t *loop_top; /* after the register loads */
+	uint8_t *epilogue_jmps[2 * JIT_MAXSTUB + 8];
+	unsigned nepi;
+	struct stub stubs[JIT_MAXSTUB];
+	unsigned nstubs;
+};
+
+/* ---- encoding ---- */
+
+static void b1(struct jit *j, unsigned v)
+{
+	if (j->p < j->end)
+		*j->p++ = (uint8_t)v;
+	else
+		j->overflow = true;
+}
+
+static void b4(struct jit *j, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		b1(j, (v >> (8 * i)) & 0xff);
+}
+
+static struct opnd R(int r) {
+	return (struct opnd){ .r = (int8_t)r, .base = -1, .disp = 0 };
+}
+
+static struct opnd
+M(int base, int32_t disp) {
+	return (struct opnd){ .r = -1, .base = (int8_t)base, .disp = disp };
+}
+
+/* Guest register g: its host register or h->x[g]. */
+static struct opnd
+G(const struct jit *j, unsigned g) {
+	return j->map[g] >= 0 ? R(j->map[g]) : M(RBX, (int32_t)(8 * g));
+}
+
+#define F_W   0x100 /* REX.W */
+#define F_66  0x200 /* operand-size prefix */
+#define F_REX 0x400 /* force a REX prefix (byte registers sil, dil, bpl) */
+#define F_0F  0x800 /* two-byte opcode 0F xx */
+
+/* Emit opcode with ModRM: reg field `reg` (register or /digit), r/m `rm`. */
+static void
+emit_rm(struct jit *j, unsigned flags, unsigned op, int reg, struct opnd rm)
+{
+	int rmreg = rm.r >= 0 ? rm.r : rm.base;
+	unsigned rex = 0x40 | ((flags & F_W) ? 8 : 0) | ((reg & 8) ? 4 : 0) | ((rmreg & 8) ? 1 : 0);
+	if (flags & F_66)
+		b1(j, 0x66);
+	if (rex != 0x40 || (flags & F_REX))
+		b1(j, rex);
+	if (flags & F_0F)
+		b1(j, 0x0f);
+	b1(j, op);
+	if (rm.r >= 0) {
+		b1(j, 0xc0 | ((reg & 7) << 3) | (rm.r & 7));
+		return;
+	}
+	bool d8 = rm.disp >= -128 && rm.disp <= 127;
+	b1(j, (d8 ? 0x40 : 0x80) | ((reg & 7) << 3) | (rm.base & 7));
+	if ((rm.base & 7) == RSP)
+		b1(j, 0x24); /* SIB: base only */
+	if (d8)
+		b1(j, (uint8_t)rm.disp);
+	else
+		b4(j, (uint32_t)rm.disp);
+}
+
+static void mov_load(struct jit *j, int r, struct opnd src) /* mov r64, r/m64 */
+{
+	if (src.r == r)
+		return;
+	emit_rm(j, F_W, 0x8b, r, src);
+}
+
+static void mov_store(struct jit *j, struct opnd dst, int r) /* mov r/m64, r64 */
+{
+	if (dst.r == r)
+		return;
+	emit_rm(j, F_W, 0x89, r, dst);
+}
+
+/* Group-1 ALU op with immediate: ext 0 add, 1 or, 4 and, 5 sub, 6 xor, 7 cmp. */
+static void alu_imm(struct jit *j, unsigned flags, unsigned ext, struct opnd dst, int32_t imm)
+{
+	if (imm >= -128 && imm <= 127) {
+		emit_rm(j, flags, 0x83, (int)ext, dst);
+		b1(j, (uint8_t)imm);
+	} else {
+		emit_rm(j, flags, 0x81, (int)ext, dst);
+		b4(j, (uint32_t)imm);
+	}
+}
+
+/* lea r, [base + disp] */
+static void lea(struct jit *j, int r, int base, int32_t disp)
+{
+	emit_rm(j, F_W, 0x8d, r, M(base, disp));
+}
+
+static void mov_imm64(struct jit *j, int r, uint64_t v)
+{
+	b1(j, 0x48 | ((r & 8) ? 1 : 0));
+	b1(j, 0xb8 + (r & 7));
+	b4(j, (uint32_t)v);
+	b4(j, (uint32_t)(v >> 32));
+}
+
+static void push(struct jit *j, int r)
+{
+	if (r & 8)
+		b1(j, 0x41);
+	b1(j, 0x50 + (r & 7));
+}
+
+static void pop(struct jit *j, int r)
+{
+	if (r & 8)
+		b1(j, 0x41);
+	b1(j, 0x58 + (r & 7));
+}
+
+/* jcc/jmp rel32 to a later address: returns the field to patch. */
+static uint8_t *jcc_fwd(struct jit *j, int cc)
+{
+	if (cc < 0) {
+		b1(j, 0xe9);
+	} else {
+		b1(j, 0x0f);
+		b1(j, 0x80 + (unsigned)cc);
+	}
+	uint8_t *at = j->p;
+	b4(j, 0);
+	return j->overflow ? NULL : at;
+}
+
+static void patch(struct jit *j, uint8_t *field, const uint8_t *target)
+{
+	if (!field || j->overflow)
+		return;
+	int32_t rel = (int32_t)(target - (field + 4));
+	memcpy(field, &rel, 4);
+}
+
+static void jmp_to(struct jit *j, int cc, const uint8_t *target)
+{
+	patch(j, jcc_fwd(j, cc), target);
+}
+
+/* ---- block-level pieces ---- */
+
+static void writeback(struct jit *j)
+{
+	for (unsigned g = 1; g < 33; g++)
+		if (j->map[g] >= 0 && j->written[g])
+			mov_store(j, M(RBX, (int32_t)(8 * g)), j->map[g]);
+}
+
+static void reload(struct jit *j)
+{
+	for (unsigned g = 1; g < 33; g++)
+		if (j->map[g] >= 0)
+			emit_rm(j, F_W, 0x8b, j->map[g], M(RBX, (int32_t)(8 * g)));
+}
+
+static void jmp_epilogue(struct jit *j)
+{
+	uint8_t *f = jcc_fwd(j, -1);
+	if (j->nepi < sizeof(j->epilogue_jmps) / sizeof(j->epilogue_jmps[0]))
+		j->epilogue_jmps[j->nepi++] = f;
+	else
+		j->overflow = true;
+}
+
+/* Leave through chain slot k towards bpc + off. */
+static void exit_static(struct jit *j, unsigned k, int64_t off)
+{
+	writeback(j);
+	if (off >= INT32_MIN && off <= INT32_MAX) {
+		lea(j, RAX, R13, (int32_t)off);
+	} else {
+		mov_imm64(j, RAX, (uint64_t)off);
+		emit_rm(j, F_W, 0x03, RAX, R(R13)); /* add rax, r13 */
+	}
+	mov_store(j, M(RBX, (int32_t)offsetof(struct rv_hart, pc)), RAX);
+	emit_rm(j, 0, 0xc7, 0, R(RAX)); /* mov eax, k */
+	b4(j, k);
+	jmp_epilogue(j);
+}
+
+/* A jump to the block's own start: loop in host code when allowed. */
+static void exit_self(struct jit *j, unsigned n)
+{
+	struct opnd left = M(R12, (int32_t)offsetof(struct rv_jit_run, left));
+	alu_imm(j, F_W, 5, left, (int32_t)n); /* sub [r->left], n */
+	uint8_t *f1 = jcc_fwd(j, CC_LE);
+	emit_rm(j, 0, 0x83, 7, M(RBX, (int32_t)offsetof(struct rv_hart, events))); /* cmp */
+	b1(j, 0);
+	uint8_t *f2 = jcc_fwd(j, CC_NE);
+	mov_load(j, RAX, M(RSP, 0));
+	emit_rm(j, F_W, 0x3b, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
+	uint8_t *f3 = jcc_fwd(j, CC_NE);
+	jmp_to(j, -1, j->loop_top);
+	patch(j, f1, j->p);
+	patch(j, f2, j->p);
+	patch(j, f3, j->p);
+	alu_imm(j, F_W, 0, left, (int32_t)n); /* undo: the C side counts this exit */
+	exit_static(j, 0, 0);
+}
+
+static void exit_to(struct jit *j, unsigned k, int64_t off, unsigned n)
+{
+	if (off == 0 && k == 0)
+		exit_self(j, n);
+	else
+		exit_static(j, k, off);
+}
+
+/* ---- slow paths called from generated code ---- */
+
+/* info: size | signed << 4 | rd << 8 */
+static int jit_load(struct rv_hart *h, uint64_t va, uint64_t pc, uint32_t info)
+{
+	unsigned size = info & 15, rd = info >> 8;
+	uint64_t v;
+	h->pc = pc;
+	if (rv_load_slow(h, va, size, &v))
+		return 1;
+	if (size < 8) {
+		unsigned sh = 64 - 8 * size;
+		v = (info & 16) ? (uint64_t)((int64_t)(v << sh) >> sh) : (v << sh) >> sh;
+	}
+	h->x[rd] = v;
+	return 0;
+}
+
+/* info: size | rs2 << 8 */
+static int jit_store(struct rv_hart *h, uint64_t va, uint64_t pc, uint32_t info)
+{
+	h->pc = pc;
+	return rv_store_slow(h, va, info & 15, h->x[info >> 8]) != 0;
+}
+
+static void emit_stubs(struct jit *j)
+{
+	for (unsigned i = 0; i < j->nstubs; i++) {
+		struct stub *s = &j->stubs[i];
+		patch(j, s->jne, j->p);
+		writeback(j);
+		mov_load(j, RSI, R(RAX)); /* va */
+		mov_load(j, RDI, R(RBX));
+		lea(j, RDX, R13, (int32_t)s->off);
+		emit_rm(j, 0, 0xc7, 0, R(RCX)); /* mov ecx, info */
+		b4(j, s->info);
+		mov_imm64(j, RAX, (uint64_t)(uintptr_t)(s->store ? jit_store : jit_load));
+		emit_rm(j, 0, 0xff, 2, R(RAX));	  /* call rax */
+		emit_rm(j, 0, 0x85, RAX, R(RAX)); /* test eax, eax */
+		uint8_t *ok = jcc_fwd(j, CC_E);
+		emit_rm(j, 0, 0xc7, 0, R(RAX));
+		b4(j, 2 + s->idx);
+		jmp_epilogue(j);
+		patch(j, ok, j->p);
+		reload(j);
+		jmp_to(j, -1, s->resume);
+	}
+}
+
+/* ---- micro-ops ---- */
+
+static bool supported(unsigned opc)
+{
+	switch (opc) {
+	case RV_OP_END:
+	case RV_OP_LUI:
+	case RV_OP_AUIPC:
+	case RV_OP_JAL:
+	case RV_OP_JALR:
+	case RV_OP_BEQ:
+	case RV_OP_BNE:
+	case RV_OP_BLT:
+	case RV_OP_BGE:
+	case RV_OP_BLTU:
+	case RV_OP_BGEU:
+	case RV_OP_LB:
+	case RV_OP_LH:
+	case RV_OP_LW:
+	case RV_OP_LD:
+	case RV_OP_LBU:
+	case RV_OP_LHU:
+	case RV_OP_LWU:
+	case RV_OP_SB:
+	case RV_OP_SH:
+	case RV_OP_SW:
+	case RV_OP_SD:
+	case RV_OP_ADDI:
+	case RV_OP_SLTI:
+	case RV_OP_SLTIU:
+	case RV_OP_XORI:
+	case RV_OP_ORI:
+	case RV_OP_ANDI:
+	case RV_OP_SLLI:
+	case RV_OP_SRLI:
+	case RV_OP_SRAI:
+	case RV_OP_ADD:
+	case RV_OP_SUB:
+	case RV_OP_SLL:
+	case RV_OP_SLT:
+	case RV_OP_SLTU:
+	case RV_OP_XOR:
+	case RV_OP_SRL:
+	case RV_OP_SRA:
+	case RV_OP_OR:
+	case RV_OP_AND:
+	case RV_OP_ADDIW:
+	case RV_OP_SLLIW:
+	case RV_OP_SRLIW:
+	case RV_OP_SRAIW:
+	case RV_OP_ADDW:
+	case RV_OP_SUBW:
+	case RV_OP_SLLW:
+	case RV_OP_SRLW:
+	case RV_OP_SRAW:
+	case RV_OP_MUL:
+	case RV_OP_MULH:
+	case RV_OP_MULHSU:
+	case RV_OP_MULHU:
+	case RV_OP_MULW:
+	case RV_OP_FENCE: return true;
+	default: return false;
+	}
+}
+
+/* Which guest registers an op reads (bit 0: rs1, bit 1: rs2) and writes. */
+static unsigned reads(unsigned opc)
+{
+	switch (opc) {
+	case RV_OP_END:
+	case RV_OP_LUI:
+	case RV_OP_AUIPC:
+	case RV_OP_JAL:
+	case RV_OP_FENCE: return 0;
+	case RV_OP_JALR:
+	case RV_OP_LB:
+	case RV_OP_LH:
+	case RV_OP_LW:
+	case RV_OP_LD:
+	case RV_OP_LBU:
+	case RV_OP_LHU:
+	case RV_OP_LWU:
+	case RV_OP_ADDI:
+	case RV_OP_SLTI:
+	case RV_OP_SLTIU:
+	case RV_OP_XORI:
+	case RV_OP_ORI:
+	case RV_OP_ANDI:
+	case RV_OP_SLLI:
+	case RV_OP_SRLI:
+	case RV_OP_SRAI:
+	case RV_OP_ADDIW:
+	case RV_OP_SLLIW:
+	case RV_OP_SRLIW:
+	case RV_OP_SRAIW: return 1;
+	default: return 3;
+	}
+}
+
+static bool writes_rd(unsigned opc)
+{
+	switch (opc) {
+	case RV_OP_END:
+	case RV_OP_FENCE:
+	case RV_OP_BEQ:
+	case RV_OP_BNE:
+	case RV_OP_BLT:
+	case RV_OP_BGE:
+	case RV_OP_BLTU:
+	case RV_OP_BGEU:
+	case RV_OP_SB:
+	case RV_OP_SH:
+	case RV_OP_SW:
+	case RV_OP_SD: return false;
+	default: return true;
+	}
+}
+
+/* rax = rs1 + imm */
+static void addr_rax(struct jit *j, const struct rv_uop *u)
+{
+	struct opnd s = G(j, u->rs1);
+	if (s.r >= 0) {
+		lea(j, RAX, s.r, u->imm);
+	} else {
+		mov_load(j, RAX, s);
+		if (u->imm)
+			alu_imm(j, F_W, 0, R(RAX), u->imm);
+	}
+}
+
+/* rcx = TLB entry for va in rax, compare its tag; returns the miss jump. */
+static uint8_t *tlb_check(struct jit *j, size_t tlb_off, unsigned size)
+{
+	mov_load(j, RCX, R(RAX));
+	emit_rm(j, F_W, 0xc1, 5, R(RCX)); /* shr rcx, 12 */
+	b1(j, RV_PAGE_SHIFT);
+	alu_imm(j, 0, 4, R(RCX), RV_TLB_SIZE - 1); /* and ecx, 255 */
+	emit_rm(j, 0, 0xc1, 4, R(RCX));		   /* shl ecx, 4 */
+	b1(j, 4);
+	emit_rm(j, F_W, 0x03, RCX, M(R12, (int32_t)tlb_off)); /* add rcx, [r->tlb] */
+	mov_load(j, RDX, R(RAX));
+	alu_imm(j, F_W, 4, R(RDX), (int32_t)(uint32_t)(RV_PAGE_MASK | (size - 1)));
+	emit_rm(j, F_W, 0x3b, RDX, M(RCX, 0)); /* cmp rdx, [rcx] (vtag) */
+	uint8_t *miss = jcc_fwd(j, CC_NE);
+	emit_rm(j, F_W, 0x03, RAX, M(RCX, (int32_t)offsetof(struct rv_tlb_entry, addend)));
+	return miss;
+}
+
+static void add_stub(struct jit *j, uint8_t *miss, unsigned idx, const struct rv_uop *u,
+		     uint32_t info, bool store)
+{
+	if (j->nstubs >= JIT_MAXSTUB) {
+		j->overflow = true;
+		return;
+	}
+	j->stubs[j->nstubs++] = (struct stub){
+		.jne = miss, .resume = j->p, .idx = idx, .off = u->off, .info = info, .store = store
+	};
+}
+
+static void emit_load(struct jit *j, unsigned idx, const struct rv_uop *u)
+{
+	static const struct {
+		uint8_t size, sign;
+		unsigned flags, op;
+	} L[] = {
+		[RV_OP_LB] = { 1, 1, F_W | F_0F, 0xbe }, [RV_OP_LH] = { 2, 1, F_W | F_0F, 0xbf },
+		[RV_OP_LW] = { 4, 1, F_W, 0x63 },	 [RV_OP_LD] = { 8, 0, F_W, 0x8b },
+		[RV_OP_LBU] = { 1, 0, F_0F, 0xb6 },	 [RV_OP_LHU] = { 2, 0, F_0F, 0xb7 },
+		[RV_OP_LWU] = { 4, 0, 0, 0x8b },
+	};
+	unsigned size = L[u->opc].size;
+	addr_rax(j, u);
+	uint8_t *miss = tlb_check(j, offsetof(struct rv_jit_run, tlbr), size);
+	emit_rm(j, L[u->opc].flags, L[u->opc].op, RAX, M(RAX, 0));
+	mov_store(j, G(j, u->rd), RAX);
+	add_stub(j, miss, idx, u, size | (unsigned)L[u->opc].sign << 4 | (unsigned)u->rd << 8,
+		 false);
+}
+
+static void emit_store(struct jit *j, unsigned idx, const struct rv_uop *u)
+{
+	unsigned size = u->opc == RV_OP_SB   ? 1
+			: u->opc == RV_OP_SH ? 2
+			: u->opc == RV_OP_SW ? 4
+					     : 8;
+	addr_rax(j, u);
+	uint8_t *miss = tlb_check(j, offsetof(struct rv_jit_run, tlbw), size);
+	struct opnd v = G(j, u->rs2);
+	int r = v.r;
+	if (r < 0) {
+		mov_load(j, RDX, v);
+		r = RDX;
+	}
+	if (size == 1)
+		emit_rm(j, F_REX, 0x88, r, M(RAX, 0));
+	else
+		emit_rm(j, size == 2 ? F_66 : size == 8 ? F_W : 0, 0x89, r, M(RAX, 0));
+	add_stub(j, miss, idx, u, size | (unsigned)u->rs2 << 8, true);
+}
+
+/* rd = rs1 OP rs2 (ALU opcode of the r64, r/m64 form), 64 or 32 bits. */
+static void alu_rr(struct jit *j, const struct rv_uop *u, unsigned op, bool w32)
+{
+	mov_load(j, RAX, G(j, u->rs1));
+	emit_rm(j, w32 ? 0 : F_W, op, RAX, G(j, u->rs2));
+	if (w32)
+		emit_rm(j, F_W, 0x63, RAX, R(RAX)); /* movsxd rax, eax */
+	mov_store(j, G(j, u->rd), RAX);
+}
+
+static void alu_ri(struct jit *j, const struct rv_uop *u, unsigned ext, bool w32)
+{
+	struct opnd d = G(j, u->rd), s = G(j, u->rs1);
+	if (!w32 && ext == 0 && d.r >= 0 && s.r >= 0) {
+		lea(j, d.r, s.r, u->imm);
+		return;
+	}
+	mov_load(j, RAX, s);
+	if (u->imm || ext == 4)
+		alu_imm(j, w32 ? 0 : F_W, ext, R(RAX), u->imm);
+	if (w32)
+		emit_rm(j, F_W, 0x63, RAX, R(RAX));
+	mov_store(j, G(j, u->rd), RAX);
+}
+
+/* Shift group-2 ext: 4 shl, 5 shr, 7 sar; by immediate or by rs2. */
+static void shift(struct jit *j, const struct rv_uop *u, unsigned ext, bool w32, bool by_reg)
+{
+	if (by_reg)
+		mov_load(j, RCX, G(j, u->rs2));
+	mov_load(j, RAX, G(j, u->rs1));
+	if (by_reg) {
+		emit_rm(j, w32 ? 0 : F_W, 0xd3, (int)ext, R(RAX));
+	} else {
+		emit_rm(j, w32 ? 0 : F_W, 0xc1, (int)ext, R(RAX));
+		b1(j, (uint8_t)u->imm);
+	}
+	if (w32)
+		emit_rm(j, F_W, 0x63, RAX, R(RAX));
+	mov_store(j, G(j, u->rd), RAX);
+}
+
+/* rd = (rs1 cmp rs2/imm) ? 1 : 0 */
+static void set_cc(struct jit *j, const struct rv_uop *u, int cc, bool imm)
+{
+	mov_load(j, RAX, G(j, u->rs1));
+	if (imm)
+		alu_imm(j, F_W, 7, R(RAX), u->imm);
+	else
+		emit_rm(j, F_W, 0x3b, RAX, G(j, u->rs2));
+	emit_rm(j, F_0F, 0x90 + (unsigned)cc, 0, R(RAX)); /* setcc al */
+	emit_rm(j, F_0F, 0xb6, RAX, R(RAX));		  /* movzx eax, al */
+	mov_store(j, G(j, u->rd), RAX);
+}
+
+static void emit_branch(struct jit *j, const struct rv_uop *u, unsigned n)
+{
+	int cc;
+	switch (u->opc) {
+	case RV_OP_BEQ: cc = CC_E; break;
+	case RV_OP_BNE: cc = CC_NE; break;
+	case RV_OP_BLT: cc = CC_L; break;
+	case RV_OP_BGE: cc = CC_GE; break;
+	case RV_OP_BLTU: cc = CC_B; break;
+	default: cc = CC_AE; break;
+	}
+	mov_load(j, RAX, G(j, u->rs1));
+	emit_rm(j, F_W, 0x3b, RAX, G(j, u->rs2));
+	uint8_t *fall = jcc_fwd(j, cc ^ 1); /* inverse condition */
+	exit_to(j, 0, (int64_t)u->off + u->imm, n);
+	patch(j, fall, j->p);
+	exit_static(j, 1, (int64_t)u->off + u->len);
+}
+
+/* Emit one op; returns false at the op that ends the block. */
+static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigned n)
+{
+	switch (u->opc) {
+	case RV_OP_END: exit_static(j, 1, u->off); return false;
+	case RV_OP_FENCE: return true;
+	case RV_OP_LUI:
+		emit_rm(j, F_W, 0xc7, 0, G(j, u->rd));
+		b4(j, (uint32_t)u->imm);
+		return true;
+	case RV_OP_AUIPC:
+		if (j->map[u->rd] >= 0) {
+			lea(j, j->map[u->rd], R13, (int32_t)((int64_t)u->off + u->imm));
+		} else {
+			lea(j, RAX, R13, (int32_t)((int64_t)u->off + u->imm));
+			mov_store(j, G(j, u->rd), RAX);
+		}
+		return true;
+	case RV_OP_JAL:
+		lea(j, RAX, R13, (int32_t)(u->off + u->len));
+		mov_store(j, G(j, u->rd), RAX);
+		exit_to(j, 0, (int64_t)u->off + u->imm, n);
+		return false;
+	case RV_OP_JALR:
+		addr_rax(j, u);
+		alu_imm(j, F_W, 4, R(RAX), -2);
+		lea(j, RCX, R13, (int32_t)(u->off + u->len));
+		mov_store(j, G(j, u->rd), RCX);
+		writeback(j);
+		mov_store(j, M(RBX, (int32_t)offsetof(struct rv_hart, pc)), RAX);
+		emit_rm(j, 0, 0x33, RAX, R(RAX)); /* xor eax, eax: slot 0 */
+		jmp_epilogue(j);
+		return false;
+	case RV_OP_BEQ:
+	case RV_OP_BNE:
+	case RV_OP_BLT:
+	case RV_OP_BGE:
+	case RV_OP_BLTU:
+	case RV_OP_BGEU: emit_branch(j, u, n); return false;
+	case RV_OP_LB:
+	case RV_OP_LH:
+	case RV_OP_LW:
+	case RV_OP_LD:
+	case RV_OP_LBU:
+	case RV_OP_LHU:
+	case RV_OP_LWU: emit_load(j, idx, u); return true;
+	case RV_OP_SB:
+	case RV_OP_SH:
+	case RV_OP_SW:
+	case RV_OP_SD: emit_store(j, idx, u); return true;
+	case RV_OP_ADDI: alu_ri(j, u, 0, false); return true;
+	case RV_OP_XORI: alu_ri(j, u, 6, false); return true;
+	case RV_OP_ORI: alu_ri(j, u, 1, false); return true;
+	case RV_OP_ANDI: alu_ri(j, u, 4, false); return true;
+	case RV_OP_ADDIW: alu_ri(j, u, 0, true); return true;
+	case RV_OP_SLTI: set_cc(j, u, CC_L, true); return true;
+	case RV_OP_SLTIU: set_cc(j, u, CC_B, true); return true;
+	case RV_OP_SLT: set_cc(j, u, CC_L, false); return true;
+	case RV_OP_SLTU: set_cc(j, u, CC_B, false); return true;
+	case RV_OP_SLLI: shift(j, u, 4, false, false); return true;
+	case RV_OP_SRLI: shift(j, u, 5, false, false); return true;
+	case RV_OP_SRAI: shift(j, u, 7, false, false); return true;
+	case RV_OP_SLLIW: shift(j, u, 4, true, false); return true;
+	case RV_OP_SRLIW: shift(j, u, 5, true, false); return true;
+	case RV_OP_SRAIW: shift(j, u, 7, true, false); return true;
+	case RV_OP_SLL: shift(j, u, 4, false, true); return true;
+	case RV_OP_SRL: shift(j, u, 5, false, true); return true;
+	case RV_OP_SRA: shift(j, u, 7, false, true); return true;
+	case RV_OP_SLLW: shift(j, u, 4, true, true); return true;
+	case RV_OP_SRLW: shift(j, u, 5, true, true); return true;
+	case RV_OP_SRAW: shift(j, u, 7, true, true); return true;
+	case RV_OP_ADD: alu_rr(j, u, 0x03, false); return true;
+	case RV_OP_SUB: alu_rr(j, u, 0x2b, false); return true;
+	case RV_OP_XOR: alu_rr(j, u, 0x33, false); return true;
+	case RV_OP_OR: alu_rr(j, u, 0x0b, false); return true;
+	case RV_OP_AND: alu_rr(j, u, 0x23, false); return true;
+	case RV_OP_ADDW: alu_rr(j, u, 0x03, true); return true;
+	case RV_OP_SUBW: alu_rr(j, u, 0x2b, true); return true;
+	case RV_OP_MUL:
+	case RV_OP_MULW: {
+		bool w32 = u->opc == RV_OP_MULW;
+		mov_load(j, RAX, G(j, u->rs1));
+		emit_rm(j, (w32 ? 0 : F_W) | F_0F, 0xaf, RAX, G(j, u->rs2)); /* imul */
+		if (w32)
+			emit_rm(j, F_W, 0x63, RAX, R(RAX));
+		mov_store(j, G(j, u->rd), RAX);
+		return true;
+	}
+	case RV_OP_MULH:
+	case RV_OP_MULHU:
+	case RV_OP_MULHSU:
+		mov_load(j, RAX, G(j, u->rs1));
+		emit_rm(j, F_W, 0xf7, u->opc == RV_OP_MULH ? 5 : 4, G(j, u->rs2)); /* rdx:rax */
+		if (u->opc == RV_OP_MULHSU) { /* signed rs1: hi -= rs1 < 0 ? rs2 : 0 */
+			mov_load(j, RAX, G(j, u->rs1));
+			emit_rm(j, F_W, 0xc1, 7, R(RAX)); /* sar rax, 63 */
+			b1(j, 63);
+			emit_rm(j, F_W, 0x23, RAX, G(j, u->rs2));
+			emit_rm(j, F_W, 0x2b, RDX, R(RAX));
+		}
+		mov_store(j, G(j, u->rd), RDX);
+		return true;
+	default: j->overflow = true; return false;
+	}
+}
+
+/* Give the most used guest registers of the block a host register. */
+static void allocate(struct jit *j, const struct rv_block *b, unsigned nops)
+{
+	unsigned count[33] = { 0 };
+	memset(j->map, -1, sizeof(j->map));
+	memset(j->written, 0, sizeof(j->written));
+	for (unsigned i = 0; i < nops; i++) {
+		const struct rv_uop *u = &b->u[i];
+		unsigned r = reads(u->opc);
+		if (r & 1)
+			count[u->rs1]++;
+		if (r & 2)
+			count[u->rs2]++;
+		if (writes_rd(u->opc)) {
+			count[u->rd]++;
+			j->written[u->rd] = true;
+		}
+	}
+	count[0] = count[32] = 0; /* x0 reads [rbx] (always 0); x32 is a sink */
+	for (unsigned k = 0; k < JIT_NREGS; k++) {
+		unsigned best = 0;
+		for (unsigned g = 1; g < 32; g++)
+			if (j->map[g] < 0 && count[g] > count[best])
+				best = g;
+		if (!best)
+			break;
+		j->map[best] = pool[k];
+	}
+}
+
+static const int saved[] = { RBP, RBX, R12, R13, R14, R15 };
+
+void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
+{
+	b->hot = 0; /* no second attempt until the counter wraps */
+	if (!core->jit_code || b->paddr == ~0ULL || b->n == 0)
+		return NULL;
+	unsigned nops = 0;
+	while (nops <= b->n) {
+		unsigned opc = b->u[nops].opc;
+		if (!supported(opc))
+			return NULL;
+		nops++;
+		if (opc == RV_OP_END || rv_op_ends_block(opc))
+			break;
+	}
+	if (core->jit_used + JIT_MARGIN > core->jit_size) {
+		core->jit_full = true; /* flush everything at the next lookup */
+		b->hot = 64;
+		return NULL;
+	}
+	struct jit *j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	uint8_t *start = core->jit_code + core->jit_used;
+	j->p = start;
+	j->end = core->jit_code + core->jit_size;
+	allocate(j, b, nops);
+
+	for (unsigned i = 0; i < 6; i++)
+		push(j, saved[i]);
+	alu_imm(j, F_W, 5, R(RSP), 8); /* keep rsp 16-byte aligned for calls */
+	mov_load(j, RBX, R(RDI));
+	mov_load(j, R13, R(RSI));
+	mov_load(j, R12, R(RDX));
+	mov_load(j, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
+	mov_store(j, M(RSP, 0), RAX);
+	reload(j);
+	j->loop_top = j->p;
+	for (unsigned i = 0; i < nops; i++)
+		if (!emit_op(j, i, &b->u[i], b->n))
+			break;
+	emit_stubs(j);
+	uint8_t *epi = j->p;
+	for (unsigned i = 0; i < j->nepi; i++)
+		patch(j, j->epilogue_jmps[i], epi);
+	alu_imm(j, F_W, 0, R(RSP), 8);
+	for (int i = 5; i >= 0; i--)
+		pop(j, saved[i]);
+	b1(j, 0xc3);
+	bool ok = !j->overflow;
+	size_t used = (size_t)(j->p - start);
+	free(j);
+	if (!ok)
+		return NULL;
+	core->jit_used += (used + 15) & ~(size_t)15;
+	core->jit_blocks++;
+	core->jit_bytes += used;
+	memcpy(&b->jit, &start, sizeof(b->jit)); /* data to function pointer */
+	b->u[0].handler = rv_exec_handlers[RV_OP_COUNT];
+	return start;
+}
+
+static bool env_on(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+int rv_jit_init(struct rv_core *core)
+{
+	core->jit_stats = env_on("VESSEL_JIT_STATS");
+	const char *off = getenv("VESSEL_NO_JIT");
+	if (off && *off && strcmp(off, "0") != 0)
+		return 0;
+	const char *t = getenv("VESSEL_JIT_THRESHOLD");
+	long thr = t && *t ? strtol(t, NULL, 10) : RV_JIT_THRESHOLD;
+	core->jit_threshold = thr >= 1 && thr <= 1000000 ? (uint32_t)thr : RV_JIT_THRESHOLD;
+	void *m = mmap(NULL, RV_JIT_ARENA, PROT_READ | PROT_WRITE | PROT_EXEC,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return 0; /* no executable memory: interpret */
+	core->jit_code = m;
+	core->jit_size = RV_JIT_ARENA;
+	return 0;
+}
+
+uint64_t rv_core_jit_blocks(const struct rv_core *core)
+{
+	return core->jit_blocks;
+}
+
+void rv_jit_free(struct rv_core *core)
+{
+	if (core->jit_stats)
+		vs_log(VS_LOG_INFO, "cpu: jit %s: %llu blocks translated, %llu bytes of host code",
+		       core->jit_code ? "on" : "off", (unsigned long long)core->jit_blocks,
+		       (unsigned long long)core->jit_bytes);
+	if (core->jit_code)
+		munmap(core->jit_code, core->jit_size);
+	core->jit_code = NULL;
+}
+
+#else /* !RV_JIT */
+
+uint64_t rv_core_jit_blocks(const struct rv_core *core)
+{
+	return core->jit_blocks;
+}
+
+void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
+{
+	(void)core;
+	b->hot = 0;
+	return NULL;
+}
+
+int rv_jit_init(struct rv_core *core)
+{
+	(void)core;
+	return 0;
+}
+
+void rv_jit_free(struct rv_core *core)
+{
+	if (getenv("VESSEL_JIT_STATS"))
+		vs_log(VS_LOG_INFO, "cpu: jit off: 0 blocks translated, 0 bytes of host code");
+}
+
+#endif
