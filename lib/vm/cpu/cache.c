@@ -195,6 +195,7 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 	b->bytes = off;
 	b->hot = core->jit_threshold;
 	b->jit = NULL;
+	b->jit_inner = NULL;
 	b->hnext = core->hash[hidx];
 	b->hprev = &core->hash[hidx];
 	if (b->hnext)

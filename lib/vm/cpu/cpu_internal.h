@@ -96,6 +96,8 @@ typedef int (*rv_jit_fn)(struct rv_hart *h, uint64_t bpc, struct rv_jit_run *r);
 struct rv_jit_run {
 	struct rv_tlb_entry *tlbr, *tlbw; /* data TLBs of the effective privilege */
 	int64_t left;			  /* budget left; self-loops subtract their length */
+	struct rv_block *b;		  /* out: block that returned (chains move on) */
+	uint64_t bpc;			  /* out: its virtual pc */
 };
 
 struct rv_block {
@@ -107,6 +109,7 @@ struct rv_block {
 	uint32_t bytes;			 /* bytes of guest code covered */
 	uint32_t hot;			 /* executions left before translation (jit.c) */
 	rv_jit_fn jit;			 /* host code, or NULL while interpreted */
+	void *jit_inner;		 /* entry from other translated blocks */
 	struct rv_uop u[];
 };
 

@@ -258,9 +258,11 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 
 	op_JIT : {
 		/* A translated block (jit.c): same exits as the interpreter's. */
-		struct rv_jit_run jr = { tlbr, tlbw, (int64_t)(budget - retired) };
+		struct rv_jit_run jr = { tlbr, tlbw, (int64_t)(budget - retired), b, bpc };
 		int k = b->jit(h, bpc, &jr);
-		retired = budget - (uint64_t)jr.left; /* self-loop iterations */
+		retired = budget - (uint64_t)jr.left; /* blocks completed in host code */
+		b = jr.b;
+		bpc = jr.bpc;
 		if (k >= 2) {
 			u = b->u + (k - 2);
 			goto trapped;

@@ -66,6 +66,7 @@ struct stub {
 };
 
 struct jit {
+	struct rv_block *b;
 	uint8_t *p, *end;
 	bool overflow;
 	int8_t map[33];	   /* host register of each guest register, or -1 */
@@ -246,6 +247,44 @@ static void jmp_epilogue(struct jit *j)
 		j->overflow = true;
 }
 
+/*
+ * Leave through chain slot k towards the pc in rax (registers written back).
+ * When the slot names a translated block under the current chain_key, no
+ * event is pending and budget is left, jump straight into that block's inner
+ * entry; otherwise return k to exec.c with h->pc = target.
+ */
+static void exit_rax(struct jit *j, unsigned k)
+{
+	struct opnd left = M(R12, (int32_t)offsetof(struct rv_jit_run, left));
+	mov_imm64(j, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
+	emit_rm(j, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
+	uint8_t *f1 = jcc_fwd(j, CC_NE);
+	mov_load(j, RDX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
+	emit_rm(j, F_W, 0x3b, RDX, M(RCX, (int32_t)offsetof(struct rv_chain, key)));
+	uint8_t *f2 = jcc_fwd(j, CC_NE);
+	emit_rm(j, 0, 0x83, 7, M(RBX, (int32_t)offsetof(struct rv_hart, events))); /* cmp */
+	b1(j, 0);
+	uint8_t *f3 = jcc_fwd(j, CC_NE);
+	mov_load(j, RDX, M(RCX, (int32_t)offsetof(struct rv_chain, b)));
+	mov_load(j, RDX, M(RDX, (int32_t)offsetof(struct rv_block, jit_inner)));
+	emit_rm(j, F_W, 0x85, RDX, R(RDX)); /* test rdx, rdx */
+	uint8_t *f4 = jcc_fwd(j, CC_E);
+	alu_imm(j, F_W, 5, left, (int32_t)j->b->n); /* sub [r->left], n */
+	uint8_t *f5 = jcc_fwd(j, CC_LE);
+	mov_load(j, R13, R(RAX));
+	emit_rm(j, 0, 0xff, 4, R(RDX)); /* jmp rdx */
+	patch(j, f5, j->p);
+	alu_imm(j, F_W, 0, left, (int32_t)j->b->n); /* undo: the C side counts this exit */
+	patch(j, f1, j->p);
+	patch(j, f2, j->p);
+	patch(j, f3, j->p);
+	patch(j, f4, j->p);
+	mov_store(j, M(RBX, (int32_t)offsetof(struct rv_hart, pc)), RAX);
+	emit_rm(j, 0, 0xc7, 0, R(RAX)); /* mov eax, k */
+	b4(j, k);
+	jmp_epilogue(j);
+}
+
 /* Leave through chain slot k towards bpc + off. */
 static void exit_static(struct jit *j, unsigned k, int64_t off)
 {
@@ -256,10 +295,7 @@ static void exit_static(struct jit *j, unsigned k, int64_t off)
 		mov_imm64(j, RAX, (uint64_t)off);
 		emit_rm(j, F_W, 0x03, RAX, R(R13)); /* add rax, r13 */
 	}
-	mov_store(j, M(RBX, (int32_t)offsetof(struct rv_hart, pc)), RAX);
-	emit_rm(j, 0, 0xc7, 0, R(RAX)); /* mov eax, k */
-	b4(j, k);
-	jmp_epilogue(j);
+	exit_rax(j, k);
 }
 
 /* A jump to the block's own start: loop in host code when allowed. */
@@ -644,9 +680,7 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 		lea(j, RCX, R13, (int32_t)(u->off + u->len));
 		mov_store(j, G(j, u->rd), RCX);
 		writeback(j);
-		mov_store(j, M(RBX, (int32_t)offsetof(struct rv_hart, pc)), RAX);
-		emit_rm(j, 0, 0x33, RAX, R(RAX)); /* xor eax, eax: slot 0 */
-		jmp_epilogue(j);
+		exit_rax(j, 0);
 		return false;
 	case RV_OP_BEQ:
 	case RV_OP_BNE:
@@ -778,6 +812,7 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	uint8_t *start = core->jit_code + core->jit_used;
 	j->p = start;
 	j->end = core->jit_code + core->jit_size;
+	j->b = b;
 	allocate(j, b, nops);
 
 	for (unsigned i = 0; i < 6; i++)
@@ -786,6 +821,11 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	mov_load(j, RBX, R(RDI));
 	mov_load(j, R13, R(RSI));
 	mov_load(j, R12, R(RDX));
+	/* Inner entry (chained from another block): rbx, r12, frame set, r13 = bpc. */
+	uint8_t *inner = j->p;
+	mov_imm64(j, RAX, (uint64_t)(uintptr_t)b);
+	mov_store(j, M(R12, (int32_t)offsetof(struct rv_jit_run, b)), RAX);
+	mov_store(j, M(R12, (int32_t)offsetof(struct rv_jit_run, bpc)), R13);
 	mov_load(j, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
 	mov_store(j, M(RSP, 0), RAX);
 	reload(j);
@@ -810,6 +850,7 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	core->jit_blocks++;
 	core->jit_bytes += used;
 	memcpy(&b->jit, &start, sizeof(b->jit)); /* data to function pointer */
+	b->jit_inner = inner;
 	b->u[0].handler = rv_exec_handlers[RV_OP_COUNT];
 	return start;
 }
