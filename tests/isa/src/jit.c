@@ -11,6 +11,7 @@
  *    iteration (its block is invalidated while it runs, each time; with
  *    VESSEL_JIT_THRESHOLD=1 its 70000 translations overflow the 32 MiB code
  *    arena, so the arena is recycled under a running program);
+ *  - a timer interrupt taken in an endless loop of two chained blocks;
  *  - a hot loop mixing every translated integer op, checked by signature
  *    (isa-diff compares it with QEMU). */
 #include "ops.h"
@@ -161,6 +162,46 @@ static void self_store_case(void)
 	isa_check("store into the running code chunk: stored", code[15], 69999);
 }
 
+static volatile int ticks;
+static volatile u64 tick_epc;
+static int timer_hook(struct isa_frame *f)
+{
+	if (f->cause != (CAUSE_INTR | 7))
+		return 0;
+	*(volatile u64 *)ISA_MTIMECMP(0) = ~0UL;
+	ticks++;
+	tick_epc = f->epc;
+	f->epc = f->x[31]; /* leave the endless loop */
+	return 1;
+}
+
+/*
+ * a timer interrupt reaches two translated blocks that jump to each other
+ * (translated after 32 iterations, i.e. unless the host stalls for 5 ms; the
+ * threshold-1 variant translates them at once)
+ */
+static void timer_case(void)
+{
+	isa_irq_hook = timer_hook;
+	csr_write(mie, 1 << 7);
+	*(volatile u64 *)ISA_MTIMECMP(0) = *(volatile u64 *)ISA_MTIME + 50000; /* 5 ms */
+	u64 a = 0, b = 0, l1, l2;
+	asm volatile("la t6, 3f\n la %2, 1f\n la %3, 2f\n csrsi mstatus, 8\n"
+		     "1: addi %0, %0, 1\n beq zero, zero, 2f\n"
+		     "2: addi %1, %1, 1\n j 1b\n 3:"
+		     : "+r"(a), "+r"(b), "=&r"(l1), "=&r"(l2)
+		     :
+		     : "t6", "memory");
+	csr_clear(mstatus, MSTATUS_MIE);
+	csr_write(mie, 0);
+	isa_irq_hook = 0;
+	isa_check("timer in chained hot blocks: taken once", ticks, 1);
+	isa_check("timer in chained hot blocks: mepc at a block start",
+		  tick_epc == l1 || tick_epc == l2, 1);
+	isa_check("timer in chained hot blocks: counters match mepc",
+		  tick_epc == l1 ? a == b : a == b + 1, 1);
+}
+
 /* every translated integer op in one hot loop, folded into a signature */
 static void op_mix(void)
 {
@@ -237,5 +278,6 @@ void test_main(void)
 	smc_cases();
 	fault_cases();
 	self_store_case();
+	timer_case();
 	op_mix();
 }
