@@ -497,7 +497,9 @@ static bool writes_rd(unsigned opc)
 static void addr_rax(struct jit *j, const struct rv_uop *u)
 {
 	struct opnd s = G(j, u->rs1);
-	if (s.r >= 0) {
+	if (s.r >= 0 && u->imm == 0) {
+		mov_load(j, RAX, s);
+	} else if (s.r >= 0) {
 		lea(j, RAX, s.r, u->imm);
 	} else {
 		mov_load(j, RAX, s);
@@ -580,6 +582,18 @@ static void emit_store(struct jit *j, unsigned idx, const struct rv_uop *u)
 /* rd = rs1 OP rs2 (ALU opcode of the r64, r/m64 form), 64 or 32 bits. */
 static void alu_rr(struct jit *j, const struct rv_uop *u, unsigned op, bool w32)
 {
+	bool x0_neutral = op == 0x03 || op == 0x0b || op == 0x33; /* add, or, xor */
+	if (!w32 && (u->rs1 == 0 || u->rs2 == 0) && (x0_neutral || (op == 0x2b && u->rs2 == 0))) {
+		/* mv (add rd, x0, rs) and friends: a copy */
+		struct opnd d = G(j, u->rd), s = G(j, u->rs1 == 0 ? u->rs2 : u->rs1);
+		if (d.r >= 0) {
+			mov_load(j, d.r, s);
+		} else {
+			mov_load(j, RAX, s);
+			mov_store(j, d, RAX);
+		}
+		return;
+	}
 	mov_load(j, RAX, G(j, u->rs1));
 	emit_rm(j, w32 ? 0 : F_W, op, RAX, G(j, u->rs2));
 	if (w32)
@@ -795,8 +809,10 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	unsigned nops = 0;
 	while (nops <= b->n) {
 		unsigned opc = b->u[nops].opc;
-		if (!supported(opc))
+		if (!supported(opc)) {
+			core->jit_rejected[opc]++;
 			return NULL;
+		}
 		nops++;
 		if (opc == RV_OP_END || rv_op_ends_block(opc))
 			break;
@@ -823,11 +839,12 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	mov_load(j, R12, R(RDX));
 	/* Inner entry (chained from another block): rbx, r12, frame set, r13 = bpc. */
 	uint8_t *inner = j->p;
-	mov_imm64(j, RAX, (uint64_t)(uintptr_t)b);
-	mov_store(j, M(R12, (int32_t)offsetof(struct rv_jit_run, b)), RAX);
-	mov_store(j, M(R12, (int32_t)offsetof(struct rv_jit_run, bpc)), R13);
-	mov_load(j, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
-	mov_store(j, M(RSP, 0), RAX);
+	const struct rv_uop *last = &b->u[nops - 1];
+	if (rv_op_ends_block(last->opc) && last->opc != RV_OP_JALR && last->off + last->imm == 0) {
+		/* a self-loop: remember the translation context it started in */
+		mov_load(j, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
+		mov_store(j, M(RSP, 0), RAX);
+	}
 	reload(j);
 	j->loop_top = j->p;
 	for (unsigned i = 0; i < nops; i++)
@@ -837,6 +854,10 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	uint8_t *epi = j->p;
 	for (unsigned i = 0; i < j->nepi; i++)
 		patch(j, j->epilogue_jmps[i], epi);
+	/* tell exec.c which block returned (chains may have moved on) */
+	mov_imm64(j, RCX, (uint64_t)(uintptr_t)b);
+	mov_store(j, M(R12, (int32_t)offsetof(struct rv_jit_run, b)), RCX);
+	mov_store(j, M(R12, (int32_t)offsetof(struct rv_jit_run, bpc)), R13);
 	alu_imm(j, F_W, 0, R(RSP), 8);
 	for (int i = 5; i >= 0; i--)
 		pop(j, saved[i]);
@@ -854,6 +875,10 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	b->u[0].handler = rv_exec_handlers[RV_OP_COUNT];
 	return start;
 }
+
+#define RV_NAME(n) [RV_OP_##n] = #n,
+static const char *const op_names[RV_OP_COUNT] = { RV_INT_OPS(RV_NAME) RV_FP_OPS(RV_NAME) };
+#undef RV_NAME
 
 static bool env_on(const char *name)
 {
@@ -890,6 +915,12 @@ void rv_jit_free(struct rv_core *core)
 		vs_log(VS_LOG_INFO, "cpu: jit %s: %llu blocks translated, %llu bytes of host code",
 		       core->jit_code ? "on" : "off", (unsigned long long)core->jit_blocks,
 		       (unsigned long long)core->jit_bytes);
+	if (core->jit_stats)
+		for (unsigned op = 0; op < RV_OP_COUNT; op++)
+			if (core->jit_rejected[op])
+				vs_log(VS_LOG_INFO,
+				       "cpu: jit: %llu hot blocks left interpreted (%s)",
+				       (unsigned long long)core->jit_rejected[op], op_names[op]);
 	if (core->jit_code)
 		munmap(core->jit_code, core->jit_size);
 	core->jit_code = NULL;
