@@ -89,7 +89,11 @@ struct rv_chain {
 
 struct rv_hart;
 struct rv_jit_run;
-/* A translated block (jit.c): 0/1 = left through chain slot 0/1, 2+i = op i trapped. */
+/*
+ * A translated block (jit.c): returns 0/1 = left through chain slot 0/1,
+ * 2+i = op i trapped, RV_JIT_INTERPRET+i = interpret on from op i.
+ */
+#define RV_JIT_INTERPRET 128
 typedef int (*rv_jit_fn)(struct rv_hart *h, uint64_t bpc, struct rv_jit_run *r);
 
 /* What generated code reads besides the hart (exec.c fills it per call). */

@@ -263,6 +263,10 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		retired = budget - (uint64_t)jr.left; /* blocks completed in host code */
 		b = jr.b;
 		bpc = jr.bpc;
+		if (k >= RV_JIT_INTERPRET) { /* translated up to op k - RV_JIT_INTERPRET */
+			u = b->u + (k - RV_JIT_INTERPRET);
+			goto * u->handler;
+		}
 		if (k >= 2) {
 			u = b->u + (k - 2);
 			goto trapped;

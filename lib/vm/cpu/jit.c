@@ -21,7 +21,10 @@
  *   0 / 1  the block left through chain slot 0 (taken branch, jump) or 1
  *          (fall-through); h->pc holds the target; every instruction retired;
  *   2 + i  micro-op i trapped (h->pc is the trap vector, ops before i
- *          retired), exactly as the interpreter's `trapped` label.
+ *          retired), exactly as the interpreter's `trapped` label;
+ *   128 + i  ops before i ran (registers written back, none counted as
+ *          retired yet): the interpreter goes on at op i, which is the first
+ *          unsupported op of a block translated only up to it.
  * A block whose taken branch or jump targets its own start loops in host
  * code while r->left (the run budget, decremented by the block's length per
  * iteration) stays positive, h->events is clear and h->chain_key is unchanged
@@ -47,6 +50,9 @@ enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_L = 12, CC_GE = 13, CC_LE = 
 #define JIT_NREGS   9
 #define JIT_MAXSTUB RV_BLOCK_MAX
 #define JIT_MARGIN  (48 << 10) /* arena space a block may need at most */
+/* A block with an unsupported op is translated up to it if at least this many
+ * ops come first (the call from exec.c costs about as much as a few ops). */
+#define JIT_MIN_PREFIX 3
 
 static const int8_t pool[JIT_NREGS] = { RSI, RDI, R8, R9, R10, R11, R14, R15, RBP };
 
@@ -807,11 +813,15 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	if (!core->jit_code || b->paddr == ~0ULL || b->n == 0 || b->jit)
 		return NULL;
 	unsigned nops = 0;
+	bool partial = false; /* ops from nops on are left to the interpreter */
 	while (nops <= b->n) {
 		unsigned opc = b->u[nops].opc;
 		if (!supported(opc)) {
 			core->jit_rejected[opc]++;
-			return NULL;
+			if (nops < JIT_MIN_PREFIX)
+				return NULL;
+			partial = true;
+			break;
 		}
 		nops++;
 		if (opc == RV_OP_END || rv_op_ends_block(opc))
@@ -840,7 +850,8 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	/* Inner entry (chained from another block): rbx, r12, frame set, r13 = bpc. */
 	uint8_t *inner = j->p;
 	const struct rv_uop *last = &b->u[nops - 1];
-	if (rv_op_ends_block(last->opc) && last->opc != RV_OP_JALR && last->off + last->imm == 0) {
+	if (!partial && rv_op_ends_block(last->opc) && last->opc != RV_OP_JALR &&
+	    last->off + last->imm == 0) {
 		/* a self-loop: remember the translation context it started in */
 		mov_load(j, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
 		mov_store(j, M(RSP, 0), RAX);
@@ -850,6 +861,12 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	for (unsigned i = 0; i < nops; i++)
 		if (!emit_op(j, i, &b->u[i], b->n))
 			break;
+	if (partial) { /* the interpreter goes on at op nops */
+		writeback(j);
+		emit_rm(j, 0, 0xc7, 0, R(RAX));
+		b4(j, RV_JIT_INTERPRET + nops);
+		jmp_epilogue(j);
+	}
 	emit_stubs(j);
 	uint8_t *epi = j->p;
 	for (unsigned i = 0; i < j->nepi; i++)
@@ -919,7 +936,7 @@ void rv_jit_free(struct rv_core *core)
 		for (unsigned op = 0; op < RV_OP_COUNT; op++)
 			if (core->jit_rejected[op])
 				vs_log(VS_LOG_INFO,
-				       "cpu: jit: %llu hot blocks left interpreted (%s)",
+				       "cpu: jit: %llu hot blocks interpreted from op %s on",
 				       (unsigned long long)core->jit_rejected[op], op_names[op]);
 	if (core->jit_code)
 		munmap(core->jit_code, core->jit_size);

@@ -11,6 +11,8 @@
  *    iteration (its block is invalidated while it runs, each time; with
  *    VESSEL_JIT_THRESHOLD=1 its 70000 translations overflow the 32 MiB code
  *    arena, so the arena is recycled under a running program);
+ *  - blocks translated up to an AMO or CSR access and interpreted on from
+ *    there, with a fault in the interpreted part;
  *  - a timer interrupt taken in an endless loop of two chained blocks;
  *  - a hot loop mixing every translated integer op, checked by signature
  *    (isa-diff compares it with QEMU). */
@@ -162,6 +164,39 @@ static void self_store_case(void)
 	isa_check("store into the running code chunk: stored", code[15], 69999);
 }
 
+/*
+ * blocks translated only up to their first unsupported op (an AMO, a
+ * division, a CSR access), the interpreter running the rest; the last pass
+ * faults in the interpreted part of such a block
+ */
+static u64 amo_cell;
+static void partial_case(void)
+{
+	u64 a = 0, b = 0, c = 0, d = 0, q = 0, h = 0, ms = 0;
+	for (int i = 0; i < 300; i++) {
+		u64 bad = i == 299 ? HOLE : (u64)&amo_cell;
+		isa_expect_trap();
+		asm volatile(
+		    "la t6, 1f\n"
+		    "addi %0, %0, 1\n addi %1, %1, 3\n xor %2, %0, %1\n"
+		    "amoadd.d %3, %1, (%7)\n divu %4, %1, %0\n add %2, %2, %3\n"
+		    "addi %1, %1, 1\n ld t0, 0(%8)\n addi %1, %1, -1\n"
+		    "addi %0, %0, 1\n addi %0, %0, -1\n xor %2, %2, %0\n csrr %5, mhartid\n"
+		    "add %5, %5, %2\n"
+		    "1:"
+		    : "+r"(a), "+r"(b), "+r"(c), "=&r"(d), "=&r"(q), "+r"(ms)
+		    : "m"(amo_cell), "r"(&amo_cell), "r"(bad)
+		    : "t0", "t6", "memory");
+		h = isa_fnv(isa_fnv(isa_fnv(h, c), d), q ^ ms);
+	}
+	isa_trap_armed = 0;
+	isa_check("partly translated blocks: fault in the interpreted part", isa_last_trap.tval,
+		  HOLE);
+	isa_check("partly translated blocks: registers at the fault", b, 300 * 3 + 1);
+	isa_check("partly translated blocks: amo cell", amo_cell, 3 * 299 * 300 / 2 + 3 * 300);
+	isa_sig("partly translated blocks", h);
+}
+
 static volatile int ticks;
 static volatile u64 tick_epc;
 static int timer_hook(struct isa_frame *f)
@@ -279,5 +314,6 @@ void test_main(void)
 	fault_cases();
 	self_store_case();
 	timer_case();
+	partial_case();
 	op_mix();
 }
