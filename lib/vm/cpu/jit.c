@@ -5,7 +5,7 @@
  * enters it; at zero rv_jit_translate() turns the block's micro-ops into one
  * host function and points the block's first handler at exec.c's JIT entry,
  * which calls it.  Only blocks made entirely of supported ops (integer ALU,
- * M-extension multiplies, loads and stores, conditional branches, JAL, JALR)
+ * the M extension, loads and stores, conditional branches, JAL, JALR)
  * are translated; the rest stay interpreted.  The code lives in one arena
  * recycled together with the block arena (rv_core_flush); a translation dies
  * with its block (an invalidated block is never entered again, but may finish
@@ -441,6 +441,14 @@ static bool supported(unsigned opc)
 	case RV_OP_MULHSU:
 	case RV_OP_MULHU:
 	case RV_OP_MULW:
+	case RV_OP_DIV:
+	case RV_OP_DIVU:
+	case RV_OP_REM:
+	case RV_OP_REMU:
+	case RV_OP_DIVW:
+	case RV_OP_DIVUW:
+	case RV_OP_REMW:
+	case RV_OP_REMUW:
 	case RV_OP_FENCE: return true;
 	default: return false;
 	}
@@ -652,6 +660,59 @@ static void set_cc(struct jit *j, const struct rv_uop *u, int cc, bool imm)
 	mov_store(j, G(j, u->rd), RAX);
 }
 
+/*
+ * M-extension division (unprivileged spec, "Division Operations"): by zero
+ * gives all ones (quotient) or the dividend (remainder); the signed overflow
+ * INT_MIN / -1 gives INT_MIN and remainder 0.  x86 div/idiv would fault on
+ * both, so they are handled before it.
+ */
+static void emit_div(struct jit *j, const struct rv_uop *u)
+{
+	unsigned opc = u->opc;
+	bool w32 =
+	    opc == RV_OP_DIVW || opc == RV_OP_DIVUW || opc == RV_OP_REMW || opc == RV_OP_REMUW;
+	bool sign = opc == RV_OP_DIV || opc == RV_OP_REM || opc == RV_OP_DIVW || opc == RV_OP_REMW;
+	bool rem = opc == RV_OP_REM || opc == RV_OP_REMU || opc == RV_OP_REMW || opc == RV_OP_REMUW;
+	unsigned fw = w32 ? 0 : F_W;
+	emit_rm(j, fw, 0x8b, RCX, G(j, u->rs2)); /* mov (e)cx, rs2 */
+	emit_rm(j, fw, 0x8b, RAX, G(j, u->rs1)); /* mov (e)ax, rs1 */
+	emit_rm(j, fw, 0x85, RCX, R(RCX));	 /* test */
+	uint8_t *by_zero = jcc_fwd(j, CC_E);
+	uint8_t *minus1 = NULL;
+	if (sign) {
+		alu_imm(j, fw, 7, R(RCX), -1); /* cmp (e)cx, -1 */
+		minus1 = jcc_fwd(j, CC_E);
+		b1(j, w32 ? 0x99 : 0x48); /* cdq / cqo */
+		if (!w32)
+			b1(j, 0x99);
+	} else {
+		emit_rm(j, 0, 0x33, RDX, R(RDX)); /* xor edx, edx */
+	}
+	emit_rm(j, fw, 0xf7, sign ? 7 : 6, R(RCX)); /* (i)div (e)cx */
+	if (rem)
+		mov_load(j, RAX, R(RDX));
+	uint8_t *done1 = jcc_fwd(j, -1);
+	uint8_t *done2 = NULL;
+	if (sign) {
+		patch(j, minus1, j->p);
+		if (rem)
+			emit_rm(j, 0, 0x33, RAX, R(RAX)); /* remainder 0 */
+		else
+			emit_rm(j, fw, 0xf7, 3, R(RAX)); /* neg: INT_MIN stays INT_MIN */
+		done2 = jcc_fwd(j, -1);
+	}
+	patch(j, by_zero, j->p);
+	if (!rem) { /* quotient all ones; the remainder is the dividend, in (e)ax */
+		emit_rm(j, F_W, 0x83, 1, R(RAX)); /* or rax, -1 */
+		b1(j, 0xff);
+	}
+	patch(j, done1, j->p);
+	patch(j, done2, j->p);
+	if (w32)
+		emit_rm(j, F_W, 0x63, RAX, R(RAX)); /* movsxd */
+	mov_store(j, G(j, u->rd), RAX);
+}
+
 static void emit_branch(struct jit *j, const struct rv_uop *u, unsigned n)
 {
 	int cc;
@@ -757,6 +818,14 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 		mov_store(j, G(j, u->rd), RAX);
 		return true;
 	}
+	case RV_OP_DIV:
+	case RV_OP_DIVU:
+	case RV_OP_REM:
+	case RV_OP_REMU:
+	case RV_OP_DIVW:
+	case RV_OP_DIVUW:
+	case RV_OP_REMW:
+	case RV_OP_REMUW: emit_div(j, u); return true;
 	case RV_OP_MULH:
 	case RV_OP_MULHU:
 	case RV_OP_MULHSU:
