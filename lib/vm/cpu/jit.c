@@ -4,9 +4,11 @@
  * A block (cache.c) counts down rv_block.hot every time the interpreter
  * enters it; at zero rv_jit_translate() turns the block's micro-ops into one
  * host function and points the block's first handler at exec.c's JIT entry,
- * which calls it.  Only blocks made entirely of supported ops (integer ALU,
- * the M extension, loads and stores, conditional branches, JAL, JALR)
- * are translated; the rest stay interpreted.  The code lives in one arena
+ * which calls it.  Supported ops: integer ALU, the M extension, loads and
+ * stores, FENCE, and at the end conditional branches, JAL, JALR.  A block is
+ * translated up to its first unsupported op (FP, AMO, CSR, system) when at
+ * least JIT_MIN_PREFIX ops precede it, the interpreter running the rest;
+ * otherwise it stays interpreted.  The code lives in one arena
  * recycled together with the block arena (rv_core_flush); a translation dies
  * with its block (an invalidated block is never entered again, but may finish
  * running, exactly as in the interpreter).
