@@ -5,8 +5,9 @@
  * enters it; at zero rv_jit_translate() turns the block's micro-ops into one
  * host function and points the block's first handler at exec.c's JIT entry,
  * which calls it.  Supported ops: integer ALU, the M extension, loads and
- * stores, FENCE, and at the end conditional branches, JAL, JALR.  A block is
- * translated up to its first unsupported op (FP, AMO, CSR, system) when at
+ * stores, FENCE, AMO/LR/SC (a call to rv_amo), and at the end conditional
+ * branches, JAL, JALR.  A block is translated up to its first unsupported op
+ * (FP: calling fpu.c per op is slower than the interpreter; CSR, system) when at
  * least JIT_MIN_PREFIX ops precede it, the interpreter running the rest;
  * otherwise it stays interpreted.  The code lives in one arena
  * recycled together with the block arena (rv_core_flush); a translation dies
@@ -359,6 +360,38 @@ static int jit_store(struct rv_hart *h, uint64_t va, uint64_t pc, uint32_t info)
 	return rv_store_slow(h, va, info & 15, h->x[info >> 8]) != 0;
 }
 
+/* AMO, LR, SC (mmu.c); h->pc is the instruction's, as exec.c sets it. */
+static int jit_amo(struct rv_hart *h, const struct rv_uop *u, uint64_t pc, struct rv_jit_run *r)
+{
+	(void)r;
+	h->pc = pc;
+	return rv_amo(h, u) != 0;
+}
+
+/*
+ * An op done by a C helper int fn(h, u, pc, r) (nonzero: it trapped): guest
+ * registers are written back before and reloaded after the call.
+ */
+static void emit_call(struct jit *j, unsigned idx, const struct rv_uop *u,
+		      int (*fn)(struct rv_hart *, const struct rv_uop *, uint64_t,
+				struct rv_jit_run *))
+{
+	writeback(j);
+	mov_load(j, RDI, R(RBX));
+	mov_imm64(j, RSI, (uint64_t)(uintptr_t)u);
+	lea(j, RDX, R13, (int32_t)u->off);
+	mov_load(j, RCX, R(R12));
+	mov_imm64(j, RAX, (uint64_t)(uintptr_t)fn);
+	emit_rm(j, 0, 0xff, 2, R(RAX));	  /* call rax */
+	emit_rm(j, 0, 0x85, RAX, R(RAX)); /* test eax, eax */
+	uint8_t *ok = jcc_fwd(j, CC_E);
+	emit_rm(j, 0, 0xc7, 0, R(RAX));
+	b4(j, 2 + idx);
+	jmp_epilogue(j);
+	patch(j, ok, j->p);
+	reload(j);
+}
+
 static void emit_stubs(struct jit *j)
 {
 	for (unsigned i = 0; i < j->nstubs; i++) {
@@ -451,8 +484,9 @@ static bool supported(unsigned opc)
 	case RV_OP_DIVUW:
 	case RV_OP_REMW:
 	case RV_OP_REMUW:
-	case RV_OP_FENCE: return true;
-	default: return false;
+	case RV_OP_FENCE:
+	case RV_OP_AMO: return true;
+	default: return false; /* FP: calling fpu.c per op costs more than the interpreter */
 	}
 }
 
@@ -842,6 +876,7 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 		}
 		mov_store(j, G(j, u->rd), RDX);
 		return true;
+	case RV_OP_AMO: emit_call(j, idx, u, jit_amo); return true;
 	default: j->overflow = true; return false;
 	}
 }
