@@ -43,12 +43,10 @@
 #include <sys/mman.h>
 
 #include "cpu_internal.h"
+#include "jit_x86.h"
 #include "vessel/core/log.h"
 
 #if RV_JIT
-
-enum { RAX = 0, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
-enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_L = 12, CC_GE = 13, CC_LE = 14 };
 
 #define JIT_NREGS   9
 #define JIT_MAXSTUB RV_BLOCK_MAX
@@ -58,12 +56,6 @@ enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_L = 12, CC_GE = 13, CC_LE = 
 #define JIT_MIN_PREFIX 3
 
 static const int8_t pool[JIT_NREGS] = { RSI, RDI, R8, R9, R10, R11, R14, R15, RBP };
-
-/* An operand: a host register (r >= 0) or the memory at [base + disp]. */
-struct opnd {
-	int8_t r, base;
-	int32_t disp;
-};
 
 struct stub {
 	uint8_t *jne;	 /* rel32 field of the jump to the stub */
@@ -75,9 +67,8 @@ struct stub {
 };
 
 struct jit {
+	struct jit_asm a; /* the code being written */
 	struct rv_block *b;
-	uint8_t *p, *end;
-	bool overflow;
 	int8_t map[33];	   /* host register of each guest register, or -1 */
 	bool written[33];  /* guest register written somewhere in the block */
 	uint8_t *loop_top; /* after the register loads */
@@ -87,173 +78,35 @@ struct jit {
 	unsigned nstubs;
 };
 
-/* ---- encoding ---- */
-
-static void b1(struct jit *j, unsigned v)
-{
-	if (j->p < j->end)
-		*j->p++ = (uint8_t)v;
-	else
-		j->overflow = true;
-}
-
-static void b4(struct jit *j, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		b1(j, (v >> (8 * i)) & 0xff);
-}
-
-static struct opnd R(int r) {
-	return (struct opnd){ .r = (int8_t)r, .base = -1, .disp = 0 };
-}
-
-static struct opnd
-M(int base, int32_t disp) {
-	return (struct opnd){ .r = -1, .base = (int8_t)base, .disp = disp };
-}
-
 /* Guest register g: its host register or h->x[g]. */
-static struct opnd
-G(const struct jit *j, unsigned g) {
+static struct opnd G(const struct jit *j, unsigned g) {
 	return j->map[g] >= 0 ? R(j->map[g]) : M(RBX, (int32_t)(8 * g));
-}
-
-#define F_W   0x100 /* REX.W */
-#define F_66  0x200 /* operand-size prefix */
-#define F_REX 0x400 /* force a REX prefix (byte registers sil, dil, bpl) */
-#define F_0F  0x800 /* two-byte opcode 0F xx */
-
-/* Emit opcode with ModRM: reg field `reg` (register or /digit), r/m `rm`. */
-static void
-emit_rm(struct jit *j, unsigned flags, unsigned op, int reg, struct opnd rm)
-{
-	int rmreg = rm.r >= 0 ? rm.r : rm.base;
-	unsigned rex = 0x40 | ((flags & F_W) ? 8 : 0) | ((reg & 8) ? 4 : 0) | ((rmreg & 8) ? 1 : 0);
-	if (flags & F_66)
-		b1(j, 0x66);
-	if (rex != 0x40 || (flags & F_REX))
-		b1(j, rex);
-	if (flags & F_0F)
-		b1(j, 0x0f);
-	b1(j, op);
-	if (rm.r >= 0) {
-		b1(j, 0xc0 | ((reg & 7) << 3) | (rm.r & 7));
-		return;
-	}
-	bool d8 = rm.disp >= -128 && rm.disp <= 127;
-	b1(j, (d8 ? 0x40 : 0x80) | ((reg & 7) << 3) | (rm.base & 7));
-	if ((rm.base & 7) == RSP)
-		b1(j, 0x24); /* SIB: base only */
-	if (d8)
-		b1(j, (uint8_t)rm.disp);
-	else
-		b4(j, (uint32_t)rm.disp);
-}
-
-static void mov_load(struct jit *j, int r, struct opnd src) /* mov r64, r/m64 */
-{
-	if (src.r == r)
-		return;
-	emit_rm(j, F_W, 0x8b, r, src);
-}
-
-static void mov_store(struct jit *j, struct opnd dst, int r) /* mov r/m64, r64 */
-{
-	if (dst.r == r)
-		return;
-	emit_rm(j, F_W, 0x89, r, dst);
-}
-
-/* Group-1 ALU op with immediate: ext 0 add, 1 or, 4 and, 5 sub, 6 xor, 7 cmp. */
-static void alu_imm(struct jit *j, unsigned flags, unsigned ext, struct opnd dst, int32_t imm)
-{
-	if (imm >= -128 && imm <= 127) {
-		emit_rm(j, flags, 0x83, (int)ext, dst);
-		b1(j, (uint8_t)imm);
-	} else {
-		emit_rm(j, flags, 0x81, (int)ext, dst);
-		b4(j, (uint32_t)imm);
-	}
-}
-
-/* lea r, [base + disp] */
-static void lea(struct jit *j, int r, int base, int32_t disp)
-{
-	emit_rm(j, F_W, 0x8d, r, M(base, disp));
-}
-
-static void mov_imm64(struct jit *j, int r, uint64_t v)
-{
-	b1(j, 0x48 | ((r & 8) ? 1 : 0));
-	b1(j, 0xb8 + (r & 7));
-	b4(j, (uint32_t)v);
-	b4(j, (uint32_t)(v >> 32));
-}
-
-static void push(struct jit *j, int r)
-{
-	if (r & 8)
-		b1(j, 0x41);
-	b1(j, 0x50 + (r & 7));
-}
-
-static void pop(struct jit *j, int r)
-{
-	if (r & 8)
-		b1(j, 0x41);
-	b1(j, 0x58 + (r & 7));
-}
-
-/* jcc/jmp rel32 to a later address: returns the field to patch. */
-static uint8_t *jcc_fwd(struct jit *j, int cc)
-{
-	if (cc < 0) {
-		b1(j, 0xe9);
-	} else {
-		b1(j, 0x0f);
-		b1(j, 0x80 + (unsigned)cc);
-	}
-	uint8_t *at = j->p;
-	b4(j, 0);
-	return j->overflow ? NULL : at;
-}
-
-static void patch(struct jit *j, uint8_t *field, const uint8_t *target)
-{
-	if (!field || j->overflow)
-		return;
-	int32_t rel = (int32_t)(target - (field + 4));
-	memcpy(field, &rel, 4);
-}
-
-static void jmp_to(struct jit *j, int cc, const uint8_t *target)
-{
-	patch(j, jcc_fwd(j, cc), target);
 }
 
 /* ---- block-level pieces ---- */
 
-static void writeback(struct jit *j)
+static void
+writeback(struct jit *j)
 {
 	for (unsigned g = 1; g < 33; g++)
 		if (j->map[g] >= 0 && j->written[g])
-			mov_store(j, M(RBX, (int32_t)(8 * g)), j->map[g]);
+			mov_store(&j->a, M(RBX, (int32_t)(8 * g)), j->map[g]);
 }
 
 static void reload(struct jit *j)
 {
 	for (unsigned g = 1; g < 33; g++)
 		if (j->map[g] >= 0)
-			emit_rm(j, F_W, 0x8b, j->map[g], M(RBX, (int32_t)(8 * g)));
+			emit_rm(&j->a, F_W, 0x8b, j->map[g], M(RBX, (int32_t)(8 * g)));
 }
 
 static void jmp_epilogue(struct jit *j)
 {
-	uint8_t *f = jcc_fwd(j, -1);
+	uint8_t *f = jcc_fwd(&j->a, -1);
 	if (j->nepi < sizeof(j->epilogue_jmps) / sizeof(j->epilogue_jmps[0]))
 		j->epilogue_jmps[j->nepi++] = f;
 	else
-		j->overflow = true;
+		j->a.overflow = true;
 }
 
 /*
@@ -265,32 +118,32 @@ static void jmp_epilogue(struct jit *j)
 static void exit_rax(struct jit *j, unsigned k)
 {
 	struct opnd left = M(R12, (int32_t)offsetof(struct rv_jit_run, left));
-	mov_imm64(j, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
-	emit_rm(j, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
-	uint8_t *f1 = jcc_fwd(j, CC_NE);
-	mov_load(j, RDX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
-	emit_rm(j, F_W, 0x3b, RDX, M(RCX, (int32_t)offsetof(struct rv_chain, key)));
-	uint8_t *f2 = jcc_fwd(j, CC_NE);
-	emit_rm(j, 0, 0x83, 7, M(RBX, (int32_t)offsetof(struct rv_hart, events))); /* cmp */
-	b1(j, 0);
-	uint8_t *f3 = jcc_fwd(j, CC_NE);
-	mov_load(j, RDX, M(RCX, (int32_t)offsetof(struct rv_chain, b)));
-	mov_load(j, RDX, M(RDX, (int32_t)offsetof(struct rv_block, jit_inner)));
-	emit_rm(j, F_W, 0x85, RDX, R(RDX)); /* test rdx, rdx */
-	uint8_t *f4 = jcc_fwd(j, CC_E);
-	alu_imm(j, F_W, 5, left, (int32_t)j->b->n); /* sub [r->left], n */
-	uint8_t *f5 = jcc_fwd(j, CC_LE);
-	mov_load(j, R13, R(RAX));
-	emit_rm(j, 0, 0xff, 4, R(RDX)); /* jmp rdx */
-	patch(j, f5, j->p);
-	alu_imm(j, F_W, 0, left, (int32_t)j->b->n); /* undo: the C side counts this exit */
-	patch(j, f1, j->p);
-	patch(j, f2, j->p);
-	patch(j, f3, j->p);
-	patch(j, f4, j->p);
-	mov_store(j, M(RBX, (int32_t)offsetof(struct rv_hart, pc)), RAX);
-	emit_rm(j, 0, 0xc7, 0, R(RAX)); /* mov eax, k */
-	b4(j, k);
+	mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
+	emit_rm(&j->a, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
+	uint8_t *f1 = jcc_fwd(&j->a, CC_NE);
+	mov_load(&j->a, RDX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
+	emit_rm(&j->a, F_W, 0x3b, RDX, M(RCX, (int32_t)offsetof(struct rv_chain, key)));
+	uint8_t *f2 = jcc_fwd(&j->a, CC_NE);
+	emit_rm(&j->a, 0, 0x83, 7, M(RBX, (int32_t)offsetof(struct rv_hart, events))); /* cmp */
+	b1(&j->a, 0);
+	uint8_t *f3 = jcc_fwd(&j->a, CC_NE);
+	mov_load(&j->a, RDX, M(RCX, (int32_t)offsetof(struct rv_chain, b)));
+	mov_load(&j->a, RDX, M(RDX, (int32_t)offsetof(struct rv_block, jit_inner)));
+	emit_rm(&j->a, F_W, 0x85, RDX, R(RDX)); /* test rdx, rdx */
+	uint8_t *f4 = jcc_fwd(&j->a, CC_E);
+	alu_imm(&j->a, F_W, 5, left, (int32_t)j->b->n); /* sub [r->left], n */
+	uint8_t *f5 = jcc_fwd(&j->a, CC_LE);
+	mov_load(&j->a, R13, R(RAX));
+	emit_rm(&j->a, 0, 0xff, 4, R(RDX)); /* jmp rdx */
+	patch(&j->a, f5, j->a.p);
+	alu_imm(&j->a, F_W, 0, left, (int32_t)j->b->n); /* undo: the C side counts this exit */
+	patch(&j->a, f1, j->a.p);
+	patch(&j->a, f2, j->a.p);
+	patch(&j->a, f3, j->a.p);
+	patch(&j->a, f4, j->a.p);
+	mov_store(&j->a, M(RBX, (int32_t)offsetof(struct rv_hart, pc)), RAX);
+	emit_rm(&j->a, 0, 0xc7, 0, R(RAX)); /* mov eax, k */
+	b4(&j->a, k);
 	jmp_epilogue(j);
 }
 
@@ -299,10 +152,10 @@ static void exit_static(struct jit *j, unsigned k, int64_t off)
 {
 	writeback(j);
 	if (off >= INT32_MIN && off <= INT32_MAX) {
-		lea(j, RAX, R13, (int32_t)off);
+		lea(&j->a, RAX, R13, (int32_t)off);
 	} else {
-		mov_imm64(j, RAX, (uint64_t)off);
-		emit_rm(j, F_W, 0x03, RAX, R(R13)); /* add rax, r13 */
+		mov_imm64(&j->a, RAX, (uint64_t)off);
+		emit_rm(&j->a, F_W, 0x03, RAX, R(R13)); /* add rax, r13 */
 	}
 	exit_rax(j, k);
 }
@@ -311,19 +164,19 @@ static void exit_static(struct jit *j, unsigned k, int64_t off)
 static void exit_self(struct jit *j, unsigned n)
 {
 	struct opnd left = M(R12, (int32_t)offsetof(struct rv_jit_run, left));
-	alu_imm(j, F_W, 5, left, (int32_t)n); /* sub [r->left], n */
-	uint8_t *f1 = jcc_fwd(j, CC_LE);
-	emit_rm(j, 0, 0x83, 7, M(RBX, (int32_t)offsetof(struct rv_hart, events))); /* cmp */
-	b1(j, 0);
-	uint8_t *f2 = jcc_fwd(j, CC_NE);
-	mov_load(j, RAX, M(RSP, 0));
-	emit_rm(j, F_W, 0x3b, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
-	uint8_t *f3 = jcc_fwd(j, CC_NE);
-	jmp_to(j, -1, j->loop_top);
-	patch(j, f1, j->p);
-	patch(j, f2, j->p);
-	patch(j, f3, j->p);
-	alu_imm(j, F_W, 0, left, (int32_t)n); /* undo: the C side counts this exit */
+	alu_imm(&j->a, F_W, 5, left, (int32_t)n); /* sub [r->left], n */
+	uint8_t *f1 = jcc_fwd(&j->a, CC_LE);
+	emit_rm(&j->a, 0, 0x83, 7, M(RBX, (int32_t)offsetof(struct rv_hart, events))); /* cmp */
+	b1(&j->a, 0);
+	uint8_t *f2 = jcc_fwd(&j->a, CC_NE);
+	mov_load(&j->a, RAX, M(RSP, 0));
+	emit_rm(&j->a, F_W, 0x3b, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
+	uint8_t *f3 = jcc_fwd(&j->a, CC_NE);
+	jmp_to(&j->a, -1, j->loop_top);
+	patch(&j->a, f1, j->a.p);
+	patch(&j->a, f2, j->a.p);
+	patch(&j->a, f3, j->a.p);
+	alu_imm(&j->a, F_W, 0, left, (int32_t)n); /* undo: the C side counts this exit */
 	exit_static(j, 0, 0);
 }
 
@@ -377,18 +230,18 @@ static void emit_call(struct jit *j, unsigned idx, const struct rv_uop *u,
 				struct rv_jit_run *))
 {
 	writeback(j);
-	mov_load(j, RDI, R(RBX));
-	mov_imm64(j, RSI, (uint64_t)(uintptr_t)u);
-	lea(j, RDX, R13, (int32_t)u->off);
-	mov_load(j, RCX, R(R12));
-	mov_imm64(j, RAX, (uint64_t)(uintptr_t)fn);
-	emit_rm(j, 0, 0xff, 2, R(RAX));	  /* call rax */
-	emit_rm(j, 0, 0x85, RAX, R(RAX)); /* test eax, eax */
-	uint8_t *ok = jcc_fwd(j, CC_E);
-	emit_rm(j, 0, 0xc7, 0, R(RAX));
-	b4(j, 2 + idx);
+	mov_load(&j->a, RDI, R(RBX));
+	mov_imm64(&j->a, RSI, (uint64_t)(uintptr_t)u);
+	lea(&j->a, RDX, R13, (int32_t)u->off);
+	mov_load(&j->a, RCX, R(R12));
+	mov_imm64(&j->a, RAX, (uint64_t)(uintptr_t)fn);
+	emit_rm(&j->a, 0, 0xff, 2, R(RAX));   /* call rax */
+	emit_rm(&j->a, 0, 0x85, RAX, R(RAX)); /* test eax, eax */
+	uint8_t *ok = jcc_fwd(&j->a, CC_E);
+	emit_rm(&j->a, 0, 0xc7, 0, R(RAX));
+	b4(&j->a, 2 + idx);
 	jmp_epilogue(j);
-	patch(j, ok, j->p);
+	patch(&j->a, ok, j->a.p);
 	reload(j);
 }
 
@@ -396,23 +249,23 @@ static void emit_stubs(struct jit *j)
 {
 	for (unsigned i = 0; i < j->nstubs; i++) {
 		struct stub *s = &j->stubs[i];
-		patch(j, s->jne, j->p);
+		patch(&j->a, s->jne, j->a.p);
 		writeback(j);
-		mov_load(j, RSI, R(RAX)); /* va */
-		mov_load(j, RDI, R(RBX));
-		lea(j, RDX, R13, (int32_t)s->off);
-		emit_rm(j, 0, 0xc7, 0, R(RCX)); /* mov ecx, info */
-		b4(j, s->info);
-		mov_imm64(j, RAX, (uint64_t)(uintptr_t)(s->store ? jit_store : jit_load));
-		emit_rm(j, 0, 0xff, 2, R(RAX));	  /* call rax */
-		emit_rm(j, 0, 0x85, RAX, R(RAX)); /* test eax, eax */
-		uint8_t *ok = jcc_fwd(j, CC_E);
-		emit_rm(j, 0, 0xc7, 0, R(RAX));
-		b4(j, 2 + s->idx);
+		mov_load(&j->a, RSI, R(RAX)); /* va */
+		mov_load(&j->a, RDI, R(RBX));
+		lea(&j->a, RDX, R13, (int32_t)s->off);
+		emit_rm(&j->a, 0, 0xc7, 0, R(RCX)); /* mov ecx, info */
+		b4(&j->a, s->info);
+		mov_imm64(&j->a, RAX, (uint64_t)(uintptr_t)(s->store ? jit_store : jit_load));
+		emit_rm(&j->a, 0, 0xff, 2, R(RAX));   /* call rax */
+		emit_rm(&j->a, 0, 0x85, RAX, R(RAX)); /* test eax, eax */
+		uint8_t *ok = jcc_fwd(&j->a, CC_E);
+		emit_rm(&j->a, 0, 0xc7, 0, R(RAX));
+		b4(&j->a, 2 + s->idx);
 		jmp_epilogue(j);
-		patch(j, ok, j->p);
+		patch(&j->a, ok, j->a.p);
 		reload(j);
-		jmp_to(j, -1, s->resume);
+		jmp_to(&j->a, -1, s->resume);
 	}
 }
 
@@ -548,31 +401,31 @@ static void addr_rax(struct jit *j, const struct rv_uop *u)
 {
 	struct opnd s = G(j, u->rs1);
 	if (s.r >= 0 && u->imm == 0) {
-		mov_load(j, RAX, s);
+		mov_load(&j->a, RAX, s);
 	} else if (s.r >= 0) {
-		lea(j, RAX, s.r, u->imm);
+		lea(&j->a, RAX, s.r, u->imm);
 	} else {
-		mov_load(j, RAX, s);
+		mov_load(&j->a, RAX, s);
 		if (u->imm)
-			alu_imm(j, F_W, 0, R(RAX), u->imm);
+			alu_imm(&j->a, F_W, 0, R(RAX), u->imm);
 	}
 }
 
 /* rcx = TLB entry for va in rax, compare its tag; returns the miss jump. */
 static uint8_t *tlb_check(struct jit *j, size_t tlb_off, unsigned size)
 {
-	mov_load(j, RCX, R(RAX));
-	emit_rm(j, F_W, 0xc1, 5, R(RCX)); /* shr rcx, 12 */
-	b1(j, RV_PAGE_SHIFT);
-	alu_imm(j, 0, 4, R(RCX), RV_TLB_SIZE - 1); /* and ecx, 255 */
-	emit_rm(j, 0, 0xc1, 4, R(RCX));		   /* shl ecx, 4 */
-	b1(j, 4);
-	emit_rm(j, F_W, 0x03, RCX, M(R12, (int32_t)tlb_off)); /* add rcx, [r->tlb] */
-	mov_load(j, RDX, R(RAX));
-	alu_imm(j, F_W, 4, R(RDX), (int32_t)(uint32_t)(RV_PAGE_MASK | (size - 1)));
-	emit_rm(j, F_W, 0x3b, RDX, M(RCX, 0)); /* cmp rdx, [rcx] (vtag) */
-	uint8_t *miss = jcc_fwd(j, CC_NE);
-	emit_rm(j, F_W, 0x03, RAX, M(RCX, (int32_t)offsetof(struct rv_tlb_entry, addend)));
+	mov_load(&j->a, RCX, R(RAX));
+	emit_rm(&j->a, F_W, 0xc1, 5, R(RCX)); /* shr rcx, 12 */
+	b1(&j->a, RV_PAGE_SHIFT);
+	alu_imm(&j->a, 0, 4, R(RCX), RV_TLB_SIZE - 1); /* and ecx, 255 */
+	emit_rm(&j->a, 0, 0xc1, 4, R(RCX));	       /* shl ecx, 4 */
+	b1(&j->a, 4);
+	emit_rm(&j->a, F_W, 0x03, RCX, M(R12, (int32_t)tlb_off)); /* add rcx, [r->tlb] */
+	mov_load(&j->a, RDX, R(RAX));
+	alu_imm(&j->a, F_W, 4, R(RDX), (int32_t)(uint32_t)(RV_PAGE_MASK | (size - 1)));
+	emit_rm(&j->a, F_W, 0x3b, RDX, M(RCX, 0)); /* cmp rdx, [rcx] (vtag) */
+	uint8_t *miss = jcc_fwd(&j->a, CC_NE);
+	emit_rm(&j->a, F_W, 0x03, RAX, M(RCX, (int32_t)offsetof(struct rv_tlb_entry, addend)));
 	return miss;
 }
 
@@ -580,12 +433,15 @@ static void add_stub(struct jit *j, uint8_t *miss, unsigned idx, const struct rv
 		     uint32_t info, bool store)
 {
 	if (j->nstubs >= JIT_MAXSTUB) {
-		j->overflow = true;
+		j->a.overflow = true;
 		return;
 	}
-	j->stubs[j->nstubs++] = (struct stub){
-		.jne = miss, .resume = j->p, .idx = idx, .off = u->off, .info = info, .store = store
-	};
+	j->stubs[j->nstubs++] = (struct stub){ .jne = miss,
+					       .resume = j->a.p,
+					       .idx = idx,
+					       .off = u->off,
+					       .info = info,
+					       .store = store };
 }
 
 static void emit_load(struct jit *j, unsigned idx, const struct rv_uop *u)
@@ -602,8 +458,8 @@ static void emit_load(struct jit *j, unsigned idx, const struct rv_uop *u)
 	unsigned size = L[u->opc].size;
 	addr_rax(j, u);
 	uint8_t *miss = tlb_check(j, offsetof(struct rv_jit_run, tlbr), size);
-	emit_rm(j, L[u->opc].flags, L[u->opc].op, RAX, M(RAX, 0));
-	mov_store(j, G(j, u->rd), RAX);
+	emit_rm(&j->a, L[u->opc].flags, L[u->opc].op, RAX, M(RAX, 0));
+	mov_store(&j->a, G(j, u->rd), RAX);
 	add_stub(j, miss, idx, u, size | (unsigned)L[u->opc].sign << 4 | (unsigned)u->rd << 8,
 		 false);
 }
@@ -619,13 +475,13 @@ static void emit_store(struct jit *j, unsigned idx, const struct rv_uop *u)
 	struct opnd v = G(j, u->rs2);
 	int r = v.r;
 	if (r < 0) {
-		mov_load(j, RDX, v);
+		mov_load(&j->a, RDX, v);
 		r = RDX;
 	}
 	if (size == 1)
-		emit_rm(j, F_REX, 0x88, r, M(RAX, 0));
+		emit_rm(&j->a, F_REX, 0x88, r, M(RAX, 0));
 	else
-		emit_rm(j, size == 2 ? F_66 : size == 8 ? F_W : 0, 0x89, r, M(RAX, 0));
+		emit_rm(&j->a, size == 2 ? F_66 : size == 8 ? F_W : 0, 0x89, r, M(RAX, 0));
 	add_stub(j, miss, idx, u, size | (unsigned)u->rs2 << 8, true);
 }
 
@@ -637,63 +493,63 @@ static void alu_rr(struct jit *j, const struct rv_uop *u, unsigned op, bool w32)
 		/* mv (add rd, x0, rs) and friends: a copy */
 		struct opnd d = G(j, u->rd), s = G(j, u->rs1 == 0 ? u->rs2 : u->rs1);
 		if (d.r >= 0) {
-			mov_load(j, d.r, s);
+			mov_load(&j->a, d.r, s);
 		} else {
-			mov_load(j, RAX, s);
-			mov_store(j, d, RAX);
+			mov_load(&j->a, RAX, s);
+			mov_store(&j->a, d, RAX);
 		}
 		return;
 	}
-	mov_load(j, RAX, G(j, u->rs1));
-	emit_rm(j, w32 ? 0 : F_W, op, RAX, G(j, u->rs2));
+	mov_load(&j->a, RAX, G(j, u->rs1));
+	emit_rm(&j->a, w32 ? 0 : F_W, op, RAX, G(j, u->rs2));
 	if (w32)
-		emit_rm(j, F_W, 0x63, RAX, R(RAX)); /* movsxd rax, eax */
-	mov_store(j, G(j, u->rd), RAX);
+		emit_rm(&j->a, F_W, 0x63, RAX, R(RAX)); /* movsxd rax, eax */
+	mov_store(&j->a, G(j, u->rd), RAX);
 }
 
 static void alu_ri(struct jit *j, const struct rv_uop *u, unsigned ext, bool w32)
 {
 	struct opnd d = G(j, u->rd), s = G(j, u->rs1);
 	if (!w32 && ext == 0 && d.r >= 0 && s.r >= 0) {
-		lea(j, d.r, s.r, u->imm);
+		lea(&j->a, d.r, s.r, u->imm);
 		return;
 	}
-	mov_load(j, RAX, s);
+	mov_load(&j->a, RAX, s);
 	if (u->imm || ext == 4)
-		alu_imm(j, w32 ? 0 : F_W, ext, R(RAX), u->imm);
+		alu_imm(&j->a, w32 ? 0 : F_W, ext, R(RAX), u->imm);
 	if (w32)
-		emit_rm(j, F_W, 0x63, RAX, R(RAX));
-	mov_store(j, G(j, u->rd), RAX);
+		emit_rm(&j->a, F_W, 0x63, RAX, R(RAX));
+	mov_store(&j->a, G(j, u->rd), RAX);
 }
 
 /* Shift group-2 ext: 4 shl, 5 shr, 7 sar; by immediate or by rs2. */
 static void shift(struct jit *j, const struct rv_uop *u, unsigned ext, bool w32, bool by_reg)
 {
 	if (by_reg)
-		mov_load(j, RCX, G(j, u->rs2));
-	mov_load(j, RAX, G(j, u->rs1));
+		mov_load(&j->a, RCX, G(j, u->rs2));
+	mov_load(&j->a, RAX, G(j, u->rs1));
 	if (by_reg) {
-		emit_rm(j, w32 ? 0 : F_W, 0xd3, (int)ext, R(RAX));
+		emit_rm(&j->a, w32 ? 0 : F_W, 0xd3, (int)ext, R(RAX));
 	} else {
-		emit_rm(j, w32 ? 0 : F_W, 0xc1, (int)ext, R(RAX));
-		b1(j, (uint8_t)u->imm);
+		emit_rm(&j->a, w32 ? 0 : F_W, 0xc1, (int)ext, R(RAX));
+		b1(&j->a, (uint8_t)u->imm);
 	}
 	if (w32)
-		emit_rm(j, F_W, 0x63, RAX, R(RAX));
-	mov_store(j, G(j, u->rd), RAX);
+		emit_rm(&j->a, F_W, 0x63, RAX, R(RAX));
+	mov_store(&j->a, G(j, u->rd), RAX);
 }
 
 /* rd = (rs1 cmp rs2/imm) ? 1 : 0 */
 static void set_cc(struct jit *j, const struct rv_uop *u, int cc, bool imm)
 {
-	mov_load(j, RAX, G(j, u->rs1));
+	mov_load(&j->a, RAX, G(j, u->rs1));
 	if (imm)
-		alu_imm(j, F_W, 7, R(RAX), u->imm);
+		alu_imm(&j->a, F_W, 7, R(RAX), u->imm);
 	else
-		emit_rm(j, F_W, 0x3b, RAX, G(j, u->rs2));
-	emit_rm(j, F_0F, 0x90 + (unsigned)cc, 0, R(RAX)); /* setcc al */
-	emit_rm(j, F_0F, 0xb6, RAX, R(RAX));		  /* movzx eax, al */
-	mov_store(j, G(j, u->rd), RAX);
+		emit_rm(&j->a, F_W, 0x3b, RAX, G(j, u->rs2));
+	emit_rm(&j->a, F_0F, 0x90 + (unsigned)cc, 0, R(RAX)); /* setcc al */
+	emit_rm(&j->a, F_0F, 0xb6, RAX, R(RAX));	      /* movzx eax, al */
+	mov_store(&j->a, G(j, u->rd), RAX);
 }
 
 /*
@@ -710,43 +566,43 @@ static void emit_div(struct jit *j, const struct rv_uop *u)
 	bool sign = opc == RV_OP_DIV || opc == RV_OP_REM || opc == RV_OP_DIVW || opc == RV_OP_REMW;
 	bool rem = opc == RV_OP_REM || opc == RV_OP_REMU || opc == RV_OP_REMW || opc == RV_OP_REMUW;
 	unsigned fw = w32 ? 0 : F_W;
-	emit_rm(j, fw, 0x8b, RCX, G(j, u->rs2)); /* mov (e)cx, rs2 */
-	emit_rm(j, fw, 0x8b, RAX, G(j, u->rs1)); /* mov (e)ax, rs1 */
-	emit_rm(j, fw, 0x85, RCX, R(RCX));	 /* test */
-	uint8_t *by_zero = jcc_fwd(j, CC_E);
+	emit_rm(&j->a, fw, 0x8b, RCX, G(j, u->rs2)); /* mov (e)cx, rs2 */
+	emit_rm(&j->a, fw, 0x8b, RAX, G(j, u->rs1)); /* mov (e)ax, rs1 */
+	emit_rm(&j->a, fw, 0x85, RCX, R(RCX));	     /* test */
+	uint8_t *by_zero = jcc_fwd(&j->a, CC_E);
 	uint8_t *minus1 = NULL;
 	if (sign) {
-		alu_imm(j, fw, 7, R(RCX), -1); /* cmp (e)cx, -1 */
-		minus1 = jcc_fwd(j, CC_E);
-		b1(j, w32 ? 0x99 : 0x48); /* cdq / cqo */
+		alu_imm(&j->a, fw, 7, R(RCX), -1); /* cmp (e)cx, -1 */
+		minus1 = jcc_fwd(&j->a, CC_E);
+		b1(&j->a, w32 ? 0x99 : 0x48); /* cdq / cqo */
 		if (!w32)
-			b1(j, 0x99);
+			b1(&j->a, 0x99);
 	} else {
-		emit_rm(j, 0, 0x33, RDX, R(RDX)); /* xor edx, edx */
+		emit_rm(&j->a, 0, 0x33, RDX, R(RDX)); /* xor edx, edx */
 	}
-	emit_rm(j, fw, 0xf7, sign ? 7 : 6, R(RCX)); /* (i)div (e)cx */
+	emit_rm(&j->a, fw, 0xf7, sign ? 7 : 6, R(RCX)); /* (i)div (e)cx */
 	if (rem)
-		mov_load(j, RAX, R(RDX));
-	uint8_t *done1 = jcc_fwd(j, -1);
+		mov_load(&j->a, RAX, R(RDX));
+	uint8_t *done1 = jcc_fwd(&j->a, -1);
 	uint8_t *done2 = NULL;
 	if (sign) {
-		patch(j, minus1, j->p);
+		patch(&j->a, minus1, j->a.p);
 		if (rem)
-			emit_rm(j, 0, 0x33, RAX, R(RAX)); /* remainder 0 */
+			emit_rm(&j->a, 0, 0x33, RAX, R(RAX)); /* remainder 0 */
 		else
-			emit_rm(j, fw, 0xf7, 3, R(RAX)); /* neg: INT_MIN stays INT_MIN */
-		done2 = jcc_fwd(j, -1);
+			emit_rm(&j->a, fw, 0xf7, 3, R(RAX)); /* neg: INT_MIN stays INT_MIN */
+		done2 = jcc_fwd(&j->a, -1);
 	}
-	patch(j, by_zero, j->p);
+	patch(&j->a, by_zero, j->a.p);
 	if (!rem) { /* quotient all ones; the remainder is the dividend, in (e)ax */
-		emit_rm(j, F_W, 0x83, 1, R(RAX)); /* or rax, -1 */
-		b1(j, 0xff);
+		emit_rm(&j->a, F_W, 0x83, 1, R(RAX)); /* or rax, -1 */
+		b1(&j->a, 0xff);
 	}
-	patch(j, done1, j->p);
-	patch(j, done2, j->p);
+	patch(&j->a, done1, j->a.p);
+	patch(&j->a, done2, j->a.p);
 	if (w32)
-		emit_rm(j, F_W, 0x63, RAX, R(RAX)); /* movsxd */
-	mov_store(j, G(j, u->rd), RAX);
+		emit_rm(&j->a, F_W, 0x63, RAX, R(RAX)); /* movsxd */
+	mov_store(&j->a, G(j, u->rd), RAX);
 }
 
 static void emit_branch(struct jit *j, const struct rv_uop *u, unsigned n)
@@ -760,11 +616,11 @@ static void emit_branch(struct jit *j, const struct rv_uop *u, unsigned n)
 	case RV_OP_BLTU: cc = CC_B; break;
 	default: cc = CC_AE; break;
 	}
-	mov_load(j, RAX, G(j, u->rs1));
-	emit_rm(j, F_W, 0x3b, RAX, G(j, u->rs2));
-	uint8_t *fall = jcc_fwd(j, cc ^ 1); /* inverse condition */
+	mov_load(&j->a, RAX, G(j, u->rs1));
+	emit_rm(&j->a, F_W, 0x3b, RAX, G(j, u->rs2));
+	uint8_t *fall = jcc_fwd(&j->a, cc ^ 1); /* inverse condition */
 	exit_to(j, 0, (int64_t)u->off + u->imm, n);
-	patch(j, fall, j->p);
+	patch(&j->a, fall, j->a.p);
 	exit_static(j, 1, (int64_t)u->off + u->len);
 }
 
@@ -775,27 +631,27 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 	case RV_OP_END: exit_static(j, 1, u->off); return false;
 	case RV_OP_FENCE: return true;
 	case RV_OP_LUI:
-		emit_rm(j, F_W, 0xc7, 0, G(j, u->rd));
-		b4(j, (uint32_t)u->imm);
+		emit_rm(&j->a, F_W, 0xc7, 0, G(j, u->rd));
+		b4(&j->a, (uint32_t)u->imm);
 		return true;
 	case RV_OP_AUIPC:
 		if (j->map[u->rd] >= 0) {
-			lea(j, j->map[u->rd], R13, (int32_t)((int64_t)u->off + u->imm));
+			lea(&j->a, j->map[u->rd], R13, (int32_t)((int64_t)u->off + u->imm));
 		} else {
-			lea(j, RAX, R13, (int32_t)((int64_t)u->off + u->imm));
-			mov_store(j, G(j, u->rd), RAX);
+			lea(&j->a, RAX, R13, (int32_t)((int64_t)u->off + u->imm));
+			mov_store(&j->a, G(j, u->rd), RAX);
 		}
 		return true;
 	case RV_OP_JAL:
-		lea(j, RAX, R13, (int32_t)(u->off + u->len));
-		mov_store(j, G(j, u->rd), RAX);
+		lea(&j->a, RAX, R13, (int32_t)(u->off + u->len));
+		mov_store(&j->a, G(j, u->rd), RAX);
 		exit_to(j, 0, (int64_t)u->off + u->imm, n);
 		return false;
 	case RV_OP_JALR:
 		addr_rax(j, u);
-		alu_imm(j, F_W, 4, R(RAX), -2);
-		lea(j, RCX, R13, (int32_t)(u->off + u->len));
-		mov_store(j, G(j, u->rd), RCX);
+		alu_imm(&j->a, F_W, 4, R(RAX), -2);
+		lea(&j->a, RCX, R13, (int32_t)(u->off + u->len));
+		mov_store(&j->a, G(j, u->rd), RCX);
 		writeback(j);
 		exit_rax(j, 0);
 		return false;
@@ -847,11 +703,11 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 	case RV_OP_MUL:
 	case RV_OP_MULW: {
 		bool w32 = u->opc == RV_OP_MULW;
-		mov_load(j, RAX, G(j, u->rs1));
-		emit_rm(j, (w32 ? 0 : F_W) | F_0F, 0xaf, RAX, G(j, u->rs2)); /* imul */
+		mov_load(&j->a, RAX, G(j, u->rs1));
+		emit_rm(&j->a, (w32 ? 0 : F_W) | F_0F, 0xaf, RAX, G(j, u->rs2)); /* imul */
 		if (w32)
-			emit_rm(j, F_W, 0x63, RAX, R(RAX));
-		mov_store(j, G(j, u->rd), RAX);
+			emit_rm(&j->a, F_W, 0x63, RAX, R(RAX));
+		mov_store(&j->a, G(j, u->rd), RAX);
 		return true;
 	}
 	case RV_OP_DIV:
@@ -865,19 +721,19 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 	case RV_OP_MULH:
 	case RV_OP_MULHU:
 	case RV_OP_MULHSU:
-		mov_load(j, RAX, G(j, u->rs1));
-		emit_rm(j, F_W, 0xf7, u->opc == RV_OP_MULH ? 5 : 4, G(j, u->rs2)); /* rdx:rax */
+		mov_load(&j->a, RAX, G(j, u->rs1));
+		emit_rm(&j->a, F_W, 0xf7, u->opc == RV_OP_MULH ? 5 : 4, G(j, u->rs2)); /* rdx:rax */
 		if (u->opc == RV_OP_MULHSU) { /* signed rs1: hi -= rs1 < 0 ? rs2 : 0 */
-			mov_load(j, RAX, G(j, u->rs1));
-			emit_rm(j, F_W, 0xc1, 7, R(RAX)); /* sar rax, 63 */
-			b1(j, 63);
-			emit_rm(j, F_W, 0x23, RAX, G(j, u->rs2));
-			emit_rm(j, F_W, 0x2b, RDX, R(RAX));
+			mov_load(&j->a, RAX, G(j, u->rs1));
+			emit_rm(&j->a, F_W, 0xc1, 7, R(RAX)); /* sar rax, 63 */
+			b1(&j->a, 63);
+			emit_rm(&j->a, F_W, 0x23, RAX, G(j, u->rs2));
+			emit_rm(&j->a, F_W, 0x2b, RDX, R(RAX));
 		}
-		mov_store(j, G(j, u->rd), RDX);
+		mov_store(&j->a, G(j, u->rd), RDX);
 		return true;
 	case RV_OP_AMO: emit_call(j, idx, u, jit_amo); return true;
-	default: j->overflow = true; return false;
+	default: j->a.overflow = true; return false;
 	}
 }
 
@@ -942,51 +798,51 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	if (!j)
 		return NULL;
 	uint8_t *start = core->jit_code + core->jit_used;
-	j->p = start;
-	j->end = core->jit_code + core->jit_size;
+	j->a.p = start;
+	j->a.end = core->jit_code + core->jit_size;
 	j->b = b;
 	allocate(j, b, nops);
 
 	for (unsigned i = 0; i < 6; i++)
-		push(j, saved[i]);
-	alu_imm(j, F_W, 5, R(RSP), 8); /* keep rsp 16-byte aligned for calls */
-	mov_load(j, RBX, R(RDI));
-	mov_load(j, R13, R(RSI));
-	mov_load(j, R12, R(RDX));
+		push(&j->a, saved[i]);
+	alu_imm(&j->a, F_W, 5, R(RSP), 8); /* keep rsp 16-byte aligned for calls */
+	mov_load(&j->a, RBX, R(RDI));
+	mov_load(&j->a, R13, R(RSI));
+	mov_load(&j->a, R12, R(RDX));
 	/* Inner entry (chained from another block): rbx, r12, frame set, r13 = bpc. */
-	uint8_t *inner = j->p;
+	uint8_t *inner = j->a.p;
 	const struct rv_uop *last = &b->u[nops - 1];
 	if (!partial && rv_op_ends_block(last->opc) && last->opc != RV_OP_JALR &&
 	    last->off + last->imm == 0) {
 		/* a self-loop: remember the translation context it started in */
-		mov_load(j, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
-		mov_store(j, M(RSP, 0), RAX);
+		mov_load(&j->a, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
+		mov_store(&j->a, M(RSP, 0), RAX);
 	}
 	reload(j);
-	j->loop_top = j->p;
+	j->loop_top = j->a.p;
 	for (unsigned i = 0; i < nops; i++)
 		if (!emit_op(j, i, &b->u[i], b->n))
 			break;
 	if (partial) { /* the interpreter goes on at op nops */
 		writeback(j);
-		emit_rm(j, 0, 0xc7, 0, R(RAX));
-		b4(j, RV_JIT_INTERPRET + nops);
+		emit_rm(&j->a, 0, 0xc7, 0, R(RAX));
+		b4(&j->a, RV_JIT_INTERPRET + nops);
 		jmp_epilogue(j);
 	}
 	emit_stubs(j);
-	uint8_t *epi = j->p;
+	uint8_t *epi = j->a.p;
 	for (unsigned i = 0; i < j->nepi; i++)
-		patch(j, j->epilogue_jmps[i], epi);
+		patch(&j->a, j->epilogue_jmps[i], epi);
 	/* tell exec.c which block returned (chains may have moved on) */
-	mov_imm64(j, RCX, (uint64_t)(uintptr_t)b);
-	mov_store(j, M(R12, (int32_t)offsetof(struct rv_jit_run, b)), RCX);
-	mov_store(j, M(R12, (int32_t)offsetof(struct rv_jit_run, bpc)), R13);
-	alu_imm(j, F_W, 0, R(RSP), 8);
+	mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)b);
+	mov_store(&j->a, M(R12, (int32_t)offsetof(struct rv_jit_run, b)), RCX);
+	mov_store(&j->a, M(R12, (int32_t)offsetof(struct rv_jit_run, bpc)), R13);
+	alu_imm(&j->a, F_W, 0, R(RSP), 8);
 	for (int i = 5; i >= 0; i--)
-		pop(j, saved[i]);
-	b1(j, 0xc3);
-	bool ok = !j->overflow;
-	size_t used = (size_t)(j->p - start);
+		pop(&j->a, saved[i]);
+	b1(&j->a, 0xc3);
+	bool ok = !j->a.overflow;
+	size_t used = (size_t)(j->a.p - start);
 	free(j);
 	if (!ok)
 		return NULL;
