@@ -219,6 +219,14 @@ static int opt_timeout(struct vmm_options *o, const char *v, struct vs_err *err)
 	return 0;
 }
 
+/* The CPU reads VESSEL_NO_JIT when the machine is created (lib/vm/cpu/jit.c). */
+static int opt_no_jit(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	if (setenv("VESSEL_NO_JIT", "1", 1) < 0)
+		return vs_errf(err, errno, "--no-jit: cannot set VESSEL_NO_JIT");
+	return 0;
+}
+
 static int opt_help(struct vmm_options *o, const char *v, struct vs_err *err)
 {
 	o->help = true;
@@ -242,6 +250,8 @@ static const struct vmm_option vmm_options_table[] = {
 	{ "mem", "SIZE", "guest RAM at 0x80000000 (default 128M)", opt_mem },
 	{ "cpus", "N", "number of harts (default 1)", opt_cpus },
 	{ "timeout", "SECONDS", "stop the guest after this long (exit status 124)", opt_timeout },
+	{ "no-jit", NULL, "interpret only: no translation of hot guest code to host code",
+	  opt_no_jit },
 	{ "help", NULL, "show this help", opt_help },
 };
 

@@ -41,6 +41,8 @@ void rv_core_flush(struct rv_core *core)
 {
 	memset(core->hash, 0, sizeof(core->hash));
 	core->arena_used = 0;
+	core->jit_used = 0; /* translations die with their blocks */
+	core->jit_full = false;
 	core->flushes++;
 	for (unsigned k = 0; k < core->nharts; k++)
 		rv_tlb_flush(core->harts[k]);
@@ -146,6 +148,8 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 	uint64_t pa = h->tlb_ppage[priv][RV_ACC_EXEC][tidx] | (pc & ~RV_PAGE_MASK);
 	const uint8_t *host = (const uint8_t *)(e->addend + pc);
 
+	if (unlikely(core->jit_full))
+		rv_core_flush(core);
 	unsigned hidx = hash_pa(pa);
 	struct rv_block *b;
 	for (b = core->hash[hidx]; b; b = b->hnext)
@@ -189,6 +193,9 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 	memset(b->chain, 0, sizeof(b->chain));
 	b->n = n;
 	b->bytes = off;
+	b->hot = core->jit_threshold;
+	b->jit = NULL;
+	b->jit_inner = NULL;
 	b->hnext = core->hash[hidx];
 	b->hprev = &core->hash[hidx];
 	if (b->hnext)
@@ -245,6 +252,7 @@ struct rv_core *rv_core_new(struct vm_bus *bus, unsigned nharts, uint64_t (*get_
 		return NULL;
 	}
 	rv_hart_run(NULL, 0); /* publish the handler table */
+	rv_jit_init(core);
 	for (unsigned k = 0; k < nharts; k++) {
 		core->harts[k] = aligned_alloc(64, (sizeof(struct rv_hart) + 63) & ~(size_t)63);
 		if (!core->harts[k]) {
@@ -276,6 +284,7 @@ void rv_core_free(struct rv_core *core)
 		free(core->pages[i]);
 	if (core->arena)
 		munmap(core->arena, core->arena_size);
+	rv_jit_free(core);
 	free(core->scratch);
 	free(core);
 }

@@ -30,6 +30,15 @@
 
 #define RV_BLOCK_MAX 64
 
+/* The baseline JIT (jit.c) exists on x86-64 hosts only. */
+#if defined(__x86_64__)
+#define RV_JIT 1
+#else
+#define RV_JIT 0
+#endif
+#define RV_JIT_THRESHOLD 32	       /* block executions before translation */
+#define RV_JIT_ARENA	 (32ULL << 20) /* bytes of host code */
+
 /* Ops that own a handler label in exec.c. */
 // clang-format off
 #define RV_INT_OPS(X) \
@@ -78,6 +87,23 @@ struct rv_chain {
 	uint64_t vpc, key;
 };
 
+struct rv_hart;
+struct rv_jit_run;
+/*
+ * A translated block (jit.c): returns 0/1 = left through chain slot 0/1,
+ * 2+i = op i trapped, RV_JIT_INTERPRET+i = interpret on from op i.
+ */
+#define RV_JIT_INTERPRET 128
+typedef int (*rv_jit_fn)(struct rv_hart *h, uint64_t bpc, struct rv_jit_run *r);
+
+/* What generated code reads besides the hart (exec.c fills it per call). */
+struct rv_jit_run {
+	struct rv_tlb_entry *tlbr, *tlbw; /* data TLBs of the effective privilege */
+	int64_t left;			  /* budget left; self-loops subtract their length */
+	struct rv_block *b;		  /* out: block that returned (chains move on) */
+	uint64_t bpc;			  /* out: its virtual pc */
+};
+
 struct rv_block {
 	uint64_t paddr;			 /* guest physical address of the first instruction */
 	struct rv_chain chain[2];	 /* [0]: taken branch / jump, [1]: fall-through */
@@ -85,6 +111,9 @@ struct rv_block {
 	struct rv_block *pnext;		 /* next block decoded from the same page */
 	uint32_t n;			 /* guest instructions (uops before END) */
 	uint32_t bytes;			 /* bytes of guest code covered */
+	uint32_t hot;			 /* executions left before translation (jit.c) */
+	rv_jit_fn jit;			 /* host code, or NULL while interpreted */
+	void *jit_inner;		 /* entry from other translated blocks */
 	struct rv_uop u[];
 };
 
@@ -128,8 +157,19 @@ struct rv_core {
 	struct rv_block *scratch; /* one-instruction blocks that straddle a page */
 	uint64_t flushes;	  /* number of full flushes (arena recycled) */
 	uint64_t key_counter;	  /* source of fresh rv_hart.chain_key values */
+
+	/* JIT (jit.c): code arena recycled with the block arena; NULL = off. */
+	uint8_t *jit_code;
+	size_t jit_size, jit_used;
+	bool jit_full;			    /* arena full: flush at the next block lookup */
+	uint32_t jit_threshold;		    /* initial rv_block.hot */
+	uint64_t jit_blocks;		    /* blocks translated so far (statistics) */
+	uint64_t jit_bytes;		    /* host code generated so far */
+	uint64_t jit_rejected[RV_OP_COUNT]; /* hot blocks not translated, by first unsupported op */
+	bool jit_stats;			    /* log the statistics when the core is freed */
 };
 
+/* Handler labels by opcode; [RV_OP_COUNT] is the entry of translated blocks. */
 extern const void *const *rv_exec_handlers;
 
 /* The hart's translation context changed: forget every chain it made. */
@@ -175,6 +215,12 @@ void rv_jcache_flush(struct rv_hart *h);
 /* decode.c */
 void rv_decode(uint32_t insn, unsigned len, struct rv_uop *u);
 bool rv_op_ends_block(unsigned opc);
+
+/* jit.c */
+int rv_jit_init(struct rv_core *core);
+void rv_jit_free(struct rv_core *core);
+/* Translate b if every op is supported; NULL otherwise (b stays interpreted). */
+void *rv_jit_translate(struct rv_core *core, struct rv_block *b);
 
 /* fpu.c: returns 0, or -1 after raising an exception. */
 int rv_fp_exec(struct rv_hart *h, const struct rv_uop *u);

@@ -104,8 +104,9 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 {
 #define RV_LABEL(n)    [RV_OP_##n] = &&op_##n,
 #define RV_FP_LABEL(n) [RV_OP_##n] = &&op_FP,
-	static const void *const labels[RV_OP_COUNT] = { RV_INT_OPS(RV_LABEL)
-							     RV_FP_OPS(RV_FP_LABEL) };
+	static const void *const labels[RV_OP_COUNT + 1] = {
+		RV_INT_OPS(RV_LABEL) RV_FP_OPS(RV_FP_LABEL)[RV_OP_COUNT] = &&op_JIT
+	};
 #undef RV_LABEL
 #undef RV_FP_LABEL
 	if (!h) {
@@ -160,6 +161,8 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		}
 		struct rv_tlb_entry *const tlbr = h->tlb[ext->dpriv][RV_ACC_READ];
 		struct rv_tlb_entry *const tlbw = h->tlb[ext->dpriv][RV_ACC_WRITE];
+		if (unlikely(--b->hot == 0))
+			rv_jit_translate(h->core, b);
 		const struct rv_uop *u = b->u;
 
 #define PC     (bpc + u->off)
@@ -183,6 +186,8 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			   retired < budget)) {                                      \
 			b = c_->b;                                                   \
 			bpc = t_;                                                    \
+			if (unlikely(--b->hot == 0))                                 \
+				rv_jit_translate(h->core, b);                        \
 			u = b->u;                                                    \
 			goto * u->handler;                                           \
 		}                                                                    \
@@ -251,6 +256,25 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 
 		goto * u->handler;
 
+	op_JIT : {
+		/* A translated block (jit.c): same exits as the interpreter's. */
+		struct rv_jit_run jr = { tlbr, tlbw, (int64_t)(budget - retired), b, bpc };
+		int k = b->jit(h, bpc, &jr);
+		retired = budget - (uint64_t)jr.left; /* blocks completed in host code */
+		b = jr.b;
+		bpc = jr.bpc;
+		if (k >= RV_JIT_INTERPRET) { /* translated up to op k - RV_JIT_INTERPRET */
+			u = b->u + (k - RV_JIT_INTERPRET);
+			goto * u->handler;
+		}
+		if (k >= 2) {
+			u = b->u + (k - 2);
+			goto trapped;
+		}
+		if (k == 0)
+			CHAIN(0, h->pc);
+		CHAIN(1, h->pc);
+	}
 	op_ILLEGAL:
 		TRAP(RV_EXC_ILLEGAL, u->raw);
 	op_END:

@@ -1,0 +1,934 @@
+/*
+ * jit.c - a baseline template JIT: hot decoded blocks become x86-64 code.
+ *
+ * A block (cache.c) counts down rv_block.hot every time the interpreter
+ * enters it; at zero rv_jit_translate() turns the block's micro-ops into one
+ * host function and points the block's first handler at exec.c's JIT entry,
+ * which calls it.  Supported ops: integer ALU, the M extension, loads and
+ * stores, FENCE, AMO/LR/SC (a call to rv_amo), and at the end conditional
+ * branches, JAL, JALR.  A block is translated up to its first unsupported op
+ * (FP: calling fpu.c per op is slower than the interpreter; CSR, system) when at
+ * least JIT_MIN_PREFIX ops precede it, the interpreter running the rest;
+ * otherwise it stays interpreted.  The code lives in one arena
+ * recycled together with the block arena (rv_core_flush); a translation dies
+ * with its block (an invalidated block is never entered again, but may finish
+ * running, exactly as in the interpreter).
+ *
+ * Generated function: int fn(struct rv_hart *h, uint64_t bpc, struct
+ * rv_jit_run *r), bpc being the block's virtual pc (a block is keyed by
+ * physical address and may run at several virtual ones).  Register use:
+ * rbx = h (h->x[] is at offset 0), r12 = r, r13 = bpc; rax/rcx/rdx are
+ * scratch; up to nine guest registers used by the block live in rsi, rdi,
+ * r8-r11, r14, r15 and rbp for the whole block (loaded on entry, written back
+ * before every exit and every call).  Return value:
+ *   0 / 1  the block left through chain slot 0 (taken branch, jump) or 1
+ *          (fall-through); h->pc holds the target; every instruction retired;
+ *   2 + i  micro-op i trapped (h->pc is the trap vector, ops before i
+ *          retired), exactly as the interpreter's `trapped` label;
+ *   128 + i  ops before i ran (registers written back, none counted as
+ *          retired yet): the interpreter goes on at op i, which is the first
+ *          unsupported op of a block translated only up to it.
+ * A block whose taken branch or jump targets its own start loops in host
+ * code while r->left (the run budget, decremented by the block's length per
+ * iteration) stays positive, h->events is clear and h->chain_key is unchanged
+ * (no TLB flush, privilege change or code invalidation happened): the same
+ * conditions under which the interpreter would chain the block to itself.
+ *
+ * Loads and stores use the hart's soft TLB in line (same entries and tag rule
+ * as exec.c); a miss calls rv_load_slow / rv_store_slow with h->pc set to
+ * the instruction, as the trap protocol of exec.c requires.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "cpu_internal.h"
+#include "jit_x86.h"
+#include "vessel/core/log.h"
+
+#if RV_JIT
+
+#define JIT_NREGS   9
+#define JIT_MAXSTUB RV_BLOCK_MAX
+#define JIT_MARGIN  (48 << 10) /* arena space a block may need at most */
+/* A block with an unsupported op is translated up to it if at least this many
+ * ops come first (the call from exec.c costs about as much as a few ops). */
+#define JIT_MIN_PREFIX 3
+
+static const int8_t pool[JIT_NREGS] = { RSI, RDI, R8, R9, R10, R11, R14, R15, RBP };
+
+struct stub {
+	uint8_t *jne;	 /* rel32 field of the jump to the stub */
+	uint8_t *resume; /* where the stub returns */
+	unsigned idx;	 /* micro-op index */
+	uint32_t off;	 /* pc offset in the block */
+	uint32_t info;
+	bool store;
+};
+
+struct jit {
+	struct jit_asm a; /* the code being written */
+	struct rv_block *b;
+	int8_t map[33];	   /* host register of each guest register, or -1 */
+	bool written[33];  /* guest register written somewhere in the block */
+	uint8_t *loop_top; /* after the register loads */
+	uint8_t *epilogue_jmps[2 * JIT_MAXSTUB + 8];
+	unsigned nepi;
+	struct stub stubs[JIT_MAXSTUB];
+	unsigned nstubs;
+};
+
+/* Guest register g: its host register or h->x[g]. */
+static struct opnd G(const struct jit *j, unsigned g) {
+	return j->map[g] >= 0 ? R(j->map[g]) : M(RBX, (int32_t)(8 * g));
+}
+
+/* ---- block-level pieces ---- */
+
+static void
+writeback(struct jit *j)
+{
+	for (unsigned g = 1; g < 33; g++)
+		if (j->map[g] >= 0 && j->written[g])
+			mov_store(&j->a, M(RBX, (int32_t)(8 * g)), j->map[g]);
+}
+
+static void reload(struct jit *j)
+{
+	for (unsigned g = 1; g < 33; g++)
+		if (j->map[g] >= 0)
+			emit_rm(&j->a, F_W, 0x8b, j->map[g], M(RBX, (int32_t)(8 * g)));
+}
+
+static void jmp_epilogue(struct jit *j)
+{
+	uint8_t *f = jcc_fwd(&j->a, -1);
+	if (j->nepi < sizeof(j->epilogue_jmps) / sizeof(j->epilogue_jmps[0]))
+		j->epilogue_jmps[j->nepi++] = f;
+	else
+		j->a.overflow = true;
+}
+
+/*
+ * Leave through chain slot k towards the pc in rax (registers written back).
+ * When the slot names a translated block under the current chain_key, no
+ * event is pending and budget is left, jump straight into that block's inner
+ * entry; otherwise return k to exec.c with h->pc = target.
+ */
+static void exit_rax(struct jit *j, unsigned k)
+{
+	struct opnd left = M(R12, (int32_t)offsetof(struct rv_jit_run, left));
+	mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
+	emit_rm(&j->a, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
+	uint8_t *f1 = jcc_fwd(&j->a, CC_NE);
+	mov_load(&j->a, RDX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
+	emit_rm(&j->a, F_W, 0x3b, RDX, M(RCX, (int32_t)offsetof(struct rv_chain, key)));
+	uint8_t *f2 = jcc_fwd(&j->a, CC_NE);
+	emit_rm(&j->a, 0, 0x83, 7, M(RBX, (int32_t)offsetof(struct rv_hart, events))); /* cmp */
+	b1(&j->a, 0);
+	uint8_t *f3 = jcc_fwd(&j->a, CC_NE);
+	mov_load(&j->a, RDX, M(RCX, (int32_t)offsetof(struct rv_chain, b)));
+	mov_load(&j->a, RDX, M(RDX, (int32_t)offsetof(struct rv_block, jit_inner)));
+	emit_rm(&j->a, F_W, 0x85, RDX, R(RDX)); /* test rdx, rdx */
+	uint8_t *f4 = jcc_fwd(&j->a, CC_E);
+	alu_imm(&j->a, F_W, 5, left, (int32_t)j->b->n); /* sub [r->left], n */
+	uint8_t *f5 = jcc_fwd(&j->a, CC_LE);
+	mov_load(&j->a, R13, R(RAX));
+	emit_rm(&j->a, 0, 0xff, 4, R(RDX)); /* jmp rdx */
+	patch(&j->a, f5, j->a.p);
+	alu_imm(&j->a, F_W, 0, left, (int32_t)j->b->n); /* undo: the C side counts this exit */
+	patch(&j->a, f1, j->a.p);
+	patch(&j->a, f2, j->a.p);
+	patch(&j->a, f3, j->a.p);
+	patch(&j->a, f4, j->a.p);
+	mov_store(&j->a, M(RBX, (int32_t)offsetof(struct rv_hart, pc)), RAX);
+	emit_rm(&j->a, 0, 0xc7, 0, R(RAX)); /* mov eax, k */
+	b4(&j->a, k);
+	jmp_epilogue(j);
+}
+
+/* Leave through chain slot k towards bpc + off. */
+static void exit_static(struct jit *j, unsigned k, int64_t off)
+{
+	writeback(j);
+	if (off >= INT32_MIN && off <= INT32_MAX) {
+		lea(&j->a, RAX, R13, (int32_t)off);
+	} else {
+		mov_imm64(&j->a, RAX, (uint64_t)off);
+		emit_rm(&j->a, F_W, 0x03, RAX, R(R13)); /* add rax, r13 */
+	}
+	exit_rax(j, k);
+}
+
+/* A jump to the block's own start: loop in host code when allowed. */
+static void exit_self(struct jit *j, unsigned n)
+{
+	struct opnd left = M(R12, (int32_t)offsetof(struct rv_jit_run, left));
+	alu_imm(&j->a, F_W, 5, left, (int32_t)n); /* sub [r->left], n */
+	uint8_t *f1 = jcc_fwd(&j->a, CC_LE);
+	emit_rm(&j->a, 0, 0x83, 7, M(RBX, (int32_t)offsetof(struct rv_hart, events))); /* cmp */
+	b1(&j->a, 0);
+	uint8_t *f2 = jcc_fwd(&j->a, CC_NE);
+	mov_load(&j->a, RAX, M(RSP, 0));
+	emit_rm(&j->a, F_W, 0x3b, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
+	uint8_t *f3 = jcc_fwd(&j->a, CC_NE);
+	jmp_to(&j->a, -1, j->loop_top);
+	patch(&j->a, f1, j->a.p);
+	patch(&j->a, f2, j->a.p);
+	patch(&j->a, f3, j->a.p);
+	alu_imm(&j->a, F_W, 0, left, (int32_t)n); /* undo: the C side counts this exit */
+	exit_static(j, 0, 0);
+}
+
+static void exit_to(struct jit *j, unsigned k, int64_t off, unsigned n)
+{
+	if (off == 0 && k == 0)
+		exit_self(j, n);
+	else
+		exit_static(j, k, off);
+}
+
+/* ---- slow paths called from generated code ---- */
+
+/* info: size | signed << 4 | rd << 8 */
+static int jit_load(struct rv_hart *h, uint64_t va, uint64_t pc, uint32_t info)
+{
+	unsigned size = info & 15, rd = info >> 8;
+	uint64_t v;
+	h->pc = pc;
+	if (rv_load_slow(h, va, size, &v))
+		return 1;
+	if (size < 8) {
+		unsigned sh = 64 - 8 * size;
+		v = (info & 16) ? (uint64_t)((int64_t)(v << sh) >> sh) : (v << sh) >> sh;
+	}
+	h->x[rd] = v;
+	return 0;
+}
+
+/* info: size | rs2 << 8 */
+static int jit_store(struct rv_hart *h, uint64_t va, uint64_t pc, uint32_t info)
+{
+	h->pc = pc;
+	return rv_store_slow(h, va, info & 15, h->x[info >> 8]) != 0;
+}
+
+/* AMO, LR, SC (mmu.c); h->pc is the instruction's, as exec.c sets it. */
+static int jit_amo(struct rv_hart *h, const struct rv_uop *u, uint64_t pc, struct rv_jit_run *r)
+{
+	(void)r;
+	h->pc = pc;
+	return rv_amo(h, u) != 0;
+}
+
+/*
+ * An op done by a C helper int fn(h, u, pc, r) (nonzero: it trapped): guest
+ * registers are written back before and reloaded after the call.
+ */
+static void emit_call(struct jit *j, unsigned idx, const struct rv_uop *u,
+		      int (*fn)(struct rv_hart *, const struct rv_uop *, uint64_t,
+				struct rv_jit_run *))
+{
+	writeback(j);
+	mov_load(&j->a, RDI, R(RBX));
+	mov_imm64(&j->a, RSI, (uint64_t)(uintptr_t)u);
+	lea(&j->a, RDX, R13, (int32_t)u->off);
+	mov_load(&j->a, RCX, R(R12));
+	mov_imm64(&j->a, RAX, (uint64_t)(uintptr_t)fn);
+	emit_rm(&j->a, 0, 0xff, 2, R(RAX));   /* call rax */
+	emit_rm(&j->a, 0, 0x85, RAX, R(RAX)); /* test eax, eax */
+	uint8_t *ok = jcc_fwd(&j->a, CC_E);
+	emit_rm(&j->a, 0, 0xc7, 0, R(RAX));
+	b4(&j->a, 2 + idx);
+	jmp_epilogue(j);
+	patch(&j->a, ok, j->a.p);
+	reload(j);
+}
+
+static void emit_stubs(struct jit *j)
+{
+	for (unsigned i = 0; i < j->nstubs; i++) {
+		struct stub *s = &j->stubs[i];
+		patch(&j->a, s->jne, j->a.p);
+		writeback(j);
+		mov_load(&j->a, RSI, R(RAX)); /* va */
+		mov_load(&j->a, RDI, R(RBX));
+		lea(&j->a, RDX, R13, (int32_t)s->off);
+		emit_rm(&j->a, 0, 0xc7, 0, R(RCX)); /* mov ecx, info */
+		b4(&j->a, s->info);
+		mov_imm64(&j->a, RAX, (uint64_t)(uintptr_t)(s->store ? jit_store : jit_load));
+		emit_rm(&j->a, 0, 0xff, 2, R(RAX));   /* call rax */
+		emit_rm(&j->a, 0, 0x85, RAX, R(RAX)); /* test eax, eax */
+		uint8_t *ok = jcc_fwd(&j->a, CC_E);
+		emit_rm(&j->a, 0, 0xc7, 0, R(RAX));
+		b4(&j->a, 2 + s->idx);
+		jmp_epilogue(j);
+		patch(&j->a, ok, j->a.p);
+		reload(j);
+		jmp_to(&j->a, -1, s->resume);
+	}
+}
+
+/* ---- micro-ops ---- */
+
+static bool supported(unsigned opc)
+{
+	switch (opc) {
+	case RV_OP_END:
+	case RV_OP_LUI:
+	case RV_OP_AUIPC:
+	case RV_OP_JAL:
+	case RV_OP_JALR:
+	case RV_OP_BEQ:
+	case RV_OP_BNE:
+	case RV_OP_BLT:
+	case RV_OP_BGE:
+	case RV_OP_BLTU:
+	case RV_OP_BGEU:
+	case RV_OP_LB:
+	case RV_OP_LH:
+	case RV_OP_LW:
+	case RV_OP_LD:
+	case RV_OP_LBU:
+	case RV_OP_LHU:
+	case RV_OP_LWU:
+	case RV_OP_SB:
+	case RV_OP_SH:
+	case RV_OP_SW:
+	case RV_OP_SD:
+	case RV_OP_ADDI:
+	case RV_OP_SLTI:
+	case RV_OP_SLTIU:
+	case RV_OP_XORI:
+	case RV_OP_ORI:
+	case RV_OP_ANDI:
+	case RV_OP_SLLI:
+	case RV_OP_SRLI:
+	case RV_OP_SRAI:
+	case RV_OP_ADD:
+	case RV_OP_SUB:
+	case RV_OP_SLL:
+	case RV_OP_SLT:
+	case RV_OP_SLTU:
+	case RV_OP_XOR:
+	case RV_OP_SRL:
+	case RV_OP_SRA:
+	case RV_OP_OR:
+	case RV_OP_AND:
+	case RV_OP_ADDIW:
+	case RV_OP_SLLIW:
+	case RV_OP_SRLIW:
+	case RV_OP_SRAIW:
+	case RV_OP_ADDW:
+	case RV_OP_SUBW:
+	case RV_OP_SLLW:
+	case RV_OP_SRLW:
+	case RV_OP_SRAW:
+	case RV_OP_MUL:
+	case RV_OP_MULH:
+	case RV_OP_MULHSU:
+	case RV_OP_MULHU:
+	case RV_OP_MULW:
+	case RV_OP_DIV:
+	case RV_OP_DIVU:
+	case RV_OP_REM:
+	case RV_OP_REMU:
+	case RV_OP_DIVW:
+	case RV_OP_DIVUW:
+	case RV_OP_REMW:
+	case RV_OP_REMUW:
+	case RV_OP_FENCE:
+	case RV_OP_AMO: return true;
+	default: return false; /* FP: calling fpu.c per op costs more than the interpreter */
+	}
+}
+
+/* Which guest registers an op reads (bit 0: rs1, bit 1: rs2) and writes. */
+static unsigned reads(unsigned opc)
+{
+	switch (opc) {
+	case RV_OP_END:
+	case RV_OP_LUI:
+	case RV_OP_AUIPC:
+	case RV_OP_JAL:
+	case RV_OP_FENCE: return 0;
+	case RV_OP_JALR:
+	case RV_OP_LB:
+	case RV_OP_LH:
+	case RV_OP_LW:
+	case RV_OP_LD:
+	case RV_OP_LBU:
+	case RV_OP_LHU:
+	case RV_OP_LWU:
+	case RV_OP_ADDI:
+	case RV_OP_SLTI:
+	case RV_OP_SLTIU:
+	case RV_OP_XORI:
+	case RV_OP_ORI:
+	case RV_OP_ANDI:
+	case RV_OP_SLLI:
+	case RV_OP_SRLI:
+	case RV_OP_SRAI:
+	case RV_OP_ADDIW:
+	case RV_OP_SLLIW:
+	case RV_OP_SRLIW:
+	case RV_OP_SRAIW: return 1;
+	default: return 3;
+	}
+}
+
+static bool writes_rd(unsigned opc)
+{
+	switch (opc) {
+	case RV_OP_END:
+	case RV_OP_FENCE:
+	case RV_OP_BEQ:
+	case RV_OP_BNE:
+	case RV_OP_BLT:
+	case RV_OP_BGE:
+	case RV_OP_BLTU:
+	case RV_OP_BGEU:
+	case RV_OP_SB:
+	case RV_OP_SH:
+	case RV_OP_SW:
+	case RV_OP_SD: return false;
+	default: return true;
+	}
+}
+
+/* rax = rs1 + imm */
+static void addr_rax(struct jit *j, const struct rv_uop *u)
+{
+	struct opnd s = G(j, u->rs1);
+	if (s.r >= 0 && u->imm == 0) {
+		mov_load(&j->a, RAX, s);
+	} else if (s.r >= 0) {
+		lea(&j->a, RAX, s.r, u->imm);
+	} else {
+		mov_load(&j->a, RAX, s);
+		if (u->imm)
+			alu_imm(&j->a, F_W, 0, R(RAX), u->imm);
+	}
+}
+
+/* rcx = TLB entry for va in rax, compare its tag; returns the miss jump. */
+static uint8_t *tlb_check(struct jit *j, size_t tlb_off, unsigned size)
+{
+	mov_load(&j->a, RCX, R(RAX));
+	emit_rm(&j->a, F_W, 0xc1, 5, R(RCX)); /* shr rcx, 12 */
+	b1(&j->a, RV_PAGE_SHIFT);
+	alu_imm(&j->a, 0, 4, R(RCX), RV_TLB_SIZE - 1); /* and ecx, 255 */
+	emit_rm(&j->a, 0, 0xc1, 4, R(RCX));	       /* shl ecx, 4 */
+	b1(&j->a, 4);
+	emit_rm(&j->a, F_W, 0x03, RCX, M(R12, (int32_t)tlb_off)); /* add rcx, [r->tlb] */
+	mov_load(&j->a, RDX, R(RAX));
+	alu_imm(&j->a, F_W, 4, R(RDX), (int32_t)(uint32_t)(RV_PAGE_MASK | (size - 1)));
+	emit_rm(&j->a, F_W, 0x3b, RDX, M(RCX, 0)); /* cmp rdx, [rcx] (vtag) */
+	uint8_t *miss = jcc_fwd(&j->a, CC_NE);
+	emit_rm(&j->a, F_W, 0x03, RAX, M(RCX, (int32_t)offsetof(struct rv_tlb_entry, addend)));
+	return miss;
+}
+
+static void add_stub(struct jit *j, uint8_t *miss, unsigned idx, const struct rv_uop *u,
+		     uint32_t info, bool store)
+{
+	if (j->nstubs >= JIT_MAXSTUB) {
+		j->a.overflow = true;
+		return;
+	}
+	j->stubs[j->nstubs++] = (struct stub){ .jne = miss,
+					       .resume = j->a.p,
+					       .idx = idx,
+					       .off = u->off,
+					       .info = info,
+					       .store = store };
+}
+
+static void emit_load(struct jit *j, unsigned idx, const struct rv_uop *u)
+{
+	static const struct {
+		uint8_t size, sign;
+		unsigned flags, op;
+	} L[] = {
+		[RV_OP_LB] = { 1, 1, F_W | F_0F, 0xbe }, [RV_OP_LH] = { 2, 1, F_W | F_0F, 0xbf },
+		[RV_OP_LW] = { 4, 1, F_W, 0x63 },	 [RV_OP_LD] = { 8, 0, F_W, 0x8b },
+		[RV_OP_LBU] = { 1, 0, F_0F, 0xb6 },	 [RV_OP_LHU] = { 2, 0, F_0F, 0xb7 },
+		[RV_OP_LWU] = { 4, 0, 0, 0x8b },
+	};
+	unsigned size = L[u->opc].size;
+	addr_rax(j, u);
+	uint8_t *miss = tlb_check(j, offsetof(struct rv_jit_run, tlbr), size);
+	emit_rm(&j->a, L[u->opc].flags, L[u->opc].op, RAX, M(RAX, 0));
+	mov_store(&j->a, G(j, u->rd), RAX);
+	add_stub(j, miss, idx, u, size | (unsigned)L[u->opc].sign << 4 | (unsigned)u->rd << 8,
+		 false);
+}
+
+static void emit_store(struct jit *j, unsigned idx, const struct rv_uop *u)
+{
+	unsigned size = u->opc == RV_OP_SB   ? 1
+			: u->opc == RV_OP_SH ? 2
+			: u->opc == RV_OP_SW ? 4
+					     : 8;
+	addr_rax(j, u);
+	uint8_t *miss = tlb_check(j, offsetof(struct rv_jit_run, tlbw), size);
+	struct opnd v = G(j, u->rs2);
+	int r = v.r;
+	if (r < 0) {
+		mov_load(&j->a, RDX, v);
+		r = RDX;
+	}
+	if (size == 1)
+		emit_rm(&j->a, F_REX, 0x88, r, M(RAX, 0));
+	else
+		emit_rm(&j->a, size == 2 ? F_66 : size == 8 ? F_W : 0, 0x89, r, M(RAX, 0));
+	add_stub(j, miss, idx, u, size | (unsigned)u->rs2 << 8, true);
+}
+
+/* rd = rs1 OP rs2 (ALU opcode of the r64, r/m64 form), 64 or 32 bits. */
+static void alu_rr(struct jit *j, const struct rv_uop *u, unsigned op, bool w32)
+{
+	bool x0_neutral = op == 0x03 || op == 0x0b || op == 0x33; /* add, or, xor */
+	if (!w32 && (u->rs1 == 0 || u->rs2 == 0) && (x0_neutral || (op == 0x2b && u->rs2 == 0))) {
+		/* mv (add rd, x0, rs) and friends: a copy */
+		struct opnd d = G(j, u->rd), s = G(j, u->rs1 == 0 ? u->rs2 : u->rs1);
+		if (d.r >= 0) {
+			mov_load(&j->a, d.r, s);
+		} else {
+			mov_load(&j->a, RAX, s);
+			mov_store(&j->a, d, RAX);
+		}
+		return;
+	}
+	mov_load(&j->a, RAX, G(j, u->rs1));
+	emit_rm(&j->a, w32 ? 0 : F_W, op, RAX, G(j, u->rs2));
+	if (w32)
+		emit_rm(&j->a, F_W, 0x63, RAX, R(RAX)); /* movsxd rax, eax */
+	mov_store(&j->a, G(j, u->rd), RAX);
+}
+
+static void alu_ri(struct jit *j, const struct rv_uop *u, unsigned ext, bool w32)
+{
+	struct opnd d = G(j, u->rd), s = G(j, u->rs1);
+	if (!w32 && ext == 0 && d.r >= 0 && s.r >= 0) {
+		lea(&j->a, d.r, s.r, u->imm);
+		return;
+	}
+	mov_load(&j->a, RAX, s);
+	if (u->imm || ext == 4)
+		alu_imm(&j->a, w32 ? 0 : F_W, ext, R(RAX), u->imm);
+	if (w32)
+		emit_rm(&j->a, F_W, 0x63, RAX, R(RAX));
+	mov_store(&j->a, G(j, u->rd), RAX);
+}
+
+/* Shift group-2 ext: 4 shl, 5 shr, 7 sar; by immediate or by rs2. */
+static void shift(struct jit *j, const struct rv_uop *u, unsigned ext, bool w32, bool by_reg)
+{
+	if (by_reg)
+		mov_load(&j->a, RCX, G(j, u->rs2));
+	mov_load(&j->a, RAX, G(j, u->rs1));
+	if (by_reg) {
+		emit_rm(&j->a, w32 ? 0 : F_W, 0xd3, (int)ext, R(RAX));
+	} else {
+		emit_rm(&j->a, w32 ? 0 : F_W, 0xc1, (int)ext, R(RAX));
+		b1(&j->a, (uint8_t)u->imm);
+	}
+	if (w32)
+		emit_rm(&j->a, F_W, 0x63, RAX, R(RAX));
+	mov_store(&j->a, G(j, u->rd), RAX);
+}
+
+/* rd = (rs1 cmp rs2/imm) ? 1 : 0 */
+static void set_cc(struct jit *j, const struct rv_uop *u, int cc, bool imm)
+{
+	mov_load(&j->a, RAX, G(j, u->rs1));
+	if (imm)
+		alu_imm(&j->a, F_W, 7, R(RAX), u->imm);
+	else
+		emit_rm(&j->a, F_W, 0x3b, RAX, G(j, u->rs2));
+	emit_rm(&j->a, F_0F, 0x90 + (unsigned)cc, 0, R(RAX)); /* setcc al */
+	emit_rm(&j->a, F_0F, 0xb6, RAX, R(RAX));	      /* movzx eax, al */
+	mov_store(&j->a, G(j, u->rd), RAX);
+}
+
+/*
+ * M-extension division (unprivileged spec, "Division Operations"): by zero
+ * gives all ones (quotient) or the dividend (remainder); the signed overflow
+ * INT_MIN / -1 gives INT_MIN and remainder 0.  x86 div/idiv would fault on
+ * both, so they are handled before it.
+ */
+static void emit_div(struct jit *j, const struct rv_uop *u)
+{
+	unsigned opc = u->opc;
+	bool w32 =
+	    opc == RV_OP_DIVW || opc == RV_OP_DIVUW || opc == RV_OP_REMW || opc == RV_OP_REMUW;
+	bool sign = opc == RV_OP_DIV || opc == RV_OP_REM || opc == RV_OP_DIVW || opc == RV_OP_REMW;
+	bool rem = opc == RV_OP_REM || opc == RV_OP_REMU || opc == RV_OP_REMW || opc == RV_OP_REMUW;
+	unsigned fw = w32 ? 0 : F_W;
+	emit_rm(&j->a, fw, 0x8b, RCX, G(j, u->rs2)); /* mov (e)cx, rs2 */
+	emit_rm(&j->a, fw, 0x8b, RAX, G(j, u->rs1)); /* mov (e)ax, rs1 */
+	emit_rm(&j->a, fw, 0x85, RCX, R(RCX));	     /* test */
+	uint8_t *by_zero = jcc_fwd(&j->a, CC_E);
+	uint8_t *minus1 = NULL;
+	if (sign) {
+		alu_imm(&j->a, fw, 7, R(RCX), -1); /* cmp (e)cx, -1 */
+		minus1 = jcc_fwd(&j->a, CC_E);
+		b1(&j->a, w32 ? 0x99 : 0x48); /* cdq / cqo */
+		if (!w32)
+			b1(&j->a, 0x99);
+	} else {
+		emit_rm(&j->a, 0, 0x33, RDX, R(RDX)); /* xor edx, edx */
+	}
+	emit_rm(&j->a, fw, 0xf7, sign ? 7 : 6, R(RCX)); /* (i)div (e)cx */
+	if (rem)
+		mov_load(&j->a, RAX, R(RDX));
+	uint8_t *done1 = jcc_fwd(&j->a, -1);
+	uint8_t *done2 = NULL;
+	if (sign) {
+		patch(&j->a, minus1, j->a.p);
+		if (rem)
+			emit_rm(&j->a, 0, 0x33, RAX, R(RAX)); /* remainder 0 */
+		else
+			emit_rm(&j->a, fw, 0xf7, 3, R(RAX)); /* neg: INT_MIN stays INT_MIN */
+		done2 = jcc_fwd(&j->a, -1);
+	}
+	patch(&j->a, by_zero, j->a.p);
+	if (!rem) { /* quotient all ones; the remainder is the dividend, in (e)ax */
+		emit_rm(&j->a, F_W, 0x83, 1, R(RAX)); /* or rax, -1 */
+		b1(&j->a, 0xff);
+	}
+	patch(&j->a, done1, j->a.p);
+	patch(&j->a, done2, j->a.p);
+	if (w32)
+		emit_rm(&j->a, F_W, 0x63, RAX, R(RAX)); /* movsxd */
+	mov_store(&j->a, G(j, u->rd), RAX);
+}
+
+static void emit_branch(struct jit *j, const struct rv_uop *u, unsigned n)
+{
+	int cc;
+	switch (u->opc) {
+	case RV_OP_BEQ: cc = CC_E; break;
+	case RV_OP_BNE: cc = CC_NE; break;
+	case RV_OP_BLT: cc = CC_L; break;
+	case RV_OP_BGE: cc = CC_GE; break;
+	case RV_OP_BLTU: cc = CC_B; break;
+	default: cc = CC_AE; break;
+	}
+	mov_load(&j->a, RAX, G(j, u->rs1));
+	emit_rm(&j->a, F_W, 0x3b, RAX, G(j, u->rs2));
+	uint8_t *fall = jcc_fwd(&j->a, cc ^ 1); /* inverse condition */
+	exit_to(j, 0, (int64_t)u->off + u->imm, n);
+	patch(&j->a, fall, j->a.p);
+	exit_static(j, 1, (int64_t)u->off + u->len);
+}
+
+/* Emit one op; returns false at the op that ends the block. */
+static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigned n)
+{
+	switch (u->opc) {
+	case RV_OP_END: exit_static(j, 1, u->off); return false;
+	case RV_OP_FENCE: return true;
+	case RV_OP_LUI:
+		emit_rm(&j->a, F_W, 0xc7, 0, G(j, u->rd));
+		b4(&j->a, (uint32_t)u->imm);
+		return true;
+	case RV_OP_AUIPC:
+		if (j->map[u->rd] >= 0) {
+			lea(&j->a, j->map[u->rd], R13, (int32_t)((int64_t)u->off + u->imm));
+		} else {
+			lea(&j->a, RAX, R13, (int32_t)((int64_t)u->off + u->imm));
+			mov_store(&j->a, G(j, u->rd), RAX);
+		}
+		return true;
+	case RV_OP_JAL:
+		lea(&j->a, RAX, R13, (int32_t)(u->off + u->len));
+		mov_store(&j->a, G(j, u->rd), RAX);
+		exit_to(j, 0, (int64_t)u->off + u->imm, n);
+		return false;
+	case RV_OP_JALR:
+		addr_rax(j, u);
+		alu_imm(&j->a, F_W, 4, R(RAX), -2);
+		lea(&j->a, RCX, R13, (int32_t)(u->off + u->len));
+		mov_store(&j->a, G(j, u->rd), RCX);
+		writeback(j);
+		exit_rax(j, 0);
+		return false;
+	case RV_OP_BEQ:
+	case RV_OP_BNE:
+	case RV_OP_BLT:
+	case RV_OP_BGE:
+	case RV_OP_BLTU:
+	case RV_OP_BGEU: emit_branch(j, u, n); return false;
+	case RV_OP_LB:
+	case RV_OP_LH:
+	case RV_OP_LW:
+	case RV_OP_LD:
+	case RV_OP_LBU:
+	case RV_OP_LHU:
+	case RV_OP_LWU: emit_load(j, idx, u); return true;
+	case RV_OP_SB:
+	case RV_OP_SH:
+	case RV_OP_SW:
+	case RV_OP_SD: emit_store(j, idx, u); return true;
+	case RV_OP_ADDI: alu_ri(j, u, 0, false); return true;
+	case RV_OP_XORI: alu_ri(j, u, 6, false); return true;
+	case RV_OP_ORI: alu_ri(j, u, 1, false); return true;
+	case RV_OP_ANDI: alu_ri(j, u, 4, false); return true;
+	case RV_OP_ADDIW: alu_ri(j, u, 0, true); return true;
+	case RV_OP_SLTI: set_cc(j, u, CC_L, true); return true;
+	case RV_OP_SLTIU: set_cc(j, u, CC_B, true); return true;
+	case RV_OP_SLT: set_cc(j, u, CC_L, false); return true;
+	case RV_OP_SLTU: set_cc(j, u, CC_B, false); return true;
+	case RV_OP_SLLI: shift(j, u, 4, false, false); return true;
+	case RV_OP_SRLI: shift(j, u, 5, false, false); return true;
+	case RV_OP_SRAI: shift(j, u, 7, false, false); return true;
+	case RV_OP_SLLIW: shift(j, u, 4, true, false); return true;
+	case RV_OP_SRLIW: shift(j, u, 5, true, false); return true;
+	case RV_OP_SRAIW: shift(j, u, 7, true, false); return true;
+	case RV_OP_SLL: shift(j, u, 4, false, true); return true;
+	case RV_OP_SRL: shift(j, u, 5, false, true); return true;
+	case RV_OP_SRA: shift(j, u, 7, false, true); return true;
+	case RV_OP_SLLW: shift(j, u, 4, true, true); return true;
+	case RV_OP_SRLW: shift(j, u, 5, true, true); return true;
+	case RV_OP_SRAW: shift(j, u, 7, true, true); return true;
+	case RV_OP_ADD: alu_rr(j, u, 0x03, false); return true;
+	case RV_OP_SUB: alu_rr(j, u, 0x2b, false); return true;
+	case RV_OP_XOR: alu_rr(j, u, 0x33, false); return true;
+	case RV_OP_OR: alu_rr(j, u, 0x0b, false); return true;
+	case RV_OP_AND: alu_rr(j, u, 0x23, false); return true;
+	case RV_OP_ADDW: alu_rr(j, u, 0x03, true); return true;
+	case RV_OP_SUBW: alu_rr(j, u, 0x2b, true); return true;
+	case RV_OP_MUL:
+	case RV_OP_MULW: {
+		bool w32 = u->opc == RV_OP_MULW;
+		mov_load(&j->a, RAX, G(j, u->rs1));
+		emit_rm(&j->a, (w32 ? 0 : F_W) | F_0F, 0xaf, RAX, G(j, u->rs2)); /* imul */
+		if (w32)
+			emit_rm(&j->a, F_W, 0x63, RAX, R(RAX));
+		mov_store(&j->a, G(j, u->rd), RAX);
+		return true;
+	}
+	case RV_OP_DIV:
+	case RV_OP_DIVU:
+	case RV_OP_REM:
+	case RV_OP_REMU:
+	case RV_OP_DIVW:
+	case RV_OP_DIVUW:
+	case RV_OP_REMW:
+	case RV_OP_REMUW: emit_div(j, u); return true;
+	case RV_OP_MULH:
+	case RV_OP_MULHU:
+	case RV_OP_MULHSU:
+		mov_load(&j->a, RAX, G(j, u->rs1));
+		emit_rm(&j->a, F_W, 0xf7, u->opc == RV_OP_MULH ? 5 : 4, G(j, u->rs2)); /* rdx:rax */
+		if (u->opc == RV_OP_MULHSU) { /* signed rs1: hi -= rs1 < 0 ? rs2 : 0 */
+			mov_load(&j->a, RAX, G(j, u->rs1));
+			emit_rm(&j->a, F_W, 0xc1, 7, R(RAX)); /* sar rax, 63 */
+			b1(&j->a, 63);
+			emit_rm(&j->a, F_W, 0x23, RAX, G(j, u->rs2));
+			emit_rm(&j->a, F_W, 0x2b, RDX, R(RAX));
+		}
+		mov_store(&j->a, G(j, u->rd), RDX);
+		return true;
+	case RV_OP_AMO: emit_call(j, idx, u, jit_amo); return true;
+	default: j->a.overflow = true; return false;
+	}
+}
+
+/* Give the most used guest registers of the block a host register. */
+static void allocate(struct jit *j, const struct rv_block *b, unsigned nops)
+{
+	unsigned count[33] = { 0 };
+	memset(j->map, -1, sizeof(j->map));
+	memset(j->written, 0, sizeof(j->written));
+	for (unsigned i = 0; i < nops; i++) {
+		const struct rv_uop *u = &b->u[i];
+		unsigned r = reads(u->opc);
+		if (r & 1)
+			count[u->rs1]++;
+		if (r & 2)
+			count[u->rs2]++;
+		if (writes_rd(u->opc)) {
+			count[u->rd]++;
+			j->written[u->rd] = true;
+		}
+	}
+	count[0] = count[32] = 0; /* x0 reads [rbx] (always 0); x32 is a sink */
+	for (unsigned k = 0; k < JIT_NREGS; k++) {
+		unsigned best = 0;
+		for (unsigned g = 1; g < 32; g++)
+			if (j->map[g] < 0 && count[g] > count[best])
+				best = g;
+		if (!best)
+			break;
+		j->map[best] = pool[k];
+	}
+}
+
+static const int saved[] = { RBP, RBX, R12, R13, R14, R15 };
+
+void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
+{
+	b->hot = 0; /* no second attempt until the counter wraps */
+	if (!core->jit_code || b->paddr == ~0ULL || b->n == 0 || b->jit)
+		return NULL;
+	unsigned nops = 0;
+	bool partial = false; /* ops from nops on are left to the interpreter */
+	while (nops <= b->n) {
+		unsigned opc = b->u[nops].opc;
+		if (!supported(opc)) {
+			core->jit_rejected[opc]++;
+			if (nops < JIT_MIN_PREFIX)
+				return NULL;
+			partial = true;
+			break;
+		}
+		nops++;
+		if (opc == RV_OP_END || rv_op_ends_block(opc))
+			break;
+	}
+	if (core->jit_used + JIT_MARGIN > core->jit_size) {
+		core->jit_full = true; /* flush everything at the next lookup */
+		b->hot = 64;
+		return NULL;
+	}
+	struct jit *j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	uint8_t *start = core->jit_code + core->jit_used;
+	j->a.p = start;
+	j->a.end = core->jit_code + core->jit_size;
+	j->b = b;
+	allocate(j, b, nops);
+
+	for (unsigned i = 0; i < 6; i++)
+		push(&j->a, saved[i]);
+	alu_imm(&j->a, F_W, 5, R(RSP), 8); /* keep rsp 16-byte aligned for calls */
+	mov_load(&j->a, RBX, R(RDI));
+	mov_load(&j->a, R13, R(RSI));
+	mov_load(&j->a, R12, R(RDX));
+	/* Inner entry (chained from another block): rbx, r12, frame set, r13 = bpc. */
+	uint8_t *inner = j->a.p;
+	const struct rv_uop *last = &b->u[nops - 1];
+	if (!partial && rv_op_ends_block(last->opc) && last->opc != RV_OP_JALR &&
+	    last->off + last->imm == 0) {
+		/* a self-loop: remember the translation context it started in */
+		mov_load(&j->a, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
+		mov_store(&j->a, M(RSP, 0), RAX);
+	}
+	reload(j);
+	j->loop_top = j->a.p;
+	for (unsigned i = 0; i < nops; i++)
+		if (!emit_op(j, i, &b->u[i], b->n))
+			break;
+	if (partial) { /* the interpreter goes on at op nops */
+		writeback(j);
+		emit_rm(&j->a, 0, 0xc7, 0, R(RAX));
+		b4(&j->a, RV_JIT_INTERPRET + nops);
+		jmp_epilogue(j);
+	}
+	emit_stubs(j);
+	uint8_t *epi = j->a.p;
+	for (unsigned i = 0; i < j->nepi; i++)
+		patch(&j->a, j->epilogue_jmps[i], epi);
+	/* tell exec.c which block returned (chains may have moved on) */
+	mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)b);
+	mov_store(&j->a, M(R12, (int32_t)offsetof(struct rv_jit_run, b)), RCX);
+	mov_store(&j->a, M(R12, (int32_t)offsetof(struct rv_jit_run, bpc)), R13);
+	alu_imm(&j->a, F_W, 0, R(RSP), 8);
+	for (int i = 5; i >= 0; i--)
+		pop(&j->a, saved[i]);
+	b1(&j->a, 0xc3);
+	bool ok = !j->a.overflow;
+	size_t used = (size_t)(j->a.p - start);
+	free(j);
+	if (!ok)
+		return NULL;
+	core->jit_used += (used + 15) & ~(size_t)15;
+	core->jit_blocks++;
+	core->jit_bytes += used;
+	memcpy(&b->jit, &start, sizeof(b->jit)); /* data to function pointer */
+	b->jit_inner = inner;
+	b->u[0].handler = rv_exec_handlers[RV_OP_COUNT];
+	return start;
+}
+
+#define RV_NAME(n) [RV_OP_##n] = #n,
+static const char *const op_names[RV_OP_COUNT] = { RV_INT_OPS(RV_NAME) RV_FP_OPS(RV_NAME) };
+#undef RV_NAME
+
+static bool env_on(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+int rv_jit_init(struct rv_core *core)
+{
+	core->jit_stats = env_on("VESSEL_JIT_STATS");
+	const char *off = getenv("VESSEL_NO_JIT");
+	if (off && *off && strcmp(off, "0") != 0)
+		return 0;
+	const char *t = getenv("VESSEL_JIT_THRESHOLD");
+	long thr = t && *t ? strtol(t, NULL, 10) : RV_JIT_THRESHOLD;
+	core->jit_threshold = thr >= 1 && thr <= 1000000 ? (uint32_t)thr : RV_JIT_THRESHOLD;
+	void *m = mmap(NULL, RV_JIT_ARENA, PROT_READ | PROT_WRITE | PROT_EXEC,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return 0; /* no executable memory: interpret */
+	core->jit_code = m;
+	core->jit_size = RV_JIT_ARENA;
+	return 0;
+}
+
+uint64_t rv_core_jit_blocks(const struct rv_core *core)
+{
+	return core->jit_blocks;
+}
+
+void rv_jit_free(struct rv_core *core)
+{
+	if (core->jit_stats)
+		vs_log(VS_LOG_INFO, "cpu: jit %s: %llu blocks translated, %llu bytes of host code",
+		       core->jit_code ? "on" : "off", (unsigned long long)core->jit_blocks,
+		       (unsigned long long)core->jit_bytes);
+	if (core->jit_stats)
+		for (unsigned op = 0; op < RV_OP_COUNT; op++)
+			if (core->jit_rejected[op])
+				vs_log(VS_LOG_INFO,
+				       "cpu: jit: %llu hot blocks interpreted from op %s on",
+				       (unsigned long long)core->jit_rejected[op], op_names[op]);
+	if (core->jit_code)
+		munmap(core->jit_code, core->jit_size);
+	core->jit_code = NULL;
+}
+
+#else /* !RV_JIT */
+
+uint64_t rv_core_jit_blocks(const struct rv_core *core)
+{
+	return core->jit_blocks;
+}
+
+void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
+{
+	(void)core;
+	b->hot = 0;
+	return NULL;
+}
+
+int rv_jit_init(struct rv_core *core)
+{
+	(void)core;
+	return 0;
+}
+
+void rv_jit_free(struct rv_core *core)
+{
+	if (getenv("VESSEL_JIT_STATS"))
+		vs_log(VS_LOG_INFO, "cpu: jit off: 0 blocks translated, 0 bytes of host code");
+}
+
+#endif
