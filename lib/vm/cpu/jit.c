@@ -737,8 +737,12 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 	}
 }
 
-/* Give the most used guest registers of the block a host register. */
-static void allocate(struct jit *j, const struct rv_block *b, unsigned nops)
+/*
+ * Give the most used guest registers of the block a host register.  Outside
+ * self-loops a register used once is left in memory: loading it on entry and
+ * storing it on exit would cost more than the memory operand.
+ */
+static void allocate(struct jit *j, const struct rv_block *b, unsigned nops, bool self_loop)
 {
 	unsigned count[33] = { 0 };
 	memset(j->map, -1, sizeof(j->map));
@@ -761,7 +765,7 @@ static void allocate(struct jit *j, const struct rv_block *b, unsigned nops)
 		for (unsigned g = 1; g < 32; g++)
 			if (j->map[g] < 0 && count[g] > count[best])
 				best = g;
-		if (!best)
+		if (!best || count[best] < (self_loop ? 1u : 2u))
 			break;
 		j->map[best] = pool[k];
 	}
@@ -801,7 +805,10 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	j->a.p = start;
 	j->a.end = core->jit_code + core->jit_size;
 	j->b = b;
-	allocate(j, b, nops);
+	const struct rv_uop *last = &b->u[nops - 1];
+	bool self_loop = !partial && rv_op_ends_block(last->opc) && last->opc != RV_OP_JALR &&
+			 last->off + last->imm == 0;
+	allocate(j, b, nops, self_loop);
 
 	for (unsigned i = 0; i < 6; i++)
 		push(&j->a, saved[i]);
@@ -811,9 +818,7 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	mov_load(&j->a, R12, R(RDX));
 	/* Inner entry (chained from another block): rbx, r12, frame set, r13 = bpc. */
 	uint8_t *inner = j->a.p;
-	const struct rv_uop *last = &b->u[nops - 1];
-	if (!partial && rv_op_ends_block(last->opc) && last->opc != RV_OP_JALR &&
-	    last->off + last->imm == 0) {
+	if (self_loop) {
 		/* a self-loop: remember the translation context it started in */
 		mov_load(&j->a, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
 		mov_store(&j->a, M(RSP, 0), RAX);
