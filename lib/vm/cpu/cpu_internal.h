@@ -99,9 +99,9 @@ typedef int (*rv_jit_fn)(struct rv_hart *h, uint64_t bpc, struct rv_jit_run *r);
 /* What generated code reads besides the hart (exec.c fills it per call). */
 struct rv_jit_run {
 	struct rv_tlb_entry *tlbr, *tlbw; /* data TLBs of the effective privilege */
-	int64_t left;			  /* budget left; self-loops subtract their length */
-	struct rv_block *b;		  /* out: block that returned (chains move on) */
-	uint64_t bpc;			  /* out: its virtual pc */
+	int64_t left;	    /* budget left; blocks completed in host code subtract n */
+	struct rv_block *b; /* out: block that returned (chains move on) */
+	uint64_t bpc;	    /* out: its virtual pc */
 };
 
 struct rv_block {
@@ -219,7 +219,10 @@ bool rv_op_ends_block(unsigned opc);
 /* jit.c */
 int rv_jit_init(struct rv_core *core);
 void rv_jit_free(struct rv_core *core);
-/* Translate b if every op is supported; NULL otherwise (b stays interpreted). */
+/*
+ * Translate b (all of it, or the ops before its first unsupported one); NULL
+ * when it is not translated (b stays interpreted).
+ */
 void *rv_jit_translate(struct rv_core *core, struct rv_block *b);
 
 /* fpu.c: returns 0, or -1 after raising an exception. */

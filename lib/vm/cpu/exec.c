@@ -10,6 +10,10 @@
  * anything that can make an interrupt deliverable (CSR writes, xRET, device
  * lines) sets h->events.
  *
+ * A block translated by jit.c has its first handler replaced by op_JIT, which
+ * calls the host code and leaves the block the way the interpreter would
+ * (chain slot, trap, or the interpreter going on at an untranslated op).
+ *
  * Trap protocol: before calling anything that may trap, a handler stores the
  * instruction's pc in h->pc; the callee that raises the exception redirects
  * h->pc to the trap vector and returns nonzero; the handler then jumps to

@@ -18,9 +18,11 @@
  * rv_jit_run *r), bpc being the block's virtual pc (a block is keyed by
  * physical address and may run at several virtual ones).  Register use:
  * rbx = h (h->x[] is at offset 0), r12 = r, r13 = bpc; rax/rcx/rdx are
- * scratch; up to nine guest registers used by the block live in rsi, rdi,
- * r8-r11, r14, r15 and rbp for the whole block (loaded on entry, written back
- * before every exit and every call).  Return value:
+ * scratch.  a0-a5 live in rsi, rdi, r8-r11 in every translated block (loaded
+ * when exec.c calls in, written back when control returns to it and around
+ * every call); up to three other guest registers used by the block live in
+ * r14, r15 and rbp (loaded on the block's entry, written back when it is
+ * left).  Return value:
  *   0 / 1  the block left through chain slot 0 (taken branch, jump) or 1
  *          (fall-through); h->pc holds the target; every instruction retired;
  *   2 + i  micro-op i trapped (h->pc is the trap vector, ops before i
@@ -55,7 +57,20 @@
  * ops come first (the call from exec.c costs about as much as a few ops). */
 #define JIT_MIN_PREFIX 3
 
-static const int8_t pool[JIT_NREGS] = { RSI, RDI, R8, R9, R10, R11, R14, R15, RBP };
+/*
+ * a0-a5 (x10-x15), the registers compiled code uses most, live in the same
+ * host registers in every translated block, so chaining keeps them there;
+ * each block gives its own most used other registers the rest of the pool.
+ */
+#define JIT_NGLOBAL 6
+static const int8_t global_host[JIT_NGLOBAL] = { RSI, RDI, R8, R9, R10, R11 };
+#define JIT_GLOBAL_FIRST 10
+static const int8_t pool[JIT_NREGS - JIT_NGLOBAL] = { R14, R15, RBP };
+
+static bool is_global(unsigned g)
+{
+	return g >= JIT_GLOBAL_FIRST && g < JIT_GLOBAL_FIRST + JIT_NGLOBAL;
+}
 
 struct stub {
 	uint8_t *jne;	 /* rel32 field of the jump to the stub */
@@ -85,18 +100,25 @@ static struct opnd G(const struct jit *j, unsigned g) {
 
 /* ---- block-level pieces ---- */
 
-static void
-writeback(struct jit *j)
+/* Which registers writeback() and reload() handle. */
+enum { REGS_LOCAL = 1,
+       REGS_GLOBAL = 2,
+       REGS_ALL = 3 };
+
+/* Store the block's own written registers and/or the global ones. */
+static void writeback(struct jit *j, unsigned which)
 {
 	for (unsigned g = 1; g < 33; g++)
-		if (j->map[g] >= 0 && j->written[g])
+		if (j->map[g] >= 0 && (is_global(g) ? (which & REGS_GLOBAL)
+						    : ((which & REGS_LOCAL) && j->written[g])))
 			mov_store(&j->a, M(RBX, (int32_t)(8 * g)), j->map[g]);
 }
 
-static void reload(struct jit *j)
+/* Load the block's own registers and/or the global ones. */
+static void reload(struct jit *j, unsigned which)
 {
 	for (unsigned g = 1; g < 33; g++)
-		if (j->map[g] >= 0)
+		if (j->map[g] >= 0 && (which & (is_global(g) ? REGS_GLOBAL : REGS_LOCAL)))
 			emit_rm(&j->a, F_W, 0x8b, j->map[g], M(RBX, (int32_t)(8 * g)));
 }
 
@@ -110,7 +132,8 @@ static void jmp_epilogue(struct jit *j)
 }
 
 /*
- * Leave through chain slot k towards the pc in rax (registers written back).
+ * Leave through chain slot k towards the pc in rax (the block's own registers
+ * written back).
  * When the slot names a translated block under the current chain_key, no
  * event is pending and budget is left, jump straight into that block's inner
  * entry; otherwise return k to exec.c with h->pc = target.
@@ -141,6 +164,7 @@ static void exit_rax(struct jit *j, unsigned k)
 	patch(&j->a, f2, j->a.p);
 	patch(&j->a, f3, j->a.p);
 	patch(&j->a, f4, j->a.p);
+	writeback(j, REGS_GLOBAL); /* back to exec.c: the global registers too */
 	mov_store(&j->a, M(RBX, (int32_t)offsetof(struct rv_hart, pc)), RAX);
 	emit_rm(&j->a, 0, 0xc7, 0, R(RAX)); /* mov eax, k */
 	b4(&j->a, k);
@@ -150,7 +174,7 @@ static void exit_rax(struct jit *j, unsigned k)
 /* Leave through chain slot k towards bpc + off. */
 static void exit_static(struct jit *j, unsigned k, int64_t off)
 {
-	writeback(j);
+	writeback(j, REGS_LOCAL);
 	if (off >= INT32_MIN && off <= INT32_MAX) {
 		lea(&j->a, RAX, R13, (int32_t)off);
 	} else {
@@ -229,7 +253,7 @@ static void emit_call(struct jit *j, unsigned idx, const struct rv_uop *u,
 		      int (*fn)(struct rv_hart *, const struct rv_uop *, uint64_t,
 				struct rv_jit_run *))
 {
-	writeback(j);
+	writeback(j, REGS_ALL);
 	mov_load(&j->a, RDI, R(RBX));
 	mov_imm64(&j->a, RSI, (uint64_t)(uintptr_t)u);
 	lea(&j->a, RDX, R13, (int32_t)u->off);
@@ -242,7 +266,7 @@ static void emit_call(struct jit *j, unsigned idx, const struct rv_uop *u,
 	b4(&j->a, 2 + idx);
 	jmp_epilogue(j);
 	patch(&j->a, ok, j->a.p);
-	reload(j);
+	reload(j, REGS_ALL);
 }
 
 static void emit_stubs(struct jit *j)
@@ -250,7 +274,7 @@ static void emit_stubs(struct jit *j)
 	for (unsigned i = 0; i < j->nstubs; i++) {
 		struct stub *s = &j->stubs[i];
 		patch(&j->a, s->jne, j->a.p);
-		writeback(j);
+		writeback(j, REGS_ALL);
 		mov_load(&j->a, RSI, R(RAX)); /* va */
 		mov_load(&j->a, RDI, R(RBX));
 		lea(&j->a, RDX, R13, (int32_t)s->off);
@@ -264,7 +288,7 @@ static void emit_stubs(struct jit *j)
 		b4(&j->a, 2 + s->idx);
 		jmp_epilogue(j);
 		patch(&j->a, ok, j->a.p);
-		reload(j);
+		reload(j, REGS_ALL);
 		jmp_to(&j->a, -1, s->resume);
 	}
 }
@@ -652,7 +676,7 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 		alu_imm(&j->a, F_W, 4, R(RAX), -2);
 		lea(&j->a, RCX, R13, (int32_t)(u->off + u->len));
 		mov_store(&j->a, G(j, u->rd), RCX);
-		writeback(j);
+		writeback(j, REGS_LOCAL);
 		exit_rax(j, 0);
 		return false;
 	case RV_OP_BEQ:
@@ -737,8 +761,12 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 	}
 }
 
-/* Give the most used guest registers of the block a host register. */
-static void allocate(struct jit *j, const struct rv_block *b, unsigned nops)
+/*
+ * Give the most used guest registers of the block a host register.  Outside
+ * self-loops a register used once is left in memory: loading it on entry and
+ * storing it on exit would cost more than the memory operand.
+ */
+static void allocate(struct jit *j, const struct rv_block *b, unsigned nops, bool self_loop)
 {
 	unsigned count[33] = { 0 };
 	memset(j->map, -1, sizeof(j->map));
@@ -756,12 +784,14 @@ static void allocate(struct jit *j, const struct rv_block *b, unsigned nops)
 		}
 	}
 	count[0] = count[32] = 0; /* x0 reads [rbx] (always 0); x32 is a sink */
-	for (unsigned k = 0; k < JIT_NREGS; k++) {
+	for (unsigned k = 0; k < JIT_NGLOBAL; k++)
+		j->map[JIT_GLOBAL_FIRST + k] = global_host[k];
+	for (unsigned k = 0; k < JIT_NREGS - JIT_NGLOBAL; k++) {
 		unsigned best = 0;
 		for (unsigned g = 1; g < 32; g++)
 			if (j->map[g] < 0 && count[g] > count[best])
 				best = g;
-		if (!best)
+		if (!best || count[best] < (self_loop ? 1u : 2u))
 			break;
 		j->map[best] = pool[k];
 	}
@@ -801,7 +831,10 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	j->a.p = start;
 	j->a.end = core->jit_code + core->jit_size;
 	j->b = b;
-	allocate(j, b, nops);
+	const struct rv_uop *last = &b->u[nops - 1];
+	bool self_loop = !partial && rv_op_ends_block(last->opc) && last->opc != RV_OP_JALR &&
+			 last->off + last->imm == 0;
+	allocate(j, b, nops, self_loop);
 
 	for (unsigned i = 0; i < 6; i++)
 		push(&j->a, saved[i]);
@@ -809,22 +842,21 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	mov_load(&j->a, RBX, R(RDI));
 	mov_load(&j->a, R13, R(RSI));
 	mov_load(&j->a, R12, R(RDX));
+	reload(j, REGS_GLOBAL); /* the block's own registers follow */
 	/* Inner entry (chained from another block): rbx, r12, frame set, r13 = bpc. */
 	uint8_t *inner = j->a.p;
-	const struct rv_uop *last = &b->u[nops - 1];
-	if (!partial && rv_op_ends_block(last->opc) && last->opc != RV_OP_JALR &&
-	    last->off + last->imm == 0) {
+	if (self_loop) {
 		/* a self-loop: remember the translation context it started in */
 		mov_load(&j->a, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
 		mov_store(&j->a, M(RSP, 0), RAX);
 	}
-	reload(j);
+	reload(j, REGS_LOCAL);
 	j->loop_top = j->a.p;
 	for (unsigned i = 0; i < nops; i++)
 		if (!emit_op(j, i, &b->u[i], b->n))
 			break;
 	if (partial) { /* the interpreter goes on at op nops */
-		writeback(j);
+		writeback(j, REGS_ALL);
 		emit_rm(&j->a, 0, 0xc7, 0, R(RAX));
 		b4(&j->a, RV_JIT_INTERPRET + nops);
 		jmp_epilogue(j);
