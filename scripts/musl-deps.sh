@@ -62,7 +62,7 @@ if ! apt-get source --print-uris -q "${SRCS[0]}" >/dev/null 2>&1; then
 	apt-get update -q >/dev/null || die "apt-get update failed"
 fi
 echo "musl-deps: building ${SRCS[*]} with musl-gcc" >&2
-(cd "$WORK/src" && apt-get source -q "${SRCS[@]}" >"$WORK/fetch.log" 2>&1) ||
+(cd "$WORK/src" && apt-get source -q "${SRCS[@]}" </dev/null >"$WORK/fetch.log" 2>&1) ||
 	die "apt-get source ${SRCS[*]} failed: $(tail -3 "$WORK/fetch.log")"
 
 # musl-gcc sees only musl's headers: give it the kernel's uapi headers
@@ -76,7 +76,9 @@ log=$WORK/build.log
 step() { # name, command...: run quietly, show the log's tail on failure
 	local name=$1
 	shift
-	"$@" >>"$log" 2>&1 || die "$name failed: $(tail -15 "$log")"
+	# stdin from /dev/null: CI runs us without one, and autoconf's
+	# configure gives up at once on a closed fd 0
+	"$@" </dev/null >>"$log" 2>&1 || die "$name failed: $(tail -15 "$log")"
 }
 srcdir() { find "$WORK/src" -maxdepth 1 -type d -name "$1-*" | head -1; }
 
