@@ -295,110 +295,34 @@ static void emit_stubs(struct jit *j)
 
 /* ---- micro-ops ---- */
 
-static bool supported(unsigned opc)
+static bool op_in(unsigned opc, unsigned first, unsigned last)
 {
-	switch (opc) {
-	case RV_OP_END:
-	case RV_OP_LUI:
-	case RV_OP_AUIPC:
-	case RV_OP_JAL:
-	case RV_OP_JALR:
-	case RV_OP_BEQ:
-	case RV_OP_BNE:
-	case RV_OP_BLT:
-	case RV_OP_BGE:
-	case RV_OP_BLTU:
-	case RV_OP_BGEU:
-	case RV_OP_LB:
-	case RV_OP_LH:
-	case RV_OP_LW:
-	case RV_OP_LD:
-	case RV_OP_LBU:
-	case RV_OP_LHU:
-	case RV_OP_LWU:
-	case RV_OP_SB:
-	case RV_OP_SH:
-	case RV_OP_SW:
-	case RV_OP_SD:
-	case RV_OP_ADDI:
-	case RV_OP_SLTI:
-	case RV_OP_SLTIU:
-	case RV_OP_XORI:
-	case RV_OP_ORI:
-	case RV_OP_ANDI:
-	case RV_OP_SLLI:
-	case RV_OP_SRLI:
-	case RV_OP_SRAI:
-	case RV_OP_ADD:
-	case RV_OP_SUB:
-	case RV_OP_SLL:
-	case RV_OP_SLT:
-	case RV_OP_SLTU:
-	case RV_OP_XOR:
-	case RV_OP_SRL:
-	case RV_OP_SRA:
-	case RV_OP_OR:
-	case RV_OP_AND:
-	case RV_OP_ADDIW:
-	case RV_OP_SLLIW:
-	case RV_OP_SRLIW:
-	case RV_OP_SRAIW:
-	case RV_OP_ADDW:
-	case RV_OP_SUBW:
-	case RV_OP_SLLW:
-	case RV_OP_SRLW:
-	case RV_OP_SRAW:
-	case RV_OP_MUL:
-	case RV_OP_MULH:
-	case RV_OP_MULHSU:
-	case RV_OP_MULHU:
-	case RV_OP_MULW:
-	case RV_OP_DIV:
-	case RV_OP_DIVU:
-	case RV_OP_REM:
-	case RV_OP_REMU:
-	case RV_OP_DIVW:
-	case RV_OP_DIVUW:
-	case RV_OP_REMW:
-	case RV_OP_REMUW:
-	case RV_OP_FENCE:
-	case RV_OP_AMO: return true;
-	default: return false; /* FP: calling fpu.c per op costs more than the interpreter */
-	}
+	return opc >= first && opc <= last;
 }
 
-/* Which guest registers an op reads (bit 0: rs1, bit 1: rs2) and writes. */
+/* The RV_INT_OPS order these ranges rely on (cpu_internal.h). */
+_Static_assert(RV_OP_LUI == RV_OP_END + 1 && RV_OP_JALR == RV_OP_JAL + 1 &&
+		   RV_OP_FENCE == RV_OP_REMUW + 1 && RV_OP_LWU + 1 == RV_OP_SB &&
+		   RV_OP_SRAI + 1 == RV_OP_ADD && RV_OP_SRAIW + 1 == RV_OP_ADDW,
+	       "micro-op order");
+
+/* Translated: END through FENCE (control transfers, loads, stores, integer
+ * ALU and M, in enum order) and AMO/LR/SC.  FP stays interpreted: calling
+ * fpu.c per op costs more than the interpreter. */
+static bool supported(unsigned opc)
+{
+	return op_in(opc, RV_OP_END, RV_OP_FENCE) || opc == RV_OP_AMO;
+}
+
+/* Which guest registers an op reads (bit 0: rs1, bit 1: rs2). */
 static unsigned reads(unsigned opc)
 {
-	switch (opc) {
-	case RV_OP_END:
-	case RV_OP_LUI:
-	case RV_OP_AUIPC:
-	case RV_OP_JAL:
-	case RV_OP_FENCE: return 0;
-	case RV_OP_JALR:
-	case RV_OP_LB:
-	case RV_OP_LH:
-	case RV_OP_LW:
-	case RV_OP_LD:
-	case RV_OP_LBU:
-	case RV_OP_LHU:
-	case RV_OP_LWU:
-	case RV_OP_ADDI:
-	case RV_OP_SLTI:
-	case RV_OP_SLTIU:
-	case RV_OP_XORI:
-	case RV_OP_ORI:
-	case RV_OP_ANDI:
-	case RV_OP_SLLI:
-	case RV_OP_SRLI:
-	case RV_OP_SRAI:
-	case RV_OP_ADDIW:
-	case RV_OP_SLLIW:
-	case RV_OP_SRLIW:
-	case RV_OP_SRAIW: return 1;
-	default: return 3;
-	}
+	if (op_in(opc, RV_OP_END, RV_OP_JAL) || opc == RV_OP_FENCE)
+		return 0; /* END, LUI, AUIPC, JAL, FENCE */
+	if (opc == RV_OP_JALR || op_in(opc, RV_OP_LB, RV_OP_LWU) ||
+	    op_in(opc, RV_OP_ADDI, RV_OP_SRAI) || op_in(opc, RV_OP_ADDIW, RV_OP_SRAIW))
+		return 1;
+	return 3; /* branches, stores, register-register ops, AMO */
 }
 
 static bool writes_rd(unsigned opc)
