@@ -164,29 +164,49 @@ static const char *find_file(int argc, char **argv)
 	return optind < argc ? argv[optind] : NULL;
 }
 
-int cmd_info(int argc, char **argv)
+/*
+ * The options info and map share: [-f FMT] [--json | --output json|human]
+ * FILE; `shorts` says which short options the command takes (info also
+ * accepts qemu-img's -U, which changes nothing here).  Returns 0, or the
+ * exit status after a usage error.
+ */
+struct query_opts {
+	const char *fmt, *path;
+	bool json;
+};
+
+static int parse_query(int argc, char **argv, const char *cmd, const char *shorts,
+		       const char *usage, struct query_opts *q)
 {
 	static const struct option longs[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *fmt = NULL;
-	bool json = false;
+	*q = (struct query_opts){ 0 };
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:U", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
 		switch (c) {
-		case 'f': fmt = optarg; break;
-		case 'j': json = true; break;
-		case 'O': json = !strcmp(optarg, "json"); break;
+		case 'f': q->fmt = optarg; break;
+		case 'j': q->json = true; break;
+		case 'O': q->json = !strcmp(optarg, "json"); break;
 		case 'U': break;
-		default: return img_failf("usage: vessel-img info [-f fmt] [--json] FILE");
+		default: return img_failf("usage: vessel-img %s", usage);
 		}
 	}
-	const char *path = find_file(argc, argv);
-	if (!path)
-		return img_failf("info: missing FILE");
+	q->path = find_file(argc, argv);
+	return q->path ? 0 : img_failf("%s: missing FILE", cmd);
+}
+
+int cmd_info(int argc, char **argv)
+{
+	struct query_opts q;
+	int st = parse_query(argc, argv, "info", "f:U", "info [-f fmt] [--json] FILE", &q);
+	if (st)
+		return st;
+	const char *path = q.path, *fmt = q.fmt;
+	bool json = q.json;
 	struct vs_err err = VS_ERR_INIT;
 	struct disk_image *img = img_open(path, fmt, false, true, &err);
 	if (!img)
@@ -353,26 +373,12 @@ int cmd_resize(int argc, char **argv)
 
 int cmd_map(int argc, char **argv)
 {
-	static const struct option longs[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "output", required_argument, NULL, 'O' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *fmt = NULL;
-	bool json = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:", longs, NULL)) != -1) {
-		switch (c) {
-		case 'f': fmt = optarg; break;
-		case 'j': json = true; break;
-		case 'O': json = !strcmp(optarg, "json"); break;
-		default: return img_failf("usage: vessel-img map [--json] FILE");
-		}
-	}
-	const char *path = find_file(argc, argv);
-	if (!path)
-		return img_failf("map: missing FILE");
+	struct query_opts q;
+	int st = parse_query(argc, argv, "map", "f:", "map [--json] FILE", &q);
+	if (st)
+		return st;
+	const char *path = q.path, *fmt = q.fmt;
+	bool json = q.json;
 	struct vs_err err = VS_ERR_INIT;
 	struct disk_image *img = img_open(path, fmt, false, false, &err);
 	if (!img)
