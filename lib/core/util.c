@@ -157,6 +157,8 @@ int vs_pwrite_full(int fd, const void *buf, size_t len, off_t off)
 				continue;
 			return -errno;
 		}
+		if (n == 0)
+			return -EIO; /* no progress: never spin */
 		p += n;
 		len -= (size_t)n;
 		off += n;

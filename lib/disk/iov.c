@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "disk_internal.h"
+#include "vessel/core/util.h"
 
 void disk_iov_to_buf(const struct iovec *iov, int iovcnt, uint64_t skip, void *buf, uint64_t len)
 {
@@ -130,40 +131,26 @@ static int pread_one(int fd, uint8_t *p, size_t len, uint64_t off)
 	return 0;
 }
 
-static int pwrite_one(int fd, const uint8_t *p, size_t len, uint64_t off)
+/* Vectored transfer of the whole of iov at off; a read past the end of the
+ * file fills the rest with zeros, a write that makes no progress is -EIO. */
+static int rw_full(int fd, struct iovec *iov, int iovcnt, uint64_t off, bool write)
 {
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO; /* no progress: never spin */
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-int disk_preadv_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
-{
-	if (iovcnt == 1)
-		return pread_one(fd, iov->iov_base, iov->iov_len, off);
 	while (iovcnt > 0 && iov->iov_len == 0) {
 		iov++;
 		iovcnt--;
 	}
 	while (iovcnt > 0) {
-		ssize_t n = preadv(fd, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt, (off_t)off);
+		int cnt = iovcnt > IOV_MAX ? IOV_MAX : iovcnt;
+		ssize_t n =
+		    write ? pwritev(fd, iov, cnt, (off_t)off) : preadv(fd, iov, cnt, (off_t)off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		if (n == 0) { /* end of file: the rest reads as zeros */
+		if (n == 0 && write)
+			return -EIO; /* no progress: never spin */
+		if (n == 0) {	     /* end of file: the rest reads as zeros */
 			for (int i = 0; i < iovcnt; i++)
 				memset(iov[i].iov_base, 0, iov[i].iov_len);
 			return 0;
@@ -174,27 +161,18 @@ int disk_preadv_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
 	return 0;
 }
 
-int disk_pwritev_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
+int disk_preadv_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
 {
 	if (iovcnt == 1)
-		return pwrite_one(fd, iov->iov_base, iov->iov_len, off);
-	while (iovcnt > 0 && iov->iov_len == 0) {
-		iov++;
-		iovcnt--;
-	}
-	while (iovcnt > 0) {
-		ssize_t n = pwritev(fd, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO; /* no progress: never spin */
-		off += (uint64_t)n;
-		iov_advance(&iov, &iovcnt, (size_t)n);
-	}
-	return 0;
+		return pread_one(fd, iov->iov_base, iov->iov_len, off);
+	return rw_full(fd, iov, iovcnt, off, false);
+}
+
+int disk_pwritev_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
+{
+	if (iovcnt == 1) /* one buffer: pwrite spares the kernel the iovec import */
+		return vs_pwrite_full(fd, iov->iov_base, iov->iov_len, (off_t)off);
+	return rw_full(fd, iov, iovcnt, off, true);
 }
 
 bool disk_buf_is_zero(const void *buf, size_t len)
