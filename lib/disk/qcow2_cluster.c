@@ -57,7 +57,7 @@ int qcow2_l1_write_entry(struct qcow2 *q, uint64_t index, struct vs_err *err)
 
 static int l2_offset_check(struct qcow2 *q, uint64_t l1_index, uint64_t l2off, struct vs_err *err)
 {
-	if (l2off % q->cluster_size)
+	if (l2off & (q->cluster_size - 1))
 		return vs_errf(err, EIO,
 			       "corrupt image: L2 table %" PRIu64 " at 0x%" PRIx64
 			       " is not cluster aligned",

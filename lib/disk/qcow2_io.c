@@ -85,7 +85,7 @@ static int read_compressed(struct qcow2 *q, uint64_t entry, struct vs_err *err)
 static int check_data_offset(struct qcow2 *q, uint64_t entry, uint64_t voff, struct vs_err *err)
 {
 	uint64_t host = entry & QCOW2_OFFSET_MASK;
-	if (host % q->cluster_size || host < q->cluster_size)
+	if ((host & (q->cluster_size - 1)) || host < q->cluster_size)
 		return vs_errf(err, EIO,
 			       "corrupt image: data cluster 0x%" PRIx64 " for offset 0x%" PRIx64
 			       " is %s",
