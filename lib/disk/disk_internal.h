@@ -68,6 +68,7 @@ struct disk_image {
 	struct disk_image *backing;
 	char *backing_file;   /* as recorded in the image */
 	char *backing_format; /* as recorded, may be NULL */
+	bool written;	      /* written through the API since the last flush */
 };
 
 /* Formats implemented in raw.c and qcow2*.c. */

@@ -279,6 +279,7 @@ int disk_image_pwritev(struct disk_image *img, const struct iovec *iov, int iovc
 	r = check_range(img, offset, len, err);
 	if (r < 0 || len == 0)
 		return r;
+	img->written = true;
 	return img->fmt->pwritev(img, iov, iovcnt, offset, len, err);
 }
 
@@ -300,7 +301,10 @@ int disk_image_flush(struct disk_image *img, struct vs_err *err)
 {
 	if (img->readonly)
 		return 0;
-	return img->fmt->flush(img, err);
+	int r = img->fmt->flush(img, err);
+	if (r == 0)
+		img->written = false;
+	return r;
 }
 
 int disk_image_discard(struct disk_image *img, uint64_t offset, uint64_t len, struct vs_err *err)
@@ -310,6 +314,7 @@ int disk_image_discard(struct disk_image *img, uint64_t offset, uint64_t len, st
 		r = check_range(img, offset, len, err);
 	if (r < 0 || len == 0)
 		return r;
+	img->written = true;
 	return img->fmt->zero_range(img, offset, len, true, false, err);
 }
 
@@ -321,6 +326,7 @@ int disk_image_write_zeroes(struct disk_image *img, uint64_t offset, uint64_t le
 		r = check_range(img, offset, len, err);
 	if (r < 0 || len == 0)
 		return r;
+	img->written = true;
 	return img->fmt->zero_range(img, offset, len, false, false, err);
 }
 

@@ -102,6 +102,14 @@ static int raw_flush(struct disk_image *img, struct vs_err *err)
 	return 0;
 }
 
+/* What was written reaches the disk before the image is closed, as with
+ * qcow2 (whose close writes its caches and syncs) and QEMU's bdrv_close. */
+static void raw_close(struct disk_image *img)
+{
+	if (!img->readonly && img->written)
+		(void)fdatasync(img->fd);
+}
+
 static int raw_zero_range(struct disk_image *img, uint64_t offset, uint64_t len, bool discard,
 			  bool unmap, struct vs_err *err)
 {
@@ -167,6 +175,7 @@ const struct disk_format disk_format_raw = {
 	.preadv = raw_preadv,
 	.pwritev = raw_pwritev,
 	.flush = raw_flush,
+	.close = raw_close,
 	.zero_range = raw_zero_range,
 	.block_status = raw_block_status,
 	.resize = raw_resize,
