@@ -24,7 +24,6 @@
  * SFENCE.VMA (trap.c).
  */
 #include <math.h>
-#include <string.h>
 
 #include "cpu_internal.h"
 
@@ -78,20 +77,6 @@ static inline bool fp_plain_d(uint64_t b)
 {
 	unsigned e = (unsigned)(b >> 52) & 0x7ff;
 	return (e != 0 && e != 0x7ff) || (b << 1) == 0;
-}
-
-static inline double fp_u2d(uint64_t u)
-{
-	double d;
-	memcpy(&d, &u, 8);
-	return d;
-}
-
-static inline uint64_t fp_d2u(double d)
-{
-	uint64_t u;
-	memcpy(&u, &d, 8);
-	return u;
 }
 
 static bool fp_enabled(struct rv_hart *h)

@@ -107,34 +107,6 @@ static inline unsigned host_end(void)
 
 /* ---- bit helpers ---- */
 
-static inline uint32_t f2u(float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, 4);
-	return u;
-}
-
-static inline float u2f(uint32_t u)
-{
-	float f;
-	memcpy(&f, &u, 4);
-	return f;
-}
-
-static inline uint64_t d2u(double d)
-{
-	uint64_t u;
-	memcpy(&u, &d, 8);
-	return u;
-}
-
-static inline double u2d(uint64_t u)
-{
-	double d;
-	memcpy(&d, &u, 8);
-	return d;
-}
-
 static inline uint32_t unbox_bits(uint64_t v)
 {
 	return (v >> 32) == 0xffffffffu ? (uint32_t)v : CANON_S;
@@ -142,22 +114,22 @@ static inline uint32_t unbox_bits(uint64_t v)
 
 static inline float rd_s(const struct rv_hart *h, unsigned r)
 {
-	return u2f(unbox_bits(h->f[r]));
+	return fp_u2f(unbox_bits(h->f[r]));
 }
 
 static inline double rd_d(const struct rv_hart *h, unsigned r)
 {
-	return u2d(h->f[r]);
+	return fp_u2d(h->f[r]);
 }
 
 static inline uint64_t box_s(float f)
 {
-	return 0xffffffff00000000ULL | (isnan(f) ? CANON_S : f2u(f));
+	return 0xffffffff00000000ULL | (isnan(f) ? CANON_S : fp_f2u(f));
 }
 
 static inline uint64_t box_d(double d)
 {
-	return isnan(d) ? CANON_D : d2u(d);
+	return isnan(d) ? CANON_D : fp_d2u(d);
 }
 
 static inline bool is_snan_s(uint32_t b)
@@ -435,7 +407,7 @@ static float cvt_i2s(int64_t v, bool is_signed, unsigned rm, unsigned *fl)
 
 static uint64_t fminmax_d(uint64_t a, uint64_t b, bool max, unsigned *fl)
 {
-	double x = u2d(a), y = u2d(b);
+	double x = fp_u2d(a), y = fp_u2d(b);
 	if (is_snan_d(a) || is_snan_d(b))
 		*fl |= FFLAG_NV;
 	if (isnan(x) && isnan(y))
@@ -453,7 +425,7 @@ static uint64_t fminmax_d(uint64_t a, uint64_t b, bool max, unsigned *fl)
 
 static uint32_t fminmax_s(uint32_t a, uint32_t b, bool max, unsigned *fl)
 {
-	float x = u2f(a), y = u2f(b);
+	float x = fp_u2f(a), y = fp_u2f(b);
 	if (is_snan_s(a) || is_snan_s(b))
 		*fl |= FFLAG_NV;
 	if (isnan(x) && isnan(y))
@@ -632,10 +604,10 @@ static uint64_t arith_s(unsigned opc, float a, float b, float c, unsigned rm, un
 
 static inline uint64_t box_s_raw(float f)
 {
-	return 0xffffffff00000000ULL | f2u(f);
+	return 0xffffffff00000000ULL | fp_f2u(f);
 }
 
-DEFINE_FP_FAST(fp_fast_d, double, rd_d, d2u, fma, sqrt, 0x1p-1022, RV_OP_FADD_D, RV_OP_FSUB_D,
+DEFINE_FP_FAST(fp_fast_d, double, rd_d, fp_d2u, fma, sqrt, 0x1p-1022, RV_OP_FADD_D, RV_OP_FSUB_D,
 	       RV_OP_FMUL_D, RV_OP_FDIV_D, RV_OP_FSQRT_D, RV_OP_FMADD_D, RV_OP_FMSUB_D,
 	       RV_OP_FNMSUB_D, RV_OP_FNMADD_D)
 DEFINE_FP_FAST(fp_fast_s, float, rd_s, box_s_raw, fmaf, sqrtf, 0x1p-126, RV_OP_FADD_S, RV_OP_FSUB_S,
@@ -843,7 +815,7 @@ int rv_fp_exec(struct rv_hart *h, const struct rv_uop *u)
 	case RV_OP_FLT_S:
 	case RV_OP_FLE_S: {
 		uint32_t ab = unbox_bits(f[r1]), bb = unbox_bits(f[r2]);
-		float a = u2f(ab), b = u2f(bb);
+		float a = fp_u2f(ab), b = fp_u2f(bb);
 		uint64_t res = 0;
 		if (isnan(a) || isnan(b)) {
 			if (opc != RV_OP_FEQ_S || is_snan_s(ab) || is_snan_s(bb))
@@ -858,7 +830,7 @@ int rv_fp_exec(struct rv_hart *h, const struct rv_uop *u)
 	case RV_OP_FLT_D:
 	case RV_OP_FLE_D: {
 		uint64_t ab = f[r1], bb = f[r2];
-		double a = u2d(ab), b = u2d(bb);
+		double a = fp_u2d(ab), b = fp_u2d(bb);
 		uint64_t res = 0;
 		if (isnan(a) || isnan(b)) {
 			if (opc != RV_OP_FEQ_D || is_snan_d(ab) || is_snan_d(bb))
