@@ -1,6 +1,7 @@
 /* Unit tests for lib/disk's qcow2 pieces: header parsing and validation,
  * refcount entry encoding for every refcount_order, L2 entry decoding
- * (standard, zero, compressed, extended), L1 sizing, compression. */
+ * (standard, zero, compressed, extended), L1 sizing, compression, and the
+ * iovec helpers the formats share (iov.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -210,6 +211,45 @@ static void test_compress_roundtrip(void **state)
 	assert_int_equal(qcow2_compress(0, in, sizeof(in), out, 1024), -ENOSPC);
 }
 
+/* Segments of 3, 5 and 4 bytes over one 12-byte array; the range [2, 10)
+ * starts in the first segment and ends in the last. */
+static void test_iov_helpers(void **state)
+{
+	(void)state;
+	uint8_t mem[12], buf[8];
+	for (int i = 0; i < 12; i++)
+		mem[i] = (uint8_t)i;
+	struct iovec iov[3] = { { mem, 3 }, { mem + 3, 5 }, { mem + 8, 4 } };
+
+	disk_iov_to_buf(iov, 3, 2, buf, 8);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(buf[i], i + 2);
+
+	for (int i = 0; i < 8; i++)
+		buf[i] = (uint8_t)(0xa0 + i);
+	disk_iov_from_buf(iov, 3, 2, buf, 8);
+	assert_int_equal(mem[1], 1);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(mem[2 + i], 0xa0 + i);
+	assert_int_equal(mem[10], 10);
+
+	disk_iov_memset(iov, 3, 4, 0x55, 5);
+	assert_int_equal(mem[3], 0xa1);
+	for (int i = 4; i < 9; i++)
+		assert_int_equal(mem[i], 0x55);
+	assert_int_equal(mem[9], 0xa7);
+
+	struct iovec out[3];
+	assert_int_equal(disk_iov_slice(iov, 3, 2, 8, out, 3), 3);
+	assert_ptr_equal(out[0].iov_base, mem + 2);
+	assert_int_equal(out[0].iov_len, 1);
+	assert_ptr_equal(out[1].iov_base, mem + 3);
+	assert_int_equal(out[1].iov_len, 5);
+	assert_ptr_equal(out[2].iov_base, mem + 8);
+	assert_int_equal(out[2].iov_len, 2);
+	assert_int_equal(disk_iov_slice(iov, 3, 2, 8, out, 2), -1); /* more segments than room */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,7 +257,7 @@ int main(void)
 		cmocka_unit_test(test_header_truncated),      cmocka_unit_test(test_header_v2),
 		cmocka_unit_test(test_refcount_orders),	      cmocka_unit_test(test_l2_entry_types),
 		cmocka_unit_test(test_compressed_descriptor), cmocka_unit_test(test_l1_entries),
-		cmocka_unit_test(test_compress_roundtrip),
+		cmocka_unit_test(test_compress_roundtrip),    cmocka_unit_test(test_iov_helpers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
