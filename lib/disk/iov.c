@@ -14,57 +14,46 @@
 #include "disk_internal.h"
 #include "vessel/core/util.h"
 
-void disk_iov_to_buf(const struct iovec *iov, int iovcnt, uint64_t skip, void *buf, uint64_t len)
+/* Walk [skip, skip+len) of the iovec segment by segment: copy it out to
+ * `out`, or in from `in`, or (both NULL) fill it with c. */
+static void iov_walk(const struct iovec *iov, int iovcnt, uint64_t skip, uint64_t len, uint8_t *out,
+		     const uint8_t *in, int c)
 {
-	uint8_t *p = buf;
-	for (int i = 0; i < iovcnt && len > 0; i++) {
+	uint64_t done = 0;
+	for (int i = 0; i < iovcnt && done < len; i++) {
 		if (skip >= iov[i].iov_len) {
 			skip -= iov[i].iov_len;
 			continue;
 		}
+		uint8_t *seg = (uint8_t *)iov[i].iov_base + skip;
 		uint64_t n = iov[i].iov_len - skip;
-		if (n > len)
-			n = len;
-		memcpy(p, (const uint8_t *)iov[i].iov_base + skip, n);
-		p += n;
-		len -= n;
+		if (n > len - done)
+			n = len - done;
+		if (out)
+			memcpy(out + done, seg, n);
+		else if (in)
+			memcpy(seg, in + done, n);
+		else
+			memset(seg, c, n);
+		done += n;
 		skip = 0;
 	}
+}
+
+void disk_iov_to_buf(const struct iovec *iov, int iovcnt, uint64_t skip, void *buf, uint64_t len)
+{
+	iov_walk(iov, iovcnt, skip, len, buf, NULL, 0);
 }
 
 void disk_iov_from_buf(const struct iovec *iov, int iovcnt, uint64_t skip, const void *buf,
 		       uint64_t len)
 {
-	const uint8_t *p = buf;
-	for (int i = 0; i < iovcnt && len > 0; i++) {
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		uint64_t n = iov[i].iov_len - skip;
-		if (n > len)
-			n = len;
-		memcpy((uint8_t *)iov[i].iov_base + skip, p, n);
-		p += n;
-		len -= n;
-		skip = 0;
-	}
+	iov_walk(iov, iovcnt, skip, len, NULL, buf, 0);
 }
 
 void disk_iov_memset(const struct iovec *iov, int iovcnt, uint64_t skip, int c, uint64_t len)
 {
-	for (int i = 0; i < iovcnt && len > 0; i++) {
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		uint64_t n = iov[i].iov_len - skip;
-		if (n > len)
-			n = len;
-		memset((uint8_t *)iov[i].iov_base + skip, c, n);
-		len -= n;
-		skip = 0;
-	}
+	iov_walk(iov, iovcnt, skip, len, NULL, NULL, c);
 }
 
 int disk_iov_slice(const struct iovec *iov, int iovcnt, uint64_t skip, uint64_t len,
