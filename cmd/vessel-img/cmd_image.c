@@ -205,10 +205,8 @@ int cmd_info(int argc, char **argv)
 	int st = parse_query(argc, argv, "info", "f:U", "info [-f fmt] [--json] FILE", &q);
 	if (st)
 		return st;
-	const char *path = q.path, *fmt = q.fmt;
-	bool json = q.json;
 	struct vs_err err = VS_ERR_INIT;
-	struct disk_image *img = img_open(path, fmt, false, true, &err);
+	struct disk_image *img = img_open(q.path, q.fmt, false, true, &err);
 	if (!img)
 		return img_fail(&err);
 	struct disk_info info;
@@ -225,9 +223,9 @@ int cmd_info(int argc, char **argv)
 	if (nsnap > DISK_MAX_SNAPSHOTS_INFO)
 		nsnap = DISK_MAX_SNAPSHOTS_INFO;
 	disk_image_close(img);
-	if (json) {
+	if (q.json) {
 		json_object *o = json_object_new_object();
-		json_object_object_add(o, "filename", json_object_new_string(path));
+		json_object_object_add(o, "filename", json_object_new_string(q.path));
 		json_object_object_add(o, "format", json_object_new_string(info.format));
 		json_object_object_add(o, "virtual-size",
 				       json_object_new_int64((int64_t)info.virtual_size));
@@ -289,7 +287,7 @@ int cmd_info(int argc, char **argv)
 		return 0;
 	}
 	char a[32], b[32];
-	printf("image: %s\n", path);
+	printf("image: %s\n", q.path);
 	printf("file format: %s\n", info.format);
 	printf("virtual size: %s (%" PRIu64 " bytes)\n",
 	       vs_format_size(info.virtual_size, a, sizeof(a)), info.virtual_size);
@@ -377,17 +375,15 @@ int cmd_map(int argc, char **argv)
 	int st = parse_query(argc, argv, "map", "f:", "map [--json] FILE", &q);
 	if (st)
 		return st;
-	const char *path = q.path, *fmt = q.fmt;
-	bool json = q.json;
 	struct vs_err err = VS_ERR_INIT;
-	struct disk_image *img = img_open(path, fmt, false, false, &err);
+	struct disk_image *img = img_open(q.path, q.fmt, false, false, &err);
 	if (!img)
 		return img_fail(&err);
 	uint64_t size = disk_image_size(img), off = 0;
 	struct disk_extent cur = { 0 };
 	bool have = false;
 	int r = 0;
-	if (json)
+	if (q.json)
 		printf("[");
 	else
 		printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to", "File");
@@ -407,7 +403,7 @@ int cmd_map(int argc, char **argv)
 			if (have) {
 				bool data = cur.flags & DISK_EXTENT_DATA;
 				bool zero = cur.flags & DISK_EXTENT_ZERO;
-				if (json) {
+				if (q.json) {
 					printf("%s{ \"start\": %" PRIu64 ", \"length\": %" PRIu64
 					       ", \"depth\": %d, \"present\": %s, \"zero\": %s, "
 					       "\"data\": %s",
@@ -421,7 +417,7 @@ int cmd_map(int argc, char **argv)
 				} else if (data && (cur.flags & DISK_EXTENT_OFFSET)) {
 					printf("0x%-14" PRIx64 "0x%-14" PRIx64 "0x%-14" PRIx64
 					       "%s\n",
-					       cur.start, cur.length, cur.host_offset, path);
+					       cur.start, cur.length, cur.host_offset, q.path);
 				}
 			}
 			if (done)
@@ -431,7 +427,7 @@ int cmd_map(int argc, char **argv)
 		}
 		off += e.length;
 	}
-	if (json && r == 0)
+	if (q.json && r == 0)
 		printf("]\n");
 	disk_image_close(img);
 	return r < 0 ? img_fail(&err) : 0;
