@@ -233,9 +233,12 @@ static int check_range(struct disk_image *img, uint64_t offset, uint64_t len, st
 	return 0;
 }
 
-/* Writes to an image opened without the backing chain it names would copy
- * zeros instead of backing data into partly written clusters. */
-static int check_writable(struct disk_image *img, struct vs_err *err)
+/* The checks every write, discard and zeroing shares: the image takes
+ * writes and [offset, offset+len) lies inside it.  Writes to an image opened
+ * without the backing chain it names would copy zeros instead of backing
+ * data into partly written clusters.  A non-empty request that passes marks
+ * the image written (flushed at close). */
+static int check_write(struct disk_image *img, uint64_t offset, uint64_t len, struct vs_err *err)
 {
 	if (img->readonly)
 		return vs_errf(err, EROFS, "%s is open read-only", img->path);
@@ -244,7 +247,10 @@ static int check_writable(struct disk_image *img, struct vs_err *err)
 			       "%s was opened without its backing file %s: writing "
 			       "would lose backing data",
 			       img->path, img->backing_file);
-	return 0;
+	int r = check_range(img, offset, len, err);
+	if (r == 0 && len)
+		img->written = true;
+	return r;
 }
 
 static uint64_t iov_total(const struct iovec *iov, int iovcnt)
@@ -272,14 +278,10 @@ int disk_image_pwritev(struct disk_image *img, const struct iovec *iov, int iovc
 {
 	if (iovcnt < 0)
 		return vs_errf(err, EINVAL, "negative iovec count");
-	int r = check_writable(img, err);
-	if (r < 0)
-		return r;
 	uint64_t len = iov_total(iov, iovcnt);
-	r = check_range(img, offset, len, err);
+	int r = check_write(img, offset, len, err);
 	if (r < 0 || len == 0)
 		return r;
-	img->written = true;
 	return img->fmt->pwritev(img, iov, iovcnt, offset, len, err);
 }
 
@@ -309,24 +311,18 @@ int disk_image_flush(struct disk_image *img, struct vs_err *err)
 
 int disk_image_discard(struct disk_image *img, uint64_t offset, uint64_t len, struct vs_err *err)
 {
-	int r = check_writable(img, err);
-	if (r == 0)
-		r = check_range(img, offset, len, err);
+	int r = check_write(img, offset, len, err);
 	if (r < 0 || len == 0)
 		return r;
-	img->written = true;
 	return img->fmt->zero_range(img, offset, len, true, false, err);
 }
 
 int disk_image_write_zeroes(struct disk_image *img, uint64_t offset, uint64_t len,
 			    struct vs_err *err)
 {
-	int r = check_writable(img, err);
-	if (r == 0)
-		r = check_range(img, offset, len, err);
+	int r = check_write(img, offset, len, err);
 	if (r < 0 || len == 0)
 		return r;
-	img->written = true;
 	return img->fmt->zero_range(img, offset, len, false, false, err);
 }
 
