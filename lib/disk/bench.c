@@ -22,6 +22,24 @@
 
 #include "disk_internal.h"
 
+#define BENCH_SEED 0x9e3779b97f4a7c15ULL
+
+/* Where the next request goes: at off (the previous one plus the step),
+ * back at 0 when it would pass the end, or at a random aligned offset
+ * (xorshift on *rng). */
+static uint64_t bench_place(const struct disk_bench_options *o, uint64_t size, uint64_t off,
+			    uint64_t *rng)
+{
+	uint64_t bs = o->buffer_size;
+	if (o->random) {
+		*rng ^= *rng << 13;
+		*rng ^= *rng >> 7;
+		*rng ^= *rng << 17;
+		return (*rng % (size / bs)) * bs;
+	}
+	return off + bs > size ? 0 : off;
+}
+
 int disk_image_bench(struct disk_image *img, const struct disk_bench_options *o,
 		     struct disk_bench_result *res, struct vs_err *err)
 {
@@ -33,19 +51,11 @@ int disk_image_bench(struct disk_image *img, const struct disk_bench_options *o,
 	if (posix_memalign((void **)&buf, 4096, bs))
 		return vs_errf(err, ENOMEM, "out of memory");
 	memset(buf, o->pattern, bs);
-	uint64_t slots = size / bs;
-	uint64_t off = o->offset, rng = 0x9e3779b97f4a7c15ULL;
+	uint64_t off = o->offset, rng = BENCH_SEED;
 	int r = 0;
 	uint64_t t0 = vs_now_ns();
 	for (uint64_t i = 0; i < o->count; i++) {
-		if (o->random) {
-			rng ^= rng << 13;
-			rng ^= rng >> 7;
-			rng ^= rng << 17;
-			off = (rng % slots) * bs;
-		} else if (off + bs > size) {
-			off = 0;
-		}
+		off = bench_place(o, size, off, &rng);
 		if (o->write)
 			r = disk_image_pwrite(img, buf, bs, off, err);
 		else
@@ -63,24 +73,17 @@ int disk_image_bench(struct disk_image *img, const struct disk_bench_options *o,
 	return r;
 }
 
-/* Offset of request i of a sequential or random run, as disk_image_bench
- * walks them (same wrap-around, same random sequence). */
+/* The offsets of a run's requests in order, placed as disk_image_bench
+ * places them. */
 static uint64_t *bench_offsets(const struct disk_bench_options *o, uint64_t size)
 {
 	uint64_t bs = o->buffer_size, step = o->step ? o->step : bs;
 	uint64_t *v = malloc(sizeof(uint64_t) * o->count);
 	if (!v)
 		return NULL;
-	uint64_t slots = size / bs, off = o->offset, rng = 0x9e3779b97f4a7c15ULL;
+	uint64_t off = o->offset, rng = BENCH_SEED;
 	for (uint64_t i = 0; i < o->count; i++) {
-		if (o->random) {
-			rng ^= rng << 13;
-			rng ^= rng >> 7;
-			rng ^= rng << 17;
-			off = (rng % slots) * bs;
-		} else if (off + bs > size) {
-			off = 0;
-		}
+		off = bench_place(o, size, off, &rng);
 		v[i] = off;
 		off += step;
 	}
