@@ -61,6 +61,39 @@ static int prop_strings(void *fdt, const char *name, const char *list, size_t le
 			return _r; \
 	} while (0)
 
+/* Open the node kind@addr. */
+static int begin_node_at(void *fdt, const char *kind, uint64_t addr)
+{
+	char name[48];
+	snprintf(name, sizeof(name), "%s@%llx", kind, (unsigned long long)addr);
+	return fdt_begin_node(fdt, name);
+}
+
+/* Open kind@base for a device with registers at [base, base+size) and one
+ * interrupt on the PLIC; the caller adds the rest and ends the node. */
+static int begin_plic_device(void *fdt, const struct virt_fdt_params *p, const char *kind,
+			     uint64_t base, uint64_t size, unsigned irq)
+{
+	TRY(begin_node_at(fdt, kind, base));
+	TRY(fdt_property_u32(fdt, "interrupts", irq));
+	TRY(fdt_property_u32(fdt, "interrupt-parent", VIRT_PHANDLE_PLIC(p->ncpus)));
+	return prop_reg(fdt, base, size);
+}
+
+/* QEMU's syscon nodes: OpenSBI and Linux power off and reboot through them,
+ * writing value to the test device. */
+static int syscon_node(void *fdt, const struct virt_fdt_params *p, const char *name, uint32_t value)
+{
+	char compat[32];
+	snprintf(compat, sizeof(compat), "syscon-%s", name);
+	TRY(fdt_begin_node(fdt, name));
+	TRY(fdt_property_u32(fdt, "value", value));
+	TRY(fdt_property_u32(fdt, "offset", 0));
+	TRY(fdt_property_u32(fdt, "regmap", VIRT_PHANDLE_TEST(p->ncpus)));
+	TRY(fdt_property_string(fdt, "compatible", compat));
+	return fdt_end_node(fdt);
+}
+
 static int fdt_cpus(void *fdt, const struct virt_fdt_params *p)
 {
 	char name[32];
@@ -105,7 +138,6 @@ static int fdt_soc(void *fdt, const struct virt_fdt_params *p)
 	static const char clint_compat[] = "sifive,clint0\0riscv,clint0";
 	static const char test_compat[] = "sifive,test1\0sifive,test0\0syscon";
 	uint32_t cells[4 * PLIC_MAX_HARTS];
-	char name[48];
 
 	TRY(fdt_begin_node(fdt, "soc"));
 	TRY(fdt_property_u32(fdt, "#address-cells", 2));
@@ -114,26 +146,17 @@ static int fdt_soc(void *fdt, const struct virt_fdt_params *p)
 	TRY(fdt_property(fdt, "ranges", NULL, 0));
 
 	if (p->rtc) {
-		snprintf(name, sizeof(name), "rtc@%llx", (unsigned long long)VIRT_RTC_BASE);
-		TRY(fdt_begin_node(fdt, name));
-		TRY(fdt_property_u32(fdt, "interrupts", VIRT_RTC_IRQ));
-		TRY(fdt_property_u32(fdt, "interrupt-parent", VIRT_PHANDLE_PLIC(p->ncpus)));
-		TRY(prop_reg(fdt, VIRT_RTC_BASE, VIRT_RTC_SIZE));
+		TRY(begin_plic_device(fdt, p, "rtc", VIRT_RTC_BASE, VIRT_RTC_SIZE, VIRT_RTC_IRQ));
 		TRY(fdt_property_string(fdt, "compatible", "google,goldfish-rtc"));
 		TRY(fdt_end_node(fdt));
 	}
 
-	snprintf(name, sizeof(name), "serial@%llx", (unsigned long long)VIRT_UART_BASE);
-	TRY(fdt_begin_node(fdt, name));
-	TRY(fdt_property_u32(fdt, "interrupts", VIRT_UART_IRQ));
-	TRY(fdt_property_u32(fdt, "interrupt-parent", VIRT_PHANDLE_PLIC(p->ncpus)));
+	TRY(begin_plic_device(fdt, p, "serial", VIRT_UART_BASE, VIRT_UART_SIZE, VIRT_UART_IRQ));
 	TRY(fdt_property_u32(fdt, "clock-frequency", VIRT_UART_CLOCK));
-	TRY(prop_reg(fdt, VIRT_UART_BASE, VIRT_UART_SIZE));
 	TRY(fdt_property_string(fdt, "compatible", "ns16550a"));
 	TRY(fdt_end_node(fdt));
 
-	snprintf(name, sizeof(name), "test@%llx", (unsigned long long)VIRT_TEST_BASE);
-	TRY(fdt_begin_node(fdt, name));
+	TRY(begin_node_at(fdt, "test", VIRT_TEST_BASE));
 	TRY(fdt_property_u32(fdt, "phandle", VIRT_PHANDLE_TEST(p->ncpus)));
 	TRY(prop_reg(fdt, VIRT_TEST_BASE, VIRT_TEST_SIZE));
 	TRY(prop_strings(fdt, "compatible", test_compat, sizeof(test_compat)));
@@ -143,17 +166,13 @@ static int fdt_soc(void *fdt, const struct virt_fdt_params *p)
 		if (!(p->virtio_slots & (1U << i)))
 			continue;
 		uint64_t base = VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_SIZE;
-		snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)base);
-		TRY(fdt_begin_node(fdt, name));
-		TRY(fdt_property_u32(fdt, "interrupts", VIRTIO_MMIO_IRQ_FIRST + i));
-		TRY(fdt_property_u32(fdt, "interrupt-parent", VIRT_PHANDLE_PLIC(p->ncpus)));
-		TRY(prop_reg(fdt, base, VIRTIO_MMIO_SIZE));
+		TRY(begin_plic_device(fdt, p, "virtio_mmio", base, VIRTIO_MMIO_SIZE,
+				      VIRTIO_MMIO_IRQ_FIRST + i));
 		TRY(fdt_property_string(fdt, "compatible", "virtio,mmio"));
 		TRY(fdt_end_node(fdt));
 	}
 
-	snprintf(name, sizeof(name), "plic@%llx", (unsigned long long)PLIC_BASE);
-	TRY(fdt_begin_node(fdt, name));
+	TRY(begin_node_at(fdt, "plic", PLIC_BASE));
 	TRY(fdt_property_u32(fdt, "phandle", VIRT_PHANDLE_PLIC(p->ncpus)));
 	TRY(fdt_property_u32(fdt, "riscv,ndev", PLIC_NUM_SOURCES - 1));
 	TRY(prop_reg(fdt, PLIC_BASE, PLIC_SIZE(p->ncpus)));
@@ -170,8 +189,7 @@ static int fdt_soc(void *fdt, const struct virt_fdt_params *p)
 	TRY(fdt_property_u32(fdt, "#interrupt-cells", 1));
 	TRY(fdt_end_node(fdt));
 
-	snprintf(name, sizeof(name), "clint@%llx", (unsigned long long)VIRT_CLINT_BASE);
-	TRY(fdt_begin_node(fdt, name));
+	TRY(begin_node_at(fdt, "clint", VIRT_CLINT_BASE));
 	for (unsigned h = 0; h < p->ncpus; h++) {
 		cells[4 * h + 0] = VIRT_PHANDLE_INTC(h);
 		cells[4 * h + 1] = IRQ_M_SOFT;
@@ -198,19 +216,8 @@ static int fdt_write(void *fdt, const struct virt_fdt_params *p)
 	TRY(fdt_property_string(fdt, "compatible", "riscv-virtio"));
 	TRY(fdt_property_string(fdt, "model", "riscv-virtio,qemu"));
 
-	/* QEMU's syscon nodes: OpenSBI and Linux power off through them. */
-	TRY(fdt_begin_node(fdt, "poweroff"));
-	TRY(fdt_property_u32(fdt, "value", VIRT_TEST_POWEROFF));
-	TRY(fdt_property_u32(fdt, "offset", 0));
-	TRY(fdt_property_u32(fdt, "regmap", VIRT_PHANDLE_TEST(p->ncpus)));
-	TRY(fdt_property_string(fdt, "compatible", "syscon-poweroff"));
-	TRY(fdt_end_node(fdt));
-	TRY(fdt_begin_node(fdt, "reboot"));
-	TRY(fdt_property_u32(fdt, "value", VIRT_TEST_REBOOT));
-	TRY(fdt_property_u32(fdt, "offset", 0));
-	TRY(fdt_property_u32(fdt, "regmap", VIRT_PHANDLE_TEST(p->ncpus)));
-	TRY(fdt_property_string(fdt, "compatible", "syscon-reboot"));
-	TRY(fdt_end_node(fdt));
+	TRY(syscon_node(fdt, p, "poweroff", VIRT_TEST_POWEROFF));
+	TRY(syscon_node(fdt, p, "reboot", VIRT_TEST_REBOOT));
 
 	TRY(fdt_begin_node(fdt, "chosen"));
 	snprintf(name, sizeof(name), "/soc/serial@%llx", (unsigned long long)VIRT_UART_BASE);
@@ -225,8 +232,7 @@ static int fdt_write(void *fdt, const struct virt_fdt_params *p)
 		TRY(fdt_property(fdt, "rng-seed", p->rng_seed, (int)p->rng_seed_len));
 	TRY(fdt_end_node(fdt));
 
-	snprintf(name, sizeof(name), "memory@%llx", (unsigned long long)p->ram_base);
-	TRY(fdt_begin_node(fdt, name));
+	TRY(begin_node_at(fdt, "memory", p->ram_base));
 	TRY(fdt_property_string(fdt, "device_type", "memory"));
 	TRY(prop_reg(fdt, p->ram_base, p->ram_size));
 	TRY(fdt_end_node(fdt));
