@@ -222,10 +222,14 @@ bool virtq_should_notify(struct virtq *vq)
 	return (uint16_t)(now - used_event - 1) < (uint16_t)(now - old);
 }
 
-size_t virtq_chain_read(const struct virtq_chain *chain, size_t offset, void *buf, size_t len)
+/* Copy between [offset, offset+len) of the chain's segments [first, end)
+ * and a flat buffer: out of the guest into `out`, or into the guest from
+ * `in` (noted as written for dirty tracking).  Returns the bytes copied. */
+static size_t chain_copy(const struct virtq *vq, const struct virtq_chain *chain, unsigned first,
+			 unsigned end, size_t offset, uint8_t *out, const uint8_t *in, size_t len)
 {
 	size_t done = 0;
-	for (unsigned i = 0; i < chain->nout && done < len; i++) {
+	for (unsigned i = first; i < end && done < len; i++) {
 		const struct virtq_seg *s = &chain->seg[i];
 		if (offset >= s->len) {
 			offset -= s->len;
@@ -234,32 +238,27 @@ size_t virtq_chain_read(const struct virtq_chain *chain, size_t offset, void *bu
 		size_t n = s->len - offset;
 		if (n > len - done)
 			n = len - done;
-		memcpy((uint8_t *)buf + done, s->host + offset, n);
+		if (out) {
+			memcpy(out + done, s->host + offset, n);
+		} else {
+			memcpy(s->host + offset, in + done, n);
+			vm_bus_note_write(vq->bus, s->gpa + offset, n);
+		}
 		done += n;
 		offset = 0;
 	}
 	return done;
 }
 
+size_t virtq_chain_read(const struct virtq_chain *chain, size_t offset, void *buf, size_t len)
+{
+	return chain_copy(NULL, chain, 0, chain->nout, offset, buf, NULL, len);
+}
+
 size_t virtq_chain_write(const struct virtq *vq, const struct virtq_chain *chain, size_t offset,
 			 const void *buf, size_t len)
 {
-	size_t done = 0;
-	for (unsigned i = chain->nout; i < chain->nout + chain->nin && done < len; i++) {
-		const struct virtq_seg *s = &chain->seg[i];
-		if (offset >= s->len) {
-			offset -= s->len;
-			continue;
-		}
-		size_t n = s->len - offset;
-		if (n > len - done)
-			n = len - done;
-		memcpy(s->host + offset, (const uint8_t *)buf + done, n);
-		vm_bus_note_write(vq->bus, s->gpa + offset, n);
-		done += n;
-		offset = 0;
-	}
-	return done;
+	return chain_copy(vq, chain, chain->nout, chain->nout + chain->nin, offset, NULL, buf, len);
 }
 
 void virtq_chain_note_written(const struct virtq *vq, const struct virtq_chain *chain,
