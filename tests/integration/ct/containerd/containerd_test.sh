@@ -309,8 +309,11 @@ STEP=leftovers
 [ -z "$(ctr_ task ls -q)" ] || fail "tasks left: $(ctr_ task ls -q | tr '\n' ' ')"
 [ -z "$(ls -A "$RUNC_ROOT" 2>/dev/null)" ] || fail "runtime state left: $(ls "$RUNC_ROOT")"
 # the shim's clean-up after each task deletes once more with --force: a
-# container already gone must not be an error (runc's behaviour)
-grep "failed to remove runc container" "$T/containerd.log" | head -2 | grep . &&
+# container already gone must not be an error (runc's behaviour).  (The
+# shim's own reaper sometimes reports "exit status 255" for that call, with
+# runc as well: only our message counts.)
+"$RUNTIME" --root "$RUNC_ROOT" delete --force c1 2>"$T/err" || fail "delete --force of a deleted container: $(cat "$T/err")"
+grep "failed to remove runc container" "$T/containerd.log" | grep "does not exist" | head -2 | grep . &&
 	fail "the shim's delete --force of a deleted container failed"
 for _ in $(seq 100); do # shims exit after their task is deleted
 	pgrep -f "containerd-shim-runc-v2 -namespace $NS " >/dev/null || break
