@@ -17,7 +17,8 @@
 # --stats` agreeing on the memory limit), checkpoint refused with
 # vessel-runtime's message and the container still running, kill (SIGTERM
 # handled, exit status), kill of an exited task, kill --all, delete, delete
-# -f, a runtime error surfacing in ctr, and nothing left afterwards.
+# -f (and delete --force of a deleted container), runtime errors (a global
+# flag, a config.json field) surfacing in ctr, and nothing left afterwards.
 #
 # Usage: containerd_test.sh [RUNTIME]   (default $VESSEL_VESSEL_RUNTIME)
 # Exit 77 (skip) when not root or containerd/ctr/the runc v2 shim/busybox/
@@ -303,6 +304,16 @@ else
 	fail "rc=$rc err=$(cat "$T/err")"
 fi
 ctr_ containers delete c4 >/dev/null 2>&1
+# an error of create itself (config.json), through the shim's log.json
+ctr_ run --rm "${RA[@]}" --cgroup system.slice:vessel:c5 "$CTRD_IMAGE" c5 true >/dev/null 2>"$T/err"
+rc=$?
+if [ $rc != 0 ] && grep -q 'OCI runtime create failed: .*linux.cgroupsPath "system.slice:vessel:c5" is a systemd path' "$T/err"; then
+	ok "$(tail -1 "$T/err" | cut -c1-140)"
+else
+	fail "rc=$rc err=$(cat "$T/err")"
+fi
+ctr_ containers delete c5 >/dev/null 2>&1
+[ -e "$RUNC_ROOT/c5" ] && fail "state of the failed create left"
 
 # ---- nothing left ----
 STEP=leftovers
