@@ -326,7 +326,7 @@ STEP=leftovers
 "$RUNTIME" --root "$RUNC_ROOT" delete --force c1 2>"$T/err" || fail "delete --force of a deleted container: $(cat "$T/err")"
 grep "failed to remove runc container" "$T/containerd.log" | grep "does not exist" | head -2 | grep . &&
 	fail "the shim's delete --force of a deleted container failed"
-for _ in $(seq 100); do # shims exit after their task is deleted
+for _ in $(seq 300); do # shims exit after their task is deleted (30 s)
 	pgrep -f "containerd-shim-runc-v2 -namespace $NS " >/dev/null || break
 	sleep 0.1
 done
