@@ -8,7 +8,12 @@
 #   exec  : `exec` of /bin/true into a running container, hyperfine median
 #   rss   : peak RSS of the runtime process during `run` (GNU time %M)
 #   512k  : whether a container starts under a 512 KiB memory limit
-# and prints vessel/crun and vessel/runc ratios.
+# and prints vessel/crun and vessel/runc ratios.  Then, through containerd:
+#   ctr   : `ctr run --rm` of /bin/true on a busybox image in a private
+#           containerd (tests/integration/ct/containerd/ctrd.sh), its runc v2
+#           shim calling vessel-runtime (--runc-binary) or containerd's
+#           default runc, hyperfine medians and vessel/runc
+# (skipped with a note when containerd is not installed).
 #
 # State: every runtime's --root is on a tmpfs (as /run is on a usual host).
 #
@@ -61,7 +66,12 @@ T=$(mktemp -d /tmp/vessel-bench-ct-XXXXXX)
 # docs/vessel-runtime.md): a cost of the host's disk, not of any runtime.
 mkdir -p "$T/state"
 mount -t tmpfs -o size=64m,mode=700 vessel-bench-state "$T/state" || { echo "cannot mount a tmpfs"; exit 1; }
+CTRD_PID=
 cleanup() {
+	if [ -n "$CTRD_PID" ]; then
+		ctrd_stop
+		find /sys/fs/cgroup/*/"$CTRD_NS" /sys/fs/cgroup/"$CTRD_NS" -depth -type d -exec rmdir {} + 2>/dev/null
+	fi
 	for n in "${NAMES[@]}"; do
 		"${BIN[$n]}" --root "$T/state/$n" delete -f bench-exec-$n >/dev/null 2>&1
 	done
@@ -250,3 +260,47 @@ EOF
 for n in "${NAMES[@]}"; do echo "512 KiB memory limit, $n: ${M512[$n]}"; done
 echo "(hyperfine details: run and exec tables follow)"
 grep -E "Time|±|^\s+[0-9.]+ ± " "$T/run.txt" "$T/exec.txt" 2>/dev/null | sed "s|$T/||" | head -20
+
+# ---- ctr run --rm through containerd's runc v2 shim: vessel-runtime
+# against containerd's default runc, in one hyperfine run (same private
+# containerd, same image, same pure-v1 view) ----
+if ! command -v containerd >/dev/null || ! command -v ctr >/dev/null; then
+	echo "note: containerd not installed, ctr run figure left out"
+	exit 0
+fi
+. "$ROOT/tests/integration/ct/containerd/ctrd.sh"
+mkdir -p "$T/ctrd"
+if ! ctrd_start "$T/ctrd" "vessel-bench-${T##*-}" || ! ctrd_import; then
+	echo "note: private containerd failed, ctr run figure left out"
+	exit 0
+fi
+CTR="ctr --address $CTRD_DIR/containerd.sock -n $CTRD_NS run --rm"
+declare -A CTRUN=([vessel]="$CTR --runc-binary ${BIN[vessel]} $CTRD_IMAGE bench-ctr-vessel /bin/true"
+	[runc]="$CTR $CTRD_IMAGE bench-ctr-runc /bin/true")
+cmds=()
+for n in vessel runc; do
+	out=$(${CTRUN[$n]} 2>&1) # a missing or failing runtime is left out
+	rc=$?
+	if [ -n "${BIN[$n]}" ] && [ $rc -eq 0 ]; then
+		cmds+=(-n "$n" "${CTRUN[$n]}")
+	else
+		echo "note: ctr run with $n fails, left out: $(echo "$out" | tail -c 300)"
+	fi
+done
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$T/ctr.json" "${cmds[@]}" \
+	>"$T/ctr.txt" 2>&1 || echo "note: hyperfine ctr run failed: $(tail -3 "$T/ctr.txt")"
+python3 - "$T/ctr.json" "$(containerd --version | awk '{ print $3 }')" "$(runc --version | head -1)" <<'EOF3'
+import json, sys
+try:
+    med = {r["command"]: r["median"] for r in json.load(open(sys.argv[1]))["results"]}
+except Exception:
+    med = {}
+print("\nctr run --rm /bin/true (containerd %s, runc v2 shim, pure cgroup v1 view, medians)"
+      % sys.argv[2])
+for n in ("vessel", "runc"):
+    if n in med:
+        print("%-8s %10.2f ms%s" % (n, med[n] * 1e3, "   (" + sys.argv[3] + ")" if n == "runc" else ""))
+if med.get("vessel") and med.get("runc"):
+    print("vessel/runc: ctr run %.2f" % (med["vessel"] / med["runc"]))
+EOF3
+grep -E "Time|±" "$T/ctr.txt" 2>/dev/null | head -4

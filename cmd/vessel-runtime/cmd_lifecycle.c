@@ -1,6 +1,9 @@
 /*
- * cmd_lifecycle.c - create, run, start, state, kill, delete, pause, resume:
- * argument parsing only; the operations are in lib/ct (container.h).
+ * cmd_lifecycle.c - create, run, start, state, kill, delete, pause, resume,
+ * checkpoint and restore: argument parsing only; the operations are in
+ * lib/ct (container.h).  checkpoint and restore take runc's options so that
+ * their refusal (no CRIU support) is the error a client sees, not an
+ * "unknown option".
  */
 #include <errno.h>
 #include <getopt.h>
@@ -197,4 +200,70 @@ int cmd_pause(const struct cli_globals *g, int argc, char **argv)
 int cmd_resume(const struct cli_globals *g, int argc, char **argv)
 {
 	return pause_resume(g, argc, argv, false);
+}
+
+/* runc's checkpoint and restore options (none changes the answer) */
+static const struct option criu_opts[] = {
+	{ "image-path", required_argument, NULL, 0 },
+	{ "work-path", required_argument, NULL, 0 },
+	{ "parent-path", required_argument, NULL, 0 },
+	{ "leave-running", no_argument, NULL, 0 },
+	{ "tcp-established", no_argument, NULL, 0 },
+	{ "ext-unix-sk", no_argument, NULL, 0 },
+	{ "shell-job", no_argument, NULL, 0 },
+	{ "lazy-pages", no_argument, NULL, 0 },
+	{ "status-fd", required_argument, NULL, 0 },
+	{ "page-server", required_argument, NULL, 0 },
+	{ "file-locks", no_argument, NULL, 0 },
+	{ "pre-dump", no_argument, NULL, 0 },
+	{ "manage-cgroups-mode", required_argument, NULL, 0 },
+	{ "empty-ns", required_argument, NULL, 0 },
+	{ "auto-dedup", no_argument, NULL, 0 },
+	{ "bundle", required_argument, NULL, 'b' },
+	{ "detach", no_argument, NULL, 'd' },
+	{ "pid-file", required_argument, NULL, 0 },
+	{ "console-socket", required_argument, NULL, 0 },
+	{ "no-subreaper", no_argument, NULL, 0 },
+	{ "no-pivot", no_argument, NULL, 0 },
+	{ "lsm-profile", required_argument, NULL, 0 },
+	{ "lsm-mount-context", required_argument, NULL, 0 },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_criu(const char *cmd, int argc, char **argv, const char **id)
+{
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+b:d", criu_opts, NULL)) != -1)
+		if (c == '?' || c == ':')
+			return cli_usage_error(cmd, "unknown option %s", argv[optind - 1]);
+	if (optind != argc - 1)
+		return cli_usage_error(cmd, "expected exactly one container ID");
+	*id = argv[optind];
+	return 0;
+}
+
+int cmd_checkpoint(const struct cli_globals *g, int argc, char **argv)
+{
+	const char *id = NULL;
+	if (parse_criu("checkpoint", argc, argv, &id))
+		return 1;
+	struct vs_err err = VS_ERR_INIT;
+	ct_container_checkpoint(g->root, id, &err);
+	return cli_fail(&err);
+}
+
+int cmd_restore(const struct cli_globals *g, int argc, char **argv)
+{
+	const char *id = NULL;
+	if (parse_criu("restore", argc, argv, &id))
+		return 1;
+	struct vs_err err = VS_ERR_INIT;
+	if (ct_id_validate(id, &err) == 0)
+		vs_errf(&err, ENOTSUP,
+			"restore of container %s refused: vessel-runtime does not implement "
+			"checkpoint/restore (it has no CRIU support); nothing was created",
+			id);
+	return cli_fail(&err);
 }

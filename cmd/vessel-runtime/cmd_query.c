@@ -1,15 +1,17 @@
 /*
- * cmd_query.c - update, ps, list, features, spec: argument parsing and
- * output formatting; the work is in lib/ct.
+ * cmd_query.c - update, ps, events, list, features, spec: argument parsing
+ * and output formatting; the work is in lib/ct.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -219,6 +221,105 @@ int cmd_ps(const struct cli_globals *g, int argc, char **argv)
 	}
 	free(pids);
 	return 0;
+}
+
+/* add "key": v to obj when v is non-zero (runc's omitempty fields) */
+static void add_u64(struct json_object *obj, const char *key, uint64_t v)
+{
+	if (v)
+		json_object_object_add(obj, key, json_object_new_uint64(v));
+}
+
+static struct json_object *child(struct json_object *parent, const char *key)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(parent, key, o);
+	return o;
+}
+
+/* One runc-style stats event: {"type":"stats","id":ID,"data":{...}}; only
+ * the counters the cgroup module reads are present. */
+static int print_stats(const struct cli_globals *g, const char *id, struct vs_err *err)
+{
+	struct ct_cgroup_stats st;
+	if (ct_container_stats(g->root, id, &st, err) < 0)
+		return -err->code;
+	struct json_object *ev = json_object_new_object();
+	json_object_object_add(ev, "type", json_object_new_string("stats"));
+	json_object_object_add(ev, "id", json_object_new_string(id));
+	struct json_object *data = child(ev, "data");
+	add_u64(child(child(data, "cpu"), "usage"), "total", st.cpu_usage_ns);
+	struct json_object *mem = child(child(data, "memory"), "usage");
+	json_object_object_add(mem, "limit", json_object_new_uint64(st.memory_limit));
+	add_u64(mem, "usage", st.memory_usage);
+	add_u64(mem, "max", st.memory_max_usage);
+	struct json_object *pids = child(data, "pids");
+	add_u64(pids, "current", st.pids_current);
+	add_u64(pids, "limit", st.pids_limit == UINT64_MAX ? 0 : st.pids_limit); /* "max" */
+	printf("%s\n", json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
+	fflush(stdout);
+	json_object_put(ev);
+	return 0;
+}
+
+/* "5s", "500ms", "2m" (runc takes a Go duration); 1 ms .. 1 day */
+static int parse_interval(const char *text, long *ms)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(text, &end, 10);
+	if (errno || end == text || v <= 0)
+		return -1;
+	long unit = !strcmp(end, "ms")	? 1
+		    : !strcmp(end, "s") ? 1000
+		    : !strcmp(end, "m") ? 60000
+					: 0;
+	if (!unit || v > 86400000L / unit)
+		return -1;
+	*ms = v * unit;
+	return 0;
+}
+
+int cmd_events(const struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "stats", no_argument, NULL, 's' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool once = false;
+	long interval_ms = 5000;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (c == 's')
+			once = true;
+		else if (c == 'i' && parse_interval(optarg, &interval_ms) == 0)
+			continue;
+		else if (c == 'i')
+			return cli_usage_error("events",
+					       "--interval %s: expected a duration such "
+					       "as 5s or 500ms",
+					       optarg);
+		else
+			return cli_usage_error("events", "unknown option %s", argv[optind - 1]);
+	}
+	if (optind != argc - 1)
+		return cli_usage_error("events", "expected exactly one container ID");
+	const char *id = argv[optind];
+	struct vs_err err = VS_ERR_INIT;
+	if (print_stats(g, id, &err) < 0)
+		return cli_fail(&err);
+	if (once)
+		return 0;
+	/* stream until the container stops or is deleted */
+	struct timespec ts = { interval_ms / 1000, (interval_ms % 1000) * 1000000L };
+	for (;;) {
+		nanosleep(&ts, NULL);
+		if (print_stats(g, id, &err) < 0)
+			return err.code == ESRCH || err.code == ENOENT ? 0 : cli_fail(&err);
+	}
 }
 
 struct list_ctx {

@@ -84,6 +84,13 @@ int ctc_pids(const struct ct_state *st, pid_t **pids, size_t *n, struct vs_err *
 	return ct_cgroup_pids(&st->cgroup, pids, n, err);
 }
 
+int ctc_stats(const struct ct_state *st, struct ct_cgroup_stats *stats, struct vs_err *err)
+{
+	if (!st->has_cgroup)
+		return vs_errf(err, ENOTSUP, "container %s has no cgroup", st->id);
+	return ct_cgroup_stats(&st->cgroup, stats, err);
+}
+
 int ctc_update(const struct ct_state *st, const char *resources_json, struct vs_err *err)
 {
 	if (!st->has_cgroup)

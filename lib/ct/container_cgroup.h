@@ -23,6 +23,7 @@ int ctc_destroy(const struct ct_state *st, bool force, struct vs_err *err);
 int ctc_freeze(const struct ct_state *st, bool frozen, struct vs_err *err);
 int ctc_kill_all(const struct ct_state *st, int sig, struct vs_err *err);
 int ctc_pids(const struct ct_state *st, pid_t **pids, size_t *n, struct vs_err *err);
+int ctc_stats(const struct ct_state *st, struct ct_cgroup_stats *stats, struct vs_err *err);
 int ctc_update(const struct ct_state *st, const char *resources_json, struct vs_err *err);
 int ctc_add_pid(const struct ct_state *st, pid_t pid, struct vs_err *err);
 /* O_PATH fd of the container's cgroup2 directory for CLONE_INTO_CGROUP,

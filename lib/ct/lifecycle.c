@@ -1,8 +1,14 @@
 /*
  * lifecycle.c - the operations on an existing container (runtime-spec 1.1
- * runtime.md "Query State", "Kill", "Delete"; runc's pause, resume, update
- * and ps): each locks the state directory, loads the state, checks the live
- * status and acts.
+ * runtime.md "Query State", "Kill", "Delete"; runc's pause, resume, update,
+ * ps, events --stats and checkpoint): each locks the state directory, loads
+ * the state, checks the live status and acts.
+ *
+ * Messages follow what containerd's runc shim looks for: kill of an exited
+ * container says "No such process" (the shim then reports "already
+ * finished"), and delete --force of a container that is already gone
+ * succeeds, as with runc.  checkpoint is refused (no CRIU support) without
+ * touching the container.
  *
  * delete --force kills a live container (thawing it first when paused, so
  * SIGKILL can be delivered), waits until the process is gone, removes the
@@ -71,7 +77,8 @@ int ct_container_kill(const char *root, const char *id, int sig, bool all, struc
 		return r;
 	enum ct_status s = ct_state_status(&ls.st);
 	if (s == CT_STATUS_STOPPED && !all) {
-		r = vs_errf(err, ESRCH, "container %s is not running", id);
+		/* "No such process": containerd's shim reads it as "already exited" */
+		r = vs_syserrf(err, ESRCH, "container %s is not running", id);
 	} else if (all && ls.st.has_cgroup) {
 		r = ctc_kill_all(&ls.st, sig, err);
 	} else if (s != CT_STATUS_STOPPED && kill(ls.st.pid, sig) < 0) {
@@ -135,6 +142,10 @@ int ct_container_delete(const char *root, const char *id, bool force, struct vs_
 	int r = lock_load(root, id, &ls, err);
 	if (r < 0 && r != -ENOENT && ct_id_validate(id, NULL) == 0)
 		return delete_broken(root, id, force, err);
+	if (r == -ENOENT && force && ct_id_validate(id, NULL) == 0) {
+		vs_err_clear(err); /* as runc: --force of a container already gone */
+		return 0;
+	}
 	if (r < 0)
 		return r;
 	enum ct_status s = ct_state_status(&ls.st);
@@ -221,6 +232,36 @@ int ct_container_pids(const char *root, const char *id, pid_t **pids, size_t *n,
 			*n = 1;
 		}
 	}
+	unlock_free(&ls);
+	return r;
+}
+
+int ct_container_stats(const char *root, const char *id, struct ct_cgroup_stats *stats,
+		       struct vs_err *err)
+{
+	struct locked_state ls;
+	int r = lock_load(root, id, &ls, err);
+	if (r < 0)
+		return r;
+	if (ct_state_status(&ls.st) == CT_STATUS_STOPPED)
+		r = vs_syserrf(err, ESRCH, "container %s is not running", id);
+	else
+		r = ctc_stats(&ls.st, stats, err);
+	unlock_free(&ls);
+	return r;
+}
+
+int ct_container_checkpoint(const char *root, const char *id, struct vs_err *err)
+{
+	struct locked_state ls;
+	int r = lock_load(root, id, &ls, err);
+	if (r < 0)
+		return r;
+	r = vs_errf(err, ENOTSUP,
+		    "checkpoint of container %s refused: vessel-runtime does not implement "
+		    "checkpoint/restore (it has no CRIU support); the container is left %s, "
+		    "untouched",
+		    id, ct_status_name(ct_state_status(&ls.st)));
 	unlock_free(&ls);
 	return r;
 }

@@ -47,6 +47,15 @@ int ct_container_pause(const char *root, const char *id, bool pause, struct vs_e
 /* update: new linux.resources (JSON object text). */
 int ct_container_update(const char *root, const char *id, const char *resources_json,
 			struct vs_err *err);
+/* stats: the cgroup's counters of a live container (runc `events --stats`). */
+int ct_container_stats(const char *root, const char *id, struct ct_cgroup_stats *stats,
+		       struct vs_err *err);
+/*
+ * checkpoint: always refused with ENOTSUP and a message naming the container
+ * and its (unchanged) status: there is no CRIU support.  Fails first with
+ * "does not exist" like every other operation.
+ */
+int ct_container_checkpoint(const char *root, const char *id, struct vs_err *err);
 /* ps: host pids of the container's processes (malloc'd). */
 int ct_container_pids(const char *root, const char *id, pid_t **pids, size_t *n,
 		      struct vs_err *err);

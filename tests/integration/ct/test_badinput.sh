@@ -120,6 +120,35 @@ expect_fail "--systemd-cgroup" "--systemd-cgroup is not supported" "$R" --system
 expect_fail "unknown command" "unknown command \"frobnicate\"" "$R" frobnicate
 expect_fail "state of unknown container" "container nosuch does not exist" rt state nosuch
 
+# what containerd's runc shim calls besides the lifecycle: events, checkpoint,
+# restore (refused: no CRIU support), delete --force of a missing container
+expect_fail "events of unknown container" "container nosuch does not exist" rt events --stats nosuch
+expect_fail "events --interval" "--interval 1h: expected a duration" rt events --interval 1h nosuch
+expect_fail "checkpoint of unknown container" "container nosuch does not exist" \
+	rt checkpoint --image-path "$T/img" --leave-running nosuch
+expect_fail "checkpoint option" "checkpoint: unknown option --frob" rt checkpoint --frob nosuch
+expect_fail "restore" "restore of container nosuch refused: vessel-runtime does not implement checkpoint/restore" \
+	rt restore --bundle "$T" --image-path "$T/img" nosuch
+expect_fail "restore of a bad ID" 'invalid container ID "../x"' rt restore ../x
+check "nothing created by restore" test ! -e "$ROOT/nosuch"
+rt delete --force nosuch 2>/dev/null
+check "delete --force of a missing container succeeds (as runc)" eq 0 $?
+expect_fail "delete of a missing container" "container nosuch does not exist" rt delete nosuch
+expect_fail "delete --force of a bad ID" 'invalid container ID "../x"' rt delete --force ../x
+b=$(bundle ckpt '.process.args = ["sleep", "100"]')
+rt run -d --bundle "$b" ckpt
+expect_fail "checkpoint" \
+	"checkpoint of container ckpt refused: vessel-runtime does not implement checkpoint/restore (it has no CRIU support); the container is left running" \
+	rt checkpoint --leave-running ckpt
+check "checkpoint leaves the container running" wait_status ckpt running
+check "events --stats of a running container" eq "stats ckpt 1" \
+	"$(rt events --stats ckpt | jq -r '.type + " " + .id + " " + (.data.pids.current | tostring)')"
+rt kill ckpt KILL
+check "killed" wait_status ckpt stopped
+expect_fail "kill of an exited container" "container ckpt is not running: No such process" rt kill ckpt KILL
+expect_fail "events of a stopped container" "container ckpt is not running" rt events --stats ckpt
+rt delete ckpt
+
 # a state directory left without state.json (runtime killed mid-create)
 mkdir -p "$ROOT/broken"
 expect_fail "broken state without --force" "use delete --force" rt delete broken
