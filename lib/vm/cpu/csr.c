@@ -240,7 +240,10 @@ int rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t v)
 	case 0x343: h->mtval = v; return 0;
 	case 0x344: h->mip = (h->mip & ~S_INTS) | (v & S_INTS); return 0;
 	case 0xb00: h->cycle = v - h->instret; return 0;
-	case 0xb02: h->instret = v; return 0;
+	case 0xb02: /* mcycle = instret + cycle keeps its value */
+		h->cycle += h->instret - v;
+		h->instret = v;
+		return 0;
 	default: break;
 	}
 	if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0x323 && csr <= 0x33f))
@@ -270,6 +273,8 @@ int rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t v)
 	return -1;
 }
 
+/* h->instret counts the instructions before this one on entry and, on
+ * success, this one too (see the end). */
 int rv_csr_op(struct rv_hart *h, const struct rv_uop *u)
 {
 	unsigned csr = (unsigned)u->imm & 0xfff;
@@ -304,6 +309,18 @@ int rv_csr_op(struct rv_hart *h, const struct rv_uop *u)
 			goto illegal;
 	}
 	h->x[u->rd] = old;
+	/*
+	 * The instruction retires: count it, except in a counter it wrote.  The
+	 * write takes the place of the increment (Zicsr, "CSR Instructions"), so
+	 * the next instruction reads exactly the value written; the other counter
+	 * still counts this instruction (mcycle = instret + cycle).
+	 */
+	if (write && csr == 0xb02)
+		h->cycle++;
+	else if (write && csr == 0xb00)
+		h->instret++, h->cycle--;
+	else
+		h->instret++;
 	return 0;
 illegal:
 	rv_trap(h, RV_EXC_ILLEGAL, u->raw);

@@ -393,7 +393,8 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		}
 		h->pc = PC + u->len;
 		retired++;
-		instret0 = h->instret + 1 - retired; /* the op may have written minstret */
+		/* rv_csr_op counted the op (or wrote minstret instead of counting it) */
+		instret0 = h->instret - retired;
 		h->events = 1;
 		continue;
 	}
