@@ -11,7 +11,8 @@
  * unsupported modes (only Bare, Sv39 and Sv48 exist), mtvec/stvec ignore
  * reserved modes, misa is read-only, hpm counters and events read zero.
  * PMP registers are stored and read back (pmpcfg odd numbers do not exist on
- * RV64) but not enforced.
+ * RV64) but not enforced.  The trigger CSRs (tselect .. tcontrol, 0x7a0-0x7a5)
+ * live in debug.c.
  */
 #include "cpu_internal.h"
 
@@ -162,7 +163,7 @@ int rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
 		*val = h->pmpaddr[csr - 0x3b0];
 		return 0;
 	}
-	return -1;
+	return rv_trig_csr_read(h, csr, val);
 }
 
 static bool tvec_ok(uint64_t v)
@@ -270,7 +271,7 @@ int rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t v)
 			h->pmpaddr[i] = v & ((1ULL << 54) - 1);
 		return 0;
 	}
-	return -1;
+	return rv_trig_csr_write(h, csr, v);
 }
 
 /* h->instret counts the instructions before this one on entry and, on
