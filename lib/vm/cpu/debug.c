@@ -65,7 +65,7 @@
 /* One trigger, decoded from tdata1/tdata2. */
 struct trig {
 	bool load, store, exec;
-	unsigned modes; /* bit p: enabled in privilege p */
+	unsigned modes;	      /* bit p: enabled in privilege p */
 	unsigned match, size; /* size: bytes, 0 = any */
 	bool select, timing;
 	uint64_t tdata2, hit;
@@ -439,7 +439,8 @@ void rv_debug_after(struct rv_hart *h, bool retired)
 		v = trunc_size(v, e->load_size);
 		for (unsigned i = 0; i < RV_NTRIGGERS; i++) {
 			struct trig t;
-			if (((e->load_trigs >> i) & 1) && trig_get(h, i, &t) && value_match(&t, v, 1)) {
+			if (((e->load_trigs >> i) & 1) && trig_get(h, i, &t) &&
+			    value_match(&t, v, 1)) {
 				h->tdata1[i] |= t.hit;
 				e->after_fire = true;
 				e->after_tval = e->load_addr;
@@ -476,8 +477,7 @@ static void update_all(struct rv_core *core)
 		rv_debug_update(core->harts[k]);
 }
 
-int rv_core_debug_insert(struct rv_core *core, enum rv_debug_kind kind, uint64_t addr,
-			 uint64_t len)
+int rv_core_debug_insert(struct rv_core *core, enum rv_debug_kind kind, uint64_t addr, uint64_t len)
 {
 	if (len == 0 || addr + len - 1 < addr || kind > RV_DEBUG_WATCH_ACCESS)
 		return -EINVAL;
@@ -492,8 +492,7 @@ int rv_core_debug_insert(struct rv_core *core, enum rv_debug_kind kind, uint64_t
 	return 0;
 }
 
-int rv_core_debug_remove(struct rv_core *core, enum rv_debug_kind kind, uint64_t addr,
-			 uint64_t len)
+int rv_core_debug_remove(struct rv_core *core, enum rv_debug_kind kind, uint64_t addr, uint64_t len)
 {
 	for (unsigned i = 0; i < core->nbps; i++)
 		if (core->bps[i].kind == kind && core->bps[i].addr == addr &&

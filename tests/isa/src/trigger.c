@@ -41,10 +41,10 @@ static volatile u64 data[2] = { 1000, 0 };
 
 static void set_trigger(u64 index, u64 tdata1, u64 tdata2)
 {
-	asm volatile("csrw 0x7a0, %0\n csrw 0x7a1, zero\n csrw 0x7a2, %2\n csrw 0x7a1, %1" ::"r"(
-			 index),
-		     "r"(tdata1), "r"(tdata2)
-		     : "memory");
+	asm volatile(
+	    "csrw 0x7a0, %0\n csrw 0x7a1, zero\n csrw 0x7a2, %2\n csrw 0x7a1, %1" ::"r"(index),
+	    "r"(tdata1), "r"(tdata2)
+	    : "memory");
 }
 
 static void clear_triggers(void)
@@ -79,7 +79,8 @@ static void case_run(const char *name, int mode, int expect_trap)
 	isa_printf("%s: a0 %ld data[1] %ld\n", name, r, (long)data[1]);
 	if (expect_trap) {
 		isa_check("  cause", isa_last_trap.cause, CAUSE_BREAKPOINT);
-		isa_printf("  mepc trig_code+%ld MPP %ld\n", (long)(isa_last_trap.epc - (u64)trig_code),
+		isa_printf("  mepc trig_code+%ld MPP %ld\n",
+			   (long)(isa_last_trap.epc - (u64)trig_code),
 			   (long)((isa_last_trap.status >> 11) & 3));
 	}
 }
