@@ -207,6 +207,7 @@ int rv_core_debug_insert(struct rv_core *core, enum rv_debug_kind kind, uint64_t
 			 uint64_t len);
 int rv_core_debug_remove(struct rv_core *core, enum rv_debug_kind kind, uint64_t addr,
 			 uint64_t len);
+void rv_core_debug_clear(struct rv_core *core); /* remove every one */
 void rv_hart_debug_halt(struct rv_hart *h);
 /* Run again; step: halt after one instruction (interrupts stay masked). */
 void rv_hart_debug_resume(struct rv_hart *h, bool step);
@@ -215,8 +216,8 @@ bool rv_hart_debug_halted(const struct rv_hart *h);
 int rv_hart_debug_csr(struct rv_hart *h, unsigned csr, uint64_t *val, const uint64_t *write);
 /*
  * Virtual to physical through the hart's current satp, as a supervisor access
- * would see it (no permission checks, no A/D updates); M-mode and Bare map
- * 1:1.  0 or -EFAULT.
+ * would see it (no permission checks, no A/D updates), also while the hart
+ * runs in M-mode; Bare maps 1:1.  0 or -EFAULT.
  */
 int rv_hart_debug_translate(struct rv_hart *h, uint64_t va, uint64_t *pa);
 

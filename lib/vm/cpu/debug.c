@@ -504,6 +504,12 @@ int rv_core_debug_remove(struct rv_core *core, enum rv_debug_kind kind, uint64_t
 	return -ENOENT;
 }
 
+void rv_core_debug_clear(struct rv_core *core)
+{
+	core->nbps = 0;
+	update_all(core);
+}
+
 void rv_hart_debug_halt(struct rv_hart *h)
 {
 	struct rv_hart_ext *e = rv_ext(h);
@@ -552,7 +558,7 @@ int rv_hart_debug_csr(struct rv_hart *h, unsigned csr, uint64_t *val, const uint
 int rv_hart_debug_translate(struct rv_hart *h, uint64_t va, uint64_t *pa)
 {
 	uint64_t mode = h->satp >> 60;
-	if (h->priv == RV_PRIV_M || mode == 0) {
+	if (mode == 0) { /* satp counts even in M-mode: the debugger's view is the kernel's */
 		*pa = va;
 		return 0;
 	}

@@ -9,31 +9,31 @@
  * inside a hot (translated) loop stopping at the exact iteration. */
 #include "isa.h"
 
-#define T_LOAD	 (1UL << 0)
-#define T_STORE	 (1UL << 1)
-#define T_EXEC	 (1UL << 2)
-#define T_U	 (1UL << 3)
-#define T_S	 (1UL << 4)
-#define T_M	 (1UL << 6)
+#define T_LOAD	   (1UL << 0)
+#define T_STORE	   (1UL << 1)
+#define T_EXEC	   (1UL << 2)
+#define T_U	   (1UL << 3)
+#define T_S	   (1UL << 4)
+#define T_M	   (1UL << 6)
 #define T_MATCH(m) ((u64)(m) << 7)
-#define TYPE2	 (2UL << 60)
-#define TYPE6	 (6UL << 60)
-#define T2_TIMING (1UL << 18)
-#define T2_SELECT (1UL << 19)
-#define T2_HIT	 (1UL << 20)
+#define TYPE2	   (2UL << 60)
+#define TYPE6	   (6UL << 60)
+#define T2_TIMING  (1UL << 18)
+#define T2_SELECT  (1UL << 19)
+#define T2_HIT	   (1UL << 20)
 #define T6_SIZE(s) ((u64)(s) << 16)
-#define T6_TIMING (1UL << 20)
-#define T6_SELECT (1UL << 21)
-#define T6_HIT	 (1UL << 22)
-#define MTE	 (1UL << 3)
-#define MPTE	 (1UL << 7)
+#define T6_TIMING  (1UL << 20)
+#define T6_SELECT  (1UL << 21)
+#define T6_HIT	   (1UL << 22)
+#define MTE	   (1UL << 3)
+#define MPTE	   (1UL << 7)
 
 static void set_trigger(u64 index, u64 tdata1, u64 tdata2)
 {
-	asm volatile("csrw 0x7a0, %0\n csrw 0x7a1, zero\n csrw 0x7a2, %2\n csrw 0x7a1, %1" ::"r"(
-			 index),
-		     "r"(tdata1), "r"(tdata2)
-		     : "memory");
+	asm volatile(
+	    "csrw 0x7a0, %0\n csrw 0x7a1, zero\n csrw 0x7a2, %2\n csrw 0x7a1, %1" ::"r"(index),
+	    "r"(tdata1), "r"(tdata2)
+	    : "memory");
 }
 
 static void clear_triggers(void)
@@ -221,9 +221,8 @@ static void loads_stores(void)
 	isa_expect_trap();
 	asm volatile("la t6, 1f\n amoadd.d zero, %1, (%0)\n 1:" ::"r"(a + 14), "r"(1UL)
 		     : "t6", "memory");
-	isa_check("amoadd: store trigger fires, no add", isa_last_trap.cause == CAUSE_BREAKPOINT &&
-								 a[14] == 0,
-		  1);
+	isa_check("amoadd: store trigger fires, no add",
+		  isa_last_trap.cause == CAUSE_BREAKPOINT && a[14] == 0, 1);
 	set_trigger(2, TYPE2 | T_LOAD | T_M, (u64)(a + 14));
 	isa_expect_trap();
 	asm volatile("la t6, 1f\n lr.d %0, (%1)\n 1:" : "=&r"(v) : "r"(a + 14) : "t6", "memory");
