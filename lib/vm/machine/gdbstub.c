@@ -69,34 +69,35 @@ struct gdb_csr {
 };
 
 static const struct gdb_csr gdb_csrs[] = {
-	{ "sstatus", 0x100 },	{ "sie", 0x104 },	  { "stvec", 0x105 },
-	{ "scounteren", 0x106 }, { "senvcfg", 0x10a },	  { "sscratch", 0x140 },
-	{ "sepc", 0x141 },	{ "scause", 0x142 },	  { "stval", 0x143 },
-	{ "sip", 0x144 },	{ "satp", 0x180 },	  { "mstatus", 0x300 },
-	{ "misa", 0x301 },	{ "medeleg", 0x302 },	  { "mideleg", 0x303 },
-	{ "mie", 0x304 },	{ "mtvec", 0x305 },	  { "mcounteren", 0x306 },
-	{ "menvcfg", 0x30a },	{ "mcountinhibit", 0x320 }, { "mscratch", 0x340 },
-	{ "mepc", 0x341 },	{ "mcause", 0x342 },	  { "mtval", 0x343 },
-	{ "mip", 0x344 },	{ "pmpcfg0", 0x3a0 },	  { "pmpaddr0", 0x3b0 },
-	{ "tselect", 0x7a0 },	{ "tdata1", 0x7a1 },	  { "tdata2", 0x7a2 },
-	{ "tdata3", 0x7a3 },	{ "tinfo", 0x7a4 },	  { "tcontrol", 0x7a5 },
-	{ "mcycle", 0xb00 },	{ "minstret", 0xb02 },	  { "cycle", 0xc00 },
-	{ "time", 0xc01 },	{ "instret", 0xc02 },	  { "mvendorid", 0xf11 },
-	{ "marchid", 0xf12 },	{ "mimpid", 0xf13 },	  { "mhartid", 0xf14 },
+	{ "sstatus", 0x100 },	 { "sie", 0x104 },	     { "stvec", 0x105 },
+	{ "scounteren", 0x106 }, { "senvcfg", 0x10a },	     { "sscratch", 0x140 },
+	{ "sepc", 0x141 },	 { "scause", 0x142 },	     { "stval", 0x143 },
+	{ "sip", 0x144 },	 { "satp", 0x180 },	     { "mstatus", 0x300 },
+	{ "misa", 0x301 },	 { "medeleg", 0x302 },	     { "mideleg", 0x303 },
+	{ "mie", 0x304 },	 { "mtvec", 0x305 },	     { "mcounteren", 0x306 },
+	{ "menvcfg", 0x30a },	 { "mcountinhibit", 0x320 }, { "mscratch", 0x340 },
+	{ "mepc", 0x341 },	 { "mcause", 0x342 },	     { "mtval", 0x343 },
+	{ "mip", 0x344 },	 { "pmpcfg0", 0x3a0 },	     { "pmpaddr0", 0x3b0 },
+	{ "tselect", 0x7a0 },	 { "tdata1", 0x7a1 },	     { "tdata2", 0x7a2 },
+	{ "tdata3", 0x7a3 },	 { "tinfo", 0x7a4 },	     { "tcontrol", 0x7a5 },
+	{ "mcycle", 0xb00 },	 { "minstret", 0xb02 },	     { "cycle", 0xc00 },
+	{ "time", 0xc01 },	 { "instret", 0xc02 },	     { "mvendorid", 0xf11 },
+	{ "marchid", 0xf12 },	 { "mimpid", 0xf13 },	     { "mhartid", 0xf14 },
 };
 
 static const char *const xnames[32] = { "zero", "ra", "sp",  "gp",  "tp", "t0", "t1", "t2",
 					"fp",	"s1", "a0",  "a1",  "a2", "a3", "a4", "a5",
 					"a6",	"a7", "s2",  "s3",  "s4", "s5", "s6", "s7",
 					"s8",	"s9", "s10", "s11", "t3", "t4", "t5", "t6" };
-static const char *const fnames[32] = { "ft0", "ft1", "ft2",  "ft3",  "ft4", "ft5", "ft6", "ft7",
-					"fs0", "fs1", "fa0",  "fa1",  "fa2", "fa3", "fa4", "fa5",
-					"fa6", "fa7", "fs2",  "fs3",  "fs4", "fs5", "fs6", "fs7",
-					"fs8", "fs9", "fs10", "fs11", "ft8", "ft9", "ft10", "ft11" };
+static const char *const fnames[32] = {
+	"ft0", "ft1", "ft2", "ft3", "ft4",  "ft5",  "ft6", "ft7", "fs0",  "fs1", "fa0",
+	"fa1", "fa2", "fa3", "fa4", "fa5",  "fa6",  "fa7", "fs2", "fs3",  "fs4", "fs5",
+	"fs6", "fs7", "fs8", "fs9", "fs10", "fs11", "ft8", "ft9", "ft10", "ft11"
+};
 
 /* Appends to a malloc'ed string; NULL stays NULL (out of memory). */
 static char *xml_add(char *s, size_t *len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static char *xml_add(char *s, size_t *len, const char *fmt, ...)
 {
 	if (!s)
@@ -133,23 +134,28 @@ static char *target_xml(size_t *len)
 	for (unsigned i = 0; i < 32; i++)
 		s = xml_add(s, len, "<reg name=\"%s\" bitsize=\"64\" regnum=\"%u\" type=\"%s\"/>\n",
 			    xnames[i], i,
-			    i == 1 ? "code_ptr" : (i == 2 || i == 8) ? "data_ptr" : "int");
-	s = xml_add(s, len,
-		    "<reg name=\"pc\" bitsize=\"64\" regnum=\"32\" type=\"code_ptr\"/>\n</feature>\n"
-		    "<feature name=\"org.gnu.gdb.riscv.fpu\">\n"
-		    "<union id=\"riscv_double\"><field name=\"float\" type=\"ieee_single\"/>"
-		    "<field name=\"double\" type=\"ieee_double\"/></union>\n");
+			    i == 1		 ? "code_ptr"
+			    : (i == 2 || i == 8) ? "data_ptr"
+						 : "int");
+	s = xml_add(
+	    s, len,
+	    "<reg name=\"pc\" bitsize=\"64\" regnum=\"32\" type=\"code_ptr\"/>\n</feature>\n"
+	    "<feature name=\"org.gnu.gdb.riscv.fpu\">\n"
+	    "<union id=\"riscv_double\"><field name=\"float\" type=\"ieee_single\"/>"
+	    "<field name=\"double\" type=\"ieee_double\"/></union>\n");
 	for (unsigned i = 0; i < 32; i++)
-		s = xml_add(s, len,
-			    "<reg name=\"%s\" bitsize=\"64\" regnum=\"%u\" type=\"riscv_double\"/>\n",
-			    fnames[i], GDB_REG_F0 + i);
+		s = xml_add(
+		    s, len,
+		    "<reg name=\"%s\" bitsize=\"64\" regnum=\"%u\" type=\"riscv_double\"/>\n",
+		    fnames[i], GDB_REG_F0 + i);
 	s = xml_add(s, len,
 		    "<reg name=\"fflags\" bitsize=\"32\" regnum=\"66\" type=\"int\"/>\n"
 		    "<reg name=\"frm\" bitsize=\"32\" regnum=\"67\" type=\"int\"/>\n"
 		    "<reg name=\"fcsr\" bitsize=\"32\" regnum=\"68\" type=\"int\"/>\n</feature>\n"
 		    "<feature name=\"org.gnu.gdb.riscv.csr\">\n");
 	for (size_t i = 0; i < VS_ARRAY_SIZE(gdb_csrs); i++)
-		s = xml_add(s, len, "<reg name=\"%s\" bitsize=\"64\" regnum=\"%u\" type=\"int\"/>\n",
+		s = xml_add(s, len,
+			    "<reg name=\"%s\" bitsize=\"64\" regnum=\"%u\" type=\"int\"/>\n",
 			    gdb_csrs[i].name, GDB_REG_CSR + gdb_csrs[i].num);
 	s = xml_add(s, len,
 		    "</feature>\n<feature name=\"org.gnu.gdb.riscv.virtual\">\n"
@@ -318,7 +324,8 @@ static int mem_rw(struct vm_gdb *g, uint64_t va, uint8_t *buf, size_t len, bool 
 		if (chunk > len)
 			chunk = len;
 		uint64_t pa = mem_pa(g, va);
-		if (write ? vm_bus_dma_write(bus, pa, buf, chunk) : vm_bus_dma_read(bus, pa, buf, chunk))
+		if (write ? vm_bus_dma_write(bus, pa, buf, chunk)
+			  : vm_bus_dma_read(bus, pa, buf, chunk))
 			return -1;
 		va += chunk;
 		buf += chunk;
@@ -478,7 +485,8 @@ static void handle_query(struct vm_gdb *g, const char *p)
 		size_t n = 0;
 		buf[n++] = 'm';
 		for (unsigned k = 0; k < rv_core_nharts(g->core); k++)
-			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%x", k ? "," : "", k + 1);
+			n +=
+			    (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%x", k ? "," : "", k + 1);
 		gdb_send(g, buf);
 	} else if (strcmp(p, "qsThreadInfo") == 0) {
 		gdb_send(g, "l");
@@ -496,7 +504,9 @@ static void handle_query(struct vm_gdb *g, const char *p)
 		}
 		struct rv_hart *h = hart_of(g, (unsigned)tid - 1);
 		snprintf(text, sizeof(text), "hart %lu, %s-mode", tid - 1,
-			 h->priv == 3 ? "M" : h->priv == 1 ? "S" : "U");
+			 h->priv == 3	? "M"
+			 : h->priv == 1 ? "S"
+					: "U");
 		size_t n = 0;
 		for (const char *c = text; *c; c++)
 			n += (size_t)snprintf(hex + n, sizeof(hex) - n, "%02x", (unsigned char)*c);
