@@ -668,9 +668,10 @@ static void handle_packet(struct vm_gdb *g, char *p, size_t len)
 			gdb_send(g, "");
 		return;
 	case 'H': {
-		long tid = strtol(p + 2, NULL, 16);
+		char *end;
+		long tid = strtol(p + 2, &end, 16);
 		unsigned n = rv_core_nharts(g->core);
-		if (tid > (long)n || tid < -1) {
+		if (p[1] == 0 || end == p + 2 || *end || tid > (long)n || tid < -1) {
 			gdb_send(g, "E01");
 			return;
 		}
@@ -683,8 +684,12 @@ static void handle_packet(struct vm_gdb *g, char *p, size_t len)
 		return;
 	}
 	case 'T': {
-		long tid = strtol(p + 1, NULL, 16);
-		gdb_send(g, tid >= 1 && tid <= (long)rv_core_nharts(g->core) ? "OK" : "E01");
+		char *end;
+		long tid = strtol(p + 1, &end, 16);
+		gdb_send(g,
+			 end != p + 1 && !*end && tid >= 1 && tid <= (long)rv_core_nharts(g->core)
+			     ? "OK"
+			     : "E01");
 		return;
 	}
 	case 'D':
