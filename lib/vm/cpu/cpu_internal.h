@@ -300,7 +300,7 @@ void rv_debug_update(struct rv_hart *h);
 int rv_trig_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val);
 int rv_trig_csr_write(struct rv_hart *h, unsigned csr, uint64_t val);
 /* Does [pc, pc + bytes) hold an execute trigger or breakpoint? */
-bool rv_debug_exec_range(const struct rv_hart *h, uint64_t pc, uint64_t bytes);
+bool rv_debug_exec_range(struct rv_hart *h, uint64_t pc, uint64_t bytes);
 /*
  * Checks before one instruction at h->pc: debugger breakpoints (halt), then
  * triggers that fire before it (trap).  Returns the one-instruction block to

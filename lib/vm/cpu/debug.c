@@ -263,13 +263,14 @@ void rv_debug_update(struct rv_hart *h)
 	h->events = 1;
 }
 
-bool rv_debug_exec_range(const struct rv_hart *h, uint64_t pc, uint64_t bytes)
+bool rv_debug_exec_range(struct rv_hart *h, uint64_t pc, uint64_t bytes)
 {
-	const struct rv_hart_ext *e = &h->core->ext[h->hartid];
+	struct rv_hart_ext *e = rv_ext(h);
 	uint64_t last = pc + (bytes ? bytes : 1) - 1;
 	for (unsigned i = 0; i < e->nexec; i++)
 		if (e->exec_lo[i] <= last && pc <= e->exec_hi[i])
 			return true;
+	e->skip = false; /* the resume pc runs unchecked: its breakpoint may hit next time */
 	return false;
 }
 
