@@ -4,7 +4,8 @@
 # --gdb-wait`: threads per hart, a breakpoint on a function hit twice,
 # argument / variable / register / CSR / FP register reads, stepi, a
 # hardware watchpoint (old and new value), a memory write the program
-# checks, and continuing to the program's exit (W packet).  77 = skipped
+# checks, a hardware breakpoint (Z1), read and access watchpoints (Z3, Z4),
+# and continuing to the program's exit (W packet).  77 = skipped
 # (no ELF, no vessel-vmm, no gdb-multiarch).
 elf=$1
 vmm=${VESSEL_VESSEL_VMM:-${VESSEL_BUILD_ROOT:-.}/cmd/vessel-vmm/vessel-vmm}
@@ -45,6 +46,9 @@ timeout 120 "$gdb" -nx -batch -ex 'set pagination off' -ex 'set confirm off' \
 	-ex 'print $fa0' -ex 'print $priv' \
 	-ex 'stepi' -ex 'print/d (long)$pc - (long)&gdb_add' \
 	-ex 'delete' -ex 'watch gdb_counter' -ex 'continue' \
+	-ex 'delete' -ex 'hbreak gdb_add' -ex 'continue' -ex 'print x' \
+	-ex 'delete' -ex 'rwatch gdb_counter' -ex 'continue' \
+	-ex 'delete' -ex 'awatch gdb_counter' -ex 'continue' \
 	-ex 'set var gdb_poke = 1' -ex 'delete' -ex 'continue' \
 	>"$tmp/gdb.out" 2>&1
 grc=$?
@@ -75,6 +79,12 @@ expect '$8 = 4'
 expect 'Hardware watchpoint 2: gdb_counter'
 expect 'Old value = 0'
 expect 'New value = 1'
+expect 'hit Breakpoint 3, gdb_add (x=x@entry=2)'
+expect '$9 = 2'
+expect 'Hardware read watchpoint 4: gdb_counter'
+expect 'Value = 1'
+expect 'Hardware access (read/write) watchpoint 5: gdb_counter'
+expect 'New value = 3'
 expect 'exited normally'
 grep -q 'poked by the debugger 0000000000000001' "$tmp/vmm.out" || {
 	echo "FAIL: the debugger's write did not reach the guest"
