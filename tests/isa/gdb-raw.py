@@ -27,8 +27,8 @@ import time
 elf = sys.argv[1] if len(sys.argv) > 1 else ""
 root = os.environ.get("VESSEL_BUILD_ROOT", ".")
 vmm = os.environ.get("VESSEL_VESSEL_VMM", os.path.join(root, "cmd/vessel-vmm/vessel-vmm"))
-if not os.path.getsize(elf) if os.path.exists(elf) else True:
-    print("SKIP: no ELF")
+if not os.path.isfile(elf) or os.path.getsize(elf) == 0:
+    print("SKIP: no ELF (riscv64-linux-gnu-gcc missing?)")
     sys.exit(77)
 if not os.access(vmm, os.X_OK):
     print("SKIP: no vessel-vmm")
