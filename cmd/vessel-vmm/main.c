@@ -17,6 +17,7 @@
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
 #include "vessel/vm/baremetal.h"
+#include "vessel/vm/gdbstub.h"
 #include "vessel/vm/machine.h"
 #include "vessel/vm/virt.h"
 
@@ -43,6 +44,8 @@ struct vmm_options {
 	enum virt_serial_kind serial;
 	const char *serial_path;
 	bool console_hvc;
+	const char *gdb; /* GDB stub address */
+	bool gdb_wait;
 	/* Copies of option values the config points into (freed at exit). */
 	char *owned[VIRT_MAX_DISKS + 2];
 	unsigned nowned;
@@ -227,6 +230,20 @@ static int opt_no_jit(struct vmm_options *o, const char *v, struct vs_err *err)
 	return 0;
 }
 
+static int opt_gdb(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	if (strncmp(v, "unix:", 5) != 0 && strncmp(v, "tcp:", 4) != 0)
+		return vs_errf(err, EINVAL, "--gdb %s: expected unix:PATH or tcp:PORT", v);
+	o->gdb = v;
+	return 0;
+}
+
+static int opt_gdb_wait(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	o->gdb_wait = true;
+	return 0;
+}
+
 static int opt_help(struct vmm_options *o, const char *v, struct vs_err *err)
 {
 	o->help = true;
@@ -252,6 +269,9 @@ static const struct vmm_option vmm_options_table[] = {
 	{ "timeout", "SECONDS", "stop the guest after this long (exit status 124)", opt_timeout },
 	{ "no-jit", NULL, "interpret only: no translation of hot guest code to host code",
 	  opt_no_jit },
+	{ "gdb", "unix:PATH|tcp:PORT",
+	  "GDB remote stub (tcp on 127.0.0.1 only): gdb-multiarch 'target remote'", opt_gdb },
+	{ "gdb-wait", NULL, "with --gdb: start halted until gdb continues", opt_gdb_wait },
 	{ "help", NULL, "show this help", opt_help },
 };
 
@@ -359,6 +379,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_HOST_ERROR;
 	}
+	if (o.gdb_wait && !o.gdb) {
+		fprintf(stderr, "vessel-vmm: --gdb-wait needs --gdb\n");
+		return EXIT_HOST_ERROR;
+	}
 	if (o.kernel && !o.bios && !o.bios_none)
 		o.bios = VIRT_DEFAULT_BIOS;
 
@@ -392,9 +416,21 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
 			return EXIT_HOST_ERROR;
 		}
+		struct vm_gdb *gdb = NULL;
+		if (o.gdb) {
+			gdb = vm_gdb_new(virt_board_machine(board), o.gdb, o.gdb_wait, &err);
+			if (!gdb) {
+				virt_board_free(board);
+				fprintf(stderr, "vessel-vmm: %s\n", err.msg);
+				return EXIT_HOST_ERROR;
+			}
+		}
 		running_machine = virt_board_machine(board);
 		int r = virt_board_run(board, &ex, &err);
 		running_machine = NULL;
+		if (r == 0)
+			vm_gdb_report_exit(gdb, &ex);
+		vm_gdb_free(gdb);
 		virt_board_free(board); /* restores the terminal before we print */
 		if (r < 0) {
 			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
@@ -410,6 +446,8 @@ int main(int argc, char **argv)
 		.timeout_sec = o.timeout,
 		.in_fd = isatty(STDIN_FILENO) ? -1 : STDIN_FILENO,
 		.out_fd = STDOUT_FILENO,
+		.gdb = o.gdb,
+		.gdb_wait = o.gdb_wait,
 	};
 	if (vm_baremetal_run(&bc, &running_machine, &ex, &err) < 0) {
 		fprintf(stderr, "vessel-vmm: %s\n", err.msg);

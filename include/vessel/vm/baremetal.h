@@ -8,6 +8,7 @@
 #ifndef VESSEL_VM_BAREMETAL_H
 #define VESSEL_VM_BAREMETAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vessel/core/err.h"
@@ -20,6 +21,8 @@ struct vm_baremetal_config {
 	double timeout_sec; /* 0 = none */
 	int in_fd;	    /* UART input, -1 for none */
 	int out_fd;	    /* UART and HTIF console output */
+	const char *gdb;    /* GDB stub address (unix:PATH, tcp:PORT) or NULL */
+	bool gdb_wait;	    /* halt until gdb continues */
 };
 
 /*

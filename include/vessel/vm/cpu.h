@@ -10,7 +10,10 @@
  * TLB and the block-chaining hints are caches rebuilt on demand.
  *
  * Implemented: RV64IMAFDC, Zicsr, Zifencei, Zicntr, Zihpm (hpm counters read
- * zero), M/S/U privilege modes, Sv39/Sv48, PMP CSRs (stored, not enforced).
+ * zero), M/S/U privilege modes, Sv39/Sv48, PMP CSRs (stored, not enforced),
+ * Sdtrig address/data match triggers (mcontrol and mcontrol6, debug.c), and
+ * a debugger interface (breakpoints, watchpoints, single-step, halting) for
+ * the GDB stub.
  * Misaligned loads and stores are performed (never trap); misaligned AMOs and
  * LR/SC raise address-misaligned.
  *
@@ -79,6 +82,8 @@ enum rv_exception {
 
 #define RV_MAX_HARTS 8
 
+#define RV_NTRIGGERS 4 /* Sdtrig address/data match triggers per hart */
+
 #define RV_TLB_SIZE 256 /* entries per (privilege, access type), direct mapped */
 
 enum rv_access { RV_ACC_READ = 0, RV_ACC_WRITE = 1, RV_ACC_EXEC = 2 };
@@ -109,6 +114,11 @@ struct rv_hart {
 	uint64_t cycle, instret;
 	uint64_t pmpcfg[16];
 	uint64_t pmpaddr[64];
+
+	/* Sdtrig trigger module (debug.c): tselect, tcontrol and each trigger's
+	 * tdata1-3 (tdata3 is read-only zero). */
+	uint64_t tselect, tcontrol;
+	uint64_t tdata1[RV_NTRIGGERS], tdata2[RV_NTRIGGERS], tdata3[RV_NTRIGGERS];
 
 	/* LR/SC reservation: physical address, valid flag. */
 	uint64_t resv_addr;
@@ -164,6 +174,52 @@ bool rv_hart_idle(const struct rv_hart *h);
 
 /* Ask the hart to leave rv_hart_run at the next block boundary. */
 void rv_hart_request_stop(struct rv_hart *h);
+
+/*
+ * Debugger interface (lib/vm/cpu/debug.c), used by the GDB stub.  Breakpoints
+ * and watchpoints are per core (every hart), on virtual addresses; a hart
+ * that hits one, or ends a single step, halts and the stop function runs (on
+ * the thread running the hart).  A halted hart counts as idle and
+ * rv_hart_run() returns at once.  None of this patches guest code: while
+ * anything is armed, the harts check each block (breakpoints) or each
+ * instruction (watchpoints, steps) before running it.
+ */
+enum rv_debug_kind {
+	RV_DEBUG_SW_BREAK = 0, /* gdb Z0 .. Z4 */
+	RV_DEBUG_HW_BREAK,
+	RV_DEBUG_WATCH_WRITE,
+	RV_DEBUG_WATCH_READ,
+	RV_DEBUG_WATCH_ACCESS,
+};
+
+enum rv_stop_reason { RV_STOP_BREAK = 1, RV_STOP_STEP, RV_STOP_WATCH };
+
+struct rv_stop {
+	enum rv_stop_reason reason;
+	enum rv_debug_kind kind; /* RV_STOP_WATCH: the watchpoint's kind */
+	uint64_t addr;		 /* RV_STOP_WATCH: the watched address */
+};
+
+typedef void (*rv_stop_fn)(void *opaque, struct rv_hart *h, const struct rv_stop *why);
+void rv_core_set_debugger(struct rv_core *core, rv_stop_fn fn, void *opaque);
+/* 0, -ENOSPC (too many) or -EINVAL (len 0 or wrapping); remove: 0 or -ENOENT. */
+int rv_core_debug_insert(struct rv_core *core, enum rv_debug_kind kind, uint64_t addr,
+			 uint64_t len);
+int rv_core_debug_remove(struct rv_core *core, enum rv_debug_kind kind, uint64_t addr,
+			 uint64_t len);
+void rv_core_debug_clear(struct rv_core *core); /* remove every one */
+void rv_hart_debug_halt(struct rv_hart *h);
+/* Run again; step: halt after one instruction (interrupts stay masked). */
+void rv_hart_debug_resume(struct rv_hart *h, bool step);
+bool rv_hart_debug_halted(const struct rv_hart *h);
+/* Read (write == NULL) or write a CSR with M-mode rights; 0 or -EINVAL. */
+int rv_hart_debug_csr(struct rv_hart *h, unsigned csr, uint64_t *val, const uint64_t *write);
+/*
+ * Virtual to physical through the hart's current satp, as a supervisor access
+ * would see it (no permission checks, no A/D updates), also while the hart
+ * runs in M-mode; Bare maps 1:1.  0 or -EFAULT.
+ */
+int rv_hart_debug_translate(struct rv_hart *h, uint64_t va, uint64_t *pa);
 
 /*
  * Compressed-instruction expansion (RVC, unprivileged spec chapter "C"):

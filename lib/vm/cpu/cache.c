@@ -122,6 +122,38 @@ static struct rv_block *straddling_block(struct rv_hart *h, uint64_t pc, const u
 	return b;
 }
 
+struct rv_block *rv_block_single(struct rv_hart *h, uint64_t pc, struct rv_block *blk)
+{
+	uint8_t buf[4];
+	for (unsigned k = 0; k < 4; k += 2) {
+		uint64_t va = pc + k, pa;
+		int cause = rv_translate(h, va, RV_ACC_EXEC, h->priv, &pa);
+		if (cause) {
+			rv_trap(h, (uint64_t)cause, va);
+			return NULL;
+		}
+		const uint8_t *p = vm_bus_ram_ptr(h->core->bus, pa, 2);
+		if (!p) {
+			rv_trap(h, RV_EXC_INSN_ACCESS, va);
+			return NULL;
+		}
+		memcpy(buf + k, p, 2);
+		if (k == 0 && (buf[0] & 3) != 3)
+			break;
+	}
+	blk->paddr = ~0ULL;
+	memset(blk->chain, 0, sizeof(blk->chain));
+	blk->n = 1;
+	blk->hot = UINT32_MAX; /* never translated */
+	blk->jit = NULL;
+	blk->jit_inner = NULL;
+	blk->bytes = decode_at(buf, 4, &blk->u[0]);
+	finish_uop(&blk->u[0], 0);
+	blk->u[1].opc = RV_OP_END;
+	finish_uop(&blk->u[1], (uint16_t)blk->bytes);
+	return blk;
+}
+
 struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 {
 	struct rv_core *core = h->core;
@@ -261,6 +293,12 @@ struct rv_core *rv_core_new(struct vm_bus *bus, unsigned nharts, uint64_t (*get_
 			return NULL;
 		}
 		memset(core->harts[k], 0, sizeof(struct rv_hart));
+		core->ext[k].dbg_block = calloc(1, BLOCK_BYTES(2));
+		if (!core->ext[k].dbg_block) {
+			rv_core_free(core);
+			vs_errf(err, ENOMEM, "cpu: out of memory");
+			return NULL;
+		}
 		core->harts[k]->core = core;
 		core->harts[k]->hartid = k;
 		rv_hart_reset(core->harts[k], 0);
@@ -278,8 +316,10 @@ void rv_core_free(struct rv_core *core)
 		core->bus->on_dma_write = NULL;
 		core->bus->dma_opaque = NULL;
 	}
-	for (unsigned k = 0; k < RV_MAX_HARTS; k++)
+	for (unsigned k = 0; k < RV_MAX_HARTS; k++) {
 		free(core->harts[k]);
+		free(core->ext[k].dbg_block);
+	}
 	for (unsigned i = 0; i < VM_BUS_MAX_RAM; i++)
 		free(core->pages[i]);
 	if (core->arena)
@@ -312,4 +352,5 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 	h->core = core;
 	rv_set_priv(h, RV_PRIV_M);
 	rv_tlb_flush(h);
+	rv_debug_reset(h);
 }

@@ -167,9 +167,40 @@ struct rv_jcache_entry {
 	unsigned priv;
 };
 
+/* How rv_hart_run() must check (rv_hart_ext.dbg, debug.c). */
+#define RV_DBG_BLOCKS 1 /* look at each block's range before running it */
+#define RV_DBG_INSNS  2 /* run one checked instruction at a time */
+#define RV_DBG_MAXR   (RV_NTRIGGERS + RV_DBG_MAXBP)
+#define RV_DBG_MAXBP  64 /* debugger breakpoints + watchpoints per core */
+
 struct rv_hart_ext {
 	struct rv_jcache_entry jcache[RV_JCACHE_SIZE];
 	unsigned dpriv; /* effective privilege for data accesses (MPRV) */
+
+	/* debug.c: triggers and the debugger */
+	uint8_t dbg; /* RV_DBG_* */
+	bool halted; /* stopped by the debugger */
+	bool step;   /* debugger single step: halt after one instruction */
+	bool skip;   /* resuming at skip_pc: no debugger breakpoint there */
+	uint64_t skip_pc;
+	unsigned nexec; /* execute ranges that force RV_DBG_BLOCKS checks */
+	uint64_t exec_lo[RV_DBG_MAXR], exec_hi[RV_DBG_MAXR];
+	struct rv_block *dbg_block; /* the one instruction of a checked step */
+	/* set by rv_debug_before() for rv_debug_after() */
+	bool after_fire; /* a timing=1 trigger fires after the instruction */
+	uint64_t after_tval;
+	unsigned load_trigs; /* load-data triggers to compare with the result */
+	uint64_t load_addr;
+	unsigned load_size, load_rd;
+	bool load_fp;
+	bool watch_hit; /* a debugger watchpoint matched */
+	struct rv_stop watch;
+};
+
+/* A debugger breakpoint or watchpoint (rv_core.bps). */
+struct rv_debug_bp {
+	uint8_t kind; /* enum rv_debug_kind */
+	uint64_t addr, len;
 };
 
 struct rv_core {
@@ -198,6 +229,12 @@ struct rv_core {
 	uint64_t jit_bytes;		    /* host code generated so far */
 	uint64_t jit_rejected[RV_OP_COUNT]; /* hot blocks not translated, by first unsupported op */
 	bool jit_stats;			    /* log the statistics when the core is freed */
+
+	/* debugger (debug.c) */
+	struct rv_debug_bp bps[RV_DBG_MAXBP];
+	unsigned nbps;
+	rv_stop_fn on_stop;
+	void *stop_opaque;
 };
 
 /* Handler labels by opcode; [RV_OP_COUNT] is the entry of translated blocks. */
@@ -255,6 +292,28 @@ void rv_jit_free(struct rv_core *core);
  * when it is not translated (b stays interpreted).
  */
 void *rv_jit_translate(struct rv_core *core, struct rv_block *b);
+
+/* debug.c */
+void rv_debug_reset(struct rv_hart *h);
+/* Recompute rv_hart_ext.dbg and the execute ranges (sets h->events). */
+void rv_debug_update(struct rv_hart *h);
+int rv_trig_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val);
+int rv_trig_csr_write(struct rv_hart *h, unsigned csr, uint64_t val);
+/* Does [pc, pc + bytes) hold an execute trigger or breakpoint? */
+bool rv_debug_exec_range(struct rv_hart *h, uint64_t pc, uint64_t bytes);
+/*
+ * Checks before one instruction at h->pc: debugger breakpoints (halt), then
+ * triggers that fire before it (trap).  Returns the one-instruction block to
+ * run, or NULL when the hart halted or trapped (fetch fault, trigger).
+ */
+struct rv_block *rv_debug_before(struct rv_hart *h);
+/* After it (retired: it completed): timing=1 and load-data triggers,
+ * watchpoints and single steps. */
+void rv_debug_after(struct rv_hart *h, bool retired);
+
+/* cache.c: decode the instruction at pc into blk (one op + END); NULL after
+ * a fetch fault (raised). */
+struct rv_block *rv_block_single(struct rv_hart *h, uint64_t pc, struct rv_block *blk);
 
 /* fpu.c: returns 0, or -1 after raising an exception. */
 int rv_fp_exec(struct rv_hart *h, const struct rv_uop *u);

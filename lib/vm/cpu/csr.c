@@ -11,7 +11,8 @@
  * unsupported modes (only Bare, Sv39 and Sv48 exist), mtvec/stvec ignore
  * reserved modes, misa is read-only, hpm counters and events read zero.
  * PMP registers are stored and read back (pmpcfg odd numbers do not exist on
- * RV64) but not enforced.
+ * RV64) but not enforced.  The trigger CSRs (tselect .. tcontrol, 0x7a0-0x7a5)
+ * live in debug.c.
  */
 #include "cpu_internal.h"
 
@@ -162,7 +163,7 @@ int rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
 		*val = h->pmpaddr[csr - 0x3b0];
 		return 0;
 	}
-	return -1;
+	return rv_trig_csr_read(h, csr, val);
 }
 
 static bool tvec_ok(uint64_t v)
@@ -240,7 +241,10 @@ int rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t v)
 	case 0x343: h->mtval = v; return 0;
 	case 0x344: h->mip = (h->mip & ~S_INTS) | (v & S_INTS); return 0;
 	case 0xb00: h->cycle = v - h->instret; return 0;
-	case 0xb02: h->instret = v; return 0;
+	case 0xb02: /* mcycle = instret + cycle keeps its value */
+		h->cycle += h->instret - v;
+		h->instret = v;
+		return 0;
 	default: break;
 	}
 	if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0x323 && csr <= 0x33f))
@@ -267,9 +271,11 @@ int rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t v)
 			h->pmpaddr[i] = v & ((1ULL << 54) - 1);
 		return 0;
 	}
-	return -1;
+	return rv_trig_csr_write(h, csr, v);
 }
 
+/* h->instret counts the instructions before this one on entry and, on
+ * success, this one too (see the end). */
 int rv_csr_op(struct rv_hart *h, const struct rv_uop *u)
 {
 	unsigned csr = (unsigned)u->imm & 0xfff;
@@ -304,6 +310,18 @@ int rv_csr_op(struct rv_hart *h, const struct rv_uop *u)
 			goto illegal;
 	}
 	h->x[u->rd] = old;
+	/*
+	 * The instruction retires: count it, except in a counter it wrote.  The
+	 * write takes the place of the increment (Zicsr, "CSR Instructions"), so
+	 * the next instruction reads exactly the value written; the other counter
+	 * still counts this instruction (mcycle = instret + cycle).
+	 */
+	if (write && csr == 0xb02)
+		h->cycle++;
+	else if (write && csr == 0xb00)
+		h->instret++, h->cycle--;
+	else
+		h->instret++;
 	return 0;
 illegal:
 	rv_trap(h, RV_EXC_ILLEGAL, u->raw);

@@ -109,6 +109,8 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 	/* h->instret is brought up to date lazily: it is instret0 + retired. */
 	uint64_t instret0 = h->instret;
 
+	if (ext->halted)
+		return 0;
 	if (h->wfi) {
 		if (!(rv_pending_irqs(h)))
 			return 0;
@@ -116,19 +118,46 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 	}
 
 	struct rv_chain *pending = NULL; /* exit of the previous block, to be chained */
+	bool dbg_ran = false;		 /* a checked instruction ran (debug.c) */
+	uint64_t dbg_mark = 0;		 /* retired before it */
 	while (retired < budget) {
+		if (unlikely(dbg_ran)) {
+			dbg_ran = false;
+			rv_debug_after(h, retired != dbg_mark);
+			if (ext->halted)
+				break;
+		}
 		if (unlikely(h->events)) {
 			pending = NULL;
 			if (h->stop)
 				break;
-			h->events = 0;
-			rv_check_interrupts(h);
+			/* debug checks keep every block boundary visible (no chaining) */
+			h->events = ext->dbg != 0;
+			if (!ext->step) /* a debugger step runs with interrupts masked */
+				rv_check_interrupts(h);
 		}
 		uint64_t bpc = h->pc;
 		struct rv_jcache_entry *je = &ext->jcache[(bpc >> 1) & (RV_JCACHE_SIZE - 1)];
 		struct rv_block *b;
-		if (likely(je->vpc == bpc && je->priv == h->priv && je->b)) {
+		if (unlikely(ext->dbg & RV_DBG_INSNS)) {
+		checked:
+			/* one instruction with trigger and debugger checks (debug.c) */
+			pending = NULL;
+			dbg_mark = retired;
+			dbg_ran = true;
+			b = rv_debug_before(h);
+			if (!b) {
+				if (ext->halted) {
+					dbg_ran = false;
+					break;
+				}
+				budget--; /* trapped: a trigger, or a fetch fault */
+				continue;
+			}
+		} else if (likely(je->vpc == bpc && je->priv == h->priv && je->b)) {
 			b = je->b;
+			if (unlikely(ext->dbg) && rv_debug_exec_range(h, bpc, b->bytes))
+				goto checked;
 		} else {
 			uint64_t flushes = h->core->flushes;
 			b = rv_block_lookup(h, bpc);
@@ -139,9 +168,11 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 				budget--; /* fetch fault: h->pc is the trap vector */
 				continue;
 			}
+			if (unlikely(ext->dbg) && rv_debug_exec_range(h, bpc, b->bytes))
+				goto checked;
 		}
 		if (pending) {
-			if (b != h->core->scratch) {
+			if (b != h->core->scratch && b != ext->dbg_block) {
 				pending->b = b;
 				pending->vpc = bpc;
 				pending->key = h->chain_key;
@@ -393,7 +424,8 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		}
 		h->pc = PC + u->len;
 		retired++;
-		instret0 = h->instret + 1 - retired; /* the op may have written minstret */
+		/* rv_csr_op counted the op (or wrote minstret instead of counting it) */
+		instret0 = h->instret - retired;
 		h->events = 1;
 		continue;
 	}
@@ -491,6 +523,8 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		retired += b->n;
 	next_block:;
 	}
+	if (dbg_ran)
+		rv_debug_after(h, retired != dbg_mark);
 	x[32] = 0;
 	h->instret = instret0 + retired;
 	return retired;

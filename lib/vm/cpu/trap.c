@@ -69,6 +69,8 @@ void rv_trap(struct rv_hart *h, uint64_t cause, uint64_t tval)
 		s |= (uint64_t)h->priv << 11;
 		s &= ~MSTATUS_MIE;
 		h->mstatus = s;
+		/* Sdtrig tcontrol: mpte (bit 7) = mte (bit 3), mte = 0 */
+		h->tcontrol = (h->tcontrol & 8) << 4;
 		uint64_t base = h->mtvec & ~3ULL;
 		h->pc = (irq && (h->mtvec & 1)) ? base + 4 * code : base;
 		rv_set_priv(h, RV_PRIV_M);
@@ -119,6 +121,7 @@ void rv_do_mret(struct rv_hart *h)
 	if (mpp != RV_PRIV_M)
 		s &= ~MSTATUS_MPRV;
 	h->mstatus = s;
+	h->tcontrol = (h->tcontrol & 0x80) | ((h->tcontrol >> 4) & 8); /* mte = mpte */
 	h->pc = h->mepc;
 	rv_set_priv(h, mpp);
 }
@@ -149,7 +152,7 @@ void rv_hart_set_irq(struct rv_hart *h, uint64_t mip_bits, int level)
 
 bool rv_hart_idle(const struct rv_hart *h)
 {
-	return h->wfi && !rv_pending_irqs(h);
+	return (h->wfi && !rv_pending_irqs(h)) || h->core->ext[h->hartid].halted;
 }
 
 void rv_hart_request_stop(struct rv_hart *h)

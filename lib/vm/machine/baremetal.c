@@ -10,6 +10,7 @@
 #include "vessel/vm/baremetal.h"
 #include "vessel/vm/elf.h"
 #include "vessel/vm/finisher.h"
+#include "vessel/vm/gdbstub.h"
 #include "vessel/vm/htif.h"
 #include "vessel/vm/uart.h"
 
@@ -36,6 +37,7 @@ int vm_baremetal_run(const struct vm_baremetal_config *cfg, struct vm_machine *v
 		return -err->code;
 	struct vm_uart *uart = NULL;
 	struct vm_htif *htif = NULL;
+	struct vm_gdb *gdb = NULL;
 	struct vm_elf_info info;
 
 	uart = vm_uart_new(m, VM_UART_BASE, cfg->in_fd, cfg->out_fd, err);
@@ -71,12 +73,22 @@ int vm_baremetal_run(const struct vm_baremetal_config *cfg, struct vm_machine *v
 		}
 	}
 	vm_machine_set_boot(m, info.entry, 0, 0);
+	if (cfg->gdb) {
+		gdb = vm_gdb_new(m, cfg->gdb, cfg->gdb_wait, err);
+		if (!gdb) {
+			r = -err->code;
+			goto out;
+		}
+	}
 	if (m_out)
 		*m_out = m;
 	r = vm_machine_run(m, exit, err);
 	if (m_out)
 		*m_out = NULL;
+	if (r == 0)
+		vm_gdb_report_exit(gdb, exit);
 out:
+	vm_gdb_free(gdb);
 	vm_uart_free(uart);
 	vm_htif_free(htif);
 	vm_machine_free(m);

@@ -273,6 +273,11 @@ int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *er
 		/* Every hart waits for an interrupt: sleep until something happens. */
 		int64_t sleep_ns = 100000000; /* re-check at least every 100 ms */
 		uint64_t next = vm_clint_next_deadline(m->clint);
+		bool halted = true; /* by a debugger: timers wake no one, only fds do */
+		for (unsigned k = 0; k < n && halted; k++)
+			halted = rv_hart_debug_halted(rv_core_hart(m->core, k));
+		if (halted)
+			next = UINT64_MAX;
 		now = vm_machine_mtime(m);
 		if (next != UINT64_MAX) {
 			uint64_t d =

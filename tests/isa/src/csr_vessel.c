@@ -11,8 +11,66 @@
  *    if vessel keeps misa read-only this part reports that and checks
  *    that C stays enabled;
  *  - minstret/mcycle writable; minstret counts retired instructions exactly
- *    (a csrr-to-csrr distance of N instructions reads N). */
+ *    (a csrr-to-csrr distance of N instructions reads N);
+ *  - a CSR instruction that writes minstret or mcycle does not also count
+ *    itself in that counter (Zicsr: the write takes the place of the
+ *    increment), so the next instruction reads the value written; csrrs/csrrc
+ *    with a nonzero mask are writes too; the other counter still counts it.
+ *    QEMU 7.2 without -icount cannot count instructions exactly. */
 #include "ops.h"
+
+/* Counter writes: each sequence runs 100 times so that the code around the
+ * CSR ops also runs translated (the JIT translates a block's prefix). */
+static void counter_writes(void)
+{
+	u64 bad[10] = { 0 };
+	for (int i = 0; i < 100; i++) {
+		u64 a, b, c;
+		asm volatile("csrwi minstret, 0\n csrr %0, minstret" : "=r"(a));
+		bad[0] += a != 0;
+		asm volatile("csrw minstret, %1\n csrr %0, minstret" : "=r"(a) : "r"(1000UL));
+		bad[1] += a != 1000;
+		asm volatile("csrwi mcycle, 0\n csrr %0, mcycle" : "=r"(a));
+		bad[2] += a != 0;
+		/* csrr reads 0x101 and counts itself: csrc sees 0x102, clears bit 1 */
+		asm volatile("csrw minstret, %2\n csrs minstret, %3\n csrr %0, minstret\n"
+			     "csrc minstret, %4\n csrr %1, minstret"
+			     : "=&r"(a), "=&r"(b)
+			     : "r"(0x100UL), "r"(1UL), "r"(2UL));
+		bad[3] += a != 0x101 || b != 0x100;
+		asm volatile("csrwi minstret, 5\n csrr %0, instret\n csrr %1, instret"
+			     : "=&r"(a), "=&r"(b));
+		bad[4] += a != 5 || b != 6;
+		asm volatile("csrwi mcycle, 7\n csrr %0, cycle" : "=r"(a));
+		bad[5] += a != 7;
+		/* the written counter's neighbour still counts the writing op */
+		asm volatile("csrr %0, mcycle\n csrwi minstret, 0\n csrr %1, mcycle"
+			     : "=&r"(a), "=&r"(b));
+		bad[6] += b - a != 2;
+		asm volatile("csrr %0, minstret\n csrwi mcycle, 0\n csrr %1, minstret"
+			     : "=&r"(a), "=&r"(b));
+		bad[7] += b - a != 2;
+		/* csrrs with x0 does not write: it counts itself */
+		asm volatile("csrwi minstret, 0\n csrrs %0, minstret, zero\n csrr %1, minstret"
+			     : "=&r"(a), "=&r"(b));
+		bad[8] += a != 0 || b != 1;
+		/* a swap returns the old count and the next read sees the new one */
+		asm volatile("csrr %2, minstret\n csrrw %0, minstret, %3\n csrr %1, minstret"
+			     : "=&r"(a), "=&r"(b), "=&r"(c)
+			     : "r"(42UL));
+		bad[9] += a != c + 1 || b != 42;
+	}
+	isa_check("csrwi minstret, 0; csrr minstret reads 0 (runs wrong)", bad[0], 0);
+	isa_check("csrw minstret, 1000; csrr minstret reads 1000 (runs wrong)", bad[1], 0);
+	isa_check("csrwi mcycle, 0; csrr mcycle reads 0 (runs wrong)", bad[2], 0);
+	isa_check("csrs/csrc minstret with a mask are writes (runs wrong)", bad[3], 0);
+	isa_check("instret reads the written minstret (runs wrong)", bad[4], 0);
+	isa_check("cycle reads the written mcycle (runs wrong)", bad[5], 0);
+	isa_check("mcycle counts a minstret write (runs wrong)", bad[6], 0);
+	isa_check("minstret counts an mcycle write (runs wrong)", bad[7], 0);
+	isa_check("csrrs minstret, x0 is no write (runs wrong)", bad[8], 0);
+	isa_check("csrrw minstret swaps (runs wrong)", bad[9], 0);
+}
 
 void test_main(void)
 {
@@ -103,4 +161,5 @@ void test_main(void)
 	isa_check("minstret write", a >= 1000 && a < 1010, 1);
 	csr_write(mcycle, 0);
 	isa_check("mcycle write", csr_read(mcycle) < 1000000, 1);
+	counter_writes();
 }
