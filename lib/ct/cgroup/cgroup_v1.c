@@ -330,6 +330,19 @@ static int v1_apply_net_rdma(struct cg_hosts *hs, const struct ct_resources *res
 	return 0;
 }
 
+/* The unified tree of a hybrid host offers this controller. */
+static bool v1_unified_has(struct cg_hier *u, const char *controller)
+{
+	char avail[512];
+	if (cg_read(u->mount, "cgroup.controllers", avail, sizeof(avail), NULL) < 0)
+		return false;
+	size_t len = strlen(controller);
+	for (const char *p = avail; (p = strstr(p, controller)) != NULL; p += len)
+		if ((p == avail || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0'))
+			return true;
+	return false;
+}
+
 static int v1_apply_io_pids_hugetlb(struct cg_hosts *hs, const struct ct_resources *res,
 				    struct vs_err *err)
 {
@@ -345,6 +358,13 @@ static int v1_apply_io_pids_hugetlb(struct cg_hosts *hs, const struct ct_resourc
 	}
 	if ((r = v1_apply_blkio(hs, res, err)) < 0 || (r = v1_apply_net_rdma(hs, res, err)) < 0)
 		return r;
+	/* hybrid host whose hugetlb controller lives in the unified tree */
+	struct cg_hier *u = res->nhugetlb ? cg_hosts_find(hs, "") : NULL;
+	if (u && !cg_hosts_find(hs, "hugetlb") && v1_unified_has(u, "hugetlb")) {
+		if ((r = cgroup_v2_enable_ancestors(u, err)) < 0)
+			return vs_err_prefix(err, "linux.resources.hugepageLimits");
+		return cgroup_v2_hugetlb(u, res, err);
+	}
 	for (unsigned i = 0; i < res->nhugetlb; i++) {
 		if ((r = v1_need(hs, "hugetlb", &h, "linux.resources.hugepageLimits", err)) < 0)
 			return r;

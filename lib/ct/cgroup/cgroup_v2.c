@@ -81,8 +81,12 @@ static int v2_enable_controllers(const char *level, const char *root_available, 
 int cgroup_v2_prepare(struct cg_hier *h, struct cg_made *made, struct vs_err *err)
 {
 	int r = cg_mkdir_p(h->dir, made, err);
-	if (r < 0)
-		return r;
+	return r < 0 ? r : cgroup_v2_enable_ancestors(h, err);
+}
+
+int cgroup_v2_enable_ancestors(struct cg_hier *h, struct vs_err *err)
+{
+	int r;
 	char root_avail[512] = "", level[CG_PATH_MAX];
 	cg_read(h->mount, "cgroup.controllers", root_avail, sizeof(root_avail), NULL);
 	size_t mlen = strlen(h->mount);
@@ -326,6 +330,19 @@ static int v2_apply_other(struct cg_hier *h, const struct ct_resources *res, str
 				       key, h->dir);
 		if ((r = cg_write(h->dir, key, res->unified_values[i], err)) < 0)
 			return vs_err_prefix(err, "linux.resources.unified.%s", key);
+	}
+	return 0;
+}
+
+int cgroup_v2_hugetlb(struct cg_hier *h, const struct ct_resources *res, struct vs_err *err)
+{
+	char file[64], v[32];
+	for (unsigned i = 0; i < res->nhugetlb; i++) {
+		snprintf(file, sizeof(file), "hugetlb.%s.max", res->hugetlb[i].page_size);
+		snprintf(v, sizeof(v), "%" PRIu64, res->hugetlb[i].limit);
+		int r = v2_write(h, file, v, "linux.resources.hugepageLimits", err);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }

@@ -98,8 +98,18 @@ if [ -n "$dev" ] && ! grep -q '\[bfq\]' "/sys/dev/block/$dev/queue/scheduler" 2>
 	check "blockIO.weightDevice on a device without BFQ is refused, naming it" contains "$(res_err res-wdev "{blockIO: {weightDevice: [{major: $maj, minor: $min, weight: 300}]}}")" "blockIO.weightDevice[0]"
 fi
 check "cpu.idle (cgroup v2 only) is refused on v1 controllers" contains "$(res_err res-idle '{cpu: {idle: 1}}')" "linux.resources.cpu.idle"
-if [ ! -d /sys/fs/cgroup/hugetlb ]; then
-	check "hugepageLimits without the v1 hugetlb controller is refused" contains "$(res_err res-huge '{hugepageLimits: [{pageSize: "2MB", limit: 2097152}]}')" "hugepageLimits needs the v1 'hugetlb' controller"
+# hugetlb: v1, else (hybrid) the unified tree, else refused
+huge='{hugepageLimits: [{pageSize: "2MB", limit: 4194304}]}'
+if [ -d /sys/fs/cgroup/hugetlb ] || { [ -e /sys/kernel/mm/hugepages/hugepages-2048kB ] &&
+	grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null; }; then
+	b=$(bundle res-huge ".linux.resources = $huge | .process.args = [\"sleep\", \"300\"]")
+	rt run -d --bundle "$b" res-huge
+	check "hugepageLimits: create works" eq 0 $?
+	lim=$(v1file hugetlb res-huge hugetlb.2MB.limit_in_bytes || v1file unified res-huge hugetlb.2MB.max)
+	check "hugepageLimits reaches hugetlb 2MB (v1, or the unified tree of a hybrid host)" eq 4194304 "$lim"
+	rt delete --force res-huge
+else
+	check "hugepageLimits without a hugetlb controller is refused" contains "$(res_err res-huge "$huge")" "hugepageLimits needs the v1 'hugetlb' controller"
 fi
 check "malformed throttle entries are refused" contains "$(res_err res-bad '{blockIO: {throttleReadBpsDevice: [{major: 8, rate: 5}]}}')" "linux.resources.blockIO.throttleReadBpsDevice[0]: major and minor are required"
 check "refused creates left no state" bash -c "ls '$ROOT' | grep -q res- && exit 1 || exit 0"
