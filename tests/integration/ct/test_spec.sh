@@ -195,6 +195,16 @@ for i in range(30):
     st = json.loads(rt("state", cid).stdout or "{}")
     if st.get("status") not in ("running", "stopped"):
         bad.append(f"{cid}: state while exiting: {st}")
+    if i % 4 == 3:  # delete while the process is still an unreaped zombie
+        t = time.monotonic() + 10
+        while stat_state(pid) != "Z" and time.monotonic() < t:
+            time.sleep(0.002)
+        r = rt("delete", cid)
+        if r.returncode != 0:
+            bad.append(f"{cid}: delete of an unreaped container: {r.stderr.strip()}")
+        os.waitpid(pid, 0)
+        done += 1
+        continue
     os.waitpid(pid, 0)
     st = json.loads(rt("state", cid).stdout or "{}")
     if st.get("status") != "stopped":
