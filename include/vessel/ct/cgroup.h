@@ -83,6 +83,8 @@ struct ct_resources {
 	int64_t memory_limit, memory_reservation, memory_swap, memory_swappiness;
 	int64_t memory_kernel, memory_kernel_tcp;
 	bool memory_disable_oom_killer;
+	int memory_use_hierarchy;	 /* -1 unset, else 0 or 1 */
+	bool memory_check_before_update; /* update: refuse a limit below the usage */
 	int64_t cpu_shares, cpu_quota, cpu_period, cpu_realtime_runtime, cpu_realtime_period;
 	int64_t cpu_idle;
 	char cpu_cpus[256], cpu_mems[256]; /* "" when absent */

@@ -88,7 +88,8 @@ static int v1_apply_memory(struct cg_hosts *hs, const struct ct_resources *res, 
 	bool any = res->memory_limit != CT_RES_UNSET || res->memory_swap != CT_RES_UNSET ||
 		   res->memory_reservation != CT_RES_UNSET ||
 		   res->memory_swappiness != CT_RES_UNSET || res->memory_disable_oom_killer ||
-		   res->memory_kernel != CT_RES_UNSET || res->memory_kernel_tcp != CT_RES_UNSET;
+		   res->memory_kernel != CT_RES_UNSET || res->memory_kernel_tcp != CT_RES_UNSET ||
+		   res->memory_use_hierarchy >= 0;
 	if (!any)
 		return 0;
 	struct cg_hier *h;
@@ -110,6 +111,19 @@ static int v1_apply_memory(struct cg_hosts *hs, const struct ct_resources *res, 
 			       "(%s/memory.memsw.limit_in_bytes is missing)",
 			       d);
 	}
+	if (!creating && res->memory_check_before_update && res->memory_limit > 0) {
+		uint64_t usage = 0;
+		if (cg_read_u64(d, "memory.usage_in_bytes", &usage, NULL) == 0 &&
+		    usage > (uint64_t)res->memory_limit)
+			return vs_errf(err, EBUSY,
+				       "linux.resources.memory.limit %" PRId64
+				       " is below the current usage %" PRIu64
+				       " (checkBeforeUpdate)",
+				       res->memory_limit, usage);
+	}
+	if (res->memory_use_hierarchy >= 0 &&
+	    (r = v1_write_i64(d, "memory.use_hierarchy", res->memory_use_hierarchy, err)) < 0)
+		return vs_err_prefix(err, "linux.resources.memory.useHierarchy");
 	if (swap_first &&
 	    (r = v1_write_i64(d, "memory.memsw.limit_in_bytes", res->memory_swap, err)) < 0)
 		return vs_err_prefix(err, "memory.swap %" PRId64, res->memory_swap);

@@ -124,10 +124,26 @@ static void v2_fmt_max(char *buf, size_t size, int64_t v)
 		snprintf(buf, size, "%" PRId64, v);
 }
 
-static int v2_apply_memory(struct cg_hier *h, const struct ct_resources *res, struct vs_err *err)
+static int v2_apply_memory(struct cg_hier *h, const struct ct_resources *res, bool creating,
+			   struct vs_err *err)
 {
 	char v[32];
 	int r;
+	if (res->memory_use_hierarchy == 0)
+		return vs_errf(
+		    err, ENOTSUP,
+		    "linux.resources.memory.useHierarchy: false is impossible, cgroup v2 "
+		    "is always hierarchical");
+	if (!creating && res->memory_check_before_update && res->memory_limit > 0) {
+		uint64_t usage = 0;
+		if (cg_read_u64(h->dir, "memory.current", &usage, NULL) == 0 &&
+		    usage > (uint64_t)res->memory_limit)
+			return vs_errf(err, EBUSY,
+				       "linux.resources.memory.limit %" PRId64
+				       " is below the current usage %" PRIu64
+				       " (checkBeforeUpdate)",
+				       res->memory_limit, usage);
+	}
 	if (res->memory_limit != CT_RES_UNSET) {
 		v2_fmt_max(v, sizeof(v), res->memory_limit);
 		if ((r = v2_write(h, "memory.max", v, "memory.limit", err)) < 0)
@@ -351,8 +367,8 @@ int cgroup_v2_apply(struct cg_hier *h, const struct ct_resources *res, bool crea
 		    struct vs_err *err)
 {
 	int r;
-	if ((r = v2_apply_memory(h, res, err)) < 0 || (r = v2_apply_cpu(h, res, err)) < 0 ||
-	    (r = v2_apply_other(h, res, err)) < 0)
+	if ((r = v2_apply_memory(h, res, creating, err)) < 0 ||
+	    (r = v2_apply_cpu(h, res, err)) < 0 || (r = v2_apply_other(h, res, err)) < 0)
 		return r;
 	if ((creating || res->ndevices > 0) && !cg_fake())
 		return cgroup_bpf_devices_apply(h->dir, res->devices, res->ndevices, err);

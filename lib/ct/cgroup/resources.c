@@ -45,6 +45,7 @@ void ct_resources_init(struct ct_resources *res)
 	res->cpu_idle = CT_RES_UNSET;
 	res->blkio_leaf_weight = CT_RES_UNSET;
 	res->net_class_id = CT_RES_UNSET;
+	res->memory_use_hierarchy = -1;
 }
 
 void ct_resources_free(struct ct_resources *res)
@@ -172,12 +173,22 @@ static int res_parse_memory(struct json_object *m, struct ct_resources *res, str
 			       RES_PREFIX ".memory.swap: %" PRId64 " is below memory.limit %" PRId64
 					  " (swap counts memory plus swap)",
 			       res->memory_swap, res->memory_limit);
-	struct json_object *v = NULL;
-	if (json_object_object_get_ex(m, "disableOOMKiller", &v) && v) {
+	static const char *const bools[] = { "disableOOMKiller", "useHierarchy",
+					     "checkBeforeUpdate" };
+	for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+		struct json_object *v = NULL;
+		if (!json_object_object_get_ex(m, bools[i], &v) || !v)
+			continue;
 		if (!json_object_is_type(v, json_type_boolean))
-			return vs_errf(err, EINVAL,
-				       RES_PREFIX ".memory.disableOOMKiller: expected a boolean");
-		res->memory_disable_oom_killer = json_object_get_boolean(v);
+			return vs_errf(err, EINVAL, RES_PREFIX ".memory.%s: expected a boolean",
+				       bools[i]);
+		bool b = json_object_get_boolean(v);
+		if (i == 0)
+			res->memory_disable_oom_killer = b;
+		else if (i == 1)
+			res->memory_use_hierarchy = b;
+		else
+			res->memory_check_before_update = b;
 	}
 	return 0;
 }

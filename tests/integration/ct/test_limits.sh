@@ -111,6 +111,16 @@ if [ -d /sys/fs/cgroup/hugetlb ] || { [ -e /sys/kernel/mm/hugepages/hugepages-20
 else
 	check "hugepageLimits without a hugetlb controller is refused" contains "$(res_err res-huge "$huge")" "hugepageLimits needs the v1 'hugetlb' controller"
 fi
+if [ -e /sys/fs/cgroup/memory/memory.use_hierarchy ]; then
+	check "memory.useHierarchy false (impossible on this kernel) is refused, naming it" contains "$(res_err res-hier '{memory: {useHierarchy: false}}')" "linux.resources.memory.useHierarchy"
+fi
+# checkBeforeUpdate: an update below the current usage (8 MB in a tmpfs) is refused
+b=$(bundle res-cbu ".linux.resources = {memory: {limit: 67108864}} | .process.args = $(sh_args 'dd if=/dev/zero of=/tmp/fill bs=1M count=8 2>/dev/null; echo filled; sleep 300')")
+rt run -d --bundle "$b" res-cbu >"$T/cbu.out"
+for _ in $(seq 100); do grep -q filled "$T/cbu.out" && break; sleep 0.05; done
+err=$(echo '{"memory": {"limit": 4194304, "checkBeforeUpdate": true}}' | rt update --resources - res-cbu 2>&1)
+check "update below the usage with checkBeforeUpdate is refused" contains "$err" "is below the current usage"
+rt delete --force res-cbu
 check "malformed throttle entries are refused" contains "$(res_err res-bad '{blockIO: {throttleReadBpsDevice: [{major: 8, rate: 5}]}}')" "linux.resources.blockIO.throttleReadBpsDevice[0]: major and minor are required"
 check "refused creates left no state" bash -c "ls '$ROOT' | grep -q res- && exit 1 || exit 0"
 
