@@ -302,6 +302,19 @@ static int v2_apply_io(struct cg_hier *h, const struct ct_resources *res, struct
 	return 0;
 }
 
+int cgroup_v2_hugetlb(struct cg_hier *h, const struct ct_resources *res, struct vs_err *err)
+{
+	char file[64], v[32];
+	for (unsigned i = 0; i < res->nhugetlb; i++) {
+		snprintf(file, sizeof(file), "hugetlb.%s.max", res->hugetlb[i].page_size);
+		snprintf(v, sizeof(v), "%" PRIu64, res->hugetlb[i].limit);
+		int r = v2_write(h, file, v, "linux.resources.hugepageLimits", err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int v2_apply_other(struct cg_hier *h, const struct ct_resources *res, struct vs_err *err)
 {
 	char v[64];
@@ -330,13 +343,8 @@ static int v2_apply_other(struct cg_hier *h, const struct ct_resources *res, str
 		if ((r = v2_write(h, "rdma.max", rv, "linux.resources.rdma", err)) < 0)
 			return r;
 	}
-	for (unsigned i = 0; i < res->nhugetlb; i++) {
-		char file[64];
-		snprintf(file, sizeof(file), "hugetlb.%s.max", res->hugetlb[i].page_size);
-		snprintf(v, sizeof(v), "%" PRIu64, res->hugetlb[i].limit);
-		if ((r = v2_write(h, file, v, "hugepageLimits", err)) < 0)
-			return r;
-	}
+	if ((r = cgroup_v2_hugetlb(h, res, err)) < 0)
+		return r;
 	for (unsigned i = 0; i < res->nunified; i++) {
 		const char *key = res->unified_keys[i];
 		if (!cg_fake() && !cg_exists(h->dir, key))
@@ -346,19 +354,6 @@ static int v2_apply_other(struct cg_hier *h, const struct ct_resources *res, str
 				       key, h->dir);
 		if ((r = cg_write(h->dir, key, res->unified_values[i], err)) < 0)
 			return vs_err_prefix(err, "linux.resources.unified.%s", key);
-	}
-	return 0;
-}
-
-int cgroup_v2_hugetlb(struct cg_hier *h, const struct ct_resources *res, struct vs_err *err)
-{
-	char file[64], v[32];
-	for (unsigned i = 0; i < res->nhugetlb; i++) {
-		snprintf(file, sizeof(file), "hugetlb.%s.max", res->hugetlb[i].page_size);
-		snprintf(v, sizeof(v), "%" PRIu64, res->hugetlb[i].limit);
-		int r = v2_write(h, file, v, "linux.resources.hugepageLimits", err);
-		if (r < 0)
-			return r;
 	}
 	return 0;
 }
