@@ -371,8 +371,43 @@ static int parse_linux(struct json_object *root, struct ct_config *cfg, struct v
 	return 0;
 }
 
+/*
+ * The namespace a sysctl belongs to (as runc and crun validate them): only
+ * namespaced sysctls may be set, and only when the container has that
+ * namespace of its own; any other key would write the host's value.
+ */
+static int sysctl_namespace(const char *key, enum ct_ns_type *ns, struct vs_err *err)
+{
+	static const char *const ipc_keys[] = {
+		"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",	    "kernel.sem",
+		"kernel.shmall", "kernel.shmmax", "kernel.shm_rmid_forced", "kernel.shmmni",
+	};
+	if (strncmp(key, "net.", 4) == 0) {
+		*ns = CT_NS_NET;
+		return 0;
+	}
+	if (strncmp(key, "fs.mqueue.", 10) == 0) {
+		*ns = CT_NS_IPC;
+		return 0;
+	}
+	for (size_t i = 0; i < VS_ARRAY_SIZE(ipc_keys); i++)
+		if (strcmp(key, ipc_keys[i]) == 0) {
+			*ns = CT_NS_IPC;
+			return 0;
+		}
+	if (strcmp(key, "kernel.hostname") == 0 || strcmp(key, "kernel.domainname") == 0) {
+		*ns = CT_NS_UTS;
+		return 0;
+	}
+	return vs_errf(err, EINVAL,
+		       "linux.sysctl.%s: not a namespaced sysctl (setting it would change the "
+		       "host's value)",
+		       key);
+}
+
 static int config_validate(struct ct_config *cfg, struct vs_err *err)
 {
+	int r;
 	bool userns = cfg->ns[CT_NS_USER].enabled;
 	if ((cfg->nuid_mappings || cfg->ngid_mappings) && !userns)
 		return vs_errf(err, EINVAL, "linux.uidMappings: id mappings need a user namespace");
@@ -391,14 +426,28 @@ static int config_validate(struct ct_config *cfg, struct vs_err *err)
 		return vs_errf(
 		    err, EINVAL,
 		    "linux.timeOffsets: cannot set offsets when joining a time namespace");
-	if (!cfg->ns[CT_NS_MOUNT].enabled)
-		return vs_errf(err, EINVAL, "linux.namespaces: a mount namespace is required");
-	if (cfg->nsysctls && !cfg->ns[CT_NS_NET].enabled) {
-		for (unsigned i = 0; i < cfg->nsysctls; i++)
-			if (strncmp(cfg->sysctls[i].key, "net.", 4) == 0)
-				return vs_errf(err, EINVAL,
-					       "linux.sysctl.%s: needs a network namespace",
-					       cfg->sysctls[i].key);
+	/* No mount namespace: the container shares the runtime's (config-linux.md
+	 * "Namespaces"); what would change the host's mounts is refused, never
+	 * silently dropped (crun ignores root.readonly there). */
+	if (!cfg->ns[CT_NS_MOUNT].enabled && cfg->root_readonly)
+		return vs_errf(err, EINVAL,
+			       "root.readonly: needs a mount namespace (without one the container "
+			       "shares the runtime's mounts, and its root cannot be made "
+			       "read-only without changing them)");
+	if (!cfg->ns[CT_NS_MOUNT].enabled && cfg->rootfs_propagation)
+		return vs_errf(err, EINVAL,
+			       "linux.rootfsPropagation: needs a mount namespace (it would change "
+			       "the propagation of the runtime's own mounts)");
+	for (unsigned i = 0; i < cfg->nsysctls; i++) {
+		enum ct_ns_type need;
+		if ((r = sysctl_namespace(cfg->sysctls[i].key, &need, err)) < 0)
+			return r;
+		if (!cfg->ns[need].enabled)
+			return vs_errf(err, EINVAL,
+				       "linux.sysctl.%s: needs a%s %s namespace (without one it "
+				       "would change the host's value)",
+				       cfg->sysctls[i].key, need == CT_NS_IPC ? "n" : "",
+				       ns_table[need].name);
 	}
 	return 0;
 }
@@ -467,20 +516,31 @@ fail:
 	return r;
 }
 
-int ct_config_load(const char *bundle, struct ct_config *cfg, struct vs_err *err)
+int ct_config_read(const char *path, struct ct_config *cfg, char **text_out, size_t *len_out,
+		   struct vs_err *err)
 {
-	char path[PATH_MAX];
-	if (snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path))
-		return vs_errf(err, ENAMETOOLONG, "bundle path too long: %s", bundle);
 	vs_cleanup_free char *text = NULL;
 	size_t len = 0;
+	memset(cfg, 0, sizeof(*cfg));
 	int r = vs_read_file(path, &text, &len, CONFIG_MAX_BYTES, err);
 	if (r < 0)
 		return r;
 	r = ct_config_parse(text, len, cfg, err);
 	if (r < 0)
-		vs_err_prefix(err, "%s", path);
-	return r;
+		return vs_err_prefix(err, "%s", path);
+	if (text_out) {
+		*text_out = vs_steal_ptr(&text);
+		*len_out = len;
+	}
+	return 0;
+}
+
+int ct_config_load(const char *bundle, struct ct_config *cfg, struct vs_err *err)
+{
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path))
+		return vs_errf(err, ENAMETOOLONG, "bundle path too long: %s", bundle);
+	return ct_config_read(path, cfg, NULL, NULL, err);
 }
 
 void ct_config_free(struct ct_config *cfg)

@@ -57,6 +57,8 @@
 struct create_ctx {
 	const struct ct_create_opts *o;
 	struct ct_config cfg;
+	char *config_text; /* the bytes cfg was parsed from, saved in the state dir */
+	size_t config_len;
 	char bundle[PATH_MAX];
 	char rootfs[PATH_MAX];
 	int dirfd;
@@ -247,7 +249,7 @@ static __attribute__((noreturn)) void child_main(struct create_ctx *c)
 		c->st.pid = host_pid;
 	}
 	if (cfg->nhooks[CT_HOOK_CREATE_CONTAINER]) {
-		vs_cleanup_free char *sj = ct_state_to_json_as(&c->st, CT_STATUS_CREATING, false);
+		vs_cleanup_free char *sj = ct_state_to_json_as(&c->st, CT_STATUS_CREATED, false);
 		if (ct_hooks_run(cfg->hooks[CT_HOOK_CREATE_CONTAINER],
 				 cfg->nhooks[CT_HOOK_CREATE_CONTAINER], "createContainer",
 				 sj ? sj : "{}", &err) < 0)
@@ -297,7 +299,10 @@ static int resolve_paths(struct create_ctx *c, struct vs_err *err)
 	const char *bundle = c->o->bundle ? c->o->bundle : ".";
 	if (!realpath(bundle, c->bundle))
 		return vs_syserrf(err, errno, "bundle %s", bundle);
-	int r = ct_config_load(c->bundle, &c->cfg, err);
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s/config.json", c->bundle) >= (int)sizeof(path))
+		return vs_errf(err, ENAMETOOLONG, "bundle path too long: %s", c->bundle);
+	int r = ct_config_read(path, &c->cfg, &c->config_text, &c->config_len, err);
 	if (r < 0)
 		return r;
 	char raw[PATH_MAX];
@@ -398,7 +403,9 @@ static int run_runtime_hooks(struct create_ctx *c, struct vs_err *err)
 	const struct ct_config *cfg = &c->cfg;
 	if (!cfg->nhooks[CT_HOOK_PRESTART] && !cfg->nhooks[CT_HOOK_CREATE_RUNTIME])
 		return 0;
-	vs_cleanup_free char *sj = ct_state_to_json_as(&c->st, CT_STATUS_CREATING, false);
+	/* as crun: prestart and createRuntime run once create has set up the
+	 * environment (runtime.md "Lifecycle" steps 5-6): the state says created */
+	vs_cleanup_free char *sj = ct_state_to_json_as(&c->st, CT_STATUS_CREATED, false);
 	if (!sj)
 		return vs_errf(err, ENOMEM, "out of memory");
 	int r = ct_hooks_run(cfg->hooks[CT_HOOK_PRESTART], cfg->nhooks[CT_HOOK_PRESTART],
@@ -417,6 +424,7 @@ static void fill_state(struct create_ctx *c)
 	snprintf(st->rootfs, sizeof(st->rootfs), "%s", c->rootfs);
 	ct_rfc3339_now(st->created, sizeof(st->created));
 	st->userns = c->cfg.ns[CT_NS_USER].enabled;
+	st->shared_mntns = !c->cfg.ns[CT_NS_MOUNT].enabled;
 	for (int k = 0; k < CT_HOOK_KIND_COUNT; k++)
 		if (c->cfg.nhooks[k])
 			st->hook_mask |= 1u << k;
@@ -434,6 +442,31 @@ static int write_pid_file(const char *path, pid_t pid, struct vs_err *err)
 	char buf[16];
 	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
 	return vs_write_file_atomic(path, buf, (size_t)n, err);
+}
+
+/*
+ * runtime.md "Lifecycle": changes to config.json after create must not
+ * affect the container.  create keeps the exact bytes it parsed as
+ * ROOT/ID/config.json; start (poststart hooks), exec and delete (poststop
+ * hooks) read that copy, never the bundle's file again.
+ */
+static int save_config(const struct create_ctx *c, struct vs_err *err)
+{
+	vs_cleanup_close int fd =
+	    openat(c->dirfd, "config.json", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return vs_syserrf(err, errno, "save config of %s", c->o->id);
+	int w = vs_write_full(fd, c->config_text, c->config_len);
+	return w < 0 ? vs_syserrf(err, -w, "save config of %s", c->o->id) : 0;
+}
+
+int ct_saved_config_load(int dirfd, const char *bundle, struct ct_config *cfg, struct vs_err *err)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/config.json", dirfd);
+	if (faccessat(dirfd, "config.json", F_OK, 0) < 0 && errno == ENOENT)
+		return ct_config_load(bundle, cfg, err); /* made by an older vessel-runtime */
+	return ct_config_read(path, cfg, NULL, NULL, err);
 }
 
 /* --debug timeline of create/run, in microseconds since the first step */
@@ -462,7 +495,8 @@ static int create_steps(struct create_ctx *c, struct vs_err *err)
 	if ((r = ct_id_validate(c->o->id, err)) < 0 || (r = resolve_paths(c, err)) < 0)
 		return r;
 	ct_debug_mark("config loaded");
-	if ((r = ct_state_dir_create(c->o->root, c->o->id, &c->dirfd, err)) < 0)
+	if ((r = ct_state_dir_create(c->o->root, c->o->id, &c->dirfd, err)) < 0 ||
+	    (r = save_config(c, err)) < 0)
 		return r;
 	fill_state(c);
 	if (c->cfg.process.terminal && c->o->console_socket &&
@@ -546,6 +580,8 @@ static void create_rollback(struct create_ctx *c)
 			;
 	}
 	ctc_destroy(&c->st, true, &ignored);
+	if (c->st.shared_mntns)
+		ct_rootfs_detach_shared(c->rootfs);
 	if (c->dirfd >= 0)
 		ct_state_dir_remove(c->o->root, c->o->id, c->dirfd, &ignored);
 	if (c->o->pid_file)
@@ -573,6 +609,7 @@ static int create_locked(const struct ct_create_opts *o, bool start_now, pid_t *
 		*consolefd = vs_steal_fd(&c.console_peer);
 	create_ctx_close(&c);
 	ct_config_free(&c.cfg);
+	free(c.config_text);
 	ct_state_free(&c.st);
 	if (r == 0) {
 		*pid = c.pid;
@@ -594,23 +631,27 @@ int ct_container_create(const struct ct_create_opts *o, pid_t *pid, struct vs_er
 
 /* ---------------------------------------------------------------- start */
 
-static void run_poststart(const struct ct_state *st)
+/* poststart hooks (from the config saved at create): failures are warnings. */
+static void run_poststart(const struct ct_config *cfg, const struct ct_state *st)
 {
-	struct ct_config cfg;
+	if (!cfg->nhooks[CT_HOOK_POSTSTART])
+		return;
+	vs_cleanup_free char *sj = ct_state_to_json(st, false);
+	ct_hooks_run_all(cfg->hooks[CT_HOOK_POSTSTART], cfg->nhooks[CT_HOOK_POSTSTART], "poststart",
+			 sj ? sj : "{}");
+}
+
+/* Load the saved config when the container has poststart hooks. */
+static bool load_for_poststart(int dirfd, const struct ct_state *st, struct ct_config *cfg)
+{
 	struct vs_err err = VS_ERR_INIT;
 	if (!(st->hook_mask & (1u << CT_HOOK_POSTSTART)))
-		return; /* do not re-read config.json for nothing */
-	if (ct_config_load(st->bundle, &cfg, &err) < 0) {
+		return false; /* do not read the config for nothing */
+	if (ct_saved_config_load(dirfd, st->bundle, cfg, &err) < 0) {
 		vs_log(VS_LOG_WARN, "poststart hooks not run: %s", err.msg);
-		return;
+		return false;
 	}
-	if (cfg.nhooks[CT_HOOK_POSTSTART]) {
-		vs_cleanup_free char *sj = ct_state_to_json(st, false);
-		if (ct_hooks_run(cfg.hooks[CT_HOOK_POSTSTART], cfg.nhooks[CT_HOOK_POSTSTART],
-				 "poststart", sj ? sj : "{}", &err) < 0)
-			vs_log(VS_LOG_WARN, "%s", err.msg);
-	}
-	ct_config_free(&cfg);
+	return true;
 }
 
 int ct_start_locked(int dirfd, struct ct_state *st, struct vs_err *err)
@@ -647,7 +688,11 @@ int ct_start_locked(int dirfd, struct ct_state *st, struct vs_err *err)
 	int r = ct_state_save(dirfd, st, err);
 	if (r < 0)
 		return r;
-	run_poststart(st);
+	struct ct_config cfg;
+	if (load_for_poststart(dirfd, st, &cfg)) {
+		run_poststart(&cfg, st);
+		ct_config_free(&cfg);
+	}
 	return 0;
 }
 
@@ -723,8 +768,10 @@ int ct_container_run(const struct ct_create_opts *o, bool detach, int *exit_stat
 		return r;
 	}
 	struct ct_state st;
+	struct ct_config cfg;
 	memset(&st, 0, sizeof(st));
 	r = ct_state_load(dirfd, &st, err);
+	bool have_cfg = r == 0 && load_for_poststart(dirfd, &st, &cfg);
 	close(dirfd);
 	dirfd = -1;
 	/* Without poststart hooks or --detach nobody needs to know that execve
@@ -734,8 +781,10 @@ int ct_container_run(const struct ct_create_opts *o, bool detach, int *exit_stat
 		r = master = ct_console_recv_master(consolefd, err);
 	if (r > 0)
 		r = 0;
-	if (r == 0 && confirm && (r = exec_verdict(syncfd, err)) == 0)
-		run_poststart(&st);
+	if (r == 0 && confirm && (r = exec_verdict(syncfd, err)) == 0 && have_cfg)
+		run_poststart(&cfg, &st);
+	if (have_cfg)
+		ct_config_free(&cfg);
 	ct_state_free(&st);
 	ct_debug_mark("started");
 	if (r == 0 && !detach) {

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "container_cgroup.h"
+#include "create_internal.h"
 #include "linux_internal.h"
 #include "vessel/core/cleanup.h"
 #include "vessel/core/util.h"
@@ -106,10 +107,10 @@ static int merge_env(struct exec_ctx *c, struct vs_err *err)
 	return 0;
 }
 
-static int load_process(struct exec_ctx *c, const char *bundle, struct vs_err *err)
+static int load_process(struct exec_ctx *c, int dirfd, const char *bundle, struct vs_err *err)
 {
 	int r;
-	c->have_cfg = ct_config_load(bundle, &c->cfg, NULL) == 0;
+	c->have_cfg = ct_saved_config_load(dirfd, bundle, &c->cfg, NULL) == 0;
 	if (c->o->process_file) {
 		vs_cleanup_free char *text = NULL;
 		size_t len;
@@ -154,6 +155,17 @@ static __attribute__((noreturn)) void exec_child(struct exec_ctx *c)
 {
 	struct vs_err err = VS_ERR_INIT;
 	close(c->sync[0]);
+	/* a container without a mount namespace of its own lives chroot()ed in
+	 * ours: take its root before joining the others */
+	int rootfd = -1;
+	if (c->ns[CT_NS_MOUNT] < 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/root", (int)c->st->pid);
+		if ((rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			vs_syserrf(&err, errno, "open %s", path);
+			goto fail;
+		}
+	}
 	/* join the cgroup first, while still in the runtime's user namespace */
 	if (c->st->has_cgroup && ctc_enter_self(&c->st->cgroup, false, &err) < 0)
 		goto fail;
@@ -165,6 +177,10 @@ static __attribute__((noreturn)) void exec_child(struct exec_ctx *c)
 			vs_syserrf(&err, errno, "join %s namespace", ct_ns_name(t));
 			goto fail;
 		}
+	}
+	if (rootfd >= 0 && (fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0)) {
+		vs_syserrf(&err, errno, "chroot into the container's root");
+		goto fail;
 	}
 	if (ct_sync_expect(c->sync[1], CT_SYNC_GO, &err) < 0)
 		_exit(127);
@@ -251,7 +267,7 @@ static int exec_locked(struct exec_ctx *c, pid_t *pid, struct vs_err *err)
 			    ct_status_name(s));
 		goto out;
 	}
-	if ((r = load_process(c, st.bundle, err)) < 0)
+	if ((r = load_process(c, dirfd, st.bundle, err)) < 0)
 		goto out;
 	if (c->proc.terminal && !o->console_socket) {
 		r = vs_errf(err, EINVAL, "exec --tty needs --console-socket");

@@ -2,8 +2,11 @@
  * hooks.c - POSIX-platform hooks (runtime-spec 1.1 config.md "POSIX-platform
  * Hooks", runtime.md "Lifecycle"): each hook is executed with its own args
  * and env, receives the container state JSON on stdin, and must exit 0
- * within its timeout (it is SIGKILLed otherwise).  The first failing hook
- * stops the chain and its failure is reported with the hook's path.
+ * within its timeout (it is SIGKILLed otherwise).  Before the process runs
+ * (prestart, createRuntime, createContainer, startContainer) the first
+ * failing hook stops the chain and fails the operation; after it started
+ * (poststart, poststop) the spec asks for a warning and the remaining hooks
+ * of that kind still run (ct_hooks_run_all).
  *
  * stdin is a socket (not a pipe) so that a hook which never reads its state
  * cannot make the runtime die of SIGPIPE.
@@ -18,6 +21,7 @@
 #include <unistd.h>
 
 #include "linux_internal.h"
+#include "vessel/core/log.h"
 #include "vessel/core/util.h"
 
 static int hook_wait(pid_t pid, int timeout_s, int *status)
@@ -109,4 +113,18 @@ int ct_hooks_run(const struct ct_hook *hooks, unsigned n, const char *kind, cons
 			return r;
 	}
 	return 0;
+}
+
+unsigned ct_hooks_run_all(const struct ct_hook *hooks, unsigned n, const char *kind,
+			  const char *state_json)
+{
+	unsigned failed = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct vs_err err = VS_ERR_INIT;
+		if (hook_run(&hooks[i], kind, state_json, &err) < 0) {
+			vs_log(VS_LOG_WARN, "%s", err.msg);
+			failed++;
+		}
+	}
+	return failed;
 }

@@ -75,13 +75,17 @@ int ct_container_kill(const char *root, const char *id, int sig, bool all, struc
 	int r = lock_load(root, id, &ls, err);
 	if (r < 0)
 		return r;
-	enum ct_status s = ct_state_status(&ls.st);
-	if (s == CT_STATUS_STOPPED && !all) {
+	/* A process that exited but that its parent (conmon, the shim) has not
+	 * reaped yet still holds its pid: signalling it is harmless, and saying
+	 * "not running" while the pid file still names a pid that nobody can
+	 * reuse would race with every caller that kills right after start. */
+	bool exists = ct_state_process_exists(&ls.st);
+	if (!exists && !all) {
 		/* "No such process": containerd's shim reads it as "already exited" */
 		r = vs_syserrf(err, ESRCH, "container %s is not running", id);
 	} else if (all && ls.st.has_cgroup) {
 		r = ctc_kill_all(&ls.st, sig, err);
-	} else if (s != CT_STATUS_STOPPED && kill(ls.st.pid, sig) < 0) {
+	} else if (exists && kill(ls.st.pid, sig) < 0) {
 		r = vs_syserrf(err, errno, "kill container %s", id);
 	}
 	unlock_free(&ls);
@@ -99,21 +103,22 @@ static int wait_stopped(const struct ct_state *st, int timeout_ms)
 	return ct_state_status(st) == CT_STATUS_STOPPED ? 0 : -ETIMEDOUT;
 }
 
-static void run_poststop(const struct ct_state *st)
+/* poststop hooks from the config saved at create; every hook runs and a
+ * failure is a warning (runtime.md "Lifecycle" step 11). */
+static void run_poststop(int dirfd, const struct ct_state *st)
 {
 	struct ct_config cfg;
 	struct vs_err err = VS_ERR_INIT;
 	if (!(st->hook_mask & (1u << CT_HOOK_POSTSTOP)))
-		return; /* do not re-read config.json for nothing */
-	if (ct_config_load(st->bundle, &cfg, &err) < 0) {
+		return; /* do not read the config for nothing */
+	if (ct_saved_config_load(dirfd, st->bundle, &cfg, &err) < 0) {
 		vs_log(VS_LOG_WARN, "poststop hooks not run: %s", err.msg);
 		return;
 	}
 	if (cfg.nhooks[CT_HOOK_POSTSTOP]) {
 		vs_cleanup_free char *sj = ct_state_to_json_as(st, CT_STATUS_STOPPED, false);
-		if (ct_hooks_run(cfg.hooks[CT_HOOK_POSTSTOP], cfg.nhooks[CT_HOOK_POSTSTOP],
-				 "poststop", sj ? sj : "{}", &err) < 0)
-			vs_log(VS_LOG_WARN, "%s", err.msg);
+		ct_hooks_run_all(cfg.hooks[CT_HOOK_POSTSTOP], cfg.nhooks[CT_HOOK_POSTSTOP],
+				 "poststop", sj ? sj : "{}");
 	}
 	ct_config_free(&cfg);
 }
@@ -172,7 +177,10 @@ int ct_container_delete(const char *root, const char *id, bool force, struct vs_
 	if ((r = ctc_destroy(&ls.st, true, err)) < 0)
 		goto out;
 	ct_debug_mark("delete: cgroup destroyed");
-	run_poststop(&ls.st);
+	/* no mount namespace: the container's mounts are ours, under its rootfs */
+	if (ls.st.shared_mntns)
+		ct_rootfs_detach_shared(ls.st.rootfs);
+	run_poststop(ls.dirfd, &ls.st);
 	r = ct_state_dir_remove(root, id, ls.dirfd, err);
 out:
 	unlock_free(&ls);

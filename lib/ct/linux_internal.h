@@ -57,6 +57,10 @@ int ct_rootfs_prepare(const struct ct_config *cfg, const char *rootfs, const cha
 /* pivot_root (or move+chroot), then masked/readonly paths, readonly root. */
 int ct_rootfs_finish(const struct ct_config *cfg, const char *rootfs, bool no_pivot,
 		     struct vs_err *err);
+/* A container without its own mount namespace left its mounts under rootfs
+ * in the runtime's namespace: detach every mount below rootfs (not rootfs
+ * itself).  Returns how many were detached. */
+int ct_rootfs_detach_shared(const char *rootfs);
 /* Resolve PATH inside rootfs (symlinks cannot escape); creates missing
  * directories (and the last component as a file or directory if asked). */
 enum ct_resolve_create { CT_RESOLVE_NONE, CT_RESOLVE_DIR, CT_RESOLVE_FILE };
@@ -85,6 +89,10 @@ int ct_console_setup(int sockfd, const struct ct_process *proc, bool bind_consol
 /* ---- hooks.c ---- */
 int ct_hooks_run(const struct ct_hook *hooks, unsigned n, const char *kind, const char *state_json,
 		 struct vs_err *err);
+/* poststart/poststop: every hook runs; each failure is logged as a warning.
+ * Returns the number of hooks that failed. */
+unsigned ct_hooks_run_all(const struct ct_hook *hooks, unsigned n, const char *kind,
+			  const char *state_json);
 
 /* ---- misc ---- */
 /* clone(2) without a new stack: fork-like; returns the pid or -errno.

@@ -4,11 +4,25 @@
  * "Readonly Paths", "Rootfs Mount Propagation", "Sysctl").
  *
  * Order, all inside the new mount namespace:
- *   1. make "/" rslave (or linux.rootfsPropagation) so nothing leaks back;
+ *   1. make "/" rslave so nothing leaks back to the runtime's namespace;
  *   2. bind the rootfs onto itself so it is a mount point for pivot_root;
  *   3. config mounts (mounts.c), devices and /dev symlinks;
  *   4. pivot_root (or MS_MOVE + chroot with --no-pivot), detach the old root;
- *   5. masked paths, read-only paths, sysctls, read-only root.
+ *   5. masked paths, read-only paths, sysctls, read-only root;
+ *   6. linux.rootfsPropagation on the new "/" (shared, slave, private,
+ *      unbindable, each optionally recursive): only now, because pivot_root
+ *      refuses a shared new root and nothing can be bound from an
+ *      unbindable tree (masked and read-only paths are binds).
+ *
+ * Without a mount namespace (config-linux.md "Namespaces": a type left out
+ * is inherited from the runtime) the container shares the runtime's mount
+ * table, as with crun and runc: its mounts are made under the rootfs in
+ * that namespace, and the process is chroot()ed into the rootfs.  Steps 1,
+ * 2 and 6 are skipped (they would change the host's "/"), pivot_root is
+ * never called (it would move the root of every process of the namespace),
+ * and config.c refuses root.readonly and rootfsPropagation there instead of
+ * ignoring them.  delete detaches the mounts left under the rootfs
+ * (ct_rootfs_detach_shared).
  *
  * Invariant: before pivot_root every path inside the rootfs is resolved by
  * ct_rootfs_open_in_root() with RESOLVE_IN_ROOT, so rootfs symlinks can
@@ -241,14 +255,12 @@ static int setup_devices(int rootfd, const struct ct_config *cfg, bool userns, s
 int ct_rootfs_prepare(const struct ct_config *cfg, const char *rootfs, const char *bundle,
 		      bool userns, struct vs_err *err)
 {
-	unsigned long prop = cfg->rootfs_propagation ? cfg->rootfs_propagation : MS_SLAVE | MS_REC;
-	unsigned long root_prop = (prop & MS_SHARED) ? (MS_SLAVE | MS_REC) : prop;
-	if (mount(NULL, "/", NULL, root_prop, NULL) < 0)
-		return vs_syserrf(err, errno, "set propagation of /");
-	if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return vs_syserrf(err, errno, "bind rootfs %s", rootfs);
-	if ((prop & MS_SHARED) && mount(NULL, rootfs, NULL, prop, NULL) < 0)
-		return vs_syserrf(err, errno, "set propagation of rootfs");
+	if (cfg->ns[CT_NS_MOUNT].enabled) {
+		if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+			return vs_syserrf(err, errno, "set propagation of /");
+		if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return vs_syserrf(err, errno, "bind rootfs %s", rootfs);
+	}
 	vs_cleanup_close int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return vs_syserrf(err, errno, "open rootfs %s", rootfs);
@@ -258,6 +270,17 @@ int ct_rootfs_prepare(const struct ct_config *cfg, const char *rootfs, const cha
 				      cfg->ns[CT_NS_CGROUP].enabled, err)) < 0)
 			return r;
 	return setup_devices(rootfd, cfg, userns, err);
+}
+
+static int chroot_to(const char *rootfs, struct vs_err *err)
+{
+	if (chdir(rootfs) < 0)
+		return vs_syserrf(err, errno, "chdir %s", rootfs);
+	if (chroot(".") < 0)
+		return vs_syserrf(err, errno, "chroot %s", rootfs);
+	if (chdir("/") < 0)
+		return vs_syserrf(err, errno, "chdir /");
+	return 0;
 }
 
 static int pivot_to(const char *rootfs, bool no_pivot, struct vs_err *err)
@@ -350,7 +373,8 @@ int ct_rootfs_finish(const struct ct_config *cfg, const char *rootfs, bool no_pi
 {
 	/* /dev/null of the host, for masking files even when the container has none */
 	vs_cleanup_close int nullfd = open("/dev/null", O_PATH | O_CLOEXEC);
-	int r = pivot_to(rootfs, no_pivot, err);
+	bool own_mntns = cfg->ns[CT_NS_MOUNT].enabled;
+	int r = own_mntns ? pivot_to(rootfs, no_pivot, err) : chroot_to(rootfs, err);
 	if (r < 0)
 		return r;
 	for (unsigned i = 0; i < cfg->nsysctls; i++)
@@ -366,5 +390,67 @@ int ct_rootfs_finish(const struct ct_config *cfg, const char *rootfs, bool no_pi
 		if ((r = ct_mount_bind_remount("/", MS_RDONLY, err)) < 0)
 			return vs_err_prefix(err, "read-only root");
 	}
+	/* last: an (r)unbindable tree refuses the binds of masked and read-only paths */
+	if (own_mntns && cfg->rootfs_propagation &&
+	    mount(NULL, "/", NULL, cfg->rootfs_propagation, NULL) < 0)
+		return vs_syserrf(err, errno, "linux.rootfsPropagation: set propagation of /");
 	return 0;
+}
+
+/* Unescape a mountinfo field in place ("\040" is a space). */
+static void mountinfo_unescape(char *s)
+{
+	char *w = s;
+	for (char *p = s; *p; p++) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+		    p[3] >= '0' && p[3] <= '7') {
+			*w++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+			p += 3;
+		} else {
+			*w++ = *p;
+		}
+	}
+	*w = 0;
+}
+
+int ct_rootfs_detach_shared(const char *rootfs)
+{
+	vs_cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f || !rootfs[0] || strcmp(rootfs, "/") == 0)
+		return 0;
+	size_t rlen = strlen(rootfs);
+	char **points = NULL;
+	size_t n = 0, cap = 0;
+	vs_cleanup_free char *line = NULL;
+	size_t lcap = 0;
+	while (getline(&line, &lcap, f) > 0) {
+		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT ..." */
+		char *save = NULL, *mp = strtok_r(line, " ", &save);
+		for (int i = 0; mp && i < 4; i++)
+			mp = strtok_r(NULL, " ", &save);
+		if (!mp)
+			continue;
+		mountinfo_unescape(mp);
+		if (strncmp(mp, rootfs, rlen) != 0 || mp[rlen] != '/')
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **grown = realloc(points, cap * sizeof(*points));
+			if (!grown)
+				break;
+			points = grown;
+		}
+		if (!(points[n] = strdup(mp)))
+			break;
+		n++;
+	}
+	/* deepest first: a later mount over an earlier one goes first too */
+	unsigned detached = 0;
+	for (size_t i = n; i-- > 0;) {
+		if (umount2(points[i], MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+			detached++;
+		free(points[i]);
+	}
+	free(points);
+	return (int)detached;
 }

@@ -156,9 +156,12 @@ const char *ct_status_name(enum ct_status s)
 	return (unsigned)s < VS_ARRAY_SIZE(status_names) ? status_names[s] : "unknown";
 }
 
-uint64_t ct_proc_start_time(pid_t pid)
+/* Start time of pid from /proc/PID/stat (0 if gone); *zombie says whether
+ * it has exited but not been reaped yet (the start time is still valid). */
+static uint64_t proc_stat_start(pid_t pid, bool *zombie)
 {
 	char path[64], buf[1024];
+	*zombie = false;
 	if (pid <= 0)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -174,8 +177,9 @@ uint64_t ct_proc_start_time(pid_t pid)
 	if (!p || p[1] != ' ')
 		return 0;
 	char state = p[2];
-	if (state == 'Z' || state == 'X')
+	if (state == 'X')
 		return 0;
+	*zombie = state == 'Z';
 	/* field 3 is the state; start time is field 22 */
 	p += 2;
 	for (int field = 3; field < 22; field++) {
@@ -185,6 +189,20 @@ uint64_t ct_proc_start_time(pid_t pid)
 		p++;
 	}
 	return strtoull(p, NULL, 10);
+}
+
+uint64_t ct_proc_start_time(pid_t pid)
+{
+	bool zombie;
+	uint64_t t = proc_stat_start(pid, &zombie);
+	return zombie ? 0 : t;
+}
+
+bool ct_state_process_exists(const struct ct_state *st)
+{
+	bool zombie;
+	return st->pid > 0 && st->start_time != 0 &&
+	       proc_stat_start(st->pid, &zombie) == st->start_time;
 }
 
 enum ct_status ct_state_status(const struct ct_state *st)
@@ -221,6 +239,8 @@ int ct_state_save(int dirfd, const struct ct_state *st, struct vs_err *err)
 	json_object_object_add(priv, "rootfs", json_object_new_string(st->rootfs));
 	json_object_object_add(priv, "created", json_object_new_string(st->created));
 	json_object_object_add(priv, "userns", json_object_new_boolean(st->userns));
+	if (st->shared_mntns)
+		json_object_object_add(priv, "sharedMountNs", json_object_new_boolean(true));
 	json_object_object_add(priv, "hooks", json_object_new_int((int)st->hook_mask));
 	if (st->has_cgroup) {
 		json_object_object_add(priv, "cgroupLayout",
@@ -301,6 +321,7 @@ int ct_state_load(int dirfd, struct ct_state *st, struct vs_err *err)
 	copy_str(st->created, sizeof(st->created),
 		 json_object_get_string(ctj_get(priv, "created")));
 	st->userns = json_object_get_boolean(ctj_get(priv, "userns"));
+	st->shared_mntns = json_object_get_boolean(ctj_get(priv, "sharedMountNs"));
 	st->hook_mask = (unsigned)json_object_get_int(ctj_get(priv, "hooks"));
 	if (ctj_get(priv, "cgroupPath")) {
 		st->has_cgroup = true;

@@ -48,14 +48,57 @@ struct ct_hugetlb_limit {
 	uint64_t limit;
 };
 
-/* linux.resources; every numeric field is CT_RES_UNSET when absent. */
+/* A blockIO per-device entry: weightDevice (weight, leaf_weight) or a
+ * throttle*Device (rate). */
+struct ct_blkio_device {
+	int64_t major, minor;
+	int64_t weight, leaf_weight; /* CT_RES_UNSET when absent */
+	uint64_t rate;
+};
+
+enum ct_blkio_throttle {
+	CT_THROTTLE_READ_BPS,
+	CT_THROTTLE_WRITE_BPS,
+	CT_THROTTLE_READ_IOPS,
+	CT_THROTTLE_WRITE_IOPS,
+	CT_THROTTLE_COUNT,
+};
+
+/* network.priorities[] (net_prio.ifpriomap) */
+struct ct_net_priority {
+	char name[64];
+	uint32_t priority;
+};
+
+/* rdma.<device> (rdma.max) */
+struct ct_rdma_limit {
+	char device[64];
+	int64_t hca_handles, hca_objects; /* CT_RES_UNSET when absent */
+};
+
+/* linux.resources; every numeric field is CT_RES_UNSET when absent.  Every
+ * member of the runtime-spec 1.1 object is parsed: the back ends apply each
+ * one or refuse it with the reason, never skip it silently. */
 struct ct_resources {
 	int64_t memory_limit, memory_reservation, memory_swap, memory_swappiness;
+	int64_t memory_kernel, memory_kernel_tcp;
 	bool memory_disable_oom_killer;
+	int memory_use_hierarchy;	 /* -1 unset, else 0 or 1 */
+	bool memory_check_before_update; /* update: refuse a limit below the usage */
 	int64_t cpu_shares, cpu_quota, cpu_period, cpu_realtime_runtime, cpu_realtime_period;
+	int64_t cpu_idle;
 	char cpu_cpus[256], cpu_mems[256]; /* "" when absent */
 	int64_t pids_limit;
-	int64_t blkio_weight;
+	int64_t blkio_weight, blkio_leaf_weight;
+	struct ct_blkio_device *blkio_weight_devices;
+	unsigned nblkio_weight_devices;
+	struct ct_blkio_device *blkio_throttle[CT_THROTTLE_COUNT];
+	unsigned nblkio_throttle[CT_THROTTLE_COUNT];
+	int64_t net_class_id;
+	struct ct_net_priority *net_priorities;
+	unsigned nnet_priorities;
+	struct ct_rdma_limit *rdma;
+	unsigned nrdma;
 	struct ct_hugetlb_limit *hugetlb;
 	unsigned nhugetlb;
 	struct ct_device_rule *devices;

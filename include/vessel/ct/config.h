@@ -171,6 +171,10 @@ struct ct_config {
 int ct_config_parse(const char *text, size_t len, struct ct_config *cfg, struct vs_err *err);
 /* Read and parse DIR/config.json. */
 int ct_config_load(const char *bundle, struct ct_config *cfg, struct vs_err *err);
+/* Read and parse the config file at path; with text_out, also hand back the
+ * exact bytes parsed (malloc'd, NUL-terminated) and their length. */
+int ct_config_read(const char *path, struct ct_config *cfg, char **text_out, size_t *len_out,
+		   struct vs_err *err);
 void ct_config_free(struct ct_config *cfg);
 
 /* Parse a process object (config.md "Process"); strings point into obj. */

@@ -45,6 +45,7 @@ struct ct_state {
 	bool has_cgroup;
 	struct ct_cgroup cgroup;
 	bool userns;		/* container has its own user namespace */
+	bool shared_mntns;	/* no mount namespace: its mounts are in the runtime's */
 	unsigned hook_mask;	/* 1 << enum ct_hook_kind for each kind configured */
 	char *annotations_json; /* malloc'd JSON object text or NULL */
 };
@@ -73,6 +74,9 @@ char *ct_state_to_json_as(const struct ct_state *st, enum ct_status status, bool
 
 /* Start time of a live pid (0 if it does not exist or is a zombie). */
 uint64_t ct_proc_start_time(pid_t pid);
+/* The container's process still exists, alive or exited but not yet reaped
+ * by its parent (a zombie: the pid cannot be reused, signals are harmless). */
+bool ct_state_process_exists(const struct ct_state *st);
 
 /* Call fn for every container ID under root (sorted by readdir order). */
 int ct_state_list(const char *root, int (*fn)(const char *id, void *opaque), void *opaque,

@@ -80,6 +80,12 @@ int cgroup_v1_freeze(struct cg_hosts *hs, bool frozen, struct vs_err *err);
 int cgroup_v1_stats(struct cg_hosts *hs, struct ct_cgroup_stats *st, struct vs_err *err);
 
 int cgroup_v2_prepare(struct cg_hier *h, struct cg_made *made, struct vs_err *err);
+/* Enable the controllers the container can use in every ancestor's
+ * cgroup.subtree_control (h->dir exists). */
+int cgroup_v2_enable_ancestors(struct cg_hier *h, struct vs_err *err);
+/* hugepageLimits as hugetlb.<size>.max (v2, or the unified tree of a hybrid
+ * host whose hugetlb controller is not bound to v1). */
+int cgroup_v2_hugetlb(struct cg_hier *h, const struct ct_resources *res, struct vs_err *err);
 int cgroup_v2_apply(struct cg_hier *h, const struct ct_resources *res, bool creating,
 		    struct vs_err *err);
 int cgroup_v2_freeze(struct cg_hier *h, bool frozen, struct vs_err *err);

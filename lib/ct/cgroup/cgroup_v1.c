@@ -72,12 +72,24 @@ static int v1_write_i64(const char *dir, const char *file, int64_t v, struct vs_
 	return cg_writef(dir, file, err, "%" PRId64, v);
 }
 
+/* A file only some kernels have: its absence is an error naming the key. */
+static int v1_write_opt(const char *dir, const char *file, int64_t v, const char *key,
+			struct vs_err *err)
+{
+	if (!cg_fake() && !cg_exists(dir, file))
+		return vs_errf(err, ENOTSUP, "%s: this kernel has no %s/%s", key, dir, file);
+	int r = v1_write_i64(dir, file, v, err);
+	return r < 0 ? vs_err_prefix(err, "%s %" PRId64, key, v) : 0;
+}
+
 static int v1_apply_memory(struct cg_hosts *hs, const struct ct_resources *res, bool creating,
 			   struct vs_err *err)
 {
 	bool any = res->memory_limit != CT_RES_UNSET || res->memory_swap != CT_RES_UNSET ||
 		   res->memory_reservation != CT_RES_UNSET ||
-		   res->memory_swappiness != CT_RES_UNSET || res->memory_disable_oom_killer;
+		   res->memory_swappiness != CT_RES_UNSET || res->memory_disable_oom_killer ||
+		   res->memory_kernel != CT_RES_UNSET || res->memory_kernel_tcp != CT_RES_UNSET ||
+		   res->memory_use_hierarchy >= 0;
 	if (!any)
 		return 0;
 	struct cg_hier *h;
@@ -93,11 +105,25 @@ static int v1_apply_memory(struct cg_hosts *hs, const struct ct_resources *res, 
 		if (cg_read_u64(d, "memory.memsw.limit_in_bytes", &cur, NULL) == 0)
 			swap_first = res->memory_swap == -1 || (uint64_t)res->memory_swap > cur;
 	} else if (res->memory_swap != CT_RES_UNSET && res->memory_swap != -1 &&
-		   res->memory_swap != res->memory_limit) {
-		vs_log(VS_LOG_WARN,
-		       "cgroup: memory.swap ignored: this kernel has no swap accounting "
-		       "(memory.memsw.limit_in_bytes)");
+		   res->memory_swap != res->memory_limit && !cg_fake()) {
+		return vs_errf(err, ENOTSUP,
+			       "linux.resources.memory.swap: this kernel has no swap accounting "
+			       "(%s/memory.memsw.limit_in_bytes is missing)",
+			       d);
 	}
+	if (!creating && res->memory_check_before_update && res->memory_limit > 0) {
+		uint64_t usage = 0;
+		if (cg_read_u64(d, "memory.usage_in_bytes", &usage, NULL) == 0 &&
+		    usage > (uint64_t)res->memory_limit)
+			return vs_errf(err, EBUSY,
+				       "linux.resources.memory.limit %" PRId64
+				       " is below the current usage %" PRIu64
+				       " (checkBeforeUpdate)",
+				       res->memory_limit, usage);
+	}
+	if (res->memory_use_hierarchy >= 0 &&
+	    (r = v1_write_i64(d, "memory.use_hierarchy", res->memory_use_hierarchy, err)) < 0)
+		return vs_err_prefix(err, "linux.resources.memory.useHierarchy");
 	if (swap_first &&
 	    (r = v1_write_i64(d, "memory.memsw.limit_in_bytes", res->memory_swap, err)) < 0)
 		return vs_err_prefix(err, "memory.swap %" PRId64, res->memory_swap);
@@ -113,6 +139,14 @@ static int v1_apply_memory(struct cg_hosts *hs, const struct ct_resources *res, 
 	if (res->memory_swappiness != CT_RES_UNSET &&
 	    (r = v1_write_i64(d, "memory.swappiness", res->memory_swappiness, err)) < 0)
 		return vs_err_prefix(err, "memory.swappiness %" PRId64, res->memory_swappiness);
+	if (res->memory_kernel != CT_RES_UNSET &&
+	    (r = v1_write_opt(d, "memory.kmem.limit_in_bytes", res->memory_kernel,
+			      "linux.resources.memory.kernel", err)) < 0)
+		return r;
+	if (res->memory_kernel_tcp != CT_RES_UNSET &&
+	    (r = v1_write_opt(d, "memory.kmem.tcp.limit_in_bytes", res->memory_kernel_tcp,
+			      "linux.resources.memory.kernelTCP", err)) < 0)
+		return r;
 	if ((creating ? res->memory_disable_oom_killer : true) &&
 	    (r = cg_write(d, "memory.oom_control", res->memory_disable_oom_killer ? "1" : "0",
 			  err)) < 0)
@@ -154,6 +188,10 @@ static int v1_apply_cpu(struct cg_hosts *hs, const struct ct_resources *res, str
 			return vs_err_prefix(err, "cpu.realtimeRuntime %" PRId64,
 					     res->cpu_realtime_runtime);
 	}
+	if (res->cpu_idle != CT_RES_UNSET)
+		return vs_errf(err, ENOTSUP,
+			       "linux.resources.cpu.idle: cgroup v1 has no cpu.idle (a cgroup v2 "
+			       "file)");
 	if (!res->cpu_cpus[0] && !res->cpu_mems[0])
 		return 0;
 	if ((r = v1_need(hs, "cpuset", &h, "linux.resources.cpu.cpus/mems", err)) < 0)
@@ -163,6 +201,160 @@ static int v1_apply_cpu(struct cg_hosts *hs, const struct ct_resources *res, str
 	if (res->cpu_mems[0] && (r = cg_write(h->dir, "cpuset.mems", res->cpu_mems, err)) < 0)
 		return vs_err_prefix(err, "cpu.mems '%s'", res->cpu_mems);
 	return 0;
+}
+
+/* blkio.weight (CFQ) or blkio.bfq.weight (BFQ); the per-device and leaf
+ * variants likewise.  NULL when the kernel has neither. */
+static const char *v1_blkio_file(const char *dir, const char *cfq, const char *bfq)
+{
+	if (cg_exists(dir, cfq))
+		return cfq;
+	if (bfq && cg_exists(dir, bfq))
+		return bfq;
+	return cg_fake() ? cfq : NULL; /* a fake tree creates what is written */
+}
+
+static bool v1_blkio_any(const struct ct_resources *res)
+{
+	bool any = res->blkio_weight != CT_RES_UNSET || res->blkio_leaf_weight != CT_RES_UNSET ||
+		   res->nblkio_weight_devices > 0;
+	for (int t = 0; t < CT_THROTTLE_COUNT; t++)
+		any = any || res->nblkio_throttle[t] > 0;
+	return any;
+}
+
+static int v1_apply_blkio(struct cg_hosts *hs, const struct ct_resources *res, struct vs_err *err)
+{
+	static const char *const throttle_files[CT_THROTTLE_COUNT] = {
+		[CT_THROTTLE_READ_BPS] = "blkio.throttle.read_bps_device",
+		[CT_THROTTLE_WRITE_BPS] = "blkio.throttle.write_bps_device",
+		[CT_THROTTLE_READ_IOPS] = "blkio.throttle.read_iops_device",
+		[CT_THROTTLE_WRITE_IOPS] = "blkio.throttle.write_iops_device",
+	};
+	static const char *const throttle_keys[CT_THROTTLE_COUNT] = {
+		[CT_THROTTLE_READ_BPS] = "throttleReadBpsDevice",
+		[CT_THROTTLE_WRITE_BPS] = "throttleWriteBpsDevice",
+		[CT_THROTTLE_READ_IOPS] = "throttleReadIOPSDevice",
+		[CT_THROTTLE_WRITE_IOPS] = "throttleWriteIOPSDevice",
+	};
+	struct cg_hier *h;
+	int r;
+	if (!v1_blkio_any(res))
+		return 0;
+	if ((r = v1_need(hs, "blkio", &h, "linux.resources.blockIO", err)) < 0)
+		return r;
+	const char *d = h->dir, *file;
+	if (res->blkio_weight != CT_RES_UNSET) {
+		if (!(file = v1_blkio_file(d, "blkio.weight", "blkio.bfq.weight")))
+			return vs_errf(
+			    err, ENOTSUP,
+			    "linux.resources.blockIO.weight: %s has neither blkio.weight "
+			    "nor blkio.bfq.weight (no CFQ/BFQ scheduler)",
+			    d);
+		if ((r = v1_write_i64(d, file, res->blkio_weight, err)) < 0)
+			return vs_err_prefix(err, "blockIO.weight %" PRId64, res->blkio_weight);
+	}
+	if (res->blkio_leaf_weight != CT_RES_UNSET) {
+		if (!(file = v1_blkio_file(d, "blkio.leaf_weight", NULL)))
+			return vs_errf(
+			    err, ENOTSUP,
+			    "linux.resources.blockIO.leafWeight: %s has no blkio.leaf_weight "
+			    "(only the CFQ scheduler, removed in Linux 5.0, had leaf weights)",
+			    d);
+		if ((r = v1_write_i64(d, file, res->blkio_leaf_weight, err)) < 0)
+			return vs_err_prefix(err, "blockIO.leafWeight %" PRId64,
+					     res->blkio_leaf_weight);
+	}
+	for (unsigned i = 0; i < res->nblkio_weight_devices; i++) {
+		const struct ct_blkio_device *w = &res->blkio_weight_devices[i];
+		if (w->weight != CT_RES_UNSET) {
+			if (!(file = v1_blkio_file(d, "blkio.weight_device",
+						   "blkio.bfq.weight_device")))
+				return vs_errf(
+				    err, ENOTSUP,
+				    "linux.resources.blockIO.weightDevice[%u].weight: %s has "
+				    "no blkio.weight_device nor blkio.bfq.weight_device",
+				    i, d);
+			if ((r = cg_writef(d, file, err, "%" PRId64 ":%" PRId64 " %" PRId64,
+					   w->major, w->minor, w->weight)) < 0)
+				return vs_err_prefix(err, "blockIO.weightDevice[%u]", i);
+		}
+		if (w->leaf_weight != CT_RES_UNSET) {
+			if (!(file = v1_blkio_file(d, "blkio.leaf_weight_device", NULL)))
+				return vs_errf(
+				    err, ENOTSUP,
+				    "linux.resources.blockIO.weightDevice[%u].leafWeight: "
+				    "%s has no blkio.leaf_weight_device (CFQ only)",
+				    i, d);
+			if ((r = cg_writef(d, file, err, "%" PRId64 ":%" PRId64 " %" PRId64,
+					   w->major, w->minor, w->leaf_weight)) < 0)
+				return vs_err_prefix(err, "blockIO.weightDevice[%u]", i);
+		}
+	}
+	for (int t = 0; t < CT_THROTTLE_COUNT; t++)
+		for (unsigned i = 0; i < res->nblkio_throttle[t]; i++) {
+			const struct ct_blkio_device *x = &res->blkio_throttle[t][i];
+			if (!cg_fake() && !cg_exists(d, throttle_files[t]))
+				return vs_errf(err, ENOTSUP,
+					       "linux.resources.blockIO.%s: %s has no %s (kernel "
+					       "without CONFIG_BLK_DEV_THROTTLING)",
+					       throttle_keys[t], d, throttle_files[t]);
+			if ((r = cg_writef(d, throttle_files[t], err,
+					   "%" PRId64 ":%" PRId64 " %" PRIu64, x->major, x->minor,
+					   x->rate)) < 0)
+				return vs_err_prefix(err, "linux.resources.blockIO.%s[%u]",
+						     throttle_keys[t], i);
+		}
+	return 0;
+}
+
+/* network (net_cls, net_prio) and rdma: refused when the controller is not mounted */
+static int v1_apply_net_rdma(struct cg_hosts *hs, const struct ct_resources *res,
+			     struct vs_err *err)
+{
+	struct cg_hier *h;
+	int r;
+	if (res->net_class_id != CT_RES_UNSET) {
+		if ((r = v1_need(hs, "net_cls", &h, "linux.resources.network.classID", err)) < 0 ||
+		    (r = v1_write_i64(h->dir, "net_cls.classid", res->net_class_id, err)) < 0)
+			return r;
+	}
+	for (unsigned i = 0; i < res->nnet_priorities; i++) {
+		const struct ct_net_priority *p = &res->net_priorities[i];
+		if ((r = v1_need(hs, "net_prio", &h, "linux.resources.network.priorities", err)) <
+			0 ||
+		    (r = cg_writef(h->dir, "net_prio.ifpriomap", err, "%s %" PRIu32, p->name,
+				   p->priority)) < 0)
+			return r;
+	}
+	for (unsigned i = 0; i < res->nrdma; i++) {
+		const struct ct_rdma_limit *l = &res->rdma[i];
+		char v[160];
+		int n = snprintf(v, sizeof(v), "%s", l->device);
+		if (l->hca_handles != CT_RES_UNSET)
+			n += snprintf(v + n, sizeof(v) - (size_t)n, " hca_handle=%" PRId64,
+				      l->hca_handles);
+		if (l->hca_objects != CT_RES_UNSET)
+			snprintf(v + n, sizeof(v) - (size_t)n, " hca_object=%" PRId64,
+				 l->hca_objects);
+		if ((r = v1_need(hs, "rdma", &h, "linux.resources.rdma", err)) < 0 ||
+		    (r = cg_write(h->dir, "rdma.max", v, err)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The unified tree of a hybrid host offers this controller. */
+static bool v1_unified_has(struct cg_hier *u, const char *controller)
+{
+	char avail[512];
+	if (cg_read(u->mount, "cgroup.controllers", avail, sizeof(avail), NULL) < 0)
+		return false;
+	size_t len = strlen(controller);
+	for (const char *p = avail; (p = strstr(p, controller)) != NULL; p += len)
+		if ((p == avail || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0'))
+			return true;
+	return false;
 }
 
 static int v1_apply_io_pids_hugetlb(struct cg_hosts *hs, const struct ct_resources *res,
@@ -178,20 +370,14 @@ static int v1_apply_io_pids_hugetlb(struct cg_hosts *hs, const struct ct_resourc
 		if (r < 0)
 			return vs_err_prefix(err, "pids.limit %" PRId64, res->pids_limit);
 	}
-	if (res->blkio_weight != CT_RES_UNSET) {
-		if ((r = v1_need(hs, "blkio", &h, "linux.resources.blockIO.weight", err)) < 0)
-			return r;
-		const char *file = cg_exists(h->dir, "blkio.weight")	   ? "blkio.weight"
-				   : cg_exists(h->dir, "blkio.bfq.weight") ? "blkio.bfq.weight"
-									   : NULL;
-		if (!file)
-			return vs_errf(
-			    err, ENOTSUP,
-			    "linux.resources.blockIO.weight: %s has neither blkio.weight "
-			    "nor blkio.bfq.weight (no CFQ/BFQ scheduler)",
-			    h->dir);
-		if ((r = v1_write_i64(h->dir, file, res->blkio_weight, err)) < 0)
-			return vs_err_prefix(err, "blockIO.weight %" PRId64, res->blkio_weight);
+	if ((r = v1_apply_blkio(hs, res, err)) < 0 || (r = v1_apply_net_rdma(hs, res, err)) < 0)
+		return r;
+	/* hybrid host whose hugetlb controller lives in the unified tree */
+	struct cg_hier *u = res->nhugetlb ? cg_hosts_find(hs, "") : NULL;
+	if (u && !cg_hosts_find(hs, "hugetlb") && v1_unified_has(u, "hugetlb")) {
+		if ((r = cgroup_v2_enable_ancestors(u, err)) < 0)
+			return vs_err_prefix(err, "linux.resources.hugepageLimits");
+		return cgroup_v2_hugetlb(u, res, err);
 	}
 	for (unsigned i = 0; i < res->nhugetlb; i++) {
 		if ((r = v1_need(hs, "hugetlb", &h, "linux.resources.hugepageLimits", err)) < 0)

@@ -81,8 +81,12 @@ static int v2_enable_controllers(const char *level, const char *root_available, 
 int cgroup_v2_prepare(struct cg_hier *h, struct cg_made *made, struct vs_err *err)
 {
 	int r = cg_mkdir_p(h->dir, made, err);
-	if (r < 0)
-		return r;
+	return r < 0 ? r : cgroup_v2_enable_ancestors(h, err);
+}
+
+int cgroup_v2_enable_ancestors(struct cg_hier *h, struct vs_err *err)
+{
+	int r;
 	char root_avail[512] = "", level[CG_PATH_MAX];
 	cg_read(h->mount, "cgroup.controllers", root_avail, sizeof(root_avail), NULL);
 	size_t mlen = strlen(h->mount);
@@ -120,10 +124,26 @@ static void v2_fmt_max(char *buf, size_t size, int64_t v)
 		snprintf(buf, size, "%" PRId64, v);
 }
 
-static int v2_apply_memory(struct cg_hier *h, const struct ct_resources *res, struct vs_err *err)
+static int v2_apply_memory(struct cg_hier *h, const struct ct_resources *res, bool creating,
+			   struct vs_err *err)
 {
 	char v[32];
 	int r;
+	if (res->memory_use_hierarchy == 0)
+		return vs_errf(
+		    err, ENOTSUP,
+		    "linux.resources.memory.useHierarchy: false is impossible, cgroup v2 "
+		    "is always hierarchical");
+	if (!creating && res->memory_check_before_update && res->memory_limit > 0) {
+		uint64_t usage = 0;
+		if (cg_read_u64(h->dir, "memory.current", &usage, NULL) == 0 &&
+		    usage > (uint64_t)res->memory_limit)
+			return vs_errf(err, EBUSY,
+				       "linux.resources.memory.limit %" PRId64
+				       " is below the current usage %" PRIu64
+				       " (checkBeforeUpdate)",
+				       res->memory_limit, usage);
+	}
 	if (res->memory_limit != CT_RES_UNSET) {
 		v2_fmt_max(v, sizeof(v), res->memory_limit);
 		if ((r = v2_write(h, "memory.max", v, "memory.limit", err)) < 0)
@@ -155,15 +175,27 @@ static int v2_apply_memory(struct cg_hier *h, const struct ct_resources *res, st
 		if (cg_exists(h->dir, "memory.swap.max") || cg_fake()) {
 			if ((r = v2_write(h, "memory.swap.max", v, "memory.swap", err)) < 0)
 				return r;
-		} else {
-			vs_log(VS_LOG_WARN, "cgroup: memory.swap ignored: no memory.swap.max "
-					    "(swap accounting off)");
+		} else if (res->memory_swap != -1 && res->memory_swap != limit) {
+			return vs_errf(err, ENOTSUP,
+				       "linux.resources.memory.swap: %s has no memory.swap.max "
+				       "(swap accounting is off)",
+				       h->dir);
 		}
 	}
+	/* v1-only knobs: refused, not dropped (no silent no-ops) */
 	if (res->memory_swappiness != CT_RES_UNSET)
-		vs_log(VS_LOG_WARN, "cgroup: memory.swappiness has no cgroup v2 equivalent");
+		return vs_errf(err, ENOTSUP,
+			       "linux.resources.memory.swappiness: cgroup v2 has no per-cgroup "
+			       "swappiness");
 	if (res->memory_disable_oom_killer)
-		vs_log(VS_LOG_WARN, "cgroup: memory.disableOOMKiller has no cgroup v2 equivalent");
+		return vs_errf(err, ENOTSUP,
+			       "linux.resources.memory.disableOOMKiller: cgroup v2 cannot disable "
+			       "the OOM killer");
+	if (res->memory_kernel != CT_RES_UNSET || res->memory_kernel_tcp != CT_RES_UNSET)
+		return vs_errf(err, ENOTSUP,
+			       "linux.resources.memory.%s: cgroup v2 has no separate kernel memory "
+			       "limit (memory.max counts it)",
+			       res->memory_kernel != CT_RES_UNSET ? "kernel" : "kernelTCP");
 	return 0;
 }
 
@@ -199,12 +231,87 @@ static int v2_apply_cpu(struct cg_hier *h, const struct ct_resources *res, struc
 		return vs_errf(err, ENOTSUP,
 			       "cpu.realtimeRuntime/realtimePeriod: cgroup v2 has no realtime "
 			       "bandwidth control");
+	if (res->cpu_idle != CT_RES_UNSET) {
+		snprintf(v, sizeof(v), "%" PRId64, res->cpu_idle);
+		if ((r = v2_write(h, "cpu.idle", v, "cpu.idle", err)) < 0)
+			return r;
+	}
 	if (res->cpu_cpus[0] &&
 	    (r = v2_write(h, "cpuset.cpus", res->cpu_cpus, "cpu.cpus", err)) < 0)
 		return r;
 	if (res->cpu_mems[0] &&
 	    (r = v2_write(h, "cpuset.mems", res->cpu_mems, "cpu.mems", err)) < 0)
 		return r;
+	return 0;
+}
+
+/* OCI blkio weight [10, 1000] -> io.weight [1, 10000], as crun maps it */
+static int64_t v2_io_weight(int64_t w)
+{
+	return 1 + (w - 10) * 9999 / 990;
+}
+
+/* blockIO: io.bfq.weight (BFQ) or io.weight, per device too; throttles in io.max */
+static int v2_apply_io(struct cg_hier *h, const struct ct_resources *res, struct vs_err *err)
+{
+	static const char *const throttle_keys[CT_THROTTLE_COUNT] = {
+		[CT_THROTTLE_READ_BPS] = "rbps",
+		[CT_THROTTLE_WRITE_BPS] = "wbps",
+		[CT_THROTTLE_READ_IOPS] = "riops",
+		[CT_THROTTLE_WRITE_IOPS] = "wiops",
+	};
+	char v[96];
+	int r;
+	bool bfq = cg_exists(h->dir, "io.bfq.weight");
+	if (res->blkio_weight != CT_RES_UNSET) {
+		if (bfq)
+			snprintf(v, sizeof(v), "%" PRId64, res->blkio_weight);
+		else
+			snprintf(v, sizeof(v), "default %" PRId64, v2_io_weight(res->blkio_weight));
+		if ((r = v2_write(h, bfq ? "io.bfq.weight" : "io.weight", v, "blockIO.weight",
+				  err)) < 0)
+			return r;
+	}
+	if (res->blkio_leaf_weight != CT_RES_UNSET)
+		return vs_errf(err, ENOTSUP,
+			       "linux.resources.blockIO.leafWeight: cgroup v2 has no leaf weights");
+	for (unsigned i = 0; i < res->nblkio_weight_devices; i++) {
+		const struct ct_blkio_device *w = &res->blkio_weight_devices[i];
+		if (w->leaf_weight != CT_RES_UNSET)
+			return vs_errf(
+			    err, ENOTSUP,
+			    "linux.resources.blockIO.weightDevice[%u].leafWeight: cgroup "
+			    "v2 has no leaf weights",
+			    i);
+		if (w->weight == CT_RES_UNSET)
+			continue;
+		snprintf(v, sizeof(v), "%" PRId64 ":%" PRId64 " %" PRId64, w->major, w->minor,
+			 bfq ? w->weight : v2_io_weight(w->weight));
+		if ((r = v2_write(h, bfq ? "io.bfq.weight" : "io.weight", v, "blockIO.weightDevice",
+				  err)) < 0)
+			return r;
+	}
+	for (int t = 0; t < CT_THROTTLE_COUNT; t++)
+		for (unsigned i = 0; i < res->nblkio_throttle[t]; i++) {
+			const struct ct_blkio_device *x = &res->blkio_throttle[t][i];
+			snprintf(v, sizeof(v), "%" PRId64 ":%" PRId64 " %s=%" PRIu64, x->major,
+				 x->minor, throttle_keys[t], x->rate);
+			if ((r = v2_write(h, "io.max", v, "blockIO throttle", err)) < 0)
+				return r;
+		}
+	return 0;
+}
+
+int cgroup_v2_hugetlb(struct cg_hier *h, const struct ct_resources *res, struct vs_err *err)
+{
+	char file[64], v[32];
+	for (unsigned i = 0; i < res->nhugetlb; i++) {
+		snprintf(file, sizeof(file), "hugetlb.%s.max", res->hugetlb[i].page_size);
+		snprintf(v, sizeof(v), "%" PRIu64, res->hugetlb[i].limit);
+		int r = v2_write(h, file, v, "linux.resources.hugepageLimits", err);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -217,26 +324,27 @@ static int v2_apply_other(struct cg_hier *h, const struct ct_resources *res, str
 		if ((r = v2_write(h, "pids.max", v, "pids.limit", err)) < 0)
 			return r;
 	}
-	if (res->blkio_weight != CT_RES_UNSET) {
-		if (cg_exists(h->dir, "io.bfq.weight")) {
-			snprintf(v, sizeof(v), "%" PRId64, res->blkio_weight);
-			r = v2_write(h, "io.bfq.weight", v, "blockIO.weight", err);
-		} else {
-			/* [10, 1000] -> [1, 10000] as crun maps it */
-			snprintf(v, sizeof(v), "default %" PRId64,
-				 1 + (res->blkio_weight - 10) * 9999 / 990);
-			r = v2_write(h, "io.weight", v, "blockIO.weight", err);
-		}
-		if (r < 0)
+	if ((r = v2_apply_io(h, res, err)) < 0)
+		return r;
+	if (res->net_class_id != CT_RES_UNSET || res->nnet_priorities)
+		return vs_errf(err, ENOTSUP,
+			       "linux.resources.network: cgroup v2 has no net_cls/net_prio "
+			       "controllers (classify traffic with BPF or nftables instead)");
+	for (unsigned i = 0; i < res->nrdma; i++) {
+		const struct ct_rdma_limit *l = &res->rdma[i];
+		char rv[160];
+		int n = snprintf(rv, sizeof(rv), "%s", l->device);
+		if (l->hca_handles != CT_RES_UNSET)
+			n += snprintf(rv + n, sizeof(rv) - (size_t)n, " hca_handle=%" PRId64,
+				      l->hca_handles);
+		if (l->hca_objects != CT_RES_UNSET)
+			snprintf(rv + n, sizeof(rv) - (size_t)n, " hca_object=%" PRId64,
+				 l->hca_objects);
+		if ((r = v2_write(h, "rdma.max", rv, "linux.resources.rdma", err)) < 0)
 			return r;
 	}
-	for (unsigned i = 0; i < res->nhugetlb; i++) {
-		char file[64];
-		snprintf(file, sizeof(file), "hugetlb.%s.max", res->hugetlb[i].page_size);
-		snprintf(v, sizeof(v), "%" PRIu64, res->hugetlb[i].limit);
-		if ((r = v2_write(h, file, v, "hugepageLimits", err)) < 0)
-			return r;
-	}
+	if ((r = cgroup_v2_hugetlb(h, res, err)) < 0)
+		return r;
 	for (unsigned i = 0; i < res->nunified; i++) {
 		const char *key = res->unified_keys[i];
 		if (!cg_fake() && !cg_exists(h->dir, key))
@@ -254,8 +362,8 @@ int cgroup_v2_apply(struct cg_hier *h, const struct ct_resources *res, bool crea
 		    struct vs_err *err)
 {
 	int r;
-	if ((r = v2_apply_memory(h, res, err)) < 0 || (r = v2_apply_cpu(h, res, err)) < 0 ||
-	    (r = v2_apply_other(h, res, err)) < 0)
+	if ((r = v2_apply_memory(h, res, creating, err)) < 0 ||
+	    (r = v2_apply_cpu(h, res, err)) < 0 || (r = v2_apply_other(h, res, err)) < 0)
 		return r;
 	if ((creating || res->ndevices > 0) && !cg_fake())
 		return cgroup_bpf_devices_apply(h->dir, res->devices, res->ndevices, err);

@@ -8,11 +8,15 @@
  * and contain only the characters their cgroup file accepts, and the arrays
  * are malloc'd (freed by ct_resources_free).  On failure `res` holds no
  * allocation and err names the offending JSON member
- * ("linux.resources.memory.limit: ...").  Unknown members (network, rdma, ...)
- * are ignored, as the spec lets a runtime do for what it does not support.
+ * ("linux.resources.memory.limit: ...").  Every member of the runtime-spec
+ * 1.1 object is parsed (memory.kernel and kernelTCP, blockIO per-device
+ * weights and throttles, network, rdma, cpu.idle included), so that the back
+ * ends can apply it or refuse it with a reason: nothing is silently dropped.
+ * Members the spec does not define are ignored, as it requires.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +40,12 @@ void ct_resources_init(struct ct_resources *res)
 	res->cpu_realtime_period = CT_RES_UNSET;
 	res->pids_limit = CT_RES_UNSET;
 	res->blkio_weight = CT_RES_UNSET;
+	res->memory_kernel = CT_RES_UNSET;
+	res->memory_kernel_tcp = CT_RES_UNSET;
+	res->cpu_idle = CT_RES_UNSET;
+	res->blkio_leaf_weight = CT_RES_UNSET;
+	res->net_class_id = CT_RES_UNSET;
+	res->memory_use_hierarchy = -1;
 }
 
 void ct_resources_free(struct ct_resources *res)
@@ -44,6 +54,18 @@ void ct_resources_free(struct ct_resources *res)
 	free(res->devices);
 	free(res->unified_keys);
 	free(res->unified_values);
+	free(res->blkio_weight_devices);
+	for (int t = 0; t < CT_THROTTLE_COUNT; t++) {
+		free(res->blkio_throttle[t]);
+		res->blkio_throttle[t] = NULL;
+		res->nblkio_throttle[t] = 0;
+	}
+	free(res->net_priorities);
+	free(res->rdma);
+	res->blkio_weight_devices = NULL;
+	res->net_priorities = NULL;
+	res->rdma = NULL;
+	res->nblkio_weight_devices = res->nnet_priorities = res->nrdma = 0;
 	res->hugetlb = NULL;
 	res->devices = NULL;
 	res->unified_keys = NULL;
@@ -133,7 +155,11 @@ static int res_parse_memory(struct json_object *m, struct ct_resources *res, str
 	    (r = res_get_int(m, "memory", "reservation", -1, INT64_MAX, &res->memory_reservation,
 			     err)) < 0 ||
 	    (r = res_get_int(m, "memory", "swap", -1, INT64_MAX, &res->memory_swap, err)) < 0 ||
-	    (r = res_get_int(m, "memory", "swappiness", 0, 100, &res->memory_swappiness, err)) < 0)
+	    (r = res_get_int(m, "memory", "swappiness", 0, 100, &res->memory_swappiness, err)) <
+		0 ||
+	    (r = res_get_int(m, "memory", "kernel", -1, INT64_MAX, &res->memory_kernel, err)) < 0 ||
+	    (r = res_get_int(m, "memory", "kernelTCP", -1, INT64_MAX, &res->memory_kernel_tcp,
+			     err)) < 0)
 		return r;
 	/* limit 0 means "not set" for runc and podman; the kernel would refuse it anyway */
 	if (res->memory_limit == 0)
@@ -147,12 +173,22 @@ static int res_parse_memory(struct json_object *m, struct ct_resources *res, str
 			       RES_PREFIX ".memory.swap: %" PRId64 " is below memory.limit %" PRId64
 					  " (swap counts memory plus swap)",
 			       res->memory_swap, res->memory_limit);
-	struct json_object *v = NULL;
-	if (json_object_object_get_ex(m, "disableOOMKiller", &v) && v) {
+	static const char *const bools[] = { "disableOOMKiller", "useHierarchy",
+					     "checkBeforeUpdate" };
+	for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+		struct json_object *v = NULL;
+		if (!json_object_object_get_ex(m, bools[i], &v) || !v)
+			continue;
 		if (!json_object_is_type(v, json_type_boolean))
-			return vs_errf(err, EINVAL,
-				       RES_PREFIX ".memory.disableOOMKiller: expected a boolean");
-		res->memory_disable_oom_killer = json_object_get_boolean(v);
+			return vs_errf(err, EINVAL, RES_PREFIX ".memory.%s: expected a boolean",
+				       bools[i]);
+		bool b = json_object_get_boolean(v);
+		if (i == 0)
+			res->memory_disable_oom_killer = b;
+		else if (i == 1)
+			res->memory_use_hierarchy = b;
+		else
+			res->memory_check_before_update = b;
 	}
 	return 0;
 }
@@ -166,7 +202,8 @@ static int res_parse_cpu(struct json_object *c, struct ct_resources *res, struct
 	    (r = res_get_int(c, "cpu", "realtimeRuntime", -1, INT64_MAX, &res->cpu_realtime_runtime,
 			     err)) < 0 ||
 	    (r = res_get_int(c, "cpu", "realtimePeriod", 0, INT64_MAX, &res->cpu_realtime_period,
-			     err)) < 0)
+			     err)) < 0 ||
+	    (r = res_get_int(c, "cpu", "idle", -1, 1, &res->cpu_idle, err)) < 0)
 		return r;
 	if (res->cpu_shares == 0)
 		res->cpu_shares = CT_RES_UNSET; /* 0 = unset (runc, podman) */
@@ -363,6 +400,175 @@ static int res_parse_unified(struct json_object *obj, struct ct_resources *res, 
 	return 0;
 }
 
+/* blkio weights: [10, 1000], 0 = unset (runc, podman) */
+static int res_check_weight(int64_t *w, const char *what, struct vs_err *err)
+{
+	if (*w == 0)
+		*w = CT_RES_UNSET;
+	if (*w != CT_RES_UNSET && *w < 10)
+		return vs_errf(err, ERANGE,
+			       RES_PREFIX ".blockIO.%s: %" PRId64 " is out of range [10, 1000]",
+			       what, *w);
+	return 0;
+}
+
+/* blockIO.weightDevice[] or a throttle*Device[] array */
+static int res_parse_blkio_devices(struct json_object *blkio, const char *key, bool throttle,
+				   struct ct_blkio_device **out, unsigned *count,
+				   struct vs_err *err)
+{
+	struct json_object *arr = NULL;
+	if (!json_object_object_get_ex(blkio, key, &arr) || !arr)
+		return 0;
+	if (!json_object_is_type(arr, json_type_array))
+		return vs_errf(err, EINVAL, RES_PREFIX ".blockIO.%s: expected an array", key);
+	size_t n = json_object_array_length(arr);
+	if (n == 0)
+		return 0;
+	if (n > 256)
+		return vs_errf(err, E2BIG, RES_PREFIX ".blockIO.%s: too many entries (%zu)", key,
+			       n);
+	*out = calloc(n, sizeof(**out));
+	if (!*out)
+		return vs_errf(err, ENOMEM, RES_PREFIX ".blockIO.%s: out of memory", key);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(arr, i);
+		struct ct_blkio_device *d = &(*out)[i];
+		char what[64];
+		snprintf(what, sizeof(what), "blockIO.%s[%zu]", key, i);
+		if (!json_object_is_type(e, json_type_object))
+			return vs_errf(err, EINVAL, RES_PREFIX ".%s: expected an object", what);
+		d->major = d->minor = -1;
+		d->weight = d->leaf_weight = CT_RES_UNSET;
+		int r;
+		if ((r = res_get_int(e, what, "major", 0, 0xfffff, &d->major, err)) < 0 ||
+		    (r = res_get_int(e, what, "minor", 0, 0xfffff, &d->minor, err)) < 0)
+			return r;
+		if (d->major < 0 || d->minor < 0)
+			return vs_errf(err, EINVAL, RES_PREFIX ".%s: major and minor are required",
+				       what);
+		if (throttle) {
+			int64_t rate = -1;
+			if ((r = res_get_int(e, what, "rate", 0, INT64_MAX, &rate, err)) < 0)
+				return r;
+			if (rate < 0)
+				return vs_errf(err, EINVAL, RES_PREFIX ".%s.rate: required", what);
+			d->rate = (uint64_t)rate;
+		} else {
+			if ((r = res_get_int(e, what, "weight", 0, 1000, &d->weight, err)) < 0 ||
+			    (r = res_get_int(e, what, "leafWeight", 0, 1000, &d->leaf_weight,
+					     err)) < 0 ||
+			    (r = res_check_weight(&d->weight, "weightDevice.weight", err)) < 0 ||
+			    (r = res_check_weight(&d->leaf_weight, "weightDevice.leafWeight",
+						  err)) < 0)
+				return r;
+		}
+		(*count)++;
+	}
+	return 0;
+}
+
+static int res_parse_blkio(struct json_object *b, struct ct_resources *res, struct vs_err *err)
+{
+	static const char *const throttle_keys[CT_THROTTLE_COUNT] = {
+		[CT_THROTTLE_READ_BPS] = "throttleReadBpsDevice",
+		[CT_THROTTLE_WRITE_BPS] = "throttleWriteBpsDevice",
+		[CT_THROTTLE_READ_IOPS] = "throttleReadIOPSDevice",
+		[CT_THROTTLE_WRITE_IOPS] = "throttleWriteIOPSDevice",
+	};
+	int r;
+	if ((r = res_get_int(b, "blockIO", "weight", 0, 1000, &res->blkio_weight, err)) < 0 ||
+	    (r = res_get_int(b, "blockIO", "leafWeight", 0, 1000, &res->blkio_leaf_weight, err)) <
+		0 ||
+	    (r = res_check_weight(&res->blkio_weight, "weight", err)) < 0 ||
+	    (r = res_check_weight(&res->blkio_leaf_weight, "leafWeight", err)) < 0 ||
+	    (r = res_parse_blkio_devices(b, "weightDevice", false, &res->blkio_weight_devices,
+					 &res->nblkio_weight_devices, err)) < 0)
+		return r;
+	for (int t = 0; t < CT_THROTTLE_COUNT; t++)
+		if ((r = res_parse_blkio_devices(b, throttle_keys[t], true, &res->blkio_throttle[t],
+						 &res->nblkio_throttle[t], err)) < 0)
+			return r;
+	return 0;
+}
+
+static int res_parse_network(struct json_object *n, struct ct_resources *res, struct vs_err *err)
+{
+	int r = res_get_int(n, "network", "classID", 0, UINT32_MAX, &res->net_class_id, err);
+	if (r < 0)
+		return r;
+	struct json_object *arr = NULL;
+	if (!json_object_object_get_ex(n, "priorities", &arr) || !arr)
+		return 0;
+	if (!json_object_is_type(arr, json_type_array))
+		return vs_errf(err, EINVAL, RES_PREFIX ".network.priorities: expected an array");
+	size_t cnt = json_object_array_length(arr);
+	if (cnt == 0)
+		return 0;
+	if (cnt > 256)
+		return vs_errf(err, E2BIG, RES_PREFIX ".network.priorities: too many entries");
+	res->net_priorities = calloc(cnt, sizeof(*res->net_priorities));
+	if (!res->net_priorities)
+		return vs_errf(err, ENOMEM, RES_PREFIX ".network.priorities: out of memory");
+	for (size_t i = 0; i < cnt; i++) {
+		struct json_object *e = json_object_array_get_idx(arr, i), *name = NULL;
+		char what[48];
+		snprintf(what, sizeof(what), "network.priorities[%zu]", i);
+		if (!json_object_is_type(e, json_type_object) ||
+		    !json_object_object_get_ex(e, "name", &name) ||
+		    !json_object_is_type(name, json_type_string))
+			return vs_errf(err, EINVAL, RES_PREFIX ".%s: expected {name, priority}",
+				       what);
+		const char *s = json_object_get_string(name);
+		if (!*s || strlen(s) >= 16 || strpbrk(s, " /\n"))
+			return vs_errf(err, EINVAL,
+				       RES_PREFIX ".%s.name: '%s' is not an interface name", what,
+				       s);
+		int64_t prio = -1;
+		if ((r = res_get_int(e, what, "priority", 0, UINT32_MAX, &prio, err)) < 0)
+			return r;
+		if (prio < 0)
+			return vs_errf(err, EINVAL, RES_PREFIX ".%s.priority: required", what);
+		strcpy(res->net_priorities[i].name, s);
+		res->net_priorities[i].priority = (uint32_t)prio;
+		res->nnet_priorities++;
+	}
+	return 0;
+}
+
+static int res_parse_rdma(struct json_object *obj, struct ct_resources *res, struct vs_err *err)
+{
+	int n = json_object_object_length(obj);
+	if (n == 0)
+		return 0;
+	if (n > 64)
+		return vs_errf(err, E2BIG, RES_PREFIX ".rdma: too many devices (%d)", n);
+	res->rdma = calloc((size_t)n, sizeof(*res->rdma));
+	if (!res->rdma)
+		return vs_errf(err, ENOMEM, RES_PREFIX ".rdma: out of memory");
+	json_object_object_foreach(obj, key, val)
+	{
+		struct ct_rdma_limit *l = &res->rdma[res->nrdma];
+		char what[96];
+		snprintf(what, sizeof(what), "rdma.%.64s", key);
+		if (!*key || strlen(key) >= sizeof(l->device) || strpbrk(key, " /\n"))
+			return vs_errf(err, EINVAL, RES_PREFIX ".rdma: '%s' is not a device name",
+				       key);
+		if (!json_object_is_type(val, json_type_object))
+			return vs_errf(err, EINVAL, RES_PREFIX ".%s: expected an object", what);
+		l->hca_handles = l->hca_objects = CT_RES_UNSET;
+		int r;
+		if ((r = res_get_int(val, what, "hcaHandles", 0, UINT32_MAX, &l->hca_handles,
+				     err)) < 0 ||
+		    (r = res_get_int(val, what, "hcaObjects", 0, UINT32_MAX, &l->hca_objects,
+				     err)) < 0)
+			return r;
+		strcpy(l->device, key);
+		res->nrdma++;
+	}
+	return 0;
+}
+
 static int res_parse_sections(struct json_object *obj, struct ct_resources *res, struct vs_err *err)
 {
 	struct json_object *sec = NULL;
@@ -387,18 +593,16 @@ static int res_parse_sections(struct json_object *obj, struct ct_resources *res,
 	}
 	if ((r = res_get_object(obj, "blockIO", &sec, err)) < 0)
 		return r;
-	if (sec) {
-		if ((r = res_get_int(sec, "blockIO", "weight", 0, 1000, &res->blkio_weight, err)) <
-		    0)
-			return r;
-		if (res->blkio_weight == 0)
-			res->blkio_weight = CT_RES_UNSET;
-		if (res->blkio_weight != CT_RES_UNSET && res->blkio_weight < 10)
-			return vs_errf(err, ERANGE,
-				       RES_PREFIX ".blockIO.weight: %" PRId64
-						  " is out of range [10, 1000]",
-				       res->blkio_weight);
-	}
+	if (sec && (r = res_parse_blkio(sec, res, err)) < 0)
+		return r;
+	if ((r = res_get_object(obj, "network", &sec, err)) < 0)
+		return r;
+	if (sec && (r = res_parse_network(sec, res, err)) < 0)
+		return r;
+	if ((r = res_get_object(obj, "rdma", &sec, err)) < 0)
+		return r;
+	if (sec && (r = res_parse_rdma(sec, res, err)) < 0)
+		return r;
 	struct json_object *arr = NULL;
 	if (json_object_object_get_ex(obj, "hugepageLimits", &arr) && arr &&
 	    (r = res_parse_hugetlb(arr, res, err)) < 0)

@@ -3,7 +3,8 @@
  * any byte string must be parsed or rejected with an error message, never
  * crash, leak or read out of bounds.  Also feeds the same document's
  * "process" object to ct_process_parse() (the `exec --process` path) and
- * the state serialiser.
+ * its "linux.resources" object to ct_resources_parse() (create and
+ * `update --resources`).
  *
  * Built two ways: with clang -fsanitize=fuzzer as a libFuzzer target, and
  * (in meson test) linked with replay_main.c to replay the checked-in corpus.
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vessel/ct/cgroup.h"
 #include "vessel/ct/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -36,6 +38,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct ct_process proc;
 			if (ct_process_parse(p, &proc, &err) == 0)
 				ct_process_free(&proc);
+		}
+		struct ct_resources res;
+		struct vs_err rerr = VS_ERR_INIT;
+		if (ct_resources_parse(cfg.resources, &res, &rerr) == 0) {
+			for (int t = 0; t < CT_THROTTLE_COUNT; t++)
+				for (unsigned i = 0; i < res.nblkio_throttle[t]; i++)
+					sum += res.blkio_throttle[t][i].rate;
+			for (unsigned i = 0; i < res.nnet_priorities; i++)
+				sum += strlen(res.net_priorities[i].name);
+			for (unsigned i = 0; i < res.nrdma; i++)
+				sum += strlen(res.rdma[i].device);
+			ct_resources_free(&res);
+		} else if (rerr.msg[0] == 0) {
+			abort();
 		}
 		(void)sum;
 		ct_config_free(&cfg);

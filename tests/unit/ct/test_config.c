@@ -79,7 +79,13 @@ static const struct bad_case bad_cases[] = {
 	  "unknown namespace type \"bogus\"" },
 	{ "\"linux\":{\"namespaces\":[{\"type\":\"mount\"},{\"type\":\"mount\"}]}}",
 	  "listed twice" },
-	{ "\"linux\":{\"namespaces\":[{\"type\":\"uts\"}]}}", "a mount namespace is required" },
+	/* no mount namespace: shared with the runtime, so no read-only root */
+	{ "\"linux\":{\"namespaces\":[{\"type\":\"uts\"}]}}",
+	  "root.readonly: needs a mount namespace" },
+	{ "\"linux\":{\"namespaces\":[{\"type\":\"mount\"}],\"sysctl\":{\"vm.swappiness\":\"1\"}}}",
+	  "linux.sysctl.vm.swappiness: not a namespaced sysctl" },
+	{ "\"linux\":{\"namespaces\":[{\"type\":\"mount\"}],\"sysctl\":{\"kernel.shmmax\":\"1\"}}}",
+	  "linux.sysctl.kernel.shmmax: needs an ipc namespace" },
 	{ "\"hostname\":\"x\",\"linux\":{\"namespaces\":[{\"type\":\"mount\"}]}}",
 	  "hostname: needs a uts namespace" },
 	{ "\"mounts\":[{\"destination\":\"rel\"}],\"linux\":{\"namespaces\":[{\"type\":\"mount\"}]}"
@@ -125,6 +131,26 @@ static void test_bad(void **state)
 		if (r == 0 || !strstr(err.msg, bad_cases[i].msg))
 			fail_msg("case %zu: r=%d msg=\"%s\", want \"%s\"", i, r, err.msg,
 				 bad_cases[i].msg);
+	}
+}
+
+/* config-linux.md "Namespaces": a type left out is inherited, not an error */
+static void test_inherit_namespaces(void **state)
+{
+	(void)state;
+	static const char *const docs[] = {
+		"{\"ociVersion\":\"1.1.0\",\"root\":{\"path\":\"r\"},\"process\":{\"cwd\":\"/\","
+		"\"args\":[\"a\"]}}",
+		"{\"ociVersion\":\"1.1.0\",\"root\":{\"path\":\"r\"},\"process\":{\"cwd\":\"/\","
+		"\"args\":[\"a\"]},\"linux\":{\"namespaces\":[{\"type\":\"pid\"}]}}",
+	};
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		struct ct_config cfg;
+		struct vs_err err = VS_ERR_INIT;
+		if (parse(docs[i], &cfg, &err) < 0)
+			fail_msg("doc %zu: %s", i, err.msg);
+		assert_false(cfg.ns[CT_NS_MOUNT].enabled);
+		ct_config_free(&cfg);
 	}
 }
 
@@ -223,9 +249,13 @@ static void test_open_in_root(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid),	     cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_signals),	     cmocka_unit_test(test_caps),
-		cmocka_unit_test(test_ids),	     cmocka_unit_test(test_mount_options),
+		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_inherit_namespaces),
+		cmocka_unit_test(test_signals),
+		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_mount_options),
 		cmocka_unit_test(test_open_in_root),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -413,6 +413,34 @@ static void test_v2_create_apply(void **state)
 	assert_false(exists("rt"));
 	ct_resources_free(&res);
 
+	/* blockIO per device and throttles: io.weight and io.max */
+	parse("{\"blockIO\":{\"weightDevice\":[{\"major\":8,\"minor\":0,\"weight\":1000}],"
+	      "\"throttleWriteIOPSDevice\":[{\"major\":8,\"minor\":16,\"rate\":300}]}}",
+	      &res);
+	if (ct_cgroup_create(&cg, CT_CGROUP_V2, "/io", &res, 31, &err) < 0)
+		fail_msg("create: %s", err.msg);
+	assert_string_equal(get("io/io.weight"), "8:0 10000");
+	assert_string_equal(get("io/io.max"), "8:16 wiops=300");
+	assert_int_equal(ct_cgroup_destroy(&cg, false, &err), 0);
+	ct_resources_free(&res);
+
+	/* what cgroup v2 cannot do is refused, naming the key */
+	static const char *const refused[][2] = {
+		{ "{\"network\":{\"classID\":1}}", "linux.resources.network" },
+		{ "{\"memory\":{\"kernelTCP\":65536}}", "linux.resources.memory.kernelTCP" },
+		{ "{\"memory\":{\"swappiness\":10}}", "linux.resources.memory.swappiness" },
+		{ "{\"blockIO\":{\"leafWeight\":100}}", "linux.resources.blockIO.leafWeight" },
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		parse(refused[i][0], &res);
+		assert_int_equal(ct_cgroup_create(&cg, CT_CGROUP_V2, "/no", &res, 31, &err),
+				 -ENOTSUP);
+		if (!strstr(err.msg, refused[i][1]))
+			fail_msg("%s: %s", refused[i][0], err.msg);
+		assert_false(exists("no"));
+		ct_resources_free(&res);
+	}
+
 	/* swap without any limit cannot be converted */
 	parse("{\"memory\":{\"swap\":3145728}}", &res);
 	assert_int_equal(ct_cgroup_create(&cg, CT_CGROUP_V2, "/sw", &res, 31, &err), -EINVAL);

@@ -72,6 +72,47 @@ static void test_full(void **state)
 	ct_resources_free(&res);
 }
 
+/* the members that used to be skipped silently are parsed for the back ends */
+static void test_full_rest(void **state)
+{
+	struct ct_resources res;
+	struct vs_err err = VS_ERR_INIT;
+	int r = parse("{\"memory\":{\"kernel\":1048576,\"kernelTCP\":65536,"
+		      "\"useHierarchy\":true,\"checkBeforeUpdate\":true},\"cpu\":{\"idle\":1},"
+		      "\"blockIO\":{\"leafWeight\":20,\"weightDevice\":[{\"major\":8,\"minor\":0,"
+		      "\"weight\":300,\"leafWeight\":40}],"
+		      "\"throttleReadBpsDevice\":[{\"major\":8,\"minor\":0,\"rate\":100}],"
+		      "\"throttleWriteIOPSDevice\":[{\"major\":8,\"minor\":16,\"rate\":7}]},"
+		      "\"network\":{\"classID\":1048577,\"priorities\":[{\"name\":\"eth0\","
+		      "\"priority\":5}]},\"rdma\":{\"mlx5_0\":{\"hcaHandles\":3}}}",
+		      &res, &err);
+	if (r < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(res.memory_kernel, 1048576);
+	assert_int_equal(res.memory_kernel_tcp, 65536);
+	assert_int_equal(res.memory_use_hierarchy, 1);
+	assert_true(res.memory_check_before_update);
+	assert_int_equal(res.cpu_idle, 1);
+	assert_int_equal(res.blkio_leaf_weight, 20);
+	assert_int_equal(res.nblkio_weight_devices, 1);
+	assert_int_equal(res.blkio_weight_devices[0].weight, 300);
+	assert_int_equal(res.blkio_weight_devices[0].leaf_weight, 40);
+	assert_int_equal(res.nblkio_throttle[CT_THROTTLE_READ_BPS], 1);
+	assert_int_equal(res.blkio_throttle[CT_THROTTLE_READ_BPS][0].rate, 100);
+	assert_int_equal(res.nblkio_throttle[CT_THROTTLE_WRITE_IOPS], 1);
+	assert_int_equal(res.blkio_throttle[CT_THROTTLE_WRITE_IOPS][0].minor, 16);
+	assert_int_equal(res.nblkio_throttle[CT_THROTTLE_WRITE_BPS], 0);
+	assert_int_equal(res.net_class_id, 1048577);
+	assert_int_equal(res.nnet_priorities, 1);
+	assert_string_equal(res.net_priorities[0].name, "eth0");
+	assert_int_equal(res.net_priorities[0].priority, 5);
+	assert_int_equal(res.nrdma, 1);
+	assert_string_equal(res.rdma[0].device, "mlx5_0");
+	assert_int_equal(res.rdma[0].hca_handles, 3);
+	assert_int_equal(res.rdma[0].hca_objects, CT_RES_UNSET);
+	ct_resources_free(&res);
+}
+
 static void test_empty_and_null(void **state)
 {
 	struct ct_resources res;
@@ -146,12 +187,25 @@ static void test_errors(void **state)
 	expect_error("{\"unified\":{\"../../etc/passwd\":\"x\"}}", "is not a cgroup v2 file name");
 	expect_error("{\"unified\":{\"cgroup.procs/\":\"x\"}}", "is not a cgroup v2 file name");
 	expect_error("{\"unified\":{\"memory.high\":5}}", "unified.memory.high: expected a string");
+	expect_error("{\"blockIO\":{\"weightDevice\":[{\"major\":8,\"weight\":5}]}}",
+		     "blockIO.weightDevice[0]: major and minor are required");
+	expect_error("{\"blockIO\":{\"weightDevice\":[{\"major\":8,\"minor\":0,\"weight\":5}]}}",
+		     "blockIO.weightDevice.weight: 5 is out of range");
+	expect_error("{\"blockIO\":{\"throttleReadIOPSDevice\":[{\"major\":8,\"minor\":0}]}}",
+		     "throttleReadIOPSDevice[0].rate: required");
+	expect_error("{\"network\":{\"priorities\":[{\"name\":\"a b\",\"priority\":1}]}}",
+		     "network.priorities[0].name: 'a b' is not an interface name");
+	expect_error("{\"network\":{\"classID\":-1}}", "network.classID");
+	expect_error("{\"rdma\":{\"x\":5}}", "rdma.x: expected an object");
+	expect_error("{\"cpu\":{\"idle\":2}}", "cpu.idle");
+	expect_error("{\"memory\":{\"useHierarchy\":1}}", "useHierarchy: expected a boolean");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_full_rest),
 		cmocka_unit_test(test_empty_and_null),
 		cmocka_unit_test(test_errors),
 	};
