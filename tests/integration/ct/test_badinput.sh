@@ -136,7 +136,21 @@ check "delete --force of a missing container succeeds (as runc)" eq 0 $?
 expect_fail "delete of a missing container" "container nosuch does not exist" rt delete nosuch
 expect_fail "delete --force of a bad ID" 'invalid container ID "../x"' rt delete --force ../x
 b=$(bundle ckpt '.process.args = ["sleep", "100"]')
-rt run -d --bundle "$b" ckpt
+# A subreaper above `run -d` reaps the container once it exits, as conmon or
+# containerd's shim do (this host's pid 1 may never reap reparented zombies).
+READY=$T/ckpt.ready python3 -c '
+import ctypes, os, subprocess, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL)
+open(os.environ["READY"], "w").close()
+try:
+    while True:
+        os.wait()
+except ChildProcessError:
+    pass
+' "$R" --root "$ROOT" run -d --bundle "$b" ckpt &
+reaper=$!
+for _ in $(seq 600); do [ -e "$T/ckpt.ready" ] && break; sleep 0.05; done
 expect_fail "checkpoint" \
 	"checkpoint of container ckpt refused: vessel-runtime does not implement checkpoint/restore (it has no CRIU support); the container is left running" \
 	rt checkpoint --leave-running ckpt
@@ -145,9 +159,14 @@ check "events --stats of a running container" eq "stats ckpt 1" \
 	"$(rt events --stats ckpt | jq -r '.type + " " + .id + " " + (.data.pids.current | tostring)')"
 rt kill ckpt KILL
 check "killed" wait_status ckpt stopped
+# until its parent reaps it, an exited process can still be signalled (the
+# kill race fix); wait for the reaping, then kill must fail
+ckpt_pid=$(rt state ckpt | jq -r .pid)
+for _ in $(seq 600); do [ -e "/proc/$ckpt_pid" ] || break; sleep 0.05; done
 expect_fail "kill of an exited container" "container ckpt is not running: No such process" rt kill ckpt KILL
 expect_fail "events of a stopped container" "container ckpt is not running" rt events --stats ckpt
 rt delete ckpt
+wait "$reaper"
 
 # a state directory left without state.json (runtime killed mid-create)
 mkdir -p "$ROOT/broken"
