@@ -164,6 +164,18 @@ static int board_add_serial(struct virt_board *b, struct vm_chardev *shared_stdi
 
 /* ---- virtio slots --------------------------------------------------------- */
 
+/* After every pass of the run loop: refill the virtio devices' work budgets
+ * and finish deferred queue work; keep the loop awake while some remains. */
+static void board_service_virtio(void *opaque)
+{
+	struct virt_board *b = opaque;
+	bool busy = false;
+	for (unsigned i = 0; i < b->nvirtio; i++)
+		busy |= virtio_mmio_service(b->virtio[i]);
+	if (busy)
+		vm_machine_wake(b->m);
+}
+
 static int board_add_virtio(struct virt_board *b, struct virtio_mmio *vdev, struct vs_err *err)
 {
 	if (!vdev)
@@ -235,7 +247,7 @@ static int board_add_devices(struct virt_board *b, struct vs_err *err)
 		if (!be)
 			return -err->code;
 		snprintf(serial, sizeof(serial), "vessel-disk%u", i);
-		r = board_add_virtio(b, virtio_blk_new(bus, be, serial, err), err);
+		r = board_add_virtio(b, virtio_blk_new(bus, be, serial, &b->poll, err), err);
 		if (r < 0)
 			return r;
 	}
@@ -259,6 +271,9 @@ static int board_add_devices(struct virt_board *b, struct vs_err *err)
 		if (r < 0)
 			return r;
 	}
+	r = vm_machine_add_tick(b->m, board_service_virtio, b);
+	if (r < 0)
+		return vs_errf(err, -r, "virtio: no room for the service tick");
 	return 0;
 }
 
@@ -446,6 +461,8 @@ void virt_board_free(struct virt_board *b)
 {
 	if (!b)
 		return;
+	for (unsigned i = 0; i < b->nvirtio; i++) /* disks wind down in parallel */
+		virtio_mmio_stop(b->virtio[i]);
 	for (unsigned i = 0; i < b->nvirtio; i++)
 		virtio_mmio_free(b->virtio[i]);
 	if (b->rtc_ready)
