@@ -74,6 +74,7 @@ struct used {
 
 static struct desc descs[QSIZE] __attribute__((aligned(16)));
 static struct desc table[4] __attribute__((aligned(16)));
+static struct desc big[67] __attribute__((aligned(16)));
 static struct avail avail __attribute__((aligned(4)));
 static volatile struct used used __attribute__((aligned(4)));
 static uint8_t hdr[16], data[1024], status;
@@ -252,6 +253,18 @@ int main(void)
 	memset_(data, 0, sizeof(data));
 	check(blk_legit(0, 2, 0) == 0 && data[0] == 'v' && data[511] == (uint8_t)pattern[511 % 52],
 	      "read back sector 2");
+
+	/* 0. A write of 65 x 4 MiB, more than one request may carry (256 MiB):
+	 * answered with IOERR, nothing written. */
+	blk_header(1, 4);
+	set_desc(&big[0], (uintptr_t)hdr, 16, F_NEXT, 1);
+	for (unsigned i = 1; i <= 65; i++)
+		set_desc(&big[i], 0x80000000UL, 4U << 20, F_NEXT, (uint16_t)(i + 1));
+	set_desc(&big[66], (uintptr_t)&status, 1, F_WRITE, 0);
+	set_desc(&descs[0], (uintptr_t)big, sizeof(big), F_INDIRECT, 0);
+	uint16_t before = used.idx;
+	kick(BLK, 0);
+	check(wait_used((uint16_t)(before + 1)) && status == 1, "272 MiB write -> IOERR");
 
 	/* 1. A descriptor loop (2 -> 1 -> 2 ...). */
 	check(dev_init(BLK) == 0, "blk re-initialised");
