@@ -266,8 +266,6 @@ static void blk_answer(struct virtio_blk *blk, struct blk_req *req, uint8_t stat
 	struct virtio_mmio *vdev = &blk->vdev;
 	const struct virtq_chain *c = &req->chain;
 	uint32_t written = status == VIRTIO_BLK_S_OK ? req->written : 0;
-	if (written && req->io.op == VM_BLOCK_READ)
-		virtq_chain_note_written(&vdev->vq[0], c, 0, written);
 	virtq_chain_write(&vdev->vq[0], c, c->in_len - 1, &status, 1);
 	virtio_mmio_push(vdev, 0, c->head, written + 1);
 }
@@ -303,6 +301,10 @@ static void blk_complete(struct virtio_blk *blk)
 		struct blk_req *req = (struct blk_req *)io;
 		io = io->next;
 		blk_inflight_remove(blk, req);
+		/* The I/O thread wrote guest RAM (maybe partly, maybe after a
+		 * reset): tell the bus, whatever the outcome (code caches). */
+		if (req->io.op == VM_BLOCK_READ)
+			virtq_chain_note_written(&vdev->vq[0], &req->chain, 0, req->io.len);
 		/* A reset since the pop (device or queue) makes the answer stale. */
 		if (req->resets == vdev->vq[0].resets && vdev->vq[0].ready &&
 		    virtio_mmio_live(vdev)) {
