@@ -310,10 +310,34 @@ static void virtio_setup(struct slot *s, int sane)
 	w32(b + R_STATUS, sane || below(3) ? 15 : (uint32_t)rnd());
 }
 
-/* A header + data + status virtio-blk request, or random descriptors. */
-static unsigned build_chain(struct slot *s, uint64_t table, uint32_t tsize, unsigned head)
+/* A well-formed chain for queue qi of a net, console or rng device: the
+ * buffers in the direction the queue wants, sometimes as long as the queue
+ * and with buffers of many MiB (the device must bound its work). */
+static unsigned build_good_chain(struct slot *s, unsigned qi, uint64_t table, uint32_t tsize,
+				 unsigned head)
+{
+	int writable = s->id == 4 || qi == 0;
+	unsigned n = below(8) ? 1 + (unsigned)below(4) : 1 + (unsigned)below(tsize);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t len =
+		    below(4) ? 1 + below(4096) : 1 + below(ram_end - SCRATCH - 2 * FINAL);
+		if (s->id == 1 && qi == 1 && i == 0 && len < 12)
+			len = 12; /* the virtio-net header */
+		desc_write(table, (head + i) % tsize, scratch(len, 1), (uint32_t)len,
+			   (uint16_t)((i + 1 < n ? F_NEXT : 0) | (writable ? F_WRITE : 0)),
+			   (uint16_t)((head + i + 1) % tsize));
+	}
+	return n;
+}
+
+/* A header + data + status virtio-blk request, a well-formed chain for the
+ * other devices, or random descriptors. */
+static unsigned build_chain(struct slot *s, unsigned qi, uint64_t table, uint32_t tsize,
+			    unsigned head)
 {
 	unsigned n = 1 + (unsigned)below(6);
+	if (s->id != 2 && below(2))
+		return build_good_chain(s, qi, table, tsize, head);
 	if (s->id == 2 && below(2)) { /* a (mostly) well-formed blk request */
 		static const uint32_t types[] = { 0, 1, 4, 8, 11, 13, 0, 1, 99 };
 		uint64_t hdr = scratch(16, 16), data = scratch(1 << 20, 512);
@@ -379,7 +403,7 @@ static void virtio_post(struct slot *s)
 	unsigned chains = 1 + (unsigned)below(8);
 	unsigned head = (unsigned)below(num);
 	for (unsigned c = 0; c < chains; c++) {
-		unsigned used = build_chain(s, desc, num, head);
+		unsigned used = build_chain(s, qi, desc, num, head);
 		uint16_t h = (uint16_t)(below(16) ? head % num : rnd());
 		wr(avail + 4 + 2 * (s->q[qi].idx % num), 2, h);
 		s->q[qi].idx++;
