@@ -11,6 +11,11 @@
  * enabled, so that the VMM's harts are idle and its loop sleeps.  Either
  * way it never finishes on its own: the VMM has to stop it (--timeout,
  * SIGTERM, Ctrl-A x) and must do so at once.
+ *
+ * Built with -DHAMMER it leaves the disk alone and floods the devices whose
+ * work runs on the VMM's loop thread: virtio-rng and virtio-console (run
+ * with --console stdio) get full rings of queue-long chains of 16 MiB
+ * buffers, refilled and notified again and again, forever.
  */
 #include <stdint.h>
 
@@ -71,6 +76,7 @@ struct range {
 	uint32_t num_sectors, flags;
 };
 
+#ifndef HAMMER
 static struct desc descs[QSIZE] __attribute__((aligned(16)));
 static struct desc table[NSEG] __attribute__((aligned(16)));
 static struct desc tables[NWRITES][NSEG + 2] __attribute__((aligned(16)));
@@ -79,6 +85,8 @@ static volatile struct used used __attribute__((aligned(4)));
 static uint8_t hdr[NREQ][16], status[NREQ];
 static struct range ranges[16];
 static uint8_t data[SEG_BYTES] __attribute__((aligned(4096)));
+
+#endif
 
 static inline void mmio_w32(unsigned long addr, uint32_t v)
 {
@@ -117,13 +125,93 @@ static void set_desc(struct desc *d, uint64_t addr, uint32_t len, uint16_t flags
 	d->next = next;
 }
 
+#ifndef HAMMER
 static void set_hdr(unsigned i, uint32_t type, uint64_t sector)
 {
 	*(uint32_t *)hdr[i] = type;
 	*(uint64_t *)(hdr[i] + 8) = sector;
 	status[i] = 0xee;
 }
+#endif
 
+#ifdef HAMMER
+#define HQ 256
+struct hring {
+	struct desc d[HQ];
+	struct {
+		uint16_t flags, idx, ring[HQ], used_event;
+	} avail;
+	uint8_t pad[4096];
+	struct {
+		uint16_t flags, idx;
+		struct {
+			uint32_t id, len;
+		} ring[HQ];
+		uint16_t avail_event;
+	} used;
+};
+static struct hring hrings[2] __attribute__((aligned(4096)));
+
+static unsigned long find_slot(uint32_t id)
+{
+	for (unsigned i = 0; i < 8; i++)
+		if (mmio_r32(0x10001000UL + 0x1000UL * i + R_DEVICE_ID) == id)
+			return 0x10001000UL + 0x1000UL * i;
+	fail("device missing");
+	return 0;
+}
+
+static void hammer_setup(unsigned long base, unsigned q, struct hring *r, int writable)
+{
+	/* Queue-long chains (4 buffers of 16 MiB each, over the same RAM). */
+	for (unsigned i = 0; i < HQ; i++)
+		set_desc(&r->d[i], 0x80800000UL + (i % 3) * (16UL << 20), 16U << 20,
+			 (uint16_t)((i % 4 == 3 ? 0 : F_NEXT) | (writable ? F_WRITE : 0)),
+			 (uint16_t)(i + 1));
+	mmio_w32(base + R_QSEL, q);
+	mmio_w32(base + R_QNUM, HQ);
+	mmio_w32(base + R_DESC, (uint32_t)(uintptr_t)r->d);
+	mmio_w32(base + R_DRIVER, (uint32_t)(uintptr_t)&r->avail);
+	mmio_w32(base + R_DEVICE, (uint32_t)(uintptr_t)&r->used);
+	mmio_w32(base + R_QREADY, 1);
+}
+
+static void hammer_init(unsigned long base)
+{
+	mmio_w32(base + R_STATUS, 0);
+	mmio_w32(base + R_STATUS, 3);
+	mmio_w32(base + R_DRV_SEL, 1);
+	mmio_w32(base + R_DRV_FEAT, 1);
+	mmio_w32(base + R_STATUS, 3 | 8);
+}
+
+int main(void)
+{
+	unsigned long rng = find_slot(4), con = find_slot(3);
+	hammer_init(rng);
+	hammer_setup(rng, 0, &hrings[0], 1);
+	mmio_w32(rng + R_STATUS, 3 | 8 | 4);
+	hammer_init(con);
+	hammer_setup(con, 1, &hrings[1], 0);
+	mmio_w32(con + R_STATUS, 3 | 8 | 4);
+	puts_uart("stall: requests in flight (hammering rng and console)\n");
+	for (;;) {
+		for (unsigned k = 0; k < 2; k++) {
+			struct hring *r = &hrings[k];
+			/* Refill every free entry with a chain head (0, 4, 8, ...). */
+			while ((uint16_t)(r->avail.idx - *(volatile uint16_t *)&r->used.idx) <
+			       HQ / 4) {
+				r->avail.ring[r->avail.idx % HQ] =
+				    (uint16_t)(4 * (r->avail.idx % (HQ / 4)));
+				__sync_synchronize();
+				r->avail.idx++;
+			}
+		}
+		mmio_w32(rng + R_NOTIFY, 0);
+		mmio_w32(con + R_NOTIFY, 1);
+	}
+}
+#else
 int main(void)
 {
 	if (mmio_r32(BLK + R_MAGIC) != 0x74726976 || mmio_r32(BLK + R_DEVICE_ID) != 2)
@@ -203,3 +291,4 @@ int main(void)
 		}
 	}
 }
+#endif
