@@ -126,6 +126,9 @@ void vm_block_queue_stop(struct vm_block_queue *q);
  */
 int vm_block_queue_close(struct vm_block_queue *q, uint64_t deadline_ns,
 			 void (*drop)(struct vm_block_req *req));
+/* Was any I/O thread abandoned by a close?  Its request may still read or
+ * write the memory its iovecs point to (guest RAM): keep that mapped. */
+bool vm_block_queue_any_abandoned(void);
 
 /* ---- network ---------------------------------------------------------- */
 

@@ -53,6 +53,8 @@
 #define PIECE_RW_START	  (256ULL << 10)
 #define PIECE_RANGE_START (1ULL << 20)
 
+static unsigned queues_abandoned; /* atomic: see vm_block_queue_any_abandoned */
+
 struct vm_block_queue {
 	struct vm_block_backend *be;
 	int efd;
@@ -364,9 +366,15 @@ int vm_block_queue_close(struct vm_block_queue *q, uint64_t deadline_ns,
 		vs_log(VS_LOG_WARN, "disk I/O thread: still busy at exit (a long piece or flush); "
 				    "not waiting for it");
 		pthread_detach(q->thread);
+		__atomic_add_fetch(&queues_abandoned, 1, __ATOMIC_SEQ_CST);
 		return -ETIMEDOUT;
 	}
 	pthread_join(q->thread, NULL);
 	queue_destroy(q);
 	return 0;
+}
+
+bool vm_block_queue_any_abandoned(void)
+{
+	return __atomic_load_n(&queues_abandoned, __ATOMIC_SEQ_CST) != 0;
 }

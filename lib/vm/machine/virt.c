@@ -457,6 +457,11 @@ struct vm_machine *virt_board_machine(struct virt_board *b)
 	return b->m;
 }
 
+/* What virt_board_free keeps when a disk thread was abandoned (volatile:
+ * the stores must happen, so that the memory stays reachable). */
+static struct vm_machine *volatile kept_machine;
+static uint8_t *volatile kept_rom;
+
 void virt_board_free(struct virt_board *b)
 {
 	if (!b)
@@ -478,7 +483,14 @@ void virt_board_free(struct virt_board *b)
 		if (b->uart_out[i] >= 0)
 			close(b->uart_out[i]);
 	}
-	vm_machine_free(b->m);
-	free(b->rom);
+	if (vm_block_queue_any_abandoned()) {
+		/* A disk thread abandoned at exit may still copy to or from guest
+		 * RAM or the ROM until the process ends: keep both (reachable). */
+		kept_machine = b->m;
+		kept_rom = b->rom;
+	} else {
+		vm_machine_free(b->m);
+		free(b->rom);
+	}
 	free(b);
 }
