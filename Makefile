@@ -8,6 +8,8 @@
 #   make check    deps + build + guest, then every test (both builds) and the format check
 #   make demo     deps + build + guest, then the demo
 #   make bench    benchmarks against the peers (crun, runc, qemu-img, qemu-system-riscv64)
+#   make fuzz     the hostile-guest campaign against vessel-vmm over many seeds
+#                 (FUZZ_COUNT, FUZZ_START, FUZZ_BUILD; see scripts/fuzz.sh)
 #   make install  install programs under PREFIX (default /usr/local)
 
 PREFIX ?= /usr/local
@@ -15,7 +17,7 @@ MESON_OPTS = -Dwerror=true
 GUEST_CACHE ?= /var/cache/vessel/guest
 MUSL_CACHE ?= /var/cache/vessel/musl
 
-.PHONY: all deps build build-release build-asan guest check demo bench install format clean
+.PHONY: all deps build build-release build-asan guest check demo bench fuzz install format clean
 
 all: build
 
@@ -51,6 +53,9 @@ demo: build-release guest
 
 bench: build-release guest
 	@GUEST_CACHE=$(GUEST_CACHE) bench/run.sh
+
+fuzz: build
+	@scripts/fuzz.sh
 
 install: build-release
 	@meson install -C build

@@ -19,6 +19,7 @@
 #include "vessel/vm/baremetal.h"
 #include "vessel/vm/gdbstub.h"
 #include "vessel/vm/machine.h"
+#include "vessel/vm/sandbox.h"
 #include "vessel/vm/virt.h"
 
 #define EXIT_HOST_ERROR 1
@@ -46,6 +47,7 @@ struct vmm_options {
 	bool console_hvc;
 	const char *gdb; /* GDB stub address */
 	bool gdb_wait;
+	bool sandbox;
 	/* Copies of option values the config points into (freed at exit). */
 	char *owned[VIRT_MAX_DISKS + 2];
 	unsigned nowned;
@@ -244,6 +246,12 @@ static int opt_gdb_wait(struct vmm_options *o, const char *v, struct vs_err *err
 	return 0;
 }
 
+static int opt_sandbox(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	o->sandbox = true;
+	return 0;
+}
+
 static int opt_help(struct vmm_options *o, const char *v, struct vs_err *err)
 {
 	o->help = true;
@@ -272,6 +280,10 @@ static const struct vmm_option vmm_options_table[] = {
 	{ "gdb", "unix:PATH|tcp:PORT",
 	  "GDB remote stub (tcp on 127.0.0.1 only): gdb-multiarch 'target remote'", opt_gdb },
 	{ "gdb-wait", NULL, "with --gdb: start halted until gdb continues", opt_gdb_wait },
+	{ "sandbox", NULL,
+	  "once set up: no privileges, empty root and network, seccomp allow-list "
+	  "(docs/vessel-vmm-board.md)",
+	  opt_sandbox },
 	{ "help", NULL, "show this help", opt_help },
 };
 
@@ -338,6 +350,13 @@ static void on_signal(int sig)
 		vm_machine_request_exit(m, VM_EXIT_USER, (uint32_t)sig);
 	else
 		_exit(EXIT_USER);
+}
+
+/* Everything is open and every thread started: confine the process. */
+static int enter_sandbox(struct vs_err *err)
+{
+	struct vm_sandbox_config sc = { .uid = VM_SANDBOX_NOBODY, .gid = VM_SANDBOX_NOBODY };
+	return vm_sandbox_enter(&sc, err);
 }
 
 static int exit_status(const struct vm_exit *ex, double timeout)
@@ -425,6 +444,12 @@ int main(int argc, char **argv)
 				return EXIT_HOST_ERROR;
 			}
 		}
+		if (o.sandbox && enter_sandbox(&err) < 0) {
+			vm_gdb_free(gdb);
+			virt_board_free(board);
+			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
+			return EXIT_HOST_ERROR;
+		}
 		running_machine = virt_board_machine(board);
 		int r = virt_board_run(board, &ex, &err);
 		running_machine = NULL;
@@ -439,6 +464,11 @@ int main(int argc, char **argv)
 		return exit_status(&ex, o.timeout);
 	}
 
+	if (o.sandbox) {
+		fprintf(stderr, "vessel-vmm: --sandbox needs the virt board (--kernel, --disk, "
+				"--net, --serial or --bios none)\n");
+		return EXIT_HOST_ERROR;
+	}
 	struct vm_baremetal_config bc = {
 		.elf_path = o.bios,
 		.ram_size = o.mem,

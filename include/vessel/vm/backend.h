@@ -4,7 +4,8 @@
  * models (virtio-blk, virtio-net, virtio-console, the UART) know only these
  * interfaces; disk formats, TAP and terminals know nothing about virtio.
  *
- * Every backend is used from the machine thread only.  Input arrives through
+ * Every backend is used from one thread at a time: the machine thread, or for
+ * a disk its I/O thread (vm_block_queue).  Input arrives through
  * a file descriptor the run loop polls (struct vm_host_poll), so models ask
  * for input only when they have room for it.
  */
@@ -59,6 +60,75 @@ static inline void vm_block_backend_close(struct vm_block_backend *be)
 	if (be)
 		be->ops->close(be);
 }
+
+/*
+ * An I/O thread per disk (lib/vm/backend/block_queue.c): requests submitted
+ * from the machine thread run on the queue's own thread, in submission order,
+ * split into bounded pieces (sized so that one piece takes a few
+ * milliseconds, whatever the image layout); completions come back through an
+ * eventfd the run loop watches.  The machine thread never waits for the
+ * disk, so timers, signals and exit requests are served while a guest
+ * request of any size runs.  Cancellation (per request, or of everything on
+ * close) takes effect between pieces: a cancelled request stops at a piece
+ * boundary, where the image is consistent.
+ */
+enum vm_block_op {
+	VM_BLOCK_READ,
+	VM_BLOCK_WRITE,
+	VM_BLOCK_FLUSH,
+	VM_BLOCK_DISCARD,
+	VM_BLOCK_WRITE_ZEROES,
+};
+
+#define VM_BLOCK_MAX_RANGES 16	 /* discard / write-zeroes ranges per request */
+#define VM_BLOCK_MAX_IOV    1024 /* iovecs per read or write */
+
+struct vm_block_req {
+	/* Set by the submitter (not touched again until completion): */
+	enum vm_block_op op;
+	const struct iovec *iov; /* READ, WRITE: iovcnt buffers for [offset, +len) */
+	int iovcnt;
+	uint64_t offset, len;
+	struct {
+		uint64_t offset, len;
+	} range[VM_BLOCK_MAX_RANGES]; /* DISCARD, WRITE_ZEROES */
+	unsigned nranges;
+	/* Set by the queue: 0, -ECANCELED or -errno with err filled. */
+	int result;
+	struct vs_err err;
+	volatile int cancel;	   /* vm_block_queue_cancel() */
+	struct vm_block_req *next; /* the queue's lists */
+};
+
+struct vm_block_queue;
+
+/* Start the I/O thread of be (the queue owns be from here on, also on failure). */
+struct vm_block_queue *vm_block_queue_new(struct vm_block_backend *be, struct vs_err *err);
+/* Readable (an eventfd) while completed requests wait for vm_block_queue_reap. */
+int vm_block_queue_fd(const struct vm_block_queue *q);
+/* Queue a request (machine thread); req must stay valid until it is reaped. */
+void vm_block_queue_submit(struct vm_block_queue *q, struct vm_block_req *req);
+/* Completed requests in completion order (a list through ->next), or NULL. */
+struct vm_block_req *vm_block_queue_reap(struct vm_block_queue *q);
+/* Ask a submitted request to stop at its next piece boundary (-ECANCELED). */
+void vm_block_queue_cancel(struct vm_block_req *req);
+/* Start stopping (non-blocking): cancel everything, let the thread close
+ * the backend.  Lets several disks stop in parallel before their closes. */
+void vm_block_queue_stop(struct vm_block_queue *q);
+/*
+ * Stop, then wait until deadline_ns (CLOCK_MONOTONIC, as vs_now_ns) for the
+ * thread to finish its piece and close the backend (which flushes), and
+ * free the queue.  Requests not yet reaped are handed to drop() (may be
+ * NULL).  Returns 0, or -ETIMEDOUT when the thread was still busy at the
+ * deadline: it is then abandoned and frees the queue itself when done (its
+ * last request goes to drop()); if the process exits first, the image is
+ * left as a crash would leave it.
+ */
+int vm_block_queue_close(struct vm_block_queue *q, uint64_t deadline_ns,
+			 void (*drop)(struct vm_block_req *req));
+/* Was any I/O thread abandoned by a close?  Its request may still read or
+ * write the memory its iovecs point to (guest RAM): keep that mapped. */
+bool vm_block_queue_any_abandoned(void);
 
 /* ---- network ---------------------------------------------------------- */
 

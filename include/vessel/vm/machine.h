@@ -56,7 +56,7 @@ struct vm_machine_config {
 	uint64_t ram_base;  /* 0x80000000 on virt */
 	uint64_t ram_size;  /* bytes */
 	unsigned ncpus;	    /* 1..VM_MAX_HARTS */
-	double timeout_sec; /* 0 = none */
+	double timeout_sec; /* 0 = none; counted from vm_machine_new */
 };
 
 struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs_err *err);
@@ -77,8 +77,15 @@ uint64_t vm_machine_mtime(const struct vm_machine *m);
 int vm_machine_watch_fd(struct vm_machine *m, int fd, void (*cb)(void *opaque), void *opaque);
 void vm_machine_unwatch_fd(struct vm_machine *m, int fd);
 
-/* Ask the run loop to stop after the current slice with this exit. */
+/*
+ * Ask the run loop to stop after the current slice with this exit.  Safe
+ * from signal handlers and other threads; ends a sleeping poll at once.
+ */
 void vm_machine_request_exit(struct vm_machine *m, enum vm_exit_kind kind, uint32_t code);
+
+/* Make the run loop's next (or current) poll return at once, e.g. because
+ * deferred device work remains.  Async-signal-safe, any thread. */
+void vm_machine_wake(struct vm_machine *m);
 
 /*
  * Raise or lower interrupt-pending bits (MIP_MEIP, MIP_SEIP, ...) of one

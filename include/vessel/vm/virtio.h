@@ -77,6 +77,9 @@ struct virtio_ops {
 	void (*driver_ok)(struct virtio_mmio *vdev);
 	/* Device reset (status written 0, or the board resets). */
 	void (*reset)(struct virtio_mmio *vdev);
+	/* The VM is stopping: begin winding down host-side work without
+	 * blocking (free follows; lets devices stop in parallel).  Optional. */
+	void (*stop)(struct virtio_mmio *vdev);
 	/* Release the model and its backend. */
 	void (*free)(struct virtio_mmio *vdev);
 };
@@ -95,6 +98,9 @@ struct virtio_mmio {
 	struct virtq vq[VIRTIO_MAX_QUEUES];
 	char failure[160]; /* why the device needs a reset (empty if it does not) */
 	uint32_t failures; /* NEEDS_RESET episodes so far (only the first few are logged) */
+	/* Work budget of the current run-loop pass (see virtio_mmio_service). */
+	uint64_t spent;	  /* cost charged since the last service */
+	uint32_t pending; /* queues whose processing was deferred to the next pass */
 };
 
 /* Initialise the transport part of a model. */
@@ -114,6 +120,25 @@ bool virtio_mmio_live(const struct virtio_mmio *vdev);
  * chain was malformed and the device now needs a reset.
  */
 int virtio_mmio_pop(struct virtio_mmio *vdev, unsigned q, struct virtq_chain *chain);
+/*
+ * Bounded work per pass.  Device work done on the machine thread (inside a
+ * hart's MMIO access or an fd callback) is charged to the device: every pop
+ * costs VIRTIO_POP_COST, models charge the bytes they move with
+ * virtio_mmio_charge().  Once VIRTIO_PASS_BUDGET is spent, virtio_mmio_pop()
+ * returns 0 as if the queue were empty and marks the queue pending; further
+ * notifies of that queue are ignored until the run loop, between hart
+ * slices, calls virtio_mmio_service(): it refills the budget and re-runs
+ * queue_notify for the pending queues.  So a guest cannot hold the machine
+ * thread for more than about one budget per device per pass, whatever its
+ * chains look like.
+ */
+#define VIRTIO_PASS_BUDGET (1ULL << 20)
+#define VIRTIO_POP_COST	   4096
+void virtio_mmio_charge(struct virtio_mmio *vdev, uint64_t cost);
+/* Start a new pass: refill the budget, run deferred queues.  True while
+ * deferred work remains (the loop should not sleep). */
+bool virtio_mmio_service(struct virtio_mmio *vdev);
+
 /* Complete a chain (call virtio_mmio_notify after a batch). */
 void virtio_mmio_push(struct virtio_mmio *vdev, unsigned q, uint16_t head, uint32_t written);
 /* Interrupt the driver after a batch of virtq_push (no-op if suppressed). */
@@ -131,9 +156,15 @@ void virtio_mmio_reset(struct virtio_mmio *vdev);
  * its irq first) and to release with virtio_mmio_free(); the model takes
  * ownership of the backend, also on failure.
  */
-/* virtio-blk (§5.2); serial: up to 20 bytes for GET_ID, may be NULL. */
+/*
+ * virtio-blk (§5.2); serial: up to 20 bytes for GET_ID, may be NULL.  Requests
+ * run on the disk's I/O thread (vm_block_queue) and complete through an fd
+ * watched with poll; without poll (tests, fuzzing) every request completes
+ * before the notify that submitted it returns.
+ */
 struct virtio_mmio *virtio_blk_new(const struct vm_bus *bus, struct vm_block_backend *be,
-				   const char *serial, struct vs_err *err);
+				   const char *serial, const struct vm_host_poll *poll,
+				   struct vs_err *err);
 /* virtio-rng (§5.4) fed by getrandom(2). */
 struct virtio_mmio *virtio_rng_new(const struct vm_bus *bus, struct vs_err *err);
 /* virtio-net (§5.1) with a fixed MAC address. */
@@ -143,6 +174,8 @@ struct virtio_mmio *virtio_net_new(const struct vm_bus *bus, struct vm_net_backe
 /* virtio-console (§5.3), one port: the guest's hvc0. */
 struct virtio_mmio *virtio_console_new(const struct vm_bus *bus, struct vm_chardev *cd,
 				       const struct vm_host_poll *poll, struct vs_err *err);
+/* Call ops->stop (if any); virtio_mmio_free also stops. */
+void virtio_mmio_stop(struct virtio_mmio *vdev);
 void virtio_mmio_free(struct virtio_mmio *vdev);
 
 #endif

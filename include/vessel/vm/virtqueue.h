@@ -40,6 +40,7 @@ struct virtq {
 	uint16_t signalled_used;
 	bool signalled_valid;
 	bool unsignalled; /* buffers used since the last virtq_should_notify */
+	uint32_t resets;  /* virtq_reset() count: tells stale completions apart */
 	const struct vm_bus *bus;
 };
 
@@ -64,7 +65,7 @@ struct virtq_chain {
  */
 int virtq_validate(const struct virtq *vq, struct vs_err *err);
 
-/* Reset to the state after device reset (keeps bus). */
+/* Reset to the state after device reset (keeps bus, counts the reset). */
 void virtq_reset(struct virtq *vq);
 
 /*

@@ -10,15 +10,23 @@
  *   3. run the tick callbacks (HTIF mailbox);
  *   4. when every hart is idle in WFI, sleep in ppoll() until the earliest
  *      mtimecmp, an fd event, or the timeout.
- * Exit requests (devices, signal handlers) set flags only and make every hart
- * leave its slice at the next block boundary, so they are async-signal-safe.
+ * Exit requests (devices, signal handlers, other threads) set flags only,
+ * make every hart leave its slice at the next block boundary and write the
+ * wake eventfd that step 4 also polls, so they are async-signal-safe and
+ * end a sleep at once.  No device work blocks the loop: disks have their
+ * own I/O threads (lib/vm/backend/block_queue.c) and virtio work on this
+ * thread is bounded per pass (virtio_mmio_service), so the deadline of
+ * --timeout (counted from machine creation) and exit requests are seen
+ * within about a slice.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vessel/core/util.h"
 #include "vessel/vm/clint.h"
@@ -53,6 +61,8 @@ struct vm_machine {
 	volatile int exit_requested;
 	volatile enum vm_exit_kind exit_kind;
 	volatile uint32_t exit_code;
+	int wake_fd;	     /* eventfd: makes the loop's poll return (vm_machine_wake) */
+	uint64_t created_ns; /* --timeout counts from here */
 };
 
 static uint64_t machine_time(void *opaque)
@@ -79,6 +89,12 @@ struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs
 		return NULL;
 	}
 	m->cfg = *cfg;
+	m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->wake_fd < 0) {
+		vs_syserrf(err, errno, "machine: eventfd");
+		free(m);
+		return NULL;
+	}
 	vm_bus_init(&m->bus);
 	m->ram = mmap(NULL, cfg->ram_size, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -99,6 +115,7 @@ struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs
 		return NULL;
 	}
 	m->start_ns = vs_now_ns();
+	m->created_ns = m->start_ns;
 	m->clint = vm_clint_new(m, VM_CLINT_BASE, err);
 	if (!m->clint) {
 		vm_machine_free(m);
@@ -115,6 +132,7 @@ void vm_machine_free(struct vm_machine *m)
 	rv_core_free(m->core);
 	if (m->ram)
 		munmap(m->ram, m->cfg.ram_size);
+	close(m->wake_fd);
 	free(m);
 }
 
@@ -188,6 +206,14 @@ void vm_machine_request_exit(struct vm_machine *m, enum vm_exit_kind kind, uint3
 	}
 	for (unsigned k = 0; k < m->cfg.ncpus; k++)
 		rv_hart_request_stop(rv_core_hart(m->core, k));
+	vm_machine_wake(m);
+}
+
+void vm_machine_wake(struct vm_machine *m)
+{
+	uint64_t one = 1;
+	ssize_t r = write(m->wake_fd, &one, sizeof(one));
+	(void)r; /* EAGAIN: already pending */
 }
 
 void vm_machine_set_hart_irq(struct vm_machine *m, unsigned hart, uint64_t mip_bits, int level)
@@ -212,24 +238,28 @@ void vm_machine_set_boot(struct vm_machine *m, uint64_t pc, uint64_t a1, uint64_
 /* Poll watched fds; timeout_ns < 0 blocks, 0 does not wait. */
 static void machine_poll(struct vm_machine *m, int64_t timeout_ns)
 {
-	struct pollfd pfd[MAX_WATCH];
+	struct pollfd pfd[MAX_WATCH + 1];
 	struct machine_watch w[MAX_WATCH];
 	unsigned n = m->nwatch;
-	if (n == 0 && timeout_ns == 0)
-		return;
 	for (unsigned i = 0; i < n; i++) {
 		w[i] = m->watch[i];
 		pfd[i] = (struct pollfd){ .fd = w[i].fd, .events = POLLIN };
 	}
+	pfd[n] = (struct pollfd){ .fd = m->wake_fd, .events = POLLIN };
 	struct timespec ts, *tsp = NULL;
 	if (timeout_ns >= 0) {
 		ts.tv_sec = timeout_ns / 1000000000;
 		ts.tv_nsec = timeout_ns % 1000000000;
 		tsp = &ts;
 	}
-	int r = ppoll(pfd, n, tsp, NULL);
+	int r = ppoll(pfd, n + 1, tsp, NULL);
 	if (r <= 0)
 		return;
+	if (pfd[n].revents & POLLIN) {
+		uint64_t count;
+		ssize_t got = read(m->wake_fd, &count, sizeof(count));
+		(void)got;
+	}
 	for (unsigned i = 0; i < n; i++)
 		if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
 			w[i].cb(w[i].opaque);
@@ -239,7 +269,7 @@ int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *er
 {
 	uint64_t deadline = 0;
 	if (m->cfg.timeout_sec > 0)
-		deadline = vs_now_ns() + (uint64_t)(m->cfg.timeout_sec * 1e9);
+		deadline = m->created_ns + (uint64_t)(m->cfg.timeout_sec * 1e9);
 	unsigned n = m->cfg.ncpus;
 
 	uint64_t last_poll = 0;

@@ -164,6 +164,18 @@ static int board_add_serial(struct virt_board *b, struct vm_chardev *shared_stdi
 
 /* ---- virtio slots --------------------------------------------------------- */
 
+/* After every pass of the run loop: refill the virtio devices' work budgets
+ * and finish deferred queue work; keep the loop awake while some remains. */
+static void board_service_virtio(void *opaque)
+{
+	struct virt_board *b = opaque;
+	bool busy = false;
+	for (unsigned i = 0; i < b->nvirtio; i++)
+		busy |= virtio_mmio_service(b->virtio[i]);
+	if (busy)
+		vm_machine_wake(b->m);
+}
+
 static int board_add_virtio(struct virt_board *b, struct virtio_mmio *vdev, struct vs_err *err)
 {
 	if (!vdev)
@@ -235,7 +247,7 @@ static int board_add_devices(struct virt_board *b, struct vs_err *err)
 		if (!be)
 			return -err->code;
 		snprintf(serial, sizeof(serial), "vessel-disk%u", i);
-		r = board_add_virtio(b, virtio_blk_new(bus, be, serial, err), err);
+		r = board_add_virtio(b, virtio_blk_new(bus, be, serial, &b->poll, err), err);
 		if (r < 0)
 			return r;
 	}
@@ -259,6 +271,9 @@ static int board_add_devices(struct virt_board *b, struct vs_err *err)
 		if (r < 0)
 			return r;
 	}
+	r = vm_machine_add_tick(b->m, board_service_virtio, b);
+	if (r < 0)
+		return vs_errf(err, -r, "virtio: no room for the service tick");
 	return 0;
 }
 
@@ -442,10 +457,17 @@ struct vm_machine *virt_board_machine(struct virt_board *b)
 	return b->m;
 }
 
+/* What virt_board_free keeps when a disk thread was abandoned (volatile:
+ * the stores must happen, so that the memory stays reachable). */
+static struct vm_machine *volatile kept_machine;
+static uint8_t *volatile kept_rom;
+
 void virt_board_free(struct virt_board *b)
 {
 	if (!b)
 		return;
+	for (unsigned i = 0; i < b->nvirtio; i++) /* disks wind down in parallel */
+		virtio_mmio_stop(b->virtio[i]);
 	for (unsigned i = 0; i < b->nvirtio; i++)
 		virtio_mmio_free(b->virtio[i]);
 	if (b->rtc_ready)
@@ -461,7 +483,14 @@ void virt_board_free(struct virt_board *b)
 		if (b->uart_out[i] >= 0)
 			close(b->uart_out[i]);
 	}
-	vm_machine_free(b->m);
-	free(b->rom);
+	if (vm_block_queue_any_abandoned()) {
+		/* A disk thread abandoned at exit may still copy to or from guest
+		 * RAM or the ROM until the process ends: keep both (reachable). */
+		kept_machine = b->m;
+		kept_rom = b->rom;
+	} else {
+		vm_machine_free(b->m);
+		free(b->rom);
+	}
 	free(b);
 }

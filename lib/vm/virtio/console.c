@@ -6,11 +6,17 @@
  *
  * Input flow control: the chardev is asked for input only while the guest
  * has receive buffers posted (set_input), as net.c does with its TAP.
+ *
+ * Output is bounded: at most CONSOLE_TX_MAX bytes of one chain are written
+ * (the rest is dropped; Linux's hvc writes at most a page per buffer) and
+ * the bytes are charged to the device's per-pass budget.
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "vessel/vm/virtio.h"
+
+#define CONSOLE_TX_MAX (64U << 10)
 
 struct virtio_console_config {
 	uint16_t cols;
@@ -60,6 +66,7 @@ static void console_rx(struct virtio_console *con)
 			break;
 		}
 		virtq_chain_write(&vdev->vq[0], &con->chain, 0, con->buf, n);
+		virtio_mmio_charge(vdev, n);
 		virtio_mmio_push(vdev, 0, con->chain.head, (uint32_t)n);
 		delivered = true;
 	}
@@ -81,8 +88,13 @@ static void console_tx(struct virtio_console *con)
 	struct virtio_mmio *vdev = &con->vdev;
 	struct virtq_chain *c = &con->chain;
 	while (virtio_mmio_pop(vdev, 1, c) > 0) {
-		for (unsigned i = 0; i < c->nout; i++)
-			con->cd->ops->write(con->cd, c->seg[i].host, c->seg[i].len);
+		uint32_t left = CONSOLE_TX_MAX;
+		for (unsigned i = 0; i < c->nout && left > 0; i++) {
+			uint32_t n = c->seg[i].len < left ? c->seg[i].len : left;
+			con->cd->ops->write(con->cd, c->seg[i].host, n);
+			left -= n;
+		}
+		virtio_mmio_charge(vdev, CONSOLE_TX_MAX - left);
 		virtio_mmio_push(vdev, 1, c->head, 0);
 	}
 	virtio_mmio_notify(vdev, 1);

@@ -76,6 +76,12 @@ static uint64_t device_features(struct virtio_mmio *vdev)
 	       1ULL << VIRTIO_F_EVENT_IDX;
 }
 
+void virtio_mmio_stop(struct virtio_mmio *vdev)
+{
+	if (vdev && vdev->ops->stop)
+		vdev->ops->stop(vdev);
+}
+
 void virtio_mmio_free(struct virtio_mmio *vdev)
 {
 	if (vdev && vdev->ops->free)
@@ -106,6 +112,7 @@ void virtio_mmio_reset(struct virtio_mmio *vdev)
 	vdev->queue_sel = 0;
 	vdev->interrupt_status = 0;
 	vdev->failure[0] = 0;
+	vdev->pending = 0;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		virtq_reset(&vdev->vq[q]);
 	if (vdev->ops->reset)
@@ -141,10 +148,35 @@ int virtio_mmio_pop(struct virtio_mmio *vdev, unsigned q, struct virtq_chain *ch
 	struct vs_err err = VS_ERR_INIT;
 	if (q >= vdev->ops->nqueues || !virtio_mmio_live(vdev))
 		return 0;
+	if (vdev->spent >= VIRTIO_PASS_BUDGET) {
+		/* Out of budget for this pass: finish in the next one. */
+		if (virtq_has_avail(&vdev->vq[q]))
+			vdev->pending |= 1U << q;
+		return 0;
+	}
 	int r = virtq_pop(&vdev->vq[q], chain, &err);
 	if (r < 0)
 		virtio_mmio_fail(vdev, "queue %u: %s", q, err.msg);
+	else if (r > 0)
+		vdev->spent += VIRTIO_POP_COST;
 	return r;
+}
+
+void virtio_mmio_charge(struct virtio_mmio *vdev, uint64_t cost)
+{
+	vdev->spent += cost;
+}
+
+bool virtio_mmio_service(struct virtio_mmio *vdev)
+{
+	uint32_t pending = vdev->pending;
+	vdev->spent = 0;
+	vdev->pending = 0;
+	for (unsigned q = 0; q < vdev->ops->nqueues; q++)
+		if ((pending & 1U << q) && vdev->vq[q].ready && virtio_mmio_live(vdev) &&
+		    vdev->ops->queue_notify)
+			vdev->ops->queue_notify(vdev, q);
+	return vdev->pending != 0;
 }
 
 void virtio_mmio_push(struct virtio_mmio *vdev, unsigned q, uint16_t head, uint32_t written)
@@ -318,8 +350,9 @@ static int virtio_mmio_write(void *opaque, uint64_t off, unsigned size, uint64_t
 			write_queue_ready(vdev, vq, v);
 		break;
 	case REG_QUEUE_NOTIFY:
+		/* A pending queue is processed by the next virtio_mmio_service. */
 		if (v < vdev->ops->nqueues && vdev->vq[v].ready && virtio_mmio_live(vdev) &&
-		    vdev->ops->queue_notify)
+		    !(vdev->pending & 1U << v) && vdev->ops->queue_notify)
 			vdev->ops->queue_notify(vdev, v);
 		break;
 	case REG_INTERRUPT_ACK:

@@ -12,6 +12,10 @@
  * posted receive buffers; when they run out the device stops watching and
  * resumes when the driver notifies queue 0, so frames wait in the host's
  * TAP queue instead of being dropped or spinning the run loop.
+ *
+ * Bounded work: a transmit chain longer than a frame can be (header +
+ * NET_MAX_FRAME) is dropped unsent, and every byte moved either way is
+ * charged to the device's per-pass budget.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -85,6 +89,7 @@ static void net_rx(struct virtio_net *net)
 		hdr[10] = 1; /* num_buffers */
 		virtq_chain_write(&vdev->vq[0], &net->chain, 0, hdr, sizeof(hdr));
 		virtq_chain_write(&vdev->vq[0], &net->chain, NET_HDR_LEN, net->frame, (size_t)n);
+		virtio_mmio_charge(vdev, (uint64_t)n);
 		virtio_mmio_push(vdev, 0, net->chain.head, NET_HDR_LEN + (uint32_t)n);
 		delivered = true;
 	}
@@ -119,6 +124,11 @@ static void net_tx(struct virtio_net *net)
 			virtio_mmio_fail(vdev, "transmit chain %u without header", c->head);
 			return;
 		}
+		if (c->out_len > NET_HDR_LEN + NET_MAX_FRAME) { /* no such frame: drop it */
+			virtio_mmio_push(vdev, 1, c->head, 0);
+			continue;
+		}
+		virtio_mmio_charge(vdev, c->out_len);
 		int n = 0;
 		uint64_t skip = NET_HDR_LEN;
 		for (unsigned i = 0; i < c->nout; i++) {

@@ -1,13 +1,18 @@
 /*
  * rng.c - virtio entropy device (virtio 1.2 §5.4): one request queue whose
  * device-writable buffers are filled from the host's getrandom(2).
- * No features, no configuration space.
+ * No features, no configuration space.  At most RNG_MAX_PER_CHAIN bytes go
+ * into one chain (the device may fill less than the driver offered), and the
+ * bytes are charged to the device's per-pass budget, so a guest posting
+ * huge buffers cannot hold the machine thread.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/random.h>
 
 #include "vessel/vm/virtio.h"
+
+#define RNG_MAX_PER_CHAIN (64U << 10)
 
 struct virtio_rng {
 	struct virtio_mmio vdev; /* first: the transport */
@@ -22,7 +27,10 @@ static void rng_queue_notify(struct virtio_mmio *vdev, unsigned q)
 		uint64_t total = 0;
 		for (unsigned i = rng->chain.nout; i < rng->chain.nout + rng->chain.nin; i++) {
 			struct virtq_seg *s = &rng->chain.seg[i];
-			ssize_t n = getrandom(s->host, s->len, GRND_NONBLOCK);
+			uint32_t want = s->len < RNG_MAX_PER_CHAIN - total
+					    ? s->len
+					    : (uint32_t)(RNG_MAX_PER_CHAIN - total);
+			ssize_t n = want ? getrandom(s->host, want, GRND_NONBLOCK) : 0;
 			if (n <= 0)
 				break;
 			vm_bus_note_write(vdev->bus, s->gpa, (uint64_t)n);
@@ -30,6 +38,7 @@ static void rng_queue_notify(struct virtio_mmio *vdev, unsigned q)
 			if ((uint32_t)n < s->len)
 				break;
 		}
+		virtio_mmio_charge(vdev, total);
 		virtio_mmio_push(vdev, 0, rng->chain.head, (uint32_t)total);
 	}
 	virtio_mmio_notify(vdev, 0);

@@ -10,8 +10,10 @@
  * Trust boundary: every read of guest memory goes through the bus with the
  * exact length, so a hostile driver can at worst make virtq_pop() fail.
  * Chains are bounded: a walk visits at most `num` descriptors of the ring
- * table (and at most the size of an indirect table inside it), which breaks
- * loops, and produces at most VIRTQ_MAX_SIZE segments.  Indirect tables may
+ * table (and at most the size of an indirect table inside it, never more
+ * than VIRTQ_MAX_SIZE: the spec forbids chains longer than the queue),
+ * which breaks loops and bounds the work of one pop, and produces at most
+ * VIRTQ_MAX_SIZE segments.  Indirect tables may
  * not nest (§2.7.5.3.1).  The whole machine runs on one thread, so the
  * guest cannot change a ring while the device walks it and no memory
  * barriers are needed.
@@ -41,8 +43,10 @@ static int guest_write16(const struct virtq *vq, uint64_t gpa, uint16_t v)
 void virtq_reset(struct virtq *vq)
 {
 	const struct vm_bus *bus = vq->bus;
+	uint32_t resets = vq->resets;
 	memset(vq, 0, sizeof(*vq));
 	vq->bus = bus;
+	vq->resets = resets + 1;
 }
 
 int virtq_validate(const struct virtq *vq, struct vs_err *err)
@@ -111,9 +115,9 @@ static int chain_walk(const struct virtq *vq, struct virtq_chain *chain, uint16_
 		if (idx >= table_n)
 			return vs_errf(err, EINVAL, "descriptor index %u out of range (%u)", idx,
 				       table_n);
-		if (++visited > table_n)
+		if (++visited > table_n || visited > VIRTQ_MAX_SIZE)
 			return vs_errf(err, EINVAL, "descriptor chain loops (longer than %u)",
-				       table_n);
+				       table_n < VIRTQ_MAX_SIZE ? table_n : VIRTQ_MAX_SIZE);
 		if (vm_bus_dma_read(vq->bus, table + 16ULL * idx, &d, sizeof(d)) < 0)
 			return vs_errf(err, EINVAL, "descriptor %u outside guest RAM", idx);
 		if (d.flags & VIRTQ_DESC_F_INDIRECT) {

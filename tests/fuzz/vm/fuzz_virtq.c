@@ -104,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 		}
 		d->be = (struct vm_block_backend){ &disk_ops, DISK_SIZE, (data[0] & 2) != 0 };
-		vdev = virtio_blk_new(&bus, &d->be, "fuzz", &err);
+		vdev = virtio_blk_new(&bus, &d->be, "fuzz", NULL, &err);
 	}
 	if (!vdev) {
 		free(ram);

@@ -56,6 +56,7 @@ expect kernel-too-big "BigImage: 6291456 bytes do not fit" --kernel "$tmp/BigIma
 expect tiny-ram "at least 4M" --kernel "$tmp/Image" --bios none --mem 1M
 expect initrd-too-big "BigImage: 6291456 bytes do not fit" $K --mem 8M --initrd "$tmp/BigImage" --serial none
 expect nothing-to-boot "--kernel or --bios" --mem 64M
+expect sandbox-baremetal "--sandbox needs the virt board" --bios "$tmp/Image" --sandbox
 # A failure after the socket was created removes it again.
 expect socket-cleanup "nope.qcow2" $K --serial "unix:$tmp/sock" --disk "$tmp/nope.qcow2"
 if [ -e "$tmp/sock" ]; then

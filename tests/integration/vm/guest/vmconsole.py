@@ -155,6 +155,8 @@ class Machine:
                 a += ["--disk", spec]
             if self.tap:
                 a += ["--net", "tap=%s,mac=%s" % (self.tap, self.mac)]
+            # e.g. --sandbox (the vm-boot-sandbox-* tests)
+            a += os.environ.get("VESSEL_VMM_EXTRA_ARGS", "").split()
             return a
         a = [program, "-M", "virt", "-bios", OPENSBI_FW,
              "-kernel", self.kernel, "-initrd", self.initrd,
@@ -190,6 +192,7 @@ class Console:
         self.echo = echo  # a text file that also gets the console output
         self.log = open(log_path, "w", encoding="utf-8", errors="replace")
         self.log_path = log_path
+        self.argv = list(argv)
         self.log.write("# argv: %s\n" % " ".join(argv))
         self.log.flush()
         self.buf = ""
@@ -262,11 +265,21 @@ class Console:
                      (self.proc.wait(), what or repr(pattern),
                       self.buf[-1500:]))
 
+    def check_sandboxed(self):
+        """vessel-vmm --sandbox: confined, as /proc shows from outside."""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            status = f.read()
+        for want in ("NoNewPrivs:\t1", "Seccomp:\t2", "CapEff:\t0000000000000000"):
+            if want not in status:
+                fail("vessel-vmm --sandbox is not confined: no %r in its status" % want)
+
     # -- guest level -------------------------------------------------------
     def wait_banner(self, timeout=120):
         """Wait for /init's banner; returns seconds since start."""
         self.expect(BANNER, timeout, "the guest banner")
         t = time.monotonic() - self.t0
+        if "--sandbox" in self.argv:
+            self.check_sandboxed()
         # a prompt follows the banner; quiet the kernel so printk does not
         # interleave with command output
         self.run("dmesg -n 1", timeout=60)

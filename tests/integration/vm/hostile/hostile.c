@@ -8,7 +8,8 @@
  * configuration-change interrupt, that the device works again after a
  * reset, and that nothing was written.  One legitimate write of sector 2
  * (the host test checks it is the only change to the disk) and a read back
- * prove the device still serves I/O.  Ends with the SiFive test finisher:
+ * prove the device still serves I/O (disk requests complete asynchronously:
+ * the guest waits for the used ring, as a driver does).  Ends with the SiFive test finisher:
  * 0x5555 when every check passed, else 0x3333 | failures << 16.
  */
 #include <stdint.h>
@@ -16,6 +17,8 @@
 #define UART	 0x10000000UL
 #define FINISHER 0x100000UL
 #define ROM	 0x1000UL
+#define CLINT	 0x2000000UL
+#define MTIME_HZ 10000000UL
 #define SLOT(i)	 (0x10001000UL + 0x1000UL * (i))
 #define BLK	 SLOT(0)
 #define RNG	 SLOT(1)
@@ -71,6 +74,7 @@ struct used {
 
 static struct desc descs[QSIZE] __attribute__((aligned(16)));
 static struct desc table[4] __attribute__((aligned(16)));
+static struct desc big[67] __attribute__((aligned(16)));
 static struct avail avail __attribute__((aligned(4)));
 static volatile struct used used __attribute__((aligned(4)));
 static uint8_t hdr[16], data[1024], status;
@@ -200,6 +204,21 @@ static void expect_reset(unsigned long base, const char *what)
 	      "  ... and the device comes back after a reset");
 }
 
+static uint64_t mtime(void)
+{
+	return *(volatile uint64_t *)(CLINT + 0xbff8);
+}
+
+/* Wait (up to 10 s of mtime) until the device has used `idx` chains. */
+static int wait_used(uint16_t idx)
+{
+	uint64_t end = mtime() + 10 * MTIME_HZ;
+	while (used.idx != idx)
+		if (mtime() > end)
+			return 0;
+	return 1;
+}
+
 /* header + data + status request on the blk queue; returns the status byte. */
 static int blk_legit(uint32_t type, uint64_t sector, int write)
 {
@@ -209,7 +228,8 @@ static int blk_legit(uint32_t type, uint64_t sector, int write)
 	set_desc(&descs[1], (uintptr_t)data, 512, F_NEXT | (write ? 0 : F_WRITE), 2);
 	set_desc(&descs[2], (uintptr_t)&status, 1, F_WRITE, 0);
 	kick(BLK, 0);
-	if (used.idx != (uint16_t)(before + 1))
+	/* Disk requests complete asynchronously (the disk's I/O thread). */
+	if (!wait_used((uint16_t)(before + 1)))
 		return -1;
 	mmio_w32(BLK + R_ACK, mmio_r32(BLK + R_ISR));
 	return status;
@@ -233,6 +253,18 @@ int main(void)
 	memset_(data, 0, sizeof(data));
 	check(blk_legit(0, 2, 0) == 0 && data[0] == 'v' && data[511] == (uint8_t)pattern[511 % 52],
 	      "read back sector 2");
+
+	/* 0. A write of 65 x 4 MiB, more than one request may carry (256 MiB):
+	 * answered with IOERR, nothing written. */
+	blk_header(1, 4);
+	set_desc(&big[0], (uintptr_t)hdr, 16, F_NEXT, 1);
+	for (unsigned i = 1; i <= 65; i++)
+		set_desc(&big[i], 0x80000000UL, 4U << 20, F_NEXT, (uint16_t)(i + 1));
+	set_desc(&big[66], (uintptr_t)&status, 1, F_WRITE, 0);
+	set_desc(&descs[0], (uintptr_t)big, sizeof(big), F_INDIRECT, 0);
+	uint16_t before = used.idx;
+	kick(BLK, 0);
+	check(wait_used((uint16_t)(before + 1)) && status == 1, "272 MiB write -> IOERR");
 
 	/* 1. A descriptor loop (2 -> 1 -> 2 ...). */
 	check(dev_init(BLK) == 0, "blk re-initialised");

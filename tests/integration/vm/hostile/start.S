@@ -11,6 +11,7 @@ park:
 	wfi
 	j	park
 
+	.globl	stack_top
 	.bss
 	.align	12
 	.space	16384

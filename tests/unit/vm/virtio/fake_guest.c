@@ -121,6 +121,7 @@ void fg_publish(struct fake_guest *g, unsigned q, uint16_t head)
 
 void fg_kick(struct fake_guest *g, unsigned q, uint16_t head)
 {
+	virtio_mmio_service(g->vdev); /* a new run-loop pass: budgets refilled */
 	fg_publish(g, q, head);
 	fg_reg_write(g, 0x50, q);
 }

@@ -192,7 +192,7 @@ static void test_blk_read_write(void **state)
 	struct vs_err err = VS_ERR_INIT;
 	struct mem_backend *m = mem_new(64 * 1024, false);
 	fg_init(&g);
-	fg_attach(&g, virtio_blk_new(&g.bus, &m->be, "vessel-disk0", &err));
+	fg_attach(&g, virtio_blk_new(&g.bus, &m->be, "vessel-disk0", NULL, &err));
 	fg_negotiate(&g, 0, 1);
 	uint64_t capacity = 0;
 	assert_int_equal(vm_bus_read(&g.bus, VIRTIO_MMIO_BASE + 0x100, 8, &capacity), 0);
@@ -249,7 +249,7 @@ static void test_blk_readonly(void **state)
 	struct vs_err err = VS_ERR_INIT;
 	struct mem_backend *m = mem_new(8192, true);
 	fg_init(&g);
-	fg_attach(&g, virtio_blk_new(&g.bus, &m->be, NULL, &err));
+	fg_attach(&g, virtio_blk_new(&g.bus, &m->be, NULL, NULL, &err));
 	fg_reg_write(&g, 0x14, 0);
 	assert_true(fg_reg_read(&g, 0x10) & (1 << 5)); /* VIRTIO_BLK_F_RO */
 	fg_negotiate(&g, 0, 1);
@@ -268,7 +268,7 @@ static void test_blk_indirect_unaligned_table(void **state)
 	struct vs_err err = VS_ERR_INIT;
 	struct mem_backend *m = mem_new(8192, false);
 	fg_init(&g);
-	fg_attach(&g, virtio_blk_new(&g.bus, &m->be, NULL, &err));
+	fg_attach(&g, virtio_blk_new(&g.bus, &m->be, NULL, NULL, &err));
 	fg_negotiate(&g, 0, 1);
 	put_hdr(&g, 0, 3);
 	uint64_t table = G_DATA + 0x4008;
@@ -297,7 +297,7 @@ static struct fake_guest *hostile_setup(void)
 	struct fake_guest *g = calloc(1, sizeof(*g));
 	struct vs_err err = VS_ERR_INIT;
 	fg_init(g);
-	fg_attach(g, virtio_blk_new(&g->bus, &mem_new(8192, false)->be, NULL, &err));
+	fg_attach(g, virtio_blk_new(&g->bus, &mem_new(8192, false)->be, NULL, NULL, &err));
 	fg_negotiate(g, 0, 1);
 	put_hdr(g, 0, 0);
 	return g;
