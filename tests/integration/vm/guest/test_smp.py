@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmconsole as vc  # noqa: E402
 
 HARTS = 3
-BUSY_S = 2
+BUSY_S = 4  # long enough that loop start-up on a loaded host is small against it
 
 
 def cpu_user_ticks(con):
