@@ -234,7 +234,9 @@ static int area_layout(const struct qcow2 *q, uint64_t s, uint64_t want, uint64_
 static int reftable_grow(struct qcow2 *q, uint64_t min_entries, struct vs_err *err)
 {
 	uint64_t cs = q->cluster_size;
-	uint64_t want = q->reftable_entries * 2;
+	uint64_t want = q->reftable_entries * 2, cap = QCOW2_MAX_REFT_BYTES / 8;
+	if (want > cap) /* doubling would pass the limit: take what is left */
+		want = cap;
 	if (want < min_entries)
 		want = min_entries;
 	uint64_t s = qcow2_size_to_clusters(q, q->file_size);
