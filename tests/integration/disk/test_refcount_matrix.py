@@ -31,7 +31,6 @@ with `-o cluster_size=M,refcount_bits=N`.
 import json
 import os
 import random
-import re
 import sys
 import tempfile
 
@@ -85,12 +84,24 @@ def create(img, bits, cs, extl2, size, by_vessel, backing=None):
         raise AssertionError(f"{img}: wanted {cs} B clusters, {bits}-bit refcounts: {info}")
 
 
-def runs(model, lo=0, hi=None):
-    """(offset, length, byte) for every run of equal bytes of model[lo:hi]."""
-    hi = len(model) if hi is None else hi
-    view = bytes(model[lo:hi])
-    return [(lo + m.start(), m.end() - m.start(), view[m.start()])
-            for m in re.finditer(rb"(.)\1*", view, re.S)]
+def runs(model):
+    """(offset, length, byte) for every run of equal bytes of model."""
+    v = bytes(model)
+    n, out, i, blk = len(v), [], 0, 4096
+    while i < n:
+        b = v[i]
+        fill = bytes([b]) * blk
+        j = i + 1
+        while j < n:  # whole blocks of b at a time, then the rest
+            chunk = v[j:j + blk]
+            if chunk == fill[:len(chunk)]:
+                j += len(chunk)
+                continue
+            j += len(chunk) - len(chunk.lstrip(fill[:1]))
+            break
+        out.append((i, j - i, b))
+        i = j
+    return out
 
 
 def qemu_reads_model(img, model):
