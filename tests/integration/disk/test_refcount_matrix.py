@@ -34,8 +34,8 @@ import random
 import sys
 import tempfile
 
-from common import (Test, assert_same, need_peers, qemu_check, raw_bytes_qemu,
-                    raw_bytes_vessel, run, vimg)
+from common import (Test, assert_same, need_peers, qemu_check, raw_bytes_vessel, run,
+                    vimg)
 
 need_peers()
 # The matrix checks layouts, not durability (test_crash.py does): on tmpfs
