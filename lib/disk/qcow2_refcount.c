@@ -320,8 +320,8 @@ static int reftable_grow(struct qcow2 *q, uint64_t min_entries, struct vs_err *e
  * new block describes itself and serves that range (the caller asks again
  * for b); if the cluster lies past what the table covers, the table grows
  * first.  Either way the caller must search its free run again: the new
- * metadata may sit in it.  Ordering: the new block's own refcount, then
- * the block, then the table entry, each synced before the next.
+ * metadata may sit in it.  Ordering: the new block and its own refcount
+ * are written and synced (one sync) before the table entry is.
  */
 static int refblock_add(struct qcow2 *q, uint64_t b, struct vs_err *err)
 {
@@ -335,12 +335,10 @@ static int refblock_add(struct qcow2 *q, uint64_t b, struct vs_err *err)
 	if (pb >= q->reftable_entries)
 		return reftable_grow(q, pb + 1, err);
 	bool self = !q->reftable[pb];
-	if (self) {
+	if (self)
 		b = pb;
-	} else if ((r = qcow2_refcount_set(q, p, 1, err)) < 0 ||
-		   (r = qcow2_cache_write_rb(q, true, err)) < 0) {
+	else if ((r = qcow2_refcount_set(q, p, 1, err)) < 0)
 		return r;
-	}
 	uint8_t *block;
 	if ((r = qcow2_cache_get(q, &q->rb_cache, off, true, &block, err)) < 0)
 		return r;
@@ -348,14 +346,20 @@ static int refblock_add(struct qcow2 *q, uint64_t b, struct vs_err *err)
 		qcow2_refcount_encode(block, p & ((1ULL << q->rb_bits) - 1), q->h.refcount_order,
 				      1);
 	r = vs_pwrite_full(q->fd, block, q->cluster_size, (off_t)off);
-	if (r == 0 && fdatasync(q->fd) < 0)
-		r = -errno;
 	if (r < 0) {
 		qcow2_cache_discard(&q->rb_cache, off);
 		return vs_syserrf(err, -r, "write refcount block");
 	}
 	if (off + q->cluster_size > q->file_size)
 		q->file_size = off + q->cluster_size;
+	/* the new block, and its own refcount when block pb holds it, are
+	 * on disk before the table entry: one sync for both */
+	if ((r = qcow2_cache_write_rb(q, false, err)) < 0)
+		return r;
+	if (fdatasync(q->fd) < 0) {
+		q->broken = true;
+		return vs_syserrf(err, errno, "sync %s", q->img->path);
+	}
 	return reftable_set_entry(q, b, off, err);
 }
 
