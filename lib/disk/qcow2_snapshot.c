@@ -222,6 +222,34 @@ static int entry_refcount(struct qcow2 *q, uint64_t entry, int addend, struct vs
 	return qcow2_refcount_update(q, off, q->cluster_size, addend, err);
 }
 
+/* Add addend to the refcounts an L1 table holds (its L2 tables and their
+ * clusters), stopping after limit updates; *done counts the updates made. */
+static int l1_refcounts_walk(struct qcow2 *q, const uint64_t *l1, uint32_t l1_size, int addend,
+			     uint64_t limit, uint64_t *done, struct vs_err *err)
+{
+	int r = 0;
+	*done = 0;
+	for (uint32_t i = 0; i < l1_size && r == 0 && *done < limit; i++) {
+		uint64_t l2off = l1[i] & QCOW2_OFFSET_MASK;
+		if (!l2off)
+			continue;
+		if (l2off % q->cluster_size || l2off + q->cluster_size > q->file_size)
+			return vs_errf(err, EIO, "corrupt image: L2 table at 0x%" PRIx64, l2off);
+		for (uint64_t j = 0; j < q->l2_entries && r == 0 && *done < limit; j++) {
+			uint8_t *t;
+			if ((r = qcow2_cache_get(q, &q->l2_cache, l2off, false, &t, err)) < 0)
+				break;
+			uint64_t e = qcow2_l2_entry_read(q, t, j, NULL);
+			if ((r = entry_refcount(q, e, addend, err)) == 0)
+				(*done)++;
+		}
+		if (r == 0 && *done < limit &&
+		    (r = qcow2_refcount_update(q, l2off, q->cluster_size, addend, err)) == 0)
+			(*done)++;
+	}
+	return r;
+}
+
 int qcow2_update_l1_refcounts(struct qcow2 *q, uint64_t l1_offset, uint32_t l1_size, int addend,
 			      struct vs_err *err)
 {
@@ -229,23 +257,16 @@ int qcow2_update_l1_refcounts(struct qcow2 *q, uint64_t l1_offset, uint32_t l1_s
 	int r = l1_read(q, l1_offset, l1_size, &l1, err);
 	if (r < 0)
 		return r;
-	for (uint32_t i = 0; i < l1_size && r == 0; i++) {
-		uint64_t l2off = l1[i] & QCOW2_OFFSET_MASK;
-		if (!l2off)
-			continue;
-		if (l2off % q->cluster_size || l2off + q->cluster_size > q->file_size) {
-			r = vs_errf(err, EIO, "corrupt image: L2 table at 0x%" PRIx64, l2off);
-			break;
-		}
-		for (uint64_t j = 0; j < q->l2_entries && r == 0; j++) {
-			uint8_t *t;
-			if ((r = qcow2_cache_get(q, &q->l2_cache, l2off, false, &t, err)) < 0)
-				break;
-			uint64_t e = qcow2_l2_entry_read(q, t, j, NULL);
-			r = entry_refcount(q, e, addend, err);
-		}
-		if (r == 0)
-			r = qcow2_refcount_update(q, l2off, q->cluster_size, addend, err);
+	uint64_t done;
+	r = l1_refcounts_walk(q, l1, l1_size, addend, UINT64_MAX, &done, err);
+	if (r < 0 && addend > 0 && done) {
+		/* a refcount that would overflow (or an I/O error): take back
+		 * the references already added, so the image is as before.  If
+		 * that fails too, the extra references are leaks, never harm:
+		 * the first error is the one to report. */
+		struct vs_err undo_err = VS_ERR_INIT;
+		uint64_t undone;
+		(void)l1_refcounts_walk(q, l1, l1_size, -addend, done, &undone, &undo_err);
 	}
 	free(l1);
 	return r;
