@@ -183,8 +183,7 @@ int mgr_db_open(const char *path, struct mgr_db **out, struct vs_err *err)
 		return vs_errf(err, ENOMEM, "out of memory");
 	pthread_mutex_init(&db->lock, NULL);
 	int rc = sqlite3_open_v2(path, &db->conn,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				     SQLITE_OPEN_FULLMUTEX,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 				 NULL);
 	int r = 0;
 	if (rc != SQLITE_OK) {

@@ -57,8 +57,8 @@ static char *ct_path(struct mgr *m, const struct mgr_instance *inst, const char 
 }
 
 /* Run the runtime with args; on failure its error message goes into err. */
-static int runtime_run(struct mgr *m, const char *what, const char *const *args,
-		       const char *in, size_t in_len, struct mgr_run *res, struct vs_err *err)
+static int runtime_run(struct mgr *m, const char *what, const char *const *args, const char *in,
+		       size_t in_len, struct mgr_run *res, struct vs_err *err)
 {
 	const char *argv[48];
 	size_t n = 0;
@@ -156,8 +156,8 @@ static int ct_create(struct mgr *m, const struct mgr_instance *inst, const struc
 
 /* Mount the overlay root (lower dirs named relative to the layer store,
  * from a per-thread working directory, to keep the option string short). */
-static int mount_rootfs(struct mgr *m, const struct mgr_instance *inst,
-			const struct mgr_image *img, struct vs_err *err)
+static int mount_rootfs(struct mgr *m, const struct mgr_instance *inst, const struct mgr_image *img,
+			struct vs_err *err)
 {
 	vs_cleanup_free char *rootfs = ct_path(m, inst, "rootfs");
 	vs_cleanup_free char *upper = ct_path(m, inst, "upper");
@@ -287,8 +287,8 @@ static struct json_object *resources_json(const struct mgr_instance *inst, bool 
 			json_object_object_add(c, "quota", json_object_new_int64(-1));
 	} else if (cpu) {
 		json_object_object_add(c, "period", json_object_new_int64(100000));
-		json_object_object_add(c, "quota", json_object_new_int64(strtoll(cpu, NULL, 10) *
-									 100000));
+		json_object_object_add(c, "quota",
+				       json_object_new_int64(strtoll(cpu, NULL, 10) * 100000));
 		if (for_update)
 			json_object_object_add(c, "cpus", json_object_new_string(all));
 	} else if (for_update) {
@@ -300,8 +300,8 @@ static struct json_object *resources_json(const struct mgr_instance *inst, bool 
 	return res;
 }
 
-static int write_config(struct mgr *m, const struct mgr_instance *inst,
-			const struct mgr_image *img, struct vs_err *err)
+static int write_config(struct mgr *m, const struct mgr_instance *inst, const struct mgr_image *img,
+			struct vs_err *err)
 {
 	vs_cleanup_free char *rootfs = ct_path(m, inst, "rootfs");
 	vs_cleanup_free char *path = ct_path(m, inst, "config.json");
@@ -309,8 +309,8 @@ static int write_config(struct mgr *m, const struct mgr_instance *inst,
 	if (!rootfs || !path || !base)
 		return vs_errf(err, ENOMEM, "out of memory");
 	struct json_object *spec = json_tokener_parse(base);
-	struct json_object *icfg = json_tokener_parse(img && img->config_json ? img->config_json
-									     : "{}");
+	struct json_object *icfg =
+	    json_tokener_parse(img && img->config_json ? img->config_json : "{}");
 	if (!spec || !icfg) {
 		json_object_put(spec);
 		json_object_put(icfg);
@@ -327,9 +327,9 @@ static int write_config(struct mgr *m, const struct mgr_instance *inst,
 		if (json_object_object_get_ex(icfg, keys[k], &v) &&
 		    json_object_is_type(v, json_type_array))
 			for (size_t i = 0; i < json_object_array_length(v); i++)
-				json_object_array_add(
-				    args, json_object_new_string(json_object_get_string(
-					      json_object_array_get_idx(v, i))));
+				json_object_array_add(args,
+						      json_object_new_string(json_object_get_string(
+							  json_object_array_get_idx(v, i))));
 	if (json_object_array_length(args) == 0)
 		json_object_array_add(args, json_object_new_string("/bin/sh"));
 	json_object_object_add(proc, "args", args);
@@ -339,10 +339,9 @@ static int write_config(struct mgr *m, const struct mgr_instance *inst,
 	    json_object_is_type(v, json_type_string) && *json_object_get_string(v) == '/')
 		json_object_object_add(proc, "cwd", json_object_get(v));
 	long uid = 0, gid = 0;
-	int r = resolve_user(rootfs,
-			     json_object_object_get_ex(icfg, "User", &v) ? json_object_get_string(v)
-									 : NULL,
-			     &uid, &gid, err);
+	int r = resolve_user(
+	    rootfs, json_object_object_get_ex(icfg, "User", &v) ? json_object_get_string(v) : NULL,
+	    &uid, &gid, err);
 	if (r == 0) {
 		struct json_object *user = json_object_new_object();
 		json_object_object_add(user, "uid", json_object_new_int64(uid));
@@ -351,11 +350,11 @@ static int write_config(struct mgr *m, const struct mgr_instance *inst,
 		json_object_object_add(proc, "terminal", json_object_new_boolean(false));
 		json_object_object_add(proc, "noNewPrivileges", json_object_new_boolean(false));
 		/* podman's default capability set */
-		static char *caps[] = { "CAP_CHOWN",	  "CAP_DAC_OVERRIDE", "CAP_FOWNER",
-					"CAP_FSETID",	  "CAP_KILL",	      "CAP_NET_BIND_SERVICE",
-					"CAP_SETFCAP",	  "CAP_SETGID",	      "CAP_SETPCAP",
-					"CAP_SETUID",	  "CAP_SYS_CHROOT",   "CAP_AUDIT_WRITE",
-					"CAP_MKNOD",	  "CAP_NET_RAW",      NULL };
+		static char *caps[] = { "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FOWNER",
+					"CAP_FSETID",  "CAP_KILL",	   "CAP_NET_BIND_SERVICE",
+					"CAP_SETFCAP", "CAP_SETGID",	   "CAP_SETPCAP",
+					"CAP_SETUID",  "CAP_SYS_CHROOT",   "CAP_AUDIT_WRITE",
+					"CAP_MKNOD",   "CAP_NET_RAW",	   NULL };
 		struct json_object *c = json_object_new_object();
 		const char *sets[] = { "bounding", "effective", "permitted" };
 		for (int i = 0; i < 3; i++)
@@ -425,8 +424,9 @@ static int ct_start(struct mgr *m, const struct mgr_instance *inst, const struct
 			r = vs_syserrf(err, errno, "open %s", log);
 			goto fail;
 		}
-		const char *argv[] = { m->runtime, "--root", m->runtime_root, "--log", rtlog,
-				       "create",   "--bundle", dir,		   inst->runtime_id,
+		const char *argv[] = { m->runtime, "--root", m->runtime_root,
+				       "--log",	   rtlog,    "create",
+				       "--bundle", dir,	     inst->runtime_id,
 				       NULL };
 		int status;
 		if ((r = mgr_run_logged((char *const *)argv, fd, &status, err)) < 0)
@@ -451,7 +451,7 @@ static int ct_start(struct mgr *m, const struct mgr_instance *inst, const struct
 	if ((r = runtime_run(m, "start", args, NULL, 0, NULL, err)) < 0)
 		goto fail;
 	return 0;
-fail: {
+fail : {
 	struct vs_err e2 = VS_ERR_INIT;
 	release(m, inst, &e2);
 }
@@ -540,7 +540,8 @@ static int ct_exec(struct mgr *m, const struct mgr_instance *inst, const struct 
 	}
 	for (size_t i = 0; req->env && req->env[i]; i++) {
 		if (n + 2 >= 20)
-			return vs_errf(err, E2BIG, "exec: too many environment variables (at most 8)");
+			return vs_errf(err, E2BIG,
+				       "exec: too many environment variables (at most 8)");
 		args[n++] = "--env";
 		args[n++] = req->env[i];
 	}

@@ -145,8 +145,7 @@ void mgr_events_unlisten(struct mgr_events *ev, struct mgr_listener *l)
 	listener_free(l);
 }
 
-char *mgr_listener_next(struct mgr_events *ev, struct mgr_listener *l, int timeout_ms,
-			bool *closed)
+char *mgr_listener_next(struct mgr_events *ev, struct mgr_listener *l, int timeout_ms, bool *closed)
 {
 	struct timespec dl;
 	clock_gettime(CLOCK_MONOTONIC, &dl);

@@ -87,13 +87,13 @@ static int build_tar(const char *busybox, char **tar, size_t *tar_len, struct vs
 		r = vs_errf(err, EIO, "busybox image: %s", archive_error_string(a));
 		goto out;
 	}
-	static const char *const dirs[] = { "bin", "dev", "etc", "home", "proc", "root", "run",
-					    "sbin", "sys", "tmp", "usr", "usr/bin", "usr/sbin",
-					    "var", "var/tmp" };
+	static const char *const dirs[] = { "bin",  "dev",     "etc",	   "home", "proc",
+					    "root", "run",     "sbin",	   "sys",  "tmp",
+					    "usr",  "usr/bin", "usr/sbin", "var",  "var/tmp" };
 	for (size_t i = 0; i < VS_ARRAY_SIZE(dirs) && r == 0; i++) {
 		mode_t perm = strcmp(dirs[i], "tmp") == 0 || strcmp(dirs[i], "var/tmp") == 0 ? 01777
-			      : strcmp(dirs[i], "root") == 0				   ? 0700
-												   : 0755;
+			      : strcmp(dirs[i], "root") == 0				     ? 0700
+											     : 0755;
 		r = add_entry(a, dirs[i], AE_IFDIR, perm, NULL, NULL, 0, err);
 	}
 	if (r == 0)
@@ -153,8 +153,8 @@ static int write_gzip(const char *path, const char *buf, size_t len, struct vs_e
 static int write_blob(const char *layout, struct json_object *o, char hex[65], size_t *size,
 		      struct vs_err *err)
 {
-	const char *text =
-	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								 JSON_C_TO_STRING_NOSLASHESCAPE);
 	*size = strlen(text);
 	mgr_sha256_buf(text, *size, hex);
 	vs_cleanup_free char *p = NULL;
@@ -236,8 +236,8 @@ static int write_layout(const char *layout, const char *busybox, struct vs_err *
 		return r;
 	struct json_object *man = json_object_new_object(), *layers = json_object_new_array();
 	json_object_object_add(man, "schemaVersion", json_object_new_int(2));
-	json_object_object_add(man, "mediaType",
-			       json_object_new_string("application/vnd.oci.image.manifest.v1+json"));
+	json_object_object_add(
+	    man, "mediaType", json_object_new_string("application/vnd.oci.image.manifest.v1+json"));
 	json_object_object_add(
 	    man, "config",
 	    descriptor("application/vnd.oci.image.config.v1+json", cfg_hex, cfg_size));
@@ -268,8 +268,8 @@ static int write_layout(const char *layout, const char *busybox, struct vs_err *
 	return r;
 }
 
-int mgr_image_import_busybox(struct mgr_image_store *s, const char *busybox_path,
-			     const char *alias, char *fingerprint, struct vs_err *err)
+int mgr_image_import_busybox(struct mgr_image_store *s, const char *busybox_path, const char *alias,
+			     char *fingerprint, struct vs_err *err)
 {
 	vs_cleanup_free char *layout = mgr_image_tmpdir(s, err);
 	if (!layout)

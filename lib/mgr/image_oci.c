@@ -282,8 +282,9 @@ static int unpack_layer(const char *blob, const char *dest, const struct mgr_imp
 	archive_read_support_format_tar(a);
 	archive_write_disk_set_options(
 	    w, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-		   ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_UNLINK | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-		   ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+		   ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_UNLINK |
+		   ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+		   ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
 	archive_write_disk_set_standard_lookup(w);
 	if (archive_read_open_filename(a, blob, 1 << 16) != ARCHIVE_OK) {
 		r = vs_errf(err, EINVAL, "layer: %s", archive_error_string(a));
@@ -461,7 +462,8 @@ static int image_config_text(struct json_object *cfg, char **out, const char **a
 		return vs_errf(err, EINVAL, "image architecture %s does not match the host (%s)",
 			       *arch, host_arch());
 	const char *text = "{}";
-	if (json_object_object_get_ex(cfg, "config", &c) && json_object_is_type(c, json_type_object))
+	if (json_object_object_get_ex(cfg, "config", &c) &&
+	    json_object_is_type(c, json_type_object))
 		text = json_object_to_json_string_ext(c, JSON_C_TO_STRING_PLAIN |
 							     JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!(*out = strdup(text)))
@@ -496,11 +498,12 @@ static int register_image(struct mgr_image_store *s, const char *fp, const char 
 			id = sqlite3_column_int64(st, 0);
 	}
 	if (!id) {
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
-		    db,
-		    "INSERT INTO images (fingerprint, type, architecture, size, config, created_at) "
-		    "VALUES (?, 'container', ?, ?, ?, ?)",
-		    err);
+		mgr_cleanup_stmt sqlite3_stmt *st =
+		    mgr_db_prepare(db,
+				   "INSERT INTO images (fingerprint, type, architecture, size, "
+				   "config, created_at) "
+				   "VALUES (?, 'container', ?, ?, ?, ?)",
+				   err);
 		if (!st) {
 			r = -err->code;
 			goto out;
@@ -621,7 +624,8 @@ static int import_layout(struct mgr_image_store *s, const char *layout, const ch
 		struct descriptor ld;
 		char what[48];
 		snprintf(what, sizeof(what), "manifest: layers[%zu]", i);
-		if ((r = parse_descriptor(json_object_array_get_idx(layers, i), what, &ld, err)) < 0)
+		if ((r = parse_descriptor(json_object_array_get_idx(layers, i), what, &ld, err)) <
+		    0)
 			break;
 		if (!is_layer_type(ld.media_type)) {
 			r = vs_errf(err, ENOTSUP, "%s: unsupported media type \"%.100s\"", what,

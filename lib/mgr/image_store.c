@@ -125,7 +125,8 @@ static int load_locked(struct mgr_image_store *s, int64_t id, struct mgr_image *
 		img->id = sqlite3_column_int64(st, 0);
 		snprintf(img->fingerprint, sizeof(img->fingerprint), "%s",
 			 (const char *)sqlite3_column_text(st, 1));
-		snprintf(img->type, sizeof(img->type), "%s", (const char *)sqlite3_column_text(st, 2));
+		snprintf(img->type, sizeof(img->type), "%s",
+			 (const char *)sqlite3_column_text(st, 2));
 		snprintf(img->architecture, sizeof(img->architecture), "%s",
 			 (const char *)sqlite3_column_text(st, 3));
 		img->size = (uint64_t)sqlite3_column_int64(st, 4);
@@ -176,7 +177,8 @@ static int resolve_locked(struct mgr_image_store *s, const char *ref, int64_t *i
 	size_t n = strlen(ref);
 	if (n >= 6 && n <= 64 && mgr_is_hex(ref, n)) {
 		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
-		    s->db, "SELECT id FROM images WHERE substr(fingerprint, 1, ?) = ? LIMIT 2", err);
+		    s->db, "SELECT id FROM images WHERE substr(fingerprint, 1, ?) = ? LIMIT 2",
+		    err);
 		if (!st)
 			return -err->code;
 		sqlite3_bind_int(st, 1, (int)n);
@@ -299,8 +301,8 @@ int mgr_image_delete(struct mgr_image_store *s, const char *ref, struct vs_err *
 	}
 	/* layers no other image lists */
 	for (size_t i = 0; i < img.nlayers; i++) {
-		mgr_cleanup_stmt sqlite3_stmt *st =
-		    mgr_db_prepare(s->db, "SELECT 1 FROM image_layers WHERE digest = ? LIMIT 1", err);
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		    s->db, "SELECT 1 FROM image_layers WHERE digest = ? LIMIT 1", err);
 		if (!st)
 			continue;
 		sqlite3_bind_text(st, 1, img.layers[i], -1, SQLITE_STATIC);
@@ -325,9 +327,9 @@ int mgr_image_alias_validate(const char *alias, struct vs_err *err)
 	for (size_t i = 0; i < n; i++) {
 		char c = alias[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      strchr("._:/-", c)))
+		      strchr("._:-", c)))
 			return vs_errf(err, EINVAL,
-				       "invalid alias \"%.128s\": only letters, digits and ._:/-",
+				       "invalid alias \"%.128s\": only letters, digits and ._:-",
 				       alias);
 	}
 	if (n >= 6 && mgr_is_hex(alias, n))

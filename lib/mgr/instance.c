@@ -96,8 +96,9 @@ static int check_cpuset(const char *v, long ncpu, struct vs_err *err)
 		if (b < a)
 			return vs_errf(err, EINVAL, "limits.cpu=%s: bad range %ld-%ld", v, a, b);
 		if (b >= ncpu)
-			return vs_errf(err, ERANGE, "limits.cpu=%s: CPU %ld exceeds the host (%ld CPUs)",
-				       v, b, ncpu);
+			return vs_errf(err, ERANGE,
+				       "limits.cpu=%s: CPU %ld exceeds the host (%ld CPUs)", v, b,
+				       ncpu);
 		if (*p == ',')
 			p++;
 		else if (*p)
@@ -164,9 +165,9 @@ static const struct config_key *find_key(const char *key)
 {
 	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
 		const struct config_key *k = &config_keys[i];
-		if (k->prefix ? strncmp(key, k->name, strlen(k->name)) == 0 &&
-				    key[strlen(k->name)] != 0
-			      : strcmp(key, k->name) == 0)
+		if (k->prefix
+			? strncmp(key, k->name, strlen(k->name)) == 0 && key[strlen(k->name)] != 0
+			: strcmp(key, k->name) == 0)
 			return k;
 	}
 	return NULL;

@@ -26,9 +26,9 @@ static enum mgr_power power_from_db(const char *s)
 	return MGR_POWER_STOPPED;
 }
 
-#define INSTANCE_COLS                                                                         \
-	"i.id, i.name, i.type, COALESCE(i.image_id, 0), COALESCE(img.fingerprint, ''), "     \
-	"i.runtime_id, i.power_state, i.created_at, i.last_used_at "                          \
+#define INSTANCE_COLS                                                                    \
+	"i.id, i.name, i.type, COALESCE(i.image_id, 0), COALESCE(img.fingerprint, ''), " \
+	"i.runtime_id, i.power_state, i.created_at, i.last_used_at "                     \
 	"FROM instances i LEFT JOIN images img ON img.id = i.image_id "
 
 static void row_to_instance(sqlite3_stmt *st, struct mgr_instance *inst)
@@ -308,6 +308,5 @@ int mgr_instance_db_rename(struct mgr_db *db, int64_t id, const char *name, stru
 
 int mgr_instance_db_delete(struct mgr_db *db, int64_t id, struct vs_err *err)
 {
-	return exec_one(db, "DELETE FROM instances WHERE id = ?", NULL, id, "delete instance",
-			err);
+	return exec_one(db, "DELETE FROM instances WHERE id = ?", NULL, id, "delete instance", err);
 }

@@ -108,8 +108,7 @@ static void busy_release(struct mgr *m, int64_t id)
 }
 
 /* Load NAME and mark it busy; the row is re-read under the mark. */
-static int get_busy(struct mgr *m, const char *name, struct mgr_instance *inst,
-		    struct vs_err *err)
+static int get_busy(struct mgr *m, const char *name, struct mgr_instance *inst, struct vs_err *err)
 {
 	for (;;) {
 		int r = mgr_instance_db_get(m->db, name, inst, err);
@@ -231,8 +230,8 @@ void mgr_close(struct mgr *m)
 
 /* ---- reconciliation ---- */
 
-int mgr_instance_live(struct mgr *m, const struct mgr_instance *inst, enum mgr_power *p,
-		      pid_t *pid, struct vs_err *err)
+int mgr_instance_live(struct mgr *m, const struct mgr_instance *inst, enum mgr_power *p, pid_t *pid,
+		      struct vs_err *err)
 {
 	const struct mgr_driver *d = mgr_driver_for(inst->type, err);
 	if (!d) {
@@ -278,8 +277,7 @@ int mgr_reconcile(struct mgr *m, struct vs_err *err)
 
 /* ---- create ---- */
 
-int mgr_instance_create_check(struct mgr *m, const struct mgr_create_req *req,
-			      struct vs_err *err)
+int mgr_instance_create_check(struct mgr *m, const struct mgr_create_req *req, struct vs_err *err)
 {
 	int r = mgr_name_validate(req->name, err);
 	if (r < 0)
@@ -348,8 +346,8 @@ int mgr_instance_create(struct mgr *m, const struct mgr_create_req *req, struct 
 /* ---- actions ---- */
 
 static const char *const action_names[] = {
-	[MGR_ACTION_START] = "start",	[MGR_ACTION_STOP] = "stop",
-	[MGR_ACTION_RESTART] = "restart", [MGR_ACTION_FREEZE] = "freeze",
+	[MGR_ACTION_START] = "start",	    [MGR_ACTION_STOP] = "stop",
+	[MGR_ACTION_RESTART] = "restart",   [MGR_ACTION_FREEZE] = "freeze",
 	[MGR_ACTION_UNFREEZE] = "unfreeze",
 };
 
@@ -448,8 +446,8 @@ int mgr_instance_action(struct mgr *m, const char *name, enum mgr_action a, bool
 		case MGR_ACTION_RESTART:
 			r = d->stop(m, &inst, force, timeout_s, err);
 			if (r == 0)
-				r = mgr_instance_db_set_power(m->db, inst.id, MGR_POWER_STOPPED, false,
-							      err);
+				r = mgr_instance_db_set_power(m->db, inst.id, MGR_POWER_STOPPED,
+							      false, err);
 			if (r == 0 && a == MGR_ACTION_RESTART)
 				r = do_start(m, d, &inst, err);
 			if (r == 0)
@@ -508,8 +506,7 @@ int mgr_instance_delete(struct mgr *m, const char *name, bool force, struct vs_e
 	return r;
 }
 
-int mgr_instance_rename(struct mgr *m, const char *name, const char *new_name,
-			struct vs_err *err)
+int mgr_instance_rename(struct mgr *m, const char *name, const char *new_name, struct vs_err *err)
 {
 	int r = mgr_name_validate(new_name, err);
 	if (r < 0)
@@ -532,9 +529,8 @@ int mgr_instance_rename(struct mgr *m, const char *name, const char *new_name,
 	return r;
 }
 
-int mgr_instance_update_config(struct mgr *m, const char *name,
-			       const struct mgr_config_entry *set, size_t n, bool replace,
-			       struct vs_err *err)
+int mgr_instance_update_config(struct mgr *m, const char *name, const struct mgr_config_entry *set,
+			       size_t n, bool replace, struct vs_err *err)
 {
 	struct mgr_instance inst;
 	int r = get_busy(m, name, &inst, err);
@@ -617,7 +613,8 @@ struct json_object *mgr_instance_to_json(struct mgr *m, const struct mgr_instanc
 		p = inst->power;
 	struct json_object *o = json_object_new_object(), *cfg = json_object_new_object();
 	json_object_object_add(o, "name", json_object_new_string(inst->name));
-	json_object_object_add(o, "type", json_object_new_string(mgr_instance_type_name(inst->type)));
+	json_object_object_add(o, "type",
+			       json_object_new_string(mgr_instance_type_name(inst->type)));
 	json_object_object_add(o, "status", json_object_new_string(mgr_power_status(p)));
 	json_object_object_add(o, "status_code", json_object_new_int(status_code(p)));
 	json_object_object_add(o, "image", json_object_new_string(inst->image_fingerprint));

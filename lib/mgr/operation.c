@@ -145,8 +145,7 @@ static struct json_object *to_json_locked(struct mgr_op *op)
 	json_object_object_add(o, "status", json_object_new_string(mgr_op_status_name(op->status)));
 	json_object_object_add(o, "status_code", json_object_new_int(status_code(op->status)));
 	json_object_object_add(o, "resources", json_object_get(op->resources));
-	json_object_object_add(o, "metadata",
-			       op->metadata ? json_object_get(op->metadata) : NULL);
+	json_object_object_add(o, "metadata", op->metadata ? json_object_get(op->metadata) : NULL);
 	json_object_object_add(o, "may_cancel", json_object_new_boolean(op->may_cancel));
 	json_object_object_add(o, "err", json_object_new_string(op->err));
 	json_object_object_add(o, "location", json_object_new_string("none"));
@@ -213,10 +212,9 @@ static void make_uuid(char out[37])
 	}
 	b[6] = (b[6] & 0x0f) | 0x40;
 	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-		 b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-		 b[14], b[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
 }
 
 /* Holding the lock: drop finished operations past their keep time. */
@@ -237,8 +235,8 @@ static void prune_locked(struct mgr_ops *ops)
 }
 
 struct mgr_op *mgr_op_start(struct mgr_ops *ops, const char *description,
-			    struct json_object *resources, bool may_cancel, mgr_op_fn fn,
-			    void *arg, void (*free_arg)(void *), struct vs_err *err)
+			    struct json_object *resources, bool may_cancel, mgr_op_fn fn, void *arg,
+			    void (*free_arg)(void *), struct vs_err *err)
 {
 	struct mgr_op *op = calloc(1, sizeof(*op));
 	if (!op || !(op->description = strdup(description))) {

@@ -43,8 +43,8 @@ struct mgr_exec_result {
 struct mgr_driver {
 	enum mgr_instance_type type;
 	/* Host storage of a new instance (the container's upper dir). */
-	int (*create)(struct mgr *m, const struct mgr_instance *inst,
-		      const struct mgr_image *img, struct vs_err *err);
+	int (*create)(struct mgr *m, const struct mgr_instance *inst, const struct mgr_image *img,
+		      struct vs_err *err);
 	int (*start)(struct mgr *m, const struct mgr_instance *inst, const struct mgr_image *img,
 		     struct vs_err *err);
 	/* Clean stop, forced after timeout_s (or at once with force); releases

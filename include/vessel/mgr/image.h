@@ -64,7 +64,7 @@ int mgr_image_delete(struct mgr_image_store *s, const char *ref, struct vs_err *
 int mgr_image_alias_add(struct mgr_image_store *s, const char *alias, const char *ref,
 			struct vs_err *err);
 int mgr_image_alias_delete(struct mgr_image_store *s, const char *alias, struct vs_err *err);
-/* Aliases: 1..128 of [A-Za-z0-9._:/-], not all hex of 6+ (would shadow prefixes). */
+/* Aliases: 1..128 of [A-Za-z0-9._:-], not all hex of 6+ (would shadow prefixes). */
 int mgr_image_alias_validate(const char *alias, struct vs_err *err);
 
 /* Directory of an unpacked layer, from its digest "sha256:HEX" (malloc'd). */
@@ -89,8 +89,8 @@ int mgr_image_import_oci(struct mgr_image_store *s, const char *path, const char
  * Build the built-in busybox image (an OCI layout of Debian's static
  * busybox, made locally without any network) and import it as alias.
  */
-int mgr_image_import_busybox(struct mgr_image_store *s, const char *busybox_path,
-			     const char *alias, char *fingerprint, struct vs_err *err);
+int mgr_image_import_busybox(struct mgr_image_store *s, const char *busybox_path, const char *alias,
+			     char *fingerprint, struct vs_err *err);
 
 /* Make a unique temporary directory under the store's tmp/ (malloc'd path). */
 char *mgr_image_tmpdir(struct mgr_image_store *s, struct vs_err *err);

@@ -57,8 +57,7 @@ struct mgr_create_req {
 };
 
 /* Validate without changing anything (used before an operation starts). */
-int mgr_instance_create_check(struct mgr *m, const struct mgr_create_req *req,
-			      struct vs_err *err);
+int mgr_instance_create_check(struct mgr *m, const struct mgr_create_req *req, struct vs_err *err);
 int mgr_instance_create(struct mgr *m, const struct mgr_create_req *req, struct vs_err *err);
 
 enum mgr_action {
@@ -78,22 +77,20 @@ int mgr_instance_action(struct mgr *m, const char *name, enum mgr_action a, bool
 			int timeout_s, struct vs_err *err);
 /* Delete (a running instance only with force, stopped first). */
 int mgr_instance_delete(struct mgr *m, const char *name, bool force, struct vs_err *err);
-int mgr_instance_rename(struct mgr *m, const char *name, const char *new_name,
-			struct vs_err *err);
+int mgr_instance_rename(struct mgr *m, const char *name, const char *new_name, struct vs_err *err);
 /*
  * Change config: set[] entries with value NULL remove a key; with replace,
  * the config becomes exactly set[].  Validated as a whole first; live keys
  * are applied to a running instance before the database changes, and the
  * change is refused if that fails.
  */
-int mgr_instance_update_config(struct mgr *m, const char *name,
-			       const struct mgr_config_entry *set, size_t n, bool replace,
-			       struct vs_err *err);
+int mgr_instance_update_config(struct mgr *m, const char *name, const struct mgr_config_entry *set,
+			       size_t n, bool replace, struct vs_err *err);
 int mgr_instance_exec(struct mgr *m, const char *name, const struct mgr_exec_req *req,
 		      struct mgr_exec_result *res, struct vs_err *err);
 /* The live state of an instance (power and pid). */
-int mgr_instance_live(struct mgr *m, const struct mgr_instance *inst, enum mgr_power *p,
-		      pid_t *pid, struct vs_err *err);
+int mgr_instance_live(struct mgr *m, const struct mgr_instance *inst, enum mgr_power *p, pid_t *pid,
+		      struct vs_err *err);
 
 /* Incus-like JSON of an instance (with live status). */
 struct json_object *mgr_instance_to_json(struct mgr *m, const struct mgr_instance *inst);

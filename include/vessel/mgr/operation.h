@@ -43,8 +43,8 @@ void mgr_ops_free(struct mgr_ops *ops);
  * after fn returns.  Returns a reference (mgr_op_put it) or NULL.
  */
 struct mgr_op *mgr_op_start(struct mgr_ops *ops, const char *description,
-			    struct json_object *resources, bool may_cancel, mgr_op_fn fn,
-			    void *arg, void (*free_arg)(void *), struct vs_err *err);
+			    struct json_object *resources, bool may_cancel, mgr_op_fn fn, void *arg,
+			    void (*free_arg)(void *), struct vs_err *err);
 /* A new reference by ID (NULL if unknown). */
 struct mgr_op *mgr_ops_get(struct mgr_ops *ops, const char *id);
 void mgr_op_put(struct mgr_op *op);
