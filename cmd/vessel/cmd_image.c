@@ -14,8 +14,8 @@
 
 #include "cli.h"
 
-static int request(struct cli *cli, const char *method, const char *path,
-		   struct json_object *body, struct json_object **md)
+static int request(struct cli *cli, const char *method, const char *path, struct json_object *body,
+		   struct json_object **md)
 {
 	struct vs_err err = VS_ERR_INIT;
 	struct mgr_client *c = cli_client(cli, &err);
@@ -42,7 +42,7 @@ static int image_import(struct cli *cli, int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+a:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:", opts, NULL)) != -1) {
 		if (c != 'a')
 			return cli_usage("image", "import: unknown option %s", argv[optind - 1]);
 		alias = optarg;
@@ -69,7 +69,8 @@ static int image_import(struct cli *cli, int argc, char **argv)
 		json_object_object_add(s, "path", json_object_new_string(real));
 		json_object_object_add(b, "source", s);
 		if (alias) {
-			struct json_object *a = json_object_new_array(), *o = json_object_new_object();
+			struct json_object *a = json_object_new_array(),
+					   *o = json_object_new_object();
 			json_object_object_add(o, "name", json_object_new_string(alias));
 			json_object_array_add(a, o);
 			json_object_object_add(b, "aliases", a);
@@ -102,8 +103,7 @@ static int image_list(struct cli *cli)
 		json_object_put(md);
 		return 0;
 	}
-	static const char *const headers[] = { "ALIAS", "FINGERPRINT", "TYPE", "SIZE",
-					       "CREATED" };
+	static const char *const headers[] = { "ALIAS", "FINGERPRINT", "TYPE", "SIZE", "CREATED" };
 	size_t n = json_object_array_length(md);
 	char **cells = calloc(n * 5 + 1, sizeof(char *));
 	for (size_t i = 0; cells && i < n; i++) {
@@ -245,7 +245,7 @@ int cmd_monitor(struct cli *cli, int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c != 't')
 			return cli_usage("monitor", "unknown option %s", argv[optind - 1]);
 		type = optarg;

@@ -24,8 +24,8 @@ static char *instance_path(const char *name, const char *suffix)
 	return p;
 }
 
-static int request(struct cli *cli, const char *method, const char *path,
-		   struct json_object *body, struct json_object **md)
+static int request(struct cli *cli, const char *method, const char *path, struct json_object *body,
+		   struct json_object **md)
 {
 	struct vs_err err = VS_ERR_INIT;
 	struct mgr_client *c = cli_client(cli, &err);
@@ -44,7 +44,7 @@ static int create(struct cli *cli, const char *cmd, int argc, char **argv, bool 
 					      { "vm", no_argument, NULL, 'V' },
 					      { NULL, 0, NULL, 0 } };
 	bool vm = false;
-	while ((c = getopt_long(argc, argv, "+c:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		if (c == 'c') {
 			char *eq = strchr(optarg, '=');
 			if (!eq || eq == optarg) {
@@ -68,8 +68,8 @@ static int create(struct cli *cli, const char *cmd, int argc, char **argv, bool 
 	json_object_object_add(src, "type", json_object_new_string("image"));
 	json_object_object_add(src, "alias", json_object_new_string(argv[optind]));
 	json_object_object_add(b, "name", json_object_new_string(argv[optind + 1]));
-	json_object_object_add(b, "type", json_object_new_string(vm ? "virtual-machine"
-								     : "container"));
+	json_object_object_add(b, "type",
+			       json_object_new_string(vm ? "virtual-machine" : "container"));
 	json_object_object_add(b, "source", src);
 	json_object_object_add(b, "config", cfg);
 	json_object_object_add(b, "start", json_object_new_boolean(start));
@@ -99,8 +99,9 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 		json_object_put(md);
 		return 0;
 	}
-	static const char *const headers[] = { "NAME", "TYPE", "STATUS", "IMAGE", "PID",
-					       "CREATED" };
+	static const char *const headers[] = {
+		"NAME", "TYPE", "STATUS", "IMAGE", "PID", "CREATED"
+	};
 	size_t n = json_object_array_length(md);
 	char **cells = calloc(n * 6 + 1, sizeof(char *));
 	if (!cells) {
@@ -141,8 +142,8 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
-static int change_state(struct cli *cli, const char *cmd, const char *action, int argc,
-			char **argv, bool takes_force)
+static int change_state(struct cli *cli, const char *cmd, const char *action, int argc, char **argv,
+			bool takes_force)
 {
 	static const struct option opts[] = { { "force", no_argument, NULL, 'f' },
 					      { "timeout", required_argument, NULL, 't' },
@@ -152,7 +153,7 @@ static int change_state(struct cli *cli, const char *cmd, const char *action, in
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
 		if (c == 'f' && takes_force) {
 			force = true;
 		} else if (c == 't' && takes_force) {
@@ -209,7 +210,7 @@ int cmd_delete(struct cli *cli, int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
 		if (c != 'f')
 			return cli_usage("delete", "unknown option %s", argv[optind - 1]);
 		force = true;
@@ -275,7 +276,7 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+e:w:u:i", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:w:u:i", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e': {
 			char *eq = strchr(optarg, '=');
@@ -333,7 +334,8 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
 		size_t len;
 		char *in = read_stdin(&len);
 		if (in)
-			json_object_object_add(b, "stdin", json_object_new_string_len(in, (int)len));
+			json_object_object_add(b, "stdin",
+					       json_object_new_string_len(in, (int)len));
 		free(in);
 	}
 	char *path = instance_path(name, "/exec");
@@ -377,7 +379,8 @@ int cmd_config(struct cli *cli, int argc, char **argv)
 			}
 			if (set) {
 				*eq = 0;
-				json_object_object_add(cfg, argv[i], json_object_new_string(eq + 1));
+				json_object_object_add(cfg, argv[i],
+						       json_object_new_string(eq + 1));
 			} else {
 				json_object_object_add(cfg, argv[i], NULL);
 			}
@@ -389,7 +392,8 @@ int cmd_config(struct cli *cli, int argc, char **argv)
 		bool get = sub[0] == 'g';
 		if (argc != (get ? 4 : 3)) {
 			free(path);
-			return cli_usage("config", get ? "get: expected NAME KEY" : "show: expected NAME");
+			return cli_usage("config",
+					 get ? "get: expected NAME KEY" : "show: expected NAME");
 		}
 		struct json_object *md = NULL, *cfg = NULL;
 		r = request(cli, "GET", path, NULL, &md);

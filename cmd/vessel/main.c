@@ -98,8 +98,8 @@ static int global_options(struct cli *cli, int *argc, char **argv)
 				return 2;
 			}
 			val = argv[++i];
-		} else if (!rest && (strncmp(a, "--socket=", 9) == 0 ||
-				     strncmp(a, "--format=", 9) == 0)) {
+		} else if (!rest &&
+			   (strncmp(a, "--socket=", 9) == 0 || strncmp(a, "--format=", 9) == 0)) {
 			opt = a[2] == 's' ? 1 : 2;
 			val = a + 9;
 		}
@@ -119,8 +119,9 @@ static int global_options(struct cli *cli, int *argc, char **argv)
 				ok = true;
 			}
 		if (!ok) {
-			fprintf(stderr, "vessel: error: --format %s: expected table, json, yaml or "
-					"csv\n",
+			fprintf(stderr,
+				"vessel: error: --format %s: expected table, json, yaml or "
+				"csv\n",
 				val);
 			return 2;
 		}

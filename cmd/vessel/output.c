@@ -157,8 +157,8 @@ static void yaml(struct json_object *o, int indent, bool in_list)
 void out_value(const struct cli *cli, struct json_object *o)
 {
 	if (cli->format == CLI_FORMAT_JSON) {
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-								     JSON_C_TO_STRING_NOSLASHESCAPE));
+		printf("%s\n", json_object_to_json_string_ext(
+				   o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 		return;
 	}
 	if (json_object_is_type(o, json_type_object) || json_object_is_type(o, json_type_array)) {

@@ -253,8 +253,8 @@ static bool caller_allowed(struct mgr_api *api, int fd, uid_t *uid, gid_t *gid)
 static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status,
 				 struct json_object *o)
 {
-	const char *text =
-	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								 JSON_C_TO_STRING_NOSLASHESCAPE);
 	size_t len = strlen(text);
 	char *copy = malloc(len + 1);
 	enum MHD_Result r = MHD_NO;
@@ -336,8 +336,7 @@ static enum MHD_Result begin(struct mgr_api *api, struct MHD_Connection *conn, c
 	c->route = find_route(method, url, &c->req, &status);
 	if (!c->route) {
 		free(c);
-		return refuse(conn, status,
-			      status == 405 ? "method not allowed" : "not found");
+		return refuse(conn, status, status == 405 ? "method not allowed" : "not found");
 	}
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 	uint64_t declared = cl ? strtoull(cl, NULL, 10) : 0;
@@ -354,8 +353,8 @@ static enum MHD_Result begin(struct mgr_api *api, struct MHD_Connection *conn, c
 		struct vs_err err = VS_ERR_INIT;
 		c->upload_dir = mgr_image_tmpdir(mgr_get_images(api->m), &err);
 		if (!c->upload_dir || asprintf(&c->upload_path, "%s/upload", c->upload_dir) < 0 ||
-		    (c->upload_fd = open(c->upload_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-					 0600)) < 0) {
+		    (c->upload_fd =
+			 open(c->upload_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
 			ctx_free(c);
 			return refuse(conn, 500, "cannot store the upload");
 		}
@@ -426,9 +425,8 @@ static int parse_body(struct req_ctx *c, struct vs_err *err)
 	if (!o || je != json_tokener_success) {
 		json_object_put(o);
 		return vs_errf(err, EINVAL, "request body: invalid JSON: %s",
-			       json_tokener_error_desc(je == json_tokener_success
-							   ? json_tokener_error_parse_eof
-							   : je));
+			       json_tokener_error_desc(
+				   je == json_tokener_success ? json_tokener_error_parse_eof : je));
 	}
 	for (size_t i = used; i < c->len; i++)
 		if (!strchr(" \t\r\n", c->buf[i])) {
@@ -484,8 +482,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- the socket ---- */
 
-static int make_socket(struct mgr_api *api, const char *path, const char *group,
-		       struct vs_err *err)
+static int make_socket(struct mgr_api *api, const char *path, const char *group, struct vs_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(sa.sun_path))

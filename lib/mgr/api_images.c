@@ -209,8 +209,9 @@ void api_post_images(struct api_request *req, struct api_response *res)
 		}
 		if (type && strcmp(type, "oci") == 0) {
 			if (req->uid != 0) {
-				vs_errf(&err, EPERM, "importing a server path needs root; upload "
-						     "the archive instead");
+				vs_errf(&err, EPERM,
+					"importing a server path needs root; upload "
+					"the archive instead");
 				goto bad;
 			}
 			if (!path || path[0] != '/') {

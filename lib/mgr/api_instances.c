@@ -29,8 +29,8 @@ static void start_op(struct api_request *req, struct api_response *res, const ch
 		     void (*free_arg)(void *))
 {
 	struct vs_err err = VS_ERR_INIT;
-	struct mgr_op *op = mgr_op_start(mgr_get_ops(req->m), desc, resources_of(name),
-					 may_cancel, fn, arg, free_arg, &err);
+	struct mgr_op *op = mgr_op_start(mgr_get_ops(req->m), desc, resources_of(name), may_cancel,
+					 fn, arg, free_arg, &err);
 	if (!op) {
 		api_error_from(res, &err);
 		return;
@@ -88,8 +88,7 @@ void api_get_root(struct api_request *req, struct api_response *res)
 	json_object_object_add(env, "server_version", json_object_new_string("0.1.0"));
 	json_object_object_add(env, "instance_types", json_object_new_string("container"));
 	json_object_object_add(env, "storage", json_object_new_string("overlay"));
-	json_object_object_add(env, "database_schema",
-			       json_object_new_int(mgr_db_schema_latest()));
+	json_object_object_add(env, "database_schema", json_object_new_int(mgr_db_schema_latest()));
 	json_object_object_add(o, "environment", env);
 	api_sync(res, o);
 }
@@ -144,7 +143,8 @@ void api_get_instance_state(struct api_request *req, struct api_response *res)
 		api_error_from(res, &err);
 		return;
 	}
-	struct json_object *full = mgr_instance_to_json(req->m, &inst), *o = json_object_new_object();
+	struct json_object *full = mgr_instance_to_json(req->m, &inst),
+			   *o = json_object_new_object();
 	const char *keep[] = { "status", "status_code", "pid" };
 	for (size_t i = 0; i < 3; i++) {
 		struct json_object *v;
@@ -191,8 +191,8 @@ static int create_run(struct mgr_op *op, void *arg, struct vs_err *err)
 
 void api_post_instances(struct api_request *req, struct api_response *res)
 {
-	static const char *const keys[] = { "name", "type", "source", "config", "start",
-					    "description", NULL };
+	static const char *const keys[] = { "name",  "type",	    "source", "config",
+					    "start", "description", NULL };
 	static const char *const src_keys[] = { "type", "alias", "fingerprint", NULL };
 	struct vs_err err = VS_ERR_INIT;
 	struct json_object *b = req->body, *src = NULL;
@@ -458,7 +458,7 @@ static void exec_job_free(void *p)
 static int exec_run(struct mgr_op *op, void *arg, struct vs_err *err)
 {
 	struct exec_job *j = arg;
-	struct mgr_exec_req er = { j->argv, j->env, j->cwd, j->has_user ? j->user : NULL,
+	struct mgr_exec_req er = { j->argv,	  j->env,      j->cwd, j->has_user ? j->user : NULL,
 				   j->stdin_data, j->stdin_len };
 	struct mgr_exec_result rr;
 	int r = mgr_instance_exec(j->m, j->name, &er, &rr, err);
@@ -468,8 +468,8 @@ static int exec_run(struct mgr_op *op, void *arg, struct vs_err *err)
 	json_object_object_add(md, "return", json_object_new_int(rr.exit_code));
 	json_object_object_add(md, "stdout",
 			       json_object_new_string_len(rr.out ? rr.out : "", (int)rr.out_len));
-	json_object_object_add(md, "stderr", json_object_new_string_len(
-						 rr.errout ? rr.errout : "", (int)rr.err_len));
+	json_object_object_add(
+	    md, "stderr", json_object_new_string_len(rr.errout ? rr.errout : "", (int)rr.err_len));
 	mgr_op_set_metadata(op, md);
 	mgr_exec_result_free(&rr);
 	return 0;
@@ -477,9 +477,9 @@ static int exec_run(struct mgr_op *op, void *arg, struct vs_err *err)
 
 void api_post_instance_exec(struct api_request *req, struct api_response *res)
 {
-	static const char *const keys[] = { "command",	     "environment", "cwd",
-					    "user",	     "group",	    "record-output",
-					    "interactive",   "stdin",	    "wait-for-websocket",
+	static const char *const keys[] = { "command",	   "environment", "cwd",
+					    "user",	   "group",	  "record-output",
+					    "interactive", "stdin",	  "wait-for-websocket",
 					    NULL };
 	struct vs_err err = VS_ERR_INIT;
 	struct json_object *b = req->body, *cmd = NULL, *env = NULL;
@@ -489,8 +489,8 @@ void api_post_instance_exec(struct api_request *req, struct api_response *res)
 	struct exec_job *j = NULL;
 	if (api_json_keys(b, "request", keys, &err) < 0 ||
 	    api_json_string(b, "cwd", &cwd, &err) < 0 ||
-	    api_json_string(b, "stdin", &in, &err) < 0 ||
-	    api_json_int(b, "user", &uid, &err) < 0 || api_json_int(b, "group", &gid, &err) < 0 ||
+	    api_json_string(b, "stdin", &in, &err) < 0 || api_json_int(b, "user", &uid, &err) < 0 ||
+	    api_json_int(b, "group", &gid, &err) < 0 ||
 	    api_json_bool(b, "record-output", &record, &err) < 0 ||
 	    api_json_bool(b, "interactive", &interactive, &err) < 0 ||
 	    api_json_bool(b, "wait-for-websocket", &wait_ws, &err) < 0)
@@ -514,8 +514,8 @@ void api_post_instance_exec(struct api_request *req, struct api_response *res)
 		goto bad;
 	}
 	json_object_object_get_ex(b, "environment", &env);
-	if (env && (!json_object_is_type(env, json_type_object) ||
-		    json_object_object_length(env) > 8)) {
+	if (env &&
+	    (!json_object_is_type(env, json_type_object) || json_object_object_length(env) > 8)) {
 		vs_errf(&err, EINVAL, "\"environment\": expected an object of at most 8 strings");
 		goto bad;
 	}

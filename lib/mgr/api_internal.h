@@ -15,8 +15,8 @@
 #include "vessel/core/err.h"
 #include "vessel/mgr/mgr.h"
 
-#define API_BODY_MAX   (1u << 20)		   /* JSON bodies */
-#define API_UPLOAD_MAX (8ull << 30)	   /* image uploads */
+#define API_BODY_MAX   (1u << 20)   /* JSON bodies */
+#define API_UPLOAD_MAX (8ull << 30) /* image uploads */
 #define API_PARAMS_MAX 2
 
 struct api_request {
@@ -32,7 +32,7 @@ struct api_request {
 
 struct api_response {
 	unsigned http_status;
-	struct json_object *json;     /* the whole envelope */
+	struct json_object *json;    /* the whole envelope */
 	struct MHD_Response *stream; /* or a ready response (events) */
 };
 
@@ -67,8 +67,7 @@ void api_error_from(struct api_response *res, const struct vs_err *err);
 int api_json_keys(struct json_object *o, const char *what, const char *const *allowed,
 		  struct vs_err *err);
 /* Typed field getters: ENOENT-free (missing -> default), EINVAL on a wrong type. */
-int api_json_string(struct json_object *o, const char *key, const char **out,
-		    struct vs_err *err);
+int api_json_string(struct json_object *o, const char *key, const char **out, struct vs_err *err);
 int api_json_bool(struct json_object *o, const char *key, bool *out, struct vs_err *err);
 int api_json_int(struct json_object *o, const char *key, int64_t *out, struct vs_err *err);
 /* A query parameter (NULL when absent). */

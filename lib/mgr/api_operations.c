@@ -147,8 +147,8 @@ void api_get_events(struct api_request *req, struct api_response *res)
 		api_error(res, 500, "out of memory");
 		return;
 	}
-	res->stream = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s,
-							stream_free);
+	res->stream =
+	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
 	if (!res->stream) {
 		stream_free(s);
 		api_error(res, 500, "cannot stream events");

@@ -104,8 +104,8 @@ static int errno_of_status(long status)
 }
 
 /* One HTTP exchange; *resp gets the parsed JSON body. */
-static int exchange(struct mgr_client *c, const char *method, const char *path,
-		    const char *body, size_t body_len, FILE *upload, curl_off_t upload_len,
+static int exchange(struct mgr_client *c, const char *method, const char *path, const char *body,
+		    size_t body_len, FILE *upload, curl_off_t upload_len,
 		    const char *const *headers, struct buf *b, long *status, struct vs_err *err)
 {
 	CURL *h = c->curl;
@@ -149,8 +149,7 @@ static int exchange(struct mgr_client *c, const char *method, const char *path,
 }
 
 /* Parse an envelope; error envelopes become err. */
-static int envelope(const struct buf *b, long status, struct json_object **out,
-		    struct vs_err *err)
+static int envelope(const struct buf *b, long status, struct json_object **out, struct vs_err *err)
 {
 	struct json_object *o = b->data ? json_tokener_parse(b->data) : NULL;
 	if (!o || !json_object_is_type(o, json_type_object)) {
@@ -162,9 +161,8 @@ static int envelope(const struct buf *b, long status, struct json_object **out,
 	if (json_object_object_get_ex(o, "type", &t) &&
 	    strcmp(json_object_get_string(t), "error") == 0) {
 		struct json_object *m;
-		const char *msg = json_object_object_get_ex(o, "error", &m)
-				      ? json_object_get_string(m)
-				      : "error";
+		const char *msg =
+		    json_object_object_get_ex(o, "error", &m) ? json_object_get_string(m) : "error";
 		int r = vs_errf(err, errno_of_status(status), "%s", msg);
 		json_object_put(o);
 		return r;
@@ -190,9 +188,8 @@ static int wait_op(struct mgr_client *c, const char *op_url, struct json_object 
 			return r;
 		struct json_object *md, *st, *e, *m;
 		json_object_object_get_ex(env, "metadata", &md);
-		const char *s = json_object_object_get_ex(md, "status", &st)
-				    ? json_object_get_string(st)
-				    : "";
+		const char *s =
+		    json_object_object_get_ex(md, "status", &st) ? json_object_get_string(st) : "";
 		if (strcmp(s, "Success") == 0) {
 			if (metadata)
 				*metadata = json_object_object_get_ex(md, "metadata", &m) && m
@@ -213,8 +210,8 @@ static int wait_op(struct mgr_client *c, const char *op_url, struct json_object 
 	}
 }
 
-static int finish(struct mgr_client *c, struct buf *b, long status,
-		  struct json_object **metadata, struct vs_err *err)
+static int finish(struct mgr_client *c, struct buf *b, long status, struct json_object **metadata,
+		  struct vs_err *err)
 {
 	struct json_object *env = NULL;
 	int r = envelope(b, status, &env, err);
@@ -240,12 +237,12 @@ static int finish(struct mgr_client *c, struct buf *b, long status,
 int mgr_client_do(struct mgr_client *c, const char *method, const char *path,
 		  struct json_object *body, struct json_object **metadata, struct vs_err *err)
 {
-	const char *text = body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN)
-				: NULL;
+	const char *text =
+	    body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL;
 	struct buf b = { 0 };
 	long status = 0;
-	int r = exchange(c, method, path, text, text ? strlen(text) : 0, NULL, 0, NULL, &b,
-			 &status, err);
+	int r = exchange(c, method, path, text, text ? strlen(text) : 0, NULL, 0, NULL, &b, &status,
+			 err);
 	if (r == 0)
 		r = finish(c, &b, status, metadata, err);
 	free(b.data);
@@ -253,8 +250,7 @@ int mgr_client_do(struct mgr_client *c, const char *method, const char *path,
 }
 
 int mgr_client_upload(struct mgr_client *c, const char *path, const char *file,
-		      const char *const *headers, struct json_object **metadata,
-		      struct vs_err *err)
+		      const char *const *headers, struct json_object **metadata, struct vs_err *err)
 {
 	vs_cleanup_fclose FILE *f = fopen(file, "rbe");
 	if (!f)
@@ -264,8 +260,8 @@ int mgr_client_upload(struct mgr_client *c, const char *path, const char *file,
 		return vs_errf(err, EINVAL, "%s: not a regular file", file);
 	struct buf b = { 0 };
 	long status = 0;
-	int r = exchange(c, "POST", path, NULL, 0, f, (curl_off_t)st.st_size, headers, &b,
-			 &status, err);
+	int r = exchange(c, "POST", path, NULL, 0, f, (curl_off_t)st.st_size, headers, &b, &status,
+			 err);
 	if (r == 0)
 		r = finish(c, &b, status, metadata, err);
 	free(b.data);
