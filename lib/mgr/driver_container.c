@@ -605,8 +605,8 @@ static int ct_reconcile(struct mgr *m, const struct mgr_instance *list, size_t n
 			if (strncmp(de->d_name, "vessel-", 7) != 0 || strlen(de->d_name) >= 40)
 				continue;
 			struct mgr_instance ghost = { 0 };
-			snprintf(ghost.runtime_id, sizeof(ghost.runtime_id), "%s", de->d_name);
-			snprintf(ghost.name, sizeof(ghost.name), "%s", de->d_name);
+			snprintf(ghost.runtime_id, sizeof(ghost.runtime_id), "%.39s", de->d_name);
+			snprintf(ghost.name, sizeof(ghost.name), "%.63s", de->d_name);
 			vs_log(VS_LOG_INFO, "reconcile: removing container %s of no instance",
 			       de->d_name);
 			struct vs_err e2 = VS_ERR_INIT;
