@@ -47,11 +47,18 @@ start_daemon() {
 stop_daemon() {
 	[ -n "$DPID" ] || return 0
 	kill "$DPID" 2>/dev/null
-	local deadline=$((SECONDS + 60))
+	local deadline=$((SECONDS + 60)) rc
 	while kill -0 "$DPID" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
 	kill -9 "$DPID" 2>/dev/null
 	wait "$DPID" 2>/dev/null
+	rc=$?
 	DPID=
+	CHECKS=$((CHECKS + 1))
+	if [ "$rc" != 0 ]; then
+		echo "FAIL: vesseld exited with status $rc on SIGTERM"
+		tail -30 "$T/vesseld.log" | sed 's/^/    /'
+		FAILS=$((FAILS + 1))
+	fi
 }
 
 # host objects of the manager: overlay mounts of instance roots, cgroups
@@ -131,6 +138,12 @@ wait_for() {
 runtime_id() { sqlite3 "$STATE/vessel.db" "SELECT runtime_id FROM instances WHERE name = '$1'"; }
 
 finish() {
+	CHECKS=$((CHECKS + 1))
+	if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T/vesseld.log"; then
+		echo "FAIL: sanitizer report from vesseld"
+		grep -A20 -E 'ERROR: |runtime error:' "$T/vesseld.log" | head -60 | sed 's/^/    /'
+		FAILS=$((FAILS + 1))
+	fi
 	echo "$((CHECKS - FAILS))/$CHECKS checks passed"
 	[ "$FAILS" = 0 ]
 }
