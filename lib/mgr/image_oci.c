@@ -417,10 +417,12 @@ static bool cancelled(const struct mgr_import_ctl *ctl)
 	return ctl && ctl->cancelled && ctl->cancelled(ctl->opaque);
 }
 
-/* Make sure layers/HEX exists (unpacked from the verified blob). */
+/* Make sure layers/HEX exists (unpacked from the verified blob); *made
+ * tells whether this call unpacked it. */
 static int ensure_layer(struct mgr_image_store *s, const char *layout, const struct descriptor *d,
-			const struct mgr_import_ctl *ctl, struct vs_err *err)
+			const struct mgr_import_ctl *ctl, bool *made, struct vs_err *err)
 {
+	*made = false;
 	char digest[80];
 	snprintf(digest, sizeof(digest), "sha256:%s", d->hex);
 	vs_cleanup_free char *final = mgr_image_layer_dir(s, digest);
@@ -444,6 +446,8 @@ static int ensure_layer(struct mgr_image_store *s, const char *layout, const str
 	r = unpack_layer(blob, tmp, ctl, err);
 	if (r == 0 && rename(tmp, final) < 0 && errno != EEXIST && errno != ENOTEMPTY)
 		r = vs_syserrf(err, errno, "rename %s", final);
+	else if (r == 0)
+		*made = true;
 	struct vs_err e2 = VS_ERR_INIT;
 	mgr_rm_rf(tmp, &e2);
 	return r;
@@ -565,6 +569,23 @@ out:
 	return r;
 }
 
+static bool layer_referenced(struct mgr_image_store *s, const char *digest)
+{
+	bool used = true; /* when in doubt, keep it */
+	struct vs_err e = VS_ERR_INIT;
+	mgr_db_lock(s->db);
+	{
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		    s->db, "SELECT 1 FROM image_layers WHERE digest = ? LIMIT 1", &e);
+		if (st) {
+			sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+			used = sqlite3_step(st) == SQLITE_ROW;
+		}
+	}
+	mgr_db_unlock(s->db);
+	return used;
+}
+
 static int import_layout(struct mgr_image_store *s, const char *layout, const char *alias,
 			 const struct mgr_import_ctl *ctl, char *fingerprint, struct vs_err *err)
 {
@@ -617,8 +638,11 @@ static int import_layout(struct mgr_image_store *s, const char *layout, const ch
 	if ((r = image_config_text(cfg, &config, &arch, err)) < 0)
 		return r;
 	char **digests = calloc(nl ? nl : 1, sizeof(*digests));
-	if (!digests)
+	vs_cleanup_free bool *made = calloc(nl ? nl : 1, sizeof(*made));
+	if (!digests || !made) {
+		free(digests);
 		return vs_errf(err, ENOMEM, "out of memory");
+	}
 	uint64_t size = 0;
 	for (size_t i = 0; i < nl && r == 0; i++) {
 		struct descriptor ld;
@@ -637,7 +661,7 @@ static int import_layout(struct mgr_image_store *s, const char *layout, const ch
 			break;
 		}
 		progress(ctl, "unpack", (unsigned)(i * 100 / nl));
-		if ((r = ensure_layer(s, layout, &ld, ctl, err)) < 0)
+		if ((r = ensure_layer(s, layout, &ld, ctl, &made[i], err)) < 0)
 			break;
 		size += (uint64_t)ld.size;
 		if (asprintf(&digests[i], "sha256:%s", ld.hex) < 0) {
@@ -647,6 +671,14 @@ static int import_layout(struct mgr_image_store *s, const char *layout, const ch
 	}
 	if (r == 0)
 		r = register_image(s, md.hex, config, arch, size, digests, nl, alias, err);
+	/* a failed import leaves no layer it unpacked itself behind */
+	for (size_t i = 0; r < 0 && i < nl; i++)
+		if (made[i] && digests[i] && !layer_referenced(s, digests[i])) {
+			vs_cleanup_free char *dir = mgr_image_layer_dir(s, digests[i]);
+			struct vs_err e2 = VS_ERR_INIT;
+			if (dir)
+				mgr_rm_rf(dir, &e2);
+		}
 	if (r == 0)
 		memcpy(fingerprint, md.hex, 65);
 	for (size_t i = 0; i < nl; i++)
