@@ -176,7 +176,23 @@ int api_json_int(struct json_object *o, const char *key, int64_t *out, struct vs
 
 const char *api_query(struct api_request *req, const char *key)
 {
-	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+	if (req->conn)
+		return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+	/* without HTTP: look key up in "k=v&k2=v2" (no unescaping) */
+	static __thread char value[256];
+	size_t kl = strlen(key);
+	for (const char *p = req->query; p && *p;) {
+		const char *amp = strchr(p, '&');
+		size_t n = amp ? (size_t)(amp - p) : strlen(p);
+		if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			snprintf(value, sizeof(value), "%.*s", (int)(n - kl - 1), p + kl + 1);
+			return value;
+		}
+		if (n == kl && strncmp(p, key, kl) == 0)
+			return "";
+		p += n + (amp ? 1 : 0);
+	}
+	return NULL;
 }
 
 /* ---- routing ---- */
@@ -404,21 +420,17 @@ static void body_chunk(struct req_ctx *c, const char *data, size_t n)
 	c->buf[c->len] = 0;
 }
 
-/* Parse the collected body as one JSON value (nothing after it). */
-static int parse_body(struct req_ctx *c, struct vs_err *err)
+/* Parse a request body as one JSON object (nothing after it). */
+static int parse_json_body(const char *buf, size_t len, struct json_object **out,
+			   struct vs_err *err)
 {
-	if (c->upload_fd >= 0) {
-		close(c->upload_fd);
-		c->upload_fd = -1;
-		c->req.upload_path = c->upload_path;
-		return 0;
-	}
-	if (!c->len)
+	*out = NULL;
+	if (!len)
 		return 0;
 	struct json_tokener *tok = json_tokener_new_ex(32);
 	if (!tok)
 		return vs_errf(err, ENOMEM, "out of memory");
-	struct json_object *o = json_tokener_parse_ex(tok, c->buf, (int)c->len);
+	struct json_object *o = json_tokener_parse_ex(tok, buf, (int)len);
 	enum json_tokener_error je = json_tokener_get_error(tok);
 	size_t used = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
@@ -428,8 +440,8 @@ static int parse_body(struct req_ctx *c, struct vs_err *err)
 			       json_tokener_error_desc(
 				   je == json_tokener_success ? json_tokener_error_parse_eof : je));
 	}
-	for (size_t i = used; i < c->len; i++)
-		if (!strchr(" \t\r\n", c->buf[i])) {
+	for (size_t i = used; i < len; i++)
+		if (!buf[i] || !strchr(" \t\r\n", buf[i])) {
 			json_object_put(o);
 			return vs_errf(err, EINVAL, "request body: data after the JSON value");
 		}
@@ -437,8 +449,19 @@ static int parse_body(struct req_ctx *c, struct vs_err *err)
 		json_object_put(o);
 		return vs_errf(err, EINVAL, "request body: expected a JSON object");
 	}
-	c->req.body = o;
+	*out = o;
 	return 0;
+}
+
+static int parse_body(struct req_ctx *c, struct vs_err *err)
+{
+	if (c->upload_fd >= 0) {
+		close(c->upload_fd);
+		c->upload_fd = -1;
+		c->req.upload_path = c->upload_path;
+		return 0;
+	}
+	return parse_json_body(c->buf, c->len, &c->req.body, err);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -591,4 +614,60 @@ void mgr_api_stop(struct mgr_api *api)
 	unlink(api->socket_path);
 	free(api->socket_path);
 	free(api);
+}
+
+int mgr_api_dispatch(struct mgr *m, const char *method, const char *url, const char *body,
+		     size_t len, unsigned *status, char **response, struct vs_err *err)
+{
+	*response = NULL;
+	struct api_request req = { .m = m, .method = method, .uid = 0, .gid = 0 };
+	char path[2048];
+	const char *q = strchr(url, '?');
+	size_t pl = q ? (size_t)(q - url) : strlen(url);
+	struct api_response res = { 0 };
+	if (pl >= sizeof(path)) {
+		api_error(&res, 404, "not found");
+		goto out;
+	}
+	memcpy(path, url, pl);
+	path[pl] = 0;
+	req.query = q ? q + 1 : NULL;
+	unsigned st = 404;
+	const struct api_route *route = find_route(method, path, &req, &st);
+	if (!route) {
+		api_error(&res, st, st == 405 ? "method not allowed" : "not found");
+		goto out;
+	}
+	if (len > API_BODY_MAX) {
+		api_error(&res, 413, "request body too large");
+		goto out;
+	}
+	if (route->body == API_BODY_NONE && len) {
+		api_error(&res, 400, "this request takes no body");
+		goto out;
+	}
+	struct vs_err perr = VS_ERR_INIT;
+	if (parse_json_body(body, len, &req.body, &perr) < 0) {
+		api_error(&res, 400, "%s", perr.msg);
+		goto out;
+	}
+	route->fn(&req, &res);
+	json_object_put(req.body);
+	if (res.stream) {
+		MHD_destroy_response(res.stream);
+		res.stream = NULL;
+		json_object_put(res.json);
+		res.json = NULL;
+		res.http_status = 200;
+		*status = 200;
+		*response = strdup("stream");
+		return *response ? 0 : vs_errf(err, ENOMEM, "out of memory");
+	}
+out:
+	if (!res.json)
+		api_error(&res, 500, "no response");
+	*status = res.http_status;
+	*response = strdup(json_object_to_json_string_ext(res.json, JSON_C_TO_STRING_PLAIN));
+	json_object_put(res.json);
+	return *response ? 0 : vs_errf(err, ENOMEM, "out of memory");
 }

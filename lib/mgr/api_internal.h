@@ -26,6 +26,7 @@ struct api_request {
 	char params[API_PARAMS_MAX][256]; /* {name} segments of the path */
 	struct json_object *body;	  /* parsed JSON body, or NULL */
 	const char *upload_path;	  /* raw upload saved to this file, or NULL */
+	const char *query;		  /* without HTTP (mgr_api_dispatch): "a=1&b=2" */
 	uid_t uid;
 	gid_t gid;
 };

@@ -33,4 +33,13 @@ int mgr_api_start(struct mgr *m, const struct mgr_api_opts *opts, struct mgr_api
 /* Stop serving and remove the socket. */
 void mgr_api_stop(struct mgr_api *api);
 
+/*
+ * One request without HTTP (tests, the fuzz target): routing, the body
+ * limits and parse, the handler, as the server runs them for a root
+ * caller.  url may carry a query string.  *response gets the JSON text
+ * (malloc'd); an event stream is opened and closed at once ("stream").
+ */
+int mgr_api_dispatch(struct mgr *m, const char *method, const char *url, const char *body,
+		     size_t len, unsigned *status, char **response, struct vs_err *err);
+
 #endif

@@ -75,10 +75,8 @@ static void test_db_migrations(void **state)
 	assert_int_equal(count(db, "SELECT COUNT(*) FROM schema"), mgr_db_schema_latest());
 	/* a file from a newer vesseld is refused */
 	mgr_db_lock(db);
-	assert_int_equal(mgr_db_exec(db,
-				     "INSERT INTO schema (version, updated_at) VALUES (999, 'x')",
-				     &err),
-			 0);
+	assert_int_equal(
+	    mgr_db_exec(db, "INSERT INTO schema (version, updated_at) VALUES (999, 'x')", &err), 0);
 	mgr_db_unlock(db);
 	mgr_db_close(db);
 	assert_int_equal(mgr_db_open(path, &db, &err), -EPROTO);
@@ -149,10 +147,15 @@ static void test_instance_rows(void **state)
 
 static void test_names(void **state)
 {
-	static const char *const good[] = { "a", "c1", "web-01", "A-b-C",
-					    "a23456789012345678901234567890123456789012345678901234567890123" };
-	static const char *const bad[] = { "", "1a", "-a", "a-", "a_b", "a.b", "a b", "a/b",
-					   "a234567890123456789012345678901234567890123456789012345678901234" };
+	static const char *const good[] = {
+		"a", "c1", "web-01", "A-b-C",
+		"a23456789012345678901234567890123456789012345678901234567890123"
+	};
+	static const char *const bad[] = {
+		"",    "1a",  "-a",
+		"a-",  "a_b", "a.b",
+		"a b", "a/b", "a234567890123456789012345678901234567890123456789012345678901234"
+	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_int_equal(mgr_name_validate(good[i], NULL), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
