@@ -43,8 +43,10 @@ static char *find_runtime(void)
 	if (n > 0) {
 		self[n] = 0;
 		char *dir = dirname(self);
-		const char *cands[] = { "vessel-runtime", "../vessel-runtime/vessel-runtime" };
-		for (size_t i = 0; i < 2; i++) {
+		/* installed (sbin next to bin), or the build tree */
+		const char *cands[] = { "vessel-runtime", "../bin/vessel-runtime",
+					"../vessel-runtime/vessel-runtime" };
+		for (size_t i = 0; i < 3; i++) {
 			char *p = NULL;
 			if (asprintf(&p, "%s/%s", dir, cands[i]) < 0)
 				return NULL;
