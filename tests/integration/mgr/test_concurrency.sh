@@ -1,8 +1,8 @@
 #!/bin/bash
 # test_concurrency.sh - 100 API clients at once (the issue's figure), each
 # launching, exec'ing in, listing and deleting its own container
-# (MGR_CLIENTS, MGR_ROUNDS change the load); then 10 clients race to create the same name (exactly one wins).  No
-# request may fail, the whole run is bounded (generously: 600 s), and
+# (MGR_CLIENTS, MGR_ROUNDS change the load); then 10 clients race to
+# create the same name (exactly one wins).  No request may fail, the whole run is bounded (generously: 600 s), and
 # afterwards the database is empty and no host object is left.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
