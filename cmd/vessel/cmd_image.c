@@ -259,3 +259,96 @@ int cmd_monitor(struct cli *cli, int argc, char **argv)
 	free(path);
 	return r < 0 ? cli_fail(&err) : 0;
 }
+
+int cmd_network(struct cli *cli, int argc, char **argv)
+{
+	if (argc < 2)
+		return cli_usage("network", "expected a subcommand");
+	const char *sub = argv[1];
+	if (strcmp(sub, "create") == 0) {
+		static const struct option opts[] = { { "subnet", required_argument, NULL, 's' },
+						      { "nat", no_argument, NULL, 'n' },
+						      { "no-nat", no_argument, NULL, 'N' },
+						      { "isolated", no_argument, NULL, 'i' },
+						      { NULL, 0, NULL, 0 } };
+		struct json_object *b = json_object_new_object();
+		int c;
+		optind = 1;
+		opterr = 0;
+		while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
+			switch (c) {
+			case 's':
+				json_object_object_add(b, "subnet", json_object_new_string(optarg));
+				break;
+			case 'n':
+				json_object_object_add(b, "nat", json_object_new_boolean(1));
+				break;
+			case 'N':
+				json_object_object_add(b, "nat", json_object_new_boolean(0));
+				break;
+			case 'i':
+				json_object_object_add(b, "isolated", json_object_new_boolean(1));
+				break;
+			default:
+				json_object_put(b);
+				return cli_usage("network", "create: unknown option %s",
+						 argv[optind]);
+			}
+		}
+		if (argc - 1 - optind != 1) {
+			json_object_put(b);
+			return cli_usage("network", "create: expected NAME");
+		}
+		json_object_object_add(b, "name", json_object_new_string(argv[1 + optind]));
+		struct json_object *md = NULL;
+		int r = request(cli, "POST", "/1.0/networks", b, &md);
+		if (r == 0)
+			printf("Network %s created (%s)\n", jstr(md, "name"), jstr(md, "subnet"));
+		json_object_put(md);
+		return r;
+	}
+	if (strcmp(sub, "list") == 0) {
+		if (argc != 2)
+			return cli_usage("network", "list: no arguments expected");
+		struct json_object *md = NULL;
+		int r = request(cli, "GET", "/1.0/networks?recursion=1", NULL, &md);
+		if (r)
+			return r;
+		if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
+			out_value(cli, md);
+			json_object_put(md);
+			return 0;
+		}
+		static const char *const headers[] = { "NAME", "BRIDGE", "SUBNET", "NAT",
+						       "ISOLATED" };
+		size_t n = json_object_array_length(md);
+		char **cells = calloc(n * 5 + 1, sizeof(char *));
+		for (size_t i = 0; cells && i < n; i++) {
+			struct json_object *o = json_object_array_get_idx(md, i);
+			cells[i * 5 + 0] = strdup(jstr(o, "name"));
+			cells[i * 5 + 1] = strdup(jstr(o, "bridge"));
+			cells[i * 5 + 2] = strdup(jstr(o, "subnet"));
+			cells[i * 5 + 3] = strdup(jstr(o, "nat"));
+			cells[i * 5 + 4] = strdup(jstr(o, "isolated"));
+		}
+		if (cells)
+			out_rows(cli, headers, 5, cells, n);
+		for (size_t i = 0; cells && i < n * 5; i++)
+			free(cells[i]);
+		free(cells);
+		json_object_put(md);
+		return 0;
+	}
+	if ((strcmp(sub, "info") == 0 || strcmp(sub, "delete") == 0) && argc == 3) {
+		char *p = esc_path("/1.0/networks/", argv[2]);
+		struct json_object *md = NULL;
+		int r = request(cli, sub[0] == 'i' ? "GET" : "DELETE", p, NULL, &md);
+		free(p);
+		if (r == 0 && sub[0] == 'i')
+			out_value(cli, md);
+		json_object_put(md);
+		return r;
+	}
+	return cli_usage("network", "create NAME [--subnet CIDR] [--nat|--no-nat] [--isolated] | "
+				    "list | info NAME | delete NAME");
+}

@@ -42,8 +42,10 @@ static int create(struct cli *cli, const char *cmd, int argc, char **argv, bool 
 	opterr = 0;
 	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
 					      { "vm", no_argument, NULL, 'V' },
+					      { "network", required_argument, NULL, 'n' },
 					      { NULL, 0, NULL, 0 } };
 	bool vm = false;
+	const char *network = NULL;
 	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		if (c == 'c') {
 			char *eq = strchr(optarg, '=');
@@ -55,6 +57,8 @@ static int create(struct cli *cli, const char *cmd, int argc, char **argv, bool 
 			json_object_object_add(cfg, optarg, json_object_new_string(eq + 1));
 		} else if (c == 'V') {
 			vm = true;
+		} else if (c == 'n') {
+			network = optarg;
 		} else {
 			json_object_put(cfg);
 			return cli_usage(cmd, "unknown option %s", argv[optind - 1]);
@@ -73,6 +77,14 @@ static int create(struct cli *cli, const char *cmd, int argc, char **argv, bool 
 	json_object_object_add(b, "source", src);
 	json_object_object_add(b, "config", cfg);
 	json_object_object_add(b, "start", json_object_new_boolean(start));
+	if (network) {
+		struct json_object *devs = json_object_new_object(),
+				   *nic = json_object_new_object();
+		json_object_object_add(nic, "type", json_object_new_string("nic"));
+		json_object_object_add(nic, "network", json_object_new_string(network));
+		json_object_object_add(devs, "eth0", nic);
+		json_object_object_add(b, "devices", devs);
+	}
 	return request(cli, "POST", "/1.0/instances", b, NULL);
 }
 

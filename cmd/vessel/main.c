@@ -15,9 +15,10 @@
 #include "cli.h"
 
 static const struct cli_command commands[] = {
-	{ "launch", cmd_launch, "launch IMAGE NAME [-c KEY=VALUE]...",
+	{ "launch", cmd_launch, "launch IMAGE NAME [-c KEY=VALUE]... [--network NETWORK]",
 	  "create and start an instance" },
-	{ "init", cmd_init, "init IMAGE NAME [-c KEY=VALUE]...", "create an instance" },
+	{ "init", cmd_init, "init IMAGE NAME [-c KEY=VALUE]... [--network NETWORK]",
+	  "create an instance" },
 	{ "list", cmd_list, "list", "list instances" },
 	{ "info", cmd_info, "info NAME", "show an instance" },
 	{ "start", cmd_start, "start NAME...", "start instances" },
@@ -39,6 +40,10 @@ static const struct cli_command commands[] = {
 	  "image import FILE|DIR [--alias ALIAS] | list | info IMAGE | delete IMAGE... | "
 	  "alias create ALIAS IMAGE | alias delete ALIAS",
 	  "images" },
+	{ "network", cmd_network,
+	  "network create NAME [--subnet CIDR] [--nat|--no-nat] [--isolated] | list | info NAME | "
+	  "delete NAME",
+	  "networks (a bridge, dnsmasq, NAT)" },
 	{ "operation", cmd_operation, "operation list", "operations" },
 	{ "monitor", cmd_monitor, "monitor [--type TYPE[,TYPE]]", "print events as they happen" },
 };

@@ -166,6 +166,7 @@ struct create_job {
 	struct mgr_config_entry *config;
 	size_t nconfig;
 	bool start;
+	char network[64]; /* "" for none */
 };
 
 static void create_job_free(void *p)
@@ -182,17 +183,40 @@ static void create_job_free(void *p)
 static int create_run(struct mgr_op *op, void *arg, struct vs_err *err)
 {
 	struct create_job *j = arg;
-	struct mgr_create_req cr = { j->name, j->type, j->image, j->config, j->nconfig };
+	struct mgr_create_req cr = { j->name,	j->type,    j->image,
+				     j->config, j->nconfig, j->network[0] ? j->network : NULL };
 	int r = mgr_instance_create(j->m, &cr, err);
 	if (r == 0 && j->start)
 		r = mgr_instance_action(j->m, j->name, MGR_ACTION_START, false, 0, err);
 	return r;
 }
 
+/* "devices": {"eth0": {"type": "nic", "network": NAME}} (one NIC, for now). */
+static int parse_devices(struct json_object *b, const char **network, struct vs_err *err)
+{
+	static const char *const dev_keys[] = { "eth0", NULL };
+	static const char *const nic_keys[] = { "type", "network", NULL };
+	struct json_object *devs, *eth0;
+	const char *type = NULL;
+	if (!json_object_object_get_ex(b, "devices", &devs))
+		return 0;
+	if (api_json_keys(devs, "devices", dev_keys, err) < 0)
+		return vs_err_prefix(err, "only an eth0 NIC is supported so far");
+	if (!json_object_object_get_ex(devs, "eth0", &eth0))
+		return 0;
+	if (api_json_keys(eth0, "devices.eth0", nic_keys, err) < 0 ||
+	    api_json_string(eth0, "type", &type, err) < 0 ||
+	    api_json_string(eth0, "network", network, err) < 0)
+		return -err->code;
+	if (!type || strcmp(type, "nic") != 0 || !*network || !*network[0])
+		return vs_errf(err, EINVAL, "devices.eth0: expected type nic and a network");
+	return 0;
+}
+
 void api_post_instances(struct api_request *req, struct api_response *res)
 {
-	static const char *const keys[] = { "name",  "type",	    "source", "config",
-					    "start", "description", NULL };
+	static const char *const keys[] = { "name",  "type",	    "source",  "config",
+					    "start", "description", "devices", NULL };
 	static const char *const src_keys[] = { "type", "alias", "fingerprint", NULL };
 	struct vs_err err = VS_ERR_INIT;
 	struct json_object *b = req->body, *src = NULL;
@@ -232,6 +256,9 @@ void api_post_instances(struct api_request *req, struct api_response *res)
 	json_object_object_get_ex(b, "config", &cfgo);
 	if (parse_config(cfgo, false, &cfg, &ncfg, &err) < 0)
 		goto bad;
+	const char *network = NULL;
+	if (parse_devices(b, &network, &err) < 0)
+		goto bad;
 	struct create_job *j = calloc(1, sizeof(*j));
 	if (!j) {
 		vs_errf(&err, ENOMEM, "out of memory");
@@ -254,7 +281,10 @@ void api_post_instances(struct api_request *req, struct api_response *res)
 		j->config[i].value = strdup(cfg[i].value);
 		j->nconfig++;
 	}
-	struct mgr_create_req cr = { j->name, j->type, j->image, j->config, j->nconfig };
+	if (network)
+		snprintf(j->network, sizeof(j->network), "%.63s", network);
+	struct mgr_create_req cr = { j->name,	j->type,    j->image,
+				     j->config, j->nconfig, j->network[0] ? j->network : NULL };
 	if (mgr_instance_create_check(req->m, &cr, &err) < 0) {
 		create_job_free(j);
 		goto bad;

@@ -97,5 +97,9 @@ void api_get_operation(struct api_request *req, struct api_response *res);
 void api_get_operation_wait(struct api_request *req, struct api_response *res);
 void api_delete_operation(struct api_request *req, struct api_response *res);
 void api_get_events(struct api_request *req, struct api_response *res);
+void api_get_networks(struct api_request *req, struct api_response *res);
+void api_post_networks(struct api_request *req, struct api_response *res);
+void api_get_network(struct api_request *req, struct api_response *res);
+void api_delete_network(struct api_request *req, struct api_response *res);
 
 #endif

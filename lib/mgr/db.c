@@ -57,6 +57,23 @@ static const char *const migrations[] = {
 	"  key TEXT NOT NULL,"
 	"  value TEXT NOT NULL,"
 	"  PRIMARY KEY (instance_id, key));",
+	/* 2: networks (a bridge each) and the NICs of instances on them */
+	"CREATE TABLE networks ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  bridge TEXT NOT NULL UNIQUE,"
+	"  subnet TEXT NOT NULL UNIQUE,"
+	"  nat INTEGER NOT NULL DEFAULT 1,"
+	"  isolated INTEGER NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE instance_nics ("
+	"  instance_id INTEGER NOT NULL REFERENCES instances (id) ON DELETE CASCADE,"
+	"  network_id INTEGER NOT NULL REFERENCES networks (id) ON DELETE RESTRICT,"
+	"  name TEXT NOT NULL,"
+	"  mac TEXT NOT NULL UNIQUE,"
+	"  address TEXT NOT NULL,"
+	"  PRIMARY KEY (instance_id, name),"
+	"  UNIQUE (network_id, address));",
 };
 
 int mgr_db_schema_latest(void)

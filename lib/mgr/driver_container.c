@@ -44,6 +44,7 @@
 #include "vessel/core/util.h"
 #include "vessel/ct/container.h"
 #include "vessel/ct/state.h"
+#include "vessel/mgr/network.h"
 
 #define OUT_CAP (1u << 20)
 
@@ -393,9 +394,42 @@ static int release(struct mgr *m, const struct mgr_instance *inst, struct vs_err
 	return r < 0 ? r : r2;
 }
 
+/* /etc/resolv.conf in the root (resolved inside it), naming the gateway. */
+static int write_resolv_conf(const char *rootfs, const char *gateway, struct vs_err *err)
+{
+	vs_cleanup_close int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return vs_syserrf(err, errno, "open %s", rootfs);
+	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT };
+	vs_cleanup_close int etc = (int)syscall(SYS_openat2, root, "/etc", &how, sizeof(how));
+	if (etc < 0) {
+		if (mkdirat(root, "etc", 0755) < 0 && errno != EEXIST)
+			return vs_syserrf(err, errno, "mkdir /etc in the container");
+		etc = openat(root, "etc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (etc < 0)
+			return vs_syserrf(err, errno, "open /etc in the container");
+	}
+	unlinkat(etc, "resolv.conf", 0); /* a symlink in the image is replaced, not followed */
+	vs_cleanup_close int fd =
+	    openat(etc, "resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return vs_syserrf(err, errno, "write /etc/resolv.conf in the container");
+	char text[64];
+	int n = snprintf(text, sizeof(text), "nameserver %s\n", gateway);
+	return vs_write_full(fd, text, (size_t)n) < 0
+		   ? vs_syserrf(err, errno, "write /etc/resolv.conf in the container")
+		   : 0;
+}
+
 static int ct_start(struct mgr *m, const struct mgr_instance *inst, const struct mgr_image *img,
 		    struct vs_err *err)
 {
+	struct mgr_nic nics[4];
+	size_t nnics = 0;
+	int nr = mgr_network_nics(m, inst->id, nics, 4, &nnics, err);
+	if (nr < 0)
+		return nr;
 	enum ct_status s;
 	pid_t pid;
 	vs_cleanup_free char *dir = ct_path(m, inst, NULL);
@@ -416,6 +450,14 @@ static int ct_start(struct mgr *m, const struct mgr_instance *inst, const struct
 		return r;
 	if ((r = write_config(m, inst, img, err)) < 0)
 		goto fail;
+	if (nnics) {
+		vs_cleanup_free char *rootfs = ct_path(m, inst, "rootfs");
+		if (!rootfs || (r = write_resolv_conf(rootfs, nics[0].gateway, err)) < 0) {
+			if (!rootfs)
+				r = vs_errf(err, ENOMEM, "out of memory");
+			goto fail;
+		}
+	}
 	unlink(rtlog);
 	{
 		vs_cleanup_close int fd =
@@ -446,6 +488,21 @@ static int ct_start(struct mgr *m, const struct mgr_instance *inst, const struct
 			}
 			goto fail;
 		}
+	}
+	/* NICs go into the created container's network namespace before its
+	 * process runs; the host end dies with the namespace */
+	for (size_t i = 0; i < nnics; i++) {
+		enum ct_status s2;
+		pid_t cpid = 0;
+		char host_if[16];
+		snprintf(host_if, sizeof(host_if), "vv%.10s%u", inst->runtime_id + 7,
+			 (unsigned)(i & 7));
+		if (live_status(m, inst->runtime_id, &s2, &cpid) < 0 || !cpid) {
+			r = vs_errf(err, EIO, "start %s: the container is gone", inst->name);
+			goto fail;
+		}
+		if ((r = mgr_network_nic_attach(m, &nics[i], host_if, cpid, err)) < 0)
+			goto fail;
 	}
 	const char *args[] = { "start", inst->runtime_id, NULL };
 	if ((r = runtime_run(m, "start", args, NULL, 0, NULL, err)) < 0)

@@ -28,8 +28,18 @@
 #include "mgr_internal.h"
 #include "vessel/core/cleanup.h"
 #include "vessel/core/log.h"
+#include "vessel/core/util.h"
+#include "vessel/mgr/network.h"
 
 static int lock_fd = -1;
+
+static bool mgr_is_hex_prefix(const char *t)
+{
+	for (int i = 0; i < 4; i++)
+		if (!((t[i] >= '0' && t[i] <= '9') || (t[i] >= 'a' && t[i] <= 'f')))
+			return false;
+	return true;
+}
 
 struct mgr_db *mgr_get_db(struct mgr *m)
 {
@@ -151,6 +161,26 @@ static int import_builtin(struct mgr *m, const char *busybox)
 	return 0;
 }
 
+/* STATE/host-id: 4 random hex digits, made once, naming this state dir's
+ * bridges (so that orphans are told apart from another vesseld's). */
+static int load_host_id(struct mgr *m, struct vs_err *err)
+{
+	vs_cleanup_free char *path = NULL, *text = NULL;
+	if (asprintf(&path, "%s/host-id", m->state_dir) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	size_t len;
+	if (vs_read_file(path, &text, &len, 64, NULL) == 0 && len >= 4 && mgr_is_hex_prefix(text)) {
+		memcpy(m->host_id, text, 4);
+		m->host_id[4] = 0;
+		return 0;
+	}
+	unsigned char b[2];
+	if (getrandom(b, 2, 0) != 2)
+		return vs_syserrf(err, errno, "getrandom");
+	snprintf(m->host_id, sizeof(m->host_id), "%02x%02x", b[0], b[1]);
+	return vs_write_file_atomic(path, m->host_id, 4, err);
+}
+
 int mgr_open(const struct mgr_opts *opts, struct mgr **out, struct vs_err *err)
 {
 	*out = NULL;
@@ -183,6 +213,8 @@ int mgr_open(const struct mgr_opts *opts, struct mgr **out, struct vs_err *err)
 		r = vs_errf(err, EBUSY, "another vesseld is using %s", sd);
 		goto fail;
 	}
+	if ((r = load_host_id(m, err)) < 0)
+		goto fail;
 	if ((r = mgr_db_open(dbpath, &m->db, err)) < 0)
 		goto fail;
 	if ((r = mgr_image_store_init(&m->images, sd, m->db, err)) < 0)
@@ -195,7 +227,7 @@ int mgr_open(const struct mgr_opts *opts, struct mgr **out, struct vs_err *err)
 	}
 	if (opts->busybox_path && *opts->busybox_path)
 		import_builtin(m, opts->busybox_path);
-	if ((r = mgr_reconcile(m, err)) < 0)
+	if ((r = mgr_network_reconcile(m, err)) < 0 || (r = mgr_reconcile(m, err)) < 0)
 		goto fail;
 	*out = m;
 	return 0;
@@ -292,6 +324,11 @@ int mgr_instance_create_check(struct mgr *m, const struct mgr_create_req *req, s
 	if ((r = mgr_image_get(&m->images, req->image, &img, err)) < 0)
 		return r;
 	mgr_image_free(&img);
+	if (req->network) {
+		struct mgr_network net;
+		if ((r = mgr_network_get(m->db, req->network, &net, err)) < 0)
+			return r;
+	}
 	struct mgr_instance inst;
 	if (mgr_instance_db_get(m->db, req->name, &inst, NULL) == 0) {
 		mgr_instance_free(&inst);
@@ -328,7 +365,10 @@ int mgr_instance_create(struct mgr *m, const struct mgr_create_req *req, struct 
 		r = mgr_instance_db_insert(m->db, &inst, err);
 	if (r == 0) {
 		busy_acquire(m, inst.id);
-		r = d->create(m, &inst, &img, err);
+		if (req->network)
+			r = mgr_network_nic_add(m, inst.id, req->network, err);
+		if (r == 0)
+			r = d->create(m, &inst, &img, err);
 		if (r < 0) {
 			struct vs_err e = VS_ERR_INIT;
 			d->destroy(m, &inst, &e);
@@ -336,6 +376,8 @@ int mgr_instance_create(struct mgr *m, const struct mgr_create_req *req, struct 
 		}
 		busy_release(m, inst.id);
 	}
+	if (r == 0 && req->network)
+		mgr_network_refresh_hosts(m);
 	if (r == 0)
 		mgr_emit_lifecycle(m, "instance-created", inst.name);
 	mgr_instance_free(&inst);
@@ -499,8 +541,10 @@ int mgr_instance_delete(struct mgr *m, const char *name, bool force, struct vs_e
 		r = d->destroy(m, &inst, err);
 	if (r == 0)
 		r = mgr_instance_db_delete(m->db, inst.id, err);
-	if (r == 0)
+	if (r == 0) {
+		mgr_network_refresh_hosts(m);
 		mgr_emit_lifecycle(m, "instance-deleted", inst.name);
+	}
 	busy_release(m, inst.id);
 	mgr_instance_free(&inst);
 	return r;
@@ -522,8 +566,10 @@ int mgr_instance_rename(struct mgr *m, const char *name, const char *new_name, s
 			    mgr_power_status(p));
 	if (r == 0)
 		r = mgr_instance_db_rename(m->db, inst.id, new_name, err);
-	if (r == 0)
+	if (r == 0) {
+		mgr_network_refresh_hosts(m);
 		mgr_emit_lifecycle(m, "instance-renamed", new_name);
+	}
 	busy_release(m, inst.id);
 	mgr_instance_free(&inst);
 	return r;
@@ -625,6 +671,21 @@ struct json_object *mgr_instance_to_json(struct mgr *m, const struct mgr_instanc
 	json_object_object_add(o, "created_at", json_object_new_string(inst->created_at));
 	json_object_object_add(o, "last_used_at", json_object_new_string(inst->last_used_at));
 	json_object_object_add(o, "pid", json_object_new_int(pid));
+	struct mgr_nic nics[4];
+	size_t nn = 0;
+	struct json_object *dev = json_object_new_object();
+	if (mgr_network_nics(m, inst->id, nics, 4, &nn, &e) == 0)
+		for (size_t i = 0; i < nn; i++) {
+			struct json_object *d = json_object_new_object();
+			json_object_object_add(d, "type", json_object_new_string("nic"));
+			json_object_object_add(d, "network",
+					       json_object_new_string(nics[i].network));
+			json_object_object_add(d, "hwaddr", json_object_new_string(nics[i].mac));
+			json_object_object_add(d, "ipv4.address",
+					       json_object_new_string(nics[i].address));
+			json_object_object_add(dev, nics[i].name, d);
+		}
+	json_object_object_add(o, "devices", dev);
 	return o;
 }
 

@@ -54,6 +54,7 @@ struct mgr_create_req {
 	const char *image; /* alias or fingerprint */
 	struct mgr_config_entry *config;
 	size_t nconfig;
+	const char *network; /* a NIC eth0 on this network, or NULL */
 };
 
 /* Validate without changing anything (used before an operation starts). */

@@ -3,13 +3,15 @@
  * an input is "METHOD URL\n" followed by the body; it goes through the
  * same routing, size limits, strict JSON parsing and handlers as a request
  * on the socket (mgr_api_dispatch), against a manager on a private state
- * directory whose runtime is /bin/false (nothing can start).  Any input
+ * directory whose runtime is /bin/false (nothing can start), in a private
+ * network namespace.  Any input
  * must give a JSON response with a status, never a crash, leak or hang.
  *
  * Built two ways: with clang -fsanitize=fuzzer as a libFuzzer target, and
  * (in meson test) linked with ../ct/replay_main.c to replay the corpus.
  */
 #include <json-c/json.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +37,9 @@ static void done(void)
 
 static void init(void)
 {
+	/* a network request that gets through makes a bridge: keep it private */
+	if (unshare(CLONE_NEWNET) < 0)
+		fprintf(stderr, "fuzz_api: no private network namespace: %m\n");
 	snprintf(dir, sizeof(dir), "/tmp/vessel-fuzz-api.XXXXXX");
 	if (!mkdtemp(dir))
 		abort();

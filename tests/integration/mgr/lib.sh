@@ -20,6 +20,8 @@ STATE=$T/state
 SOCK=$T/vessel.sock
 export VESSEL_SOCKET=$SOCK
 DPID=
+HOLDER=
+DAEMON_PREFIX=()
 FAILS=0
 CHECKS=0
 
@@ -29,9 +31,24 @@ ln -s "$(readlink -f "$VESSEL")" "$T/bin/v"
 export PATH=$T/bin:$PATH
 v() { "$VESSEL" "$@"; }
 
+# private_netns: later daemons run in a private network namespace (held by
+# a sleeping process, so a restarted vesseld finds the same one)
+private_netns() {
+	unshare --net sleep infinity &
+	HOLDER=$!
+	local deadline=$((SECONDS + 30))
+	until [ "$(readlink /proc/$HOLDER/ns/net)" != "$(readlink /proc/self/ns/net)" ]; do
+		[ $SECONDS -ge $deadline ] && { echo "no private netns"; return 1; }
+		sleep 0.05
+	done
+	DAEMON_PREFIX=(nsenter --net=/proc/$HOLDER/ns/net)
+}
+# in_netns COMMAND...: run in the daemon's network namespace
+in_netns() { "${DAEMON_PREFIX[@]}" "$@"; }
+
 # start_daemon: vesseld in the background, wait (generously) until it answers
 start_daemon() {
-	"$VESSELD" --state-dir "$STATE" --socket "$SOCK" --runtime "$RUNTIME" "$@" \
+	"${DAEMON_PREFIX[@]}" "$VESSELD" --state-dir "$STATE" --socket "$SOCK" --runtime "$RUNTIME" "$@" \
 		>>"$T/vesseld.log" 2>&1 &
 	DPID=$!
 	local deadline=$((SECONDS + 120))
@@ -87,6 +104,9 @@ cleanup() {
 	grep -o " $T[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do
 		umount -l "$m" 2>/dev/null
 	done
+	# dnsmasq processes of this state dir (they outlive a killed vesseld)
+	for p in $(pgrep -f -- "--pid-file=$STATE/" 2>/dev/null); do kill "$p" 2>/dev/null; done
+	[ -n "$HOLDER" ] && kill "$HOLDER" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT

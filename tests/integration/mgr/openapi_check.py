@@ -176,6 +176,23 @@ if d:
 call("DELETE", "/1.0/images/busybox", expect=409)
 call("GET", "/1.0/images/nope", expect=404)
 call("DELETE", "/1.0/images/nope", expect=404)
+call("GET", "/1.0/networks", expect=200)
+call("POST", "/1.0/networks", {"name": "apinet", "subnet": "10.202.9.0/24"}, 200)
+call("POST", "/1.0/networks", {"name": "apinet"}, 409)
+call("POST", "/1.0/networks", {"name": "x", "subnet": "10.0.0.1/8"}, 400)
+call("GET", "/1.0/networks?recursion=1", expect=200)
+call("GET", "/1.0/networks/apinet", expect=200)
+_, d = call("POST", "/1.0/instances", {"name": "api3", "source": {"type": "image", "alias": "busybox"},
+                                       "devices": {"eth0": {"type": "nic", "network": "apinet"}}}, 202)
+if d:
+    wait(d)
+call("GET", "/1.0/instances/api3", expect=200)
+call("DELETE", "/1.0/networks/apinet", expect=409)
+_, d = call("DELETE", "/1.0/instances/api3", expect=202)
+if d:
+    wait(d)
+call("DELETE", "/1.0/networks/apinet", expect=200)
+call("GET", "/1.0/networks/apinet", expect=404)
 _, ops = call("GET", "/1.0/operations", expect=200)
 call("GET", "/1.0/operations?recursion=1", expect=200)
 if ops and ops["metadata"]:
