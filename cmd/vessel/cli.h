@@ -65,5 +65,6 @@ int cmd_image(struct cli *cli, int argc, char **argv);
 int cmd_operation(struct cli *cli, int argc, char **argv);
 int cmd_monitor(struct cli *cli, int argc, char **argv);
 int cmd_network(struct cli *cli, int argc, char **argv);
+int cmd_snapshot(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -427,3 +427,92 @@ int cmd_config(struct cli *cli, int argc, char **argv)
 	free(path);
 	return r;
 }
+
+int cmd_snapshot(struct cli *cli, int argc, char **argv)
+{
+	if (argc < 3)
+		return cli_usage("snapshot", "expected create, list, restore or delete and a NAME");
+	const char *sub = argv[1], *name = argv[2];
+	int r;
+	if (strcmp(sub, "create") == 0 && (argc == 3 || argc == 4)) {
+		char snap[32];
+		if (argc == 4) {
+			snprintf(snap, sizeof(snap), "%.31s", argv[3]);
+		} else { /* snap0, snap1, ...: the first free one, as Incus names them */
+			char *lp = instance_path(name, "/snapshots?recursion=1");
+			struct json_object *list = NULL;
+			r = request(cli, "GET", lp, NULL, &list);
+			free(lp);
+			if (r)
+				return r;
+			for (unsigned i = 0;; i++) {
+				snprintf(snap, sizeof(snap), "snap%u", i);
+				bool used = false;
+				for (size_t k = 0; k < json_object_array_length(list); k++)
+					used |=
+					    strcmp(jstr(json_object_array_get_idx(list, k), "name"),
+						   snap) == 0;
+				if (!used)
+					break;
+			}
+			json_object_put(list);
+		}
+		struct json_object *b = json_object_new_object();
+		json_object_object_add(b, "name", json_object_new_string(snap));
+		char *path = instance_path(name, "/snapshots");
+		r = request(cli, "POST", path, b, NULL);
+		free(path);
+		if (r == 0 && argc == 3)
+			printf("Snapshot %s created\n", snap);
+		return r;
+	}
+	if (strcmp(sub, "list") == 0 && argc == 3) {
+		char *path = instance_path(name, "/snapshots?recursion=1");
+		struct json_object *md = NULL;
+		r = request(cli, "GET", path, NULL, &md);
+		free(path);
+		if (r)
+			return r;
+		if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
+			out_value(cli, md);
+		} else {
+			static const char *const headers[] = { "NAME", "CREATED" };
+			size_t n = json_object_array_length(md);
+			char **cells = calloc(n * 2 + 1, sizeof(char *));
+			for (size_t i = 0; cells && i < n; i++) {
+				struct json_object *o = json_object_array_get_idx(md, i);
+				cells[i * 2] = strdup(jstr(o, "name"));
+				cells[i * 2 + 1] = strdup(jstr(o, "created_at"));
+			}
+			if (cells)
+				out_rows(cli, headers, 2, cells, n);
+			for (size_t i = 0; cells && i < n * 2; i++)
+				free(cells[i]);
+			free(cells);
+		}
+		json_object_put(md);
+		return 0;
+	}
+	if (strcmp(sub, "restore") == 0 && argc == 4) {
+		struct json_object *b = json_object_new_object();
+		json_object_object_add(b, "restore", json_object_new_string(argv[3]));
+		char *path = instance_path(name, "");
+		r = request(cli, "PUT", path, b, NULL);
+		free(path);
+		return r;
+	}
+	if (strcmp(sub, "delete") == 0 && argc == 4) {
+		char *e = curl_easy_escape(NULL, argv[3], 0);
+		char *suffix = NULL;
+		if (!e || asprintf(&suffix, "/snapshots/%s", e) < 0)
+			suffix = NULL;
+		curl_free(e);
+		char *path = suffix ? instance_path(name, suffix) : NULL;
+		free(suffix);
+		r = path ? request(cli, "DELETE", path, NULL, NULL) : 1;
+		free(path);
+		return r;
+	}
+	return cli_usage("snapshot", "create NAME [SNAP] | list NAME | restore NAME SNAP | delete "
+				     "NAME SNAP");
+}

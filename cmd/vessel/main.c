@@ -36,6 +36,9 @@ static const struct cli_command commands[] = {
 	{ "config", cmd_config,
 	  "config set NAME KEY=VALUE... | get NAME KEY | unset NAME KEY... | show NAME",
 	  "instance configuration" },
+	{ "snapshot", cmd_snapshot,
+	  "snapshot create NAME [SNAP] | list NAME | restore NAME SNAP | delete NAME SNAP",
+	  "snapshots of an instance's root" },
 	{ "image", cmd_image,
 	  "image import FILE|DIR [--alias ALIAS] | list | info IMAGE | delete IMAGE... | "
 	  "alias create ALIAS IMAGE | alias delete ALIAS",

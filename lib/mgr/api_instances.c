@@ -301,6 +301,7 @@ bad:
 static void update_config(struct api_request *req, struct api_response *res, bool replace)
 {
 	static const char *const keys[] = { "config", "description", NULL };
+	/* (PUT with "restore" is a snapshot restore: api_put_instance) */
 	struct vs_err err = VS_ERR_INIT;
 	struct json_object *cfgo = NULL;
 	vs_cleanup_free struct mgr_config_entry *cfg = NULL;
@@ -318,9 +319,130 @@ bad:
 	api_error_from(res, &err);
 }
 
+struct snap_job {
+	struct mgr *m;
+	char name[MGR_NAME_MAX + 1];
+	char snap[MGR_NAME_MAX + 1];
+	int what; /* 0 create, 1 restore, 2 delete */
+};
+
+static int snap_run(struct mgr_op *op, void *arg, struct vs_err *err)
+{
+	struct snap_job *j = arg;
+	if (j->what == 0)
+		return mgr_snapshot_create(j->m, j->name, j->snap, err);
+	if (j->what == 1)
+		return mgr_snapshot_restore(j->m, j->name, j->snap, err);
+	return mgr_snapshot_delete(j->m, j->name, j->snap, err);
+}
+
+static void snap_op(struct api_request *req, struct api_response *res, const char *snap, int what)
+{
+	static const char *const desc[] = { "Creating snapshot", "Restoring snapshot",
+					    "Deleting snapshot" };
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_snapshot_check(req->m, req->params[0], snap, what != 0, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	struct snap_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		api_error(res, 500, "out of memory");
+		return;
+	}
+	j->m = req->m;
+	j->what = what;
+	snprintf(j->name, sizeof(j->name), "%.63s", req->params[0]);
+	snprintf(j->snap, sizeof(j->snap), "%.63s", snap);
+	start_op(req, res, desc[what], req->params[0], false, snap_run, j, free);
+}
+
 void api_put_instance(struct api_request *req, struct api_response *res)
 {
+	struct json_object *restore;
+	if (req->body && json_object_object_get_ex(req->body, "restore", &restore)) {
+		if (json_object_object_length(req->body) != 1 ||
+		    !json_object_is_type(restore, json_type_string)) {
+			api_error(res, 400, "\"restore\": a snapshot name, and nothing else");
+			return;
+		}
+		snap_op(req, res, json_object_get_string(restore), 1);
+		return;
+	}
 	update_config(req, res, true);
+}
+
+void api_get_snapshots(struct api_request *req, struct api_response *res)
+{
+	struct json_object *list;
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_snapshot_list(req->m, req->params[0], &list, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	if (!recursion(req)) {
+		struct json_object *urls = json_object_new_array();
+		for (size_t i = 0; i < json_object_array_length(list); i++) {
+			struct json_object *n;
+			json_object_object_get_ex(json_object_array_get_idx(list, i), "name", &n);
+			char url[400];
+			snprintf(url, sizeof(url), "/1.0/instances/%.63s/snapshots/%s",
+				 req->params[0], json_object_get_string(n));
+			json_object_array_add(urls, json_object_new_string(url));
+		}
+		json_object_put(list);
+		list = urls;
+	}
+	api_sync(res, list);
+}
+
+void api_post_snapshots(struct api_request *req, struct api_response *res)
+{
+	static const char *const keys[] = { "name", "stateful", NULL };
+	struct vs_err err = VS_ERR_INIT;
+	const char *name = NULL;
+	bool stateful = false;
+	if (api_json_keys(req->body, "request", keys, &err) < 0 ||
+	    api_json_string(req->body, "name", &name, &err) < 0 ||
+	    api_json_bool(req->body, "stateful", &stateful, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	if (!name) {
+		api_error(res, 400, "\"name\" is required");
+		return;
+	}
+	if (stateful) {
+		api_error(res, 501, "stateful snapshots are not supported yet");
+		return;
+	}
+	snap_op(req, res, name, 0);
+}
+
+void api_get_snapshot(struct api_request *req, struct api_response *res)
+{
+	struct json_object *list;
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_snapshot_list(req->m, req->params[0], &list, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *o = json_object_array_get_idx(list, i), *n;
+		json_object_object_get_ex(o, "name", &n);
+		if (strcmp(json_object_get_string(n), req->params[1]) == 0) {
+			api_sync(res, json_object_get(o));
+			json_object_put(list);
+			return;
+		}
+	}
+	json_object_put(list);
+	api_error(res, 404, "snapshot %.64s of %.64s not found", req->params[1], req->params[0]);
+}
+
+void api_delete_snapshot(struct api_request *req, struct api_response *res)
+{
+	snap_op(req, res, req->params[1], 2);
 }
 
 void api_patch_instance(struct api_request *req, struct api_response *res)

@@ -54,8 +54,9 @@ void api_get_networks(struct api_request *req, struct api_response *res)
 
 void api_post_networks(struct api_request *req, struct api_response *res)
 {
-	static const char *const keys[] = { "name", "subnet", "nat", "isolated", "description",
-					    NULL };
+	static const char *const keys[] = {
+		"name", "subnet", "nat", "isolated", "description", NULL
+	};
 	struct vs_err err = VS_ERR_INIT;
 	const char *name = NULL, *subnet = NULL, *desc = NULL;
 	bool nat = true, isolated = false;

@@ -74,6 +74,13 @@ static const char *const migrations[] = {
 	"  address TEXT NOT NULL,"
 	"  PRIMARY KEY (instance_id, name),"
 	"  UNIQUE (network_id, address));",
+	/* 3: snapshots of instances */
+	"CREATE TABLE instance_snapshots ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  instance_id INTEGER NOT NULL REFERENCES instances (id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL,"
+	"  UNIQUE (instance_id, name));",
 };
 
 int mgr_db_schema_latest(void)

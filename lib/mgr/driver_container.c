@@ -675,7 +675,102 @@ static int ct_reconcile(struct mgr *m, const struct mgr_instance *list, size_t n
 	return 0;
 }
 
+/* cp -a (keeps owners, modes, times, xattrs such as trusted.overlay.*,
+ * device nodes such as overlay whiteouts); --reflink where the fs can. */
+static int copy_tree(const char *from, const char *to, struct vs_err *err)
+{
+	char *argv[] = { "/bin/cp", "-a", "--reflink=auto", "--", (char *)from, (char *)to, NULL };
+	struct mgr_run run;
+	int r = mgr_run(argv, NULL, 0, 8192, &run, err);
+	if (r == 0 && run.status != 0) {
+		const char *msg = run.err ? run.err : "failed";
+		r = vs_errf(err, EIO, "copy %s: %.*s", from, (int)strcspn(msg, "\n"), msg);
+	}
+	mgr_run_free(&run);
+	return r;
+}
+
+static char *snap_path(struct mgr *m, const struct mgr_instance *inst, const char *snap)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s/%s/snapshots/%s", m->ct_dir, inst->runtime_id, snap) < 0)
+		return NULL;
+	return p;
+}
+
+static int ct_snapshot_create(struct mgr *m, const struct mgr_instance *inst, const char *snap,
+			      struct vs_err *err)
+{
+	vs_cleanup_free char *dir = snap_path(m, inst, snap);
+	vs_cleanup_free char *upper = ct_path(m, inst, "upper");
+	vs_cleanup_free char *dst = NULL;
+	if (!dir || !upper || asprintf(&dst, "%s/upper", dir) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	struct vs_err e2 = VS_ERR_INIT;
+	mgr_rm_rf(dir, &e2); /* a half copy of a crashed attempt */
+	int r = mgr_mkdir_p(dir, 0700, err);
+	if (r < 0)
+		return r;
+	enum ct_status s;
+	pid_t pid;
+	bool thaw = false;
+	if (live_status(m, inst->runtime_id, &s, &pid) == 0 && s == CT_STATUS_RUNNING) {
+		/* a consistent copy: nothing writes while it is taken */
+		if ((r = ct_freeze(m, inst, true, err)) < 0)
+			return r;
+		thaw = true;
+	}
+	r = copy_tree(upper, dst, err);
+	if (thaw) {
+		struct vs_err e3 = VS_ERR_INIT;
+		if (ct_freeze(m, inst, false, r < 0 ? &e3 : err) < 0 && r == 0)
+			r = -err->code;
+	}
+	if (r < 0)
+		mgr_rm_rf(dir, &e2);
+	return r;
+}
+
+static int ct_snapshot_restore(struct mgr *m, const struct mgr_instance *inst, const char *snap,
+			       struct vs_err *err)
+{
+	vs_cleanup_free char *dir = snap_path(m, inst, snap);
+	vs_cleanup_free char *upper = ct_path(m, inst, "upper");
+	vs_cleanup_free char *work = ct_path(m, inst, "work");
+	vs_cleanup_free char *src = NULL, *tmp = NULL;
+	if (!dir || !upper || !work || asprintf(&src, "%s/upper", dir) < 0 ||
+	    asprintf(&tmp, "%s.restore", upper) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if (!mgr_path_exists(src))
+		return vs_errf(err, ENOENT, "snapshot %s of %s has no data", snap, inst->name);
+	/* copy beside, then swap: a crash leaves the old or the new upper */
+	struct vs_err e2 = VS_ERR_INIT;
+	mgr_rm_rf(tmp, &e2);
+	int r = copy_tree(src, tmp, err);
+	if (r < 0)
+		return r;
+	vs_cleanup_free char *old = NULL;
+	if (asprintf(&old, "%s.old", upper) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	mgr_rm_rf(old, &e2);
+	if (rename(upper, old) < 0 || rename(tmp, upper) < 0)
+		return vs_syserrf(err, errno, "restore %s", upper);
+	if ((r = mgr_rm_rf(old, err)) < 0 || (r = mgr_rm_rf(work, err)) < 0)
+		return r;
+	return mgr_mkdir_p(work, 0755, err);
+}
+
+static int ct_snapshot_delete(struct mgr *m, const struct mgr_instance *inst, const char *snap,
+			      struct vs_err *err)
+{
+	vs_cleanup_free char *dir = snap_path(m, inst, snap);
+	return dir ? mgr_rm_rf(dir, err) : vs_errf(err, ENOMEM, "out of memory");
+}
+
 const struct mgr_driver mgr_driver_container = {
+	.snapshot_create = ct_snapshot_create,
+	.snapshot_restore = ct_snapshot_restore,
+	.snapshot_delete = ct_snapshot_delete,
 	.type = MGR_INSTANCE_CONTAINER,
 	.create = ct_create,
 	.start = ct_start,

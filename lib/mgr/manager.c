@@ -105,7 +105,7 @@ static void busy_acquire(struct mgr *m, int64_t id)
 	pthread_mutex_unlock(&m->busy_lock);
 }
 
-static void busy_release(struct mgr *m, int64_t id)
+void mgr_busy_release(struct mgr *m, int64_t id)
 {
 	pthread_mutex_lock(&m->busy_lock);
 	for (size_t i = 0; i < m->nbusy; i++)
@@ -118,7 +118,7 @@ static void busy_release(struct mgr *m, int64_t id)
 }
 
 /* Load NAME and mark it busy; the row is re-read under the mark. */
-static int get_busy(struct mgr *m, const char *name, struct mgr_instance *inst, struct vs_err *err)
+int mgr_get_busy(struct mgr *m, const char *name, struct mgr_instance *inst, struct vs_err *err)
 {
 	for (;;) {
 		int r = mgr_instance_db_get(m->db, name, inst, err);
@@ -130,7 +130,7 @@ static int get_busy(struct mgr *m, const char *name, struct mgr_instance *inst, 
 		r = mgr_instance_db_get(m->db, name, inst, err);
 		if (r == 0 && inst->id == id)
 			return 0;
-		busy_release(m, id);
+		mgr_busy_release(m, id);
 		if (r < 0)
 			return r;
 		mgr_instance_free(inst); /* renamed/recreated meanwhile: again */
@@ -374,7 +374,7 @@ int mgr_instance_create(struct mgr *m, const struct mgr_create_req *req, struct 
 			d->destroy(m, &inst, &e);
 			mgr_instance_db_delete(m->db, inst.id, &e);
 		}
-		busy_release(m, inst.id);
+		mgr_busy_release(m, inst.id);
 	}
 	if (r == 0 && req->network)
 		mgr_network_refresh_hosts(m);
@@ -465,7 +465,7 @@ int mgr_instance_action(struct mgr *m, const char *name, enum mgr_action a, bool
 			int timeout_s, struct vs_err *err)
 {
 	struct mgr_instance inst;
-	int r = get_busy(m, name, &inst, err);
+	int r = mgr_get_busy(m, name, &inst, err);
 	if (r < 0)
 		return r;
 	const struct mgr_driver *d = mgr_driver_for(inst.type, err);
@@ -514,7 +514,7 @@ int mgr_instance_action(struct mgr *m, const char *name, enum mgr_action a, bool
 			break;
 		}
 	}
-	busy_release(m, inst.id);
+	mgr_busy_release(m, inst.id);
 	mgr_instance_free(&inst);
 	return r;
 }
@@ -522,7 +522,7 @@ int mgr_instance_action(struct mgr *m, const char *name, enum mgr_action a, bool
 int mgr_instance_delete(struct mgr *m, const char *name, bool force, struct vs_err *err)
 {
 	struct mgr_instance inst;
-	int r = get_busy(m, name, &inst, err);
+	int r = mgr_get_busy(m, name, &inst, err);
 	if (r < 0)
 		return r;
 	const struct mgr_driver *d = mgr_driver_for(inst.type, err);
@@ -545,7 +545,7 @@ int mgr_instance_delete(struct mgr *m, const char *name, bool force, struct vs_e
 		mgr_network_refresh_hosts(m);
 		mgr_emit_lifecycle(m, "instance-deleted", inst.name);
 	}
-	busy_release(m, inst.id);
+	mgr_busy_release(m, inst.id);
 	mgr_instance_free(&inst);
 	return r;
 }
@@ -556,7 +556,7 @@ int mgr_instance_rename(struct mgr *m, const char *name, const char *new_name, s
 	if (r < 0)
 		return r;
 	struct mgr_instance inst;
-	if ((r = get_busy(m, name, &inst, err)) < 0)
+	if ((r = mgr_get_busy(m, name, &inst, err)) < 0)
 		return r;
 	enum mgr_power p;
 	pid_t pid;
@@ -570,7 +570,7 @@ int mgr_instance_rename(struct mgr *m, const char *name, const char *new_name, s
 		mgr_network_refresh_hosts(m);
 		mgr_emit_lifecycle(m, "instance-renamed", new_name);
 	}
-	busy_release(m, inst.id);
+	mgr_busy_release(m, inst.id);
 	mgr_instance_free(&inst);
 	return r;
 }
@@ -579,7 +579,7 @@ int mgr_instance_update_config(struct mgr *m, const char *name, const struct mgr
 			       size_t n, bool replace, struct vs_err *err)
 {
 	struct mgr_instance inst;
-	int r = get_busy(m, name, &inst, err);
+	int r = mgr_get_busy(m, name, &inst, err);
 	if (r < 0)
 		return r;
 	/* the new config, on a copy of the row */
@@ -613,7 +613,7 @@ int mgr_instance_update_config(struct mgr *m, const char *name, const struct mgr
 		r = mgr_instance_db_set_config(m->db, &next, err);
 	if (r == 0)
 		mgr_emit_lifecycle(m, "instance-updated", inst.name);
-	busy_release(m, inst.id);
+	mgr_busy_release(m, inst.id);
 	mgr_instance_free(&next);
 	mgr_instance_free(&inst);
 	return r;

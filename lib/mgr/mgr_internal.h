@@ -26,6 +26,11 @@ struct mgr {
 	size_t nbusy, busy_cap;
 };
 
+/* Load NAME and mark it busy (actions on one instance are serialised);
+ * mgr_busy_release(m, inst->id) when done. */
+int mgr_get_busy(struct mgr *m, const char *name, struct mgr_instance *inst, struct vs_err *err);
+void mgr_busy_release(struct mgr *m, int64_t id);
+
 /* Emit a lifecycle event ("instance-started", ...) for an instance. */
 void mgr_emit_lifecycle(struct mgr *m, const char *action, const char *name);
 

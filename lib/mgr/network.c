@@ -37,8 +37,7 @@
 
 /* ---- addresses ---- */
 
-int mgr_network_subnet_parse(const char *cidr, uint32_t *net, unsigned *prefix,
-			     struct vs_err *err)
+int mgr_network_subnet_parse(const char *cidr, uint32_t *net, unsigned *prefix, struct vs_err *err)
 {
 	char buf[32];
 	if (snprintf(buf, sizeof(buf), "%s", cidr) >= (int)sizeof(buf))
@@ -80,8 +79,7 @@ static const char *tool_path(const char *name)
 	return name;
 }
 
-static int tool_in(const char *what, const char *const *args, const char *in,
-		   struct vs_err *err);
+static int tool_in(const char *what, const char *const *args, const char *in, struct vs_err *err);
 
 /* Run a tool; a non-zero exit is an error with its first stderr line. */
 static int tool(const char *what, const char *const *args, struct vs_err *err)
@@ -89,8 +87,7 @@ static int tool(const char *what, const char *const *args, struct vs_err *err)
 	return tool_in(what, args, NULL, err);
 }
 
-static int tool_in(const char *what, const char *const *args, const char *in,
-		   struct vs_err *err)
+static int tool_in(const char *what, const char *const *args, const char *in, struct vs_err *err)
 {
 	const char *argv[40];
 	size_t n = 0;
@@ -137,8 +134,7 @@ static void row_to_network(sqlite3_stmt *st, struct mgr_network *n)
 
 #define NETWORK_COLS "SELECT id, name, bridge, subnet, nat, isolated, created_at FROM networks "
 
-int mgr_network_get(struct mgr_db *db, const char *name, struct mgr_network *n,
-		    struct vs_err *err)
+int mgr_network_get(struct mgr_db *db, const char *name, struct mgr_network *n, struct vs_err *err)
 {
 	mgr_db_lock(db);
 	int r = 0;
@@ -159,15 +155,15 @@ int mgr_network_get(struct mgr_db *db, const char *name, struct mgr_network *n,
 	return r;
 }
 
-int mgr_network_list(struct mgr_db *db, struct mgr_network **list, size_t *n,
-		     struct vs_err *err)
+int mgr_network_list(struct mgr_db *db, struct mgr_network **list, size_t *n, struct vs_err *err)
 {
 	*list = NULL;
 	*n = 0;
 	mgr_db_lock(db);
 	int r = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(db, NETWORK_COLS "ORDER BY name", err);
+		mgr_cleanup_stmt sqlite3_stmt *st =
+		    mgr_db_prepare(db, NETWORK_COLS "ORDER BY name", err);
 		if (!st) {
 			r = -err->code;
 		} else {
@@ -231,8 +227,8 @@ static int dnsmasq_start(struct mgr *m, const struct mgr_network *n, struct vs_e
 	mgr_ip_format(n->net + 2, first);
 	mgr_ip_format(n->net + size - 2, last);
 	mgr_ip_format(0xffffffffu << (32 - n->prefix), mask);
-	char opt_pid[300], opt_if[40], opt_listen[40], opt_range[80], opt_hosts[300],
-	    opt_dhcp[300], opt_leases[300];
+	char opt_pid[300], opt_if[40], opt_listen[40], opt_range[80], opt_hosts[300], opt_dhcp[300],
+	    opt_leases[300];
 	snprintf(opt_pid, sizeof(opt_pid), "--pid-file=%s", pidfile);
 	snprintf(opt_if, sizeof(opt_if), "--interface=%s", n->bridge);
 	snprintf(opt_listen, sizeof(opt_listen), "--listen-address=%s", gw);
@@ -424,8 +420,8 @@ static int pick_subnet(struct mgr *m, char *out, size_t len, struct vs_err *err)
 	return vs_errf(err, EBUSY, "no free 10.x.y.0/24 subnet found: give one with --subnet");
 }
 
-int mgr_network_create(struct mgr *m, const char *name, const char *subnet, bool nat,
-		       bool isolated, struct vs_err *err)
+int mgr_network_create(struct mgr *m, const char *name, const char *subnet, bool nat, bool isolated,
+		       struct vs_err *err)
 {
 	int r = mgr_name_validate(name, err);
 	if (r < 0)
@@ -530,8 +526,7 @@ int mgr_network_delete(struct mgr *m, const char *name, struct vs_err *err)
 
 /* ---- NICs ---- */
 
-int mgr_network_nic_add(struct mgr *m, int64_t instance_id, const char *network,
-			struct vs_err *err)
+int mgr_network_nic_add(struct mgr *m, int64_t instance_id, const char *network, struct vs_err *err)
 {
 	struct mgr_network n;
 	int r = mgr_network_get(m->db, network, &n, err);
@@ -606,12 +601,12 @@ int mgr_network_nics(struct mgr *m, int64_t instance_id, struct mgr_nic *nics, s
 	mgr_db_lock(m->db);
 	int r = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
-		    m->db,
-		    "SELECT c.name, n.name, n.bridge, c.mac, c.address, n.subnet "
-		    "FROM instance_nics c JOIN networks n ON n.id = c.network_id "
-		    "WHERE c.instance_id = ? ORDER BY c.name",
-		    err);
+		mgr_cleanup_stmt sqlite3_stmt *st =
+		    mgr_db_prepare(m->db,
+				   "SELECT c.name, n.name, n.bridge, c.mac, c.address, n.subnet "
+				   "FROM instance_nics c JOIN networks n ON n.id = c.network_id "
+				   "WHERE c.instance_id = ? ORDER BY c.name",
+				   err);
 		if (!st) {
 			r = -err->code;
 		} else {
@@ -630,8 +625,9 @@ int mgr_network_nics(struct mgr *m, int64_t instance_id, struct mgr_nic *nics, s
 				snprintf(c->address, sizeof(c->address), "%s",
 					 (const char *)sqlite3_column_text(st, 4));
 				uint32_t net;
-				if (mgr_network_subnet_parse((const char *)sqlite3_column_text(st, 5),
-							     &net, &c->prefix, NULL) == 0)
+				if (mgr_network_subnet_parse(
+					(const char *)sqlite3_column_text(st, 5), &net, &c->prefix,
+					NULL) == 0)
 					mgr_ip_format(net + 1, c->gateway);
 			}
 		}
@@ -743,8 +739,8 @@ int mgr_network_reconcile(struct mgr *m, struct vs_err *err)
 
 /* ---- containers ---- */
 
-int mgr_network_nic_attach(struct mgr *m, const struct mgr_nic *nic, const char *host_if,
-			   pid_t pid, struct vs_err *err)
+int mgr_network_nic_attach(struct mgr *m, const struct mgr_nic *nic, const char *host_if, pid_t pid,
+			   struct vs_err *err)
 {
 	char peer[16], ns[64], cidr[24], pidtext[16];
 	snprintf(peer, sizeof(peer), "%.13sp", host_if);

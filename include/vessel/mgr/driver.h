@@ -65,6 +65,15 @@ struct mgr_driver {
 	/* Remove host objects of this type that belong to none of the instances. */
 	int (*reconcile)(struct mgr *m, const struct mgr_instance *list, size_t n,
 			 struct vs_err *err);
+	/* Snapshots of the instance's own storage (a container: its upper
+	 * directory; the instance is frozen or stopped while it is copied). */
+	int (*snapshot_create)(struct mgr *m, const struct mgr_instance *inst, const char *snap,
+			       struct vs_err *err);
+	/* Replace the storage with the snapshot's (the instance is stopped). */
+	int (*snapshot_restore)(struct mgr *m, const struct mgr_instance *inst, const char *snap,
+				struct vs_err *err);
+	int (*snapshot_delete)(struct mgr *m, const struct mgr_instance *inst, const char *snap,
+			       struct vs_err *err);
 };
 
 /* The driver of a type, or NULL (with err) when the type has none yet. */

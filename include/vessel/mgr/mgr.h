@@ -87,6 +87,20 @@ int mgr_instance_rename(struct mgr *m, const char *name, const char *new_name, s
  */
 int mgr_instance_update_config(struct mgr *m, const char *name, const struct mgr_config_entry *set,
 			       size_t n, bool replace, struct vs_err *err);
+/*
+ * Snapshots (Incus's model): create (a running instance is frozen while
+ * its storage is copied), restore (a running instance is stopped, restored
+ * and started again), delete, list (JSON array of {"name","created_at"}).
+ */
+int mgr_snapshot_create(struct mgr *m, const char *name, const char *snap, struct vs_err *err);
+int mgr_snapshot_restore(struct mgr *m, const char *name, const char *snap, struct vs_err *err);
+int mgr_snapshot_delete(struct mgr *m, const char *name, const char *snap, struct vs_err *err);
+int mgr_snapshot_list(struct mgr *m, const char *name, struct json_object **list,
+		      struct vs_err *err);
+/* Check that a snapshot exists (ENOENT) or not (EEXIST) without changing anything. */
+int mgr_snapshot_check(struct mgr *m, const char *name, const char *snap, bool want_exists,
+		       struct vs_err *err);
+
 int mgr_instance_exec(struct mgr *m, const char *name, const struct mgr_exec_req *req,
 		      struct mgr_exec_result *res, struct vs_err *err);
 /* The live state of an instance (power and pid). */

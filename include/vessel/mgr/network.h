@@ -47,18 +47,15 @@ struct mgr_nic {
 	unsigned prefix;
 };
 
-int mgr_network_subnet_parse(const char *cidr, uint32_t *net, unsigned *prefix,
-			     struct vs_err *err);
+int mgr_network_subnet_parse(const char *cidr, uint32_t *net, unsigned *prefix, struct vs_err *err);
 void mgr_ip_format(uint32_t ip, char out[16]);
 
-int mgr_network_get(struct mgr_db *db, const char *name, struct mgr_network *n,
-		    struct vs_err *err);
-int mgr_network_list(struct mgr_db *db, struct mgr_network **list, size_t *n,
-		     struct vs_err *err);
+int mgr_network_get(struct mgr_db *db, const char *name, struct mgr_network *n, struct vs_err *err);
+int mgr_network_list(struct mgr_db *db, struct mgr_network **list, size_t *n, struct vs_err *err);
 
 /* Create (row + host objects); subnet NULL picks a free 10.x.y.0/24. */
-int mgr_network_create(struct mgr *m, const char *name, const char *subnet, bool nat,
-		       bool isolated, struct vs_err *err);
+int mgr_network_create(struct mgr *m, const char *name, const char *subnet, bool nat, bool isolated,
+		       struct vs_err *err);
 /* Delete (EBUSY while an instance has a NIC on it). */
 int mgr_network_delete(struct mgr *m, const char *name, struct vs_err *err);
 
@@ -79,7 +76,7 @@ int mgr_network_host_down(struct mgr *m, const struct mgr_network *n, struct vs_
 int mgr_network_reconcile(struct mgr *m, struct vs_err *err);
 
 /* Plug a NIC into a container's network namespace (pid: a process in it). */
-int mgr_network_nic_attach(struct mgr *m, const struct mgr_nic *nic, const char *host_if,
-			   pid_t pid, struct vs_err *err);
+int mgr_network_nic_attach(struct mgr *m, const struct mgr_nic *nic, const char *host_if, pid_t pid,
+			   struct vs_err *err);
 
 #endif

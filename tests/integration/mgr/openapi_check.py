@@ -161,6 +161,21 @@ if d:
 call("PATCH", "/1.0/instances/api1", {"config": {"limits.memory": "96MiB", "user.x": None}}, 200)
 call("PUT", "/1.0/instances/api1", {"config": {"limits.memory": "128MiB"}}, 200)
 call("POST", "/1.0/instances/api1", {"name": "api2"}, 400)
+_, d = call("POST", "/1.0/instances/api1/snapshots", {"name": "s0"}, 202)
+if d:
+    wait(d)
+call("POST", "/1.0/instances/api1/snapshots", {"name": "s0"}, 409)
+call("GET", "/1.0/instances/api1/snapshots", expect=200)
+call("GET", "/1.0/instances/api1/snapshots?recursion=1", expect=200)
+call("GET", "/1.0/instances/api1/snapshots/s0", expect=200)
+call("GET", "/1.0/instances/api1/snapshots/nope", expect=404)
+_, d = call("PUT", "/1.0/instances/api1", {"restore": "s0"}, 202)
+if d:
+    wait(d)
+call("PUT", "/1.0/instances/api1", {"restore": "s0", "config": {}}, 400)
+_, d = call("DELETE", "/1.0/instances/api1/snapshots/s0", expect=202)
+if d:
+    wait(d)
 call("GET", "/1.0/images", expect=200)
 call("GET", "/1.0/images?recursion=1", expect=200)
 call("GET", "/1.0/images/busybox", expect=200)
