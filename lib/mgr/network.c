@@ -211,6 +211,21 @@ static pid_t dnsmasq_pid(struct mgr *m, const struct mgr_network *n)
 	return strstr(cmd, pidfile) ? pid : 0;
 }
 
+/* Whether every directory above path lets others through (dnsmasq drops to
+ * an unprivileged user and re-reads its hosts file on SIGHUP). */
+static bool others_can_reach(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *slash = strrchr(buf, '/'); slash && slash != buf; slash = strrchr(buf, '/')) {
+		*slash = 0;
+		struct stat st;
+		if (stat(buf, &st) < 0 || !(st.st_mode & S_IXOTH))
+			return false;
+	}
+	return true;
+}
+
 static int dnsmasq_start(struct mgr *m, const struct mgr_network *n, struct vs_err *err)
 {
 	if (dnsmasq_pid(m, n))
@@ -251,7 +266,16 @@ static int dnsmasq_start(struct mgr *m, const struct mgr_network *n, struct vs_e
 			       "--dhcp-no-override",
 			       "--no-hosts",
 			       n->isolated ? "--no-resolv" : "--domain-needed",
+			       NULL,
 			       NULL };
+	if (!others_can_reach(hosts)) {
+		/* a state dir under a private directory: dnsmasq keeps root to read it */
+		vs_log(VS_LOG_WARN,
+		       "network %s: %s is not reachable by unprivileged users: dnsmasq "
+		       "runs as root",
+		       n->name, hosts);
+		args[VS_ARRAY_SIZE(args) - 2] = "--user=root";
+	}
 	int r = tool("start dnsmasq", args, err);
 	if (r < 0)
 		return r;

@@ -16,8 +16,7 @@
 #include "vessel/core/log.h"
 
 /* Holding nothing: the id of snapshot SNAP of instance id (0 if none). */
-static int64_t snapshot_id(struct mgr *m, int64_t instance_id, const char *snap,
-			   struct vs_err *err)
+static int64_t snapshot_id(struct mgr *m, int64_t instance_id, const char *snap, struct vs_err *err)
 {
 	int64_t id = 0;
 	mgr_db_lock(m->db);
@@ -127,7 +126,8 @@ int mgr_snapshot_restore(struct mgr *m, const char *name, const char *snap, stru
 	if (r == 0 && p != MGR_POWER_STOPPED) {
 		r = d->stop(m, &inst, false, 30, err);
 		if (r == 0)
-			r = mgr_instance_db_set_power(m->db, inst.id, MGR_POWER_STOPPED, false, err);
+			r = mgr_instance_db_set_power(m->db, inst.id, MGR_POWER_STOPPED, false,
+						      err);
 	}
 	if (r == 0)
 		r = d->snapshot_restore(m, &inst, snap, err);
@@ -200,10 +200,12 @@ int mgr_snapshot_list(struct mgr *m, const char *name, struct json_object **list
 				struct json_object *o = json_object_new_object();
 				json_object_object_add(
 				    o, "name",
-				    json_object_new_string((const char *)sqlite3_column_text(st, 0)));
+				    json_object_new_string(
+					(const char *)sqlite3_column_text(st, 0)));
 				json_object_object_add(
 				    o, "created_at",
-				    json_object_new_string((const char *)sqlite3_column_text(st, 1)));
+				    json_object_new_string(
+					(const char *)sqlite3_column_text(st, 1)));
 				json_object_array_add(a, o);
 			}
 		}
