@@ -104,6 +104,14 @@ void api_get_instances(struct api_request *req, struct api_response *res)
 	struct mgr_instance *list;
 	size_t n;
 	struct vs_err err = VS_ERR_INIT;
+	if (recursion(req)) {
+		struct json_object *all;
+		if (mgr_instances_json(req->m, &all, &err) < 0)
+			api_error_from(res, &err);
+		else
+			api_sync(res, all);
+		return;
+	}
 	if (mgr_instance_db_list(mgr_get_db(req->m), &list, &n, &err) < 0) {
 		api_error_from(res, &err);
 		return;

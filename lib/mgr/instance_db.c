@@ -69,6 +69,51 @@ static int load_config(struct mgr_db *db, struct mgr_instance *inst, struct vs_e
 	return 0;
 }
 
+static int by_id(const void *a, const void *b)
+{
+	const struct mgr_instance *x = *(struct mgr_instance *const *)a;
+	const struct mgr_instance *y = *(struct mgr_instance *const *)b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Holding the lock: the config of every instance in v with one query
+ * (a list of 1,000 instances is one statement, not 1,000). */
+static int load_all_config(struct mgr_db *db, struct mgr_instance *v, size_t n, struct vs_err *err)
+{
+	struct mgr_instance **idx = malloc(n * sizeof(*idx));
+	if (!idx)
+		return vs_errf(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		idx[i] = &v[i];
+	qsort(idx, n, sizeof(*idx), by_id);
+	int r = 0;
+	{
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		    db,
+		    "SELECT instance_id, key, value FROM instance_config ORDER BY instance_id, key",
+		    err);
+		if (!st) {
+			r = -err->code;
+		} else {
+			int rc;
+			while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+				struct mgr_instance key = { .id = sqlite3_column_int64(st, 0) };
+				struct mgr_instance *kp = &key;
+				struct mgr_instance **hit =
+				    bsearch(&kp, idx, n, sizeof(*idx), by_id);
+				if (hit)
+					r = mgr_instance_config_set(
+					    *hit, (const char *)sqlite3_column_text(st, 1),
+					    (const char *)sqlite3_column_text(st, 2), err);
+			}
+			if (r == 0 && rc != SQLITE_DONE)
+				r = mgr_db_err(db, rc, "read instance config", err);
+		}
+	}
+	free(idx);
+	return r;
+}
+
 static int insert_config(struct mgr_db *db, const struct mgr_instance *inst, struct vs_err *err)
 {
 	mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
@@ -202,8 +247,8 @@ int mgr_instance_db_list(struct mgr_db *db, struct mgr_instance **list, size_t *
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < cnt && r == 0; i++)
-		r = load_config(db, &v[i], err);
+	if (r == 0 && cnt)
+		r = load_all_config(db, v, cnt, err);
 out:
 	mgr_db_unlock(db);
 	if (r < 0) {

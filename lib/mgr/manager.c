@@ -650,7 +650,58 @@ static int status_code(enum mgr_power p)
 	return p == MGR_POWER_RUNNING ? 103 : p == MGR_POWER_FROZEN ? 110 : 102;
 }
 
+static struct json_object *instance_json(struct mgr *m, const struct mgr_instance *inst,
+					 const struct mgr_nic *nics, size_t nn);
+
 struct json_object *mgr_instance_to_json(struct mgr *m, const struct mgr_instance *inst)
+{
+	struct mgr_nic nics[4];
+	size_t nn = 0;
+	struct vs_err e = VS_ERR_INIT;
+	if (mgr_network_nics(m, inst->id, nics, 4, &nn, &e) < 0)
+		nn = 0;
+	return instance_json(m, inst, nics, nn);
+}
+
+int mgr_instances_json(struct mgr *m, struct json_object **out, struct vs_err *err)
+{
+	struct mgr_instance *list;
+	size_t n;
+	int r = mgr_instance_db_list(m->db, &list, &n, err);
+	if (r < 0)
+		return r;
+	struct mgr_nic *nics;
+	int64_t *ids;
+	size_t nn;
+	if ((r = mgr_network_all_nics(m, &nics, &ids, &nn, err)) < 0) {
+		mgr_instance_list_free(list, n);
+		return r;
+	}
+	struct json_object *a = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		/* ids are sorted: this instance's NICs are one run of them */
+		size_t lo = 0, hi = nn;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (ids[mid] < list[i].id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		size_t end = lo;
+		while (end < nn && ids[end] == list[i].id)
+			end++;
+		json_object_array_add(a, instance_json(m, &list[i], nics + lo, end - lo));
+	}
+	free(nics);
+	free(ids);
+	mgr_instance_list_free(list, n);
+	*out = a;
+	return 0;
+}
+
+static struct json_object *instance_json(struct mgr *m, const struct mgr_instance *inst,
+					 const struct mgr_nic *nics, size_t nn)
 {
 	enum mgr_power p;
 	pid_t pid = 0;
@@ -671,20 +722,15 @@ struct json_object *mgr_instance_to_json(struct mgr *m, const struct mgr_instanc
 	json_object_object_add(o, "created_at", json_object_new_string(inst->created_at));
 	json_object_object_add(o, "last_used_at", json_object_new_string(inst->last_used_at));
 	json_object_object_add(o, "pid", json_object_new_int(pid));
-	struct mgr_nic nics[4];
-	size_t nn = 0;
 	struct json_object *dev = json_object_new_object();
-	if (mgr_network_nics(m, inst->id, nics, 4, &nn, &e) == 0)
-		for (size_t i = 0; i < nn; i++) {
-			struct json_object *d = json_object_new_object();
-			json_object_object_add(d, "type", json_object_new_string("nic"));
-			json_object_object_add(d, "network",
-					       json_object_new_string(nics[i].network));
-			json_object_object_add(d, "hwaddr", json_object_new_string(nics[i].mac));
-			json_object_object_add(d, "ipv4.address",
-					       json_object_new_string(nics[i].address));
-			json_object_object_add(dev, nics[i].name, d);
-		}
+	for (size_t i = 0; i < nn; i++) {
+		struct json_object *d = json_object_new_object();
+		json_object_object_add(d, "type", json_object_new_string("nic"));
+		json_object_object_add(d, "network", json_object_new_string(nics[i].network));
+		json_object_object_add(d, "hwaddr", json_object_new_string(nics[i].mac));
+		json_object_object_add(d, "ipv4.address", json_object_new_string(nics[i].address));
+		json_object_object_add(dev, nics[i].name, d);
+	}
 	json_object_object_add(o, "devices", dev);
 	return o;
 }

@@ -618,6 +618,69 @@ out:
 	return r;
 }
 
+static void row_to_nic(sqlite3_stmt *st, int col, struct mgr_nic *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "%s", (const char *)sqlite3_column_text(st, col));
+	snprintf(c->network, sizeof(c->network), "%s",
+		 (const char *)sqlite3_column_text(st, col + 1));
+	snprintf(c->bridge, sizeof(c->bridge), "%s",
+		 (const char *)sqlite3_column_text(st, col + 2));
+	snprintf(c->mac, sizeof(c->mac), "%s", (const char *)sqlite3_column_text(st, col + 3));
+	snprintf(c->address, sizeof(c->address), "%s",
+		 (const char *)sqlite3_column_text(st, col + 4));
+	uint32_t net;
+	if (mgr_network_subnet_parse((const char *)sqlite3_column_text(st, col + 5), &net,
+				     &c->prefix, NULL) == 0)
+		mgr_ip_format(net + 1, c->gateway);
+}
+
+int mgr_network_all_nics(struct mgr *m, struct mgr_nic **nics, int64_t **ids, size_t *n,
+			 struct vs_err *err)
+{
+	*nics = NULL;
+	*ids = NULL;
+	*n = 0;
+	size_t cap = 0;
+	int r = 0;
+	mgr_db_lock(m->db);
+	{
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		    m->db,
+		    "SELECT c.instance_id, c.name, n.name, n.bridge, c.mac, c.address, n.subnet "
+		    "FROM instance_nics c JOIN networks n ON n.id = c.network_id "
+		    "ORDER BY c.instance_id, c.name",
+		    err);
+		if (!st)
+			r = -err->code;
+		while (r == 0 && sqlite3_step(st) == SQLITE_ROW) {
+			if (*n == cap) {
+				cap = cap ? cap * 2 : 16;
+				struct mgr_nic *nn = realloc(*nics, cap * sizeof(**nics));
+				int64_t *ni = nn ? realloc(*ids, cap * sizeof(**ids)) : NULL;
+				if (nn)
+					*nics = nn;
+				if (!nn || !ni) {
+					r = vs_errf(err, ENOMEM, "out of memory");
+					break;
+				}
+				*ids = ni;
+			}
+			(*ids)[*n] = sqlite3_column_int64(st, 0);
+			row_to_nic(st, 1, &(*nics)[(*n)++]);
+		}
+	}
+	mgr_db_unlock(m->db);
+	if (r < 0) {
+		free(*nics);
+		free(*ids);
+		*nics = NULL;
+		*ids = NULL;
+		*n = 0;
+	}
+	return r;
+}
+
 int mgr_network_nics(struct mgr *m, int64_t instance_id, struct mgr_nic *nics, size_t max,
 		     size_t *n, struct vs_err *err)
 {

@@ -109,6 +109,9 @@ int mgr_instance_live(struct mgr *m, const struct mgr_instance *inst, enum mgr_p
 
 /* Incus-like JSON of an instance (with live status). */
 struct json_object *mgr_instance_to_json(struct mgr *m, const struct mgr_instance *inst);
+/* All instances as a JSON array of objects (config and NICs read in one
+ * query each, not one per instance). */
+int mgr_instances_json(struct mgr *m, struct json_object **out, struct vs_err *err);
 struct json_object *mgr_image_to_json(const struct mgr_image *img);
 
 #endif

@@ -65,6 +65,9 @@ int mgr_network_nic_add(struct mgr *m, int64_t instance_id, const char *network,
 /* The NICs of an instance (at most max). */
 int mgr_network_nics(struct mgr *m, int64_t instance_id, struct mgr_nic *nics, size_t max,
 		     size_t *n, struct vs_err *err);
+/* Every NIC of every instance (instance ids in ids[i]), for listings. */
+int mgr_network_all_nics(struct mgr *m, struct mgr_nic **nics, int64_t **ids, size_t *n,
+			 struct vs_err *err);
 /* Rewrite the DNS names of every network's instances and tell dnsmasq. */
 void mgr_network_refresh_hosts(struct mgr *m);
 
