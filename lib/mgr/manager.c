@@ -31,8 +31,6 @@
 #include "vessel/core/util.h"
 #include "vessel/mgr/network.h"
 
-static int lock_fd = -1;
-
 static bool mgr_is_hex_prefix(const char *t)
 {
 	for (int i = 0; i < 4; i++)
@@ -187,6 +185,7 @@ int mgr_open(const struct mgr_opts *opts, struct mgr **out, struct vs_err *err)
 	struct mgr *m = calloc(1, sizeof(*m));
 	if (!m)
 		return vs_errf(err, ENOMEM, "out of memory");
+	m->lock_fd = -1;
 	pthread_mutex_init(&m->busy_lock, NULL);
 	pthread_cond_init(&m->busy_cond, NULL);
 	const char *sd = opts->state_dir ? opts->state_dir : "/var/lib/vessel";
@@ -204,12 +203,12 @@ int mgr_open(const struct mgr_opts *opts, struct mgr **out, struct vs_err *err)
 	    (r = mgr_mkdir_p(m->runtime_root, 0700, err)) < 0 ||
 	    (r = mgr_mkdir_p(m->ct_dir, 0711, err)) < 0)
 		goto fail;
-	lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lock_fd < 0) {
+	m->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (m->lock_fd < 0) {
 		r = vs_syserrf(err, errno, "open %s", lockpath);
 		goto fail;
 	}
-	if (flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+	if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		r = vs_errf(err, EBUSY, "another vesseld is using %s", sd);
 		goto fail;
 	}
@@ -246,10 +245,8 @@ void mgr_close(struct mgr *m)
 	mgr_events_free(m->events);
 	mgr_image_store_fini(&m->images);
 	mgr_db_close(m->db);
-	if (lock_fd >= 0) {
-		close(lock_fd);
-		lock_fd = -1;
-	}
+	if (m->lock_fd >= 0)
+		close(m->lock_fd);
 	free(m->busy);
 	pthread_cond_destroy(&m->busy_cond);
 	pthread_mutex_destroy(&m->busy_lock);

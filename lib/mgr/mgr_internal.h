@@ -16,6 +16,7 @@ struct mgr {
 	char *runtime_root; /* STATE/runtime: the runtime's --root */
 	char *ct_dir;	    /* STATE/containers: one directory per container */
 	char host_id[5];    /* 4 hex digits of this state dir: names its bridges */
+	int lock_fd;	    /* STATE/vesseld.lock, flock'd while open */
 	struct mgr_db *db;
 	struct mgr_image_store images;
 	struct mgr_events *events;

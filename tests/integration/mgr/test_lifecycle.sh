@@ -11,6 +11,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 before=$(host_objects)
 check_fails "no daemon: one clear line" "cannot reach vesseld" v list
+check "bash completion from the command table" sh -c "v completion bash | bash -n && v completion bash | grep -q 'launch init list'"
+check_fails "unknown command" "unknown command" v frobnicate
 start_daemon || exit 1
 
 check "built-in busybox image is there" sh -c "v image list --format csv | grep -q '^busybox,'"

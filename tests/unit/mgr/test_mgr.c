@@ -20,6 +20,7 @@
 #include "vessel/mgr/events.h"
 #include "vessel/mgr/image.h"
 #include "vessel/mgr/instance.h"
+#include "vessel/mgr/mgr.h"
 #include "vessel/mgr/operation.h"
 
 static char dir[64];
@@ -315,6 +316,20 @@ static void test_events_bounded(void **state)
 	mgr_events_free(ev);
 }
 
+static void test_one_daemon_per_state_dir(void **state)
+{
+	struct mgr_opts o = { .state_dir = dir, .runtime_path = "/bin/false" };
+	struct vs_err err = VS_ERR_INIT;
+	struct mgr *a, *b;
+	assert_int_equal(mgr_open(&o, &a, &err), 0);
+	assert_int_equal(mgr_open(&o, &b, &err), -EBUSY);
+	assert_non_null(strstr(err.msg, "another vesseld"));
+	mgr_close(a);
+	/* the lock goes with the first: a second manager opens now */
+	assert_int_equal(mgr_open(&o, &b, &err), 0);
+	mgr_close(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_config_keys),
 		cmocka_unit_test(test_operations),
 		cmocka_unit_test(test_events_bounded),
+		cmocka_unit_test_setup_teardown(test_one_daemon_per_state_dir, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
