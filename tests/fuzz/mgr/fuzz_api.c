@@ -20,6 +20,7 @@
 
 #include "vessel/mgr/api.h"
 #include "vessel/mgr/mgr.h"
+#include "vessel/mgr/network.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -28,6 +29,18 @@ static char dir[64];
 
 static void done(void)
 {
+	/* networks outlive a daemon by design (dnsmasq runs on): take down
+	 * what the inputs made, so the replay leaves no process behind */
+	struct mgr_network *list;
+	size_t n;
+	if (mgr_network_list(mgr_get_db(m), &list, &n, NULL) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct vs_err err = VS_ERR_INIT;
+			if (mgr_network_delete(m, list[i].name, &err) < 0)
+				fprintf(stderr, "fuzz_api: %s\n", err.msg);
+		}
+		free(list);
+	}
 	mgr_close(m);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
