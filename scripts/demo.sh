@@ -2,6 +2,8 @@
 # The demo: what vessel does today, end to end, with the programs a user runs.
 #   1. a thin qcow2 disk: create, write, snapshot, info (checked by qemu-img)
 #   2. a container: a busybox rootfs run by vessel-runtime
+#   2b. the manager: vesseld + vessel: a network, two containers that ping each
+#       other by name, a live memory change, a snapshot and its restore
 #   3. a virtual machine: OpenSBI + Linux booted by vessel-vmm to a shell
 # With a terminal on stdin, step 3 leaves you at the guest's shell prompt
 # (`poweroff` or Ctrl-A x to leave); without one it runs a few commands.
@@ -11,10 +13,20 @@ B=${VESSEL_BUILD:-build}
 IMG=$B/cmd/vessel-img/vessel-img
 RT=$B/cmd/vessel-runtime/vessel-runtime
 VMM=$B/cmd/vessel-vmm/vessel-vmm
+VESSELD=$B/cmd/vesseld/vesseld
+VESSEL=$B/cmd/vessel/vessel
 work=$(mktemp -d /tmp/vessel-demo.XXXXXX)
 ctid=vessel-demo-$$
+dpid=
+holder=
 cleanup() {
 	"$RT" --root "$work/run" delete --force "$ctid" >/dev/null 2>&1 || true
+	if [ -n "$dpid" ]; then
+		VESSEL_SOCKET=$work/vessel.sock "$VESSEL" delete --force demo1 demo2 >/dev/null 2>&1 || true
+		VESSEL_SOCKET=$work/vessel.sock "$VESSEL" network delete demonet >/dev/null 2>&1 || true
+		kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null || true
+	fi
+	[ -n "$holder" ] && kill "$holder" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -53,6 +65,36 @@ c["hostname"] = "vessel-demo"
 json.dump(c, open(p, "w"), indent=2)
 PY
 run "$RT" --root "$work/run" run --bundle "$work/bundle" "$ctid"
+
+step "2b. The manager: vesseld and vessel (private state dir, socket and network namespace)"
+unshare --net sleep infinity &
+holder=$!
+sleep 0.2
+nsenter --net=/proc/$holder/ns/net "$VESSELD" --state-dir "$work/state" --socket "$work/vessel.sock" \
+	--runtime "$PWD/$RT" >"$work/vesseld.log" 2>&1 &
+dpid=$!
+export VESSEL_SOCKET=$work/vessel.sock
+for _ in $(seq 300); do "$VESSEL" list >/dev/null 2>&1 && break; sleep 0.1; done
+run "$VESSEL" image list
+run "$VESSEL" network create demonet
+run "$VESSEL" launch busybox demo1 --network demonet -c limits.memory=64MiB
+run "$VESSEL" launch busybox demo2 --network demonet
+run "$VESSEL" list
+run "$VESSEL" exec demo1 -- ping -c 1 demo2
+run "$VESSEL" config set demo1 limits.memory=128MiB
+rid=$(sqlite3 "$work/state/vessel.db" "SELECT runtime_id FROM instances WHERE name = 'demo1'" 2>/dev/null || true)
+[ -n "$rid" ] && [ -e "/sys/fs/cgroup/memory/$rid/memory.limit_in_bytes" ] &&
+	echo "memory.limit_in_bytes now: $(cat "/sys/fs/cgroup/memory/$rid/memory.limit_in_bytes")"
+run "$VESSEL" snapshot create demo1 clean
+run "$VESSEL" exec demo1 -- rm /etc/passwd
+run "$VESSEL" snapshot restore demo1 clean
+run "$VESSEL" exec demo1 -- head -1 /etc/passwd
+run "$VESSEL" delete --force demo1 demo2
+run "$VESSEL" network delete demonet
+kill "$dpid" && wait "$dpid" || true
+kill "$holder" 2>/dev/null || true
+dpid=
+unset VESSEL_SOCKET
 
 step "3. Virtual machines: vessel-vmm boots OpenSBI + Linux (RISC-V, emulated)"
 G=$(guest/build.sh --print-dir)

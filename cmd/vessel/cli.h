@@ -1,0 +1,70 @@
+/*
+ * cli.h - the vessel CLI: its command table entry, the global options
+ * every command gets (the client, the output format) and the output
+ * helpers (output.c).
+ */
+#ifndef VESSEL_CLI_H
+#define VESSEL_CLI_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vessel/core/err.h"
+#include "vessel/mgr/client.h"
+
+enum cli_format {
+	CLI_FORMAT_TABLE,
+	CLI_FORMAT_JSON,
+	CLI_FORMAT_YAML,
+	CLI_FORMAT_CSV,
+};
+
+struct cli {
+	const char *socket_path;
+	enum cli_format format;
+	struct mgr_client *client;
+};
+
+struct cli_command {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+	const char *usage;
+	const char *summary;
+};
+
+/* Report err once ("vessel: error: ..."); returns 1. */
+int cli_fail(const struct vs_err *err);
+/* A usage error of cmd; returns 2. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The client, connected on first use. */
+struct mgr_client *cli_client(struct cli *cli, struct vs_err *err);
+
+/* Output: rows of strings as a table fitted to the terminal or CSV. */
+void out_rows(const struct cli *cli, const char *const *headers, size_t ncol, char **cells,
+	      size_t nrows);
+/* A JSON value as JSON or YAML (table format prints YAML too). */
+void out_value(const struct cli *cli, struct json_object *o);
+/* JSON string field, "" when absent. */
+const char *jstr(struct json_object *o, const char *key);
+
+int cmd_launch(struct cli *cli, int argc, char **argv);
+int cmd_init(struct cli *cli, int argc, char **argv);
+int cmd_list(struct cli *cli, int argc, char **argv);
+int cmd_info(struct cli *cli, int argc, char **argv);
+int cmd_start(struct cli *cli, int argc, char **argv);
+int cmd_stop(struct cli *cli, int argc, char **argv);
+int cmd_restart(struct cli *cli, int argc, char **argv);
+int cmd_pause(struct cli *cli, int argc, char **argv);
+int cmd_resume(struct cli *cli, int argc, char **argv);
+int cmd_delete(struct cli *cli, int argc, char **argv);
+int cmd_rename(struct cli *cli, int argc, char **argv);
+int cmd_exec(struct cli *cli, int argc, char **argv);
+int cmd_config(struct cli *cli, int argc, char **argv);
+int cmd_image(struct cli *cli, int argc, char **argv);
+int cmd_operation(struct cli *cli, int argc, char **argv);
+int cmd_monitor(struct cli *cli, int argc, char **argv);
+int cmd_network(struct cli *cli, int argc, char **argv);
+int cmd_snapshot(struct cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * driver.h - what the manager asks of an instance type.  One vtable per
+ * type (`mgr_drivers[]` in driver.c): the container driver (lib/ct's
+ * runtime, overlayfs roots) now; the VM driver (vessel-vmm through its
+ * control API) plugs in here later without the manager changing.
+ *
+ * Every host object a driver makes for an instance (mounts, cgroups, the
+ * runtime's state, directories) is made by exactly one of these entries and
+ * undone by stop or destroy; reconcile removes what belongs to no instance
+ * (left behind by a crash between the host step and the database commit).
+ * Entries are idempotent: a repeated call after a crash finishes the job.
+ */
+#ifndef VESSEL_MGR_DRIVER_H
+#define VESSEL_MGR_DRIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "vessel/core/err.h"
+#include "vessel/mgr/image.h"
+#include "vessel/mgr/instance.h"
+
+struct mgr;
+
+struct mgr_exec_req {
+	char **argv; /* NULL-terminated */
+	char **env;  /* extra KEY=VALUE, NULL-terminated, may be NULL */
+	const char *cwd;
+	const char *user; /* "uid[:gid]" or NULL */
+	const char *stdin_data;
+	size_t stdin_len;
+};
+
+struct mgr_exec_result {
+	int exit_code;
+	char *out; /* captured stdout / stderr (malloc'd, capped) */
+	size_t out_len;
+	char *errout;
+	size_t err_len;
+};
+
+struct mgr_driver {
+	enum mgr_instance_type type;
+	/* Host storage of a new instance (the container's upper dir). */
+	int (*create)(struct mgr *m, const struct mgr_instance *inst, const struct mgr_image *img,
+		      struct vs_err *err);
+	int (*start)(struct mgr *m, const struct mgr_instance *inst, const struct mgr_image *img,
+		     struct vs_err *err);
+	/* Clean stop, forced after timeout_s (or at once with force); releases
+	 * the runtime's host objects. */
+	int (*stop)(struct mgr *m, const struct mgr_instance *inst, bool force, int timeout_s,
+		    struct vs_err *err);
+	int (*freeze)(struct mgr *m, const struct mgr_instance *inst, bool freeze,
+		      struct vs_err *err);
+	/* The live state; pid 0 when not running. */
+	int (*state)(struct mgr *m, const struct mgr_instance *inst, enum mgr_power *power,
+		     pid_t *pid, struct vs_err *err);
+	/* Apply the limits in inst->config to the running instance. */
+	int (*update_limits)(struct mgr *m, const struct mgr_instance *inst, struct vs_err *err);
+	int (*exec)(struct mgr *m, const struct mgr_instance *inst, const struct mgr_exec_req *req,
+		    struct mgr_exec_result *res, struct vs_err *err);
+	/* Remove everything of a stopped instance from the host. */
+	int (*destroy)(struct mgr *m, const struct mgr_instance *inst, struct vs_err *err);
+	/* Remove host objects of this type that belong to none of the instances. */
+	int (*reconcile)(struct mgr *m, const struct mgr_instance *list, size_t n,
+			 struct vs_err *err);
+	/* Snapshots of the instance's own storage (a container: its upper
+	 * directory; the instance is frozen or stopped while it is copied). */
+	int (*snapshot_create)(struct mgr *m, const struct mgr_instance *inst, const char *snap,
+			       struct vs_err *err);
+	/* Replace the storage with the snapshot's (the instance is stopped). */
+	int (*snapshot_restore)(struct mgr *m, const struct mgr_instance *inst, const char *snap,
+				struct vs_err *err);
+	int (*snapshot_delete)(struct mgr *m, const struct mgr_instance *inst, const char *snap,
+			       struct vs_err *err);
+};
+
+/* The driver of a type, or NULL (with err) when the type has none yet. */
+const struct mgr_driver *mgr_driver_for(enum mgr_instance_type t, struct vs_err *err);
+
+extern const struct mgr_driver mgr_driver_container;
+
+void mgr_exec_result_free(struct mgr_exec_result *res);
+
+#endif

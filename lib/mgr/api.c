@@ -1,0 +1,673 @@
+/*
+ * api.c - the HTTP side of vesseld's API (api.h): the unix socket, the
+ * caller check, body collection with size limits, routing through the
+ * const table in api_routes.c, and the Incus envelopes.
+ *
+ * libmicrohttpd runs one thread per connection (handlers may wait on an
+ * operation, the event stream blocks in its reader).  The access handler
+ * is called first with the headers (caller check, route, size limits:
+ * refusals are answered at once, before the body is read), then once per
+ * body chunk (collected up to API_BODY_MAX, or streamed to a file for an
+ * image upload), then once more to run the handler.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "api_internal.h"
+#include "fsutil.h"
+#include "vessel/core/cleanup.h"
+#include "vessel/core/log.h"
+#include "vessel/core/util.h"
+#include "vessel/mgr/api.h"
+
+struct mgr_api {
+	struct mgr *m;
+	struct MHD_Daemon *daemon;
+	int fd;
+	char *socket_path;
+	gid_t group; /* (gid_t)-1 when the group does not exist */
+};
+
+struct req_ctx {
+	const struct api_route *route;
+	struct api_request req;
+	char *buf;
+	size_t len, cap;
+	int upload_fd;
+	char *upload_dir;
+	char *upload_path;
+	uint64_t upload_len;
+	unsigned refuse; /* HTTP status decided while reading the body */
+	char refuse_msg[200];
+};
+
+/* ---- envelopes ---- */
+
+static void respond_json(struct api_response *res, unsigned status, struct json_object *o)
+{
+	json_object_put(res->json);
+	res->http_status = status;
+	res->json = o;
+}
+
+void api_sync(struct api_response *res, struct json_object *metadata)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "type", json_object_new_string("sync"));
+	json_object_object_add(o, "status", json_object_new_string("Success"));
+	json_object_object_add(o, "status_code", json_object_new_int(200));
+	json_object_object_add(o, "operation", json_object_new_string(""));
+	json_object_object_add(o, "metadata", metadata);
+	respond_json(res, 200, o);
+}
+
+void api_async(struct api_response *res, struct mgr_op *op)
+{
+	struct json_object *o = json_object_new_object();
+	char url[96];
+	snprintf(url, sizeof(url), "/1.0/operations/%s", mgr_op_id(op));
+	json_object_object_add(o, "type", json_object_new_string("async"));
+	json_object_object_add(o, "status", json_object_new_string("Operation created"));
+	json_object_object_add(o, "status_code", json_object_new_int(100));
+	json_object_object_add(o, "operation", json_object_new_string(url));
+	json_object_object_add(o, "metadata", mgr_op_to_json(op));
+	respond_json(res, 202, o);
+}
+
+static struct json_object *error_json(unsigned code, const char *msg)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "type", json_object_new_string("error"));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	json_object_object_add(o, "error_code", json_object_new_int((int)code));
+	return o;
+}
+
+void api_error(struct api_response *res, unsigned code, const char *fmt, ...)
+{
+	char msg[VS_ERR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	respond_json(res, code, error_json(code, msg));
+}
+
+void api_error_from(struct api_response *res, const struct vs_err *err)
+{
+	unsigned code;
+	switch (err->code) {
+	case ENOENT: code = 404; break;
+	case EEXIST:
+	case EBUSY:
+	case EALREADY: code = 409; break;
+	case EINVAL:
+	case ERANGE:
+	case E2BIG:
+	case ENAMETOOLONG: code = 400; break;
+	case EPERM:
+	case EACCES: code = 403; break;
+	case ENOTSUP: code = 501; break;
+	default: code = 500; break;
+	}
+	api_error(res, code, "%s", err->msg[0] ? err->msg : "internal error");
+}
+
+/* ---- strict JSON helpers ---- */
+
+int api_json_keys(struct json_object *o, const char *what, const char *const *allowed,
+		  struct vs_err *err)
+{
+	if (!o || !json_object_is_type(o, json_type_object))
+		return vs_errf(err, EINVAL, "%s: expected a JSON object", what);
+	json_object_object_foreach(o, key, val)
+	{
+		(void)val;
+		bool ok = false;
+		for (size_t i = 0; allowed[i] && !ok; i++)
+			ok = strcmp(key, allowed[i]) == 0;
+		if (!ok)
+			return vs_errf(err, EINVAL, "%s: unknown key \"%.64s\"", what, key);
+	}
+	return 0;
+}
+
+int api_json_string(struct json_object *o, const char *key, const char **out, struct vs_err *err)
+{
+	struct json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) || !v)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return vs_errf(err, EINVAL, "\"%s\": expected a string", key);
+	*out = json_object_get_string(v);
+	return 0;
+}
+
+int api_json_bool(struct json_object *o, const char *key, bool *out, struct vs_err *err)
+{
+	struct json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) || !v)
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean))
+		return vs_errf(err, EINVAL, "\"%s\": expected true or false", key);
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
+int api_json_int(struct json_object *o, const char *key, int64_t *out, struct vs_err *err)
+{
+	struct json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) || !v)
+		return 0;
+	if (!json_object_is_type(v, json_type_int))
+		return vs_errf(err, EINVAL, "\"%s\": expected an integer", key);
+	*out = json_object_get_int64(v);
+	return 0;
+}
+
+const char *api_query(struct api_request *req, const char *key)
+{
+	if (req->conn)
+		return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+	/* without HTTP: look key up in "k=v&k2=v2" (no unescaping) */
+	static __thread char value[256];
+	size_t kl = strlen(key);
+	for (const char *p = req->query; p && *p;) {
+		const char *amp = strchr(p, '&');
+		size_t n = amp ? (size_t)(amp - p) : strlen(p);
+		if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			snprintf(value, sizeof(value), "%.*s", (int)(n - kl - 1), p + kl + 1);
+			return value;
+		}
+		if (n == kl && strncmp(p, key, kl) == 0)
+			return "";
+		p += n + (amp ? 1 : 0);
+	}
+	return NULL;
+}
+
+/* ---- routing ---- */
+
+/* Match path against pattern; fills params.  1 match, 0 no. */
+static int match(const char *pattern, const char *path, struct api_request *req)
+{
+	size_t np = 0;
+	const char *p = pattern, *u = path;
+	while (*p && *u) {
+		if (p[0] == '{' && p[1] == '}') {
+			size_t n = strcspn(u, "/");
+			if (n == 0 || n >= sizeof(req->params[0]) || np >= API_PARAMS_MAX)
+				return 0;
+			memcpy(req->params[np], u, n);
+			req->params[np][n] = 0;
+			np++;
+			u += n;
+			p += 2;
+			continue;
+		}
+		if (*p != *u)
+			return 0;
+		p++;
+		u++;
+	}
+	return !*p && !*u;
+}
+
+/* The route for (method, path); *status 404/405 when none. */
+static const struct api_route *find_route(const char *method, const char *path,
+					  struct api_request *req, unsigned *status)
+{
+	bool path_known = false;
+	for (size_t i = 0; i < api_nroutes; i++) {
+		if (!match(api_routes[i].pattern, path, req))
+			continue;
+		path_known = true;
+		if (strcmp(api_routes[i].method, method) == 0)
+			return &api_routes[i];
+	}
+	*status = path_known ? 405 : 404;
+	return NULL;
+}
+
+/* ---- the caller ---- */
+
+static bool caller_allowed(struct mgr_api *api, int fd, uid_t *uid, gid_t *gid)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return false;
+	*uid = cr.uid;
+	*gid = cr.gid;
+	if (cr.uid == 0 || cr.uid == geteuid())
+		return true;
+	if (api->group == (gid_t)-1)
+		return false;
+	if (cr.gid == api->group)
+		return true;
+	gid_t groups[256];
+	len = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == api->group)
+			return true;
+	return false;
+}
+
+/* ---- libmicrohttpd callbacks ---- */
+
+static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status,
+				 struct json_object *o)
+{
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								 JSON_C_TO_STRING_NOSLASHESCAPE);
+	size_t len = strlen(text);
+	char *copy = malloc(len + 1);
+	enum MHD_Result r = MHD_NO;
+	if (copy) {
+		memcpy(copy, text, len);
+		copy[len] = '\n';
+		struct MHD_Response *resp =
+		    MHD_create_response_from_buffer(len + 1, copy, MHD_RESPMEM_MUST_FREE);
+		if (resp) {
+			MHD_add_response_header(resp, "Content-Type", "application/json");
+			r = MHD_queue_response(conn, status, resp);
+			MHD_destroy_response(resp);
+		} else {
+			free(copy);
+		}
+	}
+	json_object_put(o);
+	return r;
+}
+
+static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, const char *msg)
+{
+	return send_json(conn, status, error_json(status, msg));
+}
+
+static void ctx_free(struct req_ctx *c)
+{
+	if (!c)
+		return;
+	free(c->buf);
+	if (c->upload_fd >= 0)
+		close(c->upload_fd);
+	if (c->upload_dir) {
+		struct vs_err e = VS_ERR_INIT;
+		mgr_rm_rf(c->upload_dir, &e);
+	}
+	free(c->upload_dir);
+	free(c->upload_path);
+	json_object_put(c->req.body);
+	free(c);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	ctx_free(*con_cls);
+	*con_cls = NULL;
+}
+
+static bool is_upload(struct MHD_Connection *conn)
+{
+	const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+	return ct && strncmp(ct, "application/octet-stream", 24) == 0;
+}
+
+/* First call: who, where, how big. */
+static enum MHD_Result begin(struct mgr_api *api, struct MHD_Connection *conn, const char *url,
+			     const char *method, void **con_cls)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	if (!ci || !caller_allowed(api, ci->connect_fd, &uid, &gid)) {
+		vs_log(VS_LOG_INFO, "api: refused uid %ld (not root, not in group vessel)",
+		       (long)uid);
+		return refuse(conn, 403, "not allowed: root or group vessel only");
+	}
+	struct req_ctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return MHD_NO;
+	c->upload_fd = -1;
+	c->req.m = api->m;
+	c->req.conn = conn;
+	c->req.method = method;
+	c->req.uid = uid;
+	c->req.gid = gid;
+	unsigned status = 404;
+	c->route = find_route(method, url, &c->req, &status);
+	if (!c->route) {
+		free(c);
+		return refuse(conn, status, status == 405 ? "method not allowed" : "not found");
+	}
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+	uint64_t declared = cl ? strtoull(cl, NULL, 10) : 0;
+	bool upload = c->route->body == API_BODY_JSON_OR_UPLOAD && is_upload(conn);
+	if (declared > (upload ? API_UPLOAD_MAX : API_BODY_MAX)) {
+		free(c);
+		return refuse(conn, 413, "request body too large");
+	}
+	if (c->route->body == API_BODY_NONE && declared > 0) {
+		free(c);
+		return refuse(conn, 400, "this request takes no body");
+	}
+	if (upload) {
+		struct vs_err err = VS_ERR_INIT;
+		c->upload_dir = mgr_image_tmpdir(mgr_get_images(api->m), &err);
+		if (!c->upload_dir || asprintf(&c->upload_path, "%s/upload", c->upload_dir) < 0 ||
+		    (c->upload_fd =
+			 open(c->upload_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+			ctx_free(c);
+			return refuse(conn, 500, "cannot store the upload");
+		}
+	}
+	*con_cls = c;
+	return MHD_YES;
+}
+
+static void body_chunk(struct req_ctx *c, const char *data, size_t n)
+{
+	if (c->refuse)
+		return;
+	if (c->upload_fd >= 0) {
+		c->upload_len += n;
+		if (c->upload_len > API_UPLOAD_MAX) {
+			c->refuse = 413;
+			snprintf(c->refuse_msg, sizeof(c->refuse_msg), "upload too large");
+		} else if (vs_write_full(c->upload_fd, data, n) < 0) {
+			c->refuse = 500;
+			snprintf(c->refuse_msg, sizeof(c->refuse_msg), "cannot store the upload");
+		}
+		return;
+	}
+	if (c->route->body == API_BODY_NONE) {
+		c->refuse = 400;
+		snprintf(c->refuse_msg, sizeof(c->refuse_msg), "this request takes no body");
+		return;
+	}
+	if (c->len + n > API_BODY_MAX) {
+		c->refuse = 413;
+		snprintf(c->refuse_msg, sizeof(c->refuse_msg), "request body too large");
+		return;
+	}
+	if (c->len + n + 1 > c->cap) {
+		size_t cap = (c->len + n + 1) * 2;
+		char *nb = realloc(c->buf, cap);
+		if (!nb) {
+			c->refuse = 500;
+			snprintf(c->refuse_msg, sizeof(c->refuse_msg), "out of memory");
+			return;
+		}
+		c->buf = nb;
+		c->cap = cap;
+	}
+	memcpy(c->buf + c->len, data, n);
+	c->len += n;
+	c->buf[c->len] = 0;
+}
+
+/* Parse a request body as one JSON object (nothing after it). */
+static int parse_json_body(const char *buf, size_t len, struct json_object **out,
+			   struct vs_err *err)
+{
+	*out = NULL;
+	if (!len)
+		return 0;
+	struct json_tokener *tok = json_tokener_new_ex(32);
+	if (!tok)
+		return vs_errf(err, ENOMEM, "out of memory");
+	struct json_object *o = json_tokener_parse_ex(tok, buf, (int)len);
+	enum json_tokener_error je = json_tokener_get_error(tok);
+	size_t used = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (!o || je != json_tokener_success) {
+		json_object_put(o);
+		return vs_errf(err, EINVAL, "request body: invalid JSON: %s",
+			       json_tokener_error_desc(
+				   je == json_tokener_success ? json_tokener_error_parse_eof : je));
+	}
+	for (size_t i = used; i < len; i++)
+		if (!buf[i] || !strchr(" \t\r\n", buf[i])) {
+			json_object_put(o);
+			return vs_errf(err, EINVAL, "request body: data after the JSON value");
+		}
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return vs_errf(err, EINVAL, "request body: expected a JSON object");
+	}
+	*out = o;
+	return 0;
+}
+
+static int parse_body(struct req_ctx *c, struct vs_err *err)
+{
+	if (c->upload_fd >= 0) {
+		close(c->upload_fd);
+		c->upload_fd = -1;
+		c->req.upload_path = c->upload_path;
+		return 0;
+	}
+	return parse_json_body(c->buf, c->len, &c->req.body, err);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct mgr_api *api = cls;
+	if (!*con_cls)
+		return begin(api, conn, url, method, con_cls);
+	struct req_ctx *c = *con_cls;
+	if (*upload_data_size) {
+		body_chunk(c, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (c->refuse)
+		return refuse(conn, c->refuse, c->refuse_msg);
+	struct vs_err err = VS_ERR_INIT;
+	if (parse_body(c, &err) < 0)
+		return refuse(conn, 400, err.msg);
+	struct api_response res = { 0 };
+	c->route->fn(&c->req, &res);
+	if (res.stream) {
+		enum MHD_Result r = MHD_queue_response(conn, 200, res.stream);
+		MHD_destroy_response(res.stream);
+		json_object_put(res.json);
+		return r;
+	}
+	if (!res.json)
+		api_error(&res, 500, "no response");
+	return send_json(conn, res.http_status, res.json);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = 0;
+	vs_log(VS_LOG_DEBUG, "libmicrohttpd: %s", msg);
+}
+
+/* ---- the socket ---- */
+
+static int make_socket(struct mgr_api *api, const char *path, const char *group, struct vs_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return vs_errf(err, ENAMETOOLONG, "socket path %s is too long", path);
+	strcpy(sa.sun_path, path);
+	vs_cleanup_free char *dir = strdup(path);
+	if (!dir)
+		return vs_errf(err, ENOMEM, "out of memory");
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		int r = mgr_mkdir_p(dir, 0755, err);
+		if (r < 0)
+			return r;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return vs_syserrf(err, errno, "socket");
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			close(fd);
+			return vs_errf(err, EEXIST, "%s exists and is not a socket", path);
+		}
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(fd);
+			return vs_errf(err, EADDRINUSE, "%s: another vesseld is listening", path);
+		}
+		close(fd);
+		unlink(path); /* left by a vesseld that died */
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return vs_syserrf(err, errno, "socket");
+	}
+	mode_t old = umask(0117);
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0) {
+		int e = errno;
+		close(fd);
+		return vs_syserrf(err, e, "bind %s", path);
+	}
+	struct group gr, *g = NULL;
+	char buf[4096];
+	api->group = (gid_t)-1;
+	if (getgrnam_r(group, &gr, buf, sizeof(buf), &g) == 0 && g) {
+		api->group = g->gr_gid;
+		if (chown(path, 0, g->gr_gid) < 0)
+			vs_log(VS_LOG_WARN, "chown %s: %s", path, strerror(errno));
+	}
+	if (chmod(path, 0660) < 0 || listen(fd, 128) < 0) {
+		int e = errno;
+		close(fd);
+		unlink(path);
+		return vs_syserrf(err, e, "listen on %s", path);
+	}
+	api->fd = fd;
+	return 0;
+}
+
+int mgr_api_start(struct mgr *m, const struct mgr_api_opts *opts, struct mgr_api **out,
+		  struct vs_err *err)
+{
+	*out = NULL;
+	struct mgr_api *api = calloc(1, sizeof(*api));
+	if (!api)
+		return vs_errf(err, ENOMEM, "out of memory");
+	api->m = m;
+	api->fd = -1;
+	const char *path = opts->socket_path ? opts->socket_path : "/run/vessel/vessel.sock";
+	if (!(api->socket_path = strdup(path))) {
+		free(api);
+		return vs_errf(err, ENOMEM, "out of memory");
+	}
+	int r = make_socket(api, path, opts->group ? opts->group : "vessel", err);
+	if (r < 0) {
+		free(api->socket_path);
+		free(api);
+		return r;
+	}
+	api->daemon = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
+	    NULL, NULL, on_request, api, MHD_OPTION_LISTEN_SOCKET, api->fd,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_CONNECTION_LIMIT,
+	    opts->max_connections ? opts->max_connections : 512u, MHD_OPTION_CONNECTION_TIMEOUT,
+	    600u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api, MHD_OPTION_END);
+	if (!api->daemon) {
+		close(api->fd);
+		unlink(path);
+		free(api->socket_path);
+		free(api);
+		return vs_errf(err, EIO, "libmicrohttpd did not start on %s", path);
+	}
+	*out = api;
+	return 0;
+}
+
+void mgr_api_stop(struct mgr_api *api)
+{
+	if (!api)
+		return;
+	int fd = MHD_quiesce_daemon(api->daemon);
+	MHD_stop_daemon(api->daemon);
+	if (fd >= 0)
+		close(fd);
+	unlink(api->socket_path);
+	free(api->socket_path);
+	free(api);
+}
+
+int mgr_api_dispatch(struct mgr *m, const char *method, const char *url, const char *body,
+		     size_t len, unsigned *status, char **response, struct vs_err *err)
+{
+	*response = NULL;
+	struct api_request req = { .m = m, .method = method, .uid = 0, .gid = 0 };
+	char path[2048];
+	const char *q = strchr(url, '?');
+	size_t pl = q ? (size_t)(q - url) : strlen(url);
+	struct api_response res = { 0 };
+	if (pl >= sizeof(path)) {
+		api_error(&res, 404, "not found");
+		goto out;
+	}
+	memcpy(path, url, pl);
+	path[pl] = 0;
+	req.query = q ? q + 1 : NULL;
+	unsigned st = 404;
+	const struct api_route *route = find_route(method, path, &req, &st);
+	if (!route) {
+		api_error(&res, st, st == 405 ? "method not allowed" : "not found");
+		goto out;
+	}
+	if (len > API_BODY_MAX) {
+		api_error(&res, 413, "request body too large");
+		goto out;
+	}
+	if (route->body == API_BODY_NONE && len) {
+		api_error(&res, 400, "this request takes no body");
+		goto out;
+	}
+	struct vs_err perr = VS_ERR_INIT;
+	if (parse_json_body(body, len, &req.body, &perr) < 0) {
+		api_error(&res, 400, "%s", perr.msg);
+		goto out;
+	}
+	route->fn(&req, &res);
+	json_object_put(req.body);
+	if (res.stream) {
+		MHD_destroy_response(res.stream);
+		res.stream = NULL;
+		json_object_put(res.json);
+		res.json = NULL;
+		res.http_status = 200;
+		*status = 200;
+		*response = strdup("stream");
+		return *response ? 0 : vs_errf(err, ENOMEM, "out of memory");
+	}
+out:
+	if (!res.json)
+		api_error(&res, 500, "no response");
+	*status = res.http_status;
+	*response = strdup(json_object_to_json_string_ext(res.json, JSON_C_TO_STRING_PLAIN));
+	json_object_put(res.json);
+	return *response ? 0 : vs_errf(err, ENOMEM, "out of memory");
+}

@@ -1,0 +1,109 @@
+/*
+ * api_internal.h - what the API's handlers share: the typed request a
+ * handler gets (path parameters, parsed JSON body, caller identity), the
+ * response it fills, the const route table and the JSON helpers that
+ * make every parse strict (unknown keys and wrong types are 400s).
+ */
+#ifndef VESSEL_MGR_API_INTERNAL_H
+#define VESSEL_MGR_API_INTERNAL_H
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "vessel/core/err.h"
+#include "vessel/mgr/mgr.h"
+
+#define API_BODY_MAX   (1u << 20)   /* JSON bodies */
+#define API_UPLOAD_MAX (8ull << 30) /* image uploads */
+#define API_PARAMS_MAX 2
+
+struct api_request {
+	struct mgr *m;
+	struct MHD_Connection *conn;
+	const char *method;
+	char params[API_PARAMS_MAX][256]; /* {name} segments of the path */
+	struct json_object *body;	  /* parsed JSON body, or NULL */
+	const char *upload_path;	  /* raw upload saved to this file, or NULL */
+	const char *query;		  /* without HTTP (mgr_api_dispatch): "a=1&b=2" */
+	uid_t uid;
+	gid_t gid;
+};
+
+struct api_response {
+	unsigned http_status;
+	struct json_object *json;    /* the whole envelope */
+	struct MHD_Response *stream; /* or a ready response (events) */
+};
+
+typedef void (*api_handler)(struct api_request *req, struct api_response *res);
+
+enum api_body {
+	API_BODY_NONE,
+	API_BODY_JSON,
+	API_BODY_JSON_OR_UPLOAD,
+};
+
+struct api_route {
+	const char *method;
+	const char *pattern; /* "/1.0/instances/{}/state": {} is one segment */
+	api_handler fn;
+	enum api_body body;
+};
+
+extern const struct api_route api_routes[];
+extern const size_t api_nroutes;
+
+/* Envelopes. */
+void api_sync(struct api_response *res, struct json_object *metadata);
+void api_async(struct api_response *res, struct mgr_op *op);
+void api_error(struct api_response *res, unsigned code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* An error from a vs_err: ENOENT 404, EEXIST/EBUSY/EALREADY 409, EINVAL/ERANGE
+ * 400, EPERM/EACCES 403, ENOTSUP 501, others 500. */
+void api_error_from(struct api_response *res, const struct vs_err *err);
+
+/* Strict JSON: the object may hold only these keys (NULL-terminated). */
+int api_json_keys(struct json_object *o, const char *what, const char *const *allowed,
+		  struct vs_err *err);
+/* Typed field getters: ENOENT-free (missing -> default), EINVAL on a wrong type. */
+int api_json_string(struct json_object *o, const char *key, const char **out, struct vs_err *err);
+int api_json_bool(struct json_object *o, const char *key, bool *out, struct vs_err *err);
+int api_json_int(struct json_object *o, const char *key, int64_t *out, struct vs_err *err);
+/* A query parameter (NULL when absent). */
+const char *api_query(struct api_request *req, const char *key);
+
+/* Handlers (api_instances.c, api_images.c, api_operations.c). */
+void api_get_root(struct api_request *req, struct api_response *res);
+void api_get_instances(struct api_request *req, struct api_response *res);
+void api_post_instances(struct api_request *req, struct api_response *res);
+void api_get_instance(struct api_request *req, struct api_response *res);
+void api_put_instance(struct api_request *req, struct api_response *res);
+void api_patch_instance(struct api_request *req, struct api_response *res);
+void api_post_instance(struct api_request *req, struct api_response *res);
+void api_delete_instance(struct api_request *req, struct api_response *res);
+void api_get_instance_state(struct api_request *req, struct api_response *res);
+void api_put_instance_state(struct api_request *req, struct api_response *res);
+void api_post_instance_exec(struct api_request *req, struct api_response *res);
+void api_get_snapshots(struct api_request *req, struct api_response *res);
+void api_post_snapshots(struct api_request *req, struct api_response *res);
+void api_get_snapshot(struct api_request *req, struct api_response *res);
+void api_delete_snapshot(struct api_request *req, struct api_response *res);
+void api_get_images(struct api_request *req, struct api_response *res);
+void api_post_images(struct api_request *req, struct api_response *res);
+void api_get_image(struct api_request *req, struct api_response *res);
+void api_delete_image(struct api_request *req, struct api_response *res);
+void api_post_image_aliases(struct api_request *req, struct api_response *res);
+void api_delete_image_alias(struct api_request *req, struct api_response *res);
+void api_get_operations(struct api_request *req, struct api_response *res);
+void api_get_operation(struct api_request *req, struct api_response *res);
+void api_get_operation_wait(struct api_request *req, struct api_response *res);
+void api_delete_operation(struct api_request *req, struct api_response *res);
+void api_get_events(struct api_request *req, struct api_response *res);
+void api_get_networks(struct api_request *req, struct api_response *res);
+void api_post_networks(struct api_request *req, struct api_response *res);
+void api_get_network(struct api_request *req, struct api_response *res);
+void api_delete_network(struct api_request *req, struct api_response *res);
+
+#endif

@@ -1,0 +1,285 @@
+/*
+ * client.c - the API client (client.h) on libcurl's unix-socket support.
+ * One easy handle per client, reused (keep-alive) across requests.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "vessel/core/cleanup.h"
+#include "vessel/mgr/client.h"
+
+#define RESPONSE_MAX (256u << 20)
+
+struct mgr_client {
+	CURL *curl;
+	char *socket_path;
+};
+
+struct buf {
+	char *data;
+	size_t len, cap;
+	int (*on_line)(const char *line, void *opaque);
+	void *opaque;
+	bool stop;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct buf *b = userdata;
+	size_t n = size * nmemb;
+	if (b->len + n + 1 > b->cap) {
+		if (b->len + n + 1 > RESPONSE_MAX)
+			return 0;
+		size_t cap = (b->len + n + 1) * 2;
+		char *nd = realloc(b->data, cap);
+		if (!nd)
+			return 0;
+		b->data = nd;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = 0;
+	if (b->on_line) {
+		char *nl;
+		while (!b->stop && (nl = memchr(b->data, '\n', b->len))) {
+			*nl = 0;
+			if (nl != b->data && b->on_line(b->data, b->opaque))
+				b->stop = true;
+			size_t used = (size_t)(nl - b->data) + 1;
+			memmove(b->data, nl + 1, b->len - used);
+			b->len -= used;
+			b->data[b->len] = 0;
+		}
+		if (b->stop)
+			return 0;
+	}
+	return n;
+}
+
+struct mgr_client *mgr_client_new(const char *socket_path, struct vs_err *err)
+{
+	static bool inited;
+	if (!inited) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		inited = true;
+	}
+	struct mgr_client *c = calloc(1, sizeof(*c));
+	if (!c || !(c->socket_path = strdup(socket_path)) || !(c->curl = curl_easy_init())) {
+		if (c)
+			free(c->socket_path);
+		free(c);
+		vs_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	return c;
+}
+
+void mgr_client_free(struct mgr_client *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c->socket_path);
+	free(c);
+}
+
+static int errno_of_status(long status)
+{
+	switch (status) {
+	case 400: return EINVAL;
+	case 403: return EACCES;
+	case 404: return ENOENT;
+	case 405: return ENOTSUP;
+	case 409: return EEXIST;
+	case 413: return E2BIG;
+	case 501: return ENOTSUP;
+	default: return EIO;
+	}
+}
+
+/* One HTTP exchange; *resp gets the parsed JSON body. */
+static int exchange(struct mgr_client *c, const char *method, const char *path, const char *body,
+		    size_t body_len, FILE *upload, curl_off_t upload_len,
+		    const char *const *headers, struct buf *b, long *status, struct vs_err *err)
+{
+	CURL *h = c->curl;
+	curl_easy_reset(h);
+	char url[2048];
+	snprintf(url, sizeof(url), "http://vessel%s", path);
+	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	struct curl_slist *hl = NULL;
+	if (upload) {
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_READDATA, upload);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, upload_len);
+		hl = curl_slist_append(hl, "Content-Type: application/octet-stream");
+		hl = curl_slist_append(hl, "Expect:");
+	} else if (body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body_len);
+		hl = curl_slist_append(hl, "Content-Type: application/json");
+	}
+	for (size_t i = 0; headers && headers[i]; i++)
+		hl = curl_slist_append(hl, headers[i]);
+	if (hl)
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	CURLcode rc = curl_easy_perform(h);
+	curl_slist_free_all(hl);
+	if (rc != CURLE_OK && !(b->stop && rc == CURLE_WRITE_ERROR)) {
+		if (rc == CURLE_COULDNT_CONNECT)
+			return vs_errf(err, ECONNREFUSED,
+				       "cannot reach vesseld at %s (is it running? can you "
+				       "access the socket?)",
+				       c->socket_path);
+		return vs_errf(err, EIO, "request to vesseld failed: %s", curl_easy_strerror(rc));
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	return 0;
+}
+
+/* Parse an envelope; error envelopes become err. */
+static int envelope(const struct buf *b, long status, struct json_object **out, struct vs_err *err)
+{
+	struct json_object *o = b->data ? json_tokener_parse(b->data) : NULL;
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return vs_errf(err, EIO, "vesseld answered %ld with something that is not JSON",
+			       status);
+	}
+	struct json_object *t;
+	if (json_object_object_get_ex(o, "type", &t) &&
+	    strcmp(json_object_get_string(t), "error") == 0) {
+		struct json_object *m;
+		const char *msg =
+		    json_object_object_get_ex(o, "error", &m) ? json_object_get_string(m) : "error";
+		int r = vs_errf(err, errno_of_status(status), "%s", msg);
+		json_object_put(o);
+		return r;
+	}
+	*out = o;
+	return 0;
+}
+
+static int wait_op(struct mgr_client *c, const char *op_url, struct json_object **metadata,
+		   struct vs_err *err)
+{
+	for (;;) {
+		char path[320];
+		snprintf(path, sizeof(path), "%.256s/wait?timeout=60", op_url);
+		struct buf b = { 0 };
+		long status = 0;
+		int r = exchange(c, "GET", path, NULL, 0, NULL, 0, NULL, &b, &status, err);
+		struct json_object *env = NULL;
+		if (r == 0)
+			r = envelope(&b, status, &env, err);
+		free(b.data);
+		if (r < 0)
+			return r;
+		struct json_object *md, *st, *e, *m;
+		json_object_object_get_ex(env, "metadata", &md);
+		const char *s =
+		    json_object_object_get_ex(md, "status", &st) ? json_object_get_string(st) : "";
+		if (strcmp(s, "Success") == 0) {
+			if (metadata)
+				*metadata = json_object_object_get_ex(md, "metadata", &m) && m
+						? json_object_get(m)
+						: json_object_new_object();
+			json_object_put(env);
+			return 0;
+		}
+		if (strcmp(s, "Failure") == 0 || strcmp(s, "Cancelled") == 0) {
+			const char *msg = json_object_object_get_ex(md, "err", &e)
+					      ? json_object_get_string(e)
+					      : s;
+			r = vs_errf(err, strcmp(s, "Cancelled") == 0 ? ECANCELED : EIO, "%s", msg);
+			json_object_put(env);
+			return r;
+		}
+		json_object_put(env);
+	}
+}
+
+static int finish(struct mgr_client *c, struct buf *b, long status, struct json_object **metadata,
+		  struct vs_err *err)
+{
+	struct json_object *env = NULL;
+	int r = envelope(b, status, &env, err);
+	if (r < 0)
+		return r;
+	struct json_object *t, *md, *op;
+	json_object_object_get_ex(env, "type", &t);
+	if (strcmp(json_object_get_string(t), "async") == 0 &&
+	    json_object_object_get_ex(env, "operation", &op)) {
+		char url[256];
+		snprintf(url, sizeof(url), "%s", json_object_get_string(op));
+		json_object_put(env);
+		return wait_op(c, url, metadata, err);
+	}
+	if (metadata)
+		*metadata = json_object_object_get_ex(env, "metadata", &md) && md
+				? json_object_get(md)
+				: json_object_new_object();
+	json_object_put(env);
+	return 0;
+}
+
+int mgr_client_do(struct mgr_client *c, const char *method, const char *path,
+		  struct json_object *body, struct json_object **metadata, struct vs_err *err)
+{
+	const char *text =
+	    body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL;
+	struct buf b = { 0 };
+	long status = 0;
+	int r = exchange(c, method, path, text, text ? strlen(text) : 0, NULL, 0, NULL, &b, &status,
+			 err);
+	if (r == 0)
+		r = finish(c, &b, status, metadata, err);
+	free(b.data);
+	return r;
+}
+
+int mgr_client_upload(struct mgr_client *c, const char *path, const char *file,
+		      const char *const *headers, struct json_object **metadata, struct vs_err *err)
+{
+	vs_cleanup_fclose FILE *f = fopen(file, "rbe");
+	if (!f)
+		return vs_syserrf(err, errno, "%s", file);
+	struct stat st;
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode))
+		return vs_errf(err, EINVAL, "%s: not a regular file", file);
+	struct buf b = { 0 };
+	long status = 0;
+	int r = exchange(c, "POST", path, NULL, 0, f, (curl_off_t)st.st_size, headers, &b, &status,
+			 err);
+	if (r == 0)
+		r = finish(c, &b, status, metadata, err);
+	free(b.data);
+	return r;
+}
+
+int mgr_client_stream(struct mgr_client *c, const char *path,
+		      int (*on_line)(const char *line, void *opaque), void *opaque,
+		      struct vs_err *err)
+{
+	struct buf b = { .on_line = on_line, .opaque = opaque };
+	long status = 0;
+	int r = exchange(c, "GET", path, NULL, 0, NULL, 0, NULL, &b, &status, err);
+	if (r == 0 && status != 200) {
+		struct json_object *env = NULL;
+		r = envelope(&b, status, &env, err);
+		json_object_put(env);
+	}
+	free(b.data);
+	return r;
+}

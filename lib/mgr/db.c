@@ -1,0 +1,248 @@
+/*
+ * db.c - the manager's SQLite database (see vessel/mgr/db.h).
+ *
+ * Migrations are forward only: migrations[i] takes the schema from version
+ * i to i + 1.  Each runs in one IMMEDIATE transaction together with the
+ * INSERT of its version into `schema`, so a crash leaves the file at the old
+ * or the new version, never between.  A file newer than this program (a
+ * version above mgr_db_schema_latest()) is refused rather than guessed at.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vessel/mgr/db.h"
+
+struct mgr_db {
+	sqlite3 *conn;
+	pthread_mutex_t lock;
+};
+
+/* The schema, one string per version.  Never edit a released entry: add one. */
+static const char *const migrations[] = {
+	/* 1: images, their layers and aliases; instances and their config */
+	"CREATE TABLE images ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  fingerprint TEXT NOT NULL UNIQUE,"
+	"  type TEXT NOT NULL CHECK (type IN ('container', 'vm')),"
+	"  architecture TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  config TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE image_layers ("
+	"  image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,"
+	"  position INTEGER NOT NULL,"
+	"  digest TEXT NOT NULL,"
+	"  PRIMARY KEY (image_id, position));"
+	"CREATE INDEX image_layers_digest ON image_layers (digest);"
+	"CREATE TABLE image_aliases ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,"
+	"  description TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE instances ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  type TEXT NOT NULL CHECK (type IN ('container', 'vm')),"
+	"  image_id INTEGER REFERENCES images (id) ON DELETE RESTRICT,"
+	"  runtime_id TEXT NOT NULL UNIQUE,"
+	"  power_state TEXT NOT NULL DEFAULT 'stopped'"
+	"    CHECK (power_state IN ('stopped', 'running', 'frozen')),"
+	"  created_at TEXT NOT NULL,"
+	"  last_used_at TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE instance_config ("
+	"  instance_id INTEGER NOT NULL REFERENCES instances (id) ON DELETE CASCADE,"
+	"  key TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  PRIMARY KEY (instance_id, key));",
+	/* 2: networks (a bridge each) and the NICs of instances on them */
+	"CREATE TABLE networks ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  bridge TEXT NOT NULL UNIQUE,"
+	"  subnet TEXT NOT NULL UNIQUE,"
+	"  nat INTEGER NOT NULL DEFAULT 1,"
+	"  isolated INTEGER NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE instance_nics ("
+	"  instance_id INTEGER NOT NULL REFERENCES instances (id) ON DELETE CASCADE,"
+	"  network_id INTEGER NOT NULL REFERENCES networks (id) ON DELETE RESTRICT,"
+	"  name TEXT NOT NULL,"
+	"  mac TEXT NOT NULL UNIQUE,"
+	"  address TEXT NOT NULL,"
+	"  PRIMARY KEY (instance_id, name),"
+	"  UNIQUE (network_id, address));",
+	/* 3: snapshots of instances */
+	"CREATE TABLE instance_snapshots ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  instance_id INTEGER NOT NULL REFERENCES instances (id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL,"
+	"  UNIQUE (instance_id, name));",
+};
+
+int mgr_db_schema_latest(void)
+{
+	return (int)(sizeof(migrations) / sizeof(migrations[0]));
+}
+
+void mgr_db_lock(struct mgr_db *db)
+{
+	pthread_mutex_lock(&db->lock);
+}
+
+void mgr_db_unlock(struct mgr_db *db)
+{
+	pthread_mutex_unlock(&db->lock);
+}
+
+sqlite3 *mgr_db_handle(struct mgr_db *db)
+{
+	return db->conn;
+}
+
+int mgr_db_err(struct mgr_db *db, int rc, const char *what, struct vs_err *err)
+{
+	int code = EIO;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		code = EEXIST;
+	else if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		code = EBUSY;
+	else if ((rc & 0xff) == SQLITE_NOMEM)
+		code = ENOMEM;
+	return vs_errf(err, code, "database: %s: %s", what,
+		       db && db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));
+}
+
+int mgr_db_exec(struct mgr_db *db, const char *sql, struct vs_err *err)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db->conn, sql, NULL, NULL, &msg);
+	if (rc == SQLITE_OK)
+		return 0;
+	int r = vs_errf(err, (rc & 0xff) == SQLITE_CONSTRAINT ? EEXIST : EIO, "database: %s",
+			msg ? msg : sqlite3_errstr(rc));
+	sqlite3_free(msg);
+	return r;
+}
+
+sqlite3_stmt *mgr_db_prepare(struct mgr_db *db, const char *sql, struct vs_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		mgr_db_err(db, rc, "prepare", err);
+		return NULL;
+	}
+	return st;
+}
+
+/* Holding the lock: the version recorded in `schema` (0 for a new file). */
+static int schema_version_locked(struct mgr_db *db, struct vs_err *err)
+{
+	int r = mgr_db_exec(db,
+			    "CREATE TABLE IF NOT EXISTS schema ("
+			    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+			    "  version INTEGER NOT NULL UNIQUE,"
+			    "  updated_at TEXT NOT NULL)",
+			    err);
+	if (r < 0)
+		return r;
+	mgr_cleanup_stmt sqlite3_stmt *st =
+	    mgr_db_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM schema", err);
+	if (!st)
+		return -err->code;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return mgr_db_err(db, sqlite3_errcode(db->conn), "read schema version", err);
+	return sqlite3_column_int(st, 0);
+}
+
+int mgr_db_schema_version(struct mgr_db *db, struct vs_err *err)
+{
+	mgr_db_lock(db);
+	int v = schema_version_locked(db, err);
+	mgr_db_unlock(db);
+	return v;
+}
+
+static int migrate(struct mgr_db *db, struct vs_err *err)
+{
+	int v = schema_version_locked(db, err);
+	if (v < 0)
+		return v;
+	if (v > mgr_db_schema_latest())
+		return vs_errf(err, EPROTO,
+			       "database schema version %d is newer than this vesseld knows (%d)",
+			       v, mgr_db_schema_latest());
+	for (; v < mgr_db_schema_latest(); v++) {
+		int r = mgr_db_exec(db, "BEGIN IMMEDIATE", err);
+		if (r < 0)
+			return r;
+		r = mgr_db_exec(db, migrations[v], err);
+		if (r == 0) {
+			char sql[160];
+			snprintf(sql, sizeof(sql),
+				 "INSERT INTO schema (version, updated_at) "
+				 "VALUES (%d, strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now'))",
+				 v + 1);
+			r = mgr_db_exec(db, sql, err);
+		}
+		if (r == 0)
+			r = mgr_db_exec(db, "COMMIT", err);
+		if (r < 0) {
+			sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+			return vs_err_prefix(err, "migration to schema %d", v + 1);
+		}
+	}
+	return 0;
+}
+
+int mgr_db_open(const char *path, struct mgr_db **out, struct vs_err *err)
+{
+	*out = NULL;
+	struct mgr_db *db = calloc(1, sizeof(*db));
+	if (!db)
+		return vs_errf(err, ENOMEM, "out of memory");
+	pthread_mutex_init(&db->lock, NULL);
+	int rc = sqlite3_open_v2(path, &db->conn,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+				 NULL);
+	int r = 0;
+	if (rc != SQLITE_OK) {
+		r = vs_errf(err, EIO, "open database %s: %s", path,
+			    db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(db->conn, 10000);
+	sqlite3_extended_result_codes(db->conn, 1);
+	mgr_db_lock(db);
+	r = mgr_db_exec(db, "PRAGMA journal_mode = WAL", err);
+	if (r == 0)
+		r = mgr_db_exec(db, "PRAGMA foreign_keys = ON", err);
+	if (r == 0)
+		r = mgr_db_exec(db, "PRAGMA synchronous = NORMAL", err);
+	if (r == 0)
+		r = migrate(db, err);
+	mgr_db_unlock(db);
+	if (r < 0) {
+		vs_err_prefix(err, "%s", path);
+		goto fail;
+	}
+	*out = db;
+	return 0;
+fail:
+	mgr_db_close(db);
+	return r;
+}
+
+void mgr_db_close(struct mgr_db *db)
+{
+	if (!db)
+		return;
+	if (db->conn)
+		sqlite3_close_v2(db->conn);
+	pthread_mutex_destroy(&db->lock);
+	free(db);
+}

@@ -1,0 +1,871 @@
+/*
+ * network.c - managed networks (network.h): rows, address allocation and
+ * the host side (bridge and veth through iproute2's `ip`, one dnsmasq per
+ * network, nftables rules through `nft`).  The tools are Debian's
+ * (iproute2, dnsmasq-base, nftables); each change is one command whose
+ * failure is reported with its own message.
+ *
+ * Addresses: the gateway is the subnet's first host address, instances
+ * get the lowest free one after it, recorded with a MAC (locally
+ * administered, 0a:56:73 + 3 random bytes) in instance_nics: the same
+ * address at every start, and the same lease for dnsmasq (dhcp-hosts).
+ * Names: STATE/networks/NAME/hosts lists "ADDRESS NAME" of every instance
+ * on the network; dnsmasq serves it (--addn-hosts) and rereads it on SIGHUP.
+ *
+ * dnsmasq daemonises itself (so it outlives a vesseld crash, like the
+ * containers do) and is found again through its pid file, checked against
+ * /proc/PID/cmdline so that a recycled pid is never signalled.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "mgr_internal.h"
+#include "vessel/core/cleanup.h"
+#include "vessel/core/log.h"
+#include "vessel/core/util.h"
+#include "vessel/mgr/network.h"
+
+/* ---- addresses ---- */
+
+int mgr_network_subnet_parse(const char *cidr, uint32_t *net, unsigned *prefix, struct vs_err *err)
+{
+	char buf[32];
+	if (snprintf(buf, sizeof(buf), "%s", cidr) >= (int)sizeof(buf))
+		return vs_errf(err, EINVAL, "subnet %.40s: expected A.B.C.D/N", cidr);
+	char *slash = strchr(buf, '/');
+	if (!slash)
+		return vs_errf(err, EINVAL, "subnet %s: expected A.B.C.D/N", cidr);
+	*slash = 0;
+	struct in_addr a;
+	char *end;
+	long p = strtol(slash + 1, &end, 10);
+	if (inet_pton(AF_INET, buf, &a) != 1 || *end || !slash[1] || p < 16 || p > 29)
+		return vs_errf(err, EINVAL, "subnet %s: expected A.B.C.D/N with N from 16 to 29",
+			       cidr);
+	uint32_t ip = ntohl(a.s_addr), mask = 0xffffffffu << (32 - p);
+	if (ip & ~mask)
+		return vs_errf(err, EINVAL, "subnet %s: host bits set", cidr);
+	*net = ip;
+	*prefix = (unsigned)p;
+	return 0;
+}
+
+void mgr_ip_format(uint32_t ip, char out[16])
+{
+	snprintf(out, 16, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+}
+
+/* ---- tools ---- */
+
+static const char *tool_path(const char *name)
+{
+	static const char *const dirs[] = { "/usr/sbin", "/usr/bin", "/sbin", "/bin" };
+	static __thread char path[64];
+	for (size_t i = 0; i < VS_ARRAY_SIZE(dirs); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dirs[i], name);
+		if (access(path, X_OK) == 0)
+			return path;
+	}
+	return name;
+}
+
+static int tool_in(const char *what, const char *const *args, const char *in, struct vs_err *err);
+
+/* Run a tool; a non-zero exit is an error with its first stderr line. */
+static int tool(const char *what, const char *const *args, struct vs_err *err)
+{
+	return tool_in(what, args, NULL, err);
+}
+
+static int tool_in(const char *what, const char *const *args, const char *in, struct vs_err *err)
+{
+	const char *argv[40];
+	size_t n = 0;
+	argv[n++] = tool_path(args[0]);
+	for (size_t i = 1; args[i] && n < VS_ARRAY_SIZE(argv) - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	struct mgr_run run;
+	int r = mgr_run((char *const *)argv, in, in ? strlen(in) : 0, 8192, &run, err);
+	if (r < 0)
+		return r;
+	if (run.status != 0) {
+		const char *msg = run.err ? run.err : "failed";
+		r = vs_errf(err, EIO, "%s: %s: %.*s", what, args[0], (int)strcspn(msg, "\n"), msg);
+	}
+	mgr_run_free(&run);
+	return r;
+}
+
+static char *net_path(struct mgr *m, const struct mgr_network *n, const char *file)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s/networks/%s%s%s", m->state_dir, n->name, file ? "/" : "",
+		     file ? file : "") < 0)
+		return NULL;
+	return p;
+}
+
+/* ---- rows ---- */
+
+static void row_to_network(sqlite3_stmt *st, struct mgr_network *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->id = sqlite3_column_int64(st, 0);
+	snprintf(n->name, sizeof(n->name), "%s", (const char *)sqlite3_column_text(st, 1));
+	snprintf(n->bridge, sizeof(n->bridge), "%s", (const char *)sqlite3_column_text(st, 2));
+	snprintf(n->subnet, sizeof(n->subnet), "%s", (const char *)sqlite3_column_text(st, 3));
+	n->nat = sqlite3_column_int(st, 4) != 0;
+	n->isolated = sqlite3_column_int(st, 5) != 0;
+	snprintf(n->created_at, sizeof(n->created_at), "%s",
+		 (const char *)sqlite3_column_text(st, 6));
+	mgr_network_subnet_parse(n->subnet, &n->net, &n->prefix, NULL);
+}
+
+#define NETWORK_COLS "SELECT id, name, bridge, subnet, nat, isolated, created_at FROM networks "
+
+int mgr_network_get(struct mgr_db *db, const char *name, struct mgr_network *n, struct vs_err *err)
+{
+	mgr_db_lock(db);
+	int r = 0;
+	{
+		mgr_cleanup_stmt sqlite3_stmt *st =
+		    mgr_db_prepare(db, NETWORK_COLS "WHERE name = ?", err);
+		if (!st) {
+			r = -err->code;
+		} else {
+			sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+			if (sqlite3_step(st) == SQLITE_ROW)
+				row_to_network(st, n);
+			else
+				r = vs_errf(err, ENOENT, "network %.64s not found", name);
+		}
+	}
+	mgr_db_unlock(db);
+	return r;
+}
+
+int mgr_network_list(struct mgr_db *db, struct mgr_network **list, size_t *n, struct vs_err *err)
+{
+	*list = NULL;
+	*n = 0;
+	mgr_db_lock(db);
+	int r = 0;
+	{
+		mgr_cleanup_stmt sqlite3_stmt *st =
+		    mgr_db_prepare(db, NETWORK_COLS "ORDER BY name", err);
+		if (!st) {
+			r = -err->code;
+		} else {
+			while (sqlite3_step(st) == SQLITE_ROW) {
+				struct mgr_network *nl = realloc(*list, (*n + 1) * sizeof(**list));
+				if (!nl) {
+					r = vs_errf(err, ENOMEM, "out of memory");
+					break;
+				}
+				*list = nl;
+				row_to_network(st, &nl[(*n)++]);
+			}
+		}
+	}
+	mgr_db_unlock(db);
+	if (r < 0) {
+		free(*list);
+		*list = NULL;
+		*n = 0;
+	}
+	return r;
+}
+
+/* ---- dnsmasq ---- */
+
+/* The pid of n's dnsmasq if it runs (checked against its command line). */
+static pid_t dnsmasq_pid(struct mgr *m, const struct mgr_network *n)
+{
+	vs_cleanup_free char *pidfile = net_path(m, n, "dnsmasq.pid");
+	vs_cleanup_free char *text = NULL;
+	size_t len;
+	if (!pidfile || vs_read_file(pidfile, &text, &len, 64, NULL) < 0)
+		return 0;
+	pid_t pid = (pid_t)strtol(text, NULL, 10);
+	if (pid <= 0)
+		return 0;
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/%d/cmdline", (int)pid);
+	vs_cleanup_free char *cmd = NULL;
+	if (vs_read_file(proc, &cmd, &len, 65536, NULL) < 0)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!cmd[i])
+			cmd[i] = ' ';
+	return strstr(cmd, pidfile) ? pid : 0;
+}
+
+/* Whether every directory above path lets others through (dnsmasq drops to
+ * an unprivileged user and re-reads its hosts file on SIGHUP). */
+static bool others_can_reach(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *slash = strrchr(buf, '/'); slash && slash != buf; slash = strrchr(buf, '/')) {
+		*slash = 0;
+		struct stat st;
+		if (stat(buf, &st) < 0 || !(st.st_mode & S_IXOTH))
+			return false;
+	}
+	return true;
+}
+
+static int dnsmasq_start(struct mgr *m, const struct mgr_network *n, struct vs_err *err)
+{
+	if (dnsmasq_pid(m, n))
+		return 0;
+	vs_cleanup_free char *pidfile = net_path(m, n, "dnsmasq.pid");
+	vs_cleanup_free char *hosts = net_path(m, n, "hosts");
+	vs_cleanup_free char *dhcp = net_path(m, n, "dhcp-hosts");
+	vs_cleanup_free char *leases = net_path(m, n, "leases");
+	if (!pidfile || !hosts || !dhcp || !leases)
+		return vs_errf(err, ENOMEM, "out of memory");
+	char gw[16], first[16], last[16], mask[16];
+	uint32_t size = 1u << (32 - n->prefix);
+	mgr_ip_format(n->net + 1, gw);
+	mgr_ip_format(n->net + 2, first);
+	mgr_ip_format(n->net + size - 2, last);
+	mgr_ip_format(0xffffffffu << (32 - n->prefix), mask);
+	char opt_pid[300], opt_if[40], opt_listen[40], opt_range[80], opt_hosts[300], opt_dhcp[300],
+	    opt_leases[300];
+	snprintf(opt_pid, sizeof(opt_pid), "--pid-file=%s", pidfile);
+	snprintf(opt_if, sizeof(opt_if), "--interface=%s", n->bridge);
+	snprintf(opt_listen, sizeof(opt_listen), "--listen-address=%s", gw);
+	snprintf(opt_range, sizeof(opt_range), "--dhcp-range=%s,%s,%s,1h", first, last, mask);
+	snprintf(opt_hosts, sizeof(opt_hosts), "--addn-hosts=%s", hosts);
+	snprintf(opt_dhcp, sizeof(opt_dhcp), "--dhcp-hostsfile=%s", dhcp);
+	snprintf(opt_leases, sizeof(opt_leases), "--dhcp-leasefile=%s", leases);
+	const char *args[] = { "dnsmasq",
+			       "--conf-file=/dev/null",
+			       opt_pid,
+			       "--strict-order",
+			       "--bind-interfaces",
+			       opt_if,
+			       "--except-interface=lo",
+			       opt_listen,
+			       opt_range,
+			       opt_hosts,
+			       opt_dhcp,
+			       opt_leases,
+			       "--dhcp-no-override",
+			       "--no-hosts",
+			       n->isolated ? "--no-resolv" : "--domain-needed",
+			       NULL,
+			       NULL };
+	if (!others_can_reach(hosts)) {
+		/* a state dir under a private directory: dnsmasq keeps root to read it */
+		vs_log(VS_LOG_WARN,
+		       "network %s: %s is not reachable by unprivileged users: dnsmasq "
+		       "runs as root",
+		       n->name, hosts);
+		args[VS_ARRAY_SIZE(args) - 2] = "--user=root";
+	}
+	int r = tool("start dnsmasq", args, err);
+	if (r < 0)
+		return r;
+	/* it daemonises: wait (generously) for its pid file */
+	for (int i = 0; i < 500 && !dnsmasq_pid(m, n); i++) {
+		struct timespec ts = { 0, 10000000 };
+		nanosleep(&ts, NULL);
+	}
+	if (!dnsmasq_pid(m, n))
+		return vs_errf(err, EIO, "dnsmasq for %s did not start", n->name);
+	return 0;
+}
+
+static void dnsmasq_stop(struct mgr *m, const struct mgr_network *n)
+{
+	pid_t pid = dnsmasq_pid(m, n);
+	if (!pid)
+		return;
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 500; i++) {
+		if (kill(pid, 0) < 0)
+			return;
+		struct timespec ts = { 0, 10000000 };
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+}
+
+/* ---- the host side ---- */
+
+/* Whether a link exists in vesseld's network namespace (not /sys/class/net:
+ * /sys may belong to another namespace than the daemon's). */
+static bool link_exists(const char *name)
+{
+	const char *args[] = { "ip", "link", "show", "dev", name, NULL };
+	struct vs_err e = VS_ERR_INIT;
+	return tool("ip", args, &e) == 0;
+}
+
+static int rules_apply(const struct mgr_network *n, struct vs_err *err)
+{
+	char table[40];
+	snprintf(table, sizeof(table), "vessel-%s", n->bridge);
+	const char *del[] = { "nft", "delete", "table", "ip", table, NULL };
+	struct vs_err ignore = VS_ERR_INIT;
+	tool("nft", del, &ignore);
+	if (!n->nat && !n->isolated)
+		return 0;
+	char script[1024];
+	if (n->isolated)
+		snprintf(script, sizeof(script),
+			 "table ip %s {\n"
+			 "  chain forward {\n"
+			 "    type filter hook forward priority 0;\n"
+			 "    iifname \"%s\" oifname != \"%s\" drop\n"
+			 "    oifname \"%s\" iifname != \"%s\" drop\n"
+			 "  }\n"
+			 "}\n",
+			 table, n->bridge, n->bridge, n->bridge, n->bridge);
+	else
+		snprintf(script, sizeof(script),
+			 "table ip %s {\n"
+			 "  chain postrouting {\n"
+			 "    type nat hook postrouting priority 100;\n"
+			 "    ip saddr %s ip daddr != %s masquerade\n"
+			 "  }\n"
+			 "  chain forward {\n"
+			 "    type filter hook forward priority 0;\n"
+			 "    iifname \"%s\" accept\n"
+			 "    oifname \"%s\" ct state established,related accept\n"
+			 "  }\n"
+			 "}\n",
+			 table, n->subnet, n->subnet, n->bridge, n->bridge);
+	const char *args[] = { "nft", "-f", "-", NULL };
+	return tool_in("nftables rules", args, script, err);
+}
+
+int mgr_network_host_up(struct mgr *m, const struct mgr_network *n, struct vs_err *err)
+{
+	vs_cleanup_free char *dir = net_path(m, n, NULL);
+	if (!dir)
+		return vs_errf(err, ENOMEM, "out of memory");
+	int r = mgr_mkdir_p(dir, 0755, err);
+	if (r < 0)
+		return r;
+	const char *files[] = { "hosts", "dhcp-hosts" };
+	for (int i = 0; i < 2; i++) {
+		vs_cleanup_free char *f = net_path(m, n, files[i]);
+		vs_cleanup_close int fd = f ? open(f, O_WRONLY | O_CREAT | O_CLOEXEC, 0644) : -1;
+		if (fd < 0)
+			return vs_syserrf(err, errno, "create %s", f ? f : files[i]);
+	}
+	char gw[24];
+	mgr_ip_format(n->net + 1, gw);
+	snprintf(gw + strlen(gw), sizeof(gw) - strlen(gw), "/%u", n->prefix);
+	if (!link_exists(n->bridge)) {
+		const char *add[] = { "ip", "link", "add", n->bridge, "type", "bridge", NULL };
+		const char *addr[] = { "ip", "addr", "add", gw, "dev", n->bridge, NULL };
+		if ((r = tool("create bridge", add, err)) < 0 ||
+		    (r = tool("bridge address", addr, err)) < 0)
+			return r;
+	}
+	const char *up[] = { "ip", "link", "set", n->bridge, "up", NULL };
+	if ((r = tool("bridge up", up, err)) < 0)
+		return r;
+	if ((r = rules_apply(n, err)) < 0)
+		return r;
+	mgr_network_refresh_hosts(m);
+	return dnsmasq_start(m, n, err);
+}
+
+int mgr_network_host_down(struct mgr *m, const struct mgr_network *n, struct vs_err *err)
+{
+	dnsmasq_stop(m, n);
+	char table[40];
+	snprintf(table, sizeof(table), "vessel-%s", n->bridge);
+	const char *del[] = { "nft", "delete", "table", "ip", table, NULL };
+	struct vs_err ignore = VS_ERR_INIT;
+	tool("nft", del, &ignore);
+	if (link_exists(n->bridge)) {
+		const char *args[] = { "ip", "link", "del", n->bridge, NULL };
+		int r = tool("delete bridge", args, err);
+		if (r < 0)
+			return r;
+	}
+	vs_cleanup_free char *dir = net_path(m, n, NULL);
+	return dir ? mgr_rm_rf(dir, err) : vs_errf(err, ENOMEM, "out of memory");
+}
+
+/* ---- create / delete ---- */
+
+/* A free 10.x.y.0/24: not in the database, not routed on the host. */
+static int pick_subnet(struct mgr *m, char *out, size_t len, struct vs_err *err)
+{
+	struct mgr_run run;
+	char *argv[] = { (char *)tool_path("ip"), "-4", "route", "show", NULL };
+	vs_cleanup_free char *routes = NULL;
+	if (mgr_run(argv, NULL, 0, 1 << 20, &run, NULL) == 0) {
+		routes = run.out;
+		run.out = NULL;
+		mgr_run_free(&run);
+	}
+	for (int tries = 0; tries < 200; tries++) {
+		unsigned char b[2];
+		if (getrandom(b, 2, 0) != 2)
+			return vs_syserrf(err, errno, "getrandom");
+		snprintf(out, len, "10.%u.%u.0/24", 100 + b[0] % 150, b[1]);
+		char probe[24];
+		snprintf(probe, sizeof(probe), "10.%u.%u.", 100 + b[0] % 150, b[1]);
+		if (routes && strstr(routes, probe))
+			continue;
+		bool used = false;
+		mgr_db_lock(m->db);
+		{
+			mgr_cleanup_stmt sqlite3_stmt *st =
+			    mgr_db_prepare(m->db, "SELECT 1 FROM networks WHERE subnet = ?", NULL);
+			if (st) {
+				sqlite3_bind_text(st, 1, out, -1, SQLITE_STATIC);
+				used = sqlite3_step(st) == SQLITE_ROW;
+			}
+		}
+		mgr_db_unlock(m->db);
+		if (!used)
+			return 0;
+	}
+	return vs_errf(err, EBUSY, "no free 10.x.y.0/24 subnet found: give one with --subnet");
+}
+
+int mgr_network_create(struct mgr *m, const char *name, const char *subnet, bool nat, bool isolated,
+		       struct vs_err *err)
+{
+	int r = mgr_name_validate(name, err);
+	if (r < 0)
+		return vs_err_prefix(err, "network");
+	if (isolated)
+		nat = false;
+	struct mgr_network n = { 0 };
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	n.nat = nat;
+	n.isolated = isolated;
+	if (subnet)
+		snprintf(n.subnet, sizeof(n.subnet), "%s", subnet);
+	else if ((r = pick_subnet(m, n.subnet, sizeof(n.subnet), err)) < 0)
+		return r;
+	if ((r = mgr_network_subnet_parse(n.subnet, &n.net, &n.prefix, err)) < 0)
+		return r;
+	unsigned char rnd[3];
+	if (getrandom(rnd, 3, 0) != 3)
+		return vs_syserrf(err, errno, "getrandom");
+	snprintf(n.bridge, sizeof(n.bridge), "vb%s%02x%02x%02x", m->host_id, rnd[0], rnd[1],
+		 rnd[2]);
+	mgr_timestamp(n.created_at, sizeof(n.created_at));
+	mgr_db_lock(m->db);
+	{
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		    m->db,
+		    "INSERT INTO networks (name, bridge, subnet, nat, isolated, created_at) "
+		    "VALUES (?, ?, ?, ?, ?, ?)",
+		    err);
+		if (!st) {
+			r = -err->code;
+		} else {
+			sqlite3_bind_text(st, 1, n.name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, n.bridge, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, n.subnet, -1, SQLITE_STATIC);
+			sqlite3_bind_int(st, 4, n.nat);
+			sqlite3_bind_int(st, 5, n.isolated);
+			sqlite3_bind_text(st, 6, n.created_at, -1, SQLITE_STATIC);
+			int rc = sqlite3_step(st);
+			if ((rc & 0xff) == SQLITE_CONSTRAINT)
+				r = vs_errf(err, EEXIST, "network %s (or subnet %s) already exists",
+					    n.name, n.subnet);
+			else if (rc != SQLITE_DONE)
+				r = mgr_db_err(m->db, rc, "insert network", err);
+			n.id = sqlite3_last_insert_rowid(mgr_db_handle(m->db));
+		}
+	}
+	mgr_db_unlock(m->db);
+	if (r < 0)
+		return r;
+	if ((r = mgr_network_host_up(m, &n, err)) < 0) {
+		struct vs_err e2 = VS_ERR_INIT;
+		mgr_network_host_down(m, &n, &e2);
+		mgr_db_lock(m->db);
+		char sql[96];
+		snprintf(sql, sizeof(sql), "DELETE FROM networks WHERE id = %lld", (long long)n.id);
+		mgr_db_exec(m->db, sql, &e2);
+		mgr_db_unlock(m->db);
+		return r;
+	}
+	mgr_emit_lifecycle(m, "network-created", n.name);
+	return 0;
+}
+
+int mgr_network_delete(struct mgr *m, const char *name, struct vs_err *err)
+{
+	struct mgr_network n;
+	int r = mgr_network_get(m->db, name, &n, err);
+	if (r < 0)
+		return r;
+	mgr_db_lock(m->db);
+	{
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		    m->db,
+		    "SELECT i.name FROM instance_nics n JOIN instances i ON i.id = n.instance_id "
+		    "WHERE n.network_id = ? LIMIT 1",
+		    err);
+		if (!st) {
+			r = -err->code;
+		} else {
+			sqlite3_bind_int64(st, 1, n.id);
+			if (sqlite3_step(st) == SQLITE_ROW)
+				r = vs_errf(err, EBUSY, "network %s is used by instance %s", n.name,
+					    (const char *)sqlite3_column_text(st, 0));
+		}
+	}
+	if (r == 0) {
+		char sql[96];
+		snprintf(sql, sizeof(sql), "DELETE FROM networks WHERE id = %lld", (long long)n.id);
+		r = mgr_db_exec(m->db, sql, err);
+	}
+	mgr_db_unlock(m->db);
+	if (r < 0)
+		return r;
+	/* the row is gone first: a crash now leaves host objects the next
+	 * reconciliation removes */
+	r = mgr_network_host_down(m, &n, err);
+	if (r == 0)
+		mgr_emit_lifecycle(m, "network-deleted", n.name);
+	return r;
+}
+
+/* ---- NICs ---- */
+
+int mgr_network_nic_add(struct mgr *m, int64_t instance_id, const char *network, struct vs_err *err)
+{
+	struct mgr_network n;
+	int r = mgr_network_get(m->db, network, &n, err);
+	if (r < 0)
+		return r;
+	uint32_t size = 1u << (32 - n.prefix);
+	unsigned char rnd[3];
+	if (getrandom(rnd, 3, 0) != 3)
+		return vs_syserrf(err, errno, "getrandom");
+	char mac[18];
+	snprintf(mac, sizeof(mac), "0a:56:73:%02x:%02x:%02x", rnd[0], rnd[1], rnd[2]);
+	mgr_db_lock(m->db);
+	r = mgr_db_exec(m->db, "BEGIN IMMEDIATE", err);
+	if (r < 0) {
+		mgr_db_unlock(m->db);
+		return r;
+	}
+	char addr[16] = "";
+	{
+		/* the lowest free address after the gateway */
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		    m->db, "SELECT 1 FROM instance_nics WHERE network_id = ? AND address = ?", err);
+		if (!st) {
+			r = -err->code;
+			goto out;
+		}
+		for (uint32_t h = 2; h < size - 1; h++) {
+			mgr_ip_format(n.net + h, addr);
+			sqlite3_reset(st);
+			sqlite3_bind_int64(st, 1, n.id);
+			sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
+			if (sqlite3_step(st) != SQLITE_ROW)
+				break;
+			addr[0] = 0;
+		}
+	}
+	if (!addr[0]) {
+		r = vs_errf(err, ENOSPC, "network %s has no free address", n.name);
+		goto out;
+	}
+	{
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		    m->db,
+		    "INSERT INTO instance_nics (instance_id, network_id, name, mac, address) "
+		    "VALUES (?, ?, 'eth0', ?, ?)",
+		    err);
+		if (!st) {
+			r = -err->code;
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, instance_id);
+		sqlite3_bind_int64(st, 2, n.id);
+		sqlite3_bind_text(st, 3, mac, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, addr, -1, SQLITE_STATIC);
+		int rc = sqlite3_step(st);
+		if (rc != SQLITE_DONE)
+			r = mgr_db_err(m->db, rc, "insert NIC", err);
+	}
+	if (r == 0)
+		r = mgr_db_exec(m->db, "COMMIT", err);
+out:
+	if (r < 0)
+		sqlite3_exec(mgr_db_handle(m->db), "ROLLBACK", NULL, NULL, NULL);
+	mgr_db_unlock(m->db);
+	return r;
+}
+
+static void row_to_nic(sqlite3_stmt *st, int col, struct mgr_nic *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "%s", (const char *)sqlite3_column_text(st, col));
+	snprintf(c->network, sizeof(c->network), "%s",
+		 (const char *)sqlite3_column_text(st, col + 1));
+	snprintf(c->bridge, sizeof(c->bridge), "%s",
+		 (const char *)sqlite3_column_text(st, col + 2));
+	snprintf(c->mac, sizeof(c->mac), "%s", (const char *)sqlite3_column_text(st, col + 3));
+	snprintf(c->address, sizeof(c->address), "%s",
+		 (const char *)sqlite3_column_text(st, col + 4));
+	uint32_t net;
+	if (mgr_network_subnet_parse((const char *)sqlite3_column_text(st, col + 5), &net,
+				     &c->prefix, NULL) == 0)
+		mgr_ip_format(net + 1, c->gateway);
+}
+
+int mgr_network_all_nics(struct mgr *m, struct mgr_nic **nics, int64_t **ids, size_t *n,
+			 struct vs_err *err)
+{
+	*nics = NULL;
+	*ids = NULL;
+	*n = 0;
+	size_t cap = 0;
+	int r = 0;
+	mgr_db_lock(m->db);
+	{
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		    m->db,
+		    "SELECT c.instance_id, c.name, n.name, n.bridge, c.mac, c.address, n.subnet "
+		    "FROM instance_nics c JOIN networks n ON n.id = c.network_id "
+		    "ORDER BY c.instance_id, c.name",
+		    err);
+		if (!st)
+			r = -err->code;
+		while (r == 0 && sqlite3_step(st) == SQLITE_ROW) {
+			if (*n == cap) {
+				cap = cap ? cap * 2 : 16;
+				struct mgr_nic *nn = realloc(*nics, cap * sizeof(**nics));
+				int64_t *ni = nn ? realloc(*ids, cap * sizeof(**ids)) : NULL;
+				if (nn)
+					*nics = nn;
+				if (!nn || !ni) {
+					r = vs_errf(err, ENOMEM, "out of memory");
+					break;
+				}
+				*ids = ni;
+			}
+			(*ids)[*n] = sqlite3_column_int64(st, 0);
+			row_to_nic(st, 1, &(*nics)[(*n)++]);
+		}
+	}
+	mgr_db_unlock(m->db);
+	if (r < 0) {
+		free(*nics);
+		free(*ids);
+		*nics = NULL;
+		*ids = NULL;
+		*n = 0;
+	}
+	return r;
+}
+
+int mgr_network_nics(struct mgr *m, int64_t instance_id, struct mgr_nic *nics, size_t max,
+		     size_t *n, struct vs_err *err)
+{
+	*n = 0;
+	mgr_db_lock(m->db);
+	int r = 0;
+	{
+		mgr_cleanup_stmt sqlite3_stmt *st =
+		    mgr_db_prepare(m->db,
+				   "SELECT c.name, n.name, n.bridge, c.mac, c.address, n.subnet "
+				   "FROM instance_nics c JOIN networks n ON n.id = c.network_id "
+				   "WHERE c.instance_id = ? ORDER BY c.name",
+				   err);
+		if (!st) {
+			r = -err->code;
+		} else {
+			sqlite3_bind_int64(st, 1, instance_id);
+			while (*n < max && sqlite3_step(st) == SQLITE_ROW) {
+				struct mgr_nic *c = &nics[(*n)++];
+				memset(c, 0, sizeof(*c));
+				snprintf(c->name, sizeof(c->name), "%s",
+					 (const char *)sqlite3_column_text(st, 0));
+				snprintf(c->network, sizeof(c->network), "%s",
+					 (const char *)sqlite3_column_text(st, 1));
+				snprintf(c->bridge, sizeof(c->bridge), "%s",
+					 (const char *)sqlite3_column_text(st, 2));
+				snprintf(c->mac, sizeof(c->mac), "%s",
+					 (const char *)sqlite3_column_text(st, 3));
+				snprintf(c->address, sizeof(c->address), "%s",
+					 (const char *)sqlite3_column_text(st, 4));
+				uint32_t net;
+				if (mgr_network_subnet_parse(
+					(const char *)sqlite3_column_text(st, 5), &net, &c->prefix,
+					NULL) == 0)
+					mgr_ip_format(net + 1, c->gateway);
+			}
+		}
+	}
+	mgr_db_unlock(m->db);
+	return r;
+}
+
+void mgr_network_refresh_hosts(struct mgr *m)
+{
+	struct mgr_network *list;
+	size_t n;
+	if (mgr_network_list(m->db, &list, &n, NULL) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char *hosts = NULL, *dhcp = NULL;
+		size_t hl = 0, dl = 0;
+		FILE *hf = open_memstream(&hosts, &hl), *df = open_memstream(&dhcp, &dl);
+		mgr_db_lock(m->db);
+		{
+			mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+			    m->db,
+			    "SELECT c.address, i.name, c.mac FROM instance_nics c "
+			    "JOIN instances i ON i.id = c.instance_id WHERE c.network_id = ?",
+			    NULL);
+			if (st && hf && df) {
+				sqlite3_bind_int64(st, 1, list[i].id);
+				while (sqlite3_step(st) == SQLITE_ROW) {
+					fprintf(hf, "%s %s\n", sqlite3_column_text(st, 0),
+						sqlite3_column_text(st, 1));
+					fprintf(df, "%s,%s,%s\n", sqlite3_column_text(st, 2),
+						sqlite3_column_text(st, 0),
+						sqlite3_column_text(st, 1));
+				}
+			}
+		}
+		mgr_db_unlock(m->db);
+		if (hf)
+			fclose(hf);
+		if (df)
+			fclose(df);
+		vs_cleanup_free char *hp = net_path(m, &list[i], "hosts");
+		vs_cleanup_free char *dp = net_path(m, &list[i], "dhcp-hosts");
+		struct vs_err e = VS_ERR_INIT;
+		if (hp && dp && mgr_path_exists(hp)) {
+			vs_write_file_atomic(hp, hosts ? hosts : "", hl, &e);
+			vs_write_file_atomic(dp, dhcp ? dhcp : "", dl, &e);
+			chmod(hp, 0644);
+			chmod(dp, 0644);
+			pid_t pid = dnsmasq_pid(m, &list[i]);
+			if (pid)
+				kill(pid, SIGHUP);
+		}
+		free(hosts);
+		free(dhcp);
+	}
+	free(list);
+}
+
+int mgr_network_reconcile(struct mgr *m, struct vs_err *err)
+{
+	struct mgr_network *list;
+	size_t n;
+	int r = mgr_network_list(m->db, &list, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		struct vs_err e = VS_ERR_INIT;
+		if (mgr_network_host_up(m, &list[i], &e) < 0)
+			vs_log(VS_LOG_WARN, "reconcile network %s: %s", list[i].name, e.msg);
+	}
+	/* bridges of this state dir (vb + host id) that no network has */
+	char prefix[8];
+	snprintf(prefix, sizeof(prefix), "vb%s", m->host_id);
+	vs_cleanup_free char *links = NULL;
+	size_t len;
+	struct mgr_run run;
+	char *argv[] = { (char *)tool_path("ip"), "-o", "link", "show", "type", "bridge", NULL };
+	if (mgr_run(argv, NULL, 0, 1 << 20, &run, NULL) == 0) {
+		links = run.out;
+		run.out = NULL;
+		mgr_run_free(&run);
+	}
+	(void)len;
+	for (char *save = NULL, *line = links ? strtok_r(links, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *name = strchr(line, ' ');
+		if (!name)
+			continue;
+		name++;
+		name[strcspn(name, ":@")] = 0;
+		if (strncmp(name, prefix, strlen(prefix)) != 0)
+			continue;
+		bool known = false;
+		for (size_t i = 0; i < n; i++)
+			known |= strcmp(list[i].bridge, name) == 0;
+		if (known)
+			continue;
+		vs_log(VS_LOG_INFO, "reconcile: removing bridge %s of no network", name);
+		struct mgr_network ghost = { 0 };
+		snprintf(ghost.bridge, sizeof(ghost.bridge), "%.15s", name);
+		snprintf(ghost.name, sizeof(ghost.name), ".orphan-%.15s", name);
+		struct vs_err e = VS_ERR_INIT;
+		mgr_network_host_down(m, &ghost, &e);
+	}
+	free(list);
+	return 0;
+}
+
+/* ---- containers ---- */
+
+int mgr_network_nic_attach(struct mgr *m, const struct mgr_nic *nic, const char *host_if, pid_t pid,
+			   struct vs_err *err)
+{
+	char peer[16], ns[64], cidr[24], pidtext[16];
+	snprintf(peer, sizeof(peer), "%.13sp", host_if);
+	snprintf(ns, sizeof(ns), "--net=/proc/%d/ns/net", (int)pid);
+	snprintf(cidr, sizeof(cidr), "%s/%u", nic->address, nic->prefix);
+	snprintf(pidtext, sizeof(pidtext), "%d", (int)pid);
+	const char *del[] = { "ip", "link", "del", host_if, NULL };
+	struct vs_err ignore = VS_ERR_INIT;
+	if (link_exists(host_if))
+		tool("ip", del, &ignore);
+	const char *steps[][16] = {
+		{ "ip", "link", "add", host_if, "type", "veth", "peer", "name", peer, NULL },
+		{ "ip", "link", "set", host_if, "master", nic->bridge, "up", NULL },
+		{ "ip", "link", "set", peer, "netns", pidtext, NULL },
+		{ "nsenter", ns, "ip", "link", "set", peer, "name", nic->name, "address", nic->mac,
+		  NULL },
+		{ "nsenter", ns, "ip", "addr", "add", cidr, "dev", nic->name, NULL },
+		{ "nsenter", ns, "ip", "link", "set", nic->name, "up", NULL },
+		{ "nsenter", ns, "ip", "link", "set", "lo", "up", NULL },
+		{ "nsenter", ns, "ip", "route", "add", "default", "via", nic->gateway, NULL },
+	};
+	for (size_t i = 0; i < VS_ARRAY_SIZE(steps); i++) {
+		const char *argv[20];
+		size_t k = 0;
+		for (; steps[i][k]; k++)
+			argv[k] = steps[i][k];
+		/* nsenter runs `ip` by absolute path: the container's PATH does not apply */
+		if (strcmp(argv[0], "nsenter") == 0)
+			argv[2] = strdup(tool_path("ip"));
+		argv[k] = NULL;
+		int r = tool("network", argv, err);
+		if (strcmp(argv[0], "nsenter") == 0)
+			free((char *)argv[2]);
+		if (r < 0) {
+			if (link_exists(host_if))
+				tool("ip", del, &ignore);
+			return vs_err_prefix(err, "NIC %s on %s", nic->name, nic->network);
+		}
+	}
+	return 0;
+}

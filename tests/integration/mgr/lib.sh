@@ -1,0 +1,169 @@
+# lib.sh - shared set-up of the manager tests (sourced): a private vesseld
+# per test (temp state dir and socket), the vessel CLI pointed at it, check
+# helpers, a snapshot of the host objects vesseld makes (overlay mounts,
+# vessel-<16 hex> cgroups, processes in them), and a cleanup trap that
+# deletes every instance, stops the daemon and removes everything.
+set -uo pipefail
+
+VESSELD=${VESSEL_VESSELD:?run through meson test}
+VESSEL=${VESSEL_VESSEL:?run through meson test}
+RUNTIME=${VESSEL_VESSEL_RUNTIME:?run through meson test}
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: needs root" >&2
+	exit 77
+fi
+[ -x /bin/busybox ] || { echo "SKIP: busybox-static missing" >&2; exit 77; }
+
+T=$(mktemp -d /tmp/vessel-mgr.XXXXXX)
+chmod 755 "$T"
+STATE=$T/state
+SOCK=$T/vessel.sock
+export VESSEL_SOCKET=$SOCK
+DPID=
+HOLDER=
+DAEMON_PREFIX=()
+FAILS=0
+CHECKS=0
+
+# `v` is the CLI, also inside `sh -c` strings
+mkdir -p "$T/bin"
+ln -s "$(readlink -f "$VESSEL")" "$T/bin/v"
+export PATH=$T/bin:$PATH
+v() { "$VESSEL" "$@"; }
+
+# private_netns: later daemons run in a private network namespace (held by
+# a sleeping process, so a restarted vesseld finds the same one)
+private_netns() {
+	unshare --net sleep infinity &
+	HOLDER=$!
+	local deadline=$((SECONDS + 30))
+	until [ "$(readlink /proc/$HOLDER/ns/net)" != "$(readlink /proc/self/ns/net)" ]; do
+		[ $SECONDS -ge $deadline ] && { echo "no private netns"; return 1; }
+		sleep 0.05
+	done
+	DAEMON_PREFIX=(nsenter --net=/proc/$HOLDER/ns/net)
+}
+# in_netns COMMAND...: run in the daemon's network namespace
+in_netns() { "${DAEMON_PREFIX[@]}" "$@"; }
+
+# start_daemon: vesseld in the background, wait (generously) until it answers
+start_daemon() {
+	"${DAEMON_PREFIX[@]}" "$VESSELD" --state-dir "$STATE" --socket "$SOCK" --runtime "$RUNTIME" "$@" \
+		>>"$T/vesseld.log" 2>&1 &
+	DPID=$!
+	local deadline=$((SECONDS + 120))
+	until v list >/dev/null 2>&1; do
+		if ! kill -0 "$DPID" 2>/dev/null; then
+			echo "vesseld died:"; cat "$T/vesseld.log"; return 1
+		fi
+		[ $SECONDS -ge $deadline ] && { echo "vesseld did not answer"; return 1; }
+		sleep 0.1
+	done
+}
+
+stop_daemon() {
+	[ -n "$DPID" ] || return 0
+	kill "$DPID" 2>/dev/null
+	local deadline=$((SECONDS + 60)) rc
+	while kill -0 "$DPID" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+	kill -9 "$DPID" 2>/dev/null
+	wait "$DPID" 2>/dev/null
+	rc=$?
+	DPID=
+	CHECKS=$((CHECKS + 1))
+	if [ "$rc" != 0 ]; then
+		echo "FAIL: vesseld exited with status $rc on SIGTERM"
+		tail -30 "$T/vesseld.log" | sed 's/^/    /'
+		FAILS=$((FAILS + 1))
+	fi
+}
+
+# host objects of the manager: overlay mounts of instance roots, cgroups
+# named vessel-<16 hex>, and the processes inside those cgroups
+host_objects() {
+	grep -E ' overlay .*upperdir=[^,]*/containers/vessel-[0-9a-f]{16}/upper' /proc/self/mountinfo |
+		awk '{print "mount", $5}' | sort
+	find /sys/fs/cgroup -maxdepth 2 -type d -regextype posix-extended \
+		-regex '.*/vessel-[0-9a-f]{16}' 2>/dev/null | sed 's/^/cgroup /' | sort
+	grep -lE '/vessel-[0-9a-f]{16}$' /proc/[0-9]*/cgroup 2>/dev/null | sed 's/^/process /' | sort
+}
+
+cleanup() {
+	if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
+		for n in $(v list --format csv 2>/dev/null | cut -d, -f1); do
+			v delete --force "$n" >/dev/null 2>&1
+		done
+	fi
+	stop_daemon
+	# whatever a failed test left: containers under the runtime root, mounts
+	if [ -d "$STATE/runtime" ]; then
+		for id in $(ls "$STATE/runtime" 2>/dev/null); do
+			"$RUNTIME" --root "$STATE/runtime" delete --force "$id" >/dev/null 2>&1
+		done
+	fi
+	grep -o " $T[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do
+		umount -l "$m" 2>/dev/null
+	done
+	# dnsmasq processes of this state dir (they outlive a killed vesseld)
+	for p in $(pgrep -f -- "--pid-file=$STATE/" 2>/dev/null); do kill "$p" 2>/dev/null; done
+	[ -n "$HOLDER" ] && kill "$HOLDER" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+check() { # check DESCRIPTION COMMAND...
+	local desc=$1
+	shift
+	CHECKS=$((CHECKS + 1))
+	if "$@" >"$T/out" 2>&1; then
+		echo "ok: $desc"
+	else
+		echo "FAIL: $desc"
+		sed 's/^/    /' "$T/out" | head -20
+		FAILS=$((FAILS + 1))
+	fi
+}
+
+# check_fails DESCRIPTION PATTERN COMMAND...: the command fails, prints one
+# line on stderr matching PATTERN
+check_fails() {
+	local desc=$1 pat=$2
+	shift 2
+	CHECKS=$((CHECKS + 1))
+	if "$@" >"$T/out" 2>"$T/err"; then
+		echo "FAIL: $desc (succeeded)"; FAILS=$((FAILS + 1)); return
+	fi
+	if [ "$(wc -l <"$T/err")" != 1 ] || ! grep -qE -- "$pat" "$T/err"; then
+		echo "FAIL: $desc (stderr not one line matching $pat)"
+		sed 's/^/    /' "$T/err" | head -5
+		FAILS=$((FAILS + 1)); return
+	fi
+	echo "ok: $desc"
+}
+
+# status NAME: the instance's status column
+status() { v list --format csv | awk -F, -v n="$1" '$1 == n {print $3}'; }
+
+# wait_for DESCRIPTION COMMAND...: poll (generous deadline) until it succeeds
+wait_for() {
+	local desc=$1
+	shift
+	local deadline=$((SECONDS + 60))
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -ge $deadline ] && { echo "timed out: $desc"; return 1; }
+		sleep 0.1
+	done
+}
+
+runtime_id() { sqlite3 "$STATE/vessel.db" "SELECT runtime_id FROM instances WHERE name = '$1'"; }
+
+finish() {
+	CHECKS=$((CHECKS + 1))
+	if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T/vesseld.log"; then
+		echo "FAIL: sanitizer report from vesseld"
+		grep -A20 -E 'ERROR: |runtime error:' "$T/vesseld.log" | head -60 | sed 's/^/    /'
+		FAILS=$((FAILS + 1))
+	fi
+	echo "$((CHECKS - FAILS))/$CHECKS checks passed"
+	[ "$FAILS" = 0 ]
+}

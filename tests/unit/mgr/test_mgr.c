@@ -1,0 +1,345 @@
+/*
+ * test_mgr.c - unit tests of lib/mgr's pieces that need no container: the
+ * database (migrations, WAL, foreign keys, refusing a newer schema), the
+ * instance rows (unique names, config cascade, rename), name, alias and
+ * config-key validation, operations (success, failure, cancel, metadata,
+ * events) and the event queue's bound.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vessel/mgr/db.h"
+#include "vessel/mgr/events.h"
+#include "vessel/mgr/image.h"
+#include "vessel/mgr/instance.h"
+#include "vessel/mgr/mgr.h"
+#include "vessel/mgr/operation.h"
+
+static char dir[64];
+static char path[128];
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/vessel-mgr-unit.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vessel.db", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static int64_t count(struct mgr_db *db, const char *sql)
+{
+	struct vs_err err = VS_ERR_INIT;
+	mgr_db_lock(db);
+	sqlite3_stmt *st = mgr_db_prepare(db, sql, &err);
+	assert_non_null(st);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	mgr_db_unlock(db);
+	return n;
+}
+
+static void test_db_migrations(void **state)
+{
+	struct vs_err err = VS_ERR_INIT;
+	struct mgr_db *db;
+	assert_int_equal(mgr_db_open(path, &db, &err), 0);
+	assert_int_equal(mgr_db_schema_version(db, &err), mgr_db_schema_latest());
+	assert_int_equal(count(db, "SELECT COUNT(*) FROM schema"), mgr_db_schema_latest());
+	/* WAL and foreign keys */
+	mgr_db_lock(db);
+	sqlite3_stmt *st = mgr_db_prepare(db, "PRAGMA journal_mode", &err);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	mgr_db_unlock(db);
+	assert_int_equal(count(db, "PRAGMA foreign_keys"), 1);
+	mgr_db_close(db);
+	/* reopening applies nothing twice */
+	assert_int_equal(mgr_db_open(path, &db, &err), 0);
+	assert_int_equal(count(db, "SELECT COUNT(*) FROM schema"), mgr_db_schema_latest());
+	/* a file from a newer vesseld is refused */
+	mgr_db_lock(db);
+	assert_int_equal(
+	    mgr_db_exec(db, "INSERT INTO schema (version, updated_at) VALUES (999, 'x')", &err), 0);
+	mgr_db_unlock(db);
+	mgr_db_close(db);
+	assert_int_equal(mgr_db_open(path, &db, &err), -EPROTO);
+	assert_non_null(strstr(err.msg, "newer"));
+	assert_null(db);
+}
+
+static void make(struct mgr_instance *inst, const char *name, const char *rid)
+{
+	memset(inst, 0, sizeof(*inst));
+	snprintf(inst->name, sizeof(inst->name), "%s", name);
+	snprintf(inst->runtime_id, sizeof(inst->runtime_id), "%s", rid);
+	mgr_timestamp(inst->created_at, sizeof(inst->created_at));
+}
+
+static void test_instance_rows(void **state)
+{
+	struct vs_err err = VS_ERR_INIT;
+	struct mgr_db *db;
+	assert_int_equal(mgr_db_open(path, &db, &err), 0);
+	struct mgr_instance a, b, got;
+	make(&a, "a1", "vessel-0000000000000001");
+	assert_int_equal(mgr_instance_config_set(&a, "limits.memory", "64MiB", &err), 0);
+	assert_int_equal(mgr_instance_config_set(&a, "user.x", "y", &err), 0);
+	assert_int_equal(mgr_instance_db_insert(db, &a, &err), 0);
+	assert_true(a.id > 0);
+	make(&b, "a1", "vessel-0000000000000002");
+	assert_int_equal(mgr_instance_db_insert(db, &b, &err), -EEXIST);
+	assert_non_null(strstr(err.msg, "already exists"));
+	assert_int_equal(count(db, "SELECT COUNT(*) FROM instances"), 1);
+
+	assert_int_equal(mgr_instance_db_get(db, "a1", &got, &err), 0);
+	assert_string_equal(mgr_instance_config_get(&got, "limits.memory"), "64MiB");
+	assert_string_equal(got.runtime_id, "vessel-0000000000000001");
+	assert_int_equal(got.power, MGR_POWER_STOPPED);
+	mgr_instance_free(&got);
+
+	assert_int_equal(mgr_instance_db_set_power(db, a.id, MGR_POWER_RUNNING, true, &err), 0);
+	assert_int_equal(mgr_instance_db_get(db, "a1", &got, &err), 0);
+	assert_int_equal(got.power, MGR_POWER_RUNNING);
+	assert_true(got.last_used_at[0] != 0);
+	mgr_instance_free(&got);
+
+	/* config replace */
+	assert_int_equal(mgr_instance_config_set(&a, "user.x", NULL, &err), 0);
+	assert_int_equal(mgr_instance_db_set_config(db, &a, &err), 0);
+	assert_int_equal(count(db, "SELECT COUNT(*) FROM instance_config"), 1);
+
+	assert_int_equal(mgr_instance_db_rename(db, a.id, "a2", &err), 0);
+	assert_int_equal(mgr_instance_db_get(db, "a1", &got, &err), -ENOENT);
+	assert_int_equal(mgr_instance_db_get(db, "a2", &got, &err), 0);
+	mgr_instance_free(&got);
+
+	struct mgr_instance *list;
+	size_t n;
+	assert_int_equal(mgr_instance_db_list(db, &list, &n, &err), 0);
+	assert_int_equal(n, 1);
+	mgr_instance_list_free(list, n);
+
+	/* the config goes with the row (foreign key cascade) */
+	assert_int_equal(mgr_instance_db_delete(db, a.id, &err), 0);
+	assert_int_equal(count(db, "SELECT COUNT(*) FROM instance_config"), 0);
+	assert_int_equal(mgr_instance_db_delete(db, a.id, &err), -ENOENT);
+	mgr_instance_free(&a);
+	mgr_instance_free(&b);
+	mgr_db_close(db);
+}
+
+static void test_names(void **state)
+{
+	static const char *const good[] = {
+		"a", "c1", "web-01", "A-b-C",
+		"a23456789012345678901234567890123456789012345678901234567890123"
+	};
+	static const char *const bad[] = {
+		"",    "1a",  "-a",
+		"a-",  "a_b", "a.b",
+		"a b", "a/b", "a234567890123456789012345678901234567890123456789012345678901234"
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(mgr_name_validate(good[i], NULL), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct vs_err err = VS_ERR_INIT;
+		assert_int_equal(mgr_name_validate(bad[i], &err), -EINVAL);
+		assert_true(err.msg[0] != 0);
+	}
+	assert_int_equal(mgr_image_alias_validate("busybox", NULL), 0);
+	assert_int_equal(mgr_image_alias_validate("debian:12", NULL), 0);
+	assert_int_equal(mgr_image_alias_validate("a/b", NULL), -EINVAL);
+	assert_int_equal(mgr_image_alias_validate("abcdef12", NULL), -EINVAL);
+	assert_int_equal(mgr_image_alias_validate("", NULL), -EINVAL);
+}
+
+static void test_config_keys(void **state)
+{
+	const enum mgr_instance_type c = MGR_INSTANCE_CONTAINER;
+	struct vs_err err = VS_ERR_INIT;
+	assert_int_equal(mgr_config_validate(c, "limits.memory", "64MiB", NULL), 0);
+	assert_int_equal(mgr_config_validate(c, "limits.memory", "1000T", &err), -ERANGE);
+	assert_non_null(strstr(err.msg, "exceeds the host"));
+	assert_int_equal(mgr_config_validate(c, "limits.memory", "lots", NULL), -EINVAL);
+	assert_int_equal(mgr_config_validate(c, "limits.memory", "1K", NULL), -ERANGE);
+	assert_int_equal(mgr_config_validate(c, "limits.cpu", "1", NULL), 0);
+	assert_int_equal(mgr_config_validate(c, "limits.cpu", "0", NULL), -EINVAL);
+	assert_int_equal(mgr_config_validate(c, "limits.cpu", "100000", NULL), -ERANGE);
+	assert_int_equal(mgr_config_validate(c, "limits.cpu", "0-0", NULL), 0);
+	assert_int_equal(mgr_config_validate(c, "limits.cpu", "1-0", NULL), -EINVAL);
+	assert_int_equal(mgr_config_validate(c, "limits.cpu", "0,x", NULL), -EINVAL);
+	assert_int_equal(mgr_config_validate(c, "limits.cpu", "0-99999", NULL), -ERANGE);
+	assert_int_equal(mgr_config_validate(c, "user.purpose", "anything", NULL), 0);
+	assert_int_equal(mgr_config_validate(c, "user.", "x", NULL), -EINVAL);
+	assert_int_equal(mgr_config_validate(c, "limits.bogus", "1", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "unknown config key"));
+	assert_true(mgr_config_key_live("limits.memory"));
+	assert_false(mgr_config_key_live("nope"));
+}
+
+static int op_ok(struct mgr_op *op, void *arg, struct vs_err *err)
+{
+	struct json_object *md = json_object_new_object();
+	json_object_object_add(md, "answer", json_object_new_int(42));
+	mgr_op_set_metadata(op, md);
+	return 0;
+}
+
+static int op_fail(struct mgr_op *op, void *arg, struct vs_err *err)
+{
+	return vs_errf(err, EINVAL, "it went wrong");
+}
+
+static int op_until_cancelled(struct mgr_op *op, void *arg, struct vs_err *err)
+{
+	while (!mgr_op_cancelled(op))
+		usleep(1000);
+	return vs_errf(err, ECANCELED, "cancelled");
+}
+
+static const char *status_of(struct mgr_op *op, struct json_object **keep)
+{
+	*keep = mgr_op_to_json(op);
+	struct json_object *s;
+	json_object_object_get_ex(*keep, "status", &s);
+	return json_object_get_string(s);
+}
+
+static void test_operations(void **state)
+{
+	struct mgr_events *ev = mgr_events_new();
+	struct mgr_listener *l = mgr_events_listen(ev, "operation");
+	struct mgr_ops *ops = mgr_ops_new(ev);
+	struct vs_err err = VS_ERR_INIT;
+	struct json_object *j;
+
+	struct mgr_op *a = mgr_op_start(ops, "ok", NULL, false, op_ok, NULL, NULL, &err);
+	assert_non_null(a);
+	assert_true(mgr_op_wait(a, 60000));
+	assert_string_equal(status_of(a, &j), "Success");
+	struct json_object *md, *ans;
+	assert_true(json_object_object_get_ex(j, "metadata", &md));
+	assert_true(json_object_object_get_ex(md, "answer", &ans));
+	assert_int_equal(json_object_get_int(ans), 42);
+	json_object_put(j);
+	assert_int_equal(mgr_op_cancel(a, &err), -EALREADY);
+
+	struct mgr_op *b = mgr_op_start(ops, "fail", NULL, false, op_fail, NULL, NULL, &err);
+	assert_true(mgr_op_wait(b, 60000));
+	assert_string_equal(status_of(b, &j), "Failure");
+	struct json_object *e;
+	json_object_object_get_ex(j, "err", &e);
+	assert_string_equal(json_object_get_string(e), "it went wrong");
+	json_object_put(j);
+
+	struct mgr_op *c =
+	    mgr_op_start(ops, "long", NULL, true, op_until_cancelled, NULL, NULL, &err);
+	assert_false(mgr_op_wait(c, 10));
+	struct mgr_op *again = mgr_ops_get(ops, mgr_op_id(c));
+	assert_ptr_equal(again, c);
+	mgr_op_put(again);
+	assert_int_equal(mgr_op_cancel(c, &err), 0);
+	assert_true(mgr_op_wait(c, 60000));
+	assert_string_equal(status_of(c, &j), "Cancelled");
+	json_object_put(j);
+
+	struct mgr_op *d = mgr_op_start(ops, "no cancel", NULL, false, op_ok, NULL, NULL, &err);
+	assert_true(mgr_op_wait(d, 60000));
+	assert_null(mgr_ops_get(ops, "not-an-id"));
+
+	struct json_object *list = mgr_ops_list_json(ops);
+	assert_int_equal(json_object_array_length(list), 4);
+	json_object_put(list);
+
+	/* events: created, running, (metadata), done for each */
+	bool closed;
+	char *line = mgr_listener_next(ev, l, 1000, &closed);
+	assert_non_null(line);
+	assert_non_null(strstr(line, "\"type\":\"operation\""));
+	free(line);
+
+	mgr_op_put(a);
+	mgr_op_put(b);
+	mgr_op_put(c);
+	mgr_op_put(d);
+	mgr_ops_free(ops);
+	mgr_events_unlisten(ev, l);
+	mgr_events_free(ev);
+}
+
+static void test_events_bounded(void **state)
+{
+	struct mgr_events *ev = mgr_events_new();
+	struct mgr_listener *all = mgr_events_listen(ev, NULL);
+	struct mgr_listener *life = mgr_events_listen(ev, "lifecycle");
+	for (int i = 0; i < 5000; i++) {
+		struct json_object *md = json_object_new_object();
+		json_object_object_add(md, "i", json_object_new_int(i));
+		mgr_events_emit(ev, i % 2 ? "lifecycle" : "operation", md);
+	}
+	bool closed;
+	char *line = mgr_listener_next(ev, all, 0, &closed);
+	assert_non_null(line); /* the oldest kept: the first ones were dropped */
+	assert_null(strstr(line, "\"i\":0}"));
+	free(line);
+	line = mgr_listener_next(ev, life, 0, &closed);
+	assert_non_null(strstr(line, "lifecycle"));
+	free(line);
+	mgr_events_shutdown(ev);
+	unsigned n = 0;
+	while ((line = mgr_listener_next(ev, life, 0, &closed))) {
+		n++;
+		free(line);
+	}
+	assert_true(closed);
+	assert_true(n < 1024);
+	mgr_events_unlisten(ev, all);
+	mgr_events_unlisten(ev, life);
+	mgr_events_free(ev);
+}
+
+static void test_one_daemon_per_state_dir(void **state)
+{
+	struct mgr_opts o = { .state_dir = dir, .runtime_path = "/bin/false" };
+	struct vs_err err = VS_ERR_INIT;
+	struct mgr *a, *b;
+	assert_int_equal(mgr_open(&o, &a, &err), 0);
+	assert_int_equal(mgr_open(&o, &b, &err), -EBUSY);
+	assert_non_null(strstr(err.msg, "another vesseld"));
+	mgr_close(a);
+	/* the lock goes with the first: a second manager opens now */
+	assert_int_equal(mgr_open(&o, &b, &err), 0);
+	mgr_close(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_db_migrations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_instance_rows, setup, teardown),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_config_keys),
+		cmocka_unit_test(test_operations),
+		cmocka_unit_test(test_events_bounded),
+		cmocka_unit_test_setup_teardown(test_one_daemon_per_state_dir, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
