@@ -18,6 +18,7 @@
 #include "vessel/core/util.h"
 #include "vessel/vm/baremetal.h"
 #include "vessel/vm/machine.h"
+#include "vessel/vm/snapshot.h"
 #include "vessel/vm/virt.h"
 
 #define EXIT_HOST_ERROR 1
@@ -43,6 +44,7 @@ struct vmm_options {
 	enum virt_serial_kind serial;
 	const char *serial_path;
 	bool console_hvc;
+	const char *restore; /* --restore FILE */
 	/* Copies of option values the config points into (freed at exit). */
 	char *owned[VIRT_MAX_DISKS + 2];
 	unsigned nowned;
@@ -227,6 +229,12 @@ static int opt_no_jit(struct vmm_options *o, const char *v, struct vs_err *err)
 	return 0;
 }
 
+static int opt_restore(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	o->restore = v;
+	return 0;
+}
+
 static int opt_help(struct vmm_options *o, const char *v, struct vs_err *err)
 {
 	o->help = true;
@@ -252,6 +260,9 @@ static const struct vmm_option vmm_options_table[] = {
 	{ "timeout", "SECONDS", "stop the guest after this long (exit status 124)", opt_timeout },
 	{ "no-jit", NULL, "interpret only: no translation of hot guest code to host code",
 	  opt_no_jit },
+	{ "restore", "FILE",
+	  "continue the VM saved in a snapshot file (its machine; --disk replaces its disks)",
+	  opt_restore },
 	{ "help", NULL, "show this help", opt_help },
 };
 
@@ -353,8 +364,14 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	bool virt = o.kernel || o.ndisks || o.tap || o.console_hvc || o.serial_set || o.bios_none;
-	if (!o.bios && !o.kernel) {
+	bool virt = o.kernel || o.ndisks || o.tap || o.console_hvc || o.serial_set || o.bios_none ||
+		    o.restore;
+	if (o.restore && (o.kernel || o.bios || o.initrd || o.append || o.tap)) {
+		fprintf(stderr, "vessel-vmm: --restore takes the machine from the snapshot: "
+				"--kernel, --bios, --initrd, --append and --net do not apply\n");
+		return EXIT_HOST_ERROR;
+	}
+	if (!o.bios && !o.kernel && !o.restore) {
 		fprintf(stderr, "vessel-vmm: --kernel or --bios is required\n");
 		usage(stderr);
 		return EXIT_HOST_ERROR;
@@ -387,8 +404,31 @@ int main(int argc, char **argv)
 		};
 		memcpy(vc.disks, o.disks, sizeof(o.disks));
 		memcpy(vc.mac, o.mac, sizeof(vc.mac));
+		vs_cleanup_free struct virt_snapshot_config *sc = NULL;
+		if (o.restore) {
+			sc = calloc(1, sizeof(*sc));
+			if (!sc || virt_snapshot_read_config(o.restore, sc, &err) < 0) {
+				fprintf(stderr, "vessel-vmm: %s\n", sc ? err.msg : "out of memory");
+				return EXIT_HOST_ERROR;
+			}
+			if (o.ndisks && o.ndisks != sc->ndisks) {
+				fprintf(stderr,
+					"vessel-vmm: --restore %s: the snapshot has %u disks, %u "
+					"--disk given\n",
+					o.restore, sc->ndisks, o.ndisks);
+				return EXIT_HOST_ERROR;
+			}
+			virt_snapshot_apply_config(sc, &vc);
+			if (o.ndisks)
+				memcpy(vc.disks, o.disks, sizeof(o.disks));
+		}
 		struct virt_board *board = virt_board_new(&vc, &err);
 		if (!board) {
+			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
+			return EXIT_HOST_ERROR;
+		}
+		if (o.restore && virt_snapshot_restore(board, o.restore, &err) < 0) {
+			virt_board_free(board);
 			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
 			return EXIT_HOST_ERROR;
 		}

@@ -9,6 +9,7 @@
 #ifndef VESSEL_VM_CLINT_H
 #define VESSEL_VM_CLINT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vessel/core/err.h"
@@ -27,5 +28,14 @@ void vm_clint_update(struct vm_clint *c, uint64_t mtime);
 
 /* Earliest mtimecmp over all harts (UINT64_MAX when none is armed). */
 uint64_t vm_clint_next_deadline(const struct vm_clint *c);
+
+/*
+ * Snapshot section CLINT (docs/snapshot-format.md): msip and mtimecmp of
+ * every hart.  Load checks the hart count and applies only when apply is
+ * true; MTIP/MSIP are then re-driven from the loaded values.
+ */
+struct vm_state;
+void vm_clint_save(const struct vm_clint *c, struct vm_state *s);
+int vm_clint_load(struct vm_clint *c, struct vm_state *s, bool apply, struct vs_err *err);
 
 #endif

@@ -108,4 +108,12 @@ int vm_machine_add_tick(struct vm_machine *m, void (*cb)(void *opaque), void *op
 
 #define VM_SLICE_INSNS 20000
 
+/*
+ * Additions (snapshots, lib/vm/snapshot): the machine's CLINT, and setting
+ * mtime so that a restored guest's clock continues from the saved value.
+ */
+struct vm_clint;
+struct vm_clint *vm_machine_clint(struct vm_machine *m);
+void vm_machine_set_mtime(struct vm_machine *m, uint64_t mtime);
+
 #endif

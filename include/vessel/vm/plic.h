@@ -10,6 +10,7 @@
 #ifndef VESSEL_VM_PLIC_H
 #define VESSEL_VM_PLIC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vessel/vm/bus.h"
@@ -57,5 +58,15 @@ void plic_set_irq(struct plic *plic, unsigned irq, int level);
 struct vm_irq_line plic_irq_line(struct plic *plic, unsigned irq);
 
 extern const struct vm_mmio_ops plic_mmio_ops;
+
+/*
+ * Snapshot section PLIC (docs/snapshot-format.md): the register file.  Load
+ * checks the hart count and applies only when apply is true, then
+ * re-evaluates the outputs (load the harts first: their MEIP/SEIP bits
+ * already match the saved outputs).
+ */
+struct vm_state;
+void plic_save(const struct plic *plic, struct vm_state *s);
+int plic_load(struct plic *plic, struct vm_state *s, bool apply, struct vs_err *err);
 
 #endif

@@ -67,6 +67,7 @@ struct virt_config {
 	const char *serial_path; /* VIRT_SERIAL_UNIX */
 	bool console_hvc;	 /* virtio-console on stdio (hvc0) */
 	bool rng;		 /* virtio-rng */
+	bool no_boot;		 /* restore: build the devices, load no images */
 };
 
 #define VIRT_DEFAULT_BIOS "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
@@ -80,6 +81,27 @@ int virt_board_run(struct virt_board *board, struct vm_exit *exit, struct vs_err
 void virt_board_free(struct virt_board *board);
 /* The machine (for signal handlers: vm_machine_request_exit). */
 struct vm_machine *virt_board_machine(struct virt_board *board);
+
+/*
+ * The parts of a board that snapshots serialise (lib/vm/snapshot/virt.c);
+ * pointers stay owned by the board.
+ */
+struct plic;
+struct goldfish_rtc;
+struct vm_uart;
+struct virtio_mmio;
+struct virt_board_parts {
+	struct vm_machine *m;
+	const struct virt_config *cfg;
+	struct plic *plic;
+	struct goldfish_rtc *rtc;
+	struct vm_uart *uart;
+	uint8_t *rom; /* VIRT_ROM_SIZE bytes */
+	struct virtio_mmio *const *virtio;
+	unsigned nvirtio;
+	void **snap_ctx; /* lib/vm/snapshot's memory of the board (freed with it) */
+};
+void virt_board_parts(struct virt_board *board, struct virt_board_parts *out);
 
 /* Build the reset ROM (a few instructions, then the fw_dynamic_info). */
 void virt_rom_build(uint8_t *rom, uint64_t start_addr, uint64_t fdt_addr,

@@ -135,6 +135,8 @@ void virtio_mmio_reset(struct virtio_mmio *vdev);
 struct virtio_mmio *virtio_blk_new(const struct vm_bus *bus, struct vm_block_backend *be,
 				   const char *serial, struct vs_err *err);
 /* virtio-rng (§5.4) fed by getrandom(2). */
+/* The backend of a virtio-blk device (NULL for another device type). */
+struct vm_block_backend *virtio_blk_backend(struct virtio_mmio *vdev);
 struct virtio_mmio *virtio_rng_new(const struct vm_bus *bus, struct vs_err *err);
 /* virtio-net (§5.1) with a fixed MAC address. */
 struct virtio_mmio *virtio_net_new(const struct vm_bus *bus, struct vm_net_backend *be,
@@ -144,5 +146,22 @@ struct virtio_mmio *virtio_net_new(const struct vm_bus *bus, struct vm_net_backe
 struct virtio_mmio *virtio_console_new(const struct vm_bus *bus, struct vm_chardev *cd,
 				       const struct vm_host_poll *poll, struct vs_err *err);
 void virtio_mmio_free(struct virtio_mmio *vdev);
+
+/*
+ * Snapshot section VIRTIO (docs/snapshot-format.md): the transport's
+ * register file, every queue's guest addresses and indices (last_avail,
+ * used_idx, notification suppression state) and a copy of the device's
+ * configuration space.  Requests complete synchronously on the machine
+ * thread, so no request is ever in flight at a safe point: the indices are
+ * the whole queue state.  Load refuses another device type or a different
+ * configuration (a disk of another size), checks every ready queue's rings
+ * against guest RAM, and applies only when apply is true; then
+ * virtio_mmio_after_load() restarts the model (input watching, buffers
+ * posted before the snapshot) as a DRIVER_OK transition does.
+ */
+struct vm_state;
+void virtio_mmio_save(const struct virtio_mmio *vdev, struct vm_state *s);
+int virtio_mmio_load(struct virtio_mmio *vdev, struct vm_state *s, bool apply, struct vs_err *err);
+void virtio_mmio_after_load(struct virtio_mmio *vdev);
 
 #endif

@@ -292,3 +292,13 @@ int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *er
 	exit->code = m->exit_code;
 	return 0;
 }
+
+struct vm_clint *vm_machine_clint(struct vm_machine *m)
+{
+	return m->clint;
+}
+
+void vm_machine_set_mtime(struct vm_machine *m, uint64_t mtime)
+{
+	m->start_ns = vs_now_ns() - mtime * (1000000000ULL / VM_TIMEBASE_HZ);
+}

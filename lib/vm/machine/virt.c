@@ -62,6 +62,7 @@ struct virt_board {
 	int uart_in[2], uart_out[2];   /* pipes: backend -> UART, UART -> backend */
 	struct virtio_mmio *virtio[VIRTIO_MMIO_SLOTS];
 	unsigned nvirtio;
+	void *snap_ctx; /* lib/vm/snapshot (one flat allocation) */
 };
 
 /* ---- glue between devices and the machine ------------------------------ */
@@ -414,7 +415,7 @@ struct virt_board *virt_board_new(const struct virt_config *cfg, struct vs_err *
 			       "mrom", err);
 	if (r == 0)
 		r = board_add_devices(b, err);
-	if (r == 0)
+	if (r == 0 && !cfg->no_boot)
 		r = board_load(b, err);
 	if (r < 0) {
 		virt_board_free(b);
@@ -463,5 +464,21 @@ void virt_board_free(struct virt_board *b)
 	}
 	vm_machine_free(b->m);
 	free(b->rom);
+	free(b->snap_ctx);
 	free(b);
+}
+
+void virt_board_parts(struct virt_board *b, struct virt_board_parts *out)
+{
+	*out = (struct virt_board_parts){
+		.m = b->m,
+		.cfg = &b->cfg,
+		.plic = &b->plic,
+		.rtc = &b->rtc,
+		.uart = b->uart,
+		.rom = b->rom,
+		.virtio = b->virtio,
+		.nvirtio = b->nvirtio,
+		.snap_ctx = &b->snap_ctx,
+	};
 }

@@ -291,3 +291,8 @@ struct virtio_mmio *virtio_blk_new(const struct vm_bus *bus, struct vm_block_bac
 	cfg->write_zeroes_may_unmap = 1;
 	return &blk->vdev;
 }
+
+struct vm_block_backend *virtio_blk_backend(struct virtio_mmio *vdev)
+{
+	return vdev->ops == &blk_ops ? ((struct virtio_blk *)vdev)->be : NULL;
+}

@@ -73,8 +73,14 @@ static void disk_close(struct vm_block_backend *be)
 	free(be);
 }
 
-static const struct vm_block_backend_ops disk_ops = { disk_preadv, disk_pwritev, disk_flush,
-						      disk_range,  disk_range,	 disk_close };
+static const struct vm_block_backend_ops disk_ops = {
+	.preadv = disk_preadv,
+	.pwritev = disk_pwritev,
+	.flush = disk_flush,
+	.discard = disk_range,
+	.write_zeroes = disk_range,
+	.close = disk_close,
+};
 
 static void reg(struct vm_bus *bus, uint64_t off, uint32_t v)
 {
