@@ -16,6 +16,7 @@
 #include "vessel/core/cleanup.h"
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
+#include "vessel/vm/api.h"
 #include "vessel/vm/baremetal.h"
 #include "vessel/vm/machine.h"
 #include "vessel/vm/snapshot.h"
@@ -45,6 +46,8 @@ struct vmm_options {
 	const char *serial_path;
 	bool console_hvc;
 	const char *restore; /* --restore FILE */
+	const char *api;
+	bool balloon;
 	/* Copies of option values the config points into (freed at exit). */
 	char *owned[VIRT_MAX_DISKS + 2];
 	unsigned nowned;
@@ -235,6 +238,20 @@ static int opt_restore(struct vmm_options *o, const char *v, struct vs_err *err)
 	return 0;
 }
 
+static int opt_api(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	if (!*v)
+		return vs_errf(err, EINVAL, "--api: empty socket path");
+	o->api = v;
+	return 0;
+}
+
+static int opt_balloon(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	o->balloon = true;
+	return 0;
+}
+
 static int opt_help(struct vmm_options *o, const char *v, struct vs_err *err)
 {
 	o->help = true;
@@ -263,6 +280,10 @@ static const struct vmm_option vmm_options_table[] = {
 	{ "restore", "FILE",
 	  "continue the VM saved in a snapshot file (its machine; --disk replaces its disks)",
 	  opt_restore },
+	{ "api", "PATH",
+	  "serve the control API (HTTP, docs/api/vessel-vmm.yaml) on this unix socket", opt_api },
+	{ "balloon", NULL, "virtio-balloon: resize guest memory below --mem at run time",
+	  opt_balloon },
 	{ "help", NULL, "show this help", opt_help },
 };
 
@@ -365,7 +386,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	bool virt = o.kernel || o.ndisks || o.tap || o.console_hvc || o.serial_set || o.bios_none ||
-		    o.restore;
+		    o.restore || o.api || o.balloon;
 	if (o.restore && (o.kernel || o.bios || o.initrd || o.append || o.tap)) {
 		fprintf(stderr, "vessel-vmm: --restore takes the machine from the snapshot: "
 				"--kernel, --bios, --initrd, --append and --net do not apply\n");
@@ -401,6 +422,8 @@ int main(int argc, char **argv)
 			.serial_path = o.serial_path,
 			.console_hvc = o.console_hvc,
 			.rng = true,
+			.balloon = o.balloon,
+			.keyboard = o.api != NULL,
 		};
 		memcpy(vc.disks, o.disks, sizeof(o.disks));
 		memcpy(vc.mac, o.mac, sizeof(vc.mac));
@@ -432,9 +455,20 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
 			return EXIT_HOST_ERROR;
 		}
+		struct vm_api *api = NULL;
+		if (o.api) {
+			struct vm_api_config ac = { .socket_path = o.api, .board = board };
+			api = vm_api_start(&ac, &err);
+			if (!api) {
+				virt_board_free(board);
+				fprintf(stderr, "vessel-vmm: %s\n", err.msg);
+				return EXIT_HOST_ERROR;
+			}
+		}
 		running_machine = virt_board_machine(board);
 		int r = virt_board_run(board, &ex, &err);
 		running_machine = NULL;
+		vm_api_stop(api);	/* before the board goes away */
 		virt_board_free(board); /* restores the terminal before we print */
 		if (r < 0) {
 			fprintf(stderr, "vessel-vmm: %s\n", err.msg);

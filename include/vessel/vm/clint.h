@@ -23,6 +23,9 @@ struct vm_clint;
 struct vm_clint *vm_clint_new(struct vm_machine *m, uint64_t base, struct vs_err *err);
 void vm_clint_free(struct vm_clint *c);
 
+/* Power-on state: no timer armed, no software interrupt. */
+void vm_clint_reset(struct vm_clint *c);
+
 /* Raise/lower MTIP of every hart for the current mtime. */
 void vm_clint_update(struct vm_clint *c, uint64_t mtime);
 

@@ -52,6 +52,9 @@ int plic_init(struct plic *plic, unsigned nharts, plic_hart_irq_fn set_hart_irq,
 	      struct vs_err *err);
 
 /* Drive source irq (1..PLIC_NUM_SOURCES-1) to level; others are ignored. */
+/* Back to the power-on register state (board reset); line levels are kept. */
+void plic_reset(struct plic *plic);
+
 void plic_set_irq(struct plic *plic, unsigned irq, int level);
 
 /* An interrupt line of a device wired to source irq of this PLIC. */

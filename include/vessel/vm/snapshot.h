@@ -69,10 +69,10 @@ struct vm_snap_section {
 
 /* The RAM section, decoded. */
 struct vm_snap_ram {
-	uint64_t base, size;	 /* guest physical range */
-	uint64_t data_offset;	 /* file offset of page 0 (page-aligned) */
-	uint64_t stored_pages;	 /* bits set in bitmap */
-	const uint64_t *bitmap;	 /* size / 4096 bits: page stored in this file */
+	uint64_t base, size;	/* guest physical range */
+	uint64_t data_offset;	/* file offset of page 0 (page-aligned) */
+	uint64_t stored_pages;	/* bits set in bitmap */
+	const uint64_t *bitmap; /* size / 4096 bits: page stored in this file */
 };
 
 struct vm_snap_reader {
@@ -136,11 +136,11 @@ struct vm_snapshot_options {
 };
 
 struct vm_snapshot_result {
-	uint64_t file_bytes;	/* bytes allocated for the file (holes excluded) */
-	uint64_t ram_pages;	/* pages stored */
-	uint64_t elapsed_ns;	/* time the machine was stopped for the save */
-	unsigned disks;		/* internal disk snapshots taken */
-	char tag[40];		/* their tag */
+	uint64_t file_bytes; /* bytes allocated for the file (holes excluded) */
+	uint64_t ram_pages;  /* pages stored */
+	uint64_t elapsed_ns; /* time the machine was stopped for the save */
+	unsigned disks;	     /* internal disk snapshots taken */
+	char tag[40];	     /* their tag */
 };
 
 /*
@@ -162,7 +162,7 @@ struct virt_snapshot_config {
 	char tap[64];
 	uint64_t ram_size;
 	unsigned ncpus, ndisks;
-	bool readonly[VIRT_MAX_DISKS], console_hvc, rng;
+	bool readonly[VIRT_MAX_DISKS], console_hvc, rng, balloon, keyboard;
 	uint8_t mac[6];
 };
 int virt_snapshot_read_config(const char *path, struct virt_snapshot_config *out,

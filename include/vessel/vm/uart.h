@@ -30,6 +30,9 @@ struct vm_uart *vm_uart_new(struct vm_machine *m, uint64_t base, int in_fd, int 
 void vm_uart_free(struct vm_uart *u);
 
 /* Connect the interrupt output (copied). */
+/* Back to the power-on register state (board reset). */
+void vm_uart_reset(struct vm_uart *u);
+
 void vm_uart_set_irq(struct vm_uart *u, const struct vm_irq_line *line);
 
 /* Queue bytes as if received on in_fd (tests, console multiplexers). */

@@ -108,6 +108,18 @@ void vm_clint_free(struct vm_clint *c)
 	free(c);
 }
 
+void vm_clint_reset(struct vm_clint *c)
+{
+	for (unsigned h = 0; h < VM_MAX_HARTS; h++) {
+		c->mtimecmp[h] = UINT64_MAX;
+		c->msip[h] = 0;
+		if (h < c->nharts) {
+			vm_machine_set_hart_irq(c->m, h, MIP_MSIP, 0);
+			vm_machine_set_hart_irq(c->m, h, MIP_MTIP, 0);
+		}
+	}
+}
+
 void vm_clint_update(struct vm_clint *c, uint64_t mtime)
 {
 	for (unsigned h = 0; h < c->nharts; h++) {

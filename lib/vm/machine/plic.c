@@ -87,6 +87,20 @@ int plic_init(struct plic *plic, unsigned nharts, plic_hart_irq_fn set_hart_irq,
 	return 0;
 }
 
+void plic_reset(struct plic *plic)
+{
+	memset(plic->priority, 0, sizeof(plic->priority));
+	memset(plic->pending, 0, sizeof(plic->pending));
+	memset(plic->claimed, 0, sizeof(plic->claimed));
+	memset(plic->enable, 0, sizeof(plic->enable));
+	memset(plic->threshold, 0, sizeof(plic->threshold));
+	/* Sources still high latch again; outputs follow (all low: nothing enabled). */
+	for (unsigned irq = 1; irq < PLIC_NUM_SOURCES; irq++)
+		if (bit_get(plic->level, irq))
+			bit_put(plic->pending, irq, true);
+	plic_update(plic);
+}
+
 void plic_set_irq(struct plic *plic, unsigned irq, int level)
 {
 	if (irq == 0 || irq >= PLIC_NUM_SOURCES)

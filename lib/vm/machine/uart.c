@@ -243,6 +243,15 @@ void vm_uart_free(struct vm_uart *u)
 	free(u);
 }
 
+void vm_uart_reset(struct vm_uart *u)
+{
+	u->ier = u->lcr = u->mcr = u->lsr_oe = u->scr = u->dll = u->dlm = u->fcr = 0;
+	u->thre_ip = false;
+	u->head = u->count = 0;
+	uart_set_watch(u, true);
+	uart_update_irq(u);
+}
+
 void vm_uart_set_irq(struct vm_uart *u, const struct vm_irq_line *line)
 {
 	u->irq = *line;

@@ -443,6 +443,32 @@ struct vm_machine *virt_board_machine(struct virt_board *b)
 	return b->m;
 }
 
+const struct virt_config *virt_board_config(const struct virt_board *b)
+{
+	return &b->cfg;
+}
+
+int virt_board_reset(struct virt_board *b, struct vs_err *err)
+{
+	int r = vm_machine_reset(b->m, err);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < b->nvirtio; i++)
+		virtio_mmio_reset(b->virtio[i]);
+	vm_uart_reset(b->uart);
+	plic_reset(&b->plic);
+	memset(b->rom, 0, VIRT_ROM_SIZE);
+	r = board_load(b, err);
+	if (r < 0)
+		vm_machine_request_exit(b->m, VM_EXIT_ERROR, 0); /* no half-loaded guest */
+	return r;
+}
+
+int virt_board_request_shutdown(struct virt_board *b, struct vs_err *err)
+{
+	return vs_errf(err, ENODEV, "no keyboard to send Ctrl-Alt-Del to");
+}
+
 void virt_board_free(struct virt_board *b)
 {
 	if (!b)

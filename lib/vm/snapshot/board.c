@@ -74,6 +74,8 @@ static void config_save(const struct virt_board_parts *p, struct vm_state *s)
 	vm_state_put_bytes(s, c->mac, 6);
 	vm_state_put_u8(s, c->console_hvc);
 	vm_state_put_u8(s, c->rng);
+	vm_state_put_u8(s, c->balloon);
+	vm_state_put_u8(s, c->keyboard);
 	vm_state_put_u32(s, p->nvirtio);
 }
 
@@ -97,14 +99,17 @@ static int config_decode(const struct vm_snap_section *sec, struct virt_snapshot
 	vm_state_get_bytes(&s, out->mac, 6);
 	out->console_hvc = vm_state_get_bool(&s);
 	out->rng = vm_state_get_bool(&s);
+	out->balloon = vm_state_get_bool(&s);
+	out->keyboard = vm_state_get_bool(&s);
 	*nvirtio = vm_state_get_u32(&s);
 	int r = vm_state_check_end(&s, "configuration", err);
 	if (r < 0)
 		return r;
 	if (base != VIRT_RAM_BASE || out->ram_size == 0 || out->ram_size % VM_SNAP_PAGE_SIZE ||
 	    out->ncpus == 0 || out->ncpus > VM_MAX_HARTS || *nvirtio > VIRTIO_MMIO_SLOTS)
-		return vs_errf(err, EINVAL, "configuration: invalid machine (%u harts, RAM 0x%" PRIx64
-					    " at 0x%" PRIx64 ")",
+		return vs_errf(err, EINVAL,
+			       "configuration: invalid machine (%u harts, RAM 0x%" PRIx64
+			       " at 0x%" PRIx64 ")",
 			       out->ncpus, out->ram_size, base);
 	for (unsigned i = 0; i < out->ndisks; i++)
 		if (!out->disk_paths[i][0])
@@ -126,6 +131,8 @@ void virt_snapshot_apply_config(const struct virt_snapshot_config *sc, struct vi
 	memcpy(cfg->mac, sc->mac, 6);
 	cfg->console_hvc = sc->console_hvc;
 	cfg->rng = sc->rng;
+	cfg->balloon = sc->balloon;
+	cfg->keyboard = sc->keyboard;
 	cfg->no_boot = true;
 }
 
@@ -392,12 +399,12 @@ static int load_devices(const struct virt_board_parts *p, const struct vm_snap_r
 	const struct vm_snap_section *sec;
 	struct vm_state s;
 	int rc;
-#define SECTION(type, inst, what)                                                          \
-	do {                                                                               \
-		sec = vm_snap_find(r, type, inst);                                         \
-		if (!sec)                                                                  \
-			return vs_errf(err, EINVAL, "no %s section", what);                \
-		s = vm_state_reader(sec->data, sec->len);                                  \
+#define SECTION(type, inst, what)                                           \
+	do {                                                                \
+		sec = vm_snap_find(r, type, inst);                          \
+		if (!sec)                                                   \
+			return vs_errf(err, EINVAL, "no %s section", what); \
+		s = vm_state_reader(sec->data, sec->len);                   \
 	} while (0)
 
 	SECTION(VM_SNAP_SEC_MACHINE, 0, "MACHINE");
@@ -444,8 +451,8 @@ static int load_devices(const struct virt_board_parts *p, const struct vm_snap_r
 }
 
 /* The DISKS section: tag and which slots hold an internal snapshot. */
-static int disks_decode(const struct virt_board_parts *p, const struct vm_snap_reader *r,
-			char *tag, size_t tag_len, bool *taken, struct vs_err *err)
+static int disks_decode(const struct virt_board_parts *p, const struct vm_snap_reader *r, char *tag,
+			size_t tag_len, bool *taken, struct vs_err *err)
 {
 	const struct vm_snap_section *sec = vm_snap_find(r, VM_SNAP_SEC_DISKS, 0);
 	if (!sec)
@@ -479,8 +486,8 @@ static int config_check(const struct virt_board_parts *p, const struct vm_snap_r
 	int rc = config_decode(sec, &sc, &nvirtio, err);
 	if (rc < 0)
 		return rc;
-	if (sc.ram_size != p->cfg->ram_size || sc.ncpus != p->cfg->ncpus ||
-	    nvirtio != p->nvirtio || sc.ndisks != p->cfg->ndisks)
+	if (sc.ram_size != p->cfg->ram_size || sc.ncpus != p->cfg->ncpus || nvirtio != p->nvirtio ||
+	    sc.ndisks != p->cfg->ndisks)
 		return vs_errf(err, EINVAL,
 			       "the snapshot's machine (%u harts, %" PRIu64 " MiB, %u devices) is "
 			       "not this one (%u harts, %" PRIu64 " MiB, %u devices)",
@@ -496,9 +503,9 @@ static int load_ram(const struct virt_board_parts *p, struct chain *c, struct vs
 {
 	uint8_t *ram = vm_machine_ram(p->m);
 	const struct vm_snap_reader *root = &c->r[c->n - 1];
-	void *a = mmap(ram, root->ram.size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, root->fd,
-		       (off_t)root->ram.data_offset);
+	void *a =
+	    mmap(ram, root->ram.size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, root->fd, (off_t)root->ram.data_offset);
 	if (a == MAP_FAILED)
 		return vs_syserrf(err, errno, "snapshot %s: map RAM", root->path);
 	for (unsigned i = c->n - 1; i-- > 0;) {
@@ -510,9 +517,9 @@ static int load_ram(const struct virt_board_parts *p, struct chain *c, struct vs
 			uint64_t q = pg;
 			while (q < npages && (r->ram.bitmap[q / 64] >> (q % 64)) & 1)
 				q++;
-			int rc = vs_pread_full(r->fd, ram + pg * VM_SNAP_PAGE_SIZE,
-					       (q - pg) * VM_SNAP_PAGE_SIZE,
-					       (off_t)(r->ram.data_offset + pg * VM_SNAP_PAGE_SIZE));
+			int rc = vs_pread_full(
+			    r->fd, ram + pg * VM_SNAP_PAGE_SIZE, (q - pg) * VM_SNAP_PAGE_SIZE,
+			    (off_t)(r->ram.data_offset + pg * VM_SNAP_PAGE_SIZE));
 			if (rc < 0)
 				return vs_syserrf(err, -rc, "snapshot %s: read RAM", r->path);
 			pg = q;

@@ -237,8 +237,7 @@ static int reader_fail(struct vm_snap_reader *r, struct vs_err *err, const char 
 	return -EINVAL;
 }
 
-static int reader_ram(struct vm_snap_reader *r, const struct vm_snap_section *s,
-		      struct vs_err *err)
+static int reader_ram(struct vm_snap_reader *r, const struct vm_snap_section *s, struct vs_err *err)
 {
 	if (s->len < RAM_FIXED)
 		return reader_fail(r, err, "RAM section too short");
@@ -252,7 +251,8 @@ static int reader_ram(struct vm_snap_reader *r, const struct vm_snap_section *s,
 		return reader_fail(r, err, "RAM section: bad page size or RAM size");
 	uint64_t words = (m->size / page + 63) / 64;
 	if (s->len != RAM_FIXED + words * 8)
-		return reader_fail(r, err, "RAM section: bitmap of %" PRIu64 " bytes, expected %" PRIu64,
+		return reader_fail(r, err,
+				   "RAM section: bitmap of %" PRIu64 " bytes, expected %" PRIu64,
 				   s->len - RAM_FIXED, words * 8);
 	if (m->data_offset % page || m->data_offset > r->file_size ||
 	    m->size > r->file_size - m->data_offset)
@@ -312,9 +312,9 @@ int vm_snap_reader_open(struct vm_snap_reader *r, const char *path, struct vs_er
 		return reader_fail(r, err, "%u sections (2..%d allowed)", nsec,
 				   VM_SNAP_MAX_SECTIONS);
 	if (want_size != r->file_size)
-		return reader_fail(r, err,
-				   "truncated or extended: %" PRIu64 " bytes, the header says %" PRIu64,
-				   r->file_size, want_size);
+		return reader_fail(
+		    r, err, "truncated or extended: %" PRIu64 " bytes, the header says %" PRIu64,
+		    r->file_size, want_size);
 
 	/* Pass 1: section headers and total payload size. */
 	uint64_t off = VM_SNAP_HEADER_SIZE, total = 0;
@@ -330,8 +330,9 @@ int vm_snap_reader_open(struct vm_snap_reader *r, const char *path, struct vs_er
 		s->version = get32(sh + 8);
 		s->len = get64(sh + 16);
 		if (s->len > VM_SNAP_MAX_SECTION || s->len > r->file_size - off - SEC_HEADER)
-			return reader_fail(r, err, "section %u (type %u) of %" PRIu64
-						   " bytes runs past the end of the file",
+			return reader_fail(r, err,
+					   "section %u (type %u) of %" PRIu64
+					   " bytes runs past the end of the file",
 					   i, s->type, s->len);
 		offs[i] = off;
 		total += align8(s->len);
@@ -357,8 +358,9 @@ int vm_snap_reader_open(struct vm_snap_reader *r, const char *path, struct vs_er
 		s->data = r->blob + pos;
 		pos += align8(s->len);
 		if (get32(sh + 12) != vs_crc32c(0, s->data, s->len))
-			return reader_fail(r, err, "section %u (type %u, instance %u): CRC32C mismatch "
-						   "(corrupt file)",
+			return reader_fail(r, err,
+					   "section %u (type %u, instance %u): CRC32C mismatch "
+					   "(corrupt file)",
 					   i, s->type, s->instance);
 		if (s->type >= VM_SNAP_SEC_TYPES)
 			return reader_fail(r, err, "section %u: unknown type %u", i, s->type);
