@@ -54,6 +54,11 @@ struct api_request {
 		struct {
 			uint64_t target_bytes;
 		} balloon;
+		struct {
+			const char *path; /* inside body */
+			int kind;	  /* enum vm_snap_kind */
+			bool no_disks;
+		} snapshot;
 	} u;
 };
 
@@ -118,6 +123,13 @@ int api_body_string(struct json_object *body, const char *key, const char **out,
 
 /* Route handlers defined in the other files of lib/vm/api. */
 void api_metrics_exec(struct vm_api *api, const struct api_request *req, struct api_response *resp);
+/* PUT /snapshot/create and /snapshot/load (snapshot.c). */
+int api_snapshot_create_parse(struct api_request *req, struct vs_err *err);
+void api_snapshot_create_exec(struct vm_api *api, const struct api_request *req,
+			      struct api_response *resp);
+int api_snapshot_load_parse(struct api_request *req, struct vs_err *err);
+void api_snapshot_load_exec(struct vm_api *api, const struct api_request *req,
+			    struct api_response *resp);
 /* The balloon's lines of /metrics (balloon.c); at a safe point. */
 void api_metrics_balloon(struct vm_api *api, FILE *f);
 

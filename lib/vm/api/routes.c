@@ -187,8 +187,10 @@ const struct api_route vm_api_routes[] = {
 	{ "PUT", "/actions", API_VM_ANY, true, actions_parse, actions_check, actions_exec, NULL },
 	{ "GET", "/metrics", API_VM_ANY, false, NULL, NULL, api_metrics_exec, NULL },
 	/* vmmsnap replaces these stubs with its routes. */
-	{ "PUT", "/snapshot/create", API_VM_ANY, false, NULL, NULL, NULL, not_implemented_exec },
-	{ "PUT", "/snapshot/load", API_VM_ANY, false, NULL, NULL, NULL, not_implemented_exec },
+	{ "PUT", "/snapshot/create", API_VM_ANY, true, api_snapshot_create_parse, NULL,
+	  api_snapshot_create_exec, NULL },
+	{ "PUT", "/snapshot/load", API_VM_ANY, true, api_snapshot_load_parse, NULL,
+	  api_snapshot_load_exec, NULL },
 	{ "PUT", "/migrate", API_VM_ANY, false, NULL, NULL, NULL, not_implemented_exec },
 	{ "GET", "/migrate", API_VM_ANY, false, NULL, NULL, NULL, not_implemented_exec },
 };

@@ -381,7 +381,7 @@ static int board_load(struct virt_board *b, struct vs_err *err)
 
 struct virt_board *virt_board_new(const struct virt_config *cfg, struct vs_err *err)
 {
-	if (!cfg->bios && !cfg->kernel) {
+	if (!cfg->bios && !cfg->kernel && !cfg->no_boot) {
 		vs_errf(err, EINVAL, "nothing to boot: give --kernel and/or --bios");
 		return NULL;
 	}

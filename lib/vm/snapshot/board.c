@@ -322,8 +322,10 @@ int virt_snapshot_save(struct virt_board *b, const struct vm_snapshot_options *o
 		vm_snap_writer_abort(&w);
 	if (r < 0)
 		return r;
-	if (dirty)
-		rv_core_dirty_clear(core);
+	/* The next diff holds what is written from now on. */
+	if (rv_core_dirty_track(core, true, err) < 0)
+		return vs_err_prefix(err, "snapshot %s saved, but diffs cannot follow", opts->path);
+	rv_core_dirty_clear(core);
 	ctx->have_parent = true;
 	memcpy(ctx->parent_id, meta.id, sizeof(meta.id));
 	if (opts->path[0] == '/' || !getcwd(ctx->parent, sizeof(ctx->parent) - 1))
@@ -567,7 +569,7 @@ int virt_snapshot_restore(struct virt_board *b, const char *path, struct vs_err 
 	if (rc == 0) {
 		struct rv_core *core = vm_machine_core(p.m);
 		rv_core_after_load(core);
-		if (rv_core_dirty_bitmap(core))
+		if (rv_core_dirty_track(core, true, err) == 0) /* diffs over this one */
 			rv_core_dirty_clear(core);
 		for (unsigned i = 0; i < p.nvirtio; i++)
 			virtio_mmio_after_load(p.virtio[i]);
