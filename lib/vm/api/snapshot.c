@@ -28,8 +28,8 @@ int api_snapshot_create_parse(struct api_request *req, struct vs_err *err)
 	req->u.snapshot.kind = VM_SNAP_FULL;
 	struct json_object *v;
 	if (json_object_object_get_ex(req->body, "type", &v)) {
-		const char *t = json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-									: "";
+		const char *t =
+		    json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
 		if (strcmp(t, "full") == 0)
 			req->u.snapshot.kind = VM_SNAP_FULL;
 		else if (strcmp(t, "diff") == 0)
