@@ -178,3 +178,47 @@ def restore_argv(snap, sock=None, extra=()):
     if sock:
         a += ["--api", sock]
     return a + list(extra)
+
+
+def drain(con, quiet=0.15, limit=3.0):
+    """Read what the guest printed until it is quiet for `quiet` seconds (at
+    most `limit`); the next expect starts after all of it."""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        n = len(con.buf)
+        if not con._read(quiet) or len(con.buf) == n:
+            break
+    con.pos = len(con.buf)
+
+
+def last_counter(con):
+    vals = re.findall(r"CNT (\d+)[\r\n]", con.buf)
+    return int(vals[-1]) if vals else -1
+
+
+def snapshot_window(con, take):
+    """Call take() (which snapshots the VM) and return (lo, hi): the counter
+    value the snapshot holds lies in [lo, hi].  lo is the last value seen
+    before the request; hi is a little beyond the first value printed after
+    it (lines still in the pipes when the snapshot was taken show up after
+    the request returned)."""
+    drain(con)
+    lo = last_counter(con)
+    take()
+    return lo, counter_value(con) + 3
+
+
+def check_counter(con, window, what, running_from=None):
+    """The first value a restored guest prints continues the snapshot's.
+    running_from: for a load into a running VM, the last value it printed
+    before the request; values after it still in flight are skipped."""
+    v = counter_value(con)
+    lo, hi = window
+    for _ in range(10):
+        if running_from is None or v > running_from + 10 or v < running_from:
+            break
+        v = counter_value(con)
+    if not (lo <= v <= hi):
+        vc.fail("%s: the counter printed %d first; the snapshot holds a value "
+                "in [%d, %d]" % (what, v, lo, hi))
+    return v
