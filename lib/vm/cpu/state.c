@@ -20,7 +20,8 @@
 	X(misa)                                                                                    \
 	X(medeleg)                                                                                 \
 	X(mideleg)                                                                                 \
-	X(mie) X(mip) X(mtvec) X(mscratch) X(mepc) X(mcause) X(mtval) X(mcounteren) X(scounteren)  \
+	X(mie)                                                                                     \
+	X(mip) X(mtvec) X(mscratch) X(mepc) X(mcause) X(mtval) X(mcounteren) X(scounteren)         \
 	    X(menvcfg) X(senvcfg) X(mcountinhibit) X(stvec) X(sscratch) X(sepc) X(scause) X(stval) \
 		X(satp) X(mip_ext) X(cycle) X(instret)
 

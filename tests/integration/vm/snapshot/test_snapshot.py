@@ -66,6 +66,10 @@ def test(work):
         v = sl.check_counter(con, win, "PUT /snapshot/load", before)
         sl.wait_counter(con, v + 5)
         check_disk_rolled_back(con, "PUT /snapshot/load")
+        # A clean exit (a killed VMM may leave leaked clusters, which
+        # `qemu-img check` below would report).
+        if con.poweroff() != 0:
+            vc.fail("first VMM: exit status %d after poweroff" % con.status)
 
     # A new process restores the same file.
     with vc.Console(sl.restore_argv(snap), os.path.join(work,
