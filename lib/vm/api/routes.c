@@ -28,7 +28,8 @@ static struct json_object *vm_config_json(const struct virt_config *c)
 	for (unsigned i = 0; i < c->ndisks; i++) {
 		struct json_object *d = json_object_new_object();
 		json_object_object_add(d, "path", json_object_new_string(c->disks[i].path));
-		json_object_object_add(d, "readonly", json_object_new_boolean(c->disks[i].readonly));
+		json_object_object_add(d, "readonly",
+				       json_object_new_boolean(c->disks[i].readonly));
 		json_object_array_add(disks, d);
 	}
 	json_object_object_add(o, "disks", disks);
@@ -37,13 +38,13 @@ static struct json_object *vm_config_json(const struct virt_config *c)
 	return o;
 }
 
-static void vm_get_exec(struct vm_api *api, const struct api_request *req,
-			struct api_response *resp)
+static void vm_get_exec(struct vm_api *api, struct api_request *req, struct api_response *resp)
 {
 	struct vm_machine_stats st;
 	vm_machine_stats(api->m, &st);
 	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "state", json_object_new_string(api_vm_state_name(api_vm_state(api))));
+	json_object_object_add(o, "state",
+			       json_object_new_string(api_vm_state_name(api_vm_state(api))));
 	json_object_object_add(o, "config", vm_config_json(virt_board_config(api->board)));
 	json_object_object_add(o, "uptime_s", json_object_new_double(st.uptime_ns / 1e9));
 	json_object_object_add(o, "paused_s", json_object_new_double(st.paused_ns / 1e9));
@@ -92,8 +93,7 @@ static int vm_state_check(struct vm_api *api, const struct api_request *req, str
 	return 0;
 }
 
-static void vm_state_exec(struct vm_api *api, const struct api_request *req,
-			  struct api_response *resp)
+static void vm_state_exec(struct vm_api *api, struct api_request *req, struct api_response *resp)
 {
 	if (req->u.vm_state.state == API_VM_PAUSED)
 		vm_machine_pause(api->m);
@@ -137,8 +137,7 @@ static int actions_check(struct vm_api *api, const struct api_request *req, stru
 	return 0;
 }
 
-static void actions_exec(struct vm_api *api, const struct api_request *req,
-			 struct api_response *resp)
+static void actions_exec(struct vm_api *api, struct api_request *req, struct api_response *resp)
 {
 	struct vs_err err = VS_ERR_INIT;
 	const char *done = NULL;
@@ -169,7 +168,7 @@ static void actions_exec(struct vm_api *api, const struct api_request *req,
 
 /* ---- routes owned by the snapshot/migration work (vmmsnap) ------------------------------ */
 
-static void not_implemented_exec(struct vm_api *api, const struct api_request *req,
+static void not_implemented_exec(struct vm_api *api, struct api_request *req,
 				 struct api_response *resp)
 {
 	api_respond_error(resp, 501, "%s %s is not implemented yet", req->route->method,
@@ -183,6 +182,11 @@ const struct api_route vm_api_routes[] = {
 	{ "PUT", "/vm/state", API_VM_ANY, true, vm_state_parse, vm_state_check, vm_state_exec,
 	  NULL },
 	{ "PUT", "/actions", API_VM_ANY, true, actions_parse, actions_check, actions_exec, NULL },
+	{ "GET", "/balloon", API_VM_ANY, false, NULL, NULL, api_balloon_get, NULL },
+	{ "PATCH", "/balloon", API_VM_ANY, true, api_balloon_patch_parse, NULL, api_balloon_patch,
+	  NULL },
+	{ "GET", "/balloon/statistics", API_VM_ANY, false, NULL, NULL, api_balloon_stats_request,
+	  api_balloon_stats_reply },
 	{ "GET", "/metrics", API_VM_ANY, false, NULL, NULL, api_metrics_exec, NULL },
 	/* vmmsnap replaces these stubs with its routes. */
 	{ "PUT", "/snapshot/create", API_VM_ANY, false, NULL, NULL, NULL, not_implemented_exec },

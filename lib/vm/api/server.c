@@ -3,10 +3,12 @@
  * request bodies, routing, the state check at the safe point, and replies
  * (the request pipeline is described in api_internal.h).
  *
- * Threading: libmicrohttpd serves connections on its internal polling
- * thread, one request at a time; handlers reach the machine only through
- * vm_machine_run_at_safepoint(), which blocks this thread until the
- * machine thread has run the callback between two slices.
+ * Threading: libmicrohttpd accepts on its internal polling thread and
+ * serves each connection on a thread of its own (so a long request, e.g. a
+ * migration, does not block GET requests meanwhile); handlers reach the
+ * machine only through vm_machine_run_at_safepoint(), which serialises
+ * them and blocks the calling thread until the machine thread has run the
+ * callback between two slices.  Counters are atomics.
  *
  * Hostile input: the body is limited (Content-Length checked before
  * anything is read, chunked bodies while they arrive), must be one JSON
@@ -98,8 +100,7 @@ int api_body_only_keys(struct json_object *body, const char *const *keys, struct
 	return 0;
 }
 
-int api_body_string(struct json_object *body, const char *key, const char **out,
-		    struct vs_err *err)
+int api_body_string(struct json_object *body, const char *key, const char **out, struct vs_err *err)
 {
 	struct json_object *v;
 	if (!json_object_object_get_ex(body, key, &v))
@@ -114,7 +115,7 @@ int api_body_string(struct json_object *body, const char *key, const char **out,
 
 struct api_safepoint_call {
 	struct vm_api *api;
-	const struct api_request *req;
+	struct api_request *req;
 	struct api_response *resp;
 };
 
@@ -258,9 +259,8 @@ static void api_count(struct vm_api *api, unsigned status, uint64_t start_ns)
 }
 
 static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size,
-				  void **con_cls)
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
 {
 	struct vm_api *api = cls;
 	struct api_conn *c = *con_cls;
@@ -399,8 +399,9 @@ struct vm_api *vm_api_start(const struct vm_api_config *cfg, struct vs_err *err)
 		return NULL;
 	}
 	api->daemon = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-	    api_access, api, MHD_OPTION_LISTEN_SOCKET, api->listen_fd,
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+		MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, api_access, api, MHD_OPTION_LISTEN_SOCKET, api->listen_fd,
 	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, api, MHD_OPTION_EXTERNAL_LOGGER,
 	    api_mhd_log, api, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
