@@ -155,8 +155,15 @@ static const struct api_route *api_find_route(const char *method, const char *pa
 	return NULL;
 }
 
-static void api_dispatch(struct vm_api *api, const char *method, const char *path,
-			 struct api_conn *c, struct api_response *resp)
+static enum MHD_Result api_count_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				     const char *value)
+{
+	(*(unsigned *)cls)++;
+	return MHD_YES;
+}
+
+static void api_dispatch(struct vm_api *api, struct MHD_Connection *conn, const char *method,
+			 const char *path, struct api_conn *c, struct api_response *resp)
 {
 	bool path_known;
 	const struct api_route *rt = api_find_route(method, path, &path_known);
@@ -165,6 +172,12 @@ static void api_dispatch(struct vm_api *api, const char *method, const char *pat
 			api_respond_error(resp, 405, "%s is not supported on %s", method, path);
 		else
 			api_respond_error(resp, 404, "no such resource: %s", path);
+		return;
+	}
+	unsigned nargs = 0;
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, api_count_arg, &nargs);
+	if (nargs) {
+		api_respond_error(resp, 400, "%s %s takes no query parameters", method, path);
 		return;
 	}
 	if (c->too_big) {
@@ -307,7 +320,7 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	struct api_response resp = { 0 };
-	api_dispatch(api, method, url, c, &resp);
+	api_dispatch(api, conn, method, url, c, &resp);
 	enum MHD_Result r = api_send(conn, &resp);
 	api_count(api, resp.status, c->start_ns);
 	json_object_put(resp.json);

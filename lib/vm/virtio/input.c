@@ -26,13 +26,13 @@
 #define INPUT_CFG_ABS_INFO  0x12
 
 /* linux/input-event-codes.h */
-#define EV_SYN	       0x00
-#define EV_KEY	       0x01
-#define KEY_LEFTCTRL   29
-#define KEY_LEFTALT    56
-#define KEY_DELETE     111
-#define SYN_REPORT     0
-#define BUS_VIRTUAL    0x06
+#define EV_SYN	     0x00
+#define EV_KEY	     0x01
+#define KEY_LEFTCTRL 29
+#define KEY_LEFTALT  56
+#define KEY_DELETE   111
+#define SYN_REPORT   0
+#define BUS_VIRTUAL  0x06
 
 #define Q_EVENT	 0
 #define Q_STATUS 1
@@ -191,10 +191,12 @@ int virtio_input_send_ctrl_alt_del(struct virtio_mmio *vdev)
 {
 	struct virtio_input *in = to_input(vdev);
 	static const struct input_event seq[] = {
-		{ EV_KEY, KEY_LEFTCTRL, 1 }, { EV_SYN, SYN_REPORT, 0 }, { EV_KEY, KEY_LEFTALT, 1 },
-		{ EV_SYN, SYN_REPORT, 0 },   { EV_KEY, KEY_DELETE, 1 }, { EV_SYN, SYN_REPORT, 0 },
-		{ EV_KEY, KEY_DELETE, 0 },   { EV_SYN, SYN_REPORT, 0 }, { EV_KEY, KEY_LEFTALT, 0 },
-		{ EV_SYN, SYN_REPORT, 0 },   { EV_KEY, KEY_LEFTCTRL, 0 }, { EV_SYN, SYN_REPORT, 0 },
+		{ EV_KEY, KEY_LEFTCTRL, 1 }, { EV_SYN, SYN_REPORT, 0 },
+		{ EV_KEY, KEY_LEFTALT, 1 },  { EV_SYN, SYN_REPORT, 0 },
+		{ EV_KEY, KEY_DELETE, 1 },   { EV_SYN, SYN_REPORT, 0 },
+		{ EV_KEY, KEY_DELETE, 0 },   { EV_SYN, SYN_REPORT, 0 },
+		{ EV_KEY, KEY_LEFTALT, 0 },  { EV_SYN, SYN_REPORT, 0 },
+		{ EV_KEY, KEY_LEFTCTRL, 0 }, { EV_SYN, SYN_REPORT, 0 },
 	};
 	unsigned n = sizeof(seq) / sizeof(seq[0]);
 	if (!virtio_mmio_live(vdev))
