@@ -99,6 +99,7 @@ struct vm_api {
 	/* Counters (atomics; read by GET /metrics). */
 	uint64_t requests[API_MAX_STATUS];
 	uint64_t request_ns_total;
+	unsigned in_flight; /* requests between first call and completion */
 };
 
 /* Response helpers. */

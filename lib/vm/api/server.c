@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api_internal.h"
@@ -31,6 +32,7 @@
 #include "vessel/core/util.h"
 
 #define API_DEFAULT_MAX_BODY (64 * 1024)
+#define API_DRAIN_NS	     (2ULL * 1000000000)
 
 /* Per-request state kept by libmicrohttpd between calls. */
 struct api_conn {
@@ -284,6 +286,7 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		c->start_ns = vs_now_ns();
 		*con_cls = c;
+		__atomic_add_fetch(&api->in_flight, 1, __ATOMIC_SEQ_CST);
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > api->cfg.max_body) {
@@ -331,8 +334,8 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 static void api_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			  enum MHD_RequestTerminationCode toe)
 {
+	struct vm_api *api = cls;
 	struct api_conn *c = *con_cls;
-	(void)cls;
 	(void)conn;
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		vs_log(VS_LOG_DEBUG, "api: request ended early (code %d)", (int)toe);
@@ -340,6 +343,7 @@ static void api_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 		free(c->body);
 		free(c);
 		*con_cls = NULL;
+		__atomic_sub_fetch(&api->in_flight, 1, __ATOMIC_SEQ_CST);
 	}
 }
 
@@ -413,7 +417,7 @@ struct vm_api *vm_api_start(const struct vm_api_config *cfg, struct vs_err *err)
 	}
 	api->daemon = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-		MHD_USE_ERROR_LOG,
+		MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG,
 	    0, NULL, NULL, api_access, api, MHD_OPTION_LISTEN_SOCKET, api->listen_fd,
 	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, api, MHD_OPTION_EXTERNAL_LOGGER,
 	    api_mhd_log, api, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
@@ -433,7 +437,20 @@ void vm_api_stop(struct vm_api *api)
 {
 	if (!api)
 		return;
-	MHD_stop_daemon(api->daemon); /* joins the thread; closes the listen socket */
+	/*
+	 * Stop accepting, then let the requests in progress send their answers
+	 * (a poweroff request ends the VM before its 200 is on the wire) for up
+	 * to API_DRAIN_NS; idle keep-alive connections are simply closed.
+	 */
+	MHD_socket lfd = MHD_quiesce_daemon(api->daemon);
+	if (lfd != MHD_INVALID_SOCKET)
+		close(lfd);
+	uint64_t deadline = vs_now_ns() + API_DRAIN_NS;
+	while (__atomic_load_n(&api->in_flight, __ATOMIC_SEQ_CST) > 0 && vs_now_ns() < deadline) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	MHD_stop_daemon(api->daemon); /* joins the threads */
 	unlink(api->path);
 	free(api->path);
 	free(api);
