@@ -123,6 +123,10 @@ int virt_board_reset(struct virt_board *board, struct vs_err *err);
  */
 int virt_board_request_shutdown(struct virt_board *board, struct vs_err *err);
 
+/* The virtio-balloon transport (include/vessel/vm/virtio.h), or NULL. */
+struct virtio_mmio;
+struct virtio_mmio *virt_board_balloon(struct virt_board *board);
+
 /* Build the reset ROM (a few instructions, then the fw_dynamic_info). */
 void virt_rom_build(uint8_t *rom, uint64_t start_addr, uint64_t fdt_addr,
 		    const struct fw_dynamic_info *info);

@@ -52,7 +52,9 @@ struct api_request {
 			enum api_action action;
 		} action;
 		struct {
-			uint64_t target_bytes;
+			uint64_t memory_bytes; /* PATCH: guest memory wanted */
+			uint64_t generation;   /* statistics: generation before the request */
+			bool refresh;	       /* statistics: the guest was asked for new ones */
 		} balloon;
 		struct {
 			const char *path; /* inside body */
@@ -81,10 +83,10 @@ struct api_route {
 	/* Extra legality rule at the safe point; 0 or <0 with err (-> 409). */
 	int (*check)(struct vm_api *api, const struct api_request *req, struct vs_err *err);
 	/* At the safe point (every hart stopped).  Fills resp. */
-	void (*exec_safepoint)(struct vm_api *api, const struct api_request *req,
+	void (*exec_safepoint)(struct vm_api *api, struct api_request *req,
 			       struct api_response *resp);
 	/* Afterwards on the API thread.  Fills resp (may overwrite). */
-	void (*exec)(struct vm_api *api, const struct api_request *req, struct api_response *resp);
+	void (*exec)(struct vm_api *api, struct api_request *req, struct api_response *resp);
 };
 
 extern const struct api_route vm_api_routes[];
@@ -102,6 +104,7 @@ struct vm_api {
 	/* Counters (atomics; read by GET /metrics). */
 	uint64_t requests[API_MAX_STATUS];
 	uint64_t request_ns_total;
+	unsigned in_flight; /* requests between first call and completion */
 };
 
 /* Response helpers. */
@@ -122,15 +125,21 @@ int api_body_string(struct json_object *body, const char *key, const char **out,
 		    struct vs_err *err);
 
 /* Route handlers defined in the other files of lib/vm/api. */
-void api_metrics_exec(struct vm_api *api, const struct api_request *req, struct api_response *resp);
+void api_metrics_exec(struct vm_api *api, struct api_request *req, struct api_response *resp);
 /* PUT /snapshot/create and /snapshot/load (snapshot.c). */
 int api_snapshot_create_parse(struct api_request *req, struct vs_err *err);
-void api_snapshot_create_exec(struct vm_api *api, const struct api_request *req,
+void api_snapshot_create_exec(struct vm_api *api, struct api_request *req,
 			      struct api_response *resp);
 int api_snapshot_load_parse(struct api_request *req, struct vs_err *err);
-void api_snapshot_load_exec(struct vm_api *api, const struct api_request *req,
-			    struct api_response *resp);
+void api_snapshot_load_exec(struct vm_api *api, struct api_request *req, struct api_response *resp);
 /* The balloon's lines of /metrics (balloon.c); at a safe point. */
 void api_metrics_balloon(struct vm_api *api, FILE *f);
+int api_balloon_patch_parse(struct api_request *req, struct vs_err *err);
+void api_balloon_get(struct vm_api *api, struct api_request *req, struct api_response *resp);
+void api_balloon_patch(struct vm_api *api, struct api_request *req, struct api_response *resp);
+void api_balloon_stats_request(struct vm_api *api, struct api_request *req,
+			       struct api_response *resp);
+void api_balloon_stats_reply(struct vm_api *api, struct api_request *req,
+			     struct api_response *resp);
 
 #endif

@@ -30,7 +30,7 @@ static uint64_t process_rss(void)
 	return n == 2 ? resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
-void api_metrics_exec(struct vm_api *api, const struct api_request *req, struct api_response *resp)
+void api_metrics_exec(struct vm_api *api, struct api_request *req, struct api_response *resp)
 {
 	char *buf = NULL;
 	size_t len = 0;

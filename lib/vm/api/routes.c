@@ -38,8 +38,7 @@ static struct json_object *vm_config_json(const struct virt_config *c)
 	return o;
 }
 
-static void vm_get_exec(struct vm_api *api, const struct api_request *req,
-			struct api_response *resp)
+static void vm_get_exec(struct vm_api *api, struct api_request *req, struct api_response *resp)
 {
 	struct vm_machine_stats st;
 	vm_machine_stats(api->m, &st);
@@ -94,8 +93,7 @@ static int vm_state_check(struct vm_api *api, const struct api_request *req, str
 	return 0;
 }
 
-static void vm_state_exec(struct vm_api *api, const struct api_request *req,
-			  struct api_response *resp)
+static void vm_state_exec(struct vm_api *api, struct api_request *req, struct api_response *resp)
 {
 	if (req->u.vm_state.state == API_VM_PAUSED)
 		vm_machine_pause(api->m);
@@ -139,8 +137,7 @@ static int actions_check(struct vm_api *api, const struct api_request *req, stru
 	return 0;
 }
 
-static void actions_exec(struct vm_api *api, const struct api_request *req,
-			 struct api_response *resp)
+static void actions_exec(struct vm_api *api, struct api_request *req, struct api_response *resp)
 {
 	struct vs_err err = VS_ERR_INIT;
 	const char *done = NULL;
@@ -171,7 +168,7 @@ static void actions_exec(struct vm_api *api, const struct api_request *req,
 
 /* ---- routes owned by the snapshot/migration work (vmmsnap) ------------------------------ */
 
-static void not_implemented_exec(struct vm_api *api, const struct api_request *req,
+static void not_implemented_exec(struct vm_api *api, struct api_request *req,
 				 struct api_response *resp)
 {
 	api_respond_error(resp, 501, "%s %s is not implemented yet", req->route->method,
@@ -185,6 +182,11 @@ const struct api_route vm_api_routes[] = {
 	{ "PUT", "/vm/state", API_VM_ANY, true, vm_state_parse, vm_state_check, vm_state_exec,
 	  NULL },
 	{ "PUT", "/actions", API_VM_ANY, true, actions_parse, actions_check, actions_exec, NULL },
+	{ "GET", "/balloon", API_VM_ANY, false, NULL, NULL, api_balloon_get, NULL },
+	{ "PATCH", "/balloon", API_VM_ANY, true, api_balloon_patch_parse, NULL, api_balloon_patch,
+	  NULL },
+	{ "GET", "/balloon/statistics", API_VM_ANY, false, NULL, NULL, api_balloon_stats_request,
+	  api_balloon_stats_reply },
 	{ "GET", "/metrics", API_VM_ANY, false, NULL, NULL, api_metrics_exec, NULL },
 	/* vmmsnap replaces these stubs with its routes. */
 	{ "PUT", "/snapshot/create", API_VM_ANY, true, api_snapshot_create_parse, NULL,

@@ -3,10 +3,12 @@
  * request bodies, routing, the state check at the safe point, and replies
  * (the request pipeline is described in api_internal.h).
  *
- * Threading: libmicrohttpd serves connections on its internal polling
- * thread, one request at a time; handlers reach the machine only through
- * vm_machine_run_at_safepoint(), which blocks this thread until the
- * machine thread has run the callback between two slices.
+ * Threading: libmicrohttpd accepts on its internal polling thread and
+ * serves each connection on a thread of its own (so a long request, e.g. a
+ * migration, does not block GET requests meanwhile); handlers reach the
+ * machine only through vm_machine_run_at_safepoint(), which serialises
+ * them and blocks the calling thread until the machine thread has run the
+ * callback between two slices.  Counters are atomics.
  *
  * Hostile input: the body is limited (Content-Length checked before
  * anything is read, chunked bodies while they arrive), must be one JSON
@@ -22,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api_internal.h"
@@ -29,6 +32,7 @@
 #include "vessel/core/util.h"
 
 #define API_DEFAULT_MAX_BODY (64 * 1024)
+#define API_DRAIN_NS	     (2ULL * 1000000000)
 
 /* Per-request state kept by libmicrohttpd between calls. */
 struct api_conn {
@@ -113,7 +117,7 @@ int api_body_string(struct json_object *body, const char *key, const char **out,
 
 struct api_safepoint_call {
 	struct vm_api *api;
-	const struct api_request *req;
+	struct api_request *req;
 	struct api_response *resp;
 };
 
@@ -153,8 +157,15 @@ static const struct api_route *api_find_route(const char *method, const char *pa
 	return NULL;
 }
 
-static void api_dispatch(struct vm_api *api, const char *method, const char *path,
-			 struct api_conn *c, struct api_response *resp)
+static enum MHD_Result api_count_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				     const char *value)
+{
+	(*(unsigned *)cls)++;
+	return MHD_YES;
+}
+
+static void api_dispatch(struct vm_api *api, struct MHD_Connection *conn, const char *method,
+			 const char *path, struct api_conn *c, struct api_response *resp)
 {
 	bool path_known;
 	const struct api_route *rt = api_find_route(method, path, &path_known);
@@ -163,6 +174,12 @@ static void api_dispatch(struct vm_api *api, const char *method, const char *pat
 			api_respond_error(resp, 405, "%s is not supported on %s", method, path);
 		else
 			api_respond_error(resp, 404, "no such resource: %s", path);
+		return;
+	}
+	unsigned nargs = 0;
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, api_count_arg, &nargs);
+	if (nargs) {
+		api_respond_error(resp, 400, "%s %s takes no query parameters", method, path);
 		return;
 	}
 	if (c->too_big) {
@@ -269,6 +286,7 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		c->start_ns = vs_now_ns();
 		*con_cls = c;
+		__atomic_add_fetch(&api->in_flight, 1, __ATOMIC_SEQ_CST);
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > api->cfg.max_body) {
@@ -305,7 +323,7 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	struct api_response resp = { 0 };
-	api_dispatch(api, method, url, c, &resp);
+	api_dispatch(api, conn, method, url, c, &resp);
 	enum MHD_Result r = api_send(conn, &resp);
 	api_count(api, resp.status, c->start_ns);
 	json_object_put(resp.json);
@@ -316,8 +334,8 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 static void api_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			  enum MHD_RequestTerminationCode toe)
 {
+	struct vm_api *api = cls;
 	struct api_conn *c = *con_cls;
-	(void)cls;
 	(void)conn;
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		vs_log(VS_LOG_DEBUG, "api: request ended early (code %d)", (int)toe);
@@ -325,6 +343,7 @@ static void api_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 		free(c->body);
 		free(c);
 		*con_cls = NULL;
+		__atomic_sub_fetch(&api->in_flight, 1, __ATOMIC_SEQ_CST);
 	}
 }
 
@@ -397,11 +416,12 @@ struct vm_api *vm_api_start(const struct vm_api_config *cfg, struct vs_err *err)
 		return NULL;
 	}
 	api->daemon = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-	    api_access, api, MHD_OPTION_LISTEN_SOCKET, api->listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
-	    api_completed, api, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, api,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-	    MHD_OPTION_END);
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+		MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, api_access, api, MHD_OPTION_LISTEN_SOCKET, api->listen_fd,
+	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, api, MHD_OPTION_EXTERNAL_LOGGER,
+	    api_mhd_log, api, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
 	if (!api->daemon) {
 		vs_errf(err, EIO, "--api %s: libmicrohttpd did not start", api->path);
 		close(api->listen_fd);
@@ -417,7 +437,20 @@ void vm_api_stop(struct vm_api *api)
 {
 	if (!api)
 		return;
-	MHD_stop_daemon(api->daemon); /* joins the thread; closes the listen socket */
+	/*
+	 * Stop accepting, then let the requests in progress send their answers
+	 * (a poweroff request ends the VM before its 200 is on the wire) for up
+	 * to API_DRAIN_NS; idle keep-alive connections are simply closed.
+	 */
+	MHD_socket lfd = MHD_quiesce_daemon(api->daemon);
+	if (lfd != MHD_INVALID_SOCKET)
+		close(lfd);
+	uint64_t deadline = vs_now_ns() + API_DRAIN_NS;
+	while (__atomic_load_n(&api->in_flight, __ATOMIC_SEQ_CST) > 0 && vs_now_ns() < deadline) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	MHD_stop_daemon(api->daemon); /* joins the threads */
 	unlink(api->path);
 	free(api->path);
 	free(api);

@@ -46,7 +46,7 @@ int api_snapshot_create_parse(struct api_request *req, struct vs_err *err)
 	return 0;
 }
 
-void api_snapshot_create_exec(struct vm_api *api, const struct api_request *req,
+void api_snapshot_create_exec(struct vm_api *api, struct api_request *req,
 			      struct api_response *resp)
 {
 	struct vs_err err = VS_ERR_INIT;
@@ -84,8 +84,7 @@ int api_snapshot_load_parse(struct api_request *req, struct vs_err *err)
 	return 0;
 }
 
-void api_snapshot_load_exec(struct vm_api *api, const struct api_request *req,
-			    struct api_response *resp)
+void api_snapshot_load_exec(struct vm_api *api, struct api_request *req, struct api_response *resp)
 {
 	struct vs_err err = VS_ERR_INIT;
 	uint64_t t0 = vs_now_ns();

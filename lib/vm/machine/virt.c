@@ -62,7 +62,9 @@ struct virt_board {
 	int uart_in[2], uart_out[2];   /* pipes: backend -> UART, UART -> backend */
 	struct virtio_mmio *virtio[VIRTIO_MMIO_SLOTS];
 	unsigned nvirtio;
-	void *snap_ctx; /* lib/vm/snapshot (one flat allocation) */
+	struct virtio_mmio *balloon;  /* also in virtio[]; NULL without --balloon */
+	struct virtio_mmio *keyboard; /* also in virtio[]; NULL without one */
+	void *snap_ctx;		      /* lib/vm/snapshot (one flat allocation) */
 };
 
 /* ---- glue between devices and the machine ------------------------------ */
@@ -259,6 +261,18 @@ static int board_add_devices(struct virt_board *b, struct vs_err *err)
 		r = board_add_virtio(b, virtio_rng_new(bus, err), err);
 		if (r < 0)
 			return r;
+	}
+	if (c->balloon) {
+		r = board_add_virtio(b, virtio_balloon_new(bus, err), err);
+		if (r < 0)
+			return r;
+		b->balloon = b->virtio[b->nvirtio - 1];
+	}
+	if (c->keyboard) {
+		r = board_add_virtio(b, virtio_input_keyboard_new(bus, err), err);
+		if (r < 0)
+			return r;
+		b->keyboard = b->virtio[b->nvirtio - 1];
 	}
 	return 0;
 }
@@ -466,7 +480,20 @@ int virt_board_reset(struct virt_board *b, struct vs_err *err)
 
 int virt_board_request_shutdown(struct virt_board *b, struct vs_err *err)
 {
-	return vs_errf(err, ENODEV, "no keyboard to send Ctrl-Alt-Del to");
+	if (!b->keyboard)
+		return vs_errf(err, ENODEV, "no keyboard to send Ctrl-Alt-Del to");
+	int r = virtio_input_send_ctrl_alt_del(b->keyboard);
+	if (r == -EAGAIN)
+		return vs_errf(err, EAGAIN,
+			       "the guest has no keyboard driver (yet): cannot send Ctrl-Alt-Del");
+	if (r < 0)
+		return vs_errf(err, -r, "a Ctrl-Alt-Del is still being delivered");
+	return 0;
+}
+
+struct virtio_mmio *virt_board_balloon(struct virt_board *b)
+{
+	return b->balloon;
 }
 
 void virt_board_free(struct virt_board *b)

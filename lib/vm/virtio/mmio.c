@@ -400,6 +400,8 @@ void virtio_mmio_save(const struct virtio_mmio *vdev, struct vm_state *s)
 	vm_state_put_u32(s, cfg ? vdev->ops->config_size : 0);
 	if (cfg)
 		vm_state_put_bytes(s, cfg, vdev->ops->config_size);
+	if (vdev->ops->save)
+		vdev->ops->save(vdev, s);
 }
 
 int virtio_mmio_load(struct virtio_mmio *vdev, struct vm_state *s, bool apply, struct vs_err *err)
@@ -448,10 +450,13 @@ int virtio_mmio_load(struct virtio_mmio *vdev, struct vm_state *s, bool apply, s
 	if (cfg_size > sizeof(saved_cfg))
 		return vs_errf(err, EINVAL, "virtio-%s: configuration too large", name);
 	vm_state_get_bytes(s, saved_cfg, cfg_size);
-	int r = vm_state_check_end(s, name, err);
-	if (r < 0)
+	size_t model_pos = s->pos;
+	int r;
+	if (vdev->ops->load && (r = vdev->ops->load(vdev, s, false, err)) < 0)
 		return r;
-	if (cfg_size && memcmp(saved_cfg, cfg, cfg_size) != 0)
+	if ((r = vm_state_check_end(s, name, err)) < 0)
+		return r;
+	if (cfg_size && !vdev->ops->load && memcmp(saved_cfg, cfg, cfg_size) != 0)
 		return vs_errf(err, EINVAL,
 			       "virtio-%s: device configuration differs from the snapshot's "
 			       "(another disk size or MAC address?)",
@@ -464,6 +469,11 @@ int virtio_mmio_load(struct virtio_mmio *vdev, struct vm_state *s, bool apply, s
 	if (!apply)
 		return 0;
 	*vdev = n;
+	if (vdev->ops->load) { /* decoded and checked above: cannot fail now */
+		struct vm_state again = vm_state_reader(s->data, s->len);
+		again.pos = model_pos;
+		vdev->ops->load(vdev, &again, true, err);
+	}
 	update_irq(vdev);
 	return 0;
 }
