@@ -19,6 +19,7 @@
 #include "vessel/vm/api.h"
 #include "vessel/vm/baremetal.h"
 #include "vessel/vm/machine.h"
+#include "vessel/vm/migrate.h"
 #include "vessel/vm/snapshot.h"
 #include "vessel/vm/virt.h"
 
@@ -45,7 +46,8 @@ struct vmm_options {
 	enum virt_serial_kind serial;
 	const char *serial_path;
 	bool console_hvc;
-	const char *restore; /* --restore FILE */
+	const char *restore;  /* --restore FILE */
+	const char *incoming; /* --incoming URI */
 	const char *api;
 	bool balloon;
 	/* Copies of option values the config points into (freed at exit). */
@@ -232,6 +234,15 @@ static int opt_no_jit(struct vmm_options *o, const char *v, struct vs_err *err)
 	return 0;
 }
 
+static int opt_incoming(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	if (strncmp(v, "unix:", 5) != 0 && strncmp(v, "tcp:", 4) != 0)
+		return vs_errf(err, EINVAL, "--incoming %s: expected unix:PATH or tcp:HOST:PORT",
+			       v);
+	o->incoming = v;
+	return 0;
+}
+
 static int opt_restore(struct vmm_options *o, const char *v, struct vs_err *err)
 {
 	o->restore = v;
@@ -277,6 +288,9 @@ static const struct vmm_option vmm_options_table[] = {
 	{ "timeout", "SECONDS", "stop the guest after this long (exit status 124)", opt_timeout },
 	{ "no-jit", NULL, "interpret only: no translation of hot guest code to host code",
 	  opt_no_jit },
+	{ "incoming", "unix:PATH|tcp:HOST:PORT",
+	  "wait for a VM migrated by another vessel-vmm (PUT /migrate), then run it",
+	  opt_incoming },
 	{ "restore", "FILE",
 	  "continue the VM saved in a snapshot file (its machine; --disk replaces its disks)",
 	  opt_restore },
@@ -386,13 +400,17 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	bool virt = o.kernel || o.ndisks || o.tap || o.console_hvc || o.serial_set || o.bios_none ||
-		    o.restore || o.api || o.balloon;
-	if (o.restore && (o.kernel || o.bios || o.initrd || o.append || o.tap)) {
+		    o.restore || o.incoming || o.api || o.balloon;
+	if (o.restore && o.incoming) {
+		fprintf(stderr, "vessel-vmm: --restore and --incoming exclude each other\n");
+		return EXIT_HOST_ERROR;
+	}
+	if ((o.restore || o.incoming) && (o.kernel || o.bios || o.initrd || o.append || o.tap)) {
 		fprintf(stderr, "vessel-vmm: --restore takes the machine from the snapshot: "
 				"--kernel, --bios, --initrd, --append and --net do not apply\n");
 		return EXIT_HOST_ERROR;
 	}
-	if (!o.bios && !o.kernel && !o.restore) {
+	if (!o.bios && !o.kernel && !o.restore && !o.incoming) {
 		fprintf(stderr, "vessel-vmm: --kernel or --bios is required\n");
 		usage(stderr);
 		return EXIT_HOST_ERROR;
@@ -445,7 +463,16 @@ int main(int argc, char **argv)
 			if (o.ndisks)
 				memcpy(vc.disks, o.disks, sizeof(o.disks));
 		}
-		struct virt_board *board = virt_board_new(&vc, &err);
+		struct virt_board *board = NULL;
+		if (o.incoming) {
+			sc = calloc(1, sizeof(*sc));
+			if (!sc || vm_migration_incoming(o.incoming, &vc, sc, &board, &err) < 0) {
+				fprintf(stderr, "vessel-vmm: %s\n", sc ? err.msg : "out of memory");
+				return EXIT_HOST_ERROR;
+			}
+		} else {
+			board = virt_board_new(&vc, &err);
+		}
 		if (!board) {
 			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
 			return EXIT_HOST_ERROR;

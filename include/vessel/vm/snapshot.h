@@ -107,6 +107,12 @@ struct vm_snap_writer {
 	uint32_t kind;
 	uint64_t file_size;
 	uint64_t ram_bytes; /* bytes of RAM data written */
+	/* Migration (lib/vm/snapshot/migrate.c): RAM data at exactly this
+	 * offset, and pages described by the bitmap but not written (the
+	 * receiver has them already).  0/false for files. */
+	uint64_t fixed_data_offset;
+	bool ram_elsewhere;
+	bool no_rename; /* commit writes the header only (fd-backed) */
 };
 
 /* Create path's temporary file and reserve the header. */
@@ -178,6 +184,15 @@ void virt_snapshot_apply_config(const struct virt_snapshot_config *sc, struct vi
  * rollback or mapping RAM failed): then -EIO and the board must not run.
  */
 int virt_snapshot_restore(struct virt_board *b, const char *path, struct vs_err *err);
+
+/*
+ * Live migration (lib/vm/snapshot/migrate.c): write the whole state but
+ * RAM data into fd as the head of a snapshot file whose RAM lies at
+ * data_offset (the receiver already holds the pages set in `pages`);
+ * *state_len bytes from offset 0 are the head.  At a safe point.
+ */
+int virt_snapshot_write_state(struct virt_board *b, int fd, uint64_t data_offset,
+			      const uint64_t *pages, uint64_t *state_len, struct vs_err *err);
 
 /*
  * Dirty page tracking for diff snapshots (every write path: interpreter,

@@ -126,6 +126,11 @@ int api_body_string(struct json_object *body, const char *key, const char **out,
 
 /* Route handlers defined in the other files of lib/vm/api. */
 void api_metrics_exec(struct vm_api *api, struct api_request *req, struct api_response *resp);
+/* PUT /migrate, GET /migrate (migrate.c); cleanup joins a running one. */
+int api_migrate_parse(struct api_request *req, struct vs_err *err);
+void api_migrate_start(struct vm_api *api, struct api_request *req, struct api_response *resp);
+void api_migrate_get(struct vm_api *api, struct api_request *req, struct api_response *resp);
+void api_migrate_cleanup(void);
 /* PUT /snapshot/create and /snapshot/load (snapshot.c). */
 int api_snapshot_create_parse(struct api_request *req, struct vs_err *err);
 void api_snapshot_create_exec(struct vm_api *api, struct api_request *req,

@@ -166,15 +166,6 @@ static void actions_exec(struct vm_api *api, struct api_request *req, struct api
 	api_respond_json(resp, 200, o);
 }
 
-/* ---- routes owned by the snapshot/migration work (vmmsnap) ------------------------------ */
-
-static void not_implemented_exec(struct vm_api *api, struct api_request *req,
-				 struct api_response *resp)
-{
-	api_respond_error(resp, 501, "%s %s is not implemented yet", req->route->method,
-			  req->route->path);
-}
-
 /* ---- the table ---------------------------------------------------------------------------- */
 
 const struct api_route vm_api_routes[] = {
@@ -188,13 +179,14 @@ const struct api_route vm_api_routes[] = {
 	{ "GET", "/balloon/statistics", API_VM_ANY, false, NULL, NULL, api_balloon_stats_request,
 	  api_balloon_stats_reply },
 	{ "GET", "/metrics", API_VM_ANY, false, NULL, NULL, api_metrics_exec, NULL },
-	/* vmmsnap replaces these stubs with its routes. */
+	/* snapshots and migration (snapshot.c, migrate.c) */
 	{ "PUT", "/snapshot/create", API_VM_ANY, true, api_snapshot_create_parse, NULL,
 	  api_snapshot_create_exec, NULL },
 	{ "PUT", "/snapshot/load", API_VM_ANY, true, api_snapshot_load_parse, NULL,
 	  api_snapshot_load_exec, NULL },
-	{ "PUT", "/migrate", API_VM_ANY, false, NULL, NULL, NULL, not_implemented_exec },
-	{ "GET", "/migrate", API_VM_ANY, false, NULL, NULL, NULL, not_implemented_exec },
+	{ "PUT", "/migrate", API_VM_RUNNING, true, api_migrate_parse, NULL, NULL,
+	  api_migrate_start },
+	{ "GET", "/migrate", API_VM_ANY, false, NULL, NULL, NULL, api_migrate_get },
 };
 
 const unsigned vm_api_nroutes = sizeof(vm_api_routes) / sizeof(vm_api_routes[0]);

@@ -451,6 +451,7 @@ void vm_api_stop(struct vm_api *api)
 		nanosleep(&ts, NULL);
 	}
 	MHD_stop_daemon(api->daemon); /* joins the threads */
+	api_migrate_cleanup();
 	unlink(api->path);
 	free(api->path);
 	free(api);

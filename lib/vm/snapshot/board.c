@@ -225,6 +225,59 @@ static int disks_snapshot(const struct virt_board_parts *p, const char *tag, boo
 	return 0;
 }
 
+/* Every section and the RAM (pages: NULL = non-zero ones) into w. */
+static int board_write(const struct virt_board_parts *p, struct vm_snap_writer *w,
+		       const struct snap_meta *meta, const bool *taken, unsigned ndisks,
+		       const uint64_t *pages, struct vs_err *err)
+{
+	struct vm_machine *m = p->m;
+	struct vm_state s = { 0 };
+	int r;
+	meta_save(meta, &s);
+	r = put_section(w, VM_SNAP_SEC_META, 0, &s, err);
+	config_save(p, &s);
+	if (r == 0)
+		r = put_section(w, VM_SNAP_SEC_CONFIG, 0, &s, err);
+	vm_state_put_u64(&s, meta->mtime);
+	if (r == 0)
+		r = put_section(w, VM_SNAP_SEC_MACHINE, 0, &s, err);
+	for (unsigned k = 0; k < p->cfg->ncpus && r == 0; k++) {
+		rv_hart_save(vm_machine_hart(m, k), &s);
+		r = put_section(w, VM_SNAP_SEC_HART, k, &s, err);
+	}
+	vm_clint_save(vm_machine_clint(m), &s);
+	if (r == 0)
+		r = put_section(w, VM_SNAP_SEC_CLINT, 0, &s, err);
+	plic_save(p->plic, &s);
+	if (r == 0)
+		r = put_section(w, VM_SNAP_SEC_PLIC, 0, &s, err);
+	if (p->uart) {
+		vm_uart_save(p->uart, &s);
+		if (r == 0)
+			r = put_section(w, VM_SNAP_SEC_UART, 0, &s, err);
+	}
+	goldfish_rtc_save(p->rtc, &s);
+	if (r == 0)
+		r = put_section(w, VM_SNAP_SEC_RTC, 0, &s, err);
+	vm_state_put_bytes(&s, p->rom, VIRT_ROM_SIZE);
+	if (r == 0)
+		r = put_section(w, VM_SNAP_SEC_ROM, 0, &s, err);
+	for (unsigned i = 0; i < p->nvirtio && r == 0; i++) {
+		virtio_mmio_save(p->virtio[i], &s);
+		r = put_section(w, VM_SNAP_SEC_VIRTIO, i, &s, err);
+	}
+	vm_state_put_str(&s, ndisks ? meta->tag : "");
+	vm_state_put_u32(&s, p->nvirtio);
+	for (unsigned i = 0; i < p->nvirtio; i++)
+		vm_state_put_u8(&s, taken[i]);
+	if (r == 0)
+		r = put_section(w, VM_SNAP_SEC_DISKS, 0, &s, err);
+	if (r == 0)
+		r = vm_snap_writer_ram(w, vm_machine_ram(m), VIRT_RAM_BASE, p->cfg->ram_size, pages,
+				       err);
+	return r;
+}
+
 int virt_snapshot_save(struct virt_board *b, const struct vm_snapshot_options *opts,
 		       struct vm_snapshot_result *res, struct vs_err *err)
 {
@@ -272,49 +325,7 @@ int virt_snapshot_save(struct virt_board *b, const struct vm_snapshot_options *o
 	r = vm_snap_writer_open(&w, opts->path, opts->kind, err);
 	if (r < 0)
 		return r;
-	struct vm_state s = { 0 };
-	meta_save(&meta, &s);
-	r = put_section(&w, VM_SNAP_SEC_META, 0, &s, err);
-	config_save(&p, &s);
-	if (r == 0)
-		r = put_section(&w, VM_SNAP_SEC_CONFIG, 0, &s, err);
-	vm_state_put_u64(&s, meta.mtime);
-	if (r == 0)
-		r = put_section(&w, VM_SNAP_SEC_MACHINE, 0, &s, err);
-	for (unsigned k = 0; k < p.cfg->ncpus && r == 0; k++) {
-		rv_hart_save(vm_machine_hart(m, k), &s);
-		r = put_section(&w, VM_SNAP_SEC_HART, k, &s, err);
-	}
-	vm_clint_save(vm_machine_clint(m), &s);
-	if (r == 0)
-		r = put_section(&w, VM_SNAP_SEC_CLINT, 0, &s, err);
-	plic_save(p.plic, &s);
-	if (r == 0)
-		r = put_section(&w, VM_SNAP_SEC_PLIC, 0, &s, err);
-	if (p.uart) {
-		vm_uart_save(p.uart, &s);
-		if (r == 0)
-			r = put_section(&w, VM_SNAP_SEC_UART, 0, &s, err);
-	}
-	goldfish_rtc_save(p.rtc, &s);
-	if (r == 0)
-		r = put_section(&w, VM_SNAP_SEC_RTC, 0, &s, err);
-	vm_state_put_bytes(&s, p.rom, VIRT_ROM_SIZE);
-	if (r == 0)
-		r = put_section(&w, VM_SNAP_SEC_ROM, 0, &s, err);
-	for (unsigned i = 0; i < p.nvirtio && r == 0; i++) {
-		virtio_mmio_save(p.virtio[i], &s);
-		r = put_section(&w, VM_SNAP_SEC_VIRTIO, i, &s, err);
-	}
-	vm_state_put_str(&s, res->disks ? meta.tag : "");
-	vm_state_put_u32(&s, p.nvirtio);
-	for (unsigned i = 0; i < p.nvirtio; i++)
-		vm_state_put_u8(&s, taken[i]);
-	if (r == 0)
-		r = put_section(&w, VM_SNAP_SEC_DISKS, 0, &s, err);
-	if (r == 0)
-		r = vm_snap_writer_ram(&w, vm_machine_ram(m), VIRT_RAM_BASE, p.cfg->ram_size, dirty,
-				       err);
+	r = board_write(&p, &w, &meta, taken, res->disks, dirty, err);
 	uint64_t ram_bytes = w.ram_bytes;
 	if (r == 0)
 		r = vm_snap_writer_commit(&w, err);
@@ -592,4 +603,31 @@ int virt_snapshot_track_dirty(struct virt_board *b, bool on, struct vs_err *err)
 	struct virt_board_parts p;
 	virt_board_parts(b, &p);
 	return rv_core_dirty_track(vm_machine_core(p.m), on, err);
+}
+
+int virt_snapshot_write_state(struct virt_board *b, int fd, uint64_t data_offset,
+			      const uint64_t *pages, uint64_t *state_len, struct vs_err *err)
+{
+	struct virt_board_parts p;
+	virt_board_parts(b, &p);
+	struct snap_meta meta = { 0 };
+	meta.mtime = vm_machine_mtime(p.m);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	meta.date_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	if (getrandom(meta.id, sizeof(meta.id), 0) != (ssize_t)sizeof(meta.id))
+		return vs_syserrf(err, errno, "migration: getrandom");
+	bool taken[VIRTIO_MMIO_SLOTS] = { false };
+	struct vm_snap_writer w = { .fd = fd,
+				    .kind = VM_SNAP_FULL,
+				    .off = VM_SNAP_HEADER_SIZE,
+				    .fixed_data_offset = data_offset,
+				    .ram_elsewhere = true,
+				    .no_rename = true };
+	w.tmp_path = (char *)"migration state";
+	int r = board_write(&p, &w, &meta, taken, 0, pages, err);
+	if (r == 0)
+		r = vm_snap_writer_commit(&w, err);
+	*state_len = w.off;
+	return r;
 }

@@ -147,6 +147,13 @@ int vm_snap_writer_ram(struct vm_snap_writer *w, const uint8_t *ram, uint64_t ba
 	uint64_t sec_len = RAM_FIXED + words * 8;
 	uint64_t data_off = w->off + SEC_HEADER + align8(sec_len) + SEC_HEADER;
 	data_off = (data_off + VM_SNAP_PAGE_SIZE - 1) & ~(VM_SNAP_PAGE_SIZE - 1);
+	if (w->fixed_data_offset) {
+		if (data_off > w->fixed_data_offset)
+			return vs_errf(err, EFBIG,
+				       "snapshot: state of %" PRIu64 " bytes exceeds %" PRIu64,
+				       data_off, w->fixed_data_offset);
+		data_off = w->fixed_data_offset;
+	}
 	vs_cleanup_free uint8_t *sec = malloc(sec_len);
 	if (!sec)
 		return vs_errf(err, ENOMEM, "snapshot: out of memory");
@@ -162,7 +169,7 @@ int vm_snap_writer_ram(struct vm_snap_writer *w, const uint8_t *ram, uint64_t ba
 	if (r < 0)
 		return r;
 	/* Contiguous stored pages go out in one pwrite. */
-	for (uint64_t p = 0; p < npages;) {
+	for (uint64_t p = 0; p < npages && !w->ram_elsewhere;) {
 		if (!((bitmap[p / 64] >> (p % 64)) & 1)) {
 			p++;
 			continue;
@@ -180,6 +187,8 @@ int vm_snap_writer_ram(struct vm_snap_writer *w, const uint8_t *ram, uint64_t ba
 		p = q;
 	}
 	w->file_size = data_off + size;
+	if (w->ram_elsewhere)
+		return 0;
 	if (ftruncate(w->fd, (off_t)w->file_size) < 0)
 		return vs_syserrf(err, errno, "snapshot: extend %s", w->tmp_path);
 	return 0;
@@ -200,6 +209,8 @@ int vm_snap_writer_commit(struct vm_snap_writer *w, struct vs_err *err)
 	int r = vs_pwrite_full(w->fd, h, sizeof(h), 0);
 	if (r < 0)
 		return vs_syserrf(err, -r, "snapshot: write %s", w->tmp_path);
+	if (w->no_rename)
+		return 0;
 	if (rename(w->tmp_path, w->path) < 0)
 		return vs_syserrf(err, errno, "snapshot: rename %s to %s", w->tmp_path, w->path);
 	free(w->tmp_path);
