@@ -33,7 +33,7 @@ struct vm_migration_status {
 	enum vm_migration_state state;
 	unsigned rounds;
 	uint64_t pages_sent, bytes_sent;
-	uint64_t dirty_pages; /* left after the last round */
+	uint64_t dirty_pages;  /* left after the last round */
 	unsigned throttle_pct; /* share of time the harts are held back */
 	double total_ms, downtime_ms;
 	char error[VS_ERR_MSG_MAX];
@@ -47,8 +47,7 @@ struct vm_migration;
  * running.  After a successful migration the machine is asked to exit
  * (VM_EXIT_POWEROFF: vessel-vmm exits with status 0).
  */
-struct vm_migration *vm_migration_start(struct virt_board *b, const char *uri,
-					struct vs_err *err);
+struct vm_migration *vm_migration_start(struct virt_board *b, const char *uri, struct vs_err *err);
 /* Progress or result (thread-safe). */
 void vm_migration_status(struct vm_migration *mig, struct vm_migration_status *out);
 /* Wait for the thread and free (the API's teardown). */

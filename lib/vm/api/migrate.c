@@ -26,12 +26,13 @@ int api_migrate_parse(struct api_request *req, struct vs_err *err)
 		return r;
 	struct json_object *v;
 	if (json_object_object_get_ex(req->body, "disks", &v)) {
-		const char *d = json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-									: "";
+		const char *d =
+		    json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
 		if (strcmp(d, "copy") == 0)
-			return vs_errf(err, EINVAL,
-				       "disks \"copy\" is not supported by this build: disks must be "
-				       "shared (same path on both sides)");
+			return vs_errf(
+			    err, EINVAL,
+			    "disks \"copy\" is not supported by this build: disks must be "
+			    "shared (same path on both sides)");
 		if (strcmp(d, "shared") != 0)
 			return vs_errf(err, EINVAL, "field 'disks' must be \"shared\" or \"copy\"");
 	}
@@ -66,12 +67,11 @@ static struct json_object *status_json(void)
 	json_object_object_add(j, "throttle_percent", json_object_new_int((int)st.throttle_pct));
 	bool done = st.state == VM_MIGRATION_COMPLETED || st.state == VM_MIGRATION_FAILED;
 	json_object_object_add(j, "total_ms", done ? json_object_new_double(st.total_ms) : NULL);
-	json_object_object_add(j, "downtime_ms", st.state == VM_MIGRATION_COMPLETED
-						     ? json_object_new_double(st.downtime_ms)
-						     : NULL);
-	json_object_object_add(j, "error", st.state == VM_MIGRATION_FAILED
-					       ? json_object_new_string(st.error)
-					       : NULL);
+	json_object_object_add(
+	    j, "downtime_ms",
+	    st.state == VM_MIGRATION_COMPLETED ? json_object_new_double(st.downtime_ms) : NULL);
+	json_object_object_add(
+	    j, "error", st.state == VM_MIGRATION_FAILED ? json_object_new_string(st.error) : NULL);
 	return j;
 }
 

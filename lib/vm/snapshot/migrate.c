@@ -111,7 +111,8 @@ static int uri_connect(const char *uri, bool listen_side, struct vs_err *err)
 		const char *colon = strrchr(uri + 4, ':');
 		if (!colon || colon == uri + 4 || (size_t)(colon - uri - 4) >= sizeof(host) ||
 		    !colon[1])
-			return vs_errf(err, EINVAL, "migration URI %s: expected tcp:HOST:PORT", uri);
+			return vs_errf(err, EINVAL, "migration URI %s: expected tcp:HOST:PORT",
+				       uri);
 		memcpy(host, uri + 4, (size_t)(colon - uri - 4));
 		host[colon - uri - 4] = 0;
 		struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
@@ -476,8 +477,7 @@ static void *migrate_thread(void *opaque)
 	return NULL;
 }
 
-struct vm_migration *vm_migration_start(struct virt_board *b, const char *uri,
-					struct vs_err *err)
+struct vm_migration *vm_migration_start(struct virt_board *b, const char *uri, struct vs_err *err)
 {
 	if (strncmp(uri, "unix:", 5) != 0 && strncmp(uri, "tcp:", 4) != 0) {
 		vs_errf(err, EINVAL, "migration URI %s: expected unix:PATH or tcp:HOST:PORT", uri);
@@ -589,7 +589,8 @@ static int receive(int c, int memfd, uint64_t *ram_size_out, struct vs_err *err)
 			have_state = r == 0;
 		} else if (h.type == MIG_DONE) {
 			if (!have_state)
-				r = vs_errf(err, EINVAL, "migration: stream ended without the state");
+				r = vs_errf(err, EINVAL,
+					    "migration: stream ended without the state");
 			break;
 		} else {
 			r = vs_errf(err, EINVAL, "migration: unknown message %u", h.type);
