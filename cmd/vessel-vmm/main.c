@@ -48,6 +48,7 @@ struct vmm_options {
 	bool console_hvc;
 	const char *restore;  /* --restore FILE */
 	const char *incoming; /* --incoming URI */
+	const char *loadvm;   /* --loadvm TAG */
 	const char *api;
 	bool balloon;
 	/* Copies of option values the config points into (freed at exit). */
@@ -243,6 +244,14 @@ static int opt_incoming(struct vmm_options *o, const char *v, struct vs_err *err
 	return 0;
 }
 
+static int opt_loadvm(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	if (!*v)
+		return vs_errf(err, EINVAL, "--loadvm: empty tag");
+	o->loadvm = v;
+	return 0;
+}
+
 static int opt_restore(struct vmm_options *o, const char *v, struct vs_err *err)
 {
 	o->restore = v;
@@ -291,6 +300,10 @@ static const struct vmm_option vmm_options_table[] = {
 	{ "incoming", "unix:PATH|tcp:HOST:PORT",
 	  "wait for a VM migrated by another vessel-vmm (PUT /migrate), then run it",
 	  opt_incoming },
+	{ "loadvm", "TAG",
+	  "continue the VM saved inside the first writable qcow2 --disk (PUT /snapshot/create "
+	  "{\"savevm\": TAG})",
+	  opt_loadvm },
 	{ "restore", "FILE",
 	  "continue the VM saved in a snapshot file (its machine; --disk replaces its disks)",
 	  opt_restore },
@@ -401,9 +414,24 @@ int main(int argc, char **argv)
 	}
 	bool virt = o.kernel || o.ndisks || o.tap || o.console_hvc || o.serial_set || o.bios_none ||
 		    o.restore || o.incoming || o.api || o.balloon;
-	if (o.restore && o.incoming) {
-		fprintf(stderr, "vessel-vmm: --restore and --incoming exclude each other\n");
+	if (!!o.restore + !!o.incoming + !!o.loadvm > 1) {
+		fprintf(stderr,
+			"vessel-vmm: --restore, --loadvm and --incoming exclude each other\n");
 		return EXIT_HOST_ERROR;
+	}
+	if (o.loadvm && !o.ndisks) {
+		fprintf(stderr, "vessel-vmm: --loadvm needs the --disk that holds the VM\n");
+		return EXIT_HOST_ERROR;
+	}
+	char loadvm_path[64];
+	vs_cleanup_close int loadvm_fd = -1;
+	if (o.loadvm) {
+		if (virt_loadvm_extract(o.disks, o.ndisks, o.loadvm, &loadvm_fd, &err) < 0) {
+			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
+			return EXIT_HOST_ERROR;
+		}
+		snprintf(loadvm_path, sizeof(loadvm_path), "/proc/self/fd/%d", loadvm_fd);
+		o.restore = loadvm_path;
 	}
 	if ((o.restore || o.incoming) && (o.kernel || o.bios || o.initrd || o.append || o.tap)) {
 		fprintf(stderr, "vessel-vmm: --restore takes the machine from the snapshot: "

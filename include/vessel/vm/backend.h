@@ -47,6 +47,9 @@ struct vm_block_backend_ops {
 	 */
 	int (*snapshot_create)(struct vm_block_backend *be, const char *tag, struct vs_err *err);
 	int (*snapshot_apply)(struct vm_block_backend *be, const char *tag, struct vs_err *err);
+	/* savevm (qcow2): snapshot `tag` holding [0, len) of fd as its VM state. */
+	int (*vmstate_save)(struct vm_block_backend *be, const char *tag, int fd, uint64_t len,
+			    uint64_t vm_clock_nsec, struct vs_err *err);
 };
 
 struct vm_block_backend {

@@ -186,6 +186,23 @@ void virt_snapshot_apply_config(const struct virt_snapshot_config *sc, struct vi
 int virt_snapshot_restore(struct virt_board *b, const char *path, struct vs_err *err);
 
 /*
+ * savevm: the whole VM state stored inside the first writable qcow2 disk
+ * as the VM state of internal snapshot `tag` (QEMU's savevm layout); every
+ * other writable qcow2 disk gets an internal snapshot `tag` too.  One
+ * .qcow2 file is then a complete, portable VM.  At a safe point.
+ */
+int virt_savevm(struct virt_board *b, const char *tag, struct vm_snapshot_result *res,
+		struct vs_err *err);
+/*
+ * loadvm, before the board exists: roll the first writable qcow2 disk of
+ * disks back to snapshot `tag` and extract its VM state into a memfd
+ * (*fd_out); restore it with virt_snapshot_read_config/restore on
+ * /proc/self/fd/N, with these disks replacing the snapshot's.
+ */
+int virt_loadvm_extract(const struct virt_disk_config *disks, unsigned ndisks, const char *tag,
+			int *fd_out, struct vs_err *err);
+
+/*
  * Live migration (lib/vm/snapshot/migrate.c): write the whole state but
  * RAM data into fd as the head of a snapshot file whose RAM lies at
  * data_offset (the receiver already holds the pages set in `pages`);

@@ -60,6 +60,7 @@ struct api_request {
 			const char *path; /* inside body */
 			int kind;	  /* enum vm_snap_kind */
 			bool no_disks;
+			bool savevm; /* path is the tag */
 		} snapshot;
 	} u;
 };

@@ -19,9 +19,24 @@
 
 int api_snapshot_create_parse(struct api_request *req, struct vs_err *err)
 {
-	static const char *const keys[] = { "path", "type", "disks", NULL };
+	static const char *const keys[] = { "path", "type", "disks", "savevm", NULL };
 	int r = api_body_only_keys(req->body, keys, err);
-	if (r < 0 || (r = api_body_string(req->body, "path", &req->u.snapshot.path, err)) < 0)
+	if (r < 0)
+		return r;
+	struct json_object *sv;
+	req->u.snapshot.savevm = json_object_object_get_ex(req->body, "savevm", &sv);
+	if (req->u.snapshot.savevm) {
+		if (json_object_object_length(req->body) != 1)
+			return vs_errf(err, EINVAL,
+				       "'savevm' goes alone (the VM is stored in its "
+				       "qcow2 disk, not in a file)");
+		if ((r = api_body_string(req->body, "savevm", &req->u.snapshot.path, err)) < 0)
+			return r;
+		if (!req->u.snapshot.path[0])
+			return vs_errf(err, EINVAL, "field 'savevm' is empty");
+		return 0;
+	}
+	if ((r = api_body_string(req->body, "path", &req->u.snapshot.path, err)) < 0)
 		return r;
 	if (!req->u.snapshot.path[0])
 		return vs_errf(err, EINVAL, "field 'path' is empty");
@@ -56,7 +71,8 @@ void api_snapshot_create_exec(struct vm_api *api, struct api_request *req,
 		.no_disks = req->u.snapshot.no_disks,
 	};
 	struct vm_snapshot_result res;
-	int r = virt_snapshot_save(api->board, &o, &res, &err);
+	int r = req->u.snapshot.savevm ? virt_savevm(api->board, o.path, &res, &err)
+				       : virt_snapshot_save(api->board, &o, &res, &err);
 	if (r < 0) {
 		api_respond_error(resp, r == -EINVAL ? 400 : 500, "%s", err.msg);
 		return;
@@ -64,7 +80,9 @@ void api_snapshot_create_exec(struct vm_api *api, struct api_request *req,
 	struct json_object *j = json_object_new_object();
 	json_object_object_add(j, "path", json_object_new_string(o.path));
 	json_object_object_add(j, "type",
-			       json_object_new_string(o.kind == VM_SNAP_DIFF ? "diff" : "full"));
+			       json_object_new_string(req->u.snapshot.savevm   ? "savevm"
+						      : o.kind == VM_SNAP_DIFF ? "diff"
+									       : "full"));
 	json_object_object_add(j, "file_bytes", json_object_new_int64((int64_t)res.file_bytes));
 	json_object_object_add(j, "ram_pages", json_object_new_int64((int64_t)res.ram_pages));
 	json_object_object_add(j, "elapsed_ms", json_object_new_double(res.elapsed_ns / 1e6));

@@ -80,6 +80,14 @@ static int image_snapshot_apply(struct vm_block_backend *be, const char *tag, st
 	return 0;
 }
 
+static int image_vmstate_save(struct vm_block_backend *be, const char *tag, int fd, uint64_t len,
+			      uint64_t vm_clock_nsec, struct vs_err *err)
+{
+	struct disk_image *img = image_of(be);
+	int r = disk_snapshot_save_vmstate(img, tag, fd, len, vm_clock_nsec, err);
+	return r < 0 ? vs_err_prefix(err, "%s: savevm %s", disk_image_path(img), tag) : 0;
+}
+
 static const struct vm_block_backend_ops image_ops = {
 	.preadv = image_preadv,
 	.pwritev = image_pwritev,
@@ -98,6 +106,7 @@ static const struct vm_block_backend_ops qcow2_ops = {
 	.close = image_close,
 	.snapshot_create = image_snapshot_create,
 	.snapshot_apply = image_snapshot_apply,
+	.vmstate_save = image_vmstate_save,
 };
 
 struct vm_block_backend *vm_block_backend_open_image(const char *path, const char *format,

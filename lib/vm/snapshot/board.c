@@ -33,6 +33,8 @@
 
 #include "vessel/core/cleanup.h"
 #include "vessel/core/util.h"
+#include "vessel/disk/image.h"
+#include "vessel/disk/manage.h"
 #include "vessel/vm/clint.h"
 #include "vessel/vm/cpu.h"
 #include "vessel/vm/plic.h"
@@ -630,4 +632,101 @@ int virt_snapshot_write_state(struct virt_board *b, int fd, uint64_t data_offset
 		r = vm_snap_writer_commit(&w, err);
 	*state_len = w.off;
 	return r;
+}
+
+/* ---- savevm / loadvm ------------------------------------------------------- */
+
+int virt_savevm(struct virt_board *b, const char *tag, struct vm_snapshot_result *res,
+		struct vs_err *err)
+{
+	uint64_t t0 = vs_now_ns();
+	struct virt_board_parts p;
+	virt_board_parts(b, &p);
+	memset(res, 0, sizeof(*res));
+	if (!tag[0] || strlen(tag) >= sizeof(res->tag))
+		return vs_errf(err, EINVAL, "savevm: tag must be 1..%zu characters",
+			       sizeof(res->tag) - 1);
+	int vm_slot = -1;
+	for (unsigned i = 0; i < p.nvirtio && vm_slot < 0; i++) {
+		struct vm_block_backend *be = virtio_blk_backend(p.virtio[i]);
+		if (be && !be->readonly && be->ops->vmstate_save)
+			vm_slot = (int)i;
+	}
+	if (vm_slot < 0)
+		return vs_errf(err, EINVAL, "savevm: the VM has no writable qcow2 disk");
+	struct snap_meta meta = { 0 };
+	if (getrandom(meta.id, sizeof(meta.id), 0) != (ssize_t)sizeof(meta.id))
+		return vs_syserrf(err, errno, "savevm: getrandom");
+	snprintf(meta.tag, sizeof(meta.tag), "%s", tag);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	meta.date_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	meta.mtime = vm_machine_mtime(p.m);
+	/* The other qcow2 disks: internal snapshots with the same tag. */
+	bool taken[VIRTIO_MMIO_SLOTS] = { false };
+	int r = 0;
+	for (unsigned i = 0; i < p.nvirtio && r == 0; i++) {
+		struct vm_block_backend *be = virtio_blk_backend(p.virtio[i]);
+		if (!be || be->readonly || !be->ops->snapshot_create)
+			continue;
+		if ((int)i != vm_slot)
+			r = be->ops->snapshot_create(be, tag, err);
+		taken[i] = r == 0;
+		res->disks += r == 0;
+	}
+	if (r < 0)
+		return r;
+	vs_cleanup_close int fd = memfd_create("vessel-savevm", MFD_CLOEXEC);
+	if (fd < 0)
+		return vs_syserrf(err, errno, "savevm: memfd_create");
+	struct vm_snap_writer w = {
+		.fd = fd, .kind = VM_SNAP_FULL, .off = VM_SNAP_HEADER_SIZE, .no_rename = true
+	};
+	w.tmp_path = (char *)"savevm state";
+	r = board_write(&p, &w, &meta, taken, res->disks, NULL, err);
+	if (r == 0)
+		r = vm_snap_writer_commit(&w, err);
+	if (r < 0)
+		return r;
+	struct vm_block_backend *be = virtio_blk_backend(p.virtio[vm_slot]);
+	r = be->ops->vmstate_save(be, tag, fd, w.file_size,
+				  meta.mtime * (1000000000ULL / VM_TIMEBASE_HZ), err);
+	if (r < 0)
+		return r;
+	res->ram_pages = w.ram_bytes / VM_SNAP_PAGE_SIZE;
+	res->file_bytes = w.file_size;
+	snprintf(res->tag, sizeof(res->tag), "%s", tag);
+	res->elapsed_ns = vs_now_ns() - t0;
+	return 0;
+}
+
+int virt_loadvm_extract(const struct virt_disk_config *disks, unsigned ndisks, const char *tag,
+			int *fd_out, struct vs_err *err)
+{
+	*fd_out = -1;
+	for (unsigned i = 0; i < ndisks; i++) {
+		if (disks[i].readonly)
+			continue;
+		struct disk_open_options o = { .format = disks[i].format };
+		struct disk_image *img = disk_image_open(disks[i].path, &o, err);
+		if (!img)
+			return -err->code;
+		if (strcmp(disk_image_format(img), "qcow2") != 0) {
+			disk_image_close(img);
+			continue;
+		}
+		int fd = memfd_create("vessel-loadvm", MFD_CLOEXEC);
+		uint64_t len = 0;
+		int r = fd < 0 ? vs_syserrf(err, errno, "loadvm: memfd_create")
+			       : disk_snapshot_load_vmstate(img, tag, fd, &len, err);
+		disk_image_close(img);
+		if (r < 0) {
+			if (fd >= 0)
+				close(fd);
+			return r;
+		}
+		*fd_out = fd;
+		return 0;
+	}
+	return vs_errf(err, EINVAL, "--loadvm %s: no writable qcow2 --disk holds VM states", tag);
 }
