@@ -73,8 +73,8 @@ int qcow2_vmstate_save(struct disk_image *img, const char *name, int fd, uint64_
 		/* whole clusters, so a partial chunk never loses a neighbour */
 		uint64_t from = (uint64_t)data & ~(q->cluster_size - 1);
 		for (uint64_t o = from; o < (uint64_t)hole; o += VMSTATE_CHUNK) {
-			uint64_t n = (uint64_t)hole - o < VMSTATE_CHUNK ? (uint64_t)hole - o
-								       : VMSTATE_CHUNK;
+			uint64_t n =
+			    (uint64_t)hole - o < VMSTATE_CHUNK ? (uint64_t)hole - o : VMSTATE_CHUNK;
 			if ((r = vs_pread_full(fd, buf, n, (off_t)o)) < 0)
 				return vs_syserrf(err, -r, "read the VM state");
 			struct iovec v = { buf, n };
