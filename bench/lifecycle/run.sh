@@ -17,4 +17,5 @@ if [ -z "${VESSEL_GUEST_DIR:-}" ]; then
 	}
 	export VESSEL_GUEST_DIR
 fi
-exec python3 "$root/bench/lifecycle/lifecycle_bench.py"
+python3 "$root/bench/lifecycle/lifecycle_bench.py"
+"$root/bench/lifecycle/snapshot.sh"
