@@ -113,7 +113,17 @@ struct vm_snap_writer {
 	uint64_t fixed_data_offset;
 	bool ram_elsewhere;
 	bool no_rename; /* commit writes the header only (fd-backed) */
+	/* Full snapshots: pages whose byte is 0 are known to be zero (never
+	 * touched anonymous memory) and are not even read; NULL = read all. */
+	const uint8_t *touched;
 };
+
+/*
+ * For anonymous guest RAM: one byte per page, 0 where the page was never
+ * touched (neither present nor swapped, /proc/self/pagemap), so it reads
+ * as zero.  NULL when unknown.  Free with free().
+ */
+uint8_t *vm_snap_ram_touched(const uint8_t *ram, uint64_t size);
 
 /* Create path's temporary file and reserve the header. */
 int vm_snap_writer_open(struct vm_snap_writer *w, const char *path, enum vm_snap_kind kind,
@@ -210,6 +220,9 @@ int virt_loadvm_extract(const struct virt_disk_config *disks, unsigned ndisks, c
  */
 int virt_snapshot_write_state(struct virt_board *b, int fd, uint64_t data_offset,
 			      const uint64_t *pages, uint64_t *state_len, struct vs_err *err);
+
+/* Guest RAM is still the anonymous mapping (never restored from a file). */
+bool virt_snapshot_ram_anonymous(struct virt_board *b);
 
 /*
  * Dirty page tracking for diff snapshots (every write path: interpreter,

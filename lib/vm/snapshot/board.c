@@ -194,6 +194,7 @@ static int meta_decode(const struct vm_snap_reader *r, struct snap_meta *m, stru
 
 /* What a board remembers between snapshots (the parent of a diff). */
 struct snap_ctx {
+	bool ram_from_file; /* RAM maps a snapshot (restored): no pagemap shortcut */
 	bool have_parent;
 	uint64_t parent_id[2];
 	char parent[1024];
@@ -327,6 +328,9 @@ int virt_snapshot_save(struct virt_board *b, const struct vm_snapshot_options *o
 	r = vm_snap_writer_open(&w, opts->path, opts->kind, err);
 	if (r < 0)
 		return r;
+	vs_cleanup_free uint8_t *touched =
+	    ctx->ram_from_file ? NULL : vm_snap_ram_touched(vm_machine_ram(m), p.cfg->ram_size);
+	w.touched = touched;
 	r = board_write(&p, &w, &meta, taken, res->disks, dirty, err);
 	uint64_t ram_bytes = w.ram_bytes;
 	if (r == 0)
@@ -587,6 +591,7 @@ int virt_snapshot_restore(struct virt_board *b, const char *path, struct vs_err 
 		for (unsigned i = 0; i < p.nvirtio; i++)
 			virtio_mmio_after_load(p.virtio[i]);
 		ctx->have_parent = true;
+		ctx->ram_from_file = true;
 		memcpy(ctx->parent_id, c->meta[0].id, sizeof(ctx->parent_id));
 		if (path[0] == '/' || !realpath(path, ctx->parent))
 			snprintf(ctx->parent, sizeof(ctx->parent), "%s", path);
@@ -729,4 +734,10 @@ int virt_loadvm_extract(const struct virt_disk_config *disks, unsigned ndisks, c
 		return 0;
 	}
 	return vs_errf(err, EINVAL, "--loadvm %s: no writable qcow2 --disk holds VM states", tag);
+}
+
+bool virt_snapshot_ram_anonymous(struct virt_board *b)
+{
+	struct snap_ctx *ctx = board_ctx(b);
+	return ctx && !ctx->ram_from_file;
 }

@@ -137,7 +137,8 @@ int vm_snap_writer_ram(struct vm_snap_writer *w, const uint8_t *ram, uint64_t ba
 	uint64_t stored = 0;
 	for (uint64_t p = 0; p < npages; p++) {
 		bool want = dirty ? (dirty[p / 64] >> (p % 64)) & 1
-				  : !page_is_zero(ram + p * VM_SNAP_PAGE_SIZE);
+				  : (!w->touched || w->touched[p]) &&
+					!page_is_zero(ram + p * VM_SNAP_PAGE_SIZE);
 		if (want) {
 			bitmap[p / 64] |= 1ULL << (p % 64);
 			stored++;
@@ -414,4 +415,30 @@ const struct vm_snap_section *vm_snap_find(const struct vm_snap_reader *r, uint3
 		if (r->sec[i].type == type && r->sec[i].instance == instance)
 			return &r->sec[i];
 	return NULL;
+}
+
+uint8_t *vm_snap_ram_touched(const uint8_t *ram, uint64_t size)
+{
+	uint64_t npages = size / VM_SNAP_PAGE_SIZE;
+	vs_cleanup_close int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint8_t *out = malloc(npages ? npages : 1);
+	uint64_t *buf = malloc(4096 * 8);
+	if (fd < 0 || !out || !buf) {
+		free(out);
+		free(buf);
+		return NULL;
+	}
+	uint64_t first = (uint64_t)(uintptr_t)ram / VM_SNAP_PAGE_SIZE;
+	for (uint64_t p = 0; p < npages; p += 4096) {
+		uint64_t n = npages - p < 4096 ? npages - p : 4096;
+		if (vs_pread_full(fd, buf, n * 8, (off_t)((first + p) * 8)) < 0) {
+			free(out);
+			free(buf);
+			return NULL;
+		}
+		for (uint64_t i = 0; i < n; i++) /* bit 63 present, bit 62 swapped */
+			out[p + i] = (buf[i] >> 62) != 0;
+	}
+	free(buf);
+	return out;
 }

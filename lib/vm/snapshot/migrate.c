@@ -56,7 +56,7 @@
 #define MIG_PAGES	   1
 #define MIG_STATE	   2
 #define MIG_DONE	   3
-#define MIG_BATCH	   64 /* pages per PAGES message */
+#define MIG_BATCH	   256 /* pages per PAGES message */
 #define MIG_MAX_ROUNDS	   30
 #define MIG_DOWNTIME_MS	   20
 #define MIG_DATA_OFFSET	   (4ULL << 20) /* room for the state head */
@@ -73,8 +73,9 @@ struct vm_migration {
 	struct vm_migration_status st;
 	int fd;
 	uint64_t npages;
-	uint64_t *sent;	 /* pages the destination holds */
-	uint64_t *dirty; /* copy of the CPU's bitmap for one round */
+	uint64_t *sent;	  /* pages the destination holds */
+	uint64_t *dirty;  /* copy of the CPU's bitmap for one round */
+	uint8_t *touched; /* round 0: pages ever touched (NULL: all) */
 	unsigned throttle_pct;
 };
 
@@ -223,14 +224,16 @@ static int send_pages(struct vm_migration *mig, const uint64_t *bits, struct vs_
 {
 	const uint8_t *ram = vm_machine_ram(mig->m);
 	for (uint64_t p = 0; p < mig->npages;) {
-		bool want = bits ? (bits[p / 64] >> (p % 64)) & 1 : !page_zero(ram + p * PAGE);
+		bool want = bits ? (bits[p / 64] >> (p % 64)) & 1
+				 : (!mig->touched || mig->touched[p]) && !page_zero(ram + p * PAGE);
 		if (!want) {
 			p++;
 			continue;
 		}
 		uint64_t q = p + 1;
 		while (q < mig->npages && q - p < MIG_BATCH &&
-		       (bits ? (bits[q / 64] >> (q % 64)) & 1 : !page_zero(ram + q * PAGE)))
+		       (bits ? (bits[q / 64] >> (q % 64)) & 1
+			     : (!mig->touched || mig->touched[q]) && !page_zero(ram + q * PAGE)))
 			q++;
 		struct mig_msg h = { MIG_PAGES, (uint32_t)(q - p), p };
 		int r = send_all(mig->fd, &h, sizeof(h), err);
@@ -356,6 +359,8 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 	mig->fd = uri_connect(mig->uri, false, err);
 	if (mig->fd < 0)
 		return mig->fd;
+	int sndbuf = 4 << 20;
+	setsockopt(mig->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	uint8_t hello[24];
 	memcpy(hello, MIG_MAGIC, 8);
 	uint64_t ram_size = mig->npages * PAGE, off = MIG_DATA_OFFSET;
@@ -365,9 +370,14 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 		return r;
 	if ((r = vm_machine_run_at_safepoint(mig->m, start_tracking, mig)) < 0)
 		return vs_errf(err, -r, "migration: cannot track dirty pages");
-	/* Round 0: all of RAM. */
+	/* Round 0: all of RAM (pages never touched are known zeros). */
 	uint64_t t = vs_now_ns();
-	if ((r = send_pages(mig, NULL, err)) < 0)
+	if (virt_snapshot_ram_anonymous(mig->b))
+		mig->touched = vm_snap_ram_touched(vm_machine_ram(mig->m), mig->npages * PAGE);
+	r = send_pages(mig, NULL, err);
+	free(mig->touched);
+	mig->touched = NULL;
+	if (r < 0)
 		return r;
 	double bw = 0; /* pages per ms */
 	uint64_t sent_before = 0, prev_dirty = UINT64_MAX;

@@ -40,10 +40,13 @@ class _UnixHTTP(http.client.HTTPConnection):
         self.sock = s
 
 
-def api(sock, method, path, body=None, timeout=120):
-    """(status, parsed JSON or raw bytes) of one request."""
-    deadline = time.monotonic() + 60 * vc.timeout_scale()
+def api(sock, method, path, body=None, timeout=120, wait=True):
+    """(status, parsed JSON or raw bytes) of one request.  wait: for the
+    socket to appear (else OSError when it is not there)."""
+    deadline = time.monotonic() + (60 * vc.timeout_scale() if wait else 0)
     while not os.path.exists(sock):
+        if not wait:
+            raise OSError("no API socket %s" % sock)
         if time.monotonic() > deadline:
             vc.fail("API socket %s never appeared" % sock)
         time.sleep(0.05)

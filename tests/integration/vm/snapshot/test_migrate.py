@@ -78,7 +78,7 @@ def wait_migration(sock, src):
             src._read(0.1)
             continue  # the source is exiting
         try:
-            st, out = sl.api(sock, "GET", "/migrate", timeout=10)
+            st, out = sl.api(sock, "GET", "/migrate", timeout=10, wait=False)
             if st == 200:
                 last = out
                 if out["state"] == "failed":
