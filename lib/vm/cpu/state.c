@@ -15,20 +15,12 @@
 
 #include "cpu_internal.h"
 
-#define HART_STATE_CSRS(X)                                                                      \
-	X(mstatus)                                                                              \
-	X(misa)                                                                                 \
-	X(medeleg)                                                                              \
-	X(mideleg)                                                                              \
-	X(mie)                                                                                  \
-	X(mip)                                                                                  \
-	X(mtvec)                                                                                \
-	X(mscratch)                                                                             \
-	X(mepc)                                                                                 \
-	X(mcause)                                                                               \
-	X(mtval)                                                                                \
-	X(mcounteren) X(scounteren) X(menvcfg) X(senvcfg) X(mcountinhibit) X(stvec) X(sscratch) \
-	    X(sepc) X(scause) X(stval) X(satp) X(mip_ext) X(cycle) X(instret)
+// clang-format off
+#define HART_STATE_CSRS(X) \
+	X(mstatus) X(misa) X(medeleg) X(mideleg) X(mie) X(mip) X(mtvec) X(mscratch) X(mepc) \
+	X(mcause) X(mtval) X(mcounteren) X(scounteren) X(menvcfg) X(senvcfg) X(mcountinhibit) \
+	X(stvec) X(sscratch) X(sepc) X(scause) X(stval) X(satp) X(mip_ext) X(cycle) X(instret)
+// clang-format on
 
 void rv_hart_save(const struct rv_hart *h, struct vm_state *s)
 {
