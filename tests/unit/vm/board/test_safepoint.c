@@ -22,8 +22,8 @@
 #include "vessel/vm/cpu.h"
 #include "vessel/vm/machine.h"
 
-#define RAM_BASE 0x80000000ULL
-#define RAM_SIZE (1ULL << 20)
+#define RAM_BASE    0x80000000ULL
+#define RAM_SIZE    (1ULL << 20)
 #define INSN_J_SELF 0x0000006fu /* j . */
 #define INSN_WFI    0x10500073u /* wfi */
 #define INSN_J_BACK 0xffdff06fu /* j .-4 */

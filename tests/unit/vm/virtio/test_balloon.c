@@ -17,7 +17,7 @@
 
 #include "fake_guest.h"
 
-#define PAGE 4096ULL
+#define PAGE   4096ULL
 #define PAGE_A (G_RAM_BASE + 0xa0000) /* page-aligned, in RAM, away from rings */
 #define BUF    (G_DATA)
 
@@ -53,9 +53,10 @@ static void test_balloon_inflate(void **state)
 	memset(fg_ptr(&g, PAGE_A), 0xaa, 3 * PAGE);
 	memset(g.rom, 0x55, sizeof(g.rom));
 	uint32_t pfns[] = {
-		(uint32_t)(PAGE_A / PAGE),     (uint32_t)(PAGE_A / PAGE + 1),
-		(uint32_t)(G_ROM_BASE / PAGE), /* ROM: never dropped */
-		0xffffffffu,		       /* beyond RAM */
+		(uint32_t)(PAGE_A / PAGE),
+		(uint32_t)(PAGE_A / PAGE + 1),
+		(uint32_t)(G_ROM_BASE / PAGE),		      /* ROM: never dropped */
+		0xffffffffu,				      /* beyond RAM */
 		(uint32_t)((G_RAM_BASE + G_RAM_SIZE) / PAGE), /* just past RAM */
 	};
 	memcpy(fg_ptr(&g, BUF), pfns, sizeof(pfns));
@@ -101,13 +102,14 @@ static void test_balloon_stats(void **state)
 	uint8_t *b = fg_ptr(&g, BUF);
 	put_stat(b, VIRTIO_BALLOON_S_MEMFREE, 123 << 20);
 	put_stat(b + 10, VIRTIO_BALLOON_S_MEMTOT, 456 << 20);
-	put_stat(b + 20, 77, 1); /* unknown tag: ignored */
+	put_stat(b + 20, 77, 1);	      /* unknown tag: ignored */
 	fg_desc(&g, 2, 0, BUF, 30 + 5, 0, 0); /* + a partial entry */
 	fg_kick(&g, 2, 0);
 	assert_int_equal(fg_used_idx(&g, 2), 0); /* the device keeps the buffer */
 	assert_int_equal(virtio_balloon_wait_stats(g.vdev, 0, 1000, &st), 0);
 	assert_int_equal(st.generation, 1);
-	assert_int_equal(st.have, (1u << VIRTIO_BALLOON_S_MEMFREE) | (1u << VIRTIO_BALLOON_S_MEMTOT));
+	assert_int_equal(st.have,
+			 (1u << VIRTIO_BALLOON_S_MEMFREE) | (1u << VIRTIO_BALLOON_S_MEMTOT));
 	assert_int_equal(st.val[VIRTIO_BALLOON_S_MEMFREE], 123 << 20);
 	assert_int_equal(st.val[VIRTIO_BALLOON_S_MEMTOT], 456 << 20);
 
@@ -180,9 +182,9 @@ static void test_input_keyboard(void **state)
 	assert_int_equal(fg_used_idx(&g, 0), 12);
 	uint16_t ev[12][4];
 	memcpy(ev, fg_ptr(&g, BUF), sizeof(ev));
-	static const uint16_t want[12][2] = { { 1, 29 },  { 0, 0 }, { 1, 56 }, { 0, 0 },
-					       { 1, 111 }, { 0, 0 }, { 1, 111 }, { 0, 0 },
-					       { 1, 56 },  { 0, 0 }, { 1, 29 },  { 0, 0 } };
+	static const uint16_t want[12][2] = { { 1, 29 },  { 0, 0 }, { 1, 56 },	{ 0, 0 },
+					      { 1, 111 }, { 0, 0 }, { 1, 111 }, { 0, 0 },
+					      { 1, 56 },  { 0, 0 }, { 1, 29 },	{ 0, 0 } };
 	for (unsigned i = 0; i < 12; i++) {
 		assert_int_equal(ev[i][0], want[i][0]);
 		assert_int_equal(ev[i][1], want[i][1]);
