@@ -115,6 +115,15 @@ void api_respond_error(struct api_response *resp, unsigned status, const char *f
 void api_respond_text(struct api_response *resp, unsigned status, char *text,
 		      const char *content_type);
 
+/*
+ * Steps 2 of the pipeline for one route: body (len bytes, may be 0) ->
+ * req (typed fields; req->body owned by the caller, NULL on failure).
+ * 0, or <0 with resp filled (400/413/500).  No VM access: fuzzed by
+ * tests/fuzz/vm/fuzz_api.c.
+ */
+int api_request_parse(const struct api_route *rt, const char *body, size_t len,
+		      struct api_request *req, struct api_response *resp);
+
 /* Current API state of the VM (at a safe point). */
 enum api_vm_state api_vm_state(struct vm_api *api);
 const char *api_vm_state_name(enum api_vm_state s);

@@ -142,6 +142,67 @@ static int api_at_safepoint(struct vm_machine *m, void *opaque)
 	return 0;
 }
 
+int api_request_parse(const struct api_route *rt, const char *body, size_t len,
+		      struct api_request *req, struct api_response *resp)
+{
+	*req = (struct api_request){ .route = rt };
+	if (len > 0) {
+		if (!rt->body) {
+			api_respond_error(resp, 400, "%s %s takes no request body", rt->method,
+					  rt->path);
+			return -EINVAL;
+		}
+		if (len > INT32_MAX) {
+			api_respond_error(resp, 413, "request body too large");
+			return -EINVAL;
+		}
+		struct json_tokener *tok = json_tokener_new();
+		if (!tok) {
+			api_respond_error(resp, 500, "out of memory");
+			return -ENOMEM;
+		}
+		req->body = json_tokener_parse_ex(tok, body, (int)len);
+		enum json_tokener_error jerr = json_tokener_get_error(tok);
+		size_t used = json_tokener_get_parse_end(tok);
+		json_tokener_free(tok);
+		if (jerr != json_tokener_success || !req->body) {
+			json_object_put(req->body);
+			req->body = NULL;
+			api_respond_error(resp, 400, "malformed JSON body: %s",
+					  jerr == json_tokener_continue
+					      ? "unexpected end of input"
+					      : json_tokener_error_desc(jerr));
+			return -EINVAL;
+		}
+		for (; used < len; used++)
+			if (!strchr(" \t\r\n", body[used]) || body[used] == 0) {
+				json_object_put(req->body);
+				req->body = NULL;
+				api_respond_error(resp, 400,
+						  "malformed JSON body: trailing data after the "
+						  "object");
+				return -EINVAL;
+			}
+		if (!json_object_is_type(req->body, json_type_object)) {
+			json_object_put(req->body);
+			req->body = NULL;
+			api_respond_error(resp, 400, "the request body must be a JSON object");
+			return -EINVAL;
+		}
+	} else if (rt->body) {
+		api_respond_error(resp, 400, "%s %s needs a JSON body", rt->method, rt->path);
+		return -EINVAL;
+	}
+	struct vs_err err = VS_ERR_INIT;
+	if (rt->parse && rt->parse(req, &err) < 0) {
+		json_object_put(req->body);
+		req->body = NULL;
+		api_respond_error(resp, 400, "%s", err.msg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static const struct api_route *api_find_route(const char *method, const char *path,
 					      bool *path_known)
 {
@@ -187,52 +248,9 @@ static void api_dispatch(struct vm_api *api, struct MHD_Connection *conn, const 
 				  api->cfg.max_body);
 		return;
 	}
-	struct api_request req = { .route = rt };
-	if (c->len > 0) {
-		if (!rt->body) {
-			api_respond_error(resp, 400, "%s %s takes no request body", method, path);
-			return;
-		}
-		struct json_tokener *tok = json_tokener_new();
-		if (!tok) {
-			api_respond_error(resp, 500, "out of memory");
-			return;
-		}
-		req.body = json_tokener_parse_ex(tok, c->body, (int)c->len);
-		enum json_tokener_error jerr = json_tokener_get_error(tok);
-		size_t used = json_tokener_get_parse_end(tok);
-		json_tokener_free(tok);
-		if (jerr != json_tokener_success || !req.body) {
-			json_object_put(req.body);
-			api_respond_error(resp, 400, "malformed JSON body: %s",
-					  jerr == json_tokener_continue
-					      ? "unexpected end of input"
-					      : json_tokener_error_desc(jerr));
-			return;
-		}
-		for (; used < c->len; used++)
-			if (!strchr(" \t\r\n", c->body[used])) {
-				json_object_put(req.body);
-				api_respond_error(resp, 400,
-						  "malformed JSON body: trailing data after the "
-						  "object");
-				return;
-			}
-		if (!json_object_is_type(req.body, json_type_object)) {
-			json_object_put(req.body);
-			api_respond_error(resp, 400, "the request body must be a JSON object");
-			return;
-		}
-	} else if (rt->body) {
-		api_respond_error(resp, 400, "%s %s needs a JSON body", method, path);
+	struct api_request req;
+	if (api_request_parse(rt, c->body, c->len, &req, resp) < 0)
 		return;
-	}
-	struct vs_err err = VS_ERR_INIT;
-	if (rt->parse && rt->parse(&req, &err) < 0) {
-		json_object_put(req.body);
-		api_respond_error(resp, 400, "%s", err.msg);
-		return;
-	}
 	struct api_safepoint_call call = { api, &req, resp };
 	vm_machine_run_at_safepoint(api->m, api_at_safepoint, &call);
 	if (resp->status == 0 && rt->exec)

@@ -15,7 +15,7 @@
  * back under memory pressure, telling us through deflateq).
  *
  * Host side: an inflated page is dropped with madvise(MADV_DONTNEED) on the
- * guest RAM mapping (anonymous private memory: the host frees it at once and
+ * guest RAM mapping (PFNs sorted per buffer, one call per contiguous run) (anonymous private memory: the host frees it at once and
  * the page reads as zeros when the guest touches it again), so the host's
  * RSS shrinks; the drop is reported as a write (code caches, dirty pages).
  * Deflated pages need nothing: they fault back in on first touch.  PFNs
@@ -42,7 +42,8 @@
 #define Q_DEFLATE 1
 #define Q_STATS	  2
 
-#define BALLOON_PAGE 4096ULL
+#define BALLOON_PAGE  4096ULL
+#define BALLOON_BATCH 1024 /* Linux sends 256 PFNs per buffer */
 
 struct balloon_config {
 	uint32_t num_pages;
@@ -55,6 +56,7 @@ struct virtio_balloon {
 	struct virtio_mmio vdev; /* first: the transport */
 	struct balloon_config config;
 	struct virtq_chain chain;
+	uint32_t batch[BALLOON_BATCH]; /* PFNs being dropped */
 	/* The statistics buffer the driver left with us (valid while held). */
 	bool stats_held;
 	uint16_t stats_head;
@@ -103,29 +105,50 @@ static void balloon_drop(struct virtio_balloon *b, uint64_t first_pfn, uint64_t 
 		vm_bus_note_write(b->vdev.bus, gpa, len);
 }
 
-/* Inflate or deflate: walk the PFN array, dropping contiguous runs at once. */
+static int pfn_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Drop a batch of PFNs: sorted, so that runs (in any order) need one madvise. */
+static void balloon_drop_batch(struct virtio_balloon *b, uint32_t *pfn, size_t n)
+{
+	qsort(pfn, n, sizeof(*pfn), pfn_cmp);
+	uint64_t run_start = 0, run_len = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (run_len && pfn[i] == run_start + run_len - 1)
+			continue; /* a duplicate */
+		if (run_len && pfn[i] == run_start + run_len) {
+			run_len++;
+			continue;
+		}
+		if (run_len)
+			balloon_drop(b, run_start, run_len);
+		run_start = pfn[i];
+		run_len = 1;
+	}
+	if (run_len)
+		balloon_drop(b, run_start, run_len);
+}
+
+/* Inflate or deflate: read the PFN array in batches. */
 static void balloon_pfns(struct virtio_balloon *b, unsigned q)
 {
 	int r;
 	while ((r = virtio_mmio_pop(&b->vdev, q, &b->chain)) > 0) {
-		uint64_t run_start = 0, run_len = 0, count = 0;
+		uint64_t count = 0;
+		size_t n = 0;
 		for (size_t off = 0; off + 4 <= b->chain.out_len; off += 4) {
-			uint32_t pfn;
-			virtq_chain_read(&b->chain, off, &pfn, 4);
+			virtq_chain_read(&b->chain, off, &b->batch[n], 4);
 			count++;
-			if (q != Q_INFLATE)
-				continue;
-			if (run_len && pfn == run_start + run_len) {
-				run_len++;
-				continue;
+			if (q == Q_INFLATE && ++n == BALLOON_BATCH) {
+				balloon_drop_batch(b, b->batch, n);
+				n = 0;
 			}
-			if (run_len)
-				balloon_drop(b, run_start, run_len);
-			run_start = pfn;
-			run_len = 1;
 		}
-		if (run_len)
-			balloon_drop(b, run_start, run_len);
+		if (q == Q_INFLATE && n)
+			balloon_drop_batch(b, b->batch, n);
 		virtio_mmio_push(&b->vdev, q, b->chain.head, 0);
 		pthread_mutex_lock(&b->stats_lock);
 		if (q == Q_INFLATE)

@@ -7,8 +7,10 @@ the guest's driver inflate to 160 MiB: GET /balloon reaches the target,
 the vessel-vmm process's RSS drops by at least 100 MiB (pages freed with
 MADV_DONTNEED), the guest's `free` total stays and its free memory drops by
 at least 100 MiB, and GET /balloon/statistics reports fresh numbers that
-agree with it.  /metrics exports the balloon.  Deflating back to 256 MiB
-gives the memory back to the guest.  A target above --mem is refused (400).
+agree with it.  /metrics exports the balloon.  With the balloon inflated,
+writing a 120 MiB tmpfs file must succeed: the guest deflates by itself
+under memory pressure (VIRTIO_BALLOON_F_DEFLATE_ON_OOM).  Deflating back to
+256 MiB gives the memory back to the guest.  A target above --mem is refused (400).
 """
 import os
 import sys
@@ -97,6 +99,16 @@ def test(work):
         if "vessel_vmm_balloon_actual_bytes %d" % (160 * MiB) not in metrics or \
                 'vessel_vmm_guest_memory_stat_bytes{stat="free_memory_bytes"}' not in metrics:
             vc.fail("/metrics lacks the balloon: %s" % metrics[-1500:])
+
+        # deflate-on-oom: the guest needs more than it has and takes it back
+        st, out = con.run("dd if=/dev/zero of=/tmp/fill bs=1M count=120 2>&1; rm -f /tmp/fill",
+                          check=False, timeout=300)
+        if st != 0 or "120+0 records out" not in out:
+            vc.fail("a 120 MiB tmpfs file in a 96 MiB guest failed (deflate-on-oom): %s" % out)
+        s, b = api.request("GET", "/balloon")
+        if b["deflated_pages_total"] == 0 or b["actual_balloon_bytes"] >= 160 * MiB:
+            vc.fail("the guest did not deflate under memory pressure: %r" % b)
+        print("deflate-on-oom: balloon down to %d MiB" % (b["actual_balloon_bytes"] // MiB))
 
         s, b = api.request("PATCH", "/balloon", {"memory_mib": 256})
         if s != 200:
