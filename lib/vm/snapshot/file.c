@@ -8,8 +8,8 @@
  *   16 u32 kind (0 full, 1 diff)                  20 u32 number of sections
  *   24 u64 file size          32..59 reserved (0) 60 u32 CRC32C of bytes 0..59
  * Sections follow at offset 64, each 8-byte aligned:
- *   u32 type, u32 instance, u32 version, u32 CRC32C of the payload,
- *   u64 payload length, payload, zero padding to 8 bytes.
+ *   u32 type, u32 instance, u32 version, u32 CRC32C (of the other 20 header
+ *   bytes, then the payload), u64 payload length, payload, zero padding to 8.
  * The last section is END (type 0, empty); RAM (type 12) comes just before
  * it and holds { u64 base, u64 size, u64 page size, u64 data offset,
  * u64 stored pages, u64 bitmap[size / 4096 / 64 rounded up] }.
@@ -70,6 +70,14 @@ static void put64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* CRC32C of a section: its header but the CRC field, then the payload. */
+static uint32_t section_crc(const uint8_t *sh, const void *data, uint64_t len)
+{
+	uint32_t c = vs_crc32c(0, sh, 12);
+	c = vs_crc32c(c, sh + 16, 8);
+	return vs_crc32c(c, data, len);
+}
+
 /* ---- writer --------------------------------------------------------------- */
 
 int vm_snap_writer_open(struct vm_snap_writer *w, const char *path, enum vm_snap_kind kind,
@@ -106,8 +114,8 @@ int vm_snap_writer_section(struct vm_snap_writer *w, uint32_t type, uint32_t ins
 	put32(buf, type);
 	put32(buf + 4, instance);
 	put32(buf + 8, version);
-	put32(buf + 12, vs_crc32c(0, data, len));
 	put64(buf + 16, len);
+	put32(buf + 12, section_crc(buf, data, len));
 	if (len)
 		memcpy(buf + SEC_HEADER, data, len);
 	int r = vs_pwrite_full(w->fd, buf, total, (off_t)w->off);
@@ -369,13 +377,16 @@ int vm_snap_reader_open(struct vm_snap_reader *r, const char *path, struct vs_er
 			return reader_fail(r, err, "read error in section %u", i);
 		s->data = r->blob + pos;
 		pos += align8(s->len);
-		if (get32(sh + 12) != vs_crc32c(0, s->data, s->len))
+		if (get32(sh + 12) != section_crc(sh, s->data, s->len))
 			return reader_fail(r, err,
 					   "section %u (type %u, instance %u): CRC32C mismatch "
 					   "(corrupt file)",
 					   i, s->type, s->instance);
 		if (s->type >= VM_SNAP_SEC_TYPES)
 			return reader_fail(r, err, "section %u: unknown type %u", i, s->type);
+		if (s->version != 1)
+			return reader_fail(r, err, "section %u (type %u): version %u unsupported",
+					   i, s->type, s->version);
 		for (uint32_t k = 0; k < i; k++)
 			if (r->sec[k].type == s->type && r->sec[k].instance == s->instance)
 				return reader_fail(r, err, "section type %u instance %u twice",

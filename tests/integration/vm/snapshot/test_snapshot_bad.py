@@ -74,7 +74,10 @@ def test(work):
         payload = bytearray(s.section(4, 0))
         priv_off = 4 + 31 * 8 + 32 * 8 + 8
         payload[priv_off] = 2
-        crc = struct.pack("<I", sl.crc32c(bytes(payload)))
+        with open(good, "rb") as f:
+            f.seek(hart - 24)
+            sh = f.read(24)
+        crc = struct.pack("<I", sl.crc32c(sh[:12] + sh[16:24] + bytes(payload)))
         p = os.path.join(work, "priv.snap")
         sl.copy_with(good, p, patch=(hart, bytes(payload)))
         sl.copy_with(p, p + ".2", patch=(hart - 12, crc))
