@@ -16,10 +16,13 @@
 #include "vessel/core/cleanup.h"
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
+#include "vessel/vm/api.h"
 #include "vessel/vm/baremetal.h"
 #include "vessel/vm/gdbstub.h"
 #include "vessel/vm/machine.h"
 #include "vessel/vm/sandbox.h"
+#include "vessel/vm/migrate.h"
+#include "vessel/vm/snapshot.h"
 #include "vessel/vm/virt.h"
 
 #define EXIT_HOST_ERROR 1
@@ -48,6 +51,11 @@ struct vmm_options {
 	const char *gdb; /* GDB stub address */
 	bool gdb_wait;
 	bool sandbox;
+	const char *restore;  /* --restore FILE */
+	const char *incoming; /* --incoming URI */
+	const char *loadvm;   /* --loadvm TAG */
+	const char *api;
+	bool balloon;
 	/* Copies of option values the config points into (freed at exit). */
 	char *owned[VIRT_MAX_DISKS + 2];
 	unsigned nowned;
@@ -252,6 +260,43 @@ static int opt_sandbox(struct vmm_options *o, const char *v, struct vs_err *err)
 	return 0;
 }
 
+static int opt_incoming(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	if (strncmp(v, "unix:", 5) != 0 && strncmp(v, "tcp:", 4) != 0)
+		return vs_errf(err, EINVAL, "--incoming %s: expected unix:PATH or tcp:HOST:PORT",
+			       v);
+	o->incoming = v;
+	return 0;
+}
+
+static int opt_loadvm(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	if (!*v)
+		return vs_errf(err, EINVAL, "--loadvm: empty tag");
+	o->loadvm = v;
+	return 0;
+}
+
+static int opt_restore(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	o->restore = v;
+	return 0;
+}
+
+static int opt_api(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	if (!*v)
+		return vs_errf(err, EINVAL, "--api: empty socket path");
+	o->api = v;
+	return 0;
+}
+
+static int opt_balloon(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	o->balloon = true;
+	return 0;
+}
+
 static int opt_help(struct vmm_options *o, const char *v, struct vs_err *err)
 {
 	o->help = true;
@@ -284,6 +329,20 @@ static const struct vmm_option vmm_options_table[] = {
 	  "once set up: no privileges, empty root and network, seccomp allow-list "
 	  "(docs/vessel-vmm-board.md)",
 	  opt_sandbox },
+	{ "incoming", "unix:PATH|tcp:HOST:PORT",
+	  "wait for a VM migrated by another vessel-vmm (PUT /migrate), then run it",
+	  opt_incoming },
+	{ "loadvm", "TAG",
+	  "continue the VM saved inside the first writable qcow2 --disk (PUT /snapshot/create "
+	  "{\"savevm\": TAG})",
+	  opt_loadvm },
+	{ "restore", "FILE",
+	  "continue the VM saved in a snapshot file (its machine; --disk replaces its disks)",
+	  opt_restore },
+	{ "api", "PATH",
+	  "serve the control API (HTTP, docs/api/vessel-vmm.yaml) on this unix socket", opt_api },
+	{ "balloon", NULL, "virtio-balloon: resize guest memory below --mem at run time",
+	  opt_balloon },
 	{ "help", NULL, "show this help", opt_help },
 };
 
@@ -392,8 +451,33 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	bool virt = o.kernel || o.ndisks || o.tap || o.console_hvc || o.serial_set || o.bios_none;
-	if (!o.bios && !o.kernel) {
+	bool virt = o.kernel || o.ndisks || o.tap || o.console_hvc || o.serial_set || o.bios_none ||
+		    o.restore || o.incoming || o.api || o.balloon;
+	if (!!o.restore + !!o.incoming + !!o.loadvm > 1) {
+		fprintf(stderr,
+			"vessel-vmm: --restore, --loadvm and --incoming exclude each other\n");
+		return EXIT_HOST_ERROR;
+	}
+	if (o.loadvm && !o.ndisks) {
+		fprintf(stderr, "vessel-vmm: --loadvm needs the --disk that holds the VM\n");
+		return EXIT_HOST_ERROR;
+	}
+	char loadvm_path[64];
+	vs_cleanup_close int loadvm_fd = -1;
+	if (o.loadvm) {
+		if (virt_loadvm_extract(o.disks, o.ndisks, o.loadvm, &loadvm_fd, &err) < 0) {
+			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
+			return EXIT_HOST_ERROR;
+		}
+		snprintf(loadvm_path, sizeof(loadvm_path), "/proc/self/fd/%d", loadvm_fd);
+		o.restore = loadvm_path;
+	}
+	if ((o.restore || o.incoming) && (o.kernel || o.bios || o.initrd || o.append || o.tap)) {
+		fprintf(stderr, "vessel-vmm: --restore takes the machine from the snapshot: "
+				"--kernel, --bios, --initrd, --append and --net do not apply\n");
+		return EXIT_HOST_ERROR;
+	}
+	if (!o.bios && !o.kernel && !o.restore && !o.incoming) {
 		fprintf(stderr, "vessel-vmm: --kernel or --bios is required\n");
 		usage(stderr);
 		return EXIT_HOST_ERROR;
@@ -427,18 +511,63 @@ int main(int argc, char **argv)
 			.serial_path = o.serial_path,
 			.console_hvc = o.console_hvc,
 			.rng = true,
+			.balloon = o.balloon,
+			.keyboard = o.api != NULL,
 		};
 		memcpy(vc.disks, o.disks, sizeof(o.disks));
 		memcpy(vc.mac, o.mac, sizeof(vc.mac));
-		struct virt_board *board = virt_board_new(&vc, &err);
+		vs_cleanup_free struct virt_snapshot_config *sc = NULL;
+		if (o.restore) {
+			sc = calloc(1, sizeof(*sc));
+			if (!sc || virt_snapshot_read_config(o.restore, sc, &err) < 0) {
+				fprintf(stderr, "vessel-vmm: %s\n", sc ? err.msg : "out of memory");
+				return EXIT_HOST_ERROR;
+			}
+			if (o.ndisks && o.ndisks != sc->ndisks) {
+				fprintf(stderr,
+					"vessel-vmm: --restore %s: the snapshot has %u disks, %u "
+					"--disk given\n",
+					o.restore, sc->ndisks, o.ndisks);
+				return EXIT_HOST_ERROR;
+			}
+			virt_snapshot_apply_config(sc, &vc);
+			if (o.ndisks)
+				memcpy(vc.disks, o.disks, sizeof(o.disks));
+		}
+		struct virt_board *board = NULL;
+		if (o.incoming) {
+			sc = calloc(1, sizeof(*sc));
+			if (!sc || vm_migration_incoming(o.incoming, &vc, sc, &board, &err) < 0) {
+				fprintf(stderr, "vessel-vmm: %s\n", sc ? err.msg : "out of memory");
+				return EXIT_HOST_ERROR;
+			}
+		} else {
+			board = virt_board_new(&vc, &err);
+		}
 		if (!board) {
 			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
 			return EXIT_HOST_ERROR;
+		}
+		if (o.restore && virt_snapshot_restore(board, o.restore, &err) < 0) {
+			virt_board_free(board);
+			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
+			return EXIT_HOST_ERROR;
+		}
+		struct vm_api *api = NULL;
+		if (o.api) {
+			struct vm_api_config ac = { .socket_path = o.api, .board = board };
+			api = vm_api_start(&ac, &err);
+			if (!api) {
+				virt_board_free(board);
+				fprintf(stderr, "vessel-vmm: %s\n", err.msg);
+				return EXIT_HOST_ERROR;
+			}
 		}
 		struct vm_gdb *gdb = NULL;
 		if (o.gdb) {
 			gdb = vm_gdb_new(virt_board_machine(board), o.gdb, o.gdb_wait, &err);
 			if (!gdb) {
+				vm_api_stop(api);
 				virt_board_free(board);
 				fprintf(stderr, "vessel-vmm: %s\n", err.msg);
 				return EXIT_HOST_ERROR;
@@ -446,6 +575,7 @@ int main(int argc, char **argv)
 		}
 		if (o.sandbox && enter_sandbox(&err) < 0) {
 			vm_gdb_free(gdb);
+			vm_api_stop(api);
 			virt_board_free(board);
 			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
 			return EXIT_HOST_ERROR;
@@ -456,6 +586,7 @@ int main(int argc, char **argv)
 		if (r == 0)
 			vm_gdb_report_exit(gdb, &ex);
 		vm_gdb_free(gdb);
+		vm_api_stop(api); /* before the board goes away */
 		virt_board_free(board); /* restores the terminal before we print */
 		if (r < 0) {
 			fprintf(stderr, "vessel-vmm: %s\n", err.msg);

@@ -21,6 +21,7 @@
 #include "vessel/core/util.h"
 
 #include "disk_internal.h"
+#include "qcow2.h"
 
 const struct disk_format *const disk_formats[] = {
 	&disk_format_qcow2,
@@ -462,4 +463,24 @@ int disk_snapshot_delete(struct disk_image *img, const char *name, struct vs_err
 	if (img->readonly)
 		return vs_errf(err, EROFS, "%s is open read-only", img->path);
 	return img->fmt->snapshot_delete(img, name, err);
+}
+
+int disk_snapshot_save_vmstate(struct disk_image *img, const char *name, int fd, uint64_t len,
+			       uint64_t vm_clock_nsec, struct vs_err *err)
+{
+	if (img->fmt != &disk_format_qcow2)
+		return vs_errf(err, ENOTSUP, "%s: only qcow2 images hold a VM state", img->path);
+	if (img->readonly)
+		return vs_errf(err, EROFS, "%s is open read-only", img->path);
+	return qcow2_vmstate_save(img, name, fd, len, vm_clock_nsec, err);
+}
+
+int disk_snapshot_load_vmstate(struct disk_image *img, const char *name, int fd, uint64_t *len,
+			       struct vs_err *err)
+{
+	if (img->fmt != &disk_format_qcow2)
+		return vs_errf(err, ENOTSUP, "%s: only qcow2 images hold a VM state", img->path);
+	if (img->readonly)
+		return vs_errf(err, EROFS, "%s is open read-only", img->path);
+	return qcow2_vmstate_load(img, name, fd, len, err);
 }

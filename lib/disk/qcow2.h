@@ -291,6 +291,14 @@ void qcow2_snapshots_free(struct qcow2 *q);
 int qcow2_snapshot_list(struct disk_image *img, struct disk_snapshot_info *out, unsigned max,
 			struct vs_err *err);
 int qcow2_snapshot_create(struct disk_image *img, const char *name, struct vs_err *err);
+/* The same, recording a VM state of vm_state_size bytes (qcow2_vmstate.c). */
+int qcow2_snapshot_create_vm(struct disk_image *img, const char *name, uint64_t vm_state_size,
+			     uint64_t vm_clock_nsec, struct vs_err *err);
+/* VM state inside internal snapshots (qcow2_vmstate.c). */
+int qcow2_vmstate_save(struct disk_image *img, const char *name, int fd, uint64_t len,
+		       uint64_t vm_clock_nsec, struct vs_err *err);
+int qcow2_vmstate_load(struct disk_image *img, const char *name, int fd, uint64_t *len,
+		       struct vs_err *err);
 int qcow2_snapshot_apply(struct disk_image *img, const char *name, struct vs_err *err);
 int qcow2_snapshot_delete(struct disk_image *img, const char *name, struct vs_err *err);
 /* Add addend to the refcounts of an L1 table's L2 tables and clusters; when

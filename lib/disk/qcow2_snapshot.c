@@ -372,6 +372,12 @@ int qcow2_snapshot_list(struct disk_image *img, struct disk_snapshot_info *out, 
 
 int qcow2_snapshot_create(struct disk_image *img, const char *name, struct vs_err *err)
 {
+	return qcow2_snapshot_create_vm(img, name, 0, 0, err);
+}
+
+int qcow2_snapshot_create_vm(struct disk_image *img, const char *name, uint64_t vm_state_size,
+			     uint64_t vm_clock_nsec, struct vs_err *err)
+{
 	struct qcow2 *q = qcow2_of(img);
 	if (!name[0] || strlen(name) > 255)
 		return vs_errf(err, EINVAL, "invalid snapshot name");
@@ -432,6 +438,8 @@ int qcow2_snapshot_create(struct disk_image *img, const char *name, struct vs_er
 	s->date_sec = (uint32_t)ts.tv_sec;
 	s->date_nsec = (uint32_t)ts.tv_nsec;
 	s->disk_size = q->h.size;
+	s->vm_state_size = vm_state_size;
+	s->vm_clock_nsec = vm_clock_nsec;
 	if (!s->id || !s->name || !s->extra) {
 		free(s->id);
 		free(s->name);

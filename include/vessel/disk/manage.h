@@ -131,6 +131,22 @@ int disk_snapshot_create(struct disk_image *img, const char *name, struct vs_err
 int disk_snapshot_apply(struct disk_image *img, const char *name_or_id, struct vs_err *err);
 int disk_snapshot_delete(struct disk_image *img, const char *name_or_id, struct vs_err *err);
 
+/*
+ * savevm/loadvm (qcow2 only, -ENOTSUP otherwise): a VM state stored inside
+ * an internal snapshot, in the image's VM state area as QEMU's savevm does
+ * (virtual offsets from the first L1 entry past the disk, reached through
+ * the snapshot's L1 table; vm_state_size in the snapshot table).
+ * save: the bytes [0, len) of fd (holes stay unallocated) become the VM
+ * state of a new snapshot `name` of the disk as it is now (an older one of
+ * that name is replaced).  load: rolls the disk back to snapshot `name` and
+ * writes its VM state into fd (zero clusters as holes), *len its size.
+ * Neither leaves VM state clusters in the active image.
+ */
+int disk_snapshot_save_vmstate(struct disk_image *img, const char *name, int fd, uint64_t len,
+			       uint64_t vm_clock_nsec, struct vs_err *err);
+int disk_snapshot_load_vmstate(struct disk_image *img, const char *name, int fd, uint64_t *len,
+			       struct vs_err *err);
+
 /* --- convert, commit, rebase -------------------------------------- */
 
 struct disk_convert_options {

@@ -41,6 +41,16 @@ struct vm_block_backend_ops {
 	int (*write_zeroes)(struct vm_block_backend *be, uint64_t offset, uint64_t len,
 			    struct vs_err *err);
 	void (*close)(struct vm_block_backend *be);
+	/*
+	 * Internal snapshots of the image under a tag (qcow2); NULL when the
+	 * format has none (raw).  Create replaces an older snapshot of the same
+	 * tag; apply rolls the disk back to it.
+	 */
+	int (*snapshot_create)(struct vm_block_backend *be, const char *tag, struct vs_err *err);
+	int (*snapshot_apply)(struct vm_block_backend *be, const char *tag, struct vs_err *err);
+	/* savevm (qcow2): snapshot `tag` holding [0, len) of fd as its VM state. */
+	int (*vmstate_save)(struct vm_block_backend *be, const char *tag, int fd, uint64_t len,
+			    uint64_t vm_clock_nsec, struct vs_err *err);
 };
 
 struct vm_block_backend {

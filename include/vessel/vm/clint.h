@@ -9,6 +9,7 @@
 #ifndef VESSEL_VM_CLINT_H
 #define VESSEL_VM_CLINT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vessel/core/err.h"
@@ -22,10 +23,22 @@ struct vm_clint;
 struct vm_clint *vm_clint_new(struct vm_machine *m, uint64_t base, struct vs_err *err);
 void vm_clint_free(struct vm_clint *c);
 
+/* Power-on state: no timer armed, no software interrupt. */
+void vm_clint_reset(struct vm_clint *c);
+
 /* Raise/lower MTIP of every hart for the current mtime. */
 void vm_clint_update(struct vm_clint *c, uint64_t mtime);
 
 /* Earliest mtimecmp over all harts (UINT64_MAX when none is armed). */
 uint64_t vm_clint_next_deadline(const struct vm_clint *c);
+
+/*
+ * Snapshot section CLINT (docs/snapshot-format.md): msip and mtimecmp of
+ * every hart.  Load checks the hart count and applies only when apply is
+ * true; MTIP/MSIP are then re-driven from the loaded values.
+ */
+struct vm_state;
+void vm_clint_save(const struct vm_clint *c, struct vm_state *s);
+int vm_clint_load(struct vm_clint *c, struct vm_state *s, bool apply, struct vs_err *err);
 
 #endif

@@ -222,6 +222,31 @@ int rv_hart_debug_csr(struct rv_hart *h, unsigned csr, uint64_t *val, const uint
 int rv_hart_debug_translate(struct rv_hart *h, uint64_t va, uint64_t *pa);
 
 /*
+ * Snapshots (lib/vm/cpu/state.c, docs/snapshot-format.md): a hart's
+ * architectural state as a HART section.  rv_hart_load decodes and checks
+ * the section and changes the hart only when apply is true and it is valid
+ * (0 or -EINVAL).  After loading every hart and guest RAM, call
+ * rv_core_after_load: it drops decoded blocks, JIT code, soft TLBs and
+ * chains, and re-arms the LR/SC reservations.
+ */
+struct vm_state;
+void rv_hart_save(const struct rv_hart *h, struct vm_state *s);
+int rv_hart_load(struct rv_hart *h, struct vm_state *s, bool apply, struct vs_err *err);
+void rv_core_after_load(struct rv_core *core);
+
+/*
+ * Dirty page tracking of the first RAM region (guest RAM) for diff
+ * snapshots and migration (lib/vm/cpu/dirty.c).  Every write path sets the
+ * page's bit: interpreter and JIT stores (a tracked page gets no write TLB
+ * entry until its first store went through the slow path), page-table A/D
+ * updates and device DMA (vm_bus_note_write).  The bitmap has one bit per
+ * 4 KiB page; NULL while tracking is off.  Clear restarts the round.
+ */
+int rv_core_dirty_track(struct rv_core *core, bool on, struct vs_err *err);
+const uint64_t *rv_core_dirty_bitmap(const struct rv_core *core);
+void rv_core_dirty_clear(struct rv_core *core);
+
+/*
  * Compressed-instruction expansion (RVC, unprivileged spec chapter "C"):
  * returns the equivalent 32-bit instruction, or 0 if illegal/reserved.
  */

@@ -100,6 +100,68 @@ int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *er
 void vm_machine_set_boot(struct vm_machine *m, uint64_t pc, uint64_t a1, uint64_t a2);
 
 /*
+ * Safe points and the paused state (control API, snapshots, migration).
+ *
+ * vm_machine_run_at_safepoint() runs fn(m, opaque) on the machine thread
+ * while every hart is stopped at an instruction boundary (between slices:
+ * no hart is inside rv_hart_run, no device callback is running) and returns
+ * fn's result.  Synchronous: the caller blocks until fn has run; the loop is
+ * woken through an eventfd, so it answers within one slice even when the
+ * harts sleep in WFI.  Callable from any thread, one request at a time
+ * (concurrent callers queue); from the machine thread itself (a device
+ * callback, or inside fn) it simply calls fn.  Before vm_machine_run started
+ * and after it returned, fn runs on the caller's thread (the machine is
+ * quiescent then).  fn must not block for long: the guest is stopped.
+ */
+int vm_machine_run_at_safepoint(struct vm_machine *m, int (*fn)(struct vm_machine *m, void *opaque),
+				void *opaque);
+
+/*
+ * Pause / resume, only at a safe point (inside a safe-point callback) or
+ * before the loop runs.  While paused no hart runs, no watched fd is polled
+ * (devices deliver nothing and raise no interrupt) and mtime is frozen:
+ * after resume the guest sees no time jump (the RTC still tells wall time).
+ * Idempotent.
+ */
+void vm_machine_pause(struct vm_machine *m);
+void vm_machine_resume(struct vm_machine *m);
+bool vm_machine_paused(const struct vm_machine *m);
+
+/* Set mtime to this value now (restore, migration); keeps counting from it. */
+void vm_machine_set_mtime(struct vm_machine *m, uint64_t mtime);
+
+/*
+ * Machine part of a hard reset, at a safe point: RAM reads as zeros, the
+ * CLINT and every hart are in their power-on state, code caches are empty.
+ * The board then resets its devices and loads its images again.
+ */
+int vm_machine_reset(struct vm_machine *m, struct vs_err *err);
+
+/* Guest RAM size in bytes. */
+uint64_t vm_machine_ram_size(const struct vm_machine *m);
+
+/* Per-hart accounting of the run loop (read at a safe point). */
+struct vm_hart_stats {
+	uint64_t busy_ns; /* host time spent executing this hart */
+	uint64_t idle_ns; /* time the hart sat in WFI while the VM ran */
+	uint64_t slices;  /* times the hart returned to the run loop ("exits") */
+	uint64_t instret; /* instructions retired */
+};
+
+struct vm_machine_stats {
+	uint64_t uptime_ns; /* since the machine was created */
+	uint64_t paused_ns; /* total time paused (mtime excludes it) */
+	uint64_t mtime;
+	uint64_t safepoints; /* safe-point callbacks run */
+	bool paused;
+	unsigned nharts;
+	struct vm_hart_stats harts[VM_MAX_HARTS];
+};
+
+/* Snapshot of the counters; call at a safe point. */
+void vm_machine_stats(const struct vm_machine *m, struct vm_machine_stats *st);
+
+/*
  * Additions (cpu helper):
  */
 
@@ -114,5 +176,9 @@ struct rv_core *vm_machine_core(struct vm_machine *m);
 int vm_machine_add_tick(struct vm_machine *m, void (*cb)(void *opaque), void *opaque);
 
 #define VM_SLICE_INSNS 20000
+
+/* Additions (snapshots, lib/vm/snapshot): the machine's CLINT. */
+struct vm_clint;
+struct vm_clint *vm_machine_clint(struct vm_machine *m);
 
 #endif

@@ -10,6 +10,7 @@
 #ifndef VESSEL_VM_PLIC_H
 #define VESSEL_VM_PLIC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vessel/vm/bus.h"
@@ -51,11 +52,24 @@ int plic_init(struct plic *plic, unsigned nharts, plic_hart_irq_fn set_hart_irq,
 	      struct vs_err *err);
 
 /* Drive source irq (1..PLIC_NUM_SOURCES-1) to level; others are ignored. */
+/* Back to the power-on register state (board reset); line levels are kept. */
+void plic_reset(struct plic *plic);
+
 void plic_set_irq(struct plic *plic, unsigned irq, int level);
 
 /* An interrupt line of a device wired to source irq of this PLIC. */
 struct vm_irq_line plic_irq_line(struct plic *plic, unsigned irq);
 
 extern const struct vm_mmio_ops plic_mmio_ops;
+
+/*
+ * Snapshot section PLIC (docs/snapshot-format.md): the register file.  Load
+ * checks the hart count and applies only when apply is true, then
+ * re-evaluates the outputs (load the harts first: their MEIP/SEIP bits
+ * already match the saved outputs).
+ */
+struct vm_state;
+void plic_save(const struct plic *plic, struct vm_state *s);
+int plic_load(struct plic *plic, struct vm_state *s, bool apply, struct vs_err *err);
 
 #endif

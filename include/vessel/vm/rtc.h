@@ -37,4 +37,14 @@ void goldfish_rtc_fini(struct goldfish_rtc *rtc);
 
 extern const struct vm_mmio_ops goldfish_rtc_mmio_ops;
 
+/*
+ * Snapshot section RTC (docs/snapshot-format.md): the guest's offset from
+ * the host's wall clock, the alarm and the interrupt state.  A restored
+ * RTC keeps telling wall time; an armed alarm is re-armed (and fires at
+ * once when its time has passed).  Applies only when apply is true.
+ */
+struct vm_state;
+void goldfish_rtc_save(const struct goldfish_rtc *rtc, struct vm_state *s);
+int goldfish_rtc_load(struct goldfish_rtc *rtc, struct vm_state *s, bool apply, struct vs_err *err);
+
 #endif

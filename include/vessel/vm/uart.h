@@ -11,6 +11,7 @@
 #ifndef VESSEL_VM_UART_H
 #define VESSEL_VM_UART_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vessel/core/err.h"
@@ -29,9 +30,21 @@ struct vm_uart *vm_uart_new(struct vm_machine *m, uint64_t base, int in_fd, int 
 void vm_uart_free(struct vm_uart *u);
 
 /* Connect the interrupt output (copied). */
+/* Back to the power-on register state (board reset). */
+void vm_uart_reset(struct vm_uart *u);
+
 void vm_uart_set_irq(struct vm_uart *u, const struct vm_irq_line *line);
 
 /* Queue bytes as if received on in_fd (tests, console multiplexers). */
 void vm_uart_receive(struct vm_uart *u, const uint8_t *buf, unsigned len);
+
+/*
+ * Snapshot section UART (docs/snapshot-format.md): registers, the receive
+ * FIFO and the pending THRE interrupt.  Applies only when apply is true;
+ * the interrupt line is then re-driven.
+ */
+struct vm_state;
+void vm_uart_save(const struct vm_uart *u, struct vm_state *s);
+int vm_uart_load(struct vm_uart *u, struct vm_state *s, bool apply, struct vs_err *err);
 
 #endif

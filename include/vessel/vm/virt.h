@@ -67,6 +67,9 @@ struct virt_config {
 	const char *serial_path; /* VIRT_SERIAL_UNIX */
 	bool console_hvc;	 /* virtio-console on stdio (hvc0) */
 	bool rng;		 /* virtio-rng */
+	bool no_boot;		 /* restore: build the devices, load no images */
+	bool balloon;		 /* virtio-balloon (live memory resize, statistics) */
+	bool keyboard;		 /* virtio-input keyboard (Ctrl-Alt-Del shutdown requests) */
 };
 
 #define VIRT_DEFAULT_BIOS "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
@@ -80,6 +83,50 @@ int virt_board_run(struct virt_board *board, struct vm_exit *exit, struct vs_err
 void virt_board_free(struct virt_board *board);
 /* The machine (for signal handlers: vm_machine_request_exit). */
 struct vm_machine *virt_board_machine(struct virt_board *board);
+
+/*
+ * The parts of a board that snapshots serialise (lib/vm/snapshot/virt.c);
+ * pointers stay owned by the board.
+ */
+struct plic;
+struct goldfish_rtc;
+struct vm_uart;
+struct virtio_mmio;
+struct virt_board_parts {
+	struct vm_machine *m;
+	const struct virt_config *cfg;
+	struct plic *plic;
+	struct goldfish_rtc *rtc;
+	struct vm_uart *uart;
+	uint8_t *rom; /* VIRT_ROM_SIZE bytes */
+	struct virtio_mmio *const *virtio;
+	unsigned nvirtio;
+	void **snap_ctx; /* lib/vm/snapshot's memory of the board (freed with it) */
+};
+/* Also drains the disks (virtio_blk_drain): call it at a safe point. */
+void virt_board_parts(struct virt_board *board, struct virt_board_parts *out);
+/* The configuration the board was built from. */
+const struct virt_config *virt_board_config(const struct virt_board *board);
+
+/*
+ * Hard reset at a safe point (PUT /actions "reset"): every device and hart
+ * back to power-on state, RAM cleared, firmware/kernel/initrd/device tree
+ * loaded again; the guest boots anew.  Host backends (disks, TAP) stay open.
+ */
+int virt_board_reset(struct virt_board *board, struct vs_err *err);
+
+/*
+ * Ask the guest to shut down (PUT /actions "shutdown"): types Ctrl-Alt-Del
+ * on the virtio-input keyboard.  The guest's kernel passes it to init (with
+ * kernel.ctrl-alt-del = 0, as the vessel guest's /init sets it), which powers
+ * off cleanly.  -ENODEV without a keyboard, -EAGAIN before its driver is up.
+ * Call at a safe point.
+ */
+int virt_board_request_shutdown(struct virt_board *board, struct vs_err *err);
+
+/* The virtio-balloon transport (include/vessel/vm/virtio.h), or NULL. */
+struct virtio_mmio;
+struct virtio_mmio *virt_board_balloon(struct virt_board *board);
 
 /* Build the reset ROM (a few instructions, then the fw_dynamic_info). */
 void virt_rom_build(uint8_t *rom, uint64_t start_addr, uint64_t fdt_addr,

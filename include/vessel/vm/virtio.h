@@ -53,12 +53,15 @@
 #define VIRTIO_ID_BLOCK	  2
 #define VIRTIO_ID_CONSOLE 3
 #define VIRTIO_ID_RNG	  4
+#define VIRTIO_ID_BALLOON 5
+#define VIRTIO_ID_INPUT	  18
 
 #define VIRTIO_MAX_QUEUES 4
 
 #define VIRTIO_MAX_LOGGED_FAILURES 16
 
 struct virtio_mmio;
+struct vm_state;
 
 struct virtio_ops {
 	const char *name;
@@ -82,6 +85,14 @@ struct virtio_ops {
 	void (*stop)(struct virtio_mmio *vdev);
 	/* Release the model and its backend. */
 	void (*free)(struct virtio_mmio *vdev);
+	/*
+	 * Snapshots (optional): the model's state beyond the transport,
+	 * including a configuration space the driver writes (a model without
+	 * them has a fixed configuration, compared on load).  load applies only
+	 * when apply is true; 0 or -EINVAL.
+	 */
+	void (*save)(const struct virtio_mmio *vdev, struct vm_state *s);
+	int (*load)(struct virtio_mmio *vdev, struct vm_state *s, bool apply, struct vs_err *err);
 };
 
 /* The transport's register file (plain data; serialisable). */
@@ -166,6 +177,18 @@ struct virtio_mmio *virtio_blk_new(const struct vm_bus *bus, struct vm_block_bac
 				   const char *serial, const struct vm_host_poll *poll,
 				   struct vs_err *err);
 /* virtio-rng (§5.4) fed by getrandom(2). */
+/*
+ * The backend of a virtio-blk device (NULL for another device type).  The
+ * disk's I/O thread owns it while requests are in flight: call
+ * virtio_blk_drain first (on the machine thread, at a safe point).
+ */
+struct vm_block_backend *virtio_blk_backend(struct virtio_mmio *vdev);
+/*
+ * Wait until every request handed to the disk's I/O thread has completed and
+ * its answer is in the used ring (no-op for another device type), so that
+ * device state can be saved and the image touched from this thread.
+ */
+void virtio_blk_drain(struct virtio_mmio *vdev);
 struct virtio_mmio *virtio_rng_new(const struct vm_bus *bus, struct vs_err *err);
 /* virtio-net (§5.1) with a fixed MAC address. */
 struct virtio_mmio *virtio_net_new(const struct vm_bus *bus, struct vm_net_backend *be,
@@ -177,5 +200,74 @@ struct virtio_mmio *virtio_console_new(const struct vm_bus *bus, struct vm_chard
 /* Call ops->stop (if any); virtio_mmio_free also stops. */
 void virtio_mmio_stop(struct virtio_mmio *vdev);
 void virtio_mmio_free(struct virtio_mmio *vdev);
+
+/*
+ * Snapshot section VIRTIO (docs/snapshot-format.md): the transport's
+ * register file, every queue's guest addresses and indices (last_avail,
+ * used_idx, notification suppression state) and a copy of the device's
+ * configuration space.  Requests complete synchronously on the machine
+ * thread, so no request is ever in flight at a safe point: the indices are
+ * the whole queue state.  Load refuses another device type or a different
+ * configuration (a disk of another size), checks every ready queue's rings
+ * against guest RAM, and applies only when apply is true; then
+ * virtio_mmio_after_load() restarts the model (input watching, buffers
+ * posted before the snapshot) as a DRIVER_OK transition does.
+ */
+struct vm_state;
+void virtio_mmio_save(const struct virtio_mmio *vdev, struct vm_state *s);
+int virtio_mmio_load(struct virtio_mmio *vdev, struct vm_state *s, bool apply, struct vs_err *err);
+void virtio_mmio_after_load(struct virtio_mmio *vdev);
+
+/*
+ * virtio-balloon (§5.5), lib/vm/virtio/balloon.c: inflated pages are given
+ * back to the host (madvise MADV_DONTNEED); statistics on request.
+ * The target, info and request functions run on the machine thread (at a
+ * safe point); get/wait_stats may be called from any thread.
+ */
+enum virtio_balloon_stat_tag {
+	VIRTIO_BALLOON_S_SWAP_IN = 0,
+	VIRTIO_BALLOON_S_SWAP_OUT = 1,
+	VIRTIO_BALLOON_S_MAJFLT = 2,
+	VIRTIO_BALLOON_S_MINFLT = 3,
+	VIRTIO_BALLOON_S_MEMFREE = 4,
+	VIRTIO_BALLOON_S_MEMTOT = 5,
+	VIRTIO_BALLOON_S_AVAIL = 6,
+	VIRTIO_BALLOON_S_CACHES = 7,
+	VIRTIO_BALLOON_S_HTLB_PGALLOC = 8,
+	VIRTIO_BALLOON_S_HTLB_PGFAIL = 9,
+	VIRTIO_BALLOON_S_NR = 10,
+};
+
+struct virtio_balloon_stats {
+	uint64_t val[VIRTIO_BALLOON_S_NR];
+	uint32_t have;	     /* bit per tag the guest reported */
+	uint64_t generation; /* bumped on every report (0: none yet) */
+	uint64_t updated_ns; /* host monotonic time of the last report */
+};
+
+struct virtio_balloon_info {
+	uint32_t target_pages, actual_pages; /* 4 KiB pages in the balloon */
+	bool driver_ok, stats_vq, deflate_on_oom;
+	uint64_t inflated_pages_total, deflated_pages_total;
+};
+
+/*
+ * virtio-input (§5.8), lib/vm/virtio/input.c: a keyboard with Ctrl, Alt
+ * and Delete only.  send_ctrl_alt_del (machine thread): 0, -EAGAIN (no
+ * driver yet) or -EBUSY (events still waiting).
+ */
+struct virtio_mmio *virtio_input_keyboard_new(const struct vm_bus *bus, struct vs_err *err);
+int virtio_input_send_ctrl_alt_del(struct virtio_mmio *vdev);
+
+struct virtio_mmio *virtio_balloon_new(const struct vm_bus *bus, struct vs_err *err);
+/* Ask the guest for a balloon of this many 4 KiB pages (config change). */
+void virtio_balloon_set_target(struct virtio_mmio *vdev, uint32_t pages);
+void virtio_balloon_info(struct virtio_mmio *vdev, struct virtio_balloon_info *info);
+/* Hand the statistics buffer back so the guest refills it: 0, -ENODEV, -EAGAIN. */
+int virtio_balloon_request_stats(struct virtio_mmio *vdev);
+void virtio_balloon_get_stats(struct virtio_mmio *vdev, struct virtio_balloon_stats *st);
+/* Wait until the generation exceeds after_generation: 0 or -ETIMEDOUT. */
+int virtio_balloon_wait_stats(struct virtio_mmio *vdev, uint64_t after_generation,
+			      unsigned timeout_ms, struct virtio_balloon_stats *st);
 
 #endif

@@ -6,7 +6,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include "vessel/disk/image.h"
+#include "vessel/disk/manage.h"
 #include "vessel/vm/backend.h"
 
 struct image_backend {
@@ -54,6 +57,37 @@ static void image_close(struct vm_block_backend *be)
 	free(be);
 }
 
+/* The VM's internal snapshots (docs/snapshot-format.md, "Disks"). */
+static int image_snapshot_create(struct vm_block_backend *be, const char *tag, struct vs_err *err)
+{
+	struct disk_image *img = image_of(be);
+	struct vs_err ignore = VS_ERR_INIT;
+	disk_snapshot_delete(img, tag, &ignore); /* a tag names one snapshot */
+	int r = disk_snapshot_create(img, tag, err);
+	return r < 0 ? vs_err_prefix(err, "%s: snapshot %s", disk_image_path(img), tag) : 0;
+}
+
+static int image_snapshot_apply(struct vm_block_backend *be, const char *tag, struct vs_err *err)
+{
+	struct disk_image *img = image_of(be);
+	uint64_t size = disk_image_size(img);
+	int r = disk_snapshot_apply(img, tag, err);
+	if (r < 0)
+		return vs_err_prefix(err, "%s: snapshot %s", disk_image_path(img), tag);
+	if (disk_image_size(img) != size)
+		return vs_errf(err, EINVAL, "%s: snapshot %s has another disk size",
+			       disk_image_path(img), tag);
+	return 0;
+}
+
+static int image_vmstate_save(struct vm_block_backend *be, const char *tag, int fd, uint64_t len,
+			      uint64_t vm_clock_nsec, struct vs_err *err)
+{
+	struct disk_image *img = image_of(be);
+	int r = disk_snapshot_save_vmstate(img, tag, fd, len, vm_clock_nsec, err);
+	return r < 0 ? vs_err_prefix(err, "%s: savevm %s", disk_image_path(img), tag) : 0;
+}
+
 static const struct vm_block_backend_ops image_ops = {
 	.preadv = image_preadv,
 	.pwritev = image_pwritev,
@@ -61,6 +95,18 @@ static const struct vm_block_backend_ops image_ops = {
 	.discard = image_discard,
 	.write_zeroes = image_write_zeroes,
 	.close = image_close,
+};
+
+static const struct vm_block_backend_ops qcow2_ops = {
+	.preadv = image_preadv,
+	.pwritev = image_pwritev,
+	.flush = image_flush,
+	.discard = image_discard,
+	.write_zeroes = image_write_zeroes,
+	.close = image_close,
+	.snapshot_create = image_snapshot_create,
+	.snapshot_apply = image_snapshot_apply,
+	.vmstate_save = image_vmstate_save,
 };
 
 struct vm_block_backend *vm_block_backend_open_image(const char *path, const char *format,
@@ -78,7 +124,7 @@ struct vm_block_backend *vm_block_backend_open_image(const char *path, const cha
 		free(ib);
 		return NULL;
 	}
-	ib->be.ops = &image_ops;
+	ib->be.ops = strcmp(disk_image_format(ib->img), "qcow2") == 0 ? &qcow2_ops : &image_ops;
 	ib->be.size = disk_image_size(ib->img);
 	ib->be.readonly = readonly || disk_image_readonly(ib->img);
 	return &ib->be;

@@ -325,6 +325,7 @@ void rv_core_free(struct rv_core *core)
 	if (core->arena)
 		munmap(core->arena, core->arena_size);
 	rv_jit_free(core);
+	free(core->dirty);
 	free(core->scratch);
 	free(core);
 }

@@ -149,8 +149,9 @@ struct rv_block {
 };
 
 /* What the CPU tracks per 4 KiB page of RAM (allocated per RAM region). */
-#define RV_PAGE_CODE 1 /* decoded blocks exist for this page */
-#define RV_PAGE_RESV 2 /* some hart holds an LR reservation in this page */
+#define RV_PAGE_CODE  1 /* decoded blocks exist for this page */
+#define RV_PAGE_RESV  2 /* some hart holds an LR reservation in this page */
+#define RV_PAGE_TRACK 4 /* dirty tracking on, no store seen yet (dirty.c) */
 
 struct rv_page {
 	uint64_t code_mask;	 /* 64-byte chunks covered by decoded blocks */
@@ -235,6 +236,9 @@ struct rv_core {
 	unsigned nbps;
 	rv_stop_fn on_stop;
 	void *stop_opaque;
+
+	/* Dirty page tracking of RAM region 0 (dirty.c); NULL = off. */
+	uint64_t *dirty;
 };
 
 /* Handler labels by opcode; [RV_OP_COUNT] is the entry of translated blocks. */
@@ -274,6 +278,9 @@ int rv_amo(struct rv_hart *h, const struct rv_uop *u);
 void rv_phys_note_store(struct rv_core *core, struct rv_hart *by, uint64_t pa, uint64_t len);
 void rv_core_mark_page(struct rv_core *core, uint64_t pa, uint8_t flag);
 struct rv_page *rv_core_page(struct rv_core *core, uint64_t pa);
+
+/* dirty.c: the first store to a tracked page (clears RV_PAGE_TRACK). */
+void rv_dirty_note(struct rv_core *core, struct rv_page *pg, uint64_t page);
 
 /* cache.c */
 struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc);

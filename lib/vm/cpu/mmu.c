@@ -164,6 +164,8 @@ void rv_phys_note_store(struct rv_core *core, struct rv_hart *by, uint64_t pa, u
 	uint64_t first = pa & RV_PAGE_MASK, last = (pa + len - 1) & RV_PAGE_MASK;
 	for (uint64_t page = first;; page += RV_PAGE_SIZE) {
 		struct rv_page *pg = rv_core_page(core, page);
+		if (pg && (pg->flags & RV_PAGE_TRACK))
+			rv_dirty_note(core, pg, page);
 		if (pg && pg->flags) {
 			if (pg->flags & RV_PAGE_CODE) {
 				uint64_t lo = (pa > page ? pa : page) - page;

@@ -15,6 +15,7 @@
 #include "vessel/vm/clint.h"
 #include "vessel/vm/cpu.h"
 #include "vessel/vm/machine.h"
+#include "vessel/vm/state.h"
 
 struct vm_clint {
 	struct vm_machine *m;
@@ -107,6 +108,18 @@ void vm_clint_free(struct vm_clint *c)
 	free(c);
 }
 
+void vm_clint_reset(struct vm_clint *c)
+{
+	for (unsigned h = 0; h < VM_MAX_HARTS; h++) {
+		c->mtimecmp[h] = UINT64_MAX;
+		c->msip[h] = 0;
+		if (h < c->nharts) {
+			vm_machine_set_hart_irq(c->m, h, MIP_MSIP, 0);
+			vm_machine_set_hart_irq(c->m, h, MIP_MTIP, 0);
+		}
+	}
+}
+
 void vm_clint_update(struct vm_clint *c, uint64_t mtime)
 {
 	for (unsigned h = 0; h < c->nharts; h++) {
@@ -125,4 +138,37 @@ uint64_t vm_clint_next_deadline(const struct vm_clint *c)
 		if (c->mtimecmp[h] < d)
 			d = c->mtimecmp[h];
 	return d;
+}
+
+void vm_clint_save(const struct vm_clint *c, struct vm_state *s)
+{
+	vm_state_put_u32(s, c->nharts);
+	for (unsigned h = 0; h < c->nharts; h++) {
+		vm_state_put_u32(s, c->msip[h]);
+		vm_state_put_u64(s, c->mtimecmp[h]);
+	}
+}
+
+int vm_clint_load(struct vm_clint *c, struct vm_state *s, bool apply, struct vs_err *err)
+{
+	uint32_t n = vm_state_get_u32(s);
+	if (n != c->nharts)
+		return vs_errf(err, EINVAL, "clint: snapshot has %u harts, machine %u", n,
+			       c->nharts);
+	uint32_t msip[VM_MAX_HARTS];
+	uint64_t cmp[VM_MAX_HARTS];
+	for (unsigned h = 0; h < n; h++) {
+		msip[h] = vm_state_get_u32(s) & 1;
+		cmp[h] = vm_state_get_u64(s);
+	}
+	int r = vm_state_check_end(s, "clint", err);
+	if (r < 0 || !apply)
+		return r;
+	for (unsigned h = 0; h < n; h++) {
+		c->msip[h] = msip[h];
+		c->mtimecmp[h] = cmp[h];
+		vm_machine_set_hart_irq(c->m, h, MIP_MSIP, (int)msip[h]);
+	}
+	vm_clint_update(c, vm_machine_mtime(c->m));
+	return 0;
 }

@@ -18,9 +18,25 @@
  * thread is bounded per pass (virtio_mmio_service), so the deadline of
  * --timeout (counted from machine creation) and exit requests are seen
  * within about a slice.
+ *
+ * Safe points (vm_machine_run_at_safepoint): another thread (the control
+ * API) hands a callback to the loop under sp.lock, sets sp_requested, asks
+ * every hart to stop at its next block boundary (an instruction boundary) and
+ * writes the wake eventfd, which the loop always polls, so a loop asleep in
+ * WFI wakes at once.  The loop runs the callback between slices, when no hart
+ * is inside rv_hart_run, then signals the caller.  Before the loop starts
+ * and after it returned the caller runs the callback itself under sp.lock
+ * (the loop takes sp.lock to start and to finish, so the two never overlap).
+ *
+ * Paused state (vm_machine_pause/resume, at a safe point): no hart runs, no
+ * tick runs, no watched fd is polled (so no device callback touches guest
+ * memory or raises an interrupt) and mtime stands still: it is measured from
+ * start_ns minus the time spent paused.  Only the wake eventfd is polled.
+ * Wall-clock devices (the goldfish RTC) keep telling real time.
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -47,13 +63,35 @@ struct machine_tick {
 	void *opaque;
 };
 
+/* The safe-point hand-over between a requesting thread and the loop. */
+struct machine_safepoint {
+	pthread_mutex_t call_lock; /* one requester at a time */
+	pthread_mutex_t lock;	   /* guards the fields below */
+	pthread_cond_t done_cond;
+	int (*fn)(struct vm_machine *m, void *opaque);
+	void *opaque;
+	int result;
+	bool pending, done;
+	bool loop_running;
+	pthread_t loop_thread;
+};
+
 struct vm_machine {
 	struct vm_machine_config cfg;
 	struct vm_bus bus;
 	uint8_t *ram;
 	struct rv_core *core;
 	struct vm_clint *clint;
-	uint64_t start_ns;
+	uint64_t start_ns;	   /* mtime 0, shifted by vm_machine_set_mtime */
+	uint64_t created_ns;	   /* wall time of creation (uptime) */
+	uint64_t paused_ns;	   /* total time spent paused (mtime excludes it) */
+	uint64_t pause_start_ns;   /* when the current pause began */
+	bool paused;		   /* loop thread only (changed at safe points) */
+	int wake_fd;		   /* eventfd: safe-point requests, exit requests */
+	volatile int sp_requested; /* a safe-point callback waits (atomic) */
+	struct machine_safepoint sp;
+	struct vm_hart_stats hart_stats[VM_MAX_HARTS];
+	uint64_t safepoints;
 	struct machine_watch watch[MAX_WATCH];
 	unsigned nwatch;
 	struct machine_tick tick[MAX_TICK];
@@ -61,13 +99,27 @@ struct vm_machine {
 	volatile int exit_requested;
 	volatile enum vm_exit_kind exit_kind;
 	volatile uint32_t exit_code;
-	int wake_fd;	     /* eventfd: makes the loop's poll return (vm_machine_wake) */
-	uint64_t created_ns; /* --timeout counts from here */
 };
 
 static uint64_t machine_time(void *opaque)
 {
 	return vm_machine_mtime(opaque);
+}
+
+static void machine_wake(struct vm_machine *m)
+{
+	uint64_t one = 1;
+	if (m->wake_fd >= 0 && write(m->wake_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is already nonzero, the loop will wake anyway */
+	}
+}
+
+static void machine_drain_wake(struct vm_machine *m)
+{
+	uint64_t v;
+	if (read(m->wake_fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing pending */
+	}
 }
 
 struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs_err *err)
@@ -89,13 +141,17 @@ struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs
 		return NULL;
 	}
 	m->cfg = *cfg;
+	m->wake_fd = -1;
+	pthread_mutex_init(&m->sp.call_lock, NULL);
+	pthread_mutex_init(&m->sp.lock, NULL);
+	pthread_cond_init(&m->sp.done_cond, NULL);
+	vm_bus_init(&m->bus);
 	m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (m->wake_fd < 0) {
 		vs_syserrf(err, errno, "machine: eventfd");
-		free(m);
+		vm_machine_free(m);
 		return NULL;
 	}
-	vm_bus_init(&m->bus);
 	m->ram = mmap(NULL, cfg->ram_size, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m->ram == MAP_FAILED) {
@@ -114,8 +170,7 @@ struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs
 		vm_machine_free(m);
 		return NULL;
 	}
-	m->start_ns = vs_now_ns();
-	m->created_ns = m->start_ns;
+	m->start_ns = m->created_ns = vs_now_ns();
 	m->clint = vm_clint_new(m, VM_CLINT_BASE, err);
 	if (!m->clint) {
 		vm_machine_free(m);
@@ -132,7 +187,11 @@ void vm_machine_free(struct vm_machine *m)
 	rv_core_free(m->core);
 	if (m->ram)
 		munmap(m->ram, m->cfg.ram_size);
-	close(m->wake_fd);
+	if (m->wake_fd >= 0)
+		close(m->wake_fd);
+	pthread_cond_destroy(&m->sp.done_cond);
+	pthread_mutex_destroy(&m->sp.lock);
+	pthread_mutex_destroy(&m->sp.call_lock);
 	free(m);
 }
 
@@ -161,9 +220,131 @@ struct rv_core *vm_machine_core(struct vm_machine *m)
 	return m->core;
 }
 
+/* Nanoseconds of running (not paused) time since mtime 0. */
+static uint64_t machine_run_ns(const struct vm_machine *m)
+{
+	uint64_t now = m->paused ? m->pause_start_ns : vs_now_ns();
+	return now - m->start_ns - m->paused_ns;
+}
+
 uint64_t vm_machine_mtime(const struct vm_machine *m)
 {
-	return (vs_now_ns() - m->start_ns) / (1000000000ULL / VM_TIMEBASE_HZ);
+	return machine_run_ns(m) / (1000000000ULL / VM_TIMEBASE_HZ);
+}
+
+void vm_machine_set_mtime(struct vm_machine *m, uint64_t mtime)
+{
+	uint64_t now = m->paused ? m->pause_start_ns : vs_now_ns();
+	m->start_ns = now - m->paused_ns - mtime * (1000000000ULL / VM_TIMEBASE_HZ);
+}
+
+bool vm_machine_paused(const struct vm_machine *m)
+{
+	return m->paused;
+}
+
+void vm_machine_pause(struct vm_machine *m)
+{
+	if (m->paused)
+		return;
+	m->pause_start_ns = vs_now_ns();
+	m->paused = true;
+}
+
+void vm_machine_resume(struct vm_machine *m)
+{
+	if (!m->paused)
+		return;
+	m->paused_ns += vs_now_ns() - m->pause_start_ns;
+	m->paused = false;
+	/* Timer deadlines are re-evaluated against the frozen-then-resumed mtime. */
+	vm_clint_update(m->clint, vm_machine_mtime(m));
+	machine_wake(m);
+}
+
+void vm_machine_stats(const struct vm_machine *m, struct vm_machine_stats *st)
+{
+	uint64_t now = vs_now_ns();
+	memset(st, 0, sizeof(*st));
+	st->uptime_ns = now - m->created_ns;
+	st->paused_ns = m->paused_ns + (m->paused ? now - m->pause_start_ns : 0);
+	st->mtime = vm_machine_mtime(m);
+	st->safepoints = m->safepoints;
+	st->paused = m->paused;
+	st->nharts = m->cfg.ncpus;
+	for (unsigned k = 0; k < m->cfg.ncpus; k++) {
+		st->harts[k] = m->hart_stats[k];
+		st->harts[k].instret = rv_core_hart(m->core, k)->instret;
+	}
+}
+
+uint64_t vm_machine_ram_size(const struct vm_machine *m)
+{
+	return m->cfg.ram_size;
+}
+
+int vm_machine_reset(struct vm_machine *m, struct vs_err *err)
+{
+	/* Anonymous private memory reads as zeros again after MADV_DONTNEED. */
+	if (madvise(m->ram, m->cfg.ram_size, MADV_DONTNEED) < 0)
+		return vs_syserrf(err, errno, "reset: cannot clear guest RAM");
+	vm_clint_reset(m->clint);
+	for (unsigned k = 0; k < m->cfg.ncpus; k++)
+		rv_hart_reset(rv_core_hart(m->core, k), 0);
+	rv_core_flush(m->core);
+	return 0;
+}
+
+/* Serve a pending safe-point request (loop thread, no hart inside a slice). */
+static void machine_serve_safepoint(struct vm_machine *m)
+{
+	if (!__atomic_load_n(&m->sp_requested, __ATOMIC_SEQ_CST))
+		return;
+	pthread_mutex_lock(&m->sp.lock);
+	__atomic_store_n(&m->sp_requested, 0, __ATOMIC_SEQ_CST);
+	if (m->sp.pending) {
+		m->sp.result = m->sp.fn(m, m->sp.opaque);
+		m->sp.pending = false;
+		m->sp.done = true;
+		m->safepoints++;
+		pthread_cond_broadcast(&m->sp.done_cond);
+	}
+	pthread_mutex_unlock(&m->sp.lock);
+}
+
+int vm_machine_run_at_safepoint(struct vm_machine *m, int (*fn)(struct vm_machine *m, void *opaque),
+				void *opaque)
+{
+	int r;
+	pthread_mutex_lock(&m->sp.lock);
+	if (m->sp.loop_running && pthread_equal(m->sp.loop_thread, pthread_self())) {
+		/* Called from a device callback or a safe-point callback: already safe. */
+		pthread_mutex_unlock(&m->sp.lock);
+		return fn(m, opaque);
+	}
+	pthread_mutex_unlock(&m->sp.lock);
+
+	pthread_mutex_lock(&m->sp.call_lock);
+	pthread_mutex_lock(&m->sp.lock);
+	if (!m->sp.loop_running) {
+		r = fn(m, opaque); /* the loop cannot start while we hold sp.lock */
+		m->safepoints++;
+	} else {
+		m->sp.fn = fn;
+		m->sp.opaque = opaque;
+		m->sp.pending = true;
+		m->sp.done = false;
+		__atomic_store_n(&m->sp_requested, 1, __ATOMIC_SEQ_CST);
+		for (unsigned k = 0; k < m->cfg.ncpus; k++)
+			rv_hart_request_stop(rv_core_hart(m->core, k));
+		machine_wake(m);
+		while (!m->sp.done)
+			pthread_cond_wait(&m->sp.done_cond, &m->sp.lock);
+		r = m->sp.result;
+	}
+	pthread_mutex_unlock(&m->sp.lock);
+	pthread_mutex_unlock(&m->sp.call_lock);
+	return r;
 }
 
 int vm_machine_watch_fd(struct vm_machine *m, int fd, void (*cb)(void *opaque), void *opaque)
@@ -206,14 +387,12 @@ void vm_machine_request_exit(struct vm_machine *m, enum vm_exit_kind kind, uint3
 	}
 	for (unsigned k = 0; k < m->cfg.ncpus; k++)
 		rv_hart_request_stop(rv_core_hart(m->core, k));
-	vm_machine_wake(m);
+	vm_machine_wake(m); /* write(2) is async-signal-safe */
 }
 
 void vm_machine_wake(struct vm_machine *m)
 {
-	uint64_t one = 1;
-	ssize_t r = write(m->wake_fd, &one, sizeof(one));
-	(void)r; /* EAGAIN: already pending */
+	machine_wake(m);
 }
 
 void vm_machine_set_hart_irq(struct vm_machine *m, unsigned hart, uint64_t mip_bits, int level)
@@ -235,12 +414,15 @@ void vm_machine_set_boot(struct vm_machine *m, uint64_t pc, uint64_t a1, uint64_
 	rv_core_flush(m->core);
 }
 
-/* Poll watched fds; timeout_ns < 0 blocks, 0 does not wait. */
+/*
+ * Poll the wake eventfd and (unless paused) the watched fds; timeout_ns < 0
+ * blocks, 0 does not wait.
+ */
 static void machine_poll(struct vm_machine *m, int64_t timeout_ns)
 {
 	struct pollfd pfd[MAX_WATCH + 1];
 	struct machine_watch w[MAX_WATCH];
-	unsigned n = m->nwatch;
+	unsigned n = m->paused ? 0 : m->nwatch;
 	for (unsigned i = 0; i < n; i++) {
 		w[i] = m->watch[i];
 		pfd[i] = (struct pollfd){ .fd = w[i].fd, .events = POLLIN };
@@ -255,14 +437,49 @@ static void machine_poll(struct vm_machine *m, int64_t timeout_ns)
 	int r = ppoll(pfd, n + 1, tsp, NULL);
 	if (r <= 0)
 		return;
-	if (pfd[n].revents & POLLIN) {
-		uint64_t count;
-		ssize_t got = read(m->wake_fd, &count, sizeof(count));
-		(void)got;
-	}
+	if (pfd[n].revents & POLLIN)
+		machine_drain_wake(m);
 	for (unsigned i = 0; i < n; i++)
 		if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
 			w[i].cb(w[i].opaque);
+}
+
+static void machine_loop_enter(struct vm_machine *m)
+{
+	pthread_mutex_lock(&m->sp.lock);
+	m->sp.loop_running = true;
+	m->sp.loop_thread = pthread_self();
+	pthread_mutex_unlock(&m->sp.lock);
+}
+
+static void machine_loop_leave(struct vm_machine *m)
+{
+	machine_serve_safepoint(m); /* a requester may be waiting */
+	pthread_mutex_lock(&m->sp.lock);
+	m->sp.loop_running = false;
+	pthread_mutex_unlock(&m->sp.lock);
+}
+
+/* Run every hart that is not idle for one slice; account busy/idle time. */
+static void machine_run_harts(struct vm_machine *m, bool idle_at_start[])
+{
+	uint64_t t0 = vs_now_ns();
+	for (unsigned k = 0; k < m->cfg.ncpus && !m->exit_requested; k++) {
+		struct rv_hart *h = rv_core_hart(m->core, k);
+		h->stop = 0;
+		/* Order the stop reset before the check: a request after it stops the hart. */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&m->sp_requested, __ATOMIC_SEQ_CST))
+			break;
+		idle_at_start[k] = rv_hart_idle(h);
+		if (idle_at_start[k])
+			continue;
+		rv_hart_run(h, VM_SLICE_INSNS);
+		uint64_t t1 = vs_now_ns();
+		m->hart_stats[k].busy_ns += t1 - t0;
+		m->hart_stats[k].slices++;
+		t0 = t1;
+	}
 }
 
 int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *err)
@@ -271,23 +488,12 @@ int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *er
 	if (m->cfg.timeout_sec > 0)
 		deadline = m->created_ns + (uint64_t)(m->cfg.timeout_sec * 1e9);
 	unsigned n = m->cfg.ncpus;
+	bool idle_at_start[VM_MAX_HARTS];
 
+	machine_loop_enter(m);
 	uint64_t last_poll = 0;
 	while (!m->exit_requested) {
-		uint64_t now = vm_machine_mtime(m);
-		vm_clint_update(m->clint, now);
-		if (now - last_poll >= VM_TIMEBASE_HZ / 1000) { /* host fds: at most every 1 ms */
-			machine_poll(m, 0);
-			last_poll = now;
-		}
-		for (unsigned k = 0; k < n && !m->exit_requested; k++) {
-			struct rv_hart *h = rv_core_hart(m->core, k);
-			h->stop = 0;
-			if (!rv_hart_idle(h))
-				rv_hart_run(h, VM_SLICE_INSNS);
-		}
-		for (unsigned i = 0; i < m->ntick && !m->exit_requested; i++)
-			m->tick[i].cb(m->tick[i].opaque);
+		machine_serve_safepoint(m);
 		if (m->exit_requested)
 			break;
 		uint64_t wall = vs_now_ns();
@@ -295,35 +501,68 @@ int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *er
 			vm_machine_request_exit(m, VM_EXIT_TIMEOUT, 0);
 			break;
 		}
+		if (m->paused) {
+			/* Nothing runs: wait for a safe-point or exit request (or the deadline). */
+			int64_t left = deadline ? (int64_t)(deadline - wall) : -1;
+			machine_poll(m, left);
+			continue;
+		}
+		uint64_t it_start = wall;
+		uint64_t now = vm_machine_mtime(m);
+		vm_clint_update(m->clint, now);
+		if (now - last_poll >= VM_TIMEBASE_HZ / 1000) { /* host fds: at most every 1 ms */
+			machine_poll(m, 0);
+			last_poll = now;
+		}
+		for (unsigned k = 0; k < n; k++)
+			idle_at_start[k] = false;
+		machine_run_harts(m, idle_at_start);
+		if (__atomic_load_n(&m->sp_requested, __ATOMIC_SEQ_CST))
+			continue; /* serve it before anything else runs */
+		for (unsigned i = 0; i < m->ntick && !m->exit_requested; i++)
+			m->tick[i].cb(m->tick[i].opaque);
+		if (m->exit_requested)
+			break;
 		bool idle = true;
 		for (unsigned k = 0; k < n && idle; k++)
 			idle = rv_hart_idle(rv_core_hart(m->core, k));
-		if (!idle)
-			continue;
-		/* Every hart waits for an interrupt: sleep until something happens. */
-		int64_t sleep_ns = 100000000; /* re-check at least every 100 ms */
-		uint64_t next = vm_clint_next_deadline(m->clint);
-		bool halted = true; /* by a debugger: timers wake no one, only fds do */
-		for (unsigned k = 0; k < n && halted; k++)
-			halted = rv_hart_debug_halted(rv_core_hart(m->core, k));
-		if (halted)
-			next = UINT64_MAX;
-		now = vm_machine_mtime(m);
-		if (next != UINT64_MAX) {
-			uint64_t d =
-			    next > now ? (next - now) * (1000000000ULL / VM_TIMEBASE_HZ) : 0;
-			if ((int64_t)d < sleep_ns)
-				sleep_ns = (int64_t)d;
+		if (idle) {
+			/* Every hart waits for an interrupt: sleep until something happens. */
+			int64_t sleep_ns = 100000000; /* re-check at least every 100 ms */
+			uint64_t next = vm_clint_next_deadline(m->clint);
+			bool halted = true; /* by a debugger: timers wake no one, only fds do */
+			for (unsigned k = 0; k < n && halted; k++)
+				halted = rv_hart_debug_halted(rv_core_hart(m->core, k));
+			if (halted)
+				next = UINT64_MAX;
+			now = vm_machine_mtime(m);
+			if (next != UINT64_MAX) {
+				uint64_t d = next > now
+						 ? (next - now) * (1000000000ULL / VM_TIMEBASE_HZ)
+						 : 0;
+				if ((int64_t)d < sleep_ns)
+					sleep_ns = (int64_t)d;
+			}
+			if (deadline) {
+				int64_t left = (int64_t)(deadline - vs_now_ns());
+				if (left < sleep_ns)
+					sleep_ns = left > 0 ? left : 0;
+			}
+			machine_poll(m, sleep_ns);
 		}
-		if (deadline) {
-			int64_t left = (int64_t)(deadline - wall);
-			if (left < sleep_ns)
-				sleep_ns = left > 0 ? left : 0;
-		}
-		machine_poll(m, sleep_ns);
+		uint64_t elapsed = vs_now_ns() - it_start;
+		for (unsigned k = 0; k < n; k++)
+			if (idle_at_start[k])
+				m->hart_stats[k].idle_ns += elapsed;
 	}
+	machine_loop_leave(m);
 	(void)err;
 	exit->kind = m->exit_kind;
 	exit->code = m->exit_code;
 	return 0;
+}
+
+struct vm_clint *vm_machine_clint(struct vm_machine *m)
+{
+	return m->clint;
 }

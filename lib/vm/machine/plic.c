@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "vessel/vm/plic.h"
+#include "vessel/vm/state.h"
 
 #define MIP_SEIP (1ULL << 9)
 #define MIP_MEIP (1ULL << 11)
@@ -84,6 +85,20 @@ int plic_init(struct plic *plic, unsigned nharts, plic_hart_irq_fn set_hart_irq,
 	plic->set_hart_irq = set_hart_irq;
 	plic->opaque = opaque;
 	return 0;
+}
+
+void plic_reset(struct plic *plic)
+{
+	memset(plic->priority, 0, sizeof(plic->priority));
+	memset(plic->pending, 0, sizeof(plic->pending));
+	memset(plic->claimed, 0, sizeof(plic->claimed));
+	memset(plic->enable, 0, sizeof(plic->enable));
+	memset(plic->threshold, 0, sizeof(plic->threshold));
+	/* Sources still high latch again; outputs follow (all low: nothing enabled). */
+	for (unsigned irq = 1; irq < PLIC_NUM_SOURCES; irq++)
+		if (bit_get(plic->level, irq))
+			bit_put(plic->pending, irq, true);
+	plic_update(plic);
 }
 
 void plic_set_irq(struct plic *plic, unsigned irq, int level)
@@ -191,3 +206,54 @@ static int plic_write(void *opaque, uint64_t off, unsigned size, uint64_t value)
 }
 
 const struct vm_mmio_ops plic_mmio_ops = { plic_read, plic_write };
+
+void plic_save(const struct plic *plic, struct vm_state *s)
+{
+	vm_state_put_u32(s, plic->nharts);
+	for (unsigned i = 0; i < PLIC_NUM_SOURCES; i++)
+		vm_state_put_u32(s, plic->priority[i]);
+	for (unsigned w = 0; w < PLIC_WORDS; w++) {
+		vm_state_put_u32(s, plic->level[w]);
+		vm_state_put_u32(s, plic->pending[w]);
+		vm_state_put_u32(s, plic->claimed[w]);
+	}
+	for (unsigned c = 0; c < 2 * plic->nharts; c++) {
+		for (unsigned w = 0; w < PLIC_WORDS; w++)
+			vm_state_put_u32(s, plic->enable[c][w]);
+		vm_state_put_u32(s, plic->threshold[c]);
+		vm_state_put_u8(s, plic->output[c]);
+	}
+}
+
+int plic_load(struct plic *plic, struct vm_state *s, bool apply, struct vs_err *err)
+{
+	struct plic n = *plic;
+	uint32_t nharts = vm_state_get_u32(s);
+	if (nharts != plic->nharts)
+		return vs_errf(err, EINVAL, "plic: snapshot has %u harts, machine %u", nharts,
+			       plic->nharts);
+	for (unsigned i = 0; i < PLIC_NUM_SOURCES; i++)
+		n.priority[i] = vm_state_get_u32(s) & PLIC_PRIORITY_MASK;
+	for (unsigned w = 0; w < PLIC_WORDS; w++) {
+		n.level[w] = vm_state_get_u32(s);
+		n.pending[w] = vm_state_get_u32(s);
+		n.claimed[w] = vm_state_get_u32(s);
+	}
+	for (unsigned c = 0; c < 2 * nharts; c++) {
+		for (unsigned w = 0; w < PLIC_WORDS; w++)
+			n.enable[c][w] = vm_state_get_u32(s);
+		n.threshold[c] = vm_state_get_u32(s) & PLIC_PRIORITY_MASK;
+		n.output[c] = vm_state_get_u8(s) ? 1 : 0;
+	}
+	int r = vm_state_check_end(s, "plic", err);
+	if (r < 0)
+		return r;
+	for (unsigned w = 0; w < PLIC_WORDS; w++)
+		if (n.pending[w] & n.claimed[w])
+			return vs_errf(err, EINVAL, "plic: a source is both pending and claimed");
+	if (!apply)
+		return 0;
+	*plic = n;
+	plic_update(plic);
+	return 0;
+}

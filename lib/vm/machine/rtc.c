@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "vessel/vm/rtc.h"
+#include "vessel/vm/state.h"
 
 enum {
 	RTC_TIME_LOW = 0x00,
@@ -186,3 +187,42 @@ static int rtc_write(void *opaque, uint64_t off, unsigned size, uint64_t value)
 }
 
 const struct vm_mmio_ops goldfish_rtc_mmio_ops = { rtc_read, rtc_write };
+
+void goldfish_rtc_save(const struct goldfish_rtc *rtc, struct vm_state *s)
+{
+	vm_state_put_u64(s, (uint64_t)rtc->offset_ns);
+	vm_state_put_u32(s, rtc->time_high);
+	vm_state_put_u32(s, rtc->alarm_high);
+	vm_state_put_u64(s, rtc->alarm_ns);
+	vm_state_put_u8(s, rtc->alarm_armed);
+	vm_state_put_u8(s, rtc->irq_enabled);
+	vm_state_put_u8(s, rtc->irq_pending);
+	vm_state_put_u32(s, rtc->set_high);
+}
+
+int goldfish_rtc_load(struct goldfish_rtc *rtc, struct vm_state *s, bool apply, struct vs_err *err)
+{
+	int64_t offset = (int64_t)vm_state_get_u64(s);
+	uint32_t time_high = vm_state_get_u32(s), alarm_high = vm_state_get_u32(s);
+	uint64_t alarm_ns = vm_state_get_u64(s);
+	bool armed = vm_state_get_bool(s), enabled = vm_state_get_bool(s);
+	bool pending = vm_state_get_bool(s);
+	uint32_t set_high = vm_state_get_u32(s);
+	int r = vm_state_check_end(s, "rtc", err);
+	if (r < 0 || !apply)
+		return r;
+	rtc->offset_ns = offset;
+	rtc->time_high = time_high;
+	rtc->alarm_high = alarm_high;
+	rtc->irq_enabled = enabled;
+	rtc->irq_pending = pending;
+	rtc->set_high = set_high;
+	rtc->alarm_armed = false;
+	rtc_disarm_timer(rtc);
+	if (armed)
+		rtc_arm(rtc, alarm_ns);
+	else
+		rtc->alarm_ns = alarm_ns;
+	rtc_update_irq(rtc);
+	return 0;
+}

@@ -21,6 +21,7 @@
 
 #include "vessel/core/util.h"
 #include "vessel/vm/machine.h"
+#include "vessel/vm/state.h"
 #include "vessel/vm/uart.h"
 
 #define FIFO_SIZE 16
@@ -242,9 +243,59 @@ void vm_uart_free(struct vm_uart *u)
 	free(u);
 }
 
+void vm_uart_reset(struct vm_uart *u)
+{
+	u->ier = u->lcr = u->mcr = u->lsr_oe = u->scr = u->dll = u->dlm = u->fcr = 0;
+	u->thre_ip = false;
+	u->head = u->count = 0;
+	uart_set_watch(u, true);
+	uart_update_irq(u);
+}
+
 void vm_uart_set_irq(struct vm_uart *u, const struct vm_irq_line *line)
 {
 	u->irq = *line;
 	u->irq_level = 0;
 	uart_update_irq(u);
+}
+
+void vm_uart_save(const struct vm_uart *u, struct vm_state *s)
+{
+	const uint8_t regs[] = {
+		u->ier, u->lcr, u->mcr, u->lsr_oe, u->scr, u->dll, u->dlm, u->fcr
+	};
+	vm_state_put_bytes(s, regs, sizeof(regs));
+	vm_state_put_u8(s, u->thre_ip);
+	vm_state_put_u8(s, (uint8_t)u->count);
+	for (unsigned i = 0; i < u->count; i++)
+		vm_state_put_u8(s, u->fifo[(u->head + i) % FIFO_SIZE]);
+}
+
+int vm_uart_load(struct vm_uart *u, struct vm_state *s, bool apply, struct vs_err *err)
+{
+	uint8_t regs[8], fifo[FIFO_SIZE];
+	vm_state_get_bytes(s, regs, sizeof(regs));
+	bool thre = vm_state_get_bool(s);
+	unsigned count = vm_state_get_u8(s);
+	if (count > FIFO_SIZE)
+		return vs_errf(err, EINVAL, "uart: %u bytes in a %d-byte FIFO", count, FIFO_SIZE);
+	vm_state_get_bytes(s, fifo, count);
+	int r = vm_state_check_end(s, "uart", err);
+	if (r < 0 || !apply)
+		return r;
+	u->ier = regs[0] & 0x0f;
+	u->lcr = regs[1];
+	u->mcr = regs[2] & 0x1f;
+	u->lsr_oe = regs[3] & LSR_OE;
+	u->scr = regs[4];
+	u->dll = regs[5];
+	u->dlm = regs[6];
+	u->fcr = regs[7] & 0xc9;
+	u->thre_ip = thre;
+	memcpy(u->fifo, fifo, count);
+	u->head = 0;
+	u->count = count;
+	uart_set_watch(u, u->in_fd >= 0 && count < FIFO_SIZE);
+	uart_update_irq(u);
+	return 0;
 }

@@ -62,6 +62,9 @@ struct virt_board {
 	int uart_in[2], uart_out[2];   /* pipes: backend -> UART, UART -> backend */
 	struct virtio_mmio *virtio[VIRTIO_MMIO_SLOTS];
 	unsigned nvirtio;
+	struct virtio_mmio *balloon;  /* also in virtio[]; NULL without --balloon */
+	struct virtio_mmio *keyboard; /* also in virtio[]; NULL without one */
+	void *snap_ctx;		      /* lib/vm/snapshot (one flat allocation) */
 };
 
 /* ---- glue between devices and the machine ------------------------------ */
@@ -271,6 +274,18 @@ static int board_add_devices(struct virt_board *b, struct vs_err *err)
 		if (r < 0)
 			return r;
 	}
+	if (c->balloon) {
+		r = board_add_virtio(b, virtio_balloon_new(bus, err), err);
+		if (r < 0)
+			return r;
+		b->balloon = b->virtio[b->nvirtio - 1];
+	}
+	if (c->keyboard) {
+		r = board_add_virtio(b, virtio_input_keyboard_new(bus, err), err);
+		if (r < 0)
+			return r;
+		b->keyboard = b->virtio[b->nvirtio - 1];
+	}
 	r = vm_machine_add_tick(b->m, board_service_virtio, b);
 	if (r < 0)
 		return vs_errf(err, -r, "virtio: no room for the service tick");
@@ -395,7 +410,7 @@ static int board_load(struct virt_board *b, struct vs_err *err)
 
 struct virt_board *virt_board_new(const struct virt_config *cfg, struct vs_err *err)
 {
-	if (!cfg->bios && !cfg->kernel) {
+	if (!cfg->bios && !cfg->kernel && !cfg->no_boot) {
 		vs_errf(err, EINVAL, "nothing to boot: give --kernel and/or --bios");
 		return NULL;
 	}
@@ -429,7 +444,7 @@ struct virt_board *virt_board_new(const struct virt_config *cfg, struct vs_err *
 			       "mrom", err);
 	if (r == 0)
 		r = board_add_devices(b, err);
-	if (r == 0)
+	if (r == 0 && !cfg->no_boot)
 		r = board_load(b, err);
 	if (r < 0) {
 		virt_board_free(b);
@@ -455,6 +470,45 @@ int virt_board_run(struct virt_board *b, struct vm_exit *exit, struct vs_err *er
 struct vm_machine *virt_board_machine(struct virt_board *b)
 {
 	return b->m;
+}
+
+const struct virt_config *virt_board_config(const struct virt_board *b)
+{
+	return &b->cfg;
+}
+
+int virt_board_reset(struct virt_board *b, struct vs_err *err)
+{
+	int r = vm_machine_reset(b->m, err);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < b->nvirtio; i++)
+		virtio_mmio_reset(b->virtio[i]);
+	vm_uart_reset(b->uart);
+	plic_reset(&b->plic);
+	memset(b->rom, 0, VIRT_ROM_SIZE);
+	r = board_load(b, err);
+	if (r < 0)
+		vm_machine_request_exit(b->m, VM_EXIT_ERROR, 0); /* no half-loaded guest */
+	return r;
+}
+
+int virt_board_request_shutdown(struct virt_board *b, struct vs_err *err)
+{
+	if (!b->keyboard)
+		return vs_errf(err, ENODEV, "no keyboard to send Ctrl-Alt-Del to");
+	int r = virtio_input_send_ctrl_alt_del(b->keyboard);
+	if (r == -EAGAIN)
+		return vs_errf(err, EAGAIN,
+			       "the guest has no keyboard driver (yet): cannot send Ctrl-Alt-Del");
+	if (r < 0)
+		return vs_errf(err, -r, "a Ctrl-Alt-Del is still being delivered");
+	return 0;
+}
+
+struct virtio_mmio *virt_board_balloon(struct virt_board *b)
+{
+	return b->balloon;
 }
 
 /* What virt_board_free keeps when a disk thread was abandoned (volatile:
@@ -492,5 +546,25 @@ void virt_board_free(struct virt_board *b)
 		vm_machine_free(b->m);
 		free(b->rom);
 	}
+	free(b->snap_ctx);
 	free(b);
+}
+
+void virt_board_parts(struct virt_board *b, struct virt_board_parts *out)
+{
+	/* Snapshots and migration save device state and touch the images: no
+	 * disk request may still be in an I/O thread (block_queue.c). */
+	for (unsigned i = 0; i < b->nvirtio; i++)
+		virtio_blk_drain(b->virtio[i]);
+	*out = (struct virt_board_parts){
+		.m = b->m,
+		.cfg = &b->cfg,
+		.plic = &b->plic,
+		.rtc = &b->rtc,
+		.uart = b->uart,
+		.rom = b->rom,
+		.virtio = b->virtio,
+		.nvirtio = b->nvirtio,
+		.snap_ctx = &b->snap_ctx,
+	};
 }

@@ -477,3 +477,14 @@ struct virtio_mmio *virtio_blk_new(const struct vm_bus *bus, struct vm_block_bac
 	cfg->write_zeroes_may_unmap = 1;
 	return &blk->vdev;
 }
+
+void virtio_blk_drain(struct virtio_mmio *vdev)
+{
+	if (vdev->ops == &blk_ops)
+		blk_wait_inline((struct virtio_blk *)vdev);
+}
+
+struct vm_block_backend *virtio_blk_backend(struct virtio_mmio *vdev)
+{
+	return vdev->ops == &blk_ops ? ((struct virtio_blk *)vdev)->be : NULL;
+}

@@ -17,11 +17,13 @@
  * NEEDS_RESET); a queue is usable only after its rings passed
  * virtq_validate() when the driver wrote QueueReady = 1.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "vessel/core/log.h"
+#include "vessel/vm/state.h"
 #include "vessel/vm/virtio.h"
 
 enum {
@@ -398,3 +400,127 @@ static int virtio_mmio_write(void *opaque, uint64_t off, unsigned size, uint64_t
 }
 
 const struct vm_mmio_ops virtio_mmio_ops = { virtio_mmio_read, virtio_mmio_write };
+
+void virtio_mmio_save(const struct virtio_mmio *vdev, struct vm_state *s)
+{
+	vm_state_put_u32(s, vdev->ops->device_id);
+	vm_state_put_u32(s, vdev->status);
+	vm_state_put_u32(s, vdev->device_features_sel);
+	vm_state_put_u32(s, vdev->driver_features_sel);
+	vm_state_put_u64(s, vdev->driver_features);
+	vm_state_put_u32(s, vdev->queue_sel);
+	vm_state_put_u32(s, vdev->interrupt_status);
+	vm_state_put_u32(s, vdev->config_generation);
+	vm_state_put_str(s, vdev->failure);
+	vm_state_put_u32(s, vdev->failures);
+	vm_state_put_u32(s, vdev->ops->nqueues);
+	for (unsigned q = 0; q < vdev->ops->nqueues; q++) {
+		const struct virtq *vq = &vdev->vq[q];
+		vm_state_put_u32(s, vq->num);
+		vm_state_put_u8(s, vq->ready);
+		vm_state_put_u64(s, vq->desc_gpa);
+		vm_state_put_u64(s, vq->avail_gpa);
+		vm_state_put_u64(s, vq->used_gpa);
+		vm_state_put_u16(s, vq->last_avail);
+		vm_state_put_u16(s, vq->used_idx);
+		vm_state_put_u8(s, vq->indirect);
+		vm_state_put_u8(s, vq->event_idx);
+		vm_state_put_u16(s, vq->signalled_used);
+		vm_state_put_u8(s, vq->signalled_valid);
+		vm_state_put_u8(s, vq->unsignalled);
+	}
+	const void *cfg = vdev->ops->config ? vdev->ops->config((struct virtio_mmio *)vdev) : NULL;
+	vm_state_put_u32(s, cfg ? vdev->ops->config_size : 0);
+	if (cfg)
+		vm_state_put_bytes(s, cfg, vdev->ops->config_size);
+	if (vdev->ops->save)
+		vdev->ops->save(vdev, s);
+}
+
+int virtio_mmio_load(struct virtio_mmio *vdev, struct vm_state *s, bool apply, struct vs_err *err)
+{
+	struct virtio_mmio n = *vdev;
+	const char *name = vdev->ops->name;
+	uint32_t id = vm_state_get_u32(s);
+	if (id != vdev->ops->device_id)
+		return vs_errf(err, EINVAL, "virtio-%s: snapshot holds device type %u here", name,
+			       id);
+	n.status = vm_state_get_u32(s);
+	n.device_features_sel = vm_state_get_u32(s);
+	n.driver_features_sel = vm_state_get_u32(s);
+	n.driver_features = vm_state_get_u64(s);
+	n.queue_sel = vm_state_get_u32(s);
+	n.interrupt_status = vm_state_get_u32(s) & (VIRTIO_INT_USED | VIRTIO_INT_CONFIG);
+	n.config_generation = vm_state_get_u32(s);
+	vm_state_get_str(s, n.failure, sizeof(n.failure));
+	n.failures = vm_state_get_u32(s);
+	uint32_t nq = vm_state_get_u32(s);
+	if (nq != vdev->ops->nqueues)
+		return vs_errf(err, EINVAL, "virtio-%s: snapshot has %u queues, device %u", name,
+			       nq, vdev->ops->nqueues);
+	for (unsigned q = 0; q < nq; q++) {
+		struct virtq *vq = &n.vq[q];
+		vq->num = vm_state_get_u32(s);
+		vq->ready = vm_state_get_bool(s);
+		vq->desc_gpa = vm_state_get_u64(s);
+		vq->avail_gpa = vm_state_get_u64(s);
+		vq->used_gpa = vm_state_get_u64(s);
+		vq->last_avail = vm_state_get_u16(s);
+		vq->used_idx = vm_state_get_u16(s);
+		vq->indirect = vm_state_get_bool(s);
+		vq->event_idx = vm_state_get_bool(s);
+		vq->signalled_used = vm_state_get_u16(s);
+		vq->signalled_valid = vm_state_get_bool(s);
+		vq->unsignalled = vm_state_get_bool(s);
+	}
+	uint32_t cfg_size = vm_state_get_u32(s);
+	const void *cfg = vdev->ops->config ? vdev->ops->config(vdev) : NULL;
+	uint32_t want = cfg ? vdev->ops->config_size : 0;
+	if (cfg_size != want)
+		return vs_errf(err, EINVAL, "virtio-%s: configuration of %u bytes, device has %u",
+			       name, cfg_size, want);
+	uint8_t saved_cfg[256];
+	if (cfg_size > sizeof(saved_cfg))
+		return vs_errf(err, EINVAL, "virtio-%s: configuration too large", name);
+	vm_state_get_bytes(s, saved_cfg, cfg_size);
+	size_t model_pos = s->pos;
+	int r;
+	if (vdev->ops->load && (r = vdev->ops->load(vdev, s, false, err)) < 0)
+		return r;
+	if ((r = vm_state_check_end(s, name, err)) < 0)
+		return r;
+	if (cfg_size && !vdev->ops->load && memcmp(saved_cfg, cfg, cfg_size) != 0)
+		return vs_errf(err, EINVAL,
+			       "virtio-%s: device configuration differs from the snapshot's "
+			       "(another disk size or MAC address?)",
+			       name);
+	for (unsigned q = 0; q < nq; q++) {
+		struct vs_err qerr = VS_ERR_INIT;
+		if (n.vq[q].ready && virtq_validate(&n.vq[q], &qerr) < 0)
+			return vs_errf(err, EINVAL, "virtio-%s: queue %u: %s", name, q, qerr.msg);
+	}
+	if (!apply)
+		return 0;
+	*vdev = n;
+	if (vdev->ops->load) { /* decoded and checked above: cannot fail now */
+		struct vm_state again = vm_state_reader(s->data, s->len);
+		again.pos = model_pos;
+		vdev->ops->load(vdev, &again, true, err);
+	}
+	update_irq(vdev);
+	return 0;
+}
+
+void virtio_mmio_after_load(struct virtio_mmio *vdev)
+{
+	if (!virtio_mmio_live(vdev)) {
+		if (vdev->ops->reset)
+			vdev->ops->reset(vdev);
+		return;
+	}
+	if (vdev->ops->driver_ok)
+		vdev->ops->driver_ok(vdev);
+	for (unsigned q = 0; q < vdev->ops->nqueues; q++)
+		if (vdev->vq[q].ready && vdev->ops->queue_notify)
+			vdev->ops->queue_notify(vdev, q);
+}

@@ -3,7 +3,9 @@
  * chain parsers of virtio-blk and virtio-rng (the guest-facing parsers of
  * lib/vm/virtio).  libFuzzer entry point; replay_main.c replays a corpus.
  *
- * Input: byte 0 selects the device (even: blk, odd: rng), byte 1 the queue
+ * Input: byte 0 selects the device (below 0xf0: even blk, odd rng; 0xf0-0xf7:
+ * virtio-balloon, queue (byte 0 & 3) % 3 (inflate, deflate, stats);
+ * 0xf8-0xff: virtio-input, queue byte 0 & 1 (events, status)), byte 1 the queue
  * size (1 << (b % 9)), byte 2 the features (bit 0 indirect, bit 1 event
  * index), bytes 3-4 the available index; the rest is the first 64 KiB of
  * guest RAM, where the descriptor table sits at 0, the available ring at
@@ -73,8 +75,14 @@ static void disk_close(struct vm_block_backend *be)
 	free(be);
 }
 
-static const struct vm_block_backend_ops disk_ops = { disk_preadv, disk_pwritev, disk_flush,
-						      disk_range,  disk_range,	 disk_close };
+static const struct vm_block_backend_ops disk_ops = {
+	.preadv = disk_preadv,
+	.pwritev = disk_pwritev,
+	.flush = disk_flush,
+	.discard = disk_range,
+	.write_zeroes = disk_range,
+	.close = disk_close,
+};
 
 static void reg(struct vm_bus *bus, uint64_t off, uint32_t v)
 {
@@ -95,7 +103,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vm_bus_add_ram(&bus, RAM_BASE, RAM_SIZE, ram, false, "ram", &err);
 
 	struct virtio_mmio *vdev;
-	if (data[0] & 1) {
+	unsigned q = 0;
+	bool balloon = data[0] >= 0xf0 && data[0] < 0xf8, input = data[0] >= 0xf8;
+	if (balloon) {
+		vdev = virtio_balloon_new(&bus, &err);
+		q = (data[0] & 3) % 3;
+	} else if (input) {
+		vdev = virtio_input_keyboard_new(&bus, &err);
+		q = data[0] & 1;
+	} else if (data[0] & 1) {
 		vdev = virtio_rng_new(&bus, &err);
 	} else {
 		struct fuzz_disk *d = calloc(1, sizeof(*d));
@@ -123,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reg(&bus, 0x24, 1);
 	reg(&bus, 0x20, features_hi);
 	reg(&bus, 0x70, 11);
-	reg(&bus, 0x30, 0);
+	reg(&bus, 0x30, q);
 	reg(&bus, 0x38, 1U << (data[1] % 9));
 	reg(&bus, 0x80, (uint32_t)RAM_BASE);
 	reg(&bus, 0x90, (uint32_t)RAM_BASE + 0x1000);
@@ -132,11 +148,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint16_t avail_idx = (uint16_t)(data[3] | data[4] << 8);
 	memcpy(ram + 0x1000 + 2, &avail_idx, 2);
 	reg(&bus, 0x70, 15);
-	reg(&bus, 0x50, 0);
+	reg(&bus, 0x50, q);
+	if (balloon) {
+		virtio_balloon_set_target(vdev, data[1]);
+		virtio_balloon_request_stats(vdev);
+	} else if (input) {
+		virtio_input_send_ctrl_alt_del(vdev);
+	}
 	/* A second kick after the guest "added" more: replays the same ring. */
 	avail_idx = (uint16_t)(avail_idx + data[1]);
 	memcpy(ram + 0x1000 + 2, &avail_idx, 2);
-	reg(&bus, 0x50, 0);
+	reg(&bus, 0x50, q);
 	reg(&bus, 0x70, 0);
 
 	virtio_mmio_free(vdev);

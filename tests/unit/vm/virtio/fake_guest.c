@@ -20,8 +20,10 @@ void fg_init(struct fake_guest *g)
 {
 	struct vs_err err = VS_ERR_INIT;
 	memset(g, 0, sizeof(*g));
-	g->ram = calloc(1, G_RAM_SIZE);
+	/* Page-aligned like real guest RAM (the balloon madvises whole pages). */
+	g->ram = aligned_alloc(4096, G_RAM_SIZE);
 	assert_non_null(g->ram);
+	memset(g->ram, 0, G_RAM_SIZE);
 	vm_bus_init(&g->bus);
 	assert_int_equal(
 	    vm_bus_add_ram(&g->bus, G_RAM_BASE, G_RAM_SIZE, g->ram, false, "ram", &err), 0);

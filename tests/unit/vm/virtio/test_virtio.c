@@ -79,8 +79,14 @@ static void mem_close(struct vm_block_backend *be)
 	free(m);
 }
 
-static const struct vm_block_backend_ops mem_ops = { mem_preadv,  mem_pwritev, mem_flush,
-						     mem_discard, mem_zeroes,  mem_close };
+static const struct vm_block_backend_ops mem_ops = {
+	.preadv = mem_preadv,
+	.pwritev = mem_pwritev,
+	.flush = mem_flush,
+	.discard = mem_discard,
+	.write_zeroes = mem_zeroes,
+	.close = mem_close,
+};
 
 static struct mem_backend *mem_new(uint64_t size, bool ro)
 {

@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""bench/lifecycle snapshot rows: snapshots, restore and live migration,
+vessel-vmm vs QEMU 7.2 TCG, same guest images, same run.
+
+Both VMMs boot the same OpenSBI, kernel and initramfs with 256 MiB and one
+hart; the guest prints a counter on its console as fast as it can, so
+"running" means "printing again".  vessel-vmm is driven through its control
+API, QEMU through QMP.  Rows:
+
+  save        time of the snapshot request until the file is complete (ms)
+              (vessel PUT /snapshot/create; QEMU `migrate exec:cat>FILE`,
+              what `virsh save` does) and the file's size on disk (MiB)
+  restore     process start until the restored guest prints (ms)
+              (vessel --restore FILE; QEMU -incoming "exec:cat FILE");
+              also vessel's in-process PUT /snapshot/load time
+  10 VMs      PSS sum (MiB) of 10 VMs restored from one snapshot, each
+              printing
+  migrate     total time and downtime (ms), idle guest and a guest
+              rewriting 32 MiB of memory in a loop (vessel PUT /migrate to
+              --incoming unix:; QEMU migrate to -incoming tcp:127.0.0.1,
+              query-migrate total-time/downtime)
+
+Ratios are vessel/qemu (below 1: vessel is faster/smaller).
+"""
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration", "vm", "guest"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration", "vm", "snapshot"))
+import vmconsole as vc  # noqa: E402
+import snaplib as sl  # noqa: E402
+from lifecycle_bench import Qmp  # noqa: E402
+
+MEM = "256M"
+FAST = ("(i=0; while :; do echo CNT $i; i=$((i+1)); done) "
+        "</dev/null >/dev/console 2>&1 &")
+WRITER = ("(while :; do dd if=/dev/zero of=/dev/null bs=32M count=64 "
+          "2>/dev/null; done) </dev/null >/dev/null 2>&1 &")
+
+
+def machine(gdir):
+    return vc.Machine(gdir, cpus=1, mem=MEM, timeout=1200)
+
+
+def boot(kind, gdir, work, name, extra=()):
+    sock = os.path.join(work, name + ".sock")
+    argv = machine(gdir).argv(kind, vc.vmm_program(kind))
+    if kind == "vessel":
+        argv += ["--api", sock]
+    else:
+        argv += ["-qmp", "unix:%s,server=on,wait=off" % sock]
+    con = vc.Console(argv + list(extra), os.path.join(work, name + ".log"),
+                     scale=1.0)
+    con.wait_banner(timeout=600)
+    return con, sock
+
+
+def first_output(argv, log, timeout=60):
+    """Start argv; ms until the guest prints the counter (None: hung)."""
+    t0 = time.perf_counter()
+    con = vc.Console(argv, log, scale=1.0)
+    try:
+        con.expect(r"CNT \d+", timeout)
+        return (time.perf_counter() - t0) * 1000, con
+    except vc.TestFailure:
+        con.close()
+        return None, None
+
+
+def pss_kib(pid):
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def children_pss(con):
+    """PSS of the VMM process (the console's child, maybe via ip netns)."""
+    return pss_kib(con.proc.pid)
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(v, unit):
+    return "   hung" if v is None else "%7.1f %s" % (v, unit)
+
+
+def ratio(a, b):
+    return "   n/a" if a is None or b is None or b == 0 else "%6.2fx" % (a / b)
+
+
+def row(name, v, q, unit):
+    print("%-28s vessel %s   qemu %s   ratio %s" % (name, fmt(v, unit), fmt(q, unit),
+                                                   ratio(v, q)))
+
+
+def qemu_wait_migration(q, timeout=600):
+    deadline = time.monotonic() + timeout
+    while True:
+        st = q.cmd("query-migrate")
+        if st.get("status") in ("completed", "failed", "cancelled"):
+            return st
+        if time.monotonic() > deadline:
+            raise OSError("QEMU migration did not finish: %r" % st)
+        time.sleep(0.01)
+
+
+def vessel_save(gdir, work, iters):
+    con, sock = boot("vessel", gdir, work, "vsave")
+    con.send(FAST + "\n")
+    con.expect(r"CNT 100", 60)
+    times, sizes = [], []
+    snap = os.path.join(work, "v.snap")
+    for i in range(iters):
+        t0 = time.perf_counter()
+        out = sl.api_ok(sock, "PUT", "/snapshot/create", {"path": snap})
+        times.append((time.perf_counter() - t0) * 1000)
+        sizes.append(out["file_bytes"] / 2**20)
+    load = []
+    for i in range(iters):
+        out = sl.api_ok(sock, "PUT", "/snapshot/load", {"path": snap})
+        load.append(out["elapsed_ms"])
+    con.close()
+    return med(times), med(sizes), med(load), snap
+
+
+def qemu_save(gdir, work, iters):
+    con, sock = boot("qemu", gdir, work, "qsave")
+    con.send(FAST + "\n")
+    con.expect(r"CNT 100", 120)
+    q = Qmp(sock)
+    times, sizes = [], []
+    snap = os.path.join(work, "q.snap")
+    for i in range(iters):
+        if os.path.exists(snap):
+            os.unlink(snap)
+        t0 = time.perf_counter()
+        q.cmd("migrate", uri="exec:cat > %s" % snap)
+        st = qemu_wait_migration(q)
+        times.append((time.perf_counter() - t0) * 1000)
+        if st["status"] != "completed":
+            raise OSError("QEMU save: %r" % st)
+        sizes.append(os.stat(snap).st_blocks * 512 / 2**20)
+        q.cmd("cont")
+    q.close()
+    con.close()
+    return med(times), med(sizes), snap
+
+
+def restore_argv(kind, gdir, snap):
+    if kind == "vessel":
+        return [vc.vmm_program("vessel"), "--restore", snap, "--serial", "stdio",
+                "--timeout", "600"]
+    return machine(gdir).argv("qemu", vc.vmm_program("qemu")) + [
+        "-incoming", "exec:cat %s" % snap]
+
+
+def restores(kind, gdir, work, snap, iters):
+    out = []
+    for i in range(iters):
+        ms, con = first_output(restore_argv(kind, gdir, snap),
+                               os.path.join(work, "%s-restore%d.log" % (kind, i)))
+        out.append(ms)
+        if con:
+            con.close()
+    return out
+
+
+def ten_vms(kind, gdir, work, snap):
+    cons = []
+    try:
+        for i in range(10):
+            ms, con = first_output(restore_argv(kind, gdir, snap),
+                                   os.path.join(work, "%s-ten%d.log" % (kind, i)), 120)
+            if not con:
+                return None
+            cons.append(con)
+        time.sleep(1)
+        return sum(children_pss(c) for c in cons) / 1024
+    finally:
+        for c in cons:
+            c.close()
+
+
+def vessel_migrate(gdir, work, writer):
+    src, sock = boot("vessel", gdir, work, "vmsrc")
+    src.send(FAST.replace("done)", "sleep 0.05; done)") + "\n")
+    if writer:
+        src.send(WRITER + "\n")
+    src.expect(r"CNT 20", 60)
+    mig = os.path.join(work, "vmig.sock")
+    dst = vc.Console([vc.vmm_program("vessel"), "--incoming", "unix:" + mig,
+                      "--serial", "stdio", "--timeout", "600"],
+                     os.path.join(work, "vmdst.log"), scale=1.0)
+    while not os.path.exists(mig):
+        time.sleep(0.01)
+    sl.api(sock, "PUT", "/migrate", {"uri": "unix:" + mig})
+    src.wait_exit(600)
+    m = re.search(r"completed: total ([\d.]+) ms, downtime ([\d.]+) ms", src.buf)
+    dst.close()
+    src.close()
+    return (float(m.group(1)), float(m.group(2))) if m else (None, None)
+
+
+def qemu_migrate(gdir, work, writer):
+    src, sock = boot("qemu", gdir, work, "qmsrc")
+    src.send(FAST.replace("done)", "sleep 0.05; done)") + "\n")
+    if writer:
+        src.send(WRITER + "\n")
+    src.expect(r"CNT 20", 120)
+    port = 46000 + os.getpid() % 1000
+    dsock = os.path.join(work, "qmdst.sock")
+    dargv = machine(gdir).argv("qemu", vc.vmm_program("qemu")) + [
+        "-qmp", "unix:%s,server=on,wait=off" % dsock,
+        "-incoming", "tcp:127.0.0.1:%d" % port]
+    dst = vc.Console(dargv, os.path.join(work, "qmdst.log"), scale=1.0)
+    dq = Qmp(dsock)
+    q = Qmp(sock)
+    q.cmd("migrate", uri="tcp:127.0.0.1:%d" % port)
+    st = qemu_wait_migration(q)
+    q.close()
+    dq.close()
+    dst.close()
+    src.close()
+    if st.get("status") != "completed":
+        return None, None
+    return float(st.get("total-time", 0)), float(st.get("downtime", 0))
+
+
+def main():
+    iters = int(os.environ.get("BENCH_SNAPSHOT_ITERATIONS", "3"))
+    gdir = vc.guest_dir()
+    work = tempfile.mkdtemp(prefix="vessel-bench-snapshot-")
+    try:
+        print("bench/lifecycle snapshots: %s guest, %d iterations (medians)" % (MEM, iters))
+        vt, vs, vload, vsnap = vessel_save(gdir, work, iters)
+        qt, qs, qsnap = qemu_save(gdir, work, iters)
+        row("snapshot save time", vt, qt, "ms")
+        row("snapshot size on disk", vs, qs, "MiB")
+        vr = restores("vessel", gdir, work, vsnap, iters)
+        qr = restores("qemu", gdir, work, qsnap, iters)
+        row("restore to running (process)", med(vr), med(qr), "ms")
+        print("%-28s vessel %s   (PUT /snapshot/load, in-process, target <= 5 ms)"
+              % ("restore to running (load)", fmt(vload, "ms")))
+        if None in qr:
+            print("  qemu: %d of %d restores never printed again (hung)"
+                  % (qr.count(None), len(qr)))
+        row("10 VMs from one snapshot PSS", ten_vms("vessel", gdir, work, vsnap),
+            ten_vms("qemu", gdir, work, qsnap), "MiB")
+        for writer in (False, True):
+            what = "busy" if writer else "idle"
+            vt, vd = vessel_migrate(gdir, work, writer)
+            qt, qd = qemu_migrate(gdir, work, writer)
+            row("migrate %s total" % what, vt, qt, "ms")
+            row("migrate %s downtime" % what, vd, qd, "ms")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+/*
+ * api.h - the control API of one VM: HTTP/1.1 + JSON on a unix socket
+ * (docs/api/vessel-vmm.yaml is the contract; docs/vessel-vmm.md the guide).
+ *
+ * The server runs on its own thread (libmicrohttpd's internal polling
+ * thread).  Every request is parsed into a typed request, checked against
+ * the VM's state, then executed; anything that reads or changes the machine
+ * does so inside vm_machine_run_at_safepoint(), with every hart stopped.
+ *
+ * Lifetime: start the server after the board exists and stop it before the
+ * board is freed.  The socket is created 0600 (an existing socket file at
+ * PATH is replaced; any other file is refused) and unlinked by stop.
+ */
+#ifndef VESSEL_VM_API_H
+#define VESSEL_VM_API_H
+
+#include <stddef.h>
+
+#include "vessel/core/err.h"
+
+struct virt_board;
+struct vm_api;
+
+struct vm_api_config {
+	const char *socket_path;
+	struct virt_board *board;
+	size_t max_body; /* request bodies above this get 413; 0: 64 KiB */
+};
+
+struct vm_api *vm_api_start(const struct vm_api_config *cfg, struct vs_err *err);
+/* Stop serving (waits for the request in progress), unlink the socket. */
+void vm_api_stop(struct vm_api *api);
+
+#endif

@@ -1,0 +1,666 @@
+/*
+ * migrate.c - live migration (include/vessel/vm/migrate.h,
+ * docs/migration.md).
+ *
+ * Stream (little-endian): the source sends a hello { "VSLMIG1\n", u64 RAM
+ * size, u64 data offset }, then messages { u32 type, u32 count, u64 first }:
+ *   PAGES  count pages from page `first`, 4096 * count bytes follow;
+ *   STATE  `first` bytes follow: the head of a snapshot file (header,
+ *          sections, RAM section, END) whose RAM lies at the data offset;
+ *   DONE   end of stream.
+ * The destination answers one byte after DONE: 'K' (running) or 'E'
+ * followed by a message.  It writes pages straight into a memfd laid out as
+ * a snapshot file (RAM at the data offset) and the state at offset 0, then
+ * restores that file as --restore does (same validation; RAM is mapped from
+ * the memfd, nothing is copied).
+ *
+ * Source algorithm, on its own thread (the guest keeps running):
+ *   1. at a safe point: dirty tracking on, bitmap cleared;
+ *   2. round 0 sends every non-zero page (reading RAM while the guest
+ *      writes it is fine: a page written after the clear is dirty and is
+ *      sent again);
+ *   3. each round takes and clears the dirty bitmap at a safe point and
+ *      sends those pages; when the pages left would take less than
+ *      MIG_DOWNTIME_MS at the measured bandwidth (or after MIG_MAX_ROUNDS),
+ *      the guest is paused at a safe point; rounds that do not shrink
+ *      raise a throttle: the migration thread holds the harts at safe
+ *      points for a growing share of time (up to 90 %);
+ *   4. paused: last dirty pages, disks flushed, state, DONE; wait for 'K'.
+ * Success: the source exits (status 0).  Any failure - connect, send,
+ * destination error or death, timeout - resumes the guest (if paused) and
+ * reports the error in GET /migrate; the guest never notices.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vessel/core/cleanup.h"
+#include "vessel/core/log.h"
+#include "vessel/core/util.h"
+#include "vessel/vm/cpu.h"
+#include "vessel/vm/migrate.h"
+#include "vessel/vm/snapshot.h"
+#include "vessel/vm/virtio.h"
+
+#define MIG_MAGIC	   "VSLMIG1\n"
+#define MIG_PAGES	   1
+#define MIG_STATE	   2
+#define MIG_DONE	   3
+#define MIG_BATCH	   256 /* pages per PAGES message */
+#define MIG_MAX_ROUNDS	   30
+#define MIG_DOWNTIME_MS	   20
+#define MIG_DATA_OFFSET	   (4ULL << 20) /* room for the state head */
+#define MIG_ACK_TIMEOUT_MS 60000
+#define PAGE		   VM_SNAP_PAGE_SIZE
+
+struct vm_migration {
+	struct virt_board *b;
+	struct vm_machine *m;
+	char uri[512];
+	pthread_t thread;
+	bool joined;
+	pthread_mutex_t lock;
+	struct vm_migration_status st;
+	int fd;
+	uint64_t npages;
+	uint64_t *sent;	  /* pages the destination holds */
+	uint64_t *dirty;  /* copy of the CPU's bitmap for one round */
+	uint8_t *touched; /* round 0: pages ever touched (NULL: all) */
+	unsigned throttle_pct;
+};
+
+/* ---- connections ---------------------------------------------------------- */
+
+static int uri_connect(const char *uri, bool listen_side, struct vs_err *err)
+{
+	if (strncmp(uri, "unix:", 5) == 0) {
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		if (!uri[5] || strlen(uri + 5) >= sizeof(a.sun_path))
+			return vs_errf(err, EINVAL, "migration URI %s: bad socket path", uri);
+		strcpy(a.sun_path, uri + 5);
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return vs_syserrf(err, errno, "migration: socket");
+		if (!listen_side) {
+			if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+				int e = errno;
+				close(fd);
+				return vs_syserrf(err, e, "migration: connect to %s", uri);
+			}
+			return fd;
+		}
+		unlink(a.sun_path);
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1) < 0) {
+			int e = errno;
+			close(fd);
+			return vs_syserrf(err, e, "migration: listen on %s", uri);
+		}
+		return fd;
+	}
+	if (strncmp(uri, "tcp:", 4) == 0) {
+		char host[256];
+		const char *colon = strrchr(uri + 4, ':');
+		if (!colon || colon == uri + 4 || (size_t)(colon - uri - 4) >= sizeof(host) ||
+		    !colon[1])
+			return vs_errf(err, EINVAL, "migration URI %s: expected tcp:HOST:PORT",
+				       uri);
+		memcpy(host, uri + 4, (size_t)(colon - uri - 4));
+		host[colon - uri - 4] = 0;
+		struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+					  .ai_flags = listen_side ? AI_PASSIVE : 0 };
+		struct addrinfo *ai = NULL;
+		int g = getaddrinfo(host, colon + 1, &hints, &ai);
+		if (g != 0)
+			return vs_errf(err, EINVAL, "migration URI %s: %s", uri, gai_strerror(g));
+		int fd = -1, e = 0;
+		for (struct addrinfo *p = ai; p; p = p->ai_next) {
+			fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
+			if (fd < 0) {
+				e = errno;
+				continue;
+			}
+			int one = 1;
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+			int ok = listen_side ? (bind(fd, p->ai_addr, p->ai_addrlen) == 0 &&
+						listen(fd, 1) == 0)
+					     : connect(fd, p->ai_addr, p->ai_addrlen) == 0;
+			if (ok)
+				break;
+			e = errno;
+			close(fd);
+			fd = -1;
+		}
+		freeaddrinfo(ai);
+		if (fd < 0)
+			return vs_syserrf(err, e ? e : EINVAL, "migration: %s %s",
+					  listen_side ? "listen on" : "connect to", uri);
+		return fd;
+	}
+	return vs_errf(err, EINVAL, "migration URI %s: expected unix:PATH or tcp:HOST:PORT", uri);
+}
+
+static int send_all(int fd, const void *buf, size_t len, struct vs_err *err)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return vs_syserrf(err, n < 0 ? errno : EPIPE, "migration: send");
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int recv_all(int fd, void *buf, size_t len, struct vs_err *err)
+{
+	uint8_t *p = buf;
+	while (len) {
+		ssize_t n = recv(fd, p, len, MSG_WAITALL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return vs_syserrf(err, errno, "migration: receive");
+		if (n == 0)
+			return vs_errf(err, EPIPE, "migration: the peer closed the connection");
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+struct mig_msg {
+	uint32_t type, count;
+	uint64_t first;
+};
+
+/* ---- source ----------------------------------------------------------------- */
+
+static void mig_set(struct vm_migration *mig, void (*fn)(struct vm_migration_status *, void *),
+		    void *arg)
+{
+	pthread_mutex_lock(&mig->lock);
+	fn(&mig->st, arg);
+	pthread_mutex_unlock(&mig->lock);
+}
+
+static void add_sent(struct vm_migration_status *st, void *arg)
+{
+	uint64_t n = *(uint64_t *)arg;
+	st->pages_sent += n;
+	st->bytes_sent += n * PAGE + sizeof(struct mig_msg);
+}
+
+static bool page_zero(const uint8_t *p)
+{
+	const uint64_t *q = (const uint64_t *)p;
+	for (unsigned i = 0; i < PAGE / 8; i++)
+		if (q[i])
+			return false;
+	return true;
+}
+
+/* At a safe point: keep every hart stopped for a while (throttling). */
+static int hold_harts(struct vm_machine *m, void *opaque)
+{
+	usleep(*(unsigned *)opaque);
+	return 0;
+}
+
+/* Send the pages set in bits (all non-zero pages when bits is NULL). */
+static int send_pages(struct vm_migration *mig, const uint64_t *bits, struct vs_err *err)
+{
+	const uint8_t *ram = vm_machine_ram(mig->m);
+	for (uint64_t p = 0; p < mig->npages;) {
+		bool want = bits ? (bits[p / 64] >> (p % 64)) & 1
+				 : (!mig->touched || mig->touched[p]) && !page_zero(ram + p * PAGE);
+		if (!want) {
+			p++;
+			continue;
+		}
+		uint64_t q = p + 1;
+		while (q < mig->npages && q - p < MIG_BATCH &&
+		       (bits ? (bits[q / 64] >> (q % 64)) & 1
+			     : (!mig->touched || mig->touched[q]) && !page_zero(ram + q * PAGE)))
+			q++;
+		struct mig_msg h = { MIG_PAGES, (uint32_t)(q - p), p };
+		int r = send_all(mig->fd, &h, sizeof(h), err);
+		if (r == 0)
+			r = send_all(mig->fd, ram + p * PAGE, (q - p) * PAGE, err);
+		if (r < 0)
+			return r;
+		for (uint64_t i = p; i < q; i++)
+			mig->sent[i / 64] |= 1ULL << (i % 64);
+		uint64_t n = q - p;
+		mig_set(mig, add_sent, &n);
+		p = q;
+		if (mig->throttle_pct) {
+			/* hold the harts for a share of the time (throttling) */
+			unsigned hold_us = mig->throttle_pct * 50;
+			vm_machine_run_at_safepoint(mig->m, hold_harts, &hold_us);
+		}
+	}
+	return 0;
+}
+
+/* At a safe point: take the CPU's dirty bitmap and restart the round. */
+static int take_dirty(struct vm_machine *m, void *opaque)
+{
+	struct vm_migration *mig = opaque;
+	struct rv_core *core = vm_machine_core(m);
+	const uint64_t *d = rv_core_dirty_bitmap(core);
+	if (!d)
+		return -EINVAL;
+	memcpy(mig->dirty, d, (mig->npages + 63) / 64 * 8);
+	rv_core_dirty_clear(core);
+	return 0;
+}
+
+static int start_tracking(struct vm_machine *m, void *opaque)
+{
+	struct rv_core *core = vm_machine_core(m);
+	struct vs_err err = VS_ERR_INIT;
+	int r = rv_core_dirty_track(core, true, &err);
+	if (r == 0)
+		rv_core_dirty_clear(core);
+	return r;
+}
+
+static int pause_and_take(struct vm_machine *m, void *opaque)
+{
+	struct vm_migration *mig = opaque;
+	struct virt_board_parts p;
+	if (!vm_machine_paused(m))
+		vm_machine_pause(m);
+	virt_board_parts(mig->b, &p); /* drains the disks: their DMA is in this round */
+	return take_dirty(m, opaque);
+}
+
+static int resume_cb(struct vm_machine *m, void *opaque)
+{
+	if (vm_machine_paused(m))
+		vm_machine_resume(m);
+	return 0;
+}
+
+struct final_ctx {
+	struct vm_migration *mig;
+	int memfd;
+	uint64_t state_len;
+	struct vs_err err;
+};
+
+/* Paused, at a safe point: flush the disks, write the state head. */
+static int write_final(struct vm_machine *m, void *opaque)
+{
+	struct final_ctx *f = opaque;
+	struct virt_board_parts p;
+	virt_board_parts(f->mig->b, &p);
+	for (unsigned i = 0; i < p.nvirtio; i++) {
+		struct vm_block_backend *be = virtio_blk_backend(p.virtio[i]);
+		if (be && !be->readonly && be->ops->flush(be, &f->err) < 0)
+			return -EIO;
+	}
+	return virt_snapshot_write_state(f->mig->b, f->memfd, MIG_DATA_OFFSET, f->mig->sent,
+					 &f->state_len, &f->err);
+}
+
+static uint64_t popcount_bits(const uint64_t *b, uint64_t npages)
+{
+	uint64_t n = 0;
+	for (uint64_t i = 0; i < (npages + 63) / 64; i++)
+		n += (uint64_t)__builtin_popcountll(b[i]);
+	return n;
+}
+
+static int wait_ack(int fd, struct vs_err *err)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int r = poll(&pfd, 1, MIG_ACK_TIMEOUT_MS);
+	if (r == 0)
+		return vs_errf(err, ETIMEDOUT, "migration: the destination did not confirm");
+	char c;
+	if (recv_all(fd, &c, 1, err) < 0)
+		return vs_err_prefix(err, "migration: waiting for the destination");
+	if (c == 'K')
+		return 0;
+	char msg[200] = "";
+	ssize_t n = recv(fd, msg, sizeof(msg) - 1, 0);
+	msg[n > 0 ? n : 0] = 0;
+	return vs_errf(err, EIO, "migration: the destination refused the VM: %s", msg);
+}
+
+struct round_info {
+	unsigned rounds;
+	uint64_t dirty;
+	unsigned throttle;
+};
+
+static void set_round(struct vm_migration_status *st, void *arg)
+{
+	struct round_info *ri = arg;
+	st->rounds = ri->rounds;
+	st->dirty_pages = ri->dirty;
+	st->throttle_pct = ri->throttle;
+}
+
+static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_err *err)
+{
+	int r;
+	mig->fd = uri_connect(mig->uri, false, err);
+	if (mig->fd < 0)
+		return mig->fd;
+	int sndbuf = 4 << 20;
+	setsockopt(mig->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	uint8_t hello[24];
+	memcpy(hello, MIG_MAGIC, 8);
+	uint64_t ram_size = mig->npages * PAGE, off = MIG_DATA_OFFSET;
+	memcpy(hello + 8, &ram_size, 8);
+	memcpy(hello + 16, &off, 8);
+	if ((r = send_all(mig->fd, hello, sizeof(hello), err)) < 0)
+		return r;
+	if ((r = vm_machine_run_at_safepoint(mig->m, start_tracking, mig)) < 0)
+		return vs_errf(err, -r, "migration: cannot track dirty pages");
+	/* Round 0: all of RAM (pages never touched are known zeros). */
+	uint64_t t = vs_now_ns();
+	if (virt_snapshot_ram_anonymous(mig->b))
+		mig->touched = vm_snap_ram_touched(vm_machine_ram(mig->m), mig->npages * PAGE);
+	r = send_pages(mig, NULL, err);
+	free(mig->touched);
+	mig->touched = NULL;
+	if (r < 0)
+		return r;
+	double bw = 0; /* pages per ms */
+	uint64_t sent_before = 0, prev_dirty = UINT64_MAX;
+	unsigned stuck = 0;
+	struct round_info ri = { 0 };
+	for (unsigned round = 1;; round++) {
+		struct vm_migration_status now;
+		vm_migration_status(mig, &now);
+		double ms = (vs_now_ns() - t) / 1e6;
+		if (ms > 0.1 && now.pages_sent > sent_before)
+			bw = (now.pages_sent - sent_before) / ms;
+		sent_before = now.pages_sent;
+		t = vs_now_ns();
+		/* Peek at the dirty count without stopping: decide to converge. */
+		if ((r = vm_machine_run_at_safepoint(mig->m, take_dirty, mig)) < 0)
+			return vs_errf(err, -r, "migration: dirty tracking stopped");
+		uint64_t dirty = popcount_bits(mig->dirty, mig->npages);
+		ri = (struct round_info){ round, dirty, mig->throttle_pct };
+		mig_set(mig, set_round, &ri);
+		bool small = bw > 0 && dirty / bw < MIG_DOWNTIME_MS;
+		if (small || dirty == 0 || round >= MIG_MAX_ROUNDS)
+			break;
+		if (dirty >= prev_dirty && ++stuck >= 2 && mig->throttle_pct < 90) {
+			mig->throttle_pct += 20; /* the guest dirties faster than we send */
+			stuck = 0;
+		}
+		prev_dirty = dirty;
+		if ((r = send_pages(mig, mig->dirty, err)) < 0)
+			return r;
+	}
+	/* The pages of the last peek are still to send; pause and add the rest. */
+	vs_cleanup_free uint64_t *pending = malloc((mig->npages + 63) / 64 * 8);
+	if (!pending)
+		return vs_errf(err, ENOMEM, "migration: out of memory");
+	memcpy(pending, mig->dirty, (mig->npages + 63) / 64 * 8);
+	uint64_t t_pause = vs_now_ns();
+	if ((r = vm_machine_run_at_safepoint(mig->m, pause_and_take, mig)) < 0)
+		return vs_errf(err, -r, "migration: cannot pause the guest");
+	for (uint64_t i = 0; i < (mig->npages + 63) / 64; i++)
+		pending[i] |= mig->dirty[i];
+	if ((r = send_pages(mig, pending, err)) < 0)
+		return r;
+	struct final_ctx f = { .mig = mig, .err = VS_ERR_INIT };
+	f.memfd = memfd_create("vessel-migration-state", MFD_CLOEXEC);
+	if (f.memfd < 0)
+		return vs_syserrf(err, errno, "migration: memfd_create");
+	r = vm_machine_run_at_safepoint(mig->m, write_final, &f);
+	if (r < 0) {
+		close(f.memfd);
+		*err = f.err;
+		return r;
+	}
+	vs_cleanup_free uint8_t *head = malloc(f.state_len);
+	if (!head || vs_pread_full(f.memfd, head, f.state_len, 0) < 0) {
+		close(f.memfd);
+		return vs_errf(err, EIO, "migration: cannot read back the state");
+	}
+	close(f.memfd);
+	struct mig_msg h = { MIG_STATE, 0, f.state_len };
+	struct mig_msg done = { MIG_DONE, 0, 0 };
+	if ((r = send_all(mig->fd, &h, sizeof(h), err)) < 0 ||
+	    (r = send_all(mig->fd, head, f.state_len, err)) < 0 ||
+	    (r = send_all(mig->fd, &done, sizeof(done), err)) < 0)
+		return r;
+	if ((r = wait_ack(mig->fd, err)) < 0)
+		return r;
+	*downtime_ms = (vs_now_ns() - t_pause) / 1e6;
+	return 0;
+}
+
+static void set_final(struct vm_migration_status *st, void *arg)
+{
+	*st = *(struct vm_migration_status *)arg;
+}
+
+static void *migrate_thread(void *opaque)
+{
+	struct vm_migration *mig = opaque;
+	uint64_t t0 = vs_now_ns();
+	struct vs_err err = VS_ERR_INIT;
+	double downtime = 0;
+	int r = migrate_run(mig, &downtime, &err);
+	struct vm_migration_status st;
+	vm_migration_status(mig, &st);
+	st.total_ms = (vs_now_ns() - t0) / 1e6;
+	if (r == 0) {
+		st.state = VM_MIGRATION_COMPLETED;
+		st.downtime_ms = downtime;
+		mig_set(mig, set_final, &st);
+		vs_log(VS_LOG_INFO,
+		       "migration to %s completed: total %.1f ms, downtime %.1f ms, %" PRIu64
+		       " bytes, %u rounds",
+		       mig->uri, st.total_ms, st.downtime_ms, st.bytes_sent, st.rounds);
+		vm_machine_request_exit(mig->m, VM_EXIT_POWEROFF, 0); /* the VM lives on there */
+	} else {
+		/* The guest continues here as if nothing happened. */
+		vm_machine_run_at_safepoint(mig->m, resume_cb, NULL);
+		st.state = VM_MIGRATION_FAILED;
+		memcpy(st.error, err.msg, sizeof(st.error));
+		mig_set(mig, set_final, &st);
+		vs_log(VS_LOG_WARN, "migration to %s failed, the VM runs on here: %s", mig->uri,
+		       err.msg);
+	}
+	if (mig->fd >= 0)
+		close(mig->fd);
+	mig->fd = -1;
+	return NULL;
+}
+
+struct vm_migration *vm_migration_start(struct virt_board *b, const char *uri, struct vs_err *err)
+{
+	if (strncmp(uri, "unix:", 5) != 0 && strncmp(uri, "tcp:", 4) != 0) {
+		vs_errf(err, EINVAL, "migration URI %s: expected unix:PATH or tcp:HOST:PORT", uri);
+		return NULL;
+	}
+	if (strlen(uri) >= sizeof(((struct vm_migration *)0)->uri)) {
+		vs_errf(err, EINVAL, "migration URI too long");
+		return NULL;
+	}
+	struct vm_migration *mig = calloc(1, sizeof(*mig));
+	if (!mig) {
+		vs_errf(err, ENOMEM, "migration: out of memory");
+		return NULL;
+	}
+	mig->b = b;
+	mig->m = virt_board_machine(b);
+	mig->fd = -1;
+	snprintf(mig->uri, sizeof(mig->uri), "%s", uri);
+	mig->npages = virt_board_config(b)->ram_size / PAGE;
+	mig->sent = calloc((mig->npages + 63) / 64, 8);
+	mig->dirty = calloc((mig->npages + 63) / 64, 8);
+	pthread_mutex_init(&mig->lock, NULL);
+	mig->st.state = VM_MIGRATION_ACTIVE;
+	if (!mig->sent || !mig->dirty || pthread_create(&mig->thread, NULL, migrate_thread, mig)) {
+		free(mig->sent);
+		free(mig->dirty);
+		pthread_mutex_destroy(&mig->lock);
+		free(mig);
+		vs_errf(err, ENOMEM, "migration: cannot start its thread");
+		return NULL;
+	}
+	return mig;
+}
+
+void vm_migration_status(struct vm_migration *mig, struct vm_migration_status *out)
+{
+	pthread_mutex_lock(&mig->lock);
+	*out = mig->st;
+	pthread_mutex_unlock(&mig->lock);
+}
+
+void vm_migration_free(struct vm_migration *mig)
+{
+	if (!mig)
+		return;
+	pthread_join(mig->thread, NULL);
+	pthread_mutex_destroy(&mig->lock);
+	free(mig->sent);
+	free(mig->dirty);
+	free(mig);
+}
+
+/* ---- destination -------------------------------------------------------------- */
+
+static void refuse(int fd, const char *msg)
+{
+	char buf[220];
+	int n = snprintf(buf, sizeof(buf), "E%s", msg);
+	struct vs_err ignore = VS_ERR_INIT;
+	send_all(fd, buf, (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1), &ignore);
+}
+
+/* Receive the stream into memfd (a snapshot file); 0 at DONE. */
+static int receive(int c, int memfd, uint64_t *ram_size_out, struct vs_err *err)
+{
+	uint8_t hello[24];
+	int r = recv_all(c, hello, sizeof(hello), err);
+	if (r < 0)
+		return r;
+	if (memcmp(hello, MIG_MAGIC, 8) != 0)
+		return vs_errf(err, EINVAL, "migration: not a vessel migration stream");
+	uint64_t ram_size, off;
+	memcpy(&ram_size, hello + 8, 8);
+	memcpy(&off, hello + 16, 8);
+	if (off != MIG_DATA_OFFSET || ram_size == 0 || ram_size % PAGE || ram_size > (64ULL << 30))
+		return vs_errf(err, EINVAL, "migration: bad stream parameters");
+	if (ftruncate(memfd, (off_t)(off + ram_size)) < 0)
+		return vs_syserrf(err, errno, "migration: size the memory file");
+	uint8_t *ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, (off_t)off);
+	if (ram == MAP_FAILED)
+		return vs_syserrf(err, errno, "migration: map the memory file");
+	uint64_t npages = ram_size / PAGE;
+	bool have_state = false;
+	for (;;) {
+		struct mig_msg h;
+		if ((r = recv_all(c, &h, sizeof(h), err)) < 0)
+			break;
+		if (h.type == MIG_PAGES) {
+			if (h.count == 0 || h.count > MIG_BATCH || h.first >= npages ||
+			    h.count > npages - h.first) {
+				r = vs_errf(err, EINVAL, "migration: pages out of range");
+				break;
+			}
+			r = recv_all(c, ram + h.first * PAGE, (size_t)h.count * PAGE, err);
+		} else if (h.type == MIG_STATE) {
+			if (h.first > off || h.first < VM_SNAP_HEADER_SIZE) {
+				r = vs_errf(err, EINVAL, "migration: state of %" PRIu64 " bytes",
+					    h.first);
+				break;
+			}
+			vs_cleanup_free uint8_t *buf = malloc(h.first);
+			if (!buf) {
+				r = vs_errf(err, ENOMEM, "migration: out of memory");
+				break;
+			}
+			r = recv_all(c, buf, h.first, err);
+			if (r == 0 && (r = vs_pwrite_full(memfd, buf, h.first, 0)) < 0)
+				r = vs_syserrf(err, -r, "migration: write the state");
+			have_state = r == 0;
+		} else if (h.type == MIG_DONE) {
+			if (!have_state)
+				r = vs_errf(err, EINVAL,
+					    "migration: stream ended without the state");
+			break;
+		} else {
+			r = vs_errf(err, EINVAL, "migration: unknown message %u", h.type);
+		}
+		if (r < 0)
+			break;
+	}
+	munmap(ram, ram_size);
+	*ram_size_out = ram_size;
+	return r;
+}
+
+int vm_migration_incoming(const char *uri, const struct virt_config *host_cfg,
+			  struct virt_snapshot_config *sc, struct virt_board **out,
+			  struct vs_err *err)
+{
+	*out = NULL;
+	vs_cleanup_close int l = uri_connect(uri, true, err);
+	if (l < 0)
+		return l;
+	vs_cleanup_close int c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return vs_syserrf(err, errno, "migration: accept on %s", uri);
+	if (strncmp(uri, "unix:", 5) == 0)
+		unlink(uri + 5);
+	vs_cleanup_close int memfd = memfd_create("vessel-migration", MFD_CLOEXEC);
+	if (memfd < 0)
+		return vs_syserrf(err, errno, "migration: memfd_create");
+	uint64_t ram_size = 0;
+	int r = receive(c, memfd, &ram_size, err);
+	if (r < 0) {
+		refuse(c, err->msg);
+		return r;
+	}
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
+	if ((r = virt_snapshot_read_config(path, sc, err)) < 0) {
+		refuse(c, err->msg);
+		return r;
+	}
+	struct virt_config vc = *host_cfg;
+	virt_snapshot_apply_config(sc, &vc);
+	struct virt_board *b = virt_board_new(&vc, err);
+	if (!b) {
+		refuse(c, err->msg);
+		return -err->code;
+	}
+	if ((r = virt_snapshot_restore(b, path, err)) < 0) {
+		refuse(c, err->msg);
+		virt_board_free(b);
+		return r;
+	}
+	struct vs_err serr = VS_ERR_INIT;
+	if (send_all(c, "K", 1, &serr) < 0) {
+		virt_board_free(b);
+		return vs_errf(err, EPIPE, "migration: the source went away before the switch");
+	}
+	*out = b;
+	return 0;
+}
