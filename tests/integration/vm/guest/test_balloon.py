@@ -6,8 +6,8 @@ the host backs that memory.  PATCH /balloon {"memory_mib": 96} must make
 the guest's driver inflate to 160 MiB: GET /balloon reaches the target,
 the vessel-vmm process's RSS drops by at least 100 MiB (pages freed with
 MADV_DONTNEED), the guest's `free` total stays and its free memory drops by
-at least 100 MiB, and GET /balloon/statistics reports fresh numbers that
-agree with it.  /metrics exports the balloon.  With the balloon inflated,
+at least 100 MiB, and GET /balloon/statistics reports fresh numbers (free,
+available, total, caches, page faults, swap) that agree with it.  /metrics exports the balloon.  With the balloon inflated,
 writing a 120 MiB tmpfs file must succeed: the guest deflates by itself
 under memory pressure (VIRTIO_BALLOON_F_DEFLATE_ON_OOM).  Deflating back to
 256 MiB gives the memory back to the guest.  A target above --mem is refused (400).
@@ -92,12 +92,20 @@ def test(work):
         s, st = api.request("GET", "/balloon/statistics")
         if s != 200 or not st.get("fresh") or "free_memory_bytes" not in st:
             vc.fail("GET /balloon/statistics answered %d %r" % (s, st))
+        for key in ("free_memory_bytes", "total_memory_bytes", "available_memory_bytes",
+                    "disk_caches_bytes", "major_faults", "minor_faults", "swap_in_bytes",
+                    "swap_out_bytes"):
+            if key not in st:
+                vc.fail("statistics lack %s: %r" % (key, st))
+        if st["minor_faults"] == 0:
+            vc.fail("statistics report no page faults: %r" % st)
         if abs(st["free_memory_bytes"] - free1) > 16 * MiB or st["total_memory_bytes"] != total1:
             vc.fail("statistics %r disagree with the guest's meminfo (free %d, total %d)" %
                     (st, free1, total1))
         s, metrics = api.request("GET", "/metrics")
         if "vessel_vmm_balloon_actual_bytes %d" % (160 * MiB) not in metrics or \
-                'vessel_vmm_guest_memory_stat_bytes{stat="free_memory_bytes"}' not in metrics:
+                'vessel_vmm_guest_memory_stat_bytes{stat="free_memory_bytes"}' not in metrics or \
+                'vessel_vmm_guest_page_faults_total{kind="minor"}' not in metrics:
             vc.fail("/metrics lacks the balloon: %s" % metrics[-1500:])
 
         # deflate-on-oom: the guest needs more than it has and takes it back
