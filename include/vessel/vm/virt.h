@@ -67,6 +67,7 @@ struct virt_config {
 	const char *serial_path; /* VIRT_SERIAL_UNIX */
 	bool console_hvc;	 /* virtio-console on stdio (hvc0) */
 	bool rng;		 /* virtio-rng */
+	const char *agent_path;	 /* guest agent: a virtio-console on this unix socket */
 };
 
 #define VIRT_DEFAULT_BIOS "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
