@@ -366,12 +366,25 @@ struct vm_agent *vm_agent_connect(const char *path, double timeout_sec, struct v
 		return NULL;
 	}
 	a->next_id = 1;
-	a->fd = agent_connect_socket(path, deadline, err);
-	if (a->fd < 0 || agent_hello(a, deadline, err) < 0) {
-		vm_agent_close(a);
-		return NULL;
+	a->fd = -1;
+	for (;;) {
+		a->fd = agent_connect_socket(path, deadline, err);
+		if (a->fd < 0)
+			break;
+		int r = agent_hello(a, deadline, err);
+		if (r == 0)
+			return a;
+		/* Closed at once: the VMM still serves the previous client (it
+		 * notices its hangup when it next reads); try again. */
+		if (r != -ECONNRESET || a->rlen || expired(deadline) || !deadline)
+			break;
+		close(a->fd);
+		a->fd = -1;
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
 	}
-	return a;
+	vm_agent_close(a);
+	return NULL;
 }
 
 void vm_agent_close(struct vm_agent *a)
