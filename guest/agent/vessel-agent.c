@@ -1,6 +1,6 @@
 /*
  * vessel-agent - the vessel guest agent: runs commands and moves files for
- * the host over a virtio-console port (/dev/hvc1 by default), as incus-agent
+ * the host over a virtio-console port (found by find_port), as incus-agent
  * does over vsock.  Static, libc only; built by guest/rootfs.sh with the
  * riscv64 cross compiler and started in the background by the guest's /init.
  *
@@ -680,12 +680,62 @@ static int open_port(const char *path)
 	return fd;
 }
 
+/* Is /dev/NAME the kernel's console= (the user's, not ours)? */
+static bool is_console(const char *name)
+{
+	char cmdline[4096], want[32];
+	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, cmdline, sizeof(cmdline) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	cmdline[n] = 0;
+	snprintf(want, sizeof(want), "console=%s", name);
+	for (char *p = cmdline; (p = strstr(p, want)); p += strlen(want)) {
+		char end = p[strlen(want)];
+		if ((p == cmdline || p[-1] == ' ') &&
+		    (end == 0 || end == ' ' || end == ',' || end == '\n'))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The port when none is given: the highest-numbered hvc that has a device
+ * behind it (devtmpfs shows hvc0..7 whatever exists; open says ENODEV) and
+ * is not the console.  vessel-vmm adds the agent's port after the user's
+ * virtio console, so it is hvc1 next to one, hvc0 alone.
+ */
+static const char *find_port(char *buf, size_t size)
+{
+	for (int i = 7; i >= 0; i--) {
+		char name[16];
+		snprintf(name, sizeof(name), "hvc%d", i);
+		snprintf(buf, size, "/dev/%s", name);
+		int fd = open(buf, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		close(fd);
+		if (!is_console(name))
+			return buf;
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
-	const char *path = argc > 1 ? argv[1] : "/dev/hvc1";
+	char found[32];
 	if (argc > 2 || (argc > 1 && argv[1][0] == '-')) {
-		fprintf(stderr, "usage: vessel-agent [PORT]   (default /dev/hvc1)\n");
+		fprintf(stderr, "usage: vessel-agent [PORT]   (default: the last hvc that is "
+				"not the console)\n");
 		return 2;
+	}
+	const char *path = argc > 1 ? argv[1] : find_port(found, sizeof(found));
+	if (!path) {
+		fprintf(stderr, "vessel-agent: no virtio console port for the agent\n");
+		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	port = open_port(path);
