@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -194,7 +195,7 @@ static void exec_start(uint32_t id, const uint8_t *payload, uint32_t len)
 	char *cwd = NULL;
 	unsigned argc = 0, envc = 0;
 	bool stdin_streamed = false;
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 }, st[2] = { -1, -1 };
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	struct tlv t = { payload, payload + len };
 	uint16_t tag;
 	const uint8_t *val;
@@ -234,40 +235,42 @@ static void exec_start(uint32_t id, const uint8_t *payload, uint32_t len)
 		send_error(id, EINVAL, r < 0 ? "exec: malformed fields" : "exec: no argv");
 		goto out;
 	}
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0 ||
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
 	    (stdin_streamed && pipe2(in, O_CLOEXEC) < 0)) {
 		send_error(id, errno, "exec: pipe: %s", strerror(errno));
 		goto out;
 	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		send_error(id, errno, "exec: fork: %s", strerror(errno));
-		goto out;
-	}
-	if (pid == 0) {
-		int e;
-		setsid();
-		signal(SIGPIPE, SIG_DFL);
-		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (dup2(stdin_streamed ? in[0] : nul, 0) < 0 || dup2(out[1], 1) < 0 ||
-		    dup2(errp[1], 2) < 0)
-			goto child_fail;
-		if (cwd && chdir(cwd) < 0)
-			goto child_fail;
-		execvpe(argv[0], argv, envp);
-	child_fail:
-		e = errno;
-		if (write(st[1], &e, sizeof(e)) < 0)
-			_exit(126);
-		_exit(127);
-	}
-	close_fd(&st[1]);
-	int e = 0;
-	ssize_t n;
-	while ((n = read(st[0], &e, sizeof(e))) < 0 && errno == EINTR)
-		;
-	if (n == (ssize_t)sizeof(e)) { /* exec failed: report it, reap the child */
-		waitpid(pid, NULL, 0);
+	/*
+	 * posix_spawn: glibc runs the child on a CLONE_VM|CLONE_VFORK stack and
+	 * reports a failed exec (or chdir) as its return value; no page tables
+	 * are copied, which matters on an emulated CPU.  argv[0] is looked up
+	 * in the agent's PATH.
+	 */
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, dfl;
+	pid_t pid;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &dfl);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+					    POSIX_SPAWN_SETSIGDEF);
+	if (stdin_streamed)
+		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+	if (cwd)
+		posix_spawn_file_actions_addchdir_np(&fa, cwd);
+	int e = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (e) {
 		send_error(id, e, "exec %s%s%s: %s", argv[0], cwd ? " in " : "", cwd ? cwd : "",
 			   strerror(e));
 		goto out;
@@ -290,7 +293,6 @@ out:
 		close_fd(&in[i]);
 		close_fd(&out[i]);
 		close_fd(&errp[i]);
-		close_fd(&st[i]);
 	}
 	free_strv(argv);
 	free_strv(envp);
