@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -43,6 +44,7 @@
 #define INBUF_SIZE (VAG_HDR_SIZE + VAG_MAX_PAYLOAD + 4096)
 
 static int port = -1;
+static int sigchld_fd = -1; /* signalfd: a command exited */
 static uint8_t inbuf[INBUF_SIZE];
 static size_t inlen;
 static long long last_rx_ms;
@@ -740,6 +742,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* SIGCHLD through a signalfd: the exit is seen at once, not by polling
+	 * (commands get an empty mask from posix_spawn). */
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &chld, NULL) == 0)
+		sigchld_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 	port = open_port(path);
 	if (port < 0) {
 		fprintf(stderr, "vessel-agent: %s: %s\n", path, strerror(errno));
@@ -748,9 +757,11 @@ int main(int argc, char **argv)
 	op_reset();
 	send_hello(0); /* unsolicited: a waiting client learns we are up */
 	for (;;) {
-		struct pollfd pfd[4];
+		struct pollfd pfd[5];
 		int n = 0, timeout = -1;
 		pfd[n++] = (struct pollfd){ .fd = port, .events = POLLIN };
+		if (sigchld_fd >= 0)
+			pfd[n++] = (struct pollfd){ .fd = sigchld_fd, .events = POLLIN };
 		bool window = unacked < VAG_WINDOW;
 		int i_out = -1, i_err = -1, i_in = -1;
 		if (op.kind == OP_EXEC) {
@@ -766,7 +777,7 @@ int main(int argc, char **argv)
 				i_in = n;
 				pfd[n++] = (struct pollfd){ .fd = op.in_fd, .events = POLLOUT };
 			}
-			if (op.out_fd < 0 && op.err_fd < 0)
+			if (op.out_fd < 0 && op.err_fd < 0 && sigchld_fd < 0)
 				timeout = 20; /* output done: poll for the exit */
 		}
 		if (op.kind == OP_PULL && window)
@@ -796,6 +807,11 @@ int main(int argc, char **argv)
 		if (inlen > 0 && now_ms() - last_rx_ms >= VAG_FRAME_IDLE_MS) {
 			parse(true);
 			last_rx_ms = now_ms();
+		}
+		if (r > 0 && sigchld_fd >= 0 && pfd[1].revents) {
+			struct signalfd_siginfo si;
+			while (read(sigchld_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				; /* drained; exec_check_done below reaps */
 		}
 		if (r > 0 && i_in >= 0 && pfd[i_in].revents)
 			exec_feed_stdin();
