@@ -279,11 +279,18 @@ static int wait_ok(struct vm_agent *a, uint32_t id, uint64_t deadline, const cha
 	}
 }
 
-static int send_ack(struct vm_agent *a, uint32_t n, uint64_t deadline, struct vs_err *err)
+/*
+ * Acknowledge consumed data.  A failure is not fatal here: what the agent
+ * already sent (up to its EXIT or FILE_END) may still be in our buffer, and
+ * a dead connection shows up in the next read anyway.
+ */
+static void agent_ack(struct vm_agent *a, uint32_t n, uint64_t deadline)
 {
 	uint8_t p[4];
+	struct vs_err ignored = VS_ERR_INIT;
 	vag_put32(p, n);
-	return send_frame(a, VAG_ACK, 0, p, 4, deadline, err);
+	if (send_frame(a, VAG_ACK, 0, p, 4, deadline, &ignored) < 0)
+		a->dirty = true;
 }
 
 /* ---- hello ------------------------------------------------------------------ */
@@ -569,12 +576,19 @@ int vm_agent_exec(struct vm_agent *a, const struct vm_agent_exec *req,
 			r = capture_add(f.type == VAG_STDOUT ? &out : &errc, f.payload, f.len,
 					f.type == VAG_STDOUT ? "stdout" : "stderr", err);
 			if (r == 0)
-				r = send_ack(a, f.len, deadline, err);
+				agent_ack(a, f.len, deadline);
 		} else if (f.type == VAG_EXIT && f.len == 8) {
 			int32_t status = (int32_t)vag_get32(f.payload);
 			uint32_t sig = vag_get32(f.payload + 4);
-			res->exit_status = status >= 0 && status <= 255 ? status : -1;
-			res->signal = sig < 128 ? (int)sig : 0;
+			if (!(status >= 0 && status <= 255 && sig == 0) &&
+			    !(status == -1 && sig >= 1 && sig < 128)) {
+				r = vs_errf(err, EPROTO,
+					    "exec: the agent reported exit status %d, signal %u",
+					    (int)status, sig);
+				break;
+			}
+			res->exit_status = status;
+			res->signal = (int)sig;
 			res->out = vs_steal_ptr(&out.buf);
 			res->out_len = out.len;
 			res->err = vs_steal_ptr(&errc.buf);
@@ -715,7 +729,7 @@ int vm_agent_pull(struct vm_agent *a, const char *remote, const char *local, dou
 			}
 			got += f.len;
 			if (r == 0)
-				r = send_ack(a, f.len, deadline, err);
+				agent_ack(a, f.len, deadline);
 		} else if (f.type == VAG_FILE_END && f.len == 12) {
 			uint64_t size =
 			    vag_get32(f.payload + 4) | (uint64_t)vag_get32(f.payload + 8) << 32;

@@ -129,6 +129,7 @@ def cli(args, stdin=None, timeout=120, scale=1.0):
         vc.skip("vessel-vmm-agent not built (VESSEL_VESSEL_VMM_AGENT=%r)" % prog)
     try:
         return subprocess.run([prog] + args, input=stdin, capture_output=True,
+                              stdin=None if stdin is not None else subprocess.DEVNULL,
                               timeout=timeout * scale)
     except subprocess.TimeoutExpired:
         vc.fail("vessel-vmm-agent %s: no answer in %.0f s" %
