@@ -12,8 +12,9 @@ vessel-vmm-agent and with a raw client (docs/agent-protocol.md):
   - malformed frames from a raw client (garbage, bad checksum, oversized
     length, unknown type, malformed exec fields) each get an ERROR frame
     and a PING after them still gets its PONG;
-  - a client that disconnects mid-frame and one whose exec times out:
-    the VMM keeps running and the next client's exec works;
+  - a client that disconnects mid-frame, one whose exec times out and one
+    killed while 1e8 lines stream to it: the VMM keeps running, the next
+    client's exec works and the abandoned commands are gone;
   - exec round-trip latency of `true` (printed, not asserted).
 """
 import hashlib
@@ -270,6 +271,25 @@ def exercise(sock, work, scale, alive, guest=True, rdir="/tmp"):
     check(r, "exec after a timed-out one")
     if guest and r.stdout != b"none\n":
         vc.fail("the abandoned command still runs: %r" % r.stdout)
+
+    # a client killed while the agent streams output to it
+    prog = os.environ["VESSEL_VESSEL_VMM_AGENT"]
+    p = subprocess.Popen([prog, sock, "exec", "--no-stdin", "--", "seq", "1",
+                          "100000000"], stdout=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL)
+    got = p.stdout.read(200000)
+    p.kill()
+    p.wait()
+    p.stdout.close()
+    if not got.startswith(b"1\n2\n3\n"):
+        vc.fail("streamed exec printed %r" % got[:40])
+    if not alive():
+        vc.fail("VMM exited after its client died during a stream")
+    r = run("exec", "--no-stdin", "--", "sh", "-c",
+            "pgrep -x seq >/dev/null && echo running || echo none")
+    check(r, "exec after a client died during a stream")
+    if guest and r.stdout != b"none\n":
+        vc.fail("the abandoned stream's command still runs: %r" % r.stdout)
 
     r = run("latency", "20", timeout=300)
     check(r, "latency")
