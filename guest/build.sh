@@ -7,6 +7,7 @@
 #   initramfs.cpio.gz   static busybox (Debian busybox source) + guest/rootfs
 #   disk.qcow2          ext4 file system of the same tree (+ /vessel-disk), qcow2
 #   busybox             the static busybox binary
+#   (both trees hold /sbin/vessel-agent, the guest agent from guest/agent/)
 #   manifest            recipe hash, package versions, build times
 #
 # Cache: ${GUEST_CACHE:-/var/cache/vessel/guest}/<hash>/, where <hash> is the
@@ -79,7 +80,7 @@ hash_of() {
 
 # The recipe: every file that goes into the images (not run.sh, a helper).
 RECIPE_FILES=(build.sh kernel.sh kernel.config busybox.sh busybox.config
-	rootfs.sh rootfs mkcpio.py disk.sh)
+	rootfs.sh rootfs agent mkcpio.py disk.sh)
 VERSIONS=$(versions)
 # Full recipe hash: the recipe files plus every package version.
 RECIPE_HASH=$(echo "$VERSIONS" | hash_of "${RECIPE_FILES[@]}")

@@ -3,7 +3,8 @@
 #
 # TREE gets: the skeleton under GUESTSRC/rootfs (init, /etc files), the
 # static busybox as /bin/busybox and one relative symlink per applet listed
-# in busybox.links, and the empty mount points /init expects.  Device nodes
+# in busybox.links, the guest agent /sbin/vessel-agent (compiled here from
+# GUESTSRC/agent) and the empty mount points /init expects.  Device nodes
 # are not created here (no root needed): mkcpio.py adds /dev/console to the
 # initramfs, and devtmpfs provides /dev on the disk.
 set -euo pipefail
@@ -34,5 +35,9 @@ while IFS= read -r applet; do
 	esac
 	ln -sf "$target" "$tree/$applet"
 done <"$bbdir/busybox.links"
+# The guest agent (docs/agent-protocol.md), static like busybox.
+${CROSS_COMPILE:-riscv64-linux-gnu-}gcc -static -O2 -Wall -Wextra -Werror \
+	-o "$tree/sbin/vessel-agent" "$guestsrc/agent/vessel-agent.c"
+${CROSS_COMPILE:-riscv64-linux-gnu-}strip "$tree/sbin/vessel-agent"
 test -x "$tree/init"
 test -L "$tree/bin/sh"

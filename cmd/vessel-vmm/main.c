@@ -48,7 +48,8 @@ struct vmm_options {
 	enum virt_serial_kind serial;
 	const char *serial_path;
 	bool console_hvc;
-	const char *gdb; /* GDB stub address */
+	const char *agent; /* guest agent socket */
+	const char *gdb;   /* GDB stub address */
 	bool gdb_wait;
 	bool sandbox;
 	const char *restore;  /* --restore FILE */
@@ -199,6 +200,14 @@ static int opt_console(struct vmm_options *o, const char *v, struct vs_err *err)
 	return 0;
 }
 
+static int opt_agent(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	if (!*v)
+		return vs_errf(err, EINVAL, "--agent: expected the socket's path");
+	o->agent = v;
+	return 0;
+}
+
 static int opt_mem(struct vmm_options *o, const char *v, struct vs_err *err)
 {
 	int r = vs_parse_size(v, &o->mem, err);
@@ -317,6 +326,8 @@ static const struct vmm_option vmm_options_table[] = {
 	{ "serial", "stdio|unix:PATH|none", "where the UART goes (default stdio; Ctrl-A x quits)",
 	  opt_serial },
 	{ "console", "stdio", "virtio-console (hvc0) on stdio; keyboard goes to it", opt_console },
+	{ "agent", "PATH",
+	  "guest agent port: a virtio-console (hvc1) on a unix socket at PATH (0600)", opt_agent },
 	{ "mem", "SIZE", "guest RAM at 0x80000000 (default 128M)", opt_mem },
 	{ "cpus", "N", "number of harts (default 1)", opt_cpus },
 	{ "timeout", "SECONDS", "stop the guest after this long (exit status 124)", opt_timeout },
@@ -452,7 +463,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	bool virt = o.kernel || o.ndisks || o.tap || o.console_hvc || o.serial_set || o.bios_none ||
-		    o.restore || o.incoming || o.api || o.balloon;
+		    o.restore || o.incoming || o.api || o.balloon || o.agent;
 	if (!!o.restore + !!o.incoming + !!o.loadvm > 1) {
 		fprintf(stderr,
 			"vessel-vmm: --restore, --loadvm and --incoming exclude each other\n");
@@ -510,6 +521,7 @@ int main(int argc, char **argv)
 			.serial = o.serial,
 			.serial_path = o.serial_path,
 			.console_hvc = o.console_hvc,
+			.agent_path = o.agent,
 			.rng = true,
 			.balloon = o.balloon,
 			.keyboard = o.api != NULL,

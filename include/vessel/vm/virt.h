@@ -70,6 +70,7 @@ struct virt_config {
 	bool no_boot;		 /* restore: build the devices, load no images */
 	bool balloon;		 /* virtio-balloon (live memory resize, statistics) */
 	bool keyboard;		 /* virtio-input keyboard (Ctrl-Alt-Del shutdown requests) */
+	const char *agent_path;	 /* guest agent: a virtio-console on this unix socket */
 };
 
 #define VIRT_DEFAULT_BIOS "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"

@@ -9,8 +9,9 @@
  * Ctrl-A sends one Ctrl-A, Ctrl-A followed by anything else sends both.
  *
  * unix: a SOCK_STREAM listener; one client at a time is accepted when the
- * listener becomes readable; output is dropped while nobody is connected
- * (the guest never blocks on its console).
+ * listener becomes readable (a client that hung up makes room at once,
+ * even if its EOF has not been read yet); output is dropped while nobody
+ * is connected (the guest never blocks on its console).
  *
  * Input flow control: the frontend disables input (set_input false) while
  * it has no room, so a chatty host never makes the run loop spin.
@@ -228,9 +229,16 @@ static void unix_accept(void *opaque)
 	int fd = accept4(u->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (u->client_fd >= 0) { /* one client at a time */
-		close(fd);
-		return;
+	if (u->client_fd >= 0) { /* one client at a time... */
+		/* ...unless the current one hung up and we have not read its EOF
+		 * yet (input is off while the guest has no room). */
+		struct pollfd pfd = { .fd = u->client_fd, .events = POLLIN };
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
+			unix_drop_client(u);
+		} else {
+			close(fd);
+			return;
+		}
 	}
 	u->client_fd = fd;
 	unix_sync_watch(u);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vessel/core/log.h"
@@ -265,6 +266,22 @@ static int board_add_devices(struct virt_board *b, struct vs_err *err)
 	if (c->console_hvc) {
 		struct vm_chardev *cd = b->console_cd;
 		b->console_cd = NULL; /* owned by the device from here on, even on failure */
+		r = board_add_virtio(b, virtio_console_new(bus, cd, &b->poll, err), err);
+		if (r < 0)
+			return r;
+	}
+	if (c->agent_path) {
+		/* After the user's console, so that the guest sees it as hvc1. */
+		mode_t umask_was = umask(0177); /* born 0600: no window for other users */
+		struct vm_chardev *cd = vm_chardev_open_unix(c->agent_path, err);
+		umask(umask_was);
+		if (!cd)
+			return vs_err_prefix(err, "--agent");
+		if (chmod(c->agent_path, 0600) < 0) {
+			r = vs_syserrf(err, errno, "--agent: chmod %s", c->agent_path);
+			vm_chardev_close(cd);
+			return r;
+		}
 		r = board_add_virtio(b, virtio_console_new(bus, cd, &b->poll, err), err);
 		if (r < 0)
 			return r;

@@ -52,6 +52,9 @@ expect bad-serial "expected stdio, unix:PATH or none" $K --serial tcp:1234
 expect serial-bad-dir "nodir" $K --serial "unix:$tmp/nodir/sock"
 expect bad-console "only 'stdio'" $K --console unix:/x
 expect too-many-cpus "between 1 and" $K --cpus 9
+expect agent-empty "expected the socket's path" $K --agent=
+expect agent-bad-dir "nodir" $K --agent "$tmp/nodir/agent.sock"
+expect agent-in-use "Address already in use" $K --agent "$tmp/disk.raw"
 expect kernel-too-big "BigImage: 6291456 bytes do not fit" --kernel "$tmp/BigImage" --bios none --mem 4M
 expect tiny-ram "at least 4M" --kernel "$tmp/Image" --bios none --mem 1M
 expect initrd-too-big "BigImage: 6291456 bytes do not fit" $K --mem 8M --initrd "$tmp/BigImage" --serial none

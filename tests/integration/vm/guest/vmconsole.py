@@ -124,7 +124,7 @@ class Machine:
 
     def __init__(self, gdir, cpus=1, mem="256M", append="", disks=(),
                  tap=None, mac="52:54:00:12:34:56", timeout=300,
-                 console="ttyS0"):
+                 console="ttyS0", agent=None):
         self.kernel = os.path.join(gdir, "Image")
         self.initrd = os.path.join(gdir, "initramfs.cpio.gz")
         self.cpus = cpus
@@ -137,6 +137,8 @@ class Machine:
         self.disks = list(disks)  # (path, format, readonly)
         self.tap = tap
         self.mac = mac
+        # unix socket of the guest agent's virtio-console port (None: none)
+        self.agent = agent
         # the VMM's own deadline (vessel-vmm --timeout), scaled like ours
         self.timeout = int(timeout * timeout_scale())
 
@@ -157,6 +159,8 @@ class Machine:
                 a += ["--net", "tap=%s,mac=%s" % (self.tap, self.mac)]
             # e.g. --sandbox (the vm-boot-sandbox-* tests)
             a += os.environ.get("VESSEL_VMM_EXTRA_ARGS", "").split()
+            if self.agent:
+                a += ["--agent", self.agent]
             return a
         a = [program, "-M", "virt", "-bios", OPENSBI_FW,
              "-kernel", self.kernel, "-initrd", self.initrd,
@@ -170,6 +174,13 @@ class Machine:
                   "-device", "virtconsole,chardev=hvc"]
         else:
             a += ["-nographic"]
+        if self.agent:
+            # a virtconsole port of its own (hvc0 or hvc1 in the guest)
+            if self.console != "hvc0":
+                a += ["-device", "virtio-serial-device"]
+            a += ["-chardev", "socket,id=agent,path=%s,server=on,wait=off"
+                  % self.agent,
+                  "-device", "virtconsole,chardev=agent"]
         for i, (path, fmt, ro) in enumerate(self.disks):
             # discard=unmap: pass guest discards to the image as vessel-vmm does
             drive = "if=none,id=d%d,file=%s,format=%s,discard=unmap" % (i, path, fmt)
