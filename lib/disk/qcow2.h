@@ -96,9 +96,12 @@ struct qcow2_ext {
 	uint8_t *data;
 };
 
+#define QCOW2_CACHE_NONE ((unsigned)-1) /* no slot */
+
 struct qcow2_cache_entry {
-	uint64_t offset; /* 0 = free slot */
-	uint64_t lru;
+	uint64_t offset;     /* 0 = free slot */
+	unsigned hnext;	     /* next slot in the same hash bucket */
+	unsigned prev, next; /* LRU list, most recently used first */
 	bool dirty;
 };
 
@@ -108,7 +111,9 @@ struct qcow2_cache {
 	uint64_t table_size;
 	struct qcow2_cache_entry *e;
 	uint8_t *mem;
-	uint64_t tick;
+	unsigned *bucket;    /* hash of offset -> first slot, QCOW2_CACHE_NONE */
+	unsigned hash_bits;  /* log2 of the bucket count */
+	unsigned head, tail; /* LRU list ends; free slots are all at the tail */
 	unsigned last;
 	unsigned ndirty;
 };

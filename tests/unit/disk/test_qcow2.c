@@ -1,7 +1,8 @@
 /* Unit tests for lib/disk's qcow2 pieces: header parsing and validation,
  * refcount entry encoding for every refcount_order, L2 entry decoding
- * (standard, zero, compressed, extended), L1 sizing, compression, and the
- * iovec helpers the formats share (iov.c). */
+ * (standard, zero, compressed, extended), L1 sizing, compression, the
+ * metadata cache (hash lookup, LRU eviction with write-back, discard), and
+ * the iovec helpers the formats share (iov.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "disk_internal.h"
 #include "qcow2.h"
 
 #define FILE_SIZE (1ULL << 30)
@@ -250,14 +253,107 @@ static void test_iov_helpers(void **state)
 	assert_int_equal(disk_iov_slice(iov, 3, 2, 8, out, 2), -1); /* more segments than room */
 }
 
+#define CT 512 /* cache test table size */
+
+static uint8_t *cache_get(struct qcow2 *q, uint64_t off)
+{
+	uint8_t *t;
+	assert_int_equal(qcow2_cache_get(q, &q->rb_cache, off, false, &t, NULL), 0);
+	return t;
+}
+
+static void test_cache(void **state)
+{
+	(void)state;
+	FILE *f = tmpfile();
+	assert_non_null(f);
+	uint8_t buf[CT];
+	for (unsigned k = 0; k < 2048; k++) { /* cluster k holds byte k & 0xff */
+		memset(buf, (int)(k & 0xff), CT);
+		assert_int_equal(pwrite(fileno(f), buf, CT, (off_t)k * CT), CT);
+	}
+	struct disk_image img = { .fd = fileno(f), .path = (char *)"cache-test" };
+	struct qcow2 q = { .img = &img, .fd = fileno(f), .file_size = 2048 * CT };
+	assert_int_equal(qcow2_cache_init(&q.rb_cache, 4, CT), 0);
+
+	/* four tables fill the cache; each reads its cluster */
+	uint8_t *t[5];
+	for (unsigned k = 1; k <= 4; k++) {
+		t[k] = cache_get(&q, k * CT);
+		assert_int_equal(t[k][0], k);
+		t[k][1] = 0xee; /* a mark the file does not hold: lost on a re-read */
+	}
+	for (unsigned k = 1; k <= 4; k++)
+		for (unsigned j = k + 1; j <= 4; j++)
+			assert_ptr_not_equal(t[k], t[j]);
+	/* table 2 dirty; 1 used again: LRU order is now 1 4 3 2 */
+	t[2][7] = 0x77;
+	qcow2_cache_mark_dirty(&q.rb_cache, t[2]);
+	assert_int_equal(q.rb_cache.ndirty, 1);
+	assert_int_equal(cache_get(&q, 1 * CT)[1], 0xee);
+	/* a fifth table evicts 2, the least recently used, writing it back */
+	uint8_t *t5 = cache_get(&q, 5 * CT);
+	assert_int_equal(t5[0], 5);
+	assert_int_equal(q.rb_cache.ndirty, 0);
+	assert_int_equal(pread(fileno(f), buf, CT, 2 * CT), CT);
+	assert_int_equal(buf[7], 0x77);
+	assert_int_equal(buf[1], 0xee); /* the whole table went back */
+	/* 1, 3 and 4 stayed (their marks survive), 2 is read again */
+	assert_int_equal(cache_get(&q, 1 * CT)[1], 0xee);
+	assert_int_equal(cache_get(&q, 3 * CT)[1], 0xee);
+	assert_int_equal(cache_get(&q, 4 * CT)[1], 0xee);
+	/* LRU order now 4 3 1 5; a discarded slot is reused before any other:
+	 * discard 3 (dirty, never written), then load 6 and 2 */
+	uint8_t *t3 = cache_get(&q, 3 * CT);
+	t3[9] = 0x99;
+	qcow2_cache_mark_dirty(&q.rb_cache, t3);
+	assert_int_equal(q.rb_cache.ndirty, 1);
+	qcow2_cache_discard(&q.rb_cache, 3 * CT);
+	qcow2_cache_discard(&q.rb_cache, 7 * CT); /* not cached: no-op */
+	qcow2_cache_discard(&q.rb_cache, 0);
+	assert_int_equal(q.rb_cache.ndirty, 0);
+	assert_ptr_equal(cache_get(&q, 6 * CT), t3); /* took the discarded slot */
+	assert_int_equal(t3[0], 6);
+	assert_int_equal(pread(fileno(f), buf, CT, 3 * CT), CT);
+	assert_int_equal(buf[9], 3); /* the discarded table was not written */
+	assert_int_equal(cache_get(&q, 4 * CT)[1], 0xee);
+	/* LRU order 4 6 1 5: loading 2 evicts 5 */
+	uint8_t *t2 = cache_get(&q, 2 * CT);
+	assert_ptr_equal(t2, t5);
+	assert_int_equal(t2[0], 2);
+	assert_int_equal(cache_get(&q, 1 * CT)[1], 0xee);
+
+	/* many tables through a small cache: hash chains stay consistent,
+	 * the last four loaded are the ones cached */
+	for (unsigned k = 8; k < 2048; k++) {
+		uint8_t *x = cache_get(&q, (uint64_t)k * CT);
+		assert_int_equal(x[0], k & 0xff);
+		x[1] = 0xee;
+		if (k % 3 == 0 && k < 2044)
+			qcow2_cache_discard(&q.rb_cache, (uint64_t)(k - 1) * CT);
+	}
+	for (unsigned k = 2047; k >= 2044; k--)
+		assert_int_equal(cache_get(&q, (uint64_t)k * CT)[1], 0xee);
+	assert_int_equal(cache_get(&q, 2043 * CT)[1], 2043 & 0xff); /* read again */
+
+	qcow2_cache_destroy(&q.rb_cache);
+	fclose(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_header_roundtrip),      cmocka_unit_test(test_header_rejects),
-		cmocka_unit_test(test_header_truncated),      cmocka_unit_test(test_header_v2),
-		cmocka_unit_test(test_refcount_orders),	      cmocka_unit_test(test_l2_entry_types),
-		cmocka_unit_test(test_compressed_descriptor), cmocka_unit_test(test_l1_entries),
-		cmocka_unit_test(test_compress_roundtrip),    cmocka_unit_test(test_iov_helpers),
+		cmocka_unit_test(test_header_roundtrip),
+		cmocka_unit_test(test_header_rejects),
+		cmocka_unit_test(test_header_truncated),
+		cmocka_unit_test(test_header_v2),
+		cmocka_unit_test(test_refcount_orders),
+		cmocka_unit_test(test_l2_entry_types),
+		cmocka_unit_test(test_compressed_descriptor),
+		cmocka_unit_test(test_l1_entries),
+		cmocka_unit_test(test_compress_roundtrip),
+		cmocka_unit_test(test_iov_helpers),
+		cmocka_unit_test(test_cache),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
