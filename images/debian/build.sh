@@ -18,7 +18,8 @@
 # atime/ctime, compressed with `gzip -n`: the same tree always gives the same
 # digests.
 #
-# Cache key (<hash>): sha256 of the recipe (images/debian/*, images/oci-layout.py)
+# Cache key (<hash>): sha256 of the recipe (images/debian/*, images/mklayer.sh,
+# images/oci-layout.py)
 # and of the "name version" list of the packages debootstrap installs,
 # resolved by packages.py from apt's local copy of the mirror's index (no
 # network, no date).  A complete directory is only ever created by a
@@ -76,7 +77,8 @@ read -r MIRROR INDEX < <(apt-get indextargets --format '$(REPO_URI) $(FILENAME)'
 
 VERSIONS=$(/usr/lib/apt/apt-helper cat-file "$INDEX" | python3 "$SRC/packages.py")
 
-RECIPE_FILES=(debian/build.sh debian/packages.py debian/finish.sh debian/config.json oci-layout.py)
+RECIPE_FILES=(debian/build.sh debian/packages.py debian/finish.sh debian/config.json
+	mklayer.sh oci-layout.py)
 RECIPE_HASH=$( (
 	cd "$IMAGES"
 	sha256sum "${RECIPE_FILES[@]}"
@@ -155,16 +157,10 @@ fi
 
 "$SRC/finish.sh" "$WORK/rootfs" "$EPOCH" >>"$LOG" 2>&1 || die "finish.sh failed (log: $LOG)"
 
-# The layer: names sorted, fixed mtime, numeric owners, no atime/ctime;
-# hard links stay links, symlinks stay symlinks, modes and owners as dpkg
-# left them.
+# The layer (mklayer.sh): names sorted, fixed mtime, numeric owners, no
+# atime/ctime; hard links stay links, modes and owners as dpkg left them.
 printf 'images/debian: layer ... ' >&2
-(
-	cd "$WORK/rootfs"
-	ls -A | sort | tar --sort=name --mtime="@$EPOCH" --numeric-owner \
-		--format=posix --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
-		-cf "$WORK/layer.tar" -T -
-)
+"$IMAGES/mklayer.sh" "$WORK/rootfs" "$EPOCH" "$WORK/layer.tar"
 gzip -n -c "$WORK/layer.tar" >"$WORK/layer.tar.gz"
 echo "$(($(stat -c %s "$WORK/layer.tar.gz") / 1048576)) MiB" >&2
 
