@@ -75,7 +75,10 @@ read -r MIRROR INDEX < <(apt-get indextargets --format '$(REPO_URI) $(FILENAME)'
 	die "no '$SUITE main' entry for $ARCH in apt's sources (/etc/apt/sources.list{,.d}); add Debian's archive there"
 [ -r "$INDEX" ] || die "apt has no index for $MIRROR $SUITE (run apt-get update)"
 
-VERSIONS=$(/usr/lib/apt/apt-helper cat-file "$INDEX" | python3 "$SRC/packages.py")
+# debootstrap adds ca-certificates for an https mirror
+EXTRA=
+case "$MIRROR" in https://*) EXTRA=ca-certificates ;; esac
+VERSIONS=$(/usr/lib/apt/apt-helper cat-file "$INDEX" | python3 "$SRC/packages.py" $EXTRA)
 
 RECIPE_FILES=(debian/build.sh debian/packages.py debian/finish.sh debian/config.json
 	mklayer.sh oci-layout.py)
@@ -128,7 +131,7 @@ LOG=$WORK/build.log
 # The archive must answer before debootstrap starts (its own failure is a
 # long log); apt's helper uses apt's proxy settings, like apt does.
 echo "images/debian: $SUITE from $MIRROR, key $RECIPE_HASH" >&2
-if ! /usr/lib/apt/apt-helper download-file "${MIRROR%/}/dists/$SUITE/InRelease" \
+if ! /usr/lib/apt/apt-helper -o APT::Sandbox::User=root download-file "${MIRROR%/}/dists/$SUITE/InRelease" \
 	"$WORK/InRelease" >>"$LOG" 2>&1; then
 	tail -n 5 "$LOG" >&2
 	die "cannot reach Debian's archive at $MIRROR (needed once to build the Debian 12 image; it is cached afterwards)"
@@ -151,7 +154,7 @@ echo "$((t1 - t0)) s" >&2
 chroot "$WORK/rootfs" dpkg-query -W -f='${Package} ${Version}\n' | sort >"$WORK/packages"
 if ! diff -u <(echo "$VERSIONS") "$WORK/packages" >"$WORK/packages.diff"; then
 	echo "images/debian: warning: the installed packages differ from apt's index on this machine" >&2
-	echo "  (the mirror moved on since the last apt-get update?); recorded in packages:" >&2
+	echo "  (the mirror moved on since the last apt-get update?); recorded in packages.diff:" >&2
 	grep '^[-+][^-+]' "$WORK/packages.diff" | head -n 20 >&2 || true
 fi
 

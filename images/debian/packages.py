@@ -2,8 +2,11 @@
 """images/debian/packages.py - the package set debootstrap --variant=minbase
 installs, with versions, resolved from an apt Packages index.
 
+    packages.py [EXTRA...] < Packages
+
 Reads a Packages file (uncompressed) on stdin and prints "name version"
-lines, sorted by name.  The resolution is debootstrap's own (functions:
+lines, sorted by name.  EXTRA names packages debootstrap adds on its own
+(ca-certificates for an https mirror).  The resolution is debootstrap's own (functions:
 resolve_deps, scripts/debian-common: work_out_debs, debootstrap 1.0.128):
 every "Priority: required" package, plus usr-is-merged (bookworm) and apt
 (minbase), closed over Depends and Pre-Depends taking the first
@@ -54,7 +57,7 @@ def main():
     if not packages:
         sys.exit("packages.py: empty Packages index")
     wanted = {n for n, st in packages.items() if st.get("Priority") == "required"}
-    wanted |= {"usr-is-merged", "apt"}
+    wanted |= {"usr-is-merged", "apt"} | set(sys.argv[1:])
     exclude = {"usrmerge"}
     todo = sorted(wanted)
     while todo:
