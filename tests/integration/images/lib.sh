@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # lib.sh - shared set-up of the image tests (sourced): finds the Debian 12
 # image built by `make images` (images/debian/build.sh, cached), a private
 # temp dir removed on exit, and the check/eq/contains helpers.

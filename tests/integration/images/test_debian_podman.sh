@@ -45,7 +45,7 @@ podman_cleanup() {
 	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
 	P rmi -af >/dev/null 2>&1
 	P system reset -f >/dev/null 2>&1
-	grep -o " $T[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do
+	grep -o " ${T}[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do
 		umount -l "$m" 2>/dev/null
 	done
 	for id in $(sed -n 's/.* create .* \([0-9a-f]\{64\}\)$/\1/p' "$T/runtime-args.log" 2>/dev/null); do

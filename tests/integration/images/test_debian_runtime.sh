@@ -19,9 +19,9 @@ R=${VESSEL_VESSEL_RUNTIME:-}
 CGP=vessel-img-test-${T##*.}
 ROOT=$T/state
 rt_cleanup() {
-	local id d
-	for id in $(ls "$ROOT" 2>/dev/null); do
-		"$R" --root "$ROOT" delete --force "$id" >/dev/null 2>&1
+	local s d
+	for s in "$ROOT"/*; do
+		[ -e "$s" ] && "$R" --root "$ROOT" delete --force "$(basename "$s")" >/dev/null 2>&1
 	done
 	for d in /sys/fs/cgroup/*/"$CGP" /sys/fs/cgroup/"$CGP"; do
 		[ -d "$d" ] && rmdir "$d" 2>/dev/null
