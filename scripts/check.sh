@@ -5,6 +5,7 @@
 set -u
 cd "$(dirname "$0")/.."
 export VESSEL_GUEST_DIR=${VESSEL_GUEST_DIR:-$(guest/build.sh --print-dir 2>/dev/null || true)}
+export VESSEL_DEBIAN_IMAGE=${VESSEL_DEBIAN_IMAGE:-$(images/debian/build.sh --print-dir 2>/dev/null || true)}
 passed=0 failed=0 skipped=0
 
 # 1. formatting
