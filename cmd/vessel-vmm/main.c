@@ -598,7 +598,7 @@ int main(int argc, char **argv)
 		if (r == 0)
 			vm_gdb_report_exit(gdb, &ex);
 		vm_gdb_free(gdb);
-		vm_api_stop(api); /* before the board goes away */
+		vm_api_stop(api);	/* before the board goes away */
 		virt_board_free(board); /* restores the terminal before we print */
 		if (r < 0) {
 			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
