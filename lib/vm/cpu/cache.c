@@ -32,11 +32,6 @@ static unsigned hash_pa(uint64_t pa)
 	return (unsigned)(((pa >> 1) * 0x9E3779B97F4A7C15ULL) >> (64 - RV_HASH_BITS));
 }
 
-void rv_jcache_flush(struct rv_hart *h)
-{
-	memset(rv_ext(h)->jcache, 0, sizeof(rv_ext(h)->jcache));
-}
-
 void rv_core_flush(struct rv_core *core)
 {
 	memset(core->hash, 0, sizeof(core->hash));
@@ -65,10 +60,8 @@ void rv_cache_invalidate_page(struct rv_core *core, struct rv_page *pg)
 	pg->blocks = NULL;
 	pg->code_mask = 0;
 	pg->flags &= (uint8_t)~RV_PAGE_CODE;
-	for (unsigned k = 0; k < core->nharts; k++) {
-		rv_jcache_flush(core->harts[k]);
-		rv_new_chain_key(core->harts[k]);
-	}
+	for (unsigned k = 0; k < core->nharts; k++)
+		rv_new_chain_key(core->harts[k]); /* drops jump-cache entries too */
 }
 
 static void finish_uop(struct rv_uop *u, uint16_t off)
@@ -178,6 +171,7 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 		h->tlb_ppage[priv][RV_ACC_EXEC][tidx] = ppage;
 	}
 	uint64_t pa = h->tlb_ppage[priv][RV_ACC_EXEC][tidx] | (pc & ~RV_PAGE_MASK);
+	rv_ext(h)->xbloom[(pc >> 18) & 3] |= 1ULL << ((pc >> 12) & 63);
 	const uint8_t *host = (const uint8_t *)(e->addend + pc);
 
 	if (unlikely(core->jit_full))
@@ -242,7 +236,7 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 found : {
 	struct rv_jcache_entry *je = &rv_ext(h)->jcache[(pc >> 1) & (RV_JCACHE_SIZE - 1)];
 	je->vpc = pc;
-	je->priv = priv;
+	je->key = h->chain_key;
 	je->b = b;
 }
 	return b;
