@@ -159,6 +159,7 @@ struct rv_page {
 };
 
 #define RV_HASH_BITS   14
+#define RV_STRADDLE_N  8
 #define RV_JCACHE_SIZE 1024
 
 /* Valid while key equals the hart's chain_key (same privilege, no flush since). */
@@ -210,6 +211,10 @@ struct rv_hart_ext {
 	unsigned nexec; /* execute ranges that force RV_DBG_BLOCKS checks */
 	uint64_t exec_lo[RV_DBG_MAXR], exec_hi[RV_DBG_MAXR];
 	struct rv_block *dbg_block; /* the one instruction of a checked step */
+	/* decoded instructions that straddle two pages, keyed by their bits
+	 * (cache.c; RV_STRADDLE_N blocks of one op + END) */
+	uint8_t *straddle;
+	uint32_t straddle_raw[RV_STRADDLE_N];
 	/* set by rv_debug_before() for rv_debug_after() */
 	bool after_fire; /* a timing=1 trigger fires after the instruction */
 	uint64_t after_tval;
@@ -240,9 +245,8 @@ struct rv_core {
 	struct rv_block *hash[1 << RV_HASH_BITS];
 	uint8_t *arena;
 	size_t arena_size, arena_used;
-	struct rv_block *scratch; /* one-instruction blocks that straddle a page */
-	uint64_t flushes;	  /* number of full flushes (arena recycled) */
-	uint64_t key_counter;	  /* source of fresh rv_hart.chain_key values */
+	uint64_t flushes;     /* number of full flushes (arena recycled) */
+	uint64_t key_counter; /* source of fresh rv_hart.chain_key values */
 
 	/* JIT (jit.c): code arena recycled with the block arena; NULL = off. */
 	uint8_t *jit_code;

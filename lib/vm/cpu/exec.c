@@ -172,7 +172,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 				goto checked;
 		}
 		if (pending) {
-			if (b != h->core->scratch && b != ext->dbg_block) {
+			if (b->paddr != ~0ULL) { /* not a straddling or checked one */
 				pending->b = b;
 				pending->vpc = bpc;
 				pending->key = h->chain_key;

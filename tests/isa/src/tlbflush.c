@@ -13,16 +13,19 @@
  *    SFENCE.VMA of an unrelated page leaves it running correctly;
  *  - satp switches between two roots with different ASIDs;
  *  - code patched at several execution counts below and above the
- *    translation threshold runs the patched instruction after fence.i. */
+ *    translation threshold runs the patched instruction after fence.i;
+ *  - a hot instruction straddling two pages sees its second page remapped
+ *    (SFENCE.VMA by address) and its second half rewritten (fence.i). */
 #include "ops.h"
 
-#define VA(n) (0x40000000UL + (u64)(n)*0x1000)
-#define MEGA  0x40200000UL
+#define VA(n)  (0x40000000UL + (u64)(n)*0x1000)
+#define MEGA   0x40200000UL
 #define PHYS_A 0x81000000UL /* two 2 MiB physical regions for the megapage */
 #define PHYS_B 0x81200000UL
-#define RWAD  (PTE_R | PTE_W | PTE_A | PTE_D)
+#define RWAD   (PTE_R | PTE_W | PTE_A | PTE_D)
 
 static u8 pages[8][4096] __attribute__((aligned(4096)));
+static u8 spages[3][4096] __attribute__((aligned(4096))); /* straddling code */
 static u64 *root_s, *root_b;
 
 static u64 leaf(void *pa, u64 flags)
@@ -110,6 +113,34 @@ static long s_sum_toggle(long arg)
 
 typedef long (*fn_t)(void);
 
+static long s_straddle(long arg)
+{
+	/* li a0, imm at VA(10) + 0xffe: low half 0x0513, high half imm << 4 */
+	fn_t f = (fn_t)(VA(10) + 0xffe);
+	volatile u64 *pte = isa_pte(root_s, 3, VA(11));
+	u64 bad = 0, sum = 0;
+	for (int i = 0; i < 100; i++)
+		sum += (u64)f();
+	bad += sum != 100;
+	*pte = leaf(spages[2], PTE_X | PTE_A);
+	asm volatile("sfence.vma %0, zero" ::"r"(VA(11)) : "memory");
+	sum = 0;
+	for (int i = 0; i < 100; i++)
+		sum += (u64)f();
+	bad += (sum != 200) << 1;
+	*(volatile u16 *)spages[2] = 3 << 4;
+	asm volatile("fence.i" ::: "memory");
+	sum = 0;
+	for (int i = 0; i < 100; i++)
+		sum += (u64)f();
+	bad += (sum != 300) << 2;
+	*(volatile u16 *)spages[2] = 2 << 4;
+	*pte = leaf(spages[1], PTE_X | PTE_A);
+	asm volatile("sfence.vma %0, zero" ::"r"(VA(11)) : "memory");
+	asm volatile("fence.i" ::: "memory");
+	return (long)bad;
+}
+
 static long s_code_remap(long arg)
 {
 	fn_t f = (fn_t)VA(2);
@@ -185,6 +216,8 @@ void test_main(void)
 	isa_map(root_s, 3, VA(2), (u64)pages[2], 0, PTE_X | PTE_A);
 	isa_map(root_s, 3, VA(3), (u64)pages[3], 0, RWAD | PTE_U);
 	isa_map(root_s, 3, MEGA, PHYS_A, 1, RWAD);
+	isa_map(root_s, 3, VA(10), (u64)spages[0], 0, PTE_X | PTE_A);
+	isa_map(root_s, 3, VA(11), (u64)spages[1], 0, PTE_X | PTE_A);
 	root_b = isa_page_alloc();
 	isa_map_identity(root_b, 3, PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);
 	isa_map(root_b, 3, VA(0), (u64)pages[1], 0, PTE_R | PTE_A);
@@ -201,6 +234,12 @@ void test_main(void)
 	((u32 *)pages[2])[1] = 0x00008067;
 	((u32 *)pages[6])[0] = li_a0(2);
 	((u32 *)pages[6])[1] = 0x00008067;
+	*(u16 *)(spages[0] + 0xffe) = 0x0513;
+	for (int k = 1; k <= 2; k++) {
+		*(u16 *)spages[k] = (u16)(k << 4);
+		*(u16 *)(spages[k] + 2) = 0x8067; /* ret (jalr zero, 0(ra)) */
+		*(u16 *)(spages[k] + 4) = 0x0000;
+	}
 	asm volatile("fence.i" ::: "memory");
 
 	csr_write(satp, isa_satp(root_s, 3));
@@ -217,6 +256,8 @@ void test_main(void)
 		  isa_run_in_mode(MODE_S, s_code_remap, 0), 0);
 	isa_check("sfence.vma va, asid: hot code page remap (bad bits)",
 		  isa_run_in_mode(MODE_S, s_code_remap, 7), 0);
+	isa_check("straddling instruction: page remap and rewrite (bad bits)",
+		  isa_run_in_mode(MODE_S, s_straddle, 0), 0);
 	isa_check("satp switches between ASIDs (bad)", isa_run_in_mode(MODE_S, s_asid_switch, 0),
 		  0);
 	csr_write(satp, isa_satp(root_s, 3));
