@@ -40,8 +40,11 @@ void rv_core_flush(struct rv_core *core)
 	core->jit_used = 0; /* translations die with their blocks */
 	core->jit_full = false;
 	core->flushes++;
-	for (unsigned k = 0; k < core->nharts; k++)
+	for (unsigned k = 0; k < core->nharts; k++) {
 		rv_tlb_flush(core->harts[k]);
+		/* entries point into the recycled arena: no revalidation */
+		memset(core->ext[k].jcache, 0, sizeof(core->ext[k].jcache));
+	}
 	for (unsigned i = 0; i < VM_BUS_MAX_RAM; i++)
 		for (uint64_t p = 0; core->pages[i] && p < core->npages[i]; p++) {
 			struct rv_page *pg = &core->pages[i][p];
@@ -54,6 +57,7 @@ void rv_core_flush(struct rv_core *core)
 void rv_cache_invalidate_page(struct rv_core *core, struct rv_page *pg)
 {
 	for (struct rv_block *b = pg->blocks; b; b = b->pnext) {
+		b->paddr = RV_DEAD_PADDR; /* jump-cache entries must not revive it */
 		*b->hprev = b->hnext;
 		if (b->hnext)
 			b->hnext->hprev = b->hprev;
@@ -204,6 +208,18 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 			return straddling_block(h, pc, host);
 	}
 
+	/*
+	 * A jump-cache entry made under an older key (before a satp write, a
+	 * TLB flush or another hart's code invalidation) is still right when
+	 * its block is live and starts at the physical address pc translates
+	 * to now: decoding depends on the physical bytes only.
+	 */
+	struct rv_jcache_entry *je = &rv_ext(h)->jcache[(pc >> 1) & (RV_JCACHE_SIZE - 1)];
+	if (je->vpc == pc && je->b && je->b->paddr == pa && !core->jit_full) {
+		je->key = h->chain_key;
+		return je->b;
+	}
+
 	if (unlikely(core->jit_full))
 		rv_core_flush(core);
 	unsigned hidx = hash_pa(pa);
@@ -255,12 +271,10 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 	unsigned last = (unsigned)((pa & ~RV_PAGE_MASK) + (off ? off : 1) - 1) >> 6;
 	pg->code_mask |= (last == 63 ? ~0ULL : ((2ULL << last) - 1)) & ~((1ULL << first) - 1);
 	core->arena_used += (BLOCK_BYTES(n + 1) + 15) & ~(size_t)15;
-found : {
-	struct rv_jcache_entry *je = &rv_ext(h)->jcache[(pc >> 1) & (RV_JCACHE_SIZE - 1)];
+found:
 	je->vpc = pc;
 	je->key = h->chain_key;
 	je->b = b;
-}
 	return b;
 }
 

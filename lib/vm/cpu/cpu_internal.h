@@ -158,9 +158,10 @@ struct rv_page {
 	uint8_t flags;
 };
 
-#define RV_HASH_BITS   14
+#define RV_HASH_BITS   16
+#define RV_DEAD_PADDR  (~1ULL) /* rv_block.paddr of an invalidated block */
 #define RV_STRADDLE_N  8
-#define RV_JCACHE_SIZE 1024
+#define RV_JCACHE_SIZE 16384
 
 /* Valid while key equals the hart's chain_key (same privilege, no flush since). */
 struct rv_jcache_entry {
