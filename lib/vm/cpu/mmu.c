@@ -16,8 +16,8 @@
  *  - an entry exists only for RAM pages whose translation allowed that access
  *    (for writes: the PTE was already dirty, the region is writable and the
  *    physical page carries no watch flag);
- *  - pages holding decoded code (RV_PAGE_CODE) or an LR reservation
- *    (RV_PAGE_RESV) are never in a write TLB, so every store to them goes
+ *  - pages holding decoded code (RV_PAGE_CODE) or, on machines with more
+ *    than one hart, an LR reservation (RV_PAGE_RESV) are never in a write TLB, so every store to them goes
  *    through rv_store_slow() -> rv_phys_note_store(), which drops stale
  *    decoded blocks and breaks other harts' reservations;
  *  - everything is flushed on satp writes, SFENCE.VMA x0 and MXR changes;
@@ -233,6 +233,13 @@ void rv_phys_note_store(struct rv_core *core, struct rv_hart *by, uint64_t pa, u
 void rv_core_note_write(struct rv_core *core, uint64_t gpa, uint64_t len)
 {
 	rv_phys_note_store(core, NULL, gpa, len);
+	/* a lone hart's reservation page is not flagged (rv_amo) */
+	for (unsigned k = 0; len && k < core->nharts; k++) {
+		struct rv_hart *o = core->harts[k];
+		uint64_t g = o->resv_addr & ~7ULL;
+		if (o->resv_valid && g < gpa + len && gpa < g + 8)
+			o->resv_valid = false;
+	}
 }
 
 /* Install a TLB entry for va -> pa when pa is in a RAM page usable for acc. */
@@ -383,7 +390,14 @@ int rv_amo(struct rv_hart *h, const struct rv_uop *u)
 	if (lr) {
 		h->resv_addr = pa;
 		h->resv_valid = true;
-		rv_core_mark_page(h->core, pa, RV_PAGE_RESV);
+		/*
+		 * Only another hart's store must break the reservation (the
+		 * hart's own stores may leave it): with one hart there is
+		 * nothing to watch, and flagging the page would cost a scan
+		 * of the write TLBs on every LR.
+		 */
+		if (h->core->nharts > 1)
+			rv_core_mark_page(h->core, pa, RV_PAGE_RESV);
 		h->x[u->rd] = old;
 		return 0;
 	}
