@@ -152,7 +152,7 @@ void rv_core_note_write(struct rv_core *core, uint64_t gpa, uint64_t len);
 /*
  * Baseline JIT (x86-64 hosts): hot decoded blocks are translated to host
  * code.  Environment read by rv_core_new(): VESSEL_NO_JIT=1 interprets only,
- * VESSEL_JIT_THRESHOLD=N translates a block after N executions (default 32),
+ * VESSEL_JIT_THRESHOLD=N translates a block after N executions (default 256),
  * VESSEL_JIT_STATS=1 logs (info level) how many blocks were translated when
  * the core is freed.  Returns the number of blocks translated so far.
  */

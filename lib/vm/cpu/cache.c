@@ -15,7 +15,8 @@
  * blocks are invalidated.
  *
  * An instruction whose two halves lie on different pages is decoded into a
- * scratch one-instruction block that is never cached.
+ * one-instruction block of a small per-hart cache keyed by its bits, and
+ * both halves are fetched again on each execution (straddling_block).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,11 +33,6 @@ static unsigned hash_pa(uint64_t pa)
 	return (unsigned)(((pa >> 1) * 0x9E3779B97F4A7C15ULL) >> (64 - RV_HASH_BITS));
 }
 
-void rv_jcache_flush(struct rv_hart *h)
-{
-	memset(rv_ext(h)->jcache, 0, sizeof(rv_ext(h)->jcache));
-}
-
 void rv_core_flush(struct rv_core *core)
 {
 	memset(core->hash, 0, sizeof(core->hash));
@@ -44,8 +40,11 @@ void rv_core_flush(struct rv_core *core)
 	core->jit_used = 0; /* translations die with their blocks */
 	core->jit_full = false;
 	core->flushes++;
-	for (unsigned k = 0; k < core->nharts; k++)
+	for (unsigned k = 0; k < core->nharts; k++) {
 		rv_tlb_flush(core->harts[k]);
+		/* entries point into the recycled arena: no revalidation */
+		memset(core->ext[k].jcache, 0, sizeof(core->ext[k].jcache));
+	}
 	for (unsigned i = 0; i < VM_BUS_MAX_RAM; i++)
 		for (uint64_t p = 0; core->pages[i] && p < core->npages[i]; p++) {
 			struct rv_page *pg = &core->pages[i][p];
@@ -58,6 +57,7 @@ void rv_core_flush(struct rv_core *core)
 void rv_cache_invalidate_page(struct rv_core *core, struct rv_page *pg)
 {
 	for (struct rv_block *b = pg->blocks; b; b = b->pnext) {
+		b->paddr = RV_DEAD_PADDR; /* jump-cache entries must not revive it */
 		*b->hprev = b->hnext;
 		if (b->hnext)
 			b->hnext->hprev = b->hprev;
@@ -65,10 +65,8 @@ void rv_cache_invalidate_page(struct rv_core *core, struct rv_page *pg)
 	pg->blocks = NULL;
 	pg->code_mask = 0;
 	pg->flags &= (uint8_t)~RV_PAGE_CODE;
-	for (unsigned k = 0; k < core->nharts; k++) {
-		rv_jcache_flush(core->harts[k]);
-		rv_new_chain_key(core->harts[k]);
-	}
+	for (unsigned k = 0; k < core->nharts; k++)
+		rv_new_chain_key(core->harts[k]); /* drops jump-cache entries too */
 }
 
 static void finish_uop(struct rv_uop *u, uint16_t off)
@@ -95,30 +93,70 @@ static unsigned decode_at(const uint8_t *host, unsigned avail, struct rv_uop *u)
 	return 4;
 }
 
+/*
+ * Host pointer to the instruction bytes at pc through the hart's execute
+ * TLB (filled on a miss); NULL after raising the fetch fault.
+ */
+static const uint8_t *fetch_ptr(struct rv_hart *h, uint64_t pc, uint64_t *pa_out)
+{
+	unsigned priv = h->priv;
+	unsigned tidx = (pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
+	struct rv_tlb_entry *e = &h->tlb[priv][RV_ACC_EXEC][tidx];
+	if (e->vtag != (pc & RV_PAGE_MASK)) {
+		uint64_t pa;
+		int cause = rv_translate(h, pc, RV_ACC_EXEC, priv, &pa);
+		if (cause) {
+			rv_trap(h, (uint64_t)cause, pc);
+			return NULL;
+		}
+		uint64_t ppage = pa & RV_PAGE_MASK;
+		const struct vm_ram_region *r = vm_bus_find_ram(h->core->bus, ppage, RV_PAGE_SIZE);
+		if (!r) {
+			rv_trap(h, RV_EXC_INSN_ACCESS, pc);
+			return NULL;
+		}
+		e->vtag = pc & RV_PAGE_MASK;
+		e->addend = (uintptr_t)(r->host + (ppage - r->base)) - (uintptr_t)e->vtag;
+		h->tlb_ppage[priv][RV_ACC_EXEC][tidx] = ppage;
+	}
+	*pa_out = h->tlb_ppage[priv][RV_ACC_EXEC][tidx] | (pc & ~RV_PAGE_MASK);
+	return (const uint8_t *)(e->addend + pc);
+}
+
+/*
+ * A 32-bit instruction whose halves lie on two pages: both halves are
+ * fetched through the execute TLB on every execution (so remapping either
+ * page is seen) and the decoded form is kept per hart keyed by the
+ * instruction bits (decoding depends on nothing else).  Never chained,
+ * never in the jump cache, never translated.
+ */
 static struct rv_block *straddling_block(struct rv_hart *h, uint64_t pc, const uint8_t *host)
 {
 	uint64_t pa2;
-	uint64_t va2 = pc + 2;
-	int cause = rv_translate(h, va2, RV_ACC_EXEC, h->priv, &pa2);
-	if (cause) {
-		rv_trap(h, (uint64_t)cause, va2);
+	const uint8_t *hi = fetch_ptr(h, pc + 2, &pa2);
+	if (!hi)
 		return NULL;
-	}
-	const uint8_t *hi = vm_bus_ram_ptr(h->core->bus, pa2, 2);
-	if (!hi) {
-		rv_trap(h, RV_EXC_INSN_ACCESS, va2);
-		return NULL;
-	}
-	uint8_t buf[4] = { host[0], host[1], hi[0], hi[1] };
-	struct rv_block *b = h->core->scratch;
+	uint32_t raw = (uint32_t)host[0] | (uint32_t)host[1] << 8 | (uint32_t)hi[0] << 16 |
+		       (uint32_t)hi[1] << 24;
+	struct rv_hart_ext *ext = rv_ext(h);
+	unsigned i = (raw ^ (raw >> 7) ^ (raw >> 15) ^ (raw >> 20)) & (RV_STRADDLE_N - 1);
+	struct rv_block *b = (struct rv_block *)(ext->straddle + i * BLOCK_BYTES(2));
+	if (ext->straddle_raw[i] == raw && b->n == 1)
+		return b;
+	uint8_t buf[4];
+	memcpy(buf, &raw, 4);
 	b->paddr = ~0ULL;
 	memset(b->chain, 0, sizeof(b->chain));
 	b->n = 1;
 	b->bytes = 4;
+	b->hot = UINT32_MAX;
+	b->jit = NULL;
+	b->jit_inner = NULL;
 	decode_at(buf, 4, &b->u[0]);
 	finish_uop(&b->u[0], 0);
 	b->u[1].opc = RV_OP_END;
 	finish_uop(&b->u[1], 4);
+	ext->straddle_raw[i] = raw;
 	return b;
 }
 
@@ -157,28 +195,30 @@ struct rv_block *rv_block_single(struct rv_hart *h, uint64_t pc, struct rv_block
 struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 {
 	struct rv_core *core = h->core;
-	unsigned priv = h->priv;
-	unsigned tidx = (pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
-	struct rv_tlb_entry *e = &h->tlb[priv][RV_ACC_EXEC][tidx];
-	if (e->vtag != (pc & RV_PAGE_MASK)) {
-		uint64_t pa;
-		int cause = rv_translate(h, pc, RV_ACC_EXEC, priv, &pa);
-		if (cause) {
-			rv_trap(h, (uint64_t)cause, pc);
-			return NULL;
-		}
-		uint64_t ppage = pa & RV_PAGE_MASK;
-		const struct vm_ram_region *r = vm_bus_find_ram(core->bus, ppage, RV_PAGE_SIZE);
-		if (!r) {
-			rv_trap(h, RV_EXC_INSN_ACCESS, pc);
-			return NULL;
-		}
-		e->vtag = pc & RV_PAGE_MASK;
-		e->addend = (uintptr_t)(r->host + (ppage - r->base)) - (uintptr_t)e->vtag;
-		h->tlb_ppage[priv][RV_ACC_EXEC][tidx] = ppage;
+	uint64_t pa;
+	const uint8_t *host = fetch_ptr(h, pc, &pa);
+	if (!host)
+		return NULL;
+	rv_ext(h)->xbloom[(pc >> 18) & 3] |= 1ULL << ((pc >> 12) & 63);
+	unsigned page_left = (unsigned)(RV_PAGE_SIZE - (pc & ~RV_PAGE_MASK));
+	if (unlikely(page_left < 4)) {
+		uint16_t lo;
+		memcpy(&lo, host, 2);
+		if ((lo & 3) == 3)
+			return straddling_block(h, pc, host);
 	}
-	uint64_t pa = h->tlb_ppage[priv][RV_ACC_EXEC][tidx] | (pc & ~RV_PAGE_MASK);
-	const uint8_t *host = (const uint8_t *)(e->addend + pc);
+
+	/*
+	 * A jump-cache entry made under an older key (before a satp write, a
+	 * TLB flush or another hart's code invalidation) is still right when
+	 * its block is live and starts at the physical address pc translates
+	 * to now: decoding depends on the physical bytes only.
+	 */
+	struct rv_jcache_entry *je = &rv_ext(h)->jcache[(pc >> 1) & (RV_JCACHE_SIZE - 1)];
+	if (je->vpc == pc && je->b && je->b->paddr == pa && !core->jit_full) {
+		je->key = h->chain_key;
+		return je->b;
+	}
 
 	if (unlikely(core->jit_full))
 		rv_core_flush(core);
@@ -187,14 +227,6 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 	for (b = core->hash[hidx]; b; b = b->hnext)
 		if (b->paddr == pa)
 			goto found;
-
-	unsigned page_left = (unsigned)(RV_PAGE_SIZE - (pc & ~RV_PAGE_MASK));
-	if (page_left < 4) {
-		uint16_t lo;
-		memcpy(&lo, host, 2);
-		if ((lo & 3) == 3)
-			return straddling_block(h, pc, host);
-	}
 
 	if (core->arena_used + BLOCK_BYTES(RV_BLOCK_MAX + 1) > core->arena_size) {
 		rv_core_flush(core);
@@ -239,12 +271,10 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 	unsigned last = (unsigned)((pa & ~RV_PAGE_MASK) + (off ? off : 1) - 1) >> 6;
 	pg->code_mask |= (last == 63 ? ~0ULL : ((2ULL << last) - 1)) & ~((1ULL << first) - 1);
 	core->arena_used += (BLOCK_BYTES(n + 1) + 15) & ~(size_t)15;
-found : {
-	struct rv_jcache_entry *je = &rv_ext(h)->jcache[(pc >> 1) & (RV_JCACHE_SIZE - 1)];
+found:
 	je->vpc = pc;
-	je->priv = priv;
+	je->key = h->chain_key;
 	je->b = b;
-}
 	return b;
 }
 
@@ -275,10 +305,8 @@ struct rv_core *rv_core_new(struct vm_bus *bus, unsigned nharts, uint64_t (*get_
 	core->arena_size = ARENA_SIZE;
 	core->arena =
 	    mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	core->scratch = calloc(1, BLOCK_BYTES(2));
-	if (core->arena == MAP_FAILED || !core->scratch) {
-		if (core->arena == MAP_FAILED)
-			core->arena = NULL;
+	if (core->arena == MAP_FAILED) {
+		core->arena = NULL;
 		rv_core_free(core);
 		vs_errf(err, ENOMEM, "cpu: cannot allocate the block cache");
 		return NULL;
@@ -294,7 +322,8 @@ struct rv_core *rv_core_new(struct vm_bus *bus, unsigned nharts, uint64_t (*get_
 		}
 		memset(core->harts[k], 0, sizeof(struct rv_hart));
 		core->ext[k].dbg_block = calloc(1, BLOCK_BYTES(2));
-		if (!core->ext[k].dbg_block) {
+		core->ext[k].straddle = calloc(RV_STRADDLE_N, BLOCK_BYTES(2));
+		if (!core->ext[k].dbg_block || !core->ext[k].straddle) {
 			rv_core_free(core);
 			vs_errf(err, ENOMEM, "cpu: out of memory");
 			return NULL;
@@ -319,6 +348,7 @@ void rv_core_free(struct rv_core *core)
 	for (unsigned k = 0; k < RV_MAX_HARTS; k++) {
 		free(core->harts[k]);
 		free(core->ext[k].dbg_block);
+		free(core->ext[k].straddle);
 	}
 	for (unsigned i = 0; i < VM_BUS_MAX_RAM; i++)
 		free(core->pages[i]);
@@ -326,7 +356,6 @@ void rv_core_free(struct rv_core *core)
 		munmap(core->arena, core->arena_size);
 	rv_jit_free(core);
 	free(core->dirty);
-	free(core->scratch);
 	free(core);
 }
 

@@ -67,7 +67,13 @@ static inline double fp_u2d(uint64_t u)
 #else
 #define RV_JIT 0
 #endif
-#define RV_JIT_THRESHOLD 32	       /* block executions before translation */
+/*
+ * Block executions before translation (tiering: interpret first, translate
+ * what is hot).  Freshly exec'd guest code mostly runs a few dozen times:
+ * 256 instead of 32 took 100 fork+exec of /bin/true from 1.21/1.06 to
+ * 0.97/1.01 host CPU seconds with gzip and a shell loop unchanged.
+ */
+#define RV_JIT_THRESHOLD 256
 #define RV_JIT_ARENA	 (32ULL << 20) /* bytes of host code */
 
 /* Ops that own a handler label in exec.c. */
@@ -159,14 +165,25 @@ struct rv_page {
 	uint8_t flags;
 };
 
-#define RV_HASH_BITS   14
-#define RV_JCACHE_SIZE 1024
+#define RV_HASH_BITS   16
+#define RV_DEAD_PADDR  (~1ULL) /* rv_block.paddr of an invalidated block */
+#define RV_STRADDLE_N  8
+#define RV_JCACHE_SIZE 16384
 
+/* Valid while key equals the hart's chain_key (same privilege, no flush since). */
 struct rv_jcache_entry {
 	uint64_t vpc;
 	struct rv_block *b;
-	unsigned priv;
+	uint64_t key;
 };
+
+/*
+ * Data TLB sets (rv_hart.tlb[i]): U, S and M use their privilege's index; S
+ * with mstatus.SUM set uses index 2 (unused by privileges: H is not
+ * implemented), so toggling SUM, as Linux does around every user copy,
+ * switches sets instead of flushing.
+ */
+#define RV_TLB_SUM 2
 
 /* How rv_hart_run() must check (rv_hart_ext.dbg, debug.c). */
 #define RV_DBG_BLOCKS 1 /* look at each block's range before running it */
@@ -177,6 +194,21 @@ struct rv_jcache_entry {
 struct rv_hart_ext {
 	struct rv_jcache_entry jcache[RV_JCACHE_SIZE];
 	unsigned dpriv; /* effective privilege for data accesses (MPRV) */
+	unsigned dtlb;	/* data TLB set: dpriv, or RV_TLB_SUM */
+	/*
+	 * Chain keys per privilege (rv_hart.chain_key is prkey[priv]): a trap or
+	 * xRET switches keys, so chains and jump-cache entries made in a mode
+	 * survive trips to another; a flush gives every mode a fresh key.
+	 */
+	uint64_t prkey[4];
+	/* Bloom filter of the virtual pages (bits 12-19) block lookups went
+	 * through under the current keys: SFENCE.VMA of a page not in it leaves
+	 * chains and the jump cache alone. */
+	uint64_t xbloom[4];
+	/* Virtual range covered by superpage translations since the last full
+	 * TLB flush (empty: sp_lo > sp_hi); SFENCE.VMA of an address inside it
+	 * flushes everything (TLB entries are per 4 KiB page). */
+	uint64_t sp_lo, sp_hi;
 
 	/* debug.c: triggers and the debugger */
 	uint8_t dbg; /* RV_DBG_* */
@@ -187,6 +219,10 @@ struct rv_hart_ext {
 	unsigned nexec; /* execute ranges that force RV_DBG_BLOCKS checks */
 	uint64_t exec_lo[RV_DBG_MAXR], exec_hi[RV_DBG_MAXR];
 	struct rv_block *dbg_block; /* the one instruction of a checked step */
+	/* decoded instructions that straddle two pages, keyed by their bits
+	 * (cache.c; RV_STRADDLE_N blocks of one op + END) */
+	uint8_t *straddle;
+	uint32_t straddle_raw[RV_STRADDLE_N];
 	/* set by rv_debug_before() for rv_debug_after() */
 	bool after_fire; /* a timing=1 trigger fires after the instruction */
 	uint64_t after_tval;
@@ -217,9 +253,8 @@ struct rv_core {
 	struct rv_block *hash[1 << RV_HASH_BITS];
 	uint8_t *arena;
 	size_t arena_size, arena_used;
-	struct rv_block *scratch; /* one-instruction blocks that straddle a page */
-	uint64_t flushes;	  /* number of full flushes (arena recycled) */
-	uint64_t key_counter;	  /* source of fresh rv_hart.chain_key values */
+	uint64_t flushes;     /* number of full flushes (arena recycled) */
+	uint64_t key_counter; /* source of fresh rv_hart.chain_key values */
 
 	/* JIT (jit.c): code arena recycled with the block arena; NULL = off. */
 	uint8_t *jit_code;
@@ -244,15 +279,20 @@ struct rv_core {
 /* Handler labels by opcode; [RV_OP_COUNT] is the entry of translated blocks. */
 extern const void *const *rv_exec_handlers;
 
-/* The hart's translation context changed: forget every chain it made. */
-static inline void rv_new_chain_key(struct rv_hart *h)
-{
-	h->chain_key = ++h->core->key_counter;
-}
-
 static inline struct rv_hart_ext *rv_ext(struct rv_hart *h)
 {
 	return &h->core->ext[h->hartid];
+}
+
+/* The hart's translation context changed: forget every chain and jump-cache
+ * entry it made, in every privilege. */
+static inline void rv_new_chain_key(struct rv_hart *h)
+{
+	struct rv_hart_ext *ext = rv_ext(h);
+	for (unsigned p = 0; p < 4; p++)
+		ext->prkey[p] = ++h->core->key_counter;
+	memset(ext->xbloom, 0, sizeof(ext->xbloom));
+	h->chain_key = ext->prkey[h->priv & 3];
 }
 
 /* trap.c */
@@ -272,6 +312,8 @@ int rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val);
 /* mmu.c */
 int rv_translate(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned priv, uint64_t *pa);
 void rv_tlb_flush(struct rv_hart *h);
+/* SFENCE.VMA with an address: drop what translates the page of va. */
+void rv_tlb_flush_page(struct rv_hart *h, uint64_t va);
 int rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t *val);
 int rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val);
 int rv_amo(struct rv_hart *h, const struct rv_uop *u);
@@ -285,7 +327,6 @@ void rv_dirty_note(struct rv_core *core, struct rv_page *pg, uint64_t page);
 /* cache.c */
 struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc);
 void rv_cache_invalidate_page(struct rv_core *core, struct rv_page *pg);
-void rv_jcache_flush(struct rv_hart *h);
 
 /* decode.c */
 void rv_decode(uint32_t insn, unsigned len, struct rv_uop *u);

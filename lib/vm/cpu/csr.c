@@ -51,7 +51,8 @@ static void mstatus_write(struct rv_hart *h, uint64_t val, uint64_t mask)
 	if (((s & MSTATUS_MPP) >> 11) == 2) /* reserved: keep the old MPP */
 		s = (s & ~MSTATUS_MPP) | (old & MSTATUS_MPP);
 	h->mstatus = s;
-	if ((old ^ s) & (MSTATUS_SUM | MSTATUS_MXR))
+	/* SUM selects a data TLB set (rv_update_dpriv); MXR changes are rare */
+	if ((old ^ s) & MSTATUS_MXR)
 		rv_tlb_flush(h);
 	rv_update_dpriv(h);
 }

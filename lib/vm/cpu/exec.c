@@ -154,7 +154,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 				budget--; /* trapped: a trigger, or a fetch fault */
 				continue;
 			}
-		} else if (likely(je->vpc == bpc && je->priv == h->priv && je->b)) {
+		} else if (likely(je->vpc == bpc && je->key == h->chain_key)) {
 			b = je->b;
 			if (unlikely(ext->dbg) && rv_debug_exec_range(h, bpc, b->bytes))
 				goto checked;
@@ -172,15 +172,15 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 				goto checked;
 		}
 		if (pending) {
-			if (b != h->core->scratch && b != ext->dbg_block) {
+			if (b->paddr != ~0ULL) { /* not a straddling or checked one */
 				pending->b = b;
 				pending->vpc = bpc;
 				pending->key = h->chain_key;
 			}
 			pending = NULL;
 		}
-		struct rv_tlb_entry *const tlbr = h->tlb[ext->dpriv][RV_ACC_READ];
-		struct rv_tlb_entry *const tlbw = h->tlb[ext->dpriv][RV_ACC_WRITE];
+		struct rv_tlb_entry *const tlbr = h->tlb[ext->dtlb][RV_ACC_READ];
+		struct rv_tlb_entry *const tlbw = h->tlb[ext->dtlb][RV_ACC_WRITE];
 		if (unlikely(--b->hot == 0))
 			rv_jit_translate(h->core, b);
 		const struct rv_uop *u = b->u;
@@ -410,7 +410,10 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 	op_SFENCE_VMA:
 		if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TVM)))
 			TRAP(RV_EXC_ILLEGAL, u->raw);
-		rv_tlb_flush(h);
+		if (u->rs1)
+			rv_tlb_flush_page(h, x[u->rs1]);
+		else
+			rv_tlb_flush(h);
 		JUMP(PC + u->len);
 	op_CSR : {
 		/* Always the last op of its block: retire the ones before it. */

@@ -726,7 +726,7 @@ static const int saved[] = { RBP, RBX, R12, R13, R14, R15 };
 void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 {
 	b->hot = 0; /* no second attempt until the counter wraps */
-	if (!core->jit_code || b->paddr == ~0ULL || b->n == 0 || b->jit)
+	if (!core->jit_code || b->paddr >= RV_DEAD_PADDR || b->n == 0 || b->jit)
 		return NULL;
 	unsigned nops = 0;
 	bool partial = false; /* ops from nops on are left to the interpreter */

@@ -10,17 +10,19 @@
  * compare-and-swap on the PTE in guest memory (the walk restarts when the PTE
  * changed underneath).
  *
- * Soft TLB: per hart, per effective privilege (U, S, M) and per access type
- * (read, write, execute), RV_TLB_SIZE direct-mapped entries mapping a guest
+ * Soft TLB: per hart, per effective privilege (U, S, M; S with SUM set has
+ * its own data set, RV_TLB_SUM) and per access type (read, write, execute), RV_TLB_SIZE direct-mapped entries mapping a guest
  * virtual page to a host pointer into a RAM region.  Invariants:
  *  - an entry exists only for RAM pages whose translation allowed that access
  *    (for writes: the PTE was already dirty, the region is writable and the
  *    physical page carries no watch flag);
- *  - pages holding decoded code (RV_PAGE_CODE) or an LR reservation
- *    (RV_PAGE_RESV) are never in a write TLB, so every store to them goes
+ *  - pages holding decoded code (RV_PAGE_CODE) or, on machines with more
+ *    than one hart, an LR reservation (RV_PAGE_RESV) are never in a write TLB, so every store to them goes
  *    through rv_store_slow() -> rv_phys_note_store(), which drops stale
  *    decoded blocks and breaks other harts' reservations;
- *  - everything is flushed on satp writes, SFENCE.VMA and SUM/MXR changes.
+ *  - everything is flushed on satp writes, SFENCE.VMA x0 and MXR changes;
+ *    SFENCE.VMA with an address drops that page's entries (everything when
+ *    the address lies in the range superpage translations covered).
  * Misaligned loads/stores never hit the fast path (the tag compare includes
  * the low address bits) and are performed here byte by byte.
  */
@@ -110,6 +112,13 @@ restart:;
 		}
 		uint64_t off_mask = (1ULL << (12 + 9 * i)) - 1;
 		*pa = ((ppn << 12) & ~off_mask) | (va & off_mask);
+		if (i > 0) { /* TLB entries may now hold pieces of a superpage */
+			struct rv_hart_ext *ext = rv_ext(h);
+			if ((va & ~off_mask) < ext->sp_lo)
+				ext->sp_lo = va & ~off_mask;
+			if ((va | off_mask) > ext->sp_hi)
+				ext->sp_hi = va | off_mask;
+		}
 		return 0;
 	}
 	return (int)page_fault_cause[acc];
@@ -117,9 +126,34 @@ restart:;
 
 void rv_tlb_flush(struct rv_hart *h)
 {
+	struct rv_hart_ext *ext = rv_ext(h);
 	memset(h->tlb, 0xff, sizeof(h->tlb));
-	rv_jcache_flush(h);
-	rv_new_chain_key(h);
+	ext->sp_lo = ~0ULL;
+	ext->sp_hi = 0;
+	rv_new_chain_key(h); /* drops the jump cache too */
+}
+
+/*
+ * SFENCE.VMA rs1=va (any ASID): the entries of va's page in every set.  A
+ * superpage's translation is cached per 4 KiB piece, so an address inside
+ * the superpage range flushes everything.  Chains and the jump cache only
+ * depend on the page when a block lookup went through it (xbloom).
+ */
+void rv_tlb_flush_page(struct rv_hart *h, uint64_t va)
+{
+	struct rv_hart_ext *ext = rv_ext(h);
+	if (va >= ext->sp_lo && va <= ext->sp_hi) {
+		rv_tlb_flush(h);
+		return;
+	}
+	uint64_t page = va & RV_PAGE_MASK;
+	unsigned idx = (va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
+	for (unsigned p = 0; p < 4; p++)
+		for (unsigned a = 0; a < 3; a++)
+			if (h->tlb[p][a][idx].vtag == page)
+				h->tlb[p][a][idx].vtag = ~0ULL;
+	if (ext->xbloom[(va >> 18) & 3] & (1ULL << ((va >> 12) & 63)))
+		rv_new_chain_key(h);
 }
 
 struct rv_page *rv_core_page(struct rv_core *core, uint64_t pa)
@@ -201,10 +235,17 @@ void rv_phys_note_store(struct rv_core *core, struct rv_hart *by, uint64_t pa, u
 void rv_core_note_write(struct rv_core *core, uint64_t gpa, uint64_t len)
 {
 	rv_phys_note_store(core, NULL, gpa, len);
+	/* a lone hart's reservation page is not flagged (rv_amo) */
+	for (unsigned k = 0; len && k < core->nharts; k++) {
+		struct rv_hart *o = core->harts[k];
+		uint64_t g = o->resv_addr & ~7ULL;
+		if (o->resv_valid && g < gpa + len && gpa < g + 8)
+			o->resv_valid = false;
+	}
 }
 
 /* Install a TLB entry for va -> pa when pa is in a RAM page usable for acc. */
-static void tlb_fill(struct rv_hart *h, unsigned priv, enum rv_access acc, uint64_t va, uint64_t pa)
+static void tlb_fill(struct rv_hart *h, unsigned set, enum rv_access acc, uint64_t va, uint64_t pa)
 {
 	uint64_t ppage = pa & RV_PAGE_MASK;
 	const struct vm_ram_region *r = vm_bus_find_ram(h->core->bus, ppage, RV_PAGE_SIZE);
@@ -218,10 +259,10 @@ static void tlb_fill(struct rv_hart *h, unsigned priv, enum rv_access acc, uint6
 			return;
 	}
 	unsigned idx = (va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
-	struct rv_tlb_entry *e = &h->tlb[priv][acc][idx];
+	struct rv_tlb_entry *e = &h->tlb[set][acc][idx];
 	e->vtag = va & RV_PAGE_MASK;
 	e->addend = (uintptr_t)(r->host + (ppage - r->base)) - (uintptr_t)(va & RV_PAGE_MASK);
-	h->tlb_ppage[priv][acc][idx] = ppage;
+	h->tlb_ppage[set][acc][idx] = ppage;
 }
 
 /* Translate for data access; raises the fault itself. 0 or -1. */
@@ -248,7 +289,7 @@ int rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t *val)
 			uint64_t v = 0;
 			memcpy(&v, r->host + (pa - r->base), size);
 			*val = v;
-			tlb_fill(h, rv_ext(h)->dpriv, RV_ACC_READ, va, pa);
+			tlb_fill(h, rv_ext(h)->dtlb, RV_ACC_READ, va, pa);
 			return 0;
 		}
 		if ((va & (size - 1)) || vm_bus_read(bus, pa, size, val)) {
@@ -303,7 +344,7 @@ int rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
 			return -1;
 		if (phys_store(h, va, pa, size, val, (va & (size - 1)) == 0))
 			return -1;
-		tlb_fill(h, rv_ext(h)->dpriv, RV_ACC_WRITE, va, pa);
+		tlb_fill(h, rv_ext(h)->dtlb, RV_ACC_WRITE, va, pa);
 		return 0;
 	}
 	uint64_t pa2, split = RV_PAGE_SIZE - (va & ~RV_PAGE_MASK);
@@ -351,7 +392,14 @@ int rv_amo(struct rv_hart *h, const struct rv_uop *u)
 	if (lr) {
 		h->resv_addr = pa;
 		h->resv_valid = true;
-		rv_core_mark_page(h->core, pa, RV_PAGE_RESV);
+		/*
+		 * Only another hart's store must break the reservation (the
+		 * hart's own stores may leave it): with one hart there is
+		 * nothing to watch, and flagging the page would cost a scan
+		 * of the write TLBs on every LR.
+		 */
+		if (h->core->nharts > 1)
+			rv_core_mark_page(h->core, pa, RV_PAGE_RESV);
 		h->x[u->rd] = old;
 		return 0;
 	}

@@ -21,13 +21,14 @@ void rv_update_dpriv(struct rv_hart *h)
 	if ((h->mstatus & MSTATUS_MPRV) && p == RV_PRIV_M)
 		p = (unsigned)((h->mstatus & MSTATUS_MPP) >> 11);
 	rv_ext(h)->dpriv = p;
+	rv_ext(h)->dtlb = p == RV_PRIV_S && (h->mstatus & MSTATUS_SUM) ? RV_TLB_SUM : p;
 }
 
 void rv_set_priv(struct rv_hart *h, unsigned priv)
 {
 	h->priv = priv;
 	rv_update_dpriv(h);
-	rv_new_chain_key(h);
+	h->chain_key = rv_ext(h)->prkey[priv & 3];
 }
 
 uint64_t rv_pending_irqs(const struct rv_hart *h)
