@@ -81,6 +81,14 @@ static const char *const migrations[] = {
 	"  name TEXT NOT NULL,"
 	"  created_at TEXT NOT NULL,"
 	"  UNIQUE (instance_id, name));",
+	/* 4: the trust store of TLS client certificates */
+	"CREATE TABLE certificates ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  fingerprint TEXT NOT NULL UNIQUE,"
+	"  name TEXT NOT NULL,"
+	"  type TEXT NOT NULL DEFAULT 'client' CHECK (type IN ('client')),"
+	"  certificate TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL);",
 };
 
 int mgr_db_schema_latest(void)
