@@ -60,7 +60,8 @@ static bool valid_remote_name(const char *n)
 {
 	size_t l = strlen(n);
 	return l > 0 && l <= 64 &&
-	       strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == l &&
+	       strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+		   l &&
 	       n[0] != '.';
 }
 
@@ -77,7 +78,8 @@ static char *remote_url(const char *dir, const char *name)
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = 0;
 		char *sp = strchr(line, ' ');
-		if (sp && (size_t)(sp - line) == strlen(name) && strncmp(line, name, sp - line) == 0)
+		if (sp && (size_t)(sp - line) == strlen(name) &&
+		    strncmp(line, name, sp - line) == 0)
 			return strdup(sp + 1);
 	}
 	return NULL;
@@ -107,7 +109,8 @@ static int remotes_set(const char *dir, const char *name, const char *url, struc
 			next++;
 		else
 			next = l + n;
-		if (n > strlen(name) && strncmp(l, name, strlen(name)) == 0 && l[strlen(name)] == ' ')
+		if (n > strlen(name) && strncmp(l, name, strlen(name)) == 0 &&
+		    l[strlen(name)] == ' ')
 			continue;
 		memcpy(out + w, l, n);
 		w += n;
@@ -219,7 +222,8 @@ static int remote_list(struct cli *cli)
 	size_t n = 0, cap = 0;
 	char **cells = NULL;
 	for (char *l = text, *save = NULL; l; l = NULL) {
-		for (char *line = strtok_r(l, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		for (char *line = strtok_r(l, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
 			char *sp = strchr(line, ' ');
 			if (!sp)
 				continue;
@@ -340,9 +344,9 @@ int cmd_config_trust(struct cli *cli, int argc, char **argv)
 		json_object_object_add(b, "certificate", json_object_new_string(pem));
 		json_object_object_add(b, "name", json_object_new_string(name));
 		json_object_object_add(b, "type", json_object_new_string("client"));
-		int r = (c = cli_client(cli, &err)) ? mgr_client_do(c, "POST", "/1.0/certificates",
-								    b, &md, &err)
-						    : -1;
+		int r = (c = cli_client(cli, &err))
+			    ? mgr_client_do(c, "POST", "/1.0/certificates", b, &md, &err)
+			    : -1;
 		json_object_put(b);
 		if (r < 0)
 			return cli_fail(&err);
@@ -384,7 +388,8 @@ int cmd_config_trust(struct cli *cli, int argc, char **argv)
 		    strchr(argv[2], '?'))
 			return cli_usage("config", "trust remove: bad fingerprint %s", argv[2]);
 		snprintf(path, sizeof(path), "/1.0/certificates/%s", argv[2]);
-		if (!(c = cli_client(cli, &err)) || mgr_client_do(c, "DELETE", path, NULL, NULL, &err) < 0)
+		if (!(c = cli_client(cli, &err)) ||
+		    mgr_client_do(c, "DELETE", path, NULL, NULL, &err) < 0)
 			return cli_fail(&err);
 		return 0;
 	}

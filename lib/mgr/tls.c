@@ -97,12 +97,12 @@ static int make_cert(const char *cert_path, const char *key_path, const char *cn
 		return vs_syserrf(err, errno, "getrandom");
 	serial[0] &= 0x7f; /* a positive serial */
 	time_t now = time(NULL);
-#define TRY(call, what)                                                                            \
-	do {                                                                                       \
-		if ((rc = (call)) < 0) {                                                           \
-			tls_err(err, rc, what);                                                    \
-			goto out;                                                                  \
-		}                                                                                  \
+#define TRY(call, what)                         \
+	do {                                    \
+		if ((rc = (call)) < 0) {        \
+			tls_err(err, rc, what); \
+			goto out;               \
+		}                               \
 	} while (0)
 	TRY(gnutls_x509_privkey_init(&key), "key");
 	TRY(gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,

@@ -49,11 +49,11 @@ int mgr_trust_add(struct mgr_db *db, const char *pem, const char *name,
 	mgr_db_lock(db);
 	int r = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
-		    mgr_db_prepare(db,
-				   "INSERT INTO certificates (fingerprint, name, type, certificate, "
-				   "created_at) VALUES (?, ?, 'client', ?, ?)",
-				   err);
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		    db,
+		    "INSERT INTO certificates (fingerprint, name, type, certificate, "
+		    "created_at) VALUES (?, ?, 'client', ?, ?)",
+		    err);
 		if (!st) {
 			r = -EIO;
 		} else {
@@ -63,7 +63,8 @@ int mgr_trust_add(struct mgr_db *db, const char *pem, const char *name,
 			sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
 			int rc = sqlite3_step(st);
 			if ((rc & 0xff) == SQLITE_CONSTRAINT)
-				r = vs_errf(err, EEXIST, "certificate %.12s is already trusted", fp);
+				r = vs_errf(err, EEXIST, "certificate %.12s is already trusted",
+					    fp);
 			else if (rc != SQLITE_DONE)
 				r = mgr_db_err(db, rc, "add certificate", err);
 		}
