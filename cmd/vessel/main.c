@@ -51,6 +51,10 @@ static const struct cli_command commands[] = {
 	  "network create NAME [--subnet CIDR] [--nat|--no-nat] [--isolated] | list | info NAME | "
 	  "delete NAME",
 	  "networks (a bridge, dnsmasq, NAT)" },
+	{ "storage", cmd_storage,
+	  "storage volume create NAME --size SIZE | list | info NAME | resize NAME SIZE | "
+	  "delete NAME | attach NAME INSTANCE PATH | detach NAME INSTANCE",
+	  "storage volumes (ext4 in raw files; attached to stopped containers)" },
 	{ "remote", cmd_remote,
 	  "remote add NAME https://HOST:PORT [--server-cert FILE|--accept-certificate] | list | "
 	  "remove NAME",
@@ -85,7 +89,7 @@ static int cmd_completion(struct cli *cli, int argc, char **argv)
 	       "\tinfo|start|stop|restart|pause|resume|delete|rename|exec)\n"
 	       "\t\tCOMPREPLY=($(compgen -W \"$(vessel list --format csv 2>/dev/null | "
 	       "cut -d, -f1)\" -- \"$cur\"));;\n"
-	       "\tconfig|snapshot|image|network|operation|remote)\n"
+	       "\tconfig|snapshot|image|network|operation|remote|storage)\n"
 	       "\t\t[ \"$COMP_CWORD\" = 2 ] && COMPREPLY=($(compgen -W \"set get unset show "
 	       "create list restore delete import info alias\" -- \"$cur\"));;\n"
 	       "\tesac\n"

@@ -111,5 +111,12 @@ void api_get_certificates(struct api_request *req, struct api_response *res);
 void api_post_certificates(struct api_request *req, struct api_response *res);
 void api_get_certificate(struct api_request *req, struct api_response *res);
 void api_delete_certificate(struct api_request *req, struct api_response *res);
+void api_get_volumes(struct api_request *req, struct api_response *res);
+void api_post_volumes(struct api_request *req, struct api_response *res);
+void api_get_volume(struct api_request *req, struct api_response *res);
+void api_patch_volume(struct api_request *req, struct api_response *res);
+void api_delete_volume(struct api_request *req, struct api_response *res);
+void api_post_volume_attach(struct api_request *req, struct api_response *res);
+void api_post_volume_detach(struct api_request *req, struct api_response *res);
 
 #endif
