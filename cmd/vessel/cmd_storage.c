@@ -8,7 +8,6 @@
 
 #include "cli.h"
 
-
 static int request(struct cli *cli, const char *method, const char *path, struct json_object *body,
 		   bool show)
 {
@@ -85,7 +84,8 @@ int cmd_storage(struct cli *cli, int argc, char **argv)
 			if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
 				size = argv[++i];
 			else
-				return cli_usage("storage", "volume create: unexpected %s", argv[i]);
+				return cli_usage("storage", "volume create: unexpected %s",
+						 argv[i]);
 		}
 		if (!size)
 			return cli_usage("storage", "volume create: --size SIZE is required");

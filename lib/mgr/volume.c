@@ -164,7 +164,9 @@ int mgr_volume_create(struct mgr *m, const char *name, uint64_t size, struct vs_
 		close(fd);
 	}
 	if (r == 0) {
-		char *const argv[] = { "/sbin/mkfs.ext4", "-q", "-F", "-L", (char *)name, file, NULL };
+		char *const argv[] = {
+			"/sbin/mkfs.ext4", "-q", "-F", "-L", (char *)name, file, NULL
+		};
 		r = tool("mkfs.ext4", argv, err);
 	}
 	if (r < 0) {
@@ -217,14 +219,16 @@ int mgr_volume_resize(struct mgr *m, const char *name, uint64_t size, struct vs_
 	if ((r = get_quiet(m, name, &v, &busy, &running, err)) < 0)
 		goto out;
 	if (running) {
-		r = vs_errf(err, EBUSY, "storage volume %s is in use by running instance %s: stop it "
-					"before resizing",
+		r = vs_errf(err, EBUSY,
+			    "storage volume %s is in use by running instance %s: stop it "
+			    "before resizing",
 			    name, v.instance);
 		goto out;
 	}
 	if (size < v.size) {
-		r = vs_errf(err, EINVAL, "storage volume %s: shrinking is not supported (%llu < %llu)",
-			    name, (unsigned long long)size, (unsigned long long)v.size);
+		r = vs_errf(err, EINVAL,
+			    "storage volume %s: shrinking is not supported (%llu < %llu)", name,
+			    (unsigned long long)size, (unsigned long long)v.size);
 		goto out;
 	}
 	if (size == v.size)
@@ -361,8 +365,7 @@ int mgr_volume_detach(struct mgr *m, const char *name, const char *instance, str
 	return r;
 }
 
-static int query_json(struct mgr *m, const char *name, struct json_object **out,
-		      struct vs_err *err)
+static int query_json(struct mgr *m, const char *name, struct json_object **out, struct vs_err *err)
 {
 	struct json_object *a = json_object_new_array();
 	int r = 0;
@@ -384,15 +387,15 @@ static int query_json(struct mgr *m, const char *name, struct json_object **out,
 			sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 			while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 				struct json_object *o = json_object_new_object();
-				static const char *const k[] = { "name", "format", NULL,
+				static const char *const k[] = { "name",       "format",  NULL,
 								 "created_at", "used_by", "path" };
 				for (int i = 0; i < 6; i++)
 					json_object_object_add(
 					    o, i == 2 ? "size" : k[i],
-					    i == 2 ? json_object_new_int64(
-							 sqlite3_column_int64(st, i))
-						   : json_object_new_string((const char *)
-									sqlite3_column_text(st, i)));
+					    i == 2
+						? json_object_new_int64(sqlite3_column_int64(st, i))
+						: json_object_new_string(
+						      (const char *)sqlite3_column_text(st, i)));
 				json_object_array_add(a, o);
 			}
 			if (rc != SQLITE_DONE)
@@ -428,8 +431,8 @@ int mgr_volume_get(struct mgr *m, const char *name, struct json_object **out, st
 	return 0;
 }
 
-int mgr_volume_mounts(struct mgr *m, int64_t instance_id, struct mgr_volume_mount **out,
-		      size_t *n, struct vs_err *err)
+int mgr_volume_mounts(struct mgr *m, int64_t instance_id, struct mgr_volume_mount **out, size_t *n,
+		      struct vs_err *err)
 {
 	*out = NULL;
 	*n = 0;
@@ -437,12 +440,12 @@ int mgr_volume_mounts(struct mgr *m, int64_t instance_id, struct mgr_volume_moun
 	size_t cap = 0;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
-		    mgr_db_prepare(m->db,
-				   "SELECT v.name, a.path FROM instance_volumes a JOIN "
-				   "storage_volumes v ON v.id = a.volume_id WHERE a.instance_id = ? "
-				   "ORDER BY a.path",
-				   err);
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		    m->db,
+		    "SELECT v.name, a.path FROM instance_volumes a JOIN "
+		    "storage_volumes v ON v.id = a.volume_id WHERE a.instance_id = ? "
+		    "ORDER BY a.path",
+		    err);
 		int rc = SQLITE_DONE;
 		if (!st) {
 			r = -EIO;

@@ -39,7 +39,7 @@ int mgr_volume_detach(struct mgr *m, const char *name, const char *instance, str
 int mgr_volume_get(struct mgr *m, const char *name, struct json_object **out, struct vs_err *err);
 int mgr_volume_list(struct mgr *m, struct json_object **out, struct vs_err *err);
 /* The volumes attached to an instance (the driver mounts them at start). */
-int mgr_volume_mounts(struct mgr *m, int64_t instance_id, struct mgr_volume_mount **out,
-		      size_t *n, struct vs_err *err);
+int mgr_volume_mounts(struct mgr *m, int64_t instance_id, struct mgr_volume_mount **out, size_t *n,
+		      struct vs_err *err);
 
 #endif
