@@ -22,6 +22,8 @@ enum cli_format {
 
 struct cli {
 	const char *socket_path;
+	const char *remote; /* "https://HOST:PORT" or a remote's name, or NULL */
+	const char *cert, *key, *server_cert;
 	enum cli_format format;
 	struct mgr_client *client;
 };
@@ -66,5 +68,10 @@ int cmd_operation(struct cli *cli, int argc, char **argv);
 int cmd_monitor(struct cli *cli, int argc, char **argv);
 int cmd_network(struct cli *cli, int argc, char **argv);
 int cmd_snapshot(struct cli *cli, int argc, char **argv);
+int cmd_remote(struct cli *cli, int argc, char **argv);
+int cmd_storage(struct cli *cli, int argc, char **argv);
+int cmd_config_trust(struct cli *cli, int argc, char **argv);
+/* The client for cli->remote (cmd_remote.c). */
+struct mgr_client *cli_remote_client(struct cli *cli, struct vs_err *err);
 
 #endif

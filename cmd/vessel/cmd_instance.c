@@ -369,6 +369,8 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
 
 int cmd_config(struct cli *cli, int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "trust") == 0)
+		return cmd_config_trust(cli, argc - 1, argv + 1);
 	if (argc < 3)
 		return cli_usage("config", "expected set, get, unset or show and a NAME");
 	const char *sub = argv[1], *name = argv[2];

@@ -2,8 +2,9 @@
  * vessel - the command-line client of vesseld, in Incus's style: one const
  * table of commands (this file) dispatching to thin functions (cmd_*.c)
  * that build API requests through lib/mgr's client.  Global options may
- * appear anywhere before "--": --socket PATH (or $VESSEL_SOCKET) and
- * --format table|json|yaml|csv.  Every failure is one line on stderr and a
+ * appear anywhere before "--": --socket PATH (or $VESSEL_SOCKET), --remote
+ * NAME|URL (or $VESSEL_REMOTE) with --cert, --key and --server-cert (see
+ * cmd_remote.c), and --format table|json|yaml|csv.  Every failure is one line on stderr and a
  * non-zero exit status (1: the request failed, 2: bad usage).
  */
 #include <errno.h>
@@ -36,8 +37,9 @@ static const struct cli_command commands[] = {
 	  "exec NAME [--env KEY=VALUE]... [--cwd DIR] [--user UID[:GID]] [--stdin] -- COMMAND...",
 	  "run a command in an instance" },
 	{ "config", cmd_config,
-	  "config set NAME KEY=VALUE... | get NAME KEY | unset NAME KEY... | show NAME",
-	  "instance configuration" },
+	  "config set NAME KEY=VALUE... | get NAME KEY | unset NAME KEY... | show NAME | "
+	  "trust add CERTFILE [--name NAME] | trust list | trust remove FINGERPRINT",
+	  "instance configuration; the TLS trust store" },
 	{ "snapshot", cmd_snapshot,
 	  "snapshot create NAME [SNAP] | list NAME | restore NAME SNAP | delete NAME SNAP",
 	  "snapshots of an instance's root" },
@@ -49,6 +51,14 @@ static const struct cli_command commands[] = {
 	  "network create NAME [--subnet CIDR] [--nat|--no-nat] [--isolated] | list | info NAME | "
 	  "delete NAME",
 	  "networks (a bridge, dnsmasq, NAT)" },
+	{ "storage", cmd_storage,
+	  "storage volume create NAME --size SIZE | list | info NAME | resize NAME SIZE | "
+	  "delete NAME | attach NAME INSTANCE PATH | detach NAME INSTANCE",
+	  "storage volumes (ext4 in raw files; attached to stopped containers)" },
+	{ "remote", cmd_remote,
+	  "remote add NAME https://HOST:PORT [--server-cert FILE|--accept-certificate] | list | "
+	  "remove NAME",
+	  "remote vesseld servers (TLS, a client certificate)" },
 	{ "operation", cmd_operation, "operation list", "operations" },
 	{ "monitor", cmd_monitor, "monitor [--type TYPE[,TYPE]]", "print events as they happen" },
 	{ "completion", cmd_completion, "completion bash", "print a bash completion script" },
@@ -79,7 +89,7 @@ static int cmd_completion(struct cli *cli, int argc, char **argv)
 	       "\tinfo|start|stop|restart|pause|resume|delete|rename|exec)\n"
 	       "\t\tCOMPREPLY=($(compgen -W \"$(vessel list --format csv 2>/dev/null | "
 	       "cut -d, -f1)\" -- \"$cur\"));;\n"
-	       "\tconfig|snapshot|image|network|operation)\n"
+	       "\tconfig|snapshot|image|network|operation|remote|storage)\n"
 	       "\t\t[ \"$COMP_CWORD\" = 2 ] && COMPREPLY=($(compgen -W \"set get unset show "
 	       "create list restore delete import info alias\" -- \"$cur\"));;\n"
 	       "\tesac\n"
@@ -112,48 +122,58 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 struct mgr_client *cli_client(struct cli *cli, struct vs_err *err)
 {
 	if (!cli->client)
-		cli->client = mgr_client_new(cli->socket_path, err);
+		cli->client = cli->remote ? cli_remote_client(cli, err)
+					  : mgr_client_new(cli->socket_path, err);
 	return cli->client;
 }
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: vessel [--socket PATH] [--format table|json|yaml|csv] COMMAND ...\n\n"
-		     "commands:\n");
+	fprintf(out,
+		"usage: vessel [--socket PATH | --remote NAME|https://HOST:PORT [--cert FILE]\n"
+		"               [--key FILE] [--server-cert FILE]]\n"
+		"              [--format table|json|yaml|csv] COMMAND ...\n\n"
+		"commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-10s %s\n             %s\n", commands[i].name, commands[i].summary,
 			commands[i].usage);
 }
 
-/* Take --socket and --format out of argv (up to "--"); 0 or 2. */
+/* Take the global options out of argv (up to "--"); 0 or 2. */
 static int global_options(struct cli *cli, int *argc, char **argv)
 {
+	static const char *const opts[] = { "--socket", "--format", "--remote",
+					    "--cert",	"--key",    "--server-cert" };
+	const char **targets[] = { &cli->socket_path, NULL,	 &cli->remote,
+				   &cli->cert,	      &cli->key, &cli->server_cert };
 	int w = 1;
 	bool rest = false;
 	for (int i = 1; i < *argc; i++) {
 		const char *a = argv[i];
 		const char *val = NULL;
-		int opt = 0; /* 1 socket, 2 format */
+		int opt = -1;
 		if (!rest && strcmp(a, "--") == 0)
 			rest = true;
-		if (!rest && (strcmp(a, "--socket") == 0 || strcmp(a, "--format") == 0)) {
-			opt = a[2] == 's' ? 1 : 2;
-			if (i + 1 >= *argc) {
-				fprintf(stderr, "vessel: error: %s needs a value\n", a);
-				return 2;
+		for (int k = 0; !rest && k < 6 && opt < 0; k++) {
+			size_t l = strlen(opts[k]);
+			if (strcmp(a, opts[k]) == 0) {
+				if (i + 1 >= *argc) {
+					fprintf(stderr, "vessel: error: %s needs a value\n", a);
+					return 2;
+				}
+				opt = k;
+				val = argv[++i];
+			} else if (strncmp(a, opts[k], l) == 0 && a[l] == '=') {
+				opt = k;
+				val = a + l + 1;
 			}
-			val = argv[++i];
-		} else if (!rest &&
-			   (strncmp(a, "--socket=", 9) == 0 || strncmp(a, "--format=", 9) == 0)) {
-			opt = a[2] == 's' ? 1 : 2;
-			val = a + 9;
 		}
-		if (!opt) {
+		if (opt < 0) {
 			argv[w++] = argv[i];
 			continue;
 		}
-		if (opt == 1) {
-			cli->socket_path = val;
+		if (targets[opt]) {
+			*targets[opt] = val;
 			continue;
 		}
 		static const char *const names[] = { "table", "json", "yaml", "csv" };
@@ -181,6 +201,9 @@ int main(int argc, char **argv)
 	struct cli cli = { .socket_path = getenv("VESSEL_SOCKET") };
 	if (!cli.socket_path || !*cli.socket_path)
 		cli.socket_path = "/run/vessel/vessel.sock";
+	cli.remote = getenv("VESSEL_REMOTE");
+	if (cli.remote && !*cli.remote)
+		cli.remote = NULL;
 	int r = global_options(&cli, &argc, argv);
 	if (r)
 		return r;

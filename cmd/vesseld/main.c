@@ -1,6 +1,7 @@
 /*
  * vesseld - the vessel manager daemon: opens the state directory (lib/mgr),
- * reconciles it with the host, serves the REST API on a unix socket and
+ * reconciles it with the host, serves the REST API on a unix socket (and
+ * with --listen on TCP with TLS and client certificates) and
  * runs until SIGTERM/SIGINT.  Everything else is in lib/mgr.
  */
 #include <errno.h>
@@ -23,12 +24,14 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: vesseld [--state-dir DIR] [--socket PATH] [--group NAME] [--runtime PATH]\n"
-		"               [--busybox PATH|none] [--debug]\n\n"
+		"               [--busybox PATH|none] [--listen ADDR:PORT] [--debug]\n\n"
 		"  --state-dir DIR   database, images and containers (default /var/lib/vessel)\n"
 		"  --socket PATH     the API's unix socket (default /run/vessel/vessel.sock)\n"
 		"  --group NAME      group allowed on the socket besides root (default vessel)\n"
 		"  --runtime PATH    the vessel-runtime binary (default: next to vesseld)\n"
 		"  --busybox PATH    static busybox for the built-in image (default /bin/busybox)\n"
+		"  --listen ADDR:PORT  also serve TLS there, to clients whose certificate\n"
+		"                    is in the trust store (vessel config trust add)\n"
 		"  --debug           log debug messages\n");
 }
 
@@ -62,13 +65,14 @@ static char *find_runtime(void)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_STATE = 256, OPT_SOCKET, OPT_GROUP, OPT_RUNTIME, OPT_BUSYBOX };
+	enum { OPT_STATE = 256, OPT_SOCKET, OPT_GROUP, OPT_RUNTIME, OPT_BUSYBOX, OPT_LISTEN };
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "group", required_argument, NULL, OPT_GROUP },
 		{ "runtime", required_argument, NULL, OPT_RUNTIME },
 		{ "busybox", required_argument, NULL, OPT_BUSYBOX },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -87,6 +91,7 @@ int main(int argc, char **argv)
 		case OPT_GROUP: ao.group = optarg; break;
 		case OPT_RUNTIME: runtime = optarg; break;
 		case OPT_BUSYBOX: mo.busybox_path = strcmp(optarg, "none") ? optarg : NULL; break;
+		case OPT_LISTEN: ao.listen = optarg; break;
 		case 'd': debug = true; break;
 		case 'v': printf("vesseld 0.1.0\n"); return 0;
 		case 'h': usage(stdout); return 0;

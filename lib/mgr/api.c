@@ -3,6 +3,14 @@
  * caller check, body collection with size limits, routing through the
  * const table in api_routes.c, and the Incus envelopes.
  *
+ * The TLS listener is a second libmicrohttpd daemon on the same handlers:
+ * its server certificate is handed to GnuTLS by a certificate callback
+ * (one TLS listener per process: the callback has no user pointer), which
+ * also makes the session ask for a client certificate with no list of
+ * acceptable issuers (clients' certificates are self-signed, as Incus's
+ * are); the caller check then looks the presented certificate's
+ * fingerprint up in the trust store.
+ *
  * libmicrohttpd runs one thread per connection (handlers may wait on an
  * operation, the event stream blocks in its reader).  The access handler
  * is called first with the headers (caller check, route, size limits:
@@ -12,7 +20,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
 #include <grp.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,13 +39,28 @@
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
 #include "vessel/mgr/api.h"
+#include "vessel/mgr/tls.h"
+#include "vessel/mgr/trust.h"
+
+struct mgr_api;
+
+/* What a daemon's callbacks get: the API and which listener. */
+struct listener {
+	struct mgr_api *api;
+	bool tls;
+};
 
 struct mgr_api {
 	struct mgr *m;
 	struct MHD_Daemon *daemon;
+	struct MHD_Daemon *tls_daemon;
 	int fd;
 	char *socket_path;
 	gid_t group; /* (gid_t)-1 when the group does not exist */
+	struct listener unix_l, tls_l;
+	gnutls_pcert_st pcert;
+	gnutls_privkey_t pkey;
+	bool have_pcert;
 };
 
 struct req_ctx {
@@ -327,17 +353,55 @@ static bool is_upload(struct MHD_Connection *conn)
 }
 
 /* First call: who, where, how big. */
-static enum MHD_Result begin(struct mgr_api *api, struct MHD_Connection *conn, const char *url,
-			     const char *method, void **con_cls)
+/* A TLS caller: the fingerprint of the certificate it presented, if trusted. */
+static unsigned tls_caller(struct mgr_api *api, struct MHD_Connection *conn,
+			   char fp[MGR_FINGERPRINT_LEN + 1], const char **why)
 {
 	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	unsigned n = 0;
+	const gnutls_datum_t *peers =
+	    ci && ci->tls_session ? gnutls_certificate_get_peers(ci->tls_session, &n) : NULL;
+	fp[0] = 0;
+	if (!peers || n == 0 || gnutls_certificate_type_get(ci->tls_session) != GNUTLS_CRT_X509) {
+		*why = "a trusted client certificate is required";
+		return 403;
+	}
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_tls_fingerprint_der(peers[0].data, peers[0].size, fp, &err) < 0) {
+		*why = "cannot read the client certificate";
+		return 403;
+	}
+	if (!mgr_trust_check(mgr_get_db(api->m), fp)) {
+		*why = "client certificate not trusted";
+		return 403;
+	}
+	return 0;
+}
+
+/* First call: who, where, how big. */
+static enum MHD_Result begin(struct listener *l, struct MHD_Connection *conn, const char *url,
+			     const char *method, void **con_cls)
+{
+	struct mgr_api *api = l->api;
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
-	if (!ci || !caller_allowed(api, ci->connect_fd, &uid, &gid)) {
-		vs_log(VS_LOG_INFO, "api: refused uid %ld (not root, not in group vessel)",
-		       (long)uid);
-		return refuse(conn, 403, "not allowed: root or group vessel only");
+	char fp[MGR_FINGERPRINT_LEN + 1] = "";
+	if (l->tls) {
+		const char *why = NULL;
+		if (tls_caller(api, conn, fp, &why)) {
+			vs_log(VS_LOG_INFO, "api: TLS caller refused: %s%s%s", why,
+			       fp[0] ? ", fingerprint " : "", fp);
+			return refuse(conn, 403, why);
+		}
+	} else {
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (!ci || !caller_allowed(api, ci->connect_fd, &uid, &gid)) {
+			vs_log(VS_LOG_INFO, "api: refused uid %ld (not root, not in group vessel)",
+			       (long)uid);
+			return refuse(conn, 403, "not allowed: root or group vessel only");
+		}
 	}
 	struct req_ctx *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -348,6 +412,11 @@ static enum MHD_Result begin(struct mgr_api *api, struct MHD_Connection *conn, c
 	c->req.method = method;
 	c->req.uid = uid;
 	c->req.gid = gid;
+	c->req.tls = l->tls;
+	if (l->tls)
+		snprintf(c->req.identity, sizeof(c->req.identity), "tls:%s", fp);
+	else
+		snprintf(c->req.identity, sizeof(c->req.identity), "uid:%ld", (long)uid);
 	unsigned status = 404;
 	c->route = find_route(method, url, &c->req, &status);
 	if (!c->route) {
@@ -468,9 +537,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
 {
-	struct mgr_api *api = cls;
+	struct listener *l = cls;
 	if (!*con_cls)
-		return begin(api, conn, url, method, con_cls);
+		return begin(l, conn, url, method, con_cls);
 	struct req_ctx *c = *con_cls;
 	if (*upload_data_size) {
 		body_chunk(c, upload_data, *upload_data_size);
@@ -484,6 +553,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return refuse(conn, 400, err.msg);
 	struct api_response res = { 0 };
 	c->route->fn(&c->req, &res);
+	/* the audit trail: who changed what (remote callers at INFO) */
+	if (strcmp(method, "GET") != 0)
+		vs_log(c->req.tls ? VS_LOG_INFO : VS_LOG_DEBUG, "api: %s %s by %s: %u", method, url,
+		       c->req.identity,
+		       res.stream ? 200
+		       : res.json ? res.http_status
+				  : 500);
 	if (res.stream) {
 		enum MHD_Result r = MHD_queue_response(conn, 200, res.stream);
 		MHD_destroy_response(res.stream);
@@ -566,6 +642,130 @@ static int make_socket(struct mgr_api *api, const char *path, const char *group,
 	return 0;
 }
 
+/* ---- the TLS listener ---- */
+
+static struct mgr_api *tls_current; /* the process's TLS listener (see the top) */
+
+/* GnuTLS asks for the server's certificate: ours, and ask for the client's. */
+static int tls_cert_cb(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+		       const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+		       gnutls_pcert_st **pcert, unsigned int *pcert_length, gnutls_privkey_t *pkey)
+{
+	struct mgr_api *api = tls_current;
+	if (!api || !api->have_pcert)
+		return -1;
+	gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
+	*pcert = &api->pcert;
+	*pcert_length = 1;
+	*pkey = api->pkey;
+	return 0;
+}
+
+/* "ADDR:PORT" or "[V6]:PORT" (ADDR may be empty: any) to a socket address. */
+static int parse_listen(const char *spec, struct sockaddr_storage *ss, struct vs_err *err)
+{
+	char host[128];
+	const char *port;
+	if (spec[0] == '[') {
+		const char *end = strchr(spec, ']');
+		if (!end || end[1] != ':' || (size_t)(end - spec - 1) >= sizeof(host))
+			return vs_errf(err, EINVAL, "--listen %s: expected ADDR:PORT or [V6]:PORT",
+				       spec);
+		snprintf(host, sizeof(host), "%.*s", (int)(end - spec - 1), spec + 1);
+		port = end + 2;
+	} else {
+		const char *colon = strrchr(spec, ':');
+		if (!colon || (size_t)(colon - spec) >= sizeof(host))
+			return vs_errf(err, EINVAL, "--listen %s: expected ADDR:PORT", spec);
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
+		port = colon + 1;
+	}
+	char *end;
+	unsigned long p = strtoul(port, &end, 10);
+	if (!*port || *end || p == 0 || p > 65535)
+		return vs_errf(err, EINVAL, "--listen %s: bad port", spec);
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+				  .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE },
+			*res = NULL;
+	int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+	if (rc != 0 || !res)
+		return vs_errf(err, EINVAL, "--listen %s: %s (a numeric address is expected)", spec,
+			       gai_strerror(rc));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int load_server_cert(struct mgr_api *api, struct vs_err *err)
+{
+	vs_cleanup_free char *crt_path = NULL, *key_path = NULL, *crt = NULL, *key = NULL;
+	const char *dir = mgr_state_dir(api->m);
+	if (asprintf(&crt_path, "%s/server.crt", dir) < 0 ||
+	    asprintf(&key_path, "%s/server.key", dir) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	char host[256] = "localhost";
+	gethostname(host, sizeof(host) - 1);
+	const char *const names[] = { host, "localhost", "127.0.0.1", "::1", NULL };
+	bool created;
+	if (mgr_tls_ensure_cert(crt_path, key_path, host, names, &created, err) < 0)
+		return vs_err_prefix(err, "server certificate");
+	size_t clen, klen;
+	if (vs_read_file(crt_path, &crt, &clen, 1u << 20, err) < 0 ||
+	    vs_read_file(key_path, &key, &klen, 1u << 20, err) < 0)
+		return -EIO;
+	gnutls_datum_t cd = { (unsigned char *)crt, (unsigned)clen },
+		       kd = { (unsigned char *)key, (unsigned)klen };
+	int rc = gnutls_pcert_import_x509_raw(&api->pcert, &cd, GNUTLS_X509_FMT_PEM, 0);
+	if (rc < 0)
+		return vs_errf(err, EINVAL, "%s: %s", crt_path, gnutls_strerror(rc));
+	api->have_pcert = true;
+	if ((rc = gnutls_privkey_init(&api->pkey)) < 0 ||
+	    (rc = gnutls_privkey_import_x509_raw(api->pkey, &kd, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0)
+		return vs_errf(err, EINVAL, "%s: %s", key_path, gnutls_strerror(rc));
+	char fp[MGR_FINGERPRINT_LEN + 1];
+	if (mgr_tls_fingerprint_pem(crt, clen, fp, err) < 0)
+		return -EINVAL;
+	vs_log(VS_LOG_INFO, "%s server certificate %s (fingerprint %s)",
+	       created ? "made a new" : "using the", crt_path, fp);
+	return 0;
+}
+
+static int start_tls(struct mgr_api *api, const struct mgr_api_opts *opts, struct vs_err *err)
+{
+	struct sockaddr_storage ss = { 0 };
+	int r = parse_listen(opts->listen, &ss, err);
+	if (r < 0)
+		return r;
+	if (tls_current)
+		return vs_errf(err, EBUSY, "only one TLS listener per process");
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES ||
+	    MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK) != MHD_YES)
+		return vs_errf(err, ENOTSUP, "libmicrohttpd was built without TLS");
+	if ((r = load_server_cert(api, err)) < 0)
+		return r;
+	tls_current = api;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_ERROR_LOG | MHD_USE_TLS;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	api->tls_daemon = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, &api->tls_l, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&ss, MHD_OPTION_HTTPS_CERT_CALLBACK, tls_cert_cb,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_CONNECTION_LIMIT,
+	    opts->max_connections ? opts->max_connections : 512u, MHD_OPTION_CONNECTION_TIMEOUT,
+	    600u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api, MHD_OPTION_END);
+	if (!api->tls_daemon) {
+		tls_current = NULL;
+		return vs_errf(err, EADDRINUSE,
+			       "libmicrohttpd did not start TLS on %s (address in use?)",
+			       opts->listen);
+	}
+	vs_log(VS_LOG_INFO, "serving TLS on %s (client certificates from the trust store)",
+	       opts->listen);
+	return 0;
+}
+
 int mgr_api_start(struct mgr *m, const struct mgr_api_opts *opts, struct mgr_api **out,
 		  struct vs_err *err)
 {
@@ -575,6 +775,8 @@ int mgr_api_start(struct mgr *m, const struct mgr_api_opts *opts, struct mgr_api
 		return vs_errf(err, ENOMEM, "out of memory");
 	api->m = m;
 	api->fd = -1;
+	api->unix_l = (struct listener){ api, false };
+	api->tls_l = (struct listener){ api, true };
 	const char *path = opts->socket_path ? opts->socket_path : "/run/vessel/vessel.sock";
 	if (!(api->socket_path = strdup(path))) {
 		free(api);
@@ -588,7 +790,7 @@ int mgr_api_start(struct mgr *m, const struct mgr_api_opts *opts, struct mgr_api
 	}
 	api->daemon = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
-	    NULL, NULL, on_request, api, MHD_OPTION_LISTEN_SOCKET, api->fd,
+	    NULL, NULL, on_request, &api->unix_l, MHD_OPTION_LISTEN_SOCKET, api->fd,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_CONNECTION_LIMIT,
 	    opts->max_connections ? opts->max_connections : 512u, MHD_OPTION_CONNECTION_TIMEOUT,
 	    600u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api, MHD_OPTION_END);
@@ -599,6 +801,10 @@ int mgr_api_start(struct mgr *m, const struct mgr_api_opts *opts, struct mgr_api
 		free(api);
 		return vs_errf(err, EIO, "libmicrohttpd did not start on %s", path);
 	}
+	if (opts->listen && (r = start_tls(api, opts, err)) < 0) {
+		mgr_api_stop(api);
+		return r;
+	}
 	*out = api;
 	return 0;
 }
@@ -607,6 +813,14 @@ void mgr_api_stop(struct mgr_api *api)
 {
 	if (!api)
 		return;
+	if (api->tls_daemon)
+		MHD_stop_daemon(api->tls_daemon);
+	if (api->have_pcert)
+		gnutls_pcert_deinit(&api->pcert);
+	if (api->pkey)
+		gnutls_privkey_deinit(api->pkey);
+	if (tls_current == api)
+		tls_current = NULL;
 	int fd = MHD_quiesce_daemon(api->daemon);
 	MHD_stop_daemon(api->daemon);
 	if (fd >= 0)
@@ -620,7 +834,9 @@ int mgr_api_dispatch(struct mgr *m, const char *method, const char *url, const c
 		     size_t len, unsigned *status, char **response, struct vs_err *err)
 {
 	*response = NULL;
-	struct api_request req = { .m = m, .method = method, .uid = 0, .gid = 0 };
+	struct api_request req = {
+		.m = m, .method = method, .uid = 0, .gid = 0, .identity = "uid:0"
+	};
 	char path[2048];
 	const char *q = strchr(url, '?');
 	size_t pl = q ? (size_t)(q - url) : strlen(url);

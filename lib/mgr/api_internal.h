@@ -27,8 +27,10 @@ struct api_request {
 	struct json_object *body;	  /* parsed JSON body, or NULL */
 	const char *upload_path;	  /* raw upload saved to this file, or NULL */
 	const char *query;		  /* without HTTP (mgr_api_dispatch): "a=1&b=2" */
-	uid_t uid;
+	uid_t uid;			  /* unix socket callers; (uid_t)-1 over TLS */
 	gid_t gid;
+	bool tls;	   /* came over the TLS listener */
+	char identity[80]; /* for the audit log: "uid:N", or "tls:FINGERPRINT" */
 };
 
 struct api_response {
@@ -105,5 +107,16 @@ void api_get_networks(struct api_request *req, struct api_response *res);
 void api_post_networks(struct api_request *req, struct api_response *res);
 void api_get_network(struct api_request *req, struct api_response *res);
 void api_delete_network(struct api_request *req, struct api_response *res);
+void api_get_certificates(struct api_request *req, struct api_response *res);
+void api_post_certificates(struct api_request *req, struct api_response *res);
+void api_get_certificate(struct api_request *req, struct api_response *res);
+void api_delete_certificate(struct api_request *req, struct api_response *res);
+void api_get_volumes(struct api_request *req, struct api_response *res);
+void api_post_volumes(struct api_request *req, struct api_response *res);
+void api_get_volume(struct api_request *req, struct api_response *res);
+void api_patch_volume(struct api_request *req, struct api_response *res);
+void api_delete_volume(struct api_request *req, struct api_response *res);
+void api_post_volume_attach(struct api_request *req, struct api_response *res);
+void api_post_volume_detach(struct api_request *req, struct api_response *res);
 
 #endif

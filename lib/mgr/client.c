@@ -1,6 +1,9 @@
 /*
- * client.c - the API client (client.h) on libcurl's unix-socket support.
- * One easy handle per client, reused (keep-alive) across requests.
+ * client.c - the API client (client.h) on libcurl: over the unix socket,
+ * or over HTTPS to a remote vesseld with a client certificate, the
+ * server's certificate pinned (it is the only one trusted, and as it is
+ * pinned the host name is not checked against it).  One easy handle per
+ * client, reused (keep-alive) across requests.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -9,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "vessel/core/cleanup.h"
 #include "vessel/mgr/client.h"
@@ -17,7 +21,9 @@
 
 struct mgr_client {
 	CURL *curl;
-	char *socket_path;
+	char *socket_path; /* or: */
+	char *url, *cert, *key, *server_cert;
+	const char *where; /* for messages */
 };
 
 struct buf {
@@ -77,6 +83,50 @@ struct mgr_client *mgr_client_new(const char *socket_path, struct vs_err *err)
 		vs_errf(err, ENOMEM, "out of memory");
 		return NULL;
 	}
+	c->where = c->socket_path;
+	return c;
+}
+
+struct mgr_client *mgr_client_new_remote(const char *url, const char *cert, const char *key,
+					 const char *server_cert, struct vs_err *err)
+{
+	if (strncmp(url, "https://", 8) != 0 || !url[8]) {
+		vs_errf(err, EINVAL, "remote %s: expected https://HOST:PORT", url);
+		return NULL;
+	}
+	if (!cert || !key) {
+		vs_errf(err, EINVAL,
+			"remote %s: a client certificate and key are needed "
+			"(--cert and --key, or vessel remote add)",
+			url);
+		return NULL;
+	}
+	if (!server_cert) {
+		vs_errf(err, EINVAL,
+			"remote %s: the server's certificate is needed to check it "
+			"(--server-cert FILE, or vessel remote add)",
+			url);
+		return NULL;
+	}
+	const char *files[] = { cert, key, server_cert };
+	for (int i = 0; i < 3; i++)
+		if (access(files[i], R_OK) < 0) {
+			vs_syserrf(err, errno, "%s", files[i]);
+			return NULL;
+		}
+	struct mgr_client *c = mgr_client_new("", err);
+	if (!c)
+		return NULL;
+	size_t n = strlen(url);
+	while (n > 8 && url[n - 1] == '/')
+		n--;
+	if (!(c->url = strndup(url, n)) || !(c->cert = strdup(cert)) || !(c->key = strdup(key)) ||
+	    !(c->server_cert = strdup(server_cert))) {
+		mgr_client_free(c);
+		vs_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	c->where = c->url;
 	return c;
 }
 
@@ -86,7 +136,50 @@ void mgr_client_free(struct mgr_client *c)
 		return;
 	curl_easy_cleanup(c->curl);
 	free(c->socket_path);
+	free(c->url);
+	free(c->cert);
+	free(c->key);
+	free(c->server_cert);
 	free(c);
+}
+
+/* Keep the PEM of the server's certificate (CURLINFO_CERTINFO). */
+int mgr_client_fetch_server_cert(const char *url, char **pem, struct vs_err *err)
+{
+	*pem = NULL;
+	if (strncmp(url, "https://", 8) != 0)
+		return vs_errf(err, EINVAL, "remote %s: expected https://HOST:PORT", url);
+	CURL *h = curl_easy_init();
+	if (!h)
+		return vs_errf(err, ENOMEM, "out of memory");
+	char full[1024];
+	snprintf(full, sizeof(full), "%.1000s/1.0", url);
+	curl_easy_setopt(h, CURLOPT_URL, full);
+	curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
+	/* not verified here: the caller shows the fingerprint and pins it */
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+	CURLcode rc = curl_easy_perform(h);
+	struct curl_certinfo *ci = NULL;
+	int r = 0;
+	if (rc != CURLE_OK) {
+		r = vs_errf(err, ECONNREFUSED, "cannot reach vesseld at %s: %s", url,
+			    curl_easy_strerror(rc));
+	} else if (curl_easy_getinfo(h, CURLINFO_CERTINFO, &ci) != CURLE_OK || !ci ||
+		   ci->num_of_certs < 1) {
+		r = vs_errf(err, EIO, "%s did not show a certificate", url);
+	} else {
+		for (struct curl_slist *l = ci->certinfo[0]; l && !*pem; l = l->next)
+			if (strncmp(l->data, "Cert:", 5) == 0 && !(*pem = strdup(l->data + 5)))
+				r = vs_errf(err, ENOMEM, "out of memory");
+		if (!r && !*pem)
+			r = vs_errf(err, EIO, "%s: the server's certificate is not readable", url);
+	}
+	curl_easy_cleanup(h);
+	return r;
 }
 
 static int errno_of_status(long status)
@@ -111,8 +204,18 @@ static int exchange(struct mgr_client *c, const char *method, const char *path, 
 	CURL *h = c->curl;
 	curl_easy_reset(h);
 	char url[2048];
-	snprintf(url, sizeof(url), "http://vessel%s", path);
-	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	if (c->url) {
+		snprintf(url, sizeof(url), "%s%s", c->url, path);
+		curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert);
+		curl_easy_setopt(h, CURLOPT_SSLKEY, c->key);
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->server_cert);
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else {
+		snprintf(url, sizeof(url), "http://vessel%s", path);
+		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
@@ -139,9 +242,17 @@ static int exchange(struct mgr_client *c, const char *method, const char *path, 
 	if (rc != CURLE_OK && !(b->stop && rc == CURLE_WRITE_ERROR)) {
 		if (rc == CURLE_COULDNT_CONNECT)
 			return vs_errf(err, ECONNREFUSED,
-				       "cannot reach vesseld at %s (is it running? can you "
-				       "access the socket?)",
-				       c->socket_path);
+				       c->url
+					   ? "cannot reach vesseld at %s (is it running with "
+					     "--listen?)"
+					   : "cannot reach vesseld at %s (is it running? can you "
+					     "access the socket?)",
+				       c->where);
+		if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
+			return vs_errf(
+			    err, EACCES,
+			    "%s: the server's certificate is not the one pinned in %s: %s",
+			    c->where, c->server_cert, curl_easy_strerror(rc));
 		return vs_errf(err, EIO, "request to vesseld failed: %s", curl_easy_strerror(rc));
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);

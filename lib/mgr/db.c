@@ -81,6 +81,26 @@ static const char *const migrations[] = {
 	"  name TEXT NOT NULL,"
 	"  created_at TEXT NOT NULL,"
 	"  UNIQUE (instance_id, name));",
+	/* 4: the trust store of TLS client certificates */
+	"CREATE TABLE certificates ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  fingerprint TEXT NOT NULL UNIQUE,"
+	"  name TEXT NOT NULL,"
+	"  type TEXT NOT NULL DEFAULT 'client' CHECK (type IN ('client')),"
+	"  certificate TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL);",
+	/* 5: storage volumes (files in the pool directory) and their attachments */
+	"CREATE TABLE storage_volumes ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  format TEXT NOT NULL DEFAULT 'raw' CHECK (format IN ('raw')),"
+	"  size INTEGER NOT NULL,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE instance_volumes ("
+	"  volume_id INTEGER NOT NULL UNIQUE REFERENCES storage_volumes (id) ON DELETE RESTRICT,"
+	"  instance_id INTEGER NOT NULL REFERENCES instances (id) ON DELETE CASCADE,"
+	"  path TEXT NOT NULL,"
+	"  PRIMARY KEY (instance_id, path));",
 };
 
 int mgr_db_schema_latest(void)

@@ -45,6 +45,7 @@
 #include "vessel/ct/container.h"
 #include "vessel/ct/state.h"
 #include "vessel/mgr/network.h"
+#include "vessel/mgr/volume.h"
 
 #define OUT_CAP (1u << 20)
 
@@ -302,7 +303,7 @@ static struct json_object *resources_json(const struct mgr_instance *inst, bool 
 }
 
 static int write_config(struct mgr *m, const struct mgr_instance *inst, const struct mgr_image *img,
-			struct vs_err *err)
+			const struct mgr_volume_mount *vols, size_t nvols, struct vs_err *err)
 {
 	vs_cleanup_free char *rootfs = ct_path(m, inst, "rootfs");
 	vs_cleanup_free char *path = ct_path(m, inst, "config.json");
@@ -368,6 +369,32 @@ static int write_config(struct mgr *m, const struct mgr_instance *inst, const st
 		snprintf(cg, sizeof(cg), "/%s", inst->runtime_id);
 		json_object_object_add(linux_, "cgroupsPath", json_object_new_string(cg));
 		json_object_object_add(linux_, "resources", resources_json(inst, false));
+		/* storage volumes: bind mounts of their loop mounts (volumes/NAME) */
+		struct json_object *mounts;
+		if (nvols && !json_object_object_get_ex(spec, "mounts", &mounts)) {
+			mounts = json_object_new_array();
+			json_object_object_add(spec, "mounts", mounts);
+		}
+		for (size_t i = 0; i < nvols; i++) {
+			vs_cleanup_free char *src = NULL;
+			if (asprintf(&src, "%s/%s/volumes/%s", m->ct_dir, inst->runtime_id,
+				     vols[i].name) < 0) {
+				r = vs_errf(err, ENOMEM, "out of memory");
+				break;
+			}
+			struct json_object *mo = json_object_new_object(),
+					   *opts = json_object_new_array();
+			json_object_object_add(mo, "destination",
+					       json_object_new_string(vols[i].path));
+			json_object_object_add(mo, "type", json_object_new_string("bind"));
+			json_object_object_add(mo, "source", json_object_new_string(src));
+			json_object_array_add(opts, json_object_new_string("rbind"));
+			json_object_array_add(opts, json_object_new_string("rw"));
+			json_object_object_add(mo, "options", opts);
+			json_object_array_add(mounts, mo);
+		}
+	}
+	if (r == 0) {
 		const char *text = json_object_to_json_string_ext(
 		    spec, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 		r = vs_write_file_atomic(path, text, strlen(text), err);
@@ -375,6 +402,81 @@ static int write_config(struct mgr *m, const struct mgr_instance *inst, const st
 	json_object_put(spec);
 	json_object_put(icfg);
 	return r;
+}
+
+/*
+ * Unmount every volume under the container's volumes/ (the loop device of
+ * each goes with its unmount: mount(8) sets it to autoclear) and remove
+ * the directories.  A mount that stays is an error: the container's
+ * directory must never be removed over a mounted volume.
+ */
+static int unmount_volumes(struct mgr *m, const struct mgr_instance *inst, struct vs_err *err)
+{
+	vs_cleanup_free char *dir = ct_path(m, inst, "volumes");
+	if (!dir)
+		return vs_errf(err, ENOMEM, "out of memory");
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	int r = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		vs_cleanup_free char *p = NULL;
+		if (asprintf(&p, "%s/%s", dir, de->d_name) < 0) {
+			r = vs_errf(err, ENOMEM, "out of memory");
+			break;
+		}
+		struct vs_err e2 = VS_ERR_INIT;
+		if (unmount_rootfs(p, &e2) < 0 || mgr_is_mountpoint(p)) {
+			if (r == 0)
+				r = vs_errf(err, EBUSY, "volume %s stays mounted: %s", de->d_name,
+					    e2.msg);
+			continue;
+		}
+		rmdir(p);
+	}
+	closedir(d);
+	if (r == 0)
+		rmdir(dir);
+	return r;
+}
+
+/* Loop-mount the instance's volumes under volumes/NAME. */
+static int mount_volumes(struct mgr *m, const struct mgr_instance *inst,
+			 const struct mgr_volume_mount *vols, size_t n, struct vs_err *err)
+{
+	vs_cleanup_free char *dir = ct_path(m, inst, "volumes");
+	if (!dir)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if (n && mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return vs_syserrf(err, errno, "mkdir %s", dir);
+	for (size_t i = 0; i < n; i++) {
+		vs_cleanup_free char *p = NULL;
+		if (asprintf(&p, "%s/%s", dir, vols[i].name) < 0)
+			return vs_errf(err, ENOMEM, "out of memory");
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			return vs_syserrf(err, errno, "mkdir %s", p);
+		if (mgr_is_mountpoint(p))
+			return vs_errf(err, EBUSY, "volume %s is already mounted at %s",
+				       vols[i].name, p);
+		char *const argv[] = {
+			"/bin/mount",	      "-t", "ext4", "-o", "loop,nosuid,nodev",
+			(char *)vols[i].file, p,    NULL
+		};
+		struct mgr_run run = { 0 };
+		int r = mgr_run(argv, NULL, 0, 4096, &run, err);
+		if (r == 0 && run.status != 0) {
+			const char *msg = run.err ? run.err : "";
+			r = vs_errf(err, EIO, "mount volume %s: %.*s", vols[i].name,
+				    (int)strcspn(msg, "\n"), msg);
+		}
+		mgr_run_free(&run);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* Remove the runtime's container (killing what is left) and the mount. */
@@ -391,7 +493,8 @@ static int release(struct mgr *m, const struct mgr_instance *inst, struct vs_err
 	if (!rootfs)
 		return vs_errf(err, ENOMEM, "out of memory");
 	int r2 = unmount_rootfs(rootfs, r < 0 ? NULL : err);
-	return r < 0 ? r : r2;
+	int r3 = unmount_volumes(m, inst, r < 0 || r2 < 0 ? NULL : err);
+	return r < 0 ? r : r2 < 0 ? r2 : r3;
 }
 
 /* /etc/resolv.conf in the root (resolved inside it), naming the gateway. */
@@ -445,10 +548,16 @@ static int ct_start(struct mgr *m, const struct mgr_instance *inst, const struct
 		if (r < 0)
 			return r;
 	}
-	int r = mount_rootfs(m, inst, img, err);
+	vs_cleanup_free struct mgr_volume_mount *vols = NULL;
+	size_t nvols = 0;
+	int r = mgr_volume_mounts(m, inst->id, &vols, &nvols, err);
 	if (r < 0)
 		return r;
-	if ((r = write_config(m, inst, img, err)) < 0)
+	if ((r = mount_rootfs(m, inst, img, err)) < 0)
+		return r;
+	if ((r = mount_volumes(m, inst, vols, nvols, err)) < 0)
+		goto fail;
+	if ((r = write_config(m, inst, img, vols, nvols, err)) < 0)
 		goto fail;
 	if (nnics) {
 		vs_cleanup_free char *rootfs = ct_path(m, inst, "rootfs");

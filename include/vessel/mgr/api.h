@@ -1,12 +1,19 @@
 /*
  * api.h - vesseld's REST API (Incus-style JSON over HTTP, served with
- * libmicrohttpd) on a unix socket.
+ * libmicrohttpd) on a unix socket and, when configured, on TCP with TLS.
  *
  * The listening socket is made here (mode 0660, group `vessel` when that
  * group exists) and handed to libmicrohttpd; every connection's caller is
  * identified with SO_PEERCRED/SO_PEERGROUPS on its fd, never from the
  * request: root, the daemon's own user and members of group `vessel` are
  * served, anyone else gets 403 before the request is read.
+ *
+ * The TLS listener (opts->listen) serves with the server certificate
+ * STATE/server.crt and its key server.key (made with GnuTLS on first start)
+ * and asks every client for a certificate: one whose SHA-256 fingerprint is
+ * in the trust store (vessel/mgr/trust.h) is served, with that fingerprint
+ * as its identity; none or an untrusted one gets 403 before the request is
+ * read.  Plain HTTP on that port fails the TLS handshake.
  *
  * Responses are Incus envelopes: {"type":"sync","status":"Success",
  * "status_code":200,"metadata":...}, {"type":"async","operation":
@@ -26,6 +33,7 @@ struct mgr_api_opts {
 	const char *socket_path; /* default /run/vessel/vessel.sock */
 	const char *group;	 /* default "vessel" */
 	unsigned max_connections;
+	const char *listen; /* "ADDR:PORT" ("[V6]:PORT"): the TLS listener, or NULL */
 };
 
 int mgr_api_start(struct mgr *m, const struct mgr_api_opts *opts, struct mgr_api **out,

@@ -1,6 +1,6 @@
 /*
  * client.h - the API client the CLI (and tests) use: HTTP over vesseld's
- * unix socket with libcurl.  Requests return the envelope's metadata; an
+ * unix socket, or HTTPS to its TLS listener, with libcurl.  Requests return the envelope's metadata; an
  * async response is followed to its operation, waited on, and its result
  * (or error) returned, so callers see one call either way.  Errors carry
  * the daemon's message, or say plainly that the daemon is not reachable.
@@ -16,7 +16,17 @@
 struct mgr_client;
 
 struct mgr_client *mgr_client_new(const char *socket_path, struct vs_err *err);
+/*
+ * A remote vesseld's TLS listener ("https://HOST:PORT"): cert and key are
+ * the client's certificate (in the server's trust store), server_cert the
+ * server's certificate, pinned: no other is accepted.
+ */
+struct mgr_client *mgr_client_new_remote(const char *url, const char *cert, const char *key,
+					 const char *server_cert, struct vs_err *err);
 void mgr_client_free(struct mgr_client *c);
+/* The PEM of the certificate a TLS listener shows, unverified (to be
+ * shown by fingerprint and pinned by the caller). */
+int mgr_client_fetch_server_cert(const char *url, char **pem, struct vs_err *err);
 
 /*
  * METHOD path (e.g. "/1.0/instances?recursion=1") with an optional JSON

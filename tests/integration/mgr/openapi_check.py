@@ -14,6 +14,7 @@ import http.client
 import json
 import re
 import socket
+import subprocess
 import sys
 import time
 
@@ -191,6 +192,39 @@ if d:
 call("DELETE", "/1.0/images/busybox", expect=409)
 call("GET", "/1.0/images/nope", expect=404)
 call("DELETE", "/1.0/images/nope", expect=404)
+# storage volumes (attached to a stopped instance; mgr-volume runs them)
+call("GET", "/1.0/storage-volumes", expect=200)
+call("POST", "/1.0/storage-volumes", {"name": "apivol", "size": "16MiB"}, 200)
+call("POST", "/1.0/storage-volumes", {"name": "apivol", "size": "16MiB"}, 409)
+call("POST", "/1.0/storage-volumes", {"name": "tiny", "size": 4096}, 400)
+call("POST", "/1.0/storage-volumes", {"name": "q", "size": "16MiB", "format": "qcow2"}, 501)
+call("GET", "/1.0/storage-volumes?recursion=1", expect=200)
+call("GET", "/1.0/storage-volumes/apivol", expect=200)
+call("GET", "/1.0/storage-volumes/nope", expect=404)
+call("PATCH", "/1.0/storage-volumes/apivol", {"size": "24MiB"}, 200)
+call("PATCH", "/1.0/storage-volumes/apivol", {"size": "16MiB"}, 400)
+call("POST", "/1.0/storage-volumes/apivol/attach", {"instance": "api1", "path": "/data"}, 409)
+call("POST", "/1.0/storage-volumes/apivol/attach", {"instance": "api1", "path": "../x"}, 400)
+call("POST", "/1.0/storage-volumes/apivol/detach", {"instance": "api1"}, 409)
+call("DELETE", "/1.0/storage-volumes/apivol", expect=200)
+call("DELETE", "/1.0/storage-volumes/apivol", expect=404)
+# the TLS trust store (over the unix socket; TLS itself is mgr-tls's)
+pem = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                      "ec_paramgen_curve:P-256", "-nodes", "-keyout", "/dev/null",
+                      "-subj", "/CN=openapi", "-days", "1"],
+                     check=True, capture_output=True, text=True).stdout
+call("GET", "/1.0/certificates", expect=200)
+_, d = call("POST", "/1.0/certificates", {"certificate": pem, "name": "openapi"}, 200)
+fp = d["metadata"]["fingerprint"] if d else "0" * 64
+call("POST", "/1.0/certificates", {"certificate": pem}, 409)
+call("POST", "/1.0/certificates", {"certificate": "not a certificate"}, 400)
+call("POST", "/1.0/certificates", {"certificate": pem, "type": "server"}, 400)
+call("GET", "/1.0/certificates?recursion=1", expect=200)
+call("GET", "/1.0/certificates/" + fp, expect=200)
+call("GET", "/1.0/certificates/" + fp[:12], expect=200)
+call("GET", "/1.0/certificates/XYZ", expect=400)
+call("DELETE", "/1.0/certificates/" + fp, expect=200)
+call("DELETE", "/1.0/certificates/" + fp, expect=404)
 call("GET", "/1.0/networks", expect=200)
 call("POST", "/1.0/networks", {"name": "apinet", "subnet": "10.202.9.0/24"}, 200)
 call("POST", "/1.0/networks", {"name": "apinet"}, 409)

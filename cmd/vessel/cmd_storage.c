@@ -1,0 +1,120 @@
+/*
+ * cmd_storage.c - `vessel storage volume create|list|info|resize|delete|
+ * attach|detach`: storage volumes through /1.0/storage-volumes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int request(struct cli *cli, const char *method, const char *path, struct json_object *body,
+		   bool show)
+{
+	struct vs_err err = VS_ERR_INIT;
+	struct mgr_client *c = cli_client(cli, &err);
+	struct json_object *md = NULL;
+	int r = c ? mgr_client_do(c, method, path, body, &md, &err) : -1;
+	json_object_put(body);
+	if (r < 0)
+		return cli_fail(&err);
+	if (show)
+		out_value(cli, md);
+	json_object_put(md);
+	return 0;
+}
+
+static int vol_list(struct cli *cli)
+{
+	struct vs_err err = VS_ERR_INIT;
+	struct mgr_client *c = cli_client(cli, &err);
+	struct json_object *md = NULL;
+	if (!c || mgr_client_do(c, "GET", "/1.0/storage-volumes?recursion=1", NULL, &md, &err) < 0)
+		return cli_fail(&err);
+	if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
+		out_value(cli, md);
+		json_object_put(md);
+		return 0;
+	}
+	static const char *const headers[] = { "NAME", "FORMAT", "SIZE", "USED BY", "PATH" };
+	size_t n = json_object_array_length(md);
+	char **cells = calloc(n * 5 + 1, sizeof(char *));
+	for (size_t i = 0; cells && i < n; i++) {
+		struct json_object *o = json_object_array_get_idx(md, i), *sz;
+		char size[32] = "";
+		if (json_object_object_get_ex(o, "size", &sz))
+			snprintf(size, sizeof(size), "%.0f MiB",
+				 (double)json_object_get_int64(sz) / (1 << 20));
+		cells[i * 5] = strdup(jstr(o, "name"));
+		cells[i * 5 + 1] = strdup(jstr(o, "format"));
+		cells[i * 5 + 2] = strdup(size);
+		cells[i * 5 + 3] = strdup(jstr(o, "used_by"));
+		cells[i * 5 + 4] = strdup(jstr(o, "path"));
+	}
+	if (cells)
+		out_rows(cli, headers, 5, cells, n);
+	for (size_t i = 0; cells && i < n * 5; i++)
+		free(cells[i]);
+	free(cells);
+	json_object_put(md);
+	return 0;
+}
+
+static bool plain_name(const char *s)
+{
+	return *s && !strpbrk(s, "/?#%") && strlen(s) < 200;
+}
+
+int cmd_storage(struct cli *cli, int argc, char **argv)
+{
+	if (argc < 3 || strcmp(argv[1], "volume") != 0)
+		return cli_usage("storage", "expected volume and a subcommand");
+	const char *sub = argv[2];
+	argc -= 2;
+	argv += 2; /* argv[0] = sub */
+	char path[512];
+	if (strcmp(sub, "list") == 0 && argc == 1)
+		return vol_list(cli);
+	if (argc < 2 || !plain_name(argv[1]))
+		return cli_usage("storage", "volume %s: expected a volume NAME", sub);
+	snprintf(path, sizeof(path), "/1.0/storage-volumes/%s", argv[1]);
+	if (strcmp(sub, "create") == 0) {
+		const char *size = NULL;
+		for (int i = 2; i < argc; i++) {
+			if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
+				size = argv[++i];
+			else
+				return cli_usage("storage", "volume create: unexpected %s",
+						 argv[i]);
+		}
+		if (!size)
+			return cli_usage("storage", "volume create: --size SIZE is required");
+		struct json_object *b = json_object_new_object();
+		json_object_object_add(b, "name", json_object_new_string(argv[1]));
+		json_object_object_add(b, "size", json_object_new_string(size));
+		return request(cli, "POST", "/1.0/storage-volumes", b, false);
+	}
+	if (strcmp(sub, "info") == 0 && argc == 2)
+		return request(cli, "GET", path, NULL, true);
+	if (strcmp(sub, "delete") == 0 && argc == 2)
+		return request(cli, "DELETE", path, NULL, false);
+	if (strcmp(sub, "resize") == 0 && argc == 3) {
+		struct json_object *b = json_object_new_object();
+		json_object_object_add(b, "size", json_object_new_string(argv[2]));
+		return request(cli, "PATCH", path, b, false);
+	}
+	if (strcmp(sub, "attach") == 0 && argc == 4) {
+		struct json_object *b = json_object_new_object();
+		json_object_object_add(b, "instance", json_object_new_string(argv[2]));
+		json_object_object_add(b, "path", json_object_new_string(argv[3]));
+		strncat(path, "/attach", sizeof(path) - strlen(path) - 1);
+		return request(cli, "POST", path, b, false);
+	}
+	if (strcmp(sub, "detach") == 0 && argc == 3) {
+		struct json_object *b = json_object_new_object();
+		json_object_object_add(b, "instance", json_object_new_string(argv[2]));
+		strncat(path, "/detach", sizeof(path) - strlen(path) - 1);
+		return request(cli, "POST", path, b, false);
+	}
+	return cli_usage("storage", "volume: unknown subcommand or arguments: %s", sub);
+}

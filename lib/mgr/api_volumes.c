@@ -1,0 +1,165 @@
+/*
+ * api_volumes.c - /1.0/storage-volumes: list, create ({"name","size"}),
+ * show, resize (PATCH {"size"}), delete, and attach/detach to a container
+ * (POST .../attach {"instance","path"}, .../detach {"instance"}).  Sizes
+ * are strings ("64MiB", "1G") or byte counts.  All are quick (mkfs and
+ * resize2fs of a sparse file) and answered synchronously.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api_internal.h"
+#include "vessel/core/util.h"
+#include "vessel/mgr/volume.h"
+
+static int size_of(struct json_object *body, uint64_t *out, bool required, struct vs_err *err)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(body, "size", &v) || !v) {
+		*out = 0;
+		return required ? vs_errf(err, EINVAL, "\"size\" is required") : 0;
+	}
+	if (json_object_is_type(v, json_type_int)) {
+		int64_t n = json_object_get_int64(v);
+		if (n <= 0)
+			return vs_errf(err, EINVAL, "\"size\": expected a positive size");
+		*out = (uint64_t)n;
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_string))
+		return vs_errf(err, EINVAL, "\"size\": expected a size (\"64MiB\") or bytes");
+	return vs_parse_size(json_object_get_string(v), out, err);
+}
+
+static void reply_volume(struct api_request *req, struct api_response *res, const char *name)
+{
+	struct json_object *o;
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_volume_get(req->m, name, &o, &err) < 0)
+		api_error_from(res, &err);
+	else
+		api_sync(res, o);
+}
+
+void api_get_volumes(struct api_request *req, struct api_response *res)
+{
+	struct json_object *list;
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_volume_list(req->m, &list, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	const char *rec = api_query(req, "recursion");
+	if (rec && strcmp(rec, "0") != 0) {
+		api_sync(res, list);
+		return;
+	}
+	struct json_object *a = json_object_new_array();
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		char url[128];
+		snprintf(url, sizeof(url), "/1.0/storage-volumes/%s",
+			 json_object_get_string(
+			     json_object_object_get(json_object_array_get_idx(list, i), "name")));
+		json_object_array_add(a, json_object_new_string(url));
+	}
+	json_object_put(list);
+	api_sync(res, a);
+}
+
+void api_post_volumes(struct api_request *req, struct api_response *res)
+{
+	static const char *const keys[] = { "name", "size", "format", NULL };
+	struct vs_err err = VS_ERR_INIT;
+	const char *name = NULL, *format = NULL;
+	uint64_t size = 0;
+	if (api_json_keys(req->body, "request", keys, &err) < 0 ||
+	    api_json_string(req->body, "name", &name, &err) < 0 ||
+	    api_json_string(req->body, "format", &format, &err) < 0 ||
+	    size_of(req->body, &size, true, &err) < 0)
+		goto bad;
+	if (!name) {
+		vs_errf(&err, EINVAL, "\"name\" is required");
+		goto bad;
+	}
+	if (format && strcmp(format, "raw") != 0) {
+		vs_errf(&err, ENOTSUP, "\"format\": only raw volumes (ext4) for now");
+		goto bad;
+	}
+	if (mgr_volume_create(req->m, name, size, &err) < 0)
+		goto bad;
+	reply_volume(req, res, name);
+	return;
+bad:
+	api_error_from(res, &err);
+}
+
+void api_get_volume(struct api_request *req, struct api_response *res)
+{
+	reply_volume(req, res, req->params[0]);
+}
+
+void api_patch_volume(struct api_request *req, struct api_response *res)
+{
+	static const char *const keys[] = { "size", NULL };
+	struct vs_err err = VS_ERR_INIT;
+	uint64_t size;
+	if (api_json_keys(req->body, "request", keys, &err) < 0 ||
+	    size_of(req->body, &size, true, &err) < 0 ||
+	    mgr_volume_resize(req->m, req->params[0], size, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	reply_volume(req, res, req->params[0]);
+}
+
+void api_delete_volume(struct api_request *req, struct api_response *res)
+{
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_volume_delete(req->m, req->params[0], &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	api_sync(res, json_object_new_object());
+}
+
+void api_post_volume_attach(struct api_request *req, struct api_response *res)
+{
+	static const char *const keys[] = { "instance", "path", NULL };
+	struct vs_err err = VS_ERR_INIT;
+	const char *inst = NULL, *path = NULL;
+	if (api_json_keys(req->body, "request", keys, &err) < 0 ||
+	    api_json_string(req->body, "instance", &inst, &err) < 0 ||
+	    api_json_string(req->body, "path", &path, &err) < 0)
+		goto bad;
+	if (!inst || !path) {
+		vs_errf(&err, EINVAL, "\"instance\" and \"path\" are required");
+		goto bad;
+	}
+	if (mgr_volume_attach(req->m, req->params[0], inst, path, &err) < 0)
+		goto bad;
+	reply_volume(req, res, req->params[0]);
+	return;
+bad:
+	api_error_from(res, &err);
+}
+
+void api_post_volume_detach(struct api_request *req, struct api_response *res)
+{
+	static const char *const keys[] = { "instance", NULL };
+	struct vs_err err = VS_ERR_INIT;
+	const char *inst = NULL;
+	if (api_json_keys(req->body, "request", keys, &err) < 0 ||
+	    api_json_string(req->body, "instance", &inst, &err) < 0)
+		goto bad;
+	if (!inst) {
+		vs_errf(&err, EINVAL, "\"instance\" is required");
+		goto bad;
+	}
+	if (mgr_volume_detach(req->m, req->params[0], inst, &err) < 0)
+		goto bad;
+	reply_volume(req, res, req->params[0]);
+	return;
+bad:
+	api_error_from(res, &err);
+}

@@ -1,0 +1,484 @@
+/*
+ * volume.c - storage volumes (vessel/mgr/volume.h).
+ *
+ * Order of things, as for instances: the row is written before the file
+ * exists and removed after it is gone; a failed create removes both.  The
+ * file is made sparse (ftruncate) and formatted with Debian's mkfs.ext4
+ * (e2fsprogs); a resize grows the file and runs e2fsck + resize2fs on it
+ * (never while a running instance has it mounted).  Attachments change
+ * only while the instance is stopped (it is marked busy meanwhile), so a
+ * running container always has exactly the volumes it was started with.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "mgr_internal.h"
+#include "vessel/core/cleanup.h"
+#include "vessel/core/log.h"
+#include "vessel/mgr/db.h"
+#include "vessel/mgr/instance.h"
+#include "vessel/mgr/volume.h"
+
+static char *pool_dir(struct mgr *m)
+{
+	char *p = NULL;
+	return asprintf(&p, "%s/storage/default", m->state_dir) < 0 ? NULL : p;
+}
+
+static char *volume_file(struct mgr *m, const char *name)
+{
+	char *p = NULL;
+	return asprintf(&p, "%s/storage/default/%s.raw", m->state_dir, name) < 0 ? NULL : p;
+}
+
+static int check_size(uint64_t size, struct vs_err *err)
+{
+	if (size < MGR_VOLUME_MIN || size > MGR_VOLUME_MAX)
+		return vs_errf(err, ERANGE, "volume size %llu: must be 8 MiB to 1 TiB",
+			       (unsigned long long)size);
+	if (size % 4096)
+		return vs_errf(err, EINVAL, "volume size %llu: not a multiple of 4 KiB",
+			       (unsigned long long)size);
+	return 0;
+}
+
+/* Run a tool; a failure is its stderr's first line. */
+static int tool(const char *what, char *const argv[], struct vs_err *err)
+{
+	struct mgr_run run = { 0 };
+	int r = mgr_run(argv, NULL, 0, 4096, &run, err);
+	if (r == 0 && run.status != 0) {
+		const char *msg = run.err && run.err_len ? run.err : run.out ? run.out : "";
+		r = vs_errf(err, EIO, "%s failed (%d): %.*s", what, run.status,
+			    (int)strcspn(msg, "\n"), msg);
+	}
+	mgr_run_free(&run);
+	return r;
+}
+
+struct vrow {
+	int64_t id;
+	uint64_t size;
+	int64_t instance_id; /* 0: not attached */
+	char instance[MGR_NAME_MAX + 1];
+	char path[4096];
+};
+
+static int get_row(struct mgr_db *db, const char *name, struct vrow *v, struct vs_err *err)
+{
+	memset(v, 0, sizeof(*v));
+	int r = 0;
+	mgr_db_lock(db);
+	{
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		    db,
+		    "SELECT v.id, v.size, COALESCE(a.instance_id, 0), COALESCE(i.name, ''), "
+		    "COALESCE(a.path, '') FROM storage_volumes v "
+		    "LEFT JOIN instance_volumes a ON a.volume_id = v.id "
+		    "LEFT JOIN instances i ON i.id = a.instance_id WHERE v.name = ?",
+		    err);
+		if (!st) {
+			r = -EIO;
+		} else {
+			sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+			int rc = sqlite3_step(st);
+			if (rc == SQLITE_ROW) {
+				v->id = sqlite3_column_int64(st, 0);
+				v->size = (uint64_t)sqlite3_column_int64(st, 1);
+				v->instance_id = sqlite3_column_int64(st, 2);
+				snprintf(v->instance, sizeof(v->instance), "%s",
+					 (const char *)sqlite3_column_text(st, 3));
+				snprintf(v->path, sizeof(v->path), "%s",
+					 (const char *)sqlite3_column_text(st, 4));
+			} else if (rc == SQLITE_DONE) {
+				r = vs_errf(err, ENOENT, "storage volume %s not found", name);
+			} else {
+				r = mgr_db_err(db, rc, "volume", err);
+			}
+		}
+	}
+	mgr_db_unlock(db);
+	return r;
+}
+
+/* One statement with text/int parameters ("t" / "i" per parameter). */
+static int exec_stmt(struct mgr_db *db, const char *sql, const char *types, const void *const *vals,
+		     struct vs_err *err)
+{
+	int r = 0;
+	mgr_db_lock(db);
+	{
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(db, sql, err);
+		if (!st) {
+			r = -EIO;
+		} else {
+			for (int i = 0; types[i]; i++) {
+				if (types[i] == 't')
+					sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_STATIC);
+				else
+					sqlite3_bind_int64(st, i + 1, *(const int64_t *)vals[i]);
+			}
+			int rc = sqlite3_step(st);
+			if (rc != SQLITE_DONE)
+				r = mgr_db_err(db, rc, "volume", err);
+		}
+	}
+	mgr_db_unlock(db);
+	return r;
+}
+
+int mgr_volume_create(struct mgr *m, const char *name, uint64_t size, struct vs_err *err)
+{
+	int r = mgr_name_validate(name, err);
+	if (r < 0 || (r = check_size(size, err)) < 0)
+		return r;
+	vs_cleanup_free char *dir = pool_dir(m), *file = volume_file(m, name);
+	if (!dir || !file)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if ((r = mgr_mkdir_p(dir, 0700, err)) < 0)
+		return r;
+	char now[32];
+	mgr_timestamp(now, sizeof(now));
+	int64_t sz = (int64_t)size;
+	const void *vals[] = { name, &sz, now };
+	r = exec_stmt(m->db,
+		      "INSERT INTO storage_volumes (name, format, size, created_at) "
+		      "VALUES (?, 'raw', ?, ?)",
+		      "tit", vals, err);
+	if (r == -EEXIST)
+		return vs_errf(err, EEXIST, "storage volume %s already exists", name);
+	if (r < 0)
+		return r;
+	unlink(file); /* left by a crash between the row's removal and ours */
+	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = vs_syserrf(err, errno, "create %s", file);
+	} else {
+		if (ftruncate(fd, (off_t)size) < 0)
+			r = vs_syserrf(err, errno, "size %s", file);
+		close(fd);
+	}
+	if (r == 0) {
+		char *const argv[] = {
+			"/sbin/mkfs.ext4", "-q", "-F", "-L", (char *)name, file, NULL
+		};
+		r = tool("mkfs.ext4", argv, err);
+	}
+	if (r < 0) {
+		struct vs_err e2 = VS_ERR_INIT;
+		unlink(file);
+		const void *v2[] = { name };
+		exec_stmt(m->db, "DELETE FROM storage_volumes WHERE name = ?", "t", v2, &e2);
+	}
+	return r;
+}
+
+/* The volume row with its instance marked busy (when attached): the
+ * instance cannot start or stop meanwhile.  *busy_id gets the mark. */
+static int get_quiet(struct mgr *m, const char *name, struct vrow *v, int64_t *busy_id,
+		     bool *running, struct vs_err *err)
+{
+	*busy_id = 0;
+	*running = false;
+	int r = get_row(m->db, name, v, err);
+	if (r < 0 || !v->instance_id)
+		return r;
+	struct mgr_instance inst;
+	char iname[MGR_NAME_MAX + 1];
+	snprintf(iname, sizeof(iname), "%s", v->instance);
+	if ((r = mgr_get_busy(m, iname, &inst, err)) < 0)
+		return r;
+	*busy_id = inst.id;
+	enum mgr_power p;
+	pid_t pid;
+	r = mgr_instance_live(m, &inst, &p, &pid, err);
+	if (r == 0)
+		*running = p != MGR_POWER_STOPPED;
+	mgr_instance_free(&inst);
+	if (r == 0)
+		r = get_row(m->db, name, v, err); /* re-read under the mark */
+	return r;
+}
+
+int mgr_volume_resize(struct mgr *m, const char *name, uint64_t size, struct vs_err *err)
+{
+	int r = check_size(size, err);
+	if (r < 0)
+		return r;
+	struct vrow v;
+	int64_t busy;
+	bool running;
+	vs_cleanup_free char *file = volume_file(m, name);
+	if (!file)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if ((r = get_quiet(m, name, &v, &busy, &running, err)) < 0)
+		goto out;
+	if (running) {
+		r = vs_errf(err, EBUSY,
+			    "storage volume %s is in use by running instance %s: stop it "
+			    "before resizing",
+			    name, v.instance);
+		goto out;
+	}
+	if (size < v.size) {
+		r = vs_errf(err, EINVAL,
+			    "storage volume %s: shrinking is not supported (%llu < %llu)", name,
+			    (unsigned long long)size, (unsigned long long)v.size);
+		goto out;
+	}
+	if (size == v.size)
+		goto out;
+	if (truncate(file, (off_t)size) < 0) {
+		r = vs_syserrf(err, errno, "grow %s", file);
+		goto out;
+	}
+	char *const fsck[] = { "/sbin/e2fsck", "-f", "-p", file, NULL };
+	char *const grow[] = { "/sbin/resize2fs", "-f", file, NULL };
+	if ((r = tool("e2fsck", fsck, err)) < 0 || (r = tool("resize2fs", grow, err)) < 0)
+		goto out;
+	int64_t sz = (int64_t)size;
+	const void *vals[] = { &sz, name };
+	r = exec_stmt(m->db, "UPDATE storage_volumes SET size = ? WHERE name = ?", "it", vals, err);
+out:
+	if (busy)
+		mgr_busy_release(m, busy);
+	return r;
+}
+
+int mgr_volume_delete(struct mgr *m, const char *name, struct vs_err *err)
+{
+	struct vrow v;
+	int r = get_row(m->db, name, &v, err);
+	if (r < 0)
+		return r;
+	if (v.instance_id)
+		return vs_errf(err, EBUSY, "storage volume %s is attached to %s: detach it first",
+			       name, v.instance);
+	vs_cleanup_free char *file = volume_file(m, name);
+	if (!file)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if (unlink(file) < 0 && errno != ENOENT)
+		return vs_syserrf(err, errno, "remove %s", file);
+	const void *vals[] = { name };
+	r = exec_stmt(m->db, "DELETE FROM storage_volumes WHERE name = ?", "t", vals, err);
+	if (r == -EEXIST)
+		r = vs_errf(err, EBUSY, "storage volume %s was attached meanwhile", name);
+	return r;
+}
+
+/* An absolute path without "." or ".." components, not "/", no "//". */
+static int check_path(const char *path, struct vs_err *err)
+{
+	size_t n = strlen(path);
+	if (path[0] != '/' || n < 2 || n > 1024)
+		return vs_errf(err, EINVAL, "volume path %.80s: expected an absolute path (not /)",
+			       path);
+	for (const char *p = path; *p;) {
+		p++;
+		size_t l = strcspn(p, "/");
+		if (l == 0 || (l == 1 && p[0] == '.') || (l == 2 && p[0] == '.' && p[1] == '.'))
+			return vs_errf(err, EINVAL, "volume path %.80s: empty, . or .. component",
+				       path);
+		p += l;
+	}
+	if (strpbrk(path, "\n,"))
+		return vs_errf(err, EINVAL, "volume path %.80s: bad character", path);
+	return 0;
+}
+
+/* Mark the instance busy and check it is stopped. */
+static int stopped_busy(struct mgr *m, const char *instance, struct mgr_instance *inst,
+			const char *why, struct vs_err *err)
+{
+	int r = mgr_get_busy(m, instance, inst, err);
+	if (r < 0)
+		return r;
+	enum mgr_power p;
+	pid_t pid;
+	r = mgr_instance_live(m, inst, &p, &pid, err);
+	if (r == 0 && p != MGR_POWER_STOPPED)
+		r = vs_errf(err, EBUSY, "instance %s is %s: stop it before %s volumes", inst->name,
+			    mgr_power_status(p), why);
+	if (r == 0 && inst->type != MGR_INSTANCE_CONTAINER)
+		r = vs_errf(err, ENOTSUP, "volumes attach to containers only for now");
+	if (r < 0) {
+		mgr_busy_release(m, inst->id);
+		mgr_instance_free(inst);
+	}
+	return r;
+}
+
+int mgr_volume_attach(struct mgr *m, const char *name, const char *instance, const char *path,
+		      struct vs_err *err)
+{
+	int r = check_path(path, err);
+	if (r < 0)
+		return r;
+	struct vrow v;
+	if ((r = get_row(m->db, name, &v, err)) < 0)
+		return r;
+	struct mgr_instance inst;
+	if ((r = stopped_busy(m, instance, &inst, "attaching", err)) < 0)
+		return r;
+	if ((r = get_row(m->db, name, &v, err)) == 0 && v.instance_id)
+		r = vs_errf(err, EEXIST, "storage volume %s is already attached to %s", name,
+			    v.instance);
+	if (r == 0) {
+		const void *vals[] = { &v.id, &inst.id, path };
+		r = exec_stmt(m->db,
+			      "INSERT INTO instance_volumes (volume_id, instance_id, path) "
+			      "VALUES (?, ?, ?)",
+			      "iit", vals, err);
+		if (r == -EEXIST)
+			r = vs_errf(err, EEXIST, "instance %s already has a volume at %s",
+				    inst.name, path);
+	}
+	mgr_busy_release(m, inst.id);
+	mgr_instance_free(&inst);
+	return r;
+}
+
+int mgr_volume_detach(struct mgr *m, const char *name, const char *instance, struct vs_err *err)
+{
+	struct vrow v;
+	int r = get_row(m->db, name, &v, err);
+	if (r < 0)
+		return r;
+	struct mgr_instance inst;
+	if ((r = stopped_busy(m, instance, &inst, "detaching", err)) < 0)
+		return r;
+	if ((r = get_row(m->db, name, &v, err)) == 0 && v.instance_id != inst.id)
+		r = vs_errf(err, ENOENT, "storage volume %s is not attached to %s", name,
+			    inst.name);
+	if (r == 0) {
+		const void *vals[] = { &v.id };
+		r = exec_stmt(m->db, "DELETE FROM instance_volumes WHERE volume_id = ?", "i", vals,
+			      err);
+	}
+	mgr_busy_release(m, inst.id);
+	mgr_instance_free(&inst);
+	return r;
+}
+
+static int query_json(struct mgr *m, const char *name, struct json_object **out, struct vs_err *err)
+{
+	struct json_object *a = json_object_new_array();
+	int r = 0;
+	mgr_db_lock(m->db);
+	{
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		    m->db,
+		    "SELECT v.name, v.format, v.size, v.created_at, COALESCE(i.name, ''), "
+		    "COALESCE(a.path, '') FROM storage_volumes v "
+		    "LEFT JOIN instance_volumes a ON a.volume_id = v.id "
+		    "LEFT JOIN instances i ON i.id = a.instance_id "
+		    "WHERE ? IS NULL OR v.name = ? ORDER BY v.name",
+		    err);
+		int rc = SQLITE_DONE;
+		if (!st) {
+			r = -EIO;
+		} else {
+			sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+			while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+				struct json_object *o = json_object_new_object();
+				static const char *const k[] = { "name",       "format",  NULL,
+								 "created_at", "used_by", "path" };
+				for (int i = 0; i < 6; i++)
+					json_object_object_add(
+					    o, i == 2 ? "size" : k[i],
+					    i == 2
+						? json_object_new_int64(sqlite3_column_int64(st, i))
+						: json_object_new_string(
+						      (const char *)sqlite3_column_text(st, i)));
+				json_object_array_add(a, o);
+			}
+			if (rc != SQLITE_DONE)
+				r = mgr_db_err(m->db, rc, "volumes", err);
+		}
+	}
+	mgr_db_unlock(m->db);
+	if (r < 0) {
+		json_object_put(a);
+		return r;
+	}
+	*out = a;
+	return 0;
+}
+
+int mgr_volume_list(struct mgr *m, struct json_object **out, struct vs_err *err)
+{
+	return query_json(m, NULL, out, err);
+}
+
+int mgr_volume_get(struct mgr *m, const char *name, struct json_object **out, struct vs_err *err)
+{
+	struct json_object *a;
+	int r = query_json(m, name, &a, err);
+	if (r < 0)
+		return r;
+	if (json_object_array_length(a) != 1) {
+		json_object_put(a);
+		return vs_errf(err, ENOENT, "storage volume %s not found", name);
+	}
+	*out = json_object_get(json_object_array_get_idx(a, 0));
+	json_object_put(a);
+	return 0;
+}
+
+int mgr_volume_mounts(struct mgr *m, int64_t instance_id, struct mgr_volume_mount **out, size_t *n,
+		      struct vs_err *err)
+{
+	*out = NULL;
+	*n = 0;
+	int r = 0;
+	size_t cap = 0;
+	mgr_db_lock(m->db);
+	{
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		    m->db,
+		    "SELECT v.name, a.path FROM instance_volumes a JOIN "
+		    "storage_volumes v ON v.id = a.volume_id WHERE a.instance_id = ? "
+		    "ORDER BY a.path",
+		    err);
+		int rc = SQLITE_DONE;
+		if (!st) {
+			r = -EIO;
+		} else {
+			sqlite3_bind_int64(st, 1, instance_id);
+			while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+				if (*n == cap) {
+					cap = cap ? cap * 2 : 4;
+					struct mgr_volume_mount *nv =
+					    realloc(*out, cap * sizeof(**out));
+					if (!nv) {
+						r = vs_errf(err, ENOMEM, "out of memory");
+						break;
+					}
+					*out = nv;
+				}
+				struct mgr_volume_mount *vm = &(*out)[(*n)++];
+				snprintf(vm->name, sizeof(vm->name), "%s",
+					 (const char *)sqlite3_column_text(st, 0));
+				snprintf(vm->path, sizeof(vm->path), "%s",
+					 (const char *)sqlite3_column_text(st, 1));
+				snprintf(vm->file, sizeof(vm->file), "%s/storage/default/%s.raw",
+					 m->state_dir, vm->name);
+			}
+			if (r == 0 && rc != SQLITE_DONE)
+				r = mgr_db_err(m->db, rc, "volumes", err);
+		}
+	}
+	mgr_db_unlock(m->db);
+	if (r < 0) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return r;
+}
