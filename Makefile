@@ -4,7 +4,8 @@
 #
 #   make deps     install missing Debian packages (apt-get, idempotent)
 #   make build    release (debugoptimized) build in build/, ASan+UBSan in build-asan/
-#   make guest    build/cached RISC-V guest images (kernel, initramfs, disk)
+#   make guest    build/cached RISC-V guest images (kernel, initramfs, disk) and
+#                 the defconfig kernel (long; GUEST_DEFCONFIG=0 skips it)
 #   make check    deps + build + guest, then every test (both builds) and the format check
 #   make demo     deps + build + guest, then the demo
 #   make bench    benchmarks against the peers (crun, runc, qemu-img, qemu-system-riscv64)
@@ -40,8 +41,11 @@ build-asan: deps
 		-Db_sanitize=address,undefined -Db_lundef=false
 	@ninja -C build-asan
 
+GUEST_DEFCONFIG ?= 1
+
 guest: deps
 	@GUEST_CACHE=$(GUEST_CACHE) guest/build.sh
+	@test "$(GUEST_DEFCONFIG)" = 0 || GUEST_CACHE=$(GUEST_CACHE) guest/build-defconfig.sh
 
 check: build guest
 	@GUEST_CACHE=$(GUEST_CACHE) scripts/check.sh
