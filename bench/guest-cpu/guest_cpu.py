@@ -16,8 +16,8 @@ code all count.  For each VMM (same OpenSBI, kernel, initramfs, 1 hart,
   syscalls     dd bs=1 of 200,000 bytes /dev/zero -> /dev/null
                (400,000 read/write system calls)
 
-Times are measured by the guest (date +%s.%N around the command; guest
-time is host wall-clock time in both VMMs).  Prints vessel, QEMU and the
+Times are measured by the guest (/proc/uptime around the command, 10 ms
+resolution; guest time is host wall-clock time in both VMMs).  Prints vessel, QEMU and the
 vessel/QEMU ratio per row (< 1: vessel faster).
 Env: BENCH_ITERATIONS (3), BENCH_KERNEL (the kernel Image; default the
 recipe kernel; `defconfig` = guest/build-defconfig.sh's), VESSEL_VESSEL_VMM,
@@ -56,7 +56,7 @@ def kernel_image():
 
 
 def timed(con, cmd):
-    _, out = con.run("a=$(date +%%s.%%N); ( %s ); b=$(date +%%s.%%N); "
+    _, out = con.run("read a x < /proc/uptime; ( %s ); read b x < /proc/uptime; "
                      "echo \"elapsed $a $b\"" % cmd, timeout=900)
     f = out.split()
     return float(f[-1]) - float(f[-2])

@@ -2,7 +2,8 @@
 """bench/smp: multi-hart guests, vessel-vmm vs QEMU TCG (-smp N, MTTCG).
 
 The same OpenSBI, kernel and initramfs under both VMMs, in the same run.
-Rows (median of BENCH_ITERATIONS, seconds, measured by the guest):
+Rows (median of BENCH_ITERATIONS, seconds, measured by the guest with
+/proc/uptime):
 
   job 1h       one CPU-bound job (a busybox sh loop of 30,000 iterations)
                on a 1-hart guest
@@ -41,7 +42,7 @@ def kernel_image():
 
 
 def timed(con, cmd):
-    _, out = con.run("a=$(date +%%s.%%N); %s; b=$(date +%%s.%%N); "
+    _, out = con.run("read a x < /proc/uptime; %s; read b x < /proc/uptime; "
                      "echo \"elapsed $a $b\"" % cmd, timeout=900)
     f = out.split()
     return float(f[-1]) - float(f[-2])
