@@ -11,10 +11,10 @@ code all count.  For each VMM (same OpenSBI, kernel, initramfs, 1 hart,
   gzip         gzip -1 of 8 MiB (copies of the busybox binary: real code)
   shell-loop   a busybox sh loop of 30,000 iterations (i=$((i+1)))
   fork-exec    100 fork+exec of /bin/true
-  page-faults  20 processes each touching a fresh 16 MiB buffer
+  page-faults  10 processes each touching a fresh 16 MiB buffer
                (dd bs=16M count=1: 4096 page faults each)
-  syscalls     dd bs=1 of 200,000 bytes /dev/zero -> /dev/null
-               (400,000 read/write system calls)
+  syscalls     dd bs=1 of 100,000 bytes /dev/zero -> /dev/null
+               (200,000 read/write system calls)
 
 Times are measured by the guest (/proc/uptime around the command, 10 ms
 resolution; guest time is host wall-clock time in both VMMs).  Prints vessel, QEMU and the
@@ -41,9 +41,9 @@ ROWS = [
     ("gzip", "gzip -1 -c /tmp/z8 >/dev/null"),
     ("shell-loop", "i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done"),
     ("fork-exec", "i=0; while [ $i -lt 100 ]; do /bin/true; i=$((i+1)); done"),
-    ("page-faults", "i=0; while [ $i -lt 20 ]; do "
+    ("page-faults", "i=0; while [ $i -lt 10 ]; do "
      "dd if=/dev/zero of=/dev/null bs=16M count=1 2>/dev/null; i=$((i+1)); done"),
-    ("syscalls", "dd if=/dev/zero of=/dev/null bs=1 count=200000 2>/dev/null"),
+    ("syscalls", "dd if=/dev/zero of=/dev/null bs=1 count=100000 2>/dev/null"),
 ]
 
 
