@@ -7,12 +7,13 @@ SBI PMU driver, 5-level page tables whose mode the kernel probes by writing
 satp and reading it back) with the recipe's busybox initramfs, N harts
 (--harts=N, 1 or 4) and 256 MiB.  Then checks from inside the guest: the
 running kernel is the defconfig one (/proc/config.gz has the defconfig
-markers), every hart is online and runs a process pinned to it, the MMU mode
-in /proc/cpuinfo is one the kernel settled on by probing (sv39/sv48/sv57),
-the SBI PMU driver probed, the kernel log has no oops, BUG, WARNING,
-panic or illegal-instruction report (watchdog reports of host starvation
-excepted), and every hart computes the same awk sum at once.  Ends with `poweroff -f` and exit
-status 0.  Run under vessel-vmm and, as the peer, QEMU (--vmm=qemu).
+markers), every hart is online and runs a process pinned to it, the MMU
+mode in /proc/cpuinfo is one the kernel settled on by probing
+(sv39/sv48/sv57), the SBI PMU driver probed, the kernel log has no oops,
+BUG, WARNING, panic or illegal-instruction report (watchdog reports of host
+starvation excepted), and every hart computes the same awk sum at once.
+Ends with `poweroff -f` and exit status 0.  Run under vessel-vmm and, as
+the peer, QEMU (--vmm=qemu).
 """
 import os
 import re
