@@ -4,7 +4,8 @@
 #
 #   make deps     install missing Debian packages (apt-get, idempotent)
 #   make build    release (debugoptimized) build in build/, ASan+UBSan in build-asan/
-#   make guest    build/cached RISC-V guest images (kernel, initramfs, disk)
+#   make guest    build/cached RISC-V guest images (kernel, initramfs, disk) and
+#                 the defconfig kernel (long; GUEST_DEFCONFIG=0 skips it)
 #   make images   build/cached container images (Debian 12 OCI layout, debootstrap)
 #   make check    deps + build + guest + images, then every test (both builds) and the format check
 #   make demo     deps + build + guest + images, then the demo
@@ -44,8 +45,11 @@ build-asan: deps
 		-Db_sanitize=address,undefined -Db_lundef=false
 	@ninja -C build-asan
 
+GUEST_DEFCONFIG ?= 1
+
 guest: deps
 	@GUEST_CACHE=$(GUEST_CACHE) guest/build.sh
+	@test "$(GUEST_DEFCONFIG)" = 0 || GUEST_CACHE=$(GUEST_CACHE) guest/build-defconfig.sh
 
 # the out-of-the-box container images (docs/images.md); the Debian image
 # needs Debian's archive once, then comes from the cache.  check and demo go
