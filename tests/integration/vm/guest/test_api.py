@@ -15,6 +15,7 @@ route table in lib/vm/api/routes.c must list exactly the documented
 operations.  The final /actions example
 (shutdown) must make the guest power off cleanly.
 """
+import glob
 import os
 import re
 import shutil
@@ -236,5 +237,13 @@ def test(work):
             vc.fail("API socket %s left behind" % sock)
 
 
+def test_and_clean(work):
+    try:
+        test(work)
+    finally:  # the snapshot examples of the document write under /tmp
+        for path in glob.glob("/tmp/vessel-api-example*.snap"):
+            os.unlink(path)
+
+
 if __name__ == "__main__":
-    vc.main(test)
+    vc.main(test_and_clean)
