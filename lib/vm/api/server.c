@@ -403,7 +403,7 @@ static int api_listen(const char *path, struct vs_err *err)
 		close(fd);
 		return r;
 	}
-	if (chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
+	if (chmod(path, 0600) < 0 || listen(fd, SOMAXCONN) < 0) {
 		r = vs_syserrf(err, errno, "--api %s: listen", path);
 		close(fd);
 		unlink(path);

@@ -19,9 +19,20 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.unix_path = path
 
     def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.unix_path)
+        # A unix socket whose backlog is full refuses a non-blocking connect
+        # with EAGAIN at once: retry until the timeout, as a patient client.
+        deadline = time.monotonic() + self.timeout
+        while True:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(self.timeout)
+            try:
+                s.connect(self.unix_path)
+                break
+            except BlockingIOError:
+                s.close()
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
         self.sock = s
 
 

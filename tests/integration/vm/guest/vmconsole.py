@@ -124,7 +124,8 @@ class Machine:
 
     def __init__(self, gdir, cpus=1, mem="256M", append="", disks=(),
                  tap=None, mac="52:54:00:12:34:56", timeout=300,
-                 console="ttyS0", agent=None):
+                 console="ttyS0", agent=None, qemu_mttcg=False):
+        self.qemu_mttcg = qemu_mttcg  # QEMU peer: one thread per hart
         self.kernel = os.path.join(gdir, "Image")
         self.initrd = os.path.join(gdir, "initramfs.cpio.gz")
         self.cpus = cpus
@@ -167,6 +168,12 @@ class Machine:
              "-append", self.append, "-no-reboot",
              "-m", self.mem, "-smp", str(self.cpus),
              "-device", "virtio-rng-device"]
+        if self.cpus > 1 and not self.qemu_mttcg:
+            # One TCG thread for every hart: with MTTCG a secondary hart's
+            # host thread, starved on a loaded 2-core host, can miss Linux's
+            # 1 s bring-up wait ("CPU1: failed to come online").  The peer
+            # runs here to validate images and scripts, not QEMU's threading.
+            a += ["-accel", "tcg,thread=single"]
         if self.console == "hvc0":
             a += ["-display", "none", "-monitor", "none", "-serial", "null",
                   "-chardev", "stdio,id=hvc,signal=off",
