@@ -108,6 +108,13 @@ struct vm_api {
 	unsigned in_flight; /* requests between first call and completion */
 };
 
+/*
+ * Under --sandbox (cfg.confined): a snapshot file or migration socket path
+ * must be relative to --snapshot-dir, without '..'.  False with resp
+ * filled (400) otherwise.
+ */
+bool api_path_allowed(struct vm_api *api, const char *path, struct api_response *resp);
+
 /* Response helpers. */
 void api_respond_json(struct api_response *resp, unsigned status, struct json_object *json);
 void api_respond_error(struct api_response *resp, unsigned status, const char *fmt, ...)
