@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vessel/vm/sandbox.h"
@@ -39,6 +40,7 @@ enum arg_rule {
 	THREAD_A0,  /* clone: arg 0 (flags) with CLONE_THREAD (pthread_create) */
 	ENOSYS_ANY, /* clone3: its flags are behind a pointer; ENOSYS makes glibc use clone */
 	UNIX_A0,    /* socket: arg 0 (domain) AF_UNIX */
+	NAME_A0,    /* prctl: arg 0 PR_SET_NAME (libmicrohttpd names its threads) */
 	NO_EXEC_A2, /* arg 2 (prot) without PROT_EXEC */
 	TTY_A1,	    /* arg 1 (request) a terminal request */
 	FLAGS_A1,   /* arg 1 (cmd) F_GETFL/F_SETFL/F_GETFD/F_SETFD */
@@ -76,6 +78,7 @@ static const struct {
 	{ "clone", THREAD_A0 },
 	{ "clone3", ENOSYS_ANY },
 	{ "set_robust_list", ANY },
+	{ "prctl", NAME_A0 },
 	{ "rseq", ANY },
 	{ "recvfrom", ANY },
 	{ "sendto", ANY },
@@ -155,6 +158,9 @@ static int add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule)
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 					SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
 	case ENOSYS_ANY: return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
+	case NAME_A0:
+		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+					SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)PR_SET_NAME));
 	case UNIX_A0:
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 					SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)AF_UNIX));
@@ -265,6 +271,9 @@ static int drop_privileges(const struct vm_sandbox_config *cfg, struct vs_err *e
 
 int vm_sandbox_enter(const struct vm_sandbox_config *cfg, struct vs_err *err)
 {
+	/* glibc reads the time zone once, on first use (libmicrohttpd's Date
+	 * header): now, while /etc/localtime resolves and open is allowed */
+	tzset();
 	if (geteuid() == 0) {
 		int r = drop_privileges(cfg, err);
 		if (r < 0)

@@ -101,6 +101,7 @@ struct vm_api {
 	struct vm_machine *m;
 	char *path;
 	int listen_fd;
+	int statm_fd; /* /proc/self/statm, opened at start; -1 if not */
 	struct MHD_Daemon *daemon;
 	/* Counters (atomics; read by GET /metrics). */
 	uint64_t requests[API_MAX_STATUS];
