@@ -118,7 +118,8 @@ static const struct {
 	{ "rt_sigaction", ANY },
 	{ "sigaltstack", ANY },
 	{ "restart_syscall", ANY },
-	{ "sysinfo", ANY }, /* glibc sysconf(_SC_PHYS_PAGES), the balloon */
+	{ "memfd_create", ANY }, /* savevm and migration state buffers */
+	{ "sysinfo", ANY },	 /* glibc sysconf(_SC_PHYS_PAGES), the balloon */
 	{ "getpid", ANY },
 	{ "gettid", ANY },
 	{ "getuid", ANY },
@@ -135,8 +136,10 @@ static const struct {
 	const char *name;
 	enum arg_rule rule;
 } allowed_in_root[] = {
-	{ "openat", ANY },     { "rename", ANY },  { "renameat", ANY },
-	{ "socket", UNIX_A0 }, { "connect", ANY },
+	{ "openat", ANY },     { "rename", ANY },
+	{ "renameat", ANY },   { "getcwd", ANY },  /* a snapshot's path as a diff's parent, */
+	{ "readlink", ANY },			   /* and realpath() of a loaded one */
+	{ "socket", UNIX_A0 }, { "connect", ANY }, /* outgoing migration */
 };
 
 static const unsigned long tty_requests[] = { TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ };
