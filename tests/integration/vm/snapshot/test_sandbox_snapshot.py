@@ -38,6 +38,17 @@ def refused(sock, method, path, body, what):
                 % (what, st, out))
 
 
+def confined(pid):
+    """The VMM really runs confined: seccomp filter, no_new_privs, 65534."""
+    with open("/proc/%d/status" % pid) as f:
+        st = dict(line.split(":", 1) for line in f if ":" in line)
+    if (st["Seccomp"].strip() != "2" or st["NoNewPrivs"].strip() != "1"
+            or st["Uid"].split()[0] != "65534"):
+        vc.fail("VMM %d not confined: Seccomp %s NoNewPrivs %s Uid %s"
+                % (pid, st["Seccomp"].strip(), st["NoNewPrivs"].strip(),
+                   st["Uid"].strip()))
+
+
 def test(work):
     if os.geteuid() != 0:
         vc.skip("needs root (--sandbox drops from root to uid 65534)")
@@ -58,6 +69,7 @@ def test(work):
         src = vc.Console(argv, os.path.join(work, "src.log"))
         cons.append(src)
         src.wait_banner()
+        confined(src.proc.pid)
         src.run("mount -t ext4 /dev/vda /mnt && echo before > /mnt/before "
                 "&& sync")
         src.send(sl.COUNTER + "\n")
@@ -109,6 +121,7 @@ def test(work):
         os.chown(mig, 65534, 65534)
         tm.migrate(src, sock, dst, "unix:mig.sock", "unix", work)
         dst.send("\n")
+        confined(dst.proc.pid)
         dst.run("test -e /mnt/before && echo moved > /mnt/moved && sync "
                 "&& umount /mnt")
         dst.send("kill %1\n")
