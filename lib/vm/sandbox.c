@@ -79,6 +79,7 @@ static const struct {
 	{ "clone3", ENOSYS_ANY },
 	{ "set_robust_list", ANY },
 	{ "prctl", NAME_A0 },
+	{ "sched_getaffinity", ANY }, /* AddressSanitizer's pthread_create */
 	{ "rseq", ANY },
 	{ "recvfrom", ANY },
 	{ "sendto", ANY },
