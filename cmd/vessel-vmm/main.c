@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vessel/core/cleanup.h"
@@ -52,9 +53,10 @@ struct vmm_options {
 	const char *gdb;   /* GDB stub address */
 	bool gdb_wait;
 	bool sandbox;
-	const char *restore;  /* --restore FILE */
-	const char *incoming; /* --incoming URI */
-	const char *loadvm;   /* --loadvm TAG */
+	const char *snapshot_dir; /* the sandbox's root: API snapshot paths resolve in it */
+	const char *restore;	  /* --restore FILE */
+	const char *incoming;	  /* --incoming URI */
+	const char *loadvm;	  /* --loadvm TAG */
 	const char *api;
 	bool balloon;
 	/* Copies of option values the config points into (freed at exit). */
@@ -269,6 +271,15 @@ static int opt_sandbox(struct vmm_options *o, const char *v, struct vs_err *err)
 	return 0;
 }
 
+static int opt_snapshot_dir(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	struct stat st;
+	if (!*v || stat(v, &st) < 0 || !S_ISDIR(st.st_mode))
+		return vs_errf(err, EINVAL, "--snapshot-dir %s: not a directory", v);
+	o->snapshot_dir = v;
+	return 0;
+}
+
 static int opt_incoming(struct vmm_options *o, const char *v, struct vs_err *err)
 {
 	if (strncmp(v, "unix:", 5) != 0 && strncmp(v, "tcp:", 4) != 0)
@@ -340,6 +351,10 @@ static const struct vmm_option vmm_options_table[] = {
 	  "once set up: no privileges, empty root and network, seccomp allow-list "
 	  "(docs/vessel-vmm-board.md)",
 	  opt_sandbox },
+	{ "snapshot-dir", "DIR",
+	  "with --sandbox: the root after the drop; the API's snapshot paths and unix: "
+	  "migration sockets are relative to it",
+	  opt_snapshot_dir },
 	{ "incoming", "unix:PATH|tcp:HOST:PORT",
 	  "wait for a VM migrated by another vessel-vmm (PUT /migrate), then run it",
 	  opt_incoming },
@@ -423,9 +438,11 @@ static void on_signal(int sig)
 }
 
 /* Everything is open and every thread started: confine the process. */
-static int enter_sandbox(struct vs_err *err)
+static int enter_sandbox(const char *root, struct vs_err *err)
 {
-	struct vm_sandbox_config sc = { .uid = VM_SANDBOX_NOBODY, .gid = VM_SANDBOX_NOBODY };
+	struct vm_sandbox_config sc = { .uid = VM_SANDBOX_NOBODY,
+					.gid = VM_SANDBOX_NOBODY,
+					.root = root };
 	return vm_sandbox_enter(&sc, err);
 }
 
@@ -464,10 +481,8 @@ int main(int argc, char **argv)
 	}
 	bool virt = o.kernel || o.ndisks || o.tap || o.console_hvc || o.serial_set || o.bios_none ||
 		    o.restore || o.incoming || o.api || o.balloon || o.agent;
-	if (o.sandbox && (o.api || o.agent || o.gdb || o.incoming)) {
-		/* their threads and sockets need calls the allow-list does not have yet */
-		fprintf(stderr, "vessel-vmm: --sandbox does not support --api, --agent, --gdb or "
-				"--incoming yet\n");
+	if (o.snapshot_dir && !o.sandbox) {
+		fprintf(stderr, "vessel-vmm: --snapshot-dir needs --sandbox\n");
 		return EXIT_HOST_ERROR;
 	}
 	if (!!o.restore + !!o.incoming + !!o.loadvm > 1) {
@@ -573,7 +588,10 @@ int main(int argc, char **argv)
 		}
 		struct vm_api *api = NULL;
 		if (o.api) {
-			struct vm_api_config ac = { .socket_path = o.api, .board = board };
+			struct vm_api_config ac = { .socket_path = o.api,
+						    .board = board,
+						    .confined = o.sandbox,
+						    .confined_dir = o.snapshot_dir != NULL };
 			api = vm_api_start(&ac, &err);
 			if (!api) {
 				virt_board_free(board);
@@ -591,7 +609,7 @@ int main(int argc, char **argv)
 				return EXIT_HOST_ERROR;
 			}
 		}
-		if (o.sandbox && enter_sandbox(&err) < 0) {
+		if (o.sandbox && enter_sandbox(o.snapshot_dir, &err) < 0) {
 			vm_gdb_free(gdb);
 			vm_api_stop(api);
 			virt_board_free(board);

@@ -10,13 +10,16 @@
  * The allow-list is one const table: a row is a system call and, for a few,
  * a condition on one argument (no PROT_EXEC for mmap/mprotect, terminal
  * requests only for ioctl, flag requests only for fcntl, signals only to
- * this process for tgkill).  Everything else kills the process
+ * this process for tgkill, CLONE_THREAD for clone, AF_UNIX for socket;
+ * clone3 fails with ENOSYS, its flags being out of the filter's reach, and
+ * glibc falls back to clone).  Everything else kills the process
  * (SCMP_ACT_KILL_PROCESS), which the kernel reports as SIGSYS.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +27,20 @@
 #include <sys/capability.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vessel/vm/sandbox.h"
 
 enum arg_rule {
 	ANY,
+	THREAD_A0,  /* clone: arg 0 (flags) with CLONE_THREAD (pthread_create) */
+	ENOSYS_ANY, /* clone3: its flags are behind a pointer; ENOSYS makes glibc use clone */
+	UNIX_A0,    /* socket: arg 0 (domain) AF_UNIX */
+	NAME_A0,    /* prctl: arg 0 PR_SET_NAME (libmicrohttpd names its threads) */
 	NO_EXEC_A2, /* arg 2 (prot) without PROT_EXEC */
 	TTY_A1,	    /* arg 1 (request) a terminal request */
 	FLAGS_A1,   /* arg 1 (cmd) F_GETFL/F_SETFL/F_GETFD/F_SETFD */
@@ -65,6 +74,25 @@ static const struct {
 	{ "unlink", ANY },  /* its socket path on close: nothing to find */
 	{ "ioctl", TTY_A1 },
 	{ "fcntl", FLAGS_A1 },
+	/* the control API: a thread per connection (libmicrohttpd) */
+	{ "clone", THREAD_A0 },
+	{ "clone3", ENOSYS_ANY },
+	{ "set_robust_list", ANY },
+	{ "prctl", NAME_A0 },
+	{ "sched_getaffinity", ANY }, /* AddressSanitizer's pthread_create */
+	{ "rseq", ANY },
+	{ "recvfrom", ANY },
+	{ "sendto", ANY },
+	{ "recvmsg", ANY },
+	{ "sendmsg", ANY },
+	{ "shutdown", ANY },
+	{ "setsockopt", ANY },
+	{ "getsockopt", ANY },
+	{ "getsockname", ANY },
+	{ "getpeername", ANY },
+	{ "eventfd2", ANY },
+	{ "pipe2", ANY },
+
 	/* the run loop */
 	{ "ppoll", ANY },
 	{ "poll", ANY },
@@ -91,6 +119,8 @@ static const struct {
 	{ "rt_sigaction", ANY },
 	{ "sigaltstack", ANY },
 	{ "restart_syscall", ANY },
+	{ "memfd_create", ANY }, /* savevm and migration state buffers */
+	{ "sysinfo", ANY },	 /* glibc sysconf(_SC_PHYS_PAGES), the balloon */
 	{ "getpid", ANY },
 	{ "gettid", ANY },
 	{ "getuid", ANY },
@@ -100,6 +130,17 @@ static const struct {
 	{ "tgkill", SELF_A0 }, /* abort() */
 	{ "exit", ANY },
 	{ "exit_group", ANY },
+};
+
+/* Only with cfg->root (--snapshot-dir): snapshot files, migration sockets there. */
+static const struct {
+	const char *name;
+	enum arg_rule rule;
+} allowed_in_root[] = {
+	{ "openat", ANY },     { "rename", ANY },
+	{ "renameat", ANY },   { "getcwd", ANY },  /* a snapshot's path as a diff's parent, */
+	{ "readlink", ANY },			   /* and realpath() of a loaded one */
+	{ "socket", UNIX_A0 }, { "connect", ANY }, /* outgoing migration */
 };
 
 static const unsigned long tty_requests[] = { TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ };
@@ -118,6 +159,16 @@ static int add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule)
 	int r = 0;
 	switch (rule) {
 	case ANY: return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+	case THREAD_A0:
+		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+					SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+	case ENOSYS_ANY: return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
+	case NAME_A0:
+		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+					SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)PR_SET_NAME));
+	case UNIX_A0:
+		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+					SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)AF_UNIX));
 	case NO_EXEC_A2:
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 					SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
@@ -139,7 +190,7 @@ static int add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule)
 	return -EINVAL;
 }
 
-static int load_filter(struct vs_err *err)
+static int load_filter(bool with_root, struct vs_err *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
@@ -150,14 +201,18 @@ static int load_filter(struct vs_err *err)
 		return vs_errf(err, -r, "sandbox: seccomp thread synchronisation: %s",
 			       strerror(-r));
 	}
-	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
-		int nr = seccomp_syscall_resolve_name(allowed[i].name);
+	size_t nbase = sizeof(allowed) / sizeof(allowed[0]);
+	size_t nroot = with_root ? sizeof(allowed_in_root) / sizeof(allowed_in_root[0]) : 0;
+	for (size_t i = 0; i < nbase + nroot; i++) {
+		const char *name = i < nbase ? allowed[i].name : allowed_in_root[i - nbase].name;
+		int nr = seccomp_syscall_resolve_name(name);
 		if (nr == __NR_SCMP_ERROR)
 			continue; /* not a system call on this architecture */
-		r = add_rule(ctx, nr, allowed[i].rule);
+		r = add_rule(ctx, nr,
+			     i < nbase ? allowed[i].rule : allowed_in_root[i - nbase].rule);
 		if (r < 0) {
 			seccomp_release(ctx);
-			return vs_errf(err, -r, "sandbox: seccomp rule for %s: %s", allowed[i].name,
+			return vs_errf(err, -r, "sandbox: seccomp rule for %s: %s", name,
 				       strerror(-r));
 		}
 	}
@@ -168,9 +223,14 @@ static int load_filter(struct vs_err *err)
 	return 0;
 }
 
-/* Root and working directory: an empty directory, deleted. */
-static int empty_root(struct vs_err *err)
+/* Root and working directory: cfg->root, else an empty directory, deleted. */
+static int new_root(const char *root, struct vs_err *err)
 {
+	if (root) {
+		if (chdir(root) < 0 || chroot(".") < 0 || chdir("/") < 0)
+			return vs_syserrf(err, errno, "sandbox: chroot into %s", root);
+		return 0;
+	}
 	char dir[] = "/tmp/vessel-sandbox-XXXXXX";
 	if (!mkdtemp(dir))
 		return vs_syserrf(err, errno, "sandbox: mkdtemp");
@@ -190,7 +250,7 @@ static int drop_privileges(const struct vm_sandbox_config *cfg, struct vs_err *e
 {
 	if (unshare(CLONE_NEWNET) < 0)
 		return vs_syserrf(err, errno, "sandbox: unshare(CLONE_NEWNET)");
-	int r = empty_root(err);
+	int r = new_root(cfg->root, err);
 	if (r < 0)
 		return r;
 	for (unsigned long cap = 0; cap <= 63; cap++)
@@ -216,12 +276,17 @@ static int drop_privileges(const struct vm_sandbox_config *cfg, struct vs_err *e
 
 int vm_sandbox_enter(const struct vm_sandbox_config *cfg, struct vs_err *err)
 {
+	/* glibc reads the time zone once, on first use (libmicrohttpd's Date
+	 * header): now, while /etc/localtime resolves and open is allowed */
+	tzset();
 	if (geteuid() == 0) {
 		int r = drop_privileges(cfg, err);
 		if (r < 0)
 			return r;
+	} else if (cfg->root && chdir(cfg->root) < 0) {
+		return vs_syserrf(err, errno, "sandbox: chdir %s", cfg->root);
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return vs_syserrf(err, errno, "sandbox: PR_SET_NO_NEW_PRIVS");
-	return load_filter(err);
+	return load_filter(cfg->root != NULL, err);
 }

@@ -14,6 +14,7 @@
 #ifndef VESSEL_VM_API_H
 #define VESSEL_VM_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "vessel/core/err.h"
@@ -25,6 +26,15 @@ struct vm_api_config {
 	const char *socket_path;
 	struct virt_board *board;
 	size_t max_body; /* request bodies above this get 413; 0: 64 KiB */
+	/*
+	 * Under --sandbox: snapshot paths and unix: migration sockets must be
+	 * relative (to --snapshot-dir, the sandbox's root; no '..'), tcp:
+	 * migration is refused (empty network namespace): 400, not SIGSYS.
+	 * confined_dir: false when no --snapshot-dir was given (then every
+	 * snapshot/migration request gets a 400 saying so).
+	 */
+	bool confined;
+	bool confined_dir;
 };
 
 struct vm_api *vm_api_start(const struct vm_api_config *cfg, struct vs_err *err);

@@ -17,6 +17,10 @@
  */
 int vm_load_file(const struct vm_bus *bus, const char *path, uint64_t gpa, uint64_t limit,
 		 uint64_t *size, struct vs_err *err);
+/* The same from an open file (path names it in errors): a reset under
+ * --sandbox reloads the images from descriptors opened before the drop. */
+int vm_load_fd(const struct vm_bus *bus, int fd, const char *path, uint64_t gpa, uint64_t limit,
+	       uint64_t *size, struct vs_err *err);
 
 /*
  * The size a RISC-V Linux Image occupies once running (header field
@@ -27,5 +31,6 @@ uint64_t vm_linux_image_size(const struct vm_bus *bus, uint64_t gpa, uint64_t fi
 
 /* True when the file starts with the ELF magic. */
 int vm_file_is_elf(const char *path, struct vs_err *err);
+int vm_fd_is_elf(int fd, const char *path, struct vs_err *err);
 
 #endif

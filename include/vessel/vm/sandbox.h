@@ -7,7 +7,8 @@
  * vm_sandbox_enter(), called on the machine thread before the run loop:
  *  - when started as root: the machine thread moves to a new, empty network
  *    namespace; the process's root and working directory become an empty,
- *    deleted directory (so no path resolves, nothing can be created); the
+ *    deleted directory (so no path resolves, nothing can be created), or
+ *    cfg->root (`--snapshot-dir`) when given; the
  *    capability bounding set and ambient set are emptied; supplementary
  *    groups are dropped and the process switches to uid/gid (65534 by
  *    default), which clears its permitted and effective capabilities;
@@ -16,8 +17,11 @@
  *    allow-list of what the running VMM uses (vm_sandbox_syscalls()):
  *    ppoll, read/write and their vector and positional forms, fdatasync,
  *    ftruncate, fallocate, futex, memory management without PROT_EXEC,
- *    timerfd_settime, getrandom, accept4, terminal ioctls, exit.  No open,
- *    socket, execve, clone, ptrace, mount, kill of other processes...
+ *    timerfd_settime, getrandom, accept4, terminal ioctls, exit; for the
+ *    control API's threads: clone of threads only, socket I/O; and only
+ *    with cfg->root: openat/rename (snapshot files) and AF_UNIX socket +
+ *    connect (migration), which resolve inside that root.  No execve, ptrace, mount, chroot, setuid, AF_INET/netlink
+ *    sockets, kill of other processes...
  *
  * Without root the first part is skipped (only NO_NEW_PRIVS and seccomp).
  * Nothing can undo the sandbox; it is meant to be entered once, for good.
@@ -37,13 +41,19 @@
 struct vm_sandbox_config {
 	uid_t uid; /* switched to when started as root */
 	gid_t gid;
+	/*
+	 * The directory that becomes the root (`--snapshot-dir`): snapshot
+	 * files and migration sockets of the control API resolve inside it.
+	 * NULL: an empty directory, deleted.
+	 */
+	const char *root;
 };
 
 /* Enter the sandbox (see above); 0 or -errno with err filled (the process
  * may then be partly confined: the caller should exit). */
 int vm_sandbox_enter(const struct vm_sandbox_config *cfg, struct vs_err *err);
 
-/* The allow-list, for documentation and tests: names, NULL-terminated. */
+/* The allow-list without a root, for documentation and tests: names, NULL-terminated. */
 const char *const *vm_sandbox_syscalls(void);
 
 #endif

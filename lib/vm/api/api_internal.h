@@ -101,12 +101,20 @@ struct vm_api {
 	struct vm_machine *m;
 	char *path;
 	int listen_fd;
+	int statm_fd; /* /proc/self/statm, opened at start; -1 if not */
 	struct MHD_Daemon *daemon;
 	/* Counters (atomics; read by GET /metrics). */
 	uint64_t requests[API_MAX_STATUS];
 	uint64_t request_ns_total;
 	unsigned in_flight; /* requests between first call and completion */
 };
+
+/*
+ * Under --sandbox (cfg.confined): a snapshot file or migration socket path
+ * must be relative to --snapshot-dir, without '..'.  False with resp
+ * filled (400) otherwise.
+ */
+bool api_path_allowed(struct vm_api *api, const char *path, struct api_response *resp);
 
 /* Response helpers. */
 void api_respond_json(struct api_response *resp, unsigned status, struct json_object *json);

@@ -19,15 +19,17 @@ static void metric_head(FILE *f, const char *name, const char *type, const char 
 }
 
 /* Resident set size of this process (bytes), 0 if unknown. */
-static uint64_t process_rss(void)
+static uint64_t process_rss(int statm_fd)
 {
+	char buf[128];
 	unsigned long long size, resident;
-	FILE *f = fopen("/proc/self/statm", "re");
-	if (!f)
+	ssize_t n = statm_fd >= 0 ? pread(statm_fd, buf, sizeof(buf) - 1, 0) : -1;
+	if (n <= 0)
 		return 0;
-	int n = fscanf(f, "%llu %llu", &size, &resident);
-	fclose(f);
-	return n == 2 ? resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+	buf[n] = 0;
+	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+		return 0;
+	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
 void api_metrics_exec(struct vm_api *api, struct api_request *req, struct api_response *resp)
@@ -82,7 +84,7 @@ void api_metrics_exec(struct vm_api *api, struct api_request *req, struct api_re
 	fprintf(f, "vessel_vmm_guest_memory_bytes %" PRIu64 "\n", vm_machine_ram_size(api->m));
 	metric_head(f, "vessel_vmm_resident_memory_bytes", "gauge",
 		    "Resident set size of the vessel-vmm process (guest RAM included).");
-	fprintf(f, "vessel_vmm_resident_memory_bytes %" PRIu64 "\n", process_rss());
+	fprintf(f, "vessel_vmm_resident_memory_bytes %" PRIu64 "\n", process_rss(api->statm_fd));
 	api_metrics_balloon(api, f);
 
 	metric_head(f, "vessel_vmm_api_requests_total", "counter",

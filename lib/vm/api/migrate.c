@@ -78,6 +78,16 @@ static struct json_object *status_json(void)
 void api_migrate_start(struct vm_api *api, struct api_request *req, struct api_response *resp)
 {
 	struct vs_err err = VS_ERR_INIT;
+	const char *uri = req->u.snapshot.path;
+	if (api->cfg.confined && strncmp(uri, "tcp:", 4) == 0) {
+		api_respond_error(resp, 400,
+				  "%s: under --sandbox the VMM has no network (empty namespace): "
+				  "migrate over unix:PATH inside --snapshot-dir",
+				  uri);
+		return;
+	}
+	if (strncmp(uri, "unix:", 5) == 0 && !api_path_allowed(api, uri + 5, resp))
+		return;
 	pthread_mutex_lock(&mig_lock);
 	if (mig_current) {
 		struct vm_migration_status st;

@@ -61,9 +61,36 @@ int api_snapshot_create_parse(struct api_request *req, struct vs_err *err)
 	return 0;
 }
 
+bool api_path_allowed(struct vm_api *api, const char *path, struct api_response *resp)
+{
+	if (!api->cfg.confined)
+		return true;
+	if (!api->cfg.confined_dir) {
+		api_respond_error(resp, 400,
+				  "%s: under --sandbox, snapshot files and migration sockets "
+				  "need --snapshot-dir",
+				  path);
+		return false;
+	}
+	bool dotdot = false;
+	for (const char *c = path; *c; c = strchr(c, '/') ? strchr(c, '/') + 1 : c + strlen(c))
+		if (c[0] == '.' && c[1] == '.' && (c[2] == '/' || c[2] == 0))
+			dotdot = true;
+	if (path[0] == '/' || dotdot) {
+		api_respond_error(resp, 400,
+				  "%s: under --sandbox, paths are relative to --snapshot-dir "
+				  "(no leading '/', no '..')",
+				  path);
+		return false;
+	}
+	return true;
+}
+
 void api_snapshot_create_exec(struct vm_api *api, struct api_request *req,
 			      struct api_response *resp)
 {
+	if (!req->u.snapshot.savevm && !api_path_allowed(api, req->u.snapshot.path, resp))
+		return;
 	struct vs_err err = VS_ERR_INIT;
 	struct vm_snapshot_options o = {
 		.path = req->u.snapshot.path,
@@ -104,6 +131,8 @@ int api_snapshot_load_parse(struct api_request *req, struct vs_err *err)
 
 void api_snapshot_load_exec(struct vm_api *api, struct api_request *req, struct api_response *resp)
 {
+	if (!api_path_allowed(api, req->u.snapshot.path, resp))
+		return;
 	struct vs_err err = VS_ERR_INIT;
 	uint64_t t0 = vs_now_ns();
 	int r = virt_snapshot_restore(api->board, req->u.snapshot.path, &err);

@@ -17,13 +17,10 @@
 #include "vessel/core/util.h"
 #include "vessel/vm/loader.h"
 
-int vm_load_file(const struct vm_bus *bus, const char *path, uint64_t gpa, uint64_t limit,
-		 uint64_t *size, struct vs_err *err)
+int vm_load_fd(const struct vm_bus *bus, int fd, const char *path, uint64_t gpa, uint64_t limit,
+	       uint64_t *size, struct vs_err *err)
 {
-	vs_cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	if (fd < 0)
-		return vs_syserrf(err, errno, "open %s", path);
 	if (fstat(fd, &st) < 0)
 		return vs_syserrf(err, errno, "stat %s", path);
 	if (!S_ISREG(st.st_mode))
@@ -46,6 +43,15 @@ int vm_load_file(const struct vm_bus *bus, const char *path, uint64_t gpa, uint6
 	return 0;
 }
 
+int vm_load_file(const struct vm_bus *bus, const char *path, uint64_t gpa, uint64_t limit,
+		 uint64_t *size, struct vs_err *err)
+{
+	vs_cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return vs_syserrf(err, errno, "open %s", path);
+	return vm_load_fd(bus, fd, path, gpa, limit, size, err);
+}
+
 uint64_t vm_linux_image_size(const struct vm_bus *bus, uint64_t gpa, uint64_t file_size)
 {
 	uint8_t hdr[0x40];
@@ -57,17 +63,22 @@ uint64_t vm_linux_image_size(const struct vm_bus *bus, uint64_t gpa, uint64_t fi
 	return image_size > file_size ? image_size : file_size;
 }
 
-int vm_file_is_elf(const char *path, struct vs_err *err)
+int vm_fd_is_elf(int fd, const char *path, struct vs_err *err)
 {
-	vs_cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	uint8_t magic[4];
-	if (fd < 0)
-		return vs_syserrf(err, errno, "open %s", path);
-	ssize_t n = read(fd, magic, sizeof(magic));
+	ssize_t n = pread(fd, magic, sizeof(magic), 0);
 	if (n < 0)
 		return vs_syserrf(err, errno, "read %s", path);
 	return n == 4 && memcmp(magic,
 				"\x7f"
 				"ELF",
 				4) == 0;
+}
+
+int vm_file_is_elf(const char *path, struct vs_err *err)
+{
+	vs_cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return vs_syserrf(err, errno, "open %s", path);
+	return vm_fd_is_elf(fd, path, err);
 }

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vessel/core/cleanup.h"
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
 #include "vessel/vm/elf.h"
@@ -66,6 +67,9 @@ struct virt_board {
 	struct virtio_mmio *balloon;  /* also in virtio[]; NULL without --balloon */
 	struct virtio_mmio *keyboard; /* also in virtio[]; NULL without one */
 	void *snap_ctx;		      /* lib/vm/snapshot (one flat allocation) */
+	/* bios, kernel, initrd opened at creation (-1: not given or not
+	 * openable, then by path): a reset reloads them under --sandbox too */
+	int img_fd[3];
 };
 
 /* ---- glue between devices and the machine ------------------------------ */
@@ -311,20 +315,46 @@ static int board_add_devices(struct virt_board *b, struct vs_err *err)
 
 /* ---- images ---------------------------------------------------------------- */
 
-static int load_elf(struct virt_board *b, const char *path, uint64_t *entry, struct vs_err *err)
+static int load_elf(struct virt_board *b, int fd, const char *path, uint64_t *entry,
+		    struct vs_err *err)
 {
-	char *image = NULL;
+	vs_cleanup_free char *image = NULL;
 	size_t size = 0;
 	struct vm_elf_info info;
-	int r = vs_read_file(path, &image, &size, ELF_MAX_SIZE, err);
+	int r;
+	if (fd < 0) {
+		r = vs_read_file(path, &image, &size, ELF_MAX_SIZE, err);
+	} else {
+		struct stat st;
+		if (fstat(fd, &st) < 0)
+			return vs_syserrf(err, errno, "stat %s", path);
+		if ((uint64_t)st.st_size > ELF_MAX_SIZE)
+			return vs_errf(err, EFBIG, "read %s: larger than %zu bytes", path,
+				       (size_t)ELF_MAX_SIZE);
+		size = (size_t)st.st_size;
+		image = malloc(size ? size : 1);
+		if (!image)
+			return vs_errf(err, ENOMEM, "read %s: out of memory", path);
+		r = vs_pread_full(fd, image, size, 0);
+		if (r < 0)
+			return vs_syserrf(err, -r, "read %s", path);
+	}
 	if (r < 0)
 		return r;
 	r = vm_elf_load(vm_machine_bus(b->m), image, size, &info, err);
-	free(image);
 	if (r < 0)
 		return vs_err_prefix(err, "%s", path);
 	*entry = info.entry;
 	return 0;
+}
+
+/* Load image i (0 bios, 1 kernel, 2 initrd) from its descriptor or path. */
+static int load_image(struct virt_board *b, int i, const char *path, uint64_t gpa, uint64_t limit,
+		      uint64_t *size, struct vs_err *err)
+{
+	struct vm_bus *bus = vm_machine_bus(b->m);
+	return b->img_fd[i] >= 0 ? vm_load_fd(bus, b->img_fd[i], path, gpa, limit, size, err)
+				 : vm_load_file(bus, path, gpa, limit, size, err);
 }
 
 static int board_load(struct virt_board *b, struct vs_err *err)
@@ -343,21 +373,22 @@ static int board_load(struct virt_board *b, struct vs_err *err)
 	uint64_t fdt_addr = (top - FDT_HEADROOM) & ~(FDT_ALIGN - 1);
 
 	if (c->bios) {
-		r = vm_file_is_elf(c->bios, err);
+		r = b->img_fd[0] >= 0 ? vm_fd_is_elf(b->img_fd[0], c->bios, err)
+				      : vm_file_is_elf(c->bios, err);
 		if (r < 0)
 			return r;
 		if (r)
-			r = load_elf(b, c->bios, &entry, err);
+			r = load_elf(b, b->img_fd[0], c->bios, &entry, err);
 		else
-			r = vm_load_file(bus, c->bios, VIRT_RAM_BASE,
-					 c->kernel ? VIRT_KERNEL_BASE : fdt_addr, &size, err);
+			r = load_image(b, 0, c->bios, VIRT_RAM_BASE,
+				       c->kernel ? VIRT_KERNEL_BASE : fdt_addr, &size, err);
 		if (r < 0)
 			return r;
 	} else {
 		kernel_addr = VIRT_RAM_BASE; /* no firmware: the kernel runs in M mode */
 	}
 	if (c->kernel) {
-		r = vm_load_file(bus, c->kernel, kernel_addr, fdt_addr, &size, err);
+		r = load_image(b, 1, c->kernel, kernel_addr, fdt_addr, &size, err);
 		if (r < 0)
 			return r;
 		kernel_end = kernel_addr + vm_linux_image_size(bus, kernel_addr, size);
@@ -370,10 +401,10 @@ static int board_load(struct virt_board *b, struct vs_err *err)
 		uint64_t half = c->ram_size / 2 < 128 * MiB ? c->ram_size / 2 : 128 * MiB;
 		uint64_t after = (kernel_end + FDT_ALIGN - 1) & ~(FDT_ALIGN - 1);
 		initrd_start = kernel_addr + half > after ? kernel_addr + half : after;
-		r = vm_load_file(bus, c->initrd, initrd_start, fdt_addr, &size, err);
+		r = load_image(b, 2, c->initrd, initrd_start, fdt_addr, &size, err);
 		if (r == -EFBIG && initrd_start != after) {
 			initrd_start = after;
-			r = vm_load_file(bus, c->initrd, initrd_start, fdt_addr, &size, err);
+			r = load_image(b, 2, c->initrd, initrd_start, fdt_addr, &size, err);
 		}
 		if (r < 0)
 			return r;
@@ -438,6 +469,9 @@ struct virt_board *virt_board_new(const struct virt_config *cfg, struct vs_err *
 	}
 	b->cfg = *cfg;
 	b->uart_in[0] = b->uart_in[1] = b->uart_out[0] = b->uart_out[1] = -1;
+	const char *images[3] = { cfg->bios, cfg->kernel, cfg->initrd };
+	for (int i = 0; i < 3; i++) /* errors: reported by the load, by path */
+		b->img_fd[i] = images[i] ? open(images[i], O_RDONLY | O_CLOEXEC) : -1;
 	struct vm_machine_config mc = {
 		.ram_base = VIRT_RAM_BASE,
 		.ram_size = cfg->ram_size,
@@ -548,6 +582,9 @@ void virt_board_free(struct virt_board *b)
 	vm_uart_free(b->uart);
 	vm_chardev_close(b->serial);
 	vm_chardev_close(b->console_cd);
+	for (unsigned i = 0; i < 3; i++)
+		if (b->img_fd[i] >= 0)
+			close(b->img_fd[i]);
 	for (unsigned i = 0; i < 2; i++) {
 		if (b->uart_in[i] >= 0)
 			close(b->uart_in[i]);

@@ -9,6 +9,7 @@ status 0).  poweroff: vessel-vmm stops at once with status 0, also while
 paused.  The API socket is removed when vessel-vmm exits.
 """
 import os
+import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -53,7 +54,19 @@ def test(work):
         status = con.wait_exit(60)
         if status != 0:
             vc.fail("exit status %d after the shutdown request" % status)
-    if os.path.exists(sock):
+    if "--sandbox" in os.environ.get("VESSEL_VMM_EXTRA_ARGS", ""):
+        # confined, it cannot remove the socket (no path resolves; it runs as
+        # nobody): the socket is dead and whoever started the VMM removes it
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(sock)
+            vc.fail("API socket still accepts connections after exit")
+        except OSError:
+            pass
+        finally:
+            s.close()
+        os.unlink(sock)
+    elif os.path.exists(sock):
         vc.fail("API socket left behind after exit")
 
     with vc.Console(argv, os.path.join(work, "console2.log")) as con:

@@ -4,7 +4,8 @@
  * checks how the child ended.  A call outside the allow-list (socket, open,
  * an executable mapping, execve) must kill the child with SIGSYS; the calls
  * the VMM needs (write, pread/pwrite, fdatasync, mmap without PROT_EXEC,
- * ppoll) must work; a child started as root must end up as uid/gid 65534
+ * ppoll) must work; with a root (--snapshot-dir) files and AF_UNIX sockets
+ * work there while AF_INET and fork still kill; a child started as root must end up as uid/gid 65534
  * with no capabilities, no_new_privs and a filter in force.
  */
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,16 +36,37 @@ enum action {
 	DO_EXEC_MAPPING,
 	DO_EXECVE,
 	DO_VMM_CALLS,
+	DO_ROOT_FILES, /* with a root: create a file and a unix socket there */
+	DO_ROOT_INET,  /* with a root: still no AF_INET socket */
+	DO_ROOT_FORK,  /* with a root: clone without CLONE_THREAD */
 };
+
+static char root_dir[] = "/tmp/vessel-sandbox-test-XXXXXX";
 
 /* In the child: enter, act, report through the exit status. */
 static void child(enum action what, int fd)
 {
 	struct vs_err err = VS_ERR_INIT;
-	struct vm_sandbox_config cfg = { VM_SANDBOX_NOBODY, VM_SANDBOX_NOBODY };
+	struct vm_sandbox_config cfg = { VM_SANDBOX_NOBODY, VM_SANDBOX_NOBODY, NULL };
+	if (what >= DO_ROOT_FILES)
+		cfg.root = root_dir;
 	if (vm_sandbox_enter(&cfg, &err) < 0)
 		_exit(10);
 	switch (what) {
+	case DO_ROOT_FILES: {
+		int f = open("made-inside", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (f < 0 || write(f, "x", 1) != 1 || close(f) < 0)
+			_exit(15);
+		if (rename("made-inside", "renamed") < 0)
+			_exit(16);
+		int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (s < 0)
+			_exit(17);
+		close(s);
+		break;
+	}
+	case DO_ROOT_INET: syscall(SYS_socket, AF_INET, SOCK_STREAM, 0); break;
+	case DO_ROOT_FORK: syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); break;
 	case DO_NOTHING: break;
 	case DO_SOCKET: syscall(SYS_socket, AF_INET, SOCK_STREAM, 0); break;
 	case DO_OPEN: syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY); break;
@@ -148,7 +171,7 @@ static void test_proc_status(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct vs_err err = VS_ERR_INIT;
-		struct vm_sandbox_config cfg = { VM_SANDBOX_NOBODY, VM_SANDBOX_NOBODY };
+		struct vm_sandbox_config cfg = { VM_SANDBOX_NOBODY, VM_SANDBOX_NOBODY, NULL };
 		char c = 0;
 		if (vm_sandbox_enter(&cfg, &err) < 0)
 			_exit(10);
@@ -191,6 +214,25 @@ static void test_proc_status(void **state)
 	close(ready[1]);
 }
 
+/* --snapshot-dir: files and unix sockets work inside the root, nothing else
+ * opens up (no AF_INET, no new process). */
+static void test_root_files(void **state)
+{
+	assert_non_null(mkdtemp(root_dir));
+	assert_int_equal(chmod(root_dir, 0777), 0); /* written as 65534 when root */
+	int status = run(DO_ROOT_FILES, -1);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/renamed", root_dir);
+	int found = access(path, F_OK) == 0;
+	unlink(path);
+	expect_killed(DO_ROOT_INET);
+	expect_killed(DO_ROOT_FORK);
+	rmdir(root_dir);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_true(found);
+}
+
 static void test_allow_list_named(void **state)
 {
 	const char *const *names = vm_sandbox_syscalls();
@@ -210,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_open_kills),     cmocka_unit_test(test_exec_mapping_kills),
 		cmocka_unit_test(test_execve_kills),   cmocka_unit_test(test_vmm_calls_work),
 		cmocka_unit_test(test_proc_status),    cmocka_unit_test(test_allow_list_named),
+		cmocka_unit_test(test_root_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
