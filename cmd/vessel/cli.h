@@ -45,6 +45,9 @@ struct mgr_client *cli_client(struct cli *cli, struct vs_err *err);
 /* Output: rows of strings as a table fitted to the terminal or CSV. */
 void out_rows(const struct cli *cli, const char *const *headers, size_t ncol, char **cells,
 	      size_t nrows);
+/* A JSON array of objects as rows: column k is the string field keys[k]. */
+void out_objects(const struct cli *cli, struct json_object *arr, const char *const *headers,
+		 const char *const *keys, size_t ncol);
 /* A JSON value as JSON or YAML (table format prints YAML too). */
 void out_value(const struct cli *cli, struct json_object *o);
 /* JSON string field, "" when absent. */

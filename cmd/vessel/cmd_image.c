@@ -202,20 +202,8 @@ int cmd_operation(struct cli *cli, int argc, char **argv)
 		return 0;
 	}
 	static const char *const headers[] = { "ID", "DESCRIPTION", "STATUS", "CREATED" };
-	size_t n = json_object_array_length(md);
-	char **cells = calloc(n * 4 + 1, sizeof(char *));
-	for (size_t i = 0; cells && i < n; i++) {
-		struct json_object *o = json_object_array_get_idx(md, i);
-		cells[i * 4 + 0] = strdup(jstr(o, "id"));
-		cells[i * 4 + 1] = strdup(jstr(o, "description"));
-		cells[i * 4 + 2] = strdup(jstr(o, "status"));
-		cells[i * 4 + 3] = strdup(jstr(o, "created_at"));
-	}
-	if (cells)
-		out_rows(cli, headers, 4, cells, n);
-	for (size_t i = 0; cells && i < n * 4; i++)
-		free(cells[i]);
-	free(cells);
+	static const char *const keys[] = { "id", "description", "status", "created_at" };
+	out_objects(cli, md, headers, keys, 4);
 	json_object_put(md);
 	return 0;
 }
@@ -321,21 +309,8 @@ int cmd_network(struct cli *cli, int argc, char **argv)
 		}
 		static const char *const headers[] = { "NAME", "BRIDGE", "SUBNET", "NAT",
 						       "ISOLATED" };
-		size_t n = json_object_array_length(md);
-		char **cells = calloc(n * 5 + 1, sizeof(char *));
-		for (size_t i = 0; cells && i < n; i++) {
-			struct json_object *o = json_object_array_get_idx(md, i);
-			cells[i * 5 + 0] = strdup(jstr(o, "name"));
-			cells[i * 5 + 1] = strdup(jstr(o, "bridge"));
-			cells[i * 5 + 2] = strdup(jstr(o, "subnet"));
-			cells[i * 5 + 3] = strdup(jstr(o, "nat"));
-			cells[i * 5 + 4] = strdup(jstr(o, "isolated"));
-		}
-		if (cells)
-			out_rows(cli, headers, 5, cells, n);
-		for (size_t i = 0; cells && i < n * 5; i++)
-			free(cells[i]);
-		free(cells);
+		static const char *const keys[] = { "name", "bridge", "subnet", "nat", "isolated" };
+		out_objects(cli, md, headers, keys, 5);
 		json_object_put(md);
 		return 0;
 	}

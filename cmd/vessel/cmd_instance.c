@@ -479,18 +479,8 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 			out_value(cli, md);
 		} else {
 			static const char *const headers[] = { "NAME", "CREATED" };
-			size_t n = json_object_array_length(md);
-			char **cells = calloc(n * 2 + 1, sizeof(char *));
-			for (size_t i = 0; cells && i < n; i++) {
-				struct json_object *o = json_object_array_get_idx(md, i);
-				cells[i * 2] = strdup(jstr(o, "name"));
-				cells[i * 2 + 1] = strdup(jstr(o, "created_at"));
-			}
-			if (cells)
-				out_rows(cli, headers, 2, cells, n);
-			for (size_t i = 0; cells && i < n * 2; i++)
-				free(cells[i]);
-			free(cells);
+			static const char *const keys[] = { "name", "created_at" };
+			out_objects(cli, md, headers, keys, 2);
 		}
 		json_object_put(md);
 		return 0;

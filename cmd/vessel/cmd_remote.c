@@ -365,20 +365,8 @@ int cmd_config_trust(struct cli *cli, int argc, char **argv)
 			return 0;
 		}
 		static const char *const headers[] = { "NAME", "TYPE", "FINGERPRINT", "CREATED" };
-		size_t n = json_object_array_length(md);
-		char **cells = calloc(n * 4 + 1, sizeof(char *));
-		for (size_t i = 0; cells && i < n; i++) {
-			struct json_object *o = json_object_array_get_idx(md, i);
-			cells[i * 4] = strdup(jstr(o, "name"));
-			cells[i * 4 + 1] = strdup(jstr(o, "type"));
-			cells[i * 4 + 2] = strdup(jstr(o, "fingerprint"));
-			cells[i * 4 + 3] = strdup(jstr(o, "created_at"));
-		}
-		if (cells)
-			out_rows(cli, headers, 4, cells, n);
-		for (size_t i = 0; cells && i < n * 4; i++)
-			free(cells[i]);
-		free(cells);
+		static const char *const keys[] = { "name", "type", "fingerprint", "created_at" };
+		out_objects(cli, md, headers, keys, 4);
 		json_object_put(md);
 		return 0;
 	}

@@ -183,3 +183,21 @@ void out_value(const struct cli *cli, struct json_object *o)
 	}
 	yaml(o, 0, true);
 }
+
+void out_objects(const struct cli *cli, struct json_object *arr, const char *const *headers,
+		 const char *const *keys, size_t ncol)
+{
+	size_t n = json_object_array_length(arr);
+	char **cells = calloc(n * ncol + 1, sizeof(char *));
+	if (!cells)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_array_get_idx(arr, i);
+		for (size_t k = 0; k < ncol; k++)
+			cells[i * ncol + k] = strdup(jstr(o, keys[k]));
+	}
+	out_rows(cli, headers, ncol, cells, n);
+	for (size_t i = 0; i < n * ncol; i++)
+		free(cells[i]);
+	free(cells);
+}
