@@ -80,7 +80,7 @@ void mgr_emit_lifecycle(struct mgr *m, const char *action, const char *name)
 
 /* ---- per-instance busy marks ---- */
 
-static void busy_acquire(struct mgr *m, int64_t id)
+static int busy_acquire(struct mgr *m, int64_t id, struct vs_err *err)
 {
 	pthread_mutex_lock(&m->busy_lock);
 	for (;;) {
@@ -94,13 +94,16 @@ static void busy_acquire(struct mgr *m, int64_t id)
 	if (m->nbusy == m->busy_cap) {
 		size_t cap = m->busy_cap ? m->busy_cap * 2 : 16;
 		int64_t *nb = realloc(m->busy, cap * sizeof(*nb));
-		if (!nb)
-			abort(); /* a few bytes: nothing sensible to do without them */
+		if (!nb) {
+			pthread_mutex_unlock(&m->busy_lock);
+			return vs_errf(err, ENOMEM, "out of memory");
+		}
 		m->busy = nb;
 		m->busy_cap = cap;
 	}
 	m->busy[m->nbusy++] = id;
 	pthread_mutex_unlock(&m->busy_lock);
+	return 0;
 }
 
 void mgr_busy_release(struct mgr *m, int64_t id)
@@ -124,7 +127,9 @@ int mgr_get_busy(struct mgr *m, const char *name, struct mgr_instance *inst, str
 			return r;
 		int64_t id = inst->id;
 		mgr_instance_free(inst);
-		busy_acquire(m, id);
+		r = busy_acquire(m, id, err);
+		if (r < 0)
+			return r;
 		r = mgr_instance_db_get(m->db, name, inst, err);
 		if (r == 0 && inst->id == id)
 			return 0;
@@ -360,8 +365,10 @@ int mgr_instance_create(struct mgr *m, const struct mgr_create_req *req, struct 
 		r = mgr_instance_config_set(&inst, req->config[i].key, req->config[i].value, err);
 	if (r == 0)
 		r = mgr_instance_db_insert(m->db, &inst, err);
-	if (r == 0) {
-		busy_acquire(m, inst.id);
+	if (r == 0 && (r = busy_acquire(m, inst.id, err)) < 0) {
+		struct vs_err e = VS_ERR_INIT;
+		mgr_instance_db_delete(m->db, inst.id, &e);
+	} else if (r == 0) {
 		if (req->network)
 			r = mgr_network_nic_add(m, inst.id, req->network, err);
 		if (r == 0)
