@@ -19,6 +19,7 @@
 #include "vessel/core/util.h"
 #include "vessel/mgr/api.h"
 #include "vessel/mgr/mgr.h"
+#include "vessel/mgr/policy.h"
 
 static void usage(FILE *out)
 {
@@ -32,6 +33,8 @@ static void usage(FILE *out)
 		"  --busybox PATH    static busybox for the built-in image (default /bin/busybox)\n"
 		"  --listen ADDR:PORT  also serve TLS there, to clients whose certificate\n"
 		"                    is in the trust store (vessel config trust add)\n"
+		"  --policy-interval MS  how often expiry and idle policies are checked\n"
+		"                    (default 1000)\n"
 		"  --debug           log debug messages\n");
 }
 
@@ -65,7 +68,15 @@ static char *find_runtime(void)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_STATE = 256, OPT_SOCKET, OPT_GROUP, OPT_RUNTIME, OPT_BUSYBOX, OPT_LISTEN };
+	enum {
+		OPT_STATE = 256,
+		OPT_SOCKET,
+		OPT_GROUP,
+		OPT_RUNTIME,
+		OPT_BUSYBOX,
+		OPT_LISTEN,
+		OPT_POLICY_INTERVAL,
+	};
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -73,6 +84,7 @@ int main(int argc, char **argv)
 		{ "runtime", required_argument, NULL, OPT_RUNTIME },
 		{ "busybox", required_argument, NULL, OPT_BUSYBOX },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "policy-interval", required_argument, NULL, OPT_POLICY_INTERVAL },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -83,7 +95,7 @@ int main(int argc, char **argv)
 	struct mgr_api_opts ao = { 0 };
 	const char *runtime = NULL;
 	bool debug = false;
-	int c;
+	int c, policy_ms = 1000;
 	while ((c = getopt_long(argc, argv, "dvh", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_STATE: mo.state_dir = optarg; break;
@@ -92,6 +104,14 @@ int main(int argc, char **argv)
 		case OPT_RUNTIME: runtime = optarg; break;
 		case OPT_BUSYBOX: mo.busybox_path = strcmp(optarg, "none") ? optarg : NULL; break;
 		case OPT_LISTEN: ao.listen = optarg; break;
+		case OPT_POLICY_INTERVAL:
+			policy_ms = atoi(optarg);
+			if (policy_ms < 10 || policy_ms > 3600000) {
+				fprintf(stderr,
+					"vesseld: error: --policy-interval: 10 to 3600000\n");
+				return 2;
+			}
+			break;
 		case 'd': debug = true; break;
 		case 'v': printf("vesseld 0.1.0\n"); return 0;
 		case 'h': usage(stdout); return 0;
@@ -136,6 +156,14 @@ int main(int argc, char **argv)
 		free(rt);
 		return 1;
 	}
+	struct mgr_policy_runner *policy;
+	if (mgr_policy_runner_start(m, policy_ms, &policy, &err) < 0) {
+		fprintf(stderr, "vesseld: error: %s\n", err.msg);
+		mgr_api_stop(api);
+		mgr_close(m);
+		free(rt);
+		return 1;
+	}
 	vs_log(VS_LOG_INFO, "serving on %s (state %s, runtime %s)",
 	       ao.socket_path ? ao.socket_path : "/run/vessel/vessel.sock", mgr_state_dir(m), rt);
 	int sig = 0;
@@ -143,6 +171,7 @@ int main(int argc, char **argv)
 		;
 	vs_log(VS_LOG_INFO, "signal %d: shutting down (instances keep running)", sig);
 	mgr_events_shutdown(mgr_get_events(m));
+	mgr_policy_runner_stop(policy);
 	mgr_api_stop(api);
 	mgr_close(m);
 	free(rt);

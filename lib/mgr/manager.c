@@ -30,6 +30,7 @@
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
 #include "vessel/mgr/network.h"
+#include "vessel/mgr/policy.h"
 
 static bool mgr_is_hex_prefix(const char *t)
 {
@@ -336,7 +337,8 @@ int mgr_instance_create_check(struct mgr *m, const struct mgr_create_req *req, s
 		mgr_instance_free(&inst);
 		return vs_errf(err, EEXIST, "instance %s already exists", req->name);
 	}
-	return 0;
+	time_t expires_at; /* required labels, lifetime (policy.c) */
+	return mgr_policy_check_create(m, req, &expires_at, err);
 }
 
 int mgr_instance_create(struct mgr *m, const struct mgr_create_req *req, struct vs_err *err)
@@ -363,9 +365,15 @@ int mgr_instance_create(struct mgr *m, const struct mgr_create_req *req, struct 
 	mgr_timestamp(inst.created_at, sizeof(inst.created_at));
 	for (size_t i = 0; i < req->nconfig && r == 0; i++)
 		r = mgr_instance_config_set(&inst, req->config[i].key, req->config[i].value, err);
+	time_t expires_at = 0; /* again: a relative expiry counts from the commit */
+	if (r == 0)
+		r = mgr_policy_check_create(m, req, &expires_at, err);
 	if (r == 0)
 		r = mgr_instance_db_insert(m->db, &inst, err);
-	if (r == 0 && (r = busy_acquire(m, inst.id, err)) < 0) {
+	if (r == 0 && (r = mgr_expiry_record(m, inst.id, expires_at, err)) < 0) {
+		struct vs_err e = VS_ERR_INIT;
+		mgr_instance_db_delete(m->db, inst.id, &e);
+	} else if (r == 0 && (r = busy_acquire(m, inst.id, err)) < 0) {
 		struct vs_err e = VS_ERR_INIT;
 		mgr_instance_db_delete(m->db, inst.id, &e);
 	} else if (r == 0) {
@@ -725,6 +733,10 @@ static struct json_object *instance_json(struct mgr *m, const struct mgr_instanc
 	json_object_object_add(o, "config", cfg);
 	json_object_object_add(o, "created_at", json_object_new_string(inst->created_at));
 	json_object_object_add(o, "last_used_at", json_object_new_string(inst->last_used_at));
+	char expires_at[32];
+	mgr_expiry_get(m, inst->id, expires_at, sizeof(expires_at));
+	json_object_object_add(o, "expires_at",
+			       expires_at[0] ? json_object_new_string(expires_at) : NULL);
 	json_object_object_add(o, "pid", json_object_new_int(pid));
 	struct json_object *dev = json_object_new_object();
 	for (size_t i = 0; i < nn; i++) {
