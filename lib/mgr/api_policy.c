@@ -101,8 +101,8 @@ void api_get_audit(struct api_request *req, struct api_response *res)
 {
 	struct vs_err err = VS_ERR_INIT;
 	struct json_object *o;
-	if (mgr_audit_list(req->m, api_query(req, "since"), api_query(req, "instance"), &o,
-			   &err) < 0)
+	if (mgr_audit_list(req->m, api_query(req, "since"), api_query(req, "instance"), &o, &err) <
+	    0)
 		api_error_from(res, &err);
 	else
 		api_sync(res, o);

@@ -207,7 +207,8 @@ static struct json_object *redact(struct json_object *o, int depth)
 		struct json_object *c = json_object_new_array();
 		size_t n = json_object_array_length(o);
 		for (size_t i = 0; i < n && i < 16; i++)
-			json_object_array_add(c, redact(json_object_array_get_idx(o, i), depth + 1));
+			json_object_array_add(c,
+					      redact(json_object_array_get_idx(o, i), depth + 1));
 		if (n > 16)
 			json_object_array_add(c, json_object_new_string("..."));
 		return c;
@@ -230,8 +231,8 @@ void mgr_audit_summary(struct json_object *body, char *buf, size_t len)
 	if (!body || !len)
 		return;
 	struct json_object *c = redact(body, 0);
-	const char *s =
-	    json_object_to_json_string_ext(c, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *s = json_object_to_json_string_ext(c, JSON_C_TO_STRING_PLAIN |
+							      JSON_C_TO_STRING_NOSLASHESCAPE);
 	size_t max = len < MGR_AUDIT_SUMMARY_MAX ? len : MGR_AUDIT_SUMMARY_MAX;
 	if (strlen(s) < max)
 		snprintf(buf, len, "%s", s);
@@ -246,19 +247,21 @@ static struct json_object *row_json(sqlite3_stmt *st)
 {
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "seq", json_object_new_int64(sqlite3_column_int64(st, 0)));
-	static const char *const names[] = { "time", "who", "method", "path", "instance",
-					     "summary" };
+	static const char *const names[] = {
+		"time", "who", "method", "path", "instance", "summary"
+	};
 	for (int i = 0; i < 6; i++)
 		json_object_object_add(
-		    o, names[i], json_object_new_string((const char *)sqlite3_column_text(st, 1 + i)));
+		    o, names[i],
+		    json_object_new_string((const char *)sqlite3_column_text(st, 1 + i)));
 	json_object_object_add(o, "status", json_object_new_int(sqlite3_column_int(st, 7)));
 	json_object_object_add(o, "hash",
 			       json_object_new_string((const char *)sqlite3_column_text(st, 8)));
 	return o;
 }
 
-int mgr_audit_list(struct mgr *m, const char *since, const char *instance,
-		   struct json_object **out, struct vs_err *err)
+int mgr_audit_list(struct mgr *m, const char *since, const char *instance, struct json_object **out,
+		   struct vs_err *err)
 {
 	time_t t;
 	if (since && *since && mgr_time_parse(since, &t, err) < 0)

@@ -58,8 +58,9 @@ int mgr_expiry_parse(const char *spec, time_t now, time_t *out, struct vs_err *e
 {
 	*out = 0;
 	if (!spec || !*spec)
-		return vs_errf(err, EINVAL, "expires: empty value (a duration such as 7d, a time "
-					    "such as 2026-12-31T00:00:00Z, or never)");
+		return vs_errf(err, EINVAL,
+			       "expires: empty value (a duration such as 7d, a time "
+			       "such as 2026-12-31T00:00:00Z, or never)");
 	if (strcmp(spec, "never") == 0)
 		return 0;
 	int64_t d;
@@ -109,7 +110,8 @@ static int expiry_write_locked(struct mgr *m, int64_t id, time_t t, struct vs_er
 	mgr_timestamp(now, sizeof(now));
 	mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
 	    m->db,
-	    t ? "INSERT INTO instance_expiry (instance_id, expires_at, updated_at) VALUES (?, ?, ?) "
+	    t ? "INSERT INTO instance_expiry (instance_id, expires_at, updated_at) VALUES (?, ?, "
+		"?) "
 		"ON CONFLICT (instance_id) DO UPDATE SET expires_at = excluded.expires_at, "
 		"warned = 0, state = 'pending', action = '', action_id = 0, "
 		"updated_at = excluded.updated_at WHERE instance_expiry.state != 'acting'"
@@ -317,8 +319,8 @@ static void finish_action(struct mgr *m, int64_t action_id, const char *name, co
 	char path[128], summary[MGR_AUDIT_SUMMARY_MAX];
 	snprintf(path, sizeof(path), "/1.0/instances/%s", name);
 	snprintf(summary, sizeof(summary), "%s%s%.400s", what, rc ? ": " : "", rc ? e->msg : "");
-	struct mgr_audit_rec rec = { "vesseld:policy", "POLICY", path, name, summary,
-				     rc == 0 ? 200 : 500 };
+	struct mgr_audit_rec rec = { "vesseld:policy", "POLICY",	   path, name,
+				     summary,	       rc == 0 ? 200 : 500 };
 	vs_err_clear(&err);
 	if (mgr_audit_append(m, &rec, &err) < 0)
 		vs_log(VS_LOG_WARN, "audit: %s", err.msg);
@@ -394,7 +396,8 @@ static int expiry_run(struct mgr_op *op, void *arg, struct vs_err *err)
 					     "POLICY",
 					     path,
 					     j->name,
-					     "expired: stopped, snapshot \"" EXPIRY_SNAPSHOT "\" taken",
+					     "expired: stopped, snapshot \"" EXPIRY_SNAPSHOT
+					     "\" taken",
 					     200 };
 		mgr_audit_append(m, &rec, &e2);
 	} else {
@@ -511,8 +514,9 @@ static int begin_action(struct mgr *m, int64_t id, const char *name, const char 
 
 static const char *step_of(enum mgr_expiry_action a)
 {
-	return a == MGR_EXPIRY_DELETE ? "delete" : a == MGR_EXPIRY_SNAPSHOT_DELETE ? "snapshot"
-										   : "stop";
+	return a == MGR_EXPIRY_DELETE		 ? "delete"
+	       : a == MGR_EXPIRY_SNAPSHOT_DELETE ? "snapshot"
+						 : "stop";
 }
 
 static void emit_warning(struct mgr *m, const char *name, const char *expires_at,
@@ -599,10 +603,11 @@ static void tick_expiry(struct mgr_policy_runner *r)
 				spawn(r, d->id, d->name, d->project, step_of(p.expiry_action), aid);
 		} else if (strcmp(d->state, "pending") == 0 && !d->warned && p.expiry_warn_s &&
 			   now >= exp - p.expiry_warn_s) {
-			if (exec_bound(m,
-				       "UPDATE instance_expiry SET warned = 1 WHERE instance_id = ? "
-				       "AND warned = 0",
-				       NULL, NULL, d->id, &err) == 0)
+			if (exec_bound(
+				m,
+				"UPDATE instance_expiry SET warned = 1 WHERE instance_id = ? "
+				"AND warned = 0",
+				NULL, NULL, d->id, &err) == 0)
 				emit_warning(m, d->name, d->expires_at, p.expiry_action);
 		} else if (strcmp(d->state, "grace") == 0 && now >= exp + p.expiry_grace_s) {
 			int64_t aid = d->action_id;

@@ -61,8 +61,7 @@ int mgr_duration_parse(const char *s, int64_t *out, struct vs_err *err)
 		default: unit = 0; break;
 		}
 		if (!unit || end[1])
-			return vs_errf(err, EINVAL, "duration \"%.40s\": expected N[s|m|h|d|w]",
-				       s);
+			return vs_errf(err, EINVAL, "duration \"%.40s\": expected N[s|m|h|d|w]", s);
 	}
 	if (errno || n < 0 || n > 100LL * 366 * 86400 / unit)
 		return vs_errf(err, ERANGE, "duration \"%.40s\": at most 100 years", s);
@@ -140,7 +139,7 @@ static const struct policy_key {
 	{ "prune.allow", KEY_KINDS, "", offsetof(struct mgr_policy, prune_allow) },
 };
 
-static const char *const sprawl_kinds[] = { "expired", "idle",	"stopped",
+static const char *const sprawl_kinds[] = { "expired",	"idle",	  "stopped",
 					    "snapshot", "volume", "image" };
 
 /* A comma list whose items each pass ok(); "" is fine. */
@@ -234,7 +233,8 @@ static int policy_rows(struct mgr *m, const char *project, struct json_object **
 			while (sqlite3_step(st) == SQLITE_ROW)
 				json_object_object_add(
 				    o, (const char *)sqlite3_column_text(st, 0),
-				    json_object_new_string((const char *)sqlite3_column_text(st, 1)));
+				    json_object_new_string(
+					(const char *)sqlite3_column_text(st, 1)));
 		}
 	}
 	mgr_db_unlock(m->db);
@@ -290,8 +290,8 @@ int mgr_policy_get_json(struct mgr *m, const char *project, struct json_object *
 	return 0;
 }
 
-int mgr_policy_put(struct mgr *m, const char *project, const struct mgr_config_entry *cfg,
-		   size_t n, struct vs_err *err)
+int mgr_policy_put(struct mgr *m, const char *project, const struct mgr_config_entry *cfg, size_t n,
+		   struct vs_err *err)
 {
 	int r = mgr_name_validate(project, err);
 	if (r < 0)

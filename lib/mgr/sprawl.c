@@ -101,9 +101,8 @@ static bool kind_allowed(const struct mgr_policy *p, const char *kind)
 	return false;
 }
 
-static void add_entry(struct json_object *a, const char *kind, const char *name,
-		      const char *reason, double cpu, uint64_t memory, uint64_t disk,
-		      bool prunable)
+static void add_entry(struct json_object *a, const char *kind, const char *name, const char *reason,
+		      double cpu, uint64_t memory, uint64_t disk, bool prunable)
 {
 	struct json_object *o = json_object_new_object(), *c = json_object_new_object();
 	json_object_object_add(o, "kind", json_object_new_string(kind));
@@ -166,8 +165,8 @@ static void instance_entries(struct mgr *m, struct mgr_instance *inst, time_t no
 		   (since = mgr_power_changed_at(m, inst)) && now - since >= p.stopped_after_s) {
 		kind = "stopped";
 		human_age(now - since, age, sizeof(age));
-		snprintf(reason, sizeof(reason), "stopped for %s (project %s: sprawl.stopped_after)",
-			 age, p.project);
+		snprintf(reason, sizeof(reason),
+			 "stopped for %s (project %s: sprawl.stopped_after)", age, p.project);
 	}
 	if (kind)
 		add_entry(a, kind, inst->name, reason, cpu, mem, instance_disk(m, inst),
@@ -179,8 +178,8 @@ static void instance_entries(struct mgr *m, struct mgr_instance *inst, time_t no
 	size_t n = json_object_array_length(snaps);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *s = json_object_array_get_idx(snaps, i), *v;
-		const char *sn = json_object_object_get_ex(s, "name", &v) ? json_object_get_string(v)
-									  : "";
+		const char *sn =
+		    json_object_object_get_ex(s, "name", &v) ? json_object_get_string(v) : "";
 		const char *at =
 		    json_object_object_get_ex(s, "created_at", &v) ? json_object_get_string(v) : "";
 		time_t t;
@@ -233,17 +232,17 @@ int mgr_sprawl(struct mgr *m, struct json_object **out, struct vs_err *err)
 	/* volumes attached to nothing */
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
-		    m->db,
-		    "SELECT name FROM storage_volumes WHERE id NOT IN "
-		    "(SELECT volume_id FROM instance_volumes) ORDER BY name",
-		    err);
+		mgr_cleanup_stmt sqlite3_stmt *st =
+		    mgr_db_prepare(m->db,
+				   "SELECT name FROM storage_volumes WHERE id NOT IN "
+				   "(SELECT volume_id FROM instance_volumes) ORDER BY name",
+				   err);
 		while (st && sqlite3_step(st) == SQLITE_ROW) {
 			const char *vn = (const char *)sqlite3_column_text(st, 0);
 			char path[4096];
 			snprintf(path, sizeof(path), "%s/storage/default/%s.raw", m->state_dir, vn);
-			add_entry(a, "volume", vn, "attached to no instance", 0, 0, disk_usage(path),
-				  kind_allowed(&def, "volume"));
+			add_entry(a, "volume", vn, "attached to no instance", 0, 0,
+				  disk_usage(path), kind_allowed(&def, "volume"));
 		}
 		/* images no instance was made from */
 		mgr_cleanup_stmt sqlite3_stmt *im = mgr_db_prepare(
@@ -253,7 +252,8 @@ int mgr_sprawl(struct mgr *m, struct json_object **out, struct vs_err *err)
 		    err);
 		while (im && sqlite3_step(im) == SQLITE_ROW)
 			add_entry(a, "image", (const char *)sqlite3_column_text(im, 0),
-				  "no instance uses it", 0, 0, (uint64_t)sqlite3_column_int64(im, 1),
+				  "no instance uses it", 0, 0,
+				  (uint64_t)sqlite3_column_int64(im, 1),
 				  kind_allowed(&def, "image"));
 	}
 	mgr_db_unlock(m->db);

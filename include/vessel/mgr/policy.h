@@ -40,17 +40,17 @@ enum mgr_expiry_action {
 /* A project's effective policy (defaults filled in). */
 struct mgr_policy {
 	char project[MGR_PROJECT_MAX + 1];
-	char labels_required[256];	 /* "owner,purpose" (label names, no "user.") */
-	int64_t lifetime_max_s;		 /* 0: unlimited */
+	char labels_required[256]; /* "owner,purpose" (label names, no "user.") */
+	int64_t lifetime_max_s;	   /* 0: unlimited */
 	enum mgr_expiry_action expiry_action;
-	int64_t expiry_warn_s;		 /* warning lead time (0: none) */
-	int64_t expiry_grace_s;		 /* snapshot-then-delete: snapshot kept this long */
-	int64_t stop_timeout_s;		 /* clean stop before SIGKILL */
-	int64_t idle_after_s;		 /* 0: no idle action */
+	int64_t expiry_warn_s;	/* warning lead time (0: none) */
+	int64_t expiry_grace_s; /* snapshot-then-delete: snapshot kept this long */
+	int64_t stop_timeout_s; /* clean stop before SIGKILL */
+	int64_t idle_after_s;	/* 0: no idle action */
 	enum mgr_expiry_action idle_action;
-	int64_t stopped_after_s;	 /* sprawl: stopped this long */
-	int64_t snapshot_after_s;	 /* sprawl: snapshot never restored, this old */
-	char prune_allow[128];		 /* sprawl kinds prune may remove */
+	int64_t stopped_after_s;  /* sprawl: stopped this long */
+	int64_t snapshot_after_s; /* sprawl: snapshot never restored, this old */
+	char prune_allow[128];	  /* sprawl kinds prune may remove */
 };
 
 const char *mgr_expiry_action_name(enum mgr_expiry_action a);
@@ -68,8 +68,8 @@ int mgr_policy_load(struct mgr *m, const char *project, struct mgr_policy *p, st
 int mgr_policy_get_json(struct mgr *m, const char *project, struct json_object **out,
 			struct vs_err *err);
 /* Replace the project's explicit keys with cfg (validated as a whole first). */
-int mgr_policy_put(struct mgr *m, const char *project, const struct mgr_config_entry *cfg,
-		   size_t n, struct vs_err *err);
+int mgr_policy_put(struct mgr *m, const char *project, const struct mgr_config_entry *cfg, size_t n,
+		   struct vs_err *err);
 /* Creation check: required labels (EINVAL listing what is missing) and the
  * expiry against the maximum lifetime.  *expires_at gets the expiry to
  * record (0: none): the request's, or the lifetime's when none is given. */
@@ -137,8 +137,8 @@ int mgr_audit_append(struct mgr *m, const struct mgr_audit_rec *rec, struct vs_e
 /* A bounded, secret-free summary of a request body into buf. */
 void mgr_audit_summary(struct json_object *body, char *buf, size_t len);
 /* Records, oldest first; since (RFC 3339) and instance may be NULL. */
-int mgr_audit_list(struct mgr *m, const char *since, const char *instance,
-		   struct json_object **out, struct vs_err *err);
+int mgr_audit_list(struct mgr *m, const char *since, const char *instance, struct json_object **out,
+		   struct vs_err *err);
 /* {"ok","first_bad":seq|null,"records":N,"reason"} */
 int mgr_audit_verify(struct mgr *m, struct json_object **out, struct vs_err *err);
 
