@@ -52,8 +52,8 @@ int cmd_project(struct cli *cli, int argc, char **argv)
 		struct json_object *cfg = NULL;
 		json_object_object_get_ex(md, "config", &cfg);
 		struct json_object *next = json_object_new_object();
-		json_object_object_foreach(cfg, k, v) json_object_object_add(next, k,
-									      json_object_get(v));
+		json_object_object_foreach(cfg, k, v)
+		    json_object_object_add(next, k, json_object_get(v));
 		for (int i = 4; i < argc; i++) {
 			char *eq = strchr(argv[i], '=');
 			if (set && (!eq || eq == argv[i])) {
@@ -64,7 +64,8 @@ int cmd_project(struct cli *cli, int argc, char **argv)
 			}
 			if (set) {
 				*eq = 0;
-				json_object_object_add(next, argv[i], json_object_new_string(eq + 1));
+				json_object_object_add(next, argv[i],
+						       json_object_new_string(eq + 1));
 			} else {
 				json_object_object_del(next, argv[i]);
 			}
@@ -100,7 +101,7 @@ int cmd_sprawl(struct cli *cli, int argc, char **argv)
 		json_object_put(md);
 		return 0;
 	}
-	static const char *const headers[] = { "KIND", "NAME",	 "REASON",  "CPU",
+	static const char *const headers[] = { "KIND",	 "NAME", "REASON",  "CPU",
 					       "MEMORY", "DISK", "PRUNABLE" };
 	size_t n = json_object_array_length(md);
 	char **cells = calloc(n * 7 + 1, sizeof(char *));
@@ -108,18 +109,17 @@ int cmd_sprawl(struct cli *cli, int argc, char **argv)
 		struct json_object *o = json_object_array_get_idx(md, i), *c = NULL, *v;
 		json_object_object_get_ex(o, "cost", &c);
 		char cpu[32];
-		double cores = json_object_object_get_ex(c, "cpu", &v) ? json_object_get_double(v)
-								       : 0;
+		double cores =
+		    json_object_object_get_ex(c, "cpu", &v) ? json_object_get_double(v) : 0;
 		snprintf(cpu, sizeof(cpu), cores > 0 ? "%g" : "-", cores);
 		cells[i * 7 + 0] = strdup(jstr(o, "kind"));
 		cells[i * 7 + 1] = strdup(jstr(o, "name"));
 		cells[i * 7 + 2] = strdup(jstr(o, "reason"));
 		cells[i * 7 + 3] = strdup(cpu);
-		cells[i * 7 + 4] = fmt_size(json_object_object_get_ex(c, "memory", &v)
-						? json_object_get_int64(v)
-						: 0);
-		cells[i * 7 + 5] =
-		    fmt_size(json_object_object_get_ex(c, "disk", &v) ? json_object_get_int64(v) : 0);
+		cells[i * 7 + 4] = fmt_size(
+		    json_object_object_get_ex(c, "memory", &v) ? json_object_get_int64(v) : 0);
+		cells[i * 7 + 5] = fmt_size(
+		    json_object_object_get_ex(c, "disk", &v) ? json_object_get_int64(v) : 0);
 		cells[i * 7 + 6] = strdup(strcmp(jstr(o, "prunable"), "true") == 0 ? "yes" : "no");
 	}
 	if (cells)

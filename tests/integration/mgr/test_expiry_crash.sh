@@ -61,5 +61,7 @@ check "policy actions in the audit log" sh -c \
 
 check "delete everything" v delete --force c1 s1 marker
 stop_daemon
-check "no host object left" test "$(host_objects)" = "$before"
+after=$(host_objects)
+check "no host object left" test "$after" = "$before"
+[ "$after" = "$before" ] || diff <(echo "$before") <(echo "$after")
 finish

@@ -66,13 +66,14 @@ check "labels no longer required" v project policy unset default labels.required
 # ---- expiry: warning, then stop; acts once ----
 check "warnings 6 s ahead" v project policy set default expiry.warn=6s
 check "launch e1 expiring in 1h" v launch busybox e1 --expires 1h
-check "no warning yet" sh -c "! grep -q instance-expiry-warning '$T/events'"
+check "no warning for e1 yet" sh -c "! grep instance-expiry-warning '$T/events' | grep -q 'instances.\?/e1\"'"
 check "e1 now expires in 10s" v config set e1 expires=10s
-wait_for "warning event for e1" sh -c "grep instance-expiry-warning '$T/events' | grep -q instances/e1"
+wait_for "warning event for e1" sh -c "grep instance-expiry-warning '$T/events' | grep -q 'instances.\?/e1\"'"
 check "warned before the action" test "$(status e1)" = Running
 wait_for "e1 stopped at expiry" sh -c "[ \"\$(v list --format csv | awk -F, '\$1 == \"e1\" {print \$3}')\" = Stopped ]"
+wait_for "e1's action recorded as done" sh -c "[ \"\$(sqlite3 '$STATE/vessel.db' \"SELECT group_concat(state) FROM policy_actions WHERE instance = 'e1'\")\" = done ]"
 check "one action recorded for e1" test "$(journal e1)" = "done "
-check "expired event" grep -q 'instance-expired' "$T/events"
+wait_for "expired event" grep -q 'instance-expired' "$T/events"
 check "e1 can be started again" v start e1
 check "extend e1's expiry" v config set e1 expires=1d
 check "e1 still runs (no second action)" test "$(status e1)" = Running
@@ -126,7 +127,7 @@ check "dry run lists exactly the allowed set" sh -c \
 check "dry run changed nothing" sh -c \
 	"db_now=\$(sqlite3 '$STATE/vessel.db' 'SELECT name FROM instances ORDER BY name'); [ \"\$db_now\" = \"\$(cat '$T/inst.before')\" ]"
 check "dry run: volume still there" v storage volume info vol1
-check "prune" sh -c "v --format json prune | jq -e '[.removed[].name] | sort == [\"other\", \"stuck\"] and (.failed | length) == 0'"
+check "prune" sh -c "v --format json prune | jq -e '([.removed[].name] | sort) == [\"other\", \"stuck\"] and (.failed | length) == 0'"
 check "pruned instances gone" sh -c "! v info other && ! v info stuck"
 check "what was not allowed stays: e1, the volume" sh -c "v info e1 >/dev/null && v storage volume info vol1 >/dev/null"
 check "volume pruned once allowed (default project)" sh -c \
@@ -135,5 +136,7 @@ check "volume gone" sh -c "! v storage volume info vol1"
 
 check "delete the rest" v delete --force e1
 stop_daemon
-check "no host object left" test "$(host_objects)" = "$before"
+after=$(host_objects)
+check "no host object left" test "$after" = "$before"
+[ "$after" = "$before" ] || diff <(echo "$before") <(echo "$after")
 finish
