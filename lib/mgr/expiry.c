@@ -359,10 +359,19 @@ static int expiry_run(struct mgr_op *op, void *arg, struct vs_err *err)
 		p.stop_timeout_s = 30;
 	int timeout = p.stop_timeout_s > 3600 ? 3600 : (int)p.stop_timeout_s;
 	int r = 0;
+	char now[32];
+	mgr_timestamp(now, sizeof(now));
 	if (strcmp(j->action, "delete") == 0) {
 		r = mgr_instance_delete(m, j->name, true, err);
 		if (r == -ENOENT)
 			r = 0;
+		if (r < 0) { /* recorded as failed below, not retried */
+			struct vs_err e = VS_ERR_INIT;
+			exec_bound(m,
+				   "UPDATE instance_expiry SET state = 'done', updated_at = ? "
+				   "WHERE instance_id = ?",
+				   now, NULL, j->instance_id, &e);
+		}
 		finish_action(m, j->action_id, j->name, "expired: deleted", r, err);
 		if (r == 0)
 			mgr_emit_lifecycle(m, "instance-expired", j->name);
@@ -385,7 +394,7 @@ static int expiry_run(struct mgr_op *op, void *arg, struct vs_err *err)
 		exec_bound(m,
 			   "UPDATE instance_expiry SET state = ?, updated_at = ? WHERE "
 			   "instance_id = ? AND state = 'acting'",
-			   r == 0 && snap ? "grace" : "done", "", j->instance_id, &e2);
+			   r == 0 && snap ? "grace" : "done", now, j->instance_id, &e2);
 	}
 	char path[128];
 	snprintf(path, sizeof(path), "/1.0/instances/%s", j->name);
