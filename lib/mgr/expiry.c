@@ -102,6 +102,67 @@ void mgr_expiry_get(struct mgr *m, int64_t instance_id, char *buf, size_t len)
 	mgr_db_unlock(m->db);
 }
 
+struct mgr_expiries {
+	size_t n;
+	struct expiry_entry {
+		int64_t id;
+		char at[32];
+	} v[];
+};
+
+struct mgr_expiries *mgr_expiries_load(struct mgr *m)
+{
+	struct mgr_expiries *e = NULL;
+	size_t cap = 0;
+	struct vs_err err = VS_ERR_INIT;
+	mgr_db_lock(m->db);
+	{
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		    m->db,
+		    "SELECT instance_id, expires_at FROM instance_expiry ORDER BY instance_id",
+		    &err);
+		while (st && sqlite3_step(st) == SQLITE_ROW) {
+			if (!e || e->n == cap) {
+				size_t nc = cap ? cap * 2 : 64;
+				struct mgr_expiries *ne =
+				    realloc(e, sizeof(*e) + nc * sizeof(e->v[0]));
+				if (!ne)
+					break;
+				if (!e)
+					ne->n = 0;
+				e = ne;
+				cap = nc;
+			}
+			e->v[e->n].id = sqlite3_column_int64(st, 0);
+			snprintf(e->v[e->n].at, sizeof(e->v[0].at), "%s",
+				 (const char *)sqlite3_column_text(st, 1));
+			e->n++;
+		}
+	}
+	mgr_db_unlock(m->db);
+	return e;
+}
+
+const char *mgr_expiries_find(const struct mgr_expiries *e, int64_t id)
+{
+	size_t lo = 0, hi = e ? e->n : 0;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (e->v[mid].id < id)
+			lo = mid + 1;
+		else if (e->v[mid].id > id)
+			hi = mid;
+		else
+			return e->v[mid].at;
+	}
+	return NULL;
+}
+
+void mgr_expiries_free(struct mgr_expiries *e)
+{
+	free(e);
+}
+
 /* Holding the lock: set (t != 0) or clear the expiry; EBUSY while acting. */
 static int expiry_write_locked(struct mgr *m, int64_t id, time_t t, struct vs_err *err)
 {

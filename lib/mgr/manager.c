@@ -663,7 +663,8 @@ static int status_code(enum mgr_power p)
 }
 
 static struct json_object *instance_json(struct mgr *m, const struct mgr_instance *inst,
-					 const struct mgr_nic *nics, size_t nn);
+					 const struct mgr_nic *nics, size_t nn,
+					 const char *expires_at);
 
 struct json_object *mgr_instance_to_json(struct mgr *m, const struct mgr_instance *inst)
 {
@@ -672,7 +673,9 @@ struct json_object *mgr_instance_to_json(struct mgr *m, const struct mgr_instanc
 	struct vs_err e = VS_ERR_INIT;
 	if (mgr_network_nics(m, inst->id, nics, 4, &nn, &e) < 0)
 		nn = 0;
-	return instance_json(m, inst, nics, nn);
+	char expires_at[32];
+	mgr_expiry_get(m, inst->id, expires_at, sizeof(expires_at));
+	return instance_json(m, inst, nics, nn, expires_at);
 }
 
 int mgr_instances_json(struct mgr *m, struct json_object **out, struct vs_err *err)
@@ -689,6 +692,7 @@ int mgr_instances_json(struct mgr *m, struct json_object **out, struct vs_err *e
 		mgr_instance_list_free(list, n);
 		return r;
 	}
+	struct mgr_expiries *exp = mgr_expiries_load(m); /* one query for all */
 	struct json_object *a = json_object_new_array();
 	for (size_t i = 0; i < n; i++) {
 		/* ids are sorted: this instance's NICs are one run of them */
@@ -703,17 +707,20 @@ int mgr_instances_json(struct mgr *m, struct json_object **out, struct vs_err *e
 		size_t end = lo;
 		while (end < nn && ids[end] == list[i].id)
 			end++;
-		json_object_array_add(a, instance_json(m, &list[i], nics + lo, end - lo));
+		json_object_array_add(a, instance_json(m, &list[i], nics + lo, end - lo,
+						       mgr_expiries_find(exp, list[i].id)));
 	}
 	free(nics);
 	free(ids);
+	mgr_expiries_free(exp);
 	mgr_instance_list_free(list, n);
 	*out = a;
 	return 0;
 }
 
 static struct json_object *instance_json(struct mgr *m, const struct mgr_instance *inst,
-					 const struct mgr_nic *nics, size_t nn)
+					 const struct mgr_nic *nics, size_t nn,
+					 const char *expires_at)
 {
 	enum mgr_power p;
 	pid_t pid = 0;
@@ -733,10 +740,9 @@ static struct json_object *instance_json(struct mgr *m, const struct mgr_instanc
 	json_object_object_add(o, "config", cfg);
 	json_object_object_add(o, "created_at", json_object_new_string(inst->created_at));
 	json_object_object_add(o, "last_used_at", json_object_new_string(inst->last_used_at));
-	char expires_at[32];
-	mgr_expiry_get(m, inst->id, expires_at, sizeof(expires_at));
 	json_object_object_add(o, "expires_at",
-			       expires_at[0] ? json_object_new_string(expires_at) : NULL);
+			       expires_at && expires_at[0] ? json_object_new_string(expires_at)
+							   : NULL);
 	json_object_object_add(o, "pid", json_object_new_int(pid));
 	struct json_object *dev = json_object_new_object();
 	for (size_t i = 0; i < nn; i++) {

@@ -85,6 +85,13 @@ int mgr_policy_check_create(struct mgr *m, const struct mgr_create_req *req, tim
 int mgr_expiry_parse(const char *spec, time_t now, time_t *out, struct vs_err *err);
 /* The instance's expiry as RFC 3339 into buf, "" without one. */
 void mgr_expiry_get(struct mgr *m, int64_t instance_id, char *buf, size_t len);
+/* Every instance's expiry in one query (for listings); NULL when there is
+ * none or on failure (then every find answers NULL). */
+struct mgr_expiries;
+struct mgr_expiries *mgr_expiries_load(struct mgr *m);
+/* The RFC 3339 expiry of instance id, or NULL. */
+const char *mgr_expiries_find(const struct mgr_expiries *e, int64_t id);
+void mgr_expiries_free(struct mgr_expiries *e);
 /* Record an expiry (0 clears) for a just-created instance. */
 int mgr_expiry_record(struct mgr *m, int64_t instance_id, time_t expires_at, struct vs_err *err);
 /*

@@ -51,9 +51,8 @@ static void test_durations_and_times(void **state)
 	static const struct {
 		const char *s;
 		int64_t want;
-	} good[] = { { "90s", 90 },	{ "30m", 1800 },	{ "12h", 43200 },
-		     { "7d", 604800 }, { "2w", 1209600 }, { "45", 45 },
-		     { "0", 0 } };
+	} good[] = { { "90s", 90 },	{ "30m", 1800 }, { "12h", 43200 }, { "7d", 604800 },
+		     { "2w", 1209600 }, { "45", 45 },	 { "0", 0 } };
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		assert_int_equal(mgr_duration_parse(good[i].s, &d, &err), 0);
 		assert_int_equal(d, good[i].want);
@@ -210,7 +209,8 @@ static void test_audit_summary(void **state)
 	json_object_object_add(b, "command", arr);
 	mgr_audit_summary(b, buf, sizeof(buf));
 	assert_true(strlen(buf) <= MGR_AUDIT_SUMMARY_MAX);
-	assert_null(strstr(buf, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+	assert_null(
+	    strstr(buf, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
 	json_object_put(b);
 	mgr_audit_summary(NULL, buf, sizeof(buf));
 	assert_string_equal(buf, "");
