@@ -922,8 +922,8 @@ int mgr_api_dispatch(struct mgr *m, const char *method, const char *url, const c
 		goto out;
 	}
 	route->fn(&req, &res);
-	json_object_put(req.body);
 	if (res.stream) {
+		json_object_put(req.body);
 		MHD_destroy_response(res.stream);
 		res.stream = NULL;
 		json_object_put(res.json);
@@ -936,7 +936,8 @@ int mgr_api_dispatch(struct mgr *m, const char *method, const char *url, const c
 out:
 	if (!res.json)
 		api_error(&res, 500, "no response");
-	audit_request(m, req.identity, method, url, NULL, 0, res.http_status);
+	audit_request(m, req.identity, method, url, req.body, 0, res.http_status);
+	json_object_put(req.body);
 	*status = res.http_status;
 	*response = strdup(json_object_to_json_string_ext(res.json, JSON_C_TO_STRING_PLAIN));
 	json_object_put(res.json);

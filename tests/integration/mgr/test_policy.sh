@@ -140,7 +140,26 @@ check "volume pruned once allowed (default project)" sh -c \
 	"v project policy set default prune.allow=volume && v --format json prune | jq -e '[.removed[] | .kind + \":\" + .name] == [\"volume:vol1\"]'"
 check "volume gone" sh -c "! v storage volume info vol1"
 
-check "delete the rest" v delete --force e1
+# long-stopped instances, never-restored snapshots, unused images
+check "default project: stopped and snapshot thresholds of 1 s" \
+	v project policy set default sprawl.stopped_after=1s sprawl.snapshot_after=1s
+check "stop e1, snapshot it" sh -c "v stop e1 && v snapshot create e1 snap0"
+wait_for "e1 listed as long stopped: disk cost, no CPU or memory held" sh -c \
+	"v --format json sprawl | jq -e '.[] | select(.kind == \"stopped\" and .name == \"e1\" and .cost.cpu == 0 and .cost.memory == 0 and .cost.disk > 0)'"
+wait_for "the never-restored snapshot listed" sh -c \
+	"v --format json sprawl | jq -e '.[] | select(.kind == \"snapshot\" and .name == \"e1/snap0\" and .prunable == false)'"
+check "restore it" v snapshot restore e1 snap0
+check "a restored snapshot is no longer sprawl" sh -c \
+	"! v --format json sprawl | jq -e '.[] | select(.kind == \"snapshot\")'"
+check "delete e1" v delete --force e1
+check "the image no instance uses is listed with its size" sh -c \
+	"v --format json sprawl | jq -e '.[] | select(.kind == \"image\" and .cost.disk > 0 and .prunable == false)'"
+check "prune leaves it while the policy does not allow images" sh -c \
+	"v --format json prune | jq -e '.removed == []' && v image info busybox"
+check "allowed: pruned" sh -c \
+	"v project policy set default prune.allow=volume,image && v --format json prune | jq -e '[.removed[].kind] == [\"image\"]'"
+check "image gone" sh -c "! v image info busybox"
+
 stop_daemon
 # this test's objects only (other vesselds may run on the host meanwhile):
 # its mounts and its cgroups (which exist while a process is in them)
