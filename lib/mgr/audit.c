@@ -360,6 +360,11 @@ int mgr_audit_verify(struct mgr *m, struct json_object **out, struct vs_err *err
 				snprintf(reason, sizeof(reason),
 					 "records %lld to %lld are missing (the log ends early)",
 					 (long long)expect, hseq);
+			} else if (hseq == expect - 1 && strcmp(hhash, prev) != 0) {
+				first_bad = hseq; /* the last record replaced by another */
+				snprintf(reason, sizeof(reason),
+					 "record %lld is not the one last written (audit-head)",
+					 hseq);
 			}
 		}
 	}

@@ -260,6 +260,25 @@ static void test_audit_chain(void **state)
 	assert_int_equal(mgr_db_exec(db, "DELETE FROM audit_log WHERE seq = 5", &err), 0);
 	mgr_db_unlock(db);
 	assert_int_equal(verify_first_bad(), 5); /* the head file remembers 5 */
+	/* a forged record 5, correctly chained, still differs from the head */
+	mgr_db_lock(db);
+	assert_int_equal(mgr_db_exec(db, "DELETE FROM audit_log WHERE seq = 4", &err), 0);
+	mgr_db_unlock(db);
+	struct mgr_audit_rec forged = { "uid:0", "POST", "/1.0/x", "", "{}", 200 };
+	char head[256];
+	snprintf(head, sizeof(head), "%s/audit-head", dir);
+	char saved[256] = "";
+	FILE *f = fopen(head, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(saved, sizeof(saved), f));
+	fclose(f);
+	assert_int_equal(mgr_audit_append(m, &forged, &err), 0); /* seq 4 */
+	assert_int_equal(mgr_audit_append(m, &forged, &err), 0); /* seq 5 */
+	f = fopen(head, "w"); /* the forger cannot make the head match without rewriting it */
+	assert_non_null(f);
+	fputs(saved, f);
+	fclose(f);
+	assert_int_equal(verify_first_bad(), 5);
 	mgr_db_lock(db);
 	assert_int_equal(mgr_db_exec(db, "DELETE FROM audit_log WHERE seq = 2", &err), 0);
 	mgr_db_unlock(db);
