@@ -36,6 +36,12 @@ static const struct cli_command commands[] = {
 	{ "exec", cmd_exec,
 	  "exec NAME [--env KEY=VALUE]... [--cwd DIR] [--user UID[:GID]] [--stdin] -- COMMAND...",
 	  "run a command in an instance" },
+	{ "console", cmd_console, "console NAME [--show-log]",
+	  "attach to an instance's console (Ctrl-a q detaches), or print its log" },
+	{ "file", cmd_file,
+	  "file push LOCAL|- NAME/PATH [--mode MODE] [--uid UID] [--gid GID] | "
+	  "file pull NAME/PATH LOCAL|-",
+	  "copy files into or out of an instance" },
 	{ "config", cmd_config,
 	  "config set NAME KEY=VALUE... | get NAME KEY | unset NAME KEY... | show NAME | "
 	  "trust add CERTFILE [--name NAME] | trust list | trust remove FINGERPRINT",

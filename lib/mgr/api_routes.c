@@ -47,6 +47,9 @@ const struct api_route api_routes[] = {
 	{ "GET", "/1.0/operations/{}/wait", api_get_operation_wait, API_BODY_NONE },
 	{ "DELETE", "/1.0/operations/{}", api_delete_operation, API_BODY_NONE },
 	{ "GET", "/1.0/events", api_get_events, API_BODY_NONE },
+	{ "GET", "/1.0/instances/{}/console", api_get_instance_console, API_BODY_NONE },
+	{ "GET", "/1.0/instances/{}/files", api_get_instance_files, API_BODY_NONE },
+	{ "POST", "/1.0/instances/{}/files", api_post_instance_files, API_BODY_JSON_OR_UPLOAD },
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
