@@ -30,7 +30,7 @@ static volatile sig_atomic_t raw_on;
 static void restore_terminal(void)
 {
 	if (raw_on) {
-		tcsetattr(0, TCSAFLUSH, &saved);
+		tcsetattr(0, TCSANOW, &saved);
 		raw_on = 0;
 	}
 }
@@ -62,7 +62,8 @@ static int relay(int sock)
 	char in[4096], out[4096 * 2], buf[16384];
 	bool prefix = false;
 	for (;;) {
-		struct pollfd fds[2] = { { .fd = 0, .events = POLLIN }, { .fd = sock, .events = POLLIN } };
+		struct pollfd fds[2] = { { .fd = 0, .events = POLLIN },
+					 { .fd = sock, .events = POLLIN } };
 		if (poll(fds, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -146,16 +147,17 @@ int cmd_console(struct cli *cli, int argc, char **argv)
 	if (r < 0)
 		return cli_fail(&err);
 	bool tty = isatty(0) && tcgetattr(0, &saved) == 0;
-	fprintf(stderr, "Attached to the console of %s. To detach, press Ctrl-a q.\r\n", name);
 	if (tty) {
 		static const int sigs[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT };
 		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 			signal(sigs[i], on_signal);
 		struct termios raw = saved;
 		cfmakeraw(&raw);
-		if (tcsetattr(0, TCSAFLUSH, &raw) == 0)
+		if (tcsetattr(0, TCSANOW, &raw) == 0) /* keeps what was typed ahead */
 			raw_on = 1;
 	}
+	/* after raw mode: what is typed from here on goes to the instance */
+	fprintf(stderr, "Attached to the console of %s. To detach, press Ctrl-a q.\r\n", name);
 	r = relay(sock);
 	restore_terminal();
 	close(sock);

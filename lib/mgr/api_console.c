@@ -181,8 +181,7 @@ void api_get_instance_console(struct api_request *req, struct api_response *res)
 			api_error_from(res, &err);
 			return;
 		}
-		res->stream =
-		    MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+		res->stream = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 		if (!res->stream) {
 			free(text);
 			api_error(res, 500, "out of memory");

@@ -103,8 +103,8 @@ void api_post_instance_files(struct api_request *req, struct api_response *res)
 		api_error(res, 500, "upload: %s", strerror(errno));
 		return;
 	}
-	int r = mgr_instance_file_push(req->m, req->params[0], path, fd, (mode_t)mode,
-				       (uid_t)uid, (gid_t)gid, &err);
+	int r = mgr_instance_file_push(req->m, req->params[0], path, fd, (mode_t)mode, (uid_t)uid,
+				       (gid_t)gid, &err);
 	close(fd);
 	if (r < 0) {
 		api_error_from(res, &err);

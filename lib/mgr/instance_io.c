@@ -50,7 +50,8 @@ int mgr_instance_console_log(struct mgr *m, const char *name, char **text, size_
 		return r;
 	vs_cleanup_free char *path = NULL;
 	if (asprintf(&path, "%s/%s/%s/console.log", m->state_dir,
-		     inst.type == MGR_INSTANCE_CONTAINER ? "containers" : "vms", inst.runtime_id) < 0)
+		     inst.type == MGR_INSTANCE_CONTAINER ? "containers" : "vms",
+		     inst.runtime_id) < 0)
 		r = vs_errf(err, ENOMEM, "out of memory");
 	mgr_instance_free(&inst);
 	if (r < 0)

@@ -41,7 +41,7 @@ expect cli-exit=0
 exit 0
 STEPS
 check "a second attach" attach c1
-check "console --show-log has what was printed" sh -c "v console c1 --show-log | grep -q got-hello-console"
+check "console --show-log has what was printed" sh -c "v console c1 --show-log | grep -q second-attach"
 
 # the supervisor outlives vesseld
 kill -9 "$DPID"
@@ -85,4 +85,5 @@ fi
 
 check "delete c1" v delete --force c1
 check "host objects as before" test "$(host_objects)" = "$before"
+[ "$(host_objects)" = "$before" ] || diff <(echo "$before") <(host_objects)
 finish
