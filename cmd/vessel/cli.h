@@ -28,11 +28,19 @@ struct cli {
 	struct mgr_client *client;
 };
 
+/* One option of a command, for `vessel help COMMAND` and the man pages. */
+struct cli_option {
+	const char *flags; /* "-c, --config KEY=VALUE" */
+	const char *help;
+};
+
 struct cli_command {
 	const char *name;
 	int (*run)(struct cli *cli, int argc, char **argv);
 	const char *usage;
 	const char *summary;
+	const struct cli_option *options; /* NULL-terminated; may be NULL */
+	const char *description;	  /* paragraphs for the man page; may be NULL */
 };
 
 /* Report err once ("vessel: error: ..."); returns 1. */
