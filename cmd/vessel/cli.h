@@ -58,6 +58,9 @@ void out_objects(const struct cli *cli, struct json_object *arr, const char *con
 		 const char *const *keys, size_t ncol);
 /* A JSON value as JSON or YAML (table format prints YAML too). */
 void out_value(const struct cli *cli, struct json_object *o);
+/* The operation progress bar (stdout a terminal only; see cli_client). */
+void cli_progress(void *opaque, struct json_object *metadata);
+void cli_progress_end(void);
 /* JSON string field, "" when absent. */
 const char *jstr(struct json_object *o, const char *key);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -322,9 +323,13 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 
 struct mgr_client *cli_client(struct cli *cli, struct vs_err *err)
 {
-	if (!cli->client)
+	if (!cli->client) {
 		cli->client = cli->remote ? cli_remote_client(cli, err)
 					  : mgr_client_new(cli->socket_path, err);
+		/* progress bars on a terminal only (never in pipes or files) */
+		if (cli->client && isatty(1))
+			mgr_client_set_progress(cli->client, cli_progress, NULL);
+	}
 	return cli->client;
 }
 
@@ -425,6 +430,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(commands[i].name, argv[1]) == 0) {
 			r = commands[i].run(&cli, argc - 1, argv + 1);
+			cli_progress_end();
 			mgr_client_free(cli.client);
 			return r;
 		}

@@ -201,3 +201,52 @@ void out_objects(const struct cli *cli, struct json_object *arr, const char *con
 		free(cells[i]);
 	free(cells);
 }
+
+/*
+ * The progress bar of an operation (its metadata's "progress", 0-100, and
+ * "stage"): one line redrawn in place, only when stdout is a terminal; it
+ * is wiped when the operation ends (cli_progress_end).
+ */
+static bool bar_drawn;
+
+void cli_progress(void *opaque, struct json_object *md)
+{
+	(void)opaque;
+	struct json_object *p;
+	if (!md) {
+		cli_progress_end();
+		return;
+	}
+	if (!json_object_object_get_ex(md, "progress", &p) ||
+	    !json_object_is_type(p, json_type_int))
+		return;
+	int pct = json_object_get_int(p);
+	pct = pct < 0 ? 0 : pct > 100 ? 100 : pct;
+	const char *stage = jstr(md, "stage");
+	struct winsize ws;
+	int cols = ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col ? ws.ws_col : 80;
+	char label[32];
+	snprintf(label, sizeof(label), "%.16s", stage);
+	/* "stage [#####.....] 42%" within the width (at least a 10-cell bar) */
+	int width = cols - (int)strlen(label) - 10;
+	if (width > 50)
+		width = 50;
+	if (width < 10)
+		width = 10;
+	int fill = pct * width / 100;
+	printf("\r%s [", label);
+	for (int i = 0; i < width; i++)
+		putchar(i < fill ? '#' : '.');
+	printf("] %3d%%\033[K", pct);
+	fflush(stdout);
+	bar_drawn = true;
+}
+
+void cli_progress_end(void)
+{
+	if (bar_drawn) {
+		printf("\r\033[K");
+		fflush(stdout);
+		bar_drawn = false;
+	}
+}

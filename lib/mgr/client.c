@@ -27,7 +27,16 @@ struct mgr_client {
 	char *socket_path; /* or: */
 	char *url, *cert, *key, *server_cert;
 	const char *where; /* for messages */
+	void (*progress)(void *opaque, struct json_object *metadata);
+	void *progress_opaque;
 };
+
+void mgr_client_set_progress(struct mgr_client *c,
+			     void (*fn)(void *opaque, struct json_object *metadata), void *opaque)
+{
+	c->progress = fn;
+	c->progress_opaque = opaque;
+}
 
 struct buf {
 	int out_fd; /* download: a 200's bytes go here (see on_data) */
@@ -304,12 +313,14 @@ static int envelope(const struct buf *b, long status, struct json_object **out, 
 	return 0;
 }
 
-static int wait_op(struct mgr_client *c, const char *op_url, struct json_object **metadata,
-		   struct vs_err *err)
+static int wait_op_inner(struct mgr_client *c, const char *op_url, struct json_object **metadata,
+			 struct vs_err *err)
 {
-	for (;;) {
+	/* with a progress callback: a look at once, then every second */
+	for (int round = 0;; round++) {
 		char path[320];
-		snprintf(path, sizeof(path), "%.256s/wait?timeout=60", op_url);
+		snprintf(path, sizeof(path), "%.256s/wait?timeout=%d", op_url,
+			 c->progress ? (round ? 1 : 0) : 60);
 		struct buf b = { 0 };
 		long status = 0;
 		int r = exchange(c, "GET", path, NULL, 0, NULL, 0, NULL, &b, &status, err);
@@ -331,6 +342,10 @@ static int wait_op(struct mgr_client *c, const char *op_url, struct json_object 
 			json_object_put(env);
 			return 0;
 		}
+		if (c->progress && json_object_object_get_ex(md, "metadata", &m) && m &&
+		    json_object_is_type(m, json_type_object) &&
+		    (strcmp(s, "Running") == 0 || strcmp(s, "Pending") == 0))
+			c->progress(c->progress_opaque, m);
 		if (strcmp(s, "Failure") == 0 || strcmp(s, "Cancelled") == 0) {
 			const char *msg = json_object_object_get_ex(md, "err", &e)
 					      ? json_object_get_string(e)
@@ -341,6 +356,16 @@ static int wait_op(struct mgr_client *c, const char *op_url, struct json_object 
 		}
 		json_object_put(env);
 	}
+}
+
+/* wait_op_inner, then the progress callback hears the end (NULL). */
+static int wait_op(struct mgr_client *c, const char *op_url, struct json_object **metadata,
+		   struct vs_err *err)
+{
+	int r = wait_op_inner(c, op_url, metadata, err);
+	if (c->progress)
+		c->progress(c->progress_opaque, NULL);
+	return r;
 }
 
 static int finish(struct mgr_client *c, struct buf *b, long status, struct json_object **metadata,

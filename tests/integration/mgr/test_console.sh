@@ -6,7 +6,8 @@
 # --show-log; the console survives a kill -9 of vesseld (its supervisor is
 # not vesseld's); a stopped or missing instance gets one clear line.  With
 # the Debian 12 image: launch debian, `cat /etc/debian_version` both through
-# exec and typed at its bash on the console, its Env honoured.
+# exec and typed at its bash on the console, its Env honoured; its import
+# draws a progress bar on a terminal and nothing in a pipe.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 DRIVE=$HERE/console_drive.py
@@ -65,6 +66,14 @@ check_fails "console of a stopped instance" "c1 is Stopped" v console c1
 check_fails "unknown option" "unknown option" v console c1 --bogus
 
 if [ -n "${VESSEL_DEBIAN_IMAGE:-}" ] && [ -d "$VESSEL_DEBIAN_IMAGE" ]; then
+	# a progress bar on a terminal, nothing of it in a pipe
+	cat >"$T/steps" <<'STEPS'
+expect %\x1b[K
+expect import-exit=0
+exit 0
+STEPS
+	check "image import draws a progress bar on a terminal" python3 "$DRIVE" "$T/steps" sh -c "v image import $VESSEL_DEBIAN_IMAGE/oci --alias deb-progress; echo import-exit=\$?"
+	check "no progress bar when stdout is not a terminal" sh -c "v image import $VESSEL_DEBIAN_IMAGE/oci --alias deb-pipe >$T/import.out && ! grep -q '%' $T/import.out && ! grep -q \$'\r' $T/import.out"
 	check "launch debian d1 (the built-in Debian image)" v launch debian d1
 	check "exec cat /etc/debian_version" sh -c "v exec d1 -- cat /etc/debian_version | grep -qE '^12\\.'"
 	check "image Env honoured (PATH)" sh -c "v exec d1 -- sh -c 'echo \$PATH' | grep -q /usr/local/sbin"
@@ -77,7 +86,7 @@ send \x01q
 exit 0
 STEPS
 	check "type a command at debian's bash on the console" attach d1
-	check "image list shows debian" sh -c "v image list --format csv | grep -q '^debian,'"
+	check "the store has the debian alias" v image info debian
 	check "delete d1" v delete --force d1
 else
 	echo "SKIP: the Debian image is not built (images/debian/build.sh)"
