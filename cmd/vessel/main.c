@@ -8,6 +8,7 @@
  * non-zero exit status (1: the request failed, 2: bad usage).
  */
 #include <errno.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,6 +405,7 @@ static int global_options(struct cli *cli, int *argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	setlocale(LC_CTYPE, ""); /* display widths of UTF-8 in tables */
 	struct cli cli = { .socket_path = getenv("VESSEL_SOCKET") };
 	if (!cli.socket_path || !*cli.socket_path)
 		cli.socket_path = "/run/vessel/vessel.sock";

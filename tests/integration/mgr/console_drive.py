@@ -8,11 +8,14 @@ SCRIPT is a list of steps, one per argument-separated line in a file:
   run SHELL        run a shell command (e.g. a `vessel exec` that writes
                    to the container's console)
   exit N           wait (up to 60 s) for the CLI to exit with status N
+$DRIVE_COLS sets the terminal's width.
 On success the whole output is printed.
 """
+import fcntl
 import os
 import pty
 import select
+import struct
 import subprocess
 import sys
 import termios
@@ -24,6 +27,9 @@ def main():
     argv = sys.argv[2:]
     pid, fd = pty.fork()
     if pid == 0:
+        if os.environ.get("DRIVE_COLS"):  # the terminal's width, for table tests
+            fcntl.ioctl(0, termios.TIOCSWINSZ,
+                        struct.pack("HHHH", 24, int(os.environ["DRIVE_COLS"]), 0, 0))
         os.execvp(argv[0], argv)
     out = b""
     status = None
