@@ -52,6 +52,7 @@ stopped=$(host_objects)
 check "push to a stopped instance" v file push "$T/small" c1/root/while-stopped
 check "pull from a stopped instance" sh -c "v file pull c1/root/small - | grep -qx 'hello file'"
 check "no mount left after the stopped copies" test "$(host_objects)" = "$stopped"
+[ "$(host_objects)" = "$stopped" ] || diff <(echo "$stopped") <(host_objects)
 check "start c1" v start c1
 check "the file pushed while stopped is there" test "$(v exec c1 -- cat /root/while-stopped)" = "hello file"
 
