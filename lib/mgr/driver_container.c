@@ -38,6 +38,9 @@
  * no container instance has.
  */
 #include <dirent.h>
+#include <ftw.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <stdio.h>
 #include <fcntl.h>
@@ -813,19 +816,78 @@ static int ct_reconcile(struct mgr *m, const struct mgr_instance *list, size_t n
 	return 0;
 }
 
-/* cp -a (keeps owners, modes, times, xattrs such as trusted.overlay.*,
- * device nodes such as overlay whiteouts); --reflink where the fs can. */
-static int copy_tree(const char *from, const char *to, struct vs_err *err)
+static __thread uint64_t tree_acc;
+
+static int tree_add(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	if (flag == FTW_F && S_ISREG(st->st_mode))
+		tree_acc += (uint64_t)st->st_size;
+	return 0;
+}
+
+/* Bytes in the regular files under dir (0 when it cannot be read). */
+static uint64_t tree_bytes(const char *dir)
+{
+	tree_acc = 0;
+	nftw(dir, tree_add, 32, FTW_PHYS);
+	return tree_acc;
+}
+
+/*
+ * cp -a (keeps owners, modes, times, xattrs such as trusted.overlay.*,
+ * device nodes such as overlay whiteouts); --reflink where the fs can.
+ * While it runs, the bytes already under `to` against the total of `from`
+ * are the operation's progress (stage), about every 200 ms.
+ */
+static int copy_tree(const char *from, const char *to, const char *stage, struct vs_err *err)
 {
 	char *argv[] = { "/bin/cp", "-a", "--reflink=auto", "--", (char *)from, (char *)to, NULL };
-	struct mgr_run run;
-	int r = mgr_run(argv, NULL, 0, 8192, &run, err);
-	if (r == 0 && run.status != 0) {
-		const char *msg = run.err ? run.err : "failed";
-		r = vs_errf(err, EIO, "copy %s: %.*s", from, (int)strcspn(msg, "\n"), msg);
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return vs_syserrf(err, errno, "pipe");
+	uint64_t total = tree_bytes(from);
+	mgr_op_progress(stage, 0);
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+	pid_t pid;
+	int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	if (rc != 0) {
+		close(pfd[0]);
+		return vs_syserrf(err, rc, "run %s", argv[0]);
 	}
-	mgr_run_free(&run);
-	return r;
+	fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+	char msg[512] = "";
+	size_t mlen = 0;
+	int st = 0;
+	for (;;) {
+		ssize_t n;
+		char drop[4096];
+		while ((n = mlen < sizeof(msg) - 1
+				? read(pfd[0], msg + mlen, sizeof(msg) - 1 - mlen)
+				: read(pfd[0], drop, sizeof(drop))) > 0) /* keep the first lines */
+			if (mlen < sizeof(msg) - 1)
+				mlen += (size_t)n;
+		msg[mlen] = 0;
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR))
+			break;
+		sleep_ms(200);
+		if (total)
+			mgr_op_progress(stage, (unsigned)(tree_bytes(to) * 99 / total));
+	}
+	close(pfd[0]);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return vs_errf(err, EIO, "copy %s: %.*s", from, (int)strcspn(msg, "\n"),
+			       mlen ? msg : "failed");
+	mgr_op_progress(stage, 100);
+	return 0;
 }
 
 static char *snap_path(struct mgr *m, const struct mgr_instance *inst, const char *snap)
@@ -858,7 +920,7 @@ static int ct_snapshot_create(struct mgr *m, const struct mgr_instance *inst, co
 			return r;
 		thaw = true;
 	}
-	r = copy_tree(upper, dst, err);
+	r = copy_tree(upper, dst, "snapshot", err);
 	if (thaw) {
 		struct vs_err e3 = VS_ERR_INIT;
 		if (ct_freeze(m, inst, false, r < 0 ? &e3 : err) < 0 && r == 0)
@@ -884,7 +946,7 @@ static int ct_snapshot_restore(struct mgr *m, const struct mgr_instance *inst, c
 	/* copy beside, then swap: a crash leaves the old or the new upper */
 	struct vs_err e2 = VS_ERR_INIT;
 	mgr_rm_rf(tmp, &e2);
-	int r = copy_tree(src, tmp, err);
+	int r = copy_tree(src, tmp, "restore", err);
 	if (r < 0)
 		return r;
 	vs_cleanup_free char *old = NULL;

@@ -4,7 +4,8 @@
 # says the same thing (YAML parsed back equals the JSON; CSV rows match),
 # awkward strings (quotes, commas, newlines, colons, tabs, UTF-8, control
 # characters) survive YAML and CSV escaping, and tables fit a 60-column
-# terminal with cut cells ending in an ellipsis while a pipe gets them whole.
+# terminal with cut cells ending in an ellipsis while a pipe gets them whole;
+# a snapshot's operation carries its progress (what the CLI's bar draws).
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 python3 -c 'import yaml' 2>/dev/null || { echo "SKIP: python3-yaml missing"; exit 77; }
@@ -16,6 +17,7 @@ long=a-very-long-instance-name-that-needs-room-0123456789
 check "launch with a long name" v launch busybox "$long"
 check "a snapshot" v snapshot create "$long" s0
 check "a volume" v storage volume create vol1 --size 16MiB
+check "the snapshot operation reported its progress" sh -c "v operation list --format json | jq -e '[.[] | select(.description == \"Creating snapshot\")][0].metadata | .stage == \"snapshot\" and .progress == 100'"
 odd=$(printf 'q"uote, comma: colon\ttab\nnewline \xc3\xa9 \xc2\x85 \x01 end')
 check "config value with awkward characters" v config set "$long" "user.note=$odd"
 
