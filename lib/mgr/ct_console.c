@@ -17,6 +17,7 @@
  *     takes over from the old), whose bytes go to the terminal;
  *   - exits when the terminal hangs up (every process of the container is
  *     gone), or after SETUP_TIMEOUT_MS if the runtime never connects.
+ * It is named vessel-console (its comm; its command line is still vesseld's).
  * It holds an flock on DIR/console.pid for its life (taken by the parent
  * before the fork, so there is no window), which tells stop whether one is
  * alive without trusting a pid that could have been reused.
@@ -34,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -220,6 +222,9 @@ int mgr_ct_console_spawn(const char *dir, char *setup_path, size_t setup_len, st
 		if (fork() != 0)
 			_exit(0); /* the grandchild is re-parented: never vesseld's child */
 		setsid();
+		prctl(PR_SET_NAME, "vessel-console"); /* not "vesseld" in ps and pgrep */
+		if (chdir("/") < 0)
+			_exit(1);
 		sigset_t all;
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
