@@ -78,6 +78,7 @@ STEPS
 	check "exec cat /etc/debian_version" sh -c "v exec d1 -- cat /etc/debian_version | grep -qE '^12\\.'"
 	check "image Env honoured (PATH)" sh -c "v exec d1 -- sh -c 'echo \$PATH' | grep -q /usr/local/sbin"
 	check "image WorkingDir default /" test "$(v exec d1 -- pwd)" = /
+	check "image Cmd is process 1" sh -c "v exec d1 -- cat /proc/1/cmdline | tr '\\0' ' ' | grep -qx '/bin/bash '"
 	cat >"$T/steps" <<'STEPS'
 expect press Ctrl-a q
 send cat /etc/debian_version\r
