@@ -34,8 +34,10 @@ static int num_header(struct api_request *req, const char *name, int base, unsig
 	errno = 0;
 	unsigned long n = strtoul(v, &end, base);
 	if (!*v || *end || errno || n > max || *v == '-')
-		return vs_errf(err, EINVAL, "%s: expected a %s number up to %lo%s", name,
-			       base == 8 ? "octal" : "decimal", max, base == 8 ? "" : " (octal)");
+		return base == 8
+			   ? vs_errf(err, EINVAL, "%s: expected an octal number up to %lo", name,
+				     max)
+			   : vs_errf(err, EINVAL, "%s: expected a number up to %lu", name, max);
 	*out = n;
 	return 0;
 }
