@@ -48,11 +48,10 @@ check_fails "missing local file" "No such file" v file push "$T/nonexistent" c1/
 
 # stopped: the root is mounted for the copy and unmounted again
 check "stop c1" v stop --force c1
-stopped=$(host_objects)
+check "a stopped container has no mount" sh -c "! grep -q ' $STATE/containers/' /proc/self/mountinfo"
 check "push to a stopped instance" v file push "$T/small" c1/root/while-stopped
 check "pull from a stopped instance" sh -c "v file pull c1/root/small - | grep -qx 'hello file'"
-check "no mount left after the stopped copies" test "$(host_objects)" = "$stopped"
-[ "$(host_objects)" = "$stopped" ] || diff <(echo "$stopped") <(host_objects)
+check "no mount left after the stopped copies" sh -c "! grep -q ' $STATE/containers/' /proc/self/mountinfo"
 check "start c1" v start c1
 check "the file pushed while stopped is there" test "$(v exec c1 -- cat /root/while-stopped)" = "hello file"
 
