@@ -70,6 +70,8 @@ step "2b. The manager: vesseld and vessel (private state dir, socket and network
 unshare --net sleep infinity &
 holder=$!
 sleep 0.2
+# the Debian 12 image (make images), launched below when it is built
+export VESSEL_DEBIAN_IMAGE=${VESSEL_DEBIAN_IMAGE:-$(images/debian/build.sh --print-dir 2>/dev/null || true)}
 nsenter --net=/proc/$holder/ns/net "$VESSELD" --state-dir "$work/state" --socket "$work/vessel.sock" \
 	--runtime "$PWD/$RT" >"$work/vesseld.log" 2>&1 &
 dpid=$!
@@ -89,6 +91,14 @@ run "$VESSEL" snapshot create demo1 clean
 run "$VESSEL" exec demo1 -- rm /etc/passwd
 run "$VESSEL" snapshot restore demo1 clean
 run "$VESSEL" exec demo1 -- head -1 /etc/passwd
+if [ -n "$VESSEL_DEBIAN_IMAGE" ]; then
+	run "$VESSEL" launch debian demo3
+	run "$VESSEL" exec demo3 -- cat /etc/debian_version
+	echo "pushed by vessel file push" >"$work/note"
+	run "$VESSEL" file push "$work/note" demo3/root/note --mode 0600
+	run "$VESSEL" file pull demo3/root/note -
+	run "$VESSEL" delete --force demo3
+fi
 run "$VESSEL" delete --force demo1 demo2
 run "$VESSEL" network delete demonet
 kill "$dpid" && wait "$dpid" || true

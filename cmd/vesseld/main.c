@@ -6,6 +6,9 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <glob.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <limits.h>
@@ -25,12 +28,16 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: vesseld [--state-dir DIR] [--socket PATH] [--group NAME] [--runtime PATH]\n"
-		"               [--busybox PATH|none] [--listen ADDR:PORT] [--debug]\n\n"
+		"               [--busybox PATH|none] [--debian-image DIR|none]\n"
+		"               [--listen ADDR:PORT] [--debug]\n\n"
 		"  --state-dir DIR   database, images and containers (default /var/lib/vessel)\n"
 		"  --socket PATH     the API's unix socket (default /run/vessel/vessel.sock)\n"
 		"  --group NAME      group allowed on the socket besides root (default vessel)\n"
 		"  --runtime PATH    the vessel-runtime binary (default: next to vesseld)\n"
 		"  --busybox PATH    static busybox for the built-in image (default /bin/busybox)\n"
+		"  --debian-image DIR  the Debian 12 image (images/debian/build.sh's cache\n"
+		"                    directory), alias debian; default $VESSEL_DEBIAN_IMAGE or\n"
+		"                    the newest under /var/cache/vessel/images\n"
 		"  --listen ADDR:PORT  also serve TLS there, to clients whose certificate\n"
 		"                    is in the trust store (vessel config trust add)\n"
 		"  --policy-interval MS  how often expiry and idle policies are checked\n"
@@ -66,6 +73,34 @@ static char *find_runtime(void)
 	return strdup("/usr/local/bin/vessel-runtime");
 }
 
+/* The Debian image: the option, $VESSEL_DEBIAN_IMAGE, or the newest
+ * build in images/debian/build.sh's default cache; NULL for none. */
+static char *find_debian(const char *opt)
+{
+	if (opt)
+		return strcmp(opt, "none") ? strdup(opt) : NULL;
+	const char *env = getenv("VESSEL_DEBIAN_IMAGE");
+	if (env && *env)
+		return strdup(env);
+	glob_t g;
+	char *best = NULL;
+	time_t best_t = 0;
+	if (glob("/var/cache/vessel/images/*/oci/index.json", 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			struct stat st;
+			if (stat(g.gl_pathv[i], &st) == 0 && (!best || st.st_mtime > best_t)) {
+				free(best);
+				best = strdup(g.gl_pathv[i]);
+				best_t = st.st_mtime;
+			}
+		}
+		globfree(&g);
+	}
+	if (best)
+		*strrchr(best, '/') = 0; /* the layout directory */
+	return best;
+}
+
 int main(int argc, char **argv)
 {
 	enum {
@@ -76,6 +111,7 @@ int main(int argc, char **argv)
 		OPT_BUSYBOX,
 		OPT_LISTEN,
 		OPT_POLICY_INTERVAL,
+		OPT_DEBIAN,
 	};
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, OPT_STATE },
@@ -85,6 +121,7 @@ int main(int argc, char **argv)
 		{ "busybox", required_argument, NULL, OPT_BUSYBOX },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "policy-interval", required_argument, NULL, OPT_POLICY_INTERVAL },
+		{ "debian-image", required_argument, NULL, OPT_DEBIAN },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -93,7 +130,7 @@ int main(int argc, char **argv)
 	vs_stdio_ensure();
 	struct mgr_opts mo = { .busybox_path = "/bin/busybox" };
 	struct mgr_api_opts ao = { 0 };
-	const char *runtime = NULL;
+	const char *runtime = NULL, *debian = NULL;
 	bool debug = false;
 	int c, policy_ms = 1000;
 	while ((c = getopt_long(argc, argv, "dvh", opts, NULL)) != -1) {
@@ -112,6 +149,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPT_DEBIAN: debian = optarg; break;
 		case 'd': debug = true; break;
 		case 'v': printf("vesseld 0.1.0\n"); return 0;
 		case 'h': usage(stdout); return 0;
@@ -132,6 +170,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	mo.runtime_path = rt;
+	char *deb = find_debian(debian);
+	mo.debian_path = deb;
 
 	/* signals: handled by sigwait in this thread only */
 	signal(SIGPIPE, SIG_IGN);
@@ -147,6 +187,7 @@ int main(int argc, char **argv)
 	if (mgr_open(&mo, &m, &err) < 0) {
 		fprintf(stderr, "vesseld: error: %s\n", err.msg);
 		free(rt);
+		free(deb);
 		return 1;
 	}
 	struct mgr_api *api;
@@ -154,6 +195,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vesseld: error: %s\n", err.msg);
 		mgr_close(m);
 		free(rt);
+		free(deb);
 		return 1;
 	}
 	struct mgr_policy_runner *policy;
@@ -175,5 +217,6 @@ int main(int argc, char **argv)
 	mgr_api_stop(api);
 	mgr_close(m);
 	free(rt);
+	free(deb);
 	return 0;
 }

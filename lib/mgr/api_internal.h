@@ -37,6 +37,10 @@ struct api_response {
 	unsigned http_status;
 	struct json_object *json;    /* the whole envelope */
 	struct MHD_Response *stream; /* or a ready response (events) */
+	/* with stream: http_status if set (else 200); stream_cls_free(stream_cls)
+	 * is called when the request is done (may be NULL) */
+	void *stream_cls;
+	void (*stream_cls_free)(void *cls);
 };
 
 typedef void (*api_handler)(struct api_request *req, struct api_response *res);
@@ -125,5 +129,10 @@ void api_get_sprawl(struct api_request *req, struct api_response *res);
 void api_post_prune(struct api_request *req, struct api_response *res);
 void api_get_audit(struct api_request *req, struct api_response *res);
 void api_get_audit_verify(struct api_request *req, struct api_response *res);
+void api_get_instance_console(struct api_request *req, struct api_response *res);
+void api_get_instance_files(struct api_request *req, struct api_response *res);
+void api_post_instance_files(struct api_request *req, struct api_response *res);
+/* End the console bridges (api_console.c) before the daemon stops. */
+void api_console_shutdown(void);
 
 #endif

@@ -165,6 +165,32 @@ static int import_builtin(struct mgr *m, const char *busybox)
 	return 0;
 }
 
+/*
+ * The built-in Debian image is imported when first named (a launch of
+ * "debian"), not at start-up: its import takes seconds, which every start
+ * of vesseld would otherwise pay.
+ */
+static void builtin_on_demand(struct mgr *m, const char *ref)
+{
+	if (!m->debian_path || strcmp(ref, "debian") != 0)
+		return;
+	pthread_mutex_lock(&m->builtin_lock);
+	struct mgr_image img;
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_image_get(&m->images, "debian", &img, &err) == 0) {
+		mgr_image_free(&img);
+	} else {
+		char fp[65];
+		vs_err_clear(&err);
+		if (mgr_image_import_oci(&m->images, m->debian_path, "debian", NULL, fp, &err) < 0)
+			vs_log(VS_LOG_WARN, "built-in image debian (%s): %s", m->debian_path,
+			       err.msg);
+		else
+			vs_log(VS_LOG_INFO, "built-in image debian: %.12s", fp);
+	}
+	pthread_mutex_unlock(&m->builtin_lock);
+}
+
 /* STATE/host-id: 4 random hex digits, made once, naming this state dir's
  * bridges (so that orphans are told apart from another vesseld's). */
 static int load_host_id(struct mgr *m, struct vs_err *err)
@@ -194,6 +220,7 @@ int mgr_open(const struct mgr_opts *opts, struct mgr **out, struct vs_err *err)
 	m->lock_fd = -1;
 	pthread_mutex_init(&m->busy_lock, NULL);
 	pthread_cond_init(&m->busy_cond, NULL);
+	pthread_mutex_init(&m->builtin_lock, NULL);
 	const char *sd = opts->state_dir ? opts->state_dir : "/var/lib/vessel";
 	int r = 0;
 	vs_cleanup_free char *dbpath = NULL, *lockpath = NULL;
@@ -204,6 +231,19 @@ int mgr_open(const struct mgr_opts *opts, struct mgr **out, struct vs_err *err)
 	    asprintf(&lockpath, "%s/vesseld.lock", sd) < 0) {
 		r = vs_errf(err, ENOMEM, "out of memory");
 		goto fail;
+	}
+	if (opts->debian_path && *opts->debian_path) {
+		/* the cache directory (images/debian/build.sh's) or the layout */
+		vs_cleanup_free char *oci = NULL;
+		if (asprintf(&oci, "%s/oci/index.json", opts->debian_path) < 0)
+			oci = NULL;
+		if (oci && mgr_path_exists(oci))
+			oci[strlen(oci) - strlen("/index.json")] = 0;
+		m->debian_path = strdup(oci && mgr_path_exists(oci) ? oci : opts->debian_path);
+		if (!m->debian_path) {
+			r = vs_errf(err, ENOMEM, "out of memory");
+			goto fail;
+		}
 	}
 	if ((r = mgr_mkdir_p(sd, 0711, err)) < 0 ||
 	    (r = mgr_mkdir_p(m->runtime_root, 0700, err)) < 0 ||
@@ -256,6 +296,8 @@ void mgr_close(struct mgr *m)
 	free(m->busy);
 	pthread_cond_destroy(&m->busy_cond);
 	pthread_mutex_destroy(&m->busy_lock);
+	pthread_mutex_destroy(&m->builtin_lock);
+	free(m->debian_path);
 	free(m->state_dir);
 	free(m->runtime);
 	free(m->runtime_root);
@@ -324,6 +366,7 @@ int mgr_instance_create_check(struct mgr *m, const struct mgr_create_req *req, s
 					     err)) < 0)
 			return r;
 	struct mgr_image img;
+	builtin_on_demand(m, req->image);
 	if ((r = mgr_image_get(&m->images, req->image, &img, err)) < 0)
 		return r;
 	mgr_image_free(&img);
