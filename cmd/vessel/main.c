@@ -18,9 +18,11 @@
 static int cmd_completion(struct cli *cli, int argc, char **argv);
 
 static const struct cli_command commands[] = {
-	{ "launch", cmd_launch, "launch IMAGE NAME [-c KEY=VALUE]... [--network NETWORK]",
+	{ "launch", cmd_launch,
+	  "launch IMAGE NAME [-c KEY=VALUE]... [--network NETWORK] [--target MEMBER]",
 	  "create and start an instance" },
-	{ "init", cmd_init, "init IMAGE NAME [-c KEY=VALUE]... [--network NETWORK]",
+	{ "init", cmd_init,
+	  "init IMAGE NAME [-c KEY=VALUE]... [--network NETWORK] [--target MEMBER]",
 	  "create an instance" },
 	{ "list", cmd_list, "list", "list instances" },
 	{ "info", cmd_info, "info NAME", "show an instance" },
@@ -59,6 +61,10 @@ static const struct cli_command commands[] = {
 	  "remote add NAME https://HOST:PORT [--server-cert FILE|--accept-certificate] | list | "
 	  "remove NAME",
 	  "remote vesseld servers (TLS, a client certificate)" },
+	{ "cluster", cmd_cluster,
+	  "cluster init NAME ADDRESS | join NAME ADDRESS MEMBER-ADDRESS | list | "
+	  "remove [--force] NAME | describe NAME TEXT",
+	  "cluster members (dqlite; ADDRESS is HOST:PORT of the member's Raft node)" },
 	{ "operation", cmd_operation, "operation list", "operations" },
 	{ "monitor", cmd_monitor, "monitor [--type TYPE[,TYPE]]", "print events as they happen" },
 	{ "completion", cmd_completion, "completion bash", "print a bash completion script" },

@@ -18,6 +18,7 @@
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
 #include "vessel/mgr/api.h"
+#include "vessel/mgr/cluster.h"
 #include "vessel/mgr/mgr.h"
 
 static void usage(FILE *out)
@@ -136,6 +137,14 @@ int main(int argc, char **argv)
 		free(rt);
 		return 1;
 	}
+	struct mgr_cluster *cluster;
+	if (mgr_cluster_open(m, ao.listen, &cluster, &err) < 0) {
+		fprintf(stderr, "vesseld: error: %s\n", err.msg);
+		mgr_api_stop(api);
+		mgr_close(m);
+		free(rt);
+		return 1;
+	}
 	vs_log(VS_LOG_INFO, "serving on %s (state %s, runtime %s)",
 	       ao.socket_path ? ao.socket_path : "/run/vessel/vessel.sock", mgr_state_dir(m), rt);
 	int sig = 0;
@@ -144,6 +153,7 @@ int main(int argc, char **argv)
 	vs_log(VS_LOG_INFO, "signal %d: shutting down (instances keep running)", sig);
 	mgr_events_shutdown(mgr_get_events(m));
 	mgr_api_stop(api);
+	mgr_cluster_close(cluster);
 	mgr_close(m);
 	free(rt);
 	return 0;

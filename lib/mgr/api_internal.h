@@ -118,5 +118,17 @@ void api_patch_volume(struct api_request *req, struct api_response *res);
 void api_delete_volume(struct api_request *req, struct api_response *res);
 void api_post_volume_attach(struct api_request *req, struct api_response *res);
 void api_post_volume_detach(struct api_request *req, struct api_response *res);
+void api_get_cluster(struct api_request *req, struct api_response *res);
+void api_put_cluster(struct api_request *req, struct api_response *res);
+void api_get_cluster_members(struct api_request *req, struct api_response *res);
+void api_get_cluster_member(struct api_request *req, struct api_response *res);
+void api_patch_cluster_member(struct api_request *req, struct api_response *res);
+void api_delete_cluster_member(struct api_request *req, struct api_response *res);
+/* Cluster hooks around a request's handler (api_cluster.c): true when the
+ * request was answered by forwarding it to another member. */
+bool api_cluster_intercept(struct api_request *req, const struct api_route *route, const char *url,
+			   struct api_response *res);
+void api_cluster_after(struct api_request *req, const struct api_route *route,
+		       struct api_response *res);
 
 #endif

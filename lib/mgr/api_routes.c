@@ -47,6 +47,12 @@ const struct api_route api_routes[] = {
 	{ "GET", "/1.0/operations/{}/wait", api_get_operation_wait, API_BODY_NONE },
 	{ "DELETE", "/1.0/operations/{}", api_delete_operation, API_BODY_NONE },
 	{ "GET", "/1.0/events", api_get_events, API_BODY_NONE },
+	{ "GET", "/1.0/cluster", api_get_cluster, API_BODY_NONE },
+	{ "PUT", "/1.0/cluster", api_put_cluster, API_BODY_JSON },
+	{ "GET", "/1.0/cluster/members", api_get_cluster_members, API_BODY_NONE },
+	{ "GET", "/1.0/cluster/members/{}", api_get_cluster_member, API_BODY_NONE },
+	{ "PATCH", "/1.0/cluster/members/{}", api_patch_cluster_member, API_BODY_JSON },
+	{ "DELETE", "/1.0/cluster/members/{}", api_delete_cluster_member, API_BODY_NONE },
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
