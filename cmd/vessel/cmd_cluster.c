@@ -85,7 +85,6 @@ int cmd_cluster(struct cli *cli, int argc, char **argv)
 		free(p);
 		return r;
 	}
-	return cli_usage("cluster",
-			 "init NAME ADDRESS | join NAME ADDRESS MEMBER-ADDRESS | list | "
-			 "remove [--force] NAME | describe NAME TEXT");
+	return cli_usage("cluster", "init NAME ADDRESS | join NAME ADDRESS MEMBER-ADDRESS | list | "
+				    "remove [--force] NAME | describe NAME TEXT");
 }

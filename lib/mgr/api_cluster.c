@@ -240,8 +240,8 @@ static bool instance_is_local(struct api_request *req, const char *name)
 	return true;
 }
 
-bool api_cluster_intercept(struct api_request *req, const struct api_route *route,
-			   const char *url, struct api_response *res)
+bool api_cluster_intercept(struct api_request *req, const struct api_route *route, const char *url,
+			   struct api_response *res)
 {
 	struct mgr_cluster *c = cluster_of(req);
 	if (!mgr_cluster_enabled(c) || req->upload_path)
@@ -265,8 +265,8 @@ bool api_cluster_intercept(struct api_request *req, const struct api_route *rout
 	if (strcmp(route->pattern, "/1.0/instances") == 0 && strcmp(req->method, "POST") == 0) {
 		struct json_object *n;
 		const char *name = req->body && json_object_object_get_ex(req->body, "name", &n)
-					   ? json_object_get_string(n)
-					   : NULL;
+				       ? json_object_get_string(n)
+				       : NULL;
 		if (name && !instance_is_local(req, name)) {
 			if (mgr_cluster_locate(c, name, &mb, &err) == 0) {
 				api_error(res, 409, "instance %s already exists on member %s", name,
@@ -305,7 +305,8 @@ void api_cluster_after(struct api_request *req, const struct api_route *route,
 		return;
 	}
 	struct json_object *md;
-	if (!list || res->http_status != 200 || !json_object_object_get_ex(res->json, "metadata", &md) ||
+	if (!list || res->http_status != 200 ||
+	    !json_object_object_get_ex(res->json, "metadata", &md) ||
 	    !json_object_is_type(md, json_type_array))
 		return;
 	bool full = false;

@@ -81,6 +81,9 @@ struct mgr_cluster {
 	size_t npeers;
 	pthread_t thread;
 	bool have_thread, stop, kick;
+	bool reported; /* the last report of instances: its hash and time */
+	uint64_t report_hash;
+	int64_t report_time;
 	pthread_cond_t cond;
 };
 
@@ -227,19 +230,31 @@ static int ensure_conn(struct mgr_cluster *c, struct vs_err *err)
 
 /* Run fn on the leader, reconnecting once when the connection broke or
  * leadership moved. */
-static int with_leader(struct mgr_cluster *c, int (*fn)(struct mgr_cluster *, void *, struct vs_err *),
-		       void *arg, struct vs_err *err)
+static int with_leader(struct mgr_cluster *c,
+		       int (*fn)(struct mgr_cluster *, void *, struct vs_err *), void *arg,
+		       struct vs_err *err)
 {
 	int r = -ENOTCONN;
-	for (int attempt = 0; attempt < 3; attempt++) {
+	/* another connection's transaction (a member's report) makes a write
+	 * busy for a moment: retry that for up to about two seconds */
+	for (int attempt = 0, busy = 0; attempt < 3 && busy < 200;) {
 		vs_err_clear(err);
-		if ((r = ensure_conn(c, err)) < 0)
-			return r;
+		if ((r = ensure_conn(c, err)) < 0) {
+			attempt++; /* e.g. an election in progress */
+			continue;
+		}
 		r = fn(c, arg, err);
-		if (r >= 0 || (r != -EAGAIN && r != -ECONNRESET && r != -EPIPE &&
-			       r != -ETIMEDOUT && r != -ENOTCONN))
+		if (r == -EBUSY) {
+			struct timespec ts = { 0, (busy < 20 ? 1 : 10) * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+			busy++;
+			continue;
+		}
+		if (r >= 0 || (r != -EAGAIN && r != -ECONNRESET && r != -EPIPE && r != -ETIMEDOUT &&
+			       r != -ENOTCONN))
 			return r;
 		disconnect(c);
+		attempt++;
 	}
 	return r;
 }
@@ -280,10 +295,11 @@ static int migrate_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 		char ts[32];
 		now_iso(ts);
 		vs_cleanup_free char *sql = NULL;
-		if (asprintf(&sql,
-			     "BEGIN; %s; INSERT INTO schema (version, updated_at) VALUES (%d, '%s');"
-			     " COMMIT",
-			     mgr_db_migration(v), v + 1, ts) < 0)
+		if (asprintf(
+			&sql,
+			"BEGIN; %s; INSERT INTO schema (version, updated_at) VALUES (%d, '%s');"
+			" COMMIT",
+			mgr_db_migration(v), v + 1, ts) < 0)
 			return vs_errf(err, ENOMEM, "out of memory");
 		r = exec_simple(c, sql, NULL, 0, err);
 		if (r < 0) {
@@ -387,13 +403,31 @@ static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 	size_t n = 0;
 	if (mgr_instance_db_list(mgr_get_db(c->m), &inst, &n, err) < 0)
 		return -EIO; /* local trouble: not a connection problem */
-	r = exec_simple(c, "BEGIN", NULL, 0, err);
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		enum mgr_power p = inst[i].power;
+	enum mgr_power *pw = calloc(n + 1, sizeof(*pw));
+	if (!pw) {
+		mgr_instance_list_free(inst, n);
+		return vs_errf(err, ENOMEM, "out of memory");
+	}
+	/* what is reported: names and power states, hashed (FNV-1a) */
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++) {
 		pid_t pid;
 		struct vs_err e = VS_ERR_INIT;
-		if (mgr_instance_live(c->m, &inst[i], &p, &pid, &e) < 0)
-			p = inst[i].power;
+		if (mgr_instance_live(c->m, &inst[i], &pw[i], &pid, &e) < 0)
+			pw[i] = inst[i].power;
+		for (const char *q = inst[i].name; *q; q++)
+			h = (h ^ (uint8_t)*q) * 1099511628211ull;
+		h = (h ^ (uint64_t)(pw[i] + 1) << 8) * 1099511628211ull;
+	}
+	/* unchanged since the last report: only a full one every 30 s */
+	if (c->reported && h == c->report_hash && now_s() - c->report_time < 30) {
+		free(pw);
+		mgr_instance_list_free(inst, n);
+		return 0;
+	}
+	r = exec_simple(c, "BEGIN", NULL, 0, err);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		enum mgr_power p = pw[i];
 		struct mgr_dq_value v[] = {
 			MGR_DQ_TEXT(inst[i].name),
 			MGR_DQ_TEXT(inst[i].type == MGR_INSTANCE_VM ? "vm" : "container"),
@@ -402,12 +436,13 @@ static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 			MGR_DQ_TEXT(inst[i].created_at),
 			MGR_DQ_TEXT(c->name),
 		};
-		r = exec_simple(c,
-				"INSERT INTO instances (name, type, runtime_id, power_state,"
-				" created_at, location) VALUES (?, ?, ?, ?, ?, ?)"
-				" ON CONFLICT (name) DO UPDATE SET power_state = excluded.power_state"
-				" WHERE instances.location = excluded.location",
-				v, 6, err);
+		r = exec_simple(
+		    c,
+		    "INSERT INTO instances (name, type, runtime_id, power_state,"
+		    " created_at, location) VALUES (?, ?, ?, ?, ?, ?)"
+		    " ON CONFLICT (name) DO UPDATE SET power_state = excluded.power_state"
+		    " WHERE instances.location = excluded.location",
+		    v, 6, err);
 	}
 	if (r == 0) {
 		/* rows of this member whose instance is gone */
@@ -423,15 +458,22 @@ static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 			if (here)
 				continue;
 			struct mgr_dq_value d[] = { MGR_DQ_TEXT(name), MGR_DQ_TEXT(c->name) };
-			r = exec_simple(c, "DELETE FROM instances WHERE name = ? AND location = ?", d,
-					2, err);
+			r = exec_simple(c, "DELETE FROM instances WHERE name = ? AND location = ?",
+					d, 2, err);
 		}
 		if (r == 0 || rows.v)
 			mgr_dq_rows_free(&rows);
 	}
 	mgr_instance_list_free(inst, n);
+	free(pw);
 	if (r == 0)
-		return exec_simple(c, "COMMIT", NULL, 0, err);
+		r = exec_simple(c, "COMMIT", NULL, 0, err);
+	if (r == 0) {
+		c->reported = true;
+		c->report_hash = h;
+		c->report_time = now_s();
+		return 0;
+	}
 	struct vs_err e2 = VS_ERR_INIT;
 	exec_simple(c, "ROLLBACK", NULL, 0, &e2);
 	return r;
@@ -725,8 +767,8 @@ int mgr_cluster_init(struct mgr_cluster *c, const char *name, const char *addres
 	return r;
 }
 
-int mgr_cluster_join(struct mgr_cluster *c, const char *name, const char *address,
-		     const char *join, struct vs_err *err)
+int mgr_cluster_join(struct mgr_cluster *c, const char *name, const char *address, const char *join,
+		     struct vs_err *err)
 {
 	pthread_mutex_lock(&c->lock);
 	int r = setup_self(c, name, address, err);
@@ -757,8 +799,9 @@ int mgr_cluster_join(struct mgr_cluster *c, const char *name, const char *addres
 				 "SELECT name FROM cluster_members WHERE name = ? OR address = ?",
 				 v, 2, &rows, err);
 		if (r == 0 && rows.nrows)
-			r = vs_errf(err, EEXIST, "the cluster already has a member %s or address %s",
-				    name, address);
+			r = vs_errf(err, EEXIST,
+				    "the cluster already has a member %s or address %s", name,
+				    address);
 		if (r == 0 || rows.v)
 			mgr_dq_rows_free(&rows);
 	}
@@ -789,7 +832,8 @@ static int refresh_locked(struct mgr_cluster *c, struct vs_err *err)
 static int need_enabled(struct mgr_cluster *c, struct vs_err *err)
 {
 	if (!mgr_cluster_enabled(c))
-		return vs_errf(err, ENOENT, "this host is not a cluster member (vessel cluster init)");
+		return vs_errf(err, ENOENT,
+			       "this host is not a cluster member (vessel cluster init)");
 	return 0;
 }
 
@@ -852,8 +896,8 @@ static int remove_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 		mgr_dq_rows_free(&rows);
 		return vs_errf(err, ENOENT, "no cluster member %s", a->name);
 	}
-	a->node_id = strtoull(mgr_dq_at(&rows, 0, 0)->s ? mgr_dq_at(&rows, 0, 0)->s : "0", NULL,
-			      10);
+	a->node_id =
+	    strtoull(mgr_dq_at(&rows, 0, 0)->s ? mgr_dq_at(&rows, 0, 0)->s : "0", NULL, 10);
 	int64_t ninst = mgr_dq_at(&rows, 0, 1)->i;
 	mgr_dq_rows_free(&rows);
 	if (ninst && !a->force)
@@ -861,8 +905,17 @@ static int remove_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 			       "member %s still has %" PRId64
 			       " instance(s): evacuate it first, or force",
 			       a->name, ninst);
-	r = mgr_dq_remove(c->conn, a->node_id, err);
-	if (r < 0 && !strstr(err->msg, "no server"))
+	/* still in Raft's configuration? (a retry after the leader itself was
+	 * removed finds it gone) */
+	struct mgr_dq_server *srv;
+	size_t nsrv;
+	if ((r = mgr_dq_cluster(c->conn, &srv, &nsrv, err)) < 0)
+		return r;
+	bool in_raft = false;
+	for (size_t i = 0; i < nsrv; i++)
+		in_raft |= srv[i].id == a->node_id;
+	mgr_dq_servers_free(srv, nsrv);
+	if (in_raft && (r = mgr_dq_remove(c->conn, a->node_id, err)) < 0)
 		return r;
 	r = exec_simple(c, "DELETE FROM instances WHERE location = ?", &v, 1, err);
 	if (r == 0)
@@ -910,8 +963,8 @@ static int desc_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 	struct desc_arg *a = arg;
 	struct mgr_dq_value v[] = { MGR_DQ_TEXT(a->desc), MGR_DQ_TEXT(a->name) };
 	uint64_t changes = 0;
-	int r = mgr_dq_exec(c->conn, "UPDATE cluster_members SET description = ? WHERE name = ?",
-			    v, 2, NULL, &changes, err);
+	int r = mgr_dq_exec(c->conn, "UPDATE cluster_members SET description = ? WHERE name = ?", v,
+			    2, NULL, &changes, err);
 	if (r == 0 && !changes)
 		r = vs_errf(err, ENOENT, "no cluster member %s", a->name);
 	return r;
@@ -945,8 +998,8 @@ static int locate_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 	struct locate_arg *a = arg;
 	struct mgr_dq_rows rows;
 	struct mgr_dq_value v = MGR_DQ_TEXT(a->name);
-	int r = mgr_dq_query(c->conn, "SELECT location FROM instances WHERE name = ?", &v, 1,
-			     &rows, err);
+	int r = mgr_dq_query(c->conn, "SELECT location FROM instances WHERE name = ?", &v, 1, &rows,
+			     err);
 	if (r < 0)
 		return r;
 	if (rows.nrows)
@@ -1004,22 +1057,31 @@ static int remote_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 		const char *loc = mgr_dq_at(&rows, i, 4)->s;
 		const struct mgr_cluster_member *mb = member_named(c, loc ? loc : "");
 		const char *ps = mgr_dq_at(&rows, i, 2)->s;
-		const char *status = !mb || !mb->online	    ? "Offline"
+		const char *status = !mb || !mb->online		  ? "Offline"
 				     : strcmp(ps, "running") == 0 ? "Running"
 				     : strcmp(ps, "frozen") == 0  ? "Frozen"
 								  : "Stopped";
 		const char *type = mgr_dq_at(&rows, i, 1)->s;
 		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "name", json_object_new_string(mgr_dq_at(&rows, i, 0)->s));
-		json_object_object_add(
-		    o, "type",
-		    json_object_new_string(strcmp(type, "vm") == 0 ? "virtual-machine"
-								   : "container"));
+		json_object_object_add(o, "name",
+				       json_object_new_string(mgr_dq_at(&rows, i, 0)->s));
+		json_object_object_add(o, "type",
+				       json_object_new_string(strcmp(type, "vm") == 0
+								  ? "virtual-machine"
+								  : "container"));
 		json_object_object_add(o, "status", json_object_new_string(status));
+		json_object_object_add(o, "status_code",
+				       json_object_new_int(status[0] == 'O'   ? 112
+							   : status[0] == 'R' ? 103
+							   : status[0] == 'F' ? 110
+									      : 102));
 		json_object_object_add(o, "image", json_object_new_string(""));
+		json_object_object_add(o, "config", json_object_new_object());
 		json_object_object_add(o, "pid", json_object_new_int(0));
 		json_object_object_add(o, "created_at",
 				       json_object_new_string(mgr_dq_at(&rows, i, 3)->s));
+		json_object_object_add(o, "last_used_at", json_object_new_string(""));
+		json_object_object_add(o, "devices", json_object_new_object());
 		json_object_object_add(o, "location", json_object_new_string(loc ? loc : ""));
 		json_object_array_add(into, o);
 	}

@@ -51,8 +51,8 @@ void mgr_cluster_leader(struct mgr_cluster *c, char *out, size_t cap);
 int mgr_cluster_init(struct mgr_cluster *c, const char *name, const char *address,
 		     struct vs_err *err);
 /* Join the cluster that the member at JOIN (its Raft address) belongs to. */
-int mgr_cluster_join(struct mgr_cluster *c, const char *name, const char *address,
-		     const char *join, struct vs_err *err);
+int mgr_cluster_join(struct mgr_cluster *c, const char *name, const char *address, const char *join,
+		     struct vs_err *err);
 /* Remove member NAME (not this one) from Raft and the database; EBUSY while
  * it still has instances unless force. */
 int mgr_cluster_remove(struct mgr_cluster *c, const char *name, bool force, struct vs_err *err);

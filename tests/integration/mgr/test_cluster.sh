@@ -174,8 +174,16 @@ check "m$L writes again" vm $L cluster describe m$L back
 
 check "delete c1, c2, c3, c4 through m1" vm 1 delete --force c1 c2 c3 c4
 check "nothing listed any more" wait_for "empty" sh -c "[ \"\$(VESSEL_SOCKET=$T/m1.sock v list --format json | jq length)\" = 0 ]"
-check "remove m3 (from m1)" vm 1 cluster remove m3
-check "two members left" test "$(vm 1 cluster list --format json | jq length)" = 2
+# remove the current leader (through another member): the two left elect a new one
+leader=$(cstate 1 | jq -r .metadata.leader)
+R=${leader#10.77.0.}
+R=${R%%:*}
+A=$(((R % 3) + 1))
+check "m$A removes the leader m$R" vm $A cluster remove m$R
+check "two members left, served after a new election" test \
+	"$(vm $A cluster list --format json | jq -c 'map(.server_name) | sort')" = \
+	"$(printf '%s\n' m1 m2 m3 | grep -vx m$R | jq -Rsc 'split("\n") | map(select(. != ""))')"
+check "the remaining two still write" vm $A cluster describe m$A after-remove
 
 for n in 1 2 3; do
 	CHECKS=$((CHECKS + 1))
