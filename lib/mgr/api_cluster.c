@@ -10,6 +10,8 @@
  * placing it again; instance requests arrive where the instance is local
  * and run there.  The forwarder waits for the other member's operation
  * and answers with its result (sync), so callers see one call either way.
+ * Only JSON routes are forwarded (the table below); streams are served by
+ * the member that runs the instance.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -240,6 +242,27 @@ static bool instance_is_local(struct api_request *req, const char *name)
 	return true;
 }
 
+/* Instance routes that are forwarded: those answered with JSON (streams —
+ * events, console, file transfers, exports — are served by the member that
+ * runs the instance only). */
+static const char *const forwarded[] = {
+	"/1.0/instances/{}",
+	"/1.0/instances/{}/state",
+	"/1.0/instances/{}/exec",
+	"/1.0/instances/{}/snapshots",
+	"/1.0/instances/{}/snapshots/{}",
+	"/1.0/instances/{}/usage",
+	"/1.0/instances/{}/advice/apply",
+};
+
+static bool is_forwarded(const char *pattern)
+{
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		if (strcmp(forwarded[i], pattern) == 0)
+			return true;
+	return false;
+}
+
 bool api_cluster_intercept(struct api_request *req, const struct api_route *route, const char *url,
 			   struct api_response *res)
 {
@@ -248,7 +271,7 @@ bool api_cluster_intercept(struct api_request *req, const struct api_route *rout
 		return false;
 	struct vs_err err = VS_ERR_INIT;
 	struct mgr_cluster_member mb;
-	if (strncmp(route->pattern, "/1.0/instances/{}", 17) == 0) {
+	if (is_forwarded(route->pattern)) {
 		if (instance_is_local(req, req->params[0]))
 			return false;
 		if (mgr_cluster_locate(c, req->params[0], &mb, &err) < 0) {
