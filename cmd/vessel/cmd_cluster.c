@@ -77,6 +77,18 @@ int cmd_cluster(struct cli *cli, int argc, char **argv)
 		free(p);
 		return r;
 	}
+	if (strcmp(sub, "evacuate") == 0 && argc == 3) {
+		char *p = member_path(argv[2], "/evacuate");
+		struct json_object *md = NULL;
+		int r = p ? request(cli, "POST", p, NULL, &md) : 1;
+		free(p);
+		for (size_t i = 0; !r && md && i < json_object_array_length(md); i++) {
+			struct json_object *o = json_object_array_get_idx(md, i);
+			printf("moved %s to %s\n", jstr(o, "name"), jstr(o, "to"));
+		}
+		json_object_put(md);
+		return r;
+	}
 	if (strcmp(sub, "describe") == 0 && argc == 4) {
 		struct json_object *b = json_object_new_object();
 		json_object_object_add(b, "description", json_object_new_string(argv[3]));
@@ -86,5 +98,5 @@ int cmd_cluster(struct cli *cli, int argc, char **argv)
 		return r;
 	}
 	return cli_usage("cluster", "init NAME ADDRESS | join NAME ADDRESS MEMBER-ADDRESS | list | "
-				    "remove [--force] NAME | describe NAME TEXT");
+				    "remove [--force] NAME | evacuate NAME | describe NAME TEXT");
 }

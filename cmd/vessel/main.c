@@ -63,7 +63,7 @@ static const struct cli_command commands[] = {
 	  "remote vesseld servers (TLS, a client certificate)" },
 	{ "cluster", cmd_cluster,
 	  "cluster init NAME ADDRESS | join NAME ADDRESS MEMBER-ADDRESS | list | "
-	  "remove [--force] NAME | describe NAME TEXT",
+	  "remove [--force] NAME | evacuate NAME | describe NAME TEXT",
 	  "cluster members (dqlite; ADDRESS is HOST:PORT of the member's Raft node)" },
 	{ "operation", cmd_operation, "operation list", "operations" },
 	{ "monitor", cmd_monitor, "monitor [--type TYPE[,TYPE]]", "print events as they happen" },

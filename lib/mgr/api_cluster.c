@@ -160,6 +160,47 @@ void api_delete_cluster_member(struct api_request *req, struct api_response *res
 	api_sync(res, NULL);
 }
 
+/* POST /1.0/cluster/members/NAME/evacuate: run by NAME itself (forwarded
+ * there when asked elsewhere), since its instances' files are there. */
+void api_post_cluster_member_evacuate(struct api_request *req, struct api_response *res)
+{
+	struct mgr_cluster *c = cluster_of(req);
+	struct vs_err err = VS_ERR_INIT;
+	struct json_object *moved = json_object_new_array();
+	if (mgr_cluster_enabled(c) && strcmp(req->params[0], mgr_cluster_self(c)) == 0) {
+		int r = mgr_cluster_evacuate(c, moved, &err);
+		if (r < 0) {
+			json_object_put(moved);
+			api_error_from(res, &err);
+			return;
+		}
+		api_sync(res, moved);
+		return;
+	}
+	json_object_put(moved);
+	struct mgr_cluster_member *mb;
+	size_t n;
+	if (mgr_cluster_members(c, &mb, &n, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(mb[i].name, req->params[0]) == 0) {
+			struct json_object *md = NULL;
+			char path[160];
+			snprintf(path, sizeof(path), "/1.0/cluster/members/%s/evacuate",
+				 mb[i].name);
+			if (mgr_cluster_forward(c, &mb[i], "POST", path, NULL, &md, &err) < 0)
+				api_error(res, err.code == EAGAIN ? 503 : 500, "%s", err.msg);
+			else
+				api_sync(res, md);
+			free(mb);
+			return;
+		}
+	free(mb);
+	api_error(res, 404, "no cluster member %s", req->params[0]);
+}
+
 /* ---- the hooks around every request (api.c) ---- */
 
 struct qs {

@@ -124,6 +124,7 @@ void api_get_cluster_members(struct api_request *req, struct api_response *res);
 void api_get_cluster_member(struct api_request *req, struct api_response *res);
 void api_patch_cluster_member(struct api_request *req, struct api_response *res);
 void api_delete_cluster_member(struct api_request *req, struct api_response *res);
+void api_post_cluster_member_evacuate(struct api_request *req, struct api_response *res);
 /* Cluster hooks around a request's handler (api_cluster.c): true when the
  * request was answered by forwarding it to another member. */
 bool api_cluster_intercept(struct api_request *req, const struct api_route *route, const char *url,

@@ -36,6 +36,7 @@
  * dqlite 1.11 has no TLS of its own: the cluster (Raft) addresses must be
  * on a private network (the API's TLS is separate and always on).
  */
+#include <curl/curl.h>
 #include <dqlite.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -425,6 +426,7 @@ static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 		mgr_instance_list_free(inst, n);
 		return 0;
 	}
+	bool conflict = false;
 	r = exec_simple(c, "BEGIN", NULL, 0, err);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		enum mgr_power p = pw[i];
@@ -436,13 +438,18 @@ static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 			MGR_DQ_TEXT(inst[i].created_at),
 			MGR_DQ_TEXT(c->name),
 		};
-		r = exec_simple(
-		    c,
+		uint64_t changed = 0;
+		r = mgr_dq_exec(
+		    c->conn,
 		    "INSERT INTO instances (name, type, runtime_id, power_state,"
 		    " created_at, location) VALUES (?, ?, ?, ?, ?, ?)"
 		    " ON CONFLICT (name) DO UPDATE SET power_state = excluded.power_state"
 		    " WHERE instances.location = excluded.location",
-		    v, 6, err);
+		    v, 6, NULL, &changed, err);
+		/* the name is still another member's (an instance moving here):
+		 * report again until that row is gone */
+		if (r == 0 && !changed)
+			conflict = true;
 	}
 	if (r == 0) {
 		/* rows of this member whose instance is gone */
@@ -469,7 +476,7 @@ static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 	if (r == 0)
 		r = exec_simple(c, "COMMIT", NULL, 0, err);
 	if (r == 0) {
-		c->reported = true;
+		c->reported = !conflict;
 		c->report_hash = h;
 		c->report_time = now_s();
 		return 0;
@@ -1129,8 +1136,17 @@ static int place_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 	return 0;
 }
 
+static int place(struct mgr_cluster *c, const char *target, const char *exclude,
+		 struct mgr_cluster_member *out, struct vs_err *err);
+
 int mgr_cluster_place(struct mgr_cluster *c, const char *target, struct mgr_cluster_member *out,
 		      struct vs_err *err)
+{
+	return place(c, target, NULL, out, err);
+}
+
+static int place(struct mgr_cluster *c, const char *target, const char *exclude,
+		 struct mgr_cluster_member *out, struct vs_err *err)
 {
 	int r = need_enabled(c, err);
 	if (r < 0)
@@ -1148,6 +1164,8 @@ int mgr_cluster_place(struct mgr_cluster *c, const char *target, struct mgr_clus
 				break;
 			}
 			double score = (double)mb->memory_free / (double)(1 + a.counts[k]);
+			if (exclude && strcmp(mb->name, exclude) == 0)
+				continue;
 			if (!target && mb->online && score > best_score) {
 				best = mb;
 				best_score = score;
@@ -1193,5 +1211,198 @@ int mgr_cluster_forward(struct mgr_cluster *c, const struct mgr_cluster_member *
 		return -err->code;
 	int r = mgr_client_do(cl, method, path, body, metadata, err);
 	mgr_client_free(cl);
+	return r;
+}
+
+/* ---- evacuate ---- */
+
+struct dl {
+	FILE *f;
+	char head[512]; /* the start of an error body */
+	size_t hlen;
+};
+
+static size_t dl_write(char *p, size_t sz, size_t nm, void *ud)
+{
+	struct dl *d = ud;
+	size_t n = sz * nm;
+	if (d->hlen < sizeof(d->head) - 1) {
+		size_t k = n < sizeof(d->head) - 1 - d->hlen ? n : sizeof(d->head) - 1 - d->hlen;
+		memcpy(d->head + d->hlen, p, k);
+		d->hlen += k;
+		d->head[d->hlen] = 0;
+	}
+	return fwrite(p, 1, n, d->f);
+}
+
+/* GET path from this member's own TLS API into file (an export is a
+ * stream, not JSON). */
+static int download_self(struct mgr_cluster *c, const char *path, const char *file,
+			 struct vs_err *err)
+{
+	vs_cleanup_free char *crt = NULL, *key = NULL, *url = NULL;
+	if (asprintf(&crt, "%s/server.crt", mgr_state_dir(c->m)) < 0 ||
+	    asprintf(&key, "%s/server.key", mgr_state_dir(c->m)) < 0 ||
+	    asprintf(&url, "%s%s", c->url, path) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	struct dl d = { .f = fopen(file, "wxe") };
+	if (!d.f)
+		return vs_syserrf(err, errno, "%s", file);
+	CURL *h = curl_easy_init();
+	if (!h) {
+		fclose(d.f);
+		return vs_errf(err, ENOMEM, "out of memory");
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_SSLCERT, crt);
+	curl_easy_setopt(h, CURLOPT_SSLKEY, key);
+	curl_easy_setopt(h, CURLOPT_CAINFO, crt);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, dl_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
+	CURLcode cc = curl_easy_perform(h);
+	long status = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(h);
+	int r = 0;
+	if (fclose(d.f) != 0)
+		r = vs_syserrf(err, errno, "%s", file);
+	else if (cc != CURLE_OK)
+		r = vs_errf(err, EIO, "export %s: %s", path, curl_easy_strerror(cc));
+	else if (status == 404 && strstr(d.head, "\"not found\""))
+		r = vs_errf(
+		    err, ENOTSUP,
+		    "this vesseld cannot export instances (evacuate moves them as exports)");
+	else if (status != 200) {
+		struct json_object *o = json_tokener_parse(d.head), *e;
+		r = vs_errf(err, EIO, "export %s: HTTP %ld: %s", path, status,
+			    o && json_object_object_get_ex(o, "error", &e)
+				? json_object_get_string(e)
+				: "error");
+		json_object_put(o);
+	}
+	if (r < 0)
+		unlink(file);
+	return r;
+}
+
+static struct mgr_client *client_to(struct mgr_cluster *c, const struct mgr_cluster_member *to,
+				    struct vs_err *err)
+{
+	vs_cleanup_free char *crt = NULL, *key = NULL;
+	if (asprintf(&crt, "%s/server.crt", mgr_state_dir(c->m)) < 0 ||
+	    asprintf(&key, "%s/server.key", mgr_state_dir(c->m)) < 0) {
+		vs_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	return mgr_client_new_remote(to->url, crt, key, to->cert_path, err);
+}
+
+static int state_action(struct mgr_client *cl, const char *name, const char *action,
+			struct vs_err *err)
+{
+	vs_cleanup_free char *path = NULL;
+	if (asprintf(&path, "/1.0/instances/%s/state", name) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	struct json_object *b = json_object_new_object();
+	json_object_object_add(b, "action", json_object_new_string(action));
+	if (strcmp(action, "stop") == 0)
+		json_object_object_add(b, "force", json_object_new_boolean(true));
+	int r = mgr_client_do(cl, "PUT", path, b, NULL, err);
+	json_object_put(b);
+	return r;
+}
+
+/* Move one local instance to member `to`: stop, export, import there,
+ * delete here, start there.  A failure before the delete leaves it here,
+ * started again if it was running. */
+static int evacuate_one(struct mgr_cluster *c, struct mgr_client *self,
+			const struct mgr_instance *inst, const struct mgr_cluster_member *to,
+			struct vs_err *err)
+{
+	enum mgr_power p = inst->power;
+	pid_t pid;
+	struct vs_err e = VS_ERR_INIT;
+	if (mgr_instance_live(c->m, inst, &p, &pid, &e) < 0)
+		p = inst->power;
+	bool was_running = p == MGR_POWER_RUNNING;
+	if (p == MGR_POWER_FROZEN)
+		return vs_errf(err, EBUSY, "instance %s is frozen: resume or stop it first",
+			       inst->name);
+	if (was_running && state_action(self, inst->name, "stop", err) < 0)
+		return vs_err_prefix(err, "stop %s", inst->name);
+	vs_cleanup_free char *file = NULL, *path = NULL, *hdr = NULL, *del = NULL;
+	if (asprintf(&file, "%s/evacuate-%s", c->dir, inst->name) < 0 ||
+	    asprintf(&path, "/1.0/instances/%s/export", inst->name) < 0 ||
+	    asprintf(&hdr, "X-Vessel-Name: %s", inst->name) < 0 ||
+	    asprintf(&del, "/1.0/instances/%s", inst->name) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	unlink(file);
+	int r = download_self(c, path, file, err);
+	if (r == 0) {
+		struct mgr_client *tc = client_to(c, to, err);
+		const char *const headers[] = { "Content-Type: application/octet-stream", hdr,
+						NULL };
+		r = tc ? mgr_client_upload(tc, "/1.0/instances", file, headers, NULL, err)
+		       : -err->code;
+		if (r < 0)
+			vs_err_prefix(err, "import %s on %s", inst->name, to->name);
+		if (r == 0 && (r = mgr_client_do(self, "DELETE", del, NULL, NULL, err)) < 0)
+			vs_err_prefix(err, "%s copied to %s, but not deleted here", inst->name,
+				      to->name);
+		else if (r == 0 && was_running &&
+			 (r = state_action(tc, inst->name, "start", err)) < 0)
+			vs_err_prefix(err, "%s moved to %s, but not started there", inst->name,
+				      to->name);
+		mgr_client_free(tc);
+		unlink(file);
+		if (r == 0 || strstr(err->msg, "moved to") || strstr(err->msg, "not deleted"))
+			return r;
+	}
+	if (was_running) {
+		struct vs_err e2 = VS_ERR_INIT;
+		if (state_action(self, inst->name, "start", &e2) < 0)
+			vs_log(VS_LOG_WARN, "cluster: evacuate: restarting %s: %s", inst->name,
+			       e2.msg);
+	}
+	return r;
+}
+
+int mgr_cluster_evacuate(struct mgr_cluster *c, struct json_object *moved, struct vs_err *err)
+{
+	int r = need_enabled(c, err);
+	if (r < 0)
+		return r;
+	struct mgr_cluster_member self_mb;
+	memset(&self_mb, 0, sizeof(self_mb));
+	copy_str(self_mb.url, sizeof(self_mb.url), c->url);
+	snprintf(self_mb.cert_path, sizeof(self_mb.cert_path), "%s/server.crt",
+		 mgr_state_dir(c->m));
+	struct mgr_client *self = client_to(c, &self_mb, err);
+	if (!self)
+		return -err->code;
+	struct mgr_instance *inst = NULL;
+	size_t n = 0;
+	r = mgr_instance_db_list(mgr_get_db(c->m), &inst, &n, err);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		struct mgr_cluster_member to;
+		if ((r = place(c, NULL, c->name, &to, err)) < 0) {
+			vs_err_prefix(err, "no member to move %s to", inst[i].name);
+			break;
+		}
+		vs_log(VS_LOG_INFO, "cluster: evacuating %s to %s", inst[i].name, to.name);
+		if ((r = evacuate_one(c, self, &inst[i], &to, err)) < 0)
+			break;
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(inst[i].name));
+		json_object_object_add(o, "from", json_object_new_string(c->name));
+		json_object_object_add(o, "to", json_object_new_string(to.name));
+		json_object_array_add(moved, o);
+		mgr_cluster_kick(c);
+	}
+	mgr_instance_list_free(inst, n);
+	mgr_client_free(self);
 	return r;
 }

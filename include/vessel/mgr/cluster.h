@@ -82,6 +82,16 @@ int mgr_cluster_forward(struct mgr_cluster *c, const struct mgr_cluster_member *
 			struct json_object **metadata, struct vs_err *err);
 /* Is FINGERPRINT a member's certificate (members trust each other)? */
 bool mgr_cluster_trusts(struct mgr_cluster *c, const char *fingerprint);
+/*
+ * Move every instance of this member to the others (each placed as a new
+ * instance would be, this member excluded): stopped, exported through
+ * this member's API (GET /1.0/instances/NAME/export), imported on the
+ * other member (POST /1.0/instances, the file as the body), deleted here,
+ * started there when it was running.  Stops at the first failure (that
+ * instance stays here, running as before); ENOTSUP when this vesseld has
+ * no export.  moved gets [{"name","from","to"}].
+ */
+int mgr_cluster_evacuate(struct mgr_cluster *c, struct json_object *moved, struct vs_err *err);
 /* Ask the sync thread to report this member's instances now. */
 void mgr_cluster_kick(struct mgr_cluster *c);
 

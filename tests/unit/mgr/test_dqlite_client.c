@@ -69,7 +69,8 @@ static void *serve(void *arg)
 		if (got < 8)
 			break;
 		size_t words = hdr[0] | hdr[1] << 8, body = words * 8, r = 0;
-		while (r < body && (n = read(fd, buf, body - r < sizeof(buf) ? body - r : sizeof(buf))) > 0)
+		while (r < body &&
+		       (n = read(fd, buf, body - r < sizeof(buf) ? body - r : sizeof(buf))) > 0)
 			r += (size_t)n;
 		if (write(fd, f->reply, f->reply_len) < 0)
 			break;
@@ -85,7 +86,8 @@ static void fake_start(struct fake *f, const uint8_t *reply, size_t len)
 	f->reply_len = len;
 	f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(f->lfd >= 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	assert_int_equal(bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	socklen_t sl = sizeof(sa);
 	assert_int_equal(getsockname(f->lfd, (struct sockaddr *)&sa, &sl), 0);
@@ -206,7 +208,8 @@ static void rows_case(const uint8_t *rows, size_t rows_len, int want, const char
 	struct mgr_dq_value p[] = { MGR_DQ_INT(1), MGR_DQ_TEXT("x") };
 	int r = mgr_dq_query(c, "SELECT ?, ?", p, 2, out, &err);
 	if (r != want || (pat && !strstr(err.msg, pat)))
-		fail_msg("query: got %d (%s), expected %d \"%s\"", r, err.msg, want, pat ? pat : "");
+		fail_msg("query: got %d (%s), expected %d \"%s\"", r, err.msg, want,
+			 pat ? pat : "");
 	mgr_dq_close(c);
 	fake_stop(&f);
 }
