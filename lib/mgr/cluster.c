@@ -394,12 +394,15 @@ static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 	struct mgr_dq_value hb[] = { MGR_DQ_INT(now_s()), MGR_DQ_INT(mem_available()),
 				     MGR_DQ_INT(sysconf(_SC_NPROCESSORS_ONLN)),
 				     MGR_DQ_TEXT(c->name) };
-	int r = exec_simple(c,
+	uint64_t mine = 0;
+	int r = mgr_dq_exec(c->conn,
 			    "UPDATE cluster_members SET heartbeat = ?, memory_free = ?, cpus = ?"
 			    " WHERE name = ?",
-			    hb, 4, err);
+			    hb, 4, NULL, &mine, err);
 	if (r < 0)
 		return r;
+	if (!mine) /* removed from the cluster: report nothing any more */
+		return vs_errf(err, ENOENT, "member %s was removed from the cluster", c->name);
 	struct mgr_instance *inst = NULL;
 	size_t n = 0;
 	if (mgr_instance_db_list(mgr_get_db(c->m), &inst, &n, err) < 0)
