@@ -326,7 +326,10 @@ bool api_cluster_intercept(struct api_request *req, const struct api_route *rout
 		forward(req, &mb, url, NULL, res);
 		return true;
 	}
-	if (strcmp(route->pattern, "/1.0/instances") == 0 && strcmp(req->method, "POST") == 0) {
+	/* creations from a JSON request; an uploaded or streamed body (an
+	 * import) is created where it arrives */
+	if (strcmp(route->pattern, "/1.0/instances") == 0 && strcmp(req->method, "POST") == 0 &&
+	    req->body) {
 		struct json_object *n;
 		const char *name = req->body && json_object_object_get_ex(req->body, "name", &n)
 				       ? json_object_get_string(n)

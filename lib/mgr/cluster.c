@@ -1348,8 +1348,12 @@ static int evacuate_one(struct mgr_cluster *c, struct mgr_client *self,
 		struct mgr_client *tc = client_to(c, to, err);
 		const char *const headers[] = { "Content-Type: application/octet-stream", hdr,
 						NULL };
-		r = tc ? mgr_client_upload(tc, "/1.0/instances", file, headers, NULL, err)
-		       : -err->code;
+		vs_cleanup_free char *ipath = NULL;
+		if (tc && asprintf(&ipath, "/1.0/instances?target=%s", to->name) < 0)
+			r = vs_errf(err, ENOMEM, "out of memory");
+		else
+			r = tc ? mgr_client_upload(tc, ipath, file, headers, NULL, err)
+			       : -err->code;
 		if (r < 0)
 			vs_err_prefix(err, "import %s on %s", inst->name, to->name);
 		if (r == 0 && (r = mgr_client_do(self, "DELETE", del, NULL, NULL, err)) < 0)
