@@ -54,7 +54,8 @@ for n in 1 2 3 4; do
 	netns 0 ip link add sw$n type veth peer name eth0 netns /proc/${HOLDERS[$n]}/ns/net &&
 		netns 0 ip link set sw$n master br0 up && netns $n ip link set lo up &&
 		netns $n ip addr add 10.78.0.$n/24 dev eth0 && netns $n ip link set eth0 up || exit 1
-	netns $n "$VESSELD" --state-dir "$T/s$n" --socket "$T/m$n.sock" --runtime "$RT" \
+	# nsenter itself (not the netns function, whose subshell $! would name)
+	nsenter --net=/proc/${HOLDERS[$n]}/ns/net "$VESSELD" --state-dir "$T/s$n" --socket "$T/m$n.sock" --runtime "$RT" \
 		--busybox none --listen 10.78.0.$n:8443 >>"$T/m$n.log" 2>&1 &
 	DPIDS+=($!)
 done
