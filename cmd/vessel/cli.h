@@ -86,6 +86,7 @@ int cmd_remote(struct cli *cli, int argc, char **argv);
 int cmd_storage(struct cli *cli, int argc, char **argv);
 int cmd_console(struct cli *cli, int argc, char **argv);
 int cmd_file(struct cli *cli, int argc, char **argv);
+int cmd_cluster(struct cli *cli, int argc, char **argv);
 int cmd_config_trust(struct cli *cli, int argc, char **argv);
 int cmd_project(struct cli *cli, int argc, char **argv);
 int cmd_sprawl(struct cli *cli, int argc, char **argv);

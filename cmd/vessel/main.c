@@ -31,6 +31,7 @@ static const struct cli_option create_opts[] = {
 	{ "--network NETWORK", "attach a NIC on this managed network" },
 	{ "--expires 7d|TIME",
 	  "expire after a duration (counted from the change) or at an RFC 3339 time" },
+	{ "--target MEMBER", "in a cluster: the member that runs the instance" },
 	{ NULL, NULL },
 };
 static const struct cli_option stop_opts[] = {
@@ -41,12 +42,14 @@ static const struct cli_option stop_opts[] = {
 
 static const struct cli_command commands[] = {
 	{ "launch", cmd_launch,
-	  "launch IMAGE NAME [-c KEY=VALUE]... [--network NETWORK] [--expires 7d|TIME]",
+	  "launch IMAGE NAME [-c KEY=VALUE]... [--network NETWORK] [--expires 7d|TIME] [--target "
+	  "MEMBER]",
 	  "create and start an instance", create_opts,
 	  "IMAGE is an alias or a fingerprint prefix; busybox and debian (Debian 12) are built "
 	  "in." },
 	{ "init", cmd_init,
-	  "init IMAGE NAME [-c KEY=VALUE]... [--network NETWORK] [--expires 7d|TIME]",
+	  "init IMAGE NAME [-c KEY=VALUE]... [--network NETWORK] [--expires 7d|TIME] [--target "
+	  "MEMBER]",
 	  "create an instance", create_opts, NULL },
 	{ "list", cmd_list, "list", "list instances", NULL,
 	  "One row per instance: name, type, status, IPv4 address, image, limits." },
@@ -137,6 +140,11 @@ static const struct cli_command commands[] = {
 	       { "--instance NAME", "only records about this instance" },
 	       { "--verify", "check the hash chain; exit 1 naming the first bad record" }),
 	  NULL },
+	{ "cluster", cmd_cluster,
+	  "cluster init NAME ADDRESS | join NAME ADDRESS MEMBER-ADDRESS | list | "
+	  "remove [--force] NAME | evacuate NAME | describe NAME TEXT",
+	  "cluster members (dqlite; ADDRESS is HOST:PORT of the member's Raft node)",
+	  OPTS({ "--force", "remove: a member that does not answer" }), NULL },
 	{ "operation", cmd_operation, "operation list", "operations", NULL, NULL },
 	{ "monitor", cmd_monitor, "monitor [--type TYPE[,TYPE]]", "print events as they happen",
 	  OPTS({ "--type TYPE[,TYPE]", "only these event types (lifecycle, operation, logging)" }),

@@ -21,6 +21,7 @@
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
 #include "vessel/mgr/api.h"
+#include "vessel/mgr/cluster.h"
 #include "vessel/mgr/mgr.h"
 #include "vessel/mgr/policy.h"
 
@@ -206,6 +207,14 @@ int main(int argc, char **argv)
 		free(rt);
 		return 1;
 	}
+	struct mgr_cluster *cluster;
+	if (mgr_cluster_open(m, ao.listen, &cluster, &err) < 0) {
+		fprintf(stderr, "vesseld: error: %s\n", err.msg);
+		mgr_api_stop(api);
+		mgr_close(m);
+		free(rt);
+		return 1;
+	}
 	vs_log(VS_LOG_INFO, "serving on %s (state %s, runtime %s)",
 	       ao.socket_path ? ao.socket_path : "/run/vessel/vessel.sock", mgr_state_dir(m), rt);
 	int sig = 0;
@@ -215,6 +224,7 @@ int main(int argc, char **argv)
 	mgr_events_shutdown(mgr_get_events(m));
 	mgr_policy_runner_stop(policy);
 	mgr_api_stop(api);
+	mgr_cluster_close(cluster);
 	mgr_close(m);
 	free(rt);
 	free(deb);

@@ -40,6 +40,7 @@
 #include "vessel/core/util.h"
 #include "vessel/mgr/api.h"
 #include "vessel/mgr/policy.h"
+#include "vessel/mgr/cluster.h"
 #include "vessel/mgr/tls.h"
 #include "vessel/mgr/trust.h"
 
@@ -414,7 +415,8 @@ static unsigned tls_caller(struct mgr_api *api, struct MHD_Connection *conn,
 		*why = "cannot read the client certificate";
 		return 403;
 	}
-	if (!mgr_trust_check(mgr_get_db(api->m), fp)) {
+	if (!mgr_trust_check(mgr_get_db(api->m), fp) &&
+	    !mgr_cluster_trusts(mgr_get_cluster(api->m), fp)) {
 		*why = "client certificate not trusted";
 		return 403;
 	}
@@ -608,7 +610,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return refuse(conn, 400, err.msg);
 	}
 	struct api_response res = { 0 };
-	c->route->fn(&c->req, &res);
+	/* a cluster member forwards what another member runs (api_cluster.c) */
+	if (!api_cluster_intercept(&c->req, c->route, url, &res)) {
+		c->route->fn(&c->req, &res);
+		api_cluster_after(&c->req, c->route, &res);
+	}
 	/* the audit trail: who changed what (remote callers at INFO; the log
 	 * of record is audit.c's) */
 	unsigned result = res.stream ? 200 : res.json ? res.http_status : 500;

@@ -134,5 +134,18 @@ void api_get_instance_files(struct api_request *req, struct api_response *res);
 void api_post_instance_files(struct api_request *req, struct api_response *res);
 /* End the console bridges (api_console.c) before the daemon stops. */
 void api_console_shutdown(void);
+void api_get_cluster(struct api_request *req, struct api_response *res);
+void api_put_cluster(struct api_request *req, struct api_response *res);
+void api_get_cluster_members(struct api_request *req, struct api_response *res);
+void api_get_cluster_member(struct api_request *req, struct api_response *res);
+void api_patch_cluster_member(struct api_request *req, struct api_response *res);
+void api_delete_cluster_member(struct api_request *req, struct api_response *res);
+void api_post_cluster_member_evacuate(struct api_request *req, struct api_response *res);
+/* Cluster hooks around a request's handler (api_cluster.c): true when the
+ * request was answered by forwarding it to another member. */
+bool api_cluster_intercept(struct api_request *req, const struct api_route *route, const char *url,
+			   struct api_response *res);
+void api_cluster_after(struct api_request *req, const struct api_route *route,
+		       struct api_response *res);
 
 #endif

@@ -56,6 +56,14 @@ const struct api_route api_routes[] = {
 	{ "GET", "/1.0/instances/{}/console", api_get_instance_console, API_BODY_NONE },
 	{ "GET", "/1.0/instances/{}/files", api_get_instance_files, API_BODY_NONE },
 	{ "POST", "/1.0/instances/{}/files", api_post_instance_files, API_BODY_JSON_OR_UPLOAD },
+	{ "GET", "/1.0/cluster", api_get_cluster, API_BODY_NONE },
+	{ "PUT", "/1.0/cluster", api_put_cluster, API_BODY_JSON },
+	{ "GET", "/1.0/cluster/members", api_get_cluster_members, API_BODY_NONE },
+	{ "GET", "/1.0/cluster/members/{}", api_get_cluster_member, API_BODY_NONE },
+	{ "PATCH", "/1.0/cluster/members/{}", api_patch_cluster_member, API_BODY_JSON },
+	{ "DELETE", "/1.0/cluster/members/{}", api_delete_cluster_member, API_BODY_NONE },
+	{ "POST", "/1.0/cluster/members/{}/evacuate", api_post_cluster_member_evacuate,
+	  API_BODY_NONE },
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

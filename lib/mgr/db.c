@@ -152,11 +152,32 @@ static const char *const migrations[] = {
 	"  SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN"
 	"  SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+
+	/* 7: clusters: the members (in the cluster's dqlite database; empty in a
+	 * single host's file) and where each instance runs */
+	"CREATE TABLE cluster_members ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  node_id TEXT NOT NULL UNIQUE,"
+	"  address TEXT NOT NULL UNIQUE,"
+	"  api_url TEXT NOT NULL,"
+	"  certificate TEXT NOT NULL,"
+	"  description TEXT NOT NULL DEFAULT '',"
+	"  heartbeat INTEGER NOT NULL DEFAULT 0,"
+	"  memory_free INTEGER NOT NULL DEFAULT 0,"
+	"  cpus INTEGER NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL);"
+	"ALTER TABLE instances ADD COLUMN location TEXT NOT NULL DEFAULT ''",
 };
 
 int mgr_db_schema_latest(void)
 {
 	return (int)(sizeof(migrations) / sizeof(migrations[0]));
+}
+
+const char *mgr_db_migration(int from)
+{
+	return from >= 0 && from < mgr_db_schema_latest() ? migrations[from] : NULL;
 }
 
 void mgr_db_lock(struct mgr_db *db)

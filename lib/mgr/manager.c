@@ -52,6 +52,10 @@ struct mgr_events *mgr_get_events(struct mgr *m)
 {
 	return m->events;
 }
+struct mgr_cluster *mgr_get_cluster(struct mgr *m)
+{
+	return m->cluster;
+}
 struct mgr_image_store *mgr_get_images(struct mgr *m)
 {
 	return &m->images;

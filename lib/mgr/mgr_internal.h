@@ -27,6 +27,7 @@ struct mgr {
 	size_t nbusy, busy_cap;
 	char *debian_path; /* the built-in Debian image's OCI layout, or NULL */
 	pthread_mutex_t builtin_lock;
+	struct mgr_cluster *cluster; /* cluster.c; NULL until mgr_cluster_open */
 };
 
 /* Load NAME and mark it busy (actions on one instance are serialised);

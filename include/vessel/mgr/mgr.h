@@ -43,6 +43,8 @@ void mgr_close(struct mgr *m);
 struct mgr_db *mgr_get_db(struct mgr *m);
 struct mgr_ops *mgr_get_ops(struct mgr *m);
 struct mgr_events *mgr_get_events(struct mgr *m);
+/* The cluster side (vessel/mgr/cluster.h), NULL when not opened. */
+struct mgr_cluster *mgr_get_cluster(struct mgr *m);
 struct mgr_image_store *mgr_get_images(struct mgr *m);
 const char *mgr_state_dir(const struct mgr *m);
 const char *mgr_runtime_path(const struct mgr *m);
