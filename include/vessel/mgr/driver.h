@@ -1,8 +1,8 @@
 /*
  * driver.h - what the manager asks of an instance type.  One vtable per
  * type (`mgr_drivers[]` in driver.c): the container driver (lib/ct's
- * runtime, overlayfs roots) now; the VM driver (vessel-vmm through its
- * control API) plugs in here later without the manager changing.
+ * runtime, overlayfs roots) and the VM driver (vessel-vmm through its
+ * control API and guest agent, driver_vm.c).
  *
  * Every host object a driver makes for an instance (mounts, cgroups, the
  * runtime's state, directories) is made by exactly one of these entries and
@@ -80,6 +80,7 @@ struct mgr_driver {
 const struct mgr_driver *mgr_driver_for(enum mgr_instance_type t, struct vs_err *err);
 
 extern const struct mgr_driver mgr_driver_container;
+extern const struct mgr_driver mgr_driver_vm;
 
 void mgr_exec_result_free(struct mgr_exec_result *res);
 
