@@ -65,13 +65,13 @@
 #include "vessel/mgr/volume.h"
 #include "vessel/vm/agent.h"
 
-#define OUT_CAP		 (1u << 20)
-#define BOOT_TIMEOUT_S	 240 /* the agent's first answer (TCG-like JIT, ASan, loaded host) */
-#define AGENT_TIMEOUT_S	 60
-#define API_TIMEOUT_S	 30
-#define MAX_NICS	 1 /* vessel-vmm has one virtio-net */
-#define DEFAULT_MEM	 (256ull << 20)
-#define DEFAULT_STOP_S	 30
+#define OUT_CAP		(1u << 20)
+#define BOOT_TIMEOUT_S	240 /* the agent's first answer (TCG-like JIT, ASan, loaded host) */
+#define AGENT_TIMEOUT_S 60
+#define API_TIMEOUT_S	30
+#define MAX_NICS	1 /* vessel-vmm has one virtio-net */
+#define DEFAULT_MEM	(256ull << 20)
+#define DEFAULT_STOP_S	30
 
 /* One agent client at a time per VMM (its socket takes one connection):
  * agent work of all VMs is serialised here. */
@@ -394,7 +394,8 @@ static int boot_load(struct mgr *m, const struct mgr_instance *inst, struct boot
 	struct json_object *j = json_tokener_parse(text), *v;
 	if (!j)
 		return vs_errf(err, EINVAL, "%s: not JSON", p);
-	b->mem = json_object_object_get_ex(j, "memory", &v) ? (uint64_t)json_object_get_int64(v) : 0;
+	b->mem =
+	    json_object_object_get_ex(j, "memory", &v) ? (uint64_t)json_object_get_int64(v) : 0;
 	b->max = json_object_object_get_ex(j, "max", &v) ? (uint64_t)json_object_get_int64(v) : 0;
 	b->cpus = json_object_object_get_ex(j, "cpus", &v) ? json_object_get_int(v) : 1;
 	json_object_put(j);
@@ -423,8 +424,11 @@ static int guest_sh(struct mgr *m, const struct mgr_instance *inst, const char *
 		    double connect_s, struct vs_err *err)
 {
 	const char *argv[] = { "/bin/sh", "-c", script, NULL };
-	struct vm_agent_exec x = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1,
-				   .stderr_fd = -1, .capture_max = 65536,
+	struct vm_agent_exec x = { .argv = argv,
+				   .stdin_fd = -1,
+				   .stdout_fd = -1,
+				   .stderr_fd = -1,
+				   .capture_max = 65536,
 				   .timeout_sec = AGENT_TIMEOUT_S };
 	struct vm_agent_exec_result res = { 0 };
 	pthread_mutex_lock(&agent_lock);
@@ -610,7 +614,7 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 			       m->vmm ? m->vmm : "none");
 	if (!img || strcmp(img->type, "vm") != 0)
 		return vs_errf(err, EINVAL, "instance %s: its image is no VM image", inst->name);
-	release(m, id); /* leftovers of a VMM that died */
+	release(m, id);			      /* leftovers of a VMM that died */
 	int r = vm_create(m, inst, img, err); /* after a crash before create finished */
 	if (r < 0)
 		return r;
@@ -817,8 +821,8 @@ static int vm_stop(struct mgr *m, const struct mgr_instance *inst, bool force, i
 			/* Ctrl-Alt-Del: the guest's init powers off cleanly */
 			if (api_call(m, inst, "PUT", "/actions", "{\"action\":\"shutdown\"}", NULL,
 				     &e) == 0)
-				gone = wait_gone(m, id,
-						 (timeout_s < 0 ? DEFAULT_STOP_S : timeout_s) * 1000);
+				gone = wait_gone(
+				    m, id, (timeout_s < 0 ? DEFAULT_STOP_S : timeout_s) * 1000);
 			else
 				vs_log(VS_LOG_INFO, "stop %s: %s; killing it", inst->name, e.msg);
 		}

@@ -214,9 +214,9 @@ static int read_metadata(const char *dir, struct json_object **out, struct vs_er
 		json_object_put(in);
 		return vs_errf(err, EINVAL, "VM image metadata.json: not a JSON object");
 	}
-	static const char *const known[] = { "type",   "architecture", "kernel", "initrd",
-					     "disk",   "cmdline",      "memory", "cpus",
-					     "description" };
+	static const char *const known[] = { "type",   "architecture", "kernel",
+					     "initrd", "disk",	       "cmdline",
+					     "memory", "cpus",	       "description" };
 	json_object_object_foreach(in, key, val)
 	{
 		bool ok = false;
@@ -229,8 +229,8 @@ static int read_metadata(const char *dir, struct json_object **out, struct vs_er
 		}
 		if (strcmp(key, "cpus") == 0 ? !json_object_is_type(val, json_type_int)
 					     : !json_object_is_type(val, json_type_string)) {
-			r = vs_errf(err, EINVAL, "VM image metadata.json: \"%s\" has the wrong type",
-				    key);
+			r = vs_errf(err, EINVAL,
+				    "VM image metadata.json: \"%s\" has the wrong type", key);
 			goto fail;
 		}
 	}
@@ -242,10 +242,11 @@ static int read_metadata(const char *dir, struct json_object **out, struct vs_er
 	}
 	struct json_object *o = json_object_new_object(), *files = json_object_new_object();
 	json_object_object_add(o, "type", json_object_new_string("vm"));
-	json_object_object_add(o, "architecture",
-			       json_object_new_string(json_object_object_get_ex(in, "architecture", &v)
-							  ? json_object_get_string(v)
-							  : "riscv64"));
+	json_object_object_add(
+	    o, "architecture",
+	    json_object_new_string(json_object_object_get_ex(in, "architecture", &v)
+				       ? json_object_get_string(v)
+				       : "riscv64"));
 	json_object_object_add(o, "cmdline",
 			       json_object_new_string(json_object_object_get_ex(in, "cmdline", &v)
 							  ? json_object_get_string(v)
@@ -275,7 +276,8 @@ static int read_metadata(const char *dir, struct json_object **out, struct vs_er
 	for (size_t i = 0; i < VS_ARRAY_SIZE(file_keys) && r == 0; i++) {
 		if (!json_object_object_get_ex(in, file_keys[i], &v)) {
 			if (i != 1)
-				r = vs_errf(err, EINVAL, "VM image metadata.json: \"%s\" is required",
+				r = vs_errf(err, EINVAL,
+					    "VM image metadata.json: \"%s\" is required",
 					    file_keys[i]);
 			continue;
 		}
@@ -294,7 +296,8 @@ static int read_metadata(const char *dir, struct json_object **out, struct vs_er
 		}
 		struct stat st;
 		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode)) {
-			r = vs_errf(err, ENOENT, "VM image: %s file \"%.100s\" missing (or not a file)",
+			r = vs_errf(err, ENOENT,
+				    "VM image: %s file \"%.100s\" missing (or not a file)",
 				    file_keys[i], n);
 			break;
 		}
