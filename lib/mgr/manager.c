@@ -348,7 +348,15 @@ int mgr_instance_create_check(struct mgr *m, const struct mgr_create_req *req, s
 	struct mgr_image img;
 	if ((r = mgr_image_get(&m->images, req->image, &img, err)) < 0)
 		return r;
+	bool vm_image = strcmp(img.type, "vm") == 0;
+	if (vm_image != (req->type == MGR_INSTANCE_VM))
+		r = vs_errf(err, EINVAL, "image %.12s is a %s image: a %s needs a %s image",
+			    img.fingerprint, vm_image ? "VM" : "container",
+			    req->type == MGR_INSTANCE_VM ? "VM" : "container",
+			    req->type == MGR_INSTANCE_VM ? "VM" : "container");
 	mgr_image_free(&img);
+	if (r < 0)
+		return r;
 	if (req->network) {
 		struct mgr_network net;
 		if ((r = mgr_network_get(m->db, req->network, &net, err)) < 0)
