@@ -49,7 +49,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1040,7 +1042,145 @@ static int vm_snapshot_delete(struct mgr *m, const struct mgr_instance *inst, co
 	return with_root_disk(m, inst, disk_snapshot_delete, snap, err);
 }
 
+/* ---- console, files ---- */
+
+static int vm_console(struct mgr *m, const struct mgr_instance *inst, int *fd, struct vs_err *err)
+{
+	*fd = -1;
+	vs_cleanup_free char *path = vm_path(m, inst->runtime_id, "console.sock");
+	if (!path)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if (!vmm_pid(m, inst->runtime_id))
+		return vs_errf(err, EINVAL, "VM %s is not running: no console", inst->name);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(a.sun_path))
+		return vs_errf(err, ENAMETOOLONG, "%s: path too long", path);
+	strcpy(a.sun_path, path);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int e = errno;
+		if (s >= 0)
+			close(s);
+		return vs_syserrf(err, e, "VM %s: console", inst->name);
+	}
+	*fd = s;
+	return 0;
+}
+
+/* A private temporary file in the VM's directory (unlinked by the caller). */
+static int vm_tmpfile(struct mgr *m, const struct mgr_instance *inst, char **path,
+		      struct vs_err *err)
+{
+	*path = vm_path(m, inst->runtime_id, "xfer.XXXXXX");
+	if (!*path)
+		return vs_errf(err, ENOMEM, "out of memory");
+	int fd = mkostemp(*path, O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		free(*path);
+		*path = NULL;
+		return vs_syserrf(err, e, "temporary file for %s", inst->name);
+	}
+	return fd;
+}
+
+static int copy_fd(int from, int to, struct vs_err *err)
+{
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(from, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return vs_syserrf(err, errno, "read");
+		if (n == 0)
+			return 0;
+		if (vs_write_full(to, buf, (size_t)n) < 0)
+			return vs_syserrf(err, errno, "write");
+	}
+}
+
+static int vm_file_push(struct mgr *m, const struct mgr_instance *inst, const char *path,
+			int src_fd, mode_t mode, uid_t uid, gid_t gid, struct vs_err *err)
+{
+	if (path[0] != '/')
+		return vs_errf(err, EINVAL, "file push: %s: expected an absolute path", path);
+	vs_cleanup_free char *tmp = NULL;
+	int fd = vm_tmpfile(m, inst, &tmp, err);
+	if (fd < 0)
+		return fd;
+	int r = copy_fd(src_fd, fd, err);
+	close(fd);
+	if (r == 0) {
+		vs_cleanup_free char *sock = vm_path(m, inst->runtime_id, "agent.sock");
+		pthread_mutex_lock(&agent_lock);
+		struct vm_agent *a = sock ? vm_agent_connect(sock, AGENT_TIMEOUT_S, err) : NULL;
+		if (!a)
+			r = sock ? vs_err_prefix(err, "VM %s: guest agent", inst->name)
+				 : vs_errf(err, ENOMEM, "out of memory");
+		else
+			r = vm_agent_push(a, tmp, path, (int)(mode & 07777), AGENT_TIMEOUT_S, err);
+		vm_agent_close(a);
+		pthread_mutex_unlock(&agent_lock);
+	}
+	unlink(tmp);
+	if (r == 0 && (uid || gid)) {
+		char script[4200];
+		if (snprintf(script, sizeof(script), "chown %u:%u \"$1\"", (unsigned)uid,
+			     (unsigned)gid) >= (int)sizeof(script))
+			return vs_errf(err, E2BIG, "path too long");
+		const char *argv[] = { "/bin/sh", "-c", script, "sh", path, NULL };
+		struct vm_agent_exec x = { .argv = argv,
+					   .stdin_fd = -1,
+					   .stdout_fd = -1,
+					   .stderr_fd = -1,
+					   .capture_max = 4096,
+					   .timeout_sec = AGENT_TIMEOUT_S };
+		struct vm_agent_exec_result res = { 0 };
+		pthread_mutex_lock(&agent_lock);
+		r = agent_run(m, inst, &x, &res, AGENT_TIMEOUT_S, err);
+		pthread_mutex_unlock(&agent_lock);
+		if (r == 0 && res.exit_status != 0)
+			r = vs_errf(err, EIO, "file push %s: chown: %.200s", path,
+				    res.err ? res.err : "failed");
+		vm_agent_exec_result_free(&res);
+	}
+	return r;
+}
+
+static int vm_file_pull(struct mgr *m, const struct mgr_instance *inst, const char *path,
+			int dst_fd, struct vs_err *err)
+{
+	if (path[0] != '/')
+		return vs_errf(err, EINVAL, "file pull: %s: expected an absolute path", path);
+	vs_cleanup_free char *tmp = NULL;
+	int fd = vm_tmpfile(m, inst, &tmp, err);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	vs_cleanup_free char *sock = vm_path(m, inst->runtime_id, "agent.sock");
+	int r;
+	pthread_mutex_lock(&agent_lock);
+	struct vm_agent *a = sock ? vm_agent_connect(sock, AGENT_TIMEOUT_S, err) : NULL;
+	if (!a)
+		r = sock ? vs_err_prefix(err, "VM %s: guest agent", inst->name)
+			 : vs_errf(err, ENOMEM, "out of memory");
+	else
+		r = vm_agent_pull(a, path, tmp, AGENT_TIMEOUT_S, err);
+	vm_agent_close(a);
+	pthread_mutex_unlock(&agent_lock);
+	if (r == 0) {
+		vs_cleanup_close int in = open(tmp, O_RDONLY | O_CLOEXEC);
+		r = in < 0 ? vs_syserrf(err, errno, "open %s", tmp) : copy_fd(in, dst_fd, err);
+	}
+	unlink(tmp);
+	return r;
+}
+
 const struct mgr_driver mgr_driver_vm = {
+	.console = vm_console,
+	.file_push = vm_file_push,
+	.file_pull = vm_file_pull,
 	.type = MGR_INSTANCE_VM,
 	.create = vm_create,
 	.start = vm_start,

@@ -74,6 +74,13 @@ struct mgr_driver {
 				struct vs_err *err);
 	int (*snapshot_delete)(struct mgr *m, const struct mgr_instance *inst, const char *snap,
 			       struct vs_err *err);
+	/* A bidirectional stream to the instance's console (VM: its serial port;
+	 * container: its terminal/stdio). Caller closes *fd. */
+	int (*console)(struct mgr *m, const struct mgr_instance *inst, int *fd, struct vs_err *err);
+	int (*file_push)(struct mgr *m, const struct mgr_instance *inst, const char *path,
+			 int src_fd, mode_t mode, uid_t uid, gid_t gid, struct vs_err *err);
+	int (*file_pull)(struct mgr *m, const struct mgr_instance *inst, const char *path,
+			 int dst_fd, struct vs_err *err);
 };
 
 /* The driver of a type, or NULL (with err) when the type has none yet. */
