@@ -135,10 +135,16 @@ def test_unix_socket(vmm, gdir, work, log):
             fail("uname -m over the unix socket did not say riscv64")
         # the log has everything: the kernel's first lines (written before
         # we connected, if we were late) and the command's output
-        with open(serial_log, "rb") as f:
-            logged = f.read().decode("utf-8", "replace")
-        if "Linux version" not in logged or "SOCK-42" not in logged:
-            fail("--serial-log %s lacks the boot or the command's output" % serial_log)
+        # (the VMM writes the socket first, then the file: poll a little)
+        deadline = time.monotonic() + 30 * scale()
+        while True:
+            with open(serial_log, "rb") as f:
+                logged = f.read().decode("utf-8", "replace")
+            if "Linux version" in logged and "SOCK-42" in logged:
+                break
+            if time.monotonic() > deadline:
+                fail("--serial-log %s lacks the boot or the command's output" % serial_log)
+            time.sleep(0.05)
         # The guest's clock came from the goldfish RTC at boot.
         s.sendall(b"echo CLOCK-$(date +%s)-EN''D\n")  # the echoed line never matches
         out = st.wait("-END", 30, proc)
