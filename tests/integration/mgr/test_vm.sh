@@ -6,7 +6,8 @@
 # memory change through the balloon (the guest's free memory drops; above
 # the maximum is refused), the CPU quota on the VMM's cgroup, pause/resume,
 # a disk snapshot restored after a change, a VM and a container on one NAT
-# network pinging each other by name, a `kill -9` of vesseld (the VM keeps
+# network pinging each other by name, a storage volume as a virtio-blk
+# disk mounted at its path, a `kill -9` of vesseld (the VM keeps
 # running, is adopted again, one VMM, exec works), an orphaned VMM (its row
 # gone) killed and removed at the next start, stop and delete, and the
 # host's objects (cgroups, processes, TAPs, VM directories) equal before
@@ -113,8 +114,13 @@ check "stop (clean)" v stop v1
 check "the guest powered off cleanly" grep -q "powering off (ctrl-alt-del)" "$STATE/vms/$RID/console.log"
 check "snapshot restore" v snapshot restore v1 s1
 check "snapshot delete (stopped)" v snapshot delete v1 s1
+check "a storage volume" v storage volume create vol1 --size 32MiB
+check "attached to the stopped VM at /data" v storage volume attach vol1 v1 /data
 check "start" v start v1
 check "the file is as in the snapshot" sh -c "[ \"\$(v exec v1 -- cat /root/f)\" = one ]"
+check "the volume is a virtio-blk disk mounted at /data" sh -c \
+	"v exec v1 -- grep -q '^/dev/vdb /data ext4' /proc/mounts"
+check "the volume is writable" v exec v1 -- sh -c 'echo vol >/data/x && sync && cat /data/x'
 
 # ---- kill -9 of vesseld, adoption ----
 pid1=$(cat "$STATE/vms/$RID/vmm.pid")
@@ -145,6 +151,7 @@ check "stop --force" v stop --force v1
 check "status Stopped" test "$(status v1)" = Stopped
 check "delete v1 and c1" v delete --force v1 c1
 check "network delete n1" v network delete n1
+check "volume delete vol1" v storage volume delete vol1
 vm_objects >"$T/after"
 # the host-wide lists also show other tests' objects: compare ours
 mine() { grep -E "$RID|$RID2|$CID|^(tap|vmdir|vmm) " "$1"; }
