@@ -76,8 +76,42 @@
 #define DEFAULT_STOP_S	30
 
 /* One agent client at a time per VMM (its socket takes one connection):
- * agent work of all VMs is serialised here. */
+ * the runtime ids of the VMs whose agent is in use; others wait. */
 static pthread_mutex_t agent_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t agent_cond = PTHREAD_COND_INITIALIZER;
+#define AGENT_USERS_MAX 64
+static char agent_users[AGENT_USERS_MAX][40];
+
+static void agent_acquire(const char *id)
+{
+	pthread_mutex_lock(&agent_lock);
+	for (;;) {
+		int free_slot = -1;
+		bool busy = false;
+		for (int i = 0; i < AGENT_USERS_MAX; i++) {
+			if (!agent_users[i][0])
+				free_slot = free_slot < 0 ? i : free_slot;
+			else if (strcmp(agent_users[i], id) == 0)
+				busy = true;
+		}
+		if (!busy && free_slot >= 0) {
+			snprintf(agent_users[free_slot], sizeof(agent_users[0]), "%s", id);
+			break;
+		}
+		pthread_cond_wait(&agent_cond, &agent_lock);
+	}
+	pthread_mutex_unlock(&agent_lock);
+}
+
+static void agent_release(const char *id)
+{
+	pthread_mutex_lock(&agent_lock);
+	for (int i = 0; i < AGENT_USERS_MAX; i++)
+		if (strcmp(agent_users[i], id) == 0)
+			agent_users[i][0] = 0;
+	pthread_cond_broadcast(&agent_cond);
+	pthread_mutex_unlock(&agent_lock);
+}
 
 static char *vm_path(struct mgr *m, const char *id, const char *sub)
 {
@@ -406,7 +440,7 @@ static int boot_load(struct mgr *m, const struct mgr_instance *inst, struct boot
 
 /* ---- the guest agent ---- */
 
-/* Run argv in the guest (agent_lock held by the caller). */
+/* Run argv in the guest (the caller holds agent_acquire). */
 static int agent_run(struct mgr *m, const struct mgr_instance *inst, const struct vm_agent_exec *x,
 		     struct vm_agent_exec_result *res, double connect_s, struct vs_err *err)
 {
@@ -433,9 +467,9 @@ static int guest_sh(struct mgr *m, const struct mgr_instance *inst, const char *
 				   .capture_max = 65536,
 				   .timeout_sec = AGENT_TIMEOUT_S };
 	struct vm_agent_exec_result res = { 0 };
-	pthread_mutex_lock(&agent_lock);
+	agent_acquire(inst->runtime_id);
 	int r = agent_run(m, inst, &x, &res, connect_s, err);
-	pthread_mutex_unlock(&agent_lock);
+	agent_release(inst->runtime_id);
 	if (r == 0 && res.exit_status != 0)
 		r = vs_errf(err, EIO, "VM %s: %s: %.200s", inst->name, script,
 			    res.err && *res.err ? res.err : "failed");
@@ -921,9 +955,9 @@ static int vm_exec(struct mgr *m, const struct mgr_instance *inst, const struct 
 		.capture_max = OUT_CAP,
 	};
 	struct vm_agent_exec_result ar = { 0 };
-	pthread_mutex_lock(&agent_lock);
+	agent_acquire(inst->runtime_id);
 	int r = agent_run(m, inst, &x, &ar, AGENT_TIMEOUT_S, err);
-	pthread_mutex_unlock(&agent_lock);
+	agent_release(inst->runtime_id);
 	if (r == -ENOENT) {
 		/* no such command: the shell's convention, as the container's exec */
 		vm_agent_exec_result_free(&ar);
@@ -1113,7 +1147,7 @@ static int vm_file_push(struct mgr *m, const struct mgr_instance *inst, const ch
 	close(fd);
 	if (r == 0) {
 		vs_cleanup_free char *sock = vm_path(m, inst->runtime_id, "agent.sock");
-		pthread_mutex_lock(&agent_lock);
+		agent_acquire(inst->runtime_id);
 		struct vm_agent *a = sock ? vm_agent_connect(sock, AGENT_TIMEOUT_S, err) : NULL;
 		if (!a)
 			r = sock ? vs_err_prefix(err, "VM %s: guest agent", inst->name)
@@ -1121,7 +1155,7 @@ static int vm_file_push(struct mgr *m, const struct mgr_instance *inst, const ch
 		else
 			r = vm_agent_push(a, tmp, path, (int)(mode & 07777), AGENT_TIMEOUT_S, err);
 		vm_agent_close(a);
-		pthread_mutex_unlock(&agent_lock);
+		agent_release(inst->runtime_id);
 	}
 	unlink(tmp);
 	if (r == 0 && (uid || gid)) {
@@ -1137,9 +1171,9 @@ static int vm_file_push(struct mgr *m, const struct mgr_instance *inst, const ch
 					   .capture_max = 4096,
 					   .timeout_sec = AGENT_TIMEOUT_S };
 		struct vm_agent_exec_result res = { 0 };
-		pthread_mutex_lock(&agent_lock);
+		agent_acquire(inst->runtime_id);
 		r = agent_run(m, inst, &x, &res, AGENT_TIMEOUT_S, err);
-		pthread_mutex_unlock(&agent_lock);
+		agent_release(inst->runtime_id);
 		if (r == 0 && res.exit_status != 0)
 			r = vs_errf(err, EIO, "file push %s: chown: %.200s", path,
 				    res.err ? res.err : "failed");
@@ -1160,7 +1194,7 @@ static int vm_file_pull(struct mgr *m, const struct mgr_instance *inst, const ch
 	close(fd);
 	vs_cleanup_free char *sock = vm_path(m, inst->runtime_id, "agent.sock");
 	int r;
-	pthread_mutex_lock(&agent_lock);
+	agent_acquire(inst->runtime_id);
 	struct vm_agent *a = sock ? vm_agent_connect(sock, AGENT_TIMEOUT_S, err) : NULL;
 	if (!a)
 		r = sock ? vs_err_prefix(err, "VM %s: guest agent", inst->name)
@@ -1168,7 +1202,7 @@ static int vm_file_pull(struct mgr *m, const struct mgr_instance *inst, const ch
 	else
 		r = vm_agent_pull(a, path, tmp, AGENT_TIMEOUT_S, err);
 	vm_agent_close(a);
-	pthread_mutex_unlock(&agent_lock);
+	agent_release(inst->runtime_id);
 	if (r == 0) {
 		vs_cleanup_close int in = open(tmp, O_RDONLY | O_CLOEXEC);
 		r = in < 0 ? vs_syserrf(err, errno, "open %s", tmp) : copy_fd(in, dst_fd, err);

@@ -74,6 +74,9 @@ v exec v1 -- sh -c 'exit 7' >/dev/null 2>&1
 check "exec: exit status" test $? = 7
 check "exec: stdin and stderr" sh -c "[ \"\$(echo abc | v exec -i v1 -- sh -c 'cat; echo e >&2' 2>&1)\" = \"abc
 e\" ]"
+check "two execs at once (the agent takes one client: the second waits)" sh -c \
+	"v exec v1 -- sh -c 'sleep 1; echo a' >$T/exec-a & v exec v1 -- echo b >$T/exec-b; wait \$!; \
+	 [ \"\$(cat $T/exec-a)\" = a ] && [ \"\$(cat $T/exec-b)\" = b ]"
 check "the guest has 1 hart" sh -c "[ \"\$(v exec v1 -- grep -c ^processor /proc/cpuinfo)\" = 1 ]"
 check "the console log has the boot" grep -q "vessel-guest: userspace up" "$STATE/vms/$RID/console.log"
 
