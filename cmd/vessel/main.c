@@ -41,7 +41,8 @@ static const struct cli_command commands[] = {
 	  "trust add CERTFILE [--name NAME] | trust list | trust remove FINGERPRINT",
 	  "instance configuration; the TLS trust store" },
 	{ "snapshot", cmd_snapshot,
-	  "snapshot create NAME [SNAP] | list NAME | restore NAME SNAP | delete NAME SNAP",
+	  "snapshot create NAME [SNAP] [--stateful] | list NAME | restore NAME SNAP | delete NAME "
+	  "SNAP",
 	  "snapshots of an instance's root" },
 	{ "image", cmd_image,
 	  "image import FILE|DIR [--alias ALIAS] | list | info IMAGE | delete IMAGE... | "

@@ -37,7 +37,10 @@
  * Snapshots: a stopped VM's snapshot is an internal qcow2 snapshot of
  * root.qcow2 (lib/disk); a running VM's is taken by its VMM (PUT
  * /snapshot/create {"savevm"}), which stores the disk and the running
- * state under the same tag.  Restore (VM stopped) rolls root.qcow2 back.
+ * state under the same tag.  Restore (VM stopped) rolls root.qcow2 back;
+ * a stateful snapshot (snapshots/SNAP.state, made by snapshot_stateful)
+ * also leaves a request (loadvm) that makes the next start continue the
+ * saved state with `vessel-vmm --loadvm SNAP` instead of booting.
  */
 #include <curl/curl.h>
 #include <dirent.h>
@@ -708,22 +711,52 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 	snprintf(cpus, sizeof(cpus), "%u", b.cpus);
 	snprintf(serial, sizeof(serial), "unix:%s", console);
 	snprintf(rootspec, sizeof(rootspec), "%s,format=qcow2", root);
+	/* a restored stateful snapshot: continue its saved state (the machine,
+	 * its memory and NIC come from the snapshot), once */
+	char loadvm[MGR_NAME_MAX + 1] = "";
+	{
+		vs_cleanup_free char *req = vm_path(m, id, "loadvm");
+		vs_cleanup_free char *text = NULL, *saved = NULL, *bp = NULL;
+		size_t len;
+		if (req && vs_read_file(req, &text, &len, sizeof(loadvm), NULL) == 0 && len > 0) {
+			snprintf(loadvm, sizeof(loadvm), "%.*s", (int)strcspn(text, "\n"), text);
+			if (asprintf(&saved, "snapshots/%s.state", loadvm) >= 0 &&
+			    (bp = vm_path(m, id, saved)) &&
+			    vs_read_file(bp, &text, &len, 4096, NULL) == 0) {
+				struct json_object *j = json_tokener_parse(text), *jv;
+				if (j && json_object_object_get_ex(j, "memory", &jv))
+					b.mem = (uint64_t)json_object_get_int64(jv);
+				if (j && json_object_object_get_ex(j, "max", &jv))
+					b.max = (uint64_t)json_object_get_int64(jv);
+				if (j && json_object_object_get_ex(j, "cpus", &jv))
+					b.cpus = (unsigned)json_object_get_int(jv);
+				json_object_put(j);
+			}
+		}
+		if (req)
+			unlink(req);
+	}
 	const char *argv[64];
 	size_t n = 0;
 	argv[n++] = m->vmm;
-	argv[n++] = "--kernel";
-	argv[n++] = kernel;
-	if (initrd) {
-		argv[n++] = "--initrd";
-		argv[n++] = initrd;
+	if (loadvm[0]) {
+		argv[n++] = "--loadvm";
+		argv[n++] = loadvm;
+	} else {
+		argv[n++] = "--kernel";
+		argv[n++] = kernel;
+		if (initrd) {
+			argv[n++] = "--initrd";
+			argv[n++] = initrd;
+		}
+		argv[n++] = "--append";
+		argv[n++] = cmdline;
+		argv[n++] = "--mem";
+		argv[n++] = memtext;
+		argv[n++] = "--cpus";
+		argv[n++] = cpus;
+		argv[n++] = "--balloon";
 	}
-	argv[n++] = "--append";
-	argv[n++] = cmdline;
-	argv[n++] = "--mem";
-	argv[n++] = memtext;
-	argv[n++] = "--cpus";
-	argv[n++] = cpus;
-	argv[n++] = "--balloon";
 	argv[n++] = "--disk";
 	argv[n++] = rootspec;
 	for (size_t i = 0; i < nvols; i++) {
@@ -759,8 +792,10 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 		if ((r = mgr_network_tap_attach(m, &nics[i], tap, err)) < 0)
 			goto fail;
 		snprintf(net, sizeof(net), "tap=%s,mac=%s", tap, nics[i].mac);
-		argv[n++] = "--net";
-		argv[n++] = net;
+		if (!loadvm[0]) { /* else the snapshot names the same TAP */
+			argv[n++] = "--net";
+			argv[n++] = net;
+		}
 	}
 	argv[n] = NULL;
 	if ((r = boot_save(m, inst, &b, err)) < 0)
@@ -796,7 +831,7 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 		}
 		sleep_ms(50);
 	}
-	if (b.mem < b.max) {
+	if (b.mem < b.max && !loadvm[0]) {
 		char body[64];
 		snprintf(body, sizeof(body), "{\"memory_mib\":%llu}",
 			 (unsigned long long)(b.mem >> 20));
@@ -808,11 +843,11 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 		double left = (double)(deadline - vs_now_ns()) / 1e9;
 		char script[8192];
 		size_t off = (size_t)snprintf(script, sizeof(script), "true");
-		if (nnics)
+		if (nnics && !loadvm[0]) /* a restored guest has it all already */
 			off += (size_t)snprintf(script + off, sizeof(script) - off,
 						" && echo nameserver %s >/etc/resolv.conf",
 						nics[0].gateway);
-		for (size_t i = 0; i < nvols && off < sizeof(script); i++)
+		for (size_t i = 0; i < nvols && off < sizeof(script) && !loadvm[0]; i++)
 			off += (size_t)snprintf(script + off, sizeof(script) - off,
 						" && mkdir -p '%s' && mount /dev/vd%c '%s'",
 						vols[i].path, (char)('b' + i), vols[i].path);
@@ -1054,12 +1089,50 @@ static int vm_snapshot_create(struct mgr *m, const struct mgr_instance *inst, co
 	return with_root_disk(m, inst, disk_snapshot_create, snap, err);
 }
 
+/* STATE/vms/ID/snapshots/SNAP.state: SNAP is stateful (its boot.json). */
+static char *state_marker(struct mgr *m, const struct mgr_instance *inst, const char *snap)
+{
+	vs_cleanup_free char *sub = NULL;
+	if (asprintf(&sub, "snapshots/%s.state", snap) < 0)
+		return NULL;
+	return vm_path(m, inst->runtime_id, sub);
+}
+
+static int vm_snapshot_stateful(struct mgr *m, const struct mgr_instance *inst, const char *snap,
+				struct vs_err *err)
+{
+	vs_cleanup_free char *dir = vm_path(m, inst->runtime_id, "snapshots");
+	vs_cleanup_free char *marker = state_marker(m, inst, snap);
+	vs_cleanup_free char *boot = vm_path(m, inst->runtime_id, "boot.json");
+	vs_cleanup_free char *text = NULL;
+	size_t len;
+	if (!dir || !marker || !boot)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if (!vmm_pid(m, inst->runtime_id)) /* only the VMM's savevm holds the state */
+		return vs_errf(err, EINVAL, "VM %s is not running: no state to keep", inst->name);
+	int r = mgr_mkdir_p(dir, 0700, err);
+	if (r == 0)
+		r = vs_read_file(boot, &text, &len, 4096, err);
+	if (r == 0)
+		r = vs_write_file_atomic(marker, text, len, err);
+	return r;
+}
+
 static int vm_snapshot_restore(struct mgr *m, const struct mgr_instance *inst, const char *snap,
 			       struct vs_err *err)
 {
 	if (vmm_pid(m, inst->runtime_id))
 		return vs_errf(err, EBUSY, "VM %s is running: stop it to restore", inst->name);
-	return with_root_disk(m, inst, disk_snapshot_apply, snap, err);
+	int r = with_root_disk(m, inst, disk_snapshot_apply, snap, err);
+	vs_cleanup_free char *marker = state_marker(m, inst, snap);
+	vs_cleanup_free char *req = vm_path(m, inst->runtime_id, "loadvm");
+	if (r < 0 || !marker || !req)
+		return r < 0 ? r : vs_errf(err, ENOMEM, "out of memory");
+	/* stateful: the next start continues the saved state (--loadvm) */
+	if (mgr_path_exists(marker))
+		return vs_write_file_atomic(req, snap, strlen(snap), err);
+	unlink(req);
+	return 0;
 }
 
 static int vm_snapshot_delete(struct mgr *m, const struct mgr_instance *inst, const char *snap,
@@ -1071,6 +1144,9 @@ static int vm_snapshot_delete(struct mgr *m, const struct mgr_instance *inst, co
 			       "snapshot %s",
 			       inst->name, snap);
 	vs_cleanup_free char *root = vm_path(m, inst->runtime_id, "root.qcow2");
+	vs_cleanup_free char *marker = state_marker(m, inst, snap);
+	if (marker)
+		unlink(marker);
 	if (!root || !mgr_path_exists(root))
 		return 0; /* the instance's storage is gone already */
 	return with_root_disk(m, inst, disk_snapshot_delete, snap, err);
@@ -1228,4 +1304,5 @@ const struct mgr_driver mgr_driver_vm = {
 	.snapshot_create = vm_snapshot_create,
 	.snapshot_restore = vm_snapshot_restore,
 	.snapshot_delete = vm_snapshot_delete,
+	.snapshot_stateful = vm_snapshot_stateful,
 };

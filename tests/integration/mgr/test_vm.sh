@@ -125,6 +125,18 @@ check "the volume is a virtio-blk disk mounted at /data" sh -c \
 	"v exec v1 -- grep -q '^/dev/vdb /data ext4' /proc/mounts"
 check "the volume is writable" v exec v1 -- sh -c 'echo vol >/data/x && sync && cat /data/x'
 
+# ---- a stateful snapshot: the guest's RAM (its /tmp is a tmpfs) comes back ----
+check "a file in the guest's RAM" v exec v1 -- sh -c 'echo A >/tmp/ram'
+check "snapshot create --stateful" v snapshot create v1 s2 --stateful
+check "change it" v exec v1 -- sh -c 'echo B >/tmp/ram'
+check "snapshot restore (stateful)" v snapshot restore v1 s2
+check "the VM runs again" test "$(status v1)" = Running
+check "the RAM file is as in the snapshot (not a boot)" \
+	sh -c "[ \"\$(v exec v1 -- cat /tmp/ram)\" = A ]"
+check "exec and the volume after it" v exec v1 -- cat /data/x
+check_fails "no stateful snapshot of a container" 'not supported' \
+	v snapshot create c1 s9 --stateful
+
 # ---- kill -9 of vesseld, adoption ----
 pid1=$(cat "$STATE/vms/$RID/vmm.pid")
 kill -9 "$DPID"
@@ -150,7 +162,9 @@ check "the orphan's directory is removed" test ! -e "$STATE/vms/$RID2"
 check "v1 untouched" sh -c "v list --format csv | grep -E '^v1,VM,Running,[0-9a-f]+,$pid1,'"
 
 # ---- stop, delete, leaks ----
-check "stop --force" v stop --force v1
+check "snapshot delete s2 (stopped)" sh -c "v stop --force v1 && v snapshot delete v1 s2 && v start v1"
+check_fails "no stateful snapshot of a stopped VM" 'needs it running' \
+	sh -c "v stop --force v1 && v snapshot create v1 s3 --stateful"
 check "status Stopped" test "$(status v1)" = Stopped
 check "delete v1 and c1" v delete --force v1 c1
 check "network delete n1" v network delete n1
