@@ -257,6 +257,45 @@ static pid_t vmm_pid(struct mgr *m, const char *id)
 	return (pid_t)pid;
 }
 
+/* A VMM of this VM that has no pidfile (vesseld died between the spawn and
+ * the pidfile): found by the api.sock path on its command line; 0: none. */
+static pid_t vmm_scan(struct mgr *m, const char *id)
+{
+	vs_cleanup_free char *api = vm_path(m, id, "api.sock");
+	DIR *d = opendir("/proc");
+	pid_t found = 0;
+	if (!api || !d) {
+		if (d)
+			closedir(d);
+		return 0;
+	}
+	struct dirent *de;
+	while (!found && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 1 || pid == getpid())
+			continue;
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+		vs_cleanup_free char *cmd = NULL;
+		size_t len;
+		if (vs_read_file(path, &cmd, &len, 1 << 16, NULL) < 0)
+			continue;
+		bool vmm = false, ours = false;
+		for (size_t off = 0; off < len; off += strlen(cmd + off) + 1) {
+			if (off == 0) {
+				const char *base = strrchr(cmd, '/');
+				vmm = strcmp(base ? base + 1 : cmd, "vessel-vmm") == 0;
+			}
+			ours |= strcmp(cmd + off, api) == 0;
+		}
+		if (vmm && ours)
+			found = (pid_t)pid;
+	}
+	closedir(d);
+	return found;
+}
+
 static bool wait_gone(struct mgr *m, const char *id, int timeout_ms)
 {
 	uint64_t deadline = vs_now_ns() + (uint64_t)timeout_ms * 1000000;
@@ -879,6 +918,15 @@ static int vm_stop(struct mgr *m, const struct mgr_instance *inst, bool force, i
 {
 	const char *id = inst->runtime_id;
 	pid_t pid = vmm_pid(m, id);
+	if (!pid && force && (pid = vmm_scan(m, id)) > 0) {
+		/* a VMM without its pidfile (vesseld died while starting it) */
+		vs_log(VS_LOG_INFO, "stop %s: killing VMM %d that has no pidfile", inst->name,
+		       (int)pid);
+		kill(pid, SIGKILL);
+		for (int i = 0; i < 600 && kill(pid, 0) == 0; i++)
+			sleep_ms(50);
+		pid = 0;
+	}
 	if (pid) {
 		bool gone = false;
 		struct vs_err e = VS_ERR_INIT;

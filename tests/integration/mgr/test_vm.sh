@@ -9,7 +9,8 @@
 # network pinging each other by name, a storage volume as a virtio-blk
 # disk mounted at its path, a `kill -9` of vesseld (the VM keeps
 # running, is adopted again, one VMM, exec works), an orphaned VMM (its row
-# gone) killed and removed at the next start, stop and delete, and the
+# gone) killed and removed at the next start, a VMM whose pidfile is lost
+# found by its command line and killed, stop and delete, and the
 # host's objects (cgroups, processes, TAPs, VM directories) equal before
 # and after.  SKIPs (77) without the guest images or /dev/net/tun.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -161,6 +162,19 @@ check "the orphan's VMM is killed" wait_for "orphan gone" sh -c "! kill -0 $pid2
 check "the orphan's directory is removed" test ! -e "$STATE/vms/$RID2"
 check "v1 untouched" sh -c "v list --format csv | grep -E '^v1,VM,Running,[0-9a-f]+,$pid1,'"
 
+# ---- a VMM whose pidfile is lost (vesseld killed while starting it) ----
+check "launch v3" v launch vessel-guest v3 --vm
+RID3=$(runtime_id v3)
+pid3=$(cat "$STATE/vms/$RID3/vmm.pid")
+kill -9 "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=
+rm -f "$STATE/vms/$RID3/vmm.pid"
+start_daemon --vmm "$VMM" --guest-image "$G" || exit 1
+check "the VMM without a pidfile is found and killed" wait_for "v3's VMM gone" sh -c "! kill -0 $pid3"
+check "v3 is Stopped" test "$(status v3)" = Stopped
+check "delete v3" v delete v3
+
 # ---- stop, delete, leaks ----
 check "snapshot delete s2 (stopped)" sh -c "v stop --force v1 && v snapshot delete v1 s2 && v start v1"
 check_fails "no stateful snapshot of a stopped VM" 'needs it running' \
@@ -171,7 +185,7 @@ check "network delete n1" v network delete n1
 check "volume delete vol1" v storage volume delete vol1
 vm_objects >"$T/after"
 # the host-wide lists also show other tests' objects: compare ours
-mine() { grep -E "$RID|$RID2|$CID|^(tap|vmdir|vmm) " "$1"; }
+mine() { grep -E "$RID|$RID2|$RID3|$CID|^(tap|vmdir|vmm) " "$1"; }
 check "host objects equal before and after" diff <(mine "$T/before") <(mine "$T/after")
 check "nothing of ours is left" test -z "$(mine "$T/after")"
 finish
