@@ -99,8 +99,11 @@ static const struct cli_command commands[] = {
 	  "limits.memory and limits.cpu change a running instance live; a value above the host's "
 	  "is refused." },
 	{ "snapshot", cmd_snapshot,
-	  "snapshot create NAME [SNAP] | list NAME | restore NAME SNAP | delete NAME SNAP",
-	  "snapshots of an instance's root", NULL, NULL },
+	  "snapshot create NAME [SNAP] [--stateful] | list NAME | restore NAME SNAP | delete NAME "
+	  "SNAP",
+	  "snapshots of an instance's root",
+	  OPTS({ "--stateful", "create: a running VM's state too (restoring it continues it)" }),
+	  NULL },
 	{ "image", cmd_image,
 	  "image import FILE|DIR [--alias ALIAS] | list | info IMAGE | delete IMAGE... | "
 	  "alias create ALIAS IMAGE | alias delete ALIAS",
@@ -118,7 +121,7 @@ static const struct cli_command commands[] = {
 	{ "storage", cmd_storage,
 	  "storage volume create NAME --size SIZE | list | info NAME | resize NAME SIZE | "
 	  "delete NAME | attach NAME INSTANCE PATH | detach NAME INSTANCE",
-	  "storage volumes (ext4 in raw files; attached to stopped containers)",
+	  "storage volumes (ext4 in raw files; attached to stopped instances)",
 	  OPTS({ "--size SIZE", "create: the volume's size (e.g. 1GiB)" }), NULL },
 	{ "remote", cmd_remote,
 	  "remote add NAME https://HOST:PORT [--server-cert FILE|--accept-certificate] | list | "

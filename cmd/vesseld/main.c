@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <glob.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <libgen.h>
 #include <pthread.h>
@@ -16,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vessel/core/log.h"
@@ -30,6 +30,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: vesseld [--state-dir DIR] [--socket PATH] [--group NAME] [--runtime PATH]\n"
 		"               [--busybox PATH|none] [--debian-image DIR|none]\n"
+		"               [--vmm PATH] [--guest-image DIR|none]\n"
 		"               [--listen ADDR:PORT] [--debug]\n\n"
 		"  --state-dir DIR   database, images and containers (default /var/lib/vessel)\n"
 		"  --socket PATH     the API's unix socket (default /run/vessel/vessel.sock)\n"
@@ -39,6 +40,10 @@ static void usage(FILE *out)
 		"  --debian-image DIR  the Debian 12 image (images/debian/build.sh's cache\n"
 		"                    directory), alias debian; default $VESSEL_DEBIAN_IMAGE or\n"
 		"                    the newest under /var/cache/vessel/images\n"
+		"  --vmm PATH        the vessel-vmm binary for VMs (default: next to vesseld)\n"
+		"  --guest-image DIR the guest/ recipe's output (Image, disk.qcow2), imported\n"
+		"                    as the VM image vessel-guest (default $VESSEL_GUEST_DIR\n"
+		"                    or the newest under /var/cache/vessel/guest)\n"
 		"  --listen ADDR:PORT  also serve TLS there, to clients whose certificate\n"
 		"                    is in the trust store (vessel config trust add)\n"
 		"  --policy-interval MS  how often expiry and idle policies are checked\n"
@@ -46,10 +51,11 @@ static void usage(FILE *out)
 		"  --debug           log debug messages\n");
 }
 
-/* vessel-runtime next to us (installed), in the build tree, or on PATH. */
-static char *find_runtime(void)
+/* A program of ours (vessel-runtime, vessel-vmm): $ENV, next to us
+ * (installed), in the build tree, else /usr/local/bin. */
+static char *find_program(const char *env_name, const char *name)
 {
-	const char *env = getenv("VESSEL_RUNTIME");
+	const char *env = getenv(env_name);
 	if (env && *env)
 		return strdup(env);
 	char self[PATH_MAX];
@@ -58,11 +64,11 @@ static char *find_runtime(void)
 		self[n] = 0;
 		char *dir = dirname(self);
 		/* installed (sbin next to bin), or the build tree */
-		const char *cands[] = { "vessel-runtime", "../bin/vessel-runtime",
-					"../vessel-runtime/vessel-runtime" };
+		const char *cands[] = { "", "../bin/", "../" };
 		for (size_t i = 0; i < 3; i++) {
 			char *p = NULL;
-			if (asprintf(&p, "%s/%s", dir, cands[i]) < 0)
+			if (asprintf(&p, "%s/%s%s%s%s", dir, cands[i], i == 2 ? name : "",
+				     i == 2 ? "/" : "", name) < 0)
 				return NULL;
 			char *real = realpath(p, NULL);
 			free(p);
@@ -71,7 +77,40 @@ static char *find_runtime(void)
 			free(real);
 		}
 	}
-	return strdup("/usr/local/bin/vessel-runtime");
+	char *p = NULL;
+	return asprintf(&p, "/usr/local/bin/%s", name) < 0 ? NULL : p;
+}
+
+/* The guest/ recipe's output: $VESSEL_GUEST_DIR, or the newest build in
+ * guest/build.sh's default cache (Image and disk.qcow2); NULL for none. */
+static char *find_guest(void)
+{
+	const char *env = getenv("VESSEL_GUEST_DIR");
+	if (env && *env)
+		return strdup(env);
+	glob_t g;
+	char *best = NULL;
+	time_t best_t = 0;
+	if (glob("/var/cache/vessel/guest/*/disk.qcow2", 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			struct stat st;
+			char *dir = strdup(g.gl_pathv[i]), *kernel = NULL;
+			if (!dir)
+				break;
+			*strrchr(dir, '/') = 0;
+			if (asprintf(&kernel, "%s/Image", dir) >= 0 && access(kernel, R_OK) == 0 &&
+			    stat(g.gl_pathv[i], &st) == 0 && (!best || st.st_mtime > best_t)) {
+				free(best);
+				best = dir;
+				dir = NULL;
+				best_t = st.st_mtime;
+			}
+			free(kernel);
+			free(dir);
+		}
+		globfree(&g);
+	}
+	return best;
 }
 
 /* The Debian image: the option, $VESSEL_DEBIAN_IMAGE, or the newest
@@ -113,6 +152,8 @@ int main(int argc, char **argv)
 		OPT_LISTEN,
 		OPT_POLICY_INTERVAL,
 		OPT_DEBIAN,
+		OPT_VMM,
+		OPT_GUEST,
 	};
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, OPT_STATE },
@@ -123,6 +164,8 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "policy-interval", required_argument, NULL, OPT_POLICY_INTERVAL },
 		{ "debian-image", required_argument, NULL, OPT_DEBIAN },
+		{ "vmm", required_argument, NULL, OPT_VMM },
+		{ "guest-image", required_argument, NULL, OPT_GUEST },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -131,7 +174,8 @@ int main(int argc, char **argv)
 	vs_stdio_ensure();
 	struct mgr_opts mo = { .busybox_path = "/bin/busybox" };
 	struct mgr_api_opts ao = { 0 };
-	const char *runtime = NULL, *debian = NULL;
+	const char *runtime = NULL, *debian = NULL, *vmm = NULL;
+	const char *guest = NULL;
 	bool debug = false;
 	int c, policy_ms = 1000;
 	while ((c = getopt_long(argc, argv, "dvh", opts, NULL)) != -1) {
@@ -151,6 +195,8 @@ int main(int argc, char **argv)
 			}
 			break;
 		case OPT_DEBIAN: debian = optarg; break;
+		case OPT_VMM: vmm = optarg; break;
+		case OPT_GUEST: guest = optarg; break;
 		case 'd': debug = true; break;
 		case 'v': printf("vesseld 0.1.0\n"); return 0;
 		case 'h': usage(stdout); return 0;
@@ -163,11 +209,17 @@ int main(int argc, char **argv)
 	}
 	vs_log_set_handler(vs_log_stderr_handler, "vesseld");
 	vs_log_set_level(debug ? VS_LOG_DEBUG : VS_LOG_INFO);
-	char *rt = runtime ? strdup(runtime) : find_runtime();
+	char *vmm_path = vmm ? strdup(vmm) : find_program("VESSEL_VMM", "vessel-vmm");
+	mo.vmm_path = vmm_path;
+	char *guest_dir = guest ? (strcmp(guest, "none") ? strdup(guest) : NULL) : find_guest();
+	mo.guest_dir = guest_dir;
+	char *rt = runtime ? strdup(runtime) : find_program("VESSEL_RUNTIME", "vessel-runtime");
 	if (!rt || access(rt, X_OK) < 0) {
 		fprintf(stderr, "vesseld: error: vessel-runtime not found (%s): use --runtime\n",
 			rt ? rt : "?");
 		free(rt);
+		free(vmm_path);
+		free(guest_dir);
 		return 1;
 	}
 	mo.runtime_path = rt;
@@ -189,6 +241,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vesseld: error: %s\n", err.msg);
 		free(rt);
 		free(deb);
+		free(vmm_path);
+		free(guest_dir);
 		return 1;
 	}
 	struct mgr_api *api;
@@ -205,6 +259,9 @@ int main(int argc, char **argv)
 		mgr_api_stop(api);
 		mgr_close(m);
 		free(rt);
+		free(deb);
+		free(vmm_path);
+		free(guest_dir);
 		return 1;
 	}
 	struct mgr_cluster *cluster;
@@ -213,6 +270,9 @@ int main(int argc, char **argv)
 		mgr_api_stop(api);
 		mgr_close(m);
 		free(rt);
+		free(deb);
+		free(vmm_path);
+		free(guest_dir);
 		return 1;
 	}
 	vs_log(VS_LOG_INFO, "serving on %s (state %s, runtime %s)",
@@ -228,5 +288,7 @@ int main(int argc, char **argv)
 	mgr_close(m);
 	free(rt);
 	free(deb);
+	free(vmm_path);
+	free(guest_dir);
 	return 0;
 }

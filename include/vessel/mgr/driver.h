@@ -1,8 +1,8 @@
 /*
  * driver.h - what the manager asks of an instance type.  One vtable per
  * type (`mgr_drivers[]` in driver.c): the container driver (lib/ct's
- * runtime, overlayfs roots) now; the VM driver (vessel-vmm through its
- * control API) plugs in here later without the manager changing.
+ * runtime, overlayfs roots) and the VM driver (vessel-vmm through its
+ * control API and guest agent, driver_vm.c).
  *
  * Every host object a driver makes for an instance (mounts, cgroups, the
  * runtime's state, directories) is made by exactly one of these entries and
@@ -74,6 +74,11 @@ struct mgr_driver {
 				struct vs_err *err);
 	int (*snapshot_delete)(struct mgr *m, const struct mgr_instance *inst, const char *snap,
 			       struct vs_err *err);
+	/* Mark SNAP, just made by snapshot_create of the running instance, as
+	 * stateful: restoring it continues the saved running state.  NULL when
+	 * the type has no stateful snapshots. */
+	int (*snapshot_stateful)(struct mgr *m, const struct mgr_instance *inst, const char *snap,
+				 struct vs_err *err);
 	/* A bidirectional stream to the instance's console (VM: its serial port;
 	 * container: its terminal/stdio). Caller closes *fd. */
 	int (*console)(struct mgr *m, const struct mgr_instance *inst, int *fd, struct vs_err *err);
@@ -91,6 +96,7 @@ struct mgr_driver {
 const struct mgr_driver *mgr_driver_for(enum mgr_instance_type t, struct vs_err *err);
 
 extern const struct mgr_driver mgr_driver_container;
+extern const struct mgr_driver mgr_driver_vm;
 
 void mgr_exec_result_free(struct mgr_exec_result *res);
 

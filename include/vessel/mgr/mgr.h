@@ -32,6 +32,8 @@ struct mgr_opts {
 	/* The Debian 12 image (images/debian: its cache directory or OCI
 	 * layout), imported as alias "debian" on first use; NULL: none */
 	const char *debian_path;
+	const char *vmm_path;  /* the vessel-vmm binary; NULL: no VMs */
+	const char *guest_dir; /* guest/ recipe output: imported as vessel-guest; NULL: none */
 };
 
 struct mgr;
@@ -99,6 +101,10 @@ int mgr_instance_update_config(struct mgr *m, const char *name, const struct mgr
  * and started again), delete, list (JSON array of {"name","created_at"}).
  */
 int mgr_snapshot_create(struct mgr *m, const char *name, const char *snap, struct vs_err *err);
+/* The same, stateful when asked: with the running state (VMs only, running;
+ * ENOTSUP for containers).  Restoring it continues that state. */
+int mgr_snapshot_create_stateful(struct mgr *m, const char *name, const char *snap, bool stateful,
+				 struct vs_err *err);
 int mgr_snapshot_restore(struct mgr *m, const char *name, const char *snap, struct vs_err *err);
 int mgr_snapshot_delete(struct mgr *m, const char *name, const char *snap, struct vs_err *err);
 int mgr_snapshot_list(struct mgr *m, const char *name, struct json_object **list,
