@@ -19,12 +19,15 @@
 #include "vessel/core/util.h"
 #include "vessel/mgr/api.h"
 #include "vessel/mgr/mgr.h"
+#include "vessel/mgr/usage.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: vesseld [--state-dir DIR] [--socket PATH] [--group NAME] [--runtime PATH]\n"
-		"               [--busybox PATH|none] [--listen ADDR:PORT] [--debug]\n\n"
+		"               [--busybox PATH|none] [--listen ADDR:PORT] [--debug]\n"
+		"               [--usage-interval SECONDS] [--advice-min-history SECONDS]\n"
+		"               [--idle-after SECONDS] [--advice-window SECONDS]\n\n"
 		"  --state-dir DIR   database, images and containers (default /var/lib/vessel)\n"
 		"  --socket PATH     the API's unix socket (default /run/vessel/vessel.sock)\n"
 		"  --group NAME      group allowed on the socket besides root (default vessel)\n"
@@ -32,7 +35,12 @@ static void usage(FILE *out)
 		"  --busybox PATH    static busybox for the built-in image (default /bin/busybox)\n"
 		"  --listen ADDR:PORT  also serve TLS there, to clients whose certificate\n"
 		"                    is in the trust store (vessel config trust add)\n"
-		"  --debug           log debug messages\n");
+		"  --debug           log debug messages\n"
+		"  --usage-interval SECONDS  sample every instance's usage this often\n"
+		"                    (default 10; fractions allowed, at least 0.1)\n"
+		"  --advice-min-history SECONDS  history advice needs (default 3600)\n"
+		"  --idle-after SECONDS  flag an instance idle after this long (default 86400)\n"
+		"  --advice-window SECONDS  history advice looks at (default 604800)\n");
 }
 
 /* vessel-runtime next to us (installed), in the build tree, or on PATH. */
@@ -63,9 +71,32 @@ static char *find_runtime(void)
 	return strdup("/usr/local/bin/vessel-runtime");
 }
 
+/* A number of seconds in [min, a year]. */
+static bool seconds_arg(const char *s, double min, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || *end || errno || !(v >= min) || v > 366 * 86400.0)
+		return false;
+	*out = v;
+	return true;
+}
+
 int main(int argc, char **argv)
 {
-	enum { OPT_STATE = 256, OPT_SOCKET, OPT_GROUP, OPT_RUNTIME, OPT_BUSYBOX, OPT_LISTEN };
+	enum {
+		OPT_STATE = 256,
+		OPT_SOCKET,
+		OPT_GROUP,
+		OPT_RUNTIME,
+		OPT_BUSYBOX,
+		OPT_LISTEN,
+		OPT_USAGE_INTERVAL,
+		OPT_MIN_HISTORY,
+		OPT_IDLE_AFTER,
+		OPT_ADVICE_WINDOW
+	};
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -73,6 +104,10 @@ int main(int argc, char **argv)
 		{ "runtime", required_argument, NULL, OPT_RUNTIME },
 		{ "busybox", required_argument, NULL, OPT_BUSYBOX },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "usage-interval", required_argument, NULL, OPT_USAGE_INTERVAL },
+		{ "advice-min-history", required_argument, NULL, OPT_MIN_HISTORY },
+		{ "idle-after", required_argument, NULL, OPT_IDLE_AFTER },
+		{ "advice-window", required_argument, NULL, OPT_ADVICE_WINDOW },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -81,6 +116,8 @@ int main(int argc, char **argv)
 	vs_stdio_ensure();
 	struct mgr_opts mo = { .busybox_path = "/bin/busybox" };
 	struct mgr_api_opts ao = { 0 };
+	struct mgr_usage_opts uo = { 0 };
+	double secs;
 	const char *runtime = NULL;
 	bool debug = false;
 	int c;
@@ -92,6 +129,23 @@ int main(int argc, char **argv)
 		case OPT_RUNTIME: runtime = optarg; break;
 		case OPT_BUSYBOX: mo.busybox_path = strcmp(optarg, "none") ? optarg : NULL; break;
 		case OPT_LISTEN: ao.listen = optarg; break;
+		case OPT_USAGE_INTERVAL:
+		case OPT_MIN_HISTORY:
+		case OPT_IDLE_AFTER:
+		case OPT_ADVICE_WINDOW:
+			if (!seconds_arg(optarg, c == OPT_USAGE_INTERVAL ? 0.1 : 1, &secs)) {
+				fprintf(stderr, "vesseld: error: %s: expected seconds\n", optarg);
+				return 2;
+			}
+			if (c == OPT_USAGE_INTERVAL)
+				uo.interval_ms = (unsigned)(secs * 1000);
+			else if (c == OPT_MIN_HISTORY)
+				uo.min_history_s = (unsigned)secs;
+			else if (c == OPT_IDLE_AFTER)
+				uo.idle_after_s = (unsigned)secs;
+			else
+				uo.window_s = (unsigned)secs;
+			break;
 		case 'd': debug = true; break;
 		case 'v': printf("vesseld 0.1.0\n"); return 0;
 		case 'h': usage(stdout); return 0;
@@ -136,6 +190,13 @@ int main(int argc, char **argv)
 		free(rt);
 		return 1;
 	}
+	if (mgr_usage_start(m, &uo, &err) < 0) {
+		fprintf(stderr, "vesseld: error: %s\n", err.msg);
+		mgr_api_stop(api);
+		mgr_close(m);
+		free(rt);
+		return 1;
+	}
 	vs_log(VS_LOG_INFO, "serving on %s (state %s, runtime %s)",
 	       ao.socket_path ? ao.socket_path : "/run/vessel/vessel.sock", mgr_state_dir(m), rt);
 	int sig = 0;
@@ -143,6 +204,7 @@ int main(int argc, char **argv)
 		;
 	vs_log(VS_LOG_INFO, "signal %d: shutting down (instances keep running)", sig);
 	mgr_events_shutdown(mgr_get_events(m));
+	mgr_usage_stop(m);
 	mgr_api_stop(api);
 	mgr_close(m);
 	free(rt);

@@ -118,5 +118,10 @@ void api_patch_volume(struct api_request *req, struct api_response *res);
 void api_delete_volume(struct api_request *req, struct api_response *res);
 void api_post_volume_attach(struct api_request *req, struct api_response *res);
 void api_post_volume_detach(struct api_request *req, struct api_response *res);
+/* api_usage.c */
+void api_get_instance_usage(struct api_request *req, struct api_response *res);
+void api_get_metrics(struct api_request *req, struct api_response *res);
+void api_get_advice(struct api_request *req, struct api_response *res);
+void api_post_instance_advice_apply(struct api_request *req, struct api_response *res);
 
 #endif

@@ -25,6 +25,7 @@ struct mgr {
 	pthread_cond_t busy_cond;
 	int64_t *busy; /* ids of instances with an action in progress */
 	size_t nbusy, busy_cap;
+	struct mgr_usage *usage; /* the usage sampler (usage.c), or NULL */
 };
 
 /* Load NAME and mark it busy (actions on one instance are serialised);

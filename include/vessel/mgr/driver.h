@@ -22,6 +22,7 @@
 #include "vessel/mgr/instance.h"
 
 struct mgr;
+struct mgr_usage_sample;
 
 struct mgr_exec_req {
 	char **argv; /* NULL-terminated */
@@ -74,6 +75,9 @@ struct mgr_driver {
 				struct vs_err *err);
 	int (*snapshot_delete)(struct mgr *m, const struct mgr_instance *inst, const char *snap,
 			       struct vs_err *err);
+	/* One usage sample (struct mgr_usage_sample in include/vessel/mgr/usage.h, owned by usage). */
+	int (*usage)(struct mgr *m, const struct mgr_instance *inst, struct mgr_usage_sample *s,
+		     struct vs_err *err);
 };
 
 /* The driver of a type, or NULL (with err) when the type has none yet. */
