@@ -74,6 +74,10 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv);
 int cmd_remote(struct cli *cli, int argc, char **argv);
 int cmd_storage(struct cli *cli, int argc, char **argv);
 int cmd_config_trust(struct cli *cli, int argc, char **argv);
+/* cmd_usage.c: vessel top, vessel advise, and the usage part of vessel info */
+int cmd_top(struct cli *cli, int argc, char **argv);
+int cmd_advise(struct cli *cli, int argc, char **argv);
+void cli_print_usage_summary(struct cli *cli, const char *name);
 /* The client for cli->remote (cmd_remote.c). */
 struct mgr_client *cli_remote_client(struct cli *cli, struct vs_err *err);
 

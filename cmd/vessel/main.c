@@ -62,6 +62,10 @@ static const struct cli_command commands[] = {
 	{ "operation", cmd_operation, "operation list", "operations" },
 	{ "monitor", cmd_monitor, "monitor [--type TYPE[,TYPE]]", "print events as they happen" },
 	{ "completion", cmd_completion, "completion bash", "print a bash completion script" },
+	{ "top", cmd_top, "top [--sort cpu|memory|name|disk|net] [--interval SECONDS] [--once]",
+	  "live usage of every instance (one table when not on a terminal)" },
+	{ "advise", cmd_advise, "advise [NAME] [--apply]",
+	  "right-sizing advice for limits.cpu and limits.memory from the usage history" },
 };
 
 /*
