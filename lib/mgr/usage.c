@@ -84,8 +84,8 @@ static struct usage_last *find_last(struct usage_last *v, size_t n, int64_t id)
 }
 
 /* Rates between two samples dt_ns apart. */
-static void rates(const struct mgr_usage_sample *a, const struct mgr_usage_sample *b, uint64_t dt_ns,
-		  int64_t t, struct mgr_usage_row *r)
+static void rates(const struct mgr_usage_sample *a, const struct mgr_usage_sample *b,
+		  uint64_t dt_ns, int64_t t, struct mgr_usage_row *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->t = t;
@@ -181,7 +181,7 @@ int mgr_usage_tick(struct mgr *m, struct vs_err *err)
 	u->nlast = nnow;
 	pthread_mutex_unlock(&u->lock);
 	mgr_instance_list_free(list, n);
-	r = nrows ? mgr_usage_db_put_many(m->db, ids, rows, nrows, err) : 0;
+	r = nrows ? mgr_usage_db_put_many(m->db, MGR_USAGE_RAW, ids, rows, nrows, err) : 0;
 	free(ids);
 	free(rows);
 	if (r == 0 && wall / 300 != u->maintained) {
@@ -350,7 +350,8 @@ int mgr_usage_json(struct mgr *m, const char *name, const char *window, struct j
 	}
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "name", json_object_new_string(inst.name));
-	json_object_object_add(o, "type", json_object_new_string(mgr_instance_type_name(inst.type)));
+	json_object_object_add(o, "type",
+			       json_object_new_string(mgr_instance_type_name(inst.type)));
 	json_object_object_add(o, "limits", limits_json(&inst));
 	unsigned interval = m->usage ? m->usage->opts.interval_ms : 10000;
 	json_object_object_add(o, "resolution_s",

@@ -143,7 +143,7 @@ static struct json_object *data_json(const struct stats *s, int64_t window)
 	json_object_object_add(d, "window_s", json_object_new_int64(window));
 	json_object_object_add(d, "history_s", json_object_new_int64(s->span_s));
 	json_object_object_add(d, "samples", json_object_new_int64((int64_t)s->n));
-#define ADD(k, v) json_object_object_add(d, k, json_object_new_double(round((v) * 1000) / 1000))
+#define ADD(k, v) json_object_object_add(d, k, json_object_new_double(round((v)*1000) / 1000))
 	ADD("cpu_p95", s->cpu_p95);
 	ADD("cpu_max", s->cpu_max);
 	ADD("cpu_avg", s->cpu_avg);
@@ -193,8 +193,9 @@ static uint64_t host_ram(void)
 }
 
 /* Advice for one instance into arr. */
-static int advise_one(struct mgr *m, const struct mgr_instance *inst, const struct mgr_usage_opts *o,
-		      int64_t now, struct json_object *arr, struct vs_err *err)
+static int advise_one(struct mgr *m, const struct mgr_instance *inst,
+		      const struct mgr_usage_opts *o, int64_t now, struct json_object *arr,
+		      struct vs_err *err)
 {
 	/* 5-minute rows for the window's older part (beyond a day), raw rows
 	 * after the newest 5-minute bucket */
@@ -270,8 +271,8 @@ static int advise_one(struct mgr *m, const struct mgr_instance *inst, const stru
 					 s.cpu_avg);
 				snprintf(imp, sizeof(imp),
 					 "saves %ld CPU%s (%.0f%% of the host's %ld)", l - want,
-					 l - want > 1 ? "s" : "", 100.0 * (double)(l - want) / (double)ncpu,
-					 ncpu);
+					 l - want > 1 ? "s" : "",
+					 100.0 * (double)(l - want) / (double)ncpu, ncpu);
 				add_item(arr, name, "over-provisioned", "limits.cpu", cur, rec, ev,
 					 imp, data_json(&s, o->window_s));
 			}
@@ -293,17 +294,18 @@ static int advise_one(struct mgr *m, const struct mgr_instance *inst, const stru
 					 (unsigned long long)(want / (uint64_t)MIB));
 				int k = snprintf(ev, sizeof(ev), "over %s: peak %s of %s",
 						 dur(s.span_s, d1, sizeof(d1)),
-						 mib(s.mem_peak, b1, sizeof(b1)), mib(l, b2, sizeof(b2)));
-				k += snprintf(ev + k, sizeof(ev) - (size_t)k,
-					      ", %.0f OOM kill%s, memory pressure %.1f%% of the time",
-					      s.oom, s.oom == 1 ? "" : "s", 100 * s.pressure);
+						 mib(s.mem_peak, b1, sizeof(b1)),
+						 mib(l, b2, sizeof(b2)));
+				k += snprintf(
+				    ev + k, sizeof(ev) - (size_t)k,
+				    ", %.0f OOM kill%s, memory pressure %.1f%% of the time", s.oom,
+				    s.oom == 1 ? "" : "s", 100 * s.pressure);
 				if (guest_short)
 					snprintf(ev + k, sizeof(ev) - (size_t)k,
 						 ", guest had only %s available of %s",
 						 mib(s.guest_avail_min, b1, sizeof(b1)),
 						 mib(s.guest_total, b2, sizeof(b2)));
-				snprintf(imp, sizeof(imp),
-					 "risk: %s; +%s",
+				snprintf(imp, sizeof(imp), "risk: %s; +%s",
 					 s.oom > 0 ? "processes were killed for lack of memory"
 						   : "it stalls waiting for memory",
 					 mib((double)(want - lm), b1, sizeof(b1)));
@@ -319,13 +321,14 @@ static int advise_one(struct mgr *m, const struct mgr_instance *inst, const stru
 				snprintf(rec, sizeof(rec), "%lluMiB",
 					 (unsigned long long)(want / (uint64_t)MIB));
 				snprintf(ev, sizeof(ev), "over %s: memory peak %s, p95 %s of %s",
-					 dur(s.span_s, d1, sizeof(d1)), mib(s.mem_peak, b1, sizeof(b1)),
+					 dur(s.span_s, d1, sizeof(d1)),
+					 mib(s.mem_peak, b1, sizeof(b1)),
 					 mib(s.mem_p95, b2, sizeof(b2)), mib(l, b3, sizeof(b3)));
 				snprintf(imp, sizeof(imp), "saves %s (%.1f%% of the host's RAM)",
 					 mib((double)(lm - want), b1, sizeof(b1)),
 					 ram ? 100.0 * (double)(lm - want) / (double)ram : 0.0);
-				add_item(arr, name, "over-provisioned", "limits.memory", cur, rec, ev,
-					 imp, data_json(&s, o->window_s));
+				add_item(arr, name, "over-provisioned", "limits.memory", cur, rec,
+					 ev, imp, data_json(&s, o->window_s));
 			}
 		}
 	}

@@ -29,12 +29,12 @@ struct family {
 	double (*get)(const struct usage_last *l);
 };
 
-#define NS(f)	((double)l->s.f / 1e9)
-#define U64(f)	((double)l->s.f)
-#define GETTER(fn, expr)                                  \
+#define NS(f)  ((double)l->s.f / 1e9)
+#define U64(f) ((double)l->s.f)
+#define GETTER(fn, expr)                             \
 	static double fn(const struct usage_last *l) \
-	{                                                 \
-		return (expr);                            \
+	{                                            \
+		return (expr);                       \
 	}
 GETTER(g_cpu, NS(cpu_ns))
 GETTER(g_hart, NS(hart_busy_ns))
@@ -72,8 +72,8 @@ static const struct family families[] = {
 	{ "vessel_vm_hart_busy_seconds_total", COUNTER,
 	  "Host time the VM's harts spent executing (sum over harts).", MGR_USAGE_HARTS, g_hart },
 	{ "vessel_memory_usage_bytes", GAUGE,
-	  "Memory in use (cgroup working set; VMs: guest total minus available).",
-	  MGR_USAGE_MEMORY, g_mem },
+	  "Memory in use (cgroup working set; VMs: guest total minus available).", MGR_USAGE_MEMORY,
+	  g_mem },
 	{ "vessel_memory_limit_bytes", GAUGE, "The instance's limits.memory.", LIMIT_MEM,
 	  g_memlimit },
 	{ "vessel_memory_pressure_seconds_total", COUNTER,
@@ -86,16 +86,16 @@ static const struct family families[] = {
 	  MGR_USAGE_GUEST_MEMORY, g_gavail },
 	{ "vessel_guest_memory_total_bytes", GAUGE,
 	  "Memory the VM's guest sees (balloon statistics).", MGR_USAGE_GUEST_MEMORY, g_gtotal },
-	{ "vessel_disk_read_bytes_total", COUNTER, "Bytes read from block devices.",
-	  MGR_USAGE_DISK, g_dr },
+	{ "vessel_disk_read_bytes_total", COUNTER, "Bytes read from block devices.", MGR_USAGE_DISK,
+	  g_dr },
 	{ "vessel_disk_written_bytes_total", COUNTER, "Bytes written to block devices.",
 	  MGR_USAGE_DISK, g_dw },
 	{ "vessel_disk_reads_total", COUNTER, "Read operations.", MGR_USAGE_DISK, g_dro },
 	{ "vessel_disk_writes_total", COUNTER, "Write operations.", MGR_USAGE_DISK, g_dwo },
 	{ "vessel_network_receive_bytes_total", COUNTER, "Bytes the instance received.",
 	  MGR_USAGE_NET, g_rx },
-	{ "vessel_network_transmit_bytes_total", COUNTER, "Bytes the instance sent.",
-	  MGR_USAGE_NET, g_tx },
+	{ "vessel_network_transmit_bytes_total", COUNTER, "Bytes the instance sent.", MGR_USAGE_NET,
+	  g_tx },
 	{ "vessel_network_receive_packets_total", COUNTER, "Packets the instance received.",
 	  MGR_USAGE_NET, g_rxp },
 	{ "vessel_network_transmit_packets_total", COUNTER, "Packets the instance sent.",
@@ -198,7 +198,8 @@ int mgr_usage_metrics(struct mgr *m, char **text, size_t *len, struct vs_err *er
 				bprintf(&b, "%s{name=\"", families[f].name);
 				blabel(&b, l->name);
 				bprintf(&b, "\",type=\"%s\",project=\"",
-					l->type == MGR_INSTANCE_VM ? "virtual-machine" : "container");
+					l->type == MGR_INSTANCE_VM ? "virtual-machine"
+								   : "container");
 				blabel(&b, l->project);
 				bprintf(&b, "\"} %.9g\n", families[f].get(l));
 			}

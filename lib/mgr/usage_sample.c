@@ -137,7 +137,8 @@ static void sample_cgroup_v1(const char *cg, struct mgr_usage_sample *s)
 	if (read_u64(path, &s->cpu_ns))
 		s->valid |= MGR_USAGE_CPU;
 	snprintf(path, sizeof(path), CG_ROOT "/cpu/%s/cpu.stat", cg);
-	if (read_small(path, buf, sizeof(buf)) > 0 && kv_get(buf, "throttled_time", &s->throttled_ns)) {
+	if (read_small(path, buf, sizeof(buf)) > 0 &&
+	    kv_get(buf, "throttled_time", &s->throttled_ns)) {
 		kv_get(buf, "nr_throttled", &s->throttled_periods);
 		s->valid |= MGR_USAGE_THROTTLE;
 	}
@@ -152,7 +153,8 @@ static void sample_cgroup_v1(const char *cg, struct mgr_usage_sample *s)
 		if (read_u64(path, &v))
 			s->memory_limit = v >= (1ull << 60) ? 0 : v;
 		snprintf(path, sizeof(path), CG_ROOT "/memory/%s/memory.oom_control", cg);
-		if (read_small(path, buf, sizeof(buf)) > 0 && kv_get(buf, "oom_kill", &s->oom_kills))
+		if (read_small(path, buf, sizeof(buf)) > 0 &&
+		    kv_get(buf, "oom_kill", &s->oom_kills))
 			s->valid |= MGR_USAGE_OOM;
 	}
 	snprintf(path, sizeof(path), CG_ROOT "/blkio/%s/blkio.throttle.io_service_bytes_recursive",
@@ -194,7 +196,8 @@ static void sample_cgroup_v2(const char *cg, struct mgr_usage_sample *s)
 		if (read_small(path, buf, sizeof(buf)) > 0 && buf[0] >= '0' && buf[0] <= '9')
 			s->memory_limit = strtoull(buf, NULL, 10);
 		snprintf(path, sizeof(path), CG_ROOT "/%s/memory.events", cg);
-		if (read_small(path, buf, sizeof(buf)) > 0 && kv_get(buf, "oom_kill", &s->oom_kills))
+		if (read_small(path, buf, sizeof(buf)) > 0 &&
+		    kv_get(buf, "oom_kill", &s->oom_kills))
 			s->valid |= MGR_USAGE_OOM;
 	}
 	snprintf(path, sizeof(path), CG_ROOT "/%s/io.stat", cg);
@@ -261,8 +264,8 @@ int mgr_usage_cgroup(const char *cgroup, const char *const *ifnames, size_t nif,
 	return 0;
 }
 
-int mgr_usage_container(struct mgr *m, const struct mgr_instance *inst,
-			struct mgr_usage_sample *s, struct vs_err *err)
+int mgr_usage_container(struct mgr *m, const struct mgr_instance *inst, struct mgr_usage_sample *s,
+			struct vs_err *err)
 {
 	(void)m;
 	/* the host ends of the NICs, named as ct_start names them */

@@ -68,9 +68,8 @@ static int put_locked(struct mgr_db *db, sqlite3_stmt *st, int64_t id, enum mgr_
 			sqlite3_bind_null(st, k);
 		else
 			sqlite3_bind_int64(st, k, (int64_t)llround(magg[i]));
-	const double rest[] = { r->disk_read, r->disk_write, r->disk_ops,  r->net_rx,
-				r->net_tx,    r->net_packets, r->throttled, r->pressure,
-				r->oom_kills };
+	const double rest[] = { r->disk_read,	r->disk_write, r->disk_ops, r->net_rx,	 r->net_tx,
+				r->net_packets, r->throttled,  r->pressure, r->oom_kills };
 	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
 		sqlite3_bind_double(st, k++, rest[i]);
 	sqlite3_bind_int64(st, k++, (int64_t)llround(r->guest_available));
@@ -94,8 +93,8 @@ int mgr_usage_db_put(struct mgr_db *db, int64_t id, enum mgr_usage_res res,
 	return r;
 }
 
-int mgr_usage_db_put_many(struct mgr_db *db, const int64_t *ids, const struct mgr_usage_row *rows,
-			  size_t n, struct vs_err *err)
+int mgr_usage_db_put_many(struct mgr_db *db, enum mgr_usage_res res, const int64_t *ids,
+			  const struct mgr_usage_row *rows, size_t n, struct vs_err *err)
 {
 	mgr_db_lock(db);
 	int r = mgr_db_exec(db, "BEGIN IMMEDIATE", err);
@@ -103,7 +102,7 @@ int mgr_usage_db_put_many(struct mgr_db *db, const int64_t *ids, const struct mg
 	if (r == 0 && !st)
 		r = -err->code;
 	for (size_t i = 0; i < n && r == 0; i++)
-		r = put_locked(db, st, ids[i], MGR_USAGE_RAW, &rows[i], err);
+		r = put_locked(db, st, ids[i], res, &rows[i], err);
 	sqlite3_finalize(st);
 	if (r == 0)
 		r = mgr_db_exec(db, "COMMIT", err);
@@ -125,11 +124,10 @@ static void row_read(sqlite3_stmt *st, struct mgr_usage_row *r)
 	r->memory = sqlite3_column_double(st, k++);
 	double *magg[] = { &r->memory_min, &r->memory_max, &r->memory_p95 };
 	for (int i = 0; i < 3; i++, k++)
-		*magg[i] = sqlite3_column_type(st, k) == SQLITE_NULL
-			       ? r->memory
-			       : sqlite3_column_double(st, k);
-	double *rest[] = { &r->disk_read, &r->disk_write, &r->disk_ops,	 &r->net_rx,
-			   &r->net_tx,	  &r->net_packets, &r->throttled, &r->pressure,
+		*magg[i] = sqlite3_column_type(st, k) == SQLITE_NULL ? r->memory
+								     : sqlite3_column_double(st, k);
+	double *rest[] = { &r->disk_read, &r->disk_write,      &r->disk_ops,   &r->net_rx,
+			   &r->net_tx,	  &r->net_packets,     &r->throttled,  &r->pressure,
 			   &r->oom_kills, &r->guest_available, &r->guest_total };
 	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
 		*rest[i] = sqlite3_column_double(st, k++);
@@ -245,8 +243,8 @@ static void aggregate(const struct mgr_usage_row *r, size_t n, int64_t t, double
 			out->guest_available = r[i].guest_available;
 		out->guest_total = fmax(out->guest_total, r[i].guest_total);
 	}
-	double *avgs[] = { &out->cpu,	   &out->memory, &out->disk_read,   &out->disk_write,
-			   &out->disk_ops, &out->net_rx, &out->net_tx,	    &out->net_packets,
+	double *avgs[] = { &out->cpu,	    &out->memory,  &out->disk_read, &out->disk_write,
+			   &out->disk_ops,  &out->net_rx,  &out->net_tx,    &out->net_packets,
 			   &out->throttled, &out->pressure };
 	for (size_t i = 0; i < sizeof(avgs) / sizeof(avgs[0]); i++)
 		*avgs[i] = w > 0 ? *avgs[i] / w : 0;

@@ -42,24 +42,24 @@ enum {
 
 /* One reading of an instance; counters are cumulative since it started. */
 struct mgr_usage_sample {
-	uint32_t valid;		   /* MGR_USAGE_* */
-	uint64_t cpu_ns;	   /* CPU time (container cgroup; VM: the VMM's cgroup) */
-	uint64_t hart_busy_ns;	   /* VM: sum of the harts' busy time */
-	uint64_t memory_bytes;	   /* in use (working set; VM: guest total - available) */
-	uint64_t memory_limit;	   /* the effective limit, 0 when none */
-	uint64_t guest_total;	   /* VM: guest RAM the guest sees */
-	uint64_t guest_available;  /* VM: what the guest says it could still use */
+	uint32_t valid;		  /* MGR_USAGE_* */
+	uint64_t cpu_ns;	  /* CPU time (container cgroup; VM: the VMM's cgroup) */
+	uint64_t hart_busy_ns;	  /* VM: sum of the harts' busy time */
+	uint64_t memory_bytes;	  /* in use (working set; VM: guest total - available) */
+	uint64_t memory_limit;	  /* the effective limit, 0 when none */
+	uint64_t guest_total;	  /* VM: guest RAM the guest sees */
+	uint64_t guest_available; /* VM: what the guest says it could still use */
 	uint64_t disk_read_bytes, disk_write_bytes, disk_read_ops, disk_write_ops;
 	uint64_t net_rx_bytes, net_tx_bytes, net_rx_packets, net_tx_packets;
-	uint64_t throttled_ns;	   /* CFS throttled time */
+	uint64_t throttled_ns; /* CFS throttled time */
 	uint64_t throttled_periods;
-	uint64_t pressure_us;	   /* memory PSI "some" total stall time */
+	uint64_t pressure_us; /* memory PSI "some" total stall time */
 	uint64_t oom_kills;
 };
 
 /* The driver entry for containers (driver_container.c points at it). */
-int mgr_usage_container(struct mgr *m, const struct mgr_instance *inst,
-			struct mgr_usage_sample *s, struct vs_err *err);
+int mgr_usage_container(struct mgr *m, const struct mgr_instance *inst, struct mgr_usage_sample *s,
+			struct vs_err *err);
 /* VMs, through the names in STATE/vms/<runtime_id>/ (api.sock, vmm.pid) and
  * the VMM's cgroup vessel-vm-<runtime_id>. */
 int mgr_usage_vm(struct mgr *m, const struct mgr_instance *inst, struct mgr_usage_sample *s,
@@ -74,10 +74,10 @@ int mgr_usage_cgroup(const char *cgroup, const char *const *ifnames, size_t nif,
 
 /* One stored row: rates over the interval it covers. */
 struct mgr_usage_row {
-	int64_t t;	      /* unix seconds: the sample's time or the bucket's start */
-	double cpu;	      /* cores used (avg over the row) */
+	int64_t t;  /* unix seconds: the sample's time or the bucket's start */
+	double cpu; /* cores used (avg over the row) */
 	double cpu_min, cpu_max, cpu_p95;
-	double memory;	      /* bytes (avg) */
+	double memory; /* bytes (avg) */
 	double memory_min, memory_max, memory_p95;
 	double disk_read, disk_write; /* B/s */
 	double disk_ops;	      /* ops/s */
@@ -88,7 +88,7 @@ struct mgr_usage_row {
 	double oom_kills;	      /* OOM kills during the row */
 	double guest_available;	      /* VM: min guest available bytes (0 unknown) */
 	double guest_total;
-	int64_t count;		      /* raw samples behind the row */
+	int64_t count; /* raw samples behind the row */
 };
 
 /* Resolutions kept: raw (the sampling interval), 5 min, 1 h. */
@@ -101,9 +101,10 @@ enum mgr_usage_res {
 /* Store one row (INSERT OR REPLACE) for instance id at a resolution. */
 int mgr_usage_db_put(struct mgr_db *db, int64_t id, enum mgr_usage_res res,
 		     const struct mgr_usage_row *row, struct vs_err *err);
-/* Store raw rows for ids[i] in one transaction (the sampler's tick). */
-int mgr_usage_db_put_many(struct mgr_db *db, const int64_t *ids, const struct mgr_usage_row *rows,
-			  size_t n, struct vs_err *err);
+/* Store rows[i] of ids[i] at one resolution in one transaction (the
+ * sampler's tick stores raw rows). */
+int mgr_usage_db_put_many(struct mgr_db *db, enum mgr_usage_res res, const int64_t *ids,
+			  const struct mgr_usage_row *rows, size_t n, struct vs_err *err);
 /* Aggregate the raw rows of finished 5-minute buckets and the 5-minute rows
  * of finished hours up to `now`, and delete what aged out (raw after a day,
  * 5 min after 30 days, hourly after a year).  Holds the database lock. */
@@ -136,8 +137,7 @@ int mgr_usage_json(struct mgr *m, const char *name, const char *window, struct j
 int mgr_usage_metrics(struct mgr *m, char **text, size_t *len, struct vs_err *err);
 
 /* Advice for one instance (name) or all (NULL): a JSON array (CONTRACTS.md). */
-int mgr_advice_json(struct mgr *m, const char *name, struct json_object **out,
-		    struct vs_err *err);
+int mgr_advice_json(struct mgr *m, const char *name, struct json_object **out, struct vs_err *err);
 /* Apply the instance's limit advice live; *applied gets the changes. */
 int mgr_advice_apply(struct mgr *m, const char *name, struct json_object **applied,
 		     struct vs_err *err);
