@@ -90,7 +90,8 @@ void cli_print_usage_summary(struct cli *cli, const char *name)
 {
 	struct json_object *h = NULL, *d = NULL;
 	struct vs_err err = VS_ERR_INIT;
-	char *ph = escaped_path(name, "/usage?window=1h"), *pd = escaped_path(name, "/usage?window=1d");
+	char *ph = escaped_path(name, "/usage?window=1h"),
+	     *pd = escaped_path(name, "/usage?window=1d");
 	if (!ph || !pd || get(cli, ph, &h, &err) < 0 || get(cli, pd, &d, &err) < 0) {
 		free(ph);
 		free(pd);
@@ -228,8 +229,8 @@ static void top_print(const struct top_row *rows, size_t n, bool tty)
 				 human(r->mem_limit, b2, sizeof(b2)));
 		else
 			snprintf(mem, sizeof(mem), "%s", human(r->mem, b1, sizeof(b1)));
-		printf("%-20s %-4s %-8s %13s %21s %12s %12s\n", r->name, r->type, r->status, cpu, mem,
-		       human(r->disk, disk, sizeof(disk)), human(r->net, net, sizeof(net)));
+		printf("%-20s %-4s %-8s %13s %21s %12s %12s\n", r->name, r->type, r->status, cpu,
+		       mem, human(r->disk, disk, sizeof(disk)), human(r->net, net, sizeof(net)));
 	}
 	fflush(stdout);
 }
@@ -259,14 +260,14 @@ int cmd_top(struct cli *cli, int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 's' && !parse_sort(optarg))
-			return cli_usage("top", "--sort %s: expected cpu, memory, name, disk or net",
-					 optarg);
+			return cli_usage(
+			    "top", "--sort %s: expected cpu, memory, name, disk or net", optarg);
 		else if (c == 'i') {
 			char *end;
 			interval = strtod(optarg, &end);
 			if (*end || !(interval >= 0.2) || interval > 3600)
-				return cli_usage("top", "--interval %s: expected seconds (0.2-3600)",
-						 optarg);
+				return cli_usage(
+				    "top", "--interval %s: expected seconds (0.2-3600)", optarg);
 		} else if (c == 'o')
 			once = true;
 		else if (c != 's')
@@ -360,9 +361,9 @@ int cmd_advise(struct cli *cli, int argc, char **argv)
 		if (!apply)
 			out_value(cli, adv);
 	} else if (cli->format == CLI_FORMAT_CSV) {
-		static const char *const h[] = { "INSTANCE", "KIND",	 "KEY",	  "CURRENT",
+		static const char *const h[] = { "INSTANCE",	"KIND",	    "KEY",   "CURRENT",
 						 "RECOMMENDED", "EVIDENCE", "IMPACT" };
-		static const char *const k[] = { "instance", "kind",	 "key",	  "current",
+		static const char *const k[] = { "instance",	"kind",	    "key",   "current",
 						 "recommended", "evidence", "impact" };
 		out_objects(cli, adv, h, k, 7);
 	} else if (n == 0) {
@@ -372,8 +373,9 @@ int cmd_advise(struct cli *cli, int argc, char **argv)
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *a = json_object_array_get_idx(adv, i);
 			if (jhas(a, "key"))
-				printf("%s: %s: %s %s -> %s\n", jstr(a, "instance"), jstr(a, "kind"),
-				       jstr(a, "key"), jstr(a, "current"), jstr(a, "recommended"));
+				printf("%s: %s: %s %s -> %s\n", jstr(a, "instance"),
+				       jstr(a, "kind"), jstr(a, "key"), jstr(a, "current"),
+				       jstr(a, "recommended"));
 			else
 				printf("%s: %s\n", jstr(a, "instance"), jstr(a, "kind"));
 			printf("    evidence: %s\n    impact:   %s\n", jstr(a, "evidence"),
