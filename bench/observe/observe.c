@@ -162,10 +162,11 @@ int main(int argc, char **argv)
 	int64_t now = (int64_t)time(NULL) / 3600 * 3600;
 	sql(m, "BEGIN");
 	for (int i = 0; i < ni; i++) {
-		snprintf(q, sizeof(q),
-			 "INSERT INTO instances (id, name, type, runtime_id, power_state, created_at) "
-			 "VALUES (%d, 'y%03d', 'container', 'vessel-year-%03d', 'running', '')",
-			 100000 + i, i, i);
+		snprintf(
+		    q, sizeof(q),
+		    "INSERT INTO instances (id, name, type, runtime_id, power_state, created_at) "
+		    "VALUES (%d, 'y%03d', 'container', 'vessel-year-%03d', 'running', '')",
+		    100000 + i, i, i);
 		sql(m, q);
 		snprintf(q, sizeof(q),
 			 "INSERT INTO instance_config VALUES (%d, 'limits.cpu', '2'), "
