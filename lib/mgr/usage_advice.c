@@ -307,7 +307,9 @@ static int advise_one(struct mgr *m, const struct mgr_instance *inst,
 						 mib(s.guest_total, b2, sizeof(b2)));
 				snprintf(imp, sizeof(imp), "risk: %s; +%s",
 					 s.oom > 0 ? "processes were killed for lack of memory"
-						   : "it stalls waiting for memory",
+					 : guest_short
+					     ? "the guest runs with almost no memory to spare"
+					     : "it stalls waiting for memory",
 					 mib((double)(want - lm), b1, sizeof(b1)));
 				add_item(arr, name, "starved", "limits.memory", cur, rec, ev, imp,
 					 data_json(&s, o->window_s));

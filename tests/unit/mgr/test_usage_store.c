@@ -131,17 +131,17 @@ static void test_rollup(void **state)
 	assert_int_equal(count("SELECT COUNT(*) FROM instance_usage WHERE resolution = 3600"), 2);
 	/* the window picks the resolution */
 	enum mgr_usage_res res;
-	assert_int_equal(
-	    mgr_usage_db_window(db, id, 3600, T0 + 7200 + 150, &res, &rows, &n, &err), 0);
+	assert_int_equal(mgr_usage_db_window(db, id, 3600, T0 + 7200 + 150, &res, &rows, &n, &err),
+			 0);
 	assert_int_equal(res, MGR_USAGE_RAW);
 	assert_int_equal(n, 360);
 	free(rows);
-	assert_int_equal(
-	    mgr_usage_db_window(db, id, 30 * 86400, T0 + 7200, &res, &rows, &n, &err), 0);
+	assert_int_equal(mgr_usage_db_window(db, id, 30 * 86400, T0 + 7200, &res, &rows, &n, &err),
+			 0);
 	assert_int_equal(res, MGR_USAGE_5MIN);
 	free(rows);
-	assert_int_equal(
-	    mgr_usage_db_window(db, id, 365 * 86400, T0 + 7200, &res, &rows, &n, &err), 0);
+	assert_int_equal(mgr_usage_db_window(db, id, 365 * 86400, T0 + 7200, &res, &rows, &n, &err),
+			 0);
 	assert_int_equal(res, MGR_USAGE_HOUR);
 	assert_int_equal(n, 2);
 	free(rows);
