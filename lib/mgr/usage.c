@@ -112,6 +112,48 @@ static void rates(const struct mgr_usage_sample *a, const struct mgr_usage_sampl
 	}
 }
 
+struct mgr_usage_fds *mgr_usage_fds_for(struct mgr *m, const struct mgr_instance *inst)
+{
+	struct mgr_usage *u = m->usage;
+	if (!u)
+		return NULL;
+	for (size_t i = 0; i < u->ncache; i++)
+		if (u->cache[i].id == inst->id &&
+		    !strcmp(u->cache[i].runtime_id, inst->runtime_id)) {
+			u->cache[i].seen = true;
+			return &u->cache[i].fds;
+		}
+	if (u->ncache == u->cache_cap) {
+		size_t cap = u->cache_cap ? u->cache_cap * 2 : 64;
+		struct usage_fdcache *nc = realloc(u->cache, cap * sizeof(*nc));
+		if (!nc)
+			return NULL;
+		u->cache = nc;
+		u->cache_cap = cap;
+	}
+	struct usage_fdcache *c = &u->cache[u->ncache++];
+	c->id = inst->id;
+	snprintf(c->runtime_id, sizeof(c->runtime_id), "%s", inst->runtime_id);
+	mgr_usage_fds_init(&c->fds);
+	c->seen = true;
+	return &c->fds;
+}
+
+/* Close the descriptors of instances this tick did not sample. */
+static void cache_sweep(struct mgr_usage *u)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < u->ncache; i++) {
+		if (!u->cache[i].seen) {
+			mgr_usage_fds_close(&u->cache[i].fds);
+			continue;
+		}
+		u->cache[i].seen = false;
+		u->cache[w++] = u->cache[i];
+	}
+	u->ncache = w;
+}
+
 static bool went_back(const struct mgr_usage_sample *a, const struct mgr_usage_sample *b)
 {
 	return b->cpu_ns < a->cpu_ns || b->oom_kills < a->oom_kills ||
@@ -179,6 +221,7 @@ int mgr_usage_tick(struct mgr *m, struct vs_err *err)
 	free(u->last);
 	u->last = now;
 	u->nlast = nnow;
+	cache_sweep(u);
 	pthread_mutex_unlock(&u->lock);
 	mgr_instance_list_free(list, n);
 	r = nrows ? mgr_usage_db_put_many(m->db, MGR_USAGE_RAW, ids, rows, nrows, err) : 0;
@@ -226,6 +269,9 @@ static void *sampler(void *arg)
 
 static void usage_free(struct mgr_usage *u)
 {
+	for (size_t i = 0; i < u->ncache; i++)
+		mgr_usage_fds_close(&u->cache[i].fds);
+	free(u->cache);
 	pthread_mutex_destroy(&u->lock);
 	pthread_cond_destroy(&u->cond);
 	free(u->last);
@@ -249,6 +295,14 @@ int mgr_usage_start(struct mgr *m, const struct mgr_usage_opts *opts, struct vs_
 	if (!u->opts.window_s)
 		u->opts.window_s = 7 * 86400;
 	u->maintained = -1;
+	/* room for the cgroup descriptor cache (usage_sample.c keeps it above
+	 * the numbers select() can see) */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 &&
+	    rl.rlim_max > rl.rlim_cur) {
+		rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);

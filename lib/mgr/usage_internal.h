@@ -26,6 +26,14 @@ struct usage_last {
 	bool have_row;
 };
 
+/* A cgroup's cached descriptors, by instance. */
+struct usage_fdcache {
+	int64_t id;
+	char runtime_id[40];
+	struct mgr_usage_fds fds;
+	bool seen; /* sampled in this tick */
+};
+
 struct mgr_usage {
 	struct mgr_usage_opts opts;
 	pthread_t thread;
@@ -36,8 +44,13 @@ struct mgr_usage {
 	size_t nlast;
 	int64_t maintained; /* the 5-minute bucket the store was last maintained in */
 	uint64_t ticks;
-	uint64_t cpu_ns; /* CPU time the sampler thread spent */
+	uint64_t cpu_ns;	     /* CPU time the sampler thread spent */
+	struct usage_fdcache *cache; /* guarded by lock */
+	size_t ncache, cache_cap;
 };
+
+/* The instance's descriptor cache (the tick holds u->lock), or NULL. */
+struct mgr_usage_fds *mgr_usage_fds_for(struct mgr *m, const struct mgr_instance *inst);
 
 /* The instance's limits.cpu as cores (a CPU list counts its CPUs), 0: none. */
 double mgr_usage_limit_cpu(const struct mgr_instance *inst);

@@ -28,9 +28,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "mgr_internal.h"
+#include "usage_internal.h"
 #include "vessel/core/cleanup.h"
 #include "vessel/ct/cgroup.h"
 #include "vessel/mgr/usage.h"
@@ -52,10 +55,85 @@ static ssize_t read_small(const char *path, char *buf, size_t len)
 	return n;
 }
 
-static bool read_u64(const char *path, uint64_t *v)
+/* Cached descriptors: at most this many, kept at numbers >= CACHE_FD_MIN so
+ * that the low numbers stay free for libmicrohttpd (select(), < 1024). */
+#define CACHE_FD_MIN 2048
+static atomic_long cached_fds;
+
+static long cache_budget(void)
+{
+	static long budget = -1;
+	if (budget < 0) {
+		struct rlimit rl;
+		budget = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+				 rl.rlim_cur > CACHE_FD_MIN + 2048
+			     ? (long)rl.rlim_cur - CACHE_FD_MIN - 1024
+			     : 0;
+	}
+	return budget;
+}
+
+void mgr_usage_fds_init(struct mgr_usage_fds *f)
+{
+	for (size_t i = 0; i < MGR_USAGE_FDS; i++)
+		f->fd[i] = -1;
+}
+
+void mgr_usage_fds_close(struct mgr_usage_fds *f)
+{
+	for (size_t i = 0; i < MGR_USAGE_FDS; i++)
+		if (f->fd[i] >= 0) {
+			close(f->fd[i]);
+			f->fd[i] = -1;
+			atomic_fetch_sub(&cached_fds, 1);
+		}
+}
+
+/*
+ * Read a cgroup file: through the cached descriptor in slot `slot` of fds
+ * (pread at 0 makes the kernel format it afresh), else open/read/close,
+ * keeping the descriptor for next time when the budget allows.  A cached
+ * descriptor that fails (the cgroup was removed and made again) is dropped
+ * and the path opened anew.
+ */
+static ssize_t read_cg(struct mgr_usage_fds *fds, unsigned slot, const char *path, char *buf,
+		       size_t len)
+{
+	if (fds && fds->fd[slot] >= 0) {
+		ssize_t n = pread(fds->fd[slot], buf, len - 1, 0);
+		if (n >= 0) {
+			buf[n] = 0;
+			return n;
+		}
+		close(fds->fd[slot]);
+		fds->fd[slot] = -1;
+		atomic_fetch_sub(&cached_fds, 1);
+	}
+	if (!fds || atomic_load(&cached_fds) >= cache_budget())
+		return read_small(path, buf, len);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = pread(fd, buf, len - 1, 0);
+	if (n < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	buf[n] = 0;
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, CACHE_FD_MIN);
+	close(fd);
+	if (high >= 0) {
+		fds->fd[slot] = high;
+		atomic_fetch_add(&cached_fds, 1);
+	}
+	return n;
+}
+
+static bool read_u64(struct mgr_usage_fds *fds, unsigned slot, const char *path, uint64_t *v)
 {
 	char buf[64];
-	if (read_small(path, buf, sizeof(buf)) <= 0)
+	if (read_cg(fds, slot, path, buf, sizeof(buf)) <= 0)
 		return false;
 	*v = strtoull(buf, NULL, 10);
 	return true;
@@ -75,10 +153,10 @@ static bool kv_get(const char *text, const char *key, uint64_t *v)
 }
 
 /* PSI file: the "some" line's total= (microseconds). */
-static bool psi_some_total(const char *path, uint64_t *v)
+static bool psi_some_total(struct mgr_usage_fds *fds, unsigned slot, const char *path, uint64_t *v)
 {
 	char buf[256];
-	if (read_small(path, buf, sizeof(buf)) <= 0 || strncmp(buf, "some ", 5) != 0)
+	if (read_cg(fds, slot, path, buf, sizeof(buf)) <= 0 || strncmp(buf, "some ", 5) != 0)
 		return false;
 	const char *t = strstr(buf, "total=");
 	if (!t)
@@ -129,55 +207,55 @@ static enum ct_cgroup_layout cgroup_layout(void)
 	return layout;
 }
 
-static void sample_cgroup_v1(const char *cg, struct mgr_usage_sample *s)
+static void sample_cgroup_v1(const char *cg, struct mgr_usage_fds *f, struct mgr_usage_sample *s)
 {
 	char path[512], buf[4096];
 	uint64_t v;
 	snprintf(path, sizeof(path), CG_ROOT "/cpuacct/%s/cpuacct.usage", cg);
-	if (read_u64(path, &s->cpu_ns))
+	if (read_u64(f, 0, path, &s->cpu_ns))
 		s->valid |= MGR_USAGE_CPU;
 	snprintf(path, sizeof(path), CG_ROOT "/cpu/%s/cpu.stat", cg);
-	if (read_small(path, buf, sizeof(buf)) > 0 &&
+	if (read_cg(f, 1, path, buf, sizeof(buf)) > 0 &&
 	    kv_get(buf, "throttled_time", &s->throttled_ns)) {
 		kv_get(buf, "nr_throttled", &s->throttled_periods);
 		s->valid |= MGR_USAGE_THROTTLE;
 	}
 	snprintf(path, sizeof(path), CG_ROOT "/memory/%s/memory.usage_in_bytes", cg);
-	if (read_u64(path, &s->memory_bytes)) {
+	if (read_u64(f, 2, path, &s->memory_bytes)) {
 		s->valid |= MGR_USAGE_MEMORY;
 		snprintf(path, sizeof(path), CG_ROOT "/memory/%s/memory.stat", cg);
-		if (read_small(path, buf, sizeof(buf)) > 0 &&
+		if (read_cg(f, 3, path, buf, sizeof(buf)) > 0 &&
 		    kv_get(buf, "total_inactive_file", &v))
 			s->memory_bytes = s->memory_bytes > v ? s->memory_bytes - v : 0;
 		snprintf(path, sizeof(path), CG_ROOT "/memory/%s/memory.limit_in_bytes", cg);
-		if (read_u64(path, &v))
+		if (read_u64(f, 4, path, &v))
 			s->memory_limit = v >= (1ull << 60) ? 0 : v;
 		snprintf(path, sizeof(path), CG_ROOT "/memory/%s/memory.oom_control", cg);
-		if (read_small(path, buf, sizeof(buf)) > 0 &&
+		if (read_cg(f, 5, path, buf, sizeof(buf)) > 0 &&
 		    kv_get(buf, "oom_kill", &s->oom_kills))
 			s->valid |= MGR_USAGE_OOM;
 	}
 	snprintf(path, sizeof(path), CG_ROOT "/blkio/%s/blkio.throttle.io_service_bytes_recursive",
 		 cg);
-	if (read_small(path, buf, sizeof(buf)) >= 0) {
+	if (read_cg(f, 6, path, buf, sizeof(buf)) >= 0) {
 		blkio_sum(buf, &s->disk_read_bytes, &s->disk_write_bytes);
 		snprintf(path, sizeof(path),
 			 CG_ROOT "/blkio/%s/blkio.throttle.io_serviced_recursive", cg);
-		if (read_small(path, buf, sizeof(buf)) >= 0)
+		if (read_cg(f, 7, path, buf, sizeof(buf)) >= 0)
 			blkio_sum(buf, &s->disk_read_ops, &s->disk_write_ops);
 		s->valid |= MGR_USAGE_DISK;
 	}
 	snprintf(path, sizeof(path), CG_ROOT "/unified/%s/memory.pressure", cg);
-	if (psi_some_total(path, &s->pressure_us))
+	if (psi_some_total(f, 8, path, &s->pressure_us))
 		s->valid |= MGR_USAGE_PRESSURE;
 }
 
-static void sample_cgroup_v2(const char *cg, struct mgr_usage_sample *s)
+static void sample_cgroup_v2(const char *cg, struct mgr_usage_fds *f, struct mgr_usage_sample *s)
 {
 	char path[512], buf[4096];
 	uint64_t v;
 	snprintf(path, sizeof(path), CG_ROOT "/%s/cpu.stat", cg);
-	if (read_small(path, buf, sizeof(buf)) > 0 && kv_get(buf, "usage_usec", &v)) {
+	if (read_cg(f, 0, path, buf, sizeof(buf)) > 0 && kv_get(buf, "usage_usec", &v)) {
 		s->cpu_ns = v * 1000;
 		s->valid |= MGR_USAGE_CPU;
 		if (kv_get(buf, "throttled_usec", &v)) {
@@ -187,26 +265,26 @@ static void sample_cgroup_v2(const char *cg, struct mgr_usage_sample *s)
 		}
 	}
 	snprintf(path, sizeof(path), CG_ROOT "/%s/memory.current", cg);
-	if (read_u64(path, &s->memory_bytes)) {
+	if (read_u64(f, 1, path, &s->memory_bytes)) {
 		s->valid |= MGR_USAGE_MEMORY;
 		snprintf(path, sizeof(path), CG_ROOT "/%s/memory.stat", cg);
-		if (read_small(path, buf, sizeof(buf)) > 0 && kv_get(buf, "inactive_file", &v))
+		if (read_cg(f, 2, path, buf, sizeof(buf)) > 0 && kv_get(buf, "inactive_file", &v))
 			s->memory_bytes = s->memory_bytes > v ? s->memory_bytes - v : 0;
 		snprintf(path, sizeof(path), CG_ROOT "/%s/memory.max", cg);
-		if (read_small(path, buf, sizeof(buf)) > 0 && buf[0] >= '0' && buf[0] <= '9')
+		if (read_cg(f, 3, path, buf, sizeof(buf)) > 0 && buf[0] >= '0' && buf[0] <= '9')
 			s->memory_limit = strtoull(buf, NULL, 10);
 		snprintf(path, sizeof(path), CG_ROOT "/%s/memory.events", cg);
-		if (read_small(path, buf, sizeof(buf)) > 0 &&
+		if (read_cg(f, 4, path, buf, sizeof(buf)) > 0 &&
 		    kv_get(buf, "oom_kill", &s->oom_kills))
 			s->valid |= MGR_USAGE_OOM;
 	}
 	snprintf(path, sizeof(path), CG_ROOT "/%s/io.stat", cg);
-	if (read_small(path, buf, sizeof(buf)) >= 0) {
+	if (read_cg(f, 5, path, buf, sizeof(buf)) >= 0) {
 		iostat_sum(buf, s);
 		s->valid |= MGR_USAGE_DISK;
 	}
 	snprintf(path, sizeof(path), CG_ROOT "/%s/memory.pressure", cg);
-	if (psi_some_total(path, &s->pressure_us))
+	if (psi_some_total(f, 6, path, &s->pressure_us))
 		s->valid |= MGR_USAGE_PRESSURE;
 }
 
@@ -249,13 +327,20 @@ static void sample_net(const char *const *ifnames, size_t nif, struct mgr_usage_
 int mgr_usage_cgroup(const char *cgroup, const char *const *ifnames, size_t nif,
 		     struct mgr_usage_sample *s, struct vs_err *err)
 {
+	return mgr_usage_cgroup_cached(cgroup, ifnames, nif, NULL, s, err);
+}
+
+int mgr_usage_cgroup_cached(const char *cgroup, const char *const *ifnames, size_t nif,
+			    struct mgr_usage_fds *fds, struct mgr_usage_sample *s,
+			    struct vs_err *err)
+{
 	memset(s, 0, sizeof(*s));
 	if (!cgroup || !*cgroup || strchr(cgroup, '/') || strcmp(cgroup, "..") == 0)
 		return vs_errf(err, EINVAL, "usage: bad cgroup name");
 	if (cgroup_layout() == CT_CGROUP_V2)
-		sample_cgroup_v2(cgroup, s);
+		sample_cgroup_v2(cgroup, fds, s);
 	else
-		sample_cgroup_v1(cgroup, s);
+		sample_cgroup_v1(cgroup, fds, s);
 	sample_net(ifnames, nif, s);
 	if (!(s->valid & (MGR_USAGE_CPU | MGR_USAGE_MEMORY)))
 		return vs_errf(err, ENOENT, "usage: cgroup %s not found", cgroup);
@@ -275,7 +360,8 @@ int mgr_usage_container(struct mgr *m, const struct mgr_instance *inst, struct m
 		snprintf(names[i], sizeof(names[i]), "vv%.10s%u", inst->runtime_id + 7, i);
 		ifs[i] = names[i];
 	}
-	return mgr_usage_cgroup(inst->runtime_id, ifs, 4, s, err);
+	return mgr_usage_cgroup_cached(inst->runtime_id, ifs, 4, mgr_usage_fds_for(m, inst), s,
+				       err);
 }
 
 /* --- VMs: the VMM's control API over its unix socket --- */

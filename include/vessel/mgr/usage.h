@@ -72,6 +72,19 @@ int mgr_usage_vm_at(const char *cgroup, const char *api_sock, pid_t vmm_pid,
 int mgr_usage_cgroup(const char *cgroup, const char *const *ifnames, size_t nif,
 		     struct mgr_usage_sample *s, struct vs_err *err);
 
+/* Open descriptors of one cgroup's files, kept between samples (reading
+ * with pread costs a tenth of open/read/close); -1: not open. */
+#define MGR_USAGE_FDS 10
+struct mgr_usage_fds {
+	int fd[MGR_USAGE_FDS];
+};
+void mgr_usage_fds_init(struct mgr_usage_fds *f);
+void mgr_usage_fds_close(struct mgr_usage_fds *f);
+/* mgr_usage_cgroup through (and filling) a descriptor cache; fds may be NULL. */
+int mgr_usage_cgroup_cached(const char *cgroup, const char *const *ifnames, size_t nif,
+			    struct mgr_usage_fds *fds, struct mgr_usage_sample *s,
+			    struct vs_err *err);
+
 /* One stored row: rates over the interval it covers. */
 struct mgr_usage_row {
 	int64_t t;  /* unix seconds: the sample's time or the bucket's start */
