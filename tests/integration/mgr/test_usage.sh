@@ -9,6 +9,8 @@
 #   small  limits.memory=32MiB, allocating 48 MiB every half second (OOM
 #          kills): advised up, with the OOM kills as evidence
 #   idle   nothing but its shell: flagged idle
+#   net1   on a network, pinging its gateway: the host-side veth's counters
+#          are its network bytes and packets
 # GET /1.0/instances/NAME/usage (raw samples, limits, bad windows 400),
 # `vessel info` sparklines, `vessel top` one-shot, GET /1.0/metrics through
 # `promtool check metrics`, and a real Prometheus scraping vesseld's TLS
@@ -35,6 +37,9 @@ api() { curl -s --unix-socket "$SOCK" "http://vessel$1"; }
 check "launch big (2 CPUs, 1 GiB)" v launch busybox big -c limits.cpu=2 -c limits.memory=1GiB
 check "launch small (32 MiB)" v launch busybox small -c limits.memory=32MiB -c user.project=tests
 check "launch idle" v launch busybox idle
+check "network create un1" v network create un1 --subnet 10.203.9.0/24
+check "launch net1 on it" v launch busybox net1 --network un1
+check "net1 pings its gateway" v exec net1 -- ping -c 5 -i 0.2 -s 1000 -W 5 10.203.9.1
 # big: 100 MiB held by dd's buffer (blocked writing to sleep), a half-CPU loop
 check "start big's job" v exec big -- sh -c \
 	'(dd if=/dev/zero bs=100M count=1 2>/dev/null | sleep 100000) >/dev/null 2>&1 &
@@ -100,8 +105,8 @@ done
 check "usage of an unknown instance: 404" test \
 	"$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" "http://v/1.0/instances/nope/usage")" = 404
 check "vessel info shows sparklines" sh -c 'v info big | grep -qE "last hour [▁▂▃▄▅▆▇█]+"'
-check "vessel top (not a tty): one table with all three" sh -c \
-	'v top --sort memory >"$0/top.txt" && [ "$(wc -l <"$0/top.txt")" = 4 ] && sed -n 2p "$0/top.txt" | grep -q "^big "' "$T"
+check "vessel top (not a tty): one table with all four" sh -c \
+	'v top --sort memory >"$0/top.txt" && [ "$(wc -l <"$0/top.txt")" = 5 ] && sed -n 2p "$0/top.txt" | grep -q "^big "' "$T"
 check_fails "vessel top --sort bad" "--sort bad" v top --sort bad
 
 # Prometheus text format
@@ -111,6 +116,10 @@ check "metrics: CPU counters of the three, with name, type, project labels" sh -
 	'grep -q "^vessel_cpu_seconds_total{name=\"small\",type=\"container\",project=\"tests\"} " "$0" && grep -q "^vessel_cpu_seconds_total{name=\"idle\",type=\"container\",project=\"default\"} " "$0"' "$T/metrics.txt"
 check "metrics: OOM kills of small counted" sh -c \
 	'awk "/^vessel_memory_oom_kills_total\\{name=\"small\"/ {exit !(\$2 > 0)}" "$0"' "$T/metrics.txt"
+check "metrics: net1's sent bytes and packets (>= 5 pings of 1 KB)" sh -c \
+	'awk "/^vessel_network_transmit_bytes_total\\{name=\"net1\"/ {exit !(\$2 >= 5000)}" "$0" &&
+	 awk "/^vessel_network_transmit_packets_total\\{name=\"net1\"/ {exit !(\$2 >= 5)}" "$0" &&
+	 awk "/^vessel_network_receive_bytes_total\\{name=\"net1\"/ {exit !(\$2 >= 5000)}" "$0"' "$T/metrics.txt"
 check "metrics: Content-Type text/plain; version=0.0.4" sh -c \
 	"curl -s -D - -o /dev/null --unix-socket $SOCK http://v/1.0/metrics | grep -qi '^content-type: text/plain; version=0.0.4'"
 
@@ -140,11 +149,11 @@ in_netns prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/pr
 PROM_PID=$!
 prom_has_cpu() {
 	in_netns curl -s "http://127.0.0.1:$PROM_PORT/api/v1/query?query=vessel_cpu_seconds_total" >"$T/q.json" &&
-		jq -e '.status == "success" and ([.data.result[].metric.name] | sort) == ["big", "idle", "small"]' "$T/q.json" >/dev/null
+		jq -e '.status == "success" and ([.data.result[].metric.name] | sort) == ["big", "idle", "net1", "small"]' "$T/q.json" >/dev/null
 }
 deadline=$((SECONDS + 90))
 until prom_has_cpu || [ $SECONDS -ge $deadline ]; do sleep 0.5; done
-check "Prometheus's query API returns the CPU series of big, idle and small" prom_has_cpu
+check "Prometheus's query API returns the CPU series of big, idle, net1 and small" prom_has_cpu
 check "  ... labelled type and project" jq -e \
 	'.data.result[] | select(.metric.name == "small") | .metric.type == "container" and .metric.project == "tests" and .metric.job == "vessel"' "$T/q.json"
 prom_rate() { # two scrapes or more: rate() of big's CPU counter has a value
