@@ -14,7 +14,10 @@
  * reads no cgroup file and takes no database lock.
  *
  * The thread holds no instance busy mark: a sample of an instance that is
- * stopping fails harmlessly and is skipped.
+ * stopping fails harmlessly and is skipped.  It samples without holding
+ * the usage lock (only it writes last[] and the descriptor cache) and takes
+ * the lock only to publish the new readings, so a scrape never waits for a
+ * slow VMM.
  */
 #include <errno.h>
 #include <math.h>
@@ -182,7 +185,8 @@ int mgr_usage_tick(struct mgr *m, struct vs_err *err)
 	}
 	size_t nnow = 0, nrows = 0;
 	int64_t wall = (int64_t)time(NULL);
-	pthread_mutex_lock(&u->lock);
+	/* sampling runs without the lock (a VM's API may take seconds); only
+	 * this thread writes last[] and the descriptor cache */
 	for (size_t i = 0; i < n; i++) {
 		const struct mgr_instance *inst = &list[i];
 		if (inst->power == MGR_POWER_STOPPED)
@@ -218,10 +222,11 @@ int mgr_usage_tick(struct mgr *m, struct vs_err *err)
 		}
 		nnow++;
 	}
+	cache_sweep(u);
+	pthread_mutex_lock(&u->lock);
 	free(u->last);
 	u->last = now;
 	u->nlast = nnow;
-	cache_sweep(u);
 	pthread_mutex_unlock(&u->lock);
 	mgr_instance_list_free(list, n);
 	r = nrows ? mgr_usage_db_put_many(m->db, MGR_USAGE_RAW, ids, rows, nrows, err) : 0;

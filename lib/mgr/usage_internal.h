@@ -38,18 +38,19 @@ struct mgr_usage {
 	struct mgr_usage_opts opts;
 	pthread_t thread;
 	bool started, stop;
-	pthread_mutex_t lock; /* guards last[], ticks, cpu_ns, stop */
+	pthread_mutex_t lock; /* guards last[] (written only by the sampler thread,
+			       * under the lock), ticks, cpu_ns, stop */
 	pthread_cond_t cond;
 	struct usage_last *last;
 	size_t nlast;
 	int64_t maintained; /* the 5-minute bucket the store was last maintained in */
 	uint64_t ticks;
 	uint64_t cpu_ns;	     /* CPU time the sampler thread spent */
-	struct usage_fdcache *cache; /* guarded by lock */
+	struct usage_fdcache *cache; /* the sampler thread's own */
 	size_t ncache, cache_cap;
 };
 
-/* The instance's descriptor cache (the tick holds u->lock), or NULL. */
+/* The instance's descriptor cache (from the sampler thread only), or NULL. */
 struct mgr_usage_fds *mgr_usage_fds_for(struct mgr *m, const struct mgr_instance *inst);
 
 /* The instance's limits.cpu as cores (a CPU list counts its CPUs), 0: none. */

@@ -140,7 +140,8 @@ struct mgr_usage_opts {
 
 int mgr_usage_start(struct mgr *m, const struct mgr_usage_opts *opts, struct vs_err *err);
 void mgr_usage_stop(struct mgr *m);
-/* Sample every running instance now (the thread calls this each tick). */
+/* Sample every running instance now: the sampler thread calls this each
+ * tick; never from another thread while the sampler runs. */
 int mgr_usage_tick(struct mgr *m, struct vs_err *err);
 
 /* GET /1.0/instances/NAME/usage?window=: the JSON object in CONTRACTS.md. */
