@@ -12,7 +12,8 @@
 #   net1   on a network, pinging its gateway: the host-side veth's counters
 #          are its network bytes and packets
 # GET /1.0/instances/NAME/usage (raw samples, limits, bad windows 400),
-# `vessel info` sparklines, `vessel top` one-shot, GET /1.0/metrics through
+# `vessel info` sparklines, `vessel top` one-shot and on a terminal (script),
+# GET /1.0/metrics through
 # `promtool check metrics`, and a real Prometheus scraping vesseld's TLS
 # listener with a trusted client certificate, whose query API then returns
 # the instances' CPU series.  All in a private network namespace.
@@ -108,6 +109,10 @@ check "vessel info shows sparklines" sh -c 'v info big | grep -qE "last hour [â–
 check "vessel top (not a tty): one table with all four" sh -c \
 	'v top --sort memory >"$0/top.txt" && [ "$(wc -l <"$0/top.txt")" = 5 ] && sed -n 2p "$0/top.txt" | grep -q "^big "' "$T"
 check_fails "vessel top --sort bad" "--sort bad" v top --sort bad
+# on a terminal (script(1) gives it one): live, m sorts by memory, q quits
+check "vessel top on a terminal: m re-sorts by memory, q quits" sh -c \
+	'printf mq | timeout 60 script -qefc "v top --interval 0.5" "$0/tty" >/dev/null &&
+	 grep -aq "sorted by cpu" "$0/tty" && grep -aq "sorted by memory" "$0/tty" && grep -aq "^big " "$0/tty"' "$T"
 
 # Prometheus text format
 api /1.0/metrics >"$T/metrics.txt"
