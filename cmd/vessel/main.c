@@ -54,7 +54,7 @@ static const struct cli_command commands[] = {
 	{ "storage", cmd_storage,
 	  "storage volume create NAME --size SIZE | list | info NAME | resize NAME SIZE | "
 	  "delete NAME | attach NAME INSTANCE PATH | detach NAME INSTANCE",
-	  "storage volumes (ext4 in raw files; attached to stopped containers)" },
+	  "storage volumes (ext4 in raw files; attached to stopped instances)" },
 	{ "remote", cmd_remote,
 	  "remote add NAME https://HOST:PORT [--server-cert FILE|--accept-certificate] | list | "
 	  "remove NAME",

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <glob.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <limits.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vessel/core/log.h"
@@ -25,7 +27,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: vesseld [--state-dir DIR] [--socket PATH] [--group NAME] [--runtime PATH]\n"
-		"               [--busybox PATH|none] [--listen ADDR:PORT] [--debug]\n"
+		"               [--busybox PATH|none] [--vmm PATH] [--guest-image DIR|none]\n"
+		"               [--listen ADDR:PORT] [--debug]\n"
 		"               [--usage-interval SECONDS] [--advice-min-history SECONDS]\n"
 		"               [--idle-after SECONDS] [--advice-window SECONDS]\n\n"
 		"  --state-dir DIR   database, images and containers (default /var/lib/vessel)\n"
@@ -33,6 +36,10 @@ static void usage(FILE *out)
 		"  --group NAME      group allowed on the socket besides root (default vessel)\n"
 		"  --runtime PATH    the vessel-runtime binary (default: next to vesseld)\n"
 		"  --busybox PATH    static busybox for the built-in image (default /bin/busybox)\n"
+		"  --vmm PATH        the vessel-vmm binary for VMs (default: next to vesseld)\n"
+		"  --guest-image DIR the guest/ recipe's output (Image, disk.qcow2), imported\n"
+		"                    as the VM image vessel-guest (default $VESSEL_GUEST_DIR\n"
+		"                    or the newest under /var/cache/vessel/guest)\n"
 		"  --listen ADDR:PORT  also serve TLS there, to clients whose certificate\n"
 		"                    is in the trust store (vessel config trust add)\n"
 		"  --debug           log debug messages\n"
@@ -43,10 +50,11 @@ static void usage(FILE *out)
 		"  --advice-window SECONDS  history advice looks at (default 604800)\n");
 }
 
-/* vessel-runtime next to us (installed), in the build tree, or on PATH. */
-static char *find_runtime(void)
+/* A program of ours (vessel-runtime, vessel-vmm): $ENV, next to us
+ * (installed), in the build tree, else /usr/local/bin. */
+static char *find_program(const char *env_name, const char *name)
 {
-	const char *env = getenv("VESSEL_RUNTIME");
+	const char *env = getenv(env_name);
 	if (env && *env)
 		return strdup(env);
 	char self[PATH_MAX];
@@ -55,11 +63,11 @@ static char *find_runtime(void)
 		self[n] = 0;
 		char *dir = dirname(self);
 		/* installed (sbin next to bin), or the build tree */
-		const char *cands[] = { "vessel-runtime", "../bin/vessel-runtime",
-					"../vessel-runtime/vessel-runtime" };
+		const char *cands[] = { "", "../bin/", "../" };
 		for (size_t i = 0; i < 3; i++) {
 			char *p = NULL;
-			if (asprintf(&p, "%s/%s", dir, cands[i]) < 0)
+			if (asprintf(&p, "%s/%s%s%s%s", dir, cands[i], i == 2 ? name : "",
+				     i == 2 ? "/" : "", name) < 0)
 				return NULL;
 			char *real = realpath(p, NULL);
 			free(p);
@@ -68,7 +76,40 @@ static char *find_runtime(void)
 			free(real);
 		}
 	}
-	return strdup("/usr/local/bin/vessel-runtime");
+	char *p = NULL;
+	return asprintf(&p, "/usr/local/bin/%s", name) < 0 ? NULL : p;
+}
+
+/* The guest/ recipe's output: $VESSEL_GUEST_DIR, or the newest build in
+ * guest/build.sh's default cache (Image and disk.qcow2); NULL for none. */
+static char *find_guest(void)
+{
+	const char *env = getenv("VESSEL_GUEST_DIR");
+	if (env && *env)
+		return strdup(env);
+	glob_t g;
+	char *best = NULL;
+	time_t best_t = 0;
+	if (glob("/var/cache/vessel/guest/*/disk.qcow2", 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			struct stat st;
+			char *dir = strdup(g.gl_pathv[i]), *kernel = NULL;
+			if (!dir)
+				break;
+			*strrchr(dir, '/') = 0;
+			if (asprintf(&kernel, "%s/Image", dir) >= 0 && access(kernel, R_OK) == 0 &&
+			    stat(g.gl_pathv[i], &st) == 0 && (!best || st.st_mtime > best_t)) {
+				free(best);
+				best = dir;
+				dir = NULL;
+				best_t = st.st_mtime;
+			}
+			free(kernel);
+			free(dir);
+		}
+		globfree(&g);
+	}
+	return best;
 }
 
 /* A number of seconds in [min, a year]. */
@@ -92,10 +133,12 @@ int main(int argc, char **argv)
 		OPT_RUNTIME,
 		OPT_BUSYBOX,
 		OPT_LISTEN,
+		OPT_VMM,
+		OPT_GUEST,
 		OPT_USAGE_INTERVAL,
 		OPT_MIN_HISTORY,
 		OPT_IDLE_AFTER,
-		OPT_ADVICE_WINDOW
+		OPT_ADVICE_WINDOW,
 	};
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, OPT_STATE },
@@ -104,6 +147,8 @@ int main(int argc, char **argv)
 		{ "runtime", required_argument, NULL, OPT_RUNTIME },
 		{ "busybox", required_argument, NULL, OPT_BUSYBOX },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "vmm", required_argument, NULL, OPT_VMM },
+		{ "guest-image", required_argument, NULL, OPT_GUEST },
 		{ "usage-interval", required_argument, NULL, OPT_USAGE_INTERVAL },
 		{ "advice-min-history", required_argument, NULL, OPT_MIN_HISTORY },
 		{ "idle-after", required_argument, NULL, OPT_IDLE_AFTER },
@@ -118,7 +163,8 @@ int main(int argc, char **argv)
 	struct mgr_api_opts ao = { 0 };
 	struct mgr_usage_opts uo = { 0 };
 	double secs;
-	const char *runtime = NULL;
+	const char *runtime = NULL, *vmm = NULL;
+	const char *guest = NULL;
 	bool debug = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "dvh", opts, NULL)) != -1) {
@@ -129,6 +175,8 @@ int main(int argc, char **argv)
 		case OPT_RUNTIME: runtime = optarg; break;
 		case OPT_BUSYBOX: mo.busybox_path = strcmp(optarg, "none") ? optarg : NULL; break;
 		case OPT_LISTEN: ao.listen = optarg; break;
+		case OPT_VMM: vmm = optarg; break;
+		case OPT_GUEST: guest = optarg; break;
 		case OPT_USAGE_INTERVAL:
 		case OPT_MIN_HISTORY:
 		case OPT_IDLE_AFTER:
@@ -158,11 +206,17 @@ int main(int argc, char **argv)
 	}
 	vs_log_set_handler(vs_log_stderr_handler, "vesseld");
 	vs_log_set_level(debug ? VS_LOG_DEBUG : VS_LOG_INFO);
-	char *rt = runtime ? strdup(runtime) : find_runtime();
+	char *vmm_path = vmm ? strdup(vmm) : find_program("VESSEL_VMM", "vessel-vmm");
+	mo.vmm_path = vmm_path;
+	char *guest_dir = guest ? (strcmp(guest, "none") ? strdup(guest) : NULL) : find_guest();
+	mo.guest_dir = guest_dir;
+	char *rt = runtime ? strdup(runtime) : find_program("VESSEL_RUNTIME", "vessel-runtime");
 	if (!rt || access(rt, X_OK) < 0) {
 		fprintf(stderr, "vesseld: error: vessel-runtime not found (%s): use --runtime\n",
 			rt ? rt : "?");
 		free(rt);
+		free(vmm_path);
+		free(guest_dir);
 		return 1;
 	}
 	mo.runtime_path = rt;
@@ -181,6 +235,8 @@ int main(int argc, char **argv)
 	if (mgr_open(&mo, &m, &err) < 0) {
 		fprintf(stderr, "vesseld: error: %s\n", err.msg);
 		free(rt);
+		free(vmm_path);
+		free(guest_dir);
 		return 1;
 	}
 	struct mgr_api *api;
@@ -188,6 +244,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vesseld: error: %s\n", err.msg);
 		mgr_close(m);
 		free(rt);
+		free(vmm_path);
+		free(guest_dir);
 		return 1;
 	}
 	if (mgr_usage_start(m, &uo, &err) < 0) {
@@ -208,5 +266,7 @@ int main(int argc, char **argv)
 	mgr_api_stop(api);
 	mgr_close(m);
 	free(rt);
+	free(vmm_path);
+	free(guest_dir);
 	return 0;
 }
