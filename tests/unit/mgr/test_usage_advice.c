@@ -58,8 +58,8 @@ static void instance(int id, const char *name, const char *type, const char *cfg
 	for (char *kv = strtok_r(c, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(kv, '=');
 		*eq = 0;
-		snprintf(q, sizeof(q), "INSERT INTO instance_config VALUES (%d, '%s', '%s')", id, kv,
-			 eq + 1);
+		snprintf(q, sizeof(q), "INSERT INTO instance_config VALUES (%d, '%s', '%s')", id,
+			 kv, eq + 1);
 		sql(q);
 	}
 	free(c);
