@@ -92,6 +92,10 @@ int cmd_project(struct cli *cli, int argc, char **argv);
 int cmd_sprawl(struct cli *cli, int argc, char **argv);
 int cmd_prune(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
+/* cmd_usage.c: vessel top, vessel advise, and the usage part of vessel info */
+int cmd_top(struct cli *cli, int argc, char **argv);
+int cmd_advise(struct cli *cli, int argc, char **argv);
+void cli_print_usage_summary(struct cli *cli, const char *name);
 /* The client for cli->remote (cmd_remote.c). */
 struct mgr_client *cli_remote_client(struct cli *cli, struct vs_err *err);
 

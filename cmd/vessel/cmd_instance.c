@@ -174,7 +174,10 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 	if (r)
 		return r;
 	out_value(cli, md);
+	bool running = strcmp(jstr(md, "status"), "Stopped") != 0;
 	json_object_put(md);
+	if (cli->format == CLI_FORMAT_TABLE && running)
+		cli_print_usage_summary(cli, argv[1]);
 	return 0;
 }
 

@@ -24,6 +24,7 @@
 #include "vessel/mgr/cluster.h"
 #include "vessel/mgr/mgr.h"
 #include "vessel/mgr/policy.h"
+#include "vessel/mgr/usage.h"
 
 static void usage(FILE *out)
 {
@@ -31,7 +32,9 @@ static void usage(FILE *out)
 		"usage: vesseld [--state-dir DIR] [--socket PATH] [--group NAME] [--runtime PATH]\n"
 		"               [--busybox PATH|none] [--debian-image DIR|none]\n"
 		"               [--vmm PATH] [--guest-image DIR|none]\n"
-		"               [--listen ADDR:PORT] [--debug]\n\n"
+		"               [--listen ADDR:PORT] [--debug]\n"
+		"               [--usage-interval SECONDS] [--advice-min-history SECONDS]\n"
+		"               [--idle-after SECONDS] [--advice-window SECONDS]\n\n"
 		"  --state-dir DIR   database, images and containers (default /var/lib/vessel)\n"
 		"  --socket PATH     the API's unix socket (default /run/vessel/vessel.sock)\n"
 		"  --group NAME      group allowed on the socket besides root (default vessel)\n"
@@ -48,7 +51,12 @@ static void usage(FILE *out)
 		"                    is in the trust store (vessel config trust add)\n"
 		"  --policy-interval MS  how often expiry and idle policies are checked\n"
 		"                    (default 1000)\n"
-		"  --debug           log debug messages\n");
+		"  --debug           log debug messages\n"
+		"  --usage-interval SECONDS  sample every instance's usage this often\n"
+		"                    (default 10; fractions allowed, at least 0.1)\n"
+		"  --advice-min-history SECONDS  history advice needs (default 3600)\n"
+		"  --idle-after SECONDS  flag an instance idle after this long (default 86400)\n"
+		"  --advice-window SECONDS  history advice looks at (default 604800)\n");
 }
 
 /* A program of ours (vessel-runtime, vessel-vmm): $ENV, next to us
@@ -141,6 +149,18 @@ static char *find_debian(const char *opt)
 	return best;
 }
 
+/* A number of seconds in [min, a year]. */
+static bool seconds_arg(const char *s, double min, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || *end || errno || !(v >= min) || v > 366 * 86400.0)
+		return false;
+	*out = v;
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	enum {
@@ -154,6 +174,10 @@ int main(int argc, char **argv)
 		OPT_DEBIAN,
 		OPT_VMM,
 		OPT_GUEST,
+		OPT_USAGE_INTERVAL,
+		OPT_MIN_HISTORY,
+		OPT_IDLE_AFTER,
+		OPT_ADVICE_WINDOW,
 	};
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, OPT_STATE },
@@ -166,6 +190,10 @@ int main(int argc, char **argv)
 		{ "debian-image", required_argument, NULL, OPT_DEBIAN },
 		{ "vmm", required_argument, NULL, OPT_VMM },
 		{ "guest-image", required_argument, NULL, OPT_GUEST },
+		{ "usage-interval", required_argument, NULL, OPT_USAGE_INTERVAL },
+		{ "advice-min-history", required_argument, NULL, OPT_MIN_HISTORY },
+		{ "idle-after", required_argument, NULL, OPT_IDLE_AFTER },
+		{ "advice-window", required_argument, NULL, OPT_ADVICE_WINDOW },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -174,6 +202,8 @@ int main(int argc, char **argv)
 	vs_stdio_ensure();
 	struct mgr_opts mo = { .busybox_path = "/bin/busybox" };
 	struct mgr_api_opts ao = { 0 };
+	struct mgr_usage_opts uo = { 0 };
+	double secs;
 	const char *runtime = NULL, *debian = NULL, *vmm = NULL;
 	const char *guest = NULL;
 	bool debug = false;
@@ -197,6 +227,23 @@ int main(int argc, char **argv)
 		case OPT_DEBIAN: debian = optarg; break;
 		case OPT_VMM: vmm = optarg; break;
 		case OPT_GUEST: guest = optarg; break;
+		case OPT_USAGE_INTERVAL:
+		case OPT_MIN_HISTORY:
+		case OPT_IDLE_AFTER:
+		case OPT_ADVICE_WINDOW:
+			if (!seconds_arg(optarg, c == OPT_USAGE_INTERVAL ? 0.1 : 1, &secs)) {
+				fprintf(stderr, "vesseld: error: %s: expected seconds\n", optarg);
+				return 2;
+			}
+			if (c == OPT_USAGE_INTERVAL)
+				uo.interval_ms = (unsigned)(secs * 1000);
+			else if (c == OPT_MIN_HISTORY)
+				uo.min_history_s = (unsigned)secs;
+			else if (c == OPT_IDLE_AFTER)
+				uo.idle_after_s = (unsigned)secs;
+			else
+				uo.window_s = (unsigned)secs;
+			break;
 		case 'd': debug = true; break;
 		case 'v': printf("vesseld 0.1.0\n"); return 0;
 		case 'h': usage(stdout); return 0;
@@ -275,6 +322,13 @@ int main(int argc, char **argv)
 		free(guest_dir);
 		return 1;
 	}
+	if (mgr_usage_start(m, &uo, &err) < 0) {
+		fprintf(stderr, "vesseld: error: %s\n", err.msg);
+		mgr_api_stop(api);
+		mgr_close(m);
+		free(rt);
+		return 1;
+	}
 	vs_log(VS_LOG_INFO, "serving on %s (state %s, runtime %s)",
 	       ao.socket_path ? ao.socket_path : "/run/vessel/vessel.sock", mgr_state_dir(m), rt);
 	int sig = 0;
@@ -282,6 +336,7 @@ int main(int argc, char **argv)
 		;
 	vs_log(VS_LOG_INFO, "signal %d: shutting down (instances keep running)", sig);
 	mgr_events_shutdown(mgr_get_events(m));
+	mgr_usage_stop(m);
 	mgr_policy_runner_stop(policy);
 	mgr_api_stop(api);
 	mgr_cluster_close(cluster);

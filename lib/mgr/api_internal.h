@@ -147,5 +147,10 @@ bool api_cluster_intercept(struct api_request *req, const struct api_route *rout
 			   struct api_response *res);
 void api_cluster_after(struct api_request *req, const struct api_route *route,
 		       struct api_response *res);
+/* api_usage.c */
+void api_get_instance_usage(struct api_request *req, struct api_response *res);
+void api_get_metrics(struct api_request *req, struct api_response *res);
+void api_get_advice(struct api_request *req, struct api_response *res);
+void api_post_instance_advice_apply(struct api_request *req, struct api_response *res);
 
 #endif

@@ -64,6 +64,10 @@ const struct api_route api_routes[] = {
 	{ "DELETE", "/1.0/cluster/members/{}", api_delete_cluster_member, API_BODY_NONE },
 	{ "POST", "/1.0/cluster/members/{}/evacuate", api_post_cluster_member_evacuate,
 	  API_BODY_NONE },
+	{ "GET", "/1.0/instances/{}/usage", api_get_instance_usage, API_BODY_NONE },
+	{ "GET", "/1.0/metrics", api_get_metrics, API_BODY_NONE },
+	{ "GET", "/1.0/advice", api_get_advice, API_BODY_NONE },
+	{ "POST", "/1.0/instances/{}/advice/apply", api_post_instance_advice_apply, API_BODY_JSON },
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -64,6 +64,7 @@
 #include "vessel/ct/container.h"
 #include "vessel/ct/state.h"
 #include "vessel/mgr/network.h"
+#include "vessel/mgr/usage.h"
 #include "vessel/mgr/volume.h"
 
 #define OUT_CAP (1u << 20)
@@ -1129,4 +1130,5 @@ const struct mgr_driver mgr_driver_container = {
 	.exec = ct_exec,
 	.destroy = ct_destroy,
 	.reconcile = ct_reconcile,
+	.usage = mgr_usage_container,
 };

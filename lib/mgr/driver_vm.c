@@ -67,6 +67,7 @@
 #include "vessel/disk/image.h"
 #include "vessel/disk/manage.h"
 #include "vessel/mgr/network.h"
+#include "vessel/mgr/usage.h"
 #include "vessel/mgr/volume.h"
 #include "vessel/vm/agent.h"
 
@@ -1353,4 +1354,5 @@ const struct mgr_driver mgr_driver_vm = {
 	.snapshot_restore = vm_snapshot_restore,
 	.snapshot_delete = vm_snapshot_delete,
 	.snapshot_stateful = vm_snapshot_stateful,
+	.usage = mgr_usage_vm, /* usage_sample.c: the VMM's API and cgroup */
 };

@@ -26,6 +26,7 @@
 
 #include "fsutil.h"
 #include "mgr_internal.h"
+#include "vessel/mgr/usage.h"
 #include "vessel/core/cleanup.h"
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
@@ -307,6 +308,7 @@ void mgr_close(struct mgr *m)
 {
 	if (!m)
 		return;
+	mgr_usage_stop(m);
 	if (m->events)
 		mgr_events_shutdown(m->events);
 	mgr_ops_free(m->ops);

@@ -30,6 +30,7 @@ struct mgr {
 	char *debian_path; /* the built-in Debian image's OCI layout, or NULL */
 	pthread_mutex_t builtin_lock;
 	struct mgr_cluster *cluster; /* cluster.c; NULL until mgr_cluster_open */
+	struct mgr_usage *usage;     /* the usage sampler (usage.c), or NULL */
 };
 
 /* Load NAME and mark it busy (actions on one instance are serialised);

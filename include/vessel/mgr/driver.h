@@ -22,6 +22,7 @@
 #include "vessel/mgr/instance.h"
 
 struct mgr;
+struct mgr_usage_sample;
 
 struct mgr_exec_req {
 	char **argv; /* NULL-terminated */
@@ -90,6 +91,9 @@ struct mgr_driver {
 			 int src_fd, mode_t mode, uid_t uid, gid_t gid, struct vs_err *err);
 	int (*file_pull)(struct mgr *m, const struct mgr_instance *inst, const char *path,
 			 int dst_fd, struct vs_err *err);
+	/* One usage sample (struct mgr_usage_sample in include/vessel/mgr/usage.h, owned by usage). */
+	int (*usage)(struct mgr *m, const struct mgr_instance *inst, struct mgr_usage_sample *s,
+		     struct vs_err *err);
 };
 
 /* The driver of a type, or NULL (with err) when the type has none yet. */

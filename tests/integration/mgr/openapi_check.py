@@ -116,6 +116,10 @@ def call(method, path, body=None, expect=None):
     resp = resolve(op["responses"].get(status))
     if not ok(resp is not None, "%s: status %s documented" % (what, status)):
         return r.status, None
+    if "text/plain" in resp.get("content", {}):
+        ok(r.getheader("Content-Type", "").startswith("text/plain"),
+           "%s: %s text/plain as documented" % (what, status))
+        return r.status, raw.decode()
     doc = json.loads(raw)
     schema = resolve(resp["content"]["application/json"]["schema"])
     try:
@@ -332,6 +336,19 @@ raw_call("GET", "/1.0/instances/api1/console",
 raw_call("GET", "/1.0/instances/nope/console",
          headers={"Connection": "Upgrade", "Upgrade": "vessel-console"}, expect=404)
 
+
+# usage, metrics and advice (api1 runs; the sampler's history may be short)
+call("GET", "/1.0/instances/api1/usage", expect=200)
+call("GET", "/1.0/instances/api1/usage?window=30d", expect=200)
+call("GET", "/1.0/instances/api1/usage?window=bad", expect=400)
+call("GET", "/1.0/instances/nope/usage", expect=404)
+call("GET", "/1.0/metrics", expect=200)
+call("GET", "/1.0/advice", expect=200)
+call("GET", "/1.0/advice?instance=api1", expect=200)
+call("GET", "/1.0/advice?instance=nope", expect=404)
+call("POST", "/1.0/instances/api1/advice/apply", {}, 200)
+call("POST", "/1.0/instances/api1/advice/apply", {"x": 1}, 400)
+call("POST", "/1.0/instances/nope/advice/apply", {}, 404)
 _, d = call("DELETE", "/1.0/instances/api1?force=1", expect=202)
 if d:
     wait(d)
