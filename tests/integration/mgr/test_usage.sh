@@ -82,6 +82,17 @@ check "  ... OOM kills in the evidence, a larger limit" jq -e \
 wait_advice "idle: flagged idle" idle idle ""
 not_idle() { api "/1.0/advice?instance=$1" | jq -e '.metadata | map(select(.kind == "idle")) | length == 0'; }
 check "big is not idle" not_idle big
+# the policies' idleness (idle.c) reads the same history: a running
+# instance with no activity is sprawl once the default project's idle.after
+# has passed, a busy one is not
+check "default project: idle.after=4s" v project policy set default idle.after=4s
+sprawl_idle() { api /1.0/sprawl | jq -e --arg n "$1" '[.metadata[] | select(.kind == "idle" and .name == $n)] | length == 1' >/dev/null; }
+deadline=$((SECONDS + 120))
+until sprawl_idle idle || [ $SECONDS -ge $deadline ]; do sleep 0.5; done
+check "sprawl lists the running idle instance as idle" sprawl_idle idle
+not_sprawl_idle() { ! sprawl_idle "$1"; }
+check "  ... and not the busy one" not_sprawl_idle big
+check "default project: idle.after unset" v project policy unset default idle.after
 check "vessel advise lists all three" sh -c 'v advise >"$0/advise.txt" && grep -q "^big: over-provisioned: limits.memory" "$0/advise.txt" && grep -q "^small: starved: limits.memory" "$0/advise.txt" && grep -q "^idle: idle" "$0/advise.txt"' "$T"
 
 # apply live
