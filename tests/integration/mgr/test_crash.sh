@@ -138,6 +138,9 @@ check "its layers are gone" sh -c "test ! -e '$STATE/images/layers/$h1' && test 
 check "delete everything" v delete --force r1 r2 r3 r4 s1
 check "list empty" test -z "$(v list --format csv)"
 stop_daemon
-check "no host object left (mounts, cgroups, processes)" test "$(host_objects)" = "$before"
+after=$(host_objects)
+check "no host object left (mounts, cgroups, processes)" test "$after" = "$before"
+[ "$after" = "$before" ] || diff <(echo "$before") <(echo "$after") | head -20 | sed 's/^/    /'
+
 check "no container state left" test -z "$(find "$STATE/runtime" "$STATE/containers" -mindepth 1)"
 finish

@@ -36,17 +36,23 @@ objects() {
 	ip -o link | sed -E 's/^[0-9]+: //; s/[:@].*//' | grep -E '^(vb|vv|vt|tap-?vs|vessel)' | sort
 	nft list tables 2>/dev/null | grep -i vessel | sort
 	echo "## mounts"
-	grep -E "$T|vessel-[0-9a-f]{16}" /proc/self/mountinfo | awk '{print $5, $9}' | sort
+	grep -F "$T" /proc/self/mountinfo | awk '{print $5, $9}' | sort
 	echo "## loop devices"
 	losetup -a 2>/dev/null | grep -F "$T" | sort
-	echo "## cgroups"
-	find /sys/fs/cgroup -maxdepth 3 -type d -regextype posix-extended \
-		-regex '.*/vessel-(vm-)?[0-9a-f]{16}' 2>/dev/null | sort
-	echo "## processes"
-	grep -lE '/vessel-(vm-)?[0-9a-f]{16}$' /proc/[0-9]*/cgroup 2>/dev/null | sort
+	# cgroups and their processes: of this test's instances only (other
+	# work on the host may run vesseld instances meanwhile)
+	local id
+	echo "## cgroups and processes"
+	for id in $(sort -u "$T/ids" 2>/dev/null); do
+		find /sys/fs/cgroup -maxdepth 3 -type d \( -name "$id" -o -name "vessel-vm-${id#vessel-}" \) 2>/dev/null
+		grep -lE "/(vessel-vm-)?${id#vessel-}\$|/$id\$" /proc/[0-9]*/cgroup 2>/dev/null
+	done | sort
 	pgrep -a -f -- "$STATE/" 2>/dev/null | sed 's/^[0-9]* //' | sort
 }
+: >"$T/ids"
 before=$(objects)
+# ids: remember the instances' runtime ids (their cgroups are listed)
+ids() { sqlite3 "$STATE/vessel.db" "SELECT runtime_id FROM instances" >>"$T/ids"; }
 
 start_daemon || exit 1
 check "network n1 (NAT)" v network create n1 --subnet 10.203.9.0/24
@@ -63,6 +69,21 @@ check "pause and resume b" sh -c "v pause b && v resume b"
 check "restart c" v restart c
 check "snapshot a, restore it" sh -c "v snapshot create a s1 && v snapshot restore a s1"
 check "exec after the restore" test "$(v exec a -- echo ok)" = ok
+ids
+# the listing sees what the session made (so an equal "after" means gone)
+mid=$(objects)
+br1=$(v info n1 --format json 2>/dev/null | jq -r .bridge 2>/dev/null)
+[ -n "$br1" ] && [ "$br1" != null ] || br1=$(v network info n1 --format json | jq -r .bridge)
+ida=$(runtime_id a)
+check "listed: n1's bridge" grep -qx "$br1" <<<"$mid"
+check "listed: a veth" grep -q '^vv' <<<"$mid"
+check "listed: n1's nft table" grep -q "table ip vessel-$br1" <<<"$mid"
+echo "$mid" >"$T/mid"
+check "listed: two dnsmasq" test "$(grep -c 'dnsmasq' "$T/mid")" = 2
+check "listed: a's root mount" grep -q "containers/$ida/rootfs overlay" "$T/mid"
+check "listed: a's cgroups" grep -q "/$ida\$" "$T/mid"
+check "listed: a's processes" grep -q '^/proc/[0-9]*/cgroup$' "$T/mid"
+check "listed: d's volume's loop device" grep -q 'vol.raw' "$T/mid"
 
 # kill -9 of vesseld, the next one reconciles; d is killed meanwhile
 kill -9 "$DPID"
@@ -75,12 +96,14 @@ wait_for "d reconciled to Stopped" sh -c "[ \"\$(v list --format csv | awk -F, '
 check "d is Stopped" test "$(status d)" = Stopped
 
 if v image info vessel-guest >/dev/null 2>&1 && v launch vessel-guest vm1 --vm --network n1 >"$T/vm.out" 2>&1; then
+	ids
 	check "VM on n1 answers" wait_for "vm1 exec" v exec vm1 -- true
 	check "delete the VM" v delete --force vm1
 else
 	echo "note: no VM part (vesseld has no VM driver: $(head -1 "$T/vm.out" 2>/dev/null))"
 fi
 
+ids
 check "delete the containers" v delete --force a b c d
 check "detach and delete the volume" sh -c "v storage volume delete vol"
 check "delete the networks" sh -c "v network delete n1 && v network delete n2"

@@ -30,9 +30,11 @@ as() {
 	local who=$1 method=$2 path=$3 data=()
 	[ $# -ge 4 ] && data=(-H 'Content-Type: application/json' --data "$4")
 	local -n argv=$who
-	"${argv[@]}" curl -s -o "$T/body" -w '%{http_code}' --unix-socket "$SOCK" -X "$method" \
-		"${data[@]}" "http://vessel$path" 2>/dev/null
-	true
+	# the body to stdout (the unprivileged uid cannot write under $T)
+	"${argv[@]}" curl -s -w '\n%{http_code}' --unix-socket "$SOCK" -X "$method" \
+		"${data[@]}" "http://vessel$path" >"$T/resp" 2>/dev/null
+	head -n -1 "$T/resp" >"$T/body"
+	tail -n 1 "$T/resp"
 }
 dump() { sqlite3 "$STATE/vessel.db" .dump; }
 
