@@ -215,6 +215,7 @@ lxd_setup() {
 	$(NSENTER) "$REAPER" "$T/lxd.pid" lxd --group lxd >"$T/lxd.log" 2>&1 &
 	LXD_REAPER=$!
 	lxd waitready --timeout 300 || { echo "  lxd did not start: $(tail -3 "$T/lxd.log")"; return 1; }
+	lxc remote list >/dev/null 2>&1 # the client's first-run greeting, out of the table's way
 	cat >"$T/preseed.yaml" <<-'EOF'
 		config:
 		  images.auto_update_interval: "0"
