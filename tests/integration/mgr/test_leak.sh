@@ -44,8 +44,10 @@ objects() {
 	local id
 	echo "## cgroups and processes"
 	for id in $(sort -u "$T/ids" 2>/dev/null); do
-		find /sys/fs/cgroup -maxdepth 3 -type d \( -name "$id" -o -name "vessel-vm-${id#vessel-}" \) 2>/dev/null
-		grep -lE "/(vessel-vm-)?${id#vessel-}\$|/$id\$" /proc/[0-9]*/cgroup 2>/dev/null
+		# containers: vessel-HEX; VMs: vessel-vm-<runtime id> (CONTRACTS)
+		find /sys/fs/cgroup -maxdepth 3 -type d \( -name "$id" -o -name "vessel-vm-$id" \
+			-o -name "vessel-vm-${id#vessel-}" \) 2>/dev/null
+		grep -lE "/(vessel-vm-)?$id\$|/vessel-vm-${id#vessel-}\$" /proc/[0-9]*/cgroup 2>/dev/null
 	done | sort
 	pgrep -a -f -- "$STATE/" 2>/dev/null | sed 's/^[0-9]* //' | sort
 }
