@@ -138,11 +138,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
+[ -z "${VESSEL_GUEST_DIR:-}" ] && VESSEL_GUEST_DIR=$("$ROOT/guest/build.sh" --print-dir 2>/dev/null)
+export VESSEL_GUEST_DIR
+# the VM driver's options, when this vesseld has one
+VMARGS=()
+if "$VESSELD" --help 2>&1 | grep -q -- '--guest-image' && [ -f "${VESSEL_GUEST_DIR:-}/Image" ]; then
+	VMARGS=(--guest-image "$VESSEL_GUEST_DIR")
+	[ -x "$VMM" ] && VMARGS+=(--vmm "$VMM")
+fi
 unshare --net sleep infinity &
 HOLDER=$!
 sleep 0.2
 nsenter --net=/proc/$HOLDER/ns/net "$VESSELD" --state-dir "$T/state" --socket "$T/vessel.sock" \
-	--runtime "$RT" >"$T/vesseld.log" 2>&1 &
+	--runtime "$RT" "${VMARGS[@]}" >"$T/vesseld.log" 2>&1 &
 DPID=$!
 for _ in $(seq 600); do "$VESSEL" list >/dev/null 2>&1 && break; sleep 0.1; done
 "$ROOT/tests/integration/ct/mkrootfs.sh" "$T/rootfs" >/dev/null
@@ -272,8 +280,7 @@ cleanup_lxd
 # ---- VMs: vessel, vessel-vmm, libvirt 9, QEMU ----
 LIBVIRT_ARG=
 libvirt_start && LIBVIRT_ARG=$VIRSH_URI
-[ -z "${VESSEL_GUEST_DIR:-}" ] && VESSEL_GUEST_DIR=$("$ROOT/guest/build.sh" --print-dir 2>/dev/null)
-export VESSEL_GUEST_DIR VESSEL_VESSEL=$VESSEL
+export VESSEL_VESSEL=$VESSEL
 [ -x "$VMM" ] && export VESSEL_VESSEL_VMM=$VMM
 if "$V" image info vessel-guest >/dev/null 2>&1; then :; else export BENCH_VM_NA="n/a (no VM driver)"; fi
 mkdir -p "$T/vm"

@@ -18,6 +18,14 @@ for c in ip nft nsenter unshare losetup mkfs.ext4 jq; do
 done
 
 private_netns || exit 1
+# the VM part: when this vesseld has a VM driver (--guest-image) and the
+# guest images are built
+VMARGS=()
+if "$VESSELD" --help 2>&1 | grep -q -- '--guest-image' && [ -f "${VESSEL_GUEST_DIR:-}/Image" ] &&
+	[ -c /dev/net/tun ]; then
+	VMARGS=(--guest-image "$VESSEL_GUEST_DIR")
+	[ -x "${VESSEL_VESSEL_VMM:-}" ] && VMARGS+=(--vmm "$VESSEL_VESSEL_VMM")
+fi
 
 # every object, one per line, sorted; ids that the kernel renumbers
 # (ifindex, handles, counters) are left out
@@ -56,7 +64,7 @@ before=$(objects)
 # ids: remember the instances' runtime ids (their cgroups are listed)
 ids() { sqlite3 "$STATE/vessel.db" "SELECT runtime_id FROM instances" >>"$T/ids"; }
 
-start_daemon || exit 1
+start_daemon "${VMARGS[@]}" || exit 1
 check "network n1 (NAT)" v network create n1 --subnet 10.203.9.0/24
 check "network n2 (isolated)" v network create n2 --isolated
 check "launch a on n1" v launch busybox a --network n1
@@ -92,7 +100,7 @@ kill -9 "$DPID"
 wait "$DPID" 2>/dev/null
 DPID=
 for p in $(grep -lE "/$(runtime_id d)\$" /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3); do kill -9 "$p" 2>/dev/null; done
-start_daemon || exit 1
+start_daemon "${VMARGS[@]}" || exit 1
 check "after the restart: a still answers" test "$(v exec a -- echo ok)" = ok
 wait_for "d reconciled to Stopped" sh -c "[ \"\$(v list --format csv | awk -F, '\$1 == \"d\" {print \$3}')\" = Stopped ]"
 check "d is Stopped" test "$(status d)" = Stopped
@@ -100,6 +108,10 @@ check "d is Stopped" test "$(status d)" = Stopped
 if v image info vessel-guest >/dev/null 2>&1 && v launch vessel-guest vm1 --vm --network n1 >"$T/vm.out" 2>&1; then
 	ids
 	check "VM on n1 answers" wait_for "vm1 exec" v exec vm1 -- true
+	objects >"$T/vmmid"
+	check "listed: the VM's TAP" grep -q '^vt' "$T/vmmid"
+	check "listed: the VM's cgroup" grep -q "/vessel-vm-" "$T/vmmid"
+	check "listed: the VM's VMM process" grep -q 'vessel-vmm' "$T/vmmid"
 	check "delete the VM" v delete --force vm1
 else
 	echo "note: no VM part (vesseld has no VM driver: $(head -1 "$T/vm.out" 2>/dev/null))"
