@@ -16,9 +16,16 @@ unix socket, as libvirt drives it).  Rows:
             idle guest at its shell                                  (MiB)
 
 Each row prints the median (and p90 for latencies) of both and the
-vessel/qemu ratio (below 1: vessel is faster/smaller).  libvirt is not
-measured (no libvirt on these hosts); the issue quotes ~28 ms for virsh
-suspend/resume here.
+vessel/qemu ratio (below 1: vessel is faster/smaller).
+
+libvirt 9 (when $BENCH_LIBVIRT_URI names a running libvirtd: run.sh starts
+one) is measured in the same run on the same guest as a transient domain
+(libvirt_peer.py): virsh suspend / resume, setmem --live (until dommemstat's
+actual reaches the target), and the QEMU process's overhead; then virsh
+save (time, file size) and virsh restore (time until virsh returns, and
+whether the restored guest's shell still answers within 20 s), with
+vessel/libvirt ratios.  vessel's snapshot and restore rows are
+snapshot_bench.py's (the next part of run.sh).
 """
 import json
 import os
@@ -33,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration", "vm", "guest"))
 import vmapi  # noqa: E402
 import vmconsole as vc  # noqa: E402
+import libvirt_peer  # noqa: E402
 
 MiB = 1 << 20
 MEM = "256M"
@@ -138,6 +146,9 @@ class QemuCtl:
 
 
 def start(kind, gdir, work):
+    if kind == "libvirt":
+        vm = libvirt_peer.LibvirtVM(os.environ["BENCH_LIBVIRT_URI"], gdir, work, "vbench-lc")
+        return vm, vm
     m = vc.Machine(gdir, cpus=1, mem=MEM, timeout=1200)
     sock = os.path.join(work, kind + ".sock")
     argv = m.argv(kind, vc.vmm_program(kind))
@@ -204,7 +215,11 @@ def main():
         kinds.insert(0, "vessel")
     else:
         print("bench/lifecycle: vessel-vmm not found (VESSEL_VESSEL_VMM=%r); QEMU only" % vmm)
+    uri = os.environ.get("BENCH_LIBVIRT_URI", "")
+    if uri and libvirt_peer.available(uri):
+        kinds.append("libvirt")
     work = tempfile.mkdtemp(prefix="vessel-bench-lifecycle-")
+    os.chmod(work, 0o755)  # libvirt's QEMU may run as libvirt-qemu
     res = {k: {"pause": [], "resume": [], "balloon": [], "overhead": []} for k in kinds}
     running = {}
     try:
@@ -212,8 +227,8 @@ def main():
             running[kind] = start(kind, gdir, work)
         for kind in kinds:  # settle: let both guests go idle
             running[kind][0].run("sleep 1", timeout=120)
-            res[kind]["overhead"].append(overhead_mib(running[kind][0].proc.pid,
-                                                      vc_ram_bytes()))
+            pid = running[kind][0].pid if kind == "libvirt" else running[kind][0].proc.pid
+            res[kind]["overhead"].append(overhead_mib(pid, vc_ram_bytes()))
         for i in range(iters):
             for kind in kinds:
                 con, ctl = running[kind]
@@ -226,13 +241,26 @@ def main():
                 con, ctl = running[kind]
                 res[kind]["balloon"].append(balloon_ms(ctl, 256 - SHRINK_MIB))
                 res[kind]["balloon"].append(balloon_ms(ctl, 256))
+        if "libvirt" in kinds:
+            lv = running["libvirt"][0]
+            path = os.path.join(work, "libvirt.save")
+            save_ms, save_mib = lv.save(path)
+            restore_ms, answers = lv.restore(path)
+            saved = (save_ms, save_mib, restore_ms, answers)
         for kind in kinds:
             con, ctl = running[kind]
+            if kind == "libvirt":
+                con.close()
+                continue
             ctl.close()
             con.send("poweroff -f\n")
             con.wait_exit(120)
-    except (vc.TestFailure, OSError) as e:
-        print("bench/lifecycle: failed: %s (logs in %s)" % (str(e).splitlines()[0], work))
+    except (vc.TestFailure, OSError, subprocess.TimeoutExpired) as e:
+        import traceback
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        print("bench/lifecycle: failed: %s at %s:%d (logs in %s)"
+              % ((str(e).splitlines() or [""])[0], os.path.basename(where.filename),
+                 where.lineno, work))
         for con, ctl in running.values():
             con.close()
         return 1
@@ -241,7 +269,9 @@ def main():
 
     print("bench/lifecycle: %s guest, 1 hart, %d pause/resume pairs, %d balloon moves "
           "of %d MiB" % (MEM, iters, len(res[kinds[0]]["balloon"]), SHRINK_MIB))
-    print("  %-30s %14s %14s %8s" % ("", "vessel-vmm", "qemu (QMP)", "ratio"))
+    lv = "libvirt" in res
+    print("  %-30s %14s %14s %8s %14s %8s" % ("", "vessel-vmm", "qemu (QMP)", "v/qemu",
+                                            "libvirt" if lv else "", "v/libvirt" if lv else ""))
     rows = [("pause (ms, median)", "pause", statistics.median),
             ("pause (ms, p90)", "pause", p90),
             ("resume (ms, median)", "resume", statistics.median),
@@ -252,8 +282,21 @@ def main():
         v = agg(res["vessel"][key]) if "vessel" in res else None
         q = agg(res["qemu"][key])
         ratio = "%8.3f" % (v / q) if v is not None and q else "%8s" % "-"
-        print("  %-30s %14s %14.3f %s" % (label, "-" if v is None else "%.3f" % v, q, ratio))
-    print("  (libvirt virsh suspend/resume, quoted by the issue for this host: ~28 ms)")
+        lcol = ""
+        if lv:
+            x = agg(res["libvirt"][key])
+            lcol = " %14.3f %8s" % (x, "%.3f" % (v / x) if v is not None and x else "-")
+        print("  %-30s %14s %14.3f %s%s" % (label, "-" if v is None else "%.3f" % v, q, ratio,
+                                           lcol))
+    if lv:
+        print("  libvirt (virsh, same guest): save %.1f ms, file %.1f MiB; restore %.1f ms; "
+              "restored guest %s" % (saved[0], saved[1], saved[2],
+                                     "answers" if saved[3] else "HUNG (no answer in 20 s)"))
+        print("  (libvirt latencies include the virsh process, as a libvirt user pays it; "
+              "vessel's save/restore: the snapshot rows below)")
+    else:
+        print("  (libvirt not running: virsh suspend/resume, quoted by the issue for this "
+              "host: ~28 ms)")
     return 0
 
 

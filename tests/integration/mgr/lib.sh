@@ -81,13 +81,21 @@ stop_daemon() {
 }
 
 # host objects of the manager: overlay mounts of instance roots, cgroups
-# named vessel-<16 hex>, and the processes inside those cgroups
+# named vessel-<16 hex>, and the processes inside those cgroups.  The
+# instances of another vesseld (another state dir: other work on the host,
+# e.g. a second test run) are left out, known by their root's mount.
 host_objects() {
-	grep -E ' overlay .*upperdir=[^,]*/containers/vessel-[0-9a-f]{16}/upper' /proc/self/mountinfo |
-		awk '{print "mount", $5}' | sort
-	find /sys/fs/cgroup -maxdepth 2 -type d -regextype posix-extended \
-		-regex '.*/vessel-[0-9a-f]{16}' 2>/dev/null | sed 's/^/cgroup /' | sort
-	grep -lE '/vessel-[0-9a-f]{16}$' /proc/[0-9]*/cgroup 2>/dev/null | sed 's/^/process /' | sort
+	local others
+	others=$(grep -E ' overlay .*upperdir=[^,]*/containers/vessel-[0-9a-f]{16}/upper' /proc/self/mountinfo |
+		grep -vF "upperdir=$STATE/" | grep -oE 'vessel-[0-9a-f]{16}/upper' | cut -d/ -f1 | sort -u)
+	{
+		grep -E ' overlay .*upperdir=[^,]*/containers/vessel-[0-9a-f]{16}/upper' /proc/self/mountinfo |
+			awk '{print "mount", $5}'
+		find /sys/fs/cgroup -maxdepth 2 -type d -regextype posix-extended \
+			-regex '.*/vessel-[0-9a-f]{16}' 2>/dev/null | sed 's/^/cgroup /'
+		grep -HE '/vessel-[0-9a-f]{16}$' /proc/[0-9]*/cgroup 2>/dev/null |
+			sed -E 's|^(/proc/[0-9]+/cgroup):.*/(vessel-[0-9a-f]{16})$|process \1 \2|'
+	} | grep -vF "${others:-//none//}" | sed -E 's/^(process [^ ]+) .*/\1/' | sort -u
 }
 
 cleanup() {

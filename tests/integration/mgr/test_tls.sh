@@ -35,7 +35,7 @@ tcurl() {
 	in_netns curl -s -o "$T/body" -w '%{http_code}' --cacert "$STATE/server.crt" "$@" "$URL$path"
 }
 # (refusals are recorded in the audit log: checked apart from the dump)
-dbdump() { sqlite3 "$STATE/vessel.db" .dump | grep -v '^INSERT INTO audit_log '; }
+dbdump() { sqlite3 "$STATE/vessel.db" .dump | grep -v -e '^INSERT INTO audit_log ' -e '^INSERT INTO instance_usage '; }
 # rlist REMOTE-OPTIONS...: the CLI over TLS lists c1
 rlist() { in_netns v "$@" list --format csv >"$T/rlist" && grep -q '^c1,' "$T/rlist"; }
 # rexec REMOTE: exec over TLS prints its output

@@ -14,7 +14,7 @@ done
 start_daemon || exit 1
 POOL=$STATE/storage/default
 # (refusals are recorded in the audit log, and only there)
-dbdump() { sqlite3 "$STATE/vessel.db" .dump | grep -v '^INSERT INTO audit_log '; }
+dbdump() { sqlite3 "$STATE/vessel.db" .dump | grep -v -e '^INSERT INTO audit_log ' -e '^INSERT INTO instance_usage '; }
 # no loop device on a file of this state dir, no mount of a volume
 no_volume_leak() {
 	! losetup -a | grep -q "$POOL/" && ! grep -q "/volumes/" /proc/self/mountinfo
