@@ -22,17 +22,22 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: vesseld [--state-dir DIR] [--socket PATH] [--group NAME] [--runtime PATH]\n"
-		"               [--busybox PATH|none] [--listen ADDR:PORT] [--debug]\n\n"
-		"  --state-dir DIR   database, images and containers (default /var/lib/vessel)\n"
-		"  --socket PATH     the API's unix socket (default /run/vessel/vessel.sock)\n"
-		"  --group NAME      group allowed on the socket besides root (default vessel)\n"
-		"  --runtime PATH    the vessel-runtime binary (default: next to vesseld)\n"
-		"  --busybox PATH    static busybox for the built-in image (default /bin/busybox)\n"
-		"  --listen ADDR:PORT  also serve TLS there, to clients whose certificate\n"
-		"                    is in the trust store (vessel config trust add)\n"
-		"  --debug           log debug messages\n");
+	fprintf(
+	    out,
+	    "usage: vesseld [--state-dir DIR] [--socket PATH] [--group NAME] [--runtime PATH]\n"
+	    "               [--busybox PATH|none] [--listen ADDR:PORT] [--ui-listen ADDR:PORT]\n"
+	    "               [--ui-dir DIR] [--debug]\n\n"
+	    "  --state-dir DIR   database, images and containers (default /var/lib/vessel)\n"
+	    "  --socket PATH     the API's unix socket (default /run/vessel/vessel.sock)\n"
+	    "  --group NAME      group allowed on the socket besides root (default vessel)\n"
+	    "  --runtime PATH    the vessel-runtime binary (default: next to vesseld)\n"
+	    "  --busybox PATH    static busybox for the built-in image (default /bin/busybox)\n"
+	    "  --listen ADDR:PORT  also serve TLS there, to clients whose certificate\n"
+	    "                    is in the trust store (vessel config trust add)\n"
+	    "  --ui-listen ADDR:PORT  serve the web UI over plain HTTP on a loopback\n"
+	    "                    address; its API needs the token in STATE/ui-token\n"
+	    "  --ui-dir DIR      the web UI's files (default: installed beside vesseld)\n"
+	    "  --debug           log debug messages\n");
 }
 
 /* vessel-runtime next to us (installed), in the build tree, or on PATH. */
@@ -63,9 +68,43 @@ static char *find_runtime(void)
 	return strdup("/usr/local/bin/vessel-runtime");
 }
 
+/* The web UI's bundle: installed (sbin/../share/vessel/ui) or in the build
+ * tree (build/cmd/vesseld/../../ui); NULL when neither holds index.html. */
+static char *find_ui_dir(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return NULL;
+	self[n] = 0;
+	char *dir = dirname(self);
+	const char *cands[] = { "../share/vessel/ui", "../../ui" };
+	for (size_t i = 0; i < 2; i++) {
+		char *p = NULL;
+		if (asprintf(&p, "%s/%s/index.html", dir, cands[i]) < 0)
+			return NULL;
+		char *real = realpath(p, NULL);
+		free(p);
+		if (real) {
+			*strrchr(real, '/') = 0;
+			return real;
+		}
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
-	enum { OPT_STATE = 256, OPT_SOCKET, OPT_GROUP, OPT_RUNTIME, OPT_BUSYBOX, OPT_LISTEN };
+	enum {
+		OPT_STATE = 256,
+		OPT_SOCKET,
+		OPT_GROUP,
+		OPT_RUNTIME,
+		OPT_BUSYBOX,
+		OPT_LISTEN,
+		OPT_UI_LISTEN,
+		OPT_UI_DIR
+	};
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -73,6 +112,8 @@ int main(int argc, char **argv)
 		{ "runtime", required_argument, NULL, OPT_RUNTIME },
 		{ "busybox", required_argument, NULL, OPT_BUSYBOX },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "ui-listen", required_argument, NULL, OPT_UI_LISTEN },
+		{ "ui-dir", required_argument, NULL, OPT_UI_DIR },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -92,6 +133,8 @@ int main(int argc, char **argv)
 		case OPT_RUNTIME: runtime = optarg; break;
 		case OPT_BUSYBOX: mo.busybox_path = strcmp(optarg, "none") ? optarg : NULL; break;
 		case OPT_LISTEN: ao.listen = optarg; break;
+		case OPT_UI_LISTEN: ao.ui_listen = optarg; break;
+		case OPT_UI_DIR: ao.ui_dir = optarg; break;
 		case 'd': debug = true; break;
 		case 'v': printf("vesseld 0.1.0\n"); return 0;
 		case 'h': usage(stdout); return 0;
@@ -112,6 +155,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	mo.runtime_path = rt;
+	char *ui_dir = ao.ui_dir ? NULL : find_ui_dir();
+	if (!ao.ui_dir)
+		ao.ui_dir = ui_dir;
 
 	/* signals: handled by sigwait in this thread only */
 	signal(SIGPIPE, SIG_IGN);
@@ -127,6 +173,7 @@ int main(int argc, char **argv)
 	if (mgr_open(&mo, &m, &err) < 0) {
 		fprintf(stderr, "vesseld: error: %s\n", err.msg);
 		free(rt);
+		free(ui_dir);
 		return 1;
 	}
 	struct mgr_api *api;
@@ -134,6 +181,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vesseld: error: %s\n", err.msg);
 		mgr_close(m);
 		free(rt);
+		free(ui_dir);
 		return 1;
 	}
 	vs_log(VS_LOG_INFO, "serving on %s (state %s, runtime %s)",
@@ -146,5 +194,6 @@ int main(int argc, char **argv)
 	mgr_api_stop(api);
 	mgr_close(m);
 	free(rt);
+	free(ui_dir);
 	return 0;
 }

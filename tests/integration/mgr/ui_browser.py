@@ -1,0 +1,197 @@
+#!/usr/bin/python3
+"""ui_browser.py URL TOKEN WORKDIR - drive vessel's web UI in headless Chromium.
+
+Run by test_ui.sh (inside the daemon's private network namespace) with the
+UI listener's URL and token.  Through the page only (clicks and typing, no
+API calls of its own except to learn which optional routes the server has):
+launch a busybox container, see it Running, select it, check the usage
+charts draw data (uPlot canvas with the series' colour, series length > 0)
+or, on a vesseld without the usage routes, the "not available" state;
+snapshot it, apply advice (when the server gives some), stop it and see it
+Stopped.  Prints one "ok:"/"FAIL:" line per check and
+"N passed, N failed" at the end; exit status 0 only when all passed.
+"""
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+URL, TOKEN, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
+NAME = "web1"
+DEADLINE = 90  # seconds per wait: generous, the machine may be loaded
+passed = failed = 0
+
+
+def check(desc, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok: {desc}", flush=True)
+    else:
+        failed += 1
+        print(f"FAIL: {desc} {detail}", flush=True)
+    return ok
+
+
+def route_status(path, method="GET"):
+    """HTTP status of an API route (to know what this vesseld has)."""
+    req = urllib.request.Request(URL + path, method=method,
+                                 headers={"Authorization": "Bearer " + TOKEN})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        try:
+            return e.code, json.load(e)
+        except ValueError:
+            return e.code, None
+
+
+def has_route(path):
+    st, body = route_status(path)
+    return not (st == 404 and body and body.get("error") == "not found")
+
+
+def wait(desc, fn, deadline=DEADLINE):
+    """Poll fn until it returns a true value; check() the outcome."""
+    end = time.monotonic() + deadline
+    last = None
+    while time.monotonic() < end:
+        try:
+            v = fn()
+            if v:
+                check(desc, True)
+                return v
+        except (StaleElementReferenceException, WebDriverException) as e:
+            last = e
+        time.sleep(0.2)
+    check(desc, False, f"(timed out after {deadline} s{'; ' + str(last).splitlines()[0] if last else ''})")
+    return None
+
+
+def text_of(drv, css):
+    els = drv.find_elements(By.CSS_SELECTOR, css)
+    return els[0].text if els else None
+
+
+def row_state(drv):
+    return text_of(drv, f'tr[data-instance="{NAME}"] .state')
+
+
+def click(drv, css):
+    drv.find_element(By.CSS_SELECTOR, css).click()
+
+
+# pixels of the series' stroke colour in a chart's canvas (uPlot draws the
+# grid and axes in grey, so these come from the data line only)
+PIXELS_JS = """
+const c = document.querySelector('.chart[data-chart="' + arguments[0] + '"] canvas');
+if (!c) return -1;
+const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+const [r, g, b] = arguments[1];
+let n = 0;
+for (let i = 0; i < d.length; i += 4)
+  if (d[i + 3] > 200 && Math.abs(d[i] - r) < 40 && Math.abs(d[i + 1] - g) < 40 && Math.abs(d[i + 2] - b) < 40) n++;
+return n;
+"""
+
+
+def main():
+    usage = has_route(f"/1.0/advice")
+    policy = has_route("/1.0/audit")
+    print(f"info: server has usage routes: {usage}, policy routes: {policy}", flush=True)
+
+    opts = webdriver.ChromeOptions()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--no-first-run", "--disable-extensions", "--window-size=1400,1200",
+              f"--user-data-dir={WORK}/profile"):
+        opts.add_argument(a)
+    opts.binary_location = "/usr/bin/chromium"
+    svc = Service(executable_path="/usr/bin/chromedriver", log_output=f"{WORK}/chromedriver.log")
+    drv = webdriver.Chrome(service=svc, options=opts)
+    try:
+        drv.set_page_load_timeout(DEADLINE)
+        drv.get(URL + "/ui/#token=" + TOKEN)
+        wait("the dashboard loads (launch form shown)",
+             lambda: drv.find_elements(By.ID, "launch-name"))
+        check("the token left the address bar", "token" not in drv.current_url, drv.current_url)
+        wait("the instance list is loaded (0 instances)",
+             lambda: text_of(drv, "#count-instances") == "0")
+
+        # launch
+        drv.find_element(By.ID, "launch-name").send_keys(NAME)
+        img = drv.find_element(By.ID, "launch-image")
+        img.clear()
+        img.send_keys("busybox")
+        click(drv, "#launch-btn")
+        wait(f"{NAME} is listed Running after Launch", lambda: row_state(drv) == "Running")
+        wait("the summary counts 1 running", lambda: text_of(drv, "#count-running") == "1")
+
+        # select it: the detail card with its charts (or "not available")
+        click(drv, f'tr[data-instance="{NAME}"] td')
+        wait("the instance's detail card opens",
+             lambda: drv.find_elements(By.CSS_SELECTOR, f'#detail[data-instance="{NAME}"]'))
+        if usage:
+            wait("the CPU chart has series data",
+                 lambda: int(drv.find_element(By.CSS_SELECTOR, '.chart[data-chart="cpu"]')
+                             .get_attribute("data-points") or 0) > 0)
+            for chart, rgb in (("cpu", (37, 99, 235)), ("memory", (21, 128, 61))):
+                n = wait(f"the {chart} chart's canvas draws its series",
+                         lambda: (lambda v: v if v > 20 else 0)(
+                             drv.execute_script(PIXELS_JS, chart, list(rgb))))
+                print(f"info: {chart} chart: {n} series pixels", flush=True)
+        else:
+            wait("usage charts: 'not available' shown (no usage routes on this server)",
+                 lambda: drv.find_elements(By.CSS_SELECTOR, '#detail [data-na="1"]'))
+
+        # snapshot
+        click(drv, f'tr[data-instance="{NAME}"] button[data-action="snapshot"]')
+        wait("Snapshot: the detail card lists 1 snapshot",
+             lambda: drv.find_elements(By.CSS_SELECTOR, '#detail [data-snapshots="1"]'))
+
+        # advice
+        if usage:
+            btn = wait("advice for the instance is shown with Apply",
+                       lambda: drv.find_elements(By.ID, "apply-advice"), deadline=120)
+            if btn:
+                btn[0].click()
+                wait("Apply advice reports success",
+                     lambda: "Applied the advice" in (text_of(drv, "#toast") or ""))
+        else:
+            click(drv, "#tab-advice")
+            wait("advice and sprawl: 'not available' shown (no usage/policy routes)",
+                 lambda: len(drv.find_elements(By.CSS_SELECTOR, '#advice [data-na="1"]')) == 1
+                 and (policy or drv.find_elements(By.CSS_SELECTOR, '#sprawl [data-na="1"]')))
+            click(drv, "#tab-audit")
+            if not policy:
+                wait("audit: 'not available' shown (no policy routes)",
+                     lambda: drv.find_elements(By.CSS_SELECTOR, '#audit [data-na="1"]'))
+            click(drv, "#tab-overview")
+
+        # stop
+        wait(f"{NAME} still Running", lambda: row_state(drv) == "Running")
+        click(drv, f'tr[data-instance="{NAME}"] button[data-action="stop"]')
+        wait(f"{NAME} is listed Stopped after Stop", lambda: row_state(drv) == "Stopped")
+
+        errors = [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"
+                  and "404" not in e.get("message", "")]
+        check("no JavaScript errors in the console", not errors, json.dumps(errors)[:500])
+    finally:
+        try:
+            drv.save_screenshot(f"{WORK}/ui.png")
+        except WebDriverException:
+            pass
+        drv.quit()
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
