@@ -79,13 +79,6 @@ function bytes(n) {
   }
   return (i ? n.toFixed(1) : n.toFixed(0)) + ' ' + UNITS[i];
 }
-function parseSize(s) {
-  if (s === undefined || s === null || s === '') return null;
-  const m = String(s).match(/^(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B?)?$/i);
-  if (!m) return null;
-  const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2].toUpperCase()];
-  return Number(m[1]) * mult;
-}
 function when(s) {
   if (!s) return '—';
   const d = new Date(s);
@@ -210,12 +203,17 @@ function Launch({ onDone, toast }) {
   const [name, setName] = useState('');
   const [image, setImage] = useState('busybox');
   const [type, setType] = useState('container');
+  const [cpu, setCpu] = useState('');
+  const [mem, setMem] = useState('');
   const [busy, setBusy] = useState(false);
   const submit = async (e) => {
     e.preventDefault();
     setBusy(true);
+    const config = {};
+    if (cpu.trim()) config['limits.cpu'] = cpu.trim();
+    if (mem.trim()) config['limits.memory'] = mem.trim();
     try {
-      await api('POST', '/1.0/instances', { name, type, start: true, source: { type: 'image', alias: image } });
+      await api('POST', '/1.0/instances', { name, type, start: true, config, source: { type: 'image', alias: image } });
       toast(`Launched ${name}`);
       setName('');
       onDone();
@@ -231,6 +229,8 @@ function Launch({ onDone, toast }) {
       <option value="container">container</option>
       <option value="virtual-machine">virtual machine</option>
     </select>
+    <input id="launch-cpu" size="6" placeholder="CPUs" title="limits.cpu (e.g. 2)" value=${cpu} onInput=${(e) => setCpu(e.target.value)} />
+    <input id="launch-memory" size="9" placeholder="memory" title="limits.memory (e.g. 256MiB)" value=${mem} onInput=${(e) => setMem(e.target.value)} />
     <button id="launch-btn" class="primary" disabled=${busy || !name}>${busy ? 'Launching…' : 'Launch'}</button>
   </form>`;
 }
@@ -283,13 +283,13 @@ function InstanceDetail({ inst, advice, onDone, toast, tick }) {
     <h2>${inst.name} <span class=${'badge ' + inst.status}>${inst.status}</span>
       <span class="sub">${inst.type} · image ${String(inst.image || '').slice(0, 12)} · created ${when(inst.created_at)}</span></h2>
     <p>
-      Limits: CPU <b>${cfg['limits.cpu'] || 'none'}</b>, memory <b>${cfg['limits.memory'] || 'none'}</b>${' '}
+      Limits: CPU <b id="detail-cpu">${cfg['limits.cpu'] || 'none'}</b>, memory <b id="detail-memory">${cfg['limits.memory'] || 'none'}</b>${' '}
       · Expires: <b data-expiry=${inst.expires_at || ''}>${inst.expires_at === undefined ? '—' : inst.expires_at ? `${when(inst.expires_at)} (${relative(inst.expires_at)})` : 'never'}</b>
       · Owner: ${cfg['user.owner'] || '—'} · Project: ${cfg['user.project'] || '—'} · Purpose: ${cfg['user.purpose'] || '—'}
     </p>
     <p>Snapshots: <${Snapshots} inst=${inst} tick=${tick} /></p>
     ${mine.length
-      ? html`<p id="detail-advice">${mine.map((a) => html`<span><span class=${'badge ' + a.kind}>${a.kind}</span> ${a.key ? `${a.key}: ${a.current} → ${a.recommended}` : ''} <span class="muted">${a.impact || ''}</span> </span>`)}
+      ? html`<p id="detail-advice">${mine.map((a) => html`<span class="advice-item" data-key=${a.key || ''} data-recommended=${a.recommended || ''}><span class=${'badge ' + a.kind}>${a.kind}</span> ${a.key ? `${a.key}: ${a.current} → ${a.recommended}` : ''} <span class="muted">${a.impact || ''}</span> </span>`)}
           ${mine.some((a) => a.key) ? html`<button id="apply-advice" class="primary" onClick=${apply}>Apply advice</button>` : null}</p>`
       : null}
     <${UsageCharts} inst=${inst} />

@@ -44,7 +44,13 @@ check "--ui-listen on a non-loopback address is refused" \
 check "--ui-listen [::]:PORT is refused" refused "loopback address is required" --ui-listen "[::]:$PORT"
 check "--ui-listen with a bad address is refused" \
 	refused "--ui-listen nowhere: expected ADDR:PORT" --ui-listen nowhere
-start_daemon --ui-listen 127.0.0.1:$PORT || exit 1
+# with the usage part (vesseld --usage-interval), sample every second and
+# advise after a few seconds of history, so the browser sees charts and advice
+USAGE_OPTS=()
+if "$VESSELD" --help | grep -q -- --usage-interval; then
+	USAGE_OPTS=(--usage-interval 1 --advice-min-history 3)
+fi
+start_daemon --ui-listen 127.0.0.1:$PORT "${USAGE_OPTS[@]}" || exit 1
 TOKEN=$(cat "$STATE/ui-token")
 check "token written, mode 0600" test "$(stat -c %a "$STATE/ui-token")" = 600
 check "token: 64 hex digits" grep -qxE '[0-9a-f]{64}' "$STATE/ui-token"

@@ -130,6 +130,8 @@ def main():
         img = drv.find_element(By.ID, "launch-image")
         img.clear()
         img.send_keys("busybox")
+        drv.find_element(By.ID, "launch-cpu").send_keys("2")
+        drv.find_element(By.ID, "launch-memory").send_keys("256MiB")
         click(drv, "#launch-btn")
         wait(f"{NAME} is listed Running after Launch", lambda: row_state(drv) == "Running")
         wait("the summary counts 1 running", lambda: text_of(drv, "#count-running") == "1")
@@ -138,6 +140,9 @@ def main():
         click(drv, f'tr[data-instance="{NAME}"] td')
         wait("the instance's detail card opens",
              lambda: drv.find_elements(By.CSS_SELECTOR, f'#detail[data-instance="{NAME}"]'))
+        check("  ... with the limits given at launch (2 CPUs, 256MiB)",
+              text_of(drv, "#detail-cpu") == "2" and text_of(drv, "#detail-memory") == "256MiB",
+              f"({text_of(drv, '#detail-cpu')}, {text_of(drv, '#detail-memory')})")
         if usage:
             wait("the CPU chart has series data",
                  lambda: int(drv.find_element(By.CSS_SELECTOR, '.chart[data-chart="cpu"]')
@@ -158,12 +163,18 @@ def main():
 
         # advice
         if usage:
-            btn = wait("advice for the instance is shown with Apply",
-                       lambda: drv.find_elements(By.ID, "apply-advice"), deadline=120)
+            btn = wait("advice for the instance is shown with Apply (over-provisioned CPU)",
+                       lambda: drv.find_elements(By.CSS_SELECTOR, '#detail [data-key="limits.cpu"]')
+                       and drv.find_elements(By.ID, "apply-advice"), deadline=120)
             if btn:
+                rec = drv.find_element(By.CSS_SELECTOR, '#detail [data-key="limits.cpu"]') \
+                         .get_attribute("data-recommended")
+                check(f"  ... recommending fewer CPUs than 2 ({rec})", rec.isdigit() and int(rec) < 2)
                 btn[0].click()
                 wait("Apply advice reports success",
                      lambda: "Applied the advice" in (text_of(drv, "#toast") or ""))
+                wait(f"  ... and the instance's limits.cpu is now {rec}",
+                     lambda: text_of(drv, "#detail-cpu") == rec)
         else:
             click(drv, "#tab-advice")
             wait("advice and sprawl: 'not available' shown (no usage/policy routes)",
