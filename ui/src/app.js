@@ -134,7 +134,7 @@ function Chart({ id, title, data, series, yFmt }) {
       width,
       height: 180,
       series: [{}, ...series],
-      axes: [{}, { values: (u, vals) => vals.map((v) => (yFmt ? yFmt(v) : v)), size: 70 }],
+      axes: [{}, { values: (u, vals) => vals.map((v) => (yFmt ? yFmt(v) : v)), size: yFmt ? 86 : 50 }],
       legend: { show: true },
       scales: { x: { time: true } },
     };
@@ -155,9 +155,9 @@ function Chart({ id, title, data, series, yFmt }) {
 
 const WINDOWS = ['1h', '1d', '30d', '1y'];
 
-function UsageCharts({ inst }) {
+function UsageCharts({ inst, tick }) {
   const [win, setWin] = useState('1h');
-  const [state] = useLoad(() => api('GET', `/1.0/instances/${encodeURIComponent(inst.name)}/usage?window=${win}`), [inst.name, win], 10000);
+  const [state] = useLoad(() => api('GET', `/1.0/instances/${encodeURIComponent(inst.name)}/usage?window=${win}`), [inst.name, win, tick], 10000);
   return html`<div>
     <div class="actions" style="margin-bottom:8px">
       ${WINDOWS.map((w) => html`<button class=${w === win ? 'primary' : ''} onClick=${() => setWin(w)}>${w}</button>`)}
@@ -199,12 +199,13 @@ function LimitBar({ used, limit, fmt }) {
   return html`<span><span class="bar"><i style=${`width:${pct}%`}></i></span>${fmt(used)} / ${fmt(limit)}</span>`;
 }
 
-function Launch({ onDone, toast }) {
+function Launch({ onDone, toast, policy }) {
   const [name, setName] = useState('');
   const [image, setImage] = useState('busybox');
   const [type, setType] = useState('container');
   const [cpu, setCpu] = useState('');
   const [mem, setMem] = useState('');
+  const [expires, setExpires] = useState('');
   const [busy, setBusy] = useState(false);
   const submit = async (e) => {
     e.preventDefault();
@@ -212,8 +213,10 @@ function Launch({ onDone, toast }) {
     const config = {};
     if (cpu.trim()) config['limits.cpu'] = cpu.trim();
     if (mem.trim()) config['limits.memory'] = mem.trim();
+    const body = { name, type, start: true, config, source: { type: 'image', alias: image } };
+    if (policy && expires.trim()) body.expires = expires.trim();
     try {
-      await api('POST', '/1.0/instances', { name, type, start: true, config, source: { type: 'image', alias: image } });
+      await api('POST', '/1.0/instances', body);
       toast(`Launched ${name}`);
       setName('');
       onDone();
@@ -231,6 +234,7 @@ function Launch({ onDone, toast }) {
     </select>
     <input id="launch-cpu" size="6" placeholder="CPUs" title="limits.cpu (e.g. 2)" value=${cpu} onInput=${(e) => setCpu(e.target.value)} />
     <input id="launch-memory" size="9" placeholder="memory" title="limits.memory (e.g. 256MiB)" value=${mem} onInput=${(e) => setMem(e.target.value)} />
+    ${policy ? html`<input id="launch-expires" size="10" placeholder="expires" title="an expiry: a duration (7d, 12h) or a date" value=${expires} onInput=${(e) => setExpires(e.target.value)} />` : null}
     <button id="launch-btn" class="primary" disabled=${busy || !name}>${busy ? 'Launching…' : 'Launch'}</button>
   </form>`;
 }
@@ -267,6 +271,25 @@ function Snapshots({ inst, tick }) {
       : html`<span data-snapshots=${list.length}>${list.map((s) => html`<span class="badge mono">${String(s.name || s).split('/').pop()}</span> `)}</span>`}<//>`;
 }
 
+function ExpiryEdit({ inst, onDone, toast }) {
+  const [v, setV] = useState('');
+  const submit = async (e) => {
+    e.preventDefault();
+    try {
+      await api('PATCH', `/1.0/instances/${encodeURIComponent(inst.name)}`, { expires: v.trim() });
+      toast(`Expiry of ${inst.name} set to ${v.trim()}`);
+      setV('');
+    } catch (err) {
+      toast(`Expiry of ${inst.name}: ${err.message}`, true);
+    }
+    onDone();
+  };
+  return html`<form class="launch" style="display:inline-flex" onSubmit=${submit}>
+    <input id="expiry-input" size="12" placeholder="7d, date, never" value=${v} onInput=${(e) => setV(e.target.value)} />
+    <button id="expiry-set" disabled=${!v.trim()}>Set expiry</button>
+  </form>`;
+}
+
 function InstanceDetail({ inst, advice, onDone, toast, tick }) {
   const mine = (advice || []).filter((a) => a.instance === inst.name);
   const apply = async () => {
@@ -287,19 +310,20 @@ function InstanceDetail({ inst, advice, onDone, toast, tick }) {
       · Expires: <b data-expiry=${inst.expires_at || ''}>${inst.expires_at === undefined ? '—' : inst.expires_at ? `${when(inst.expires_at)} (${relative(inst.expires_at)})` : 'never'}</b>
       · Owner: ${cfg['user.owner'] || '—'} · Project: ${cfg['user.project'] || '—'} · Purpose: ${cfg['user.purpose'] || '—'}
     </p>
+    ${'expires_at' in inst ? html`<p>Change the expiry: <${ExpiryEdit} inst=${inst} onDone=${onDone} toast=${toast} /></p>` : null}
     <p>Snapshots: <${Snapshots} inst=${inst} tick=${tick} /></p>
     ${mine.length
       ? html`<p id="detail-advice">${mine.map((a) => html`<span class="advice-item" data-key=${a.key || ''} data-recommended=${a.recommended || ''}><span class=${'badge ' + a.kind}>${a.kind}</span> ${a.key ? `${a.key}: ${a.current} → ${a.recommended}` : ''} <span class="muted">${a.impact || ''}</span> </span>`)}
           ${mine.some((a) => a.key) ? html`<button id="apply-advice" class="primary" onClick=${apply}>Apply advice</button>` : null}</p>`
       : null}
-    <${UsageCharts} inst=${inst} />
+    <${UsageCharts} inst=${inst} tick=${tick} />
   </section>`;
 }
 
-function Instances({ list, selected, select, onDone, toast, usage }) {
+function Instances({ list, selected, select, onDone, toast, usage, policy }) {
   return html`<section class="card">
     <h2>Instances <span class="sub">${list.length} total</span></h2>
-    <${Launch} onDone=${onDone} toast=${toast} />
+    <${Launch} onDone=${onDone} toast=${toast} policy=${policy} />
     <table id="instances">
       <thead><tr><th>Name</th><th>State</th><th>Type</th><th>CPU</th><th>Memory</th><th>Expires</th><th>Owner</th><th></th></tr></thead>
       <tbody>
@@ -316,7 +340,7 @@ function Instances({ list, selected, select, onDone, toast, usage }) {
             <td>${u && u.samples && u.samples.length
               ? html`<${LimitBar} used=${u.samples[u.samples.length - 1].memory} limit=${u.limits && u.limits.memory} fmt=${bytes} />`
               : cfg['limits.memory'] || html`<span class="muted">—</span>`}</td>
-            <td>${i.expires_at === undefined ? html`<span class="muted">—</span>` : i.expires_at ? relative(i.expires_at) : 'never'}</td>
+            <td class="expires">${i.expires_at === undefined ? html`<span class="muted">—</span>` : i.expires_at ? relative(i.expires_at) : 'never'}</td>
             <td>${cfg['user.owner'] || html`<span class="muted">—</span>`}</td>
             <td><${InstanceActions} inst=${i} onDone=${onDone} toast=${toast} /></td>
           </tr>`;
@@ -369,14 +393,14 @@ function Audit() {
   };
   return html`<section class="card" id="audit">
     <h2>Audit trail <span class="sub">every change made through the API, hash-chained</span>
-      <button onClick=${check}>Verify chain</button>
-      ${verify && (verify.error ? html`<span class="error">${verify.error}</span>`
-        : verify.ok ? html`<span class="badge ok">chain intact</span>` : html`<span class="badge bad">broken at #${verify.first_bad}</span>`)}</h2>
+      <button id="verify-btn" onClick=${check}>Verify chain</button>
+      ${verify && (verify.error ? html`<span id="verify" class="error">${verify.error}</span>`
+        : verify.ok ? html`<span id="verify" class="badge ok">chain intact</span>` : html`<span id="verify" class="badge bad">broken at #${verify.first_bad}</span>`)}</h2>
     <${Status} state=${state}>${(list) =>
       !list.length
         ? html`<div class="muted">No changes recorded yet.</div>`
         : html`<table><thead><tr><th>#</th><th>Time</th><th>Who</th><th>Request</th><th>Summary</th><th>Status</th></tr></thead>
-          <tbody>${list.slice(-200).reverse().map((r) => html`<tr>
+          <tbody>${list.slice(-200).reverse().map((r) => html`<tr class="audit-row">
             <td>${r.seq}</td><td>${when(r.time)}</td><td class="mono">${String(r.who || '').slice(0, 24)}</td>
             <td class="mono">${r.method} ${r.path}</td><td>${r.summary}</td>
             <td><span class=${'badge ' + (r.status < 400 ? 'ok' : 'bad')}>${r.status}</span></td></tr>`)}</tbody></table>`}<//>
@@ -414,6 +438,8 @@ function App() {
   const [advice] = useLoad(() => api('GET', '/1.0/advice'), [tick], 15000);
   const [sprawl] = useLoad(() => api('GET', '/1.0/sprawl'), [tick], 30000);
   const list = inst.data || [];
+  // the policy part (expiry at launch) is there when its routes answer
+  const policy = !!sprawl.data;
   // the latest hour of usage of each instance, for the table's bars
   const [usage, setUsage] = useState({});
   useEffect(() => {
@@ -453,7 +479,7 @@ function App() {
           <div class="stat"><b>${advice.data ? advice.data.length : '—'}</b><span>advice</span></div>
           <div class="stat"><b>${sprawl.data ? sprawl.data.length : '—'}</b><span>sprawl items</span></div>
         </div>
-        <${Instances} list=${list} selected=${selected} select=${setSelected} onDone=${refresh} toast=${toast} usage=${usage} />
+        <${Instances} list=${list} selected=${selected} select=${setSelected} onDone=${refresh} toast=${toast} usage=${usage} policy=${policy} />
         ${sel ? html`<${InstanceDetail} key=${sel.name} inst=${sel} advice=${advice.data} onDone=${refresh} toast=${toast} tick=${tick} />`
               : html`<div class="card muted">Select an instance to see its usage against its limits, its snapshots and its advice.</div>`}`}
       ${tab === 'advice' && html`<${Advice} state=${advice} onApply=${applyAdvice} /><${Sprawl} state=${sprawl} />`}

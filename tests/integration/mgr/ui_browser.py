@@ -132,9 +132,19 @@ def main():
         img.send_keys("busybox")
         drv.find_element(By.ID, "launch-cpu").send_keys("2")
         drv.find_element(By.ID, "launch-memory").send_keys("256MiB")
+        if policy:
+            wait("the launch form offers an expiry (policy routes)",
+                 lambda: drv.find_elements(By.ID, "launch-expires"))
+            drv.find_element(By.ID, "launch-expires").send_keys("7d")
+        else:
+            check("no expiry field at launch without the policy routes",
+                  not drv.find_elements(By.ID, "launch-expires"))
         click(drv, "#launch-btn")
         wait(f"{NAME} is listed Running after Launch", lambda: row_state(drv) == "Running")
         wait("the summary counts 1 running", lambda: text_of(drv, "#count-running") == "1")
+        if policy:
+            wait("the list shows the expiry given at launch (in 7 d)",
+                 lambda: text_of(drv, f'tr[data-instance="{NAME}"] .expires') == "in 7 d")
 
         # select it: the detail card with its charts (or "not available")
         click(drv, f'tr[data-instance="{NAME}"] td')
@@ -155,6 +165,15 @@ def main():
         else:
             wait("usage charts: 'not available' shown (no usage routes on this server)",
                  lambda: drv.find_elements(By.CSS_SELECTOR, '#detail [data-na="1"]'))
+
+        if policy:
+            first = drv.find_element(By.CSS_SELECTOR, "#detail [data-expiry]").get_attribute("data-expiry")
+            drv.find_element(By.ID, "expiry-input").send_keys("30d")
+            click(drv, "#expiry-set")
+            wait("Set expiry: the list shows the new expiry (in 30 d)",
+                 lambda: text_of(drv, f'tr[data-instance="{NAME}"] .expires') == "in 30 d")
+            check("  ... and the detail's expiry date changed",
+                  drv.find_element(By.CSS_SELECTOR, "#detail [data-expiry]").get_attribute("data-expiry") != first)
 
         # snapshot
         click(drv, f'tr[data-instance="{NAME}"] button[data-action="snapshot"]')
@@ -185,6 +204,19 @@ def main():
                 wait("audit: 'not available' shown (no policy routes)",
                      lambda: drv.find_elements(By.CSS_SELECTOR, '#audit [data-na="1"]'))
             click(drv, "#tab-overview")
+
+        if policy:
+            click(drv, "#tab-advice")
+            wait("sprawl: a table or 'no sprawl' (policy routes)",
+                 lambda: (lambda t: t and "Not available" not in t and "Loading" not in t)(text_of(drv, "#sprawl")))
+            click(drv, "#tab-audit")
+            wait("audit: the UI's launch is recorded, by ui:token",
+                 lambda: any("POST /1.0/instances" in r.text and "ui:token" in r.text
+                             for r in drv.find_elements(By.CSS_SELECTOR, "tr.audit-row")))
+            click(drv, "#verify-btn")
+            wait("audit: Verify chain says intact", lambda: text_of(drv, "#verify") == "chain intact")
+            click(drv, "#tab-overview")
+            click(drv, f'tr[data-instance="{NAME}"] td')
 
         # stop
         wait(f"{NAME} still Running", lambda: row_state(drv) == "Running")
