@@ -118,8 +118,8 @@ rc=$?
 sed 's/^/  browser: /' "$T/browser.out"
 check "the browser test passed (exit status $rc)" test "$rc" = 0
 [ "$rc" = 0 ] || tail -20 "$T/w/chromedriver.log" 2>/dev/null | sed 's/^/    chromedriver: /'
-# VESSEL_UI_SCREENSHOT=FILE.png keeps the browser's last screen
-[ -n "${VESSEL_UI_SCREENSHOT:-}" ] && cp "$T/w/ui.png" "$VESSEL_UI_SCREENSHOT"
+# VESSEL_UI_SCREENSHOTS=DIR keeps the browser's screens (overview, advice, audit)
+[ -n "${VESSEL_UI_SCREENSHOTS:-}" ] && cp "$T"/w/*.png "$VESSEL_UI_SCREENSHOTS/"
 check "the UI's actions are in vesseld's state: web1 Stopped" test "$(status web1)" = Stopped
 check "  ... with the one snapshot taken in the browser" \
 	test "$(v snapshot list web1 --format csv | grep -c '^ui-')" = 1

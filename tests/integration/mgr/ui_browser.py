@@ -209,12 +209,14 @@ def main():
             click(drv, "#tab-advice")
             wait("sprawl: a table or 'no sprawl' (policy routes)",
                  lambda: (lambda t: t and "Not available" not in t and "Loading" not in t)(text_of(drv, "#sprawl")))
+            drv.save_screenshot(f"{WORK}/advice.png")
             click(drv, "#tab-audit")
             wait("audit: the UI's launch is recorded, by ui:token",
                  lambda: any("POST /1.0/instances" in r.text and "ui:token" in r.text
                              for r in drv.find_elements(By.CSS_SELECTOR, "tr.audit-row")))
             click(drv, "#verify-btn")
             wait("audit: Verify chain says intact", lambda: text_of(drv, "#verify") == "chain intact")
+            drv.save_screenshot(f"{WORK}/audit.png")
             click(drv, "#tab-overview")
             click(drv, f'tr[data-instance="{NAME}"] td')
 
@@ -228,7 +230,7 @@ def main():
         check("no JavaScript errors in the console", not errors, json.dumps(errors)[:500])
     finally:
         try:
-            drv.save_screenshot(f"{WORK}/ui.png")
+            drv.save_screenshot(f"{WORK}/overview.png")
         except WebDriverException:
             pass
         drv.quit()
