@@ -13,7 +13,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 UI_DIR=${VESSEL_BUILD_ROOT:?}/ui
 [ -f "$UI_DIR/index.html" ] || { echo "SKIP: the UI was not built (needs node and npm: -Dui)"; exit 77; }
-for c in curl jq /usr/bin/chromium /usr/bin/chromedriver; do
+for c in curl jq openssl /usr/bin/chromium /usr/bin/chromedriver; do
 	command -v $c >/dev/null || { echo "SKIP: $c missing"; exit 77; }
 done
 /usr/bin/python3 -c 'import selenium' 2>/dev/null || { echo "SKIP: python3-selenium missing"; exit 77; }
@@ -50,7 +50,8 @@ USAGE_OPTS=()
 if "$VESSELD" --help | grep -q -- --usage-interval; then
 	USAGE_OPTS=(--usage-interval 1 --advice-min-history 3)
 fi
-start_daemon --ui-listen 127.0.0.1:$PORT "${USAGE_OPTS[@]}" || exit 1
+TLS_PORT=8443
+start_daemon --ui-listen 127.0.0.1:$PORT --listen 127.0.0.1:$TLS_PORT "${USAGE_OPTS[@]}" || exit 1
 TOKEN=$(cat "$STATE/ui-token")
 check "token written, mode 0600" test "$(stat -c %a "$STATE/ui-token")" = 600
 check "token: 64 hex digits" grep -qxE '[0-9a-f]{64}' "$STATE/ui-token"
@@ -110,6 +111,18 @@ check "the token's holder cannot add a trusted certificate" \
 		--data '{"certificate":"x","name":"y"}' /1.0/certificates | cut -d' ' -f1)" = 403
 check "/ui/ on the unix socket too" \
 	sh -c "curl -s --unix-socket '$SOCK' http://vessel/ui/ | grep -q app.js"
+
+# the TLS listener serves the UI to trusted client certificates only
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/c.key" \
+	-out "$T/c.crt" -subj /CN=browser -days 2 2>/dev/null
+check "trust the browser's certificate" v config trust add "$T/c.crt" --name browser
+tls() { in_netns curl -s -o "$T/body" -w '%{http_code}' --cacert "$STATE/server.crt" "$@"; }
+check "TLS: /ui/ with a trusted client certificate: 200" \
+	test "$(tls --cert "$T/c.crt" --key "$T/c.key" https://127.0.0.1:$TLS_PORT/ui/)" = 200
+check "  ... the UI's page" grep -q app.js "$T/body"
+check "TLS: /ui/ without a client certificate: 403" test "$(tls https://127.0.0.1:$TLS_PORT/ui/)" = 403
+check "TLS: no bearer token makes up for a certificate" \
+	test "$(tls "${auth[@]}" https://127.0.0.1:$TLS_PORT/1.0/instances)" = 403
 
 # the browser
 mkdir -p "$T/w"

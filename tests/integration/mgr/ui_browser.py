@@ -224,6 +224,10 @@ def main():
         wait(f"{NAME} still Running", lambda: row_state(drv) == "Running")
         click(drv, f'tr[data-instance="{NAME}"] button[data-action="stop"]')
         wait(f"{NAME} is listed Stopped after Stop", lambda: row_state(drv) == "Stopped")
+        click(drv, f'tr[data-instance="{NAME}"] button[data-action="start"]')
+        wait(f"{NAME} is listed Running after Start", lambda: row_state(drv) == "Running")
+        click(drv, f'tr[data-instance="{NAME}"] button[data-action="stop"]')
+        wait(f"{NAME} is Stopped again", lambda: row_state(drv) == "Stopped")
 
         errors = [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"
                   and "404" not in e.get("message", "")]
