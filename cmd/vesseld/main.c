@@ -156,8 +156,18 @@ int main(int argc, char **argv)
 	}
 	mo.runtime_path = rt;
 	char *ui_dir = ao.ui_dir ? NULL : find_ui_dir();
-	if (!ao.ui_dir)
+	if (!ao.ui_dir) {
 		ao.ui_dir = ui_dir;
+	} else {
+		char idx[PATH_MAX];
+		snprintf(idx, sizeof(idx), "%s/index.html", ao.ui_dir);
+		if (access(idx, R_OK) < 0) {
+			fprintf(stderr, "vesseld: error: --ui-dir %s: no index.html there (%s)\n",
+				ao.ui_dir, strerror(errno));
+			free(rt);
+			return 1;
+		}
+	}
 
 	/* signals: handled by sigwait in this thread only */
 	signal(SIGPIPE, SIG_IGN);

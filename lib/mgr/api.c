@@ -813,8 +813,6 @@ static int start_ui(struct mgr_api *api, const struct mgr_api_opts *opts, struct
 			       "--ui-listen %s: a loopback address is required (127.0.0.1:PORT "
 			       "or [::1]:PORT); remote browsers use --listen (TLS)",
 			       opts->ui_listen);
-	if ((r = api_ui_token_make(mgr_state_dir(api->m), api->ui_token, err)) < 0)
-		return vs_err_prefix(err, "UI token");
 	unsigned flags =
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
@@ -829,6 +827,8 @@ static int start_ui(struct mgr_api *api, const struct mgr_api_opts *opts, struct
 		return vs_errf(err, EADDRINUSE,
 			       "libmicrohttpd did not start on %s (address in use?)",
 			       opts->ui_listen);
+	if (!api->ui_dir)
+		vs_log(VS_LOG_WARN, "the web UI is not installed: /ui/ answers 404 (--ui-dir)");
 	vs_log(VS_LOG_INFO,
 	       "serving the UI on http://%s/ui/ (loopback; its API needs the token in %s/ui-token)",
 	       opts->ui_listen, mgr_state_dir(api->m));
@@ -853,8 +853,17 @@ int mgr_api_start(struct mgr *m, const struct mgr_api_opts *opts, struct mgr_api
 	}
 	const char *path = opts->socket_path ? opts->socket_path : "/run/vessel/vessel.sock";
 	if (!(api->socket_path = strdup(path))) {
+		free(api->ui_dir);
 		free(api);
 		return vs_errf(err, ENOMEM, "out of memory");
+	}
+	/* the UI's token before anything answers: whoever sees the socket up
+	 * finds the token of this run */
+	if (opts->ui_listen && api_ui_token_make(mgr_state_dir(m), api->ui_token, err) < 0) {
+		free(api->socket_path);
+		free(api->ui_dir);
+		free(api);
+		return vs_err_prefix(err, "UI token");
 	}
 	int r = make_socket(api, path, opts->group ? opts->group : "vessel", err);
 	if (r < 0) {

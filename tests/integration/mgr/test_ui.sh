@@ -42,6 +42,7 @@ refused() {
 check "--ui-listen on a non-loopback address is refused" \
 	refused "--ui-listen 0.0.0.0:$PORT: a loopback address is required" --ui-listen 0.0.0.0:$PORT
 check "--ui-listen [::]:PORT is refused" refused "loopback address is required" --ui-listen "[::]:$PORT"
+check "--ui-dir without an index.html is refused" refused "--ui-dir $T: no index.html" --ui-dir "$T"
 check "--ui-listen with a bad address is refused" \
 	refused "--ui-listen nowhere: expected ADDR:PORT" --ui-listen nowhere
 # with the usage part (vesseld --usage-interval), sample every second and
@@ -53,6 +54,12 @@ fi
 TLS_PORT=8443
 start_daemon --ui-listen 127.0.0.1:$PORT --listen 127.0.0.1:$TLS_PORT "${USAGE_OPTS[@]}" || exit 1
 TOKEN=$(cat "$STATE/ui-token")
+# the unix socket answers first; wait (generously) for the UI listener too
+deadline=$((SECONDS + 60))
+until in_netns curl -s -o /dev/null http://127.0.0.1:$PORT/ui/; do
+	[ $SECONDS -ge $deadline ] && { echo "FAIL: the UI listener did not answer"; exit 1; }
+	sleep 0.1
+done
 check "token written, mode 0600" test "$(stat -c %a "$STATE/ui-token")" = 600
 check "token: 64 hex digits" grep -qxE '[0-9a-f]{64}' "$STATE/ui-token"
 

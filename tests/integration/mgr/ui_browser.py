@@ -55,8 +55,14 @@ def route_status(path, method="GET"):
 
 
 def has_route(path):
+    """True when the server answers path (200), False when its router does
+    not know it (404 "not found"); anything else (401: a wrong token) fails."""
     st, body = route_status(path)
-    return not (st == 404 and body and body.get("error") == "not found")
+    if st == 200:
+        return True
+    if st == 404 and body and body.get("error") == "not found":
+        return False
+    raise SystemExit(f"FAIL: GET {path} answered {st} {body}")
 
 
 def wait(desc, fn, deadline=DEADLINE):
