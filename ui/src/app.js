@@ -259,6 +259,11 @@ function InstanceActions({ inst, onDone, toast }) {
     ${running
       ? html`<button data-action="stop" disabled=${!!busy} onClick=${act('stop', () => api('PUT', path + '/state', { action: 'stop', timeout: 30 }))}>${busy === 'stop' ? 'Stopping…' : 'Stop'}</button>`
       : html`<button data-action="start" disabled=${!!busy} onClick=${act('start', () => api('PUT', path + '/state', { action: 'start' }))}>${busy === 'start' ? 'Starting…' : 'Start'}</button>`}
+    ${!running ? html`<button data-action="delete" disabled=${!!busy} onClick=${(e) => {
+      e.stopPropagation();
+      if (window.confirm(`Delete ${inst.name} and its snapshots? This cannot be undone.`))
+        act('delete', () => api('DELETE', path))(e);
+    }}>${busy === 'delete' ? 'Deleting…' : 'Delete'}</button>` : null}
     <button data-action="snapshot" disabled=${!!busy} onClick=${act('snapshot', () => api('POST', path + '/snapshots', { name: 'ui-' + new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14) }))}>${busy === 'snapshot' ? 'Snapshotting…' : 'Snapshot'}</button>
   </div>`;
 }
@@ -367,16 +372,46 @@ function Advice({ state, onApply }) {
   </section>`;
 }
 
-function Sprawl({ state }) {
+function Prune({ onDone, toast }) {
+  const [plan, setPlan] = useState(null);
+  const names = (l) => (l || []).map((x) => (typeof x === 'string' ? x : `${x.kind || ''} ${x.name || ''}`.trim()));
+  const dry = async () => {
+    try {
+      setPlan(await api('POST', '/1.0/prune', { dry_run: true }));
+    } catch (err) {
+      toast(`Prune (dry run): ${err.message}`, true);
+    }
+  };
+  const run = async () => {
+    if (!window.confirm('Remove everything the policies allow to prune?')) return;
+    try {
+      const r = await api('POST', '/1.0/prune', { dry_run: false });
+      toast(`Pruned: ${names(r.removed).join(', ') || 'nothing'}${(r.failed || []).length ? `; ${r.failed.length} failed` : ''}`, (r.failed || []).length > 0);
+      setPlan(null);
+    } catch (err) {
+      toast(`Prune: ${err.message}`, true);
+    }
+    onDone();
+  };
+  return html`<span class="actions">
+    <button id="prune-dry" onClick=${dry}>Prune (dry run)</button>
+    <button id="prune" onClick=${run}>Prune</button>
+    ${plan && html`<span id="prune-plan" class="muted">would remove: ${names(plan.removed).join(', ') || 'nothing'}</span>`}
+  </span>`;
+}
+
+function Sprawl({ state, onDone, toast }) {
   return html`<section class="card" id="sprawl">
-    <h2>Sprawl <span class="sub">what holds resources without earning them</span></h2>
+    <h2>Sprawl <span class="sub">what holds resources without earning them</span>
+      ${state.data ? html`<${Prune} onDone=${onDone} toast=${toast} />` : null}</h2>
     <${Status} state=${state}>${(list) =>
       !list.length
         ? html`<div class="muted">No sprawl: nothing expired, idle or unused.</div>`
-        : html`<table><thead><tr><th>Kind</th><th>Name</th><th>Reason</th><th>CPU</th><th>Memory</th><th>Disk</th></tr></thead>
+        : html`<table><thead><tr><th>Kind</th><th>Name</th><th>Reason</th><th>CPU</th><th>Memory</th><th>Disk</th><th></th></tr></thead>
           <tbody>${list.map((s) => html`<tr>
             <td><span class=${'badge ' + s.kind}>${s.kind}</span></td><td><b>${s.name}</b></td><td>${s.reason}</td>
-            <td>${(s.cost && s.cost.cpu) ?? '—'}</td><td>${bytes(s.cost && s.cost.memory)}</td><td>${bytes(s.cost && s.cost.disk)}</td></tr>`)}</tbody></table>`}<//>
+            <td>${(s.cost && s.cost.cpu) ?? '—'}</td><td>${bytes(s.cost && s.cost.memory)}</td><td>${bytes(s.cost && s.cost.disk)}</td>
+            <td>${s.prunable ? html`<span class="badge">prunable</span>` : null}</td></tr>`)}</tbody></table>`}<//>
   </section>`;
 }
 
@@ -482,7 +517,7 @@ function App() {
         <${Instances} list=${list} selected=${selected} select=${setSelected} onDone=${refresh} toast=${toast} usage=${usage} policy=${policy} />
         ${sel ? html`<${InstanceDetail} key=${sel.name} inst=${sel} advice=${advice.data} onDone=${refresh} toast=${toast} tick=${tick} />`
               : html`<div class="card muted">Select an instance to see its usage against its limits, its snapshots and its advice.</div>`}`}
-      ${tab === 'advice' && html`<${Advice} state=${advice} onApply=${applyAdvice} /><${Sprawl} state=${sprawl} />`}
+      ${tab === 'advice' && html`<${Advice} state=${advice} onApply=${applyAdvice} /><${Sprawl} state=${sprawl} onDone=${refresh} toast=${toast} />`}
       ${tab === 'audit' && html`<${Audit} />`}
     </main>
     ${toastMsg && html`<div id="toast" class=${'toast' + (toastMsg.err ? ' err' : '')}>${toastMsg.msg}</div>`}

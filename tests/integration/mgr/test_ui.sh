@@ -143,6 +143,7 @@ check "the browser test passed (exit status $rc)" test "$rc" = 0
 check "the UI's actions are in vesseld's state: web1 Stopped" test "$(status web1)" = Stopped
 check "  ... with the one snapshot taken in the browser" \
 	test "$(v snapshot list web1 --format csv | grep -c '^ui-')" = 1
+check "web2, deleted in the browser, is gone" sh -c "! v list --format csv | grep -q '^web2,'"
 kill_browser
 check "no Chromium left running" sh -c "! pgrep -f -- 'user-data-dir=$T/w/profil[e]'"
 finish

@@ -235,6 +235,37 @@ def main():
         click(drv, f'tr[data-instance="{NAME}"] button[data-action="stop"]')
         wait(f"{NAME} is Stopped again", lambda: row_state(drv) == "Stopped")
 
+        # a second instance, deleted through the page (confirm dialog)
+        drv.find_element(By.ID, "launch-cpu").clear()
+        drv.find_element(By.ID, "launch-memory").clear()
+        if policy:
+            drv.find_element(By.ID, "launch-expires").clear()
+        name = drv.find_element(By.ID, "launch-name")
+        name.clear()
+        name.send_keys("web2")
+        click(drv, "#launch-btn")
+        wait("web2 is listed Running after Launch",
+             lambda: text_of(drv, 'tr[data-instance="web2"] .state') == "Running")
+        check("  ... no Delete while it runs",
+              not drv.find_elements(By.CSS_SELECTOR, 'tr[data-instance="web2"] button[data-action="delete"]'))
+        click(drv, 'tr[data-instance="web2"] button[data-action="stop"]')
+        btn = wait("web2 Stopped: a Delete button",
+                   lambda: drv.find_elements(By.CSS_SELECTOR, 'tr[data-instance="web2"] button[data-action="delete"]'))
+        if btn:
+            btn[0].click()
+            drv.switch_to.alert.dismiss()
+            check("  ... dismissing the confirmation keeps web2",
+                  bool(drv.find_elements(By.CSS_SELECTOR, 'tr[data-instance="web2"]')))
+            click(drv, 'tr[data-instance="web2"] button[data-action="delete"]')
+            drv.switch_to.alert.accept()
+            wait("  ... accepting it deletes web2 (gone from the list)",
+                 lambda: not drv.find_elements(By.CSS_SELECTOR, 'tr[data-instance="web2"]'))
+        if policy:
+            click(drv, "#tab-advice")
+            click(drv, "#prune-dry")
+            wait("sprawl: Prune (dry run) shows its plan", lambda: drv.find_elements(By.ID, "prune-plan"))
+            click(drv, "#tab-overview")
+
         errors = [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"
                   and "404" not in e.get("message", "")]
         check("no JavaScript errors in the console", not errors, json.dumps(errors)[:500])
