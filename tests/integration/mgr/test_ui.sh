@@ -132,8 +132,10 @@ check "TLS: no bearer token makes up for a certificate" \
 	test "$(tls "${auth[@]}" https://127.0.0.1:$TLS_PORT/1.0/instances)" = 403
 
 # the browser
-mkdir -p "$T/w"
-in_netns /usr/bin/python3 "$HERE/ui_browser.py" "$URL" "$TOKEN" "$T/w" >"$T/browser.out" 2>&1
+# HOME and XDG dirs in $T: Chromium leaves nothing (crash reports, dconf) behind
+mkdir -p "$T/w/home"
+in_netns env HOME="$T/w/home" XDG_CONFIG_HOME="$T/w/home/.config" XDG_CACHE_HOME="$T/w/home/.cache" \
+	/usr/bin/python3 "$HERE/ui_browser.py" "$URL" "$TOKEN" "$T/w" >"$T/browser.out" 2>&1
 rc=$?
 sed 's/^/  browser: /' "$T/browser.out"
 check "the browser test passed (exit status $rc)" test "$rc" = 0
