@@ -475,15 +475,19 @@ function App() {
   const list = inst.data || [];
   // the policy part (expiry at launch) is there when its routes answer
   const policy = !!sprawl.data;
-  // the latest hour of usage of each instance, for the table's bars
+  // the latest hour of usage of each instance, for the table's bars: again
+  // when the set of instances changes, after an action, and every 30 s
+  const names = list.map((i) => i.name).join(',');
   const [usage, setUsage] = useState({});
   useEffect(() => {
     let stop = false;
-    Promise.all(
+    const load = () => Promise.all(
       list.map((i) => api('GET', `/1.0/instances/${encodeURIComponent(i.name)}/usage?window=1h`).then((u) => [i.name, u], () => [i.name, null])),
     ).then((pairs) => !stop && setUsage(Object.fromEntries(pairs)));
-    return () => { stop = true; };
-  }, [inst.data]);
+    load();
+    const t = setInterval(load, 30000);
+    return () => { stop = true; clearInterval(t); };
+  }, [names, tick]);
   useEffect(() => {
     if (inst.error instanceof NeedToken) setNeedToken(true);
   }, [inst.error]);
