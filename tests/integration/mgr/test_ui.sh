@@ -139,6 +139,7 @@ in_netns env HOME="$T/w/home" XDG_CONFIG_HOME="$T/w/home/.config" XDG_CACHE_HOME
 rc=$?
 sed 's/^/  browser: /' "$T/browser.out"
 check "the browser test passed (exit status $rc)" test "$rc" = 0
+check "  ... chromedriver logged to the test's directory" test -s "$T/w/chromedriver.log"
 [ "$rc" = 0 ] || tail -20 "$T/w/chromedriver.log" 2>/dev/null | sed 's/^/    chromedriver: /'
 # VESSEL_UI_SCREENSHOTS=DIR keeps the browser's screens (overview, advice, audit)
 [ -n "${VESSEL_UI_SCREENSHOTS:-}" ] && cp "$T"/w/*.png "$VESSEL_UI_SCREENSHOTS/"

@@ -120,7 +120,7 @@ def main():
               f"--user-data-dir={WORK}/profile"):
         opts.add_argument(a)
     opts.binary_location = "/usr/bin/chromium"
-    svc = Service(executable_path="/usr/bin/chromedriver", log_output=f"{WORK}/chromedriver.log")
+    svc = Service(executable_path="/usr/bin/chromedriver", log_path=f"{WORK}/chromedriver.log")
     drv = webdriver.Chrome(service=svc, options=opts)
     try:
         drv.set_page_load_timeout(DEADLINE)
