@@ -74,6 +74,10 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv);
 int cmd_remote(struct cli *cli, int argc, char **argv);
 int cmd_storage(struct cli *cli, int argc, char **argv);
 int cmd_config_trust(struct cli *cli, int argc, char **argv);
+int cmd_project(struct cli *cli, int argc, char **argv);
+int cmd_sprawl(struct cli *cli, int argc, char **argv);
+int cmd_prune(struct cli *cli, int argc, char **argv);
+int cmd_audit(struct cli *cli, int argc, char **argv);
 /* The client for cli->remote (cmd_remote.c). */
 struct mgr_client *cli_remote_client(struct cli *cli, struct vs_err *err);
 

@@ -43,9 +43,10 @@ static int create(struct cli *cli, const char *cmd, int argc, char **argv, bool 
 	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
 					      { "vm", no_argument, NULL, 'V' },
 					      { "network", required_argument, NULL, 'n' },
+					      { "expires", required_argument, NULL, 'e' },
 					      { NULL, 0, NULL, 0 } };
 	bool vm = false;
-	const char *network = NULL;
+	const char *network = NULL, *expires = NULL;
 	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		if (c == 'c') {
 			char *eq = strchr(optarg, '=');
@@ -59,6 +60,8 @@ static int create(struct cli *cli, const char *cmd, int argc, char **argv, bool 
 			vm = true;
 		} else if (c == 'n') {
 			network = optarg;
+		} else if (c == 'e') {
+			expires = optarg;
 		} else {
 			json_object_put(cfg);
 			return cli_usage(cmd, "unknown option %s", argv[optind - 1]);
@@ -77,6 +80,8 @@ static int create(struct cli *cli, const char *cmd, int argc, char **argv, bool 
 	json_object_object_add(b, "source", src);
 	json_object_object_add(b, "config", cfg);
 	json_object_object_add(b, "start", json_object_new_boolean(start));
+	if (expires)
+		json_object_object_add(b, "expires", json_object_new_string(expires));
 	if (network) {
 		struct json_object *devs = json_object_new_object(),
 				   *nic = json_object_new_object();
@@ -383,7 +388,8 @@ int cmd_config(struct cli *cli, int argc, char **argv)
 			return cli_usage("config", "%s: expected %s", sub,
 					 set ? "KEY=VALUE..." : "KEY...");
 		}
-		struct json_object *cfg = json_object_new_object();
+		struct json_object *cfg = json_object_new_object(), *exp = NULL;
+		bool has_exp = false;
 		for (int i = 3; i < argc; i++) {
 			char *eq = strchr(argv[i], '=');
 			if (set && (!eq || eq == argv[i])) {
@@ -391,16 +397,24 @@ int cmd_config(struct cli *cli, int argc, char **argv)
 				free(path);
 				return cli_usage("config", "set %s: expected KEY=VALUE", argv[i]);
 			}
-			if (set) {
+			if (set)
 				*eq = 0;
-				json_object_object_add(cfg, argv[i],
-						       json_object_new_string(eq + 1));
+			if (strcmp(argv[i], "expires") == 0) { /* not a config key: policy.h */
+				json_object_put(exp);
+				exp = set ? json_object_new_string(eq + 1) : NULL;
+				has_exp = true;
 			} else {
-				json_object_object_add(cfg, argv[i], NULL);
+				json_object_object_add(cfg, argv[i],
+						       set ? json_object_new_string(eq + 1) : NULL);
 			}
 		}
 		struct json_object *b = json_object_new_object();
-		json_object_object_add(b, "config", cfg);
+		if (json_object_object_length(cfg) || !has_exp)
+			json_object_object_add(b, "config", cfg);
+		else
+			json_object_put(cfg);
+		if (has_exp)
+			json_object_object_add(b, "expires", exp);
 		r = request(cli, "PATCH", path, b, NULL);
 	} else if (strcmp(sub, "get") == 0 || strcmp(sub, "show") == 0) {
 		bool get = sub[0] == 'g';
@@ -414,7 +428,9 @@ int cmd_config(struct cli *cli, int argc, char **argv)
 		if (r == 0) {
 			json_object_object_get_ex(md, "config", &cfg);
 			if (get) {
-				printf("%s\n", jstr(cfg, argv[3]));
+				printf("%s\n", strcmp(argv[3], "expires") == 0
+						   ? jstr(md, "expires_at")
+						   : jstr(cfg, argv[3]));
 			} else {
 				struct json_object *o = json_object_new_object();
 				json_object_object_add(o, "config", json_object_get(cfg));

@@ -18,9 +18,11 @@
 static int cmd_completion(struct cli *cli, int argc, char **argv);
 
 static const struct cli_command commands[] = {
-	{ "launch", cmd_launch, "launch IMAGE NAME [-c KEY=VALUE]... [--network NETWORK]",
+	{ "launch", cmd_launch,
+	  "launch IMAGE NAME [-c KEY=VALUE]... [--network NETWORK] [--expires 7d|TIME]",
 	  "create and start an instance" },
-	{ "init", cmd_init, "init IMAGE NAME [-c KEY=VALUE]... [--network NETWORK]",
+	{ "init", cmd_init,
+	  "init IMAGE NAME [-c KEY=VALUE]... [--network NETWORK] [--expires 7d|TIME]",
 	  "create an instance" },
 	{ "list", cmd_list, "list", "list instances" },
 	{ "info", cmd_info, "info NAME", "show an instance" },
@@ -59,6 +61,14 @@ static const struct cli_command commands[] = {
 	  "remote add NAME https://HOST:PORT [--server-cert FILE|--accept-certificate] | list | "
 	  "remove NAME",
 	  "remote vesseld servers (TLS, a client certificate)" },
+	{ "project", cmd_project,
+	  "project policy set PROJECT KEY=VALUE... | unset PROJECT KEY... | show PROJECT",
+	  "lifecycle policies of a project (instances labelled user.project=PROJECT)" },
+	{ "sprawl", cmd_sprawl, "sprawl",
+	  "what holds resources without earning them, with its cost" },
+	{ "prune", cmd_prune, "prune [--dry-run]", "remove the sprawl that policies allow" },
+	{ "audit", cmd_audit, "audit [--since TIME] [--instance NAME] | audit --verify",
+	  "the audit log of changes, and its hash-chain check" },
 	{ "operation", cmd_operation, "operation list", "operations" },
 	{ "monitor", cmd_monitor, "monitor [--type TYPE[,TYPE]]", "print events as they happen" },
 	{ "completion", cmd_completion, "completion bash", "print a bash completion script" },

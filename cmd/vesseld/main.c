@@ -19,25 +19,27 @@
 #include "vessel/core/util.h"
 #include "vessel/mgr/api.h"
 #include "vessel/mgr/mgr.h"
+#include "vessel/mgr/policy.h"
 
 static void usage(FILE *out)
 {
-	fprintf(
-	    out,
-	    "usage: vesseld [--state-dir DIR] [--socket PATH] [--group NAME] [--runtime PATH]\n"
-	    "               [--busybox PATH|none] [--listen ADDR:PORT] [--ui-listen ADDR:PORT]\n"
-	    "               [--ui-dir DIR] [--debug]\n\n"
-	    "  --state-dir DIR   database, images and containers (default /var/lib/vessel)\n"
-	    "  --socket PATH     the API's unix socket (default /run/vessel/vessel.sock)\n"
-	    "  --group NAME      group allowed on the socket besides root (default vessel)\n"
-	    "  --runtime PATH    the vessel-runtime binary (default: next to vesseld)\n"
-	    "  --busybox PATH    static busybox for the built-in image (default /bin/busybox)\n"
-	    "  --listen ADDR:PORT  also serve TLS there, to clients whose certificate\n"
-	    "                    is in the trust store (vessel config trust add)\n"
-	    "  --ui-listen ADDR:PORT  serve the web UI over plain HTTP on a loopback\n"
-	    "                    address; its API needs the token in STATE/ui-token\n"
-	    "  --ui-dir DIR      the web UI's files (default: installed beside vesseld)\n"
-	    "  --debug           log debug messages\n");
+	fprintf(out,
+		"usage: vesseld [--state-dir DIR] [--socket PATH] [--group NAME] [--runtime PATH]\n"
+		"               [--busybox PATH|none] [--listen ADDR:PORT] [--debug]\n"
+		"               [--ui-listen ADDR:PORT] [--ui-dir DIR]\n\n"
+		"  --state-dir DIR   database, images and containers (default /var/lib/vessel)\n"
+		"  --socket PATH     the API's unix socket (default /run/vessel/vessel.sock)\n"
+		"  --group NAME      group allowed on the socket besides root (default vessel)\n"
+		"  --runtime PATH    the vessel-runtime binary (default: next to vesseld)\n"
+		"  --busybox PATH    static busybox for the built-in image (default /bin/busybox)\n"
+		"  --listen ADDR:PORT  also serve TLS there, to clients whose certificate\n"
+		"                    is in the trust store (vessel config trust add)\n"
+		"  --policy-interval MS  how often expiry and idle policies are checked\n"
+		"                    (default 1000)\n"
+		"  --debug           log debug messages\n"
+		"  --ui-listen ADDR:PORT  serve the web UI over plain HTTP on a loopback\n"
+		"                    address; its API needs the token in STATE/ui-token\n"
+		"  --ui-dir DIR      the web UI's files (default: installed beside vesseld)\n");
 }
 
 /* vessel-runtime next to us (installed), in the build tree, or on PATH. */
@@ -103,7 +105,8 @@ int main(int argc, char **argv)
 		OPT_BUSYBOX,
 		OPT_LISTEN,
 		OPT_UI_LISTEN,
-		OPT_UI_DIR
+		OPT_UI_DIR,
+		OPT_POLICY_INTERVAL,
 	};
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, OPT_STATE },
@@ -114,6 +117,7 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "ui-listen", required_argument, NULL, OPT_UI_LISTEN },
 		{ "ui-dir", required_argument, NULL, OPT_UI_DIR },
+		{ "policy-interval", required_argument, NULL, OPT_POLICY_INTERVAL },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -124,7 +128,7 @@ int main(int argc, char **argv)
 	struct mgr_api_opts ao = { 0 };
 	const char *runtime = NULL;
 	bool debug = false;
-	int c;
+	int c, policy_ms = 1000;
 	while ((c = getopt_long(argc, argv, "dvh", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_STATE: mo.state_dir = optarg; break;
@@ -135,6 +139,14 @@ int main(int argc, char **argv)
 		case OPT_LISTEN: ao.listen = optarg; break;
 		case OPT_UI_LISTEN: ao.ui_listen = optarg; break;
 		case OPT_UI_DIR: ao.ui_dir = optarg; break;
+		case OPT_POLICY_INTERVAL:
+			policy_ms = atoi(optarg);
+			if (policy_ms < 10 || policy_ms > 3600000) {
+				fprintf(stderr,
+					"vesseld: error: --policy-interval: 10 to 3600000\n");
+				return 2;
+			}
+			break;
 		case 'd': debug = true; break;
 		case 'v': printf("vesseld 0.1.0\n"); return 0;
 		case 'h': usage(stdout); return 0;
@@ -194,6 +206,15 @@ int main(int argc, char **argv)
 		free(ui_dir);
 		return 1;
 	}
+	struct mgr_policy_runner *policy;
+	if (mgr_policy_runner_start(m, policy_ms, &policy, &err) < 0) {
+		fprintf(stderr, "vesseld: error: %s\n", err.msg);
+		mgr_api_stop(api);
+		mgr_close(m);
+		free(rt);
+		free(ui_dir);
+		return 1;
+	}
 	vs_log(VS_LOG_INFO, "serving on %s (state %s, runtime %s)",
 	       ao.socket_path ? ao.socket_path : "/run/vessel/vessel.sock", mgr_state_dir(m), rt);
 	int sig = 0;
@@ -201,6 +222,7 @@ int main(int argc, char **argv)
 		;
 	vs_log(VS_LOG_INFO, "signal %d: shutting down (instances keep running)", sig);
 	mgr_events_shutdown(mgr_get_events(m));
+	mgr_policy_runner_stop(policy);
 	mgr_api_stop(api);
 	mgr_close(m);
 	free(rt);

@@ -41,6 +41,7 @@
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
 #include "vessel/mgr/api.h"
+#include "vessel/mgr/policy.h"
 #include "vessel/mgr/tls.h"
 #include "vessel/mgr/trust.h"
 
@@ -329,6 +330,43 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, cons
 	return send_json(conn, status, error_json(status, msg));
 }
 
+/*
+ * The audit record of a request that changes (or tried to change)
+ * something: every method but GET, refused requests included.  The
+ * instance concerned comes from the path, or from the body's "name"
+ * (create) or "instance" (volume attach/detach).
+ */
+static void audit_request(struct mgr *m, const char *who, const char *method, const char *url,
+			  struct json_object *body, uint64_t upload_len, unsigned status)
+{
+	if (strcmp(method, "GET") == 0)
+		return;
+	char inst[MGR_NAME_MAX + 1] = "", summary[MGR_AUDIT_SUMMARY_MAX + 1] = "";
+	char path[1024];
+	snprintf(path, sizeof(path), "%.*s", (int)strcspn(url, "?"), url);
+	static const char prefix[] = "/1.0/instances/";
+	struct json_object *v;
+	if (strncmp(path, prefix, sizeof(prefix) - 1) == 0) {
+		const char *n = path + sizeof(prefix) - 1;
+		snprintf(inst, sizeof(inst), "%.*s", (int)strcspn(n, "/"), n);
+	} else if (body &&
+		   ((strcmp(path, "/1.0/instances") == 0 &&
+		     json_object_object_get_ex(body, "name", &v)) ||
+		    json_object_object_get_ex(body, "instance", &v)) &&
+		   json_object_is_type(v, json_type_string)) {
+		snprintf(inst, sizeof(inst), "%s", json_object_get_string(v));
+	}
+	if (upload_len)
+		snprintf(summary, sizeof(summary), "upload of %llu bytes",
+			 (unsigned long long)upload_len);
+	else
+		mgr_audit_summary(body, summary, sizeof(summary));
+	struct mgr_audit_rec rec = { who, method, path, inst, summary, (int)status };
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_audit_append(m, &rec, &err) < 0)
+		vs_log(VS_LOG_WARN, "audit: %s %s: %s", method, path, err.msg);
+}
+
 static void ctx_free(struct req_ctx *c)
 {
 	if (!c)
@@ -386,6 +424,16 @@ static unsigned tls_caller(struct mgr_api *api, struct MHD_Connection *conn,
 	return 0;
 }
 
+/* The UI's static files (api_ui.c); a refused write to them is audited
+ * like any refused request. */
+static enum MHD_Result ui_files(struct mgr_api *api, const char *who, struct MHD_Connection *conn,
+				const char *url, const char *method)
+{
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		audit_request(api->m, who, method, url, NULL, 0, 405);
+	return api_ui_respond(api->ui_dir, conn, url, method);
+}
+
 /* First call: who, where, how big. */
 static enum MHD_Result begin(struct listener *l, struct MHD_Connection *conn, const char *url,
 			     const char *method, void **con_cls)
@@ -396,21 +444,28 @@ static enum MHD_Result begin(struct listener *l, struct MHD_Connection *conn, co
 	char fp[MGR_FINGERPRINT_LEN + 1] = "";
 	if (l->ui) {
 		/* static files for anyone on loopback, the API with the token */
-		if (!api_ui_host_ok(conn, api->ui_port))
+		if (!api_ui_host_ok(conn, api->ui_port)) {
+			audit_request(api->m, "ui:foreign-host", method, url, NULL, 0, 403);
 			return refuse(conn, 403,
 				      "the UI listener answers only Host 127.0.0.1, localhost "
 				      "or [::1] with its port");
+		}
 		if (api_ui_path(url))
-			return api_ui_respond(api->ui_dir, conn, url, method);
-		if (!api_ui_token_ok(conn, api->ui_token))
+			return ui_files(api, "ui:anonymous", conn, url, method);
+		if (!api_ui_token_ok(conn, api->ui_token)) {
+			audit_request(api->m, "ui:no-token", method, url, NULL, 0, 401);
 			return refuse(conn, 401,
 				      "the UI listener needs \"Authorization: Bearer TOKEN\" "
 				      "(TOKEN in the state directory's ui-token)");
+		}
 	} else if (l->tls) {
 		const char *why = NULL;
 		if (tls_caller(api, conn, fp, &why)) {
 			vs_log(VS_LOG_INFO, "api: TLS caller refused: %s%s%s", why,
 			       fp[0] ? ", fingerprint " : "", fp);
+			char who[80];
+			snprintf(who, sizeof(who), "tls:%s", fp[0] ? fp : "unknown");
+			audit_request(api->m, who, method, url, NULL, 0, 403);
 			return refuse(conn, 403, why);
 		}
 	} else {
@@ -419,11 +474,20 @@ static enum MHD_Result begin(struct listener *l, struct MHD_Connection *conn, co
 		if (!ci || !caller_allowed(api, ci->connect_fd, &uid, &gid)) {
 			vs_log(VS_LOG_INFO, "api: refused uid %ld (not root, not in group vessel)",
 			       (long)uid);
+			char who[80];
+			snprintf(who, sizeof(who), "uid:%ld", (long)uid);
+			audit_request(api->m, who, method, url, NULL, 0, 403);
 			return refuse(conn, 403, "not allowed: root or group vessel only");
 		}
 	}
-	if (api_ui_path(url))
-		return api_ui_respond(api->ui_dir, conn, url, method);
+	if (api_ui_path(url)) {
+		char who[80];
+		if (l->tls)
+			snprintf(who, sizeof(who), "tls:%s", fp);
+		else
+			snprintf(who, sizeof(who), "uid:%ld", (long)uid);
+		return ui_files(api, who, conn, url, method);
+	}
 	struct req_ctx *c = calloc(1, sizeof(*c));
 	if (!c)
 		return MHD_NO;
@@ -443,6 +507,7 @@ static enum MHD_Result begin(struct listener *l, struct MHD_Connection *conn, co
 	unsigned status = 404;
 	c->route = find_route(method, url, &c->req, &status);
 	if (!c->route) {
+		audit_request(api->m, c->req.identity, method, url, NULL, 0, status);
 		free(c);
 		return refuse(conn, status, status == 405 ? "method not allowed" : "not found");
 	}
@@ -450,10 +515,12 @@ static enum MHD_Result begin(struct listener *l, struct MHD_Connection *conn, co
 	uint64_t declared = cl ? strtoull(cl, NULL, 10) : 0;
 	bool upload = c->route->body == API_BODY_JSON_OR_UPLOAD && is_upload(conn);
 	if (declared > (upload ? API_UPLOAD_MAX : API_BODY_MAX)) {
+		audit_request(api->m, c->req.identity, method, url, NULL, 0, 413);
 		free(c);
 		return refuse(conn, 413, "request body too large");
 	}
 	if (c->route->body == API_BODY_NONE && declared > 0) {
+		audit_request(api->m, c->req.identity, method, url, NULL, 0, 400);
 		free(c);
 		return refuse(conn, 400, "this request takes no body");
 	}
@@ -569,20 +636,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (c->refuse)
+	if (c->refuse) {
+		audit_request(c->req.m, c->req.identity, method, url, NULL, c->upload_len,
+			      c->refuse);
 		return refuse(conn, c->refuse, c->refuse_msg);
+	}
 	struct vs_err err = VS_ERR_INIT;
-	if (parse_body(c, &err) < 0)
+	if (parse_body(c, &err) < 0) {
+		audit_request(c->req.m, c->req.identity, method, url, NULL, 0, 400);
 		return refuse(conn, 400, err.msg);
+	}
 	struct api_response res = { 0 };
 	c->route->fn(&c->req, &res);
-	/* the audit trail: who changed what (remote callers at INFO) */
-	if (strcmp(method, "GET") != 0)
+	/* the audit trail: who changed what (remote callers at INFO; the log
+	 * of record is audit.c's) */
+	unsigned result = res.stream ? 200 : res.json ? res.http_status : 500;
+	if (strcmp(method, "GET") != 0) {
 		vs_log(c->req.tls ? VS_LOG_INFO : VS_LOG_DEBUG, "api: %s %s by %s: %u", method, url,
-		       c->req.identity,
-		       res.stream ? 200
-		       : res.json ? res.http_status
-				  : 500);
+		       c->req.identity, result);
+		audit_request(c->req.m, c->req.identity, method, url, c->req.body, c->upload_len,
+			      result);
+	}
 	if (res.stream) {
 		enum MHD_Result r = MHD_queue_response(conn, 200, res.stream);
 		MHD_destroy_response(res.stream);
@@ -960,8 +1034,8 @@ int mgr_api_dispatch(struct mgr *m, const char *method, const char *url, const c
 		goto out;
 	}
 	route->fn(&req, &res);
-	json_object_put(req.body);
 	if (res.stream) {
+		json_object_put(req.body);
 		MHD_destroy_response(res.stream);
 		res.stream = NULL;
 		json_object_put(res.json);
@@ -974,6 +1048,8 @@ int mgr_api_dispatch(struct mgr *m, const char *method, const char *url, const c
 out:
 	if (!res.json)
 		api_error(&res, 500, "no response");
+	audit_request(m, req.identity, method, url, req.body, 0, res.http_status);
+	json_object_put(req.body);
 	*status = res.http_status;
 	*response = strdup(json_object_to_json_string_ext(res.json, JSON_C_TO_STRING_PLAIN));
 	json_object_put(res.json);

@@ -13,6 +13,7 @@
 
 #include "api_internal.h"
 #include "vessel/core/cleanup.h"
+#include "vessel/mgr/policy.h"
 
 static struct json_object *resources_of(const char *name)
 {
@@ -175,6 +176,7 @@ struct create_job {
 	size_t nconfig;
 	bool start;
 	char network[64]; /* "" for none */
+	char expires[64]; /* "" for the policy's */
 };
 
 static void create_job_free(void *p)
@@ -191,8 +193,13 @@ static void create_job_free(void *p)
 static int create_run(struct mgr_op *op, void *arg, struct vs_err *err)
 {
 	struct create_job *j = arg;
-	struct mgr_create_req cr = { j->name,	j->type,    j->image,
-				     j->config, j->nconfig, j->network[0] ? j->network : NULL };
+	struct mgr_create_req cr = { j->name,
+				     j->type,
+				     j->image,
+				     j->config,
+				     j->nconfig,
+				     j->network[0] ? j->network : NULL,
+				     j->expires[0] ? j->expires : NULL };
 	int r = mgr_instance_create(j->m, &cr, err);
 	if (r == 0 && j->start)
 		r = mgr_instance_action(j->m, j->name, MGR_ACTION_START, false, 0, err);
@@ -223,13 +230,13 @@ static int parse_devices(struct json_object *b, const char **network, struct vs_
 
 void api_post_instances(struct api_request *req, struct api_response *res)
 {
-	static const char *const keys[] = { "name",  "type",	    "source",  "config",
-					    "start", "description", "devices", NULL };
+	static const char *const keys[] = { "name",	   "type",    "source",	 "config", "start",
+					    "description", "devices", "expires", NULL };
 	static const char *const src_keys[] = { "type", "alias", "fingerprint", NULL };
 	struct vs_err err = VS_ERR_INIT;
 	struct json_object *b = req->body, *src = NULL;
 	const char *name = NULL, *type = "container", *stype = NULL, *alias = NULL, *fp = NULL,
-		   *desc = NULL;
+		   *desc = NULL, *expires = NULL;
 	bool start = false;
 	vs_cleanup_free struct mgr_config_entry *cfg = NULL;
 	size_t ncfg = 0;
@@ -238,6 +245,7 @@ void api_post_instances(struct api_request *req, struct api_response *res)
 	    api_json_string(b, "name", &name, &err) < 0 ||
 	    api_json_string(b, "type", &type, &err) < 0 ||
 	    api_json_string(b, "description", &desc, &err) < 0 ||
+	    api_json_string(b, "expires", &expires, &err) < 0 ||
 	    api_json_bool(b, "start", &start, &err) < 0)
 		goto bad;
 	if (!name) {
@@ -291,8 +299,15 @@ void api_post_instances(struct api_request *req, struct api_response *res)
 	}
 	if (network)
 		snprintf(j->network, sizeof(j->network), "%.63s", network);
-	struct mgr_create_req cr = { j->name,	j->type,    j->image,
-				     j->config, j->nconfig, j->network[0] ? j->network : NULL };
+	if (expires)
+		snprintf(j->expires, sizeof(j->expires), "%.63s", expires);
+	struct mgr_create_req cr = { j->name,
+				     j->type,
+				     j->image,
+				     j->config,
+				     j->nconfig,
+				     j->network[0] ? j->network : NULL,
+				     j->expires[0] ? j->expires : NULL };
 	if (mgr_instance_create_check(req->m, &cr, &err) < 0) {
 		create_job_free(j);
 		goto bad;
@@ -308,18 +323,28 @@ bad:
 
 static void update_config(struct api_request *req, struct api_response *res, bool replace)
 {
-	static const char *const keys[] = { "config", "description", NULL };
+	static const char *const keys[] = { "config", "description", "expires", NULL };
 	/* (PUT with "restore" is a snapshot restore: api_put_instance) */
 	struct vs_err err = VS_ERR_INIT;
-	struct json_object *cfgo = NULL;
+	struct json_object *cfgo = NULL, *exp = NULL;
 	vs_cleanup_free struct mgr_config_entry *cfg = NULL;
 	size_t n = 0;
 	if (api_json_keys(req->body, "request", keys, &err) < 0)
 		goto bad;
-	json_object_object_get_ex(req->body, "config", &cfgo);
+	/* "expires": a duration, an RFC 3339 time, "never" or null (policy.h) */
+	bool has_exp = json_object_object_get_ex(req->body, "expires", &exp);
+	if (has_exp && exp && !json_object_is_type(exp, json_type_string)) {
+		vs_errf(&err, EINVAL, "\"expires\": expected a string or null");
+		goto bad;
+	}
+	bool has_cfg = json_object_object_get_ex(req->body, "config", &cfgo);
 	if (parse_config(cfgo, !replace, &cfg, &n, &err) < 0)
 		goto bad;
-	if (mgr_instance_update_config(req->m, req->params[0], cfg, n, replace, &err) < 0)
+	if ((has_cfg || !has_exp) &&
+	    mgr_instance_update_config(req->m, req->params[0], cfg, n, replace, &err) < 0)
+		goto bad;
+	if (has_exp && mgr_expiry_change(req->m, req->params[0],
+					 exp ? json_object_get_string(exp) : "never", &err) < 0)
 		goto bad;
 	api_sync(res, json_object_new_object());
 	return;

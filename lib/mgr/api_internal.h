@@ -129,5 +129,12 @@ void api_patch_volume(struct api_request *req, struct api_response *res);
 void api_delete_volume(struct api_request *req, struct api_response *res);
 void api_post_volume_attach(struct api_request *req, struct api_response *res);
 void api_post_volume_detach(struct api_request *req, struct api_response *res);
+/* api_policy.c */
+void api_get_project_policy(struct api_request *req, struct api_response *res);
+void api_put_project_policy(struct api_request *req, struct api_response *res);
+void api_get_sprawl(struct api_request *req, struct api_response *res);
+void api_post_prune(struct api_request *req, struct api_response *res);
+void api_get_audit(struct api_request *req, struct api_response *res);
+void api_get_audit_verify(struct api_request *req, struct api_response *res);
 
 #endif

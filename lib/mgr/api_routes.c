@@ -47,6 +47,12 @@ const struct api_route api_routes[] = {
 	{ "GET", "/1.0/operations/{}/wait", api_get_operation_wait, API_BODY_NONE },
 	{ "DELETE", "/1.0/operations/{}", api_delete_operation, API_BODY_NONE },
 	{ "GET", "/1.0/events", api_get_events, API_BODY_NONE },
+	{ "GET", "/1.0/projects/{}/policy", api_get_project_policy, API_BODY_NONE },
+	{ "PUT", "/1.0/projects/{}/policy", api_put_project_policy, API_BODY_JSON },
+	{ "GET", "/1.0/sprawl", api_get_sprawl, API_BODY_NONE },
+	{ "POST", "/1.0/prune", api_post_prune, API_BODY_JSON },
+	{ "GET", "/1.0/audit", api_get_audit, API_BODY_NONE },
+	{ "GET", "/1.0/audit/verify", api_get_audit_verify, API_BODY_NONE },
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -30,6 +30,7 @@
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
 #include "vessel/mgr/network.h"
+#include "vessel/mgr/policy.h"
 
 static bool mgr_is_hex_prefix(const char *t)
 {
@@ -336,7 +337,8 @@ int mgr_instance_create_check(struct mgr *m, const struct mgr_create_req *req, s
 		mgr_instance_free(&inst);
 		return vs_errf(err, EEXIST, "instance %s already exists", req->name);
 	}
-	return 0;
+	time_t expires_at; /* required labels, lifetime (policy.c) */
+	return mgr_policy_check_create(m, req, &expires_at, err);
 }
 
 int mgr_instance_create(struct mgr *m, const struct mgr_create_req *req, struct vs_err *err)
@@ -363,9 +365,15 @@ int mgr_instance_create(struct mgr *m, const struct mgr_create_req *req, struct 
 	mgr_timestamp(inst.created_at, sizeof(inst.created_at));
 	for (size_t i = 0; i < req->nconfig && r == 0; i++)
 		r = mgr_instance_config_set(&inst, req->config[i].key, req->config[i].value, err);
+	time_t expires_at = 0; /* again: a relative expiry counts from the commit */
+	if (r == 0)
+		r = mgr_policy_check_create(m, req, &expires_at, err);
 	if (r == 0)
 		r = mgr_instance_db_insert(m->db, &inst, err);
-	if (r == 0 && (r = busy_acquire(m, inst.id, err)) < 0) {
+	if (r == 0 && (r = mgr_expiry_record(m, inst.id, expires_at, err)) < 0) {
+		struct vs_err e = VS_ERR_INIT;
+		mgr_instance_db_delete(m->db, inst.id, &e);
+	} else if (r == 0 && (r = busy_acquire(m, inst.id, err)) < 0) {
 		struct vs_err e = VS_ERR_INIT;
 		mgr_instance_db_delete(m->db, inst.id, &e);
 	} else if (r == 0) {
@@ -655,7 +663,8 @@ static int status_code(enum mgr_power p)
 }
 
 static struct json_object *instance_json(struct mgr *m, const struct mgr_instance *inst,
-					 const struct mgr_nic *nics, size_t nn);
+					 const struct mgr_nic *nics, size_t nn,
+					 const char *expires_at);
 
 struct json_object *mgr_instance_to_json(struct mgr *m, const struct mgr_instance *inst)
 {
@@ -664,7 +673,9 @@ struct json_object *mgr_instance_to_json(struct mgr *m, const struct mgr_instanc
 	struct vs_err e = VS_ERR_INIT;
 	if (mgr_network_nics(m, inst->id, nics, 4, &nn, &e) < 0)
 		nn = 0;
-	return instance_json(m, inst, nics, nn);
+	char expires_at[32];
+	mgr_expiry_get(m, inst->id, expires_at, sizeof(expires_at));
+	return instance_json(m, inst, nics, nn, expires_at);
 }
 
 int mgr_instances_json(struct mgr *m, struct json_object **out, struct vs_err *err)
@@ -681,6 +692,7 @@ int mgr_instances_json(struct mgr *m, struct json_object **out, struct vs_err *e
 		mgr_instance_list_free(list, n);
 		return r;
 	}
+	struct mgr_expiries *exp = mgr_expiries_load(m); /* one query for all */
 	struct json_object *a = json_object_new_array();
 	for (size_t i = 0; i < n; i++) {
 		/* ids are sorted: this instance's NICs are one run of them */
@@ -695,17 +707,20 @@ int mgr_instances_json(struct mgr *m, struct json_object **out, struct vs_err *e
 		size_t end = lo;
 		while (end < nn && ids[end] == list[i].id)
 			end++;
-		json_object_array_add(a, instance_json(m, &list[i], nics + lo, end - lo));
+		json_object_array_add(a, instance_json(m, &list[i], nics + lo, end - lo,
+						       mgr_expiries_find(exp, list[i].id)));
 	}
 	free(nics);
 	free(ids);
+	mgr_expiries_free(exp);
 	mgr_instance_list_free(list, n);
 	*out = a;
 	return 0;
 }
 
 static struct json_object *instance_json(struct mgr *m, const struct mgr_instance *inst,
-					 const struct mgr_nic *nics, size_t nn)
+					 const struct mgr_nic *nics, size_t nn,
+					 const char *expires_at)
 {
 	enum mgr_power p;
 	pid_t pid = 0;
@@ -725,6 +740,9 @@ static struct json_object *instance_json(struct mgr *m, const struct mgr_instanc
 	json_object_object_add(o, "config", cfg);
 	json_object_object_add(o, "created_at", json_object_new_string(inst->created_at));
 	json_object_object_add(o, "last_used_at", json_object_new_string(inst->last_used_at));
+	json_object_object_add(o, "expires_at",
+			       expires_at && expires_at[0] ? json_object_new_string(expires_at)
+							   : NULL);
 	json_object_object_add(o, "pid", json_object_new_int(pid));
 	struct json_object *dev = json_object_new_object();
 	for (size_t i = 0; i < nn; i++) {

@@ -140,8 +140,22 @@ int mgr_snapshot_restore(struct mgr *m, const char *name, const char *snap, stru
 		if (r == 0)
 			r = mgr_instance_db_set_power(m->db, inst.id, MGR_POWER_RUNNING, true, err);
 	}
-	if (r == 0)
+	if (r == 0) { /* a restored snapshot is a used one (sprawl.c) */
+		mgr_db_lock(m->db);
+		{
+			mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+			    m->db,
+			    "INSERT OR REPLACE INTO snapshot_restores (snapshot_id, restored_at) "
+			    "VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+			    NULL);
+			if (st) {
+				sqlite3_bind_int64(st, 1, id);
+				sqlite3_step(st);
+			}
+		}
+		mgr_db_unlock(m->db);
 		mgr_emit_lifecycle(m, "instance-restored", inst.name);
+	}
 	mgr_busy_release(m, inst.id);
 	mgr_instance_free(&inst);
 	return r;

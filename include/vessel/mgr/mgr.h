@@ -55,6 +55,7 @@ struct mgr_create_req {
 	struct mgr_config_entry *config;
 	size_t nconfig;
 	const char *network; /* a NIC eth0 on this network, or NULL */
+	const char *expires; /* "7d", RFC 3339 or "never"; NULL: the policy's (policy.h) */
 };
 
 /* Validate without changing anything (used before an operation starts). */

@@ -271,6 +271,23 @@ except Exception as e:  # noqa: BLE001 - any failure is a failed check
     ok(False, "event %r: %s" % (line[:100], e))
 ev.close()
 
+# lifecycle policies, expiry, sprawl and prune, the audit log
+call("GET", "/1.0/projects/apiproj/policy", expect=200)
+call("PUT", "/1.0/projects/apiproj/policy", {"config": {"expiry.action": "delete", "lifetime.max": "30d"}}, 200)
+call("PUT", "/1.0/projects/apiproj/policy", {"config": {"expiry.action": "explode"}}, 400)
+call("PUT", "/1.0/projects/bad_name/policy", {"config": {}}, 400)
+call("PATCH", "/1.0/instances/api1", {"expires": "7d"}, 200)
+call("PATCH", "/1.0/instances/api1", {"expires": "yesterday"}, 400)
+call("GET", "/1.0/instances/api1", expect=200)
+call("PATCH", "/1.0/instances/api1", {"expires": None}, 200)
+call("GET", "/1.0/sprawl", expect=200)
+call("POST", "/1.0/prune", {"dry_run": True}, 200)
+call("POST", "/1.0/prune", {"dry_run": "yes"}, 400)
+call("GET", "/1.0/audit", expect=200)
+call("GET", "/1.0/audit?instance=api1&since=2020-01-01T00:00:00Z", expect=200)
+call("GET", "/1.0/audit?since=yesterday", expect=400)
+call("GET", "/1.0/audit/verify", expect=200)
+
 _, d = call("DELETE", "/1.0/instances/api1?force=1", expect=202)
 if d:
     wait(d)

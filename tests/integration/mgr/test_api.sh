@@ -28,6 +28,7 @@ bad() {
 	local f=$T/req.json
 	if [ $# -ge 5 ]; then printf '%s' "$5" >"$f"; set -- "$method" "$path" "$f"; else set -- "$method" "$path"; fi
 	local got
+	[ "$method" = GET ] || REFUSED=$((REFUSED + 1))
 	got=$(req "$@")
 	CHECKS=$((CHECKS + 1))
 	if [ "$got" = "$want" ] && jq -e '.type == "error" and (.error | length > 0) and .error_code == '"$want" "$T/body" >/dev/null 2>&1; then
@@ -38,8 +39,11 @@ bad() {
 	fi
 }
 
-dump() { sqlite3 "$STATE/vessel.db" .dump; }
+# (the audit log is the one thing a refused request adds to: checked below)
+dump() { sqlite3 "$STATE/vessel.db" .dump | grep -v '^INSERT INTO audit_log '; }
 before=$(dump)
+audit_before=$(sqlite3 "$STATE/vessel.db" "SELECT COUNT(*) FROM audit_log WHERE status >= 400")
+REFUSED=1 # the oversize body below
 pid_before=$(v info c1 --format json | jq .pid)
 
 SRC='"source":{"type":"image","alias":"busybox"}'
@@ -98,6 +102,8 @@ op=$(jq -r .operation "$T/body")
 check "junk upload: an operation" test "$got" = 202
 check "junk upload fails cleanly" sh -c "curl -s --unix-socket $SOCK 'http://vessel$op/wait?timeout=60' | jq -e '.metadata.status == \"Failure\" and (.metadata.err | test(\"layout|archive|Unrecognized\"))'"
 check "database unchanged by all of that" test "$(dump)" = "$before"
+check "each refused non-GET request is in the audit log" test \
+	"$(sqlite3 "$STATE/vessel.db" "SELECT COUNT(*) FROM audit_log WHERE status >= 400")" = $((audit_before + REFUSED))
 check "c1 still running, same process" test "$(v info c1 --format json | jq .pid)" = "$pid_before"
 check "no upload left behind" test -z "$(ls "$STATE/images/tmp")"
 

@@ -34,7 +34,8 @@ tcurl() {
 	set -- "${@:1:$#-1}"
 	in_netns curl -s -o "$T/body" -w '%{http_code}' --cacert "$STATE/server.crt" "$@" "$URL$path"
 }
-dbdump() { sqlite3 "$STATE/vessel.db" .dump; }
+# (refusals are recorded in the audit log: checked apart from the dump)
+dbdump() { sqlite3 "$STATE/vessel.db" .dump | grep -v '^INSERT INTO audit_log '; }
 # rlist REMOTE-OPTIONS...: the CLI over TLS lists c1
 rlist() { in_netns v "$@" list --format csv >"$T/rlist" && grep -q '^c1,' "$T/rlist"; }
 # rexec REMOTE: exec over TLS prints its output
@@ -60,6 +61,8 @@ check "untrusted client cannot delete c1" \
 plain=$(in_netns curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/1.0/instances")
 check "plain HTTP on the TLS port is refused (got $plain)" test "$plain" != 200 -a "$plain" != 403
 check "refusals changed nothing (database dump equal)" test "$before" = "$(dbdump)"
+check "the untrusted caller's refused POST and DELETE are audited with its fingerprint" test \
+	"$(sqlite3 "$STATE/vessel.db" "SELECT method || ' ' || status FROM audit_log WHERE who = 'tls:$(fp "$T/bad.crt")' ORDER BY seq" | tr '\n' ' ')" = "POST 403 DELETE 403 "
 check "c1 still running" test "$(status c1)" = Running
 
 # trust one: curl and the CLI with explicit files

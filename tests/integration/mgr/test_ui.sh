@@ -111,11 +111,28 @@ check "API with a wrong token: 401" \
 check "API with the token: 200" test "$(hcurl "${auth[@]}" /1.0/instances | cut -d' ' -f1)" = 200
 check "a foreign Host (DNS rebinding): 403" \
 	test "$(hcurl "${auth[@]}" -H "Host: attacker.example:$PORT" /1.0/instances | cut -d' ' -f1)" = 403
+check "  ... also for a write, which changes nothing" \
+	test "$(hcurl "${auth[@]}" -H "Host: attacker.example:$PORT" -X POST -H 'Content-Type: application/json' \
+		--data '{"certificate":"x","name":"y"}' /1.0/certificates | cut -d' ' -f1)" = 403
 check "  ... also for the static files" test "$(hcurl -H "Host: attacker.example:$PORT" /ui/ | cut -d' ' -f1)" = 403
 check "Host localhost:PORT is served" test "$(hcurl "${auth[@]}" -H "Host: localhost:$PORT" /1.0 | cut -d' ' -f1)" = 200
 check "the token's holder cannot add a trusted certificate" \
 	test "$(hcurl "${auth[@]}" -X POST -H 'Content-Type: application/json' \
 		--data '{"certificate":"x","name":"y"}' /1.0/certificates | cut -d' ' -f1)" = 403
+if [ -n "$(sqlite3 "$STATE/vessel.db" "SELECT name FROM sqlite_master WHERE name = 'audit_log'")" ]; then
+	audited() { # audited WHO METHOD PATH STATUS: the audit log has that record
+		[ "$(sqlite3 "$STATE/vessel.db" "SELECT COUNT(*) FROM audit_log WHERE who = '$1' AND
+			method = '$2' AND path = '$3' AND status = $4")" -ge 1 ]
+	}
+	in_netns curl -s -o /dev/null -X POST "$URL/1.0/instances"
+	check "audit: a refused write without the token is recorded (ui:no-token, 401)" \
+		audited ui:no-token POST /1.0/instances 401
+	check "audit: a write refused for its Host is recorded (ui:foreign-host, 403)" \
+		audited ui:foreign-host POST /1.0/certificates 403
+	check "audit: the token holder's refused write is recorded as ui:token" \
+		audited ui:token POST /1.0/certificates 403
+	check "audit: a write to the UI's files is recorded (405)" audited ui:anonymous POST /ui/ 405
+fi
 check "/ui/ on the unix socket too" \
 	sh -c "curl -s --unix-socket '$SOCK' http://vessel/ui/ | grep -q app.js"
 
