@@ -98,10 +98,12 @@ function relative(s) {
 
 function useLoad(fn, deps, everyMs) {
   const [state, set] = useState({ loading: true });
+  const seq = useRef(0); // only the latest request's answer is shown
   const reload = useCallback(() => {
+    const n = ++seq.current;
     fn().then(
-      (data) => set({ data }),
-      (error) => set({ error }),
+      (data) => n === seq.current && set({ data }),
+      (error) => n === seq.current && set({ error }),
     );
   }, deps);
   useEffect(() => {
