@@ -95,6 +95,17 @@ def click(drv, css):
     drv.find_element(By.CSS_SELECTOR, css).click()
 
 
+# an older vesseld, seen from the page: the routes of the usage and policy
+# parts answer as a router that does not know them
+OLD_SERVER_JS = """
+const realFetch = window.fetch.bind(window);
+const missing = /^\\/1\\.0\\/(advice|sprawl|prune|audit|metrics|instances\\/[^/]+\\/(usage|advice))/;
+window.fetch = (url, opts) => missing.test(new URL(url, location.href).pathname)
+  ? Promise.resolve(new Response(JSON.stringify({type: 'error', error: 'not found', error_code: 404}),
+                                 {status: 404, headers: {'Content-Type': 'application/json'}}))
+  : realFetch(url, opts);
+"""
+
 # pixels of the series' stroke colour in a chart's canvas (uPlot draws the
 # grid and axes in grey, so these come from the data line only)
 PIXELS_JS = """
@@ -269,6 +280,26 @@ def main():
         errors = [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"
                   and "404" not in e.get("message", "")]
         check("no JavaScript errors in the console", not errors, json.dumps(errors)[:500])
+
+        # the page against an older vesseld: the usage and policy routes
+        # answer the router's 404 (simulated in the page's fetch, before its
+        # scripts run), the panels say "not available", the rest works
+        drv.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": OLD_SERVER_JS})
+        drv.get(URL + "/ui/?older-server")  # a new document (the tab keeps its token)
+        check("older server: the simulation is in place",
+              drv.execute_script("return fetch('/1.0/sprawl').then(r => r.status)") == 404)
+        wait("older server: the instance list still works (web1 Stopped)", lambda: row_state(drv) == "Stopped")
+        click(drv, f'tr[data-instance="{NAME}"] td')
+        wait("older server: usage charts 'not available'",
+             lambda: drv.find_elements(By.CSS_SELECTOR, '#detail [data-na="1"]'))
+        check("  ... no expiry field at launch", not drv.find_elements(By.ID, "launch-expires"))
+        click(drv, "#tab-advice")
+        wait("older server: advice and sprawl 'not available'",
+             lambda: len(drv.find_elements(By.CSS_SELECTOR, '#advice [data-na="1"], #sprawl [data-na="1"]')) == 2)
+        click(drv, "#tab-audit")
+        wait("older server: audit 'not available'",
+             lambda: drv.find_elements(By.CSS_SELECTOR, '#audit [data-na="1"]'))
+        drv.save_screenshot(f"{WORK}/older-server.png")
     finally:
         try:
             drv.save_screenshot(f"{WORK}/overview.png")
