@@ -430,7 +430,7 @@ function Audit() {
   };
   return html`<section class="card" id="audit">
     <h2>Audit trail <span class="sub">every change made through the API, hash-chained</span>
-      <button id="verify-btn" onClick=${check}>Verify chain</button>
+      ${state.data ? html`<button id="verify-btn" onClick=${check}>Verify chain</button>` : null}
       ${verify && (verify.error ? html`<span id="verify" class="error">${verify.error}</span>`
         : verify.ok ? html`<span id="verify" class="badge ok">chain intact</span>` : html`<span id="verify" class="badge bad">broken at #${verify.first_bad}</span>`)}</h2>
     <${Status} state=${state}>${(list) =>
