@@ -28,11 +28,19 @@ struct cli {
 	struct mgr_client *client;
 };
 
+/* One option of a command, for `vessel help COMMAND` and the man pages. */
+struct cli_option {
+	const char *flags; /* "-c, --config KEY=VALUE" */
+	const char *help;
+};
+
 struct cli_command {
 	const char *name;
 	int (*run)(struct cli *cli, int argc, char **argv);
 	const char *usage;
 	const char *summary;
+	const struct cli_option *options; /* NULL-terminated; may be NULL */
+	const char *description;	  /* paragraphs for the man page; may be NULL */
 };
 
 /* Report err once ("vessel: error: ..."); returns 1. */
@@ -50,6 +58,9 @@ void out_objects(const struct cli *cli, struct json_object *arr, const char *con
 		 const char *const *keys, size_t ncol);
 /* A JSON value as JSON or YAML (table format prints YAML too). */
 void out_value(const struct cli *cli, struct json_object *o);
+/* The operation progress bar (stdout a terminal only; see cli_client). */
+void cli_progress(void *opaque, struct json_object *metadata);
+void cli_progress_end(void);
 /* JSON string field, "" when absent. */
 const char *jstr(struct json_object *o, const char *key);
 
@@ -73,11 +84,18 @@ int cmd_network(struct cli *cli, int argc, char **argv);
 int cmd_snapshot(struct cli *cli, int argc, char **argv);
 int cmd_remote(struct cli *cli, int argc, char **argv);
 int cmd_storage(struct cli *cli, int argc, char **argv);
+int cmd_console(struct cli *cli, int argc, char **argv);
+int cmd_file(struct cli *cli, int argc, char **argv);
+int cmd_cluster(struct cli *cli, int argc, char **argv);
 int cmd_config_trust(struct cli *cli, int argc, char **argv);
 int cmd_project(struct cli *cli, int argc, char **argv);
 int cmd_sprawl(struct cli *cli, int argc, char **argv);
 int cmd_prune(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
+/* cmd_usage.c: vessel top, vessel advise, and the usage part of vessel info */
+int cmd_top(struct cli *cli, int argc, char **argv);
+int cmd_advise(struct cli *cli, int argc, char **argv);
+void cli_print_usage_summary(struct cli *cli, const char *name);
 /* The client for cli->remote (cmd_remote.c). */
 struct mgr_client *cli_remote_client(struct cli *cli, struct vs_err *err);
 

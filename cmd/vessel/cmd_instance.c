@@ -44,7 +44,9 @@ static int create(struct cli *cli, const char *cmd, int argc, char **argv, bool 
 					      { "vm", no_argument, NULL, 'V' },
 					      { "network", required_argument, NULL, 'n' },
 					      { "expires", required_argument, NULL, 'e' },
+					      { "target", required_argument, NULL, 't' },
 					      { NULL, 0, NULL, 0 } };
+	const char *target = NULL;
 	bool vm = false;
 	const char *network = NULL, *expires = NULL;
 	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
@@ -62,6 +64,8 @@ static int create(struct cli *cli, const char *cmd, int argc, char **argv, bool 
 			network = optarg;
 		} else if (c == 'e') {
 			expires = optarg;
+		} else if (c == 't') {
+			target = optarg;
 		} else {
 			json_object_put(cfg);
 			return cli_usage(cmd, "unknown option %s", argv[optind - 1]);
@@ -90,6 +94,15 @@ static int create(struct cli *cli, const char *cmd, int argc, char **argv, bool 
 		json_object_object_add(devs, "eth0", nic);
 		json_object_object_add(b, "devices", devs);
 	}
+	if (target) { /* a cluster member to create it on */
+		char *e = curl_escape(target, 0), *p = NULL;
+		int r = e && asprintf(&p, "/1.0/instances?target=%s", e) >= 0
+			    ? request(cli, "POST", p, b, NULL)
+			    : (json_object_put(b), 1);
+		curl_free(e);
+		free(p);
+		return r;
+	}
 	return request(cli, "POST", "/1.0/instances", b, NULL);
 }
 
@@ -116,11 +129,15 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 		json_object_put(md);
 		return 0;
 	}
-	static const char *const headers[] = {
-		"NAME", "TYPE", "STATUS", "IMAGE", "PID", "CREATED"
-	};
+	static const char *const headers[] = { "NAME", "TYPE",	  "STATUS",  "IMAGE",
+					       "PID",  "CREATED", "LOCATION" };
 	size_t n = json_object_array_length(md);
-	char **cells = calloc(n * 6 + 1, sizeof(char *));
+	/* a cluster's list says where each instance runs */
+	size_t ncol = 6;
+	for (size_t i = 0; i < n; i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(md, i), "location", NULL))
+			ncol = 7;
+	char **cells = calloc(n * ncol + 1, sizeof(char *));
 	if (!cells) {
 		json_object_put(md);
 		return 1;
@@ -128,16 +145,18 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *o = json_object_array_get_idx(md, i);
 		const char *t = jstr(o, "type");
-		cells[i * 6 + 0] = strdup(jstr(o, "name"));
-		cells[i * 6 + 1] = strdup(strcmp(t, "container") == 0 ? "CONTAINER" : "VM");
-		cells[i * 6 + 2] = strdup(jstr(o, "status"));
-		cells[i * 6 + 3] = strndup(jstr(o, "image"), 12);
+		cells[i * ncol + 0] = strdup(jstr(o, "name"));
+		cells[i * ncol + 1] = strdup(strcmp(t, "container") == 0 ? "CONTAINER" : "VM");
+		cells[i * ncol + 2] = strdup(jstr(o, "status"));
+		cells[i * ncol + 3] = strndup(jstr(o, "image"), 12);
 		const char *pid = jstr(o, "pid");
-		cells[i * 6 + 4] = strdup(strcmp(pid, "0") == 0 ? "" : pid);
-		cells[i * 6 + 5] = strdup(jstr(o, "created_at"));
+		cells[i * ncol + 4] = strdup(strcmp(pid, "0") == 0 ? "" : pid);
+		cells[i * ncol + 5] = strdup(jstr(o, "created_at"));
+		if (ncol == 7)
+			cells[i * ncol + 6] = strdup(jstr(o, "location"));
 	}
-	out_rows(cli, headers, 6, cells, n);
-	for (size_t i = 0; i < n * 6; i++)
+	out_rows(cli, headers, ncol, cells, n);
+	for (size_t i = 0; i < n * ncol; i++)
 		free(cells[i]);
 	free(cells);
 	json_object_put(md);
@@ -155,7 +174,10 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 	if (r)
 		return r;
 	out_value(cli, md);
+	bool running = strcmp(jstr(md, "status"), "Stopped") != 0;
 	json_object_put(md);
+	if (cli->format == CLI_FORMAT_TABLE && running)
+		cli_print_usage_summary(cli, argv[1]);
 	return 0;
 }
 
@@ -452,6 +474,11 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 		return cli_usage("snapshot", "expected create, list, restore or delete and a NAME");
 	const char *sub = argv[1], *name = argv[2];
 	int r;
+	bool stateful = false;
+	if (strcmp(sub, "create") == 0 && argc >= 4 && strcmp(argv[argc - 1], "--stateful") == 0) {
+		stateful = true;
+		argc--;
+	}
 	if (strcmp(sub, "create") == 0 && (argc == 3 || argc == 4)) {
 		char snap[32];
 		if (argc == 4) {
@@ -477,6 +504,8 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 		}
 		struct json_object *b = json_object_new_object();
 		json_object_object_add(b, "name", json_object_new_string(snap));
+		if (stateful)
+			json_object_object_add(b, "stateful", json_object_new_boolean(true));
 		char *path = instance_path(name, "/snapshots");
 		r = request(cli, "POST", path, b, NULL);
 		free(path);

@@ -42,6 +42,7 @@
 #include "vessel/core/util.h"
 #include "vessel/mgr/api.h"
 #include "vessel/mgr/policy.h"
+#include "vessel/mgr/cluster.h"
 #include "vessel/mgr/tls.h"
 #include "vessel/mgr/trust.h"
 
@@ -80,6 +81,8 @@ struct req_ctx {
 	char *upload_dir;
 	char *upload_path;
 	uint64_t upload_len;
+	void *stream_cls; /* api_response's, freed with the context */
+	void (*stream_cls_free)(void *cls);
 	unsigned refuse; /* HTTP status decided while reading the body */
 	char refuse_msg[200];
 };
@@ -371,6 +374,8 @@ static void ctx_free(struct req_ctx *c)
 {
 	if (!c)
 		return;
+	if (c->stream_cls_free)
+		c->stream_cls_free(c->stream_cls);
 	free(c->buf);
 	if (c->upload_fd >= 0)
 		close(c->upload_fd);
@@ -417,7 +422,8 @@ static unsigned tls_caller(struct mgr_api *api, struct MHD_Connection *conn,
 		*why = "cannot read the client certificate";
 		return 403;
 	}
-	if (!mgr_trust_check(mgr_get_db(api->m), fp)) {
+	if (!mgr_trust_check(mgr_get_db(api->m), fp) &&
+	    !mgr_cluster_trusts(mgr_get_cluster(api->m), fp)) {
 		*why = "client certificate not trusted";
 		return 403;
 	}
@@ -647,7 +653,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return refuse(conn, 400, err.msg);
 	}
 	struct api_response res = { 0 };
-	c->route->fn(&c->req, &res);
+	/* a cluster member forwards what another member runs (api_cluster.c) */
+	if (!api_cluster_intercept(&c->req, c->route, url, &res)) {
+		c->route->fn(&c->req, &res);
+		api_cluster_after(&c->req, c->route, &res);
+	}
 	/* the audit trail: who changed what (remote callers at INFO; the log
 	 * of record is audit.c's) */
 	unsigned result = res.stream ? 200 : res.json ? res.http_status : 500;
@@ -658,7 +668,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			      result);
 	}
 	if (res.stream) {
-		enum MHD_Result r = MHD_queue_response(conn, 200, res.stream);
+		c->stream_cls = res.stream_cls;
+		c->stream_cls_free = res.stream_cls_free;
+		enum MHD_Result r =
+		    MHD_queue_response(conn, res.http_status ? res.http_status : 200, res.stream);
 		MHD_destroy_response(res.stream);
 		json_object_put(res.json);
 		return r;
@@ -844,7 +857,7 @@ static int start_tls(struct mgr_api *api, const struct mgr_api_opts *opts, struc
 		return r;
 	tls_current = api;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_USE_ERROR_LOG | MHD_USE_TLS;
+			 MHD_USE_ERROR_LOG | MHD_USE_TLS | MHD_ALLOW_UPGRADE;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	api->tls_daemon = MHD_start_daemon(
@@ -947,8 +960,9 @@ int mgr_api_start(struct mgr *m, const struct mgr_api_opts *opts, struct mgr_api
 		return r;
 	}
 	api->daemon = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
-	    NULL, NULL, on_request, &api->unix_l, MHD_OPTION_LISTEN_SOCKET, api->fd,
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
+		MHD_ALLOW_UPGRADE,
+	    0, NULL, NULL, on_request, &api->unix_l, MHD_OPTION_LISTEN_SOCKET, api->fd,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_CONNECTION_LIMIT,
 	    opts->max_connections ? opts->max_connections : 512u, MHD_OPTION_CONNECTION_TIMEOUT,
 	    600u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api, MHD_OPTION_END);
@@ -976,6 +990,7 @@ void mgr_api_stop(struct mgr_api *api)
 {
 	if (!api)
 		return;
+	api_console_shutdown();
 	if (api->ui_daemon)
 		MHD_stop_daemon(api->ui_daemon);
 	if (api->tls_daemon)
@@ -1038,6 +1053,8 @@ int mgr_api_dispatch(struct mgr *m, const char *method, const char *url, const c
 		json_object_put(req.body);
 		MHD_destroy_response(res.stream);
 		res.stream = NULL;
+		if (res.stream_cls_free)
+			res.stream_cls_free(res.stream_cls);
 		json_object_put(res.json);
 		res.json = NULL;
 		res.http_status = 200;

@@ -37,6 +37,10 @@ struct api_response {
 	unsigned http_status;
 	struct json_object *json;    /* the whole envelope */
 	struct MHD_Response *stream; /* or a ready response (events) */
+	/* with stream: http_status if set (else 200); stream_cls_free(stream_cls)
+	 * is called when the request is done (may be NULL) */
+	void *stream_cls;
+	void (*stream_cls_free)(void *cls);
 };
 
 typedef void (*api_handler)(struct api_request *req, struct api_response *res);
@@ -136,5 +140,28 @@ void api_get_sprawl(struct api_request *req, struct api_response *res);
 void api_post_prune(struct api_request *req, struct api_response *res);
 void api_get_audit(struct api_request *req, struct api_response *res);
 void api_get_audit_verify(struct api_request *req, struct api_response *res);
+void api_get_instance_console(struct api_request *req, struct api_response *res);
+void api_get_instance_files(struct api_request *req, struct api_response *res);
+void api_post_instance_files(struct api_request *req, struct api_response *res);
+/* End the console bridges (api_console.c) before the daemon stops. */
+void api_console_shutdown(void);
+void api_get_cluster(struct api_request *req, struct api_response *res);
+void api_put_cluster(struct api_request *req, struct api_response *res);
+void api_get_cluster_members(struct api_request *req, struct api_response *res);
+void api_get_cluster_member(struct api_request *req, struct api_response *res);
+void api_patch_cluster_member(struct api_request *req, struct api_response *res);
+void api_delete_cluster_member(struct api_request *req, struct api_response *res);
+void api_post_cluster_member_evacuate(struct api_request *req, struct api_response *res);
+/* Cluster hooks around a request's handler (api_cluster.c): true when the
+ * request was answered by forwarding it to another member. */
+bool api_cluster_intercept(struct api_request *req, const struct api_route *route, const char *url,
+			   struct api_response *res);
+void api_cluster_after(struct api_request *req, const struct api_route *route,
+		       struct api_response *res);
+/* api_usage.c */
+void api_get_instance_usage(struct api_request *req, struct api_response *res);
+void api_get_metrics(struct api_request *req, struct api_response *res);
+void api_get_advice(struct api_request *req, struct api_response *res);
+void api_post_instance_advice_apply(struct api_request *req, struct api_response *res);
 
 #endif

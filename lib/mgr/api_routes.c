@@ -53,6 +53,21 @@ const struct api_route api_routes[] = {
 	{ "POST", "/1.0/prune", api_post_prune, API_BODY_JSON },
 	{ "GET", "/1.0/audit", api_get_audit, API_BODY_NONE },
 	{ "GET", "/1.0/audit/verify", api_get_audit_verify, API_BODY_NONE },
+	{ "GET", "/1.0/instances/{}/console", api_get_instance_console, API_BODY_NONE },
+	{ "GET", "/1.0/instances/{}/files", api_get_instance_files, API_BODY_NONE },
+	{ "POST", "/1.0/instances/{}/files", api_post_instance_files, API_BODY_JSON_OR_UPLOAD },
+	{ "GET", "/1.0/cluster", api_get_cluster, API_BODY_NONE },
+	{ "PUT", "/1.0/cluster", api_put_cluster, API_BODY_JSON },
+	{ "GET", "/1.0/cluster/members", api_get_cluster_members, API_BODY_NONE },
+	{ "GET", "/1.0/cluster/members/{}", api_get_cluster_member, API_BODY_NONE },
+	{ "PATCH", "/1.0/cluster/members/{}", api_patch_cluster_member, API_BODY_JSON },
+	{ "DELETE", "/1.0/cluster/members/{}", api_delete_cluster_member, API_BODY_NONE },
+	{ "POST", "/1.0/cluster/members/{}/evacuate", api_post_cluster_member_evacuate,
+	  API_BODY_NONE },
+	{ "GET", "/1.0/instances/{}/usage", api_get_instance_usage, API_BODY_NONE },
+	{ "GET", "/1.0/metrics", api_get_metrics, API_BODY_NONE },
+	{ "GET", "/1.0/advice", api_get_advice, API_BODY_NONE },
+	{ "POST", "/1.0/instances/{}/advice/apply", api_post_instance_advice_apply, API_BODY_JSON },
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "vessel/core/cleanup.h"
@@ -24,9 +27,21 @@ struct mgr_client {
 	char *socket_path; /* or: */
 	char *url, *cert, *key, *server_cert;
 	const char *where; /* for messages */
+	void (*progress)(void *opaque, struct json_object *metadata);
+	void *progress_opaque;
 };
 
+void mgr_client_set_progress(struct mgr_client *c,
+			     void (*fn)(void *opaque, struct json_object *metadata), void *opaque)
+{
+	c->progress = fn;
+	c->progress_opaque = opaque;
+}
+
 struct buf {
+	int out_fd; /* download: a 200's bytes go here (see on_data) */
+	CURL *h;
+	bool to_fd;
 	char *data;
 	size_t len, cap;
 	int (*on_line)(const char *line, void *opaque);
@@ -38,6 +53,22 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct buf *b = userdata;
 	size_t n = size * nmemb;
+	if (b->h) {
+		long status = 0;
+		curl_easy_getinfo(b->h, CURLINFO_RESPONSE_CODE, &status);
+		b->to_fd = status == 200;
+	}
+	if (b->to_fd) {
+		for (size_t off = 0; off < n;) {
+			ssize_t w = write(b->out_fd, ptr + off, n - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return 0;
+			off += (size_t)w;
+		}
+		return n;
+	}
 	if (b->len + n + 1 > b->cap) {
 		if (b->len + n + 1 > RESPONSE_MAX)
 			return 0;
@@ -282,12 +313,14 @@ static int envelope(const struct buf *b, long status, struct json_object **out, 
 	return 0;
 }
 
-static int wait_op(struct mgr_client *c, const char *op_url, struct json_object **metadata,
-		   struct vs_err *err)
+static int wait_op_inner(struct mgr_client *c, const char *op_url, struct json_object **metadata,
+			 struct vs_err *err)
 {
-	for (;;) {
+	/* with a progress callback: a look at once, then every second */
+	for (int round = 0;; round++) {
 		char path[320];
-		snprintf(path, sizeof(path), "%.256s/wait?timeout=60", op_url);
+		snprintf(path, sizeof(path), "%.256s/wait?timeout=%d", op_url,
+			 c->progress ? (round ? 1 : 0) : 60);
 		struct buf b = { 0 };
 		long status = 0;
 		int r = exchange(c, "GET", path, NULL, 0, NULL, 0, NULL, &b, &status, err);
@@ -309,6 +342,10 @@ static int wait_op(struct mgr_client *c, const char *op_url, struct json_object 
 			json_object_put(env);
 			return 0;
 		}
+		if (c->progress && json_object_object_get_ex(md, "metadata", &m) && m &&
+		    json_object_is_type(m, json_type_object) &&
+		    (strcmp(s, "Running") == 0 || strcmp(s, "Pending") == 0))
+			c->progress(c->progress_opaque, m);
 		if (strcmp(s, "Failure") == 0 || strcmp(s, "Cancelled") == 0) {
 			const char *msg = json_object_object_get_ex(md, "err", &e)
 					      ? json_object_get_string(e)
@@ -319,6 +356,16 @@ static int wait_op(struct mgr_client *c, const char *op_url, struct json_object 
 		}
 		json_object_put(env);
 	}
+}
+
+/* wait_op_inner, then the progress callback hears the end (NULL). */
+static int wait_op(struct mgr_client *c, const char *op_url, struct json_object **metadata,
+		   struct vs_err *err)
+{
+	int r = wait_op_inner(c, op_url, metadata, err);
+	if (c->progress)
+		c->progress(c->progress_opaque, NULL);
+	return r;
 }
 
 static int finish(struct mgr_client *c, struct buf *b, long status, struct json_object **metadata,
@@ -393,4 +440,99 @@ int mgr_client_stream(struct mgr_client *c, const char *path,
 	}
 	free(b.data);
 	return r;
+}
+
+int mgr_client_download(struct mgr_client *c, const char *path, int fd, struct vs_err *err)
+{
+	struct buf b = { .out_fd = fd, .h = c->curl };
+	long status = 0;
+	int r = exchange(c, "GET", path, NULL, 0, NULL, 0, NULL, &b, &status, err);
+	if (r < 0 && b.to_fd)
+		r = vs_syserrf(err, errno ? errno : EIO, "write the download");
+	if (r == 0 && status != 200) {
+		struct json_object *env = NULL;
+		r = envelope(&b, status, &env, err);
+		json_object_put(env);
+		if (r == 0)
+			r = vs_errf(err, EIO, "vesseld answered %ld", status);
+	}
+	free(b.data);
+	return r;
+}
+
+int mgr_client_upgrade(struct mgr_client *c, const char *path, const char *protocol, int *out,
+		       struct vs_err *err)
+{
+	if (!c->socket_path)
+		return vs_errf(err, ENOTSUP,
+			       "the console is reachable over the local socket only, not %s",
+			       c->where);
+	vs_cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return vs_syserrf(err, errno, "socket");
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (strlen(c->socket_path) >= sizeof(a.sun_path))
+		return vs_errf(err, ENAMETOOLONG, "socket path too long: %s", c->socket_path);
+	memcpy(a.sun_path, c->socket_path, strlen(c->socket_path) + 1);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return vs_errf(err, ECONNREFUSED,
+			       "cannot reach vesseld at %s (is it running? can you access the "
+			       "socket?)",
+			       c->where);
+	char req[1024];
+	int n = snprintf(req, sizeof(req),
+			 "GET %s HTTP/1.1\r\nHost: vessel\r\nConnection: Upgrade\r\n"
+			 "Upgrade: %s\r\n\r\n",
+			 path, protocol);
+	if (n < 0 || (size_t)n >= sizeof(req))
+		return vs_errf(err, ENAMETOOLONG, "request path too long");
+	for (int off = 0; off < n;) {
+		ssize_t w = send(fd, req + off, (size_t)(n - off), MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return vs_syserrf(err, errno, "send to vesseld");
+		off += (int)w;
+	}
+	/* the head, one byte at a time: nothing after it may be consumed */
+	char head[8192];
+	size_t len = 0;
+	while (len < 4 || memcmp(head + len - 4, "\r\n\r\n", 4) != 0) {
+		if (len + 1 >= sizeof(head))
+			return vs_errf(err, EIO, "vesseld's answer has an oversized head");
+		ssize_t got = recv(fd, head + len, 1, 0);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return vs_errf(err, EIO, "vesseld closed the connection");
+		len++;
+	}
+	head[len] = 0;
+	long status = 0;
+	if (sscanf(head, "HTTP/1.%*d %ld", &status) != 1)
+		return vs_errf(err, EIO, "vesseld's answer is not HTTP");
+	if (status == 101) {
+		*out = vs_steal_fd(&fd);
+		return 0;
+	}
+	/* an error envelope: its body (Content-Length, or up to the close) */
+	size_t body_len = SIZE_MAX;
+	for (char *p = head; (p = strchr(p, '\n')); p++)
+		if (strncasecmp(p + 1, "Content-Length:", 15) == 0)
+			body_len = strtoul(p + 16, NULL, 10);
+	struct buf b = { 0 };
+	char chunk[4096];
+	while (b.len < body_len) {
+		size_t want = body_len - b.len < sizeof(chunk) ? body_len - b.len : sizeof(chunk);
+		ssize_t got = recv(fd, chunk, want, 0);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0 || on_data(chunk, 1, (size_t)got, &b) != (size_t)got)
+			break;
+	}
+	struct json_object *env = NULL;
+	int r = envelope(&b, status, &env, err);
+	json_object_put(env);
+	free(b.data);
+	return r < 0 ? r : vs_errf(err, EIO, "vesseld answered %ld, not 101", status);
 }

@@ -152,11 +152,47 @@ static const char *const migrations[] = {
 	"  SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN"
 	"  SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+
+	/* 7: clusters: the members (in the cluster's dqlite database; empty in a
+	 * single host's file) and where each instance runs */
+	"CREATE TABLE cluster_members ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  node_id TEXT NOT NULL UNIQUE,"
+	"  address TEXT NOT NULL UNIQUE,"
+	"  api_url TEXT NOT NULL,"
+	"  certificate TEXT NOT NULL,"
+	"  description TEXT NOT NULL DEFAULT '',"
+	"  heartbeat INTEGER NOT NULL DEFAULT 0,"
+	"  memory_free INTEGER NOT NULL DEFAULT 0,"
+	"  cpus INTEGER NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL);"
+	"ALTER TABLE instances ADD COLUMN location TEXT NOT NULL DEFAULT ''",
+
+	/* 8: usage history (lib/mgr/usage_store.c): raw rows (resolution 0), 5-minute
+	 * and hourly aggregates; rates per second, memory in bytes */
+	"CREATE TABLE instance_usage ("
+	"  instance_id INTEGER NOT NULL REFERENCES instances (id) ON DELETE CASCADE,"
+	"  resolution INTEGER NOT NULL,"
+	"  t INTEGER NOT NULL,"
+	"  cpu REAL NOT NULL, cpu_min REAL, cpu_max REAL, cpu_p95 REAL,"
+	"  memory INTEGER NOT NULL, memory_min INTEGER, memory_max INTEGER, memory_p95 INTEGER,"
+	"  disk_read REAL NOT NULL, disk_write REAL NOT NULL, disk_ops REAL NOT NULL,"
+	"  net_rx REAL NOT NULL, net_tx REAL NOT NULL, net_packets REAL NOT NULL,"
+	"  throttled REAL NOT NULL, pressure REAL NOT NULL, oom_kills REAL NOT NULL,"
+	"  guest_available INTEGER NOT NULL, guest_total INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  PRIMARY KEY (instance_id, resolution, t)) WITHOUT ROWID;",
 };
 
 int mgr_db_schema_latest(void)
 {
 	return (int)(sizeof(migrations) / sizeof(migrations[0]));
+}
+
+const char *mgr_db_migration(int from)
+{
+	return from >= 0 && from < mgr_db_schema_latest() ? migrations[from] : NULL;
 }
 
 void mgr_db_lock(struct mgr_db *db)

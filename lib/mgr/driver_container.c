@@ -6,9 +6,24 @@
  * change rather than calling lib/ct in its own process: `create` clones the
  * container from the short-lived runtime process, so the container is never
  * a child of vesseld, shares nothing with it (not even a session: the
- * runtime runs in its own) and survives a `kill -9` of the daemon.  Its
- * stdout/stderr go to STATE/containers/ID/console.log.  Reads of the live
- * state use lib/ct's state files directly (no process per query).
+ * runtime runs in its own) and survives a `kill -9` of the daemon.  Reads
+ * of the live state use lib/ct's state files directly (no process per
+ * query).
+ *
+ * Console: the container's process runs on a terminal (process.terminal;
+ * /dev/console is the pty too) whose master is held by a small supervisor
+ * process started with the container (ct_console.c): the runtime passes
+ * the master to it over --console-socket, and it outlives vesseld as the
+ * container does.  It logs the terminal's output to
+ * STATE/containers/ID/console.log and serves STATE/containers/ID/console.sock
+ * (`vessel console`); stop and destroy end it.
+ *
+ * Files (`vessel file push|pull`): paths are resolved inside the root with
+ * openat2(RESOLVE_IN_ROOT), so no symlink or ".." in the container can
+ * reach the host; a stopped container's overlay root is mounted for the
+ * copy and unmounted again (the caller holds the instance's busy mark, so
+ * no start runs meanwhile).  Only the root filesystem is seen, not the
+ * storage volumes bound into a running container.
  *
  * Host objects of one container, all named by its runtime ID (fixed at
  * creation, so rename is a database change only):
@@ -18,10 +33,14 @@
  *                               made by start, removed by stop
  *   STATE/runtime/ID            the runtime's state (create .. delete)
  *   cgroup /ID                  made by the runtime's create, removed by its delete
+ *   console.{sock,pid,log}      the console supervisor's (start .. stop)
  * destroy removes the directory; reconcile removes any of these whose ID
  * no container instance has.
  */
 #include <dirent.h>
+#include <ftw.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <stdio.h>
 #include <fcntl.h>
@@ -45,6 +64,7 @@
 #include "vessel/ct/container.h"
 #include "vessel/ct/state.h"
 #include "vessel/mgr/network.h"
+#include "vessel/mgr/usage.h"
 #include "vessel/mgr/volume.h"
 
 #define OUT_CAP (1u << 20)
@@ -349,7 +369,7 @@ static int write_config(struct mgr *m, const struct mgr_instance *inst, const st
 		json_object_object_add(user, "uid", json_object_new_int64(uid));
 		json_object_object_add(user, "gid", json_object_new_int64(gid));
 		json_object_object_add(proc, "user", user);
-		json_object_object_add(proc, "terminal", json_object_new_boolean(false));
+		json_object_object_add(proc, "terminal", json_object_new_boolean(true));
 		json_object_object_add(proc, "noNewPrivileges", json_object_new_boolean(false));
 		/* podman's default capability set */
 		static char *caps[] = { "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FOWNER",
@@ -490,8 +510,10 @@ static int release(struct mgr *m, const struct mgr_instance *inst, struct vs_err
 		r = runtime_run(m, "delete", args, NULL, 0, NULL, err);
 	}
 	vs_cleanup_free char *rootfs = ct_path(m, inst, "rootfs");
-	if (!rootfs)
+	vs_cleanup_free char *dir = ct_path(m, inst, NULL);
+	if (!rootfs || !dir)
 		return vs_errf(err, ENOMEM, "out of memory");
+	mgr_ct_console_stop(dir);
 	int r2 = unmount_rootfs(rootfs, r < 0 ? NULL : err);
 	int r3 = unmount_volumes(m, inst, r < 0 || r2 < 0 ? NULL : err);
 	return r < 0 ? r : r2 < 0 ? r2 : r3;
@@ -575,9 +597,20 @@ static int ct_start(struct mgr *m, const struct mgr_instance *inst, const struct
 			r = vs_syserrf(err, errno, "open %s", log);
 			goto fail;
 		}
-		const char *argv[] = { m->runtime, "--root", m->runtime_root,
-				       "--log",	   rtlog,    "create",
-				       "--bundle", dir,	     inst->runtime_id,
+		char setup[128];
+		if ((r = mgr_ct_console_spawn(dir, setup, sizeof(setup), err)) < 0)
+			goto fail;
+		const char *argv[] = { m->runtime,
+				       "--root",
+				       m->runtime_root,
+				       "--log",
+				       rtlog,
+				       "create",
+				       "--bundle",
+				       dir,
+				       "--console-socket",
+				       setup,
+				       inst->runtime_id,
 				       NULL };
 		int status;
 		if ((r = mgr_run_logged((char *const *)argv, fd, &status, err)) < 0)
@@ -784,19 +817,85 @@ static int ct_reconcile(struct mgr *m, const struct mgr_instance *list, size_t n
 	return 0;
 }
 
-/* cp -a (keeps owners, modes, times, xattrs such as trusted.overlay.*,
- * device nodes such as overlay whiteouts); --reflink where the fs can. */
-static int copy_tree(const char *from, const char *to, struct vs_err *err)
+static __thread uint64_t tree_acc;
+
+static int tree_add(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	if (flag == FTW_F && S_ISREG(st->st_mode))
+		tree_acc += (uint64_t)st->st_size;
+	return 0;
+}
+
+/* Bytes in the regular files under dir (0 when it cannot be read). */
+static uint64_t tree_bytes(const char *dir)
+{
+	tree_acc = 0;
+	nftw(dir, tree_add, 32, FTW_PHYS);
+	return tree_acc;
+}
+
+/*
+ * cp -a (keeps owners, modes, times, xattrs such as trusted.overlay.*,
+ * device nodes such as overlay whiteouts); --reflink where the fs can.
+ * While it runs, the bytes already under `to` against the total of `from`
+ * are the operation's progress (stage), about every 200 ms.
+ */
+static int copy_tree(const char *from, const char *to, const char *stage, struct vs_err *err)
 {
 	char *argv[] = { "/bin/cp", "-a", "--reflink=auto", "--", (char *)from, (char *)to, NULL };
-	struct mgr_run run;
-	int r = mgr_run(argv, NULL, 0, 8192, &run, err);
-	if (r == 0 && run.status != 0) {
-		const char *msg = run.err ? run.err : "failed";
-		r = vs_errf(err, EIO, "copy %s: %.*s", from, (int)strcspn(msg, "\n"), msg);
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return vs_syserrf(err, errno, "pipe");
+	uint64_t total = tree_bytes(from);
+	mgr_op_progress(stage, 0);
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+	posix_spawnattr_t at; /* vesseld's threads block SIGTERM & co.: cp must not */
+	posix_spawnattr_init(&at);
+	sigset_t none;
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
+	pid_t pid;
+	int rc = posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(pfd[1]);
+	if (rc != 0) {
+		close(pfd[0]);
+		return vs_syserrf(err, rc, "run %s", argv[0]);
 	}
-	mgr_run_free(&run);
-	return r;
+	fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+	char msg[512] = "";
+	size_t mlen = 0;
+	int st = 0;
+	for (;;) {
+		ssize_t n;
+		char drop[4096];
+		while ((n = mlen < sizeof(msg) - 1
+				? read(pfd[0], msg + mlen, sizeof(msg) - 1 - mlen)
+				: read(pfd[0], drop, sizeof(drop))) > 0) /* keep the first lines */
+			if (mlen < sizeof(msg) - 1)
+				mlen += (size_t)n;
+		msg[mlen] = 0;
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR))
+			break;
+		sleep_ms(200);
+		if (total)
+			mgr_op_progress(stage, (unsigned)(tree_bytes(to) * 99 / total));
+	}
+	close(pfd[0]);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return vs_errf(err, EIO, "copy %s: %.*s", from, (int)strcspn(msg, "\n"),
+			       mlen ? msg : "failed");
+	mgr_op_progress(stage, 100);
+	return 0;
 }
 
 static char *snap_path(struct mgr *m, const struct mgr_instance *inst, const char *snap)
@@ -829,7 +928,7 @@ static int ct_snapshot_create(struct mgr *m, const struct mgr_instance *inst, co
 			return r;
 		thaw = true;
 	}
-	r = copy_tree(upper, dst, err);
+	r = copy_tree(upper, dst, "snapshot", err);
 	if (thaw) {
 		struct vs_err e3 = VS_ERR_INIT;
 		if (ct_freeze(m, inst, false, r < 0 ? &e3 : err) < 0 && r == 0)
@@ -855,7 +954,7 @@ static int ct_snapshot_restore(struct mgr *m, const struct mgr_instance *inst, c
 	/* copy beside, then swap: a crash leaves the old or the new upper */
 	struct vs_err e2 = VS_ERR_INIT;
 	mgr_rm_rf(tmp, &e2);
-	int r = copy_tree(src, tmp, err);
+	int r = copy_tree(src, tmp, "restore", err);
 	if (r < 0)
 		return r;
 	vs_cleanup_free char *old = NULL;
@@ -876,7 +975,148 @@ static int ct_snapshot_delete(struct mgr *m, const struct mgr_instance *inst, co
 	return dir ? mgr_rm_rf(dir, err) : vs_errf(err, ENOMEM, "out of memory");
 }
 
+static int ct_console(struct mgr *m, const struct mgr_instance *inst, int *fd, struct vs_err *err)
+{
+	vs_cleanup_free char *dir = ct_path(m, inst, NULL);
+	if (!dir)
+		return vs_errf(err, ENOMEM, "out of memory");
+	return mgr_ct_console_connect(dir, inst->name, fd, err);
+}
+
+/*
+ * The container's root for a file copy: *root an O_PATH fd of the merged
+ * root; *mounted when it was mounted for this (unmount with unmount_rootfs
+ * afterwards).
+ */
+static int open_root(struct mgr *m, const struct mgr_instance *inst, int *root, bool *mounted,
+		     struct vs_err *err)
+{
+	vs_cleanup_free char *rootfs = ct_path(m, inst, "rootfs");
+	if (!rootfs)
+		return vs_errf(err, ENOMEM, "out of memory");
+	*mounted = false;
+	if (!mgr_is_mountpoint(rootfs)) {
+		struct mgr_image img = { 0 };
+		int r = inst->image_id
+			    ? mgr_image_get_by_id(&m->images, inst->image_id, &img, err)
+			    : vs_errf(err, ENOENT, "instance %s has no image", inst->name);
+		if (r < 0)
+			return r;
+		r = mount_rootfs(m, inst, &img, err);
+		mgr_image_free(&img);
+		if (r < 0)
+			return r;
+		*mounted = true;
+	}
+	*root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*root < 0) {
+		int r = vs_syserrf(err, errno, "open %s", rootfs);
+		if (*mounted)
+			unmount_rootfs(rootfs, NULL);
+		return r;
+	}
+	return 0;
+}
+
+static void close_root(struct mgr *m, const struct mgr_instance *inst, int root, bool mounted)
+{
+	close(root);
+	vs_cleanup_free char *rootfs = ct_path(m, inst, "rootfs");
+	if (mounted && rootfs) {
+		struct vs_err e = VS_ERR_INIT;
+		if (unmount_rootfs(rootfs, &e) < 0)
+			vs_log(VS_LOG_WARN, "%s", e.msg);
+	}
+}
+
+/* PATH inside the root (RESOLVE_IN_ROOT: symlinks and ".." stay inside). */
+static int open_in_root(int root, const char *name, const char *path, int flags, mode_t mode,
+			struct vs_err *err)
+{
+	struct open_how how = { .flags = (uint64_t)flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+				.mode = flags & O_CREAT ? mode : 0,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+	if (fd < 0)
+		return vs_errf(err,
+			       errno == ENOENT	 ? ENOENT
+			       : errno == EISDIR ? EINVAL
+						 : errno,
+			       "%s:%s: %s", name, path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return vs_errf(err, EINVAL, "%s:%s: not a regular file", name, path);
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
+static int copy_fd(int from, int to, const char *what, struct vs_err *err)
+{
+	static const size_t chunk = 1u << 16;
+	vs_cleanup_free char *buf = malloc(chunk);
+	if (!buf)
+		return vs_errf(err, ENOMEM, "out of memory");
+	for (;;) {
+		ssize_t n = read(from, buf, chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return vs_syserrf(err, errno, "read %s", what);
+		if (n == 0)
+			return 0;
+		if (vs_write_full(to, buf, (size_t)n) < 0)
+			return vs_syserrf(err, errno, "write %s", what);
+	}
+}
+
+static int ct_file_push(struct mgr *m, const struct mgr_instance *inst, const char *path,
+			int src_fd, mode_t mode, uid_t uid, gid_t gid, struct vs_err *err)
+{
+	int root;
+	bool mounted;
+	int r = open_root(m, inst, &root, &mounted, err);
+	if (r < 0)
+		return r;
+	int fd =
+	    open_in_root(root, inst->name, path, O_WRONLY | O_CREAT | O_TRUNC, mode & 07777, err);
+	r = fd;
+	if (fd >= 0) {
+		r = copy_fd(src_fd, fd, path, err);
+		if (r == 0 && fchown(fd, uid, gid) < 0)
+			r = vs_syserrf(err, errno, "%s:%s: chown", inst->name, path);
+		if (r == 0 && fchmod(fd, mode & 07777) < 0)
+			r = vs_syserrf(err, errno, "%s:%s: chmod", inst->name, path);
+		if (close(fd) < 0 && r == 0)
+			r = vs_syserrf(err, errno, "%s:%s: close", inst->name, path);
+	}
+	close_root(m, inst, root, mounted);
+	return r < 0 ? r : 0;
+}
+
+static int ct_file_pull(struct mgr *m, const struct mgr_instance *inst, const char *path,
+			int dst_fd, struct vs_err *err)
+{
+	int root;
+	bool mounted;
+	int r = open_root(m, inst, &root, &mounted, err);
+	if (r < 0)
+		return r;
+	int fd = open_in_root(root, inst->name, path, O_RDONLY, 0, err);
+	r = fd;
+	if (fd >= 0) {
+		r = copy_fd(fd, dst_fd, path, err);
+		close(fd);
+	}
+	close_root(m, inst, root, mounted);
+	return r < 0 ? r : 0;
+}
+
 const struct mgr_driver mgr_driver_container = {
+	.console = ct_console,
+	.file_push = ct_file_push,
+	.file_pull = ct_file_pull,
 	.snapshot_create = ct_snapshot_create,
 	.snapshot_restore = ct_snapshot_restore,
 	.snapshot_delete = ct_snapshot_delete,
@@ -890,4 +1130,5 @@ const struct mgr_driver mgr_driver_container = {
 	.exec = ct_exec,
 	.destroy = ct_destroy,
 	.reconcile = ct_reconcile,
+	.usage = mgr_usage_container,
 };

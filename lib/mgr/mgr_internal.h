@@ -15,6 +15,8 @@ struct mgr {
 	char *runtime;	    /* vessel-runtime binary */
 	char *runtime_root; /* STATE/runtime: the runtime's --root */
 	char *ct_dir;	    /* STATE/containers: one directory per container */
+	char *vm_dir;	    /* STATE/vms: one directory per VM */
+	char *vmm;	    /* the vessel-vmm binary, or NULL */
 	char host_id[5];    /* 4 hex digits of this state dir: names its bridges */
 	int lock_fd;	    /* STATE/vesseld.lock, flock'd while open */
 	struct mgr_db *db;
@@ -25,12 +27,26 @@ struct mgr {
 	pthread_cond_t busy_cond;
 	int64_t *busy; /* ids of instances with an action in progress */
 	size_t nbusy, busy_cap;
+	char *debian_path; /* the built-in Debian image's OCI layout, or NULL */
+	pthread_mutex_t builtin_lock;
+	struct mgr_cluster *cluster; /* cluster.c; NULL until mgr_cluster_open */
+	struct mgr_usage *usage;     /* the usage sampler (usage.c), or NULL */
 };
 
 /* Load NAME and mark it busy (actions on one instance are serialised);
  * mgr_busy_release(m, inst->id) when done. */
 int mgr_get_busy(struct mgr *m, const char *name, struct mgr_instance *inst, struct vs_err *err);
 void mgr_busy_release(struct mgr *m, int64_t id);
+
+/*
+ * A container's console supervisor (ct_console.c), files under DIR (the
+ * container's directory): spawn one before the runtime's create (which is
+ * given setup_path as --console-socket), stop it (idempotent), or connect
+ * to it (*fd: the terminal's byte stream).
+ */
+int mgr_ct_console_spawn(const char *dir, char *setup_path, size_t setup_len, struct vs_err *err);
+void mgr_ct_console_stop(const char *dir);
+int mgr_ct_console_connect(const char *dir, const char *name, int *fd, struct vs_err *err);
 
 /* Emit a lifecycle event ("instance-started", ...) for an instance. */
 void mgr_emit_lifecycle(struct mgr *m, const char *action, const char *name);

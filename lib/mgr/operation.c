@@ -168,6 +168,20 @@ static void changed_locked(struct mgr_op *op)
 	mgr_events_emit(op->ops->events, "operation", to_json_locked(op));
 }
 
+/* The operation the calling thread works for (mgr_op_progress). */
+static __thread struct mgr_op *current_op;
+
+void mgr_op_progress(const char *stage, unsigned percent)
+{
+	if (!current_op)
+		return;
+	struct json_object *md = json_object_new_object();
+	json_object_object_add(md, "stage", json_object_new_string(stage));
+	json_object_object_add(md, "progress",
+			       json_object_new_int(percent > 100 ? 100 : (int)percent));
+	mgr_op_set_metadata(current_op, md);
+}
+
 static void *op_thread(void *p)
 {
 	struct mgr_op *op = p;
@@ -178,7 +192,9 @@ static void *op_thread(void *p)
 	pthread_mutex_unlock(&ops->lock);
 
 	struct vs_err err = VS_ERR_INIT;
+	current_op = op;
 	int r = op->fn(op, op->arg, &err);
+	current_op = NULL;
 	if (op->free_arg)
 		op->free_arg(op->arg);
 

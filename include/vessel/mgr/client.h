@@ -43,5 +43,15 @@ int mgr_client_upload(struct mgr_client *c, const char *path, const char *file,
 int mgr_client_stream(struct mgr_client *c, const char *path,
 		      int (*on_line)(const char *line, void *opaque), void *opaque,
 		      struct vs_err *err);
+/* While an operation is waited on: fn gets its metadata (e.g. {"stage",
+ * "progress"}) about once a second, and NULL when the wait ends (fn NULL:
+ * none, the default). */
+void mgr_client_set_progress(struct mgr_client *c,
+			     void (*fn)(void *opaque, struct json_object *metadata), void *opaque);
+/* GET path's bytes into fd (a non-200 answer is the error). */
+int mgr_client_download(struct mgr_client *c, const char *path, int fd, struct vs_err *err);
+/* GET path upgraded to PROTOCOL (101): *fd the raw stream.  Local socket only. */
+int mgr_client_upgrade(struct mgr_client *c, const char *path, const char *protocol, int *fd,
+		       struct vs_err *err);
 
 #endif

@@ -28,6 +28,9 @@ void mgr_db_close(struct mgr_db *db);
 /* The schema version the file is at (after open: mgr_db_schema_latest()). */
 int mgr_db_schema_version(struct mgr_db *db, struct vs_err *err);
 int mgr_db_schema_latest(void);
+/* The SQL of the migration from version FROM to FROM + 1 (the cluster
+ * applies the same schema to its dqlite database), or NULL. */
+const char *mgr_db_migration(int from);
 
 void mgr_db_lock(struct mgr_db *db);
 void mgr_db_unlock(struct mgr_db *db);

@@ -1,8 +1,8 @@
 /*
  * driver.h - what the manager asks of an instance type.  One vtable per
  * type (`mgr_drivers[]` in driver.c): the container driver (lib/ct's
- * runtime, overlayfs roots) now; the VM driver (vessel-vmm through its
- * control API) plugs in here later without the manager changing.
+ * runtime, overlayfs roots) and the VM driver (vessel-vmm through its
+ * control API and guest agent, driver_vm.c).
  *
  * Every host object a driver makes for an instance (mounts, cgroups, the
  * runtime's state, directories) is made by exactly one of these entries and
@@ -22,6 +22,7 @@
 #include "vessel/mgr/instance.h"
 
 struct mgr;
+struct mgr_usage_sample;
 
 struct mgr_exec_req {
 	char **argv; /* NULL-terminated */
@@ -74,12 +75,32 @@ struct mgr_driver {
 				struct vs_err *err);
 	int (*snapshot_delete)(struct mgr *m, const struct mgr_instance *inst, const char *snap,
 			       struct vs_err *err);
+	/* Mark SNAP, just made by snapshot_create of the running instance, as
+	 * stateful: restoring it continues the saved running state.  NULL when
+	 * the type has no stateful snapshots. */
+	int (*snapshot_stateful)(struct mgr *m, const struct mgr_instance *inst, const char *snap,
+				 struct vs_err *err);
+	/* A bidirectional stream to the instance's console (VM: its serial port;
+	 * container: its terminal/stdio). Caller closes *fd. */
+	int (*console)(struct mgr *m, const struct mgr_instance *inst, int *fd, struct vs_err *err);
+	/* Write src_fd's bytes (to its end) to PATH in the instance (created or
+	 * truncated, then given mode, uid, gid); read PATH into dst_fd.  PATH is
+	 * absolute and resolved inside the instance's root; running or stopped
+	 * (the caller holds the instance's busy mark). */
+	int (*file_push)(struct mgr *m, const struct mgr_instance *inst, const char *path,
+			 int src_fd, mode_t mode, uid_t uid, gid_t gid, struct vs_err *err);
+	int (*file_pull)(struct mgr *m, const struct mgr_instance *inst, const char *path,
+			 int dst_fd, struct vs_err *err);
+	/* One usage sample (struct mgr_usage_sample in include/vessel/mgr/usage.h, owned by usage). */
+	int (*usage)(struct mgr *m, const struct mgr_instance *inst, struct mgr_usage_sample *s,
+		     struct vs_err *err);
 };
 
 /* The driver of a type, or NULL (with err) when the type has none yet. */
 const struct mgr_driver *mgr_driver_for(enum mgr_instance_type t, struct vs_err *err);
 
 extern const struct mgr_driver mgr_driver_container;
+extern const struct mgr_driver mgr_driver_vm;
 
 void mgr_exec_result_free(struct mgr_exec_result *res);
 

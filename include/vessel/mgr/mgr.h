@@ -29,6 +29,11 @@ struct mgr_opts {
 	const char *state_dir;	  /* default /var/lib/vessel */
 	const char *runtime_path; /* the vessel-runtime binary */
 	const char *busybox_path; /* static busybox for the built-in image; NULL: none */
+	/* The Debian 12 image (images/debian: its cache directory or OCI
+	 * layout), imported as alias "debian" on first use; NULL: none */
+	const char *debian_path;
+	const char *vmm_path;  /* the vessel-vmm binary; NULL: no VMs */
+	const char *guest_dir; /* guest/ recipe output: imported as vessel-guest; NULL: none */
 };
 
 struct mgr;
@@ -40,6 +45,8 @@ void mgr_close(struct mgr *m);
 struct mgr_db *mgr_get_db(struct mgr *m);
 struct mgr_ops *mgr_get_ops(struct mgr *m);
 struct mgr_events *mgr_get_events(struct mgr *m);
+/* The cluster side (vessel/mgr/cluster.h), NULL when not opened. */
+struct mgr_cluster *mgr_get_cluster(struct mgr *m);
 struct mgr_image_store *mgr_get_images(struct mgr *m);
 const char *mgr_state_dir(const struct mgr *m);
 const char *mgr_runtime_path(const struct mgr *m);
@@ -94,6 +101,10 @@ int mgr_instance_update_config(struct mgr *m, const char *name, const struct mgr
  * and started again), delete, list (JSON array of {"name","created_at"}).
  */
 int mgr_snapshot_create(struct mgr *m, const char *name, const char *snap, struct vs_err *err);
+/* The same, stateful when asked: with the running state (VMs only, running;
+ * ENOTSUP for containers).  Restoring it continues that state. */
+int mgr_snapshot_create_stateful(struct mgr *m, const char *name, const char *snap, bool stateful,
+				 struct vs_err *err);
 int mgr_snapshot_restore(struct mgr *m, const char *name, const char *snap, struct vs_err *err);
 int mgr_snapshot_delete(struct mgr *m, const char *name, const char *snap, struct vs_err *err);
 int mgr_snapshot_list(struct mgr *m, const char *name, struct json_object **list,
@@ -104,6 +115,17 @@ int mgr_snapshot_check(struct mgr *m, const char *name, const char *snap, bool w
 
 int mgr_instance_exec(struct mgr *m, const char *name, const struct mgr_exec_req *req,
 		      struct mgr_exec_result *res, struct vs_err *err);
+/* The console of a running instance: *fd a byte stream to its terminal
+ * (VM: serial port), closed by the caller; its log so far (malloc'd). */
+int mgr_instance_console(struct mgr *m, const char *name, int *fd, struct vs_err *err);
+int mgr_instance_console_log(struct mgr *m, const char *name, char **text, size_t *len,
+			     struct vs_err *err);
+/* Copy a file into (created or truncated; mode, uid, gid set) or out of an
+ * instance, running or stopped; path absolute, resolved inside its root. */
+int mgr_instance_file_push(struct mgr *m, const char *name, const char *path, int src_fd,
+			   mode_t mode, uid_t uid, gid_t gid, struct vs_err *err);
+int mgr_instance_file_pull(struct mgr *m, const char *name, const char *path, int dst_fd,
+			   struct vs_err *err);
 /* The live state of an instance (power and pid). */
 int mgr_instance_live(struct mgr *m, const struct mgr_instance *inst, enum mgr_power *p, pid_t *pid,
 		      struct vs_err *err);

@@ -57,6 +57,12 @@ int mgr_op_cancel(struct mgr_op *op, struct vs_err *err);
 bool mgr_op_cancelled(struct mgr_op *op);
 /* Replace the metadata object (taken over); emits an operation event. */
 void mgr_op_set_metadata(struct mgr_op *op, struct json_object *metadata);
+/*
+ * Progress of the operation the calling thread is running (its metadata
+ * becomes {"stage": stage, "progress": percent}); a no-op on any other
+ * thread, so deep code (a driver's copy) can report without an op handle.
+ */
+void mgr_op_progress(const char *stage, unsigned percent);
 /* Incus operation JSON (new object). */
 struct json_object *mgr_op_to_json(struct mgr_op *op);
 /* All operations as JSON objects (an array). */

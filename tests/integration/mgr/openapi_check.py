@@ -116,6 +116,10 @@ def call(method, path, body=None, expect=None):
     resp = resolve(op["responses"].get(status))
     if not ok(resp is not None, "%s: status %s documented" % (what, status)):
         return r.status, None
+    if "text/plain" in resp.get("content", {}):
+        ok(r.getheader("Content-Type", "").startswith("text/plain"),
+           "%s: %s text/plain as documented" % (what, status))
+        return r.status, raw.decode()
     doc = json.loads(raw)
     schema = resolve(resp["content"]["application/json"]["schema"])
     try:
@@ -288,6 +292,63 @@ call("GET", "/1.0/audit?instance=api1&since=2020-01-01T00:00:00Z", expect=200)
 call("GET", "/1.0/audit?since=yesterday", expect=400)
 call("GET", "/1.0/audit/verify", expect=200)
 
+
+# byte streams: files (octet-stream both ways) and the console (log, upgrade)
+def raw_call(method, path, data=None, headers=None, expect=None):
+    tpl = template_of(path)
+    op = spec["paths"].get(tpl, {}).get(method.lower()) if tpl else None
+    what = "%s %s" % (method, path)
+    if not ok(op is not None, what + ": documented"):
+        return None, None
+    c = UnixConn()
+    c.request(method, path, body=data, headers=headers or {})
+    r = c.getresponse()
+    raw = r.read() if r.status != 101 else b""
+    c.close()
+    ok(expect is None or r.status == expect, "%s: status %s (want %s)" % (what, r.status, expect))
+    resp = resolve(op["responses"].get(str(r.status)))
+    if not ok(resp is not None, "%s: status %s documented" % (what, r.status)):
+        return r.status, raw
+    ctype = (r.getheader("Content-Type") or "").split(";")[0]
+    docs = resp.get("content", {})
+    ok(r.status == 101 or ctype in docs, "%s: content type %r documented" % (what, ctype))
+    if ctype == "application/json" and ctype in docs:
+        try:
+            jsonschema.validate(json.loads(raw), docs[ctype]["schema"])
+            ok(True, "%s: %s body matches the document" % (what, r.status))
+        except (jsonschema.ValidationError, ValueError) as e:
+            ok(False, "%s: %s body: %s" % (what, r.status, e))
+    return r.status, raw
+
+
+octet = {"Content-Type": "application/octet-stream"}
+raw_call("POST", "/1.0/instances/api1/files?path=/root/api-file", b"bytes\x00\xff",
+         dict(octet, **{"X-Vessel-Mode": "0600", "X-Vessel-Uid": "7"}), 200)
+_, body = raw_call("GET", "/1.0/instances/api1/files?path=/root/api-file", expect=200)
+ok(body == b"bytes\x00\xff", "file pulled back unchanged")
+raw_call("POST", "/1.0/instances/api1/files?path=/root/x", b"x", dict(octet, **{"X-Vessel-Mode": "9"}), 400)
+raw_call("POST", "/1.0/instances/api1/files?path=relative", b"x", octet, 400)
+raw_call("GET", "/1.0/instances/api1/files?path=/nonexistent", expect=404)
+raw_call("GET", "/1.0/instances/nope/files?path=/etc/passwd", expect=404)
+raw_call("GET", "/1.0/instances/api1/console", expect=200)
+raw_call("GET", "/1.0/instances/api1/console",
+         headers={"Connection": "Upgrade", "Upgrade": "vessel-console"}, expect=101)
+raw_call("GET", "/1.0/instances/nope/console",
+         headers={"Connection": "Upgrade", "Upgrade": "vessel-console"}, expect=404)
+
+
+# usage, metrics and advice (api1 runs; the sampler's history may be short)
+call("GET", "/1.0/instances/api1/usage", expect=200)
+call("GET", "/1.0/instances/api1/usage?window=30d", expect=200)
+call("GET", "/1.0/instances/api1/usage?window=bad", expect=400)
+call("GET", "/1.0/instances/nope/usage", expect=404)
+call("GET", "/1.0/metrics", expect=200)
+call("GET", "/1.0/advice", expect=200)
+call("GET", "/1.0/advice?instance=api1", expect=200)
+call("GET", "/1.0/advice?instance=nope", expect=404)
+call("POST", "/1.0/instances/api1/advice/apply", {}, 200)
+call("POST", "/1.0/instances/api1/advice/apply", {"x": 1}, 400)
+call("POST", "/1.0/instances/nope/advice/apply", {}, 404)
 _, d = call("DELETE", "/1.0/instances/api1?force=1", expect=202)
 if d:
     wait(d)

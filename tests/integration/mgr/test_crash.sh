@@ -28,11 +28,12 @@ check "r1 survives kill -9 of vesseld" kill -0 "$pid1"
 check "r2 survives kill -9 of vesseld" kill -0 "$pid2"
 check_fails "CLI: daemon not running" "cannot reach vesseld" v list
 
-# while vesseld is down: r2's container dies; an orphan container appears
+# while vesseld is down: r2's container dies; an orphan container appears (made without a
+# terminal: no console supervisor waits for it)
 kill -9 "$pid2"
 ghost=vessel-00000000000000aa
 mkdir -p "$STATE/containers/$ghost"
-jq --arg cg "/$ghost" '.linux.cgroupsPath = $cg' "$STATE/containers/$(runtime_id r1)/config.json" \
+jq --arg cg "/$ghost" '.linux.cgroupsPath = $cg | .process.terminal = false' "$STATE/containers/$(runtime_id r1)/config.json" \
 	>"$STATE/containers/$ghost/config.json"
 check "orphan container created behind vesseld's back" sh -c \
 	"'$RUNTIME' --root '$STATE/runtime' create --bundle '$STATE/containers/$ghost' $ghost </dev/null >/dev/null 2>&1 && '$RUNTIME' --root '$STATE/runtime' start $ghost"

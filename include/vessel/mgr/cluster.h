@@ -1,0 +1,98 @@
+/*
+ * cluster.h - vessel clusters: several vesseld hosts acting as one, their
+ * shared state in a dqlite database (Raft-replicated SQLite).  See
+ * cluster.c for the design and docs/vesseld.md for its use.
+ */
+#ifndef VESSEL_MGR_CLUSTER_H
+#define VESSEL_MGR_CLUSTER_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vessel/core/err.h"
+#include "vessel/mgr/mgr.h"
+
+struct mgr_cluster;
+
+/* A member as the cluster database records it. */
+struct mgr_cluster_member {
+	char name[64];
+	char address[128]; /* dqlite (Raft) address HOST:PORT */
+	char url[160];	   /* API: https://HOST:PORT */
+	char fingerprint[65];
+	char cert_path[300]; /* its server certificate, pinned when forwarding */
+	char description[256];
+	int64_t heartbeat; /* unix seconds of its last report */
+	int64_t memory_free, cpus;
+	bool online, self;
+};
+
+/*
+ * Open the cluster side of m: when STATE/cluster/member.json exists (this
+ * host was initialised or joined), start the dqlite node and the sync
+ * thread; otherwise stay single-host until mgr_cluster_init/join.  listen
+ * is vesseld's TLS listener ("ADDR:PORT", NULL when none): its port is the
+ * member's API port.  Attaches itself to m (mgr_get_cluster).
+ */
+int mgr_cluster_open(struct mgr *m, const char *listen, struct mgr_cluster **out,
+		     struct vs_err *err);
+void mgr_cluster_close(struct mgr_cluster *c);
+
+bool mgr_cluster_enabled(struct mgr_cluster *c);
+const char *mgr_cluster_self(struct mgr_cluster *c);
+/* The schema version of the cluster database (db.c's migrations). */
+int mgr_cluster_schema_version(struct mgr_cluster *c, struct vs_err *err);
+/* The Raft address of the leader this member talks to ("" when none). */
+void mgr_cluster_leader(struct mgr_cluster *c, char *out, size_t cap);
+
+/* Bootstrap a new cluster of one: this host, named NAME, with its Raft
+ * node on ADDRESS (HOST:PORT). */
+int mgr_cluster_init(struct mgr_cluster *c, const char *name, const char *address,
+		     struct vs_err *err);
+/* Join the cluster that the member at JOIN (its Raft address) belongs to. */
+int mgr_cluster_join(struct mgr_cluster *c, const char *name, const char *address, const char *join,
+		     struct vs_err *err);
+/* Remove member NAME (not this one) from Raft and the database; EBUSY while
+ * it still has instances unless force. */
+int mgr_cluster_remove(struct mgr_cluster *c, const char *name, bool force, struct vs_err *err);
+int mgr_cluster_set_description(struct mgr_cluster *c, const char *name, const char *desc,
+				struct vs_err *err);
+
+/* The members (fresh from the database when reachable). */
+int mgr_cluster_members(struct mgr_cluster *c, struct mgr_cluster_member **out, size_t *n,
+			struct vs_err *err);
+struct json_object *mgr_cluster_member_json(const struct mgr_cluster_member *mb);
+
+/* Where instance NAME lives: *member filled; ENOENT when no member has it. */
+int mgr_cluster_locate(struct mgr_cluster *c, const char *name, struct mgr_cluster_member *member,
+		       struct vs_err *err);
+/* Instances of other members, as list objects with "location" (status
+ * "Offline" when their member is). */
+int mgr_cluster_remote_instances(struct mgr_cluster *c, struct json_object *into,
+				 struct vs_err *err);
+/* The member a new instance goes to: target when given (must exist and be
+ * online), else the one with the most free memory per instance. */
+int mgr_cluster_place(struct mgr_cluster *c, const char *target, struct mgr_cluster_member *out,
+		      struct vs_err *err);
+/* Send a request to another member's API as this member (its server
+ * certificate as the client certificate, the member's pinned). */
+int mgr_cluster_forward(struct mgr_cluster *c, const struct mgr_cluster_member *to,
+			const char *method, const char *path, struct json_object *body,
+			struct json_object **metadata, struct vs_err *err);
+/* Is FINGERPRINT a member's certificate (members trust each other)? */
+bool mgr_cluster_trusts(struct mgr_cluster *c, const char *fingerprint);
+/*
+ * Move every instance of this member to the others (each placed as a new
+ * instance would be, this member excluded): stopped, exported through
+ * this member's API (GET /1.0/instances/NAME/export), imported on the
+ * other member (POST /1.0/instances, the file as the body), deleted here,
+ * started there when it was running.  Stops at the first failure (that
+ * instance stays here, running as before); ENOTSUP when this vesseld has
+ * no export.  moved gets [{"name","from","to"}].
+ */
+int mgr_cluster_evacuate(struct mgr_cluster *c, struct json_object *moved, struct vs_err *err);
+/* Ask the sync thread to report this member's instances now. */
+void mgr_cluster_kick(struct mgr_cluster *c);
+
+#endif

@@ -1,0 +1,403 @@
+/*
+ * api_cluster.c - the cluster's REST API: /1.0/cluster (init, join,
+ * state), /1.0/cluster/members, and the two hooks api.c runs around every
+ * HTTP request of a member: forwarding an instance request to the member
+ * that runs the instance (or that a new one is placed on), and merging the
+ * other members' instances into GET /1.0/instances.
+ *
+ * A forwarded request goes out with ?target=MEMBER for creations, so the
+ * receiving member (seeing itself as the target) runs it instead of
+ * placing it again; instance requests arrive where the instance is local
+ * and run there.  The forwarder waits for the other member's operation
+ * and answers with its result (sync), so callers see one call either way.
+ * Only JSON routes are forwarded (the table below); streams are served by
+ * the member that runs the instance.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_internal.h"
+#include "vessel/core/log.h"
+#include "vessel/mgr/cluster.h"
+#include "vessel/mgr/db.h"
+#include "vessel/mgr/instance.h"
+
+static struct mgr_cluster *cluster_of(struct api_request *req)
+{
+	return mgr_get_cluster(req->m);
+}
+
+void api_get_cluster(struct api_request *req, struct api_response *res)
+{
+	struct mgr_cluster *c = cluster_of(req);
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "enabled", json_object_new_boolean(mgr_cluster_enabled(c)));
+	json_object_object_add(o, "server_name", json_object_new_string(mgr_cluster_self(c)));
+	char leader[128];
+	mgr_cluster_leader(c, leader, sizeof(leader));
+	json_object_object_add(o, "leader", json_object_new_string(leader));
+	struct vs_err err = VS_ERR_INIT;
+	int v = mgr_cluster_enabled(c) ? mgr_cluster_schema_version(c, &err) : 0;
+	json_object_object_add(o, "schema_version", v > 0 ? json_object_new_int(v) : NULL);
+	api_sync(res, o);
+}
+
+/* PUT /1.0/cluster {"server_name","address","join"?}: init or join. */
+void api_put_cluster(struct api_request *req, struct api_response *res)
+{
+	static const char *const keys[] = { "server_name", "address", "join", "enabled", NULL };
+	struct vs_err err = VS_ERR_INIT;
+	const char *name = NULL, *address = NULL, *join = NULL;
+	bool enabled = true;
+	struct mgr_cluster *c = cluster_of(req);
+	if (!req->body) {
+		api_error(res, 400, "expected a JSON body");
+		return;
+	}
+	if (api_json_keys(req->body, "cluster", keys, &err) < 0 ||
+	    api_json_string(req->body, "server_name", &name, &err) < 0 ||
+	    api_json_string(req->body, "address", &address, &err) < 0 ||
+	    api_json_string(req->body, "join", &join, &err) < 0 ||
+	    api_json_bool(req->body, "enabled", &enabled, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	if (!enabled) {
+		api_error(res, 501, "leaving a cluster: remove the member from another member");
+		return;
+	}
+	if (!name || !address) {
+		api_error(res, 400, "server_name and address are required");
+		return;
+	}
+	if (!c) {
+		api_error(res, 501, "this vesseld has no cluster support started");
+		return;
+	}
+	int r = join && *join ? mgr_cluster_join(c, name, address, join, &err)
+			      : mgr_cluster_init(c, name, address, &err);
+	if (r < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	vs_log(VS_LOG_INFO, "cluster: %s as member %s (%s)", join ? "joined" : "initialised", name,
+	       address);
+	api_get_cluster(req, res);
+}
+
+void api_get_cluster_members(struct api_request *req, struct api_response *res)
+{
+	struct mgr_cluster_member *mb;
+	size_t n;
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_cluster_members(cluster_of(req), &mb, &n, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	struct json_object *a = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, mgr_cluster_member_json(&mb[i]));
+	free(mb);
+	api_sync(res, a);
+}
+
+void api_get_cluster_member(struct api_request *req, struct api_response *res)
+{
+	struct mgr_cluster_member *mb;
+	size_t n;
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_cluster_members(cluster_of(req), &mb, &n, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(mb[i].name, req->params[0]) == 0) {
+			api_sync(res, mgr_cluster_member_json(&mb[i]));
+			free(mb);
+			return;
+		}
+	free(mb);
+	api_error(res, 404, "no cluster member %s", req->params[0]);
+}
+
+void api_patch_cluster_member(struct api_request *req, struct api_response *res)
+{
+	static const char *const keys[] = { "description", NULL };
+	struct vs_err err = VS_ERR_INIT;
+	const char *desc = NULL;
+	if (!req->body) {
+		api_error(res, 400, "expected a JSON body");
+		return;
+	}
+	if (api_json_keys(req->body, "member", keys, &err) < 0 ||
+	    api_json_string(req->body, "description", &desc, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	if (!desc) {
+		api_error(res, 400, "nothing to change (description)");
+		return;
+	}
+	if (mgr_cluster_set_description(cluster_of(req), req->params[0], desc, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	api_sync(res, NULL);
+}
+
+void api_delete_cluster_member(struct api_request *req, struct api_response *res)
+{
+	struct vs_err err = VS_ERR_INIT;
+	const char *f = api_query(req, "force");
+	bool force = f && strcmp(f, "1") == 0;
+	if (mgr_cluster_remove(cluster_of(req), req->params[0], force, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	api_sync(res, NULL);
+}
+
+/* POST /1.0/cluster/members/NAME/evacuate: run by NAME itself (forwarded
+ * there when asked elsewhere), since its instances' files are there. */
+void api_post_cluster_member_evacuate(struct api_request *req, struct api_response *res)
+{
+	struct mgr_cluster *c = cluster_of(req);
+	struct vs_err err = VS_ERR_INIT;
+	struct json_object *moved = json_object_new_array();
+	if (mgr_cluster_enabled(c) && strcmp(req->params[0], mgr_cluster_self(c)) == 0) {
+		int r = mgr_cluster_evacuate(c, moved, &err);
+		if (r < 0) {
+			json_object_put(moved);
+			api_error_from(res, &err);
+			return;
+		}
+		api_sync(res, moved);
+		return;
+	}
+	json_object_put(moved);
+	struct mgr_cluster_member *mb;
+	size_t n;
+	if (mgr_cluster_members(c, &mb, &n, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(mb[i].name, req->params[0]) == 0) {
+			struct json_object *md = NULL;
+			char path[160];
+			snprintf(path, sizeof(path), "/1.0/cluster/members/%s/evacuate",
+				 mb[i].name);
+			if (mgr_cluster_forward(c, &mb[i], "POST", path, NULL, &md, &err) < 0)
+				api_error(res, err.code == EAGAIN ? 503 : 500, "%s", err.msg);
+			else
+				api_sync(res, md);
+			free(mb);
+			return;
+		}
+	free(mb);
+	api_error(res, 404, "no cluster member %s", req->params[0]);
+}
+
+/* ---- the hooks around every request (api.c) ---- */
+
+struct qs {
+	char *s;
+	size_t len;
+	bool oom;
+};
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+			       const char *value)
+{
+	(void)kind;
+	struct qs *q = cls;
+	if (strcmp(key, "target") == 0)
+		return MHD_YES;
+	char *k = curl_escape(key, 0), *v = value ? curl_escape(value, 0) : NULL;
+	char *ns = NULL;
+	if (!k || (value && !v) ||
+	    asprintf(&ns, "%s%s%s%s%s", q->s ? q->s : "", q->s ? "&" : "", k, v ? "=" : "",
+		     v ? v : "") < 0) {
+		q->oom = true;
+		ns = NULL;
+	}
+	curl_free(k);
+	curl_free(v);
+	if (ns) {
+		free(q->s);
+		q->s = ns;
+	}
+	return MHD_YES;
+}
+
+/* The request's path and query string for another member (target added). */
+static char *forward_path(struct api_request *req, const char *url, const char *target)
+{
+	struct qs q = { 0 };
+	if (req->conn)
+		MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+	char *t = target ? curl_escape(target, 0) : NULL;
+	char *p = NULL;
+	if (q.oom || (target && !t) ||
+	    asprintf(&p, "%s%s%s%s%s%s", url, q.s || t ? "?" : "", q.s ? q.s : "",
+		     q.s && t ? "&" : "", t ? "target=" : "", t ? t : "") < 0)
+		p = NULL;
+	free(q.s);
+	curl_free(t);
+	return p;
+}
+
+static void forward(struct api_request *req, const struct mgr_cluster_member *to, const char *url,
+		    const char *target, struct api_response *res)
+{
+	struct vs_err err = VS_ERR_INIT;
+	char *path = forward_path(req, url, target);
+	if (!path) {
+		api_error(res, 500, "out of memory");
+		return;
+	}
+	vs_log(VS_LOG_DEBUG, "cluster: forwarding %s %s to %s", req->method, path, to->name);
+	struct json_object *md = NULL;
+	int r = mgr_cluster_forward(cluster_of(req), to, req->method, path, req->body, &md, &err);
+	free(path);
+	if (r < 0) {
+		if (r == -EAGAIN || r == -ECONNREFUSED || r == -EHOSTUNREACH)
+			api_error(res, 503, "%s", err.msg);
+		else
+			api_error_from(res, &err);
+		return;
+	}
+	api_sync(res, md);
+}
+
+static bool instance_is_local(struct api_request *req, const char *name)
+{
+	struct mgr_instance inst;
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_instance_db_get(mgr_get_db(req->m), name, &inst, &err) < 0)
+		return false;
+	mgr_instance_free(&inst);
+	return true;
+}
+
+/* Instance routes that are forwarded: those answered with JSON (streams —
+ * events, console, file transfers, exports — are served by the member that
+ * runs the instance only). */
+static const char *const forwarded[] = {
+	"/1.0/instances/{}",
+	"/1.0/instances/{}/state",
+	"/1.0/instances/{}/exec",
+	"/1.0/instances/{}/snapshots",
+	"/1.0/instances/{}/snapshots/{}",
+	"/1.0/instances/{}/usage",
+	"/1.0/instances/{}/advice/apply",
+};
+
+static bool is_forwarded(const char *pattern)
+{
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		if (strcmp(forwarded[i], pattern) == 0)
+			return true;
+	return false;
+}
+
+bool api_cluster_intercept(struct api_request *req, const struct api_route *route, const char *url,
+			   struct api_response *res)
+{
+	struct mgr_cluster *c = cluster_of(req);
+	if (!mgr_cluster_enabled(c) || req->upload_path)
+		return false;
+	struct vs_err err = VS_ERR_INIT;
+	struct mgr_cluster_member mb;
+	if (is_forwarded(route->pattern)) {
+		if (instance_is_local(req, req->params[0]))
+			return false;
+		if (mgr_cluster_locate(c, req->params[0], &mb, &err) < 0) {
+			if (err.code == ENOENT)
+				return false; /* the handler answers 404 */
+			api_error(res, 503, "cluster: %s", err.msg);
+			return true;
+		}
+		if (mb.self)
+			return false;
+		forward(req, &mb, url, NULL, res);
+		return true;
+	}
+	/* creations from a JSON request; an uploaded or streamed body (an
+	 * import) is created where it arrives */
+	if (strcmp(route->pattern, "/1.0/instances") == 0 && strcmp(req->method, "POST") == 0 &&
+	    req->body) {
+		struct json_object *n;
+		const char *name = req->body && json_object_object_get_ex(req->body, "name", &n)
+				       ? json_object_get_string(n)
+				       : NULL;
+		if (name && !instance_is_local(req, name)) {
+			if (mgr_cluster_locate(c, name, &mb, &err) == 0) {
+				api_error(res, 409, "instance %s already exists on member %s", name,
+					  mb.name);
+				return true;
+			}
+			if (err.code != ENOENT) {
+				api_error(res, 503, "cluster: %s", err.msg);
+				return true;
+			}
+		}
+		const char *target = api_query(req, "target");
+		vs_err_clear(&err);
+		if (mgr_cluster_place(c, target && *target ? target : NULL, &mb, &err) < 0) {
+			api_error(res, err.code == ENOENT ? 404 : 503, "%s", err.msg);
+			return true;
+		}
+		if (mb.self)
+			return false;
+		forward(req, &mb, url, mb.name, res);
+		return true;
+	}
+	return false;
+}
+
+void api_cluster_after(struct api_request *req, const struct api_route *route,
+		       struct api_response *res)
+{
+	struct mgr_cluster *c = cluster_of(req);
+	if (!mgr_cluster_enabled(c) || !res->json)
+		return;
+	bool list = strcmp(route->pattern, "/1.0/instances") == 0;
+	if (strcmp(req->method, "GET") != 0) {
+		if (strncmp(route->pattern, "/1.0/instances", 14) == 0)
+			mgr_cluster_kick(c);
+		return;
+	}
+	struct json_object *md;
+	if (!list || res->http_status != 200 ||
+	    !json_object_object_get_ex(res->json, "metadata", &md) ||
+	    !json_object_is_type(md, json_type_array))
+		return;
+	bool full = false;
+	const char *rec = api_query(req, "recursion");
+	full = rec && strcmp(rec, "0") != 0;
+	for (size_t i = 0; full && i < json_object_array_length(md); i++)
+		json_object_object_add(json_object_array_get_idx(md, i), "location",
+				       json_object_new_string(mgr_cluster_self(c)));
+	struct json_object *remote = json_object_new_array();
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_cluster_remote_instances(c, remote, &err) < 0) {
+		vs_log(VS_LOG_WARN, "cluster: listing other members' instances: %s", err.msg);
+		json_object_put(remote);
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(remote); i++) {
+		struct json_object *o = json_object_array_get_idx(remote, i), *nm;
+		if (full) {
+			json_object_array_add(md, json_object_get(o));
+		} else if (json_object_object_get_ex(o, "name", &nm)) {
+			char u[160];
+			snprintf(u, sizeof(u), "/1.0/instances/%s", json_object_get_string(nm));
+			json_object_array_add(md, json_object_new_string(u));
+		}
+	}
+	json_object_put(remote);
+}

@@ -1,0 +1,1415 @@
+/*
+ * cluster.c - vessel clusters on dqlite (cluster.h).
+ *
+ * Design.  Each member's vesseld embeds a dqlite node (libdqlite's
+ * dqlite_node_create/set_bind_address/start, data in STATE/cluster/raft)
+ * listening on the member's cluster address.  The first member
+ * (`vessel cluster init`) is node id 1, which dqlite bootstraps as a
+ * cluster of one; a joining member starts an empty node with an id derived
+ * from its address and asks the leader (through the wire-protocol client,
+ * dqlite_client.c) to ADD it and ASSIGN it the voter role; Raft then
+ * replicates the log to it.  With three voters any two keep a quorum: when
+ * the leader dies the others elect a new one within seconds.
+ *
+ * The cluster database "vessel.db" gets the single-host schema: db.c's
+ * migrations are applied through the cluster (each in one transaction
+ * with its `schema` row, so a member finding the version current applies
+ * nothing: once per cluster).  It holds `cluster_members` (name, Raft and
+ * API addresses, server certificate, heartbeat, free capacity) and the
+ * `instances` rows of every member with their `location`.  Each member
+ * keeps its instances' full state in its local SQLite file (images,
+ * networks, volumes and the instances' config stay per host: the engine
+ * runs them there); a sync thread reports this member to the cluster every
+ * second: its heartbeat and free memory, and its instances (upserted with
+ * their power state, removed when gone), plus at once after any change
+ * (mgr_cluster_kick).  A member whose heartbeat is older than OFFLINE_S is
+ * shown offline, and so are its instances; when it comes back its node
+ * catches up from the Raft log and its next report refreshes its rows.
+ *
+ * The API: any member answers for the whole cluster.  An instance request
+ * for an instance another member runs is forwarded to that member's TLS
+ * API (api.c), authenticated by this member's server certificate, which
+ * members trust because it is in cluster_members; the other's certificate
+ * is pinned from the same table.  New instances go to --target or to the
+ * online member with the most free memory per instance already placed.
+ *
+ * dqlite 1.11 has no TLS of its own: the cluster (Raft) addresses must be
+ * on a private network (the API's TLS is separate and always on).
+ */
+#include <curl/curl.h>
+#include <dqlite.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "mgr_internal.h"
+#include "vessel/core/cleanup.h"
+#include "vessel/core/log.h"
+#include "vessel/core/util.h"
+#include "vessel/mgr/client.h"
+#include "vessel/mgr/cluster.h"
+#include "vessel/mgr/db.h"
+#include "vessel/mgr/dqlite_client.h"
+#include "vessel/mgr/tls.h"
+
+#define DB_NAME	    "vessel.db"
+#define SYNC_MS	    1000
+#define OFFLINE_S   8
+#define CONNECT_MS  5000
+#define MAX_MEMBERS 64
+
+struct mgr_cluster {
+	struct mgr *m;
+	char *dir;	 /* STATE/cluster */
+	char *conf_path; /* STATE/cluster/member.json */
+	char *listen;	 /* vesseld's TLS listener */
+	pthread_mutex_t lock;
+	bool enabled;
+	char name[64], address[128], url[160];
+	uint64_t node_id;
+	dqlite_node *node;
+	struct mgr_dq *conn; /* to the leader, or NULL */
+	struct mgr_cluster_member members[MAX_MEMBERS];
+	size_t nmembers;
+	char peers[MAX_MEMBERS][128]; /* Raft addresses to find the leader by */
+	size_t npeers;
+	pthread_t thread;
+	bool have_thread, stop, kick;
+	bool reported; /* the last report of instances: its hash and time */
+	uint64_t report_hash;
+	int64_t report_time;
+	pthread_cond_t cond;
+};
+
+static int64_t now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static void now_iso(char out[32])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- the member's own configuration ---- */
+
+static int conf_save(struct mgr_cluster *c, struct vs_err *err)
+{
+	struct json_object *o = json_object_new_object(), *p = json_object_new_array();
+	json_object_object_add(o, "name", json_object_new_string(c->name));
+	json_object_object_add(o, "address", json_object_new_string(c->address));
+	json_object_object_add(o, "url", json_object_new_string(c->url));
+	char id[24];
+	snprintf(id, sizeof(id), "%" PRIu64, c->node_id);
+	json_object_object_add(o, "node_id", json_object_new_string(id));
+	for (size_t i = 0; i < c->npeers; i++)
+		json_object_array_add(p, json_object_new_string(c->peers[i]));
+	json_object_object_add(o, "peers", p);
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+	int r = vs_write_file_atomic(c->conf_path, s, strlen(s), err);
+	json_object_put(o);
+	return r;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = src ? strnlen(src, cap - 1) : 0;
+	if (n)
+		memmove(dst, src, n);
+	dst[n] = 0;
+}
+
+static int conf_load(struct mgr_cluster *c, struct vs_err *err)
+{
+	vs_cleanup_free char *text = NULL;
+	size_t len;
+	if (vs_read_file(c->conf_path, &text, &len, 1u << 20, err) < 0)
+		return -err->code;
+	struct json_object *o = json_tokener_parse(text), *v;
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return vs_errf(err, EINVAL, "%s: not a JSON object", c->conf_path);
+	}
+	if (json_object_object_get_ex(o, "name", &v))
+		copy_str(c->name, sizeof(c->name), json_object_get_string(v));
+	if (json_object_object_get_ex(o, "address", &v))
+		copy_str(c->address, sizeof(c->address), json_object_get_string(v));
+	if (json_object_object_get_ex(o, "url", &v))
+		copy_str(c->url, sizeof(c->url), json_object_get_string(v));
+	if (json_object_object_get_ex(o, "node_id", &v))
+		c->node_id = strtoull(json_object_get_string(v), NULL, 10);
+	c->npeers = 0;
+	if (json_object_object_get_ex(o, "peers", &v) && json_object_is_type(v, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(v) && c->npeers < MAX_MEMBERS; i++)
+			copy_str(c->peers[c->npeers++], sizeof(c->peers[0]),
+				 json_object_get_string(json_object_array_get_idx(v, i)));
+	json_object_put(o);
+	if (!c->name[0] || !c->address[0] || !c->node_id)
+		return vs_errf(err, EINVAL, "%s: incomplete", c->conf_path);
+	return 0;
+}
+
+/* ---- the dqlite node ---- */
+
+static int node_start(struct mgr_cluster *c, struct vs_err *err)
+{
+	vs_cleanup_free char *raft = NULL;
+	if (asprintf(&raft, "%s/raft", c->dir) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if (mkdir(raft, 0700) < 0 && errno != EEXIST)
+		return vs_syserrf(err, errno, "mkdir %s", raft);
+	int rv = dqlite_node_create(c->node_id, c->address, raft, &c->node);
+	if (rv != 0) {
+		int r = vs_errf(err, EIO, "dqlite node: %s",
+				c->node ? dqlite_node_errmsg(c->node) : "cannot create");
+		if (c->node)
+			dqlite_node_destroy(c->node);
+		c->node = NULL;
+		return r;
+	}
+	if ((rv = dqlite_node_set_bind_address(c->node, c->address)) != 0 ||
+	    (rv = dqlite_node_start(c->node)) != 0) {
+		int r = vs_errf(err, EADDRNOTAVAIL, "dqlite node on %s: %s", c->address,
+				dqlite_node_errmsg(c->node));
+		dqlite_node_destroy(c->node);
+		c->node = NULL;
+		return r;
+	}
+	vs_log(VS_LOG_INFO, "cluster: member %s, dqlite node %" PRIx64 " on %s", c->name,
+	       c->node_id, c->address);
+	return 0;
+}
+
+static void node_stop(struct mgr_cluster *c)
+{
+	if (!c->node)
+		return;
+	dqlite_node_stop(c->node);
+	dqlite_node_destroy(c->node);
+	c->node = NULL;
+}
+
+/* ---- the connection to the leader (holding the lock) ---- */
+
+static void disconnect(struct mgr_cluster *c)
+{
+	mgr_dq_close(c->conn);
+	c->conn = NULL;
+}
+
+static int ensure_conn(struct mgr_cluster *c, struct vs_err *err)
+{
+	if (c->conn)
+		return 0;
+	const char *addrs[MAX_MEMBERS + 1];
+	size_t n = 0;
+	addrs[n++] = c->address;
+	for (size_t i = 0; i < c->npeers && n < MAX_MEMBERS + 1; i++)
+		if (strcmp(c->peers[i], c->address) != 0)
+			addrs[n++] = c->peers[i];
+	struct mgr_dq *q;
+	int r = mgr_dq_connect(addrs, n, CONNECT_MS, &q, err);
+	if (r < 0)
+		return r;
+	if ((r = mgr_dq_open(q, DB_NAME, err)) < 0) {
+		mgr_dq_close(q);
+		return r;
+	}
+	c->conn = q;
+	return 0;
+}
+
+/* Run fn on the leader, reconnecting once when the connection broke or
+ * leadership moved. */
+static int with_leader(struct mgr_cluster *c,
+		       int (*fn)(struct mgr_cluster *, void *, struct vs_err *), void *arg,
+		       struct vs_err *err)
+{
+	int r = -ENOTCONN;
+	/* another connection's transaction (a member's report) makes a write
+	 * busy for a moment: retry that for up to about two seconds */
+	for (int attempt = 0, busy = 0; attempt < 3 && busy < 200;) {
+		vs_err_clear(err);
+		if ((r = ensure_conn(c, err)) < 0) {
+			attempt++; /* e.g. an election in progress */
+			continue;
+		}
+		r = fn(c, arg, err);
+		if (r == -EBUSY) {
+			struct timespec ts = { 0, (busy < 20 ? 1 : 10) * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+			busy++;
+			continue;
+		}
+		if (r >= 0 || (r != -EAGAIN && r != -ECONNRESET && r != -EPIPE && r != -ETIMEDOUT &&
+			       r != -ENOTCONN))
+			return r;
+		disconnect(c);
+		attempt++;
+	}
+	return r;
+}
+
+static int exec_simple(struct mgr_cluster *c, const char *sql, const struct mgr_dq_value *p,
+		       size_t np, struct vs_err *err)
+{
+	return mgr_dq_exec(c->conn, sql, p, np, NULL, NULL, err);
+}
+
+/* ---- the schema: db.c's migrations, once per cluster ---- */
+
+static int migrate_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
+{
+	(void)arg;
+	int r = exec_simple(c,
+			    "CREATE TABLE IF NOT EXISTS schema ("
+			    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+			    "  version INTEGER NOT NULL UNIQUE,"
+			    "  updated_at TEXT NOT NULL)",
+			    NULL, 0, err);
+	if (r < 0)
+		return r;
+	for (;;) {
+		struct mgr_dq_rows rows;
+		r = mgr_dq_query(c->conn, "SELECT COALESCE(MAX(version), 0) FROM schema", NULL, 0,
+				 &rows, err);
+		if (r < 0)
+			return r;
+		int v = rows.nrows ? (int)mgr_dq_at(&rows, 0, 0)->i : 0;
+		mgr_dq_rows_free(&rows);
+		if (v > mgr_db_schema_latest())
+			return vs_errf(err, EPROTO,
+				       "cluster database schema %d is newer than this vesseld (%d)",
+				       v, mgr_db_schema_latest());
+		if (v == mgr_db_schema_latest())
+			return 0;
+		char ts[32];
+		now_iso(ts);
+		vs_cleanup_free char *sql = NULL;
+		if (asprintf(
+			&sql,
+			"BEGIN; %s; INSERT INTO schema (version, updated_at) VALUES (%d, '%s');"
+			" COMMIT",
+			mgr_db_migration(v), v + 1, ts) < 0)
+			return vs_errf(err, ENOMEM, "out of memory");
+		r = exec_simple(c, sql, NULL, 0, err);
+		if (r < 0) {
+			struct vs_err e2 = VS_ERR_INIT;
+			exec_simple(c, "ROLLBACK", NULL, 0, &e2);
+			return vs_err_prefix(err, "cluster schema version %d", v + 1);
+		}
+		vs_log(VS_LOG_INFO, "cluster: database migrated to schema version %d", v + 1);
+	}
+}
+
+/* ---- host capacity ---- */
+
+static int64_t mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	if (!f)
+		return 0;
+	char line[256];
+	long long kb = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (int64_t)kb * 1024;
+}
+
+/* ---- members ---- */
+
+static void cert_path_of(const char *dir, const char *name, char *out, size_t cap)
+{
+	char tmp[sizeof(((struct mgr_cluster_member *)0)->cert_path)];
+	snprintf(tmp, sizeof(tmp), "%s/certs/%s.crt", dir, name);
+	copy_str(out, cap, tmp);
+}
+
+static int load_members_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
+{
+	(void)arg;
+	struct mgr_dq_rows rows;
+	int r = mgr_dq_query(c->conn,
+			     "SELECT name, address, api_url, certificate, description, heartbeat,"
+			     " memory_free, cpus FROM cluster_members ORDER BY name",
+			     NULL, 0, &rows, err);
+	if (r < 0)
+		return r;
+	int64_t now = now_s();
+	bool peers_changed = false;
+	c->nmembers = 0;
+	for (size_t i = 0; i < rows.nrows && i < MAX_MEMBERS; i++) {
+		struct mgr_cluster_member *mb = &c->members[c->nmembers++];
+		memset(mb, 0, sizeof(*mb));
+		copy_str(mb->name, sizeof(mb->name), mgr_dq_at(&rows, i, 0)->s);
+		copy_str(mb->address, sizeof(mb->address), mgr_dq_at(&rows, i, 1)->s);
+		copy_str(mb->url, sizeof(mb->url), mgr_dq_at(&rows, i, 2)->s);
+		copy_str(mb->description, sizeof(mb->description), mgr_dq_at(&rows, i, 4)->s);
+		mb->heartbeat = mgr_dq_at(&rows, i, 5)->i;
+		mb->memory_free = mgr_dq_at(&rows, i, 6)->i;
+		mb->cpus = mgr_dq_at(&rows, i, 7)->i;
+		mb->self = strcmp(mb->name, c->name) == 0;
+		mb->online = mb->self || now - mb->heartbeat <= OFFLINE_S;
+		const char *pem = mgr_dq_at(&rows, i, 3)->s;
+		struct vs_err e = VS_ERR_INIT;
+		if (pem && mgr_tls_fingerprint_pem(pem, strlen(pem), mb->fingerprint, &e) < 0)
+			mb->fingerprint[0] = 0;
+		cert_path_of(c->dir, mb->name, mb->cert_path, sizeof(mb->cert_path));
+		if (pem && access(mb->cert_path, R_OK) < 0)
+			vs_write_file_atomic(mb->cert_path, pem, strlen(pem), &e);
+		bool known = false;
+		for (size_t k = 0; k < c->npeers; k++)
+			known |= strcmp(c->peers[k], mb->address) == 0;
+		if (!known && c->npeers < MAX_MEMBERS) {
+			copy_str(c->peers[c->npeers++], sizeof(c->peers[0]), mb->address);
+			peers_changed = true;
+		}
+	}
+	mgr_dq_rows_free(&rows);
+	if (peers_changed) {
+		struct vs_err e = VS_ERR_INIT;
+		if (conf_save(c, &e) < 0)
+			vs_log(VS_LOG_WARN, "cluster: %s", e.msg);
+	}
+	return 0;
+}
+
+/* This member's report: heartbeat, capacity, its instances. */
+static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
+{
+	struct mgr_instance *list = arg;
+	(void)list;
+	struct mgr_dq_value hb[] = { MGR_DQ_INT(now_s()), MGR_DQ_INT(mem_available()),
+				     MGR_DQ_INT(sysconf(_SC_NPROCESSORS_ONLN)),
+				     MGR_DQ_TEXT(c->name) };
+	uint64_t mine = 0;
+	int r = mgr_dq_exec(c->conn,
+			    "UPDATE cluster_members SET heartbeat = ?, memory_free = ?, cpus = ?"
+			    " WHERE name = ?",
+			    hb, 4, NULL, &mine, err);
+	if (r < 0)
+		return r;
+	if (!mine) /* removed from the cluster: report nothing any more */
+		return vs_errf(err, ENOENT, "member %s was removed from the cluster", c->name);
+	struct mgr_instance *inst = NULL;
+	size_t n = 0;
+	if (mgr_instance_db_list(mgr_get_db(c->m), &inst, &n, err) < 0)
+		return -EIO; /* local trouble: not a connection problem */
+	enum mgr_power *pw = calloc(n + 1, sizeof(*pw));
+	if (!pw) {
+		mgr_instance_list_free(inst, n);
+		return vs_errf(err, ENOMEM, "out of memory");
+	}
+	/* what is reported: names and power states, hashed (FNV-1a) */
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++) {
+		pid_t pid;
+		struct vs_err e = VS_ERR_INIT;
+		if (mgr_instance_live(c->m, &inst[i], &pw[i], &pid, &e) < 0)
+			pw[i] = inst[i].power;
+		for (const char *q = inst[i].name; *q; q++)
+			h = (h ^ (uint8_t)*q) * 1099511628211ull;
+		h = (h ^ (uint64_t)(pw[i] + 1) << 8) * 1099511628211ull;
+	}
+	/* unchanged since the last report: only a full one every 30 s */
+	if (c->reported && h == c->report_hash && now_s() - c->report_time < 30) {
+		free(pw);
+		mgr_instance_list_free(inst, n);
+		return 0;
+	}
+	bool conflict = false;
+	r = exec_simple(c, "BEGIN", NULL, 0, err);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		enum mgr_power p = pw[i];
+		struct mgr_dq_value v[] = {
+			MGR_DQ_TEXT(inst[i].name),
+			MGR_DQ_TEXT(inst[i].type == MGR_INSTANCE_VM ? "vm" : "container"),
+			MGR_DQ_TEXT(inst[i].runtime_id),
+			MGR_DQ_TEXT(mgr_power_db_name(p)),
+			MGR_DQ_TEXT(inst[i].created_at),
+			MGR_DQ_TEXT(c->name),
+		};
+		uint64_t changed = 0;
+		r = mgr_dq_exec(
+		    c->conn,
+		    "INSERT INTO instances (name, type, runtime_id, power_state,"
+		    " created_at, location) VALUES (?, ?, ?, ?, ?, ?)"
+		    " ON CONFLICT (name) DO UPDATE SET power_state = excluded.power_state"
+		    " WHERE instances.location = excluded.location",
+		    v, 6, NULL, &changed, err);
+		/* the name is still another member's (an instance moving here):
+		 * report again until that row is gone */
+		if (r == 0 && !changed)
+			conflict = true;
+	}
+	if (r == 0) {
+		/* rows of this member whose instance is gone */
+		struct mgr_dq_rows rows;
+		struct mgr_dq_value me = MGR_DQ_TEXT(c->name);
+		r = mgr_dq_query(c->conn, "SELECT name FROM instances WHERE location = ?", &me, 1,
+				 &rows, err);
+		for (size_t i = 0; r == 0 && i < rows.nrows; i++) {
+			const char *name = mgr_dq_at(&rows, i, 0)->s;
+			bool here = false;
+			for (size_t k = 0; k < n && !here; k++)
+				here = strcmp(inst[k].name, name) == 0;
+			if (here)
+				continue;
+			struct mgr_dq_value d[] = { MGR_DQ_TEXT(name), MGR_DQ_TEXT(c->name) };
+			r = exec_simple(c, "DELETE FROM instances WHERE name = ? AND location = ?",
+					d, 2, err);
+		}
+		if (r == 0 || rows.v)
+			mgr_dq_rows_free(&rows);
+	}
+	mgr_instance_list_free(inst, n);
+	free(pw);
+	if (r == 0)
+		r = exec_simple(c, "COMMIT", NULL, 0, err);
+	if (r == 0) {
+		c->reported = !conflict;
+		c->report_hash = h;
+		c->report_time = now_s();
+		return 0;
+	}
+	struct vs_err e2 = VS_ERR_INIT;
+	exec_simple(c, "ROLLBACK", NULL, 0, &e2);
+	return r;
+}
+
+static int sync_once(struct mgr_cluster *c, struct vs_err *err)
+{
+	int r = with_leader(c, report_fn, NULL, err);
+	if (r == 0)
+		r = with_leader(c, load_members_fn, NULL, err);
+	return r;
+}
+
+static void *sync_thread(void *arg)
+{
+	struct mgr_cluster *c = arg;
+	char last[VS_ERR_MSG_MAX] = "";
+	pthread_mutex_lock(&c->lock);
+	while (!c->stop) {
+		struct vs_err err = VS_ERR_INIT;
+		if (sync_once(c, &err) < 0) {
+			if (strcmp(last, err.msg) != 0)
+				vs_log(VS_LOG_WARN, "cluster: cannot report to the cluster: %s",
+				       err.msg);
+			copy_str(last, sizeof(last), err.msg);
+		} else if (last[0]) {
+			vs_log(VS_LOG_INFO, "cluster: reporting to the cluster again");
+			last[0] = 0;
+		}
+		if (c->kick) {
+			c->kick = false;
+			continue;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += SYNC_MS / 1000;
+		while (!c->stop && !c->kick &&
+		       pthread_cond_timedwait(&c->cond, &c->lock, &ts) != ETIMEDOUT)
+			;
+		c->kick = false;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+static int start_thread(struct mgr_cluster *c, struct vs_err *err)
+{
+	c->stop = false;
+	int rc = pthread_create(&c->thread, NULL, sync_thread, c);
+	if (rc)
+		return vs_syserrf(err, rc, "cluster thread");
+	c->have_thread = true;
+	return 0;
+}
+
+void mgr_cluster_kick(struct mgr_cluster *c)
+{
+	if (!c || !c->enabled)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->kick = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- open/close ---- */
+
+int mgr_cluster_open(struct mgr *m, const char *listen, struct mgr_cluster **out,
+		     struct vs_err *err)
+{
+	*out = NULL;
+	struct mgr_cluster *c = calloc(1, sizeof(*c));
+	if (!c)
+		return vs_errf(err, ENOMEM, "out of memory");
+	c->m = m;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	if (asprintf(&c->dir, "%s/cluster", mgr_state_dir(m)) < 0 ||
+	    asprintf(&c->conf_path, "%s/member.json", c->dir) < 0 ||
+	    (listen && !(c->listen = strdup(listen)))) {
+		mgr_cluster_close(c);
+		return vs_errf(err, ENOMEM, "out of memory");
+	}
+	m->cluster = c;
+	if (access(c->conf_path, F_OK) == 0) {
+		int r = conf_load(c, err);
+		if (r == 0)
+			r = node_start(c, err);
+		if (r == 0)
+			r = start_thread(c, err);
+		if (r < 0) {
+			m->cluster = NULL;
+			mgr_cluster_close(c);
+			return vs_err_prefix(err, "cluster");
+		}
+		c->enabled = true;
+	}
+	*out = c;
+	return 0;
+}
+
+void mgr_cluster_close(struct mgr_cluster *c)
+{
+	if (!c)
+		return;
+	if (c->have_thread) {
+		pthread_mutex_lock(&c->lock);
+		c->stop = true;
+		pthread_cond_signal(&c->cond);
+		pthread_mutex_unlock(&c->lock);
+		pthread_join(c->thread, NULL);
+	}
+	disconnect(c);
+	node_stop(c);
+	if (c->m && c->m->cluster == c)
+		c->m->cluster = NULL;
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	free(c->dir);
+	free(c->conf_path);
+	free(c->listen);
+	free(c);
+}
+
+bool mgr_cluster_enabled(struct mgr_cluster *c)
+{
+	return c && c->enabled;
+}
+
+const char *mgr_cluster_self(struct mgr_cluster *c)
+{
+	return c ? c->name : "";
+}
+
+static int schema_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
+{
+	struct mgr_dq_rows rows;
+	int r = mgr_dq_query(c->conn, "SELECT COALESCE(MAX(version), 0) FROM schema", NULL, 0,
+			     &rows, err);
+	if (r == 0) {
+		*(int *)arg = rows.nrows ? (int)mgr_dq_at(&rows, 0, 0)->i : 0;
+		mgr_dq_rows_free(&rows);
+	}
+	return r;
+}
+
+int mgr_cluster_schema_version(struct mgr_cluster *c, struct vs_err *err)
+{
+	if (!mgr_cluster_enabled(c))
+		return vs_errf(err, ENOENT, "this host is not a cluster member");
+	int v = 0;
+	pthread_mutex_lock(&c->lock);
+	int r = with_leader(c, schema_fn, &v, err);
+	pthread_mutex_unlock(&c->lock);
+	return r < 0 ? r : v;
+}
+
+void mgr_cluster_leader(struct mgr_cluster *c, char *out, size_t cap)
+{
+	out[0] = 0;
+	if (!mgr_cluster_enabled(c))
+		return;
+	pthread_mutex_lock(&c->lock);
+	struct vs_err err = VS_ERR_INIT;
+	if (ensure_conn(c, &err) == 0)
+		copy_str(out, cap, mgr_dq_address(c->conn));
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- init and join ---- */
+
+struct self_row {
+	const char *pem;
+};
+
+static int insert_self_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
+{
+	struct self_row *s = arg;
+	char ts[32], id[24];
+	now_iso(ts);
+	snprintf(id, sizeof(id), "%" PRIu64, c->node_id);
+	struct mgr_dq_value v[] = { MGR_DQ_TEXT(c->name),	 MGR_DQ_TEXT(id),
+				    MGR_DQ_TEXT(c->address),	 MGR_DQ_TEXT(c->url),
+				    MGR_DQ_TEXT(s->pem),	 MGR_DQ_INT(now_s()),
+				    MGR_DQ_INT(mem_available()), MGR_DQ_TEXT(ts) };
+	return exec_simple(c,
+			   "INSERT INTO cluster_members (name, node_id, address, api_url,"
+			   " certificate, heartbeat, memory_free, created_at)"
+			   " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			   v, 8, err);
+}
+
+/* Validate and fill name, address and the API URL (the address's host and
+ * the TLS listener's port). */
+static int setup_self(struct mgr_cluster *c, const char *name, const char *address,
+		      struct vs_err *err)
+{
+	if (c->enabled)
+		return vs_errf(err, EALREADY, "this host is already member %s of a cluster",
+			       c->name);
+	if (mgr_name_validate(name, err) < 0)
+		return vs_err_prefix(err, "member name");
+	if (!c->listen)
+		return vs_errf(err, EINVAL,
+			       "vesseld needs a TLS listener (--listen ADDR:PORT) to be a member: "
+			       "members forward requests to each other's API");
+	const char *colon = address ? strrchr(address, ':') : NULL;
+	if (!colon || colon == address || !colon[1] || strlen(address) >= sizeof(c->address))
+		return vs_errf(err, EINVAL, "cluster address %s: expected HOST:PORT",
+			       address ? address : "(none)");
+	char *end;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	if (*end || port == 0 || port > 65535)
+		return vs_errf(err, EINVAL, "cluster address %s: bad port", address);
+	const char *lp = strrchr(c->listen, ':');
+	if (!lp)
+		return vs_errf(err, EINVAL, "listener %s: no port", c->listen);
+	copy_str(c->name, sizeof(c->name), name);
+	copy_str(c->address, sizeof(c->address), address);
+	snprintf(c->url, sizeof(c->url), "https://%.*s%s", (int)(colon - address), address, lp);
+	vs_cleanup_free char *certs = NULL;
+	if (asprintf(&certs, "%s/certs", c->dir) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if ((mkdir(c->dir, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(certs, 0700) < 0 && errno != EEXIST))
+		return vs_syserrf(err, errno, "mkdir %s", certs);
+	return 0;
+}
+
+static int read_own_cert(struct mgr_cluster *c, char **pem, struct vs_err *err)
+{
+	vs_cleanup_free char *path = NULL;
+	size_t len;
+	if (asprintf(&path, "%s/server.crt", mgr_state_dir(c->m)) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	return vs_read_file(path, pem, &len, 1u << 20, err);
+}
+
+/* Undo a failed init/join: stop the node, forget its files. */
+static void abandon(struct mgr_cluster *c)
+{
+	disconnect(c);
+	node_stop(c);
+	vs_cleanup_free char *raft = NULL;
+	if (asprintf(&raft, "%s/raft", c->dir) >= 0)
+		mgr_rm_rf(raft, NULL);
+	unlink(c->conf_path);
+	c->name[0] = 0;
+	c->npeers = 0;
+	c->nmembers = 0;
+}
+
+static int finish_setup(struct mgr_cluster *c, struct vs_err *err)
+{
+	vs_cleanup_free char *pem = NULL;
+	struct self_row s;
+	int r = read_own_cert(c, &pem, err);
+	s.pem = pem;
+	if (r == 0)
+		r = with_leader(c, migrate_fn, NULL, err);
+	if (r == 0)
+		r = with_leader(c, insert_self_fn, &s, err);
+	if (r == 0)
+		r = with_leader(c, load_members_fn, NULL, err);
+	if (r == 0)
+		r = conf_save(c, err);
+	if (r == 0)
+		r = start_thread(c, err);
+	return r;
+}
+
+int mgr_cluster_init(struct mgr_cluster *c, const char *name, const char *address,
+		     struct vs_err *err)
+{
+	pthread_mutex_lock(&c->lock);
+	int r = setup_self(c, name, address, err);
+	if (r < 0) {
+		pthread_mutex_unlock(&c->lock);
+		return r;
+	}
+	c->node_id = 1; /* dqlite bootstraps node 1 as a cluster of one */
+	c->npeers = 0;
+	r = node_start(c, err);
+	if (r == 0)
+		r = finish_setup(c, err);
+	if (r < 0)
+		abandon(c);
+	else
+		c->enabled = true;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int mgr_cluster_join(struct mgr_cluster *c, const char *name, const char *address, const char *join,
+		     struct vs_err *err)
+{
+	pthread_mutex_lock(&c->lock);
+	int r = setup_self(c, name, address, err);
+	if (r < 0) {
+		pthread_mutex_unlock(&c->lock);
+		return r;
+	}
+	if (!join || !strchr(join, ':') || strlen(join) >= sizeof(c->peers[0])) {
+		pthread_mutex_unlock(&c->lock);
+		return vs_errf(err, EINVAL, "join address %s: expected HOST:PORT",
+			       join ? join : "(none)");
+	}
+	c->node_id = dqlite_generate_node_id(address);
+	if (c->node_id <= 1)
+		c->node_id += 2;
+	copy_str(c->peers[0], sizeof(c->peers[0]), join);
+	c->npeers = 1;
+	/* the leader must know this member's name is free before Raft grows */
+	struct mgr_dq *q = NULL;
+	const char *addrs[] = { join };
+	r = mgr_dq_connect(addrs, 1, CONNECT_MS, &q, err);
+	if (r == 0)
+		r = mgr_dq_open(q, DB_NAME, err);
+	if (r == 0) {
+		struct mgr_dq_rows rows;
+		struct mgr_dq_value v[] = { MGR_DQ_TEXT(name), MGR_DQ_TEXT(address) };
+		r = mgr_dq_query(q,
+				 "SELECT name FROM cluster_members WHERE name = ? OR address = ?",
+				 v, 2, &rows, err);
+		if (r == 0 && rows.nrows)
+			r = vs_errf(err, EEXIST,
+				    "the cluster already has a member %s or address %s", name,
+				    address);
+		if (r == 0 || rows.v)
+			mgr_dq_rows_free(&rows);
+	}
+	if (r == 0)
+		r = node_start(c, err);
+	if (r == 0 && (r = mgr_dq_add(q, c->node_id, address, err)) == 0)
+		r = mgr_dq_assign(q, c->node_id, 0 /* voter */, err);
+	mgr_dq_close(q);
+	if (r == 0)
+		r = finish_setup(c, err);
+	if (r < 0) {
+		vs_err_prefix(err, "join %s", join);
+		abandon(c);
+	} else {
+		c->enabled = true;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* ---- members ---- */
+
+static int refresh_locked(struct mgr_cluster *c, struct vs_err *err)
+{
+	return with_leader(c, load_members_fn, NULL, err);
+}
+
+static int need_enabled(struct mgr_cluster *c, struct vs_err *err)
+{
+	if (!mgr_cluster_enabled(c))
+		return vs_errf(err, ENOENT,
+			       "this host is not a cluster member (vessel cluster init)");
+	return 0;
+}
+
+int mgr_cluster_members(struct mgr_cluster *c, struct mgr_cluster_member **out, size_t *n,
+			struct vs_err *err)
+{
+	*out = NULL;
+	*n = 0;
+	int r = need_enabled(c, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&c->lock);
+	r = refresh_locked(c, err);
+	if (r == 0) {
+		*out = calloc(c->nmembers + 1, sizeof(**out));
+		if (!*out)
+			r = vs_errf(err, ENOMEM, "out of memory");
+		else
+			memcpy(*out, c->members, c->nmembers * sizeof(**out));
+		*n = c->nmembers;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+struct json_object *mgr_cluster_member_json(const struct mgr_cluster_member *mb)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "server_name", json_object_new_string(mb->name));
+	json_object_object_add(o, "url", json_object_new_string(mb->url));
+	json_object_object_add(o, "address", json_object_new_string(mb->address));
+	json_object_object_add(o, "status",
+			       json_object_new_string(mb->online ? "Online" : "Offline"));
+	json_object_object_add(o, "description", json_object_new_string(mb->description));
+	json_object_object_add(o, "fingerprint", json_object_new_string(mb->fingerprint));
+	json_object_object_add(o, "memory_free", json_object_new_int64(mb->memory_free));
+	json_object_object_add(o, "cpus", json_object_new_int64(mb->cpus));
+	json_object_object_add(o, "heartbeat", json_object_new_int64(mb->heartbeat));
+	return o;
+}
+
+struct remove_arg {
+	const char *name;
+	bool force;
+	uint64_t node_id;
+};
+
+static int remove_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
+{
+	struct remove_arg *a = arg;
+	struct mgr_dq_rows rows;
+	struct mgr_dq_value v = MGR_DQ_TEXT(a->name);
+	int r = mgr_dq_query(c->conn,
+			     "SELECT node_id, (SELECT COUNT(*) FROM instances WHERE location = ?)"
+			     " FROM cluster_members WHERE name = ?",
+			     (struct mgr_dq_value[]){ v, v }, 2, &rows, err);
+	if (r < 0)
+		return r;
+	if (!rows.nrows) {
+		mgr_dq_rows_free(&rows);
+		return vs_errf(err, ENOENT, "no cluster member %s", a->name);
+	}
+	a->node_id =
+	    strtoull(mgr_dq_at(&rows, 0, 0)->s ? mgr_dq_at(&rows, 0, 0)->s : "0", NULL, 10);
+	int64_t ninst = mgr_dq_at(&rows, 0, 1)->i;
+	mgr_dq_rows_free(&rows);
+	if (ninst && !a->force)
+		return vs_errf(err, EBUSY,
+			       "member %s still has %" PRId64
+			       " instance(s): evacuate it first, or force",
+			       a->name, ninst);
+	/* still in Raft's configuration? (a retry after the leader itself was
+	 * removed finds it gone) */
+	struct mgr_dq_server *srv;
+	size_t nsrv;
+	if ((r = mgr_dq_cluster(c->conn, &srv, &nsrv, err)) < 0)
+		return r;
+	bool in_raft = false;
+	for (size_t i = 0; i < nsrv; i++)
+		in_raft |= srv[i].id == a->node_id;
+	mgr_dq_servers_free(srv, nsrv);
+	if (in_raft && (r = mgr_dq_remove(c->conn, a->node_id, err)) < 0)
+		return r;
+	r = exec_simple(c, "DELETE FROM instances WHERE location = ?", &v, 1, err);
+	if (r == 0)
+		r = exec_simple(c, "DELETE FROM cluster_members WHERE name = ?", &v, 1, err);
+	return r;
+}
+
+int mgr_cluster_remove(struct mgr_cluster *c, const char *name, bool force, struct vs_err *err)
+{
+	int r = need_enabled(c, err);
+	if (r < 0)
+		return r;
+	if (strcmp(name, c->name) == 0)
+		return vs_errf(err, EINVAL,
+			       "member %s cannot remove itself: ask another member to remove it",
+			       name);
+	pthread_mutex_lock(&c->lock);
+	struct remove_arg a = { .name = name, .force = force };
+	r = with_leader(c, remove_fn, &a, err);
+	if (r == 0) {
+		for (size_t i = 0; i < c->npeers; i++)
+			for (size_t k = 0; k < c->nmembers; k++)
+				if (strcmp(c->members[k].name, name) == 0 &&
+				    strcmp(c->members[k].address, c->peers[i]) == 0) {
+					memmove(c->peers[i], c->peers[i + 1],
+						(c->npeers - i - 1) * sizeof(c->peers[0]));
+					c->npeers--;
+					i--;
+					break;
+				}
+		struct vs_err e = VS_ERR_INIT;
+		if (refresh_locked(c, &e) == 0)
+			conf_save(c, &e);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+struct desc_arg {
+	const char *name, *desc;
+};
+
+static int desc_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
+{
+	struct desc_arg *a = arg;
+	struct mgr_dq_value v[] = { MGR_DQ_TEXT(a->desc), MGR_DQ_TEXT(a->name) };
+	uint64_t changes = 0;
+	int r = mgr_dq_exec(c->conn, "UPDATE cluster_members SET description = ? WHERE name = ?", v,
+			    2, NULL, &changes, err);
+	if (r == 0 && !changes)
+		r = vs_errf(err, ENOENT, "no cluster member %s", a->name);
+	return r;
+}
+
+int mgr_cluster_set_description(struct mgr_cluster *c, const char *name, const char *desc,
+				struct vs_err *err)
+{
+	int r = need_enabled(c, err);
+	if (r < 0)
+		return r;
+	if (strlen(desc) >= sizeof(c->members[0].description))
+		return vs_errf(err, EINVAL, "description: longer than %zu bytes",
+			       sizeof(c->members[0].description) - 1);
+	pthread_mutex_lock(&c->lock);
+	struct desc_arg a = { name, desc };
+	r = with_leader(c, desc_fn, &a, err);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* ---- instances ---- */
+
+struct locate_arg {
+	const char *name;
+	char location[64];
+};
+
+static int locate_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
+{
+	struct locate_arg *a = arg;
+	struct mgr_dq_rows rows;
+	struct mgr_dq_value v = MGR_DQ_TEXT(a->name);
+	int r = mgr_dq_query(c->conn, "SELECT location FROM instances WHERE name = ?", &v, 1, &rows,
+			     err);
+	if (r < 0)
+		return r;
+	if (rows.nrows)
+		copy_str(a->location, sizeof(a->location), mgr_dq_at(&rows, 0, 0)->s);
+	mgr_dq_rows_free(&rows);
+	if (!a->location[0])
+		return vs_errf(err, ENOENT, "instance %s not found", a->name);
+	return load_members_fn(c, NULL, err);
+}
+
+static const struct mgr_cluster_member *member_named(struct mgr_cluster *c, const char *name)
+{
+	for (size_t i = 0; i < c->nmembers; i++)
+		if (strcmp(c->members[i].name, name) == 0)
+			return &c->members[i];
+	return NULL;
+}
+
+int mgr_cluster_locate(struct mgr_cluster *c, const char *name, struct mgr_cluster_member *member,
+		       struct vs_err *err)
+{
+	int r = need_enabled(c, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&c->lock);
+	struct locate_arg a = { .name = name };
+	r = with_leader(c, locate_fn, &a, err);
+	if (r == 0) {
+		const struct mgr_cluster_member *mb = member_named(c, a.location);
+		if (mb)
+			*member = *mb;
+		else
+			r = vs_errf(err, ENOENT, "instance %s is on %s, not a member any more",
+				    name, a.location);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+static int remote_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
+{
+	struct json_object *into = arg;
+	int r = load_members_fn(c, NULL, err);
+	if (r < 0)
+		return r;
+	struct mgr_dq_rows rows;
+	struct mgr_dq_value v = MGR_DQ_TEXT(c->name);
+	r = mgr_dq_query(c->conn,
+			 "SELECT name, type, power_state, created_at, location FROM instances"
+			 " WHERE location != ? ORDER BY name",
+			 &v, 1, &rows, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < rows.nrows; i++) {
+		const char *loc = mgr_dq_at(&rows, i, 4)->s;
+		const struct mgr_cluster_member *mb = member_named(c, loc ? loc : "");
+		const char *ps = mgr_dq_at(&rows, i, 2)->s;
+		const char *status = !mb || !mb->online		  ? "Offline"
+				     : strcmp(ps, "running") == 0 ? "Running"
+				     : strcmp(ps, "frozen") == 0  ? "Frozen"
+								  : "Stopped";
+		const char *type = mgr_dq_at(&rows, i, 1)->s;
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "name",
+				       json_object_new_string(mgr_dq_at(&rows, i, 0)->s));
+		json_object_object_add(o, "type",
+				       json_object_new_string(strcmp(type, "vm") == 0
+								  ? "virtual-machine"
+								  : "container"));
+		json_object_object_add(o, "status", json_object_new_string(status));
+		json_object_object_add(o, "status_code",
+				       json_object_new_int(status[0] == 'O'   ? 112
+							   : status[0] == 'R' ? 103
+							   : status[0] == 'F' ? 110
+									      : 102));
+		json_object_object_add(o, "image", json_object_new_string(""));
+		json_object_object_add(o, "config", json_object_new_object());
+		json_object_object_add(o, "pid", json_object_new_int(0));
+		json_object_object_add(o, "created_at",
+				       json_object_new_string(mgr_dq_at(&rows, i, 3)->s));
+		json_object_object_add(o, "last_used_at", json_object_new_string(""));
+		json_object_object_add(o, "devices", json_object_new_object());
+		json_object_object_add(o, "location", json_object_new_string(loc ? loc : ""));
+		json_object_array_add(into, o);
+	}
+	mgr_dq_rows_free(&rows);
+	return 0;
+}
+
+int mgr_cluster_remote_instances(struct mgr_cluster *c, struct json_object *into,
+				 struct vs_err *err)
+{
+	int r = need_enabled(c, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&c->lock);
+	size_t before = json_object_array_length(into);
+	r = with_leader(c, remote_fn, into, err);
+	if (r < 0) /* a retry must not leave half a list */
+		while (json_object_array_length(into) > before)
+			json_object_array_del_idx(into, before, 1);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+struct place_arg {
+	int64_t counts[MAX_MEMBERS];
+};
+
+static int place_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
+{
+	struct place_arg *a = arg;
+	int r = load_members_fn(c, NULL, err);
+	if (r < 0)
+		return r;
+	struct mgr_dq_rows rows;
+	r = mgr_dq_query(c->conn, "SELECT location, COUNT(*) FROM instances GROUP BY location",
+			 NULL, 0, &rows, err);
+	if (r < 0)
+		return r;
+	memset(a->counts, 0, sizeof(a->counts));
+	for (size_t i = 0; i < rows.nrows; i++)
+		for (size_t k = 0; k < c->nmembers; k++)
+			if (strcmp(c->members[k].name, mgr_dq_at(&rows, i, 0)->s) == 0)
+				a->counts[k] = mgr_dq_at(&rows, i, 1)->i;
+	mgr_dq_rows_free(&rows);
+	return 0;
+}
+
+static int place(struct mgr_cluster *c, const char *target, const char *exclude,
+		 struct mgr_cluster_member *out, struct vs_err *err);
+
+int mgr_cluster_place(struct mgr_cluster *c, const char *target, struct mgr_cluster_member *out,
+		      struct vs_err *err)
+{
+	return place(c, target, NULL, out, err);
+}
+
+static int place(struct mgr_cluster *c, const char *target, const char *exclude,
+		 struct mgr_cluster_member *out, struct vs_err *err)
+{
+	int r = need_enabled(c, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&c->lock);
+	struct place_arg a;
+	r = with_leader(c, place_fn, &a, err);
+	if (r == 0) {
+		const struct mgr_cluster_member *best = NULL;
+		double best_score = -1;
+		for (size_t k = 0; k < c->nmembers; k++) {
+			const struct mgr_cluster_member *mb = &c->members[k];
+			if (target && strcmp(mb->name, target) == 0) {
+				best = mb;
+				break;
+			}
+			double score = (double)mb->memory_free / (double)(1 + a.counts[k]);
+			if (exclude && strcmp(mb->name, exclude) == 0)
+				continue;
+			if (!target && mb->online && score > best_score) {
+				best = mb;
+				best_score = score;
+			}
+		}
+		if (!best)
+			r = target ? vs_errf(err, ENOENT, "no cluster member %s", target)
+				   : vs_errf(err, EAGAIN, "no cluster member is online");
+		else if (!best->online)
+			r = vs_errf(err, EAGAIN, "cluster member %s is offline", best->name);
+		else
+			*out = *best;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+bool mgr_cluster_trusts(struct mgr_cluster *c, const char *fingerprint)
+{
+	if (!mgr_cluster_enabled(c))
+		return false;
+	bool ok = false;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->nmembers && !ok; i++)
+		ok = c->members[i].fingerprint[0] &&
+		     strcmp(c->members[i].fingerprint, fingerprint) == 0;
+	pthread_mutex_unlock(&c->lock);
+	return ok;
+}
+
+int mgr_cluster_forward(struct mgr_cluster *c, const struct mgr_cluster_member *to,
+			const char *method, const char *path, struct json_object *body,
+			struct json_object **metadata, struct vs_err *err)
+{
+	if (!to->online)
+		return vs_errf(err, EAGAIN, "cluster member %s is offline", to->name);
+	vs_cleanup_free char *crt = NULL, *key = NULL;
+	if (asprintf(&crt, "%s/server.crt", mgr_state_dir(c->m)) < 0 ||
+	    asprintf(&key, "%s/server.key", mgr_state_dir(c->m)) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	struct mgr_client *cl = mgr_client_new_remote(to->url, crt, key, to->cert_path, err);
+	if (!cl)
+		return -err->code;
+	int r = mgr_client_do(cl, method, path, body, metadata, err);
+	mgr_client_free(cl);
+	return r;
+}
+
+/* ---- evacuate ---- */
+
+struct dl {
+	FILE *f;
+	char head[512]; /* the start of an error body */
+	size_t hlen;
+};
+
+static size_t dl_write(char *p, size_t sz, size_t nm, void *ud)
+{
+	struct dl *d = ud;
+	size_t n = sz * nm;
+	if (d->hlen < sizeof(d->head) - 1) {
+		size_t k = n < sizeof(d->head) - 1 - d->hlen ? n : sizeof(d->head) - 1 - d->hlen;
+		memcpy(d->head + d->hlen, p, k);
+		d->hlen += k;
+		d->head[d->hlen] = 0;
+	}
+	return fwrite(p, 1, n, d->f);
+}
+
+/* GET path from this member's own TLS API into file (an export is a
+ * stream, not JSON). */
+static int download_self(struct mgr_cluster *c, const char *path, const char *file,
+			 struct vs_err *err)
+{
+	vs_cleanup_free char *crt = NULL, *key = NULL, *url = NULL;
+	if (asprintf(&crt, "%s/server.crt", mgr_state_dir(c->m)) < 0 ||
+	    asprintf(&key, "%s/server.key", mgr_state_dir(c->m)) < 0 ||
+	    asprintf(&url, "%s%s", c->url, path) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	struct dl d = { .f = fopen(file, "wxe") };
+	if (!d.f)
+		return vs_syserrf(err, errno, "%s", file);
+	CURL *h = curl_easy_init();
+	if (!h) {
+		fclose(d.f);
+		return vs_errf(err, ENOMEM, "out of memory");
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_SSLCERT, crt);
+	curl_easy_setopt(h, CURLOPT_SSLKEY, key);
+	curl_easy_setopt(h, CURLOPT_CAINFO, crt);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, dl_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
+	CURLcode cc = curl_easy_perform(h);
+	long status = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(h);
+	int r = 0;
+	if (fclose(d.f) != 0)
+		r = vs_syserrf(err, errno, "%s", file);
+	else if (cc != CURLE_OK)
+		r = vs_errf(err, EIO, "export %s: %s", path, curl_easy_strerror(cc));
+	else if (status == 404 && strstr(d.head, "\"not found\""))
+		r = vs_errf(
+		    err, ENOTSUP,
+		    "this vesseld cannot export instances (evacuate moves them as exports)");
+	else if (status != 200) {
+		struct json_object *o = json_tokener_parse(d.head), *e;
+		r = vs_errf(err, EIO, "export %s: HTTP %ld: %s", path, status,
+			    o && json_object_object_get_ex(o, "error", &e)
+				? json_object_get_string(e)
+				: "error");
+		json_object_put(o);
+	}
+	if (r < 0)
+		unlink(file);
+	return r;
+}
+
+static struct mgr_client *client_to(struct mgr_cluster *c, const struct mgr_cluster_member *to,
+				    struct vs_err *err)
+{
+	vs_cleanup_free char *crt = NULL, *key = NULL;
+	if (asprintf(&crt, "%s/server.crt", mgr_state_dir(c->m)) < 0 ||
+	    asprintf(&key, "%s/server.key", mgr_state_dir(c->m)) < 0) {
+		vs_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	return mgr_client_new_remote(to->url, crt, key, to->cert_path, err);
+}
+
+static int state_action(struct mgr_client *cl, const char *name, const char *action,
+			struct vs_err *err)
+{
+	vs_cleanup_free char *path = NULL;
+	if (asprintf(&path, "/1.0/instances/%s/state", name) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	struct json_object *b = json_object_new_object();
+	json_object_object_add(b, "action", json_object_new_string(action));
+	if (strcmp(action, "stop") == 0)
+		json_object_object_add(b, "force", json_object_new_boolean(true));
+	int r = mgr_client_do(cl, "PUT", path, b, NULL, err);
+	json_object_put(b);
+	return r;
+}
+
+/* Move one local instance to member `to`: stop, export, import there,
+ * delete here, start there.  A failure before the delete leaves it here,
+ * started again if it was running. */
+static int evacuate_one(struct mgr_cluster *c, struct mgr_client *self,
+			const struct mgr_instance *inst, const struct mgr_cluster_member *to,
+			struct vs_err *err)
+{
+	enum mgr_power p = inst->power;
+	pid_t pid;
+	struct vs_err e = VS_ERR_INIT;
+	if (mgr_instance_live(c->m, inst, &p, &pid, &e) < 0)
+		p = inst->power;
+	bool was_running = p == MGR_POWER_RUNNING;
+	if (p == MGR_POWER_FROZEN)
+		return vs_errf(err, EBUSY, "instance %s is frozen: resume or stop it first",
+			       inst->name);
+	if (was_running && state_action(self, inst->name, "stop", err) < 0)
+		return vs_err_prefix(err, "stop %s", inst->name);
+	vs_cleanup_free char *file = NULL, *path = NULL, *hdr = NULL, *del = NULL;
+	if (asprintf(&file, "%s/evacuate-%s", c->dir, inst->name) < 0 ||
+	    asprintf(&path, "/1.0/instances/%s/export", inst->name) < 0 ||
+	    asprintf(&hdr, "X-Vessel-Name: %s", inst->name) < 0 ||
+	    asprintf(&del, "/1.0/instances/%s", inst->name) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	unlink(file);
+	int r = download_self(c, path, file, err);
+	if (r == 0) {
+		struct mgr_client *tc = client_to(c, to, err);
+		const char *const headers[] = { "Content-Type: application/octet-stream", hdr,
+						NULL };
+		vs_cleanup_free char *ipath = NULL;
+		if (tc && asprintf(&ipath, "/1.0/instances?target=%s", to->name) < 0)
+			r = vs_errf(err, ENOMEM, "out of memory");
+		else
+			r = tc ? mgr_client_upload(tc, ipath, file, headers, NULL, err)
+			       : -err->code;
+		if (r < 0)
+			vs_err_prefix(err, "import %s on %s", inst->name, to->name);
+		if (r == 0 && (r = mgr_client_do(self, "DELETE", del, NULL, NULL, err)) < 0)
+			vs_err_prefix(err, "%s copied to %s, but not deleted here", inst->name,
+				      to->name);
+		else if (r == 0 && was_running &&
+			 (r = state_action(tc, inst->name, "start", err)) < 0)
+			vs_err_prefix(err, "%s moved to %s, but not started there", inst->name,
+				      to->name);
+		mgr_client_free(tc);
+		unlink(file);
+		if (r == 0 || strstr(err->msg, "moved to") || strstr(err->msg, "not deleted"))
+			return r;
+	}
+	if (was_running) {
+		struct vs_err e2 = VS_ERR_INIT;
+		if (state_action(self, inst->name, "start", &e2) < 0)
+			vs_log(VS_LOG_WARN, "cluster: evacuate: restarting %s: %s", inst->name,
+			       e2.msg);
+	}
+	return r;
+}
+
+int mgr_cluster_evacuate(struct mgr_cluster *c, struct json_object *moved, struct vs_err *err)
+{
+	int r = need_enabled(c, err);
+	if (r < 0)
+		return r;
+	struct mgr_cluster_member self_mb;
+	memset(&self_mb, 0, sizeof(self_mb));
+	copy_str(self_mb.url, sizeof(self_mb.url), c->url);
+	snprintf(self_mb.cert_path, sizeof(self_mb.cert_path), "%s/server.crt",
+		 mgr_state_dir(c->m));
+	struct mgr_client *self = client_to(c, &self_mb, err);
+	if (!self)
+		return -err->code;
+	struct mgr_instance *inst = NULL;
+	size_t n = 0;
+	r = mgr_instance_db_list(mgr_get_db(c->m), &inst, &n, err);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		struct mgr_cluster_member to;
+		if ((r = place(c, NULL, c->name, &to, err)) < 0) {
+			vs_err_prefix(err, "no member to move %s to", inst[i].name);
+			break;
+		}
+		vs_log(VS_LOG_INFO, "cluster: evacuating %s to %s", inst[i].name, to.name);
+		if ((r = evacuate_one(c, self, &inst[i], &to, err)) < 0)
+			break;
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(inst[i].name));
+		json_object_object_add(o, "from", json_object_new_string(c->name));
+		json_object_object_add(o, "to", json_object_new_string(to.name));
+		json_object_array_add(moved, o);
+		mgr_cluster_kick(c);
+	}
+	mgr_instance_list_free(inst, n);
+	mgr_client_free(self);
+	return r;
+}

@@ -1,0 +1,213 @@
+#!/bin/bash
+# test_cluster.sh - a vessel cluster of three vesseld processes on dqlite,
+# each in its own network namespace (a veth to a bridge in a fourth "switch"
+# namespace, addresses 10.77.0.1-3) with its own state directory and
+# socket: init and two joins; a write on one member seen by the others; an
+# instance launched with --target on member 2 through member 1, listed and
+# exec'd through member 1 (forwarding); kill -9 of the Raft leader: the two
+# others elect a new one and keep serving reads and writes, the dead member
+# and its instances are shown Offline; it restarts, rejoins and catches up
+# with what was written while it was down.  Bad requests get precise errors.
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
+for c in curl jq sqlite3 ip; do
+	command -v $c >/dev/null || { echo "SKIP: $c missing"; exit 77; }
+done
+
+HOLDERS=() # network namespace holders: switch, m1, m2, m3
+DPIDS=()   # vesseld of m1..m3 (index 1..3)
+# netns N COMMAND...: run in namespace N (0 the switch, 1..3 the members)
+netns() { local n=$1; shift; nsenter --net=/proc/${HOLDERS[$n]}/ns/net "$@"; }
+vm() { local n=$1; shift; VESSEL_SOCKET=$T/m$n.sock "$VESSEL" "$@"; }
+
+cluster_cleanup() {
+	for n in 1 2 3; do
+		if [ -n "${DPIDS[$n]:-}" ] && kill -0 "${DPIDS[$n]}" 2>/dev/null; then
+			for i in $(vm $n list --format json 2>/dev/null |
+				jq -r --arg m m$n '.[] | select(.location == $m) | .name' 2>/dev/null); do
+				vm $n delete --force "$i" >/dev/null 2>&1
+			done
+		fi
+	done
+	for n in 1 2 3; do
+		[ -n "${DPIDS[$n]:-}" ] && kill "${DPIDS[$n]}" 2>/dev/null
+	done
+	for n in 1 2 3; do
+		local p=${DPIDS[$n]:-}
+		[ -n "$p" ] || continue
+		local deadline=$((SECONDS + 30))
+		while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	for n in 1 2 3; do # instances a killed daemon left running
+		local rt=$T/s$n/runtime
+		[ -d "$rt" ] || continue
+		for id in $(ls "$rt" 2>/dev/null); do
+			"$RUNTIME" --root "$rt" delete --force "$id" >/dev/null 2>&1
+		done
+	done
+	for h in "${HOLDERS[@]}"; do kill "$h" 2>/dev/null; done
+	cleanup # lib.sh: mounts under $T, $T itself
+}
+trap cluster_cleanup EXIT
+
+holder() {
+	unshare --net sleep infinity &
+	local h=$! deadline=$((SECONDS + 30))
+	until [ "$(readlink /proc/$h/ns/net 2>/dev/null)" != "$(readlink /proc/self/ns/net)" ]; do
+		[ $SECONDS -ge $deadline ] && { echo "no private netns"; return 1; }
+		sleep 0.05
+	done
+	HOLDERS+=("$h")
+}
+for n in 0 1 2 3; do holder || exit 1; done
+netns 0 ip link add br0 type bridge || exit 1
+netns 0 ip link set br0 up || exit 1
+for n in 1 2 3; do
+	netns 0 ip link add sw$n type veth peer name eth0 netns /proc/${HOLDERS[$n]}/ns/net || exit 1
+	netns 0 ip link set sw$n master br0 up || exit 1
+	netns $n ip link set lo up || exit 1
+	netns $n ip addr add 10.77.0.$n/24 dev eth0 || exit 1
+	netns $n ip link set eth0 up || exit 1
+done
+
+# start N: vesseld of member N in its namespace, waited for
+start() {
+	local n=$1
+	nsenter --net=/proc/${HOLDERS[$n]}/ns/net "$VESSELD" --state-dir "$T/s$n" \
+		--socket "$T/m$n.sock" --runtime "$RUNTIME" --listen 10.77.0.$n:8443 \
+		>>"$T/vesseld-m$n.log" 2>&1 &
+	DPIDS[$n]=$!
+	local deadline=$((SECONDS + 120))
+	until vm $n list >/dev/null 2>&1; do
+		if ! kill -0 "${DPIDS[$n]}" 2>/dev/null; then
+			echo "vesseld m$n died:"; tail -20 "$T/vesseld-m$n.log"; return 1
+		fi
+		[ $SECONDS -ge $deadline ] && { echo "vesseld m$n did not answer"; return 1; }
+		sleep 0.1
+	done
+}
+for n in 1 2 3; do start $n || exit 1; done
+
+check_fails "cluster list before init: not a member" "not a cluster member" vm 1 cluster list
+check_fails "init with a bad address" "expected HOST:PORT" vm 1 cluster init m1 nonsense
+check_fails "init with a bad member name" "member name" vm 1 cluster init 'm 1' 10.77.0.1:9001
+check "m1: cluster init" vm 1 cluster init m1 10.77.0.1:9001
+check_fails "init twice" "already member m1" vm 1 cluster init m1 10.77.0.1:9001
+check_fails "join through an address where nothing listens" "no dqlite leader" \
+	vm 2 cluster join m2 10.77.0.2:9001 10.77.0.3:9001
+check "m2: cluster join through m1" vm 2 cluster join m2 10.77.0.2:9001 10.77.0.1:9001
+check_fails "join under a taken name" "already has a member" \
+	vm 3 cluster join m2 10.77.0.3:9001 10.77.0.1:9001
+check "m3: cluster join through m2" vm 3 cluster join m3 10.77.0.3:9001 10.77.0.2:9001
+cstate() { curl -s --unix-socket "$T/m$1.sock" http://x/1.0/cluster; }
+check "three members listed" test "$(vm 1 cluster list --format json | jq length)" = 3
+local_schema=$(sqlite3 "$T/s1/vessel.db" "SELECT MAX(version) FROM schema")
+check "the cluster database has the single-host file's schema (version $local_schema)" \
+	test "$(cstate 3 | jq .metadata.schema_version)" = "$local_schema"
+
+online() { # online VIA N: member VIA lists N members Online
+	[ "$(vm "$1" cluster list --format json | jq '[.[] | select(.status == "Online")] | length')" = "$2" ]
+}
+for n in 1 2 3; do
+	check "m$n sees three members online" wait_for "m$n: 3 online" online $n 3
+done
+
+# a write on one member, read on the others
+check "m2 writes (describe m1)" vm 2 cluster describe m1 first-write
+desc() { [ "$(vm "$1" cluster list --format json | jq -r --arg m "$2" '.[] | select(.server_name == $m) | .description')" = "$3" ]; }
+check "m3 reads the write" desc 3 m1 first-write
+check "m1 reads the write" desc 1 m1 first-write
+check_fails "describe an unknown member" "no cluster member nope" vm 1 cluster describe nope x
+
+# an instance on m2 through m1: placed, listed, exec'd (forwarded)
+check "launch c1 --target m2 through m1" vm 1 launch busybox c1 --target m2
+check "c1 lives in m2's state, not m1's" test \
+	"$(sqlite3 "$T/s2/vessel.db" "SELECT COUNT(*) FROM instances WHERE name = 'c1'")/$(sqlite3 "$T/s1/vessel.db" "SELECT COUNT(*) FROM instances WHERE name = 'c1'")" = 1/0
+loc() { [ "$(vm "$1" list --format json | jq -r --arg i "$2" '.[] | select(.name == $i) | "\(.location) \(.status)"')" = "$3" ]; }
+check "m1 lists c1 on m2, Running" wait_for "c1 listed by m1" loc 1 c1 "m2 Running"
+check "m3 lists c1 on m2, Running" wait_for "c1 listed by m3" loc 3 c1 "m2 Running"
+check "exec in c1 through m1 (forwarded to m2)" test "$(vm 1 exec c1 -- echo from-m2)" = from-m2
+check "info c1 through m3" sh -c "VESSEL_SOCKET=$T/m3.sock v info c1 --format json | jq -e '.name == \"c1\"'"
+check_fails "launch c1 again through m3: the name is taken cluster-wide" "already exists" \
+	vm 3 launch busybox c1
+check_fails "--target an unknown member" "no cluster member nope" vm 1 launch busybox c9 --target nope
+check "launch c2 (placed by free capacity)" vm 3 launch busybox c2
+check "c2 is listed with a location" wait_for "c2 listed" sh -c \
+	"VESSEL_SOCKET=$T/m1.sock v list --format json | jq -e '.[] | select(.name == \"c2\") | .location | test(\"^m[123]$\")'"
+check_fails "remove a member that has instances" "still has" vm 1 cluster remove m2
+check_fails "a member cannot remove itself" "cannot remove itself" vm 1 cluster remove m1
+
+# kill -9 the Raft leader (with an instance of its own)
+leader=$(cstate 1 | jq -r .metadata.leader)
+L=${leader#10.77.0.}
+L=${L%%:*}
+check "a leader is known ($leader)" test -n "$L" -a "${DPIDS[$L]:-}" != ""
+check "launch c4 on the leader m$L" vm 1 launch busybox c4 --target m$L
+check "c4 listed on m$L" wait_for "c4 listed" loc 1 c4 "m$L Running"
+kill -9 "${DPIDS[$L]}"
+wait "${DPIDS[$L]}" 2>/dev/null
+DPIDS[$L]=
+S1=$(((L % 3) + 1))      # the survivors
+S2=$((((L + 1) % 3) + 1))
+t0=$SECONDS
+check "survivor m$S1 writes after the leader died" wait_for "write on m$S1" \
+	vm $S1 cluster describe m$S1 after-failover
+echo "    (new leader serving writes after $((SECONDS - t0)) s)"
+check "survivor m$S2 reads that write" desc $S2 m$S1 after-failover
+check "survivor m$S2 writes too" vm $S2 cluster describe m$S2 also-after
+check "m$S1 shows m$L Offline" wait_for "m$L offline" sh -c \
+	"VESSEL_SOCKET=$T/m$S1.sock v cluster list --format json | jq -e '.[] | select(.server_name == \"m$L\") | .status == \"Offline\"'"
+check "c4 (on the dead m$L) is listed Offline" wait_for "c4 offline" loc $S1 c4 "m$L Offline"
+check_fails "exec in c4 while m$L is down: a precise error" "m$L is offline" vm $S1 exec c4 -- true
+check "survivors launch c3 (a write through the new leader)" vm $S1 launch busybox c3 --target m$S2
+check "c3 listed by m$S2" wait_for "c3 listed" loc $S2 c3 "m$S2 Running"
+
+# the dead member returns and catches up
+check "m$L restarts (rejoins from its state)" start $L
+check "m$L is Online again" wait_for "m$L online" online $S1 3
+check "m$L caught up with the writes made while it was down" wait_for "m$L caught up" \
+	desc $L m$S1 after-failover
+check "m$L lists c3 (created while it was down)" wait_for "c3 on m$L" loc $L c3 "m$S2 Running"
+check "m$L writes again" vm $L cluster describe m$L back
+
+# evacuate m2 (c1 runs there): moved as an export (stop, export, import,
+# delete, start) when this build has instance export, else refused
+if [ "$(curl -s --unix-socket "$T/m1.sock" http://x/1.0/instances/c1/export -o "$T/probe" -w '%{http_code}'; jq -r .error "$T/probe" 2>/dev/null)" = "404not found" ]; then
+	echo "note: no instance export in this build (branch export): evacuate checked for its refusal"
+	check_fails "evacuate m2 without export: a precise error" "cannot export instances" \
+		vm 1 cluster evacuate m2
+	check "c1 still on m2 and Running again" wait_for "c1 back" loc 1 c1 "m2 Running"
+else
+	check "evacuate m2 through m1" vm 1 cluster evacuate m2
+	check "c1 moved off m2, Running" wait_for "c1 moved" sh -c \
+		"VESSEL_SOCKET=$T/m1.sock v list --format json | jq -e '.[] | select(.name == \"c1\") | .location != \"m2\" and .status == \"Running\"'"
+	check "exec in the moved c1" test "$(vm 1 exec c1 -- echo moved)" = moved
+	check "m2 holds no instance" test "$(sqlite3 "$T/s2/vessel.db" "SELECT COUNT(*) FROM instances")" = 0
+fi
+check_fails "evacuate an unknown member" "no cluster member nope" vm 1 cluster evacuate nope
+
+check "delete c1, c2, c3, c4 through m1" vm 1 delete --force c1 c2 c3 c4
+check "nothing listed any more" wait_for "empty" sh -c "[ \"\$(VESSEL_SOCKET=$T/m1.sock v list --format json | jq length)\" = 0 ]"
+# remove the current leader (through another member): the two left elect a new one
+leader=$(cstate 1 | jq -r .metadata.leader)
+R=${leader#10.77.0.}
+R=${R%%:*}
+A=$(((R % 3) + 1))
+check "m$A removes the leader m$R" vm $A cluster remove m$R
+check "two members left, served after a new election" test \
+	"$(vm $A cluster list --format json | jq -c 'map(.server_name) | sort')" = \
+	"$(printf '%s\n' m1 m2 m3 | grep -vx m$R | jq -Rsc 'split("\n") | map(select(. != ""))')"
+check "the remaining two still write" vm $A cluster describe m$A after-remove
+
+for n in 1 2 3; do
+	CHECKS=$((CHECKS + 1))
+	if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T/vesseld-m$n.log"; then
+		echo "FAIL: sanitizer report from vesseld m$n"
+		grep -A20 -E 'ERROR: |runtime error:' "$T/vesseld-m$n.log" | head -40 | sed 's/^/    /'
+		FAILS=$((FAILS + 1))
+	fi
+done
+echo "$((CHECKS - FAILS))/$CHECKS checks passed"
+[ "$FAILS" = 0 ]
