@@ -111,7 +111,7 @@ function useLoad(fn, deps, everyMs) {
     if (!everyMs) return undefined;
     const t = setInterval(reload, everyMs);
     return () => clearInterval(t);
-  }, [reload]);
+  }, [reload, everyMs]);
   return [state, reload];
 }
 
@@ -159,7 +159,11 @@ const WINDOWS = ['1h', '1d', '30d', '1y'];
 
 function UsageCharts({ inst, tick }) {
   const [win, setWin] = useState('1h');
-  const [state] = useLoad(() => api('GET', `/1.0/instances/${encodeURIComponent(inst.name)}/usage?window=${win}`), [inst.name, win, tick], 10000);
+  // every 10 s; every 2 s while there are no samples yet (a new instance)
+  const [fast, setFast] = useState(true);
+  const [state] = useLoad(() => api('GET', `/1.0/instances/${encodeURIComponent(inst.name)}/usage?window=${win}`), [inst.name, win, tick], fast ? 2000 : 10000);
+  const some = !!(state.data && state.data.samples && state.data.samples.length);
+  useEffect(() => setFast(!some && !state.error), [some, state.error]);
   return html`<div>
     <div class="actions" style="margin-bottom:8px">
       ${WINDOWS.map((w) => html`<button class=${w === win ? 'primary' : ''} onClick=${() => setWin(w)}>${w}</button>`)}

@@ -29,14 +29,19 @@ DEADLINE = 90  # seconds per wait: generous, the machine may be loaded
 passed = failed = 0
 
 
+T0 = time.monotonic()
+
+
 def check(desc, ok, detail=""):
+    """One check line, with the seconds since the start (where time goes)."""
     global passed, failed
+    at = f"[{time.monotonic() - T0:5.1f}s]"
     if ok:
         passed += 1
-        print(f"ok: {desc}", flush=True)
+        print(f"ok: {desc} {at}", flush=True)
     else:
         failed += 1
-        print(f"FAIL: {desc} {detail}", flush=True)
+        print(f"FAIL: {desc} {detail} {at}", flush=True)
     return ok
 
 
