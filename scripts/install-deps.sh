@@ -1,13 +1,16 @@
 #!/bin/sh
 # Install the Debian packages named in the given lists (one per line, '#'
 # comments) that are not installed yet.  Idempotent: does nothing when all
-# are present.
+# are present.  A name that an installed package provides (e.g. npm, which
+# NodeSource's nodejs provides and conflicts with) counts as present.
 set -eu
+provided=$(dpkg-query -W -f='${Status} ${Provides}\n' 2>/dev/null |
+	sed -n 's/^install ok installed //p' | tr ',' '\n' | sed 's/(.*//; s/ //g' | sed '/^$/d' | sort -u)
 want=$(sed -e 's/#.*//' "$@" | tr -s ' \t' '\n\n' | sed '/^$/d' | sort -u)
 missing=""
 for p in $want; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-		missing="$missing $p"
+		printf '%s\n' "$provided" | grep -qx -- "$p" || missing="$missing $p"
 	fi
 done
 [ -z "$missing" ] && exit 0

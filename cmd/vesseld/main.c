@@ -34,7 +34,8 @@ static void usage(FILE *out)
 		"               [--vmm PATH] [--guest-image DIR|none]\n"
 		"               [--listen ADDR:PORT] [--debug]\n"
 		"               [--usage-interval SECONDS] [--advice-min-history SECONDS]\n"
-		"               [--idle-after SECONDS] [--advice-window SECONDS]\n\n"
+		"               [--idle-after SECONDS] [--advice-window SECONDS]\n"
+		"               [--ui-listen ADDR:PORT] [--ui-dir DIR]\n\n"
 		"  --state-dir DIR   database, images and containers (default /var/lib/vessel)\n"
 		"  --socket PATH     the API's unix socket (default /run/vessel/vessel.sock)\n"
 		"  --group NAME      group allowed on the socket besides root (default vessel)\n"
@@ -56,7 +57,10 @@ static void usage(FILE *out)
 		"                    (default 10; fractions allowed, at least 0.1)\n"
 		"  --advice-min-history SECONDS  history advice needs (default 3600)\n"
 		"  --idle-after SECONDS  flag an instance idle after this long (default 86400)\n"
-		"  --advice-window SECONDS  history advice looks at (default 604800)\n");
+		"  --advice-window SECONDS  history advice looks at (default 604800)\n"
+		"  --ui-listen ADDR:PORT  serve the web UI over plain HTTP on a loopback\n"
+		"                    address; its API needs the token in STATE/ui-token\n"
+		"  --ui-dir DIR      the web UI's files (default: installed beside vesseld)\n");
 }
 
 /* A program of ours (vessel-runtime, vessel-vmm): $ENV, next to us
@@ -161,6 +165,29 @@ static bool seconds_arg(const char *s, double min, double *out)
 	return true;
 }
 
+/* The web UI's bundle: installed (sbin/../share/vessel/ui) or in the build
+ * tree (build/cmd/vesseld/../../ui); NULL when neither holds index.html. */
+static const char *find_ui_dir(void)
+{
+	static char found[PATH_MAX];
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return NULL;
+	self[n] = 0;
+	const char *dir = dirname(self);
+	const char *cands[] = { "../share/vessel/ui", "../../ui" };
+	for (size_t i = 0; i < 2; i++) {
+		char p[PATH_MAX + 64];
+		snprintf(p, sizeof(p), "%s/%s/index.html", dir, cands[i]);
+		if (realpath(p, found)) {
+			*strrchr(found, '/') = 0;
+			return found;
+		}
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	enum {
@@ -178,6 +205,8 @@ int main(int argc, char **argv)
 		OPT_MIN_HISTORY,
 		OPT_IDLE_AFTER,
 		OPT_ADVICE_WINDOW,
+		OPT_UI_LISTEN,
+		OPT_UI_DIR,
 	};
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, OPT_STATE },
@@ -194,6 +223,8 @@ int main(int argc, char **argv)
 		{ "advice-min-history", required_argument, NULL, OPT_MIN_HISTORY },
 		{ "idle-after", required_argument, NULL, OPT_IDLE_AFTER },
 		{ "advice-window", required_argument, NULL, OPT_ADVICE_WINDOW },
+		{ "ui-listen", required_argument, NULL, OPT_UI_LISTEN },
+		{ "ui-dir", required_argument, NULL, OPT_UI_DIR },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -224,6 +255,8 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPT_UI_LISTEN: ao.ui_listen = optarg; break;
+		case OPT_UI_DIR: ao.ui_dir = optarg; break;
 		case OPT_DEBIAN: debian = optarg; break;
 		case OPT_VMM: vmm = optarg; break;
 		case OPT_GUEST: guest = optarg; break;
@@ -256,6 +289,17 @@ int main(int argc, char **argv)
 	}
 	vs_log_set_handler(vs_log_stderr_handler, "vesseld");
 	vs_log_set_level(debug ? VS_LOG_DEBUG : VS_LOG_INFO);
+	if (!ao.ui_dir) {
+		ao.ui_dir = find_ui_dir();
+	} else {
+		char idx[PATH_MAX];
+		snprintf(idx, sizeof(idx), "%s/index.html", ao.ui_dir);
+		if (access(idx, R_OK) < 0) {
+			fprintf(stderr, "vesseld: error: --ui-dir %s: no index.html there (%s)\n",
+				ao.ui_dir, strerror(errno));
+			return 1;
+		}
+	}
 	char *vmm_path = vmm ? strdup(vmm) : find_program("VESSEL_VMM", "vessel-vmm");
 	mo.vmm_path = vmm_path;
 	char *guest_dir = guest ? (strcmp(guest, "none") ? strdup(guest) : NULL) : find_guest();

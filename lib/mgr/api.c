@@ -23,7 +23,9 @@
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <grp.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,7 @@ struct mgr_api;
 struct listener {
 	struct mgr_api *api;
 	bool tls;
+	bool ui; /* the loopback UI listener (api_ui.c) */
 };
 
 struct mgr_api {
@@ -59,10 +62,14 @@ struct mgr_api {
 	int fd;
 	char *socket_path;
 	gid_t group; /* (gid_t)-1 when the group does not exist */
-	struct listener unix_l, tls_l;
+	struct listener unix_l, tls_l, ui_l;
 	gnutls_pcert_st pcert;
 	gnutls_privkey_t pkey;
 	bool have_pcert;
+	char *ui_dir;			     /* the UI's files, or NULL */
+	struct MHD_Daemon *ui_daemon;	     /* --ui-listen */
+	unsigned ui_port;		     /* its port (the Host check) */
+	char ui_token[API_UI_TOKEN_LEN + 1]; /* its bearer token */
 };
 
 struct req_ctx {
@@ -423,6 +430,16 @@ static unsigned tls_caller(struct mgr_api *api, struct MHD_Connection *conn,
 	return 0;
 }
 
+/* The UI's static files (api_ui.c); a refused write to them is audited
+ * like any refused request. */
+static enum MHD_Result ui_files(struct mgr_api *api, const char *who, struct MHD_Connection *conn,
+				const char *url, const char *method)
+{
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		audit_request(api->m, who, method, url, NULL, 0, 405);
+	return api_ui_respond(api->ui_dir, conn, url, method);
+}
+
 /* First call: who, where, how big. */
 static enum MHD_Result begin(struct listener *l, struct MHD_Connection *conn, const char *url,
 			     const char *method, void **con_cls)
@@ -431,7 +448,23 @@ static enum MHD_Result begin(struct listener *l, struct MHD_Connection *conn, co
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 	char fp[MGR_FINGERPRINT_LEN + 1] = "";
-	if (l->tls) {
+	if (l->ui) {
+		/* static files for anyone on loopback, the API with the token */
+		if (!api_ui_host_ok(conn, api->ui_port)) {
+			audit_request(api->m, "ui:foreign-host", method, url, NULL, 0, 403);
+			return refuse(conn, 403,
+				      "the UI listener answers only Host 127.0.0.1, localhost "
+				      "or [::1] with its port");
+		}
+		if (api_ui_path(url))
+			return ui_files(api, "ui:anonymous", conn, url, method);
+		if (!api_ui_token_ok(conn, api->ui_token)) {
+			audit_request(api->m, "ui:no-token", method, url, NULL, 0, 401);
+			return refuse(conn, 401,
+				      "the UI listener needs \"Authorization: Bearer TOKEN\" "
+				      "(TOKEN in the state directory's ui-token)");
+		}
+	} else if (l->tls) {
 		const char *why = NULL;
 		if (tls_caller(api, conn, fp, &why)) {
 			vs_log(VS_LOG_INFO, "api: TLS caller refused: %s%s%s", why,
@@ -453,6 +486,14 @@ static enum MHD_Result begin(struct listener *l, struct MHD_Connection *conn, co
 			return refuse(conn, 403, "not allowed: root or group vessel only");
 		}
 	}
+	if (api_ui_path(url)) {
+		char who[80];
+		if (l->tls)
+			snprintf(who, sizeof(who), "tls:%s", fp);
+		else
+			snprintf(who, sizeof(who), "uid:%ld", (long)uid);
+		return ui_files(api, who, conn, url, method);
+	}
 	struct req_ctx *c = calloc(1, sizeof(*c));
 	if (!c)
 		return MHD_NO;
@@ -463,7 +504,9 @@ static enum MHD_Result begin(struct listener *l, struct MHD_Connection *conn, co
 	c->req.uid = uid;
 	c->req.gid = gid;
 	c->req.tls = l->tls;
-	if (l->tls)
+	if (l->ui)
+		snprintf(c->req.identity, sizeof(c->req.identity), "ui:token");
+	else if (l->tls)
 		snprintf(c->req.identity, sizeof(c->req.identity), "tls:%s", fp);
 	else
 		snprintf(c->req.identity, sizeof(c->req.identity), "uid:%ld", (long)uid);
@@ -729,35 +772,36 @@ static int tls_cert_cb(gnutls_session_t session, const gnutls_datum_t *req_ca_dn
 }
 
 /* "ADDR:PORT" or "[V6]:PORT" (ADDR may be empty: any) to a socket address. */
-static int parse_listen(const char *spec, struct sockaddr_storage *ss, struct vs_err *err)
+static int parse_listen(const char *opt, const char *spec, struct sockaddr_storage *ss,
+			struct vs_err *err)
 {
 	char host[128];
 	const char *port;
 	if (spec[0] == '[') {
 		const char *end = strchr(spec, ']');
 		if (!end || end[1] != ':' || (size_t)(end - spec - 1) >= sizeof(host))
-			return vs_errf(err, EINVAL, "--listen %s: expected ADDR:PORT or [V6]:PORT",
+			return vs_errf(err, EINVAL, "%s %s: expected ADDR:PORT or [V6]:PORT", opt,
 				       spec);
 		snprintf(host, sizeof(host), "%.*s", (int)(end - spec - 1), spec + 1);
 		port = end + 2;
 	} else {
 		const char *colon = strrchr(spec, ':');
 		if (!colon || (size_t)(colon - spec) >= sizeof(host))
-			return vs_errf(err, EINVAL, "--listen %s: expected ADDR:PORT", spec);
+			return vs_errf(err, EINVAL, "%s %s: expected ADDR:PORT", opt, spec);
 		snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
 		port = colon + 1;
 	}
 	char *end;
 	unsigned long p = strtoul(port, &end, 10);
 	if (!*port || *end || p == 0 || p > 65535)
-		return vs_errf(err, EINVAL, "--listen %s: bad port", spec);
+		return vs_errf(err, EINVAL, "%s %s: bad port", opt, spec);
 	struct addrinfo hints = { .ai_family = AF_UNSPEC,
 				  .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE },
 			*res = NULL;
 	int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
 	if (rc != 0 || !res)
-		return vs_errf(err, EINVAL, "--listen %s: %s (a numeric address is expected)", spec,
+		return vs_errf(err, EINVAL, "%s %s: %s (a numeric address is expected)", opt, spec,
 			       gai_strerror(rc));
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
@@ -801,7 +845,7 @@ static int load_server_cert(struct mgr_api *api, struct vs_err *err)
 static int start_tls(struct mgr_api *api, const struct mgr_api_opts *opts, struct vs_err *err)
 {
 	struct sockaddr_storage ss = { 0 };
-	int r = parse_listen(opts->listen, &ss, err);
+	int r = parse_listen("--listen", opts->listen, &ss, err);
 	if (r < 0)
 		return r;
 	if (tls_current)
@@ -833,6 +877,51 @@ static int start_tls(struct mgr_api *api, const struct mgr_api_opts *opts, struc
 	return 0;
 }
 
+/* ---- the loopback UI listener (api_ui.c) ---- */
+
+static int start_ui(struct mgr_api *api, const struct mgr_api_opts *opts, struct vs_err *err)
+{
+	struct sockaddr_storage ss = { 0 };
+	int r = parse_listen("--ui-listen", opts->ui_listen, &ss, err);
+	if (r < 0)
+		return r;
+	bool loopback = false;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+		loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+		api->ui_port = ntohs(sin->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+		loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+		api->ui_port = ntohs(sin6->sin6_port);
+	}
+	if (!loopback)
+		return vs_errf(err, EINVAL,
+			       "--ui-listen %s: a loopback address is required (127.0.0.1:PORT "
+			       "or [::1]:PORT); remote browsers use --listen (TLS)",
+			       opts->ui_listen);
+	unsigned flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	api->ui_daemon = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, &api->ui_l, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
+	    MHD_OPTION_CONNECTION_LIMIT, opts->max_connections ? opts->max_connections : 512u,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api,
+	    MHD_OPTION_END);
+	if (!api->ui_daemon)
+		return vs_errf(err, EADDRINUSE,
+			       "libmicrohttpd did not start on %s (address in use?)",
+			       opts->ui_listen);
+	if (!api->ui_dir)
+		vs_log(VS_LOG_WARN, "the web UI is not installed: /ui/ answers 404 (--ui-dir)");
+	vs_log(VS_LOG_INFO,
+	       "serving the UI on http://%s/ui/ (loopback; its API needs the token in %s/ui-token)",
+	       opts->ui_listen, mgr_state_dir(api->m));
+	return 0;
+}
+
 int mgr_api_start(struct mgr *m, const struct mgr_api_opts *opts, struct mgr_api **out,
 		  struct vs_err *err)
 {
@@ -842,16 +931,31 @@ int mgr_api_start(struct mgr *m, const struct mgr_api_opts *opts, struct mgr_api
 		return vs_errf(err, ENOMEM, "out of memory");
 	api->m = m;
 	api->fd = -1;
-	api->unix_l = (struct listener){ api, false };
-	api->tls_l = (struct listener){ api, true };
-	const char *path = opts->socket_path ? opts->socket_path : "/run/vessel/vessel.sock";
-	if (!(api->socket_path = strdup(path))) {
+	api->unix_l = (struct listener){ api, false, false };
+	api->tls_l = (struct listener){ api, true, false };
+	api->ui_l = (struct listener){ api, false, true };
+	if (opts->ui_dir && !(api->ui_dir = strdup(opts->ui_dir))) {
 		free(api);
 		return vs_errf(err, ENOMEM, "out of memory");
+	}
+	const char *path = opts->socket_path ? opts->socket_path : "/run/vessel/vessel.sock";
+	if (!(api->socket_path = strdup(path))) {
+		free(api->ui_dir);
+		free(api);
+		return vs_errf(err, ENOMEM, "out of memory");
+	}
+	/* the UI's token before anything answers: whoever sees the socket up
+	 * finds the token of this run */
+	if (opts->ui_listen && api_ui_token_make(mgr_state_dir(m), api->ui_token, err) < 0) {
+		free(api->socket_path);
+		free(api->ui_dir);
+		free(api);
+		return vs_err_prefix(err, "UI token");
 	}
 	int r = make_socket(api, path, opts->group ? opts->group : "vessel", err);
 	if (r < 0) {
 		free(api->socket_path);
+		free(api->ui_dir);
 		free(api);
 		return r;
 	}
@@ -866,10 +970,15 @@ int mgr_api_start(struct mgr *m, const struct mgr_api_opts *opts, struct mgr_api
 		close(api->fd);
 		unlink(path);
 		free(api->socket_path);
+		free(api->ui_dir);
 		free(api);
 		return vs_errf(err, EIO, "libmicrohttpd did not start on %s", path);
 	}
 	if (opts->listen && (r = start_tls(api, opts, err)) < 0) {
+		mgr_api_stop(api);
+		return r;
+	}
+	if (opts->ui_listen && (r = start_ui(api, opts, err)) < 0) {
 		mgr_api_stop(api);
 		return r;
 	}
@@ -882,6 +991,8 @@ void mgr_api_stop(struct mgr_api *api)
 	if (!api)
 		return;
 	api_console_shutdown();
+	if (api->ui_daemon)
+		MHD_stop_daemon(api->ui_daemon);
 	if (api->tls_daemon)
 		MHD_stop_daemon(api->tls_daemon);
 	if (api->have_pcert)
@@ -896,6 +1007,7 @@ void mgr_api_stop(struct mgr_api *api)
 		close(fd);
 	unlink(api->socket_path);
 	free(api->socket_path);
+	free(api->ui_dir);
 	free(api);
 }
 

@@ -80,6 +80,17 @@ int api_json_int(struct json_object *o, const char *key, int64_t *out, struct vs
 /* A query parameter (NULL when absent). */
 const char *api_query(struct api_request *req, const char *key);
 
+/* The web UI (api_ui.c): /ui and /ui/... paths; their static files from dir
+ * (NULL: not installed) for GET and HEAD; the UI listener's bearer token
+ * (made at start, written to STATE/ui-token) and Host check. */
+#define API_UI_TOKEN_LEN 64
+bool api_ui_path(const char *url);
+enum MHD_Result api_ui_respond(const char *dir, struct MHD_Connection *conn, const char *url,
+			       const char *method);
+int api_ui_token_make(const char *state_dir, char token[API_UI_TOKEN_LEN + 1], struct vs_err *err);
+bool api_ui_token_ok(struct MHD_Connection *conn, const char *token);
+bool api_ui_host_ok(struct MHD_Connection *conn, unsigned port);
+
 /* Handlers (api_instances.c, api_images.c, api_operations.c). */
 void api_get_root(struct api_request *req, struct api_response *res);
 void api_get_instances(struct api_request *req, struct api_response *res);

@@ -15,6 +15,10 @@
  * as its identity; none or an untrusted one gets 403 before the request is
  * read.  Plain HTTP on that port fails the TLS handshake.
  *
+ * The web UI's files are served at /ui/ on every listener (after the same
+ * caller check); --ui-listen adds a plain-HTTP listener on loopback only,
+ * for a browser on the host, with a bearer token (api_ui.c).
+ *
  * Responses are Incus envelopes: {"type":"sync","status":"Success",
  * "status_code":200,"metadata":...}, {"type":"async","operation":
  * "/1.0/operations/ID",...} with 202, and {"type":"error","error_code":N,
@@ -34,6 +38,11 @@ struct mgr_api_opts {
 	const char *group;	 /* default "vessel" */
 	unsigned max_connections;
 	const char *listen; /* "ADDR:PORT" ("[V6]:PORT"): the TLS listener, or NULL */
+	/* The web UI: its bundled files (NULL: /ui/ answers "not installed"), and
+	 * the plain-HTTP UI listener on a loopback address (NULL: none), whose API
+	 * needs the bearer token written to STATE/ui-token (see api_ui.c). */
+	const char *ui_dir;
+	const char *ui_listen;
 };
 
 int mgr_api_start(struct mgr *m, const struct mgr_api_opts *opts, struct mgr_api **out,
