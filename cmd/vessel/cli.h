@@ -74,6 +74,11 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv);
 int cmd_remote(struct cli *cli, int argc, char **argv);
 int cmd_storage(struct cli *cli, int argc, char **argv);
 int cmd_config_trust(struct cli *cli, int argc, char **argv);
+/* cmd_export.c */
+int cmd_export(struct cli *cli, int argc, char **argv);
+int cmd_import(struct cli *cli, int argc, char **argv);
+int cmd_copy(struct cli *cli, int argc, char **argv);
+int cmd_move(struct cli *cli, int argc, char **argv);
 /* The client for cli->remote (cmd_remote.c). */
 struct mgr_client *cli_remote_client(struct cli *cli, struct vs_err *err);
 

@@ -59,6 +59,13 @@ static const struct cli_command commands[] = {
 	  "remote add NAME https://HOST:PORT [--server-cert FILE|--accept-certificate] | list | "
 	  "remove NAME",
 	  "remote vesseld servers (TLS, a client certificate)" },
+	{ "export", cmd_export, "export NAME FILE [--snapshots] [--stateful]",
+	  "write an instance to one file (tar + zstd, checksummed)" },
+	{ "import", cmd_import, "import FILE [NAME]", "recreate an instance from an export file" },
+	{ "copy", cmd_copy, "copy NAME REMOTE:[NEW-NAME] [--snapshots]",
+	  "copy an instance to another vesseld" },
+	{ "move", cmd_move, "move NAME REMOTE:[NEW-NAME]",
+	  "move an instance to another vesseld (containers: stop, copy, start)" },
 	{ "operation", cmd_operation, "operation list", "operations" },
 	{ "monitor", cmd_monitor, "monitor [--type TYPE[,TYPE]]", "print events as they happen" },
 	{ "completion", cmd_completion, "completion bash", "print a bash completion script" },

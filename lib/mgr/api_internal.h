@@ -118,5 +118,8 @@ void api_patch_volume(struct api_request *req, struct api_response *res);
 void api_delete_volume(struct api_request *req, struct api_response *res);
 void api_post_volume_attach(struct api_request *req, struct api_response *res);
 void api_post_volume_detach(struct api_request *req, struct api_response *res);
+/* api_export.c */
+void api_get_instance_export(struct api_request *req, struct api_response *res);
+void api_post_instances_import(struct api_request *req, struct api_response *res);
 
 #endif

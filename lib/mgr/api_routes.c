@@ -8,7 +8,7 @@
 const struct api_route api_routes[] = {
 	{ "GET", "/1.0", api_get_root, API_BODY_NONE },
 	{ "GET", "/1.0/instances", api_get_instances, API_BODY_NONE },
-	{ "POST", "/1.0/instances", api_post_instances, API_BODY_JSON },
+	{ "POST", "/1.0/instances", api_post_instances, API_BODY_JSON_OR_UPLOAD },
 	{ "GET", "/1.0/instances/{}", api_get_instance, API_BODY_NONE },
 	{ "PUT", "/1.0/instances/{}", api_put_instance, API_BODY_JSON },
 	{ "PATCH", "/1.0/instances/{}", api_patch_instance, API_BODY_JSON },
@@ -47,6 +47,7 @@ const struct api_route api_routes[] = {
 	{ "GET", "/1.0/operations/{}/wait", api_get_operation_wait, API_BODY_NONE },
 	{ "DELETE", "/1.0/operations/{}", api_delete_operation, API_BODY_NONE },
 	{ "GET", "/1.0/events", api_get_events, API_BODY_NONE },
+	{ "GET", "/1.0/instances/{}/export", api_get_instance_export, API_BODY_NONE },
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
