@@ -81,11 +81,11 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	if (argc - optind != 2)
 		return cli_usage("export", "expected NAME and FILE");
 	const char *name = argv[optind], *file = argv[optind + 1];
-	vs_cleanup_free char *path = inst_path(name, snaps && stateful
-							 ? "/export?snapshots=1&stateful=1"
-						 : snaps    ? "/export?snapshots=1"
-						 : stateful ? "/export?stateful=1"
-							    : "/export");
+	vs_cleanup_free char *path =
+	    inst_path(name, snaps && stateful ? "/export?snapshots=1&stateful=1"
+			    : snaps	      ? "/export?snapshots=1"
+			    : stateful	      ? "/export?stateful=1"
+					      : "/export");
 	struct vs_err err = VS_ERR_INIT;
 	struct mgr_client *cl = cli_client(cli, &err);
 	if (!cl || !path)
@@ -94,8 +94,8 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	vs_cleanup_free char *part = NULL;
 	if (!to_stdout && asprintf(&part, "%s.part", file) < 0)
 		return cli_fail(&err);
-	int fd = to_stdout ? STDOUT_FILENO
-			   : open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd =
+	    to_stdout ? STDOUT_FILENO : open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		vs_syserrf(&err, errno, "%s", part);
 		return cli_fail(&err);
@@ -115,8 +115,8 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	return r < 0 ? cli_fail(&err) : 0;
 }
 
-static int import_fd(struct mgr_client *cl, int fd, const char *name, struct progress *p,
-		     char *out, size_t outlen, struct vs_err *err)
+static int import_fd(struct mgr_client *cl, int fd, const char *name, struct progress *p, char *out,
+		     size_t outlen, struct vs_err *err)
 {
 	vs_cleanup_free char *hdr = NULL;
 	if (name && asprintf(&hdr, "X-Vessel-Name: %s", name) < 0)

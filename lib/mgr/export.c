@@ -67,8 +67,7 @@ static int copy_tree(const char *from, const char *to, struct vs_err *err)
 }
 
 /* The copy of a container's layer and snapshots (the instance is busy). */
-static int copy_container(struct mgr_export *x, const struct mgr_instance *inst,
-			  struct vs_err *err)
+static int copy_container(struct mgr_export *x, const struct mgr_instance *inst, struct vs_err *err)
 {
 	struct mgr *m = x->m;
 	vs_cleanup_free char *upper = NULL, *dst = NULL;
@@ -354,8 +353,7 @@ static int write_tree(struct archive *a, const char *root, const char *prefix,
 	archive_entry_linkresolver_set_strategy(lr, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
 	archive_read_disk_set_symlink_physical(d);
 	archive_read_disk_set_behavior(d, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS |
-					      ARCHIVE_READDISK_NO_ACL |
-					      ARCHIVE_READDISK_NO_FFLAGS);
+					      ARCHIVE_READDISK_NO_ACL | ARCHIVE_READDISK_NO_FFLAGS);
 	if (archive_read_disk_open(d, root) != ARCHIVE_OK) {
 		r = vs_errf(err, EIO, "read %s: %s", root, archive_error_string(d));
 		goto out;

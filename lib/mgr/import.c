@@ -123,8 +123,8 @@ static int check_meta(struct import *im, const char *name, struct vs_err *err)
 	}
 	struct mgr_image image;
 	if (mgr_image_get(&im->m->images, json_object_get_string(img), &image, NULL) < 0) {
-		struct json_object *al = get(get(inst, "image", json_type_object), "aliases",
-					     json_type_array);
+		struct json_object *al =
+		    get(get(inst, "image", json_type_object), "aliases", json_type_array);
 		const char *alias = al && json_object_array_length(al)
 					? json_object_get_string(json_object_array_get_idx(al, 0))
 					: NULL;
@@ -148,8 +148,8 @@ static int check_meta(struct import *im, const char *name, struct vs_err *err)
 	if (ns && !(im->snaps = calloc(ns, sizeof(*im->snaps))))
 		return vs_errf(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < ns; i++) {
-		struct json_object *sn = get(json_object_array_get_idx(snaps, i), "name",
-					     json_type_string);
+		struct json_object *sn =
+		    get(json_object_array_get_idx(snaps, i), "name", json_type_string);
 		if (!sn)
 			return vs_errf(err, EINVAL, "snapshot %zu: no name", i);
 		if ((r = mgr_name_validate(json_object_get_string(sn), err)) < 0)
@@ -201,8 +201,8 @@ static int unpack_member(struct import *im, struct archive_entry *e, struct vs_e
 	if (r < 0)
 		return r;
 	mode_t t = archive_entry_filetype(e);
-	if (!hl && t != AE_IFREG && t != AE_IFDIR && t != AE_IFLNK && t != AE_IFCHR && t != AE_IFBLK &&
-	    t != AE_IFIFO && t != AE_IFSOCK)
+	if (!hl && t != AE_IFREG && t != AE_IFDIR && t != AE_IFLNK && t != AE_IFCHR &&
+	    t != AE_IFBLK && t != AE_IFIFO && t != AE_IFSOCK)
 		return vs_errf(err, EINVAL, "member %.200s: unknown type", path);
 	gnutls_hash_hd_t h;
 	if ((r = export_member_begin(&h, e, err)) < 0)
@@ -329,8 +329,7 @@ static int verify(struct import *im, int fd, const char *name, struct vs_err *er
 				return r;
 			rc = archive_read_next_header(im->a, &e);
 			if (rc == ARCHIVE_OK)
-				return vs_errf(err, EINVAL, "data after %s",
-					       EXPORT_CHECKSUMS_NAME);
+				return vs_errf(err, EINVAL, "data after %s", EXPORT_CHECKSUMS_NAME);
 			if (rc != ARCHIVE_EOF)
 				return vs_errf(err, EINVAL, "after %s: %s", EXPORT_CHECKSUMS_NAME,
 					       archive_error_string(im->a));

@@ -52,6 +52,7 @@ struct mgr_import_ctl_export {
  * in the file).  The name of the new instance goes to out_name (64 bytes).
  */
 int mgr_instance_import(struct mgr *m, int fd, const char *name,
-			const struct mgr_import_ctl_export *ctl, char *out_name, struct vs_err *err);
+			const struct mgr_import_ctl_export *ctl, char *out_name,
+			struct vs_err *err);
 
 #endif
