@@ -9,7 +9,8 @@
 #   make images   build/cached container images (Debian 12 OCI layout, debootstrap)
 #   make check    deps + build + guest + images, then every test (both builds) and the format check
 #   make demo     deps + build + guest + images, then the demo
-#   make bench    benchmarks against the peers (crun, runc, qemu-img, qemu-system-riscv64)
+#   make bench    benchmarks against the peers (crun, runc, qemu-img, qemu-system-riscv64,
+#                 podman, LXD, libvirt; the last two from deps/bench/*.txt)
 #   make fuzz     the hostile-guest campaign against vessel-vmm over many seeds
 #                 (FUZZ_COUNT, FUZZ_START, FUZZ_BUILD; see scripts/fuzz.sh)
 #   make install  install programs under PREFIX (default /usr/local)
@@ -20,7 +21,7 @@ GUEST_CACHE ?= /var/cache/vessel/guest
 MUSL_CACHE ?= /var/cache/vessel/musl
 IMAGE_CACHE ?= /var/cache/vessel/images
 
-.PHONY: all deps build build-release build-asan guest images images-if-possible check demo bench fuzz install format clean
+.PHONY: all deps build build-release build-asan guest images images-if-possible check demo bench bench-deps fuzz install format clean
 
 all: build
 
@@ -67,7 +68,11 @@ check: build guest images-if-possible
 demo: build-release guest images-if-possible
 	@GUEST_CACHE=$(GUEST_CACHE) IMAGE_CACHE=$(IMAGE_CACHE) scripts/demo.sh
 
-bench: build-release guest
+# the benchmarks' peers (LXD, libvirt) are installed for `make bench` only
+bench-deps:
+	@scripts/install-deps.sh deps/bench/*.txt
+
+bench: build-release guest bench-deps
 	@GUEST_CACHE=$(GUEST_CACHE) bench/run.sh
 
 fuzz: build

@@ -6,7 +6,11 @@
  * that an instance uses is refused (the instance's root is an overlay on
  * its layers); otherwise the row goes (its layers and aliases with it, by
  * foreign key) and every layer no other image lists is removed.
+ *
+ * At start, layers/ is swept of layers no image lists: what an import
+ * killed between unpacking a layer and registering its image left behind.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +18,7 @@
 
 #include "fsutil.h"
 #include "vessel/core/cleanup.h"
+#include "vessel/core/log.h"
 #include "vessel/mgr/image.h"
 
 void mgr_image_free(struct mgr_image *img)
@@ -33,6 +38,41 @@ void mgr_image_list_free(struct mgr_image *list, size_t n)
 	for (size_t i = 0; i < n; i++)
 		mgr_image_free(&list[i]);
 	free(list);
+}
+
+/* Remove layers/NAME directories that no image_layers row names (an
+ * import interrupted by a crash after unpacking some of its layers). */
+static void sweep_layers(struct mgr_image_store *s)
+{
+	vs_cleanup_free char *dir = NULL;
+	if (asprintf(&dir, "%s/layers", s->dir) < 0)
+		return;
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	mgr_db_lock(s->db);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		struct vs_err e = VS_ERR_INIT;
+		char digest[300];
+		snprintf(digest, sizeof(digest), "sha256:%s", de->d_name);
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		    s->db, "SELECT 1 FROM image_layers WHERE digest = ? LIMIT 1", &e);
+		if (!st)
+			break;
+		sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			continue;
+		vs_cleanup_free char *p = NULL;
+		if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
+			break;
+		vs_log(VS_LOG_INFO, "removing layer %.12s that no image lists", de->d_name);
+		mgr_rm_rf(p, &e);
+	}
+	mgr_db_unlock(s->db);
+	closedir(d);
 }
 
 int mgr_image_store_init(struct mgr_image_store *s, const char *state_dir, struct mgr_db *db,
@@ -58,6 +98,7 @@ int mgr_image_store_init(struct mgr_image_store *s, const char *state_dir, struc
 		if (r < 0)
 			return r;
 	}
+	sweep_layers(s);
 	return 0;
 }
 
