@@ -44,7 +44,6 @@ LXD_REAPER=
 HOLDER=
 DPID=
 DPID2=
-VMM_PIDS=()
 NSENTER() { echo nsenter --net=/proc/$NS_PID/ns/net --mount=/proc/$NS_PID/ns/mnt; }
 A() { VESSEL_SOCKET=$T/a.sock "$VESSEL" "$@"; }
 Bv() { VESSEL_SOCKET=$T/b.sock "$VESSEL" "$@"; }
@@ -56,7 +55,12 @@ cleanup() {
 			VESSEL_SOCKET=$T/$s.sock "$VESSEL" delete --force "$n" >/dev/null 2>&1
 		done
 	done
-	for p in $DPID $DPID2 "${VMM_PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	for p in $DPID $DPID2; do
+		kill "$p" 2>/dev/null || continue
+		for i in $(seq 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	[ -n "$HOLDER" ] && kill "$HOLDER" 2>/dev/null
 	if [ -n "$LXD_REAPER" ]; then
 		if lxc info >/dev/null 2>&1; then
@@ -92,16 +96,19 @@ unshare --net sleep infinity &
 HOLDER=$!
 for i in $(seq 100); do [ "$(readlink /proc/$HOLDER/ns/net)" != "$(readlink /proc/self/ns/net)" ] && break; sleep 0.05; done
 inns ip link set lo up
-start_vesseld() { # NAME [ARGS]: state dir $T/NAME, socket $T/NAME.sock
+start_vesseld() { # NAME [ARGS]: state dir $T/NAME, socket $T/NAME.sock; sets SPID
 	local n=$1
 	shift
-	inns "$VESSELD" --state-dir "$T/$n" --socket "$T/$n.sock" --runtime "$RT" "$@" >"$T/$n.log" 2>&1 &
-	local pid=$!
+	# nsenter itself in the background (not through a function): $! is vesseld
+	nsenter --net=/proc/$HOLDER/ns/net "$VESSELD" --state-dir "$T/$n" --socket "$T/$n.sock" --runtime "$RT" "$@" \
+		>"$T/$n.log" 2>&1 &
+	SPID=$!
 	for i in $(seq 600); do VESSEL_SOCKET=$T/$n.sock "$VESSEL" list >/dev/null 2>&1 && break; sleep 0.1; done
-	echo $pid
 }
-DPID=$(start_vesseld a)
-DPID2=$(start_vesseld b --listen 127.0.0.1:8443)
+start_vesseld a
+DPID=$SPID
+start_vesseld b --listen 127.0.0.1:8443
+DPID2=$SPID
 inns "$VESSEL" remote add b https://127.0.0.1:8443 --accept-certificate >/dev/null &&
 	Bv config trust add "$T/cfg/client.crt" >/dev/null || { echo "bench/scale: remote setup failed"; exit 0; }
 A launch busybox c1 >/dev/null && A exec c1 -- sh -c "$(fill "")" >/dev/null
