@@ -9,8 +9,10 @@
  *        a truncated file)
  *   POST /1.0/instances  with Content-Type application/octet-stream
  *        the file as the body (X-Vessel-Name: a new name, optional): an
- *        operation that verifies it and creates the instance, with
- *        progress ({"stage","bytes","member"}) in its metadata
+ *        operation, started when the request arrives, reads the body from a
+ *        pipe as it comes in (no copy of the file is stored), verifies it
+ *        and creates the instance, with progress ({"stage","bytes",
+ *        "member"}) in its metadata
  *
  * The stream is written by a thread of its own into a pipe that
  * libmicrohttpd's content reader drains.
@@ -189,35 +191,34 @@ static int import_run(struct mgr_op *op, void *arg, struct vs_err *err)
 	return 0;
 }
 
-void api_post_instances_import(struct api_request *req, struct api_response *res)
+int api_stream_begin(struct api_request *req, int *wfd, struct mgr_op **op, struct vs_err *err)
 {
-	struct vs_err err = VS_ERR_INIT;
+	*wfd = -1;
+	*op = NULL;
 	const char *name = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Vessel-Name");
-	if (name && mgr_name_validate(name, &err) < 0) {
-		api_error_from(res, &err);
-		return;
-	}
+	int r;
+	if (name && (r = mgr_name_validate(name, err)) < 0)
+		return r;
 	struct import_job *j = calloc(1, sizeof(*j));
 	if (!j || (name && !(j->name = strdup(name)))) {
 		free(j);
-		api_error(res, 500, "out of memory");
-		return;
+		return vs_errf(err, ENOMEM, "out of memory");
 	}
 	j->m = req->m;
-	/* the upload is removed with the request; the open file lives on */
-	if ((j->fd = open(req->upload_path, O_RDONLY | O_CLOEXEC)) < 0) {
-		api_error(res, 500, "cannot read the upload: %s", strerror(errno));
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
 		import_job_free(j);
-		return;
+		return vs_syserrf(err, errno, "pipe");
 	}
-	struct json_object *r = json_object_new_object(), *a = json_object_new_array();
-	json_object_object_add(r, "instances", a);
-	struct mgr_op *op = mgr_op_start(mgr_get_ops(req->m), "Importing instance", r, true,
-					 import_run, j, import_job_free, &err);
-	if (!op) {
-		api_error_from(res, &err);
-		return;
+	j->fd = p[0];
+	struct json_object *res = json_object_new_object();
+	json_object_object_add(res, "instances", json_object_new_array());
+	*op = mgr_op_start(mgr_get_ops(req->m), "Importing instance", res, true, import_run, j,
+			   import_job_free, err);
+	if (!*op) {
+		close(p[1]);
+		return -err->code;
 	}
-	api_async(res, op);
-	mgr_op_put(op);
+	*wfd = p[1];
+	return 0;
 }

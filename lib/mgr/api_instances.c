@@ -234,8 +234,8 @@ void api_post_instances(struct api_request *req, struct api_response *res)
 	vs_cleanup_free struct mgr_config_entry *cfg = NULL;
 	size_t ncfg = 0;
 	struct json_object *cfgo = NULL;
-	if (req->upload_path) { /* an export file (api_export.c) */
-		api_post_instances_import(req, res);
+	if (req->stream_op) { /* an export file, already read by its import (api_export.c) */
+		api_async(res, req->stream_op);
 		return;
 	}
 	if (api_json_keys(b, "request", keys, &err) < 0 ||

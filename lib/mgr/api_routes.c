@@ -8,7 +8,7 @@
 const struct api_route api_routes[] = {
 	{ "GET", "/1.0", api_get_root, API_BODY_NONE },
 	{ "GET", "/1.0/instances", api_get_instances, API_BODY_NONE },
-	{ "POST", "/1.0/instances", api_post_instances, API_BODY_JSON_OR_UPLOAD },
+	{ "POST", "/1.0/instances", api_post_instances, API_BODY_JSON_OR_STREAM },
 	{ "GET", "/1.0/instances/{}", api_get_instance, API_BODY_NONE },
 	{ "PUT", "/1.0/instances/{}", api_put_instance, API_BODY_JSON },
 	{ "PATCH", "/1.0/instances/{}", api_patch_instance, API_BODY_JSON },
