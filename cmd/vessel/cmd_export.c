@@ -14,6 +14,9 @@
  * source again: a failed move leaves the instance where it was.
  * Containers cannot move live: this kernel's CRIU (3.17) cannot
  * checkpoint them, so move says so and stops, copies and starts them.
+ * A stopped VM goes the same way (its disk as one compressed qcow2); a
+ * running one is refused: vesseld does not drive vessel-vmm's live
+ * migration yet.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -269,17 +272,19 @@ static int copy_or_move(struct cli *cli, const char *cmd, int argc, char **argv,
 		r = vs_errf(&err, EEXIST, "instance %s already exists on %s", final, remote);
 	json_object_put(there);
 	bool running = r == 0 && strcmp(jstr(info, "status"), "Running") == 0;
-	if (r == 0 && strcmp(jstr(info, "type"), "container") != 0)
+	bool vm = r == 0 && strcmp(jstr(info, "type"), "container") != 0;
+	if (vm && running)
 		r = vs_errf(&err, ENOTSUP,
-			    "%s is a %s: moving virtual machines live (vessel-vmm migration with "
-			    "disk copy) needs the VM driver, which this vessel does not have yet",
-			    name, jstr(info, "type"));
+			    "%s is a running VM: vesseld cannot move or copy a VM live yet "
+			    "(vessel-vmm's migration with \"disks\":\"copy\" is not wired into "
+			    "vesseld); stop it first, its disk is then copied",
+			    name);
 	json_object_put(info);
 	if (r < 0) {
 		mgr_client_free(dst);
 		return cli_fail(&err);
 	}
-	if (move && running) {
+	if (move && running && !vm) {
 		printf("Live migration of containers is impossible on this kernel (CRIU 3.17 "
 		       "cannot checkpoint): %s is stopped, copied and started on %s\n",
 		       name, remote);

@@ -27,10 +27,13 @@
 #include "fsutil.h"
 #include "mgr_internal.h"
 #include "vessel/core/cleanup.h"
+#include "vessel/disk/image.h"
+#include "vessel/disk/manage.h"
 #include "vessel/mgr/export.h"
 
 struct mgr_export {
 	struct mgr *m;
+	bool vm;   /* a VM: vm/disk.qcow2 instead of rootfs/ */
 	char *dir; /* the copy: rootfs/, snapshots/SNAP/rootfs/ */
 	struct json_object *meta;
 	char **snaps;
@@ -115,6 +118,33 @@ static int copy_container(struct mgr_export *x, const struct mgr_instance *inst,
 	return r;
 }
 
+/*
+ * A stopped VM's disk (STATE/vms/ID/root.qcow2, an overlay on its image's
+ * disk) as one standalone qcow2 with zstd-compressed clusters (lib/disk's
+ * convert, as `vessel-img convert -c` writes it): the file carries the
+ * whole disk, so the importing host needs the image only for the kernel.
+ */
+static int copy_vm(struct mgr_export *x, const struct mgr_instance *inst, struct vs_err *err)
+{
+	vs_cleanup_free char *root = NULL, *dir = NULL, *dst = NULL;
+	if (asprintf(&root, "%s/vms/%s/root.qcow2", x->m->state_dir, inst->runtime_id) < 0 ||
+	    asprintf(&dir, "%s/vm", x->dir) < 0 || asprintf(&dst, "%s/disk.qcow2", dir) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	int r = mgr_mkdir_p(dir, 0700, err);
+	if (r < 0)
+		return r;
+	struct disk_open_options o = { .flags = DISK_OPEN_RDONLY };
+	struct disk_image *img = disk_image_open(root, &o, err);
+	if (!img)
+		return -err->code;
+	struct disk_convert_options c = { .out_format = "qcow2",
+					  .compress = true,
+					  .compression = DISK_COMPRESSION_ZSTD };
+	r = disk_image_convert(img, dst, &c, err);
+	disk_image_close(img);
+	return r;
+}
+
 static struct json_object *meta_json(const struct mgr_instance *inst, const struct mgr_image *img,
 				     struct json_object *snaps, enum mgr_power p)
 {
@@ -163,14 +193,31 @@ int mgr_export_begin(struct mgr *m, const char *name, const struct mgr_export_op
 		goto out;
 	}
 	x->m = m;
-	if (inst.type != MGR_INSTANCE_CONTAINER) {
-		r = vs_errf(err, ENOTSUP,
-			    "export of %s: virtual machines cannot be exported by this vesseld "
-			    "yet (the VM driver is not part of it)",
-			    inst.name);
-		goto out;
-	}
-	if (opts->stateful) {
+	x->vm = inst.type == MGR_INSTANCE_VM;
+	if (x->vm) {
+		enum mgr_power p = MGR_POWER_STOPPED;
+		pid_t pid = 0;
+		if (!mgr_driver_for(inst.type, err) ||
+		    mgr_instance_live(m, &inst, &p, &pid, err) < 0) {
+			r = -err->code;
+			goto out;
+		}
+		if (opts->stateful)
+			r = vs_errf(err, ENOTSUP,
+				    "export of %s: a VM's running state (--stateful) cannot be "
+				    "exported by this vesseld yet; stop it and export its disk",
+				    inst.name);
+		else if (p != MGR_POWER_STOPPED)
+			r = vs_errf(err, EBUSY, "export of %s: the VM is running: stop it first",
+				    inst.name);
+		else if (opts->snapshots)
+			r = vs_errf(err, ENOTSUP,
+				    "export of %s: a VM's snapshots live inside its disk and are "
+				    "not exported; export without --snapshots",
+				    inst.name);
+		if (r < 0)
+			goto out;
+	} else if (opts->stateful) {
 		r = vs_errf(err, ENOTSUP,
 			    "export of %s: a container's running state cannot be saved here "
 			    "(CRIU 3.17 cannot checkpoint on this kernel); export it without "
@@ -202,7 +249,7 @@ int mgr_export_begin(struct mgr *m, const char *name, const struct mgr_export_op
 		r = -err->code;
 		goto out;
 	}
-	if ((r = copy_container(x, &inst, err)) < 0)
+	if ((r = x->vm ? copy_vm(x, &inst, err) : copy_container(x, &inst, err)) < 0)
 		goto out;
 	enum mgr_power p = MGR_POWER_STOPPED;
 	pid_t pid;
@@ -445,11 +492,11 @@ int mgr_export_write(struct mgr_export *x, int fd, struct vs_err *err)
 	if ((r = write_buffer(a, EXPORT_META_NAME, meta, strlen(meta), sums, err)) < 0)
 		goto out;
 	vs_cleanup_free char *rootfs = NULL;
-	if (asprintf(&rootfs, "%s/rootfs", x->dir) < 0) {
+	if (asprintf(&rootfs, "%s/%s", x->dir, x->vm ? "vm" : "rootfs") < 0) {
 		r = vs_errf(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = write_tree(a, rootfs, "rootfs", sums, err)) < 0)
+	if ((r = write_tree(a, rootfs, x->vm ? "vm" : "rootfs", sums, err)) < 0)
 		goto out;
 	for (size_t i = 0; i < x->nsnaps; i++) {
 		vs_cleanup_free char *dir = NULL, *prefix = NULL;

@@ -43,6 +43,7 @@ struct import {
 	struct archive *a, *w;
 	struct json_object *meta;
 	struct json_object *sums; /* computed: [{"path","sha256"}] */
+	enum mgr_instance_type type;
 	char **snaps;
 	size_t nsnaps;
 	uint64_t bytes;
@@ -105,14 +106,17 @@ static int check_meta(struct import *im, const char *name, struct vs_err *err)
 	int r = mgr_instance_type_parse(json_object_get_string(type), &t, err);
 	if (r < 0)
 		return r;
-	if (t != MGR_INSTANCE_CONTAINER)
+	im->type = t;
+	if (!mgr_driver_for(t, NULL))
 		return vs_errf(err, ENOTSUP,
-			       "the file holds a %s: this vesseld imports containers only (the "
-			       "VM driver is not part of it)",
+			       "the file holds a %s: this vesseld has no driver for that type",
 			       json_object_get_string(type));
 	struct json_object *st = get(meta, "stateful", json_type_boolean);
 	if (st && json_object_get_boolean(st))
-		return vs_errf(err, ENOTSUP, "a stateful export of a container cannot be restored");
+		return vs_errf(err, ENOTSUP,
+			       "a stateful export cannot be restored by this vesseld");
+	if (t == MGR_INSTANCE_VM && json_object_array_length(snaps))
+		return vs_errf(err, EINVAL, "a VM's export lists snapshots");
 	const char *nm = name ? name : json_object_get_string(n);
 	if ((r = mgr_name_validate(nm, err)) < 0)
 		return r;
@@ -165,6 +169,13 @@ static int check_meta(struct import *im, const char *name, struct vs_err *err)
 static int check_path(const struct import *im, const char *path, struct vs_err *err)
 {
 	const char *rest = NULL;
+	if (im->type == MGR_INSTANCE_VM) {
+		/* a VM: its disk and nothing else */
+		if (strcmp(path, "vm") == 0 || strcmp(path, "vm/") == 0 ||
+		    strcmp(path, "vm/disk.qcow2") == 0)
+			return 0;
+		return vs_errf(err, EINVAL, "unexpected member %.200s", path);
+	}
 	if (strncmp(path, "rootfs", 6) == 0 && (!path[6] || path[6] == '/')) {
 		rest = path + 6;
 	} else if (strncmp(path, "snapshots/", 10) == 0) {
@@ -394,7 +405,7 @@ static int create(struct import *im, const char *staging, const char *name, char
 	}
 	struct mgr_create_req req = {
 		.name = nm,
-		.type = MGR_INSTANCE_CONTAINER,
+		.type = im->type,
 		.image = json_object_get_string(
 		    get(get(inst, "image", json_type_object), "fingerprint", json_type_string)),
 		.config = ce,
@@ -407,8 +418,17 @@ static int create(struct import *im, const char *staging, const char *name, char
 	if ((r = mgr_get_busy(m, nm, &in, err)) < 0)
 		return r;
 	vs_cleanup_free char *upper = NULL, *src = NULL;
-	if (asprintf(&upper, "%s/%s/upper", m->ct_dir, in.runtime_id) < 0 ||
-	    asprintf(&src, "%s/rootfs", staging) < 0) {
+	if (im->type == MGR_INSTANCE_VM) {
+		/* the VM's disk replaces the overlay its creation made */
+		if (asprintf(&upper, "%s/vms/%s/root.qcow2", m->state_dir, in.runtime_id) < 0 ||
+		    asprintf(&src, "%s/vm/disk.qcow2", staging) < 0)
+			r = vs_errf(err, ENOMEM, "out of memory");
+		else if (!mgr_path_exists(src))
+			r = vs_errf(err, EINVAL, "the file holds no VM disk");
+		else if (rename(src, upper) < 0)
+			r = vs_syserrf(err, errno, "move the imported disk to %s", upper);
+	} else if (asprintf(&upper, "%s/%s/upper", m->ct_dir, in.runtime_id) < 0 ||
+		   asprintf(&src, "%s/rootfs", staging) < 0) {
 		r = vs_errf(err, ENOMEM, "out of memory");
 	} else if (!mgr_path_exists(src)) {
 		r = vs_errf(err, EINVAL, "the file holds no rootfs");
