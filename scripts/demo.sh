@@ -3,7 +3,10 @@
 #   1. a thin qcow2 disk: create, write, snapshot, info (checked by qemu-img)
 #   2. a container: a busybox rootfs run by vessel-runtime
 #   2b. the manager: vesseld + vessel: a network, two containers that ping each
-#       other by name, a live memory change, a snapshot and its restore
+#       other by name, a live memory change, a snapshot and its restore; a VM
+#       (the guest/ recipe's image, vessel-guest) on the same network: exec
+#       in it, VM and container ping each other by name, its memory changed
+#       live through the balloon
 #   3. a virtual machine: OpenSBI + Linux booted by vessel-vmm to a shell
 # With a terminal on stdin, step 3 leaves you at the guest's shell prompt
 # (`poweroff` or Ctrl-A x to leave); without one it runs a few commands.
@@ -22,7 +25,7 @@ holder=
 cleanup() {
 	"$RT" --root "$work/run" delete --force "$ctid" >/dev/null 2>&1 || true
 	if [ -n "$dpid" ]; then
-		VESSEL_SOCKET=$work/vessel.sock "$VESSEL" delete --force demo1 demo2 >/dev/null 2>&1 || true
+		VESSEL_SOCKET=$work/vessel.sock "$VESSEL" delete --force demo1 demo2 demovm >/dev/null 2>&1 || true
 		VESSEL_SOCKET=$work/vessel.sock "$VESSEL" network delete demonet >/dev/null 2>&1 || true
 		kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null || true
 	fi
@@ -71,7 +74,8 @@ unshare --net sleep infinity &
 holder=$!
 sleep 0.2
 nsenter --net=/proc/$holder/ns/net "$VESSELD" --state-dir "$work/state" --socket "$work/vessel.sock" \
-	--runtime "$PWD/$RT" >"$work/vesseld.log" 2>&1 &
+	--runtime "$PWD/$RT" --vmm "$PWD/$VMM" --guest-image "$(guest/build.sh --print-dir)" \
+	>"$work/vesseld.log" 2>&1 &
 dpid=$!
 export VESSEL_SOCKET=$work/vessel.sock
 for _ in $(seq 300); do "$VESSEL" list >/dev/null 2>&1 && break; sleep 0.1; done
@@ -89,7 +93,20 @@ run "$VESSEL" snapshot create demo1 clean
 run "$VESSEL" exec demo1 -- rm /etc/passwd
 run "$VESSEL" snapshot restore demo1 clean
 run "$VESSEL" exec demo1 -- head -1 /etc/passwd
-run "$VESSEL" delete --force demo1 demo2
+run "$VESSEL" launch vessel-guest demovm --vm --network demonet -c limits.memory=192MiB \
+	-c limits.memory.max=256MiB -c limits.cpu=1
+run "$VESSEL" list
+run "$VESSEL" exec demovm -- uname -a
+run "$VESSEL" exec demovm -- ping -c 1 demo2
+run "$VESSEL" exec demo2 -- ping -c 1 demovm
+memfree() { "$VESSEL" exec demovm -- awk '/^MemFree:/ {print $2}' /proc/meminfo; }
+free0=$(memfree)
+echo "guest MemFree: $free0 kB"
+run "$VESSEL" config set demovm limits.memory=128MiB
+# the guest's balloon driver takes the 64 MiB back in the background
+for _ in $(seq 600); do [ "$(memfree)" -lt $((free0 - 40 * 1024)) ] && break; sleep 0.1; done
+echo "guest MemFree: $(memfree) kB (64 MiB ballooned out)"
+run "$VESSEL" delete --force demo1 demo2 demovm
 run "$VESSEL" network delete demonet
 kill "$dpid" && wait "$dpid" || true
 kill "$holder" 2>/dev/null || true

@@ -48,6 +48,7 @@ struct vmm_options {
 	bool serial_set;
 	enum virt_serial_kind serial;
 	const char *serial_path;
+	const char *serial_log;
 	bool console_hvc;
 	const char *agent; /* guest agent socket */
 	const char *gdb;   /* GDB stub address */
@@ -194,6 +195,14 @@ static int opt_serial(struct vmm_options *o, const char *v, struct vs_err *err)
 	return 0;
 }
 
+static int opt_serial_log(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	if (!*v)
+		return vs_errf(err, EINVAL, "--serial-log: expected a file path");
+	o->serial_log = v;
+	return 0;
+}
+
 static int opt_console(struct vmm_options *o, const char *v, struct vs_err *err)
 {
 	if (strcmp(v, "stdio") != 0)
@@ -336,6 +345,8 @@ static const struct vmm_option vmm_options_table[] = {
 	{ "net", "tap=IFNAME[,mac=MAC]", "virtio-net on an existing TAP interface", opt_net },
 	{ "serial", "stdio|unix:PATH|none", "where the UART goes (default stdio; Ctrl-A x quits)",
 	  opt_serial },
+	{ "serial-log", "FILE", "with --serial unix:PATH: also append the serial output to FILE",
+	  opt_serial_log },
 	{ "console", "stdio", "virtio-console (hvc0) on stdio; keyboard goes to it", opt_console },
 	{ "agent", "PATH",
 	  "guest agent port: a virtio-console (hvc1) on a unix socket at PATH (0600)", opt_agent },
@@ -514,6 +525,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_HOST_ERROR;
 	}
+	if (o.serial_log && o.serial != VIRT_SERIAL_UNIX) {
+		fprintf(stderr, "vessel-vmm: --serial-log needs --serial unix:PATH\n");
+		return EXIT_HOST_ERROR;
+	}
 	if (o.gdb_wait && !o.gdb) {
 		fprintf(stderr, "vessel-vmm: --gdb-wait needs --gdb\n");
 		return EXIT_HOST_ERROR;
@@ -541,6 +556,7 @@ int main(int argc, char **argv)
 			.tap = o.tap,
 			.serial = o.serial,
 			.serial_path = o.serial_path,
+			.serial_log = o.serial_log,
 			.console_hvc = o.console_hvc,
 			.agent_path = o.agent,
 			.rng = true,

@@ -24,21 +24,26 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: vesseld [--state-dir DIR] [--socket PATH] [--group NAME] [--runtime PATH]\n"
-		"               [--busybox PATH|none] [--listen ADDR:PORT] [--debug]\n\n"
+		"               [--busybox PATH|none] [--vmm PATH] [--guest-image DIR|none]\n"
+		"               [--listen ADDR:PORT] [--debug]\n\n"
 		"  --state-dir DIR   database, images and containers (default /var/lib/vessel)\n"
 		"  --socket PATH     the API's unix socket (default /run/vessel/vessel.sock)\n"
 		"  --group NAME      group allowed on the socket besides root (default vessel)\n"
 		"  --runtime PATH    the vessel-runtime binary (default: next to vesseld)\n"
 		"  --busybox PATH    static busybox for the built-in image (default /bin/busybox)\n"
+		"  --vmm PATH        the vessel-vmm binary for VMs (default: next to vesseld)\n"
+		"  --guest-image DIR the guest/ recipe's output (Image, disk.qcow2), imported\n"
+		"                    as the VM image vessel-guest (default $VESSEL_GUEST_DIR)\n"
 		"  --listen ADDR:PORT  also serve TLS there, to clients whose certificate\n"
 		"                    is in the trust store (vessel config trust add)\n"
 		"  --debug           log debug messages\n");
 }
 
-/* vessel-runtime next to us (installed), in the build tree, or on PATH. */
-static char *find_runtime(void)
+/* A program of ours (vessel-runtime, vessel-vmm): $ENV, next to us
+ * (installed), in the build tree, else /usr/local/bin. */
+static char *find_program(const char *env_name, const char *name)
 {
-	const char *env = getenv("VESSEL_RUNTIME");
+	const char *env = getenv(env_name);
 	if (env && *env)
 		return strdup(env);
 	char self[PATH_MAX];
@@ -47,11 +52,11 @@ static char *find_runtime(void)
 		self[n] = 0;
 		char *dir = dirname(self);
 		/* installed (sbin next to bin), or the build tree */
-		const char *cands[] = { "vessel-runtime", "../bin/vessel-runtime",
-					"../vessel-runtime/vessel-runtime" };
+		const char *cands[] = { "", "../bin/", "../" };
 		for (size_t i = 0; i < 3; i++) {
 			char *p = NULL;
-			if (asprintf(&p, "%s/%s", dir, cands[i]) < 0)
+			if (asprintf(&p, "%s/%s%s%s%s", dir, cands[i], i == 2 ? name : "",
+				     i == 2 ? "/" : "", name) < 0)
 				return NULL;
 			char *real = realpath(p, NULL);
 			free(p);
@@ -60,12 +65,22 @@ static char *find_runtime(void)
 			free(real);
 		}
 	}
-	return strdup("/usr/local/bin/vessel-runtime");
+	char *p = NULL;
+	return asprintf(&p, "/usr/local/bin/%s", name) < 0 ? NULL : p;
 }
 
 int main(int argc, char **argv)
 {
-	enum { OPT_STATE = 256, OPT_SOCKET, OPT_GROUP, OPT_RUNTIME, OPT_BUSYBOX, OPT_LISTEN };
+	enum {
+		OPT_STATE = 256,
+		OPT_SOCKET,
+		OPT_GROUP,
+		OPT_RUNTIME,
+		OPT_BUSYBOX,
+		OPT_LISTEN,
+		OPT_VMM,
+		OPT_GUEST,
+	};
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -73,6 +88,8 @@ int main(int argc, char **argv)
 		{ "runtime", required_argument, NULL, OPT_RUNTIME },
 		{ "busybox", required_argument, NULL, OPT_BUSYBOX },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "vmm", required_argument, NULL, OPT_VMM },
+		{ "guest-image", required_argument, NULL, OPT_GUEST },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -81,7 +98,8 @@ int main(int argc, char **argv)
 	vs_stdio_ensure();
 	struct mgr_opts mo = { .busybox_path = "/bin/busybox" };
 	struct mgr_api_opts ao = { 0 };
-	const char *runtime = NULL;
+	const char *runtime = NULL, *vmm = NULL;
+	mo.guest_dir = getenv("VESSEL_GUEST_DIR");
 	bool debug = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "dvh", opts, NULL)) != -1) {
@@ -92,6 +110,8 @@ int main(int argc, char **argv)
 		case OPT_RUNTIME: runtime = optarg; break;
 		case OPT_BUSYBOX: mo.busybox_path = strcmp(optarg, "none") ? optarg : NULL; break;
 		case OPT_LISTEN: ao.listen = optarg; break;
+		case OPT_VMM: vmm = optarg; break;
+		case OPT_GUEST: mo.guest_dir = strcmp(optarg, "none") ? optarg : NULL; break;
 		case 'd': debug = true; break;
 		case 'v': printf("vesseld 0.1.0\n"); return 0;
 		case 'h': usage(stdout); return 0;
@@ -104,11 +124,14 @@ int main(int argc, char **argv)
 	}
 	vs_log_set_handler(vs_log_stderr_handler, "vesseld");
 	vs_log_set_level(debug ? VS_LOG_DEBUG : VS_LOG_INFO);
-	char *rt = runtime ? strdup(runtime) : find_runtime();
+	char *vmm_path = vmm ? strdup(vmm) : find_program("VESSEL_VMM", "vessel-vmm");
+	mo.vmm_path = vmm_path;
+	char *rt = runtime ? strdup(runtime) : find_program("VESSEL_RUNTIME", "vessel-runtime");
 	if (!rt || access(rt, X_OK) < 0) {
 		fprintf(stderr, "vesseld: error: vessel-runtime not found (%s): use --runtime\n",
 			rt ? rt : "?");
 		free(rt);
+		free(vmm_path);
 		return 1;
 	}
 	mo.runtime_path = rt;
@@ -127,6 +150,7 @@ int main(int argc, char **argv)
 	if (mgr_open(&mo, &m, &err) < 0) {
 		fprintf(stderr, "vesseld: error: %s\n", err.msg);
 		free(rt);
+		free(vmm_path);
 		return 1;
 	}
 	struct mgr_api *api;
@@ -134,6 +158,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vesseld: error: %s\n", err.msg);
 		mgr_close(m);
 		free(rt);
+		free(vmm_path);
 		return 1;
 	}
 	vs_log(VS_LOG_INFO, "serving on %s (state %s, runtime %s)",
@@ -146,5 +171,6 @@ int main(int argc, char **argv)
 	mgr_api_stop(api);
 	mgr_close(m);
 	free(rt);
+	free(vmm_path);
 	return 0;
 }

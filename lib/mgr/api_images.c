@@ -5,7 +5,9 @@
  * header: what `vessel image import FILE` sends) or as JSON naming a
  * source on the server: {"source":{"type":"oci","path":"/abs/dir-or-file"}}
  * (root callers only: the daemon reads the path with its own rights) or
- * {"source":{"type":"builtin","name":"busybox"}}.
+ * {"source":{"type":"builtin","name":"busybox"}}.  Either way a directory
+ * or archive with a metadata.json (and no oci-layout) is a VM image
+ * (image_vm.c); "type":"vm" names one explicitly.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -140,6 +142,8 @@ static int import_run(struct mgr_op *op, void *arg, struct vs_err *err)
 	struct mgr_import_ctl ctl = { import_cancelled, import_progress, j };
 	int r = j->builtin
 		    ? mgr_image_import_busybox(mgr_get_images(j->m), j->path, j->alias, fp, err)
+		: mgr_image_is_vm_source(j->path)
+		    ? mgr_image_import_vm(mgr_get_images(j->m), j->path, j->alias, &ctl, fp, err)
 		    : mgr_image_import_oci(mgr_get_images(j->m), j->path, j->alias, &ctl, fp, err);
 	if (r < 0)
 		return r;
@@ -207,7 +211,7 @@ void api_post_images(struct api_request *req, struct api_response *res)
 				alias = json_object_get_string(n0);
 			}
 		}
-		if (type && strcmp(type, "oci") == 0) {
+		if (type && (strcmp(type, "oci") == 0 || strcmp(type, "vm") == 0)) {
 			if (req->uid != 0) {
 				vs_errf(&err, EPERM,
 					"importing a server path needs root; upload "
@@ -233,7 +237,7 @@ void api_post_images(struct api_request *req, struct api_response *res)
 			if (!alias)
 				alias = "busybox";
 		} else {
-			vs_errf(&err, EINVAL, "source.type: expected oci or builtin");
+			vs_errf(&err, EINVAL, "source.type: expected oci, vm or builtin");
 			goto bad;
 		}
 		if (!j->path) {

@@ -1,6 +1,6 @@
 /*
- * driver.c - the table of instance drivers, one per type.  The VM driver
- * (vessel-vmm through its control API) is not written yet: its slot says so.
+ * driver.c - the table of instance drivers, one per type: containers
+ * (driver_container.c) and VMs (driver_vm.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 
 static const struct mgr_driver *const drivers[] = {
 	[MGR_INSTANCE_CONTAINER] = &mgr_driver_container,
-	[MGR_INSTANCE_VM] = NULL,
+	[MGR_INSTANCE_VM] = &mgr_driver_vm,
 };
 
 const struct mgr_driver *mgr_driver_for(enum mgr_instance_type t, struct vs_err *err)

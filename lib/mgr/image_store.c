@@ -340,6 +340,12 @@ int mgr_image_delete(struct mgr_image_store *s, const char *ref, struct vs_err *
 			goto out;
 		}
 	}
+	if (strcmp(img.type, "vm") == 0) { /* its files (instances hold none open) */
+		vs_cleanup_free char *dir = mgr_image_vm_dir(s, img.fingerprint);
+		struct vs_err e = VS_ERR_INIT;
+		if (dir)
+			mgr_rm_rf(dir, &e);
+	}
 	/* layers no other image lists */
 	for (size_t i = 0; i < img.nlayers; i++) {
 		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(

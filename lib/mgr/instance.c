@@ -6,6 +6,8 @@
  *
  * Keys (Incus's names):
  *   limits.memory  a size ("256MiB", "1G", plain bytes), at most the host's RAM
+ *   limits.memory.max  VMs only: the memory ceiling of the next boot (the
+ *                  balloon's range; default: limits.memory itself)
  *   limits.cpu     a CPU count ("2", at most the host's CPUs: a CFS quota)
  *                  or a CPU set ("0-1,3": pinned with cpuset)
  *   user.*         free-form labels
@@ -158,6 +160,8 @@ struct config_key {
 static const struct config_key config_keys[] = {
 	{ "limits.cpu", false, true, true, true, check_cpu },
 	{ "limits.memory", false, true, true, true, check_memory },
+	/* a VM's memory ceiling (the balloon's range), from its next start */
+	{ "limits.memory.max", false, false, false, true, check_memory },
 	{ "user.", true, true, true, true, check_label },
 };
 

@@ -164,6 +164,19 @@ static int import_builtin(struct mgr *m, const char *busybox)
 	return 0;
 }
 
+/* The guest/ recipe's image as vessel-guest (again when the recipe changed:
+ * the alias moves to the new image, the old one stays while in use). */
+static void import_guest(struct mgr *m, const char *dir)
+{
+	struct vs_err err = VS_ERR_INIT;
+	char fp[65];
+	if (mgr_image_import_guest(&m->images, dir, "vessel-guest", fp, &err) < 0) {
+		vs_log(VS_LOG_WARN, "no built-in VM image vessel-guest: %s", err.msg);
+		return;
+	}
+	vs_log(VS_LOG_INFO, "built-in image vessel-guest: %.12s", fp);
+}
+
 /* STATE/host-id: 4 random hex digits, made once, naming this state dir's
  * bridges (so that orphans are told apart from another vesseld's). */
 static int load_host_id(struct mgr *m, struct vs_err *err)
@@ -199,6 +212,8 @@ int mgr_open(const struct mgr_opts *opts, struct mgr **out, struct vs_err *err)
 	if (!(m->state_dir = strdup(sd)) || !(m->runtime = strdup(opts->runtime_path)) ||
 	    asprintf(&m->runtime_root, "%s/runtime", sd) < 0 ||
 	    asprintf(&m->ct_dir, "%s/containers", sd) < 0 ||
+	    asprintf(&m->vm_dir, "%s/vms", sd) < 0 ||
+	    (opts->vmm_path && !(m->vmm = strdup(opts->vmm_path))) ||
 	    asprintf(&dbpath, "%s/vessel.db", sd) < 0 ||
 	    asprintf(&lockpath, "%s/vesseld.lock", sd) < 0) {
 		r = vs_errf(err, ENOMEM, "out of memory");
@@ -206,7 +221,8 @@ int mgr_open(const struct mgr_opts *opts, struct mgr **out, struct vs_err *err)
 	}
 	if ((r = mgr_mkdir_p(sd, 0711, err)) < 0 ||
 	    (r = mgr_mkdir_p(m->runtime_root, 0700, err)) < 0 ||
-	    (r = mgr_mkdir_p(m->ct_dir, 0711, err)) < 0)
+	    (r = mgr_mkdir_p(m->ct_dir, 0711, err)) < 0 ||
+	    (r = mgr_mkdir_p(m->vm_dir, 0700, err)) < 0)
 		goto fail;
 	m->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (m->lock_fd < 0) {
@@ -231,6 +247,8 @@ int mgr_open(const struct mgr_opts *opts, struct mgr **out, struct vs_err *err)
 	}
 	if (opts->busybox_path && *opts->busybox_path)
 		import_builtin(m, opts->busybox_path);
+	if (opts->guest_dir && *opts->guest_dir)
+		import_guest(m, opts->guest_dir);
 	if ((r = mgr_network_reconcile(m, err)) < 0 || (r = mgr_reconcile(m, err)) < 0)
 		goto fail;
 	*out = m;
@@ -259,6 +277,8 @@ void mgr_close(struct mgr *m)
 	free(m->runtime);
 	free(m->runtime_root);
 	free(m->ct_dir);
+	free(m->vm_dir);
+	free(m->vmm);
 	free(m);
 }
 
@@ -302,9 +322,12 @@ int mgr_reconcile(struct mgr *m, struct vs_err *err)
 			mgr_instance_db_set_power(m->db, inst->id, live, false, &e);
 		}
 	}
-	struct vs_err e = VS_ERR_INIT;
-	const struct mgr_driver *d = mgr_driver_for(MGR_INSTANCE_CONTAINER, &e);
-	r = d->reconcile(m, list, n, err);
+	const enum mgr_instance_type types[] = { MGR_INSTANCE_CONTAINER, MGR_INSTANCE_VM };
+	for (size_t k = 0; k < VS_ARRAY_SIZE(types) && r == 0; k++) {
+		struct vs_err e = VS_ERR_INIT;
+		const struct mgr_driver *d = mgr_driver_for(types[k], &e);
+		r = d ? d->reconcile(m, list, n, err) : 0;
+	}
 	mgr_instance_list_free(list, n);
 	return r;
 }
@@ -325,7 +348,15 @@ int mgr_instance_create_check(struct mgr *m, const struct mgr_create_req *req, s
 	struct mgr_image img;
 	if ((r = mgr_image_get(&m->images, req->image, &img, err)) < 0)
 		return r;
+	bool vm_image = strcmp(img.type, "vm") == 0;
+	if (vm_image != (req->type == MGR_INSTANCE_VM))
+		r = vs_errf(err, EINVAL, "image %.12s is a %s image: a %s needs a %s image",
+			    img.fingerprint, vm_image ? "VM" : "container",
+			    req->type == MGR_INSTANCE_VM ? "VM" : "container",
+			    req->type == MGR_INSTANCE_VM ? "VM" : "container");
 	mgr_image_free(&img);
+	if (r < 0)
+		return r;
 	if (req->network) {
 		struct mgr_network net;
 		if ((r = mgr_network_get(m->db, req->network, &net, err)) < 0)

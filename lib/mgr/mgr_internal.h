@@ -15,6 +15,8 @@ struct mgr {
 	char *runtime;	    /* vessel-runtime binary */
 	char *runtime_root; /* STATE/runtime: the runtime's --root */
 	char *ct_dir;	    /* STATE/containers: one directory per container */
+	char *vm_dir;	    /* STATE/vms: one directory per VM */
+	char *vmm;	    /* the vessel-vmm binary, or NULL */
 	char host_id[5];    /* 4 hex digits of this state dir: names its bridges */
 	int lock_fd;	    /* STATE/vesseld.lock, flock'd while open */
 	struct mgr_db *db;

@@ -869,3 +869,32 @@ int mgr_network_nic_attach(struct mgr *m, const struct mgr_nic *nic, const char 
 	}
 	return 0;
 }
+
+int mgr_network_tap_attach(struct mgr *m, const struct mgr_nic *nic, const char *tap,
+			   struct vs_err *err)
+{
+	const char *del[] = { "ip", "link", "del", tap, NULL };
+	struct vs_err ignore = VS_ERR_INIT;
+	if (link_exists(tap))
+		tool("ip", del, &ignore);
+	const char *steps[][12] = {
+		{ "ip", "tuntap", "add", "dev", tap, "mode", "tap", NULL },
+		{ "ip", "link", "set", tap, "master", nic->bridge, "up", NULL },
+	};
+	for (size_t i = 0; i < VS_ARRAY_SIZE(steps); i++) {
+		if (tool("network", steps[i], err) < 0) {
+			if (link_exists(tap))
+				tool("ip", del, &ignore);
+			return vs_err_prefix(err, "NIC %s on %s", nic->name, nic->network);
+		}
+	}
+	return 0;
+}
+
+void mgr_network_tap_detach(const char *tap)
+{
+	const char *del[] = { "ip", "link", "del", tap, NULL };
+	struct vs_err ignore = VS_ERR_INIT;
+	if (link_exists(tap))
+		tool("ip", del, &ignore);
+}

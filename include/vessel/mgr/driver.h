@@ -1,8 +1,8 @@
 /*
  * driver.h - what the manager asks of an instance type.  One vtable per
  * type (`mgr_drivers[]` in driver.c): the container driver (lib/ct's
- * runtime, overlayfs roots) now; the VM driver (vessel-vmm through its
- * control API) plugs in here later without the manager changing.
+ * runtime, overlayfs roots) and the VM driver (vessel-vmm through its
+ * control API and guest agent, driver_vm.c).
  *
  * Every host object a driver makes for an instance (mounts, cgroups, the
  * runtime's state, directories) is made by exactly one of these entries and
@@ -74,12 +74,20 @@ struct mgr_driver {
 				struct vs_err *err);
 	int (*snapshot_delete)(struct mgr *m, const struct mgr_instance *inst, const char *snap,
 			       struct vs_err *err);
+	/* A bidirectional stream to the instance's console (VM: its serial port;
+	 * container: its terminal/stdio). Caller closes *fd. */
+	int (*console)(struct mgr *m, const struct mgr_instance *inst, int *fd, struct vs_err *err);
+	int (*file_push)(struct mgr *m, const struct mgr_instance *inst, const char *path,
+			 int src_fd, mode_t mode, uid_t uid, gid_t gid, struct vs_err *err);
+	int (*file_pull)(struct mgr *m, const struct mgr_instance *inst, const char *path,
+			 int dst_fd, struct vs_err *err);
 };
 
 /* The driver of a type, or NULL (with err) when the type has none yet. */
 const struct mgr_driver *mgr_driver_for(enum mgr_instance_type t, struct vs_err *err);
 
 extern const struct mgr_driver mgr_driver_container;
+extern const struct mgr_driver mgr_driver_vm;
 
 void mgr_exec_result_free(struct mgr_exec_result *res);
 

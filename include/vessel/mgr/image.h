@@ -92,6 +92,24 @@ int mgr_image_import_oci(struct mgr_image_store *s, const char *path, const char
 int mgr_image_import_busybox(struct mgr_image_store *s, const char *busybox_path, const char *alias,
 			     char *fingerprint, struct vs_err *err);
 
+/*
+ * VM images (image_vm.c): kernel, optional initrd and a qcow2 disk under
+ * STATE/images/vm/FINGERPRINT/, imported from a directory or a tar archive
+ * holding metadata.json and those files (format: docs/vesseld.md).
+ */
+bool mgr_image_is_vm_source(const char *path);
+int mgr_image_import_vm(struct mgr_image_store *s, const char *path, const char *alias,
+			const struct mgr_import_ctl *ctl, char *fingerprint, struct vs_err *err);
+/* The guest/ recipe's cached output directory (Image, disk.qcow2) as a VM
+ * image booting from its disk. */
+int mgr_image_import_guest(struct mgr_image_store *s, const char *guest_dir, const char *alias,
+			   char *fingerprint, struct vs_err *err);
+/* STATE/images/vm/FINGERPRINT (malloc'd). */
+char *mgr_image_vm_dir(struct mgr_image_store *s, const char *fingerprint);
+/* A file of a VM image ("kernel", "initrd", "disk.qcow2", "metadata.json"),
+ * malloc'd; NULL when the image is no VM image or has no such file. */
+char *mgr_image_vm_file(struct mgr_image_store *s, const struct mgr_image *img, const char *file);
+
 /* Make a unique temporary directory under the store's tmp/ (malloc'd path). */
 char *mgr_image_tmpdir(struct mgr_image_store *s, struct vs_err *err);
 

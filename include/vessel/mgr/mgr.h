@@ -29,6 +29,8 @@ struct mgr_opts {
 	const char *state_dir;	  /* default /var/lib/vessel */
 	const char *runtime_path; /* the vessel-runtime binary */
 	const char *busybox_path; /* static busybox for the built-in image; NULL: none */
+	const char *vmm_path;	  /* the vessel-vmm binary; NULL: no VMs */
+	const char *guest_dir;	  /* guest/ recipe output: imported as vessel-guest; NULL: none */
 };
 
 struct mgr;

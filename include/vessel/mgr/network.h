@@ -82,4 +82,11 @@ int mgr_network_reconcile(struct mgr *m, struct vs_err *err);
 int mgr_network_nic_attach(struct mgr *m, const struct mgr_nic *nic, const char *host_if, pid_t pid,
 			   struct vs_err *err);
 
+/* A VM's NIC: a persistent TAP device named tap on the NIC's bridge (the
+ * VMM opens it; the guest takes the NIC's MAC and address); detach
+ * removes it (nothing when it is gone). */
+int mgr_network_tap_attach(struct mgr *m, const struct mgr_nic *nic, const char *tap,
+			   struct vs_err *err);
+void mgr_network_tap_detach(const char *tap);
+
 #endif

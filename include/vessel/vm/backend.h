@@ -225,6 +225,9 @@ struct vm_chardev *vm_chardev_open_stdio(struct vs_err *err);
  * a time; output is dropped while no client is connected.
  */
 struct vm_chardev *vm_chardev_open_unix(const char *path, struct vs_err *err);
+/* Append everything the guest writes to a unix chardev to the file at path
+ * as well (opened now, so it works under --sandbox). */
+int vm_chardev_unix_set_log(struct vm_chardev *cd, const char *path, struct vs_err *err);
 /* Connect a frontend; input watching starts enabled. */
 void vm_chardev_attach(struct vm_chardev *cd, const struct vm_host_poll *poll,
 		       void (*on_input)(void *opaque), void *opaque);

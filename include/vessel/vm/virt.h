@@ -65,6 +65,7 @@ struct virt_config {
 	uint8_t mac[6];
 	enum virt_serial_kind serial;
 	const char *serial_path; /* VIRT_SERIAL_UNIX */
+	const char *serial_log;	 /* VIRT_SERIAL_UNIX: also append the output here; may be NULL */
 	bool console_hvc;	 /* virtio-console on stdio (hvc0) */
 	bool rng;		 /* virtio-rng */
 	bool no_boot;		 /* restore: build the devices, load no images */

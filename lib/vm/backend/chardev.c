@@ -11,7 +11,8 @@
  * unix: a SOCK_STREAM listener; one client at a time is accepted when the
  * listener becomes readable (a client that hung up makes room at once,
  * even if its EOF has not been read yet); output is dropped while nobody
- * is connected (the guest never blocks on its console).
+ * is connected (the guest never blocks on its console), except for the
+ * copy appended to a log file when one is set (vessel-vmm --serial-log).
  *
  * Input flow control: the frontend disables input (set_input false) while
  * it has no room, so a chatty host never makes the run loop spin.
@@ -187,6 +188,7 @@ struct vm_chardev *vm_chardev_open_stdio(struct vs_err *err)
 struct unix_chardev {
 	struct vm_chardev cd; /* first */
 	int listen_fd, client_fd;
+	int log_fd; /* a copy of the output (--serial-log), or -1 */
 	bool input_enabled, client_watched, listening;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
@@ -249,6 +251,8 @@ static void unix_write(struct vm_chardev *cd, const void *buf, size_t len)
 	struct unix_chardev *u = (struct unix_chardev *)cd;
 	if (u->client_fd >= 0)
 		write_some(u->client_fd, buf, len);
+	if (u->log_fd >= 0 && write(u->log_fd, buf, len) < 0)
+		return; /* a full disk loses log lines, never the guest's output */
 }
 
 static size_t unix_read(struct vm_chardev *cd, void *buf, size_t len)
@@ -278,6 +282,8 @@ static void unix_close(struct vm_chardev *cd)
 {
 	struct unix_chardev *u = (struct unix_chardev *)cd;
 	unix_drop_client(u);
+	if (u->log_fd >= 0)
+		close(u->log_fd);
 	if (u->listen_fd >= 0) {
 		if (u->listening)
 			cd->poll.unwatch(cd->poll.opaque, u->listen_fd);
@@ -303,6 +309,7 @@ struct vm_chardev *vm_chardev_open_unix(const char *path, struct vs_err *err)
 	}
 	u->cd.ops = &unix_ops;
 	u->client_fd = -1;
+	u->log_fd = -1;
 	strcpy(addr.sun_path, path);
 	strcpy(u->path, path);
 	u->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -315,4 +322,18 @@ struct vm_chardev *vm_chardev_open_unix(const char *path, struct vs_err *err)
 		return NULL;
 	}
 	return &u->cd;
+}
+
+int vm_chardev_unix_set_log(struct vm_chardev *cd, const char *path, struct vs_err *err)
+{
+	struct unix_chardev *u = (struct unix_chardev *)cd;
+	if (cd->ops != &unix_ops)
+		return vs_errf(err, EINVAL, "serial log: the serial port is not on a unix socket");
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0)
+		return vs_syserrf(err, errno, "serial log %s", path);
+	if (u->log_fd >= 0)
+		close(u->log_fd);
+	u->log_fd = fd;
+	return 0;
 }

@@ -153,6 +153,9 @@ static int board_add_serial(struct virt_board *b, struct vm_chardev *shared_stdi
 		b->serial = vm_chardev_open_unix(b->cfg.serial_path, err);
 		if (!b->serial)
 			return -err->code;
+		if (b->cfg.serial_log &&
+		    (r = vm_chardev_unix_set_log(b->serial, b->cfg.serial_log, err)) < 0)
+			return r;
 	}
 	if ((r = pipe_nonblock(b->uart_in, err)) < 0 || (r = pipe_nonblock(b->uart_out, err)) < 0)
 		return r;

@@ -56,7 +56,7 @@ bad "unknown image" 404 POST /1.0/instances '{"name":"x","source":{"type":"image
 bad "config value not a string" 400 POST /1.0/instances "{\"name\":\"x\",$SRC,\"config\":{\"limits.cpu\":1}}"
 bad "unknown config key" 400 POST /1.0/instances "{\"name\":\"x\",$SRC,\"config\":{\"x.y\":\"1\"}}"
 bad "bad memory value" 400 POST /1.0/instances "{\"name\":\"x\",$SRC,\"config\":{\"limits.memory\":\"lots\"}}"
-bad "vm type (no driver yet)" 501 POST /1.0/instances "{\"name\":\"x\",\"type\":\"virtual-machine\",$SRC}"
+bad "a VM from a container image" 400 POST /1.0/instances "{\"name\":\"x\",\"type\":\"virtual-machine\",$SRC}"
 bad "existing name" 409 POST /1.0/instances "{\"name\":\"c1\",$SRC}"
 deep=$(printf '{"a":%.0s' $(seq 100))1$(printf '}%.0s' $(seq 100))
 bad "nesting too deep" 400 POST /1.0/instances "$deep"

@@ -50,6 +50,7 @@ expect bad-mac "bad MAC" $K --net tap=vt0,mac=52:54:00:zz:00:01
 expect net-without-tap "tap=IFNAME is required" $K --net mac=52:54:00:00:00:01
 expect bad-serial "expected stdio, unix:PATH or none" $K --serial tcp:1234
 expect serial-bad-dir "nodir" $K --serial "unix:$tmp/nodir/sock"
+expect serial-log-not-unix "--serial-log needs --serial unix:PATH" $K --serial-log "$tmp/serial.log"
 expect bad-console "only 'stdio'" $K --console unix:/x
 expect too-many-cpus "between 1 and" $K --cpus 9
 expect agent-empty "expected the socket's path" $K --agent=

@@ -6,7 +6,9 @@ vessel-vmm and checks, from the host side:
   1. --serial unix:PATH: the VMM listens on PATH; a client connecting there
      sees the boot, runs `uname -m` on the guest's ttyS0 shell, checks that
      the guest's clock (set from the goldfish RTC) is the host's, powers the
-     guest off (exit status 0) and PATH is gone afterwards;
+     guest off (exit status 0) and PATH is gone afterwards; --serial-log
+     FILE holds all of it, including the boot written before the client
+     connected;
   2. --console stdio with console=hvcN: the shell on virtio-console
      answers commands typed on stdio (a pty) and /sys says the console is
      that hvc (hvc1 when the kernel's SBI console took hvc0);
@@ -113,8 +115,9 @@ def base_argv(vmm, gdir, append):
 
 def test_unix_socket(vmm, gdir, work, log):
     path = os.path.join(work, "serial.sock")
+    serial_log = os.path.join(work, "serial.log")
     proc = subprocess.Popen(base_argv(vmm, gdir, "console=ttyS0") +
-                            ["--serial", "unix:" + path],
+                            ["--serial", "unix:" + path, "--serial-log", serial_log],
                             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + 10 * scale()
@@ -130,6 +133,18 @@ def test_unix_socket(vmm, gdir, work, log):
         out = st.wait("SOCK-42", 30, proc)
         if "riscv64" not in out.split(BANNER, 1)[1]:
             fail("uname -m over the unix socket did not say riscv64")
+        # the log has everything: the kernel's first lines (written before
+        # we connected, if we were late) and the command's output
+        # (the VMM writes the socket first, then the file: poll a little)
+        deadline = time.monotonic() + 30 * scale()
+        while True:
+            with open(serial_log, "rb") as f:
+                logged = f.read().decode("utf-8", "replace")
+            if "Linux version" in logged and "SOCK-42" in logged:
+                break
+            if time.monotonic() > deadline:
+                fail("--serial-log %s lacks the boot or the command's output" % serial_log)
+            time.sleep(0.05)
         # The guest's clock came from the goldfish RTC at boot.
         s.sendall(b"echo CLOCK-$(date +%s)-EN''D\n")  # the echoed line never matches
         out = st.wait("-END", 30, proc)
@@ -149,7 +164,8 @@ def test_unix_socket(vmm, gdir, work, log):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    print("ok   --serial unix:PATH: boot, shell, RTC time, poweroff (status 0), socket removed")
+    print("ok   --serial unix:PATH: boot, shell, RTC time, poweroff (status 0), socket removed, "
+          "--serial-log")
 
 
 def start_on_pty(argv, log, raw):
