@@ -27,7 +27,7 @@ SOCK2=$T/b.sock
 DPID2=
 URL=https://127.0.0.1:8443
 "${DAEMON_PREFIX[@]}" "$VESSELD" --state-dir "$STATE2" --socket "$SOCK2" --runtime "$RUNTIME" \
-	--listen 127.0.0.1:8443 >>"$T/vesseld-b.log" 2>&1 &
+	--guest-image none --listen 127.0.0.1:8443 >>"$T/vesseld-b.log" 2>&1 &
 DPID2=$!
 vb() { VESSEL_SOCKET=$SOCK2 "$VESSEL" "$@"; }
 cleanup_b() {

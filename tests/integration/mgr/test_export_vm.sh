@@ -1,0 +1,82 @@
+#!/bin/bash
+# test_export_vm.sh - a VM as one file: two vesseld with the VM driver (own
+# state dirs, one private network namespace).  A running VM's export and
+# --stateful are refused with the reason; the stopped VM's export holds its
+# disk as one compressed qcow2 (vm/disk.qcow2); imported on B it starts and
+# has the file written on A; a flipped byte is refused with nothing created.
+# SKIPs (77) without the guest images.
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
+VMM=${VESSEL_VESSEL_VMM:?run through meson test}
+G=${VESSEL_GUEST_DIR:-}
+if [ -z "$G" ] || [ ! -f "$G/Image" ] || [ ! -f "$G/disk.qcow2" ]; then
+	echo "SKIP: no guest images (set VESSEL_GUEST_DIR, see guest/build.sh)"
+	exit 77
+fi
+for c in zstd tar sqlite3 qemu-img; do
+	command -v $c >/dev/null || { echo "SKIP: $c missing"; exit 77; }
+done
+
+private_netns || exit 1
+start_daemon --vmm "$VMM" --guest-image "$G" || exit 1
+STATE2=$T/state2
+SOCK2=$T/b.sock
+"${DAEMON_PREFIX[@]}" "$VESSELD" --state-dir "$STATE2" --socket "$SOCK2" --runtime "$RUNTIME" \
+	--vmm "$VMM" --guest-image "$G" >>"$T/vesseld-b.log" 2>&1 &
+DPID2=$!
+vb() { VESSEL_SOCKET=$SOCK2 "$VESSEL" "$@"; }
+cleanup_b() {
+	if kill -0 "$DPID2" 2>/dev/null; then
+		for n in $(vb list --format csv 2>/dev/null | cut -d, -f1); do
+			vb delete --force "$n" >/dev/null 2>&1
+		done
+		kill "$DPID2" 2>/dev/null
+		local deadline=$((SECONDS + 60))
+		while kill -0 "$DPID2" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+		kill -9 "$DPID2" 2>/dev/null
+	fi
+	cleanup
+}
+trap cleanup_b EXIT
+deadline=$((SECONDS + 180))
+until vb list >/dev/null 2>&1; do
+	kill -0 "$DPID2" 2>/dev/null || { echo "vesseld B died"; cat "$T/vesseld-b.log"; exit 1; }
+	[ $SECONDS -ge $deadline ] && { echo "vesseld B did not answer"; exit 1; }
+	sleep 0.1
+done
+b_state() {
+	sqlite3 "$STATE2/vessel.db" "SELECT name, runtime_id FROM instances ORDER BY name"
+	ls "$STATE2/vms" 2>/dev/null
+	ls -A "$STATE2/images/tmp"
+}
+
+check "launch vessel-guest v1 --vm on A" v launch vessel-guest v1 --vm
+check "write a file on its disk" v exec v1 -- sh -c 'echo from-a >/root/f && sync'
+check_fails "export of a running VM: refused" "running: stop it first" v export v1 "$T/v1.vx"
+check_fails "--stateful export of a VM: refused with the reason" "running state" \
+	v export v1 "$T/v1.vx" --stateful
+check "stop v1" v stop v1
+check "export the stopped VM" v export v1 "$T/v1.vx"
+zstd -dc "$T/v1.vx" 2>/dev/null | tar tf - 2>/dev/null >"$T/members"
+check "  ... its disk is one member, vm/disk.qcow2" grep -qx vm/disk.qcow2 "$T/members"
+mkdir -p "$T/x" && zstd -dc "$T/v1.vx" | tar -C "$T/x" -xf - vm/disk.qcow2 2>/dev/null
+check "  ... a standalone qcow2 (no backing file) that qemu-img checks clean" \
+	sh -c "qemu-img info '$T/x/vm/disk.qcow2' | grep -vq 'backing file' && qemu-img check '$T/x/vm/disk.qcow2'"
+check "  ... with compressed clusters (smaller than its data)" \
+	sh -c "[ \$(stat -c %s '$T/x/vm/disk.qcow2') -lt \$(qemu-img info --output json '$T/x/vm/disk.qcow2' | sed -n 's/.*\"virtual-size\": \([0-9]*\).*/\1/p') ]"
+
+size=$(stat -c %s "$T/v1.vx")
+before=$(b_state)
+cp "$T/v1.vx" "$T/bad.vx"
+b=$(od -An -tu1 -j$((size / 2)) -N1 "$T/bad.vx" | tr -d ' ')
+printf "$(printf '\\%03o' $((b ^ 0x20)))" | dd of="$T/bad.vx" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+check_fails "a flipped byte: refused" "nothing created" vb import "$T/bad.vx"
+check "  ... nothing created on B" test "$before" = "$(b_state)"
+
+check "import on B" vb import "$T/v1.vx"
+check "start v1 on B" vb start v1
+check "  ... the file written on A" test "$(vb exec v1 -- cat /root/f)" = from-a
+check "delete v1 on B" vb delete --force v1
+check "delete v1 on A" v delete --force v1
+stop_daemon
+finish
