@@ -1,9 +1,11 @@
 #!/bin/bash
 # test_export_vm.sh - a VM as one file: two vesseld with the VM driver (own
 # state dirs, one private network namespace).  A running VM's export and
-# --stateful are refused with the reason; the stopped VM's export holds its
-# disk as one compressed qcow2 (vm/disk.qcow2); imported on B it starts and
-# has the file written on A; a flipped byte is refused with nothing created.
+# --stateful are refused with the reason, as is a move of the running VM
+# (it keeps running); the stopped VM's export holds its disk as one
+# compressed qcow2 (vm/disk.qcow2); imported on B it starts and has the file
+# written on A; a flipped byte is refused with nothing created; `vessel
+# copy` of the stopped VM to B (over TLS) starts there with the file.
 # SKIPs (77) without the guest images.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
@@ -18,11 +20,13 @@ for c in zstd tar sqlite3 qemu-img; do
 done
 
 private_netns || exit 1
+in_netns ip link set lo up || exit 1
+export VESSEL_CONFIG_DIR=$T/cfg
 start_daemon --vmm "$VMM" --guest-image "$G" || exit 1
 STATE2=$T/state2
 SOCK2=$T/b.sock
 "${DAEMON_PREFIX[@]}" "$VESSELD" --state-dir "$STATE2" --socket "$SOCK2" --runtime "$RUNTIME" \
-	--vmm "$VMM" --guest-image "$G" >>"$T/vesseld-b.log" 2>&1 &
+	--vmm "$VMM" --guest-image "$G" --listen 127.0.0.1:8443 >>"$T/vesseld-b.log" 2>&1 &
 DPID2=$!
 vb() { VESSEL_SOCKET=$SOCK2 "$VESSEL" "$@"; }
 cleanup_b() {
@@ -44,6 +48,8 @@ until vb list >/dev/null 2>&1; do
 	[ $SECONDS -ge $deadline ] && { echo "vesseld B did not answer"; exit 1; }
 	sleep 0.1
 done
+check "remote add b (B's TLS listener)" in_netns v remote add b https://127.0.0.1:8443 --accept-certificate
+check "B trusts the client's certificate" vb config trust add "$T/cfg/client.crt"
 b_state() {
 	sqlite3 "$STATE2/vessel.db" "SELECT name, runtime_id FROM instances ORDER BY name"
 	ls "$STATE2/vms" 2>/dev/null
@@ -55,6 +61,9 @@ check "write a file on its disk" v exec v1 -- sh -c 'echo from-a >/root/f && syn
 check_fails "export of a running VM: refused" "running: stop it first" v export v1 "$T/v1.vx"
 check_fails "--stateful export of a VM: refused with the reason" "running state" \
 	v export v1 "$T/v1.vx" --stateful
+check_fails "move of a running VM: refused with the reason" "running VM" in_netns v move v1 b:
+check "  ... v1 still running on A" test "$(status v1)" = Running
+check "  ... nothing on B" sh -c "! VESSEL_SOCKET=$SOCK2 v info v1"
 check "stop v1" v stop v1
 check "export the stopped VM" v export v1 "$T/v1.vx"
 zstd -dc "$T/v1.vx" 2>/dev/null | tar tf - 2>/dev/null >"$T/members"
@@ -77,6 +86,10 @@ check "import on B" vb import "$T/v1.vx"
 check "start v1 on B" vb start v1
 check "  ... the file written on A" test "$(vb exec v1 -- cat /root/f)" = from-a
 check "delete v1 on B" vb delete --force v1
+check "copy the stopped VM to B (streamed, over TLS)" in_netns v copy v1 b:v1c
+check "  ... v1c starts on B with the file" \
+	sh -c "VESSEL_SOCKET=$SOCK2 v start v1c && [ \"\$(VESSEL_SOCKET=$SOCK2 v exec v1c -- cat /root/f)\" = from-a ]"
+check "delete v1c on B" vb delete --force v1c
 check "delete v1 on A" v delete --force v1
 stop_daemon
 finish
