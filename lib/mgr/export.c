@@ -353,6 +353,7 @@ static void drop_host_xattrs(struct archive_entry *e)
 		size_t size;
 	} keep[32];
 	size_t n = 0, all = 0;
+	bool as_is = false; /* more than we hold, or no memory: left as it is */
 	const char *name;
 	const void *val;
 	size_t size;
@@ -362,20 +363,25 @@ static void drop_host_xattrs(struct archive_entry *e)
 		bool drop = false;
 		for (size_t i = 0; i < VS_ARRAY_SIZE(host_only); i++)
 			drop |= strcmp(name, host_only[i]) == 0;
-		if (drop || n == VS_ARRAY_SIZE(keep))
+		if (drop)
 			continue;
+		if (n == VS_ARRAY_SIZE(keep)) {
+			as_is = true;
+			break;
+		}
 		keep[n].name = strdup(name);
 		keep[n].val = malloc(size ? size : 1);
 		if (!keep[n].name || !keep[n].val) {
 			free(keep[n].name);
 			free(keep[n].val);
-			continue;
+			as_is = true;
+			break;
 		}
 		memcpy(keep[n].val, val, size);
 		keep[n].size = size;
 		n++;
 	}
-	if (n != all) {
+	if (!as_is && n != all) {
 		archive_entry_xattr_clear(e);
 		for (size_t i = 0; i < n; i++)
 			archive_entry_xattr_add_entry(e, keep[i].name, keep[i].val, keep[i].size);

@@ -694,7 +694,8 @@ static void *migrate_thread(void *opaque)
 		peer_reason(mig->fd, &err);
 	if (mig->tracking)
 		vm_machine_run_at_safepoint(mig->m, disks_track_off, mig);
-	disks_free(mig);
+	if (!mig->tracking) /* else the backends may still write the bitmaps: kept */
+		disks_free(mig);
 	struct vm_migration_status st;
 	vm_migration_status(mig, &st);
 	st.total_ms = (vs_now_ns() - t0) / 1e6;
