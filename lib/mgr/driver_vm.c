@@ -309,6 +309,12 @@ static int api_call(struct mgr *m, const struct mgr_instance *inst, const char *
 	return r;
 }
 
+int mgr_vm_api_call(struct mgr *m, const struct mgr_instance *inst, const char *method,
+		    const char *path, const char *body, struct vs_err *err)
+{
+	return api_call(m, inst, method, path, body, NULL, err);
+}
+
 /* ---- boot parameters ---- */
 
 struct boot {
@@ -674,17 +680,38 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 	snprintf(cpus, sizeof(cpus), "%u", b.cpus);
 	snprintf(serial, sizeof(serial), "unix:%s", console);
 	snprintf(rootspec, sizeof(rootspec), "%s,format=qcow2", root);
+	/* an imported stateful export (import.c): continue the saved VM once */
+	vs_cleanup_free char *loadvm_file = vm_path(m, id, "loadvm");
+	char loadvm[64] = "";
+	if (loadvm_file) {
+		FILE *lf = fopen(loadvm_file, "re");
+		if (lf) {
+			if (!fgets(loadvm, sizeof(loadvm), lf))
+				loadvm[0] = 0;
+			loadvm[strcspn(loadvm, "\n")] = 0;
+			fclose(lf);
+		}
+	}
+	if (loadvm[0] && nnics)
+		return vs_errf(err, ENOTSUP,
+			       "VM %s: its saved state cannot be continued with a NIC attached",
+			       inst->name);
 	const char *argv[64];
 	size_t n = 0;
 	argv[n++] = m->vmm;
-	argv[n++] = "--kernel";
-	argv[n++] = kernel;
-	if (initrd) {
-		argv[n++] = "--initrd";
-		argv[n++] = initrd;
+	if (loadvm[0]) {
+		argv[n++] = "--loadvm"; /* the machine comes from the saved state */
+		argv[n++] = loadvm;
+	} else {
+		argv[n++] = "--kernel";
+		argv[n++] = kernel;
+		if (initrd) {
+			argv[n++] = "--initrd";
+			argv[n++] = initrd;
+		}
+		argv[n++] = "--append";
+		argv[n++] = cmdline;
 	}
-	argv[n++] = "--append";
-	argv[n++] = cmdline;
 	argv[n++] = "--mem";
 	argv[n++] = memtext;
 	argv[n++] = "--cpus";
@@ -797,6 +824,8 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 			goto fail;
 		}
 	}
+	if (loadvm[0])
+		unlink(loadvm_file); /* continued once; later starts boot anew */
 	return 0;
 fail : {
 	struct vs_err e2 = VS_ERR_INIT;

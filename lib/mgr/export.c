@@ -30,11 +30,13 @@
 #include "vessel/disk/image.h"
 #include "vessel/disk/manage.h"
 #include "vessel/mgr/export.h"
+#include "vessel/mgr/network.h"
 
 struct mgr_export {
 	struct mgr *m;
-	bool vm;   /* a VM: vm/disk.qcow2 instead of rootfs/ */
-	char *dir; /* the copy: rootfs/, snapshots/SNAP/rootfs/ */
+	bool vm;       /* a VM: vm/disk.qcow2 instead of rootfs/ */
+	bool stateful; /* a VM's disk holding its running state (savevm) */
+	char *dir;     /* the copy: rootfs/, snapshots/SNAP/rootfs/ */
 	struct json_object *meta;
 	char **snaps;
 	size_t nsnaps;
@@ -145,6 +147,38 @@ static int copy_vm(struct mgr_export *x, const struct mgr_instance *inst, struct
 	return r;
 }
 
+/*
+ * --stateful: the running VM saves itself into its own disk (savevm: an
+ * internal snapshot MGR_EXPORT_LOADVM_TAG holding the disk and the VM
+ * state, written at one safe point), is stopped (cleanly: the qcow2 is
+ * closed), and the disk goes into the file as it is, an overlay on the
+ * image's disk with the state inside; the importing host rebases it onto
+ * its copy of the image and starts it with --loadvm.
+ */
+static int copy_vm_stateful(struct mgr_export *x, const struct mgr_instance *inst,
+			    struct vs_err *err)
+{
+	struct mgr *m = x->m;
+	char body[96];
+	snprintf(body, sizeof(body), "{\"savevm\":\"%s\"}", MGR_EXPORT_LOADVM_TAG);
+	int r = mgr_vm_api_call(m, inst, "PUT", "/snapshot/create", body, err);
+	if (r < 0)
+		return vs_err_prefix(err, "save the running state");
+	const struct mgr_driver *d = mgr_driver_for(inst->type, err);
+	if (!d || (r = d->stop(m, inst, false, 60, err)) < 0)
+		return d ? r : -err->code;
+	struct vs_err e2 = VS_ERR_INIT;
+	mgr_instance_db_set_power(m->db, inst->id, MGR_POWER_STOPPED, false, &e2);
+	mgr_emit_lifecycle(m, "instance-stopped", inst->name);
+	vs_cleanup_free char *root = NULL, *dir = NULL, *dst = NULL;
+	if (asprintf(&root, "%s/vms/%s/root.qcow2", m->state_dir, inst->runtime_id) < 0 ||
+	    asprintf(&dir, "%s/vm", x->dir) < 0 || asprintf(&dst, "%s/disk.qcow2", dir) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if ((r = mgr_mkdir_p(dir, 0700, err)) < 0)
+		return r;
+	return copy_tree(root, dst, err);
+}
+
 static struct json_object *meta_json(const struct mgr_instance *inst, const struct mgr_image *img,
 				     struct json_object *snaps, enum mgr_power p)
 {
@@ -202,12 +236,21 @@ int mgr_export_begin(struct mgr *m, const char *name, const struct mgr_export_op
 			r = -err->code;
 			goto out;
 		}
-		if (opts->stateful)
-			r = vs_errf(err, ENOTSUP,
-				    "export of %s: a VM's running state (--stateful) cannot be "
-				    "exported by this vesseld yet; stop it and export its disk",
+		size_t nnics = 0;
+		struct mgr_nic nics[4];
+		if (opts->stateful && p != MGR_POWER_RUNNING)
+			r = vs_errf(err, EINVAL, "export of %s: --stateful needs the VM running",
 				    inst.name);
-		else if (p != MGR_POWER_STOPPED)
+		else if (opts->stateful &&
+			 (mgr_network_nics(m, inst.id, nics, 4, &nnics, err) < 0 || nnics))
+			r = err->code
+				? -err->code
+				: vs_errf(err, ENOTSUP,
+					  "export of %s: the running state of a VM with a NIC "
+					  "names this host's TAP device: detach it or export "
+					  "without --stateful",
+					  inst.name);
+		else if (!opts->stateful && p != MGR_POWER_STOPPED)
 			r = vs_errf(err, EBUSY, "export of %s: the VM is running: stop it first",
 				    inst.name);
 		else if (opts->snapshots)
@@ -249,7 +292,10 @@ int mgr_export_begin(struct mgr *m, const char *name, const struct mgr_export_op
 		r = -err->code;
 		goto out;
 	}
-	if ((r = x->vm ? copy_vm(x, &inst, err) : copy_container(x, &inst, err)) < 0)
+	x->stateful = x->vm && opts->stateful;
+	if ((r = x->stateful ? copy_vm_stateful(x, &inst, err)
+		 : x->vm     ? copy_vm(x, &inst, err)
+			     : copy_container(x, &inst, err)) < 0)
 		goto out;
 	enum mgr_power p = MGR_POWER_STOPPED;
 	pid_t pid;
@@ -257,6 +303,11 @@ int mgr_export_begin(struct mgr *m, const char *name, const struct mgr_export_op
 	mgr_instance_live(m, &inst, &p, &pid, &e2);
 	x->meta = meta_json(&inst, &img, snaps, p);
 	snaps = NULL;
+	if (x->stateful) {
+		json_object_object_add(x->meta, "stateful", json_object_new_boolean(true));
+		json_object_object_add(x->meta, "loadvm",
+				       json_object_new_string(MGR_EXPORT_LOADVM_TAG));
+	}
 out:
 	mgr_busy_release(m, inst.id);
 	json_object_put(snaps);

@@ -35,6 +35,9 @@
 #include "mgr_internal.h"
 #include "vessel/core/cleanup.h"
 #include "vessel/core/log.h"
+#include "vessel/core/util.h"
+#include "vessel/disk/image.h"
+#include "vessel/disk/manage.h"
 #include "vessel/mgr/export.h"
 
 struct import {
@@ -44,6 +47,7 @@ struct import {
 	struct json_object *meta;
 	struct json_object *sums; /* computed: [{"path","sha256"}] */
 	enum mgr_instance_type type;
+	bool stateful; /* a VM continued with --loadvm at its next start */
 	char **snaps;
 	size_t nsnaps;
 	uint64_t bytes;
@@ -111,10 +115,14 @@ static int check_meta(struct import *im, const char *name, struct vs_err *err)
 		return vs_errf(err, ENOTSUP,
 			       "the file holds a %s: this vesseld has no driver for that type",
 			       json_object_get_string(type));
-	struct json_object *st = get(meta, "stateful", json_type_boolean);
-	if (st && json_object_get_boolean(st))
+	struct json_object *st = get(meta, "stateful", json_type_boolean),
+			   *lv = get(meta, "loadvm", json_type_string);
+	im->stateful = st && json_object_get_boolean(st);
+	if (im->stateful && (t != MGR_INSTANCE_VM || !lv ||
+			     strcmp(json_object_get_string(lv), MGR_EXPORT_LOADVM_TAG) != 0))
 		return vs_errf(err, ENOTSUP,
-			       "a stateful export cannot be restored by this vesseld");
+			       "a stateful export of a %s cannot be restored by this vesseld",
+			       json_object_get_string(type));
 	if (t == MGR_INSTANCE_VM && json_object_array_length(snaps))
 		return vs_errf(err, EINVAL, "a VM's export lists snapshots");
 	const char *nm = name ? name : json_object_get_string(n);
@@ -384,6 +392,41 @@ static int insert_snapshot(struct mgr *m, int64_t instance_id, const char *snap,
 	return r;
 }
 
+/*
+ * A stateful VM's disk is an overlay on the exporting host's copy of the
+ * image's disk: point it at this host's copy (the same image, by
+ * fingerprint: the data is the same, so only the name changes).
+ */
+static int stateful_disk(struct import *im, const struct mgr_instance *in, const char *path,
+			 struct vs_err *err)
+{
+	struct mgr_image img;
+	int r = mgr_image_get_by_id(&im->m->images, in->image_id, &img, err);
+	if (r < 0)
+		return r;
+	vs_cleanup_free char *base = mgr_image_vm_file(&im->m->images, &img, "disk.qcow2");
+	mgr_image_free(&img);
+	if (!base)
+		return vs_errf(err, ENOENT, "the VM image has no disk");
+	struct disk_open_options o = { .flags = DISK_OPEN_NO_BACKING };
+	struct disk_image *d = disk_image_open(path, &o, err);
+	if (!d)
+		return vs_err_prefix(err, "the imported disk");
+	r = disk_image_rebase(d, base, "qcow2", true, err);
+	disk_image_close(d);
+	return r;
+}
+
+/* The next start continues the saved VM (driver_vm.c reads this once). */
+static int loadvm_marker(struct mgr *m, const struct mgr_instance *in, struct vs_err *err)
+{
+	vs_cleanup_free char *p = NULL;
+	if (asprintf(&p, "%s/vms/%s/loadvm", m->state_dir, in->runtime_id) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	return vs_write_file_atomic(p, MGR_EXPORT_LOADVM_TAG "\n",
+				    strlen(MGR_EXPORT_LOADVM_TAG) + 1, err);
+}
+
 /* The verified tree becomes the instance: create it (empty layer), then
  * swap the staged layer and snapshots in while it is busy. */
 static int create(struct import *im, const char *staging, const char *name, char *out_name,
@@ -425,8 +468,12 @@ static int create(struct import *im, const char *staging, const char *name, char
 			r = vs_errf(err, ENOMEM, "out of memory");
 		else if (!mgr_path_exists(src))
 			r = vs_errf(err, EINVAL, "the file holds no VM disk");
-		else if (rename(src, upper) < 0)
+		else if (im->stateful)
+			r = stateful_disk(im, &in, src, err);
+		if (r == 0 && rename(src, upper) < 0)
 			r = vs_syserrf(err, errno, "move the imported disk to %s", upper);
+		if (r == 0 && im->stateful)
+			r = loadvm_marker(m, &in, err);
 	} else if (asprintf(&upper, "%s/%s/upper", m->ct_dir, in.runtime_id) < 0 ||
 		   asprintf(&src, "%s/rootfs", staging) < 0) {
 		r = vs_errf(err, ENOMEM, "out of memory");

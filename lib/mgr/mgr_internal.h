@@ -34,6 +34,9 @@ struct mgr {
 int mgr_get_busy(struct mgr *m, const char *name, struct mgr_instance *inst, struct vs_err *err);
 void mgr_busy_release(struct mgr *m, int64_t id);
 
+/* A request to a running VM's vessel-vmm control API (driver_vm.c). */
+int mgr_vm_api_call(struct mgr *m, const struct mgr_instance *inst, const char *method,
+		    const char *path, const char *body, struct vs_err *err);
 /* Emit a lifecycle event ("instance-started", ...) for an instance. */
 void mgr_emit_lifecycle(struct mgr *m, const char *action, const char *name);
 

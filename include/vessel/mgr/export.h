@@ -24,6 +24,8 @@ struct mgr;
 
 #define MGR_EXPORT_FORMAT  "vessel-export"
 #define MGR_EXPORT_VERSION 1
+/* the savevm tag a stateful VM export holds its running state under */
+#define MGR_EXPORT_LOADVM_TAG "vessel-export"
 
 struct mgr_export_opts {
 	bool snapshots; /* include the instance's snapshots */

@@ -6,6 +6,9 @@
 # compressed qcow2 (vm/disk.qcow2); imported on B it starts and has the file
 # written on A; a flipped byte is refused with nothing created; `vessel
 # copy` of the stopped VM to B (over TLS) starts there with the file.
+# Stateful: a running VM (no NIC) with a counter process exported with
+# --stateful (it stops on A), imported on B and started: the same process
+# (same pid) counts on from where it was; a later start boots anew.
 # SKIPs (77) without the guest images.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
@@ -59,8 +62,8 @@ b_state() {
 check "launch vessel-guest v1 --vm on A" v launch vessel-guest v1 --vm
 check "write a file on its disk" v exec v1 -- sh -c 'echo from-a >/root/f && sync'
 check_fails "export of a running VM: refused" "running: stop it first" v export v1 "$T/v1.vx"
-check_fails "--stateful export of a VM: refused with the reason" "running state" \
-	v export v1 "$T/v1.vx" --stateful
+check_fails "--stateful export of a stopped VM: refused" "needs the VM running" \
+	sh -c "v stop v1 && v export v1 '$T/v1.vx' --stateful; rc=\$?; v start v1 >/dev/null; exit \$rc"
 check_fails "move of a running VM: refused with the reason" "running VM" in_netns v move v1 b:
 check "  ... v1 still running on A" test "$(status v1)" = Running
 check "  ... nothing on B" sh -c "! VESSEL_SOCKET=$SOCK2 v info v1"
@@ -91,5 +94,29 @@ check "  ... v1c starts on B with the file" \
 	sh -c "VESSEL_SOCKET=$SOCK2 v start v1c && [ \"\$(VESSEL_SOCKET=$SOCK2 v exec v1c -- cat /root/f)\" = from-a ]"
 check "delete v1c on B" vb delete --force v1c
 check "delete v1 on A" v delete --force v1
+
+# ---- stateful: the running VM continues on B where it was ----
+check "launch v2 (no NIC)" v launch vessel-guest v2 --vm
+check "start a counter process in v2" v exec v2 -- sh -c \
+	'setsid sh -c "i=0; while :; do echo \$i >/tmp/cnt; i=\$((i+1)); sleep 0.1; done" </dev/null >/dev/null 2>&1 & echo $! >/tmp/cnt.pid'
+counter() { "$@" exec v2 -- cat /tmp/cnt; }
+wait_for "the counter runs" sh -c "[ \"\$(v exec v2 -- cat /tmp/cnt)\" -ge 5 ]"
+pid_a=$(v exec v2 -- cat /tmp/cnt.pid)
+last_a=$(counter v)
+check "export v2 --stateful (running)" v export v2 "$T/v2.vx" --stateful
+check "  ... v2 is stopped on A (its state is in the file)" test "$(status v2)" = Stopped
+check "  ... the file is stateful" sh -c "zstd -dc '$T/v2.vx' | tar -xOf - vessel-export.json | grep -Eq '\"stateful\": ?true'"
+check "import v2 on B" vb import "$T/v2.vx"
+check "start v2 on B: it continues from the saved state" vb start v2
+check "  ... the same counter process runs (pid $pid_a)" \
+	sh -c "[ \"\$(VESSEL_SOCKET=$SOCK2 v exec v2 -- cat /tmp/cnt.pid)\" = '$pid_a' ] && VESSEL_SOCKET=$SOCK2 v exec v2 -- kill -0 $pid_a"
+first_b=$(counter vb)
+check "  ... its count continues ($first_b after $last_a on A, no restart from 0)" test "$first_b" -ge "${last_a:-0}"
+wait_for "  ... and goes on" sh -c "[ \"\$(VESSEL_SOCKET=$SOCK2 v exec v2 -- cat /tmp/cnt)\" -gt $first_b ]"
+check "a later start of v2 on B boots anew (the saved state is used once)" \
+	sh -c "VESSEL_SOCKET=$SOCK2 v stop --force v2 && VESSEL_SOCKET=$SOCK2 v start v2 &&
+		VESSEL_SOCKET=$SOCK2 v exec v2 -- sh -c 'a=\$(cat /tmp/cnt 2>/dev/null); sleep 1; [ \"\$a\" = \"\$(cat /tmp/cnt 2>/dev/null)\" ]'"
+check "delete v2 on B" vb delete --force v2
+check "delete v2 on A" v delete --force v2
 stop_daemon
 finish
