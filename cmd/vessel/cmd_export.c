@@ -15,8 +15,10 @@
  * Containers cannot move live: this kernel's CRIU (3.17) cannot
  * checkpoint them, so move says so and stops, copies and starts them.
  * A stopped VM goes the same way (its disk as one compressed qcow2); a
- * running one is refused: vesseld does not drive vessel-vmm's live
- * migration yet.
+ * running one is moved with its running state (export --stateful: saved
+ * into its disk, stopped, continued there at its start; a failed move
+ * starts it here again, also from that state): stop and copy, not live
+ * pre-copy, which vesseld does not drive yet.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -177,9 +179,11 @@ static void *pump_thread(void *arg)
 
 /* Export NAME from src straight into an import on dst. */
 static int transfer(struct mgr_client *src, struct mgr_client *dst, const char *name,
-		    const char *new_name, bool snaps, struct vs_err *err)
+		    const char *new_name, bool snaps, bool stateful, struct vs_err *err)
 {
-	vs_cleanup_free char *path = inst_path(name, snaps ? "/export?snapshots=1" : "/export");
+	vs_cleanup_free char *path = inst_path(name, stateful ? "/export?stateful=1"
+						     : snaps  ? "/export?snapshots=1"
+							      : "/export");
 	if (!path)
 		return vs_errf(err, ENOMEM, "out of memory");
 	int fds[2];
@@ -273,11 +277,10 @@ static int copy_or_move(struct cli *cli, const char *cmd, int argc, char **argv,
 	json_object_put(there);
 	bool running = r == 0 && strcmp(jstr(info, "status"), "Running") == 0;
 	bool vm = r == 0 && strcmp(jstr(info, "type"), "container") != 0;
-	if (vm && running)
+	if (vm && running && !move)
 		r = vs_errf(&err, ENOTSUP,
-			    "%s is a running VM: vesseld cannot move or copy a VM live yet "
-			    "(vessel-vmm's migration with \"disks\":\"copy\" is not wired into "
-			    "vesseld); stop it first, its disk is then copied",
+			    "%s is a running VM: stop it to copy it (or move it: it then goes "
+			    "with its running state)",
 			    name);
 	json_object_put(info);
 	if (r < 0) {
@@ -290,9 +293,14 @@ static int copy_or_move(struct cli *cli, const char *cmd, int argc, char **argv,
 		       name, remote);
 		fflush(stdout);
 		r = state_action(src, name, "stop", &err);
+	} else if (move && running) {
+		printf("%s moves with its running state, stop and copy (saved into its disk, "
+		       "continued on %s): live pre-copy between vesseld hosts is not wired yet\n",
+		       name, remote);
+		fflush(stdout);
 	}
 	if (r == 0)
-		r = transfer(src, dst, name, newname, snaps, &err);
+		r = transfer(src, dst, name, newname, snaps && !vm, vm && running, &err);
 	if (r == 0 && move && running && (r = state_action(dst, final, "start", &err)) < 0) {
 		struct vs_err e2 = VS_ERR_INIT;
 		vs_cleanup_free char *dp = inst_path(final, "?force=1");
@@ -301,7 +309,11 @@ static int copy_or_move(struct cli *cli, const char *cmd, int argc, char **argv,
 	if (r < 0) {
 		if (move && running) { /* leave it where it was, running */
 			struct vs_err e2 = VS_ERR_INIT;
-			if (state_action(src, name, "start", &e2) < 0)
+			struct json_object *now = NULL;
+			bool up = mgr_client_do(src, "GET", path, NULL, &now, &e2) == 0 &&
+				  strcmp(jstr(now, "status"), "Running") == 0;
+			json_object_put(now);
+			if (!up && state_action(src, name, "start", &e2) < 0)
 				fprintf(stderr, "vessel: error: restart %s: %s\n", name, e2.msg);
 		}
 		mgr_client_free(dst);

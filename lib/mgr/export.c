@@ -27,6 +27,7 @@
 #include "fsutil.h"
 #include "mgr_internal.h"
 #include "vessel/core/cleanup.h"
+#include "vessel/core/util.h"
 #include "vessel/disk/image.h"
 #include "vessel/disk/manage.h"
 #include "vessel/mgr/export.h"
@@ -170,6 +171,13 @@ static int copy_vm_stateful(struct mgr_export *x, const struct mgr_instance *ins
 	struct vs_err e2 = VS_ERR_INIT;
 	mgr_instance_db_set_power(m->db, inst->id, MGR_POWER_STOPPED, false, &e2);
 	mgr_emit_lifecycle(m, "instance-stopped", inst->name);
+	/* its next start here continues it too (a failed move starts it again) */
+	vs_cleanup_free char *marker = NULL;
+	if (asprintf(&marker, "%s/vms/%s/loadvm", m->state_dir, inst->runtime_id) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if ((r = vs_write_file_atomic(marker, MGR_EXPORT_LOADVM_TAG "\n",
+				      strlen(MGR_EXPORT_LOADVM_TAG) + 1, err)) < 0)
+		return r;
 	vs_cleanup_free char *root = NULL, *dir = NULL, *dst = NULL;
 	if (asprintf(&root, "%s/vms/%s/root.qcow2", m->state_dir, inst->runtime_id) < 0 ||
 	    asprintf(&dir, "%s/vm", x->dir) < 0 || asprintf(&dst, "%s/disk.qcow2", dir) < 0)
