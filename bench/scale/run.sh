@@ -91,6 +91,9 @@ fill() { # fill ROOT-PREFIX
 yes 'a line of a log file, with some text in it, the same as the one before' | head -c $((DATA_MB / 2 * 1048576)) >$1/data/text && sync"
 }
 
+[ -z "${VESSEL_GUEST_DIR:-}" ] && VESSEL_GUEST_DIR=$("$ROOT/guest/build.sh" --print-dir 2>/dev/null)
+export VESSEL_GUEST_DIR
+
 # ---- vessel: two hosts in one private network namespace ----
 unshare --net sleep infinity &
 HOLDER=$!
@@ -139,6 +142,19 @@ for r in $(seq "$RUNS"); do
 done
 R[v_move]=$(median "${mv_t[@]}")
 A delete --force c1 >/dev/null 2>&1
+# a running VM through vesseld: stop and copy with its running state
+vmv_t=()
+if [ -n "$VESSEL_GUEST_DIR" ] && A launch vessel-guest v1 --vm >/dev/null 2>&1; then
+	for r in $(seq "$RUNS"); do
+		t0=$(now); inns "$VESSEL" --socket "$T/a.sock" move v1 b: >/dev/null || break; t1=$(now)
+		vmv_t+=("$(python3 -c "print($t1 - $t0)")")
+		Bv export v1 "$T/vback.vx" --stateful >/dev/null && Bv delete --force v1 >/dev/null &&
+			A import "$T/vback.vx" >/dev/null && A start v1 >/dev/null || break
+	done
+	A delete --force v1 >/dev/null 2>&1
+	Bv delete --force v1 >/dev/null 2>&1
+fi
+R[v_vmmove]=$(median "${vmv_t[@]}")
 
 # ---- LXD 5.0 ----
 LXD_NOTE="not installed"
@@ -192,7 +208,6 @@ fi
 
 # ---- vessel-vmm: live migration with disk copy ----
 VM_NOTE=
-[ -z "${VESSEL_GUEST_DIR:-}" ] && VESSEL_GUEST_DIR=$("$ROOT/guest/build.sh" --print-dir 2>/dev/null)
 if [ -x "$VMM" ] && [ -n "$VESSEL_GUEST_DIR" ] && [ -f "$VESSEL_GUEST_DIR/disk.qcow2" ]; then
 	VESSEL_GUEST_DIR=$VESSEL_GUEST_DIR VESSEL_VESSEL_VMM=$VMM python3 "$HERE/vm_move.py" "$RUNS" "$T/vm" \
 		>"$T/vm.out" 2>&1 || VM_NOTE="failed: $(tail -2 "$T/vm.out" | tr '\n' ' ')"
@@ -216,6 +231,9 @@ echo "  (LXD's file holds the whole root (busybox and /data), vessel's the conta
 echo "   (/data) and a reference to the image, which the importing host must have)"
 echo "  (move: stop, copy over TLS, start on the other vesseld; the whole time is the container's"
 echo "   downtime. LXD's lxc move between two LXD hosts is not set up by this bench.)"
+printf "$F" "move of a running VM (vesseld)" "$(ms "${R[v_vmmove]}")" "-" "-"
+echo "  (VM move through vesseld: savevm into its disk, stop, copy, start with --loadvm: the whole"
+echo "   time is the guest's downtime; vessel-vmm's live pre-copy below is not driven by vesseld yet)"
 if [ -n "${R[vm_down]:-}" ]; then
 	printf "  VM live move (vessel-vmm, disks copy): downtime %s, total %s, %s of disk data\n" \
 		"${R[vm_down]} ms" "${R[vm_total]} ms" "$(mib "${R[vm_disk]}")"
