@@ -436,6 +436,11 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 		return cli_usage("snapshot", "expected create, list, restore or delete and a NAME");
 	const char *sub = argv[1], *name = argv[2];
 	int r;
+	bool stateful = false;
+	if (strcmp(sub, "create") == 0 && argc >= 4 && strcmp(argv[argc - 1], "--stateful") == 0) {
+		stateful = true;
+		argc--;
+	}
 	if (strcmp(sub, "create") == 0 && (argc == 3 || argc == 4)) {
 		char snap[32];
 		if (argc == 4) {
@@ -461,6 +466,8 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 		}
 		struct json_object *b = json_object_new_object();
 		json_object_object_add(b, "name", json_object_new_string(snap));
+		if (stateful)
+			json_object_object_add(b, "stateful", json_object_new_boolean(true));
 		char *path = instance_path(name, "/snapshots");
 		r = request(cli, "POST", path, b, NULL);
 		free(path);

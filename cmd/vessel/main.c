@@ -41,7 +41,8 @@ static const struct cli_command commands[] = {
 	  "trust add CERTFILE [--name NAME] | trust list | trust remove FINGERPRINT",
 	  "instance configuration; the TLS trust store" },
 	{ "snapshot", cmd_snapshot,
-	  "snapshot create NAME [SNAP] | list NAME | restore NAME SNAP | delete NAME SNAP",
+	  "snapshot create NAME [SNAP] [--stateful] | list NAME | restore NAME SNAP | delete NAME "
+	  "SNAP",
 	  "snapshots of an instance's root" },
 	{ "image", cmd_image,
 	  "image import FILE|DIR [--alias ALIAS] | list | info IMAGE | delete IMAGE... | "
@@ -54,7 +55,7 @@ static const struct cli_command commands[] = {
 	{ "storage", cmd_storage,
 	  "storage volume create NAME --size SIZE | list | info NAME | resize NAME SIZE | "
 	  "delete NAME | attach NAME INSTANCE PATH | detach NAME INSTANCE",
-	  "storage volumes (ext4 in raw files; attached to stopped containers)" },
+	  "storage volumes (ext4 in raw files; attached to stopped instances)" },
 	{ "remote", cmd_remote,
 	  "remote add NAME https://HOST:PORT [--server-cert FILE|--accept-certificate] | list | "
 	  "remove NAME",

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <glob.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <limits.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vessel/core/log.h"
@@ -33,7 +35,8 @@ static void usage(FILE *out)
 		"  --busybox PATH    static busybox for the built-in image (default /bin/busybox)\n"
 		"  --vmm PATH        the vessel-vmm binary for VMs (default: next to vesseld)\n"
 		"  --guest-image DIR the guest/ recipe's output (Image, disk.qcow2), imported\n"
-		"                    as the VM image vessel-guest (default $VESSEL_GUEST_DIR)\n"
+		"                    as the VM image vessel-guest (default $VESSEL_GUEST_DIR\n"
+		"                    or the newest under /var/cache/vessel/guest)\n"
 		"  --listen ADDR:PORT  also serve TLS there, to clients whose certificate\n"
 		"                    is in the trust store (vessel config trust add)\n"
 		"  --debug           log debug messages\n");
@@ -69,6 +72,38 @@ static char *find_program(const char *env_name, const char *name)
 	return asprintf(&p, "/usr/local/bin/%s", name) < 0 ? NULL : p;
 }
 
+/* The guest/ recipe's output: $VESSEL_GUEST_DIR, or the newest build in
+ * guest/build.sh's default cache (Image and disk.qcow2); NULL for none. */
+static char *find_guest(void)
+{
+	const char *env = getenv("VESSEL_GUEST_DIR");
+	if (env && *env)
+		return strdup(env);
+	glob_t g;
+	char *best = NULL;
+	time_t best_t = 0;
+	if (glob("/var/cache/vessel/guest/*/disk.qcow2", 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			struct stat st;
+			char *dir = strdup(g.gl_pathv[i]), *kernel = NULL;
+			if (!dir)
+				break;
+			*strrchr(dir, '/') = 0;
+			if (asprintf(&kernel, "%s/Image", dir) >= 0 && access(kernel, R_OK) == 0 &&
+			    stat(g.gl_pathv[i], &st) == 0 && (!best || st.st_mtime > best_t)) {
+				free(best);
+				best = dir;
+				dir = NULL;
+				best_t = st.st_mtime;
+			}
+			free(kernel);
+			free(dir);
+		}
+		globfree(&g);
+	}
+	return best;
+}
+
 int main(int argc, char **argv)
 {
 	enum {
@@ -99,7 +134,7 @@ int main(int argc, char **argv)
 	struct mgr_opts mo = { .busybox_path = "/bin/busybox" };
 	struct mgr_api_opts ao = { 0 };
 	const char *runtime = NULL, *vmm = NULL;
-	mo.guest_dir = getenv("VESSEL_GUEST_DIR");
+	const char *guest = NULL;
 	bool debug = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "dvh", opts, NULL)) != -1) {
@@ -111,7 +146,7 @@ int main(int argc, char **argv)
 		case OPT_BUSYBOX: mo.busybox_path = strcmp(optarg, "none") ? optarg : NULL; break;
 		case OPT_LISTEN: ao.listen = optarg; break;
 		case OPT_VMM: vmm = optarg; break;
-		case OPT_GUEST: mo.guest_dir = strcmp(optarg, "none") ? optarg : NULL; break;
+		case OPT_GUEST: guest = optarg; break;
 		case 'd': debug = true; break;
 		case 'v': printf("vesseld 0.1.0\n"); return 0;
 		case 'h': usage(stdout); return 0;
@@ -126,12 +161,15 @@ int main(int argc, char **argv)
 	vs_log_set_level(debug ? VS_LOG_DEBUG : VS_LOG_INFO);
 	char *vmm_path = vmm ? strdup(vmm) : find_program("VESSEL_VMM", "vessel-vmm");
 	mo.vmm_path = vmm_path;
+	char *guest_dir = guest ? (strcmp(guest, "none") ? strdup(guest) : NULL) : find_guest();
+	mo.guest_dir = guest_dir;
 	char *rt = runtime ? strdup(runtime) : find_program("VESSEL_RUNTIME", "vessel-runtime");
 	if (!rt || access(rt, X_OK) < 0) {
 		fprintf(stderr, "vesseld: error: vessel-runtime not found (%s): use --runtime\n",
 			rt ? rt : "?");
 		free(rt);
 		free(vmm_path);
+		free(guest_dir);
 		return 1;
 	}
 	mo.runtime_path = rt;
@@ -151,6 +189,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vesseld: error: %s\n", err.msg);
 		free(rt);
 		free(vmm_path);
+		free(guest_dir);
 		return 1;
 	}
 	struct mgr_api *api;
@@ -159,6 +198,7 @@ int main(int argc, char **argv)
 		mgr_close(m);
 		free(rt);
 		free(vmm_path);
+		free(guest_dir);
 		return 1;
 	}
 	vs_log(VS_LOG_INFO, "serving on %s (state %s, runtime %s)",
@@ -172,5 +212,6 @@ int main(int argc, char **argv)
 	mgr_close(m);
 	free(rt);
 	free(vmm_path);
+	free(guest_dir);
 	return 0;
 }

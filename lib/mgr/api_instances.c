@@ -335,14 +335,14 @@ struct snap_job {
 	struct mgr *m;
 	char name[MGR_NAME_MAX + 1];
 	char snap[MGR_NAME_MAX + 1];
-	int what; /* 0 create, 1 restore, 2 delete */
+	int what; /* 0 create, 1 restore, 2 delete, 3 create stateful */
 };
 
 static int snap_run(struct mgr_op *op, void *arg, struct vs_err *err)
 {
 	struct snap_job *j = arg;
-	if (j->what == 0)
-		return mgr_snapshot_create(j->m, j->name, j->snap, err);
+	if (j->what == 0 || j->what == 3)
+		return mgr_snapshot_create_stateful(j->m, j->name, j->snap, j->what == 3, err);
 	if (j->what == 1)
 		return mgr_snapshot_restore(j->m, j->name, j->snap, err);
 	return mgr_snapshot_delete(j->m, j->name, j->snap, err);
@@ -351,9 +351,9 @@ static int snap_run(struct mgr_op *op, void *arg, struct vs_err *err)
 static void snap_op(struct api_request *req, struct api_response *res, const char *snap, int what)
 {
 	static const char *const desc[] = { "Creating snapshot", "Restoring snapshot",
-					    "Deleting snapshot" };
+					    "Deleting snapshot", "Creating stateful snapshot" };
 	struct vs_err err = VS_ERR_INIT;
-	if (mgr_snapshot_check(req->m, req->params[0], snap, what != 0, &err) < 0) {
+	if (mgr_snapshot_check(req->m, req->params[0], snap, what == 1 || what == 2, &err) < 0) {
 		api_error_from(res, &err);
 		return;
 	}
@@ -424,11 +424,7 @@ void api_post_snapshots(struct api_request *req, struct api_response *res)
 		api_error(res, 400, "\"name\" is required");
 		return;
 	}
-	if (stateful) {
-		api_error(res, 501, "stateful snapshots are not supported yet");
-		return;
-	}
-	snap_op(req, res, name, 0);
+	snap_op(req, res, name, stateful ? 3 : 0);
 }
 
 void api_get_snapshot(struct api_request *req, struct api_response *res)

@@ -37,7 +37,10 @@
  * Snapshots: a stopped VM's snapshot is an internal qcow2 snapshot of
  * root.qcow2 (lib/disk); a running VM's is taken by its VMM (PUT
  * /snapshot/create {"savevm"}), which stores the disk and the running
- * state under the same tag.  Restore (VM stopped) rolls root.qcow2 back.
+ * state under the same tag.  Restore (VM stopped) rolls root.qcow2 back;
+ * a stateful snapshot (snapshots/SNAP.state, made by snapshot_stateful)
+ * also leaves a request (loadvm) that makes the next start continue the
+ * saved state with `vessel-vmm --loadvm SNAP` instead of booting.
  */
 #include <curl/curl.h>
 #include <dirent.h>
@@ -76,8 +79,42 @@
 #define DEFAULT_STOP_S	30
 
 /* One agent client at a time per VMM (its socket takes one connection):
- * agent work of all VMs is serialised here. */
+ * the runtime ids of the VMs whose agent is in use; others wait. */
 static pthread_mutex_t agent_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t agent_cond = PTHREAD_COND_INITIALIZER;
+#define AGENT_USERS_MAX 64
+static char agent_users[AGENT_USERS_MAX][40];
+
+static void agent_acquire(const char *id)
+{
+	pthread_mutex_lock(&agent_lock);
+	for (;;) {
+		int free_slot = -1;
+		bool busy = false;
+		for (int i = 0; i < AGENT_USERS_MAX; i++) {
+			if (!agent_users[i][0])
+				free_slot = free_slot < 0 ? i : free_slot;
+			else if (strcmp(agent_users[i], id) == 0)
+				busy = true;
+		}
+		if (!busy && free_slot >= 0) {
+			snprintf(agent_users[free_slot], sizeof(agent_users[0]), "%s", id);
+			break;
+		}
+		pthread_cond_wait(&agent_cond, &agent_lock);
+	}
+	pthread_mutex_unlock(&agent_lock);
+}
+
+static void agent_release(const char *id)
+{
+	pthread_mutex_lock(&agent_lock);
+	for (int i = 0; i < AGENT_USERS_MAX; i++)
+		if (strcmp(agent_users[i], id) == 0)
+			agent_users[i][0] = 0;
+	pthread_cond_broadcast(&agent_cond);
+	pthread_mutex_unlock(&agent_lock);
+}
 
 static char *vm_path(struct mgr *m, const char *id, const char *sub)
 {
@@ -218,6 +255,45 @@ static pid_t vmm_pid(struct mgr *m, const char *id)
 	if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
 		return 0;
 	return (pid_t)pid;
+}
+
+/* A VMM of this VM that has no pidfile (vesseld died between the spawn and
+ * the pidfile): found by the api.sock path on its command line; 0: none. */
+static pid_t vmm_scan(struct mgr *m, const char *id)
+{
+	vs_cleanup_free char *api = vm_path(m, id, "api.sock");
+	DIR *d = opendir("/proc");
+	pid_t found = 0;
+	if (!api || !d) {
+		if (d)
+			closedir(d);
+		return 0;
+	}
+	struct dirent *de;
+	while (!found && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 1 || pid == getpid())
+			continue;
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+		vs_cleanup_free char *cmd = NULL;
+		size_t len;
+		if (vs_read_file(path, &cmd, &len, 1 << 16, NULL) < 0)
+			continue;
+		bool vmm = false, ours = false;
+		for (size_t off = 0; off < len; off += strlen(cmd + off) + 1) {
+			if (off == 0) {
+				const char *base = strrchr(cmd, '/');
+				vmm = strcmp(base ? base + 1 : cmd, "vessel-vmm") == 0;
+			}
+			ours |= strcmp(cmd + off, api) == 0;
+		}
+		if (vmm && ours)
+			found = (pid_t)pid;
+	}
+	closedir(d);
+	return found;
 }
 
 static bool wait_gone(struct mgr *m, const char *id, int timeout_ms)
@@ -412,7 +488,7 @@ static int boot_load(struct mgr *m, const struct mgr_instance *inst, struct boot
 
 /* ---- the guest agent ---- */
 
-/* Run argv in the guest (agent_lock held by the caller). */
+/* Run argv in the guest (the caller holds agent_acquire). */
 static int agent_run(struct mgr *m, const struct mgr_instance *inst, const struct vm_agent_exec *x,
 		     struct vm_agent_exec_result *res, double connect_s, struct vs_err *err)
 {
@@ -439,9 +515,9 @@ static int guest_sh(struct mgr *m, const struct mgr_instance *inst, const char *
 				   .capture_max = 65536,
 				   .timeout_sec = AGENT_TIMEOUT_S };
 	struct vm_agent_exec_result res = { 0 };
-	pthread_mutex_lock(&agent_lock);
+	agent_acquire(inst->runtime_id);
 	int r = agent_run(m, inst, &x, &res, connect_s, err);
-	pthread_mutex_unlock(&agent_lock);
+	agent_release(inst->runtime_id);
 	if (r == 0 && res.exit_status != 0)
 		r = vs_errf(err, EIO, "VM %s: %s: %.200s", inst->name, script,
 			    res.err && *res.err ? res.err : "failed");
@@ -680,27 +756,36 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 	snprintf(cpus, sizeof(cpus), "%u", b.cpus);
 	snprintf(serial, sizeof(serial), "unix:%s", console);
 	snprintf(rootspec, sizeof(rootspec), "%s,format=qcow2", root);
-	/* an imported stateful export (import.c): continue the saved VM once */
-	vs_cleanup_free char *loadvm_file = vm_path(m, id, "loadvm");
-	char loadvm[64] = "";
-	if (loadvm_file) {
-		FILE *lf = fopen(loadvm_file, "re");
-		if (lf) {
-			if (!fgets(loadvm, sizeof(loadvm), lf))
-				loadvm[0] = 0;
-			loadvm[strcspn(loadvm, "\n")] = 0;
-			fclose(lf);
+	/* a restored stateful snapshot: continue its saved state (the machine,
+	 * its memory and NIC come from the snapshot), once */
+	char loadvm[MGR_NAME_MAX + 1] = "";
+	{
+		vs_cleanup_free char *req = vm_path(m, id, "loadvm");
+		vs_cleanup_free char *text = NULL, *saved = NULL, *bp = NULL;
+		size_t len;
+		if (req && vs_read_file(req, &text, &len, sizeof(loadvm), NULL) == 0 && len > 0) {
+			snprintf(loadvm, sizeof(loadvm), "%.*s", (int)strcspn(text, "\n"), text);
+			if (asprintf(&saved, "snapshots/%s.state", loadvm) >= 0 &&
+			    (bp = vm_path(m, id, saved)) &&
+			    vs_read_file(bp, &text, &len, 4096, NULL) == 0) {
+				struct json_object *j = json_tokener_parse(text), *jv;
+				if (j && json_object_object_get_ex(j, "memory", &jv))
+					b.mem = (uint64_t)json_object_get_int64(jv);
+				if (j && json_object_object_get_ex(j, "max", &jv))
+					b.max = (uint64_t)json_object_get_int64(jv);
+				if (j && json_object_object_get_ex(j, "cpus", &jv))
+					b.cpus = (unsigned)json_object_get_int(jv);
+				json_object_put(j);
+			}
 		}
+		if (req)
+			unlink(req);
 	}
-	if (loadvm[0] && nnics)
-		return vs_errf(err, ENOTSUP,
-			       "VM %s: its saved state cannot be continued with a NIC attached",
-			       inst->name);
 	const char *argv[64];
 	size_t n = 0;
 	argv[n++] = m->vmm;
 	if (loadvm[0]) {
-		argv[n++] = "--loadvm"; /* the machine comes from the saved state */
+		argv[n++] = "--loadvm";
 		argv[n++] = loadvm;
 	} else {
 		argv[n++] = "--kernel";
@@ -711,12 +796,12 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 		}
 		argv[n++] = "--append";
 		argv[n++] = cmdline;
+		argv[n++] = "--mem";
+		argv[n++] = memtext;
+		argv[n++] = "--cpus";
+		argv[n++] = cpus;
+		argv[n++] = "--balloon";
 	}
-	argv[n++] = "--mem";
-	argv[n++] = memtext;
-	argv[n++] = "--cpus";
-	argv[n++] = cpus;
-	argv[n++] = "--balloon";
 	argv[n++] = "--disk";
 	argv[n++] = rootspec;
 	for (size_t i = 0; i < nvols; i++) {
@@ -752,8 +837,10 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 		if ((r = mgr_network_tap_attach(m, &nics[i], tap, err)) < 0)
 			goto fail;
 		snprintf(net, sizeof(net), "tap=%s,mac=%s", tap, nics[i].mac);
-		argv[n++] = "--net";
-		argv[n++] = net;
+		if (!loadvm[0]) { /* else the snapshot names the same TAP */
+			argv[n++] = "--net";
+			argv[n++] = net;
+		}
 	}
 	argv[n] = NULL;
 	if ((r = boot_save(m, inst, &b, err)) < 0)
@@ -789,7 +876,7 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 		}
 		sleep_ms(50);
 	}
-	if (b.mem < b.max) {
+	if (b.mem < b.max && !loadvm[0]) {
 		char body[64];
 		snprintf(body, sizeof(body), "{\"memory_mib\":%llu}",
 			 (unsigned long long)(b.mem >> 20));
@@ -801,11 +888,11 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 		double left = (double)(deadline - vs_now_ns()) / 1e9;
 		char script[8192];
 		size_t off = (size_t)snprintf(script, sizeof(script), "true");
-		if (nnics)
+		if (nnics && !loadvm[0]) /* a restored guest has it all already */
 			off += (size_t)snprintf(script + off, sizeof(script) - off,
 						" && echo nameserver %s >/etc/resolv.conf",
 						nics[0].gateway);
-		for (size_t i = 0; i < nvols && off < sizeof(script); i++)
+		for (size_t i = 0; i < nvols && off < sizeof(script) && !loadvm[0]; i++)
 			off += (size_t)snprintf(script + off, sizeof(script) - off,
 						" && mkdir -p '%s' && mount /dev/vd%c '%s'",
 						vols[i].path, (char)('b' + i), vols[i].path);
@@ -824,8 +911,6 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 			goto fail;
 		}
 	}
-	if (loadvm[0])
-		unlink(loadvm_file); /* continued once; later starts boot anew */
 	return 0;
 fail : {
 	struct vs_err e2 = VS_ERR_INIT;
@@ -839,6 +924,15 @@ static int vm_stop(struct mgr *m, const struct mgr_instance *inst, bool force, i
 {
 	const char *id = inst->runtime_id;
 	pid_t pid = vmm_pid(m, id);
+	if (!pid && force && (pid = vmm_scan(m, id)) > 0) {
+		/* a VMM without its pidfile (vesseld died while starting it) */
+		vs_log(VS_LOG_INFO, "stop %s: killing VMM %d that has no pidfile", inst->name,
+		       (int)pid);
+		kill(pid, SIGKILL);
+		for (int i = 0; i < 600 && kill(pid, 0) == 0; i++)
+			sleep_ms(50);
+		pid = 0;
+	}
 	if (pid) {
 		bool gone = false;
 		struct vs_err e = VS_ERR_INIT;
@@ -950,9 +1044,9 @@ static int vm_exec(struct mgr *m, const struct mgr_instance *inst, const struct 
 		.capture_max = OUT_CAP,
 	};
 	struct vm_agent_exec_result ar = { 0 };
-	pthread_mutex_lock(&agent_lock);
+	agent_acquire(inst->runtime_id);
 	int r = agent_run(m, inst, &x, &ar, AGENT_TIMEOUT_S, err);
-	pthread_mutex_unlock(&agent_lock);
+	agent_release(inst->runtime_id);
 	if (r == -ENOENT) {
 		/* no such command: the shell's convention, as the container's exec */
 		vm_agent_exec_result_free(&ar);
@@ -1049,12 +1143,50 @@ static int vm_snapshot_create(struct mgr *m, const struct mgr_instance *inst, co
 	return with_root_disk(m, inst, disk_snapshot_create, snap, err);
 }
 
+/* STATE/vms/ID/snapshots/SNAP.state: SNAP is stateful (its boot.json). */
+static char *state_marker(struct mgr *m, const struct mgr_instance *inst, const char *snap)
+{
+	vs_cleanup_free char *sub = NULL;
+	if (asprintf(&sub, "snapshots/%s.state", snap) < 0)
+		return NULL;
+	return vm_path(m, inst->runtime_id, sub);
+}
+
+static int vm_snapshot_stateful(struct mgr *m, const struct mgr_instance *inst, const char *snap,
+				struct vs_err *err)
+{
+	vs_cleanup_free char *dir = vm_path(m, inst->runtime_id, "snapshots");
+	vs_cleanup_free char *marker = state_marker(m, inst, snap);
+	vs_cleanup_free char *boot = vm_path(m, inst->runtime_id, "boot.json");
+	vs_cleanup_free char *text = NULL;
+	size_t len;
+	if (!dir || !marker || !boot)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if (!vmm_pid(m, inst->runtime_id)) /* only the VMM's savevm holds the state */
+		return vs_errf(err, EINVAL, "VM %s is not running: no state to keep", inst->name);
+	int r = mgr_mkdir_p(dir, 0700, err);
+	if (r == 0)
+		r = vs_read_file(boot, &text, &len, 4096, err);
+	if (r == 0)
+		r = vs_write_file_atomic(marker, text, len, err);
+	return r;
+}
+
 static int vm_snapshot_restore(struct mgr *m, const struct mgr_instance *inst, const char *snap,
 			       struct vs_err *err)
 {
 	if (vmm_pid(m, inst->runtime_id))
 		return vs_errf(err, EBUSY, "VM %s is running: stop it to restore", inst->name);
-	return with_root_disk(m, inst, disk_snapshot_apply, snap, err);
+	int r = with_root_disk(m, inst, disk_snapshot_apply, snap, err);
+	vs_cleanup_free char *marker = state_marker(m, inst, snap);
+	vs_cleanup_free char *req = vm_path(m, inst->runtime_id, "loadvm");
+	if (r < 0 || !marker || !req)
+		return r < 0 ? r : vs_errf(err, ENOMEM, "out of memory");
+	/* stateful: the next start continues the saved state (--loadvm) */
+	if (mgr_path_exists(marker))
+		return vs_write_file_atomic(req, snap, strlen(snap), err);
+	unlink(req);
+	return 0;
 }
 
 static int vm_snapshot_delete(struct mgr *m, const struct mgr_instance *inst, const char *snap,
@@ -1066,6 +1198,9 @@ static int vm_snapshot_delete(struct mgr *m, const struct mgr_instance *inst, co
 			       "snapshot %s",
 			       inst->name, snap);
 	vs_cleanup_free char *root = vm_path(m, inst->runtime_id, "root.qcow2");
+	vs_cleanup_free char *marker = state_marker(m, inst, snap);
+	if (marker)
+		unlink(marker);
 	if (!root || !mgr_path_exists(root))
 		return 0; /* the instance's storage is gone already */
 	return with_root_disk(m, inst, disk_snapshot_delete, snap, err);
@@ -1142,7 +1277,7 @@ static int vm_file_push(struct mgr *m, const struct mgr_instance *inst, const ch
 	close(fd);
 	if (r == 0) {
 		vs_cleanup_free char *sock = vm_path(m, inst->runtime_id, "agent.sock");
-		pthread_mutex_lock(&agent_lock);
+		agent_acquire(inst->runtime_id);
 		struct vm_agent *a = sock ? vm_agent_connect(sock, AGENT_TIMEOUT_S, err) : NULL;
 		if (!a)
 			r = sock ? vs_err_prefix(err, "VM %s: guest agent", inst->name)
@@ -1150,7 +1285,7 @@ static int vm_file_push(struct mgr *m, const struct mgr_instance *inst, const ch
 		else
 			r = vm_agent_push(a, tmp, path, (int)(mode & 07777), AGENT_TIMEOUT_S, err);
 		vm_agent_close(a);
-		pthread_mutex_unlock(&agent_lock);
+		agent_release(inst->runtime_id);
 	}
 	unlink(tmp);
 	if (r == 0 && (uid || gid)) {
@@ -1166,9 +1301,9 @@ static int vm_file_push(struct mgr *m, const struct mgr_instance *inst, const ch
 					   .capture_max = 4096,
 					   .timeout_sec = AGENT_TIMEOUT_S };
 		struct vm_agent_exec_result res = { 0 };
-		pthread_mutex_lock(&agent_lock);
+		agent_acquire(inst->runtime_id);
 		r = agent_run(m, inst, &x, &res, AGENT_TIMEOUT_S, err);
-		pthread_mutex_unlock(&agent_lock);
+		agent_release(inst->runtime_id);
 		if (r == 0 && res.exit_status != 0)
 			r = vs_errf(err, EIO, "file push %s: chown: %.200s", path,
 				    res.err ? res.err : "failed");
@@ -1189,7 +1324,7 @@ static int vm_file_pull(struct mgr *m, const struct mgr_instance *inst, const ch
 	close(fd);
 	vs_cleanup_free char *sock = vm_path(m, inst->runtime_id, "agent.sock");
 	int r;
-	pthread_mutex_lock(&agent_lock);
+	agent_acquire(inst->runtime_id);
 	struct vm_agent *a = sock ? vm_agent_connect(sock, AGENT_TIMEOUT_S, err) : NULL;
 	if (!a)
 		r = sock ? vs_err_prefix(err, "VM %s: guest agent", inst->name)
@@ -1197,7 +1332,7 @@ static int vm_file_pull(struct mgr *m, const struct mgr_instance *inst, const ch
 	else
 		r = vm_agent_pull(a, path, tmp, AGENT_TIMEOUT_S, err);
 	vm_agent_close(a);
-	pthread_mutex_unlock(&agent_lock);
+	agent_release(inst->runtime_id);
 	if (r == 0) {
 		vs_cleanup_close int in = open(tmp, O_RDONLY | O_CLOEXEC);
 		r = in < 0 ? vs_syserrf(err, errno, "open %s", tmp) : copy_fd(in, dst_fd, err);
@@ -1223,4 +1358,5 @@ const struct mgr_driver mgr_driver_vm = {
 	.snapshot_create = vm_snapshot_create,
 	.snapshot_restore = vm_snapshot_restore,
 	.snapshot_delete = vm_snapshot_delete,
+	.snapshot_stateful = vm_snapshot_stateful,
 };

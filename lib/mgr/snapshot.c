@@ -59,6 +59,12 @@ int mgr_snapshot_check(struct mgr *m, const char *name, const char *snap, bool w
 
 int mgr_snapshot_create(struct mgr *m, const char *name, const char *snap, struct vs_err *err)
 {
+	return mgr_snapshot_create_stateful(m, name, snap, false, err);
+}
+
+int mgr_snapshot_create_stateful(struct mgr *m, const char *name, const char *snap, bool stateful,
+				 struct vs_err *err)
+{
 	int r = mgr_name_validate(snap, err);
 	if (r < 0)
 		return vs_err_prefix(err, "snapshot");
@@ -71,8 +77,23 @@ int mgr_snapshot_create(struct mgr *m, const char *name, const char *snap, struc
 		r = -err->code;
 	else if (id)
 		r = vs_errf(err, EEXIST, "snapshot %s of %s already exists", snap, inst.name);
+	if (r == 0 && stateful) {
+		enum mgr_power p = MGR_POWER_STOPPED;
+		pid_t pid;
+		if (!d->snapshot_stateful)
+			r = vs_errf(err, ENOTSUP, "stateful snapshots of a %s are not supported",
+				    mgr_instance_type_name(inst.type));
+		else if ((r = d->state(m, &inst, &p, &pid, err)) == 0 && p != MGR_POWER_RUNNING)
+			r = vs_errf(err, EINVAL,
+				    "instance %s is %s: a stateful snapshot needs it running",
+				    inst.name, mgr_power_status(p));
+	}
 	if (r == 0)
 		r = d->snapshot_create(m, &inst, snap, err);
+	if (r == 0 && stateful && (r = d->snapshot_stateful(m, &inst, snap, err)) < 0) {
+		struct vs_err e2 = VS_ERR_INIT;
+		d->snapshot_delete(m, &inst, snap, &e2);
+	}
 	if (r == 0) {
 		char now[32];
 		mgr_timestamp(now, sizeof(now));

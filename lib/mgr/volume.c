@@ -7,7 +7,9 @@
  * (e2fsprogs); a resize grows the file and runs e2fsck + resize2fs on it
  * (never while a running instance has it mounted).  Attachments change
  * only while the instance is stopped (it is marked busy meanwhile), so a
- * running container always has exactly the volumes it was started with.
+ * running instance always has exactly the volumes it was started with (a
+ * container: a bind mount of the loop-mounted file; a VM: a virtio-blk disk
+ * that the VM driver mounts in the guest at start).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -304,8 +306,6 @@ static int stopped_busy(struct mgr *m, const char *instance, struct mgr_instance
 	if (r == 0 && p != MGR_POWER_STOPPED)
 		r = vs_errf(err, EBUSY, "instance %s is %s: stop it before %s volumes", inst->name,
 			    mgr_power_status(p), why);
-	if (r == 0 && inst->type != MGR_INSTANCE_CONTAINER)
-		r = vs_errf(err, ENOTSUP, "volumes attach to containers only for now");
 	if (r < 0) {
 		mgr_busy_release(m, inst->id);
 		mgr_instance_free(inst);

@@ -74,6 +74,11 @@ struct mgr_driver {
 				struct vs_err *err);
 	int (*snapshot_delete)(struct mgr *m, const struct mgr_instance *inst, const char *snap,
 			       struct vs_err *err);
+	/* Mark SNAP, just made by snapshot_create of the running instance, as
+	 * stateful: restoring it continues the saved running state.  NULL when
+	 * the type has no stateful snapshots. */
+	int (*snapshot_stateful)(struct mgr *m, const struct mgr_instance *inst, const char *snap,
+				 struct vs_err *err);
 	/* A bidirectional stream to the instance's console (VM: its serial port;
 	 * container: its terminal/stdio). Caller closes *fd. */
 	int (*console)(struct mgr *m, const struct mgr_instance *inst, int *fd, struct vs_err *err);

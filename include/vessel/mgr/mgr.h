@@ -95,6 +95,10 @@ int mgr_instance_update_config(struct mgr *m, const char *name, const struct mgr
  * and started again), delete, list (JSON array of {"name","created_at"}).
  */
 int mgr_snapshot_create(struct mgr *m, const char *name, const char *snap, struct vs_err *err);
+/* The same, stateful when asked: with the running state (VMs only, running;
+ * ENOTSUP for containers).  Restoring it continues that state. */
+int mgr_snapshot_create_stateful(struct mgr *m, const char *name, const char *snap, bool stateful,
+				 struct vs_err *err);
 int mgr_snapshot_restore(struct mgr *m, const char *name, const char *snap, struct vs_err *err);
 int mgr_snapshot_delete(struct mgr *m, const char *name, const char *snap, struct vs_err *err);
 int mgr_snapshot_list(struct mgr *m, const char *name, struct json_object **list,

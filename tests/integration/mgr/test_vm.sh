@@ -6,9 +6,11 @@
 # memory change through the balloon (the guest's free memory drops; above
 # the maximum is refused), the CPU quota on the VMM's cgroup, pause/resume,
 # a disk snapshot restored after a change, a VM and a container on one NAT
-# network pinging each other by name, a `kill -9` of vesseld (the VM keeps
+# network pinging each other by name, a storage volume as a virtio-blk
+# disk mounted at its path, a `kill -9` of vesseld (the VM keeps
 # running, is adopted again, one VMM, exec works), an orphaned VMM (its row
-# gone) killed and removed at the next start, stop and delete, and the
+# gone) killed and removed at the next start, a VMM whose pidfile is lost
+# found by its command line and killed, stop and delete, and the
 # host's objects (cgroups, processes, TAPs, VM directories) equal before
 # and after.  SKIPs (77) without the guest images or /dev/net/tun.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,6 +75,9 @@ v exec v1 -- sh -c 'exit 7' >/dev/null 2>&1
 check "exec: exit status" test $? = 7
 check "exec: stdin and stderr" sh -c "[ \"\$(echo abc | v exec -i v1 -- sh -c 'cat; echo e >&2' 2>&1)\" = \"abc
 e\" ]"
+check "two execs at once (the agent takes one client: the second waits)" sh -c \
+	"v exec v1 -- sh -c 'sleep 1; echo a' >$T/exec-a & v exec v1 -- echo b >$T/exec-b; wait \$!; \
+	 [ \"\$(cat $T/exec-a)\" = a ] && [ \"\$(cat $T/exec-b)\" = b ]"
 check "the guest has 1 hart" sh -c "[ \"\$(v exec v1 -- grep -c ^processor /proc/cpuinfo)\" = 1 ]"
 check "the console log has the boot" grep -q "vessel-guest: userspace up" "$STATE/vms/$RID/console.log"
 
@@ -113,8 +118,25 @@ check "stop (clean)" v stop v1
 check "the guest powered off cleanly" grep -q "powering off (ctrl-alt-del)" "$STATE/vms/$RID/console.log"
 check "snapshot restore" v snapshot restore v1 s1
 check "snapshot delete (stopped)" v snapshot delete v1 s1
+check "a storage volume" v storage volume create vol1 --size 32MiB
+check "attached to the stopped VM at /data" v storage volume attach vol1 v1 /data
 check "start" v start v1
 check "the file is as in the snapshot" sh -c "[ \"\$(v exec v1 -- cat /root/f)\" = one ]"
+check "the volume is a virtio-blk disk mounted at /data" sh -c \
+	"v exec v1 -- grep -q '^/dev/vdb /data ext4' /proc/mounts"
+check "the volume is writable" v exec v1 -- sh -c 'echo vol >/data/x && sync && cat /data/x'
+
+# ---- a stateful snapshot: the guest's RAM (its /tmp is a tmpfs) comes back ----
+check "a file in the guest's RAM" v exec v1 -- sh -c 'echo A >/tmp/ram'
+check "snapshot create --stateful" v snapshot create v1 s2 --stateful
+check "change it" v exec v1 -- sh -c 'echo B >/tmp/ram'
+check "snapshot restore (stateful)" v snapshot restore v1 s2
+check "the VM runs again" test "$(status v1)" = Running
+check "the RAM file is as in the snapshot (not a boot)" \
+	sh -c "[ \"\$(v exec v1 -- cat /tmp/ram)\" = A ]"
+check "exec and the volume after it" v exec v1 -- cat /data/x
+check_fails "no stateful snapshot of a container" 'not supported' \
+	v snapshot create c1 s9 --stateful
 
 # ---- kill -9 of vesseld, adoption ----
 pid1=$(cat "$STATE/vms/$RID/vmm.pid")
@@ -140,14 +162,30 @@ check "the orphan's VMM is killed" wait_for "orphan gone" sh -c "! kill -0 $pid2
 check "the orphan's directory is removed" test ! -e "$STATE/vms/$RID2"
 check "v1 untouched" sh -c "v list --format csv | grep -E '^v1,VM,Running,[0-9a-f]+,$pid1,'"
 
+# ---- a VMM whose pidfile is lost (vesseld killed while starting it) ----
+check "launch v3" v launch vessel-guest v3 --vm
+RID3=$(runtime_id v3)
+pid3=$(cat "$STATE/vms/$RID3/vmm.pid")
+kill -9 "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=
+rm -f "$STATE/vms/$RID3/vmm.pid"
+start_daemon --vmm "$VMM" --guest-image "$G" || exit 1
+check "the VMM without a pidfile is found and killed" wait_for "v3's VMM gone" sh -c "! kill -0 $pid3"
+check "v3 is Stopped" test "$(status v3)" = Stopped
+check "delete v3" v delete v3
+
 # ---- stop, delete, leaks ----
-check "stop --force" v stop --force v1
+check "snapshot delete s2 (stopped)" sh -c "v stop --force v1 && v snapshot delete v1 s2 && v start v1"
+check_fails "no stateful snapshot of a stopped VM" 'needs it running' \
+	sh -c "v stop --force v1 && v snapshot create v1 s3 --stateful"
 check "status Stopped" test "$(status v1)" = Stopped
 check "delete v1 and c1" v delete --force v1 c1
 check "network delete n1" v network delete n1
+check "volume delete vol1" v storage volume delete vol1
 vm_objects >"$T/after"
 # the host-wide lists also show other tests' objects: compare ours
-mine() { grep -E "$RID|$RID2|$CID|^(tap|vmdir|vmm) " "$1"; }
+mine() { grep -E "$RID|$RID2|$RID3|$CID|^(tap|vmdir|vmm) " "$1"; }
 check "host objects equal before and after" diff <(mine "$T/before") <(mine "$T/after")
 check "nothing of ours is left" test -z "$(mine "$T/after")"
 finish
