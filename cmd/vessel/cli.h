@@ -96,6 +96,11 @@ int cmd_audit(struct cli *cli, int argc, char **argv);
 int cmd_top(struct cli *cli, int argc, char **argv);
 int cmd_advise(struct cli *cli, int argc, char **argv);
 void cli_print_usage_summary(struct cli *cli, const char *name);
+/* cmd_export.c */
+int cmd_export(struct cli *cli, int argc, char **argv);
+int cmd_import(struct cli *cli, int argc, char **argv);
+int cmd_copy(struct cli *cli, int argc, char **argv);
+int cmd_move(struct cli *cli, int argc, char **argv);
 /* The client for cli->remote (cmd_remote.c). */
 struct mgr_client *cli_remote_client(struct cli *cli, struct vs_err *err);
 

@@ -137,7 +137,7 @@ int cmd_console(struct cli *cli, int argc, char **argv)
 	}
 	if (show_log) {
 		fflush(stdout);
-		int r = mgr_client_download(c, path, 1, &err);
+		int r = mgr_client_download(c, path, 1, NULL, NULL, &err);
 		free(path);
 		return r < 0 ? cli_fail(&err) : 0;
 	}

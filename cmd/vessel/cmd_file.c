@@ -150,7 +150,7 @@ static int pull(struct cli *cli, int argc, char **argv)
 		return cli_fail(&err);
 	if (strcmp(argv[2], "-") == 0) {
 		fflush(stdout);
-		return mgr_client_download(c, path, 1, &err) < 0 ? cli_fail(&err) : 0;
+		return mgr_client_download(c, path, 1, NULL, NULL, &err) < 0 ? cli_fail(&err) : 0;
 	}
 	vs_cleanup_free char *local = strdup(argv[2]);
 	struct stat st;
@@ -177,7 +177,7 @@ static int pull(struct cli *cli, int argc, char **argv)
 		vs_syserrf(&err, errno, "%s", local);
 		return cli_fail(&err);
 	}
-	int r = mgr_client_download(c, path, fd, &err);
+	int r = mgr_client_download(c, path, fd, NULL, NULL, &err);
 	if (r == 0 && fchmod(fd, 0644 & ~(mode_t)0) < 0)
 		r = vs_syserrf(&err, errno, "%s", local);
 	if (close(fd) < 0 && r == 0)

@@ -83,7 +83,9 @@ struct req_ctx {
 	uint64_t upload_len;
 	void *stream_cls; /* api_response's, freed with the context */
 	void (*stream_cls_free)(void *cls);
-	unsigned refuse; /* HTTP status decided while reading the body */
+	struct mgr_op *stream_op; /* API_BODY_JSON_OR_STREAM: upload_fd is its pipe */
+	bool stream_gone;	  /* its reader stopped: the rest is discarded */
+	unsigned refuse;	  /* HTTP status decided while reading the body */
 	char refuse_msg[200];
 };
 
@@ -385,6 +387,7 @@ static void ctx_free(struct req_ctx *c)
 	}
 	free(c->upload_dir);
 	free(c->upload_path);
+	mgr_op_put(c->stream_op); /* its reader saw the end of the pipe above */
 	json_object_put(c->req.body);
 	free(c);
 }
@@ -519,7 +522,8 @@ static enum MHD_Result begin(struct listener *l, struct MHD_Connection *conn, co
 	}
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 	uint64_t declared = cl ? strtoull(cl, NULL, 10) : 0;
-	bool upload = c->route->body == API_BODY_JSON_OR_UPLOAD && is_upload(conn);
+	bool stream = c->route->body == API_BODY_JSON_OR_STREAM && is_upload(conn);
+	bool upload = (c->route->body == API_BODY_JSON_OR_UPLOAD && is_upload(conn)) || stream;
 	if (declared > (upload ? API_UPLOAD_MAX : API_BODY_MAX)) {
 		audit_request(api->m, c->req.identity, method, url, NULL, 0, 413);
 		free(c);
@@ -530,7 +534,14 @@ static enum MHD_Result begin(struct listener *l, struct MHD_Connection *conn, co
 		free(c);
 		return refuse(conn, 400, "this request takes no body");
 	}
-	if (upload) {
+	if (stream) {
+		struct vs_err err = VS_ERR_INIT;
+		if (api_stream_begin(&c->req, &c->upload_fd, &c->stream_op, &err) < 0) {
+			unsigned st = err.code == EINVAL ? 400 : err.code == EEXIST ? 409 : 500;
+			ctx_free(c);
+			return refuse(conn, st, err.msg);
+		}
+	} else if (upload) {
 		struct vs_err err = VS_ERR_INIT;
 		c->upload_dir = mgr_image_tmpdir(mgr_get_images(api->m), &err);
 		if (!c->upload_dir || asprintf(&c->upload_path, "%s/upload", c->upload_dir) < 0 ||
@@ -553,6 +564,11 @@ static void body_chunk(struct req_ctx *c, const char *data, size_t n)
 		if (c->upload_len > API_UPLOAD_MAX) {
 			c->refuse = 413;
 			snprintf(c->refuse_msg, sizeof(c->refuse_msg), "upload too large");
+		} else if (c->stream_op) {
+			/* a reader that stopped (a refused file) has its reason in the
+			 * operation: the rest of the body is read and dropped */
+			if (!c->stream_gone && vs_write_full(c->upload_fd, data, n) < 0)
+				c->stream_gone = true;
 		} else if (vs_write_full(c->upload_fd, data, n) < 0) {
 			c->refuse = 500;
 			snprintf(c->refuse_msg, sizeof(c->refuse_msg), "cannot store the upload");
@@ -620,6 +636,12 @@ static int parse_json_body(const char *buf, size_t len, struct json_object **out
 
 static int parse_body(struct req_ctx *c, struct vs_err *err)
 {
+	if (c->stream_op) {
+		close(c->upload_fd); /* the end of the file for its reader */
+		c->upload_fd = -1;
+		c->req.stream_op = c->stream_op;
+		return 0;
+	}
 	if (c->upload_fd >= 0) {
 		close(c->upload_fd);
 		c->upload_fd = -1;

@@ -241,6 +241,10 @@ void api_post_instances(struct api_request *req, struct api_response *res)
 	vs_cleanup_free struct mgr_config_entry *cfg = NULL;
 	size_t ncfg = 0;
 	struct json_object *cfgo = NULL;
+	if (req->stream_op) { /* an export file, already read by its import (api_export.c) */
+		api_async(res, req->stream_op);
+		return;
+	}
 	if (api_json_keys(b, "request", keys, &err) < 0 ||
 	    api_json_string(b, "name", &name, &err) < 0 ||
 	    api_json_string(b, "type", &type, &err) < 0 ||

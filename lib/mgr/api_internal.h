@@ -26,6 +26,7 @@ struct api_request {
 	char params[API_PARAMS_MAX][256]; /* {name} segments of the path */
 	struct json_object *body;	  /* parsed JSON body, or NULL */
 	const char *upload_path;	  /* raw upload saved to this file, or NULL */
+	struct mgr_op *stream_op;	  /* API_BODY_JSON_OR_STREAM: the work the body went to */
 	const char *query;		  /* without HTTP (mgr_api_dispatch): "a=1&b=2" */
 	uid_t uid;			  /* unix socket callers; (uid_t)-1 over TLS */
 	gid_t gid;
@@ -49,6 +50,9 @@ enum api_body {
 	API_BODY_NONE,
 	API_BODY_JSON,
 	API_BODY_JSON_OR_UPLOAD,
+	/* JSON, or an application/octet-stream body piped as it arrives into
+	 * work started before it (api_stream_begin): an instance import */
+	API_BODY_JSON_OR_STREAM,
 };
 
 struct api_route {
@@ -163,5 +167,14 @@ void api_get_instance_usage(struct api_request *req, struct api_response *res);
 void api_get_metrics(struct api_request *req, struct api_response *res);
 void api_get_advice(struct api_request *req, struct api_response *res);
 void api_post_instance_advice_apply(struct api_request *req, struct api_response *res);
+/* api_export.c */
+void api_get_instance_export(struct api_request *req, struct api_response *res);
+/*
+ * A streamed body (API_BODY_JSON_OR_STREAM): start the work that reads it
+ * (an instance import) before the body arrives; *wfd gets the pipe the body
+ * is written to, *op the operation (a reference).  0, or -errno with err
+ * (refused before the body is read).
+ */
+int api_stream_begin(struct api_request *req, int *wfd, struct mgr_op **op, struct vs_err *err);
 
 #endif

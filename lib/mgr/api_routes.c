@@ -8,7 +8,7 @@
 const struct api_route api_routes[] = {
 	{ "GET", "/1.0", api_get_root, API_BODY_NONE },
 	{ "GET", "/1.0/instances", api_get_instances, API_BODY_NONE },
-	{ "POST", "/1.0/instances", api_post_instances, API_BODY_JSON },
+	{ "POST", "/1.0/instances", api_post_instances, API_BODY_JSON_OR_STREAM },
 	{ "GET", "/1.0/instances/{}", api_get_instance, API_BODY_NONE },
 	{ "PUT", "/1.0/instances/{}", api_put_instance, API_BODY_JSON },
 	{ "PATCH", "/1.0/instances/{}", api_patch_instance, API_BODY_JSON },
@@ -68,6 +68,7 @@ const struct api_route api_routes[] = {
 	{ "GET", "/1.0/metrics", api_get_metrics, API_BODY_NONE },
 	{ "GET", "/1.0/advice", api_get_advice, API_BODY_NONE },
 	{ "POST", "/1.0/instances/{}/advice/apply", api_post_instance_advice_apply, API_BODY_JSON },
+	{ "GET", "/1.0/instances/{}/export", api_get_instance_export, API_BODY_NONE },
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -29,6 +29,9 @@ struct mgr_client {
 	const char *where; /* for messages */
 	void (*progress)(void *opaque, struct json_object *metadata);
 	void *progress_opaque;
+	/* an upload read by a callback (mgr_client_upload_fd) */
+	size_t (*read_cb)(char *ptr, size_t size, size_t nmemb, void *userdata);
+	void *read_data;
 };
 
 void mgr_client_set_progress(struct mgr_client *c,
@@ -255,7 +258,12 @@ static int exchange(struct mgr_client *c, const char *method, const char *path, 
 	struct curl_slist *hl = NULL;
 	if (upload) {
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(h, CURLOPT_READDATA, upload);
+		if (c->read_cb) {
+			curl_easy_setopt(h, CURLOPT_READFUNCTION, c->read_cb);
+			curl_easy_setopt(h, CURLOPT_READDATA, c->read_data);
+		} else {
+			curl_easy_setopt(h, CURLOPT_READDATA, upload);
+		}
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, upload_len);
 		hl = curl_slist_append(hl, "Content-Type: application/octet-stream");
 		hl = curl_slist_append(hl, "Expect:");
@@ -442,20 +450,135 @@ int mgr_client_stream(struct mgr_client *c, const char *path,
 	return r;
 }
 
-int mgr_client_download(struct mgr_client *c, const char *path, int fd, struct vs_err *err)
+struct download {
+	CURL *h;
+	int fd;
+	long status;
+	struct buf err_body; /* the envelope of a refusal */
+	uint64_t bytes;
+	void (*progress)(void *opaque, uint64_t bytes);
+	void *opaque;
+	int werrno;
+};
+
+static size_t on_download(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	struct buf b = { .out_fd = fd, .h = c->curl };
+	struct download *d = userdata;
+	size_t n = size * nmemb;
+	if (!d->status)
+		curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, &d->status);
+	if (d->status != 200)
+		return on_data(ptr, size, nmemb, &d->err_body);
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(d->fd, ptr + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			d->werrno = w < 0 ? errno : EIO;
+			return 0;
+		}
+		off += (size_t)w;
+	}
+	d->bytes += n;
+	if (d->progress)
+		d->progress(d->opaque, d->bytes);
+	return n;
+}
+
+int mgr_client_download(struct mgr_client *c, const char *path, int fd,
+			void (*progress)(void *opaque, uint64_t bytes), void *opaque,
+			struct vs_err *err)
+{
+	struct download d = { .h = c->curl, .fd = fd, .progress = progress, .opaque = opaque };
+	struct buf unused = { 0 };
 	long status = 0;
-	int r = exchange(c, "GET", path, NULL, 0, NULL, 0, NULL, &b, &status, err);
-	if (r < 0 && b.to_fd)
-		r = vs_syserrf(err, errno ? errno : EIO, "write the download");
-	if (r == 0 && status != 200) {
+	/* exchange() installs on_data; ours replaces it through the prepared handle */
+	CURL *h = c->curl;
+	curl_easy_reset(h);
+	char url[2048];
+	if (c->url) {
+		snprintf(url, sizeof(url), "%s%s", c->url, path);
+		curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert);
+		curl_easy_setopt(h, CURLOPT_SSLKEY, c->key);
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->server_cert);
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else {
+		snprintf(url, sizeof(url), "http://vessel%s", path);
+		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_download);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	CURLcode rc = curl_easy_perform(h);
+	free(unused.data);
+	int r = 0;
+	if (!d.status)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &d.status);
+	status = d.status;
+	if (rc == CURLE_COULDNT_CONNECT)
+		r = vs_errf(err, ECONNREFUSED, "cannot reach vesseld at %s", c->where);
+	else if (d.werrno)
+		r = vs_syserrf(err, d.werrno, "write the download");
+	else if (status && status != 200) {
 		struct json_object *env = NULL;
-		r = envelope(&b, status, &env, err);
+		r = envelope(&d.err_body, status, &env, err);
 		json_object_put(env);
 		if (r == 0)
 			r = vs_errf(err, EIO, "vesseld answered %ld", status);
+	} else if (rc != CURLE_OK)
+		r = vs_errf(err, EIO, "download from vesseld failed after %llu bytes: %s",
+			    (unsigned long long)d.bytes, curl_easy_strerror(rc));
+	free(d.err_body.data);
+	return r;
+}
+
+struct upload_src {
+	int fd;
+	uint64_t bytes;
+	void (*progress)(void *opaque, uint64_t bytes);
+	void *opaque;
+};
+
+static size_t on_upload_read(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct upload_src *u = userdata;
+	for (;;) {
+		ssize_t n = read(u->fd, ptr, size * nmemb);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return CURL_READFUNC_ABORT;
+		u->bytes += (uint64_t)n;
+		if (u->progress && n > 0)
+			u->progress(u->opaque, u->bytes);
+		return (size_t)n;
 	}
+}
+
+int mgr_client_upload_fd(struct mgr_client *c, const char *path, int fd, const char *const *headers,
+			 void (*progress)(void *opaque, uint64_t bytes), void *opaque,
+			 struct json_object **metadata, struct vs_err *err)
+{
+	struct upload_src u = { .fd = fd, .progress = progress, .opaque = opaque };
+	/* exchange() with a FILE* reads through fread; a read callback instead */
+	const char *extra[34];
+	size_t n = 0;
+	extra[n++] = "Transfer-Encoding: chunked";
+	for (size_t i = 0; headers && headers[i] && n < 33; i++)
+		extra[n++] = headers[i];
+	extra[n] = NULL;
+	struct buf b = { 0 };
+	long status = 0;
+	c->read_cb = on_upload_read;
+	c->read_data = &u;
+	int r = exchange(c, "POST", path, NULL, 0, (FILE *)1, -1, extra, &b, &status, err);
+	c->read_cb = NULL;
+	c->read_data = NULL;
+	if (r == 0)
+		r = finish(c, &b, status, metadata, err);
 	free(b.data);
 	return r;
 }

@@ -386,6 +386,12 @@ static int api_call(struct mgr *m, const struct mgr_instance *inst, const char *
 	return r;
 }
 
+int mgr_vm_api_call(struct mgr *m, const struct mgr_instance *inst, const char *method,
+		    const char *path, const char *body, struct vs_err *err)
+{
+	return api_call(m, inst, method, path, body, NULL, err);
+}
+
 /* ---- boot parameters ---- */
 
 struct boot {

@@ -48,6 +48,9 @@ int mgr_ct_console_spawn(const char *dir, char *setup_path, size_t setup_len, st
 void mgr_ct_console_stop(const char *dir);
 int mgr_ct_console_connect(const char *dir, const char *name, int *fd, struct vs_err *err);
 
+/* A request to a running VM's vessel-vmm control API (driver_vm.c). */
+int mgr_vm_api_call(struct mgr *m, const struct mgr_instance *inst, const char *method,
+		    const char *path, const char *body, struct vs_err *err);
 /* Emit a lifecycle event ("instance-started", ...) for an instance. */
 void mgr_emit_lifecycle(struct mgr *m, const char *action, const char *name);
 

@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "vessel/core/err.h"
 
@@ -39,6 +40,19 @@ int mgr_client_do(struct mgr_client *c, const char *method, const char *path,
 int mgr_client_upload(struct mgr_client *c, const char *path, const char *file,
 		      const char *const *headers, struct json_object **metadata,
 		      struct vs_err *err);
+/*
+ * GET path's body (a file, not an envelope) into fd; an error envelope
+ * (status other than 200) becomes err, as does a transfer cut short.
+ * progress (may be NULL) is told the bytes received so far.
+ */
+int mgr_client_download(struct mgr_client *c, const char *path, int fd,
+			void (*progress)(void *opaque, uint64_t bytes), void *opaque,
+			struct vs_err *err);
+/* POST the bytes read from fd (to its end; chunked) like mgr_client_upload;
+ * progress (may be NULL) is told the bytes sent so far. */
+int mgr_client_upload_fd(struct mgr_client *c, const char *path, int fd, const char *const *headers,
+			 void (*progress)(void *opaque, uint64_t bytes), void *opaque,
+			 struct json_object **metadata, struct vs_err *err);
 /* GET a stream of JSON lines; on_line returns non-zero to stop. */
 int mgr_client_stream(struct mgr_client *c, const char *path,
 		      int (*on_line)(const char *line, void *opaque), void *opaque,
@@ -48,8 +62,6 @@ int mgr_client_stream(struct mgr_client *c, const char *path,
  * none, the default). */
 void mgr_client_set_progress(struct mgr_client *c,
 			     void (*fn)(void *opaque, struct json_object *metadata), void *opaque);
-/* GET path's bytes into fd (a non-200 answer is the error). */
-int mgr_client_download(struct mgr_client *c, const char *path, int fd, struct vs_err *err);
 /* GET path upgraded to PROTOCOL (101): *fd the raw stream.  Local socket only. */
 int mgr_client_upgrade(struct mgr_client *c, const char *path, const char *protocol, int *fd,
 		       struct vs_err *err);

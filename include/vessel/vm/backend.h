@@ -57,7 +57,31 @@ struct vm_block_backend {
 	const struct vm_block_backend_ops *ops;
 	uint64_t size; /* bytes */
 	bool readonly;
+	/*
+	 * Dirty tracking (live migration with disk copy): while non-NULL, every
+	 * write, discard and write-zeroes sets the bits of the
+	 * VM_BLOCK_DIRTY_CHUNK chunks it touches.  Set and cleared at a safe
+	 * point with the disk drained; bits are set atomically from the I/O
+	 * thread and taken by the migration thread.
+	 */
+	uint64_t *dirty;
 };
+
+#define VM_BLOCK_DIRTY_SHIFT 16 /* 64 KiB chunks */
+#define VM_BLOCK_DIRTY_CHUNK (1ull << VM_BLOCK_DIRTY_SHIFT)
+
+static inline void vm_block_backend_mark_dirty(struct vm_block_backend *be, uint64_t offset,
+					       uint64_t len)
+{
+	uint64_t *d = __atomic_load_n(&be->dirty, __ATOMIC_ACQUIRE);
+	if (!d || !len || offset >= be->size)
+		return;
+	if (len > be->size - offset)
+		len = be->size - offset;
+	for (uint64_t c = offset >> VM_BLOCK_DIRTY_SHIFT;
+	     c <= (offset + len - 1) >> VM_BLOCK_DIRTY_SHIFT; c++)
+		__atomic_fetch_or(&d[c / 64], 1ull << (c % 64), __ATOMIC_RELAXED);
+}
 
 /*
  * A disk image (lib/disk: qcow2 or raw) as a block backend.  format is

@@ -9,7 +9,8 @@
  * dirty pages and the device state, and exits once the destination
  * confirmed it runs.  The destination (--incoming) assembles the stream
  * into a snapshot file in a memfd and restores it with the same validation
- * as --restore.  Disks are shared (same paths on both sides).  Any failure
+ * as --restore.  Disks are shared (same paths on both sides), or copied
+ * along with their writes tracked (vm_migration_start_disks).  Any failure
  * on the source side resumes the guest as it was.
  */
 #ifndef VESSEL_VM_MIGRATE_H
@@ -33,8 +34,9 @@ struct vm_migration_status {
 	enum vm_migration_state state;
 	unsigned rounds;
 	uint64_t pages_sent, bytes_sent;
-	uint64_t dirty_pages;  /* left after the last round */
-	unsigned throttle_pct; /* share of time the harts are held back */
+	uint64_t disk_bytes_sent; /* disk copy: disk data sent */
+	uint64_t dirty_pages;	  /* left after the last round */
+	unsigned throttle_pct;	  /* share of time the harts are held back */
 	double total_ms, downtime_ms;
 	char error[VS_ERR_MSG_MAX];
 };
@@ -48,6 +50,13 @@ struct vm_migration;
  * (VM_EXIT_POWEROFF: vessel-vmm exits with status 0).
  */
 struct vm_migration *vm_migration_start(struct virt_board *b, const char *uri, struct vs_err *err);
+/*
+ * The same; with copy_disks the disks' contents go along (no shared
+ * storage): the destination must be given one --disk PATH per disk, files
+ * that do not exist yet, which it creates with the source's sizes.
+ */
+struct vm_migration *vm_migration_start_disks(struct virt_board *b, const char *uri,
+					      bool copy_disks, struct vs_err *err);
 /* Progress or result (thread-safe). */
 void vm_migration_status(struct vm_migration *mig, struct vm_migration_status *out);
 /* Wait for the thread and free (the API's teardown). */

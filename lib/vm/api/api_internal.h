@@ -60,7 +60,8 @@ struct api_request {
 			const char *path; /* inside body */
 			int kind;	  /* enum vm_snap_kind */
 			bool no_disks;
-			bool savevm; /* path is the tag */
+			bool savevm;	 /* path is the tag */
+			bool copy_disks; /* migrate: "disks":"copy" */
 		} snapshot;
 	} u;
 };

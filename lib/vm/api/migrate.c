@@ -28,12 +28,8 @@ int api_migrate_parse(struct api_request *req, struct vs_err *err)
 	if (json_object_object_get_ex(req->body, "disks", &v)) {
 		const char *d =
 		    json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
-		if (strcmp(d, "copy") == 0)
-			return vs_errf(
-			    err, EINVAL,
-			    "disks \"copy\" is not supported by this build: disks must be "
-			    "shared (same path on both sides)");
-		if (strcmp(d, "shared") != 0)
+		req->u.snapshot.copy_disks = strcmp(d, "copy") == 0;
+		if (strcmp(d, "shared") != 0 && strcmp(d, "copy") != 0)
 			return vs_errf(err, EINVAL, "field 'disks' must be \"shared\" or \"copy\"");
 	}
 	if (strncmp(req->u.snapshot.path, "unix:", 5) != 0 &&
@@ -64,6 +60,8 @@ static struct json_object *status_json(void)
 	json_object_object_add(j, "pages_sent", json_object_new_int64((int64_t)st.pages_sent));
 	json_object_object_add(j, "bytes_sent", json_object_new_int64((int64_t)st.bytes_sent));
 	json_object_object_add(j, "dirty_pages", json_object_new_int64((int64_t)st.dirty_pages));
+	json_object_object_add(j, "disk_bytes_sent",
+			       json_object_new_int64((int64_t)st.disk_bytes_sent));
 	json_object_object_add(j, "throttle_percent", json_object_new_int((int)st.throttle_pct));
 	bool done = st.state == VM_MIGRATION_COMPLETED || st.state == VM_MIGRATION_FAILED;
 	json_object_object_add(j, "total_ms", done ? json_object_new_double(st.total_ms) : NULL);
@@ -100,7 +98,8 @@ void api_migrate_start(struct vm_api *api, struct api_request *req, struct api_r
 		vm_migration_free(mig_current);
 		mig_current = NULL;
 	}
-	mig_current = vm_migration_start(api->board, req->u.snapshot.path, &err);
+	mig_current = vm_migration_start_disks(api->board, req->u.snapshot.path,
+					       req->u.snapshot.copy_disks, &err);
 	if (!mig_current) {
 		pthread_mutex_unlock(&mig_lock);
 		api_respond_error(resp, 400, "%s", err.msg);

@@ -31,6 +31,10 @@ static int image_preadv(struct vm_block_backend *be, const struct iovec *iov, in
 static int image_pwritev(struct vm_block_backend *be, const struct iovec *iov, int iovcnt,
 			 uint64_t offset, struct vs_err *err)
 {
+	uint64_t len = 0;
+	for (int i = 0; i < iovcnt; i++)
+		len += iov[i].iov_len;
+	vm_block_backend_mark_dirty(be, offset, len);
 	return disk_image_pwritev(image_of(be), iov, iovcnt, offset, err);
 }
 
@@ -42,12 +46,14 @@ static int image_flush(struct vm_block_backend *be, struct vs_err *err)
 static int image_discard(struct vm_block_backend *be, uint64_t offset, uint64_t len,
 			 struct vs_err *err)
 {
+	vm_block_backend_mark_dirty(be, offset, len);
 	return disk_image_discard(image_of(be), offset, len, err);
 }
 
 static int image_write_zeroes(struct vm_block_backend *be, uint64_t offset, uint64_t len,
 			      struct vs_err *err)
 {
+	vm_block_backend_mark_dirty(be, offset, len);
 	return disk_image_write_zeroes(image_of(be), offset, len, err);
 }
 

@@ -7,7 +7,10 @@
  *   PAGES  count pages from page `first`, 4096 * count bytes follow;
  *   STATE  `first` bytes follow: the head of a snapshot file (header,
  *          sections, RAM section, END) whose RAM lies at the data offset;
- *   DONE   end of stream.
+ *   DONE   end of stream;
+ * and with disk copy ("disks":"copy"):
+ *   DISKS  count disks, count u64 virtual sizes follow (right after hello);
+ *   DISK   disk `count`, bytes from offset `first`: u64 length, the bytes.
  * The destination answers one byte after DONE: 'K' (running) or 'E'
  * followed by a message.  It writes pages straight into a memfd laid out as
  * a snapshot file (RAM at the data offset) and the state at offset 0, then
@@ -26,6 +29,14 @@
  *      raise a throttle: the migration thread holds the harts at safe
  *      points for a growing share of time (up to 90 %);
  *   4. paused: last dirty pages, disks flushed, state, DONE; wait for 'K'.
+ * With disk copy, the disks' chunks (64 KiB) go along: step 1 also turns
+ * on the block backends' write tracking (backend.h), step 2 sends every
+ * non-zero chunk, every round (and the paused step 4, before the state)
+ * sends the chunks written since.  Disk data is read at safe points with
+ * the disks drained (a backend is used by one thread at a time), at most
+ * MIG_DISK_BATCH per stop.  The destination creates its disks (the paths
+ * of its own --disk options, which must not exist) and writes the chunks
+ * into them; a failed stream removes them again.
  * Success: the source exits (status 0).  Any failure - connect, send,
  * destination error or death, timeout - resumes the guest (if paused) and
  * reports the error in GET /migrate; the guest never notices.
@@ -47,6 +58,8 @@
 #include "vessel/core/cleanup.h"
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
+#include "vessel/disk/manage.h"
+#include "vessel/vm/backend.h"
 #include "vessel/vm/cpu.h"
 #include "vessel/vm/migrate.h"
 #include "vessel/vm/snapshot.h"
@@ -56,7 +69,10 @@
 #define MIG_PAGES	   1
 #define MIG_STATE	   2
 #define MIG_DONE	   3
-#define MIG_BATCH	   256 /* pages per PAGES message */
+#define MIG_DISKS	   4
+#define MIG_DISK	   5
+#define MIG_DISK_BATCH	   (4u << 20) /* disk bytes read per safe point */
+#define MIG_BATCH	   256	      /* pages per PAGES message */
 #define MIG_MAX_ROUNDS	   30
 #define MIG_DOWNTIME_MS	   20
 #define MIG_DATA_OFFSET	   (4ULL << 20) /* room for the state head */
@@ -77,6 +93,21 @@ struct vm_migration {
 	uint64_t *dirty;  /* copy of the CPU's bitmap for one round */
 	uint8_t *touched; /* round 0: pages ever touched (NULL: all) */
 	unsigned throttle_pct;
+	/* disk copy */
+	bool copy_disks, tracking;
+	unsigned ndisks;
+	struct mig_disk {
+		struct vm_block_backend *be;
+		uint64_t nchunks;
+		uint64_t *live;	   /* the backend's bitmap (set by its writes) */
+		uint64_t *pending; /* taken, not sent yet */
+	} disks[VIRT_MAX_DISKS];
+	uint8_t *dbuf; /* MIG_DISK_BATCH */
+	struct disk_read {
+		struct mig_disk *d;
+		uint64_t offset, len;
+		int r;
+	} rd;
 };
 
 /* ---- connections ---------------------------------------------------------- */
@@ -265,6 +296,167 @@ static int take_dirty(struct vm_machine *m, void *opaque)
 		return -EINVAL;
 	memcpy(mig->dirty, d, (mig->npages + 63) / 64 * 8);
 	rv_core_dirty_clear(core);
+	for (unsigned i = 0; mig->tracking && i < mig->ndisks; i++) {
+		struct mig_disk *dk = &mig->disks[i];
+		for (uint64_t w = 0; w < (dk->nchunks + 63) / 64; w++)
+			dk->pending[w] |= __atomic_exchange_n(&dk->live[w], 0, __ATOMIC_ACQ_REL);
+	}
+	return 0;
+}
+
+/* ---- disk copy (source) ---- */
+
+/* At a safe point: the writable disks, their writes tracked from now on. */
+static int disks_track_on(struct vm_machine *m, void *opaque)
+{
+	struct vm_migration *mig = opaque;
+	struct virt_board_parts p;
+	virt_board_parts(mig->b, &p); /* drained */
+	for (unsigned i = 0; i < p.nvirtio && mig->ndisks < VIRT_MAX_DISKS; i++) {
+		struct vm_block_backend *be = virtio_blk_backend(p.virtio[i]);
+		if (!be)
+			continue;
+		struct mig_disk *dk = &mig->disks[mig->ndisks];
+		dk->be = be;
+		dk->nchunks = (be->size + VM_BLOCK_DIRTY_CHUNK - 1) >> VM_BLOCK_DIRTY_SHIFT;
+		dk->live = calloc((dk->nchunks + 63) / 64 + 1, 8);
+		dk->pending = calloc((dk->nchunks + 63) / 64 + 1, 8);
+		if (!dk->live || !dk->pending) {
+			free(dk->live);
+			free(dk->pending);
+			return -ENOMEM;
+		}
+		mig->ndisks++;
+	}
+	for (unsigned i = 0; i < mig->ndisks; i++)
+		__atomic_store_n(&mig->disks[i].be->dirty, mig->disks[i].live, __ATOMIC_RELEASE);
+	mig->tracking = true;
+	return 0;
+}
+
+static int disks_track_off(struct vm_machine *m, void *opaque)
+{
+	struct vm_migration *mig = opaque;
+	struct virt_board_parts p;
+	virt_board_parts(mig->b, &p); /* drained: no write looks at the bitmaps */
+	for (unsigned i = 0; i < mig->ndisks; i++)
+		__atomic_store_n(&mig->disks[i].be->dirty, NULL, __ATOMIC_RELEASE);
+	mig->tracking = false;
+	return 0;
+}
+
+static void disks_free(struct vm_migration *mig)
+{
+	for (unsigned i = 0; i < mig->ndisks; i++) {
+		free(mig->disks[i].live);
+		free(mig->disks[i].pending);
+	}
+	mig->ndisks = 0;
+	free(mig->dbuf);
+	mig->dbuf = NULL;
+}
+
+/* At a safe point, disks drained: read mig->rd into mig->dbuf. */
+static int disk_read_cb(struct vm_machine *m, void *opaque)
+{
+	struct vm_migration *mig = opaque;
+	struct virt_board_parts p;
+	virt_board_parts(mig->b, &p);
+	struct iovec iov = { mig->dbuf, mig->rd.len };
+	struct vs_err e = VS_ERR_INIT;
+	mig->rd.r = mig->rd.d->be->ops->preadv(mig->rd.d->be, &iov, 1, mig->rd.offset, &e);
+	return 0;
+}
+
+static void add_disk_sent(struct vm_migration_status *st, void *arg)
+{
+	uint64_t n = *(uint64_t *)arg;
+	st->disk_bytes_sent += n;
+	st->bytes_sent += n + sizeof(struct mig_msg) + 8;
+}
+
+static bool chunk_zero(const uint8_t *p, uint64_t len)
+{
+	const uint64_t *q = (const uint64_t *)p;
+	for (uint64_t i = 0; i < len / 8; i++)
+		if (q[i])
+			return false;
+	return true;
+}
+
+static int send_disk_range(struct vm_migration *mig, unsigned idx, uint64_t off, uint64_t len,
+			   struct vs_err *err)
+{
+	struct mig_msg h = { MIG_DISK, idx, off };
+	uint64_t l = len;
+	int r = send_all(mig->fd, &h, sizeof(h), err);
+	if (r == 0)
+		r = send_all(mig->fd, &l, 8, err);
+	if (r == 0)
+		r = send_all(mig->fd, mig->dbuf + (off - mig->rd.offset), len, err);
+	if (r == 0)
+		mig_set(mig, add_disk_sent, &l);
+	return r;
+}
+
+/*
+ * Send disk idx's chunks: those set in its pending bitmap (cleared as they
+ * go), or with all, every chunk that is not zeros (round 0).
+ */
+static int send_disk(struct vm_migration *mig, unsigned idx, bool all, struct vs_err *err)
+{
+	struct mig_disk *dk = &mig->disks[idx];
+	const uint64_t per = MIG_DISK_BATCH >> VM_BLOCK_DIRTY_SHIFT;
+#define WANT(c) (all || ((dk->pending[(c) / 64] >> ((c) % 64)) & 1))
+	for (uint64_t c = 0; c < dk->nchunks;) {
+		if (!WANT(c)) {
+			c++;
+			continue;
+		}
+		uint64_t e = c + 1;
+		while (e < dk->nchunks && e - c < per && WANT(e))
+			e++;
+		for (uint64_t k = c; !all && k < e; k++)
+			dk->pending[k / 64] &= ~(1ull << (k % 64));
+		uint64_t off = c << VM_BLOCK_DIRTY_SHIFT;
+		uint64_t len = (e << VM_BLOCK_DIRTY_SHIFT) - off;
+		if (off + len > dk->be->size)
+			len = dk->be->size - off;
+		mig->rd = (struct disk_read){ dk, off, len, 0 };
+		int r = vm_machine_run_at_safepoint(mig->m, disk_read_cb, mig);
+		if (r < 0 || mig->rd.r < 0)
+			return vs_errf(err, EIO, "migration: cannot read disk %u at %" PRIu64, idx,
+				       off);
+		/* send runs of chunks (round 0: of non-zero chunks) */
+		uint64_t run = off, pos = off;
+		while (pos < off + len) {
+			uint64_t n = VM_BLOCK_DIRTY_CHUNK;
+			if (pos + n > off + len)
+				n = off + len - pos;
+			bool skip = all && chunk_zero(mig->dbuf + (pos - off), n);
+			if (skip) {
+				if (pos > run &&
+				    (r = send_disk_range(mig, idx, run, pos - run, err)) < 0)
+					return r;
+				run = pos + n;
+			}
+			pos += n;
+		}
+		if (pos > run && (r = send_disk_range(mig, idx, run, pos - run, err)) < 0)
+			return r;
+		c = e;
+	}
+#undef WANT
+	return 0;
+}
+
+static int send_disks(struct vm_migration *mig, bool all, struct vs_err *err)
+{
+	for (unsigned i = 0; i < mig->ndisks; i++) {
+		int r = send_disk(mig, i, all, err);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -373,6 +565,23 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 		return r;
 	if ((r = vm_machine_run_at_safepoint(mig->m, start_tracking, mig)) < 0)
 		return vs_errf(err, -r, "migration: cannot track dirty pages");
+	if (mig->copy_disks) {
+		if (!(mig->dbuf = malloc(MIG_DISK_BATCH)))
+			return vs_errf(err, ENOMEM, "migration: out of memory");
+		if ((r = vm_machine_run_at_safepoint(mig->m, disks_track_on, mig)) < 0)
+			return vs_errf(err, -r, "migration: cannot track disk writes");
+		struct mig_msg h = { MIG_DISKS, mig->ndisks, 0 };
+		if ((r = send_all(mig->fd, &h, sizeof(h), err)) < 0)
+			return r;
+		for (unsigned i = 0; i < mig->ndisks; i++) {
+			uint64_t size = mig->disks[i].be->size;
+			if ((r = send_all(mig->fd, &size, 8, err)) < 0)
+				return r;
+		}
+		/* disk round 0: every non-zero chunk (writes meanwhile are tracked) */
+		if ((r = send_disks(mig, true, err)) < 0)
+			return r;
+	}
 	/* Round 0: all of RAM (pages never touched are known zeros). */
 	uint64_t t = vs_now_ns();
 	if (virt_snapshot_ram_anonymous(mig->b))
@@ -410,6 +619,8 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 		prev_dirty = dirty;
 		if ((r = send_pages(mig, mig->dirty, err)) < 0)
 			return r;
+		if ((r = send_disks(mig, false, err)) < 0)
+			return r;
 	}
 	/* The pages of the last peek are still to send; pause and add the rest. */
 	vs_cleanup_free uint64_t *pending = malloc((mig->npages + 63) / 64 * 8);
@@ -422,6 +633,8 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 	for (uint64_t i = 0; i < (mig->npages + 63) / 64; i++)
 		pending[i] |= mig->dirty[i];
 	if ((r = send_pages(mig, pending, err)) < 0)
+		return r;
+	if ((r = send_disks(mig, false, err)) < 0) /* paused: the last writes */
 		return r;
 	struct final_ctx f = { .mig = mig, .err = VS_ERR_INIT };
 	f.memfd = memfd_create("vessel-migration-state", MFD_CLOEXEC);
@@ -451,6 +664,20 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 	return 0;
 }
 
+/* A send failed: the destination may have said why before it hung up. */
+static void peer_reason(int fd, struct vs_err *err)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	if (poll(&pfd, 1, 200) != 1)
+		return;
+	char msg[220];
+	ssize_t n = recv(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT);
+	if (n < 2 || msg[0] != 'E')
+		return;
+	msg[n] = 0;
+	vs_errf(err, EIO, "migration: the destination refused the VM: %s", msg + 1);
+}
+
 static void set_final(struct vm_migration_status *st, void *arg)
 {
 	*st = *(struct vm_migration_status *)arg;
@@ -463,6 +690,12 @@ static void *migrate_thread(void *opaque)
 	struct vs_err err = VS_ERR_INIT;
 	double downtime = 0;
 	int r = migrate_run(mig, &downtime, &err);
+	if (r < 0 && mig->fd >= 0)
+		peer_reason(mig->fd, &err);
+	if (mig->tracking)
+		vm_machine_run_at_safepoint(mig->m, disks_track_off, mig);
+	if (!mig->tracking) /* else the backends may still write the bitmaps: kept */
+		disks_free(mig);
 	struct vm_migration_status st;
 	vm_migration_status(mig, &st);
 	st.total_ms = (vs_now_ns() - t0) / 1e6;
@@ -492,6 +725,12 @@ static void *migrate_thread(void *opaque)
 
 struct vm_migration *vm_migration_start(struct virt_board *b, const char *uri, struct vs_err *err)
 {
+	return vm_migration_start_disks(b, uri, false, err);
+}
+
+struct vm_migration *vm_migration_start_disks(struct virt_board *b, const char *uri,
+					      bool copy_disks, struct vs_err *err)
+{
 	if (strncmp(uri, "unix:", 5) != 0 && strncmp(uri, "tcp:", 4) != 0) {
 		vs_errf(err, EINVAL, "migration URI %s: expected unix:PATH or tcp:HOST:PORT", uri);
 		return NULL;
@@ -508,6 +747,7 @@ struct vm_migration *vm_migration_start(struct virt_board *b, const char *uri, s
 	mig->b = b;
 	mig->m = virt_board_machine(b);
 	mig->fd = -1;
+	mig->copy_disks = copy_disks;
 	snprintf(mig->uri, sizeof(mig->uri), "%s", uri);
 	mig->npages = virt_board_config(b)->ram_size / PAGE;
 	mig->sent = calloc((mig->npages + 63) / 64, 8);
@@ -553,9 +793,95 @@ static void refuse(int fd, const char *msg)
 	send_all(fd, buf, (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1), &ignore);
 }
 
-/* Receive the stream into memfd (a snapshot file); 0 at DONE. */
-static int receive(int c, int memfd, uint64_t *ram_size_out, struct vs_err *err)
+/* The destination's copies of the source's disks (disk copy). */
+struct dest_disks {
+	unsigned n;
+	const char *path[VIRT_MAX_DISKS];
+	const char *format[VIRT_MAX_DISKS];
+	uint64_t size[VIRT_MAX_DISKS];
+	struct vm_block_backend *be[VIRT_MAX_DISKS];
+	bool created[VIRT_MAX_DISKS];
+};
+
+/* DISKS: create and open this side's --disk files for the source's disks. */
+static int dest_disks_open(int c, const struct virt_config *host_cfg, struct dest_disks *dd,
+			   unsigned n, struct vs_err *err)
 {
+	if (dd->n || n == 0 || n > VIRT_MAX_DISKS)
+		return vs_errf(err, EINVAL, "migration: bad disk list");
+	if (host_cfg->ndisks != n)
+		return vs_errf(err, EINVAL,
+			       "migration with disk copy: the source has %u disk(s), this side "
+			       "was given %u (--disk PATH for each, files it creates)",
+			       n, host_cfg->ndisks);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t size;
+		int r = recv_all(c, &size, 8, err);
+		if (r < 0)
+			return r;
+		if (size == 0 || size > (1ull << 50) || size % 512)
+			return vs_errf(err, EINVAL, "migration: disk %u: bad size", i);
+		const char *path = host_cfg->disks[i].path;
+		const char *fmt = host_cfg->disks[i].format ? host_cfg->disks[i].format : "qcow2";
+		if (access(path, F_OK) == 0)
+			return vs_errf(err, EEXIST,
+				       "migration with disk copy: %s exists (this side creates the "
+				       "disk it receives)",
+				       path);
+		struct disk_create_options o = { .format = fmt, .size = size };
+		if ((r = disk_image_create(path, &o, err)) < 0)
+			return vs_err_prefix(err, "migration: create %s", path);
+		dd->created[i] = true;
+		dd->path[i] = path;
+		dd->format[i] = fmt;
+		dd->size[i] = size;
+		dd->n = i + 1;
+		if (!(dd->be[i] = vm_block_backend_open_image(path, fmt, false, err)))
+			return -err->code;
+	}
+	return 0;
+}
+
+/* DISK: one range of disk data into its copy. */
+static int dest_disk_write(int c, struct dest_disks *dd, const struct mig_msg *h, uint8_t **buf,
+			   struct vs_err *err)
+{
+	uint64_t len;
+	int r = recv_all(c, &len, 8, err);
+	if (r < 0)
+		return r;
+	if (h->count >= dd->n || len == 0 || len > MIG_DISK_BATCH ||
+	    h->first >= dd->size[h->count] || len > dd->size[h->count] - h->first)
+		return vs_errf(err, EINVAL, "migration: disk data out of range");
+	if (!*buf && !(*buf = malloc(MIG_DISK_BATCH)))
+		return vs_errf(err, ENOMEM, "migration: out of memory");
+	if ((r = recv_all(c, *buf, len, err)) < 0)
+		return r;
+	struct iovec iov = { *buf, len };
+	struct vm_block_backend *be = dd->be[h->count];
+	return be->ops->pwritev(be, &iov, 1, h->first, err);
+}
+
+/* Close the copies (flushed); with failed, remove the files made. */
+static int dest_disks_close(struct dest_disks *dd, bool failed, struct vs_err *err)
+{
+	int r = 0;
+	for (unsigned i = 0; i < dd->n; i++) {
+		if (dd->be[i] && !failed && r == 0)
+			r = dd->be[i]->ops->flush(dd->be[i], err);
+		vm_block_backend_close(dd->be[i]);
+		dd->be[i] = NULL;
+		if (failed && dd->created[i])
+			unlink(dd->path[i]);
+	}
+	return r;
+}
+
+/* Receive the stream into memfd (a snapshot file); 0 at DONE. */
+static int receive(int c, int memfd, uint64_t *ram_size_out, const struct virt_config *host_cfg,
+		   struct dest_disks *dd, struct vs_err *err)
+{
+	vs_cleanup_free uint8_t *dbuf = NULL;
 	uint8_t hello[24];
 	int r = recv_all(c, hello, sizeof(hello), err);
 	if (r < 0)
@@ -600,6 +926,10 @@ static int receive(int c, int memfd, uint64_t *ram_size_out, struct vs_err *err)
 			if (r == 0 && (r = vs_pwrite_full(memfd, buf, h.first, 0)) < 0)
 				r = vs_syserrf(err, -r, "migration: write the state");
 			have_state = r == 0;
+		} else if (h.type == MIG_DISKS) {
+			r = dest_disks_open(c, host_cfg, dd, h.count, err);
+		} else if (h.type == MIG_DISK) {
+			r = dest_disk_write(c, dd, &h, &dbuf, err);
 		} else if (h.type == MIG_DONE) {
 			if (!have_state)
 				r = vs_errf(err, EINVAL,
@@ -633,8 +963,13 @@ int vm_migration_incoming(const char *uri, const struct virt_config *host_cfg,
 	if (memfd < 0)
 		return vs_syserrf(err, errno, "migration: memfd_create");
 	uint64_t ram_size = 0;
-	int r = receive(c, memfd, &ram_size, err);
+	struct dest_disks dd = { 0 };
+	int r = receive(c, memfd, &ram_size, host_cfg, &dd, err);
+	if (r == 0)
+		r = dest_disks_close(&dd, false, err);
 	if (r < 0) {
+		struct vs_err e2 = VS_ERR_INIT;
+		dest_disks_close(&dd, true, &e2);
 		refuse(c, err->msg);
 		return r;
 	}
@@ -646,14 +981,26 @@ int vm_migration_incoming(const char *uri, const struct virt_config *host_cfg,
 	}
 	struct virt_config vc = *host_cfg;
 	virt_snapshot_apply_config(sc, &vc);
-	struct virt_board *b = virt_board_new(&vc, err);
+	if (dd.n && dd.n != vc.ndisks) {
+		r = vs_errf(err, EINVAL, "migration: %u disks copied for a VM with %u", dd.n,
+			    vc.ndisks);
+	}
+	for (unsigned i = 0; r == 0 && i < dd.n; i++) { /* the copies, not the source's paths */
+		vc.disks[i].path = dd.path[i];
+		vc.disks[i].format = dd.format[i];
+	}
+	struct virt_board *b = r == 0 ? virt_board_new(&vc, err) : NULL;
 	if (!b) {
+		struct vs_err e2 = VS_ERR_INIT;
+		dest_disks_close(&dd, true, &e2);
 		refuse(c, err->msg);
 		return -err->code;
 	}
 	if ((r = virt_snapshot_restore(b, path, err)) < 0) {
 		refuse(c, err->msg);
 		virt_board_free(b);
+		struct vs_err e2 = VS_ERR_INIT;
+		dest_disks_close(&dd, true, &e2);
 		return r;
 	}
 	struct vs_err serr = VS_ERR_INIT;

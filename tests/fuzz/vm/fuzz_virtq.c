@@ -119,7 +119,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			free(ram);
 			return 0;
 		}
-		d->be = (struct vm_block_backend){ &disk_ops, DISK_SIZE, (data[0] & 2) != 0 };
+		d->be = (struct vm_block_backend){ .ops = &disk_ops,
+						   .size = DISK_SIZE,
+						   .readonly = (data[0] & 2) != 0 };
 		vdev = virtio_blk_new(&bus, &d->be, "fuzz", NULL, &err);
 	}
 	if (!vdev) {

@@ -95,7 +95,7 @@ static struct mem_backend *mem_new(uint64_t size, bool ro)
 	m->data = calloc(1, size);
 	for (uint64_t i = 0; i < size; i++)
 		m->data[i] = (uint8_t)(i * 7 + i / 512);
-	m->be = (struct vm_block_backend){ &mem_ops, size, ro };
+	m->be = (struct vm_block_backend){ .ops = &mem_ops, .size = size, .readonly = ro };
 	return m;
 }
 

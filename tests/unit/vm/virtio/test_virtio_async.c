@@ -105,7 +105,7 @@ static struct slow_backend *slow_new(uint64_t size)
 	assert_non_null(s->data);
 	for (uint64_t i = 0; i < size; i++)
 		s->data[i] = (uint8_t)(i * 13 + i / 4096);
-	s->be = (struct vm_block_backend){ &slow_ops, size, false };
+	s->be = (struct vm_block_backend){ .ops = &slow_ops, .size = size, .readonly = false };
 	return s;
 }
 

@@ -1,0 +1,169 @@
+#!/bin/bash
+# test_export.sh - an instance as one file, and between two hosts: two
+# vesseld (own state dirs and sockets) in one private network namespace,
+# host B with a TLS listener trusted by the client as remote "b".
+#   export (with snapshots) on A -> import on B: the files, a whiteout, a
+#   hard link and the snapshot come back; the file is tar + zstd with the
+#   metadata first and the checksum list last;
+#   one byte flipped (several places) and truncated files: refused with one
+#   line, B's database, instance and staging directories unchanged;
+#   copy c1 b:NEW (source keeps running), move (stop, copy, start; the
+#   CRIU note printed), a move whose import fails on B: the source runs
+#   again on A with its data, nothing on B.
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
+for c in curl sqlite3 zstd tar; do
+	command -v $c >/dev/null || { echo "SKIP: $c missing"; exit 77; }
+done
+
+private_netns || exit 1
+in_netns ip link set lo up || exit 1
+export VESSEL_CONFIG_DIR=$T/cfg
+start_daemon || exit 1
+
+# host B
+STATE2=$T/state2
+SOCK2=$T/b.sock
+DPID2=
+URL=https://127.0.0.1:8443
+"${DAEMON_PREFIX[@]}" "$VESSELD" --state-dir "$STATE2" --socket "$SOCK2" --runtime "$RUNTIME" \
+	--guest-image none --listen 127.0.0.1:8443 >>"$T/vesseld-b.log" 2>&1 &
+DPID2=$!
+vb() { VESSEL_SOCKET=$SOCK2 "$VESSEL" "$@"; }
+cleanup_b() {
+	if [ -n "$DPID2" ] && kill -0 "$DPID2" 2>/dev/null; then
+		for n in $(vb list --format csv 2>/dev/null | cut -d, -f1); do
+			vb delete --force "$n" >/dev/null 2>&1
+		done
+		kill "$DPID2" 2>/dev/null
+		local deadline=$((SECONDS + 60))
+		while kill -0 "$DPID2" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+		kill -9 "$DPID2" 2>/dev/null
+	fi
+	if [ -d "$STATE2/runtime" ]; then
+		for id in $(ls "$STATE2/runtime" 2>/dev/null); do
+			"$RUNTIME" --root "$STATE2/runtime" delete --force "$id" >/dev/null 2>&1
+		done
+	fi
+	cleanup
+}
+trap cleanup_b EXIT
+deadline=$((SECONDS + 120))
+until vb list >/dev/null 2>&1; do
+	kill -0 "$DPID2" 2>/dev/null || { echo "vesseld B died"; cat "$T/vesseld-b.log"; exit 1; }
+	[ $SECONDS -ge $deadline ] && { echo "vesseld B did not answer"; exit 1; }
+	sleep 0.1
+done
+check "remote add b (B's TLS listener)" in_netns v remote add b "$URL" --accept-certificate
+check "B trusts the client's certificate" vb config trust add "$T/cfg/client.crt"
+
+# B's observable state: database, instance directories, staging area
+b_state() {
+	sqlite3 "$STATE2/vessel.db" "SELECT name, runtime_id FROM instances ORDER BY name; \
+		SELECT * FROM instance_snapshots ORDER BY id; SELECT * FROM instance_config ORDER BY 1, 2;"
+	ls "$STATE2/containers"
+	ls -A "$STATE2/images/tmp"
+}
+
+# ---- export -> import ----
+check "launch c1 on A" v launch busybox c1 -c limits.memory=64MiB -c user.purpose=export-test
+check "write files in c1" v exec c1 -- sh -c 'echo hello >/root/f && ln /root/f /root/hl &&
+	mkdir -p /data && dd if=/dev/urandom of=/data/big bs=1k count=300 2>/dev/null && rm /bin/ls'
+sum=$(v exec c1 -- md5sum /data/big | cut -d' ' -f1)
+check "snapshot s1 of c1" v snapshot create c1 s1
+check "write after the snapshot" v exec c1 -- sh -c 'echo after >/root/g'
+check "export c1 --snapshots (running)" v export c1 "$T/c1.vx" --snapshots
+check "c1 still running after the export" test "$(status c1)" = Running
+zstd -dc "$T/c1.vx" 2>/dev/null | tar tf - 2>/dev/null >"$T/members"
+check "the file is tar + zstd, metadata first" test "$(head -1 "$T/members")" = vessel-export.json
+check "  ... checksum list last" test "$(tail -1 "$T/members")" = checksums.json
+check "  ... the container's layer and the snapshot's" \
+	sh -c "grep -qx rootfs/root/g '$T/members' && grep -qx snapshots/s1/rootfs/root/f '$T/members'"
+check "no copy left on A after the export" test -z "$(ls -A "$STATE/images/tmp")"
+
+check "import on B" vb import "$T/c1.vx"
+check "  ... c1 on B, stopped" test "$(VESSEL_SOCKET=$SOCK2 status c1)" = Stopped
+check "  ... its config" test "$(vb config get c1 user.purpose)" = export-test
+check "  ... its snapshot" sh -c "VESSEL_SOCKET=$SOCK2 v snapshot list c1 --format csv | grep -q '^s1,'"
+check "start c1 on B" vb start c1
+check "  ... files written on A" test "$(vb exec c1 -- cat /root/f /root/g | tr '\n' ' ')" = "hello after "
+check "  ... the big file intact" test "$(vb exec c1 -- md5sum /data/big | cut -d' ' -f1)" = "$sum"
+check "  ... a deleted image file stays deleted (whiteout)" \
+	sh -c "! VESSEL_SOCKET=$SOCK2 v exec c1 -- test -e /bin/ls"
+check "  ... the hard link kept" \
+	test "$(vb exec c1 -- stat -c %i /root/f)" = "$(vb exec c1 -- stat -c %i /root/hl)"
+check "restore s1 on B" vb snapshot restore c1 s1
+check "  ... the file written after s1 is gone" sh -c "! VESSEL_SOCKET=$SOCK2 v exec c1 -- test -e /root/g"
+check "import again under another name" vb import "$T/c1.vx" c1b
+check_fails "import over an existing name" "already exists" vb import "$T/c1.vx" c1
+
+# ---- altered and truncated files ----
+before=$(b_state)
+size=$(stat -c %s "$T/c1.vx")
+flip() { # flip OFFSET: one byte of the file flipped into $T/bad.vx
+	cp "$T/c1.vx" "$T/bad.vx"
+	local b
+	b=$(od -An -tu1 -j"$1" -N1 "$T/bad.vx" | tr -d ' ')
+	printf "$(printf '\\%03o' $((b ^ 0x20)))" | dd of="$T/bad.vx" bs=1 seek="$1" conv=notrunc 2>/dev/null
+	! cmp -s "$T/c1.vx" "$T/bad.vx"
+}
+for off in 40 $((size / 3)) $((size / 2)) $((size - 40)); do
+	check "flip byte $off of $size" flip $off
+	check_fails "  ... the altered file is refused" "nothing created" vb import "$T/bad.vx" c9
+done
+for n in 64 $((size / 2)) $((size - 1)); do
+	head -c $n "$T/c1.vx" >"$T/short.vx"
+	check_fails "truncated to $n bytes: refused" "nothing created" vb import "$T/short.vx" c9
+done
+code=$(curl -s -o "$T/body" -w '%{http_code}' --unix-socket "$SOCK2" -H 'Content-Type: application/octet-stream' \
+	-H 'X-Vessel-Name: bad_name!' --data-binary @"$T/c1.vx" http://v/1.0/instances)
+check "a bad X-Vessel-Name: 400 before the body is read" test "$code" = 400
+printf 'not an export' >"$T/junk.vx"
+check_fails "not an export file: refused" "nothing created" vb import "$T/junk.vx" c9
+check "refusals created nothing on B (database, directories, staging)" test "$before" = "$(b_state)"
+check_fails "stateful export of a container: refused, CRIU named" "CRIU" v export c1 "$T/x.vx" --stateful
+check "  ... no file left" test ! -e "$T/x.vx" -a ! -e "$T/x.vx.part"
+check_fails "export of an unknown instance" "not found" v export nope "$T/x.vx"
+
+# ---- copy and move between hosts ----
+check "copy c1 b:c1copy" in_netns v copy c1 b:c1copy
+check "  ... c1 still running on A" test "$(status c1)" = Running
+check "  ... the copy on B has c1's data" \
+	sh -c "VESSEL_SOCKET=$SOCK2 v start c1copy && test \"\$(VESSEL_SOCKET=$SOCK2 v exec c1copy -- cat /root/g)\" = after"
+check_fails "copy onto an existing name" "already exists" in_netns v copy c1 b:c1copy
+
+check "launch c2 on A" v launch busybox c2
+check "write in c2" v exec c2 -- sh -c 'echo moved >/root/m'
+move_c2() { in_netns v move c2 b: >"$T/move.out"; }
+check "move c2 b:" move_c2
+check "  ... says live container migration is impossible here (CRIU)" grep -q "CRIU" "$T/move.out"
+check "  ... c2 gone from A" sh -c "! v info c2"
+check "  ... c2 running on B" test "$(VESSEL_SOCKET=$SOCK2 status c2)" = Running
+check "  ... with its data" test "$(vb exec c2 -- cat /root/m)" = moved
+
+check "launch c3 on A" v launch busybox c3
+check "write in c3" v exec c3 -- sh -c 'echo stays >/root/s'
+# B cannot stage an upload: its import fails after c3 was stopped
+mv "$STATE2/images/tmp" "$STATE2/images/tmp.off" && touch "$STATE2/images/tmp"
+check_fails "move c3 b: while B cannot import" "move c3 to b" in_netns v move c3 b:
+rm -f "$STATE2/images/tmp" && mv "$STATE2/images/tmp.off" "$STATE2/images/tmp"
+check "  ... c3 running on A again" test "$(status c3)" = Running
+check "  ... with its data" test "$(v exec c3 -- cat /root/s)" = stays
+check "  ... nothing on B" sh -c "! VESSEL_SOCKET=$SOCK2 v info c3"
+
+# streamed over the API directly
+check "GET /1.0/instances/c1/export over the socket: a zstd stream" \
+	sh -c "curl -sf --unix-socket '$SOCK' http://v/1.0/instances/c1/export | zstd -t -q"
+
+for n in c1 c2 c3; do v delete --force $n >/dev/null 2>&1; done
+for n in c1 c1b c1copy c2; do vb delete --force $n >/dev/null 2>&1; done
+check "nothing left on A's staging area" test -z "$(ls -A "$STATE/images/tmp")"
+check "nothing left on B's staging area" test -z "$(ls -A "$STATE2/images/tmp")"
+CHECKS=$((CHECKS + 1))
+if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T/vesseld-b.log"; then
+	echo "FAIL: sanitizer report from vesseld B"
+	grep -A20 -E 'ERROR: |runtime error:' "$T/vesseld-b.log" | head -40 | sed 's/^/    /'
+	FAILS=$((FAILS + 1))
+fi
+stop_daemon
+finish
