@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -310,14 +311,25 @@ struct vm_chardev *vm_chardev_open_unix(const char *path, struct vs_err *err)
 	u->cd.ops = &unix_ops;
 	u->client_fd = -1;
 	u->log_fd = -1;
-	strcpy(addr.sun_path, path);
+	/* Bound under a temporary name and renamed once it listens (never over
+	 * an existing PATH): a client that sees PATH can connect (no
+	 * ECONNREFUSED between bind and listen). */
+	int n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s.%d.tmp", path, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(addr.sun_path))
+		snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
 	strcpy(u->path, path);
 	u->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (u->listen_fd < 0 || bind(u->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    listen(u->listen_fd, 1) < 0) {
-		vs_syserrf(err, errno, "serial socket %s", path);
-		if (u->listen_fd >= 0)
+	    listen(u->listen_fd, 1) < 0 ||
+	    (strcmp(addr.sun_path, path) != 0 &&
+	     renameat2(AT_FDCWD, addr.sun_path, AT_FDCWD, path, RENAME_NOREPLACE) < 0)) {
+		/* an existing PATH stays untouched, refused as bind would */
+		vs_syserrf(err, errno == EEXIST ? EADDRINUSE : errno, "serial socket %s", path);
+		if (u->listen_fd >= 0) {
+			if (strcmp(addr.sun_path, path) != 0)
+				unlink(addr.sun_path);
 			close(u->listen_fd);
+		}
 		free(u);
 		return NULL;
 	}
