@@ -2,15 +2,22 @@
  * migrate.c - live migration (include/vessel/vm/migrate.h,
  * docs/migration.md).
  *
- * Stream (little-endian): the source sends a hello { "VSLMIG1\n", u64 RAM
+ * Stream (little-endian): the source sends a hello { "VSLMIG2\n", u64 RAM
  * size, u64 data offset }, then messages { u32 type, u32 count, u64 first }:
  *   PAGES  count pages from page `first`, 4096 * count bytes follow;
  *   STATE  `first` bytes follow: the head of a snapshot file (header,
  *          sections, RAM section, END) whose RAM lies at the data offset;
  *   DONE   end of stream.
- * The destination answers one byte after DONE: 'K' (running) or 'E'
- * followed by a message.  It writes pages straight into a memfd laid out as
- * a snapshot file (RAM at the data offset) and the state at offset 0, then
+ * Switch-over handshake (one byte each): after DONE the destination
+ * restores the state and answers 'K' (ready, not running) or 'E' and a
+ * message; the source answers 'K' with 'G' (go) and from then on never
+ * resumes; the destination runs only after it received 'G' and confirms with
+ * 'R' (running).  So a message lost at any point can leave the VM paused on
+ * the source, never running on both sides (docs/migration.md, failure
+ * matrix).  VESSEL_TEST_MIGRATE_DROP=ready|running on the destination loses
+ * its 'K' or its 'R' (tests only).
+ *
+ * The destination writes pages straight into a memfd laid out as a snapshot file (RAM at the data offset) and the state at offset 0, then
  * restores that file as --restore does (same validation; RAM is mapped from
  * the memfd, nothing is copied).
  *
@@ -25,10 +32,12 @@
  *      the guest is paused at a safe point; rounds that do not shrink
  *      raise a throttle: the migration thread holds the harts at safe
  *      points for a growing share of time (up to 90 %);
- *   4. paused: last dirty pages, disks flushed, state, DONE; wait for 'K'.
- * Success: the source exits (status 0).  Any failure - connect, send,
- * destination error or death, timeout - resumes the guest (if paused) and
- * reports the error in GET /migrate; the guest never notices.
+ *   4. paused: last dirty pages, disks flushed, state, DONE; wait for 'K',
+ *      send 'G', wait for 'R'.
+ * Success: the source exits (status 0).  Any failure before 'G' - connect,
+ * send, destination error or death, timeout - resumes the guest (if paused)
+ * and reports the error in GET /migrate; the guest never notices.  A
+ * failure after 'G' leaves the guest paused (the destination may run).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,7 +61,7 @@
 #include "vessel/vm/snapshot.h"
 #include "vessel/vm/virtio.h"
 
-#define MIG_MAGIC	   "VSLMIG1\n"
+#define MIG_MAGIC	   "VSLMIG2\n" /* 2: the K/G/R switch-over handshake */
 #define MIG_PAGES	   1
 #define MIG_STATE	   2
 #define MIG_DONE	   3
@@ -77,6 +86,7 @@ struct vm_migration {
 	uint64_t *dirty;  /* copy of the CPU's bitmap for one round */
 	uint8_t *touched; /* round 0: pages ever touched (NULL: all) */
 	unsigned throttle_pct;
+	bool committed; /* 'G' sent: the destination may run, never resume here */
 };
 
 /* ---- connections ---------------------------------------------------------- */
@@ -325,17 +335,22 @@ static uint64_t popcount_bits(const uint64_t *b, uint64_t npages)
 	return n;
 }
 
-static int wait_ack(int fd, struct vs_err *err)
+/* One byte of the handshake from the peer: 0 if it is `want`. */
+static int wait_byte(int fd, char want, const char *what, struct vs_err *err)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	int r = poll(&pfd, 1, MIG_ACK_TIMEOUT_MS);
 	if (r == 0)
-		return vs_errf(err, ETIMEDOUT, "migration: the destination did not confirm");
+		return vs_errf(err, ETIMEDOUT, "migration: no %s within %d s", what,
+			       MIG_ACK_TIMEOUT_MS / 1000);
 	char c;
 	if (recv_all(fd, &c, 1, err) < 0)
-		return vs_err_prefix(err, "migration: waiting for the destination");
-	if (c == 'K')
+		return vs_err_prefix(err, "migration: waiting for the %s", what);
+	if (c == want)
 		return 0;
+	if (c != 'E')
+		return vs_errf(err, EPROTO, "migration: %s: unexpected byte 0x%02x", what,
+			       (unsigned char)c);
 	char msg[200] = "";
 	ssize_t n = recv(fd, msg, sizeof(msg) - 1, 0);
 	msg[n > 0 ? n : 0] = 0;
@@ -445,7 +460,13 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 	    (r = send_all(mig->fd, head, f.state_len, err)) < 0 ||
 	    (r = send_all(mig->fd, &done, sizeof(done), err)) < 0)
 		return r;
-	if ((r = wait_ack(mig->fd, err)) < 0)
+	if ((r = wait_byte(mig->fd, 'K', "destination's ready", err)) < 0)
+		return r; /* it does not run without our 'G': resuming is safe */
+	/* A failed send queued nothing: the destination cannot have the 'G'. */
+	if ((r = send_all(mig->fd, "G", 1, err)) < 0)
+		return r;
+	mig->committed = true;
+	if ((r = wait_byte(mig->fd, 'R', "destination's running confirmation", err)) < 0)
 		return r;
 	*downtime_ms = (vs_now_ns() - t_pause) / 1e6;
 	return 0;
@@ -475,6 +496,16 @@ static void *migrate_thread(void *opaque)
 		       " bytes, %u rounds",
 		       mig->uri, st.total_ms, st.downtime_ms, st.bytes_sent, st.rounds);
 		vm_machine_request_exit(mig->m, VM_EXIT_POWEROFF, 0); /* the VM lives on there */
+	} else if (mig->committed) {
+		/* 'G' went out: the destination may be running.  Stay paused; only
+		 * someone who knows it is not may resume (PUT /vm/state). */
+		st.state = VM_MIGRATION_FAILED;
+		vs_err_prefix(&err, "switch-over not confirmed, the destination may be running: "
+				    "the VM stays paused here");
+		memcpy(st.error, err.msg, sizeof(st.error));
+		st.error[sizeof(st.error) - 1] = 0;
+		mig_set(mig, set_final, &st);
+		vs_log(VS_LOG_WARN, "migration to %s: %s", mig->uri, st.error);
 	} else {
 		/* The guest continues here as if nothing happened. */
 		vm_machine_run_at_safepoint(mig->m, resume_cb, NULL);
@@ -656,11 +687,24 @@ int vm_migration_incoming(const char *uri, const struct virt_config *host_cfg,
 		virt_board_free(b);
 		return r;
 	}
+	/* Ready: run only once the source sent 'G' (it never resumes after). */
+	const char *drop = getenv("VESSEL_TEST_MIGRATE_DROP"); /* tests: lose a message */
 	struct vs_err serr = VS_ERR_INIT;
-	if (send_all(c, "K", 1, &serr) < 0) {
+	if (drop && strcmp(drop, "ready") == 0)
+		shutdown(c, SHUT_WR);
+	else if (send_all(c, "K", 1, &serr) < 0) {
 		virt_board_free(b);
 		return vs_errf(err, EPIPE, "migration: the source went away before the switch");
 	}
+	if ((r = wait_byte(c, 'G', "source's go", err)) < 0) {
+		virt_board_free(b);
+		return vs_err_prefix(err, "switch-over not confirmed by the source, the VM does "
+					  "not run here");
+	}
+	if (drop && strcmp(drop, "running") == 0)
+		shutdown(c, SHUT_WR);
+	else
+		send_all(c, "R", 1, &serr); /* lost: the source stays paused, we run */
 	*out = b;
 	return 0;
 }
