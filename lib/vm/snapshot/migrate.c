@@ -5,6 +5,7 @@
  * Stream (little-endian): the source sends a hello { "VSLMIG2\n", u64 RAM
  * size, u64 data offset }, then messages { u32 type, u32 count, u64 first }:
  *   PAGES  count pages from page `first`, 4096 * count bytes follow;
+ *   ZERO   count pages from page `first` are zero (no data follows);
  *   STATE  `first` bytes follow: the head of a snapshot file (header,
  *          sections, RAM section, END) whose RAM lies at the data offset;
  *   DONE   end of stream.
@@ -27,11 +28,12 @@
  *      writes it is fine: a page written after the clear is dirty and is
  *      sent again);
  *   3. each round takes and clears the dirty bitmap at a safe point and
- *      sends those pages; when the pages left would take less than
- *      MIG_DOWNTIME_MS at the measured bandwidth (or after MIG_MAX_ROUNDS),
- *      the guest is paused at a safe point; rounds that do not shrink
+ *      sends those pages (zero ones as ZERO); when the pages left would
+ *      take less than MIG_FINAL_MS at the measured bandwidth (or after
+ *      MIG_MAX_ROUNDS), the guest is paused at a safe point; a round whose
+ *      dirty rate exceeds half the bandwidth, or two that do not shrink,
  *      raise a throttle: the migration thread holds the harts at safe
- *      points for a growing share of time (up to 90 %);
+ *      points for a growing share of time (20 % steps, up to 90 %);
  *   4. paused: last dirty pages, disks flushed, state, DONE; wait for 'K',
  *      send 'G', wait for 'R'.
  * Success: the source exits (status 0).  Any failure before 'G' - connect,
@@ -65,9 +67,10 @@
 #define MIG_PAGES	   1
 #define MIG_STATE	   2
 #define MIG_DONE	   3
+#define MIG_ZERO	   4   /* count pages from `first` are zero, no data */
 #define MIG_BATCH	   256 /* pages per PAGES message */
 #define MIG_MAX_ROUNDS	   30
-#define MIG_DOWNTIME_MS	   20
+#define MIG_FINAL_MS	   4		/* stop iterating when the rest takes this long */
 #define MIG_DATA_OFFSET	   (4ULL << 20) /* room for the state head */
 #define MIG_ACK_TIMEOUT_MS 60000
 #define PAGE		   VM_SNAP_PAGE_SIZE
@@ -87,6 +90,11 @@ struct vm_migration {
 	uint8_t *touched; /* round 0: pages ever touched (NULL: all) */
 	unsigned throttle_pct;
 	bool committed; /* 'G' sent: the destination may run, never resume here */
+	/* downtime phases (ms): pausing, last pages, state + DONE, until 'K',
+	 * until 'R'; pages sent while paused */
+	double ph_pause, ph_pages, ph_state, ph_ready, ph_run;
+	uint64_t final_pages;
+	uint64_t held_ns; /* time the harts were held by the throttle */
 };
 
 /* ---- connections ---------------------------------------------------------- */
@@ -229,7 +237,14 @@ static int hold_harts(struct vm_machine *m, void *opaque)
 	return 0;
 }
 
-/* Send the pages set in bits (all non-zero pages when bits is NULL). */
+static void add_zero(struct vm_migration_status *st, void *arg)
+{
+	st->bytes_sent += sizeof(struct mig_msg);
+}
+
+/* Send the pages set in bits (all non-zero pages when bits is NULL: the
+ * destination starts from zeros).  A run of zero pages among bits goes as
+ * one ZERO message without data. */
 static int send_pages(struct vm_migration *mig, const uint64_t *bits, struct vs_err *err)
 {
 	const uint8_t *ram = vm_machine_ram(mig->m);
@@ -240,11 +255,23 @@ static int send_pages(struct vm_migration *mig, const uint64_t *bits, struct vs_
 			p++;
 			continue;
 		}
+		bool zero = bits && page_zero(ram + p * PAGE);
 		uint64_t q = p + 1;
 		while (q < mig->npages && q - p < MIG_BATCH &&
-		       (bits ? (bits[q / 64] >> (q % 64)) & 1
+		       (bits ? (bits[q / 64] >> (q % 64)) & 1 && page_zero(ram + q * PAGE) == zero
 			     : (!mig->touched || mig->touched[q]) && !page_zero(ram + q * PAGE)))
 			q++;
+		if (zero) {
+			struct mig_msg h = { MIG_ZERO, (uint32_t)(q - p), p };
+			int r = send_all(mig->fd, &h, sizeof(h), err);
+			if (r < 0)
+				return r;
+			for (uint64_t i = p; i < q; i++)
+				mig->sent[i / 64] |= 1ULL << (i % 64);
+			mig_set(mig, add_zero, NULL);
+			p = q;
+			continue;
+		}
 		struct mig_msg h = { MIG_PAGES, (uint32_t)(q - p), p };
 		int r = send_all(mig->fd, &h, sizeof(h), err);
 		if (r == 0)
@@ -259,7 +286,9 @@ static int send_pages(struct vm_migration *mig, const uint64_t *bits, struct vs_
 		if (mig->throttle_pct) {
 			/* hold the harts for a share of the time (throttling) */
 			unsigned hold_us = mig->throttle_pct * 50;
+			uint64_t t0 = vs_now_ns();
 			vm_machine_run_at_safepoint(mig->m, hold_harts, &hold_us);
+			mig->held_ns += vs_now_ns() - t0;
 		}
 	}
 	return 0;
@@ -405,9 +434,13 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 		struct vm_migration_status now;
 		vm_migration_status(mig, &now);
 		double ms = (vs_now_ns() - t) / 1e6;
-		if (ms > 0.1 && now.pages_sent > sent_before)
-			bw = (now.pages_sent - sent_before) / ms;
+		/* the link's rate: the throttle's holds are not sending time, and
+		 * the stop-and-copy sends without them */
+		double send_ms = ms - mig->held_ns / 1e6;
+		if (send_ms > 0.1 && now.pages_sent >= sent_before + MIG_BATCH)
+			bw = (now.pages_sent - sent_before) / send_ms; /* small rounds: keep */
 		sent_before = now.pages_sent;
+		mig->held_ns = 0;
 		t = vs_now_ns();
 		/* Peek at the dirty count without stopping: decide to converge. */
 		if ((r = vm_machine_run_at_safepoint(mig->m, take_dirty, mig)) < 0)
@@ -415,11 +448,16 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 		uint64_t dirty = popcount_bits(mig->dirty, mig->npages);
 		ri = (struct round_info){ round, dirty, mig->throttle_pct };
 		mig_set(mig, set_round, &ri);
-		bool small = bw > 0 && dirty / bw < MIG_DOWNTIME_MS;
+		bool small = bw > 0 && dirty / bw < MIG_FINAL_MS;
 		if (small || dirty == 0 || round >= MIG_MAX_ROUNDS)
 			break;
-		if (dirty >= prev_dirty && ++stuck >= 2 && mig->throttle_pct < 90) {
-			mig->throttle_pct += 20; /* the guest dirties faster than we send */
+		/* Auto-converge: the guest dirtied pages at more than half the
+		 * rate the link carries them (or two rounds did not shrink the
+		 * set): hold its harts for a larger share of the time. */
+		double rate = ms > 0.1 ? dirty / ms : 0;
+		if ((bw > 0 && rate > bw / 2) || (dirty >= prev_dirty && ++stuck >= 2)) {
+			if (mig->throttle_pct < 90)
+				mig->throttle_pct += 20;
 			stuck = 0;
 		}
 		prev_dirty = dirty;
@@ -434,10 +472,16 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 	uint64_t t_pause = vs_now_ns();
 	if ((r = vm_machine_run_at_safepoint(mig->m, pause_and_take, mig)) < 0)
 		return vs_errf(err, -r, "migration: cannot pause the guest");
+	uint64_t t_ph = vs_now_ns();
+	mig->ph_pause = (t_ph - t_pause) / 1e6;
 	for (uint64_t i = 0; i < (mig->npages + 63) / 64; i++)
 		pending[i] |= mig->dirty[i];
+	mig->final_pages = popcount_bits(pending, mig->npages);
+	mig->throttle_pct = 0; /* paused: holding the harts would only add downtime */
 	if ((r = send_pages(mig, pending, err)) < 0)
 		return r;
+	mig->ph_pages = (vs_now_ns() - t_ph) / 1e6;
+	t_ph = vs_now_ns();
 	struct final_ctx f = { .mig = mig, .err = VS_ERR_INIT };
 	f.memfd = memfd_create("vessel-migration-state", MFD_CLOEXEC);
 	if (f.memfd < 0)
@@ -460,14 +504,19 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 	    (r = send_all(mig->fd, head, f.state_len, err)) < 0 ||
 	    (r = send_all(mig->fd, &done, sizeof(done), err)) < 0)
 		return r;
+	mig->ph_state = (vs_now_ns() - t_ph) / 1e6;
+	t_ph = vs_now_ns();
 	if ((r = wait_byte(mig->fd, 'K', "destination's ready", err)) < 0)
 		return r; /* it does not run without our 'G': resuming is safe */
+	mig->ph_ready = (vs_now_ns() - t_ph) / 1e6;
+	t_ph = vs_now_ns();
 	/* A failed send queued nothing: the destination cannot have the 'G'. */
 	if ((r = send_all(mig->fd, "G", 1, err)) < 0)
 		return r;
 	mig->committed = true;
 	if ((r = wait_byte(mig->fd, 'R', "destination's running confirmation", err)) < 0)
 		return r;
+	mig->ph_run = (vs_now_ns() - t_ph) / 1e6;
 	*downtime_ms = (vs_now_ns() - t_pause) / 1e6;
 	return 0;
 }
@@ -493,8 +542,11 @@ static void *migrate_thread(void *opaque)
 		mig_set(mig, set_final, &st);
 		vs_log(VS_LOG_INFO,
 		       "migration to %s completed: total %.1f ms, downtime %.1f ms, %" PRIu64
-		       " bytes, %u rounds",
-		       mig->uri, st.total_ms, st.downtime_ms, st.bytes_sent, st.rounds);
+		       " bytes, %u rounds; downtime: pause %.1f, %" PRIu64
+		       " last pages %.1f, state %.1f, destination ready %.1f, running %.1f ms",
+		       mig->uri, st.total_ms, st.downtime_ms, st.bytes_sent, st.rounds,
+		       mig->ph_pause, mig->final_pages, mig->ph_pages, mig->ph_state, mig->ph_ready,
+		       mig->ph_run);
 		vm_machine_request_exit(mig->m, VM_EXIT_POWEROFF, 0); /* the VM lives on there */
 	} else if (mig->committed) {
 		/* 'G' went out: the destination may be running.  Stay paused; only
@@ -616,6 +668,13 @@ static int receive(int c, int memfd, uint64_t *ram_size_out, struct vs_err *err)
 				break;
 			}
 			r = recv_all(c, ram + h.first * PAGE, (size_t)h.count * PAGE, err);
+		} else if (h.type == MIG_ZERO) {
+			if (h.count == 0 || h.count > MIG_BATCH || h.first >= npages ||
+			    h.count > npages - h.first) {
+				r = vs_errf(err, EINVAL, "migration: zero pages out of range");
+				break;
+			}
+			memset(ram + h.first * PAGE, 0, (size_t)h.count * PAGE);
 		} else if (h.type == MIG_STATE) {
 			if (h.first > off || h.first < VM_SNAP_HEADER_SIZE) {
 				r = vs_errf(err, EINVAL, "migration: state of %" PRIu64 " bytes",
