@@ -16,7 +16,9 @@
  *
  * Memory: both arenas (decoded blocks, JIT code) are reserved address space
  * (MAP_NORESERVE) that becomes resident only as it is filled.  A guest
- * whose harts all idle in WFI long after the last flush is trimmed
+ * whose harts all idle in WFI long after the last flush (1 s, doubling
+ * after each trim up to 32 s, so a guest that keeps coming back to work
+ * pays for re-decoding ever more rarely) is trimmed
  * (rv_core_trim): everything is flushed and the used parts of the arenas,
  * the block hash and the jump caches are handed back to the kernel
  * (MADV_DONTNEED), so an idle VM keeps only the blocks it runs again (its
@@ -96,7 +98,7 @@ void rv_core_flush(struct rv_core *core)
 
 bool rv_core_trim(struct rv_core *core, uint64_t now_ns)
 {
-	if (now_ns - core->last_flush_ns < RV_TRIM_AFTER_NS ||
+	if (now_ns - core->last_flush_ns < core->trim_interval_ns ||
 	    (core->arena_used < RV_TRIM_MIN_BYTES && core->jit_used < RV_TRIM_MIN_BYTES))
 		return false;
 	size_t arena = (core->arena_used + RV_PAGE_SIZE - 1) & RV_PAGE_MASK;
@@ -108,6 +110,10 @@ bool rv_core_trim(struct rv_core *core, uint64_t now_ns)
 		madvise(core->jit_code, jit, MADV_DONTNEED);
 	core->last_flush_ns = now_ns;
 	core->trims++;
+	/* a guest that keeps coming back to work is trimmed ever more rarely */
+	core->trim_interval_ns = core->trim_interval_ns * 2 < RV_TRIM_MAX_NS
+				     ? core->trim_interval_ns * 2
+				     : RV_TRIM_MAX_NS;
 	return true;
 }
 
@@ -366,6 +372,7 @@ struct rv_core *rv_core_new(struct vm_bus *bus, unsigned nharts, uint64_t (*get_
 	core->time_opaque = time_opaque;
 	core->arena_size = ARENA_SIZE;
 	core->last_flush_ns = vs_now_ns();
+	core->trim_interval_ns = RV_TRIM_AFTER_NS;
 	core->arena = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (core->arena == MAP_FAILED) {

@@ -113,6 +113,18 @@ static void test_trim_releases(void **state)
 	assert_true(c2 > c1);
 	assert_true(core->arena_used > 0);
 	assert_int_equal(f->h->pc & ~7ULL, RAM_BASE);
+	/* the next trim waits twice as long (up to RV_TRIM_MAX_NS) */
+	fill_arena(core);
+	assert_false(rv_core_trim(core, now + 2 * RV_TRIM_AFTER_NS - 1));
+	assert_true(rv_core_trim(core, now + 2 * RV_TRIM_AFTER_NS));
+	for (unsigned i = 0; i < 10; i++) {
+		fill_arena(core);
+		now = core->last_flush_ns + RV_TRIM_MAX_NS;
+		assert_true(rv_core_trim(core, now));
+	}
+	fill_arena(core);
+	assert_false(rv_core_trim(core, now + RV_TRIM_MAX_NS - 1));
+	assert_int_equal(rv_core_trims(core), 12);
 }
 
 static void test_trim_declines(void **state)
