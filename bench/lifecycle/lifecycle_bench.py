@@ -14,6 +14,12 @@ unix socket, as libvirt drives it).  Rows:
   overhead  the VMM process's resident memory beyond guest RAM: RSS minus
             the resident part of the guest-RAM mapping (/proc/PID/smaps),
             idle guest at its shell                                  (MiB)
+  idle 5 s  overhead again after the guests idled 5 s more (vessel-vmm
+            gives an idle guest's CPU caches back after 1 s+ idle,
+            rv_core_trim)                                            (MiB)
+  private   the same with private pages only (Private_Clean + Private_Dirty):
+            shared library text that other processes map too is left
+            out                                                      (MiB)
 
 Each row prints the median (and p90 for latencies) of both and the
 vessel/qemu ratio (below 1: vessel is faster/smaller).
@@ -180,11 +186,12 @@ def balloon_ms(ctl, memory_mib):
     return (time.perf_counter() - t0) * 1000
 
 
-def overhead_mib(pid, ram):
-    """RSS beyond the resident part of the guest-RAM mapping, in MiB."""
+def overhead_mib(pid, ram, keys=("Rss:",)):
+    """RSS (or the sum of `keys`) beyond the guest-RAM mapping's, in MiB."""
     total = 0
     ram_rss = 0
-    size = rss = 0
+    size = 0
+    mappings = []
     with open("/proc/%d/smaps" % pid) as f:
         for line in f:
             fields = line.split()
@@ -192,13 +199,17 @@ def overhead_mib(pid, ram):
                 continue
             if fields[0] == "Size:":
                 size = int(fields[1]) * 1024
+                mappings.append([size, 0, 0])
             elif fields[0] == "Rss:":
-                rss = int(fields[1]) * 1024
-                total += rss
-                # the guest RAM block: the mapping of (about) the RAM size
-                if ram <= size <= ram + 64 * MiB and rss > ram_rss:
-                    ram_rss = rss
-    return (total - ram_rss) / MiB
+                mappings[-1][1] = int(fields[1]) * 1024
+            if fields[0] in keys and mappings:
+                mappings[-1][2] += int(fields[1]) * 1024
+    for size, rss, counted in mappings:
+        total += counted
+        # the guest RAM block: the mapping of (about) the RAM size
+        if ram <= size <= ram + 64 * MiB and rss > ram_rss:
+            ram_rss, ram_counted = rss, counted
+    return (total - (ram_counted if ram_rss else 0)) / MiB
 
 
 def p90(xs):
@@ -220,7 +231,8 @@ def main():
         kinds.append("libvirt")
     work = tempfile.mkdtemp(prefix="vessel-bench-lifecycle-")
     os.chmod(work, 0o755)  # libvirt's QEMU may run as libvirt-qemu
-    res = {k: {"pause": [], "resume": [], "balloon": [], "overhead": []} for k in kinds}
+    res = {k: {"pause": [], "resume": [], "balloon": [], "overhead": [], "private": [],
+               "idle5": []} for k in kinds}
     running = {}
     try:
         for kind in kinds:
@@ -229,6 +241,13 @@ def main():
             running[kind][0].run("sleep 1", timeout=120)
             pid = running[kind][0].pid if kind == "libvirt" else running[kind][0].proc.pid
             res[kind]["overhead"].append(overhead_mib(pid, vc_ram_bytes()))
+            res[kind]["private"].append(overhead_mib(
+                pid, vc_ram_bytes(), ("Private_Clean:", "Private_Dirty:")))
+        for kind in kinds:
+            running[kind][0].run("sleep 5", timeout=120)
+        for kind in kinds:
+            pid = running[kind][0].pid if kind == "libvirt" else running[kind][0].proc.pid
+            res[kind]["idle5"].append(overhead_mib(pid, vc_ram_bytes()))
         for i in range(iters):
             for kind in kinds:
                 con, ctl = running[kind]
@@ -277,7 +296,9 @@ def main():
             ("resume (ms, median)", "resume", statistics.median),
             ("resume (ms, p90)", "resume", p90),
             ("balloon -/+%d MiB (ms, median)" % SHRINK_MIB, "balloon", statistics.median),
-            ("memory overhead (MiB)", "overhead", statistics.median)]
+            ("memory overhead (MiB)", "overhead", statistics.median),
+            ("memory overhead, private (MiB)", "private", statistics.median),
+            ("memory overhead, idle 5 s (MiB)", "idle5", statistics.median)]
     for label, key, agg in rows:
         v = agg(res["vessel"][key]) if "vessel" in res else None
         q = agg(res["qemu"][key])

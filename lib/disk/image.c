@@ -480,7 +480,5 @@ int disk_snapshot_load_vmstate(struct disk_image *img, const char *name, int fd,
 {
 	if (img->fmt != &disk_format_qcow2)
 		return vs_errf(err, ENOTSUP, "%s: only qcow2 images hold a VM state", img->path);
-	if (img->readonly)
-		return vs_errf(err, EROFS, "%s is open read-only", img->path);
-	return qcow2_vmstate_load(img, name, fd, len, err);
+	return qcow2_vmstate_load(img, name, fd, len, err); /* reads only */
 }

@@ -305,6 +305,11 @@ int qcow2_vmstate_save(struct disk_image *img, const char *name, int fd, uint64_
 int qcow2_vmstate_load(struct disk_image *img, const char *name, int fd, uint64_t *len,
 		       struct vs_err *err);
 int qcow2_snapshot_apply(struct disk_image *img, const char *name, struct vs_err *err);
+/* A snapshot's L1 table (host-endian, s->l1_size entries; free()). */
+int qcow2_snapshot_l1(struct qcow2 *q, const struct qcow2_snapshot *s, uint64_t **out,
+		      struct vs_err *err);
+/* Unmap a VM state of len bytes from the active image (qcow2_vmstate.c). */
+int qcow2_vmstate_discard(struct disk_image *img, uint64_t len, struct vs_err *err);
 int qcow2_snapshot_delete(struct disk_image *img, const char *name, struct vs_err *err);
 /* Add addend to the refcounts of an L1 table's L2 tables and clusters; when
  * l1 is the active table, recompute its COPIED flags. */

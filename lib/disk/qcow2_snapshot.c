@@ -206,6 +206,12 @@ static int l1_read(struct qcow2 *q, uint64_t off, uint32_t size, uint64_t **out,
 	return 0;
 }
 
+int qcow2_snapshot_l1(struct qcow2 *q, const struct qcow2_snapshot *s, uint64_t **out,
+		      struct vs_err *err)
+{
+	return l1_read(q, s->l1_table_offset, s->l1_size, out, err);
+}
+
 static int entry_refcount(struct qcow2 *q, uint64_t entry, int addend, struct vs_err *err)
 {
 	enum qcow2_cluster_type t = qcow2_l2_entry_type(entry, q->extl2, 0);
@@ -554,5 +560,9 @@ int qcow2_snapshot_apply(struct disk_image *img, const char *name, struct vs_err
 	q->ccache_entry = 0;
 	if (r == 0)
 		r = qcow2_fix_copied_flags(q, err);
+	/* A savevm snapshot's VM state came back with its L1: drop it from the
+	 * active image again (it stays in the snapshot), as savevm left it. */
+	if (r == 0 && s->vm_state_size)
+		r = qcow2_vmstate_discard(img, s->vm_state_size, err);
 	return r;
 }

@@ -9,10 +9,13 @@
  * L1 table to cover it), creates the snapshot (whose L1 copy then reaches
  * the state's clusters, each with one more reference) and discards the
  * state from the active image again (as QEMU does: keeping it would only
- * cost copy-on-write in the next snapshot).  load applies the snapshot,
- * which brings the state back into the active L1, reads it, and discards it
- * from the active image.  Holes in the state (zero guest pages of a vessel
- * snapshot) are never written, so they cost no clusters.
+ * cost copy-on-write in the next snapshot).  load reads the state through
+ * the snapshot's own L1 table, swapped in memory for the time of the read:
+ * it changes nothing in the image (it works on a read-only image), so the
+ * caller can validate the whole state before it rolls the disk back
+ * (qcow2_snapshot_apply, which then drops the state from the active image
+ * again).  Holes in the state (zero guest pages of a vessel snapshot) are
+ * never written, so they cost no clusters.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,10 +30,15 @@
 
 #define VMSTATE_CHUNK (1ULL << 20)
 
+static uint64_t vmstate_offset_for(const struct qcow2 *q, uint64_t disk_size)
+{
+	return qcow2_l1_entries_for(q->cluster_bits, q->l2_bits, disk_size)
+	       << (q->cluster_bits + q->l2_bits);
+}
+
 static uint64_t vmstate_offset(const struct qcow2 *q)
 {
-	return qcow2_l1_entries_for(q->cluster_bits, q->l2_bits, q->h.size)
-	       << (q->cluster_bits + q->l2_bits);
+	return vmstate_offset_for(q, q->h.size);
 }
 
 static int vmstate_cover(struct qcow2 *q, uint64_t len, struct vs_err *err)
@@ -40,7 +48,7 @@ static int vmstate_cover(struct qcow2 *q, uint64_t len, struct vs_err *err)
 	return qcow2_grow_l1(q, (end + span - 1) / span, err);
 }
 
-static int vmstate_discard(struct disk_image *img, uint64_t len, struct vs_err *err)
+int qcow2_vmstate_discard(struct disk_image *img, uint64_t len, struct vs_err *err)
 {
 	struct qcow2 *q = qcow2_of(img);
 	uint64_t cs = q->cluster_size;
@@ -89,7 +97,37 @@ int qcow2_vmstate_save(struct disk_image *img, const char *name, int fd, uint64_
 	qcow2_snapshot_delete(img, name, &ignore); /* a name holds one VM */
 	if ((r = qcow2_snapshot_create_vm(img, name, len, vm_clock_nsec, err)) < 0)
 		return r;
-	return vmstate_discard(img, len, err);
+	return qcow2_vmstate_discard(img, len, err);
+}
+
+/* Copy [base, base+size) of the image as the active L1 maps it into fd. */
+static int vmstate_copy(struct disk_image *img, uint64_t base, uint64_t size, int fd,
+			struct vs_err *err)
+{
+	vs_cleanup_free uint8_t *buf = malloc(VMSTATE_CHUNK);
+	if (!buf)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if (ftruncate(fd, (off_t)size) < 0)
+		return vs_syserrf(err, errno, "size the VM state file");
+	for (uint64_t o = 0; o < size;) {
+		struct disk_extent ext;
+		uint64_t want = size - o < VMSTATE_CHUNK ? size - o : VMSTATE_CHUNK;
+		int r = qcow2_block_status(img, base + o, want, &ext, err);
+		if (r < 0)
+			return r;
+		uint64_t n = ext.length ? ext.length : want;
+		if (n > want)
+			n = want;
+		if ((ext.flags & DISK_EXTENT_DATA) && !(ext.flags & DISK_EXTENT_ZERO)) {
+			struct iovec v = { buf, n };
+			if ((r = qcow2_preadv(img, &v, 1, base + o, n, err)) < 0)
+				return vs_err_prefix(err, "read the VM state");
+			if ((r = vs_pwrite_full(fd, buf, n, (off_t)o)) < 0)
+				return vs_syserrf(err, -r, "write the VM state");
+		}
+		o += n;
+	}
+	return 0;
 }
 
 int qcow2_vmstate_load(struct disk_image *img, const char *name, int fd, uint64_t *len,
@@ -105,34 +143,24 @@ int qcow2_vmstate_load(struct disk_image *img, const char *name, int fd, uint64_
 	uint64_t size = s->vm_state_size;
 	if (!size)
 		return vs_errf(err, ENOENT, "%s: snapshot '%s' holds no VM state", img->path, name);
-	int r = qcow2_snapshot_apply(img, name, err);
+	uint64_t *snap_l1 = NULL;
+	int r = qcow2_snapshot_l1(q, s, &snap_l1, err);
 	if (r < 0)
 		return r;
-	if ((r = vmstate_cover(q, size, err)) < 0)
+	/* Reads only, through the snapshot's L1 (nothing is written or
+	 * allocated while it is swapped in). */
+	uint64_t *active = q->l1;
+	uint32_t active_size = q->h.l1_size;
+	q->l1 = snap_l1;
+	q->h.l1_size = s->l1_size;
+	q->ccache_entry = 0;
+	r = vmstate_copy(img, vmstate_offset_for(q, s->disk_size), size, fd, err);
+	q->l1 = active;
+	q->h.l1_size = active_size;
+	q->ccache_entry = 0;
+	free(snap_l1);
+	if (r < 0)
 		return r;
-	uint64_t base = vmstate_offset(q);
-	vs_cleanup_free uint8_t *buf = malloc(VMSTATE_CHUNK);
-	if (!buf)
-		return vs_errf(err, ENOMEM, "out of memory");
-	if (ftruncate(fd, (off_t)size) < 0)
-		return vs_syserrf(err, errno, "size the VM state file");
-	for (uint64_t o = 0; o < size;) {
-		struct disk_extent ext;
-		uint64_t want = size - o < VMSTATE_CHUNK ? size - o : VMSTATE_CHUNK;
-		if ((r = qcow2_block_status(img, base + o, want, &ext, err)) < 0)
-			return r;
-		uint64_t n = ext.length ? ext.length : want;
-		if (n > want)
-			n = want;
-		if ((ext.flags & DISK_EXTENT_DATA) && !(ext.flags & DISK_EXTENT_ZERO)) {
-			struct iovec v = { buf, n };
-			if ((r = qcow2_preadv(img, &v, 1, base + o, n, err)) < 0)
-				return vs_err_prefix(err, "read the VM state");
-			if ((r = vs_pwrite_full(fd, buf, n, (off_t)o)) < 0)
-				return vs_syserrf(err, -r, "write the VM state");
-		}
-		o += n;
-	}
 	*len = size;
-	return vmstate_discard(img, size, err);
+	return 0;
 }

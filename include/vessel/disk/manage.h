@@ -138,9 +138,11 @@ int disk_snapshot_delete(struct disk_image *img, const char *name_or_id, struct 
  * the snapshot's L1 table; vm_state_size in the snapshot table).
  * save: the bytes [0, len) of fd (holes stay unallocated) become the VM
  * state of a new snapshot `name` of the disk as it is now (an older one of
- * that name is replaced).  load: rolls the disk back to snapshot `name` and
- * writes its VM state into fd (zero clusters as holes), *len its size.
- * Neither leaves VM state clusters in the active image.
+ * that name is replaced).  load: writes snapshot `name`'s VM state into fd
+ * (zero clusters as holes), *len its size; it only reads (the image may be
+ * open read-only) and does not roll the disk back: disk_snapshot_apply does,
+ * once the caller validated the state.  Neither save nor apply leaves VM
+ * state clusters in the active image.
  */
 int disk_snapshot_save_vmstate(struct disk_image *img, const char *name, int fd, uint64_t len,
 			       uint64_t vm_clock_nsec, struct vs_err *err);

@@ -146,6 +146,15 @@ unsigned rv_core_nharts(const struct rv_core *core);
 /* Drop every decoded block and TLB entry (after loading new code). */
 void rv_core_flush(struct rv_core *core);
 
+/*
+ * Call when every hart idles in WFI: if the last flush is long past
+ * (RV_TRIM_AFTER_NS) and the caches hold more than a little, flush them and
+ * give their memory back to the kernel (lib/vm/cpu/cache.c).  Returns
+ * whether it trimmed; rv_core_trims counts the trims.
+ */
+bool rv_core_trim(struct rv_core *core, uint64_t now_ns);
+uint64_t rv_core_trims(const struct rv_core *core);
+
 /* Guest RAM [gpa, gpa+len) was written behind the CPU's back (DMA, loader). */
 void rv_core_note_write(struct rv_core *core, uint64_t gpa, uint64_t len);
 

@@ -56,6 +56,7 @@ enum vm_snap_section_type {
 	VM_SNAP_SEC_VIRTIO = 10, /* instance = virtio-mmio slot */
 	VM_SNAP_SEC_DISKS = 11,	 /* which disks hold an internal snapshot */
 	VM_SNAP_SEC_RAM = 12,	 /* RAM layout and page bitmap */
+	VM_SNAP_SEC_RAMSUM = 13, /* optional: CRC32C of the stored pages (savevm) */
 	VM_SNAP_SEC_TYPES
 };
 
@@ -95,6 +96,12 @@ struct vm_snap_reader {
 int vm_snap_reader_open(struct vm_snap_reader *r, const char *path, struct vs_err *err);
 /* Release (safe after a failed open, and twice). */
 void vm_snap_reader_close(struct vm_snap_reader *r);
+/*
+ * The stored RAM pages against the RAMSUM section, read through the file:
+ * 0 if they match or the file has no RAMSUM (older files), -EINVAL with a
+ * precise message otherwise.
+ */
+int vm_snap_reader_check_ram(const struct vm_snap_reader *r, struct vs_err *err);
 /* The section (type, instance), or NULL. */
 const struct vm_snap_section *vm_snap_find(const struct vm_snap_reader *r, uint32_t type,
 					   uint32_t instance);
@@ -116,6 +123,10 @@ struct vm_snap_writer {
 	/* Full snapshots: pages whose byte is 0 are known to be zero (never
 	 * touched anonymous memory) and are not even read; NULL = read all. */
 	const uint8_t *touched;
+	/* Write a RAMSUM section (CRC32C of every stored page, in page order)
+	 * before RAM: one more pass over the pages, so the whole state can be
+	 * checked before anything is applied (savevm / --loadvm). */
+	bool ram_sum;
 };
 
 /*

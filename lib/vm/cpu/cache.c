@@ -14,6 +14,17 @@
  * the hart's TLB (so virtual-to-physical changes are seen) and whenever
  * blocks are invalidated.
  *
+ * Memory: both arenas (decoded blocks, JIT code) are reserved address space
+ * (MAP_NORESERVE) that becomes resident only as it is filled.  A guest
+ * whose harts all idle in WFI long after the last flush (1 s, doubling
+ * after each trim up to 32 s, so a guest that keeps coming back to work
+ * pays for re-decoding ever more rarely) is trimmed
+ * (rv_core_trim): everything is flushed and the used parts of the arenas,
+ * the block hash and the jump caches are handed back to the kernel
+ * (MADV_DONTNEED), so an idle VM keeps only the blocks it runs again (its
+ * idle loop and interrupt paths), not all the code of its boot.  Busy harts
+ * never reach that point, so a compute-bound guest is not slowed.
+ *
  * An instruction whose two halves lie on different pages is decoded into a
  * one-instruction block of a small per-hart cache keyed by its bits, and
  * both halves are fetched again on each execution (straddling_block).
@@ -24,6 +35,7 @@
 #include <sys/mman.h>
 
 #include "cpu_internal.h"
+#include "vessel/core/util.h"
 
 #define ARENA_SIZE     (64ULL << 20)
 #define BLOCK_BYTES(n) (sizeof(struct rv_block) + (size_t)(n) * sizeof(struct rv_uop))
@@ -33,9 +45,26 @@ static unsigned hash_pa(uint64_t pa)
 	return (unsigned)(((pa >> 1) * 0x9E3779B97F4A7C15ULL) >> (64 - RV_HASH_BITS));
 }
 
-void rv_core_flush(struct rv_core *core)
+/* Zero [p, p+len): whole pages are handed back to the kernel (not resident
+ * until touched again), the partial pages at both ends are cleared. */
+static void zero_release(void *p, size_t len)
 {
-	memset(core->hash, 0, sizeof(core->hash));
+	uintptr_t a = (uintptr_t)p, end = a + len;
+	uintptr_t lo = (a + RV_PAGE_SIZE - 1) & RV_PAGE_MASK, hi = end & RV_PAGE_MASK;
+	if (hi <= lo || madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0) {
+		memset(p, 0, len);
+		return;
+	}
+	memset(p, 0, lo - a);
+	memset((void *)hi, 0, end - hi);
+}
+
+static void flush_all(struct rv_core *core, bool release)
+{
+	if (release)
+		zero_release(core->hash, sizeof(core->hash));
+	else
+		memset(core->hash, 0, sizeof(core->hash));
 	core->arena_used = 0;
 	core->jit_used = 0; /* translations die with their blocks */
 	core->jit_full = false;
@@ -43,15 +72,54 @@ void rv_core_flush(struct rv_core *core)
 	for (unsigned k = 0; k < core->nharts; k++) {
 		rv_tlb_flush(core->harts[k]);
 		/* entries point into the recycled arena: no revalidation */
-		memset(core->ext[k].jcache, 0, sizeof(core->ext[k].jcache));
+		if (release)
+			zero_release(core->ext[k].jcache, sizeof(core->ext[k].jcache));
+		else
+			memset(core->ext[k].jcache, 0, sizeof(core->ext[k].jcache));
 	}
+	/* Only pages holding code are written: untouched parts of the page
+	 * table stay non-resident. */
 	for (unsigned i = 0; i < VM_BUS_MAX_RAM; i++)
 		for (uint64_t p = 0; core->pages[i] && p < core->npages[i]; p++) {
 			struct rv_page *pg = &core->pages[i][p];
+			if (!(pg->flags & RV_PAGE_CODE) && !pg->code_mask && !pg->blocks)
+				continue;
 			pg->flags &= (uint8_t)~RV_PAGE_CODE;
 			pg->code_mask = 0;
 			pg->blocks = NULL;
 		}
+}
+
+void rv_core_flush(struct rv_core *core)
+{
+	flush_all(core, false);
+	core->last_flush_ns = vs_now_ns();
+}
+
+bool rv_core_trim(struct rv_core *core, uint64_t now_ns)
+{
+	if (now_ns - core->last_flush_ns < core->trim_interval_ns ||
+	    (core->arena_used < RV_TRIM_MIN_BYTES && core->jit_used < RV_TRIM_MIN_BYTES))
+		return false;
+	size_t arena = (core->arena_used + RV_PAGE_SIZE - 1) & RV_PAGE_MASK;
+	size_t jit = (core->jit_used + RV_PAGE_SIZE - 1) & RV_PAGE_MASK;
+	flush_all(core, true);
+	if (arena)
+		madvise(core->arena, arena, MADV_DONTNEED);
+	if (jit && core->jit_code)
+		madvise(core->jit_code, jit, MADV_DONTNEED);
+	core->last_flush_ns = now_ns;
+	core->trims++;
+	/* a guest that keeps coming back to work is trimmed ever more rarely */
+	core->trim_interval_ns = core->trim_interval_ns * 2 < RV_TRIM_MAX_NS
+				     ? core->trim_interval_ns * 2
+				     : RV_TRIM_MAX_NS;
+	return true;
+}
+
+uint64_t rv_core_trims(const struct rv_core *core)
+{
+	return core->trims;
 }
 
 void rv_cache_invalidate_page(struct rv_core *core, struct rv_page *pg)
@@ -303,8 +371,10 @@ struct rv_core *rv_core_new(struct vm_bus *bus, unsigned nharts, uint64_t (*get_
 	core->get_time = get_time;
 	core->time_opaque = time_opaque;
 	core->arena_size = ARENA_SIZE;
-	core->arena =
-	    mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	core->last_flush_ns = vs_now_ns();
+	core->trim_interval_ns = RV_TRIM_AFTER_NS;
+	core->arena = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (core->arena == MAP_FAILED) {
 		core->arena = NULL;
 		rv_core_free(core);

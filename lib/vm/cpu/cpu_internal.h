@@ -165,10 +165,15 @@ struct rv_page {
 	uint8_t flags;
 };
 
-#define RV_HASH_BITS   16
-#define RV_DEAD_PADDR  (~1ULL) /* rv_block.paddr of an invalidated block */
-#define RV_STRADDLE_N  8
-#define RV_JCACHE_SIZE 16384
+#define RV_HASH_BITS  16
+#define RV_DEAD_PADDR (~1ULL) /* rv_block.paddr of an invalidated block */
+#define RV_STRADDLE_N 8
+/* rv_core_trim: idle this long after the last flush (doubling after each
+ * trim, up to RV_TRIM_MAX_NS), with this much cached */
+#define RV_TRIM_AFTER_NS  (1000000000ULL)
+#define RV_TRIM_MAX_NS	  (32ULL * 1000000000ULL)
+#define RV_TRIM_MIN_BYTES (256U << 10)
+#define RV_JCACHE_SIZE	  16384
 
 /* Valid while key equals the hart's chain_key (same privilege, no flush since). */
 struct rv_jcache_entry {
@@ -253,8 +258,11 @@ struct rv_core {
 	struct rv_block *hash[1 << RV_HASH_BITS];
 	uint8_t *arena;
 	size_t arena_size, arena_used;
-	uint64_t flushes;     /* number of full flushes (arena recycled) */
-	uint64_t key_counter; /* source of fresh rv_hart.chain_key values */
+	uint64_t flushes;	   /* number of full flushes (arena recycled) */
+	uint64_t last_flush_ns;	   /* vs_now_ns() of the last flush or trim */
+	uint64_t trims;		   /* idle trims (rv_core_trim) */
+	uint64_t trim_interval_ns; /* from the last flush to the next trim */
+	uint64_t key_counter;	   /* source of fresh rv_hart.chain_key values */
 
 	/* JIT (jit.c): code arena recycled with the block arena; NULL = off. */
 	uint8_t *jit_code;

@@ -831,7 +831,7 @@ int rv_jit_init(struct rv_core *core)
 	long thr = t && *t ? strtol(t, NULL, 10) : RV_JIT_THRESHOLD;
 	core->jit_threshold = thr >= 1 && thr <= 1000000 ? (uint32_t)thr : RV_JIT_THRESHOLD;
 	void *m = mmap(NULL, RV_JIT_ARENA, PROT_READ | PROT_WRITE | PROT_EXEC,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m == MAP_FAILED)
 		return 0; /* no executable memory: interpret */
 	core->jit_code = m;

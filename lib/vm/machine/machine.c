@@ -8,7 +8,8 @@
  *   2. run every hart that is not idle for a slice of VM_SLICE_INSNS
  *      instructions (round-robin);
  *   3. run the tick callbacks (HTIF mailbox);
- *   4. when every hart is idle in WFI, sleep in ppoll() until the earliest
+ *   4. when every hart is idle in WFI, trim the CPU caches if the last flush
+ *      is long past (rv_core_trim), then sleep in ppoll() until the earliest
  *      mtimecmp, an fd event, or the timeout.
  * Exit requests (devices, signal handlers, other threads) set flags only,
  * make every hart leave its slice at the next block boundary and write the
@@ -527,7 +528,9 @@ int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *er
 		for (unsigned k = 0; k < n && idle; k++)
 			idle = rv_hart_idle(rv_core_hart(m->core, k));
 		if (idle) {
-			/* Every hart waits for an interrupt: sleep until something happens. */
+			/* Every hart waits for an interrupt: sleep until something happens.
+			 * Long idle: give the boot's decoded code back (rv_core_trim). */
+			rv_core_trim(m->core, vs_now_ns());
 			int64_t sleep_ns = 100000000; /* re-check at least every 100 ms */
 			uint64_t next = vm_clint_next_deadline(m->clint);
 			bool halted = true; /* by a debugger: timers wake no one, only fds do */

@@ -685,7 +685,11 @@ int virt_savevm(struct virt_board *b, const char *tag, struct vm_snapshot_result
 	if (fd < 0)
 		return vs_syserrf(err, errno, "savevm: memfd_create");
 	struct vm_snap_writer w = {
-		.fd = fd, .kind = VM_SNAP_FULL, .off = VM_SNAP_HEADER_SIZE, .no_rename = true
+		.fd = fd,
+		.kind = VM_SNAP_FULL,
+		.off = VM_SNAP_HEADER_SIZE,
+		.no_rename = true,
+		.ram_sum = true, /* --loadvm checks everything before the disk rolls back */
 	};
 	w.tmp_path = (char *)"savevm state";
 	r = board_write(&p, &w, &meta, taken, res->disks, NULL, err);
@@ -712,7 +716,9 @@ int virt_loadvm_extract(const struct virt_disk_config *disks, unsigned ndisks, c
 	for (unsigned i = 0; i < ndisks; i++) {
 		if (disks[i].readonly)
 			continue;
-		struct disk_open_options o = { .format = disks[i].format };
+		/* read-only: nothing changes before the restore validated it all */
+		struct disk_open_options o = { .format = disks[i].format,
+					       .flags = DISK_OPEN_RDONLY };
 		struct disk_image *img = disk_image_open(disks[i].path, &o, err);
 		if (!img)
 			return -err->code;
@@ -725,6 +731,22 @@ int virt_loadvm_extract(const struct virt_disk_config *disks, unsigned ndisks, c
 		int r = fd < 0 ? vs_syserrf(err, errno, "loadvm: memfd_create")
 			       : disk_snapshot_load_vmstate(img, tag, fd, &len, err);
 		disk_image_close(img);
+		if (r == 0) {
+			/* The whole state, RAM included, before any disk rolls back
+			 * (the sections are checked again by the restore). */
+			char path[64];
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+			struct vm_snap_reader rd = { .fd = -1 };
+			r = vm_snap_reader_open(&rd, path, err);
+			if (r == 0)
+				r = vm_snap_reader_check_ram(&rd, err);
+			vm_snap_reader_close(&rd);
+			if (r < 0)
+				r = vs_err_prefix(err,
+						  "--loadvm %s: the VM state in %s is refused, "
+						  "no disk was changed",
+						  tag, disks[i].path);
+		}
 		if (r < 0) {
 			if (fd >= 0)
 				close(fd);

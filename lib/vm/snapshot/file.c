@@ -38,6 +38,7 @@
 #define SEC_HEADER 24
 #define RAM_FIXED  40
 #define WRITE_RUN  (1ULL << 20) /* bytes per pwrite of contiguous pages */
+#define RAMSUM_LEN 16		/* u64 stored pages, u32 CRC32C, u32 0 */
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "snapshot bitmaps are little-endian");
 
@@ -151,6 +152,19 @@ int vm_snap_writer_ram(struct vm_snap_writer *w, const uint8_t *ram, uint64_t ba
 			bitmap[p / 64] |= 1ULL << (p % 64);
 			stored++;
 		}
+	}
+	if (w->ram_sum && !w->ram_elsewhere) {
+		uint32_t crc = 0;
+		for (uint64_t p = 0; p < npages; p++)
+			if ((bitmap[p / 64] >> (p % 64)) & 1)
+				crc =
+				    vs_crc32c(crc, ram + p * VM_SNAP_PAGE_SIZE, VM_SNAP_PAGE_SIZE);
+		uint8_t sum[RAMSUM_LEN] = { 0 };
+		put64(sum, stored);
+		put32(sum + 8, crc);
+		int r = vm_snap_writer_section(w, VM_SNAP_SEC_RAMSUM, 0, 1, sum, sizeof(sum), err);
+		if (r < 0)
+			return r;
 	}
 	/* RAM section, END, then the pages from the next page boundary. */
 	uint64_t sec_len = RAM_FIXED + words * 8;
@@ -417,6 +431,47 @@ void vm_snap_reader_close(struct vm_snap_reader *r)
 	r->path = NULL;
 	r->nsections = 0;
 	r->has_ram = false;
+}
+
+int vm_snap_reader_check_ram(const struct vm_snap_reader *r, struct vs_err *err)
+{
+	const struct vm_snap_section *s = vm_snap_find(r, VM_SNAP_SEC_RAMSUM, 0);
+	if (!s)
+		return 0;
+	if (s->len != RAMSUM_LEN || get32(s->data + 12) != 0)
+		return vs_errf(err, EINVAL, "snapshot %s: RAMSUM section of %" PRIu64 " bytes",
+			       r->path, s->len);
+	if (!r->has_ram || get64(s->data) != r->ram.stored_pages)
+		return vs_errf(err, EINVAL,
+			       "snapshot %s: RAMSUM counts %" PRIu64 " pages, RAM stores %" PRIu64,
+			       r->path, get64(s->data), r->has_ram ? r->ram.stored_pages : 0);
+	vs_cleanup_free uint8_t *buf = malloc(WRITE_RUN);
+	if (!buf)
+		return vs_errf(err, ENOMEM, "snapshot: out of memory");
+	uint64_t npages = r->ram.size / VM_SNAP_PAGE_SIZE;
+	uint32_t crc = 0;
+	for (uint64_t p = 0; p < npages;) {
+		if (!((r->ram.bitmap[p / 64] >> (p % 64)) & 1)) {
+			p++;
+			continue;
+		}
+		uint64_t q = p;
+		while (q < npages && (r->ram.bitmap[q / 64] >> (q % 64)) & 1 &&
+		       (q - p) * VM_SNAP_PAGE_SIZE < WRITE_RUN)
+			q++;
+		size_t len = (size_t)(q - p) * VM_SNAP_PAGE_SIZE;
+		int rc = vs_pread_full(r->fd, buf, len,
+				       (off_t)(r->ram.data_offset + p * VM_SNAP_PAGE_SIZE));
+		if (rc < 0)
+			return vs_syserrf(err, -rc, "snapshot %s: read RAM", r->path);
+		crc = vs_crc32c(crc, buf, len);
+		p = q;
+	}
+	if (crc != get32(s->data + 8))
+		return vs_errf(err, EINVAL,
+			       "snapshot %s: RAM pages do not match their CRC32C (corrupt state)",
+			       r->path);
+	return 0;
 }
 
 const struct vm_snap_section *vm_snap_find(const struct vm_snap_reader *r, uint32_t type,

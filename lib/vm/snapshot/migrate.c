@@ -2,17 +2,26 @@
  * migrate.c - live migration (include/vessel/vm/migrate.h,
  * docs/migration.md).
  *
- * Stream (little-endian): the source sends a hello { "VSLMIG1\n", u64 RAM
+ * Stream (little-endian): the source sends a hello { "VSLMIG2\n", u64 RAM
  * size, u64 data offset }, then messages { u32 type, u32 count, u64 first }:
  *   PAGES  count pages from page `first`, 4096 * count bytes follow;
+ *   ZERO   count pages from page `first` are zero (no data follows);
  *   STATE  `first` bytes follow: the head of a snapshot file (header,
  *          sections, RAM section, END) whose RAM lies at the data offset;
  *   DONE   end of stream;
  * and with disk copy ("disks":"copy"):
  *   DISKS  count disks, count u64 virtual sizes follow (right after hello);
  *   DISK   disk `count`, bytes from offset `first`: u64 length, the bytes.
- * The destination answers one byte after DONE: 'K' (running) or 'E'
- * followed by a message.  It writes pages straight into a memfd laid out as
+ * Switch-over handshake (one byte each): after DONE the destination
+ * restores the state and answers 'K' (ready, not running) or 'E' and a
+ * message; the source answers 'K' with 'G' (go) and from then on never
+ * resumes; the destination runs only after it received 'G' and confirms with
+ * 'R' (running).  So a message lost at any point can leave the VM paused on
+ * the source, never running on both sides (docs/migration.md, failure
+ * matrix).  VESSEL_TEST_MIGRATE_DROP=ready|running on the destination loses
+ * its 'K' or its 'R' (tests only).
+ *
+ * The destination writes pages straight into a memfd laid out as
  * a snapshot file (RAM at the data offset) and the state at offset 0, then
  * restores that file as --restore does (same validation; RAM is mapped from
  * the memfd, nothing is copied).
@@ -23,12 +32,14 @@
  *      writes it is fine: a page written after the clear is dirty and is
  *      sent again);
  *   3. each round takes and clears the dirty bitmap at a safe point and
- *      sends those pages; when the pages left would take less than
- *      MIG_DOWNTIME_MS at the measured bandwidth (or after MIG_MAX_ROUNDS),
- *      the guest is paused at a safe point; rounds that do not shrink
+ *      sends those pages (zero ones as ZERO); when the pages left would
+ *      take less than MIG_FINAL_MS at the measured bandwidth (or after
+ *      MIG_MAX_ROUNDS), the guest is paused at a safe point; a round whose
+ *      dirty rate exceeds half the bandwidth, or two that do not shrink,
  *      raise a throttle: the migration thread holds the harts at safe
- *      points for a growing share of time (up to 90 %);
- *   4. paused: last dirty pages, disks flushed, state, DONE; wait for 'K'.
+ *      points for a growing share of time (20 % steps, up to 90 %);
+ *   4. paused: last dirty pages, disks flushed, state, DONE; wait for 'K',
+ *      send 'G', wait for 'R'.
  * With disk copy, the disks' chunks (64 KiB) go along: step 1 also turns
  * on the block backends' write tracking (backend.h), step 2 sends every
  * non-zero chunk, every round (and the paused step 4, before the state)
@@ -37,9 +48,10 @@
  * MIG_DISK_BATCH per stop.  The destination creates its disks (the paths
  * of its own --disk options, which must not exist) and writes the chunks
  * into them; a failed stream removes them again.
- * Success: the source exits (status 0).  Any failure - connect, send,
- * destination error or death, timeout - resumes the guest (if paused) and
- * reports the error in GET /migrate; the guest never notices.
+ * Success: the source exits (status 0).  Any failure before 'G' - connect,
+ * send, destination error or death, timeout - resumes the guest (if paused)
+ * and reports the error in GET /migrate; the guest never notices.  A
+ * failure after 'G' leaves the guest paused (the destination may run).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,16 +77,17 @@
 #include "vessel/vm/snapshot.h"
 #include "vessel/vm/virtio.h"
 
-#define MIG_MAGIC	   "VSLMIG1\n"
+#define MIG_MAGIC	   "VSLMIG2\n" /* 2: the K/G/R switch-over handshake */
 #define MIG_PAGES	   1
 #define MIG_STATE	   2
 #define MIG_DONE	   3
 #define MIG_DISKS	   4
 #define MIG_DISK	   5
+#define MIG_ZERO	   6	      /* count pages from `first` are zero, no data */
 #define MIG_DISK_BATCH	   (4u << 20) /* disk bytes read per safe point */
 #define MIG_BATCH	   256	      /* pages per PAGES message */
 #define MIG_MAX_ROUNDS	   30
-#define MIG_DOWNTIME_MS	   20
+#define MIG_FINAL_MS	   4		/* stop iterating when the rest takes this long */
 #define MIG_DATA_OFFSET	   (4ULL << 20) /* room for the state head */
 #define MIG_ACK_TIMEOUT_MS 60000
 #define PAGE		   VM_SNAP_PAGE_SIZE
@@ -108,6 +121,12 @@ struct vm_migration {
 		uint64_t offset, len;
 		int r;
 	} rd;
+	bool committed; /* 'G' sent: the destination may run, never resume here */
+	/* downtime phases (ms): pausing, last pages, state + DONE, until 'K',
+	 * until 'R'; pages sent while paused */
+	double ph_pause, ph_pages, ph_state, ph_ready, ph_run;
+	uint64_t final_pages;
+	uint64_t held_ns; /* time the harts were held by the throttle */
 };
 
 /* ---- connections ---------------------------------------------------------- */
@@ -250,7 +269,14 @@ static int hold_harts(struct vm_machine *m, void *opaque)
 	return 0;
 }
 
-/* Send the pages set in bits (all non-zero pages when bits is NULL). */
+static void add_zero(struct vm_migration_status *st, void *arg)
+{
+	st->bytes_sent += sizeof(struct mig_msg);
+}
+
+/* Send the pages set in bits (all non-zero pages when bits is NULL: the
+ * destination starts from zeros).  A run of zero pages among bits goes as
+ * one ZERO message without data. */
 static int send_pages(struct vm_migration *mig, const uint64_t *bits, struct vs_err *err)
 {
 	const uint8_t *ram = vm_machine_ram(mig->m);
@@ -261,11 +287,23 @@ static int send_pages(struct vm_migration *mig, const uint64_t *bits, struct vs_
 			p++;
 			continue;
 		}
+		bool zero = bits && page_zero(ram + p * PAGE);
 		uint64_t q = p + 1;
 		while (q < mig->npages && q - p < MIG_BATCH &&
-		       (bits ? (bits[q / 64] >> (q % 64)) & 1
+		       (bits ? (bits[q / 64] >> (q % 64)) & 1 && page_zero(ram + q * PAGE) == zero
 			     : (!mig->touched || mig->touched[q]) && !page_zero(ram + q * PAGE)))
 			q++;
+		if (zero) {
+			struct mig_msg h = { MIG_ZERO, (uint32_t)(q - p), p };
+			int r = send_all(mig->fd, &h, sizeof(h), err);
+			if (r < 0)
+				return r;
+			for (uint64_t i = p; i < q; i++)
+				mig->sent[i / 64] |= 1ULL << (i % 64);
+			mig_set(mig, add_zero, NULL);
+			p = q;
+			continue;
+		}
 		struct mig_msg h = { MIG_PAGES, (uint32_t)(q - p), p };
 		int r = send_all(mig->fd, &h, sizeof(h), err);
 		if (r == 0)
@@ -280,7 +318,9 @@ static int send_pages(struct vm_migration *mig, const uint64_t *bits, struct vs_
 		if (mig->throttle_pct) {
 			/* hold the harts for a share of the time (throttling) */
 			unsigned hold_us = mig->throttle_pct * 50;
+			uint64_t t0 = vs_now_ns();
 			vm_machine_run_at_safepoint(mig->m, hold_harts, &hold_us);
+			mig->held_ns += vs_now_ns() - t0;
 		}
 	}
 	return 0;
@@ -517,17 +557,22 @@ static uint64_t popcount_bits(const uint64_t *b, uint64_t npages)
 	return n;
 }
 
-static int wait_ack(int fd, struct vs_err *err)
+/* One byte of the handshake from the peer: 0 if it is `want`. */
+static int wait_byte(int fd, char want, const char *what, struct vs_err *err)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	int r = poll(&pfd, 1, MIG_ACK_TIMEOUT_MS);
 	if (r == 0)
-		return vs_errf(err, ETIMEDOUT, "migration: the destination did not confirm");
+		return vs_errf(err, ETIMEDOUT, "migration: no %s within %d s", what,
+			       MIG_ACK_TIMEOUT_MS / 1000);
 	char c;
 	if (recv_all(fd, &c, 1, err) < 0)
-		return vs_err_prefix(err, "migration: waiting for the destination");
-	if (c == 'K')
+		return vs_err_prefix(err, "migration: waiting for the %s", what);
+	if (c == want)
 		return 0;
+	if (c != 'E')
+		return vs_errf(err, EPROTO, "migration: %s: unexpected byte 0x%02x", what,
+			       (unsigned char)c);
 	char msg[200] = "";
 	ssize_t n = recv(fd, msg, sizeof(msg) - 1, 0);
 	msg[n > 0 ? n : 0] = 0;
@@ -599,9 +644,13 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 		struct vm_migration_status now;
 		vm_migration_status(mig, &now);
 		double ms = (vs_now_ns() - t) / 1e6;
-		if (ms > 0.1 && now.pages_sent > sent_before)
-			bw = (now.pages_sent - sent_before) / ms;
+		/* the link's rate: the throttle's holds are not sending time, and
+		 * the stop-and-copy sends without them */
+		double send_ms = ms - mig->held_ns / 1e6;
+		if (send_ms > 0.1 && now.pages_sent >= sent_before + MIG_BATCH)
+			bw = (now.pages_sent - sent_before) / send_ms; /* small rounds: keep */
 		sent_before = now.pages_sent;
+		mig->held_ns = 0;
 		t = vs_now_ns();
 		/* Peek at the dirty count without stopping: decide to converge. */
 		if ((r = vm_machine_run_at_safepoint(mig->m, take_dirty, mig)) < 0)
@@ -609,11 +658,16 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 		uint64_t dirty = popcount_bits(mig->dirty, mig->npages);
 		ri = (struct round_info){ round, dirty, mig->throttle_pct };
 		mig_set(mig, set_round, &ri);
-		bool small = bw > 0 && dirty / bw < MIG_DOWNTIME_MS;
+		bool small = bw > 0 && dirty / bw < MIG_FINAL_MS;
 		if (small || dirty == 0 || round >= MIG_MAX_ROUNDS)
 			break;
-		if (dirty >= prev_dirty && ++stuck >= 2 && mig->throttle_pct < 90) {
-			mig->throttle_pct += 20; /* the guest dirties faster than we send */
+		/* Auto-converge: the guest dirtied pages at more than half the
+		 * rate the link carries them (or two rounds did not shrink the
+		 * set): hold its harts for a larger share of the time. */
+		double rate = ms > 0.1 ? dirty / ms : 0;
+		if ((bw > 0 && rate > bw / 2) || (dirty >= prev_dirty && ++stuck >= 2)) {
+			if (mig->throttle_pct < 90)
+				mig->throttle_pct += 20;
 			stuck = 0;
 		}
 		prev_dirty = dirty;
@@ -630,12 +684,18 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 	uint64_t t_pause = vs_now_ns();
 	if ((r = vm_machine_run_at_safepoint(mig->m, pause_and_take, mig)) < 0)
 		return vs_errf(err, -r, "migration: cannot pause the guest");
+	uint64_t t_ph = vs_now_ns();
+	mig->ph_pause = (t_ph - t_pause) / 1e6;
 	for (uint64_t i = 0; i < (mig->npages + 63) / 64; i++)
 		pending[i] |= mig->dirty[i];
+	mig->final_pages = popcount_bits(pending, mig->npages);
+	mig->throttle_pct = 0; /* paused: holding the harts would only add downtime */
 	if ((r = send_pages(mig, pending, err)) < 0)
 		return r;
 	if ((r = send_disks(mig, false, err)) < 0) /* paused: the last writes */
 		return r;
+	mig->ph_pages = (vs_now_ns() - t_ph) / 1e6;
+	t_ph = vs_now_ns();
 	struct final_ctx f = { .mig = mig, .err = VS_ERR_INIT };
 	f.memfd = memfd_create("vessel-migration-state", MFD_CLOEXEC);
 	if (f.memfd < 0)
@@ -658,8 +718,19 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 	    (r = send_all(mig->fd, head, f.state_len, err)) < 0 ||
 	    (r = send_all(mig->fd, &done, sizeof(done), err)) < 0)
 		return r;
-	if ((r = wait_ack(mig->fd, err)) < 0)
+	mig->ph_state = (vs_now_ns() - t_ph) / 1e6;
+	t_ph = vs_now_ns();
+	if ((r = wait_byte(mig->fd, 'K', "destination's ready", err)) < 0)
+		return r; /* it does not run without our 'G': resuming is safe */
+	mig->ph_ready = (vs_now_ns() - t_ph) / 1e6;
+	t_ph = vs_now_ns();
+	/* A failed send queued nothing: the destination cannot have the 'G'. */
+	if ((r = send_all(mig->fd, "G", 1, err)) < 0)
 		return r;
+	mig->committed = true;
+	if ((r = wait_byte(mig->fd, 'R', "destination's running confirmation", err)) < 0)
+		return r;
+	mig->ph_run = (vs_now_ns() - t_ph) / 1e6;
 	*downtime_ms = (vs_now_ns() - t_pause) / 1e6;
 	return 0;
 }
@@ -705,9 +776,22 @@ static void *migrate_thread(void *opaque)
 		mig_set(mig, set_final, &st);
 		vs_log(VS_LOG_INFO,
 		       "migration to %s completed: total %.1f ms, downtime %.1f ms, %" PRIu64
-		       " bytes, %u rounds",
-		       mig->uri, st.total_ms, st.downtime_ms, st.bytes_sent, st.rounds);
+		       " bytes, %u rounds; downtime: pause %.1f, %" PRIu64
+		       " last pages %.1f, state %.1f, destination ready %.1f, running %.1f ms",
+		       mig->uri, st.total_ms, st.downtime_ms, st.bytes_sent, st.rounds,
+		       mig->ph_pause, mig->final_pages, mig->ph_pages, mig->ph_state, mig->ph_ready,
+		       mig->ph_run);
 		vm_machine_request_exit(mig->m, VM_EXIT_POWEROFF, 0); /* the VM lives on there */
+	} else if (mig->committed) {
+		/* 'G' went out: the destination may be running.  Stay paused; only
+		 * someone who knows it is not may resume (PUT /vm/state). */
+		st.state = VM_MIGRATION_FAILED;
+		vs_err_prefix(&err, "switch-over not confirmed, the destination may be running: "
+				    "the VM stays paused here");
+		memcpy(st.error, err.msg, sizeof(st.error));
+		st.error[sizeof(st.error) - 1] = 0;
+		mig_set(mig, set_final, &st);
+		vs_log(VS_LOG_WARN, "migration to %s: %s", mig->uri, st.error);
 	} else {
 		/* The guest continues here as if nothing happened. */
 		vm_machine_run_at_safepoint(mig->m, resume_cb, NULL);
@@ -911,6 +995,13 @@ static int receive(int c, int memfd, uint64_t *ram_size_out, const struct virt_c
 				break;
 			}
 			r = recv_all(c, ram + h.first * PAGE, (size_t)h.count * PAGE, err);
+		} else if (h.type == MIG_ZERO) {
+			if (h.count == 0 || h.count > MIG_BATCH || h.first >= npages ||
+			    h.count > npages - h.first) {
+				r = vs_errf(err, EINVAL, "migration: zero pages out of range");
+				break;
+			}
+			memset(ram + h.first * PAGE, 0, (size_t)h.count * PAGE);
 		} else if (h.type == MIG_STATE) {
 			if (h.first > off || h.first < VM_SNAP_HEADER_SIZE) {
 				r = vs_errf(err, EINVAL, "migration: state of %" PRIu64 " bytes",
@@ -1003,11 +1094,24 @@ int vm_migration_incoming(const char *uri, const struct virt_config *host_cfg,
 		dest_disks_close(&dd, true, &e2);
 		return r;
 	}
+	/* Ready: run only once the source sent 'G' (it never resumes after). */
+	const char *drop = getenv("VESSEL_TEST_MIGRATE_DROP"); /* tests: lose a message */
 	struct vs_err serr = VS_ERR_INIT;
-	if (send_all(c, "K", 1, &serr) < 0) {
+	if (drop && strcmp(drop, "ready") == 0)
+		shutdown(c, SHUT_WR);
+	else if (send_all(c, "K", 1, &serr) < 0) {
 		virt_board_free(b);
 		return vs_errf(err, EPIPE, "migration: the source went away before the switch");
 	}
+	if ((r = wait_byte(c, 'G', "source's go", err)) < 0) {
+		virt_board_free(b);
+		return vs_err_prefix(err, "switch-over not confirmed by the source, the VM does "
+					  "not run here");
+	}
+	if (drop && strcmp(drop, "running") == 0)
+		shutdown(c, SHUT_WR);
+	else
+		send_all(c, "R", 1, &serr); /* lost: the source stays paused, we run */
 	*out = b;
 	return 0;
 }

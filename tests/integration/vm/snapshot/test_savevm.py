@@ -13,7 +13,14 @@ TAG --disk COPY` continues the guest.
    savevm point, /mnt/before exists and /mnt/after does not, new writes
    complete; after a clean power-off `qemu-img check` is still clean.
 4. --loadvm of a tag that does not exist is refused (status 1, message).
+5. A corrupted VM state leaves the disk untouched: in copies of the image,
+   one byte of the state's sections (caught by their CRC32C) or of a guest
+   RAM page (the page holding a shell variable set before savevm, caught
+   by the RAMSUM section) is changed; --loadvm refuses each (status 1,
+   "no disk was changed") and the image file is byte-for-byte unchanged
+   (the disk was not rolled back).
 """
+import hashlib
 import os
 import re
 import shutil
@@ -46,6 +53,7 @@ def test(work):
         con.wait_banner()
         con.run("mount -t ext4 /dev/vda /mnt && echo before > /mnt/before "
                 "&& sync")
+        con.run("RAMMARK=vsramsum$((6*7))mark")  # in guest RAM, never on disk
         con.send(sl.COUNTER + "\n")
         sl.wait_counter(con, 5)
         out = {}
@@ -89,6 +97,34 @@ def test(work):
                        timeout=120 * vc.timeout_scale())
     if r.returncode != 1 or "no snapshot 'nope'" not in r.stderr:
         vc.fail("--loadvm of a missing tag: status %d, %r" % (r.returncode, r.stderr))
+
+    # 5. corrupted states are refused before the disk rolls back
+    with open(copy, "rb") as f:
+        image = f.read()
+    head = image.find(b"VSLSNAP\n")
+    mark = image.find(b"vsramsum42mark")
+    if head < 0 or mark < 0:
+        vc.fail("cannot find the VM state (%d) or the RAM marker (%d) in the image"
+                % (head, mark))
+    for what, off in (("a section byte", head + 64 + 30), ("a RAM page byte", mark + 3)):
+        bad = os.path.join(work, "b", "bad.qcow2")
+        data = bytearray(image)
+        data[off] ^= 0x20
+        with open(bad, "wb") as f:
+            f.write(data)
+        digest = hashlib.sha256(data).hexdigest()
+        r = subprocess.run([sl.vmm(), "--loadvm", "vm1", "--disk", bad + ",format=qcow2",
+                            "--serial", "stdio"],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                           timeout=120 * vc.timeout_scale())
+        if r.returncode != 1 or "no disk was changed" not in r.stderr:
+            vc.fail("--loadvm with %s changed: status %d, %r"
+                    % (what, r.returncode, r.stderr))
+        with open(bad, "rb") as f:
+            if hashlib.sha256(f.read()).hexdigest() != digest:
+                vc.fail("--loadvm with %s changed: the refused load modified the image"
+                        % what)
+        os.unlink(bad)
 
 
 if __name__ == "__main__":
