@@ -107,6 +107,9 @@ struct virt_board_parts {
 };
 /* Also drains the disks (virtio_blk_drain): call it at a safe point. */
 void virt_board_parts(struct virt_board *board, struct virt_board_parts *out);
+/* The parts only, touching no device: safe from any thread (e.g. the
+ * migration thread between safe points) for the fields that never change. */
+void virt_board_parts_peek(struct virt_board *board, struct virt_board_parts *out);
 /* The configuration the board was built from. */
 const struct virt_config *virt_board_config(const struct virt_board *board);
 

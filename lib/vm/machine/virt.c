@@ -613,6 +613,11 @@ void virt_board_parts(struct virt_board *b, struct virt_board_parts *out)
 	 * disk request may still be in an I/O thread (block_queue.c). */
 	for (unsigned i = 0; i < b->nvirtio; i++)
 		virtio_blk_drain(b->virtio[i]);
+	virt_board_parts_peek(b, out);
+}
+
+void virt_board_parts_peek(struct virt_board *b, struct virt_board_parts *out)
+{
 	*out = (struct virt_board_parts){
 		.m = b->m,
 		.cfg = &b->cfg,
