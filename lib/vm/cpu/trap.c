@@ -158,6 +158,6 @@ bool rv_hart_idle(const struct rv_hart *h)
 
 void rv_hart_request_stop(struct rv_hart *h)
 {
-	h->stop = 1;
-	h->events = 1;
+	__atomic_store_n(&h->stop, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&h->events, 1, __ATOMIC_SEQ_CST);
 }
