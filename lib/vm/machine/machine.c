@@ -28,6 +28,22 @@
  * and after it returned the caller runs the callback itself under sp.lock
  * (the loop takes sp.lock to start and to finish, so the two never overlap).
  *
+ * Hart threads (opt-in, VESSEL_HART_THREADS=1, vessel-vmm --hart-threads):
+ * machine_run_threaded starts one thread per hart (machine_hart_main) and
+ * the calling thread becomes the loop of steps 1 and 3 (timers, host fds,
+ * ticks, safe points).  Guest code, device models and the loop's work run
+ * under the big lock, a ticket lock (FIFO): a hart holds it for one slice
+ * and queues again, so everyone gets a turn; only one hart runs guest code
+ * at a time, which keeps the CPU's shared caches, the LR/SC reservations
+ * and the device models as single-threaded as before.  A hart that may not
+ * run (WFI with nothing pending, paused, safe point or debugger halt) parks
+ * on park_cv, reading park_gen before it gives up the big lock; whoever
+ * holds the big lock and made a parked hart runnable bumps park_gen
+ * (machine_kick), so no wake-up is lost.  A safe point is served by the
+ * loop holding the big lock: every hart is out of its slice, stopped at an
+ * instruction boundary.  A thread holding the big lock that asks for a safe
+ * point runs the callback at once, as a device callback on the loop does.
+ *
  * Paused state (vm_machine_pause/resume, at a safe point): no hart runs, no
  * tick runs, no watched fd is polled (so no device callback touches guest
  * memory or raises an interrupt) and mtime stands still: it is measured from
@@ -555,9 +571,9 @@ static void machine_run_harts(struct vm_machine *m, bool idle_at_start[])
 	uint64_t t0 = vs_now_ns();
 	for (unsigned k = 0; k < m->cfg.ncpus && !m->exit_requested; k++) {
 		struct rv_hart *h = rv_core_hart(m->core, k);
+		/* Both sequentially consistent: the stop reset is ordered before the
+		 * check, so a request after it stops the hart. */
 		__atomic_store_n(&h->stop, 0, __ATOMIC_SEQ_CST);
-		/* Order the stop reset before the check: a request after it stops the hart. */
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&m->sp_requested, __ATOMIC_SEQ_CST))
 			break;
 		idle_at_start[k] = rv_hart_idle(h);
