@@ -119,6 +119,7 @@ struct vm_machine {
 	pthread_mutex_t park_mu;
 	pthread_cond_t park_cv;
 	uint64_t park_gen; /* bumped (under park_mu) to wake parked harts */
+	unsigned rr_next;  /* the hart whose turn it is (under the big lock) */
 	struct machine_hart_thread ht[VM_MAX_HARTS];
 	struct vm_bus bus;
 	uint8_t *ram;
@@ -382,14 +383,36 @@ static bool hart_may_run(struct vm_machine *m, unsigned k)
 	       !rv_hart_idle(rv_core_hart(m->core, k));
 }
 
+/*
+ * Should hart k take a slice now?  Runnable harts take turns round-robin
+ * (rr_next), as on the single loop thread: the big lock alone would let a
+ * hart run slice after slice while the host has not scheduled the thread
+ * of another one, which then waits for a spinning hart's whole run.
+ */
+static bool hart_should_run(struct vm_machine *m, unsigned k)
+{
+	return hart_may_run(m, k) && (m->rr_next == k || !hart_may_run(m, m->rr_next));
+}
+
+/* Hand the turn to the next runnable hart after k (k itself if none). */
+static void machine_next_turn(struct vm_machine *m, unsigned k)
+{
+	unsigned n = m->cfg.ncpus;
+	for (unsigned i = 1; i <= n; i++)
+		if (hart_may_run(m, (k + i) % n)) {
+			m->rr_next = (k + i) % n;
+			return;
+		}
+}
+
 /* Wake the parked harts (all of them when force, else only if one of them
- * may run now).  Under the big lock, or after the hart threads were told to
- * exit. */
+ * should run now).  Under the big lock, or after the hart threads were told
+ * to exit. */
 static void machine_kick(struct vm_machine *m, bool force)
 {
 	bool any = force;
 	for (unsigned k = 0; k < m->cfg.ncpus && !any; k++)
-		any = m->ht[k].parked && hart_may_run(m, k);
+		any = m->ht[k].parked && hart_should_run(m, k);
 	if (!any)
 		return;
 	pthread_mutex_lock(&m->park_mu);
@@ -605,9 +628,10 @@ static void *machine_hart_main(void *arg)
 	big_lock(m);
 	while (!machine_exiting(m)) {
 		__atomic_store_n(&h->stop, 0, __ATOMIC_SEQ_CST);
-		if (!hart_may_run(m, ht->index)) {
+		if (!hart_should_run(m, ht->index)) {
 			/* park: the generation is read before the big lock is given
 			 * up, and kicks happen under the big lock, so none is lost */
+			machine_kick(m, false); /* a hart waiting for our turn */
 			pthread_mutex_lock(&m->park_mu);
 			uint64_t gen = m->park_gen;
 			pthread_mutex_unlock(&m->park_mu);
@@ -620,14 +644,16 @@ static void *machine_hart_main(void *arg)
 			pthread_mutex_unlock(&m->park_mu);
 			big_lock(m);
 			ht->parked = false;
-			m->hart_stats[ht->index].idle_ns += vs_now_ns() - t0;
+			if (!hart_may_run(m, ht->index)) /* not when waiting for a turn */
+				m->hart_stats[ht->index].idle_ns += vs_now_ns() - t0;
 			continue;
 		}
 		uint64_t t0 = vs_now_ns();
 		rv_hart_run(h, VM_SLICE_INSNS);
 		m->hart_stats[ht->index].busy_ns += vs_now_ns() - t0;
 		m->hart_stats[ht->index].slices++;
-		machine_kick(m, false); /* an IPI or a device may have woken a hart */
+		machine_next_turn(m, ht->index);
+		machine_kick(m, false); /* the next turn, or a hart woken by an IPI */
 		big_unlock(m);		/* next in line: other harts, the loop */
 		big_lock(m);
 	}
