@@ -393,13 +393,13 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		if (h->priv != RV_PRIV_M)
 			TRAP(RV_EXC_ILLEGAL, u->raw);
 		rv_do_mret(h);
-		h->events = 1;
+		__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 		goto block_done;
 	op_SRET:
 		if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TSR)))
 			TRAP(RV_EXC_ILLEGAL, u->raw);
 		rv_do_sret(h);
-		h->events = 1;
+		__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 		goto block_done;
 	op_WFI:
 		if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TW)))
@@ -433,7 +433,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		retired++;
 		/* rv_csr_op counted the op (or wrote minstret instead of counting it) */
 		instret0 = h->instret - retired;
-		h->events = 1;
+		__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 		continue;
 	}
 	op_AMO:
