@@ -33,7 +33,8 @@
  * the calling thread becomes the loop of steps 1 and 3 (timers, host fds,
  * ticks, safe points).  Guest code, device models and the loop's work run
  * under the big lock, a ticket lock (FIFO): a hart holds it for one slice
- * and queues again, so everyone gets a turn; only one hart runs guest code
+ * and queues again, and runnable harts take turns round-robin (rr_next,
+ * hart_should_run) as on the single loop; only one hart runs guest code
  * at a time, which keeps the CPU's shared caches, the LR/SC reservations
  * and the device models as single-threaded as before.  A hart that may not
  * run (WFI with nothing pending, paused, safe point or debugger halt) parks
