@@ -8,6 +8,7 @@
 #                 the defconfig kernel (long; GUEST_DEFCONFIG=0 skips it)
 #   make images   build/cached container images (Debian 12 OCI layout, debootstrap)
 #   make check    deps + build + guest + images, then every test (both builds) and the format check
+#   make check-tsan  ThreadSanitizer build (build-tsan/): hart-thread, litmus and SMP tests
 #   make demo     deps + build + guest + images, then the demo
 #   make bench    benchmarks against the peers (crun, runc, qemu-img, qemu-system-riscv64,
 #                 podman, LXD, libvirt; the last two from deps/bench/*.txt)
@@ -21,7 +22,7 @@ GUEST_CACHE ?= /var/cache/vessel/guest
 MUSL_CACHE ?= /var/cache/vessel/musl
 IMAGE_CACHE ?= /var/cache/vessel/images
 
-.PHONY: all deps build build-release build-asan guest images images-if-possible check demo bench bench-deps fuzz install format clean
+.PHONY: all deps build build-release build-asan build-tsan check-tsan guest images images-if-possible check demo bench bench-deps fuzz install format clean
 
 all: build
 
@@ -46,6 +47,12 @@ build-asan: deps
 		-Db_sanitize=address,undefined -Db_lundef=false
 	@ninja -C build-asan
 
+# ThreadSanitizer build (build-tsan/) for `make check-tsan`
+build-tsan: deps
+	@test -f build-tsan/build.ninja || meson setup build-tsan $(MESON_OPTS) --buildtype=debug \
+		-Db_sanitize=thread -Db_lundef=false
+	@ninja -C build-tsan
+
 GUEST_DEFCONFIG ?= 1
 
 guest: deps
@@ -64,6 +71,10 @@ images-if-possible: deps
 
 check: build guest images-if-possible
 	@GUEST_CACHE=$(GUEST_CACHE) IMAGE_CACHE=$(IMAGE_CACHE) scripts/check.sh
+
+# the hart threads under ThreadSanitizer (scripts/check-tsan.sh; not in check)
+check-tsan: build-tsan guest
+	@GUEST_CACHE=$(GUEST_CACHE) scripts/check-tsan.sh
 
 demo: build-release guest images-if-possible
 	@GUEST_CACHE=$(GUEST_CACHE) IMAGE_CACHE=$(IMAGE_CACHE) scripts/demo.sh

@@ -16,6 +16,8 @@ Rows (median of BENCH_ITERATIONS, seconds, measured by the guest with
 
 Prints vessel, QEMU, the vessel/QEMU ratio (< 1: vessel faster), and for
 each VMM the 2-hart speed-up of the parallel jobs (2 jobs 1h / 2 jobs 2h).
+The 2-hart rows also run under `vessel-vmm --hart-threads` (one host thread
+per hart), printed beside QEMU's MTTCG with their ratios.
 Env: BENCH_ITERATIONS (3), BENCH_KERNEL (Image path or `defconfig`; default
 the recipe kernel), VESSEL_VESSEL_VMM, VESSEL_GUEST_DIR.
 """
@@ -57,6 +59,12 @@ def machine(gdir, image, harts):
 
 def session(kind, gdir, image, harts, iters, work, res):
     """Boot a `harts`-hart guest: boot time, then the job rows."""
+    if kind == "vessel-threads":
+        os.environ["VESSEL_VMM_EXTRA_ARGS"] = "--hart-threads"
+        try:
+            return session("vessel", gdir, image, harts, iters, work, res)
+        finally:
+            del os.environ["VESSEL_VMM_EXTRA_ARGS"]
     log = os.path.join(work, "%s-%dh.log" % (kind, harts))
     with vc.start(machine(gdir, image, harts), log, kind=kind) as con:
         con.scale = 1.0
@@ -91,16 +99,16 @@ def main():
         return 1
     work = tempfile.mkdtemp(prefix="vessel-bench-smp-")
     med = {}
-    for kind in ("vessel", "qemu"):
+    for kind in ("vessel", "vessel-threads", "qemu"):
         res = {r: [] for r in ROWS}
         try:
-            for harts in (1, 2, 4):
+            for harts in ((2,) if kind == "vessel-threads" else (1, 2, 4)):
                 session(kind, gdir, image, harts, iters, work, res)
         except vc.TestFailure as e:
             print("bench/smp: %s failed: %s (logs in %s)"
                   % (kind, str(e).splitlines()[0], work))
             return 1
-        med[kind] = {k: statistics.median(v) for k, v in res.items()}
+        med[kind] = {k: statistics.median(v) for k, v in res.items() if v}
     print("bench/smp: kernel %s, 256 MiB, median of %d, seconds "
           "(ratio vessel/qemu, < 1: vessel faster):"
           % (image or os.path.join(gdir, "Image"), iters))
@@ -108,6 +116,12 @@ def main():
     for r in ROWS:
         v, q = med["vessel"][r], med["qemu"][r]
         print("  %-10s %9.3f %9.3f %6.2fx" % (r, v, q, v / q))
+    print("  --hart-threads (2 harts) beside QEMU MTTCG, same run:")
+    print("  %-10s %9s %9s %9s %10s %10s" % ("row", "vessel", "threads", "qemu",
+                                             "thr/qemu", "thr/vessel"))
+    for r in ("job 2h", "2 jobs 2h", "boot 2h"):
+        v, t, q = med["vessel"][r], med["vessel-threads"][r], med["qemu"][r]
+        print("  %-10s %9.3f %9.3f %9.3f %9.2fx %9.2fx" % (r, v, t, q, t / q, t / v))
     for kind in ("vessel", "qemu"):
         print("  %-6s 2-hart speed-up of 2 parallel jobs: %.2fx (target >= 1.8), "
               "1 job 2h/1h: %.2f (target <= 1)"

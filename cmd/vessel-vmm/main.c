@@ -332,6 +332,16 @@ static int opt_help(struct vmm_options *o, const char *v, struct vs_err *err)
 	return 0;
 }
 
+/* The machine reads VESSEL_HART_THREADS when it is created (machine.c). */
+static int opt_hart_threads(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	(void)o;
+	(void)v;
+	if (setenv("VESSEL_HART_THREADS", "1", 1) < 0)
+		return vs_errf(err, errno, "--hart-threads: cannot set VESSEL_HART_THREADS");
+	return 0;
+}
+
 static const struct vmm_option vmm_options_table[] = {
 	{ "bios", "PATH|none",
 	  "M-mode firmware: fw_dynamic.bin or an ELF (default with --kernel: Debian's OpenSBI)",
@@ -352,6 +362,9 @@ static const struct vmm_option vmm_options_table[] = {
 	  "guest agent port: a virtio-console (hvc1) on a unix socket at PATH (0600)", opt_agent },
 	{ "mem", "SIZE", "guest RAM at 0x80000000 (default 128M)", opt_mem },
 	{ "cpus", "N", "number of harts (default 1)", opt_cpus },
+	{ "hart-threads", NULL,
+	  "one host thread per hart (opt-in; guest code still runs one hart at a time)",
+	  opt_hart_threads },
 	{ "timeout", "SECONDS", "stop the guest after this long (exit status 124)", opt_timeout },
 	{ "no-jit", NULL, "interpret only: no translation of hot guest code to host code",
 	  opt_no_jit },

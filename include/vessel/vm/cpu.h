@@ -17,7 +17,9 @@
  * Misaligned loads and stores are performed (never trap); misaligned AMOs and
  * LR/SC raise address-misaligned.
  *
- * The whole machine runs on one host thread: nothing here is thread-safe.
+ * Nothing here is thread-safe: one thread at a time runs the harts of a
+ * core (with hart threads, lib/vm/machine/machine.c, under the machine's
+ * big lock).  Only rv_hart_request_stop may be called from any thread.
  */
 #ifndef VESSEL_VM_CPU_H
 #define VESSEL_VM_CPU_H

@@ -447,8 +447,8 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 	h->hartid = id;
 	h->pc = pc;
 	h->misa = 0;
-	h->stop = 0;
-	h->events = 1;
+	__atomic_store_n(&h->stop, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 	h->core = core;
 	rv_set_priv(h, RV_PRIV_M);
 	rv_tlb_flush(h);

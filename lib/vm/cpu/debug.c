@@ -260,7 +260,7 @@ void rv_debug_update(struct rv_hart *h)
 	}
 	if (e->nexec)
 		e->dbg |= RV_DBG_BLOCKS;
-	h->events = 1;
+	__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 }
 
 bool rv_debug_exec_range(struct rv_hart *h, uint64_t pc, uint64_t bytes)
@@ -282,8 +282,8 @@ static void halt(struct rv_hart *h, const struct rv_stop *why)
 	e->halted = true;
 	e->step = false;
 	rv_debug_update(h);
-	h->stop = 1;
-	h->events = 1;
+	__atomic_store_n(&h->stop, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 	if (h->core->on_stop)
 		h->core->on_stop(h->core->stop_opaque, h, why);
 }
@@ -552,7 +552,7 @@ int rv_hart_debug_csr(struct rv_hart *h, unsigned csr, uint64_t *val, const uint
 	if (fp && !write) /* a write makes FS dirty, as the guest's own would */
 		h->mstatus = (h->mstatus & ~MSTATUS_FS) | fs;
 	rv_update_dpriv(h);
-	h->events = 1;
+	__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 	return r ? -EINVAL : 0;
 }
 

@@ -127,12 +127,16 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			if (ext->halted)
 				break;
 		}
-		if (unlikely(h->events)) {
+		if (unlikely(__atomic_load_n(&h->events, __ATOMIC_RELAXED))) {
 			pending = NULL;
-			if (h->stop)
+			/* other threads set stop then events: clear events first, so a
+			 * request that lands in between is seen now or at the next block */
+			__atomic_store_n(&h->events, ext->dbg != 0, __ATOMIC_SEQ_CST);
+			if (__atomic_load_n(&h->stop, __ATOMIC_SEQ_CST)) {
+				__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 				break;
+			}
 			/* debug checks keep every block boundary visible (no chaining) */
-			h->events = ext->dbg != 0;
 			if (!ext->step) /* a debugger step runs with interrupts masked */
 				rv_check_interrupts(h);
 		}
@@ -197,23 +201,23 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
  * block that v led to under the same translation context (chain_key), jump
  * straight into it (interrupts and the budget are still honoured).
  */
-#define CHAIN(k, v)                                                                  \
-	do {                                                                         \
-		uint64_t t_ = (v);                                                   \
-		struct rv_chain *c_ = &b->chain[k];                                  \
-		retired += b->n;                                                     \
-		if (likely(c_->vpc == t_ && c_->key == h->chain_key && !h->events && \
-			   retired < budget)) {                                      \
-			b = c_->b;                                                   \
-			bpc = t_;                                                    \
-			if (unlikely(--b->hot == 0))                                 \
-				rv_jit_translate(h->core, b);                        \
-			u = b->u;                                                    \
-			goto * u->handler;                                           \
-		}                                                                    \
-		h->pc = t_;                                                          \
-		pending = c_;                                                        \
-		goto next_block;                                                     \
+#define CHAIN(k, v)                                                                               \
+	do {                                                                                      \
+		uint64_t t_ = (v);                                                                \
+		struct rv_chain *c_ = &b->chain[k];                                               \
+		retired += b->n;                                                                  \
+		if (likely(c_->vpc == t_ && c_->key == h->chain_key &&                            \
+			   !__atomic_load_n(&h->events, __ATOMIC_RELAXED) && retired < budget)) { \
+			b = c_->b;                                                                \
+			bpc = t_;                                                                 \
+			if (unlikely(--b->hot == 0))                                              \
+				rv_jit_translate(h->core, b);                                     \
+			u = b->u;                                                                 \
+			goto * u->handler;                                                        \
+		}                                                                                 \
+		h->pc = t_;                                                                       \
+		pending = c_;                                                                     \
+		goto next_block;                                                                  \
 	} while (0)
 #define RS1 x[u->rs1]
 #define RS2 x[u->rs2]
@@ -389,13 +393,13 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		if (h->priv != RV_PRIV_M)
 			TRAP(RV_EXC_ILLEGAL, u->raw);
 		rv_do_mret(h);
-		h->events = 1;
+		__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 		goto block_done;
 	op_SRET:
 		if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TSR)))
 			TRAP(RV_EXC_ILLEGAL, u->raw);
 		rv_do_sret(h);
-		h->events = 1;
+		__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 		goto block_done;
 	op_WFI:
 		if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TW)))
@@ -429,7 +433,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		retired++;
 		/* rv_csr_op counted the op (or wrote minstret instead of counting it) */
 		instret0 = h->instret - retired;
-		h->events = 1;
+		__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 		continue;
 	}
 	op_AMO:

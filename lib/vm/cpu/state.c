@@ -85,8 +85,9 @@ int rv_hart_load(struct rv_hart *h, struct vm_state *s, bool apply, struct vs_er
 	if (!apply)
 		return 0;
 	*h = n;
-	h->stop = 0;
-	h->events = 1; /* look at interrupts before the first instruction */
+	__atomic_store_n(&h->stop, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&h->events, 1,
+			 __ATOMIC_RELAXED); /* look at interrupts before the first instruction */
 	return 0;
 }
 
@@ -97,7 +98,7 @@ void rv_core_after_load(struct rv_core *core)
 		struct rv_hart *h = core->harts[k];
 		rv_update_dpriv(h);
 		rv_new_chain_key(h);
-		h->events = 1;
+		__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 	}
 	/* Stores by other harts must still break the restored reservations. */
 	for (unsigned k = 0; k < core->nharts; k++)

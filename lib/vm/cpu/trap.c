@@ -76,7 +76,7 @@ void rv_trap(struct rv_hart *h, uint64_t cause, uint64_t tval)
 		h->pc = (irq && (h->mtvec & 1)) ? base + 4 * code : base;
 		rv_set_priv(h, RV_PRIV_M);
 	}
-	h->events = 1;
+	__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 }
 
 /* Highest-priority interrupt in the set, or -1. */
@@ -148,7 +148,7 @@ void rv_hart_set_irq(struct rv_hart *h, uint64_t mip_bits, int level)
 		h->mip_ext |= mip_bits;
 	else
 		h->mip_ext &= ~mip_bits;
-	h->events = 1;
+	__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 }
 
 bool rv_hart_idle(const struct rv_hart *h)
@@ -158,6 +158,6 @@ bool rv_hart_idle(const struct rv_hart *h)
 
 void rv_hart_request_stop(struct rv_hart *h)
 {
-	h->stop = 1;
-	h->events = 1;
+	__atomic_store_n(&h->stop, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&h->events, 1, __ATOMIC_SEQ_CST);
 }

@@ -29,6 +29,23 @@
  * and after it returned the caller runs the callback itself under sp.lock
  * (the loop takes sp.lock to start and to finish, so the two never overlap).
  *
+ * Hart threads (opt-in, VESSEL_HART_THREADS=1, vessel-vmm --hart-threads):
+ * machine_run_threaded starts one thread per hart (machine_hart_main) and
+ * the calling thread becomes the loop of steps 1 and 3 (timers, host fds,
+ * ticks, safe points).  Guest code, device models and the loop's work run
+ * under the big lock, a ticket lock (FIFO): a hart holds it for one slice
+ * and queues again, and runnable harts take turns round-robin (rr_next,
+ * hart_should_run) as on the single loop; only one hart runs guest code
+ * at a time, which keeps the CPU's shared caches, the LR/SC reservations
+ * and the device models as single-threaded as before.  A hart that may not
+ * run (WFI with nothing pending, paused, safe point or debugger halt) parks
+ * on park_cv, reading park_gen before it gives up the big lock; whoever
+ * holds the big lock and made a parked hart runnable bumps park_gen
+ * (machine_kick), so no wake-up is lost.  A safe point is served by the
+ * loop holding the big lock: every hart is out of its slice, stopped at an
+ * instruction boundary.  A thread holding the big lock that asks for a safe
+ * point runs the callback at once, as a device callback on the loop does.
+ *
  * Paused state (vm_machine_pause/resume, at a safe point): no hart runs, no
  * tick runs, no watched fd is polled (so no device callback touches guest
  * memory or raises an interrupt) and mtime stands still: it is measured from
@@ -38,6 +55,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -77,8 +95,34 @@ struct machine_safepoint {
 	pthread_t loop_thread;
 };
 
+/*
+ * Hart threads (--hart-threads, VESSEL_HART_THREADS=1): the lock that one
+ * thread at a time holds to run guest code or device models, handed out in
+ * ticket order so every hart and the loop get their turn.
+ */
+struct machine_biglock {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t next, serving; /* tickets (under mu) */
+};
+
+struct machine_hart_thread {
+	struct vm_machine *m;
+	unsigned index;
+	pthread_t tid;
+	bool started;
+	bool parked; /* waiting on park_cv (under the big lock) */
+};
+
 struct vm_machine {
 	struct vm_machine_config cfg;
+	bool hart_threads; /* one host thread per hart (VESSEL_HART_THREADS=1) */
+	struct machine_biglock big;
+	pthread_mutex_t park_mu;
+	pthread_cond_t park_cv;
+	uint64_t park_gen; /* bumped (under park_mu) to wake parked harts */
+	unsigned rr_next;  /* the hart whose turn it is (under the big lock) */
+	struct machine_hart_thread ht[VM_MAX_HARTS];
 	struct vm_bus bus;
 	uint8_t *ram;
 	struct rv_core *core;
@@ -143,6 +187,12 @@ struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs
 	}
 	m->cfg = *cfg;
 	m->wake_fd = -1;
+	const char *ht = getenv("VESSEL_HART_THREADS");
+	m->hart_threads = ht && strcmp(ht, "1") == 0;
+	pthread_mutex_init(&m->big.mu, NULL);
+	pthread_cond_init(&m->big.cv, NULL);
+	pthread_mutex_init(&m->park_mu, NULL);
+	pthread_cond_init(&m->park_cv, NULL);
 	pthread_mutex_init(&m->sp.call_lock, NULL);
 	pthread_mutex_init(&m->sp.lock, NULL);
 	pthread_cond_init(&m->sp.done_cond, NULL);
@@ -190,6 +240,10 @@ void vm_machine_free(struct vm_machine *m)
 		munmap(m->ram, m->cfg.ram_size);
 	if (m->wake_fd >= 0)
 		close(m->wake_fd);
+	pthread_cond_destroy(&m->park_cv);
+	pthread_mutex_destroy(&m->park_mu);
+	pthread_cond_destroy(&m->big.cv);
+	pthread_mutex_destroy(&m->big.mu);
 	pthread_cond_destroy(&m->sp.done_cond);
 	pthread_mutex_destroy(&m->sp.lock);
 	pthread_mutex_destroy(&m->sp.call_lock);
@@ -296,6 +350,79 @@ int vm_machine_reset(struct vm_machine *m, struct vs_err *err)
 	return 0;
 }
 
+/* The machine whose big lock this thread holds (hart-thread mode). */
+static __thread struct vm_machine *big_held;
+
+static void big_lock(struct vm_machine *m)
+{
+	pthread_mutex_lock(&m->big.mu);
+	uint64_t t = m->big.next++;
+	while (m->big.serving != t)
+		pthread_cond_wait(&m->big.cv, &m->big.mu);
+	pthread_mutex_unlock(&m->big.mu);
+	big_held = m;
+}
+
+static void big_unlock(struct vm_machine *m)
+{
+	big_held = NULL;
+	pthread_mutex_lock(&m->big.mu);
+	m->big.serving++;
+	pthread_cond_broadcast(&m->big.cv);
+	pthread_mutex_unlock(&m->big.mu);
+}
+
+static bool machine_exiting(const struct vm_machine *m)
+{
+	return __atomic_load_n(&m->exit_requested, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* May hart k run guest code now?  (under the big lock) */
+static bool hart_may_run(struct vm_machine *m, unsigned k)
+{
+	return !machine_exiting(m) && !m->paused &&
+	       !__atomic_load_n(&m->sp_requested, __ATOMIC_SEQ_CST) &&
+	       !rv_hart_idle(rv_core_hart(m->core, k));
+}
+
+/*
+ * Should hart k take a slice now?  Runnable harts take turns round-robin
+ * (rr_next), as on the single loop thread: the big lock alone would let a
+ * hart run slice after slice while the host has not scheduled the thread
+ * of another one, which then waits for a spinning hart's whole run.
+ */
+static bool hart_should_run(struct vm_machine *m, unsigned k)
+{
+	return hart_may_run(m, k) && (m->rr_next == k || !hart_may_run(m, m->rr_next));
+}
+
+/* Hand the turn to the next runnable hart after k (k itself if none). */
+static void machine_next_turn(struct vm_machine *m, unsigned k)
+{
+	unsigned n = m->cfg.ncpus;
+	for (unsigned i = 1; i <= n; i++)
+		if (hart_may_run(m, (k + i) % n)) {
+			m->rr_next = (k + i) % n;
+			return;
+		}
+}
+
+/* Wake the parked harts (all of them when force, else only if one of them
+ * should run now).  Under the big lock, or after the hart threads were told
+ * to exit. */
+static void machine_kick(struct vm_machine *m, bool force)
+{
+	bool any = force;
+	for (unsigned k = 0; k < m->cfg.ncpus && !any; k++)
+		any = m->ht[k].parked && hart_should_run(m, k);
+	if (!any)
+		return;
+	pthread_mutex_lock(&m->park_mu);
+	m->park_gen++;
+	pthread_cond_broadcast(&m->park_cv);
+	pthread_mutex_unlock(&m->park_mu);
+}
+
 /* Serve a pending safe-point request (loop thread, no hart inside a slice). */
 static void machine_serve_safepoint(struct vm_machine *m)
 {
@@ -317,6 +444,8 @@ int vm_machine_run_at_safepoint(struct vm_machine *m, int (*fn)(struct vm_machin
 				void *opaque)
 {
 	int r;
+	if (big_held == m) /* a hart thread or the loop holding the big lock */
+		return fn(m, opaque);
 	pthread_mutex_lock(&m->sp.lock);
 	if (m->sp.loop_running && pthread_equal(m->sp.loop_thread, pthread_self())) {
 		/* Called from a device callback or a safe-point callback: already safe. */
@@ -384,7 +513,7 @@ void vm_machine_request_exit(struct vm_machine *m, enum vm_exit_kind kind, uint3
 	if (!m->exit_requested) {
 		m->exit_kind = kind;
 		m->exit_code = code;
-		m->exit_requested = 1;
+		__atomic_store_n(&m->exit_requested, 1, __ATOMIC_SEQ_CST);
 	}
 	for (unsigned k = 0; k < m->cfg.ncpus; k++)
 		rv_hart_request_stop(rv_core_hart(m->core, k));
@@ -467,9 +596,9 @@ static void machine_run_harts(struct vm_machine *m, bool idle_at_start[])
 	uint64_t t0 = vs_now_ns();
 	for (unsigned k = 0; k < m->cfg.ncpus && !m->exit_requested; k++) {
 		struct rv_hart *h = rv_core_hart(m->core, k);
-		h->stop = 0;
-		/* Order the stop reset before the check: a request after it stops the hart. */
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		/* Both sequentially consistent: the stop reset is ordered before the
+		 * check, so a request after it stops the hart. */
+		__atomic_store_n(&h->stop, 0, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&m->sp_requested, __ATOMIC_SEQ_CST))
 			break;
 		idle_at_start[k] = rv_hart_idle(h);
@@ -483,6 +612,149 @@ static void machine_run_harts(struct vm_machine *m, bool idle_at_start[])
 	}
 }
 
+/*
+ * Hart-thread mode: the thread of hart k.  It runs slices of its hart under
+ * the big lock, giving the lock up after each slice, and parks on park_cv
+ * (no host CPU) while its hart waits in WFI, the machine is paused or a safe
+ * point is pending.  Signals stay with the loop thread.
+ */
+static void *machine_hart_main(void *arg)
+{
+	struct machine_hart_thread *ht = arg;
+	struct vm_machine *m = ht->m;
+	struct rv_hart *h = rv_core_hart(m->core, ht->index);
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+
+	big_lock(m);
+	while (!machine_exiting(m)) {
+		__atomic_store_n(&h->stop, 0, __ATOMIC_SEQ_CST);
+		if (!hart_should_run(m, ht->index)) {
+			/* park: the generation is read before the big lock is given
+			 * up, and kicks happen under the big lock, so none is lost */
+			machine_kick(m, false); /* a hart waiting for our turn */
+			pthread_mutex_lock(&m->park_mu);
+			uint64_t gen = m->park_gen;
+			pthread_mutex_unlock(&m->park_mu);
+			ht->parked = true;
+			uint64_t t0 = vs_now_ns();
+			big_unlock(m);
+			pthread_mutex_lock(&m->park_mu);
+			while (m->park_gen == gen)
+				pthread_cond_wait(&m->park_cv, &m->park_mu);
+			pthread_mutex_unlock(&m->park_mu);
+			big_lock(m);
+			ht->parked = false;
+			if (!hart_may_run(m, ht->index)) /* not when waiting for a turn */
+				m->hart_stats[ht->index].idle_ns += vs_now_ns() - t0;
+			continue;
+		}
+		uint64_t t0 = vs_now_ns();
+		rv_hart_run(h, VM_SLICE_INSNS);
+		m->hart_stats[ht->index].busy_ns += vs_now_ns() - t0;
+		m->hart_stats[ht->index].slices++;
+		machine_next_turn(m, ht->index);
+		machine_kick(m, false); /* the next turn, or a hart woken by an IPI */
+		big_unlock(m);		/* next in line: other harts, the loop */
+		big_lock(m);
+	}
+	big_unlock(m);
+	return NULL;
+}
+
+/* The loop of hart-thread mode: timers, host fds, ticks and safe points,
+ * each under the big lock; the harts run on their own threads. */
+static int machine_run_threaded(struct vm_machine *m, uint64_t deadline, struct vs_err *err)
+{
+	unsigned n = m->cfg.ncpus;
+	int r = 0;
+	big_lock(m); /* the harts start once the loop is set up */
+	for (unsigned k = 0; k < n; k++) {
+		m->ht[k] = (struct machine_hart_thread){ .m = m, .index = k };
+		int e = pthread_create(&m->ht[k].tid, NULL, machine_hart_main, &m->ht[k]);
+		if (e) {
+			vs_syserrf(err, e, "machine: cannot start the thread of hart %u", k);
+			vm_machine_request_exit(m, VM_EXIT_ERROR, 0);
+			r = -1;
+			break;
+		}
+		m->ht[k].started = true;
+	}
+	struct pollfd pfd[MAX_WATCH + 1];
+	struct machine_watch w[MAX_WATCH];
+	unsigned nw = 0;
+	int ready = 0;
+	while (!machine_exiting(m)) {
+		/* holding the big lock: no hart is inside a slice */
+		for (unsigned i = 0; ready > 0 && i < nw && !m->paused; i++)
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				w[i].cb(w[i].opaque);
+		ready = 0;
+		machine_serve_safepoint(m);
+		if (machine_exiting(m))
+			break;
+		uint64_t wall = vs_now_ns();
+		if (deadline && wall >= deadline) {
+			vm_machine_request_exit(m, VM_EXIT_TIMEOUT, 0);
+			break;
+		}
+		int64_t sleep_ns = 100000000; /* re-check at least every 100 ms */
+		if (!m->paused) {
+			uint64_t now = vm_machine_mtime(m);
+			vm_clint_update(m->clint, now);
+			for (unsigned i = 0; i < m->ntick && !machine_exiting(m); i++)
+				m->tick[i].cb(m->tick[i].opaque);
+			bool idle = true, halted = true;
+			for (unsigned k = 0; k < n; k++) {
+				struct rv_hart *h = rv_core_hart(m->core, k);
+				idle = idle && rv_hart_idle(h);
+				halted = halted && rv_hart_debug_halted(h);
+			}
+			uint64_t next = halted ? UINT64_MAX : vm_clint_next_deadline(m->clint);
+			if (!idle) {
+				sleep_ns = 1000000; /* host fds and timers: every 1 ms */
+			} else if (next != UINT64_MAX) {
+				uint64_t d = next > now
+						 ? (next - now) * (1000000000ULL / VM_TIMEBASE_HZ)
+						 : 0;
+				if ((int64_t)d < sleep_ns)
+					sleep_ns = (int64_t)d;
+			}
+		}
+		if (deadline) {
+			int64_t left = (int64_t)(deadline - vs_now_ns());
+			if (left < sleep_ns)
+				sleep_ns = left > 0 ? left : 0;
+		}
+		machine_kick(m, false);
+		nw = m->paused ? 0 : m->nwatch;
+		for (unsigned i = 0; i < nw; i++) {
+			w[i] = m->watch[i];
+			pfd[i] = (struct pollfd){ .fd = w[i].fd, .events = POLLIN };
+		}
+		pfd[nw] = (struct pollfd){ .fd = m->wake_fd, .events = POLLIN };
+		big_unlock(m);
+		struct timespec ts = { .tv_sec = sleep_ns / 1000000000,
+				       .tv_nsec = sleep_ns % 1000000000 };
+		ready = ppoll(pfd, nw + 1, &ts, NULL);
+		if (ready > 0 && (pfd[nw].revents & POLLIN))
+			machine_drain_wake(m);
+		big_lock(m);
+	}
+	/* the harts see the exit request at their next turn or kick */
+	for (unsigned k = 0; k < n; k++)
+		rv_hart_request_stop(rv_core_hart(m->core, k));
+	big_unlock(m);
+	machine_kick(m, true);
+	for (unsigned k = 0; k < n; k++)
+		if (m->ht[k].started) {
+			pthread_join(m->ht[k].tid, NULL);
+			m->ht[k].started = false;
+		}
+	return r;
+}
+
 int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *err)
 {
 	uint64_t deadline = 0;
@@ -492,6 +764,13 @@ int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *er
 	bool idle_at_start[VM_MAX_HARTS];
 
 	machine_loop_enter(m);
+	if (m->hart_threads) {
+		int r = machine_run_threaded(m, deadline, err);
+		machine_loop_leave(m);
+		exit->kind = m->exit_kind;
+		exit->code = m->exit_code;
+		return r;
+	}
 	uint64_t last_poll = 0;
 	while (!m->exit_requested) {
 		machine_serve_safepoint(m);
