@@ -841,37 +841,44 @@ int mgr_instances_json(struct mgr *m, struct json_object **out, struct vs_err *e
 	return 0;
 }
 
+/* A member with a literal key, added once: no copy of the key, no lookup
+ * (a listing of 1,000 instances adds some 15,000 of them). */
+static void put(struct json_object *o, const char *literal, struct json_object *v)
+{
+	json_object_object_add_ex(o, literal, v,
+				  JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_ADD_CONSTANT_KEY);
+}
+
 static struct json_object *instance_json(const struct mgr_instance *inst, enum mgr_power p,
 					 pid_t pid, const struct mgr_nic *nics, size_t nn,
 					 const char *expires_at)
 {
 	struct json_object *o = json_object_new_object(), *cfg = json_object_new_object();
-	json_object_object_add(o, "name", json_object_new_string(inst->name));
-	json_object_object_add(o, "type",
-			       json_object_new_string(mgr_instance_type_name(inst->type)));
-	json_object_object_add(o, "status", json_object_new_string(mgr_power_status(p)));
-	json_object_object_add(o, "status_code", json_object_new_int(status_code(p)));
-	json_object_object_add(o, "image", json_object_new_string(inst->image_fingerprint));
+	put(o, "name", json_object_new_string(inst->name));
+	put(o, "type", json_object_new_string(mgr_instance_type_name(inst->type)));
+	put(o, "status", json_object_new_string(mgr_power_status(p)));
+	put(o, "status_code", json_object_new_int(status_code(p)));
+	put(o, "image", json_object_new_string(inst->image_fingerprint));
 	for (size_t i = 0; i < inst->nconfig; i++)
-		json_object_object_add(cfg, inst->config[i].key,
-				       json_object_new_string(inst->config[i].value));
-	json_object_object_add(o, "config", cfg);
-	json_object_object_add(o, "created_at", json_object_new_string(inst->created_at));
-	json_object_object_add(o, "last_used_at", json_object_new_string(inst->last_used_at));
-	json_object_object_add(o, "expires_at",
-			       expires_at && expires_at[0] ? json_object_new_string(expires_at)
-							   : NULL);
-	json_object_object_add(o, "pid", json_object_new_int(pid));
+		json_object_object_add_ex(cfg, inst->config[i].key,
+					  json_object_new_string(inst->config[i].value),
+					  JSON_C_OBJECT_ADD_KEY_IS_NEW); /* keys are unique */
+	put(o, "config", cfg);
+	put(o, "created_at", json_object_new_string(inst->created_at));
+	put(o, "last_used_at", json_object_new_string(inst->last_used_at));
+	put(o, "expires_at",
+	    expires_at && expires_at[0] ? json_object_new_string(expires_at) : NULL);
+	put(o, "pid", json_object_new_int(pid));
 	struct json_object *dev = json_object_new_object();
 	for (size_t i = 0; i < nn; i++) {
 		struct json_object *d = json_object_new_object();
-		json_object_object_add(d, "type", json_object_new_string("nic"));
-		json_object_object_add(d, "network", json_object_new_string(nics[i].network));
-		json_object_object_add(d, "hwaddr", json_object_new_string(nics[i].mac));
-		json_object_object_add(d, "ipv4.address", json_object_new_string(nics[i].address));
+		put(d, "type", json_object_new_string("nic"));
+		put(d, "network", json_object_new_string(nics[i].network));
+		put(d, "hwaddr", json_object_new_string(nics[i].mac));
+		put(d, "ipv4.address", json_object_new_string(nics[i].address));
 		json_object_object_add(dev, nics[i].name, d);
 	}
-	json_object_object_add(o, "devices", dev);
+	put(o, "devices", dev);
 	return o;
 }
 
