@@ -289,6 +289,7 @@ cleanup_lxd
 
 # ---- VMs: vessel, vessel-vmm, libvirt 9, QEMU ----
 LIBVIRT_ARG=
+LIBVIRT_VERSION=
 if [ "$ONLY_LIST" = 0 ]; then
 libvirt_start && LIBVIRT_ARG=$VIRSH_URI
 export VESSEL_VESSEL=$VESSEL
