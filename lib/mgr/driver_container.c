@@ -752,12 +752,13 @@ static int ct_state_many(struct mgr *m, const struct mgr_instance *list, size_t 
 	if (r == -ENOMEM)
 		r = vs_errf(err, ENOMEM, "out of memory");
 	if (r == 0) {
-		qsort(ids.v, ids.n, sizeof(*ids.v), by_str);
+		if (ids.n) /* (no runtime state at all: ids.v is NULL) */
+			qsort(ids.v, ids.n, sizeof(*ids.v), by_str);
 		for (size_t i = 0; i < n; i++) {
 			if (list[i].type != MGR_INSTANCE_CONTAINER)
 				continue;
 			const char *key = list[i].runtime_id;
-			if (bsearch(&key, ids.v, ids.n, sizeof(*ids.v), by_str)) {
+			if (ids.n && bsearch(&key, ids.v, ids.n, sizeof(*ids.v), by_str)) {
 				ct_state(m, &list[i], &power[i], &pid[i], err);
 			} else {
 				power[i] = MGR_POWER_STOPPED;
