@@ -36,12 +36,15 @@
 # mounts and peer processes with what it found at the start.
 # Usage: bench/manager/run.sh [RUNS]
 # Env: BENCH_LXD=0 / BENCH_LIBVIRT=0 skip a peer; BENCH_LXD_INSTANCES (50);
-# BENCH_VM_RUNS (5); BENCH_LIST_N (1000): vessel instances of the second list/s row.
+# BENCH_VM_RUNS (5); BENCH_LIST_N (1000): vessel instances of the second list/s row;
+# BENCH_ROWS=list: the list/s rows only (vessel and LXD; no podman, no VMs).
 set -u
 RUNS=${1:-15}
 VM_RUNS=${BENCH_VM_RUNS:-5}
 LXD_N=${BENCH_LXD_INSTANCES:-50}
 LIST_N=${BENCH_LIST_N:-1000}
+ONLY_LIST=0
+[ "${BENCH_ROWS:-all}" = list ] && ONLY_LIST=1
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 B=${VESSEL_BUILD_ROOT:-$ROOT/build}
@@ -172,6 +175,7 @@ V=$VESSEL
 PD="podman --root $T/storage --runroot $T/run --tmpdir $T/tmp --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime runc"
 SH="sh -c"
 
+if [ "$ONLY_LIST" = 0 ]; then
 bench v_launch "$SH '$V delete --force b1 >/dev/null 2>&1; true'" "$V launch busybox b1"
 bench p_launch "$SH '$PD rm -f -t 0 b1 >/dev/null 2>&1; true'" "$PD run -d --network none --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 --name b1 $IMG"
 bench v_exec "true" "$V exec b1 -- true"
@@ -180,6 +184,7 @@ bench v_snapshot "$SH '$V snapshot delete b1 s >/dev/null 2>&1; true'" "$V snaps
 bench v_restore "true" "$V snapshot restore b1 s"
 bench v_delete "$SH '$V launch busybox b2 >/dev/null 2>&1'" "$V delete --force b2"
 bench p_delete "$SH '$PD run -d --network none --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 --name b2 $IMG >/dev/null 2>&1'" "$PD rm -f -t 0 b2"
+fi
 
 # list requests per second on one keep-alive connection
 rps() { # rps URL-PREFIX N -> requests per second
@@ -194,6 +199,7 @@ rps() { # rps URL-PREFIX N -> requests per second
 "$V" delete --force b1 >/dev/null 2>&1
 for i in $(seq 50); do "$V" init busybox l$i >/dev/null; done
 MED[v_rps50]=$(rps "http://v/1.0/instances?recursion=1" 300 --unix-socket "$T/vessel.sock")
+if [ "$ONLY_LIST" = 0 ]; then
 P rm -af -t 0 >/dev/null 2>&1
 for i in $(seq 50); do P create --network none --name l$i "$IMG" >/dev/null; done
 P system service --time 0 "unix://$T/podman.sock" >/dev/null 2>&1 &
@@ -203,8 +209,10 @@ MED[p_rps50]=$(rps "http://p/v4.0.0/libpod/containers/json?all=true" 300 --unix-
 kill $PS 2>/dev/null
 wait $PS 2>/dev/null
 PS=
+fi
 for i in $(seq 51 "$LIST_N"); do "$V" init busybox l$i >/dev/null; done
 MED[v_rps1000]=$(rps "http://v/1.0/instances?recursion=1" 50 --unix-socket "$T/vessel.sock")
+MED[v_rps1000u]=$(rps "http://v/1.0/instances?recursion=0" 300 --unix-socket "$T/vessel.sock")
 # the vessel instances go now: the VM rows run next to an idle vesseld
 for i in $(seq "$LIST_N"); do echo "l$i"; done | xargs -n 100 "$V" delete >/dev/null 2>&1
 
@@ -265,11 +273,13 @@ lxd_setup() {
 	LXD_NOTE="LXD $(lxd --version), dir pool"
 }
 if lxd_setup; then
+	[ "$ONLY_LIST" = 0 ] && {
 	bench x_launch "$SH 'lxc delete -f b1 >/dev/null 2>&1; true'" "lxc launch bbox b1 -q"
 	bench x_exec "true" "lxc exec b1 -- /bin/true"
 	bench x_snapshot "$SH 'lxc delete b1/s >/dev/null 2>&1; true'" "lxc snapshot b1 s"
 	bench x_restore "true" "lxc restore b1 s"
 	bench x_delete "$SH 'lxc launch bbox b2 -q >/dev/null 2>&1'" "lxc delete -f b2"
+	}
 	lxc delete -f b1 >/dev/null 2>&1
 	for i in $(seq "$LXD_N"); do lxc init bbox "l$i" -q >/dev/null || break; done
 	LXD_COUNT=$(lxc list --format csv -c n | wc -l)
@@ -279,6 +289,8 @@ cleanup_lxd
 
 # ---- VMs: vessel, vessel-vmm, libvirt 9, QEMU ----
 LIBVIRT_ARG=
+LIBVIRT_VERSION=
+if [ "$ONLY_LIST" = 0 ]; then
 libvirt_start && LIBVIRT_ARG=$VIRSH_URI
 export VESSEL_VESSEL=$VESSEL
 [ -x "$VMM" ] && export VESSEL_VESSEL_VMM=$VMM
@@ -287,6 +299,8 @@ mkdir -p "$T/vm"
 python3 "$HERE/vm_bench.py" "$VM_RUNS" "$T/vm" $LIBVIRT_ARG >"$T/vm.out" 2>&1
 LIBVIRT_VERSION=$(virsh -q -c "$VIRSH_URI" version 2>/dev/null | grep -m1 'Running hypervisor' || true)
 libvirt_stop
+fi
+touch "$T/vm.out"
 
 ms() { [ -n "$1" ] && python3 -c "print('%.1f ms' % ($1 * 1000))" || echo "-"; }
 ratio() { [ -n "$1" ] && [ -n "$2" ] && python3 -c "print('%.2fx' % ($1 / $2))" || echo "-"; }
@@ -298,9 +312,10 @@ for k in launch exec snapshot restore delete; do
 	printf "$F" "$k" "$(ms "${MED[v_$k]:-}")" "$(ms "${MED[p_$k]:-}")" "$(ms "${MED[x_$k]:-}")" \
 		"$(ratio "${MED[v_$k]:-}" "${MED[p_$k]:-}")" "$(ratio "${MED[v_$k]:-}" "${MED[x_$k]:-}")"
 done
-printf "$F" "list/s (50)" "${MED[v_rps50]}" "${MED[p_rps50]}" "${MED[x_rps]:--} (${LXD_COUNT:-0})" \
-	"$(rratio "${MED[v_rps50]}" "${MED[p_rps50]}")" "$(rratio "${MED[v_rps50]}" "${MED[x_rps]:-}")"
+printf "$F" "list/s (50)" "${MED[v_rps50]}" "${MED[p_rps50]:-}" "${MED[x_rps]:--} (${LXD_COUNT:-0})" \
+	"$(rratio "${MED[v_rps50]}" "${MED[p_rps50]:-}")" "$(rratio "${MED[v_rps50]}" "${MED[x_rps]:-}")"
 printf "$F" "list/s ($LIST_N)" "${MED[v_rps1000]}" "-" "-" "-" "$(rratio "${MED[v_rps1000]}" "${MED[x_rps]:-}")"
+printf "$F" "list/s ($LIST_N) urls" "${MED[v_rps1000u]}" "-" "-" "-" "-"
 echo "  (ratios are time vessel/peer; for list/s, peer rate / vessel rate: below 1 is vessel faster;"
 echo "   LXD's list/s is with the number of instances in parentheses; the list/s (1000) ratio compares"
 echo "   vessel with 1000 instances against LXD with that number)"

@@ -11,6 +11,7 @@
 #include <libgen.h>
 #include <pthread.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,6 +189,17 @@ static const char *find_ui_dir(void)
 	return NULL;
 }
 
+/* A listing of 1,000 instances builds and frees a few MB of small JSON
+ * objects per request in an API thread's arena.  glibc's defaults give
+ * that memory back (trim) after each request and take it again (page
+ * faults) in the next: half the CPU of a listing.  Keep up to 16 MiB free
+ * per arena instead, and serve responses of up to 4 MiB from the heap. */
+static void tune_malloc(void)
+{
+	mallopt(M_TRIM_THRESHOLD, 16 << 20);
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
+}
+
 int main(int argc, char **argv)
 {
 	enum {
@@ -239,6 +251,7 @@ int main(int argc, char **argv)
 	const char *guest = NULL;
 	bool debug = false;
 	int c, policy_ms = 1000;
+	tune_malloc();
 	while ((c = getopt_long(argc, argv, "dvh", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_STATE: mo.state_dir = optarg; break;

@@ -15,9 +15,16 @@
 
 #include "vessel/mgr/db.h"
 
+struct cached_stmt {
+	const char *sql; /* a literal: compared by address */
+	sqlite3_stmt *st;
+};
+
 struct mgr_db {
 	sqlite3 *conn;
 	pthread_mutex_t lock;
+	struct cached_stmt *cache; /* mgr_db_prepare_cached */
+	size_t ncache;
 };
 
 /* The schema, one string per version.  Never edit a released entry: add one. */
@@ -246,6 +253,27 @@ sqlite3_stmt *mgr_db_prepare(struct mgr_db *db, const char *sql, struct vs_err *
 	return st;
 }
 
+sqlite3_stmt *mgr_db_prepare_cached(struct mgr_db *db, const char *sql, struct vs_err *err)
+{
+	for (size_t i = 0; i < db->ncache; i++)
+		if (db->cache[i].sql == sql)
+			return db->cache[i].st;
+	struct cached_stmt *nc = realloc(db->cache, (db->ncache + 1) * sizeof(*nc));
+	if (!nc) {
+		vs_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	db->cache = nc;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+	if (rc != SQLITE_OK) {
+		mgr_db_err(db, rc, "prepare", err);
+		return NULL;
+	}
+	db->cache[db->ncache++] = (struct cached_stmt){ sql, st };
+	return st;
+}
+
 /* Holding the lock: the version recorded in `schema` (0 for a new file). */
 static int schema_version_locked(struct mgr_db *db, struct vs_err *err)
 {
@@ -348,6 +376,9 @@ void mgr_db_close(struct mgr_db *db)
 {
 	if (!db)
 		return;
+	for (size_t i = 0; i < db->ncache; i++)
+		sqlite3_finalize(db->cache[i].st);
+	free(db->cache);
 	if (db->conn)
 		sqlite3_close_v2(db->conn);
 	pthread_mutex_destroy(&db->lock);

@@ -713,6 +713,65 @@ static int ct_state(struct mgr *m, const struct mgr_instance *inst, enum mgr_pow
 	return 0;
 }
 
+/* The runtime's container IDs (ct_state_list), malloc'd, sorted. */
+struct id_set {
+	char **v;
+	size_t n, cap;
+};
+
+static int id_set_add(const char *id, void *opaque)
+{
+	struct id_set *s = opaque;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		char **nv = realloc(s->v, cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		s->v = nv;
+		s->cap = cap;
+	}
+	if (!(s->v[s->n] = strdup(id)))
+		return -ENOMEM;
+	s->n++;
+	return 0;
+}
+
+static int by_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One readdir of the runtime's root: an instance whose ID is not there has
+ * no container (stopped, as ct_state finds it, without a failed open per
+ * instance); the others are looked at one by one, as ct_state does. */
+static int ct_state_many(struct mgr *m, const struct mgr_instance *list, size_t n,
+			 enum mgr_power *power, pid_t *pid, struct vs_err *err)
+{
+	struct id_set ids = { 0 };
+	int r = ct_state_list(m->runtime_root, id_set_add, &ids, err);
+	if (r == -ENOMEM)
+		r = vs_errf(err, ENOMEM, "out of memory");
+	if (r == 0) {
+		if (ids.n) /* (no runtime state at all: ids.v is NULL) */
+			qsort(ids.v, ids.n, sizeof(*ids.v), by_str);
+		for (size_t i = 0; i < n; i++) {
+			if (list[i].type != MGR_INSTANCE_CONTAINER)
+				continue;
+			const char *key = list[i].runtime_id;
+			if (ids.n && bsearch(&key, ids.v, ids.n, sizeof(*ids.v), by_str)) {
+				ct_state(m, &list[i], &power[i], &pid[i], err);
+			} else {
+				power[i] = MGR_POWER_STOPPED;
+				pid[i] = 0;
+			}
+		}
+	}
+	for (size_t i = 0; i < ids.n; i++)
+		free(ids.v[i]);
+	free(ids.v);
+	return r;
+}
+
 static int ct_update_limits(struct mgr *m, const struct mgr_instance *inst, struct vs_err *err)
 {
 	struct json_object *res = resources_json(inst, true);
@@ -1126,6 +1185,7 @@ const struct mgr_driver mgr_driver_container = {
 	.stop = ct_stop,
 	.freeze = ct_freeze,
 	.state = ct_state,
+	.state_many = ct_state_many,
 	.update_limits = ct_update_limits,
 	.exec = ct_exec,
 	.destroy = ct_destroy,

@@ -117,7 +117,7 @@ struct mgr_expiries *mgr_expiries_load(struct mgr *m)
 	struct vs_err err = VS_ERR_INIT;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_cached_stmt sqlite3_stmt *st = mgr_db_prepare_cached(
 		    m->db,
 		    "SELECT instance_id, expires_at FROM instance_expiry ORDER BY instance_id",
 		    &err);

@@ -14,7 +14,12 @@
 static void copy_col(char *dst, size_t len, sqlite3_stmt *st, int col)
 {
 	const unsigned char *s = sqlite3_column_text(st, col);
-	snprintf(dst, len, "%s", s ? (const char *)s : "");
+	size_t n = s ? (size_t)sqlite3_column_bytes(st, col) : 0;
+	if (n > len - 1)
+		n = len - 1; /* truncated, as snprintf did */
+	if (n)
+		memcpy(dst, s, n);
+	dst[n] = 0;
 }
 
 static enum mgr_power power_from_db(const char *s)
@@ -88,7 +93,7 @@ static int load_all_config(struct mgr_db *db, struct mgr_instance *v, size_t n, 
 	qsort(idx, n, sizeof(*idx), by_id);
 	int r = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_cached_stmt sqlite3_stmt *st = mgr_db_prepare_cached(
 		    db,
 		    "SELECT instance_id, key, value FROM instance_config ORDER BY instance_id, key",
 		    err);
@@ -223,8 +228,8 @@ int mgr_instance_db_list(struct mgr_db *db, struct mgr_instance **list, size_t *
 	size_t cnt = 0, cap = 0;
 	int r = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
-		    mgr_db_prepare(db, "SELECT " INSTANCE_COLS "ORDER BY i.name", err);
+		mgr_cleanup_cached_stmt sqlite3_stmt *st =
+		    mgr_db_prepare_cached(db, "SELECT " INSTANCE_COLS "ORDER BY i.name", err);
 		if (!st) {
 			r = -err->code;
 			goto out;

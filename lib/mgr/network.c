@@ -645,7 +645,7 @@ int mgr_network_all_nics(struct mgr *m, struct mgr_nic **nics, int64_t **ids, si
 	int r = 0;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_cached_stmt sqlite3_stmt *st = mgr_db_prepare_cached(
 		    m->db,
 		    "SELECT c.instance_id, c.name, n.name, n.bridge, c.mac, c.address, n.subnet "
 		    "FROM instance_nics c JOIN networks n ON n.id = c.network_id "

@@ -51,4 +51,19 @@ static inline void mgr_db_finalizep(sqlite3_stmt **st)
 }
 #define mgr_cleanup_stmt __attribute__((cleanup(mgr_db_finalizep)))
 
+/* A statement of a hot path (a listing), prepared once per connection and
+ * kept until mgr_db_close (holding the lock); sql must be a string literal:
+ * its address is the cache key.  Given back with mgr_cleanup_cached_stmt
+ * (reset and unbound, not finalized), before the lock is released. */
+sqlite3_stmt *mgr_db_prepare_cached(struct mgr_db *db, const char *sql, struct vs_err *err);
+
+static inline void mgr_db_releasep(sqlite3_stmt **st)
+{
+	if (*st) {
+		sqlite3_reset(*st);
+		sqlite3_clear_bindings(*st);
+	}
+}
+#define mgr_cleanup_cached_stmt __attribute__((cleanup(mgr_db_releasep)))
+
 #endif

@@ -57,6 +57,12 @@ struct mgr_driver {
 	/* The live state; pid 0 when not running. */
 	int (*state)(struct mgr *m, const struct mgr_instance *inst, enum mgr_power *power,
 		     pid_t *pid, struct vs_err *err);
+	/* The live state of every instance of this type in list[0..n) at once
+	 * (a listing): power[i] and pid[i] as state() gives them; entries of
+	 * other types are left alone.  One look at the host for all of them
+	 * instead of n.  NULL: the caller asks state() for each. */
+	int (*state_many)(struct mgr *m, const struct mgr_instance *list, size_t n,
+			  enum mgr_power *power, pid_t *pid, struct vs_err *err);
 	/* Apply the limits in inst->config to the running instance. */
 	int (*update_limits)(struct mgr *m, const struct mgr_instance *inst, struct vs_err *err);
 	int (*exec)(struct mgr *m, const struct mgr_instance *inst, const struct mgr_exec_req *req,

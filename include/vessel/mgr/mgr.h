@@ -130,6 +130,12 @@ int mgr_instance_file_pull(struct mgr *m, const char *name, const char *path, in
 int mgr_instance_live(struct mgr *m, const struct mgr_instance *inst, enum mgr_power *p, pid_t *pid,
 		      struct vs_err *err);
 
+/* The live state of every instance of list[0..n) (power[i], pid[i]; the
+ * recorded power where it cannot be read), one look at the host per type
+ * where the driver can (a listing). */
+void mgr_instances_live(struct mgr *m, const struct mgr_instance *list, size_t n,
+			enum mgr_power *power, pid_t *pid);
+
 /* Incus-like JSON of an instance (with live status). */
 struct json_object *mgr_instance_to_json(struct mgr *m, const struct mgr_instance *inst);
 /* All instances as a JSON array of objects (config and NICs read in one

@@ -24,6 +24,7 @@ check "list --format json" sh -c "v list --format json | jq -e '.[0].name == \"c
 check "list --format yaml" sh -c "v list --format yaml | grep -q '\"name\": \"c1\"'"
 check "list --format table" sh -c "v list | grep -q '| c1 '"
 check "info c1" sh -c "v info c1 --format json | jq -e '.status == \"Running\" and .pid > 0'"
+check "the listing's live state of c1 is info's (status, pid)" sh -c "test \"\$(v list --format json | jq -c '.[] | select(.name == \"c1\") | [.status, .pid]')\" = \"\$(v info c1 --format json | jq -c '[.status, .pid]')\""
 check "exec output" test "$(v exec c1 -- echo hello)" = hello
 v exec c1 -- sh -c 'exit 7'
 check "exec exit status" test $? = 7

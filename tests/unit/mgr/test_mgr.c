@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -330,6 +331,91 @@ static void test_one_daemon_per_state_dir(void **state)
 	mgr_close(b);
 }
 
+static int count_stmt(unsigned type, void *ctx, void *p, void *x)
+{
+	(void)type;
+	(void)p;
+	(void)x;
+	(*(unsigned *)ctx)++;
+	return 0;
+}
+
+/* SQL statements run by one full listing (GET /1.0/instances?recursion=1) */
+static unsigned listing_statements(struct mgr *m, size_t want)
+{
+	struct vs_err err = VS_ERR_INIT;
+	unsigned n = 0;
+	sqlite3 *conn = mgr_db_handle(mgr_get_db(m));
+	sqlite3_trace_v2(conn, SQLITE_TRACE_STMT, count_stmt, &n);
+	struct json_object *all = NULL;
+	assert_int_equal(mgr_instances_json(m, &all, &err), 0);
+	sqlite3_trace_v2(conn, 0, NULL, NULL);
+	assert_int_equal(json_object_array_length(all), want);
+	/* every one as the single-instance view shows it: stopped (no runtime
+	 * state, or a runtime directory without state.json), config included */
+	for (size_t i = 0; i < want; i++) {
+		struct json_object *o = json_object_array_get_idx(all, i), *v, *c;
+		assert_true(json_object_object_get_ex(o, "status", &v));
+		assert_string_equal(json_object_get_string(v), "Stopped");
+		assert_true(json_object_object_get_ex(o, "pid", &v));
+		assert_int_equal(json_object_get_int(v), 0);
+		assert_true(json_object_object_get_ex(o, "config", &c));
+		assert_true(json_object_object_get_ex(c, "user.n", &v));
+		struct json_object *name;
+		assert_true(json_object_object_get_ex(o, "name", &name));
+		assert_string_equal(json_object_get_string(v), json_object_get_string(name));
+		struct mgr_instance one;
+		assert_int_equal(
+		    mgr_instance_db_get(mgr_get_db(m), json_object_get_string(name), &one, &err),
+		    0);
+		struct json_object *single = mgr_instance_to_json(m, &one);
+		assert_true(json_object_equal(o, single));
+		json_object_put(single);
+		mgr_instance_free(&one);
+	}
+	json_object_put(all);
+	return n;
+}
+
+/* A listing runs a fixed number of SQL statements (one per table), the
+ * same for 10 instances as for 1,000: no query per instance. */
+static void test_listing_statements(void **state)
+{
+	struct mgr_opts o = { .state_dir = dir, .runtime_path = "/bin/false" };
+	struct vs_err err = VS_ERR_INIT;
+	struct mgr *m;
+	assert_int_equal(mgr_open(&o, &m, &err), 0);
+	struct mgr_db *db = mgr_get_db(m);
+	unsigned at[2] = { 0, 0 };
+	size_t sizes[2] = { 10, 1000 }, have = 0;
+	for (int k = 0; k < 2; k++) {
+		for (; have < sizes[k]; have++) {
+			struct mgr_instance inst;
+			char name[32], rid[40];
+			snprintf(name, sizeof(name), "l%zu", have);
+			snprintf(rid, sizeof(rid), "vessel-%016zx", have + 1);
+			make(&inst, name, rid);
+			inst.power = have % 2 ? MGR_POWER_RUNNING : MGR_POWER_STOPPED;
+			assert_int_equal(mgr_instance_config_set(&inst, "user.n", name, &err), 0);
+			assert_int_equal(mgr_instance_db_insert(db, &inst, &err), 0);
+			mgr_instance_free(&inst);
+		}
+		/* first no runtime state at all; then one runtime directory
+		 * without a state: found, and stopped */
+		if (k == 1) {
+			char p[4096];
+			snprintf(p, sizeof(p), "%s/vessel-%016x", mgr_runtime_root(m), 3);
+			assert_true(mkdir(mgr_runtime_root(m), 0700) == 0 || errno == EEXIST);
+			assert_true(mkdir(p, 0700) == 0);
+		}
+		at[k] = listing_statements(m, sizes[k]);
+	}
+	assert_true(at[0] > 0);
+	assert_true(at[0] <= 8);
+	assert_int_equal(at[1], at[0]);
+	mgr_close(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_operations),
 		cmocka_unit_test(test_events_bounded),
 		cmocka_unit_test_setup_teardown(test_one_daemon_per_state_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listing_statements, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
