@@ -230,10 +230,9 @@ static int errno_of_status(long status)
 	}
 }
 
-/* One HTTP exchange; *resp gets the parsed JSON body. */
-static int exchange(struct mgr_client *c, const char *method, const char *path, const char *body,
-		    size_t body_len, FILE *upload, curl_off_t upload_len,
-		    const char *const *headers, struct buf *b, long *status, struct vs_err *err)
+/* The handle reset and aimed at PATH: the unix socket, or the remote's URL
+ * with this client's certificate and the pinned server certificate. */
+static void reset_handle(struct mgr_client *c, const char *path)
 {
 	CURL *h = c->curl;
 	curl_easy_reset(h);
@@ -251,6 +250,15 @@ static int exchange(struct mgr_client *c, const char *method, const char *path, 
 		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
 	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
+}
+
+/* One HTTP exchange; *resp gets the parsed JSON body. */
+static int exchange(struct mgr_client *c, const char *method, const char *path, const char *body,
+		    size_t body_len, FILE *upload, curl_off_t upload_len,
+		    const char *const *headers, struct buf *b, long *status, struct vs_err *err)
+{
+	CURL *h = c->curl;
+	reset_handle(c, path);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
@@ -494,21 +502,7 @@ int mgr_client_download(struct mgr_client *c, const char *path, int fd,
 	long status = 0;
 	/* exchange() installs on_data; ours replaces it through the prepared handle */
 	CURL *h = c->curl;
-	curl_easy_reset(h);
-	char url[2048];
-	if (c->url) {
-		snprintf(url, sizeof(url), "%s%s", c->url, path);
-		curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert);
-		curl_easy_setopt(h, CURLOPT_SSLKEY, c->key);
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->server_cert);
-		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	} else {
-		snprintf(url, sizeof(url), "http://vessel%s", path);
-		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
-	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
+	reset_handle(c, path);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_download);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
