@@ -76,7 +76,8 @@ host_state() {
 	nft list ruleset 2>/dev/null
 	iptables-save 2>/dev/null | grep -vE '^#|^:' | sort
 	grep -E 'lxc|lxd|libvirt|/tmp/vessel-bench-mgr' /proc/self/mountinfo | awk '{print $5, $9}' | sort
-	{ pgrep -a -x 'lxd|lxcfs|libvirtd|virtlogd'; pgrep -a -f '^dnsmasq .*(lxd|libvirt)|^/usr/bin/qemu-system-riscv64 .*guest=vbench-'; } |
+	# (pgrep -x matches names of at most 15 characters: one name per call)
+	{ for n in lxd lxcfs libvirtd virtlogd; do pgrep -a -x "$n"; done; pgrep -a -f '^dnsmasq .*(lxd|libvirt)|^/usr/bin/qemu-system-riscv64 .*guest=vbench-'; } |
 		sed 's/^[0-9]* //' | sort
 }
 host_state >"$T/host.before"
