@@ -46,6 +46,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -945,7 +946,16 @@ static int copy_tree(const char *from, const char *to, const char *stage, struct
 		pid_t w = waitpid(pid, &st, WNOHANG);
 		if (w == pid || (w < 0 && errno != EINTR))
 			break;
-		sleep_ms(200);
+		/* cp's stderr is the pipe's only writer: its exit (the pipe's
+		 * hangup) or a message ends the wait at once, else 200 ms */
+		struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
+		if (poll(&pf, 1, 200) > 0 && !(pf.revents & POLLIN) &&
+		    (pf.revents & (POLLHUP | POLLERR))) {
+			/* hung up with nothing left to read: cp is exiting */
+			while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+				;
+			break;
+		}
 		if (total)
 			mgr_op_progress(stage, (unsigned)(tree_bytes(to) * 99 / total));
 	}
