@@ -145,12 +145,16 @@ L=${leader#10.77.0.}
 L=${L%%:*}
 check "a leader is known ($leader)" test -n "$L" -a "${DPIDS[$L]:-}" != ""
 check "launch c4 on the leader m$L" vm 1 launch busybox c4 --target m$L
+S1=$(((L % 3) + 1))      # the survivors
+S2=$((((L + 1) % 3) + 1))
 check "c4 listed on m$L" wait_for "c4 listed" loc 1 c4 "m$L Running"
+# the leader's report of c4 has reached the cluster database (both survivors
+# see it) before the leader dies: otherwise nobody can know c4 at all
+c4_replicated() { loc "$S1" c4 "m$L Running" && loc "$S2" c4 "m$L Running"; }
+check "m$S1 and m$S2 list c4 on m$L" wait_for "c4 replicated" c4_replicated
 kill -9 "${DPIDS[$L]}"
 wait "${DPIDS[$L]}" 2>/dev/null
 DPIDS[$L]=
-S1=$(((L % 3) + 1))      # the survivors
-S2=$((((L + 1) % 3) + 1))
 t0=$SECONDS
 check "survivor m$S1 writes after the leader died" wait_for "write on m$S1" \
 	vm $S1 cluster describe m$S1 after-failover
