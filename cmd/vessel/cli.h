@@ -43,6 +43,10 @@ struct cli_command {
 	const char *description;	  /* paragraphs for the man page; may be NULL */
 };
 
+/* One API request through the client; body is consumed, *md (when md is
+ * not NULL) gets the answer's metadata.  0, or 1 after cli_fail. */
+int cli_request(struct cli *cli, const char *method, const char *path, struct json_object *body,
+		struct json_object **md);
 /* Report err once ("vessel: error: ..."); returns 1. */
 int cli_fail(const struct vs_err *err);
 /* A usage error of cmd; returns 2. */

@@ -11,16 +11,6 @@
 #include "cli.h"
 #include "vessel/mgr/client.h"
 
-static int request(struct cli *cli, const char *method, const char *path, struct json_object *body,
-		   struct json_object **md)
-{
-	struct vs_err err = VS_ERR_INIT;
-	struct mgr_client *c = cli_client(cli, &err);
-	int r = c ? mgr_client_do(c, method, path, body, md, &err) : -1;
-	json_object_put(body);
-	return r < 0 ? cli_fail(&err) : 0;
-}
-
 static char *member_path(const char *name, const char *query)
 {
 	char *e = curl_escape(name, 0), *p = NULL;
@@ -37,7 +27,7 @@ static int cluster_setup(struct cli *cli, const char *name, const char *address,
 	json_object_object_add(b, "address", json_object_new_string(address));
 	if (join)
 		json_object_object_add(b, "join", json_object_new_string(join));
-	int r = request(cli, "PUT", "/1.0/cluster", b, NULL);
+	int r = cli_request(cli, "PUT", "/1.0/cluster", b, NULL);
 	if (!r)
 		printf("%s member %s of the cluster\n", join ? "joined as" : "initialised:", name);
 	return r;
@@ -52,7 +42,7 @@ int cmd_cluster(struct cli *cli, int argc, char **argv)
 		return cluster_setup(cli, argv[2], argv[3], argv[4]);
 	if (strcmp(sub, "list") == 0 && argc == 2) {
 		struct json_object *md = NULL;
-		int r = request(cli, "GET", "/1.0/cluster/members", NULL, &md);
+		int r = cli_request(cli, "GET", "/1.0/cluster/members", NULL, &md);
 		if (r)
 			return r;
 		if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
@@ -73,14 +63,14 @@ int cmd_cluster(struct cli *cli, int argc, char **argv)
 		if (argc == 4 && !force)
 			return cli_usage("cluster", "unknown option %s", argv[2]);
 		char *p = member_path(argv[argc - 1], force ? "?force=1" : "");
-		int r = p ? request(cli, "DELETE", p, NULL, NULL) : 1;
+		int r = p ? cli_request(cli, "DELETE", p, NULL, NULL) : 1;
 		free(p);
 		return r;
 	}
 	if (strcmp(sub, "evacuate") == 0 && argc == 3) {
 		char *p = member_path(argv[2], "/evacuate");
 		struct json_object *md = NULL;
-		int r = p ? request(cli, "POST", p, NULL, &md) : 1;
+		int r = p ? cli_request(cli, "POST", p, NULL, &md) : 1;
 		free(p);
 		for (size_t i = 0; !r && md && i < json_object_array_length(md); i++) {
 			struct json_object *o = json_object_array_get_idx(md, i);
@@ -93,7 +83,7 @@ int cmd_cluster(struct cli *cli, int argc, char **argv)
 		struct json_object *b = json_object_new_object();
 		json_object_object_add(b, "description", json_object_new_string(argv[3]));
 		char *p = member_path(argv[2], "");
-		int r = p ? request(cli, "PATCH", p, b, NULL) : (json_object_put(b), 1);
+		int r = p ? cli_request(cli, "PATCH", p, b, NULL) : (json_object_put(b), 1);
 		free(p);
 		return r;
 	}

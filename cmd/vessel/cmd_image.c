@@ -14,16 +14,6 @@
 
 #include "cli.h"
 
-static int request(struct cli *cli, const char *method, const char *path, struct json_object *body,
-		   struct json_object **md)
-{
-	struct vs_err err = VS_ERR_INIT;
-	struct mgr_client *c = cli_client(cli, &err);
-	int r = c ? mgr_client_do(c, method, path, body, md, &err) : -1;
-	json_object_put(body);
-	return r < 0 ? cli_fail(&err) : 0;
-}
-
 static char *esc_path(const char *prefix, const char *name)
 {
 	char *e = curl_easy_escape(NULL, name, 0);
@@ -75,7 +65,7 @@ static int image_import(struct cli *cli, int argc, char **argv)
 			json_object_array_add(a, o);
 			json_object_object_add(b, "aliases", a);
 		}
-		r = request(cli, "POST", "/1.0/images", b, &md);
+		r = cli_request(cli, "POST", "/1.0/images", b, &md);
 	} else {
 		char hdr[300];
 		snprintf(hdr, sizeof(hdr), "X-Vessel-Aliases: %s", alias ? alias : "");
@@ -95,7 +85,7 @@ static int image_import(struct cli *cli, int argc, char **argv)
 static int image_list(struct cli *cli)
 {
 	struct json_object *md = NULL;
-	int r = request(cli, "GET", "/1.0/images?recursion=1", NULL, &md);
+	int r = cli_request(cli, "GET", "/1.0/images?recursion=1", NULL, &md);
 	if (r)
 		return r;
 	if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
@@ -151,7 +141,7 @@ int cmd_image(struct cli *cli, int argc, char **argv)
 			return cli_usage("image", "info: expected IMAGE");
 		char *p = esc_path("/1.0/images/", argv[2]);
 		struct json_object *md = NULL;
-		int r = request(cli, "GET", p, NULL, &md);
+		int r = cli_request(cli, "GET", p, NULL, &md);
 		free(p);
 		if (r == 0)
 			out_value(cli, md);
@@ -163,7 +153,7 @@ int cmd_image(struct cli *cli, int argc, char **argv)
 			return cli_usage("image", "delete: expected IMAGE...");
 		for (int i = 2; i < argc; i++) {
 			char *p = esc_path("/1.0/images/", argv[i]);
-			int r = request(cli, "DELETE", p, NULL, NULL);
+			int r = cli_request(cli, "DELETE", p, NULL, NULL);
 			free(p);
 			if (r)
 				return r;
@@ -175,11 +165,11 @@ int cmd_image(struct cli *cli, int argc, char **argv)
 			struct json_object *b = json_object_new_object();
 			json_object_object_add(b, "name", json_object_new_string(argv[3]));
 			json_object_object_add(b, "target", json_object_new_string(argv[4]));
-			return request(cli, "POST", "/1.0/images/aliases", b, NULL);
+			return cli_request(cli, "POST", "/1.0/images/aliases", b, NULL);
 		}
 		if (argc == 4 && strcmp(argv[2], "delete") == 0) {
 			char *p = esc_path("/1.0/images/aliases/", argv[3]);
-			int r = request(cli, "DELETE", p, NULL, NULL);
+			int r = cli_request(cli, "DELETE", p, NULL, NULL);
 			free(p);
 			return r;
 		}
@@ -193,7 +183,7 @@ int cmd_operation(struct cli *cli, int argc, char **argv)
 	if (argc != 2 || strcmp(argv[1], "list") != 0)
 		return cli_usage("operation", "expected list");
 	struct json_object *md = NULL;
-	int r = request(cli, "GET", "/1.0/operations?recursion=1", NULL, &md);
+	int r = cli_request(cli, "GET", "/1.0/operations?recursion=1", NULL, &md);
 	if (r)
 		return r;
 	if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
@@ -289,7 +279,7 @@ int cmd_network(struct cli *cli, int argc, char **argv)
 		}
 		json_object_object_add(b, "name", json_object_new_string(argv[1 + optind]));
 		struct json_object *md = NULL;
-		int r = request(cli, "POST", "/1.0/networks", b, &md);
+		int r = cli_request(cli, "POST", "/1.0/networks", b, &md);
 		if (r == 0)
 			printf("Network %s created (%s)\n", jstr(md, "name"), jstr(md, "subnet"));
 		json_object_put(md);
@@ -299,7 +289,7 @@ int cmd_network(struct cli *cli, int argc, char **argv)
 		if (argc != 2)
 			return cli_usage("network", "list: no arguments expected");
 		struct json_object *md = NULL;
-		int r = request(cli, "GET", "/1.0/networks?recursion=1", NULL, &md);
+		int r = cli_request(cli, "GET", "/1.0/networks?recursion=1", NULL, &md);
 		if (r)
 			return r;
 		if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
@@ -317,7 +307,7 @@ int cmd_network(struct cli *cli, int argc, char **argv)
 	if ((strcmp(sub, "info") == 0 || strcmp(sub, "delete") == 0) && argc == 3) {
 		char *p = esc_path("/1.0/networks/", argv[2]);
 		struct json_object *md = NULL;
-		int r = request(cli, sub[0] == 'i' ? "GET" : "DELETE", p, NULL, &md);
+		int r = cli_request(cli, sub[0] == 'i' ? "GET" : "DELETE", p, NULL, &md);
 		free(p);
 		if (r == 0 && sub[0] == 'i')
 			out_value(cli, md);

@@ -24,16 +24,6 @@ static char *instance_path(const char *name, const char *suffix)
 	return p;
 }
 
-static int request(struct cli *cli, const char *method, const char *path, struct json_object *body,
-		   struct json_object **md)
-{
-	struct vs_err err = VS_ERR_INIT;
-	struct mgr_client *c = cli_client(cli, &err);
-	int r = c ? mgr_client_do(c, method, path, body, md, &err) : -1;
-	json_object_put(body);
-	return r < 0 ? cli_fail(&err) : 0;
-}
-
 static int create(struct cli *cli, const char *cmd, int argc, char **argv, bool start)
 {
 	struct json_object *cfg = json_object_new_object();
@@ -97,13 +87,13 @@ static int create(struct cli *cli, const char *cmd, int argc, char **argv, bool 
 	if (target) { /* a cluster member to create it on */
 		char *e = curl_escape(target, 0), *p = NULL;
 		int r = e && asprintf(&p, "/1.0/instances?target=%s", e) >= 0
-			    ? request(cli, "POST", p, b, NULL)
+			    ? cli_request(cli, "POST", p, b, NULL)
 			    : (json_object_put(b), 1);
 		curl_free(e);
 		free(p);
 		return r;
 	}
-	return request(cli, "POST", "/1.0/instances", b, NULL);
+	return cli_request(cli, "POST", "/1.0/instances", b, NULL);
 }
 
 int cmd_launch(struct cli *cli, int argc, char **argv)
@@ -121,7 +111,7 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 	if (argc != 1)
 		return cli_usage("list", "no arguments expected");
 	struct json_object *md = NULL;
-	int r = request(cli, "GET", "/1.0/instances?recursion=1", NULL, &md);
+	int r = cli_request(cli, "GET", "/1.0/instances?recursion=1", NULL, &md);
 	if (r)
 		return r;
 	if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
@@ -169,7 +159,7 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 		return cli_usage("info", "expected NAME");
 	char *path = instance_path(argv[1], "");
 	struct json_object *md = NULL;
-	int r = request(cli, "GET", path, NULL, &md);
+	int r = cli_request(cli, "GET", path, NULL, &md);
 	free(path);
 	if (r)
 		return r;
@@ -212,7 +202,7 @@ static int change_state(struct cli *cli, const char *cmd, const char *action, in
 		json_object_object_add(b, "force", json_object_new_boolean(force));
 		json_object_object_add(b, "timeout", json_object_new_int((int)timeout));
 		char *path = instance_path(argv[i], "/state");
-		int r = request(cli, "PUT", path, b, NULL);
+		int r = cli_request(cli, "PUT", path, b, NULL);
 		free(path);
 		if (r)
 			return r;
@@ -258,7 +248,7 @@ int cmd_delete(struct cli *cli, int argc, char **argv)
 		return cli_usage("delete", "expected at least one NAME");
 	for (int i = optind; i < argc; i++) {
 		char *path = instance_path(argv[i], force ? "?force=1" : "");
-		int r = request(cli, "DELETE", path, NULL, NULL);
+		int r = cli_request(cli, "DELETE", path, NULL, NULL);
 		free(path);
 		if (r)
 			return r;
@@ -273,7 +263,7 @@ int cmd_rename(struct cli *cli, int argc, char **argv)
 	struct json_object *b = json_object_new_object();
 	json_object_object_add(b, "name", json_object_new_string(argv[2]));
 	char *path = instance_path(argv[1], "");
-	int r = request(cli, "POST", path, b, NULL);
+	int r = cli_request(cli, "POST", path, b, NULL);
 	free(path);
 	return r;
 }
@@ -379,7 +369,7 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
 	}
 	char *path = instance_path(name, "/exec");
 	struct json_object *md = NULL;
-	int r = request(cli, "POST", path, b, &md);
+	int r = cli_request(cli, "POST", path, b, &md);
 	free(path);
 	if (r)
 		return r;
@@ -437,7 +427,7 @@ int cmd_config(struct cli *cli, int argc, char **argv)
 			json_object_put(cfg);
 		if (has_exp)
 			json_object_object_add(b, "expires", exp);
-		r = request(cli, "PATCH", path, b, NULL);
+		r = cli_request(cli, "PATCH", path, b, NULL);
 	} else if (strcmp(sub, "get") == 0 || strcmp(sub, "show") == 0) {
 		bool get = sub[0] == 'g';
 		if (argc != (get ? 4 : 3)) {
@@ -446,7 +436,7 @@ int cmd_config(struct cli *cli, int argc, char **argv)
 					 get ? "get: expected NAME KEY" : "show: expected NAME");
 		}
 		struct json_object *md = NULL, *cfg = NULL;
-		r = request(cli, "GET", path, NULL, &md);
+		r = cli_request(cli, "GET", path, NULL, &md);
 		if (r == 0) {
 			json_object_object_get_ex(md, "config", &cfg);
 			if (get) {
@@ -486,7 +476,7 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 		} else { /* snap0, snap1, ...: the first free one, as Incus names them */
 			char *lp = instance_path(name, "/snapshots?recursion=1");
 			struct json_object *list = NULL;
-			r = request(cli, "GET", lp, NULL, &list);
+			r = cli_request(cli, "GET", lp, NULL, &list);
 			free(lp);
 			if (r)
 				return r;
@@ -507,7 +497,7 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 		if (stateful)
 			json_object_object_add(b, "stateful", json_object_new_boolean(true));
 		char *path = instance_path(name, "/snapshots");
-		r = request(cli, "POST", path, b, NULL);
+		r = cli_request(cli, "POST", path, b, NULL);
 		free(path);
 		if (r == 0 && argc == 3)
 			printf("Snapshot %s created\n", snap);
@@ -516,7 +506,7 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 	if (strcmp(sub, "list") == 0 && argc == 3) {
 		char *path = instance_path(name, "/snapshots?recursion=1");
 		struct json_object *md = NULL;
-		r = request(cli, "GET", path, NULL, &md);
+		r = cli_request(cli, "GET", path, NULL, &md);
 		free(path);
 		if (r)
 			return r;
@@ -534,7 +524,7 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 		struct json_object *b = json_object_new_object();
 		json_object_object_add(b, "restore", json_object_new_string(argv[3]));
 		char *path = instance_path(name, "");
-		r = request(cli, "PUT", path, b, NULL);
+		r = cli_request(cli, "PUT", path, b, NULL);
 		free(path);
 		return r;
 	}
@@ -546,7 +536,7 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 		curl_free(e);
 		char *path = suffix ? instance_path(name, suffix) : NULL;
 		free(suffix);
-		r = path ? request(cli, "DELETE", path, NULL, NULL) : 1;
+		r = path ? cli_request(cli, "DELETE", path, NULL, NULL) : 1;
 		free(path);
 		return r;
 	}

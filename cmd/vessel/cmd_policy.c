@@ -11,16 +11,6 @@
 #include "cli.h"
 #include "vessel/core/util.h"
 
-static int request(struct cli *cli, const char *method, const char *path, struct json_object *body,
-		   struct json_object **md)
-{
-	struct vs_err err = VS_ERR_INIT;
-	struct mgr_client *c = cli_client(cli, &err);
-	int r = c ? mgr_client_do(c, method, path, body, md, &err) : -1;
-	json_object_put(body);
-	return r < 0 ? cli_fail(&err) : 0;
-}
-
 /* "/1.0/projects/NAME/policy", NAME escaped. */
 static char *policy_path(const char *project)
 {
@@ -40,7 +30,7 @@ int cmd_project(struct cli *cli, int argc, char **argv)
 	const char *sub = argv[2];
 	char *path = policy_path(argv[3]);
 	struct json_object *md = NULL;
-	int r = request(cli, "GET", path, NULL, &md);
+	int r = cli_request(cli, "GET", path, NULL, &md);
 	if (r) {
 		free(path);
 		return r;
@@ -72,7 +62,7 @@ int cmd_project(struct cli *cli, int argc, char **argv)
 		}
 		struct json_object *b = json_object_new_object();
 		json_object_object_add(b, "config", next);
-		r = request(cli, "PUT", path, b, NULL);
+		r = cli_request(cli, "PUT", path, b, NULL);
 	} else {
 		r = cli_usage("project", "expected policy set PROJECT KEY=VALUE... | unset PROJECT "
 					 "KEY... | show PROJECT");
@@ -93,7 +83,7 @@ int cmd_sprawl(struct cli *cli, int argc, char **argv)
 	if (argc != 1)
 		return cli_usage("sprawl", "no arguments expected");
 	struct json_object *md = NULL;
-	int r = request(cli, "GET", "/1.0/sprawl", NULL, &md);
+	int r = cli_request(cli, "GET", "/1.0/sprawl", NULL, &md);
 	if (r)
 		return r;
 	if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
@@ -142,7 +132,7 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 	}
 	struct json_object *b = json_object_new_object(), *md = NULL;
 	json_object_object_add(b, "dry_run", json_object_new_boolean(dry));
-	int r = request(cli, "POST", "/1.0/prune", b, &md);
+	int r = cli_request(cli, "POST", "/1.0/prune", b, &md);
 	if (r)
 		return r;
 	if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
@@ -195,7 +185,7 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 	if (verify) {
 		if (since || instance)
 			return cli_usage("audit", "--verify checks the whole log: no filters");
-		int r = request(cli, "GET", "/1.0/audit/verify", NULL, &md);
+		int r = cli_request(cli, "GET", "/1.0/audit/verify", NULL, &md);
 		if (r)
 			return r;
 		struct json_object *ok = NULL;
@@ -220,7 +210,7 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 	curl_free(ei);
 	if (pl < 0)
 		return 1;
-	int r = request(cli, "GET", path, NULL, &md);
+	int r = cli_request(cli, "GET", path, NULL, &md);
 	free(path);
 	if (r)
 		return r;

@@ -351,6 +351,16 @@ static int cmd_completion(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
+int cli_request(struct cli *cli, const char *method, const char *path, struct json_object *body,
+		struct json_object **md)
+{
+	struct vs_err err = VS_ERR_INIT;
+	struct mgr_client *c = cli_client(cli, &err);
+	int r = c ? mgr_client_do(c, method, path, body, md, &err) : -1;
+	json_object_put(body);
+	return r < 0 ? cli_fail(&err) : 0;
+}
+
 int cli_fail(const struct vs_err *err)
 {
 	fprintf(stderr, "vessel: error: %s\n", err && err->msg[0] ? err->msg : "failed");
