@@ -105,13 +105,25 @@ check "  ... applied to the running container's cgroup" test \
 	= $((${newmem%MiB} * 1048576))
 check "  ... limits.cpu now 1" test "$(v config get big limits.cpu)" = 1
 check "big still running" test "$(status big)" = Running
+# the lowered limit leaves room for the job: its 100 MiB stay, nothing is killed
+big_job_kept() {
+	local cg=/sys/fs/cgroup/memory/$rid
+	[ -d "$cg" ] || cg=/sys/fs/cgroup/$rid
+	{ grep -qx "oom_kill 0" "$cg/memory.oom_control" 2>/dev/null || grep -qx "oom_kill 0" "$cg/memory.events"; } &&
+		[ "$(cat "$cg/memory.usage_in_bytes" 2>/dev/null || cat "$cg/memory.current")" -gt 50000000 ]
+}
+check "  ... its 100 MiB job kept, no OOM kill" big_job_kept
 check "POST advice/apply of an unknown instance: 404" \
 	test "$(curl -s -o /dev/null -w '%{http_code}' -X POST --unix-socket "$SOCK" http://v/1.0/instances/nope/advice/apply)" = 404
 
 # the usage history
 api "/1.0/instances/big/usage?window=1h" >"$T/u.json"
-check "usage: raw samples with cpu and memory" jq -e \
-	'.metadata | (.samples | length) > 5 and (.samples[-1].memory > 50000000) and .resolution_s == 1 and .type == "container"' "$T/u.json"
+# every raw sample has numbers for cpu and memory, and they saw big's 100 MiB
+usage_raw_ok() { # on failure, what was answered
+	jq -e '.metadata | (.samples | length) > 5 and all(.samples[]; (.cpu | type) == "number" and (.memory | type) == "number") and ([.samples[].memory] | max > 50000000) and .resolution_s == 1 and .type == "container"' "$T/u.json" >/dev/null ||
+		{ jq -c '.metadata | {n: (.samples | length), last: .samples[-4:], resolution_s, type}' "$T/u.json"; false; }
+}
+check "usage: raw samples with cpu and memory" usage_raw_ok
 check "usage: limits" jq -e '.metadata.limits.cpu == 1' "$T/u.json"
 check "usage: window=1y answered from hourly rows" sh -c \
 	"curl -s --unix-socket $SOCK 'http://v/1.0/instances/big/usage?window=1y' | jq -e '.metadata.resolution_s == 3600'"
