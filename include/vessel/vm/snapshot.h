@@ -186,11 +186,11 @@ int virt_snapshot_save(struct virt_board *b, const struct vm_snapshot_options *o
 struct virt_snapshot_config {
 	char disk_paths[VIRT_MAX_DISKS][1024];
 	char disk_formats[VIRT_MAX_DISKS][8];
-	char tap[64];
+	char tap[VIRT_MAX_NETS][64];
 	uint64_t ram_size;
-	unsigned ncpus, ndisks;
+	unsigned ncpus, ndisks, nnets;
 	bool readonly[VIRT_MAX_DISKS], console_hvc, rng, balloon, keyboard;
-	uint8_t mac[6];
+	uint8_t mac[VIRT_MAX_NETS][6];
 };
 int virt_snapshot_read_config(const char *path, struct virt_snapshot_config *out,
 			      struct vs_err *err);
