@@ -75,7 +75,7 @@
 #define BOOT_TIMEOUT_S	240 /* the agent's first answer (TCG-like JIT, ASan, loaded host) */
 #define AGENT_TIMEOUT_S 60
 #define API_TIMEOUT_S	30
-#define MAX_NICS	1 /* vessel-vmm has one virtio-net */
+#define MAX_NICS	4 /* vessel-vmm's --net (VIRT_MAX_NETS) */
 #define DEFAULT_MEM	(256ull << 20)
 #define DEFAULT_STOP_S	30
 
@@ -713,16 +713,15 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 	const char *base = meta && json_object_object_get_ex(meta, "cmdline", &v)
 			       ? json_object_get_string(v)
 			       : "console=ttyS0";
-	struct mgr_nic nics[4];
+	struct mgr_nic nics[MAX_NICS + 1];
 	size_t nnics = 0;
-	if ((r = mgr_network_nics(m, inst->id, nics, 4, &nnics, err)) < 0) {
+	if ((r = mgr_network_nics(m, inst->id, nics, MAX_NICS + 1, &nnics, err)) < 0) {
 		json_object_put(meta);
 		return r;
 	}
 	if (nnics > MAX_NICS) {
 		json_object_put(meta);
-		return vs_errf(err, EINVAL, "VM %s: at most %d NIC (vessel-vmm has one virtio-net)",
-			       inst->name, MAX_NICS);
+		return vs_errf(err, EINVAL, "VM %s: at most %d NICs", inst->name, MAX_NICS);
 	}
 	if (nnics)
 		r = asprintf(&cmdline, "%s vessel.ip=%s/%u vessel.gw=%s", base, nics[0].address,
@@ -751,7 +750,7 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 	vs_cleanup_free char *initrd = mgr_image_vm_file(&m->images, img, "initrd");
 	if (!dir || !root || !api || !agent || !console || !clog || !vlog || !pidfile || !kernel)
 		return vs_errf(err, ENOMEM, "out of memory");
-	char memtext[32], cpus[16], serial[4200], rootspec[4200], net[64];
+	char memtext[32], cpus[16], serial[4200], rootspec[4200], net[MAX_NICS][64];
 	char disks[6][4200];
 	snprintf(memtext, sizeof(memtext), "%lluM", (unsigned long long)(b.max >> 20));
 	snprintf(cpus, sizeof(cpus), "%u", b.cpus);
@@ -837,10 +836,10 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 		tap_name(id, (unsigned)i, tap);
 		if ((r = mgr_network_tap_attach(m, &nics[i], tap, err)) < 0)
 			goto fail;
-		snprintf(net, sizeof(net), "tap=%s,mac=%s", tap, nics[i].mac);
-		if (!loadvm[0]) { /* else the snapshot names the same TAP */
+		snprintf(net[i], sizeof(net[i]), "tap=%s,mac=%s", tap, nics[i].mac);
+		if (!loadvm[0]) { /* else the snapshot names the same TAPs */
 			argv[n++] = "--net";
-			argv[n++] = net;
+			argv[n++] = net[i];
 		}
 	}
 	argv[n] = NULL;
@@ -884,7 +883,9 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 		if ((r = api_call(m, inst, "PATCH", "/balloon", body, NULL, err)) < 0)
 			goto fail;
 	}
-	/* guest set-up through the agent: name server, storage volumes */
+	/* guest set-up through the agent: name server, NICs after eth0 (the
+	 * guest's init sets up eth0 only, from vessel.ip=; each other one is
+	 * found by its MAC), storage volumes */
 	{
 		double left = (double)(deadline - vs_now_ns()) / 1e9;
 		char script[8192];
@@ -893,6 +894,12 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 			off += (size_t)snprintf(script + off, sizeof(script) - off,
 						" && echo nameserver %s >/etc/resolv.conf",
 						nics[0].gateway);
+		for (size_t i = 1; i < nnics && off < sizeof(script) && !loadvm[0]; i++)
+			off += (size_t)snprintf(
+			    script + off, sizeof(script) - off,
+			    " && d=$(grep -lx %s /sys/class/net/*/address) && d=${d%%/address} && "
+			    "ip link set ${d##*/} up && ip addr add %s/%u dev ${d##*/}",
+			    nics[i].mac, nics[i].address, nics[i].prefix);
 		for (size_t i = 0; i < nvols && off < sizeof(script) && !loadvm[0]; i++)
 			off += (size_t)snprintf(script + off, sizeof(script) - off,
 						" && mkdir -p '%s' && mount /dev/vd%c '%s'",

@@ -63,7 +63,10 @@ struct mgr_create_req {
 	size_t nconfig;
 	const char *network; /* a NIC eth0 on this network, or NULL */
 	const char *expires; /* "7d", RFC 3339 or "never"; NULL: the policy's (policy.h) */
+	const char *const *more_networks; /* NICs eth1, eth2, ... (needs network) */
+	size_t nmore_networks;		  /* at most MGR_MORE_NICS_MAX */
 };
+#define MGR_MORE_NICS_MAX 3
 
 /* Validate without changing anything (used before an operation starts). */
 int mgr_instance_create_check(struct mgr *m, const struct mgr_create_req *req, struct vs_err *err);
