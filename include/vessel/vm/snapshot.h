@@ -215,6 +215,14 @@ int virt_snapshot_restore(struct virt_board *b, const char *path, struct vs_err 
 int virt_savevm(struct virt_board *b, const char *tag, struct vm_snapshot_result *res,
 		struct vs_err *err);
 /*
+ * Delete internal snapshot `tag` (a savevm's, with its VM state) from every
+ * writable qcow2 disk of the running board, which holds them open.  At a
+ * safe point (the disks are drained).  *ndeleted: how many disks had it;
+ * -ENOENT when none had.
+ */
+int virt_snapshot_delete_tag(struct virt_board *b, const char *tag, unsigned *ndeleted,
+			     struct vs_err *err);
+/*
  * loadvm, before the board exists: roll the first writable qcow2 disk of
  * disks back to snapshot `tag` and extract its VM state into a memfd
  * (*fd_out); restore it with virt_snapshot_read_config/restore on

@@ -188,6 +188,8 @@ const struct api_route vm_api_routes[] = {
 	  api_snapshot_create_exec, NULL },
 	{ "PUT", "/snapshot/load", API_VM_ANY, true, api_snapshot_load_parse, NULL,
 	  api_snapshot_load_exec, NULL },
+	{ "PUT", "/snapshot/delete", API_VM_ANY, true, api_snapshot_delete_parse, NULL,
+	  api_snapshot_delete_exec, NULL },
 	{ "PUT", "/migrate", API_VM_RUNNING, true, api_migrate_parse, NULL, NULL,
 	  api_migrate_start },
 	{ "GET", "/migrate", API_VM_ANY, false, NULL, NULL, NULL, api_migrate_get },

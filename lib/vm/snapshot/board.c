@@ -734,6 +734,31 @@ int virt_savevm(struct virt_board *b, const char *tag, struct vm_snapshot_result
 	return 0;
 }
 
+int virt_snapshot_delete_tag(struct virt_board *b, const char *tag, unsigned *ndeleted,
+			     struct vs_err *err)
+{
+	struct virt_board_parts p;
+	virt_board_parts(b, &p); /* drains the disks */
+	*ndeleted = 0;
+	for (unsigned i = 0; i < p.nvirtio; i++) {
+		struct vm_block_backend *be = virtio_blk_backend(p.virtio[i]);
+		if (!be || be->readonly || !be->ops->snapshot_delete)
+			continue;
+		struct vs_err e = VS_ERR_INIT;
+		int r = be->ops->snapshot_delete(be, tag, &e);
+		if (r == 0)
+			(*ndeleted)++;
+		else if (r != -ENOENT) {
+			if (err)
+				*err = e;
+			return r;
+		}
+	}
+	if (!*ndeleted)
+		return vs_errf(err, ENOENT, "no disk has a snapshot %s", tag);
+	return 0;
+}
+
 int virt_loadvm_extract(const struct virt_disk_config *disks, unsigned ndisks, const char *tag,
 			int *fd_out, struct vs_err *err)
 {
