@@ -37,7 +37,8 @@
  * Snapshots: a stopped VM's snapshot is an internal qcow2 snapshot of
  * root.qcow2 (lib/disk); a running VM's is taken by its VMM (PUT
  * /snapshot/create {"savevm"}), which stores the disk and the running
- * state under the same tag.  Restore (VM stopped) rolls root.qcow2 back;
+ * state under the same tag, and deleted by it (PUT /snapshot/delete): it
+ * holds the disk open, so nothing else may write the qcow2 meanwhile.  Restore (VM stopped) rolls root.qcow2 back;
  * a stateful snapshot (snapshots/SNAP.state, made by snapshot_stateful)
  * also leaves a request (loadvm) that makes the next start continue the
  * saved state with `vessel-vmm --loadvm SNAP` instead of booting.
@@ -375,8 +376,11 @@ static int api_call(struct mgr *m, const struct mgr_instance *inst, const char *
 		const char *msg = j && json_object_object_get_ex(j, "error", &e)
 				      ? json_object_get_string(e)
 				      : (b.p ? b.p : "");
-		r = vs_errf(err, status == 409 ? EBUSY : EIO, "VM %s: %s %s: %d %s", inst->name,
-			    method, path, (int)status, msg);
+		r = vs_errf(err,
+			    status == 409   ? EBUSY
+			    : status == 404 ? ENOENT
+					    : EIO,
+			    "VM %s: %s %s: %d %s", inst->name, method, path, (int)status, msg);
 	}
 	if (r == 0 && reply)
 		*reply = j;
@@ -1200,13 +1204,20 @@ static int vm_snapshot_restore(struct mgr *m, const struct mgr_instance *inst, c
 static int vm_snapshot_delete(struct mgr *m, const struct mgr_instance *inst, const char *snap,
 			      struct vs_err *err)
 {
-	if (vmm_pid(m, inst->runtime_id))
-		return vs_errf(err, EBUSY,
-			       "VM %s is running: its VMM holds the root disk; stop it to delete "
-			       "snapshot %s",
-			       inst->name, snap);
 	vs_cleanup_free char *root = vm_path(m, inst->runtime_id, "root.qcow2");
 	vs_cleanup_free char *marker = state_marker(m, inst, snap);
+	if (vmm_pid(m, inst->runtime_id)) {
+		/* the VMM holds the root disk open: it deletes the snapshot */
+		struct json_object *b = json_object_new_object();
+		json_object_object_add(b, "tag", json_object_new_string(snap));
+		int r =
+		    api_call(m, inst, "PUT", "/snapshot/delete",
+			     json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN), NULL, err);
+		json_object_put(b);
+		if (r == 0 && marker)
+			unlink(marker);
+		return r;
+	}
 	if (marker)
 		unlink(marker);
 	if (!root || !mgr_path_exists(root))
