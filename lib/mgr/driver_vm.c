@@ -1041,11 +1041,44 @@ static int vm_update_limits(struct mgr *m, const struct mgr_instance *inst, stru
 static int vm_exec(struct mgr *m, const struct mgr_instance *inst, const struct mgr_exec_req *req,
 		   struct mgr_exec_result *res, struct vs_err *err)
 {
-	if (req->user)
-		return vs_errf(err, ENOTSUP, "exec in VM %s: --user is not supported in VMs",
-			       inst->name);
+	/* --user UID[:GID], as in a container (a bare UID: GID 0, as vessel-runtime): the guest's
+	 * busybox chpst (supplementary groups: the GID), else util-linux
+	 * setpriv (none), drops to it and runs the command (127: none such) */
+	static const char drop[] =
+	    "command -v chpst >/dev/null 2>&1 && exec chpst -u \"$0\" \"$@\"; "
+	    "exec setpriv --reuid=\"${0%:*}\" --regid=\"${0#*:}\" --clear-groups -- \"$@\"";
+	char ugid[32];
+	const char *argv_user[40];
+	const char *const *argv = (const char *const *)req->argv;
+	if (req->user) {
+		char *end;
+		unsigned long uid = strtoul(req->user, &end, 10), gid = 0;
+		bool ok = end != req->user && (!*end || *end == ':') && uid < UINT32_MAX;
+		if (ok && *end == ':') {
+			const char *g = end + 1;
+			gid = strtoul(g, &end, 10);
+			ok = end != g && !*end && gid < UINT32_MAX;
+		}
+		size_t argc = 0;
+		while (req->argv[argc])
+			argc++;
+		if (!ok)
+			return vs_errf(err, EINVAL, "exec in VM %s: user %s: expected UID[:GID]",
+				       inst->name, req->user);
+		if (argc + 4 > VS_ARRAY_SIZE(argv_user))
+			return vs_errf(err, E2BIG, "exec in VM %s: too many arguments", inst->name);
+		snprintf(ugid, sizeof(ugid), "%lu:%lu", uid, gid);
+		size_t k = 0;
+		argv_user[k++] = "sh";
+		argv_user[k++] = "-c";
+		argv_user[k++] = drop;
+		argv_user[k++] = ugid; /* $0 */
+		for (size_t i = 0; i <= argc; i++)
+			argv_user[k++] = req->argv[i];
+		argv = argv_user;
+	}
 	struct vm_agent_exec x = {
-		.argv = (const char *const *)req->argv,
+		.argv = argv,
 		.env = (const char *const *)req->env,
 		.cwd = req->cwd,
 		.stdin_fd = -1,
