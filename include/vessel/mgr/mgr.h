@@ -121,6 +121,9 @@ int mgr_instance_exec(struct mgr *m, const char *name, const struct mgr_exec_req
 /* The console of a running instance: *fd a byte stream to its terminal
  * (VM: serial port), closed by the caller; its log so far (malloc'd). */
 int mgr_instance_console(struct mgr *m, const char *name, int *fd, struct vs_err *err);
+/* The console's window size in columns and rows (ENOTSUP: a VM's serial port has none). */
+int mgr_instance_console_resize(struct mgr *m, const char *name, unsigned width, unsigned height,
+				struct vs_err *err);
 int mgr_instance_console_log(struct mgr *m, const char *name, char **text, size_t *len,
 			     struct vs_err *err);
 /* Copy a file into (created or truncated; mode, uid, gid set) or out of an
