@@ -76,7 +76,8 @@
 #define BOOT_TIMEOUT_S	240 /* the agent's first answer (TCG-like JIT, ASan, loaded host) */
 #define AGENT_TIMEOUT_S 60
 #define API_TIMEOUT_S	30
-#define MAX_NICS	4 /* vessel-vmm's --net (VIRT_MAX_NETS) */
+#define LIST_TIMEOUT_S	10 /* a listing waits this long for all VMMs together */
+#define MAX_NICS	4  /* vessel-vmm's --net (VIRT_MAX_NETS) */
 #define DEFAULT_MEM	(256ull << 20)
 #define DEFAULT_STOP_S	30
 
@@ -1000,6 +1001,89 @@ static int vm_state(struct mgr *m, const struct mgr_instance *inst, enum mgr_pow
 	return 0;
 }
 
+/* A listing: every running VMM is asked for its state at once (one GET
+ * /vm each, in parallel through a curl multi handle, LIST_TIMEOUT_S for
+ * them all) instead of one after another, so n VMs cost about one answer,
+ * and a stuck VMM holds the listing up once, not once per VM.  Each
+ * result is vm_state's: running unless the VMM says it is paused. */
+static int vm_state_many(struct mgr *m, const struct mgr_instance *list, size_t n,
+			 enum mgr_power *power, pid_t *pid, struct vs_err *err)
+{
+	struct probe {
+		CURL *c;
+		struct buf b;
+		size_t i;
+		char *sock;
+	};
+	struct probe *pr = calloc(n ? n : 1, sizeof(*pr));
+	CURLM *multi = curl_multi_init();
+	if (!pr || !multi) {
+		free(pr);
+		if (multi)
+			curl_multi_cleanup(multi);
+		return vs_errf(err, ENOMEM, "out of memory");
+	}
+	size_t np = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].type != MGR_INSTANCE_VM)
+			continue;
+		power[i] = MGR_POWER_STOPPED;
+		pid[i] = vmm_pid(m, list[i].runtime_id);
+		if (!pid[i])
+			continue;
+		power[i] = MGR_POWER_RUNNING;
+		struct probe *p = &pr[np];
+		p->i = i;
+		p->sock = vm_path(m, list[i].runtime_id, "api.sock");
+		p->c = p->sock ? curl_easy_init() : NULL;
+		if (!p->c) { /* stays running, as vm_state on a failed call */
+			free(p->sock);
+			p->sock = NULL;
+			continue;
+		}
+		curl_easy_setopt(p->c, CURLOPT_UNIX_SOCKET_PATH, p->sock);
+		curl_easy_setopt(p->c, CURLOPT_URL, "http://localhost/vm");
+		curl_easy_setopt(p->c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(p->c, CURLOPT_TIMEOUT, (long)LIST_TIMEOUT_S);
+		curl_easy_setopt(p->c, CURLOPT_WRITEFUNCTION, buf_write);
+		curl_easy_setopt(p->c, CURLOPT_WRITEDATA, &p->b);
+		if (curl_multi_add_handle(multi, p->c) != CURLM_OK) {
+			curl_easy_cleanup(p->c);
+			free(p->sock);
+			p->c = NULL;
+			p->sock = NULL;
+			continue;
+		}
+		np++;
+	}
+	int running = 1;
+	while (np && running) {
+		if (curl_multi_perform(multi, &running) != CURLM_OK)
+			break;
+		if (running && curl_multi_poll(multi, NULL, 0, 1000, NULL) != CURLM_OK)
+			break;
+	}
+	for (size_t k = 0; k < np; k++) {
+		struct probe *p = &pr[k];
+		long status = 0;
+		curl_easy_getinfo(p->c, CURLINFO_RESPONSE_CODE, &status);
+		struct json_object *vm =
+				       status == 200 && p->b.p ? json_tokener_parse(p->b.p) : NULL,
+				   *st;
+		if (vm && json_object_object_get_ex(vm, "state", &st) &&
+		    strcmp(json_object_get_string(st), "paused") == 0)
+			power[p->i] = MGR_POWER_FROZEN;
+		json_object_put(vm);
+		curl_multi_remove_handle(multi, p->c);
+		curl_easy_cleanup(p->c);
+		free(p->sock);
+		free(p->b.p);
+	}
+	curl_multi_cleanup(multi);
+	free(pr);
+	return 0;
+}
+
 static int vm_update_limits(struct mgr *m, const struct mgr_instance *inst, struct vs_err *err)
 {
 	struct boot b = { 0 };
@@ -1403,6 +1487,7 @@ const struct mgr_driver mgr_driver_vm = {
 	.stop = vm_stop,
 	.freeze = vm_freeze,
 	.state = vm_state,
+	.state_many = vm_state_many,
 	.update_limits = vm_update_limits,
 	.exec = vm_exec,
 	.destroy = vm_destroy,
