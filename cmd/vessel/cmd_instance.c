@@ -87,8 +87,8 @@ static int create(struct cli *cli, const char *cmd, int argc, char **argv, bool 
 		struct json_object *devs = json_object_new_object();
 		for (size_t i = 0; i < nnetworks; i++) {
 			struct json_object *nic = json_object_new_object();
-			char dev[16];
-			snprintf(dev, sizeof(dev), "eth%zu", i);
+			char dev[32];
+			snprintf(dev, sizeof(dev), "eth%u", (unsigned)i);
 			json_object_object_add(nic, "type", json_object_new_string("nic"));
 			json_object_object_add(nic, "network", json_object_new_string(networks[i]));
 			json_object_object_add(devs, dev, nic);
