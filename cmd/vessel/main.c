@@ -29,7 +29,7 @@ static const struct cli_option create_opts[] = {
 	  "user.*" },
 	{ "--vm", "a virtual machine instead of a container" },
 	{ "--network NETWORK",
-	  "attach a NIC on this managed network (repeatable: eth0, eth1, ..., up to 4)" },
+	  "attach a NIC on this managed network (repeatable: eth0, eth1, ...; up to 4, a VM 3)" },
 	{ "--expires 7d|TIME",
 	  "expire after a duration (counted from the change) or at an RFC 3339 time" },
 	{ "--target MEMBER", "in a cluster: the member that runs the instance" },

@@ -742,6 +742,13 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 		return r;
 	if (nvols > 6)
 		return vs_errf(err, EINVAL, "VM %s: at most 6 storage volumes", inst->name);
+	if (nnics + nvols > MGR_VM_NICS_MAX)
+		return vs_errf(
+		    err, EINVAL,
+		    "VM %s: %zu NICs and %zu storage volumes: at most %d together (of "
+		    "vessel-vmm's 8 virtio slots, the root disk, agent, rng, balloon and "
+		    "keyboard take 5)",
+		    inst->name, nnics, nvols, MGR_VM_NICS_MAX);
 
 	vs_cleanup_free char *dir = vm_path(m, id, NULL);
 	vs_cleanup_free char *root = vm_path(m, id, "root.qcow2");

@@ -440,6 +440,9 @@ int mgr_instance_create_check(struct mgr *m, const struct mgr_create_req *req, s
 		return vs_errf(err, EINVAL, "more NICs without an eth0");
 	if (req->nmore_networks > MGR_MORE_NICS_MAX)
 		return vs_errf(err, EINVAL, "at most %d NICs", MGR_MORE_NICS_MAX + 1);
+	if (req->type == MGR_INSTANCE_VM && req->nmore_networks + 1 > MGR_VM_NICS_MAX)
+		return vs_errf(err, EINVAL, "a VM has at most %d NICs (virtio slots)",
+			       MGR_VM_NICS_MAX);
 	for (size_t i = 0; i < req->nmore_networks; i++) {
 		struct mgr_network net;
 		if ((r = mgr_network_get(m->db, req->more_networks[i], &net, err)) < 0)

@@ -67,6 +67,7 @@ struct mgr_create_req {
 	size_t nmore_networks;		  /* at most MGR_MORE_NICS_MAX */
 };
 #define MGR_MORE_NICS_MAX 3
+#define MGR_VM_NICS_MAX	  3 /* a VM: NICs and storage volumes together (virtio slots) */
 
 /* Validate without changing anything (used before an operation starts). */
 int mgr_instance_create_check(struct mgr *m, const struct mgr_create_req *req, struct vs_err *err);

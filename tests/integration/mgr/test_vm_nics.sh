@@ -7,7 +7,9 @@
 # eth0 and eth1 too; each pings the other over both networks; the API
 # lists both NICs; bad device lists are refused (a gap, more than four,
 # an unknown network) and change nothing; a restart and a stateful
-# snapshot's restore bring both NICs back; after delete no TAP,
+# snapshot's restore bring both NICs back; NICs and volumes beyond a
+# VM's free virtio slots (3) are refused with a clear message and leave
+# nothing behind; after delete no TAP,
 # VM directory or VMM is left.  SKIPs (77) without the guest images or
 # /dev/net/tun.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -48,6 +50,8 @@ code=$(post "{\"name\":\"x\",$src,\"devices\":{\"eth4\":{\"type\":\"nic\",\"netw
 check "eth4: 400" sh -c "[ $code = 400 ] && grep -q 'eth0 to eth3' $T/body"
 code=$(post "{\"name\":\"x\",$src,\"devices\":{\"eth0\":{\"type\":\"nic\",\"network\":\"n1\"},\"eth1\":{\"type\":\"disk\",\"network\":\"n1\"}}}")
 check "eth1 of type disk: 400" sh -c "[ $code = 400 ] && grep -q 'devices.eth1: expected type nic' $T/body"
+check_fails "a VM with 4 NICs" 'a VM has at most 3 NICs' v launch vessel-guest x --vm \
+	--network n1 --network n2 --network n1 --network n2
 check "no instance x was made" sh -c "! v list --format csv | grep -q '^x,'"
 
 # ---- a VM with two NICs ----
@@ -76,7 +80,15 @@ check "the container pings the VM's eth1" v exec c1 -- ping -c 1 -W 10 10.231.2.
 # ---- restart: the same NICs again ----
 check "stop v1" v stop --force v1
 check "its TAPs are gone" sh -c "! ${DAEMON_PREFIX[*]} ip -br link | grep -q '^vt${RID:7:10}'"
+check "a 32MiB volume" v storage volume create vol1 --size 32MiB
+check "attach it and a second to stopped v1" sh -c "v storage volume create vol2 --size 32MiB && \
+	v storage volume attach vol1 v1 /data1 && v storage volume attach vol2 v1 /data2"
+check_fails "2 NICs and 2 volumes do not fit a VM's virtio slots" 'at most 3 together' v start v1
+check "v1 stayed Stopped, no TAP left" sh -c "v list --format csv | grep -q '^v1,VM,Stopped,' && \
+	! ${DAEMON_PREFIX[*]} ip -br link | grep -q '^vt${RID:7:10}'"
+check "detach vol2" v storage volume detach vol2 v1
 check "start v1" v start v1
+check "the volume is mounted next to the NICs" v exec v1 -- grep -q ' /data1 ' /proc/mounts
 check "eth1 again after the restart" sh -c "v exec v1 -- ip -4 -o addr show dev eth1 | grep -q 'inet 10.231.2.2/24'"
 
 check "the VMM reports both TAPs" sh -c "curl -sf --unix-socket $STATE/vms/$RID/api.sock http://vmm/vm | \
@@ -90,6 +102,7 @@ check "the restored VMM got both NICs from the snapshot" sh -c "curl -sf --unix-
 check "eth1 works after the restore" v exec v1 -- ping -c 1 -W 10 10.231.2.3
 
 check "delete v1 and c1" v delete --force v1 c1
+check "volume delete vol1 vol2" sh -c "v storage volume delete vol1 && v storage volume delete vol2"
 check "network delete n1 n2" sh -c "v network delete n1 && v network delete n2"
 vm_objects >"$T/after"
 check "TAPs, VM directories and VMMs equal before and after" diff "$T/before" "$T/after"
