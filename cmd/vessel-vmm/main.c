@@ -43,8 +43,8 @@ struct vmm_options {
 	const char *kernel, *initrd, *append;
 	struct virt_disk_config disks[VIRT_MAX_DISKS];
 	unsigned ndisks;
-	const char *tap;
-	uint8_t mac[6];
+	struct virt_net_config nets[VIRT_MAX_NETS];
+	unsigned nnets;
 	bool serial_set;
 	enum virt_serial_kind serial;
 	const char *serial_path;
@@ -157,26 +157,34 @@ static int parse_mac(const char *text, uint8_t mac[6])
 	return (mac[0] & 1) ? -EINVAL : 0; /* a multicast address cannot be a NIC's */
 }
 
-/* tap=IFNAME[,mac=52:54:00:xx:xx:xx] */
+/* tap=IFNAME[,mac=52:54:00:xx:xx:xx]; each --net adds a NIC (eth0, eth1, ...)
+ * whose default MAC is 52:54:00:12:34:56 plus its index */
 static int opt_net(struct vmm_options *o, const char *v, struct vs_err *err)
 {
+	if (o->nnets >= VIRT_MAX_NETS)
+		return vs_errf(err, EINVAL, "--net: at most %d NICs", VIRT_MAX_NETS);
 	char *copy = vmm_options_strdup(o, v);
 	if (!copy)
 		return vs_errf(err, EINVAL, "--net: given too many times");
+	struct virt_net_config *n = &o->nets[o->nnets];
+	static const uint8_t mac0[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+	memcpy(n->mac, mac0, 6);
+	n->mac[5] = (uint8_t)(n->mac[5] + o->nnets);
 	char *save = NULL;
-	o->tap = NULL;
+	n->tap = NULL;
 	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (strncmp(tok, "tap=", 4) == 0 && tok[4])
-			o->tap = tok + 4;
+			n->tap = tok + 4;
 		else if (strncmp(tok, "mac=", 4) == 0) {
-			if (parse_mac(tok + 4, o->mac) < 0)
+			if (parse_mac(tok + 4, n->mac) < 0)
 				return vs_errf(err, EINVAL, "--net: bad MAC address '%s'", tok + 4);
 		} else
 			return vs_errf(err, EINVAL, "--net %s: unknown option '%s' (tap=, mac=)", v,
 				       tok);
 	}
-	if (!o->tap)
+	if (!n->tap)
 		return vs_errf(err, EINVAL, "--net %s: tap=IFNAME is required", v);
+	o->nnets++;
 	return 0;
 }
 
@@ -352,7 +360,8 @@ static const struct vmm_option vmm_options_table[] = {
 	{ "append", "CMDLINE", "kernel command line (/chosen/bootargs)", opt_append },
 	{ "disk", "PATH[,format=qcow2|raw][,readonly=on]", "virtio-blk disk (repeatable)",
 	  opt_disk },
-	{ "net", "tap=IFNAME[,mac=MAC]", "virtio-net on an existing TAP interface", opt_net },
+	{ "net", "tap=IFNAME[,mac=MAC]", "virtio-net on an existing TAP interface (repeatable)",
+	  opt_net },
 	{ "serial", "stdio|unix:PATH|none", "where the UART goes (default stdio; Ctrl-A x quits)",
 	  opt_serial },
 	{ "serial-log", "FILE", "with --serial unix:PATH: also append the serial output to FILE",
@@ -489,9 +498,8 @@ int main(int argc, char **argv)
 {
 	vs_stdio_ensure(); /* else a disk image could open as fd 1 and get the console */
 	struct vs_err err = VS_ERR_INIT;
-	struct vmm_options o __attribute__((cleanup(vmm_options_free))) = {
-		.mem = 128ULL << 20, .cpus = 1, .mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 }
-	};
+	struct vmm_options o
+	    __attribute__((cleanup(vmm_options_free))) = { .mem = 128ULL << 20, .cpus = 1 };
 
 	vs_log_set_handler(vs_log_stderr_handler, "vessel-vmm");
 	if (parse_args(argc, argv, &o, &err) < 0) {
@@ -503,8 +511,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	bool virt = o.kernel || o.ndisks || o.tap || o.console_hvc || o.serial_set || o.bios_none ||
-		    o.restore || o.incoming || o.api || o.balloon || o.agent;
+	bool virt = o.kernel || o.ndisks || o.nnets || o.console_hvc || o.serial_set ||
+		    o.bios_none || o.restore || o.incoming || o.api || o.balloon || o.agent;
 	if (o.snapshot_dir && !o.sandbox) {
 		fprintf(stderr, "vessel-vmm: --snapshot-dir needs --sandbox\n");
 		return EXIT_HOST_ERROR;
@@ -528,7 +536,7 @@ int main(int argc, char **argv)
 		snprintf(loadvm_path, sizeof(loadvm_path), "/proc/self/fd/%d", loadvm_fd);
 		o.restore = loadvm_path;
 	}
-	if ((o.restore || o.incoming) && (o.kernel || o.bios || o.initrd || o.append || o.tap)) {
+	if ((o.restore || o.incoming) && (o.kernel || o.bios || o.initrd || o.append || o.nnets)) {
 		fprintf(stderr, "vessel-vmm: --restore takes the machine from the snapshot: "
 				"--kernel, --bios, --initrd, --append and --net do not apply\n");
 		return EXIT_HOST_ERROR;
@@ -566,7 +574,7 @@ int main(int argc, char **argv)
 			.initrd = o.initrd,
 			.append = o.append,
 			.ndisks = o.ndisks,
-			.tap = o.tap,
+			.nnets = o.nnets,
 			.serial = o.serial,
 			.serial_path = o.serial_path,
 			.serial_log = o.serial_log,
@@ -577,7 +585,7 @@ int main(int argc, char **argv)
 			.keyboard = o.api != NULL,
 		};
 		memcpy(vc.disks, o.disks, sizeof(o.disks));
-		memcpy(vc.mac, o.mac, sizeof(vc.mac));
+		memcpy(vc.nets, o.nets, sizeof(o.nets));
 		vs_cleanup_free struct virt_snapshot_config *sc = NULL;
 		if (o.restore) {
 			sc = calloc(1, sizeof(*sc));

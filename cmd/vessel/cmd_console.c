@@ -8,14 +8,21 @@
  * Ctrl-a.  The terminal is restored on every way out: detach, the stream
  * closing, an error, and SIGTERM/SIGHUP/SIGINT/SIGQUIT from outside.
  * Without a terminal on stdin (a pipe), its end also detaches.
+ *
+ * On a terminal its window size goes to the instance (PUT .../console
+ * {"width","height"}) at attach and on every SIGWINCH (a self-pipe wakes
+ * the relay); a VM's serial port has none, so after the first refusal
+ * no more are sent.
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
@@ -33,6 +40,31 @@ static void restore_terminal(void)
 		tcsetattr(0, TCSANOW, &saved);
 		raw_on = 0;
 	}
+}
+
+static int winch_pipe[2] = { -1, -1 };
+
+static void on_winch(int sig)
+{
+	(void)sig;
+	int saved_errno = errno;
+	(void)!write(winch_pipe[1], "w", 1);
+	errno = saved_errno;
+}
+
+/* The terminal's size to the instance's console (best effort): false once refused. */
+static bool send_size(struct mgr_client *c, const char *path)
+{
+	struct winsize ws;
+	if (ioctl(0, TIOCGWINSZ, &ws) < 0 || !ws.ws_col || !ws.ws_row)
+		return true;
+	struct json_object *b = json_object_new_object();
+	json_object_object_add(b, "width", json_object_new_int(ws.ws_col));
+	json_object_object_add(b, "height", json_object_new_int(ws.ws_row));
+	struct vs_err e = VS_ERR_INIT;
+	int r = mgr_client_do(c, "PUT", path, b, NULL, &e);
+	json_object_put(b);
+	return r == 0;
 }
 
 static void on_signal(int sig)
@@ -56,18 +88,27 @@ static bool write_all(int fd, const char *p, size_t n)
 	return true;
 }
 
-/* Copy both ways until detach (0), the stream's end (0) or an error (1). */
-static int relay(int sock)
+/* Copy both ways until detach (0), the stream's end (0) or an error (1);
+ * window size changes go to c's path. */
+static int relay(int sock, struct mgr_client *c, const char *path)
 {
 	char in[4096], out[4096 * 2], buf[16384];
-	bool prefix = false;
+	bool prefix = false, sizes = true;
 	for (;;) {
-		struct pollfd fds[2] = { { .fd = 0, .events = POLLIN },
-					 { .fd = sock, .events = POLLIN } };
-		if (poll(fds, 2, -1) < 0) {
+		struct pollfd fds[3] = { { .fd = 0, .events = POLLIN },
+					 { .fd = sock, .events = POLLIN },
+					 { .fd = winch_pipe[0], .events = POLLIN } };
+		if (poll(fds, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return 1;
+		}
+		if (fds[2].revents) {
+			char w[64];
+			while (read(winch_pipe[0], w, sizeof(w)) > 0)
+				;
+			if (sizes)
+				sizes = send_size(c, path);
 		}
 		if (fds[1].revents) {
 			ssize_t n = read(sock, buf, sizeof(buf));
@@ -143,10 +184,16 @@ int cmd_console(struct cli *cli, int argc, char **argv)
 	}
 	int sock = -1;
 	int r = mgr_client_upgrade(c, path, "vessel-console", &sock, &err);
-	free(path);
-	if (r < 0)
+	if (r < 0) {
+		free(path);
 		return cli_fail(&err);
+	}
 	bool tty = isatty(0) && tcgetattr(0, &saved) == 0;
+	if (tty && pipe2(winch_pipe, O_CLOEXEC | O_NONBLOCK) == 0 && send_size(c, path)) {
+		struct sigaction sa = { .sa_handler = on_winch, .sa_flags = SA_RESTART };
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGWINCH, &sa, NULL);
+	}
 	if (tty) {
 		static const int sigs[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT };
 		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
@@ -158,8 +205,10 @@ int cmd_console(struct cli *cli, int argc, char **argv)
 	}
 	/* after raw mode: what is typed from here on goes to the instance */
 	fprintf(stderr, "Attached to the console of %s. To detach, press Ctrl-a q.\r\n", name);
-	r = relay(sock);
+	r = relay(sock, c, path);
 	restore_terminal();
+	signal(SIGWINCH, SIG_DFL);
+	free(path);
 	close(sock);
 	fprintf(stderr, "\nDetached from %s.\n", name);
 	if (r)

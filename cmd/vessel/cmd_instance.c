@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "vessel/core/cleanup.h"
 
 /* "/1.0/instances/NAME" + suffix, NAME escaped. */
 static char *instance_path(const char *name, const char *suffix)
@@ -38,7 +39,8 @@ static int create(struct cli *cli, const char *cmd, int argc, char **argv, bool 
 					      { NULL, 0, NULL, 0 } };
 	const char *target = NULL;
 	bool vm = false;
-	const char *network = NULL, *expires = NULL;
+	const char *networks[4], *expires = NULL; /* eth0, eth1, ... */
+	size_t nnetworks = 0;
 	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		if (c == 'c') {
 			char *eq = strchr(optarg, '=');
@@ -51,7 +53,12 @@ static int create(struct cli *cli, const char *cmd, int argc, char **argv, bool 
 		} else if (c == 'V') {
 			vm = true;
 		} else if (c == 'n') {
-			network = optarg;
+			if (nnetworks == VS_ARRAY_SIZE(networks)) {
+				json_object_put(cfg);
+				return cli_usage(cmd, "--network: at most %zu NICs",
+						 VS_ARRAY_SIZE(networks));
+			}
+			networks[nnetworks++] = optarg;
 		} else if (c == 'e') {
 			expires = optarg;
 		} else if (c == 't') {
@@ -76,12 +83,16 @@ static int create(struct cli *cli, const char *cmd, int argc, char **argv, bool 
 	json_object_object_add(b, "start", json_object_new_boolean(start));
 	if (expires)
 		json_object_object_add(b, "expires", json_object_new_string(expires));
-	if (network) {
-		struct json_object *devs = json_object_new_object(),
-				   *nic = json_object_new_object();
-		json_object_object_add(nic, "type", json_object_new_string("nic"));
-		json_object_object_add(nic, "network", json_object_new_string(network));
-		json_object_object_add(devs, "eth0", nic);
+	if (nnetworks) {
+		struct json_object *devs = json_object_new_object();
+		for (size_t i = 0; i < nnetworks; i++) {
+			struct json_object *nic = json_object_new_object();
+			char dev[32];
+			snprintf(dev, sizeof(dev), "eth%u", (unsigned)i);
+			json_object_object_add(nic, "type", json_object_new_string("nic"));
+			json_object_object_add(nic, "network", json_object_new_string(networks[i]));
+			json_object_object_add(devs, dev, nic);
+		}
 		json_object_object_add(b, "devices", devs);
 	}
 	if (target) { /* a cluster member to create it on */

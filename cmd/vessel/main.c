@@ -28,7 +28,8 @@ static const struct cli_option create_opts[] = {
 	  "set a configuration key (repeatable): limits.cpu, limits.memory, "
 	  "user.*" },
 	{ "--vm", "a virtual machine instead of a container" },
-	{ "--network NETWORK", "attach a NIC on this managed network" },
+	{ "--network NETWORK",
+	  "attach a NIC on this managed network (repeatable: eth0, eth1, ...; up to 4, a VM 3)" },
 	{ "--expires 7d|TIME",
 	  "expire after a duration (counted from the change) or at an RFC 3339 time" },
 	{ "--target MEMBER", "in a cluster: the member that runs the instance" },
@@ -42,13 +43,14 @@ static const struct cli_option stop_opts[] = {
 
 static const struct cli_command commands[] = {
 	{ "launch", cmd_launch,
-	  "launch IMAGE NAME [-c KEY=VALUE]... [--network NETWORK] [--expires 7d|TIME] [--target "
+	  "launch IMAGE NAME [-c KEY=VALUE]... [--network NETWORK]... [--expires 7d|TIME] "
+	  "[--target "
 	  "MEMBER]",
 	  "create and start an instance", create_opts,
 	  "IMAGE is an alias or a fingerprint prefix; busybox and debian (Debian 12) are built "
 	  "in." },
 	{ "init", cmd_init,
-	  "init IMAGE NAME [-c KEY=VALUE]... [--network NETWORK] [--expires 7d|TIME] [--target "
+	  "init IMAGE NAME [-c KEY=VALUE]... [--network NETWORK]... [--expires 7d|TIME] [--target "
 	  "MEMBER]",
 	  "create an instance", create_opts, NULL },
 	{ "list", cmd_list, "list", "list instances", NULL,

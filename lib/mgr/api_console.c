@@ -8,6 +8,11 @@
  * Without the upgrade the answer is the console log so far (text/plain),
  * as Incus answers `lxc console --show-log`.
  *
+ * PUT /1.0/instances/{name}/console {"width": W, "height": H} sets the
+ * console's window size (a container's terminal; the CLI sends it at
+ * attach and on SIGWINCH): what Incus sends as "window-resize" on its
+ * console's control websocket.  A VM's serial port has no size (501).
+ *
  * Bridges are counted so that mgr_api_stop can end them (through a pipe
  * they all poll) before libmicrohttpd's daemon stops.
  */
@@ -221,6 +226,29 @@ void api_get_instance_console(struct api_request *req, struct api_response *res)
 	res->stream_cls_free = console_ref_release;
 	res->http_status = MHD_HTTP_SWITCHING_PROTOCOLS;
 	MHD_add_response_header(res->stream, MHD_HTTP_HEADER_UPGRADE, "vessel-console");
+}
+
+void api_put_instance_console(struct api_request *req, struct api_response *res)
+{
+	static const char *const keys[] = { "width", "height", NULL };
+	struct vs_err err = VS_ERR_INIT;
+	int64_t w = -1, h = -1;
+	if (api_json_keys(req->body, "request", keys, &err) < 0 ||
+	    api_json_int(req->body, "width", &w, &err) < 0 ||
+	    api_json_int(req->body, "height", &h, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	if (w < 1 || w > 65535 || h < 1 || h > 65535) {
+		api_error(res, 400, "\"width\" and \"height\": expected 1 to 65535");
+		return;
+	}
+	if (mgr_instance_console_resize(req->m, req->params[0], (unsigned)w, (unsigned)h, &err) <
+	    0) {
+		api_error_from(res, &err);
+		return;
+	}
+	api_sync(res, NULL);
 }
 
 void api_console_shutdown(void)

@@ -175,8 +175,11 @@ struct create_job {
 	struct mgr_config_entry *config;
 	size_t nconfig;
 	bool start;
-	char network[64]; /* "" for none */
-	char expires[64]; /* "" for the policy's */
+	char network[64];			   /* "" for none */
+	char expires[64];			   /* "" for the policy's */
+	char more_networks[MGR_MORE_NICS_MAX][64]; /* eth1, eth2, ... */
+	const char *more[MGR_MORE_NICS_MAX];	   /* pointers to them */
+	size_t nmore;
 };
 
 static void create_job_free(void *p)
@@ -199,32 +202,45 @@ static int create_run(struct mgr_op *op, void *arg, struct vs_err *err)
 				     j->config,
 				     j->nconfig,
 				     j->network[0] ? j->network : NULL,
-				     j->expires[0] ? j->expires : NULL };
+				     j->expires[0] ? j->expires : NULL,
+				     j->more,
+				     j->nmore };
 	int r = mgr_instance_create(j->m, &cr, err);
 	if (r == 0 && j->start)
 		r = mgr_instance_action(j->m, j->name, MGR_ACTION_START, false, 0, err);
 	return r;
 }
 
-/* "devices": {"eth0": {"type": "nic", "network": NAME}} (one NIC, for now). */
-static int parse_devices(struct json_object *b, const char **network, struct vs_err *err)
+/* "devices": {"eth0": {"type": "nic", "network": NAME}, "eth1": ...}: NICs
+ * eth0 to eth3, without gaps; networks[i] is ethi's network */
+static int parse_devices(struct json_object *b, const char *networks[MGR_MORE_NICS_MAX + 1],
+			 size_t *n, struct vs_err *err)
 {
-	static const char *const dev_keys[] = { "eth0", NULL };
+	static const char *const dev_keys[] = { "eth0", "eth1", "eth2", "eth3", NULL };
 	static const char *const nic_keys[] = { "type", "network", NULL };
-	struct json_object *devs, *eth0;
-	const char *type = NULL;
+	_Static_assert(VS_ARRAY_SIZE(dev_keys) == MGR_MORE_NICS_MAX + 2, "one key per NIC");
+	struct json_object *devs, *nic;
+	*n = 0;
 	if (!json_object_object_get_ex(b, "devices", &devs))
 		return 0;
 	if (api_json_keys(devs, "devices", dev_keys, err) < 0)
-		return vs_err_prefix(err, "only an eth0 NIC is supported so far");
-	if (!json_object_object_get_ex(devs, "eth0", &eth0))
-		return 0;
-	if (api_json_keys(eth0, "devices.eth0", nic_keys, err) < 0 ||
-	    api_json_string(eth0, "type", &type, err) < 0 ||
-	    api_json_string(eth0, "network", network, err) < 0)
-		return -err->code;
-	if (!type || strcmp(type, "nic") != 0 || !*network || !*network[0])
-		return vs_errf(err, EINVAL, "devices.eth0: expected type nic and a network");
+		return vs_err_prefix(err, "NICs eth0 to eth3 are supported");
+	for (size_t i = 0; dev_keys[i]; i++) {
+		const char *type = NULL, *network = NULL;
+		char what[24];
+		snprintf(what, sizeof(what), "devices.%s", dev_keys[i]);
+		if (!json_object_object_get_ex(devs, dev_keys[i], &nic))
+			continue;
+		if (*n != i)
+			return vs_errf(err, EINVAL, "%s: eth%zu is missing", what, *n);
+		if (api_json_keys(nic, what, nic_keys, err) < 0 ||
+		    api_json_string(nic, "type", &type, err) < 0 ||
+		    api_json_string(nic, "network", &network, err) < 0)
+			return -err->code;
+		if (!type || strcmp(type, "nic") != 0 || !network || !network[0])
+			return vs_errf(err, EINVAL, "%s: expected type nic and a network", what);
+		networks[(*n)++] = network;
+	}
 	return 0;
 }
 
@@ -276,8 +292,9 @@ void api_post_instances(struct api_request *req, struct api_response *res)
 	json_object_object_get_ex(b, "config", &cfgo);
 	if (parse_config(cfgo, false, &cfg, &ncfg, &err) < 0)
 		goto bad;
-	const char *network = NULL;
-	if (parse_devices(b, &network, &err) < 0)
+	const char *networks[MGR_MORE_NICS_MAX + 1];
+	size_t nnetworks = 0;
+	if (parse_devices(b, networks, &nnetworks, &err) < 0)
 		goto bad;
 	struct create_job *j = calloc(1, sizeof(*j));
 	if (!j) {
@@ -301,8 +318,12 @@ void api_post_instances(struct api_request *req, struct api_response *res)
 		j->config[i].value = strdup(cfg[i].value);
 		j->nconfig++;
 	}
-	if (network)
-		snprintf(j->network, sizeof(j->network), "%.63s", network);
+	for (size_t i = 0; i < nnetworks; i++) {
+		char *dst = i ? j->more_networks[i - 1] : j->network;
+		snprintf(dst, 64, "%.63s", networks[i]);
+		if (i)
+			j->more[j->nmore++] = dst;
+	}
 	if (expires)
 		snprintf(j->expires, sizeof(j->expires), "%.63s", expires);
 	struct mgr_create_req cr = { j->name,
@@ -311,7 +332,9 @@ void api_post_instances(struct api_request *req, struct api_response *res)
 				     j->config,
 				     j->nconfig,
 				     j->network[0] ? j->network : NULL,
-				     j->expires[0] ? j->expires : NULL };
+				     j->expires[0] ? j->expires : NULL,
+				     j->more,
+				     j->nmore };
 	if (mgr_instance_create_check(req->m, &cr, &err) < 0) {
 		create_job_free(j);
 		goto bad;

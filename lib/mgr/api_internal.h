@@ -145,6 +145,7 @@ void api_post_prune(struct api_request *req, struct api_response *res);
 void api_get_audit(struct api_request *req, struct api_response *res);
 void api_get_audit_verify(struct api_request *req, struct api_response *res);
 void api_get_instance_console(struct api_request *req, struct api_response *res);
+void api_put_instance_console(struct api_request *req, struct api_response *res);
 void api_get_instance_files(struct api_request *req, struct api_response *res);
 void api_post_instance_files(struct api_request *req, struct api_response *res);
 /* End the console bridges (api_console.c) before the daemon stops. */

@@ -54,6 +54,7 @@ const struct api_route api_routes[] = {
 	{ "GET", "/1.0/audit", api_get_audit, API_BODY_NONE },
 	{ "GET", "/1.0/audit/verify", api_get_audit_verify, API_BODY_NONE },
 	{ "GET", "/1.0/instances/{}/console", api_get_instance_console, API_BODY_NONE },
+	{ "PUT", "/1.0/instances/{}/console", api_put_instance_console, API_BODY_JSON },
 	{ "GET", "/1.0/instances/{}/files", api_get_instance_files, API_BODY_NONE },
 	{ "POST", "/1.0/instances/{}/files", api_post_instance_files, API_BODY_JSON_OR_UPLOAD },
 	{ "GET", "/1.0/cluster", api_get_cluster, API_BODY_NONE },

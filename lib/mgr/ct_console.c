@@ -15,6 +15,11 @@
  *     the attached client if there is one;
  *   - serves DIR/console.sock: one attached client at a time (a new one
  *     takes over from the old), whose bytes go to the terminal;
+ *   - serves DIR/console-ctl.sock: a client sends a struct winsize (8
+ *     bytes) and gets one byte back (0, or the errno of TIOCSWINSZ): the
+ *     terminal's window size, which the kernel signals to the container's
+ *     foreground process group (SIGWINCH).  Incus carries the same over
+ *     its console's control websocket;
  *   - exits when the terminal hangs up (every process of the container is
  *     gone), or after SETUP_TIMEOUT_MS if the runtime never connects.
  * It is named vessel-console (its comm; its command line is still vesseld's).
@@ -35,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -55,6 +61,7 @@
 struct paths {
 	char setup[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char ctl[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char pid[4096];
 	char log[4096];
 };
@@ -63,7 +70,8 @@ static int make_paths(const char *dir, struct paths *p, struct vs_err *err)
 {
 	if ((size_t)snprintf(p->setup, sizeof(p->setup), "%s/console-setup.sock", dir) >=
 		sizeof(p->setup) ||
-	    (size_t)snprintf(p->sock, sizeof(p->sock), "%s/console.sock", dir) >= sizeof(p->sock))
+	    (size_t)snprintf(p->sock, sizeof(p->sock), "%s/console.sock", dir) >= sizeof(p->sock) ||
+	    (size_t)snprintf(p->ctl, sizeof(p->ctl), "%s/console-ctl.sock", dir) >= sizeof(p->ctl))
 		return vs_errf(err, ENAMETOOLONG, "console socket path too long under %s", dir);
 	snprintf(p->pid, sizeof(p->pid), "%s/console.pid", dir);
 	snprintf(p->log, sizeof(p->log), "%s/console.log", dir);
@@ -120,8 +128,26 @@ static int recv_master(int conn)
 	return fd;
 }
 
+/* One window-size request on the control socket (a short read timeout: a
+ * stuck client cannot hold the console up for long). */
+static void serve_ctl(int ctl_fd, int master)
+{
+	int c = accept4(ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return;
+	struct timeval tv = { .tv_sec = 1 };
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	struct winsize ws;
+	unsigned char status = EINVAL;
+	if (recv(c, &ws, sizeof(ws), MSG_WAITALL) == (ssize_t)sizeof(ws) && ws.ws_row && ws.ws_col)
+		status = ioctl(master, TIOCSWINSZ, &ws) == 0 ? 0 : (unsigned char)errno;
+	(void)send(c, &status, 1, MSG_NOSIGNAL);
+	close(c);
+}
+
 __attribute__((noreturn)) static void supervise(const struct paths *p, int setup_fd, int sock_fd,
-						int log_fd)
+						int ctl_fd, int log_fd)
 {
 	struct pollfd pf = { .fd = setup_fd, .events = POLLIN };
 	int master = -1;
@@ -137,14 +163,17 @@ __attribute__((noreturn)) static void supervise(const struct paths *p, int setup
 	int client = -1;
 	static char buf[16384];
 	while (master >= 0) {
-		struct pollfd fds[3] = { { .fd = master, .events = POLLIN },
+		struct pollfd fds[4] = { { .fd = master, .events = POLLIN },
 					 { .fd = sock_fd, .events = POLLIN },
-					 { .fd = client, .events = POLLIN } };
-		if (poll(fds, client >= 0 ? 3 : 2, -1) < 0) {
+					 { .fd = client, .events = POLLIN },
+					 { .fd = ctl_fd, .events = POLLIN } };
+		if (poll(fds, 4, -1) < 0) { /* a negative fd (no client) is skipped */
 			if (errno == EINTR)
 				continue;
 			break;
 		}
+		if (fds[3].revents & POLLIN)
+			serve_ctl(ctl_fd, master);
 		if (fds[0].revents) {
 			ssize_t n = read(master, buf, sizeof(buf));
 			if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -182,6 +211,7 @@ __attribute__((noreturn)) static void supervise(const struct paths *p, int setup
 		}
 	}
 	unlink(p->sock);
+	unlink(p->ctl);
 	_exit(0);
 }
 
@@ -212,10 +242,17 @@ int mgr_ct_console_spawn(const char *dir, char *setup_path, size_t setup_len, st
 		unlink(p.setup);
 		return sock_fd;
 	}
+	vs_cleanup_close int ctl_fd = listen_on(p.ctl, err);
+	if (ctl_fd < 0) {
+		unlink(p.setup);
+		unlink(p.sock);
+		return ctl_fd;
+	}
 	pid_t child = fork();
 	if (child < 0) {
 		unlink(p.setup);
 		unlink(p.sock);
+		unlink(p.ctl);
 		return vs_syserrf(err, errno, "fork the console supervisor");
 	}
 	if (child == 0) {
@@ -241,7 +278,7 @@ int mgr_ct_console_spawn(const char *dir, char *setup_path, size_t setup_len, st
 		/* keep only what the loop uses (pid_fd holds the lock): close the
 		 * ranges between them, in order */
 		unsigned keep[] = { (unsigned)pid_fd, (unsigned)log_fd, (unsigned)setup_fd,
-				    (unsigned)sock_fd };
+				    (unsigned)sock_fd, (unsigned)ctl_fd };
 		for (size_t i = 1; i < VS_ARRAY_SIZE(keep); i++)
 			for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
 				unsigned t = keep[j];
@@ -265,7 +302,7 @@ int mgr_ct_console_spawn(const char *dir, char *setup_path, size_t setup_len, st
 		num[n++] = '\n';
 		if (ftruncate(pid_fd, 0) == 0)
 			(void)pwrite(pid_fd, num, (size_t)n, 0);
-		supervise(&p, setup_fd, sock_fd, log_fd);
+		supervise(&p, setup_fd, sock_fd, ctl_fd, log_fd);
 	}
 	int st;
 	while (waitpid(child, &st, 0) < 0 && errno == EINTR)
@@ -295,6 +332,7 @@ void mgr_ct_console_stop(const char *dir)
 	}
 	unlink(p.setup);
 	unlink(p.sock);
+	unlink(p.ctl);
 	unlink(p.pid);
 }
 
@@ -315,5 +353,37 @@ int mgr_ct_console_connect(const char *dir, const char *name, int *out, struct v
 			       "its terminal has closed: restart it)",
 			       name, strerror(errno));
 	*out = vs_steal_fd(&fd);
+	return 0;
+}
+
+int mgr_ct_console_resize(const char *dir, const char *name, unsigned width, unsigned height,
+			  struct vs_err *err)
+{
+	if (!width || !height || width > 0xffff || height > 0xffff)
+		return vs_errf(err, EINVAL, "console size %ux%u: expected 1 to 65535", width,
+			       height);
+	struct paths p;
+	int r = make_paths(dir, &p, err);
+	if (r < 0)
+		return r;
+	vs_cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return vs_syserrf(err, errno, "socket");
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	memcpy(a.sun_path, p.ctl, strlen(p.ctl) + 1);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return vs_errf(err, errno == ENOENT || errno == ECONNREFUSED ? ENOTSUP : errno,
+			       "instance %s: its console has no size control (%s; a console "
+			       "started by an older vesseld: restart the instance)",
+			       name, strerror(errno));
+	struct timeval tv = { .tv_sec = 5 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	struct winsize ws = { .ws_row = (unsigned short)height, .ws_col = (unsigned short)width };
+	unsigned char status;
+	if (send(fd, &ws, sizeof(ws), MSG_NOSIGNAL) != (ssize_t)sizeof(ws) ||
+	    recv(fd, &status, 1, MSG_WAITALL) != 1)
+		return vs_syserrf(err, errno ? errno : EIO, "instance %s: console size", name);
+	if (status)
+		return vs_syserrf(err, status, "instance %s: console size", name);
 	return 0;
 }

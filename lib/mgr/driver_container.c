@@ -1052,6 +1052,15 @@ static int ct_console(struct mgr *m, const struct mgr_instance *inst, int *fd, s
 	return mgr_ct_console_connect(dir, inst->name, fd, err);
 }
 
+static int ct_console_resize(struct mgr *m, const struct mgr_instance *inst, unsigned width,
+			     unsigned height, struct vs_err *err)
+{
+	vs_cleanup_free char *dir = ct_path(m, inst, NULL);
+	if (!dir)
+		return vs_errf(err, ENOMEM, "out of memory");
+	return mgr_ct_console_resize(dir, inst->name, width, height, err);
+}
+
 /*
  * The container's root for a file copy: *root an O_PATH fd of the merged
  * root; *mounted when it was mounted for this (unmount with unmount_rootfs
@@ -1201,4 +1210,5 @@ const struct mgr_driver mgr_driver_container = {
 	.destroy = ct_destroy,
 	.reconcile = ct_reconcile,
 	.usage = mgr_usage_container,
+	.console_resize = ct_console_resize,
 };

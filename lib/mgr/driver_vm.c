@@ -37,7 +37,8 @@
  * Snapshots: a stopped VM's snapshot is an internal qcow2 snapshot of
  * root.qcow2 (lib/disk); a running VM's is taken by its VMM (PUT
  * /snapshot/create {"savevm"}), which stores the disk and the running
- * state under the same tag.  Restore (VM stopped) rolls root.qcow2 back;
+ * state under the same tag, and deleted by it (PUT /snapshot/delete): it
+ * holds the disk open, so nothing else may write the qcow2 meanwhile.  Restore (VM stopped) rolls root.qcow2 back;
  * a stateful snapshot (snapshots/SNAP.state, made by snapshot_stateful)
  * also leaves a request (loadvm) that makes the next start continue the
  * saved state with `vessel-vmm --loadvm SNAP` instead of booting.
@@ -75,7 +76,8 @@
 #define BOOT_TIMEOUT_S	240 /* the agent's first answer (TCG-like JIT, ASan, loaded host) */
 #define AGENT_TIMEOUT_S 60
 #define API_TIMEOUT_S	30
-#define MAX_NICS	1 /* vessel-vmm has one virtio-net */
+#define LIST_TIMEOUT_S	10 /* a listing waits this long for all VMMs together */
+#define MAX_NICS	4  /* vessel-vmm's --net (VIRT_MAX_NETS) */
 #define DEFAULT_MEM	(256ull << 20)
 #define DEFAULT_STOP_S	30
 
@@ -375,8 +377,11 @@ static int api_call(struct mgr *m, const struct mgr_instance *inst, const char *
 		const char *msg = j && json_object_object_get_ex(j, "error", &e)
 				      ? json_object_get_string(e)
 				      : (b.p ? b.p : "");
-		r = vs_errf(err, status == 409 ? EBUSY : EIO, "VM %s: %s %s: %d %s", inst->name,
-			    method, path, (int)status, msg);
+		r = vs_errf(err,
+			    status == 409   ? EBUSY
+			    : status == 404 ? ENOENT
+					    : EIO,
+			    "VM %s: %s %s: %d %s", inst->name, method, path, (int)status, msg);
 	}
 	if (r == 0 && reply)
 		*reply = j;
@@ -713,16 +718,15 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 	const char *base = meta && json_object_object_get_ex(meta, "cmdline", &v)
 			       ? json_object_get_string(v)
 			       : "console=ttyS0";
-	struct mgr_nic nics[4];
+	struct mgr_nic nics[MAX_NICS + 1];
 	size_t nnics = 0;
-	if ((r = mgr_network_nics(m, inst->id, nics, 4, &nnics, err)) < 0) {
+	if ((r = mgr_network_nics(m, inst->id, nics, MAX_NICS + 1, &nnics, err)) < 0) {
 		json_object_put(meta);
 		return r;
 	}
 	if (nnics > MAX_NICS) {
 		json_object_put(meta);
-		return vs_errf(err, EINVAL, "VM %s: at most %d NIC (vessel-vmm has one virtio-net)",
-			       inst->name, MAX_NICS);
+		return vs_errf(err, EINVAL, "VM %s: at most %d NICs", inst->name, MAX_NICS);
 	}
 	if (nnics)
 		r = asprintf(&cmdline, "%s vessel.ip=%s/%u vessel.gw=%s", base, nics[0].address,
@@ -738,6 +742,13 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 		return r;
 	if (nvols > 6)
 		return vs_errf(err, EINVAL, "VM %s: at most 6 storage volumes", inst->name);
+	if (nnics + nvols > MGR_VM_NICS_MAX)
+		return vs_errf(
+		    err, EINVAL,
+		    "VM %s: %zu NICs and %zu storage volumes: at most %d together (of "
+		    "vessel-vmm's 8 virtio slots, the root disk, agent, rng, balloon and "
+		    "keyboard take 5)",
+		    inst->name, nnics, nvols, MGR_VM_NICS_MAX);
 
 	vs_cleanup_free char *dir = vm_path(m, id, NULL);
 	vs_cleanup_free char *root = vm_path(m, id, "root.qcow2");
@@ -751,7 +762,7 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 	vs_cleanup_free char *initrd = mgr_image_vm_file(&m->images, img, "initrd");
 	if (!dir || !root || !api || !agent || !console || !clog || !vlog || !pidfile || !kernel)
 		return vs_errf(err, ENOMEM, "out of memory");
-	char memtext[32], cpus[16], serial[4200], rootspec[4200], net[64];
+	char memtext[32], cpus[16], serial[4200], rootspec[4200], net[MAX_NICS][64];
 	char disks[6][4200];
 	snprintf(memtext, sizeof(memtext), "%lluM", (unsigned long long)(b.max >> 20));
 	snprintf(cpus, sizeof(cpus), "%u", b.cpus);
@@ -837,10 +848,10 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 		tap_name(id, (unsigned)i, tap);
 		if ((r = mgr_network_tap_attach(m, &nics[i], tap, err)) < 0)
 			goto fail;
-		snprintf(net, sizeof(net), "tap=%s,mac=%s", tap, nics[i].mac);
-		if (!loadvm[0]) { /* else the snapshot names the same TAP */
+		snprintf(net[i], sizeof(net[i]), "tap=%s,mac=%s", tap, nics[i].mac);
+		if (!loadvm[0]) { /* else the snapshot names the same TAPs */
 			argv[n++] = "--net";
-			argv[n++] = net;
+			argv[n++] = net[i];
 		}
 	}
 	argv[n] = NULL;
@@ -884,7 +895,9 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 		if ((r = api_call(m, inst, "PATCH", "/balloon", body, NULL, err)) < 0)
 			goto fail;
 	}
-	/* guest set-up through the agent: name server, storage volumes */
+	/* guest set-up through the agent: name server, NICs after eth0 (the
+	 * guest's init sets up eth0 only, from vessel.ip=; each other one is
+	 * found by its MAC), storage volumes */
 	{
 		double left = (double)(deadline - vs_now_ns()) / 1e9;
 		char script[8192];
@@ -893,6 +906,12 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 			off += (size_t)snprintf(script + off, sizeof(script) - off,
 						" && echo nameserver %s >/etc/resolv.conf",
 						nics[0].gateway);
+		for (size_t i = 1; i < nnics && off < sizeof(script) && !loadvm[0]; i++)
+			off += (size_t)snprintf(
+			    script + off, sizeof(script) - off,
+			    " && d=$(grep -lx %s /sys/class/net/*/address) && d=${d%%/address} && "
+			    "ip link set ${d##*/} up && ip addr add %s/%u dev ${d##*/}",
+			    nics[i].mac, nics[i].address, nics[i].prefix);
 		for (size_t i = 0; i < nvols && off < sizeof(script) && !loadvm[0]; i++)
 			off += (size_t)snprintf(script + off, sizeof(script) - off,
 						" && mkdir -p '%s' && mount /dev/vd%c '%s'",
@@ -989,6 +1008,89 @@ static int vm_state(struct mgr *m, const struct mgr_instance *inst, enum mgr_pow
 	return 0;
 }
 
+/* A listing: every running VMM is asked for its state at once (one GET
+ * /vm each, in parallel through a curl multi handle, LIST_TIMEOUT_S for
+ * them all) instead of one after another, so n VMs cost about one answer,
+ * and a stuck VMM holds the listing up once, not once per VM.  Each
+ * result is vm_state's: running unless the VMM says it is paused. */
+static int vm_state_many(struct mgr *m, const struct mgr_instance *list, size_t n,
+			 enum mgr_power *power, pid_t *pid, struct vs_err *err)
+{
+	struct probe {
+		CURL *c;
+		struct buf b;
+		size_t i;
+		char *sock;
+	};
+	struct probe *pr = calloc(n ? n : 1, sizeof(*pr));
+	CURLM *multi = curl_multi_init();
+	if (!pr || !multi) {
+		free(pr);
+		if (multi)
+			curl_multi_cleanup(multi);
+		return vs_errf(err, ENOMEM, "out of memory");
+	}
+	size_t np = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].type != MGR_INSTANCE_VM)
+			continue;
+		power[i] = MGR_POWER_STOPPED;
+		pid[i] = vmm_pid(m, list[i].runtime_id);
+		if (!pid[i])
+			continue;
+		power[i] = MGR_POWER_RUNNING;
+		struct probe *p = &pr[np];
+		p->i = i;
+		p->sock = vm_path(m, list[i].runtime_id, "api.sock");
+		p->c = p->sock ? curl_easy_init() : NULL;
+		if (!p->c) { /* stays running, as vm_state on a failed call */
+			free(p->sock);
+			p->sock = NULL;
+			continue;
+		}
+		curl_easy_setopt(p->c, CURLOPT_UNIX_SOCKET_PATH, p->sock);
+		curl_easy_setopt(p->c, CURLOPT_URL, "http://localhost/vm");
+		curl_easy_setopt(p->c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(p->c, CURLOPT_TIMEOUT, (long)LIST_TIMEOUT_S);
+		curl_easy_setopt(p->c, CURLOPT_WRITEFUNCTION, buf_write);
+		curl_easy_setopt(p->c, CURLOPT_WRITEDATA, &p->b);
+		if (curl_multi_add_handle(multi, p->c) != CURLM_OK) {
+			curl_easy_cleanup(p->c);
+			free(p->sock);
+			p->c = NULL;
+			p->sock = NULL;
+			continue;
+		}
+		np++;
+	}
+	int running = 1;
+	while (np && running) {
+		if (curl_multi_perform(multi, &running) != CURLM_OK)
+			break;
+		if (running && curl_multi_poll(multi, NULL, 0, 1000, NULL) != CURLM_OK)
+			break;
+	}
+	for (size_t k = 0; k < np; k++) {
+		struct probe *p = &pr[k];
+		long status = 0;
+		curl_easy_getinfo(p->c, CURLINFO_RESPONSE_CODE, &status);
+		struct json_object *vm =
+				       status == 200 && p->b.p ? json_tokener_parse(p->b.p) : NULL,
+				   *st;
+		if (vm && json_object_object_get_ex(vm, "state", &st) &&
+		    strcmp(json_object_get_string(st), "paused") == 0)
+			power[p->i] = MGR_POWER_FROZEN;
+		json_object_put(vm);
+		curl_multi_remove_handle(multi, p->c);
+		curl_easy_cleanup(p->c);
+		free(p->sock);
+		free(p->b.p);
+	}
+	curl_multi_cleanup(multi);
+	free(pr);
+	return 0;
+}
+
 static int vm_update_limits(struct mgr *m, const struct mgr_instance *inst, struct vs_err *err)
 {
 	struct boot b = { 0 };
@@ -1030,11 +1132,44 @@ static int vm_update_limits(struct mgr *m, const struct mgr_instance *inst, stru
 static int vm_exec(struct mgr *m, const struct mgr_instance *inst, const struct mgr_exec_req *req,
 		   struct mgr_exec_result *res, struct vs_err *err)
 {
-	if (req->user)
-		return vs_errf(err, ENOTSUP, "exec in VM %s: --user is not supported in VMs",
-			       inst->name);
+	/* --user UID[:GID], as in a container (a bare UID: GID 0, as vessel-runtime): the guest's
+	 * busybox chpst (supplementary groups: the GID), else util-linux
+	 * setpriv (none), drops to it and runs the command (127: none such) */
+	static const char drop[] =
+	    "command -v chpst >/dev/null 2>&1 && exec chpst -u \"$0\" \"$@\"; "
+	    "exec setpriv --reuid=\"${0%:*}\" --regid=\"${0#*:}\" --clear-groups -- \"$@\"";
+	char ugid[32];
+	const char *argv_user[40];
+	const char *const *argv = (const char *const *)req->argv;
+	if (req->user) {
+		char *end;
+		unsigned long uid = strtoul(req->user, &end, 10), gid = 0;
+		bool ok = end != req->user && (!*end || *end == ':') && uid < UINT32_MAX;
+		if (ok && *end == ':') {
+			const char *g = end + 1;
+			gid = strtoul(g, &end, 10);
+			ok = end != g && !*end && gid < UINT32_MAX;
+		}
+		size_t argc = 0;
+		while (req->argv[argc])
+			argc++;
+		if (!ok)
+			return vs_errf(err, EINVAL, "exec in VM %s: user %s: expected UID[:GID]",
+				       inst->name, req->user);
+		if (argc + 4 > VS_ARRAY_SIZE(argv_user))
+			return vs_errf(err, E2BIG, "exec in VM %s: too many arguments", inst->name);
+		snprintf(ugid, sizeof(ugid), "%lu:%lu", uid, gid);
+		size_t k = 0;
+		argv_user[k++] = "sh";
+		argv_user[k++] = "-c";
+		argv_user[k++] = drop;
+		argv_user[k++] = ugid; /* $0 */
+		for (size_t i = 0; i <= argc; i++)
+			argv_user[k++] = req->argv[i];
+		argv = argv_user;
+	}
 	struct vm_agent_exec x = {
-		.argv = (const char *const *)req->argv,
+		.argv = argv,
 		.env = (const char *const *)req->env,
 		.cwd = req->cwd,
 		.stdin_fd = -1,
@@ -1193,13 +1328,20 @@ static int vm_snapshot_restore(struct mgr *m, const struct mgr_instance *inst, c
 static int vm_snapshot_delete(struct mgr *m, const struct mgr_instance *inst, const char *snap,
 			      struct vs_err *err)
 {
-	if (vmm_pid(m, inst->runtime_id))
-		return vs_errf(err, EBUSY,
-			       "VM %s is running: its VMM holds the root disk; stop it to delete "
-			       "snapshot %s",
-			       inst->name, snap);
 	vs_cleanup_free char *root = vm_path(m, inst->runtime_id, "root.qcow2");
 	vs_cleanup_free char *marker = state_marker(m, inst, snap);
+	if (vmm_pid(m, inst->runtime_id)) {
+		/* the VMM holds the root disk open: it deletes the snapshot */
+		struct json_object *b = json_object_new_object();
+		json_object_object_add(b, "tag", json_object_new_string(snap));
+		int r =
+		    api_call(m, inst, "PUT", "/snapshot/delete",
+			     json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN), NULL, err);
+		json_object_put(b);
+		if (r == 0 && marker)
+			unlink(marker);
+		return r;
+	}
 	if (marker)
 		unlink(marker);
 	if (!root || !mgr_path_exists(root))
@@ -1352,6 +1494,7 @@ const struct mgr_driver mgr_driver_vm = {
 	.stop = vm_stop,
 	.freeze = vm_freeze,
 	.state = vm_state,
+	.state_many = vm_state_many,
 	.update_limits = vm_update_limits,
 	.exec = vm_exec,
 	.destroy = vm_destroy,

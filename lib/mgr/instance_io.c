@@ -41,6 +41,34 @@ int mgr_instance_console(struct mgr *m, const char *name, int *fd, struct vs_err
 	return r;
 }
 
+int mgr_instance_console_resize(struct mgr *m, const char *name, unsigned width, unsigned height,
+				struct vs_err *err)
+{
+	struct mgr_instance inst;
+	int r = mgr_instance_db_get(m->db, name, &inst, err);
+	if (r < 0)
+		return r;
+	const struct mgr_driver *d = mgr_driver_for(inst.type, err);
+	enum mgr_power p = MGR_POWER_STOPPED;
+	pid_t pid;
+	if (!d)
+		r = -err->code;
+	else if (!d->console_resize)
+		r = vs_errf(err, ENOTSUP,
+			    "instance %s: a %s's console (a serial port) has no window size; "
+			    "set it inside with stty rows R cols C",
+			    inst.name, mgr_instance_type_name(inst.type));
+	else
+		r = d->state(m, &inst, &p, &pid, err);
+	if (r == 0 && p != MGR_POWER_RUNNING)
+		r = vs_errf(err, EINVAL, "instance %s is %s: its console needs it running",
+			    inst.name, mgr_power_status(p));
+	if (r == 0)
+		r = d->console_resize(m, &inst, width, height, err);
+	mgr_instance_free(&inst);
+	return r;
+}
+
 int mgr_instance_console_log(struct mgr *m, const char *name, char **text, size_t *len,
 			     struct vs_err *err)
 {

@@ -436,6 +436,18 @@ int mgr_instance_create_check(struct mgr *m, const struct mgr_create_req *req, s
 		if ((r = mgr_network_get(m->db, req->network, &net, err)) < 0)
 			return r;
 	}
+	if (req->nmore_networks && !req->network)
+		return vs_errf(err, EINVAL, "more NICs without an eth0");
+	if (req->nmore_networks > MGR_MORE_NICS_MAX)
+		return vs_errf(err, EINVAL, "at most %d NICs", MGR_MORE_NICS_MAX + 1);
+	if (req->type == MGR_INSTANCE_VM && req->nmore_networks + 1 > MGR_VM_NICS_MAX)
+		return vs_errf(err, EINVAL, "a VM has at most %d NICs (virtio slots)",
+			       MGR_VM_NICS_MAX);
+	for (size_t i = 0; i < req->nmore_networks; i++) {
+		struct mgr_network net;
+		if ((r = mgr_network_get(m->db, req->more_networks[i], &net, err)) < 0)
+			return r;
+	}
 	struct mgr_instance inst;
 	if (mgr_instance_db_get(m->db, req->name, &inst, NULL) == 0) {
 		mgr_instance_free(&inst);
@@ -483,6 +495,8 @@ int mgr_instance_create(struct mgr *m, const struct mgr_create_req *req, struct 
 	} else if (r == 0) {
 		if (req->network)
 			r = mgr_network_nic_add(m, inst.id, req->network, err);
+		for (size_t i = 0; i < req->nmore_networks && r == 0; i++)
+			r = mgr_network_nic_add(m, inst.id, req->more_networks[i], err);
 		if (r == 0)
 			r = d->create(m, &inst, &img, err);
 		if (r < 0) {

@@ -47,6 +47,9 @@ void mgr_busy_release(struct mgr *m, int64_t id);
 int mgr_ct_console_spawn(const char *dir, char *setup_path, size_t setup_len, struct vs_err *err);
 void mgr_ct_console_stop(const char *dir);
 int mgr_ct_console_connect(const char *dir, const char *name, int *fd, struct vs_err *err);
+/* Set the terminal's window size (columns x rows) through DIR/console-ctl.sock. */
+int mgr_ct_console_resize(const char *dir, const char *name, unsigned width, unsigned height,
+			  struct vs_err *err);
 
 /* A request to a running VM's vessel-vmm control API (driver_vm.c). */
 int mgr_vm_api_call(struct mgr *m, const struct mgr_instance *inst, const char *method,

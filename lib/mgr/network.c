@@ -568,7 +568,19 @@ int mgr_network_nic_add(struct mgr *m, int64_t instance_id, const char *network,
 		mgr_db_unlock(m->db);
 		return r;
 	}
-	char addr[16] = "";
+	char addr[16] = "", name[16] = "eth0";
+	{
+		/* the next name: eth0, eth1, ... in the order of adding */
+		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		    m->db, "SELECT COUNT(*) FROM instance_nics WHERE instance_id = ?", err);
+		if (!st) {
+			r = -err->code;
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, instance_id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(name, sizeof(name), "eth%d", sqlite3_column_int(st, 0));
+	}
 	{
 		/* the lowest free address after the gateway */
 		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
@@ -595,7 +607,7 @@ int mgr_network_nic_add(struct mgr *m, int64_t instance_id, const char *network,
 		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "INSERT INTO instance_nics (instance_id, network_id, name, mac, address) "
-		    "VALUES (?, ?, 'eth0', ?, ?)",
+		    "VALUES (?, ?, ?, ?, ?)",
 		    err);
 		if (!st) {
 			r = -err->code;
@@ -603,8 +615,9 @@ int mgr_network_nic_add(struct mgr *m, int64_t instance_id, const char *network,
 		}
 		sqlite3_bind_int64(st, 1, instance_id);
 		sqlite3_bind_int64(st, 2, n.id);
-		sqlite3_bind_text(st, 3, mac, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, addr, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, mac, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, addr, -1, SQLITE_STATIC);
 		int rc = sqlite3_step(st);
 		if (rc != SQLITE_DONE)
 			r = mgr_db_err(m->db, rc, "insert NIC", err);
@@ -849,7 +862,9 @@ int mgr_network_nic_attach(struct mgr *m, const struct mgr_nic *nic, const char 
 		{ "nsenter", ns, "ip", "link", "set", "lo", "up", NULL },
 		{ "nsenter", ns, "ip", "route", "add", "default", "via", nic->gateway, NULL },
 	};
-	for (size_t i = 0; i < VS_ARRAY_SIZE(steps); i++) {
+	/* the default route goes through eth0 only (one default route) */
+	size_t nsteps = VS_ARRAY_SIZE(steps) - (strcmp(nic->name, "eth0") != 0);
+	for (size_t i = 0; i < nsteps; i++) {
 		const char *argv[20];
 		size_t k = 0;
 		for (; steps[i][k]; k++)

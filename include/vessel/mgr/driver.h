@@ -100,6 +100,10 @@ struct mgr_driver {
 	/* One usage sample (struct mgr_usage_sample in include/vessel/mgr/usage.h, owned by usage). */
 	int (*usage)(struct mgr *m, const struct mgr_instance *inst, struct mgr_usage_sample *s,
 		     struct vs_err *err);
+	/* Set the console's window size (a running instance's terminal); NULL
+	 * when the console has none (a VM's serial port). */
+	int (*console_resize)(struct mgr *m, const struct mgr_instance *inst, unsigned width,
+			      unsigned height, struct vs_err *err);
 };
 
 /* The driver of a type, or NULL (with err) when the type has none yet. */

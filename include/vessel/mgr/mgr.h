@@ -63,7 +63,11 @@ struct mgr_create_req {
 	size_t nconfig;
 	const char *network; /* a NIC eth0 on this network, or NULL */
 	const char *expires; /* "7d", RFC 3339 or "never"; NULL: the policy's (policy.h) */
+	const char *const *more_networks; /* NICs eth1, eth2, ... (needs network) */
+	size_t nmore_networks;		  /* at most MGR_MORE_NICS_MAX */
 };
+#define MGR_MORE_NICS_MAX 3
+#define MGR_VM_NICS_MAX	  3 /* a VM: NICs and storage volumes together (virtio slots) */
 
 /* Validate without changing anything (used before an operation starts). */
 int mgr_instance_create_check(struct mgr *m, const struct mgr_create_req *req, struct vs_err *err);
@@ -118,6 +122,9 @@ int mgr_instance_exec(struct mgr *m, const char *name, const struct mgr_exec_req
 /* The console of a running instance: *fd a byte stream to its terminal
  * (VM: serial port), closed by the caller; its log so far (malloc'd). */
 int mgr_instance_console(struct mgr *m, const char *name, int *fd, struct vs_err *err);
+/* The console's window size in columns and rows (ENOTSUP: a VM's serial port has none). */
+int mgr_instance_console_resize(struct mgr *m, const char *name, unsigned width, unsigned height,
+				struct vs_err *err);
 int mgr_instance_console_log(struct mgr *m, const char *name, char **text, size_t *len,
 			     struct vs_err *err);
 /* Copy a file into (created or truncated; mode, uid, gid set) or out of an

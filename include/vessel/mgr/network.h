@@ -59,7 +59,8 @@ int mgr_network_create(struct mgr *m, const char *name, const char *subnet, bool
 /* Delete (EBUSY while an instance has a NIC on it). */
 int mgr_network_delete(struct mgr *m, const char *name, struct vs_err *err);
 
-/* Allocate a NIC for an instance (address, MAC) and record it. */
+/* Allocate a NIC for an instance (address, MAC) and record it, named
+ * eth0, eth1, ... in the order of adding. */
 int mgr_network_nic_add(struct mgr *m, int64_t instance_id, const char *network,
 			struct vs_err *err);
 /* The NICs of an instance (at most max). */

@@ -51,6 +51,8 @@ struct vm_block_backend_ops {
 	/* savevm (qcow2): snapshot `tag` holding [0, len) of fd as its VM state. */
 	int (*vmstate_save)(struct vm_block_backend *be, const char *tag, int fd, uint64_t len,
 			    uint64_t vm_clock_nsec, struct vs_err *err);
+	/* Delete snapshot `tag` (and its VM state): -ENOENT when there is none. */
+	int (*snapshot_delete)(struct vm_block_backend *be, const char *tag, struct vs_err *err);
 };
 
 struct vm_block_backend {

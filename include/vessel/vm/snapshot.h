@@ -186,11 +186,11 @@ int virt_snapshot_save(struct virt_board *b, const struct vm_snapshot_options *o
 struct virt_snapshot_config {
 	char disk_paths[VIRT_MAX_DISKS][1024];
 	char disk_formats[VIRT_MAX_DISKS][8];
-	char tap[64];
+	char tap[VIRT_MAX_NETS][64];
 	uint64_t ram_size;
-	unsigned ncpus, ndisks;
+	unsigned ncpus, ndisks, nnets;
 	bool readonly[VIRT_MAX_DISKS], console_hvc, rng, balloon, keyboard;
-	uint8_t mac[6];
+	uint8_t mac[VIRT_MAX_NETS][6];
 };
 int virt_snapshot_read_config(const char *path, struct virt_snapshot_config *out,
 			      struct vs_err *err);
@@ -214,6 +214,14 @@ int virt_snapshot_restore(struct virt_board *b, const char *path, struct vs_err 
  */
 int virt_savevm(struct virt_board *b, const char *tag, struct vm_snapshot_result *res,
 		struct vs_err *err);
+/*
+ * Delete internal snapshot `tag` (a savevm's, with its VM state) from every
+ * writable qcow2 disk of the running board, which holds them open.  At a
+ * safe point (the disks are drained).  *ndeleted: how many disks had it;
+ * -ENOENT when none had.
+ */
+int virt_snapshot_delete_tag(struct virt_board *b, const char *tag, unsigned *ndeleted,
+			     struct vs_err *err);
 /*
  * loadvm, before the board exists: roll the first writable qcow2 disk of
  * disks back to snapshot `tag` and extract its VM state into a memfd

@@ -38,6 +38,12 @@ struct fw_dynamic_info {
 };
 
 #define VIRT_MAX_DISKS 6
+#define VIRT_MAX_NETS  4
+
+struct virt_net_config {
+	const char *tap; /* TAP interface name */
+	uint8_t mac[6];
+};
 
 struct virt_disk_config {
 	const char *path;
@@ -61,8 +67,8 @@ struct virt_config {
 	const char *append; /* kernel command line, may be NULL */
 	struct virt_disk_config disks[VIRT_MAX_DISKS];
 	unsigned ndisks;
-	const char *tap; /* TAP interface name, NULL: no network */
-	uint8_t mac[6];
+	struct virt_net_config nets[VIRT_MAX_NETS]; /* virtio-net devices, in this order */
+	unsigned nnets;
 	enum virt_serial_kind serial;
 	const char *serial_path; /* VIRT_SERIAL_UNIX */
 	const char *serial_log;	 /* VIRT_SERIAL_UNIX: also append the output here; may be NULL */

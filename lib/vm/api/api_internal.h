@@ -156,6 +156,9 @@ void api_snapshot_create_exec(struct vm_api *api, struct api_request *req,
 			      struct api_response *resp);
 int api_snapshot_load_parse(struct api_request *req, struct vs_err *err);
 void api_snapshot_load_exec(struct vm_api *api, struct api_request *req, struct api_response *resp);
+int api_snapshot_delete_parse(struct api_request *req, struct vs_err *err);
+void api_snapshot_delete_exec(struct vm_api *api, struct api_request *req,
+			      struct api_response *resp);
 /* The balloon's lines of /metrics (balloon.c); at a safe point. */
 void api_metrics_balloon(struct vm_api *api, FILE *f);
 int api_balloon_patch_parse(struct api_request *req, struct vs_err *err);

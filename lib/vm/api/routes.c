@@ -33,7 +33,11 @@ static struct json_object *vm_config_json(const struct virt_config *c)
 		json_object_array_add(disks, d);
 	}
 	json_object_object_add(o, "disks", disks);
-	json_object_object_add(o, "tap", c->tap ? json_object_new_string(c->tap) : NULL);
+	json_object_object_add(o, "tap", c->nnets ? json_object_new_string(c->nets[0].tap) : NULL);
+	struct json_object *taps = json_object_new_array();
+	for (unsigned i = 0; i < c->nnets; i++)
+		json_object_array_add(taps, json_object_new_string(c->nets[i].tap));
+	json_object_object_add(o, "taps", taps);
 	json_object_object_add(o, "balloon", json_object_new_boolean(c->balloon));
 	return o;
 }
@@ -184,6 +188,8 @@ const struct api_route vm_api_routes[] = {
 	  api_snapshot_create_exec, NULL },
 	{ "PUT", "/snapshot/load", API_VM_ANY, true, api_snapshot_load_parse, NULL,
 	  api_snapshot_load_exec, NULL },
+	{ "PUT", "/snapshot/delete", API_VM_ANY, true, api_snapshot_delete_parse, NULL,
+	  api_snapshot_delete_exec, NULL },
 	{ "PUT", "/migrate", API_VM_RUNNING, true, api_migrate_parse, NULL, NULL,
 	  api_migrate_start },
 	{ "GET", "/migrate", API_VM_ANY, false, NULL, NULL, NULL, api_migrate_get },

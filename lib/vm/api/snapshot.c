@@ -8,6 +8,8 @@
  * a 400 and the guest keeps running untouched.  Only a failure after
  * validation (a disk cannot be rolled back, RAM cannot be mapped) leaves
  * the machine unusable: then the VMM stops with an error (500).
+ * PUT /snapshot/delete removes a disk snapshot (a savevm's) from the open
+ * qcow2 disks, which only the VMM may change while it runs.
  */
 #include <errno.h>
 #include <string.h>
@@ -148,5 +150,32 @@ void api_snapshot_load_exec(struct vm_api *api, struct api_request *req, struct 
 	struct json_object *j = json_object_new_object();
 	json_object_object_add(j, "path", json_object_new_string(req->u.snapshot.path));
 	json_object_object_add(j, "elapsed_ms", json_object_new_double((vs_now_ns() - t0) / 1e6));
+	api_respond_json(resp, 200, j);
+}
+
+int api_snapshot_delete_parse(struct api_request *req, struct vs_err *err)
+{
+	static const char *const keys[] = { "tag", NULL };
+	int r = api_body_only_keys(req->body, keys, err);
+	if (r < 0 || (r = api_body_string(req->body, "tag", &req->u.snapshot.path, err)) < 0)
+		return r;
+	if (!req->u.snapshot.path[0])
+		return vs_errf(err, EINVAL, "field 'tag' is empty");
+	return 0;
+}
+
+void api_snapshot_delete_exec(struct vm_api *api, struct api_request *req,
+			      struct api_response *resp)
+{
+	struct vs_err err = VS_ERR_INIT;
+	unsigned n = 0;
+	int r = virt_snapshot_delete_tag(api->board, req->u.snapshot.path, &n, &err);
+	if (r < 0) {
+		api_respond_error(resp, r == -ENOENT ? 404 : 500, "%s", err.msg);
+		return;
+	}
+	struct json_object *j = json_object_new_object();
+	json_object_object_add(j, "tag", json_object_new_string(req->u.snapshot.path));
+	json_object_object_add(j, "disk_snapshots", json_object_new_int((int)n));
 	api_respond_json(resp, 200, j);
 }

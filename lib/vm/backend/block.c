@@ -86,6 +86,15 @@ static int image_snapshot_apply(struct vm_block_backend *be, const char *tag, st
 	return 0;
 }
 
+static int image_snapshot_delete(struct vm_block_backend *be, const char *tag, struct vs_err *err)
+{
+	struct disk_image *img = image_of(be);
+	int r = disk_snapshot_delete(img, tag, err);
+	if (r == 0)
+		r = disk_image_flush(img, err);
+	return r < 0 ? vs_err_prefix(err, "%s: snapshot %s", disk_image_path(img), tag) : 0;
+}
+
 static int image_vmstate_save(struct vm_block_backend *be, const char *tag, int fd, uint64_t len,
 			      uint64_t vm_clock_nsec, struct vs_err *err)
 {
@@ -112,6 +121,7 @@ static const struct vm_block_backend_ops qcow2_ops = {
 	.close = image_close,
 	.snapshot_create = image_snapshot_create,
 	.snapshot_apply = image_snapshot_apply,
+	.snapshot_delete = image_snapshot_delete,
 	.vmstate_save = image_vmstate_save,
 };
 

@@ -262,11 +262,12 @@ static int board_add_devices(struct virt_board *b, struct vs_err *err)
 		if (r < 0)
 			return r;
 	}
-	if (c->tap) {
-		struct vm_net_backend *be = vm_net_backend_open_tap(c->tap, err);
+	for (unsigned i = 0; i < c->nnets; i++) {
+		struct vm_net_backend *be = vm_net_backend_open_tap(c->nets[i].tap, err);
 		if (!be)
 			return -err->code;
-		r = board_add_virtio(b, virtio_net_new(bus, be, c->mac, &b->poll, err), err);
+		r = board_add_virtio(b, virtio_net_new(bus, be, c->nets[i].mac, &b->poll, err),
+				     err);
 		if (r < 0)
 			return r;
 	}

@@ -72,13 +72,20 @@ static void config_save(const struct virt_board_parts *p, struct vm_state *s)
 		vm_state_put_str(s, c->disks[i].format ? c->disks[i].format : "");
 		vm_state_put_u8(s, c->disks[i].readonly);
 	}
-	vm_state_put_str(s, c->tap ? c->tap : "");
-	vm_state_put_bytes(s, c->mac, 6);
+	vm_state_put_str(s, c->nnets ? c->nets[0].tap : "");
+	vm_state_put_bytes(s, c->nets[0].mac, 6);
 	vm_state_put_u8(s, c->console_hvc);
 	vm_state_put_u8(s, c->rng);
 	vm_state_put_u8(s, c->balloon);
 	vm_state_put_u8(s, c->keyboard);
 	vm_state_put_u32(s, p->nvirtio);
+	if (c->nnets > 1) { /* NICs after the first: an optional tail (one NIC: as before) */
+		vm_state_put_u32(s, c->nnets - 1);
+		for (unsigned i = 1; i < c->nnets; i++) {
+			vm_state_put_str(s, c->nets[i].tap);
+			vm_state_put_bytes(s, c->nets[i].mac, 6);
+		}
+	}
 }
 
 static int config_decode(const struct vm_snap_section *sec, struct virt_snapshot_config *out,
@@ -97,13 +104,26 @@ static int config_decode(const struct vm_snap_section *sec, struct virt_snapshot
 		vm_state_get_str(&s, out->disk_formats[i], sizeof(out->disk_formats[i]));
 		out->readonly[i] = vm_state_get_bool(&s);
 	}
-	vm_state_get_str(&s, out->tap, sizeof(out->tap));
-	vm_state_get_bytes(&s, out->mac, 6);
+	vm_state_get_str(&s, out->tap[0], sizeof(out->tap[0]));
+	vm_state_get_bytes(&s, out->mac[0], 6);
+	out->nnets = out->tap[0][0] ? 1 : 0;
 	out->console_hvc = vm_state_get_bool(&s);
 	out->rng = vm_state_get_bool(&s);
 	out->balloon = vm_state_get_bool(&s);
 	out->keyboard = vm_state_get_bool(&s);
 	*nvirtio = vm_state_get_u32(&s);
+	if (!s.failed && s.pos < s.len) { /* more NICs */
+		uint32_t more = vm_state_get_u32(&s);
+		if (!out->nnets || more == 0 || more > VIRT_MAX_NETS - 1)
+			return vs_errf(err, EINVAL, "configuration: %u more NICs", more);
+		for (uint32_t i = 1; i <= more; i++) {
+			vm_state_get_str(&s, out->tap[i], sizeof(out->tap[i]));
+			vm_state_get_bytes(&s, out->mac[i], 6);
+			if (!s.failed && !out->tap[i][0])
+				return vs_errf(err, EINVAL, "configuration: NIC %u has no TAP", i);
+		}
+		out->nnets = 1 + more;
+	}
 	int r = vm_state_check_end(&s, "configuration", err);
 	if (r < 0)
 		return r;
@@ -129,8 +149,11 @@ void virt_snapshot_apply_config(const struct virt_snapshot_config *sc, struct vi
 		cfg->disks[i].format = sc->disk_formats[i][0] ? sc->disk_formats[i] : NULL;
 		cfg->disks[i].readonly = sc->readonly[i];
 	}
-	cfg->tap = sc->tap[0] ? sc->tap : NULL;
-	memcpy(cfg->mac, sc->mac, 6);
+	cfg->nnets = sc->nnets;
+	for (unsigned i = 0; i < sc->nnets; i++) {
+		cfg->nets[i].tap = sc->tap[i];
+		memcpy(cfg->nets[i].mac, sc->mac[i], 6);
+	}
 	cfg->console_hvc = sc->console_hvc;
 	cfg->rng = sc->rng;
 	cfg->balloon = sc->balloon;
@@ -708,6 +731,31 @@ int virt_savevm(struct virt_board *b, const char *tag, struct vm_snapshot_result
 	res->file_bytes = w.file_size;
 	snprintf(res->tag, sizeof(res->tag), "%s", tag);
 	res->elapsed_ns = vs_now_ns() - t0;
+	return 0;
+}
+
+int virt_snapshot_delete_tag(struct virt_board *b, const char *tag, unsigned *ndeleted,
+			     struct vs_err *err)
+{
+	struct virt_board_parts p;
+	virt_board_parts(b, &p); /* drains the disks */
+	*ndeleted = 0;
+	for (unsigned i = 0; i < p.nvirtio; i++) {
+		struct vm_block_backend *be = virtio_blk_backend(p.virtio[i]);
+		if (!be || be->readonly || !be->ops->snapshot_delete)
+			continue;
+		struct vs_err e = VS_ERR_INIT;
+		int r = be->ops->snapshot_delete(be, tag, &e);
+		if (r == 0)
+			(*ndeleted)++;
+		else if (r != -ENOENT) {
+			if (err)
+				*err = e;
+			return r;
+		}
+	}
+	if (!*ndeleted)
+		return vs_errf(err, ENOENT, "no disk has a snapshot %s", tag);
 	return 0;
 }
 

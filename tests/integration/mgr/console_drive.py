@@ -8,6 +8,7 @@ SCRIPT is a list of steps, one per argument-separated line in a file:
   run SHELL        run a shell command (e.g. a `vessel exec` that writes
                    to the container's console)
   exit N           wait (up to 60 s) for the CLI to exit with status N
+  resize ROWS COLS set the terminal's window size (the CLI gets SIGWINCH)
 $DRIVE_COLS sets the terminal's width.
 On success the whole output is printed.
 """
@@ -59,6 +60,9 @@ def main():
                     return 1
         elif verb == "send":
             os.write(fd, text)
+        elif verb == "resize":
+            rows, cols = (int(v) for v in arg.split())
+            fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         elif verb == "run":
             subprocess.run(arg, shell=True, check=True, stdout=subprocess.DEVNULL)
         elif verb == "exit":

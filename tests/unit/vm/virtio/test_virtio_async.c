@@ -95,7 +95,8 @@ static void slow_close(struct vm_block_backend *be)
 
 static const struct vm_block_backend_ops slow_ops = { slow_preadv, slow_pwritev, slow_flush,
 						      slow_zeroes, slow_zeroes,	 slow_close,
-						      NULL,	   NULL,	 NULL };
+						      NULL,	   NULL,	 NULL,
+						      NULL };
 
 static struct slow_backend *slow_new(uint64_t size)
 {
