@@ -75,7 +75,7 @@ static int copy_extents(int sfd, int dfd, off_t size, struct vs_err *err)
 		off_t data = lseek(sfd, pos, SEEK_DATA);
 		if (data < 0 && errno == ENXIO)
 			break; /* only a hole left */
-		if (data < 0) /* no SEEK_DATA here: everything is data */
+		if (data < 0)  /* no SEEK_DATA here: everything is data */
 			data = pos;
 		off_t hole = lseek(sfd, data, SEEK_HOLE);
 		if (hole < 0 || hole > size)

@@ -31,8 +31,8 @@ int mgr_volume_row(struct mgr_db *db, const char *name, struct vrow *v, struct v
 int mgr_volume_row_quiet(struct mgr *m, const char *name, struct vrow *v, int64_t *busy_id,
 			 bool *running, struct vs_err *err);
 /* One statement with text/int parameters ("t" / "i" per parameter). */
-int mgr_volume_exec(struct mgr_db *db, const char *sql, const char *types,
-		    const void *const *vals, struct vs_err *err);
+int mgr_volume_exec(struct mgr_db *db, const char *sql, const char *types, const void *const *vals,
+		    struct vs_err *err);
 /* Held around every change of a volume's or its snapshots' files. */
 void mgr_volume_lock(void);
 void mgr_volume_unlock(void);

@@ -53,8 +53,7 @@
 static char *snap_dir(struct mgr *m, const char *name)
 {
 	char *p = NULL;
-	return asprintf(&p, "%s/storage/default/%s" SNAP_SUFFIX, m->state_dir, name) < 0 ? NULL
-											: p;
+	return asprintf(&p, "%s/storage/default/%s" SNAP_SUFFIX, m->state_dir, name) < 0 ? NULL : p;
 }
 
 /* DIR/SNAP.raw, or DIR/.SNAP.tmp (tmp) */
@@ -174,8 +173,9 @@ int mgr_volume_snapshot_check(struct mgr *m, const char *name, const char *snap,
 		if (id < 0)
 			return -EIO;
 		if (what == MGR_VOLUME_SNAPSHOT_CREATE && id)
-			return vs_errf(err, EEXIST, "snapshot %s of storage volume %s already exists",
-				       snap, name);
+			return vs_errf(err, EEXIST,
+				       "snapshot %s of storage volume %s already exists", snap,
+				       name);
 		if (what != MGR_VOLUME_SNAPSHOT_CREATE && !id)
 			return vs_errf(err, ENOENT, "snapshot %s of storage volume %s not found",
 				       snap, name);
@@ -270,10 +270,11 @@ static int create_locked(struct mgr *m, const char *name, const char *snap, char
 		mgr_timestamp(now, sizeof(now));
 		int64_t size = (int64_t)v.size;
 		const void *vals[] = { &v.id, out, &size, now };
-		r = mgr_volume_exec(m->db,
-				    "INSERT INTO volume_snapshots (volume_id, name, size, created_at) "
-				    "VALUES (?, ?, ?, ?)",
-				    "itit", vals, err);
+		r = mgr_volume_exec(
+		    m->db,
+		    "INSERT INTO volume_snapshots (volume_id, name, size, created_at) "
+		    "VALUES (?, ?, ?, ?)",
+		    "itit", vals, err);
 	}
 	if (r < 0) {
 		struct vs_err e2 = VS_ERR_INIT;
@@ -507,7 +508,8 @@ static void reconcile_dir(struct mgr *m, const char *pool, const char *entry)
 			continue;
 		size_t l = strlen(f);
 		bool keep = false;
-		if (f[0] != '.' && l > 4 && l - 4 <= MGR_NAME_MAX && strcmp(f + l - 4, ".raw") == 0) {
+		if (f[0] != '.' && l > 4 && l - 4 <= MGR_NAME_MAX &&
+		    strcmp(f + l - 4, ".raw") == 0) {
 			char snap[MGR_NAME_MAX + 1];
 			snprintf(snap, sizeof(snap), "%.*s", (int)(l - 4), f);
 			keep = snapshot_row(m, vid, snap, NULL, &e) != 0;
@@ -548,7 +550,8 @@ static void reconcile_rows(struct mgr *m)
 				break;
 			gone = ng;
 			gone[ngone++] = sqlite3_column_int64(st, 0);
-			vs_log(VS_LOG_WARN, "reconcile: snapshot %s of volume %s has no file: dropped",
+			vs_log(VS_LOG_WARN,
+			       "reconcile: snapshot %s of volume %s has no file: dropped",
 			       sqlite3_column_text(st, 2), sqlite3_column_text(st, 1));
 		}
 	}

@@ -133,8 +133,8 @@ static void test_snapshots(void **state)
 	assert_int_equal(mgr_volume_snapshot_delete(m, "v1", "nope", &err), -ENOENT);
 	assert_int_equal(mgr_volume_snapshot_check(m, "v1", "b", MGR_VOLUME_SNAPSHOT_CREATE, &err),
 			 -EEXIST);
-	assert_int_equal(
-	    mgr_volume_snapshot_check(m, "v1", "b", MGR_VOLUME_SNAPSHOT_RESTORE, &err), 0);
+	assert_int_equal(mgr_volume_snapshot_check(m, "v1", "b", MGR_VOLUME_SNAPSHOT_RESTORE, &err),
+			 0);
 	assert_int_equal(
 	    mgr_volume_snapshot_check(m, "nope", NULL, MGR_VOLUME_SNAPSHOT_CREATE, &err), -ENOENT);
 	assert_false(exists("v1.snapshots/.9x.tmp"));
@@ -142,9 +142,9 @@ static void test_snapshots(void **state)
 	struct json_object *l;
 	assert_int_equal(mgr_volume_snapshot_list(m, "v1", &l, &err), 0);
 	assert_int_equal(json_object_array_length(l), 3);
-	assert_string_equal(json_object_get_string(json_object_object_get(
-				json_object_array_get_idx(l, 1), "name")),
-			    "b");
+	assert_string_equal(
+	    json_object_get_string(json_object_object_get(json_object_array_get_idx(l, 1), "name")),
+	    "b");
 	json_object_put(l);
 	assert_int_equal(mgr_volume_get(m, "v1", &l, &err), 0);
 	assert_int_equal(json_object_array_length(json_object_object_get(l, "snapshots")), 3);
@@ -196,8 +196,9 @@ static void test_snapshots(void **state)
 	sqlite3_stmt *stc = NULL;
 	struct mgr_db *db = mgr_get_db(m);
 	mgr_db_lock(db);
-	assert_int_equal(sqlite3_prepare_v2(mgr_db_handle(db), "SELECT COUNT(*) FROM volume_snapshots",
-					    -1, &stc, NULL),
+	assert_int_equal(sqlite3_prepare_v2(mgr_db_handle(db),
+					    "SELECT COUNT(*) FROM volume_snapshots", -1, &stc,
+					    NULL),
 			 SQLITE_OK);
 	assert_int_equal(sqlite3_step(stc), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(stc, 0), 0);
