@@ -10,11 +10,17 @@
  * copied as it is.  A running container's volume is loop-mounted on the
  * host (containers/ID/volumes/NAME): its ext4 is frozen (FIFREEZE, which
  * flushes it and blocks writers) while it is copied, so the copy is a
- * clean filesystem.  A running VM's guest owns the filesystem and
- * vessel-vmm's pause does not drain its disk queue, so a copy could be
- * torn: that is refused (stop the VM).  Restore replaces the volume's file
- * and is refused while an instance that has it attached runs (its
- * filesystem would change under it); the volume takes the snapshot's size.
+ * clean filesystem.  A running VM's guest owns the filesystem (and
+ * vessel-vmm's pause does not drain its disk queue), so the guest agent
+ * remounts it read-only for the copy: that flushes it through virtio-blk,
+ * whose queue completes the flush after every write before it, and holds
+ * writers off; a file open for writing makes the remount, and so the
+ * snapshot, fail (EBUSY) with the guest's message.  The marker
+ * NAME.snapshots/.vm-readonly lives while the guest's mount is read-only,
+ * so that a crash's next start makes it writable again.  Restore replaces
+ * the volume's file and is refused while an instance that has it attached
+ * runs (its filesystem would change under it); the volume takes the
+ * snapshot's size.
  *
  * Crash safety (a kill -9 at any point): data goes to a dot-file in the
  * snapshots directory, is fsync'ed, then renamed into place (a restore:
@@ -44,6 +50,8 @@
 #include "volume_internal.h"
 #include "vessel/core/cleanup.h"
 #include "vessel/core/log.h"
+#include "vessel/core/util.h"
+#include "vessel/mgr/driver.h"
 #include "vessel/mgr/events.h"
 #include "vessel/mgr/instance.h"
 #include "vessel/mgr/volume.h"
@@ -150,12 +158,7 @@ static int refuse_running(const char *name, const struct vrow *v, enum mgr_power
 			       "storage volume %s is in use by running instance %s: stop it before "
 			       "restoring a snapshot (its filesystem would change under it)",
 			       name, v->instance);
-	if (type == MGR_INSTANCE_VM)
-		return vs_errf(err, EBUSY,
-			       "storage volume %s is in use by running VM %s: its guest owns the "
-			       "filesystem and could be copied mid-write; stop the VM to snapshot "
-			       "the volume",
-			       name, v->instance);
+	(void)type; /* a running container's volume is frozen, a VM's read-only */
 	return 0;
 }
 
@@ -207,6 +210,38 @@ static int freeze_mount(struct mgr *m, const char *rid, const char *name, bool f
 	return 0;
 }
 
+#define VM_MARKER ".vm-readonly"
+
+/* A running VM's volume at path: remounted read-only in the guest for the
+ * copy (sync first: the remount then only waits for the journal), or
+ * writable again.  The path goes as $0, never through the shell's parser. */
+static int vm_remount(struct mgr *m, const char *instance, const char *path, bool ro,
+		      struct vs_err *err)
+{
+	struct mgr_instance inst;
+	int r = mgr_instance_db_get(m->db, instance, &inst, err);
+	if (r < 0)
+		return r;
+	const struct mgr_driver *d = mgr_driver_for(inst.type, err);
+	char *argv[] = { "/bin/sh", "-c",
+			 ro ? "sync && exec mount -o remount,ro \"$0\""
+			    : "exec mount -o remount,rw \"$0\"",
+			 (char *)path, NULL };
+	struct mgr_exec_req req = { .argv = argv };
+	struct mgr_exec_result res = { 0 };
+	r = d ? d->exec(m, &inst, &req, &res, err) : -EIO;
+	if (r == 0 && res.exit_code != 0) {
+		const char *msg = res.errout && res.err_len ? res.errout : "failed";
+		r = vs_errf(err, EBUSY, "VM %s: cannot make %s %s for the snapshot%s: %.*s",
+			    inst.name, path, ro ? "read-only" : "writable again",
+			    ro ? " (a file open for writing there?)" : "", (int)strcspn(msg, "\n"),
+			    msg);
+	}
+	mgr_exec_result_free(&res);
+	mgr_instance_free(&inst);
+	return r;
+}
+
 static int create_locked(struct mgr *m, const char *name, const char *snap, char *out,
 			 size_t outlen, struct vs_err *err)
 {
@@ -249,8 +284,24 @@ static int create_locked(struct mgr *m, const char *name, const char *snap, char
 	if ((r = mgr_mkdir_p(dir, 0700, err)) < 0)
 		goto out;
 	unlink(tmp); /* left by a crash */
-	bool frozen = false;
-	if (p != MGR_POWER_STOPPED) { /* a running container (VMs are refused) */
+	bool frozen = false, readonly = false;
+	vs_cleanup_free char *marker = NULL;
+	if (p != MGR_POWER_STOPPED && type == MGR_INSTANCE_VM) {
+		if (asprintf(&marker, "%s/" VM_MARKER, dir) < 0) {
+			r = vs_errf(err, ENOMEM, "out of memory");
+			goto out;
+		}
+		if ((r = vs_write_file_atomic(marker, "", 0, err)) < 0)
+			goto out;
+		if ((r = vm_remount(m, v.instance, v.path, true, err)) < 0) {
+			struct vs_err e2 = VS_ERR_INIT;
+			vm_remount(m, v.instance, v.path, false, &e2); /* as it was */
+			unlink(marker);
+			rmdir(dir);
+			goto out;
+		}
+		readonly = true;
+	} else if (p != MGR_POWER_STOPPED) { /* a running container */
 		if ((r = freeze_mount(m, rid, name, true, err)) < 0)
 			goto out;
 		frozen = true;
@@ -260,6 +311,15 @@ static int create_locked(struct mgr *m, const char *name, const char *snap, char
 		struct vs_err e2 = VS_ERR_INIT;
 		if (freeze_mount(m, rid, name, false, r < 0 ? &e2 : err) < 0 && r == 0)
 			r = -EIO;
+	}
+	if (readonly) {
+		struct vs_err e2 = VS_ERR_INIT;
+		if (vm_remount(m, v.instance, v.path, false, r < 0 ? &e2 : err) < 0) {
+			if (r == 0)
+				r = -EBUSY;
+		} else {
+			unlink(marker);
+		}
 	}
 	if (r == 0 && rename(tmp, dst) < 0)
 		r = vs_syserrf(err, errno, "rename %s", tmp);
@@ -476,6 +536,29 @@ static int volume_known(struct mgr *m, const char *name, int64_t *id)
 	return r == 0 ? 1 : r == -ENOENT ? 0 : -1;
 }
 
+/* The VM that has the volume attached gets its mount writable again. */
+static int vm_writable_again(struct mgr *m, const char *vol)
+{
+	struct vrow v;
+	struct vs_err e = VS_ERR_INIT;
+	if (mgr_volume_row(m->db, vol, &v, &e) < 0 || !v.instance_id)
+		return 0; /* detached since: nothing is mounted */
+	enum mgr_power p;
+	enum mgr_instance_type type = MGR_INSTANCE_CONTAINER;
+	char rid[40];
+	if (attached_state(m, &v, &p, &type, rid, &e) < 0 || p == MGR_POWER_STOPPED ||
+	    type != MGR_INSTANCE_VM)
+		return 0; /* its next start mounts it read-write */
+	if (vm_remount(m, v.instance, v.path, false, &e) < 0) {
+		vs_log(VS_LOG_WARN, "reconcile: volume %s stays read-only in %s: %s", vol,
+		       v.instance, e.msg);
+		return -EIO;
+	}
+	vs_log(VS_LOG_WARN, "reconcile: volume %s was left read-only in VM %s: writable again", vol,
+	       v.instance);
+	return 0;
+}
+
 /* One NAME.snapshots directory: dot-files and unrecorded files go. */
 static void reconcile_dir(struct mgr *m, const char *pool, const char *entry)
 {
@@ -508,6 +591,8 @@ static void reconcile_dir(struct mgr *m, const char *pool, const char *entry)
 			continue;
 		size_t l = strlen(f);
 		bool keep = false;
+		if (strcmp(f, VM_MARKER) == 0) /* a crash while a VM's mount was read-only */
+			keep = vm_writable_again(m, vol) < 0;
 		if (f[0] != '.' && l > 4 && l - 4 <= MGR_NAME_MAX &&
 		    strcmp(f + l - 4, ".raw") == 0) {
 			char snap[MGR_NAME_MAX + 1];

@@ -48,8 +48,9 @@ int mgr_volume_mounts(struct mgr *m, int64_t instance_id, struct mgr_volume_moun
  * Snapshots (volume_snapshot.c): copies STATE/storage/default/NAME.snapshots/
  * SNAP.raw (a reflink where the file system allows, else the data extents),
  * rows in `volume_snapshots`.  A running container's volume is frozen
- * (FIFREEZE) while it is copied; a running VM's is refused (EBUSY), as is a
- * restore while any instance that has the volume attached runs.  Deleting a
+ * (FIFREEZE) while it is copied, a running VM's remounted read-only by the
+ * guest agent (EBUSY when a file is open for writing there); a restore is
+ * refused (EBUSY) while the instance that has the volume runs.  Deleting a
  * volume deletes its snapshots.
  */
 enum mgr_volume_snapshot_action {
