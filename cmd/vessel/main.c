@@ -128,8 +128,9 @@ static const struct cli_command commands[] = {
 	  "info (or show) lists a volume's snapshots. A snapshot is a copy of the volume's file "
 	  "(a reflink where the file system allows, else its data only), named snap0, snap1... "
 	  "when SNAP is left out; a running container's volume is frozen while it is copied, a "
-	  "running VM's must be stopped first. restore needs every instance that has the volume "
-	  "stopped; deleting a volume deletes its snapshots." },
+	  "running VM's is read-only in the guest meanwhile (a file open for writing there makes "
+	  "the snapshot fail). restore needs the instance that has the volume stopped; deleting "
+	  "a volume deletes its snapshots." },
 	{ "remote", cmd_remote,
 	  "remote add NAME https://HOST:PORT [--server-cert FILE|--accept-certificate] | list | "
 	  "remove NAME",
