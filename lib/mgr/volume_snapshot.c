@@ -253,7 +253,7 @@ static int create_locked(struct mgr *m, const char *name, const char *snap, char
 	enum mgr_instance_type type = MGR_INSTANCE_CONTAINER;
 	char rid[40] = "";
 	vs_cleanup_free char *file = mgr_volume_file(m, name), *dir = snap_dir(m, name);
-	vs_cleanup_free char *tmp = NULL, *dst = NULL;
+	vs_cleanup_free char *tmp = NULL, *dst = NULL, *marker = NULL;
 	if (r < 0)
 		goto out;
 	if (!file || !dir) {
@@ -285,7 +285,6 @@ static int create_locked(struct mgr *m, const char *name, const char *snap, char
 		goto out;
 	unlink(tmp); /* left by a crash */
 	bool frozen = false, readonly = false;
-	vs_cleanup_free char *marker = NULL;
 	if (p != MGR_POWER_STOPPED && type == MGR_INSTANCE_VM) {
 		if (asprintf(&marker, "%s/" VM_MARKER, dir) < 0) {
 			r = vs_errf(err, ENOMEM, "out of memory");
