@@ -122,9 +122,17 @@ static const struct cli_command commands[] = {
 	  NULL },
 	{ "storage", cmd_storage,
 	  "storage volume create NAME --size SIZE | list | info NAME | resize NAME SIZE | "
-	  "delete NAME | attach NAME INSTANCE PATH | detach NAME INSTANCE",
-	  "storage volumes (ext4 in raw files; attached to stopped instances)",
-	  OPTS({ "--size SIZE", "create: the volume's size (e.g. 1GiB)" }), NULL },
+	  "delete NAME | attach NAME INSTANCE PATH | detach NAME INSTANCE | "
+	  "snapshot create NAME [SNAP] | snapshot list NAME | snapshot restore NAME SNAP | "
+	  "snapshot delete NAME SNAP",
+	  "storage volumes (ext4 in raw files; attached to stopped instances) and their snapshots",
+	  OPTS({ "--size SIZE", "create: the volume's size (e.g. 1GiB)" }),
+	  "info (or show) lists a volume's snapshots. A snapshot is a copy of the volume's file "
+	  "(a reflink where the file system allows, else its data only), named snap0, snap1... "
+	  "when SNAP is left out; a running container's volume is frozen while it is copied, a "
+	  "running VM's is read-only in the guest meanwhile (a file open for writing there makes "
+	  "the snapshot fail). restore needs the instance that has the volume stopped; deleting "
+	  "a volume deletes its snapshots." },
 	{ "remote", cmd_remote,
 	  "remote add NAME https://HOST:PORT [--server-cert FILE|--accept-certificate] | list | "
 	  "remove NAME",

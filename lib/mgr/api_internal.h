@@ -137,6 +137,11 @@ void api_patch_volume(struct api_request *req, struct api_response *res);
 void api_delete_volume(struct api_request *req, struct api_response *res);
 void api_post_volume_attach(struct api_request *req, struct api_response *res);
 void api_post_volume_detach(struct api_request *req, struct api_response *res);
+void api_put_volume(struct api_request *req, struct api_response *res);
+void api_get_volume_snapshots(struct api_request *req, struct api_response *res);
+void api_post_volume_snapshots(struct api_request *req, struct api_response *res);
+void api_get_volume_snapshot(struct api_request *req, struct api_response *res);
+void api_delete_volume_snapshot(struct api_request *req, struct api_response *res);
 /* api_policy.c */
 void api_get_project_policy(struct api_request *req, struct api_response *res);
 void api_put_project_policy(struct api_request *req, struct api_response *res);

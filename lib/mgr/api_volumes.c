@@ -7,10 +7,12 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api_internal.h"
 #include "vessel/core/util.h"
+#include "vessel/mgr/operation.h"
 #include "vessel/mgr/volume.h"
 
 static int size_of(struct json_object *body, uint64_t *out, bool required, struct vs_err *err)
@@ -162,4 +164,150 @@ void api_post_volume_detach(struct api_request *req, struct api_response *res)
 	return;
 bad:
 	api_error_from(res, &err);
+}
+
+/* ---- snapshots: /1.0/storage-volumes/NAME/snapshots[/SNAP], and PUT
+ * /1.0/storage-volumes/NAME {"restore": SNAP} as for instances; create,
+ * restore and delete copy or remove files, so they are operations (what
+ * they would refuse is answered before one starts) ---- */
+
+struct volsnap_job {
+	struct mgr *m;
+	char name[MGR_NAME_MAX + 1];
+	char snap[MGR_NAME_MAX + 1]; /* "" (create): the next free snapN */
+	enum mgr_volume_snapshot_action what;
+};
+
+static int volsnap_run(struct mgr_op *op, void *arg, struct vs_err *err)
+{
+	struct volsnap_job *j = arg;
+	if (j->what == MGR_VOLUME_SNAPSHOT_RESTORE)
+		return mgr_volume_snapshot_restore(j->m, j->name, j->snap, err);
+	if (j->what == MGR_VOLUME_SNAPSHOT_DELETE)
+		return mgr_volume_snapshot_delete(j->m, j->name, j->snap, err);
+	char made[MGR_NAME_MAX + 1];
+	int r = mgr_volume_snapshot_create(j->m, j->name, j->snap, made, sizeof(made), err);
+	if (r == 0) {
+		struct json_object *md = json_object_new_object();
+		json_object_object_add(md, "name", json_object_new_string(made));
+		mgr_op_set_metadata(op, md);
+	}
+	return r;
+}
+
+static void volsnap_op(struct api_request *req, struct api_response *res, const char *snap,
+		       enum mgr_volume_snapshot_action what)
+{
+	static const char *const desc[] = { "Creating volume snapshot", "Restoring volume snapshot",
+					    "Deleting volume snapshot" };
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_volume_snapshot_check(req->m, req->params[0], snap, what, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	struct volsnap_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		api_error(res, 500, "out of memory");
+		return;
+	}
+	j->m = req->m;
+	j->what = what;
+	snprintf(j->name, sizeof(j->name), "%.63s", req->params[0]);
+	snprintf(j->snap, sizeof(j->snap), "%.63s", snap ? snap : "");
+	struct json_object *rs = json_object_new_object(), *a = json_object_new_array();
+	char url[128];
+	snprintf(url, sizeof(url), "/1.0/storage-volumes/%s", j->name);
+	json_object_array_add(a, json_object_new_string(url));
+	json_object_object_add(rs, "storage-volumes", a);
+	struct mgr_op *op =
+	    mgr_op_start(mgr_get_ops(req->m), desc[what], rs, false, volsnap_run, j, free, &err);
+	if (!op) {
+		api_error_from(res, &err);
+		return;
+	}
+	api_async(res, op);
+	mgr_op_put(op);
+}
+
+void api_put_volume(struct api_request *req, struct api_response *res)
+{
+	static const char *const keys[] = { "restore", NULL };
+	struct vs_err err = VS_ERR_INIT;
+	const char *snap = NULL;
+	if (api_json_keys(req->body, "request", keys, &err) < 0 ||
+	    api_json_string(req->body, "restore", &snap, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	if (!snap) {
+		api_error(res, 400,
+			  "\"restore\": a snapshot name is required (PATCH {\"size\"} resizes)");
+		return;
+	}
+	volsnap_op(req, res, snap, MGR_VOLUME_SNAPSHOT_RESTORE);
+}
+
+void api_get_volume_snapshots(struct api_request *req, struct api_response *res)
+{
+	struct json_object *list;
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_volume_snapshot_list(req->m, req->params[0], &list, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	const char *rec = api_query(req, "recursion");
+	if (!rec || strcmp(rec, "0") == 0) {
+		struct json_object *urls = json_object_new_array();
+		for (size_t i = 0; i < json_object_array_length(list); i++) {
+			struct json_object *n;
+			json_object_object_get_ex(json_object_array_get_idx(list, i), "name", &n);
+			char url[400];
+			snprintf(url, sizeof(url), "/1.0/storage-volumes/%.63s/snapshots/%s",
+				 req->params[0], json_object_get_string(n));
+			json_object_array_add(urls, json_object_new_string(url));
+		}
+		json_object_put(list);
+		list = urls;
+	}
+	api_sync(res, list);
+}
+
+void api_post_volume_snapshots(struct api_request *req, struct api_response *res)
+{
+	static const char *const keys[] = { "name", NULL };
+	struct vs_err err = VS_ERR_INIT;
+	const char *name = NULL;
+	if (req->body && (api_json_keys(req->body, "request", keys, &err) < 0 ||
+			  api_json_string(req->body, "name", &name, &err) < 0)) {
+		api_error_from(res, &err);
+		return;
+	}
+	volsnap_op(req, res, name, MGR_VOLUME_SNAPSHOT_CREATE);
+}
+
+void api_get_volume_snapshot(struct api_request *req, struct api_response *res)
+{
+	struct json_object *list;
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_volume_snapshot_list(req->m, req->params[0], &list, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *o = json_object_array_get_idx(list, i), *n;
+		json_object_object_get_ex(o, "name", &n);
+		if (strcmp(json_object_get_string(n), req->params[1]) == 0) {
+			api_sync(res, json_object_get(o));
+			json_object_put(list);
+			return;
+		}
+	}
+	json_object_put(list);
+	api_error(res, 404, "snapshot %.64s of storage volume %.64s not found", req->params[1],
+		  req->params[0]);
+}
+
+void api_delete_volume_snapshot(struct api_request *req, struct api_response *res)
+{
+	volsnap_op(req, res, req->params[1], MGR_VOLUME_SNAPSHOT_DELETE);
 }

@@ -190,6 +190,16 @@ static const char *const migrations[] = {
 	"  guest_available INTEGER NOT NULL, guest_total INTEGER NOT NULL,"
 	"  count INTEGER NOT NULL,"
 	"  PRIMARY KEY (instance_id, resolution, t)) WITHOUT ROWID;",
+
+	/* 9: storage volume snapshots (volume_snapshot.c): a row once the
+	 * snapshot's file is in place; the volume's delete takes them along */
+	"CREATE TABLE volume_snapshots ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  volume_id INTEGER NOT NULL REFERENCES storage_volumes (id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  created_at TEXT NOT NULL,"
+	"  UNIQUE (volume_id, name));",
 };
 
 int mgr_db_schema_latest(void)

@@ -46,4 +46,10 @@ void mgr_run_free(struct mgr_run *res);
  * program's own children may keep); *status as for mgr_run. */
 int mgr_run_logged(char *const argv[], int out_fd, int *status, struct vs_err *err);
 
+/* Copy src into the new file dst (O_EXCL, 0600), fsync'ed: a reflink
+ * (FICLONE) where the file system shares extents, else its data extents
+ * only (holes stay holes).  dst is removed on failure (file_clone.c). */
+int mgr_file_clone(const char *src, const char *dst, struct vs_err *err);
+int mgr_fsync_dir(const char *dir, struct vs_err *err);
+
 #endif

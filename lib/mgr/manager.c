@@ -32,6 +32,7 @@
 #include "vessel/core/util.h"
 #include "vessel/mgr/network.h"
 #include "vessel/mgr/policy.h"
+#include "vessel/mgr/volume.h"
 
 static bool mgr_is_hex_prefix(const char *t)
 {
@@ -296,6 +297,8 @@ int mgr_open(const struct mgr_opts *opts, struct mgr **out, struct vs_err *err)
 	if (opts->guest_dir && *opts->guest_dir)
 		import_guest(m, opts->guest_dir);
 	if ((r = mgr_network_reconcile(m, err)) < 0 || (r = mgr_reconcile(m, err)) < 0)
+		goto fail;
+	if ((r = mgr_volume_reconcile(m, err)) < 0)
 		goto fail;
 	*out = m;
 	return 0;

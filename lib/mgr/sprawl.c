@@ -239,10 +239,15 @@ int mgr_sprawl(struct mgr *m, struct json_object **out, struct vs_err *err)
 				   err);
 		while (st && sqlite3_step(st) == SQLITE_ROW) {
 			const char *vn = (const char *)sqlite3_column_text(st, 0);
-			char path[4096];
+			char path[4096], snaps[4096];
 			snprintf(path, sizeof(path), "%s/storage/default/%s.raw", m->state_dir, vn);
-			add_entry(a, "volume", vn, "attached to no instance", 0, 0,
-				  disk_usage(path), kind_allowed(&def, "volume"));
+			/* its snapshots go with it (volume_snapshot.c) */
+			snprintf(snaps, sizeof(snaps), "%s/storage/default/%s.snapshots",
+				 m->state_dir, vn);
+			uint64_t du = disk_usage(path);
+			du += disk_usage(snaps);
+			add_entry(a, "volume", vn, "attached to no instance", 0, 0, du,
+				  kind_allowed(&def, "volume"));
 		}
 		/* images no instance was made from */
 		mgr_cleanup_stmt sqlite3_stmt *im = mgr_db_prepare(

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,19 +21,32 @@
 
 #include "fsutil.h"
 #include "mgr_internal.h"
+#include "volume_internal.h"
 #include "vessel/core/cleanup.h"
 #include "vessel/core/log.h"
 #include "vessel/mgr/db.h"
 #include "vessel/mgr/instance.h"
 #include "vessel/mgr/volume.h"
 
-static char *pool_dir(struct mgr *m)
+static pthread_mutex_t volume_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+void mgr_volume_lock(void)
+{
+	pthread_mutex_lock(&volume_mutex);
+}
+
+void mgr_volume_unlock(void)
+{
+	pthread_mutex_unlock(&volume_mutex);
+}
+
+char *mgr_volume_pool_dir(struct mgr *m)
 {
 	char *p = NULL;
 	return asprintf(&p, "%s/storage/default", m->state_dir) < 0 ? NULL : p;
 }
 
-static char *volume_file(struct mgr *m, const char *name)
+char *mgr_volume_file(struct mgr *m, const char *name)
 {
 	char *p = NULL;
 	return asprintf(&p, "%s/storage/default/%s.raw", m->state_dir, name) < 0 ? NULL : p;
@@ -63,15 +77,7 @@ static int tool(const char *what, char *const argv[], struct vs_err *err)
 	return r;
 }
 
-struct vrow {
-	int64_t id;
-	uint64_t size;
-	int64_t instance_id; /* 0: not attached */
-	char instance[MGR_NAME_MAX + 1];
-	char path[4096];
-};
-
-static int get_row(struct mgr_db *db, const char *name, struct vrow *v, struct vs_err *err)
+int mgr_volume_row(struct mgr_db *db, const char *name, struct vrow *v, struct vs_err *err)
 {
 	memset(v, 0, sizeof(*v));
 	int r = 0;
@@ -108,9 +114,8 @@ static int get_row(struct mgr_db *db, const char *name, struct vrow *v, struct v
 	return r;
 }
 
-/* One statement with text/int parameters ("t" / "i" per parameter). */
-static int exec_stmt(struct mgr_db *db, const char *sql, const char *types, const void *const *vals,
-		     struct vs_err *err)
+int mgr_volume_exec(struct mgr_db *db, const char *sql, const char *types, const void *const *vals,
+		    struct vs_err *err)
 {
 	int r = 0;
 	mgr_db_lock(db);
@@ -139,7 +144,7 @@ int mgr_volume_create(struct mgr *m, const char *name, uint64_t size, struct vs_
 	int r = mgr_name_validate(name, err);
 	if (r < 0 || (r = check_size(size, err)) < 0)
 		return r;
-	vs_cleanup_free char *dir = pool_dir(m), *file = volume_file(m, name);
+	vs_cleanup_free char *dir = mgr_volume_pool_dir(m), *file = mgr_volume_file(m, name);
 	if (!dir || !file)
 		return vs_errf(err, ENOMEM, "out of memory");
 	if ((r = mgr_mkdir_p(dir, 0700, err)) < 0)
@@ -148,10 +153,10 @@ int mgr_volume_create(struct mgr *m, const char *name, uint64_t size, struct vs_
 	mgr_timestamp(now, sizeof(now));
 	int64_t sz = (int64_t)size;
 	const void *vals[] = { name, &sz, now };
-	r = exec_stmt(m->db,
-		      "INSERT INTO storage_volumes (name, format, size, created_at) "
-		      "VALUES (?, 'raw', ?, ?)",
-		      "tit", vals, err);
+	r = mgr_volume_exec(m->db,
+			    "INSERT INTO storage_volumes (name, format, size, created_at) "
+			    "VALUES (?, 'raw', ?, ?)",
+			    "tit", vals, err);
 	if (r == -EEXIST)
 		return vs_errf(err, EEXIST, "storage volume %s already exists", name);
 	if (r < 0)
@@ -175,19 +180,18 @@ int mgr_volume_create(struct mgr *m, const char *name, uint64_t size, struct vs_
 		struct vs_err e2 = VS_ERR_INIT;
 		unlink(file);
 		const void *v2[] = { name };
-		exec_stmt(m->db, "DELETE FROM storage_volumes WHERE name = ?", "t", v2, &e2);
+		mgr_volume_exec(m->db, "DELETE FROM storage_volumes WHERE name = ?", "t", v2, &e2);
 	}
 	return r;
 }
 
-/* The volume row with its instance marked busy (when attached): the
- * instance cannot start or stop meanwhile.  *busy_id gets the mark. */
-static int get_quiet(struct mgr *m, const char *name, struct vrow *v, int64_t *busy_id,
-		     bool *running, struct vs_err *err)
+/* The instance cannot start or stop meanwhile. */
+int mgr_volume_row_quiet(struct mgr *m, const char *name, struct vrow *v, int64_t *busy_id,
+			 bool *running, struct vs_err *err)
 {
 	*busy_id = 0;
 	*running = false;
-	int r = get_row(m->db, name, v, err);
+	int r = mgr_volume_row(m->db, name, v, err);
 	if (r < 0 || !v->instance_id)
 		return r;
 	struct mgr_instance inst;
@@ -203,7 +207,7 @@ static int get_quiet(struct mgr *m, const char *name, struct vrow *v, int64_t *b
 		*running = p != MGR_POWER_STOPPED;
 	mgr_instance_free(&inst);
 	if (r == 0)
-		r = get_row(m->db, name, v, err); /* re-read under the mark */
+		r = mgr_volume_row(m->db, name, v, err); /* re-read under the mark */
 	return r;
 }
 
@@ -215,10 +219,11 @@ int mgr_volume_resize(struct mgr *m, const char *name, uint64_t size, struct vs_
 	struct vrow v;
 	int64_t busy;
 	bool running;
-	vs_cleanup_free char *file = volume_file(m, name);
+	vs_cleanup_free char *file = mgr_volume_file(m, name);
 	if (!file)
 		return vs_errf(err, ENOMEM, "out of memory");
-	if ((r = get_quiet(m, name, &v, &busy, &running, err)) < 0)
+	mgr_volume_lock();
+	if ((r = mgr_volume_row_quiet(m, name, &v, &busy, &running, err)) < 0)
 		goto out;
 	if (running) {
 		r = vs_errf(err, EBUSY,
@@ -245,31 +250,45 @@ int mgr_volume_resize(struct mgr *m, const char *name, uint64_t size, struct vs_
 		goto out;
 	int64_t sz = (int64_t)size;
 	const void *vals[] = { &sz, name };
-	r = exec_stmt(m->db, "UPDATE storage_volumes SET size = ? WHERE name = ?", "it", vals, err);
+	r = mgr_volume_exec(m->db, "UPDATE storage_volumes SET size = ? WHERE name = ?", "it", vals,
+			    err);
 out:
 	if (busy)
 		mgr_busy_release(m, busy);
+	mgr_volume_unlock();
 	return r;
 }
 
-int mgr_volume_delete(struct mgr *m, const char *name, struct vs_err *err)
+/* Files first (snapshots, then the volume), the row last: its snapshots'
+ * rows go with it (ON DELETE CASCADE). */
+static int volume_delete_locked(struct mgr *m, const char *name, struct vs_err *err)
 {
 	struct vrow v;
-	int r = get_row(m->db, name, &v, err);
+	int r = mgr_volume_row(m->db, name, &v, err);
 	if (r < 0)
 		return r;
 	if (v.instance_id)
 		return vs_errf(err, EBUSY, "storage volume %s is attached to %s: detach it first",
 			       name, v.instance);
-	vs_cleanup_free char *file = volume_file(m, name);
+	vs_cleanup_free char *file = mgr_volume_file(m, name);
 	if (!file)
 		return vs_errf(err, ENOMEM, "out of memory");
+	if ((r = mgr_volume_snapshots_remove_files(m, name, err)) < 0)
+		return r;
 	if (unlink(file) < 0 && errno != ENOENT)
 		return vs_syserrf(err, errno, "remove %s", file);
 	const void *vals[] = { name };
-	r = exec_stmt(m->db, "DELETE FROM storage_volumes WHERE name = ?", "t", vals, err);
+	r = mgr_volume_exec(m->db, "DELETE FROM storage_volumes WHERE name = ?", "t", vals, err);
 	if (r == -EEXIST)
 		r = vs_errf(err, EBUSY, "storage volume %s was attached meanwhile", name);
+	return r;
+}
+
+int mgr_volume_delete(struct mgr *m, const char *name, struct vs_err *err)
+{
+	mgr_volume_lock();
+	int r = volume_delete_locked(m, name, err);
+	mgr_volume_unlock();
 	return r;
 }
 
@@ -313,27 +332,27 @@ static int stopped_busy(struct mgr *m, const char *instance, struct mgr_instance
 	return r;
 }
 
-int mgr_volume_attach(struct mgr *m, const char *name, const char *instance, const char *path,
-		      struct vs_err *err)
+static int volume_attach_locked(struct mgr *m, const char *name, const char *instance,
+				const char *path, struct vs_err *err)
 {
 	int r = check_path(path, err);
 	if (r < 0)
 		return r;
 	struct vrow v;
-	if ((r = get_row(m->db, name, &v, err)) < 0)
+	if ((r = mgr_volume_row(m->db, name, &v, err)) < 0)
 		return r;
 	struct mgr_instance inst;
 	if ((r = stopped_busy(m, instance, &inst, "attaching", err)) < 0)
 		return r;
-	if ((r = get_row(m->db, name, &v, err)) == 0 && v.instance_id)
+	if ((r = mgr_volume_row(m->db, name, &v, err)) == 0 && v.instance_id)
 		r = vs_errf(err, EEXIST, "storage volume %s is already attached to %s", name,
 			    v.instance);
 	if (r == 0) {
 		const void *vals[] = { &v.id, &inst.id, path };
-		r = exec_stmt(m->db,
-			      "INSERT INTO instance_volumes (volume_id, instance_id, path) "
-			      "VALUES (?, ?, ?)",
-			      "iit", vals, err);
+		r = mgr_volume_exec(m->db,
+				    "INSERT INTO instance_volumes (volume_id, instance_id, path) "
+				    "VALUES (?, ?, ?)",
+				    "iit", vals, err);
 		if (r == -EEXIST)
 			r = vs_errf(err, EEXIST, "instance %s already has a volume at %s",
 				    inst.name, path);
@@ -343,26 +362,73 @@ int mgr_volume_attach(struct mgr *m, const char *name, const char *instance, con
 	return r;
 }
 
-int mgr_volume_detach(struct mgr *m, const char *name, const char *instance, struct vs_err *err)
+int mgr_volume_attach(struct mgr *m, const char *name, const char *instance, const char *path,
+		      struct vs_err *err)
+{
+	mgr_volume_lock();
+	int r = volume_attach_locked(m, name, instance, path, err);
+	mgr_volume_unlock();
+	return r;
+}
+
+static int volume_detach_locked(struct mgr *m, const char *name, const char *instance,
+				struct vs_err *err)
 {
 	struct vrow v;
-	int r = get_row(m->db, name, &v, err);
+	int r = mgr_volume_row(m->db, name, &v, err);
 	if (r < 0)
 		return r;
 	struct mgr_instance inst;
 	if ((r = stopped_busy(m, instance, &inst, "detaching", err)) < 0)
 		return r;
-	if ((r = get_row(m->db, name, &v, err)) == 0 && v.instance_id != inst.id)
+	if ((r = mgr_volume_row(m->db, name, &v, err)) == 0 && v.instance_id != inst.id)
 		r = vs_errf(err, ENOENT, "storage volume %s is not attached to %s", name,
 			    inst.name);
 	if (r == 0) {
 		const void *vals[] = { &v.id };
-		r = exec_stmt(m->db, "DELETE FROM instance_volumes WHERE volume_id = ?", "i", vals,
-			      err);
+		r = mgr_volume_exec(m->db, "DELETE FROM instance_volumes WHERE volume_id = ?", "i",
+				    vals, err);
 	}
 	mgr_busy_release(m, inst.id);
 	mgr_instance_free(&inst);
 	return r;
+}
+
+int mgr_volume_detach(struct mgr *m, const char *name, const char *instance, struct vs_err *err)
+{
+	mgr_volume_lock();
+	int r = volume_detach_locked(m, name, instance, err);
+	mgr_volume_unlock();
+	return r;
+}
+
+/* Holding the database: each volume's "snapshots", oldest first. */
+static int add_snapshot_names(struct mgr *m, const char *name, struct json_object *a,
+			      struct vs_err *err)
+{
+	mgr_cleanup_stmt sqlite3_stmt *st =
+	    mgr_db_prepare(m->db,
+			   "SELECT v.name, s.name FROM volume_snapshots s JOIN storage_volumes v "
+			   "ON v.id = s.volume_id WHERE ? IS NULL OR v.name = ? ORDER BY s.id",
+			   err);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *vn = (const char *)sqlite3_column_text(st, 0);
+		for (size_t i = 0; i < json_object_array_length(a); i++) {
+			struct json_object *o = json_object_array_get_idx(a, i), *n, *l;
+			if (json_object_object_get_ex(o, "name", &n) &&
+			    strcmp(json_object_get_string(n), vn) == 0 &&
+			    json_object_object_get_ex(o, "snapshots", &l))
+				json_object_array_add(
+				    l, json_object_new_string(
+					   (const char *)sqlite3_column_text(st, 1)));
+		}
+	}
+	return rc == SQLITE_DONE ? 0 : mgr_db_err(m->db, rc, "volume snapshots", err);
 }
 
 static int query_json(struct mgr *m, const char *name, struct json_object **out, struct vs_err *err)
@@ -396,12 +462,15 @@ static int query_json(struct mgr *m, const char *name, struct json_object **out,
 						? json_object_new_int64(sqlite3_column_int64(st, i))
 						: json_object_new_string(
 						      (const char *)sqlite3_column_text(st, i)));
+				json_object_object_add(o, "snapshots", json_object_new_array());
 				json_object_array_add(a, o);
 			}
 			if (rc != SQLITE_DONE)
 				r = mgr_db_err(m->db, rc, "volumes", err);
 		}
 	}
+	if (r == 0)
+		r = add_snapshot_names(m, name, a, err);
 	mgr_db_unlock(m->db);
 	if (r < 0) {
 		json_object_put(a);

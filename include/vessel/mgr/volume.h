@@ -13,6 +13,7 @@
 
 #include <json-c/json.h>
 #include <stdint.h>
+#include <stddef.h>
 
 #include "vessel/core/err.h"
 #include "vessel/mgr/mgr.h"
@@ -35,11 +36,47 @@ int mgr_volume_delete(struct mgr *m, const char *name, struct vs_err *err);
 int mgr_volume_attach(struct mgr *m, const char *name, const char *instance, const char *path,
 		      struct vs_err *err);
 int mgr_volume_detach(struct mgr *m, const char *name, const char *instance, struct vs_err *err);
-/* {"name","format","size","created_at","used_by","path"} of one / all. */
+/* {"name","format","size","created_at","used_by","path","snapshots"} of
+ * one / all ("snapshots": their names, oldest first). */
 int mgr_volume_get(struct mgr *m, const char *name, struct json_object **out, struct vs_err *err);
 int mgr_volume_list(struct mgr *m, struct json_object **out, struct vs_err *err);
 /* The volumes attached to an instance (the driver mounts them at start). */
 int mgr_volume_mounts(struct mgr *m, int64_t instance_id, struct mgr_volume_mount **out, size_t *n,
 		      struct vs_err *err);
+
+/*
+ * Snapshots (volume_snapshot.c): copies STATE/storage/default/NAME.snapshots/
+ * SNAP.raw (a reflink where the file system allows, else the data extents),
+ * rows in `volume_snapshots`.  A running container's volume is frozen
+ * (FIFREEZE) while it is copied, a running VM's remounted read-only by the
+ * guest agent (EBUSY when a file is open for writing there); a restore is
+ * refused (EBUSY) while the instance that has the volume runs.  Deleting a
+ * volume deletes its snapshots.
+ */
+enum mgr_volume_snapshot_action {
+	MGR_VOLUME_SNAPSHOT_CREATE,
+	MGR_VOLUME_SNAPSHOT_RESTORE,
+	MGR_VOLUME_SNAPSHOT_DELETE,
+};
+/* What the action would refuse, without doing it (the API's answer before
+ * an operation starts): a bad name (EINVAL), a missing volume or snapshot
+ * (ENOENT), a duplicate (EEXIST), an instance in the way (EBUSY).  snap
+ * may be NULL for CREATE (a name is picked then). */
+int mgr_volume_snapshot_check(struct mgr *m, const char *name, const char *snap,
+			      enum mgr_volume_snapshot_action what, struct vs_err *err);
+/* snap NULL or "": the first free snap0, snap1...; out gets the name. */
+int mgr_volume_snapshot_create(struct mgr *m, const char *name, const char *snap, char *out,
+			       size_t outlen, struct vs_err *err);
+/* Replace the volume's data (and size) with the snapshot's. */
+int mgr_volume_snapshot_restore(struct mgr *m, const char *name, const char *snap,
+				struct vs_err *err);
+int mgr_volume_snapshot_delete(struct mgr *m, const char *name, const char *snap,
+			       struct vs_err *err);
+/* [{"name","size","created_at"}], oldest first. */
+int mgr_volume_snapshot_list(struct mgr *m, const char *name, struct json_object **out,
+			     struct vs_err *err);
+/* At start: remove what a crash left (temporary and unrecorded snapshot
+ * files, rows without a file) and thaw a volume left frozen. */
+int mgr_volume_reconcile(struct mgr *m, struct vs_err *err);
 
 #endif
