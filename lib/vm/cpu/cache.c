@@ -96,11 +96,9 @@ void rv_core_flush(struct rv_core *core)
 	core->last_flush_ns = vs_now_ns();
 }
 
-bool rv_core_trim(struct rv_core *core, uint64_t now_ns)
+/* Flush everything and hand the used pages of every cache back. */
+static void flush_release(struct rv_core *core, uint64_t now_ns)
 {
-	if (now_ns - core->last_flush_ns < core->trim_interval_ns ||
-	    (core->arena_used < RV_TRIM_MIN_BYTES && core->jit_used < RV_TRIM_MIN_BYTES))
-		return false;
 	size_t arena = (core->arena_used + RV_PAGE_SIZE - 1) & RV_PAGE_MASK;
 	size_t jit = (core->jit_used + RV_PAGE_SIZE - 1) & RV_PAGE_MASK;
 	flush_all(core, true);
@@ -109,6 +107,19 @@ bool rv_core_trim(struct rv_core *core, uint64_t now_ns)
 	if (jit && core->jit_code)
 		madvise(core->jit_code, jit, MADV_DONTNEED);
 	core->last_flush_ns = now_ns;
+}
+
+void rv_core_flush_release(struct rv_core *core)
+{
+	flush_release(core, vs_now_ns());
+}
+
+bool rv_core_trim(struct rv_core *core, uint64_t now_ns)
+{
+	if (now_ns - core->last_flush_ns < core->trim_interval_ns ||
+	    (core->arena_used < RV_TRIM_MIN_BYTES && core->jit_used < RV_TRIM_MIN_BYTES))
+		return false;
+	flush_release(core, now_ns);
 	core->trims++;
 	/* a guest that keeps coming back to work is trimmed ever more rarely */
 	core->trim_interval_ns = core->trim_interval_ns * 2 < RV_TRIM_MAX_NS
