@@ -164,9 +164,14 @@ struct rv_page {
 	uint8_t flags;
 };
 
-#define RV_HASH_BITS  16
-#define RV_DEAD_PADDR (~1ULL) /* rv_block.paddr of an invalidated block */
-#define RV_STRADDLE_N 8
+/* The block hash (cache.c) starts at RV_HASH_MIN_BITS after every flush
+ * and doubles while it holds more than two blocks a bucket, up to
+ * RV_HASH_BITS: an idle guest's few blocks keep 8 KiB of it resident, not
+ * the 512 KiB its random buckets would touch at full size. */
+#define RV_HASH_BITS	 16
+#define RV_HASH_MIN_BITS 10
+#define RV_DEAD_PADDR	 (~1ULL) /* rv_block.paddr of an invalidated block */
+#define RV_STRADDLE_N	 8
 /* rv_core_trim: idle this long after the last flush (doubling after each
  * trim, up to RV_TRIM_MAX_NS), with this much cached */
 #define RV_TRIM_AFTER_NS  (1000000000ULL)
@@ -254,7 +259,9 @@ struct rv_core {
 	struct rv_page *pages[VM_BUS_MAX_RAM];
 	uint64_t npages[VM_BUS_MAX_RAM];
 
-	struct rv_block *hash[1 << RV_HASH_BITS];
+	struct rv_block **hash; /* 1 << RV_HASH_BITS reserved, 1 << hash_bits used */
+	unsigned hash_bits;
+	size_t hash_blocks; /* blocks inserted since the last flush */
 	uint8_t *arena;
 	size_t arena_size, arena_used;
 	uint64_t flushes;	   /* number of full flushes (arena recycled) */
