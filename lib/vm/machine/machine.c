@@ -4,7 +4,9 @@
  *
  * Run loop, on the calling thread only:
  *   1. update MTIP from mtime (10 MHz from CLOCK_MONOTONIC), poll watched
- *      fds without blocking (at most once per millisecond);
+ *      fds without blocking (at most once per millisecond, or every 100 us
+ *      while console output waits in the UART's pipe, so it reaches the
+ *      host at once and not up to 1 ms later);
  *   2. run every hart that is not idle for a slice of VM_SLICE_INSNS
  *      instructions (round-robin);
  *   3. run the tick callbacks (HTIF mailbox);
@@ -139,6 +141,7 @@ struct vm_machine {
 	uint64_t safepoints;
 	struct machine_watch watch[MAX_WATCH];
 	unsigned nwatch;
+	int output_pending; /* a device wrote to a watched pipe (atomic) */
 	struct machine_tick tick[MAX_TICK];
 	unsigned ntick;
 	volatile int exit_requested;
@@ -520,6 +523,11 @@ void vm_machine_request_exit(struct vm_machine *m, enum vm_exit_kind kind, uint3
 	vm_machine_wake(m); /* write(2) is async-signal-safe */
 }
 
+void vm_machine_note_output(struct vm_machine *m)
+{
+	__atomic_store_n(&m->output_pending, 1, __ATOMIC_RELAXED);
+}
+
 void vm_machine_wake(struct vm_machine *m)
 {
 	machine_wake(m);
@@ -790,7 +798,12 @@ int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *er
 		uint64_t it_start = wall;
 		uint64_t now = vm_machine_mtime(m);
 		vm_clint_update(m->clint, now);
-		if (now - last_poll >= VM_TIMEBASE_HZ / 1000) { /* host fds: at most every 1 ms */
+		/* host fds: at most every 1 ms, or every 100 us while console
+		 * output waits in its pipe (vm_machine_note_output) */
+		if (now - last_poll >= VM_TIMEBASE_HZ / 1000 ||
+		    (now - last_poll >= VM_TIMEBASE_HZ / 10000 &&
+		     __atomic_load_n(&m->output_pending, __ATOMIC_RELAXED))) {
+			__atomic_store_n(&m->output_pending, 0, __ATOMIC_RELAXED);
 			machine_poll(m, 0);
 			last_poll = now;
 		}
