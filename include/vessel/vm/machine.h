@@ -87,8 +87,9 @@ void vm_machine_request_exit(struct vm_machine *m, enum vm_exit_kind kind, uint3
  * deferred device work remains.  Async-signal-safe, any thread. */
 void vm_machine_wake(struct vm_machine *m);
 
-/* A device wrote output into a pipe the loop watches (the UART): the loop
- * forwards it within ~100 us of guest time instead of at its 1 ms poll. */
+/* A device wrote output into a pipe the loop watches (the UART): output
+ * after a quiet poll is forwarded within ~100 us of guest time instead of
+ * at the next 1 ms poll. */
 void vm_machine_note_output(struct vm_machine *m);
 
 /*
