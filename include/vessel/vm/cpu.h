@@ -147,6 +147,9 @@ unsigned rv_core_nharts(const struct rv_core *core);
 
 /* Drop every decoded block and TLB entry (after loading new code). */
 void rv_core_flush(struct rv_core *core);
+/* The same, and the caches' pages go back to the kernel (MADV_DONTNEED)
+ * instead of being cleared: for a restore, which starts cold anyway. */
+void rv_core_flush_release(struct rv_core *core);
 
 /*
  * Call when every hart idles in WFI: if the last flush is long past

@@ -87,6 +87,11 @@ void vm_machine_request_exit(struct vm_machine *m, enum vm_exit_kind kind, uint3
  * deferred device work remains.  Async-signal-safe, any thread. */
 void vm_machine_wake(struct vm_machine *m);
 
+/* A device wrote output into a pipe the loop watches (the UART): output
+ * after a quiet poll is forwarded within ~100 us of guest time instead of
+ * at the next 1 ms poll. */
+void vm_machine_note_output(struct vm_machine *m);
+
 /*
  * Raise or lower interrupt-pending bits (MIP_MEIP, MIP_SEIP, ...) of one
  * hart from a device (the PLIC, the CLINT).  Wakes the hart from WFI.

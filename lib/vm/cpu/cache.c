@@ -3,7 +3,10 @@
  * the core and its harts.
  *
  * Blocks are keyed by the guest physical address of their first instruction
- * and shared by all harts (decoding does not depend on hart state).  They
+ * and shared by all harts (decoding does not depend on hart state).  The
+ * hash table starts small after every flush (RV_HASH_MIN_BITS) and doubles
+ * while it holds more than two blocks a bucket (hash_grow), so its pages
+ * are resident in proportion to what the guest runs.  They
  * live in one arena; when it is full everything is dropped at once (no
  * fragmentation, no per-block frees).  A block never spans two pages; the
  * page it comes from is flagged RV_PAGE_CODE so stores to it invalidate the
@@ -40,9 +43,38 @@
 #define ARENA_SIZE     (64ULL << 20)
 #define BLOCK_BYTES(n) (sizeof(struct rv_block) + (size_t)(n) * sizeof(struct rv_uop))
 
-static unsigned hash_pa(uint64_t pa)
+#define HASH_RESERVED (sizeof(struct rv_block *) << RV_HASH_BITS)
+
+static unsigned hash_pa(uint64_t pa, unsigned bits)
 {
-	return (unsigned)(((pa >> 1) * 0x9E3779B97F4A7C15ULL) >> (64 - RV_HASH_BITS));
+	return (unsigned)(((pa >> 1) * 0x9E3779B97F4A7C15ULL) >> (64 - bits));
+}
+
+/* Double the block hash: every live block is linked again under one more
+ * bit.  Entries past the used part are always NULL (flush_all clears what
+ * was used), so the new half starts empty. */
+static void hash_grow(struct rv_core *core)
+{
+	unsigned old = 1U << core->hash_bits;
+	struct rv_block *all = NULL;
+	for (unsigned i = 0; i < old; i++) {
+		for (struct rv_block *b = core->hash[i], *next; b; b = next) {
+			next = b->hnext;
+			b->hnext = all;
+			all = b;
+		}
+		core->hash[i] = NULL;
+	}
+	core->hash_bits++;
+	for (struct rv_block *b = all, *next; b; b = next) {
+		next = b->hnext;
+		unsigned h = hash_pa(b->paddr, core->hash_bits);
+		b->hnext = core->hash[h];
+		b->hprev = &core->hash[h];
+		if (b->hnext)
+			b->hnext->hprev = &b->hnext;
+		core->hash[h] = b;
+	}
 }
 
 /* Zero [p, p+len): whole pages are handed back to the kernel (not resident
@@ -61,10 +93,13 @@ static void zero_release(void *p, size_t len)
 
 static void flush_all(struct rv_core *core, bool release)
 {
+	size_t hash_used = sizeof(*core->hash) << core->hash_bits;
 	if (release)
-		zero_release(core->hash, sizeof(core->hash));
+		zero_release(core->hash, hash_used);
 	else
-		memset(core->hash, 0, sizeof(core->hash));
+		memset(core->hash, 0, hash_used);
+	core->hash_bits = RV_HASH_MIN_BITS;
+	core->hash_blocks = 0;
 	core->arena_used = 0;
 	core->jit_used = 0; /* translations die with their blocks */
 	core->jit_full = false;
@@ -96,11 +131,9 @@ void rv_core_flush(struct rv_core *core)
 	core->last_flush_ns = vs_now_ns();
 }
 
-bool rv_core_trim(struct rv_core *core, uint64_t now_ns)
+/* Flush everything and hand the used pages of every cache back. */
+static void flush_release(struct rv_core *core, uint64_t now_ns)
 {
-	if (now_ns - core->last_flush_ns < core->trim_interval_ns ||
-	    (core->arena_used < RV_TRIM_MIN_BYTES && core->jit_used < RV_TRIM_MIN_BYTES))
-		return false;
 	size_t arena = (core->arena_used + RV_PAGE_SIZE - 1) & RV_PAGE_MASK;
 	size_t jit = (core->jit_used + RV_PAGE_SIZE - 1) & RV_PAGE_MASK;
 	flush_all(core, true);
@@ -109,6 +142,19 @@ bool rv_core_trim(struct rv_core *core, uint64_t now_ns)
 	if (jit && core->jit_code)
 		madvise(core->jit_code, jit, MADV_DONTNEED);
 	core->last_flush_ns = now_ns;
+}
+
+void rv_core_flush_release(struct rv_core *core)
+{
+	flush_release(core, vs_now_ns());
+}
+
+bool rv_core_trim(struct rv_core *core, uint64_t now_ns)
+{
+	if (now_ns - core->last_flush_ns < core->trim_interval_ns ||
+	    (core->arena_used < RV_TRIM_MIN_BYTES && core->jit_used < RV_TRIM_MIN_BYTES))
+		return false;
+	flush_release(core, now_ns);
 	core->trims++;
 	/* a guest that keeps coming back to work is trimmed ever more rarely */
 	core->trim_interval_ns = core->trim_interval_ns * 2 < RV_TRIM_MAX_NS
@@ -290,7 +336,7 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 
 	if (unlikely(core->jit_full))
 		rv_core_flush(core);
-	unsigned hidx = hash_pa(pa);
+	unsigned hidx = hash_pa(pa, core->hash_bits);
 	struct rv_block *b;
 	for (b = core->hash[hidx]; b; b = b->hnext)
 		if (b->paddr == pa)
@@ -298,7 +344,7 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 
 	if (core->arena_used + BLOCK_BYTES(RV_BLOCK_MAX + 1) > core->arena_size) {
 		rv_core_flush(core);
-		hidx = hash_pa(pa);
+		hidx = hash_pa(pa, core->hash_bits);
 	}
 	struct rv_page *pg = rv_core_page(core, pa);
 	if (!pg) { /* out of memory for page tracking: run uncached */
@@ -328,6 +374,10 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 	b->hot = core->jit_threshold;
 	b->jit = NULL;
 	b->jit_inner = NULL;
+	if (++core->hash_blocks > (2U << core->hash_bits) && core->hash_bits < RV_HASH_BITS) {
+		hash_grow(core);
+		hidx = hash_pa(pa, core->hash_bits);
+	}
 	b->hnext = core->hash[hidx];
 	b->hprev = &core->hash[hidx];
 	if (b->hnext)
@@ -375,8 +425,14 @@ struct rv_core *rv_core_new(struct vm_bus *bus, unsigned nharts, uint64_t (*get_
 	core->trim_interval_ns = RV_TRIM_AFTER_NS;
 	core->arena = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (core->arena == MAP_FAILED) {
-		core->arena = NULL;
+	core->hash = mmap(NULL, HASH_RESERVED, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	core->hash_bits = RV_HASH_MIN_BITS;
+	if (core->arena == MAP_FAILED || core->hash == MAP_FAILED) {
+		if (core->arena == MAP_FAILED)
+			core->arena = NULL;
+		if (core->hash == MAP_FAILED)
+			core->hash = NULL;
 		rv_core_free(core);
 		vs_errf(err, ENOMEM, "cpu: cannot allocate the block cache");
 		return NULL;
@@ -424,6 +480,8 @@ void rv_core_free(struct rv_core *core)
 		free(core->pages[i]);
 	if (core->arena)
 		munmap(core->arena, core->arena_size);
+	if (core->hash)
+		munmap(core->hash, HASH_RESERVED);
 	rv_jit_free(core);
 	free(core->dirty);
 	free(core);

@@ -155,9 +155,8 @@ struct rv_block {
 };
 
 /* What the CPU tracks per 4 KiB page of RAM (allocated per RAM region). */
-#define RV_PAGE_CODE  1 /* decoded blocks exist for this page */
-#define RV_PAGE_RESV  2 /* some hart holds an LR reservation in this page */
-#define RV_PAGE_TRACK 4 /* dirty tracking on, no store seen yet (dirty.c) */
+#define RV_PAGE_CODE 1 /* decoded blocks exist for this page */
+#define RV_PAGE_RESV 2 /* some hart holds an LR reservation in this page */
 
 struct rv_page {
 	uint64_t code_mask;	 /* 64-byte chunks covered by decoded blocks */
@@ -165,9 +164,14 @@ struct rv_page {
 	uint8_t flags;
 };
 
-#define RV_HASH_BITS  16
-#define RV_DEAD_PADDR (~1ULL) /* rv_block.paddr of an invalidated block */
-#define RV_STRADDLE_N 8
+/* The block hash (cache.c) starts at RV_HASH_MIN_BITS after every flush
+ * and doubles while it holds more than two blocks a bucket, up to
+ * RV_HASH_BITS: an idle guest's few blocks keep 8 KiB of it resident, not
+ * the 512 KiB its random buckets would touch at full size. */
+#define RV_HASH_BITS	 16
+#define RV_HASH_MIN_BITS 10
+#define RV_DEAD_PADDR	 (~1ULL) /* rv_block.paddr of an invalidated block */
+#define RV_STRADDLE_N	 8
 /* rv_core_trim: idle this long after the last flush (doubling after each
  * trim, up to RV_TRIM_MAX_NS), with this much cached */
 #define RV_TRIM_AFTER_NS  (1000000000ULL)
@@ -255,7 +259,9 @@ struct rv_core {
 	struct rv_page *pages[VM_BUS_MAX_RAM];
 	uint64_t npages[VM_BUS_MAX_RAM];
 
-	struct rv_block *hash[1 << RV_HASH_BITS];
+	struct rv_block **hash; /* 1 << RV_HASH_BITS reserved, 1 << hash_bits used */
+	unsigned hash_bits;
+	size_t hash_blocks; /* blocks inserted since the last flush */
 	uint8_t *arena;
 	size_t arena_size, arena_used;
 	uint64_t flushes;	   /* number of full flushes (arena recycled) */
@@ -283,6 +289,21 @@ struct rv_core {
 	/* Dirty page tracking of RAM region 0 (dirty.c); NULL = off. */
 	uint64_t *dirty;
 };
+
+/* dirty.c: while tracking, is the guest-physical `page` a page of RAM
+ * region 0 that no store has reached since tracking started or was last
+ * cleared?  Such a page gets no write entry in a soft TLB, so its first
+ * store takes the slow path, which notes it (rv_phys_note_store). */
+static inline bool rv_dirty_clean(const struct rv_core *core, uint64_t page)
+{
+	if (!core->dirty)
+		return false;
+	const struct vm_ram_region *r = &core->bus->ram[0];
+	if (page < r->base || page - r->base >= r->size)
+		return false;
+	uint64_t i = (page - r->base) >> RV_PAGE_SHIFT;
+	return !((core->dirty[i / 64] >> (i % 64)) & 1);
+}
 
 /* Handler labels by opcode; [RV_OP_COUNT] is the entry of translated blocks. */
 extern const void *const *rv_exec_handlers;
@@ -329,8 +350,8 @@ void rv_phys_note_store(struct rv_core *core, struct rv_hart *by, uint64_t pa, u
 void rv_core_mark_page(struct rv_core *core, uint64_t pa, uint8_t flag);
 struct rv_page *rv_core_page(struct rv_core *core, uint64_t pa);
 
-/* dirty.c: the first store to a tracked page (clears RV_PAGE_TRACK). */
-void rv_dirty_note(struct rv_core *core, struct rv_page *pg, uint64_t page);
+/* dirty.c: the first store to a tracked page sets its bit. */
+void rv_dirty_note(struct rv_core *core, uint64_t page);
 
 /* cache.c */
 struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc);

@@ -1,14 +1,18 @@
 /*
  * dirty.c - dirty page tracking of guest RAM (include/vessel/vm/cpu.h).
  *
- * Mechanism: while tracking, every clean page of RAM region 0 carries
- * RV_PAGE_TRACK.  A page with any flag never gets a write entry in a soft
- * TLB (mmu.c tlb_fill), so the first store to it - interpreted or from JIT
+ * Mechanism: while tracking, a page of RAM region 0 whose bit in the dirty
+ * bitmap is clear never gets a write entry in a soft TLB (mmu.c tlb_fill,
+ * rv_dirty_clean), so the first store to it - interpreted or from JIT
  * code, which uses the same TLBs - takes the slow path, which calls
  * rv_phys_note_store(); so do device DMA (vm_bus_note_write) and page-table
- * A/D updates.  There the bit is set and the flag dropped, and later stores
- * run at full speed.  Starting and clearing flush every TLB so no write
- * entry made before survives.
+ * A/D updates.  There the bit is set, and later stores run at full speed.
+ * Starting and clearing flush every TLB so no write entry made before
+ * survives.  The bitmap alone is the state: starting or clearing costs a
+ * bitmap clear (8 KiB for 256 MiB), not a pass over the per-page array,
+ * which a restore (that tracks at once, for diffs over it) would otherwise
+ * make resident (24 bytes a page: 1.5 MiB for 256 MiB) before the guest
+ * ran an instruction.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,12 +22,6 @@
 
 static void dirty_arm(struct rv_core *core)
 {
-	const struct vm_ram_region *r = &core->bus->ram[0];
-	uint64_t n = r->size >> RV_PAGE_SHIFT;
-	rv_core_page(core, r->base); /* allocates the page array */
-	struct rv_page *pages = core->pages[0];
-	for (uint64_t p = 0; pages && p < n; p++)
-		pages[p].flags |= RV_PAGE_TRACK;
 	for (unsigned k = 0; k < core->nharts; k++)
 		rv_tlb_flush(core->harts[k]);
 }
@@ -35,8 +33,6 @@ int rv_core_dirty_track(struct rv_core *core, bool on, struct vs_err *err)
 	const struct vm_ram_region *r = &core->bus->ram[0];
 	uint64_t n = r->size >> RV_PAGE_SHIFT;
 	if (!on) {
-		for (uint64_t p = 0; core->pages[0] && p < n; p++)
-			core->pages[0][p].flags &= (uint8_t)~RV_PAGE_TRACK;
 		free(core->dirty);
 		core->dirty = NULL;
 		return 0;
@@ -44,11 +40,8 @@ int rv_core_dirty_track(struct rv_core *core, bool on, struct vs_err *err)
 	if (core->dirty)
 		return 0;
 	core->dirty = calloc((n + 63) / 64 + 1, 8);
-	if (!core->dirty || !rv_core_page(core, r->base)) {
-		free(core->dirty);
-		core->dirty = NULL;
+	if (!core->dirty)
 		return vs_errf(err, ENOMEM, "dirty tracking: out of memory");
-	}
 	dirty_arm(core);
 	return 0;
 }
@@ -67,9 +60,8 @@ void rv_core_dirty_clear(struct rv_core *core)
 	dirty_arm(core);
 }
 
-void rv_dirty_note(struct rv_core *core, struct rv_page *pg, uint64_t page)
+void rv_dirty_note(struct rv_core *core, uint64_t page)
 {
-	pg->flags &= (uint8_t)~RV_PAGE_TRACK;
 	const struct vm_ram_region *r = &core->bus->ram[0];
 	if (!core->dirty || page < r->base || page - r->base >= r->size)
 		return;

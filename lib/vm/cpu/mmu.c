@@ -198,8 +198,8 @@ void rv_phys_note_store(struct rv_core *core, struct rv_hart *by, uint64_t pa, u
 	uint64_t first = pa & RV_PAGE_MASK, last = (pa + len - 1) & RV_PAGE_MASK;
 	for (uint64_t page = first;; page += RV_PAGE_SIZE) {
 		struct rv_page *pg = rv_core_page(core, page);
-		if (pg && (pg->flags & RV_PAGE_TRACK))
-			rv_dirty_note(core, pg, page);
+		if (rv_dirty_clean(core, page))
+			rv_dirty_note(core, page);
 		if (pg && pg->flags) {
 			if (pg->flags & RV_PAGE_CODE) {
 				uint64_t lo = (pa > page ? pa : page) - page;
@@ -255,7 +255,7 @@ static void tlb_fill(struct rv_hart *h, unsigned set, enum rv_access acc, uint64
 		if (r->readonly)
 			return;
 		struct rv_page *pg = rv_core_page(h->core, ppage);
-		if (!pg || pg->flags)
+		if (!pg || pg->flags || rv_dirty_clean(h->core, ppage))
 			return;
 	}
 	unsigned idx = (va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);

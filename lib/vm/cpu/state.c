@@ -93,7 +93,10 @@ int rv_hart_load(struct rv_hart *h, struct vm_state *s, bool apply, struct vs_er
 
 void rv_core_after_load(struct rv_core *core)
 {
-	rv_core_flush(core); /* decoded blocks, JIT code, every TLB and chain */
+	/* decoded blocks, JIT code, every TLB and chain; their pages go back to
+	 * the kernel instead of being cleared (a restore into a new process
+	 * would otherwise make the whole block hash and jump caches resident) */
+	rv_core_flush_release(core);
 	for (unsigned k = 0; k < core->nharts; k++) {
 		struct rv_hart *h = core->harts[k];
 		rv_update_dpriv(h);

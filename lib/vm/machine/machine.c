@@ -4,7 +4,10 @@
  *
  * Run loop, on the calling thread only:
  *   1. update MTIP from mtime (10 MHz from CLOCK_MONOTONIC), poll watched
- *      fds without blocking (at most once per millisecond);
+ *      fds without blocking (at most once per millisecond; console output
+ *      that starts after a quiet poll is forwarded after 100 us, so a
+ *      line reaches the host at once and not up to 1 ms later, while a
+ *      stream of output is still batched per millisecond);
  *   2. run every hart that is not idle for a slice of VM_SLICE_INSNS
  *      instructions (round-robin);
  *   3. run the tick callbacks (HTIF mailbox);
@@ -139,6 +142,8 @@ struct vm_machine {
 	uint64_t safepoints;
 	struct machine_watch watch[MAX_WATCH];
 	unsigned nwatch;
+	int output_pending;  /* a device wrote to a watched pipe (atomic) */
+	bool output_flowing; /* loop thread: the last poll forwarded output */
 	struct machine_tick tick[MAX_TICK];
 	unsigned ntick;
 	volatile int exit_requested;
@@ -520,6 +525,11 @@ void vm_machine_request_exit(struct vm_machine *m, enum vm_exit_kind kind, uint3
 	vm_machine_wake(m); /* write(2) is async-signal-safe */
 }
 
+void vm_machine_note_output(struct vm_machine *m)
+{
+	__atomic_store_n(&m->output_pending, 1, __ATOMIC_RELAXED);
+}
+
 void vm_machine_wake(struct vm_machine *m)
 {
 	machine_wake(m);
@@ -790,7 +800,14 @@ int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *er
 		uint64_t it_start = wall;
 		uint64_t now = vm_machine_mtime(m);
 		vm_clint_update(m->clint, now);
-		if (now - last_poll >= VM_TIMEBASE_HZ / 1000) { /* host fds: at most every 1 ms */
+		/* host fds: at most every 1 ms; output that starts after a quiet
+		 * poll (vm_machine_note_output) is forwarded after 100 us, while
+		 * output that keeps flowing is batched at the 1 ms polls */
+		bool out = __atomic_load_n(&m->output_pending, __ATOMIC_RELAXED);
+		if (now - last_poll >= VM_TIMEBASE_HZ / 1000 ||
+		    (out && !m->output_flowing && now - last_poll >= VM_TIMEBASE_HZ / 10000)) {
+			m->output_flowing = out;
+			__atomic_store_n(&m->output_pending, 0, __ATOMIC_RELAXED);
 			machine_poll(m, 0);
 			last_poll = now;
 		}

@@ -183,8 +183,11 @@ static int uart_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 		}
 		if (u->mcr & MCR_LOOP)
 			uart_fifo_push(u, v);
-		else if (u->out_fd >= 0)
+		else if (u->out_fd >= 0) {
 			(void)vs_write_full(u->out_fd, &v, 1);
+			if (u->m)
+				vm_machine_note_output(u->m);
+		}
 		u->thre_ip = true;
 		break;
 	case 1:

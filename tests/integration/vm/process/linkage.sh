@@ -1,0 +1,39 @@
+#!/bin/sh
+# linkage.sh - vessel-vmm maps only libc and libm (and the sanitizer runtimes
+# in the ASan build): its small libraries are linked from their static
+# archives and libmicrohttpd without GnuTLS (cmd/vessel-vmm/meson.build,
+# notls.c), which keeps the VMM's memory overhead and its start-up (the
+# restore-to-running time) low.  A dependency that slips back in as a
+# shared object, GnuTLS above all, fails here.  The control API, which is
+# what libmicrohttpd serves, is exercised by the vm-api-* tests.
+set -u
+VMM=${VESSEL_VESSEL_VMM:?}
+READELF=$(command -v readelf || command -v x86_64-linux-gnu-readelf) || {
+	echo "SKIP: no readelf"
+	exit 77
+}
+needed=$("$READELF" -d "$VMM" | sed -n 's/.*(NEEDED).*\[\(.*\)\].*/\1/p')
+echo "NEEDED: $(echo $needed)"
+failures=0
+for lib in $needed; do
+	case $lib in
+	libc.so.* | libm.so.* | ld-linux*.so.* | libasan.so.* | libubsan.so.* | libgcc_s.so.*) ;;
+	*)
+		echo "FAIL: vessel-vmm needs the shared library $lib"
+		failures=$((failures + 1))
+		;;
+	esac
+done
+# and the dynamic loader agrees (no GnuTLS through some other object)
+if command -v ldd >/dev/null && ldd "$VMM" | grep -q 'gnutls'; then
+	echo "FAIL: vessel-vmm loads GnuTLS:"
+	ldd "$VMM"
+	failures=$((failures + 1))
+fi
+# the program starts
+"$VMM" --help >/dev/null 2>&1 || {
+	echo "FAIL: vessel-vmm --help"
+	failures=$((failures + 1))
+}
+[ "$failures" -eq 0 ] && echo "ok: vessel-vmm links only libc and libm"
+exit $((failures > 0))
