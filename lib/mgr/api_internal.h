@@ -169,6 +169,9 @@ void api_get_advice(struct api_request *req, struct api_response *res);
 void api_post_instance_advice_apply(struct api_request *req, struct api_response *res);
 /* api_export.c */
 void api_get_instance_export(struct api_request *req, struct api_response *res);
+/* api_migrate.c */
+void api_get_instance_migrate(struct api_request *req, struct api_response *res);
+void api_post_instance_migrate_in(struct api_request *req, struct api_response *res);
 /*
  * A streamed body (API_BODY_JSON_OR_STREAM): start the work that reads it
  * (an instance import) before the body arrives; *wfd gets the pipe the body
