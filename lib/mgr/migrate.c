@@ -44,12 +44,12 @@
 #include "vessel/mgr/image.h"
 #include "vessel/mgr/migrate.h"
 
-#define RELAY_IDLE_S	 120 /* no byte either way: the peer is gone */
-#define ACCEPT_S	 30
-#define MIGRATE_END_S	 120
-#define RESULTS		 16
-#define OUT_SOCK	 "migrate.sock"
-#define IN_SOCK		 "incoming.sock"
+#define RELAY_IDLE_S  120 /* no byte either way: the peer is gone */
+#define ACCEPT_S      30
+#define MIGRATE_END_S 120
+#define RESULTS	      16
+#define OUT_SOCK      "migrate.sock"
+#define IN_SOCK	      "incoming.sock"
 
 /* ---- the last results, by name ---- */
 
@@ -124,7 +124,8 @@ static void relay(int a, int b, const char *extra, size_t extra_len, uint64_t cu
 	bool ok = !extra_len || send_all(a, extra, extra_len);
 	char buf[65536];
 	while (ok) {
-		struct pollfd p[2] = { { .fd = a, .events = POLLIN }, { .fd = b, .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = a, .events = POLLIN },
+				       { .fd = b, .events = POLLIN } };
 		int n = poll(p, 2, RELAY_IDLE_S * 1000);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -143,8 +144,9 @@ static void relay(int a, int b, const char *extra, size_t extra_len, uint64_t cu
 			if (k == 1 && got > 0) {
 				from_b += (uint64_t)got;
 				if (cut && from_b >= cut) {
-					vs_log(VS_LOG_WARN, "migration relay cut after %llu bytes "
-							    "(VESSEL_TEST_MIGRATE_CUT_FILE)",
+					vs_log(VS_LOG_WARN,
+					       "migration relay cut after %llu bytes "
+					       "(VESSEL_TEST_MIGRATE_CUT_FILE)",
 					       (unsigned long long)from_b);
 					ok = false;
 				}
@@ -232,8 +234,30 @@ static void vmm_result(struct json_object *j, struct mgr_migrate_result *res)
 		snprintf(res->error, sizeof(res->error), "%s", json_object_get_string(v));
 }
 
-int mgr_migrate_out(struct mgr *m, const char *name, int fd, const char *extra,
-		    size_t extra_len, struct vs_err *err)
+/* "migration to URI completed: total T ms, downtime D ms, B bytes" in vmm.log */
+static void log_figures(struct mgr *m, const struct mgr_instance *inst,
+			struct mgr_migrate_result *res)
+{
+	vs_cleanup_free char *p = mgr_vm_path(m, inst->runtime_id, "vmm.log");
+	vs_cleanup_free char *text = NULL;
+	size_t len;
+	if (!p || vs_read_file(p, &text, &len, 1 << 20, NULL) < 0)
+		return;
+	const char *last = NULL;
+	for (const char *q = text; (q = strstr(q, " completed: total ")); q++)
+		last = q;
+	double t, d;
+	long long b;
+	if (last && sscanf(last, " completed: total %lf ms, downtime %lf ms, %lld bytes", &t, &d,
+			   &b) == 3) {
+		res->total_ms = t;
+		res->downtime_ms = d;
+		res->bytes = b;
+	}
+}
+
+int mgr_migrate_out(struct mgr *m, const char *name, int fd, const char *extra, size_t extra_len,
+		    struct vs_err *err)
 {
 	struct mgr_migrate_result res = { .state = "active" };
 	result_set(name, &res);
@@ -251,9 +275,15 @@ int mgr_migrate_out(struct mgr *m, const char *name, int fd, const char *extra,
 		r = running_vm(m, &inst, err);
 	if (r == 0 && (l = listen_unix(sock, err)) < 0)
 		r = l;
+	/* the sandboxed VMM (nobody, its root this directory) must search it to
+	 * reach the socket: 0711 while it connects (STATE/vms stays 0700) */
+	vs_cleanup_free char *dir = mgr_vm_path(m, inst.runtime_id, NULL);
+	if (r == 0 && dir && chmod(dir, 0711) < 0)
+		r = vs_syserrf(err, errno, "chmod %s", dir);
 	if (r == 0)
 		r = mgr_vm_api_reply(m, &inst, "PUT", "/migrate",
-				     "{\"uri\":\"unix:" OUT_SOCK "\",\"disks\":\"copy\"}", NULL, err);
+				     "{\"uri\":\"unix:" OUT_SOCK "\",\"disks\":\"copy\"}", NULL,
+				     err);
 	if (r == 0) {
 		struct pollfd p = { .fd = l, .events = POLLIN };
 		if (poll(&p, 1, ACCEPT_S * 1000) <= 0 ||
@@ -265,6 +295,8 @@ int mgr_migrate_out(struct mgr *m, const char *name, int fd, const char *extra,
 		close(l);
 	if (sock)
 		unlink(sock);
+	if (dir)
+		chmod(dir, 0700);
 	if (r == 0) {
 		relay(c, fd, extra, extra_len, 0);
 		close(c);
@@ -276,11 +308,13 @@ int mgr_migrate_out(struct mgr *m, const char *name, int fd, const char *extra,
 			if (r == 0)
 				vmm_result(j, &res);
 			json_object_put(j);
-			if (r < 0 && !mgr_vm_running(m, &inst)) {
-				/* it exited: only a completed migration ends it */
+			if (r < 0 && mgr_vm_wait_gone(m, &inst, 30000)) {
+				/* it exited (a failed migration resumes it): completed;
+				 * its log has the figures */
 				vs_err_clear(err);
 				r = 0;
 				snprintf(res.state, sizeof(res.state), "completed");
+				log_figures(m, &inst, &res);
 			}
 			if (r < 0 || strcmp(res.state, "active") != 0)
 				break;
@@ -311,7 +345,8 @@ int mgr_migrate_out(struct mgr *m, const char *name, int fd, const char *extra,
 	struct vs_err e2 = VS_ERR_INIT;
 	if (mgr_instance_delete(m, name, true, &e2) < 0) {
 		vs_log(VS_LOG_WARN, "%s moved, but its source was not deleted: %s", name, e2.msg);
-		snprintf(res.error, sizeof(res.error), "moved, but not deleted here: %.400s", e2.msg);
+		snprintf(res.error, sizeof(res.error), "moved, but not deleted here: %.400s",
+			 e2.msg);
 	}
 	vs_log(VS_LOG_INFO, "%s moved live: total %.1f ms, downtime %.1f ms", name, res.total_ms,
 	       res.downtime_ms);
@@ -357,7 +392,8 @@ int mgr_migrate_in_prepare(struct mgr *m, struct json_object *meta, struct mgr_m
 			   *cfg = get(meta, "config", json_type_object),
 			   *dev = get(meta, "devices", json_type_object);
 	if (!n || !img)
-		return vs_errf(err, EINVAL, "migration: expected {\"name\", \"image\", \"config\"}");
+		return vs_errf(err, EINVAL,
+			       "migration: expected {\"name\", \"image\", \"config\"}");
 	const char *name = json_object_get_string(n);
 	int r = mgr_name_validate(name, err);
 	if (r < 0)

@@ -31,8 +31,8 @@ struct mgr_migrate_result {
 int mgr_migrate_out_check(struct mgr *m, const char *name, struct vs_err *err);
 /* Source: migrate NAME's VMM through fd (the upgraded connection); on
  * success the instance is deleted here.  On failure it runs on. */
-int mgr_migrate_out(struct mgr *m, const char *name, int fd, const char *extra,
-		    size_t extra_len, struct vs_err *err);
+int mgr_migrate_out(struct mgr *m, const char *name, int fd, const char *extra, size_t extra_len,
+		    struct vs_err *err);
 
 /* Destination: create the instance meta describes ({"name", "image":
  * fingerprint, "config", "devices"}) and start its incoming VMM. */

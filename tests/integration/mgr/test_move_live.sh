@@ -104,7 +104,7 @@ c3=$(cnt vb)
 check "  ... its count continued ($c3 after $c2 on A)" test "$c3" -ge "$c2"
 wait_for "  ... and goes on" sh -c "[ \"\$(VESSEL_SOCKET=$SOCK2 v exec v1 -- cat /tmp/cnt)\" -gt $c3 ]"
 check "  ... no VM directory left on A" test -z "$(ls "$STATE/vms" 2>/dev/null)"
-check "  ... no VMM of it left on A" sh -c "! pgrep -f '$STATE/vms/$id/' >/dev/null"
+check "  ... no VMM of it left on A" sh -c "! pgrep -f '[v]essel-vmm .*$STATE/vms/$id/' >/dev/null"
 check "  ... no cgroup of it left on A" sh -c "! ls -d /sys/fs/cgroup/vessel-vm-$id /sys/fs/cgroup/*/vessel-vm-$id 2>/dev/null | grep -q ."
 check "delete v1 on B" vb delete --force v1
 stop_daemon
