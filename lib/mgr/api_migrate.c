@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "api_internal.h"
 #include "vessel/core/log.h"
@@ -60,7 +61,10 @@ static void *mig_run(void *arg)
 		mgr_migrate_in_run(in, c->sock, c->extra, c->extra_len, &err);
 	else
 		mgr_migrate_out(c->m, c->name, c->sock, c->extra, c->extra_len, &err);
-	MHD_upgrade_action(c->urh, MHD_UPGRADE_ACTION_CLOSE);
+	if (c->urh)
+		MHD_upgrade_action(c->urh, MHD_UPGRADE_ACTION_CLOSE);
+	else
+		close(c->sock); /* a TLS connection (api_upgrade.c) */
 	ctx_drop(c);
 	return NULL;
 }
@@ -87,7 +91,10 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *req_cls, co
 	}
 	pthread_attr_destroy(&attr);
 	vs_log(VS_LOG_WARN, "migration of %s: cannot start its thread", c->name);
-	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+	if (urh)
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+	else
+		close(sock);
 	ctx_drop(c);
 }
 
@@ -115,17 +122,11 @@ static void upgrade(struct api_request *req, struct api_response *res, struct mg
 	c->in = in;
 	c->refs = 2;
 	snprintf(c->name, sizeof(c->name), "%.63s", req->params[0]);
-	res->stream = MHD_create_response_for_upgrade(on_upgrade, c);
-	if (!res->stream) {
-		mgr_migrate_in_abort(in);
-		free(c);
-		api_error(res, 500, "cannot upgrade the connection");
-		return;
-	}
+	res->upgrade = on_upgrade;
+	res->upgrade_cls = c;
+	res->upgrade_protocol = PROTOCOL;
 	res->stream_cls = c;
 	res->stream_cls_free = ctx_release;
-	res->http_status = MHD_HTTP_SWITCHING_PROTOCOLS;
-	MHD_add_response_header(res->stream, MHD_HTTP_HEADER_UPGRADE, PROTOCOL);
 }
 
 void api_get_instance_migrate(struct api_request *req, struct api_response *res)
