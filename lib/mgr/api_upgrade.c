@@ -114,7 +114,11 @@ static void *pump_run(void *arg)
 	}
 	free(buf);
 	close(pp->app);
-	MHD_resume_connection(pp->conn); /* its handler answers MHD_NO: closed */
+	/* the peer sees the end now; libmicrohttpd closes the socket once
+	 * resumed (the request's handler answers MHD_NO) */
+	gnutls_bye(pp->s, GNUTLS_SHUT_WR);
+	shutdown(pp->net, SHUT_RDWR);
+	MHD_resume_connection(pp->conn);
 	free(pp);
 	return NULL;
 }
