@@ -1393,11 +1393,19 @@ int mgr_vm_start_incoming(struct mgr *m, const struct mgr_instance *inst,
 	snprintf(incoming, sizeof(incoming), "unix:%s", sock);
 	snprintf(serial, sizeof(serial), "unix:%s", console);
 	snprintf(rootspec, sizeof(rootspec), "%s,format=qcow2", root);
-	const char *argv[] = { m->vmm,	 "--incoming",	   incoming, "--disk",
-			       rootspec, "--serial",	   serial,   "--serial-log",
-			       clog,	 "--agent",	   agent,    "--api",
-			       api,	 "--snapshot-dir", dir,	     "--sandbox",
-			       NULL };
+	const char *argv[] = {
+		m->vmm, "--incoming",	  incoming, "--disk",	 rootspec, "--serial",
+		serial, "--serial-log",	  clog,	    "--agent",	 agent,	   "--api",
+		api,	"--snapshot-dir", dir,	    "--sandbox", NULL,	   NULL,
+		NULL
+	};
+	/* its NIC: a TAP of this instance on this host's network (the MAC
+	 * comes with the guest's state) */
+	struct mgr_nic nics[1];
+	size_t nnics = 0;
+	char net[64];
+	if ((r = mgr_network_nics(m, inst->id, nics, 1, &nnics, err)) < 0)
+		return r;
 	char cg_procs[3][300], cgdirs[3][256];
 	size_t ncg = cgroup_dirs(id, cgdirs);
 	for (size_t i = 0; i < ncg; i++)
@@ -1406,6 +1414,15 @@ int mgr_vm_start_incoming(struct mgr *m, const struct mgr_instance *inst,
 	    (r = cgroup_set_cpu(id, mgr_instance_config_get(inst, "limits.cpu"), err)) < 0 ||
 	    (r = boot_save(m, inst, &b, err)) < 0)
 		goto fail;
+	if (nnics) {
+		char tap[16];
+		tap_name(id, 0, tap);
+		if ((r = mgr_network_tap_attach(m, &nics[0], tap, err)) < 0)
+			goto fail;
+		snprintf(net, sizeof(net), "tap=%s", tap);
+		argv[16] = "--net";
+		argv[17] = net;
+	}
 	pid_t pid = 0;
 	if ((r = spawn_detached((char *const *)argv, vlog, cg_procs, ncg, &pid, err)) < 0)
 		goto fail;

@@ -43,6 +43,7 @@
 #include "vessel/mgr/driver.h"
 #include "vessel/mgr/image.h"
 #include "vessel/mgr/migrate.h"
+#include "vessel/mgr/network.h"
 
 #define RELAY_IDLE_S  120 /* no byte either way: the peer is gone */
 #define ACCEPT_S      30
@@ -248,6 +249,9 @@ static void log_figures(struct mgr *m, const struct mgr_instance *inst,
 		last = q;
 	double t, d;
 	long long b;
+	if (last)
+		vs_log(VS_LOG_INFO, "%s: the VMM's migration%.*s", inst->name,
+		       (int)strcspn(last, "\n"), last);
 	if (last && sscanf(last, " completed: total %lf ms, downtime %lf ms, %lld bytes", &t, &d,
 			   &b) == 3) {
 		res->total_ms = t;
@@ -414,11 +418,37 @@ int mgr_migrate_in_prepare(struct mgr *m, struct json_object *meta, struct mgr_m
 	if (!vm)
 		return vs_errf(err, EINVAL, "image %.12s is no VM image",
 			       json_object_get_string(img));
-	if (dev && json_object_object_length(dev) > 0)
-		return vs_errf(err, ENOTSUP,
-			       "VM %s has a NIC: a live move of a VM with a NIC is not supported "
-			       "yet (stop it to move it)",
-			       name);
+	/* its NIC (eth0, the only one an instance has): on this host's network
+	 * of the same name, with the same MAC and address (the running guest
+	 * keeps both); checked before anything is made or stopped */
+	const char *net = NULL, *mac = NULL, *addr = NULL;
+	if (dev) {
+		json_object_object_foreach(dev, dname, d)
+		{
+			struct json_object *t = get(d, "type", json_type_string),
+					   *nn = get(d, "network", json_type_string),
+					   *hw = get(d, "hwaddr", json_type_string),
+					   *ip = get(d, "ipv4.address", json_type_string);
+			if (strcmp(dname, "eth0") != 0 || !t ||
+			    strcmp(json_object_get_string(t), "nic") != 0 || !nn || !hw || net)
+				return vs_errf(err, ENOTSUP,
+					       "VM %s: device %s: only one NIC eth0 (type nic, "
+					       "network, hwaddr) can move live",
+					       name, dname);
+			net = json_object_get_string(nn);
+			mac = json_object_get_string(hw);
+			addr = ip ? json_object_get_string(ip) : NULL;
+		}
+	}
+	if (net) {
+		struct mgr_network nw;
+		if (mgr_network_get(m->db, net, &nw, NULL) < 0)
+			return vs_errf(
+			    err, ENOENT,
+			    "VM %s has a NIC on network %s, which this host does not have: "
+			    "create it here first (vessel network create %s SUBNET)",
+			    name, net, net);
+	}
 	size_t ncfg = cfg ? (size_t)json_object_object_length(cfg) : 0, k = 0;
 	vs_cleanup_free struct mgr_config_entry *ce = calloc(ncfg + 1, sizeof(*ce));
 	if (!ce)
@@ -443,6 +473,20 @@ int mgr_migrate_in_prepare(struct mgr *m, struct json_object *meta, struct mgr_m
 				      .nconfig = ncfg };
 	if ((r = mgr_instance_create(m, &req, err)) < 0)
 		return r;
+	if (net) {
+		struct mgr_instance made;
+		if ((r = mgr_instance_db_get(m->db, name, &made, err)) == 0) {
+			r = mgr_network_nic_add_fixed(m, made.id, net, mac, addr, err);
+			mgr_instance_free(&made);
+		}
+		if (r < 0) {
+			struct vs_err e2 = VS_ERR_INIT;
+			vs_err_prefix(err, "VM %s's NIC", name);
+			mgr_instance_delete(m, name, true, &e2);
+			return r;
+		}
+		mgr_network_refresh_hosts(m);
+	}
 	struct mgr_migrate_in *mi = calloc(1, sizeof(*mi));
 	if (!mi) {
 		struct vs_err e2 = VS_ERR_INIT;
@@ -476,6 +520,8 @@ int mgr_migrate_in_prepare(struct mgr *m, struct json_object *meta, struct mgr_m
 		in_remove(mi);
 		return r;
 	}
+	vs_log(VS_LOG_INFO, "incoming %s as %s: its VMM waits for the stream", name,
+	       mi->inst.runtime_id);
 	*out = mi;
 	return 0;
 }
