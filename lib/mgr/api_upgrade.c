@@ -33,7 +33,8 @@
 #include "api_internal.h"
 #include "vessel/core/log.h"
 
-#define BUF (64 * 1024)
+#define BUF	(64 * 1024)
+#define DRAIN_S 30 /* after the end: the peer's close awaited that long */
 
 struct pump {
 	struct MHD_Connection *conn;
@@ -112,12 +113,31 @@ static void *pump_run(void *arg)
 			ok = n > 0 && tls_send_all(pp->s, pp->net, buf, (size_t)n);
 		}
 	}
-	free(buf);
 	close(pp->app);
-	/* the peer sees the end now; libmicrohttpd closes the socket once
-	 * resumed (the request's handler answers MHD_NO) */
+	/* The end, after what was sent (a live move's last byte matters): TLS
+	 * close_notify and FIN; what the peer still sends is read and dropped
+	 * (a peer blocked sending would not see the end) until it closes, then
+	 * the connection is reset in case it did not; libmicrohttpd closes the
+	 * socket once resumed (the request's handler answers MHD_NO). */
 	gnutls_bye(pp->s, GNUTLS_SHUT_WR);
-	shutdown(pp->net, SHUT_RDWR);
+	shutdown(pp->net, SHUT_WR);
+	for (int idle = 0; buf && idle < DRAIN_S;) {
+		bool pending = gnutls_record_check_pending(pp->s) > 0;
+		struct pollfd p = { .fd = pp->net, .events = POLLIN };
+		int n = pending ? 1 : poll(&p, 1, 1000);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n <= 0) {
+			idle++;
+			continue;
+		}
+		ssize_t got = gnutls_record_recv(pp->s, buf, BUF);
+		if (got == 0 || (got < 0 && got != GNUTLS_E_AGAIN && got != GNUTLS_E_INTERRUPTED))
+			break;
+	}
+	free(buf);
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+	connect(pp->net, &unspec, sizeof(unspec)); /* TCP: reset, the fd stays */
 	MHD_resume_connection(pp->conn);
 	free(pp);
 	return NULL;
