@@ -14,7 +14,7 @@
 #   vmmove : `vessel move v1 REMOTE:` of a running VM (live, through both
 #            vesseld; back and forth between the two hosts): time, the
 #            VMM's downtime and the guest's own (guest_gap.py: the longest
-#            pause between console ticks printed every ~10 ms)
+#            pause between console ticks printed every ~10 ms: a shell builtin read with a 10 ms timeout, no fork)
 #   vm     : vessel-vmm live migration with "disks": "copy" (no shared
 #            storage) of the recipe guest with a disk writer running:
 #            downtime and total time from GET /migrate
@@ -155,7 +155,7 @@ A delete --force c1 >/dev/null 2>&1
 vmv_t=() vmv_d=() vmv_g=()
 GAP=$ROOT/tests/integration/mgr/guest_gap.py
 if [ -n "$VESSEL_GUEST_DIR" ] && A launch vessel-guest v1 --vm >/dev/null 2>&1; then
-	A exec v1 -- sh -c 'setsid sh -c "i=0; while :; do echo tick \$i >/dev/console; i=\$((i+1)); usleep 10000; done" </dev/null >/dev/null 2>&1 &'
+	A exec v1 -- sh -c 'setsid sh -c "mkfifo /tmp/tf; exec 3<>/tmp/tf; i=0; while :; do echo tick \$i >/dev/console; i=\$((i+1)); read -t 0.01 x <&3; done" </dev/null >/dev/null 2>&1 &'
 	from=a to=b
 	for r in $(seq "$RUNS"); do
 		python3 "$GAP" "$T/gap.out" "$T/a/vms/*/console.log" "$T/b/vms/*/console.log" &

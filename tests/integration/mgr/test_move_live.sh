@@ -44,7 +44,8 @@ start_daemon --vmm "$VMM" --guest-image "$G" || exit 1
 STATE2=$T/state2
 SOCK2=$T/b.sock
 CUT=$T/cut
-VESSEL_TEST_MIGRATE_CUT_FILE=$CUT in_b "$VESSELD" --state-dir "$STATE2" \
+# nsenter execs vesseld (no fork): $! is vesseld
+VESSEL_TEST_MIGRATE_CUT_FILE=$CUT nsenter --net=/proc/$HOLDER2/ns/net "$VESSELD" --state-dir "$STATE2" \
 	--socket "$SOCK2" --runtime "$RUNTIME" --vmm "$VMM" --guest-image "$G" \
 	--listen 10.250.0.2:8443 >>"$T/vesseld-b.log" 2>&1 &
 DPID2=$!
@@ -145,7 +146,7 @@ check "  ... and no cgroup (B started $(grep -c 'incoming v1 as' "$T/vesseld-b.l
 c2=$(cnt v)
 # the guest prints a tick every 10 ms on its console; the watcher stamps each
 # as it appears in A's, then B's console.log
-v exec v1 -- sh -c 'setsid sh -c "i=0; while :; do echo tick \$i >/dev/console; i=\$((i+1)); usleep 10000; done" </dev/null >/dev/null 2>&1 &'
+v exec v1 -- sh -c 'setsid sh -c "mkfifo /tmp/tf; exec 3<>/tmp/tf; i=0; while :; do echo tick \$i >/dev/console; i=\$((i+1)); read -t 0.01 x <&3; done" </dev/null >/dev/null 2>&1 &'
 python3 "$HERE/guest_gap.py" "$T/gap.out" "$STATE/vms/*/console.log" "$STATE2/vms/*/console.log" &
 GAPW=$!
 wait_for "  ... the watcher sees the ticks" sh -c "grep -q 'tick 20' '$STATE/vms/$id/console.log'"
