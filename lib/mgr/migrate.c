@@ -51,6 +51,7 @@
 #define RESULTS	      16
 #define OUT_SOCK      "migrate.sock"
 #define IN_SOCK	      "incoming.sock"
+#define IN_MARK	      "incoming" /* in the VM's directory until the move completed */
 
 /* ---- the last results, by name ---- */
 
@@ -118,7 +119,7 @@ static bool send_all(int fd, const char *p, size_t n)
 /* Copy both ways between a (the VMM) and b (the API connection, whose
  * first extra_len bytes were read already) until either side ends; cut:
  * stop after that many bytes from b (0: never). */
-static void relay(int a, int b, const char *extra, size_t extra_len, uint64_t cut)
+static void relay(int a, int b, const char *extra, size_t extra_len, uint64_t cut, bool stall)
 {
 	fcntl(b, F_SETFL, fcntl(b, F_GETFL) & ~O_NONBLOCK);
 	uint64_t from_b = extra_len;
@@ -146,9 +147,12 @@ static void relay(int a, int b, const char *extra, size_t extra_len, uint64_t cu
 				from_b += (uint64_t)got;
 				if (cut && from_b >= cut) {
 					vs_log(VS_LOG_WARN,
-					       "migration relay cut after %llu bytes "
+					       "migration relay %s after %llu bytes "
 					       "(VESSEL_TEST_MIGRATE_CUT_FILE)",
+					       stall ? "stalled" : "cut",
 					       (unsigned long long)from_b);
+					while (stall) /* until this vesseld is killed */
+						pause();
 					ok = false;
 				}
 			}
@@ -302,7 +306,7 @@ int mgr_migrate_out(struct mgr *m, const char *name, int fd, const char *extra, 
 	if (dir)
 		chmod(dir, 0700);
 	if (r == 0) {
-		relay(c, fd, extra, extra_len, 0);
+		relay(c, fd, extra, extra_len, 0, false);
 		close(c);
 		/* the VMM decides: completed once the destination runs the guest */
 		uint64_t deadline = vs_now_ns() + (uint64_t)MIGRATE_END_S * 1000000000ull;
@@ -366,6 +370,7 @@ struct mgr_migrate_in {
 	char name[MGR_NAME_MAX + 1];
 	struct mgr_instance inst;
 	uint64_t cut;
+	bool stall;
 };
 
 static struct json_object *get(struct json_object *o, const char *key, json_type t)
@@ -498,8 +503,10 @@ int mgr_migrate_in_prepare(struct mgr *m, struct json_object *meta, struct mgr_m
 	const char *cut = getenv("VESSEL_TEST_MIGRATE_CUT_FILE");
 	vs_cleanup_free char *cuttext = NULL;
 	size_t cutlen;
-	if (cut && vs_read_file(cut, &cuttext, &cutlen, 64, NULL) == 0)
-		mi->cut = strtoull(cuttext, NULL, 10);
+	if (cut && vs_read_file(cut, &cuttext, &cutlen, 64, NULL) == 0) {
+		mi->stall = strncmp(cuttext, "stall ", 6) == 0;
+		mi->cut = strtoull(cuttext + (mi->stall ? 6 : 0), NULL, 10);
+	}
 	if ((r = mgr_get_busy(m, name, &mi->inst, err)) < 0) {
 		struct vs_err e2 = VS_ERR_INIT;
 		mgr_instance_delete(m, name, true, &e2);
@@ -509,9 +516,11 @@ int mgr_migrate_in_prepare(struct mgr *m, struct json_object *meta, struct mgr_m
 	struct mgr_image im;
 	vs_cleanup_free char *root = mgr_vm_path(m, mi->inst.runtime_id, "root.qcow2");
 	vs_cleanup_free char *sock = mgr_vm_path(m, mi->inst.runtime_id, IN_SOCK);
-	if (!root || !sock)
+	vs_cleanup_free char *mark = mgr_vm_path(m, mi->inst.runtime_id, IN_MARK);
+	if (!root || !sock || !mark)
 		r = vs_errf(err, ENOMEM, "out of memory");
-	else if ((r = mgr_image_get_by_id(&m->images, mi->inst.image_id, &im, err)) == 0) {
+	else if ((r = vs_write_file_atomic(mark, "", 0, err)) == 0 &&
+		 (r = mgr_image_get_by_id(&m->images, mi->inst.image_id, &im, err)) == 0) {
 		unlink(root); /* the copy comes in its place */
 		r = mgr_vm_start_incoming(m, &mi->inst, &im, sock, err);
 		mgr_image_free(&im);
@@ -541,7 +550,7 @@ int mgr_migrate_in_run(struct mgr_migrate_in *mi, int fd, const char *extra, siz
 	int c = sock ? connect_unix(sock, err) : vs_errf(err, ENOMEM, "out of memory");
 	int r = c < 0 ? c : 0;
 	if (r == 0) {
-		relay(c, fd, extra, extra_len, mi->cut);
+		relay(c, fd, extra, extra_len, mi->cut, mi->stall);
 		close(c);
 		r = mgr_vm_incoming_wait(mi->m, &mi->inst, MIGRATE_END_S, err);
 	}
@@ -554,6 +563,9 @@ int mgr_migrate_in_run(struct mgr_migrate_in *mi, int fd, const char *extra, siz
 	struct vs_err e2 = VS_ERR_INIT;
 	if (mgr_instance_db_set_power(mi->m->db, mi->inst.id, MGR_POWER_RUNNING, true, &e2) < 0)
 		vs_log(VS_LOG_WARN, "incoming %s: record it running: %s", mi->name, e2.msg);
+	vs_cleanup_free char *mark = mgr_vm_path(mi->m, mi->inst.runtime_id, IN_MARK);
+	if (mark)
+		unlink(mark);
 	snprintf(res.state, sizeof(res.state), "completed");
 	result_set(mi->name, &res);
 	mgr_emit_lifecycle(mi->m, "instance-moved-in", mi->name);
@@ -562,4 +574,38 @@ int mgr_migrate_in_run(struct mgr_migrate_in *mi, int fd, const char *extra, siz
 	mgr_busy_release(mi->m, id);
 	free(mi);
 	return 0;
+}
+
+void mgr_migrate_in_recover(struct mgr *m)
+{
+	struct mgr_instance *list;
+	size_t n;
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_instance_db_list(m->db, &list, &n, &err) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct mgr_instance *inst = &list[i];
+		vs_cleanup_free char *mark = inst->type == MGR_INSTANCE_VM
+						 ? mgr_vm_path(m, inst->runtime_id, IN_MARK)
+						 : NULL;
+		if (!mark || access(mark, F_OK) < 0)
+			continue;
+		struct vs_err e = VS_ERR_INIT;
+		if (mgr_vm_running(m, inst)) {
+			/* it got the whole stream and runs: the move completed */
+			unlink(mark);
+			mgr_instance_db_set_power(m->db, inst->id, MGR_POWER_RUNNING, true, &e);
+			vs_log(VS_LOG_INFO, "%s: its live move in completed while vesseld was away",
+			       inst->name);
+		} else if (mgr_instance_delete(m, inst->name, true, &e) < 0) {
+			vs_log(VS_LOG_WARN, "%s: remove the half of a live move: %s", inst->name,
+			       e.msg);
+		} else {
+			vs_log(VS_LOG_INFO,
+			       "%s: removed the half of a live move that vesseld did not see "
+			       "through",
+			       inst->name);
+		}
+	}
+	mgr_instance_list_free(list, n);
 }

@@ -46,6 +46,10 @@ int mgr_migrate_in_run(struct mgr_migrate_in *mi, int fd, const char *extra, siz
 /* The upgrade never happened: remove what prepare made.  Frees mi. */
 void mgr_migrate_in_abort(struct mgr_migrate_in *mi);
 
+/* At start: a VM this vesseld was receiving when it stopped is kept if
+ * its VMM runs (it got the whole stream), else removed. */
+void mgr_migrate_in_recover(struct mgr *m);
+
 /* The last migration of NAME through this vesseld (either side): 0, or
  * -ENOENT when there was none. */
 int mgr_migrate_result_get(const char *name, struct mgr_migrate_result *out);

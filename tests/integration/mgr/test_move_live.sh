@@ -8,6 +8,8 @@
 # 2. A relay cut mid-stream (B's test hook): the move fails, the VM runs on
 #    at A, the same guest process counting on; B holds nothing of it (no
 #    row, directory, VMM process, cgroup or TAP).
+# 2b. B killed (-9) mid-stream: the move fails, the VM runs on at A; B,
+#    restarted, removes the half it received.
 # 3. The live move: the same guest process counts on at B (higher than
 #    before), the NIC keeps its MAC and address on B's network of the same
 #    name (a TAP of the VM in its bridge), the move printed the downtime;
@@ -44,11 +46,19 @@ start_daemon --vmm "$VMM" --guest-image "$G" || exit 1
 STATE2=$T/state2
 SOCK2=$T/b.sock
 CUT=$T/cut
-# nsenter execs vesseld (no fork): $! is vesseld
-VESSEL_TEST_MIGRATE_CUT_FILE=$CUT nsenter --net=/proc/$HOLDER2/ns/net "$VESSELD" --state-dir "$STATE2" \
-	--socket "$SOCK2" --runtime "$RUNTIME" --vmm "$VMM" --guest-image "$G" \
-	--listen 10.250.0.2:8443 >>"$T/vesseld-b.log" 2>&1 &
-DPID2=$!
+start_b() {
+	# nsenter execs vesseld (no fork): $! is vesseld
+	VESSEL_TEST_MIGRATE_CUT_FILE=$CUT nsenter --net=/proc/$HOLDER2/ns/net "$VESSELD" --state-dir "$STATE2" \
+		--socket "$SOCK2" --runtime "$RUNTIME" --vmm "$VMM" --guest-image "$G" \
+		--listen 10.250.0.2:8443 >>"$T/vesseld-b.log" 2>&1 &
+	DPID2=$!
+	local deadline=$((SECONDS + 180))
+	until VESSEL_SOCKET=$SOCK2 "$VESSEL" list >/dev/null 2>&1; do
+		kill -0 "$DPID2" 2>/dev/null || { echo "vesseld B died"; cat "$T/vesseld-b.log"; return 1; }
+		[ $SECONDS -ge $deadline ] && { echo "vesseld B did not answer"; return 1; }
+		sleep 0.1
+	done
+}
 GAPW=
 vb() { VESSEL_SOCKET=$SOCK2 "$VESSEL" "$@"; }
 cleanup_b() {
@@ -75,12 +85,7 @@ cleanup_b() {
 	cleanup
 }
 trap cleanup_b EXIT
-deadline=$((SECONDS + 180))
-until vb list >/dev/null 2>&1; do
-	kill -0 "$DPID2" 2>/dev/null || { echo "vesseld B died"; cat "$T/vesseld-b.log"; exit 1; }
-	[ $SECONDS -ge $deadline ] && { echo "vesseld B did not answer"; exit 1; }
-	sleep 0.1
-done
+start_b || exit 1
 check "remote add b (B's TLS listener)" in_netns v remote add b https://10.250.0.2:8443 --accept-certificate
 check "B trusts the client's certificate" vb config trust add "$T/cfg/client.crt"
 b_state() {
@@ -141,6 +146,25 @@ wait_for "  ... its counter goes on past $c1" sh -c "[ \"\$(v exec v1 -- cat /tm
 b_now() { [ "$(b_state)" = "$before_b" ]; }
 wait_for "  ... nothing of it left on B (row, NIC, directory, VMM, TAP)" b_now
 check "  ... and no cgroup (B started $(grep -c 'incoming v1 as' "$T/vesseld-b.log") incoming VMM)" b_cgroups
+
+# ---- 2b. B killed mid-transfer ----
+echo "stall 1048576" >"$CUT"
+in_netns v move v1 b: >"$T/kill.out" 2>&1 &
+MV=$!
+wait_for "B's relay stalls mid-stream" grep -q 'migration relay stalled' "$T/vesseld-b.log"
+kill -9 "$DPID2"
+wait "$DPID2" 2>/dev/null
+rm -f "$CUT"
+mv_done() { ! kill -0 "$MV" 2>/dev/null; }
+wait_for "  ... B killed (-9): the move ends" mv_done
+wait "$MV"
+mrc=$?
+check "  ... as a failure (status $mrc), the VM staying at A" sh -c "[ $mrc != 0 ] && grep -q 'stays here, running' '$T/kill.out'"
+check "  ... v1 running on A" test "$(status v1)" = Running
+check "  ... the same counter process" sh -c "v exec v1 -- kill -0 $pid"
+check "B restarts" start_b
+wait_for "  ... nothing of it left on B (row, NIC, directory, VMM, TAP)" b_now
+check "  ... and no cgroup" b_cgroups
 
 # ---- 3. the live move ----
 c2=$(cnt v)
