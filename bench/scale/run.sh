@@ -11,6 +11,10 @@
 #            from the command to the container running there (containers
 #            stop, copy and start: this is their downtime); LXD's `lxc move`
 #            between two LXD daemons is not set up here (one LXD per host)
+#   vmmove : `vessel move v1 REMOTE:` of a running VM (live, through both
+#            vesseld; back and forth between the two hosts): time, the
+#            VMM's downtime and the guest's own (guest_gap.py: the longest
+#            pause between console ticks printed every ~10 ms: a shell builtin read with a 10 ms timeout, no fork)
 #   vm     : vessel-vmm live migration with "disks": "copy" (no shared
 #            storage) of the recipe guest with a disk writer running:
 #            downtime and total time from GET /migrate
@@ -108,12 +112,14 @@ start_vesseld() { # NAME [ARGS]: state dir $T/NAME, socket $T/NAME.sock; sets SP
 	SPID=$!
 	for i in $(seq 600); do VESSEL_SOCKET=$T/$n.sock "$VESSEL" list >/dev/null 2>&1 && break; sleep 0.1; done
 }
-start_vesseld a
+start_vesseld a --listen 127.0.0.1:8444
 DPID=$SPID
 start_vesseld b --listen 127.0.0.1:8443
 DPID2=$SPID
 inns "$VESSEL" remote add b https://127.0.0.1:8443 --accept-certificate >/dev/null &&
-	Bv config trust add "$T/cfg/client.crt" >/dev/null || { echo "bench/scale: remote setup failed"; exit 0; }
+	inns "$VESSEL" remote add a https://127.0.0.1:8444 --accept-certificate >/dev/null &&
+	Bv config trust add "$T/cfg/client.crt" >/dev/null &&
+	A config trust add "$T/cfg/client.crt" >/dev/null || { echo "bench/scale: remote setup failed"; exit 0; }
 A launch busybox c1 >/dev/null && A exec c1 -- sh -c "$(fill "")" >/dev/null
 A stop --force c1 >/dev/null
 R[v_raw]=$(du -sb "$T/a/containers/$(sqlite3 "$T/a/vessel.db" "SELECT runtime_id FROM instances WHERE name='c1'")/upper/data" | cut -f1)
@@ -142,19 +148,32 @@ for r in $(seq "$RUNS"); do
 done
 R[v_move]=$(median "${mv_t[@]}")
 A delete --force c1 >/dev/null 2>&1
-# a running VM through vesseld: stop and copy with its running state
-vmv_t=()
+# a running VM through vesseld: live, A -> B -> A ... (B has a remote for A
+# too); the guest prints a tick every ~10 ms on its console and
+# tests/integration/mgr/guest_gap.py measures the longest pause between
+# ticks as they appear in the source's, then the destination's console.log
+vmv_t=() vmv_d=() vmv_g=()
+GAP=$ROOT/tests/integration/mgr/guest_gap.py
 if [ -n "$VESSEL_GUEST_DIR" ] && A launch vessel-guest v1 --vm >/dev/null 2>&1; then
+	A exec v1 -- sh -c 'setsid sh -c "mkfifo /tmp/tf; exec 3<>/tmp/tf; i=0; while :; do echo tick \$i >/dev/console; i=\$((i+1)); read -t 0.01 x <&3; done" </dev/null >/dev/null 2>&1 &'
+	from=a to=b
 	for r in $(seq "$RUNS"); do
-		t0=$(now); inns "$VESSEL" --socket "$T/a.sock" move v1 b: >/dev/null || break; t1=$(now)
+		python3 "$GAP" "$T/gap.out" "$T/a/vms/*/console.log" "$T/b/vms/*/console.log" &
+		GW=$!
+		sleep 1 # ticks seen on the source first (the watcher polls every ms)
+		t0=$(now); inns "$VESSEL" --socket "$T/$from.sock" move v1 "$to:" >"$T/vmove.out" 2>&1 || { kill $GW; cat "$T/vmove.out"; break; }; t1=$(now)
+		sleep 1 # ticks seen on the destination
+		kill $GW; wait $GW
 		vmv_t+=("$(python3 -c "print($t1 - $t0)")")
-		Bv export v1 "$T/vback.vx" --stateful >/dev/null && Bv delete --force v1 >/dev/null &&
-			A import "$T/vback.vx" >/dev/null && A start v1 >/dev/null || break
+		vmv_d+=("$(sed -n 's/.*downtime \([0-9.]*\) ms.*/\1/p' "$T/vmove.out" | head -1)")
+		vmv_g+=("$(sed -n 's/^gap_ms //p' "$T/gap.out")")
+		if [ "$from" = a ]; then from=b to=a; else from=a to=b; fi
 	done
-	A delete --force v1 >/dev/null 2>&1
-	Bv delete --force v1 >/dev/null 2>&1
+	VESSEL_SOCKET=$T/$from.sock "$VESSEL" delete --force v1 >/dev/null 2>&1
 fi
 R[v_vmmove]=$(median "${vmv_t[@]}")
+R[v_vmdown]=$(median "${vmv_d[@]}")
+R[v_vmgap]=$(median "${vmv_g[@]}")
 
 # ---- LXD 5.0 ----
 LXD_NOTE="not installed"
@@ -231,9 +250,14 @@ echo "  (LXD's file holds the whole root (busybox and /data), vessel's the conta
 echo "   (/data) and a reference to the image, which the importing host must have)"
 echo "  (move: stop, copy over TLS, start on the other vesseld; the whole time is the container's"
 echo "   downtime. LXD's lxc move between two LXD hosts is not set up by this bench.)"
-printf "$F" "move of a running VM (vesseld)" "$(ms "${R[v_vmmove]}")" "-" "-"
-echo "  (VM move through vesseld: savevm into its disk, stop, copy, start with --loadvm: the whole"
-echo "   time is the guest's downtime; vessel-vmm's live pre-copy below is not driven by vesseld yet)"
+printf "$F" "live move of a running VM (vesseld)" "$(ms "${R[v_vmmove]}")" "-" "-"
+printf "$F" "  its downtime (VMM: pause to R)" "${R[v_vmdown]:+${R[v_vmdown]} ms}" "-" "-"
+printf "$F" "  its downtime seen by the guest" "${R[v_vmgap]:+${R[v_vmgap]} ms}" "-" "-"
+echo "  (VM move through two vesseld, the destination a TLS remote: the VMM's migration with its disks"
+echo "   copied, relayed by both vesseld and the CLI; the time is the command's, from its start to the"
+echo "   VM running there. The guest's figure is the longest pause between its console ticks, ~10 ms"
+echo "   apart, as they reach the hosts' console.log: it includes one tick interval of the guest."
+echo "   The peer is vessel-vmm's own migration below, between two VMMs on unix sockets.)"
 if [ -n "${R[vm_down]:-}" ]; then
 	printf "  VM live move (vessel-vmm, disks copy): downtime %s, total %s, %s of disk data\n" \
 		"${R[vm_down]} ms" "${R[vm_total]} ms" "$(mib "${R[vm_disk]}")"

@@ -536,7 +536,8 @@ int main(int argc, char **argv)
 		snprintf(loadvm_path, sizeof(loadvm_path), "/proc/self/fd/%d", loadvm_fd);
 		o.restore = loadvm_path;
 	}
-	if ((o.restore || o.incoming) && (o.kernel || o.bios || o.initrd || o.append || o.nnets)) {
+	if ((o.restore || o.incoming) &&
+	    (o.kernel || o.bios || o.initrd || o.append || (o.nnets && !o.incoming))) {
 		fprintf(stderr, "vessel-vmm: --restore takes the machine from the snapshot: "
 				"--kernel, --bios, --initrd, --append and --net do not apply\n");
 		return EXIT_HOST_ERROR;

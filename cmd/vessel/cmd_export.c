@@ -14,21 +14,26 @@
  * source again: a failed move leaves the instance where it was.
  * Containers cannot move live: this kernel's CRIU (3.17) cannot
  * checkpoint them, so move says so and stops, copies and starts them.
- * A stopped VM goes the same way (its disk as one compressed qcow2); a
- * running one is moved with its running state (export --stateful: saved
- * into its disk, stopped, continued there at its start; a failed move
- * starts it here again, also from that state): stop and copy, not live
- * pre-copy, which vesseld does not drive yet.
+ * A stopped VM goes the same way (its disk as one compressed qcow2).  A
+ * running VM moves live (docs/migration.md, "Between vesseld hosts"):
+ * POST .../migrate-in on the destination creates it there with an incoming
+ * VMM, GET .../migrate on the source turns into its VMM's migration
+ * stream (disks copied), and this command relays between the two upgraded
+ * connections; the source's VMM decides (completed: the destination runs
+ * the guest, the source deleted it; anything else: it runs on at the
+ * source and the destination removed its half).
  */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -239,6 +244,113 @@ static int state_action(struct mgr_client *c, const char *name, const char *acti
 	return r;
 }
 
+/* Copy both ways between a and b until either ends. */
+static void relay(int a, int b)
+{
+	char buf[65536];
+	for (bool ok = true; ok;) {
+		struct pollfd p[2] = { { .fd = a, .events = POLLIN },
+				       { .fd = b, .events = POLLIN } };
+		if (poll(p, 2, -1) < 0) {
+			ok = errno == EINTR;
+			continue;
+		}
+		for (int k = 0; k < 2 && ok; k++) {
+			if (!p[k].revents)
+				continue;
+			ssize_t n = read(p[k].fd, buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			ok = n > 0;
+			for (ssize_t off = 0; ok && off < n;) {
+				ssize_t w =
+				    send(p[1 - k].fd, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
+				if (w < 0 && errno == EINTR)
+					continue;
+				ok = w > 0;
+				off += w > 0 ? w : 0;
+			}
+		}
+	}
+}
+
+static void sleep_100ms(void)
+{
+	struct timespec ts = { 0, 100000000 };
+	nanosleep(&ts, NULL);
+}
+
+/* A running VM, live: the destination's incoming half first (its refusal
+ * changes nothing here), then the source's stream; the source's result. */
+static int live_move(struct mgr_client *src, struct mgr_client *dst, const char *name,
+		     const char *final, const char *remote, struct json_object *info,
+		     struct vs_err *err)
+{
+	struct json_object *meta = json_object_new_object(), *v;
+	if (json_object_object_get_ex(info, "image", &v))
+		json_object_object_add(meta, "image", json_object_get(v));
+	if (json_object_object_get_ex(info, "config", &v))
+		json_object_object_add(meta, "config", json_object_get(v));
+	if (json_object_object_get_ex(info, "devices", &v))
+		json_object_object_add(meta, "devices", json_object_get(v));
+	vs_cleanup_free char *hdr = NULL;
+	vs_cleanup_free char *in = inst_path(final, "/migrate-in"),
+			     *out = inst_path(name, "/migrate");
+	int r = asprintf(&hdr, "X-Vessel-Instance: %s",
+			 json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN));
+	json_object_put(meta);
+	if (r < 0 || !in || !out)
+		return vs_errf(err, ENOMEM, "out of memory");
+	const char *headers[] = { hdr, NULL };
+	int dfd = -1, sfd = -1;
+	if ((r = mgr_client_upgrade_ex(dst, "POST", in, "vessel-migrate", headers, &dfd, err)) < 0)
+		return vs_err_prefix(err, "%s", remote);
+	if ((r = mgr_client_upgrade(src, out, "vessel-migrate", &sfd, err)) < 0) {
+		close(dfd); /* the destination removes its half */
+		return r;
+	}
+	relay(sfd, dfd);
+	close(sfd);
+	close(dfd);
+	/* the source's VMM decides; its vesseld records the end */
+	struct json_object *res = NULL;
+	for (int i = 0; i < 3000; i++) {
+		json_object_put(res);
+		res = NULL;
+		if ((r = mgr_client_do(src, "GET", out, NULL, &res, err)) < 0)
+			break;
+		if (strcmp(jstr(res, "state"), "active") != 0)
+			break;
+		sleep_100ms();
+	}
+	if (r == 0 && strcmp(jstr(res, "state"), "completed") != 0)
+		r = vs_errf(err, EIO, "%s stays here, running: %s", name,
+			    *jstr(res, "error") ? jstr(res, "error") : jstr(res, "state"));
+	if (r == 0) {
+		struct json_object *dt = NULL;
+		double down = json_object_object_get_ex(res, "downtime_ms", &dt)
+				  ? json_object_get_double(dt)
+				  : 0,
+		       total = json_object_object_get_ex(res, "total_ms", &dt)
+				   ? json_object_get_double(dt)
+				   : 0;
+		printf("%s moved live: total %.1f ms, downtime %.1f ms\n", name, total, down);
+		/* the destination records it running once its VMM answers */
+		vs_cleanup_free char *dp = inst_path(final, "");
+		for (int i = 0; i < 1200; i++) {
+			struct json_object *there = NULL;
+			bool up = mgr_client_do(dst, "GET", dp, NULL, &there, NULL) == 0 &&
+				  strcmp(jstr(there, "status"), "Running") == 0;
+			json_object_put(there);
+			if (up)
+				break;
+			sleep_100ms();
+		}
+	}
+	json_object_put(res);
+	return r;
+}
+
 static int copy_or_move(struct cli *cli, const char *cmd, int argc, char **argv, bool move)
 {
 	static const struct option opts[] = { { "snapshots", no_argument, NULL, 's' },
@@ -279,9 +391,20 @@ static int copy_or_move(struct cli *cli, const char *cmd, int argc, char **argv,
 	bool vm = r == 0 && strcmp(jstr(info, "type"), "container") != 0;
 	if (vm && running && !move)
 		r = vs_errf(&err, ENOTSUP,
-			    "%s is a running VM: stop it to copy it (or move it: it then goes "
-			    "with its running state)",
+			    "%s is a running VM: stop it to copy it (or move it: it then moves "
+			    "live)",
 			    name);
+	if (r == 0 && vm && running && move) {
+		r = live_move(src, dst, name, final, remote, info, &err);
+		json_object_put(info);
+		mgr_client_free(dst);
+		if (r < 0) {
+			vs_err_prefix(&err, "move %s to %s", name, remote);
+			return cli_fail(&err);
+		}
+		printf("Moved %s to %s:%s\n", name, remote, final);
+		return 0;
+	}
 	json_object_put(info);
 	if (r < 0) {
 		mgr_client_free(dst);
@@ -293,11 +416,6 @@ static int copy_or_move(struct cli *cli, const char *cmd, int argc, char **argv,
 		       name, remote);
 		fflush(stdout);
 		r = state_action(src, name, "stop", &err);
-	} else if (move && running) {
-		printf("%s moves with its running state, stop and copy (saved into its disk, "
-		       "continued on %s): live pre-copy between vesseld hosts is not wired yet\n",
-		       name, remote);
-		fflush(stdout);
 	}
 	if (r == 0)
 		r = transfer(src, dst, name, newname, snaps && !vm, vm && running, &err);

@@ -85,6 +85,7 @@ struct req_ctx {
 	void (*stream_cls_free)(void *cls);
 	struct mgr_op *stream_op; /* API_BODY_JSON_OR_STREAM: upload_fd is its pipe */
 	bool stream_gone;	  /* its reader stopped: the rest is discarded */
+	bool upgraded_tls;	  /* api_upgrade.c has the connection: close it */
 	unsigned refuse;	  /* HTTP status decided while reading the body */
 	char refuse_msg[200];
 };
@@ -659,6 +660,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (!*con_cls)
 		return begin(l, conn, url, method, con_cls);
 	struct req_ctx *c = *con_cls;
+	if (c->upgraded_tls)
+		return MHD_NO; /* resumed after its stream ended: close */
 	if (*upload_data_size) {
 		body_chunk(c, upload_data, *upload_data_size);
 		*upload_data_size = 0;
@@ -682,12 +685,35 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	/* the audit trail: who changed what (remote callers at INFO; the log
 	 * of record is audit.c's) */
-	unsigned result = res.stream ? 200 : res.json ? res.http_status : 500;
+	unsigned result = res.upgrade ? 101 : res.stream ? 200 : res.json ? res.http_status : 500;
 	if (strcmp(method, "GET") != 0) {
 		vs_log(c->req.tls ? VS_LOG_INFO : VS_LOG_DEBUG, "api: %s %s by %s: %u", method, url,
 		       c->req.identity, result);
 		audit_request(c->req.m, c->req.identity, method, url, c->req.body, c->upload_len,
 			      result);
+	}
+	if (res.upgrade) {
+		c->stream_cls = res.stream_cls;
+		c->stream_cls_free = res.stream_cls_free;
+		if (c->req.tls) {
+			if (api_upgrade_tls(conn, res.upgrade_protocol, res.upgrade,
+					    res.upgrade_cls, &err) < 0) {
+				vs_log(VS_LOG_WARN, "api: %s %s: %s", method, url, err.msg);
+				if (c->stream_cls_free) /* the upgrade's share, never run */
+					c->stream_cls_free(c->stream_cls);
+				return MHD_NO;
+			}
+			c->upgraded_tls = true;
+			return MHD_YES;
+		}
+		res.stream = MHD_create_response_for_upgrade(res.upgrade, res.upgrade_cls);
+		if (!res.stream) {
+			if (c->stream_cls_free)
+				c->stream_cls_free(c->stream_cls);
+			return MHD_NO;
+		}
+		MHD_add_response_header(res.stream, MHD_HTTP_HEADER_UPGRADE, res.upgrade_protocol);
+		res.http_status = MHD_HTTP_SWITCHING_PROTOCOLS;
 	}
 	if (res.stream) {
 		c->stream_cls = res.stream_cls;
@@ -879,7 +905,8 @@ static int start_tls(struct mgr_api *api, const struct mgr_api_opts *opts, struc
 		return r;
 	tls_current = api;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_USE_ERROR_LOG | MHD_USE_TLS | MHD_ALLOW_UPGRADE;
+			 MHD_USE_ERROR_LOG | MHD_USE_TLS | MHD_ALLOW_UPGRADE |
+			 MHD_ALLOW_SUSPEND_RESUME; /* api_upgrade.c */
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	api->tls_daemon = MHD_start_daemon(

@@ -42,6 +42,12 @@ struct api_response {
 	 * is called when the request is done (may be NULL) */
 	void *stream_cls;
 	void (*stream_cls_free)(void *cls);
+	/* or an upgrade to upgrade_protocol (101): upgrade(upgrade_cls, ...) gets
+	 * the raw stream; with urh NULL (a TLS connection, api_upgrade.c) it
+	 * closes the socket itself when done.  stream_cls as above. */
+	MHD_UpgradeHandler upgrade;
+	void *upgrade_cls;
+	const char *upgrade_protocol;
 };
 
 typedef void (*api_handler)(struct api_request *req, struct api_response *res);
@@ -175,6 +181,9 @@ void api_get_advice(struct api_request *req, struct api_response *res);
 void api_post_instance_advice_apply(struct api_request *req, struct api_response *res);
 /* api_export.c */
 void api_get_instance_export(struct api_request *req, struct api_response *res);
+/* api_migrate.c */
+void api_get_instance_migrate(struct api_request *req, struct api_response *res);
+void api_post_instance_migrate_in(struct api_request *req, struct api_response *res);
 /*
  * A streamed body (API_BODY_JSON_OR_STREAM): start the work that reads it
  * (an instance import) before the body arrives; *wfd gets the pipe the body
@@ -182,5 +191,9 @@ void api_get_instance_export(struct api_request *req, struct api_response *res);
  * (refused before the body is read).
  */
 int api_stream_begin(struct api_request *req, int *wfd, struct mgr_op **op, struct vs_err *err);
+/* Upgrade a TLS connection to protocol without libmicrohttpd's relay
+ * (api_upgrade.c): the 101 is sent, fn gets a socket with urh NULL. */
+int api_upgrade_tls(struct MHD_Connection *conn, const char *protocol, MHD_UpgradeHandler fn,
+		    void *cls, struct vs_err *err);
 
 #endif

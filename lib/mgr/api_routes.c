@@ -76,6 +76,8 @@ const struct api_route api_routes[] = {
 	{ "GET", "/1.0/advice", api_get_advice, API_BODY_NONE },
 	{ "POST", "/1.0/instances/{}/advice/apply", api_post_instance_advice_apply, API_BODY_JSON },
 	{ "GET", "/1.0/instances/{}/export", api_get_instance_export, API_BODY_NONE },
+	{ "GET", "/1.0/instances/{}/migrate", api_get_instance_migrate, API_BODY_NONE },
+	{ "POST", "/1.0/instances/{}/migrate-in", api_post_instance_migrate_in, API_BODY_NONE },
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -8,6 +8,8 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -577,13 +579,128 @@ int mgr_client_upload_fd(struct mgr_client *c, const char *path, int fd, const c
 	return r;
 }
 
-int mgr_client_upgrade(struct mgr_client *c, const char *path, const char *protocol, int *out,
-		       struct vs_err *err)
+/*
+ * A TLS connection as a plain socket: a thread copies between one end of a
+ * socketpair and a libcurl connect-only handle (TLS with the client
+ * certificate, the server's pinned), so an upgraded stream to a remote
+ * reads and writes like the local socket's.  The thread ends when either
+ * side closes.
+ */
+struct tunnel {
+	CURL *h;
+	int fd;
+};
+
+static bool tunnel_send(CURL *h, curl_socket_t s, const char *p, size_t n)
 {
-	if (!c->socket_path)
-		return vs_errf(err, ENOTSUP,
-			       "the console is reachable over the local socket only, not %s",
-			       c->where);
+	while (n) {
+		size_t sent = 0;
+		CURLcode rc = curl_easy_send(h, p, n, &sent);
+		if (rc == CURLE_AGAIN) {
+			struct pollfd pf = { .fd = s, .events = POLLOUT };
+			poll(&pf, 1, 1000);
+			continue;
+		}
+		if (rc != CURLE_OK)
+			return false;
+		p += sent;
+		n -= sent;
+	}
+	return true;
+}
+
+static void *tunnel_run(void *arg)
+{
+	struct tunnel *t = arg;
+	curl_socket_t s = CURL_SOCKET_BAD;
+	curl_easy_getinfo(t->h, CURLINFO_ACTIVESOCKET, &s);
+	char buf[65536];
+	for (bool ok = s != CURL_SOCKET_BAD; ok;) {
+		/* TLS may hold decrypted bytes the socket no longer shows: try first */
+		size_t got = 0;
+		CURLcode rc = curl_easy_recv(t->h, buf, sizeof(buf), &got);
+		if (rc == CURLE_OK) {
+			if (got == 0)
+				break; /* the server closed */
+			for (size_t off = 0; ok && off < got;) {
+				ssize_t w = send(t->fd, buf + off, got - off, MSG_NOSIGNAL);
+				if (w < 0 && errno == EINTR)
+					continue;
+				ok = w > 0;
+				off += w > 0 ? (size_t)w : 0;
+			}
+			continue;
+		}
+		if (rc != CURLE_AGAIN)
+			break;
+		struct pollfd pf[2] = { { .fd = s, .events = POLLIN },
+					{ .fd = t->fd, .events = POLLIN } };
+		if (poll(pf, 2, 1000) < 0 && errno != EINTR)
+			break;
+		if (pf[1].revents) {
+			ssize_t n = read(t->fd, buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			ok = n > 0 && tunnel_send(t->h, s, buf, (size_t)n);
+		}
+	}
+	curl_easy_cleanup(t->h);
+	close(t->fd);
+	free(t);
+	return NULL;
+}
+
+static int tls_tunnel(struct mgr_client *c, int *out, struct vs_err *err)
+{
+	CURL *h = curl_easy_init();
+	if (!h)
+		return vs_errf(err, ENOMEM, "out of memory");
+	char url[2048];
+	snprintf(url, sizeof(url), "%s/", c->url);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert);
+	curl_easy_setopt(h, CURLOPT_SSLKEY, c->key);
+	curl_easy_setopt(h, CURLOPT_CAINFO, c->server_cert);
+	curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+	CURLcode rc = curl_easy_perform(h);
+	if (rc != CURLE_OK) {
+		curl_easy_cleanup(h);
+		return vs_errf(err, ECONNREFUSED, "cannot reach vesseld at %s: %s", c->where,
+			       curl_easy_strerror(rc));
+	}
+	int sp[2];
+	struct tunnel *t = malloc(sizeof(*t));
+	if (!t || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		free(t);
+		curl_easy_cleanup(h);
+		return vs_syserrf(err, errno, "socketpair");
+	}
+	t->h = h;
+	t->fd = sp[1];
+	pthread_t th;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int pr = pthread_create(&th, &attr, tunnel_run, t);
+	pthread_attr_destroy(&attr);
+	if (pr != 0) {
+		close(sp[0]);
+		close(sp[1]);
+		curl_easy_cleanup(h);
+		free(t);
+		return vs_errf(err, EAGAIN, "cannot start a thread");
+	}
+	*out = sp[0];
+	return 0;
+}
+
+static int local_connect(struct mgr_client *c, int *out, struct vs_err *err)
+{
 	vs_cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return vs_syserrf(err, errno, "socket");
@@ -596,13 +713,35 @@ int mgr_client_upgrade(struct mgr_client *c, const char *path, const char *proto
 			       "cannot reach vesseld at %s (is it running? can you access the "
 			       "socket?)",
 			       c->where);
-	char req[1024];
+	*out = vs_steal_fd(&fd);
+	return 0;
+}
+
+int mgr_client_upgrade(struct mgr_client *c, const char *path, const char *protocol, int *out,
+		       struct vs_err *err)
+{
+	return mgr_client_upgrade_ex(c, "GET", path, protocol, NULL, out, err);
+}
+
+int mgr_client_upgrade_ex(struct mgr_client *c, const char *method, const char *path,
+			  const char *protocol, const char *const *headers, int *out,
+			  struct vs_err *err)
+{
+	vs_cleanup_close int fd = -1;
+	int cr = c->url ? tls_tunnel(c, &fd, err) : local_connect(c, &fd, err);
+	if (cr < 0)
+		return cr;
+	char req[16384];
 	int n = snprintf(req, sizeof(req),
-			 "GET %s HTTP/1.1\r\nHost: vessel\r\nConnection: Upgrade\r\n"
-			 "Upgrade: %s\r\n\r\n",
-			 path, protocol);
+			 "%s %s HTTP/1.1\r\nHost: vessel\r\nConnection: Upgrade\r\n"
+			 "Upgrade: %s\r\n",
+			 method, path, protocol);
+	for (size_t i = 0; headers && headers[i] && n > 0 && (size_t)n < sizeof(req); i++)
+		n += snprintf(req + n, sizeof(req) - (size_t)n, "%s\r\n", headers[i]);
+	if (n > 0 && (size_t)n < sizeof(req))
+		n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
 	if (n < 0 || (size_t)n >= sizeof(req))
-		return vs_errf(err, ENAMETOOLONG, "request path too long");
+		return vs_errf(err, ENAMETOOLONG, "request too long");
 	for (int off = 0; off < n;) {
 		ssize_t w = send(fd, req + off, (size_t)(n - off), MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)

@@ -1484,6 +1484,139 @@ static int vm_file_pull(struct mgr *m, const struct mgr_instance *inst, const ch
 	return r;
 }
 
+/* ---- live migration between vesseld hosts (migrate.c) ---- */
+
+char *mgr_vm_path(struct mgr *m, const char *id, const char *sub)
+{
+	return vm_path(m, id, sub);
+}
+
+int mgr_vm_api_reply(struct mgr *m, const struct mgr_instance *inst, const char *method,
+		     const char *path, const char *body, struct json_object **reply,
+		     struct vs_err *err)
+{
+	return api_call(m, inst, method, path, body, reply, err);
+}
+
+bool mgr_vm_running(struct mgr *m, const struct mgr_instance *inst)
+{
+	return vmm_pid(m, inst->runtime_id) != 0;
+}
+
+bool mgr_vm_wait_gone(struct mgr *m, const struct mgr_instance *inst, int timeout_ms)
+{
+	return wait_gone(m, inst->runtime_id, timeout_ms);
+}
+
+int mgr_vm_start_incoming(struct mgr *m, const struct mgr_instance *inst,
+			  const struct mgr_image *img, const char *sock, struct vs_err *err)
+{
+	const char *id = inst->runtime_id;
+	if (!m->vmm || access(m->vmm, X_OK) < 0)
+		return vs_errf(err, ENOENT, "vessel-vmm not found (%s): start vesseld with --vmm",
+			       m->vmm ? m->vmm : "none");
+	struct json_object *meta = img ? json_tokener_parse(img->config_json) : NULL;
+	struct boot b = { 0 };
+	int r = boot_params(inst, meta, &b, err);
+	json_object_put(meta);
+	if (r < 0)
+		return r;
+	vs_cleanup_free char *dir = vm_path(m, id, NULL);
+	vs_cleanup_free char *root = vm_path(m, id, "root.qcow2");
+	vs_cleanup_free char *api = vm_path(m, id, "api.sock");
+	vs_cleanup_free char *agent = vm_path(m, id, "agent.sock");
+	vs_cleanup_free char *console = vm_path(m, id, "console.sock");
+	vs_cleanup_free char *clog = vm_path(m, id, "console.log");
+	vs_cleanup_free char *vlog = vm_path(m, id, "vmm.log");
+	vs_cleanup_free char *pidfile = vm_path(m, id, "vmm.pid");
+	if (!dir || !root || !api || !agent || !console || !clog || !vlog || !pidfile)
+		return vs_errf(err, ENOMEM, "out of memory");
+	char incoming[4200], serial[4200], rootspec[4200];
+	snprintf(incoming, sizeof(incoming), "unix:%s", sock);
+	snprintf(serial, sizeof(serial), "unix:%s", console);
+	snprintf(rootspec, sizeof(rootspec), "%s,format=qcow2", root);
+	const char *argv[] = {
+		m->vmm, "--incoming",	  incoming, "--disk",	 rootspec, "--serial",
+		serial, "--serial-log",	  clog,	    "--agent",	 agent,	   "--api",
+		api,	"--snapshot-dir", dir,	    "--sandbox", NULL,	   NULL,
+		NULL
+	};
+	/* its NIC: a TAP of this instance on this host's network (the MAC
+	 * comes with the guest's state) */
+	struct mgr_nic nics[1];
+	size_t nnics = 0;
+	char net[64];
+	if ((r = mgr_network_nics(m, inst->id, nics, 1, &nnics, err)) < 0)
+		return r;
+	char cg_procs[3][300], cgdirs[3][256];
+	size_t ncg = cgroup_dirs(id, cgdirs);
+	for (size_t i = 0; i < ncg; i++)
+		snprintf(cg_procs[i], sizeof(cg_procs[i]), "%s/cgroup.procs", cgdirs[i]);
+	if ((r = cgroup_make(id, err)) < 0 ||
+	    (r = cgroup_set_cpu(id, mgr_instance_config_get(inst, "limits.cpu"), err)) < 0 ||
+	    (r = boot_save(m, inst, &b, err)) < 0)
+		goto fail;
+	if (nnics) {
+		char tap[16];
+		tap_name(id, 0, tap);
+		if ((r = mgr_network_tap_attach(m, &nics[0], tap, err)) < 0)
+			goto fail;
+		snprintf(net, sizeof(net), "tap=%s", tap);
+		argv[16] = "--net";
+		argv[17] = net;
+	}
+	pid_t pid = 0;
+	if ((r = spawn_detached((char *const *)argv, vlog, cg_procs, ncg, &pid, err)) < 0)
+		goto fail;
+	char text[32];
+	int len = snprintf(text, sizeof(text), "%d\n", (int)pid);
+	if ((r = vs_write_file_atomic(pidfile, text, (size_t)len, err)) < 0) {
+		kill(pid, SIGKILL);
+		goto fail;
+	}
+	/* listening once the socket is there */
+	uint64_t deadline = vs_now_ns() + (uint64_t)API_TIMEOUT_S * 1000000000ull;
+	while (access(sock, F_OK) < 0) {
+		if (!vmm_pid(m, id) || vs_now_ns() >= deadline) {
+			char tail[512];
+			log_tail(m, id, tail, sizeof(tail));
+			r = vs_errf(err, EIO, "VM %s: vessel-vmm --incoming did not listen: %s",
+				    inst->name, *tail ? tail : "(no message)");
+			goto fail;
+		}
+		sleep_ms(20);
+	}
+	return 0;
+fail : {
+	struct vs_err e2 = VS_ERR_INIT;
+	vm_stop(m, inst, true, 0, &e2);
+}
+	return r;
+}
+
+int mgr_vm_incoming_wait(struct mgr *m, const struct mgr_instance *inst, int timeout_s,
+			 struct vs_err *err)
+{
+	vs_cleanup_free char *api = vm_path(m, inst->runtime_id, "api.sock");
+	uint64_t deadline = vs_now_ns() + (uint64_t)timeout_s * 1000000000ull;
+	for (;;) {
+		struct vs_err e = VS_ERR_INIT;
+		if (!vmm_pid(m, inst->runtime_id)) {
+			char tail[512];
+			log_tail(m, inst->runtime_id, tail, sizeof(tail));
+			return vs_errf(err, EIO, "VM %s: the incoming VMM exited: %s", inst->name,
+				       *tail ? tail : "(no message)");
+		}
+		if (api && access(api, F_OK) == 0 &&
+		    api_call(m, inst, "GET", "/vm", NULL, NULL, &e) == 0)
+			return 0;
+		if (vs_now_ns() >= deadline)
+			return vs_errf(err, ETIMEDOUT, "VM %s: the incoming VMM did not start",
+				       inst->name);
+		sleep_ms(50);
+	}
+}
+
 const struct mgr_driver mgr_driver_vm = {
 	.console = vm_console,
 	.file_push = vm_file_push,

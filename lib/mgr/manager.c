@@ -26,6 +26,7 @@
 
 #include "fsutil.h"
 #include "mgr_internal.h"
+#include "vessel/mgr/migrate.h"
 #include "vessel/mgr/usage.h"
 #include "vessel/core/cleanup.h"
 #include "vessel/core/log.h"
@@ -300,6 +301,7 @@ int mgr_open(const struct mgr_opts *opts, struct mgr **out, struct vs_err *err)
 		goto fail;
 	if ((r = mgr_volume_reconcile(m, err)) < 0)
 		goto fail;
+	mgr_migrate_in_recover(m); /* a live move in that vesseld did not see through */
 	*out = m;
 	return 0;
 fail:

@@ -10,6 +10,9 @@
 
 #include "vessel/mgr/mgr.h"
 
+struct json_object;
+struct mgr_image;
+
 struct mgr {
 	char *state_dir;
 	char *runtime;	    /* vessel-runtime binary */
@@ -54,6 +57,20 @@ int mgr_ct_console_resize(const char *dir, const char *name, unsigned width, uns
 /* A request to a running VM's vessel-vmm control API (driver_vm.c). */
 int mgr_vm_api_call(struct mgr *m, const struct mgr_instance *inst, const char *method,
 		    const char *path, const char *body, struct vs_err *err);
+/* Live migration between hosts (migrate.c; driver_vm.c). */
+char *mgr_vm_path(struct mgr *m, const char *id, const char *sub);
+int mgr_vm_api_reply(struct mgr *m, const struct mgr_instance *inst, const char *method,
+		     const char *path, const char *body, struct json_object **reply,
+		     struct vs_err *err);
+bool mgr_vm_running(struct mgr *m, const struct mgr_instance *inst);
+bool mgr_vm_wait_gone(struct mgr *m, const struct mgr_instance *inst, int timeout_ms);
+/* vessel-vmm --incoming unix:SOCK for inst (its disk copied to root.qcow2,
+ * which must not exist); returns once it listens. */
+int mgr_vm_start_incoming(struct mgr *m, const struct mgr_instance *inst,
+			  const struct mgr_image *img, const char *sock, struct vs_err *err);
+/* The incoming VMM runs the guest (0) or died (the error). */
+int mgr_vm_incoming_wait(struct mgr *m, const struct mgr_instance *inst, int timeout_s,
+			 struct vs_err *err);
 /* Emit a lifecycle event ("instance-started", ...) for an instance. */
 void mgr_emit_lifecycle(struct mgr *m, const char *action, const char *name);
 

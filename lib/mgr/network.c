@@ -552,6 +552,12 @@ int mgr_network_delete(struct mgr *m, const char *name, struct vs_err *err)
 
 int mgr_network_nic_add(struct mgr *m, int64_t instance_id, const char *network, struct vs_err *err)
 {
+	return mgr_network_nic_add_fixed(m, instance_id, network, NULL, NULL, err);
+}
+
+int mgr_network_nic_add_fixed(struct mgr *m, int64_t instance_id, const char *network,
+			      const char *want_mac, const char *want_addr, struct vs_err *err)
+{
 	struct mgr_network n;
 	int r = mgr_network_get(m->db, network, &n, err);
 	if (r < 0)
@@ -562,6 +568,26 @@ int mgr_network_nic_add(struct mgr *m, int64_t instance_id, const char *network,
 		return vs_syserrf(err, errno, "getrandom");
 	char mac[18];
 	snprintf(mac, sizeof(mac), "0a:56:73:%02x:%02x:%02x", rnd[0], rnd[1], rnd[2]);
+	if (want_mac) {
+		unsigned b[6];
+		char end;
+		if (sscanf(want_mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+			   &b[5], &end) != 6)
+			return vs_errf(err, EINVAL, "MAC %s: expected xx:xx:xx:xx:xx:xx", want_mac);
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3],
+			 b[4], b[5]);
+	}
+	if (want_addr) {
+		struct in_addr a;
+		uint32_t h;
+		if (inet_pton(AF_INET, want_addr, &a) != 1)
+			return vs_errf(err, EINVAL, "address %s: expected IPv4", want_addr);
+		h = ntohl(a.s_addr) - n.net;
+		if (ntohl(a.s_addr) < n.net || h < 2 || h >= size - 1)
+			return vs_errf(err, EADDRNOTAVAIL,
+				       "address %s is not in network %s (%s) of this host",
+				       want_addr, n.name, n.subnet);
+	}
 	mgr_db_lock(m->db);
 	r = mgr_db_exec(m->db, "BEGIN IMMEDIATE", err);
 	if (r < 0) {
@@ -590,17 +616,25 @@ int mgr_network_nic_add(struct mgr *m, int64_t instance_id, const char *network,
 			goto out;
 		}
 		for (uint32_t h = 2; h < size - 1; h++) {
-			mgr_ip_format(n.net + h, addr);
+			if (want_addr)
+				snprintf(addr, sizeof(addr), "%s", want_addr);
+			else
+				mgr_ip_format(n.net + h, addr);
 			sqlite3_reset(st);
 			sqlite3_bind_int64(st, 1, n.id);
 			sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
 			if (sqlite3_step(st) != SQLITE_ROW)
 				break;
 			addr[0] = 0;
+			if (want_addr)
+				break;
 		}
 	}
 	if (!addr[0]) {
-		r = vs_errf(err, ENOSPC, "network %s has no free address", n.name);
+		r = want_addr
+			? vs_errf(err, EADDRINUSE, "address %s is taken on network %s of this host",
+				  want_addr, n.name)
+			: vs_errf(err, ENOSPC, "network %s has no free address", n.name);
 		goto out;
 	}
 	{

@@ -62,8 +62,13 @@ int mgr_client_stream(struct mgr_client *c, const char *path,
  * none, the default). */
 void mgr_client_set_progress(struct mgr_client *c,
 			     void (*fn)(void *opaque, struct json_object *metadata), void *opaque);
-/* GET path upgraded to PROTOCOL (101): *fd the raw stream.  Local socket only. */
+/* GET path upgraded to PROTOCOL (101): *fd the raw stream, over the local
+ * socket or (through a thread that carries the TLS) to a remote. */
 int mgr_client_upgrade(struct mgr_client *c, const char *path, const char *protocol, int *fd,
 		       struct vs_err *err);
+/* The same with a METHOD and extra header lines ("Name: value"). */
+int mgr_client_upgrade_ex(struct mgr_client *c, const char *method, const char *path,
+			  const char *protocol, const char *const *headers, int *fd,
+			  struct vs_err *err);
 
 #endif

@@ -63,6 +63,11 @@ int mgr_network_delete(struct mgr *m, const char *name, struct vs_err *err);
  * eth0, eth1, ... in the order of adding. */
 int mgr_network_nic_add(struct mgr *m, int64_t instance_id, const char *network,
 			struct vs_err *err);
+/* The same with this MAC and address (a VM moved live keeps both; NULL:
+ * chosen as above): EADDRINUSE/EADDRNOTAVAIL when the address is taken or
+ * outside the network. */
+int mgr_network_nic_add_fixed(struct mgr *m, int64_t instance_id, const char *network,
+			      const char *mac, const char *address, struct vs_err *err);
 /* The NICs of an instance (at most max). */
 int mgr_network_nics(struct mgr *m, int64_t instance_id, struct mgr_nic *nics, size_t max,
 		     size_t *n, struct vs_err *err);

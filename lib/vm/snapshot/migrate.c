@@ -149,10 +149,20 @@ static int uri_connect(const char *uri, bool listen_side, struct vs_err *err)
 			}
 			return fd;
 		}
+		/* bound under a temporary name and renamed once it listens: a
+		 * peer that sees PATH can connect (no ECONNREFUSED between bind
+		 * and listen) */
 		unlink(a.sun_path);
-		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1) < 0) {
+		int n =
+		    snprintf(a.sun_path, sizeof(a.sun_path), "%s.%d.tmp", uri + 5, (int)getpid());
+		if (n < 0 || (size_t)n >= sizeof(a.sun_path))
+			strcpy(a.sun_path, uri + 5);
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1) < 0 ||
+		    (strcmp(a.sun_path, uri + 5) != 0 && rename(a.sun_path, uri + 5) < 0)) {
 			int e = errno;
 			close(fd);
+			if (strcmp(a.sun_path, uri + 5) != 0)
+				unlink(a.sun_path);
 			return vs_syserrf(err, e, "migration: listen on %s", uri);
 		}
 		return fd;
@@ -1072,6 +1082,12 @@ int vm_migration_incoming(const char *uri, const struct virt_config *host_cfg,
 	}
 	struct virt_config vc = *host_cfg;
 	virt_snapshot_apply_config(sc, &vc);
+	if (host_cfg->nnets && host_cfg->nnets != vc.nnets)
+		r = vs_errf(err, EINVAL, "migration: --net given %u times for a VM with %u NICs",
+			    host_cfg->nnets, vc.nnets);
+	else /* this host's TAPs; the MACs stay the guest's */
+		for (unsigned i = 0; i < host_cfg->nnets; i++)
+			vc.nets[i].tap = host_cfg->nets[i].tap;
 	if (dd.n && dd.n != vc.ndisks) {
 		r = vs_errf(err, EINVAL, "migration: %u disks copied for a VM with %u", dd.n,
 			    vc.ndisks);
