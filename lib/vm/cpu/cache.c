@@ -39,6 +39,25 @@
 
 #define ARENA_SIZE     (64ULL << 20)
 #define BLOCK_BYTES(n) (sizeof(struct rv_block) + (size_t)(n) * sizeof(struct rv_uop))
+/* Parallel mode: room left in the arena when a flush is requested (the
+ * harts stop within a block or two; past it they run uncached). */
+#define ARENA_RESERVE (4ULL << 20)
+/* Per-hart blocks outside the arena (straddling, debugger, scratch) keep
+ * room for every hart's chain slots below them. */
+#define SPECIAL_PRE    ((size_t)RV_CHAIN_STRIDE * (RV_MAX_HARTS - 1))
+#define SPECIAL_STRIDE (SPECIAL_PRE + ((BLOCK_BYTES(2) + 63) & ~(size_t)63))
+
+static uint8_t *special_alloc(unsigned n)
+{
+	uint8_t *p = calloc(1, SPECIAL_PRE + n * SPECIAL_STRIDE);
+	return p ? p + SPECIAL_PRE : NULL;
+}
+
+static void special_free(void *p)
+{
+	if (p)
+		free((uint8_t *)p - SPECIAL_PRE);
+}
 
 static unsigned hash_pa(uint64_t pa)
 {
@@ -68,6 +87,7 @@ static void flush_all(struct rv_core *core, bool release)
 	core->arena_used = 0;
 	core->jit_used = 0; /* translations die with their blocks */
 	core->jit_full = false;
+	__atomic_store_n(&core->flush_pending, false, __ATOMIC_RELAXED);
 	core->flushes++;
 	for (unsigned k = 0; k < core->nharts; k++) {
 		rv_tlb_flush(core->harts[k]);
@@ -125,7 +145,8 @@ uint64_t rv_core_trims(const struct rv_core *core)
 void rv_cache_invalidate_page(struct rv_core *core, struct rv_page *pg)
 {
 	for (struct rv_block *b = pg->blocks; b; b = b->pnext) {
-		b->paddr = RV_DEAD_PADDR; /* jump-cache entries must not revive it */
+		/* jump-cache entries must not revive it */
+		__atomic_store_n(&b->paddr, RV_DEAD_PADDR, __ATOMIC_RELAXED);
 		*b->hprev = b->hnext;
 		if (b->hnext)
 			b->hnext->hprev = b->hprev;
@@ -133,8 +154,85 @@ void rv_cache_invalidate_page(struct rv_core *core, struct rv_page *pg)
 	pg->blocks = NULL;
 	pg->code_mask = 0;
 	pg->flags &= (uint8_t)~RV_PAGE_CODE;
+	if (core->parallel) { /* the harts run: each renews its own keys */
+		rv_request_all(core, NULL, RV_REQ_CHAINS);
+		return;
+	}
 	for (unsigned k = 0; k < core->nharts; k++)
 		rv_new_chain_key(core->harts[k]); /* drops jump-cache entries too */
+}
+
+void rv_request_all(struct rv_core *core, struct rv_hart *self, uint32_t req)
+{
+	for (unsigned k = 0; k < core->nharts; k++) {
+		struct rv_hart *o = core->harts[k];
+		if (o == self)
+			continue;
+		__atomic_fetch_or(&core->ext[k].req, req, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&o->events, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+void rv_serve_requests(struct rv_hart *h)
+{
+	struct rv_hart_ext *ext = rv_ext(h);
+	struct rv_core *core = h->core;
+	uint32_t req;
+	while ((req = __atomic_exchange_n(&ext->req, 0, __ATOMIC_SEQ_CST))) {
+		if (req & RV_REQ_WSCAN) {
+			/*
+			 * A page became code (or otherwise flagged) after this hart
+			 * got a write entry for it: drop the entry, and since stores
+			 * through it may have landed after the page was decoded,
+			 * drop the page's decoded code (it is decoded again).
+			 */
+			rv_lock(core);
+			for (unsigned p = 0; p < 4; p++)
+				for (unsigned j = 0; j < RV_TLB_SIZE; j++) {
+					struct rv_tlb_entry *e = &h->tlb[p][RV_ACC_WRITE][j];
+					if (e->vtag == ~0ULL)
+						continue;
+					struct rv_page *pg =
+					    rv_core_page(core, h->tlb_ppage[p][RV_ACC_WRITE][j]);
+					if (!pg || !pg->flags)
+						continue;
+					e->vtag = ~0ULL;
+					if (pg->flags & RV_PAGE_CODE)
+						rv_cache_invalidate_page(core, pg);
+				}
+			rv_unlock(core);
+		}
+		if (req & RV_REQ_CHAINS)
+			rv_new_chain_key(h);
+	}
+}
+
+void rv_core_set_parallel(struct rv_core *core, void (*lock)(void *), void (*unlock)(void *),
+			  void *opaque)
+{
+	core->lock = lock;
+	core->unlock = unlock;
+	core->lock_opaque = opaque;
+	core->parallel = true;
+	core->chain_pre = (size_t)RV_CHAIN_STRIDE * (core->nharts - 1);
+	for (unsigned k = 0; k < core->nharts; k++)
+		core->harts[k]->chain_off = -(intptr_t)RV_CHAIN_STRIDE * k;
+	rv_core_flush(core);
+}
+
+bool rv_core_flush_pending(const struct rv_core *core)
+{
+	return __atomic_load_n(&core->flush_pending, __ATOMIC_RELAXED);
+}
+
+/* Parallel mode: ask for a flush with every hart stopped (rv_core_flush_pending). */
+static void request_flush(struct rv_core *core)
+{
+	if (__atomic_load_n(&core->flush_pending, __ATOMIC_RELAXED))
+		return;
+	__atomic_store_n(&core->flush_pending, true, __ATOMIC_RELAXED);
+	for (unsigned k = 0; k < core->nharts; k++)
+		rv_hart_request_stop(core->harts[k]);
 }
 
 static void finish_uop(struct rv_uop *u, uint16_t off)
@@ -208,7 +306,7 @@ static struct rv_block *straddling_block(struct rv_hart *h, uint64_t pc, const u
 		       (uint32_t)hi[1] << 24;
 	struct rv_hart_ext *ext = rv_ext(h);
 	unsigned i = (raw ^ (raw >> 7) ^ (raw >> 15) ^ (raw >> 20)) & (RV_STRADDLE_N - 1);
-	struct rv_block *b = (struct rv_block *)(ext->straddle + i * BLOCK_BYTES(2));
+	struct rv_block *b = (struct rv_block *)(ext->straddle + i * SPECIAL_STRIDE);
 	if (ext->straddle_raw[i] == raw && b->n == 1)
 		return b;
 	uint8_t buf[4];
@@ -260,7 +358,17 @@ struct rv_block *rv_block_single(struct rv_hart *h, uint64_t pc, struct rv_block
 	return blk;
 }
 
+static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc);
+
 struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
+{
+	rv_lock(h->core);
+	struct rv_block *b = block_lookup(h, pc);
+	rv_unlock(h->core);
+	return b;
+}
+
+static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 {
 	struct rv_core *core = h->core;
 	uint64_t pa;
@@ -288,15 +396,25 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 		return je->b;
 	}
 
-	if (unlikely(core->jit_full))
-		rv_core_flush(core);
+	if (unlikely(core->jit_full)) {
+		if (core->parallel)
+			request_flush(core);
+		else
+			rv_core_flush(core);
+	}
 	unsigned hidx = hash_pa(pa);
 	struct rv_block *b;
 	for (b = core->hash[hidx]; b; b = b->hnext)
 		if (b->paddr == pa)
 			goto found;
 
-	if (core->arena_used + BLOCK_BYTES(RV_BLOCK_MAX + 1) > core->arena_size) {
+	size_t need = core->chain_pre + BLOCK_BYTES(RV_BLOCK_MAX + 1);
+	if (core->parallel && core->arena_used + need + ARENA_RESERVE > core->arena_size) {
+		/* the other harts still run blocks of the arena: flush when all stopped */
+		request_flush(core);
+		if (core->arena_used + need > core->arena_size)
+			return rv_block_single(h, pc, rv_ext(h)->scratch);
+	} else if (core->arena_used + need > core->arena_size) {
 		rv_core_flush(core);
 		hidx = hash_pa(pa);
 	}
@@ -306,7 +424,9 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 		return NULL;
 	}
 	rv_core_mark_page(core, pa, RV_PAGE_CODE);
-	b = (struct rv_block *)(core->arena + core->arena_used);
+	/* other harts' chain slots lie below the block (parallel mode) */
+	memset(core->arena + core->arena_used, 0, core->chain_pre);
+	b = (struct rv_block *)(core->arena + core->arena_used + core->chain_pre);
 	unsigned off = 0, n = 0;
 	while (n < RV_BLOCK_MAX && off < page_left) {
 		struct rv_uop *u = &b->u[n];
@@ -338,7 +458,7 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 	unsigned first = (unsigned)(pa & ~RV_PAGE_MASK) >> 6;
 	unsigned last = (unsigned)((pa & ~RV_PAGE_MASK) + (off ? off : 1) - 1) >> 6;
 	pg->code_mask |= (last == 63 ? ~0ULL : ((2ULL << last) - 1)) & ~((1ULL << first) - 1);
-	core->arena_used += (BLOCK_BYTES(n + 1) + 15) & ~(size_t)15;
+	core->arena_used += (core->chain_pre + BLOCK_BYTES(n + 1) + 15) & ~(size_t)15;
 found:
 	je->vpc = pc;
 	je->key = h->chain_key;
@@ -391,9 +511,10 @@ struct rv_core *rv_core_new(struct vm_bus *bus, unsigned nharts, uint64_t (*get_
 			return NULL;
 		}
 		memset(core->harts[k], 0, sizeof(struct rv_hart));
-		core->ext[k].dbg_block = calloc(1, BLOCK_BYTES(2));
-		core->ext[k].straddle = calloc(RV_STRADDLE_N, BLOCK_BYTES(2));
-		if (!core->ext[k].dbg_block || !core->ext[k].straddle) {
+		core->ext[k].dbg_block = (struct rv_block *)special_alloc(1);
+		core->ext[k].scratch = (struct rv_block *)special_alloc(1);
+		core->ext[k].straddle = special_alloc(RV_STRADDLE_N);
+		if (!core->ext[k].dbg_block || !core->ext[k].straddle || !core->ext[k].scratch) {
 			rv_core_free(core);
 			vs_errf(err, ENOMEM, "cpu: out of memory");
 			return NULL;
@@ -417,8 +538,9 @@ void rv_core_free(struct rv_core *core)
 	}
 	for (unsigned k = 0; k < RV_MAX_HARTS; k++) {
 		free(core->harts[k]);
-		free(core->ext[k].dbg_block);
-		free(core->ext[k].straddle);
+		special_free(core->ext[k].dbg_block);
+		special_free(core->ext[k].scratch);
+		special_free(core->ext[k].straddle);
 	}
 	for (unsigned i = 0; i < VM_BUS_MAX_RAM; i++)
 		free(core->pages[i]);

@@ -142,6 +142,8 @@ static void exit_rax(struct jit *j, unsigned k)
 {
 	struct opnd left = M(R12, (int32_t)offsetof(struct rv_jit_run, left));
 	mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
+	/* add rcx, [h->chain_off]: the hart's own chain slots */
+	emit_rm(&j->a, F_W, 0x03, RCX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_off)));
 	emit_rm(&j->a, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
 	uint8_t *f1 = jcc_fwd(&j->a, CC_NE);
 	mov_load(&j->a, RDX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
@@ -807,7 +809,8 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	core->jit_bytes += used;
 	memcpy(&b->jit, &start, sizeof(b->jit)); /* data to function pointer */
 	b->jit_inner = inner;
-	b->u[0].handler = rv_exec_handlers[RV_OP_COUNT];
+	/* published last: other harts may be entering the block (parallel mode) */
+	__atomic_store_n(&b->u[0].handler, rv_exec_handlers[RV_OP_COUNT], __ATOMIC_RELEASE);
 	return start;
 }
 
