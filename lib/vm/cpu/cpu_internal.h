@@ -328,6 +328,17 @@ static inline struct rv_hart_ext *rv_ext(struct rv_hart *h)
 	return &h->core->ext[h->hartid];
 }
 
+/*
+ * Does this FENCE order earlier stores before later loads (pred has W or O,
+ * succ has R or I, not FENCE.TSO)?  That is the one ordering an x86-TSO
+ * host does not keep by itself (store buffering): in parallel mode such a
+ * fence is a host full barrier (mfence); every other fence is free.
+ */
+static inline bool rv_fence_wr(uint32_t raw)
+{
+	return (raw >> 28) != 8 && (raw & (5U << 24)) && (raw & (5U << 21));
+}
+
 /* The hart's translation context changed: forget every chain and jump-cache
  * entry it made, in every privilege. */
 static inline void rv_new_chain_key(struct rv_hart *h)

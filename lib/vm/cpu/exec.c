@@ -412,6 +412,8 @@ __attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, u
 		ALU(REMUW,
 		    (uint32_t)RS2 ? sext32((uint32_t)RS1 % (uint32_t)RS2) : sext32((uint32_t)RS1))
 	op_FENCE:
+		if (unlikely(rv_fence_wr(u->raw)) && h->core->parallel)
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		NEXT();
 	op_FENCE_I:
 		/* Stores already invalidate decoded code; just end the block. */

@@ -91,6 +91,7 @@ struct jit {
 	unsigned nepi;
 	struct stub stubs[JIT_MAXSTUB];
 	unsigned nstubs;
+	bool parallel; /* the core's harts run at once: W->R fences are mfence */
 };
 
 /* Guest register g: its host register or h->x[g]. */
@@ -579,7 +580,13 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 {
 	switch (u->opc) {
 	case RV_OP_END: exit_static(j, 1, u->off); return false;
-	case RV_OP_FENCE: return true;
+	case RV_OP_FENCE:
+		if (j->parallel && rv_fence_wr(u->raw)) { /* mfence */
+			b1(&j->a, 0x0f);
+			b1(&j->a, 0xae);
+			b1(&j->a, 0xf0);
+		}
+		return true;
 	case RV_OP_LUI:
 		emit_rm(&j->a, F_W, 0xc7, 0, G(j, u->rd));
 		b4(&j->a, (uint32_t)u->imm);
@@ -757,6 +764,7 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	j->a.p = start;
 	j->a.end = core->jit_code + core->jit_size;
 	j->b = b;
+	j->parallel = core->parallel;
 	const struct rv_uop *last = &b->u[nops - 1];
 	bool self_loop = !partial && rv_op_ends_block(last->opc) && last->opc != RV_OP_JALR &&
 			 last->off + last->imm == 0;
