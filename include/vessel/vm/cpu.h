@@ -187,8 +187,10 @@ void rv_core_note_write(struct rv_core *core, uint64_t gpa, uint64_t len);
  * Baseline JIT (x86-64 hosts): hot decoded blocks are translated to host
  * code.  Environment read by rv_core_new(): VESSEL_NO_JIT=1 interprets only,
  * VESSEL_JIT_THRESHOLD=N translates a block after N executions (default 256),
- * VESSEL_JIT_STATS=1 logs (info level) how many blocks were translated when
- * the core is freed.  Returns the number of blocks translated so far.
+ * VESSEL_JIT_STATS=1 logs (info level) how many blocks were translated (and
+ * how many full flushes happened) when the core is freed,
+ * VESSEL_JIT_ARENA_KB=N (256 or more) shrinks the host code arena so that it
+ * fills and everything is flushed often (tests of the flush paths).  Returns the number of blocks translated so far.
  */
 uint64_t rv_core_jit_blocks(const struct rv_core *core);
 /* Reset a hart to its power-on state, starting in M-mode at pc. */

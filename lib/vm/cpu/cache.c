@@ -222,15 +222,15 @@ void rv_core_set_parallel(struct rv_core *core, void (*lock)(void *), void (*unl
 
 bool rv_core_flush_pending(const struct rv_core *core)
 {
-	return __atomic_load_n(&core->flush_pending, __ATOMIC_RELAXED);
+	return __atomic_load_n(&core->flush_pending, __ATOMIC_SEQ_CST);
 }
 
 /* Parallel mode: ask for a flush with every hart stopped (rv_core_flush_pending). */
 static void request_flush(struct rv_core *core)
 {
-	if (__atomic_load_n(&core->flush_pending, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&core->flush_pending, __ATOMIC_SEQ_CST))
 		return;
-	__atomic_store_n(&core->flush_pending, true, __ATOMIC_RELAXED);
+	__atomic_store_n(&core->flush_pending, true, __ATOMIC_SEQ_CST);
 	for (unsigned k = 0; k < core->nharts; k++)
 		rv_hart_request_stop(core->harts[k]);
 }

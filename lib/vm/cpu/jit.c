@@ -841,12 +841,17 @@ int rv_jit_init(struct rv_core *core)
 	const char *t = getenv("VESSEL_JIT_THRESHOLD");
 	long thr = t && *t ? strtol(t, NULL, 10) : RV_JIT_THRESHOLD;
 	core->jit_threshold = thr >= 1 && thr <= 1000000 ? (uint32_t)thr : RV_JIT_THRESHOLD;
-	void *m = mmap(NULL, RV_JIT_ARENA, PROT_READ | PROT_WRITE | PROT_EXEC,
+	/* a small arena (tests): full flushes come often */
+	const char *kb = getenv("VESSEL_JIT_ARENA_KB");
+	long ak = kb && *kb ? strtol(kb, NULL, 10) : 0;
+	size_t size = ak >= 256 && (unsigned long long)ak * 1024 <= RV_JIT_ARENA ? (size_t)ak * 1024
+										 : RV_JIT_ARENA;
+	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE | PROT_EXEC,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m == MAP_FAILED)
 		return 0; /* no executable memory: interpret */
 	core->jit_code = m;
-	core->jit_size = RV_JIT_ARENA;
+	core->jit_size = size;
 	return 0;
 }
 
@@ -858,9 +863,10 @@ uint64_t rv_core_jit_blocks(const struct rv_core *core)
 void rv_jit_free(struct rv_core *core)
 {
 	if (core->jit_stats)
-		vs_log(VS_LOG_INFO, "cpu: jit %s: %llu blocks translated, %llu bytes of host code",
+		vs_log(VS_LOG_INFO,
+		       "cpu: jit %s: %llu blocks translated, %llu bytes of host code, %llu flushes",
 		       core->jit_code ? "on" : "off", (unsigned long long)core->jit_blocks,
-		       (unsigned long long)core->jit_bytes);
+		       (unsigned long long)core->jit_bytes, (unsigned long long)core->flushes);
 	if (core->jit_stats)
 		for (unsigned op = 0; op < RV_OP_COUNT; op++)
 			if (core->jit_rejected[op])

@@ -47,8 +47,8 @@
  * loop holding the big lock once `inside` is zero (it lets the lock go
  * while it waits, so harts finishing a slow path can leave): every hart
  * is then stopped at an instruction boundary.  A full flush of the CPU's
- * caches (rv_core_flush_pending) is done at such a safe point, requested
- * by the hart thread that sees it pending.
+ * caches (rv_core_flush_pending: the harts were asked to stop and park) is
+ * done the same way by the loop, which the first parking hart wakes.
  *
  * Paused state (vm_machine_pause/resume, at a safe point): no hart runs, no
  * tick runs, no watched fd is polled (so no device callback touches guest
@@ -654,15 +654,6 @@ static void machine_run_harts(struct vm_machine *m, bool idle_at_start[])
 	}
 }
 
-/* At a safe point: the full flush a hart asked for (rv_core_flush_pending). */
-static int machine_flush_cb(struct vm_machine *m, void *opaque)
-{
-	(void)opaque;
-	if (rv_core_flush_pending(m->core))
-		rv_core_flush(m->core);
-	return 0;
-}
-
 /*
  * Hart-thread mode: the thread of hart k.  Between slices it holds the big
  * lock; it runs each slice without it (the CPU takes it for what the harts
@@ -682,14 +673,9 @@ static void *machine_hart_main(void *arg)
 	big_lock(m);
 	while (!machine_exiting(m)) {
 		__atomic_store_n(&h->stop, 0, __ATOMIC_SEQ_CST);
-		if (rv_core_flush_pending(m->core)) {
-			/* the caches are flushed with every hart stopped */
-			big_release(m);
-			vm_machine_run_at_safepoint(m, machine_flush_cb, NULL);
-			big_lock(m);
-			continue;
-		}
 		if (!hart_may_run(m, ht->index)) {
+			if (rv_core_flush_pending(m->core))
+				machine_wake(m); /* the loop flushes once every hart is out */
 			/* park: the generation is read before the big lock is given
 			 * up, and kicks happen under the big lock, so none is lost */
 			pthread_mutex_lock(&m->park_mu);
@@ -756,6 +742,10 @@ static int machine_run_threaded(struct vm_machine *m, uint64_t deadline, struct 
 				w[i].cb(w[i].opaque);
 		ready = 0;
 		machine_serve_safepoint(m);
+		if (rv_core_flush_pending(m->core)) {
+			machine_wait_harts_out(m);
+			rv_core_flush(m->core);
+		}
 		if (machine_exiting(m))
 			break;
 		uint64_t wall = vs_now_ns();

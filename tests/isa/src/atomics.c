@@ -117,7 +117,8 @@ static void body(u64 hart)
 		if (hart & 1)
 			lrsc_inc_w(&pair[1]);
 		else
-			asm volatile("amoadd.w zero, %0, (%1)" ::"r"(1UL), "r"(&pair[0]) : "memory");
+			asm volatile("amoadd.w zero, %0, (%1)" ::"r"(1UL), "r"(&pair[0])
+				     : "memory");
 	}
 	for (u64 i = 0; i < 8; i++) {
 		u32 b = 1U << (hart * 8 + i);
