@@ -59,6 +59,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -698,6 +699,13 @@ static void *machine_hart_main(void *arg)
 		uint64_t t0 = vs_now_ns();
 		rv_hart_run(h, VM_SLICE_INSNS);
 		uint64_t busy = vs_now_ns() - t0;
+		/*
+		 * Let another thread on this host CPU run: with more harts (or
+		 * other work) than host CPUs, a hart spinning on a flag would
+		 * otherwise keep the CPU for a whole scheduler slice while the
+		 * hart that sets the flag waits to be scheduled.
+		 */
+		sched_yield();
 		big_lock(m);
 		m->hart_stats[ht->index].busy_ns += busy;
 		m->hart_stats[ht->index].slices++;
