@@ -86,7 +86,7 @@ static void flush_all(struct rv_core *core, bool release)
 		memset(core->hash, 0, sizeof(core->hash));
 	core->arena_used = 0;
 	core->jit_used = 0; /* translations die with their blocks */
-	core->jit_full = false;
+	__atomic_store_n(&core->jit_full, false, __ATOMIC_RELAXED);
 	__atomic_store_n(&core->flush_pending, false, __ATOMIC_RELAXED);
 	core->flushes++;
 	for (unsigned k = 0; k < core->nharts; k++) {
@@ -360,8 +360,37 @@ struct rv_block *rv_block_single(struct rv_hart *h, uint64_t pc, struct rv_block
 
 static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc);
 
+/*
+ * Parallel mode, without the lock: a jump-cache entry made under an older
+ * key whose block is live and starts where pc translates to now (through
+ * the execute TLB, without filling it).  A block invalidated right after
+ * the check runs once more, as one invalidated while running does; the
+ * arena is only recycled with every hart stopped.
+ */
+static struct rv_block *jcache_revalidate(struct rv_hart *h, uint64_t pc)
+{
+	unsigned priv = h->priv;
+	unsigned tidx = (pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
+	if (h->tlb[priv][RV_ACC_EXEC][tidx].vtag != (pc & RV_PAGE_MASK) ||
+	    RV_PAGE_SIZE - (pc & ~RV_PAGE_MASK) < 4)
+		return NULL;
+	uint64_t pa = h->tlb_ppage[priv][RV_ACC_EXEC][tidx] | (pc & ~RV_PAGE_MASK);
+	struct rv_jcache_entry *je = &rv_ext(h)->jcache[(pc >> 1) & (RV_JCACHE_SIZE - 1)];
+	if (je->vpc != pc || !je->b || __atomic_load_n(&je->b->paddr, __ATOMIC_RELAXED) != pa ||
+	    __atomic_load_n(&h->core->jit_full, __ATOMIC_RELAXED))
+		return NULL;
+	rv_ext(h)->xbloom[(pc >> 18) & 3] |= 1ULL << ((pc >> 12) & 63);
+	je->key = h->chain_key;
+	return je->b;
+}
+
 struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 {
+	if (h->core->parallel) {
+		struct rv_block *b = jcache_revalidate(h, pc);
+		if (b)
+			return b;
+	}
 	rv_lock(h->core);
 	struct rv_block *b = block_lookup(h, pc);
 	rv_unlock(h->core);

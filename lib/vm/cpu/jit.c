@@ -734,7 +734,8 @@ static const int saved[] = { RBP, RBX, R12, R13, R14, R15 };
 
 void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 {
-	b->hot = 0; /* no second attempt until the counter wraps */
+	/* no second attempt until the counter wraps (other harts count it, exec.c) */
+	__atomic_store_n(&b->hot, 0, __ATOMIC_RELAXED);
 	if (!core->jit_code || b->paddr >= RV_DEAD_PADDR || b->n == 0 || b->jit)
 		return NULL;
 	unsigned nops = 0;
@@ -753,8 +754,9 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 			break;
 	}
 	if (core->jit_used + JIT_MARGIN > core->jit_size) {
-		core->jit_full = true; /* flush everything at the next lookup */
-		b->hot = 64;
+		/* flush everything at the next lookup (read without the lock, cache.c) */
+		__atomic_store_n(&core->jit_full, true, __ATOMIC_RELAXED);
+		__atomic_store_n(&b->hot, 64, __ATOMIC_RELAXED);
 		return NULL;
 	}
 	struct jit *j = calloc(1, sizeof(*j));

@@ -241,8 +241,9 @@ void rv_phys_note_store(struct rv_core *core, struct rv_hart *by, uint64_t pa, u
 void rv_core_note_write(struct rv_core *core, uint64_t gpa, uint64_t len)
 {
 	rv_phys_note_store(core, NULL, gpa, len);
-	/* a lone hart's reservation page is not flagged (rv_amo) */
-	for (unsigned k = 0; len && k < core->nharts; k++) {
+	/* a lone hart's reservation page is not flagged (rv_amo); in parallel
+	 * mode SC compares the value instead (and the harts run) */
+	for (unsigned k = 0; len && !core->parallel && k < core->nharts; k++) {
 		struct rv_hart *o = core->harts[k];
 		uint64_t g = o->resv_addr & ~7ULL;
 		if (__atomic_load_n(&o->resv_valid, __ATOMIC_RELAXED) && g < gpa + len &&

@@ -43,7 +43,7 @@ void rv_trap(struct rv_hart *h, uint64_t cause, uint64_t tval)
 	uint64_t deleg = irq ? h->mideleg : h->medeleg;
 	uint64_t epc = h->pc;
 
-	h->resv_valid = false;
+	__atomic_store_n(&h->resv_valid, false, __ATOMIC_RELAXED); /* DMA clears it too */
 	if (h->priv <= RV_PRIV_S && code < 64 && ((deleg >> code) & 1)) {
 		h->scause = cause;
 		h->sepc = epc;
