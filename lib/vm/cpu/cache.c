@@ -326,7 +326,18 @@ static struct rv_block *straddling_block(struct rv_hart *h, uint64_t pc, const u
 	return b;
 }
 
+static struct rv_block *block_single(struct rv_hart *h, uint64_t pc, struct rv_block *blk);
+
+/* (the page walk may set A/D bits: shared state, under the lock in parallel mode) */
 struct rv_block *rv_block_single(struct rv_hart *h, uint64_t pc, struct rv_block *blk)
+{
+	rv_lock(h->core);
+	struct rv_block *b = block_single(h, pc, blk);
+	rv_unlock(h->core);
+	return b;
+}
+
+static struct rv_block *block_single(struct rv_hart *h, uint64_t pc, struct rv_block *blk)
 {
 	uint8_t buf[4];
 	for (unsigned k = 0; k < 4; k += 2) {
@@ -442,7 +453,7 @@ static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 		/* the other harts still run blocks of the arena: flush when all stopped */
 		request_flush(core);
 		if (core->arena_used + need > core->arena_size)
-			return rv_block_single(h, pc, rv_ext(h)->scratch);
+			return block_single(h, pc, rv_ext(h)->scratch);
 	} else if (core->arena_used + need > core->arena_size) {
 		rv_core_flush(core);
 		hidx = hash_pa(pa);
