@@ -25,6 +25,15 @@
  * idle loop and interrupt paths), not all the code of its boot.  Busy harts
  * never reach that point, so a compute-bound guest is not slowed.
  *
+ * Parallel mode (rv_core_set_parallel): lookups, decoding and invalidation
+ * run under the core lock, except the revalidation of a jump-cache entry
+ * (jcache_revalidate); each hart has its own chain slots, RV_CHAIN_STRIDE
+ * bytes apart below every block (chain_pre), so only their hart writes
+ * them; invalidation asks every hart to renew its own chain keys
+ * (RV_REQ_CHAINS, rv_serve_requests); a full arena asks for a flush with
+ * every hart stopped (request_flush; ARENA_RESERVE keeps room meanwhile,
+ * past it a hart runs one uncached instruction at a time).
+ *
  * An instruction whose two halves lie on different pages is decoded into a
  * one-instruction block of a small per-hart cache keyed by its bits, and
  * both halves are fetched again on each execution (straddling_block).
