@@ -17,9 +17,11 @@
  * Misaligned loads and stores are performed (never trap); misaligned AMOs and
  * LR/SC raise address-misaligned.
  *
- * Nothing here is thread-safe: one thread at a time runs the harts of a
- * core (with hart threads, lib/vm/machine/machine.c, under the machine's
- * big lock).  Only rv_hart_request_stop may be called from any thread.
+ * Nothing here is thread-safe by default: one thread at a time runs the
+ * harts of a core.  Only rv_hart_request_stop may be called from any thread.
+ * In parallel mode (rv_core_set_parallel, used by the hart threads of
+ * lib/vm/machine/machine.c) each hart runs on its own thread at once with
+ * the others: see rv_core_set_parallel for the contract.
  */
 #ifndef VESSEL_VM_CPU_H
 #define VESSEL_VM_CPU_H
@@ -131,6 +133,8 @@ struct rv_hart {
 	volatile int events; /* nonzero: check interrupts / stop at next block boundary */
 	volatile int stop;   /* leave rv_hart_run as soon as possible */
 	uint64_t chain_key;  /* translation context of block chains (cache.c) */
+	intptr_t chain_off;  /* this hart's chain slots: rv_block.chain + chain_off */
+	uint64_t resv_val;   /* parallel mode: the value LR read (SC compares it) */
 	struct rv_tlb_entry tlb[4][3][RV_TLB_SIZE]; /* [priv][access][index] */
 	uint64_t tlb_ppage[4][3][RV_TLB_SIZE];	    /* guest physical page of each entry */
 };
@@ -150,6 +154,25 @@ void rv_core_flush(struct rv_core *core);
 /* The same, and the caches' pages go back to the kernel (MADV_DONTNEED)
  * instead of being cleared: for a restore, which starts cold anyway. */
 void rv_core_flush_release(struct rv_core *core);
+/*
+ * Parallel mode (cache.c, before any hart runs; flushes the caches): every
+ * hart may run on its own thread at the same time as the others.  The CPU
+ * then calls lock(opaque) / unlock(opaque) around everything the harts
+ * share (the decoded-block and JIT caches, page flags, slow-path memory
+ * accesses and MMIO, CSR operations) and runs the rest without it: the
+ * interpreter's and the JIT's fast paths, per-hart TLBs, jump caches and
+ * chain slots.  AMOs are host atomics, SC a compare-and-swap on the value
+ * LR read (a store of the same value in between is not seen: the ABA
+ * weakness QEMU's MTTCG shares).  Another hart's caches are changed only
+ * through requests it serves at its next block boundary.  The lock must be
+ * recursive for the thread holding it.  A full cache flush must happen with
+ * every hart stopped: when rv_core_flush_pending() turns true (the arena is
+ * nearly full; the harts were asked to stop), call rv_core_flush at a point
+ * where no hart runs.
+ */
+void rv_core_set_parallel(struct rv_core *core, void (*lock)(void *), void (*unlock)(void *),
+			  void *opaque);
+bool rv_core_flush_pending(const struct rv_core *core);
 
 /*
  * Call when every hart idles in WFI: if the last flush is long past
@@ -167,8 +190,10 @@ void rv_core_note_write(struct rv_core *core, uint64_t gpa, uint64_t len);
  * Baseline JIT (x86-64 hosts): hot decoded blocks are translated to host
  * code.  Environment read by rv_core_new(): VESSEL_NO_JIT=1 interprets only,
  * VESSEL_JIT_THRESHOLD=N translates a block after N executions (default 256),
- * VESSEL_JIT_STATS=1 logs (info level) how many blocks were translated when
- * the core is freed.  Returns the number of blocks translated so far.
+ * VESSEL_JIT_STATS=1 logs (info level) how many blocks were translated (and
+ * how many full flushes happened) when the core is freed,
+ * VESSEL_JIT_ARENA_KB=N (256 or more) shrinks the host code arena so that it
+ * fills and everything is flushed often (tests of the flush paths).  Returns the number of blocks translated so far.
  */
 uint64_t rv_core_jit_blocks(const struct rv_core *core);
 /* Reset a hart to its power-on state, starting in M-mode at pc. */

@@ -28,6 +28,15 @@
  * idle loop and interrupt paths), not all the code of its boot.  Busy harts
  * never reach that point, so a compute-bound guest is not slowed.
  *
+ * Parallel mode (rv_core_set_parallel): lookups, decoding and invalidation
+ * run under the core lock, except the revalidation of a jump-cache entry
+ * (jcache_revalidate); each hart has its own chain slots, RV_CHAIN_STRIDE
+ * bytes apart below every block (chain_pre), so only their hart writes
+ * them; invalidation asks every hart to renew its own chain keys
+ * (RV_REQ_CHAINS, rv_serve_requests); a full arena asks for a flush with
+ * every hart stopped (request_flush; ARENA_RESERVE keeps room meanwhile,
+ * past it a hart runs one uncached instruction at a time).
+ *
  * An instruction whose two halves lie on different pages is decoded into a
  * one-instruction block of a small per-hart cache keyed by its bits, and
  * both halves are fetched again on each execution (straddling_block).
@@ -42,6 +51,25 @@
 
 #define ARENA_SIZE     (64ULL << 20)
 #define BLOCK_BYTES(n) (sizeof(struct rv_block) + (size_t)(n) * sizeof(struct rv_uop))
+/* Parallel mode: room left in the arena when a flush is requested (the
+ * harts stop within a block or two; past it they run uncached). */
+#define ARENA_RESERVE (4ULL << 20)
+/* Per-hart blocks outside the arena (straddling, debugger, scratch) keep
+ * room for every hart's chain slots below them. */
+#define SPECIAL_PRE    ((size_t)RV_CHAIN_STRIDE * (RV_MAX_HARTS - 1))
+#define SPECIAL_STRIDE (SPECIAL_PRE + ((BLOCK_BYTES(2) + 63) & ~(size_t)63))
+
+static uint8_t *special_alloc(unsigned n)
+{
+	uint8_t *p = calloc(1, SPECIAL_PRE + n * SPECIAL_STRIDE);
+	return p ? p + SPECIAL_PRE : NULL;
+}
+
+static void special_free(void *p)
+{
+	if (p)
+		free((uint8_t *)p - SPECIAL_PRE);
+}
 
 #define HASH_RESERVED (sizeof(struct rv_block *) << RV_HASH_BITS)
 
@@ -102,7 +130,8 @@ static void flush_all(struct rv_core *core, bool release)
 	core->hash_blocks = 0;
 	core->arena_used = 0;
 	core->jit_used = 0; /* translations die with their blocks */
-	core->jit_full = false;
+	__atomic_store_n(&core->jit_full, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&core->flush_pending, false, __ATOMIC_RELAXED);
 	core->flushes++;
 	for (unsigned k = 0; k < core->nharts; k++) {
 		rv_tlb_flush(core->harts[k]);
@@ -171,7 +200,8 @@ uint64_t rv_core_trims(const struct rv_core *core)
 void rv_cache_invalidate_page(struct rv_core *core, struct rv_page *pg)
 {
 	for (struct rv_block *b = pg->blocks; b; b = b->pnext) {
-		b->paddr = RV_DEAD_PADDR; /* jump-cache entries must not revive it */
+		/* jump-cache entries must not revive it */
+		__atomic_store_n(&b->paddr, RV_DEAD_PADDR, __ATOMIC_RELAXED);
 		*b->hprev = b->hnext;
 		if (b->hnext)
 			b->hnext->hprev = b->hprev;
@@ -179,8 +209,85 @@ void rv_cache_invalidate_page(struct rv_core *core, struct rv_page *pg)
 	pg->blocks = NULL;
 	pg->code_mask = 0;
 	pg->flags &= (uint8_t)~RV_PAGE_CODE;
+	if (core->parallel) { /* the harts run: each renews its own keys */
+		rv_request_all(core, NULL, RV_REQ_CHAINS);
+		return;
+	}
 	for (unsigned k = 0; k < core->nharts; k++)
 		rv_new_chain_key(core->harts[k]); /* drops jump-cache entries too */
+}
+
+void rv_request_all(struct rv_core *core, struct rv_hart *self, uint32_t req)
+{
+	for (unsigned k = 0; k < core->nharts; k++) {
+		struct rv_hart *o = core->harts[k];
+		if (o == self)
+			continue;
+		__atomic_fetch_or(&core->ext[k].req, req, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&o->events, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+void rv_serve_requests(struct rv_hart *h)
+{
+	struct rv_hart_ext *ext = rv_ext(h);
+	struct rv_core *core = h->core;
+	uint32_t req;
+	while ((req = __atomic_exchange_n(&ext->req, 0, __ATOMIC_SEQ_CST))) {
+		if (req & RV_REQ_WSCAN) {
+			/*
+			 * A page became code (or otherwise flagged) after this hart
+			 * got a write entry for it: drop the entry, and since stores
+			 * through it may have landed after the page was decoded,
+			 * drop the page's decoded code (it is decoded again).
+			 */
+			rv_lock(core);
+			for (unsigned p = 0; p < 4; p++)
+				for (unsigned j = 0; j < RV_TLB_SIZE; j++) {
+					struct rv_tlb_entry *e = &h->tlb[p][RV_ACC_WRITE][j];
+					if (e->vtag == ~0ULL)
+						continue;
+					struct rv_page *pg =
+					    rv_core_page(core, h->tlb_ppage[p][RV_ACC_WRITE][j]);
+					if (!pg || !pg->flags)
+						continue;
+					e->vtag = ~0ULL;
+					if (pg->flags & RV_PAGE_CODE)
+						rv_cache_invalidate_page(core, pg);
+				}
+			rv_unlock(core);
+		}
+		if (req & RV_REQ_CHAINS)
+			rv_new_chain_key(h);
+	}
+}
+
+void rv_core_set_parallel(struct rv_core *core, void (*lock)(void *), void (*unlock)(void *),
+			  void *opaque)
+{
+	core->lock = lock;
+	core->unlock = unlock;
+	core->lock_opaque = opaque;
+	core->parallel = true;
+	core->chain_pre = (size_t)RV_CHAIN_STRIDE * (core->nharts - 1);
+	for (unsigned k = 0; k < core->nharts; k++)
+		core->harts[k]->chain_off = -(intptr_t)RV_CHAIN_STRIDE * k;
+	rv_core_flush(core);
+}
+
+bool rv_core_flush_pending(const struct rv_core *core)
+{
+	return __atomic_load_n(&core->flush_pending, __ATOMIC_SEQ_CST);
+}
+
+/* Parallel mode: ask for a flush with every hart stopped (rv_core_flush_pending). */
+static void request_flush(struct rv_core *core)
+{
+	if (__atomic_load_n(&core->flush_pending, __ATOMIC_SEQ_CST))
+		return;
+	__atomic_store_n(&core->flush_pending, true, __ATOMIC_SEQ_CST);
+	for (unsigned k = 0; k < core->nharts; k++)
+		rv_hart_request_stop(core->harts[k]);
 }
 
 static void finish_uop(struct rv_uop *u, uint16_t off)
@@ -254,7 +361,7 @@ static struct rv_block *straddling_block(struct rv_hart *h, uint64_t pc, const u
 		       (uint32_t)hi[1] << 24;
 	struct rv_hart_ext *ext = rv_ext(h);
 	unsigned i = (raw ^ (raw >> 7) ^ (raw >> 15) ^ (raw >> 20)) & (RV_STRADDLE_N - 1);
-	struct rv_block *b = (struct rv_block *)(ext->straddle + i * BLOCK_BYTES(2));
+	struct rv_block *b = (struct rv_block *)(ext->straddle + i * SPECIAL_STRIDE);
 	if (ext->straddle_raw[i] == raw && b->n == 1)
 		return b;
 	uint8_t buf[4];
@@ -274,7 +381,18 @@ static struct rv_block *straddling_block(struct rv_hart *h, uint64_t pc, const u
 	return b;
 }
 
+static struct rv_block *block_single(struct rv_hart *h, uint64_t pc, struct rv_block *blk);
+
+/* (the page walk may set A/D bits: shared state, under the lock in parallel mode) */
 struct rv_block *rv_block_single(struct rv_hart *h, uint64_t pc, struct rv_block *blk)
+{
+	rv_lock(h->core);
+	struct rv_block *b = block_single(h, pc, blk);
+	rv_unlock(h->core);
+	return b;
+}
+
+static struct rv_block *block_single(struct rv_hart *h, uint64_t pc, struct rv_block *blk)
 {
 	uint8_t buf[4];
 	for (unsigned k = 0; k < 4; k += 2) {
@@ -306,7 +424,46 @@ struct rv_block *rv_block_single(struct rv_hart *h, uint64_t pc, struct rv_block
 	return blk;
 }
 
+static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc);
+
+/*
+ * Parallel mode, without the lock: a jump-cache entry made under an older
+ * key whose block is live and starts where pc translates to now (through
+ * the execute TLB, without filling it).  A block invalidated right after
+ * the check runs once more, as one invalidated while running does; the
+ * arena is only recycled with every hart stopped.
+ */
+static struct rv_block *jcache_revalidate(struct rv_hart *h, uint64_t pc)
+{
+	unsigned priv = h->priv;
+	unsigned tidx = (pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
+	if (h->tlb[priv][RV_ACC_EXEC][tidx].vtag != (pc & RV_PAGE_MASK) ||
+	    RV_PAGE_SIZE - (pc & ~RV_PAGE_MASK) < 4)
+		return NULL;
+	uint64_t pa = h->tlb_ppage[priv][RV_ACC_EXEC][tidx] | (pc & ~RV_PAGE_MASK);
+	struct rv_jcache_entry *je = &rv_ext(h)->jcache[(pc >> 1) & (RV_JCACHE_SIZE - 1)];
+	if (je->vpc != pc || !je->b || __atomic_load_n(&je->b->paddr, __ATOMIC_RELAXED) != pa ||
+	    __atomic_load_n(&h->core->jit_full, __ATOMIC_RELAXED))
+		return NULL;
+	rv_ext(h)->xbloom[(pc >> 18) & 3] |= 1ULL << ((pc >> 12) & 63);
+	je->key = h->chain_key;
+	return je->b;
+}
+
 struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
+{
+	if (h->core->parallel) {
+		struct rv_block *b = jcache_revalidate(h, pc);
+		if (b)
+			return b;
+	}
+	rv_lock(h->core);
+	struct rv_block *b = block_lookup(h, pc);
+	rv_unlock(h->core);
+	return b;
+}
+
+static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 {
 	struct rv_core *core = h->core;
 	uint64_t pa;
@@ -334,15 +491,25 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 		return je->b;
 	}
 
-	if (unlikely(core->jit_full))
-		rv_core_flush(core);
+	if (unlikely(core->jit_full)) {
+		if (core->parallel)
+			request_flush(core);
+		else
+			rv_core_flush(core);
+	}
 	unsigned hidx = hash_pa(pa, core->hash_bits);
 	struct rv_block *b;
 	for (b = core->hash[hidx]; b; b = b->hnext)
 		if (b->paddr == pa)
 			goto found;
 
-	if (core->arena_used + BLOCK_BYTES(RV_BLOCK_MAX + 1) > core->arena_size) {
+	size_t need = core->chain_pre + BLOCK_BYTES(RV_BLOCK_MAX + 1);
+	if (core->parallel && core->arena_used + need + ARENA_RESERVE > core->arena_size) {
+		/* the other harts still run blocks of the arena: flush when all stopped */
+		request_flush(core);
+		if (core->arena_used + need > core->arena_size)
+			return block_single(h, pc, rv_ext(h)->scratch);
+	} else if (core->arena_used + need > core->arena_size) {
 		rv_core_flush(core);
 		hidx = hash_pa(pa, core->hash_bits);
 	}
@@ -352,7 +519,9 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 		return NULL;
 	}
 	rv_core_mark_page(core, pa, RV_PAGE_CODE);
-	b = (struct rv_block *)(core->arena + core->arena_used);
+	/* other harts' chain slots lie below the block (parallel mode) */
+	memset(core->arena + core->arena_used, 0, core->chain_pre);
+	b = (struct rv_block *)(core->arena + core->arena_used + core->chain_pre);
 	unsigned off = 0, n = 0;
 	while (n < RV_BLOCK_MAX && off < page_left) {
 		struct rv_uop *u = &b->u[n];
@@ -388,7 +557,7 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 	unsigned first = (unsigned)(pa & ~RV_PAGE_MASK) >> 6;
 	unsigned last = (unsigned)((pa & ~RV_PAGE_MASK) + (off ? off : 1) - 1) >> 6;
 	pg->code_mask |= (last == 63 ? ~0ULL : ((2ULL << last) - 1)) & ~((1ULL << first) - 1);
-	core->arena_used += (BLOCK_BYTES(n + 1) + 15) & ~(size_t)15;
+	core->arena_used += (core->chain_pre + BLOCK_BYTES(n + 1) + 15) & ~(size_t)15;
 found:
 	je->vpc = pc;
 	je->key = h->chain_key;
@@ -447,9 +616,10 @@ struct rv_core *rv_core_new(struct vm_bus *bus, unsigned nharts, uint64_t (*get_
 			return NULL;
 		}
 		memset(core->harts[k], 0, sizeof(struct rv_hart));
-		core->ext[k].dbg_block = calloc(1, BLOCK_BYTES(2));
-		core->ext[k].straddle = calloc(RV_STRADDLE_N, BLOCK_BYTES(2));
-		if (!core->ext[k].dbg_block || !core->ext[k].straddle) {
+		core->ext[k].dbg_block = (struct rv_block *)special_alloc(1);
+		core->ext[k].scratch = (struct rv_block *)special_alloc(1);
+		core->ext[k].straddle = special_alloc(RV_STRADDLE_N);
+		if (!core->ext[k].dbg_block || !core->ext[k].straddle || !core->ext[k].scratch) {
 			rv_core_free(core);
 			vs_errf(err, ENOMEM, "cpu: out of memory");
 			return NULL;
@@ -473,8 +643,9 @@ void rv_core_free(struct rv_core *core)
 	}
 	for (unsigned k = 0; k < RV_MAX_HARTS; k++) {
 		free(core->harts[k]);
-		free(core->ext[k].dbg_block);
-		free(core->ext[k].straddle);
+		special_free(core->ext[k].dbg_block);
+		special_free(core->ext[k].scratch);
+		special_free(core->ext[k].straddle);
 	}
 	for (unsigned i = 0; i < VM_BUS_MAX_RAM; i++)
 		free(core->pages[i]);

@@ -200,10 +200,17 @@ struct rv_jcache_entry {
 #define RV_DBG_MAXR   (RV_NTRIGGERS + RV_DBG_MAXBP)
 #define RV_DBG_MAXBP  64 /* debugger breakpoints + watchpoints per core */
 
+/* Requests another thread leaves a hart in parallel mode (rv_hart_ext.req,
+ * served by the hart itself at its next block boundary, rv_serve_requests). */
+#define RV_REQ_CHAINS 1 /* decoded code was invalidated: new chain keys */
+#define RV_REQ_WSCAN  2 /* a page became code: drop write-TLB entries to flagged pages */
+
 struct rv_hart_ext {
 	struct rv_jcache_entry jcache[RV_JCACHE_SIZE];
-	unsigned dpriv; /* effective privilege for data accesses (MPRV) */
-	unsigned dtlb;	/* data TLB set: dpriv, or RV_TLB_SUM */
+	uint32_t req;		  /* RV_REQ_* (atomic) */
+	struct rv_block *scratch; /* parallel mode, arena full: one uncached instruction */
+	unsigned dpriv;		  /* effective privilege for data accesses (MPRV) */
+	unsigned dtlb;		  /* data TLB set: dpriv, or RV_TLB_SUM */
 	/*
 	 * Chain keys per privilege (rv_hart.chain_key is prkey[priv]): a trap or
 	 * xRET switches keys, so chains and jump-cache entries made in a mode
@@ -288,6 +295,14 @@ struct rv_core {
 
 	/* Dirty page tracking of RAM region 0 (dirty.c); NULL = off. */
 	uint64_t *dirty;
+
+	/* Parallel mode (rv_core_set_parallel): harts on their own threads. */
+	bool parallel;
+	void (*lock)(void *opaque);
+	void (*unlock)(void *opaque);
+	void *lock_opaque;
+	bool flush_pending; /* a full flush waits for every hart to stop (atomic) */
+	size_t chain_pre;   /* bytes before each block: other harts' chain slots */
 };
 
 /* dirty.c: while tracking, is the guest-physical `page` a page of RAM
@@ -305,6 +320,27 @@ static inline bool rv_dirty_clean(const struct rv_core *core, uint64_t page)
 	return !((core->dirty[i / 64] >> (i % 64)) & 1);
 }
 
+/* The shared state of the core (parallel mode only; no-ops otherwise). */
+static inline void rv_lock(struct rv_core *core)
+{
+	if (unlikely(core->parallel))
+		core->lock(core->lock_opaque);
+}
+
+static inline void rv_unlock(struct rv_core *core)
+{
+	if (unlikely(core->parallel))
+		core->unlock(core->lock_opaque);
+}
+
+/* Chain slot k of block b for hart h (each hart has its own in parallel
+ * mode: 64 bytes apart, below the block for harts 1..n-1). */
+#define RV_CHAIN_STRIDE 64
+static inline struct rv_chain *rv_chain_slot(struct rv_block *b, intptr_t off, unsigned k)
+{
+	return (struct rv_chain *)((char *)&b->chain[k] + off);
+}
+
 /* Handler labels by opcode; [RV_OP_COUNT] is the entry of translated blocks. */
 extern const void *const *rv_exec_handlers;
 
@@ -313,13 +349,24 @@ static inline struct rv_hart_ext *rv_ext(struct rv_hart *h)
 	return &h->core->ext[h->hartid];
 }
 
+/*
+ * Does this FENCE order earlier stores before later loads (pred has W or O,
+ * succ has R or I, not FENCE.TSO)?  That is the one ordering an x86-TSO
+ * host does not keep by itself (store buffering): in parallel mode such a
+ * fence is a host full barrier (mfence); every other fence is free.
+ */
+static inline bool rv_fence_wr(uint32_t raw)
+{
+	return (raw >> 28) != 8 && (raw & (5U << 24)) && (raw & (5U << 21));
+}
+
 /* The hart's translation context changed: forget every chain and jump-cache
  * entry it made, in every privilege. */
 static inline void rv_new_chain_key(struct rv_hart *h)
 {
 	struct rv_hart_ext *ext = rv_ext(h);
 	for (unsigned p = 0; p < 4; p++)
-		ext->prkey[p] = ++h->core->key_counter;
+		ext->prkey[p] = __atomic_add_fetch(&h->core->key_counter, 1, __ATOMIC_RELAXED);
 	memset(ext->xbloom, 0, sizeof(ext->xbloom));
 	h->chain_key = ext->prkey[h->priv & 3];
 }
@@ -355,6 +402,10 @@ void rv_dirty_note(struct rv_core *core, uint64_t page);
 
 /* cache.c */
 struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc);
+/* Parallel mode: serve the requests other threads left in rv_hart_ext.req. */
+void rv_serve_requests(struct rv_hart *h);
+/* Parallel mode: ask every hart but self (NULL: all) to serve req. */
+void rv_request_all(struct rv_core *core, struct rv_hart *self, uint32_t req);
 void rv_cache_invalidate_page(struct rv_core *core, struct rv_page *pg);
 
 /* decode.c */

@@ -100,7 +100,10 @@ int rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
 	case 0x141: *val = h->sepc; return 0;
 	case 0x142: *val = h->scause; return 0;
 	case 0x143: *val = h->stval; return 0;
-	case 0x144: *val = (h->mip | h->mip_ext) & h->mideleg & S_INTS; return 0;
+	case 0x144:
+		*val =
+		    (h->mip | __atomic_load_n(&h->mip_ext, __ATOMIC_RELAXED)) & h->mideleg & S_INTS;
+		return 0;
 	case 0x180:
 		if (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TVM))
 			return -1;
@@ -119,7 +122,7 @@ int rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
 	case 0x341: *val = h->mepc; return 0;
 	case 0x342: *val = h->mcause; return 0;
 	case 0x343: *val = h->mtval; return 0;
-	case 0x344: *val = h->mip | h->mip_ext; return 0;
+	case 0x344: *val = h->mip | __atomic_load_n(&h->mip_ext, __ATOMIC_RELAXED); return 0;
 	case 0xb00: *val = h->instret + h->cycle; return 0;
 	case 0xb02: *val = h->instret; return 0;
 	case 0xf11:

@@ -89,7 +89,37 @@ static void fp_dirty(struct rv_hart *h)
 	h->mstatus |= MSTATUS_FS | MSTATUS_SD;
 }
 
-uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
+/* A hot block: translate it (under the core lock in parallel mode). */
+static void jit_hot(struct rv_core *core, struct rv_block *b)
+{
+	rv_lock(core);
+	rv_jit_translate(core, b);
+	rv_unlock(core);
+}
+
+/* Count an execution of b; true when it is time to translate it.  Harts in
+ * parallel mode may count the same block at once: a lost count is harmless
+ * and rv_jit_translate translates a block once. */
+static inline bool block_hot(struct rv_block *b)
+{
+	uint32_t hot = __atomic_load_n(&b->hot, __ATOMIC_RELAXED) - 1;
+	__atomic_store_n(&b->hot, hot, __ATOMIC_RELAXED);
+	return hot == 0;
+}
+
+/* The first handler of a block: jit.c replaces it while other harts may run
+ * the block (parallel mode). */
+static inline const void *first_handler(const struct rv_block *b)
+{
+	return __atomic_load_n(&b->u[0].handler, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Guest memory accesses in here and in translated code are the guest's own
+ * races in parallel mode (ordered by the guest's fences, which the x86-TSO
+ * host honours): ThreadSanitizer is told not to look at this function.
+ */
+__attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 {
 #define RV_LABEL(n)    [RV_OP_##n] = &&op_##n,
 #define RV_FP_LABEL(n) [RV_OP_##n] = &&op_FP,
@@ -105,6 +135,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 
 	uint64_t *const x = h->x;
 	struct rv_hart_ext *const ext = rv_ext(h);
+	const intptr_t coff = h->chain_off; /* this hart's chain slots */
 	uint64_t retired = 0;
 	/* h->instret is brought up to date lazily: it is instret0 + retired. */
 	uint64_t instret0 = h->instret;
@@ -132,6 +163,8 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			/* other threads set stop then events: clear events first, so a
 			 * request that lands in between is seen now or at the next block */
 			__atomic_store_n(&h->events, ext->dbg != 0, __ATOMIC_SEQ_CST);
+			if (__atomic_load_n(&ext->req, __ATOMIC_RELAXED))
+				rv_serve_requests(h);
 			if (__atomic_load_n(&h->stop, __ATOMIC_SEQ_CST)) {
 				__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 				break;
@@ -176,7 +209,8 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 				goto checked;
 		}
 		if (pending) {
-			if (b->paddr != ~0ULL) { /* not a straddling or checked one */
+			/* not a straddling, checked or uncached one */
+			if (__atomic_load_n(&b->paddr, __ATOMIC_RELAXED) != ~0ULL) {
 				pending->b = b;
 				pending->vpc = bpc;
 				pending->key = h->chain_key;
@@ -185,8 +219,8 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		}
 		struct rv_tlb_entry *const tlbr = h->tlb[ext->dtlb][RV_ACC_READ];
 		struct rv_tlb_entry *const tlbw = h->tlb[ext->dtlb][RV_ACC_WRITE];
-		if (unlikely(--b->hot == 0))
-			rv_jit_translate(h->core, b);
+		if (unlikely(block_hot(b)))
+			jit_hot(h->core, b);
 		const struct rv_uop *u = b->u;
 
 #define PC     (bpc + u->off)
@@ -204,16 +238,16 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 #define CHAIN(k, v)                                                                               \
 	do {                                                                                      \
 		uint64_t t_ = (v);                                                                \
-		struct rv_chain *c_ = &b->chain[k];                                               \
+		struct rv_chain *c_ = rv_chain_slot(b, coff, k);                                  \
 		retired += b->n;                                                                  \
 		if (likely(c_->vpc == t_ && c_->key == h->chain_key &&                            \
 			   !__atomic_load_n(&h->events, __ATOMIC_RELAXED) && retired < budget)) { \
 			b = c_->b;                                                                \
 			bpc = t_;                                                                 \
-			if (unlikely(--b->hot == 0))                                              \
-				rv_jit_translate(h->core, b);                                     \
+			if (unlikely(block_hot(b)))                                               \
+				jit_hot(h->core, b);                                              \
 			u = b->u;                                                                 \
-			goto * u->handler;                                                        \
+			goto *first_handler(b);                                                   \
 		}                                                                                 \
 		h->pc = t_;                                                                       \
 		pending = c_;                                                                     \
@@ -278,7 +312,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		CHAIN(1, PC + u->len);      \
 	}
 
-		goto * u->handler;
+		goto *first_handler(b);
 
 	op_JIT : {
 		/* A translated block (jit.c): same exits as the interpreter's. */
@@ -378,6 +412,8 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		ALU(REMUW,
 		    (uint32_t)RS2 ? sext32((uint32_t)RS1 % (uint32_t)RS2) : sext32((uint32_t)RS1))
 	op_FENCE:
+		if (unlikely(rv_fence_wr(u->raw)) && h->core->parallel)
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		NEXT();
 	op_FENCE_I:
 		/* Stores already invalidate decoded code; just end the block. */
@@ -425,7 +461,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		retired += before;
 		h->instret = instret0 + retired; /* counters must be exact here */
 		h->pc = PC;
-		if (rv_csr_op(h, u)) {
+		if (rv_csr_op(h, u)) { /* per-hart state only: no lock in parallel mode */
 			budget--;
 			continue;
 		}

@@ -91,6 +91,7 @@ struct jit {
 	unsigned nepi;
 	struct stub stubs[JIT_MAXSTUB];
 	unsigned nstubs;
+	bool parallel; /* the core's harts run at once: W->R fences are mfence */
 };
 
 /* Guest register g: its host register or h->x[g]. */
@@ -142,6 +143,8 @@ static void exit_rax(struct jit *j, unsigned k)
 {
 	struct opnd left = M(R12, (int32_t)offsetof(struct rv_jit_run, left));
 	mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
+	/* add rcx, [h->chain_off]: the hart's own chain slots */
+	emit_rm(&j->a, F_W, 0x03, RCX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_off)));
 	emit_rm(&j->a, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
 	uint8_t *f1 = jcc_fwd(&j->a, CC_NE);
 	mov_load(&j->a, RDX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
@@ -577,7 +580,13 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 {
 	switch (u->opc) {
 	case RV_OP_END: exit_static(j, 1, u->off); return false;
-	case RV_OP_FENCE: return true;
+	case RV_OP_FENCE:
+		if (j->parallel && rv_fence_wr(u->raw)) { /* mfence */
+			b1(&j->a, 0x0f);
+			b1(&j->a, 0xae);
+			b1(&j->a, 0xf0);
+		}
+		return true;
 	case RV_OP_LUI:
 		emit_rm(&j->a, F_W, 0xc7, 0, G(j, u->rd));
 		b4(&j->a, (uint32_t)u->imm);
@@ -725,7 +734,8 @@ static const int saved[] = { RBP, RBX, R12, R13, R14, R15 };
 
 void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 {
-	b->hot = 0; /* no second attempt until the counter wraps */
+	/* no second attempt until the counter wraps (other harts count it, exec.c) */
+	__atomic_store_n(&b->hot, 0, __ATOMIC_RELAXED);
 	if (!core->jit_code || b->paddr >= RV_DEAD_PADDR || b->n == 0 || b->jit)
 		return NULL;
 	unsigned nops = 0;
@@ -744,8 +754,9 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 			break;
 	}
 	if (core->jit_used + JIT_MARGIN > core->jit_size) {
-		core->jit_full = true; /* flush everything at the next lookup */
-		b->hot = 64;
+		/* flush everything at the next lookup (read without the lock, cache.c) */
+		__atomic_store_n(&core->jit_full, true, __ATOMIC_RELAXED);
+		__atomic_store_n(&b->hot, 64, __ATOMIC_RELAXED);
 		return NULL;
 	}
 	struct jit *j = calloc(1, sizeof(*j));
@@ -755,6 +766,7 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	j->a.p = start;
 	j->a.end = core->jit_code + core->jit_size;
 	j->b = b;
+	j->parallel = core->parallel;
 	const struct rv_uop *last = &b->u[nops - 1];
 	bool self_loop = !partial && rv_op_ends_block(last->opc) && last->opc != RV_OP_JALR &&
 			 last->off + last->imm == 0;
@@ -807,7 +819,8 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	core->jit_bytes += used;
 	memcpy(&b->jit, &start, sizeof(b->jit)); /* data to function pointer */
 	b->jit_inner = inner;
-	b->u[0].handler = rv_exec_handlers[RV_OP_COUNT];
+	/* published last: other harts may be entering the block (parallel mode) */
+	__atomic_store_n(&b->u[0].handler, rv_exec_handlers[RV_OP_COUNT], __ATOMIC_RELEASE);
 	return start;
 }
 
@@ -830,12 +843,17 @@ int rv_jit_init(struct rv_core *core)
 	const char *t = getenv("VESSEL_JIT_THRESHOLD");
 	long thr = t && *t ? strtol(t, NULL, 10) : RV_JIT_THRESHOLD;
 	core->jit_threshold = thr >= 1 && thr <= 1000000 ? (uint32_t)thr : RV_JIT_THRESHOLD;
-	void *m = mmap(NULL, RV_JIT_ARENA, PROT_READ | PROT_WRITE | PROT_EXEC,
+	/* a small arena (tests): full flushes come often */
+	const char *kb = getenv("VESSEL_JIT_ARENA_KB");
+	long ak = kb && *kb ? strtol(kb, NULL, 10) : 0;
+	size_t size = ak >= 256 && (unsigned long long)ak * 1024 <= RV_JIT_ARENA ? (size_t)ak * 1024
+										 : RV_JIT_ARENA;
+	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE | PROT_EXEC,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m == MAP_FAILED)
 		return 0; /* no executable memory: interpret */
 	core->jit_code = m;
-	core->jit_size = RV_JIT_ARENA;
+	core->jit_size = size;
 	return 0;
 }
 
@@ -847,9 +865,10 @@ uint64_t rv_core_jit_blocks(const struct rv_core *core)
 void rv_jit_free(struct rv_core *core)
 {
 	if (core->jit_stats)
-		vs_log(VS_LOG_INFO, "cpu: jit %s: %llu blocks translated, %llu bytes of host code",
+		vs_log(VS_LOG_INFO,
+		       "cpu: jit %s: %llu blocks translated, %llu bytes of host code, %llu flushes",
 		       core->jit_code ? "on" : "off", (unsigned long long)core->jit_blocks,
-		       (unsigned long long)core->jit_bytes);
+		       (unsigned long long)core->jit_bytes, (unsigned long long)core->flushes);
 	if (core->jit_stats)
 		for (unsigned op = 0; op < RV_OP_COUNT; op++)
 			if (core->jit_rejected[op])

@@ -25,6 +25,13 @@
  *    the address lies in the range superpage translations covered).
  * Misaligned loads/stores never hit the fast path (the tag compare includes
  * the low address bits) and are performed here byte by byte.
+ *
+ * Parallel mode (rv_core_set_parallel): the slow paths run under the core
+ * lock and access RAM as single relaxed host atomics; pages are never
+ * flagged RV_PAGE_RESV (SC is a compare-and-swap against the value LR read,
+ * amo_atomic); a page becoming code does not touch other harts' TLBs but
+ * asks them to drop their own write entries (RV_REQ_WSCAN); AMOs through a
+ * write-TLB hit are host atomics without the lock.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +189,11 @@ void rv_core_mark_page(struct rv_core *core, uint64_t pa, uint8_t flag)
 	if (!pg || (pg->flags & flag))
 		return;
 	pg->flags |= flag;
+	if (core->parallel) {
+		/* the harts run: each drops its own write entries (rv_serve_requests) */
+		rv_request_all(core, NULL, RV_REQ_WSCAN);
+		return;
+	}
 	for (unsigned k = 0; k < core->nharts; k++) {
 		struct rv_hart *h = core->harts[k];
 		for (unsigned p = 0; p < 4; p++)
@@ -215,11 +227,12 @@ void rv_phys_note_store(struct rv_core *core, struct rv_hart *by, uint64_t pa, u
 				bool any = false;
 				for (unsigned k = 0; k < core->nharts; k++) {
 					struct rv_hart *o = core->harts[k];
-					if (!o->resv_valid)
+					if (!__atomic_load_n(&o->resv_valid, __ATOMIC_RELAXED))
 						continue;
 					uint64_t g = o->resv_addr & ~7ULL;
 					if (o != by && g < pa + len && pa < g + 8)
-						o->resv_valid = false;
+						__atomic_store_n(&o->resv_valid, false,
+								 __ATOMIC_RELAXED);
 					if (o->resv_valid && (o->resv_addr & RV_PAGE_MASK) == page)
 						any = true;
 				}
@@ -235,13 +248,50 @@ void rv_phys_note_store(struct rv_core *core, struct rv_hart *by, uint64_t pa, u
 void rv_core_note_write(struct rv_core *core, uint64_t gpa, uint64_t len)
 {
 	rv_phys_note_store(core, NULL, gpa, len);
-	/* a lone hart's reservation page is not flagged (rv_amo) */
-	for (unsigned k = 0; len && k < core->nharts; k++) {
+	/* a lone hart's reservation page is not flagged (rv_amo); in parallel
+	 * mode SC compares the value instead (and the harts run) */
+	for (unsigned k = 0; len && !core->parallel && k < core->nharts; k++) {
 		struct rv_hart *o = core->harts[k];
 		uint64_t g = o->resv_addr & ~7ULL;
-		if (o->resv_valid && g < gpa + len && gpa < g + 8)
-			o->resv_valid = false;
+		if (__atomic_load_n(&o->resv_valid, __ATOMIC_RELAXED) && g < gpa + len &&
+		    gpa < g + 8)
+			__atomic_store_n(&o->resv_valid, false, __ATOMIC_RELAXED);
 	}
+}
+
+/*
+ * Guest RAM another hart may access at the same time (parallel mode):
+ * aligned accesses are single host accesses, relaxed atomics (so the
+ * ThreadSanitizer build sees them as such); others go byte by byte.
+ */
+static uint64_t ram_read(const uint8_t *p, unsigned size)
+{
+	if (((uintptr_t)p & (size - 1)) == 0) {
+		switch (size) {
+		case 1: return __atomic_load_n(p, __ATOMIC_RELAXED);
+		case 2: return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
+		case 4: return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
+		case 8: return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
+		}
+	}
+	uint64_t v = 0;
+	for (unsigned k = 0; k < size; k++)
+		v |= (uint64_t)__atomic_load_n(p + k, __ATOMIC_RELAXED) << (8 * k);
+	return v;
+}
+
+static void ram_write(uint8_t *p, unsigned size, uint64_t v)
+{
+	if (((uintptr_t)p & (size - 1)) == 0) {
+		switch (size) {
+		case 1: __atomic_store_n(p, (uint8_t)v, __ATOMIC_RELAXED); return;
+		case 2: __atomic_store_n((uint16_t *)p, (uint16_t)v, __ATOMIC_RELAXED); return;
+		case 4: __atomic_store_n((uint32_t *)p, (uint32_t)v, __ATOMIC_RELAXED); return;
+		case 8: __atomic_store_n((uint64_t *)p, v, __ATOMIC_RELAXED); return;
+		}
+	}
+	for (unsigned k = 0; k < size; k++)
+		__atomic_store_n(p + k, (uint8_t)(v >> (8 * k)), __ATOMIC_RELAXED);
 }
 
 /* Install a TLB entry for va -> pa when pa is in a RAM page usable for acc. */
@@ -277,7 +327,17 @@ static int data_translate(struct rv_hart *h, uint64_t va, enum rv_access acc, ui
 	return 0;
 }
 
+static int load_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t *val);
+
 int rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t *val)
+{
+	rv_lock(h->core);
+	int r = load_slow(h, va, size, val);
+	rv_unlock(h->core);
+	return r;
+}
+
+static int load_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t *val)
 {
 	const struct vm_bus *bus = h->core->bus;
 	uint64_t pa;
@@ -287,7 +347,10 @@ int rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t *val)
 		const struct vm_ram_region *r = vm_bus_find_ram(bus, pa, size);
 		if (r) {
 			uint64_t v = 0;
-			memcpy(&v, r->host + (pa - r->base), size);
+			if (h->core->parallel)
+				v = ram_read(r->host + (pa - r->base), size);
+			else
+				memcpy(&v, r->host + (pa - r->base), size);
 			*val = v;
 			tlb_fill(h, rv_ext(h)->dtlb, RV_ACC_READ, va, pa);
 			return 0;
@@ -325,7 +388,10 @@ static int phys_store(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size
 		if (r->readonly)
 			goto fault;
 		rv_phys_note_store(h->core, h, pa, size);
-		memcpy(r->host + (pa - r->base), &v, size);
+		if (h->core->parallel)
+			ram_write(r->host + (pa - r->base), size, v);
+		else
+			memcpy(r->host + (pa - r->base), &v, size);
 		return 0;
 	}
 	if (!aligned || vm_bus_write(bus, pa, size, v))
@@ -336,7 +402,17 @@ fault:
 	return -1;
 }
 
+static int store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val);
+
 int rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
+{
+	rv_lock(h->core);
+	int r = store_slow(h, va, size, val);
+	rv_unlock(h->core);
+	return r;
+}
+
+static int store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
 {
 	uint64_t pa;
 	if (((va & ~RV_PAGE_MASK) + size) <= RV_PAGE_SIZE) {
@@ -359,9 +435,149 @@ int rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
 	return 0;
 }
 
+/* The AMO arithmetic of funct5 f5 on old and src (sign-extended words for size 4). */
+static uint64_t amo_value(unsigned f5, unsigned size, uint64_t old, uint64_t src)
+{
+	switch (f5) {
+	case 1: return src;
+	case 0: return old + src;
+	case 4: return old ^ src;
+	case 12: return old & src;
+	case 8: return old | src;
+	case 16: return (int64_t)old < (int64_t)src ? old : src;
+	case 20: return (int64_t)old > (int64_t)src ? old : src;
+	case 24: {
+		uint64_t a = size == 4 ? (uint32_t)old : old, b = size == 4 ? (uint32_t)src : src;
+		return a < b ? old : src;
+	}
+	default: {
+		uint64_t a = size == 4 ? (uint32_t)old : old, b = size == 4 ? (uint32_t)src : src;
+		return a > b ? old : src;
+	}
+	}
+}
+
+/*
+ * Parallel mode: the LR/SC/AMO at host, physical address pa, as host atomics
+ * (sequentially consistent, which covers every aq/rl combination).  LR
+ * remembers the value it read; SC is a compare-and-swap against it.
+ */
+static void amo_atomic(struct rv_hart *h, const struct rv_uop *u, uint8_t *host, uint64_t pa)
+{
+	unsigned size = u->rs3 == 2 ? 4 : 8, f5 = u->rm;
+	uint64_t src = h->x[u->rs2], old;
+	if (f5 == 2) { /* LR */
+		old = size == 4 ? __atomic_load_n((uint32_t *)host, __ATOMIC_SEQ_CST)
+				: __atomic_load_n((uint64_t *)host, __ATOMIC_SEQ_CST);
+		h->resv_val = old;
+		h->resv_addr = pa;
+		__atomic_store_n(&h->resv_valid, true, __ATOMIC_RELAXED);
+		h->x[u->rd] = size == 4 ? (uint64_t)(int64_t)(int32_t)old : old;
+		return;
+	}
+	if (f5 == 3) { /* SC */
+		bool ok = __atomic_load_n(&h->resv_valid, __ATOMIC_RELAXED) && h->resv_addr == pa;
+		__atomic_store_n(&h->resv_valid, false, __ATOMIC_RELAXED);
+		if (ok && size == 4) {
+			uint32_t exp = (uint32_t)h->resv_val;
+			ok = __atomic_compare_exchange_n((uint32_t *)host, &exp, (uint32_t)src,
+							 false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		} else if (ok) {
+			uint64_t exp = h->resv_val;
+			ok = __atomic_compare_exchange_n((uint64_t *)host, &exp, src, false,
+							 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		}
+		h->x[u->rd] = ok ? 0 : 1;
+		return;
+	}
+	if (size == 4) {
+		uint32_t *p = (uint32_t *)host, s = (uint32_t)src;
+		switch (f5) {
+		case 1: old = __atomic_exchange_n(p, s, __ATOMIC_SEQ_CST); break;
+		case 0: old = __atomic_fetch_add(p, s, __ATOMIC_SEQ_CST); break;
+		case 4: old = __atomic_fetch_xor(p, s, __ATOMIC_SEQ_CST); break;
+		case 12: old = __atomic_fetch_and(p, s, __ATOMIC_SEQ_CST); break;
+		case 8: old = __atomic_fetch_or(p, s, __ATOMIC_SEQ_CST); break;
+		default: {
+			uint32_t o = __atomic_load_n(p, __ATOMIC_RELAXED), n;
+			do
+				n = (uint32_t)amo_value(f5, 4, (uint64_t)(int64_t)(int32_t)o,
+							(uint64_t)(int64_t)(int32_t)s);
+			while (!__atomic_compare_exchange_n(p, &o, n, true, __ATOMIC_SEQ_CST,
+							    __ATOMIC_RELAXED));
+			old = o;
+		}
+		}
+		h->x[u->rd] = (uint64_t)(int64_t)(int32_t)old;
+		return;
+	}
+	uint64_t *p = (uint64_t *)host;
+	switch (f5) {
+	case 1: old = __atomic_exchange_n(p, src, __ATOMIC_SEQ_CST); break;
+	case 0: old = __atomic_fetch_add(p, src, __ATOMIC_SEQ_CST); break;
+	case 4: old = __atomic_fetch_xor(p, src, __ATOMIC_SEQ_CST); break;
+	case 12: old = __atomic_fetch_and(p, src, __ATOMIC_SEQ_CST); break;
+	case 8: old = __atomic_fetch_or(p, src, __ATOMIC_SEQ_CST); break;
+	default: {
+		uint64_t o = __atomic_load_n(p, __ATOMIC_RELAXED), n;
+		do
+			n = amo_value(f5, 8, o, src);
+		while (!__atomic_compare_exchange_n(p, &o, n, true, __ATOMIC_SEQ_CST,
+						    __ATOMIC_RELAXED));
+		old = o;
+	}
+	}
+	h->x[u->rd] = old;
+}
+
+/*
+ * Parallel mode: an AMO through the soft TLB needs no lock (a write entry
+ * exists only for a RAM page with no flags: no decoded code, dirty already);
+ * a miss translates, notes the store and runs the atomic under the lock.
+ */
+static int amo_parallel(struct rv_hart *h, const struct rv_uop *u)
+{
+	unsigned size = u->rs3 == 2 ? 4 : 8;
+	uint64_t va = h->x[u->rs1], pa;
+	bool lr = u->rm == 2;
+	if (va & (size - 1)) {
+		rv_trap(h, lr ? RV_EXC_LOAD_MISALIGNED : RV_EXC_STORE_MISALIGNED, va);
+		return -1;
+	}
+	struct rv_hart_ext *ext = rv_ext(h);
+	enum rv_access acc = lr ? RV_ACC_READ : RV_ACC_WRITE;
+	unsigned idx = (va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
+	struct rv_tlb_entry *e = &h->tlb[ext->dtlb][acc][idx];
+	if (e->vtag == (va & RV_PAGE_MASK)) {
+		pa = h->tlb_ppage[ext->dtlb][acc][idx] | (va & ~RV_PAGE_MASK);
+		amo_atomic(h, u, (uint8_t *)(e->addend + va), pa);
+		return 0;
+	}
+	struct rv_core *core = h->core;
+	rv_lock(core);
+	if (data_translate(h, va, acc, &pa)) {
+		rv_unlock(core);
+		return -1;
+	}
+	const struct vm_ram_region *r = vm_bus_find_ram(core->bus, pa, size);
+	if (!r || (!lr && r->readonly)) {
+		rv_unlock(core);
+		rv_trap(h, lr ? RV_EXC_LOAD_ACCESS : RV_EXC_STORE_ACCESS, va);
+		return -1;
+	}
+	if (!lr)
+		rv_phys_note_store(core, h, pa, size);
+	amo_atomic(h, u, r->host + (pa - r->base), pa);
+	tlb_fill(h, ext->dtlb, acc, va, pa);
+	rv_unlock(core);
+	return 0;
+}
+
 /* LR/SC/AMO (unprivileged spec chapter "A"): funct5 in u->rm, width in u->rs3. */
 int rv_amo(struct rv_hart *h, const struct rv_uop *u)
 {
+	if (h->core->parallel)
+		return amo_parallel(h, u);
 	unsigned size = u->rs3 == 2 ? 4 : 8;
 	unsigned f5 = u->rm;
 	uint64_t va = h->x[u->rs1], pa;

@@ -103,9 +103,18 @@ void rv_core_after_load(struct rv_core *core)
 		rv_new_chain_key(h);
 		__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 	}
-	/* Stores by other harts must still break the restored reservations. */
-	for (unsigned k = 0; k < core->nharts; k++)
-		if (core->harts[k]->resv_valid)
-			rv_core_mark_page(core, core->harts[k]->resv_addr & RV_PAGE_MASK,
-					  RV_PAGE_RESV);
+	/* Stores by other harts must still break the restored reservations
+	 * (parallel mode: SC compares the value LR would have read). */
+	for (unsigned k = 0; k < core->nharts; k++) {
+		struct rv_hart *h = core->harts[k];
+		if (!h->resv_valid)
+			continue;
+		const uint8_t *p = vm_bus_ram_ptr(core->bus, h->resv_addr, 8);
+		uint64_t v = 0;
+		if (p)
+			memcpy(&v, p, 8);
+		h->resv_val = v; /* SC.W compares the low word */
+		if (!core->parallel)
+			rv_core_mark_page(core, h->resv_addr & RV_PAGE_MASK, RV_PAGE_RESV);
+	}
 }

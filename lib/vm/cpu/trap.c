@@ -33,7 +33,7 @@ void rv_set_priv(struct rv_hart *h, unsigned priv)
 
 uint64_t rv_pending_irqs(const struct rv_hart *h)
 {
-	return (h->mip | h->mip_ext) & h->mie;
+	return (h->mip | __atomic_load_n(&h->mip_ext, __ATOMIC_RELAXED)) & h->mie;
 }
 
 void rv_trap(struct rv_hart *h, uint64_t cause, uint64_t tval)
@@ -43,7 +43,7 @@ void rv_trap(struct rv_hart *h, uint64_t cause, uint64_t tval)
 	uint64_t deleg = irq ? h->mideleg : h->medeleg;
 	uint64_t epc = h->pc;
 
-	h->resv_valid = false;
+	__atomic_store_n(&h->resv_valid, false, __ATOMIC_RELAXED); /* DMA clears it too */
 	if (h->priv <= RV_PRIV_S && code < 64 && ((deleg >> code) & 1)) {
 		h->scause = cause;
 		h->sepc = epc;
@@ -144,10 +144,11 @@ void rv_do_sret(struct rv_hart *h)
 
 void rv_hart_set_irq(struct rv_hart *h, uint64_t mip_bits, int level)
 {
+	/* other threads drive the lines while the hart runs (parallel mode) */
 	if (level)
-		h->mip_ext |= mip_bits;
+		__atomic_fetch_or(&h->mip_ext, mip_bits, __ATOMIC_SEQ_CST);
 	else
-		h->mip_ext &= ~mip_bits;
+		__atomic_fetch_and(&h->mip_ext, ~mip_bits, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 }
 

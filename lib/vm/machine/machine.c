@@ -35,19 +35,23 @@
  * Hart threads (opt-in, VESSEL_HART_THREADS=1, vessel-vmm --hart-threads):
  * machine_run_threaded starts one thread per hart (machine_hart_main) and
  * the calling thread becomes the loop of steps 1 and 3 (timers, host fds,
- * ticks, safe points).  Guest code, device models and the loop's work run
- * under the big lock, a ticket lock (FIFO): a hart holds it for one slice
- * and queues again, and runnable harts take turns round-robin (rr_next,
- * hart_should_run) as on the single loop; only one hart runs guest code
- * at a time, which keeps the CPU's shared caches, the LR/SC reservations
- * and the device models as single-threaded as before.  A hart that may not
- * run (WFI with nothing pending, paused, safe point or debugger halt) parks
- * on park_cv, reading park_gen before it gives up the big lock; whoever
- * holds the big lock and made a parked hart runnable bumps park_gen
+ * ticks, safe points).  The harts run guest code in parallel, as QEMU's
+ * MTTCG does: the CPU is put in parallel mode (rv_core_set_parallel) and
+ * takes the big lock, a ticket lock (FIFO), only around what the harts
+ * share: decoded-code and JIT caches, slow-path memory accesses and MMIO
+ * (so device models and the loop's work stay under the big lock as
+ * before).  A hart thread takes the big lock between slices to decide
+ * whether to run, counts itself in `inside` and runs its slice without it.
+ * A hart that may not run (WFI with nothing pending, paused, safe point or
+ * debugger halt) parks on park_cv, reading park_gen before it gives up the
+ * big lock; whoever holds the big lock and made a parked hart runnable
+ * (an interrupt line: kick_pending) bumps park_gen when it lets the lock go
  * (machine_kick), so no wake-up is lost.  A safe point is served by the
- * loop holding the big lock: every hart is out of its slice, stopped at an
- * instruction boundary.  A thread holding the big lock that asks for a safe
- * point runs the callback at once, as a device callback on the loop does.
+ * loop holding the big lock once `inside` is zero (it lets the lock go
+ * while it waits, so harts finishing a slow path can leave): every hart
+ * is then stopped at an instruction boundary.  A full flush of the CPU's
+ * caches (rv_core_flush_pending: the harts were asked to stop and park) is
+ * done the same way by the loop, which the first parking hart wakes.
  *
  * Paused state (vm_machine_pause/resume, at a safe point): no hart runs, no
  * tick runs, no watched fd is polled (so no device callback touches guest
@@ -58,6 +62,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,8 +128,11 @@ struct vm_machine {
 	struct machine_biglock big;
 	pthread_mutex_t park_mu;
 	pthread_cond_t park_cv;
-	uint64_t park_gen; /* bumped (under park_mu) to wake parked harts */
-	unsigned rr_next;  /* the hart whose turn it is (under the big lock) */
+	uint64_t park_gen;   /* bumped (under park_mu) to wake parked harts */
+	unsigned inside;     /* hart threads inside a slice (under the big lock) */
+	uint64_t inside_gen; /* bumped (under park_mu) when one leaves */
+	pthread_cond_t inside_cv;
+	bool kick_pending; /* an interrupt line changed: wake parked harts (atomic) */
 	struct machine_hart_thread ht[VM_MAX_HARTS];
 	struct vm_bus bus;
 	uint8_t *ram;
@@ -198,6 +206,7 @@ struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs
 	pthread_cond_init(&m->big.cv, NULL);
 	pthread_mutex_init(&m->park_mu, NULL);
 	pthread_cond_init(&m->park_cv, NULL);
+	pthread_cond_init(&m->inside_cv, NULL);
 	pthread_mutex_init(&m->sp.call_lock, NULL);
 	pthread_mutex_init(&m->sp.lock, NULL);
 	pthread_cond_init(&m->sp.done_cond, NULL);
@@ -246,6 +255,7 @@ void vm_machine_free(struct vm_machine *m)
 	if (m->wake_fd >= 0)
 		close(m->wake_fd);
 	pthread_cond_destroy(&m->park_cv);
+	pthread_cond_destroy(&m->inside_cv);
 	pthread_mutex_destroy(&m->park_mu);
 	pthread_cond_destroy(&m->big.cv);
 	pthread_mutex_destroy(&m->big.mu);
@@ -355,8 +365,10 @@ int vm_machine_reset(struct vm_machine *m, struct vs_err *err)
 	return 0;
 }
 
-/* The machine whose big lock this thread holds (hart-thread mode). */
+/* The machine whose big lock this thread holds (hart-thread mode), and how
+ * many times the CPU took it again on top (machine_core_lock). */
 static __thread struct vm_machine *big_held;
+static __thread unsigned big_depth;
 
 static void big_lock(struct vm_machine *m)
 {
@@ -382,44 +394,23 @@ static bool machine_exiting(const struct vm_machine *m)
 	return __atomic_load_n(&m->exit_requested, __ATOMIC_SEQ_CST) != 0;
 }
 
-/* May hart k run guest code now?  (under the big lock) */
+/* May hart k run guest code now?  (under the big lock, by hart k's thread
+ * or for a parked hart, whose state does not change) */
 static bool hart_may_run(struct vm_machine *m, unsigned k)
 {
 	return !machine_exiting(m) && !m->paused &&
 	       !__atomic_load_n(&m->sp_requested, __ATOMIC_SEQ_CST) &&
-	       !rv_hart_idle(rv_core_hart(m->core, k));
-}
-
-/*
- * Should hart k take a slice now?  Runnable harts take turns round-robin
- * (rr_next), as on the single loop thread: the big lock alone would let a
- * hart run slice after slice while the host has not scheduled the thread
- * of another one, which then waits for a spinning hart's whole run.
- */
-static bool hart_should_run(struct vm_machine *m, unsigned k)
-{
-	return hart_may_run(m, k) && (m->rr_next == k || !hart_may_run(m, m->rr_next));
-}
-
-/* Hand the turn to the next runnable hart after k (k itself if none). */
-static void machine_next_turn(struct vm_machine *m, unsigned k)
-{
-	unsigned n = m->cfg.ncpus;
-	for (unsigned i = 1; i <= n; i++)
-		if (hart_may_run(m, (k + i) % n)) {
-			m->rr_next = (k + i) % n;
-			return;
-		}
+	       !rv_core_flush_pending(m->core) && !rv_hart_idle(rv_core_hart(m->core, k));
 }
 
 /* Wake the parked harts (all of them when force, else only if one of them
- * should run now).  Under the big lock, or after the hart threads were told
+ * may run now).  Under the big lock, or after the hart threads were told
  * to exit. */
 static void machine_kick(struct vm_machine *m, bool force)
 {
 	bool any = force;
 	for (unsigned k = 0; k < m->cfg.ncpus && !any; k++)
-		any = m->ht[k].parked && hart_should_run(m, k);
+		any = m->ht[k].parked && hart_may_run(m, k);
 	if (!any)
 		return;
 	pthread_mutex_lock(&m->park_mu);
@@ -428,11 +419,60 @@ static void machine_kick(struct vm_machine *m, bool force)
 	pthread_mutex_unlock(&m->park_mu);
 }
 
+/* Let the big lock go, first waking parked harts an interrupt made runnable. */
+static void big_release(struct vm_machine *m)
+{
+	if (__atomic_exchange_n(&m->kick_pending, false, __ATOMIC_SEQ_CST))
+		machine_kick(m, false);
+	big_unlock(m);
+}
+
+/* The CPU's lock in parallel mode (rv_core_set_parallel): the big lock,
+ * recursive for the thread holding it. */
+static void machine_core_lock(void *opaque)
+{
+	struct vm_machine *m = opaque;
+	if (big_held == m) {
+		big_depth++;
+		return;
+	}
+	big_lock(m);
+}
+
+static void machine_core_unlock(void *opaque)
+{
+	struct vm_machine *m = opaque;
+	if (big_depth) {
+		big_depth--;
+		return;
+	}
+	big_release(m);
+}
+
+/* Loop thread holding the big lock: wait until no hart is inside a slice
+ * (they were asked to stop); the lock is let go meanwhile. */
+static void machine_wait_harts_out(struct vm_machine *m)
+{
+	while (m->inside > 0) {
+		pthread_mutex_lock(&m->park_mu);
+		uint64_t gen = m->inside_gen;
+		pthread_mutex_unlock(&m->park_mu);
+		big_release(m);
+		pthread_mutex_lock(&m->park_mu);
+		while (m->inside_gen == gen)
+			pthread_cond_wait(&m->inside_cv, &m->park_mu);
+		pthread_mutex_unlock(&m->park_mu);
+		big_lock(m);
+	}
+}
+
 /* Serve a pending safe-point request (loop thread, no hart inside a slice). */
 static void machine_serve_safepoint(struct vm_machine *m)
 {
 	if (!__atomic_load_n(&m->sp_requested, __ATOMIC_SEQ_CST))
 		return;
+	if (big_held == m)
+		machine_wait_harts_out(m);
 	pthread_mutex_lock(&m->sp.lock);
 	__atomic_store_n(&m->sp_requested, 0, __ATOMIC_SEQ_CST);
 	if (m->sp.pending) {
@@ -538,8 +578,11 @@ void vm_machine_wake(struct vm_machine *m)
 void vm_machine_set_hart_irq(struct vm_machine *m, unsigned hart, uint64_t mip_bits, int level)
 {
 	struct rv_hart *h = rv_core_hart(m->core, hart);
-	if (h)
+	if (h) {
 		rv_hart_set_irq(h, mip_bits, level);
+		if (level) /* a parked hart may run now (big_release) */
+			__atomic_store_n(&m->kick_pending, true, __ATOMIC_SEQ_CST);
+	}
 }
 
 void vm_machine_set_boot(struct vm_machine *m, uint64_t pc, uint64_t a1, uint64_t a2)
@@ -623,10 +666,11 @@ static void machine_run_harts(struct vm_machine *m, bool idle_at_start[])
 }
 
 /*
- * Hart-thread mode: the thread of hart k.  It runs slices of its hart under
- * the big lock, giving the lock up after each slice, and parks on park_cv
- * (no host CPU) while its hart waits in WFI, the machine is paused or a safe
- * point is pending.  Signals stay with the loop thread.
+ * Hart-thread mode: the thread of hart k.  Between slices it holds the big
+ * lock; it runs each slice without it (the CPU takes it for what the harts
+ * share), and parks on park_cv (no host CPU) while its hart waits in WFI,
+ * the machine is paused or a safe point is pending.  Signals stay with the
+ * loop thread.
  */
 static void *machine_hart_main(void *arg)
 {
@@ -640,36 +684,48 @@ static void *machine_hart_main(void *arg)
 	big_lock(m);
 	while (!machine_exiting(m)) {
 		__atomic_store_n(&h->stop, 0, __ATOMIC_SEQ_CST);
-		if (!hart_should_run(m, ht->index)) {
+		if (!hart_may_run(m, ht->index)) {
+			if (rv_core_flush_pending(m->core))
+				machine_wake(m); /* the loop flushes once every hart is out */
 			/* park: the generation is read before the big lock is given
 			 * up, and kicks happen under the big lock, so none is lost */
-			machine_kick(m, false); /* a hart waiting for our turn */
 			pthread_mutex_lock(&m->park_mu);
 			uint64_t gen = m->park_gen;
 			pthread_mutex_unlock(&m->park_mu);
 			ht->parked = true;
 			uint64_t t0 = vs_now_ns();
-			big_unlock(m);
+			big_release(m);
 			pthread_mutex_lock(&m->park_mu);
 			while (m->park_gen == gen)
 				pthread_cond_wait(&m->park_cv, &m->park_mu);
 			pthread_mutex_unlock(&m->park_mu);
 			big_lock(m);
 			ht->parked = false;
-			if (!hart_may_run(m, ht->index)) /* not when waiting for a turn */
-				m->hart_stats[ht->index].idle_ns += vs_now_ns() - t0;
+			m->hart_stats[ht->index].idle_ns += vs_now_ns() - t0;
 			continue;
 		}
+		m->inside++;
+		big_release(m);
 		uint64_t t0 = vs_now_ns();
 		rv_hart_run(h, VM_SLICE_INSNS);
-		m->hart_stats[ht->index].busy_ns += vs_now_ns() - t0;
-		m->hart_stats[ht->index].slices++;
-		machine_next_turn(m, ht->index);
-		machine_kick(m, false); /* the next turn, or a hart woken by an IPI */
-		big_unlock(m);		/* next in line: other harts, the loop */
+		uint64_t busy = vs_now_ns() - t0;
+		/*
+		 * Let another thread on this host CPU run: with more harts (or
+		 * other work) than host CPUs, a hart spinning on a flag would
+		 * otherwise keep the CPU for a whole scheduler slice while the
+		 * hart that sets the flag waits to be scheduled.
+		 */
+		sched_yield();
 		big_lock(m);
+		m->hart_stats[ht->index].busy_ns += busy;
+		m->hart_stats[ht->index].slices++;
+		m->inside--;
+		pthread_mutex_lock(&m->park_mu);
+		m->inside_gen++;
+		pthread_cond_broadcast(&m->inside_cv);
+		pthread_mutex_unlock(&m->park_mu);
 	}
-	big_unlock(m);
+	big_release(m);
 	return NULL;
 }
 
@@ -679,6 +735,7 @@ static int machine_run_threaded(struct vm_machine *m, uint64_t deadline, struct 
 {
 	unsigned n = m->cfg.ncpus;
 	int r = 0;
+	rv_core_set_parallel(m->core, machine_core_lock, machine_core_unlock, m);
 	big_lock(m); /* the harts start once the loop is set up */
 	for (unsigned k = 0; k < n; k++) {
 		m->ht[k] = (struct machine_hart_thread){ .m = m, .index = k };
@@ -696,12 +753,17 @@ static int machine_run_threaded(struct vm_machine *m, uint64_t deadline, struct 
 	unsigned nw = 0;
 	int ready = 0;
 	while (!machine_exiting(m)) {
-		/* holding the big lock: no hart is inside a slice */
+		/* holding the big lock: harts may be running guest code, not
+		 * inside a slow path or MMIO */
 		for (unsigned i = 0; ready > 0 && i < nw && !m->paused; i++)
 			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
 				w[i].cb(w[i].opaque);
 		ready = 0;
 		machine_serve_safepoint(m);
+		if (rv_core_flush_pending(m->core)) {
+			machine_wait_harts_out(m);
+			rv_core_flush(m->core);
+		}
 		if (machine_exiting(m))
 			break;
 		uint64_t wall = vs_now_ns();
@@ -715,11 +777,12 @@ static int machine_run_threaded(struct vm_machine *m, uint64_t deadline, struct 
 			vm_clint_update(m->clint, now);
 			for (unsigned i = 0; i < m->ntick && !machine_exiting(m); i++)
 				m->tick[i].cb(m->tick[i].opaque);
+			/* a hart that is not parked may be running: not idle */
 			bool idle = true, halted = true;
 			for (unsigned k = 0; k < n; k++) {
 				struct rv_hart *h = rv_core_hart(m->core, k);
-				idle = idle && rv_hart_idle(h);
-				halted = halted && rv_hart_debug_halted(h);
+				idle = idle && m->ht[k].parked && rv_hart_idle(h);
+				halted = halted && m->ht[k].parked && rv_hart_debug_halted(h);
 			}
 			uint64_t next = halted ? UINT64_MAX : vm_clint_next_deadline(m->clint);
 			if (!idle) {
@@ -744,7 +807,7 @@ static int machine_run_threaded(struct vm_machine *m, uint64_t deadline, struct 
 			pfd[i] = (struct pollfd){ .fd = w[i].fd, .events = POLLIN };
 		}
 		pfd[nw] = (struct pollfd){ .fd = m->wake_fd, .events = POLLIN };
-		big_unlock(m);
+		big_release(m);
 		struct timespec ts = { .tv_sec = sleep_ns / 1000000000,
 				       .tv_nsec = sleep_ns % 1000000000 };
 		ready = ppoll(pfd, nw + 1, &ts, NULL);
