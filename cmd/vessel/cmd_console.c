@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "vessel/core/util.h"
 
 #define DETACH_PREFIX 0x01 /* Ctrl-a */
 
@@ -76,16 +77,7 @@ static void on_signal(int sig)
 
 static bool write_all(int fd, const char *p, size_t n)
 {
-	while (n) {
-		ssize_t w = fd == 1 ? write(fd, p, n) : send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
+	return (fd == 1 ? vs_write_full(fd, p, n) : vs_send_full(fd, p, n)) == 0;
 }
 
 /* Copy both ways until detach (0), the stream's end (0) or an error (1);

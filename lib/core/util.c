@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,6 +177,24 @@ int vs_write_full(int fd, const void *buf, size_t len)
 				continue;
 			return -errno;
 		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int vs_send_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EPIPE;
 		p += n;
 		len -= (size_t)n;
 	}

@@ -45,16 +45,7 @@ struct bridge {
 
 static bool send_all(int fd, const char *p, size_t n)
 {
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
+	return vs_send_full(fd, p, n) == 0;
 }
 
 static void *bridge_run(void *arg)

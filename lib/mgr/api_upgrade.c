@@ -32,6 +32,7 @@
 
 #include "api_internal.h"
 #include "vessel/core/log.h"
+#include "vessel/core/util.h"
 
 #define BUF	(64 * 1024)
 #define DRAIN_S 30 /* after the end: the peer's close awaited that long */
@@ -74,16 +75,7 @@ static bool tls_send_all(gnutls_session_t s, int net, const char *p, size_t n)
 
 static bool fd_send_all(int fd, const char *p, size_t n)
 {
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
+	return vs_send_full(fd, p, n) == 0;
 }
 
 static void *pump_run(void *arg)

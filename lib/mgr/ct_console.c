@@ -96,16 +96,7 @@ static int listen_on(const char *path, struct vs_err *err)
 
 static bool write_all(int fd, const char *p, size_t n)
 {
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
+	return vs_write_full(fd, p, n) == 0;
 }
 
 static int recv_master(int conn)

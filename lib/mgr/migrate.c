@@ -104,16 +104,7 @@ static void result_fail(const char *name, const char *msg)
 
 static bool send_all(int fd, const char *p, size_t n)
 {
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
+	return vs_send_full(fd, p, n) == 0;
 }
 
 /* Copy both ways between a (the VMM) and b (the API connection, whose

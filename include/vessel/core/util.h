@@ -26,6 +26,9 @@ const char *vs_format_size(uint64_t size, char *buf, size_t len);
 int vs_pread_full(int fd, void *buf, size_t len, off_t off);
 int vs_pwrite_full(int fd, const void *buf, size_t len, off_t off);
 int vs_write_full(int fd, const void *buf, size_t len);
+/* The same on a socket with send(MSG_NOSIGNAL): a closed peer is -EPIPE,
+ * not SIGPIPE. */
+int vs_send_full(int fd, const void *buf, size_t len);
 
 /* Read a whole (small) file into a NUL-terminated malloc'd buffer. */
 int vs_read_file(const char *path, char **out, size_t *len, size_t max, struct vs_err *err);
