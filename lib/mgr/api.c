@@ -110,6 +110,21 @@ void api_sync(struct api_response *res, struct json_object *metadata)
 	respond_json(res, 200, o);
 }
 
+bool api_sync_named(struct api_response *res, struct json_object *list, const char *name)
+{
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *o = json_object_array_get_idx(list, i), *n;
+		if (json_object_object_get_ex(o, "name", &n) &&
+		    strcmp(json_object_get_string(n), name) == 0) {
+			api_sync(res, json_object_get(o));
+			json_object_put(list);
+			return true;
+		}
+	}
+	json_object_put(list);
+	return false;
+}
+
 void api_async(struct api_response *res, struct mgr_op *op)
 {
 	struct json_object *o = json_object_new_object();

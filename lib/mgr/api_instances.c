@@ -483,17 +483,9 @@ void api_get_snapshot(struct api_request *req, struct api_response *res)
 		api_error_from(res, &err);
 		return;
 	}
-	for (size_t i = 0; i < json_object_array_length(list); i++) {
-		struct json_object *o = json_object_array_get_idx(list, i), *n;
-		json_object_object_get_ex(o, "name", &n);
-		if (strcmp(json_object_get_string(n), req->params[1]) == 0) {
-			api_sync(res, json_object_get(o));
-			json_object_put(list);
-			return;
-		}
-	}
-	json_object_put(list);
-	api_error(res, 404, "snapshot %.64s of %.64s not found", req->params[1], req->params[0]);
+	if (!api_sync_named(res, list, req->params[1]))
+		api_error(res, 404, "snapshot %.64s of %.64s not found", req->params[1],
+			  req->params[0]);
 }
 
 void api_delete_snapshot(struct api_request *req, struct api_response *res)

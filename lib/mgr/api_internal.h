@@ -73,6 +73,9 @@ extern const size_t api_nroutes;
 
 /* Envelopes. */
 void api_sync(struct api_response *res, struct json_object *metadata);
+/* Answer with the object of `list` (an array, consumed) whose "name" is
+ * `name`; false (nothing answered) when there is none. */
+bool api_sync_named(struct api_response *res, struct json_object *list, const char *name);
 void api_async(struct api_response *res, struct mgr_op *op);
 void api_error(struct api_response *res, unsigned code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
