@@ -1,9 +1,11 @@
 /*
  * sync.c - the parent/child channel of container creation and exec: a
  * SOCK_SEQPACKET socketpair carrying fixed-size struct ct_sync_msg records,
- * so each message arrives whole and an exited peer reads as EOF.
+ * so each message arrives whole and an exited peer reads as EOF (after the
+ * messages it sent, even when it left one of ours unread).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -29,9 +31,13 @@ int ct_sync_send(int fd, int type, const struct vs_err *err)
 int ct_sync_recv(int fd, struct ct_sync_msg *m, struct vs_err *err)
 {
 	ssize_t n;
+	bool reset = false;
+	/* a peer that exits with a message of ours unread leaves ECONNRESET,
+	 * which a SOCK_SEQPACKET recv reports (once) before the messages the
+	 * peer sent: read again for its last word (its error), or EOF */
 	do
 		n = recv(fd, m, sizeof(*m), 0);
-	while (n < 0 && errno == EINTR);
+	while (n < 0 && (errno == EINTR || (errno == ECONNRESET && !reset && (reset = true))));
 	if (n < 0)
 		return vs_syserrf(err, errno, "container setup channel");
 	if (n == 0)
