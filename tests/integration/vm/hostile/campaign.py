@@ -15,7 +15,8 @@ and powers off.
 A run passes when vessel-vmm exits 0 (the guest's final checks passed and
 it powered off) within --timeout (a hang fails), stderr shows no sanitizer
 report, the console line arrived, and `qemu-img check` finds the qcow2 disk
-clean.  A failing seed is printed with the command line that reproduces it
+clean (or, when the VMM says it stopped waiting for a disk thread still busy
+at exit, leaked clusters and nothing worse, as after a crash).  A failing seed is printed with the command line that reproduces it
 and its files are kept.  Without root, /dev/net/tun or iproute2 the runs
 have no network device (said so on stdout).  With --sandbox the VMM runs
 `--sandbox` (every device must work confined; sanitizer builds then run
@@ -162,7 +163,15 @@ def run_seed(seed, image, work, net, timeout, sandbox):
     if "campaign: console alive" not in stdout:
         problems.append("the console line did not arrive")
     chk = sh(["qemu-img", "check", qcow], "qemu-img check", check=False)
-    if chk.returncode != 0:
+    # Leaked clusters (exit 3, no ERROR) are what a crash leaves, and the VMM
+    # leaves them only when it says it stopped waiting for a disk thread
+    # still busy with the guest's garbage at exit (its exit stays within
+    # bounds: block_queue.c); corruption, or leaks without that, fail.
+    abandoned = "disk I/O thread: still busy at exit" in stderr
+    if chk.returncode == 3 and abandoned and "ERROR" not in chk.stdout:
+        print("  (seed %d: leaked clusters after the VMM abandoned a busy disk thread at exit)"
+              % seed)
+    elif chk.returncode != 0:
         problems.append("qemu-img check exited %d: %s" % (
             chk.returncode, "\n".join(chk.stdout.splitlines()[-4:]) + chk.stderr))
     # (the line may follow stray bytes of the guest's random UART writes)
