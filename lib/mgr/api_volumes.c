@@ -84,11 +84,11 @@ void api_post_volumes(struct api_request *req, struct api_response *res)
 		vs_errf(&err, EINVAL, "\"name\" is required");
 		goto bad;
 	}
-	if (format && strcmp(format, "raw") != 0) {
-		vs_errf(&err, ENOTSUP, "\"format\": only raw volumes (ext4) for now");
+	if (format && strcmp(format, "raw") != 0 && strcmp(format, "qcow2") != 0) {
+		vs_errf(&err, EINVAL, "\"format\": expected \"raw\" or \"qcow2\"");
 		goto bad;
 	}
-	if (mgr_volume_create(req->m, name, size, &err) < 0)
+	if (mgr_volume_create(req->m, name, size, format, &err) < 0)
 		goto bad;
 	reply_volume(req, res, name);
 	return;

@@ -1,7 +1,8 @@
 /*
  * volume_snapshot.c - snapshots of storage volumes (vessel/mgr/volume.h):
  * whole-file copies STATE/storage/default/NAME.snapshots/SNAP.raw of the
- * volume's raw file, rows in `volume_snapshots`.
+ * volume's file, rows in `volume_snapshots` (a qcow2 volume's copy is a
+ * qcow2 file too, under the same name: restore copies it back as it is).
  *
  * Cheap where the host allows: mgr_file_clone reflinks (btrfs, XFS) and
  * otherwise copies only the data extents of the sparse file.
@@ -252,7 +253,7 @@ static int create_locked(struct mgr *m, const char *name, const char *snap, char
 	enum mgr_power p = MGR_POWER_STOPPED;
 	enum mgr_instance_type type = MGR_INSTANCE_CONTAINER;
 	char rid[40] = "";
-	vs_cleanup_free char *file = mgr_volume_file(m, name), *dir = snap_dir(m, name);
+	vs_cleanup_free char *file = mgr_volume_file(m, name, v.format), *dir = snap_dir(m, name);
 	vs_cleanup_free char *tmp = NULL, *dst = NULL, *marker = NULL;
 	if (r < 0)
 		goto out;
@@ -369,7 +370,7 @@ static int restore_locked(struct mgr *m, const char *name, const char *snap, str
 	bool running;
 	uint64_t size = 0;
 	int r = mgr_volume_row_quiet(m, name, &v, &busy, &running, err);
-	vs_cleanup_free char *file = mgr_volume_file(m, name), *dir = snap_dir(m, name);
+	vs_cleanup_free char *file = mgr_volume_file(m, name, v.format), *dir = snap_dir(m, name);
 	vs_cleanup_free char *src = snap_file(m, name, snap, false);
 	vs_cleanup_free char *tmp = snap_file(m, name, "restore", true);
 	vs_cleanup_free char *pool = mgr_volume_pool_dir(m);

@@ -27,7 +27,9 @@ struct mgr_volume_mount {
 	char path[4096]; /* where it appears in the container */
 };
 
-int mgr_volume_create(struct mgr *m, const char *name, uint64_t size, struct vs_err *err);
+/* format: "raw" (NULL too) or "qcow2" (ext4 inside either). */
+int mgr_volume_create(struct mgr *m, const char *name, uint64_t size, const char *format,
+		      struct vs_err *err);
 /* Grow (never shrink) a volume that is not in use by a running instance. */
 int mgr_volume_resize(struct mgr *m, const char *name, uint64_t size, struct vs_err *err);
 /* Delete a volume attached to nothing (EBUSY otherwise). */
