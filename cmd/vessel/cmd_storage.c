@@ -139,6 +139,8 @@ int cmd_storage(struct cli *cli, int argc, char **argv)
 				size = argv[++i];
 			else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
 				format = argv[++i];
+			else if (strncmp(argv[i], "--format=", 9) == 0)
+				format = argv[i] + 9;
 			else
 				return cli_usage("storage", "volume create: unexpected %s",
 						 argv[i]);

@@ -456,6 +456,14 @@ static int global_options(struct cli *cli, int *argc, char **argv)
 			*targets[opt] = val;
 			continue;
 		}
+		/* a disk format (`storage volume create --format qcow2`) is the
+		 * command's: the two sets of values are disjoint */
+		if (strcmp(val, "raw") == 0 || strcmp(val, "qcow2") == 0) {
+			if (strcmp(a, "--format") == 0) /* not --format=VALUE */
+				argv[w++] = argv[i - 1];
+			argv[w++] = argv[i];
+			continue;
+		}
 		static const char *const names[] = { "table", "json", "yaml", "csv" };
 		bool ok = false;
 		for (int k = 0; k < 4; k++)
@@ -466,7 +474,7 @@ static int global_options(struct cli *cli, int *argc, char **argv)
 		if (!ok) {
 			fprintf(stderr,
 				"vessel: error: --format %s: expected table, json, yaml or "
-				"csv\n",
+				"csv (storage volume create: raw or qcow2)\n",
 				val);
 			return 2;
 		}
