@@ -1,5 +1,6 @@
 /*
- * api_volumes.c - /1.0/storage-volumes: list, create ({"name","size"}),
+ * api_volumes.c - /1.0/storage-volumes: list, create ({"name","size"},
+ * optional "format": "raw" or "qcow2"),
  * show, resize (PATCH {"size"}), delete, and attach/detach to a container
  * (POST .../attach {"instance","path"}, .../detach {"instance"}).  Sizes
  * are strings ("64MiB", "1G") or byte counts.  All are quick (mkfs and

@@ -1,7 +1,7 @@
 /*
  * volume.h - storage volumes: raw files with an ext4 filesystem in the
- * pool directory STATE/storage/default/NAME.raw (sparse), rows in
- * `storage_volumes` (schema 5).  A volume is attached to at most one
+ * pool directory STATE/storage/default/NAME.raw (sparse), or qcow2 files
+ * NAME.qcow2 holding one (VMs only), rows in `storage_volumes` (schema 5).  A volume is attached to at most one
  * container, at a path inside it (`instance_volumes`); attaching and
  * detaching are done while the container is stopped and take effect at
  * its start: the file is loop-mounted (mount -o loop, so the loop device
