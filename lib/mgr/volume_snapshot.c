@@ -28,7 +28,7 @@
  * over NAME.raw) and the directory fsync'ed; the row comes after the file
  * (create) and goes before it (delete).  So a crash leaves at worst a
  * dot-file or an unrecorded SNAP.raw, which mgr_volume_reconcile removes
- * at the next start, together with rows whose file is gone (a crash in a
+ * at the next start (with a qcow2 volume's temporary files in the pool), together with rows whose file is gone (a crash in a
  * volume's delete, which removes the files first) and a freeze left by a
  * crash mid-copy.
  *
@@ -672,6 +672,21 @@ static void reconcile_rows(struct mgr *m)
 	mgr_db_unlock(m->db);
 }
 
+/* .NAME.create.raw|qcow2, .NAME.resize.raw|qcow2: a qcow2 volume's
+ * temporary files (volume.c) */
+static bool is_volume_tmp(const char *f)
+{
+	static const char *const ends[] = { ".create.raw", ".create.qcow2", ".resize.raw",
+					    ".resize.qcow2" };
+	size_t l = strlen(f);
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		size_t e = strlen(ends[i]);
+		if (l > e + 1 && strcmp(f + l - e, ends[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
 int mgr_volume_reconcile(struct mgr *m, struct vs_err *err)
 {
 	vs_cleanup_free char *pool = mgr_volume_pool_dir(m);
@@ -687,6 +702,11 @@ int mgr_volume_reconcile(struct mgr *m, struct vs_err *err)
 			if (de->d_name[0] != '.' && l > sl &&
 			    strcmp(de->d_name + l - sl, SNAP_SUFFIX) == 0)
 				reconcile_dir(m, pool, de->d_name);
+			if (de->d_name[0] == '.' && is_volume_tmp(de->d_name)) {
+				vs_log(VS_LOG_INFO, "reconcile: removing %s/%s (left by a crash)",
+				       pool, de->d_name);
+				unlinkat(dirfd(d), de->d_name, 0);
+			}
 		}
 		closedir(d);
 	}

@@ -106,6 +106,18 @@ if [ $have_guest = 1 ]; then
 	check "delete snapshot s1" v storage volume snapshot delete q1 s1
 	check "s1's file is gone" test ! -e "$SNAPS/s1.raw"
 fi
+# a crash in a qcow2 create or resize leaves temporary files: the next
+# start removes them
+stop_daemon
+: >"$POOL/.q1.resize.raw"
+: >"$POOL/.q9.create.qcow2"
+if [ $have_guest = 1 ]; then
+	start_daemon --vmm "$VMM" --guest-image "$G" || exit 1
+else
+	start_daemon || exit 1
+fi
+check "the restart removed the temporary files" test "$(ls -A "$POOL" | grep -c '^\.')" = 0
+check "q1 survives the restart" qemu-img check -f qcow2 "$POOL/q1.qcow2"
 check "delete q1" v storage volume delete q1
 check "the pool is empty" test -z "$(ls -A "$POOL")"
 check "no volume rows left" test "$(sqlite3 "$STATE/vessel.db" \
