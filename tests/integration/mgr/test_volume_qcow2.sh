@@ -75,6 +75,10 @@ check "the ext4 inside grew and is clean" sh -c "qemu-img convert -f qcow2 -O ra
 	[ \$(/sbin/dumpe2fs -h '$T/g.raw' 2>/dev/null | awk -F: '/^Block count/ {c=\$2} /^Block size/ {s=\$2} END {print c*s}') = $((48 << 20)) ]
 	r=\$?; rm -f '$T/g.raw'; exit \$r"
 check "no temporary file left" test "$(ls -A "$POOL")" = q1.qcow2
+alloc=$(stat -c '%b %B' "$POOL/q1.qcow2" | awk '{print $1 * $2}')
+check "the qcow2 file holds only what ext4 wrote (< 4 MiB of 48)" test "$alloc" -lt $((4 << 20))
+check "sprawl costs q1 its file's allocated size" sh -c \
+	"v --format json sprawl | jq -e '.[] | select(.kind == \"volume\" and .name == \"q1\") | .cost.disk == $alloc'"
 
 if [ $have_guest = 1 ]; then
 	SNAPS=$POOL/q1.snapshots
