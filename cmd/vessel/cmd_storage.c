@@ -133,10 +133,14 @@ int cmd_storage(struct cli *cli, int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "/1.0/storage-volumes/%s", argv[1]);
 	if (strcmp(sub, "create") == 0) {
-		const char *size = NULL;
+		const char *size = NULL, *format = NULL;
 		for (int i = 2; i < argc; i++) {
 			if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
 				size = argv[++i];
+			else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
+				format = argv[++i];
+			else if (strncmp(argv[i], "--format=", 9) == 0)
+				format = argv[i] + 9;
 			else
 				return cli_usage("storage", "volume create: unexpected %s",
 						 argv[i]);
@@ -146,6 +150,8 @@ int cmd_storage(struct cli *cli, int argc, char **argv)
 		struct json_object *b = json_object_new_object();
 		json_object_object_add(b, "name", json_object_new_string(argv[1]));
 		json_object_object_add(b, "size", json_object_new_string(size));
+		if (format)
+			json_object_object_add(b, "format", json_object_new_string(format));
 		return request(cli, "POST", "/1.0/storage-volumes", b, false);
 	}
 	if ((strcmp(sub, "info") == 0 || strcmp(sub, "show") == 0) && argc == 2)

@@ -121,12 +121,15 @@ static const struct cli_command commands[] = {
 	       { "--isolated", "create: no route out at all" }),
 	  NULL },
 	{ "storage", cmd_storage,
-	  "storage volume create NAME --size SIZE | list | info NAME | resize NAME SIZE | "
+	  "storage volume create NAME --size SIZE [--format raw|qcow2] | list | info NAME | resize "
+	  "NAME SIZE | "
 	  "delete NAME | attach NAME INSTANCE PATH | detach NAME INSTANCE | "
 	  "snapshot create NAME [SNAP] | snapshot list NAME | snapshot restore NAME SNAP | "
 	  "snapshot delete NAME SNAP",
-	  "storage volumes (ext4 in raw files; attached to stopped instances) and their snapshots",
-	  OPTS({ "--size SIZE", "create: the volume's size (e.g. 1GiB)" }),
+	  "storage volumes (ext4 in raw or qcow2 files; attached to stopped instances) and their "
+	  "snapshots",
+	  OPTS({ "--size SIZE", "create: the volume's size (e.g. 1GiB)" },
+	       { "--format FORMAT", "create: raw (default) or qcow2 (VMs only)" }),
 	  "info (or show) lists a volume's snapshots. A snapshot is a copy of the volume's file "
 	  "(a reflink where the file system allows, else its data only), named snap0, snap1... "
 	  "when SNAP is left out; a running container's volume is frozen while it is copied, a "
@@ -453,6 +456,14 @@ static int global_options(struct cli *cli, int *argc, char **argv)
 			*targets[opt] = val;
 			continue;
 		}
+		/* a disk format (`storage volume create --format qcow2`) is the
+		 * command's: the two sets of values are disjoint */
+		if (strcmp(val, "raw") == 0 || strcmp(val, "qcow2") == 0) {
+			if (strcmp(a, "--format") == 0) /* not --format=VALUE */
+				argv[w++] = argv[i - 1];
+			argv[w++] = argv[i];
+			continue;
+		}
 		static const char *const names[] = { "table", "json", "yaml", "csv" };
 		bool ok = false;
 		for (int k = 0; k < 4; k++)
@@ -463,7 +474,7 @@ static int global_options(struct cli *cli, int *argc, char **argv)
 		if (!ok) {
 			fprintf(stderr,
 				"vessel: error: --format %s: expected table, json, yaml or "
-				"csv\n",
+				"csv (storage volume create: raw or qcow2)\n",
 				val);
 			return 2;
 		}

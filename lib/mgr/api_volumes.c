@@ -1,5 +1,6 @@
 /*
- * api_volumes.c - /1.0/storage-volumes: list, create ({"name","size"}),
+ * api_volumes.c - /1.0/storage-volumes: list, create ({"name","size"},
+ * optional "format": "raw" or "qcow2"),
  * show, resize (PATCH {"size"}), delete, and attach/detach to a container
  * (POST .../attach {"instance","path"}, .../detach {"instance"}).  Sizes
  * are strings ("64MiB", "1G") or byte counts.  All are quick (mkfs and
@@ -84,11 +85,11 @@ void api_post_volumes(struct api_request *req, struct api_response *res)
 		vs_errf(&err, EINVAL, "\"name\" is required");
 		goto bad;
 	}
-	if (format && strcmp(format, "raw") != 0) {
-		vs_errf(&err, ENOTSUP, "\"format\": only raw volumes (ext4) for now");
+	if (format && strcmp(format, "raw") != 0 && strcmp(format, "qcow2") != 0) {
+		vs_errf(&err, EINVAL, "\"format\": expected \"raw\" or \"qcow2\"");
 		goto bad;
 	}
-	if (mgr_volume_create(req->m, name, size, &err) < 0)
+	if (mgr_volume_create(req->m, name, size, format, &err) < 0)
 		goto bad;
 	reply_volume(req, res, name);
 	return;

@@ -200,6 +200,47 @@ static const char *const migrations[] = {
 	"  size INTEGER NOT NULL,"
 	"  created_at TEXT NOT NULL,"
 	"  UNIQUE (volume_id, name));",
+
+	/* qcow2 storage volumes: SQLite cannot alter a CHECK, so storage_volumes
+	 * is rebuilt, and with it the two tables that reference it (foreign keys
+	 * stay on inside the migration's transaction: the new tables reference
+	 * each other, the old ones are dropped children first, the renames
+	 * update the references), ids and AUTOINCREMENT counters kept */
+	"CREATE TABLE storage_volumes_new ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  format TEXT NOT NULL DEFAULT 'raw' CHECK (format IN ('raw', 'qcow2')),"
+	"  size INTEGER NOT NULL,"
+	"  created_at TEXT NOT NULL);"
+	"INSERT INTO storage_volumes_new (id, name, format, size, created_at)"
+	"  SELECT id, name, format, size, created_at FROM storage_volumes;"
+	"CREATE TABLE instance_volumes_new ("
+	"  volume_id INTEGER NOT NULL UNIQUE REFERENCES storage_volumes_new (id) "
+	"    ON DELETE RESTRICT,"
+	"  instance_id INTEGER NOT NULL REFERENCES instances (id) ON DELETE CASCADE,"
+	"  path TEXT NOT NULL,"
+	"  PRIMARY KEY (instance_id, path));"
+	"INSERT INTO instance_volumes_new (volume_id, instance_id, path)"
+	"  SELECT volume_id, instance_id, path FROM instance_volumes;"
+	"CREATE TABLE volume_snapshots_new ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  volume_id INTEGER NOT NULL REFERENCES storage_volumes_new (id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  created_at TEXT NOT NULL,"
+	"  UNIQUE (volume_id, name));"
+	"INSERT INTO volume_snapshots_new (id, volume_id, name, size, created_at)"
+	"  SELECT id, volume_id, name, size, created_at FROM volume_snapshots;"
+	"DELETE FROM sqlite_sequence WHERE name IN "
+	"  ('storage_volumes_new', 'volume_snapshots_new');"
+	"INSERT INTO sqlite_sequence (name, seq) SELECT name || '_new', seq FROM sqlite_sequence"
+	"  WHERE name IN ('storage_volumes', 'volume_snapshots');"
+	"DROP TABLE volume_snapshots;"
+	"DROP TABLE instance_volumes;"
+	"DROP TABLE storage_volumes;"
+	"ALTER TABLE storage_volumes_new RENAME TO storage_volumes;"
+	"ALTER TABLE instance_volumes_new RENAME TO instance_volumes;"
+	"ALTER TABLE volume_snapshots_new RENAME TO volume_snapshots;",
 };
 
 int mgr_db_schema_latest(void)

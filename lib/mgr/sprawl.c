@@ -234,13 +234,15 @@ int mgr_sprawl(struct mgr *m, struct json_object **out, struct vs_err *err)
 	{
 		mgr_cleanup_stmt sqlite3_stmt *st =
 		    mgr_db_prepare(m->db,
-				   "SELECT name FROM storage_volumes WHERE id NOT IN "
+				   "SELECT name, format FROM storage_volumes WHERE id NOT IN "
 				   "(SELECT volume_id FROM instance_volumes) ORDER BY name",
 				   err);
 		while (st && sqlite3_step(st) == SQLITE_ROW) {
 			const char *vn = (const char *)sqlite3_column_text(st, 0);
 			char path[4096], snaps[4096];
-			snprintf(path, sizeof(path), "%s/storage/default/%s.raw", m->state_dir, vn);
+			const char *fmt = (const char *)sqlite3_column_text(st, 1);
+			snprintf(path, sizeof(path), "%s/storage/default/%s.%s", m->state_dir, vn,
+				 strcmp(fmt, "qcow2") == 0 ? "qcow2" : "raw");
 			/* its snapshots go with it (volume_snapshot.c) */
 			snprintf(snaps, sizeof(snaps), "%s/storage/default/%s.snapshots",
 				 m->state_dir, vn);

@@ -5,7 +5,12 @@
  * exists and removed after it is gone; a failed create removes both.  The
  * file is made sparse (ftruncate) and formatted with Debian's mkfs.ext4
  * (e2fsprogs); a resize grows the file and runs e2fsck + resize2fs on it
- * (never while a running instance has it mounted).  Attachments change
+ * (never while a running instance has it mounted).  A qcow2 volume
+ * (NAME.qcow2, VMs only: a container would need NBD to mount it) is the
+ * same ext4 made in a temporary sparse raw file and converted with the
+ * project's qcow2 code (lib/disk); its resize converts it back to a
+ * temporary raw file, grows that as above and converts it again, so the
+ * filesystem grows with the disk (a copy of the allocated data).  Attachments change
  * only while the instance is stopped (it is marked busy meanwhile), so a
  * running instance always has exactly the volumes it was started with (a
  * container: a bind mount of the loop-mounted file; a VM: a virtio-blk disk
@@ -24,6 +29,8 @@
 #include "volume_internal.h"
 #include "vessel/core/cleanup.h"
 #include "vessel/core/log.h"
+#include "vessel/disk/image.h"
+#include "vessel/disk/manage.h"
 #include "vessel/mgr/db.h"
 #include "vessel/mgr/instance.h"
 #include "vessel/mgr/volume.h"
@@ -46,10 +53,46 @@ char *mgr_volume_pool_dir(struct mgr *m)
 	return asprintf(&p, "%s/storage/default", m->state_dir) < 0 ? NULL : p;
 }
 
-char *mgr_volume_file(struct mgr *m, const char *name)
+char *mgr_volume_file(struct mgr *m, const char *name, const char *format)
 {
 	char *p = NULL;
-	return asprintf(&p, "%s/storage/default/%s.raw", m->state_dir, name) < 0 ? NULL : p;
+	return asprintf(&p, "%s/storage/default/%s.%s", m->state_dir, name,
+			format && strcmp(format, "qcow2") == 0 ? "qcow2" : "raw") < 0
+		   ? NULL
+		   : p;
+}
+
+/* A temporary file next to the volume's: STATE/storage/default/.NAME.WHAT */
+static char *tmp_file(struct mgr *m, const char *name, const char *what)
+{
+	char *p = NULL;
+	return asprintf(&p, "%s/storage/default/.%s.%s", m->state_dir, name, what) < 0 ? NULL : p;
+}
+
+/* Convert src (of format from) into a new file dst of format to (lib/disk:
+ * only the allocated data is copied, dst is fsync'ed by the caller's rename). */
+static int convert(const char *src, const char *from, const char *dst, const char *to,
+		   struct vs_err *err)
+{
+	struct disk_open_options o = { .flags = DISK_OPEN_RDONLY | DISK_OPEN_NO_BACKING,
+				       .format = from };
+	struct disk_image *img = disk_image_open(src, &o, err);
+	if (!img)
+		return -err->code;
+	struct disk_convert_options c = { .out_format = to };
+	unlink(dst);
+	int r = disk_image_convert(img, dst, &c, err);
+	disk_image_close(img);
+	if (r == 0) {
+		int fd = open(dst, O_RDWR | O_CLOEXEC);
+		if (fd < 0 || fsync(fd) < 0)
+			r = vs_syserrf(err, errno, "sync %s", dst);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (r < 0)
+		unlink(dst);
+	return r;
 }
 
 static int check_size(uint64_t size, struct vs_err *err)
@@ -86,7 +129,7 @@ int mgr_volume_row(struct mgr_db *db, const char *name, struct vrow *v, struct v
 		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
 		    db,
 		    "SELECT v.id, v.size, COALESCE(a.instance_id, 0), COALESCE(i.name, ''), "
-		    "COALESCE(a.path, '') FROM storage_volumes v "
+		    "COALESCE(a.path, ''), v.format FROM storage_volumes v "
 		    "LEFT JOIN instance_volumes a ON a.volume_id = v.id "
 		    "LEFT JOIN instances i ON i.id = a.instance_id WHERE v.name = ?",
 		    err);
@@ -103,6 +146,8 @@ int mgr_volume_row(struct mgr_db *db, const char *name, struct vrow *v, struct v
 					 (const char *)sqlite3_column_text(st, 3));
 				snprintf(v->path, sizeof(v->path), "%s",
 					 (const char *)sqlite3_column_text(st, 4));
+				snprintf(v->format, sizeof(v->format), "%s",
+					 (const char *)sqlite3_column_text(st, 5));
 			} else if (rc == SQLITE_DONE) {
 				r = vs_errf(err, ENOENT, "storage volume %s not found", name);
 			} else {
@@ -139,42 +184,59 @@ int mgr_volume_exec(struct mgr_db *db, const char *sql, const char *types, const
 	return r;
 }
 
-int mgr_volume_create(struct mgr *m, const char *name, uint64_t size, struct vs_err *err)
+int mgr_volume_create(struct mgr *m, const char *name, uint64_t size, const char *format,
+		      struct vs_err *err)
 {
+	if (!format)
+		format = "raw";
+	if (strcmp(format, "raw") != 0 && strcmp(format, "qcow2") != 0)
+		return vs_errf(err, EINVAL, "volume format %.32s: expected raw or qcow2", format);
+	bool qcow2 = strcmp(format, "qcow2") == 0;
 	int r = mgr_name_validate(name, err);
 	if (r < 0 || (r = check_size(size, err)) < 0)
 		return r;
-	vs_cleanup_free char *dir = mgr_volume_pool_dir(m), *file = mgr_volume_file(m, name);
-	if (!dir || !file)
+	vs_cleanup_free char *dir = mgr_volume_pool_dir(m),
+			     *file = mgr_volume_file(m, name, format);
+	vs_cleanup_free char *raw = qcow2 ? tmp_file(m, name, "create.raw") : NULL;
+	vs_cleanup_free char *tmp = qcow2 ? tmp_file(m, name, "create.qcow2") : NULL;
+	if (!dir || !file || (qcow2 && (!raw || !tmp)))
 		return vs_errf(err, ENOMEM, "out of memory");
+	const char *mkfs_file = qcow2 ? raw : file;
 	if ((r = mgr_mkdir_p(dir, 0700, err)) < 0)
 		return r;
 	char now[32];
 	mgr_timestamp(now, sizeof(now));
 	int64_t sz = (int64_t)size;
-	const void *vals[] = { name, &sz, now };
+	const void *vals[] = { name, format, &sz, now };
 	r = mgr_volume_exec(m->db,
 			    "INSERT INTO storage_volumes (name, format, size, created_at) "
-			    "VALUES (?, 'raw', ?, ?)",
-			    "tit", vals, err);
+			    "VALUES (?, ?, ?, ?)",
+			    "ttit", vals, err);
 	if (r == -EEXIST)
 		return vs_errf(err, EEXIST, "storage volume %s already exists", name);
 	if (r < 0)
 		return r;
 	unlink(file); /* left by a crash between the row's removal and ours */
-	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	unlink(mkfs_file);
+	int fd = open(mkfs_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		r = vs_syserrf(err, errno, "create %s", file);
+		r = vs_syserrf(err, errno, "create %s", mkfs_file);
 	} else {
 		if (ftruncate(fd, (off_t)size) < 0)
-			r = vs_syserrf(err, errno, "size %s", file);
+			r = vs_syserrf(err, errno, "size %s", mkfs_file);
 		close(fd);
 	}
 	if (r == 0) {
-		char *const argv[] = {
-			"/sbin/mkfs.ext4", "-q", "-F", "-L", (char *)name, file, NULL
-		};
+		char *const argv[] = { "/sbin/mkfs.ext4", "-q", "-F", "-L", (char *)name,
+				       (char *)mkfs_file, NULL };
 		r = tool("mkfs.ext4", argv, err);
+	}
+	if (r == 0 && qcow2 && (r = convert(raw, "raw", tmp, "qcow2", err)) == 0 &&
+	    rename(tmp, file) < 0)
+		r = vs_syserrf(err, errno, "rename %s", tmp);
+	if (qcow2) {
+		unlink(raw);
+		unlink(tmp);
 	}
 	if (r < 0) {
 		struct vs_err e2 = VS_ERR_INIT;
@@ -219,12 +281,18 @@ int mgr_volume_resize(struct mgr *m, const char *name, uint64_t size, struct vs_
 	struct vrow v;
 	int64_t busy;
 	bool running;
-	vs_cleanup_free char *file = mgr_volume_file(m, name);
-	if (!file)
+	vs_cleanup_free char *file = NULL, *raw = tmp_file(m, name, "resize.raw");
+	vs_cleanup_free char *tmp = tmp_file(m, name, "resize.qcow2");
+	if (!raw || !tmp)
 		return vs_errf(err, ENOMEM, "out of memory");
 	mgr_volume_lock();
 	if ((r = mgr_volume_row_quiet(m, name, &v, &busy, &running, err)) < 0)
 		goto out;
+	bool qcow2 = strcmp(v.format, "qcow2") == 0;
+	if (!(file = mgr_volume_file(m, name, v.format))) {
+		r = vs_errf(err, ENOMEM, "out of memory");
+		goto out;
+	}
 	if (running) {
 		r = vs_errf(err, EBUSY,
 			    "storage volume %s is in use by running instance %s: stop it "
@@ -240,19 +308,29 @@ int mgr_volume_resize(struct mgr *m, const char *name, uint64_t size, struct vs_
 	}
 	if (size == v.size)
 		goto out;
-	if (truncate(file, (off_t)size) < 0) {
-		r = vs_syserrf(err, errno, "grow %s", file);
+	/* a qcow2 volume: grown as a temporary raw copy, converted back */
+	const char *grown = qcow2 ? raw : file;
+	if (qcow2 && (r = convert(file, "qcow2", raw, "raw", err)) < 0)
+		goto out;
+	if (truncate(grown, (off_t)size) < 0) {
+		r = vs_syserrf(err, errno, "grow %s", grown);
 		goto out;
 	}
-	char *const fsck[] = { "/sbin/e2fsck", "-f", "-p", file, NULL };
-	char *const grow[] = { "/sbin/resize2fs", "-f", file, NULL };
+	char *const fsck[] = { "/sbin/e2fsck", "-f", "-p", (char *)grown, NULL };
+	char *const grow[] = { "/sbin/resize2fs", "-f", (char *)grown, NULL };
 	if ((r = tool("e2fsck", fsck, err)) < 0 || (r = tool("resize2fs", grow, err)) < 0)
+		goto out;
+	if (qcow2 && (r = convert(raw, "raw", tmp, "qcow2", err)) == 0 && rename(tmp, file) < 0)
+		r = vs_syserrf(err, errno, "rename %s", tmp);
+	if (r < 0)
 		goto out;
 	int64_t sz = (int64_t)size;
 	const void *vals[] = { &sz, name };
 	r = mgr_volume_exec(m->db, "UPDATE storage_volumes SET size = ? WHERE name = ?", "it", vals,
 			    err);
 out:
+	unlink(raw);
+	unlink(tmp);
 	if (busy)
 		mgr_busy_release(m, busy);
 	mgr_volume_unlock();
@@ -270,7 +348,7 @@ static int volume_delete_locked(struct mgr *m, const char *name, struct vs_err *
 	if (v.instance_id)
 		return vs_errf(err, EBUSY, "storage volume %s is attached to %s: detach it first",
 			       name, v.instance);
-	vs_cleanup_free char *file = mgr_volume_file(m, name);
+	vs_cleanup_free char *file = mgr_volume_file(m, name, v.format);
 	if (!file)
 		return vs_errf(err, ENOMEM, "out of memory");
 	if ((r = mgr_volume_snapshots_remove_files(m, name, err)) < 0)
@@ -344,6 +422,16 @@ static int volume_attach_locked(struct mgr *m, const char *name, const char *ins
 	struct mgr_instance inst;
 	if ((r = stopped_busy(m, instance, &inst, "attaching", err)) < 0)
 		return r;
+	if (strcmp(v.format, "qcow2") == 0 && inst.type != MGR_INSTANCE_VM) {
+		r = vs_errf(
+		    err, EINVAL,
+		    "storage volume %s is qcow2: it can be attached to VMs only (a "
+		    "container mounts a raw volume's filesystem; create a raw volume for %s)",
+		    name, inst.name);
+		mgr_busy_release(m, inst.id);
+		mgr_instance_free(&inst);
+		return r;
+	}
 	if ((r = mgr_volume_row(m->db, name, &v, err)) == 0 && v.instance_id)
 		r = vs_errf(err, EEXIST, "storage volume %s is already attached to %s", name,
 			    v.instance);
@@ -511,7 +599,7 @@ int mgr_volume_mounts(struct mgr *m, int64_t instance_id, struct mgr_volume_moun
 	{
 		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
 		    m->db,
-		    "SELECT v.name, a.path FROM instance_volumes a JOIN "
+		    "SELECT v.name, a.path, v.format FROM instance_volumes a JOIN "
 		    "storage_volumes v ON v.id = a.volume_id WHERE a.instance_id = ? "
 		    "ORDER BY a.path",
 		    err);
@@ -536,8 +624,12 @@ int mgr_volume_mounts(struct mgr *m, int64_t instance_id, struct mgr_volume_moun
 					 (const char *)sqlite3_column_text(st, 0));
 				snprintf(vm->path, sizeof(vm->path), "%s",
 					 (const char *)sqlite3_column_text(st, 1));
-				snprintf(vm->file, sizeof(vm->file), "%s/storage/default/%s.raw",
-					 m->state_dir, vm->name);
+				snprintf(
+				    vm->file, sizeof(vm->file), "%s/storage/default/%s.%s",
+				    m->state_dir, vm->name,
+				    strcmp((const char *)sqlite3_column_text(st, 2), "qcow2") == 0
+					? "qcow2"
+					: "raw");
 			}
 			if (r == 0 && rc != SQLITE_DONE)
 				r = mgr_db_err(m->db, rc, "volumes", err);

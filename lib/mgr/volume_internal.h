@@ -16,14 +16,16 @@
 struct vrow {
 	int64_t id;
 	uint64_t size;
+	char format[8];	     /* "raw" or "qcow2" */
 	int64_t instance_id; /* 0: not attached */
 	char instance[MGR_NAME_MAX + 1];
 	char path[4096];
 };
 
-/* STATE/storage/default, and the volume's file in it (malloc'd, NULL: ENOMEM). */
+/* STATE/storage/default, and the volume's file in it, NAME.raw or
+ * NAME.qcow2 by its format (malloc'd, NULL: ENOMEM). */
 char *mgr_volume_pool_dir(struct mgr *m);
-char *mgr_volume_file(struct mgr *m, const char *name);
+char *mgr_volume_file(struct mgr *m, const char *name, const char *format);
 /* The volume's row (ENOENT: "storage volume NAME not found"). */
 int mgr_volume_row(struct mgr_db *db, const char *name, struct vrow *v, struct vs_err *err);
 /* The row with its instance marked busy when attached (*busy_id gets the

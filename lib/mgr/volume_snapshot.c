@@ -1,7 +1,8 @@
 /*
  * volume_snapshot.c - snapshots of storage volumes (vessel/mgr/volume.h):
  * whole-file copies STATE/storage/default/NAME.snapshots/SNAP.raw of the
- * volume's raw file, rows in `volume_snapshots`.
+ * volume's file, rows in `volume_snapshots` (a qcow2 volume's copy is a
+ * qcow2 file too, under the same name: restore copies it back as it is).
  *
  * Cheap where the host allows: mgr_file_clone reflinks (btrfs, XFS) and
  * otherwise copies only the data extents of the sparse file.
@@ -27,7 +28,7 @@
  * over NAME.raw) and the directory fsync'ed; the row comes after the file
  * (create) and goes before it (delete).  So a crash leaves at worst a
  * dot-file or an unrecorded SNAP.raw, which mgr_volume_reconcile removes
- * at the next start, together with rows whose file is gone (a crash in a
+ * at the next start (with a qcow2 volume's temporary files in the pool), together with rows whose file is gone (a crash in a
  * volume's delete, which removes the files first) and a freeze left by a
  * crash mid-copy.
  *
@@ -252,7 +253,7 @@ static int create_locked(struct mgr *m, const char *name, const char *snap, char
 	enum mgr_power p = MGR_POWER_STOPPED;
 	enum mgr_instance_type type = MGR_INSTANCE_CONTAINER;
 	char rid[40] = "";
-	vs_cleanup_free char *file = mgr_volume_file(m, name), *dir = snap_dir(m, name);
+	vs_cleanup_free char *file = mgr_volume_file(m, name, v.format), *dir = snap_dir(m, name);
 	vs_cleanup_free char *tmp = NULL, *dst = NULL, *marker = NULL;
 	if (r < 0)
 		goto out;
@@ -369,7 +370,7 @@ static int restore_locked(struct mgr *m, const char *name, const char *snap, str
 	bool running;
 	uint64_t size = 0;
 	int r = mgr_volume_row_quiet(m, name, &v, &busy, &running, err);
-	vs_cleanup_free char *file = mgr_volume_file(m, name), *dir = snap_dir(m, name);
+	vs_cleanup_free char *file = mgr_volume_file(m, name, v.format), *dir = snap_dir(m, name);
 	vs_cleanup_free char *src = snap_file(m, name, snap, false);
 	vs_cleanup_free char *tmp = snap_file(m, name, "restore", true);
 	vs_cleanup_free char *pool = mgr_volume_pool_dir(m);
@@ -671,6 +672,21 @@ static void reconcile_rows(struct mgr *m)
 	mgr_db_unlock(m->db);
 }
 
+/* .NAME.create.raw|qcow2, .NAME.resize.raw|qcow2: a qcow2 volume's
+ * temporary files (volume.c) */
+static bool is_volume_tmp(const char *f)
+{
+	static const char *const ends[] = { ".create.raw", ".create.qcow2", ".resize.raw",
+					    ".resize.qcow2" };
+	size_t l = strlen(f);
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		size_t e = strlen(ends[i]);
+		if (l > e + 1 && strcmp(f + l - e, ends[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
 int mgr_volume_reconcile(struct mgr *m, struct vs_err *err)
 {
 	vs_cleanup_free char *pool = mgr_volume_pool_dir(m);
@@ -686,6 +702,11 @@ int mgr_volume_reconcile(struct mgr *m, struct vs_err *err)
 			if (de->d_name[0] != '.' && l > sl &&
 			    strcmp(de->d_name + l - sl, SNAP_SUFFIX) == 0)
 				reconcile_dir(m, pool, de->d_name);
+			if (de->d_name[0] == '.' && is_volume_tmp(de->d_name)) {
+				vs_log(VS_LOG_INFO, "reconcile: removing %s/%s (left by a crash)",
+				       pool, de->d_name);
+				unlinkat(dirfd(d), de->d_name, 0);
+			}
 		}
 		closedir(d);
 	}

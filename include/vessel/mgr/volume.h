@@ -1,7 +1,7 @@
 /*
  * volume.h - storage volumes: raw files with an ext4 filesystem in the
- * pool directory STATE/storage/default/NAME.raw (sparse), rows in
- * `storage_volumes` (schema 5).  A volume is attached to at most one
+ * pool directory STATE/storage/default/NAME.raw (sparse), or qcow2 files
+ * NAME.qcow2 holding one (VMs only), rows in `storage_volumes` (schema 5).  A volume is attached to at most one
  * container, at a path inside it (`instance_volumes`); attaching and
  * detaching are done while the container is stopped and take effect at
  * its start: the file is loop-mounted (mount -o loop, so the loop device
@@ -27,7 +27,9 @@ struct mgr_volume_mount {
 	char path[4096]; /* where it appears in the container */
 };
 
-int mgr_volume_create(struct mgr *m, const char *name, uint64_t size, struct vs_err *err);
+/* format: "raw" (NULL too) or "qcow2" (ext4 inside either). */
+int mgr_volume_create(struct mgr *m, const char *name, uint64_t size, const char *format,
+		      struct vs_err *err);
 /* Grow (never shrink) a volume that is not in use by a running instance. */
 int mgr_volume_resize(struct mgr *m, const char *name, uint64_t size, struct vs_err *err);
 /* Delete a volume attached to nothing (EBUSY otherwise). */

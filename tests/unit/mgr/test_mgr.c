@@ -86,6 +86,108 @@ static void test_db_migrations(void **state)
 	assert_null(db);
 }
 
+/* A database one migration short of the qcow2 volumes' (whatever its
+ * number), with a volume attached to an instance, one with snapshots, both
+ * upgraded: every row and reference survives, qcow2 is allowed, the
+ * AUTOINCREMENT counters go on, the foreign keys still act. */
+static void test_db_qcow2_volumes_upgrade(void **state)
+{
+	int target = -1;
+	for (int i = 0; i < mgr_db_schema_latest(); i++)
+		if (strstr(mgr_db_migration(i), "storage_volumes_new"))
+			target = i;
+	assert_true(target > 0);
+	sqlite3 *c;
+	assert_int_equal(sqlite3_open(path, &c), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(c,
+				      "PRAGMA foreign_keys = ON;"
+				      "CREATE TABLE schema (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+				      " version INTEGER NOT NULL UNIQUE, updated_at TEXT NOT NULL)",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	for (int i = 0; i < target; i++) {
+		char sql[128];
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO schema (version, updated_at) VALUES (%d, 'x')", i + 1);
+		assert_int_equal(sqlite3_exec(c, mgr_db_migration(i), NULL, NULL, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(c, sql, NULL, NULL, NULL), SQLITE_OK);
+	}
+	assert_int_equal(
+	    sqlite3_exec(
+		c,
+		"INSERT INTO instances (id, name, type, runtime_id, created_at)"
+		" VALUES (7, 'c1', 'container', 'rid1', 'x');"
+		"INSERT INTO storage_volumes (id, name, size, created_at) VALUES"
+		" (4, 'v1', 8388608, 'x'), (5, 'v2', 16777216, 'x'), (6, 'gone', 1, 'x');"
+		"DELETE FROM storage_volumes WHERE name = 'gone';"
+		"INSERT INTO instance_volumes (volume_id, instance_id, path)"
+		" VALUES (4, 7, '/data');"
+		"INSERT INTO volume_snapshots (id, volume_id, name, size, created_at) VALUES"
+		" (11, 5, 's1', 16777216, 'x'), (12, 5, 's2', 16777216, 'x'),"
+		" (13, 5, 'gone', 1, 'x');"
+		"DELETE FROM volume_snapshots WHERE id = 13;",
+		NULL, NULL, NULL),
+	    SQLITE_OK);
+	/* qcow2 is refused before */
+	assert_int_not_equal(
+	    sqlite3_exec(c,
+			 "INSERT INTO storage_volumes (name, format, size, created_at)"
+			 " VALUES ('q', 'qcow2', 1, 'x')",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(c);
+
+	struct vs_err err = VS_ERR_INIT;
+	struct mgr_db *db;
+	assert_int_equal(mgr_db_open(path, &db, &err), 0);
+	assert_int_equal(mgr_db_schema_version(db, &err), mgr_db_schema_latest());
+	assert_int_equal(count(db, "SELECT COUNT(*) FROM storage_volumes WHERE format = 'raw' AND "
+				   "((id = 4 AND name = 'v1') OR (id = 5 AND name = 'v2'))"),
+			 2);
+	assert_int_equal(count(db, "SELECT COUNT(*) FROM instance_volumes WHERE volume_id = 4 AND "
+				   "instance_id = 7 AND path = '/data'"),
+			 1);
+	assert_int_equal(count(db, "SELECT COUNT(*) FROM volume_snapshots WHERE volume_id = 5"), 2);
+	assert_int_equal(count(db, "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%_new'"),
+			 0);
+	assert_int_equal(count(db, "SELECT COUNT(*) FROM pragma_foreign_key_check"), 0);
+	mgr_db_lock(db);
+	/* qcow2 is allowed, anything else still refused; ids go on after the
+	 * highest ever given */
+	assert_int_equal(mgr_db_exec(db,
+				     "INSERT INTO storage_volumes (name, format, size, created_at) "
+				     "VALUES ('q', 'qcow2', 8388608, 'x')",
+				     &err),
+			 0);
+	assert_int_not_equal(
+	    mgr_db_exec(db,
+			"INSERT INTO storage_volumes (name, format, size, created_at) "
+			"VALUES ('b', 'vmdk', 8388608, 'x')",
+			&err),
+	    0);
+	mgr_db_unlock(db);
+	assert_int_equal(count(db, "SELECT id FROM storage_volumes WHERE name = 'q'"), 7);
+	mgr_db_lock(db);
+	/* the references still act: an attached volume cannot go, a volume's
+	 * snapshots go with it */
+	assert_int_not_equal(mgr_db_exec(db, "DELETE FROM storage_volumes WHERE id = 4", &err), 0);
+	assert_int_equal(mgr_db_exec(db, "DELETE FROM storage_volumes WHERE id = 5", &err), 0);
+	assert_int_equal(mgr_db_exec(db, "DELETE FROM instances WHERE id = 7", &err), 0);
+	mgr_db_unlock(db);
+	assert_int_equal(count(db, "SELECT COUNT(*) FROM volume_snapshots"), 0);
+	assert_int_equal(count(db, "SELECT COUNT(*) FROM instance_volumes"), 0);
+	mgr_db_lock(db);
+	assert_int_equal(
+	    mgr_db_exec(db,
+			"INSERT INTO volume_snapshots (volume_id, name, size, created_at) "
+			"VALUES (4, 's3', 1, 'x')",
+			&err),
+	    0);
+	mgr_db_unlock(db);
+	assert_int_equal(count(db, "SELECT id FROM volume_snapshots WHERE name = 's3'"), 14);
+	mgr_db_close(db);
+}
+
 static void make(struct mgr_instance *inst, const char *name, const char *rid)
 {
 	memset(inst, 0, sizeof(*inst));
@@ -420,6 +522,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_db_migrations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_db_qcow2_volumes_upgrade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_instance_rows, setup, teardown),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_config_keys),

@@ -108,7 +108,7 @@ static void test_snapshots(void **state)
 	char made[64], vfile[160];
 	assert_int_equal(mgr_open(&o, &m, &err), 0);
 	snprintf(vfile, sizeof(vfile), "%s/v1.raw", pool);
-	assert_int_equal(mgr_volume_create(m, "v1", 16 << 20, &err), 0);
+	assert_int_equal(mgr_volume_create(m, "v1", 16 << 20, NULL, &err), 0);
 	/* the snapshots see the file's bytes; ext4 does not matter here */
 	put(vfile, 12 << 20, "AAAA");
 	assert_int_equal(mgr_volume_snapshot_create(m, "v1", NULL, made, sizeof(made), &err), 0);
