@@ -16,8 +16,11 @@ POOL=$STATE/storage/default
 # (refusals are recorded in the audit log, and only there)
 dbdump() { sqlite3 "$STATE/vessel.db" .dump | grep -v -e '^INSERT INTO audit_log ' -e '^INSERT INTO instance_usage '; }
 # no loop device on a file of this state dir, no mount of a volume
+# no mount now; no loop device once the kernel has released it (an
+# autoclear loop device goes with its last close, asynchronously)
+no_loop_left() { ! losetup -a | grep -q "$POOL/"; }
 no_volume_leak() {
-	! losetup -a | grep -q "$POOL/" && ! grep -q "/volumes/" /proc/self/mountinfo
+	! grep -q "/volumes/" /proc/self/mountinfo && wait_for "the pool's loop devices released" no_loop_left
 }
 # df size (1K blocks) of /data in c1
 data_kb() { v exec c1 -- sh -c 'df -k /data | tail -1' | awk '{print $2}'; }
