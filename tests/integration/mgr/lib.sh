@@ -165,6 +165,15 @@ wait_for() {
 	done
 }
 
+# require_guest_images: G is the guest recipe's image directory
+# (VESSEL_GUEST_DIR), or SKIP (77) without it
+require_guest_images() {
+	G=${VESSEL_GUEST_DIR:-}
+	[ -n "$G" ] && [ -f "$G/Image" ] && [ -f "$G/disk.qcow2" ] && return 0
+	echo "SKIP: no guest images (set VESSEL_GUEST_DIR, see guest/build.sh)"
+	return 77
+}
+
 runtime_id() { sqlite3 "$STATE/vessel.db" "SELECT runtime_id FROM instances WHERE name = '$1'"; }
 
 finish() {

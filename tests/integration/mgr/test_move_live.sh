@@ -20,11 +20,7 @@
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 VMM=${VESSEL_VESSEL_VMM:?run through meson test}
-G=${VESSEL_GUEST_DIR:-}
-if [ -z "$G" ] || [ ! -f "$G/Image" ] || [ ! -f "$G/disk.qcow2" ]; then
-	echo "SKIP: no guest images (set VESSEL_GUEST_DIR, see guest/build.sh)"
-	exit 77
-fi
+require_guest_images || exit 77
 command -v sqlite3 >/dev/null || { echo "SKIP: sqlite3 missing"; exit 77; }
 
 private_netns || exit 1

@@ -10,11 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 VMM=${VESSEL_VESSEL_VMM:?run through meson test}
-G=${VESSEL_GUEST_DIR:-}
-if [ -z "$G" ] || [ ! -f "$G/Image" ] || [ ! -f "$G/disk.qcow2" ]; then
-	echo "SKIP: no guest images (set VESSEL_GUEST_DIR, see guest/build.sh)"
-	exit 77
-fi
+require_guest_images || exit 77
 
 start_daemon --vmm "$VMM" --guest-image "$G" || exit 1
 check "launch vessel-guest v1 --vm" v launch vessel-guest v1 --vm

@@ -11,11 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 VMM=${VESSEL_VESSEL_VMM:?run through meson test}
-G=${VESSEL_GUEST_DIR:-}
-if [ -z "$G" ] || [ ! -f "$G/Image" ] || [ ! -f "$G/disk.qcow2" ]; then
-	echo "SKIP: no guest images (set VESSEL_GUEST_DIR, see guest/build.sh)"
-	exit 77
-fi
+require_guest_images || exit 77
 STOPPED=()
 cont() { for p in "${STOPPED[@]}"; do kill -CONT "$p" 2>/dev/null; done; STOPPED=(); }
 trap 'cont; cleanup' EXIT

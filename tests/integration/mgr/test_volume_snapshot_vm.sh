@@ -10,11 +10,7 @@
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 VMM=${VESSEL_VESSEL_VMM:?run through meson test}
-G=${VESSEL_GUEST_DIR:-}
-if [ -z "$G" ] || [ ! -f "$G/Image" ] || [ ! -f "$G/disk.qcow2" ]; then
-	echo "SKIP: no guest images (set VESSEL_GUEST_DIR, see guest/build.sh)"
-	exit 77
-fi
+require_guest_images || exit 77
 for c in mkfs.ext4 e2fsck; do
 	command -v $c >/dev/null || { echo "SKIP: $c missing"; exit 77; }
 done
