@@ -395,6 +395,22 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
 	return code;
 }
 
+/* What cannot change live says so: a running VM keeps its harts until its
+ * next start (limits.cpu is a CPU quota meanwhile). */
+static void vm_cpu_notice(struct cli *cli, const char *name, const char *path, const char *cpu)
+{
+	struct json_object *md = NULL;
+	if (cli_request(cli, "GET", path, NULL, &md) == 0 &&
+	    strcmp(jstr(md, "type"), "virtual-machine") == 0 &&
+	    (strcmp(jstr(md, "status"), "Running") == 0 ||
+	     strcmp(jstr(md, "status"), "Frozen") == 0))
+		fprintf(stderr,
+			"%s is a running VM: limits.cpu=%s is a CPU quota now; its hart count "
+			"follows at its next start\n",
+			name, cpu);
+	json_object_put(md);
+}
+
 int cmd_config(struct cli *cli, int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "trust") == 0)
@@ -438,7 +454,14 @@ int cmd_config(struct cli *cli, int argc, char **argv)
 			json_object_put(cfg);
 		if (has_exp)
 			json_object_object_add(b, "expires", exp);
+		char *cpu = NULL; /* the body goes with the request */
+		struct json_object *v;
+		if (set && json_object_object_get_ex(cfg, "limits.cpu", &v))
+			cpu = strdup(json_object_get_string(v));
 		r = cli_request(cli, "PATCH", path, b, NULL);
+		if (r == 0 && cpu)
+			vm_cpu_notice(cli, name, path, cpu);
+		free(cpu);
 	} else if (strcmp(sub, "get") == 0 || strcmp(sub, "show") == 0) {
 		bool get = sub[0] == 'g';
 		if (argc != (get ? 4 : 3)) {

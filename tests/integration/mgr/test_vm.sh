@@ -92,6 +92,12 @@ CG=/sys/fs/cgroup/cpu/vessel-vm-$RID
 check "the VMM is in its cgroup" grep -qx "$(cat "$STATE/vms/$RID/vmm.pid")" "$CG/cgroup.procs"
 check "limits.cpu=1: a CPU quota on the VMM's cgroup" sh -c \
 	"grep -qE '^(100000|100000 100000)$' $CG/cpu.cfs_quota_us $CG/cpu.max 2>/dev/null"
+# what cannot change live says so: the hart count follows at the next start
+check "limits.cpu=2 live: the CLI says the harts change at the next start" sh -c \
+	'v config set v1 limits.cpu=2 2>"$0/cpu.err" && grep -q "hart count follows at its next start" "$0/cpu.err"' "$T"
+check "  ... a 2-CPU quota now" sh -c \
+	"grep -qE '^(200000|200000 100000)$' $CG/cpu.cfs_quota_us $CG/cpu.max 2>/dev/null"
+check "limits.cpu back to 1" v config set v1 limits.cpu=1
 
 # ---- pause, resume ----
 check "pause" v pause v1
