@@ -30,7 +30,10 @@
  * The supervisor is a fork of the multi-threaded vesseld without an exec,
  * so between fork and exit it calls only async-signal-safe functions
  * (plain system calls; every path and buffer is prepared before the fork,
- * nothing is allocated) and leaves through _exit.
+ * nothing is allocated) and leaves through _exit.  Its pid is written by
+ * the intermediate child that forked it, before it runs, so a stop can kill
+ * it wherever it is; and prctl is the raw system call (ASan's wrapper locks
+ * its thread registry, which another thread may have held at the fork).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -247,10 +250,26 @@ int mgr_ct_console_spawn(const char *dir, char *setup_path, size_t setup_len, st
 		return vs_syserrf(err, errno, "fork the console supervisor");
 	}
 	if (child == 0) {
-		if (fork() != 0)
-			_exit(0); /* the grandchild is re-parented: never vesseld's child */
+		pid_t g = fork();
+		if (g != 0) { /* the grandchild is re-parented: never vesseld's child */
+			/* its pid is in the file before it runs a line, so that a stop
+			 * finds it wherever it is */
+			char num[24], rev[24];
+			int n = 0;
+			for (pid_t v = g; v > 0 && n < 20; v /= 10)
+				rev[n++] = (char)('0' + v % 10);
+			for (int i = 0; i < n; i++)
+				num[i] = rev[n - 1 - i];
+			num[n++] = '\n';
+			if (g > 0 && ftruncate(pid_fd, 0) == 0)
+				(void)pwrite(pid_fd, num, (size_t)n, 0);
+			_exit(g > 0 ? 0 : 1);
+		}
 		setsid();
-		prctl(PR_SET_NAME, "vessel-console"); /* not "vesseld" in ps and pgrep */
+		/* not "vesseld" in ps and pgrep; the raw system call, as a
+		 * sanitizer's prctl wrapper takes a lock that another thread of
+		 * vesseld may have held at the fork (a child stuck for ever) */
+		syscall(SYS_prctl, PR_SET_NAME, "vessel-console", 0, 0, 0);
 		if (chdir("/") < 0)
 			_exit(1);
 		sigset_t all;
@@ -283,16 +302,6 @@ int mgr_ct_console_spawn(const char *dir, char *setup_path, size_t setup_len, st
 			from = keep[i] + 1;
 		}
 		syscall(SYS_close_range, from, ~0U, 0);
-		char num[24];
-		int n = 0;
-		char rev[24];
-		for (pid_t v = getpid(); v > 0 && n < 20; v /= 10)
-			rev[n++] = (char)('0' + v % 10);
-		for (int i = 0; i < n; i++)
-			num[i] = rev[n - 1 - i];
-		num[n++] = '\n';
-		if (ftruncate(pid_fd, 0) == 0)
-			(void)pwrite(pid_fd, num, (size_t)n, 0);
 		supervise(&p, setup_fd, sock_fd, ctl_fd, log_fd);
 	}
 	int st;

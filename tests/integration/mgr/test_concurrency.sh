@@ -56,4 +56,8 @@ check "database empty" test "$(sqlite3 "$STATE/vessel.db" 'SELECT COUNT(*) FROM 
 stop_daemon
 check "no host object left (mounts, cgroups, processes)" test "$(host_objects)" = "$before"
 check "no container state left" test -z "$(find "$STATE/runtime" "$STATE/containers" -mindepth 1)"
+# the console supervisors (forks of vesseld with its command line) went
+# with their containers
+no_supervisor() { ! pgrep -f -- "--state-dir $STATE " >/dev/null; }
+check "no console supervisor left" no_supervisor
 finish
