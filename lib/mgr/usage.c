@@ -157,10 +157,16 @@ static void cache_sweep(struct mgr_usage *u)
 	u->ncache = w;
 }
 
-static bool went_back(const struct mgr_usage_sample *a, const struct mgr_usage_sample *b)
+bool mgr_usage_row_due(const struct mgr_usage_sample *a, const struct mgr_usage_sample *b)
 {
-	return b->cpu_ns < a->cpu_ns || b->oom_kills < a->oom_kills ||
-	       b->throttled_ns < a->throttled_ns;
+	/* counters that went back: the instance restarted in between */
+	if (b->cpu_ns < a->cpu_ns || b->oom_kills < a->oom_kills ||
+	    b->throttled_ns < a->throttled_ns)
+		return false;
+	/* a reading that lost the memory figure the previous one had (a read
+	 * failed mid-way, e.g. while the instance stopped) stores no row: a
+	 * gap in the history is true, a 0 would not be */
+	return !((a->valid & MGR_USAGE_MEMORY) && !(b->valid & MGR_USAGE_MEMORY));
 }
 
 int mgr_usage_tick(struct mgr *m, struct vs_err *err)
@@ -214,7 +220,7 @@ int mgr_usage_tick(struct mgr *m, struct vs_err *err)
 		l->limit_cpu = mgr_usage_limit_cpu(inst);
 		l->limit_memory = mgr_usage_limit_memory(inst);
 		struct usage_last *prev = find_last(u->last, u->nlast, inst->id);
-		if (prev && prev->mono_ns < l->mono_ns && !went_back(&prev->s, &l->s)) {
+		if (prev && prev->mono_ns < l->mono_ns && mgr_usage_row_due(&prev->s, &l->s)) {
 			rates(&prev->s, &l->s, l->mono_ns - prev->mono_ns, wall, &rows[nrows]);
 			l->row = rows[nrows];
 			l->have_row = true;

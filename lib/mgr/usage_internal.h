@@ -53,6 +53,10 @@ struct mgr_usage {
 /* The instance's descriptor cache (from the sampler thread only), or NULL. */
 struct mgr_usage_fds *mgr_usage_fds_for(struct mgr *m, const struct mgr_instance *inst);
 
+/* Whether the reading b, taken after a, makes a history row: not when a
+ * counter went back (a restart) or b lost a's memory figure. */
+bool mgr_usage_row_due(const struct mgr_usage_sample *a, const struct mgr_usage_sample *b);
+
 /* The instance's limits.cpu as cores (a CPU list counts its CPUs), 0: none. */
 double mgr_usage_limit_cpu(const struct mgr_instance *inst);
 /* limits.memory in bytes, 0: none. */

@@ -4,7 +4,8 @@
  * nearest-rank p95, summed OOM kills) and those into hourly rows, only for
  * complete buckets, once (a second pass changes nothing); rows age out at a
  * day, 30 days and a year; the rows go with their instance; the window
- * parser and the sampler's refusal of bad cgroup names.
+ * parser and the sampler's refusal of bad cgroup names; when two readings
+ * make a row.
  */
 #include <errno.h>
 #include <math.h>
@@ -20,6 +21,7 @@
 
 #include "vessel/mgr/db.h"
 #include "vessel/mgr/instance.h"
+#include "usage_internal.h"
 #include "vessel/mgr/usage.h"
 
 static char dir[64];
@@ -208,6 +210,37 @@ static void test_bad_cgroup(void **state)
 	assert_true(mgr_usage_vm_at("vessel-no-such", "/nonexistent/api.sock", 0, &s, &err) < 0);
 }
 
+/* The sampler's rule for making a history row of two readings. */
+static void test_row_due(void **state)
+{
+	(void)state;
+	struct mgr_usage_sample a = { .cpu_ns = 100,
+				      .memory_bytes = 50u << 20,
+				      .valid = MGR_USAGE_CPU | MGR_USAGE_MEMORY };
+	struct mgr_usage_sample b = a;
+	b.cpu_ns = 200;
+	assert_true(mgr_usage_row_due(&a, &b));
+	/* the memory read failed this time: no row with memory 0 */
+	b.valid = MGR_USAGE_CPU;
+	b.memory_bytes = 0;
+	assert_false(mgr_usage_row_due(&a, &b));
+	/* the next good reading after the gap makes a row again */
+	struct mgr_usage_sample c = a;
+	c.cpu_ns = 300;
+	assert_true(mgr_usage_row_due(&b, &c));
+	/* a host without the memory controller never had the figure */
+	struct mgr_usage_sample d = { .cpu_ns = 100, .valid = MGR_USAGE_CPU };
+	struct mgr_usage_sample e = { .cpu_ns = 200, .valid = MGR_USAGE_CPU };
+	assert_true(mgr_usage_row_due(&d, &e));
+	/* counters that went back: a restart in between */
+	c.cpu_ns = 50;
+	assert_false(mgr_usage_row_due(&a, &c));
+	c = a;
+	c.cpu_ns = 300;
+	a.oom_kills = 2;
+	assert_false(mgr_usage_row_due(&a, &c));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +249,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cascade, setup, teardown),
 		cmocka_unit_test(test_window_parse),
 		cmocka_unit_test(test_bad_cgroup),
+		cmocka_unit_test(test_row_due),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
