@@ -60,6 +60,14 @@ void out_rows(const struct cli *cli, const char *const *headers, size_t ncol, ch
 /* A JSON array of objects as rows: column k is the string field keys[k]. */
 void out_objects(const struct cli *cli, struct json_object *arr, const char *const *headers,
 		 const char *const *keys, size_t ncol);
+/* GET path for a listing.  With --format json or yaml the answer is printed
+ * as it is and *md is NULL; otherwise *md is the answer, for the caller's
+ * table.  0, or 1 after cli_fail. */
+int cli_get_listing(struct cli *cli, const char *path, struct json_object **md);
+/* GET path (an array of objects) and print it: --format json or yaml as it
+ * is, otherwise as out_objects does.  0, or 1 after cli_fail. */
+int cli_list(struct cli *cli, const char *path, const char *const *headers, const char *const *keys,
+	     size_t ncol);
 /* A JSON value as JSON or YAML (table format prints YAML too). */
 void out_value(const struct cli *cli, struct json_object *o);
 /* The operation progress bar (stdout a terminal only; see cli_client). */

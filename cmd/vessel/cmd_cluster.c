@@ -41,22 +41,11 @@ int cmd_cluster(struct cli *cli, int argc, char **argv)
 	if (strcmp(sub, "join") == 0 && argc == 5)
 		return cluster_setup(cli, argv[2], argv[3], argv[4]);
 	if (strcmp(sub, "list") == 0 && argc == 2) {
-		struct json_object *md = NULL;
-		int r = cli_request(cli, "GET", "/1.0/cluster/members", NULL, &md);
-		if (r)
-			return r;
-		if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
-			out_value(cli, md);
-			json_object_put(md);
-			return 0;
-		}
 		static const char *const headers[] = { "NAME", "URL", "ADDRESS", "STATUS",
 						       "DESCRIPTION" };
 		static const char *const keys[] = { "server_name", "url", "address", "status",
 						    "description" };
-		out_objects(cli, md, headers, keys, 5);
-		json_object_put(md);
-		return 0;
+		return cli_list(cli, "/1.0/cluster/members", headers, keys, 5);
 	}
 	if (strcmp(sub, "remove") == 0 && (argc == 3 || argc == 4)) {
 		bool force = argc == 4 && strcmp(argv[2], "--force") == 0;

@@ -85,14 +85,9 @@ static int image_import(struct cli *cli, int argc, char **argv)
 static int image_list(struct cli *cli)
 {
 	struct json_object *md = NULL;
-	int r = cli_request(cli, "GET", "/1.0/images?recursion=1", NULL, &md);
-	if (r)
+	int r = cli_get_listing(cli, "/1.0/images?recursion=1", &md);
+	if (r || !md)
 		return r;
-	if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
-		out_value(cli, md);
-		json_object_put(md);
-		return 0;
-	}
 	static const char *const headers[] = { "ALIAS", "FINGERPRINT", "TYPE", "SIZE", "CREATED" };
 	size_t n = json_object_array_length(md);
 	char **cells = calloc(n * 5 + 1, sizeof(char *));
@@ -182,20 +177,9 @@ int cmd_operation(struct cli *cli, int argc, char **argv)
 {
 	if (argc != 2 || strcmp(argv[1], "list") != 0)
 		return cli_usage("operation", "expected list");
-	struct json_object *md = NULL;
-	int r = cli_request(cli, "GET", "/1.0/operations?recursion=1", NULL, &md);
-	if (r)
-		return r;
-	if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
-		out_value(cli, md);
-		json_object_put(md);
-		return 0;
-	}
 	static const char *const headers[] = { "ID", "DESCRIPTION", "STATUS", "CREATED" };
 	static const char *const keys[] = { "id", "description", "status", "created_at" };
-	out_objects(cli, md, headers, keys, 4);
-	json_object_put(md);
-	return 0;
+	return cli_list(cli, "/1.0/operations?recursion=1", headers, keys, 4);
 }
 
 static int print_event(const char *line, void *opaque)
@@ -288,21 +272,10 @@ int cmd_network(struct cli *cli, int argc, char **argv)
 	if (strcmp(sub, "list") == 0) {
 		if (argc != 2)
 			return cli_usage("network", "list: no arguments expected");
-		struct json_object *md = NULL;
-		int r = cli_request(cli, "GET", "/1.0/networks?recursion=1", NULL, &md);
-		if (r)
-			return r;
-		if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
-			out_value(cli, md);
-			json_object_put(md);
-			return 0;
-		}
 		static const char *const headers[] = { "NAME", "BRIDGE", "SUBNET", "NAT",
 						       "ISOLATED" };
 		static const char *const keys[] = { "name", "bridge", "subnet", "nat", "isolated" };
-		out_objects(cli, md, headers, keys, 5);
-		json_object_put(md);
-		return 0;
+		return cli_list(cli, "/1.0/networks?recursion=1", headers, keys, 5);
 	}
 	if ((strcmp(sub, "info") == 0 || strcmp(sub, "delete") == 0) && argc == 3) {
 		char *p = esc_path("/1.0/networks/", argv[2]);

@@ -122,14 +122,9 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 	if (argc != 1)
 		return cli_usage("list", "no arguments expected");
 	struct json_object *md = NULL;
-	int r = cli_request(cli, "GET", "/1.0/instances?recursion=1", NULL, &md);
-	if (r)
+	int r = cli_get_listing(cli, "/1.0/instances?recursion=1", &md);
+	if (r || !md)
 		return r;
-	if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
-		out_value(cli, md);
-		json_object_put(md);
-		return 0;
-	}
 	static const char *const headers[] = { "NAME", "TYPE",	  "STATUS",  "IMAGE",
 					       "PID",  "CREATED", "LOCATION" };
 	size_t n = json_object_array_length(md);
@@ -539,20 +534,11 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 	}
 	if (strcmp(sub, "list") == 0 && argc == 3) {
 		char *path = instance_path(name, "/snapshots?recursion=1");
-		struct json_object *md = NULL;
-		r = cli_request(cli, "GET", path, NULL, &md);
+		static const char *const headers[] = { "NAME", "CREATED" };
+		static const char *const keys[] = { "name", "created_at" };
+		r = cli_list(cli, path, headers, keys, 2);
 		free(path);
-		if (r)
-			return r;
-		if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
-			out_value(cli, md);
-		} else {
-			static const char *const headers[] = { "NAME", "CREATED" };
-			static const char *const keys[] = { "name", "created_at" };
-			out_objects(cli, md, headers, keys, 2);
-		}
-		json_object_put(md);
-		return 0;
+		return r;
 	}
 	if (strcmp(sub, "restore") == 0 && argc == 4) {
 		struct json_object *b = json_object_new_object();

@@ -83,14 +83,9 @@ int cmd_sprawl(struct cli *cli, int argc, char **argv)
 	if (argc != 1)
 		return cli_usage("sprawl", "no arguments expected");
 	struct json_object *md = NULL;
-	int r = cli_request(cli, "GET", "/1.0/sprawl", NULL, &md);
-	if (r)
+	int r = cli_get_listing(cli, "/1.0/sprawl", &md);
+	if (r || !md)
 		return r;
-	if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
-		out_value(cli, md);
-		json_object_put(md);
-		return 0;
-	}
 	static const char *const headers[] = { "KIND",	 "NAME", "REASON",  "CPU",
 					       "MEMORY", "DISK", "PRUNABLE" };
 	size_t n = json_object_array_length(md);
@@ -210,19 +205,11 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 	curl_free(ei);
 	if (pl < 0)
 		return 1;
-	int r = cli_request(cli, "GET", path, NULL, &md);
+	static const char *const headers[] = { "SEQ",  "TIME",	 "WHO",	   "METHOD",
+					       "PATH", "STATUS", "SUMMARY" };
+	static const char *const keys[] = { "seq",  "time",   "who",	"method",
+					    "path", "status", "summary" };
+	int r = cli_list(cli, path, headers, keys, 7);
 	free(path);
-	if (r)
-		return r;
-	if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
-		out_value(cli, md);
-	} else {
-		static const char *const headers[] = { "SEQ",  "TIME",	 "WHO",	   "METHOD",
-						       "PATH", "STATUS", "SUMMARY" };
-		static const char *const keys[] = { "seq",  "time",   "who",	"method",
-						    "path", "status", "summary" };
-		out_objects(cli, md, headers, keys, 7);
-	}
-	json_object_put(md);
-	return 0;
+	return r;
 }

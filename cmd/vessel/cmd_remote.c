@@ -355,20 +355,9 @@ int cmd_config_trust(struct cli *cli, int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(sub, "list") == 0 && argc == 2) {
-		struct json_object *md = NULL;
-		if (!(c = cli_client(cli, &err)) ||
-		    mgr_client_do(c, "GET", "/1.0/certificates?recursion=1", NULL, &md, &err) < 0)
-			return cli_fail(&err);
-		if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
-			out_value(cli, md);
-			json_object_put(md);
-			return 0;
-		}
 		static const char *const headers[] = { "NAME", "TYPE", "FINGERPRINT", "CREATED" };
 		static const char *const keys[] = { "name", "type", "fingerprint", "created_at" };
-		out_objects(cli, md, headers, keys, 4);
-		json_object_put(md);
-		return 0;
+		return cli_list(cli, "/1.0/certificates?recursion=1", headers, keys, 4);
 	}
 	if (strcmp(sub, "remove") == 0 && argc == 3) {
 		char path[160];

@@ -27,16 +27,10 @@ static int request(struct cli *cli, const char *method, const char *path, struct
 
 static int vol_list(struct cli *cli)
 {
-	struct vs_err err = VS_ERR_INIT;
-	struct mgr_client *c = cli_client(cli, &err);
 	struct json_object *md = NULL;
-	if (!c || mgr_client_do(c, "GET", "/1.0/storage-volumes?recursion=1", NULL, &md, &err) < 0)
-		return cli_fail(&err);
-	if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
-		out_value(cli, md);
-		json_object_put(md);
-		return 0;
-	}
+	int r = cli_get_listing(cli, "/1.0/storage-volumes?recursion=1", &md);
+	if (r || !md)
+		return r;
 	static const char *const headers[] = { "NAME", "FORMAT", "SIZE", "USED BY", "PATH" };
 	size_t n = json_object_array_length(md);
 	char **cells = calloc(n * 5 + 1, sizeof(char *));
@@ -84,20 +78,10 @@ static int vol_snapshot(struct cli *cli, int argc, char **argv, const char *volp
 		return r;
 	}
 	if (strcmp(sub, "list") == 0 && argc == 3) {
-		struct json_object *md = NULL;
 		snprintf(path, sizeof(path), "%s/snapshots?recursion=1", volpath);
-		int r = cli_request(cli, "GET", path, NULL, &md);
-		if (r)
-			return r;
-		if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
-			out_value(cli, md);
-		} else {
-			static const char *const headers[] = { "NAME", "CREATED", "SIZE" };
-			static const char *const keys[] = { "name", "created_at", "size" };
-			out_objects(cli, md, headers, keys, 3);
-		}
-		json_object_put(md);
-		return 0;
+		static const char *const headers[] = { "NAME", "CREATED", "SIZE" };
+		static const char *const keys[] = { "name", "created_at", "size" };
+		return cli_list(cli, path, headers, keys, 3);
 	}
 	if (strcmp(sub, "restore") == 0 && argc == 4) {
 		struct json_object *b = json_object_new_object();

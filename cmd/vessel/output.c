@@ -340,6 +340,32 @@ void out_objects(const struct cli *cli, struct json_object *arr, const char *con
 	free(cells);
 }
 
+int cli_get_listing(struct cli *cli, const char *path, struct json_object **md)
+{
+	*md = NULL;
+	int r = cli_request(cli, "GET", path, NULL, md);
+	if (r)
+		return r;
+	if (cli->format == CLI_FORMAT_JSON || cli->format == CLI_FORMAT_YAML) {
+		out_value(cli, *md);
+		json_object_put(*md);
+		*md = NULL;
+	}
+	return 0;
+}
+
+int cli_list(struct cli *cli, const char *path, const char *const *headers, const char *const *keys,
+	     size_t ncol)
+{
+	struct json_object *md;
+	int r = cli_get_listing(cli, path, &md);
+	if (r || !md)
+		return r;
+	out_objects(cli, md, headers, keys, ncol);
+	json_object_put(md);
+	return 0;
+}
+
 /*
  * The progress bar of an operation (its metadata's "progress", 0-100, and
  * "stage"): one line redrawn in place, only when stdout is a terminal; it
