@@ -33,43 +33,16 @@
  */
 #include <stdint.h>
 
-#define UART	 0x10000000UL
-#define FINISHER 0x100000UL
-#define CLINT	 0x2000000UL
-#define SLOT(i)	 (0x10001000UL + 0x1000UL * (i))
-#define NSLOTS	 8
+#include "virtio_mmio.h"
+
+#define NSLOTS 8
 
 #define RAM_BASE 0x80000000UL
 #define SCRATCH	 0x80400000UL /* devices may write from here to the end of RAM */
 #define FINAL	 0x40000UL    /* SCRATCH..+FINAL: the final checks' own buffers */
-#define MTIME_HZ 10000000UL
 
 #define DURATION (3 * MTIME_HZ)
 #define MAX_OPS	 20000
-
-#define R_MAGIC	      0x000
-#define R_DEVICE_ID   0x008
-#define R_DEV_FEAT    0x010
-#define R_DEV_SEL     0x014
-#define R_DRV_FEAT    0x020
-#define R_DRV_SEL     0x024
-#define R_QSEL	      0x030
-#define R_QNUM_MAX    0x034
-#define R_QNUM	      0x038
-#define R_QREADY      0x044
-#define R_NOTIFY      0x050
-#define R_ISR	      0x060
-#define R_ACK	      0x064
-#define R_STATUS      0x070
-#define R_DESC	      0x080
-#define R_DRIVER      0x090
-#define R_DEVICE      0x0a0
-#define R_QUEUE_RESET 0x0c0
-#define R_CONFIG      0x100
-
-#define F_NEXT	   1
-#define F_WRITE	   2
-#define F_INDIRECT 4
 
 /* The host patches the second word (campaign.py finds the first). */
 volatile uint64_t campaign_seed[2] = { 0x5eedc0de5eedc0deULL, 1 };

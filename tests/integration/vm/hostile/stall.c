@@ -19,29 +19,11 @@
  */
 #include <stdint.h>
 
-#define UART 0x10000000UL
-#define BLK  0x10001000UL
+#include "virtio_mmio.h"
 
-#define R_MAGIC	    0x000
-#define R_DEVICE_ID 0x008
-#define R_DEV_FEAT  0x010
-#define R_DEV_SEL   0x014
-#define R_DRV_FEAT  0x020
-#define R_DRV_SEL   0x024
-#define R_QSEL	    0x030
-#define R_QNUM_MAX  0x034
-#define R_QNUM	    0x038
-#define R_QREADY    0x044
-#define R_NOTIFY    0x050
-#define R_STATUS    0x070
-#define R_DESC	    0x080
-#define R_DRIVER    0x090
-#define R_DEVICE    0x0a0
-#define R_CONFIG    0x100
+#define BLK SLOT(0)
 
-#define F_NEXT	1
-#define F_WRITE 2
-#define QSIZE	16
+#define QSIZE 16
 
 #define T_OUT	       1
 #define T_FLUSH	       4
@@ -51,13 +33,6 @@
 #define NSEG	  64
 #define NWRITES	  8
 #define NREQ	  (NWRITES + 2)
-
-struct desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
 
 struct avail {
 	uint16_t flags, idx, ring[QSIZE], used_event;
@@ -87,16 +62,6 @@ static struct range ranges[16];
 static uint8_t data[SEG_BYTES] __attribute__((aligned(4096)));
 
 #endif
-
-static inline void mmio_w32(unsigned long addr, uint32_t v)
-{
-	*(volatile uint32_t *)addr = v;
-}
-
-static inline uint32_t mmio_r32(unsigned long addr)
-{
-	return *(volatile uint32_t *)addr;
-}
 
 static void puts_uart(const char *s)
 {
