@@ -125,6 +125,32 @@ bool api_sync_named(struct api_response *res, struct json_object *list, const ch
 	return false;
 }
 
+bool api_recursion(struct api_request *req)
+{
+	const char *r = api_query(req, "recursion");
+	return r && strcmp(r, "0") != 0;
+}
+
+void api_sync_listing(struct api_request *req, struct api_response *res, struct json_object *list,
+		      const char *prefix, const char *key)
+{
+	if (api_recursion(req)) {
+		api_sync(res, list);
+		return;
+	}
+	struct json_object *urls = json_object_new_array();
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *v;
+		if (!json_object_object_get_ex(json_object_array_get_idx(list, i), key, &v))
+			continue;
+		char url[400];
+		snprintf(url, sizeof(url), "%s%s", prefix, json_object_get_string(v));
+		json_object_array_add(urls, json_object_new_string(url));
+	}
+	json_object_put(list);
+	api_sync(res, urls);
+}
+
 void api_async(struct api_response *res, struct mgr_op *op)
 {
 	struct json_object *o = json_object_new_object();

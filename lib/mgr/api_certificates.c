@@ -21,21 +21,7 @@ void api_get_certificates(struct api_request *req, struct api_response *res)
 		api_error_from(res, &err);
 		return;
 	}
-	const char *rec = api_query(req, "recursion");
-	if (rec && strcmp(rec, "0") != 0) {
-		api_sync(res, list);
-		return;
-	}
-	struct json_object *a = json_object_new_array();
-	for (size_t i = 0; i < json_object_array_length(list); i++) {
-		char url[128];
-		snprintf(url, sizeof(url), "/1.0/certificates/%s",
-			 json_object_get_string(json_object_object_get(
-			     json_object_array_get_idx(list, i), "fingerprint")));
-		json_object_array_add(a, json_object_new_string(url));
-	}
-	json_object_put(list);
-	api_sync(res, a);
+	api_sync_listing(req, res, list, "/1.0/certificates/", "fingerprint");
 }
 
 void api_post_certificates(struct api_request *req, struct api_response *res)

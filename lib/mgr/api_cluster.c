@@ -376,9 +376,7 @@ void api_cluster_after(struct api_request *req, const struct api_route *route,
 	    !json_object_object_get_ex(res->json, "metadata", &md) ||
 	    !json_object_is_type(md, json_type_array))
 		return;
-	bool full = false;
-	const char *rec = api_query(req, "recursion");
-	full = rec && strcmp(rec, "0") != 0;
+	bool full = api_recursion(req);
 	for (size_t i = 0; full && i < json_object_array_length(md); i++)
 		json_object_object_add(json_object_array_get_idx(md, i), "location",
 				       json_object_new_string(mgr_cluster_self(c)));

@@ -28,8 +28,7 @@ void api_get_images(struct api_request *req, struct api_response *res)
 		api_error_from(res, &err);
 		return;
 	}
-	const char *rec = api_query(req, "recursion");
-	bool full = rec && strcmp(rec, "0") != 0;
+	bool full = api_recursion(req);
 	struct json_object *a = json_object_new_array();
 	for (size_t i = 0; i < n; i++) {
 		if (full) {

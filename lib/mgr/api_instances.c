@@ -94,18 +94,12 @@ void api_get_root(struct api_request *req, struct api_response *res)
 	api_sync(res, o);
 }
 
-static bool recursion(struct api_request *req)
-{
-	const char *r = api_query(req, "recursion");
-	return r && strcmp(r, "0") != 0;
-}
-
 void api_get_instances(struct api_request *req, struct api_response *res)
 {
 	struct mgr_instance *list;
 	size_t n;
 	struct vs_err err = VS_ERR_INIT;
-	if (recursion(req)) {
+	if (api_recursion(req)) {
 		struct json_object *all;
 		if (mgr_instances_json(req->m, &all, &err) < 0)
 			api_error_from(res, &err);
@@ -117,16 +111,11 @@ void api_get_instances(struct api_request *req, struct api_response *res)
 		api_error_from(res, &err);
 		return;
 	}
-	bool full = recursion(req);
 	struct json_object *a = json_object_new_array();
 	for (size_t i = 0; i < n; i++) {
-		if (full) {
-			json_object_array_add(a, mgr_instance_to_json(req->m, &list[i]));
-		} else {
-			char url[128];
-			snprintf(url, sizeof(url), "/1.0/instances/%s", list[i].name);
-			json_object_array_add(a, json_object_new_string(url));
-		}
+		char url[128];
+		snprintf(url, sizeof(url), "/1.0/instances/%s", list[i].name);
+		json_object_array_add(a, json_object_new_string(url));
 	}
 	mgr_instance_list_free(list, n);
 	api_sync(res, a);
@@ -440,20 +429,9 @@ void api_get_snapshots(struct api_request *req, struct api_response *res)
 		api_error_from(res, &err);
 		return;
 	}
-	if (!recursion(req)) {
-		struct json_object *urls = json_object_new_array();
-		for (size_t i = 0; i < json_object_array_length(list); i++) {
-			struct json_object *n;
-			json_object_object_get_ex(json_object_array_get_idx(list, i), "name", &n);
-			char url[400];
-			snprintf(url, sizeof(url), "/1.0/instances/%.63s/snapshots/%s",
-				 req->params[0], json_object_get_string(n));
-			json_object_array_add(urls, json_object_new_string(url));
-		}
-		json_object_put(list);
-		list = urls;
-	}
-	api_sync(res, list);
+	char prefix[160];
+	snprintf(prefix, sizeof(prefix), "/1.0/instances/%.63s/snapshots/", req->params[0]);
+	api_sync_listing(req, res, list, prefix, "name");
 }
 
 void api_post_snapshots(struct api_request *req, struct api_response *res)

@@ -76,6 +76,13 @@ void api_sync(struct api_response *res, struct json_object *metadata);
 /* Answer with the object of `list` (an array, consumed) whose "name" is
  * `name`; false (nothing answered) when there is none. */
 bool api_sync_named(struct api_response *res, struct json_object *list, const char *name);
+/* Whether the request asks for objects (?recursion=, any value but 0). */
+bool api_recursion(struct api_request *req);
+/* Answer a listing: with ?recursion= the objects of `list` (an array,
+ * consumed) as they are, otherwise each one's URL, prefix followed by its
+ * field `key` (Incus's convention). */
+void api_sync_listing(struct api_request *req, struct api_response *res, struct json_object *list,
+		      const char *prefix, const char *key);
 void api_async(struct api_response *res, struct mgr_op *op);
 void api_error(struct api_response *res, unsigned code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

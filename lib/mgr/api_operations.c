@@ -13,22 +13,8 @@
 
 void api_get_operations(struct api_request *req, struct api_response *res)
 {
-	struct json_object *all = mgr_ops_list_json(mgr_get_ops(req->m));
-	const char *rec = api_query(req, "recursion");
-	if (rec && strcmp(rec, "0") != 0) {
-		api_sync(res, all);
-		return;
-	}
-	struct json_object *a = json_object_new_array();
-	for (size_t i = 0; i < json_object_array_length(all); i++) {
-		struct json_object *id;
-		json_object_object_get_ex(json_object_array_get_idx(all, i), "id", &id);
-		char url[96];
-		snprintf(url, sizeof(url), "/1.0/operations/%s", json_object_get_string(id));
-		json_object_array_add(a, json_object_new_string(url));
-	}
-	json_object_put(all);
-	api_sync(res, a);
+	api_sync_listing(req, res, mgr_ops_list_json(mgr_get_ops(req->m)), "/1.0/operations/",
+			 "id");
 }
 
 static struct mgr_op *find(struct api_request *req, struct api_response *res)

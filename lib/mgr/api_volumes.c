@@ -53,21 +53,7 @@ void api_get_volumes(struct api_request *req, struct api_response *res)
 		api_error_from(res, &err);
 		return;
 	}
-	const char *rec = api_query(req, "recursion");
-	if (rec && strcmp(rec, "0") != 0) {
-		api_sync(res, list);
-		return;
-	}
-	struct json_object *a = json_object_new_array();
-	for (size_t i = 0; i < json_object_array_length(list); i++) {
-		char url[128];
-		snprintf(url, sizeof(url), "/1.0/storage-volumes/%s",
-			 json_object_get_string(
-			     json_object_object_get(json_object_array_get_idx(list, i), "name")));
-		json_object_array_add(a, json_object_new_string(url));
-	}
-	json_object_put(list);
-	api_sync(res, a);
+	api_sync_listing(req, res, list, "/1.0/storage-volumes/", "name");
 }
 
 void api_post_volumes(struct api_request *req, struct api_response *res)
@@ -256,21 +242,9 @@ void api_get_volume_snapshots(struct api_request *req, struct api_response *res)
 		api_error_from(res, &err);
 		return;
 	}
-	const char *rec = api_query(req, "recursion");
-	if (!rec || strcmp(rec, "0") == 0) {
-		struct json_object *urls = json_object_new_array();
-		for (size_t i = 0; i < json_object_array_length(list); i++) {
-			struct json_object *n;
-			json_object_object_get_ex(json_object_array_get_idx(list, i), "name", &n);
-			char url[400];
-			snprintf(url, sizeof(url), "/1.0/storage-volumes/%.63s/snapshots/%s",
-				 req->params[0], json_object_get_string(n));
-			json_object_array_add(urls, json_object_new_string(url));
-		}
-		json_object_put(list);
-		list = urls;
-	}
-	api_sync(res, list);
+	char prefix[160];
+	snprintf(prefix, sizeof(prefix), "/1.0/storage-volumes/%.63s/snapshots/", req->params[0]);
+	api_sync_listing(req, res, list, prefix, "name");
 }
 
 void api_post_volume_snapshots(struct api_request *req, struct api_response *res)
