@@ -190,7 +190,7 @@ static int add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule)
 	return -EINVAL;
 }
 
-static int load_filter(bool with_root, struct vs_err *err)
+static int load_filter(const struct vm_sandbox_config *cfg, struct vs_err *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
@@ -202,7 +202,7 @@ static int load_filter(bool with_root, struct vs_err *err)
 			       strerror(-r));
 	}
 	size_t nbase = sizeof(allowed) / sizeof(allowed[0]);
-	size_t nroot = with_root ? sizeof(allowed_in_root) / sizeof(allowed_in_root[0]) : 0;
+	size_t nroot = cfg->root ? sizeof(allowed_in_root) / sizeof(allowed_in_root[0]) : 0;
 	for (size_t i = 0; i < nbase + nroot; i++) {
 		const char *name = i < nbase ? allowed[i].name : allowed_in_root[i - nbase].name;
 		int nr = seccomp_syscall_resolve_name(name);
@@ -215,6 +215,13 @@ static int load_filter(bool with_root, struct vs_err *err)
 			return vs_errf(err, -r, "sandbox: seccomp rule for %s: %s", name,
 				       strerror(-r));
 		}
+	}
+	/* the connect broker, reaped at exit (waitpid is wait4) */
+	if (cfg->reap_pid > 0 &&
+	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(wait4), 1,
+				  SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)cfg->reap_pid))) < 0) {
+		seccomp_release(ctx);
+		return vs_errf(err, -r, "sandbox: seccomp rule for wait4: %s", strerror(-r));
 	}
 	r = seccomp_load(ctx);
 	seccomp_release(ctx);
@@ -248,7 +255,7 @@ static int new_root(const char *root, struct vs_err *err)
 
 static int drop_privileges(const struct vm_sandbox_config *cfg, struct vs_err *err)
 {
-	if (unshare(CLONE_NEWNET) < 0)
+	if (!cfg->keep_network && unshare(CLONE_NEWNET) < 0)
 		return vs_syserrf(err, errno, "sandbox: unshare(CLONE_NEWNET)");
 	int r = new_root(cfg->root, err);
 	if (r < 0)
@@ -274,7 +281,7 @@ static int drop_privileges(const struct vm_sandbox_config *cfg, struct vs_err *e
 	return 0;
 }
 
-int vm_sandbox_enter(const struct vm_sandbox_config *cfg, struct vs_err *err)
+int vm_sandbox_drop(const struct vm_sandbox_config *cfg, struct vs_err *err)
 {
 	/* glibc reads the time zone once, on first use (libmicrohttpd's Date
 	 * header): now, while /etc/localtime resolves and open is allowed */
@@ -288,5 +295,11 @@ int vm_sandbox_enter(const struct vm_sandbox_config *cfg, struct vs_err *err)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return vs_syserrf(err, errno, "sandbox: PR_SET_NO_NEW_PRIVS");
-	return load_filter(cfg->root != NULL, err);
+	return 0;
+}
+
+int vm_sandbox_enter(const struct vm_sandbox_config *cfg, struct vs_err *err)
+{
+	int r = vm_sandbox_drop(cfg, err);
+	return r < 0 ? r : load_filter(cfg, err);
 }
