@@ -21,8 +21,9 @@
  * when root, NO_NEW_PRIVS) keeping the network namespace;
  * PR_SET_PDEATHSIG(SIGKILL), set after the uid change (which clears it),
  * then a check that the parent still is the VMM (it may have died before);
- * the filter.  It never returns: _exit() (no atexit handlers, no
- * LeakSanitizer scan, no stdio buffers inherited from the VMM flushed).
+ * the filter.  It never returns: it ends with the raw exit_group (no
+ * atexit handlers, no stdio buffers inherited from the VMM flushed, no
+ * sanitizer leak scan, which needs calls the filter forbids).
  * While a connect is in progress it also watches its channel, so a VMM
  * that goes away never waits for a connect timeout.
  */
@@ -47,11 +48,11 @@
 #include "vessel/vm/broker.h"
 #include "vessel/vm/sandbox.h"
 
-#define BROKER_URI_MAX	     256
-#define BROKER_MSG_MAX	     200
-#define BROKER_CHAN_FD	     3
-#define BROKER_START_MS	     60000 /* the child's set-up (a loaded host) */
-#define BROKER_REPLY_MARGIN_MS 5000	 /* beyond the connect timeout */
+#define BROKER_URI_MAX	       256
+#define BROKER_MSG_MAX	       200
+#define BROKER_CHAN_FD	       3
+#define BROKER_START_MS	       60000 /* the child's set-up (a loaded host) */
+#define BROKER_REPLY_MARGIN_MS 5000  /* beyond the connect timeout */
 
 struct broker_request {
 	uint32_t seq;
@@ -249,6 +250,15 @@ static void broker_reply(int chan, uint32_t seq, int errnum, const char *msg, in
 		;
 }
 
+/* The raw exit_group: the sanitizers' _exit interceptor may start a leak
+ * scan (ptrace, threads, /proc) that the filter forbids. */
+static void broker_exit(int status) __attribute__((noreturn));
+static void broker_exit(int status)
+{
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -302,7 +312,7 @@ static int broker_connect(int chan, const char *uri, int family, const uint8_t a
 				continue;
 			}
 			if (p[1].revents & (POLLHUP | POLLERR | POLLNVAL))
-				_exit(0); /* the VMM is gone */
+				broker_exit(0); /* the VMM is gone */
 			if (n == 0 || !(p[0].revents & (POLLOUT | POLLERR | POLLHUP)))
 				continue;
 			socklen_t el = sizeof(e);
@@ -334,11 +344,11 @@ static void broker_serve(int chan, const struct vm_broker_config *cfg)
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 		ssize_t n = recvmsg(chan, &mh, 0);
 		if (n == 0)
-			_exit(0); /* the VMM closed its end */
+			broker_exit(0); /* the VMM closed its end */
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			_exit(1);
+			broker_exit(1);
 		}
 		if ((size_t)n != sizeof(req) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
 		    !memchr(req.uri, 0, sizeof(req.uri))) {
@@ -387,7 +397,7 @@ static int broker_confine(int *chan, pid_t parent, const struct vm_broker_config
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		return vs_syserrf(err, errno, "connect broker: PR_SET_PDEATHSIG");
 	if (getppid() != parent)
-		_exit(0); /* the VMM died before the signal was armed */
+		broker_exit(0); /* the VMM died before the signal was armed */
 	return vm_broker_filter_load(BROKER_CHAN_FD, err);
 }
 
@@ -399,7 +409,7 @@ static void broker_main(int chan, pid_t parent, const struct vm_broker_config *c
 	int r = broker_confine(&chan, parent, cfg, &err);
 	broker_reply(chan, 0, r < 0 ? err.code : 0, r < 0 ? err.msg : "ready", -1);
 	if (r < 0)
-		_exit(1);
+		broker_exit(1);
 	broker_serve(chan, cfg);
 }
 
@@ -414,9 +424,9 @@ int vm_broker_filter_load(int chan, struct vs_err *err)
 	/* socket types: SOCK_STREAM with only SOCK_NONBLOCK/SOCK_CLOEXEC besides */
 	const scmp_datum_t type_mask = (scmp_datum_t)(~(unsigned)(SOCK_NONBLOCK | SOCK_CLOEXEC));
 	int r = 0;
-#define RULE(nr, ...)                                                                  \
-	do {                                                                           \
-		if (r == 0)                                                            \
+#define RULE(nr, ...)                                                                         \
+	do {                                                                                  \
+		if (r == 0)                                                                   \
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(nr), __VA_ARGS__); \
 	} while (0)
 	RULE(recvmsg, 1, SCMP_A0(SCMP_CMP_EQ, ch));
@@ -437,6 +447,8 @@ int vm_broker_filter_load(int chan, struct vs_err *err)
 	RULE(close, 0);
 	RULE(clock_gettime, 0);
 	RULE(write, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)STDERR_FILENO)); /* sanitizer reports */
+	/* sanitizers: querying the signal stack (before a noreturn call) */
+	RULE(sigaltstack, 1, SCMP_A0(SCMP_CMP_EQ, 0));
 	RULE(rt_sigreturn, 0);
 	RULE(restart_syscall, 0);
 	RULE(exit, 0);
@@ -569,10 +581,10 @@ int vm_broker_connect(struct vm_broker *b, const char *uri, struct vs_err *err)
 		if (n < 0 && errno == EINTR)
 			continue;
 		r = n == (ssize_t)sizeof(req) ? 0
-					       : vs_syserrf(err, n < 0 ? errno : EPIPE,
-							    "connect broker: the broker process is "
-							    "gone (request for %s)",
-							    uri);
+					      : vs_syserrf(err, n < 0 ? errno : EPIPE,
+							   "connect broker: the broker process is "
+							   "gone (request for %s)",
+							   uri);
 		break;
 	}
 	while (r == 0) {
