@@ -588,8 +588,9 @@ int main(int argc, char **argv)
 	if (o.kernel && !o.bios && !o.bios_none)
 		o.bios = VIRT_DEFAULT_BIOS;
 
-	/* Forked now, while single-threaded and before any image is open: it
-	 * holds nothing of the VM's (docs/vessel-vmm-board.md, "Confinement"). */
+	/* Forked now, while single-threaded and before the board exists; it
+	 * closes what it inherited but its channel and stderr, so it holds
+	 * nothing of the VM's (docs/vessel-vmm-board.md, "Confinement"). */
 	__attribute__((cleanup(broker_cleanup))) struct vm_broker *broker = NULL;
 	if (o.nconnect) {
 		struct vm_broker_config bc = { .allow = o.connect,

@@ -12,8 +12,12 @@
  * requests only for ioctl, flag requests only for fcntl, signals only to
  * this process for tgkill, CLONE_THREAD for clone, AF_UNIX for socket;
  * clone3 fails with ENOSYS, its flags being out of the filter's reach, and
- * glibc falls back to clone).  Everything else kills the process
- * (SCMP_ACT_KILL_PROCESS), which the kernel reports as SIGSYS.
+ * glibc falls back to clone; wait4 only on cfg->reap_pid, the connect
+ * broker).  Everything else kills the process (SCMP_ACT_KILL_PROCESS),
+ * which the kernel reports as SIGSYS.
+ *
+ * vm_sandbox_drop() is the same without the filter, for the connect broker
+ * (broker.c), which keeps its network namespace and loads its own.
  */
 #include <errno.h>
 #include <fcntl.h>
