@@ -3,7 +3,8 @@
  * a connection to an allowed loopback destination comes back as a working
  * blocking descriptor; a refused port, a destination outside the
  * allow-list and a host name come back as precise errors; a malformed
- * request gets an EINVAL reply and the broker serves on; the broker runs
+ * request gets an EINVAL reply and the broker serves on, as after 3000
+ * mutated URIs and 300 random messages; the broker runs
  * confined (seccomp, no_new_privs, uid 65534 and no capabilities when
  * root, its own session, nothing open but its channel and stdio) in the
  * caller's network namespace; it exits when freed and dies with the
@@ -294,6 +295,96 @@ static void test_malformed(void **state)
 	close(l);
 }
 
+static uint32_t rng_next(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/* What a VMM taken over by its guest could send: mutated URIs through the
+ * API, random fixed-size messages on the channel.  Each gets a socket only
+ * for an allowed destination, else EINVAL or EACCES; the broker serves on. */
+static void test_hostile_requests(void **state)
+{
+	unsigned port;
+	int l = listen_loopback(&port);
+	char spec[64];
+	snprintf(spec, sizeof(spec), "tcp:127.0.0.1:%u", port);
+	/* only our listener: no mutation may reach anything else */
+	const char *specs[] = { spec };
+	struct vm_broker *b = start(specs, 1);
+	const char *bases[] = {
+		spec,	       "tcp:[fd00::1]:7", "tcp:fd00::1:7", "tcp:10.0.0.1:1", "unix:/x",
+		"tcp:",	       "tcp:1.2.3.4:",	  "tcp:[::1]:80",  "tcp:[]:1",	     "tcp:::::",
+		"tcp:1:2:3:4", "tcp:127.0.0.1:+1"
+	};
+	const char alphabet[] = ":[]/.0123456789abcdef*-+ x\xff";
+	uint32_t x = 0x9e3779b9u;
+	unsigned granted = 0;
+	for (int i = 0; i < 3000; i++) {
+		char uri[300];
+		snprintf(uri, sizeof(uri), "%s",
+			 bases[rng_next(&x) % (sizeof(bases) / sizeof(bases[0]))]);
+		for (unsigned k = rng_next(&x) % 4; k > 0; k--) {
+			size_t len = strlen(uri), at = len ? rng_next(&x) % len : 0;
+			char c = alphabet[rng_next(&x) % (sizeof(alphabet) - 1)];
+			switch (rng_next(&x) % 3) {
+			case 0: uri[at] = c; break; /* replace */
+			case 1: uri[at] = 0; break; /* truncate */
+			case 2:			    /* insert */
+				if (len + 1 < sizeof(uri)) {
+					memmove(uri + at + 1, uri + at, len - at + 1);
+					uri[at] = c;
+				}
+				break;
+			}
+		}
+		struct vs_err err = VS_ERR_INIT;
+		int fd = vm_broker_connect(b, uri, &err);
+		if (fd >= 0) {
+			struct vs_err e2 = VS_ERR_INIT;
+			if (vm_broker_check(b, uri, &e2) < 0)
+				fail_msg("%s: a socket for a destination not allowed", uri);
+			int c = accept(l, NULL, NULL);
+			assert_true(c >= 0);
+			close(c);
+			close(fd);
+			granted++;
+		} else if (fd != -EINVAL && fd != -EACCES) {
+			fail_msg("%s: unexpected %d (%s)", uri, fd, err.msg);
+		} else {
+			assert_true(err.msg[0] != 0);
+		}
+	}
+	assert_true(granted > 0); /* the unmutated allowed URI comes up */
+	/* random requests of the exact size, straight on the channel */
+	int chan = vm_broker_channel(b);
+	for (int i = 0; i < 300; i++) {
+		uint8_t msg[4 + 256];
+		for (size_t k = 0; k < sizeof(msg); k++)
+			msg[k] = (uint8_t)rng_next(&x);
+		if (i % 2)
+			msg[4 + rng_next(&x) % 256] = 0;
+		assert_int_equal(send(chan, msg, sizeof(msg), 0), (ssize_t)sizeof(msg));
+		char rep[512];
+		ssize_t n = recv(chan, rep, sizeof(rep), 0); /* any descriptor is dropped */
+		assert_true(n >= 8);
+		int32_t errnum;
+		memcpy(&errnum, rep + 4, 4);
+		assert_true(errnum == EINVAL || errnum == EACCES);
+	}
+	struct vs_err err = VS_ERR_INIT;
+	int fd = vm_broker_connect(b, spec, &err);
+	if (fd < 0)
+		fail_msg("after hostile requests: %s", err.msg);
+	close(fd);
+	assert_int_equal(kill(vm_broker_pid(b), 0), 0);
+	vm_broker_free(b);
+	close(l);
+}
+
 static void test_exits_when_freed(void **state)
 {
 	static const char *const specs[] = { "tcp:127.0.0.1:4000" };
@@ -437,8 +528,8 @@ int main(void)
 		cmocka_unit_test(test_allow_parse),	 cmocka_unit_test(test_check),
 		cmocka_unit_test(test_confined),	 cmocka_unit_test(test_connect),
 		cmocka_unit_test(test_errors),		 cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_exits_when_freed), cmocka_unit_test(test_dies_with_vmm),
-		cmocka_unit_test(test_filter),
+		cmocka_unit_test(test_hostile_requests), cmocka_unit_test(test_exits_when_freed),
+		cmocka_unit_test(test_dies_with_vmm),	 cmocka_unit_test(test_filter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
