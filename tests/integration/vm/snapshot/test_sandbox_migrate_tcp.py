@@ -145,7 +145,12 @@ def kill_takes_broker(gdir, work):
                      os.path.join(work, "kill.log"))
     try:
         bpid = broker_of(con.proc.pid)
-        sl.api_ok(sock, "GET", "/vm")  # up and serving, sandbox entered
+        sl.api_ok(sock, "GET", "/vm")  # up and serving
+        deadline = time.monotonic() + 30 * vc.timeout_scale()
+        while proc_status(con.proc.pid)["Seccomp"] != "2":  # the drop follows
+            if time.monotonic() > deadline:
+                vc.fail("the VMM never entered its sandbox")
+            time.sleep(0.05)
         con.check_sandboxed()
         os.killpg(con.proc.pid, signal.SIGKILL)
         con.proc.wait()
