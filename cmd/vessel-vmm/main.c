@@ -19,6 +19,7 @@
 #include "vessel/core/util.h"
 #include "vessel/vm/api.h"
 #include "vessel/vm/baremetal.h"
+#include "vessel/vm/broker.h"
 #include "vessel/vm/gdbstub.h"
 #include "vessel/vm/machine.h"
 #include "vessel/vm/sandbox.h"
@@ -55,9 +56,11 @@ struct vmm_options {
 	bool gdb_wait;
 	bool sandbox;
 	const char *snapshot_dir; /* the sandbox's root: API snapshot paths resolve in it */
-	const char *restore;	  /* --restore FILE */
-	const char *incoming;	  /* --incoming URI */
-	const char *loadvm;	  /* --loadvm TAG */
+	struct vm_broker_allow connect[VM_BROKER_MAX_ALLOW]; /* --sandbox-connect */
+	unsigned nconnect;
+	const char *restore;  /* --restore FILE */
+	const char *incoming; /* --incoming URI */
+	const char *loadvm;   /* --loadvm TAG */
 	const char *api;
 	bool balloon;
 	/* Copies of option values the config points into (freed at exit). */
@@ -297,6 +300,18 @@ static int opt_snapshot_dir(struct vmm_options *o, const char *v, struct vs_err 
 	return 0;
 }
 
+static int opt_sandbox_connect(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	if (o->nconnect >= VM_BROKER_MAX_ALLOW)
+		return vs_errf(err, EINVAL, "--sandbox-connect: at most %d destinations",
+			       VM_BROKER_MAX_ALLOW);
+	int r = vm_broker_allow_parse(v, &o->connect[o->nconnect], err);
+	if (r < 0)
+		return vs_err_prefix(err, "--sandbox-connect");
+	o->nconnect++;
+	return 0;
+}
+
 static int opt_incoming(struct vmm_options *o, const char *v, struct vs_err *err)
 {
 	if (strncmp(v, "unix:", 5) != 0 && strncmp(v, "tcp:", 4) != 0)
@@ -388,6 +403,10 @@ static const struct vmm_option vmm_options_table[] = {
 	  "with --sandbox: the root after the drop; the API's snapshot paths and unix: "
 	  "migration sockets are relative to it",
 	  opt_snapshot_dir },
+	{ "sandbox-connect", "tcp:ADDR[/PREFIX]:PORT|*",
+	  "with --sandbox --api: a connect broker outside the sandbox opens outgoing tcp: "
+	  "migrations, to these numeric destinations only (repeatable)",
+	  opt_sandbox_connect },
 	{ "incoming", "unix:PATH|tcp:HOST:PORT",
 	  "wait for a VM migrated by another vessel-vmm (PUT /migrate), then run it",
 	  opt_incoming },
@@ -471,12 +490,18 @@ static void on_signal(int sig)
 }
 
 /* Everything is open and every thread started: confine the process. */
-static int enter_sandbox(const char *root, struct vs_err *err)
+static int enter_sandbox(const char *root, const struct vm_broker *broker, struct vs_err *err)
 {
 	struct vm_sandbox_config sc = { .uid = VM_SANDBOX_NOBODY,
 					.gid = VM_SANDBOX_NOBODY,
-					.root = root };
+					.root = root,
+					.reap_pid = broker ? vm_broker_pid(broker) : 0 };
 	return vm_sandbox_enter(&sc, err);
+}
+
+static void broker_cleanup(struct vm_broker **b)
+{
+	vm_broker_free(*b);
 }
 
 static int exit_status(const struct vm_exit *ex, double timeout)
@@ -515,6 +540,11 @@ int main(int argc, char **argv)
 		    o.bios_none || o.restore || o.incoming || o.api || o.balloon || o.agent;
 	if (o.snapshot_dir && !o.sandbox) {
 		fprintf(stderr, "vessel-vmm: --snapshot-dir needs --sandbox\n");
+		return EXIT_HOST_ERROR;
+	}
+	if (o.nconnect && (!o.sandbox || !o.api)) {
+		fprintf(stderr, "vessel-vmm: --sandbox-connect needs --sandbox and --api (without "
+				"--sandbox the VMM connects by itself)\n");
 		return EXIT_HOST_ERROR;
 	}
 	if (!!o.restore + !!o.incoming + !!o.loadvm > 1) {
@@ -557,6 +587,22 @@ int main(int argc, char **argv)
 	}
 	if (o.kernel && !o.bios && !o.bios_none)
 		o.bios = VIRT_DEFAULT_BIOS;
+
+	/* Forked now, while single-threaded and before the board exists; it
+	 * closes what it inherited but its channel and stderr, so it holds
+	 * nothing of the VM's (docs/vessel-vmm-board.md, "Confinement"). */
+	__attribute__((cleanup(broker_cleanup))) struct vm_broker *broker = NULL;
+	if (o.nconnect) {
+		struct vm_broker_config bc = { .allow = o.connect,
+					       .nallow = o.nconnect,
+					       .uid = VM_SANDBOX_NOBODY,
+					       .gid = VM_SANDBOX_NOBODY };
+		broker = vm_broker_start(&bc, &err);
+		if (!broker) {
+			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
+			return EXIT_HOST_ERROR;
+		}
+	}
 
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
@@ -629,7 +675,8 @@ int main(int argc, char **argv)
 			struct vm_api_config ac = { .socket_path = o.api,
 						    .board = board,
 						    .confined = o.sandbox,
-						    .confined_dir = o.snapshot_dir != NULL };
+						    .confined_dir = o.snapshot_dir != NULL,
+						    .broker = broker };
 			api = vm_api_start(&ac, &err);
 			if (!api) {
 				virt_board_free(board);
@@ -647,7 +694,7 @@ int main(int argc, char **argv)
 				return EXIT_HOST_ERROR;
 			}
 		}
-		if (o.sandbox && enter_sandbox(o.snapshot_dir, &err) < 0) {
+		if (o.sandbox && enter_sandbox(o.snapshot_dir, broker, &err) < 0) {
 			vm_gdb_free(gdb);
 			vm_api_stop(api);
 			virt_board_free(board);

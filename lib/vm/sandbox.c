@@ -12,8 +12,12 @@
  * requests only for ioctl, flag requests only for fcntl, signals only to
  * this process for tgkill, CLONE_THREAD for clone, AF_UNIX for socket;
  * clone3 fails with ENOSYS, its flags being out of the filter's reach, and
- * glibc falls back to clone).  Everything else kills the process
- * (SCMP_ACT_KILL_PROCESS), which the kernel reports as SIGSYS.
+ * glibc falls back to clone; wait4 only on cfg->reap_pid, the connect
+ * broker).  Everything else kills the process (SCMP_ACT_KILL_PROCESS),
+ * which the kernel reports as SIGSYS.
+ *
+ * vm_sandbox_drop() is the same without the filter, for the connect broker
+ * (broker.c), which keeps its network namespace and loads its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -190,7 +194,7 @@ static int add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule)
 	return -EINVAL;
 }
 
-static int load_filter(bool with_root, struct vs_err *err)
+static int load_filter(const struct vm_sandbox_config *cfg, struct vs_err *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
@@ -202,7 +206,7 @@ static int load_filter(bool with_root, struct vs_err *err)
 			       strerror(-r));
 	}
 	size_t nbase = sizeof(allowed) / sizeof(allowed[0]);
-	size_t nroot = with_root ? sizeof(allowed_in_root) / sizeof(allowed_in_root[0]) : 0;
+	size_t nroot = cfg->root ? sizeof(allowed_in_root) / sizeof(allowed_in_root[0]) : 0;
 	for (size_t i = 0; i < nbase + nroot; i++) {
 		const char *name = i < nbase ? allowed[i].name : allowed_in_root[i - nbase].name;
 		int nr = seccomp_syscall_resolve_name(name);
@@ -215,6 +219,13 @@ static int load_filter(bool with_root, struct vs_err *err)
 			return vs_errf(err, -r, "sandbox: seccomp rule for %s: %s", name,
 				       strerror(-r));
 		}
+	}
+	/* the connect broker, reaped at exit (waitpid is wait4) */
+	if (cfg->reap_pid > 0 &&
+	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(wait4), 1,
+				  SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)cfg->reap_pid))) < 0) {
+		seccomp_release(ctx);
+		return vs_errf(err, -r, "sandbox: seccomp rule for wait4: %s", strerror(-r));
 	}
 	r = seccomp_load(ctx);
 	seccomp_release(ctx);
@@ -248,7 +259,7 @@ static int new_root(const char *root, struct vs_err *err)
 
 static int drop_privileges(const struct vm_sandbox_config *cfg, struct vs_err *err)
 {
-	if (unshare(CLONE_NEWNET) < 0)
+	if (!cfg->keep_network && unshare(CLONE_NEWNET) < 0)
 		return vs_syserrf(err, errno, "sandbox: unshare(CLONE_NEWNET)");
 	int r = new_root(cfg->root, err);
 	if (r < 0)
@@ -274,7 +285,7 @@ static int drop_privileges(const struct vm_sandbox_config *cfg, struct vs_err *e
 	return 0;
 }
 
-int vm_sandbox_enter(const struct vm_sandbox_config *cfg, struct vs_err *err)
+int vm_sandbox_drop(const struct vm_sandbox_config *cfg, struct vs_err *err)
 {
 	/* glibc reads the time zone once, on first use (libmicrohttpd's Date
 	 * header): now, while /etc/localtime resolves and open is allowed */
@@ -288,5 +299,11 @@ int vm_sandbox_enter(const struct vm_sandbox_config *cfg, struct vs_err *err)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return vs_syserrf(err, errno, "sandbox: PR_SET_NO_NEW_PRIVS");
-	return load_filter(cfg->root != NULL, err);
+	return 0;
+}
+
+int vm_sandbox_enter(const struct vm_sandbox_config *cfg, struct vs_err *err)
+{
+	int r = vm_sandbox_drop(cfg, err);
+	return r < 0 ? r : load_filter(cfg, err);
 }

@@ -21,6 +21,7 @@
 
 struct virt_board;
 struct vm_api;
+struct vm_broker;
 
 struct vm_api_config {
 	const char *socket_path;
@@ -29,12 +30,15 @@ struct vm_api_config {
 	/*
 	 * Under --sandbox: snapshot paths and unix: migration sockets must be
 	 * relative (to --snapshot-dir, the sandbox's root; no '..'), tcp:
-	 * migration is refused (empty network namespace): 400, not SIGSYS.
+	 * migration goes through the connect broker when there is one
+	 * (--sandbox-connect; the destination must be in its allow-list) and
+	 * is refused otherwise (empty network namespace): 400, not SIGSYS.
 	 * confined_dir: false when no --snapshot-dir was given (then every
 	 * snapshot/migration request gets a 400 saying so).
 	 */
 	bool confined;
 	bool confined_dir;
+	struct vm_broker *broker; /* must outlive the API; NULL: none */
 };
 
 struct vm_api *vm_api_start(const struct vm_api_config *cfg, struct vs_err *err);

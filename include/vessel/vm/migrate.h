@@ -57,6 +57,14 @@ struct vm_migration *vm_migration_start(struct virt_board *b, const char *uri, s
  */
 struct vm_migration *vm_migration_start_disks(struct virt_board *b, const char *uri,
 					      bool copy_disks, struct vs_err *err);
+/*
+ * The same; with a broker, a tcp: URI is connected by the connect broker
+ * (broker.h: a sandboxed VMM cannot open AF_INET sockets itself), which
+ * must outlive the migration.  unix: URIs connect directly.
+ */
+struct vm_broker;
+struct vm_migration *vm_migration_start_via(struct virt_board *b, const char *uri, bool copy_disks,
+					    struct vm_broker *broker, struct vs_err *err);
 /* Progress or result (thread-safe). */
 void vm_migration_status(struct vm_migration *mig, struct vm_migration_status *out);
 /* Wait for the thread and free (the API's teardown). */

@@ -20,8 +20,11 @@
  *    timerfd_settime, getrandom, accept4, terminal ioctls, exit; for the
  *    control API's threads: clone of threads only, socket I/O; and only
  *    with cfg->root: openat/rename (snapshot files) and AF_UNIX socket +
- *    connect (migration), which resolve inside that root.  No execve, ptrace, mount, chroot, setuid, AF_INET/netlink
- *    sockets, kill of other processes...
+ *    connect (migration), which resolve inside that root; with
+ *    cfg->reap_pid, wait4 on that pid.  No execve, ptrace, mount, chroot,
+ *    setuid, AF_INET/netlink sockets, kill of other processes...  Outgoing
+ *    tcp: migration goes through the connect broker (broker.h), forked
+ *    before the drop.
  *
  * Without root the first part is skipped (only NO_NEW_PRIVS and seccomp).
  * Nothing can undo the sandbox; it is meant to be entered once, for good.
@@ -31,6 +34,7 @@
 #ifndef VESSEL_VM_SANDBOX_H
 #define VESSEL_VM_SANDBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -47,11 +51,24 @@ struct vm_sandbox_config {
 	 * NULL: an empty directory, deleted.
 	 */
 	const char *root;
+	/* The process stays in its network namespace (the connect broker). */
+	bool keep_network;
+	/* A child the sandboxed process may reap (wait4 on that pid only):
+	 * the connect broker (broker.h); 0: none. */
+	pid_t reap_pid;
 };
 
 /* Enter the sandbox (see above); 0 or -errno with err filled (the process
  * may then be partly confined: the caller should exit). */
 int vm_sandbox_enter(const struct vm_sandbox_config *cfg, struct vs_err *err);
+
+/*
+ * The first part alone, for a process with a filter of its own (the connect
+ * broker, broker.h): when root, the namespaces (network only without
+ * keep_network), the root, capabilities and uid/gid; then
+ * PR_SET_NO_NEW_PRIVS.  No seccomp filter: the caller installs its own.
+ */
+int vm_sandbox_drop(const struct vm_sandbox_config *cfg, struct vs_err *err);
 
 /* The allow-list without a root, for documentation and tests: names, NULL-terminated. */
 const char *const *vm_sandbox_syscalls(void);

@@ -135,6 +135,12 @@ struct vm_snap_writer {
  * as zero.  NULL when unknown.  Free with free().
  */
 uint8_t *vm_snap_ram_touched(const uint8_t *ram, uint64_t size);
+/*
+ * Open /proc/self/pagemap now and keep it for vm_snap_ram_touched(): a
+ * sandboxed VMM (--sandbox) may open no file later (the control API calls
+ * this when it starts confined).  Best effort; idempotent, thread-safe.
+ */
+void vm_snap_pagemap_keep(void);
 
 /* Create path's temporary file and reserve the header. */
 int vm_snap_writer_open(struct vm_snap_writer *w, const char *path, enum vm_snap_kind kind,

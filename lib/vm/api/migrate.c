@@ -6,11 +6,14 @@
  * GET /migrate can report progress while it runs (the API serves each
  * connection on its own thread).  One migration at a time: a second PUT
  * while one is active is a 409; after a failure the VM runs on and a new
- * migration may be started.
+ * migration may be started.  Under --sandbox a tcp: destination is
+ * checked against the connect broker's allow-list first (400 with the list)
+ * and connected by the broker.
  */
 #include <errno.h>
 #include <string.h>
 
+#include "vessel/vm/broker.h"
 #include "vessel/vm/migrate.h"
 
 #include "api_internal.h"
@@ -78,11 +81,18 @@ void api_migrate_start(struct vm_api *api, struct api_request *req, struct api_r
 	struct vs_err err = VS_ERR_INIT;
 	const char *uri = req->u.snapshot.path;
 	if (api->cfg.confined && strncmp(uri, "tcp:", 4) == 0) {
-		api_respond_error(resp, 400,
-				  "%s: under --sandbox the VMM has no network (empty namespace): "
-				  "migrate over unix:PATH inside --snapshot-dir",
-				  uri);
-		return;
+		if (!api->cfg.broker) {
+			api_respond_error(resp, 400,
+					  "%s: under --sandbox the VMM has no network (empty "
+					  "namespace): start it with --sandbox-connect (a connect "
+					  "broker) or migrate over unix:PATH inside --snapshot-dir",
+					  uri);
+			return;
+		}
+		if (vm_broker_check(api->cfg.broker, uri, &err) < 0) {
+			api_respond_error(resp, 400, "%s", err.msg);
+			return;
+		}
 	}
 	if (strncmp(uri, "unix:", 5) == 0 && !api_path_allowed(api, uri + 5, resp))
 		return;
@@ -98,8 +108,9 @@ void api_migrate_start(struct vm_api *api, struct api_request *req, struct api_r
 		vm_migration_free(mig_current);
 		mig_current = NULL;
 	}
-	mig_current = vm_migration_start_disks(api->board, req->u.snapshot.path,
-					       req->u.snapshot.copy_disks, &err);
+	mig_current =
+	    vm_migration_start_via(api->board, req->u.snapshot.path, req->u.snapshot.copy_disks,
+				   api->cfg.confined ? api->cfg.broker : NULL, &err);
 	if (!mig_current) {
 		pthread_mutex_unlock(&mig_lock);
 		api_respond_error(resp, 400, "%s", err.msg);

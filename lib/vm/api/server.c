@@ -31,6 +31,7 @@
 #include "api_internal.h"
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
+#include "vessel/vm/snapshot.h"
 
 #define API_DEFAULT_MAX_BODY (64 * 1024)
 #define API_DRAIN_NS	     (2ULL * 1000000000)
@@ -430,6 +431,10 @@ struct vm_api *vm_api_start(const struct vm_api_config *cfg, struct vs_err *err)
 	api->path = strdup(cfg->socket_path);
 	/* kept open: GET /metrics reads it under --sandbox too (no /proc there) */
 	api->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	/* and the pagemap, which snapshots and migration read (pages never
+	 * touched are not sent) */
+	if (cfg->confined)
+		vm_snap_pagemap_keep();
 	api->listen_fd = api->path ? api_listen(api->path, err) : -ENOMEM;
 	if (api->listen_fd < 0) {
 		if (!api->path)

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -483,10 +484,28 @@ const struct vm_snap_section *vm_snap_find(const struct vm_snap_reader *r, uint3
 	return NULL;
 }
 
+/* /proc/self/pagemap once vm_snap_pagemap_keep() opened it, else -1. */
+static int kept_pagemap = -1;
+
+void vm_snap_pagemap_keep(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&lock);
+	if (__atomic_load_n(&kept_pagemap, __ATOMIC_ACQUIRE) < 0)
+		__atomic_store_n(&kept_pagemap, open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC),
+				 __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&lock);
+}
+
 uint8_t *vm_snap_ram_touched(const uint8_t *ram, uint64_t size)
 {
 	uint64_t npages = size / VM_SNAP_PAGE_SIZE;
-	vs_cleanup_close int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	/* the kept descriptor (its reads need no new permission check), else
+	 * one of our own */
+	int kept = __atomic_load_n(&kept_pagemap, __ATOMIC_ACQUIRE);
+	vs_cleanup_close int own =
+	    kept >= 0 ? -1 : open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int fd = kept >= 0 ? kept : own;
 	uint8_t *out = malloc(npages ? npages : 1);
 	uint64_t *buf = malloc(4096 * 8);
 	if (fd < 0 || !out || !buf) {

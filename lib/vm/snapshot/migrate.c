@@ -48,6 +48,8 @@
  * MIG_DISK_BATCH per stop.  The destination creates its disks (the paths
  * of its own --disk options, which must not exist) and writes the chunks
  * into them; a failed stream removes them again.
+ * A sandboxed VMM (no network) gets its tcp: connection from the connect
+ * broker (broker.h) instead of connecting itself; the stream is the same.
  * Success: the source exits (status 0).  Any failure before 'G' - connect,
  * send, destination error or death, timeout - resumes the guest (if paused)
  * and reports the error in GET /migrate; the guest never notices.  A
@@ -72,6 +74,7 @@
 #include "vessel/core/util.h"
 #include "vessel/disk/manage.h"
 #include "vessel/vm/backend.h"
+#include "vessel/vm/broker.h"
 #include "vessel/vm/cpu.h"
 #include "vessel/vm/migrate.h"
 #include "vessel/vm/snapshot.h"
@@ -96,6 +99,7 @@ struct vm_migration {
 	struct virt_board *b;
 	struct vm_machine *m;
 	char uri[512];
+	struct vm_broker *broker; /* tcp: connects through it (sandboxed VMM) */
 	pthread_t thread;
 	bool joined;
 	pthread_mutex_t lock;
@@ -606,7 +610,10 @@ static void set_round(struct vm_migration_status *st, void *arg)
 static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_err *err)
 {
 	int r;
-	mig->fd = uri_connect(mig->uri, false, err);
+	if (mig->broker && strncmp(mig->uri, "tcp:", 4) == 0)
+		mig->fd = vm_broker_connect(mig->broker, mig->uri, err);
+	else
+		mig->fd = uri_connect(mig->uri, false, err);
 	if (mig->fd < 0)
 		return mig->fd;
 	int sndbuf = 4 << 20;
@@ -825,6 +832,12 @@ struct vm_migration *vm_migration_start(struct virt_board *b, const char *uri, s
 struct vm_migration *vm_migration_start_disks(struct virt_board *b, const char *uri,
 					      bool copy_disks, struct vs_err *err)
 {
+	return vm_migration_start_via(b, uri, copy_disks, NULL, err);
+}
+
+struct vm_migration *vm_migration_start_via(struct virt_board *b, const char *uri, bool copy_disks,
+					    struct vm_broker *broker, struct vs_err *err)
+{
 	if (strncmp(uri, "unix:", 5) != 0 && strncmp(uri, "tcp:", 4) != 0) {
 		vs_errf(err, EINVAL, "migration URI %s: expected unix:PATH or tcp:HOST:PORT", uri);
 		return NULL;
@@ -842,6 +855,7 @@ struct vm_migration *vm_migration_start_disks(struct virt_board *b, const char *
 	mig->m = virt_board_machine(b);
 	mig->fd = -1;
 	mig->copy_disks = copy_disks;
+	mig->broker = broker;
 	snprintf(mig->uri, sizeof(mig->uri), "%s", uri);
 	mig->npages = virt_board_config(b)->ram_size / PAGE;
 	mig->sent = calloc((mig->npages + 63) / 64, 8);

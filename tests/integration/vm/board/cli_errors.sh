@@ -61,6 +61,17 @@ expect tiny-ram "at least 4M" --kernel "$tmp/Image" --bios none --mem 1M
 expect initrd-too-big "BigImage: 6291456 bytes do not fit" $K --mem 8M --initrd "$tmp/BigImage" --serial none
 expect nothing-to-boot "--kernel or --bios" --mem 64M
 expect sandbox-baremetal "--sandbox needs the virt board" --bios "$tmp/Image" --sandbox
+expect connect-no-sandbox "--sandbox-connect needs --sandbox and --api" $K --api "$tmp/api.sock" \
+	--sandbox-connect tcp:127.0.0.1:1
+expect connect-no-api "--sandbox-connect needs --sandbox and --api" $K --sandbox \
+	--sandbox-connect tcp:127.0.0.1:1
+expect connect-host-name "localhost:1: expected tcp:ADDR" $K --sandbox --api "$tmp/api.sock" \
+	--sandbox-connect tcp:localhost:1
+expect connect-bad-prefix "/33:\\*: expected tcp:ADDR" $K --sandbox --api "$tmp/api.sock" \
+	--sandbox-connect 'tcp:10.0.0.0/33:*'
+# with a broker forked: a later failure still exits cleanly
+expect connect-then-bad-disk "nope.qcow2" $K --sandbox --api "$tmp/api.sock" \
+	--sandbox-connect tcp:127.0.0.1:1 --disk "$tmp/nope.qcow2"
 # A failure after the socket was created removes it again.
 expect socket-cleanup "nope.qcow2" $K --serial "unix:$tmp/sock" --disk "$tmp/nope.qcow2"
 if [ -e "$tmp/sock" ]; then

@@ -47,7 +47,7 @@ static char root_dir[] = "/tmp/vessel-sandbox-test-XXXXXX";
 static void child(enum action what, int fd)
 {
 	struct vs_err err = VS_ERR_INIT;
-	struct vm_sandbox_config cfg = { VM_SANDBOX_NOBODY, VM_SANDBOX_NOBODY, NULL };
+	struct vm_sandbox_config cfg = { .uid = VM_SANDBOX_NOBODY, .gid = VM_SANDBOX_NOBODY };
 	if (what >= DO_ROOT_FILES)
 		cfg.root = root_dir;
 	if (vm_sandbox_enter(&cfg, &err) < 0)
@@ -171,7 +171,8 @@ static void test_proc_status(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct vs_err err = VS_ERR_INIT;
-		struct vm_sandbox_config cfg = { VM_SANDBOX_NOBODY, VM_SANDBOX_NOBODY, NULL };
+		struct vm_sandbox_config cfg = { .uid = VM_SANDBOX_NOBODY,
+						 .gid = VM_SANDBOX_NOBODY };
 		char c = 0;
 		if (vm_sandbox_enter(&cfg, &err) < 0)
 			_exit(10);
