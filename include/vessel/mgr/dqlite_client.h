@@ -61,6 +61,11 @@ void mgr_dq_close(struct mgr_dq *c);
 /* The address the client is connected to. */
 const char *mgr_dq_address(const struct mgr_dq *c);
 
+/* The SQLite (extended) code of the last FAILURE response since the
+ * previous call, 0 when none: tells a statement that did not run (not the
+ * leader) from a failed one. */
+uint64_t mgr_dq_last_code(struct mgr_dq *c);
+
 /* Who the connected node thinks leads (id 0 and "" when none). */
 int mgr_dq_leader(struct mgr_dq *c, uint64_t *id, char **address, struct vs_err *err);
 /* Open (creating) database NAME on this connection. */
