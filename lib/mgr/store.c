@@ -34,10 +34,10 @@
 #include "vessel/mgr/store.h"
 
 /* SQLite's extended codes dqlite answers when leadership moved. */
-#define CODE_NOT_LEADER	      (SQLITE_IOERR | (40 << 8))
-#define CODE_LEADERSHIP_LOST  (SQLITE_IOERR | (41 << 8))
-#define BUSY_RETRY_MS	      10000 /* as the local busy timeout */
-#define CONV_MAX	      32    /* a number as text */
+#define CODE_NOT_LEADER	     (SQLITE_IOERR | (40 << 8))
+#define CODE_LEADERSHIP_LOST (SQLITE_IOERR | (41 << 8))
+#define BUSY_RETRY_MS	     10000 /* as the local busy timeout */
+#define CONV_MAX	     32	   /* a number as text */
 
 enum store_kind { STORE_SQLITE, STORE_DQLITE };
 
@@ -65,8 +65,8 @@ struct mgr_stmt {
 	struct mgr_dq_value *params;
 	size_t nparams;
 	struct mgr_dq_rows rows;
-	size_t next;	 /* the row the next step returns */
-	bool have_row;	 /* rows' row next - 1 is current */
+	size_t next;		/* the row the next step returns */
+	bool have_row;		/* rows' row next - 1 is current */
 	char (*conv)[CONV_MAX]; /* per column: a number as text */
 };
 
@@ -134,8 +134,7 @@ static void free_addrs(struct mgr_store *s)
 	s->naddrs = 0;
 }
 
-int mgr_store_set_peers(struct mgr_store *s, const char *const *addrs, size_t n,
-			struct vs_err *err)
+int mgr_store_set_peers(struct mgr_store *s, const char *const *addrs, size_t n, struct vs_err *err)
 {
 	if (s->kind != STORE_DQLITE)
 		return vs_errf(err, EINVAL, "not a dqlite store");
@@ -238,8 +237,8 @@ static int64_t now_ms(void)
 
 static bool transport_errno(int e)
 {
-	return e == EAGAIN || e == ENOTCONN || e == ECONNRESET || e == ECONNREFUSED ||
-	       e == EPIPE || e == ETIMEDOUT || e == EPROTO || e == EHOSTUNREACH;
+	return e == EAGAIN || e == ENOTCONN || e == ECONNRESET || e == ECONNREFUSED || e == EPIPE ||
+	       e == ETIMEDOUT || e == EPROTO || e == EHOSTUNREACH;
 }
 
 /* Run sql once on the leader: a query into rows (when rows), else a write.
@@ -270,8 +269,8 @@ static int dq_run(struct mgr_store *s, const char *sql, const struct mgr_dq_valu
 			}
 		}
 		int code = sent ? (int)mgr_dq_last_code(s->dq) : 0;
-		bool moved = !code ? transport_errno(-r) : code == CODE_NOT_LEADER ||
-								 code == CODE_LEADERSHIP_LOST;
+		bool moved = !code ? transport_errno(-r)
+				   : code == CODE_NOT_LEADER || code == CODE_LEADERSHIP_LOST;
 		if (moved)
 			dq_disconnect(s);
 		if (!code)
@@ -374,8 +373,8 @@ int mgr_stmt_prepare(struct mgr_store *s, const char *sql, bool persistent, stru
 		return SQLITE_NOMEM;
 	st->s = s;
 	if (s->kind == STORE_SQLITE) {
-		int rc = sqlite3_prepare_v3(s->conn, sql, -1,
-					    persistent ? SQLITE_PREPARE_PERSISTENT : 0, &st->st, NULL);
+		int rc = sqlite3_prepare_v3(
+		    s->conn, sql, -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0, &st->st, NULL);
 		if (rc != SQLITE_OK) {
 			free(st);
 			return rc;
@@ -474,8 +473,8 @@ int mgr_stmt_step(struct mgr_stmt *st)
 	if (st->st)
 		return sqlite3_step(st->st);
 	if (!st->ran) {
-		int rc = dq_run(st->s, st->sql, st->params, st->nparams,
-				st->query ? &st->rows : NULL);
+		int rc =
+		    dq_run(st->s, st->sql, st->params, st->nparams, st->query ? &st->rows : NULL);
 		if (rc != SQLITE_OK)
 			return rc;
 		st->ran = true;

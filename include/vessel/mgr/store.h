@@ -73,8 +73,7 @@ const char *mgr_store_errmsg(struct mgr_store *s);
 int mgr_store_error(struct mgr_store *s, int rc, const char *what, struct vs_err *err);
 
 /* Statements.  persistent: kept for many runs (a hint to SQLite). */
-int mgr_stmt_prepare(struct mgr_store *s, const char *sql, bool persistent,
-		     struct mgr_stmt **out);
+int mgr_stmt_prepare(struct mgr_store *s, const char *sql, bool persistent, struct mgr_stmt **out);
 /* Parameters are numbered from 1, as in sqlite3. */
 int mgr_stmt_bind_int64(struct mgr_stmt *st, int i, int64_t v);
 int mgr_stmt_bind_int(struct mgr_stmt *st, int i, int v);

@@ -2,7 +2,7 @@
  * test_store.c - lib/mgr's statement layer (store.h) on both engines: the
  * same battery of statements (binds of every type, column conversions,
  * reset and rebind, constraints as EEXIST, foreign keys, transactions,
- * changes and insert ids) on a local SQLite
+ * changes and insert ids, the manager's migrations) on a local SQLite
  * file and on a one-node dqlite cluster started here as cluster.c starts
  * its node; then, on dqlite only, the leader going away: a precise error
  * while it is gone, a transaction lost with it, and the store finding it
@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "vessel/mgr/db.h"
 #include "vessel/mgr/store.h"
 
 /* The leader search of each statement: short for the leader-gone case,
@@ -199,7 +200,8 @@ static void test_binds_and_columns(void **state)
 	assert_non_null(strstr(err.msg, "database: insert: "));
 	mgr_stmt_finalize(ins);
 
-	struct mgr_stmt *q = prep(s, "SELECT id, name, n, x, note FROM t WHERE id >= ? ORDER BY id");
+	struct mgr_stmt *q =
+	    prep(s, "SELECT id, name, n, x, note FROM t WHERE id >= ? ORDER BY id");
 	mgr_stmt_bind_int64(q, 1, 1);
 	assert_int_equal(mgr_stmt_step(q), SQLITE_ROW);
 	assert_int_equal(mgr_stmt_column_count(q), 5);
@@ -287,6 +289,39 @@ static void test_foreign_keys_and_transactions(void **state)
 	assert_non_null(strstr(err.msg, "syntax error"));
 }
 
+/* The manager's schema migrates on either engine, once. */
+static void test_migrations(void **state)
+{
+	struct fixture *f = *state;
+	struct vs_err err = VS_ERR_INIT;
+	struct mgr_db *db;
+	int r = mgr_db_open_store(f->s, &db, &err);
+	f->s = NULL; /* the database owns it */
+	if (r != 0)
+		fail_msg("migrate: %s", err.msg);
+	assert_int_equal(mgr_db_schema_version(db, &err), mgr_db_schema_latest());
+	mgr_db_lock(db);
+	struct mgr_stmt *st = mgr_db_prepare(
+	    db,
+	    "INSERT INTO storage_volumes (name, format, size, created_at) VALUES (?, ?, 1, 'now')",
+	    &err);
+	assert_non_null(st);
+	mgr_stmt_bind_text(st, 1, "v");
+	mgr_stmt_bind_text(st, 2, "qcow2"); /* the last schema's CHECK */
+	assert_int_equal(mgr_stmt_step(st), SQLITE_DONE);
+	mgr_stmt_reset(st);
+	mgr_stmt_bind_text(st, 1, "w");
+	mgr_stmt_bind_text(st, 2, "vdi");
+	int rc = mgr_stmt_step(st);
+	assert_int_equal(mgr_db_err(db, rc, "insert", &err), -EEXIST);
+	assert_non_null(strstr(err.msg, "CHECK constraint failed"));
+	mgr_stmt_finalize(st);
+	assert_int_equal(count(mgr_db_store(db), "SELECT COUNT(*) FROM schema"),
+			 mgr_db_schema_latest());
+	mgr_db_unlock(db);
+	mgr_db_close(db);
+}
+
 /* dqlite: the leader gone and back. */
 static void test_leader_gone(void **state)
 {
@@ -333,9 +368,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_binds_and_columns, setup_sqlite, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_keys_and_transactions, setup_sqlite,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_migrations, setup_sqlite, teardown),
 		cmocka_unit_test_setup_teardown(test_binds_and_columns, setup_dqlite, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_keys_and_transactions, setup_dqlite,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_migrations, setup_dqlite, teardown),
 		cmocka_unit_test_setup_teardown(test_leader_gone, setup_dqlite_short, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
