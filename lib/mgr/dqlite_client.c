@@ -401,6 +401,18 @@ void mgr_dq_close(struct mgr_dq *c)
 	free(c);
 }
 
+bool mgr_dq_alive(struct mgr_dq *c)
+{
+	/* between requests the server sends nothing: anything readable is
+	 * its end of the connection (EOF or a reset) */
+	struct pollfd p = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
+	int k;
+	do
+		k = poll(&p, 1, 0);
+	while (k < 0 && errno == EINTR);
+	return k == 0;
+}
+
 uint64_t mgr_dq_last_code(struct mgr_dq *c)
 {
 	uint64_t code = c->last_code;

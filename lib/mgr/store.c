@@ -166,6 +166,17 @@ static void dq_disconnect(struct mgr_store *s)
  * property of the connection, set on each new one. */
 static int dq_connect(struct mgr_store *s, struct vs_err *err)
 {
+	if (s->dq && !mgr_dq_alive(s->dq)) {
+		/* the leader closed it (stopped, or stepped down): nothing
+		 * was sent, so whatever comes next is safe to send elsewhere,
+		 * but a transaction there is gone */
+		dq_disconnect(s);
+		if (s->in_tx) {
+			s->tx_lost = true;
+			return vs_errf(err, EAGAIN,
+				       "the transaction was lost with the cluster's leader");
+		}
+	}
 	if (s->dq)
 		return 0;
 	struct mgr_dq *q;

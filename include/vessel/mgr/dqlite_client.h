@@ -13,6 +13,7 @@
 #ifndef VESSEL_MGR_DQLITE_CLIENT_H
 #define VESSEL_MGR_DQLITE_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,9 @@ void mgr_dq_close(struct mgr_dq *c);
 /* The address the client is connected to. */
 const char *mgr_dq_address(const struct mgr_dq *c);
 
+/* Whether the connection still stands, as far as this end can tell
+ * without a request (false once the server closed or reset it). */
+bool mgr_dq_alive(struct mgr_dq *c);
 /* The SQLite (extended) code of the last FAILURE response since the
  * previous call, 0 when none: tells a statement that did not run (not the
  * leader) from a failed one. */

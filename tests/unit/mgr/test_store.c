@@ -6,13 +6,16 @@
  * file and on a one-node dqlite cluster started here as cluster.c starts
  * its node; then, on dqlite only, the leader going away: a precise error
  * while it is gone, a transaction lost with it, and the store finding it
- * again when it is back.
+ * again when it is back; and on a cluster of three nodes, the leader
+ * stopped: its transaction lost, and reads and writes going on with the
+ * new leader among the other two.
  */
 #include <arpa/inet.h>
 #include <dqlite.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +30,7 @@
 #include <cmocka.h>
 
 #include "vessel/mgr/db.h"
+#include "vessel/mgr/dqlite_client.h"
 #include "vessel/mgr/store.h"
 
 /* The leader search of each statement: short for the leader-gone case,
@@ -362,6 +366,112 @@ static void test_leader_gone(void **state)
 	mgr_stmt_finalize(q);
 }
 
+/* Three nodes: 1 bootstraps, 2 and 3 are added as voters. */
+struct trio {
+	char dir[64];
+	char addr[3][64];
+	dqlite_node *node[3];
+	struct mgr_store *s;
+};
+
+static void trio_start(struct trio *t, int i)
+{
+	char raft[128];
+	snprintf(raft, sizeof(raft), "%s/raft%d", t->dir, i + 1);
+	(void)mkdir(raft, 0700);
+	assert_int_equal(dqlite_node_create((dqlite_node_id)(i + 1), t->addr[i], raft, &t->node[i]),
+			 0);
+	assert_int_equal(dqlite_node_set_bind_address(t->node[i], t->addr[i]), 0);
+	assert_int_equal(dqlite_node_start(t->node[i]), 0);
+}
+
+static void trio_stop(struct trio *t, int i)
+{
+	if (!t->node[i])
+		return;
+	dqlite_node_stop(t->node[i]);
+	dqlite_node_destroy(t->node[i]);
+	t->node[i] = NULL;
+}
+
+static int setup_trio(void **state)
+{
+	struct trio *t = calloc(1, sizeof(*t));
+	snprintf(t->dir, sizeof(t->dir), "/tmp/vessel-store-XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	for (int i = 0; i < 3; i++) {
+		free_addr(t->addr[i], sizeof(t->addr[i]));
+		trio_start(t, i);
+	}
+	const char *addrs[] = { t->addr[0], t->addr[1], t->addr[2] };
+	struct vs_err err = VS_ERR_INIT;
+	struct mgr_dq *q;
+	if (mgr_dq_connect(addrs, 1, 30000, &q, &err) < 0)
+		fail_msg("leader: %s", err.msg);
+	for (uint64_t id = 2; id <= 3; id++)
+		if (mgr_dq_add(q, id, addrs[id - 1], &err) < 0 ||
+		    mgr_dq_assign(q, id, 0 /* voter */, &err) < 0)
+			fail_msg("add node %d: %s", (int)id, err.msg);
+	mgr_dq_close(q);
+	if (mgr_store_open_dqlite(addrs, 3, "test.db", 30000, &t->s, &err) < 0)
+		fail_msg("open: %s", err.msg);
+	*state = t;
+	return 0;
+}
+
+static int teardown_trio(void **state)
+{
+	struct trio *t = *state;
+	mgr_store_close(t->s);
+	for (int i = 0; i < 3; i++)
+		trio_stop(t, i);
+	rm_tree(t->dir);
+	free(t);
+	return 0;
+}
+
+static void test_leader_failover(void **state)
+{
+	struct trio *t = *state;
+	struct mgr_store *s = t->s;
+	create_tables(s);
+	exec_ok(s, "INSERT INTO t (name) VALUES ('before')");
+	/* which node leads */
+	const char *addrs[] = { t->addr[0], t->addr[1], t->addr[2] };
+	struct vs_err err = VS_ERR_INIT;
+	struct mgr_dq *q;
+	assert_int_equal(mgr_dq_connect(addrs, 3, 30000, &q, &err), 0);
+	int leader = -1;
+	for (int i = 0; i < 3; i++)
+		if (strcmp(mgr_dq_address(q), t->addr[i]) == 0)
+			leader = i;
+	mgr_dq_close(q);
+	assert_true(leader >= 0);
+
+	assert_int_equal(mgr_store_begin(s), SQLITE_OK);
+	exec_ok(s, "INSERT INTO t (name) VALUES ('lost')");
+	trio_stop(t, leader);
+	/* the open transaction went with the leader */
+	int rc = mgr_store_exec(s, "INSERT INTO t (name) VALUES ('lost too')");
+	assert_int_equal(mgr_store_error(s, rc, "insert", &err), -EAGAIN);
+	assert_int_not_equal(mgr_store_commit(s), SQLITE_OK);
+	mgr_store_rollback(s);
+	/* the other two elect a leader: a write and a read go on there */
+	struct mgr_stmt *ins = prep(s, "INSERT INTO t (name) VALUES (?)");
+	mgr_stmt_bind_text(ins, 1, "after");
+	rc = mgr_stmt_step(ins);
+	if (rc != SQLITE_DONE)
+		fail_msg("write after the leader stopped: %s", mgr_store_errmsg(s));
+	mgr_stmt_finalize(ins);
+	struct mgr_stmt *sel = prep(s, "SELECT name FROM t ORDER BY id");
+	assert_int_equal(mgr_stmt_step(sel), SQLITE_ROW);
+	assert_string_equal(mgr_stmt_column_text(sel, 0), "before");
+	assert_int_equal(mgr_stmt_step(sel), SQLITE_ROW);
+	assert_string_equal(mgr_stmt_column_text(sel, 0), "after");
+	assert_int_equal(mgr_stmt_step(sel), SQLITE_DONE);
+	mgr_stmt_finalize(sel);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +484,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_migrations, setup_dqlite, teardown),
 		cmocka_unit_test_setup_teardown(test_leader_gone, setup_dqlite_short, teardown),
+		cmocka_unit_test_setup_teardown(test_leader_failover, setup_trio, teardown_trio),
 	};
+	/* as vesseld: the in-process nodes' Raft transport (libuv) writes to
+	 * the sockets of a stopped node */
+	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
