@@ -287,7 +287,8 @@ int mgr_db_exec(struct mgr_db *db, const char *sql, struct vs_err *err)
 	int rc = mgr_store_exec(db->store, sql);
 	if (rc == SQLITE_OK)
 		return 0;
-	return vs_errf(err, (rc & 0xff) == SQLITE_CONSTRAINT ? EEXIST : EIO, "database: %s",
+	struct vs_err e = VS_ERR_INIT; /* the code as for a statement */
+	return vs_errf(err, -mgr_store_error(db->store, rc, "exec", &e), "database: %s",
 		       mgr_store_errmsg(db->store));
 }
 

@@ -260,7 +260,8 @@ static int dq_run(struct mgr_store *s, const char *sql, const struct mgr_dq_valu
 	if (s->tx_lost)
 		return dq_fail(s, CODE_LEADERSHIP_LOST, EAGAIN,
 			       "the transaction was lost with the cluster's leader");
-	int64_t deadline = now_ms() + BUSY_RETRY_MS;
+	int64_t deadline = 0; /* of retrying, from the first retry (not counting
+			       * the leader search of the first attempt) */
 	for (int delay = 1;; delay = delay < 100 ? delay * 2 : 100) {
 		struct vs_err e = VS_ERR_INIT;
 		bool sent = false;
@@ -295,6 +296,8 @@ static int dq_run(struct mgr_store *s, const char *sql, const struct mgr_dq_valu
 		/* never ran: no connection (dq_connect already waited its
 		 * timeout for a leader: not again), or not the leader */
 		bool retry = busy || code == CODE_NOT_LEADER || (sent && moved && rows);
+		if (retry && !deadline)
+			deadline = now_ms() + BUSY_RETRY_MS;
 		if (!retry || now_ms() >= deadline)
 			return dq_fail(s, code, -r, e.msg);
 		struct timespec ts = { 0, (long)delay * 1000 * 1000 };
