@@ -111,7 +111,7 @@ int mgr_audit_append(struct mgr *m, const struct mgr_audit_rec *rec, struct vs_e
 	char now[32], prev[HASH_HEX], hash[HASH_HEX];
 	mgr_timestamp(now, sizeof(now));
 	mgr_db_lock(m->db);
-	int r = mgr_db_exec(m->db, "BEGIN IMMEDIATE", err);
+	int r = mgr_db_begin(m->db, err);
 	if (r < 0) {
 		mgr_db_unlock(m->db);
 		return r;
@@ -119,13 +119,13 @@ int mgr_audit_append(struct mgr *m, const struct mgr_audit_rec *rec, struct vs_e
 	int64_t seq = 1;
 	memcpy(prev, genesis, HASH_HEX);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", err);
 		if (!st) {
 			r = -err->code;
-		} else if (sqlite3_step(st) == SQLITE_ROW) {
-			seq = sqlite3_column_int64(st, 0) + 1;
-			snprintf(prev, sizeof(prev), "%s", sqlite3_column_text(st, 1));
+		} else if (mgr_stmt_step(st) == SQLITE_ROW) {
+			seq = mgr_stmt_column_int64(st, 0) + 1;
+			snprintf(prev, sizeof(prev), "%s", mgr_stmt_column_text(st, 1));
 		}
 	}
 	struct audit_fields f = { seq,
@@ -139,7 +139,7 @@ int mgr_audit_append(struct mgr *m, const struct mgr_audit_rec *rec, struct vs_e
 	if (r == 0 && audit_hash(prev, &f, hash) < 0)
 		r = vs_errf(err, EIO, "audit: SHA-256 failed");
 	if (r == 0) {
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "INSERT INTO audit_log (seq, time, who, method, path, instance, summary, "
 		    "status, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -147,24 +147,24 @@ int mgr_audit_append(struct mgr *m, const struct mgr_audit_rec *rec, struct vs_e
 		if (!st) {
 			r = -err->code;
 		} else {
-			sqlite3_bind_int64(st, 1, seq);
-			sqlite3_bind_text(st, 2, f.time, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 3, f.who, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 4, f.method, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 5, f.path, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 6, f.instance, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 7, f.summary, -1, SQLITE_STATIC);
-			sqlite3_bind_int(st, 8, f.status);
-			sqlite3_bind_text(st, 9, hash, -1, SQLITE_STATIC);
-			int rc = sqlite3_step(st);
+			mgr_stmt_bind_int64(st, 1, seq);
+			mgr_stmt_bind_text(st, 2, f.time);
+			mgr_stmt_bind_text(st, 3, f.who);
+			mgr_stmt_bind_text(st, 4, f.method);
+			mgr_stmt_bind_text(st, 5, f.path);
+			mgr_stmt_bind_text(st, 6, f.instance);
+			mgr_stmt_bind_text(st, 7, f.summary);
+			mgr_stmt_bind_int(st, 8, f.status);
+			mgr_stmt_bind_text(st, 9, hash);
+			int rc = mgr_stmt_step(st);
 			if (rc != SQLITE_DONE)
 				r = mgr_db_err(m->db, rc, "audit append", err);
 		}
 	}
 	if (r == 0)
-		r = mgr_db_exec(m->db, "COMMIT", err);
+		r = mgr_db_commit(m->db, err);
 	if (r < 0)
-		sqlite3_exec(mgr_db_handle(m->db), "ROLLBACK", NULL, NULL, NULL);
+		mgr_db_rollback(m->db);
 	else
 		head_write(m, seq, hash);
 	mgr_db_unlock(m->db);
@@ -243,20 +243,18 @@ void mgr_audit_summary(struct json_object *body, char *buf, size_t len)
 
 /* ---- reading and verifying ---- */
 
-static struct json_object *row_json(sqlite3_stmt *st)
+static struct json_object *row_json(struct mgr_stmt *st)
 {
 	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "seq", json_object_new_int64(sqlite3_column_int64(st, 0)));
+	json_object_object_add(o, "seq", json_object_new_int64(mgr_stmt_column_int64(st, 0)));
 	static const char *const names[] = {
 		"time", "who", "method", "path", "instance", "summary"
 	};
 	for (int i = 0; i < 6; i++)
-		json_object_object_add(
-		    o, names[i],
-		    json_object_new_string((const char *)sqlite3_column_text(st, 1 + i)));
-	json_object_object_add(o, "status", json_object_new_int(sqlite3_column_int(st, 7)));
-	json_object_object_add(o, "hash",
-			       json_object_new_string((const char *)sqlite3_column_text(st, 8)));
+		json_object_object_add(o, names[i],
+				       json_object_new_string(mgr_stmt_column_text(st, 1 + i)));
+	json_object_object_add(o, "status", json_object_new_int(mgr_stmt_column_int(st, 7)));
+	json_object_object_add(o, "hash", json_object_new_string(mgr_stmt_column_text(st, 8)));
 	return o;
 }
 
@@ -272,7 +270,7 @@ int mgr_audit_list(struct mgr *m, const char *since, const char *instance, struc
 	int r = 0;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "SELECT seq, time, who, method, path, instance, summary, status, hash "
 		    "FROM audit_log WHERE (?1 = '' OR time >= ?1) AND (?2 = '' OR instance = ?2) "
@@ -281,9 +279,9 @@ int mgr_audit_list(struct mgr *m, const char *since, const char *instance, struc
 		if (!st) {
 			r = -err->code;
 		} else {
-			sqlite3_bind_text(st, 1, since ? since : "", -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, instance ? instance : "", -1, SQLITE_STATIC);
-			while (sqlite3_step(st) == SQLITE_ROW)
+			mgr_stmt_bind_text(st, 1, since ? since : "");
+			mgr_stmt_bind_text(st, 2, instance ? instance : "");
+			while (mgr_stmt_step(st) == SQLITE_ROW)
 				json_object_array_add(a, row_json(st));
 		}
 	}
@@ -304,26 +302,22 @@ int mgr_audit_verify(struct mgr *m, struct json_object **out, struct vs_err *err
 	int r = 0;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "SELECT seq, time, who, method, path, instance, summary, status, hash "
 		    "FROM audit_log ORDER BY seq",
 		    err);
 		if (!st)
 			r = -err->code;
-		while (st && !first_bad && sqlite3_step(st) == SQLITE_ROW) {
+		while (st && !first_bad && mgr_stmt_step(st) == SQLITE_ROW) {
 			records++;
 			struct audit_fields f = {
-				sqlite3_column_int64(st, 0),
-				(const char *)sqlite3_column_text(st, 1),
-				(const char *)sqlite3_column_text(st, 2),
-				(const char *)sqlite3_column_text(st, 3),
-				(const char *)sqlite3_column_text(st, 4),
-				(const char *)sqlite3_column_text(st, 5),
-				(const char *)sqlite3_column_text(st, 6),
-				sqlite3_column_int(st, 7),
+				mgr_stmt_column_int64(st, 0), mgr_stmt_column_text(st, 1),
+				mgr_stmt_column_text(st, 2),  mgr_stmt_column_text(st, 3),
+				mgr_stmt_column_text(st, 4),  mgr_stmt_column_text(st, 5),
+				mgr_stmt_column_text(st, 6),  mgr_stmt_column_int(st, 7),
 			};
-			const char *stored = (const char *)sqlite3_column_text(st, 8);
+			const char *stored = mgr_stmt_column_text(st, 8);
 			char h[HASH_HEX];
 			if (f.seq != expect) {
 				first_bad = expect;

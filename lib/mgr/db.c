@@ -6,6 +6,10 @@
  * INSERT of its version into `schema`, so a crash leaves the file at the old
  * or the new version, never between.  A file newer than this program (a
  * version above mgr_db_schema_latest()) is refused rather than guessed at.
+ *
+ * The statements go through store.h, so the same code and the same
+ * migrations run on the host's SQLite file (mgr_db_open) and on the
+ * cluster's dqlite database (mgr_db_open_store).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,11 +21,11 @@
 
 struct cached_stmt {
 	const char *sql; /* a literal: compared by address */
-	sqlite3_stmt *st;
+	struct mgr_stmt *st;
 };
 
 struct mgr_db {
-	sqlite3 *conn;
+	struct mgr_store *store;
 	pthread_mutex_t lock;
 	struct cached_stmt *cache; /* mgr_db_prepare_cached */
 	size_t ncache;
@@ -265,38 +269,60 @@ void mgr_db_unlock(struct mgr_db *db)
 
 sqlite3 *mgr_db_handle(struct mgr_db *db)
 {
-	return db->conn;
+	return mgr_store_sqlite(db->store);
+}
+
+struct mgr_store *mgr_db_store(struct mgr_db *db)
+{
+	return db->store;
 }
 
 int mgr_db_err(struct mgr_db *db, int rc, const char *what, struct vs_err *err)
 {
-	int code = EIO;
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		code = EEXIST;
-	else if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
-		code = EBUSY;
-	else if ((rc & 0xff) == SQLITE_NOMEM)
-		code = ENOMEM;
-	return vs_errf(err, code, "database: %s: %s", what,
-		       db && db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));
+	return mgr_store_error(db ? db->store : NULL, rc, what, err);
 }
 
 int mgr_db_exec(struct mgr_db *db, const char *sql, struct vs_err *err)
 {
-	char *msg = NULL;
-	int rc = sqlite3_exec(db->conn, sql, NULL, NULL, &msg);
+	int rc = mgr_store_exec(db->store, sql);
 	if (rc == SQLITE_OK)
 		return 0;
-	int r = vs_errf(err, (rc & 0xff) == SQLITE_CONSTRAINT ? EEXIST : EIO, "database: %s",
-			msg ? msg : sqlite3_errstr(rc));
-	sqlite3_free(msg);
-	return r;
+	struct vs_err e = VS_ERR_INIT; /* the code as for a statement */
+	return vs_errf(err, -mgr_store_error(db->store, rc, "exec", &e), "database: %s",
+		       mgr_store_errmsg(db->store));
 }
 
-sqlite3_stmt *mgr_db_prepare(struct mgr_db *db, const char *sql, struct vs_err *err)
+int mgr_db_begin(struct mgr_db *db, struct vs_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL);
+	int rc = mgr_store_begin(db->store);
+	return rc == SQLITE_OK ? 0 : mgr_db_err(db, rc, "begin", err);
+}
+
+int mgr_db_commit(struct mgr_db *db, struct vs_err *err)
+{
+	int rc = mgr_store_commit(db->store);
+	return rc == SQLITE_OK ? 0 : mgr_db_err(db, rc, "commit", err);
+}
+
+void mgr_db_rollback(struct mgr_db *db)
+{
+	mgr_store_rollback(db->store);
+}
+
+int64_t mgr_db_changes(struct mgr_db *db)
+{
+	return mgr_store_changes(db->store);
+}
+
+int64_t mgr_db_last_insert_id(struct mgr_db *db)
+{
+	return mgr_store_last_insert_id(db->store);
+}
+
+struct mgr_stmt *mgr_db_prepare(struct mgr_db *db, const char *sql, struct vs_err *err)
+{
+	struct mgr_stmt *st = NULL;
+	int rc = mgr_stmt_prepare(db->store, sql, false, &st);
 	if (rc != SQLITE_OK) {
 		mgr_db_err(db, rc, "prepare", err);
 		return NULL;
@@ -304,7 +330,7 @@ sqlite3_stmt *mgr_db_prepare(struct mgr_db *db, const char *sql, struct vs_err *
 	return st;
 }
 
-sqlite3_stmt *mgr_db_prepare_cached(struct mgr_db *db, const char *sql, struct vs_err *err)
+struct mgr_stmt *mgr_db_prepare_cached(struct mgr_db *db, const char *sql, struct vs_err *err)
 {
 	for (size_t i = 0; i < db->ncache; i++)
 		if (db->cache[i].sql == sql)
@@ -315,8 +341,8 @@ sqlite3_stmt *mgr_db_prepare_cached(struct mgr_db *db, const char *sql, struct v
 		return NULL;
 	}
 	db->cache = nc;
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+	struct mgr_stmt *st = NULL;
+	int rc = mgr_stmt_prepare(db->store, sql, true, &st);
 	if (rc != SQLITE_OK) {
 		mgr_db_err(db, rc, "prepare", err);
 		return NULL;
@@ -336,13 +362,14 @@ static int schema_version_locked(struct mgr_db *db, struct vs_err *err)
 			    err);
 	if (r < 0)
 		return r;
-	mgr_cleanup_stmt sqlite3_stmt *st =
+	mgr_cleanup_stmt struct mgr_stmt *st =
 	    mgr_db_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM schema", err);
 	if (!st)
 		return -err->code;
-	if (sqlite3_step(st) != SQLITE_ROW)
-		return mgr_db_err(db, sqlite3_errcode(db->conn), "read schema version", err);
-	return sqlite3_column_int(st, 0);
+	int rc = mgr_stmt_step(st);
+	if (rc != SQLITE_ROW)
+		return mgr_db_err(db, rc, "read schema version", err);
+	return mgr_stmt_column_int(st, 0);
 }
 
 int mgr_db_schema_version(struct mgr_db *db, struct vs_err *err)
@@ -353,20 +380,34 @@ int mgr_db_schema_version(struct mgr_db *db, struct vs_err *err)
 	return v;
 }
 
+/* Each migration in one transaction with its `schema` row; on a cluster
+ * the first member to get there applies it and the others then find the
+ * version current (the transaction makes that once per cluster). */
 static int migrate(struct mgr_db *db, struct vs_err *err)
 {
-	int v = schema_version_locked(db, err);
-	if (v < 0)
-		return v;
-	if (v > mgr_db_schema_latest())
-		return vs_errf(err, EPROTO,
-			       "database schema version %d is newer than this vesseld knows (%d)",
-			       v, mgr_db_schema_latest());
-	for (; v < mgr_db_schema_latest(); v++) {
-		int r = mgr_db_exec(db, "BEGIN IMMEDIATE", err);
+	for (;;) {
+		int v = schema_version_locked(db, err);
+		if (v < 0)
+			return v;
+		if (v > mgr_db_schema_latest())
+			return vs_errf(
+			    err, EPROTO,
+			    "database schema version %d is newer than this vesseld knows (%d)", v,
+			    mgr_db_schema_latest());
+		if (v == mgr_db_schema_latest())
+			return 0;
+		int r = mgr_db_begin(db, err);
 		if (r < 0)
-			return r;
-		r = mgr_db_exec(db, migrations[v], err);
+			return vs_err_prefix(err, "migration to schema %d", v + 1);
+		int now = schema_version_locked(db, err);
+		r = now < 0 ? now : 0;
+		if (r == 0 && now != v) {
+			/* another member migrated meanwhile: look again */
+			mgr_db_rollback(db);
+			continue;
+		}
+		if (r == 0)
+			r = mgr_db_exec(db, migrations[v], err);
 		if (r == 0) {
 			char sql[160];
 			snprintf(sql, sizeof(sql),
@@ -376,33 +417,35 @@ static int migrate(struct mgr_db *db, struct vs_err *err)
 			r = mgr_db_exec(db, sql, err);
 		}
 		if (r == 0)
-			r = mgr_db_exec(db, "COMMIT", err);
+			r = mgr_db_commit(db, err);
 		if (r < 0) {
-			sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+			mgr_db_rollback(db);
 			return vs_err_prefix(err, "migration to schema %d", v + 1);
 		}
 	}
+}
+
+static int db_new(struct mgr_store *store, struct mgr_db **out, struct vs_err *err)
+{
+	struct mgr_db *db = calloc(1, sizeof(*db));
+	if (!db) {
+		mgr_store_close(store);
+		return vs_errf(err, ENOMEM, "out of memory");
+	}
+	pthread_mutex_init(&db->lock, NULL);
+	db->store = store;
+	*out = db;
 	return 0;
 }
 
 int mgr_db_open(const char *path, struct mgr_db **out, struct vs_err *err)
 {
 	*out = NULL;
-	struct mgr_db *db = calloc(1, sizeof(*db));
-	if (!db)
-		return vs_errf(err, ENOMEM, "out of memory");
-	pthread_mutex_init(&db->lock, NULL);
-	int rc = sqlite3_open_v2(path, &db->conn,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-				 NULL);
-	int r = 0;
-	if (rc != SQLITE_OK) {
-		r = vs_errf(err, EIO, "open database %s: %s", path,
-			    db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));
-		goto fail;
-	}
-	sqlite3_busy_timeout(db->conn, 10000);
-	sqlite3_extended_result_codes(db->conn, 1);
+	struct mgr_store *store;
+	struct mgr_db *db = NULL;
+	int r = mgr_store_open_sqlite(path, &store, err);
+	if (r < 0 || (r = db_new(store, &db, err)) < 0)
+		return r;
 	mgr_db_lock(db);
 	r = mgr_db_exec(db, "PRAGMA journal_mode = WAL", err);
 	if (r == 0)
@@ -414,13 +457,29 @@ int mgr_db_open(const char *path, struct mgr_db **out, struct vs_err *err)
 	mgr_db_unlock(db);
 	if (r < 0) {
 		vs_err_prefix(err, "%s", path);
-		goto fail;
+		mgr_db_close(db);
+		return r;
 	}
 	*out = db;
 	return 0;
-fail:
-	mgr_db_close(db);
-	return r;
+}
+
+int mgr_db_open_store(struct mgr_store *store, struct mgr_db **out, struct vs_err *err)
+{
+	*out = NULL;
+	struct mgr_db *db = NULL;
+	int r = db_new(store, &db, err);
+	if (r < 0)
+		return r;
+	mgr_db_lock(db);
+	r = migrate(db, err);
+	mgr_db_unlock(db);
+	if (r < 0) {
+		mgr_db_close(db);
+		return r;
+	}
+	*out = db;
+	return 0;
 }
 
 void mgr_db_close(struct mgr_db *db)
@@ -428,10 +487,9 @@ void mgr_db_close(struct mgr_db *db)
 	if (!db)
 		return;
 	for (size_t i = 0; i < db->ncache; i++)
-		sqlite3_finalize(db->cache[i].st);
+		mgr_stmt_finalize(db->cache[i].st);
 	free(db->cache);
-	if (db->conn)
-		sqlite3_close_v2(db->conn);
+	mgr_store_close(db->store);
 	pthread_mutex_destroy(&db->lock);
 	free(db);
 }

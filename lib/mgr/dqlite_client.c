@@ -68,6 +68,7 @@ struct mgr_dq {
 	uint32_t db;
 	bool have_db;
 	int timeout_ms;
+	uint64_t last_code; /* of the last FAILURE response */
 };
 
 /* ---- encoding ---- */
@@ -268,6 +269,7 @@ static int failure(struct mgr_dq *c, struct rbuf *r, struct vs_err *err)
 	uint64_t code = rb_u64(r);
 	const char *msg = rb_text(r);
 	int e = EIO;
+	c->last_code = code;
 	if (code == SQLITE_IOERR_NOT_LEADER || code == SQLITE_IOERR_LEADERSHIP_LOST ||
 	    strstr(msg, "not leader") || strstr(msg, "leadership lost"))
 		e = EAGAIN;
@@ -397,6 +399,25 @@ void mgr_dq_close(struct mgr_dq *c)
 		close(c->fd);
 	free(c->address);
 	free(c);
+}
+
+bool mgr_dq_alive(struct mgr_dq *c)
+{
+	/* between requests the server sends nothing: anything readable is
+	 * its end of the connection (EOF or a reset) */
+	struct pollfd p = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
+	int k;
+	do
+		k = poll(&p, 1, 0);
+	while (k < 0 && errno == EINTR);
+	return k == 0;
+}
+
+uint64_t mgr_dq_last_code(struct mgr_dq *c)
+{
+	uint64_t code = c->last_code;
+	c->last_code = 0;
+	return code;
 }
 
 const char *mgr_dq_address(const struct mgr_dq *c)

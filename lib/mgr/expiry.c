@@ -91,12 +91,12 @@ void mgr_expiry_get(struct mgr *m, int64_t instance_id, char *buf, size_t len)
 	struct vs_err err = VS_ERR_INIT;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db, "SELECT expires_at FROM instance_expiry WHERE instance_id = ?", &err);
 		if (st) {
-			sqlite3_bind_int64(st, 1, instance_id);
-			if (sqlite3_step(st) == SQLITE_ROW)
-				snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
+			mgr_stmt_bind_int64(st, 1, instance_id);
+			if (mgr_stmt_step(st) == SQLITE_ROW)
+				snprintf(buf, len, "%s", mgr_stmt_column_text(st, 0));
 		}
 	}
 	mgr_db_unlock(m->db);
@@ -117,11 +117,11 @@ struct mgr_expiries *mgr_expiries_load(struct mgr *m)
 	struct vs_err err = VS_ERR_INIT;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_cached_stmt sqlite3_stmt *st = mgr_db_prepare_cached(
+		mgr_cleanup_cached_stmt struct mgr_stmt *st = mgr_db_prepare_cached(
 		    m->db,
 		    "SELECT instance_id, expires_at FROM instance_expiry ORDER BY instance_id",
 		    &err);
-		while (st && sqlite3_step(st) == SQLITE_ROW) {
+		while (st && mgr_stmt_step(st) == SQLITE_ROW) {
 			if (!e || e->n == cap) {
 				size_t nc = cap ? cap * 2 : 64;
 				struct mgr_expiries *ne =
@@ -133,9 +133,9 @@ struct mgr_expiries *mgr_expiries_load(struct mgr *m)
 				e = ne;
 				cap = nc;
 			}
-			e->v[e->n].id = sqlite3_column_int64(st, 0);
+			e->v[e->n].id = mgr_stmt_column_int64(st, 0);
 			snprintf(e->v[e->n].at, sizeof(e->v[0].at), "%s",
-				 (const char *)sqlite3_column_text(st, 1));
+				 mgr_stmt_column_text(st, 1));
 			e->n++;
 		}
 	}
@@ -169,7 +169,7 @@ static int expiry_write_locked(struct mgr *m, int64_t id, time_t t, struct vs_er
 	char when[32], now[32];
 	mgr_time_format(t, when, sizeof(when));
 	mgr_timestamp(now, sizeof(now));
-	mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+	mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 	    m->db,
 	    t ? "INSERT INTO instance_expiry (instance_id, expires_at, updated_at) VALUES (?, ?, "
 		"?) "
@@ -180,23 +180,23 @@ static int expiry_write_locked(struct mgr *m, int64_t id, time_t t, struct vs_er
 	    err);
 	if (!st)
 		return -err->code;
-	sqlite3_bind_int64(st, 1, id);
+	mgr_stmt_bind_int64(st, 1, id);
 	if (t) {
-		sqlite3_bind_text(st, 2, when, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
+		mgr_stmt_bind_text(st, 2, when);
+		mgr_stmt_bind_text(st, 3, now);
 	}
-	int rc = sqlite3_step(st);
+	int rc = mgr_stmt_step(st);
 	if (rc != SQLITE_DONE)
 		return mgr_db_err(m->db, rc, "write expiry", err);
-	if (sqlite3_changes(mgr_db_handle(m->db)) == 0) {
+	if (mgr_db_changes(m->db) == 0) {
 		/* nothing changed: no row to clear, or an action in progress */
-		mgr_cleanup_stmt sqlite3_stmt *q = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *q = mgr_db_prepare(
 		    m->db, "SELECT state FROM instance_expiry WHERE instance_id = ?", err);
 		if (!q)
 			return -err->code;
-		sqlite3_bind_int64(q, 1, id);
-		if (sqlite3_step(q) == SQLITE_ROW &&
-		    strcmp((const char *)sqlite3_column_text(q, 0), "acting") == 0)
+		mgr_stmt_bind_int64(q, 1, id);
+		if (mgr_stmt_step(q) == SQLITE_ROW &&
+		    strcmp(mgr_stmt_column_text(q, 0), "acting") == 0)
 			return vs_errf(err, EBUSY,
 				       "the expiry action of this instance is in progress");
 	}
@@ -344,17 +344,17 @@ static int exec_bound(struct mgr *m, const char *sql, const char *s1, const char
 	mgr_db_lock(m->db);
 	int r = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(m->db, sql, err);
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(m->db, sql, err);
 		if (!st) {
 			r = -err->code;
 		} else {
 			int k = 1;
 			if (s1)
-				sqlite3_bind_text(st, k++, s1, -1, SQLITE_STATIC);
+				mgr_stmt_bind_text(st, k++, s1);
 			if (s2)
-				sqlite3_bind_text(st, k++, s2, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, k, i1);
-			int rc = sqlite3_step(st);
+				mgr_stmt_bind_text(st, k++, s2);
+			mgr_stmt_bind_int64(st, k, i1);
+			int rc = mgr_stmt_step(st);
 			if (rc != SQLITE_DONE)
 				r = mgr_db_err(m->db, rc, "policy state", err);
 		}
@@ -527,13 +527,13 @@ static int begin_action(struct mgr *m, int64_t id, const char *name, const char 
 	char now[32];
 	mgr_timestamp(now, sizeof(now));
 	mgr_db_lock(m->db);
-	int r = mgr_db_exec(m->db, "BEGIN IMMEDIATE", err);
+	int r = mgr_db_begin(m->db, err);
 	if (r < 0) {
 		mgr_db_unlock(m->db);
 		return r;
 	}
 	if (!*action_id) {
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "INSERT INTO policy_actions (instance_id, instance, reason, action, state, "
 		    "started_at) VALUES (?, ?, ?, ?, 'started', ?)",
@@ -541,20 +541,20 @@ static int begin_action(struct mgr *m, int64_t id, const char *name, const char 
 		if (!st) {
 			r = -err->code;
 		} else {
-			sqlite3_bind_int64(st, 1, id);
-			sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 4, journal_action, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
-			int rc = sqlite3_step(st);
+			mgr_stmt_bind_int64(st, 1, id);
+			mgr_stmt_bind_text(st, 2, name);
+			mgr_stmt_bind_text(st, 3, reason);
+			mgr_stmt_bind_text(st, 4, journal_action);
+			mgr_stmt_bind_text(st, 5, now);
+			int rc = mgr_stmt_step(st);
 			if (rc != SQLITE_DONE)
 				r = mgr_db_err(m->db, rc, "journal", err);
 			else
-				*action_id = sqlite3_last_insert_rowid(mgr_db_handle(m->db));
+				*action_id = mgr_db_last_insert_id(m->db);
 		}
 	}
 	if (r == 0) {
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "UPDATE instance_expiry SET state = 'acting', action = ?, action_id = ?, "
 		    "updated_at = ? WHERE instance_id = ? AND state = ?",
@@ -562,22 +562,22 @@ static int begin_action(struct mgr *m, int64_t id, const char *name, const char 
 		if (!st) {
 			r = -err->code;
 		} else {
-			sqlite3_bind_text(st, 1, step, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, *action_id);
-			sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 4, id);
-			sqlite3_bind_text(st, 5, from_state, -1, SQLITE_STATIC);
-			int rc = sqlite3_step(st);
+			mgr_stmt_bind_text(st, 1, step);
+			mgr_stmt_bind_int64(st, 2, *action_id);
+			mgr_stmt_bind_text(st, 3, now);
+			mgr_stmt_bind_int64(st, 4, id);
+			mgr_stmt_bind_text(st, 5, from_state);
+			int rc = mgr_stmt_step(st);
 			if (rc != SQLITE_DONE)
 				r = mgr_db_err(m->db, rc, "expiry state", err);
-			else if (sqlite3_changes(mgr_db_handle(m->db)) != 1)
+			else if (mgr_db_changes(m->db) != 1)
 				r = vs_errf(err, EAGAIN, "changed meanwhile");
 		}
 	}
 	if (r == 0)
-		r = mgr_db_exec(m->db, "COMMIT", err);
+		r = mgr_db_commit(m->db, err);
 	if (r < 0)
-		sqlite3_exec(mgr_db_handle(m->db), "ROLLBACK", NULL, NULL, NULL);
+		mgr_db_rollback(m->db);
 	mgr_db_unlock(m->db);
 	return r;
 }
@@ -622,7 +622,7 @@ static void tick_expiry(struct mgr_policy_runner *r)
 	size_t n = 0, cap = 0;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "SELECT e.instance_id, i.name, COALESCE(c.value, ''), e.expires_at, e.state, "
 		    "e.action, e.action_id, e.warned FROM instance_expiry e "
@@ -630,7 +630,7 @@ static void tick_expiry(struct mgr_policy_runner *r)
 		    "LEFT JOIN instance_config c ON c.instance_id = e.instance_id "
 		    "AND c.key = 'user.project' WHERE e.state != 'done' ORDER BY e.expires_at",
 		    &err);
-		while (st && sqlite3_step(st) == SQLITE_ROW) {
+		while (st && mgr_stmt_step(st) == SQLITE_ROW) {
 			if (n == cap) {
 				size_t nc = cap ? cap * 2 : 32;
 				struct due_row *nr = realloc(rows, nc * sizeof(*nr));
@@ -640,16 +640,16 @@ static void tick_expiry(struct mgr_policy_runner *r)
 				cap = nc;
 			}
 			struct due_row *d = &rows[n++];
-			d->id = sqlite3_column_int64(st, 0);
-			snprintf(d->name, sizeof(d->name), "%s", sqlite3_column_text(st, 1));
-			const char *pj = (const char *)sqlite3_column_text(st, 2);
+			d->id = mgr_stmt_column_int64(st, 0);
+			snprintf(d->name, sizeof(d->name), "%s", mgr_stmt_column_text(st, 1));
+			const char *pj = mgr_stmt_column_text(st, 2);
 			snprintf(d->project, sizeof(d->project), "%s", *pj ? pj : "default");
 			snprintf(d->expires_at, sizeof(d->expires_at), "%s",
-				 sqlite3_column_text(st, 3));
-			snprintf(d->state, sizeof(d->state), "%s", sqlite3_column_text(st, 4));
-			snprintf(d->action, sizeof(d->action), "%s", sqlite3_column_text(st, 5));
-			d->action_id = sqlite3_column_int64(st, 6);
-			d->warned = sqlite3_column_int(st, 7) != 0;
+				 mgr_stmt_column_text(st, 3));
+			snprintf(d->state, sizeof(d->state), "%s", mgr_stmt_column_text(st, 4));
+			snprintf(d->action, sizeof(d->action), "%s", mgr_stmt_column_text(st, 5));
+			d->action_id = mgr_stmt_column_int64(st, 6);
+			d->warned = mgr_stmt_column_int(st, 7) != 0;
 		}
 	}
 	mgr_db_unlock(m->db);
@@ -716,7 +716,7 @@ static void tick_idle(struct mgr_policy_runner *r)
 		mgr_db_lock(m->db);
 		{
 			/* acted on during this idle period, or an expiry action underway */
-			mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+			mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 			    m->db,
 			    "SELECT (SELECT COUNT(*) FROM policy_actions WHERE instance_id = ?1 "
 			    "AND reason = 'idle' AND started_at >= ?2) + (SELECT COUNT(*) FROM "
@@ -724,9 +724,10 @@ static void tick_idle(struct mgr_policy_runner *r)
 			    "'grace'))",
 			    &err);
 			if (st) {
-				sqlite3_bind_int64(st, 1, list[i].id);
-				sqlite3_bind_text(st, 2, since_s, -1, SQLITE_STATIC);
-				skip = sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int(st, 0);
+				mgr_stmt_bind_int64(st, 1, list[i].id);
+				mgr_stmt_bind_text(st, 2, since_s);
+				skip =
+				    mgr_stmt_step(st) != SQLITE_ROW || mgr_stmt_column_int(st, 0);
 			}
 			if (!skip && expiry_write_locked(m, list[i].id, now, &err) < 0)
 				skip = true;

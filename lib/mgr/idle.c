@@ -24,13 +24,13 @@ time_t mgr_power_changed_at(struct mgr *m, const struct mgr_instance *inst)
 	struct vs_err err = VS_ERR_INIT;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db, "SELECT changed_at FROM instance_power_changes WHERE instance_id = ?",
 		    &err);
 		if (st) {
-			sqlite3_bind_int64(st, 1, inst->id);
-			if (sqlite3_step(st) == SQLITE_ROW)
-				snprintf(at, sizeof(at), "%s", sqlite3_column_text(st, 0));
+			mgr_stmt_bind_int64(st, 1, inst->id);
+			if (mgr_stmt_step(st) == SQLITE_ROW)
+				snprintf(at, sizeof(at), "%s", mgr_stmt_column_text(st, 0));
 		}
 	}
 	mgr_db_unlock(m->db);
@@ -53,7 +53,7 @@ static time_t usage_idle_since(struct mgr *m, const struct mgr_instance *inst)
 	bool have = false;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "SELECT MIN(t), MAX(t + resolution), "
 		    "  (SELECT MAX(t + resolution) FROM instance_usage WHERE instance_id = ?1 "
@@ -61,13 +61,13 @@ static time_t usage_idle_since(struct mgr *m, const struct mgr_instance *inst)
 		    "FROM instance_usage WHERE instance_id = ?1 AND resolution IN (0, 300)",
 		    &err);
 		if (st) {
-			sqlite3_bind_int64(st, 1, inst->id);
-			if (sqlite3_step(st) == SQLITE_ROW &&
-			    sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			mgr_stmt_bind_int64(st, 1, inst->id);
+			if (mgr_stmt_step(st) == SQLITE_ROW &&
+			    mgr_stmt_column_type(st, 0) != SQLITE_NULL) {
 				have = true;
-				first = sqlite3_column_int64(st, 0);
-				newest = sqlite3_column_int64(st, 1);
-				active = sqlite3_column_int64(st, 2);
+				first = mgr_stmt_column_int64(st, 0);
+				newest = mgr_stmt_column_int64(st, 1);
+				active = mgr_stmt_column_int64(st, 2);
 			}
 		}
 	}

@@ -484,25 +484,25 @@ static int register_image(struct mgr_image_store *s, const char *fp, const char 
 	char now[32];
 	mgr_timestamp(now, sizeof(now));
 	mgr_db_lock(db);
-	int r = mgr_db_exec(db, "BEGIN IMMEDIATE", err);
+	int r = mgr_db_begin(db, err);
 	if (r < 0) {
 		mgr_db_unlock(db);
 		return r;
 	}
 	int64_t id = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(db, "SELECT id FROM images WHERE fingerprint = ?", err);
 		if (!st) {
 			r = -err->code;
 			goto out;
 		}
-		sqlite3_bind_text(st, 1, fp, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			id = sqlite3_column_int64(st, 0);
+		mgr_stmt_bind_text(st, 1, fp);
+		if (mgr_stmt_step(st) == SQLITE_ROW)
+			id = mgr_stmt_column_int64(st, 0);
 	}
 	if (!id) {
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(db,
 				   "INSERT INTO images (fingerprint, type, architecture, size, "
 				   "config, created_at) "
@@ -512,18 +512,18 @@ static int register_image(struct mgr_image_store *s, const char *fp, const char 
 			r = -err->code;
 			goto out;
 		}
-		sqlite3_bind_text(st, 1, fp, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, arch, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, (int64_t)size);
-		sqlite3_bind_text(st, 4, config, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
-		int rc = sqlite3_step(st);
+		mgr_stmt_bind_text(st, 1, fp);
+		mgr_stmt_bind_text(st, 2, arch);
+		mgr_stmt_bind_int64(st, 3, (int64_t)size);
+		mgr_stmt_bind_text(st, 4, config);
+		mgr_stmt_bind_text(st, 5, now);
+		int rc = mgr_stmt_step(st);
 		if (rc != SQLITE_DONE) {
 			r = mgr_db_err(db, rc, "insert image", err);
 			goto out;
 		}
-		id = sqlite3_last_insert_rowid(mgr_db_handle(db));
-		mgr_cleanup_stmt sqlite3_stmt *ls = mgr_db_prepare(
+		id = mgr_db_last_insert_id(db);
+		mgr_cleanup_stmt struct mgr_stmt *ls = mgr_db_prepare(
 		    db, "INSERT INTO image_layers (image_id, position, digest) VALUES (?, ?, ?)",
 		    err);
 		if (!ls) {
@@ -531,40 +531,40 @@ static int register_image(struct mgr_image_store *s, const char *fp, const char 
 			goto out;
 		}
 		for (size_t i = 0; i < nlayers; i++) {
-			sqlite3_reset(ls);
-			sqlite3_bind_int64(ls, 1, id);
-			sqlite3_bind_int(ls, 2, (int)i);
-			sqlite3_bind_text(ls, 3, layers[i], -1, SQLITE_STATIC);
-			if ((rc = sqlite3_step(ls)) != SQLITE_DONE) {
+			mgr_stmt_reset(ls);
+			mgr_stmt_bind_int64(ls, 1, id);
+			mgr_stmt_bind_int(ls, 2, (int)i);
+			mgr_stmt_bind_text(ls, 3, layers[i]);
+			if ((rc = mgr_stmt_step(ls)) != SQLITE_DONE) {
 				r = mgr_db_err(db, rc, "insert image layer", err);
 				goto out;
 			}
 		}
 	}
 	if (alias) {
-		mgr_cleanup_stmt sqlite3_stmt *del =
+		mgr_cleanup_stmt struct mgr_stmt *del =
 		    mgr_db_prepare(db, "DELETE FROM image_aliases WHERE name = ?", err);
-		mgr_cleanup_stmt sqlite3_stmt *ins = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *ins = mgr_db_prepare(
 		    db, "INSERT INTO image_aliases (name, image_id) VALUES (?, ?)", err);
 		if (!del || !ins) {
 			r = -err->code;
 			goto out;
 		}
-		sqlite3_bind_text(del, 1, alias, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 1, alias, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 2, id);
-		int rc = sqlite3_step(del);
+		mgr_stmt_bind_text(del, 1, alias);
+		mgr_stmt_bind_text(ins, 1, alias);
+		mgr_stmt_bind_int64(ins, 2, id);
+		int rc = mgr_stmt_step(del);
 		if (rc == SQLITE_DONE)
-			rc = sqlite3_step(ins);
+			rc = mgr_stmt_step(ins);
 		if (rc != SQLITE_DONE) {
 			r = mgr_db_err(db, rc, "set alias", err);
 			goto out;
 		}
 	}
-	r = mgr_db_exec(db, "COMMIT", err);
+	r = mgr_db_commit(db, err);
 out:
 	if (r < 0)
-		sqlite3_exec(mgr_db_handle(db), "ROLLBACK", NULL, NULL, NULL);
+		mgr_db_rollback(db);
 	mgr_db_unlock(db);
 	return r;
 }
@@ -575,11 +575,11 @@ static bool layer_referenced(struct mgr_image_store *s, const char *digest)
 	struct vs_err e = VS_ERR_INIT;
 	mgr_db_lock(s->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    s->db, "SELECT 1 FROM image_layers WHERE digest = ? LIMIT 1", &e);
 		if (st) {
-			sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-			used = sqlite3_step(st) == SQLITE_ROW;
+			mgr_stmt_bind_text(st, 1, digest);
+			used = mgr_stmt_step(st) == SQLITE_ROW;
 		}
 	}
 	mgr_db_unlock(s->db);

@@ -58,12 +58,12 @@ static void sweep_layers(struct mgr_image_store *s)
 		struct vs_err e = VS_ERR_INIT;
 		char digest[300];
 		snprintf(digest, sizeof(digest), "sha256:%s", de->d_name);
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    s->db, "SELECT 1 FROM image_layers WHERE digest = ? LIMIT 1", &e);
 		if (!st)
 			break;
-		sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_DONE)
+		mgr_stmt_bind_text(st, 1, digest);
+		if (mgr_stmt_step(st) != SQLITE_DONE)
 			continue;
 		vs_cleanup_free char *p = NULL;
 		if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
@@ -150,30 +150,29 @@ static int load_locked(struct mgr_image_store *s, int64_t id, struct mgr_image *
 {
 	memset(img, 0, sizeof(*img));
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(s->db,
 				   "SELECT id, fingerprint, type, architecture, size, config, "
 				   "created_at FROM images WHERE id = ?",
 				   err);
 		if (!st)
 			return -err->code;
-		sqlite3_bind_int64(st, 1, id);
-		int rc = sqlite3_step(st);
+		mgr_stmt_bind_int64(st, 1, id);
+		int rc = mgr_stmt_step(st);
 		if (rc == SQLITE_DONE)
 			return vs_errf(err, ENOENT, "image not found");
 		if (rc != SQLITE_ROW)
 			return mgr_db_err(s->db, rc, "read image", err);
-		img->id = sqlite3_column_int64(st, 0);
+		img->id = mgr_stmt_column_int64(st, 0);
 		snprintf(img->fingerprint, sizeof(img->fingerprint), "%s",
-			 (const char *)sqlite3_column_text(st, 1));
-		snprintf(img->type, sizeof(img->type), "%s",
-			 (const char *)sqlite3_column_text(st, 2));
+			 mgr_stmt_column_text(st, 1));
+		snprintf(img->type, sizeof(img->type), "%s", mgr_stmt_column_text(st, 2));
 		snprintf(img->architecture, sizeof(img->architecture), "%s",
-			 (const char *)sqlite3_column_text(st, 3));
-		img->size = (uint64_t)sqlite3_column_int64(st, 4);
-		img->config_json = strdup((const char *)sqlite3_column_text(st, 5));
+			 mgr_stmt_column_text(st, 3));
+		img->size = (uint64_t)mgr_stmt_column_int64(st, 4);
+		img->config_json = strdup(mgr_stmt_column_text(st, 5));
 		snprintf(img->created_at, sizeof(img->created_at), "%s",
-			 (const char *)sqlite3_column_text(st, 6));
+			 mgr_stmt_column_text(st, 6));
 		if (!img->config_json)
 			return vs_errf(err, ENOMEM, "out of memory");
 	}
@@ -182,13 +181,13 @@ static int load_locked(struct mgr_image_store *s, int64_t id, struct mgr_image *
 		"SELECT name FROM image_aliases WHERE image_id = ? ORDER BY name",
 	};
 	for (int k = 0; k < 2; k++) {
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(s->db, q[k], err);
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(s->db, q[k], err);
 		if (!st)
 			return -err->code;
-		sqlite3_bind_int64(st, 1, id);
+		mgr_stmt_bind_int64(st, 1, id);
 		int rc;
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			const char *v = (const char *)sqlite3_column_text(st, 0);
+		while ((rc = mgr_stmt_step(st)) == SQLITE_ROW) {
+			const char *v = mgr_stmt_column_text(st, 0);
 			int r = k == 0 ? push_str(&img->layers, &img->nlayers, v, err)
 				       : push_str(&img->aliases, &img->naliases, v, err);
 			if (r < 0)
@@ -205,28 +204,28 @@ static int resolve_locked(struct mgr_image_store *s, const char *ref, int64_t *i
 			  struct vs_err *err)
 {
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(s->db, "SELECT image_id FROM image_aliases WHERE name = ?", err);
 		if (!st)
 			return -err->code;
-		sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			*id = sqlite3_column_int64(st, 0);
+		mgr_stmt_bind_text(st, 1, ref);
+		if (mgr_stmt_step(st) == SQLITE_ROW) {
+			*id = mgr_stmt_column_int64(st, 0);
 			return 0;
 		}
 	}
 	size_t n = strlen(ref);
 	if (n >= 6 && n <= 64 && mgr_is_hex(ref, n)) {
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    s->db, "SELECT id FROM images WHERE substr(fingerprint, 1, ?) = ? LIMIT 2",
 		    err);
 		if (!st)
 			return -err->code;
-		sqlite3_bind_int(st, 1, (int)n);
-		sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			*id = sqlite3_column_int64(st, 0);
-			if (sqlite3_step(st) == SQLITE_ROW)
+		mgr_stmt_bind_int(st, 1, (int)n);
+		mgr_stmt_bind_text(st, 2, ref);
+		if (mgr_stmt_step(st) == SQLITE_ROW) {
+			*id = mgr_stmt_column_int64(st, 0);
+			if (mgr_stmt_step(st) == SQLITE_ROW)
 				return vs_errf(err, EINVAL, "image %s is ambiguous", ref);
 			return 0;
 		}
@@ -270,20 +269,20 @@ int mgr_image_list(struct mgr_image_store *s, struct mgr_image **list, size_t *n
 	size_t cnt = 0;
 	int r = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(s->db, "SELECT id FROM images ORDER BY created_at, id", err);
 		if (!st) {
 			r = -err->code;
 			goto out;
 		}
-		while (sqlite3_step(st) == SQLITE_ROW) {
+		while (mgr_stmt_step(st) == SQLITE_ROW) {
 			int64_t *ni = realloc(ids, (cnt + 1) * sizeof(*ids));
 			if (!ni) {
 				r = vs_errf(err, ENOMEM, "out of memory");
 				goto out;
 			}
 			ids = ni;
-			ids[cnt++] = sqlite3_column_int64(st, 0);
+			ids[cnt++] = mgr_stmt_column_int64(st, 0);
 		}
 	}
 	struct mgr_image *v = calloc(cnt ? cnt : 1, sizeof(*v));
@@ -313,28 +312,28 @@ int mgr_image_delete(struct mgr_image_store *s, const char *ref, struct vs_err *
 		return r;
 	mgr_db_lock(s->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    s->db, "SELECT name FROM instances WHERE image_id = ? LIMIT 1", err);
 		if (!st) {
 			r = -err->code;
 			goto out;
 		}
-		sqlite3_bind_int64(st, 1, img.id);
-		if (sqlite3_step(st) == SQLITE_ROW) {
+		mgr_stmt_bind_int64(st, 1, img.id);
+		if (mgr_stmt_step(st) == SQLITE_ROW) {
 			r = vs_errf(err, EBUSY, "image %.12s is used by instance %s",
-				    img.fingerprint, (const char *)sqlite3_column_text(st, 0));
+				    img.fingerprint, mgr_stmt_column_text(st, 0));
 			goto out;
 		}
 	}
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(s->db, "DELETE FROM images WHERE id = ?", err);
 		if (!st) {
 			r = -err->code;
 			goto out;
 		}
-		sqlite3_bind_int64(st, 1, img.id);
-		int rc = sqlite3_step(st);
+		mgr_stmt_bind_int64(st, 1, img.id);
+		int rc = mgr_stmt_step(st);
 		if (rc != SQLITE_DONE) {
 			r = mgr_db_err(s->db, rc, "delete image", err);
 			goto out;
@@ -348,12 +347,12 @@ int mgr_image_delete(struct mgr_image_store *s, const char *ref, struct vs_err *
 	}
 	/* layers no other image lists */
 	for (size_t i = 0; i < img.nlayers; i++) {
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    s->db, "SELECT 1 FROM image_layers WHERE digest = ? LIMIT 1", err);
 		if (!st)
 			continue;
-		sqlite3_bind_text(st, 1, img.layers[i], -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
+		mgr_stmt_bind_text(st, 1, img.layers[i]);
+		if (mgr_stmt_step(st) == SQLITE_ROW)
 			continue;
 		vs_cleanup_free char *dir = mgr_image_layer_dir(s, img.layers[i]);
 		struct vs_err e = VS_ERR_INIT;
@@ -395,14 +394,14 @@ int mgr_image_alias_add(struct mgr_image_store *s, const char *alias, const char
 	int64_t id;
 	r = resolve_locked(s, ref, &id, err);
 	if (r == 0) {
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    s->db, "INSERT INTO image_aliases (name, image_id) VALUES (?, ?)", err);
 		if (!st) {
 			r = -err->code;
 		} else {
-			sqlite3_bind_text(st, 1, alias, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, id);
-			int rc = sqlite3_step(st);
+			mgr_stmt_bind_text(st, 1, alias);
+			mgr_stmt_bind_int64(st, 2, id);
+			int rc = mgr_stmt_step(st);
 			if ((rc & 0xff) == SQLITE_CONSTRAINT)
 				r = vs_errf(err, EEXIST, "alias %s already exists", alias);
 			else if (rc != SQLITE_DONE)
@@ -418,16 +417,16 @@ int mgr_image_alias_delete(struct mgr_image_store *s, const char *alias, struct 
 	mgr_db_lock(s->db);
 	int r = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(s->db, "DELETE FROM image_aliases WHERE name = ?", err);
 		if (!st) {
 			r = -err->code;
 		} else {
-			sqlite3_bind_text(st, 1, alias, -1, SQLITE_STATIC);
-			int rc = sqlite3_step(st);
+			mgr_stmt_bind_text(st, 1, alias);
+			int rc = mgr_stmt_step(st);
 			if (rc != SQLITE_DONE)
 				r = mgr_db_err(s->db, rc, "delete alias", err);
-			else if (sqlite3_changes(mgr_db_handle(s->db)) == 0)
+			else if (mgr_db_changes(s->db) == 0)
 				r = vs_errf(err, ENOENT, "alias %.128s not found", alias);
 		}
 	}

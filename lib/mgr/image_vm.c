@@ -408,7 +408,7 @@ static int import_dir(struct mgr_image_store *s, const char *dir, const char *al
 		json_object_object_get_ex(meta, "architecture", &arch);
 		mgr_timestamp(now, sizeof(now));
 		mgr_db_lock(s->db);
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(s->db,
 				   "INSERT INTO images (fingerprint, type, architecture, size, "
 				   "config, created_at) VALUES (?, 'vm', ?, ?, ?, ?)",
@@ -416,12 +416,12 @@ static int import_dir(struct mgr_image_store *s, const char *dir, const char *al
 		if (!st) {
 			r = -err->code;
 		} else {
-			sqlite3_bind_text(st, 1, fp, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, json_object_get_string(arch), -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 3, (int64_t)total);
-			sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
-			int rc = sqlite3_step(st);
+			mgr_stmt_bind_text(st, 1, fp);
+			mgr_stmt_bind_text(st, 2, json_object_get_string(arch));
+			mgr_stmt_bind_int64(st, 3, (int64_t)total);
+			mgr_stmt_bind_text(st, 4, text);
+			mgr_stmt_bind_text(st, 5, now);
+			int rc = mgr_stmt_step(st);
 			if (rc != SQLITE_DONE)
 				r = mgr_db_err(s->db, rc, "insert image", err);
 		}

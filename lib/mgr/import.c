@@ -372,7 +372,7 @@ static int insert_snapshot(struct mgr *m, int64_t instance_id, const char *snap,
 	int r = 0;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "INSERT INTO instance_snapshots (instance_id, name, created_at) VALUES (?, ?, "
 		    "?)",
@@ -380,10 +380,10 @@ static int insert_snapshot(struct mgr *m, int64_t instance_id, const char *snap,
 		if (!st) {
 			r = -err->code;
 		} else {
-			sqlite3_bind_int64(st, 1, instance_id);
-			sqlite3_bind_text(st, 2, snap, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 3, created, -1, SQLITE_STATIC);
-			int rc = sqlite3_step(st);
+			mgr_stmt_bind_int64(st, 1, instance_id);
+			mgr_stmt_bind_text(st, 2, snap);
+			mgr_stmt_bind_text(st, 3, created);
+			int rc = mgr_stmt_step(st);
 			if (rc != SQLITE_DONE)
 				r = mgr_db_err(m->db, rc, "insert snapshot", err);
 		}

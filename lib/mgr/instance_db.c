@@ -11,10 +11,10 @@
 
 #include "vessel/mgr/instance.h"
 
-static void copy_col(char *dst, size_t len, sqlite3_stmt *st, int col)
+static void copy_col(char *dst, size_t len, struct mgr_stmt *st, int col)
 {
-	const unsigned char *s = sqlite3_column_text(st, col);
-	size_t n = s ? (size_t)sqlite3_column_bytes(st, col) : 0;
+	const char *s = mgr_stmt_column_text(st, col);
+	size_t n = s ? (size_t)mgr_stmt_column_bytes(st, col) : 0;
 	if (n > len - 1)
 		n = len - 1; /* truncated, as snprintf did */
 	if (n)
@@ -36,15 +36,15 @@ static enum mgr_power power_from_db(const char *s)
 	"i.runtime_id, i.power_state, i.created_at, i.last_used_at "                     \
 	"FROM instances i LEFT JOIN images img ON img.id = i.image_id "
 
-static void row_to_instance(sqlite3_stmt *st, struct mgr_instance *inst)
+static void row_to_instance(struct mgr_stmt *st, struct mgr_instance *inst)
 {
 	memset(inst, 0, sizeof(*inst));
-	inst->id = sqlite3_column_int64(st, 0);
+	inst->id = mgr_stmt_column_int64(st, 0);
 	copy_col(inst->name, sizeof(inst->name), st, 1);
-	const unsigned char *type = sqlite3_column_text(st, 2);
+	const char *type = mgr_stmt_column_text(st, 2);
 	inst->type = type && strcmp((const char *)type, "vm") == 0 ? MGR_INSTANCE_VM
 								   : MGR_INSTANCE_CONTAINER;
-	inst->image_id = sqlite3_column_int64(st, 3);
+	inst->image_id = mgr_stmt_column_int64(st, 3);
 	copy_col(inst->image_fingerprint, sizeof(inst->image_fingerprint), st, 4);
 	copy_col(inst->runtime_id, sizeof(inst->runtime_id), st, 5);
 	char power[16];
@@ -57,15 +57,15 @@ static void row_to_instance(sqlite3_stmt *st, struct mgr_instance *inst)
 /* Holding the lock: load the config rows of inst. */
 static int load_config(struct mgr_db *db, struct mgr_instance *inst, struct vs_err *err)
 {
-	mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+	mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 	    db, "SELECT key, value FROM instance_config WHERE instance_id = ? ORDER BY key", err);
 	if (!st)
 		return -err->code;
-	sqlite3_bind_int64(st, 1, inst->id);
+	mgr_stmt_bind_int64(st, 1, inst->id);
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int r = mgr_instance_config_set(inst, (const char *)sqlite3_column_text(st, 0),
-						(const char *)sqlite3_column_text(st, 1), err);
+	while ((rc = mgr_stmt_step(st)) == SQLITE_ROW) {
+		int r = mgr_instance_config_set(inst, mgr_stmt_column_text(st, 0),
+						mgr_stmt_column_text(st, 1), err);
 		if (r < 0)
 			return r;
 	}
@@ -93,7 +93,7 @@ static int load_all_config(struct mgr_db *db, struct mgr_instance *v, size_t n, 
 	qsort(idx, n, sizeof(*idx), by_id);
 	int r = 0;
 	{
-		mgr_cleanup_cached_stmt sqlite3_stmt *st = mgr_db_prepare_cached(
+		mgr_cleanup_cached_stmt struct mgr_stmt *st = mgr_db_prepare_cached(
 		    db,
 		    "SELECT instance_id, key, value FROM instance_config ORDER BY instance_id, key",
 		    err);
@@ -101,15 +101,15 @@ static int load_all_config(struct mgr_db *db, struct mgr_instance *v, size_t n, 
 			r = -err->code;
 		} else {
 			int rc;
-			while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-				struct mgr_instance key = { .id = sqlite3_column_int64(st, 0) };
+			while (r == 0 && (rc = mgr_stmt_step(st)) == SQLITE_ROW) {
+				struct mgr_instance key = { .id = mgr_stmt_column_int64(st, 0) };
 				struct mgr_instance *kp = &key;
 				struct mgr_instance **hit =
 				    bsearch(&kp, idx, n, sizeof(*idx), by_id);
 				if (hit)
 					r = mgr_instance_config_set(
-					    *hit, (const char *)sqlite3_column_text(st, 1),
-					    (const char *)sqlite3_column_text(st, 2), err);
+					    *hit, mgr_stmt_column_text(st, 1),
+					    mgr_stmt_column_text(st, 2), err);
 			}
 			if (r == 0 && rc != SQLITE_DONE)
 				r = mgr_db_err(db, rc, "read instance config", err);
@@ -121,16 +121,16 @@ static int load_all_config(struct mgr_db *db, struct mgr_instance *v, size_t n, 
 
 static int insert_config(struct mgr_db *db, const struct mgr_instance *inst, struct vs_err *err)
 {
-	mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+	mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 	    db, "INSERT INTO instance_config (instance_id, key, value) VALUES (?, ?, ?)", err);
 	if (!st)
 		return -err->code;
 	for (size_t i = 0; i < inst->nconfig; i++) {
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, inst->id);
-		sqlite3_bind_text(st, 2, inst->config[i].key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, inst->config[i].value, -1, SQLITE_STATIC);
-		int rc = sqlite3_step(st);
+		mgr_stmt_reset(st);
+		mgr_stmt_bind_int64(st, 1, inst->id);
+		mgr_stmt_bind_text(st, 2, inst->config[i].key);
+		mgr_stmt_bind_text(st, 3, inst->config[i].value);
+		int rc = mgr_stmt_step(st);
 		if (rc != SQLITE_DONE)
 			return mgr_db_err(db, rc, "insert instance config", err);
 	}
@@ -140,9 +140,9 @@ static int insert_config(struct mgr_db *db, const struct mgr_instance *inst, str
 static int end_tx(struct mgr_db *db, int r, struct vs_err *err)
 {
 	if (r == 0)
-		r = mgr_db_exec(db, "COMMIT", err);
+		r = mgr_db_commit(db, err);
 	if (r < 0)
-		sqlite3_exec(mgr_db_handle(db), "ROLLBACK", NULL, NULL, NULL);
+		mgr_db_rollback(db);
 	mgr_db_unlock(db);
 	return r;
 }
@@ -150,29 +150,28 @@ static int end_tx(struct mgr_db *db, int r, struct vs_err *err)
 int mgr_instance_db_insert(struct mgr_db *db, struct mgr_instance *inst, struct vs_err *err)
 {
 	mgr_db_lock(db);
-	int r = mgr_db_exec(db, "BEGIN IMMEDIATE", err);
+	int r = mgr_db_begin(db, err);
 	if (r < 0) {
 		mgr_db_unlock(db);
 		return r;
 	}
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(db,
 				   "INSERT INTO instances (name, type, image_id, runtime_id, "
 				   "power_state, created_at) VALUES (?, ?, ?, ?, 'stopped', ?)",
 				   err);
 		if (!st)
 			return end_tx(db, -err->code, err);
-		sqlite3_bind_text(st, 1, inst->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, inst->type == MGR_INSTANCE_VM ? "vm" : "container", -1,
-				  SQLITE_STATIC);
+		mgr_stmt_bind_text(st, 1, inst->name);
+		mgr_stmt_bind_text(st, 2, inst->type == MGR_INSTANCE_VM ? "vm" : "container");
 		if (inst->image_id)
-			sqlite3_bind_int64(st, 3, inst->image_id);
+			mgr_stmt_bind_int64(st, 3, inst->image_id);
 		else
-			sqlite3_bind_null(st, 3);
-		sqlite3_bind_text(st, 4, inst->runtime_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, inst->created_at, -1, SQLITE_STATIC);
-		int rc = sqlite3_step(st);
+			mgr_stmt_bind_null(st, 3);
+		mgr_stmt_bind_text(st, 4, inst->runtime_id);
+		mgr_stmt_bind_text(st, 5, inst->created_at);
+		int rc = mgr_stmt_step(st);
 		if (rc != SQLITE_DONE) {
 			if ((rc & 0xff) == SQLITE_CONSTRAINT)
 				r = vs_errf(err, EEXIST, "instance %s already exists", inst->name);
@@ -180,7 +179,7 @@ int mgr_instance_db_insert(struct mgr_db *db, struct mgr_instance *inst, struct 
 				r = mgr_db_err(db, rc, "insert instance", err);
 			return end_tx(db, r, err);
 		}
-		inst->id = sqlite3_last_insert_rowid(mgr_db_handle(db));
+		inst->id = mgr_db_last_insert_id(db);
 	}
 	r = insert_config(db, inst, err);
 	return end_tx(db, r, err);
@@ -192,14 +191,14 @@ int mgr_instance_db_get(struct mgr_db *db, const char *name, struct mgr_instance
 	mgr_db_lock(db);
 	int r = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(db, "SELECT " INSTANCE_COLS "WHERE i.name = ?", err);
 		if (!st) {
 			r = -err->code;
 			goto out;
 		}
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		int rc = sqlite3_step(st);
+		mgr_stmt_bind_text(st, 1, name);
+		int rc = mgr_stmt_step(st);
 		if (rc == SQLITE_DONE) {
 			r = vs_errf(err, ENOENT, "instance %.80s not found", name);
 			goto out;
@@ -228,14 +227,14 @@ int mgr_instance_db_list(struct mgr_db *db, struct mgr_instance **list, size_t *
 	size_t cnt = 0, cap = 0;
 	int r = 0;
 	{
-		mgr_cleanup_cached_stmt sqlite3_stmt *st =
+		mgr_cleanup_cached_stmt struct mgr_stmt *st =
 		    mgr_db_prepare_cached(db, "SELECT " INSTANCE_COLS "ORDER BY i.name", err);
 		if (!st) {
 			r = -err->code;
 			goto out;
 		}
 		int rc;
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		while ((rc = mgr_stmt_step(st)) == SQLITE_ROW) {
 			if (cnt == cap) {
 				cap = cap ? cap * 2 : 16;
 				struct mgr_instance *nv = realloc(v, cap * sizeof(*v));
@@ -273,7 +272,7 @@ int mgr_instance_db_set_power(struct mgr_db *db, int64_t id, enum mgr_power p, b
 	mgr_db_lock(db);
 	int r = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    db,
 		    used ? "UPDATE instances SET power_state = ?, last_used_at = ? WHERE id = ?"
 			 : "UPDATE instances SET power_state = ? WHERE id = ? OR id = ?",
@@ -281,13 +280,13 @@ int mgr_instance_db_set_power(struct mgr_db *db, int64_t id, enum mgr_power p, b
 		if (!st) {
 			r = -err->code;
 		} else {
-			sqlite3_bind_text(st, 1, mgr_power_db_name(p), -1, SQLITE_STATIC);
+			mgr_stmt_bind_text(st, 1, mgr_power_db_name(p));
 			if (used)
-				sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
+				mgr_stmt_bind_text(st, 2, now);
 			else
-				sqlite3_bind_int64(st, 2, id);
-			sqlite3_bind_int64(st, 3, id);
-			int rc = sqlite3_step(st);
+				mgr_stmt_bind_int64(st, 2, id);
+			mgr_stmt_bind_int64(st, 3, id);
+			int rc = mgr_stmt_step(st);
 			if (rc != SQLITE_DONE)
 				r = mgr_db_err(db, rc, "update instance state", err);
 		}
@@ -300,18 +299,18 @@ int mgr_instance_db_set_config(struct mgr_db *db, const struct mgr_instance *ins
 			       struct vs_err *err)
 {
 	mgr_db_lock(db);
-	int r = mgr_db_exec(db, "BEGIN IMMEDIATE", err);
+	int r = mgr_db_begin(db, err);
 	if (r < 0) {
 		mgr_db_unlock(db);
 		return r;
 	}
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(db, "DELETE FROM instance_config WHERE instance_id = ?", err);
 		if (!st)
 			return end_tx(db, -err->code, err);
-		sqlite3_bind_int64(st, 1, inst->id);
-		int rc = sqlite3_step(st);
+		mgr_stmt_bind_int64(st, 1, inst->id);
+		int rc = mgr_stmt_step(st);
 		if (rc != SQLITE_DONE)
 			return end_tx(db, mgr_db_err(db, rc, "clear instance config", err), err);
 	}
@@ -326,22 +325,22 @@ static int exec_one(struct mgr_db *db, const char *sql, const char *text, int64_
 	mgr_db_lock(db);
 	int r = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(db, sql, err);
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(db, sql, err);
 		if (!st) {
 			r = -err->code;
 			goto out;
 		}
 		int i = 1;
 		if (text)
-			sqlite3_bind_text(st, i++, text, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, i, id);
-		int rc = sqlite3_step(st);
+			mgr_stmt_bind_text(st, i++, text);
+		mgr_stmt_bind_int64(st, i, id);
+		int rc = mgr_stmt_step(st);
 		if (rc != SQLITE_DONE) {
 			if ((rc & 0xff) == SQLITE_CONSTRAINT && text)
 				r = vs_errf(err, EEXIST, "instance %s already exists", text);
 			else
 				r = mgr_db_err(db, rc, what, err);
-		} else if (sqlite3_changes(mgr_db_handle(db)) != 1) {
+		} else if (mgr_db_changes(db) != 1) {
 			r = vs_errf(err, ENOENT, "%s: instance not found", what);
 		}
 	}

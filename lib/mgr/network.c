@@ -118,17 +118,16 @@ static char *net_path(struct mgr *m, const struct mgr_network *n, const char *fi
 
 /* ---- rows ---- */
 
-static void row_to_network(sqlite3_stmt *st, struct mgr_network *n)
+static void row_to_network(struct mgr_stmt *st, struct mgr_network *n)
 {
 	memset(n, 0, sizeof(*n));
-	n->id = sqlite3_column_int64(st, 0);
-	snprintf(n->name, sizeof(n->name), "%s", (const char *)sqlite3_column_text(st, 1));
-	snprintf(n->bridge, sizeof(n->bridge), "%s", (const char *)sqlite3_column_text(st, 2));
-	snprintf(n->subnet, sizeof(n->subnet), "%s", (const char *)sqlite3_column_text(st, 3));
-	n->nat = sqlite3_column_int(st, 4) != 0;
-	n->isolated = sqlite3_column_int(st, 5) != 0;
-	snprintf(n->created_at, sizeof(n->created_at), "%s",
-		 (const char *)sqlite3_column_text(st, 6));
+	n->id = mgr_stmt_column_int64(st, 0);
+	snprintf(n->name, sizeof(n->name), "%s", mgr_stmt_column_text(st, 1));
+	snprintf(n->bridge, sizeof(n->bridge), "%s", mgr_stmt_column_text(st, 2));
+	snprintf(n->subnet, sizeof(n->subnet), "%s", mgr_stmt_column_text(st, 3));
+	n->nat = mgr_stmt_column_int(st, 4) != 0;
+	n->isolated = mgr_stmt_column_int(st, 5) != 0;
+	snprintf(n->created_at, sizeof(n->created_at), "%s", mgr_stmt_column_text(st, 6));
 	mgr_network_subnet_parse(n->subnet, &n->net, &n->prefix, NULL);
 }
 
@@ -139,13 +138,13 @@ int mgr_network_get(struct mgr_db *db, const char *name, struct mgr_network *n, 
 	mgr_db_lock(db);
 	int r = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(db, NETWORK_COLS "WHERE name = ?", err);
 		if (!st) {
 			r = -err->code;
 		} else {
-			sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-			if (sqlite3_step(st) == SQLITE_ROW)
+			mgr_stmt_bind_text(st, 1, name);
+			if (mgr_stmt_step(st) == SQLITE_ROW)
 				row_to_network(st, n);
 			else
 				r = vs_errf(err, ENOENT, "network %.64s not found", name);
@@ -162,12 +161,12 @@ int mgr_network_list(struct mgr_db *db, struct mgr_network **list, size_t *n, st
 	mgr_db_lock(db);
 	int r = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(db, NETWORK_COLS "ORDER BY name", err);
 		if (!st) {
 			r = -err->code;
 		} else {
-			while (sqlite3_step(st) == SQLITE_ROW) {
+			while (mgr_stmt_step(st) == SQLITE_ROW) {
 				struct mgr_network *nl = realloc(*list, (*n + 1) * sizeof(**list));
 				if (!nl) {
 					r = vs_errf(err, ENOMEM, "out of memory");
@@ -430,11 +429,11 @@ static int pick_subnet(struct mgr *m, char *out, size_t len, struct vs_err *err)
 		bool used = false;
 		mgr_db_lock(m->db);
 		{
-			mgr_cleanup_stmt sqlite3_stmt *st =
+			mgr_cleanup_stmt struct mgr_stmt *st =
 			    mgr_db_prepare(m->db, "SELECT 1 FROM networks WHERE subnet = ?", NULL);
 			if (st) {
-				sqlite3_bind_text(st, 1, out, -1, SQLITE_STATIC);
-				used = sqlite3_step(st) == SQLITE_ROW;
+				mgr_stmt_bind_text(st, 1, out);
+				used = mgr_stmt_step(st) == SQLITE_ROW;
 			}
 		}
 		mgr_db_unlock(m->db);
@@ -470,7 +469,7 @@ int mgr_network_create(struct mgr *m, const char *name, const char *subnet, bool
 	mgr_timestamp(n.created_at, sizeof(n.created_at));
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "INSERT INTO networks (name, bridge, subnet, nat, isolated, created_at) "
 		    "VALUES (?, ?, ?, ?, ?, ?)",
@@ -478,19 +477,19 @@ int mgr_network_create(struct mgr *m, const char *name, const char *subnet, bool
 		if (!st) {
 			r = -err->code;
 		} else {
-			sqlite3_bind_text(st, 1, n.name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, n.bridge, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 3, n.subnet, -1, SQLITE_STATIC);
-			sqlite3_bind_int(st, 4, n.nat);
-			sqlite3_bind_int(st, 5, n.isolated);
-			sqlite3_bind_text(st, 6, n.created_at, -1, SQLITE_STATIC);
-			int rc = sqlite3_step(st);
+			mgr_stmt_bind_text(st, 1, n.name);
+			mgr_stmt_bind_text(st, 2, n.bridge);
+			mgr_stmt_bind_text(st, 3, n.subnet);
+			mgr_stmt_bind_int(st, 4, n.nat);
+			mgr_stmt_bind_int(st, 5, n.isolated);
+			mgr_stmt_bind_text(st, 6, n.created_at);
+			int rc = mgr_stmt_step(st);
 			if ((rc & 0xff) == SQLITE_CONSTRAINT)
 				r = vs_errf(err, EEXIST, "network %s (or subnet %s) already exists",
 					    n.name, n.subnet);
 			else if (rc != SQLITE_DONE)
 				r = mgr_db_err(m->db, rc, "insert network", err);
-			n.id = sqlite3_last_insert_rowid(mgr_db_handle(m->db));
+			n.id = mgr_db_last_insert_id(m->db);
 		}
 	}
 	mgr_db_unlock(m->db);
@@ -518,7 +517,7 @@ int mgr_network_delete(struct mgr *m, const char *name, struct vs_err *err)
 		return r;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "SELECT i.name FROM instance_nics n JOIN instances i ON i.id = n.instance_id "
 		    "WHERE n.network_id = ? LIMIT 1",
@@ -526,10 +525,10 @@ int mgr_network_delete(struct mgr *m, const char *name, struct vs_err *err)
 		if (!st) {
 			r = -err->code;
 		} else {
-			sqlite3_bind_int64(st, 1, n.id);
-			if (sqlite3_step(st) == SQLITE_ROW)
+			mgr_stmt_bind_int64(st, 1, n.id);
+			if (mgr_stmt_step(st) == SQLITE_ROW)
 				r = vs_errf(err, EBUSY, "network %s is used by instance %s", n.name,
-					    (const char *)sqlite3_column_text(st, 0));
+					    mgr_stmt_column_text(st, 0));
 		}
 	}
 	if (r == 0) {
@@ -589,7 +588,7 @@ int mgr_network_nic_add_fixed(struct mgr *m, int64_t instance_id, const char *ne
 				       want_addr, n.name, n.subnet);
 	}
 	mgr_db_lock(m->db);
-	r = mgr_db_exec(m->db, "BEGIN IMMEDIATE", err);
+	r = mgr_db_begin(m->db, err);
 	if (r < 0) {
 		mgr_db_unlock(m->db);
 		return r;
@@ -597,19 +596,19 @@ int mgr_network_nic_add_fixed(struct mgr *m, int64_t instance_id, const char *ne
 	char addr[16] = "", name[16] = "eth0";
 	{
 		/* the next name: eth0, eth1, ... in the order of adding */
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db, "SELECT COUNT(*) FROM instance_nics WHERE instance_id = ?", err);
 		if (!st) {
 			r = -err->code;
 			goto out;
 		}
-		sqlite3_bind_int64(st, 1, instance_id);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			snprintf(name, sizeof(name), "eth%d", sqlite3_column_int(st, 0));
+		mgr_stmt_bind_int64(st, 1, instance_id);
+		if (mgr_stmt_step(st) == SQLITE_ROW)
+			snprintf(name, sizeof(name), "eth%d", mgr_stmt_column_int(st, 0));
 	}
 	{
 		/* the lowest free address after the gateway */
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db, "SELECT 1 FROM instance_nics WHERE network_id = ? AND address = ?", err);
 		if (!st) {
 			r = -err->code;
@@ -620,10 +619,10 @@ int mgr_network_nic_add_fixed(struct mgr *m, int64_t instance_id, const char *ne
 				snprintf(addr, sizeof(addr), "%s", want_addr);
 			else
 				mgr_ip_format(n.net + h, addr);
-			sqlite3_reset(st);
-			sqlite3_bind_int64(st, 1, n.id);
-			sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
-			if (sqlite3_step(st) != SQLITE_ROW)
+			mgr_stmt_reset(st);
+			mgr_stmt_bind_int64(st, 1, n.id);
+			mgr_stmt_bind_text(st, 2, addr);
+			if (mgr_stmt_step(st) != SQLITE_ROW)
 				break;
 			addr[0] = 0;
 			if (want_addr)
@@ -638,7 +637,7 @@ int mgr_network_nic_add_fixed(struct mgr *m, int64_t instance_id, const char *ne
 		goto out;
 	}
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "INSERT INTO instance_nics (instance_id, network_id, name, mac, address) "
 		    "VALUES (?, ?, ?, ?, ?)",
@@ -647,38 +646,35 @@ int mgr_network_nic_add_fixed(struct mgr *m, int64_t instance_id, const char *ne
 			r = -err->code;
 			goto out;
 		}
-		sqlite3_bind_int64(st, 1, instance_id);
-		sqlite3_bind_int64(st, 2, n.id);
-		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, mac, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, addr, -1, SQLITE_STATIC);
-		int rc = sqlite3_step(st);
+		mgr_stmt_bind_int64(st, 1, instance_id);
+		mgr_stmt_bind_int64(st, 2, n.id);
+		mgr_stmt_bind_text(st, 3, name);
+		mgr_stmt_bind_text(st, 4, mac);
+		mgr_stmt_bind_text(st, 5, addr);
+		int rc = mgr_stmt_step(st);
 		if (rc != SQLITE_DONE)
 			r = mgr_db_err(m->db, rc, "insert NIC", err);
 	}
 	if (r == 0)
-		r = mgr_db_exec(m->db, "COMMIT", err);
+		r = mgr_db_commit(m->db, err);
 out:
 	if (r < 0)
-		sqlite3_exec(mgr_db_handle(m->db), "ROLLBACK", NULL, NULL, NULL);
+		mgr_db_rollback(m->db);
 	mgr_db_unlock(m->db);
 	return r;
 }
 
-static void row_to_nic(sqlite3_stmt *st, int col, struct mgr_nic *c)
+static void row_to_nic(struct mgr_stmt *st, int col, struct mgr_nic *c)
 {
 	memset(c, 0, sizeof(*c));
-	snprintf(c->name, sizeof(c->name), "%s", (const char *)sqlite3_column_text(st, col));
-	snprintf(c->network, sizeof(c->network), "%s",
-		 (const char *)sqlite3_column_text(st, col + 1));
-	snprintf(c->bridge, sizeof(c->bridge), "%s",
-		 (const char *)sqlite3_column_text(st, col + 2));
-	snprintf(c->mac, sizeof(c->mac), "%s", (const char *)sqlite3_column_text(st, col + 3));
-	snprintf(c->address, sizeof(c->address), "%s",
-		 (const char *)sqlite3_column_text(st, col + 4));
+	snprintf(c->name, sizeof(c->name), "%s", mgr_stmt_column_text(st, col));
+	snprintf(c->network, sizeof(c->network), "%s", mgr_stmt_column_text(st, col + 1));
+	snprintf(c->bridge, sizeof(c->bridge), "%s", mgr_stmt_column_text(st, col + 2));
+	snprintf(c->mac, sizeof(c->mac), "%s", mgr_stmt_column_text(st, col + 3));
+	snprintf(c->address, sizeof(c->address), "%s", mgr_stmt_column_text(st, col + 4));
 	uint32_t net;
-	if (mgr_network_subnet_parse((const char *)sqlite3_column_text(st, col + 5), &net,
-				     &c->prefix, NULL) == 0)
+	if (mgr_network_subnet_parse(mgr_stmt_column_text(st, col + 5), &net, &c->prefix, NULL) ==
+	    0)
 		mgr_ip_format(net + 1, c->gateway);
 }
 
@@ -692,7 +688,7 @@ int mgr_network_all_nics(struct mgr *m, struct mgr_nic **nics, int64_t **ids, si
 	int r = 0;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_cached_stmt sqlite3_stmt *st = mgr_db_prepare_cached(
+		mgr_cleanup_cached_stmt struct mgr_stmt *st = mgr_db_prepare_cached(
 		    m->db,
 		    "SELECT c.instance_id, c.name, n.name, n.bridge, c.mac, c.address, n.subnet "
 		    "FROM instance_nics c JOIN networks n ON n.id = c.network_id "
@@ -700,7 +696,7 @@ int mgr_network_all_nics(struct mgr *m, struct mgr_nic **nics, int64_t **ids, si
 		    err);
 		if (!st)
 			r = -err->code;
-		while (r == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		while (r == 0 && mgr_stmt_step(st) == SQLITE_ROW) {
 			if (*n == cap) {
 				cap = cap ? cap * 2 : 16;
 				struct mgr_nic *nn = realloc(*nics, cap * sizeof(**nics));
@@ -713,7 +709,7 @@ int mgr_network_all_nics(struct mgr *m, struct mgr_nic **nics, int64_t **ids, si
 				}
 				*ids = ni;
 			}
-			(*ids)[*n] = sqlite3_column_int64(st, 0);
+			(*ids)[*n] = mgr_stmt_column_int64(st, 0);
 			row_to_nic(st, 1, &(*nics)[(*n)++]);
 		}
 	}
@@ -735,7 +731,7 @@ int mgr_network_nics(struct mgr *m, int64_t instance_id, struct mgr_nic *nics, s
 	mgr_db_lock(m->db);
 	int r = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(m->db,
 				   "SELECT c.name, n.name, n.bridge, c.mac, c.address, n.subnet "
 				   "FROM instance_nics c JOIN networks n ON n.id = c.network_id "
@@ -744,24 +740,22 @@ int mgr_network_nics(struct mgr *m, int64_t instance_id, struct mgr_nic *nics, s
 		if (!st) {
 			r = -err->code;
 		} else {
-			sqlite3_bind_int64(st, 1, instance_id);
-			while (*n < max && sqlite3_step(st) == SQLITE_ROW) {
+			mgr_stmt_bind_int64(st, 1, instance_id);
+			while (*n < max && mgr_stmt_step(st) == SQLITE_ROW) {
 				struct mgr_nic *c = &nics[(*n)++];
 				memset(c, 0, sizeof(*c));
 				snprintf(c->name, sizeof(c->name), "%s",
-					 (const char *)sqlite3_column_text(st, 0));
+					 mgr_stmt_column_text(st, 0));
 				snprintf(c->network, sizeof(c->network), "%s",
-					 (const char *)sqlite3_column_text(st, 1));
+					 mgr_stmt_column_text(st, 1));
 				snprintf(c->bridge, sizeof(c->bridge), "%s",
-					 (const char *)sqlite3_column_text(st, 2));
-				snprintf(c->mac, sizeof(c->mac), "%s",
-					 (const char *)sqlite3_column_text(st, 3));
+					 mgr_stmt_column_text(st, 2));
+				snprintf(c->mac, sizeof(c->mac), "%s", mgr_stmt_column_text(st, 3));
 				snprintf(c->address, sizeof(c->address), "%s",
-					 (const char *)sqlite3_column_text(st, 4));
+					 mgr_stmt_column_text(st, 4));
 				uint32_t net;
-				if (mgr_network_subnet_parse(
-					(const char *)sqlite3_column_text(st, 5), &net, &c->prefix,
-					NULL) == 0)
+				if (mgr_network_subnet_parse(mgr_stmt_column_text(st, 5), &net,
+							     &c->prefix, NULL) == 0)
 					mgr_ip_format(net + 1, c->gateway);
 			}
 		}
@@ -782,19 +776,19 @@ void mgr_network_refresh_hosts(struct mgr *m)
 		FILE *hf = open_memstream(&hosts, &hl), *df = open_memstream(&dhcp, &dl);
 		mgr_db_lock(m->db);
 		{
-			mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+			mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 			    m->db,
 			    "SELECT c.address, i.name, c.mac FROM instance_nics c "
 			    "JOIN instances i ON i.id = c.instance_id WHERE c.network_id = ?",
 			    NULL);
 			if (st && hf && df) {
-				sqlite3_bind_int64(st, 1, list[i].id);
-				while (sqlite3_step(st) == SQLITE_ROW) {
-					fprintf(hf, "%s %s\n", sqlite3_column_text(st, 0),
-						sqlite3_column_text(st, 1));
-					fprintf(df, "%s,%s,%s\n", sqlite3_column_text(st, 2),
-						sqlite3_column_text(st, 0),
-						sqlite3_column_text(st, 1));
+				mgr_stmt_bind_int64(st, 1, list[i].id);
+				while (mgr_stmt_step(st) == SQLITE_ROW) {
+					fprintf(hf, "%s %s\n", mgr_stmt_column_text(st, 0),
+						mgr_stmt_column_text(st, 1));
+					fprintf(df, "%s,%s,%s\n", mgr_stmt_column_text(st, 2),
+						mgr_stmt_column_text(st, 0),
+						mgr_stmt_column_text(st, 1));
 				}
 			}
 		}

@@ -223,18 +223,17 @@ static int policy_rows(struct mgr *m, const char *project, struct json_object **
 	int r = 0;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db, "SELECT key, value FROM project_policies WHERE project = ? ORDER BY key",
 		    err);
 		if (!st) {
 			r = -err->code;
 		} else {
-			sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
-			while (sqlite3_step(st) == SQLITE_ROW)
+			mgr_stmt_bind_text(st, 1, project);
+			while (mgr_stmt_step(st) == SQLITE_ROW)
 				json_object_object_add(
-				    o, (const char *)sqlite3_column_text(st, 0),
-				    json_object_new_string(
-					(const char *)sqlite3_column_text(st, 1)));
+				    o, mgr_stmt_column_text(st, 0),
+				    json_object_new_string(mgr_stmt_column_text(st, 1)));
 		}
 	}
 	mgr_db_unlock(m->db);
@@ -300,33 +299,33 @@ int mgr_policy_put(struct mgr *m, const char *project, const struct mgr_config_e
 		if ((r = key_apply(cfg[i].key, cfg[i].value, NULL, err)) < 0)
 			return r;
 	mgr_db_lock(m->db);
-	r = mgr_db_exec(m->db, "BEGIN IMMEDIATE", err);
+	r = mgr_db_begin(m->db, err);
 	if (r == 0) {
-		mgr_cleanup_stmt sqlite3_stmt *del =
+		mgr_cleanup_stmt struct mgr_stmt *del =
 		    mgr_db_prepare(m->db, "DELETE FROM project_policies WHERE project = ?", err);
-		mgr_cleanup_stmt sqlite3_stmt *ins = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *ins = mgr_db_prepare(
 		    m->db, "INSERT INTO project_policies (project, key, value) VALUES (?, ?, ?)",
 		    err);
 		if (!del || !ins) {
 			r = -err->code;
 		} else {
-			sqlite3_bind_text(del, 1, project, -1, SQLITE_STATIC);
-			int rc = sqlite3_step(del);
+			mgr_stmt_bind_text(del, 1, project);
+			int rc = mgr_stmt_step(del);
 			if (rc != SQLITE_DONE)
 				r = mgr_db_err(m->db, rc, "delete policy", err);
 			for (size_t i = 0; i < n && r == 0; i++) {
-				sqlite3_reset(ins);
-				sqlite3_bind_text(ins, 1, project, -1, SQLITE_STATIC);
-				sqlite3_bind_text(ins, 2, cfg[i].key, -1, SQLITE_STATIC);
-				sqlite3_bind_text(ins, 3, cfg[i].value, -1, SQLITE_STATIC);
-				if ((rc = sqlite3_step(ins)) != SQLITE_DONE)
+				mgr_stmt_reset(ins);
+				mgr_stmt_bind_text(ins, 1, project);
+				mgr_stmt_bind_text(ins, 2, cfg[i].key);
+				mgr_stmt_bind_text(ins, 3, cfg[i].value);
+				if ((rc = mgr_stmt_step(ins)) != SQLITE_DONE)
 					r = mgr_db_err(m->db, rc, "insert policy", err);
 			}
 		}
 		if (r == 0)
-			r = mgr_db_exec(m->db, "COMMIT", err);
+			r = mgr_db_commit(m->db, err);
 		if (r < 0)
-			sqlite3_exec(mgr_db_handle(m->db), "ROLLBACK", NULL, NULL, NULL);
+			mgr_db_rollback(m->db);
 	}
 	mgr_db_unlock(m->db);
 	return r;

@@ -21,16 +21,16 @@ static int64_t snapshot_id(struct mgr *m, int64_t instance_id, const char *snap,
 	int64_t id = 0;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db, "SELECT id FROM instance_snapshots WHERE instance_id = ? AND name = ?",
 		    err);
 		if (!st) {
 			id = -1;
 		} else {
-			sqlite3_bind_int64(st, 1, instance_id);
-			sqlite3_bind_text(st, 2, snap, -1, SQLITE_STATIC);
-			if (sqlite3_step(st) == SQLITE_ROW)
-				id = sqlite3_column_int64(st, 0);
+			mgr_stmt_bind_int64(st, 1, instance_id);
+			mgr_stmt_bind_text(st, 2, snap);
+			if (mgr_stmt_step(st) == SQLITE_ROW)
+				id = mgr_stmt_column_int64(st, 0);
 		}
 	}
 	mgr_db_unlock(m->db);
@@ -99,7 +99,7 @@ int mgr_snapshot_create_stateful(struct mgr *m, const char *name, const char *sn
 		mgr_timestamp(now, sizeof(now));
 		mgr_db_lock(m->db);
 		{
-			mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+			mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 			    m->db,
 			    "INSERT INTO instance_snapshots (instance_id, name, created_at) "
 			    "VALUES (?, ?, ?)",
@@ -107,10 +107,10 @@ int mgr_snapshot_create_stateful(struct mgr *m, const char *name, const char *sn
 			if (!st) {
 				r = -err->code;
 			} else {
-				sqlite3_bind_int64(st, 1, inst.id);
-				sqlite3_bind_text(st, 2, snap, -1, SQLITE_STATIC);
-				sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
-				int rc = sqlite3_step(st);
+				mgr_stmt_bind_int64(st, 1, inst.id);
+				mgr_stmt_bind_text(st, 2, snap);
+				mgr_stmt_bind_text(st, 3, now);
+				int rc = mgr_stmt_step(st);
 				if (rc != SQLITE_DONE)
 					r = mgr_db_err(m->db, rc, "insert snapshot", err);
 			}
@@ -164,14 +164,14 @@ int mgr_snapshot_restore(struct mgr *m, const char *name, const char *snap, stru
 	if (r == 0) { /* a restored snapshot is a used one (sprawl.c) */
 		mgr_db_lock(m->db);
 		{
-			mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+			mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 			    m->db,
 			    "INSERT OR REPLACE INTO snapshot_restores (snapshot_id, restored_at) "
 			    "VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
 			    NULL);
 			if (st) {
-				sqlite3_bind_int64(st, 1, id);
-				sqlite3_step(st);
+				mgr_stmt_bind_int64(st, 1, id);
+				mgr_stmt_step(st);
 			}
 		}
 		mgr_db_unlock(m->db);
@@ -222,7 +222,7 @@ int mgr_snapshot_list(struct mgr *m, const char *name, struct json_object **list
 	struct json_object *a = json_object_new_array();
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "SELECT name, created_at FROM instance_snapshots WHERE instance_id = ? "
 		    "ORDER BY id",
@@ -230,17 +230,14 @@ int mgr_snapshot_list(struct mgr *m, const char *name, struct json_object **list
 		if (!st) {
 			r = -err->code;
 		} else {
-			sqlite3_bind_int64(st, 1, inst.id);
-			while (sqlite3_step(st) == SQLITE_ROW) {
+			mgr_stmt_bind_int64(st, 1, inst.id);
+			while (mgr_stmt_step(st) == SQLITE_ROW) {
 				struct json_object *o = json_object_new_object();
 				json_object_object_add(
-				    o, "name",
-				    json_object_new_string(
-					(const char *)sqlite3_column_text(st, 0)));
+				    o, "name", json_object_new_string(mgr_stmt_column_text(st, 0)));
 				json_object_object_add(
 				    o, "created_at",
-				    json_object_new_string(
-					(const char *)sqlite3_column_text(st, 1)));
+				    json_object_new_string(mgr_stmt_column_text(st, 1)));
 				json_object_array_add(a, o);
 			}
 		}

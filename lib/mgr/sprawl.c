@@ -188,15 +188,15 @@ static void instance_entries(struct mgr *m, struct mgr_instance *inst, time_t no
 		bool restored = false;
 		mgr_db_lock(m->db);
 		{
-			mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+			mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 			    m->db,
 			    "SELECT 1 FROM snapshot_restores r JOIN instance_snapshots s ON "
 			    "s.id = r.snapshot_id WHERE s.instance_id = ? AND s.name = ?",
 			    &err);
 			if (st) {
-				sqlite3_bind_int64(st, 1, inst->id);
-				sqlite3_bind_text(st, 2, sn, -1, SQLITE_STATIC);
-				restored = sqlite3_step(st) == SQLITE_ROW;
+				mgr_stmt_bind_int64(st, 1, inst->id);
+				mgr_stmt_bind_text(st, 2, sn);
+				restored = mgr_stmt_step(st) == SQLITE_ROW;
 			}
 		}
 		mgr_db_unlock(m->db);
@@ -232,15 +232,15 @@ int mgr_sprawl(struct mgr *m, struct json_object **out, struct vs_err *err)
 	/* volumes attached to nothing */
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(m->db,
 				   "SELECT name, format FROM storage_volumes WHERE id NOT IN "
 				   "(SELECT volume_id FROM instance_volumes) ORDER BY name",
 				   err);
-		while (st && sqlite3_step(st) == SQLITE_ROW) {
-			const char *vn = (const char *)sqlite3_column_text(st, 0);
+		while (st && mgr_stmt_step(st) == SQLITE_ROW) {
+			const char *vn = mgr_stmt_column_text(st, 0);
 			char path[4096], snaps[4096];
-			const char *fmt = (const char *)sqlite3_column_text(st, 1);
+			const char *fmt = mgr_stmt_column_text(st, 1);
 			snprintf(path, sizeof(path), "%s/storage/default/%s.%s", m->state_dir, vn,
 				 strcmp(fmt, "qcow2") == 0 ? "qcow2" : "raw");
 			/* its snapshots go with it (volume_snapshot.c) */
@@ -252,15 +252,14 @@ int mgr_sprawl(struct mgr *m, struct json_object **out, struct vs_err *err)
 				  kind_allowed(&def, "volume"));
 		}
 		/* images no instance was made from */
-		mgr_cleanup_stmt sqlite3_stmt *im = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *im = mgr_db_prepare(
 		    m->db,
 		    "SELECT fingerprint, size FROM images WHERE id NOT IN (SELECT image_id FROM "
 		    "instances WHERE image_id IS NOT NULL) ORDER BY fingerprint",
 		    err);
-		while (im && sqlite3_step(im) == SQLITE_ROW)
-			add_entry(a, "image", (const char *)sqlite3_column_text(im, 0),
-				  "no instance uses it", 0, 0,
-				  (uint64_t)sqlite3_column_int64(im, 1),
+		while (im && mgr_stmt_step(im) == SQLITE_ROW)
+			add_entry(a, "image", mgr_stmt_column_text(im, 0), "no instance uses it", 0,
+				  0, (uint64_t)mgr_stmt_column_int64(im, 1),
 				  kind_allowed(&def, "image"));
 	}
 	mgr_db_unlock(m->db);

@@ -49,7 +49,7 @@ int mgr_trust_add(struct mgr_db *db, const char *pem, const char *name,
 	mgr_db_lock(db);
 	int r = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    db,
 		    "INSERT INTO certificates (fingerprint, name, type, certificate, "
 		    "created_at) VALUES (?, ?, 'client', ?, ?)",
@@ -57,11 +57,11 @@ int mgr_trust_add(struct mgr_db *db, const char *pem, const char *name,
 		if (!st) {
 			r = -EIO;
 		} else {
-			sqlite3_bind_text(st, 1, fp, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 3, pem, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
-			int rc = sqlite3_step(st);
+			mgr_stmt_bind_text(st, 1, fp);
+			mgr_stmt_bind_text(st, 2, name);
+			mgr_stmt_bind_text(st, 3, pem);
+			mgr_stmt_bind_text(st, 4, now);
+			int rc = mgr_stmt_step(st);
 			if ((rc & 0xff) == SQLITE_CONSTRAINT)
 				r = vs_errf(err, EEXIST, "certificate %.12s is already trusted",
 					    fp);
@@ -73,14 +73,14 @@ int mgr_trust_add(struct mgr_db *db, const char *pem, const char *name,
 	return r;
 }
 
-static struct json_object *row_json(sqlite3_stmt *st)
+static struct json_object *row_json(struct mgr_stmt *st)
 {
 	struct json_object *o = json_object_new_object();
 	static const char *const keys[] = { "fingerprint", "name", "type", "certificate",
 					    "created_at" };
 	for (int i = 0; i < 5; i++)
-		json_object_object_add(
-		    o, keys[i], json_object_new_string((const char *)sqlite3_column_text(st, i)));
+		json_object_object_add(o, keys[i],
+				       json_object_new_string(mgr_stmt_column_text(st, i)));
 	return o;
 }
 
@@ -93,13 +93,13 @@ int mgr_trust_list(struct mgr_db *db, struct json_object **out, struct vs_err *e
 	mgr_db_lock(db);
 	int r = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(db, CERT_COLS "ORDER BY name, fingerprint", err);
 		int rc = SQLITE_DONE;
 		if (!st)
 			r = -EIO;
 		else
-			while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			while ((rc = mgr_stmt_step(st)) == SQLITE_ROW)
 				json_object_array_add(a, row_json(st));
 		if (!r && rc != SQLITE_DONE)
 			r = mgr_db_err(db, rc, "list certificates", err);
@@ -124,17 +124,17 @@ static int resolve(struct mgr_db *db, const char *prefix, char fp[MGR_FINGERPRIN
 	int r = 0, n = 0;
 	mgr_db_lock(db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(db, CERT_COLS "WHERE fingerprint LIKE ? LIMIT 2", err);
 		int rc = SQLITE_DONE;
 		if (!st) {
 			r = -EIO;
 		} else {
-			sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
-			while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			mgr_stmt_bind_text(st, 1, like);
+			while ((rc = mgr_stmt_step(st)) == SQLITE_ROW) {
 				if (n++ == 0) {
 					snprintf(fp, MGR_FINGERPRINT_LEN + 1, "%s",
-						 (const char *)sqlite3_column_text(st, 0));
+						 mgr_stmt_column_text(st, 0));
 					if (row)
 						*row = row_json(st);
 				}
@@ -171,13 +171,13 @@ int mgr_trust_remove(struct mgr_db *db, const char *fingerprint, struct vs_err *
 		return r;
 	mgr_db_lock(db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(db, "DELETE FROM certificates WHERE fingerprint = ?", err);
 		if (!st) {
 			r = -EIO;
 		} else {
-			sqlite3_bind_text(st, 1, fp, -1, SQLITE_STATIC);
-			int rc = sqlite3_step(st);
+			mgr_stmt_bind_text(st, 1, fp);
+			int rc = mgr_stmt_step(st);
 			if (rc != SQLITE_DONE)
 				r = mgr_db_err(db, rc, "remove certificate", err);
 		}
@@ -192,11 +192,11 @@ bool mgr_trust_check(struct mgr_db *db, const char *fingerprint)
 	bool found = false;
 	mgr_db_lock(db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(db, "SELECT 1 FROM certificates WHERE fingerprint = ?", &err);
 		if (st) {
-			sqlite3_bind_text(st, 1, fingerprint, -1, SQLITE_STATIC);
-			found = sqlite3_step(st) == SQLITE_ROW;
+			mgr_stmt_bind_text(st, 1, fingerprint);
+			found = mgr_stmt_step(st) == SQLITE_ROW;
 		}
 	}
 	mgr_db_unlock(db);

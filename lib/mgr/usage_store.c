@@ -35,7 +35,7 @@ static const char row_cols[] =
     "disk_read, disk_write, disk_ops, net_rx, net_tx, net_packets, throttled, pressure, "
     "oom_kills, guest_available, guest_total, count";
 
-static sqlite3_stmt *put_prepare(struct mgr_db *db, struct vs_err *err)
+static struct mgr_stmt *put_prepare(struct mgr_db *db, struct vs_err *err)
 {
 	char sql[640];
 	snprintf(sql, sizeof(sql),
@@ -46,37 +46,37 @@ static sqlite3_stmt *put_prepare(struct mgr_db *db, struct vs_err *err)
 }
 
 /* Bind and run the prepared INSERT (put_prepare) for one row. */
-static int put_locked(struct mgr_db *db, sqlite3_stmt *st, int64_t id, enum mgr_usage_res res,
+static int put_locked(struct mgr_db *db, struct mgr_stmt *st, int64_t id, enum mgr_usage_res res,
 		      const struct mgr_usage_row *r, struct vs_err *err)
 {
-	sqlite3_reset(st);
+	mgr_stmt_reset(st);
 	int k = 1;
-	sqlite3_bind_int64(st, k++, id);
-	sqlite3_bind_int(st, k++, (int)res);
-	sqlite3_bind_int64(st, k++, r->t);
+	mgr_stmt_bind_int64(st, k++, id);
+	mgr_stmt_bind_int(st, k++, (int)res);
+	mgr_stmt_bind_int64(st, k++, r->t);
 	const double agg[] = { r->cpu_min, r->cpu_max, r->cpu_p95 };
 	const double magg[] = { r->memory_min, r->memory_max, r->memory_p95 };
-	sqlite3_bind_double(st, k++, r->cpu);
+	mgr_stmt_bind_double(st, k++, r->cpu);
 	for (int i = 0; i < 3; i++, k++)
 		if (res == MGR_USAGE_RAW)
-			sqlite3_bind_null(st, k);
+			mgr_stmt_bind_null(st, k);
 		else
-			sqlite3_bind_double(st, k, agg[i]);
-	sqlite3_bind_int64(st, k++, (int64_t)llround(r->memory));
+			mgr_stmt_bind_double(st, k, agg[i]);
+	mgr_stmt_bind_int64(st, k++, (int64_t)llround(r->memory));
 	for (int i = 0; i < 3; i++, k++)
 		if (res == MGR_USAGE_RAW)
-			sqlite3_bind_null(st, k);
+			mgr_stmt_bind_null(st, k);
 		else
-			sqlite3_bind_int64(st, k, (int64_t)llround(magg[i]));
+			mgr_stmt_bind_int64(st, k, (int64_t)llround(magg[i]));
 	const double rest[] = { r->disk_read,	r->disk_write, r->disk_ops, r->net_rx,	 r->net_tx,
 				r->net_packets, r->throttled,  r->pressure, r->oom_kills };
 	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
-		sqlite3_bind_double(st, k++, rest[i]);
-	sqlite3_bind_int64(st, k++, (int64_t)llround(r->guest_available));
-	sqlite3_bind_int64(st, k++, (int64_t)llround(r->guest_total));
-	sqlite3_bind_int64(st, k++, r->count);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
+		mgr_stmt_bind_double(st, k++, rest[i]);
+	mgr_stmt_bind_int64(st, k++, (int64_t)llround(r->guest_available));
+	mgr_stmt_bind_int64(st, k++, (int64_t)llround(r->guest_total));
+	mgr_stmt_bind_int64(st, k++, r->count);
+	int rc = mgr_stmt_step(st);
+	mgr_stmt_reset(st);
 	if (rc != SQLITE_DONE)
 		return mgr_db_err(db, rc, "store usage", err);
 	return 0;
@@ -86,9 +86,9 @@ int mgr_usage_db_put(struct mgr_db *db, int64_t id, enum mgr_usage_res res,
 		     const struct mgr_usage_row *row, struct vs_err *err)
 {
 	mgr_db_lock(db);
-	sqlite3_stmt *st = put_prepare(db, err);
+	struct mgr_stmt *st = put_prepare(db, err);
 	int r = st ? put_locked(db, st, id, res, row, err) : -err->code;
-	sqlite3_finalize(st);
+	mgr_stmt_finalize(st);
 	mgr_db_unlock(db);
 	return r;
 }
@@ -97,41 +97,43 @@ int mgr_usage_db_put_many(struct mgr_db *db, enum mgr_usage_res res, const int64
 			  const struct mgr_usage_row *rows, size_t n, struct vs_err *err)
 {
 	mgr_db_lock(db);
-	int r = mgr_db_exec(db, "BEGIN IMMEDIATE", err);
-	sqlite3_stmt *st = r == 0 ? put_prepare(db, err) : NULL;
+	int r = mgr_db_begin(db, err);
+	struct mgr_stmt *st = r == 0 ? put_prepare(db, err) : NULL;
 	if (r == 0 && !st)
 		r = -err->code;
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = put_locked(db, st, ids[i], res, &rows[i], err);
-	sqlite3_finalize(st);
+	mgr_stmt_finalize(st);
 	if (r == 0)
-		r = mgr_db_exec(db, "COMMIT", err);
+		r = mgr_db_commit(db, err);
 	else
-		sqlite3_exec(mgr_db_handle(db), "ROLLBACK", NULL, NULL, NULL);
+		mgr_db_rollback(db);
 	mgr_db_unlock(db);
 	return r;
 }
 
-static void row_read(sqlite3_stmt *st, struct mgr_usage_row *r)
+static void row_read(struct mgr_stmt *st, struct mgr_usage_row *r)
 {
 	int k = 0;
-	r->t = sqlite3_column_int64(st, k++);
-	r->cpu = sqlite3_column_double(st, k++);
+	r->t = mgr_stmt_column_int64(st, k++);
+	r->cpu = mgr_stmt_column_double(st, k++);
 	double *agg[] = { &r->cpu_min, &r->cpu_max, &r->cpu_p95 };
 	for (int i = 0; i < 3; i++, k++)
-		*agg[i] = sqlite3_column_type(st, k) == SQLITE_NULL ? r->cpu
-								    : sqlite3_column_double(st, k);
-	r->memory = sqlite3_column_double(st, k++);
+		*agg[i] = mgr_stmt_column_type(st, k) == SQLITE_NULL
+			      ? r->cpu
+			      : mgr_stmt_column_double(st, k);
+	r->memory = mgr_stmt_column_double(st, k++);
 	double *magg[] = { &r->memory_min, &r->memory_max, &r->memory_p95 };
 	for (int i = 0; i < 3; i++, k++)
-		*magg[i] = sqlite3_column_type(st, k) == SQLITE_NULL ? r->memory
-								     : sqlite3_column_double(st, k);
+		*magg[i] = mgr_stmt_column_type(st, k) == SQLITE_NULL
+			       ? r->memory
+			       : mgr_stmt_column_double(st, k);
 	double *rest[] = { &r->disk_read, &r->disk_write,      &r->disk_ops,   &r->net_rx,
 			   &r->net_tx,	  &r->net_packets,     &r->throttled,  &r->pressure,
 			   &r->oom_kills, &r->guest_available, &r->guest_total };
 	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
-		*rest[i] = sqlite3_column_double(st, k++);
-	r->count = sqlite3_column_int64(st, k++);
+		*rest[i] = mgr_stmt_column_double(st, k++);
+	r->count = mgr_stmt_column_int64(st, k++);
 }
 
 static int rows_locked(struct mgr_db *db, int64_t id, enum mgr_usage_res res, int64_t since,
@@ -144,16 +146,16 @@ static int rows_locked(struct mgr_db *db, int64_t id, enum mgr_usage_res res, in
 		 "SELECT %s FROM instance_usage WHERE instance_id = ? AND resolution = ? "
 		 "AND t >= ? AND t < ? ORDER BY t",
 		 row_cols);
-	mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(db, sql, err);
+	mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(db, sql, err);
 	if (!st)
 		return -err->code;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int(st, 2, (int)res);
-	sqlite3_bind_int64(st, 3, since);
-	sqlite3_bind_int64(st, 4, until);
+	mgr_stmt_bind_int64(st, 1, id);
+	mgr_stmt_bind_int(st, 2, (int)res);
+	mgr_stmt_bind_int64(st, 3, since);
+	mgr_stmt_bind_int64(st, 4, until);
 	size_t cap = 0;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = mgr_stmt_step(st)) == SQLITE_ROW) {
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 256;
 			struct mgr_usage_row *nr = realloc(*rows, cap * sizeof(**rows));
@@ -259,21 +261,22 @@ static void aggregate(const struct mgr_usage_row *r, size_t n, int64_t t, double
 }
 
 /* Aggregate instance id's finished buckets of `dst` from `src` rows. */
-static int rollup_locked(struct mgr_db *db, sqlite3_stmt *put, int64_t id, enum mgr_usage_res src,
-			 enum mgr_usage_res dst, int64_t now, struct vs_err *err)
+static int rollup_locked(struct mgr_db *db, struct mgr_stmt *put, int64_t id,
+			 enum mgr_usage_res src, enum mgr_usage_res dst, int64_t now,
+			 struct vs_err *err)
 {
 	int64_t last = -1;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    db,
 		    "SELECT MAX(t) FROM instance_usage WHERE instance_id = ? AND resolution = ?",
 		    err);
 		if (!st)
 			return -err->code;
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int(st, 2, (int)dst);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-			last = sqlite3_column_int64(st, 0);
+		mgr_stmt_bind_int64(st, 1, id);
+		mgr_stmt_bind_int(st, 2, (int)dst);
+		if (mgr_stmt_step(st) == SQLITE_ROW && mgr_stmt_column_type(st, 0) != SQLITE_NULL)
+			last = mgr_stmt_column_int64(st, 0);
 	}
 	int64_t end = now / dst * dst; /* buckets before this one are complete */
 	int64_t since = last >= 0 ? last + dst : 0;
@@ -306,7 +309,7 @@ static int rollup_locked(struct mgr_db *db, sqlite3_stmt *put, int64_t id, enum 
 
 static int expire_locked(struct mgr_db *db, int64_t id, int64_t now, struct vs_err *err)
 {
-	mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+	mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 	    db, "DELETE FROM instance_usage WHERE instance_id = ? AND resolution = ? AND t < ?",
 	    err);
 	if (!st)
@@ -318,11 +321,11 @@ static int expire_locked(struct mgr_db *db, int64_t id, int64_t now, struct vs_e
 		     { MGR_USAGE_5MIN, MIN5_KEEP_S },
 		     { MGR_USAGE_HOUR, HOUR_KEEP_S } };
 	for (size_t i = 0; i < 3; i++) {
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int(st, 2, (int)keep[i].res);
-		sqlite3_bind_int64(st, 3, now - keep[i].keep);
-		int rc = sqlite3_step(st);
+		mgr_stmt_reset(st);
+		mgr_stmt_bind_int64(st, 1, id);
+		mgr_stmt_bind_int(st, 2, (int)keep[i].res);
+		mgr_stmt_bind_int64(st, 3, now - keep[i].keep);
+		int rc = mgr_stmt_step(st);
 		if (rc != SQLITE_DONE)
 			return mgr_db_err(db, rc, "expire usage", err);
 	}
@@ -336,13 +339,13 @@ int mgr_usage_db_maintain(struct mgr_db *db, int64_t now, struct vs_err *err)
 	size_t n = 0, cap = 0;
 	int r = 0;
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st =
+		mgr_cleanup_stmt struct mgr_stmt *st =
 		    mgr_db_prepare(db, "SELECT id FROM instances ORDER BY id", err);
 		if (!st) {
 			mgr_db_unlock(db);
 			return -err->code;
 		}
-		while (sqlite3_step(st) == SQLITE_ROW) {
+		while (mgr_stmt_step(st) == SQLITE_ROW) {
 			if (n == cap) {
 				cap = cap ? cap * 2 : 64;
 				int64_t *ni = realloc(ids, cap * sizeof(*ids));
@@ -353,11 +356,11 @@ int mgr_usage_db_maintain(struct mgr_db *db, int64_t now, struct vs_err *err)
 				}
 				ids = ni;
 			}
-			ids[n++] = sqlite3_column_int64(st, 0);
+			ids[n++] = mgr_stmt_column_int64(st, 0);
 		}
 	}
-	r = mgr_db_exec(db, "BEGIN IMMEDIATE", err);
-	sqlite3_stmt *put = r == 0 ? put_prepare(db, err) : NULL;
+	r = mgr_db_begin(db, err);
+	struct mgr_stmt *put = r == 0 ? put_prepare(db, err) : NULL;
 	if (r == 0 && !put)
 		r = -err->code;
 	for (size_t i = 0; i < n && r == 0; i++) {
@@ -368,11 +371,11 @@ int mgr_usage_db_maintain(struct mgr_db *db, int64_t now, struct vs_err *err)
 		if (r == 0)
 			r = expire_locked(db, ids[i], now, err);
 	}
-	sqlite3_finalize(put);
+	mgr_stmt_finalize(put);
 	if (r == 0)
-		r = mgr_db_exec(db, "COMMIT", err);
+		r = mgr_db_commit(db, err);
 	else
-		sqlite3_exec(mgr_db_handle(db), "ROLLBACK", NULL, NULL, NULL);
+		mgr_db_rollback(db);
 	mgr_db_unlock(db);
 	free(ids);
 	return r;

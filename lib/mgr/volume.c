@@ -126,7 +126,7 @@ int mgr_volume_row(struct mgr_db *db, const char *name, struct vrow *v, struct v
 	int r = 0;
 	mgr_db_lock(db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    db,
 		    "SELECT v.id, v.size, COALESCE(a.instance_id, 0), COALESCE(i.name, ''), "
 		    "COALESCE(a.path, ''), v.format FROM storage_volumes v "
@@ -136,18 +136,18 @@ int mgr_volume_row(struct mgr_db *db, const char *name, struct vrow *v, struct v
 		if (!st) {
 			r = -EIO;
 		} else {
-			sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-			int rc = sqlite3_step(st);
+			mgr_stmt_bind_text(st, 1, name);
+			int rc = mgr_stmt_step(st);
 			if (rc == SQLITE_ROW) {
-				v->id = sqlite3_column_int64(st, 0);
-				v->size = (uint64_t)sqlite3_column_int64(st, 1);
-				v->instance_id = sqlite3_column_int64(st, 2);
+				v->id = mgr_stmt_column_int64(st, 0);
+				v->size = (uint64_t)mgr_stmt_column_int64(st, 1);
+				v->instance_id = mgr_stmt_column_int64(st, 2);
 				snprintf(v->instance, sizeof(v->instance), "%s",
-					 (const char *)sqlite3_column_text(st, 3));
+					 mgr_stmt_column_text(st, 3));
 				snprintf(v->path, sizeof(v->path), "%s",
-					 (const char *)sqlite3_column_text(st, 4));
+					 mgr_stmt_column_text(st, 4));
 				snprintf(v->format, sizeof(v->format), "%s",
-					 (const char *)sqlite3_column_text(st, 5));
+					 mgr_stmt_column_text(st, 5));
 			} else if (rc == SQLITE_DONE) {
 				r = vs_errf(err, ENOENT, "storage volume %s not found", name);
 			} else {
@@ -165,17 +165,17 @@ int mgr_volume_exec(struct mgr_db *db, const char *sql, const char *types, const
 	int r = 0;
 	mgr_db_lock(db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(db, sql, err);
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(db, sql, err);
 		if (!st) {
 			r = -EIO;
 		} else {
 			for (int i = 0; types[i]; i++) {
 				if (types[i] == 't')
-					sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_STATIC);
+					mgr_stmt_bind_text(st, i + 1, vals[i]);
 				else
-					sqlite3_bind_int64(st, i + 1, *(const int64_t *)vals[i]);
+					mgr_stmt_bind_int64(st, i + 1, *(const int64_t *)vals[i]);
 			}
-			int rc = sqlite3_step(st);
+			int rc = mgr_stmt_step(st);
 			if (rc != SQLITE_DONE)
 				r = mgr_db_err(db, rc, "volume", err);
 		}
@@ -494,26 +494,25 @@ int mgr_volume_detach(struct mgr *m, const char *name, const char *instance, str
 static int add_snapshot_names(struct mgr *m, const char *name, struct json_object *a,
 			      struct vs_err *err)
 {
-	mgr_cleanup_stmt sqlite3_stmt *st =
+	mgr_cleanup_stmt struct mgr_stmt *st =
 	    mgr_db_prepare(m->db,
 			   "SELECT v.name, s.name FROM volume_snapshots s JOIN storage_volumes v "
 			   "ON v.id = s.volume_id WHERE ? IS NULL OR v.name = ? ORDER BY s.id",
 			   err);
 	if (!st)
 		return -EIO;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	mgr_stmt_bind_text(st, 1, name);
+	mgr_stmt_bind_text(st, 2, name);
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *vn = (const char *)sqlite3_column_text(st, 0);
+	while ((rc = mgr_stmt_step(st)) == SQLITE_ROW) {
+		const char *vn = mgr_stmt_column_text(st, 0);
 		for (size_t i = 0; i < json_object_array_length(a); i++) {
 			struct json_object *o = json_object_array_get_idx(a, i), *n, *l;
 			if (json_object_object_get_ex(o, "name", &n) &&
 			    strcmp(json_object_get_string(n), vn) == 0 &&
 			    json_object_object_get_ex(o, "snapshots", &l))
 				json_object_array_add(
-				    l, json_object_new_string(
-					   (const char *)sqlite3_column_text(st, 1)));
+				    l, json_object_new_string(mgr_stmt_column_text(st, 1)));
 		}
 	}
 	return rc == SQLITE_DONE ? 0 : mgr_db_err(m->db, rc, "volume snapshots", err);
@@ -525,7 +524,7 @@ static int query_json(struct mgr *m, const char *name, struct json_object **out,
 	int r = 0;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "SELECT v.name, v.format, v.size, v.created_at, COALESCE(i.name, ''), "
 		    "COALESCE(a.path, '') FROM storage_volumes v "
@@ -537,19 +536,19 @@ static int query_json(struct mgr *m, const char *name, struct json_object **out,
 		if (!st) {
 			r = -EIO;
 		} else {
-			sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-			while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			mgr_stmt_bind_text(st, 1, name);
+			mgr_stmt_bind_text(st, 2, name);
+			while ((rc = mgr_stmt_step(st)) == SQLITE_ROW) {
 				struct json_object *o = json_object_new_object();
 				static const char *const k[] = { "name",       "format",  NULL,
 								 "created_at", "used_by", "path" };
 				for (int i = 0; i < 6; i++)
 					json_object_object_add(
 					    o, i == 2 ? "size" : k[i],
-					    i == 2
-						? json_object_new_int64(sqlite3_column_int64(st, i))
-						: json_object_new_string(
-						      (const char *)sqlite3_column_text(st, i)));
+					    i == 2 ? json_object_new_int64(
+							 mgr_stmt_column_int64(st, i))
+						   : json_object_new_string(
+							 mgr_stmt_column_text(st, i)));
 				json_object_object_add(o, "snapshots", json_object_new_array());
 				json_object_array_add(a, o);
 			}
@@ -597,7 +596,7 @@ int mgr_volume_mounts(struct mgr *m, int64_t instance_id, struct mgr_volume_moun
 	size_t cap = 0;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "SELECT v.name, a.path, v.format FROM instance_volumes a JOIN "
 		    "storage_volumes v ON v.id = a.volume_id WHERE a.instance_id = ? "
@@ -607,8 +606,8 @@ int mgr_volume_mounts(struct mgr *m, int64_t instance_id, struct mgr_volume_moun
 		if (!st) {
 			r = -EIO;
 		} else {
-			sqlite3_bind_int64(st, 1, instance_id);
-			while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			mgr_stmt_bind_int64(st, 1, instance_id);
+			while (r == 0 && (rc = mgr_stmt_step(st)) == SQLITE_ROW) {
 				if (*n == cap) {
 					cap = cap ? cap * 2 : 4;
 					struct mgr_volume_mount *nv =
@@ -621,15 +620,13 @@ int mgr_volume_mounts(struct mgr *m, int64_t instance_id, struct mgr_volume_moun
 				}
 				struct mgr_volume_mount *vm = &(*out)[(*n)++];
 				snprintf(vm->name, sizeof(vm->name), "%s",
-					 (const char *)sqlite3_column_text(st, 0));
+					 mgr_stmt_column_text(st, 0));
 				snprintf(vm->path, sizeof(vm->path), "%s",
-					 (const char *)sqlite3_column_text(st, 1));
-				snprintf(
-				    vm->file, sizeof(vm->file), "%s/storage/default/%s.%s",
-				    m->state_dir, vm->name,
-				    strcmp((const char *)sqlite3_column_text(st, 2), "qcow2") == 0
-					? "qcow2"
-					: "raw");
+					 mgr_stmt_column_text(st, 1));
+				snprintf(vm->file, sizeof(vm->file), "%s/storage/default/%s.%s",
+					 m->state_dir, vm->name,
+					 strcmp(mgr_stmt_column_text(st, 2), "qcow2") == 0 ? "qcow2"
+											   : "raw");
 			}
 			if (r == 0 && rc != SQLITE_DONE)
 				r = mgr_db_err(m->db, rc, "volumes", err);

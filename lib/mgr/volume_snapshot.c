@@ -92,19 +92,19 @@ static int64_t snapshot_row(struct mgr *m, int64_t volume_id, const char *snap, 
 	int64_t id = 0;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db, "SELECT id, size FROM volume_snapshots WHERE volume_id = ? AND name = ?",
 		    err);
 		if (!st) {
 			id = -1;
 		} else {
-			sqlite3_bind_int64(st, 1, volume_id);
-			sqlite3_bind_text(st, 2, snap, -1, SQLITE_STATIC);
-			int rc = sqlite3_step(st);
+			mgr_stmt_bind_int64(st, 1, volume_id);
+			mgr_stmt_bind_text(st, 2, snap);
+			int rc = mgr_stmt_step(st);
 			if (rc == SQLITE_ROW) {
-				id = sqlite3_column_int64(st, 0);
+				id = mgr_stmt_column_int64(st, 0);
 				if (size)
-					*size = (uint64_t)sqlite3_column_int64(st, 1);
+					*size = (uint64_t)mgr_stmt_column_int64(st, 1);
 			} else if (rc != SQLITE_DONE) {
 				mgr_db_err(m->db, rc, "volume snapshot", err);
 				id = -1;
@@ -477,7 +477,7 @@ int mgr_volume_snapshot_list(struct mgr *m, const char *name, struct json_object
 	struct json_object *a = json_object_new_array();
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "SELECT name, size, created_at FROM volume_snapshots WHERE volume_id = ? "
 		    "ORDER BY id",
@@ -485,20 +485,17 @@ int mgr_volume_snapshot_list(struct mgr *m, const char *name, struct json_object
 		if (!st) {
 			r = -EIO;
 		} else {
-			sqlite3_bind_int64(st, 1, v.id);
+			mgr_stmt_bind_int64(st, 1, v.id);
 			int rc;
-			while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			while ((rc = mgr_stmt_step(st)) == SQLITE_ROW) {
 				struct json_object *o = json_object_new_object();
 				json_object_object_add(
-				    o, "name",
-				    json_object_new_string(
-					(const char *)sqlite3_column_text(st, 0)));
+				    o, "name", json_object_new_string(mgr_stmt_column_text(st, 0)));
 				json_object_object_add(
-				    o, "size", json_object_new_int64(sqlite3_column_int64(st, 1)));
+				    o, "size", json_object_new_int64(mgr_stmt_column_int64(st, 1)));
 				json_object_object_add(
 				    o, "created_at",
-				    json_object_new_string(
-					(const char *)sqlite3_column_text(st, 2)));
+				    json_object_new_string(mgr_stmt_column_text(st, 2)));
 				json_object_array_add(a, o);
 			}
 			if (rc != SQLITE_DONE)
@@ -619,25 +616,24 @@ static void reconcile_rows(struct mgr *m)
 	size_t ngone = 0;
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "SELECT s.id, v.name, s.name FROM volume_snapshots s JOIN storage_volumes v "
 		    "ON v.id = s.volume_id",
 		    &e);
-		while (st && sqlite3_step(st) == SQLITE_ROW) {
-			vs_cleanup_free char *f =
-			    snap_file(m, (const char *)sqlite3_column_text(st, 1),
-				      (const char *)sqlite3_column_text(st, 2), false);
+		while (st && mgr_stmt_step(st) == SQLITE_ROW) {
+			vs_cleanup_free char *f = snap_file(m, mgr_stmt_column_text(st, 1),
+							    mgr_stmt_column_text(st, 2), false);
 			if (!f || mgr_path_exists(f))
 				continue;
 			int64_t *ng = realloc(gone, (ngone + 1) * sizeof(*gone));
 			if (!ng)
 				break;
 			gone = ng;
-			gone[ngone++] = sqlite3_column_int64(st, 0);
+			gone[ngone++] = mgr_stmt_column_int64(st, 0);
 			vs_log(VS_LOG_WARN,
 			       "reconcile: snapshot %s of volume %s has no file: dropped",
-			       sqlite3_column_text(st, 2), sqlite3_column_text(st, 1));
+			       mgr_stmt_column_text(st, 2), mgr_stmt_column_text(st, 1));
 		}
 	}
 	mgr_db_unlock(m->db);
@@ -650,16 +646,16 @@ static void reconcile_rows(struct mgr *m)
 	/* thaw what a crash may have left frozen (EINVAL: was not frozen) */
 	mgr_db_lock(m->db);
 	{
-		mgr_cleanup_stmt sqlite3_stmt *st = mgr_db_prepare(
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
 		    m->db,
 		    "SELECT i.runtime_id, v.name FROM instance_volumes a "
 		    "JOIN storage_volumes v ON v.id = a.volume_id "
 		    "JOIN instances i ON i.id = a.instance_id WHERE i.type = 'container'",
 		    &e);
-		while (st && sqlite3_step(st) == SQLITE_ROW) {
+		while (st && mgr_stmt_step(st) == SQLITE_ROW) {
 			struct vs_err e2 = VS_ERR_INIT;
-			const char *rid = (const char *)sqlite3_column_text(st, 0);
-			const char *vn = (const char *)sqlite3_column_text(st, 1);
+			const char *rid = mgr_stmt_column_text(st, 0);
+			const char *vn = mgr_stmt_column_text(st, 1);
 			vs_cleanup_free char *mnt = NULL;
 			if (asprintf(&mnt, "%s/%s/volumes/%s", m->ct_dir, rid, vn) < 0 ||
 			    !mgr_is_mountpoint(mnt))

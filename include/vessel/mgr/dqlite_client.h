@@ -13,6 +13,7 @@
 #ifndef VESSEL_MGR_DQLITE_CLIENT_H
 #define VESSEL_MGR_DQLITE_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,14 @@ int mgr_dq_connect_one(const char *addr, int timeout_ms, struct mgr_dq **out, st
 void mgr_dq_close(struct mgr_dq *c);
 /* The address the client is connected to. */
 const char *mgr_dq_address(const struct mgr_dq *c);
+
+/* Whether the connection still stands, as far as this end can tell
+ * without a request (false once the server closed or reset it). */
+bool mgr_dq_alive(struct mgr_dq *c);
+/* The SQLite (extended) code of the last FAILURE response since the
+ * previous call, 0 when none: tells a statement that did not run (not the
+ * leader) from a failed one. */
+uint64_t mgr_dq_last_code(struct mgr_dq *c);
 
 /* Who the connected node thinks leads (id 0 and "" when none). */
 int mgr_dq_leader(struct mgr_dq *c, uint64_t *id, char **address, struct vs_err *err);

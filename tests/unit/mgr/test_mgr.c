@@ -47,11 +47,11 @@ static int64_t count(struct mgr_db *db, const char *sql)
 {
 	struct vs_err err = VS_ERR_INIT;
 	mgr_db_lock(db);
-	sqlite3_stmt *st = mgr_db_prepare(db, sql, &err);
+	struct mgr_stmt *st = mgr_db_prepare(db, sql, &err);
 	assert_non_null(st);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	int64_t n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	assert_int_equal(mgr_stmt_step(st), SQLITE_ROW);
+	int64_t n = mgr_stmt_column_int64(st, 0);
+	mgr_stmt_finalize(st);
 	mgr_db_unlock(db);
 	return n;
 }
@@ -65,10 +65,10 @@ static void test_db_migrations(void **state)
 	assert_int_equal(count(db, "SELECT COUNT(*) FROM schema"), mgr_db_schema_latest());
 	/* WAL and foreign keys */
 	mgr_db_lock(db);
-	sqlite3_stmt *st = mgr_db_prepare(db, "PRAGMA journal_mode", &err);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
-	sqlite3_finalize(st);
+	struct mgr_stmt *st = mgr_db_prepare(db, "PRAGMA journal_mode", &err);
+	assert_int_equal(mgr_stmt_step(st), SQLITE_ROW);
+	assert_string_equal(mgr_stmt_column_text(st, 0), "wal");
+	mgr_stmt_finalize(st);
 	mgr_db_unlock(db);
 	assert_int_equal(count(db, "PRAGMA foreign_keys"), 1);
 	mgr_db_close(db);

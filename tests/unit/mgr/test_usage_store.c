@@ -35,11 +35,11 @@ static int64_t count(const char *sql)
 {
 	struct vs_err err = VS_ERR_INIT;
 	mgr_db_lock(db);
-	sqlite3_stmt *st = mgr_db_prepare(db, sql, &err);
+	struct mgr_stmt *st = mgr_db_prepare(db, sql, &err);
 	assert_non_null(st);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	int64_t n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	assert_int_equal(mgr_stmt_step(st), SQLITE_ROW);
+	int64_t n = mgr_stmt_column_int64(st, 0);
+	mgr_stmt_finalize(st);
 	mgr_db_unlock(db);
 	return n;
 }

@@ -193,16 +193,15 @@ static void test_snapshots(void **state)
 	assert_int_equal(mgr_volume_delete(m, "v1", &err), 0);
 	assert_false(exists("v1.snapshots"));
 	assert_false(exists("v1.raw"));
-	sqlite3_stmt *stc = NULL;
+	struct mgr_stmt *stc = NULL;
 	struct mgr_db *db = mgr_get_db(m);
 	mgr_db_lock(db);
-	assert_int_equal(sqlite3_prepare_v2(mgr_db_handle(db),
-					    "SELECT COUNT(*) FROM volume_snapshots", -1, &stc,
-					    NULL),
+	assert_int_equal(mgr_stmt_prepare(mgr_db_store(db), "SELECT COUNT(*) FROM volume_snapshots",
+					  false, &stc),
 			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(stc), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(stc, 0), 0);
-	sqlite3_finalize(stc);
+	assert_int_equal(mgr_stmt_step(stc), SQLITE_ROW);
+	assert_int_equal(mgr_stmt_column_int(stc, 0), 0);
+	mgr_stmt_finalize(stc);
 	mgr_db_unlock(db);
 	mgr_close(m);
 }
