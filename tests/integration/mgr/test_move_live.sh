@@ -254,5 +254,7 @@ check "  ... no TAP of it left on A" sh -c "! nsenter --net=/proc/$HOLDER/ns/net
 check "  ... no cgroup of it left on A" sh -c "! ls -d /sys/fs/cgroup/vessel-vm-$id /sys/fs/cgroup/*/vessel-vm-$id 2>/dev/null | grep -q ."
 check "delete v1 on B" vb delete --force v1
 check "delete mvol on B" vb storage volume delete mvol
+no_sanitizer_b() { ! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T/vesseld-b.log"; }
+check "no sanitizer report from vesseld B" no_sanitizer_b
 stop_daemon
 finish
