@@ -286,8 +286,8 @@ static bool spawn(void *(*fn)(void *), void *arg)
 
 /* Relay session s on net with app: two threads (or, with inline_in, this
  * thread for one direction); owns net, app and s in any case. */
-static int relay_start(struct mgr_raft_tls *t, gnutls_session_t s, int net, int app,
-		       bool inline_in, struct vs_err *err)
+static int relay_start(struct mgr_raft_tls *t, gnutls_session_t s, int net, int app, bool inline_in,
+		       struct vs_err *err)
 {
 	struct relay *r = calloc(1, sizeof(*r));
 	if (!r) {

@@ -19,7 +19,10 @@
 #    (its row attached to the VM at B, its file in B's pool) and the volume
 #    takes writes; A has no instance, no volume (row or file), no VM
 #    directory, no VMM, no cgroup and no TAP of it left.
-#    Through 1-2b A keeps the volume, attached, with the file on it.  The guest's downtime as seen from outside (guest_gap.py: the
+#    Through 1-2b A keeps the volume, attached, with the file on it.
+# 4. A VM without NIC and two volumes, a qcow2 one and a raw one: moved
+#    live, each file written before reads the same at B (the disks kept
+#    their order), both volumes there in their formats, none left on A.  The guest's downtime as seen from outside (guest_gap.py: the
 #    longest pause between its console ticks, 10 ms apart) is printed.
 # SKIPs (77) without the guest images.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -76,7 +79,7 @@ cleanup_b() {
 		for n in $(vb list --format csv 2>/dev/null | cut -d, -f1); do
 			vb delete --force "$n" >/dev/null 2>&1
 		done
-		vb storage volume delete mvol >/dev/null 2>&1
+		for n in mvol q2 r2; do vb storage volume delete $n >/dev/null 2>&1; done
 		vb network delete mnet >/dev/null 2>&1
 		vb network delete mnet2 >/dev/null 2>&1
 		kill "$DPID2" 2>/dev/null
@@ -86,7 +89,7 @@ cleanup_b() {
 	fi
 	kill "$HOLDER2" 2>/dev/null
 	for n in $(v list --format csv 2>/dev/null | cut -d, -f1); do v delete --force "$n" >/dev/null 2>&1; done
-	v storage volume delete mvol >/dev/null 2>&1
+	for n in mvol q2 r2; do v storage volume delete $n >/dev/null 2>&1; done
 	v network delete mnet >/dev/null 2>&1
 	v network delete mnet2 >/dev/null 2>&1
 	cleanup
@@ -254,6 +257,20 @@ check "  ... no TAP of it left on A" sh -c "! nsenter --net=/proc/$HOLDER/ns/net
 check "  ... no cgroup of it left on A" sh -c "! ls -d /sys/fs/cgroup/vessel-vm-$id /sys/fs/cgroup/*/vessel-vm-$id 2>/dev/null | grep -q ."
 check "delete v1 on B" vb delete --force v1
 check "delete mvol on B" vb storage volume delete mvol
+
+# ---- 4. two volumes, qcow2 and raw, no NIC ----
+check "volumes q2 (qcow2) and r2 (raw) on A" sh -c "v storage volume create q2 --size 16MiB --format qcow2 && v storage volume create r2 --size 16MiB"
+check "init v2 (no NIC), q2 at /q, r2 at /r" sh -c "v init vessel-guest v2 --vm && v storage volume attach q2 v2 /q && v storage volume attach r2 v2 /r"
+check "start v2" v start v2
+check "write a file on each volume in v2" v exec v2 -- sh -c 'echo on-q >/q/f && echo on-r >/r/f && sync'
+move_v2() { in_netns v move v2 b: >"$T/move2.out"; }
+check "move v2 b: (running: live)" move_v2
+check "  ... each file reads the same at B" test "$(vb exec v2 -- cat /q/f /r/f | tr '\n' ' ')" = "on-q on-r "
+vols_b() { vb storage volume list --format csv | grep -E '^(q2|r2),' | tr '\n' ' '; }
+check "  ... q2 (qcow2) and r2 (raw) on B, attached to v2" test "$(vols_b)" = "q2,qcow2,16 MiB,v2,/q r2,raw,16 MiB,v2,/r "
+check "  ... their files in B's pool" test -f "$STATE2/storage/default/q2.qcow2" -a -f "$STATE2/storage/default/r2.raw"
+check "  ... no volume left on A (row or file)" sh -c "[ -z \"\$(VESSEL_SOCKET=$SOCK $VESSEL storage volume list --format csv)\" ] && [ -z \"\$(ls -A '$STATE/storage/default')\" ]"
+check "delete v2, q2 and r2 on B" sh -c "VESSEL_SOCKET=$SOCK2 v delete --force v2 && VESSEL_SOCKET=$SOCK2 v storage volume delete q2 && VESSEL_SOCKET=$SOCK2 v storage volume delete r2"
 no_sanitizer_b() { ! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T/vesseld-b.log"; }
 check "no sanitizer report from vesseld B" no_sanitizer_b
 stop_daemon
