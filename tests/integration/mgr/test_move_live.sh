@@ -5,7 +5,8 @@
 # it moves live (the VMM's migration with its disks copied - the root disk
 # and the volume's - relayed by both vesseld).
 # 1. B has no network of the first NIC's name, then none of the second's,
-#    then a volume of the same name: each refused before anything stops,
+#    then a volume of the same name, then a snapshot of the VM's volume
+#    (it would be lost): each refused before anything stops,
 #    with that reason; the VM runs on at A, B holds nothing of it.
 # 2. A relay cut mid-stream (B's test hook): the move fails, the VM runs on
 #    at A, the same guest process counting on; B holds nothing of it (no
@@ -29,7 +30,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 VMM=${VESSEL_VESSEL_VMM:?run through meson test}
 require_guest_images || exit 77
-for c in sqlite3 jq; do
+for c in sqlite3 jq curl; do
 	command -v $c >/dev/null || { echo "SKIP: $c missing"; exit 77; }
 done
 
@@ -178,6 +179,18 @@ check "  ... nothing of it on B, B's mvol as it was" test "$(b_state)" = "$befor
 check "  ... A's volume attached, its data there" a_vol
 check "delete B's mvol" vb storage volume delete mvol
 before_b=$(b_state)
+check "a snapshot of mvol on A" v storage volume snapshot create mvol s1
+check_fails "move v1 b: its volume has a snapshot: refused" "volume mvol has snapshots" in_netns v move v1 b:
+check "  ... v1 running on A" test "$(status v1)" = Running
+check "  ... the same counter process" sh -c "v exec v1 -- kill -0 $pid"
+check "  ... nothing of it on B" test "$(b_state)" = "$before_b"
+check "  ... A's volume attached, its data there" a_vol
+src_refuses() {
+	curl -s --unix-socket "$SOCK" -H 'Connection: Upgrade' -H 'Upgrade: vessel-migrate' \
+		http://vessel/1.0/instances/v1/migrate | grep -q 'volume mvol has snapshots'
+}
+check "  ... and the source refuses the stream itself (not only the CLI)" src_refuses
+check "delete the snapshot" v storage volume snapshot delete mvol s1
 
 # ---- 2. the relay cut mid-stream ----
 echo 1048576 >"$CUT"
