@@ -84,6 +84,14 @@ median_ms() {
 
 vm 4 cluster init m4 10.78.0.4:9001 >/dev/null || exit 1
 vm 1 cluster init m1 10.78.0.1:9001 >/dev/null || exit 1
+# the Raft port speaks TLS with the cluster certificate: copied before a join
+# (a build from before it has none: nothing to copy)
+if [ -f "$T/s1/cluster/cluster.crt" ]; then
+	for n in 2 3; do
+		mkdir -p "$T/s$n/cluster" &&
+			install -m 0600 "$T/s1/cluster/cluster.crt" "$T/s1/cluster/cluster.key" "$T/s$n/cluster/" || exit 1
+	done
+fi
 vm 2 cluster join m2 10.78.0.2:9001 10.78.0.1:9001 >/dev/null || exit 1
 vm 3 cluster join m3 10.78.0.3:9001 10.78.0.1:9001 >/dev/null || exit 1
 leader=$(curl -s --unix-socket "$T/m1.sock" http://x/1.0/cluster | jq -r .metadata.leader)

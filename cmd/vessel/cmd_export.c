@@ -293,11 +293,42 @@ static int live_move(struct mgr_client *src, struct mgr_client *dst, const char 
 		json_object_object_add(meta, "config", json_object_get(v));
 	if (json_object_object_get_ex(info, "devices", &v))
 		json_object_object_add(meta, "devices", json_object_get(v));
+	/* its storage volumes: made there in the pool of the same name, their
+	 * data copied with the VMM's disks; snapshots of them do not move */
+	struct json_object *all = NULL, *vols = json_object_new_array();
+	json_object_object_add(meta, "volumes", vols);
+	int r = mgr_client_do(src, "GET", "/1.0/storage-volumes?recursion=1", NULL, &all, err);
+	for (size_t i = 0; r == 0 && i < json_object_array_length(all); i++) {
+		struct json_object *o = json_object_array_get_idx(all, i), *sn, *sz;
+		if (strcmp(jstr(o, "used_by"), name) != 0)
+			continue;
+		if (json_object_object_get_ex(o, "snapshots", &sn) &&
+		    json_object_array_length(sn) > 0)
+			r = vs_errf(err, ENOTSUP,
+				    "%s stays here: its storage volume %s has snapshots, which do "
+				    "not move live: delete them first",
+				    name, jstr(o, "name"));
+		struct json_object *e = json_object_new_object();
+		json_object_object_add(e, "name", json_object_new_string(jstr(o, "name")));
+		json_object_object_add(e, "pool", json_object_new_string("default"));
+		json_object_object_add(e, "format", json_object_new_string(jstr(o, "format")));
+		json_object_object_add(
+		    e, "size",
+		    json_object_new_int64(
+			json_object_object_get_ex(o, "size", &sz) ? json_object_get_int64(sz) : 0));
+		json_object_object_add(e, "path", json_object_new_string(jstr(o, "path")));
+		json_object_array_add(vols, e);
+	}
+	json_object_put(all);
+	if (r < 0) {
+		json_object_put(meta);
+		return r;
+	}
 	vs_cleanup_free char *hdr = NULL;
 	vs_cleanup_free char *in = inst_path(final, "/migrate-in"),
 			     *out = inst_path(name, "/migrate");
-	int r = asprintf(&hdr, "X-Vessel-Instance: %s",
-			 json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN));
+	r = asprintf(&hdr, "X-Vessel-Instance: %s",
+		     json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN));
 	json_object_put(meta);
 	if (r < 0 || !in || !out)
 		return vs_errf(err, ENOMEM, "out of memory");

@@ -171,7 +171,9 @@ static const struct cli_command commands[] = {
 	{ "cluster", cmd_cluster,
 	  "cluster init NAME ADDRESS | join NAME ADDRESS MEMBER-ADDRESS | list | "
 	  "remove [--force] NAME | evacuate NAME | describe NAME TEXT",
-	  "cluster members (dqlite; ADDRESS is HOST:PORT of the member's Raft node)",
+	  "cluster members (dqlite; ADDRESS is HOST:PORT of the member's Raft node, TLS with "
+	  "the cluster certificate: copy STATE/cluster/cluster.crt and .key from a member "
+	  "before join)",
 	  OPTS({ "--force", "remove: a member that does not answer" }), NULL },
 	{ "top", cmd_top, "top [--sort cpu|memory|name|disk|net] [--interval SECONDS] [--once]",
 	  "live usage of every instance (one table when not on a terminal)",

@@ -7,7 +7,7 @@
  *        NAME through this vesseld ({"state", "downtime_ms", "total_ms",
  *        "bytes", "disk_bytes", "error"}), kept after the instance is gone
  *   POST /1.0/instances/NAME/migrate-in   with "Upgrade: vessel-migrate"
- *        and X-Vessel-Instance: {"image", "config", "devices"} (JSON on one
+ *        and X-Vessel-Instance: {"image", "config", "devices", "volumes"} (JSON on one
  *        line): the destination side; the instance NAME is created and its
  *        incoming VMM started before the 101, so a refusal is an ordinary
  *        error envelope; then the stream feeds that VMM

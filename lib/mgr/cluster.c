@@ -33,8 +33,15 @@
  * is pinned from the same table.  New instances go to --target or to the
  * online member with the most free memory per instance already placed.
  *
- * dqlite 1.11 has no TLS of its own: the cluster (Raft) addresses must be
- * on a private network (the API's TLS is separate and always on).
+ * The Raft port speaks TLS (raft_tls.c; dqlite 1.11 has none of its own):
+ * the node binds a private abstract socket ("@", dqlite picks the name),
+ * vesseld accepts TLS on the member's cluster address and relays to it,
+ * and the node's connections to other members (its connect function) and
+ * the manager's dqlite client (its dialer) go through a TLS client.  All
+ * present the cluster certificate, STATE/cluster/cluster.crt and .key
+ * (made by `cluster init`; a host about to join gets a copy of both from
+ * a member first, as a join token), and accept only a peer presenting the
+ * same.  The API's TLS is separate.
  */
 #include <curl/curl.h>
 #include <dqlite.h>
@@ -58,6 +65,7 @@
 #include "vessel/mgr/db.h"
 #include "vessel/mgr/dqlite_client.h"
 #include "vessel/mgr/tls.h"
+#include "raft_tls.h"
 
 #define DB_NAME	    "vessel.db"
 #define SYNC_MS	    1000
@@ -75,7 +83,8 @@ struct mgr_cluster {
 	char name[64], address[128], url[160];
 	uint64_t node_id;
 	dqlite_node *node;
-	struct mgr_dq *conn; /* to the leader, or NULL */
+	struct mgr_raft_tls *tls; /* the Raft port's TLS, once a cluster certificate is here */
+	struct mgr_dq *conn;	  /* to the leader, or NULL */
 	struct mgr_cluster_member members[MAX_MEMBERS];
 	size_t nmembers;
 	char peers[MAX_MEMBERS][128]; /* Raft addresses to find the leader by */
@@ -159,10 +168,53 @@ static int conf_load(struct mgr_cluster *c, struct vs_err *err)
 	return 0;
 }
 
+/* ---- the Raft port's TLS ---- */
+
+/* Load the cluster certificate (with create, make it when missing: a new
+ * cluster) and route the dqlite client's connections through TLS. */
+static int tls_load(struct mgr_cluster *c, bool create, struct vs_err *err)
+{
+	if (c->tls)
+		return 0;
+	vs_cleanup_free char *crt = NULL, *key = NULL;
+	if (asprintf(&crt, "%s/cluster.crt", c->dir) < 0 ||
+	    asprintf(&key, "%s/cluster.key", c->dir) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if (create) {
+		bool made = false;
+		int r = mgr_tls_ensure_cert(crt, key, "vessel cluster", NULL, &made, err);
+		if (r < 0)
+			return r;
+		if (made)
+			vs_log(VS_LOG_INFO, "cluster: made the cluster certificate %s", crt);
+	} else if (access(crt, F_OK) < 0 || access(key, F_OK) < 0) {
+		return vs_errf(err, ENOENT,
+			       "no cluster certificate here: copy cluster.crt and cluster.key "
+			       "from a member's STATE/cluster/ to %s/ (mode 0600) first: the "
+			       "Raft port speaks TLS with that certificate only",
+			       c->dir);
+	}
+	int r = mgr_raft_tls_new(crt, key, &c->tls, err);
+	if (r == 0)
+		mgr_dq_set_dialer(mgr_raft_tls_dial, c->tls);
+	return r;
+}
+
+static void tls_drop(struct mgr_cluster *c)
+{
+	if (!c->tls)
+		return;
+	mgr_dq_set_dialer(NULL, NULL);
+	mgr_raft_tls_free(c->tls);
+	c->tls = NULL;
+}
+
 /* ---- the dqlite node ---- */
 
 static int node_start(struct mgr_cluster *c, struct vs_err *err)
 {
+	if (!c->tls)
+		return vs_errf(err, EINVAL, "dqlite node: no cluster certificate loaded");
 	vs_cleanup_free char *raft = NULL;
 	if (asprintf(&raft, "%s/raft", c->dir) < 0)
 		return vs_errf(err, ENOMEM, "out of memory");
@@ -177,7 +229,9 @@ static int node_start(struct mgr_cluster *c, struct vs_err *err)
 		c->node = NULL;
 		return r;
 	}
-	if ((rv = dqlite_node_set_bind_address(c->node, c->address)) != 0 ||
+	/* a private socket; the public address is TLS's (raft_tls.c) */
+	if ((rv = dqlite_node_set_bind_address(c->node, "@")) != 0 ||
+	    (rv = dqlite_node_set_connect_func(c->node, mgr_raft_tls_node_connect, c->tls)) != 0 ||
 	    (rv = dqlite_node_start(c->node)) != 0) {
 		int r = vs_errf(err, EADDRNOTAVAIL, "dqlite node on %s: %s", c->address,
 				dqlite_node_errmsg(c->node));
@@ -185,8 +239,16 @@ static int node_start(struct mgr_cluster *c, struct vs_err *err)
 		c->node = NULL;
 		return r;
 	}
-	vs_log(VS_LOG_INFO, "cluster: member %s, dqlite node %" PRIx64 " on %s", c->name,
-	       c->node_id, c->address);
+	const char *local = dqlite_node_get_bind_address(c->node);
+	int r = mgr_raft_tls_listen(c->tls, c->address, local, err);
+	if (r < 0) {
+		dqlite_node_stop(c->node);
+		dqlite_node_destroy(c->node);
+		c->node = NULL;
+		return vs_err_prefix(err, "dqlite node");
+	}
+	vs_log(VS_LOG_INFO, "cluster: member %s, dqlite node %" PRIx64 " on %s (TLS, node at %s)",
+	       c->name, c->node_id, c->address, local);
 	return 0;
 }
 
@@ -194,6 +256,7 @@ static void node_stop(struct mgr_cluster *c)
 {
 	if (!c->node)
 		return;
+	mgr_raft_tls_unlisten(c->tls);
 	dqlite_node_stop(c->node);
 	dqlite_node_destroy(c->node);
 	c->node = NULL;
@@ -571,6 +634,8 @@ int mgr_cluster_open(struct mgr *m, const char *listen, struct mgr_cluster **out
 	if (access(c->conf_path, F_OK) == 0) {
 		int r = conf_load(c, err);
 		if (r == 0)
+			r = tls_load(c, false, err);
+		if (r == 0)
 			r = node_start(c, err);
 		if (r == 0)
 			r = start_thread(c, err);
@@ -598,6 +663,7 @@ void mgr_cluster_close(struct mgr_cluster *c)
 	}
 	disconnect(c);
 	node_stop(c);
+	tls_drop(c);
 	if (c->m && c->m->cluster == c)
 		c->m->cluster = NULL;
 	pthread_mutex_destroy(&c->lock);
@@ -727,6 +793,7 @@ static void abandon(struct mgr_cluster *c)
 {
 	disconnect(c);
 	node_stop(c);
+	tls_drop(c);
 	vs_cleanup_free char *raft = NULL;
 	if (asprintf(&raft, "%s/raft", c->dir) >= 0)
 		mgr_rm_rf(raft, NULL);
@@ -766,7 +833,9 @@ int mgr_cluster_init(struct mgr_cluster *c, const char *name, const char *addres
 	}
 	c->node_id = 1; /* dqlite bootstraps node 1 as a cluster of one */
 	c->npeers = 0;
-	r = node_start(c, err);
+	r = tls_load(c, true, err);
+	if (r == 0)
+		r = node_start(c, err);
 	if (r == 0)
 		r = finish_setup(c, err);
 	if (r < 0)
@@ -799,7 +868,9 @@ int mgr_cluster_join(struct mgr_cluster *c, const char *name, const char *addres
 	/* the leader must know this member's name is free before Raft grows */
 	struct mgr_dq *q = NULL;
 	const char *addrs[] = { join };
-	r = mgr_dq_connect(addrs, 1, CONNECT_MS, &q, err);
+	r = tls_load(c, false, err);
+	if (r == 0)
+		r = mgr_dq_connect(addrs, 1, CONNECT_MS, &q, err);
 	if (r == 0)
 		r = mgr_dq_open(q, DB_NAME, err);
 	if (r == 0) {

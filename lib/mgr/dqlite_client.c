@@ -15,7 +15,9 @@
  * the DONE word; the PART word means another ROWS message follows.
  *
  * Blocking sockets with send/receive timeouts: the daemon's cluster
- * thread and API handlers call in under cluster.c's lock.
+ * thread and API handlers call in under cluster.c's lock.  A cluster
+ * member sets a dialer (mgr_dq_set_dialer: raft_tls.c, TLS with the
+ * cluster certificate) that every connection goes through instead of TCP.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +25,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,7 +317,26 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int tcp_connect(const char *address, int timeout_ms, struct vs_err *err)
+static pthread_mutex_t dial_lock = PTHREAD_MUTEX_INITIALIZER;
+static mgr_dq_dial_fn dial_fn;
+static void *dial_arg;
+
+void mgr_dq_set_dialer(mgr_dq_dial_fn fn, void *arg)
+{
+	pthread_mutex_lock(&dial_lock);
+	dial_fn = fn;
+	dial_arg = arg;
+	pthread_mutex_unlock(&dial_lock);
+}
+
+static void set_timeouts(int fd, int timeout_ms)
+{
+	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+int mgr_dq_tcp_connect(const char *address, int timeout_ms, struct vs_err *err)
 {
 	char host[256];
 	const char *colon = strrchr(address, ':');
@@ -359,9 +381,7 @@ static int tcp_connect(const char *address, int timeout_ms, struct vs_err *err)
 		return vs_syserrf(err, e, "dqlite: connect to %s", address);
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	set_timeouts(fd, timeout_ms);
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
@@ -370,9 +390,14 @@ static int tcp_connect(const char *address, int timeout_ms, struct vs_err *err)
 int mgr_dq_connect_one(const char *addr, int timeout_ms, struct mgr_dq **out, struct vs_err *err)
 {
 	*out = NULL;
-	int fd = tcp_connect(addr, timeout_ms, err);
+	pthread_mutex_lock(&dial_lock);
+	mgr_dq_dial_fn fn = dial_fn;
+	void *arg = dial_arg;
+	pthread_mutex_unlock(&dial_lock);
+	int fd = fn ? fn(arg, addr, timeout_ms, err) : mgr_dq_tcp_connect(addr, timeout_ms, err);
 	if (fd < 0)
 		return fd;
+	set_timeouts(fd, timeout_ms);
 	struct mgr_dq *c = calloc(1, sizeof(*c));
 	if (!c || !(c->address = strdup(addr))) {
 		free(c);

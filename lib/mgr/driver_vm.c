@@ -1535,19 +1535,39 @@ int mgr_vm_start_incoming(struct mgr *m, const struct mgr_instance *inst,
 	snprintf(incoming, sizeof(incoming), "unix:%s", sock);
 	snprintf(serial, sizeof(serial), "unix:%s", console);
 	snprintf(rootspec, sizeof(rootspec), "%s,format=qcow2", root);
-	const char *argv[] = {
-		m->vmm, "--incoming",	  incoming, "--disk",	 rootspec, "--serial",
-		serial, "--serial-log",	  clog,	    "--agent",	 agent,	   "--api",
-		api,	"--snapshot-dir", dir,	    "--sandbox", NULL,	   NULL,
-		NULL
-	};
-	/* its NIC: a TAP of this instance on this host's network (the MAC
-	 * comes with the guest's state) */
-	struct mgr_nic nics[1];
-	size_t nnics = 0;
-	char net[64];
-	if ((r = mgr_network_nics(m, inst->id, nics, 1, &nnics, err)) < 0)
+	const char *argv[64];
+	size_t n = 0;
+	const char *fixed[] = { m->vmm,	  "--incoming",	    incoming, "--disk",
+				rootspec, "--serial",	    serial,   "--serial-log",
+				clog,	  "--agent",	    agent,    "--api",
+				api,	  "--snapshot-dir", dir,      "--sandbox" };
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		argv[n++] = fixed[i];
+	/* its storage volumes, in the source's order (by path): files the VMM
+	 * creates as their data arrives (it refuses existing ones) */
+	vs_cleanup_free struct mgr_volume_mount *vols = NULL;
+	size_t nvols = 0;
+	if ((r = mgr_volume_mounts(m, inst->id, &vols, &nvols, err)) < 0)
 		return r;
+	if (nvols > 6)
+		return vs_errf(err, EINVAL, "VM %s: at most 6 storage volumes", inst->name);
+	char disks[6][4200];
+	for (size_t i = 0; i < nvols; i++) {
+		const char *dot = strrchr(vols[i].file, '.');
+		snprintf(disks[i], sizeof(disks[i]), "%s,format=%s", vols[i].file,
+			 dot && strcmp(dot, ".qcow2") == 0 ? "qcow2" : "raw");
+		argv[n++] = "--disk";
+		argv[n++] = disks[i];
+	}
+	/* its NICs: a TAP of this instance on this host's network of each (the
+	 * MACs come with the guest's state), in the source's order (by name) */
+	struct mgr_nic nics[MAX_NICS + 1];
+	size_t nnics = 0;
+	char net[MAX_NICS][64];
+	if ((r = mgr_network_nics(m, inst->id, nics, MAX_NICS + 1, &nnics, err)) < 0)
+		return r;
+	if (nnics > MAX_NICS)
+		return vs_errf(err, EINVAL, "VM %s: at most %d NICs", inst->name, MAX_NICS);
 	char cg_procs[3][300], cgdirs[3][256];
 	size_t ncg = cgroup_dirs(id, cgdirs);
 	for (size_t i = 0; i < ncg; i++)
@@ -1556,15 +1576,16 @@ int mgr_vm_start_incoming(struct mgr *m, const struct mgr_instance *inst,
 	    (r = cgroup_set_cpu(id, mgr_instance_config_get(inst, "limits.cpu"), err)) < 0 ||
 	    (r = boot_save(m, inst, &b, err)) < 0)
 		goto fail;
-	if (nnics) {
+	for (size_t i = 0; i < nnics; i++) {
 		char tap[16];
-		tap_name(id, 0, tap);
-		if ((r = mgr_network_tap_attach(m, &nics[0], tap, err)) < 0)
+		tap_name(id, (unsigned)i, tap);
+		if ((r = mgr_network_tap_attach(m, &nics[i], tap, err)) < 0)
 			goto fail;
-		snprintf(net, sizeof(net), "tap=%s", tap);
-		argv[16] = "--net";
-		argv[17] = net;
+		snprintf(net[i], sizeof(net[i]), "tap=%s", tap);
+		argv[n++] = "--net";
+		argv[n++] = net[i];
 	}
+	argv[n] = NULL;
 	pid_t pid = 0;
 	if ((r = spawn_detached((char *const *)argv, vlog, cg_procs, ncg, &pid, err)) < 0)
 		goto fail;

@@ -11,13 +11,22 @@
  * the destination refused, the connection dropped, no traffic for
  * RELAY_IDLE_S - leaves the VMM running: the migration thread resumes it.
  *
+ * The source's storage volumes (raw or qcow2) are disks of its VMM, copied
+ * with the root disk; once the move completed they are deleted here (rows
+ * and files).  A volume with snapshots does not move (it would lose them).
+ *
  * Destination: prepare (before the upgrade, so a refusal is an ordinary
- * error) checks the name is free and the image is here, creates the
- * instance row (its overlay disk removed: the copy is written in its
- * place) and starts `vessel-vmm --incoming unix:DIR/incoming.sock`
- * (sandboxed too); run relays the stream into it and waits until its API
+ * error) checks the name is free, the image is here, each NIC's network
+ * exists and each volume's name is free, creates the instance row (its
+ * overlay disk removed: the copy is written in its place), its NICs (same
+ * MACs and addresses, the source's order) and its volumes' rows (attached
+ * at the same paths; their files are made by the VMM as the data arrives,
+ * their names listed in the IN_MARK file) and starts `vessel-vmm
+ * --incoming unix:DIR/incoming.sock` with a --disk per volume and a --net
+ * per NIC (sandboxed too); run relays the stream into it and waits until its API
  * answers (it runs the guest) or it exits (it refused the stream: it never
- * runs a half-received guest).  A failure deletes the instance.
+ * runs a half-received guest).  A failure deletes the instance and the
+ * volumes made for it.
  *
  * Test hook: with VESSEL_TEST_MIGRATE_CUT_FILE=PATH in the destination
  * vesseld's environment, a number N in that file (read at each incoming
@@ -44,6 +53,7 @@
 #include "vessel/mgr/image.h"
 #include "vessel/mgr/migrate.h"
 #include "vessel/mgr/network.h"
+#include "vessel/mgr/volume.h"
 
 #define RELAY_IDLE_S  120 /* no byte either way: the peer is gone */
 #define ACCEPT_S      30
@@ -52,6 +62,8 @@
 #define OUT_SOCK      "migrate.sock"
 #define IN_SOCK	      "incoming.sock"
 #define IN_MARK	      "incoming" /* in the VM's directory until the move completed */
+#define MAX_NICS      4		 /* vessel-vmm's --net */
+#define MAX_VOLS      6
 
 /* ---- the last results, by name ---- */
 
@@ -201,13 +213,30 @@ static int running_vm(struct mgr *m, const struct mgr_instance *inst, struct vs_
 	return 0;
 }
 
+/* A running VM whose volumes have no snapshots (the move deletes the
+ * source's volumes, their snapshots would be lost). */
+static int movable(struct mgr *m, const struct mgr_instance *inst, struct vs_err *err)
+{
+	int r = running_vm(m, inst, err);
+	char vol[MGR_NAME_MAX + 1];
+	int snap = r == 0 ? mgr_volume_snapshotted(m, inst->id, vol, sizeof(vol), err) : 0;
+	if (snap > 0)
+		r = vs_errf(err, ENOTSUP,
+			    "VM %s: its storage volume %s has snapshots, which do not move live: "
+			    "delete them first",
+			    inst->name, vol);
+	else if (snap < 0)
+		r = snap;
+	return r;
+}
+
 int mgr_migrate_out_check(struct mgr *m, const char *name, struct vs_err *err)
 {
 	struct mgr_instance inst;
 	int r = mgr_instance_db_get(m->db, name, &inst, err);
 	if (r < 0)
 		return r;
-	r = running_vm(m, &inst, err);
+	r = movable(m, &inst, err);
 	mgr_instance_free(&inst);
 	return r;
 }
@@ -271,7 +300,12 @@ int mgr_migrate_out(struct mgr *m, const char *name, int fd, const char *extra, 
 	if (!sock)
 		r = vs_errf(err, ENOMEM, "out of memory");
 	if (r == 0)
-		r = running_vm(m, &inst, err);
+		r = movable(m, &inst, err);
+	/* its volumes: removed here once the VM runs there */
+	vs_cleanup_free struct mgr_volume_mount *vols = NULL;
+	size_t nvols = 0;
+	if (r == 0)
+		r = mgr_volume_mounts(m, inst.id, &vols, &nvols, err);
 	if (r == 0 && (l = listen_unix(sock, err)) < 0)
 		r = l;
 	/* the sandboxed VMM (nobody, its root this directory) must search it to
@@ -347,6 +381,12 @@ int mgr_migrate_out(struct mgr *m, const char *name, int fd, const char *extra, 
 		snprintf(res.error, sizeof(res.error), "moved, but not deleted here: %.400s",
 			 e2.msg);
 	}
+	for (size_t i = 0; i < nvols; i++) { /* their copies run there now */
+		vs_err_clear(&e2);
+		if (mgr_volume_delete(m, vols[i].name, &e2) < 0)
+			vs_log(VS_LOG_WARN, "%s moved, but its volume %s was not removed here: %s",
+			       name, vols[i].name, e2.msg);
+	}
 	vs_log(VS_LOG_INFO, "%s moved live: total %.1f ms, downtime %.1f ms", name, res.total_ms,
 	       res.downtime_ms);
 	result_set(name, &res);
@@ -362,6 +402,8 @@ struct mgr_migrate_in {
 	struct mgr_instance inst;
 	uint64_t cut;
 	bool stall;
+	size_t nvols; /* the volumes made here for it (removed with it on a failure) */
+	char vols[MAX_VOLS][MGR_NAME_MAX + 1];
 };
 
 static struct json_object *get(struct json_object *o, const char *key, json_type t)
@@ -372,15 +414,141 @@ static struct json_object *get(struct json_object *o, const char *key, json_type
 	return v;
 }
 
-static void in_remove(struct mgr_migrate_in *mi)
+/* The incoming instance's volumes (by name), one a line in its IN_MARK
+ * file: what a vesseld restarted after a crash removes with the half. */
+static int mark_write(struct mgr *m, const struct mgr_instance *inst,
+		      char (*vols)[MGR_NAME_MAX + 1], size_t nvols, struct vs_err *err)
+{
+	vs_cleanup_free char *mark = mgr_vm_path(m, inst->runtime_id, IN_MARK);
+	char text[MAX_VOLS * (MGR_NAME_MAX + 2) + 1];
+	size_t off = 0;
+	for (size_t i = 0; i < nvols; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "%s\n", vols[i]);
+	if (!mark)
+		return vs_errf(err, ENOMEM, "out of memory");
+	return vs_write_file_atomic(mark, text, off, err);
+}
+
+/* Delete the instance name, then the volumes it came with (detached by
+ * then); what fails is logged. */
+static void remove_half(struct mgr *m, const char *name, char (*vols)[MGR_NAME_MAX + 1],
+			size_t nvols)
 {
 	struct vs_err e2 = VS_ERR_INIT;
+	if (mgr_instance_delete(m, name, true, &e2) < 0) {
+		vs_log(VS_LOG_WARN, "incoming %s: remove after a failure: %s", name, e2.msg);
+		return;
+	}
+	for (size_t i = 0; i < nvols; i++) {
+		vs_err_clear(&e2);
+		if (mgr_volume_delete(m, vols[i], &e2) < 0 && e2.code != ENOENT)
+			vs_log(VS_LOG_WARN, "incoming %s: remove its volume %s: %s", name, vols[i],
+			       e2.msg);
+	}
+}
+
+static void in_remove(struct mgr_migrate_in *mi)
+{
 	int64_t id = mi->inst.id;
 	mgr_instance_free(&mi->inst);
 	mgr_busy_release(mi->m, id);
-	if (mgr_instance_delete(mi->m, mi->name, true, &e2) < 0)
-		vs_log(VS_LOG_WARN, "incoming %s: remove after a failure: %s", mi->name, e2.msg);
+	remove_half(mi->m, mi->name, mi->vols, mi->nvols);
 	free(mi);
+}
+
+/* The NICs of meta's "devices" ({"eth0": {"type": "nic", "network",
+ * "hwaddr", "ipv4.address"}, ...}), in the order of their names (the
+ * source's order, so the Nth TAP here backs the guest's Nth NIC); each on
+ * this host's network of the same name, checked before anything is made. */
+struct in_nic {
+	const char *dev, *net, *mac, *addr;
+};
+
+static int in_nics(struct mgr *m, const char *name, struct json_object *dev, struct in_nic *nics,
+		   size_t *n, struct vs_err *err)
+{
+	*n = 0;
+	if (!dev)
+		return 0;
+	json_object_object_foreach(dev, dname, d)
+	{
+		struct json_object *t = get(d, "type", json_type_string),
+				   *nn = get(d, "network", json_type_string),
+				   *hw = get(d, "hwaddr", json_type_string),
+				   *ip = get(d, "ipv4.address", json_type_string);
+		if (!t || strcmp(json_object_get_string(t), "nic") != 0 || !nn || !hw)
+			return vs_errf(err, ENOTSUP,
+				       "VM %s: device %s: only NICs (type nic, network, hwaddr) "
+				       "can move live",
+				       name, dname);
+		if (*n == MAX_NICS)
+			return vs_errf(err, EINVAL, "VM %s: more than %d NICs", name, MAX_NICS);
+		struct in_nic c = { dname, json_object_get_string(nn), json_object_get_string(hw),
+				    ip ? json_object_get_string(ip) : NULL };
+		size_t k = (*n)++;
+		for (; k > 0 && strcmp(nics[k - 1].dev, dname) > 0; k--)
+			nics[k] = nics[k - 1];
+		nics[k] = c;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		struct mgr_network nw;
+		if (mgr_network_get(m->db, nics[i].net, &nw, NULL) < 0)
+			return vs_errf(
+			    err, ENOENT,
+			    "VM %s has a NIC (%s) on network %s, which this host does not have: "
+			    "create it here first (vessel network create %s SUBNET)",
+			    name, nics[i].dev, nics[i].net, nics[i].net);
+	}
+	return 0;
+}
+
+/* meta's "volumes" ([{"name", "format", "size", "path"}]): each checked
+ * (a free name here, in the pool of the same name, default) before
+ * anything is made. */
+struct in_vol {
+	const char *name, *format, *path;
+	uint64_t size;
+};
+
+static int in_volumes(struct mgr *m, const char *name, struct json_object *a, struct in_vol *vols,
+		      size_t *n, struct vs_err *err)
+{
+	*n = 0;
+	size_t len = a ? json_object_array_length(a) : 0;
+	if (len > MAX_VOLS)
+		return vs_errf(err, EINVAL, "VM %s: more than %d storage volumes", name, MAX_VOLS);
+	for (size_t i = 0; i < len; i++) {
+		struct json_object *o = json_object_array_get_idx(a, i),
+				   *vn = get(o, "name", json_type_string),
+				   *vf = get(o, "format", json_type_string),
+				   *vs = get(o, "size", json_type_int),
+				   *vp = get(o, "path", json_type_string),
+				   *pool = get(o, "pool", json_type_string);
+		if (!vn || !vf || !vs || !vp)
+			return vs_errf(err, EINVAL,
+				       "migration: volume %zu: expected {\"name\", \"format\", "
+				       "\"size\", \"path\"}",
+				       i);
+		if (pool && strcmp(json_object_get_string(pool), "default") != 0)
+			return vs_errf(
+			    err, ENOENT,
+			    "VM %s: storage pool %s: this host has only the pool default", name,
+			    json_object_get_string(pool));
+		int64_t size = json_object_get_int64(vs);
+		vols[i] =
+		    (struct in_vol){ json_object_get_string(vn), json_object_get_string(vf),
+				     json_object_get_string(vp), size > 0 ? (uint64_t)size : 0 };
+		int r = mgr_volume_incoming_check(m, vols[i].name, vols[i].format, vols[i].size,
+						  vols[i].path, err);
+		if (r < 0)
+			return r;
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(vols[k].name, vols[i].name) == 0)
+				return vs_errf(err, EINVAL, "migration: volume %s given twice",
+					       vols[i].name);
+		*n = i + 1;
+	}
+	return 0;
 }
 
 int mgr_migrate_in_prepare(struct mgr *m, struct json_object *meta, struct mgr_migrate_in **out,
@@ -414,37 +582,17 @@ int mgr_migrate_in_prepare(struct mgr *m, struct json_object *meta, struct mgr_m
 	if (!vm)
 		return vs_errf(err, EINVAL, "image %.12s is no VM image",
 			       json_object_get_string(img));
-	/* its NIC (eth0, the only one an instance has): on this host's network
-	 * of the same name, with the same MAC and address (the running guest
-	 * keeps both); checked before anything is made or stopped */
-	const char *net = NULL, *mac = NULL, *addr = NULL;
-	if (dev) {
-		json_object_object_foreach(dev, dname, d)
-		{
-			struct json_object *t = get(d, "type", json_type_string),
-					   *nn = get(d, "network", json_type_string),
-					   *hw = get(d, "hwaddr", json_type_string),
-					   *ip = get(d, "ipv4.address", json_type_string);
-			if (strcmp(dname, "eth0") != 0 || !t ||
-			    strcmp(json_object_get_string(t), "nic") != 0 || !nn || !hw || net)
-				return vs_errf(err, ENOTSUP,
-					       "VM %s: device %s: only one NIC eth0 (type nic, "
-					       "network, hwaddr) can move live",
-					       name, dname);
-			net = json_object_get_string(nn);
-			mac = json_object_get_string(hw);
-			addr = ip ? json_object_get_string(ip) : NULL;
-		}
-	}
-	if (net) {
-		struct mgr_network nw;
-		if (mgr_network_get(m->db, net, &nw, NULL) < 0)
-			return vs_errf(
-			    err, ENOENT,
-			    "VM %s has a NIC on network %s, which this host does not have: "
-			    "create it here first (vessel network create %s SUBNET)",
-			    name, net, net);
-	}
+	/* its NICs (same MACs and addresses, the running guest keeps them)
+	 * and storage volumes: checked before anything is made or stopped */
+	struct in_nic nics[MAX_NICS];
+	struct in_vol vols[MAX_VOLS];
+	size_t nnics = 0, nvols = 0;
+	if ((r = in_nics(m, name, dev, nics, &nnics, err)) < 0 ||
+	    (r = in_volumes(m, name, get(meta, "volumes", json_type_array), vols, &nvols, err)) < 0)
+		return r;
+	if (nnics + nvols > MGR_VM_NICS_MAX)
+		return vs_errf(err, EINVAL, "VM %s: %zu NICs and %zu storage volumes: at most %d",
+			       name, nnics, nvols, MGR_VM_NICS_MAX);
 	size_t ncfg = cfg ? (size_t)json_object_object_length(cfg) : 0, k = 0;
 	vs_cleanup_free struct mgr_config_entry *ce = calloc(ncfg + 1, sizeof(*ce));
 	if (!ce)
@@ -469,15 +617,18 @@ int mgr_migrate_in_prepare(struct mgr *m, struct json_object *meta, struct mgr_m
 				      .nconfig = ncfg };
 	if ((r = mgr_instance_create(m, &req, err)) < 0)
 		return r;
-	if (net) {
+	if (nnics) {
 		struct mgr_instance made;
 		if ((r = mgr_instance_db_get(m->db, name, &made, err)) == 0) {
-			r = mgr_network_nic_add_fixed(m, made.id, net, mac, addr, err);
+			for (size_t i = 0; i < nnics && r == 0; i++)
+				if ((r = mgr_network_nic_add_fixed(m, made.id, nics[i].net,
+								   nics[i].mac, nics[i].addr,
+								   err)) < 0)
+					vs_err_prefix(err, "VM %s's NIC %s", name, nics[i].dev);
 			mgr_instance_free(&made);
 		}
 		if (r < 0) {
 			struct vs_err e2 = VS_ERR_INIT;
-			vs_err_prefix(err, "VM %s's NIC", name);
 			mgr_instance_delete(m, name, true, &e2);
 			return r;
 		}
@@ -507,11 +658,20 @@ int mgr_migrate_in_prepare(struct mgr *m, struct json_object *meta, struct mgr_m
 	struct mgr_image im;
 	vs_cleanup_free char *root = mgr_vm_path(m, mi->inst.runtime_id, "root.qcow2");
 	vs_cleanup_free char *sock = mgr_vm_path(m, mi->inst.runtime_id, IN_SOCK);
-	vs_cleanup_free char *mark = mgr_vm_path(m, mi->inst.runtime_id, IN_MARK);
-	if (!root || !sock || !mark)
+	if (!root || !sock)
 		r = vs_errf(err, ENOMEM, "out of memory");
-	else if ((r = vs_write_file_atomic(mark, "", 0, err)) == 0 &&
-		 (r = mgr_image_get_by_id(&m->images, mi->inst.image_id, &im, err)) == 0) {
+	else
+		r = mark_write(m, &mi->inst, mi->vols, 0, err);
+	/* its volumes: rows attached to it, their files made by its VMM; each
+	 * in the mark as soon as it is made */
+	for (size_t i = 0; i < nvols && r == 0; i++) {
+		if ((r = mgr_volume_incoming_add(m, vols[i].name, vols[i].format, vols[i].size,
+						 mi->inst.id, vols[i].path, err)) < 0)
+			break;
+		snprintf(mi->vols[mi->nvols++], sizeof(mi->vols[0]), "%s", vols[i].name);
+		r = mark_write(m, &mi->inst, mi->vols, mi->nvols, err);
+	}
+	if (r == 0 && (r = mgr_image_get_by_id(&m->images, mi->inst.image_id, &im, err)) == 0) {
 		unlink(root); /* the copy comes in its place */
 		r = mgr_vm_start_incoming(m, &mi->inst, &im, sock, err);
 		mgr_image_free(&im);
@@ -588,14 +748,24 @@ void mgr_migrate_in_recover(struct mgr *m)
 			mgr_instance_db_set_power(m->db, inst->id, MGR_POWER_RUNNING, true, &e);
 			vs_log(VS_LOG_INFO, "%s: its live move in completed while vesseld was away",
 			       inst->name);
-		} else if (mgr_instance_delete(m, inst->name, true, &e) < 0) {
-			vs_log(VS_LOG_WARN, "%s: remove the half of a live move: %s", inst->name,
-			       e.msg);
 		} else {
+			/* the volumes it came with: one a line in the mark */
+			char vols[MAX_VOLS][MGR_NAME_MAX + 1];
+			size_t nvols = 0, len;
+			vs_cleanup_free char *text = NULL;
+			if (vs_read_file(mark, &text, &len, sizeof(vols), NULL) == 0)
+				for (char *p = text, *nl; *p && nvols < MAX_VOLS; p = nl + 1) {
+					if (!(nl = strchr(p, '\n')))
+						break;
+					*nl = 0;
+					if (*p && strlen(p) <= MGR_NAME_MAX)
+						snprintf(vols[nvols++], sizeof(vols[0]), "%s", p);
+				}
+			remove_half(m, inst->name, vols, nvols);
 			vs_log(VS_LOG_INFO,
 			       "%s: removed the half of a live move that vesseld did not see "
-			       "through",
-			       inst->name);
+			       "through (and %zu volume(s))",
+			       inst->name, nvols);
 		}
 	}
 	mgr_instance_list_free(list, n);

@@ -587,6 +587,94 @@ int mgr_volume_get(struct mgr *m, const char *name, struct json_object **out, st
 	return 0;
 }
 
+int mgr_volume_incoming_check(struct mgr *m, const char *name, const char *format, uint64_t size,
+			      const char *path, struct vs_err *err)
+{
+	int r = mgr_name_validate(name, err);
+	if (r < 0 || (r = check_size(size, err)) < 0 || (r = check_path(path, err)) < 0)
+		return vs_err_prefix(err, "storage volume %s", name);
+	if (!format || (strcmp(format, "raw") != 0 && strcmp(format, "qcow2") != 0))
+		return vs_errf(err, EINVAL,
+			       "storage volume %s: format %.32s: expected raw or qcow2", name,
+			       format ? format : "(none)");
+	struct vrow v;
+	if ((r = mgr_volume_row(m->db, name, &v, NULL)) == 0)
+		return vs_errf(err, EEXIST,
+			       "storage volume %s already exists on this host (pool default)",
+			       name);
+	return r == -ENOENT ? 0 : vs_errf(err, EIO, "storage volume %s: cannot read it", name);
+}
+
+int mgr_volume_incoming_add(struct mgr *m, const char *name, const char *format, uint64_t size,
+			    int64_t instance_id, const char *path, struct vs_err *err)
+{
+	int r = mgr_volume_incoming_check(m, name, format, size, path, err);
+	if (r < 0)
+		return r;
+	vs_cleanup_free char *dir = mgr_volume_pool_dir(m),
+			     *file = mgr_volume_file(m, name, format);
+	if (!dir || !file)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if ((r = mgr_mkdir_p(dir, 0700, err)) < 0)
+		return r;
+	char now[32];
+	mgr_timestamp(now, sizeof(now));
+	int64_t sz = (int64_t)size;
+	const void *vals[] = { name, format, &sz, now };
+	r = mgr_volume_exec(m->db,
+			    "INSERT INTO storage_volumes (name, format, size, created_at) "
+			    "VALUES (?, ?, ?, ?)",
+			    "ttit", vals, err);
+	if (r == -EEXIST)
+		return vs_errf(err, EEXIST, "storage volume %s already exists", name);
+	if (r < 0)
+		return r;
+	unlink(file); /* left by a crash between the row's removal and ours: the VMM creates it */
+	struct vrow v;
+	if ((r = mgr_volume_row(m->db, name, &v, err)) == 0) {
+		const void *av[] = { &v.id, &instance_id, path };
+		r = mgr_volume_exec(m->db,
+				    "INSERT INTO instance_volumes (volume_id, instance_id, path) "
+				    "VALUES (?, ?, ?)",
+				    "iit", av, err);
+	}
+	if (r < 0) {
+		struct vs_err e2 = VS_ERR_INIT;
+		const void *v2[] = { name };
+		mgr_volume_exec(m->db, "DELETE FROM storage_volumes WHERE name = ?", "t", v2, &e2);
+	}
+	return r;
+}
+
+int mgr_volume_snapshotted(struct mgr *m, int64_t instance_id, char *name, size_t len,
+			   struct vs_err *err)
+{
+	int r = 0;
+	mgr_db_lock(m->db);
+	{
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
+		    m->db,
+		    "SELECT v.name FROM instance_volumes a JOIN storage_volumes v ON v.id = "
+		    "a.volume_id JOIN volume_snapshots s ON s.volume_id = v.id "
+		    "WHERE a.instance_id = ? ORDER BY v.name LIMIT 1",
+		    err);
+		if (!st) {
+			r = -EIO;
+		} else {
+			mgr_stmt_bind_int64(st, 1, instance_id);
+			int rc = mgr_stmt_step(st);
+			if (rc == SQLITE_ROW) {
+				snprintf(name, len, "%s", (const char *)mgr_stmt_column_text(st, 0));
+				r = 1;
+			} else if (rc != SQLITE_DONE) {
+				r = mgr_db_err(m->db, rc, "volume snapshots", err);
+			}
+		}
+	}
+	mgr_db_unlock(m->db);
+	return r;
+}
+
 int mgr_volume_mounts(struct mgr *m, int64_t instance_id, struct mgr_volume_mount **out, size_t *n,
 		      struct vs_err *err)
 {

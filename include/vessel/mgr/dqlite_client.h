@@ -51,6 +51,14 @@ struct mgr_dq_server {
 
 struct mgr_dq;
 
+/* How connections are made: TCP to HOST:PORT (mgr_dq_tcp_connect: a
+ * blocking socket with send/receive timeouts), or, once a dialer is set
+ * (process-wide; NULL: TCP again), through it: it returns a connected
+ * stream socket or a negative errno with err set. */
+typedef int (*mgr_dq_dial_fn)(void *arg, const char *address, int timeout_ms, struct vs_err *err);
+void mgr_dq_set_dialer(mgr_dq_dial_fn fn, void *arg);
+int mgr_dq_tcp_connect(const char *address, int timeout_ms, struct vs_err *err);
+
 /* Connect to the leader, asking addrs[] ("HOST:PORT") in turn, until
  * timeout_ms passes.  ENOTCONN when no leader could be found. */
 int mgr_dq_connect(const char *const *addrs, size_t n, int timeout_ms, struct mgr_dq **out,

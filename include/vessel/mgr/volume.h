@@ -46,6 +46,20 @@ int mgr_volume_list(struct mgr *m, struct json_object **out, struct vs_err *err)
 int mgr_volume_mounts(struct mgr *m, int64_t instance_id, struct mgr_volume_mount **out, size_t *n,
 		      struct vs_err *err);
 
+/* A live move's incoming volume (migrate.c): the checks (a free name, a
+ * format, size and path as create and attach want them), then its rows,
+ * attached to instance_id at path, without its file: the incoming VMM
+ * creates that file as the data arrives (a file left by a crash is
+ * removed first).  mgr_volume_delete removes both once detached. */
+int mgr_volume_incoming_check(struct mgr *m, const char *name, const char *format, uint64_t size,
+			      const char *path, struct vs_err *err);
+int mgr_volume_incoming_add(struct mgr *m, const char *name, const char *format, uint64_t size,
+			    int64_t instance_id, const char *path, struct vs_err *err);
+/* 1 (the volume's name in name) when a volume attached to the instance
+ * has snapshots, 0 when none has. */
+int mgr_volume_snapshotted(struct mgr *m, int64_t instance_id, char *name, size_t len,
+			   struct vs_err *err);
+
 /*
  * Snapshots (volume_snapshot.c): copies STATE/storage/default/NAME.snapshots/
  * SNAP.raw (a reflink where the file system allows, else the data extents),

@@ -8,9 +8,14 @@
 # others elect a new one and keep serving reads and writes, the dead member
 # and its instances are shown Offline; it restarts, rejoins and catches up
 # with what was written while it was down.  Bad requests get precise errors.
+# The Raft port speaks TLS with the cluster certificate (made by init,
+# copied to a host before it joins; a join without it is refused): a
+# plain-TCP dqlite client, a TLS client without a certificate and one with
+# a certificate of its own get no answer; one with the cluster certificate
+# gets the leader (the probe works).
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
-for c in curl jq sqlite3 ip; do
+for c in curl jq sqlite3 ip openssl python3; do
 	command -v $c >/dev/null || { echo "SKIP: $c missing"; exit 77; }
 done
 
@@ -95,6 +100,15 @@ check_fails "init with a bad address" "expected HOST:PORT" vm 1 cluster init m1 
 check_fails "init with a bad member name" "member name" vm 1 cluster init 'm 1' 10.77.0.1:9001
 check "m1: cluster init" vm 1 cluster init m1 10.77.0.1:9001
 check_fails "init twice" "already member m1" vm 1 cluster init m1 10.77.0.1:9001
+check "m1 made the cluster certificate (key 0600)" sh -c "[ -s '$T/s1/cluster/cluster.crt' ] && [ \"\$(stat -c %a '$T/s1/cluster/cluster.key')\" = 600 ]"
+check_fails "join without the cluster certificate" "no cluster certificate here" \
+	vm 2 cluster join m2 10.77.0.2:9001 10.77.0.1:9001
+not_member() { ! vm 2 cluster list >/dev/null 2>&1; }
+check "  ... left m2 no member" not_member
+# what an administrator copies to a host before it joins (a join token)
+for n in 2 3; do
+	mkdir -p "$T/s$n/cluster" && install -m 0600 "$T/s1/cluster/cluster.crt" "$T/s1/cluster/cluster.key" "$T/s$n/cluster/" || exit 1
+done
 check_fails "join through an address where nothing listens" "no dqlite leader" \
 	vm 2 cluster join m2 10.77.0.2:9001 10.77.0.3:9001
 check "m2: cluster join through m1" vm 2 cluster join m2 10.77.0.2:9001 10.77.0.1:9001
@@ -113,6 +127,25 @@ online() { # online VIA N: member VIA lists N members Online
 for n in 1 2 3; do
 	check "m$n sees three members online" wait_for "m$n: 3 online" online $n 3
 done
+
+# the Raft port: TLS with the cluster certificate only
+probe() { local n=$1; shift; netns "$n" python3 "$HERE/raft_probe.py" "$@"; }
+probe 2 10.77.0.1:9001 tls "$T/s1/cluster/cluster.crt" "$T/s1/cluster/cluster.key" >"$T/probe.out"
+check "a TLS client with the cluster certificate gets the leader from m1's Raft port ($(cat "$T/probe.out"))" \
+	grep -q '^answered: leader' "$T/probe.out"
+probe 2 10.77.0.1:9001 plain >"$T/probe.out"
+check "a plain-TCP dqlite client gets no answer ($(cat "$T/probe.out"))" grep -q '^refused' "$T/probe.out"
+probe 2 10.77.0.1:9001 tls >"$T/probe.out"
+check "a TLS client without a certificate gets no answer ($(cat "$T/probe.out"))" grep -q '^refused' "$T/probe.out"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -days 1 -subj /CN=intruder \
+	-keyout "$T/intruder.key" -out "$T/intruder.crt" 2>/dev/null || exit 1
+probe 2 10.77.0.1:9001 tls "$T/intruder.crt" "$T/intruder.key" >"$T/probe.out"
+check "a TLS client with another certificate gets no answer ($(cat "$T/probe.out"))" grep -q '^refused' "$T/probe.out"
+cp "$T/s2/server.crt" "$T/m2-api.crt" && cp "$T/s2/server.key" "$T/m2-api.key" 2>/dev/null
+probe 3 10.77.0.1:9001 tls "$T/m2-api.crt" "$T/m2-api.key" >"$T/probe.out"
+check "  ... even a member's API certificate ($(cat "$T/probe.out"))" grep -q '^refused' "$T/probe.out"
+check "m1 logged the refusals" sh -c "[ \"\$(grep -c 'cluster: refused a connection' '$T/vesseld-m1.log')\" -ge 4 ]"
+check "  ... and m1 still serves (three online)" online 1 3
 
 # a write on one member, read on the others
 check "m2 writes (describe m1)" vm 2 cluster describe m1 first-write
