@@ -4,9 +4,8 @@
 # and the SMP, 4-hart and pause guest tests (suite hart-threads), then the
 # SMP ISA tests and the snapshot test with VESSEL_HART_THREADS=1
 # (vessel-vmm --hart-threads).  Any ThreadSanitizer report fails the test
-# that ran it (halt_on_error, exit status 66).  Not part of `make check`
-# (time budget).  vm-migrate is left out: live migration's thread reads
-# guest RAM and virtio-blk state outside a safe point (lib/vm/snapshot).
+# that ran it (halt_on_error, exit status 66).  `make check` runs a
+# subset of these (scripts/check.sh, TSAN_TESTS).
 set -u
 cd "$(dirname "$0")/.."
 export VESSEL_GUEST_DIR=${VESSEL_GUEST_DIR:-$(guest/build.sh --print-dir 2>/dev/null || true)}
