@@ -52,6 +52,10 @@
  * is then stopped at an instruction boundary.  A full flush of the CPU's
  * caches (rv_core_flush_pending: the harts were asked to stop and park) is
  * done the same way by the loop, which the first parking hart wakes.
+ * A watched fd's callback or a tick that must see every hart stopped (the
+ * GDB stub) calls vm_machine_stop_harts: `holding` keeps the harts from
+ * running while the loop waits, under the big lock, for `inside` to reach
+ * zero, as for a safe point; the loop's next turn wakes them again.
  *
  * Paused state (vm_machine_pause/resume, at a safe point): no hart runs, no
  * tick runs, no watched fd is polled (so no device callback touches guest
