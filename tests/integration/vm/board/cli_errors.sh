@@ -53,8 +53,6 @@ expect serial-bad-dir "nodir" $K --serial "unix:$tmp/nodir/sock"
 expect serial-log-not-unix "--serial-log needs --serial unix:PATH" $K --serial-log "$tmp/serial.log"
 expect bad-console "only 'stdio'" $K --console unix:/x
 expect too-many-cpus "between 1 and" $K --cpus 9
-expect threads-conflict "--hart-threads and --single-thread exclude each other" $K --cpus 2 \
-	--hart-threads --single-thread
 expect agent-empty "expected the socket's path" $K --agent=
 expect agent-bad-dir "nodir" $K --agent "$tmp/nodir/agent.sock"
 expect agent-in-use "Address already in use" $K --agent "$tmp/disk.raw"
