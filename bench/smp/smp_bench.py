@@ -18,10 +18,8 @@ Prints vessel, QEMU, the vessel/QEMU ratio (< 1: vessel faster), and for
 each VMM the 2-hart speed-up of the parallel jobs (2 jobs 1h / 2 jobs 2h;
 for --hart-threads against the default loop's 1-hart rows) and the host's
 load average.
-The vessel rows run every hart on one thread (`--single-thread`); the
-2-hart rows also run under `vessel-vmm --hart-threads` (one host thread
-per hart, the default with more than one hart), printed beside QEMU's MTTCG
-with their ratios.
+The 2-hart rows also run under `vessel-vmm --hart-threads` (one host thread
+per hart), printed beside QEMU's MTTCG with their ratios.
 Env: BENCH_ITERATIONS (3), BENCH_KERNEL (Image path or `defconfig`; default
 the recipe kernel), VESSEL_VESSEL_VMM, VESSEL_GUEST_DIR.
 """
@@ -63,12 +61,8 @@ def machine(gdir, image, harts):
 
 def session(kind, gdir, image, harts, iters, work, res):
     """Boot a `harts`-hart guest: boot time, then the job rows."""
-    if kind == "vessel-threads" or (kind == "vessel" and
-                                    "VESSEL_VMM_EXTRA_ARGS" not in os.environ):
-        # "vessel": every hart on one thread (--single-thread; hart threads
-        # are vessel-vmm's default with more than one hart)
-        os.environ["VESSEL_VMM_EXTRA_ARGS"] = ("--hart-threads" if kind == "vessel-threads"
-                                               else "--single-thread")
+    if kind == "vessel-threads":
+        os.environ["VESSEL_VMM_EXTRA_ARGS"] = "--hart-threads"
         try:
             return session("vessel", gdir, image, harts, iters, work, res)
         finally:

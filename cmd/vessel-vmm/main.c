@@ -37,7 +37,6 @@ struct vmm_options {
 	bool bios_none;
 	uint64_t mem;
 	uint64_t cpus;
-	char threads_opt; /* 'h' --hart-threads, 's' --single-thread, 0 neither */
 	double timeout;
 	bool help;
 	/* Linux boot on the virt board (any of these selects it). */
@@ -341,33 +340,13 @@ static int opt_help(struct vmm_options *o, const char *v, struct vs_err *err)
 	return 0;
 }
 
-/*
- * The machine reads VESSEL_HART_THREADS when it is created (machine.c): 1
- * one host thread per hart, 0 one thread for all, auto (vessel-vmm's
- * default, set in main when neither option nor the variable chose) one
- * thread per hart when the machine has more than one hart.
- */
+/* The machine reads VESSEL_HART_THREADS when it is created (machine.c). */
 static int opt_hart_threads(struct vmm_options *o, const char *v, struct vs_err *err)
 {
+	(void)o;
 	(void)v;
-	if (o->threads_opt == 's')
-		return vs_errf(err, EINVAL,
-			       "--hart-threads and --single-thread exclude each other");
-	o->threads_opt = 'h';
 	if (setenv("VESSEL_HART_THREADS", "1", 1) < 0)
 		return vs_errf(err, errno, "--hart-threads: cannot set VESSEL_HART_THREADS");
-	return 0;
-}
-
-static int opt_single_thread(struct vmm_options *o, const char *v, struct vs_err *err)
-{
-	(void)v;
-	if (o->threads_opt == 'h')
-		return vs_errf(err, EINVAL,
-			       "--hart-threads and --single-thread exclude each other");
-	o->threads_opt = 's';
-	if (setenv("VESSEL_HART_THREADS", "0", 1) < 0)
-		return vs_errf(err, errno, "--single-thread: cannot set VESSEL_HART_THREADS");
 	return 0;
 }
 
@@ -393,12 +372,8 @@ static const struct vmm_option vmm_options_table[] = {
 	{ "mem", "SIZE", "guest RAM at 0x80000000 (default 128M)", opt_mem },
 	{ "cpus", "N", "number of harts (default 1)", opt_cpus },
 	{ "hart-threads", NULL,
-	  "one host thread per hart, the harts run guest code in parallel (default with "
-	  "more than one hart)",
+	  "one host thread per hart (opt-in): the harts run guest code in parallel",
 	  opt_hart_threads },
-	{ "single-thread", NULL,
-	  "every hart on the main thread, one at a time (opt-out of --hart-threads)",
-	  opt_single_thread },
 	{ "timeout", "SECONDS", "stop the guest after this long (exit status 124)", opt_timeout },
 	{ "no-jit", NULL, "interpret only: no translation of hot guest code to host code",
 	  opt_no_jit },
@@ -535,12 +510,6 @@ int main(int argc, char **argv)
 	if (o.help) {
 		usage(stdout);
 		return 0;
-	}
-	/* hart threads unless an option or the environment said otherwise */
-	if (setenv("VESSEL_HART_THREADS", "auto", 0) < 0) {
-		fprintf(stderr, "vessel-vmm: cannot set VESSEL_HART_THREADS: %s\n",
-			strerror(errno));
-		return EXIT_HOST_ERROR;
 	}
 	bool virt = o.kernel || o.ndisks || o.nnets || o.console_hvc || o.serial_set ||
 		    o.bios_none || o.restore || o.incoming || o.api || o.balloon || o.agent;

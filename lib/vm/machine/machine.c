@@ -32,8 +32,7 @@
  * and after it returned the caller runs the callback itself under sp.lock
  * (the loop takes sp.lock to start and to finish, so the two never overlap).
  *
- * Hart threads (VESSEL_HART_THREADS=1, or =auto with more than one hart,
- * which vessel-vmm sets unless --single-thread or the environment said):
+ * Hart threads (opt-in, VESSEL_HART_THREADS=1, vessel-vmm --hart-threads):
  * machine_run_threaded starts one thread per hart (machine_hart_main) and
  * the calling thread becomes the loop of steps 1 and 3 (timers, host fds,
  * ticks, safe points).  The harts run guest code in parallel, as QEMU's
@@ -206,10 +205,8 @@ struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs
 	}
 	m->cfg = *cfg;
 	m->wake_fd = -1;
-	/* 1: hart threads; auto (vessel-vmm's default): with more than one hart */
 	const char *ht = getenv("VESSEL_HART_THREADS");
-	m->hart_threads =
-	    ht && (strcmp(ht, "1") == 0 || (strcmp(ht, "auto") == 0 && cfg->ncpus > 1));
+	m->hart_threads = ht && strcmp(ht, "1") == 0;
 	pthread_mutex_init(&m->big.mu, NULL);
 	pthread_cond_init(&m->big.cv, NULL);
 	pthread_mutex_init(&m->park_mu, NULL);
