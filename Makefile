@@ -7,8 +7,9 @@
 #   make guest    build/cached RISC-V guest images (kernel, initramfs, disk) and
 #                 the defconfig kernel (long; GUEST_DEFCONFIG=0 skips it)
 #   make images   build/cached container images (Debian 12 OCI layout, debootstrap)
-#   make check    deps + build + guest + images, then every test (both builds) and the format check
-#   make check-tsan  ThreadSanitizer build (build-tsan/): hart-thread, litmus and SMP tests
+#   make check    deps + build + guest + images, then every test (both builds) and the format check,
+#                 and the hart-thread tests on the ThreadSanitizer build (build-tsan/)
+#   make check-tsan  every hart-thread test on the ThreadSanitizer build (build-tsan/)
 #   make demo     deps + build + guest + images, then the demo
 #   make bench    benchmarks against the peers (crun, runc, qemu-img, qemu-system-riscv64,
 #                 podman, LXD, libvirt; the last two from deps/bench/*.txt)
@@ -22,7 +23,7 @@ GUEST_CACHE ?= /var/cache/vessel/guest
 MUSL_CACHE ?= /var/cache/vessel/musl
 IMAGE_CACHE ?= /var/cache/vessel/images
 
-.PHONY: all deps build build-release build-asan build-tsan check-tsan guest images images-if-possible check demo bench bench-deps fuzz install format clean
+.PHONY: all deps build build-release build-asan build-tsan tsan-setup check-tsan guest images images-if-possible check demo bench bench-deps fuzz install format clean
 
 all: build
 
@@ -47,10 +48,14 @@ build-asan: deps
 		-Db_sanitize=address,undefined -Db_lundef=false
 	@ninja -C build-asan
 
-# ThreadSanitizer build (build-tsan/) for `make check-tsan`
-build-tsan: deps
+# ThreadSanitizer build (build-tsan/).  `make check` only configures it: its
+# TSan tests (scripts/check.sh) build what they run (vessel-vmm and a few ISA
+# programs), not the whole tree; `make build-tsan` builds everything.
+tsan-setup: deps
 	@test -f build-tsan/build.ninja || meson setup build-tsan $(MESON_OPTS) --buildtype=debug \
 		-Db_sanitize=thread -Db_lundef=false
+
+build-tsan: tsan-setup
 	@ninja -C build-tsan
 
 GUEST_DEFCONFIG ?= 1
@@ -69,10 +74,10 @@ images-if-possible: deps
 	@IMAGE_CACHE=$(IMAGE_CACHE) images/debian/build.sh >/dev/null || \
 		echo "warning: the Debian 12 image was not built (see above): its tests skip" >&2
 
-check: build guest images-if-possible
+check: build tsan-setup guest images-if-possible
 	@GUEST_CACHE=$(GUEST_CACHE) IMAGE_CACHE=$(IMAGE_CACHE) scripts/check.sh
 
-# the hart threads under ThreadSanitizer (scripts/check-tsan.sh; not in check)
+# every hart-thread test under ThreadSanitizer (scripts/check-tsan.sh; check runs a subset)
 check-tsan: build-tsan guest
 	@GUEST_CACHE=$(GUEST_CACHE) scripts/check-tsan.sh
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Run every test: the format check, the whole meson suite on the release
-# build and again on the ASan+UBSan build.  Prints one closing line
-# "N passed, N failed, N skipped".
+# build and again on the ASan+UBSan build, then the hart-thread tests on the
+# ThreadSanitizer build (build-tsan/, TSAN_TESTS below).  Prints one closing
+# line "N passed, N failed, N skipped" that counts all of them.
 set -u
 cd "$(dirname "$0")/.."
 export VESSEL_GUEST_DIR=${VESSEL_GUEST_DIR:-$(guest/build.sh --print-dir 2>/dev/null || true)}
@@ -32,6 +33,41 @@ run_suite build
 # The sanitizer build runs the same suites; the timeout multiplier absorbs
 # ASan's slowdown.
 run_suite build-asan --timeout-multiplier 4
+
+# 3. ThreadSanitizer (-Db_sanitize=thread, build-tsan/): harts on host
+# threads (--hart-threads) - the ISA and litmus tests (every engine: JIT,
+# interpreter, translate-at-once, small arena), atomics and LR/SC, WFI
+# parking; Linux on 2 harts: SMP boot, virtio-blk, pause/resume, the GDB
+# stub, snapshots and live migration.  Any report fails the test that ran
+# it (the VMM exits with status 66).  A subset of `make check-tsan`, chosen
+# to stay within a few minutes: the 4-hart defconfig boot and the
+# remaining engine variants are left to it.
+TSAN_TESTS="isa-threads-smp isa-threads-smp4 isa-threads-flush-smp-vm
+	isa-threads-litmus isa-threads-jit1-litmus isa-threads-flush-litmus
+	isa-threads-nojit-litmus2 isa-threads-atomics isa-threads-jit1-atomics
+	isa-threads-nojit-atomics2 isa-threads-flush-atomics2 isa-threads-idle
+	vm-boot-threads-smp vm-boot-threads-disk vm-api-threads-pause
+	vm-boot-threads-gdb vm-threads-snapshot"
+# Only what they run is built (meson test would not build it): vessel-vmm
+# and the ISA programs (isa-threads-ENGINE-NAME runs isa-NAME.elf).
+tsan_targets="cmd/vessel-vmm/vessel-vmm"
+for t in $TSAN_TESTS; do
+	case $t in
+	isa-threads-*)
+		t=${t#isa-threads-}
+		t=${t#nojit-} t=${t#jit1-} t=${t#flush-}
+		tsan_targets="$tsan_targets tests/isa/isa-$t.elf"
+		;;
+	esac
+done
+# shellcheck disable=SC2086 # word splitting of the lists is wanted
+if ninja -C build-tsan $tsan_targets; then
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66 ${TSAN_OPTIONS:-}" \
+		run_suite build-tsan --no-rebuild --timeout-multiplier 6 $TSAN_TESTS
+else
+	failed=$((failed + 1))
+	echo "FAIL: the ThreadSanitizer build (build-tsan/)"
+fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -387,7 +387,7 @@ static const struct vmm_option vmm_options_table[] = {
 	{ "mem", "SIZE", "guest RAM at 0x80000000 (default 128M)", opt_mem },
 	{ "cpus", "N", "number of harts (default 1)", opt_cpus },
 	{ "hart-threads", NULL,
-	  "one host thread per hart (opt-in; guest code still runs one hart at a time)",
+	  "one host thread per hart (opt-in): the harts run guest code in parallel",
 	  opt_hart_threads },
 	{ "timeout", "SECONDS", "stop the guest after this long (exit status 124)", opt_timeout },
 	{ "no-jit", NULL, "interpret only: no translation of hot guest code to host code",

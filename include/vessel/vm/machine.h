@@ -122,6 +122,19 @@ int vm_machine_run_at_safepoint(struct vm_machine *m, int (*fn)(struct vm_machin
 				void *opaque);
 
 /*
+ * Hart threads (--hart-threads): true when every hart runs on its own host
+ * thread.  vm_machine_stop_harts(), called by the loop thread inside a
+ * watched fd's callback or a tick (which hold the machine's big lock while
+ * the harts may still run guest code), returns once every hart thread left
+ * its slice; none enters one again before the callback returns, so the
+ * callback may read and change any hart's state (the GDB stub).  Elsewhere,
+ * and without hart threads (callbacks already run between slices), it does
+ * nothing.
+ */
+bool vm_machine_hart_threads(const struct vm_machine *m);
+void vm_machine_stop_harts(struct vm_machine *m);
+
+/*
  * Pause / resume, only at a safe point (inside a safe-point callback) or
  * before the loop runs.  While paused no hart runs, no watched fd is polled
  * (devices deliver nothing and raise no interrupt) and mtime is frozen:

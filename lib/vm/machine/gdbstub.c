@@ -20,12 +20,25 @@
  * out at once; a halted machine sleeps in the run loop's poll (halted harts
  * count as idle).  Detaching, or the connection closing, removes every
  * breakpoint and resumes the harts.
+ *
+ * Hart threads (vm_machine_hart_threads): the harts run guest code on their
+ * own threads while the stub runs on the loop thread, so the stub touches
+ * hart state only with every hart thread out of its slice
+ * (vm_machine_stop_harts, at the start of each callback that may).  A hart
+ * that stops calls on_stop on its own thread: it has halted itself, and
+ * only records the stop (`pend`, under pend_mu) and wakes the loop, whose
+ * tick (gdb_tick) halts the other harts and sends the stop reply.  Harts
+ * that stop at about the same time each leave a pending stop; the first is
+ * reported, the others when gdb resumes their hart (the hart stays halted,
+ * the stop reply goes out at once, as if it had stopped again), except a
+ * breakpoint stop whose breakpoint gdb removed meanwhile, which is dropped.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +69,15 @@ struct vm_gdb {
 	unsigned g_hart, c_hart; /* Hg / Hc selections */
 	unsigned stop_hart;
 	char stop[96]; /* the last stop reply (for '?') */
+	/* hart threads: stops not reported yet (bit k: hart k, why in pend_why) */
+	bool threaded;
+	pthread_mutex_t pend_mu;
+	uint64_t pend;
+	struct rv_stop pend_why[VM_MAX_HARTS];
+	/* the breakpoints gdb inserted (Z0/Z1), to drop stale pending stops */
+	uint64_t bp_addr[64];
+	uint8_t bp_kind[64];
+	unsigned nbp;
 	char in[GDB_BUF + 64];
 	size_t nin;
 	char out[2 * GDB_BUF + 64];
@@ -363,6 +385,14 @@ static void set_stop(struct vm_gdb *g, unsigned hart, int sig, const struct rv_s
 static void on_stop(void *opaque, struct rv_hart *h, const struct rv_stop *why)
 {
 	struct vm_gdb *g = opaque;
+	if (g->threaded) { /* on hart h's thread, which has halted itself */
+		pthread_mutex_lock(&g->pend_mu);
+		g->pend |= 1ULL << h->hartid;
+		g->pend_why[h->hartid] = *why;
+		pthread_mutex_unlock(&g->pend_mu);
+		vm_machine_wake(g->m); /* gdb_tick reports it */
+		return;
+	}
 	halt_all(g);
 	set_stop(g, h->hartid, 5, why);
 	if (g->running && g->fd >= 0) {
@@ -377,9 +407,82 @@ static void resume(struct vm_gdb *g, unsigned k, char action)
 	rv_hart_debug_resume(hart_of(g, k), action == 's');
 }
 
+/* Z0/Z1 inserted (or z0/z1 removed) a breakpoint at addr. */
+static void note_bp(struct vm_gdb *g, bool insert, uint8_t kind, uint64_t addr)
+{
+	for (unsigned i = 0; i < g->nbp; i++)
+		if (g->bp_kind[i] == kind && g->bp_addr[i] == addr) {
+			if (!insert) {
+				g->nbp--;
+				g->bp_addr[i] = g->bp_addr[g->nbp];
+				g->bp_kind[i] = g->bp_kind[g->nbp];
+			}
+			return;
+		}
+	if (insert && g->nbp < sizeof(g->bp_addr) / sizeof(g->bp_addr[0])) {
+		g->bp_addr[g->nbp] = addr;
+		g->bp_kind[g->nbp++] = kind;
+	}
+}
+
+static bool bp_at(const struct vm_gdb *g, uint64_t pc)
+{
+	for (unsigned i = 0; i < g->nbp; i++)
+		if (g->bp_addr[i] == pc)
+			return true;
+	return false;
+}
+
+/* Hart threads, harts stopped: take a pending stop of a hart that is not
+ * halted (any = false: one gdb just resumed), or of any hart; false if none. */
+static bool take_pending(struct vm_gdb *g, bool any, unsigned *hart, struct rv_stop *why)
+{
+	bool found = false;
+	pthread_mutex_lock(&g->pend_mu);
+	for (unsigned k = 0; k < rv_core_nharts(g->core) && !found; k++) {
+		if (!(g->pend & (1ULL << k)) || (!any && rv_hart_debug_halted(hart_of(g, k))))
+			continue;
+		g->pend &= ~(1ULL << k);
+		if (g->pend_why[k].reason == RV_STOP_BREAK && !bp_at(g, hart_of(g, k)->pc))
+			continue; /* gdb removed that breakpoint: nothing to report */
+		*hart = k;
+		*why = g->pend_why[k];
+		found = true;
+	}
+	pthread_mutex_unlock(&g->pend_mu);
+	return found;
+}
+
+static void report_stop(struct vm_gdb *g, unsigned hart, const struct rv_stop *why)
+{
+	halt_all(g);
+	set_stop(g, hart, 5, why);
+	if (g->running && g->fd >= 0) {
+		g->running = false;
+		gdb_send(g, g->stop);
+	}
+}
+
 static void start_running(struct vm_gdb *g)
 {
 	g->running = true;
+	unsigned k;
+	struct rv_stop why;
+	if (g->threaded && take_pending(g, false, &k, &why))
+		report_stop(g, k, &why); /* a resumed hart had stopped already */
+}
+
+/* Hart threads: report a stop that a hart recorded (loop thread, a tick). */
+static void gdb_tick(void *opaque)
+{
+	struct vm_gdb *g = opaque;
+	if (!__atomic_load_n(&g->pend, __ATOMIC_RELAXED))
+		return;
+	vm_machine_stop_harts(g->m);
+	unsigned k;
+	struct rv_stop why;
+	if ((g->running || g->fd < 0) && take_pending(g, true, &k, &why))
+		report_stop(g, k, &why);
 }
 
 /* vCont;ACTION[:TID];... (actions c, C sig, s, S sig) */
@@ -438,6 +541,10 @@ static int parse_hex(const char **p, uint64_t *v)
 static void drop_breakpoints(struct vm_gdb *g)
 {
 	rv_core_debug_clear(g->core);
+	g->nbp = 0;
+	pthread_mutex_lock(&g->pend_mu);
+	g->pend = 0; /* the harts resume: their stops are not reported */
+	pthread_mutex_unlock(&g->pend_mu);
 }
 
 static void handle_query(struct vm_gdb *g, const char *p)
@@ -634,6 +741,8 @@ static void handle_packet(struct vm_gdb *g, char *p, size_t len)
 			l = 1; /* a breakpoint matches the pc; the length is the insn's */
 		int r = p[0] == 'Z' ? rv_core_debug_insert(g->core, (enum rv_debug_kind)kind, a, l)
 				    : rv_core_debug_remove(g->core, (enum rv_debug_kind)kind, a, l);
+		if (r == 0 && kind <= 1)
+			note_bp(g, p[0] == 'Z', (uint8_t)kind, a);
 		gdb_send(g, r == 0 ? "OK" : r == -ENOSPC ? "E1c" : "E16");
 		return;
 	}
@@ -794,6 +903,7 @@ static void process_input(struct vm_gdb *g)
 static void on_client(void *opaque)
 {
 	struct vm_gdb *g = opaque;
+	vm_machine_stop_harts(g->m); /* hart threads: the packets read hart state */
 	if (g->nin >= sizeof(g->in)) {
 		vs_log(VS_LOG_WARN, "gdb: packet too long, connection closed");
 		close_client(g);
@@ -831,6 +941,7 @@ static void on_listen(void *opaque)
 	g->nin = 0;
 	g->running = false;
 	/* gdb attaches to a stopped machine */
+	vm_machine_stop_harts(g->m);
 	halt_all(g);
 	set_stop(g, g->stop_hart, 5, NULL);
 }
@@ -900,6 +1011,8 @@ struct vm_gdb *vm_gdb_new(struct vm_machine *m, const char *addr, bool wait, str
 	g->m = m;
 	g->core = vm_machine_core(m);
 	g->fd = g->lfd = -1;
+	g->threaded = vm_machine_hart_threads(m);
+	pthread_mutex_init(&g->pend_mu, NULL);
 	snprintf(g->stop, sizeof(g->stop), "T05thread:1;");
 	if (listen_on(g, addr, err) < 0) {
 		vm_gdb_free(g);
@@ -907,6 +1020,11 @@ struct vm_gdb *vm_gdb_new(struct vm_machine *m, const char *addr, bool wait, str
 	}
 	if (vm_machine_watch_fd(m, g->lfd, on_listen, g) < 0) {
 		vs_errf(err, ENOSPC, "gdb: too many watched fds");
+		vm_gdb_free(g);
+		return NULL;
+	}
+	if (g->threaded && vm_machine_add_tick(m, gdb_tick, g) < 0) {
+		vs_errf(err, ENOSPC, "gdb: too many tick callbacks");
 		vm_gdb_free(g);
 		return NULL;
 	}
@@ -948,5 +1066,6 @@ void vm_gdb_free(struct vm_gdb *g)
 		for (unsigned k = 0; k < rv_core_nharts(g->core); k++)
 			rv_hart_debug_resume(hart_of(g, k), false);
 	}
+	pthread_mutex_destroy(&g->pend_mu);
 	free(g);
 }

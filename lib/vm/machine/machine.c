@@ -52,6 +52,10 @@
  * is then stopped at an instruction boundary.  A full flush of the CPU's
  * caches (rv_core_flush_pending: the harts were asked to stop and park) is
  * done the same way by the loop, which the first parking hart wakes.
+ * A watched fd's callback or a tick that must see every hart stopped (the
+ * GDB stub) calls vm_machine_stop_harts: `holding` keeps the harts from
+ * running while the loop waits, under the big lock, for `inside` to reach
+ * zero, as for a safe point; the loop's next turn wakes them again.
  *
  * Paused state (vm_machine_pause/resume, at a safe point): no hart runs, no
  * tick runs, no watched fd is polled (so no device callback touches guest
@@ -133,6 +137,7 @@ struct vm_machine {
 	uint64_t inside_gen; /* bumped (under park_mu) when one leaves */
 	pthread_cond_t inside_cv;
 	bool kick_pending; /* an interrupt line changed: wake parked harts (atomic) */
+	bool holding;	   /* vm_machine_stop_harts: no hart may run (under the big lock) */
 	struct machine_hart_thread ht[VM_MAX_HARTS];
 	struct vm_bus bus;
 	uint8_t *ram;
@@ -369,6 +374,8 @@ int vm_machine_reset(struct vm_machine *m, struct vs_err *err)
  * many times the CPU took it again on top (machine_core_lock). */
 static __thread struct vm_machine *big_held;
 static __thread unsigned big_depth;
+/* The machine whose loop this thread runs in hart-thread mode. */
+static __thread struct vm_machine *loop_of;
 
 static void big_lock(struct vm_machine *m)
 {
@@ -398,7 +405,7 @@ static bool machine_exiting(const struct vm_machine *m)
  * or for a parked hart, whose state does not change) */
 static bool hart_may_run(struct vm_machine *m, unsigned k)
 {
-	return !machine_exiting(m) && !m->paused &&
+	return !machine_exiting(m) && !m->paused && !m->holding &&
 	       !__atomic_load_n(&m->sp_requested, __ATOMIC_SEQ_CST) &&
 	       !rv_core_flush_pending(m->core) && !rv_hart_idle(rv_core_hart(m->core, k));
 }
@@ -464,6 +471,25 @@ static void machine_wait_harts_out(struct vm_machine *m)
 		pthread_mutex_unlock(&m->park_mu);
 		big_lock(m);
 	}
+}
+
+bool vm_machine_hart_threads(const struct vm_machine *m)
+{
+	return m->hart_threads;
+}
+
+void vm_machine_stop_harts(struct vm_machine *m)
+{
+	if (!m->hart_threads || loop_of != m || big_held != m)
+		return;
+	/* while the loop lets the big lock go in machine_wait_harts_out, a hart
+	 * leaving its slice parks (hart_may_run); the loop's next turn wakes
+	 * the ones that may run (machine_kick) */
+	m->holding = true;
+	for (unsigned k = 0; k < m->cfg.ncpus; k++)
+		rv_hart_request_stop(rv_core_hart(m->core, k));
+	machine_wait_harts_out(m);
+	m->holding = false;
 }
 
 /* Serve a pending safe-point request (loop thread, no hart inside a slice). */
@@ -736,6 +762,7 @@ static int machine_run_threaded(struct vm_machine *m, uint64_t deadline, struct 
 	unsigned n = m->cfg.ncpus;
 	int r = 0;
 	rv_core_set_parallel(m->core, machine_core_lock, machine_core_unlock, m);
+	loop_of = m;
 	big_lock(m); /* the harts start once the loop is set up */
 	for (unsigned k = 0; k < n; k++) {
 		m->ht[k] = (struct machine_hart_thread){ .m = m, .index = k };
@@ -825,6 +852,7 @@ static int machine_run_threaded(struct vm_machine *m, uint64_t deadline, struct 
 			pthread_join(m->ht[k].tid, NULL);
 			m->ht[k].started = false;
 		}
+	loop_of = NULL;
 	return r;
 }
 

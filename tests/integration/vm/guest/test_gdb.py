@@ -13,7 +13,9 @@ machine itself:
   2. gdb-multiarch in batch mode attaches: one thread per hart, S-mode
      (priv 1) with Sv39 paging, breaks on the kernel's trap entry
      (handle_exception, the address in stvec), continues until a hart hits
-     it (Sv39/48/57: the kernel takes the largest mode the machine has), steps one instruction, reads registers (pc, scause, sp) and a
+     it (Sv39/48/57: the kernel takes the largest mode the machine has),
+     steps one instruction (that hart only), reads registers (pc, scause,
+     sp; pc and sp of each thread: two different sp) and a
      kernel variable through the page tables: the "Linux version" banner,
      at KERNEL_LINK_ADDR + its offset in the Image file;
   3. gdb deletes the breakpoint and continues; the guest powers off and gdb
@@ -89,6 +91,12 @@ def raw_client(sock_path, scale):
         s.close()
 
 
+def sp_differ(text):
+    a = re.search(r"\$9 = (0x[0-9a-f]+)", text)
+    b = re.search(r"\$11 = (0x[0-9a-f]+)", text)
+    return a and b and a.group(1) != b.group(1)
+
+
 def test(work):
     gdb = vc.shutil.which("gdb-multiarch")
     if not gdb:
@@ -134,9 +142,15 @@ def test(work):
                 "continue",
                 "print $pc == $stvec",
                 "print/x $scause",
+                # only the stopped hart steps (with hart threads another
+                # hart may have hit the breakpoint meanwhile)
+                "set scheduler-locking step",
                 "stepi",
                 "print/d (long)$pc - (long)$stvec",
                 "print/x $sp",
+                # the registers of each thread (hart)
+                "thread 1", "print/x $pc", "print/x $sp",
+                "thread 2", "print/x $pc", "print/x $sp",
                 "x/s 0x%x" % banner_va,
                 "delete",
                 "echo READY-TO-EXIT\\n",
@@ -177,6 +191,10 @@ def test(work):
             (re.search(r"\$5 = 0x", text), "scause read"),
             (re.search(r"\$6 = [24]\b", text), "stepi moved one instruction"),
             (re.search(r"\$7 = 0xffffffff", text) or re.search(r"\$7 = 0x", text), "sp read"),
+            (re.search(r"\$8 = 0x[0-9a-f]+\n\$9 = 0x[0-9a-f]+\n", text) and
+             re.search(r"\$10 = 0x[0-9a-f]+\n\$11 = 0x[0-9a-f]+\n", text),
+             "registers of both threads read"),
+            (sp_differ(text), "the two harts have their own sp"),
             (re.search(r'"Linux version 6\.1', text), "kernel banner read at its VA"),
             ("exited normally" in text or
              (kind == "qemu" and "Remote connection closed" in text),
