@@ -452,6 +452,8 @@ __attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, u
 			TRAP(RV_EXC_ILLEGAL, u->raw);
 		if (u->rs1)
 			rv_tlb_flush_page(h, x[u->rs1]);
+		else if (u->rs2)
+			rv_tlb_flush_asid(h); /* one ASID: global translations stay */
 		else
 			rv_tlb_flush(h);
 		JUMP(PC + u->len);
