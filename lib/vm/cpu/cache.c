@@ -472,8 +472,8 @@ static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 	const uint8_t *host = fetch_ptr(h, pc, &pa);
 	if (!host)
 		return NULL;
-	rv_note_fetch(h, pc,
-		      h->tlb_ppage[h->priv][RV_ACC_EXEC][(pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)]);
+	rv_note_fetch(
+	    h, pc, h->tlb_ppage[h->priv][RV_ACC_EXEC][(pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)]);
 	unsigned page_left = (unsigned)(RV_PAGE_SIZE - (pc & ~RV_PAGE_MASK));
 	if (unlikely(page_left < 4)) {
 		uint16_t lo;

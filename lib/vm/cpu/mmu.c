@@ -21,6 +21,11 @@
  *    through rv_store_slow() -> rv_phys_note_store(), which drops stale
  *    decoded blocks and breaks other harts' reservations;
  *  - everything is flushed on satp writes, SFENCE.VMA x0 and MXR changes;
+ *    chains and jump-cache entries (keyed per privilege) only where they may
+ *    depend on what changed: a satp write or SFENCE.VMA x0, asid keeps those
+ *    of M, and those of S when every S fetch since its key went through a
+ *    global translation (G: the same in every address space, as Linux maps
+ *    itself), so kernel code stays chained across context switches;
  *    SFENCE.VMA with an address drops that page's entries (everything when
  *    the address lies in the range superpage translations covered).
  * Misaligned loads/stores never hit the fast path (the tag compare includes
