@@ -409,8 +409,10 @@ static void emit_load(struct jit *j, unsigned idx, const struct rv_uop *u)
 	unsigned size = L[u->opc].size;
 	addr_rax(j, u);
 	uint8_t *miss = tlb_check(j, offsetof(struct rv_jit_run, tlbr), size);
-	emit_rm(&j->a, L[u->opc].flags, L[u->opc].op, RAX, M(RAX, 0));
-	mov_store(&j->a, G(j, u->rd), RAX);
+	/* straight into rd's host register (a miss's stub reloads it) */
+	int dr = j->map[u->rd] >= 0 ? j->map[u->rd] : RAX;
+	emit_rm(&j->a, L[u->opc].flags, L[u->opc].op, dr, M(RAX, 0));
+	mov_store(&j->a, G(j, u->rd), dr);
 	add_stub(j, miss, idx, u, size | (unsigned)L[u->opc].sign << 4 | (unsigned)u->rd << 8,
 		 false);
 }
@@ -451,11 +453,22 @@ static void alu_rr(struct jit *j, const struct rv_uop *u, unsigned op, bool w32)
 		}
 		return;
 	}
-	mov_load(&j->a, RAX, G(j, u->rs1));
-	emit_rm(&j->a, w32 ? 0 : F_W, op, RAX, G(j, u->rs2));
+	struct opnd d = G(j, u->rd), a = G(j, u->rs1), b = G(j, u->rs2);
+	bool commutes = op != 0x2b;
+	int r = RAX; /* the register computed in: rd's own when it has one */
+	if (d.r >= 0 && d.r == b.r && d.r != a.r && commutes) {
+		r = d.r;
+		struct opnd t = a;
+		a = b;
+		b = t;
+	} else if (d.r >= 0 && d.r != b.r) {
+		r = d.r;
+	}
+	mov_load(&j->a, r, a);
+	emit_rm(&j->a, w32 ? 0 : F_W, op, r, b);
 	if (w32)
-		emit_rm(&j->a, F_W, 0x63, RAX, R(RAX)); /* movsxd rax, eax */
-	mov_store(&j->a, G(j, u->rd), RAX);
+		emit_rm(&j->a, F_W, 0x63, r, R(r)); /* movsxd r, r32 */
+	mov_store(&j->a, d, r);
 }
 
 static void alu_ri(struct jit *j, const struct rv_uop *u, unsigned ext, bool w32)
@@ -465,29 +478,32 @@ static void alu_ri(struct jit *j, const struct rv_uop *u, unsigned ext, bool w32
 		lea(&j->a, d.r, s.r, u->imm);
 		return;
 	}
-	mov_load(&j->a, RAX, s);
+	int r = d.r >= 0 ? d.r : RAX;
+	mov_load(&j->a, r, s);
 	if (u->imm || ext == 4)
-		alu_imm(&j->a, w32 ? 0 : F_W, ext, R(RAX), u->imm);
+		alu_imm(&j->a, w32 ? 0 : F_W, ext, R(r), u->imm);
 	if (w32)
-		emit_rm(&j->a, F_W, 0x63, RAX, R(RAX));
-	mov_store(&j->a, G(j, u->rd), RAX);
+		emit_rm(&j->a, F_W, 0x63, r, R(r));
+	mov_store(&j->a, d, r);
 }
 
 /* Shift group-2 ext: 4 shl, 5 shr, 7 sar; by immediate or by rs2. */
 static void shift(struct jit *j, const struct rv_uop *u, unsigned ext, bool w32, bool by_reg)
 {
+	struct opnd d = G(j, u->rd);
+	int r = d.r >= 0 ? d.r : RAX; /* never RCX (not in the register pool) */
 	if (by_reg)
 		mov_load(&j->a, RCX, G(j, u->rs2));
-	mov_load(&j->a, RAX, G(j, u->rs1));
+	mov_load(&j->a, r, G(j, u->rs1));
 	if (by_reg) {
-		emit_rm(&j->a, w32 ? 0 : F_W, 0xd3, (int)ext, R(RAX));
+		emit_rm(&j->a, w32 ? 0 : F_W, 0xd3, (int)ext, R(r));
 	} else {
-		emit_rm(&j->a, w32 ? 0 : F_W, 0xc1, (int)ext, R(RAX));
+		emit_rm(&j->a, w32 ? 0 : F_W, 0xc1, (int)ext, R(r));
 		b1(&j->a, (uint8_t)u->imm);
 	}
 	if (w32)
-		emit_rm(&j->a, F_W, 0x63, RAX, R(RAX));
-	mov_store(&j->a, G(j, u->rd), RAX);
+		emit_rm(&j->a, F_W, 0x63, r, R(r));
+	mov_store(&j->a, d, r);
 }
 
 /* rd = (rs1 cmp rs2/imm) ? 1 : 0 */
@@ -567,8 +583,15 @@ static void emit_branch(struct jit *j, const struct rv_uop *u, unsigned n)
 	case RV_OP_BLTU: cc = CC_B; break;
 	default: cc = CC_AE; break;
 	}
-	mov_load(&j->a, RAX, G(j, u->rs1));
-	emit_rm(&j->a, F_W, 0x3b, RAX, G(j, u->rs2));
+	struct opnd a = G(j, u->rs1), b = G(j, u->rs2);
+	if (a.r < 0) {
+		mov_load(&j->a, RAX, a);
+		a = R(RAX);
+	}
+	if (u->rs2 == 0)
+		emit_rm(&j->a, F_W, 0x85, a.r, a); /* test a, a: compare with x0 */
+	else
+		emit_rm(&j->a, F_W, 0x3b, a.r, b);
 	uint8_t *fall = jcc_fwd(&j->a, cc ^ 1); /* inverse condition */
 	exit_to(j, 0, (int64_t)u->off + u->imm, n);
 	patch(&j->a, fall, j->a.p);
@@ -660,11 +683,21 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 	case RV_OP_MUL:
 	case RV_OP_MULW: {
 		bool w32 = u->opc == RV_OP_MULW;
-		mov_load(&j->a, RAX, G(j, u->rs1));
-		emit_rm(&j->a, (w32 ? 0 : F_W) | F_0F, 0xaf, RAX, G(j, u->rs2)); /* imul */
+		struct opnd d = G(j, u->rd), a = G(j, u->rs1), b = G(j, u->rs2);
+		int r = RAX;
+		if (d.r >= 0 && d.r == b.r) { /* imul commutes */
+			r = d.r;
+			b = a;
+		} else if (d.r >= 0) {
+			r = d.r;
+			mov_load(&j->a, r, a);
+		} else {
+			mov_load(&j->a, r, a);
+		}
+		emit_rm(&j->a, (w32 ? 0 : F_W) | F_0F, 0xaf, r, b); /* imul */
 		if (w32)
-			emit_rm(&j->a, F_W, 0x63, RAX, R(RAX));
-		mov_store(&j->a, G(j, u->rd), RAX);
+			emit_rm(&j->a, F_W, 0x63, r, R(r));
+		mov_store(&j->a, d, r);
 		return true;
 	}
 	case RV_OP_DIV:
