@@ -136,9 +136,10 @@ typedef int (*rv_jit_fn)(struct rv_hart *h, uint64_t bpc, struct rv_jit_run *r);
 /* What generated code reads besides the hart (exec.c fills it per call). */
 struct rv_jit_run {
 	struct rv_tlb_entry *tlbr, *tlbw; /* data TLBs of the effective privilege */
-	int64_t left;	    /* budget left; blocks completed in host code subtract n */
-	struct rv_block *b; /* out: block that returned (chains move on) */
-	uint64_t bpc;	    /* out: its virtual pc */
+	int64_t left;			/* budget left; blocks completed in host code subtract n */
+	struct rv_block *b;		/* out: block that returned (chains move on) */
+	uint64_t bpc;			/* out: its virtual pc */
+	struct rv_jcache_entry *jcache; /* the hart's jump cache (indirect jumps) */
 };
 
 struct rv_block {
@@ -180,10 +181,9 @@ struct rv_page {
 #define RV_JCACHE_SIZE	  16384
 
 /* Valid while key equals the hart's chain_key (same privilege, no flush since). */
-struct rv_jcache_entry {
-	uint64_t vpc;
+struct rv_jcache_entry { /* laid out as struct rv_chain (jit.c reads both alike) */
 	struct rv_block *b;
-	uint64_t key;
+	uint64_t vpc, key;
 };
 
 /*

@@ -137,16 +137,47 @@ static void jmp_epilogue(struct jit *j)
  * written back).
  * When the slot names a translated block under the current chain_key, no
  * event is pending and budget is left, jump straight into that block's inner
- * entry; otherwise return k to exec.c with h->pc = target.
+ * entry; otherwise return k to exec.c with h->pc = target.  An indirect
+ * jump (probe) whose slot names another target looks the target up in the
+ * hart's jump cache, under the same conditions, before returning.
  */
-static void exit_rax(struct jit *j, unsigned k)
+static void exit_rax(struct jit *j, unsigned k, bool probe)
 {
 	struct opnd left = M(R12, (int32_t)offsetof(struct rv_jit_run, left));
-	mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
-	/* add rcx, [h->chain_off]: the hart's own chain slots */
-	emit_rm(&j->a, F_W, 0x03, RCX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_off)));
-	emit_rm(&j->a, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
-	uint8_t *f1 = jcc_fwd(&j->a, CC_NE);
+	uint8_t *f0 = NULL;
+	if (probe) {
+		mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
+		emit_rm(&j->a, F_W, 0x03, RCX,
+			M(RBX, (int32_t)offsetof(struct rv_hart, chain_off)));
+		emit_rm(&j->a, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
+		uint8_t *hit = jcc_fwd(&j->a, CC_E);
+		/* rcx = &jcache[(rax >> 1) & (RV_JCACHE_SIZE - 1)] (24-byte entries) */
+		mov_load(&j->a, RCX, R(RAX));
+		emit_rm(&j->a, F_W, 0xc1, 5, R(RCX)); /* shr rcx, 1 */
+		b1(&j->a, 1);
+		alu_imm(&j->a, 0, 4, R(RCX), RV_JCACHE_SIZE - 1); /* and ecx, mask */
+		_Static_assert(sizeof(struct rv_jcache_entry) == 24, "jcache entry size");
+		emit_rm(&j->a, F_W, 0x6b, RCX, R(RCX)); /* imul rcx, rcx, 24 */
+		b1(&j->a, 24);
+		emit_rm(&j->a, F_W, 0x03, RCX,
+			M(R12, (int32_t)offsetof(struct rv_jit_run, jcache)));
+		_Static_assert(
+		    offsetof(struct rv_jcache_entry, vpc) == offsetof(struct rv_chain, vpc) &&
+			offsetof(struct rv_jcache_entry, b) == offsetof(struct rv_chain, b) &&
+			offsetof(struct rv_jcache_entry, key) == offsetof(struct rv_chain, key),
+		    "a jump-cache entry reads as a chain slot");
+		emit_rm(&j->a, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
+		f0 = jcc_fwd(&j->a, CC_NE);
+		patch(&j->a, hit, j->a.p);
+	} else {
+		mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
+		/* add rcx, [h->chain_off]: the hart's own chain slots */
+		emit_rm(&j->a, F_W, 0x03, RCX,
+			M(RBX, (int32_t)offsetof(struct rv_hart, chain_off)));
+		emit_rm(&j->a, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
+		f0 = jcc_fwd(&j->a, CC_NE);
+	}
+	uint8_t *f1 = f0;
 	mov_load(&j->a, RDX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
 	emit_rm(&j->a, F_W, 0x3b, RDX, M(RCX, (int32_t)offsetof(struct rv_chain, key)));
 	uint8_t *f2 = jcc_fwd(&j->a, CC_NE);
@@ -184,7 +215,7 @@ static void exit_static(struct jit *j, unsigned k, int64_t off)
 		mov_imm64(&j->a, RAX, (uint64_t)off);
 		emit_rm(&j->a, F_W, 0x03, RAX, R(R13)); /* add rax, r13 */
 	}
-	exit_rax(j, k);
+	exit_rax(j, k, false);
 }
 
 /* A jump to the block's own start: loop in host code when allowed. */
@@ -633,7 +664,7 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 		lea(&j->a, RCX, R13, (int32_t)(u->off + u->len));
 		mov_store(&j->a, G(j, u->rd), RCX);
 		writeback(j, REGS_LOCAL);
-		exit_rax(j, 0);
+		exit_rax(j, 0, true);
 		return false;
 	case RV_OP_BEQ:
 	case RV_OP_BNE:
