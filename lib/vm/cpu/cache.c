@@ -338,9 +338,10 @@ static const uint8_t *fetch_ptr(struct rv_hart *h, uint64_t pc, uint64_t *pa_out
 		}
 		e->vtag = pc & RV_PAGE_MASK;
 		e->addend = (uintptr_t)(r->host + (ppage - r->base)) - (uintptr_t)e->vtag;
-		h->tlb_ppage[priv][RV_ACC_EXEC][tidx] = ppage;
+		h->tlb_ppage[priv][RV_ACC_EXEC][tidx] =
+		    ppage | (rv_ext(h)->walk_global ? 0 : RV_TLB_LOCAL);
 	}
-	*pa_out = h->tlb_ppage[priv][RV_ACC_EXEC][tidx] | (pc & ~RV_PAGE_MASK);
+	*pa_out = (h->tlb_ppage[priv][RV_ACC_EXEC][tidx] & RV_PAGE_MASK) | (pc & ~RV_PAGE_MASK);
 	return (const uint8_t *)(e->addend + pc);
 }
 
@@ -440,12 +441,13 @@ static struct rv_block *jcache_revalidate(struct rv_hart *h, uint64_t pc)
 	if (h->tlb[priv][RV_ACC_EXEC][tidx].vtag != (pc & RV_PAGE_MASK) ||
 	    RV_PAGE_SIZE - (pc & ~RV_PAGE_MASK) < 4)
 		return NULL;
-	uint64_t pa = h->tlb_ppage[priv][RV_ACC_EXEC][tidx] | (pc & ~RV_PAGE_MASK);
+	uint64_t pfield = h->tlb_ppage[priv][RV_ACC_EXEC][tidx];
+	uint64_t pa = (pfield & RV_PAGE_MASK) | (pc & ~RV_PAGE_MASK);
 	struct rv_jcache_entry *je = &rv_ext(h)->jcache[(pc >> 1) & (RV_JCACHE_SIZE - 1)];
 	if (je->vpc != pc || !je->b || __atomic_load_n(&je->b->paddr, __ATOMIC_RELAXED) != pa ||
 	    __atomic_load_n(&h->core->jit_full, __ATOMIC_RELAXED))
 		return NULL;
-	rv_ext(h)->xbloom[(pc >> 18) & 3] |= 1ULL << ((pc >> 12) & 63);
+	rv_note_fetch(h, pc, pfield);
 	je->key = h->chain_key;
 	return je->b;
 }
@@ -470,7 +472,8 @@ static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 	const uint8_t *host = fetch_ptr(h, pc, &pa);
 	if (!host)
 		return NULL;
-	rv_ext(h)->xbloom[(pc >> 18) & 3] |= 1ULL << ((pc >> 12) & 63);
+	rv_note_fetch(
+	    h, pc, h->tlb_ppage[h->priv][RV_ACC_EXEC][(pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)]);
 	unsigned page_left = (unsigned)(RV_PAGE_SIZE - (pc & ~RV_PAGE_MASK));
 	if (unlikely(page_left < 4)) {
 		uint16_t lo;

@@ -136,9 +136,10 @@ typedef int (*rv_jit_fn)(struct rv_hart *h, uint64_t bpc, struct rv_jit_run *r);
 /* What generated code reads besides the hart (exec.c fills it per call). */
 struct rv_jit_run {
 	struct rv_tlb_entry *tlbr, *tlbw; /* data TLBs of the effective privilege */
-	int64_t left;	    /* budget left; blocks completed in host code subtract n */
-	struct rv_block *b; /* out: block that returned (chains move on) */
-	uint64_t bpc;	    /* out: its virtual pc */
+	int64_t left;			/* budget left; blocks completed in host code subtract n */
+	struct rv_block *b;		/* out: block that returned (chains move on) */
+	uint64_t bpc;			/* out: its virtual pc */
+	struct rv_jcache_entry *jcache; /* the hart's jump cache (indirect jumps) */
 };
 
 struct rv_block {
@@ -180,10 +181,9 @@ struct rv_page {
 #define RV_JCACHE_SIZE	  16384
 
 /* Valid while key equals the hart's chain_key (same privilege, no flush since). */
-struct rv_jcache_entry {
-	uint64_t vpc;
+struct rv_jcache_entry { /* laid out as struct rv_chain (jit.c reads both alike) */
 	struct rv_block *b;
-	uint64_t key;
+	uint64_t vpc, key;
 };
 
 /*
@@ -193,6 +193,8 @@ struct rv_jcache_entry {
  * switches sets instead of flushing.
  */
 #define RV_TLB_SUM 2
+/* Bit 0 of an execute-TLB entry's tlb_ppage: the translation is not global. */
+#define RV_TLB_LOCAL 1ULL
 
 /* How rv_hart_run() must check (rv_hart_ext.dbg, debug.c). */
 #define RV_DBG_BLOCKS 1 /* look at each block's range before running it */
@@ -217,10 +219,23 @@ struct rv_hart_ext {
 	 * survive trips to another; a flush gives every mode a fresh key.
 	 */
 	uint64_t prkey[4];
-	/* Bloom filter of the virtual pages (bits 12-19) block lookups went
-	 * through under the current keys: SFENCE.VMA of a page not in it leaves
-	 * chains and the jump cache alone. */
-	uint64_t xbloom[4];
+	/*
+	 * Per translated privilege (U, S): bloom filter of the virtual pages
+	 * (bits 12-21) and range of the addresses block lookups went through
+	 * under the privilege's current key: SFENCE.VMA of a page outside
+	 * either leaves that privilege's chains and jump-cache entries alone.
+	 */
+	uint64_t xbloom[2][16];
+	uint64_t xlo[2], xhi[2];
+	/*
+	 * An S-mode block lookup under the current S key went through a
+	 * translation that is not global (PTE G bit, privileged spec "Sv32":
+	 * global mappings exist in all address spaces): a satp write or
+	 * SFENCE.VMA x0, asid then renews the S key too.  Kernel code is
+	 * global, so its chains survive context switches.
+	 */
+	bool s_local;
+	bool walk_global; /* out of rv_translate: the last walk met a G bit */
 	/* Virtual range covered by superpage translations since the last full
 	 * TLB flush (empty: sp_lo > sp_hi); SFENCE.VMA of an address inside it
 	 * flushes everything (TLB entries are per 4 KiB page). */
@@ -360,15 +375,49 @@ static inline bool rv_fence_wr(uint32_t raw)
 	return (raw >> 28) != 8 && (raw & (5U << 24)) && (raw & (5U << 21));
 }
 
+/* Forget the chains and jump-cache entries the hart made in privilege p. */
+static inline void rv_new_priv_key(struct rv_hart *h, unsigned p)
+{
+	struct rv_hart_ext *ext = rv_ext(h);
+	ext->prkey[p & 3] = __atomic_add_fetch(&h->core->key_counter, 1, __ATOMIC_RELAXED);
+	if (p <= RV_PRIV_S) {
+		memset(ext->xbloom[p], 0, sizeof(ext->xbloom[p]));
+		ext->xlo[p] = ~0ULL;
+		ext->xhi[p] = 0;
+		if (p == RV_PRIV_S)
+			ext->s_local = false;
+	}
+	h->chain_key = ext->prkey[h->priv & 3];
+}
+
 /* The hart's translation context changed: forget every chain and jump-cache
  * entry it made, in every privilege. */
 static inline void rv_new_chain_key(struct rv_hart *h)
 {
-	struct rv_hart_ext *ext = rv_ext(h);
 	for (unsigned p = 0; p < 4; p++)
-		ext->prkey[p] = __atomic_add_fetch(&h->core->key_counter, 1, __ATOMIC_RELAXED);
-	memset(ext->xbloom, 0, sizeof(ext->xbloom));
-	h->chain_key = ext->prkey[h->priv & 3];
+		rv_new_priv_key(h, p);
+}
+
+/*
+ * A block lookup at pc in the current privilege went through the execute
+ * TLB entry whose physical page field is ppage_field (bit 0: the
+ * translation is not global): remember what a later SFENCE.VMA or satp
+ * write must renew.
+ */
+static inline void rv_note_fetch(struct rv_hart *h, uint64_t pc, uint64_t ppage_field)
+{
+	unsigned p = h->priv;
+	if (p > RV_PRIV_S)
+		return;
+	struct rv_hart_ext *ext = rv_ext(h);
+	uint64_t vpn = pc >> 12;
+	ext->xbloom[p][(vpn >> 6) & 15] |= 1ULL << (vpn & 63);
+	if (pc < ext->xlo[p])
+		ext->xlo[p] = pc;
+	if (pc > ext->xhi[p])
+		ext->xhi[p] = pc;
+	if (p == RV_PRIV_S && (ppage_field & RV_TLB_LOCAL))
+		ext->s_local = true;
 }
 
 /* trap.c */
@@ -388,6 +437,9 @@ int rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val);
 /* mmu.c */
 int rv_translate(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned priv, uint64_t *pa);
 void rv_tlb_flush(struct rv_hart *h);
+/* A satp write or SFENCE.VMA x0, asid: every TLB entry, the chains of U and
+ * those of S unless S code only ran through global translations. */
+void rv_tlb_flush_asid(struct rv_hart *h);
 /* SFENCE.VMA with an address: drop what translates the page of va. */
 void rv_tlb_flush_page(struct rv_hart *h, uint64_t va);
 int rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t *val);

@@ -182,7 +182,7 @@ static void satp_write(struct rv_hart *h, uint64_t v)
 		return; /* unsupported mode: the write is ignored */
 	/* 16 ASID bits, 44 PPN bits. */
 	h->satp = v & ((0xfULL << 60) | (0xffffULL << 44) | ((1ULL << 44) - 1));
-	rv_tlb_flush(h);
+	rv_tlb_flush_asid(h); /* global translations may stay (Sv39: G bit) */
 }
 
 int rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t v)

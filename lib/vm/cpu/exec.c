@@ -316,7 +316,8 @@ __attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, u
 
 	op_JIT : {
 		/* A translated block (jit.c): same exits as the interpreter's. */
-		struct rv_jit_run jr = { tlbr, tlbw, (int64_t)(budget - retired), b, bpc };
+		struct rv_jit_run jr = { tlbr, tlbw, (int64_t)(budget - retired),
+					 b,    bpc,  ext->jcache };
 		int k = b->jit(h, bpc, &jr);
 		retired = budget - (uint64_t)jr.left; /* blocks completed in host code */
 		b = jr.b;
@@ -452,6 +453,8 @@ __attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, u
 			TRAP(RV_EXC_ILLEGAL, u->raw);
 		if (u->rs1)
 			rv_tlb_flush_page(h, x[u->rs1]);
+		else if (u->rs2)
+			rv_tlb_flush_asid(h); /* one ASID: global translations stay */
 		else
 			rv_tlb_flush(h);
 		JUMP(PC + u->len);

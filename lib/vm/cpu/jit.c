@@ -137,16 +137,47 @@ static void jmp_epilogue(struct jit *j)
  * written back).
  * When the slot names a translated block under the current chain_key, no
  * event is pending and budget is left, jump straight into that block's inner
- * entry; otherwise return k to exec.c with h->pc = target.
+ * entry; otherwise return k to exec.c with h->pc = target.  An indirect
+ * jump (probe) whose slot names another target looks the target up in the
+ * hart's jump cache, under the same conditions, before returning.
  */
-static void exit_rax(struct jit *j, unsigned k)
+static void exit_rax(struct jit *j, unsigned k, bool probe)
 {
 	struct opnd left = M(R12, (int32_t)offsetof(struct rv_jit_run, left));
-	mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
-	/* add rcx, [h->chain_off]: the hart's own chain slots */
-	emit_rm(&j->a, F_W, 0x03, RCX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_off)));
-	emit_rm(&j->a, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
-	uint8_t *f1 = jcc_fwd(&j->a, CC_NE);
+	uint8_t *f0 = NULL;
+	if (probe) {
+		mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
+		emit_rm(&j->a, F_W, 0x03, RCX,
+			M(RBX, (int32_t)offsetof(struct rv_hart, chain_off)));
+		emit_rm(&j->a, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
+		uint8_t *hit = jcc_fwd(&j->a, CC_E);
+		/* rcx = &jcache[(rax >> 1) & (RV_JCACHE_SIZE - 1)] (24-byte entries) */
+		mov_load(&j->a, RCX, R(RAX));
+		emit_rm(&j->a, F_W, 0xc1, 5, R(RCX)); /* shr rcx, 1 */
+		b1(&j->a, 1);
+		alu_imm(&j->a, 0, 4, R(RCX), RV_JCACHE_SIZE - 1); /* and ecx, mask */
+		_Static_assert(sizeof(struct rv_jcache_entry) == 24, "jcache entry size");
+		emit_rm(&j->a, F_W, 0x6b, RCX, R(RCX)); /* imul rcx, rcx, 24 */
+		b1(&j->a, 24);
+		emit_rm(&j->a, F_W, 0x03, RCX,
+			M(R12, (int32_t)offsetof(struct rv_jit_run, jcache)));
+		_Static_assert(
+		    offsetof(struct rv_jcache_entry, vpc) == offsetof(struct rv_chain, vpc) &&
+			offsetof(struct rv_jcache_entry, b) == offsetof(struct rv_chain, b) &&
+			offsetof(struct rv_jcache_entry, key) == offsetof(struct rv_chain, key),
+		    "a jump-cache entry reads as a chain slot");
+		emit_rm(&j->a, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
+		f0 = jcc_fwd(&j->a, CC_NE);
+		patch(&j->a, hit, j->a.p);
+	} else {
+		mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
+		/* add rcx, [h->chain_off]: the hart's own chain slots */
+		emit_rm(&j->a, F_W, 0x03, RCX,
+			M(RBX, (int32_t)offsetof(struct rv_hart, chain_off)));
+		emit_rm(&j->a, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
+		f0 = jcc_fwd(&j->a, CC_NE);
+	}
+	uint8_t *f1 = f0;
 	mov_load(&j->a, RDX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
 	emit_rm(&j->a, F_W, 0x3b, RDX, M(RCX, (int32_t)offsetof(struct rv_chain, key)));
 	uint8_t *f2 = jcc_fwd(&j->a, CC_NE);
@@ -184,7 +215,7 @@ static void exit_static(struct jit *j, unsigned k, int64_t off)
 		mov_imm64(&j->a, RAX, (uint64_t)off);
 		emit_rm(&j->a, F_W, 0x03, RAX, R(R13)); /* add rax, r13 */
 	}
-	exit_rax(j, k);
+	exit_rax(j, k, false);
 }
 
 /* A jump to the block's own start: loop in host code when allowed. */
@@ -409,8 +440,10 @@ static void emit_load(struct jit *j, unsigned idx, const struct rv_uop *u)
 	unsigned size = L[u->opc].size;
 	addr_rax(j, u);
 	uint8_t *miss = tlb_check(j, offsetof(struct rv_jit_run, tlbr), size);
-	emit_rm(&j->a, L[u->opc].flags, L[u->opc].op, RAX, M(RAX, 0));
-	mov_store(&j->a, G(j, u->rd), RAX);
+	/* straight into rd's host register (a miss's stub reloads it) */
+	int dr = j->map[u->rd] >= 0 ? j->map[u->rd] : RAX;
+	emit_rm(&j->a, L[u->opc].flags, L[u->opc].op, dr, M(RAX, 0));
+	mov_store(&j->a, G(j, u->rd), dr);
 	add_stub(j, miss, idx, u, size | (unsigned)L[u->opc].sign << 4 | (unsigned)u->rd << 8,
 		 false);
 }
@@ -451,11 +484,22 @@ static void alu_rr(struct jit *j, const struct rv_uop *u, unsigned op, bool w32)
 		}
 		return;
 	}
-	mov_load(&j->a, RAX, G(j, u->rs1));
-	emit_rm(&j->a, w32 ? 0 : F_W, op, RAX, G(j, u->rs2));
+	struct opnd d = G(j, u->rd), a = G(j, u->rs1), b = G(j, u->rs2);
+	bool commutes = op != 0x2b;
+	int r = RAX; /* the register computed in: rd's own when it has one */
+	if (d.r >= 0 && d.r == b.r && d.r != a.r && commutes) {
+		r = d.r;
+		struct opnd t = a;
+		a = b;
+		b = t;
+	} else if (d.r >= 0 && d.r != b.r) {
+		r = d.r;
+	}
+	mov_load(&j->a, r, a);
+	emit_rm(&j->a, w32 ? 0 : F_W, op, r, b);
 	if (w32)
-		emit_rm(&j->a, F_W, 0x63, RAX, R(RAX)); /* movsxd rax, eax */
-	mov_store(&j->a, G(j, u->rd), RAX);
+		emit_rm(&j->a, F_W, 0x63, r, R(r)); /* movsxd r, r32 */
+	mov_store(&j->a, d, r);
 }
 
 static void alu_ri(struct jit *j, const struct rv_uop *u, unsigned ext, bool w32)
@@ -465,29 +509,32 @@ static void alu_ri(struct jit *j, const struct rv_uop *u, unsigned ext, bool w32
 		lea(&j->a, d.r, s.r, u->imm);
 		return;
 	}
-	mov_load(&j->a, RAX, s);
+	int r = d.r >= 0 ? d.r : RAX;
+	mov_load(&j->a, r, s);
 	if (u->imm || ext == 4)
-		alu_imm(&j->a, w32 ? 0 : F_W, ext, R(RAX), u->imm);
+		alu_imm(&j->a, w32 ? 0 : F_W, ext, R(r), u->imm);
 	if (w32)
-		emit_rm(&j->a, F_W, 0x63, RAX, R(RAX));
-	mov_store(&j->a, G(j, u->rd), RAX);
+		emit_rm(&j->a, F_W, 0x63, r, R(r));
+	mov_store(&j->a, d, r);
 }
 
 /* Shift group-2 ext: 4 shl, 5 shr, 7 sar; by immediate or by rs2. */
 static void shift(struct jit *j, const struct rv_uop *u, unsigned ext, bool w32, bool by_reg)
 {
+	struct opnd d = G(j, u->rd);
+	int r = d.r >= 0 ? d.r : RAX; /* never RCX (not in the register pool) */
 	if (by_reg)
 		mov_load(&j->a, RCX, G(j, u->rs2));
-	mov_load(&j->a, RAX, G(j, u->rs1));
+	mov_load(&j->a, r, G(j, u->rs1));
 	if (by_reg) {
-		emit_rm(&j->a, w32 ? 0 : F_W, 0xd3, (int)ext, R(RAX));
+		emit_rm(&j->a, w32 ? 0 : F_W, 0xd3, (int)ext, R(r));
 	} else {
-		emit_rm(&j->a, w32 ? 0 : F_W, 0xc1, (int)ext, R(RAX));
+		emit_rm(&j->a, w32 ? 0 : F_W, 0xc1, (int)ext, R(r));
 		b1(&j->a, (uint8_t)u->imm);
 	}
 	if (w32)
-		emit_rm(&j->a, F_W, 0x63, RAX, R(RAX));
-	mov_store(&j->a, G(j, u->rd), RAX);
+		emit_rm(&j->a, F_W, 0x63, r, R(r));
+	mov_store(&j->a, d, r);
 }
 
 /* rd = (rs1 cmp rs2/imm) ? 1 : 0 */
@@ -567,8 +614,15 @@ static void emit_branch(struct jit *j, const struct rv_uop *u, unsigned n)
 	case RV_OP_BLTU: cc = CC_B; break;
 	default: cc = CC_AE; break;
 	}
-	mov_load(&j->a, RAX, G(j, u->rs1));
-	emit_rm(&j->a, F_W, 0x3b, RAX, G(j, u->rs2));
+	struct opnd a = G(j, u->rs1), b = G(j, u->rs2);
+	if (a.r < 0) {
+		mov_load(&j->a, RAX, a);
+		a = R(RAX);
+	}
+	if (u->rs2 == 0)
+		emit_rm(&j->a, F_W, 0x85, a.r, a); /* test a, a: compare with x0 */
+	else
+		emit_rm(&j->a, F_W, 0x3b, a.r, b);
 	uint8_t *fall = jcc_fwd(&j->a, cc ^ 1); /* inverse condition */
 	exit_to(j, 0, (int64_t)u->off + u->imm, n);
 	patch(&j->a, fall, j->a.p);
@@ -610,7 +664,7 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 		lea(&j->a, RCX, R13, (int32_t)(u->off + u->len));
 		mov_store(&j->a, G(j, u->rd), RCX);
 		writeback(j, REGS_LOCAL);
-		exit_rax(j, 0);
+		exit_rax(j, 0, true);
 		return false;
 	case RV_OP_BEQ:
 	case RV_OP_BNE:
@@ -660,11 +714,21 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 	case RV_OP_MUL:
 	case RV_OP_MULW: {
 		bool w32 = u->opc == RV_OP_MULW;
-		mov_load(&j->a, RAX, G(j, u->rs1));
-		emit_rm(&j->a, (w32 ? 0 : F_W) | F_0F, 0xaf, RAX, G(j, u->rs2)); /* imul */
+		struct opnd d = G(j, u->rd), a = G(j, u->rs1), b = G(j, u->rs2);
+		int r = RAX;
+		if (d.r >= 0 && d.r == b.r) { /* imul commutes */
+			r = d.r;
+			b = a;
+		} else if (d.r >= 0) {
+			r = d.r;
+			mov_load(&j->a, r, a);
+		} else {
+			mov_load(&j->a, r, a);
+		}
+		emit_rm(&j->a, (w32 ? 0 : F_W) | F_0F, 0xaf, r, b); /* imul */
 		if (w32)
-			emit_rm(&j->a, F_W, 0x63, RAX, R(RAX));
-		mov_store(&j->a, G(j, u->rd), RAX);
+			emit_rm(&j->a, F_W, 0x63, r, R(r));
+		mov_store(&j->a, d, r);
 		return true;
 	}
 	case RV_OP_DIV:

@@ -21,6 +21,11 @@
  *    through rv_store_slow() -> rv_phys_note_store(), which drops stale
  *    decoded blocks and breaks other harts' reservations;
  *  - everything is flushed on satp writes, SFENCE.VMA x0 and MXR changes;
+ *    chains and jump-cache entries (keyed per privilege) only where they may
+ *    depend on what changed: a satp write or SFENCE.VMA x0, asid keeps those
+ *    of M, and those of S when every S fetch since its key went through a
+ *    global translation (G: the same in every address space, as Linux maps
+ *    itself), so kernel code stays chained across context switches;
  *    SFENCE.VMA with an address drops that page's entries (everything when
  *    the address lies in the range superpage translations covered).
  * Misaligned loads/stores never hit the fast path (the tag compare includes
@@ -58,10 +63,12 @@ static const unsigned access_fault_cause[3] = { RV_EXC_LOAD_ACCESS, RV_EXC_STORE
 int rv_translate(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned priv, uint64_t *pa)
 {
 	uint64_t mode = h->satp >> 60;
+	rv_ext(h)->walk_global = false;
 	if (priv == RV_PRIV_M || mode == 0) {
 		*pa = va;
 		return 0;
 	}
+	bool global = false;
 	unsigned levels = mode == 8 ? 3 : 4;
 	unsigned va_bits = 12 + 9 * levels;
 	if ((uint64_t)(((int64_t)(va << (64 - va_bits))) >> (64 - va_bits)) != va)
@@ -78,6 +85,7 @@ restart:;
 		uint64_t pte = __atomic_load_n(pte_p, __ATOMIC_RELAXED);
 		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte >> 54))
 			return (int)page_fault_cause[acc];
+		global |= (pte & PTE_G) != 0;
 		if (!(pte & (PTE_R | PTE_X))) {
 			if (i == 0 || (pte & (PTE_A | PTE_D | PTE_U)))
 				return (int)page_fault_cause[acc];
@@ -126,6 +134,7 @@ restart:;
 			if ((va | off_mask) > ext->sp_hi)
 				ext->sp_hi = va | off_mask;
 		}
+		rv_ext(h)->walk_global = global;
 		return 0;
 	}
 	return (int)page_fault_cause[acc];
@@ -140,11 +149,24 @@ void rv_tlb_flush(struct rv_hart *h)
 	rv_new_chain_key(h); /* drops the jump cache too */
 }
 
+void rv_tlb_flush_asid(struct rv_hart *h)
+{
+	struct rv_hart_ext *ext = rv_ext(h);
+	memset(h->tlb, 0xff, sizeof(h->tlb));
+	ext->sp_lo = ~0ULL;
+	ext->sp_hi = 0;
+	/* M fetches are not translated: its chains stay */
+	rv_new_priv_key(h, RV_PRIV_U);
+	if (ext->s_local)
+		rv_new_priv_key(h, RV_PRIV_S);
+}
+
 /*
  * SFENCE.VMA rs1=va (any ASID): the entries of va's page in every set.  A
  * superpage's translation is cached per 4 KiB piece, so an address inside
- * the superpage range flushes everything.  Chains and the jump cache only
- * depend on the page when a block lookup went through it (xbloom).
+ * the superpage range flushes everything.  A privilege's chains and
+ * jump-cache entries only depend on the page when one of its block lookups
+ * went through it (xbloom, xlo..xhi).
  */
 void rv_tlb_flush_page(struct rv_hart *h, uint64_t va)
 {
@@ -159,8 +181,11 @@ void rv_tlb_flush_page(struct rv_hart *h, uint64_t va)
 		for (unsigned a = 0; a < 3; a++)
 			if (h->tlb[p][a][idx].vtag == page)
 				h->tlb[p][a][idx].vtag = ~0ULL;
-	if (ext->xbloom[(va >> 18) & 3] & (1ULL << ((va >> 12) & 63)))
-		rv_new_chain_key(h);
+	uint64_t vpn = va >> 12;
+	for (unsigned p = RV_PRIV_U; p <= RV_PRIV_S; p++)
+		if (va >= (ext->xlo[p] & RV_PAGE_MASK) && va <= (ext->xhi[p] | ~RV_PAGE_MASK) &&
+		    (ext->xbloom[p][(vpn >> 6) & 15] & (1ULL << (vpn & 63))))
+			rv_new_priv_key(h, p);
 }
 
 struct rv_page *rv_core_page(struct rv_core *core, uint64_t pa)

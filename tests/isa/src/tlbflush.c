@@ -12,6 +12,10 @@
  *    loop) remapped and fenced by address runs the new code, and an
  *    SFENCE.VMA of an unrelated page leaves it running correctly;
  *  - satp switches between two roots with different ASIDs;
+ *  - with S-mode code mapped global (G, as a kernel maps itself) and one
+ *    hot code page mapped non-global to different pages under two ASIDs,
+ *    satp switches and SFENCE.VMA x0, asid run the current root's code
+ *    (global translations may survive both; this page's may not);
  *  - code patched at several execution counts below and above the
  *    translation threshold runs the patched instruction after fence.i;
  *  - a hot instruction straddling two pages sees its second page remapped
@@ -26,7 +30,7 @@
 
 static u8 pages[8][4096] __attribute__((aligned(4096)));
 static u8 spages[3][4096] __attribute__((aligned(4096))); /* straddling code */
-static u64 *root_s, *root_b;
+static u64 *root_s, *root_b, *root_g1, *root_g2;
 
 static u64 leaf(void *pa, u64 flags)
 {
@@ -181,6 +185,36 @@ static long s_asid_switch(long arg)
 	return (long)bad;
 }
 
+static long s_global_switch(long arg)
+{
+	(void)arg;
+	fn_t f = (fn_t)VA(2);
+	u64 s1 = isa_satp(root_g1, 3) | (3UL << 44), s2 = isa_satp(root_g2, 3) | (4UL << 44);
+	u64 bad = 0, sum;
+	for (int i = 0; i < 8; i++) { /* hot and chained under both roots */
+		sum = 0;
+		csr_write(satp, s2);
+		for (int k = 0; k < 100; k++)
+			sum += (u64)f();
+		csr_write(satp, s1);
+		for (int k = 0; k < 100; k++)
+			sum += (u64)f();
+		bad += sum != 300;
+	}
+	/* the non-global code page of ASID 3 remapped, that ASID fenced */
+	volatile u64 *pte = isa_pte(root_g1, 3, VA(2));
+	*pte = leaf(pages[6], PTE_X | PTE_A);
+	asm volatile("sfence.vma zero, %0" ::"r"(3UL) : "memory");
+	sum = 0;
+	for (int k = 0; k < 100; k++)
+		sum += (u64)f();
+	bad += (u64)(sum != 200) << 8;
+	*pte = leaf(pages[2], PTE_X | PTE_A);
+	asm volatile("sfence.vma zero, %0" ::"r"(3UL) : "memory");
+	bad += (u64)(f() != 1) << 9;
+	return (long)bad;
+}
+
 /* li a0, imm (imm < 2048); ret */
 static u32 li_a0(u32 imm)
 {
@@ -221,6 +255,12 @@ void test_main(void)
 	root_b = isa_page_alloc();
 	isa_map_identity(root_b, 3, PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);
 	isa_map(root_b, 3, VA(0), (u64)pages[1], 0, PTE_R | PTE_A);
+	root_g1 = isa_page_alloc();
+	isa_map_identity(root_g1, 3, PTE_R | PTE_W | PTE_X | PTE_A | PTE_D | PTE_G);
+	isa_map(root_g1, 3, VA(2), (u64)pages[2], 0, PTE_X | PTE_A);
+	root_g2 = isa_page_alloc();
+	isa_map_identity(root_g2, 3, PTE_R | PTE_W | PTE_X | PTE_A | PTE_D | PTE_G);
+	isa_map(root_g2, 3, VA(2), (u64)pages[6], 0, PTE_X | PTE_A);
 
 	*(u64 *)pages[0] = 0x1111;
 	*(u64 *)pages[1] = 0x2222;
@@ -260,6 +300,10 @@ void test_main(void)
 		  isa_run_in_mode(MODE_S, s_straddle, 0), 0);
 	isa_check("satp switches between ASIDs (bad)", isa_run_in_mode(MODE_S, s_asid_switch, 0),
 		  0);
+	csr_write(satp, isa_satp(root_g1, 3) | (3UL << 44));
+	isa_sfence();
+	isa_check("global kernel, non-global code page: satp switches, sfence.vma x0, asid (bad)",
+		  isa_run_in_mode(MODE_S, s_global_switch, 0), 0);
 	csr_write(satp, isa_satp(root_s, 3));
 	isa_sfence();
 
