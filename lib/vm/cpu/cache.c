@@ -32,11 +32,12 @@
  * the code pages are found by walking the arena's blocks (not the whole
  * page table), and the jump caches are not cleared: entries made before
  * the flush carry a key at or below key_floor and are never revalidated.
- * A guest
- * whose harts all idle in WFI long after the last flush (1 s, doubling
- * after each trim up to 32 s, so a guest that keeps coming back to work
- * pays for re-decoding ever more rarely) is trimmed
- * (rv_core_trim): everything is flushed and the used parts of the arenas,
+ * A guest whose harts all idle in WFI long after the last trim (1 s,
+ * doubling after each trim up to 32 s, so a guest that keeps coming back
+ * to work pays for re-decoding ever more rarely; the budget's flushes,
+ * which come every second or two even in an idle guest, do not postpone
+ * it) is trimmed (rv_core_trim): everything is flushed and the used
+ * parts of the arenas,
  * the block hash and the jump caches are handed back to the kernel
  * (MADV_DONTNEED), the budget goes back to RV_ARENA_MIN and the filter is
  * cleared, so an idle VM keeps only the blocks it runs again (its
@@ -214,7 +215,6 @@ static void flush_all(struct rv_core *core, bool release)
 void rv_core_flush(struct rv_core *core)
 {
 	flush_all(core, false);
-	core->last_flush_ns = vs_now_ns();
 }
 
 /* Flush everything and hand the used pages of every cache back: all that

@@ -276,7 +276,7 @@ struct rv_core {
 	uint8_t *arena;
 	size_t arena_size, arena_used;
 	uint64_t flushes;	   /* number of full flushes (arena recycled) */
-	uint64_t last_flush_ns;	   /* vs_now_ns() of the last flush or trim */
+	uint64_t last_flush_ns;	   /* vs_now_ns() of the last trim (or creation) */
 	uint64_t trims;		   /* idle trims (rv_core_trim) */
 	uint64_t trim_interval_ns; /* from the last flush to the next trim */
 	uint64_t key_counter;	   /* source of fresh rv_hart.chain_key values */
