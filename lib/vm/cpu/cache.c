@@ -52,7 +52,11 @@
  * (RV_REQ_CHAINS, rv_serve_requests); an arena past its budget asks for a
  * flush with every hart stopped (request_flush; the harts go on decoding
  * past the budget meanwhile, and at the full size ARENA_RESERVE keeps
- * room; past it a hart runs one uncached instruction at a time).
+ * room; past it a hart runs one uncached instruction at a time).  Such a
+ * flush stops every hart, so parallel mode has no budget (the whole
+ * arena) unless VESSEL_BLOCK_ARENA_KB asks for one: with a 1 MiB budget a
+ * 3-hart boot sometimes took longer than Linux's 1 s for a secondary
+ * CPU to come online.
  *
  * An instruction whose two halves lie on different pages is decoded into a
  * one-instruction block of a small per-hart cache keyed by its bits, and
@@ -86,6 +90,14 @@ static void special_free(void *p)
 {
 	if (p)
 		free((uint8_t *)p - SPECIAL_PRE);
+}
+
+/* Another starting budget (tests: flushes come often; benchmarks); 0: none. */
+static size_t arena_min_env(void)
+{
+	const char *kb = getenv("VESSEL_BLOCK_ARENA_KB");
+	long ak = kb && *kb ? strtol(kb, NULL, 10) : 0;
+	return ak >= 64 && (unsigned long long)ak * 1024 <= ARENA_SIZE ? (size_t)ak * 1024 : 0;
 }
 
 #define HASH_RESERVED (sizeof(struct rv_block *) << RV_HASH_BITS)
@@ -330,6 +342,8 @@ void rv_core_set_parallel(struct rv_core *core, void (*lock)(void *), void (*unl
 	core->lock_opaque = opaque;
 	/* first: the arena's blocks are walked with the chain_pre they were laid out with */
 	rv_core_flush(core);
+	/* every flush stops every hart: no budget unless asked for (tests) */
+	core->arena_min = core->arena_cap = arena_min_env() ? arena_min_env() : core->arena_size;
 	core->parallel = true;
 	core->chain_pre = (size_t)RV_CHAIN_STRIDE * (core->nharts - 1);
 	for (unsigned k = 0; k < core->nharts; k++)
@@ -680,12 +694,7 @@ struct rv_core *rv_core_new(struct vm_bus *bus, unsigned nharts, uint64_t (*get_
 	core->get_time = get_time;
 	core->time_opaque = time_opaque;
 	core->arena_size = ARENA_SIZE;
-	core->arena_min = RV_ARENA_MIN;
-	/* another starting budget (tests: flushes come often; benchmarks) */
-	const char *kb = getenv("VESSEL_BLOCK_ARENA_KB");
-	long ak = kb && *kb ? strtol(kb, NULL, 10) : 0;
-	if (ak >= 64 && (unsigned long long)ak * 1024 <= ARENA_SIZE)
-		core->arena_min = (size_t)ak * 1024;
+	core->arena_min = arena_min_env() ? arena_min_env() : RV_ARENA_MIN;
 	core->arena_cap = core->arena_min;
 	core->last_flush_ns = vs_now_ns();
 	core->trim_interval_ns = RV_TRIM_AFTER_NS;
