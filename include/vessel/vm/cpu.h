@@ -175,7 +175,7 @@ void rv_core_set_parallel(struct rv_core *core, void (*lock)(void *), void (*unl
 bool rv_core_flush_pending(const struct rv_core *core);
 
 /*
- * Call when every hart idles in WFI: if the last flush is long past
+ * Call when every hart idles in WFI: if the last trim is long past
  * (RV_TRIM_AFTER_NS) and the caches hold more than a little, flush them and
  * give their memory back to the kernel (lib/vm/cpu/cache.c).  Returns
  * whether it trimmed; rv_core_trims counts the trims.

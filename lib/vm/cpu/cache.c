@@ -18,13 +18,29 @@
  * blocks are invalidated.
  *
  * Memory: both arenas (decoded blocks, JIT code) are reserved address space
- * (MAP_NORESERVE) that becomes resident only as it is filled.  A guest
- * whose harts all idle in WFI long after the last flush (1 s, doubling
- * after each trim up to 32 s, so a guest that keeps coming back to work
- * pays for re-decoding ever more rarely) is trimmed
- * (rv_core_trim): everything is flushed and the used parts of the arenas,
+ * (MAP_NORESERVE) that becomes resident only as it is filled.  The block
+ * arena is recycled (a full flush, as QEMU's tb_flush) whenever it holds
+ * arena_cap bytes, a budget that starts at RV_ARENA_MIN (1 MiB): a shell
+ * command decodes a few MiB of kernel and busybox code once, and keeping it
+ * all would double the VMM's own memory.  A guest whose working set is
+ * larger than the budget decodes again the blocks the last flush dropped:
+ * each flush records the paddrs of its live blocks in a small filter
+ * (ghost), and when at least a quarter of the blocks decoded since the last
+ * decision were in it, the arena is not recycled but its budget doubles (up
+ * to ARENA_SIZE), so a compute-bound guest runs from a cache that holds its
+ * working set after a few flushes.  A flush costs what its blocks cost:
+ * the code pages are found by walking the arena's blocks (not the whole
+ * page table), and the jump caches are not cleared: entries made before
+ * the flush carry a key at or below key_floor and are never revalidated.
+ * A guest whose harts all idle in WFI long after the last trim (1 s,
+ * doubling after each trim up to 32 s, so a guest that keeps coming back
+ * to work pays for re-decoding ever more rarely; the budget's flushes,
+ * which come every second or two even in an idle guest, do not postpone
+ * it) is trimmed (rv_core_trim): everything is flushed and the used
+ * parts of the arenas,
  * the block hash and the jump caches are handed back to the kernel
- * (MADV_DONTNEED), so an idle VM keeps only the blocks it runs again (its
+ * (MADV_DONTNEED), the budget goes back to RV_ARENA_MIN and the filter is
+ * cleared, so an idle VM keeps only the blocks it runs again (its
  * idle loop and interrupt paths), not all the code of its boot.  Busy harts
  * never reach that point, so a compute-bound guest is not slowed.
  *
@@ -33,9 +49,14 @@
  * (jcache_revalidate); each hart has its own chain slots, RV_CHAIN_STRIDE
  * bytes apart below every block (chain_pre), so only their hart writes
  * them; invalidation asks every hart to renew its own chain keys
- * (RV_REQ_CHAINS, rv_serve_requests); a full arena asks for a flush with
- * every hart stopped (request_flush; ARENA_RESERVE keeps room meanwhile,
- * past it a hart runs one uncached instruction at a time).
+ * (RV_REQ_CHAINS, rv_serve_requests); an arena past its budget asks for a
+ * flush with every hart stopped (request_flush; the harts go on decoding
+ * past the budget meanwhile, and at the full size ARENA_RESERVE keeps
+ * room; past it a hart runs one uncached instruction at a time).  Such a
+ * flush stops every hart, so parallel mode has no budget (the whole
+ * arena) unless VESSEL_BLOCK_ARENA_KB asks for one: with a 1 MiB budget a
+ * 3-hart boot sometimes took longer than Linux's 1 s for a secondary
+ * CPU to come online.
  *
  * An instruction whose two halves lie on different pages is decoded into a
  * one-instruction block of a small per-hart cache keyed by its bits, and
@@ -71,11 +92,41 @@ static void special_free(void *p)
 		free((uint8_t *)p - SPECIAL_PRE);
 }
 
+/* Another starting budget (tests: flushes come often; benchmarks); 0: none. */
+static size_t arena_min_env(void)
+{
+	const char *kb = getenv("VESSEL_BLOCK_ARENA_KB");
+	long ak = kb && *kb ? strtol(kb, NULL, 10) : 0;
+	return ak >= 64 && (unsigned long long)ak * 1024 <= ARENA_SIZE ? (size_t)ak * 1024 : 0;
+}
+
 #define HASH_RESERVED (sizeof(struct rv_block *) << RV_HASH_BITS)
 
 static unsigned hash_pa(uint64_t pa, unsigned bits)
 {
 	return (unsigned)(((pa >> 1) * 0x9E3779B97F4A7C15ULL) >> (64 - bits));
+}
+
+#define GHOST_SHIFT (__builtin_ctz(RV_GHOST_BITS))
+
+static bool ghost_has(const struct rv_core *core, uint64_t pa)
+{
+	unsigned i = hash_pa(pa ^ (pa >> 17), GHOST_SHIFT);
+	return core->ghost[i / 64] >> (i % 64) & 1;
+}
+
+static void ghost_add(struct rv_core *core, uint64_t pa)
+{
+	unsigned i = hash_pa(pa ^ (pa >> 17), GHOST_SHIFT);
+	core->ghost[i / 64] |= 1ULL << (i % 64);
+}
+
+/* Size of the arena block at offset off (its chain slots included). */
+static size_t arena_block_bytes(const struct rv_core *core, size_t off, struct rv_block **bp)
+{
+	struct rv_block *b = (struct rv_block *)(core->arena + off + core->chain_pre);
+	*bp = b;
+	return (core->chain_pre + BLOCK_BYTES(b->n + 1) + 15) & ~(size_t)15;
 }
 
 /* Double the block hash: every live block is linked again under one more
@@ -121,6 +172,37 @@ static void zero_release(void *p, size_t len)
 
 static void flush_all(struct rv_core *core, bool release)
 {
+	/* every hart gets new chain keys below (rv_tlb_flush) */
+	core->key_floor = __atomic_load_n(&core->key_counter, __ATOMIC_RELAXED);
+	/*
+	 * The pages holding code are those of the arena's live blocks (an
+	 * invalidated block's page was cleared then; a page that got code
+	 * again has a live block): clear them, and remember the blocks in the
+	 * filter (a trim forgets them).  The rest of the page table stays
+	 * untouched (and non-resident).
+	 */
+	memset(core->ghost, 0, sizeof(core->ghost));
+	for (size_t off = 0; off < core->arena_used;) {
+		struct rv_block *b;
+		off += arena_block_bytes(core, off, &b);
+		if (b->paddr == RV_DEAD_PADDR)
+			continue;
+		if (!release)
+			ghost_add(core, b->paddr);
+		struct rv_page *pg = rv_core_page(core, b->paddr);
+		if (pg) {
+			pg->flags &= (uint8_t)~RV_PAGE_CODE;
+			pg->code_mask = 0;
+			pg->blocks = NULL;
+		}
+	}
+	core->decoded = core->redecoded = 0;
+	if (release)
+		core->arena_cap = core->arena_min;
+	if (core->arena_used > core->arena_hw)
+		core->arena_hw = core->arena_used;
+	if (core->jit_used > core->jit_hw)
+		core->jit_hw = core->jit_used;
 	size_t hash_used = sizeof(*core->hash) << core->hash_bits;
 	if (release)
 		zero_release(core->hash, hash_used);
@@ -135,37 +217,26 @@ static void flush_all(struct rv_core *core, bool release)
 	core->flushes++;
 	for (unsigned k = 0; k < core->nharts; k++) {
 		rv_tlb_flush(core->harts[k]);
-		/* entries point into the recycled arena: no revalidation */
+		/* entries point into the recycled arena: never revalidated (their
+		 * keys are at most key_floor); a trim gives the pages back */
 		if (release)
 			zero_release(core->ext[k].jcache, sizeof(core->ext[k].jcache));
-		else
-			memset(core->ext[k].jcache, 0, sizeof(core->ext[k].jcache));
 	}
-	/* Only pages holding code are written: untouched parts of the page
-	 * table stay non-resident. */
-	for (unsigned i = 0; i < VM_BUS_MAX_RAM; i++)
-		for (uint64_t p = 0; core->pages[i] && p < core->npages[i]; p++) {
-			struct rv_page *pg = &core->pages[i][p];
-			if (!(pg->flags & RV_PAGE_CODE) && !pg->code_mask && !pg->blocks)
-				continue;
-			pg->flags &= (uint8_t)~RV_PAGE_CODE;
-			pg->code_mask = 0;
-			pg->blocks = NULL;
-		}
 }
 
 void rv_core_flush(struct rv_core *core)
 {
 	flush_all(core, false);
-	core->last_flush_ns = vs_now_ns();
 }
 
-/* Flush everything and hand the used pages of every cache back. */
+/* Flush everything and hand the used pages of every cache back: all that
+ * was used since the last release, not only what the last flush left. */
 static void flush_release(struct rv_core *core, uint64_t now_ns)
 {
-	size_t arena = (core->arena_used + RV_PAGE_SIZE - 1) & RV_PAGE_MASK;
-	size_t jit = (core->jit_used + RV_PAGE_SIZE - 1) & RV_PAGE_MASK;
 	flush_all(core, true);
+	size_t arena = (core->arena_hw + RV_PAGE_SIZE - 1) & RV_PAGE_MASK;
+	size_t jit = (core->jit_hw + RV_PAGE_SIZE - 1) & RV_PAGE_MASK;
+	core->arena_hw = core->jit_hw = 0;
 	if (arena)
 		madvise(core->arena, arena, MADV_DONTNEED);
 	if (jit && core->jit_code)
@@ -181,7 +252,8 @@ void rv_core_flush_release(struct rv_core *core)
 bool rv_core_trim(struct rv_core *core, uint64_t now_ns)
 {
 	if (now_ns - core->last_flush_ns < core->trim_interval_ns ||
-	    (core->arena_used < RV_TRIM_MIN_BYTES && core->jit_used < RV_TRIM_MIN_BYTES))
+	    (core->arena_used < RV_TRIM_MIN_BYTES && core->jit_used < RV_TRIM_MIN_BYTES &&
+	     core->arena_hw < RV_TRIM_MIN_BYTES && core->jit_hw < RV_TRIM_MIN_BYTES))
 		return false;
 	flush_release(core, now_ns);
 	core->trims++;
@@ -268,11 +340,14 @@ void rv_core_set_parallel(struct rv_core *core, void (*lock)(void *), void (*unl
 	core->lock = lock;
 	core->unlock = unlock;
 	core->lock_opaque = opaque;
+	/* first: the arena's blocks are walked with the chain_pre they were laid out with */
+	rv_core_flush(core);
+	/* every flush stops every hart: no budget unless asked for (tests) */
+	core->arena_min = core->arena_cap = arena_min_env() ? arena_min_env() : core->arena_size;
 	core->parallel = true;
 	core->chain_pre = (size_t)RV_CHAIN_STRIDE * (core->nharts - 1);
 	for (unsigned k = 0; k < core->nharts; k++)
 		core->harts[k]->chain_off = -(intptr_t)RV_CHAIN_STRIDE * k;
-	rv_core_flush(core);
 }
 
 bool rv_core_flush_pending(const struct rv_core *core)
@@ -428,6 +503,25 @@ static struct rv_block *block_single(struct rv_hart *h, uint64_t pc, struct rv_b
 static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc);
 
 /*
+ * The arena reached its budget: when at least a quarter of the blocks
+ * decoded since the last flush or growth are ones the last flush dropped,
+ * the working set is larger than the budget: double it (true) instead of
+ * recycling the arena.  Counted afresh after either.
+ */
+static bool over_budget_grow(struct rv_core *core)
+{
+	if (core->flush_pending)
+		return false; /* parallel mode: already decided */
+	bool grow = core->redecoded >= 64 && core->redecoded * 2 >= core->decoded &&
+		    core->arena_cap < core->arena_size;
+	core->decoded = core->redecoded = 0;
+	if (grow)
+		core->arena_cap =
+		    core->arena_cap * 2 < core->arena_size ? core->arena_cap * 2 : core->arena_size;
+	return grow;
+}
+
+/*
  * Parallel mode, without the lock: a jump-cache entry made under an older
  * key whose block is live and starts where pc translates to now (through
  * the execute TLB, without filling it).  A block invalidated right after
@@ -444,7 +538,8 @@ static struct rv_block *jcache_revalidate(struct rv_hart *h, uint64_t pc)
 	uint64_t pfield = h->tlb_ppage[priv][RV_ACC_EXEC][tidx];
 	uint64_t pa = (pfield & RV_PAGE_MASK) | (pc & ~RV_PAGE_MASK);
 	struct rv_jcache_entry *je = &rv_ext(h)->jcache[(pc >> 1) & (RV_JCACHE_SIZE - 1)];
-	if (je->vpc != pc || !je->b || __atomic_load_n(&je->b->paddr, __ATOMIC_RELAXED) != pa ||
+	if (je->vpc != pc || !je->b || je->key <= h->core->key_floor ||
+	    __atomic_load_n(&je->b->paddr, __ATOMIC_RELAXED) != pa ||
 	    __atomic_load_n(&h->core->jit_full, __ATOMIC_RELAXED))
 		return NULL;
 	rv_note_fetch(h, pc, pfield);
@@ -489,7 +584,8 @@ static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 	 * to now: decoding depends on the physical bytes only.
 	 */
 	struct rv_jcache_entry *je = &rv_ext(h)->jcache[(pc >> 1) & (RV_JCACHE_SIZE - 1)];
-	if (je->vpc == pc && je->b && je->b->paddr == pa && !core->jit_full) {
+	if (je->vpc == pc && je->b && je->key > core->key_floor && je->b->paddr == pa &&
+	    !core->jit_full) {
 		je->key = h->chain_key;
 		return je->b;
 	}
@@ -507,14 +603,19 @@ static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 			goto found;
 
 	size_t need = core->chain_pre + BLOCK_BYTES(RV_BLOCK_MAX + 1);
-	if (core->parallel && core->arena_used + need + ARENA_RESERVE > core->arena_size) {
-		/* the other harts still run blocks of the arena: flush when all stopped */
-		request_flush(core);
-		if (core->arena_used + need > core->arena_size)
-			return block_single(h, pc, rv_ext(h)->scratch);
-	} else if (core->arena_used + need > core->arena_size) {
-		rv_core_flush(core);
-		hidx = hash_pa(pa, core->hash_bits);
+	size_t limit = core->arena_cap;
+	if (core->parallel && limit == core->arena_size)
+		limit -= ARENA_RESERVE;
+	if (core->arena_used + need > limit && !over_budget_grow(core)) {
+		if (core->parallel) {
+			/* the other harts still run blocks of the arena: flush when all stopped */
+			request_flush(core);
+			if (core->arena_used + need > core->arena_size)
+				return block_single(h, pc, rv_ext(h)->scratch);
+		} else {
+			rv_core_flush(core);
+			hidx = hash_pa(pa, core->hash_bits);
+		}
 	}
 	struct rv_page *pg = rv_core_page(core, pa);
 	if (!pg) { /* out of memory for page tracking: run uncached */
@@ -546,6 +647,9 @@ static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 	b->hot = core->jit_threshold;
 	b->jit = NULL;
 	b->jit_inner = NULL;
+	core->decoded++;
+	if (ghost_has(core, pa))
+		core->redecoded++;
 	if (++core->hash_blocks > (2U << core->hash_bits) && core->hash_bits < RV_HASH_BITS) {
 		hash_grow(core);
 		hidx = hash_pa(pa, core->hash_bits);
@@ -593,6 +697,8 @@ struct rv_core *rv_core_new(struct vm_bus *bus, unsigned nharts, uint64_t (*get_
 	core->get_time = get_time;
 	core->time_opaque = time_opaque;
 	core->arena_size = ARENA_SIZE;
+	core->arena_min = arena_min_env() ? arena_min_env() : RV_ARENA_MIN;
+	core->arena_cap = core->arena_min;
 	core->last_flush_ns = vs_now_ns();
 	core->trim_interval_ns = RV_TRIM_AFTER_NS;
 	core->arena = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE,

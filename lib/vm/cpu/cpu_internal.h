@@ -179,6 +179,10 @@ struct rv_page {
 #define RV_TRIM_MAX_NS	  (32ULL * 1000000000ULL)
 #define RV_TRIM_MIN_BYTES (256U << 10)
 #define RV_JCACHE_SIZE	  16384
+/* Decoded-block budget after a trim (cache.c: arena_cap) and the size of
+ * the filter of the blocks the last flush dropped */
+#define RV_ARENA_MIN  (1024U << 10)
+#define RV_GHOST_BITS 32768
 
 /* Valid while key equals the hart's chain_key (same privilege, no flush since). */
 struct rv_jcache_entry { /* laid out as struct rv_chain (jit.c reads both alike) */
@@ -287,10 +291,21 @@ struct rv_core {
 	uint8_t *arena;
 	size_t arena_size, arena_used;
 	uint64_t flushes;	   /* number of full flushes (arena recycled) */
-	uint64_t last_flush_ns;	   /* vs_now_ns() of the last flush or trim */
+	uint64_t last_flush_ns;	   /* vs_now_ns() of the last trim (or creation) */
 	uint64_t trims;		   /* idle trims (rv_core_trim) */
 	uint64_t trim_interval_ns; /* from the last flush to the next trim */
 	uint64_t key_counter;	   /* source of fresh rv_hart.chain_key values */
+
+	/* Decoded-block budget (cache.c): the arena is recycled when it holds
+	 * arena_cap bytes, unless the blocks decoded since the last decision
+	 * were largely ones the last flush dropped (ghost): then the budget
+	 * doubles (up to arena_size).  A trim sets it back to arena_min. */
+	size_t arena_cap, arena_min;
+	/* most of the arenas used since the last trim (resident, to give back) */
+	size_t arena_hw, jit_hw;
+	uint32_t decoded, redecoded; /* blocks since the last flush or growth */
+	uint64_t key_floor;	     /* jump-cache entries with key <= this predate a flush */
+	uint64_t ghost[RV_GHOST_BITS / 64]; /* paddr hashes of the blocks last flushed */
 
 	/* JIT (jit.c): code arena recycled with the block arena; NULL = off. */
 	uint8_t *jit_code;
