@@ -664,7 +664,8 @@ int mgr_volume_snapshotted(struct mgr *m, int64_t instance_id, char *name, size_
 			mgr_stmt_bind_int64(st, 1, instance_id);
 			int rc = mgr_stmt_step(st);
 			if (rc == SQLITE_ROW) {
-				snprintf(name, len, "%s", (const char *)mgr_stmt_column_text(st, 0));
+				snprintf(name, len, "%s",
+					 (const char *)mgr_stmt_column_text(st, 0));
 				r = 1;
 			} else if (rc != SQLITE_DONE) {
 				r = mgr_db_err(m->db, rc, "volume snapshots", err);
