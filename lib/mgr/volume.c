@@ -184,6 +184,27 @@ int mgr_volume_exec(struct mgr_db *db, const char *sql, const char *types, const
 	return r;
 }
 
+/* The pool directory made and the volume's row written (the file is the
+ * caller's to make). */
+static int volume_row_add(struct mgr *m, const char *dir, const char *name, const char *format,
+			  uint64_t size, struct vs_err *err)
+{
+	int r = mgr_mkdir_p(dir, 0700, err);
+	if (r < 0)
+		return r;
+	char now[32];
+	mgr_timestamp(now, sizeof(now));
+	int64_t sz = (int64_t)size;
+	const void *vals[] = { name, format, &sz, now };
+	r = mgr_volume_exec(m->db,
+			    "INSERT INTO storage_volumes (name, format, size, created_at) "
+			    "VALUES (?, ?, ?, ?)",
+			    "ttit", vals, err);
+	if (r == -EEXIST)
+		return vs_errf(err, EEXIST, "storage volume %s already exists", name);
+	return r;
+}
+
 int mgr_volume_create(struct mgr *m, const char *name, uint64_t size, const char *format,
 		      struct vs_err *err)
 {
@@ -202,19 +223,7 @@ int mgr_volume_create(struct mgr *m, const char *name, uint64_t size, const char
 	if (!dir || !file || (qcow2 && (!raw || !tmp)))
 		return vs_errf(err, ENOMEM, "out of memory");
 	const char *mkfs_file = qcow2 ? raw : file;
-	if ((r = mgr_mkdir_p(dir, 0700, err)) < 0)
-		return r;
-	char now[32];
-	mgr_timestamp(now, sizeof(now));
-	int64_t sz = (int64_t)size;
-	const void *vals[] = { name, format, &sz, now };
-	r = mgr_volume_exec(m->db,
-			    "INSERT INTO storage_volumes (name, format, size, created_at) "
-			    "VALUES (?, ?, ?, ?)",
-			    "ttit", vals, err);
-	if (r == -EEXIST)
-		return vs_errf(err, EEXIST, "storage volume %s already exists", name);
-	if (r < 0)
+	if ((r = volume_row_add(m, dir, name, format, size, err)) < 0)
 		return r;
 	unlink(file); /* left by a crash between the row's removal and ours */
 	unlink(mkfs_file);
@@ -615,19 +624,7 @@ int mgr_volume_incoming_add(struct mgr *m, const char *name, const char *format,
 			     *file = mgr_volume_file(m, name, format);
 	if (!dir || !file)
 		return vs_errf(err, ENOMEM, "out of memory");
-	if ((r = mgr_mkdir_p(dir, 0700, err)) < 0)
-		return r;
-	char now[32];
-	mgr_timestamp(now, sizeof(now));
-	int64_t sz = (int64_t)size;
-	const void *vals[] = { name, format, &sz, now };
-	r = mgr_volume_exec(m->db,
-			    "INSERT INTO storage_volumes (name, format, size, created_at) "
-			    "VALUES (?, ?, ?, ?)",
-			    "ttit", vals, err);
-	if (r == -EEXIST)
-		return vs_errf(err, EEXIST, "storage volume %s already exists", name);
-	if (r < 0)
+	if ((r = volume_row_add(m, dir, name, format, size, err)) < 0)
 		return r;
 	unlink(file); /* left by a crash between the row's removal and ours: the VMM creates it */
 	struct vrow v;
