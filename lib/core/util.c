@@ -201,6 +201,27 @@ int vs_send_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int vs_split_hostport(const char *address, char *host, size_t hostlen, const char **port)
+{
+	const char *colon = strrchr(address, ':');
+	if (!colon || colon == address || !colon[1])
+		return -EINVAL;
+	const char *h = address;
+	size_t n = (size_t)(colon - address);
+	if (h[0] == '[' || h[n - 1] == ']') {
+		if (n < 3 || h[0] != '[' || h[n - 1] != ']')
+			return -EINVAL;
+		h++;
+		n -= 2;
+	}
+	if (n >= hostlen)
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = 0;
+	*port = colon + 1;
+	return 0;
+}
+
 int vs_read_file(const char *path, char **out, size_t *len, size_t max, struct vs_err *err)
 {
 	vs_cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vessel/core/util.h"
 #include "vessel/mgr/dqlite_client.h"
 
 #define PROTOCOL_VERSION 1
@@ -339,18 +340,11 @@ static void set_timeouts(int fd, int timeout_ms)
 int mgr_dq_tcp_connect(const char *address, int timeout_ms, struct vs_err *err)
 {
 	char host[256];
-	const char *colon = strrchr(address, ':');
-	if (!colon || colon == address || (size_t)(colon - address) >= sizeof(host) || !colon[1])
+	const char *port;
+	if (vs_split_hostport(address, host, sizeof(host), &port) < 0)
 		return vs_errf(err, EINVAL, "dqlite address %s: expected HOST:PORT", address);
-	memcpy(host, address, (size_t)(colon - address));
-	host[colon - address] = 0;
-	char *h = host;
-	if (h[0] == '[' && h[strlen(h) - 1] == ']') {
-		h[strlen(h) - 1] = 0;
-		h++;
-	}
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
-	int g = getaddrinfo(h, colon + 1, &hints, &ai);
+	int g = getaddrinfo(host, port, &hints, &ai);
 	if (g)
 		return vs_errf(err, EINVAL, "dqlite address %s: %s", address, gai_strerror(g));
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

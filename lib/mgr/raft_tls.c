@@ -49,6 +49,7 @@
 
 #include "raft_tls.h"
 #include "vessel/core/log.h"
+#include "vessel/core/util.h"
 #include "vessel/mgr/dqlite_client.h"
 #include "vessel/mgr/tls.h"
 
@@ -210,20 +211,6 @@ static void relay_end(struct relay *r)
 	shutdown(r->app, SHUT_RDWR);
 }
 
-static bool app_send(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
 static bool tls_send(gnutls_session_t s, const char *p, size_t n)
 {
 	while (n) {
@@ -247,7 +234,7 @@ static void *relay_in(void *arg)
 		ssize_t n = gnutls_record_recv(r->s, buf, BUF);
 		if (n == GNUTLS_E_INTERRUPTED || n == GNUTLS_E_AGAIN)
 			continue;
-		ok = n > 0 && app_send(r->app, buf, (size_t)n);
+		ok = n > 0 && vs_send_full(r->app, buf, (size_t)n) == 0;
 	}
 	free(buf);
 	relay_end(r);
@@ -454,18 +441,11 @@ int mgr_raft_tls_listen(struct mgr_raft_tls *t, const char *address, const char 
 		return vs_errf(err, EINVAL, "node address %s: too long", local ? local : "(none)");
 	snprintf(t->local, sizeof(t->local), "%s", local);
 	char host[256];
-	const char *colon = strrchr(address, ':');
-	if (!colon || colon == address || (size_t)(colon - address) >= sizeof(host))
+	const char *port;
+	if (vs_split_hostport(address, host, sizeof(host), &port) < 0)
 		return vs_errf(err, EINVAL, "cluster address %s: expected HOST:PORT", address);
-	memcpy(host, address, (size_t)(colon - address));
-	host[colon - address] = 0;
-	char *h = host;
-	if (h[0] == '[' && h[strlen(h) - 1] == ']') {
-		h[strlen(h) - 1] = 0;
-		h++;
-	}
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *ai;
-	int g = getaddrinfo(h, colon + 1, &hints, &ai);
+	int g = getaddrinfo(host, port, &hints, &ai);
 	if (g)
 		return vs_errf(err, EINVAL, "cluster address %s: %s", address, gai_strerror(g));
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;

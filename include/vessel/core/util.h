@@ -30,6 +30,11 @@ int vs_write_full(int fd, const void *buf, size_t len);
  * not SIGPIPE. */
 int vs_send_full(int fd, const void *buf, size_t len);
 
+/* Split "HOST:PORT" or "[V6ADDR]:PORT" at its last colon: the host, without
+ * brackets, into host[hostlen]; *port points into address.  0, or -EINVAL
+ * when a part is empty, a bracket is unmatched or the host does not fit. */
+int vs_split_hostport(const char *address, char *host, size_t hostlen, const char **port);
+
 /* Read a whole (small) file into a NUL-terminated malloc'd buffer. */
 int vs_read_file(const char *path, char **out, size_t *len, size_t max, struct vs_err *err);
 

@@ -175,17 +175,15 @@ static int uri_connect(const char *uri, bool listen_side, struct vs_err *err)
 	}
 	if (strncmp(uri, "tcp:", 4) == 0) {
 		char host[256];
-		const char *colon = strrchr(uri + 4, ':');
-		if (!colon || colon == uri + 4 || (size_t)(colon - uri - 4) >= sizeof(host) ||
-		    !colon[1])
-			return vs_errf(err, EINVAL, "migration URI %s: expected tcp:HOST:PORT",
+		const char *port;
+		if (vs_split_hostport(uri + 4, host, sizeof(host), &port) < 0)
+			return vs_errf(err, EINVAL,
+				       "migration URI %s: expected tcp:HOST:PORT or tcp:[V6]:PORT",
 				       uri);
-		memcpy(host, uri + 4, (size_t)(colon - uri - 4));
-		host[colon - uri - 4] = 0;
 		struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 					  .ai_flags = listen_side ? AI_PASSIVE : 0 };
 		struct addrinfo *ai = NULL;
-		int g = getaddrinfo(host, colon + 1, &hints, &ai);
+		int g = getaddrinfo(host, port, &hints, &ai);
 		if (g != 0)
 			return vs_errf(err, EINVAL, "migration URI %s: %s", uri, gai_strerror(g));
 		int fd = -1, e = 0;

@@ -104,6 +104,27 @@ static int stdio_ensure_child(void)
 }
 
 /* Closed stdio descriptors come back on /dev/null; open ones are untouched. */
+static void test_split_hostport(void **state)
+{
+	(void)state;
+	char host[16];
+	const char *port;
+	assert_int_equal(vs_split_hostport("10.0.0.1:8443", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "10.0.0.1");
+	assert_string_equal(port, "8443");
+	assert_int_equal(vs_split_hostport("[::1]:7000", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "::1");
+	assert_string_equal(port, "7000");
+	assert_int_equal(vs_split_hostport("[fd00::2]:1", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "fd00::2");
+	static const char *const bad[] = { "",	      "host",
+					   ":80",     "host:",
+					   "[]:80",   "[::1:80",
+					   "::1]:80", "averyveryverylonghostname:1" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(vs_split_hostport(bad[i], host, sizeof(host), &port), -EINVAL);
+}
+
 static void test_stdio_ensure(void **state)
 {
 	(void)state;
@@ -122,7 +143,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_size_units), cmocka_unit_test(test_parse_size_rejects),
 		cmocka_unit_test(test_err_format),	 cmocka_unit_test(test_file_roundtrip),
-		cmocka_unit_test(test_stdio_ensure),
+		cmocka_unit_test(test_stdio_ensure),	 cmocka_unit_test(test_split_hostport),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
