@@ -41,7 +41,8 @@ def clean(out):
 
 
 def wlog_lines(con):
-    out = clean(con.run("wc -l < /mnt/wlog")[1])
+    # 0 until the writer (started in the background) has made the file
+    out = clean(con.run("cat /mnt/wlog 2>/dev/null | wc -l")[1])
     return int(out.split()[-1])
 
 
