@@ -169,12 +169,22 @@ static const struct cli_command commands[] = {
 	       { "--verify", "check the hash chain; exit 1 naming the first bad record" }),
 	  NULL },
 	{ "cluster", cmd_cluster,
-	  "cluster init NAME ADDRESS | join NAME ADDRESS MEMBER-ADDRESS | list | "
-	  "remove [--force] NAME | evacuate NAME | describe NAME TEXT",
+	  "cluster init NAME ADDRESS | join NAME ADDRESS --token TOKEN | "
+	  "join NAME ADDRESS MEMBER-ADDRESS | add NAME [--expiry DURATION] | list-tokens | "
+	  "revoke-token NAME | list | remove [--force] NAME | evacuate NAME | describe NAME TEXT",
 	  "cluster members (dqlite; ADDRESS is HOST:PORT of the member's Raft node, TLS with "
-	  "the cluster certificate: copy STATE/cluster/cluster.crt and .key from a member "
-	  "before join)",
-	  OPTS({ "--force", "remove: a member that does not answer" }), NULL },
+	  "the cluster certificate, which a join token brings)",
+	  OPTS({ "--token TOKEN",
+		 "join: the token `vessel cluster add NAME` printed on a member (one use, "
+		 "3 hours by default)" },
+	       { "--expiry DURATION", "add: the token's lifetime (N, Ns, Nm, Nh, Nd; default 3h)" },
+	       { "--force", "remove: a member that does not answer" }),
+	  "On a member, `vessel cluster add NAME` prints a one-time join token for a new "
+	  "member NAME; on the new host, `vessel cluster join NAME ADDRESS --token TOKEN` "
+	  "fetches the cluster certificate with it (from a member whose API certificate the "
+	  "token pins) and joins. `list-tokens` shows the pending tokens, `revoke-token NAME` "
+	  "withdraws one. The older form `join NAME ADDRESS MEMBER-ADDRESS` needs "
+	  "STATE/cluster/cluster.crt and .key copied from a member first." },
 	{ "top", cmd_top, "top [--sort cpu|memory|name|disk|net] [--interval SECONDS] [--once]",
 	  "live usage of every instance (one table when not on a terminal)",
 	  OPTS({ "--sort KEY",

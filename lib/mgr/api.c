@@ -475,6 +475,16 @@ static unsigned tls_caller(struct mgr_api *api, struct MHD_Connection *conn,
 	return 0;
 }
 
+/* Whether method and url name a route open to untrusted TLS callers. */
+static bool route_untrusted(const char *method, const char *url)
+{
+	struct api_request tmp;
+	memset(&tmp, 0, sizeof(tmp));
+	unsigned status;
+	const struct api_route *r = find_route(method, url, &tmp, &status);
+	return r && api_route_untrusted(r);
+}
+
 /* The UI's static files (api_ui.c); a refused write to them is audited
  * like any refused request. */
 static enum MHD_Result ui_files(struct mgr_api *api, const char *who, struct MHD_Connection *conn,
@@ -493,6 +503,7 @@ static enum MHD_Result begin(struct listener *l, struct MHD_Connection *conn, co
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 	char fp[MGR_FINGERPRINT_LEN + 1] = "";
+	bool untrusted = false;
 	if (l->ui) {
 		/* static files for anyone on loopback, the API with the token */
 		if (!api_ui_host_ok(conn, api->ui_port)) {
@@ -511,7 +522,9 @@ static enum MHD_Result begin(struct listener *l, struct MHD_Connection *conn, co
 		}
 	} else if (l->tls) {
 		const char *why = NULL;
-		if (tls_caller(api, conn, fp, &why)) {
+		if (tls_caller(api, conn, fp, &why) && route_untrusted(method, url)) {
+			untrusted = true; /* its handler checks the caller itself */
+		} else if (why) {
 			vs_log(VS_LOG_INFO, "api: TLS caller refused: %s%s%s", why,
 			       fp[0] ? ", fingerprint " : "", fp);
 			char who[80];
@@ -549,8 +562,13 @@ static enum MHD_Result begin(struct listener *l, struct MHD_Connection *conn, co
 	c->req.uid = uid;
 	c->req.gid = gid;
 	c->req.tls = l->tls;
+	c->req.untrusted = untrusted;
+	snprintf(c->req.peer_fingerprint, sizeof(c->req.peer_fingerprint), "%s", fp);
 	if (l->ui)
 		snprintf(c->req.identity, sizeof(c->req.identity), "ui:token");
+	else if (untrusted)
+		snprintf(c->req.identity, sizeof(c->req.identity), "tls-untrusted:%s",
+			 fp[0] ? fp : "none");
 	else if (l->tls)
 		snprintf(c->req.identity, sizeof(c->req.identity), "tls:%s", fp);
 	else

@@ -45,12 +45,15 @@ void api_get_cluster(struct api_request *req, struct api_response *res)
 	api_sync(res, o);
 }
 
-/* PUT /1.0/cluster {"server_name","address","join"?}: init or join. */
+/* PUT /1.0/cluster {"server_name","address","join"? | "cluster_token"?}:
+ * init, join through a member's Raft address (the cluster certificate
+ * copied by hand), or join with a token. */
 void api_put_cluster(struct api_request *req, struct api_response *res)
 {
-	static const char *const keys[] = { "server_name", "address", "join", "enabled", NULL };
+	static const char *const keys[] = { "server_name", "address",	    "join",
+					    "enabled",	   "cluster_token", NULL };
 	struct vs_err err = VS_ERR_INIT;
-	const char *name = NULL, *address = NULL, *join = NULL;
+	const char *name = NULL, *address = NULL, *join = NULL, *token = NULL;
 	bool enabled = true;
 	struct mgr_cluster *c = cluster_of(req);
 	if (!req->body) {
@@ -61,6 +64,7 @@ void api_put_cluster(struct api_request *req, struct api_response *res)
 	    api_json_string(req->body, "server_name", &name, &err) < 0 ||
 	    api_json_string(req->body, "address", &address, &err) < 0 ||
 	    api_json_string(req->body, "join", &join, &err) < 0 ||
+	    api_json_string(req->body, "cluster_token", &token, &err) < 0 ||
 	    api_json_bool(req->body, "enabled", &enabled, &err) < 0) {
 		api_error_from(res, &err);
 		return;
@@ -77,8 +81,15 @@ void api_put_cluster(struct api_request *req, struct api_response *res)
 		api_error(res, 501, "this vesseld has no cluster support started");
 		return;
 	}
-	int r = join && *join ? mgr_cluster_join(c, name, address, join, &err)
-			      : mgr_cluster_init(c, name, address, &err);
+	if (join && *join && token) {
+		api_error(res, 400, "join and cluster_token: one or the other");
+		return;
+	}
+	if (token)
+		join = "token";
+	int r = token		? mgr_cluster_join_token(c, name, address, token, &err)
+		: join && *join ? mgr_cluster_join(c, name, address, join, &err)
+				: mgr_cluster_init(c, name, address, &err);
 	if (r < 0) {
 		api_error_from(res, &err);
 		return;
@@ -199,6 +210,104 @@ void api_post_cluster_member_evacuate(struct api_request *req, struct api_respon
 		}
 	free(mb);
 	api_error(res, 404, "no cluster member %s", req->params[0]);
+}
+
+/* ---- join tokens (cluster_token.c) ---- */
+
+/* POST /1.0/cluster/members {"server_name" (or "name"), "expiry"?}: a
+ * join token for a new member. */
+void api_post_cluster_members(struct api_request *req, struct api_response *res)
+{
+	static const char *const keys[] = { "server_name", "name", "expiry", NULL };
+	struct vs_err err = VS_ERR_INIT;
+	const char *name = NULL, *alias = NULL;
+	int64_t expiry = 0;
+	if (!req->body) {
+		api_error(res, 400, "expected a JSON body");
+		return;
+	}
+	if (api_json_keys(req->body, "member", keys, &err) < 0 ||
+	    api_json_string(req->body, "server_name", &name, &err) < 0 ||
+	    api_json_string(req->body, "name", &alias, &err) < 0 ||
+	    api_json_int(req->body, "expiry", &expiry, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	if (!name)
+		name = alias;
+	if (!name) {
+		api_error(res, 400, "server_name is required");
+		return;
+	}
+	if (json_object_object_get_ex(req->body, "expiry", NULL) && expiry <= 0) {
+		api_error(res, 400, "expiry: a number of seconds above 0");
+		return;
+	}
+	struct json_object *md = NULL;
+	if (mgr_cluster_token_issue(cluster_of(req), name, expiry, &md, &err) < 0) {
+		if (err.code == EAGAIN)
+			api_error(res, 503, "%s", err.msg);
+		else
+			api_error_from(res, &err);
+		return;
+	}
+	api_sync(res, md);
+}
+
+void api_get_cluster_tokens(struct api_request *req, struct api_response *res)
+{
+	struct vs_err err = VS_ERR_INIT;
+	struct json_object *list = NULL;
+	if (mgr_cluster_tokens(cluster_of(req), &list, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	api_sync(res, list);
+}
+
+void api_delete_cluster_token(struct api_request *req, struct api_response *res)
+{
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_cluster_token_revoke(cluster_of(req), req->params[0], &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	api_sync(res, NULL);
+}
+
+/* POST /1.0/cluster/join {"cluster_token","certificate"}: open to callers
+ * without a trusted certificate (a host about to join); answers nothing
+ * but refusals without a valid token. */
+void api_post_cluster_join(struct api_request *req, struct api_response *res)
+{
+	static const char *const keys[] = { "cluster_token", "certificate", NULL };
+	struct vs_err err = VS_ERR_INIT;
+	const char *token = NULL, *cert = NULL;
+	if (!req->body) {
+		api_error(res, 400, "expected a JSON body");
+		return;
+	}
+	if (api_json_keys(req->body, "join", keys, &err) < 0 ||
+	    api_json_string(req->body, "cluster_token", &token, &err) < 0 ||
+	    api_json_string(req->body, "certificate", &cert, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	if (!token || !cert) {
+		api_error(res, 400, "cluster_token and certificate are required");
+		return;
+	}
+	if (req->tls && !req->peer_fingerprint[0]) {
+		api_error(res, 403, "present the certificate as the TLS client certificate");
+		return;
+	}
+	struct json_object *md = NULL;
+	if (mgr_cluster_token_redeem(cluster_of(req), token, cert,
+				     req->tls ? req->peer_fingerprint : NULL, &md, &err) < 0) {
+		api_error_from(res, &err);
+		return;
+	}
+	api_sync(res, md);
 }
 
 /* ---- the hooks around every request (api.c) ---- */

@@ -32,6 +32,10 @@ struct api_request {
 	gid_t gid;
 	bool tls;	   /* came over the TLS listener */
 	char identity[80]; /* for the audit log: "uid:N", or "tls:FINGERPRINT" */
+	/* over TLS: the fingerprint of the client certificate presented ("" when
+	 * none); untrusted when the caller is not trusted (open routes only) */
+	char peer_fingerprint[65];
+	bool untrusted;
 };
 
 struct api_response {
@@ -70,6 +74,10 @@ struct api_route {
 
 extern const struct api_route api_routes[];
 extern const size_t api_nroutes;
+/* Whether a route may be called over TLS without a trusted client
+ * certificate (redeeming a cluster join token: its handler checks the
+ * caller itself). */
+bool api_route_untrusted(const struct api_route *route);
 
 /* Envelopes. */
 void api_sync(struct api_response *res, struct json_object *metadata);
@@ -178,6 +186,10 @@ void api_get_cluster_member(struct api_request *req, struct api_response *res);
 void api_patch_cluster_member(struct api_request *req, struct api_response *res);
 void api_delete_cluster_member(struct api_request *req, struct api_response *res);
 void api_post_cluster_member_evacuate(struct api_request *req, struct api_response *res);
+void api_post_cluster_members(struct api_request *req, struct api_response *res);
+void api_get_cluster_tokens(struct api_request *req, struct api_response *res);
+void api_delete_cluster_token(struct api_request *req, struct api_response *res);
+void api_post_cluster_join(struct api_request *req, struct api_response *res);
 /* Cluster hooks around a request's handler (api_cluster.c): true when the
  * request was answered by forwarding it to another member. */
 bool api_cluster_intercept(struct api_request *req, const struct api_route *route, const char *url,

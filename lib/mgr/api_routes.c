@@ -78,6 +78,16 @@ const struct api_route api_routes[] = {
 	{ "GET", "/1.0/instances/{}/export", api_get_instance_export, API_BODY_NONE },
 	{ "GET", "/1.0/instances/{}/migrate", api_get_instance_migrate, API_BODY_NONE },
 	{ "POST", "/1.0/instances/{}/migrate-in", api_post_instance_migrate_in, API_BODY_NONE },
+	/* cluster join tokens (api_cluster.c) */
+	{ "POST", "/1.0/cluster/members", api_post_cluster_members, API_BODY_JSON },
+	{ "GET", "/1.0/cluster/tokens", api_get_cluster_tokens, API_BODY_NONE },
+	{ "DELETE", "/1.0/cluster/tokens/{}", api_delete_cluster_token, API_BODY_NONE },
+	{ "POST", "/1.0/cluster/join", api_post_cluster_join, API_BODY_JSON },
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
+
+bool api_route_untrusted(const struct api_route *route)
+{
+	return route->fn == api_post_cluster_join;
+}

@@ -65,6 +65,7 @@
 #include "vessel/mgr/db.h"
 #include "vessel/mgr/dqlite_client.h"
 #include "vessel/mgr/tls.h"
+#include "cluster_internal.h"
 #include "raft_tls.h"
 
 #define DB_NAME	    "vessel.db"
@@ -743,8 +744,8 @@ static int insert_self_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 }
 
 /* Validate and fill name, address and the API URL (the address's host and
- * the TLS listener's port). */
-static int setup_self(struct mgr_cluster *c, const char *name, const char *address,
+ * the TLS listener's port); nothing is written. */
+static int check_self(struct mgr_cluster *c, const char *name, const char *address,
 		      struct vs_err *err)
 {
 	if (c->enabled)
@@ -770,6 +771,16 @@ static int setup_self(struct mgr_cluster *c, const char *name, const char *addre
 	copy_str(c->name, sizeof(c->name), name);
 	copy_str(c->address, sizeof(c->address), address);
 	snprintf(c->url, sizeof(c->url), "https://%.*s%s", (int)(colon - address), address, lp);
+	return 0;
+}
+
+/* check_self, then STATE/cluster and its certs/. */
+static int setup_self(struct mgr_cluster *c, const char *name, const char *address,
+		      struct vs_err *err)
+{
+	int r = check_self(c, name, address, err);
+	if (r < 0)
+		return r;
 	vs_cleanup_free char *certs = NULL;
 	if (asprintf(&certs, "%s/certs", c->dir) < 0)
 		return vs_errf(err, ENOMEM, "out of memory");
@@ -849,28 +860,55 @@ int mgr_cluster_init(struct mgr_cluster *c, const char *name, const char *addres
 int mgr_cluster_join(struct mgr_cluster *c, const char *name, const char *address, const char *join,
 		     struct vs_err *err)
 {
+	const char *joins[] = { join };
+	return mgr_cluster_join_peers(c, name, address, joins, 1, err);
+}
+
+int mgr_cluster_join_check(struct mgr_cluster *c, const char *name, const char *address,
+			   struct vs_err *err)
+{
+	pthread_mutex_lock(&c->lock);
+	char keep_name[sizeof(c->name)], keep_address[sizeof(c->address)], keep_url[sizeof(c->url)];
+	memcpy(keep_name, c->name, sizeof(keep_name));
+	memcpy(keep_address, c->address, sizeof(keep_address));
+	memcpy(keep_url, c->url, sizeof(keep_url));
+	int r = check_self(c, name, address, err);
+	memcpy(c->name, keep_name, sizeof(keep_name));
+	memcpy(c->address, keep_address, sizeof(keep_address));
+	memcpy(c->url, keep_url, sizeof(keep_url));
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int mgr_cluster_join_peers(struct mgr_cluster *c, const char *name, const char *address,
+			   const char *const *joins, size_t njoins, struct vs_err *err)
+{
 	pthread_mutex_lock(&c->lock);
 	int r = setup_self(c, name, address, err);
 	if (r < 0) {
 		pthread_mutex_unlock(&c->lock);
 		return r;
 	}
-	if (!join || !strchr(join, ':') || strlen(join) >= sizeof(c->peers[0])) {
-		pthread_mutex_unlock(&c->lock);
-		return vs_errf(err, EINVAL, "join address %s: expected HOST:PORT",
-			       join ? join : "(none)");
+	const char *join = njoins ? joins[0] : NULL;
+	for (size_t i = 0; i < njoins || !njoins; i++) {
+		const char *j = njoins ? joins[i] : NULL;
+		if (!j || !strchr(j, ':') || strlen(j) >= sizeof(c->peers[0]) || i >= MAX_MEMBERS) {
+			pthread_mutex_unlock(&c->lock);
+			return vs_errf(err, EINVAL, "join address %s: expected HOST:PORT",
+				       j ? j : "(none)");
+		}
 	}
 	c->node_id = dqlite_generate_node_id(address);
 	if (c->node_id <= 1)
 		c->node_id += 2;
-	copy_str(c->peers[0], sizeof(c->peers[0]), join);
-	c->npeers = 1;
+	for (size_t i = 0; i < njoins; i++)
+		copy_str(c->peers[i], sizeof(c->peers[0]), joins[i]);
+	c->npeers = njoins;
 	/* the leader must know this member's name is free before Raft grows */
 	struct mgr_dq *q = NULL;
-	const char *addrs[] = { join };
 	r = tls_load(c, false, err);
 	if (r == 0)
-		r = mgr_dq_connect(addrs, 1, CONNECT_MS, &q, err);
+		r = mgr_dq_connect(joins, njoins, CONNECT_MS, &q, err);
 	if (r == 0)
 		r = mgr_dq_open(q, DB_NAME, err);
 	if (r == 0) {
@@ -901,6 +939,45 @@ int mgr_cluster_join(struct mgr_cluster *c, const char *name, const char *addres
 	}
 	pthread_mutex_unlock(&c->lock);
 	return r;
+}
+
+/* ---- for cluster_token.c (cluster_internal.h) ---- */
+
+static int need_enabled(struct mgr_cluster *c, struct vs_err *err);
+
+struct run_arg {
+	int (*fn)(struct mgr_dq *q, void *arg, struct vs_err *err);
+	void *arg;
+};
+
+static int run_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
+{
+	struct run_arg *a = arg;
+	return a->fn(c->conn, a->arg, err);
+}
+
+int mgr_cluster_run(struct mgr_cluster *c,
+		    int (*fn)(struct mgr_dq *q, void *arg, struct vs_err *err), void *arg,
+		    struct vs_err *err)
+{
+	int r = need_enabled(c, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&c->lock);
+	struct run_arg a = { fn, arg };
+	r = with_leader(c, run_fn, &a, err);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+const char *mgr_cluster_dir(struct mgr_cluster *c)
+{
+	return c->dir;
+}
+
+const char *mgr_cluster_state_dir(struct mgr_cluster *c)
+{
+	return mgr_state_dir(c->m);
 }
 
 /* ---- members ---- */

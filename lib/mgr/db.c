@@ -245,6 +245,23 @@ static const char *const migrations[] = {
 	"ALTER TABLE storage_volumes_new RENAME TO storage_volumes;"
 	"ALTER TABLE instance_volumes_new RENAME TO instance_volumes;"
 	"ALTER TABLE volume_snapshots_new RENAME TO volume_snapshots;",
+
+	/* cluster join tokens (cluster_token.c): one row per token issued by
+	 * `vessel cluster add NAME`; only hashes of the secret and of the
+	 * token as issued are kept; a row stays after use or revocation so a
+	 * second use is refused with its reason */
+	"CREATE TABLE cluster_join_tokens ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL,"
+	"  secret_hash TEXT NOT NULL UNIQUE,"
+	"  token_hash TEXT NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  used_at INTEGER,"
+	"  used_by TEXT,"
+	"  revoked_at INTEGER);"
+	"CREATE INDEX cluster_join_tokens_name ON cluster_join_tokens (name)",
 };
 
 int mgr_db_schema_latest(void)

@@ -95,4 +95,38 @@ int mgr_cluster_evacuate(struct mgr_cluster *c, struct json_object *moved, struc
 /* Ask the sync thread to report this member's instances now. */
 void mgr_cluster_kick(struct mgr_cluster *c);
 
+/*
+ * Join tokens (cluster_token.c): `vessel cluster add NAME` on a member
+ * issues a one-time token (base64 of JSON: the joiner's name, a secret,
+ * the online members' API addresses and certificate fingerprints, an
+ * expiry); the new host joins with it alone (no certificate copied).
+ */
+#define MGR_CLUSTER_TOKEN_TTL_S (3 * 3600) /* default lifetime: 3 hours */
+#define MGR_CLUSTER_TOKEN_MAX	8192	   /* bytes of a token's text */
+/* Issue a token for member NAME (ttl_s <= 0: the default): *out gets
+ * {"server_name","token","expires_at"}.  EEXIST when NAME is a member or
+ * has a pending token. */
+int mgr_cluster_token_issue(struct mgr_cluster *c, const char *name, int64_t ttl_s,
+			    struct json_object **out, struct vs_err *err);
+/* The pending tokens (not used, not revoked; expired ones flagged), never
+ * their secrets: [{"server_name","created_by","created_at","expires_at","expired"}]. */
+int mgr_cluster_tokens(struct mgr_cluster *c, struct json_object **out, struct vs_err *err);
+/* Revoke NAME's pending token (ENOENT when there is none). */
+int mgr_cluster_token_revoke(struct mgr_cluster *c, const char *name, struct vs_err *err);
+/*
+ * Spend a token for a joining host (cert_pem its API certificate;
+ * peer_fp the fingerprint of the TLS client certificate it presented, NULL
+ * on the unix socket: both must agree).  *out gets {"server_name",
+ * "cluster_certificate","cluster_key","members":[{"server_name","address"}]}.
+ * EINVAL for a malformed token, EACCES (with the reason) for an unknown,
+ * altered, revoked, used or expired one, EEXIST when the name is taken.
+ */
+int mgr_cluster_token_redeem(struct mgr_cluster *c, const char *token, const char *cert_pem,
+			     const char *peer_fp, struct json_object **out, struct vs_err *err);
+/* Join the cluster with a token (decoded, its name must be NAME; redeemed
+ * at a listed member over TLS pinned to the token's fingerprint; the
+ * cluster certificate written only then). */
+int mgr_cluster_join_token(struct mgr_cluster *c, const char *name, const char *address,
+			   const char *token, struct vs_err *err);
+
 #endif

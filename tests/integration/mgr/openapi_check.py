@@ -382,5 +382,13 @@ call("POST", "/1.0/instances/nope/advice/apply", {}, 404)
 _, d = call("DELETE", "/1.0/instances/api1?force=1", expect=202)
 if d:
     wait(d)
+# cluster join tokens on a host that is no member (the three-member case is
+# tests/integration/mgr/test_cluster.sh token)
+call("POST", "/1.0/cluster/members", {"server_name": "m2"}, 404)
+call("POST", "/1.0/cluster/members", {"server_name": "m2", "expiry": "soon"}, 400)
+call("GET", "/1.0/cluster/tokens", expect=404)
+call("DELETE", "/1.0/cluster/tokens/m2", expect=404)
+call("POST", "/1.0/cluster/join", {"cluster_token": "e30=", "certificate": pem}, 404)
+call("POST", "/1.0/cluster/join", {"cluster_token": 1, "certificate": pem}, 400)
 print("%d/%d checks passed" % (checks - fails, checks))
 sys.exit(1 if fails else 0)

@@ -13,6 +13,14 @@
 # plain-TCP dqlite client, a TLS client without a certificate and one with
 # a certificate of its own get no answer; one with the cluster certificate
 # gets the leader (the probe works).
+#
+# With the argument "token" (meson test mgr-cluster-token) the same three
+# namespaces and daemons run the join-token scenario instead (token_scenario
+# below): m2 and m3 join with `vessel cluster add` tokens only, nothing
+# copied; refusals of malformed, altered, wrong-name, revoked, expired and
+# reused tokens leave the joiner untouched; the open redeem route survives
+# garbage from an untrusted client.
+SCENARIO=${1:-manual}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 for c in curl jq sqlite3 ip openssl python3; do
@@ -95,6 +103,161 @@ start() {
 }
 for n in 1 2 3; do start $n || exit 1; done
 
+# sanitizers: no report from any vesseld; the summary line and status
+finish_cluster() {
+	for n in 1 2 3; do
+		CHECKS=$((CHECKS + 1))
+		if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T/vesseld-m$n.log"; then
+			echo "FAIL: sanitizer report from vesseld m$n"
+			grep -A20 -E 'ERROR: |runtime error:' "$T/vesseld-m$n.log" | head -40 | sed 's/^/    /'
+			FAILS=$((FAILS + 1))
+		fi
+	done
+	echo "$((CHECKS - FAILS))/$CHECKS checks passed"
+	[ "$FAILS" = 0 ]
+}
+
+cstate() { curl -s --unix-socket "$T/m$1.sock" http://x/1.0/cluster; }
+online() { # online VIA N: member VIA lists N members Online
+	[ "$(vm "$1" cluster list --format json | jq '[.[] | select(.status == "Online")] | length')" = "$2" ]
+}
+desc() { [ "$(vm "$1" cluster list --format json | jq -r --arg m "$2" '.[] | select(.server_name == $m) | .description')" = "$3" ]; }
+
+# ---- join tokens ----
+token_scenario() {
+	# token N NAME [ARGS]: a join token for NAME issued by member N
+	token() { local n=$1; shift; vm "$n" --format json cluster add "$@" | jq -r .token; }
+	# retoken TOKEN JQ: the token's JSON changed by a jq filter, re-encoded
+	retoken() { printf '%s' "$1" | base64 -d | jq -c "$2" | base64 -w0; }
+	untouched() { [ ! -e "$T/s$1/cluster" ] && ! vm "$1" cluster list >/dev/null 2>&1; }
+	# redeem N BODY [OUT]: POST BODY to m1's join route from namespace N over
+	# TLS with m<N>'s API certificate (untrusted: not a member); prints the
+	# HTTP status and the error
+	redeem() {
+		local out=${3:-$T/redeem.out}
+		netns "$1" curl -sk --max-time 60 --cert "$T/s$1/server.crt" --key "$T/s$1/server.key" \
+			-o "$out" -w '%{http_code}' \
+			-H 'Content-Type: application/json' --data-binary "$2" \
+			https://10.77.0.1:8443/1.0/cluster/join
+		printf ' %s' "$(jq -r .error "$out" 2>/dev/null)"
+	}
+	check_fails "add on a host that is not a member" "not a cluster member" vm 1 cluster add m2
+	check "m1: cluster init" vm 1 cluster init m1 10.77.0.1:9001
+	check_fails "add with a bad member name" "member name" vm 1 cluster add 'm 2'
+	check_fails "add a member's own name" "already has a member m1" vm 1 cluster add m1
+	check_fails "add with a bad expiry" "expiry" vm 1 cluster add m2 --expiry soon
+	T2=$(token 1 m2)
+	check "m1 issues a token for m2 ($(printf %.24s "$T2")...)" test -n "$T2"
+	check "the token is base64 of JSON: name, 32-byte secret, m1's API address and fingerprint, expiry in about 3 h" \
+		sh -c "printf '%s' '$T2' | base64 -d | jq -e --arg fp \"\$(VESSEL_SOCKET=$T/m1.sock v cluster list --format json | jq -r '.[0].fingerprint')\" \
+		'.server_name == \"m2\" and (.secret | test(\"^[0-9a-f]{64}\$\")) and .members == [{address: \"10.77.0.1:8443\", fingerprint: \$fp}] and (.expires_at - now | . > 10700 and . < 10900)'"
+	check_fails "a second token for m2 while one is pending" "pending" vm 1 cluster add m2
+	check "list-tokens shows m2's token (never its secret)" sh -c \
+		"VESSEL_SOCKET=$T/m1.sock v cluster list-tokens --format json | jq -e 'length == 1 and .[0].server_name == \"m2\" and .[0].expired == false' && ! VESSEL_SOCKET=$T/m1.sock v cluster list-tokens --format json | grep -q \"\$(printf '%s' '$T2' | base64 -d | jq -r .secret)\""
+	check "the cluster database stores only hashes" sh -c "! grep -rqa \"\$(printf '%s' '$T2' | base64 -d | jq -r .secret)\" '$T/s1/cluster/raft'"
+
+	# refused on the joiner, which writes nothing
+	check_fails "join with m2's token under the name m3" "token is for member m2, not m3" \
+		vm 3 cluster join m3 10.77.0.3:9001 --token "$T2"
+	check_fails "join with a token that is not base64" "not base64" \
+		vm 2 cluster join m2 10.77.0.2:9001 --token '%%%not-base64'
+	check_fails "join with base64 of something not JSON" "not a JSON object" \
+		vm 2 cluster join m2 10.77.0.2:9001 --token "$(printf 'hello' | base64)"
+	check_fails "a token whose secret was changed" "not a valid token" \
+		vm 2 cluster join m2 10.77.0.2:9001 --token "$(retoken "$T2" '.secret |= (if .[0:1] == "0" then "1" else "0" end) + .[1:]')"
+	check_fails "a token whose expiry was changed" "altered" \
+		vm 2 cluster join m2 10.77.0.2:9001 --token "$(retoken "$T2" '.expires_at += 86400')"
+	check_fails "a token whose fingerprint was changed (m1 not trusted)" "not the token's" \
+		vm 2 cluster join m2 10.77.0.2:9001 --token "$(retoken "$T2" '.members[0].fingerprint = ("0" * 64)')"
+	check_fails "a token naming an address where nothing listens" "10.77.0.3:8443" \
+		vm 2 cluster join m2 10.77.0.2:9001 --token "$(retoken "$T2" '.members[0].address = "10.77.0.3:8443"')"
+	check "  ... m2 untouched" untouched 2
+	check "  ... m3 untouched" untouched 3
+	T3=$(token 1 m3)
+	check "revoke-token m3" vm 1 cluster revoke-token m3
+	check_fails "revoke it again" "no pending join token for m3" vm 1 cluster revoke-token m3
+	check_fails "join with the revoked token" "was revoked" vm 3 cluster join m3 10.77.0.3:9001 --token "$T3"
+	T3=$(token 1 m3 --expiry 1s)
+	expired() { vm 1 cluster list-tokens --format json | jq -e '.[] | select(.server_name == "m3") | .expired'; }
+	check "a token of 1 s expires (list-tokens)" wait_for "m3 token expired" expired
+	check_fails "join with the expired token (refused by the joiner)" "expired at" \
+		vm 3 cluster join m3 10.77.0.3:9001 --token "$T3"
+	cert3=$(jq -Rs . "$T/s3/server.crt")
+	check "  ... and by the member (no client certificate over the socket: $(curl -s --unix-socket "$T/m1.sock" -o "$T/redeem.out" -w '%{http_code}' -H 'Content-Type: application/json' -d "{\"cluster_token\": \"$T3\", \"certificate\": $cert3}" http://x/1.0/cluster/join) $(jq -r .error "$T/redeem.out"))" \
+		grep -q "expired at" "$T/redeem.out"
+	check "  ... m3 untouched" untouched 3
+	check "revoke the expired token" vm 1 cluster revoke-token m3
+
+	# the open route: an untrusted TLS client gets refusals, nothing else
+	check "untrusted TLS clients still get 403 on other routes ($(netns 2 curl -sk -o /dev/null -w '%{http_code}' https://10.77.0.1:8443/1.0/instances))" \
+		test "$(netns 2 curl -sk -o /dev/null -w '%{http_code}' https://10.77.0.1:8443/1.0/instances)" = 403
+	huge=$(head -c 12000 /dev/zero | tr '\0' A)
+	printf '{"cluster_token": "%s", "certificate": "x"}' "$(head -c 3000000 /dev/zero | tr '\0' A)" >"$T/huge.json"
+	garbage=('' 'not json' '[]' '{"cluster_token": 1, "certificate": "x"}' '{"cluster_token": "x"}'
+		'{"cluster_token": "x", "certificate": "x", "more": 1}' "{\"cluster_token\": \"$huge\", \"certificate\": $cert3}"
+		"{\"cluster_token\": \"%%%\", \"certificate\": $cert3}" "{\"cluster_token\": \"$(printf '{"server_name": 7}' | base64 -w0)\", \"certificate\": $cert3}"
+		"{\"cluster_token\": \"$(printf '[1,2' | base64 -w0)\", \"certificate\": $cert3}"
+		"{\"cluster_token\": \"$T2\", \"certificate\": \"not a certificate\"}"
+		"$(head -c 300 /dev/urandom | base64 -w0)")
+	for g in "${garbage[@]}"; do
+		out=$(redeem 3 "$g")
+		check "garbage to the join route: a 4xx, not the certificate ($(printf %.60s "$out"))" \
+			sh -c "case '${out%% *}' in 4??) ! grep -q PRIVATE '$T/redeem.out';; *) false;; esac"
+	done
+	out=$(netns 2 curl -sk --max-time 60 -o "$T/redeem.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary @"$T/huge.json" https://10.77.0.1:8443/1.0/cluster/join)
+	check "a 3 MB body to the join route: 413 ($out)" test "$out" = 413
+	out=$(netns 2 curl -sk --max-time 60 -o "$T/redeem.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary "{\"cluster_token\": \"$T2\", \"certificate\": $cert3}" https://10.77.0.1:8443/1.0/cluster/join)
+	check "m2's valid token without a TLS client certificate: 403 ($out)" sh -c "[ '$out' = 403 ] && ! grep -q PRIVATE '$T/redeem.out'"
+	out=$(netns 3 curl -sk --max-time 60 --cert "$T/s3/server.crt" --key "$T/s3/server.key" -o "$T/redeem.out" -w '%{http_code}' \
+		-H 'Content-Type: application/json' --data-binary "{\"cluster_token\": \"$T2\", \"certificate\": $(jq -Rs . "$T/s2/server.crt")}" \
+		https://10.77.0.1:8443/1.0/cluster/join)
+	check "m2's valid token with another host's certificate in the body: 403 ($out $(jq -r .error "$T/redeem.out"))" \
+		sh -c "[ '$out' = 403 ] && grep -q 'not the client certificate' '$T/redeem.out'"
+	local burst=()
+	for i in $(seq 1 20); do
+		redeem 3 "{\"cluster_token\": \"$(head -c 200 /dev/urandom | base64 -w0)\", \"certificate\": $cert3}" "$T/burst$i.out" >/dev/null &
+		burst+=($!)
+	done
+	wait "${burst[@]}"
+	check "  ... a burst of 20 random tokens at once: each refused" sh -c \
+		"[ \"\$(cat '$T'/burst*.out | jq -r .error_code | sort -u | tr '\n' ' ')\" = '400 ' ]"
+	check "  ... m1 still serves after a burst of bad tokens" online 1 1
+	check "  ... m2's token is still pending" sh -c \
+		"VESSEL_SOCKET=$T/m1.sock v cluster list-tokens --format json | jq -e '[.[] | .server_name] == [\"m2\"]'"
+
+	# the joins: tokens only, nothing copied
+	check "m2 joins with its token only" vm 2 cluster join m2 10.77.0.2:9001 --token "$T2"
+	check "  ... m2 got the cluster certificate (same as m1's) and key, 0600" sh -c \
+		"cmp -s '$T/s1/cluster/cluster.crt' '$T/s2/cluster/cluster.crt' && cmp -s '$T/s1/cluster/cluster.key' '$T/s2/cluster/cluster.key' && [ \"\$(stat -c %a '$T/s2/cluster/cluster.key')/\$(stat -c %a '$T/s2/cluster/cluster.crt')\" = 600/600 ]"
+	check_fails "the same token again (from m3, as m2)" "already used" \
+		vm 3 cluster join m2 10.77.0.3:9001 --token "$T2"
+	check "  ... m3 untouched" untouched 3
+	check_fails "a token for a name that is now a member" "already has a member m2" vm 1 cluster add m2
+	T3=$(token 2 m3)
+	check "m2 issues m3's token, listing m2 first, then m1" sh -c \
+		"printf '%s' '$T3' | base64 -d | jq -e '[.members[].address] == [\"10.77.0.2:8443\", \"10.77.0.1:8443\"]'"
+	check "m3 joins with its token only" vm 3 cluster join m3 10.77.0.3:9001 --token "$T3"
+	check "no token pending" test "$(vm 1 cluster list-tokens --format json | jq length)" = 0
+	check "three members listed" test "$(vm 1 cluster list --format json | jq length)" = 3
+	for n in 1 2 3; do
+		check "m$n sees three members online" wait_for "m$n: 3 online" online $n 3
+	done
+	check "m3 writes (describe m2)" vm 3 cluster describe m2 token-write
+	check "m1 reads the write" desc 1 m2 token-write
+	check "m2 writes (describe m3)" vm 2 cluster describe m3 second
+	check "m3 reads it" desc 3 m3 second
+	check "m1 forwards to m3 (its API certificate learnt through the join)" sh -c \
+		"VESSEL_SOCKET=$T/m1.sock v launch busybox ct1 --target m3 && VESSEL_SOCKET=$T/m1.sock v exec ct1 -- echo hi | grep -qx hi"
+	check "delete ct1 through m2" vm 2 delete --force ct1
+	finish_cluster
+	exit
+}
+if [ "$SCENARIO" = token ]; then
+	token_scenario
+fi
+
 check_fails "cluster list before init: not a member" "not a cluster member" vm 1 cluster list
 check_fails "init with a bad address" "expected HOST:PORT" vm 1 cluster init m1 nonsense
 check_fails "init with a bad member name" "member name" vm 1 cluster init 'm 1' 10.77.0.1:9001
@@ -115,15 +278,11 @@ check "m2: cluster join through m1" vm 2 cluster join m2 10.77.0.2:9001 10.77.0.
 check_fails "join under a taken name" "already has a member" \
 	vm 3 cluster join m2 10.77.0.3:9001 10.77.0.1:9001
 check "m3: cluster join through m2" vm 3 cluster join m3 10.77.0.3:9001 10.77.0.2:9001
-cstate() { curl -s --unix-socket "$T/m$1.sock" http://x/1.0/cluster; }
 check "three members listed" test "$(vm 1 cluster list --format json | jq length)" = 3
 local_schema=$(sqlite3 "$T/s1/vessel.db" "SELECT MAX(version) FROM schema")
 check "the cluster database has the single-host file's schema (version $local_schema)" \
 	test "$(cstate 3 | jq .metadata.schema_version)" = "$local_schema"
 
-online() { # online VIA N: member VIA lists N members Online
-	[ "$(vm "$1" cluster list --format json | jq '[.[] | select(.status == "Online")] | length')" = "$2" ]
-}
 for n in 1 2 3; do
 	check "m$n sees three members online" wait_for "m$n: 3 online" online $n 3
 done
@@ -149,7 +308,6 @@ check "  ... and m1 still serves (three online)" online 1 3
 
 # a write on one member, read on the others
 check "m2 writes (describe m1)" vm 2 cluster describe m1 first-write
-desc() { [ "$(vm "$1" cluster list --format json | jq -r --arg m "$2" '.[] | select(.server_name == $m) | .description')" = "$3" ]; }
 check "m3 reads the write" desc 3 m1 first-write
 check "m1 reads the write" desc 1 m1 first-write
 check_fails "describe an unknown member" "no cluster member nope" vm 1 cluster describe nope x
@@ -238,13 +396,4 @@ check "two members left, served after a new election" test \
 	"$(printf '%s\n' m1 m2 m3 | grep -vx m$R | jq -Rsc 'split("\n") | map(select(. != ""))')"
 check "the remaining two still write" vm $A cluster describe m$A after-remove
 
-for n in 1 2 3; do
-	CHECKS=$((CHECKS + 1))
-	if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T/vesseld-m$n.log"; then
-		echo "FAIL: sanitizer report from vesseld m$n"
-		grep -A20 -E 'ERROR: |runtime error:' "$T/vesseld-m$n.log" | head -40 | sed 's/^/    /'
-		FAILS=$((FAILS + 1))
-	fi
-done
-echo "$((CHECKS - FAILS))/$CHECKS checks passed"
-[ "$FAILS" = 0 ]
+finish_cluster
