@@ -39,9 +39,9 @@
  * and the node's connections to other members (its connect function) and
  * the manager's dqlite client (its dialer) go through a TLS client.  All
  * present the cluster certificate, STATE/cluster/cluster.crt and .key
- * (made by `cluster init`; a host about to join gets a copy of both from
- * a member first, as a join token), and accept only a peer presenting the
- * same.  The API's TLS is separate.
+ * (made by `cluster init`; a host about to join gets both with a join
+ * token, cluster_token.c, or copied from a member by hand), and accept
+ * only a peer presenting the same.  The API's TLS is separate.
  */
 #include <curl/curl.h>
 #include <dqlite.h>
