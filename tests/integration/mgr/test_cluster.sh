@@ -169,7 +169,9 @@ token_scenario() {
 		vm 2 cluster join m2 10.77.0.2:9001 --token "$(retoken "$T2" '.expires_at += 86400')"
 	check_fails "a token whose fingerprint was changed (m1 not trusted)" "not the token's" \
 		vm 2 cluster join m2 10.77.0.2:9001 --token "$(retoken "$T2" '.members[0].fingerprint = ("0" * 64)')"
-	check_fails "a token naming an address where nothing listens" "10.77.0.3:8443" \
+	check_fails "a token naming an address where nothing listens" "cannot reach vesseld at https://10.77.0.1:1" \
+		vm 2 cluster join m2 10.77.0.2:9001 --token "$(retoken "$T2" '.members[0].address = "10.77.0.1:1"')"
+	check_fails "a token naming another host's API (m3's certificate, not m1's)" "shows a certificate with fingerprint" \
 		vm 2 cluster join m2 10.77.0.2:9001 --token "$(retoken "$T2" '.members[0].address = "10.77.0.3:8443"')"
 	check "  ... m2 untouched" untouched 2
 	check "  ... m3 untouched" untouched 3
@@ -248,8 +250,12 @@ token_scenario() {
 	check "m1 reads the write" desc 1 m2 token-write
 	check "m2 writes (describe m3)" vm 2 cluster describe m3 second
 	check "m3 reads it" desc 3 m3 second
-	check "m1 forwards to m3 (its API certificate learnt through the join)" sh -c \
-		"VESSEL_SOCKET=$T/m1.sock v launch busybox ct1 --target m3 && VESSEL_SOCKET=$T/m1.sock v exec ct1 -- echo hi | grep -qx hi"
+	check "launch ct1 on m3 through m1 (forwarded: m3's API certificate learnt through the join)" \
+		vm 1 launch busybox ct1 --target m3
+	listed() { [ "$(vm "$1" list --format json | jq -r '.[] | select(.name == "ct1") | "\(.location) \(.status)"')" = "m3 Running" ]; }
+	check "m1 lists ct1 on m3, Running" wait_for "ct1 listed by m1" listed 1
+	check "m2 lists ct1 on m3, Running" wait_for "ct1 listed by m2" listed 2
+	check "exec in ct1 through m1 (forwarded to m3)" test "$(vm 1 exec ct1 -- echo hi)" = hi
 	check "delete ct1 through m2" vm 2 delete --force ct1
 	finish_cluster
 	exit
