@@ -16,8 +16,9 @@
 /* Run fn with a connection to the Raft leader (the cluster's lock held;
  * retried on a moved leader or a busy database, so fn rolls back what it
  * began when it fails).  ENOENT when this host is not a member. */
-int mgr_cluster_run(struct mgr_cluster *c, int (*fn)(struct mgr_dq *q, void *arg, struct vs_err *err),
-		    void *arg, struct vs_err *err);
+int mgr_cluster_run(struct mgr_cluster *c,
+		    int (*fn)(struct mgr_dq *q, void *arg, struct vs_err *err), void *arg,
+		    struct vs_err *err);
 /* STATE/cluster, and STATE. */
 const char *mgr_cluster_dir(struct mgr_cluster *c);
 const char *mgr_cluster_state_dir(struct mgr_cluster *c);

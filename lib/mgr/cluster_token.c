@@ -166,15 +166,14 @@ static int token_decode(const char *text, struct token *t, struct vs_err *err)
 	}
 	for (size_t i = 0; i < json_object_array_length(members); i++) {
 		struct json_object *m = json_object_array_get_idx(members, i);
-		const char *a = json_object_is_type(m, json_type_object)
-				    ? field_string(m, "address")
-				    : NULL;
+		const char *a =
+		    json_object_is_type(m, json_type_object) ? field_string(m, "address") : NULL;
 		const char *f = a ? field_string(m, "fingerprint") : NULL;
 		if (!a || !*a || strlen(a) >= sizeof(t->members[0].address) || !strchr(a, ':') ||
 		    strpbrk(a, "/?#@ ") || !f || strlen(f) != MGR_FINGERPRINT_LEN ||
 		    !mgr_is_hex(f, MGR_FINGERPRINT_LEN)) {
-			r = vs_errf(err, EINVAL, "join token: member %zu: bad address or fingerprint",
-				    i);
+			r = vs_errf(err, EINVAL,
+				    "join token: member %zu: bad address or fingerprint", i);
 			goto out;
 		}
 		snprintf(t->members[i].address, sizeof(t->members[i].address), "%s", a);
@@ -227,8 +226,8 @@ static int issue_fn(struct mgr_dq *q, void *arg, struct vs_err *err)
 			  err)) < 0)
 		return rollback(q, r);
 	if (n)
-		return rollback(q, vs_errf(err, EEXIST, "the cluster already has a member %s",
-					   a->name));
+		return rollback(
+		    q, vs_errf(err, EEXIST, "the cluster already has a member %s", a->name));
 	struct mgr_dq_value pend[] = { MGR_DQ_TEXT(a->name), MGR_DQ_INT(a->now) };
 	if ((r = count_of(q,
 			  "SELECT COUNT(*) FROM cluster_join_tokens WHERE name = ? AND"
@@ -241,9 +240,9 @@ static int issue_fn(struct mgr_dq *q, void *arg, struct vs_err *err)
 					   "revoke-token %s first)",
 					   a->name, a->name));
 	struct mgr_dq_value old = MGR_DQ_INT(a->now - PURGE_AFTER_S);
-	struct mgr_dq_value row[] = { MGR_DQ_TEXT(a->name),	   MGR_DQ_TEXT(a->secret_hash),
-				      MGR_DQ_TEXT(a->token_hash),  MGR_DQ_TEXT(a->self),
-				      MGR_DQ_INT(a->now),	   MGR_DQ_INT(a->expires_at) };
+	struct mgr_dq_value row[] = { MGR_DQ_TEXT(a->name),	  MGR_DQ_TEXT(a->secret_hash),
+				      MGR_DQ_TEXT(a->token_hash), MGR_DQ_TEXT(a->self),
+				      MGR_DQ_INT(a->now),	  MGR_DQ_INT(a->expires_at) };
 	if ((r = mgr_dq_exec(q, "DELETE FROM cluster_join_tokens WHERE expires_at < ?", &old, 1,
 			     NULL, NULL, err)) < 0 ||
 	    (r = mgr_dq_exec(q,
@@ -327,9 +326,9 @@ int mgr_cluster_token_issue(struct mgr_cluster *c, const char *name, int64_t ttl
 		iso_of(a.expires_at, exp);
 		*out = json_object_new_object();
 		json_object_object_add(*out, "server_name", json_object_new_string(name));
-		json_object_object_add(*out, "token",
-				       json_object_new_string_len((const char *)b64.data,
-								  (int)b64.size));
+		json_object_object_add(
+		    *out, "token",
+		    json_object_new_string_len((const char *)b64.data, (int)b64.size));
 		json_object_object_add(*out, "expires_at", json_object_new_string(exp));
 		vs_log(VS_LOG_INFO, "cluster: join token issued for %s (expires %s)", name, exp);
 	}
@@ -341,10 +340,11 @@ static int list_fn(struct mgr_dq *q, void *arg, struct vs_err *err)
 {
 	struct json_object *into = arg;
 	struct mgr_dq_rows rows = { 0 };
-	int r = mgr_dq_query(q,
-			     "SELECT name, created_by, created_at, expires_at FROM cluster_join_tokens"
-			     " WHERE used_at IS NULL AND revoked_at IS NULL ORDER BY name",
-			     NULL, 0, &rows, err);
+	int r =
+	    mgr_dq_query(q,
+			 "SELECT name, created_by, created_at, expires_at FROM cluster_join_tokens"
+			 " WHERE used_at IS NULL AND revoked_at IS NULL ORDER BY name",
+			 NULL, 0, &rows, err);
 	if (r < 0)
 		return r;
 	int64_t now = time(NULL);
@@ -458,8 +458,8 @@ static int redeem_fn(struct mgr_dq *q, void *arg, struct vs_err *err)
 	if (match < 0)
 		return rollback(q, vs_errf(err, EACCES, "join token refused: not a valid token"));
 	if (!same)
-		return rollback(q, vs_errf(err, EACCES,
-					   "join token refused: altered (not the token issued)"));
+		return rollback(
+		    q, vs_errf(err, EACCES, "join token refused: altered (not the token issued)"));
 	if (revoked)
 		return rollback(q, vs_errf(err, EACCES,
 					   "join token refused: the token for %s was revoked",
@@ -477,8 +477,8 @@ static int redeem_fn(struct mgr_dq *q, void *arg, struct vs_err *err)
 			  &taken, err)) < 0)
 		return rollback(q, r);
 	if (taken)
-		return rollback(q, vs_errf(err, EEXIST, "the cluster already has a member %s",
-					   a->t->name));
+		return rollback(
+		    q, vs_errf(err, EEXIST, "the cluster already has a member %s", a->t->name));
 	struct mgr_dq_value use[] = { MGR_DQ_INT(a->now), MGR_DQ_TEXT(a->joiner_fp),
 				      MGR_DQ_INT(id) };
 	uint64_t changes = 0;
@@ -491,8 +491,8 @@ static int redeem_fn(struct mgr_dq *q, void *arg, struct vs_err *err)
 		return rollback(q, vs_errf(err, EACCES,
 					   "join token refused: the token for %s was already used",
 					   a->t->name));
-	if ((r = mgr_dq_query(q, "SELECT name, address FROM cluster_members ORDER BY name", NULL,
-			      0, &rows, err)) < 0) {
+	if ((r = mgr_dq_query(q, "SELECT name, address FROM cluster_members ORDER BY name", NULL, 0,
+			      &rows, err)) < 0) {
 		if (rows.v)
 			mgr_dq_rows_free(&rows);
 		return rollback(q, r);
@@ -517,8 +517,7 @@ int mgr_cluster_token_redeem(struct mgr_cluster *c, const char *token, const cha
 			     const char *peer_fp, struct json_object **out, struct vs_err *err)
 {
 	*out = NULL;
-	if (!mgr_cluster_enabled(c))
-		return vs_errf(err, ENOENT, "this host is not a cluster member");
+	/* the input checked first (on any host: the API fuzzer reaches it) */
 	struct token t;
 	int r = token_decode(token, &t, err);
 	if (r < 0)
@@ -526,10 +525,13 @@ int mgr_cluster_token_redeem(struct mgr_cluster *c, const char *token, const cha
 	char fp[MGR_FINGERPRINT_LEN + 1];
 	if (!cert_pem || strlen(cert_pem) > 64 * 1024 ||
 	    mgr_tls_fingerprint_pem(cert_pem, strlen(cert_pem), fp, err) < 0)
-		return vs_errf(err, EINVAL, "certificate: expected the joiner's API certificate (PEM)");
+		return vs_errf(err, EINVAL,
+			       "certificate: expected the joiner's API certificate (PEM)");
 	if (peer_fp && strcmp(peer_fp, fp) != 0)
 		return vs_errf(err, EACCES,
 			       "certificate: not the client certificate of this TLS connection");
+	if (!mgr_cluster_enabled(c))
+		return vs_errf(err, ENOENT, "this host is not a cluster member");
 	/* what is handed over, read before the token is spent */
 	vs_cleanup_free char *crt_path = NULL, *key_path = NULL, *crt = NULL, *key = NULL;
 	size_t len;
@@ -636,8 +638,7 @@ static int errno_of_status(long status)
  * is not).
  */
 static int redeem_at(struct mgr_cluster *c, const char *address, const char *fingerprint,
-		     const char *body, struct json_object **md, bool *answered,
-		     struct vs_err *err)
+		     const char *body, struct json_object **md, bool *answered, struct vs_err *err)
 {
 	*md = NULL;
 	*answered = false;
@@ -653,9 +654,10 @@ static int redeem_at(struct mgr_cluster *c, const char *address, const char *fin
 	if ((r = mgr_tls_fingerprint_pem(pem, strlen(pem), fp, err)) < 0)
 		return r;
 	if (strcmp(fp, fingerprint) != 0)
-		return vs_errf(err, EACCES,
-			       "member %s shows a certificate with fingerprint %s, not the token's %s",
-			       address, fp, fingerprint);
+		return vs_errf(
+		    err, EACCES,
+		    "member %s shows a certificate with fingerprint %s, not the token's %s",
+		    address, fp, fingerprint);
 	if ((r = pubkey_pin(pem, &pin, err)) < 0)
 		return r;
 	vs_cleanup_free char *full = NULL;
@@ -794,7 +796,8 @@ int mgr_cluster_join_token(struct mgr_cluster *c, const char *name, const char *
 	char fp[MGR_FINGERPRINT_LEN + 1];
 	struct vs_err e = VS_ERR_INIT;
 	if (!crt || !key || mgr_tls_fingerprint_pem(crt, strlen(crt), fp, &e) < 0 ||
-	    !strstr(key, "PRIVATE KEY-----") || !json_object_object_get_ex(md, "members", &members) ||
+	    !strstr(key, "PRIVATE KEY-----") ||
+	    !json_object_object_get_ex(md, "members", &members) ||
 	    !json_object_is_type(members, json_type_array)) {
 		json_object_put(md);
 		return vs_errf(err, EPROTO, "the member's answer has no cluster certificate");

@@ -10,6 +10,7 @@
    inlined and OpenAPI's `nullable` turned into a null type).
 Prints one line per check; exits 1 on any failure.
 """
+import base64
 import http.client
 import json
 import re
@@ -388,7 +389,11 @@ call("POST", "/1.0/cluster/members", {"server_name": "m2"}, 404)
 call("POST", "/1.0/cluster/members", {"server_name": "m2", "expiry": "soon"}, 400)
 call("GET", "/1.0/cluster/tokens", expect=404)
 call("DELETE", "/1.0/cluster/tokens/m2", expect=404)
-call("POST", "/1.0/cluster/join", {"cluster_token": "e30=", "certificate": pem}, 404)
+call("POST", "/1.0/cluster/join", {"cluster_token": "e30=", "certificate": pem}, 400)
+well_formed = base64.b64encode(json.dumps({
+    "server_name": "m2", "secret": "0" * 64, "expires_at": 2 ** 40,
+    "members": [{"address": "10.0.0.1:8443", "fingerprint": "0" * 64}]}).encode()).decode()
+call("POST", "/1.0/cluster/join", {"cluster_token": well_formed, "certificate": pem}, 404)
 call("POST", "/1.0/cluster/join", {"cluster_token": 1, "certificate": pem}, 400)
 print("%d/%d checks passed" % (checks - fails, checks))
 sys.exit(1 if fails else 0)
