@@ -257,6 +257,14 @@ token_scenario() {
 	check "m2 lists ct1 on m3, Running" wait_for "ct1 listed by m2" listed 2
 	check "exec in ct1 through m1 (forwarded to m3)" test "$(vm 1 exec ct1 -- echo hi)" = hi
 	check "delete ct1 through m2" vm 2 delete --force ct1
+	# stopped here, so that finish_cluster sees what a sanitizer says at exit
+	for n in 1 2 3; do
+		kill "${DPIDS[$n]}" 2>/dev/null
+		local deadline=$((SECONDS + 60))
+		while kill -0 "${DPIDS[$n]}" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+		check "vesseld m$n stops on SIGTERM" wait "${DPIDS[$n]}"
+		DPIDS[$n]=
+	done
 	finish_cluster
 	exit
 }
