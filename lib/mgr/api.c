@@ -1067,6 +1067,17 @@ int mgr_api_start(struct mgr *m, const struct mgr_api_opts *opts, struct mgr_api
 		free(api);
 		return r;
 	}
+	/* the TLS and UI listeners before the unix socket answers: whoever
+	 * sees the socket answer can reach every listener of this run (clients
+	 * that connect meanwhile wait in the socket's backlog) */
+	if (opts->listen && (r = start_tls(api, opts, err)) < 0) {
+		mgr_api_stop(api);
+		return r;
+	}
+	if (opts->ui_listen && (r = start_ui(api, opts, err)) < 0) {
+		mgr_api_stop(api);
+		return r;
+	}
 	api->daemon = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
 		MHD_ALLOW_UPGRADE,
@@ -1075,20 +1086,8 @@ int mgr_api_start(struct mgr *m, const struct mgr_api_opts *opts, struct mgr_api
 	    opts->max_connections ? opts->max_connections : 512u, MHD_OPTION_CONNECTION_TIMEOUT,
 	    600u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api, MHD_OPTION_END);
 	if (!api->daemon) {
-		close(api->fd);
-		unlink(path);
-		free(api->socket_path);
-		free(api->ui_dir);
-		free(api);
+		mgr_api_stop(api);
 		return vs_errf(err, EIO, "libmicrohttpd did not start on %s", path);
-	}
-	if (opts->listen && (r = start_tls(api, opts, err)) < 0) {
-		mgr_api_stop(api);
-		return r;
-	}
-	if (opts->ui_listen && (r = start_ui(api, opts, err)) < 0) {
-		mgr_api_stop(api);
-		return r;
 	}
 	*out = api;
 	return 0;
@@ -1109,8 +1108,11 @@ void mgr_api_stop(struct mgr_api *api)
 		gnutls_privkey_deinit(api->pkey);
 	if (tls_current == api)
 		tls_current = NULL;
-	int fd = MHD_quiesce_daemon(api->daemon);
-	MHD_stop_daemon(api->daemon);
+	int fd = api->fd;
+	if (api->daemon) {
+		fd = MHD_quiesce_daemon(api->daemon);
+		MHD_stop_daemon(api->daemon);
+	}
 	if (fd >= 0)
 		close(fd);
 	unlink(api->socket_path);
