@@ -12,8 +12,10 @@ unix socket, as libvirt drives it).  Rows:
             guest's driver has inflated it all (GET /balloon actual ==
             target vs query-balloon actual == target), and back     (ms)
   overhead  the VMM process's resident memory beyond guest RAM: RSS minus
-            the resident part of the guest-RAM mapping (/proc/PID/smaps),
-            idle guest at its shell                                  (MiB)
+            the resident part of the guest-RAM mapping (/proc/PID/smaps;
+            the mapping of exactly the RAM size, which vessel-vmm keeps
+            between guard pages; for a peer without one, the largest of
+            about that size), idle guest at its shell                (MiB)
   idle 5 s  overhead again after the guests idled 5 s more (vessel-vmm
             gives an idle guest's CPU caches back after 1 s+ idle,
             rv_core_trim)                                            (MiB)
@@ -204,12 +206,21 @@ def overhead_mib(pid, ram, keys=("Rss:",)):
                 mappings[-1][1] = int(fields[1]) * 1024
             if fields[0] in keys and mappings:
                 mappings[-1][2] += int(fields[1]) * 1024
+    ram_counted = 0
     for size, rss, counted in mappings:
         total += counted
-        # the guest RAM block: the mapping of (about) the RAM size
-        if ram <= size <= ram + 64 * MiB and rss > ram_rss:
+        # the guest RAM block: vessel-vmm maps it alone between guard pages
+        # (lib/vm/machine/machine.c), a mapping of exactly the RAM size, so
+        # no neighbouring mapping merged into it is taken for guest RAM
+        if size == ram and rss > ram_rss:
             ram_rss, ram_counted = rss, counted
-    return (total - (ram_counted if ram_rss else 0)) / MiB
+    if not ram_rss:
+        # a peer whose RAM block is rounded up (or merged): the largest
+        # mapping of about the RAM size
+        for size, rss, counted in mappings:
+            if ram <= size <= ram + 64 * MiB and rss > ram_rss:
+                ram_rss, ram_counted = rss, counted
+    return (total - ram_counted) / MiB
 
 
 def p90(xs):

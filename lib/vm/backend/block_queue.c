@@ -355,8 +355,11 @@ int vm_block_queue_close(struct vm_block_queue *q, uint64_t deadline_ns,
 	q->done = NULL;
 	q->done_tail = &q->done;
 	if (!exited) {
+		/* From the unlock on the thread may finish and free q at any
+		 * moment: detach it while q is still ours. */
 		q->abandoned = true;
 		q->drop = drop;
+		pthread_detach(q->thread);
 	}
 	pthread_mutex_unlock(&q->lock);
 	drop_list(todo, drop);
@@ -365,7 +368,6 @@ int vm_block_queue_close(struct vm_block_queue *q, uint64_t deadline_ns,
 	if (!exited) {
 		vs_log(VS_LOG_WARN, "disk I/O thread: still busy at exit (a long piece or flush); "
 				    "not waiting for it");
-		pthread_detach(q->thread);
 		__atomic_add_fetch(&queues_abandoned, 1, __ATOMIC_SEQ_CST);
 		return -ETIMEDOUT;
 	}

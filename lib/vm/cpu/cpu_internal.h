@@ -178,7 +178,12 @@ struct rv_page {
 #define RV_TRIM_AFTER_NS  (1000000000ULL)
 #define RV_TRIM_MAX_NS	  (32ULL * 1000000000ULL)
 #define RV_TRIM_MIN_BYTES (256U << 10)
-#define RV_JCACHE_SIZE	  16384
+/* Jump-cache entries per hart (24 bytes each, a power of two): 4096 (96 KiB
+ * resident at most) instead of 16384 (384 KiB) took ~0.5 MiB off the memory
+ * overhead of an idle 1-hart VM, with no loss beyond the noise in bench/cpu
+ * (interp, qsort, list, nbody, sieve) or bench/boot (boot, CPU workload),
+ * interleaved runs; figures in docs/vessel-vmm.md. */
+#define RV_JCACHE_SIZE 4096
 /* Decoded-block budget after a trim (cache.c: arena_cap) and the size of
  * the filter of the blocks the last flush dropped */
 #define RV_ARENA_MIN  (1024U << 10)

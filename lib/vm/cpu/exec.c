@@ -26,6 +26,7 @@
 #include <math.h>
 
 #include "cpu_internal.h"
+#include "hostmath.h"
 
 const void *const *rv_exec_handlers;
 
@@ -534,7 +535,7 @@ __attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, u
 			    (opc != RV_OP_FMADD_D || fp_plain_d(cb))) {
 				double a = fp_u2d(ab), bv = fp_u2d(bb), r;
 				if (opc == RV_OP_FMADD_D)
-					r = fma(a, bv, fp_u2d(cb));
+					r = hm_fma(a, bv, fp_u2d(cb));
 				else if (opc == RV_OP_FMUL_D)
 					r = a * bv;
 				else if (opc == RV_OP_FADD_D)

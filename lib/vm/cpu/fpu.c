@@ -4,7 +4,7 @@
  *
  * Arithmetic runs on the host FPU with the guest's rounding mode programmed
  * into it and the host's exception flags read back, which is bit-exact for
- * add, sub, mul, div, sqrt, fused multiply-add (libm fma(), a single
+ * add, sub, mul, div, sqrt, fused multiply-add (hostmath.h: FMA3, a single
  * rounding) and conversions, because x86 SSE, like RISC-V, detects tininess
  * after rounding.  What the host does differently is done here explicitly:
  *  - every NaN result is replaced by the canonical NaN (0x7fc00000 /
@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "hostmath.h"
 
 #if defined(__x86_64__)
 #include <xmmintrin.h>
@@ -150,7 +151,7 @@ static double rmm_fix_d(double r, double err)
 {
 	if (err == 0 || isinf(r) || isnan(r))
 		return r;
-	double next = nextafter(r, err > 0 ? INFINITY : -INFINITY);
+	double next = hm_nextafter(r, err > 0 ? INFINITY : -INFINITY);
 	if (next - r != 2 * err)
 		return r; /* not a tie */
 	/* Tie: choose the neighbour with the larger magnitude. */
@@ -161,7 +162,7 @@ static float rmm_fix_s(float r, double err)
 {
 	if (err == 0 || isinf(r) || isnan(r))
 		return r;
-	float next = nextafterf(r, err > 0 ? INFINITY : -INFINITY);
+	float next = hm_nextafterf(r, err > 0 ? INFINITY : -INFINITY);
 	if ((double)next - (double)r != 2 * err)
 		return r;
 	return fabsf(next) > fabsf(r) ? next : r;
@@ -174,15 +175,15 @@ static float rmm_fix_s(float r, double err)
 static double rmm_fix_mul_d(double a, double b, double r)
 {
 	if (fabs(r) >= 0x1p-900)
-		return rmm_fix_d(r, fma(a, b, -r));
+		return rmm_fix_d(r, hm_fma(a, b, -r));
 	if (fabs(a) < fabs(b))
 		a *= 0x1p200;
 	else
 		b *= 0x1p200;
-	double err = fma(a, b, -r * 0x1p200);
+	double err = hm_fma(a, b, -r * 0x1p200);
 	if (err == 0)
 		return r;
-	double next = nextafter(r, err > 0 ? INFINITY : -INFINITY);
+	double next = hm_nextafter(r, err > 0 ? INFINITY : -INFINITY);
 	if ((next - r) * 0x1p200 != 2 * err)
 		return r;
 	return fabs(next) > fabs(r) ? next : r;
@@ -235,13 +236,13 @@ static double rmm_fix_fma_d(double a, double b, double c, double r)
 	}
 	double e[8];
 	int n = 0;
-	n = expansion_grow(e, n, fma(a, b, -u1));
+	n = expansion_grow(e, n, hm_fma(a, b, -u1));
 	n = expansion_grow(e, n, u1);
 	n = expansion_grow(e, n, c);
 	n = expansion_grow(e, n, -r * scale);
 	if (n == 0)
 		return r; /* exact */
-	double next = nextafter(r, e[n - 1] > 0 ? INFINITY : -INFINITY);
+	double next = hm_nextafter(r, e[n - 1] > 0 ? INFINITY : -INFINITY);
 	n = expansion_grow(e, n, -(next - r) * scale * 0.5);
 	if (n != 0)
 		return r;
@@ -257,7 +258,7 @@ static float rmm_fix_fma_s(float a, float b, float c, float r)
 	n = expansion_grow(e, n, -(double)r);
 	if (n == 0)
 		return r;
-	float next = nextafterf(r, e[n - 1] > 0 ? INFINITY : -INFINITY);
+	float next = hm_nextafterf(r, e[n - 1] > 0 ? INFINITY : -INFINITY);
 	n = expansion_grow(e, n, -((double)next - (double)r) * 0.5);
 	if (n != 0)
 		return r;
@@ -276,9 +277,9 @@ static double rmm_fix_div_d(double a, double b, double r)
 		return r;
 	double A = a * 0x1p600;
 	for (int dir = 0; dir < 2; dir++) {
-		double next = nextafter(r, dir ? -INFINITY : INFINITY);
+		double next = hm_nextafter(r, dir ? -INFINITY : INFINITY);
 		double m = r * 0x1p600 + (next - r) * 0x1p599;
-		if (fma(m, b, -A) == 0)
+		if (hm_fma(m, b, -A) == 0)
 			return fabs(next) > fabs(r) ? next : r;
 	}
 	return r;
@@ -289,7 +290,7 @@ static float rmm_fix_div_s(float a, float b, float r)
 	if (!(fabsf(r) < 0x1p-126f) || b == 0 || isinf(b) || a == 0)
 		return r;
 	for (int dir = 0; dir < 2; dir++) {
-		float next = nextafterf(r, dir ? -INFINITY : INFINITY);
+		float next = hm_nextafterf(r, dir ? -INFINITY : INFINITY);
 		double m = (double)r + ((double)next - (double)r) * 0.5;
 		if (m * (double)b == (double)a) /* 25 x 24 bits: exact in double */
 			return fabsf(next) > fabsf(r) ? next : r;
@@ -315,11 +316,11 @@ static double two_sum_err_s(float a, float b, float s)
 static double round_int(double x, unsigned rm)
 {
 	switch (rm) {
-	case RM_RTZ: return trunc(x);
-	case RM_RDN: return floor(x);
-	case RM_RUP: return ceil(x);
-	case RM_RMM: return round(x);
-	default: return nearbyint(x); /* host is in nearest-even here */
+	case RM_RTZ: return hm_trunc(x);
+	case RM_RDN: return hm_floor(x);
+	case RM_RUP: return hm_ceil(x);
+	case RM_RMM: return hm_round(x);
+	default: return hm_round_even(x);
 	}
 }
 
@@ -375,7 +376,7 @@ static double cvt_i2d(int64_t v, bool is_signed, unsigned rm, unsigned *fl)
 		__int128 ri = (__int128)r; /* r is integral and <= 2^64 */
 		__int128 err = exact - ri;
 		if (err != 0) {
-			double next = nextafter(r, err > 0 ? INFINITY : -INFINITY);
+			double next = hm_nextafter(r, err > 0 ? INFINITY : -INFINITY);
 			__int128 ni = (__int128)next;
 			if (ni - ri == 2 * err && fabs(next) > fabs(r))
 				r = next;
@@ -394,7 +395,7 @@ static float cvt_i2s(int64_t v, bool is_signed, unsigned rm, unsigned *fl)
 		__int128 ri = (__int128)r;
 		__int128 err = exact - ri;
 		if (err != 0) {
-			float next = nextafterf(r, err > 0 ? INFINITY : -INFINITY);
+			float next = hm_nextafterf(r, err > 0 ? INFINITY : -INFINITY);
 			__int128 ni = (__int128)next;
 			if (ni - ri == 2 * err && fabsf(next) > fabsf(r))
 				r = next;
@@ -486,11 +487,11 @@ static uint64_t arith_d(unsigned opc, double a, double b, double c, unsigned rm,
 	case RV_OP_FSUB_D: r = a - b; break;
 	case RV_OP_FMUL_D: r = a * b; break;
 	case RV_OP_FDIV_D: r = a / b; break;
-	case RV_OP_FSQRT_D: r = sqrt(a); break;
-	case RV_OP_FMADD_D: r = fma(a, b, c); break;
-	case RV_OP_FMSUB_D: r = fma(a, b, -c); break;
-	case RV_OP_FNMSUB_D: r = fma(-a, b, c); break;
-	default: r = fma(-a, b, -c); break;
+	case RV_OP_FSQRT_D: r = hm_sqrt(a); break;
+	case RV_OP_FMADD_D: r = hm_fma(a, b, c); break;
+	case RV_OP_FMSUB_D: r = hm_fma(a, b, -c); break;
+	case RV_OP_FNMSUB_D: r = hm_fma(-a, b, c); break;
+	default: r = hm_fma(-a, b, -c); break;
 	}
 	BARRIER(r);
 	*fl = host_end(); /* before the RMM fix-up, whose helpers touch the flags */
@@ -523,11 +524,11 @@ static uint64_t arith_s(unsigned opc, float a, float b, float c, unsigned rm, un
 	case RV_OP_FSUB_S: r = a - b; break;
 	case RV_OP_FMUL_S: r = a * b; break;
 	case RV_OP_FDIV_S: r = a / b; break;
-	case RV_OP_FSQRT_S: r = sqrtf(a); break;
-	case RV_OP_FMADD_S: r = fmaf(a, b, c); break;
-	case RV_OP_FMSUB_S: r = fmaf(a, b, -c); break;
-	case RV_OP_FNMSUB_S: r = fmaf(-a, b, c); break;
-	default: r = fmaf(-a, b, -c); break;
+	case RV_OP_FSQRT_S: r = hm_sqrtf(a); break;
+	case RV_OP_FMADD_S: r = hm_fmaf(a, b, c); break;
+	case RV_OP_FMSUB_S: r = hm_fmaf(a, b, -c); break;
+	case RV_OP_FNMSUB_S: r = hm_fmaf(-a, b, c); break;
+	default: r = hm_fmaf(-a, b, -c); break;
 	}
 	BARRIER(r);
 	*fl = host_end(); /* before the RMM fix-up, whose helpers touch the flags */
@@ -607,12 +608,12 @@ static inline uint64_t box_s_raw(float f)
 	return 0xffffffff00000000ULL | fp_f2u(f);
 }
 
-DEFINE_FP_FAST(fp_fast_d, double, rd_d, fp_d2u, fma, sqrt, 0x1p-1022, RV_OP_FADD_D, RV_OP_FSUB_D,
-	       RV_OP_FMUL_D, RV_OP_FDIV_D, RV_OP_FSQRT_D, RV_OP_FMADD_D, RV_OP_FMSUB_D,
-	       RV_OP_FNMSUB_D, RV_OP_FNMADD_D)
-DEFINE_FP_FAST(fp_fast_s, float, rd_s, box_s_raw, fmaf, sqrtf, 0x1p-126, RV_OP_FADD_S, RV_OP_FSUB_S,
-	       RV_OP_FMUL_S, RV_OP_FDIV_S, RV_OP_FSQRT_S, RV_OP_FMADD_S, RV_OP_FMSUB_S,
-	       RV_OP_FNMSUB_S, RV_OP_FNMADD_S)
+DEFINE_FP_FAST(fp_fast_d, double, rd_d, fp_d2u, hm_fma, hm_sqrt, 0x1p-1022, RV_OP_FADD_D,
+	       RV_OP_FSUB_D, RV_OP_FMUL_D, RV_OP_FDIV_D, RV_OP_FSQRT_D, RV_OP_FMADD_D,
+	       RV_OP_FMSUB_D, RV_OP_FNMSUB_D, RV_OP_FNMADD_D)
+DEFINE_FP_FAST(fp_fast_s, float, rd_s, box_s_raw, hm_fmaf, hm_sqrtf, 0x1p-126, RV_OP_FADD_S,
+	       RV_OP_FSUB_S, RV_OP_FMUL_S, RV_OP_FDIV_S, RV_OP_FSQRT_S, RV_OP_FMADD_S,
+	       RV_OP_FMSUB_S, RV_OP_FNMSUB_S, RV_OP_FNMADD_S)
 
 static bool fp_fast(struct rv_hart *h, const struct rv_uop *u)
 {

@@ -185,6 +185,35 @@ static void machine_drain_wake(struct vm_machine *m)
 	}
 }
 
+/*
+ * Guest RAM is one anonymous mapping of exactly its size between two
+ * PROT_NONE guard pages: a host access that runs off either end of RAM
+ * faults instead of reaching a neighbouring mapping, and the kernel never
+ * merges the RAM with an adjacent anonymous mapping of the same protection
+ * (a malloc arena, the JIT's), so /proc/PID/smaps shows the RAM as a
+ * mapping of exactly ram_size and the VMM's own memory beside it can be
+ * counted apart (bench/lifecycle's "memory overhead").  A snapshot restore
+ * maps its file over the RAM part only (MAP_FIXED), leaving the guards.
+ */
+#define RAM_GUARD 4096
+
+static uint8_t *machine_ram_map(uint64_t size)
+{
+	uint8_t *base = mmap(NULL, size + 2 * RAM_GUARD, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		return NULL;
+	uint8_t *ram = mmap(base + RAM_GUARD, size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	if (ram == MAP_FAILED) {
+		int e = errno;
+		munmap(base, size + 2 * RAM_GUARD);
+		errno = e;
+		return NULL;
+	}
+	return ram;
+}
+
 struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs_err *err)
 {
 	if (cfg->ncpus == 0 || cfg->ncpus > VM_MAX_HARTS) {
@@ -222,10 +251,8 @@ struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs
 		vm_machine_free(m);
 		return NULL;
 	}
-	m->ram = mmap(NULL, cfg->ram_size, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m->ram == MAP_FAILED) {
-		m->ram = NULL;
+	m->ram = machine_ram_map(cfg->ram_size);
+	if (!m->ram) {
 		vs_syserrf(err, errno, "machine: cannot allocate %llu bytes of guest RAM",
 			   (unsigned long long)cfg->ram_size);
 		vm_machine_free(m);
@@ -256,7 +283,7 @@ void vm_machine_free(struct vm_machine *m)
 	vm_clint_free(m->clint);
 	rv_core_free(m->core);
 	if (m->ram)
-		munmap(m->ram, m->cfg.ram_size);
+		munmap(m->ram - RAM_GUARD, m->cfg.ram_size + 2 * RAM_GUARD);
 	if (m->wake_fd >= 0)
 		close(m->wake_fd);
 	pthread_cond_destroy(&m->park_cv);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -240,6 +241,60 @@ static void test_queue_close_abandons(void **state)
 	slow_free(s);
 }
 
+/*
+ * An abandoned thread frees the queue as soon as it finishes; close must not
+ * touch the queue after letting go of its lock (it used to read q->thread
+ * for pthread_detach afterwards: a use-after-free when the thread finished
+ * in between, which ASan reports).  Each round's request ends around close's
+ * deadline, at offsets spread over the window in which close drops the
+ * requests and logs; every abandoned thread is waited for at the end.
+ */
+static unsigned race_closed;
+
+static void race_close(struct vm_block_backend *be)
+{
+	slow_close(be);
+	__atomic_add_fetch(&race_closed, 1, __ATOMIC_SEQ_CST);
+}
+
+static void race_drop(struct vm_block_req *req)
+{
+	free(req);
+}
+
+static void test_queue_close_abandon_race(void **state)
+{
+	static const struct vm_block_backend_ops ops = { slow_preadv, slow_pwritev, slow_flush,
+							 slow_zeroes, slow_zeroes,  race_close,
+							 NULL,	      NULL,	    NULL,
+							 NULL };
+	struct vs_err err = VS_ERR_INIT;
+	const unsigned rounds = 60;
+	race_closed = 0;
+	for (unsigned i = 0; i < rounds; i++) {
+		struct slow_backend *s = slow_new(4096);
+		s->be.ops = &ops;
+		s->free_on_close = true;
+		s->delay_us = 2000 + (i % 30) * 20;
+		struct vm_block_queue *q = vm_block_queue_new(&s->be, &err);
+		assert_non_null(q);
+		struct vm_block_req *a = calloc(1, sizeof(*a));
+		assert_non_null(a);
+		a->op = VM_BLOCK_FLUSH;
+		vm_block_queue_submit(q, a);
+		while (__atomic_load_n(&s->calls, __ATOMIC_SEQ_CST) < 1)
+			sched_yield();
+		int r = vm_block_queue_close(q, vs_now_ns() + 2000000ULL, race_drop);
+		assert_true(r == 0 || r == -ETIMEDOUT);
+	}
+	for (int i = 0; i < 10000 && __atomic_load_n(&race_closed, __ATOMIC_SEQ_CST) < rounds;
+	     i++) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(race_closed, rounds);
+}
+
 /* ---- virtio-blk over the I/O thread, with a run loop ----------------------- */
 
 struct fake_loop {
@@ -385,6 +440,7 @@ int main(void)
 		cmocka_unit_test(test_queue_order_and_pieces),
 		cmocka_unit_test(test_queue_cancel),
 		cmocka_unit_test(test_queue_close_abandons),
+		cmocka_unit_test(test_queue_close_abandon_race),
 		cmocka_unit_test(test_blk_async_completion),
 		cmocka_unit_test(test_blk_reset_in_flight),
 		cmocka_unit_test(test_budget_defers_work),
