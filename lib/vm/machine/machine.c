@@ -9,7 +9,8 @@
  *      line reaches the host at once and not up to 1 ms later, while a
  *      stream of output is still batched per millisecond);
  *   2. run every hart that is not idle for a slice of VM_SLICE_INSNS
- *      instructions (round-robin);
+ *      instructions (round-robin), longer by up to MACHINE_FW_EXTRA to let
+ *      a hart inside a firmware call finish it (machine_run_slice);
  *   3. run the tick callbacks (HTIF mailbox);
  *   4. when every hart is idle in WFI, trim the CPU caches if the last flush
  *      is long past (rv_core_trim), then sleep in ppoll() until the earliest
@@ -41,7 +42,8 @@
  * share: decoded-code and JIT caches, slow-path memory accesses and MMIO
  * (so device models and the loop's work stay under the big lock as
  * before).  A hart thread takes the big lock between slices to decide
- * whether to run, counts itself in `inside` and runs its slice without it.
+ * whether to run, counts itself in `inside` and runs its slice without it
+ * (a firmware call finished first, as in step 2).
  * A hart that may not run (WFI with nothing pending, paused, safe point or
  * debugger halt) parks on park_cv, reading park_gen before it gives up the
  * big lock; whoever holds the big lock and made a parked hart runnable
