@@ -678,10 +678,10 @@ static void machine_loop_leave(struct vm_machine *m)
  * MACHINE_FW_EXTRA instructions more, so a hostile guest cannot keep the
  * host thread.  Firmware publishes shared state in steps another hart must
  * not see half-done: OpenSBI 1.1's sbi_hsm_hart_start sets the target's
- * state to START_PENDING before it writes the start address, while the
- * target spins on the state; a slice ending in between let the target run
- * a whole slice from a stale address (the stock Linux kernel's secondary
- * harts hung).  A stop request, WFI or a debugger halt ends it at once.
+ * state to START_PENDING before it writes the start address, and a target
+ * whose WFI in the HSM wait loop returns early checks the state; a slice
+ * ending in between would let the target run a whole slice and start from
+ * a stale address.  A stop request, WFI or a debugger halt ends it at once.
  */
 #define MACHINE_FW_STEP	 64
 #define MACHINE_FW_EXTRA 4096

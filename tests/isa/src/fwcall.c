@@ -4,11 +4,11 @@
  * exactly the order of OpenSBI 1.1's sbi_hsm_hart_start (the HSM state goes
  * to START_PENDING, then the start address and argument are written into
  * the target's scratch area), while hart 1 spins in M-mode, as a secondary
- * hart does in OpenSBI's HSM wait loop, until it sees the state and then
- * reads the data.  On hardware and QEMU the window between the two stores is
- * a few instructions; a hart whose time slice ended inside it would let the
- * other hart run a whole slice through the window and start from stale data
- * (the stock Linux kernel's secondary harts hung that way).  Hart 0 waits a
+ * hart in OpenSBI's HSM wait loop does when its WFI returns early, until it
+ * sees the state and then reads the data.  On hardware and QEMU the window
+ * between the two stores is a few instructions; a hart whose time slice
+ * ended inside it would let the other hart run a whole slice through the
+ * window and start from stale data.  Hart 0 waits a
  * pseudo-random number of instructions before each call, so the end of its
  * slice falls anywhere, also inside the window, over many iterations. */
 #include "isa.h"
