@@ -211,6 +211,14 @@ void rv_hart_set_irq(struct rv_hart *h, uint64_t mip_bits, int level);
 /* True when the hart is in WFI and no enabled-in-mie interrupt is pending. */
 bool rv_hart_idle(const struct rv_hart *h);
 
+/*
+ * True while the hart runs M-mode code it entered by a trap from S or U
+ * mode (an SBI call into the firmware, an interrupt it handles) and has not
+ * yet returned below M: the run loop lets such a hart finish the call before
+ * its slice ends (lib/vm/cpu/trap.c).
+ */
+bool rv_hart_in_firmware_call(const struct rv_hart *h);
+
 /* Ask the hart to leave rv_hart_run at the next block boundary. */
 void rv_hart_request_stop(struct rv_hart *h);
 

@@ -788,6 +788,7 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 	__atomic_store_n(&h->stop, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 	h->core = core;
+	rv_ext(h)->fw_call = false;
 	rv_set_priv(h, RV_PRIV_M);
 	rv_tlb_flush(h);
 	rv_debug_reset(h);

@@ -245,6 +245,7 @@ struct rv_hart_ext {
 	 */
 	bool s_local;
 	bool walk_global; /* out of rv_translate: the last walk met a G bit */
+	bool fw_call;	  /* in M-mode, entered by a trap from S or U (trap.c) */
 	/* Virtual range covered by superpage translations since the last full
 	 * TLB flush (empty: sp_lo > sp_hi); SFENCE.VMA of an address inside it
 	 * flushes everything (TLB entries are per 4 KiB page). */

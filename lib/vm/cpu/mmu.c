@@ -68,7 +68,6 @@ int rv_translate(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned pr
 		*pa = va;
 		return 0;
 	}
-	bool global = false;
 	unsigned levels = mode == 8 ? 3 : 4;
 	unsigned va_bits = 12 + 9 * levels;
 	if ((uint64_t)(((int64_t)(va << (64 - va_bits))) >> (64 - va_bits)) != va)
@@ -76,6 +75,8 @@ int rv_translate(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned pr
 
 	const struct vm_bus *bus = h->core->bus;
 restart:;
+	/* a restarted walk sees the PTEs afresh: a G bit met before does not count */
+	bool global = false;
 	uint64_t a = (h->satp & PPN_MASK) << 12;
 	for (int i = (int)levels - 1; i >= 0; i--) {
 		uint64_t pte_addr = a + ((va >> (12 + 9 * i)) & 0x1ff) * 8;

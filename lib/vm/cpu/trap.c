@@ -12,6 +12,16 @@
  *    (priv < S or (priv == S and mstatus.SIE)).  M-level interrupts win over
  *    S-level ones; within a level: MEI, MSI, MTI, SEI, SSI, STI.
  *  - Vectored mode (xtvec.MODE=1) sends interrupt cause c to BASE + 4c.
+ *
+ * Firmware calls: a trap that takes the hart from S or U into M (an SBI
+ * ecall, an interrupt or an emulated instruction) starts a firmware call,
+ * which lasts, through nested M-mode traps, until an xRET (or anything
+ * else) brings the hart below M again.  The run loop does not end a hart's
+ * slice inside one (rv_hart_in_firmware_call, lib/vm/machine/machine.c):
+ * firmware publishes shared state in steps another hart may not see
+ * half-done, e.g. OpenSBI 1.1's sbi_hsm_hart_start sets the target's HSM
+ * state to START_PENDING before it writes the start address and argument
+ * the target then reads.
  */
 #include "cpu_internal.h"
 
@@ -27,6 +37,8 @@ void rv_update_dpriv(struct rv_hart *h)
 void rv_set_priv(struct rv_hart *h, unsigned priv)
 {
 	h->priv = priv;
+	if (priv != RV_PRIV_M)
+		rv_ext(h)->fw_call = false;
 	rv_update_dpriv(h);
 	h->chain_key = rv_ext(h)->prkey[priv & 3];
 }
@@ -60,6 +72,7 @@ void rv_trap(struct rv_hart *h, uint64_t cause, uint64_t tval)
 		h->pc = (irq && (h->stvec & 1)) ? base + 4 * code : base;
 		rv_set_priv(h, RV_PRIV_S);
 	} else {
+		bool from_lower = h->priv < RV_PRIV_M;
 		h->mcause = cause;
 		h->mepc = epc;
 		h->mtval = tval;
@@ -75,6 +88,8 @@ void rv_trap(struct rv_hart *h, uint64_t cause, uint64_t tval)
 		uint64_t base = h->mtvec & ~3ULL;
 		h->pc = (irq && (h->mtvec & 1)) ? base + 4 * code : base;
 		rv_set_priv(h, RV_PRIV_M);
+		if (from_lower)
+			rv_ext(h)->fw_call = true;
 	}
 	__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 }
@@ -150,6 +165,11 @@ void rv_hart_set_irq(struct rv_hart *h, uint64_t mip_bits, int level)
 	else
 		__atomic_fetch_and(&h->mip_ext, ~mip_bits, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
+}
+
+bool rv_hart_in_firmware_call(const struct rv_hart *h)
+{
+	return h->core->ext[h->hartid].fw_call;
 }
 
 bool rv_hart_idle(const struct rv_hart *h)

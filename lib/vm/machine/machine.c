@@ -9,7 +9,8 @@
  *      line reaches the host at once and not up to 1 ms later, while a
  *      stream of output is still batched per millisecond);
  *   2. run every hart that is not idle for a slice of VM_SLICE_INSNS
- *      instructions (round-robin);
+ *      instructions (round-robin), longer by up to MACHINE_FW_EXTRA to let
+ *      a hart inside a firmware call finish it (machine_run_slice);
  *   3. run the tick callbacks (HTIF mailbox);
  *   4. when every hart is idle in WFI, trim the CPU caches if the last flush
  *      is long past (rv_core_trim), then sleep in ppoll() until the earliest
@@ -41,7 +42,8 @@
  * share: decoded-code and JIT caches, slow-path memory accesses and MMIO
  * (so device models and the loop's work stay under the big lock as
  * before).  A hart thread takes the big lock between slices to decide
- * whether to run, counts itself in `inside` and runs its slice without it.
+ * whether to run, counts itself in `inside` and runs its slice without it
+ * (a firmware call finished first, as in step 2).
  * A hart that may not run (WFI with nothing pending, paused, safe point or
  * debugger halt) parks on park_cv, reading park_gen before it gives up the
  * big lock; whoever holds the big lock and made a parked hart runnable
@@ -696,6 +698,34 @@ static void machine_loop_leave(struct vm_machine *m)
 	pthread_mutex_unlock(&m->sp.lock);
 }
 
+/*
+ * Run hart h for a slice of VM_SLICE_INSNS instructions, and then on, by
+ * steps of MACHINE_FW_STEP, while it is inside a firmware call (M-mode
+ * entered by a trap from S or U: rv_hart_in_firmware_call), at most
+ * MACHINE_FW_EXTRA instructions more, so a hostile guest cannot keep the
+ * host thread.  Firmware publishes shared state in steps another hart must
+ * not see half-done: OpenSBI 1.1's sbi_hsm_hart_start sets the target's
+ * state to START_PENDING before it writes the start address, and a target
+ * whose WFI in the HSM wait loop returns early checks the state; a slice
+ * ending in between would let the target run a whole slice and start from
+ * a stale address.  A stop request, WFI or a debugger halt ends it at once.
+ */
+#define MACHINE_FW_STEP	 64
+#define MACHINE_FW_EXTRA 4096
+
+static uint64_t machine_run_slice(struct rv_hart *h)
+{
+	uint64_t n = rv_hart_run(h, VM_SLICE_INSNS), extra = 0;
+	while (extra < MACHINE_FW_EXTRA && rv_hart_in_firmware_call(h) &&
+	       !__atomic_load_n(&h->stop, __ATOMIC_SEQ_CST) && !rv_hart_idle(h)) {
+		uint64_t k = rv_hart_run(h, MACHINE_FW_STEP);
+		if (k == 0)
+			break;
+		extra += k;
+	}
+	return n + extra;
+}
+
 /* Run every hart that is not idle for one slice; account busy/idle time. */
 static void machine_run_harts(struct vm_machine *m, bool idle_at_start[])
 {
@@ -710,7 +740,7 @@ static void machine_run_harts(struct vm_machine *m, bool idle_at_start[])
 		idle_at_start[k] = rv_hart_idle(h);
 		if (idle_at_start[k])
 			continue;
-		rv_hart_run(h, VM_SLICE_INSNS);
+		machine_run_slice(h);
 		uint64_t t1 = vs_now_ns();
 		m->hart_stats[k].busy_ns += t1 - t0;
 		m->hart_stats[k].slices++;
@@ -760,7 +790,7 @@ static void *machine_hart_main(void *arg)
 		m->inside++;
 		big_release(m);
 		uint64_t t0 = vs_now_ns();
-		rv_hart_run(h, VM_SLICE_INSNS);
+		machine_run_slice(h);
 		uint64_t busy = vs_now_ns() - t0;
 		/*
 		 * Let another thread on this host CPU run: with more harts (or
