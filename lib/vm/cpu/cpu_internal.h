@@ -484,9 +484,10 @@ int rv_jit_init(struct rv_core *core);
 void rv_jit_free(struct rv_core *core);
 /*
  * Translate b (all of it, or the ops before its first unsupported one); NULL
- * when it is not translated (b stays interpreted).
+ * when it is not translated (b stays interpreted).  vpc: a virtual pc the
+ * block runs at (names it in the perf map, VESSEL_JIT_PERFMAP).
  */
-void *rv_jit_translate(struct rv_core *core, struct rv_block *b);
+void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc);
 
 /* debug.c */
 void rv_debug_reset(struct rv_hart *h);

@@ -39,10 +39,21 @@
  * Loads and stores use the hart's soft TLB in line (same entries and tag rule
  * as exec.c); a miss calls rv_load_slow / rv_store_slow with h->pc set to
  * the instruction, as the trap protocol of exec.c requires.
+ *
+ * VESSEL_JIT_PERFMAP=1: every translation is appended to /tmp/perf-PID.map
+ * (perf's format for JIT code: "START SIZE NAME", hex, one a line), named
+ * by the guest virtual and physical address of its block, so `perf report`
+ * attributes time in generated code to guest code.  The arena is reused
+ * after a flush; an address range then appears again with the newer block
+ * (perf uses the last entry that covers an address).
  */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "cpu_internal.h"
 #include "jit_x86.h"
@@ -796,7 +807,44 @@ static void allocate(struct jit *j, const struct rv_block *b, unsigned nops, boo
 
 static const int saved[] = { RBP, RBX, R12, R13, R14, R15 };
 
-void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
+/* The perf map of this process (VESSEL_JIT_PERFMAP): one file per PID, shared
+ * by every core of the process. */
+static pthread_mutex_t perfmap_lock = PTHREAD_MUTEX_INITIALIZER;
+static FILE *perfmap;
+static bool perfmap_failed;
+static bool perfmap_on; /* some core of the process asked for it */
+
+static void perfmap_open(void)
+{
+	pthread_mutex_lock(&perfmap_lock);
+	if (!perfmap && !perfmap_failed) {
+		char path[64];
+		snprintf(path, sizeof(path), "/tmp/perf-%ld.map", (long)getpid());
+		perfmap = fopen(path, "a");
+		if (!perfmap) {
+			perfmap_failed = true;
+			vs_log(VS_LOG_WARN, "cpu: jit: cannot write %s: %s", path, strerror(errno));
+		}
+		__atomic_store_n(&perfmap_on, perfmap != NULL, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&perfmap_lock);
+}
+
+static void perfmap_add(const void *code, size_t size, const struct rv_block *b, uint64_t vpc)
+{
+	pthread_mutex_lock(&perfmap_lock);
+	if (perfmap) {
+		/* flushed per entry: perf may read the file while the VMM runs,
+		 * and a killed VMM leaves a complete file */
+		fprintf(perfmap, "%llx %zx rv:%llx pa:%llx n:%u\n",
+			(unsigned long long)(uintptr_t)code, size, (unsigned long long)vpc,
+			(unsigned long long)b->paddr, b->n);
+		fflush(perfmap);
+	}
+	pthread_mutex_unlock(&perfmap_lock);
+}
+
+void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 {
 	/* no second attempt until the counter wraps (other harts count it, exec.c) */
 	__atomic_store_n(&b->hot, 0, __ATOMIC_RELAXED);
@@ -881,6 +929,8 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	core->jit_used += (used + 15) & ~(size_t)15;
 	core->jit_blocks++;
 	core->jit_bytes += used;
+	if (__atomic_load_n(&perfmap_on, __ATOMIC_RELAXED))
+		perfmap_add(start, used, b, vpc);
 	memcpy(&b->jit, &start, sizeof(b->jit)); /* data to function pointer */
 	b->jit_inner = inner;
 	/* published last: other harts may be entering the block (parallel mode) */
@@ -918,6 +968,8 @@ int rv_jit_init(struct rv_core *core)
 		return 0; /* no executable memory: interpret */
 	core->jit_code = m;
 	core->jit_size = size;
+	if (env_on("VESSEL_JIT_PERFMAP"))
+		perfmap_open();
 	return 0;
 }
 
@@ -951,9 +1003,10 @@ uint64_t rv_core_jit_blocks(const struct rv_core *core)
 	return core->jit_blocks;
 }
 
-void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
+void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 {
 	(void)core;
+	(void)vpc;
 	b->hot = 0;
 	return NULL;
 }
