@@ -43,9 +43,9 @@
  * VESSEL_JIT_PERFMAP=1: every translation is appended to /tmp/perf-PID.map
  * (perf's format for JIT code: "START SIZE NAME", hex, one a line), named
  * by the guest virtual and physical address of its block, so `perf report`
- * attributes time in generated code to guest code.  The arena is reused
- * after a flush; an address range then appears again with the newer block
- * (perf uses the last entry that covers an address).
+ * attributes time in generated code to guest code.  perf keeps one symbol
+ * per address, so with the map on the arena is 1 GiB of address space
+ * (MAP_NORESERVE) and a flush does not reuse it until it is full.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -61,9 +61,10 @@
 
 #if RV_JIT
 
-#define JIT_NREGS   9
-#define JIT_MAXSTUB RV_BLOCK_MAX
-#define JIT_MARGIN  (48 << 10) /* arena space a block may need at most */
+#define JIT_NREGS	  9
+#define JIT_MAXSTUB	  RV_BLOCK_MAX
+#define JIT_MARGIN	  (48 << 10)   /* arena space a block may need at most */
+#define JIT_PERFMAP_ARENA (1ULL << 30) /* with VESSEL_JIT_PERFMAP (see above) */
 /* A block with an unsupported op is translated up to it if at least this many
  * ops come first (the call from exec.c costs about as much as a few ops). */
 #define JIT_MIN_PREFIX 3
@@ -85,7 +86,9 @@ static bool is_global(unsigned g)
 
 struct stub {
 	uint8_t *jne;	 /* rel32 field of the jump to the stub */
+	uint8_t *access; /* the load or store, rax = host address */
 	uint8_t *resume; /* where the stub returns */
+	int32_t tlb_off; /* the TLB pointer in struct rv_jit_run */
 	unsigned idx;	 /* micro-op index */
 	uint32_t off;	 /* pc offset in the block */
 	uint32_t info;
@@ -319,6 +322,19 @@ static void emit_stubs(struct jit *j)
 	for (unsigned i = 0; i < j->nstubs; i++) {
 		struct stub *s = &j->stubs[i];
 		patch(&j->a, s->jne, j->a.p);
+		/* the entry at the paired index (mmu.c tlb_alt): rcx = entry,
+		 * rdx = the tag looked for */
+		struct opnd tlb = M(R12, s->tlb_off);
+		_Static_assert(RV_TLB_PAIR * sizeof(struct rv_tlb_entry) == 0x800, "TLB pair");
+		emit_rm(&j->a, F_W, 0x2b, RCX, tlb);	   /* sub rcx, [r->tlb] */
+		alu_imm(&j->a, 0, 6, R(RCX), 0x800);	   /* xor ecx, pair offset */
+		emit_rm(&j->a, F_W, 0x03, RCX, tlb);	   /* add rcx, [r->tlb] */
+		emit_rm(&j->a, F_W, 0x3b, RDX, M(RCX, 0)); /* cmp rdx, [rcx] (vtag) */
+		uint8_t *miss = jcc_fwd(&j->a, CC_NE);
+		emit_rm(&j->a, F_W, 0x03, RAX,
+			M(RCX, (int32_t)offsetof(struct rv_tlb_entry, addend)));
+		jmp_to(&j->a, -1, s->access);
+		patch(&j->a, miss, j->a.p);
 		writeback(j, REGS_ALL);
 		mov_load(&j->a, RSI, R(RAX)); /* va */
 		mov_load(&j->a, RDI, R(RBX));
@@ -422,15 +438,17 @@ static uint8_t *tlb_check(struct jit *j, size_t tlb_off, unsigned size)
 	return miss;
 }
 
-static void add_stub(struct jit *j, uint8_t *miss, unsigned idx, const struct rv_uop *u,
-		     uint32_t info, bool store)
+static void add_stub(struct jit *j, uint8_t *miss, uint8_t *access, size_t tlb_off, unsigned idx,
+		     const struct rv_uop *u, uint32_t info, bool store)
 {
 	if (j->nstubs >= JIT_MAXSTUB) {
 		j->a.overflow = true;
 		return;
 	}
 	j->stubs[j->nstubs++] = (struct stub){ .jne = miss,
+					       .access = access,
 					       .resume = j->a.p,
+					       .tlb_off = (int32_t)tlb_off,
 					       .idx = idx,
 					       .off = u->off,
 					       .info = info,
@@ -451,12 +469,13 @@ static void emit_load(struct jit *j, unsigned idx, const struct rv_uop *u)
 	unsigned size = L[u->opc].size;
 	addr_rax(j, u);
 	uint8_t *miss = tlb_check(j, offsetof(struct rv_jit_run, tlbr), size);
+	uint8_t *access = j->a.p;
 	/* straight into rd's host register (a miss's stub reloads it) */
 	int dr = j->map[u->rd] >= 0 ? j->map[u->rd] : RAX;
 	emit_rm(&j->a, L[u->opc].flags, L[u->opc].op, dr, M(RAX, 0));
 	mov_store(&j->a, G(j, u->rd), dr);
-	add_stub(j, miss, idx, u, size | (unsigned)L[u->opc].sign << 4 | (unsigned)u->rd << 8,
-		 false);
+	add_stub(j, miss, access, offsetof(struct rv_jit_run, tlbr), idx, u,
+		 size | (unsigned)L[u->opc].sign << 4 | (unsigned)u->rd << 8, false);
 }
 
 static void emit_store(struct jit *j, unsigned idx, const struct rv_uop *u)
@@ -467,6 +486,7 @@ static void emit_store(struct jit *j, unsigned idx, const struct rv_uop *u)
 					     : 8;
 	addr_rax(j, u);
 	uint8_t *miss = tlb_check(j, offsetof(struct rv_jit_run, tlbw), size);
+	uint8_t *access = j->a.p;
 	struct opnd v = G(j, u->rs2);
 	int r = v.r;
 	if (r < 0) {
@@ -477,7 +497,8 @@ static void emit_store(struct jit *j, unsigned idx, const struct rv_uop *u)
 		emit_rm(&j->a, F_REX, 0x88, r, M(RAX, 0));
 	else
 		emit_rm(&j->a, size == 2 ? F_66 : size == 8 ? F_W : 0, 0x89, r, M(RAX, 0));
-	add_stub(j, miss, idx, u, size | (unsigned)u->rs2 << 8, true);
+	add_stub(j, miss, access, offsetof(struct rv_jit_run, tlbw), idx, u,
+		 size | (unsigned)u->rs2 << 8, true);
 }
 
 /* rd = rs1 OP rs2 (ALU opcode of the r64, r/m64 form), 64 or 32 bits. */
@@ -962,13 +983,16 @@ int rv_jit_init(struct rv_core *core)
 	long ak = kb && *kb ? strtol(kb, NULL, 10) : 0;
 	size_t size = ak >= 256 && (unsigned long long)ak * 1024 <= RV_JIT_ARENA ? (size_t)ak * 1024
 										 : RV_JIT_ARENA;
+	bool map = env_on("VESSEL_JIT_PERFMAP");
+	if (map && !(ak >= 256))
+		size = JIT_PERFMAP_ARENA;
 	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE | PROT_EXEC,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m == MAP_FAILED)
 		return 0; /* no executable memory: interpret */
 	core->jit_code = m;
 	core->jit_size = size;
-	if (env_on("VESSEL_JIT_PERFMAP"))
+	if (map)
 		perfmap_open();
 	return 0;
 }
@@ -976,6 +1000,15 @@ int rv_jit_init(struct rv_core *core)
 uint64_t rv_core_jit_blocks(const struct rv_core *core)
 {
 	return core->jit_blocks;
+}
+
+void rv_jit_flush(struct rv_core *core)
+{
+	/* with the perf map on, addresses are not reused while room is left */
+	if (!__atomic_load_n(&perfmap_on, __ATOMIC_RELAXED) ||
+	    core->jit_used + JIT_MARGIN > core->jit_size)
+		core->jit_used = 0;
+	__atomic_store_n(&core->jit_full, false, __ATOMIC_RELAXED);
 }
 
 void rv_jit_free(struct rv_core *core)
@@ -1015,6 +1048,12 @@ int rv_jit_init(struct rv_core *core)
 {
 	(void)core;
 	return 0;
+}
+
+void rv_jit_flush(struct rv_core *core)
+{
+	core->jit_used = 0;
+	__atomic_store_n(&core->jit_full, false, __ATOMIC_RELAXED);
 }
 
 void rv_jit_free(struct rv_core *core)
