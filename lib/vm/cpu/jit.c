@@ -423,12 +423,13 @@ static void addr_rax(struct jit *j, const struct rv_uop *u)
 /* rcx = TLB entry for va in rax, compare its tag; returns the miss jump. */
 static uint8_t *tlb_check(struct jit *j, size_t tlb_off, unsigned size)
 {
-	mov_load(&j->a, RCX, R(RAX));
-	emit_rm(&j->a, F_W, 0xc1, 5, R(RCX)); /* shr rcx, 12 */
-	b1(&j->a, RV_PAGE_SHIFT);
-	alu_imm(&j->a, 0, 4, R(RCX), RV_TLB_SIZE - 1); /* and ecx, 255 */
-	emit_rm(&j->a, 0, 0xc1, 4, R(RCX));	       /* shl ecx, 4 */
-	b1(&j->a, 4);
+	/* rcx = ((va >> 12) & 255) * 16 + [r->tlb], the index bits shifted
+	 * into place with one shift */
+	_Static_assert(sizeof(struct rv_tlb_entry) == 16, "TLB entry size");
+	emit_rm(&j->a, 0, 0x8b, RCX, R(RAX)); /* mov ecx, eax */
+	emit_rm(&j->a, 0, 0xc1, 5, R(RCX));   /* shr ecx, 8 */
+	b1(&j->a, RV_PAGE_SHIFT - 4);
+	alu_imm(&j->a, 0, 4, R(RCX), (RV_TLB_SIZE - 1) << 4);	  /* and ecx, 0xff0 */
 	emit_rm(&j->a, F_W, 0x03, RCX, M(R12, (int32_t)tlb_off)); /* add rcx, [r->tlb] */
 	mov_load(&j->a, RDX, R(RAX));
 	alu_imm(&j->a, F_W, 4, R(RDX), (int32_t)(uint32_t)(RV_PAGE_MASK | (size - 1)));
