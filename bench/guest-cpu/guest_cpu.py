@@ -16,9 +16,13 @@ code all count.  For each VMM (same OpenSBI, kernel, initramfs, 1 hart,
   syscalls     dd bs=1 of 100,000 bytes /dev/zero -> /dev/null
                (200,000 read/write system calls)
 
-Times are measured by the guest (/proc/uptime around the command, 10 ms
-resolution; guest time is host wall-clock time in both VMMs).  Prints vessel, QEMU and the
-vessel/QEMU ratio per row (< 1: vessel faster).
+Wall times are measured by the guest (/proc/uptime around the command, 10 ms
+resolution; guest time is host wall-clock time in both VMMs).  CPU times are
+the VMM process's user+system seconds (all its threads, /proc/PID/stat read
+by the host before and after the command): on a loaded host they show the
+work each VMM did, where wall time also counts the time it waited for a
+core.  Prints vessel, QEMU and the vessel/QEMU ratio per row, wall and CPU
+(< 1: vessel faster), and the host's load average before and after.
 Env: BENCH_ITERATIONS (3), BENCH_KERNEL (the kernel Image; default the
 recipe kernel; `defconfig` = guest/build-defconfig.sh's), VESSEL_VESSEL_VMM,
 VESSEL_GUEST_DIR.
@@ -55,11 +59,27 @@ def kernel_image():
     return k or None
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User+system CPU seconds of process pid (all its threads)."""
+    with open("/proc/%d/stat" % pid) as f:
+        stat = f.read()
+    # the fields after the command name (which may hold spaces): utime and
+    # stime are fields 14 and 15 of proc(5), 12 and 13 after ") "
+    f = stat[stat.rindex(")") + 2:].split()
+    return (int(f[11]) + int(f[12])) / TICK
+
+
 def timed(con, cmd):
+    """(wall seconds as the guest saw them, VMM CPU seconds) of cmd."""
+    c0 = cpu_seconds(con.proc.pid)
     _, out = con.run("read a x < /proc/uptime; ( %s ); read b x < /proc/uptime; "
                      "echo \"elapsed $a $b\"" % cmd, timeout=900)
+    c1 = cpu_seconds(con.proc.pid)
     f = out.split()
-    return float(f[-1]) - float(f[-2])
+    return float(f[-1]) - float(f[-2]), c1 - c0
 
 
 def run_vmm(kind, gdir, image, iters, work):
@@ -67,16 +87,25 @@ def run_vmm(kind, gdir, image, iters, work):
     if image:
         m.kernel = image
     res = {name: [] for name, _ in ROWS}
+    cpu = {name: [] for name, _ in ROWS}
     with vc.start(m, os.path.join(work, kind + ".log"), kind=kind) as con:
         con.scale = 1.0
         con.wait_banner(timeout=600)
         con.run(SETUP, timeout=600)
         for _ in range(iters):
             for name, cmd in ROWS:
-                res[name].append(timed(con, cmd))
+                wall, used = timed(con, cmd)
+                res[name].append(wall)
+                cpu[name].append(used)
         if con.poweroff(timeout=120) != 0:
             vc.fail("%s: exit status %s after poweroff" % (kind, con.status))
-    return {k: statistics.median(v) for k, v in res.items()}
+    return ({k: statistics.median(v) for k, v in res.items()},
+            {k: statistics.median(v) for k, v in cpu.items()})
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def main():
@@ -89,20 +118,26 @@ def main():
         return 1
     work = tempfile.mkdtemp(prefix="vessel-bench-guest-cpu-")
     med = {}
+    cpu = {}
+    load0 = loadavg()
     for kind in ("vessel", "qemu"):
         try:
-            med[kind] = run_vmm(kind, gdir, image, iters, work)
+            med[kind], cpu[kind] = run_vmm(kind, gdir, image, iters, work)
         except vc.TestFailure as e:
             print("bench/guest-cpu: %s failed: %s (logs in %s)"
                   % (kind, str(e).splitlines()[0], work))
             return 1
     print("bench/guest-cpu: kernel %s, 1 hart, 256 MiB, median of %d, "
-          "seconds (ratio vessel/qemu, < 1: vessel faster):"
-          % (image or os.path.join(gdir, "Image"), iters))
-    print("  %-12s %9s %9s %7s" % ("row", "vessel", "qemu", "ratio"))
+          "seconds (ratio vessel/qemu, < 1: vessel faster); load average "
+          "%s before, %s after:"
+          % (image or os.path.join(gdir, "Image"), iters, load0, loadavg()))
+    print("  %-12s %9s %9s %7s   %9s %9s %7s" %
+          ("row", "vessel", "qemu", "ratio", "cpu-vsl", "cpu-qemu", "ratio"))
     for name, _ in ROWS:
         v, q = med["vessel"][name], med["qemu"][name]
-        print("  %-12s %9.3f %9.3f %6.2fx" % (name, v, q, v / q))
+        cv, cq = cpu["vessel"][name], cpu["qemu"][name]
+        print("  %-12s %9.3f %9.3f %6.2fx   %9.2f %9.2f %6.2fx" %
+              (name, v, q, v / q, cv, cq, cv / cq if cq > 0 else 0.0))
     import shutil
     shutil.rmtree(work, ignore_errors=True)
     return 0

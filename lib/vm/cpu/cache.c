@@ -211,8 +211,7 @@ static void flush_all(struct rv_core *core, bool release)
 	core->hash_bits = RV_HASH_MIN_BITS;
 	core->hash_blocks = 0;
 	core->arena_used = 0;
-	core->jit_used = 0; /* translations die with their blocks */
-	__atomic_store_n(&core->jit_full, false, __ATOMIC_RELAXED);
+	rv_jit_flush(core); /* translations die with their blocks */
 	__atomic_store_n(&core->flush_pending, false, __ATOMIC_RELAXED);
 	core->flushes++;
 	for (unsigned k = 0; k < core->nharts; k++) {

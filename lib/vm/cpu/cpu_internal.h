@@ -202,6 +202,8 @@ struct rv_jcache_entry { /* laid out as struct rv_chain (jit.c reads both alike)
  * switches sets instead of flushing.
  */
 #define RV_TLB_SUM 2
+/* A data TLB entry evicted from index i moves to i ^ RV_TLB_PAIR (mmu.c). */
+#define RV_TLB_PAIR (RV_TLB_SIZE / 2)
 /* Bit 0 of an execute-TLB entry's tlb_ppage: the translation is not global. */
 #define RV_TLB_LOCAL 1ULL
 
@@ -488,11 +490,14 @@ bool rv_op_ends_block(unsigned opc);
 /* jit.c */
 int rv_jit_init(struct rv_core *core);
 void rv_jit_free(struct rv_core *core);
+/* Every block was dropped (cache.c): the JIT arena may be reused. */
+void rv_jit_flush(struct rv_core *core);
 /*
  * Translate b (all of it, or the ops before its first unsupported one); NULL
- * when it is not translated (b stays interpreted).
+ * when it is not translated (b stays interpreted).  vpc: a virtual pc the
+ * block runs at (names it in the perf map, VESSEL_JIT_PERFMAP).
  */
-void *rv_jit_translate(struct rv_core *core, struct rv_block *b);
+void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc);
 
 /* debug.c */
 void rv_debug_reset(struct rv_hart *h);

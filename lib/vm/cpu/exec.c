@@ -91,10 +91,10 @@ static void fp_dirty(struct rv_hart *h)
 }
 
 /* A hot block: translate it (under the core lock in parallel mode). */
-static void jit_hot(struct rv_core *core, struct rv_block *b)
+static void jit_hot(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 {
 	rv_lock(core);
-	rv_jit_translate(core, b);
+	rv_jit_translate(core, b, vpc);
 	rv_unlock(core);
 }
 
@@ -221,7 +221,7 @@ __attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, u
 		struct rv_tlb_entry *const tlbr = h->tlb[ext->dtlb][RV_ACC_READ];
 		struct rv_tlb_entry *const tlbw = h->tlb[ext->dtlb][RV_ACC_WRITE];
 		if (unlikely(block_hot(b)))
-			jit_hot(h->core, b);
+			jit_hot(h->core, b, bpc);
 		const struct rv_uop *u = b->u;
 
 #define PC     (bpc + u->off)
@@ -246,7 +246,7 @@ __attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, u
 			b = c_->b;                                                                \
 			bpc = t_;                                                                 \
 			if (unlikely(block_hot(b)))                                               \
-				jit_hot(h->core, b);                                              \
+				jit_hot(h->core, b, t_);                                          \
 			u = b->u;                                                                 \
 			goto *first_handler(b);                                                   \
 		}                                                                                 \

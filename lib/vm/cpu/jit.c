@@ -39,10 +39,21 @@
  * Loads and stores use the hart's soft TLB in line (same entries and tag rule
  * as exec.c); a miss calls rv_load_slow / rv_store_slow with h->pc set to
  * the instruction, as the trap protocol of exec.c requires.
+ *
+ * VESSEL_JIT_PERFMAP=1: every translation is appended to /tmp/perf-PID.map
+ * (perf's format for JIT code: "START SIZE NAME", hex, one a line), named
+ * by the guest virtual and physical address of its block, so `perf report`
+ * attributes time in generated code to guest code.  perf keeps one symbol
+ * per address, so with the map on the arena is 1 GiB of address space
+ * (MAP_NORESERVE) and a flush does not reuse it until it is full.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "cpu_internal.h"
 #include "jit_x86.h"
@@ -50,9 +61,10 @@
 
 #if RV_JIT
 
-#define JIT_NREGS   9
-#define JIT_MAXSTUB RV_BLOCK_MAX
-#define JIT_MARGIN  (48 << 10) /* arena space a block may need at most */
+#define JIT_NREGS	  9
+#define JIT_MAXSTUB	  RV_BLOCK_MAX
+#define JIT_MARGIN	  (48 << 10)   /* arena space a block may need at most */
+#define JIT_PERFMAP_ARENA (1ULL << 30) /* with VESSEL_JIT_PERFMAP (see above) */
 /* A block with an unsupported op is translated up to it if at least this many
  * ops come first (the call from exec.c costs about as much as a few ops). */
 #define JIT_MIN_PREFIX 3
@@ -74,7 +86,9 @@ static bool is_global(unsigned g)
 
 struct stub {
 	uint8_t *jne;	 /* rel32 field of the jump to the stub */
+	uint8_t *access; /* the load or store, rax = host address */
 	uint8_t *resume; /* where the stub returns */
+	int32_t tlb_off; /* the TLB pointer in struct rv_jit_run */
 	unsigned idx;	 /* micro-op index */
 	uint32_t off;	 /* pc offset in the block */
 	uint32_t info;
@@ -308,6 +322,19 @@ static void emit_stubs(struct jit *j)
 	for (unsigned i = 0; i < j->nstubs; i++) {
 		struct stub *s = &j->stubs[i];
 		patch(&j->a, s->jne, j->a.p);
+		/* the entry at the paired index (mmu.c tlb_alt): rcx = entry,
+		 * rdx = the tag looked for */
+		struct opnd tlb = M(R12, s->tlb_off);
+		_Static_assert(RV_TLB_PAIR * sizeof(struct rv_tlb_entry) == 0x800, "TLB pair");
+		emit_rm(&j->a, F_W, 0x2b, RCX, tlb);	   /* sub rcx, [r->tlb] */
+		alu_imm(&j->a, 0, 6, R(RCX), 0x800);	   /* xor ecx, pair offset */
+		emit_rm(&j->a, F_W, 0x03, RCX, tlb);	   /* add rcx, [r->tlb] */
+		emit_rm(&j->a, F_W, 0x3b, RDX, M(RCX, 0)); /* cmp rdx, [rcx] (vtag) */
+		uint8_t *miss = jcc_fwd(&j->a, CC_NE);
+		emit_rm(&j->a, F_W, 0x03, RAX,
+			M(RCX, (int32_t)offsetof(struct rv_tlb_entry, addend)));
+		jmp_to(&j->a, -1, s->access);
+		patch(&j->a, miss, j->a.p);
 		writeback(j, REGS_ALL);
 		mov_load(&j->a, RSI, R(RAX)); /* va */
 		mov_load(&j->a, RDI, R(RBX));
@@ -396,12 +423,13 @@ static void addr_rax(struct jit *j, const struct rv_uop *u)
 /* rcx = TLB entry for va in rax, compare its tag; returns the miss jump. */
 static uint8_t *tlb_check(struct jit *j, size_t tlb_off, unsigned size)
 {
-	mov_load(&j->a, RCX, R(RAX));
-	emit_rm(&j->a, F_W, 0xc1, 5, R(RCX)); /* shr rcx, 12 */
-	b1(&j->a, RV_PAGE_SHIFT);
-	alu_imm(&j->a, 0, 4, R(RCX), RV_TLB_SIZE - 1); /* and ecx, 255 */
-	emit_rm(&j->a, 0, 0xc1, 4, R(RCX));	       /* shl ecx, 4 */
-	b1(&j->a, 4);
+	/* rcx = ((va >> 12) & 255) * 16 + [r->tlb], the index bits shifted
+	 * into place with one shift */
+	_Static_assert(sizeof(struct rv_tlb_entry) == 16, "TLB entry size");
+	emit_rm(&j->a, 0, 0x8b, RCX, R(RAX)); /* mov ecx, eax */
+	emit_rm(&j->a, 0, 0xc1, 5, R(RCX));   /* shr ecx, 8 */
+	b1(&j->a, RV_PAGE_SHIFT - 4);
+	alu_imm(&j->a, 0, 4, R(RCX), (RV_TLB_SIZE - 1) << 4);	  /* and ecx, 0xff0 */
 	emit_rm(&j->a, F_W, 0x03, RCX, M(R12, (int32_t)tlb_off)); /* add rcx, [r->tlb] */
 	mov_load(&j->a, RDX, R(RAX));
 	alu_imm(&j->a, F_W, 4, R(RDX), (int32_t)(uint32_t)(RV_PAGE_MASK | (size - 1)));
@@ -411,15 +439,17 @@ static uint8_t *tlb_check(struct jit *j, size_t tlb_off, unsigned size)
 	return miss;
 }
 
-static void add_stub(struct jit *j, uint8_t *miss, unsigned idx, const struct rv_uop *u,
-		     uint32_t info, bool store)
+static void add_stub(struct jit *j, uint8_t *miss, uint8_t *access, size_t tlb_off, unsigned idx,
+		     const struct rv_uop *u, uint32_t info, bool store)
 {
 	if (j->nstubs >= JIT_MAXSTUB) {
 		j->a.overflow = true;
 		return;
 	}
 	j->stubs[j->nstubs++] = (struct stub){ .jne = miss,
+					       .access = access,
 					       .resume = j->a.p,
+					       .tlb_off = (int32_t)tlb_off,
 					       .idx = idx,
 					       .off = u->off,
 					       .info = info,
@@ -440,12 +470,13 @@ static void emit_load(struct jit *j, unsigned idx, const struct rv_uop *u)
 	unsigned size = L[u->opc].size;
 	addr_rax(j, u);
 	uint8_t *miss = tlb_check(j, offsetof(struct rv_jit_run, tlbr), size);
+	uint8_t *access = j->a.p;
 	/* straight into rd's host register (a miss's stub reloads it) */
 	int dr = j->map[u->rd] >= 0 ? j->map[u->rd] : RAX;
 	emit_rm(&j->a, L[u->opc].flags, L[u->opc].op, dr, M(RAX, 0));
 	mov_store(&j->a, G(j, u->rd), dr);
-	add_stub(j, miss, idx, u, size | (unsigned)L[u->opc].sign << 4 | (unsigned)u->rd << 8,
-		 false);
+	add_stub(j, miss, access, offsetof(struct rv_jit_run, tlbr), idx, u,
+		 size | (unsigned)L[u->opc].sign << 4 | (unsigned)u->rd << 8, false);
 }
 
 static void emit_store(struct jit *j, unsigned idx, const struct rv_uop *u)
@@ -456,6 +487,7 @@ static void emit_store(struct jit *j, unsigned idx, const struct rv_uop *u)
 					     : 8;
 	addr_rax(j, u);
 	uint8_t *miss = tlb_check(j, offsetof(struct rv_jit_run, tlbw), size);
+	uint8_t *access = j->a.p;
 	struct opnd v = G(j, u->rs2);
 	int r = v.r;
 	if (r < 0) {
@@ -466,7 +498,8 @@ static void emit_store(struct jit *j, unsigned idx, const struct rv_uop *u)
 		emit_rm(&j->a, F_REX, 0x88, r, M(RAX, 0));
 	else
 		emit_rm(&j->a, size == 2 ? F_66 : size == 8 ? F_W : 0, 0x89, r, M(RAX, 0));
-	add_stub(j, miss, idx, u, size | (unsigned)u->rs2 << 8, true);
+	add_stub(j, miss, access, offsetof(struct rv_jit_run, tlbw), idx, u,
+		 size | (unsigned)u->rs2 << 8, true);
 }
 
 /* rd = rs1 OP rs2 (ALU opcode of the r64, r/m64 form), 64 or 32 bits. */
@@ -796,7 +829,44 @@ static void allocate(struct jit *j, const struct rv_block *b, unsigned nops, boo
 
 static const int saved[] = { RBP, RBX, R12, R13, R14, R15 };
 
-void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
+/* The perf map of this process (VESSEL_JIT_PERFMAP): one file per PID, shared
+ * by every core of the process. */
+static pthread_mutex_t perfmap_lock = PTHREAD_MUTEX_INITIALIZER;
+static FILE *perfmap;
+static bool perfmap_failed;
+static bool perfmap_on; /* some core of the process asked for it */
+
+static void perfmap_open(void)
+{
+	pthread_mutex_lock(&perfmap_lock);
+	if (!perfmap && !perfmap_failed) {
+		char path[64];
+		snprintf(path, sizeof(path), "/tmp/perf-%ld.map", (long)getpid());
+		perfmap = fopen(path, "a");
+		if (!perfmap) {
+			perfmap_failed = true;
+			vs_log(VS_LOG_WARN, "cpu: jit: cannot write %s: %s", path, strerror(errno));
+		}
+		__atomic_store_n(&perfmap_on, perfmap != NULL, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&perfmap_lock);
+}
+
+static void perfmap_add(const void *code, size_t size, const struct rv_block *b, uint64_t vpc)
+{
+	pthread_mutex_lock(&perfmap_lock);
+	if (perfmap) {
+		/* flushed per entry: perf may read the file while the VMM runs,
+		 * and a killed VMM leaves a complete file */
+		fprintf(perfmap, "%llx %zx rv:%llx pa:%llx n:%u\n",
+			(unsigned long long)(uintptr_t)code, size, (unsigned long long)vpc,
+			(unsigned long long)b->paddr, b->n);
+		fflush(perfmap);
+	}
+	pthread_mutex_unlock(&perfmap_lock);
+}
+
+void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 {
 	/* no second attempt until the counter wraps (other harts count it, exec.c) */
 	__atomic_store_n(&b->hot, 0, __ATOMIC_RELAXED);
@@ -881,6 +951,8 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
 	core->jit_used += (used + 15) & ~(size_t)15;
 	core->jit_blocks++;
 	core->jit_bytes += used;
+	if (__atomic_load_n(&perfmap_on, __ATOMIC_RELAXED))
+		perfmap_add(start, used, b, vpc);
 	memcpy(&b->jit, &start, sizeof(b->jit)); /* data to function pointer */
 	b->jit_inner = inner;
 	/* published last: other harts may be entering the block (parallel mode) */
@@ -912,18 +984,32 @@ int rv_jit_init(struct rv_core *core)
 	long ak = kb && *kb ? strtol(kb, NULL, 10) : 0;
 	size_t size = ak >= 256 && (unsigned long long)ak * 1024 <= RV_JIT_ARENA ? (size_t)ak * 1024
 										 : RV_JIT_ARENA;
+	bool map = env_on("VESSEL_JIT_PERFMAP");
+	if (map && !(ak >= 256))
+		size = JIT_PERFMAP_ARENA;
 	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE | PROT_EXEC,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m == MAP_FAILED)
 		return 0; /* no executable memory: interpret */
 	core->jit_code = m;
 	core->jit_size = size;
+	if (map)
+		perfmap_open();
 	return 0;
 }
 
 uint64_t rv_core_jit_blocks(const struct rv_core *core)
 {
 	return core->jit_blocks;
+}
+
+void rv_jit_flush(struct rv_core *core)
+{
+	/* with the perf map on, addresses are not reused while room is left */
+	if (!__atomic_load_n(&perfmap_on, __ATOMIC_RELAXED) ||
+	    core->jit_used + JIT_MARGIN > core->jit_size)
+		core->jit_used = 0;
+	__atomic_store_n(&core->jit_full, false, __ATOMIC_RELAXED);
 }
 
 void rv_jit_free(struct rv_core *core)
@@ -951,9 +1037,10 @@ uint64_t rv_core_jit_blocks(const struct rv_core *core)
 	return core->jit_blocks;
 }
 
-void *rv_jit_translate(struct rv_core *core, struct rv_block *b)
+void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 {
 	(void)core;
+	(void)vpc;
 	b->hot = 0;
 	return NULL;
 }
@@ -962,6 +1049,12 @@ int rv_jit_init(struct rv_core *core)
 {
 	(void)core;
 	return 0;
+}
+
+void rv_jit_flush(struct rv_core *core)
+{
+	core->jit_used = 0;
+	__atomic_store_n(&core->jit_full, false, __ATOMIC_RELAXED);
 }
 
 void rv_jit_free(struct rv_core *core)

@@ -19,7 +19,11 @@
  *  - code patched at several execution counts below and above the
  *    translation threshold runs the patched instruction after fence.i;
  *  - a hot instruction straddling two pages sees its second page remapped
- *    (SFENCE.VMA by address) and its second half rewritten (fence.i). */
+ *    (SFENCE.VMA by address) and its second half rewritten (fence.i);
+ *  - two data pages 1 MiB apart (one index of a 256-entry direct-mapped
+ *    TLB) accessed alternately, then one remapped and fenced by address:
+ *    loads and stores use the new page (vessel keeps an evicted entry at
+ *    a paired index, which the fence must reach too). */
 #include "ops.h"
 
 #define VA(n)  (0x40000000UL + (u64)(n)*0x1000)
@@ -30,6 +34,9 @@
 
 static u8 pages[8][4096] __attribute__((aligned(4096)));
 static u8 spages[3][4096] __attribute__((aligned(4096))); /* straddling code */
+static u8 ppages[3][4096] __attribute__((aligned(4096))); /* TLB index pair */
+#define PAIR_A VA(0x20)
+#define PAIR_B (VA(0x20) + 0x100000)
 static u64 *root_s, *root_b, *root_g1, *root_g2;
 
 static u64 leaf(void *pa, u64 flags)
@@ -112,6 +119,32 @@ static long s_sum_toggle(long arg)
 		/* and S pages stay readable in both sets */
 		bad += *(volatile u64 *)VA(0) != 0x1111;
 	}
+	return (long)bad;
+}
+
+/* PAIR_A and PAIR_B alternate (each evicts the other from a direct-mapped
+ * TLB); then PAIR_A is remapped to ppages[2] and fenced by address. */
+static long s_tlb_pair(long arg)
+{
+	volatile u64 *a = (volatile u64 *)PAIR_A, *b = (volatile u64 *)PAIR_B;
+	volatile u64 *pte = isa_pte(root_s, 3, PAIR_A);
+	u64 bad = 0, sum = 0;
+	for (u64 i = 0; i < 200; i++) {
+		*a = i;
+		*b = 2 * i;
+		sum += *a + *b;
+	}
+	bad += sum != 3 * (199 * 200 / 2);
+	*pte = leaf(ppages[2], RWAD);
+	asm volatile("sfence.vma %0, zero" ::"r"(PAIR_A) : "memory");
+	bad += (*a != 0x3333) << 1;
+	bad += (*b != 398) << 2;
+	*a = 7;
+	bad += (*(volatile u64 *)ppages[2] != 7) << 3;
+	bad += (*(volatile u64 *)ppages[0] != 199) << 4;
+	*pte = leaf(ppages[0], RWAD);
+	asm volatile("sfence.vma %0, zero" ::"r"(PAIR_A) : "memory");
+	bad += (*a != 199) << 5;
 	return (long)bad;
 }
 
@@ -252,6 +285,8 @@ void test_main(void)
 	isa_map(root_s, 3, MEGA, PHYS_A, 1, RWAD);
 	isa_map(root_s, 3, VA(10), (u64)spages[0], 0, PTE_X | PTE_A);
 	isa_map(root_s, 3, VA(11), (u64)spages[1], 0, PTE_X | PTE_A);
+	isa_map(root_s, 3, PAIR_A, (u64)ppages[0], 0, RWAD);
+	isa_map(root_s, 3, PAIR_B, (u64)ppages[1], 0, RWAD);
 	root_b = isa_page_alloc();
 	isa_map_identity(root_b, 3, PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);
 	isa_map(root_b, 3, VA(0), (u64)pages[1], 0, PTE_R | PTE_A);
@@ -266,6 +301,7 @@ void test_main(void)
 	*(u64 *)pages[1] = 0x2222;
 	*(u64 *)pages[3] = 0x4444;
 	*(u64 *)pages[5] = 0x6666;
+	*(u64 *)ppages[2] = 0x3333;
 	for (u64 off = 0; off < 0x200000; off += 0x41000) {
 		*(volatile u64 *)(PHYS_A + off + 8) = 0xa1;
 		*(volatile u64 *)(PHYS_B + off + 8) = 0xb1;
@@ -288,6 +324,8 @@ void test_main(void)
 		  isa_run_in_mode(MODE_S, s_data_remap, 0), 0);
 	isa_check("sfence.vma va, asid: data page remap (bad bits)",
 		  isa_run_in_mode(MODE_S, s_data_remap, 5), 0);
+	isa_check("sfence.vma va: one of two pages of a TLB index remapped (bad bits)",
+		  isa_run_in_mode(MODE_S, s_tlb_pair, 0), 0);
 	isa_check("sfence.vma of one megapage piece (bad bits)",
 		  isa_run_in_mode(MODE_S, s_mega_remap, 0), 0);
 	isa_check("SUM toggles with cached translations (bad)",
