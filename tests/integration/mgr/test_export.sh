@@ -12,7 +12,7 @@
 #   again on A with its data, nothing on B.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
-for c in curl sqlite3 zstd tar; do
+for c in curl sqlite3 zstd tar jq python3; do
 	command -v $c >/dev/null || { echo "SKIP: $c missing"; exit 77; }
 done
 
@@ -150,6 +150,83 @@ rm -f "$STATE2/images/tmp" && mv "$STATE2/images/tmp.off" "$STATE2/images/tmp"
 check "  ... c3 running on A again" test "$(status c3)" = Running
 check "  ... with its data" test "$(v exec c3 -- cat /root/s)" = stays
 check "  ... nothing on B" sh -c "! VESSEL_SOCKET=$SOCK2 v info c3"
+
+# ---- storage volumes (format version 2) ----
+# B's volumes: rows (with their snapshots and attachments) and pool files
+b_vols() {
+	sqlite3 "$STATE2/vessel.db" "SELECT v.name, v.format, v.size, COALESCE(a.path, '') FROM storage_volumes v \
+		LEFT JOIN instance_volumes a ON a.volume_id = v.id ORDER BY 1; \
+		SELECT volume_id, name, size FROM volume_snapshots ORDER BY id;"
+	ls -AR "$STATE2/storage" 2>/dev/null
+}
+check "create volume vd (16MiB) and c4 (stopped) on A" \
+	sh -c "'$VESSEL' storage volume create vd --size 16MiB && '$VESSEL' init busybox c4"
+check "  ... attach vd to c4 at /vd" v storage volume attach vd c4 /vd
+check "start c4, write a file on its volume" sh -c "v start c4 && v exec c4 -- sh -c 'dd if=/dev/urandom of=/vd/blob bs=1k count=200 2>/dev/null && echo before-snap >/vd/note'"
+vsum=$(v exec c4 -- md5sum /vd/blob | cut -d' ' -f1)
+check "snapshot vs0 of the volume (running)" v storage volume snapshot create vd vs0
+check "  ... write after the volume's snapshot" v exec c4 -- sh -c 'echo after-snap >/vd/note'
+check "export c4 --snapshots (running, with its volume)" v export c4 "$T/c4.vx" --snapshots
+zstd -dc "$T/c4.vx" 2>/dev/null | tar tf - 2>/dev/null >"$T/members4"
+check "  ... the volume and its snapshot are members" \
+	sh -c "grep -qx volumes/vd.raw '$T/members4' && grep -qx volumes/vd.snapshots/vs0.raw '$T/members4'"
+check "  ... each checksummed" \
+	sh -c "zstd -dc '$T/c4.vx' | tar -xOf - checksums.json | jq -e '[.members[].path] | index(\"volumes/vd.raw\") and index(\"volumes/vd.snapshots/vs0.raw\")' >/dev/null"
+check "  ... version 2, the volume in the metadata" \
+	sh -c "zstd -dc '$T/c4.vx' | tar -xOf - vessel-export.json | jq -e '.version == 2 and .volumes[0].name == \"vd\" and .volumes[0].path == \"/vd\" and .volumes[0].snapshots[0].name == \"vs0\"' >/dev/null"
+# the volume's member altered (same length, the list of digests kept): refused, nothing made
+alter_volume() {
+	zstd -dc "$T/c4.vx" >"$T/c4.tar" || return 1
+	python3 - "$T/c4.tar" <<'PY' || return 1
+import sys, tarfile
+p = sys.argv[1]
+with tarfile.open(p) as t:
+    off = t.getmember("volumes/vd.raw").offset_data
+with open(p, "r+b") as f:
+    f.seek(off + 1024 * 1024 + 17)  # inside the filesystem's data
+    b = f.read(1)
+    f.seek(-1, 1)
+    f.write(bytes([b[0] ^ 0x5a]))
+PY
+	zstd -q -f "$T/c4.tar" -o "$T/c4bad.vx" && rm -f "$T/c4.tar"
+}
+check "alter one byte of volumes/vd.raw (recompressed, digests kept)" alter_volume
+before=$(b_state; b_vols)
+check_fails "  ... the altered volume is refused" "volumes/vd.raw: checksum mismatch" vb import "$T/c4bad.vx"
+check "  ... nothing created on B (instances, volumes, pool, staging)" test "$before" = "$(b_state; b_vols)"
+check "import c4 on B" vb import "$T/c4.vx"
+check "  ... volume vd on B, attached to c4 at /vd" \
+	sh -c "VESSEL_SOCKET=$SOCK2 v storage volume list --format csv | grep -q '^vd,raw,16 MiB,c4,/vd$'"
+check "  ... with its snapshot" sh -c "VESSEL_SOCKET=$SOCK2 v storage volume snapshot list vd --format csv | grep -q '^vs0,'"
+check "  ... the file on the volume intact" \
+	sh -c "VESSEL_SOCKET=$SOCK2 v start c4 && test \"\$(VESSEL_SOCKET=$SOCK2 v exec c4 -- md5sum /vd/blob | cut -d' ' -f1)\" = $vsum"
+check "  ... the note as written last" test "$(vb exec c4 -- cat /vd/note)" = after-snap
+check "  ... the snapshot restores the note before it" \
+	sh -c "VESSEL_SOCKET=$SOCK2 v stop c4 && VESSEL_SOCKET=$SOCK2 v storage volume snapshot restore vd vs0 && VESSEL_SOCKET=$SOCK2 v start c4 && test \"\$(VESSEL_SOCKET=$SOCK2 v exec c4 -- cat /vd/note)\" = before-snap"
+before=$(b_state; b_vols)
+check_fails "import again under another name: its volume's name clashes" "storage volume vd already exists" \
+	vb import "$T/c4.vx" c4b
+check "  ... nothing created on B" test "$before" = "$(b_state; b_vols)"
+check "remove c4 and vd on B" sh -c "VESSEL_SOCKET=$SOCK2 v delete --force c4 && VESSEL_SOCKET=$SOCK2 v storage volume delete vd"
+
+# move with the volume: a clash on B first (refused, nothing changed), then the move
+check "a volume vd on B" vb storage volume create vd --size 8MiB
+a_before=$(v list --format csv | cut -d, -f1-3; v storage volume list --format csv; ls -A "$STATE/storage/default")
+before=$(b_state; b_vols)
+check_fails "move c4 b: with vd on B: refused" "volume vd: a volume of that name already exists on b" in_netns v move c4 b:
+check "  ... c4 still running on A with vd attached, nothing changed" \
+	test "$a_before" = "$(v list --format csv | cut -d, -f1-3; v storage volume list --format csv; ls -A "$STATE/storage/default")"
+check "  ... nothing changed on B" test "$before" = "$(b_state; b_vols)"
+check "delete vd on B" vb storage volume delete vd
+check "move c4 b: (carrying vd)" in_netns v move c4 b:
+check "  ... c4 running on B" test "$(VESSEL_SOCKET=$SOCK2 status c4)" = Running
+check "  ... its volume's file intact on B" test "$(vb exec c4 -- md5sum /vd/blob | cut -d' ' -f1)" = "$vsum"
+check "  ... vd attached on B with its snapshot" \
+	sh -c "VESSEL_SOCKET=$SOCK2 v storage volume list --format csv | grep -q '^vd,raw,16 MiB,c4,/vd$' && VESSEL_SOCKET=$SOCK2 v storage volume snapshot list vd --format csv | grep -q '^vs0,'"
+check "  ... c4 and vd gone from A (rows, file, snapshots)" \
+	sh -c "! v info c4 && ! v storage volume show vd && test -z \"\$(ls -A '$STATE/storage/default')\""
+vb delete --force c4 >/dev/null 2>&1
+vb storage volume delete vd >/dev/null 2>&1
 
 # streamed over the API directly
 check "GET /1.0/instances/c1/export over the socket: a zstd stream" \
