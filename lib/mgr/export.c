@@ -222,7 +222,8 @@ static int copy_volumes(struct mgr_export *x, const struct mgr_instance *inst, b
 		json_object_object_get_ex(v, "format", &f);
 		json_object_object_get_ex(v, "size", &sz);
 		json_object_object_get_ex(v, "created_at", &ca);
-		const char *fmt = json_object_get_string(f);
+		char fmt[8]; /* raw or qcow2 (v is released below) */
+		snprintf(fmt, sizeof(fmt), "%s", json_object_get_string(f));
 		json_object_object_add(o, "name", json_object_new_string(vols[i].name));
 		json_object_object_add(o, "format", json_object_new_string(fmt));
 		json_object_object_add(o, "size", json_object_get(sz));
