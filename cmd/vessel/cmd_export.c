@@ -300,11 +300,10 @@ static int attached_volumes(struct mgr_client *src, struct mgr_client *dst, cons
 			r = vs_errf(err, ENOMEM, "out of memory");
 		curl_free(e);
 		if (r == 0 && mgr_client_do(dst, "GET", p, NULL, &there, NULL) == 0)
-			r = vs_errf(
-			    err, EEXIST,
-			    "%s's storage volume %s: a volume of that name already exists on "
-			    "%s (nothing was changed)",
-			    name, jstr(o, "name"), remote);
+			r = vs_errf(err, EEXIST,
+				    "storage volume %s already exists on %s: %s (attached to it) "
+				    "cannot go there; nothing was changed",
+				    jstr(o, "name"), remote, name);
 		json_object_put(there);
 	}
 	json_object_put(all);

@@ -214,7 +214,7 @@ check "remove c4 and vd on B" sh -c "VESSEL_SOCKET=$SOCK2 v delete --force c4 &&
 check "a volume vd on B" vb storage volume create vd --size 8MiB
 a_before=$(v list --format csv | cut -d, -f1-3; v storage volume list --format csv; ls -A "$STATE/storage/default")
 before=$(b_state; b_vols)
-check_fails "move c4 b: with vd on B: refused" "volume vd: a volume of that name already exists on b" in_netns v move c4 b:
+check_fails "move c4 b: with vd on B: refused" "storage volume vd already exists on b: c4 .* nothing was changed" in_netns v move c4 b:
 check "  ... c4 still running on A with vd attached, nothing changed" \
 	test "$a_before" = "$(v list --format csv | cut -d, -f1-3; v storage volume list --format csv; ls -A "$STATE/storage/default")"
 check "  ... nothing changed on B" test "$before" = "$(b_state; b_vols)"
