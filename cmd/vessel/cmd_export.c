@@ -504,7 +504,9 @@ static int copy_or_move(struct cli *cli, const char *cmd, int argc, char **argv,
 	if (r == 0 && move && running && (r = state_action(dst, final, "start", &err)) < 0) {
 		struct vs_err e2 = VS_ERR_INIT;
 		vs_cleanup_free char *dp = inst_path(final, "?force=1");
-		mgr_client_do(dst, "DELETE", dp, NULL, NULL, &e2);
+		/* the copy and the volumes it brought: the source keeps its own */
+		if (mgr_client_do(dst, "DELETE", dp, NULL, NULL, &e2) == 0)
+			delete_volumes(dst, vols, &e2);
 	}
 	if (r < 0) {
 		if (move && running) { /* leave it where it was, running */

@@ -10,6 +10,13 @@
 #   copy c1 b:NEW (source keeps running), move (stop, copy, start; the
 #   CRIU note printed), a move whose import fails on B: the source runs
 #   again on A with its data, nothing on B.
+#   Storage volumes (format 2): a container with a volume holding a file
+#   and a snapshot of it exported and imported on B (the file's checksum,
+#   the snapshot restores); the volume's member altered with the digest
+#   list kept, and an import whose volume name is taken on B: refused,
+#   nothing created; a move onto B where the volume's name is taken:
+#   refused, nothing changed on either side; the move carrying the volume
+#   and its snapshot (intact on B; instance, volume and files gone from A).
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 for c in curl sqlite3 zstd tar jq python3; do
