@@ -9,14 +9,17 @@
  *      version, naming an instance this host can create (its image is
  *      here, the name is free): checked before anything else is read;
  *   2. every other member must lie under rootfs/ or snapshots/SNAP/rootfs/
- *      of a snapshot the metadata lists, and is unpacked with libarchive's
+ *      of a snapshot the metadata lists, or be a listed storage volume's
+ *      file (volumes/NAME.FORMAT, volumes/NAME.snapshots/SNAP.raw; format
+ *      version 2), and is unpacked (holes kept) with libarchive's
  *      secure-extraction rules from a per-thread working directory
  *      (unshare(CLONE_FS)), hashed as it is unpacked;
  *   3. checksums.json must come last and list exactly the members read,
  *      in order, with the same digests; nothing may follow it.
  * zstd's frame checksum and libarchive's truncation checks catch what the
  * digests would not (a file cut inside the compressed stream).  Only then
- * is the instance created; any failure removes the staging directory, so
+ * is the instance created, its volumes adopted into the pool attached to
+ * it (their names were checked free in step 1); any failure removes the staging directory, so
  * a truncated or altered file creates nothing.
  */
 #include <archive.h>
@@ -55,7 +58,8 @@ struct import {
 	uint64_t bytes;
 };
 
-#define IMPORT_VOLUMES_MAX 6 /* a VM's (driver_vm.c); as many for a container */
+#define IMPORT_VM_VOLUMES_MAX 6 /* vessel-vmm's disks (driver_vm.c) */
+#define IMPORT_VOLUMES_MAX    64
 
 /* A member's data into buf (JSON members, bounded). */
 static int read_small(struct import *im, struct archive_entry *e, char **out, gnutls_hash_hd_t h,
@@ -97,9 +101,10 @@ static struct json_object *get(struct json_object *o, const char *key, json_type
  */
 static int check_volumes(struct import *im, struct json_object *vols, struct vs_err *err)
 {
-	size_t n = vols ? json_object_array_length(vols) : 0;
-	if (n > IMPORT_VOLUMES_MAX)
-		return vs_errf(err, EINVAL, "more than %d storage volumes", IMPORT_VOLUMES_MAX);
+	size_t n = vols ? json_object_array_length(vols) : 0,
+	       max = im->type == MGR_INSTANCE_VM ? IMPORT_VM_VOLUMES_MAX : IMPORT_VOLUMES_MAX;
+	if (n > max)
+		return vs_errf(err, EINVAL, "more than %zu storage volumes", max);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *o = json_object_array_get_idx(vols, i),
 				   *vn = get(o, "name", json_type_string),
