@@ -10,7 +10,10 @@
  * walks the copy with libarchive's disk reader (owners, modes, xattrs such
  * as trusted.overlay.*, whiteout device nodes, hard links) into a pax tar
  * compressed with zstd, hashing each member as it goes, and ends with the
- * list of digests.
+ * list of digests.  The instance's storage volumes are copied with it
+ * (format version 2: volumes/NAME.raw or .qcow2, with --snapshots their
+ * snapshots), each a clean filesystem (a running container's frozen with
+ * FIFREEZE while copied).
  */
 #include <archive.h>
 #include <archive_entry.h>
