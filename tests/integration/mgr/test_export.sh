@@ -104,6 +104,16 @@ check "  ... the hard link kept" \
 check "restore s1 on B" vb snapshot restore c1 s1
 check "  ... the file written after s1 is gone" sh -c "! VESSEL_SOCKET=$SOCK2 v exec c1 -- test -e /root/g"
 check "import again under another name" vb import "$T/c1.vx" c1b
+# format version 1 (before storage volumes): still read
+to_v1() {
+	zstd -dc "$T/c1.vx" >"$T/c1.tar" && python3 "$HERE/export_v1.py" "$T/c1.tar" "$T/c1v1.tar" &&
+		zstd -q -f "$T/c1v1.tar" -o "$T/c1v1.vx" && rm -f "$T/c1.tar" "$T/c1v1.tar" &&
+		zstd -dc "$T/c1v1.vx" | tar -xOf - vessel-export.json | jq -e '.version == 1 and (has("volumes") | not)'
+}
+check "the file as version 1 wrote it" to_v1
+check "  ... imported on B as c1v1" vb import "$T/c1v1.vx" c1v1
+check "  ... its files and snapshot" \
+	sh -c "VESSEL_SOCKET=$SOCK2 v start c1v1 && test \"\$(VESSEL_SOCKET=$SOCK2 v exec c1v1 -- cat /root/f /root/g | tr '\n' ' ')\" = 'hello after ' && VESSEL_SOCKET=$SOCK2 v snapshot list c1v1 --format csv | grep -q '^s1,'"
 check_fails "import over an existing name" "already exists" vb import "$T/c1.vx" c1
 
 # ---- altered and truncated files ----
@@ -247,7 +257,7 @@ check "GET /1.0/instances/c1/export over the socket: a zstd stream" \
 
 for n in c1 c2 c3; do v delete --force $n >/dev/null 2>&1; done
 v storage volume delete v3 >/dev/null 2>&1
-for n in c1 c1b c1copy c2; do vb delete --force $n >/dev/null 2>&1; done
+for n in c1 c1b c1v1 c1copy c2; do vb delete --force $n >/dev/null 2>&1; done
 check "nothing left on A's staging area" test -z "$(ls -A "$STATE/images/tmp")"
 check "nothing left on B's staging area" test -z "$(ls -A "$STATE2/images/tmp")"
 CHECKS=$((CHECKS + 1))
