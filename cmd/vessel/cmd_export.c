@@ -280,11 +280,60 @@ static void sleep_100ms(void)
 	nanosleep(&ts, NULL);
 }
 
+/* The storage volumes attached to NAME on src (GET .../storage-volumes
+ * objects) into *out; each name must be free on dst (remote): checked
+ * before anything changes on either side.  Both importers check again. */
+static int attached_volumes(struct mgr_client *src, struct mgr_client *dst, const char *name,
+			    const char *remote, struct json_object **out, struct vs_err *err)
+{
+	struct json_object *all = NULL, *mine = json_object_new_array();
+	*out = mine;
+	int r = mgr_client_do(src, "GET", "/1.0/storage-volumes?recursion=1", NULL, &all, err);
+	for (size_t i = 0; r == 0 && i < json_object_array_length(all); i++) {
+		struct json_object *o = json_object_array_get_idx(all, i), *there = NULL;
+		if (strcmp(jstr(o, "used_by"), name) != 0)
+			continue;
+		json_object_array_add(mine, json_object_get(o));
+		char *e = curl_easy_escape(NULL, jstr(o, "name"), 0);
+		vs_cleanup_free char *p = NULL;
+		if (!e || asprintf(&p, "/1.0/storage-volumes/%s", e) < 0)
+			r = vs_errf(err, ENOMEM, "out of memory");
+		curl_free(e);
+		if (r == 0 && mgr_client_do(dst, "GET", p, NULL, &there, NULL) == 0)
+			r = vs_errf(err, EEXIST,
+				    "storage volume %s already exists on %s: %s (attached to it) "
+				    "cannot go there; nothing was changed",
+				    jstr(o, "name"), remote, name);
+		json_object_put(there);
+	}
+	json_object_put(all);
+	return r;
+}
+
+/* Delete the moved volumes here (the instance that had them is deleted). */
+static int delete_volumes(struct mgr_client *src, struct json_object *vols, struct vs_err *err)
+{
+	int r = 0;
+	for (size_t i = 0; i < json_object_array_length(vols); i++) {
+		struct json_object *o = json_object_array_get_idx(vols, i);
+		char *e = curl_easy_escape(NULL, jstr(o, "name"), 0);
+		vs_cleanup_free char *p = NULL;
+		if (!e || asprintf(&p, "/1.0/storage-volumes/%s", e) < 0)
+			r = vs_errf(err, ENOMEM, "out of memory");
+		else if (mgr_client_do(src, "DELETE", p, NULL, NULL, err) < 0)
+			r = vs_err_prefix(err, "storage volume %s", jstr(o, "name"));
+		curl_free(e);
+		if (r < 0)
+			break;
+	}
+	return r;
+}
+
 /* A running VM, live: the destination's incoming half first (its refusal
  * changes nothing here), then the source's stream; the source's result. */
 static int live_move(struct mgr_client *src, struct mgr_client *dst, const char *name,
 		     const char *final, const char *remote, struct json_object *info,
-		     struct vs_err *err)
+		     struct json_object *attached, struct vs_err *err)
 {
 	struct json_object *meta = json_object_new_object(), *v;
 	if (json_object_object_get_ex(info, "image", &v))
@@ -295,13 +344,11 @@ static int live_move(struct mgr_client *src, struct mgr_client *dst, const char 
 		json_object_object_add(meta, "devices", json_object_get(v));
 	/* its storage volumes: made there in the pool of the same name, their
 	 * data copied with the VMM's disks; snapshots of them do not move */
-	struct json_object *all = NULL, *vols = json_object_new_array();
+	struct json_object *vols = json_object_new_array();
 	json_object_object_add(meta, "volumes", vols);
-	int r = mgr_client_do(src, "GET", "/1.0/storage-volumes?recursion=1", NULL, &all, err);
-	for (size_t i = 0; r == 0 && i < json_object_array_length(all); i++) {
-		struct json_object *o = json_object_array_get_idx(all, i), *sn, *sz;
-		if (strcmp(jstr(o, "used_by"), name) != 0)
-			continue;
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < json_object_array_length(attached); i++) {
+		struct json_object *o = json_object_array_get_idx(attached, i), *sn, *sz;
 		if (json_object_object_get_ex(o, "snapshots", &sn) &&
 		    json_object_array_length(sn) > 0)
 			r = vs_errf(err, ENOTSUP,
@@ -319,7 +366,6 @@ static int live_move(struct mgr_client *src, struct mgr_client *dst, const char 
 		json_object_object_add(e, "path", json_object_new_string(jstr(o, "path")));
 		json_object_array_add(vols, e);
 	}
-	json_object_put(all);
 	if (r < 0) {
 		json_object_put(meta);
 		return r;
@@ -418,6 +464,9 @@ static int copy_or_move(struct cli *cli, const char *cmd, int argc, char **argv,
 	if (r == 0 && mgr_client_do(dst, "GET", dpath, NULL, &there, NULL) == 0)
 		r = vs_errf(&err, EEXIST, "instance %s already exists on %s", final, remote);
 	json_object_put(there);
+	struct json_object *vols = NULL; /* attached to it, names free there */
+	if (r == 0)
+		r = attached_volumes(src, dst, name, remote, &vols, &err);
 	bool running = r == 0 && strcmp(jstr(info, "status"), "Running") == 0;
 	bool vm = r == 0 && strcmp(jstr(info, "type"), "container") != 0;
 	if (vm && running && !move)
@@ -426,8 +475,9 @@ static int copy_or_move(struct cli *cli, const char *cmd, int argc, char **argv,
 			    "live)",
 			    name);
 	if (r == 0 && vm && running && move) {
-		r = live_move(src, dst, name, final, remote, info, &err);
+		r = live_move(src, dst, name, final, remote, info, vols, &err);
 		json_object_put(info);
+		json_object_put(vols);
 		mgr_client_free(dst);
 		if (r < 0) {
 			vs_err_prefix(&err, "move %s to %s", name, remote);
@@ -438,6 +488,7 @@ static int copy_or_move(struct cli *cli, const char *cmd, int argc, char **argv,
 	}
 	json_object_put(info);
 	if (r < 0) {
+		json_object_put(vols);
 		mgr_client_free(dst);
 		return cli_fail(&err);
 	}
@@ -449,11 +500,13 @@ static int copy_or_move(struct cli *cli, const char *cmd, int argc, char **argv,
 		r = state_action(src, name, "stop", &err);
 	}
 	if (r == 0)
-		r = transfer(src, dst, name, newname, snaps && !vm, vm && running, &err);
+		r = transfer(src, dst, name, newname, snaps, vm && running, &err);
 	if (r == 0 && move && running && (r = state_action(dst, final, "start", &err)) < 0) {
 		struct vs_err e2 = VS_ERR_INIT;
 		vs_cleanup_free char *dp = inst_path(final, "?force=1");
-		mgr_client_do(dst, "DELETE", dp, NULL, NULL, &e2);
+		/* the copy and the volumes it brought: the source keeps its own */
+		if (mgr_client_do(dst, "DELETE", dp, NULL, NULL, &e2) == 0)
+			delete_volumes(dst, vols, &e2);
 	}
 	if (r < 0) {
 		if (move && running) { /* leave it where it was, running */
@@ -465,16 +518,22 @@ static int copy_or_move(struct cli *cli, const char *cmd, int argc, char **argv,
 			if (!up && state_action(src, name, "start", &e2) < 0)
 				fprintf(stderr, "vessel: error: restart %s: %s\n", name, e2.msg);
 		}
+		json_object_put(vols);
 		mgr_client_free(dst);
 		vs_err_prefix(&err, "%s %s to %s", cmd, name, remote);
 		return cli_fail(&err);
 	}
-	if (move && (r = mgr_client_do(src, "DELETE", path, NULL, NULL, &err)) < 0) {
+	/* the copy is there (and runs if the source ran): the source and then
+	 * its volumes (detached by the instance's delete) go */
+	if (move && ((r = mgr_client_do(src, "DELETE", path, NULL, NULL, &err)) < 0 ||
+		     (r = delete_volumes(src, vols, &err)) < 0)) {
+		json_object_put(vols);
 		mgr_client_free(dst);
 		vs_err_prefix(&err, "%s is on %s now, but its source was not deleted", final,
 			      remote);
 		return cli_fail(&err);
 	}
+	json_object_put(vols);
 	mgr_client_free(dst);
 	printf("%s %s to %s:%s\n", move ? "Moved" : "Copied", name, remote, final);
 	return 0;

@@ -78,6 +78,7 @@
 #define API_TIMEOUT_S	30
 #define LIST_TIMEOUT_S	10 /* a listing waits this long for all VMMs together */
 #define MAX_NICS	4  /* vessel-vmm's --net (VIRT_MAX_NETS) */
+#define MAX_VOLS	6  /* storage volumes: --disk after the root disk */
 #define DEFAULT_MEM	(256ull << 20)
 #define DEFAULT_STOP_S	30
 
@@ -690,6 +691,30 @@ static int spawn_detached(char *const argv[], const char *log, char cg_procs[3][
 	return 0;
 }
 
+/*
+ * The VM's storage volumes (mgr_volume_mounts: by path, the order the
+ * guest sees them in, vdb, vdc, ...; a live move keeps it) with their
+ * vessel-vmm --disk arguments "FILE,format=raw|qcow2" in disks: at most
+ * MAX_VOLS.  *vols is the caller's to free.
+ */
+static int vm_volumes(struct mgr *m, const struct mgr_instance *inst,
+		      struct mgr_volume_mount **vols, size_t *nvols, char disks[MAX_VOLS][4200],
+		      struct vs_err *err)
+{
+	int r = mgr_volume_mounts(m, inst->id, vols, nvols, err);
+	if (r < 0)
+		return r;
+	if (*nvols > MAX_VOLS)
+		return vs_errf(err, EINVAL, "VM %s: at most %d storage volumes", inst->name,
+			       MAX_VOLS);
+	for (size_t i = 0; i < *nvols; i++) {
+		const char *dot = strrchr((*vols)[i].file, '.');
+		snprintf(disks[i], 4200, "%s,format=%s", (*vols)[i].file,
+			 dot && strcmp(dot, ".qcow2") == 0 ? "qcow2" : "raw");
+	}
+	return 0;
+}
+
 static int vm_stop(struct mgr *m, const struct mgr_instance *inst, bool force, int timeout_s,
 		   struct vs_err *err);
 
@@ -738,10 +763,9 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 		return vs_errf(err, ENOMEM, "out of memory");
 	vs_cleanup_free struct mgr_volume_mount *vols = NULL;
 	size_t nvols = 0;
-	if ((r = mgr_volume_mounts(m, inst->id, &vols, &nvols, err)) < 0)
+	char disks[MAX_VOLS][4200];
+	if ((r = vm_volumes(m, inst, &vols, &nvols, disks, err)) < 0)
 		return r;
-	if (nvols > 6)
-		return vs_errf(err, EINVAL, "VM %s: at most 6 storage volumes", inst->name);
 	if (nnics + nvols > MGR_VM_NICS_MAX)
 		return vs_errf(
 		    err, EINVAL,
@@ -763,7 +787,6 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 	if (!dir || !root || !api || !agent || !console || !clog || !vlog || !pidfile || !kernel)
 		return vs_errf(err, ENOMEM, "out of memory");
 	char memtext[32], cpus[16], serial[4200], rootspec[4200], net[MAX_NICS][64];
-	char disks[6][4200];
 	snprintf(memtext, sizeof(memtext), "%lluM", (unsigned long long)(b.max >> 20));
 	snprintf(cpus, sizeof(cpus), "%u", b.cpus);
 	snprintf(serial, sizeof(serial), "unix:%s", console);
@@ -817,9 +840,6 @@ static int vm_start(struct mgr *m, const struct mgr_instance *inst, const struct
 	argv[n++] = "--disk";
 	argv[n++] = rootspec;
 	for (size_t i = 0; i < nvols; i++) {
-		const char *dot = strrchr(vols[i].file, '.');
-		snprintf(disks[i], sizeof(disks[i]), "%s,format=%s", vols[i].file,
-			 dot && strcmp(dot, ".qcow2") == 0 ? "qcow2" : "raw");
 		argv[n++] = "--disk";
 		argv[n++] = disks[i];
 	}
@@ -1547,15 +1567,10 @@ int mgr_vm_start_incoming(struct mgr *m, const struct mgr_instance *inst,
 	 * creates as their data arrives (it refuses existing ones) */
 	vs_cleanup_free struct mgr_volume_mount *vols = NULL;
 	size_t nvols = 0;
-	if ((r = mgr_volume_mounts(m, inst->id, &vols, &nvols, err)) < 0)
+	char disks[MAX_VOLS][4200];
+	if ((r = vm_volumes(m, inst, &vols, &nvols, disks, err)) < 0)
 		return r;
-	if (nvols > 6)
-		return vs_errf(err, EINVAL, "VM %s: at most 6 storage volumes", inst->name);
-	char disks[6][4200];
 	for (size_t i = 0; i < nvols; i++) {
-		const char *dot = strrchr(vols[i].file, '.');
-		snprintf(disks[i], sizeof(disks[i]), "%s,format=%s", vols[i].file,
-			 dot && strcmp(dot, ".qcow2") == 0 ? "qcow2" : "raw");
 		argv[n++] = "--disk";
 		argv[n++] = disks[i];
 	}

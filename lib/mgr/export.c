@@ -10,7 +10,10 @@
  * walks the copy with libarchive's disk reader (owners, modes, xattrs such
  * as trusted.overlay.*, whiteout device nodes, hard links) into a pax tar
  * compressed with zstd, hashing each member as it goes, and ends with the
- * list of digests.
+ * list of digests.  The instance's storage volumes are copied with it
+ * (format version 2: volumes/NAME.raw or .qcow2, with --snapshots their
+ * snapshots), each a clean filesystem (a running container's frozen with
+ * FIFREEZE while copied).
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -32,6 +35,7 @@
 #include "vessel/disk/manage.h"
 #include "vessel/mgr/export.h"
 #include "vessel/mgr/network.h"
+#include "vessel/mgr/volume.h"
 
 struct mgr_export {
 	struct mgr *m;
@@ -41,6 +45,7 @@ struct mgr_export {
 	struct json_object *meta;
 	char **snaps;
 	size_t nsnaps;
+	bool volumes; /* volumes/ in the copy */
 };
 
 void mgr_export_free(struct mgr_export *x)
@@ -187,6 +192,79 @@ static int copy_vm_stateful(struct mgr_export *x, const struct mgr_instance *ins
 	return copy_tree(root, dst, err);
 }
 
+/*
+ * The instance's storage volumes (the instance is busy): each volume's
+ * file as volumes/NAME.raw or NAME.qcow2 (mgr_volume_copy_out: a reflink
+ * where possible, a running container's volume frozen meanwhile), with
+ * snapshots its snapshots' files as volumes/NAME.snapshots/SNAP.raw; *out
+ * the metadata's "volumes" ([] when none).
+ */
+static int copy_volumes(struct mgr_export *x, const struct mgr_instance *inst, bool snapshots,
+			struct json_object **out, struct vs_err *err)
+{
+	struct mgr *m = x->m;
+	vs_cleanup_free struct mgr_volume_mount *vols = NULL;
+	size_t n = 0;
+	int r = mgr_volume_mounts(m, inst->id, &vols, &n, err);
+	struct json_object *a = json_object_new_array();
+	*out = a;
+	if (r < 0 || n == 0)
+		return r;
+	vs_cleanup_free char *dir = NULL;
+	if (asprintf(&dir, "%s/volumes", x->dir) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if ((r = mgr_mkdir_p(dir, 0700, err)) < 0)
+		return r;
+	x->volumes = true;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct json_object *v = NULL, *o = json_object_new_object(), *f, *sz, *ca,
+				   *sl = NULL;
+		json_object_array_add(a, o);
+		if ((r = mgr_volume_get(m, vols[i].name, &v, err)) < 0)
+			break;
+		json_object_object_get_ex(v, "format", &f);
+		json_object_object_get_ex(v, "size", &sz);
+		json_object_object_get_ex(v, "created_at", &ca);
+		char fmt[8]; /* raw or qcow2 (v is released below) */
+		snprintf(fmt, sizeof(fmt), "%s", json_object_get_string(f));
+		json_object_object_add(o, "name", json_object_new_string(vols[i].name));
+		json_object_object_add(o, "format", json_object_new_string(fmt));
+		json_object_object_add(o, "size", json_object_get(sz));
+		json_object_object_add(o, "created_at", json_object_get(ca));
+		json_object_object_add(o, "path", json_object_new_string(vols[i].path));
+		json_object_put(v);
+		vs_cleanup_free char *dst = NULL, *sdir = NULL;
+		if (asprintf(&dst, "%s/%s.%s", dir, vols[i].name, fmt) < 0 ||
+		    asprintf(&sdir, "%s/%s.snapshots", dir, vols[i].name) < 0) {
+			r = vs_errf(err, ENOMEM, "out of memory");
+			break;
+		}
+		if ((r = mgr_volume_copy_out(m, vols[i].name, dst, err)) < 0)
+			break;
+		if (snapshots && (r = mgr_volume_snapshot_list(m, vols[i].name, &sl, err)) < 0)
+			break;
+		json_object_object_add(o, "snapshots", sl ? sl : json_object_new_array());
+		size_t ns = sl ? json_object_array_length(sl) : 0;
+		if (ns && (r = mgr_mkdir_p(sdir, 0700, err)) < 0)
+			break;
+		for (size_t k = 0; k < ns && r == 0; k++) {
+			struct json_object *sn;
+			json_object_object_get_ex(json_object_array_get_idx(sl, k), "name", &sn);
+			vs_cleanup_free char *src = mgr_volume_snapshot_file(
+						 m, vols[i].name, json_object_get_string(sn)),
+					     *to = NULL;
+			if (!src ||
+			    asprintf(&to, "%s/%s.raw", sdir, json_object_get_string(sn)) < 0)
+				r = vs_errf(err, ENOMEM, "out of memory");
+			else
+				r = mgr_file_clone(src, to, err);
+		}
+	}
+	if (r < 0)
+		vs_err_prefix(err, "storage volume");
+	return r;
+}
+
 static struct json_object *meta_json(const struct mgr_instance *inst, const struct mgr_image *img,
 				     struct json_object *snaps, enum mgr_power p)
 {
@@ -261,13 +339,40 @@ int mgr_export_begin(struct mgr *m, const char *name, const struct mgr_export_op
 		else if (!opts->stateful && p != MGR_POWER_STOPPED)
 			r = vs_errf(err, EBUSY, "export of %s: the VM is running: stop it first",
 				    inst.name);
-		else if (opts->snapshots)
-			r = vs_errf(err, ENOTSUP,
-				    "export of %s: a VM's snapshots live inside its disk and are "
-				    "not exported; export without --snapshots",
-				    inst.name);
 		if (r < 0)
 			goto out;
+		/* a stateful export holds the root disk's state only: the guest
+		 * writes its volumes between the save and the stop */
+		size_t nvols = 0;
+		struct mgr_volume_mount *vols = NULL;
+		if (opts->stateful && (r = mgr_volume_mounts(m, inst.id, &vols, &nvols, err)) < 0)
+			goto out;
+		if (nvols)
+			r = vs_errf(err, EINVAL,
+				    "export of %s: --stateful with storage volumes attached (%s%s) "
+				    "is not supported: the saved state holds the root disk only; "
+				    "stop the VM and export it without --stateful, or detach them",
+				    inst.name, vols[0].name, nvols > 1 ? ", ..." : "");
+		free(vols);
+		if (r < 0)
+			goto out;
+		/* with --snapshots: its volumes' snapshots; its own live inside
+		 * its qcow2 and do not go into the file */
+		if (opts->snapshots) {
+			if ((r = mgr_snapshot_list(m, inst.name, &snaps, err)) < 0)
+				goto out;
+			size_t ns = json_object_array_length(snaps);
+			json_object_put(snaps);
+			snaps = NULL;
+			if (ns) {
+				r = vs_errf(err, EINVAL,
+					    "export of %s: the VM has %zu snapshot(s), which live "
+					    "inside its disk and are not exported: delete them, or "
+					    "export (copy) without --snapshots",
+					    inst.name, ns);
+				goto out;
+			}
+		}
 	} else if (opts->stateful) {
 		r = vs_errf(err, ENOTSUP,
 			    "export of %s: a container's running state cannot be saved here "
@@ -279,7 +384,7 @@ int mgr_export_begin(struct mgr *m, const char *name, const struct mgr_export_op
 	if ((r = mgr_image_get_by_id(&m->images, inst.image_id, &img, err)) < 0)
 		goto out;
 	have_img = true;
-	if (opts->snapshots) {
+	if (opts->snapshots && !x->vm) {
 		if ((r = mgr_snapshot_list(m, inst.name, &snaps, err)) < 0)
 			goto out;
 		size_t n = json_object_array_length(snaps);
@@ -305,12 +410,19 @@ int mgr_export_begin(struct mgr *m, const char *name, const struct mgr_export_op
 		 : x->vm     ? copy_vm(x, &inst, err)
 			     : copy_container(x, &inst, err)) < 0)
 		goto out;
+	struct json_object *vmeta = NULL;
+	r = copy_volumes(x, &inst, opts->snapshots, &vmeta, err);
+	if (r < 0) {
+		json_object_put(vmeta);
+		goto out;
+	}
 	enum mgr_power p = MGR_POWER_STOPPED;
 	pid_t pid;
 	struct vs_err e2 = VS_ERR_INIT;
 	mgr_instance_live(m, &inst, &p, &pid, &e2);
 	x->meta = meta_json(&inst, &img, snaps, p);
 	snaps = NULL;
+	json_object_object_add(x->meta, "volumes", vmeta);
 	if (x->stateful) {
 		json_object_object_add(x->meta, "stateful", json_object_new_boolean(true));
 		json_object_object_add(x->meta, "loadvm",
@@ -538,6 +650,7 @@ int mgr_export_write(struct mgr_export *x, int fd, struct vs_err *err)
 {
 	struct archive *a = archive_write_new();
 	struct json_object *sums = json_object_new_array();
+	vs_cleanup_free char *rootfs = NULL; /* before any goto out: freed there */
 	int r = 0;
 	if (!a || !sums) {
 		r = vs_errf(err, ENOMEM, "out of memory");
@@ -556,7 +669,6 @@ int mgr_export_write(struct mgr_export *x, int fd, struct vs_err *err)
 	const char *meta = json_object_to_json_string_ext(x->meta, JSON_C_TO_STRING_PRETTY);
 	if ((r = write_buffer(a, EXPORT_META_NAME, meta, strlen(meta), sums, err)) < 0)
 		goto out;
-	vs_cleanup_free char *rootfs = NULL;
 	if (asprintf(&rootfs, "%s/%s", x->dir, x->vm ? "vm" : "rootfs") < 0) {
 		r = vs_errf(err, ENOMEM, "out of memory");
 		goto out;
@@ -571,6 +683,17 @@ int mgr_export_write(struct mgr_export *x, int fd, struct vs_err *err)
 			goto out;
 		}
 		if ((r = write_tree(a, dir, prefix, sums, err)) < 0)
+			goto out;
+	}
+	if (x->volumes) {
+		char *vdir = NULL;
+		if (asprintf(&vdir, "%s/volumes", x->dir) < 0) {
+			r = vs_errf(err, ENOMEM, "out of memory");
+			goto out;
+		}
+		r = write_tree(a, vdir, "volumes", sums, err);
+		free(vdir);
+		if (r < 0)
 			goto out;
 	}
 	struct json_object *c = json_object_new_object();

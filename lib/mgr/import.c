@@ -9,14 +9,17 @@
  *      version, naming an instance this host can create (its image is
  *      here, the name is free): checked before anything else is read;
  *   2. every other member must lie under rootfs/ or snapshots/SNAP/rootfs/
- *      of a snapshot the metadata lists, and is unpacked with libarchive's
+ *      of a snapshot the metadata lists, or be a listed storage volume's
+ *      file (volumes/NAME.FORMAT, volumes/NAME.snapshots/SNAP.raw; format
+ *      version 2), and is unpacked (holes kept) with libarchive's
  *      secure-extraction rules from a per-thread working directory
  *      (unshare(CLONE_FS)), hashed as it is unpacked;
  *   3. checksums.json must come last and list exactly the members read,
  *      in order, with the same digests; nothing may follow it.
  * zstd's frame checksum and libarchive's truncation checks catch what the
  * digests would not (a file cut inside the compressed stream).  Only then
- * is the instance created; any failure removes the staging directory, so
+ * is the instance created, its volumes adopted into the pool attached to
+ * it (their names were checked free in step 1); any failure removes the staging directory, so
  * a truncated or altered file creates nothing.
  */
 #include <archive.h>
@@ -39,6 +42,7 @@
 #include "vessel/disk/image.h"
 #include "vessel/disk/manage.h"
 #include "vessel/mgr/export.h"
+#include "vessel/mgr/volume.h"
 
 struct import {
 	struct mgr *m;
@@ -50,8 +54,12 @@ struct import {
 	bool stateful; /* a VM continued with --loadvm at its next start */
 	char **snaps;
 	size_t nsnaps;
+	struct json_object *vols; /* meta's "volumes" (version 2; NULL: none) */
 	uint64_t bytes;
 };
+
+#define IMPORT_VM_VOLUMES_MAX 6 /* vessel-vmm's disks (driver_vm.c) */
+#define IMPORT_VOLUMES_MAX    64
 
 /* A member's data into buf (JSON members, bounded). */
 static int read_small(struct import *im, struct archive_entry *e, char **out, gnutls_hash_hd_t h,
@@ -85,6 +93,78 @@ static struct json_object *get(struct json_object *o, const char *key, json_type
 	return v;
 }
 
+/*
+ * Step 1 for the storage volumes ([{"name", "format", "size", "path",
+ * "created_at", "snapshots": [{"name", "size", "created_at"}]}]): each
+ * name free on this host, format, size and path as create and attach want
+ * them, a qcow2 volume only on a VM, no name or path twice.
+ */
+static int check_volumes(struct import *im, struct json_object *vols, struct vs_err *err)
+{
+	size_t n = vols ? json_object_array_length(vols) : 0,
+	       max = im->type == MGR_INSTANCE_VM ? IMPORT_VM_VOLUMES_MAX : IMPORT_VOLUMES_MAX;
+	if (n > max)
+		return vs_errf(err, EINVAL, "more than %zu storage volumes", max);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_array_get_idx(vols, i),
+				   *vn = get(o, "name", json_type_string),
+				   *vf = get(o, "format", json_type_string),
+				   *vs = get(o, "size", json_type_int),
+				   *vp = get(o, "path", json_type_string),
+				   *sl = get(o, "snapshots", json_type_array);
+		if (!vn || !vf || !vs || !vp || !sl)
+			return vs_errf(err, EINVAL,
+				       "%s: volume %zu: expected {\"name\", \"format\", \"size\", "
+				       "\"path\", \"snapshots\"}",
+				       EXPORT_META_NAME, i);
+		const char *name = json_object_get_string(vn), *fmt = json_object_get_string(vf);
+		int64_t size = json_object_get_int64(vs);
+		int r = mgr_volume_incoming_check(im->m, name, fmt, size > 0 ? (uint64_t)size : 0,
+						  json_object_get_string(vp), err);
+		if (r < 0)
+			return r;
+		if (strcmp(fmt, "qcow2") == 0 && im->type != MGR_INSTANCE_VM)
+			return vs_errf(err, EINVAL,
+				       "storage volume %s is qcow2: a container cannot have it",
+				       name);
+		for (size_t k = 0; k < i; k++) {
+			struct json_object *p = json_object_array_get_idx(vols, k);
+			if (strcmp(json_object_get_string(get(p, "name", json_type_string)),
+				   name) == 0 ||
+			    strcmp(json_object_get_string(get(p, "path", json_type_string)),
+				   json_object_get_string(vp)) == 0)
+				return vs_errf(err, EINVAL,
+					       "storage volume %s: its name or path given twice",
+					       name);
+		}
+		size_t ns = json_object_array_length(sl);
+		if (ns > 4096)
+			return vs_errf(err, EINVAL, "storage volume %s: too many snapshots", name);
+		for (size_t k = 0; k < ns; k++) {
+			struct json_object *s = json_object_array_get_idx(sl, k),
+					   *sn = get(s, "name", json_type_string),
+					   *ss = get(s, "size", json_type_int);
+			if (!sn || !ss)
+				return vs_errf(err, EINVAL,
+					       "storage volume %s: snapshot %zu: expected "
+					       "{\"name\", \"size\"}",
+					       name, k);
+			if ((r = mgr_name_validate(json_object_get_string(sn), err)) < 0)
+				return vs_err_prefix(err, "storage volume %s: snapshot", name);
+			for (size_t j = 0; j < k; j++)
+				if (strcmp(
+					json_object_get_string(get(json_object_array_get_idx(sl, j),
+								   "name", json_type_string)),
+					json_object_get_string(sn)) == 0)
+					return vs_errf(err, EINVAL,
+						       "storage volume %s: snapshot %s twice", name,
+						       json_object_get_string(sn));
+		}
+	}
+	im->vols = n ? vols : NULL;
+	return 0;
+}
+
 /* Step 1: the metadata and what this host needs to create it. */
 static int check_meta(struct import *im, const char *name, struct vs_err *err)
 {
@@ -94,11 +174,16 @@ static int check_meta(struct import *im, const char *name, struct vs_err *err)
 			   *snaps = get(meta, "snapshots", json_type_array);
 	if (!f || strcmp(json_object_get_string(f), MGR_EXPORT_FORMAT) != 0)
 		return vs_errf(err, EINVAL, "not a vessel export file");
-	if (!v || json_object_get_int(v) != MGR_EXPORT_VERSION)
+	if (!v || json_object_get_int(v) < 1 || json_object_get_int(v) > MGR_EXPORT_VERSION)
 		return vs_errf(err, EINVAL,
 			       "export format version %s is not supported (this vesseld reads "
-			       "version %d)",
+			       "versions 1 to %d)",
 			       v ? json_object_get_string(v) : "?", MGR_EXPORT_VERSION);
+	struct json_object *vols = NULL;
+	if (json_object_object_get_ex(meta, "volumes", &vols) &&
+	    (json_object_get_int(v) < 2 || !json_object_is_type(vols, json_type_array)))
+		return vs_errf(err, EINVAL, "%s: \"volumes\": expected an array (version 2)",
+			       EXPORT_META_NAME);
 	struct json_object *type = get(inst, "type", json_type_string),
 			   *n = get(inst, "name", json_type_string),
 			   *img = get(get(inst, "image", json_type_object), "fingerprint",
@@ -169,14 +254,59 @@ static int check_meta(struct import *im, const char *name, struct vs_err *err)
 		if (!(im->snaps[im->nsnaps++] = strdup(json_object_get_string(sn))))
 			return vs_errf(err, ENOMEM, "out of memory");
 	}
-	return 0;
+	return check_volumes(im, vols, err);
 }
 
 /* Step 2: where a member may go: rootfs[/...] or snapshots/SNAP/rootfs[/...]
  * for a listed SNAP; no "." or ".." components, no empty ones. */
+/* volumes, volumes/NAME.FORMAT, volumes/NAME.snapshots[/SNAP.raw] of a
+ * listed volume and snapshot: 1 a file, 2 a directory, 0 not such a path. */
+static int volume_member(const struct import *im, const char *path)
+{
+	size_t plen = strlen(path);
+	while (plen > 1 && path[plen - 1] == '/')
+		plen--;
+	if (!im->vols || strncmp(path, "volumes", 7) != 0)
+		return 0;
+	if (plen == 7)
+		return 2;
+	if (path[7] != '/')
+		return 0;
+	const char *rest = path + 8;
+	size_t rlen = plen - 8;
+	for (size_t i = 0; i < json_object_array_length(im->vols); i++) {
+		struct json_object *o = json_object_array_get_idx(im->vols, i);
+		const char *name = json_object_get_string(get(o, "name", json_type_string)),
+			   *fmt = json_object_get_string(get(o, "format", json_type_string));
+		size_t nlen = strlen(name);
+		if (rlen <= nlen || strncmp(rest, name, nlen) != 0 || rest[nlen] != '.')
+			continue;
+		const char *t = rest + nlen + 1;
+		size_t tlen = rlen - nlen - 1;
+		if (tlen == strlen(fmt) && strncmp(t, fmt, tlen) == 0)
+			return 1;
+		if (tlen == 9 && strncmp(t, "snapshots", 9) == 0)
+			return 2;
+		if (tlen < 10 || strncmp(t, "snapshots/", 10) != 0)
+			continue;
+		struct json_object *sl = get(o, "snapshots", json_type_array);
+		for (size_t k = 0; k < json_object_array_length(sl); k++) {
+			const char *sn = json_object_get_string(
+			    get(json_object_array_get_idx(sl, k), "name", json_type_string));
+			size_t slen = strlen(sn);
+			if (tlen == 10 + slen + 4 && strncmp(t + 10, sn, slen) == 0 &&
+			    strncmp(t + 10 + slen, ".raw", 4) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 static int check_path(const struct import *im, const char *path, struct vs_err *err)
 {
 	const char *rest = NULL;
+	if (volume_member(im, path))
+		return 0;
 	if (im->type == MGR_INSTANCE_VM) {
 		/* a VM: its disk and nothing else */
 		if (strcmp(path, "vm") == 0 || strcmp(path, "vm/") == 0 ||
@@ -220,6 +350,12 @@ static int unpack_member(struct import *im, struct archive_entry *e, struct vs_e
 	if (r < 0)
 		return r;
 	mode_t t = archive_entry_filetype(e);
+	int vm = volume_member(im, path);
+	if (vm && (hl || (vm == 1 ? t != AE_IFREG : t != AE_IFDIR)))
+		return vs_errf(err, EINVAL, "member %.200s: expected a %s", path,
+			       vm == 1 ? "regular file" : "directory");
+	if (hl && volume_member(im, hl))
+		return vs_errf(err, EINVAL, "member %.200s: a link to a volume", path);
 	if (!hl && t != AE_IFREG && t != AE_IFDIR && t != AE_IFLNK && t != AE_IFCHR &&
 	    t != AE_IFBLK && t != AE_IFIFO && t != AE_IFSOCK)
 		return vs_errf(err, EINVAL, "member %.200s: unknown type", path);
@@ -306,8 +442,9 @@ static int verify(struct import *im, int fd, const char *name, struct vs_err *er
 	archive_read_support_format_tar(im->a);
 	archive_write_disk_set_options(
 	    im->w, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-		       ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-		       ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+		       ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SPARSE |
+		       ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+		       ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
 	if (archive_read_open_fd(im->a, fd, 1 << 16) != ARCHIVE_OK)
 		return vs_errf(err, EINVAL, "not a vessel export file: %s",
 			       archive_error_string(im->a));
@@ -427,6 +564,53 @@ static int loadvm_marker(struct mgr *m, const struct mgr_instance *in, struct vs
 				    strlen(MGR_EXPORT_LOADVM_TAG) + 1, err);
 }
 
+/* One verified volume of the file into the pool, attached to the new
+ * instance, with its snapshots; *made: the volume exists here (a failure
+ * after that leaves it to the caller, which removes it with the instance). */
+static int create_volume(struct import *im, struct json_object *o, int64_t instance_id,
+			 const char *staging, bool *made, struct vs_err *err)
+{
+	*made = false;
+	struct mgr *m = im->m;
+	const char *name = json_object_get_string(get(o, "name", json_type_string)),
+		   *fmt = json_object_get_string(get(o, "format", json_type_string)),
+		   *path = json_object_get_string(get(o, "path", json_type_string));
+	uint64_t size = (uint64_t)json_object_get_int64(get(o, "size", json_type_int));
+	struct json_object *sl = get(o, "snapshots", json_type_array);
+	vs_cleanup_free char *src = NULL;
+	if (asprintf(&src, "%s/volumes/%s.%s", staging, name, fmt) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	struct stat st;
+	if (lstat(src, &st) < 0 || !S_ISREG(st.st_mode))
+		return vs_errf(err, EINVAL, "storage volume %s: no data in the file", name);
+	if (strcmp(fmt, "raw") == 0 && (uint64_t)st.st_size != size)
+		return vs_errf(err, EINVAL,
+			       "storage volume %s: %lld bytes in the file, %llu listed", name,
+			       (long long)st.st_size, (unsigned long long)size);
+	int r = mgr_volume_adopt(m, name, fmt, size, instance_id, path, src, err);
+	*made = r == 0;
+	for (size_t k = 0; r == 0 && k < json_object_array_length(sl); k++) {
+		struct json_object *s = json_object_array_get_idx(sl, k);
+		const char *sn = json_object_get_string(get(s, "name", json_type_string));
+		struct json_object *ca = get(s, "created_at", json_type_string);
+		char now[32];
+		mgr_timestamp(now, sizeof(now));
+		vs_cleanup_free char *from = NULL;
+		if (asprintf(&from, "%s/volumes/%s.snapshots/%s.raw", staging, name, sn) < 0)
+			r = vs_errf(err, ENOMEM, "out of memory");
+		else if (!mgr_path_exists(from))
+			r = vs_errf(err, EINVAL,
+				    "storage volume %s: snapshot %s: no data in the file", name,
+				    sn);
+		else
+			r = mgr_volume_snapshot_adopt(
+			    m, name, sn,
+			    (uint64_t)json_object_get_int64(get(s, "size", json_type_int)),
+			    ca ? json_object_get_string(ca) : now, from, err);
+	}
+	return r;
+}
+
 /* The verified tree becomes the instance: create it (empty layer), then
  * swap the staged layer and snapshots in while it is busy. */
 static int create(struct import *im, const char *staging, const char *name, char *out_name,
@@ -504,14 +688,28 @@ static int create(struct import *im, const char *staging, const char *name, char
 			r = insert_snapshot(m, in.id, im->snaps[i],
 					    ca ? json_object_get_string(ca) : now, err);
 	}
+	size_t nvols = im->vols ? json_object_array_length(im->vols) : 0, made = 0;
+	for (bool ok = true; r == 0 && made < nvols && ok; made += ok)
+		r = create_volume(im, json_object_array_get_idx(im->vols, made), in.id, staging,
+				  &ok, err);
 	int64_t id = in.id;
 	snprintf(out_name, MGR_NAME_MAX + 1, "%s", in.name);
 	mgr_instance_free(&in);
 	mgr_busy_release(m, id);
 	if (r < 0) {
+		/* the instance (its delete detaches the volumes), then the volumes
+		 * made for it: the one that failed removed what it made */
 		struct vs_err e2 = VS_ERR_INIT;
 		if (mgr_instance_delete(m, nm, true, &e2) < 0)
 			vs_log(VS_LOG_WARN, "import: remove %s after a failure: %s", nm, e2.msg);
+		for (size_t i = 0; i < made; i++) {
+			const char *vn = json_object_get_string(
+			    get(json_object_array_get_idx(im->vols, i), "name", json_type_string));
+			vs_err_clear(&e2);
+			if (mgr_volume_delete(m, vn, &e2) < 0)
+				vs_log(VS_LOG_WARN, "import: remove volume %s after a failure: %s",
+				       vn, e2.msg);
+		}
 	} else {
 		mgr_emit_lifecycle(m, "instance-imported", nm);
 	}

@@ -726,3 +726,35 @@ int mgr_volume_mounts(struct mgr *m, int64_t instance_id, struct mgr_volume_moun
 	}
 	return r;
 }
+
+int mgr_volume_adopt(struct mgr *m, const char *name, const char *format, uint64_t size,
+		     int64_t instance_id, const char *path, const char *src, struct vs_err *err)
+{
+	vs_cleanup_free char *dir = mgr_volume_pool_dir(m),
+			     *file = mgr_volume_file(m, name, format);
+	if (!dir || !file)
+		return vs_errf(err, ENOMEM, "out of memory");
+	mgr_volume_lock();
+	/* the rows first (the name taken), then the file: as a create */
+	int r = mgr_volume_incoming_add(m, name, format, size, instance_id, path, err);
+	bool added = r == 0; /* a failure of the add removed what it made */
+	if (r == 0 && rename(src, file) < 0)
+		r = vs_syserrf(err, errno, "move the imported volume %s to %s", name, file);
+	if (r == 0)
+		r = mgr_fsync_dir(dir, err);
+	if (r < 0 && added) {
+		struct vs_err e2 = VS_ERR_INIT;
+		struct vrow v;
+		if (mgr_volume_row(m->db, name, &v, &e2) == 0) {
+			const void *v1[] = { &v.id };
+			mgr_volume_exec(m->db, "DELETE FROM instance_volumes WHERE volume_id = ?",
+					"i", v1, &e2);
+			unlink(file);
+			const void *v2[] = { name };
+			mgr_volume_exec(m->db, "DELETE FROM storage_volumes WHERE name = ?", "t",
+					v2, &e2);
+		}
+	}
+	mgr_volume_unlock();
+	return r;
+}

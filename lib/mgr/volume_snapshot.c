@@ -521,6 +521,83 @@ int mgr_volume_snapshots_remove_files(struct mgr *m, const char *name, struct vs
 	return mgr_rm_rf(dir, err);
 }
 
+/* ---- export and import (export.c, import.c) ---- */
+
+char *mgr_volume_snapshot_file(struct mgr *m, const char *name, const char *snap)
+{
+	return snap_file(m, name, snap, false);
+}
+
+int mgr_volume_copy_out(struct mgr *m, const char *name, const char *dst, struct vs_err *err)
+{
+	struct vrow v;
+	enum mgr_power p = MGR_POWER_STOPPED;
+	enum mgr_instance_type type = MGR_INSTANCE_CONTAINER;
+	char rid[40] = "";
+	mgr_volume_lock();
+	int r = mgr_volume_row(m->db, name, &v, err);
+	vs_cleanup_free char *file = r == 0 ? mgr_volume_file(m, name, v.format) : NULL;
+	if (r == 0 && !file)
+		r = vs_errf(err, ENOMEM, "out of memory");
+	if (r == 0)
+		r = attached_state(m, &v, &p, &type, rid, err);
+	if (r == 0 && p != MGR_POWER_STOPPED && type == MGR_INSTANCE_VM)
+		r = vs_errf(err, EBUSY, "storage volume %s: VM %s runs: stop it first", name,
+			    v.instance);
+	bool frozen = false;
+	if (r == 0 && p != MGR_POWER_STOPPED) /* a running container's: a clean filesystem */
+		frozen = (r = freeze_mount(m, rid, name, true, err)) == 0;
+	if (r == 0)
+		r = mgr_file_clone(file, dst, err);
+	if (frozen) {
+		struct vs_err e2 = VS_ERR_INIT;
+		if (freeze_mount(m, rid, name, false, r < 0 ? &e2 : err) < 0 && r == 0)
+			r = -EIO;
+	}
+	mgr_volume_unlock();
+	return r;
+}
+
+int mgr_volume_snapshot_adopt(struct mgr *m, const char *name, const char *snap, uint64_t size,
+			      const char *created_at, const char *src, struct vs_err *err)
+{
+	struct vrow v;
+	int r = mgr_name_validate(snap, err);
+	if (r < 0)
+		return vs_err_prefix(err, "snapshot of storage volume %s", name);
+	vs_cleanup_free char *dir = snap_dir(m, name), *dst = snap_file(m, name, snap, false);
+	if (!dir || !dst)
+		return vs_errf(err, ENOMEM, "out of memory");
+	mgr_volume_lock();
+	if ((r = mgr_volume_row(m->db, name, &v, err)) == 0) {
+		int64_t id = snapshot_row(m, v.id, snap, NULL, err);
+		if (id < 0)
+			r = -EIO;
+		else if (id)
+			r = vs_errf(err, EEXIST, "snapshot %s of storage volume %s already exists",
+				    snap, name);
+	}
+	if (r == 0)
+		r = mgr_mkdir_p(dir, 0700, err);
+	if (r == 0 && rename(src, dst) < 0)
+		r = vs_syserrf(err, errno, "move snapshot %s of storage volume %s", snap, name);
+	if (r == 0)
+		r = mgr_fsync_dir(dir, err);
+	if (r == 0) {
+		int64_t sz = (int64_t)size;
+		const void *vals[] = { &v.id, snap, &sz, created_at };
+		r = mgr_volume_exec(
+		    m->db,
+		    "INSERT INTO volume_snapshots (volume_id, name, size, created_at) "
+		    "VALUES (?, ?, ?, ?)",
+		    "itit", vals, err);
+		if (r < 0)
+			unlink(dst);
+	}
+	mgr_volume_unlock();
+	return r;
+}
+
 /* ---- reconciliation at start ---- */
 
 /* Whether the volume has a row (-1: database error). */

@@ -23,7 +23,7 @@
 struct mgr;
 
 #define MGR_EXPORT_FORMAT  "vessel-export"
-#define MGR_EXPORT_VERSION 1
+#define MGR_EXPORT_VERSION 2 /* 2: storage volumes; 1 is read too */
 /* the savevm tag a stateful VM export holds its running state under */
 #define MGR_EXPORT_LOADVM_TAG "vessel-export"
 

@@ -55,6 +55,24 @@ int mgr_volume_incoming_check(struct mgr *m, const char *name, const char *forma
 			      const char *path, struct vs_err *err);
 int mgr_volume_incoming_add(struct mgr *m, const char *name, const char *format, uint64_t size,
 			    int64_t instance_id, const char *path, struct vs_err *err);
+/* An import's volume (import.c): the checks of mgr_volume_incoming_check,
+ * its rows (attached to instance_id at path) and the verified file src
+ * renamed into the pool (src must lie on the state directory's file
+ * system).  A failure leaves neither.  mgr_volume_delete removes it once
+ * detached. */
+int mgr_volume_adopt(struct mgr *m, const char *name, const char *format, uint64_t size,
+		     int64_t instance_id, const char *path, const char *src, struct vs_err *err);
+/* An export's copy (export.c) of the volume's file at dst, a reflink where
+ * the file system allows: the caller holds the busy mark of the instance
+ * it is attached to; a running container's volume is frozen (FIFREEZE)
+ * while it is copied, a running VM's refused (EBUSY). */
+int mgr_volume_copy_out(struct mgr *m, const char *name, const char *dst, struct vs_err *err);
+/* The file of the volume's snapshot SNAP (malloc'd; NULL: ENOMEM). */
+char *mgr_volume_snapshot_file(struct mgr *m, const char *name, const char *snap);
+/* An import's volume snapshot: the verified file src renamed into place
+ * and its row (size, created_at as exported).  A failure leaves neither. */
+int mgr_volume_snapshot_adopt(struct mgr *m, const char *name, const char *snap, uint64_t size,
+			      const char *created_at, const char *src, struct vs_err *err);
 /* 1 (the volume's name in name) when a volume attached to the instance
  * has snapshots, 0 when none has. */
 int mgr_volume_snapshotted(struct mgr *m, int64_t instance_id, char *name, size_t len,

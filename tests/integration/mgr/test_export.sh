@@ -9,10 +9,18 @@
 #   line, B's database, instance and staging directories unchanged;
 #   copy c1 b:NEW (source keeps running), move (stop, copy, start; the
 #   CRIU note printed), a move whose import fails on B: the source runs
-#   again on A with its data, nothing on B.
+#   again on A with its data and its volume (attached, its file there),
+#   nothing on B.
+#   Storage volumes (format 2): a container with a volume holding a file
+#   and a snapshot of it exported and imported on B (the file's checksum,
+#   the snapshot restores); the volume's member altered with the digest
+#   list kept, and an import whose volume name is taken on B: refused,
+#   nothing created; a move onto B where the volume's name is taken:
+#   refused, nothing changed on either side; the move carrying the volume
+#   and its snapshot (intact on B; instance, volume and files gone from A).
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
-for c in curl sqlite3 zstd tar; do
+for c in curl sqlite3 zstd tar jq python3; do
 	command -v $c >/dev/null || { echo "SKIP: $c missing"; exit 77; }
 done
 
@@ -79,7 +87,8 @@ check "the file is tar + zstd, metadata first" test "$(head -1 "$T/members")" = 
 check "  ... checksum list last" test "$(tail -1 "$T/members")" = checksums.json
 check "  ... the container's layer and the snapshot's" \
 	sh -c "grep -qx rootfs/root/g '$T/members' && grep -qx snapshots/s1/rootfs/root/f '$T/members'"
-check "no copy left on A after the export" test -z "$(ls -A "$STATE/images/tmp")"
+# the copy goes when the server has sent the last chunk, a moment after the client has it
+check "no copy left on A after the export" wait_for "the copy removed" sh -c "test -z \"\$(ls -A '$STATE/images/tmp')\""
 
 check "import on B" vb import "$T/c1.vx"
 check "  ... c1 on B, stopped" test "$(VESSEL_SOCKET=$SOCK2 status c1)" = Stopped
@@ -95,6 +104,16 @@ check "  ... the hard link kept" \
 check "restore s1 on B" vb snapshot restore c1 s1
 check "  ... the file written after s1 is gone" sh -c "! VESSEL_SOCKET=$SOCK2 v exec c1 -- test -e /root/g"
 check "import again under another name" vb import "$T/c1.vx" c1b
+# format version 1 (before storage volumes): still read
+to_v1() {
+	zstd -dc "$T/c1.vx" >"$T/c1.tar" && python3 "$HERE/export_v1.py" "$T/c1.tar" "$T/c1v1.tar" &&
+		zstd -q -f "$T/c1v1.tar" -o "$T/c1v1.vx" && rm -f "$T/c1.tar" "$T/c1v1.tar" &&
+		zstd -dc "$T/c1v1.vx" | tar -xOf - vessel-export.json | jq -e '.version == 1 and (has("volumes") | not)'
+}
+check "the file as version 1 wrote it" to_v1
+check "  ... imported on B as c1v1" vb import "$T/c1v1.vx" c1v1
+check "  ... its files and snapshot" \
+	sh -c "VESSEL_SOCKET=$SOCK2 v start c1v1 && test \"\$(VESSEL_SOCKET=$SOCK2 v exec c1v1 -- cat /root/f /root/g | tr '\n' ' ')\" = 'hello after ' && VESSEL_SOCKET=$SOCK2 v snapshot list c1v1 --format csv | grep -q '^s1,'"
 check_fails "import over an existing name" "already exists" vb import "$T/c1.vx" c1
 
 # ---- altered and truncated files ----
@@ -141,22 +160,104 @@ check "  ... c2 gone from A" sh -c "! v info c2"
 check "  ... c2 running on B" test "$(VESSEL_SOCKET=$SOCK2 status c2)" = Running
 check "  ... with its data" test "$(vb exec c2 -- cat /root/m)" = moved
 
-check "launch c3 on A" v launch busybox c3
-check "write in c3" v exec c3 -- sh -c 'echo stays >/root/s'
+check "c3 on A with a volume v3 at /v3" \
+	sh -c "v init busybox c3 && v storage volume create v3 --size 8MiB && v storage volume attach v3 c3 /v3 && v start c3"
+check "write in c3 and on v3" v exec c3 -- sh -c 'echo stays >/root/s && echo kept >/v3/k'
 # B cannot stage an upload: its import fails after c3 was stopped
 mv "$STATE2/images/tmp" "$STATE2/images/tmp.off" && touch "$STATE2/images/tmp"
 check_fails "move c3 b: while B cannot import" "move c3 to b" in_netns v move c3 b:
 rm -f "$STATE2/images/tmp" && mv "$STATE2/images/tmp.off" "$STATE2/images/tmp"
 check "  ... c3 running on A again" test "$(status c3)" = Running
 check "  ... with its data" test "$(v exec c3 -- cat /root/s)" = stays
-check "  ... nothing on B" sh -c "! VESSEL_SOCKET=$SOCK2 v info c3"
+check "  ... nothing on B" sh -c "! VESSEL_SOCKET=$SOCK2 v info c3 && ! VESSEL_SOCKET=$SOCK2 v storage volume show v3"
+check "  ... v3 still attached to c3 on A, its data there" \
+	sh -c "v storage volume list --format csv | grep -q '^v3,raw,8 MiB,c3,/v3\$' && test \"\$(v exec c3 -- cat /v3/k)\" = kept"
+
+# ---- storage volumes (format version 2) ----
+# B's volumes: rows (with their snapshots and attachments) and pool files
+b_vols() {
+	sqlite3 "$STATE2/vessel.db" "SELECT v.name, v.format, v.size, COALESCE(a.path, '') FROM storage_volumes v \
+		LEFT JOIN instance_volumes a ON a.volume_id = v.id ORDER BY 1; \
+		SELECT volume_id, name, size FROM volume_snapshots ORDER BY id;"
+	ls -AR "$STATE2/storage" 2>/dev/null
+}
+check "create volume vd (16MiB) and c4 (stopped) on A" \
+	sh -c "'$VESSEL' storage volume create vd --size 16MiB && '$VESSEL' init busybox c4"
+check "  ... attach vd to c4 at /vd" v storage volume attach vd c4 /vd
+check "start c4, write a file on its volume" sh -c "v start c4 && v exec c4 -- sh -c 'dd if=/dev/urandom of=/vd/blob bs=1k count=200 2>/dev/null && echo before-snap >/vd/note'"
+vsum=$(v exec c4 -- md5sum /vd/blob | cut -d' ' -f1)
+check "snapshot vs0 of the volume (running)" v storage volume snapshot create vd vs0
+check "  ... write after the volume's snapshot" v exec c4 -- sh -c 'echo after-snap >/vd/note'
+check "export c4 --snapshots (running, with its volume)" v export c4 "$T/c4.vx" --snapshots
+check "  ... c4 still running" test "$(status c4)" = Running
+zstd -dc "$T/c4.vx" 2>/dev/null | tar tf - 2>/dev/null >"$T/members4"
+check "  ... the volume and its snapshot are members" \
+	sh -c "grep -qx volumes/vd.raw '$T/members4' && grep -qx volumes/vd.snapshots/vs0.raw '$T/members4'"
+check "  ... each checksummed" \
+	sh -c "test -s '$T/c4.vx' && zstd -dc '$T/c4.vx' | tar -xOf - checksums.json | jq -e '[.members[].path] | index(\"volumes/vd.raw\") and index(\"volumes/vd.snapshots/vs0.raw\")' >/dev/null"
+check "  ... version 2, the volume in the metadata" \
+	sh -c "test -s '$T/c4.vx' && zstd -dc '$T/c4.vx' | tar -xOf - vessel-export.json | jq -e '.version == 2 and .volumes[0].name == \"vd\" and .volumes[0].path == \"/vd\" and .volumes[0].snapshots[0].name == \"vs0\"' >/dev/null"
+# the volume's member altered (same length, the list of digests kept): refused, nothing made
+alter_volume() {
+	zstd -dc "$T/c4.vx" >"$T/c4.tar" || return 1
+	python3 - "$T/c4.tar" <<'PY' || return 1
+import sys, tarfile
+p = sys.argv[1]
+with tarfile.open(p) as t:
+    off = t.getmember("volumes/vd.raw").offset_data
+with open(p, "r+b") as f:
+    f.seek(off + 1024 * 1024 + 17)  # inside the filesystem's data
+    b = f.read(1)
+    f.seek(-1, 1)
+    f.write(bytes([b[0] ^ 0x5a]))
+PY
+	zstd -q -f "$T/c4.tar" -o "$T/c4bad.vx" && rm -f "$T/c4.tar"
+}
+check "alter one byte of volumes/vd.raw (recompressed, digests kept)" alter_volume
+before=$(b_state; b_vols)
+check_fails "  ... the altered volume is refused" "volumes/vd.raw: checksum mismatch" vb import "$T/c4bad.vx"
+check "  ... nothing created on B (instances, volumes, pool, staging)" test "$before" = "$(b_state; b_vols)"
+check "import c4 on B" vb import "$T/c4.vx"
+check "  ... volume vd on B, attached to c4 at /vd" \
+	sh -c "VESSEL_SOCKET=$SOCK2 v storage volume list --format csv | grep -q '^vd,raw,16 MiB,c4,/vd$'"
+check "  ... with its snapshot" sh -c "VESSEL_SOCKET=$SOCK2 v storage volume snapshot list vd --format csv | grep -q '^vs0,'"
+check "  ... the file on the volume intact" \
+	sh -c "VESSEL_SOCKET=$SOCK2 v start c4 && test \"\$(VESSEL_SOCKET=$SOCK2 v exec c4 -- md5sum /vd/blob | cut -d' ' -f1)\" = $vsum"
+check "  ... the note as written last" test "$(vb exec c4 -- cat /vd/note)" = after-snap
+check "  ... the snapshot restores the note before it" \
+	sh -c "VESSEL_SOCKET=$SOCK2 v stop c4 && VESSEL_SOCKET=$SOCK2 v storage volume snapshot restore vd vs0 && VESSEL_SOCKET=$SOCK2 v start c4 && test \"\$(VESSEL_SOCKET=$SOCK2 v exec c4 -- cat /vd/note)\" = before-snap"
+before=$(b_state; b_vols)
+check_fails "import again under another name: its volume's name clashes" "storage volume vd already exists" \
+	vb import "$T/c4.vx" c4b
+check "  ... nothing created on B" test "$before" = "$(b_state; b_vols)"
+check "remove c4 and vd on B" sh -c "VESSEL_SOCKET=$SOCK2 v delete --force c4 && VESSEL_SOCKET=$SOCK2 v storage volume delete vd"
+
+# move with the volume: a clash on B first (refused, nothing changed), then the move
+check "a volume vd on B" vb storage volume create vd --size 8MiB
+a_before=$(v list --format csv | cut -d, -f1-3; v storage volume list --format csv; ls -A "$STATE/storage/default")
+before=$(b_state; b_vols)
+check_fails "move c4 b: with vd on B: refused" "storage volume vd already exists on b: c4 .* nothing was changed" in_netns v move c4 b:
+check "  ... c4 still running on A with vd attached, nothing changed" \
+	test "$a_before" = "$(v list --format csv | cut -d, -f1-3; v storage volume list --format csv; ls -A "$STATE/storage/default")"
+check "  ... nothing changed on B" test "$before" = "$(b_state; b_vols)"
+check "delete vd on B" vb storage volume delete vd
+check "move c4 b: (carrying vd)" in_netns v move c4 b:
+check "  ... c4 running on B" test "$(VESSEL_SOCKET=$SOCK2 status c4)" = Running
+check "  ... its volume's file intact on B" test "$(vb exec c4 -- md5sum /vd/blob | cut -d' ' -f1)" = "$vsum"
+check "  ... vd attached on B with its snapshot" \
+	sh -c "VESSEL_SOCKET=$SOCK2 v storage volume list --format csv | grep -q '^vd,raw,16 MiB,c4,/vd$' && VESSEL_SOCKET=$SOCK2 v storage volume snapshot list vd --format csv | grep -q '^vs0,'"
+check "  ... c4 and vd gone from A (rows, file, snapshots)" \
+	sh -c "! v info c4 && ! v storage volume show vd && ! ls -A '$STATE/storage/default' | grep -q '^vd\.'"
+vb delete --force c4 >/dev/null 2>&1
+vb storage volume delete vd >/dev/null 2>&1
 
 # streamed over the API directly
 check "GET /1.0/instances/c1/export over the socket: a zstd stream" \
 	sh -c "curl -sf --unix-socket '$SOCK' http://v/1.0/instances/c1/export | zstd -t -q"
 
 for n in c1 c2 c3; do v delete --force $n >/dev/null 2>&1; done
-for n in c1 c1b c1copy c2; do vb delete --force $n >/dev/null 2>&1; done
+v storage volume delete v3 >/dev/null 2>&1
+for n in c1 c1b c1v1 c1copy c2; do vb delete --force $n >/dev/null 2>&1; done
 check "nothing left on A's staging area" test -z "$(ls -A "$STATE/images/tmp")"
 check "nothing left on B's staging area" test -z "$(ls -A "$STATE2/images/tmp")"
 CHECKS=$((CHECKS + 1))

@@ -6,6 +6,11 @@
 # compressed qcow2 (vm/disk.qcow2); imported on B it starts and has the file
 # written on A; a flipped byte is refused with nothing created; `vessel
 # copy` of the stopped VM to B (over TLS) starts there with the file.
+# Volumes: a qcow2 volume attached to v1: its --stateful export is refused
+# (the saved state holds the root disk only), as is the move of the
+# stopped VM while it has a snapshot of its own (it would be lost), both
+# changing nothing; then the stopped VM moves with the volume (intact on
+# B, attached, qcow2; gone from A).
 # Stateful: a running VM (no NIC) with a counter process exported with
 # --stateful (it stops on A), imported on B and started: the same process
 # (same pid) counts on from where it was; a later start boots anew.  (A
@@ -90,7 +95,34 @@ check "copy the stopped VM to B (streamed, over TLS)" in_netns v copy v1 b:v1c
 check "  ... v1c starts on B with the file" \
 	sh -c "VESSEL_SOCKET=$SOCK2 v start v1c && [ \"\$(VESSEL_SOCKET=$SOCK2 v exec v1c -- cat /root/f)\" = from-a ]"
 check "delete v1c on B" vb delete --force v1c
-check "delete v1 on A" v delete --force v1
+
+# ---- a stopped VM moved with a qcow2 storage volume ----
+check "create a qcow2 volume vq, attach it to v1 at /vq" \
+	sh -c "v storage volume create vq --size 8MiB --format qcow2 && v storage volume attach vq v1 /vq"
+check "start v1, write a file on vq" \
+	sh -c "v start v1 && v exec v1 -- sh -c 'dd if=/dev/urandom of=/vq/blob bs=1k count=100 2>/dev/null && sync'"
+qsum=$(v exec v1 -- md5sum /vq/blob | cut -d' ' -f1)
+check_fails "--stateful export of v1 with a volume: refused, the reason named" \
+	"--stateful with storage volumes attached \(vq\) is not supported" v export v1 "$T/v1s.vx" --stateful
+check "  ... v1 still running, no file" sh -c "[ \"\$(v list --format csv | awk -F, '\$1 == \"v1\" {print \$3}')\" = Running ] && test ! -e '$T/v1s.vx'"
+check "stop v1, snapshot s1 of it" sh -c "v stop v1 && v snapshot create v1 s1"
+before=$(b_state)
+check_fails "move v1 b: with its own snapshot: refused (it would be lost)" \
+	"the VM has 1 snapshot\(s\), which live inside its disk and are not exported" in_netns v move v1 b:
+unchanged() {
+	v info v1 >/dev/null && v storage volume list --format csv | grep -q '^vq,qcow2,8 MiB,v1,/vq$' &&
+		test "$before" = "$(b_state)"
+}
+check "  ... v1 and vq on A as they were, nothing on B" unchanged
+check "delete the snapshot s1" v snapshot delete v1 s1
+check "move v1 b: (stopped, carrying vq)" in_netns v move v1 b:
+check "  ... vq on B attached to v1, qcow2" \
+	sh -c "VESSEL_SOCKET=$SOCK2 v storage volume list --format csv | grep -q '^vq,qcow2,8 MiB,v1,/vq\$'"
+check "  ... v1 starts on B, the file on vq intact" \
+	sh -c "VESSEL_SOCKET=$SOCK2 v start v1 && [ \"\$(VESSEL_SOCKET=$SOCK2 v exec v1 -- md5sum /vq/blob | cut -d' ' -f1)\" = $qsum ]"
+check "  ... v1 and vq gone from A" \
+	sh -c "! v info v1 && ! v storage volume show vq && ! ls '$STATE/storage/default' | grep -q vq"
+check "delete v1 and vq on B" sh -c "VESSEL_SOCKET=$SOCK2 v delete --force v1 && VESSEL_SOCKET=$SOCK2 v storage volume delete vq"
 
 # ---- stateful: the running VM continues on B where it was ----
 check "launch v2 (no NIC)" v launch vessel-guest v2 --vm
