@@ -218,7 +218,7 @@ int mgr_client_fetch_server_cert(const char *url, char **pem, struct vs_err *err
 	return r;
 }
 
-static int errno_of_status(long status)
+int mgr_client_errno_of_status(long status)
 {
 	switch (status) {
 	case 400: return EINVAL;
@@ -323,7 +323,7 @@ static int envelope(const struct buf *b, long status, struct json_object **out, 
 		struct json_object *m;
 		const char *msg =
 		    json_object_object_get_ex(o, "error", &m) ? json_object_get_string(m) : "error";
-		int r = vs_errf(err, errno_of_status(status), "%s", msg);
+		int r = vs_errf(err, mgr_client_errno_of_status(status), "%s", msg);
 		json_object_put(o);
 		return r;
 	}

@@ -620,17 +620,6 @@ out:
 	return r;
 }
 
-static int errno_of_status(long status)
-{
-	switch (status) {
-	case 400: return EINVAL;
-	case 403: return EACCES;
-	case 404: return ENOENT;
-	case 409: return EEXIST;
-	default: return EIO;
-	}
-}
-
 /*
  * POST the token to the member at ADDRESS (its API), pinning the token's
  * fingerprint.  *answered says whether the member answered (its refusal
@@ -706,7 +695,7 @@ static int redeem_at(struct mgr_cluster *c, const char *address, const char *fin
 	struct json_object *v;
 	if (status != 200) {
 		const char *msg = field_string(o, "error");
-		r = vs_errf(err, status == 404 && !msg ? ENOTSUP : errno_of_status(status),
+		r = vs_errf(err, status == 404 && !msg ? ENOTSUP : mgr_client_errno_of_status(status),
 			    "member %s: %s", address, msg ? msg : "refused");
 		json_object_put(o);
 		return r;

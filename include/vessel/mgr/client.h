@@ -71,4 +71,7 @@ int mgr_client_upgrade_ex(struct mgr_client *c, const char *method, const char *
 			  const char *protocol, const char *const *headers, int *fd,
 			  struct vs_err *err);
 
+/* The errno an API answer's HTTP status stands for (EIO for any other). */
+int mgr_client_errno_of_status(long status);
+
 #endif
