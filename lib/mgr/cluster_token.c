@@ -695,7 +695,8 @@ static int redeem_at(struct mgr_cluster *c, const char *address, const char *fin
 	struct json_object *v;
 	if (status != 200) {
 		const char *msg = field_string(o, "error");
-		r = vs_errf(err, status == 404 && !msg ? ENOTSUP : mgr_client_errno_of_status(status),
+		r = vs_errf(err,
+			    status == 404 && !msg ? ENOTSUP : mgr_client_errno_of_status(status),
 			    "member %s: %s", address, msg ? msg : "refused");
 		json_object_put(o);
 		return r;
