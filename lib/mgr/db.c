@@ -262,6 +262,12 @@ static const char *const migrations[] = {
 	"  used_by TEXT,"
 	"  revoked_at INTEGER);"
 	"CREATE INDEX cluster_join_tokens_name ON cluster_join_tokens (name)",
+
+	/* the cluster's copy of each instance (cluster.c): its API object
+	 * (config, devices, snapshots) as its member last reported it, so any
+	 * member answers for it while that member is offline; '' in a single
+	 * host's file */
+	"ALTER TABLE instances ADD COLUMN detail TEXT NOT NULL DEFAULT ''",
 };
 
 int mgr_db_schema_latest(void)

@@ -67,6 +67,13 @@ struct json_object *mgr_cluster_member_json(const struct mgr_cluster_member *mb)
 /* Where instance NAME lives: *member filled; ENOENT when no member has it. */
 int mgr_cluster_locate(struct mgr_cluster *c, const char *name, struct mgr_cluster_member *member,
 		       struct vs_err *err);
+/* The cluster's copy of instance NAME: its API object as its member last
+ * reported it (config, devices, "snapshots"), with "location" and the
+ * status "Offline" when that member is; *member filled.  ENOENT when no
+ * member has it. */
+int mgr_cluster_instance_copy(struct mgr_cluster *c, const char *name,
+			      struct mgr_cluster_member *member, struct json_object **copy,
+			      struct vs_err *err);
 /* Instances of other members, as list objects with "location" (status
  * "Offline" when their member is). */
 int mgr_cluster_remote_instances(struct mgr_cluster *c, struct json_object *into,

@@ -1,0 +1,70 @@
+#!/bin/bash
+# test_cluster_state.sh - what a vessel cluster keeps for all its members
+# (issue 13), on the three namespaced vesseld of lib.sh's cluster_setup:
+#  - instances: the cluster's copy of an instance carries its config,
+#    devices and snapshots; with its member killed, the others still answer
+#    info, list, state and snapshots from that copy (status Offline) and
+#    refuse changes with a 503 naming the member, at once (no hang).
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
+for c in curl jq sqlite3 ip; do
+	command -v $c >/dev/null || { echo "SKIP: $c missing"; exit 77; }
+done
+cluster_setup || exit 1
+
+check "m1: cluster init" vm 1 cluster init m1 10.77.0.1:9001
+for n in 2 3; do
+	mkdir -p "$T/s$n/cluster" && install -m 0600 "$T/s1/cluster/cluster.crt" "$T/s1/cluster/cluster.key" "$T/s$n/cluster/" || exit 1
+	check "m$n joins" vm $n cluster join m$n 10.77.0.$n:9001 10.77.0.1:9001
+done
+for n in 1 2 3; do
+	check "m$n sees three members online" wait_for "m$n: 3 online" online $n 3
+done
+
+# ---- instances: the cluster's copy ----
+leader=$(cstate 1 | jq -r .metadata.leader)
+L=${leader#10.77.0.}
+L=${L%%:*}
+O=$(((L % 3) + 1))       # the owner of c1: not the leader (no election needed)
+V=$((((L + 1) % 3) + 1)) # asked through
+check "launch c1 on m$O through m$V, with a config key" \
+	vm $V launch busybox c1 --target m$O -c user.note=first
+check "snapshot c1 through m$V" vm $V snapshot create c1 snapA
+check "config set c1 through m$L" vm $L config set c1 user.note=kept
+# listed N: member N lists c1 from the cluster's copy with the last config
+# (reported with the snapshot before it: one report carries both)
+listed() { [ "$(curl -s --unix-socket "$T/m$1.sock" 'http://x/1.0/instances?recursion=1' |
+	jq -r '.metadata[] | select(.name == "c1") | "\(.location) \(.status) \(.config["user.note"])"')" = "m$O Running kept" ]; }
+check "m$V lists c1 with its config from the cluster" wait_for "c1 listed" listed $V
+kill -9 "${DPIDS[$O]}"
+wait "${DPIDS[$O]}" 2>/dev/null
+DPIDS[$O]=
+t0=$SECONDS
+for n in $V $L; do
+	check "m$n: info c1 answers from the copy, Offline, config and devices kept" sh -c \
+		"VESSEL_SOCKET=$T/m$n.sock timeout 20 v info c1 --format json | jq -e '.name == \"c1\" and .status == \"Offline\" and .location == \"m$O\" and .config[\"user.note\"] == \"kept\" and (.devices | type == \"object\") and (has(\"snapshots\") | not)'"
+	check "m$n: list shows c1 Offline on m$O (once m$O's heartbeat is old)" wait_for "c1 offline" sh -c \
+		"VESSEL_SOCKET=$T/m$n.sock timeout 20 v list --format json | jq -e '.[] | select(.name == \"c1\") | .status == \"Offline\" and .location == \"m$O\"'"
+	check "m$n: the API's listing has c1's config, Offline" sh -c \
+		"curl -s --max-time 20 --unix-socket $T/m$n.sock 'http://x/1.0/instances?recursion=1' | jq -e '.metadata[] | select(.name == \"c1\") | .status == \"Offline\" and .config[\"user.note\"] == \"kept\"'"
+done
+check "snapshot list c1 through m$V: from the copy" sh -c \
+	"[ \"\$(VESSEL_SOCKET=$T/m$V.sock timeout 20 v snapshot list c1 --format csv | cut -d, -f1)\" = snapA ]"
+check "GET state of c1: Offline" sh -c \
+	"curl -s --max-time 20 --unix-socket $T/m$V.sock http://x/1.0/instances/c1/state | jq -e '.metadata.status == \"Offline\" and .metadata.status_code == 112'"
+code=$(curl -s --max-time 20 --unix-socket "$T/m$V.sock" -o "$T/put.out" -w '%{http_code}' -X PUT \
+	-H 'Content-Type: application/json' -d '{"action": "stop", "force": true}' http://x/1.0/instances/c1/state)
+check "stop c1 while m$O is down: 503 naming m$O ($code: $(jq -r .error "$T/put.out"))" sh -c \
+	"[ $code = 503 ] && grep -q 'm$O is offline: instance c1 cannot be changed' '$T/put.out'"
+check_fails "config set c1 while m$O is down: a precise error" "m$O is offline" \
+	vm $L config set c1 user.note=changed
+check_fails "snapshot c1 while m$O is down: a precise error" "m$O is offline" \
+	vm $V snapshot create c1 snapB
+check "all of that answered promptly ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -lt 60
+check "m$O restarts" start $O
+check "m$O is Online again" wait_for "m$O online" online $V 3
+back() { [ "$(vm $V list --format json | jq -r '.[] | select(.name == "c1") | .status')" = Running ]; }
+check "c1 is Running again, seen from m$V" wait_for "c1 back" back
+check "delete c1 through m$V" vm $V delete --force c1
+
+finish_cluster
