@@ -94,6 +94,9 @@ struct mgr_cluster {
 	size_t npeers;
 	pthread_t thread;
 	bool have_thread, stop, kick;
+	pthread_mutex_t shared_lock; /* for opening shared */
+	struct mgr_db *shared;	     /* mgr_shared_db: the cluster database, NULL until used */
+	char shared_addrs[MAX_MEMBERS + 1][128]; /* its addresses, under shared_lock */
 	bool reported; /* the last report of instances: its hash and time */
 	uint64_t report_hash;
 	int64_t report_time;
@@ -711,6 +714,7 @@ int mgr_cluster_open(struct mgr *m, const char *listen, struct mgr_cluster **out
 		return vs_errf(err, ENOMEM, "out of memory");
 	c->m = m;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->shared_lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	if (asprintf(&c->dir, "%s/cluster", mgr_state_dir(m)) < 0 ||
 	    asprintf(&c->conf_path, "%s/member.json", c->dir) < 0 ||
@@ -749,12 +753,15 @@ void mgr_cluster_close(struct mgr_cluster *c)
 		pthread_mutex_unlock(&c->lock);
 		pthread_join(c->thread, NULL);
 	}
+	mgr_db_close(c->shared);
+	c->shared = NULL;
 	disconnect(c);
 	node_stop(c);
 	tls_drop(c);
 	if (c->m && c->m->cluster == c)
 		c->m->cluster = NULL;
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->shared_lock);
 	pthread_cond_destroy(&c->cond);
 	free(c->dir);
 	free(c->conf_path);
@@ -770,6 +777,38 @@ bool mgr_cluster_enabled(struct mgr_cluster *c)
 const char *mgr_cluster_self(struct mgr_cluster *c)
 {
 	return c ? c->name : "";
+}
+
+struct mgr_db *mgr_shared_db(struct mgr *m, struct vs_err *err)
+{
+	struct mgr_cluster *c = mgr_get_cluster(m);
+	if (!mgr_cluster_enabled(c))
+		return mgr_get_db(m);
+	pthread_mutex_lock(&c->shared_lock);
+	if (!c->shared) {
+		/* this member's node first (it is always there and knows the
+		 * leader), then the others known */
+		char(*copy)[128] = c->shared_addrs;
+		const char *addrs[MAX_MEMBERS + 1];
+		size_t n = 0;
+		pthread_mutex_lock(&c->lock);
+		copy_str(copy[n++], sizeof(copy[0]), c->address);
+		for (size_t i = 0; i < c->npeers && n < MAX_MEMBERS + 1; i++)
+			if (strcmp(c->peers[i], c->address) != 0)
+				copy_str(copy[n++], sizeof(copy[0]), c->peers[i]);
+		pthread_mutex_unlock(&c->lock);
+		for (size_t i = 0; i < n; i++)
+			addrs[i] = copy[i];
+		struct mgr_store *store = NULL;
+		int r = mgr_store_open_dqlite(addrs, n, DB_NAME, CONNECT_MS, &store, err);
+		if (r == 0 && (r = mgr_db_open_store(store, &c->shared, err)) < 0)
+			c->shared = NULL; /* the store was closed with it */
+		if (r < 0)
+			vs_err_prefix(err, "the cluster database");
+	}
+	struct mgr_db *db = c->shared;
+	pthread_mutex_unlock(&c->shared_lock);
+	return db;
 }
 
 static int schema_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
@@ -1505,7 +1544,11 @@ int mgr_cluster_forward(struct mgr_cluster *c, const struct mgr_cluster_member *
 	struct mgr_client *cl = mgr_client_new_remote(to->url, crt, key, to->cert_path, err);
 	if (!cl)
 		return -err->code;
-	int r = mgr_client_do(cl, method, path, body, metadata, err);
+	/* recorded in the audit log here, not again there (api.c) */
+	char hdr[128];
+	snprintf(hdr, sizeof(hdr), "%s: %s", MGR_CLUSTER_FORWARDED_HEADER, c->name);
+	const char *const headers[] = { hdr, NULL };
+	int r = mgr_client_do_ex(cl, method, path, body, headers, metadata, err);
 	mgr_client_free(cl);
 	return r;
 }

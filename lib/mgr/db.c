@@ -268,6 +268,10 @@ static const char *const migrations[] = {
 	 * member answers for it while that member is offline; '' in a single
 	 * host's file */
 	"ALTER TABLE instances ADD COLUMN detail TEXT NOT NULL DEFAULT ''",
+
+	/* a cluster's audit log is one chain for all members (audit.c): each
+	 * record names the member that wrote it ('' on a single host) */
+	"ALTER TABLE audit_log ADD COLUMN member TEXT NOT NULL DEFAULT ''",
 };
 
 int mgr_db_schema_latest(void)

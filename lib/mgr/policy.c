@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "mgr_internal.h"
+#include "vessel/mgr/cluster.h"
 #include "vessel/core/cleanup.h"
 #include "vessel/core/util.h"
 #include "vessel/mgr/policy.h"
@@ -219,12 +220,15 @@ const char *mgr_instance_project(const struct mgr_instance *inst)
 static int policy_rows(struct mgr *m, const char *project, struct json_object **out,
 		       struct vs_err *err)
 {
+	struct mgr_db *db = mgr_shared_db(m, err); /* a cluster's: one set for all */
+	if (!db)
+		return -err->code;
 	struct json_object *o = json_object_new_object();
 	int r = 0;
-	mgr_db_lock(m->db);
+	mgr_db_lock(db);
 	{
 		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
-		    m->db, "SELECT key, value FROM project_policies WHERE project = ? ORDER BY key",
+		    db, "SELECT key, value FROM project_policies WHERE project = ? ORDER BY key",
 		    err);
 		if (!st) {
 			r = -err->code;
@@ -236,7 +240,7 @@ static int policy_rows(struct mgr *m, const char *project, struct json_object **
 				    json_object_new_string(mgr_stmt_column_text(st, 1)));
 		}
 	}
-	mgr_db_unlock(m->db);
+	mgr_db_unlock(db);
 	if (r < 0) {
 		json_object_put(o);
 		return r;
@@ -298,36 +302,38 @@ int mgr_policy_put(struct mgr *m, const char *project, const struct mgr_config_e
 	for (size_t i = 0; i < n; i++)
 		if ((r = key_apply(cfg[i].key, cfg[i].value, NULL, err)) < 0)
 			return r;
-	mgr_db_lock(m->db);
-	r = mgr_db_begin(m->db, err);
+	struct mgr_db *db = mgr_shared_db(m, err); /* a cluster's: one set for all */
+	if (!db)
+		return -err->code;
+	mgr_db_lock(db);
+	r = mgr_db_begin(db, err);
 	if (r == 0) {
 		mgr_cleanup_stmt struct mgr_stmt *del =
-		    mgr_db_prepare(m->db, "DELETE FROM project_policies WHERE project = ?", err);
+		    mgr_db_prepare(db, "DELETE FROM project_policies WHERE project = ?", err);
 		mgr_cleanup_stmt struct mgr_stmt *ins = mgr_db_prepare(
-		    m->db, "INSERT INTO project_policies (project, key, value) VALUES (?, ?, ?)",
-		    err);
+		    db, "INSERT INTO project_policies (project, key, value) VALUES (?, ?, ?)", err);
 		if (!del || !ins) {
 			r = -err->code;
 		} else {
 			mgr_stmt_bind_text(del, 1, project);
 			int rc = mgr_stmt_step(del);
 			if (rc != SQLITE_DONE)
-				r = mgr_db_err(m->db, rc, "delete policy", err);
+				r = mgr_db_err(db, rc, "delete policy", err);
 			for (size_t i = 0; i < n && r == 0; i++) {
 				mgr_stmt_reset(ins);
 				mgr_stmt_bind_text(ins, 1, project);
 				mgr_stmt_bind_text(ins, 2, cfg[i].key);
 				mgr_stmt_bind_text(ins, 3, cfg[i].value);
 				if ((rc = mgr_stmt_step(ins)) != SQLITE_DONE)
-					r = mgr_db_err(m->db, rc, "insert policy", err);
+					r = mgr_db_err(db, rc, "insert policy", err);
 			}
 		}
 		if (r == 0)
-			r = mgr_db_commit(m->db, err);
+			r = mgr_db_commit(db, err);
 		if (r < 0)
-			mgr_db_rollback(m->db);
+			mgr_db_rollback(db);
 	}
-	mgr_db_unlock(m->db);
+	mgr_db_unlock(db);
 	return r;
 }
 

@@ -4,7 +4,11 @@
 #  - instances: the cluster's copy of an instance carries its config,
 #    devices and snapshots; with its member killed, the others still answer
 #    info, list, state and snapshots from that copy (status Offline) and
-#    refuse changes with a 503 naming the member, at once (no hang).
+#    refuse changes with a 503 naming the member, at once (no hang);
+#  - policies and the audit log: one set of project policies for the
+#    cluster (set on one member, in force on the others); one audit log,
+#    its records naming their member, one hash chain that every member
+#    verifies; a request forwarded to another member is recorded once.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 for c in curl jq sqlite3 ip; do
@@ -65,6 +69,40 @@ check "m$O restarts" start $O
 check "m$O is Online again" wait_for "m$O online" online $V 3
 back() { [ "$(vm $V list --format json | jq -r '.[] | select(.name == "c1") | .status')" = Running ]; }
 check "c1 is Running again, seen from m$V" wait_for "c1 back" back
+# ---- policies and the audit log, cluster-wide ----
+pol() { curl -s --max-time 20 --unix-socket "$T/m$1.sock" "http://x/1.0/projects/$2/policy" | jq -r ".metadata.config[\"$3\"]"; }
+check "m1 sets project teamx's policy" vm 1 project policy set teamx lifetime.max=7d labels.required=owner
+for n in 2 3; do
+	check "m$n reads the same policy" test "$(pol $n teamx lifetime.max)/$(pol $n teamx labels.required)" = 7d/owner
+done
+check_fails "m$V enforces it on creation (one set for the cluster)" "owner" \
+	vm $V launch busybox c9 -c user.project=teamx
+check "m2 changes it" vm 2 project policy set teamx lifetime.max=2d
+check "m3 reads the change" test "$(pol 3 teamx lifetime.max)/$(pol 3 teamx labels.required)" = 2d/owner
+audit() { curl -s --max-time 20 --unix-socket "$T/m$1.sock" http://x/1.0/audit; }
+check "m1's audit log has m2's policy change, member m2" sh -c \
+	"curl -s --unix-socket $T/m1.sock http://x/1.0/audit | jq -e '[.metadata[] | select(.path == \"/1.0/projects/teamx/policy\") | .member] == [\"m1\", \"m2\"]'"
+check "records of all three members in one log, numbered without gaps" sh -c \
+	"curl -s --unix-socket $T/m2.sock http://x/1.0/audit | jq -e '(.metadata | map(.member) | unique) == [\"m1\", \"m2\", \"m3\"] and ([.metadata[].seq] == [range(1; (.metadata | length) + 1)])'"
+check "the launch of c1 through m$V (forwarded to m$O) is recorded once, by m$V" sh -c \
+	"curl -s --unix-socket $T/m1.sock http://x/1.0/audit | jq -e '[.metadata[] | select(.method == \"POST\" and .path == \"/1.0/instances\" and .instance == \"c1\") | .member] == [\"m$V\"]'"
+check "  ... and its snapshot too" sh -c \
+	"curl -s --unix-socket $T/m1.sock http://x/1.0/audit | jq -e '[.metadata[] | select(.path == \"/1.0/instances/c1/snapshots\" and (.summary | test(\"snapA\"))) | .member] == [\"m$V\"]'"
+# a few writes from two members at once: still one chain
+racers=()
+for i in 1 2 3 4 5; do
+	vm 2 cluster describe m2 "race-$i" >/dev/null &
+	racers+=($!)
+	vm 3 cluster describe m3 "race-$i" >/dev/null &
+	racers+=($!)
+done
+wait "${racers[@]}"
+for n in 1 2 3; do
+	check "m$n verifies the cluster's audit chain" sh -c "VESSEL_SOCKET=$T/m$n.sock v audit --verify | grep -q 'audit log intact'"
+done
+check "the concurrent writes are all recorded" sh -c \
+	"curl -s --unix-socket $T/m1.sock http://x/1.0/audit | jq -e '[.metadata[] | select(.path | startswith(\"/1.0/cluster/members/m\")) | select(.summary | test(\"race-\"))] | length == 10'"
+
 check "delete c1 through m$V" vm $V delete --force c1
 
 finish_cluster
