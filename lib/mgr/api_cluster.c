@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api_internal.h"
 #include "vessel/core/log.h"
@@ -442,6 +443,23 @@ static int forward(struct api_request *req, const struct mgr_cluster_member *to,
 	return 0;
 }
 
+/* After a creation forwarded to another member: until that member's
+ * report has the instance in the cluster database (a second at most, as
+ * a rule), so that the caller's next request for it, to any member, finds
+ * it.  Bounded: a slow report only delays that. */
+static void wait_reported(struct mgr_cluster *c, const char *name)
+{
+	for (int i = 0; i < 200; i++) {
+		struct mgr_cluster_member mb;
+		struct vs_err err = VS_ERR_INIT;
+		if (mgr_cluster_locate(c, name, &mb, &err) == 0 || err.code != ENOENT)
+			return;
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	vs_log(VS_LOG_WARN, "cluster: %s created, not yet in the cluster database", name);
+}
+
 static bool instance_is_local(struct api_request *req, const char *name)
 {
 	struct mgr_instance inst;
@@ -532,7 +550,8 @@ bool api_cluster_intercept(struct api_request *req, const struct api_route *rout
 		}
 		if (mb.self)
 			return false;
-		forward(req, &mb, url, mb.name, res);
+		if (forward(req, &mb, url, mb.name, res) == 0 && name)
+			wait_reported(c, name);
 		return true;
 	}
 	return false;

@@ -66,6 +66,7 @@
 #include "vessel/mgr/cluster.h"
 #include "vessel/mgr/db.h"
 #include "vessel/mgr/dqlite_client.h"
+#include "vessel/mgr/network.h"
 #include "vessel/mgr/tls.h"
 #include "cluster_internal.h"
 #include "raft_tls.h"
@@ -97,7 +98,8 @@ struct mgr_cluster {
 	pthread_mutex_t shared_lock; /* for opening shared */
 	struct mgr_db *shared;	     /* mgr_shared_db: the cluster database, NULL until used */
 	char shared_addrs[MAX_MEMBERS + 1][128]; /* its addresses, under shared_lock */
-	bool reported; /* the last report of instances: its hash and time */
+	bool networks_ready; /* this host's networks pushed: sync them from the cluster */
+	bool reported;	     /* the last report of instances: its hash and time */
 	uint64_t report_hash;
 	int64_t report_time;
 	pthread_cond_t cond;
@@ -663,9 +665,19 @@ static void *sync_thread(void *arg)
 				vs_log(VS_LOG_WARN, "cluster: cannot report to the cluster: %s",
 				       err.msg);
 			copy_str(last, sizeof(last), err.msg);
-		} else if (last[0]) {
-			vs_log(VS_LOG_INFO, "cluster: reporting to the cluster again");
-			last[0] = 0;
+		} else {
+			if (last[0]) {
+				vs_log(VS_LOG_INFO, "cluster: reporting to the cluster again");
+				last[0] = 0;
+			}
+			/* networks from the cluster's definition (network.c): host
+			 * commands, so without the lock */
+			if (c->networks_ready) {
+				pthread_mutex_unlock(&c->lock);
+				if (mgr_network_cluster_sync(c->m, &err) < 0)
+					vs_log(VS_LOG_DEBUG, "cluster: networks: %s", err.msg);
+				pthread_mutex_lock(&c->lock);
+			}
 		}
 		if (c->kick) {
 			c->kick = false;
@@ -703,6 +715,21 @@ void mgr_cluster_kick(struct mgr_cluster *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* This host's networks into the cluster's definition, then synced from
+ * it (a network the cluster defines otherwise stays this host's only). */
+static void push_networks(struct mgr_cluster *c)
+{
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_network_cluster_push(c->m, &err) < 0)
+		vs_log(VS_LOG_WARN, "cluster: this host's networks: %s", err.msg);
+
+	pthread_mutex_lock(&c->lock);
+	c->networks_ready = true;
+	c->kick = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
 /* ---- open/close ---- */
 
 int mgr_cluster_open(struct mgr *m, const char *listen, struct mgr_cluster **out,
@@ -729,6 +756,7 @@ int mgr_cluster_open(struct mgr *m, const char *listen, struct mgr_cluster **out
 			r = tls_load(c, false, err);
 		if (r == 0)
 			r = node_start(c, err);
+		c->networks_ready = true; /* pushed when it joined */
 		if (r == 0)
 			r = start_thread(c, err);
 		if (r < 0) {
@@ -980,6 +1008,8 @@ int mgr_cluster_init(struct mgr_cluster *c, const char *name, const char *addres
 	else
 		c->enabled = true;
 	pthread_mutex_unlock(&c->lock);
+	if (r == 0)
+		push_networks(c);
 	return r;
 }
 
@@ -1064,6 +1094,8 @@ int mgr_cluster_join_peers(struct mgr_cluster *c, const char *name, const char *
 		c->enabled = true;
 	}
 	pthread_mutex_unlock(&c->lock);
+	if (r == 0)
+		push_networks(c);
 	return r;
 }
 

@@ -8,7 +8,11 @@
 #  - policies and the audit log: one set of project policies for the
 #    cluster (set on one member, in force on the others); one audit log,
 #    its records naming their member, one hash chain that every member
-#    verifies; a request forwarded to another member is recorded once.
+#    verifies; a request forwarded to another member is recorded once;
+#  - networks: one created on m1 is made on every member (bridge and
+#    dnsmasq in each namespace), its name and subnet taken cluster-wide;
+#    deleting it is refused while an instance of any member uses it, and
+#    once done removes it everywhere.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 for c in curl jq sqlite3 ip; do
@@ -19,6 +23,8 @@ cluster_setup || exit 1
 check "m1: cluster init" vm 1 cluster init m1 10.77.0.1:9001
 for n in 2 3; do
 	mkdir -p "$T/s$n/cluster" && install -m 0600 "$T/s1/cluster/cluster.crt" "$T/s1/cluster/cluster.key" "$T/s$n/cluster/" || exit 1
+done
+for n in 2 3; do
 	check "m$n joins" vm $n cluster join m$n 10.77.0.$n:9001 10.77.0.1:9001
 done
 for n in 1 2 3; do
@@ -102,6 +108,31 @@ for n in 1 2 3; do
 done
 check "the concurrent writes are all recorded" sh -c \
 	"curl -s --unix-socket $T/m1.sock http://x/1.0/audit | jq -e '[.metadata[] | select(.path | startswith(\"/1.0/cluster/members/m\")) | select(.summary | test(\"race-\"))] | length == 10'"
+
+# ---- networks, cluster-wide ----
+check "m1 creates network cn1" vm 1 network create cn1 --subnet 10.99.7.0/24
+br=$(curl -s --unix-socket "$T/m1.sock" http://x/1.0/networks/cn1 | jq -r .metadata.bridge)
+bridge_on() { netns $1 ip -o addr show dev "$br" | grep -q 'inet 10.99.7.1/24'; }
+dnsmasq_on() { pgrep -f -- "--pid-file=$T/s$1/networks/cn1/" >/dev/null; }
+for n in 1 2 3; do
+	check "cn1's bridge $br with the gateway address on m$n" wait_for "bridge on m$n" bridge_on $n
+	check "  ... and its dnsmasq on m$n" wait_for "dnsmasq on m$n" dnsmasq_on $n
+	check "  ... listed by m$n" sh -c "VESSEL_SOCKET=$T/m$n.sock v network list --format csv | grep -q '^cn1,'"
+done
+check_fails "m2 creates cn1 too: the name is the cluster's" "already exists" \
+	vm 2 network create cn1 --subnet 10.99.8.0/24
+check_fails "m3 creates cn2 on cn1's subnet" "already exists" vm 3 network create cn2 --subnet 10.99.7.0/24
+check "launch c2 on m3 on cn1 (made there by the cluster)" vm 1 launch busybox c2 --target m3 --network cn1
+c2_copied() { curl -s --unix-socket "$T/m1.sock" 'http://x/1.0/instances?recursion=1' |
+	jq -e '.metadata[] | select(.name == "c2") | .devices.eth0.network == "cn1"'; }
+check "c2's NIC on cn1 is in the cluster's copy" wait_for "c2 copied" c2_copied
+check_fails "m1 deletes cn1 while c2 on m3 uses it" "used by instance c2 on member m3" vm 1 network delete cn1
+check "delete c2" vm 1 delete --force c2
+gone() { ! bridge_on "$1" && ! dnsmasq_on "$1" && ! VESSEL_SOCKET=$T/m$1.sock v network list --format csv | grep -q '^cn1,'; }
+check "m2 deletes cn1" wait_for "cn1 deleted" vm 2 network delete cn1
+for n in 1 2 3; do
+	check "cn1 is gone from m$n (bridge, dnsmasq, list)" wait_for "cn1 gone on m$n" gone $n
+done
 
 check "delete c1 through m$V" vm $V delete --force c1
 
