@@ -67,6 +67,7 @@
 #include "vessel/mgr/db.h"
 #include "vessel/mgr/dqlite_client.h"
 #include "vessel/mgr/network.h"
+#include "vessel/mgr/policy.h"
 #include "vessel/mgr/tls.h"
 #include "cluster_internal.h"
 #include "raft_tls.h"
@@ -715,14 +716,17 @@ void mgr_cluster_kick(struct mgr_cluster *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* This host's networks into the cluster's definition, then synced from
- * it (a network the cluster defines otherwise stays this host's only). */
+/* This host's networks and policies into the cluster's (what did not
+ * conflict: join_conflicts refused the rest), then networks synced from
+ * the cluster's definition. */
 static void push_networks(struct mgr_cluster *c)
 {
 	struct vs_err err = VS_ERR_INIT;
 	if (mgr_network_cluster_push(c->m, &err) < 0)
 		vs_log(VS_LOG_WARN, "cluster: this host's networks: %s", err.msg);
-
+	vs_err_clear(&err);
+	if (mgr_policy_cluster_push(c->m, &err) < 0)
+		vs_log(VS_LOG_WARN, "cluster: this host's policies: %s", err.msg);
 	pthread_mutex_lock(&c->lock);
 	c->networks_ready = true;
 	c->kick = true;
@@ -1036,6 +1040,89 @@ int mgr_cluster_join_check(struct mgr_cluster *c, const char *name, const char *
 	return r;
 }
 
+/* Before a host joins (nothing changed yet): its networks and policies
+ * against the cluster's, through the client q.  A network of the same name
+ * defined otherwise, one on a subnet the cluster gives another network, a
+ * policy key of the same project set to another value: EEXIST naming the
+ * first.  What does not conflict is merged after the join (push_local). */
+static int join_conflicts(struct mgr_cluster *c, struct mgr_dq *q, struct vs_err *err)
+{
+	struct mgr_db *db = mgr_get_db(c->m);
+	struct mgr_network *lo = NULL;
+	size_t nlo = 0;
+	int r = mgr_network_list(db, &lo, &nlo, err);
+	struct mgr_dq_rows rows = { 0 };
+	if (r == 0)
+		r = mgr_dq_query(q, "SELECT name, subnet, nat, isolated FROM networks", NULL, 0,
+				 &rows, err);
+	for (size_t i = 0; r == 0 && i < nlo; i++)
+		for (size_t k = 0; r == 0 && k < rows.nrows; k++) {
+			const char *name =
+			    mgr_dq_at(&rows, k, 0)->s ? mgr_dq_at(&rows, k, 0)->s : "";
+			const char *subnet =
+			    mgr_dq_at(&rows, k, 1)->s ? mgr_dq_at(&rows, k, 1)->s : "";
+			bool nat = mgr_dq_at(&rows, k, 2)->i != 0;
+			bool isolated = mgr_dq_at(&rows, k, 3)->i != 0;
+			bool same_name = strcmp(name, lo[i].name) == 0;
+			if (same_name && (strcmp(subnet, lo[i].subnet) != 0 || nat != lo[i].nat ||
+					  isolated != lo[i].isolated))
+				r = vs_errf(
+				    err, EEXIST,
+				    "this host's network %s (subnet %s%s) is defined otherwise "
+				    "in the cluster (subnet %s%s): delete or rename it here "
+				    "first",
+				    lo[i].name, lo[i].subnet,
+				    lo[i].isolated ? ", isolated"
+				    : lo[i].nat	   ? ", nat"
+						   : "",
+				    subnet,
+				    isolated ? ", isolated"
+				    : nat    ? ", nat"
+					     : "");
+			else if (!same_name && strcmp(subnet, lo[i].subnet) == 0)
+				r = vs_errf(err, EEXIST,
+					    "this host's network %s has subnet %s, the cluster's "
+					    "network %s: delete or rename it here first",
+					    lo[i].name, subnet, name);
+		}
+	free(lo);
+	if (rows.v)
+		mgr_dq_rows_free(&rows);
+	if (r < 0)
+		return r;
+	struct mgr_dq_rows pol = { 0 };
+	r = mgr_dq_query(q, "SELECT project, key, value FROM project_policies", NULL, 0, &pol, err);
+	if (r < 0)
+		return r;
+	mgr_db_lock(db);
+	{
+		mgr_cleanup_stmt struct mgr_stmt *st =
+		    mgr_db_prepare(db, "SELECT project, key, value FROM project_policies", err);
+		if (!st)
+			r = -err->code;
+		while (r == 0 && st && mgr_stmt_step(st) == SQLITE_ROW) {
+			const char *p = mgr_stmt_column_text(st, 0),
+				   *k = mgr_stmt_column_text(st, 1),
+				   *v = mgr_stmt_column_text(st, 2);
+			for (size_t i = 0; r == 0 && i < pol.nrows; i++) {
+				const char *cp = mgr_dq_at(&pol, i, 0)->s,
+					   *ck = mgr_dq_at(&pol, i, 1)->s,
+					   *cv = mgr_dq_at(&pol, i, 2)->s;
+				if (cp && ck && cv && strcmp(cp, p) == 0 && strcmp(ck, k) == 0 &&
+				    strcmp(cv, v) != 0)
+					r = vs_errf(
+					    err, EEXIST,
+					    "this host's policy of project %s sets %s=%s, the "
+					    "cluster's %s=%s: change it here first",
+					    p, k, v, k, cv);
+			}
+		}
+	}
+	mgr_db_unlock(db);
+	mgr_dq_rows_free(&pol);
+	return r;
+}
+
 int mgr_cluster_join_peers(struct mgr_cluster *c, const char *name, const char *address,
 			   const char *const *joins, size_t njoins, struct vs_err *err)
 {
@@ -1080,6 +1167,8 @@ int mgr_cluster_join_peers(struct mgr_cluster *c, const char *name, const char *
 		if (r == 0 || rows.v)
 			mgr_dq_rows_free(&rows);
 	}
+	if (r == 0)
+		r = join_conflicts(c, q, err);
 	if (r == 0)
 		r = node_start(c, err);
 	if (r == 0 && (r = mgr_dq_add(q, c->node_id, address, err)) == 0)

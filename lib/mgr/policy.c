@@ -337,6 +337,77 @@ int mgr_policy_put(struct mgr *m, const char *project, const struct mgr_config_e
 	return r;
 }
 
+int mgr_policy_cluster_push(struct mgr *m, struct vs_err *err)
+{
+	struct mgr_db *shared = mgr_shared_db(m, err);
+	if (!shared)
+		return -err->code;
+	if (shared == m->db)
+		return 0;
+	struct mgr_config_entry *rows = NULL;
+	char **projects = NULL;
+	size_t n = 0;
+	int r = 0;
+	mgr_db_lock(m->db);
+	{
+		mgr_cleanup_stmt struct mgr_stmt *st =
+		    mgr_db_prepare(m->db, "SELECT project, key, value FROM project_policies", err);
+		if (!st)
+			r = -err->code;
+		while (r == 0 && st && mgr_stmt_step(st) == SQLITE_ROW) {
+			struct mgr_config_entry *nr = realloc(rows, (n + 1) * sizeof(*rows));
+			char **np = realloc(projects, (n + 1) * sizeof(*projects));
+			if (nr)
+				rows = nr;
+			if (np)
+				projects = np;
+			if (!nr || !np) {
+				r = vs_errf(err, ENOMEM, "out of memory");
+				break;
+			}
+			projects[n] = strdup(mgr_stmt_column_text(st, 0));
+			rows[n].key = strdup(mgr_stmt_column_text(st, 1));
+			rows[n].value = strdup(mgr_stmt_column_text(st, 2));
+			n++;
+		}
+	}
+	mgr_db_unlock(m->db);
+	/* the cluster's value wins where both have one (join refused a
+	 * different one); the others are added */
+	mgr_db_lock(shared);
+	{
+		mgr_cleanup_stmt struct mgr_stmt *ins = mgr_db_prepare(
+		    shared,
+		    "INSERT INTO project_policies (project, key, value) VALUES (?, ?, ?)"
+		    " ON CONFLICT (project, key) DO NOTHING",
+		    err);
+		if (!ins && r == 0)
+			r = -err->code;
+		for (size_t i = 0; r == 0 && ins && i < n; i++) {
+			if (!projects[i] || !rows[i].key || !rows[i].value) {
+				r = vs_errf(err, ENOMEM, "out of memory");
+				break;
+			}
+			mgr_stmt_reset(ins);
+			mgr_stmt_bind_text(ins, 1, projects[i]);
+			mgr_stmt_bind_text(ins, 2, rows[i].key);
+			mgr_stmt_bind_text(ins, 3, rows[i].value);
+			int rc = mgr_stmt_step(ins);
+			if (rc != SQLITE_DONE)
+				r = mgr_db_err(shared, rc, "push policy", err);
+		}
+	}
+	mgr_db_unlock(shared);
+	for (size_t i = 0; i < n; i++) {
+		free(projects[i]);
+		free((char *)rows[i].key);
+		free((char *)rows[i].value);
+	}
+	free(projects);
+	free(rows);
+	return r;
+}
+
 int mgr_policy_check_create(struct mgr *m, const struct mgr_create_req *req, time_t *expires_at,
 			    struct vs_err *err)
 {

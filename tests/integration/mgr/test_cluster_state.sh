@@ -12,7 +12,10 @@
 #  - networks: one created on m1 is made on every member (bridge and
 #    dnsmasq in each namespace), its name and subnet taken cluster-wide;
 #    deleting it is refused while an instance of any member uses it, and
-#    once done removes it everywhere.
+#    once done removes it everywhere;
+#  - a join refused, with nothing changed, while the joiner has a network
+#    on a subnet the cluster gives another, or a policy key set otherwise;
+#    once fixed, its other networks and policies are merged.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 for c in curl jq sqlite3 ip; do
@@ -24,9 +27,35 @@ check "m1: cluster init" vm 1 cluster init m1 10.77.0.1:9001
 for n in 2 3; do
 	mkdir -p "$T/s$n/cluster" && install -m 0600 "$T/s1/cluster/cluster.crt" "$T/s1/cluster/cluster.key" "$T/s$n/cluster/" || exit 1
 done
-for n in 2 3; do
-	check "m$n joins" vm $n cluster join m$n 10.77.0.$n:9001 10.77.0.1:9001
-done
+check "m2 joins" vm 2 cluster join m2 10.77.0.2:9001 10.77.0.1:9001
+
+# ---- a join whose policies or networks conflict with the cluster's ----
+check "the cluster: network base, project shared's policy" sh -c \
+	"VESSEL_SOCKET=$T/m1.sock v network create base --subnet 10.99.5.0/24 && VESSEL_SOCKET=$T/m2.sock v project policy set shared lifetime.max=7d"
+check "m3 alone: network mine, project solo's policy, base2 on base's subnet" sh -c \
+	"VESSEL_SOCKET=$T/m3.sock v network create mine --subnet 10.99.6.0/24 && VESSEL_SOCKET=$T/m3.sock v project policy set solo labels.required=owner && VESSEL_SOCKET=$T/m3.sock v network create base2 --subnet 10.99.5.0/24"
+not_joined() { [ ! -e "$T/s3/cluster/member.json" ] && [ ! -e "$T/s3/cluster/raft" ] &&
+	! vm 3 cluster list >/dev/null 2>&1 && [ "$(vm 1 cluster list --format json | jq length)" = 2 ] &&
+	vm 3 network list --format csv | grep -q '^mine,' && vm 3 network list --format csv | grep -q '^base2,' &&
+	! vm 1 network list --format csv | grep -q '^mine,'; }
+check_fails "m3 joins: refused, its network base2 is on the cluster's subnet of base" \
+	"network base2 has subnet 10.99.5.0/24, the cluster's network base" \
+	vm 3 cluster join m3 10.77.0.3:9001 10.77.0.1:9001
+check "  ... nothing changed (m3 no member, its networks as they were, not pushed)" not_joined
+check "m3 deletes base2, sets project shared's lifetime.max=1d" sh -c \
+	"VESSEL_SOCKET=$T/m3.sock v network delete base2 && VESSEL_SOCKET=$T/m3.sock v project policy set shared lifetime.max=1d"
+check_fails "m3 joins: refused, its policy of project shared differs" \
+	"policy of project shared sets lifetime.max=1d, the cluster's lifetime.max=7d" \
+	vm 3 cluster join m3 10.77.0.3:9001 10.77.0.1:9001
+check "  ... nothing changed" sh -c "[ ! -e '$T/s3/cluster/member.json' ] && [ \"\$(VESSEL_SOCKET=$T/m1.sock v cluster list --format json | jq length)\" = 2 ]"
+check "m3 takes the cluster's value" vm 3 project policy set shared lifetime.max=7d
+check "m3 joins" vm 3 cluster join m3 10.77.0.3:9001 10.77.0.1:9001
+net_on() { vm $1 network list --format csv | grep -q "^$2,"; }
+check "m3's network mine is the cluster's now: made on m1" wait_for "mine on m1" net_on 1 mine
+check "  ... and on m2" wait_for "mine on m2" net_on 2 mine
+check "the cluster's network base is made on m3" wait_for "base on m3" net_on 3 base
+check "m3's policy of project solo is the cluster's (read on m1)" test \
+	"$(curl -s --unix-socket "$T/m1.sock" http://x/1.0/projects/solo/policy | jq -r '.metadata.config["labels.required"]')" = owner
 for n in 1 2 3; do
 	check "m$n sees three members online" wait_for "m$n: 3 online" online $n 3
 done
