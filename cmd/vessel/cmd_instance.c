@@ -170,7 +170,9 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 	if (r)
 		return r;
 	out_value(cli, md);
-	bool running = strcmp(jstr(md, "status"), "Stopped") != 0;
+	/* Offline: a copy from the cluster, no usage to show */
+	bool running = strcmp(jstr(md, "status"), "Stopped") != 0 &&
+		       strcmp(jstr(md, "status"), "Offline") != 0;
 	json_object_put(md);
 	if (cli->format == CLI_FORMAT_TABLE && running)
 		cli_print_usage_summary(cli, argv[1]);

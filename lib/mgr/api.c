@@ -745,11 +745,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	/* the audit trail: who changed what (remote callers at INFO; the log
 	 * of record is audit.c's) */
 	unsigned result = res.upgrade ? 101 : res.stream ? 200 : res.json ? res.http_status : 500;
+	/* forwarded by another member, which records it in the cluster's log */
+	bool forwarded =
+	    c->req.tls && c->req.peer_fingerprint[0] &&
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MGR_CLUSTER_FORWARDED_HEADER) &&
+	    mgr_cluster_trusts(mgr_get_cluster(c->req.m), c->req.peer_fingerprint);
 	if (strcmp(method, "GET") != 0) {
-		vs_log(c->req.tls ? VS_LOG_INFO : VS_LOG_DEBUG, "api: %s %s by %s: %u", method, url,
-		       c->req.identity, result);
-		audit_request(c->req.m, c->req.identity, method, url, c->req.body, c->upload_len,
-			      result);
+		vs_log(c->req.tls ? VS_LOG_INFO : VS_LOG_DEBUG, "api: %s %s by %s%s: %u", method,
+		       url, c->req.identity, forwarded ? " (forwarded)" : "", result);
+		if (!forwarded)
+			audit_request(c->req.m, c->req.identity, method, url, c->req.body,
+				      c->upload_len, result);
 	}
 	if (res.upgrade) {
 		c->stream_cls = res.stream_cls;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api_internal.h"
 #include "vessel/core/log.h"
@@ -359,14 +360,73 @@ static char *forward_path(struct api_request *req, const char *url, const char *
 	return p;
 }
 
-static void forward(struct api_request *req, const struct mgr_cluster_member *to, const char *url,
-		    const char *target, struct api_response *res)
+/* A request for an instance whose member is offline (or stopped
+ * answering): reads from the cluster's copy, changes refused with 503. */
+static void answer_offline(struct api_request *req, const struct api_route *route,
+			   const char *member, struct api_response *res)
+{
+	const char *name = req->params[0];
+	const char *p = route->pattern;
+	bool get = strcmp(req->method, "GET") == 0;
+	bool readable = strcmp(p, "/1.0/instances/{}") == 0 ||
+			strcmp(p, "/1.0/instances/{}/state") == 0 ||
+			strcmp(p, "/1.0/instances/{}/snapshots") == 0 ||
+			strcmp(p, "/1.0/instances/{}/snapshots/{}") == 0;
+	if (!get || !readable) {
+		api_error(res, 503,
+			  "cluster member %s is offline: instance %s %s until it is back (the "
+			  "cluster keeps a read-only copy of its configuration)",
+			  member, name, get ? "cannot answer this" : "cannot be changed");
+		return;
+	}
+	struct mgr_cluster_member mb;
+	struct json_object *copy = NULL, *snaps = NULL;
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_cluster_instance_copy(cluster_of(req), name, &mb, &copy, &err) < 0) {
+		api_error(res, err.code == ENOENT ? 404 : 503, "cluster: %s", err.msg);
+		return;
+	}
+	/* the member may answer again by now; still Offline: it did not, here */
+	json_object_object_add(copy, "status", json_object_new_string("Offline"));
+	json_object_object_add(copy, "status_code", json_object_new_int(112));
+	if (json_object_object_get_ex(copy, "snapshots", &snaps))
+		json_object_get(snaps);
+	else
+		snaps = json_object_new_array();
+	json_object_object_del(copy, "snapshots");
+	if (strcmp(p, "/1.0/instances/{}") == 0) {
+		api_sync(res, copy);
+		json_object_put(snaps);
+		return;
+	}
+	if (strcmp(p, "/1.0/instances/{}/state") == 0) {
+		struct json_object *o = json_object_new_object(), *v;
+		const char *keep[] = { "status", "status_code", "pid" };
+		for (size_t i = 0; i < 3; i++)
+			if (json_object_object_get_ex(copy, keep[i], &v))
+				json_object_object_add(o, keep[i], json_object_get(v));
+		api_sync(res, o);
+	} else if (strcmp(p, "/1.0/instances/{}/snapshots") == 0) {
+		char prefix[160];
+		snprintf(prefix, sizeof(prefix), "/1.0/instances/%.63s/snapshots/", name);
+		api_sync_listing(req, res, json_object_get(snaps), prefix, "name");
+	} else if (!api_sync_named(res, json_object_get(snaps), req->params[1])) {
+		api_error(res, 404, "snapshot %.64s of %.64s not found", req->params[1], name);
+	}
+	json_object_put(snaps);
+	json_object_put(copy);
+}
+
+/* Forward the request to member `to`; -ECONNREFUSED (-EHOSTUNREACH,
+ * -EAGAIN) when it cannot be reached: the request never ran there. */
+static int forward(struct api_request *req, const struct mgr_cluster_member *to, const char *url,
+		   const char *target, struct api_response *res)
 {
 	struct vs_err err = VS_ERR_INIT;
 	char *path = forward_path(req, url, target);
 	if (!path) {
 		api_error(res, 500, "out of memory");
-		return;
+		return -ENOMEM;
 	}
 	vs_log(VS_LOG_DEBUG, "cluster: forwarding %s %s to %s", req->method, path, to->name);
 	struct json_object *md = NULL;
@@ -377,9 +437,27 @@ static void forward(struct api_request *req, const struct mgr_cluster_member *to
 			api_error(res, 503, "%s", err.msg);
 		else
 			api_error_from(res, &err);
-		return;
+		return r;
 	}
 	api_sync(res, md);
+	return 0;
+}
+
+/* After a creation forwarded to another member: until that member's
+ * report has the instance in the cluster database (a second at most, as
+ * a rule), so that the caller's next request for it, to any member, finds
+ * it.  Bounded: a slow report only delays that. */
+static void wait_reported(struct mgr_cluster *c, const char *name)
+{
+	for (int i = 0; i < 200; i++) {
+		struct mgr_cluster_member mb;
+		struct vs_err err = VS_ERR_INIT;
+		if (mgr_cluster_locate(c, name, &mb, &err) == 0 || err.code != ENOENT)
+			return;
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	vs_log(VS_LOG_WARN, "cluster: %s created, not yet in the cluster database", name);
 }
 
 static bool instance_is_local(struct api_request *req, const char *name)
@@ -432,7 +510,17 @@ bool api_cluster_intercept(struct api_request *req, const struct api_route *rout
 		}
 		if (mb.self)
 			return false;
-		forward(req, &mb, url, NULL, res);
+		if (!mb.online) {
+			answer_offline(req, route, mb.name, res);
+			return true;
+		}
+		int r = forward(req, &mb, url, NULL, res);
+		/* it stopped answering before its heartbeat aged: the same */
+		if (r == -EAGAIN || r == -ECONNREFUSED || r == -EHOSTUNREACH) {
+			json_object_put(res->json);
+			res->json = NULL;
+			answer_offline(req, route, mb.name, res);
+		}
 		return true;
 	}
 	/* creations from a JSON request; an uploaded or streamed body (an
@@ -462,7 +550,8 @@ bool api_cluster_intercept(struct api_request *req, const struct api_route *rout
 		}
 		if (mb.self)
 			return false;
-		forward(req, &mb, url, mb.name, res);
+		if (forward(req, &mb, url, mb.name, res) == 0 && name)
+			wait_reported(c, name);
 		return true;
 	}
 	return false;

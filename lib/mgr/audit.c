@@ -18,6 +18,16 @@
  *
  * Appends take the database lock for the read of the last hash and the
  * insert together, so records are chained in the order they are numbered.
+ *
+ * In a cluster the log is the cluster database's (mgr_shared_db): one
+ * chain for all members, each record naming the member that wrote it
+ * (`member`, hashed after the other fields when not empty, so records of
+ * a single host hash as before).  Two members appending at once meet in
+ * the leader's transaction (busy) or on the sequence number (taken): the
+ * loser reads the new last record and tries again.  The head file of a
+ * member is STATE/cluster/audit-head (its last append to the cluster's
+ * log).  A request forwarded from another member is recorded there, by
+ * the member that received it, not again by the one that ran it (api.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,12 +35,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mgr_internal.h"
 #include "vessel/core/cleanup.h"
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
+#include "vessel/mgr/cluster.h"
 #include "vessel/mgr/policy.h"
 
 #define HASH_HEX 65
@@ -41,6 +53,7 @@ struct audit_fields {
 	int64_t seq;
 	const char *time, *who, *method, *path, *instance, *summary;
 	int status;
+	const char *member; /* "" on a single host: not hashed */
 };
 
 static int buf_add(char **buf, size_t *len, size_t *cap, const char *s)
@@ -69,10 +82,11 @@ static int audit_hash(const char *prev, const struct audit_fields *f, char out[H
 	snprintf(seq, sizeof(seq), "%lld", (long long)f->seq);
 	snprintf(status, sizeof(status), "%d", f->status);
 	const char *parts[] = { prev,	 seq,	      f->time,	  f->who, f->method,
-				f->path, f->instance, f->summary, status };
+				f->path, f->instance, f->summary, status, f->member };
 	vs_cleanup_free char *buf = NULL;
 	size_t len = 0, cap = 0;
-	for (size_t i = 0; i < VS_ARRAY_SIZE(parts); i++)
+	size_t nparts = VS_ARRAY_SIZE(parts) - (f->member && *f->member ? 0 : 1);
+	for (size_t i = 0; i < nparts; i++)
 		if (buf_add(&buf, &len, &cap, parts[i]) < 0)
 			return -ENOMEM;
 	unsigned char d[32];
@@ -86,7 +100,10 @@ static int audit_hash(const char *prev, const struct audit_fields *f, char out[H
 static char *head_path(struct mgr *m)
 {
 	char *p = NULL;
-	return asprintf(&p, "%s/audit-head", mgr_state_dir(m)) < 0 ? NULL : p;
+	bool cluster = mgr_cluster_enabled(mgr_get_cluster(m));
+	return asprintf(&p, "%s/%saudit-head", mgr_state_dir(m), cluster ? "cluster/" : "") < 0
+		   ? NULL
+		   : p;
 }
 
 /* Holding the db lock: STATE/audit-head = "SEQ HASH\n" (temp + rename). */
@@ -106,21 +123,22 @@ static void head_write(struct mgr *m, int64_t seq, const char *hash)
 		vs_log(VS_LOG_WARN, "audit: cannot write %s", path);
 }
 
-int mgr_audit_append(struct mgr *m, const struct mgr_audit_rec *rec, struct vs_err *err)
+static int append_once(struct mgr *m, struct mgr_db *db, const char *member,
+		       const struct mgr_audit_rec *rec, struct vs_err *err)
 {
 	char now[32], prev[HASH_HEX], hash[HASH_HEX];
 	mgr_timestamp(now, sizeof(now));
-	mgr_db_lock(m->db);
-	int r = mgr_db_begin(m->db, err);
+	mgr_db_lock(db);
+	int r = mgr_db_begin(db, err);
 	if (r < 0) {
-		mgr_db_unlock(m->db);
+		mgr_db_unlock(db);
 		return r;
 	}
 	int64_t seq = 1;
 	memcpy(prev, genesis, HASH_HEX);
 	{
 		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
-		    m->db, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", err);
+		    db, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", err);
 		if (!st) {
 			r = -err->code;
 		} else if (mgr_stmt_step(st) == SQLITE_ROW) {
@@ -135,14 +153,15 @@ int mgr_audit_append(struct mgr *m, const struct mgr_audit_rec *rec, struct vs_e
 				  rec->path ? rec->path : "",
 				  rec->instance ? rec->instance : "",
 				  rec->summary ? rec->summary : "",
-				  rec->status };
+				  rec->status,
+				  member };
 	if (r == 0 && audit_hash(prev, &f, hash) < 0)
 		r = vs_errf(err, EIO, "audit: SHA-256 failed");
 	if (r == 0) {
 		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
-		    m->db,
+		    db,
 		    "INSERT INTO audit_log (seq, time, who, method, path, instance, summary, "
-		    "status, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		    "status, hash, member) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		    err);
 		if (!st) {
 			r = -err->code;
@@ -156,19 +175,39 @@ int mgr_audit_append(struct mgr *m, const struct mgr_audit_rec *rec, struct vs_e
 			mgr_stmt_bind_text(st, 7, f.summary);
 			mgr_stmt_bind_int(st, 8, f.status);
 			mgr_stmt_bind_text(st, 9, hash);
+			mgr_stmt_bind_text(st, 10, member);
 			int rc = mgr_stmt_step(st);
 			if (rc != SQLITE_DONE)
-				r = mgr_db_err(m->db, rc, "audit append", err);
+				r = mgr_db_err(db, rc, "audit append", err);
 		}
 	}
 	if (r == 0)
-		r = mgr_db_commit(m->db, err);
+		r = mgr_db_commit(db, err);
 	if (r < 0)
-		mgr_db_rollback(m->db);
+		mgr_db_rollback(db);
 	else
 		head_write(m, seq, hash);
-	mgr_db_unlock(m->db);
+	mgr_db_unlock(db);
 	return r;
+}
+
+int mgr_audit_append(struct mgr *m, const struct mgr_audit_rec *rec, struct vs_err *err)
+{
+	struct mgr_db *db = mgr_shared_db(m, err);
+	if (!db)
+		return -err->code;
+	struct mgr_cluster *c = mgr_get_cluster(m);
+	const char *member = mgr_cluster_enabled(c) ? mgr_cluster_self(c) : "";
+	/* another member's append won the race: chain after it (a few
+	 * seconds of tries; each loser goes again at once or nearly) */
+	for (int attempt = 0;; attempt++) {
+		vs_err_clear(err);
+		int r = append_once(m, db, member, rec, err);
+		if (r == 0 || attempt >= 200 || (r != -EBUSY && r != -EEXIST && r != -EAGAIN))
+			return r;
+		struct timespec ts = { 0, (attempt < 20 ? 1 : 20) * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* ---- summaries ---- */
@@ -255,6 +294,7 @@ static struct json_object *row_json(struct mgr_stmt *st)
 				       json_object_new_string(mgr_stmt_column_text(st, 1 + i)));
 	json_object_object_add(o, "status", json_object_new_int(mgr_stmt_column_int(st, 7)));
 	json_object_object_add(o, "hash", json_object_new_string(mgr_stmt_column_text(st, 8)));
+	json_object_object_add(o, "member", json_object_new_string(mgr_stmt_column_text(st, 9)));
 	return o;
 }
 
@@ -266,13 +306,16 @@ int mgr_audit_list(struct mgr *m, const char *since, const char *instance, struc
 		return vs_err_prefix(err, "since");
 	if (instance && *instance && mgr_name_validate(instance, err) < 0)
 		return vs_err_prefix(err, "instance");
+	struct mgr_db *db = mgr_shared_db(m, err);
+	if (!db)
+		return -err->code;
 	struct json_object *a = json_object_new_array();
 	int r = 0;
-	mgr_db_lock(m->db);
+	mgr_db_lock(db);
 	{
 		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
-		    m->db,
-		    "SELECT seq, time, who, method, path, instance, summary, status, hash "
+		    db,
+		    "SELECT seq, time, who, method, path, instance, summary, status, hash, member "
 		    "FROM audit_log WHERE (?1 = '' OR time >= ?1) AND (?2 = '' OR instance = ?2) "
 		    "ORDER BY seq",
 		    err);
@@ -285,7 +328,7 @@ int mgr_audit_list(struct mgr *m, const char *since, const char *instance, struc
 				json_object_array_add(a, row_json(st));
 		}
 	}
-	mgr_db_unlock(m->db);
+	mgr_db_unlock(db);
 	if (r < 0) {
 		json_object_put(a);
 		return r;
@@ -299,12 +342,15 @@ int mgr_audit_verify(struct mgr *m, struct json_object **out, struct vs_err *err
 	int64_t expect = 1, first_bad = 0, records = 0;
 	char prev[HASH_HEX], reason[200] = "";
 	memcpy(prev, genesis, HASH_HEX);
+	struct mgr_db *db = mgr_shared_db(m, err);
+	if (!db)
+		return -err->code;
 	int r = 0;
-	mgr_db_lock(m->db);
+	mgr_db_lock(db);
 	{
 		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
-		    m->db,
-		    "SELECT seq, time, who, method, path, instance, summary, status, hash "
+		    db,
+		    "SELECT seq, time, who, method, path, instance, summary, status, hash, member "
 		    "FROM audit_log ORDER BY seq",
 		    err);
 		if (!st)
@@ -316,6 +362,7 @@ int mgr_audit_verify(struct mgr *m, struct json_object **out, struct vs_err *err
 				mgr_stmt_column_text(st, 2),  mgr_stmt_column_text(st, 3),
 				mgr_stmt_column_text(st, 4),  mgr_stmt_column_text(st, 5),
 				mgr_stmt_column_text(st, 6),  mgr_stmt_column_int(st, 7),
+				mgr_stmt_column_text(st, 9),
 			};
 			const char *stored = mgr_stmt_column_text(st, 8);
 			char h[HASH_HEX];
@@ -338,7 +385,7 @@ int mgr_audit_verify(struct mgr *m, struct json_object **out, struct vs_err *err
 			}
 		}
 	}
-	mgr_db_unlock(m->db);
+	mgr_db_unlock(db);
 	if (r < 0)
 		return r;
 	if (!first_bad) {

@@ -413,12 +413,19 @@ static int finish(struct mgr_client *c, struct buf *b, long status, struct json_
 int mgr_client_do(struct mgr_client *c, const char *method, const char *path,
 		  struct json_object *body, struct json_object **metadata, struct vs_err *err)
 {
+	return mgr_client_do_ex(c, method, path, body, NULL, metadata, err);
+}
+
+int mgr_client_do_ex(struct mgr_client *c, const char *method, const char *path,
+		     struct json_object *body, const char *const *headers,
+		     struct json_object **metadata, struct vs_err *err)
+{
 	const char *text =
 	    body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL;
 	struct buf b = { 0 };
 	long status = 0;
-	int r = exchange(c, method, path, text, text ? strlen(text) : 0, NULL, 0, NULL, &b, &status,
-			 err);
+	int r = exchange(c, method, path, text, text ? strlen(text) : 0, NULL, 0, headers, &b,
+			 &status, err);
 	if (r == 0)
 		r = finish(c, &b, status, metadata, err);
 	free(b.data);

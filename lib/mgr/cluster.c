@@ -21,7 +21,9 @@
  * networks, volumes and the instances' config stay per host: the engine
  * runs them there); a sync thread reports this member to the cluster every
  * second: its heartbeat and free memory, and its instances (upserted with
- * their power state, removed when gone), plus at once after any change
+ * their power state and `detail`, the instance's API object with its
+ * snapshots: the cluster's copy, which any member serves while this one is
+ * offline; removed when gone), plus at once after any change
  * (mgr_cluster_kick).  A member whose heartbeat is older than OFFLINE_S is
  * shown offline, and so are its instances; when it comes back its node
  * catches up from the Raft log and its next report refreshes its rows.
@@ -64,6 +66,8 @@
 #include "vessel/mgr/cluster.h"
 #include "vessel/mgr/db.h"
 #include "vessel/mgr/dqlite_client.h"
+#include "vessel/mgr/network.h"
+#include "vessel/mgr/policy.h"
 #include "vessel/mgr/tls.h"
 #include "cluster_internal.h"
 #include "raft_tls.h"
@@ -92,7 +96,11 @@ struct mgr_cluster {
 	size_t npeers;
 	pthread_t thread;
 	bool have_thread, stop, kick;
-	bool reported; /* the last report of instances: its hash and time */
+	pthread_mutex_t shared_lock; /* for opening shared */
+	struct mgr_db *shared;	     /* mgr_shared_db: the cluster database, NULL until used */
+	char shared_addrs[MAX_MEMBERS + 1][128]; /* its addresses, under shared_lock */
+	bool networks_ready; /* this host's networks pushed: sync them from the cluster */
+	bool reported;	     /* the last report of instances: its hash and time */
 	uint64_t report_hash;
 	int64_t report_time;
 	pthread_cond_t cond;
@@ -450,11 +458,66 @@ static int load_members_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 	return 0;
 }
 
+/* This member's instances as the cluster keeps them: each its API object
+ * (mgr_instances_json: config, devices, status) with its snapshots and
+ * without its pid, so any member answers for it while this one is away. */
+struct report_item {
+	const struct mgr_instance *inst;
+	const char *power; /* its database name */
+	const char *detail;
+};
+
+static struct json_object *find_named(struct json_object *a, size_t hint, const char *name)
+{
+	size_t n = json_object_array_length(a);
+	for (size_t k = 0; k < n; k++) {
+		struct json_object *o = json_object_array_get_idx(a, (hint + k) % n), *v;
+		if (json_object_object_get_ex(o, "name", &v) &&
+		    strcmp(json_object_get_string(v), name) == 0)
+			return o;
+	}
+	return NULL;
+}
+
+/* Add "snapshots" ([{"name","created_at"}]) to each object of all. */
+static int add_snapshots(struct mgr_db *db, struct json_object *all, struct vs_err *err)
+{
+	for (size_t i = 0; i < json_object_array_length(all); i++)
+		json_object_object_add(json_object_array_get_idx(all, i), "snapshots",
+				       json_object_new_array());
+	mgr_db_lock(db);
+	int r = 0;
+	{
+		mgr_cleanup_stmt struct mgr_stmt *st =
+		    mgr_db_prepare(db,
+				   "SELECT i.name, s.name, s.created_at FROM instance_snapshots s"
+				   " JOIN instances i ON i.id = s.instance_id ORDER BY s.id",
+				   err);
+		int rc = SQLITE_DONE;
+		if (!st)
+			r = -err->code;
+		while (st && (rc = mgr_stmt_step(st)) == SQLITE_ROW) {
+			struct json_object *o = find_named(all, 0, mgr_stmt_column_text(st, 0)), *a;
+			if (!o || !json_object_object_get_ex(o, "snapshots", &a))
+				continue;
+			struct json_object *s = json_object_new_object();
+			json_object_object_add(s, "name",
+					       json_object_new_string(mgr_stmt_column_text(st, 1)));
+			json_object_object_add(s, "created_at",
+					       json_object_new_string(mgr_stmt_column_text(st, 2)));
+			json_object_array_add(a, s);
+		}
+		if (st && rc != SQLITE_DONE)
+			r = mgr_db_err(db, rc, "snapshots", err);
+	}
+	mgr_db_unlock(db);
+	return r;
+}
+
 /* This member's report: heartbeat, capacity, its instances. */
 static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 {
-	struct mgr_instance *list = arg;
-	(void)list;
+	(void)arg;
 	struct mgr_dq_value hb[] = { MGR_DQ_INT(now_s()), MGR_DQ_INT(mem_available()),
 				     MGR_DQ_INT(sysconf(_SC_NPROCESSORS_ONLN)),
 				     MGR_DQ_TEXT(c->name) };
@@ -469,50 +532,79 @@ static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 		return vs_errf(err, ENOENT, "member %s was removed from the cluster", c->name);
 	struct mgr_instance *inst = NULL;
 	size_t n = 0;
+	struct json_object *all = NULL;
 	if (mgr_instance_db_list(mgr_get_db(c->m), &inst, &n, err) < 0)
 		return -EIO; /* local trouble: not a connection problem */
-	enum mgr_power *pw = calloc(n + 1, sizeof(*pw));
-	if (!pw) {
+	if (mgr_instances_json(c->m, &all, err) < 0 ||
+	    add_snapshots(mgr_get_db(c->m), all, err) < 0) {
+		json_object_put(all);
+		mgr_instance_list_free(inst, n);
+		return -EIO;
+	}
+	struct report_item *items = calloc(n + 1, sizeof(*items));
+	if (!items) {
+		json_object_put(all);
 		mgr_instance_list_free(inst, n);
 		return vs_errf(err, ENOMEM, "out of memory");
 	}
-	/* what is reported: names and power states, hashed (FNV-1a) */
+	/* what is reported: names and objects, hashed (FNV-1a) */
 	uint64_t h = 1469598103934665603ull;
+	size_t nitems = 0;
 	for (size_t i = 0; i < n; i++) {
-		pid_t pid;
-		struct vs_err e = VS_ERR_INIT;
-		if (mgr_instance_live(c->m, &inst[i], &pw[i], &pid, &e) < 0)
-			pw[i] = inst[i].power;
+		struct json_object *o = find_named(all, i, inst[i].name), *st;
+		if (!o) /* created after the listing: the next report has it */
+			continue;
+		json_object_object_del(o, "pid");
+		const char *status =
+		    json_object_object_get_ex(o, "status", &st) ? json_object_get_string(st) : "";
+		struct report_item *it = &items[nitems++];
+		it->inst = &inst[i];
+		it->power = mgr_power_db_name(strcmp(status, "Running") == 0  ? MGR_POWER_RUNNING
+					      : strcmp(status, "Frozen") == 0 ? MGR_POWER_FROZEN
+									      : MGR_POWER_STOPPED);
+		it->detail = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 		for (const char *q = inst[i].name; *q; q++)
 			h = (h ^ (uint8_t)*q) * 1099511628211ull;
-		h = (h ^ (uint64_t)(pw[i] + 1) << 8) * 1099511628211ull;
+		for (const char *q = it->detail; *q; q++)
+			h = (h ^ (uint8_t)*q) * 1099511628211ull;
 	}
 	/* unchanged since the last report: only a full one every 30 s */
 	if (c->reported && h == c->report_hash && now_s() - c->report_time < 30) {
-		free(pw);
+		free(items);
+		json_object_put(all);
 		mgr_instance_list_free(inst, n);
 		return 0;
 	}
 	bool conflict = false;
 	r = exec_simple(c, "BEGIN", NULL, 0, err);
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		enum mgr_power p = pw[i];
+	for (size_t i = 0; r == 0 && i < nitems; i++) {
+		const struct mgr_instance *in = items[i].inst;
 		struct mgr_dq_value v[] = {
-			MGR_DQ_TEXT(inst[i].name),
-			MGR_DQ_TEXT(inst[i].type == MGR_INSTANCE_VM ? "vm" : "container"),
-			MGR_DQ_TEXT(inst[i].runtime_id),
-			MGR_DQ_TEXT(mgr_power_db_name(p)),
-			MGR_DQ_TEXT(inst[i].created_at),
+			MGR_DQ_TEXT(in->name),
+			MGR_DQ_TEXT(in->type == MGR_INSTANCE_VM ? "vm" : "container"),
+			MGR_DQ_TEXT(in->runtime_id),
+			MGR_DQ_TEXT(items[i].power),
+			MGR_DQ_TEXT(in->created_at),
 			MGR_DQ_TEXT(c->name),
+			MGR_DQ_TEXT(items[i].detail),
 		};
+		/* an UPDATE first, an INSERT when there is no row: not one
+		 * upsert, whose conflict clause would override the OR REPLACE of
+		 * the power-change trigger (a second change of an instance's
+		 * power state failed on instance_power_changes) */
+		struct mgr_dq_value u[] = { v[3], v[6], v[0], v[5] };
 		uint64_t changed = 0;
-		r = mgr_dq_exec(
-		    c->conn,
-		    "INSERT INTO instances (name, type, runtime_id, power_state,"
-		    " created_at, location) VALUES (?, ?, ?, ?, ?, ?)"
-		    " ON CONFLICT (name) DO UPDATE SET power_state = excluded.power_state"
-		    " WHERE instances.location = excluded.location",
-		    v, 6, NULL, &changed, err);
+		r = mgr_dq_exec(c->conn,
+				"UPDATE instances SET power_state = ?, detail = ?"
+				" WHERE name = ? AND location = ?",
+				u, 4, NULL, &changed, err);
+		if (r == 0 && !changed)
+			r = mgr_dq_exec(
+			    c->conn,
+			    "INSERT INTO instances (name, type, runtime_id, power_state,"
+			    " created_at, location, detail) VALUES (?, ?, ?, ?, ?, ?, ?)"
+			    " ON CONFLICT (name) DO NOTHING",
+			    v, 7, NULL, &changed, err);
 		/* the name is still another member's (an instance moving here):
 		 * report again until that row is gone */
 		if (r == 0 && !changed)
@@ -538,8 +630,9 @@ static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 		if (r == 0 || rows.v)
 			mgr_dq_rows_free(&rows);
 	}
+	free(items);
+	json_object_put(all);
 	mgr_instance_list_free(inst, n);
-	free(pw);
 	if (r == 0)
 		r = exec_simple(c, "COMMIT", NULL, 0, err);
 	if (r == 0) {
@@ -573,9 +666,19 @@ static void *sync_thread(void *arg)
 				vs_log(VS_LOG_WARN, "cluster: cannot report to the cluster: %s",
 				       err.msg);
 			copy_str(last, sizeof(last), err.msg);
-		} else if (last[0]) {
-			vs_log(VS_LOG_INFO, "cluster: reporting to the cluster again");
-			last[0] = 0;
+		} else {
+			if (last[0]) {
+				vs_log(VS_LOG_INFO, "cluster: reporting to the cluster again");
+				last[0] = 0;
+			}
+			/* networks from the cluster's definition (network.c): host
+			 * commands, so without the lock */
+			if (c->networks_ready) {
+				pthread_mutex_unlock(&c->lock);
+				if (mgr_network_cluster_sync(c->m, &err) < 0)
+					vs_log(VS_LOG_DEBUG, "cluster: networks: %s", err.msg);
+				pthread_mutex_lock(&c->lock);
+			}
 		}
 		if (c->kick) {
 			c->kick = false;
@@ -613,6 +716,24 @@ void mgr_cluster_kick(struct mgr_cluster *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* This host's networks and policies into the cluster's (what did not
+ * conflict: join_conflicts refused the rest), then networks synced from
+ * the cluster's definition. */
+static void push_networks(struct mgr_cluster *c)
+{
+	struct vs_err err = VS_ERR_INIT;
+	if (mgr_network_cluster_push(c->m, &err) < 0)
+		vs_log(VS_LOG_WARN, "cluster: this host's networks: %s", err.msg);
+	vs_err_clear(&err);
+	if (mgr_policy_cluster_push(c->m, &err) < 0)
+		vs_log(VS_LOG_WARN, "cluster: this host's policies: %s", err.msg);
+	pthread_mutex_lock(&c->lock);
+	c->networks_ready = true;
+	c->kick = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
 /* ---- open/close ---- */
 
 int mgr_cluster_open(struct mgr *m, const char *listen, struct mgr_cluster **out,
@@ -624,6 +745,7 @@ int mgr_cluster_open(struct mgr *m, const char *listen, struct mgr_cluster **out
 		return vs_errf(err, ENOMEM, "out of memory");
 	c->m = m;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->shared_lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	if (asprintf(&c->dir, "%s/cluster", mgr_state_dir(m)) < 0 ||
 	    asprintf(&c->conf_path, "%s/member.json", c->dir) < 0 ||
@@ -638,6 +760,7 @@ int mgr_cluster_open(struct mgr *m, const char *listen, struct mgr_cluster **out
 			r = tls_load(c, false, err);
 		if (r == 0)
 			r = node_start(c, err);
+		c->networks_ready = true; /* pushed when it joined */
 		if (r == 0)
 			r = start_thread(c, err);
 		if (r < 0) {
@@ -662,12 +785,15 @@ void mgr_cluster_close(struct mgr_cluster *c)
 		pthread_mutex_unlock(&c->lock);
 		pthread_join(c->thread, NULL);
 	}
+	mgr_db_close(c->shared);
+	c->shared = NULL;
 	disconnect(c);
 	node_stop(c);
 	tls_drop(c);
 	if (c->m && c->m->cluster == c)
 		c->m->cluster = NULL;
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->shared_lock);
 	pthread_cond_destroy(&c->cond);
 	free(c->dir);
 	free(c->conf_path);
@@ -683,6 +809,38 @@ bool mgr_cluster_enabled(struct mgr_cluster *c)
 const char *mgr_cluster_self(struct mgr_cluster *c)
 {
 	return c ? c->name : "";
+}
+
+struct mgr_db *mgr_shared_db(struct mgr *m, struct vs_err *err)
+{
+	struct mgr_cluster *c = mgr_get_cluster(m);
+	if (!mgr_cluster_enabled(c))
+		return mgr_get_db(m);
+	pthread_mutex_lock(&c->shared_lock);
+	if (!c->shared) {
+		/* this member's node first (it is always there and knows the
+		 * leader), then the others known */
+		char(*copy)[128] = c->shared_addrs;
+		const char *addrs[MAX_MEMBERS + 1];
+		size_t n = 0;
+		pthread_mutex_lock(&c->lock);
+		copy_str(copy[n++], sizeof(copy[0]), c->address);
+		for (size_t i = 0; i < c->npeers && n < MAX_MEMBERS + 1; i++)
+			if (strcmp(c->peers[i], c->address) != 0)
+				copy_str(copy[n++], sizeof(copy[0]), c->peers[i]);
+		pthread_mutex_unlock(&c->lock);
+		for (size_t i = 0; i < n; i++)
+			addrs[i] = copy[i];
+		struct mgr_store *store = NULL;
+		int r = mgr_store_open_dqlite(addrs, n, DB_NAME, CONNECT_MS, &store, err);
+		if (r == 0 && (r = mgr_db_open_store(store, &c->shared, err)) < 0)
+			c->shared = NULL; /* the store was closed with it */
+		if (r < 0)
+			vs_err_prefix(err, "the cluster database");
+	}
+	struct mgr_db *db = c->shared;
+	pthread_mutex_unlock(&c->shared_lock);
+	return db;
 }
 
 static int schema_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
@@ -854,6 +1012,8 @@ int mgr_cluster_init(struct mgr_cluster *c, const char *name, const char *addres
 	else
 		c->enabled = true;
 	pthread_mutex_unlock(&c->lock);
+	if (r == 0)
+		push_networks(c);
 	return r;
 }
 
@@ -877,6 +1037,89 @@ int mgr_cluster_join_check(struct mgr_cluster *c, const char *name, const char *
 	memcpy(c->address, keep_address, sizeof(keep_address));
 	memcpy(c->url, keep_url, sizeof(keep_url));
 	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* Before a host joins (nothing changed yet): its networks and policies
+ * against the cluster's, through the client q.  A network of the same name
+ * defined otherwise, one on a subnet the cluster gives another network, a
+ * policy key of the same project set to another value: EEXIST naming the
+ * first.  What does not conflict is merged after the join (push_local). */
+static int join_conflicts(struct mgr_cluster *c, struct mgr_dq *q, struct vs_err *err)
+{
+	struct mgr_db *db = mgr_get_db(c->m);
+	struct mgr_network *lo = NULL;
+	size_t nlo = 0;
+	int r = mgr_network_list(db, &lo, &nlo, err);
+	struct mgr_dq_rows rows = { 0 };
+	if (r == 0)
+		r = mgr_dq_query(q, "SELECT name, subnet, nat, isolated FROM networks", NULL, 0,
+				 &rows, err);
+	for (size_t i = 0; r == 0 && i < nlo; i++)
+		for (size_t k = 0; r == 0 && k < rows.nrows; k++) {
+			const char *name =
+			    mgr_dq_at(&rows, k, 0)->s ? mgr_dq_at(&rows, k, 0)->s : "";
+			const char *subnet =
+			    mgr_dq_at(&rows, k, 1)->s ? mgr_dq_at(&rows, k, 1)->s : "";
+			bool nat = mgr_dq_at(&rows, k, 2)->i != 0;
+			bool isolated = mgr_dq_at(&rows, k, 3)->i != 0;
+			bool same_name = strcmp(name, lo[i].name) == 0;
+			if (same_name && (strcmp(subnet, lo[i].subnet) != 0 || nat != lo[i].nat ||
+					  isolated != lo[i].isolated))
+				r = vs_errf(
+				    err, EEXIST,
+				    "this host's network %s (subnet %s%s) is defined otherwise "
+				    "in the cluster (subnet %s%s): delete or rename it here "
+				    "first",
+				    lo[i].name, lo[i].subnet,
+				    lo[i].isolated ? ", isolated"
+				    : lo[i].nat	   ? ", nat"
+						   : "",
+				    subnet,
+				    isolated ? ", isolated"
+				    : nat    ? ", nat"
+					     : "");
+			else if (!same_name && strcmp(subnet, lo[i].subnet) == 0)
+				r = vs_errf(err, EEXIST,
+					    "this host's network %s has subnet %s, the cluster's "
+					    "network %s: delete or rename it here first",
+					    lo[i].name, subnet, name);
+		}
+	free(lo);
+	if (rows.v)
+		mgr_dq_rows_free(&rows);
+	if (r < 0)
+		return r;
+	struct mgr_dq_rows pol = { 0 };
+	r = mgr_dq_query(q, "SELECT project, key, value FROM project_policies", NULL, 0, &pol, err);
+	if (r < 0)
+		return r;
+	mgr_db_lock(db);
+	{
+		mgr_cleanup_stmt struct mgr_stmt *st =
+		    mgr_db_prepare(db, "SELECT project, key, value FROM project_policies", err);
+		if (!st)
+			r = -err->code;
+		while (r == 0 && st && mgr_stmt_step(st) == SQLITE_ROW) {
+			const char *p = mgr_stmt_column_text(st, 0),
+				   *k = mgr_stmt_column_text(st, 1),
+				   *v = mgr_stmt_column_text(st, 2);
+			for (size_t i = 0; r == 0 && i < pol.nrows; i++) {
+				const char *cp = mgr_dq_at(&pol, i, 0)->s,
+					   *ck = mgr_dq_at(&pol, i, 1)->s,
+					   *cv = mgr_dq_at(&pol, i, 2)->s;
+				if (cp && ck && cv && strcmp(cp, p) == 0 && strcmp(ck, k) == 0 &&
+				    strcmp(cv, v) != 0)
+					r = vs_errf(
+					    err, EEXIST,
+					    "this host's policy of project %s sets %s=%s, the "
+					    "cluster's %s=%s: change it here first",
+					    p, k, v, k, cv);
+			}
+		}
+	}
+	mgr_db_unlock(db);
+	mgr_dq_rows_free(&pol);
 	return r;
 }
 
@@ -925,6 +1168,8 @@ int mgr_cluster_join_peers(struct mgr_cluster *c, const char *name, const char *
 			mgr_dq_rows_free(&rows);
 	}
 	if (r == 0)
+		r = join_conflicts(c, q, err);
+	if (r == 0)
 		r = node_start(c, err);
 	if (r == 0 && (r = mgr_dq_add(q, c->node_id, address, err)) == 0)
 		r = mgr_dq_assign(q, c->node_id, 0 /* voter */, err);
@@ -938,6 +1183,8 @@ int mgr_cluster_join_peers(struct mgr_cluster *c, const char *name, const char *
 		c->enabled = true;
 	}
 	pthread_mutex_unlock(&c->lock);
+	if (r == 0)
+		push_networks(c);
 	return r;
 }
 
@@ -1148,7 +1395,9 @@ int mgr_cluster_set_description(struct mgr_cluster *c, const char *name, const c
 
 struct locate_arg {
 	const char *name;
-	char location[64];
+	char location[64], type[16], power[16], created_at[32];
+	char *detail; /* with want_detail: the cluster's copy (malloc'd) */
+	bool want_detail;
 };
 
 static int locate_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
@@ -1156,12 +1405,25 @@ static int locate_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 	struct locate_arg *a = arg;
 	struct mgr_dq_rows rows;
 	struct mgr_dq_value v = MGR_DQ_TEXT(a->name);
-	int r = mgr_dq_query(c->conn, "SELECT location FROM instances WHERE name = ?", &v, 1, &rows,
-			     err);
+	int r = mgr_dq_query(c->conn,
+			     "SELECT location, detail, type, power_state, created_at"
+			     " FROM instances WHERE name = ?",
+			     &v, 1, &rows, err);
 	if (r < 0)
 		return r;
-	if (rows.nrows)
+	if (rows.nrows) {
 		copy_str(a->location, sizeof(a->location), mgr_dq_at(&rows, 0, 0)->s);
+		copy_str(a->type, sizeof(a->type), mgr_dq_at(&rows, 0, 2)->s);
+		copy_str(a->power, sizeof(a->power), mgr_dq_at(&rows, 0, 3)->s);
+		copy_str(a->created_at, sizeof(a->created_at), mgr_dq_at(&rows, 0, 4)->s);
+		const char *d = mgr_dq_at(&rows, 0, 1)->s;
+		free(a->detail);
+		a->detail = a->want_detail && d ? strdup(d) : NULL;
+		if (a->want_detail && d && !a->detail) {
+			mgr_dq_rows_free(&rows);
+			return vs_errf(err, ENOMEM, "out of memory");
+		}
+	}
 	mgr_dq_rows_free(&rows);
 	if (!a->location[0])
 		return vs_errf(err, ENOENT, "instance %s not found", a->name);
@@ -1197,6 +1459,70 @@ int mgr_cluster_locate(struct mgr_cluster *c, const char *name, struct mgr_clust
 	return r;
 }
 
+/* The cluster's copy of an instance as an API object: its member's last
+ * report, with the status Offline when that member is. */
+static struct json_object *copy_object(const char *detail, const char *name, const char *type,
+				       const char *power, const char *created_at,
+				       const char *location, bool online)
+{
+	struct json_object *o = detail && *detail ? json_tokener_parse(detail) : NULL;
+	if (o && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	if (!o) { /* reported by a vesseld without copies: what the row has */
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(name));
+		json_object_object_add(o, "type", json_object_new_string(type));
+		json_object_object_add(o, "image", json_object_new_string(""));
+		json_object_object_add(o, "config", json_object_new_object());
+		json_object_object_add(o, "created_at", json_object_new_string(created_at));
+		json_object_object_add(o, "last_used_at", json_object_new_string(""));
+		json_object_object_add(o, "devices", json_object_new_object());
+		json_object_object_add(o, "snapshots", json_object_new_array());
+	}
+	const char *status = !online			     ? "Offline"
+			     : strcmp(power, "running") == 0 ? "Running"
+			     : strcmp(power, "frozen") == 0  ? "Frozen"
+							     : "Stopped";
+	json_object_object_add(o, "status", json_object_new_string(status));
+	json_object_object_add(o, "status_code",
+			       json_object_new_int(status[0] == 'O'   ? 112
+						   : status[0] == 'R' ? 103
+						   : status[0] == 'F' ? 110
+								      : 102));
+	json_object_object_add(o, "pid", json_object_new_int(0));
+	json_object_object_add(o, "location", json_object_new_string(location));
+	return o;
+}
+
+int mgr_cluster_instance_copy(struct mgr_cluster *c, const char *name,
+			      struct mgr_cluster_member *member, struct json_object **copy,
+			      struct vs_err *err)
+{
+	*copy = NULL;
+	int r = need_enabled(c, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&c->lock);
+	struct locate_arg a = { .name = name, .want_detail = true };
+	r = with_leader(c, locate_fn, &a, err);
+	if (r == 0) {
+		const struct mgr_cluster_member *mb = member_named(c, a.location);
+		if (mb) {
+			*member = *mb;
+			*copy = copy_object(a.detail, name, a.type, a.power, a.created_at, mb->name,
+					    mb->online);
+		} else {
+			r = vs_errf(err, ENOENT, "instance %s is on %s, not a member any more",
+				    name, a.location);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	free(a.detail);
+	return r;
+}
+
 static int remote_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 {
 	struct json_object *into = arg;
@@ -1205,42 +1531,21 @@ static int remote_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 		return r;
 	struct mgr_dq_rows rows;
 	struct mgr_dq_value v = MGR_DQ_TEXT(c->name);
-	r = mgr_dq_query(c->conn,
-			 "SELECT name, type, power_state, created_at, location FROM instances"
-			 " WHERE location != ? ORDER BY name",
-			 &v, 1, &rows, err);
+	r = mgr_dq_query(
+	    c->conn,
+	    "SELECT name, type, power_state, created_at, location, detail FROM instances"
+	    " WHERE location != ? ORDER BY name",
+	    &v, 1, &rows, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < rows.nrows; i++) {
 		const char *loc = mgr_dq_at(&rows, i, 4)->s;
 		const struct mgr_cluster_member *mb = member_named(c, loc ? loc : "");
-		const char *ps = mgr_dq_at(&rows, i, 2)->s;
-		const char *status = !mb || !mb->online		  ? "Offline"
-				     : strcmp(ps, "running") == 0 ? "Running"
-				     : strcmp(ps, "frozen") == 0  ? "Frozen"
-								  : "Stopped";
-		const char *type = mgr_dq_at(&rows, i, 1)->s;
-		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "name",
-				       json_object_new_string(mgr_dq_at(&rows, i, 0)->s));
-		json_object_object_add(o, "type",
-				       json_object_new_string(strcmp(type, "vm") == 0
-								  ? "virtual-machine"
-								  : "container"));
-		json_object_object_add(o, "status", json_object_new_string(status));
-		json_object_object_add(o, "status_code",
-				       json_object_new_int(status[0] == 'O'   ? 112
-							   : status[0] == 'R' ? 103
-							   : status[0] == 'F' ? 110
-									      : 102));
-		json_object_object_add(o, "image", json_object_new_string(""));
-		json_object_object_add(o, "config", json_object_new_object());
-		json_object_object_add(o, "pid", json_object_new_int(0));
-		json_object_object_add(o, "created_at",
-				       json_object_new_string(mgr_dq_at(&rows, i, 3)->s));
-		json_object_object_add(o, "last_used_at", json_object_new_string(""));
-		json_object_object_add(o, "devices", json_object_new_object());
-		json_object_object_add(o, "location", json_object_new_string(loc ? loc : ""));
+		struct json_object *o =
+		    copy_object(mgr_dq_at(&rows, i, 5)->s, mgr_dq_at(&rows, i, 0)->s,
+				mgr_dq_at(&rows, i, 1)->s, mgr_dq_at(&rows, i, 2)->s,
+				mgr_dq_at(&rows, i, 3)->s, loc ? loc : "", mb && mb->online);
+		json_object_object_del(o, "snapshots"); /* not part of a listing */
 		json_object_array_add(into, o);
 	}
 	mgr_dq_rows_free(&rows);
@@ -1360,7 +1665,11 @@ int mgr_cluster_forward(struct mgr_cluster *c, const struct mgr_cluster_member *
 	struct mgr_client *cl = mgr_client_new_remote(to->url, crt, key, to->cert_path, err);
 	if (!cl)
 		return -err->code;
-	int r = mgr_client_do(cl, method, path, body, metadata, err);
+	/* recorded in the audit log here, not again there (api.c) */
+	char hdr[128];
+	snprintf(hdr, sizeof(hdr), "%s: %s", MGR_CLUSTER_FORWARDED_HEADER, c->name);
+	const char *const headers[] = { hdr, NULL };
+	int r = mgr_client_do_ex(cl, method, path, body, headers, metadata, err);
 	mgr_client_free(cl);
 	return r;
 }

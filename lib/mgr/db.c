@@ -262,6 +262,16 @@ static const char *const migrations[] = {
 	"  used_by TEXT,"
 	"  revoked_at INTEGER);"
 	"CREATE INDEX cluster_join_tokens_name ON cluster_join_tokens (name)",
+
+	/* the cluster's copy of each instance (cluster.c): its API object
+	 * (config, devices, snapshots) as its member last reported it, so any
+	 * member answers for it while that member is offline; '' in a single
+	 * host's file */
+	"ALTER TABLE instances ADD COLUMN detail TEXT NOT NULL DEFAULT ''",
+
+	/* a cluster's audit log is one chain for all members (audit.c): each
+	 * record names the member that wrote it ('' on a single host) */
+	"ALTER TABLE audit_log ADD COLUMN member TEXT NOT NULL DEFAULT ''",
 };
 
 int mgr_db_schema_latest(void)

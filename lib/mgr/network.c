@@ -15,10 +15,20 @@
  * dnsmasq daemonises itself (so it outlives a vesseld crash, like the
  * containers do) and is found again through its pid file, checked against
  * /proc/PID/cmdline so that a recycled pid is never signalled.
+ *
+ * In a cluster a network is defined for all members: its row is in the
+ * cluster database's `networks` (written first by create, removed first
+ * by delete, on whichever member), and each member keeps the same row in
+ * its own file (its instances' NICs reference it) and the host objects,
+ * reconciled from the cluster's rows every second by the cluster's sync
+ * thread (mgr_network_cluster_sync): a network new there is made here
+ * (same name, bridge, subnet), one gone there is taken down here.  A host
+ * joining pushes its own networks to the cluster first.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +43,12 @@
 #include "vessel/core/cleanup.h"
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
+#include "vessel/mgr/cluster.h"
 #include "vessel/mgr/network.h"
+
+/* In a cluster: create, delete and the sync from the cluster's definition
+ * one at a time (a network half-made by one is not the other's to undo). */
+static pthread_mutex_t cluster_networks = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- addresses ---- */
 
@@ -407,7 +422,8 @@ int mgr_network_host_down(struct mgr *m, const struct mgr_network *n, struct vs_
 /* ---- create / delete ---- */
 
 /* A free 10.x.y.0/24: not in the database, not routed on the host. */
-static int pick_subnet(struct mgr *m, char *out, size_t len, struct vs_err *err)
+static int pick_subnet(struct mgr *m, struct mgr_db *shared, char *out, size_t len,
+		       struct vs_err *err)
 {
 	struct mgr_run run;
 	char *argv[] = { (char *)tool_path("ip"), "-4", "route", "show", NULL };
@@ -427,20 +443,124 @@ static int pick_subnet(struct mgr *m, char *out, size_t len, struct vs_err *err)
 		if (routes && strstr(routes, probe))
 			continue;
 		bool used = false;
-		mgr_db_lock(m->db);
-		{
-			mgr_cleanup_stmt struct mgr_stmt *st =
-			    mgr_db_prepare(m->db, "SELECT 1 FROM networks WHERE subnet = ?", NULL);
-			if (st) {
-				mgr_stmt_bind_text(st, 1, out);
-				used = mgr_stmt_step(st) == SQLITE_ROW;
+		struct mgr_db *dbs[] = { m->db, shared };
+		for (size_t k = 0; k < 2 && !used; k++) {
+			if (!dbs[k])
+				continue;
+			mgr_db_lock(dbs[k]);
+			{
+				mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
+				    dbs[k], "SELECT 1 FROM networks WHERE subnet = ?", NULL);
+				if (st) {
+					mgr_stmt_bind_text(st, 1, out);
+					used = mgr_stmt_step(st) == SQLITE_ROW;
+				}
 			}
+			mgr_db_unlock(dbs[k]);
 		}
-		mgr_db_unlock(m->db);
 		if (!used)
 			return 0;
 	}
 	return vs_errf(err, EBUSY, "no free 10.x.y.0/24 subnet found: give one with --subnet");
+}
+
+/* Insert n's row into db (*id its id when id); EEXIST on a taken name,
+ * bridge or subnet. */
+static int row_insert(struct mgr_db *db, const struct mgr_network *n, int64_t *id,
+		      struct vs_err *err)
+{
+	int r = 0;
+	mgr_db_lock(db);
+	{
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
+		    db,
+		    "INSERT INTO networks (name, bridge, subnet, nat, isolated, created_at) "
+		    "VALUES (?, ?, ?, ?, ?, ?)",
+		    err);
+		if (!st) {
+			r = -err->code;
+		} else {
+			mgr_stmt_bind_text(st, 1, n->name);
+			mgr_stmt_bind_text(st, 2, n->bridge);
+			mgr_stmt_bind_text(st, 3, n->subnet);
+			mgr_stmt_bind_int(st, 4, n->nat);
+			mgr_stmt_bind_int(st, 5, n->isolated);
+			mgr_stmt_bind_text(st, 6, n->created_at);
+			int rc = mgr_stmt_step(st);
+			if ((rc & 0xff) == SQLITE_CONSTRAINT)
+				r = vs_errf(err, EEXIST, "network %s (or subnet %s) already exists",
+					    n->name, n->subnet);
+			else if (rc != SQLITE_DONE)
+				r = mgr_db_err(db, rc, "insert network", err);
+			else if (id)
+				*id = mgr_db_last_insert_id(db);
+		}
+	}
+	mgr_db_unlock(db);
+	return r;
+}
+
+static void row_delete(struct mgr_db *db, const char *name)
+{
+	struct vs_err e = VS_ERR_INIT;
+	mgr_db_lock(db);
+	{
+		mgr_cleanup_stmt struct mgr_stmt *st =
+		    mgr_db_prepare(db, "DELETE FROM networks WHERE name = ?", &e);
+		if (st) {
+			mgr_stmt_bind_text(st, 1, name);
+			mgr_stmt_step(st);
+		}
+	}
+	mgr_db_unlock(db);
+}
+
+/* The cluster's database when this host is a member (NULL, no error, when
+ * it is not; NULL with err when it cannot be reached). */
+static struct mgr_db *cluster_db(struct mgr *m, bool *member, struct vs_err *err)
+{
+	*member = mgr_cluster_enabled(mgr_get_cluster(m));
+	return *member ? mgr_shared_db(m, err) : NULL;
+}
+
+static int create_locked(struct mgr *m, struct mgr_db *shared, const char *name, const char *subnet,
+			 bool nat, bool isolated, struct vs_err *err)
+{
+	struct mgr_network n = { 0 };
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	n.nat = nat;
+	n.isolated = isolated;
+	int r;
+	if (subnet)
+		snprintf(n.subnet, sizeof(n.subnet), "%s", subnet);
+	else if ((r = pick_subnet(m, shared, n.subnet, sizeof(n.subnet), err)) < 0)
+		return r;
+	if ((r = mgr_network_subnet_parse(n.subnet, &n.net, &n.prefix, err)) < 0)
+		return r;
+	unsigned char rnd[3];
+	if (getrandom(rnd, 3, 0) != 3)
+		return vs_syserrf(err, errno, "getrandom");
+	snprintf(n.bridge, sizeof(n.bridge), "vb%s%02x%02x%02x", m->host_id, rnd[0], rnd[1],
+		 rnd[2]);
+	mgr_timestamp(n.created_at, sizeof(n.created_at));
+	/* the cluster's definition first: a name or subnet taken on any member */
+	if (shared && (r = row_insert(shared, &n, NULL, err)) < 0)
+		return r;
+	if ((r = row_insert(m->db, &n, &n.id, err)) < 0) {
+		if (shared)
+			row_delete(shared, n.name);
+		return r;
+	}
+	if ((r = mgr_network_host_up(m, &n, err)) < 0) {
+		struct vs_err e2 = VS_ERR_INIT;
+		mgr_network_host_down(m, &n, &e2);
+		row_delete(m->db, n.name);
+		if (shared)
+			row_delete(shared, n.name);
+		return r;
+	}
+	mgr_emit_lifecycle(m, "network-created", n.name);
+	return 0;
 }
 
 int mgr_network_create(struct mgr *m, const char *name, const char *subnet, bool nat, bool isolated,
@@ -451,70 +571,22 @@ int mgr_network_create(struct mgr *m, const char *name, const char *subnet, bool
 		return vs_err_prefix(err, "network");
 	if (isolated)
 		nat = false;
-	struct mgr_network n = { 0 };
-	snprintf(n.name, sizeof(n.name), "%s", name);
-	n.nat = nat;
-	n.isolated = isolated;
-	if (subnet)
-		snprintf(n.subnet, sizeof(n.subnet), "%s", subnet);
-	else if ((r = pick_subnet(m, n.subnet, sizeof(n.subnet), err)) < 0)
-		return r;
-	if ((r = mgr_network_subnet_parse(n.subnet, &n.net, &n.prefix, err)) < 0)
-		return r;
-	unsigned char rnd[3];
-	if (getrandom(rnd, 3, 0) != 3)
-		return vs_syserrf(err, errno, "getrandom");
-	snprintf(n.bridge, sizeof(n.bridge), "vb%s%02x%02x%02x", m->host_id, rnd[0], rnd[1],
-		 rnd[2]);
-	mgr_timestamp(n.created_at, sizeof(n.created_at));
-	mgr_db_lock(m->db);
-	{
-		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
-		    m->db,
-		    "INSERT INTO networks (name, bridge, subnet, nat, isolated, created_at) "
-		    "VALUES (?, ?, ?, ?, ?, ?)",
-		    err);
-		if (!st) {
-			r = -err->code;
-		} else {
-			mgr_stmt_bind_text(st, 1, n.name);
-			mgr_stmt_bind_text(st, 2, n.bridge);
-			mgr_stmt_bind_text(st, 3, n.subnet);
-			mgr_stmt_bind_int(st, 4, n.nat);
-			mgr_stmt_bind_int(st, 5, n.isolated);
-			mgr_stmt_bind_text(st, 6, n.created_at);
-			int rc = mgr_stmt_step(st);
-			if ((rc & 0xff) == SQLITE_CONSTRAINT)
-				r = vs_errf(err, EEXIST, "network %s (or subnet %s) already exists",
-					    n.name, n.subnet);
-			else if (rc != SQLITE_DONE)
-				r = mgr_db_err(m->db, rc, "insert network", err);
-			n.id = mgr_db_last_insert_id(m->db);
-		}
-	}
-	mgr_db_unlock(m->db);
-	if (r < 0)
-		return r;
-	if ((r = mgr_network_host_up(m, &n, err)) < 0) {
-		struct vs_err e2 = VS_ERR_INIT;
-		mgr_network_host_down(m, &n, &e2);
-		mgr_db_lock(m->db);
-		char sql[96];
-		snprintf(sql, sizeof(sql), "DELETE FROM networks WHERE id = %lld", (long long)n.id);
-		mgr_db_exec(m->db, sql, &e2);
-		mgr_db_unlock(m->db);
-		return r;
-	}
-	mgr_emit_lifecycle(m, "network-created", n.name);
-	return 0;
+	bool member;
+	struct mgr_db *shared = cluster_db(m, &member, err);
+	if (member && !shared)
+		return -err->code;
+	if (member)
+		pthread_mutex_lock(&cluster_networks);
+	r = create_locked(m, shared, name, subnet, nat, isolated, err);
+	if (member)
+		pthread_mutex_unlock(&cluster_networks);
+	return r;
 }
 
-int mgr_network_delete(struct mgr *m, const char *name, struct vs_err *err)
+/* The local row's use by an instance here: EBUSY naming it. */
+static int local_use(struct mgr *m, const struct mgr_network *n, struct vs_err *err)
 {
-	struct mgr_network n;
-	int r = mgr_network_get(m->db, name, &n, err);
-	if (r < 0)
-		return r;
+	int r = 0;
 	mgr_db_lock(m->db);
 	{
 		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
@@ -525,17 +597,66 @@ int mgr_network_delete(struct mgr *m, const char *name, struct vs_err *err)
 		if (!st) {
 			r = -err->code;
 		} else {
-			mgr_stmt_bind_int64(st, 1, n.id);
+			mgr_stmt_bind_int64(st, 1, n->id);
 			if (mgr_stmt_step(st) == SQLITE_ROW)
-				r = vs_errf(err, EBUSY, "network %s is used by instance %s", n.name,
-					    mgr_stmt_column_text(st, 0));
+				r = vs_errf(err, EBUSY, "network %s is used by instance %s",
+					    n->name, mgr_stmt_column_text(st, 0));
 		}
 	}
-	if (r == 0) {
-		char sql[96];
-		snprintf(sql, sizeof(sql), "DELETE FROM networks WHERE id = %lld", (long long)n.id);
-		r = mgr_db_exec(m->db, sql, err);
+	mgr_db_unlock(m->db);
+	return r;
+}
+
+/* An instance of another member on the network (by the cluster's copies
+ * of instances, whose devices name their networks): EBUSY naming it. */
+static int cluster_use(struct mgr *m, struct mgr_db *shared, const char *name, struct vs_err *err)
+{
+	char pattern[MGR_NAME_MAX + 32];
+	snprintf(pattern, sizeof(pattern), "%%\"network\":\"%s\"%%", name);
+	int r = 0;
+	mgr_db_lock(shared);
+	{
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
+		    shared,
+		    "SELECT name, location FROM instances WHERE location != ? AND detail LIKE ? "
+		    "LIMIT 1",
+		    err);
+		if (!st) {
+			r = -err->code;
+		} else {
+			mgr_stmt_bind_text(st, 1, mgr_cluster_self(mgr_get_cluster(m)));
+			mgr_stmt_bind_text(st, 2, pattern);
+			if (mgr_stmt_step(st) == SQLITE_ROW)
+				r = vs_errf(
+				    err, EBUSY, "network %s is used by instance %s on member %s",
+				    name, mgr_stmt_column_text(st, 0), mgr_stmt_column_text(st, 1));
+		}
 	}
+	mgr_db_unlock(shared);
+	return r;
+}
+
+static int delete_locked(struct mgr *m, struct mgr_db *shared, const char *name, struct vs_err *err)
+{
+	struct mgr_network n;
+	int r = mgr_network_get(m->db, name, &n, err);
+	if (r == -ENOENT && shared && mgr_network_get(shared, name, &n, NULL) == 0) {
+		/* defined, not made here yet: the cluster's row only */
+		if ((r = cluster_use(m, shared, name, err)) == 0)
+			row_delete(shared, name);
+		return r;
+	}
+	if (r < 0)
+		return r;
+	if ((r = local_use(m, &n, err)) < 0 ||
+	    (shared && (r = cluster_use(m, shared, name, err)) < 0))
+		return r;
+	if (shared)
+		row_delete(shared, name); /* the others take theirs down */
+	char sql[96];
+	snprintf(sql, sizeof(sql), "DELETE FROM networks WHERE id = %lld", (long long)n.id);
+	mgr_db_lock(m->db);
+	r = mgr_db_exec(m->db, sql, err);
 	mgr_db_unlock(m->db);
 	if (r < 0)
 		return r;
@@ -544,6 +665,107 @@ int mgr_network_delete(struct mgr *m, const char *name, struct vs_err *err)
 	r = mgr_network_host_down(m, &n, err);
 	if (r == 0)
 		mgr_emit_lifecycle(m, "network-deleted", n.name);
+	return r;
+}
+
+int mgr_network_delete(struct mgr *m, const char *name, struct vs_err *err)
+{
+	bool member;
+	struct mgr_db *shared = cluster_db(m, &member, err);
+	if (member && !shared)
+		return -err->code;
+	if (member)
+		pthread_mutex_lock(&cluster_networks);
+	int r = delete_locked(m, shared, name, err);
+	if (member)
+		pthread_mutex_unlock(&cluster_networks);
+	return r;
+}
+
+/* ---- clusters ---- */
+
+static const struct mgr_network *find_network(const struct mgr_network *list, size_t n,
+					      const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i].name, name) == 0)
+			return &list[i];
+	return NULL;
+}
+
+int mgr_network_cluster_sync(struct mgr *m, struct vs_err *err)
+{
+	struct mgr_db *shared = mgr_shared_db(m, err);
+	if (!shared)
+		return -err->code;
+	struct mgr_network *cl = NULL, *lo = NULL;
+	size_t ncl = 0, nlo = 0;
+	pthread_mutex_lock(&cluster_networks);
+	int r = mgr_network_list(shared, &cl, &ncl, err);
+	if (r == 0)
+		r = mgr_network_list(m->db, &lo, &nlo, err);
+	for (size_t i = 0; r == 0 && i < ncl; i++) {
+		if (find_network(lo, nlo, cl[i].name))
+			continue;
+		struct mgr_network n = cl[i];
+		struct vs_err e = VS_ERR_INIT;
+		if (row_insert(m->db, &n, &n.id, &e) < 0 || mgr_network_host_up(m, &n, &e) < 0) {
+			vs_log(VS_LOG_WARN, "cluster: network %s: %s", n.name, e.msg);
+			continue;
+		}
+		vs_log(VS_LOG_INFO, "cluster: network %s defined by the cluster: bridge %s up",
+		       n.name, n.bridge);
+		mgr_emit_lifecycle(m, "network-created", n.name);
+	}
+	for (size_t i = 0; r == 0 && i < nlo; i++) {
+		if (find_network(cl, ncl, lo[i].name))
+			continue;
+		struct vs_err e = VS_ERR_INIT;
+		if (local_use(m, &lo[i], &e) < 0)
+			continue; /* deleted elsewhere while used here: kept until unused */
+		row_delete(m->db, lo[i].name);
+		if (mgr_network_host_down(m, &lo[i], &e) < 0)
+			vs_log(VS_LOG_WARN, "cluster: network %s: %s", lo[i].name, e.msg);
+		vs_log(VS_LOG_INFO, "cluster: network %s deleted in the cluster: bridge %s down",
+		       lo[i].name, lo[i].bridge);
+		mgr_emit_lifecycle(m, "network-deleted", lo[i].name);
+	}
+	pthread_mutex_unlock(&cluster_networks);
+	free(cl);
+	free(lo);
+	return r;
+}
+
+int mgr_network_cluster_push(struct mgr *m, struct vs_err *err)
+{
+	struct mgr_db *shared = mgr_shared_db(m, err);
+	if (!shared)
+		return -err->code;
+	struct mgr_network *lo = NULL;
+	size_t nlo = 0;
+	pthread_mutex_lock(&cluster_networks);
+	int r = mgr_network_list(m->db, &lo, &nlo, err);
+	for (size_t i = 0; i < nlo; i++) { /* all of them; the first error kept */
+		struct mgr_network there;
+		struct vs_err e = VS_ERR_INIT;
+		int ri = 0;
+		if (mgr_network_get(shared, lo[i].name, &there, NULL) == 0) {
+			if (strcmp(there.subnet, lo[i].subnet) != 0 || there.nat != lo[i].nat ||
+			    there.isolated != lo[i].isolated)
+				ri = vs_errf(
+				    &e, EEXIST,
+				    "network %s: the cluster's has subnet %s, this host's %s",
+				    lo[i].name, there.subnet, lo[i].subnet);
+		} else {
+			ri = row_insert(shared, &lo[i], NULL, &e);
+		}
+		if (ri < 0 && r == 0) {
+			r = ri;
+			*err = e;
+		}
+	}
+	pthread_mutex_unlock(&cluster_networks);
+	free(lo);
 	return r;
 }
 

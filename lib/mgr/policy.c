@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "mgr_internal.h"
+#include "vessel/mgr/cluster.h"
 #include "vessel/core/cleanup.h"
 #include "vessel/core/util.h"
 #include "vessel/mgr/policy.h"
@@ -219,12 +220,15 @@ const char *mgr_instance_project(const struct mgr_instance *inst)
 static int policy_rows(struct mgr *m, const char *project, struct json_object **out,
 		       struct vs_err *err)
 {
+	struct mgr_db *db = mgr_shared_db(m, err); /* a cluster's: one set for all */
+	if (!db)
+		return -err->code;
 	struct json_object *o = json_object_new_object();
 	int r = 0;
-	mgr_db_lock(m->db);
+	mgr_db_lock(db);
 	{
 		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
-		    m->db, "SELECT key, value FROM project_policies WHERE project = ? ORDER BY key",
+		    db, "SELECT key, value FROM project_policies WHERE project = ? ORDER BY key",
 		    err);
 		if (!st) {
 			r = -err->code;
@@ -236,7 +240,7 @@ static int policy_rows(struct mgr *m, const char *project, struct json_object **
 				    json_object_new_string(mgr_stmt_column_text(st, 1)));
 		}
 	}
-	mgr_db_unlock(m->db);
+	mgr_db_unlock(db);
 	if (r < 0) {
 		json_object_put(o);
 		return r;
@@ -298,36 +302,109 @@ int mgr_policy_put(struct mgr *m, const char *project, const struct mgr_config_e
 	for (size_t i = 0; i < n; i++)
 		if ((r = key_apply(cfg[i].key, cfg[i].value, NULL, err)) < 0)
 			return r;
-	mgr_db_lock(m->db);
-	r = mgr_db_begin(m->db, err);
+	struct mgr_db *db = mgr_shared_db(m, err); /* a cluster's: one set for all */
+	if (!db)
+		return -err->code;
+	mgr_db_lock(db);
+	r = mgr_db_begin(db, err);
 	if (r == 0) {
 		mgr_cleanup_stmt struct mgr_stmt *del =
-		    mgr_db_prepare(m->db, "DELETE FROM project_policies WHERE project = ?", err);
+		    mgr_db_prepare(db, "DELETE FROM project_policies WHERE project = ?", err);
 		mgr_cleanup_stmt struct mgr_stmt *ins = mgr_db_prepare(
-		    m->db, "INSERT INTO project_policies (project, key, value) VALUES (?, ?, ?)",
-		    err);
+		    db, "INSERT INTO project_policies (project, key, value) VALUES (?, ?, ?)", err);
 		if (!del || !ins) {
 			r = -err->code;
 		} else {
 			mgr_stmt_bind_text(del, 1, project);
 			int rc = mgr_stmt_step(del);
 			if (rc != SQLITE_DONE)
-				r = mgr_db_err(m->db, rc, "delete policy", err);
+				r = mgr_db_err(db, rc, "delete policy", err);
 			for (size_t i = 0; i < n && r == 0; i++) {
 				mgr_stmt_reset(ins);
 				mgr_stmt_bind_text(ins, 1, project);
 				mgr_stmt_bind_text(ins, 2, cfg[i].key);
 				mgr_stmt_bind_text(ins, 3, cfg[i].value);
 				if ((rc = mgr_stmt_step(ins)) != SQLITE_DONE)
-					r = mgr_db_err(m->db, rc, "insert policy", err);
+					r = mgr_db_err(db, rc, "insert policy", err);
 			}
 		}
 		if (r == 0)
-			r = mgr_db_commit(m->db, err);
+			r = mgr_db_commit(db, err);
 		if (r < 0)
-			mgr_db_rollback(m->db);
+			mgr_db_rollback(db);
+	}
+	mgr_db_unlock(db);
+	return r;
+}
+
+int mgr_policy_cluster_push(struct mgr *m, struct vs_err *err)
+{
+	struct mgr_db *shared = mgr_shared_db(m, err);
+	if (!shared)
+		return -err->code;
+	if (shared == m->db)
+		return 0;
+	struct mgr_config_entry *rows = NULL;
+	char **projects = NULL;
+	size_t n = 0;
+	int r = 0;
+	mgr_db_lock(m->db);
+	{
+		mgr_cleanup_stmt struct mgr_stmt *st =
+		    mgr_db_prepare(m->db, "SELECT project, key, value FROM project_policies", err);
+		if (!st)
+			r = -err->code;
+		while (r == 0 && st && mgr_stmt_step(st) == SQLITE_ROW) {
+			struct mgr_config_entry *nr = realloc(rows, (n + 1) * sizeof(*rows));
+			char **np = realloc(projects, (n + 1) * sizeof(*projects));
+			if (nr)
+				rows = nr;
+			if (np)
+				projects = np;
+			if (!nr || !np) {
+				r = vs_errf(err, ENOMEM, "out of memory");
+				break;
+			}
+			projects[n] = strdup(mgr_stmt_column_text(st, 0));
+			rows[n].key = strdup(mgr_stmt_column_text(st, 1));
+			rows[n].value = strdup(mgr_stmt_column_text(st, 2));
+			n++;
+		}
 	}
 	mgr_db_unlock(m->db);
+	/* the cluster's value wins where both have one (join refused a
+	 * different one); the others are added */
+	mgr_db_lock(shared);
+	{
+		mgr_cleanup_stmt struct mgr_stmt *ins = mgr_db_prepare(
+		    shared,
+		    "INSERT INTO project_policies (project, key, value) VALUES (?, ?, ?)"
+		    " ON CONFLICT (project, key) DO NOTHING",
+		    err);
+		if (!ins && r == 0)
+			r = -err->code;
+		for (size_t i = 0; r == 0 && ins && i < n; i++) {
+			if (!projects[i] || !rows[i].key || !rows[i].value) {
+				r = vs_errf(err, ENOMEM, "out of memory");
+				break;
+			}
+			mgr_stmt_reset(ins);
+			mgr_stmt_bind_text(ins, 1, projects[i]);
+			mgr_stmt_bind_text(ins, 2, rows[i].key);
+			mgr_stmt_bind_text(ins, 3, rows[i].value);
+			int rc = mgr_stmt_step(ins);
+			if (rc != SQLITE_DONE)
+				r = mgr_db_err(shared, rc, "push policy", err);
+		}
+	}
+	mgr_db_unlock(shared);
+	for (size_t i = 0; i < n; i++) {
+		free(projects[i]);
+		free((char *)rows[i].key);
+		free((char *)rows[i].value);
+	}
+	free(projects);
+	free(rows);
 	return r;
 }
 

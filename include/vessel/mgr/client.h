@@ -36,6 +36,10 @@ int mgr_client_fetch_server_cert(const char *url, char **pem, struct vs_err *err
  */
 int mgr_client_do(struct mgr_client *c, const char *method, const char *path,
 		  struct json_object *body, struct json_object **metadata, struct vs_err *err);
+/* The same with extra request headers ("Name: value", NULL-terminated). */
+int mgr_client_do_ex(struct mgr_client *c, const char *method, const char *path,
+		     struct json_object *body, const char *const *headers,
+		     struct json_object **metadata, struct vs_err *err);
 /* POST a file's bytes (application/octet-stream) with extra headers. */
 int mgr_client_upload(struct mgr_client *c, const char *path, const char *file,
 		      const char *const *headers, struct json_object **metadata,

@@ -67,6 +67,13 @@ struct json_object *mgr_cluster_member_json(const struct mgr_cluster_member *mb)
 /* Where instance NAME lives: *member filled; ENOENT when no member has it. */
 int mgr_cluster_locate(struct mgr_cluster *c, const char *name, struct mgr_cluster_member *member,
 		       struct vs_err *err);
+/* The cluster's copy of instance NAME: its API object as its member last
+ * reported it (config, devices, "snapshots"), with "location" and the
+ * status "Offline" when that member is; *member filled.  ENOENT when no
+ * member has it. */
+int mgr_cluster_instance_copy(struct mgr_cluster *c, const char *name,
+			      struct mgr_cluster_member *member, struct json_object **copy,
+			      struct vs_err *err);
 /* Instances of other members, as list objects with "location" (status
  * "Offline" when their member is). */
 int mgr_cluster_remote_instances(struct mgr_cluster *c, struct json_object *into,
@@ -76,7 +83,10 @@ int mgr_cluster_remote_instances(struct mgr_cluster *c, struct json_object *into
 int mgr_cluster_place(struct mgr_cluster *c, const char *target, struct mgr_cluster_member *out,
 		      struct vs_err *err);
 /* Send a request to another member's API as this member (its server
- * certificate as the client certificate, the member's pinned). */
+ * certificate as the client certificate, the member's pinned), with the
+ * header MGR_CLUSTER_FORWARDED_HEADER naming this member: the receiving
+ * member does not audit it again. */
+#define MGR_CLUSTER_FORWARDED_HEADER "X-Vessel-Forwarded-By"
 int mgr_cluster_forward(struct mgr_cluster *c, const struct mgr_cluster_member *to,
 			const char *method, const char *path, struct json_object *body,
 			struct json_object **metadata, struct vs_err *err);
@@ -92,6 +102,13 @@ bool mgr_cluster_trusts(struct mgr_cluster *c, const char *fingerprint);
  * no export.  moved gets [{"name","from","to"}].
  */
 int mgr_cluster_evacuate(struct mgr_cluster *c, struct json_object *moved, struct vs_err *err);
+/*
+ * The database of what a cluster shares (policies, the audit log): the
+ * cluster's dqlite database when this host is a member (a connection of
+ * its own, opened at first use), else the host's own file.  NULL (err
+ * filled) when the cluster's cannot be opened.
+ */
+struct mgr_db *mgr_shared_db(struct mgr *m, struct vs_err *err);
 /* Ask the sync thread to report this member's instances now. */
 void mgr_cluster_kick(struct mgr_cluster *c);
 

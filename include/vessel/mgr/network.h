@@ -83,6 +83,14 @@ int mgr_network_host_down(struct mgr *m, const struct mgr_network *n, struct vs_
 /* At start: bring every network up; remove bridges and rules of ours that
  * belong to no network. */
 int mgr_network_reconcile(struct mgr *m, struct vs_err *err);
+/* In a cluster: make this host's networks those of the cluster database
+ * (new ones made here, removed ones taken down unless an instance here
+ * still uses them); called every second by the cluster's sync thread. */
+int mgr_network_cluster_sync(struct mgr *m, struct vs_err *err);
+/* When this host joins (or starts) a cluster: its networks into the
+ * cluster's definition; EEXIST naming the first that the cluster defines
+ * otherwise (the others are pushed). */
+int mgr_network_cluster_push(struct mgr *m, struct vs_err *err);
 
 /* Plug a NIC into a container's network namespace (pid: a process in it). */
 int mgr_network_nic_attach(struct mgr *m, const struct mgr_nic *nic, const char *host_if, pid_t pid,

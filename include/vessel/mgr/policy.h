@@ -68,6 +68,9 @@ int mgr_policy_load(struct mgr *m, const char *project, struct mgr_policy *p, st
 int mgr_policy_get_json(struct mgr *m, const char *project, struct json_object **out,
 			struct vs_err *err);
 /* Replace the project's explicit keys with cfg (validated as a whole first). */
+/* When this host joins a cluster: its project policies into the
+ * cluster's (a key the cluster sets already keeps the cluster's value). */
+int mgr_policy_cluster_push(struct mgr *m, struct vs_err *err);
 int mgr_policy_put(struct mgr *m, const char *project, const struct mgr_config_entry *cfg, size_t n,
 		   struct vs_err *err);
 /* Creation check: required labels (EINVAL listing what is missing) and the

@@ -186,3 +186,109 @@ finish() {
 	echo "$((CHECKS - FAILS))/$CHECKS checks passed"
 	[ "$FAILS" = 0 ]
 }
+
+# ---- three cluster members, each vesseld in its own network namespace
+# (test_cluster.sh, test_cluster_state.sh) ----
+HOLDERS=() # network namespace holders: switch, m1, m2, m3
+DPIDS=()   # vesseld of m1..m3 (index 1..3)
+# netns N COMMAND...: run in namespace N (0 the switch, 1..3 the members)
+netns() { local n=$1; shift; nsenter --net=/proc/${HOLDERS[$n]}/ns/net "$@"; }
+vm() { local n=$1; shift; VESSEL_SOCKET=$T/m$n.sock "$VESSEL" "$@"; }
+
+cluster_cleanup() {
+	for n in 1 2 3; do
+		if [ -n "${DPIDS[$n]:-}" ] && kill -0 "${DPIDS[$n]}" 2>/dev/null; then
+			for i in $(vm $n list --format json 2>/dev/null |
+				jq -r --arg m m$n '.[] | select(.location == $m) | .name' 2>/dev/null); do
+				vm $n delete --force "$i" >/dev/null 2>&1
+			done
+		fi
+	done
+	for n in 1 2 3; do
+		[ -n "${DPIDS[$n]:-}" ] && kill "${DPIDS[$n]}" 2>/dev/null
+	done
+	for n in 1 2 3; do
+		local p=${DPIDS[$n]:-}
+		[ -n "$p" ] || continue
+		local deadline=$((SECONDS + 30))
+		while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	for n in 1 2 3; do # instances a killed daemon left running
+		local rt=$T/s$n/runtime
+		[ -d "$rt" ] || continue
+		for id in $(ls "$rt" 2>/dev/null); do
+			"$RUNTIME" --root "$rt" delete --force "$id" >/dev/null 2>&1
+		done
+	done
+	for n in 1 2 3; do # dnsmasq of the members' networks (they outlive a killed vesseld)
+		for p in $(pgrep -f -- "--pid-file=$T/s$n/" 2>/dev/null); do kill "$p" 2>/dev/null; done
+	done
+	for h in "${HOLDERS[@]}"; do kill "$h" 2>/dev/null; done
+	cleanup # lib.sh: mounts under $T, $T itself
+}
+
+holder() {
+	unshare --net sleep infinity &
+	local h=$! deadline=$((SECONDS + 30))
+	until [ "$(readlink /proc/$h/ns/net 2>/dev/null)" != "$(readlink /proc/self/ns/net)" ]; do
+		[ $SECONDS -ge $deadline ] && { echo "no private netns"; return 1; }
+		sleep 0.05
+	done
+	HOLDERS+=("$h")
+}
+
+# start N: vesseld of member N in its namespace, waited for
+start() {
+	local n=$1
+	nsenter --net=/proc/${HOLDERS[$n]}/ns/net "$VESSELD" --state-dir "$T/s$n" \
+		--socket "$T/m$n.sock" --runtime "$RUNTIME" --listen 10.77.0.$n:8443 \
+		>>"$T/vesseld-m$n.log" 2>&1 &
+	DPIDS[$n]=$!
+	local deadline=$((SECONDS + 120))
+	until vm $n list >/dev/null 2>&1; do
+		if ! kill -0 "${DPIDS[$n]}" 2>/dev/null; then
+			echo "vesseld m$n died:"; tail -20 "$T/vesseld-m$n.log"; return 1
+		fi
+		[ $SECONDS -ge $deadline ] && { echo "vesseld m$n did not answer"; return 1; }
+		sleep 0.1
+	done
+}
+
+# sanitizers: no report from any vesseld; the summary line and status
+finish_cluster() {
+	for n in 1 2 3; do
+		CHECKS=$((CHECKS + 1))
+		if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T/vesseld-m$n.log"; then
+			echo "FAIL: sanitizer report from vesseld m$n"
+			grep -A20 -E 'ERROR: |runtime error:' "$T/vesseld-m$n.log" | head -40 | sed 's/^/    /'
+			FAILS=$((FAILS + 1))
+		fi
+	done
+	echo "$((CHECKS - FAILS))/$CHECKS checks passed"
+	[ "$FAILS" = 0 ]
+}
+
+cstate() { curl -s --unix-socket "$T/m$1.sock" http://x/1.0/cluster; }
+online() { # online VIA N: member VIA lists N members Online
+	[ "$(vm "$1" cluster list --format json | jq '[.[] | select(.status == "Online")] | length')" = "$2" ]
+}
+desc() { [ "$(vm "$1" cluster list --format json | jq -r --arg m "$2" '.[] | select(.server_name == $m) | .description')" = "$3" ]; }
+
+# cluster_setup: the namespaces (a switch and m1..m3 on 10.77.0.0/24) and the
+# three vesseld, answering; cluster_cleanup on exit
+cluster_setup() {
+	trap cluster_cleanup EXIT
+	for n in 0 1 2 3; do holder || return 1; done
+	netns 0 ip link add br0 type bridge || return 1
+	netns 0 ip link set br0 up || return 1
+	for n in 1 2 3; do
+		netns 0 ip link add sw$n type veth peer name eth0 netns /proc/${HOLDERS[$n]}/ns/net || return 1
+		netns 0 ip link set sw$n master br0 up || return 1
+		netns $n ip link set lo up || return 1
+		netns $n ip addr add 10.77.0.$n/24 dev eth0 || return 1
+		netns $n ip link set eth0 up || return 1
+	done
+	for n in 1 2 3; do start $n || return 1; done
+}
