@@ -69,6 +69,7 @@
 #include "vessel/mgr/network.h"
 #include "vessel/mgr/policy.h"
 #include "vessel/mgr/tls.h"
+#include "vessel/mgr/volume.h"
 #include "cluster_internal.h"
 #include "raft_tls.h"
 
@@ -1776,11 +1777,14 @@ static int state_action(struct mgr_client *cl, const char *name, const char *act
 }
 
 /* Move one local instance to member `to`: stop, export, import there,
- * delete here, start there.  A failure before the delete leaves it here,
- * started again if it was running. */
+ * delete here with the volumes that went with it (the export carries
+ * them; mgr_volume_delete_moved as a live move; a volume with snapshots,
+ * which the export leaves out, is kept here), start there.  A failure
+ * before the delete leaves it here, started again if it was running; one
+ * removing its volumes here is in warn (code 0 when none). */
 static int evacuate_one(struct mgr_cluster *c, struct mgr_client *self,
 			const struct mgr_instance *inst, const struct mgr_cluster_member *to,
-			struct vs_err *err)
+			struct vs_err *warn, struct vs_err *err)
 {
 	enum mgr_power p = inst->power;
 	pid_t pid;
@@ -1791,6 +1795,12 @@ static int evacuate_one(struct mgr_cluster *c, struct mgr_client *self,
 	if (p == MGR_POWER_FROZEN)
 		return vs_errf(err, EBUSY, "instance %s is frozen: resume or stop it first",
 			       inst->name);
+	vs_cleanup_free struct mgr_volume_mount *vols = NULL;
+	size_t nvols = 0;
+	char snapped[MGR_NAME_MAX + 1];
+	int snap = mgr_volume_snapshotted(c->m, inst->id, snapped, sizeof(snapped), err);
+	if (snap < 0 || mgr_volume_mounts(c->m, inst->id, &vols, &nvols, err) < 0)
+		return vs_err_prefix(err, "volumes of %s", inst->name);
 	if (was_running && state_action(self, inst->name, "stop", err) < 0)
 		return vs_err_prefix(err, "stop %s", inst->name);
 	vs_cleanup_free char *file = NULL, *path = NULL, *hdr = NULL, *del = NULL;
@@ -1816,8 +1826,14 @@ static int evacuate_one(struct mgr_cluster *c, struct mgr_client *self,
 		if (r == 0 && (r = mgr_client_do(self, "DELETE", del, NULL, NULL, err)) < 0)
 			vs_err_prefix(err, "%s copied to %s, but not deleted here", inst->name,
 				      to->name);
-		else if (r == 0 && was_running &&
-			 (r = state_action(tc, inst->name, "start", err)) < 0)
+		else if (r == 0 && snap > 0 && nvols > 0)
+			vs_errf(warn, ENOTSUP,
+				"its storage volumes were kept here: %s has snapshots, which "
+				"did not move",
+				snapped);
+		else if (r == 0 && nvols > 0)
+			mgr_volume_delete_moved(c->m, inst->name, vols, nvols, warn);
+		if (r == 0 && was_running && (r = state_action(tc, inst->name, "start", err)) < 0)
 			vs_err_prefix(err, "%s moved to %s, but not started there", inst->name,
 				      to->name);
 		mgr_client_free(tc);
@@ -1857,12 +1873,17 @@ int mgr_cluster_evacuate(struct mgr_cluster *c, struct json_object *moved, struc
 			break;
 		}
 		vs_log(VS_LOG_INFO, "cluster: evacuating %s to %s", inst[i].name, to.name);
-		if ((r = evacuate_one(c, self, &inst[i], &to, err)) < 0)
+		struct vs_err warn = VS_ERR_INIT;
+		if ((r = evacuate_one(c, self, &inst[i], &to, &warn, err)) < 0)
 			break;
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_new_string(inst[i].name));
 		json_object_object_add(o, "from", json_object_new_string(c->name));
 		json_object_object_add(o, "to", json_object_new_string(to.name));
+		if (warn.code) {
+			vs_log(VS_LOG_WARN, "cluster: evacuate %s: %s", inst[i].name, warn.msg);
+			json_object_object_add(o, "warning", json_object_new_string(warn.msg));
+		}
 		json_object_array_add(moved, o);
 		mgr_cluster_kick(c);
 	}

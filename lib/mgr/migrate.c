@@ -381,12 +381,8 @@ int mgr_migrate_out(struct mgr *m, const char *name, int fd, const char *extra, 
 		snprintf(res.error, sizeof(res.error), "moved, but not deleted here: %.400s",
 			 e2.msg);
 	}
-	for (size_t i = 0; i < nvols; i++) { /* their copies run there now */
-		vs_err_clear(&e2);
-		if (mgr_volume_delete(m, vols[i].name, &e2) < 0)
-			vs_log(VS_LOG_WARN, "%s moved, but its volume %s was not removed here: %s",
-			       name, vols[i].name, e2.msg);
-	}
+	vs_err_clear(&e2); /* their copies run there now */
+	mgr_volume_delete_moved(m, name, vols, nvols, &e2);
 	vs_log(VS_LOG_INFO, "%s moved live: total %.1f ms, downtime %.1f ms", name, res.total_ms,
 	       res.downtime_ms);
 	result_set(name, &res);

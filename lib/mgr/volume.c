@@ -379,6 +379,24 @@ int mgr_volume_delete(struct mgr *m, const char *name, struct vs_err *err)
 	return r;
 }
 
+int mgr_volume_delete_moved(struct mgr *m, const char *instance,
+			    const struct mgr_volume_mount *vols, size_t n, struct vs_err *err)
+{
+	int r = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct vs_err e2 = VS_ERR_INIT;
+		if (mgr_volume_delete(m, vols[i].name, &e2) == 0)
+			continue;
+		vs_log(VS_LOG_WARN, "%s moved, but its volume %s was not removed here: %s",
+		       instance, vols[i].name, e2.msg);
+		if (r == 0)
+			r = vs_errf(err, e2.code ? e2.code : EIO,
+				    "its storage volume %s was not removed here: %s", vols[i].name,
+				    e2.msg);
+	}
+	return r;
+}
+
 /* An absolute path without "." or ".." components, not "/", no "//". */
 static int check_path(const char *path, struct vs_err *err)
 {

@@ -34,6 +34,11 @@ int mgr_volume_create(struct mgr *m, const char *name, uint64_t size, const char
 int mgr_volume_resize(struct mgr *m, const char *name, uint64_t size, struct vs_err *err);
 /* Delete a volume attached to nothing (EBUSY otherwise). */
 int mgr_volume_delete(struct mgr *m, const char *name, struct vs_err *err);
+/* After its instance moved to another host (the instance deleted here,
+ * so they are detached): delete the volumes that went with it.  Every one
+ * is tried; each failure is logged, the first one is in err. */
+int mgr_volume_delete_moved(struct mgr *m, const char *instance,
+			    const struct mgr_volume_mount *vols, size_t n, struct vs_err *err);
 /* Attach to / detach from a stopped instance. */
 int mgr_volume_attach(struct mgr *m, const char *name, const char *instance, const char *path,
 		      struct vs_err *err);

@@ -295,15 +295,28 @@ if [ "$(curl -s --unix-socket "$T/m1.sock" http://x/1.0/instances/c1/export -o "
 		vm 1 cluster evacuate m2
 	check "c1 still on m2 and Running again" wait_for "c1 back" loc 1 c1 "m2 Running"
 else
+	# c1 with a storage volume holding a file: the volume goes with it, the
+	# copy on m2 is deleted once the target has c1
+	check "m2: stop c1, a volume ev1 attached to it" sh -c "VESSEL_SOCKET=$T/m2.sock; export VESSEL_SOCKET
+		'$VESSEL' stop --force c1 && '$VESSEL' storage volume create ev1 --size 16MiB &&
+		'$VESSEL' storage volume attach ev1 c1 /data && '$VESSEL' start c1"
+	check "a file in c1's volume" vm 2 exec c1 -- sh -c 'echo evacuated-data > /data/f && sync'
 	check "evacuate m2 through m1" vm 1 cluster evacuate m2
 	check "c1 moved off m2, Running" wait_for "c1 moved" sh -c \
 		"VESSEL_SOCKET=$T/m1.sock v list --format json | jq -e '.[] | select(.name == \"c1\") | .location != \"m2\" and .status == \"Running\"'"
 	check "exec in the moved c1" test "$(vm 1 exec c1 -- echo moved)" = moved
 	check "m2 holds no instance" test "$(sqlite3 "$T/s2/vessel.db" "SELECT COUNT(*) FROM instances")" = 0
+	check "the file in c1's volume is intact on its new member" \
+		test "$(vm 1 exec c1 -- cat /data/f)" = evacuated-data
+	at=$(vm 1 list --format json | jq -r '.[] | select(.name == "c1") | .location')
+	check "ev1 is on $at, used by c1" sh -c "VESSEL_SOCKET=$T/$at.sock '$VESSEL' storage volume list --format csv | grep -q '^ev1,.*,c1,/data\$'"
+	check "m2 has no volume ev1 left (row and file)" sh -c \
+		"[ \"\$(sqlite3 '$T/s2/vessel.db' 'SELECT COUNT(*) FROM storage_volumes')\" = 0 ] && ! ls '$T/s2/storage/default' 2>/dev/null | grep -q ev1"
 fi
 check_fails "evacuate an unknown member" "no cluster member nope" vm 1 cluster evacuate nope
 
 check "delete c1, c2, c3, c4 through m1" vm 1 delete --force c1 c2 c3 c4
+[ -z "${at:-}" ] || check "delete ev1 on $at" vm "${at#m}" storage volume delete ev1
 check "nothing listed any more" wait_for "empty" sh -c "[ \"\$(VESSEL_SOCKET=$T/m1.sock v list --format json | jq length)\" = 0 ]"
 # remove the current leader (through another member): the two left elect a new one
 leader=$(cstate 1 | jq -r .metadata.leader)
