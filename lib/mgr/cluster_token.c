@@ -804,6 +804,19 @@ int mgr_cluster_join_token(struct mgr_cluster *c, const char *name, const char *
 		json_object_put(md);
 		return vs_errf(err, ENOMEM, "out of memory");
 	}
+	/* The conflict checks of the join need the cluster certificate, which
+	 * only the redeem hands over: a join refused after it (a conflict, a
+	 * taken name, ...) removes what is written here, so the host is as
+	 * before (the token stays spent).  Files there before are restored. */
+	struct stat st;
+	bool had_dir = stat(mgr_cluster_dir(c), &st) == 0;
+	vs_cleanup_free char *old_crt = NULL, *old_key = NULL;
+	if (had_dir && (vs_read_file(dir_crt, &old_crt, &len, 1u << 20, NULL) < 0 ||
+			vs_read_file(dir_key, &old_key, &len, 1u << 20, NULL) < 0)) {
+		free(old_crt);
+		free(old_key);
+		old_crt = old_key = NULL;
+	}
 	if (!njoins)
 		r = vs_errf(err, EPROTO, "the member's answer lists no Raft address");
 	else if (mkdir(mgr_cluster_dir(c), 0700) < 0 && errno != EEXIST)
@@ -816,5 +829,21 @@ int mgr_cluster_join_token(struct mgr_cluster *c, const char *name, const char *
 		r = mgr_cluster_join_peers(c, name, address, joins, njoins, err);
 	}
 	json_object_put(md);
+	if (r < 0 && !had_dir) {
+		mgr_rm_rf(mgr_cluster_dir(c), NULL);
+	} else if (r < 0) {
+		struct vs_err e2 = VS_ERR_INIT;
+		if (!old_crt || !old_key) {
+			unlink(dir_crt);
+			unlink(dir_key);
+		} else if (write_private(dir_crt, old_crt, &e2) < 0 ||
+			   write_private(dir_key, old_key, &e2) < 0) {
+			vs_log(VS_LOG_WARN, "cluster: join token: restoring %s: %s",
+			       mgr_cluster_dir(c), e2.msg);
+		}
+	}
+	if (r < 0)
+		vs_log(VS_LOG_INFO, "cluster: join token refused after its redeem: the token is "
+				    "spent, the cluster certificate removed here");
 	return r;
 }

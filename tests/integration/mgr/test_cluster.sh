@@ -143,6 +143,19 @@ token_scenario() {
 		vm 3 cluster join m2 10.77.0.3:9001 --token "$T2"
 	check "  ... m3 untouched" untouched 3
 	check_fails "a token for a name that is now a member" "already has a member m2" vm 1 cluster add m2
+	# a conflict found after the redeem (it needs the cluster certificate):
+	# refused, the joiner as before (no cluster files), the token spent
+	check "the cluster sets project pc's policy lifetime.max=7d, m3 alone 1d" sh -c \
+		"VESSEL_SOCKET=$T/m1.sock v project policy set pc lifetime.max=7d && VESSEL_SOCKET=$T/m3.sock v project policy set pc lifetime.max=1d"
+	T3=$(token 1 m3)
+	check_fails "m3 joins with its token: refused, its policy of project pc differs" \
+		"policy of project pc sets lifetime.max=1d, the cluster's lifetime.max=7d" \
+		vm 3 cluster join m3 10.77.0.3:9001 --token "$T3"
+	check "  ... m3 untouched (no cluster files, not a member), its policy kept" sh -c \
+		"[ ! -e '$T/s3/cluster' ] && ! VESSEL_SOCKET=$T/m3.sock v cluster list >/dev/null 2>&1 && [ \"\$(curl -s --unix-socket '$T/m3.sock' http://x/1.0/projects/pc/policy | jq -r '.metadata.config[\"lifetime.max\"]')\" = 1d ]"
+	check "  ... two members listed" test "$(vm 1 cluster list --format json | jq length)" = 2
+	check_fails "  ... the token is spent" "already used" vm 3 cluster join m3 10.77.0.3:9001 --token "$T3"
+	check "m3 takes the cluster's value" vm 3 project policy set pc lifetime.max=7d
 	T3=$(token 2 m3)
 	check "m2 issues m3's token, listing m2 first, then m1" sh -c \
 		"printf '%s' '$T3' | base64 -d | jq -e '[.members[].address] == [\"10.77.0.2:8443\", \"10.77.0.1:8443\"]'"
