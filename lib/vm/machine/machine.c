@@ -690,11 +690,23 @@ static void machine_loop_enter(struct vm_machine *m)
 	pthread_mutex_unlock(&m->sp.lock);
 }
 
+/* The loop has ended (every hart out of its slice, hart threads joined).
+ * A requester that found the loop running just before this took sp.lock is
+ * waiting for it: serve it here, under the lock that also ends loop_running,
+ * so that no request falls between the loop's last look and the end (later
+ * requesters run their callback themselves). */
 static void machine_loop_leave(struct vm_machine *m)
 {
-	machine_serve_safepoint(m); /* a requester may be waiting */
 	pthread_mutex_lock(&m->sp.lock);
 	m->sp.loop_running = false;
+	__atomic_store_n(&m->sp_requested, 0, __ATOMIC_SEQ_CST);
+	if (m->sp.pending) {
+		m->sp.result = m->sp.fn(m, m->sp.opaque);
+		m->sp.pending = false;
+		m->sp.done = true;
+		m->safepoints++;
+		pthread_cond_broadcast(&m->sp.done_cond);
+	}
 	pthread_mutex_unlock(&m->sp.lock);
 }
 

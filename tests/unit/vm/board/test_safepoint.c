@@ -5,8 +5,9 @@
  * for safe-point callbacks, pauses and resumes it.  Checks that callbacks
  * run on the machine thread with no hart inside a slice, that while paused
  * no instruction retires and mtime stands still, that resume continues both,
- * that callbacks work before the loop starts and after it ended, and that
- * concurrent requesters are serialised.
+ * that callbacks work before the loop starts and after it ended, that
+ * concurrent requesters are serialised, and that requests made while the
+ * loop ends are all answered.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -212,12 +213,55 @@ static void test_safepoint_concurrent(void **state)
 	vm_machine_free(f.m);
 }
 
+struct racer {
+	struct vm_machine *m;
+	unsigned calls;
+	volatile int done;
+};
+
+static void *racer_thread(void *opaque)
+{
+	struct racer *r = opaque;
+	for (int i = 0; i < 200; i++)
+		vm_machine_run_at_safepoint(r->m, count_cb, &r->calls);
+	__atomic_store_n(&r->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void test_safepoint_at_exit(void **state)
+{
+	/* Requests keep coming while the loop ends (a control API's GET as a
+	 * migrated VMM exits): every one is answered, none waits forever. */
+	for (int round = 0; round < 1500; round++) {
+		struct fixture f = { .m = new_machine(INSN_J_SELF, 0) };
+		struct racer r = { .m = f.m };
+		pthread_t t;
+		start(&f);
+		assert_int_equal(pthread_create(&t, NULL, racer_thread, &r), 0);
+		if (round % 3)
+			sleep_ms(round % 2);
+		stop(&f);
+		uint64_t deadline = vs_now_ns() + 30000000000ULL;
+		while (!__atomic_load_n(&r.done, __ATOMIC_SEQ_CST)) {
+			if (vs_now_ns() > deadline)
+				fail_msg("round %d: a safe-point request made as the loop ended "
+					 "was never served (%u of 200 done)",
+					 round, r.calls);
+			sleep_ms(1);
+		}
+		pthread_join(t, NULL);
+		assert_int_equal(r.calls, 200);
+		vm_machine_free(f.m);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_safepoint_running),
 		cmocka_unit_test(test_safepoint_wfi),
 		cmocka_unit_test(test_safepoint_concurrent),
+		cmocka_unit_test(test_safepoint_at_exit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
