@@ -521,14 +521,10 @@ void vm_machine_stop_harts(struct vm_machine *m)
 	m->holding = false;
 }
 
-/* Serve a pending safe-point request (loop thread, no hart inside a slice). */
-static void machine_serve_safepoint(struct vm_machine *m)
+/* Run the pending safe-point callback, if any, and wake its requester
+ * (sp.lock held, no hart inside a slice). */
+static void machine_serve_locked(struct vm_machine *m)
 {
-	if (!__atomic_load_n(&m->sp_requested, __ATOMIC_SEQ_CST))
-		return;
-	if (big_held == m)
-		machine_wait_harts_out(m);
-	pthread_mutex_lock(&m->sp.lock);
 	__atomic_store_n(&m->sp_requested, 0, __ATOMIC_SEQ_CST);
 	if (m->sp.pending) {
 		m->sp.result = m->sp.fn(m, m->sp.opaque);
@@ -537,6 +533,17 @@ static void machine_serve_safepoint(struct vm_machine *m)
 		m->safepoints++;
 		pthread_cond_broadcast(&m->sp.done_cond);
 	}
+}
+
+/* Serve a pending safe-point request (loop thread, no hart inside a slice). */
+static void machine_serve_safepoint(struct vm_machine *m)
+{
+	if (!__atomic_load_n(&m->sp_requested, __ATOMIC_SEQ_CST))
+		return;
+	if (big_held == m)
+		machine_wait_harts_out(m);
+	pthread_mutex_lock(&m->sp.lock);
+	machine_serve_locked(m);
 	pthread_mutex_unlock(&m->sp.lock);
 }
 
@@ -699,14 +706,7 @@ static void machine_loop_leave(struct vm_machine *m)
 {
 	pthread_mutex_lock(&m->sp.lock);
 	m->sp.loop_running = false;
-	__atomic_store_n(&m->sp_requested, 0, __ATOMIC_SEQ_CST);
-	if (m->sp.pending) {
-		m->sp.result = m->sp.fn(m, m->sp.opaque);
-		m->sp.pending = false;
-		m->sp.done = true;
-		m->safepoints++;
-		pthread_cond_broadcast(&m->sp.done_cond);
-	}
+	machine_serve_locked(m);
 	pthread_mutex_unlock(&m->sp.lock);
 }
 
