@@ -1,6 +1,8 @@
 #!/bin/sh
-# linkage.sh - vessel-vmm maps only libc (and the sanitizer runtimes in the
-# ASan build): its small libraries are linked from their static archives
+# linkage.sh - vessel-vmm maps no shared object at all in the release build
+# (glibc too is linked from its static archive), and only libc and the
+# sanitizer runtimes in the ASan build: its small libraries are linked from
+# their static archives
 # and libmicrohttpd without GnuTLS (cmd/vessel-vmm/meson.build, notls.c),
 # and on x86-64 the FPU emulation does without libm (lib/vm/cpu/hostmath.h),
 # which keeps the VMM's memory overhead and its start-up (the
@@ -36,13 +38,22 @@ for lib in $needed; do
 		;;
 	esac
 done
+# the release build is static: no dynamic loader, no shared object
+sanitized=0
+case " $needed " in *" libasan.so"* | *" libubsan.so"* | *" libtsan.so"*) sanitized=1 ;; esac
+if [ "$sanitized" = 0 ]; then
+	if [ -n "$needed" ] || "$READELF" -l "$VMM" | grep -q 'INTERP'; then
+		echo "FAIL: the release vessel-vmm is not static (NEEDED: $(echo $needed))"
+		failures=$((failures + 1))
+	fi
+fi
 # and the dynamic loader agrees (no GnuTLS through some other object)
-if command -v ldd >/dev/null && ldd "$VMM" | grep -q 'gnutls'; then
+if command -v ldd >/dev/null && ldd "$VMM" 2>/dev/null | grep -q 'gnutls'; then
 	echo "FAIL: vessel-vmm loads GnuTLS:"
 	ldd "$VMM"
 	failures=$((failures + 1))
 fi
-if [ "$libm_ok" = 0 ] && command -v ldd >/dev/null && ldd "$VMM" | grep -q 'libm\.so'; then
+if [ "$libm_ok" = 0 ] && command -v ldd >/dev/null && ldd "$VMM" 2>/dev/null | grep -q 'libm\.so'; then
 	echo "FAIL: vessel-vmm loads libm:"
 	ldd "$VMM"
 	failures=$((failures + 1))
@@ -52,5 +63,11 @@ fi
 	echo "FAIL: vessel-vmm --help"
 	failures=$((failures + 1))
 }
-[ "$failures" -eq 0 ] && echo "ok: vessel-vmm links only libc$([ "$libm_ok" = 1 ] && echo " and libm")"
+if [ "$failures" -eq 0 ]; then
+	if [ "$sanitized" = 0 ]; then
+		echo "ok: vessel-vmm is static"
+	else
+		echo "ok: vessel-vmm links only libc$([ "$libm_ok" = 1 ] && echo " and libm") and the sanitizer runtimes"
+	fi
+fi
 exit $((failures > 0))
