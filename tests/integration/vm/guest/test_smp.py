@@ -6,7 +6,11 @@ is 0-2), that a process pinned with taskset to hart i really executes there
 (field 39 of /proc/self/stat, "processor", read by the pinned process
 itself), and that busy loops pinned to each hart at the same time all
 accumulate user time: every cpuN line of /proc/stat gains at least a
-quarter of the loop duration in user ticks.  Ends with a clean poweroff.
+quarter of what the harts gained on average, and at least a tenth of the
+loop duration in ticks (the guest's ticks follow the host's clock, so on an
+overloaded host each hart's share of the wall time shrinks: a fixed quarter
+of the duration failed there with 98 of 100 ticks while every hart ran).
+Ends with a clean poweroff.
 """
 import os
 import re
@@ -49,9 +53,10 @@ def test(work):
         if sorted(after) != list(range(HARTS)):
             vc.fail("/proc/stat lists cpus %r" % sorted(after))
         _, hz = con.run("getconf CLK_TCK 2>/dev/null || echo 100")
-        need = int(hz.strip() or 100) * BUSY_S // 4
+        gains = [after[i] - before.get(i, 0) for i in range(HARTS)]
+        need = max(int(hz.strip() or 100) * BUSY_S // 10, sum(gains) // HARTS // 4)
         for i in range(HARTS):
-            got = after[i] - before.get(i, 0)
+            got = gains[i]
             if got < need:
                 vc.fail("hart %d gained %d busy ticks during the pinned loops, "
                         "expected >= %d (before %r, after %r)"

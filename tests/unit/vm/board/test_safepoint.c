@@ -33,6 +33,7 @@ struct fixture {
 	struct vm_machine *m;
 	pthread_t thread;
 	pthread_t loop_thread;
+	bool started; /* loop_thread is set */
 	struct vm_exit exit;
 };
 
@@ -41,6 +42,7 @@ static void *run_thread(void *opaque)
 	struct fixture *f = opaque;
 	struct vs_err err = VS_ERR_INIT;
 	f->loop_thread = pthread_self();
+	__atomic_store_n(&f->started, true, __ATOMIC_RELEASE);
 	assert_int_equal(vm_machine_run(f->m, &f->exit, &err), 0);
 	return NULL;
 }
@@ -95,9 +97,25 @@ static int resume_cb(struct vm_machine *m, void *opaque)
 	return 0;
 }
 
+/* Starts the loop and waits (10 s at most: a loaded host may be slow to
+ * schedule the thread) until it answers safe points on its own thread;
+ * until then they run on the caller's. */
 static void start(struct fixture *f)
 {
 	assert_int_equal(pthread_create(&f->thread, NULL, run_thread, f), 0);
+	uint64_t deadline = vs_now_ns() + 10000000000ULL;
+	while (!__atomic_load_n(&f->started, __ATOMIC_ACQUIRE)) {
+		assert_true(vs_now_ns() < deadline);
+		sleep_ms(1);
+	}
+	struct probe p = { .loop_thread = f->loop_thread };
+	for (;;) {
+		assert_int_equal(vm_machine_run_at_safepoint(f->m, probe_cb, &p), 42);
+		if (p.on_loop_thread)
+			break;
+		assert_true(vs_now_ns() < deadline);
+		sleep_ms(1);
+	}
 }
 
 static void stop(struct fixture *f)
