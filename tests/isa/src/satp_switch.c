@@ -29,7 +29,6 @@
 volatile u64 sw_rounds[NHARTS * 8] LINE;
 volatile u64 sw_fails[NHARTS * 8] LINE;
 volatile u64 sw_first[NHARTS * 8 * 3] LINE;
-volatile u64 sw_ipis[NHARTS * 8] LINE;
 static volatile u64 go LINE;
 u64 sw_msave[NHARTS * 8] LINE; /* M handler's register save areas */
 
@@ -226,8 +225,7 @@ void test_main(void)
 	 * its physical address */
 	u64 *root = isa_page_alloc();
 	for (u64 a = 0x80000000UL; a < (u64)_end; a += 4096)
-		isa_map(root, 3, a + VOFF, a, 0,
-			PTE_R | PTE_W | PTE_X | PTE_G | PTE_A | PTE_D);
+		isa_map(root, 3, a + VOFF, a, 0, PTE_R | PTE_W | PTE_X | PTE_G | PTE_A | PTE_D);
 	table_satp = isa_satp(root, 3);
 	asm volatile("fence rw, rw" ::: "memory");
 	go = 1;
