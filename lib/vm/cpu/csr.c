@@ -180,9 +180,19 @@ static void satp_write(struct rv_hart *h, uint64_t v)
 	uint64_t mode = v >> 60;
 	if (mode != 0 && mode != 8 && mode != 9)
 		return; /* unsupported mode: the write is ignored */
+	uint64_t old = h->satp;
 	/* 16 ASID bits, 44 PPN bits. */
 	h->satp = v & ((0xfULL << 60) | (0xffffULL << 44) | ((1ULL << 44) - 1));
-	rv_tlb_flush_asid(h); /* global translations may stay (Sv39: G bit) */
+	/*
+	 * Global translations are the same in every address space of one
+	 * mode only: a change of MODE (Bare <-> Sv39/Sv48, Sv39 <-> Sv48)
+	 * takes effect at the next fetch (privileged spec, satp), so the S
+	 * chains made through global translations go too.
+	 */
+	if ((old ^ h->satp) >> 60)
+		rv_tlb_flush(h);
+	else
+		rv_tlb_flush_asid(h); /* global translations may stay (Sv39: G bit) */
 }
 
 int rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t v)

@@ -25,7 +25,10 @@
  *    depend on what changed: a satp write or SFENCE.VMA x0, asid keeps those
  *    of M, and those of S when every S fetch since its key went through a
  *    global translation (G: the same in every address space, as Linux maps
- *    itself), so kernel code stays chained across context switches;
+ *    itself), so kernel code stays chained across context switches; a satp
+ *    write that changes MODE drops those of S in any case (a global
+ *    translation is one of its mode: after Sv39 -> Bare the next fetch is
+ *    physical);
  *    SFENCE.VMA with an address drops that page's entries (everything when
  *    the address lies in the range superpage translations covered).
  * Misaligned loads/stores never hit the fast path (the tag compare includes
