@@ -106,6 +106,7 @@ struct jit {
 	struct stub stubs[JIT_MAXSTUB];
 	unsigned nstubs;
 	bool parallel; /* the core's harts run at once: W->R fences are mfence */
+	uint8_t *link; /* the block's two direct links (rv_block.jit_link) */
 };
 
 /* Guest register g: its host register or h->x[g]. */
@@ -155,7 +156,7 @@ static void jmp_epilogue(struct jit *j)
  * jump (probe) whose slot names another target looks the target up in the
  * hart's jump cache, under the same conditions, before returning.
  */
-static void exit_rax(struct jit *j, unsigned k, bool probe)
+static void exit_rax(struct jit *j, unsigned k, bool probe, uint8_t *link)
 {
 	struct opnd left = M(R12, (int32_t)offsetof(struct rv_jit_run, left));
 	uint8_t *f0 = NULL;
@@ -205,6 +206,8 @@ static void exit_rax(struct jit *j, unsigned k, bool probe)
 	alu_imm(&j->a, F_W, 5, left, (int32_t)j->b->n); /* sub [r->left], n */
 	uint8_t *f5 = jcc_fwd(&j->a, CC_LE);
 	mov_load(&j->a, R13, R(RAX));
+	if (link) /* a valid chain inside the page: link directly from now on */
+		emit_rip(&j->a, F_W, 0x89, RDX, link);
 	emit_rm(&j->a, 0, 0xff, 4, R(RDX)); /* jmp rdx */
 	patch(&j->a, f5, j->a.p);
 	alu_imm(&j->a, F_W, 0, left, (int32_t)j->b->n); /* undo: the C side counts this exit */
@@ -219,22 +222,69 @@ static void exit_rax(struct jit *j, unsigned k, bool probe)
 	jmp_epilogue(j);
 }
 
-/* Leave through chain slot k towards bpc + off. */
+/* Does bpc + off lie in the block's own page (whatever virtual pc it runs at)? */
+static bool same_page(const struct jit *j, int64_t off)
+{
+	int64_t t = (int64_t)(j->b->paddr & ~RV_PAGE_MASK) + off;
+	return t >= 0 && t < (int64_t)RV_PAGE_SIZE;
+}
+
+/*
+ * Leave through chain slot k towards bpc + off.
+ *
+ * One-thread mode (not parallel), target in the block's own page: the
+ * target's physical address is the block's page plus an offset, whatever
+ * the translation context, since the page's translation is what the
+ * block runs through now and cannot change while host code runs (satp,
+ * SFENCE.VMA, privilege changes and traps all return to exec.c).  So once
+ * the chain slot has been found valid, its target's inner entry is stored
+ * in the block's direct link k, and later exits jump there checking only
+ * events and the budget.  A block's links are cleared when it is
+ * invalidated (cache.c), which kills every block of its page, targets
+ * included, at once; a flush recycles them with the code.
+ */
 static void exit_static(struct jit *j, unsigned k, int64_t off)
 {
 	writeback(j, REGS_LOCAL);
+	uint8_t *link = NULL;
+	if (!j->parallel && same_page(j, off)) {
+		struct opnd left = M(R12, (int32_t)offsetof(struct rv_jit_run, left));
+		link = j->link + 8 * k;
+		emit_rm(&j->a, 0, 0x83, 7, M(RBX, (int32_t)offsetof(struct rv_hart, events)));
+		b1(&j->a, 0);
+		uint8_t *f1 = jcc_fwd(&j->a, CC_NE);
+		emit_rip(&j->a, F_W, 0x8b, RDX, link);	/* mov rdx, [link] */
+		emit_rm(&j->a, F_W, 0x85, RDX, R(RDX)); /* test rdx, rdx */
+		uint8_t *f2 = jcc_fwd(&j->a, CC_E);
+		alu_imm(&j->a, F_W, 5, left, (int32_t)j->b->n); /* sub [r->left], n */
+		uint8_t *f3 = jcc_fwd(&j->a, CC_LE);
+		if (off)
+			lea(&j->a, R13, R13, (int32_t)off);
+		emit_rm(&j->a, 0, 0xff, 4, R(RDX)); /* jmp rdx */
+		patch(&j->a, f3, j->a.p);
+		alu_imm(&j->a, F_W, 0, left,
+			(int32_t)j->b->n); /* undo: the C side counts this exit */
+		patch(&j->a, f1, j->a.p);
+		patch(&j->a, f2, j->a.p);
+	}
 	if (off >= INT32_MIN && off <= INT32_MAX) {
 		lea(&j->a, RAX, R13, (int32_t)off);
 	} else {
 		mov_imm64(&j->a, RAX, (uint64_t)off);
 		emit_rm(&j->a, F_W, 0x03, RAX, R(R13)); /* add rax, r13 */
 	}
-	exit_rax(j, k, false);
+	/* a self-loop's link is its loop top, set at translation */
+	exit_rax(j, k, false, link && !(k == 0 && off == 0) ? link : NULL);
 }
 
-/* A jump to the block's own start: loop in host code when allowed. */
+/* A jump to the block's own start: loop in host code when allowed (in
+ * one-thread mode through direct link 0, which is the loop top). */
 static void exit_self(struct jit *j, unsigned n)
 {
+	if (!j->parallel) {
+		exit_static(j, 0, 0);
+		return;
+	}
 	struct opnd left = M(R12, (int32_t)offsetof(struct rv_jit_run, left));
 	alu_imm(&j->a, F_W, 5, left, (int32_t)n); /* sub [r->left], n */
 	uint8_t *f1 = jcc_fwd(&j->a, CC_LE);
@@ -697,7 +747,7 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 		lea(&j->a, RCX, R13, (int32_t)(u->off + u->len));
 		mov_store(&j->a, G(j, u->rd), RCX);
 		writeback(j, REGS_LOCAL);
-		exit_rax(j, 0, true);
+		exit_rax(j, 0, true, NULL);
 		return false;
 	case RV_OP_BEQ:
 	case RV_OP_BNE:
@@ -896,7 +946,11 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 	struct jit *j = calloc(1, sizeof(*j));
 	if (!j)
 		return NULL;
-	uint8_t *start = core->jit_code + core->jit_used;
+	/* a cache line of data (the direct links), then the code */
+	uint8_t *data = core->jit_code + ((core->jit_used + 63) & ~(size_t)63);
+	memset(data, 0, 64);
+	uint8_t *start = data + 64;
+	j->link = data;
 	j->a.p = start;
 	j->a.end = core->jit_code + core->jit_size;
 	j->b = b;
@@ -915,13 +969,17 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 	reload(j, REGS_GLOBAL); /* the block's own registers follow */
 	/* Inner entry (chained from another block): rbx, r12, frame set, r13 = bpc. */
 	uint8_t *inner = j->a.p;
-	if (self_loop) {
+	if (self_loop && j->parallel) {
 		/* a self-loop: remember the translation context it started in */
 		mov_load(&j->a, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
 		mov_store(&j->a, M(RSP, 0), RAX);
 	}
 	reload(j, REGS_LOCAL);
 	j->loop_top = j->a.p;
+	if (self_loop && !j->parallel) {
+		void *top = j->loop_top;
+		memcpy(data, &top, sizeof(top));
+	}
 	for (unsigned i = 0; i < nops; i++)
 		if (!emit_op(j, i, &b->u[i], b->n))
 			break;
@@ -948,13 +1006,14 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 	free(j);
 	if (!ok)
 		return NULL;
-	core->jit_used += (used + 15) & ~(size_t)15;
+	core->jit_used = (size_t)(start - core->jit_code) + ((used + 15) & ~(size_t)15);
 	core->jit_blocks++;
 	core->jit_bytes += used;
 	if (__atomic_load_n(&perfmap_on, __ATOMIC_RELAXED))
 		perfmap_add(start, used, b, vpc);
 	memcpy(&b->jit, &start, sizeof(b->jit)); /* data to function pointer */
 	b->jit_inner = inner;
+	b->jit_link = (void **)data;
 	/* published last: other harts may be entering the block (parallel mode) */
 	__atomic_store_n(&b->u[0].handler, rv_exec_handlers[RV_OP_COUNT], __ATOMIC_RELEASE);
 	return start;

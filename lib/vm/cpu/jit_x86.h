@@ -116,6 +116,18 @@ static inline void lea(struct jit_asm *j, int r, int base, int32_t disp)
 	emit_rm(j, F_W, 0x8d, r, M(base, disp));
 }
 
+/* op with a RIP-relative memory operand [target] (no immediate follows). */
+static inline void emit_rip(struct jit_asm *j, unsigned flags, unsigned op, int reg,
+			    const uint8_t *target)
+{
+	unsigned rex = 0x40 | ((flags & F_W) ? 8 : 0) | ((reg & 8) ? 4 : 0);
+	if (rex != 0x40)
+		b1(j, rex);
+	b1(j, op);
+	b1(j, 0x05 | ((reg & 7) << 3));
+	b4(j, (uint32_t)(int32_t)(target - (j->p + 4)));
+}
+
 static inline void mov_imm64(struct jit_asm *j, int r, uint64_t v)
 {
 	b1(j, 0x48 | ((r & 8) ? 1 : 0));
