@@ -147,6 +147,16 @@ static void jmp_epilogue(struct jit *j)
 		j->a.overflow = true;
 }
 
+/* rcx = the hart's chain slot k of the block (parallel mode: at chain_off
+ * from the block's; in one-thread mode chain_off is 0) */
+static void chain_slot_rcx(struct jit *j, unsigned k)
+{
+	mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
+	if (j->parallel)
+		emit_rm(&j->a, F_W, 0x03, RCX,
+			M(RBX, (int32_t)offsetof(struct rv_hart, chain_off)));
+}
+
 /*
  * Leave through chain slot k towards the pc in rax (the block's own registers
  * written back).
@@ -161,9 +171,7 @@ static void exit_rax(struct jit *j, unsigned k, bool probe, uint8_t *link)
 	struct opnd left = M(R12, (int32_t)offsetof(struct rv_jit_run, left));
 	uint8_t *f0 = NULL;
 	if (probe) {
-		mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
-		emit_rm(&j->a, F_W, 0x03, RCX,
-			M(RBX, (int32_t)offsetof(struct rv_hart, chain_off)));
+		chain_slot_rcx(j, k);
 		emit_rm(&j->a, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
 		uint8_t *hit = jcc_fwd(&j->a, CC_E);
 		/* rcx = &jcache[(rax >> 1) & (RV_JCACHE_SIZE - 1)] (24-byte entries) */
@@ -185,10 +193,7 @@ static void exit_rax(struct jit *j, unsigned k, bool probe, uint8_t *link)
 		f0 = jcc_fwd(&j->a, CC_NE);
 		patch(&j->a, hit, j->a.p);
 	} else {
-		mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
-		/* add rcx, [h->chain_off]: the hart's own chain slots */
-		emit_rm(&j->a, F_W, 0x03, RCX,
-			M(RBX, (int32_t)offsetof(struct rv_hart, chain_off)));
+		chain_slot_rcx(j, k);
 		emit_rm(&j->a, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
 		f0 = jcc_fwd(&j->a, CC_NE);
 	}
