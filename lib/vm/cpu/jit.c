@@ -17,8 +17,9 @@
  * Generated function: int fn(struct rv_hart *h, uint64_t bpc, struct
  * rv_jit_run *r), bpc being the block's virtual pc (a block is keyed by
  * physical address and may run at several virtual ones).  Register use:
- * rbx = h (h->x[] is at offset 0), r12 = r, r13 = bpc; rax/rcx/rdx are
- * scratch.  a0-a5 live in rsi, rdi, r8-r11 in every translated block (loaded
+ * rbx = h (h->x[] is at offset 0), r12 = r->tlbr (the read TLB, the write
+ * TLB following it), r13 = bpc; r itself and the budget r->left live in the
+ * frame (FRAME_*); rax/rcx/rdx are scratch.  a0-a5 live in rsi, rdi, r8-r11 in every translated block (loaded
  * when exec.c calls in, written back when control returns to it and around
  * every call); up to three other guest registers used by the block live in
  * r14, r15 and rbp (loaded on the block's entry, written back when it is
@@ -35,6 +36,8 @@
  * iteration) stays positive, h->events is clear and h->chain_key is unchanged
  * (no TLB flush, privilege change or code invalidation happened): the same
  * conditions under which the interpreter would chain the block to itself.
+ * In one-thread mode exits to the block's own page, the self-loop's
+ * included, go through direct links instead (exit_static).
  *
  * Loads and stores use the hart's soft TLB in line (same entries and tag rule
  * as exec.c); a miss calls rv_load_slow / rv_store_slow with h->pc set to
