@@ -273,6 +273,11 @@ void rv_cache_invalidate_page(struct rv_core *core, struct rv_page *pg)
 	for (struct rv_block *b = pg->blocks; b; b = b->pnext) {
 		/* jump-cache entries must not revive it */
 		__atomic_store_n(&b->paddr, RV_DEAD_PADDR, __ATOMIC_RELAXED);
+		/* nor its direct links (to blocks of this page: dead as well) */
+		if (b->jit_link) {
+			b->jit_link[0] = NULL;
+			b->jit_link[1] = NULL;
+		}
 		*b->hprev = b->hnext;
 		if (b->hnext)
 			b->hnext->hprev = b->hprev;
@@ -448,6 +453,7 @@ static struct rv_block *straddling_block(struct rv_hart *h, uint64_t pc, const u
 	b->hot = UINT32_MAX;
 	b->jit = NULL;
 	b->jit_inner = NULL;
+	b->jit_link = NULL;
 	decode_at(buf, 4, &b->u[0]);
 	finish_uop(&b->u[0], 0);
 	b->u[1].opc = RV_OP_END;
@@ -492,6 +498,7 @@ static struct rv_block *block_single(struct rv_hart *h, uint64_t pc, struct rv_b
 	blk->hot = UINT32_MAX; /* never translated */
 	blk->jit = NULL;
 	blk->jit_inner = NULL;
+	blk->jit_link = NULL;
 	blk->bytes = decode_at(buf, 4, &blk->u[0]);
 	finish_uop(&blk->u[0], 0);
 	blk->u[1].opc = RV_OP_END;
@@ -646,6 +653,7 @@ static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 	b->hot = core->jit_threshold;
 	b->jit = NULL;
 	b->jit_inner = NULL;
+	b->jit_link = NULL;
 	core->decoded++;
 	if (ghost_has(core, pa))
 		core->redecoded++;

@@ -152,6 +152,10 @@ struct rv_block {
 	uint32_t hot;			 /* executions left before translation (jit.c) */
 	rv_jit_fn jit;			 /* host code, or NULL while interpreted */
 	void *jit_inner;		 /* entry from other translated blocks */
+	/* direct links of a translated block (jit.c, one-thread mode): the inner
+	 * entries its exits through slot 0 and 1 jump to, or NULL; cleared when
+	 * the block is invalidated */
+	void **jit_link;
 	struct rv_uop u[];
 };
 

@@ -17,8 +17,9 @@
  * Generated function: int fn(struct rv_hart *h, uint64_t bpc, struct
  * rv_jit_run *r), bpc being the block's virtual pc (a block is keyed by
  * physical address and may run at several virtual ones).  Register use:
- * rbx = h (h->x[] is at offset 0), r12 = r, r13 = bpc; rax/rcx/rdx are
- * scratch.  a0-a5 live in rsi, rdi, r8-r11 in every translated block (loaded
+ * rbx = h (h->x[] is at offset 0), r12 = r->tlbr (the read TLB, the write
+ * TLB following it), r13 = bpc; r itself and the budget r->left live in the
+ * frame (FRAME_*); rax/rcx/rdx are scratch.  a0-a5 live in rsi, rdi, r8-r11 in every translated block (loaded
  * when exec.c calls in, written back when control returns to it and around
  * every call); up to three other guest registers used by the block live in
  * r14, r15 and rbp (loaded on the block's entry, written back when it is
@@ -35,6 +36,8 @@
  * iteration) stays positive, h->events is clear and h->chain_key is unchanged
  * (no TLB flush, privilege change or code invalidation happened): the same
  * conditions under which the interpreter would chain the block to itself.
+ * In one-thread mode exits to the block's own page, the self-loop's
+ * included, go through direct links instead (exit_static).
  *
  * Loads and stores use the hart's soft TLB in line (same entries and tag rule
  * as exec.c); a miss calls rv_load_slow / rv_store_slow with h->pc set to
@@ -68,6 +71,23 @@
 /* A block with an unsupported op is translated up to it if at least this many
  * ops come first (the call from exec.c costs about as much as a few ops). */
 #define JIT_MIN_PREFIX 3
+
+/*
+ * The stack frame of generated code (below the six saved registers; 16-byte
+ * aligned for calls): a parallel-mode self-loop's chain key, the run
+ * budget (r->left, copied in and out) and r itself.
+ */
+#define FRAME_KEY  0
+#define FRAME_LEFT 8
+#define FRAME_RUN  16
+#define FRAME_SIZE 24
+/* r12 = r->tlbr, the read TLB; the write TLB of the same set follows it */
+#define TLB_READ  0
+#define TLB_WRITE ((int32_t)(RV_TLB_SIZE * sizeof(struct rv_tlb_entry)))
+_Static_assert(offsetof(struct rv_hart, tlb[0][RV_ACC_WRITE]) -
+		       offsetof(struct rv_hart, tlb[0][RV_ACC_READ]) ==
+		   RV_TLB_SIZE * sizeof(struct rv_tlb_entry),
+	       "write TLB after the read TLB");
 
 /*
  * a0-a5 (x10-x15), the registers compiled code uses most, live in the same
@@ -106,6 +126,7 @@ struct jit {
 	struct stub stubs[JIT_MAXSTUB];
 	unsigned nstubs;
 	bool parallel; /* the core's harts run at once: W->R fences are mfence */
+	uint8_t *link; /* the block's two direct links (rv_block.jit_link) */
 };
 
 /* Guest register g: its host register or h->x[g]. */
@@ -146,6 +167,16 @@ static void jmp_epilogue(struct jit *j)
 		j->a.overflow = true;
 }
 
+/* rcx = the hart's chain slot k of the block (parallel mode: at chain_off
+ * from the block's; in one-thread mode chain_off is 0) */
+static void chain_slot_rcx(struct jit *j, unsigned k)
+{
+	mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
+	if (j->parallel)
+		emit_rm(&j->a, F_W, 0x03, RCX,
+			M(RBX, (int32_t)offsetof(struct rv_hart, chain_off)));
+}
+
 /*
  * Leave through chain slot k towards the pc in rax (the block's own registers
  * written back).
@@ -155,14 +186,12 @@ static void jmp_epilogue(struct jit *j)
  * jump (probe) whose slot names another target looks the target up in the
  * hart's jump cache, under the same conditions, before returning.
  */
-static void exit_rax(struct jit *j, unsigned k, bool probe)
+static void exit_rax(struct jit *j, unsigned k, bool probe, uint8_t *link)
 {
-	struct opnd left = M(R12, (int32_t)offsetof(struct rv_jit_run, left));
+	struct opnd left = M(RSP, FRAME_LEFT);
 	uint8_t *f0 = NULL;
 	if (probe) {
-		mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
-		emit_rm(&j->a, F_W, 0x03, RCX,
-			M(RBX, (int32_t)offsetof(struct rv_hart, chain_off)));
+		chain_slot_rcx(j, k);
 		emit_rm(&j->a, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
 		uint8_t *hit = jcc_fwd(&j->a, CC_E);
 		/* rcx = &jcache[(rax >> 1) & (RV_JCACHE_SIZE - 1)] (24-byte entries) */
@@ -173,8 +202,9 @@ static void exit_rax(struct jit *j, unsigned k, bool probe)
 		_Static_assert(sizeof(struct rv_jcache_entry) == 24, "jcache entry size");
 		emit_rm(&j->a, F_W, 0x6b, RCX, R(RCX)); /* imul rcx, rcx, 24 */
 		b1(&j->a, 24);
+		mov_load(&j->a, RDX, M(RSP, FRAME_RUN));
 		emit_rm(&j->a, F_W, 0x03, RCX,
-			M(R12, (int32_t)offsetof(struct rv_jit_run, jcache)));
+			M(RDX, (int32_t)offsetof(struct rv_jit_run, jcache)));
 		_Static_assert(
 		    offsetof(struct rv_jcache_entry, vpc) == offsetof(struct rv_chain, vpc) &&
 			offsetof(struct rv_jcache_entry, b) == offsetof(struct rv_chain, b) &&
@@ -184,10 +214,7 @@ static void exit_rax(struct jit *j, unsigned k, bool probe)
 		f0 = jcc_fwd(&j->a, CC_NE);
 		patch(&j->a, hit, j->a.p);
 	} else {
-		mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->b->chain[k]);
-		/* add rcx, [h->chain_off]: the hart's own chain slots */
-		emit_rm(&j->a, F_W, 0x03, RCX,
-			M(RBX, (int32_t)offsetof(struct rv_hart, chain_off)));
+		chain_slot_rcx(j, k);
 		emit_rm(&j->a, F_W, 0x3b, RAX, M(RCX, (int32_t)offsetof(struct rv_chain, vpc)));
 		f0 = jcc_fwd(&j->a, CC_NE);
 	}
@@ -205,6 +232,8 @@ static void exit_rax(struct jit *j, unsigned k, bool probe)
 	alu_imm(&j->a, F_W, 5, left, (int32_t)j->b->n); /* sub [r->left], n */
 	uint8_t *f5 = jcc_fwd(&j->a, CC_LE);
 	mov_load(&j->a, R13, R(RAX));
+	if (link) /* a valid chain inside the page: link directly from now on */
+		emit_rip(&j->a, F_W, 0x89, RDX, link);
 	emit_rm(&j->a, 0, 0xff, 4, R(RDX)); /* jmp rdx */
 	patch(&j->a, f5, j->a.p);
 	alu_imm(&j->a, F_W, 0, left, (int32_t)j->b->n); /* undo: the C side counts this exit */
@@ -219,29 +248,76 @@ static void exit_rax(struct jit *j, unsigned k, bool probe)
 	jmp_epilogue(j);
 }
 
-/* Leave through chain slot k towards bpc + off. */
+/* Does bpc + off lie in the block's own page (whatever virtual pc it runs at)? */
+static bool same_page(const struct jit *j, int64_t off)
+{
+	int64_t t = (int64_t)(j->b->paddr & ~RV_PAGE_MASK) + off;
+	return t >= 0 && t < (int64_t)RV_PAGE_SIZE;
+}
+
+/*
+ * Leave through chain slot k towards bpc + off.
+ *
+ * One-thread mode (not parallel), target in the block's own page: the
+ * target's physical address is the block's page plus an offset, whatever
+ * the translation context, since the page's translation is what the
+ * block runs through now and cannot change while host code runs (satp,
+ * SFENCE.VMA, privilege changes and traps all return to exec.c).  So once
+ * the chain slot has been found valid, its target's inner entry is stored
+ * in the block's direct link k, and later exits jump there checking only
+ * events and the budget.  A block's links are cleared when it is
+ * invalidated (cache.c), which kills every block of its page, targets
+ * included, at once; a flush recycles them with the code.
+ */
 static void exit_static(struct jit *j, unsigned k, int64_t off)
 {
 	writeback(j, REGS_LOCAL);
+	uint8_t *link = NULL;
+	if (!j->parallel && same_page(j, off)) {
+		struct opnd left = M(RSP, FRAME_LEFT);
+		link = j->link + 8 * k;
+		emit_rm(&j->a, 0, 0x83, 7, M(RBX, (int32_t)offsetof(struct rv_hart, events)));
+		b1(&j->a, 0);
+		uint8_t *f1 = jcc_fwd(&j->a, CC_NE);
+		emit_rip(&j->a, F_W, 0x8b, RDX, link);	/* mov rdx, [link] */
+		emit_rm(&j->a, F_W, 0x85, RDX, R(RDX)); /* test rdx, rdx */
+		uint8_t *f2 = jcc_fwd(&j->a, CC_E);
+		alu_imm(&j->a, F_W, 5, left, (int32_t)j->b->n); /* sub [r->left], n */
+		uint8_t *f3 = jcc_fwd(&j->a, CC_LE);
+		if (off)
+			lea(&j->a, R13, R13, (int32_t)off);
+		emit_rm(&j->a, 0, 0xff, 4, R(RDX)); /* jmp rdx */
+		patch(&j->a, f3, j->a.p);
+		alu_imm(&j->a, F_W, 0, left,
+			(int32_t)j->b->n); /* undo: the C side counts this exit */
+		patch(&j->a, f1, j->a.p);
+		patch(&j->a, f2, j->a.p);
+	}
 	if (off >= INT32_MIN && off <= INT32_MAX) {
 		lea(&j->a, RAX, R13, (int32_t)off);
 	} else {
 		mov_imm64(&j->a, RAX, (uint64_t)off);
 		emit_rm(&j->a, F_W, 0x03, RAX, R(R13)); /* add rax, r13 */
 	}
-	exit_rax(j, k, false);
+	/* a self-loop's link is its loop top, set at translation */
+	exit_rax(j, k, false, link && !(k == 0 && off == 0) ? link : NULL);
 }
 
-/* A jump to the block's own start: loop in host code when allowed. */
+/* A jump to the block's own start: loop in host code when allowed (in
+ * one-thread mode through direct link 0, which is the loop top). */
 static void exit_self(struct jit *j, unsigned n)
 {
-	struct opnd left = M(R12, (int32_t)offsetof(struct rv_jit_run, left));
+	if (!j->parallel) {
+		exit_static(j, 0, 0);
+		return;
+	}
+	struct opnd left = M(RSP, FRAME_LEFT);
 	alu_imm(&j->a, F_W, 5, left, (int32_t)n); /* sub [r->left], n */
 	uint8_t *f1 = jcc_fwd(&j->a, CC_LE);
 	emit_rm(&j->a, 0, 0x83, 7, M(RBX, (int32_t)offsetof(struct rv_hart, events))); /* cmp */
 	b1(&j->a, 0);
 	uint8_t *f2 = jcc_fwd(&j->a, CC_NE);
-	mov_load(&j->a, RAX, M(RSP, 0));
+	mov_load(&j->a, RAX, M(RSP, FRAME_KEY));
 	emit_rm(&j->a, F_W, 0x3b, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
 	uint8_t *f3 = jcc_fwd(&j->a, CC_NE);
 	jmp_to(&j->a, -1, j->loop_top);
@@ -305,7 +381,7 @@ static void emit_call(struct jit *j, unsigned idx, const struct rv_uop *u,
 	mov_load(&j->a, RDI, R(RBX));
 	mov_imm64(&j->a, RSI, (uint64_t)(uintptr_t)u);
 	lea(&j->a, RDX, R13, (int32_t)u->off);
-	mov_load(&j->a, RCX, R(R12));
+	mov_load(&j->a, RCX, M(RSP, FRAME_RUN));
 	mov_imm64(&j->a, RAX, (uint64_t)(uintptr_t)fn);
 	emit_rm(&j->a, 0, 0xff, 2, R(RAX));   /* call rax */
 	emit_rm(&j->a, 0, 0x85, RAX, R(RAX)); /* test eax, eax */
@@ -322,17 +398,14 @@ static void emit_stubs(struct jit *j)
 	for (unsigned i = 0; i < j->nstubs; i++) {
 		struct stub *s = &j->stubs[i];
 		patch(&j->a, s->jne, j->a.p);
-		/* the entry at the paired index (mmu.c tlb_alt): rcx = entry,
-		 * rdx = the tag looked for */
-		struct opnd tlb = M(R12, s->tlb_off);
+		/* the entry at the paired index (mmu.c tlb_alt): rcx = its
+		 * offset, rdx = the tag looked for */
 		_Static_assert(RV_TLB_PAIR * sizeof(struct rv_tlb_entry) == 0x800, "TLB pair");
-		emit_rm(&j->a, F_W, 0x2b, RCX, tlb);	   /* sub rcx, [r->tlb] */
-		alu_imm(&j->a, 0, 6, R(RCX), 0x800);	   /* xor ecx, pair offset */
-		emit_rm(&j->a, F_W, 0x03, RCX, tlb);	   /* add rcx, [r->tlb] */
-		emit_rm(&j->a, F_W, 0x3b, RDX, M(RCX, 0)); /* cmp rdx, [rcx] (vtag) */
+		alu_imm(&j->a, 0, 6, R(RCX), 0x800); /* xor ecx, pair offset */
+		emit_rm_index(&j->a, F_W, 0x3b, RDX, R12, RCX, s->tlb_off); /* cmp rdx, vtag */
 		uint8_t *miss = jcc_fwd(&j->a, CC_NE);
-		emit_rm(&j->a, F_W, 0x03, RAX,
-			M(RCX, (int32_t)offsetof(struct rv_tlb_entry, addend)));
+		emit_rm_index(&j->a, F_W, 0x03, RAX, R12, RCX,
+			      s->tlb_off + (int32_t)offsetof(struct rv_tlb_entry, addend));
 		jmp_to(&j->a, -1, s->access);
 		patch(&j->a, miss, j->a.p);
 		writeback(j, REGS_ALL);
@@ -420,26 +493,27 @@ static void addr_rax(struct jit *j, const struct rv_uop *u)
 	}
 }
 
-/* rcx = TLB entry for va in rax, compare its tag; returns the miss jump. */
-static uint8_t *tlb_check(struct jit *j, size_t tlb_off, unsigned size)
+/* rcx = offset of the TLB entry for va in rax, compare its tag; returns
+ * the miss jump.  tlb_off: TLB_READ or TLB_WRITE. */
+static uint8_t *tlb_check(struct jit *j, int32_t tlb_off, unsigned size)
 {
-	/* rcx = ((va >> 12) & 255) * 16 + [r->tlb], the index bits shifted
-	 * into place with one shift */
+	/* rcx = ((va >> 12) & 255) * 16, the index bits shifted into place
+	 * with one shift; the entry is at r12 + tlb_off + rcx */
 	_Static_assert(sizeof(struct rv_tlb_entry) == 16, "TLB entry size");
 	emit_rm(&j->a, 0, 0x8b, RCX, R(RAX)); /* mov ecx, eax */
 	emit_rm(&j->a, 0, 0xc1, 5, R(RCX));   /* shr ecx, 8 */
 	b1(&j->a, RV_PAGE_SHIFT - 4);
-	alu_imm(&j->a, 0, 4, R(RCX), (RV_TLB_SIZE - 1) << 4);	  /* and ecx, 0xff0 */
-	emit_rm(&j->a, F_W, 0x03, RCX, M(R12, (int32_t)tlb_off)); /* add rcx, [r->tlb] */
+	alu_imm(&j->a, 0, 4, R(RCX), (RV_TLB_SIZE - 1) << 4); /* and ecx, 0xff0 */
 	mov_load(&j->a, RDX, R(RAX));
 	alu_imm(&j->a, F_W, 4, R(RDX), (int32_t)(uint32_t)(RV_PAGE_MASK | (size - 1)));
-	emit_rm(&j->a, F_W, 0x3b, RDX, M(RCX, 0)); /* cmp rdx, [rcx] (vtag) */
+	emit_rm_index(&j->a, F_W, 0x3b, RDX, R12, RCX, tlb_off); /* cmp rdx, vtag */
 	uint8_t *miss = jcc_fwd(&j->a, CC_NE);
-	emit_rm(&j->a, F_W, 0x03, RAX, M(RCX, (int32_t)offsetof(struct rv_tlb_entry, addend)));
+	emit_rm_index(&j->a, F_W, 0x03, RAX, R12, RCX,
+		      tlb_off + (int32_t)offsetof(struct rv_tlb_entry, addend));
 	return miss;
 }
 
-static void add_stub(struct jit *j, uint8_t *miss, uint8_t *access, size_t tlb_off, unsigned idx,
+static void add_stub(struct jit *j, uint8_t *miss, uint8_t *access, int32_t tlb_off, unsigned idx,
 		     const struct rv_uop *u, uint32_t info, bool store)
 {
 	if (j->nstubs >= JIT_MAXSTUB) {
@@ -449,7 +523,7 @@ static void add_stub(struct jit *j, uint8_t *miss, uint8_t *access, size_t tlb_o
 	j->stubs[j->nstubs++] = (struct stub){ .jne = miss,
 					       .access = access,
 					       .resume = j->a.p,
-					       .tlb_off = (int32_t)tlb_off,
+					       .tlb_off = tlb_off,
 					       .idx = idx,
 					       .off = u->off,
 					       .info = info,
@@ -469,13 +543,13 @@ static void emit_load(struct jit *j, unsigned idx, const struct rv_uop *u)
 	};
 	unsigned size = L[u->opc].size;
 	addr_rax(j, u);
-	uint8_t *miss = tlb_check(j, offsetof(struct rv_jit_run, tlbr), size);
+	uint8_t *miss = tlb_check(j, TLB_READ, size);
 	uint8_t *access = j->a.p;
 	/* straight into rd's host register (a miss's stub reloads it) */
 	int dr = j->map[u->rd] >= 0 ? j->map[u->rd] : RAX;
 	emit_rm(&j->a, L[u->opc].flags, L[u->opc].op, dr, M(RAX, 0));
 	mov_store(&j->a, G(j, u->rd), dr);
-	add_stub(j, miss, access, offsetof(struct rv_jit_run, tlbr), idx, u,
+	add_stub(j, miss, access, TLB_READ, idx, u,
 		 size | (unsigned)L[u->opc].sign << 4 | (unsigned)u->rd << 8, false);
 }
 
@@ -486,7 +560,7 @@ static void emit_store(struct jit *j, unsigned idx, const struct rv_uop *u)
 			: u->opc == RV_OP_SW ? 4
 					     : 8;
 	addr_rax(j, u);
-	uint8_t *miss = tlb_check(j, offsetof(struct rv_jit_run, tlbw), size);
+	uint8_t *miss = tlb_check(j, TLB_WRITE, size);
 	uint8_t *access = j->a.p;
 	struct opnd v = G(j, u->rs2);
 	int r = v.r;
@@ -498,8 +572,7 @@ static void emit_store(struct jit *j, unsigned idx, const struct rv_uop *u)
 		emit_rm(&j->a, F_REX, 0x88, r, M(RAX, 0));
 	else
 		emit_rm(&j->a, size == 2 ? F_66 : size == 8 ? F_W : 0, 0x89, r, M(RAX, 0));
-	add_stub(j, miss, access, offsetof(struct rv_jit_run, tlbw), idx, u,
-		 size | (unsigned)u->rs2 << 8, true);
+	add_stub(j, miss, access, TLB_WRITE, idx, u, size | (unsigned)u->rs2 << 8, true);
 }
 
 /* rd = rs1 OP rs2 (ALU opcode of the r64, r/m64 form), 64 or 32 bits. */
@@ -697,7 +770,7 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 		lea(&j->a, RCX, R13, (int32_t)(u->off + u->len));
 		mov_store(&j->a, G(j, u->rd), RCX);
 		writeback(j, REGS_LOCAL);
-		exit_rax(j, 0, true);
+		exit_rax(j, 0, true, NULL);
 		return false;
 	case RV_OP_BEQ:
 	case RV_OP_BNE:
@@ -896,7 +969,11 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 	struct jit *j = calloc(1, sizeof(*j));
 	if (!j)
 		return NULL;
-	uint8_t *start = core->jit_code + core->jit_used;
+	/* a cache line of data (the direct links), then the code */
+	uint8_t *data = core->jit_code + ((core->jit_used + 63) & ~(size_t)63);
+	memset(data, 0, 64);
+	uint8_t *start = data + 64;
+	j->link = data;
 	j->a.p = start;
 	j->a.end = core->jit_code + core->jit_size;
 	j->b = b;
@@ -908,20 +985,27 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 
 	for (unsigned i = 0; i < 6; i++)
 		push(&j->a, saved[i]);
-	alu_imm(&j->a, F_W, 5, R(RSP), 8); /* keep rsp 16-byte aligned for calls */
+	alu_imm(&j->a, F_W, 5, R(RSP), FRAME_SIZE);
 	mov_load(&j->a, RBX, R(RDI));
 	mov_load(&j->a, R13, R(RSI));
-	mov_load(&j->a, R12, R(RDX));
+	mov_store(&j->a, M(RSP, FRAME_RUN), RDX);
+	mov_load(&j->a, RAX, M(RDX, (int32_t)offsetof(struct rv_jit_run, left)));
+	mov_store(&j->a, M(RSP, FRAME_LEFT), RAX);
+	mov_load(&j->a, R12, M(RDX, (int32_t)offsetof(struct rv_jit_run, tlbr)));
 	reload(j, REGS_GLOBAL); /* the block's own registers follow */
 	/* Inner entry (chained from another block): rbx, r12, frame set, r13 = bpc. */
 	uint8_t *inner = j->a.p;
-	if (self_loop) {
+	if (self_loop && j->parallel) {
 		/* a self-loop: remember the translation context it started in */
 		mov_load(&j->a, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
-		mov_store(&j->a, M(RSP, 0), RAX);
+		mov_store(&j->a, M(RSP, FRAME_KEY), RAX);
 	}
 	reload(j, REGS_LOCAL);
 	j->loop_top = j->a.p;
+	if (self_loop && !j->parallel) {
+		void *top = j->loop_top;
+		memcpy(data, &top, sizeof(top));
+	}
 	for (unsigned i = 0; i < nops; i++)
 		if (!emit_op(j, i, &b->u[i], b->n))
 			break;
@@ -935,11 +1019,15 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 	uint8_t *epi = j->a.p;
 	for (unsigned i = 0; i < j->nepi; i++)
 		patch(&j->a, j->epilogue_jmps[i], epi);
-	/* tell exec.c which block returned (chains may have moved on) */
+	/* tell exec.c the budget left and which block returned (chains may
+	 * have moved on); eax holds the result */
+	mov_load(&j->a, RDX, M(RSP, FRAME_RUN));
+	mov_load(&j->a, RCX, M(RSP, FRAME_LEFT));
+	mov_store(&j->a, M(RDX, (int32_t)offsetof(struct rv_jit_run, left)), RCX);
 	mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)b);
-	mov_store(&j->a, M(R12, (int32_t)offsetof(struct rv_jit_run, b)), RCX);
-	mov_store(&j->a, M(R12, (int32_t)offsetof(struct rv_jit_run, bpc)), R13);
-	alu_imm(&j->a, F_W, 0, R(RSP), 8);
+	mov_store(&j->a, M(RDX, (int32_t)offsetof(struct rv_jit_run, b)), RCX);
+	mov_store(&j->a, M(RDX, (int32_t)offsetof(struct rv_jit_run, bpc)), R13);
+	alu_imm(&j->a, F_W, 0, R(RSP), FRAME_SIZE);
 	for (int i = 5; i >= 0; i--)
 		pop(&j->a, saved[i]);
 	b1(&j->a, 0xc3);
@@ -948,13 +1036,14 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 	free(j);
 	if (!ok)
 		return NULL;
-	core->jit_used += (used + 15) & ~(size_t)15;
+	core->jit_used = (size_t)(start - core->jit_code) + ((used + 15) & ~(size_t)15);
 	core->jit_blocks++;
 	core->jit_bytes += used;
 	if (__atomic_load_n(&perfmap_on, __ATOMIC_RELAXED))
 		perfmap_add(start, used, b, vpc);
 	memcpy(&b->jit, &start, sizeof(b->jit)); /* data to function pointer */
 	b->jit_inner = inner;
+	b->jit_link = (void **)data;
 	/* published last: other harts may be entering the block (parallel mode) */
 	__atomic_store_n(&b->u[0].handler, rv_exec_handlers[RV_OP_COUNT], __ATOMIC_RELEASE);
 	return start;

@@ -83,6 +83,18 @@ emit_rm(struct jit_asm *j, unsigned flags, unsigned op, int reg, struct opnd rm)
 		b4(j, (uint32_t)rm.disp);
 }
 
+/* Emit opcode with ModRM and SIB: memory operand [base + index + disp32]. */
+static inline void emit_rm_index(struct jit_asm *j, unsigned flags, unsigned op, int reg, int base,
+				 int index, int32_t disp)
+{
+	b1(j, 0x40 | ((flags & F_W) ? 8 : 0) | ((reg & 8) ? 4 : 0) | ((index & 8) ? 2 : 0) |
+		  ((base & 8) ? 1 : 0));
+	b1(j, op);
+	b1(j, 0x84 | ((reg & 7) << 3)); /* mod 10 (disp32), r/m 100 (SIB) */
+	b1(j, ((index & 7) << 3) | (base & 7));
+	b4(j, (uint32_t)disp);
+}
+
 static inline void mov_load(struct jit_asm *j, int r, struct opnd src) /* mov r64, r/m64 */
 {
 	if (src.r == r)
@@ -114,6 +126,18 @@ static inline void alu_imm(struct jit_asm *j, unsigned flags, unsigned ext, stru
 static inline void lea(struct jit_asm *j, int r, int base, int32_t disp)
 {
 	emit_rm(j, F_W, 0x8d, r, M(base, disp));
+}
+
+/* op with a RIP-relative memory operand [target] (no immediate follows). */
+static inline void emit_rip(struct jit_asm *j, unsigned flags, unsigned op, int reg,
+			    const uint8_t *target)
+{
+	unsigned rex = 0x40 | ((flags & F_W) ? 8 : 0) | ((reg & 8) ? 4 : 0);
+	if (rex != 0x40)
+		b1(j, rex);
+	b1(j, op);
+	b1(j, 0x05 | ((reg & 7) << 3));
+	b4(j, (uint32_t)(int32_t)(target - (j->p + 4)));
 }
 
 static inline void mov_imm64(struct jit_asm *j, int r, uint64_t v)

@@ -11,6 +11,12 @@
  *    iteration (its block is invalidated while it runs, each time; with
  *    VESSEL_JIT_THRESHOLD=1 its 70000 translations overflow the 32 MiB code
  *    arena, so the arena is recycled under a running program);
+ *  - a hot loop, one self-looping block or two blocks of one page chained
+ *    to each other, whose store rewrites the loop's first instruction
+ *    halfway (no fence.i: a store to decoded code is seen by the next
+ *    instruction fetched, as QEMU does too); the rest of the iterations
+ *    run the new instruction (vessel links such blocks directly and must
+ *    drop the links of an invalidated block);
  *  - a block translated up to an FP op and interpreted on from there, with
  *    a fault in the interpreted part;
  *  - a timer interrupt taken in an endless loop of two chained blocks;
@@ -32,12 +38,23 @@ static u32 enc_b(int off, unsigned rs2, unsigned rs1, unsigned f3)
 	       ((o >> 1) & 0xf) << 8 | ((o >> 11) & 1) << 7 | 0x63;
 }
 
+static u32 enc_r(unsigned f7, unsigned rs2, unsigned rs1, unsigned f3, unsigned rd)
+{
+	return f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | 0x33;
+}
+
+static u32 enc_s(int off, unsigned rs2, unsigned rs1, unsigned f3)
+{
+	u32 o = (u32)off;
+	return ((o >> 5) & 0x7f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (o & 31) << 7 | 0x23;
+}
+
 #define ADDI(rd, rs, imm) enc_i((imm), (rs), 0, (rd), 0x13)
 #define RET		  0x00008067u
 #define A0		  10
 #define A1		  11
 
-static u32 code[32] __attribute__((aligned(64)));
+static u32 code[32] __attribute__((aligned(128))); /* in one page */
 
 static long run(long n)
 {
@@ -143,6 +160,58 @@ static void fault_cases(void)
 	isa_check("hot store fault: counter", i, 250);
 	isa_check("hot store fault: last store", vals[250], 249);
 	isa_check("hot store fault: first store", vals[1], 0);
+}
+
+/*
+ * do { a0 += 1; a1--; t0 = ptrs[a1]; *t0 = a2; } while (a1): every store
+ * goes to a dummy word but the one at a1 == n / 2, which rewrites the
+ * first instruction as a0 += 100.  With `split`, a jump ends the block
+ * before the store: two blocks of one page that chain to each other.
+ */
+#define SMC_N 1000
+static u64 smc_ptrs[SMC_N];
+static u32 smc_dummy;
+
+static long patch_in_loop(int split)
+{
+	for (int i = 0; i < SMC_N; i++)
+		smc_ptrs[i] = i == SMC_N / 2 ? (u64)&code[1] : (u64)&smc_dummy;
+	unsigned t0 = 5, a2 = 12, a4 = 14;
+	int n = 0;
+	code[n++] = ADDI(A0, 0, 0);
+	code[n++] = ADDI(A0, A0, 1);	       /* 1: loop, the patched one */
+	code[n++] = ADDI(A1, A1, -1);	       /* 2 */
+	code[n++] = enc_i(3, A1, 1, t0, 0x13); /* 3: slli t0, a1, 3 */
+	code[n++] = enc_r(0, a4, t0, 0, t0);   /* 4: add t0, t0, a4 */
+	code[n++] = enc_i(0, t0, 3, t0, 0x03); /* 5: ld t0, 0(t0) */
+	if (split) {
+		code[n++] = enc_b(8, 0, 0, 0);	/* 6: beq zero, zero, 8 */
+		code[n++] = ADDI(A0, A0, 1000); /* 7: never run */
+	}
+	code[n++] = enc_s(0, a2, t0, 2);      /* sw a2, 0(t0) */
+	code[n] = enc_b(4 - 4 * n, 0, A1, 1); /* bnez a1, loop */
+	n++;
+	code[n++] = RET;
+	asm volatile("fence.i" ::: "memory");
+	register long ra0 asm("a0") = 0;
+	register long ra1 asm("a1") = SMC_N;
+	register long ra2 asm("a2") = (long)ADDI(A0, A0, 100);
+	register long ra4 asm("a4") = (long)smc_ptrs;
+	asm volatile("jalr ra, 0(%3)"
+		     : "+r"(ra0), "+r"(ra1), "+r"(ra2)
+		     : "r"(code), "r"(ra4)
+		     : "ra", "t0", "memory");
+	return ra0;
+}
+
+static void patch_in_loop_cases(void)
+{
+	/* SMC_N / 2 iterations add 1 (the patch is stored in the last of them),
+	 * the other SMC_N / 2 add 100 */
+	isa_check("loop patched by its own store: self-loop", patch_in_loop(0),
+		  SMC_N / 2 + 100 * (SMC_N / 2));
+	isa_check("loop patched by its own store: two chained blocks", patch_in_loop(1),
+		  SMC_N / 2 + 100 * (SMC_N / 2));
 }
 
 /* stores into the code chunk that holds the loop, every iteration */
@@ -314,6 +383,7 @@ void test_main(void)
 	smc_cases();
 	fault_cases();
 	self_store_case();
+	patch_in_loop_cases();
 	timer_case();
 	partial_case();
 	op_mix();
