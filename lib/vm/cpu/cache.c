@@ -372,7 +372,7 @@ static void request_flush(struct rv_core *core)
 static void finish_uop(struct rv_uop *u, uint16_t off)
 {
 	u->off = off;
-	u->handler = rv_exec_handlers[u->opc];
+	u->hoff = rv_exec_hoff(u->opc);
 }
 
 /* Decode one instruction at host (len bytes available). Returns its length. */

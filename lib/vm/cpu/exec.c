@@ -28,7 +28,7 @@
 #include "cpu_internal.h"
 #include "hostmath.h"
 
-const void *const *rv_exec_handlers;
+const int32_t *rv_exec_hoffs;
 
 static inline uint64_t sext32(uint64_t v)
 {
@@ -108,11 +108,11 @@ static inline bool block_hot(struct rv_block *b)
 	return hot == 0;
 }
 
-/* The first handler of a block: jit.c replaces it while other harts may run
- * the block (parallel mode). */
-static inline const void *first_handler(const struct rv_block *b)
+/* The first handler of a block (its distance from op_JIT): jit.c replaces it
+ * while other harts may run the block (parallel mode). */
+static inline int32_t first_hoff(const struct rv_block *b)
 {
-	return __atomic_load_n(&b->u[0].handler, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&b->u[0].hoff, __ATOMIC_ACQUIRE);
 }
 
 /*
@@ -122,17 +122,19 @@ static inline const void *first_handler(const struct rv_block *b)
  */
 __attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 {
-#define RV_LABEL(n)    [RV_OP_##n] = &&op_##n,
-#define RV_FP_LABEL(n) [RV_OP_##n] = &&op_FP,
-	static const void *const labels[RV_OP_COUNT + 1] = {
-		RV_INT_OPS(RV_LABEL) RV_FP_OPS(RV_FP_LABEL)[RV_OP_COUNT] = &&op_JIT
-	};
+#define RV_LABEL(n)    [RV_OP_##n] = (int32_t)(&&op_##n - &&op_JIT),
+#define RV_FP_LABEL(n) [RV_OP_##n] = (int32_t)(&&op_FP - &&op_JIT),
+	static const int32_t hoffs[RV_OP_COUNT + 1] = { RV_INT_OPS(RV_LABEL) RV_FP_OPS(
+							    RV_FP_LABEL)[RV_OP_COUNT] = 0 };
 #undef RV_LABEL
 #undef RV_FP_LABEL
 	if (!h) {
-		rv_exec_handlers = labels;
+		rv_exec_hoffs = hoffs;
 		return 0;
 	}
+	/* a uop's handler: its hoff from here */
+	const char *const hbase = (const char *)&&op_JIT;
+#define HANDLER(hoff) ((const void *)(hbase + (hoff)))
 
 	uint64_t *const x = h->x;
 	struct rv_hart_ext *const ext = rv_ext(h);
@@ -225,7 +227,7 @@ __attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, u
 		const struct rv_uop *u = b->u;
 
 #define PC     (bpc + u->off)
-#define NEXT() goto *(++u)->handler
+#define NEXT() goto *HANDLER((++u)->hoff)
 #define JUMP(v)                  \
 	do {                     \
 		h->pc = (v);     \
@@ -248,7 +250,7 @@ __attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, u
 			if (unlikely(block_hot(b)))                                               \
 				jit_hot(h->core, b, t_);                                          \
 			u = b->u;                                                                 \
-			goto *first_handler(b);                                                   \
+			goto *HANDLER(first_hoff(b));                                             \
 		}                                                                                 \
 		h->pc = t_;                                                                       \
 		pending = c_;                                                                     \
@@ -313,7 +315,7 @@ __attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, u
 		CHAIN(1, PC + u->len);      \
 	}
 
-		goto *first_handler(b);
+		goto *HANDLER(first_hoff(b));
 
 	op_JIT : {
 		/* A translated block (jit.c): same exits as the interpreter's. */
@@ -325,7 +327,7 @@ __attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, u
 		bpc = jr.bpc;
 		if (k >= RV_JIT_INTERPRET) { /* translated up to op k - RV_JIT_INTERPRET */
 			u = b->u + (k - RV_JIT_INTERPRET);
-			goto * u->handler;
+			goto *HANDLER(u->hoff);
 		}
 		if (k >= 2) {
 			u = b->u + (k - 2);
@@ -577,6 +579,7 @@ __attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, u
 	return retired;
 #undef PC
 #undef NEXT
+#undef HANDLER
 #undef JUMP
 #undef CHAIN
 #undef RS1

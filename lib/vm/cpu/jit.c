@@ -1045,7 +1045,7 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 	b->jit_inner = inner;
 	b->jit_link = (void **)data;
 	/* published last: other harts may be entering the block (parallel mode) */
-	__atomic_store_n(&b->u[0].handler, rv_exec_handlers[RV_OP_COUNT], __ATOMIC_RELEASE);
+	__atomic_store_n(&b->u[0].hoff, 0, __ATOMIC_RELEASE); /* op_JIT */
 	return start;
 }
 
