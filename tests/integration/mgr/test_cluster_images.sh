@@ -1,0 +1,138 @@
+#!/bin/bash
+# test_cluster_images.sh - images, storage volumes and evacuate across a
+# vessel cluster (issue 13), on the three namespaced vesseld of lib.sh's
+# cluster_setup:
+#  - images: an image imported on m1 only is listed by every member with
+#    its location; `launch IMAGE --target m2` through m3 fetches it from
+#    m1 to m2 (streamed over the members' TLS API, verified against its
+#    fingerprint) and runs it; a VM image too (created with init); a copy
+#    altered on the sender is refused and nothing is registered; deleting
+#    an image is refused while an instance of another member uses it and
+#    otherwise removes it from every member;
+#  - volumes: listed by every member with their location; created on
+#    another member with --target; attach, snapshot, info, resize and
+#    delete through any member forwarded to the volume's; attaching one to
+#    an instance of another member refused with both named;
+#  - evacuate: a container with a snapshot and a volume with a snapshot
+#    moves with both; a VM with a snapshot of its own is refused before
+#    anything moves, saying why.
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
+for c in curl jq sqlite3 ip tar qemu-img sha256sum; do
+	command -v $c >/dev/null || { echo "SKIP: $c missing"; exit 77; }
+done
+cluster_setup || exit 1
+
+check "m1: cluster init" vm 1 cluster init m1 10.77.0.1:9001
+for n in 2 3; do
+	mkdir -p "$T/s$n/cluster" && install -m 0600 "$T/s1/cluster/cluster.crt" "$T/s1/cluster/cluster.key" "$T/s$n/cluster/" || exit 1
+done
+check "m2 joins" vm 2 cluster join m2 10.77.0.2:9001 10.77.0.1:9001
+check "m3 joins" vm 3 cluster join m3 10.77.0.3:9001 10.77.0.1:9001
+for n in 1 2 3; do
+	check "m$n sees three members online" wait_for "m$n: 3 online" online $n 3
+done
+api() { local n=$1; shift; curl -s --max-time 120 --unix-socket "$T/m$n.sock" "$@"; }
+
+# ---- images ----
+# oci_layout DIR MARKER: a one-layer OCI layout of a busybox root holding
+# /marker (MARKER), its Cmd a long sleep
+oci_layout() {
+	local L=$1 R=$T/root-$2
+	"$HERE/../ct/mkrootfs.sh" "$R" >/dev/null || return 1
+	echo "$2" >"$R/marker"
+	mkdir -p "$L/blobs/sha256"
+	tar -C "$R" -czf "$T/layer-$2.tgz" . || return 1
+	blob() { local h; h=$(sha256sum "$1" | cut -d' ' -f1); cp "$1" "$L/blobs/sha256/$h"; echo "sha256:$h $(stat -c %s "$1")"; }
+	read -r dl sl < <(blob "$T/layer-$2.tgz")
+	jq -n '{architecture:"amd64", os:"linux", config:{Cmd:["/bin/sh","-c","trap \"exit 0\" TERM; while :; do sleep 3600 & wait $!; done"]}, rootfs:{type:"layers", diff_ids:[]}}' >"$T/config-$2.json"
+	read -r dc sc < <(blob "$T/config-$2.json")
+	jq -n --arg dc "$dc" --argjson sc "$sc" --arg dl "$dl" --argjson sl "$sl" \
+		'{schemaVersion:2, mediaType:"application/vnd.oci.image.manifest.v1+json",
+		  config:{mediaType:"application/vnd.oci.image.config.v1+json", digest:$dc, size:$sc},
+		  layers:[{mediaType:"application/vnd.oci.image.layer.v1.tar+gzip", digest:$dl, size:$sl}]}' >"$T/manifest-$2.json"
+	read -r dm sm < <(blob "$T/manifest-$2.json")
+	jq -n --arg dm "$dm" --argjson sm "$sm" \
+		'{schemaVersion:2, manifests:[{mediaType:"application/vnd.oci.image.manifest.v1+json", digest:$dm, size:$sm}]}' >"$L/index.json"
+	echo '{"imageLayoutVersion":"1.0.0"}' >"$L/oci-layout"
+}
+check "make an OCI image (marker one)" oci_layout "$T/oci1" one
+tar -C "$T/oci1" -cf "$T/oci1.tar" . || exit 1
+check "m1 imports it as cimg (an upload)" vm 1 image import "$T/oci1.tar" --alias cimg
+fp=$(api 1 http://x/1.0/images/cimg | jq -r .metadata.fingerprint)
+check "  ... m1 keeps its layout (manifest $(printf %.12s "$fp"))" test -s "$T/s1/images/oci/$fp/blobs/sha256/$fp"
+local_has() { [ "$(sqlite3 "$T/s$1/vessel.db" "SELECT COUNT(*) FROM images WHERE fingerprint = '$2'")" = 1 ]; }
+lacks() { local f=$1; shift; for n; do local_has $n "$f" && return 1; done; return 0; }
+has() { local f=$1; shift; for n; do local_has $n "$f" || return 1; done; return 0; }
+check "m2 and m3 do not have it" lacks "$fp" 2 3
+for n in 2 3; do
+	check "m$n lists cimg, located on m1 (API)" sh -c \
+		"curl -s --unix-socket $T/m$n.sock 'http://x/1.0/images?recursion=1' | jq -e '[.metadata[] | select(.fingerprint == \"$fp\")] | length == 1 and .[0].locations == [\"m1\"] and (.[0].aliases | map(.name) | index(\"cimg\"))'"
+	check "m$n: image list shows cimg on m1" sh -c "VESSEL_SOCKET=$T/m$n.sock v image list --format csv | grep -q '^cimg,$(printf %.12s "$fp"),.*,m1\$'"
+	check "m$n: image info cimg answers" sh -c "VESSEL_SOCKET=$T/m$n.sock v image info cimg --format json | jq -e '.fingerprint == \"$fp\"'"
+done
+check "the image's export: a tar of its layout" sh -c \
+	"curl -s --unix-socket $T/m1.sock http://x/1.0/images/cimg/export | tar -t | grep -q 'blobs/sha256/$fp'"
+check "launch cimg on m2 through m3 (fetched from m1)" vm 3 launch cimg c1 --target m2
+check "  ... c1 runs the image (its marker) on m2" test "$(vm 1 exec c1 -- cat /marker)" = one
+check "  ... m2 has the image now, with its alias" sh -c \
+	"[ \"\$(sqlite3 '$T/s2/vessel.db' \"SELECT a.name FROM images i JOIN image_aliases a ON a.image_id = i.id WHERE i.fingerprint = '$fp'\")\" = cimg ]"
+check "  ... fetched from m1 and verified (m2's log)" grep -q "image $(printf %.12s "$fp") fetched from m1 .*verified" "$T/vesseld-m2.log"
+check "  ... listed on m1 and m2" sh -c \
+	"curl -s --unix-socket $T/m3.sock http://x/1.0/images/cimg | jq -e '(.metadata.locations | sort) == [\"m1\", \"m2\"]'"
+check "a second launch on m2 uses m2's copy" vm 1 launch cimg c2 --target m2
+check "  ... fetched once" test "$(grep -c "fetching image $(printf %.12s "$fp")" "$T/vesseld-m2.log")" = 1
+
+# an image whose copy on its only holder was altered: refused by the receiver
+check "make a second OCI image (marker two)" oci_layout "$T/oci2" two
+tar -C "$T/oci2" -cf "$T/oci2.tar" . || exit 1
+check "m1 imports it as cimg2" vm 1 image import "$T/oci2.tar" --alias cimg2
+fp2=$(api 1 http://x/1.0/images/cimg2 | jq -r .metadata.fingerprint)
+layer=$(jq -r '.layers[0].digest' "$T/manifest-two.json")
+layer=${layer#sha256:}
+kept=$T/s1/images/oci/$fp2/blobs/sha256/$layer
+cp --remove-destination "$kept" "$T/kept.bak" && cp --remove-destination "$kept" "$kept.new" && mv "$kept.new" "$kept"
+printf 'X' | dd of="$kept" bs=1 seek=100 conv=notrunc 2>/dev/null
+check_fails "launch cimg2 on m3: the altered copy is refused" "does not match its descriptor" \
+	vm 3 launch cimg2 c3 --target m3
+nothing_on_m3() { lacks "$fp2" 3 && [ "$(sqlite3 "$T/s3/vessel.db" 'SELECT COUNT(*) FROM instances')" = 0 ] &&
+	[ ! -e "$T/s3/images/layers/$layer" ] && [ -z "$(ls "$T/s3/images/tmp")" ]; }
+check "  ... nothing registered on m3 (image, instance, layer, temporary files)" nothing_on_m3
+cp --remove-destination "$T/kept.bak" "$kept"
+
+# a VM image (a kernel file and an empty qcow2: created, never booted)
+mkdir -p "$T/vmimg" && head -c 300000 /dev/urandom >"$T/vmimg/Image" &&
+	qemu-img create -q -f qcow2 "$T/vmimg/disk.qcow2" 32M &&
+	echo '{"type":"vm","architecture":"riscv64","kernel":"Image","disk":"disk.qcow2","memory":"64MiB"}' >"$T/vmimg/metadata.json" &&
+	tar -C "$T/vmimg" -cf "$T/vmimg.tar" . || exit 1
+check "m1 imports a VM image vimg" vm 1 image import "$T/vmimg.tar" --alias vimg
+vfp=$(api 1 http://x/1.0/images/vimg | jq -r .metadata.fingerprint)
+check "create a VM from vimg on m3 through m2 (fetched from m1)" vm 2 init vimg v1 --vm --target m3
+check "  ... m3 has vimg, its files as m1's" sh -c \
+	"cmp '$T/s1/images/vm/$vfp/kernel' '$T/s3/images/vm/$vfp/kernel' && cmp '$T/s1/images/vm/$vfp/metadata.json' '$T/s3/images/vm/$vfp/metadata.json' && [ \"\$(sqlite3 '$T/s3/vessel.db' \"SELECT type FROM images WHERE fingerprint = '$vfp'\")\" = vm ]"
+check "delete v1" vm 1 delete --force v1
+check "delete vimg everywhere" vm 2 image delete vimg
+vgone() { lacks "$vfp" 1 3 && [ ! -e "$T/s1/images/vm/$vfp" ] && [ ! -e "$T/s3/images/vm/$vfp" ]; }
+check "  ... gone from m1 and m3 (rows and files)" vgone
+
+check_fails "delete cimg while c1 on m2 uses it (asked on m3)" "used by instance c1 on member m2" \
+	vm 3 image delete cimg
+check "  ... still on m1 and m2" has "$fp" 1 2
+check "delete c1 and c2" vm 3 delete --force c1 c2
+check "delete cimg through m3 (which never had it)" vm 3 image delete cimg
+gone() { lacks "$fp" 1 2 && [ ! -e "$T/s1/images/oci/$fp" ] && [ ! -e "$T/s2/images/oci/$fp" ]; }
+check "  ... gone from m1 and m2 (rows, layouts)" gone
+check "  ... no member lists it" sh -c "! curl -s --unix-socket $T/m2.sock 'http://x/1.0/images?recursion=1' | grep -q $fp"
+check_fails "delete it again" "not found" vm 1 image delete cimg
+
+# ---- volumes ----
+# ---- evacuate ----
+
+for n in 1 2 3; do
+	kill "${DPIDS[$n]}" 2>/dev/null
+	deadline=$((SECONDS + 60))
+	while kill -0 "${DPIDS[$n]}" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+	check "vesseld m$n stops on SIGTERM" wait "${DPIDS[$n]}"
+	DPIDS[$n]=
+done
+finish_cluster
