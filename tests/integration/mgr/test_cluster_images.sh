@@ -126,7 +126,64 @@ check "  ... no member lists it" sh -c "! curl -s --unix-socket $T/m2.sock 'http
 check_fails "delete it again" "not found" vm 1 image delete cimg
 
 # ---- volumes ----
-# ---- evacuate ----
+vol_at() { [ "$(sqlite3 "$T/s$1/vessel.db" "SELECT COUNT(*) FROM storage_volumes WHERE name = '$2'")" = 1 ]; }
+vol_not_at() { [ "$(sqlite3 "$T/s$1/vessel.db" "SELECT COUNT(*) FROM storage_volumes WHERE name = '$2'")" = 0 ]; }
+check "create volume vA on m2 through m1 (--target m2)" vm 1 storage volume create vA --size 16MiB --target m2
+only_m2() { vol_at 2 vA && vol_not_at 1 vA && vol_not_at 3 vA; }
+check "  ... it lives on m2 only" only_m2
+check "create volume vB through m1 (no target: on m1)" vm 1 storage volume create vB --size 16MiB
+check "  ... on m1" vol_at 1 vB
+for n in 1 3; do
+	check "m$n: volume list shows vA on m2 and vB on m1" sh -c \
+		"VESSEL_SOCKET=$T/m$n.sock v storage volume list --format csv | grep -qx 'vA,raw,16 MiB,,,m2' && VESSEL_SOCKET=$T/m$n.sock v storage volume list --format csv | grep -qx 'vB,raw,16 MiB,,,m1'"
+done
+check "m3: the API's listing has both, with their location" sh -c \
+	"curl -s --unix-socket $T/m3.sock 'http://x/1.0/storage-volumes?recursion=1' | jq -e '(.metadata | map({(.name): .location}) | add) == {\"vA\": \"m2\", \"vB\": \"m1\"}'"
+check_fails "create vA again through m3: the name is the cluster's" "already exists on member m2" \
+	vm 3 storage volume create vA --size 16MiB
+check_fails "create with --target an unknown member" "no cluster member nope" \
+	vm 3 storage volume create vC --size 16MiB --target nope
+check "info vA through m3 (forwarded to m2)" sh -c \
+	"VESSEL_SOCKET=$T/m3.sock v storage volume info vA --format json | jq -e '.location == \"m2\" and .name == \"vA\"'"
+check "resize vA through m1" vm 1 storage volume resize vA 32MiB
+check "  ... m2's file is 32 MiB" test "$(stat -c %s "$T/s2/storage/default/vA.raw" 2>/dev/null || sqlite3 "$T/s2/vessel.db" "SELECT size FROM storage_volumes WHERE name = 'vA'")" = 33554432
+check "launch c5 on m2, stopped" sh -c "VESSEL_SOCKET=$T/m1.sock v launch busybox c5 --target m2 && VESSEL_SOCKET=$T/m1.sock v stop --force c5"
+check "attach vA to c5 through m3" vm 3 storage volume attach vA c5 /data
+check_fails "attach vB (on m1) to c5 (on m2): refused, both named" \
+	"storage volume vB is on member m1, instance c5 on member m2" vm 3 storage volume attach vB c5 /data2
+check "start c5, a file in vA" sh -c "VESSEL_SOCKET=$T/m1.sock v start c5 && VESSEL_SOCKET=$T/m1.sock v exec c5 -- sh -c 'echo in-volume > /data/f && sync'"
+check "snapshot vA through m1 (forwarded, an operation there)" vm 1 storage volume snapshot create vA vs1
+check "  ... the snapshot is on m2" test "$(sqlite3 "$T/s2/vessel.db" "SELECT s.name FROM volume_snapshots s JOIN storage_volumes v ON v.id = s.volume_id WHERE v.name = 'vA'")" = vs1
+check "snapshot list vA through m3" test "$(vm 3 storage volume snapshot list vA --format csv | cut -d, -f1)" = vs1
+check "delete vB through m3 (forwarded to m1)" vm 3 storage volume delete vB
+check "  ... gone from m1" vol_not_at 1 vB
+check_fails "info vB: not found anywhere" "not found" vm 2 storage volume info vB
+
+# ---- evacuate: snapshots go with the instance and its volumes ----
+check "snapshot c5 (snapC)" vm 3 snapshot create c5 snapC
+check "m1 imports vimg again; a VM v2 on m2 with a snapshot of its own" sh -c \
+	"VESSEL_SOCKET=$T/m1.sock v image import '$T/vmimg.tar' --alias vimg && VESSEL_SOCKET=$T/m1.sock v init vimg v2 --vm --target m2 && VESSEL_SOCKET=$T/m1.sock v snapshot create v2 vs"
+check_fails "evacuate m2: refused, v2's snapshots live in its disk" "VM v2 has 1 snapshot.s., which live inside its disk" \
+	vm 1 cluster evacuate m2
+loc() { [ "$(vm 1 list --format json | jq -r --arg i "$1" '.[] | select(.name == $i) | "\(.location) \(.status)"')" = "$2" ]; }
+unmoved() { loc c5 'm2 Running' && loc v2 'm2 Stopped'; }
+check "  ... nothing moved: c5 on m2, Running; v2 on m2" unmoved
+check "delete v2" vm 1 delete --force v2
+check "evacuate m2" vm 1 cluster evacuate m2
+at=$(vm 1 list --format json | jq -r '.[] | select(.name == "c5") | .location')
+check "c5 moved off m2 (to $at), Running" wait_for "c5 moved" sh -c \
+	"VESSEL_SOCKET=$T/m1.sock v list --format json | jq -e '.[] | select(.name == \"c5\") | .location != \"m2\" and .status == \"Running\"'"
+check "  ... with its snapshot snapC" test "$(vm 1 snapshot list c5 --format csv | cut -d, -f1)" = snapC
+check "  ... its volume vA on $at with the file" test "$(vm 1 exec c5 -- cat /data/f)" = in-volume
+check "  ... and vA's snapshot vs1, listed through m3" test "$(vm 3 storage volume snapshot list vA --format csv | cut -d, -f1)" = vs1
+check "  ... vA listed on $at" sh -c "VESSEL_SOCKET=$T/m3.sock v storage volume list --format csv | grep -q '^vA,.*,c5,/data,$at\$'"
+check "m2 has no instance, no volume, no volume file left" sh -c \
+	"[ \"\$(sqlite3 '$T/s2/vessel.db' 'SELECT COUNT(*) FROM instances')/\$(sqlite3 '$T/s2/vessel.db' 'SELECT COUNT(*) FROM storage_volumes')\" = 0/0 ] && ! ls '$T/s2/storage/default' 2>/dev/null | grep -q vA"
+check "overwrite the file, then restore vA's snapshot through m2 (c5 stopped)" sh -c \
+	"VESSEL_SOCKET=$T/m2.sock; export VESSEL_SOCKET; v exec c5 -- sh -c 'echo changed > /data/f && sync' && v stop --force c5 && v storage volume snapshot restore vA vs1 && v start c5"
+check "  ... the file as it was at vs1" test "$(vm 1 exec c5 -- cat /data/f)" = in-volume
+check "delete c5 and vA through m2" sh -c "VESSEL_SOCKET=$T/m2.sock v delete --force c5 && VESSEL_SOCKET=$T/m2.sock v storage volume delete vA"
+check "delete vimg" vm 3 image delete vimg
 
 for n in 1 2 3; do
 	kill "${DPIDS[$n]}" 2>/dev/null
