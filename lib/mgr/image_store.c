@@ -80,6 +80,40 @@ static void sweep_layers(struct mgr_image_store *s)
 	closedir(d);
 }
 
+/* Remove oci/FP layouts of images no row has (a crash between deleting an
+ * image's row and its files). */
+static void sweep_layouts(struct mgr_image_store *s)
+{
+	vs_cleanup_free char *dir = NULL;
+	if (asprintf(&dir, "%s/oci", s->dir) < 0)
+		return;
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	mgr_db_lock(s->db);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		struct vs_err e = VS_ERR_INIT;
+		mgr_cleanup_stmt struct mgr_stmt *st =
+		    mgr_db_prepare(s->db, "SELECT 1 FROM images WHERE fingerprint = ?", &e);
+		if (!st)
+			break;
+		mgr_stmt_bind_text(st, 1, de->d_name);
+		if (mgr_stmt_step(st) != SQLITE_DONE)
+			continue;
+		vs_cleanup_free char *p = NULL;
+		if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
+			break;
+		vs_log(VS_LOG_INFO, "removing the layout of image %.12s, which no image lists",
+		       de->d_name);
+		mgr_rm_rf(p, &e);
+	}
+	mgr_db_unlock(s->db);
+	closedir(d);
+}
+
 int mgr_image_store_init(struct mgr_image_store *s, const char *state_dir, struct mgr_db *db,
 			 struct vs_err *err)
 {
@@ -104,6 +138,7 @@ int mgr_image_store_init(struct mgr_image_store *s, const char *state_dir, struc
 			return r;
 	}
 	sweep_layers(s);
+	sweep_layouts(s);
 	return 0;
 }
 

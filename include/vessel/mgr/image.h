@@ -7,6 +7,10 @@
  *                        (".wh.NAME" -> a 0/0 character device, ".wh..wh..opq"
  *                        -> trusted.overlay.opaque=y), so a container root is
  *                        one overlay mount with the layers as lowerdirs
+ *   oci/FINGERPRINT/     the OCI layout an image was imported from (index.json,
+ *                        its manifest, config and compressed layers), kept for
+ *                        other cluster members to fetch (cluster_image.c)
+ *   vm/FINGERPRINT/      a VM image's files (image_vm.c)
  *   tmp/                 uploads and imports in progress (emptied at start)
  *
  * An image's fingerprint is the hex sha256 of its manifest.  Layers are
