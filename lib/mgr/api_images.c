@@ -452,8 +452,39 @@ void api_post_image_aliases(struct api_request *req, struct api_response *res)
 		vs_errf(&err, EINVAL, "\"name\" and \"target\" are required");
 		goto bad;
 	}
-	if (mgr_image_alias_add(mgr_get_images(req->m), name, target, &err) < 0)
-		goto bad;
+	if (mgr_image_alias_add(mgr_get_images(req->m), name, target, &err) < 0) {
+		/* in a cluster, an image of another member: made there */
+		struct mgr_cluster *c = cluster_wide(req);
+		vs_cleanup_free char *path = image_path(target, "");
+		struct json_object *answers = NULL;
+		struct vs_err e2 = VS_ERR_INIT;
+		if (err.code != ENOENT || !c || !path ||
+		    mgr_cluster_fanout(c, "GET", path, NULL, &answers, &e2) < 0)
+			goto bad;
+		const char *holder = NULL;
+		for (size_t i = 0; i < json_object_array_length(answers) && !holder; i++) {
+			struct json_object *a = json_object_array_get_idx(answers, i), *mb;
+			if (json_object_object_get_ex(a, "metadata", NULL) &&
+			    json_object_object_get_ex(a, "member", &mb))
+				holder = json_object_get_string(mb);
+		}
+		struct mgr_cluster_member *mbs = NULL;
+		size_t n = 0;
+		int r = holder ? mgr_cluster_members(c, &mbs, &n, &e2) : -1;
+		for (size_t i = 0; r == 0 && i < n; i++)
+			if (strcmp(mbs[i].name, holder) == 0)
+				r = mgr_cluster_forward(c, &mbs[i], "POST", "/1.0/images/aliases",
+							req->body, NULL, &e2) < 0
+					? -1
+					: 1;
+		free(mbs);
+		json_object_put(answers);
+		if (r != 1) {
+			if (holder)
+				err = e2;
+			goto bad;
+		}
+	}
 	api_sync(res, json_object_new_object());
 	return;
 bad:

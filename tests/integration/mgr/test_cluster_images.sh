@@ -80,6 +80,16 @@ check "  ... m2 has the image now, with its alias" sh -c \
 check "  ... fetched from m1 and verified (m2's log)" grep -q "image $(printf %.12s "$fp") fetched from m1 .*verified" "$T/vesseld-m2.log"
 check "  ... listed on m1 and m2" sh -c \
 	"curl -s --unix-socket $T/m3.sock http://x/1.0/images/cimg | jq -e '(.metadata.locations | sort) == [\"m1\", \"m2\"]'"
+alias_on() { [ "$(sqlite3 "$T/s$1/vessel.db" "SELECT COUNT(*) FROM image_aliases WHERE name = '$2'")" = 1 ]; }
+no_alias() { ! alias_on "$@"; }
+check "alias cimgx for cimg through m3 (which does not hold it: made on a holder)" \
+	vm 3 image alias create cimgx "$(printf %.12s "$fp")"
+check "  ... m3 resolves it" sh -c "VESSEL_SOCKET=$T/m3.sock v image info cimgx --format json | jq -e '.fingerprint == \"$fp\"'"
+check "delete the alias through m3: gone from every member" sh -c \
+	"VESSEL_SOCKET=$T/m3.sock v image alias delete cimgx"
+no_aliases() { no_alias 1 cimgx && no_alias 2 cimgx && no_alias 3 cimgx; }
+check "  ... no member has it" no_aliases
+check_fails "  ... deleting it again: not found" "not found" vm 2 image alias delete cimgx
 check "a second launch on m2 uses m2's copy" vm 1 launch cimg c2 --target m2
 check "  ... fetched once" test "$(grep -c "fetching image $(printf %.12s "$fp")" "$T/vesseld-m2.log")" = 1
 
@@ -168,8 +178,13 @@ check_fails "evacuate m2: refused, v2's snapshots live in its disk" "VM v2 has 1
 loc() { [ "$(vm 1 list --format json | jq -r --arg i "$1" '.[] | select(.name == $i) | "\(.location) \(.status)"')" = "$2" ]; }
 unmoved() { loc c5 'm2 Running' && loc v2 'm2 Stopped'; }
 check "  ... nothing moved: c5 on m2, Running; v2 on m2" unmoved
-check "delete v2" vm 1 delete --force v2
+check "delete v2; a VM v3 from vimg on m2 (stopped, no snapshots)" sh -c \
+	"VESSEL_SOCKET=$T/m1.sock v delete --force v2 && VESSEL_SOCKET=$T/m1.sock v init vimg v3 --vm --target m2"
 check "evacuate m2" vm 1 cluster evacuate m2
+v3_moved() { local l; l=$(vm 1 list --format json | jq -r '.[] | select(.name == "v3") | .location');
+	[ -n "$l" ] && [ "$l" != m2 ] && local_has "${l#m}" "$vfp2"; }
+vfp2=$(api 1 http://x/1.0/images/vimg | jq -r .metadata.fingerprint)
+check "v3 moved off m2, its image on its new member" wait_for "v3 moved" v3_moved
 check "c5 moved off m2, Running" wait_for "c5 moved" sh -c \
 	"VESSEL_SOCKET=$T/m1.sock v list --format json | jq -e '.[] | select(.name == \"c5\") | .location != \"m2\" and .status == \"Running\"'"
 at=$(vm 1 list --format json | jq -r '.[] | select(.name == "c5") | .location')
@@ -183,7 +198,7 @@ check "m2 has no instance, no volume, no volume file left" sh -c \
 check "overwrite the file, then restore vA's snapshot through m2 (c5 stopped)" sh -c \
 	"VESSEL_SOCKET=$T/m2.sock; export VESSEL_SOCKET; v exec c5 -- sh -c 'echo changed > /data/f && sync' && v stop --force c5 && v storage volume snapshot restore vA vs1 && v start c5"
 check "  ... the file as it was at vs1" test "$(vm 1 exec c5 -- cat /data/f)" = in-volume
-check "delete c5 and vA through m2" sh -c "VESSEL_SOCKET=$T/m2.sock v delete --force c5 && VESSEL_SOCKET=$T/m2.sock v storage volume delete vA"
+check "delete c5, v3 and vA through m2" sh -c "VESSEL_SOCKET=$T/m2.sock v delete --force c5 v3 && VESSEL_SOCKET=$T/m2.sock v storage volume delete vA"
 check "delete vimg" vm 3 image delete vimg
 
 for n in 1 2 3; do
