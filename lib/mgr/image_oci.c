@@ -587,8 +587,12 @@ static bool layer_referenced(struct mgr_image_store *s, const char *digest)
 	return used;
 }
 
-/* Link (or copy) layout's blob HEX into dir/blobs/sha256/. */
-static int keep_blob(const char *layout, const char *dir, const char *hex, struct vs_err *err)
+/* Copy layout's blob HEX into dir/blobs/sha256/: a hard link when the
+ * layout is the store's own (an upload or an archive unpacked under tmp/,
+ * removed after the import), else a clone (a file of the caller's could
+ * change under a link). */
+static int keep_blob(const char *layout, bool own, const char *dir, const char *hex,
+		     struct vs_err *err)
 {
 	vs_cleanup_free char *from = NULL, *to = NULL;
 	if (asprintf(&from, "%s/blobs/sha256/%s", layout, hex) < 0 ||
@@ -596,7 +600,7 @@ static int keep_blob(const char *layout, const char *dir, const char *hex, struc
 		return vs_errf(err, ENOMEM, "out of memory");
 	if (mgr_path_exists(to))
 		return 0;
-	if (link(from, to) == 0)
+	if (own && link(from, to) == 0)
 		return 0;
 	return mgr_file_clone(from, to, err);
 }
@@ -607,8 +611,9 @@ static int keep_blob(const char *layout, const char *dir, const char *hex, struc
  * compressed layer blobs): what another cluster member fetches
  * (GET /1.0/images/FP/export) and imports with the same checks, so the
  * copy there is verified against the fingerprint (the manifest's digest).
- * Blobs are hard links to the import's files where they share the file
- * system (an upload), else copies.  A failure costs only that: logged.
+ * Blobs are hard links to the import's files when those are the store's
+ * own (an upload), else clones (reflinks where the file system shares
+ * extents, else copies).  A failure costs only that: logged.
  */
 static void keep_layout(struct mgr_image_store *s, const char *layout, const struct descriptor *md,
 			const struct descriptor *cfgd, char **layers, size_t nl)
@@ -624,14 +629,17 @@ static void keep_layout(struct mgr_image_store *s, const char *layout, const str
 	    (asprintf(&blobs, "%s/blobs/sha256", tmp) < 0 ||
 	     asprintf(&index, "%s/index.json", tmp) < 0 || asprintf(&parent, "%s/oci", s->dir) < 0))
 		r = vs_errf(&err, ENOMEM, "out of memory");
+	vs_cleanup_free char *store_tmp = NULL;
+	bool own = asprintf(&store_tmp, "%s/tmp/", s->dir) >= 0 &&
+		   strncmp(layout, store_tmp, strlen(store_tmp)) == 0;
 	if (r == 0)
 		r = mgr_mkdir_p(blobs, 0755, &err);
 	if (r == 0)
-		r = keep_blob(layout, tmp, md->hex, &err);
+		r = keep_blob(layout, own, tmp, md->hex, &err);
 	if (r == 0)
-		r = keep_blob(layout, tmp, cfgd->hex, &err);
+		r = keep_blob(layout, own, tmp, cfgd->hex, &err);
 	for (size_t i = 0; r == 0 && i < nl; i++)
-		r = keep_blob(layout, tmp, layers[i] + 7, &err);
+		r = keep_blob(layout, own, tmp, layers[i] + 7, &err);
 	if (r == 0) {
 		vs_cleanup_free char *text = NULL, *ol = NULL;
 		static const char layout_text[] = "{\"imageLayoutVersion\":\"1.0.0\"}\n";
