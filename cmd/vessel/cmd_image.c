@@ -88,31 +88,44 @@ static int image_list(struct cli *cli)
 	int r = cli_get_listing(cli, "/1.0/images?recursion=1", &md);
 	if (r || !md)
 		return r;
-	static const char *const headers[] = { "ALIAS", "FINGERPRINT", "TYPE", "SIZE", "CREATED" };
-	size_t n = json_object_array_length(md);
-	char **cells = calloc(n * 5 + 1, sizeof(char *));
+	/* in a cluster: where each image's files are */
+	static const char *const headers[] = { "ALIAS", "FINGERPRINT", "TYPE",
+					       "SIZE",	"CREATED",     "LOCATIONS" };
+	size_t n = json_object_array_length(md), nc = 5;
+	for (size_t i = 0; i < n; i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(md, i), "locations", NULL))
+			nc = 6;
+	char **cells = calloc(n * nc + 1, sizeof(char *));
 	for (size_t i = 0; cells && i < n; i++) {
-		struct json_object *o = json_object_array_get_idx(md, i), *al, *sz;
-		char aliases[256] = "";
+		struct json_object *o = json_object_array_get_idx(md, i), *al, *sz, *loc;
+		char aliases[256] = "", locations[256] = "";
 		if (json_object_object_get_ex(o, "aliases", &al))
 			for (size_t k = 0; k < json_object_array_length(al); k++) {
 				size_t l = strlen(aliases);
 				snprintf(aliases + l, sizeof(aliases) - l, "%s%s", k ? ", " : "",
 					 jstr(json_object_array_get_idx(al, k), "name"));
 			}
+		if (json_object_object_get_ex(o, "locations", &loc))
+			for (size_t k = 0; k < json_object_array_length(loc); k++) {
+				size_t l = strlen(locations);
+				snprintf(locations + l, sizeof(locations) - l, "%s%s", k ? " " : "",
+					 json_object_get_string(json_object_array_get_idx(loc, k)));
+			}
 		char size[32] = "";
 		if (json_object_object_get_ex(o, "size", &sz))
 			snprintf(size, sizeof(size), "%.2f MiB",
 				 (double)json_object_get_int64(sz) / (1 << 20));
-		cells[i * 5 + 0] = strdup(aliases);
-		cells[i * 5 + 1] = strndup(jstr(o, "fingerprint"), 12);
-		cells[i * 5 + 2] = strdup(jstr(o, "type"));
-		cells[i * 5 + 3] = strdup(size);
-		cells[i * 5 + 4] = strdup(jstr(o, "created_at"));
+		cells[i * nc + 0] = strdup(aliases);
+		cells[i * nc + 1] = strndup(jstr(o, "fingerprint"), 12);
+		cells[i * nc + 2] = strdup(jstr(o, "type"));
+		cells[i * nc + 3] = strdup(size);
+		cells[i * nc + 4] = strdup(jstr(o, "created_at"));
+		if (nc == 6)
+			cells[i * nc + 5] = strdup(locations);
 	}
 	if (cells)
-		out_rows(cli, headers, 5, cells, n);
-	for (size_t i = 0; cells && i < n * 5; i++)
+		out_rows(cli, headers, nc, cells, n);
+	for (size_t i = 0; cells && i < n * nc; i++)
 		free(cells[i]);
 	free(cells);
 	json_object_put(md);

@@ -31,24 +31,31 @@ static int vol_list(struct cli *cli)
 	int r = cli_get_listing(cli, "/1.0/storage-volumes?recursion=1", &md);
 	if (r || !md)
 		return r;
-	static const char *const headers[] = { "NAME", "FORMAT", "SIZE", "USED BY", "PATH" };
-	size_t n = json_object_array_length(md);
-	char **cells = calloc(n * 5 + 1, sizeof(char *));
+	/* in a cluster: the member holding each volume */
+	static const char *const headers[] = { "NAME",	  "FORMAT", "SIZE",
+					       "USED BY", "PATH",   "LOCATION" };
+	size_t n = json_object_array_length(md), nc = 5;
+	for (size_t i = 0; i < n; i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(md, i), "location", NULL))
+			nc = 6;
+	char **cells = calloc(n * nc + 1, sizeof(char *));
 	for (size_t i = 0; cells && i < n; i++) {
 		struct json_object *o = json_object_array_get_idx(md, i), *sz;
 		char size[32] = "";
 		if (json_object_object_get_ex(o, "size", &sz))
 			snprintf(size, sizeof(size), "%.0f MiB",
 				 (double)json_object_get_int64(sz) / (1 << 20));
-		cells[i * 5] = strdup(jstr(o, "name"));
-		cells[i * 5 + 1] = strdup(jstr(o, "format"));
-		cells[i * 5 + 2] = strdup(size);
-		cells[i * 5 + 3] = strdup(jstr(o, "used_by"));
-		cells[i * 5 + 4] = strdup(jstr(o, "path"));
+		cells[i * nc] = strdup(jstr(o, "name"));
+		cells[i * nc + 1] = strdup(jstr(o, "format"));
+		cells[i * nc + 2] = strdup(size);
+		cells[i * nc + 3] = strdup(jstr(o, "used_by"));
+		cells[i * nc + 4] = strdup(jstr(o, "path"));
+		if (nc == 6)
+			cells[i * nc + 5] = strdup(jstr(o, "location"));
 	}
 	if (cells)
-		out_rows(cli, headers, 5, cells, n);
-	for (size_t i = 0; cells && i < n * 5; i++)
+		out_rows(cli, headers, nc, cells, n);
+	for (size_t i = 0; cells && i < n * nc; i++)
 		free(cells[i]);
 	free(cells);
 	json_object_put(md);
@@ -117,10 +124,13 @@ int cmd_storage(struct cli *cli, int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "/1.0/storage-volumes/%s", argv[1]);
 	if (strcmp(sub, "create") == 0) {
-		const char *size = NULL, *format = NULL;
+		const char *size = NULL, *format = NULL, *target = NULL;
 		for (int i = 2; i < argc; i++) {
 			if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
 				size = argv[++i];
+			else if (strcmp(argv[i], "--target") == 0 && i + 1 < argc &&
+				 plain_name(argv[i + 1]))
+				target = argv[++i];
 			else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
 				format = argv[++i];
 			else if (strncmp(argv[i], "--format=", 9) == 0)
@@ -136,7 +146,10 @@ int cmd_storage(struct cli *cli, int argc, char **argv)
 		json_object_object_add(b, "size", json_object_new_string(size));
 		if (format)
 			json_object_object_add(b, "format", json_object_new_string(format));
-		return request(cli, "POST", "/1.0/storage-volumes", b, false);
+		char cpath[300];
+		snprintf(cpath, sizeof(cpath), "/1.0/storage-volumes%s%s", target ? "?target=" : "",
+			 target ? target : "");
+		return request(cli, "POST", cpath, b, false);
 	}
 	if ((strcmp(sub, "info") == 0 || strcmp(sub, "show") == 0) && argc == 2)
 		return request(cli, "GET", path, NULL, true);

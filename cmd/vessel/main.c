@@ -121,7 +121,8 @@ static const struct cli_command commands[] = {
 	       { "--isolated", "create: no route out at all" }),
 	  NULL },
 	{ "storage", cmd_storage,
-	  "storage volume create NAME --size SIZE [--format raw|qcow2] | list | info NAME | resize "
+	  "storage volume create NAME --size SIZE [--format raw|qcow2] [--target MEMBER] | list | "
+	  "info NAME | resize "
 	  "NAME SIZE | "
 	  "delete NAME | attach NAME INSTANCE PATH | detach NAME INSTANCE | "
 	  "snapshot create NAME [SNAP] | snapshot list NAME | snapshot restore NAME SNAP | "
@@ -129,7 +130,9 @@ static const struct cli_command commands[] = {
 	  "storage volumes (ext4 in raw or qcow2 files; attached to stopped instances) and their "
 	  "snapshots",
 	  OPTS({ "--size SIZE", "create: the volume's size (e.g. 1GiB)" },
-	       { "--format FORMAT", "create: raw (default) or qcow2 (VMs only)" }),
+	       { "--format FORMAT", "create: raw (default) or qcow2 (VMs only)" },
+	       { "--target MEMBER", "create, in a cluster: the member that holds it (default: the "
+				    "one asked); other requests go to the volume's member" }),
 	  "info (or show) lists a volume's snapshots. A snapshot is a copy of the volume's file "
 	  "(a reflink where the file system allows, else its data only), named snap0, snap1... "
 	  "when SNAP is left out; a running container's volume is frozen while it is copied, a "

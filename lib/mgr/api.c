@@ -737,6 +737,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return refuse(conn, 400, err.msg);
 	}
 	struct api_response res = { 0 };
+	/* forwarded by another member, which records it in the cluster's log */
+	c->req.forwarded =
+	    c->req.tls && c->req.peer_fingerprint[0] &&
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MGR_CLUSTER_FORWARDED_HEADER) &&
+	    mgr_cluster_trusts(mgr_get_cluster(c->req.m), c->req.peer_fingerprint);
 	/* a cluster member forwards what another member runs (api_cluster.c) */
 	if (!api_cluster_intercept(&c->req, c->route, url, &res)) {
 		c->route->fn(&c->req, &res);
@@ -745,11 +750,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	/* the audit trail: who changed what (remote callers at INFO; the log
 	 * of record is audit.c's) */
 	unsigned result = res.upgrade ? 101 : res.stream ? 200 : res.json ? res.http_status : 500;
-	/* forwarded by another member, which records it in the cluster's log */
-	bool forwarded =
-	    c->req.tls && c->req.peer_fingerprint[0] &&
-	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MGR_CLUSTER_FORWARDED_HEADER) &&
-	    mgr_cluster_trusts(mgr_get_cluster(c->req.m), c->req.peer_fingerprint);
+	bool forwarded = c->req.forwarded;
 	if (strcmp(method, "GET") != 0) {
 		vs_log(c->req.tls ? VS_LOG_INFO : VS_LOG_DEBUG, "api: %s %s by %s%s: %u", method,
 		       url, c->req.identity, forwarded ? " (forwarded)" : "", result);

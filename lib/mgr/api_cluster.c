@@ -25,6 +25,7 @@
 #include "vessel/mgr/cluster.h"
 #include "vessel/mgr/db.h"
 #include "vessel/mgr/instance.h"
+#include "vessel/mgr/volume.h"
 
 static struct mgr_cluster *cluster_of(struct api_request *req)
 {
@@ -491,12 +492,106 @@ static bool is_forwarded(const char *pattern)
 	return false;
 }
 
+/* The member holding storage volume NAME (another online one answering
+ * GET /1.0/storage-volumes/NAME): 0 and *mb; ENOENT when none does. */
+static int volume_holder(struct mgr_cluster *c, const char *name, struct mgr_cluster_member *mb,
+			 struct vs_err *err)
+{
+	char *esc = curl_escape(name, 0), *path = NULL;
+	if (!esc || asprintf(&path, "/1.0/storage-volumes/%s", esc) < 0) {
+		curl_free(esc);
+		return vs_errf(err, ENOMEM, "out of memory");
+	}
+	curl_free(esc);
+	struct mgr_cluster_member *all;
+	size_t n;
+	int r = mgr_cluster_members(c, &all, &n, err);
+	if (r == 0) {
+		r = vs_errf(err, ENOENT, "storage volume %.64s not found", name);
+		for (size_t i = 0; i < n && r < 0; i++) {
+			struct json_object *md = NULL;
+			struct vs_err e = VS_ERR_INIT;
+			if (all[i].self || !all[i].online ||
+			    mgr_cluster_forward(c, &all[i], "GET", path, NULL, &md, &e) < 0)
+				continue;
+			json_object_put(md);
+			*mb = all[i];
+			vs_err_clear(err);
+			r = 0;
+		}
+		free(all);
+	}
+	free(path);
+	return r;
+}
+
+/* Storage volume requests: a volume lives on one member (its file), which
+ * answers every request for it; a creation goes to ?target= (default: the
+ * member asked), its name unique in the cluster. */
+static bool intercept_volume(struct api_request *req, const struct api_route *route,
+			     const char *url, struct api_response *res)
+{
+	struct mgr_cluster *c = cluster_of(req);
+	struct vs_err err = VS_ERR_INIT;
+	struct mgr_cluster_member mb;
+	bool create =
+	    strcmp(route->pattern, "/1.0/storage-volumes") == 0 && strcmp(req->method, "POST") == 0;
+	if (strncmp(route->pattern, "/1.0/storage-volumes/{}", 23) != 0 && !create)
+		return false;
+	const char *name = req->params[0];
+	struct json_object *n;
+	if (create)
+		name = req->body && json_object_object_get_ex(req->body, "name", &n) &&
+			       json_object_is_type(n, json_type_string)
+			   ? json_object_get_string(n)
+			   : NULL;
+	if (!name)
+		return false; /* the handler says what is missing */
+	struct json_object *o = NULL;
+	if (mgr_volume_get(req->m, name, &o, NULL) == 0) { /* here */
+		json_object_put(o);
+		return false;
+	}
+	int r = volume_holder(c, name, &mb, &err);
+	if (r < 0 && err.code != ENOENT) {
+		api_error(res, 503, "cluster: %s", err.msg);
+		return true;
+	}
+	if (!create) {
+		if (r < 0)
+			return false; /* the handler answers 404 */
+		forward(req, &mb, url, NULL, res);
+		return true;
+	}
+	if (r == 0) {
+		api_error(res, 409, "storage volume %s already exists on member %s", name, mb.name);
+		return true;
+	}
+	const char *target = api_query(req, "target");
+	if (!target || !*target || strcmp(target, mgr_cluster_self(c)) == 0)
+		return false;
+	vs_err_clear(&err);
+	if (mgr_cluster_place(c, target, &mb, &err) < 0) {
+		api_error(res, err.code == ENOENT ? 404 : 503, "%s", err.msg);
+		return true;
+	}
+	if (mb.self)
+		return false;
+	forward(req, &mb, url, mb.name, res);
+	return true;
+}
+
 bool api_cluster_intercept(struct api_request *req, const struct api_route *route, const char *url,
 			   struct api_response *res)
 {
 	struct mgr_cluster *c = cluster_of(req);
 	if (!mgr_cluster_enabled(c) || req->upload_path)
 		return false;
+	/* sent by another member: answered here */
+	if (req->forwarded && strncmp(route->pattern, "/1.0/storage-volumes", 20) == 0)
+		return false;
+	if (intercept_volume(req, route, url, res))
+		return true;
 	struct vs_err err = VS_ERR_INIT;
 	struct mgr_cluster_member mb;
 	if (is_forwarded(route->pattern)) {

@@ -9,7 +9,10 @@
  * or archive with a metadata.json (and no oci-layout) is a VM image
  * (image_vm.c); "type":"vm" names one explicitly.
  */
+#include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,94 @@
 #include "api_internal.h"
 #include "fsutil.h"
 #include "vessel/core/cleanup.h"
+#include "vessel/core/log.h"
+#include "vessel/mgr/cluster.h"
+#include "vessel/mgr/image.h"
+
+/* In a cluster: the member's name in each image's "locations". */
+static void add_location(struct json_object *img, const char *member)
+{
+	struct json_object *loc;
+	if (!json_object_object_get_ex(img, "locations", &loc)) {
+		loc = json_object_new_array();
+		json_object_object_add(img, "locations", loc);
+	}
+	json_object_array_add(loc, json_object_new_string(member));
+}
+
+static struct json_object *find_fp(struct json_object *list, const char *fp)
+{
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *o = json_object_array_get_idx(list, i), *f;
+		if (json_object_object_get_ex(o, "fingerprint", &f) &&
+		    strcmp(json_object_get_string(f), fp) == 0)
+			return o;
+	}
+	return NULL;
+}
+
+/* Merge the images of the other members (answers of mgr_cluster_fanout to
+ * a GET of /1.0/images?recursion=1 or /1.0/images/REF) into list: one
+ * object per fingerprint with every member holding it in "locations".
+ * Aliases are the union. */
+static void merge_remote(struct json_object *list, struct json_object *answers)
+{
+	for (size_t i = 0; i < json_object_array_length(answers); i++) {
+		struct json_object *a = json_object_array_get_idx(answers, i), *md, *mb;
+		if (!json_object_object_get_ex(a, "metadata", &md) ||
+		    !json_object_object_get_ex(a, "member", &mb))
+			continue;
+		bool one = json_object_is_type(md, json_type_object);
+		size_t n = one ? 1 : json_object_array_length(md);
+		for (size_t k = 0; k < n; k++) {
+			struct json_object *img = one ? md : json_object_array_get_idx(md, k), *f;
+			if (!json_object_object_get_ex(img, "fingerprint", &f))
+				continue;
+			struct json_object *have = find_fp(list, json_object_get_string(f));
+			if (!have) {
+				have = json_object_get(img);
+				json_object_object_del(have, "locations");
+				json_object_array_add(list, have);
+			} else {
+				struct json_object *al, *hal;
+				if (json_object_object_get_ex(img, "aliases", &al) &&
+				    json_object_object_get_ex(have, "aliases", &hal))
+					for (size_t j = 0; j < json_object_array_length(al); j++) {
+						struct json_object *x = json_object_array_get_idx(
+								       al, j),
+								   *xn;
+						bool dup = false;
+						if (!json_object_object_get_ex(x, "name", &xn))
+							continue;
+						for (size_t h = 0;
+						     h < json_object_array_length(hal) && !dup;
+						     h++) {
+							struct json_object
+							    *y = json_object_array_get_idx(hal, h),
+							    *yn;
+							dup =
+							    json_object_object_get_ex(y, "name",
+										      &yn) &&
+							    strcmp(json_object_get_string(xn),
+								   json_object_get_string(yn)) == 0;
+						}
+						if (!dup)
+							json_object_array_add(hal,
+									      json_object_get(x));
+					}
+			}
+			add_location(have, json_object_get_string(mb));
+		}
+	}
+}
+
+/* Whether this request is answered for the whole cluster: a member, and
+ * not a request another member sent on a caller's behalf. */
+static struct mgr_cluster *cluster_wide(struct api_request *req)
+{
+	struct mgr_cluster *c = mgr_get_cluster(req->m);
+	return mgr_cluster_enabled(c) && !req->forwarded ? c : NULL;
+}
 
 void api_get_images(struct api_request *req, struct api_response *res)
 {
@@ -28,41 +119,323 @@ void api_get_images(struct api_request *req, struct api_response *res)
 		api_error_from(res, &err);
 		return;
 	}
-	bool full = api_recursion(req);
+	struct mgr_cluster *c = mgr_get_cluster(req->m);
+	bool member = mgr_cluster_enabled(c);
 	struct json_object *a = json_object_new_array();
 	for (size_t i = 0; i < n; i++) {
-		if (full) {
-			json_object_array_add(a, mgr_image_to_json(&list[i]));
-		} else {
-			char url[96];
-			snprintf(url, sizeof(url), "/1.0/images/%s", list[i].fingerprint);
-			json_object_array_add(a, json_object_new_string(url));
-		}
+		struct json_object *o = mgr_image_to_json(&list[i]);
+		if (member)
+			add_location(o, mgr_cluster_self(c));
+		json_object_array_add(a, o);
 	}
 	mgr_image_list_free(list, n);
-	api_sync(res, a);
+	struct json_object *answers = NULL;
+	if ((c = cluster_wide(req)) &&
+	    mgr_cluster_fanout(c, "GET", "/1.0/images?recursion=1", NULL, &answers, &err) == 0) {
+		merge_remote(a, answers);
+		json_object_put(answers);
+	}
+	api_sync_listing(req, res, a, "/1.0/images/", "fingerprint");
+}
+
+/* GET /1.0/images/REF/..., escaped, for the other members. */
+static char *image_path(const char *ref, const char *sub)
+{
+	char *esc = curl_escape(ref, 0), *p = NULL;
+	if (esc && asprintf(&p, "/1.0/images/%s%s", esc, sub) < 0)
+		p = NULL;
+	curl_free(esc);
+	return p;
 }
 
 void api_get_image(struct api_request *req, struct api_response *res)
 {
 	struct mgr_image img;
 	struct vs_err err = VS_ERR_INIT;
-	if (mgr_image_get(mgr_get_images(req->m), req->params[0], &img, &err) < 0) {
+	struct mgr_cluster *c = mgr_get_cluster(req->m);
+	struct json_object *list = json_object_new_array();
+	const char *ref = req->params[0];
+	if (mgr_image_get(mgr_get_images(req->m), ref, &img, &err) == 0) {
+		struct json_object *o = mgr_image_to_json(&img);
+		if (mgr_cluster_enabled(c))
+			add_location(o, mgr_cluster_self(c));
+		json_object_array_add(list, o);
+		ref = img.fingerprint; /* the others by fingerprint: their aliases may differ */
+	} else if (err.code != ENOENT || !cluster_wide(req)) {
+		json_object_put(list);
 		api_error_from(res, &err);
 		return;
 	}
-	api_sync(res, mgr_image_to_json(&img));
-	mgr_image_free(&img);
+	vs_cleanup_free char *path = image_path(ref, "");
+	struct json_object *answers = NULL;
+	struct vs_err e2 = VS_ERR_INIT;
+	if (cluster_wide(req) && path &&
+	    mgr_cluster_fanout(c, "GET", path, NULL, &answers, &e2) == 0) {
+		merge_remote(list, answers);
+		json_object_put(answers);
+	}
+	if (json_object_array_length(list) > 1) { /* a reference naming several images */
+		json_object_put(list);
+		api_error(res, 400, "image %.80s is ambiguous in the cluster", req->params[0]);
+	} else if (json_object_array_length(list) == 0) {
+		json_object_put(list);
+		api_error_from(res, &err);
+	} else {
+		api_sync(res, json_object_get(json_object_array_get_idx(list, 0)));
+		json_object_put(list);
+	}
+	if (img.fingerprint[0] && ref == img.fingerprint)
+		mgr_image_free(&img);
 }
 
+/* Does instance NAME of member AT still use image fp (asked there; when
+ * it cannot answer, assume so)? */
+static bool still_uses(struct mgr_cluster *c, const char *at, const char *name, const char *fp)
+{
+	struct mgr_cluster_member *mb = NULL;
+	size_t n = 0;
+	struct vs_err err = VS_ERR_INIT;
+	bool uses = true;
+	char *esc = curl_escape(name, 0);
+	vs_cleanup_free char *path = NULL;
+	if (!esc || asprintf(&path, "/1.0/instances/%s", esc) < 0)
+		path = NULL;
+	curl_free(esc);
+	if (path && mgr_cluster_members(c, &mb, &n, &err) == 0)
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(mb[i].name, at) != 0)
+				continue;
+			struct json_object *md = NULL, *im;
+			int r = mgr_cluster_forward(c, &mb[i], "GET", path, NULL, &md, &err);
+			if (r == -ENOENT)
+				uses = false;
+			else if (r == 0)
+				uses = json_object_object_get_ex(md, "image", &im) &&
+				       strcmp(json_object_get_string(im), fp) == 0;
+			json_object_put(md);
+		}
+	free(mb);
+	return uses;
+}
+
+/*
+ * DELETE /1.0/images/REF: in a cluster, everywhere it is.  Refused before
+ * anything is deleted while a member holding it is offline (its copy would
+ * come back in the listing) or an instance here uses it; otherwise
+ * deleted here, then on each other holder (one using it there answers
+ * 409, named).
+ */
 void api_delete_image(struct api_request *req, struct api_response *res)
 {
 	struct vs_err err = VS_ERR_INIT;
-	if (mgr_image_delete(mgr_get_images(req->m), req->params[0], &err) < 0) {
+	struct mgr_cluster *c = cluster_wide(req);
+	struct mgr_image_store *s = mgr_get_images(req->m);
+	if (!c) {
+		if (mgr_image_delete(s, req->params[0], &err) < 0) {
+			api_error_from(res, &err);
+			return;
+		}
+		api_sync(res, json_object_new_object());
+		return;
+	}
+	/* who holds it, by fingerprint */
+	char fp[65] = "";
+	struct mgr_image img;
+	bool local = mgr_image_get(s, req->params[0], &img, &err) == 0;
+	if (local) {
+		snprintf(fp, sizeof(fp), "%s", img.fingerprint);
+		mgr_image_free(&img);
+	} else if (err.code != ENOENT) {
 		api_error_from(res, &err);
 		return;
 	}
-	api_sync(res, json_object_new_object());
+	struct json_object *answers = NULL;
+	vs_cleanup_free char *path = image_path(local ? fp : req->params[0], "");
+	if (!path || mgr_cluster_fanout(c, "GET", path, NULL, &answers, &err) < 0) {
+		api_error(res, 503, "cluster: %s", path ? err.msg : "out of memory");
+		return;
+	}
+	struct json_object *holders = json_object_new_array();
+	const char *offline = NULL;
+	for (size_t i = 0; i < json_object_array_length(answers); i++) {
+		struct json_object *a = json_object_array_get_idx(answers, i), *md, *mb, *f, *off,
+				   *code;
+		json_object_object_get_ex(a, "member", &mb);
+		if (json_object_object_get_ex(a, "metadata", &md)) {
+			if (!json_object_object_get_ex(md, "fingerprint", &f))
+				continue;
+			if (!fp[0])
+				snprintf(fp, sizeof(fp), "%s", json_object_get_string(f));
+			if (strcmp(fp, json_object_get_string(f)) == 0)
+				json_object_array_add(holders, json_object_get(mb));
+		} else if (json_object_object_get_ex(a, "offline", &off) &&
+			   json_object_get_boolean(off)) {
+			offline = json_object_get_string(mb);
+		} else if (json_object_object_get_ex(a, "code", &code) &&
+			   json_object_get_int(code) != ENOENT) {
+			offline = json_object_get_string(mb);
+		}
+	}
+	/* used by an instance of another member (the cluster's copies, each
+	 * confirmed by its member: a copy lags its member's changes by up to
+	 * a report) */
+	struct json_object *remote = json_object_new_array();
+	const char *user = NULL, *user_at = NULL;
+	if (fp[0] && mgr_cluster_remote_instances(c, remote, &err) == 0)
+		for (size_t i = 0; i < json_object_array_length(remote) && !user; i++) {
+			struct json_object *o = json_object_array_get_idx(remote, i), *im, *nm, *lc;
+			if (json_object_object_get_ex(o, "image", &im) &&
+			    strcmp(json_object_get_string(im), fp) == 0 &&
+			    json_object_object_get_ex(o, "name", &nm) &&
+			    json_object_object_get_ex(o, "location", &lc) &&
+			    still_uses(c, json_object_get_string(lc), json_object_get_string(nm),
+				       fp)) {
+				user = json_object_get_string(nm);
+				user_at = json_object_get_string(lc);
+			}
+		}
+	if (!local && !json_object_array_length(holders)) {
+		api_error(res, 404, "image %.80s not found in the cluster", req->params[0]);
+	} else if (user) {
+		api_error(res, 409, "image %.12s is used by instance %s on member %s", fp, user,
+			  user_at);
+	} else if (offline) {
+		api_error(res, 503,
+			  "cluster member %s does not answer: it may hold a copy of image %.12s; "
+			  "delete it when %s is back",
+			  offline, fp[0] ? fp : req->params[0], offline);
+	} else if (local && mgr_image_delete(s, fp, &err) < 0) {
+		api_error_from(res, &err);
+	} else {
+		vs_cleanup_free char *dpath = image_path(fp, "");
+		struct mgr_cluster_member *mb = NULL;
+		size_t n = 0;
+		int r = mgr_cluster_members(c, &mb, &n, &err);
+		for (size_t i = 0; r == 0 && i < n; i++)
+			for (size_t h = 0; h < json_object_array_length(holders); h++) {
+				const char *hn =
+				    json_object_get_string(json_object_array_get_idx(holders, h));
+				if (strcmp(mb[i].name, hn) != 0 ||
+				    mgr_cluster_forward(c, &mb[i], "DELETE", dpath, NULL, NULL,
+							&err) == 0)
+					continue;
+				vs_err_prefix(&err, "image %.12s%s, but on member %s", fp,
+					      local ? " deleted here" : "", mb[i].name);
+				r = -err.code;
+				break;
+			}
+		free(mb);
+		if (r < 0)
+			api_error_from(res, &err);
+		else
+			api_sync(res, json_object_new_object());
+	}
+	json_object_put(remote);
+	json_object_put(holders);
+	json_object_put(answers);
+}
+
+struct send_stream {
+	struct mgr *m;
+	struct mgr_image img;
+	int rfd, wfd;
+	pthread_t thread;
+	bool joined;
+	int result;
+};
+
+static void *send_thread(void *arg)
+{
+	struct send_stream *t = arg;
+	struct vs_err err = VS_ERR_INIT;
+	t->result = mgr_image_send(mgr_get_images(t->m), &t->img, t->wfd, &err);
+	if (t->result < 0)
+		vs_log(VS_LOG_WARN, "image %.12s: sending it: %s", t->img.fingerprint, err.msg);
+	close(t->wfd);
+	t->wfd = -1;
+	return NULL;
+}
+
+static ssize_t send_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	struct send_stream *t = cls;
+	for (;;) {
+		ssize_t n = read(t->rfd, buf, max);
+		if (n > 0)
+			return n;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		pthread_join(t->thread, NULL);
+		t->joined = true;
+		return t->result < 0 ? MHD_CONTENT_READER_END_WITH_ERROR
+				     : MHD_CONTENT_READER_END_OF_STREAM;
+	}
+}
+
+static void send_free(void *cls)
+{
+	struct send_stream *t = cls;
+	close(t->rfd); /* a writer still running gets EPIPE and ends */
+	if (!t->joined)
+		pthread_join(t->thread, NULL);
+	mgr_image_free(&t->img);
+	free(t);
+}
+
+/* GET /1.0/images/REF/export: what another host needs to import the image
+ * again with the same fingerprint, as a tar (mgr_image_send), streamed
+ * (chunked; a failure while streaming ends it without its last chunk). */
+void api_get_image_export(struct api_request *req, struct api_response *res)
+{
+	struct vs_err err = VS_ERR_INIT;
+	struct send_stream *t = calloc(1, sizeof(*t));
+	if (!t) {
+		api_error(res, 500, "out of memory");
+		return;
+	}
+	t->m = req->m;
+	t->rfd = t->wfd = -1;
+	if (mgr_image_get(mgr_get_images(req->m), req->params[0], &t->img, &err) < 0) {
+		free(t);
+		api_error_from(res, &err);
+		return;
+	}
+	char *dir = mgr_image_send_dir(mgr_get_images(req->m), &t->img, &err);
+	if (!dir) {
+		mgr_image_free(&t->img);
+		free(t);
+		api_error(res, err.code == ENOENT ? 409 : 500, "%s", err.msg);
+		return;
+	}
+	free(dir);
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		api_error(res, 500, "pipe: %s", strerror(errno));
+		mgr_image_free(&t->img);
+		free(t);
+		return;
+	}
+	t->rfd = p[0];
+	t->wfd = p[1];
+	if (pthread_create(&t->thread, NULL, send_thread, t) != 0) {
+		api_error(res, 500, "cannot start sending the image");
+		close(p[0]);
+		close(p[1]);
+		mgr_image_free(&t->img);
+		free(t);
+		return;
+	}
+	res->stream =
+	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1 << 16, send_read, t, send_free);
+	if (!res->stream) {
+		send_free(t);
+		api_error(res, 500, "out of memory");
+		return;
+	}
+	MHD_add_response_header(res->stream, "Content-Type", "application/x-tar");
 }
 
 void api_post_image_aliases(struct api_request *req, struct api_response *res)
@@ -79,18 +452,71 @@ void api_post_image_aliases(struct api_request *req, struct api_response *res)
 		vs_errf(&err, EINVAL, "\"name\" and \"target\" are required");
 		goto bad;
 	}
-	if (mgr_image_alias_add(mgr_get_images(req->m), name, target, &err) < 0)
-		goto bad;
+	if (mgr_image_alias_add(mgr_get_images(req->m), name, target, &err) < 0) {
+		/* in a cluster, an image of another member: made there */
+		struct mgr_cluster *c = cluster_wide(req);
+		vs_cleanup_free char *path = image_path(target, "");
+		struct json_object *answers = NULL;
+		struct vs_err e2 = VS_ERR_INIT;
+		if (err.code != ENOENT || !c || !path ||
+		    mgr_cluster_fanout(c, "GET", path, NULL, &answers, &e2) < 0)
+			goto bad;
+		const char *holder = NULL;
+		for (size_t i = 0; i < json_object_array_length(answers) && !holder; i++) {
+			struct json_object *a = json_object_array_get_idx(answers, i), *mb;
+			if (json_object_object_get_ex(a, "metadata", NULL) &&
+			    json_object_object_get_ex(a, "member", &mb))
+				holder = json_object_get_string(mb);
+		}
+		struct mgr_cluster_member *mbs = NULL;
+		size_t n = 0;
+		int r = holder ? mgr_cluster_members(c, &mbs, &n, &e2) : -1;
+		for (size_t i = 0; r == 0 && i < n; i++)
+			if (strcmp(mbs[i].name, holder) == 0)
+				r = mgr_cluster_forward(c, &mbs[i], "POST", "/1.0/images/aliases",
+							req->body, NULL, &e2) < 0
+					? -1
+					: 1;
+		free(mbs);
+		json_object_put(answers);
+		if (r != 1) {
+			if (holder)
+				err = e2;
+			goto bad;
+		}
+	}
 	api_sync(res, json_object_new_object());
 	return;
 bad:
 	api_error_from(res, &err);
 }
 
+/* DELETE /1.0/images/aliases/NAME: in a cluster, on every member that has
+ * it (fetched copies carry their aliases). */
 void api_delete_image_alias(struct api_request *req, struct api_response *res)
 {
 	struct vs_err err = VS_ERR_INIT;
-	if (mgr_image_alias_delete(mgr_get_images(req->m), req->params[0], &err) < 0) {
+	bool found = mgr_image_alias_delete(mgr_get_images(req->m), req->params[0], &err) == 0;
+	if (!found && err.code != ENOENT) {
+		api_error_from(res, &err);
+		return;
+	}
+	struct mgr_cluster *c = cluster_wide(req);
+	char *esc = c ? curl_escape(req->params[0], 0) : NULL;
+	vs_cleanup_free char *path = NULL;
+	struct json_object *answers = NULL;
+	if (esc && asprintf(&path, "/1.0/images/aliases/%s", esc) < 0)
+		path = NULL;
+	curl_free(esc);
+	struct vs_err e2 = VS_ERR_INIT;
+	if (path && mgr_cluster_fanout(c, "DELETE", path, NULL, &answers, &e2) == 0) {
+		for (size_t i = 0; i < json_object_array_length(answers); i++)
+			if (json_object_object_get_ex(json_object_array_get_idx(answers, i),
+						      "metadata", NULL))
+				found = true;
+		json_object_put(answers);
+	}
+	if (!found) {
 		api_error_from(res, &err);
 		return;
 	}

@@ -36,6 +36,9 @@ struct api_request {
 	 * none); untrusted when the caller is not trusted (open routes only) */
 	char peer_fingerprint[65];
 	bool untrusted;
+	/* sent by another cluster member on a caller's behalf (api.c): answered
+	 * for this member only, never passed on again */
+	bool forwarded;
 };
 
 struct api_response {
@@ -138,6 +141,7 @@ void api_delete_snapshot(struct api_request *req, struct api_response *res);
 void api_get_images(struct api_request *req, struct api_response *res);
 void api_post_images(struct api_request *req, struct api_response *res);
 void api_get_image(struct api_request *req, struct api_response *res);
+void api_get_image_export(struct api_request *req, struct api_response *res);
 void api_delete_image(struct api_request *req, struct api_response *res);
 void api_post_image_aliases(struct api_request *req, struct api_response *res);
 void api_delete_image_alias(struct api_request *req, struct api_response *res);

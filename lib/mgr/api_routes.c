@@ -27,6 +27,7 @@ const struct api_route api_routes[] = {
 	{ "DELETE", "/1.0/images/aliases/{}", api_delete_image_alias, API_BODY_NONE },
 	{ "GET", "/1.0/images/{}", api_get_image, API_BODY_NONE },
 	{ "DELETE", "/1.0/images/{}", api_delete_image, API_BODY_NONE },
+	{ "GET", "/1.0/images/{}/export", api_get_image_export, API_BODY_NONE },
 	{ "GET", "/1.0/networks", api_get_networks, API_BODY_NONE },
 	{ "POST", "/1.0/networks", api_post_networks, API_BODY_JSON },
 	{ "GET", "/1.0/networks/{}", api_get_network, API_BODY_NONE },

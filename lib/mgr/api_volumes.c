@@ -13,6 +13,9 @@
 
 #include "api_internal.h"
 #include "vessel/core/util.h"
+#include "vessel/mgr/cluster.h"
+#include "vessel/mgr/db.h"
+#include "vessel/mgr/instance.h"
 #include "vessel/mgr/operation.h"
 #include "vessel/mgr/volume.h"
 
@@ -35,23 +38,53 @@ static int size_of(struct json_object *body, uint64_t *out, bool required, struc
 	return vs_parse_size(json_object_get_string(v), out, err);
 }
 
+/* In a cluster, a volume object names its member ("location"). */
+static void locate(struct api_request *req, struct json_object *o)
+{
+	struct mgr_cluster *c = mgr_get_cluster(req->m);
+	if (mgr_cluster_enabled(c))
+		json_object_object_add(o, "location", json_object_new_string(mgr_cluster_self(c)));
+}
+
 static void reply_volume(struct api_request *req, struct api_response *res, const char *name)
 {
 	struct json_object *o;
 	struct vs_err err = VS_ERR_INIT;
-	if (mgr_volume_get(req->m, name, &o, &err) < 0)
+	if (mgr_volume_get(req->m, name, &o, &err) < 0) {
 		api_error_from(res, &err);
-	else
-		api_sync(res, o);
+		return;
+	}
+	locate(req, o);
+	api_sync(res, o);
 }
 
+/* In a cluster (asked by a caller, not by another member): the other
+ * members' volumes too, each with its location. */
 void api_get_volumes(struct api_request *req, struct api_response *res)
 {
-	struct json_object *list;
+	struct json_object *list, *answers = NULL;
 	struct vs_err err = VS_ERR_INIT;
 	if (mgr_volume_list(req->m, &list, &err) < 0) {
 		api_error_from(res, &err);
 		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(list); i++)
+		locate(req, json_object_array_get_idx(list, i));
+	struct mgr_cluster *c = mgr_get_cluster(req->m);
+	if (mgr_cluster_enabled(c) && !req->forwarded &&
+	    mgr_cluster_fanout(c, "GET", "/1.0/storage-volumes?recursion=1", NULL, &answers,
+			       &err) == 0) {
+		for (size_t i = 0; i < json_object_array_length(answers); i++) {
+			struct json_object *md;
+			if (!json_object_object_get_ex(json_object_array_get_idx(answers, i),
+						       "metadata", &md) ||
+			    !json_object_is_type(md, json_type_array))
+				continue;
+			for (size_t k = 0; k < json_object_array_length(md); k++)
+				json_object_array_add(
+				    list, json_object_get(json_object_array_get_idx(md, k)));
+		}
+		json_object_put(answers);
 	}
 	api_sync_listing(req, res, list, "/1.0/storage-volumes/", "name");
 }
@@ -125,8 +158,26 @@ void api_post_volume_attach(struct api_request *req, struct api_response *res)
 		vs_errf(&err, EINVAL, "\"instance\" and \"path\" are required");
 		goto bad;
 	}
-	if (mgr_volume_attach(req->m, req->params[0], inst, path, &err) < 0)
+	if (mgr_volume_attach(req->m, req->params[0], inst, path, &err) < 0) {
+		/* an instance of another member: a volume's file is on its own */
+		struct mgr_cluster *c = mgr_get_cluster(req->m);
+		struct mgr_cluster_member mb;
+		struct vs_err e2 = VS_ERR_INIT;
+		struct mgr_instance here;
+		bool local = mgr_instance_db_get(mgr_get_db(req->m), inst, &here, NULL) == 0;
+		if (local)
+			mgr_instance_free(&here);
+		if (err.code == ENOENT && mgr_cluster_enabled(c) && !local &&
+		    mgr_cluster_locate(c, inst, &mb, &e2) == 0 && !mb.self) {
+			api_error(res, 409,
+				  "storage volume %s is on member %s, instance %s on member %s: a "
+				  "volume attaches to instances of its own member (create it there "
+				  "with --target %s)",
+				  req->params[0], mgr_cluster_self(c), inst, mb.name, mb.name);
+			return;
+		}
 		goto bad;
+	}
 	reply_volume(req, res, req->params[0]);
 	return;
 bad:

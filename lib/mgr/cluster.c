@@ -1696,15 +1696,15 @@ static size_t dl_write(char *p, size_t sz, size_t nm, void *ud)
 	return fwrite(p, 1, n, d->f);
 }
 
-/* GET path from this member's own TLS API into file (an export is a
- * stream, not JSON). */
-static int download_self(struct mgr_cluster *c, const char *path, const char *file,
-			 struct vs_err *err)
+/* GET base+path from a member's TLS API (its certificate ca pinned) into
+ * the new file (an export is a stream, not JSON), as this member. */
+static int download(struct mgr_cluster *c, const char *base, const char *ca, const char *path,
+		    const char *file, struct vs_err *err)
 {
 	vs_cleanup_free char *crt = NULL, *key = NULL, *url = NULL;
 	if (asprintf(&crt, "%s/server.crt", mgr_state_dir(c->m)) < 0 ||
 	    asprintf(&key, "%s/server.key", mgr_state_dir(c->m)) < 0 ||
-	    asprintf(&url, "%s%s", c->url, path) < 0)
+	    asprintf(&url, "%s%s", base, path) < 0)
 		return vs_errf(err, ENOMEM, "out of memory");
 	struct dl d = { .f = fopen(file, "wxe") };
 	if (!d.f)
@@ -1717,16 +1717,22 @@ static int download_self(struct mgr_cluster *c, const char *path, const char *fi
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_SSLCERT, crt);
 	curl_easy_setopt(h, CURLOPT_SSLKEY, key);
-	curl_easy_setopt(h, CURLOPT_CAINFO, crt);
+	curl_easy_setopt(h, CURLOPT_CAINFO, ca);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_MS);
+	char hdr[128];
+	snprintf(hdr, sizeof(hdr), "%s: %s", MGR_CLUSTER_FORWARDED_HEADER, c->name);
+	struct curl_slist *hl = curl_slist_append(NULL, hdr);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, dl_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
 	CURLcode cc = curl_easy_perform(h);
 	long status = 0;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(h);
+	curl_slist_free_all(hl);
 	int r = 0;
 	if (fclose(d.f) != 0)
 		r = vs_syserrf(err, errno, "%s", file);
@@ -1747,6 +1753,23 @@ static int download_self(struct mgr_cluster *c, const char *path, const char *fi
 	if (r < 0)
 		unlink(file);
 	return r;
+}
+
+static int download_self(struct mgr_cluster *c, const char *path, const char *file,
+			 struct vs_err *err)
+{
+	vs_cleanup_free char *crt = NULL;
+	if (asprintf(&crt, "%s/server.crt", mgr_state_dir(c->m)) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	return download(c, c->url, crt, path, file, err);
+}
+
+int mgr_cluster_download(struct mgr_cluster *c, const struct mgr_cluster_member *from,
+			 const char *path, const char *file, struct vs_err *err)
+{
+	if (!from->online)
+		return vs_errf(err, EAGAIN, "cluster member %s is offline", from->name);
+	return download(c, from->url, from->cert_path, path, file, err);
 }
 
 static struct mgr_client *client_to(struct mgr_cluster *c, const struct mgr_cluster_member *to,
@@ -1776,12 +1799,36 @@ static int state_action(struct mgr_client *cl, const char *name, const char *act
 	return r;
 }
 
-/* Move one local instance to member `to`: stop, export, import there,
- * delete here with the volumes that went with it (the export carries
- * them; mgr_volume_delete_moved as a live move; a volume with snapshots,
- * which the export leaves out, is kept here), start there.  A failure
- * before the delete leaves it here, started again if it was running; one
- * removing its volumes here is in warn (code 0 when none). */
+/* Can evacuate carry everything of inst?  Not a VM's own snapshots: they
+ * live inside its disk, which an export flattens. */
+static int evacuate_check(struct mgr_cluster *c, const struct mgr_instance *inst,
+			  struct vs_err *err)
+{
+	if (inst->type != MGR_INSTANCE_VM)
+		return 0;
+	struct json_object *snaps = NULL;
+	if (mgr_snapshot_list(c->m, inst->name, &snaps, err) < 0)
+		return vs_err_prefix(err, "snapshots of %s", inst->name);
+	size_t ns = json_object_array_length(snaps);
+	json_object_put(snaps);
+	if (ns)
+		return vs_errf(err, ENOTSUP,
+			       "VM %s has %zu snapshot(s), which live inside its disk: evacuate "
+			       "moves instances as exports, which cannot carry them; delete them "
+			       "(vessel snapshot delete) or move the VM by hand, then evacuate "
+			       "again",
+			       inst->name, ns);
+	return 0;
+}
+
+/* Move one local instance to member `to`: stop, export with its
+ * snapshots and its volumes' snapshots (?snapshots=1), import there,
+ * delete here with the volumes that went with it (mgr_volume_delete_moved
+ * as a live move), start there.  A VM's own snapshots live inside its
+ * disk, which an export flattens: such a VM is refused before anything
+ * happens (ENOTSUP, saying so).  A failure before the delete leaves it
+ * here, started again if it was running; one removing its volumes here is
+ * in warn (code 0 when none). */
 static int evacuate_one(struct mgr_cluster *c, struct mgr_client *self,
 			const struct mgr_instance *inst, const struct mgr_cluster_member *to,
 			struct vs_err *warn, struct vs_err *err)
@@ -1795,17 +1842,17 @@ static int evacuate_one(struct mgr_cluster *c, struct mgr_client *self,
 	if (p == MGR_POWER_FROZEN)
 		return vs_errf(err, EBUSY, "instance %s is frozen: resume or stop it first",
 			       inst->name);
+	if (evacuate_check(c, inst, err) < 0)
+		return -err->code;
 	vs_cleanup_free struct mgr_volume_mount *vols = NULL;
 	size_t nvols = 0;
-	char snapped[MGR_NAME_MAX + 1];
-	int snap = mgr_volume_snapshotted(c->m, inst->id, snapped, sizeof(snapped), err);
-	if (snap < 0 || mgr_volume_mounts(c->m, inst->id, &vols, &nvols, err) < 0)
+	if (mgr_volume_mounts(c->m, inst->id, &vols, &nvols, err) < 0)
 		return vs_err_prefix(err, "volumes of %s", inst->name);
 	if (was_running && state_action(self, inst->name, "stop", err) < 0)
 		return vs_err_prefix(err, "stop %s", inst->name);
 	vs_cleanup_free char *file = NULL, *path = NULL, *hdr = NULL, *del = NULL;
 	if (asprintf(&file, "%s/evacuate-%s", c->dir, inst->name) < 0 ||
-	    asprintf(&path, "/1.0/instances/%s/export", inst->name) < 0 ||
+	    asprintf(&path, "/1.0/instances/%s/export?snapshots=1", inst->name) < 0 ||
 	    asprintf(&hdr, "X-Vessel-Name: %s", inst->name) < 0 ||
 	    asprintf(&del, "/1.0/instances/%s", inst->name) < 0)
 		return vs_errf(err, ENOMEM, "out of memory");
@@ -1826,11 +1873,6 @@ static int evacuate_one(struct mgr_cluster *c, struct mgr_client *self,
 		if (r == 0 && (r = mgr_client_do(self, "DELETE", del, NULL, NULL, err)) < 0)
 			vs_err_prefix(err, "%s copied to %s, but not deleted here", inst->name,
 				      to->name);
-		else if (r == 0 && snap > 0 && nvols > 0)
-			vs_errf(warn, ENOTSUP,
-				"its storage volumes were kept here: %s has snapshots, which "
-				"did not move",
-				snapped);
 		else if (r == 0 && nvols > 0)
 			mgr_volume_delete_moved(c->m, inst->name, vols, nvols, warn);
 		if (r == 0 && was_running && (r = state_action(tc, inst->name, "start", err)) < 0)
@@ -1866,6 +1908,9 @@ int mgr_cluster_evacuate(struct mgr_cluster *c, struct json_object *moved, struc
 	struct mgr_instance *inst = NULL;
 	size_t n = 0;
 	r = mgr_instance_db_list(mgr_get_db(c->m), &inst, &n, err);
+	/* what cannot move is said before anything moves */
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = evacuate_check(c, &inst[i], err);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct mgr_cluster_member to;
 		if ((r = place(c, NULL, c->name, &to, err)) < 0) {

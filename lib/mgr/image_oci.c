@@ -36,6 +36,7 @@
 
 #include "fsutil.h"
 #include "vessel/core/cleanup.h"
+#include "vessel/core/log.h"
 #include "vessel/core/util.h"
 #include "vessel/mgr/image.h"
 #include "vessel/mgr/instance.h"
@@ -586,6 +587,90 @@ static bool layer_referenced(struct mgr_image_store *s, const char *digest)
 	return used;
 }
 
+/* Copy layout's blob HEX into dir/blobs/sha256/: a hard link when the
+ * layout is the store's own (an upload or an archive unpacked under tmp/,
+ * removed after the import), else a clone (a file of the caller's could
+ * change under a link). */
+static int keep_blob(const char *layout, bool own, const char *dir, const char *hex,
+		     struct vs_err *err)
+{
+	vs_cleanup_free char *from = NULL, *to = NULL;
+	if (asprintf(&from, "%s/blobs/sha256/%s", layout, hex) < 0 ||
+	    asprintf(&to, "%s/blobs/sha256/%s", dir, hex) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if (mgr_path_exists(to))
+		return 0;
+	if (own && link(from, to) == 0)
+		return 0;
+	return mgr_file_clone(from, to, err);
+}
+
+/*
+ * Keep the verified layout of a new image as STATE/images/oci/FINGERPRINT
+ * (oci-layout, an index.json naming its manifest, the manifest, config and
+ * compressed layer blobs): what another cluster member fetches
+ * (GET /1.0/images/FP/export) and imports with the same checks, so the
+ * copy there is verified against the fingerprint (the manifest's digest).
+ * Blobs are hard links to the import's files when those are the store's
+ * own (an upload), else clones (reflinks where the file system shares
+ * extents, else copies).  A failure costs only that: logged.
+ */
+static void keep_layout(struct mgr_image_store *s, const char *layout, const struct descriptor *md,
+			const struct descriptor *cfgd, char **layers, size_t nl)
+{
+	vs_cleanup_free char *final = mgr_image_oci_dir(s, md->hex);
+	if (!final || mgr_path_exists(final))
+		return;
+	struct vs_err err = VS_ERR_INIT;
+	vs_cleanup_free char *tmp = mgr_image_tmpdir(s, &err);
+	vs_cleanup_free char *blobs = NULL, *index = NULL, *parent = NULL;
+	int r = tmp ? 0 : -err.code;
+	if (r == 0 &&
+	    (asprintf(&blobs, "%s/blobs/sha256", tmp) < 0 ||
+	     asprintf(&index, "%s/index.json", tmp) < 0 || asprintf(&parent, "%s/oci", s->dir) < 0))
+		r = vs_errf(&err, ENOMEM, "out of memory");
+	vs_cleanup_free char *store_tmp = NULL;
+	bool own = asprintf(&store_tmp, "%s/tmp/", s->dir) >= 0 &&
+		   strncmp(layout, store_tmp, strlen(store_tmp)) == 0;
+	if (r == 0)
+		r = mgr_mkdir_p(blobs, 0755, &err);
+	if (r == 0)
+		r = keep_blob(layout, own, tmp, md->hex, &err);
+	if (r == 0)
+		r = keep_blob(layout, own, tmp, cfgd->hex, &err);
+	for (size_t i = 0; r == 0 && i < nl; i++)
+		r = keep_blob(layout, own, tmp, layers[i] + 7, &err);
+	if (r == 0) {
+		vs_cleanup_free char *text = NULL, *ol = NULL;
+		static const char layout_text[] = "{\"imageLayoutVersion\":\"1.0.0\"}\n";
+		if (asprintf(&text,
+			     "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"%s\","
+			     "\"digest\":\"sha256:%s\",\"size\":%lld}]}\n",
+			     *md->media_type ? md->media_type
+					     : "application/vnd.oci.image.manifest.v1+json",
+			     md->hex, (long long)md->size) < 0 ||
+		    asprintf(&ol, "%s/oci-layout", tmp) < 0)
+			r = vs_errf(&err, ENOMEM, "out of memory");
+		if (r == 0)
+			r = vs_write_file_atomic(index, text, strlen(text), &err);
+		if (r == 0)
+			r = vs_write_file_atomic(ol, layout_text, sizeof(layout_text) - 1, &err);
+	}
+	if (r == 0)
+		r = mgr_mkdir_p(parent, 0700, &err);
+	if (r == 0 && rename(tmp, final) < 0 && errno != EEXIST && errno != ENOTEMPTY)
+		r = vs_syserrf(&err, errno, "rename %s", final);
+	if (r < 0)
+		vs_log(VS_LOG_WARN,
+		       "image %.12s: its layout is not kept (other cluster members cannot fetch "
+		       "it from here): %s",
+		       md->hex, err.msg);
+	if (tmp) {
+		struct vs_err e2 = VS_ERR_INIT;
+		mgr_rm_rf(tmp, &e2);
+	}
+}
+
 static int import_layout(struct mgr_image_store *s, const char *layout, const char *alias,
 			 const struct mgr_import_ctl *ctl, char *fingerprint, struct vs_err *err)
 {
@@ -671,6 +756,8 @@ static int import_layout(struct mgr_image_store *s, const char *layout, const ch
 	}
 	if (r == 0)
 		r = register_image(s, md.hex, config, arch, size, digests, nl, alias, err);
+	if (r == 0)
+		keep_layout(s, layout, &md, &cfgd, digests, nl);
 	/* a failed import leaves no layer it unpacked itself behind */
 	for (size_t i = 0; r < 0 && i < nl; i++)
 		if (made[i] && digests[i] && !layer_referenced(s, digests[i])) {

@@ -10,8 +10,13 @@
  * At start, layers/ is swept of layers no image lists: what an import
  * killed between unpacking a layer and registering its image left behind.
  */
+#include <archive.h>
+#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +80,40 @@ static void sweep_layers(struct mgr_image_store *s)
 	closedir(d);
 }
 
+/* Remove oci/FP layouts of images no row has (a crash between deleting an
+ * image's row and its files). */
+static void sweep_layouts(struct mgr_image_store *s)
+{
+	vs_cleanup_free char *dir = NULL;
+	if (asprintf(&dir, "%s/oci", s->dir) < 0)
+		return;
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	mgr_db_lock(s->db);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		struct vs_err e = VS_ERR_INIT;
+		mgr_cleanup_stmt struct mgr_stmt *st =
+		    mgr_db_prepare(s->db, "SELECT 1 FROM images WHERE fingerprint = ?", &e);
+		if (!st)
+			break;
+		mgr_stmt_bind_text(st, 1, de->d_name);
+		if (mgr_stmt_step(st) != SQLITE_DONE)
+			continue;
+		vs_cleanup_free char *p = NULL;
+		if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
+			break;
+		vs_log(VS_LOG_INFO, "removing the layout of image %.12s, which no image lists",
+		       de->d_name);
+		mgr_rm_rf(p, &e);
+	}
+	mgr_db_unlock(s->db);
+	closedir(d);
+}
+
 int mgr_image_store_init(struct mgr_image_store *s, const char *state_dir, struct mgr_db *db,
 			 struct vs_err *err)
 {
@@ -99,6 +138,7 @@ int mgr_image_store_init(struct mgr_image_store *s, const char *state_dir, struc
 			return r;
 	}
 	sweep_layers(s);
+	sweep_layouts(s);
 	return 0;
 }
 
@@ -115,6 +155,126 @@ char *mgr_image_layer_dir(struct mgr_image_store *s, const char *digest)
 	if (asprintf(&p, "%s/layers/%s", s->dir, hex ? hex + 1 : digest) < 0)
 		return NULL;
 	return p;
+}
+
+char *mgr_image_oci_dir(struct mgr_image_store *s, const char *fingerprint)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s/oci/%s", s->dir, fingerprint) < 0)
+		return NULL;
+	return p;
+}
+
+char *mgr_image_send_dir(struct mgr_image_store *s, const struct mgr_image *img, struct vs_err *err)
+{
+	bool vm = strcmp(img->type, "vm") == 0;
+	char *dir =
+	    vm ? mgr_image_vm_dir(s, img->fingerprint) : mgr_image_oci_dir(s, img->fingerprint);
+	if (!dir) {
+		vs_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	if (!mgr_path_exists(dir)) {
+		free(dir);
+		vs_errf(err, ENOENT,
+			"image %.12s: this host keeps no copy of it to send (imported before "
+			"vessel kept image layouts): import it again",
+			img->fingerprint);
+		return NULL;
+	}
+	return dir;
+}
+
+/* Add dir/rel (a directory: its entries, depth-limited) to the tar a. */
+static int send_entry(struct archive *a, const char *dir, const char *rel, int depth,
+		      struct vs_err *err)
+{
+	vs_cleanup_free char *p = NULL;
+	if (asprintf(&p, "%s/%s", dir, rel) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	struct stat st;
+	if (lstat(p, &st) < 0)
+		return vs_syserrf(err, errno, "%s", p);
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+		return vs_errf(err, EINVAL, "%s: not a file or directory", p);
+	struct archive_entry *e = archive_entry_new();
+	if (!e)
+		return vs_errf(err, ENOMEM, "out of memory");
+	archive_entry_set_pathname(e, rel);
+	archive_entry_set_filetype(e, S_ISDIR(st.st_mode) ? AE_IFDIR : AE_IFREG);
+	archive_entry_set_perm(e, S_ISDIR(st.st_mode) ? 0755 : 0644);
+	archive_entry_set_size(e, S_ISDIR(st.st_mode) ? 0 : st.st_size);
+	archive_entry_set_mtime(e, st.st_mtime, 0);
+	int r = 0;
+	if (archive_write_header(a, e) != ARCHIVE_OK)
+		r = vs_errf(err, EIO, "tar %s: %s", rel, archive_error_string(a));
+	archive_entry_free(e);
+	if (r < 0)
+		return r;
+	if (S_ISREG(st.st_mode)) {
+		vs_cleanup_close int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			return vs_syserrf(err, errno, "%s", p);
+		char buf[1 << 16];
+		ssize_t n;
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			if (archive_write_data(a, buf, (size_t)n) != n)
+				return vs_errf(err, EIO, "tar %s: %s", rel,
+					       archive_error_string(a));
+		if (n < 0)
+			return vs_syserrf(err, errno, "%s", p);
+		return 0;
+	}
+	if (depth >= 3)
+		return vs_errf(err, EINVAL, "%s: nested too deep", p);
+	DIR *d = opendir(p);
+	if (!d)
+		return vs_syserrf(err, errno, "%s", p);
+	struct dirent *de;
+	while (r == 0 && (de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		vs_cleanup_free char *sub = NULL;
+		if (asprintf(&sub, "%s/%s", rel, de->d_name) < 0)
+			r = vs_errf(err, ENOMEM, "out of memory");
+		else
+			r = send_entry(a, dir, sub, depth + 1, err);
+	}
+	closedir(d);
+	return r;
+}
+
+int mgr_image_send(struct mgr_image_store *s, const struct mgr_image *img, int fd,
+		   struct vs_err *err)
+{
+	vs_cleanup_free char *dir = mgr_image_send_dir(s, img, err);
+	if (!dir)
+		return -err->code;
+	struct archive *a = archive_write_new();
+	if (!a)
+		return vs_errf(err, ENOMEM, "out of memory");
+	int r = 0;
+	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+	    archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+		r = vs_errf(err, EIO, "tar: %s", archive_error_string(a));
+		archive_write_free(a);
+		return r;
+	}
+	DIR *d = opendir(dir);
+	if (!d) {
+		r = vs_syserrf(err, errno, "%s", dir);
+	} else {
+		struct dirent *de;
+		while (r == 0 && (de = readdir(d)))
+			if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+				r = send_entry(a, dir, de->d_name, 1, err);
+		closedir(d);
+	}
+	if (archive_write_close(a) != ARCHIVE_OK && r == 0)
+		r = vs_errf(err, EIO, "tar: %s", archive_error_string(a));
+	archive_write_free(a);
+	return r;
 }
 
 char *mgr_image_tmpdir(struct mgr_image_store *s, struct vs_err *err)
@@ -339,8 +499,10 @@ int mgr_image_delete(struct mgr_image_store *s, const char *ref, struct vs_err *
 			goto out;
 		}
 	}
-	if (strcmp(img.type, "vm") == 0) { /* its files (instances hold none open) */
-		vs_cleanup_free char *dir = mgr_image_vm_dir(s, img.fingerprint);
+	{ /* its files (instances hold none open) */
+		vs_cleanup_free char *dir = strcmp(img.type, "vm") == 0
+						? mgr_image_vm_dir(s, img.fingerprint)
+						: mgr_image_oci_dir(s, img.fingerprint);
 		struct vs_err e = VS_ERR_INIT;
 		if (dir)
 			mgr_rm_rf(dir, &e);

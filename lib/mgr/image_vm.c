@@ -507,3 +507,129 @@ int mgr_image_import_guest(struct mgr_image_store *s, const char *guest_dir, con
 	mgr_rm_rf(tmp, &e);
 	return r;
 }
+
+/* The received directory dir against fingerprint: metadata.json's digest,
+ * then every file it lists; *meta gets the parsed metadata, *total the
+ * files' size. */
+static int receive_check(const char *dir, const char *fingerprint, char **text,
+			 struct json_object **meta, uint64_t *total, struct vs_err *err)
+{
+	vs_cleanup_free char *mp = NULL;
+	size_t len;
+	if (asprintf(&mp, "%s/metadata.json", dir) < 0)
+		return vs_errf(err, ENOMEM, "out of memory");
+	if (vs_read_file(mp, text, &len, META_MAX, err) < 0)
+		return vs_err_prefix(err, "VM image %.12s", fingerprint);
+	char hex[65];
+	mgr_sha256_buf(*text, len, hex);
+	if (strcmp(hex, fingerprint) != 0)
+		return vs_errf(err, EINVAL,
+			       "VM image %.12s: its metadata (sha256 %.12s) does not match the "
+			       "fingerprint",
+			       fingerprint, hex);
+	struct json_object *files, *arch;
+	*meta = json_tokener_parse(*text);
+	if (!*meta || !json_object_object_get_ex(*meta, "files", &files) ||
+	    !json_object_is_type(files, json_type_object) ||
+	    !json_object_object_get_ex(*meta, "architecture", &arch) ||
+	    !json_object_is_type(arch, json_type_string))
+		return vs_errf(err, EINVAL, "VM image %.12s: metadata without files", fingerprint);
+	*total = 0;
+	for (size_t i = 0; i < VS_ARRAY_SIZE(file_keys); i++) {
+		struct json_object *f, *sha, *sz;
+		vs_cleanup_free char *p = NULL;
+		if (!json_object_object_get_ex(files, file_keys[i], &f)) {
+			if (i != 1)
+				return vs_errf(err, EINVAL, "VM image %.12s: no %s", fingerprint,
+					       file_keys[i]);
+			continue;
+		}
+		if (!json_object_object_get_ex(f, "sha256", &sha) ||
+		    !json_object_object_get_ex(f, "size", &sz) ||
+		    asprintf(&p, "%s/%s", dir, store_names[i]) < 0)
+			return vs_errf(err, EINVAL, "VM image %.12s: %s without sha256 and size",
+				       fingerprint, file_keys[i]);
+		uint64_t size;
+		int r = mgr_sha256_file(p, hex, &size, err);
+		if (r < 0)
+			return vs_err_prefix(err, "VM image %.12s", fingerprint);
+		if (size != (uint64_t)json_object_get_int64(sz) ||
+		    strcmp(hex, json_object_get_string(sha)) != 0)
+			return vs_errf(err, EINVAL,
+				       "VM image %.12s: its %s does not match the metadata "
+				       "(sha256 %.12s, %llu bytes)",
+				       fingerprint, file_keys[i], hex, (unsigned long long)size);
+		if (i == 2 && (r = check_disk(p, err)) < 0)
+			return r;
+		chmod(p, i == 2 ? 0400 : 0444);
+		*total += size;
+	}
+	return 0;
+}
+
+int mgr_image_receive_vm(struct mgr_image_store *s, const char *archive, const char *fingerprint,
+			 struct vs_err *err)
+{
+	struct mgr_image existing;
+	if (mgr_image_get(s, fingerprint, &existing, NULL) == 0) {
+		mgr_image_free(&existing);
+		return 0;
+	}
+	vs_cleanup_free char *tmp = mgr_image_tmpdir(s, err);
+	vs_cleanup_free char *final = mgr_image_vm_dir(s, fingerprint);
+	vs_cleanup_free char *parent = NULL, *text = NULL;
+	struct json_object *meta = NULL;
+	uint64_t total = 0;
+	if (!tmp)
+		return -err->code;
+	int r = 0;
+	if (!final || asprintf(&parent, "%s/vm", s->dir) < 0)
+		r = vs_errf(err, ENOMEM, "out of memory");
+	if (r == 0)
+		r = unpack(archive, tmp, NULL, err);
+	if (r == 0)
+		r = receive_check(tmp, fingerprint, &text, &meta, &total, err);
+	if (r == 0)
+		r = mgr_mkdir_p(parent, 0711, err);
+	if (r == 0) {
+		struct vs_err e = VS_ERR_INIT;
+		mgr_rm_rf(final, &e); /* a copy of a crashed receive, unrecorded */
+		if (chmod(tmp, 0711) < 0 || rename(tmp, final) < 0)
+			r = vs_syserrf(err, errno, "store VM image %.12s", fingerprint);
+	}
+	if (r == 0) {
+		char now[32];
+		struct json_object *arch;
+		json_object_object_get_ex(meta, "architecture", &arch);
+		mgr_timestamp(now, sizeof(now));
+		mgr_db_lock(s->db);
+		{
+			mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
+			    s->db,
+			    "INSERT INTO images (fingerprint, type, architecture, size, config, "
+			    "created_at) VALUES (?, 'vm', ?, ?, ?, ?)",
+			    err);
+			if (!st) {
+				r = -err->code;
+			} else {
+				mgr_stmt_bind_text(st, 1, fingerprint);
+				mgr_stmt_bind_text(st, 2, json_object_get_string(arch));
+				mgr_stmt_bind_int64(st, 3, (int64_t)total);
+				mgr_stmt_bind_text(st, 4, text);
+				mgr_stmt_bind_text(st, 5, now);
+				int rc = mgr_stmt_step(st);
+				if (rc != SQLITE_DONE)
+					r = mgr_db_err(s->db, rc, "insert image", err);
+			}
+		}
+		mgr_db_unlock(s->db);
+		if (r < 0) {
+			struct vs_err e = VS_ERR_INIT;
+			mgr_rm_rf(final, &e);
+		}
+	}
+	json_object_put(meta);
+	struct vs_err e = VS_ERR_INIT;
+	mgr_rm_rf(tmp, &e);
+	return r;
+}

@@ -36,6 +36,7 @@
 #include "export_member.h"
 #include "fsutil.h"
 #include "mgr_internal.h"
+#include "vessel/mgr/cluster.h"
 #include "vessel/core/cleanup.h"
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
@@ -219,6 +220,10 @@ static int check_meta(struct import *im, const char *name, struct vs_err *err)
 		return vs_errf(err, EEXIST, "instance %s already exists", nm);
 	}
 	struct mgr_image image;
+	struct vs_err ie = VS_ERR_INIT; /* in a cluster, fetched from a member that has it */
+	if (mgr_cluster_image_ensure(im->m, json_object_get_string(img), &ie) < 0 &&
+	    ie.code != ENOENT)
+		return vs_errf(err, ie.code, "%s", ie.msg);
 	if (mgr_image_get(&im->m->images, json_object_get_string(img), &image, NULL) < 0) {
 		struct json_object *al =
 		    get(get(inst, "image", json_type_object), "aliases", json_type_array);

@@ -26,6 +26,7 @@
 
 #include "fsutil.h"
 #include "mgr_internal.h"
+#include "vessel/mgr/cluster.h"
 #include "vessel/mgr/migrate.h"
 #include "vessel/mgr/usage.h"
 #include "vessel/core/cleanup.h"
@@ -425,7 +426,9 @@ int mgr_instance_create_check(struct mgr *m, const struct mgr_create_req *req, s
 			return r;
 	struct mgr_image img;
 	builtin_on_demand(m, req->image);
-	if ((r = mgr_image_get(&m->images, req->image, &img, err)) < 0)
+	/* in a cluster, fetched from a member that has it */
+	if ((r = mgr_cluster_image_ensure(m, req->image, err)) < 0 ||
+	    (r = mgr_image_get(&m->images, req->image, &img, err)) < 0)
 		return r;
 	bool vm_image = strcmp(img.type, "vm") == 0;
 	if (vm_image != (req->type == MGR_INSTANCE_VM))

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "mgr_internal.h"
+#include "vessel/mgr/cluster.h"
 #include "vessel/core/cleanup.h"
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
@@ -568,6 +569,9 @@ int mgr_migrate_in_prepare(struct mgr *m, struct json_object *meta, struct mgr_m
 		return vs_errf(err, EEXIST, "instance %s already exists", name);
 	}
 	struct mgr_image image;
+	struct vs_err ie = VS_ERR_INIT; /* in a cluster, fetched from a member that has it */
+	if (mgr_cluster_image_ensure(m, json_object_get_string(img), &ie) < 0 && ie.code != ENOENT)
+		return vs_errf(err, ie.code, "%s", ie.msg);
 	if (mgr_image_get(&m->images, json_object_get_string(img), &image, NULL) < 0)
 		return vs_errf(err, ENOENT,
 			       "image %.12s is not on this host: import it first (vessel image "

@@ -90,16 +90,44 @@ int mgr_cluster_place(struct mgr_cluster *c, const char *target, struct mgr_clus
 int mgr_cluster_forward(struct mgr_cluster *c, const struct mgr_cluster_member *to,
 			const char *method, const char *path, struct json_object *body,
 			struct json_object **metadata, struct vs_err *err);
+/* GET path (a stream: an export) from another member's API into the new
+ * file, as mgr_cluster_forward sends requests.  EIO with the member's
+ * error when it answers otherwise than 200. */
+int mgr_cluster_download(struct mgr_cluster *c, const struct mgr_cluster_member *from,
+			 const char *path, const char *file, struct vs_err *err);
+/*
+ * Images and volumes cluster-wide (cluster_image.c).  Each member keeps
+ * its own image store and volumes; the cluster finds them by asking the
+ * other online members (forwarded requests, answered for that member
+ * only).
+ *
+ * Make image REF (alias or fingerprint) present on this host: when it is
+ * not and this host is a cluster member, the first online member that has
+ * it sends it (GET /1.0/images/FP/export: its OCI layout or VM image
+ * directory as a tar, streamed into images/tmp) and it is imported here
+ * with every check of an import, the result's fingerprint compared with
+ * the sender's; its aliases follow where free here.  ENOENT (the local
+ * error) when no member has it.
+ */
+int mgr_cluster_image_ensure(struct mgr *m, const char *ref, struct vs_err *err);
+/* Send a request to every other member (as mgr_cluster_forward): *out gets
+ * [{"member", "metadata"} | {"member", "code", "error", "offline"}], one
+ * per member, offline ones not asked. */
+int mgr_cluster_fanout(struct mgr_cluster *c, const char *method, const char *path,
+		       struct json_object *body, struct json_object **out, struct vs_err *err);
 /* Is FINGERPRINT a member's certificate (members trust each other)? */
 bool mgr_cluster_trusts(struct mgr_cluster *c, const char *fingerprint);
 /*
  * Move every instance of this member to the others (each placed as a new
  * instance would be, this member excluded): stopped, exported through
- * this member's API (GET /1.0/instances/NAME/export), imported on the
- * other member (POST /1.0/instances, the file as the body), deleted here,
- * started there when it was running.  Stops at the first failure (that
- * instance stays here, running as before); ENOTSUP when this vesseld has
- * no export.  moved gets [{"name","from","to"}].
+ * this member's API (GET /1.0/instances/NAME/export?snapshots=1: its
+ * snapshots and its volumes with theirs), imported on the other member
+ * (POST /1.0/instances, the file as the body; the image fetched there
+ * when it lacks it), deleted here with its volumes, started there when it
+ * was running.  Refused before anything moves (ENOTSUP) when a VM has
+ * snapshots of its own (inside its disk, which an export cannot carry).
+ * Stops at the first failure (that instance stays here, running as
+ * before).  moved gets [{"name","from","to"}].
  */
 int mgr_cluster_evacuate(struct mgr_cluster *c, struct json_object *moved, struct vs_err *err);
 /*

@@ -7,6 +7,10 @@
  *                        (".wh.NAME" -> a 0/0 character device, ".wh..wh..opq"
  *                        -> trusted.overlay.opaque=y), so a container root is
  *                        one overlay mount with the layers as lowerdirs
+ *   oci/FINGERPRINT/     the OCI layout an image was imported from (index.json,
+ *                        its manifest, config and compressed layers), kept for
+ *                        other cluster members to fetch (cluster_image.c)
+ *   vm/FINGERPRINT/      a VM image's files (image_vm.c)
  *   tmp/                 uploads and imports in progress (emptied at start)
  *
  * An image's fingerprint is the hex sha256 of its manifest.  Layers are
@@ -109,6 +113,28 @@ char *mgr_image_vm_dir(struct mgr_image_store *s, const char *fingerprint);
 /* A file of a VM image ("kernel", "initrd", "disk.qcow2", "metadata.json"),
  * malloc'd; NULL when the image is no VM image or has no such file. */
 char *mgr_image_vm_file(struct mgr_image_store *s, const struct mgr_image *img, const char *file);
+
+/* STATE/images/oci/FINGERPRINT: a container image's OCI layout as it was
+ * imported (its manifest, config and compressed layers), kept so that other
+ * cluster members can fetch the image (malloc'd). */
+char *mgr_image_oci_dir(struct mgr_image_store *s, const char *fingerprint);
+/* The directory holding everything of an image another host needs to
+ * import it again with the same fingerprint (mgr_image_vm_dir or
+ * mgr_image_oci_dir), malloc'd; ENOENT when this host has none (an image
+ * imported before layouts were kept). */
+char *mgr_image_send_dir(struct mgr_image_store *s, const struct mgr_image *img,
+			 struct vs_err *err);
+/* Write the tar of mgr_image_send_dir to fd (what GET /1.0/images/FP/export
+ * streams to another member). */
+int mgr_image_send(struct mgr_image_store *s, const struct mgr_image *img, int fd,
+		   struct vs_err *err);
+/* Install a VM image received from another host: archive is a tar of its
+ * store directory (metadata.json, the normalised text whose sha256 is the
+ * fingerprint, and the store's files); everything is checked against
+ * fingerprint (the metadata's digest, then each file's size and sha256 as
+ * the metadata lists them) before it is recorded.  Already here: 0. */
+int mgr_image_receive_vm(struct mgr_image_store *s, const char *archive, const char *fingerprint,
+			 struct vs_err *err);
 
 /* Make a unique temporary directory under the store's tmp/ (malloc'd path). */
 char *mgr_image_tmpdir(struct mgr_image_store *s, struct vs_err *err);

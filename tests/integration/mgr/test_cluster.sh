@@ -322,7 +322,7 @@ else
 	check "the file in c1's volume is intact on its new member" \
 		test "$(vm 1 exec c1 -- cat /data/f)" = evacuated-data
 	at=$(vm 1 list --format json | jq -r '.[] | select(.name == "c1") | .location')
-	check "ev1 is on $at, used by c1" sh -c "VESSEL_SOCKET=$T/$at.sock '$VESSEL' storage volume list --format csv | grep -q '^ev1,.*,c1,/data\$'"
+	check "ev1 is on $at, used by c1" sh -c "VESSEL_SOCKET=$T/$at.sock '$VESSEL' storage volume list --format csv | grep -q '^ev1,.*,c1,/data,$at\$'"
 	check "m2 has no volume ev1 left (row and file)" sh -c \
 		"[ \"\$(sqlite3 '$T/s2/vessel.db' 'SELECT COUNT(*) FROM storage_volumes')\" = 0 ] && ! ls '$T/s2/storage/default' 2>/dev/null | grep -q ev1"
 fi

@@ -92,6 +92,9 @@ cp -a "$L" "$T/bad2"
 printf 'X' | dd of="$T/bad2/blobs/sha256/${dc#sha256:}" bs=1 seek=5 conv=notrunc 2>/dev/null
 check_fails "corrupted config refused" "does not match its descriptor" v image import "$T/bad2"
 check "import the two-layer layout" v image import "$L" --alias wh
+fpwh=$(v image info wh --format json | jq -r .fingerprint)
+check "its layout is kept for cluster members, each blob a copy, not a link to the imported directory's" \
+	sh -c "for b in $fpwh ${d1#sha256:} ${d2#sha256:} ${dc#sha256:}; do cmp -s '$STATE/images/oci/$fpwh/blobs/sha256/'\$b '$L/blobs/sha256/'\$b && [ \"\$(stat -c %h '$STATE/images/oci/$fpwh/blobs/sha256/'\$b)\" = 1 ] || exit 1; done"
 check "launch it" v launch wh w1
 check "whiteout: /etc/old is gone" v exec w1 -- sh -c '! test -e /etc/old'
 check "opaque dir: only the upper layer's file" test "$(v exec w1 -- ls /opt/dir | tr '\n' ' ')" = "c "
@@ -102,6 +105,7 @@ check_fails "image in use cannot be deleted" "is used by instance" v image delet
 check "delete instances" v delete --force p1 w1
 check "delete the whiteout image" v image delete wh
 check "its own layer is removed" test ! -e "$STATE/images/layers/${d2#sha256:}"
+check "  ... and its kept layout" test ! -e "$STATE/images/oci/$fpwh"
 check "alias create/delete" sh -c "v image alias create extra ptest && v image alias delete extra"
 check "delete the podman image" v image delete "$fp"
 stop_daemon
