@@ -26,6 +26,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +202,98 @@ void api_error_from(struct api_response *res, const struct vs_err *err)
 	default: code = 500; break;
 	}
 	api_error(res, code, "%s", err->msg[0] ? err->msg : "internal error");
+}
+
+struct pipe_response {
+	int rfd, wfd;
+	pthread_t thread;
+	bool joined;
+	int result;
+	int (*write)(void *ctx, int fd, struct vs_err *err);
+	void (*done)(void *ctx);
+	void *ctx;
+	char what[128];
+};
+
+static void *pipe_response_thread(void *arg)
+{
+	struct pipe_response *p = arg;
+	struct vs_err err = VS_ERR_INIT;
+	p->result = p->write(p->ctx, p->wfd, &err);
+	if (p->result < 0)
+		vs_log(VS_LOG_WARN, "%s: %s", p->what, err.msg);
+	close(p->wfd);
+	p->wfd = -1;
+	return NULL;
+}
+
+static ssize_t pipe_response_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	struct pipe_response *p = cls;
+	for (;;) {
+		ssize_t n = read(p->rfd, buf, max);
+		if (n > 0)
+			return n;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		/* end of the pipe: the writer is done; its result decides */
+		pthread_join(p->thread, NULL);
+		p->joined = true;
+		return p->result < 0 ? MHD_CONTENT_READER_END_WITH_ERROR
+				     : MHD_CONTENT_READER_END_OF_STREAM;
+	}
+}
+
+static void pipe_response_free(void *cls)
+{
+	struct pipe_response *p = cls;
+	close(p->rfd); /* a writer still running gets EPIPE and ends */
+	if (!p->joined)
+		pthread_join(p->thread, NULL);
+	p->done(p->ctx);
+	free(p);
+}
+
+void api_pipe_response(struct api_response *res, const char *content_type,
+		       int (*write)(void *ctx, int fd, struct vs_err *err), void (*done)(void *ctx),
+		       void *ctx, const char *what)
+{
+	struct pipe_response *p = calloc(1, sizeof(*p));
+	int fds[2];
+	if (!p) {
+		api_error(res, 500, "out of memory");
+		done(ctx);
+		return;
+	}
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		api_error(res, 500, "pipe: %s", strerror(errno));
+		free(p);
+		done(ctx);
+		return;
+	}
+	*p = (struct pipe_response){
+		.rfd = fds[0], .wfd = fds[1], .write = write, .done = done, .ctx = ctx
+	};
+	snprintf(p->what, sizeof(p->what), "%s", what);
+	if (pthread_create(&p->thread, NULL, pipe_response_thread, p) != 0) {
+		api_error(res, 500, "%s: cannot start a thread", what);
+		close(fds[0]);
+		close(fds[1]);
+		free(p);
+		done(ctx);
+		return;
+	}
+	res->stream = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1 << 16,
+							pipe_response_read, p, pipe_response_free);
+	if (!res->stream) {
+		pipe_response_free(p);
+		api_error(res, 500, "out of memory");
+		return;
+	}
+	MHD_add_response_header(res->stream, "Content-Type", content_type);
 }
 
 /* ---- strict JSON helpers ---- */

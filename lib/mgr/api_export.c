@@ -30,55 +30,14 @@
 #include "vessel/core/log.h"
 #include "vessel/mgr/export.h"
 
-struct export_stream {
-	struct mgr_export *x;
-	int rfd, wfd;
-	pthread_t thread;
-	bool joined;
-	int result;
-	struct vs_err err;
-	char name[MGR_NAME_MAX + 1];
-};
-
-static void *export_thread(void *arg)
+static int export_write(void *ctx, int fd, struct vs_err *err)
 {
-	struct export_stream *s = arg;
-	s->result = mgr_export_write(s->x, s->wfd, &s->err);
-	if (s->result < 0)
-		vs_log(VS_LOG_WARN, "export %s: %s", s->name, s->err.msg);
-	close(s->wfd);
-	s->wfd = -1;
-	return NULL;
+	return mgr_export_write(ctx, fd, err);
 }
 
-static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
+static void export_done(void *ctx)
 {
-	(void)pos;
-	struct export_stream *s = cls;
-	for (;;) {
-		ssize_t n = read(s->rfd, buf, max);
-		if (n > 0)
-			return n;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return MHD_CONTENT_READER_END_WITH_ERROR;
-		/* end of the pipe: the writer is done; its result decides */
-		pthread_join(s->thread, NULL);
-		s->joined = true;
-		return s->result < 0 ? MHD_CONTENT_READER_END_WITH_ERROR
-				     : MHD_CONTENT_READER_END_OF_STREAM;
-	}
-}
-
-static void export_stream_free(void *cls)
-{
-	struct export_stream *s = cls;
-	close(s->rfd); /* a writer still running gets EPIPE and ends */
-	if (!s->joined)
-		pthread_join(s->thread, NULL);
-	mgr_export_free(s->x);
-	free(s);
+	mgr_export_free(ctx);
 }
 
 static bool query_bool(struct api_request *req, const char *key, bool *out, struct vs_err *err)
@@ -105,44 +64,14 @@ void api_get_instance_export(struct api_request *req, struct api_response *res)
 		api_error_from(res, &err);
 		return;
 	}
-	struct export_stream *s = calloc(1, sizeof(*s));
-	if (!s) {
-		api_error(res, 500, "out of memory");
-		return;
-	}
-	s->rfd = s->wfd = -1;
-	snprintf(s->name, sizeof(s->name), "%.63s", req->params[0]);
-	int p[2];
-	if (mgr_export_begin(req->m, req->params[0], &o, &s->x, &err) < 0) {
+	struct mgr_export *x;
+	if (mgr_export_begin(req->m, req->params[0], &o, &x, &err) < 0) {
 		api_error_from(res, &err);
-		free(s);
 		return;
 	}
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		api_error(res, 500, "pipe: %s", strerror(errno));
-		mgr_export_free(s->x);
-		free(s);
-		return;
-	}
-	s->rfd = p[0];
-	s->wfd = p[1];
-	s->err = (struct vs_err)VS_ERR_INIT;
-	if (pthread_create(&s->thread, NULL, export_thread, s) != 0) {
-		api_error(res, 500, "cannot start the export");
-		close(p[0]);
-		close(p[1]);
-		mgr_export_free(s->x);
-		free(s);
-		return;
-	}
-	res->stream = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1 << 16, export_read, s,
-							export_stream_free);
-	if (!res->stream) {
-		export_stream_free(s);
-		api_error(res, 500, "out of memory");
-		return;
-	}
-	MHD_add_response_header(res->stream, "Content-Type", "application/octet-stream");
+	char what[MGR_NAME_MAX + 16];
+	snprintf(what, sizeof(what), "export %.63s", req->params[0]);
+	api_pipe_response(res, "application/octet-stream", export_write, export_done, x, what);
 }
 
 struct import_job {

@@ -335,52 +335,20 @@ void api_delete_image(struct api_request *req, struct api_response *res)
 	json_object_put(answers);
 }
 
-struct send_stream {
+struct send_job {
 	struct mgr *m;
 	struct mgr_image img;
-	int rfd, wfd;
-	pthread_t thread;
-	bool joined;
-	int result;
 };
 
-static void *send_thread(void *arg)
+static int send_write(void *ctx, int fd, struct vs_err *err)
 {
-	struct send_stream *t = arg;
-	struct vs_err err = VS_ERR_INIT;
-	t->result = mgr_image_send(mgr_get_images(t->m), &t->img, t->wfd, &err);
-	if (t->result < 0)
-		vs_log(VS_LOG_WARN, "image %.12s: sending it: %s", t->img.fingerprint, err.msg);
-	close(t->wfd);
-	t->wfd = -1;
-	return NULL;
+	struct send_job *t = ctx;
+	return mgr_image_send(mgr_get_images(t->m), &t->img, fd, err);
 }
 
-static ssize_t send_read(void *cls, uint64_t pos, char *buf, size_t max)
+static void send_done(void *ctx)
 {
-	(void)pos;
-	struct send_stream *t = cls;
-	for (;;) {
-		ssize_t n = read(t->rfd, buf, max);
-		if (n > 0)
-			return n;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return MHD_CONTENT_READER_END_WITH_ERROR;
-		pthread_join(t->thread, NULL);
-		t->joined = true;
-		return t->result < 0 ? MHD_CONTENT_READER_END_WITH_ERROR
-				     : MHD_CONTENT_READER_END_OF_STREAM;
-	}
-}
-
-static void send_free(void *cls)
-{
-	struct send_stream *t = cls;
-	close(t->rfd); /* a writer still running gets EPIPE and ends */
-	if (!t->joined)
-		pthread_join(t->thread, NULL);
+	struct send_job *t = ctx;
 	mgr_image_free(&t->img);
 	free(t);
 }
@@ -391,13 +359,12 @@ static void send_free(void *cls)
 void api_get_image_export(struct api_request *req, struct api_response *res)
 {
 	struct vs_err err = VS_ERR_INIT;
-	struct send_stream *t = calloc(1, sizeof(*t));
+	struct send_job *t = calloc(1, sizeof(*t));
 	if (!t) {
 		api_error(res, 500, "out of memory");
 		return;
 	}
 	t->m = req->m;
-	t->rfd = t->wfd = -1;
 	if (mgr_image_get(mgr_get_images(req->m), req->params[0], &t->img, &err) < 0) {
 		free(t);
 		api_error_from(res, &err);
@@ -405,37 +372,14 @@ void api_get_image_export(struct api_request *req, struct api_response *res)
 	}
 	char *dir = mgr_image_send_dir(mgr_get_images(req->m), &t->img, &err);
 	if (!dir) {
-		mgr_image_free(&t->img);
-		free(t);
 		api_error(res, err.code == ENOENT ? 409 : 500, "%s", err.msg);
+		send_done(t);
 		return;
 	}
 	free(dir);
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		api_error(res, 500, "pipe: %s", strerror(errno));
-		mgr_image_free(&t->img);
-		free(t);
-		return;
-	}
-	t->rfd = p[0];
-	t->wfd = p[1];
-	if (pthread_create(&t->thread, NULL, send_thread, t) != 0) {
-		api_error(res, 500, "cannot start sending the image");
-		close(p[0]);
-		close(p[1]);
-		mgr_image_free(&t->img);
-		free(t);
-		return;
-	}
-	res->stream =
-	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1 << 16, send_read, t, send_free);
-	if (!res->stream) {
-		send_free(t);
-		api_error(res, 500, "out of memory");
-		return;
-	}
-	MHD_add_response_header(res->stream, "Content-Type", "application/x-tar");
+	char what[96];
+	snprintf(what, sizeof(what), "image %.12s: sending it", t->img.fingerprint);
+	api_pipe_response(res, "application/x-tar", send_write, send_done, t, what);
 }
 
 void api_post_image_aliases(struct api_request *req, struct api_response *res)

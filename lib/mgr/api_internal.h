@@ -101,6 +101,19 @@ void api_error(struct api_response *res, unsigned code, const char *fmt, ...)
  * 400, EPERM/EACCES 403, ENOTSUP 501, others 500. */
 void api_error_from(struct api_response *res, const struct vs_err *err);
 
+/*
+ * Answer with a body that a thread writes as it goes (an export, an image
+ * sent to another member): write(ctx, fd, err) runs on its own thread into
+ * a pipe the response reads from (chunked; when write fails, the body ends
+ * without its last chunk, and the failure is logged as "WHAT: message").
+ * done(ctx) runs once the response is gone, or at once when it cannot be
+ * started (then the answer is a 500).  A client that leaves early closes
+ * the pipe: the writer gets EPIPE and ends.
+ */
+void api_pipe_response(struct api_response *res, const char *content_type,
+		       int (*write)(void *ctx, int fd, struct vs_err *err), void (*done)(void *ctx),
+		       void *ctx, const char *what);
+
 /* Strict JSON: the object may hold only these keys (NULL-terminated). */
 int api_json_keys(struct json_object *o, const char *what, const char *const *allowed,
 		  struct vs_err *err);
