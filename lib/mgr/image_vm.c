@@ -326,6 +326,40 @@ fail:
 	return r;
 }
 
+/* The images row of a VM image whose files are in place (metadata.json's
+ * text as its config); its caller removes the files when this fails. */
+static int insert_vm_image(struct mgr_image_store *s, const char *fp, struct json_object *meta,
+			   uint64_t total, const char *text, struct vs_err *err)
+{
+	char now[32];
+	struct json_object *arch;
+	json_object_object_get_ex(meta, "architecture", &arch);
+	mgr_timestamp(now, sizeof(now));
+	int r = 0;
+	mgr_db_lock(s->db);
+	{
+		mgr_cleanup_stmt struct mgr_stmt *st =
+		    mgr_db_prepare(s->db,
+				   "INSERT INTO images (fingerprint, type, architecture, size, "
+				   "config, created_at) VALUES (?, 'vm', ?, ?, ?, ?)",
+				   err);
+		if (!st) {
+			r = -err->code;
+		} else {
+			mgr_stmt_bind_text(st, 1, fp);
+			mgr_stmt_bind_text(st, 2, json_object_get_string(arch));
+			mgr_stmt_bind_int64(st, 3, (int64_t)total);
+			mgr_stmt_bind_text(st, 4, text);
+			mgr_stmt_bind_text(st, 5, now);
+			int rc = mgr_stmt_step(st);
+			if (rc != SQLITE_DONE)
+				r = mgr_db_err(s->db, rc, "insert image", err);
+		}
+	}
+	mgr_db_unlock(s->db);
+	return r;
+}
+
 /* Import the image directory dir (already checked to hold metadata.json). */
 static int import_dir(struct mgr_image_store *s, const char *dir, const char *alias,
 		      const struct mgr_import_ctl *ctl, char *fingerprint, struct vs_err *err)
@@ -403,29 +437,7 @@ static int import_dir(struct mgr_image_store *s, const char *dir, const char *al
 	if (ctl && ctl->progress)
 		ctl->progress(ctl->opaque, "recording", 95);
 	{
-		char now[32];
-		struct json_object *arch;
-		json_object_object_get_ex(meta, "architecture", &arch);
-		mgr_timestamp(now, sizeof(now));
-		mgr_db_lock(s->db);
-		mgr_cleanup_stmt struct mgr_stmt *st =
-		    mgr_db_prepare(s->db,
-				   "INSERT INTO images (fingerprint, type, architecture, size, "
-				   "config, created_at) VALUES (?, 'vm', ?, ?, ?, ?)",
-				   err);
-		if (!st) {
-			r = -err->code;
-		} else {
-			mgr_stmt_bind_text(st, 1, fp);
-			mgr_stmt_bind_text(st, 2, json_object_get_string(arch));
-			mgr_stmt_bind_int64(st, 3, (int64_t)total);
-			mgr_stmt_bind_text(st, 4, text);
-			mgr_stmt_bind_text(st, 5, now);
-			int rc = mgr_stmt_step(st);
-			if (rc != SQLITE_DONE)
-				r = mgr_db_err(s->db, rc, "insert image", err);
-		}
-		mgr_db_unlock(s->db);
+		r = insert_vm_image(s, fp, meta, total, text, err);
 		if (r < 0) {
 			struct vs_err e = VS_ERR_INIT;
 			mgr_rm_rf(final, &e);
@@ -598,31 +610,7 @@ int mgr_image_receive_vm(struct mgr_image_store *s, const char *archive, const c
 			r = vs_syserrf(err, errno, "store VM image %.12s", fingerprint);
 	}
 	if (r == 0) {
-		char now[32];
-		struct json_object *arch;
-		json_object_object_get_ex(meta, "architecture", &arch);
-		mgr_timestamp(now, sizeof(now));
-		mgr_db_lock(s->db);
-		{
-			mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
-			    s->db,
-			    "INSERT INTO images (fingerprint, type, architecture, size, config, "
-			    "created_at) VALUES (?, 'vm', ?, ?, ?, ?)",
-			    err);
-			if (!st) {
-				r = -err->code;
-			} else {
-				mgr_stmt_bind_text(st, 1, fingerprint);
-				mgr_stmt_bind_text(st, 2, json_object_get_string(arch));
-				mgr_stmt_bind_int64(st, 3, (int64_t)total);
-				mgr_stmt_bind_text(st, 4, text);
-				mgr_stmt_bind_text(st, 5, now);
-				int rc = mgr_stmt_step(st);
-				if (rc != SQLITE_DONE)
-					r = mgr_db_err(s->db, rc, "insert image", err);
-			}
-		}
-		mgr_db_unlock(s->db);
+		r = insert_vm_image(s, fingerprint, meta, total, text, err);
 		if (r < 0) {
 			struct vs_err e = VS_ERR_INIT;
 			mgr_rm_rf(final, &e);
