@@ -45,12 +45,15 @@ void mgr_image_list_free(struct mgr_image *list, size_t n)
 	free(list);
 }
 
-/* Remove layers/NAME directories that no image_layers row names (an
- * import interrupted by a crash after unpacking some of its layers). */
-static void sweep_layers(struct mgr_image_store *s)
+/* Remove SUBDIR/NAME entries for which `query` (one parameter: `prefix`
+ * followed by NAME) finds no row: files a crash left behind between writing
+ * them and recording them, or between deleting a row and its files.
+ * `what` names an entry in the log ("%.12s" of NAME). */
+static void sweep_unlisted(struct mgr_image_store *s, const char *subdir, const char *query,
+			   const char *prefix, const char *what)
 {
 	vs_cleanup_free char *dir = NULL;
-	if (asprintf(&dir, "%s/layers", s->dir) < 0)
+	if (asprintf(&dir, "%s/%s", s->dir, subdir) < 0)
 		return;
 	DIR *d = opendir(dir);
 	if (!d)
@@ -61,53 +64,18 @@ static void sweep_layers(struct mgr_image_store *s)
 		if (de->d_name[0] == '.')
 			continue;
 		struct vs_err e = VS_ERR_INIT;
-		char digest[300];
-		snprintf(digest, sizeof(digest), "sha256:%s", de->d_name);
-		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(
-		    s->db, "SELECT 1 FROM image_layers WHERE digest = ? LIMIT 1", &e);
+		char key[300];
+		snprintf(key, sizeof(key), "%s%s", prefix, de->d_name);
+		mgr_cleanup_stmt struct mgr_stmt *st = mgr_db_prepare(s->db, query, &e);
 		if (!st)
 			break;
-		mgr_stmt_bind_text(st, 1, digest);
+		mgr_stmt_bind_text(st, 1, key);
 		if (mgr_stmt_step(st) != SQLITE_DONE)
 			continue;
 		vs_cleanup_free char *p = NULL;
 		if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
 			break;
-		vs_log(VS_LOG_INFO, "removing layer %.12s that no image lists", de->d_name);
-		mgr_rm_rf(p, &e);
-	}
-	mgr_db_unlock(s->db);
-	closedir(d);
-}
-
-/* Remove oci/FP layouts of images no row has (a crash between deleting an
- * image's row and its files). */
-static void sweep_layouts(struct mgr_image_store *s)
-{
-	vs_cleanup_free char *dir = NULL;
-	if (asprintf(&dir, "%s/oci", s->dir) < 0)
-		return;
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *de;
-	mgr_db_lock(s->db);
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		struct vs_err e = VS_ERR_INIT;
-		mgr_cleanup_stmt struct mgr_stmt *st =
-		    mgr_db_prepare(s->db, "SELECT 1 FROM images WHERE fingerprint = ?", &e);
-		if (!st)
-			break;
-		mgr_stmt_bind_text(st, 1, de->d_name);
-		if (mgr_stmt_step(st) != SQLITE_DONE)
-			continue;
-		vs_cleanup_free char *p = NULL;
-		if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
-			break;
-		vs_log(VS_LOG_INFO, "removing the layout of image %.12s, which no image lists",
-		       de->d_name);
+		vs_log(VS_LOG_INFO, "removing %s %.12s, which no image lists", what, de->d_name);
 		mgr_rm_rf(p, &e);
 	}
 	mgr_db_unlock(s->db);
@@ -137,8 +105,12 @@ int mgr_image_store_init(struct mgr_image_store *s, const char *state_dir, struc
 		if (r < 0)
 			return r;
 	}
-	sweep_layers(s);
-	sweep_layouts(s);
+	/* an import interrupted after unpacking some of its layers */
+	sweep_unlisted(s, "layers", "SELECT 1 FROM image_layers WHERE digest = ? LIMIT 1",
+		       "sha256:", "layer");
+	/* a crash between deleting an image's row and its OCI layout */
+	sweep_unlisted(s, "oci", "SELECT 1 FROM images WHERE fingerprint = ?", "",
+		       "the layout of image");
 	return 0;
 }
 
