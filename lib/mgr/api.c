@@ -39,6 +39,7 @@
 #include "api_internal.h"
 #include "fsutil.h"
 #include "vessel/core/cleanup.h"
+#include "vessel/core/linger.h"
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
 #include "vessel/mgr/api.h"
@@ -540,7 +541,6 @@ static bool is_upload(struct MHD_Connection *conn)
 	return ct && strncmp(ct, "application/octet-stream", 24) == 0;
 }
 
-/* First call: who, where, how big. */
 /* A TLS caller: the fingerprint of the certificate it presented, if trusted. */
 static unsigned tls_caller(struct mgr_api *api, struct MHD_Connection *conn,
 			   char fp[MGR_FINGERPRINT_LEN + 1], const char **why)
@@ -809,8 +809,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  size_t *upload_data_size, void **con_cls)
 {
 	struct listener *l = cls;
-	if (!*con_cls)
-		return begin(l, conn, url, method, con_cls);
+	if (!*con_cls) {
+		enum MHD_Result r = begin(l, conn, url, method, con_cls);
+		if (!*con_cls) /* answered before its body: the rest lingers */
+			vs_httpd_linger_unread_body(conn);
+		return r;
+	}
 	struct req_ctx *c = *con_cls;
 	if (c->upgraded_tls)
 		return MHD_NO; /* resumed after its stream ended: close */
@@ -1071,7 +1075,8 @@ static int start_tls(struct mgr_api *api, const struct mgr_api_opts *opts, struc
 	api->tls_daemon = MHD_start_daemon(
 	    flags, 0, NULL, NULL, on_request, &api->tls_l, MHD_OPTION_SOCK_ADDR,
 	    (struct sockaddr *)&ss, MHD_OPTION_HTTPS_CERT_CALLBACK, tls_cert_cb,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_CONNECTION_LIMIT,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_NOTIFY_CONNECTION,
+	    vs_httpd_linger_notify, NULL, MHD_OPTION_CONNECTION_LIMIT,
 	    opts->max_connections ? opts->max_connections : 512u, MHD_OPTION_CONNECTION_TIMEOUT,
 	    600u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api, MHD_OPTION_END);
 	if (!api->tls_daemon) {
@@ -1115,9 +1120,9 @@ static int start_ui(struct mgr_api *api, const struct mgr_api_opts *opts, struct
 	api->ui_daemon = MHD_start_daemon(
 	    flags, 0, NULL, NULL, on_request, &api->ui_l, MHD_OPTION_SOCK_ADDR,
 	    (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
-	    MHD_OPTION_CONNECTION_LIMIT, opts->max_connections ? opts->max_connections : 512u,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api,
-	    MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_CONNECTION, vs_httpd_linger_notify, NULL, MHD_OPTION_CONNECTION_LIMIT,
+	    opts->max_connections ? opts->max_connections : 512u, MHD_OPTION_CONNECTION_TIMEOUT,
+	    600u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api, MHD_OPTION_END);
 	if (!api->ui_daemon)
 		return vs_errf(err, EADDRINUSE,
 			       "libmicrohttpd did not start on %s (address in use?)",
@@ -1182,7 +1187,8 @@ int mgr_api_start(struct mgr *m, const struct mgr_api_opts *opts, struct mgr_api
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
 		MHD_ALLOW_UPGRADE,
 	    0, NULL, NULL, on_request, &api->unix_l, MHD_OPTION_LISTEN_SOCKET, api->fd,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_CONNECTION_LIMIT,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_NOTIFY_CONNECTION,
+	    vs_httpd_linger_notify, NULL, MHD_OPTION_CONNECTION_LIMIT,
 	    opts->max_connections ? opts->max_connections : 512u, MHD_OPTION_CONNECTION_TIMEOUT,
 	    600u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api, MHD_OPTION_END);
 	if (!api->daemon) {

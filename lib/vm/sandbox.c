@@ -47,7 +47,7 @@ enum arg_rule {
 	NAME_A0,    /* prctl: arg 0 PR_SET_NAME (libmicrohttpd names its threads) */
 	NO_EXEC_A2, /* arg 2 (prot) without PROT_EXEC */
 	TTY_A1,	    /* arg 1 (request) a terminal request */
-	FLAGS_A1,   /* arg 1 (cmd) F_GETFL/F_SETFL/F_GETFD/F_SETFD */
+	FLAGS_A1,   /* arg 1 (cmd) F_GETFL/F_SETFL/F_GETFD/F_SETFD/F_DUPFD_CLOEXEC */
 	SELF_A0,    /* arg 0 (tgid) this process */
 };
 
@@ -148,7 +148,8 @@ static const struct {
 };
 
 static const unsigned long tty_requests[] = { TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ };
-static const int fcntl_cmds[] = { F_GETFL, F_SETFL, F_GETFD, F_SETFD };
+/* F_DUPFD_CLOEXEC: the API keeps a refused request's connection to linger (core/linger.c) */
+static const int fcntl_cmds[] = { F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_DUPFD_CLOEXEC };
 
 const char *const *vm_sandbox_syscalls(void)
 {

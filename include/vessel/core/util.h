@@ -30,6 +30,16 @@ int vs_write_full(int fd, const void *buf, size_t len);
  * not SIGPIPE. */
 int vs_send_full(int fd, const void *buf, size_t len);
 
+/*
+ * Close a server's connection whose client may still be sending a request
+ * body the server will not read: shut the sending side, then read and drop
+ * what arrives on a thread of its own until the client stops (2 s quiet),
+ * closes or 10 s pass, so the client reads the answer instead of a reset.
+ * Takes fd (a dup of the server's descriptor, so the server's own close
+ * does not reset the connection first).
+ */
+void vs_linger_close(int fd);
+
 /* Split "HOST:PORT" or "[V6ADDR]:PORT" at its last colon: the host, without
  * brackets, into host[hostlen]; *port points into address.  0, or -EINVAL
  * when a part is empty, a bracket is unmatched or the host does not fit. */

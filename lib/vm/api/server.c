@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "api_internal.h"
+#include "vessel/core/linger.h"
 #include "vessel/core/log.h"
 #include "vessel/core/util.h"
 #include "vessel/vm/snapshot.h"
@@ -310,11 +311,13 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > api->cfg.max_body) {
-			/* Refuse before reading: libmicrohttpd then closes the connection. */
+			/* Refuse before reading: libmicrohttpd then closes the
+			 * connection, and the body still coming lingers. */
 			struct api_response resp = { 0 };
 			api_respond_error(&resp, 413, "request body larger than %zu bytes",
 					  api->cfg.max_body);
 			enum MHD_Result r = api_send(conn, &resp);
+			vs_httpd_linger_unread_body(conn);
 			api_count(api, resp.status, c->start_ns);
 			json_object_put(resp.json);
 			return r;
@@ -449,9 +452,10 @@ struct vm_api *vm_api_start(const struct vm_api_config *cfg, struct vs_err *err)
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
 		MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG,
 	    0, NULL, NULL, api_access, api, MHD_OPTION_LISTEN_SOCKET, api->listen_fd,
-	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, api, MHD_OPTION_EXTERNAL_LOGGER,
-	    api_mhd_log, api, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, api, MHD_OPTION_NOTIFY_CONNECTION,
+	    vs_httpd_linger_notify, NULL, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, api,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+	    MHD_OPTION_END);
 	if (!api->daemon) {
 		vs_errf(err, EIO, "--api %s: libmicrohttpd did not start", api->path);
 		close(api->listen_fd);

@@ -67,6 +67,18 @@ bad "nesting too deep" 400 POST /1.0/instances "$deep"
 head -c $((2 << 20)) /dev/zero | tr '\0' ' ' >"$T/big.json"
 got=$(req POST /1.0/instances "$T/big.json")
 check "oversize body: 413" test "$got" = 413
+# a client that sends its body without waiting for 100 Continue still reads
+# the answer given before the body: the connection lingers, not reset
+early_answers() {
+	local i got
+	for i in $(seq 10); do
+		got=$(curl -s -o "$T/body" -w '%{http_code}' --unix-socket "$SOCK" -X POST -H 'Expect:' \
+			-H 'Content-Type: application/json' --data-binary "@$T/big.json" http://vessel/1.0/instances)
+		[ "$got" = 413 ] || { echo "try $i: $got"; return 1; }
+	done
+}
+check "oversize body sent without waiting: 413 all 10 times" early_answers
+REFUSED=$((REFUSED + 10))
 bad "unknown path" 404 GET /1.0/nothing
 bad "unknown method" 405 DELETE /1.0
 bad "body where none is taken" 400 GET /1.0/instances '{"a":1}'
