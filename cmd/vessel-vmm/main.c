@@ -505,6 +505,11 @@ static void broker_cleanup(struct vm_broker **b)
 	vm_broker_free(*b);
 }
 
+static void snapshot_cleanup(struct virt_snapshot **s)
+{
+	virt_snapshot_close(*s);
+}
+
 static int exit_status(const struct vm_exit *ex, double timeout)
 {
 	switch (ex->kind) {
@@ -643,10 +648,17 @@ int main(int argc, char **argv)
 		memcpy(vc.disks, o.disks, sizeof(o.disks));
 		memcpy(vc.nets, o.nets, sizeof(o.nets));
 		vs_cleanup_free struct virt_snapshot_config *sc = NULL;
+		/* opened once: its configuration builds the board, then it is loaded */
+		__attribute__((cleanup(snapshot_cleanup))) struct virt_snapshot *snap = NULL;
 		if (o.restore) {
 			sc = calloc(1, sizeof(*sc));
-			if (!sc || virt_snapshot_read_config(o.restore, sc, &err) < 0) {
-				fprintf(stderr, "vessel-vmm: %s\n", sc ? err.msg : "out of memory");
+			if (!sc) {
+				fprintf(stderr, "vessel-vmm: out of memory\n");
+				return EXIT_HOST_ERROR;
+			}
+			snap = virt_snapshot_open(o.restore, &err);
+			if (!snap || virt_snapshot_config(snap, sc, &err) < 0) {
+				fprintf(stderr, "vessel-vmm: %s\n", err.msg);
 				return EXIT_HOST_ERROR;
 			}
 			if (o.ndisks && o.ndisks != sc->ndisks) {
@@ -674,11 +686,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
 			return EXIT_HOST_ERROR;
 		}
-		if (o.restore && virt_snapshot_restore(board, o.restore, &err) < 0) {
+		if (o.restore && virt_snapshot_load(board, snap, &err) < 0) {
 			virt_board_free(board);
 			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
 			return EXIT_HOST_ERROR;
 		}
+		virt_snapshot_close(snap);
+		snap = NULL;
 		struct vm_api *api = NULL;
 		if (o.api) {
 			struct vm_api_config ac = { .socket_path = o.api,
