@@ -505,6 +505,11 @@ static void broker_cleanup(struct vm_broker **b)
 	vm_broker_free(*b);
 }
 
+static void snapshot_cleanup(struct virt_snapshot **s)
+{
+	virt_snapshot_close(*s);
+}
+
 static int exit_status(const struct vm_exit *ex, double timeout)
 {
 	switch (ex->kind) {
@@ -643,10 +648,19 @@ int main(int argc, char **argv)
 		memcpy(vc.disks, o.disks, sizeof(o.disks));
 		memcpy(vc.nets, o.nets, sizeof(o.nets));
 		vs_cleanup_free struct virt_snapshot_config *sc = NULL;
+		/* opened once: its configuration builds the board, then it is loaded;
+		 * closed at exit (unmapping its sections costs ~0.5 ms here, on a
+		 * virtualized host, that would come before the guest runs) */
+		__attribute__((cleanup(snapshot_cleanup))) struct virt_snapshot *snap = NULL;
 		if (o.restore) {
 			sc = calloc(1, sizeof(*sc));
-			if (!sc || virt_snapshot_read_config(o.restore, sc, &err) < 0) {
-				fprintf(stderr, "vessel-vmm: %s\n", sc ? err.msg : "out of memory");
+			if (!sc) {
+				fprintf(stderr, "vessel-vmm: out of memory\n");
+				return EXIT_HOST_ERROR;
+			}
+			snap = virt_snapshot_open(o.restore, &err);
+			if (!snap || virt_snapshot_config(snap, sc, &err) < 0) {
+				fprintf(stderr, "vessel-vmm: %s\n", err.msg);
 				return EXIT_HOST_ERROR;
 			}
 			if (o.ndisks && o.ndisks != sc->ndisks) {
@@ -674,7 +688,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
 			return EXIT_HOST_ERROR;
 		}
-		if (o.restore && virt_snapshot_restore(board, o.restore, &err) < 0) {
+		if (o.restore && virt_snapshot_load(board, snap, &err) < 0) {
 			virt_board_free(board);
 			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
 			return EXIT_HOST_ERROR;

@@ -64,7 +64,7 @@ enum vm_snap_section_type {
 
 struct vm_snap_section {
 	uint32_t type, instance, version;
-	const uint8_t *data; /* payload, inside the reader's buffer */
+	const uint8_t *data; /* payload, inside the reader's mapping of the file */
 	uint64_t len;
 };
 
@@ -83,7 +83,8 @@ struct vm_snap_reader {
 	uint32_t kind; /* enum vm_snap_kind */
 	unsigned nsections;
 	struct vm_snap_section sec[VM_SNAP_MAX_SECTIONS];
-	uint8_t *blob; /* all section payloads */
+	const uint8_t *map; /* the file from offset 0 through the sections (read-only) */
+	uint64_t map_len;
 	struct vm_snap_ram ram;
 	bool has_ram;
 };
@@ -92,6 +93,9 @@ struct vm_snap_reader {
  * Open and validate a snapshot file: header, every section's CRC and
  * length, the END marker, the RAM section's extent against the file size.
  * Nothing is trusted beyond that: loaders still check what they decode.
+ * The sections are mapped from the file, not copied: like RAM, the file
+ * must not change while it is open (snapshot files are written under
+ * another name and renamed, never rewritten in place).
  */
 int vm_snap_reader_open(struct vm_snap_reader *r, const char *path, struct vs_err *err);
 /* Release (safe after a failed open, and twice). */
@@ -200,6 +204,21 @@ struct virt_snapshot_config {
 };
 int virt_snapshot_read_config(const char *path, struct virt_snapshot_config *out,
 			      struct vs_err *err);
+
+/*
+ * A snapshot file and its parents, opened and checked once (the container:
+ * header, sections, CRC32C, RAM extent; the chain of diff parents) for the
+ * configuration that builds the board and then the restore, without a
+ * second pass over the files.  virt_snapshot_load() does what
+ * virt_snapshot_restore() does with it; the snapshot may be closed after
+ * the load (the RAM mapping holds its own reference to the file).
+ */
+struct virt_snapshot;
+struct virt_snapshot *virt_snapshot_open(const char *path, struct vs_err *err);
+int virt_snapshot_config(const struct virt_snapshot *snap, struct virt_snapshot_config *out,
+			 struct vs_err *err);
+int virt_snapshot_load(struct virt_board *b, const struct virt_snapshot *snap, struct vs_err *err);
+void virt_snapshot_close(struct virt_snapshot *snap);
 /* Fill the device part of cfg (RAM, harts, disks, NIC, console, rng). */
 void virt_snapshot_apply_config(const struct virt_snapshot_config *sc, struct virt_config *cfg);
 

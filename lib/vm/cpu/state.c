@@ -45,13 +45,29 @@ void rv_hart_save(const struct rv_hart *h, struct vm_state *s)
 	vm_state_put_u8(s, h->resv_valid);
 }
 
+/* The saved part of a hart, decoded before it is committed (a whole
+ * struct rv_hart would be a 74 KiB copy, soft TLB included, made twice
+ * per restore: new stack and TLB pages touched before the guest runs). */
+struct hart_image {
+	uint64_t x[32], f[32], pc;
+	unsigned priv;
+	uint32_t fflags, frm;
+	bool wfi;
+#define FIELD(f) uint64_t f;
+	HART_STATE_CSRS(FIELD)
+#undef FIELD
+	uint64_t pmpcfg[16], pmpaddr[64];
+	uint64_t resv_addr;
+	bool resv_valid;
+};
+
 int rv_hart_load(struct rv_hart *h, struct vm_state *s, bool apply, struct vs_err *err)
 {
-	struct rv_hart n = *h; /* decoded here, committed only when valid */
+	struct hart_image n;
 	uint32_t id = vm_state_get_u32(s);
+	n.x[0] = 0;
 	for (unsigned i = 1; i < 32; i++)
 		n.x[i] = vm_state_get_u64(s);
-	n.x[0] = 0;
 	for (unsigned i = 0; i < 32; i++)
 		n.f[i] = vm_state_get_u64(s);
 	n.pc = vm_state_get_u64(s);
@@ -84,7 +100,20 @@ int rv_hart_load(struct rv_hart *h, struct vm_state *s, bool apply, struct vs_er
 			       (unsigned long long)n.pc);
 	if (!apply)
 		return 0;
-	*h = n;
+	memcpy(h->x, n.x, sizeof(n.x)); /* x[32], the x0 sink, keeps its value */
+	memcpy(h->f, n.f, sizeof(n.f));
+	h->pc = n.pc;
+	h->priv = n.priv;
+	h->fflags = n.fflags;
+	h->frm = n.frm;
+	h->wfi = n.wfi;
+#define PUT(f) h->f = n.f;
+	HART_STATE_CSRS(PUT)
+#undef PUT
+	memcpy(h->pmpcfg, n.pmpcfg, sizeof(n.pmpcfg));
+	memcpy(h->pmpaddr, n.pmpaddr, sizeof(n.pmpaddr));
+	h->resv_addr = n.resv_addr;
+	h->resv_valid = n.resv_valid;
 	__atomic_store_n(&h->stop, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&h->events, 1,
 			 __ATOMIC_RELAXED); /* look at interrupts before the first instruction */

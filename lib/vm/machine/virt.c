@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -488,13 +489,16 @@ struct virt_board *virt_board_new(const struct virt_config *cfg, struct vs_err *
 		return NULL;
 	}
 	b->poll = (struct vm_host_poll){ board_watch, board_unwatch, b->m };
-	b->rom = aligned_alloc(4096, VIRT_ROM_SIZE);
-	if (!b->rom) {
+	/* zero pages of its own, touched only where written (a restore copies
+	 * the snapshot's few non-zero bytes; the rest stays untouched) */
+	b->rom =
+	    mmap(NULL, VIRT_ROM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b->rom == MAP_FAILED) {
+		b->rom = NULL;
 		vs_errf(err, ENOMEM, "out of memory");
 		virt_board_free(b);
 		return NULL;
 	}
-	memset(b->rom, 0, VIRT_ROM_SIZE);
 	int r = vm_bus_add_ram(vm_machine_bus(b->m), VIRT_ROM_BASE, VIRT_ROM_SIZE, b->rom, true,
 			       "mrom", err);
 	if (r == 0)
@@ -602,7 +606,8 @@ void virt_board_free(struct virt_board *b)
 		kept_rom = b->rom;
 	} else {
 		vm_machine_free(b->m);
-		free(b->rom);
+		if (b->rom)
+			munmap(b->rom, VIRT_ROM_SIZE);
 	}
 	free(b->snap_ctx);
 	free(b);

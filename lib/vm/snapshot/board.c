@@ -161,21 +161,6 @@ void virt_snapshot_apply_config(const struct virt_snapshot_config *sc, struct vi
 	cfg->no_boot = true;
 }
 
-int virt_snapshot_read_config(const char *path, struct virt_snapshot_config *out,
-			      struct vs_err *err)
-{
-	struct vm_snap_reader r;
-	int rc = vm_snap_reader_open(&r, path, err);
-	if (rc < 0)
-		return rc;
-	const struct vm_snap_section *sec = vm_snap_find(&r, VM_SNAP_SEC_CONFIG, 0);
-	unsigned nvirtio;
-	rc = sec ? config_decode(sec, out, &nvirtio, err)
-		 : vs_errf(err, EINVAL, "no configuration section");
-	vm_snap_reader_close(&r);
-	return rc < 0 ? vs_err_prefix(err, "snapshot %s", path) : 0;
-}
-
 /* META: identity, parent, disk tag, times. */
 struct snap_meta {
 	uint64_t id[2], parent_id[2];
@@ -435,6 +420,30 @@ static int chain_open(struct chain *c, const char *path, struct vs_err *err)
 	}
 }
 
+static bool rom_page_is_zero(const uint8_t *p)
+{
+	uint64_t acc = 0;
+	for (unsigned i = 0; i < VM_SNAP_PAGE_SIZE; i += 8) {
+		uint64_t v;
+		memcpy(&v, p + i, 8);
+		acc |= v;
+	}
+	return acc == 0;
+}
+
+/* The reset ROM (page-aligned, whole pages): its non-zero pages copied,
+ * the others zeroed by dropping them, so that a fresh board's ROM pages
+ * are not touched for the zeros that fill all but its first page. */
+static void rom_load(uint8_t *rom, const uint8_t *data)
+{
+	for (uint64_t off = 0; off < VIRT_ROM_SIZE; off += VM_SNAP_PAGE_SIZE) {
+		if (!rom_page_is_zero(data + off))
+			memcpy(rom + off, data + off, VM_SNAP_PAGE_SIZE);
+		else if (madvise(rom + off, VM_SNAP_PAGE_SIZE, MADV_DONTNEED) < 0)
+			memset(rom + off, 0, VM_SNAP_PAGE_SIZE);
+	}
+}
+
 /* Every device section of r, decoded and checked (apply: and loaded). */
 static int load_devices(const struct virt_board_parts *p, const struct vm_snap_reader *r,
 			bool apply, struct vs_err *err)
@@ -459,7 +468,7 @@ static int load_devices(const struct virt_board_parts *p, const struct vm_snap_r
 	if (sec->len != VIRT_ROM_SIZE)
 		return vs_errf(err, EINVAL, "ROM section of %" PRIu64 " bytes", sec->len);
 	if (apply)
-		memcpy(p->rom, sec->data, VIRT_ROM_SIZE);
+		rom_load(p->rom, sec->data);
 	SECTION(VM_SNAP_SEC_CLINT, 0, "CLINT");
 	if ((rc = vm_clint_load(vm_machine_clint(m), &s, apply, err)) < 0)
 		return rc;
@@ -543,7 +552,7 @@ static int config_check(const struct virt_board_parts *p, const struct vm_snap_r
 }
 
 /* Map the root, read the diff layers over it (oldest first). */
-static int load_ram(const struct virt_board_parts *p, struct chain *c, struct vs_err *err)
+static int load_ram(const struct virt_board_parts *p, const struct chain *c, struct vs_err *err)
 {
 	uint8_t *ram = vm_machine_ram(p->m);
 	const struct vm_snap_reader *root = &c->r[c->n - 1];
@@ -572,31 +581,77 @@ static int load_ram(const struct virt_board_parts *p, struct chain *c, struct vs
 	return 0;
 }
 
-int virt_snapshot_restore(struct virt_board *b, const char *path, struct vs_err *err)
+struct virt_snapshot {
+	struct chain c;
+	char *path;
+};
+
+struct virt_snapshot *virt_snapshot_open(const char *path, struct vs_err *err)
+{
+	struct virt_snapshot *snap = calloc(1, sizeof(*snap));
+	if (!snap || !(snap->path = strdup(path))) {
+		free(snap);
+		vs_errf(err, ENOMEM, "snapshot: out of memory");
+		return NULL;
+	}
+	if (chain_open(&snap->c, path, err) < 0) {
+		virt_snapshot_close(snap);
+		return NULL;
+	}
+	return snap;
+}
+
+void virt_snapshot_close(struct virt_snapshot *snap)
+{
+	if (!snap)
+		return;
+	chain_close(&snap->c);
+	free(snap->path);
+	free(snap);
+}
+
+int virt_snapshot_config(const struct virt_snapshot *snap, struct virt_snapshot_config *out,
+			 struct vs_err *err)
+{
+	const struct vm_snap_section *sec = vm_snap_find(&snap->c.r[0], VM_SNAP_SEC_CONFIG, 0);
+	unsigned nvirtio;
+	int rc = sec ? config_decode(sec, out, &nvirtio, err)
+		     : vs_errf(err, EINVAL, "no configuration section");
+	return rc < 0 ? vs_err_prefix(err, "snapshot %s", snap->path) : 0;
+}
+
+int virt_snapshot_read_config(const char *path, struct virt_snapshot_config *out,
+			      struct vs_err *err)
+{
+	struct virt_snapshot *snap = virt_snapshot_open(path, err);
+	if (!snap)
+		return -err->code;
+	int rc = virt_snapshot_config(snap, out, err);
+	virt_snapshot_close(snap);
+	return rc;
+}
+
+int virt_snapshot_load(struct virt_board *b, const struct virt_snapshot *snap, struct vs_err *err)
 {
 	struct virt_board_parts p;
 	virt_board_parts(b, &p);
 	struct snap_ctx *ctx = board_ctx(b);
 	if (!ctx)
 		return vs_errf(err, ENOMEM, "snapshot: out of memory");
-	struct chain *c = calloc(1, sizeof(*c));
-	if (!c)
-		return vs_errf(err, ENOMEM, "snapshot: out of memory");
+	const struct chain *c = &snap->c;
+	const char *path = snap->path;
 	char tag[40];
 	bool taken[VIRTIO_MMIO_SLOTS] = { false };
-	int rc = chain_open(c, path, err);
+	int rc = 0;
 	/* Validation: nothing changes before all of it passed. */
-	if (rc == 0 && (rc = config_check(&p, &c->r[0], err)) < 0)
+	if ((rc = config_check(&p, &c->r[0], err)) < 0)
 		vs_err_prefix(err, "snapshot %s", path);
 	if (rc == 0 && (rc = disks_decode(&p, &c->r[0], tag, sizeof(tag), taken, err)) < 0)
 		vs_err_prefix(err, "snapshot %s", path);
 	if (rc == 0 && (rc = load_devices(&p, &c->r[0], false, err)) < 0)
 		vs_err_prefix(err, "snapshot %s", path);
-	if (rc < 0) {
-		chain_close(c);
-		free(c);
+	if (rc < 0)
 		return rc;
-	}
 	/* Apply: from here a failure leaves the machine unusable. */
 	for (unsigned i = 0; i < p.nvirtio && rc == 0; i++) {
 		if (!taken[i])
@@ -625,8 +680,16 @@ int virt_snapshot_restore(struct virt_board *b, const char *path, struct vs_err 
 		if (rc != -EIO)
 			err->code = EIO, rc = -EIO;
 	}
-	chain_close(c);
-	free(c);
+	return rc;
+}
+
+int virt_snapshot_restore(struct virt_board *b, const char *path, struct vs_err *err)
+{
+	struct virt_snapshot *snap = virt_snapshot_open(path, err);
+	if (!snap)
+		return -err->code;
+	int rc = virt_snapshot_load(b, snap, err);
+	virt_snapshot_close(snap);
 	return rc;
 }
 

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,8 +39,9 @@
 
 #define SEC_HEADER 24
 #define RAM_FIXED  40
-#define WRITE_RUN  (1ULL << 20) /* bytes per pwrite of contiguous pages */
-#define RAMSUM_LEN 16		/* u64 stored pages, u32 CRC32C, u32 0 */
+#define WRITE_RUN  (1ULL << 20)	  /* bytes per pwrite of contiguous pages */
+#define RAMSUM_LEN 16		  /* u64 stored pages, u32 CRC32C, u32 0 */
+#define MAP_STEP   (128ULL << 10) /* the reader maps the file's head in these */
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "snapshot bitmaps are little-endian");
 
@@ -296,16 +298,33 @@ static int reader_ram(struct vm_snap_reader *r, const struct vm_snap_section *s,
 				   ", the file has %" PRIu64,
 				   m->size, m->data_offset, r->file_size);
 	uint64_t count = 0;
-	uint64_t *bm = malloc(words * 8);
-	if (!bm)
-		return reader_fail(r, err, "out of memory");
-	memcpy(bm, s->data + RAM_FIXED, words * 8);
+	/* 8-byte aligned: the payload starts 24 bytes into an 8-aligned section */
+	const uint64_t *bm = (const uint64_t *)(const void *)(s->data + RAM_FIXED);
 	for (uint64_t i = 0; i < words; i++)
 		count += (uint64_t)__builtin_popcountll(bm[i]);
 	m->bitmap = bm;
 	r->has_ram = true;
 	if (count != m->stored_pages)
 		return reader_fail(r, err, "RAM section: bitmap disagrees with the page count");
+	return 0;
+}
+
+/* Map (read-only) at least the first `len` bytes of the file, in whole
+ * 64 KiB steps; the mapping may move.  -1 with errno on failure. */
+static int reader_map(struct vm_snap_reader *r, uint64_t len)
+{
+	if (len <= r->map_len)
+		return 0;
+	uint64_t want = (len + MAP_STEP - 1) & ~(MAP_STEP - 1);
+	if (want > r->file_size)
+		want = r->file_size; /* the callers checked len against it */
+	void *m = mmap(NULL, want, PROT_READ, MAP_PRIVATE, r->fd, 0);
+	if (m == MAP_FAILED)
+		return -1;
+	if (r->map)
+		munmap((void *)r->map, r->map_len);
+	r->map = m;
+	r->map_len = want;
 	return 0;
 }
 
@@ -351,14 +370,18 @@ int vm_snap_reader_open(struct vm_snap_reader *r, const char *path, struct vs_er
 		    r, err, "truncated or extended: %" PRIu64 " bytes, the header says %" PRIu64,
 		    r->file_size, want_size);
 
-	/* Pass 1: section headers and total payload size. */
-	uint64_t off = VM_SNAP_HEADER_SIZE, total = 0;
+	/* Pass 1: section headers, read through a mapping of the file's head
+	 * that grows as sections are found (usually one: the sections of a
+	 * board take ~70 KiB); the payloads are then used in place, from the
+	 * page cache, instead of being copied into fresh heap pages. */
+	uint64_t off = VM_SNAP_HEADER_SIZE;
 	uint64_t offs[VM_SNAP_MAX_SECTIONS];
 	for (uint32_t i = 0; i < nsec; i++) {
-		uint8_t sh[SEC_HEADER];
-		if (off + SEC_HEADER > r->file_size ||
-		    vs_pread_full(r->fd, sh, sizeof(sh), (off_t)off) < 0)
+		if (off + SEC_HEADER > r->file_size)
 			return reader_fail(r, err, "truncated in the header of section %u", i);
+		if (reader_map(r, off + SEC_HEADER) < 0)
+			return reader_fail(r, err, "cannot map the sections: %s", strerror(errno));
+		const uint8_t *sh = r->map + off;
 		struct vm_snap_section *s = &r->sec[i];
 		s->type = get32(sh);
 		s->instance = get32(sh + 4);
@@ -370,28 +393,22 @@ int vm_snap_reader_open(struct vm_snap_reader *r, const char *path, struct vs_er
 					   " bytes runs past the end of the file",
 					   i, s->type, s->len);
 		offs[i] = off;
-		total += align8(s->len);
 		off += SEC_HEADER + align8(s->len);
 		if (s->type == VM_SNAP_SEC_END && i != nsec - 1)
 			return reader_fail(r, err, "END section before the last one");
 	}
 	if (r->sec[nsec - 1].type != VM_SNAP_SEC_END)
 		return reader_fail(r, err, "no END section");
+	/* the last payload's padding may lie past the end of a broken file */
+	uint64_t end = offs[nsec - 1] + SEC_HEADER + r->sec[nsec - 1].len;
+	if (reader_map(r, end) < 0)
+		return reader_fail(r, err, "cannot map the sections: %s", strerror(errno));
 
-	/* Pass 2: payloads, checksums. */
-	r->blob = malloc(total ? total : 1);
-	if (!r->blob)
-		return reader_fail(r, err, "out of memory");
-	uint64_t pos = 0;
+	/* Pass 2: checksums. */
 	for (uint32_t i = 0; i < nsec; i++) {
 		struct vm_snap_section *s = &r->sec[i];
-		uint8_t sh[SEC_HEADER];
-		if (vs_pread_full(r->fd, sh, sizeof(sh), (off_t)offs[i]) < 0 ||
-		    (s->len && vs_pread_full(r->fd, r->blob + pos, s->len,
-					     (off_t)(offs[i] + SEC_HEADER)) < 0))
-			return reader_fail(r, err, "read error in section %u", i);
-		s->data = r->blob + pos;
-		pos += align8(s->len);
+		const uint8_t *sh = r->map + offs[i];
+		s->data = sh + SEC_HEADER;
 		if (get32(sh + 12) != section_crc(sh, s->data, s->len))
 			return reader_fail(r, err,
 					   "section %u (type %u, instance %u): CRC32C mismatch "
@@ -424,10 +441,11 @@ void vm_snap_reader_close(struct vm_snap_reader *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	r->fd = -1;
-	free(r->blob);
-	free((void *)r->ram.bitmap);
+	if (r->map)
+		munmap((void *)r->map, r->map_len);
 	free(r->path);
-	r->blob = NULL;
+	r->map = NULL;
+	r->map_len = 0;
 	r->ram.bitmap = NULL;
 	r->path = NULL;
 	r->nsections = 0;

@@ -1126,9 +1126,11 @@ int vm_migration_incoming(const char *uri, const struct virt_config *host_cfg,
 	}
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
-	if ((r = virt_snapshot_read_config(path, sc, err)) < 0) {
+	struct virt_snapshot *snap = virt_snapshot_open(path, err);
+	if (!snap || (r = virt_snapshot_config(snap, sc, err)) < 0) {
+		virt_snapshot_close(snap);
 		refuse(c, err->msg);
-		return r;
+		return snap ? r : -err->code;
 	}
 	struct virt_config vc = *host_cfg;
 	virt_snapshot_apply_config(sc, &vc);
@@ -1148,12 +1150,15 @@ int vm_migration_incoming(const char *uri, const struct virt_config *host_cfg,
 	}
 	struct virt_board *b = r == 0 ? virt_board_new(&vc, err) : NULL;
 	if (!b) {
+		virt_snapshot_close(snap);
 		struct vs_err e2 = VS_ERR_INIT;
 		dest_disks_close(&dd, true, &e2);
 		refuse(c, err->msg);
 		return -err->code;
 	}
-	if ((r = virt_snapshot_restore(b, path, err)) < 0) {
+	r = virt_snapshot_load(b, snap, err);
+	virt_snapshot_close(snap);
+	if (r < 0) {
 		refuse(c, err->msg);
 		virt_board_free(b);
 		struct vs_err e2 = VS_ERR_INIT;
