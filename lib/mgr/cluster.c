@@ -77,7 +77,16 @@
 #define SYNC_MS	    1000
 #define OFFLINE_S   8
 #define CONNECT_MS  5000
+#define REQUEST_MS  15000 /* one request to the leader (a loaded host answers late) */
 #define MAX_MEMBERS 64
+/* A join's Raft membership change (ADD, then ASSIGN as voter, which the
+ * leader answers only once this node caught up with its log): each request
+ * may take MEMBERSHIP_MS, retried (after asking the configuration what is
+ * done already) until JOIN_MS; a failed join takes the node out again
+ * within LEAVE_MS before it stops. */
+#define MEMBERSHIP_MS 30000
+#define JOIN_MS	      120000
+#define LEAVE_MS      60000
 
 struct mgr_cluster {
 	struct mgr *m;
@@ -294,6 +303,7 @@ static int ensure_conn(struct mgr_cluster *c, struct vs_err *err)
 	int r = mgr_dq_connect(addrs, n, CONNECT_MS, &q, err);
 	if (r < 0)
 		return r;
+	mgr_dq_set_timeout(q, REQUEST_MS);
 	if ((r = mgr_dq_open(q, DB_NAME, err)) < 0) {
 		mgr_dq_close(q);
 		return r;
@@ -1124,6 +1134,125 @@ static int join_conflicts(struct mgr_cluster *c, struct mgr_dq *q, struct vs_err
 	return r;
 }
 
+/* ---- a join's Raft membership change ---- */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether a membership request that failed may be asked again: no answer
+ * in time or a broken connection (it may have been applied: the next
+ * round asks the configuration first), the leader moved, or another
+ * change (a catch-up) still in progress.  Anything else is final. */
+static bool membership_retryable(int r, const char *msg)
+{
+	return r == -ETIMEDOUT || r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN ||
+	       r == -ECONNREFUSED || r == -EAGAIN || r == -EBUSY ||
+	       strstr(msg, "configuration change") || strstr(msg, "not the leader") ||
+	       strstr(msg, "leadership") || strstr(msg, "no connection") ||
+	       strstr(msg, "shutting down");
+}
+
+/* This node's role in the configuration the leader q holds: 0 voter, 1
+ * standby, 2 spare; -1 when absent. */
+static int raft_role(struct mgr_dq *q, uint64_t id, int *role, struct vs_err *err)
+{
+	struct mgr_dq_server *srv;
+	size_t n;
+	int r = mgr_dq_cluster(q, &srv, &n, err);
+	if (r < 0)
+		return r;
+	*role = -1;
+	for (size_t i = 0; i < n; i++)
+		if (srv[i].id == id)
+			*role = (int)srv[i].role;
+	mgr_dq_servers_free(srv, n);
+	return 0;
+}
+
+/*
+ * Make node c->node_id a voter through the leader found by joins[] (q: a
+ * connection to it, or NULL; taken).  Each round asks the configuration
+ * and sends what is missing (ADD, then ASSIGN), so a request answered too
+ * late for us, or a leader that moved, is picked up where it stood; a
+ * round that fails for a reason that may pass is retried until JOIN_MS.
+ */
+static int join_raft(struct mgr_cluster *c, struct mgr_dq *q, const char *const *joins,
+		     size_t njoins, struct vs_err *err)
+{
+	int64_t deadline = mono_ms() + JOIN_MS;
+	int r, rounds = 0;
+	for (;;) {
+		vs_err_clear(err);
+		r = q ? 0 : mgr_dq_connect(joins, njoins, CONNECT_MS, &q, err);
+		int role = -1;
+		if (r == 0) {
+			mgr_dq_set_timeout(q, MEMBERSHIP_MS);
+			r = raft_role(q, c->node_id, &role, err);
+		}
+		if (r == 0 && role == 0)
+			break;
+		if (r == 0 && role < 0)
+			r = mgr_dq_add(q, c->node_id, c->address, err);
+		if (r == 0)
+			r = mgr_dq_assign(q, c->node_id, 0 /* voter */, err);
+		if (r == 0)
+			break;
+		mgr_dq_close(q);
+		q = NULL;
+		rounds++;
+		if (!membership_retryable(r, err->msg) || mono_ms() >= deadline)
+			break;
+		vs_log(VS_LOG_INFO, "cluster: join: Raft membership round %d: %s (retrying)",
+		       rounds, err->msg);
+		struct timespec ts = { 0, 500 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	mgr_dq_close(q);
+	if (r < 0 && rounds > 1)
+		vs_err_prefix(err, "no Raft membership after %d attempts in %d s", rounds,
+			      JOIN_MS / 1000);
+	return r;
+}
+
+/* Take node c->node_id out of the configuration again (a join that failed
+ * after it was added): while it is a voter there, stopping it would cost
+ * the cluster a vote (two members, one of them this: no quorum left).
+ * The node keeps running meanwhile, so a catch-up in progress can end. */
+static int leave_raft(struct mgr_cluster *c, const char *const *joins, size_t njoins,
+		      struct vs_err *err)
+{
+	int64_t deadline = mono_ms() + LEAVE_MS;
+	int r;
+	for (;;) {
+		vs_err_clear(err);
+		struct mgr_dq *q = NULL;
+		int role = -1;
+		r = mgr_dq_connect(joins, njoins, CONNECT_MS, &q, err);
+		if (r == 0) {
+			mgr_dq_set_timeout(q, MEMBERSHIP_MS);
+			r = raft_role(q, c->node_id, &role, err);
+		}
+		if (r == 0 && role >= 0)
+			r = mgr_dq_remove(q, c->node_id, err);
+		if (r == 0 && role >= 0)
+			r = raft_role(q, c->node_id, &role, err);
+		mgr_dq_close(q);
+		if (r == 0 && role < 0)
+			return 0;
+		if ((r < 0 && !membership_retryable(r, err->msg)) || mono_ms() >= deadline)
+			break;
+		struct timespec ts = { 0, 500 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	if (r == 0)
+		r = vs_errf(err, EBUSY, "still in the configuration");
+	return r;
+}
+
 int mgr_cluster_join_peers(struct mgr_cluster *c, const char *name, const char *address,
 			   const char *const *joins, size_t njoins, struct vs_err *err)
 {
@@ -1170,15 +1299,33 @@ int mgr_cluster_join_peers(struct mgr_cluster *c, const char *name, const char *
 	}
 	if (r == 0)
 		r = join_conflicts(c, q, err);
+	bool started = false;
 	if (r == 0)
-		r = node_start(c, err);
-	if (r == 0 && (r = mgr_dq_add(q, c->node_id, address, err)) == 0)
-		r = mgr_dq_assign(q, c->node_id, 0 /* voter */, err);
+		started = (r = node_start(c, err)) == 0;
+	if (r == 0) {
+		r = join_raft(c, q, joins, njoins, err);
+		q = NULL;
+	}
 	mgr_dq_close(q);
 	if (r == 0)
 		r = finish_setup(c, err);
 	if (r < 0) {
 		vs_err_prefix(err, "join %s", join);
+		struct vs_err e = VS_ERR_INIT;
+		disconnect(c);
+		if (started && leave_raft(c, joins, njoins, &e) < 0) {
+			vs_log(VS_LOG_WARN,
+			       "cluster: the failed join could not take node %" PRIx64
+			       " out of the cluster's Raft configuration: %s",
+			       c->node_id, e.msg);
+			char first[VS_ERR_MSG_MAX];
+			snprintf(first, sizeof(first), "%s", err->msg);
+			vs_errf(err, -r,
+				"%s; and node %" PRIx64 " (%s) could not be taken out of the "
+				"cluster's Raft configuration again (%s): check `vessel cluster "
+				"list` on a member",
+				first, c->node_id, address, e.msg);
+		}
 		abandon(c);
 	} else {
 		c->enabled = true;
