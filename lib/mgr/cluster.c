@@ -525,7 +525,39 @@ static int add_snapshots(struct mgr_db *db, struct json_object *all, struct vs_e
 	return r;
 }
 
-/* This member's report: heartbeat, capacity, its instances. */
+/* This host's images and storage volumes as JSON arrays of their API
+ * objects (malloc'd strings), for the cluster's copy. */
+static int member_objects(struct mgr_cluster *c, char **images, char **volumes, struct vs_err *err)
+{
+	*images = *volumes = NULL;
+	struct mgr_image *list = NULL;
+	size_t n = 0;
+	struct json_object *vols = NULL;
+	if (mgr_image_list(mgr_get_images(c->m), &list, &n, err) < 0 ||
+	    mgr_volume_list(c->m, &vols, err) < 0) {
+		if (list)
+			mgr_image_list_free(list, n);
+		return -EIO; /* local trouble: not a connection problem */
+	}
+	struct json_object *imgs = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(imgs, mgr_image_to_json(&list[i]));
+	mgr_image_list_free(list, n);
+	*images = strdup(json_object_to_json_string_ext(imgs, JSON_C_TO_STRING_PLAIN));
+	*volumes = strdup(json_object_to_json_string_ext(vols, JSON_C_TO_STRING_PLAIN));
+	json_object_put(imgs);
+	json_object_put(vols);
+	if (!*images || !*volumes) {
+		free(*images);
+		free(*volumes);
+		*images = *volumes = NULL;
+		return vs_errf(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* This member's report: heartbeat, capacity, its instances, images and
+ * volumes. */
 static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 {
 	(void)arg;
@@ -552,6 +584,12 @@ static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 		mgr_instance_list_free(inst, n);
 		return -EIO;
 	}
+	vs_cleanup_free char *images = NULL, *volumes = NULL;
+	if (member_objects(c, &images, &volumes, err) < 0) {
+		json_object_put(all);
+		mgr_instance_list_free(inst, n);
+		return -EIO;
+	}
 	struct report_item *items = calloc(n + 1, sizeof(*items));
 	if (!items) {
 		json_object_put(all);
@@ -560,6 +598,10 @@ static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 	}
 	/* what is reported: names and objects, hashed (FNV-1a) */
 	uint64_t h = 1469598103934665603ull;
+	for (const char *q = images; *q; q++)
+		h = (h ^ (uint8_t)*q) * 1099511628211ull;
+	for (const char *q = volumes; *q; q++)
+		h = (h ^ (uint8_t)*q) * 1099511628211ull;
 	size_t nitems = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *o = find_named(all, i, inst[i].name), *st;
@@ -588,6 +630,13 @@ static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 	}
 	bool conflict = false;
 	r = exec_simple(c, "BEGIN", NULL, 0, err);
+	if (r == 0) {
+		struct mgr_dq_value o[] = { MGR_DQ_TEXT(images), MGR_DQ_TEXT(volumes),
+					    MGR_DQ_TEXT(c->name) };
+		r = exec_simple(c,
+				"UPDATE cluster_members SET images = ?, volumes = ? WHERE name = ?",
+				o, 3, err);
+	}
 	for (size_t i = 0; r == 0 && i < nitems; i++) {
 		const struct mgr_instance *in = items[i].inst;
 		struct mgr_dq_value v[] = {
@@ -655,6 +704,58 @@ static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 	struct vs_err e2 = VS_ERR_INIT;
 	exec_simple(c, "ROLLBACK", NULL, 0, &e2);
 	return r;
+}
+
+static int need_enabled(struct mgr_cluster *c, struct vs_err *err);
+
+struct cache_arg {
+	const char *member;
+	bool volumes;
+	char *json;
+};
+
+static int cache_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
+{
+	struct cache_arg *a = arg;
+	struct mgr_dq_rows rows;
+	struct mgr_dq_value v = MGR_DQ_TEXT(a->member);
+	int r = mgr_dq_query(c->conn,
+			     a->volumes ? "SELECT volumes FROM cluster_members WHERE name = ?"
+					: "SELECT images FROM cluster_members WHERE name = ?",
+			     &v, 1, &rows, err);
+	if (r < 0)
+		return r;
+	if (!rows.nrows)
+		r = vs_errf(err, ENOENT, "no cluster member %s", a->member);
+	else if (!(a->json = strdup(mgr_dq_at(&rows, 0, 0)->s ? mgr_dq_at(&rows, 0, 0)->s : "[]")))
+		r = vs_errf(err, ENOMEM, "out of memory");
+	mgr_dq_rows_free(&rows);
+	return r;
+}
+
+int mgr_cluster_member_objects(struct mgr_cluster *c, const char *member, bool volumes,
+			       struct json_object **out, struct vs_err *err)
+{
+	*out = NULL;
+	int r = need_enabled(c, err);
+	if (r < 0)
+		return r;
+	struct cache_arg a = { member, volumes, NULL };
+	pthread_mutex_lock(&c->lock);
+	r = with_leader(c, cache_fn, &a, err);
+	pthread_mutex_unlock(&c->lock);
+	if (r < 0)
+		return r;
+	struct json_object *o = json_tokener_parse(a.json);
+	free(a.json);
+	if (!o || !json_object_is_type(o, json_type_array)) {
+		json_object_put(o);
+		return vs_errf(err, EPROTO,
+			       "member %s: its %s in the cluster database are not a list", member,
+			       volumes ? "volumes" : "images");
+	}
+	*out = o;
+	return 0;
 }
 
 static int sync_once(struct mgr_cluster *c, struct vs_err *err)
