@@ -1381,8 +1381,8 @@ int mgr_cluster_join_peers(struct mgr_cluster *c, const char *name, const char *
 	/* the leader must know this member's name is free before Raft grows */
 	struct mgr_dq *q = NULL;
 	r = tls_load(c, false, err);
-	if (r == 0)
-		r = mgr_dq_connect(joins, njoins, CONNECT_MS, &q, err);
+	if (r == 0 && (r = mgr_dq_connect(joins, njoins, CONNECT_MS, &q, err)) == 0)
+		mgr_dq_set_timeout(q, REQUEST_MS);
 	if (r == 0)
 		r = mgr_dq_open(q, DB_NAME, err);
 	if (r == 0) {
