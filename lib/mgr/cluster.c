@@ -113,6 +113,8 @@ struct mgr_cluster {
 	bool reported;	     /* the last report of instances: its hash and time */
 	uint64_t report_hash;
 	int64_t report_time;
+	uint64_t objects_hash; /* of the images and volumes last reported */
+	int64_t objects_time;
 	pthread_cond_t cond;
 };
 
@@ -596,12 +598,31 @@ static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 		mgr_instance_list_free(inst, n);
 		return vs_errf(err, ENOMEM, "out of memory");
 	}
+	/* images and volumes: one statement of its own (not in the instances'
+	 * transaction, which a write would make hold the database's write lock
+	 * for several round trips), when they changed or every 30 s */
+	uint64_t oh = 1469598103934665603ull;
+	for (const char *q = images; *q; q++)
+		oh = (oh ^ (uint8_t)*q) * 1099511628211ull;
+	for (const char *q = volumes; *q; q++)
+		oh = (oh ^ (uint8_t)*q) * 1099511628211ull;
+	if (oh != c->objects_hash || now_s() - c->objects_time >= 30) {
+		struct mgr_dq_value o[] = { MGR_DQ_TEXT(images), MGR_DQ_TEXT(volumes),
+					    MGR_DQ_TEXT(c->name) };
+		r = exec_simple(c,
+				"UPDATE cluster_members SET images = ?, volumes = ? WHERE name = ?",
+				o, 3, err);
+		if (r < 0) {
+			free(items);
+			json_object_put(all);
+			mgr_instance_list_free(inst, n);
+			return r;
+		}
+		c->objects_hash = oh;
+		c->objects_time = now_s();
+	}
 	/* what is reported: names and objects, hashed (FNV-1a) */
 	uint64_t h = 1469598103934665603ull;
-	for (const char *q = images; *q; q++)
-		h = (h ^ (uint8_t)*q) * 1099511628211ull;
-	for (const char *q = volumes; *q; q++)
-		h = (h ^ (uint8_t)*q) * 1099511628211ull;
 	size_t nitems = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *o = find_named(all, i, inst[i].name), *st;
@@ -630,13 +651,6 @@ static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 	}
 	bool conflict = false;
 	r = exec_simple(c, "BEGIN", NULL, 0, err);
-	if (r == 0) {
-		struct mgr_dq_value o[] = { MGR_DQ_TEXT(images), MGR_DQ_TEXT(volumes),
-					    MGR_DQ_TEXT(c->name) };
-		r = exec_simple(c,
-				"UPDATE cluster_members SET images = ?, volumes = ? WHERE name = ?",
-				o, 3, err);
-	}
 	for (size_t i = 0; r == 0 && i < nitems; i++) {
 		const struct mgr_instance *in = items[i].inst;
 		struct mgr_dq_value v[] = {
