@@ -107,9 +107,20 @@ static int image_list(struct cli *cli)
 			}
 		if (json_object_object_get_ex(o, "locations", &loc))
 			for (size_t k = 0; k < json_object_array_length(loc); k++) {
+				/* a member out of reach: from its last report */
+				const char *at =
+				    json_object_get_string(json_object_array_get_idx(loc, k));
+				struct json_object *off;
+				bool offline = false;
+				if (json_object_object_get_ex(o, "offline_locations", &off))
+					for (size_t j = 0; j < json_object_array_length(off); j++)
+						offline |=
+						    strcmp(json_object_get_string(
+							       json_object_array_get_idx(off, j)),
+							   at) == 0;
 				size_t l = strlen(locations);
-				snprintf(locations + l, sizeof(locations) - l, "%s%s", k ? " " : "",
-					 json_object_get_string(json_object_array_get_idx(loc, k)));
+				snprintf(locations + l, sizeof(locations) - l, "%s%s%s",
+					 k ? " " : "", at, offline ? "(offline)" : "");
 			}
 		char size[32] = "";
 		if (json_object_object_get_ex(o, "size", &sz))

@@ -50,8 +50,11 @@ static int vol_list(struct cli *cli)
 		cells[i * nc + 2] = strdup(size);
 		cells[i * nc + 3] = strdup(jstr(o, "used_by"));
 		cells[i * nc + 4] = strdup(jstr(o, "path"));
+		char at[96];
+		snprintf(at, sizeof(at), "%s%s", jstr(o, "location"),
+			 strcmp(jstr(o, "location_status"), "Offline") == 0 ? " (offline)" : "");
 		if (nc == 6)
-			cells[i * nc + 5] = strdup(jstr(o, "location"));
+			cells[i * nc + 5] = strdup(at);
 	}
 	if (cells)
 		out_rows(cli, headers, nc, cells, n);

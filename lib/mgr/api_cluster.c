@@ -492,8 +492,27 @@ static bool is_forwarded(const char *pattern)
 	return false;
 }
 
+/* Whether the last report of offline member mb lists volume name. */
+static bool offline_holds(struct mgr_cluster *c, const struct mgr_cluster_member *mb,
+			  const char *name)
+{
+	struct json_object *list;
+	struct vs_err e = VS_ERR_INIT;
+	if (mgr_cluster_member_objects(c, mb->name, true, &list, &e) < 0)
+		return false;
+	bool found = false;
+	for (size_t i = 0; i < json_object_array_length(list) && !found; i++) {
+		struct json_object *n;
+		found = json_object_object_get_ex(json_object_array_get_idx(list, i), "name", &n) &&
+			strcmp(json_object_get_string(n), name) == 0;
+	}
+	json_object_put(list);
+	return found;
+}
+
 /* The member holding storage volume NAME (another online one answering
- * GET /1.0/storage-volumes/NAME): 0 and *mb; ENOENT when none does. */
+ * GET /1.0/storage-volumes/NAME, or an offline one whose last report lists
+ * it: mb->online false): 0 and *mb; ENOENT when none does. */
 static int volume_holder(struct mgr_cluster *c, const char *name, struct mgr_cluster_member *mb,
 			 struct vs_err *err)
 {
@@ -511,8 +530,11 @@ static int volume_holder(struct mgr_cluster *c, const char *name, struct mgr_clu
 		for (size_t i = 0; i < n && r < 0; i++) {
 			struct json_object *md = NULL;
 			struct vs_err e = VS_ERR_INIT;
-			if (all[i].self || !all[i].online ||
-			    mgr_cluster_forward(c, &all[i], "GET", path, NULL, &md, &e) < 0)
+			if (all[i].self)
+				continue;
+			if (!all[i].online
+				? !offline_holds(c, &all[i], name)
+				: mgr_cluster_forward(c, &all[i], "GET", path, NULL, &md, &e) < 0)
 				continue;
 			json_object_put(md);
 			*mb = all[i];
@@ -560,11 +582,18 @@ static bool intercept_volume(struct api_request *req, const struct api_route *ro
 	if (!create) {
 		if (r < 0)
 			return false; /* the handler answers 404 */
+		if (!mb.online) {
+			api_error(res, 503,
+				  "storage volume %s is on cluster member %s, which is offline",
+				  name, mb.name);
+			return true;
+		}
 		forward(req, &mb, url, NULL, res);
 		return true;
 	}
 	if (r == 0) {
-		api_error(res, 409, "storage volume %s already exists on member %s", name, mb.name);
+		api_error(res, 409, "storage volume %s already exists on member %s%s", name,
+			  mb.name, mb.online ? "" : " (offline)");
 		return true;
 	}
 	const char *target = api_query(req, "target");

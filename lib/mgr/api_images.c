@@ -58,6 +58,8 @@ static void merge_remote(struct json_object *list, struct json_object *answers)
 		if (!json_object_object_get_ex(a, "metadata", &md) ||
 		    !json_object_object_get_ex(a, "member", &mb))
 			continue;
+		/* its last report: listed, marked as on a member out of reach */
+		bool unreachable = json_object_object_get_ex(a, "unreachable", NULL);
 		bool one = json_object_is_type(md, json_type_object);
 		size_t n = one ? 1 : json_object_array_length(md);
 		for (size_t k = 0; k < n; k++) {
@@ -98,6 +100,15 @@ static void merge_remote(struct json_object *list, struct json_object *answers)
 					}
 			}
 			add_location(have, json_object_get_string(mb));
+			if (unreachable) {
+				struct json_object *off;
+				if (!json_object_object_get_ex(have, "offline_locations", &off)) {
+					off = json_object_new_array();
+					json_object_object_add(have, "offline_locations", off);
+				}
+				json_object_array_add(
+				    off, json_object_new_string(json_object_get_string(mb)));
+			}
 		}
 	}
 }
@@ -110,15 +121,14 @@ static struct mgr_cluster *cluster_wide(struct api_request *req)
 	return mgr_cluster_enabled(c) && !req->forwarded ? c : NULL;
 }
 
-void api_get_images(struct api_request *req, struct api_response *res)
+/* This host's images and, asked by a caller in a cluster, every other
+ * member's (an unreachable one's from its last report), or NULL. */
+static struct json_object *images_of(struct api_request *req, struct vs_err *err)
 {
 	struct mgr_image *list;
 	size_t n;
-	struct vs_err err = VS_ERR_INIT;
-	if (mgr_image_list(mgr_get_images(req->m), &list, &n, &err) < 0) {
-		api_error_from(res, &err);
-		return;
-	}
+	if (mgr_image_list(mgr_get_images(req->m), &list, &n, err) < 0)
+		return NULL;
 	struct mgr_cluster *c = mgr_get_cluster(req->m);
 	bool member = mgr_cluster_enabled(c);
 	struct json_object *a = json_object_new_array();
@@ -130,12 +140,54 @@ void api_get_images(struct api_request *req, struct api_response *res)
 	}
 	mgr_image_list_free(list, n);
 	struct json_object *answers = NULL;
+	struct vs_err e2 = VS_ERR_INIT;
 	if ((c = cluster_wide(req)) &&
-	    mgr_cluster_fanout(c, "GET", "/1.0/images?recursion=1", NULL, &answers, &err) == 0) {
+	    mgr_cluster_fanout_listing(c, "/1.0/images?recursion=1", false, &answers, &e2) == 0) {
 		merge_remote(a, answers);
 		json_object_put(answers);
 	}
+	return a;
+}
+
+void api_get_images(struct api_request *req, struct api_response *res)
+{
+	struct vs_err err = VS_ERR_INIT;
+	struct json_object *a = images_of(req, &err);
+	if (!a) {
+		api_error_from(res, &err);
+		return;
+	}
 	api_sync_listing(req, res, a, "/1.0/images/", "fingerprint");
+}
+
+/* The fingerprint of the image that alias name names anywhere in the
+ * cluster (fp[0] 0 when none). */
+static void alias_in_cluster(struct api_request *req, const char *name, char fp[65])
+{
+	fp[0] = 0;
+	struct vs_err err = VS_ERR_INIT;
+	struct json_object *list = images_of(req, &err);
+	for (size_t i = 0; list && i < json_object_array_length(list) && !fp[0]; i++) {
+		struct json_object *o = json_object_array_get_idx(list, i), *al, *f;
+		if (!json_object_object_get_ex(o, "aliases", &al) ||
+		    !json_object_object_get_ex(o, "fingerprint", &f))
+			continue;
+		for (size_t k = 0; k < json_object_array_length(al); k++) {
+			struct json_object *x;
+			if (json_object_object_get_ex(json_object_array_get_idx(al, k), "name",
+						      &x) &&
+			    strcmp(json_object_get_string(x), name) == 0)
+				snprintf(fp, 65, "%s", json_object_get_string(f));
+		}
+	}
+	json_object_put(list);
+}
+
+static bool alias_listed(void *arg, const char *name)
+{
+	char fp[65];
+	alias_in_cluster(arg, name, fp);
+	return fp[0] != 0;
 }
 
 /* GET /1.0/images/REF/..., escaped, for the other members. */
@@ -325,6 +377,11 @@ void api_delete_image(struct api_request *req, struct api_response *res)
 				break;
 			}
 		free(mb);
+		struct vs_err e3 = VS_ERR_INIT;
+		if (r == 0 && mgr_cluster_alias_release(c, NULL, fp, &e3) < 0)
+			vs_log(VS_LOG_WARN,
+			       "cluster: image %.12s: releasing its aliases' claims: %s", fp,
+			       e3.msg);
 		if (r < 0)
 			api_error_from(res, &err);
 		else
@@ -387,6 +444,9 @@ void api_post_image_aliases(struct api_request *req, struct api_response *res)
 	static const char *const keys[] = { "name", "target", "description", NULL };
 	struct vs_err err = VS_ERR_INIT;
 	const char *name = NULL, *target = NULL, *desc = NULL;
+	struct mgr_cluster *cw = cluster_wide(req);
+	char fp[65] = "", other[65];
+	bool claimed = false;
 	if (api_json_keys(req->body, "request", keys, &err) < 0 ||
 	    api_json_string(req->body, "name", &name, &err) < 0 ||
 	    api_json_string(req->body, "target", &target, &err) < 0 ||
@@ -396,9 +456,44 @@ void api_post_image_aliases(struct api_request *req, struct api_response *res)
 		vs_errf(&err, EINVAL, "\"name\" and \"target\" are required");
 		goto bad;
 	}
+	/* in a cluster, the name must name no other image on any member:
+	 * the image's fingerprint, then the members' aliases, then the claim */
+	if (cw) {
+		struct mgr_image img;
+		if (mgr_image_get(mgr_get_images(req->m), target, &img, NULL) == 0) {
+			snprintf(fp, sizeof(fp), "%s", img.fingerprint);
+			mgr_image_free(&img);
+		} else {
+			vs_cleanup_free char *p = image_path(target, "");
+			struct json_object *answers = NULL, *md, *f;
+			struct vs_err e = VS_ERR_INIT;
+			if (p && mgr_cluster_fanout(cw, "GET", p, NULL, &answers, &e) == 0)
+				for (size_t i = 0; i < json_object_array_length(answers) && !fp[0];
+				     i++)
+					if (json_object_object_get_ex(
+						json_object_array_get_idx(answers, i), "metadata",
+						&md) &&
+					    json_object_object_get_ex(md, "fingerprint", &f))
+						snprintf(fp, sizeof(fp), "%s",
+							 json_object_get_string(f));
+			json_object_put(answers);
+		}
+		if (fp[0]) {
+			alias_in_cluster(req, name, other);
+			if (other[0] && strcmp(other, fp) != 0) {
+				api_error(res, 409,
+					  "image alias %s already names image %.12s in the cluster",
+					  name, other);
+				return;
+			}
+			if (mgr_cluster_alias_claim(cw, name, fp, alias_listed, req, &claimed,
+						    &err) < 0)
+				goto bad;
+		}
+	}
 	if (mgr_image_alias_add(mgr_get_images(req->m), name, target, &err) < 0) {
 		/* in a cluster, an image of another member: made there */
-		struct mgr_cluster *c = cluster_wide(req);
+		struct mgr_cluster *c = cw;
 		vs_cleanup_free char *path = image_path(target, "");
 		struct json_object *answers = NULL;
 		struct vs_err e2 = VS_ERR_INIT;
@@ -432,6 +527,12 @@ void api_post_image_aliases(struct api_request *req, struct api_response *res)
 	api_sync(res, json_object_new_object());
 	return;
 bad:
+	if (claimed) {
+		struct vs_err e = VS_ERR_INIT;
+		if (mgr_cluster_alias_release(cw, name, fp, &e) < 0)
+			vs_log(VS_LOG_WARN, "cluster: image alias %s: releasing its claim: %s",
+			       name, e.msg);
+	}
 	api_error_from(res, &err);
 }
 
@@ -464,6 +565,10 @@ void api_delete_image_alias(struct api_request *req, struct api_response *res)
 		api_error_from(res, &err);
 		return;
 	}
+	struct vs_err e3 = VS_ERR_INIT;
+	if (c && mgr_cluster_alias_release(c, req->params[0], NULL, &e3) < 0)
+		vs_log(VS_LOG_WARN, "cluster: image alias %s: releasing its claim: %s",
+		       req->params[0], e3.msg);
 	api_sync(res, json_object_new_object());
 }
 
@@ -473,6 +578,7 @@ struct import_job {
 	char *own_dir; /* removed afterwards (uploads), or NULL */
 	char *alias;
 	bool builtin;
+	struct mgr_cluster *cluster; /* a caller's import in a cluster: the alias claimed */
 	struct mgr_op *op;
 };
 
@@ -503,6 +609,15 @@ static void import_progress(void *opaque, const char *stage, unsigned pct)
 	mgr_op_set_metadata(j->op, md);
 }
 
+/* An import does not take over another image's claim of its alias (that
+ * needs a listing of the whole cluster: `vessel image alias create` does). */
+static bool import_alias_listed(void *arg, const char *name)
+{
+	(void)arg;
+	(void)name;
+	return true;
+}
+
 static int import_run(struct mgr_op *op, void *arg, struct vs_err *err)
 {
 	struct import_job *j = arg;
@@ -516,6 +631,17 @@ static int import_run(struct mgr_op *op, void *arg, struct vs_err *err)
 		    : mgr_image_import_oci(mgr_get_images(j->m), j->path, j->alias, &ctl, fp, err);
 	if (r < 0)
 		return r;
+	/* the alias must name no other image in the cluster: claimed once the
+	 * fingerprint is known, taken off again when another image has it */
+	bool inserted;
+	if (j->alias && j->cluster &&
+	    mgr_cluster_alias_claim(j->cluster, j->alias, fp, import_alias_listed, NULL, &inserted,
+				    err) < 0) {
+		struct vs_err e = VS_ERR_INIT;
+		if (err->code == EEXIST)
+			mgr_image_alias_delete(mgr_get_images(j->m), j->alias, &e);
+		return vs_err_prefix(err, "image imported as %.12s, without its alias", fp);
+	}
 	struct json_object *md = json_object_new_object();
 	json_object_object_add(md, "fingerprint", json_object_new_string(fp));
 	mgr_op_set_metadata(op, md);
@@ -619,6 +745,7 @@ void api_post_images(struct api_request *req, struct api_response *res)
 			vs_errf(&err, ENOMEM, "out of memory");
 		goto bad;
 	}
+	j->cluster = cluster_wide(req);
 	struct mgr_op *op = mgr_op_start(mgr_get_ops(req->m), "Importing image", NULL, true,
 					 import_run, j, import_job_free, &err);
 	if (!op) {

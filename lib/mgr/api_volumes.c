@@ -72,17 +72,27 @@ void api_get_volumes(struct api_request *req, struct api_response *res)
 		locate(req, json_object_array_get_idx(list, i));
 	struct mgr_cluster *c = mgr_get_cluster(req->m);
 	if (mgr_cluster_enabled(c) && !req->forwarded &&
-	    mgr_cluster_fanout(c, "GET", "/1.0/storage-volumes?recursion=1", NULL, &answers,
-			       &err) == 0) {
+	    mgr_cluster_fanout_listing(c, "/1.0/storage-volumes?recursion=1", true, &answers,
+				       &err) == 0) {
 		for (size_t i = 0; i < json_object_array_length(answers); i++) {
-			struct json_object *md;
-			if (!json_object_object_get_ex(json_object_array_get_idx(answers, i),
-						       "metadata", &md) ||
+			struct json_object *a = json_object_array_get_idx(answers, i), *md, *mb;
+			if (!json_object_object_get_ex(a, "metadata", &md) ||
 			    !json_object_is_type(md, json_type_array))
 				continue;
-			for (size_t k = 0; k < json_object_array_length(md); k++)
-				json_object_array_add(
-				    list, json_object_get(json_object_array_get_idx(md, k)));
+			/* an unreachable member's, from its last report */
+			bool unreachable = json_object_object_get_ex(a, "unreachable", NULL) &&
+					   json_object_object_get_ex(a, "member", &mb);
+			for (size_t k = 0; k < json_object_array_length(md); k++) {
+				struct json_object *v = json_object_array_get_idx(md, k);
+				if (unreachable) {
+					json_object_object_add(
+					    v, "location",
+					    json_object_new_string(json_object_get_string(mb)));
+					json_object_object_add(v, "location_status",
+							       json_object_new_string("Offline"));
+				}
+				json_object_array_add(list, json_object_get(v));
+			}
 		}
 		json_object_put(answers);
 	}

@@ -77,7 +77,16 @@
 #define SYNC_MS	    1000
 #define OFFLINE_S   8
 #define CONNECT_MS  5000
+#define REQUEST_MS  15000 /* one request to the leader (a loaded host answers late) */
 #define MAX_MEMBERS 64
+/* A join's Raft membership change (ADD, then ASSIGN as voter, which the
+ * leader answers only once this node caught up with its log): each request
+ * may take MEMBERSHIP_MS, retried (after asking the configuration what is
+ * done already) until JOIN_MS; a failed join takes the node out again
+ * within LEAVE_MS before it stops. */
+#define MEMBERSHIP_MS 30000
+#define JOIN_MS	      120000
+#define LEAVE_MS      60000
 
 struct mgr_cluster {
 	struct mgr *m;
@@ -104,6 +113,8 @@ struct mgr_cluster {
 	bool reported;	     /* the last report of instances: its hash and time */
 	uint64_t report_hash;
 	int64_t report_time;
+	uint64_t objects_hash; /* of the images and volumes last reported */
+	int64_t objects_time;
 	pthread_cond_t cond;
 };
 
@@ -294,6 +305,7 @@ static int ensure_conn(struct mgr_cluster *c, struct vs_err *err)
 	int r = mgr_dq_connect(addrs, n, CONNECT_MS, &q, err);
 	if (r < 0)
 		return r;
+	mgr_dq_set_timeout(q, REQUEST_MS);
 	if ((r = mgr_dq_open(q, DB_NAME, err)) < 0) {
 		mgr_dq_close(q);
 		return r;
@@ -515,7 +527,39 @@ static int add_snapshots(struct mgr_db *db, struct json_object *all, struct vs_e
 	return r;
 }
 
-/* This member's report: heartbeat, capacity, its instances. */
+/* This host's images and storage volumes as JSON arrays of their API
+ * objects (malloc'd strings), for the cluster's copy. */
+static int member_objects(struct mgr_cluster *c, char **images, char **volumes, struct vs_err *err)
+{
+	*images = *volumes = NULL;
+	struct mgr_image *list = NULL;
+	size_t n = 0;
+	struct json_object *vols = NULL;
+	if (mgr_image_list(mgr_get_images(c->m), &list, &n, err) < 0 ||
+	    mgr_volume_list(c->m, &vols, err) < 0) {
+		if (list)
+			mgr_image_list_free(list, n);
+		return -EIO; /* local trouble: not a connection problem */
+	}
+	struct json_object *imgs = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(imgs, mgr_image_to_json(&list[i]));
+	mgr_image_list_free(list, n);
+	*images = strdup(json_object_to_json_string_ext(imgs, JSON_C_TO_STRING_PLAIN));
+	*volumes = strdup(json_object_to_json_string_ext(vols, JSON_C_TO_STRING_PLAIN));
+	json_object_put(imgs);
+	json_object_put(vols);
+	if (!*images || !*volumes) {
+		free(*images);
+		free(*volumes);
+		*images = *volumes = NULL;
+		return vs_errf(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* This member's report: heartbeat, capacity, its instances, images and
+ * volumes. */
 static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 {
 	(void)arg;
@@ -542,11 +586,40 @@ static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 		mgr_instance_list_free(inst, n);
 		return -EIO;
 	}
+	vs_cleanup_free char *images = NULL, *volumes = NULL;
+	if (member_objects(c, &images, &volumes, err) < 0) {
+		json_object_put(all);
+		mgr_instance_list_free(inst, n);
+		return -EIO;
+	}
 	struct report_item *items = calloc(n + 1, sizeof(*items));
 	if (!items) {
 		json_object_put(all);
 		mgr_instance_list_free(inst, n);
 		return vs_errf(err, ENOMEM, "out of memory");
+	}
+	/* images and volumes: one statement of its own (not in the instances'
+	 * transaction, which a write would make hold the database's write lock
+	 * for several round trips), when they changed or every 30 s */
+	uint64_t oh = 1469598103934665603ull;
+	for (const char *q = images; *q; q++)
+		oh = (oh ^ (uint8_t)*q) * 1099511628211ull;
+	for (const char *q = volumes; *q; q++)
+		oh = (oh ^ (uint8_t)*q) * 1099511628211ull;
+	if (oh != c->objects_hash || now_s() - c->objects_time >= 30) {
+		struct mgr_dq_value o[] = { MGR_DQ_TEXT(images), MGR_DQ_TEXT(volumes),
+					    MGR_DQ_TEXT(c->name) };
+		r = exec_simple(c,
+				"UPDATE cluster_members SET images = ?, volumes = ? WHERE name = ?",
+				o, 3, err);
+		if (r < 0) {
+			free(items);
+			json_object_put(all);
+			mgr_instance_list_free(inst, n);
+			return r;
+		}
+		c->objects_hash = oh;
+		c->objects_time = now_s();
 	}
 	/* what is reported: names and objects, hashed (FNV-1a) */
 	uint64_t h = 1469598103934665603ull;
@@ -645,6 +718,58 @@ static int report_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
 	struct vs_err e2 = VS_ERR_INIT;
 	exec_simple(c, "ROLLBACK", NULL, 0, &e2);
 	return r;
+}
+
+static int need_enabled(struct mgr_cluster *c, struct vs_err *err);
+
+struct cache_arg {
+	const char *member;
+	bool volumes;
+	char *json;
+};
+
+static int cache_fn(struct mgr_cluster *c, void *arg, struct vs_err *err)
+{
+	struct cache_arg *a = arg;
+	struct mgr_dq_rows rows;
+	struct mgr_dq_value v = MGR_DQ_TEXT(a->member);
+	int r = mgr_dq_query(c->conn,
+			     a->volumes ? "SELECT volumes FROM cluster_members WHERE name = ?"
+					: "SELECT images FROM cluster_members WHERE name = ?",
+			     &v, 1, &rows, err);
+	if (r < 0)
+		return r;
+	if (!rows.nrows)
+		r = vs_errf(err, ENOENT, "no cluster member %s", a->member);
+	else if (!(a->json = strdup(mgr_dq_at(&rows, 0, 0)->s ? mgr_dq_at(&rows, 0, 0)->s : "[]")))
+		r = vs_errf(err, ENOMEM, "out of memory");
+	mgr_dq_rows_free(&rows);
+	return r;
+}
+
+int mgr_cluster_member_objects(struct mgr_cluster *c, const char *member, bool volumes,
+			       struct json_object **out, struct vs_err *err)
+{
+	*out = NULL;
+	int r = need_enabled(c, err);
+	if (r < 0)
+		return r;
+	struct cache_arg a = { member, volumes, NULL };
+	pthread_mutex_lock(&c->lock);
+	r = with_leader(c, cache_fn, &a, err);
+	pthread_mutex_unlock(&c->lock);
+	if (r < 0)
+		return r;
+	struct json_object *o = json_tokener_parse(a.json);
+	free(a.json);
+	if (!o || !json_object_is_type(o, json_type_array)) {
+		json_object_put(o);
+		return vs_errf(err, EPROTO,
+			       "member %s: its %s in the cluster database are not a list", member,
+			       volumes ? "volumes" : "images");
+	}
+	*out = o;
+	return 0;
 }
 
 static int sync_once(struct mgr_cluster *c, struct vs_err *err)
@@ -1124,6 +1249,125 @@ static int join_conflicts(struct mgr_cluster *c, struct mgr_dq *q, struct vs_err
 	return r;
 }
 
+/* ---- a join's Raft membership change ---- */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether a membership request that failed may be asked again: no answer
+ * in time or a broken connection (it may have been applied: the next
+ * round asks the configuration first), the leader moved, or another
+ * change (a catch-up) still in progress.  Anything else is final. */
+static bool membership_retryable(int r, const char *msg)
+{
+	return r == -ETIMEDOUT || r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN ||
+	       r == -ECONNREFUSED || r == -EAGAIN || r == -EBUSY ||
+	       strstr(msg, "configuration change") || strstr(msg, "not the leader") ||
+	       strstr(msg, "leadership") || strstr(msg, "no connection") ||
+	       strstr(msg, "shutting down");
+}
+
+/* This node's role in the configuration the leader q holds: 0 voter, 1
+ * standby, 2 spare; -1 when absent. */
+static int raft_role(struct mgr_dq *q, uint64_t id, int *role, struct vs_err *err)
+{
+	struct mgr_dq_server *srv;
+	size_t n;
+	int r = mgr_dq_cluster(q, &srv, &n, err);
+	if (r < 0)
+		return r;
+	*role = -1;
+	for (size_t i = 0; i < n; i++)
+		if (srv[i].id == id)
+			*role = (int)srv[i].role;
+	mgr_dq_servers_free(srv, n);
+	return 0;
+}
+
+/*
+ * Make node c->node_id a voter through the leader found by joins[] (q: a
+ * connection to it, or NULL; taken).  Each round asks the configuration
+ * and sends what is missing (ADD, then ASSIGN), so a request answered too
+ * late for us, or a leader that moved, is picked up where it stood; a
+ * round that fails for a reason that may pass is retried until JOIN_MS.
+ */
+static int join_raft(struct mgr_cluster *c, struct mgr_dq *q, const char *const *joins,
+		     size_t njoins, struct vs_err *err)
+{
+	int64_t deadline = mono_ms() + JOIN_MS;
+	int r, rounds = 0;
+	for (;;) {
+		vs_err_clear(err);
+		r = q ? 0 : mgr_dq_connect(joins, njoins, CONNECT_MS, &q, err);
+		int role = -1;
+		if (r == 0) {
+			mgr_dq_set_timeout(q, MEMBERSHIP_MS);
+			r = raft_role(q, c->node_id, &role, err);
+		}
+		if (r == 0 && role == 0)
+			break;
+		if (r == 0 && role < 0)
+			r = mgr_dq_add(q, c->node_id, c->address, err);
+		if (r == 0)
+			r = mgr_dq_assign(q, c->node_id, 0 /* voter */, err);
+		if (r == 0)
+			break;
+		mgr_dq_close(q);
+		q = NULL;
+		rounds++;
+		if (!membership_retryable(r, err->msg) || mono_ms() >= deadline)
+			break;
+		vs_log(VS_LOG_INFO, "cluster: join: Raft membership round %d: %s (retrying)",
+		       rounds, err->msg);
+		struct timespec ts = { 0, 500 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	mgr_dq_close(q);
+	if (r < 0 && rounds > 1)
+		vs_err_prefix(err, "no Raft membership after %d attempts in %d s", rounds,
+			      JOIN_MS / 1000);
+	return r;
+}
+
+/* Take node c->node_id out of the configuration again (a join that failed
+ * after it was added): while it is a voter there, stopping it would cost
+ * the cluster a vote (two members, one of them this: no quorum left).
+ * The node keeps running meanwhile, so a catch-up in progress can end. */
+static int leave_raft(struct mgr_cluster *c, const char *const *joins, size_t njoins,
+		      struct vs_err *err)
+{
+	int64_t deadline = mono_ms() + LEAVE_MS;
+	int r;
+	for (;;) {
+		vs_err_clear(err);
+		struct mgr_dq *q = NULL;
+		int role = -1;
+		r = mgr_dq_connect(joins, njoins, CONNECT_MS, &q, err);
+		if (r == 0) {
+			mgr_dq_set_timeout(q, MEMBERSHIP_MS);
+			r = raft_role(q, c->node_id, &role, err);
+		}
+		if (r == 0 && role >= 0)
+			r = mgr_dq_remove(q, c->node_id, err);
+		if (r == 0 && role >= 0)
+			r = raft_role(q, c->node_id, &role, err);
+		mgr_dq_close(q);
+		if (r == 0 && role < 0)
+			return 0;
+		if ((r < 0 && !membership_retryable(r, err->msg)) || mono_ms() >= deadline)
+			break;
+		struct timespec ts = { 0, 500 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	if (r == 0)
+		r = vs_errf(err, EBUSY, "still in the configuration");
+	return r;
+}
+
 int mgr_cluster_join_peers(struct mgr_cluster *c, const char *name, const char *address,
 			   const char *const *joins, size_t njoins, struct vs_err *err)
 {
@@ -1151,8 +1395,8 @@ int mgr_cluster_join_peers(struct mgr_cluster *c, const char *name, const char *
 	/* the leader must know this member's name is free before Raft grows */
 	struct mgr_dq *q = NULL;
 	r = tls_load(c, false, err);
-	if (r == 0)
-		r = mgr_dq_connect(joins, njoins, CONNECT_MS, &q, err);
+	if (r == 0 && (r = mgr_dq_connect(joins, njoins, CONNECT_MS, &q, err)) == 0)
+		mgr_dq_set_timeout(q, REQUEST_MS);
 	if (r == 0)
 		r = mgr_dq_open(q, DB_NAME, err);
 	if (r == 0) {
@@ -1170,15 +1414,33 @@ int mgr_cluster_join_peers(struct mgr_cluster *c, const char *name, const char *
 	}
 	if (r == 0)
 		r = join_conflicts(c, q, err);
+	bool started = false;
 	if (r == 0)
-		r = node_start(c, err);
-	if (r == 0 && (r = mgr_dq_add(q, c->node_id, address, err)) == 0)
-		r = mgr_dq_assign(q, c->node_id, 0 /* voter */, err);
+		started = (r = node_start(c, err)) == 0;
+	if (r == 0) {
+		r = join_raft(c, q, joins, njoins, err);
+		q = NULL;
+	}
 	mgr_dq_close(q);
 	if (r == 0)
 		r = finish_setup(c, err);
 	if (r < 0) {
 		vs_err_prefix(err, "join %s", join);
+		struct vs_err e = VS_ERR_INIT;
+		disconnect(c);
+		if (started && leave_raft(c, joins, njoins, &e) < 0) {
+			vs_log(VS_LOG_WARN,
+			       "cluster: the failed join could not take node %" PRIx64
+			       " out of the cluster's Raft configuration: %s",
+			       c->node_id, e.msg);
+			char first[VS_ERR_MSG_MAX];
+			snprintf(first, sizeof(first), "%s", err->msg);
+			vs_errf(err, -r,
+				"%s; and node %" PRIx64 " (%s) could not be taken out of the "
+				"cluster's Raft configuration again (%s): check `vessel cluster "
+				"list` on a member",
+				first, c->node_id, address, e.msg);
+		}
 		abandon(c);
 	} else {
 		c->enabled = true;

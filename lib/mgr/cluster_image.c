@@ -18,6 +18,16 @@
  * against the metadata) and the resulting fingerprint must be the
  * sender's.  One fetch at a time per host: a second caller for the same
  * image finds it here once the first is done.
+ *
+ * Aliases: a name names one image in the whole cluster.  Each member's
+ * store keeps its own aliases (a fetched copy carries the holder's), so
+ * the cluster database's cluster_image_aliases holds one row per name
+ * with its image's fingerprint, claimed by the member a caller asks before
+ * it makes the alias (its UNIQUE name settles two members racing); the
+ * same name for the same image is no conflict.  A row whose alias no
+ * member lists any more (its image deleted through one member, say) is
+ * taken over once it is ALIAS_STALE_S old; a younger one may be a claim
+ * whose alias is being made.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -26,14 +36,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "cluster_internal.h"
 #include "fsutil.h"
 #include "mgr_internal.h"
 #include "vessel/core/cleanup.h"
 #include "vessel/core/log.h"
 #include "vessel/mgr/cluster.h"
 #include "vessel/mgr/image.h"
+
+#define ALIAS_STALE_S 30
 
 static pthread_mutex_t fetch_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -70,6 +84,30 @@ int mgr_cluster_fanout(struct mgr_cluster *c, const char *method, const char *pa
 	}
 	free(mb);
 	*out = a;
+	return 0;
+}
+
+int mgr_cluster_fanout_listing(struct mgr_cluster *c, const char *path, bool volumes,
+			       struct json_object **out, struct vs_err *err)
+{
+	int r = mgr_cluster_fanout(c, "GET", path, NULL, out, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < json_object_array_length(*out); i++) {
+		struct json_object *a = json_object_array_get_idx(*out, i), *off, *mb, *list;
+		if (!json_object_object_get_ex(a, "offline", &off) ||
+		    !json_object_get_boolean(off) || !json_object_object_get_ex(a, "member", &mb))
+			continue;
+		struct vs_err e = VS_ERR_INIT;
+		if (mgr_cluster_member_objects(c, json_object_get_string(mb), volumes, &list, &e) <
+		    0) {
+			vs_log(VS_LOG_WARN, "cluster: the %s of unreachable member %s: %s",
+			       volumes ? "volumes" : "images", json_object_get_string(mb), e.msg);
+			continue;
+		}
+		json_object_object_add(a, "metadata", list);
+		json_object_object_add(a, "unreachable", json_object_new_boolean(true));
+	}
 	return 0;
 }
 
@@ -228,4 +266,112 @@ int mgr_cluster_image_ensure(struct mgr *m, const char *ref, struct vs_err *err)
 	}
 	pthread_mutex_unlock(&fetch_lock);
 	return r;
+}
+
+/* ---- aliases ---- */
+
+struct alias_arg {
+	const char *name, *fp;
+	const char *takeover; /* the fingerprint of a stale row to replace, or NULL */
+	int64_t now;
+	bool inserted;
+	char other[65]; /* the fingerprint the name names in the cluster */
+	int64_t other_at;
+};
+
+static int alias_claim_fn(struct mgr_dq *q, void *arg, struct vs_err *err)
+{
+	struct alias_arg *a = arg;
+	uint64_t changes = 0;
+	int r;
+	if (a->takeover) {
+		struct mgr_dq_value v[] = { MGR_DQ_TEXT(a->fp), MGR_DQ_INT(a->now),
+					    MGR_DQ_TEXT(a->name), MGR_DQ_TEXT(a->takeover) };
+		r = mgr_dq_exec(q,
+				"UPDATE cluster_image_aliases SET fingerprint = ?, created_at = ?"
+				" WHERE name = ? AND fingerprint = ?",
+				v, 4, NULL, &changes, err);
+	} else {
+		struct mgr_dq_value v[] = { MGR_DQ_TEXT(a->name), MGR_DQ_TEXT(a->fp),
+					    MGR_DQ_INT(a->now) };
+		r = mgr_dq_exec(q,
+				"INSERT INTO cluster_image_aliases (name, fingerprint, created_at)"
+				" VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+				v, 3, NULL, &changes, err);
+	}
+	if (r < 0)
+		return r;
+	a->inserted = changes == 1;
+	struct mgr_dq_rows rows;
+	struct mgr_dq_value n = MGR_DQ_TEXT(a->name);
+	r = mgr_dq_query(q,
+			 "SELECT fingerprint, created_at FROM cluster_image_aliases WHERE name = ?",
+			 &n, 1, &rows, err);
+	if (r < 0)
+		return r;
+	a->other[0] = 0;
+	if (rows.nrows && mgr_dq_at(&rows, 0, 0)->s) {
+		snprintf(a->other, sizeof(a->other), "%s", mgr_dq_at(&rows, 0, 0)->s);
+		a->other_at = mgr_dq_at(&rows, 0, 1)->i;
+	}
+	mgr_dq_rows_free(&rows);
+	if (!a->other[0]) /* released meanwhile */
+		return vs_errf(err, EBUSY, "image alias %s: changed meanwhile", a->name);
+	return 0;
+}
+
+int mgr_cluster_alias_claim(struct mgr_cluster *c, const char *name, const char *fp,
+			    bool (*listed)(void *arg, const char *name), void *arg, bool *inserted,
+			    struct vs_err *err)
+{
+	*inserted = false;
+	struct alias_arg a = { .name = name, .fp = fp, .now = time(NULL) };
+	int r = mgr_cluster_run(c, alias_claim_fn, &a, err);
+	if (r < 0)
+		return r;
+	if (strcmp(a.other, fp) != 0 && a.now - a.other_at >= ALIAS_STALE_S && !listed(arg, name)) {
+		char stale[65];
+		snprintf(stale, sizeof(stale), "%s", a.other);
+		vs_log(VS_LOG_INFO,
+		       "cluster: image alias %s: the claim for %.12s is stale (no "
+		       "member lists it): taken for %.12s",
+		       name, stale, fp);
+		a.takeover = stale;
+		a.now = time(NULL);
+		if ((r = mgr_cluster_run(c, alias_claim_fn, &a, err)) < 0)
+			return r;
+	}
+	if (strcmp(a.other, fp) != 0)
+		return vs_errf(err, EEXIST,
+			       "image alias %s already names image %.12s in the cluster", name,
+			       a.other);
+	*inserted = a.inserted;
+	return 0;
+}
+
+struct release_arg {
+	const char *name, *fp;
+};
+
+static int alias_release_fn(struct mgr_dq *q, void *arg, struct vs_err *err)
+{
+	struct release_arg *a = arg;
+	if (a->name && a->fp) {
+		struct mgr_dq_value v[] = { MGR_DQ_TEXT(a->name), MGR_DQ_TEXT(a->fp) };
+		return mgr_dq_exec(
+		    q, "DELETE FROM cluster_image_aliases WHERE name = ? AND fingerprint = ?", v, 2,
+		    NULL, NULL, err);
+	}
+	struct mgr_dq_value v = MGR_DQ_TEXT(a->name ? a->name : a->fp);
+	return mgr_dq_exec(q,
+			   a->name ? "DELETE FROM cluster_image_aliases WHERE name = ?"
+				   : "DELETE FROM cluster_image_aliases WHERE fingerprint = ?",
+			   &v, 1, NULL, NULL, err);
+}
+
+int mgr_cluster_alias_release(struct mgr_cluster *c, const char *name, const char *fp,
+			      struct vs_err *err)
+{
+	struct release_arg a = { name, fp };
+	return mgr_cluster_run(c, alias_release_fn, &a, err);
 }

@@ -272,6 +272,18 @@ static const char *const migrations[] = {
 	/* a cluster's audit log is one chain for all members (audit.c): each
 	 * record names the member that wrote it ('' on a single host) */
 	"ALTER TABLE audit_log ADD COLUMN member TEXT NOT NULL DEFAULT ''",
+
+	/* a cluster member's images and storage volumes as it last reported
+	 * them (cluster.c: JSON arrays of their API objects), listed by the
+	 * others while it is unreachable; and the cluster's image aliases,
+	 * one row per name (cluster_image.c): a name names one image in the
+	 * whole cluster.  Unused in a single host's file */
+	"ALTER TABLE cluster_members ADD COLUMN images TEXT NOT NULL DEFAULT '[]';"
+	"ALTER TABLE cluster_members ADD COLUMN volumes TEXT NOT NULL DEFAULT '[]';"
+	"CREATE TABLE cluster_image_aliases ("
+	"  name TEXT PRIMARY KEY,"
+	"  fingerprint TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL)",
 };
 
 int mgr_db_schema_latest(void)

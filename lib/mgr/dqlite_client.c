@@ -410,6 +410,12 @@ int mgr_dq_connect_one(const char *addr, int timeout_ms, struct mgr_dq **out, st
 	return 0;
 }
 
+void mgr_dq_set_timeout(struct mgr_dq *c, int timeout_ms)
+{
+	c->timeout_ms = timeout_ms;
+	set_timeouts(c->fd, timeout_ms);
+}
+
 void mgr_dq_close(struct mgr_dq *c)
 {
 	if (!c)
@@ -493,6 +499,7 @@ int mgr_dq_connect(const char *const *addrs, size_t n, int timeout_ms, struct mg
 			}
 			if (strcmp(leader, addrs[i]) == 0) {
 				free(leader);
+				mgr_dq_set_timeout(c, timeout_ms);
 				*out = c;
 				return 0;
 			}
@@ -505,6 +512,7 @@ int mgr_dq_connect(const char *const *addrs, size_t n, int timeout_ms, struct mg
 				    strcmp(l2, leader) == 0) {
 					free(l2);
 					free(leader);
+					mgr_dq_set_timeout(c, timeout_ms);
 					*out = c;
 					return 0;
 				}

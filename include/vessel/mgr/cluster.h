@@ -110,6 +110,30 @@ int mgr_cluster_download(struct mgr_cluster *c, const struct mgr_cluster_member 
  * error) when no member has it.
  */
 int mgr_cluster_image_ensure(struct mgr *m, const char *ref, struct vs_err *err);
+/* The images (volumes false) or storage volumes of member as it last
+ * reported them to the cluster (a JSON array of their API objects, without
+ * locations): what the others list while it is unreachable. */
+int mgr_cluster_member_objects(struct mgr_cluster *c, const char *member, bool volumes,
+			       struct json_object **out, struct vs_err *err);
+/* A listing (GET path, answered with an array) from every other member, as
+ * mgr_cluster_fanout, where an unreachable member's answer is its last
+ * report's images or volumes (mgr_cluster_member_objects) marked
+ * "unreachable": true. */
+int mgr_cluster_fanout_listing(struct mgr_cluster *c, const char *path, bool volumes,
+			       struct json_object **out, struct vs_err *err);
+/* Claim image alias name for image fp (64 hex digits) in the cluster
+ * before making it: 0 when the name is free or names fp already
+ * (*inserted: this call made the claim, to release if the alias is not
+ * made after all); EEXIST naming the image it names otherwise.  A claim of
+ * another image is taken over when it is old and listed(arg, name) says
+ * no member lists the alias. */
+int mgr_cluster_alias_claim(struct mgr_cluster *c, const char *name, const char *fp,
+			    bool (*listed)(void *arg, const char *name), void *arg, bool *inserted,
+			    struct vs_err *err);
+/* Drop the claim of alias name (fp NULL: whatever image it names; name
+ * NULL: every alias of image fp). */
+int mgr_cluster_alias_release(struct mgr_cluster *c, const char *name, const char *fp,
+			      struct vs_err *err);
 /* Send a request to every other member (as mgr_cluster_forward): *out gets
  * [{"member", "metadata"} | {"member", "code", "error", "offline"}], one
  * per member, offline ones not asked. */

@@ -60,12 +60,16 @@ void mgr_dq_set_dialer(mgr_dq_dial_fn fn, void *arg);
 int mgr_dq_tcp_connect(const char *address, int timeout_ms, struct vs_err *err);
 
 /* Connect to the leader, asking addrs[] ("HOST:PORT") in turn, until
- * timeout_ms passes.  ENOTCONN when no leader could be found. */
+ * timeout_ms passes (each address at most 2 s at a time).  ENOTCONN when
+ * no leader could be found.  The connection's requests then get
+ * timeout_ms each (mgr_dq_set_timeout changes it). */
 int mgr_dq_connect(const char *const *addrs, size_t n, int timeout_ms, struct mgr_dq **out,
 		   struct vs_err *err);
 /* Connect to one node as it is, leader or not (for LEADER and ADD on an
  * empty node). */
 int mgr_dq_connect_one(const char *addr, int timeout_ms, struct mgr_dq **out, struct vs_err *err);
+/* How long each later request may wait for its answer (ETIMEDOUT after). */
+void mgr_dq_set_timeout(struct mgr_dq *c, int timeout_ms);
 void mgr_dq_close(struct mgr_dq *c);
 /* The address the client is connected to. */
 const char *mgr_dq_address(const struct mgr_dq *c);

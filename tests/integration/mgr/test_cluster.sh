@@ -276,6 +276,47 @@ check "c4 listed on m$L" wait_for "c4 listed" loc 1 c4 "m$L Running"
 # see it) before the leader dies: otherwise nobody can know c4 at all
 c4_replicated() { loc "$S1" c4 "m$L Running" && loc "$S2" c4 "m$L Running"; }
 check "m$S1 and m$S2 list c4 on m$L" wait_for "c4 replicated" c4_replicated
+# an image and a volume that only the leader holds, listed by the others
+# while it is down (from its last report), marked as on an unreachable member
+check "make an OCI image (marker offl)" oci_layout "$T/ociL" offl
+check "m$L imports it as offimg" vm $L image import "$T/ociL" --alias offimg
+offfp=$(curl -s --unix-socket "$T/m$L.sock" http://x/1.0/images/offimg | jq -r .metadata.fingerprint)
+check "m$L: a volume offvol" vm $L storage volume create offvol --size 16MiB
+reported() { # VIA: lists offimg and offvol on m$L
+	curl -s --unix-socket "$T/m$1.sock" 'http://x/1.0/images?recursion=1' |
+		jq -e --arg f "$offfp" '[.metadata[] | select(.fingerprint == $f)] | length == 1 and .[0].locations == ["m'$L'"]' >/dev/null &&
+		curl -s --unix-socket "$T/m$1.sock" 'http://x/1.0/storage-volumes?recursion=1' |
+		jq -e '[.metadata[] | select(.name == "offvol")] | length == 1 and .[0].location == "m'$L'"' >/dev/null
+}
+check "m$S1 lists offimg and offvol on m$L" wait_for "m$L's report" reported $S1
+# image aliases name one image in the whole cluster
+check "m$S1: alias dup for busybox" vm $S1 image alias create dup busybox
+check_fails "m$L: alias dup for offimg (another image, another member): refused" \
+	"image alias dup already names image" vm $L image alias create dup offimg
+check "  ... m$L has no alias dup" sh -c "[ \"\$(sqlite3 '$T/s$L/vessel.db' \"SELECT COUNT(*) FROM image_aliases WHERE name = 'dup'\")\" = 0 ]"
+check "m$S2: alias dup for busybox as well (the same image: no conflict)" vm $S2 image alias create dup busybox
+check_fails "an alias offimg for busybox through m$S1 (offimg names m$L's image): refused" \
+	"image alias offimg already names image $(printf %.12s "$offfp")" vm $S1 image alias create offimg busybox
+check "make another OCI image (marker dupe)" oci_layout "$T/ociD" dupe
+check_fails "m$S2 imports it with the alias offimg: imported, the alias refused" \
+	"without its alias: image alias offimg already names image" vm $S2 image import "$T/ociD" --alias offimg
+dupfp=$(sqlite3 "$T/s$S2/vessel.db" "SELECT fingerprint FROM images ORDER BY id DESC LIMIT 1")
+check "  ... m$S2 holds the image without the alias" sh -c \
+	"[ -n '$dupfp' ] && [ '$dupfp' != '$offfp' ] && [ \"\$(sqlite3 '$T/s$S2/vessel.db' \"SELECT COUNT(*) FROM image_aliases WHERE name = 'offimg'\")\" = 0 ]"
+check "  ... delete it" vm $S2 image delete "$dupfp"
+race() { vm "$1" image alias create race "$2" >/dev/null 2>&1 && echo "$1" >>"$T/race.won"; }
+: >"$T/race.won"
+race $S1 busybox &
+r1=$!
+race $L offimg &
+r2=$!
+wait $r1 $r2
+check "alias race through m$S1 (busybox) and m$L (offimg) at once: one wins ($(tr '\n' ' ' <"$T/race.won"))" \
+	test "$(wc -l <"$T/race.won")" = 1
+check "  ... one image carries it in the listing" test \
+	"$(curl -s --unix-socket "$T/m$S2.sock" 'http://x/1.0/images?recursion=1' | jq '[.metadata[] | select(any(.aliases[]; .name == "race"))] | length')" = 1
+check "delete alias race and dup" sh -c "VESSEL_SOCKET=$T/m$S2.sock '$VESSEL' image alias delete race && VESSEL_SOCKET=$T/m$S2.sock '$VESSEL' image alias delete dup"
+check "  ... dup is free again: made for offimg on m$L" vm $L image alias create dup offimg
 kill -9 "${DPIDS[$L]}"
 wait "${DPIDS[$L]}" 2>/dev/null
 DPIDS[$L]=
@@ -289,6 +330,22 @@ check "m$S1 shows m$L Offline" wait_for "m$L offline" sh -c \
 	"VESSEL_SOCKET=$T/m$S1.sock v cluster list --format json | jq -e '.[] | select(.server_name == \"m$L\") | .status == \"Offline\"'"
 check "c4 (on the dead m$L) is listed Offline" wait_for "c4 offline" loc $S1 c4 "m$L Offline"
 check_fails "exec in c4 while m$L is down: a precise error" "m$L is offline" vm $S1 exec c4 -- true
+check "the API's instance list (recursion=1) of m$S2: c4 Offline on m$L" sh -c \
+	"curl -s --unix-socket '$T/m$S2.sock' 'http://x/1.0/instances?recursion=1' | jq -e '[.metadata[] | select(.name == \"c4\")] | length == 1 and .[0].status == \"Offline\" and .[0].location == \"m$L\"'"
+check "m$S1 still lists offimg on m$L, marked offline (API)" sh -c \
+	"curl -s --unix-socket '$T/m$S1.sock' 'http://x/1.0/images?recursion=1' | jq -ce '[.metadata[] | select(.fingerprint == \"$offfp\")] | ., (length == 1 and .[0].locations == [\"m$L\"] and .[0].offline_locations == [\"m$L\"] and (.[0].aliases | map(.name) | index(\"offimg\")))'"
+check "m$S2: image list shows offimg on m$L(offline)" sh -c \
+	"VESSEL_SOCKET=$T/m$S2.sock '$VESSEL' image list --format csv | grep '$(printf %.12s "$offfp")' | grep -q ',m$L(offline)\$'"
+check "m$S2 still lists offvol on m$L, Offline (API)" sh -c \
+	"curl -s --unix-socket '$T/m$S2.sock' 'http://x/1.0/storage-volumes?recursion=1' | jq -e '[.metadata[] | select(.name == \"offvol\")] | length == 1 and .[0].location == \"m$L\" and .[0].location_status == \"Offline\"'"
+check "m$S1: volume list shows offvol on m$L (offline)" sh -c \
+	"VESSEL_SOCKET=$T/m$S1.sock '$VESSEL' storage volume list --format csv | grep -q '^offvol,.*,m$L (offline)\$'"
+check_fails "create offvol through m$S1 while m$L is down: the name is m$L's" \
+	"already exists on member m$L \\(offline\\)" vm $S1 storage volume create offvol --size 16MiB
+check_fails "info offvol while m$L is down: a precise error" "offvol is on cluster member m$L, which is offline" \
+	vm $S1 storage volume info offvol
+check_fails "alias offimg for busybox while m$L is down: still refused" \
+	"already names image" vm $S2 image alias create offimg busybox
 check "survivors launch c3 (a write through the new leader)" vm $S1 launch busybox c3 --target m$S2
 check "c3 listed by m$S2" wait_for "c3 listed" loc $S2 c3 "m$S2 Running"
 
@@ -299,6 +356,11 @@ check "m$L caught up with the writes made while it was down" wait_for "m$L caugh
 	desc $L m$S1 after-failover
 check "m$L lists c3 (created while it was down)" wait_for "c3 on m$L" loc $L c3 "m$S2 Running"
 check "m$L writes again" vm $L cluster describe m$L back
+check "m$S1 lists offimg and offvol on m$L again, online" wait_for "offimg online" sh -c \
+	"curl -s --unix-socket '$T/m$S1.sock' 'http://x/1.0/images?recursion=1' | jq -ce '[.metadata[] | select(.fingerprint == \"$offfp\")] | ., (length == 1 and .[0].locations == [\"m$L\"] and (.[0] | has(\"offline_locations\") | not))' &&
+	 curl -s --unix-socket '$T/m$S1.sock' 'http://x/1.0/storage-volumes?recursion=1' | jq -e '[.metadata[] | select(.name == \"offvol\")] | length == 1 and (.[0] | has(\"location_status\") | not)'"
+check "delete offvol and offimg through m$S1" sh -c \
+	"VESSEL_SOCKET=$T/m$S1.sock '$VESSEL' storage volume delete offvol && VESSEL_SOCKET=$T/m$S1.sock '$VESSEL' image delete offimg"
 
 # evacuate m2 (c1 runs there): moved as an export (stop, export, import,
 # delete, start) when this build has instance export, else refused

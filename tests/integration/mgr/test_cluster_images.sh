@@ -35,27 +35,6 @@ done
 api() { local n=$1; shift; curl -s --max-time 120 --unix-socket "$T/m$n.sock" "$@"; }
 
 # ---- images ----
-# oci_layout DIR MARKER: a one-layer OCI layout of a busybox root holding
-# /marker (MARKER), its Cmd a long sleep
-oci_layout() {
-	local L=$1 R=$T/root-$2
-	"$HERE/../ct/mkrootfs.sh" "$R" >/dev/null || return 1
-	echo "$2" >"$R/marker"
-	mkdir -p "$L/blobs/sha256"
-	tar -C "$R" -czf "$T/layer-$2.tgz" . || return 1
-	blob() { local h; h=$(sha256sum "$1" | cut -d' ' -f1); cp "$1" "$L/blobs/sha256/$h"; echo "sha256:$h $(stat -c %s "$1")"; }
-	read -r dl sl < <(blob "$T/layer-$2.tgz")
-	jq -n '{architecture:"amd64", os:"linux", config:{Cmd:["/bin/sh","-c","trap \"exit 0\" TERM; while :; do sleep 3600 & wait $!; done"]}, rootfs:{type:"layers", diff_ids:[]}}' >"$T/config-$2.json"
-	read -r dc sc < <(blob "$T/config-$2.json")
-	jq -n --arg dc "$dc" --argjson sc "$sc" --arg dl "$dl" --argjson sl "$sl" \
-		'{schemaVersion:2, mediaType:"application/vnd.oci.image.manifest.v1+json",
-		  config:{mediaType:"application/vnd.oci.image.config.v1+json", digest:$dc, size:$sc},
-		  layers:[{mediaType:"application/vnd.oci.image.layer.v1.tar+gzip", digest:$dl, size:$sl}]}' >"$T/manifest-$2.json"
-	read -r dm sm < <(blob "$T/manifest-$2.json")
-	jq -n --arg dm "$dm" --argjson sm "$sm" \
-		'{schemaVersion:2, manifests:[{mediaType:"application/vnd.oci.image.manifest.v1+json", digest:$dm, size:$sm}]}' >"$L/index.json"
-	echo '{"imageLayoutVersion":"1.0.0"}' >"$L/oci-layout"
-}
 check "make an OCI image (marker one)" oci_layout "$T/oci1" one
 tar -C "$T/oci1" -cf "$T/oci1.tar" . || exit 1
 check "m1 imports it as cimg (an upload)" vm 1 image import "$T/oci1.tar" --alias cimg

@@ -30,6 +30,7 @@ struct fake {
 	char addr[64];
 	uint8_t reply[4096]; /* sent after each request is read */
 	size_t reply_len;
+	int delay_ms; /* before answering every request but the first */
 	pthread_t thread;
 };
 
@@ -61,7 +62,7 @@ static void *serve(void *arg)
 	uint8_t buf[8192];
 	/* handshake word, then requests: answer each header+body once */
 	ssize_t n = read(fd, buf, 8);
-	while (n > 0) {
+	for (int nreq = 0; n > 0; nreq++) {
 		uint8_t hdr[8];
 		size_t got = 0;
 		while (got < 8 && (n = read(fd, hdr + got, 8 - got)) > 0)
@@ -72,7 +73,9 @@ static void *serve(void *arg)
 		while (r < body &&
 		       (n = read(fd, buf, body - r < sizeof(buf) ? body - r : sizeof(buf))) > 0)
 			r += (size_t)n;
-		if (write(fd, f->reply, f->reply_len) < 0)
+		if (nreq && f->delay_ms)
+			usleep((useconds_t)f->delay_ms * 1000);
+		if (send(fd, f->reply, f->reply_len, MSG_NOSIGNAL) < 0)
 			break;
 	}
 	close(fd);
@@ -285,13 +288,47 @@ static void test_connect_refused(void **state)
 	assert_non_null(strstr(err.msg, "no dqlite leader reachable"));
 }
 
+/* A SERVER response naming the fake itself: it leads. */
+static size_t leader_is_self(uint8_t *m, const struct fake *f)
+{
+	uint8_t body[80] = { 0 };
+	put64(body, 1);
+	snprintf((char *)body + 8, sizeof(body) - 8, "%s", f->addr);
+	size_t len = 8 + ((strlen(f->addr) + 1 + 7) & ~(size_t)7);
+	return msg(m, (uint32_t)(len / 8), 1, body, len);
+}
+
+/* The connection mgr_dq_connect finds answers requests within the whole
+ * budget, not the 2 s of one dial: a leader answering in 2.5 s is heard
+ * with a 6 s budget (a loaded host's ASSIGN failed so); mgr_dq_set_timeout
+ * shortens it again. */
+static void test_request_timeout(void **state)
+{
+	(void)state;
+	struct fake f;
+	fake_start(&f, (const uint8_t *)"", 0);
+	f.reply_len = leader_is_self(f.reply, &f);
+	f.delay_ms = 2500;
+	const char *addrs[] = { f.addr };
+	struct vs_err err = VS_ERR_INIT;
+	struct mgr_dq *c;
+	assert_int_equal(mgr_dq_connect(addrs, 1, 6000, &c, &err), 0);
+	if (call_leader(c, &err) < 0)
+		fail_msg("a request answered after 2.5 s: %s", err.msg);
+	mgr_dq_set_timeout(c, 300);
+	assert_int_equal(call_leader(c, &err), -ETIMEDOUT);
+	assert_non_null(strstr(err.msg, "no answer within 300 ms"));
+	mgr_dq_close(c);
+	fake_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_leader_malformed), cmocka_unit_test(test_wrong_type),
 		cmocka_unit_test(test_huge_length),	 cmocka_unit_test(test_truncated_body),
 		cmocka_unit_test(test_failure_codes),	 cmocka_unit_test(test_rows),
-		cmocka_unit_test(test_connect_refused),
+		cmocka_unit_test(test_connect_refused),	 cmocka_unit_test(test_request_timeout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
