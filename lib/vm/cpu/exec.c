@@ -325,9 +325,11 @@ __attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, u
 		retired = budget - (uint64_t)jr.left; /* blocks completed in host code */
 		b = jr.b;
 		bpc = jr.bpc;
-		if (k >= RV_JIT_INTERPRET) { /* translated up to op k - RV_JIT_INTERPRET */
+		if (k >= RV_JIT_INTERPRET) { /* interpret on from op k - RV_JIT_INTERPRET */
 			u = b->u + (k - RV_JIT_INTERPRET);
-			goto *HANDLER(u->hoff);
+			/* by opcode: op 0's own slot names op_JIT (an FP op may
+			 * hand its block's first op back, jit.c emit_fp) */
+			goto *HANDLER(hoffs[u->opc]);
 		}
 		if (k >= 2) {
 			u = b->u + (k - 2);

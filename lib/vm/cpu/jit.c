@@ -5,9 +5,12 @@
  * enters it; at zero rv_jit_translate() turns the block's micro-ops into one
  * host function and points the block's first handler at exec.c's JIT entry,
  * which calls it.  Supported ops: integer ALU, the M extension, loads and
- * stores, FENCE, AMO/LR/SC (a call to rv_amo), and at the end conditional
- * branches, JAL, JALR.  A block is translated up to its first unsupported op
- * (FP: calling fpu.c per op is slower than the interpreter; CSR, system) when at
+ * stores, FENCE, AMO/LR/SC (a call to rv_amo), the FP loads and stores,
+ * FMV.X.D/FMV.D.X, FADD.D/FSUB.D/FMUL.D/FMADD.D (SSE2/FMA3 on the
+ * interpreter's fast path; anything off it returns to the interpreter at
+ * that op, see emit_fp), and at the end conditional branches, JAL, JALR.
+ * A block is translated up to its first unsupported op (other FP ops:
+ * calling fpu.c per op is slower than the interpreter; CSR, system) when at
  * least JIT_MIN_PREFIX ops precede it, the interpreter running the rest;
  * otherwise it stays interpreted.  The code lives in one arena
  * recycled together with the block arena (rv_core_flush); a translation dies
@@ -30,7 +33,8 @@
  *          retired), exactly as the interpreter's `trapped` label;
  *   128 + i  ops before i ran (registers written back, none counted as
  *          retired yet): the interpreter goes on at op i, which is the first
- *          unsupported op of a block translated only up to it.
+ *          unsupported op of a block translated only up to it, or an FP op
+ *          whose fast path does not apply (emit_fp, fp_guard; i may be 0).
  * A block whose taken branch or jump targets its own start loops in host
  * code while r->left (the run budget, decremented by the block's length per
  * iteration) stays positive, h->events is clear and h->chain_key is unchanged
@@ -59,6 +63,7 @@
 #include <unistd.h>
 
 #include "cpu_internal.h"
+#include "hostmath.h"
 #include "jit_x86.h"
 #include "vessel/core/log.h"
 
@@ -115,16 +120,27 @@ struct stub {
 	bool store;
 };
 
+/* A jump to where the interpreter takes over at op idx (FP ops off their
+ * fast path: see emit_fp). */
+struct bail {
+	uint8_t *jcc;
+	unsigned idx;
+};
+
 struct jit {
 	struct jit_asm a; /* the code being written */
 	struct rv_block *b;
 	int8_t map[33];	   /* host register of each guest register, or -1 */
 	bool written[33];  /* guest register written somewhere in the block */
 	uint8_t *loop_top; /* after the register loads */
-	uint8_t *epilogue_jmps[2 * JIT_MAXSTUB + 8];
+	uint8_t *epilogue_jmps[4 * JIT_MAXSTUB + 8];
 	unsigned nepi;
 	struct stub stubs[JIT_MAXSTUB];
 	unsigned nstubs;
+	struct bail bails[2 * JIT_MAXSTUB + 8];
+	unsigned nbails;
+	/* FP guards already emitted (they hold for the rest of the block) */
+	bool fp_on, fp_nx, fp_rne, fp_dirty;
 	bool parallel; /* the core's harts run at once: W->R fences are mfence */
 	uint8_t *link; /* the block's two direct links (rv_block.jit_link) */
 };
@@ -338,7 +354,8 @@ static void exit_to(struct jit *j, unsigned k, int64_t off, unsigned n)
 
 /* ---- slow paths called from generated code ---- */
 
-/* info: size | signed << 4 | rd << 8 */
+/* info: size | signed << 4 | JIT_INFO_FP | rd << 8 */
+#define JIT_INFO_FP 32 /* FLW/FLD, FSW/FSD: rd/rs2 names an FP register */
 static int jit_load(struct rv_hart *h, uint64_t va, uint64_t pc, uint32_t info)
 {
 	unsigned size = info & 15, rd = info >> 8;
@@ -346,6 +363,10 @@ static int jit_load(struct rv_hart *h, uint64_t va, uint64_t pc, uint32_t info)
 	h->pc = pc;
 	if (rv_load_slow(h, va, size, &v))
 		return 1;
+	if (info & JIT_INFO_FP) { /* a single is NaN-boxed, as exec.c's FLW */
+		h->f[rd] = size == 4 ? (v | 0xffffffff00000000ULL) : v;
+		return 0;
+	}
 	if (size < 8) {
 		unsigned sh = 64 - 8 * size;
 		v = (info & 16) ? (uint64_t)((int64_t)(v << sh) >> sh) : (v << sh) >> sh;
@@ -354,11 +375,12 @@ static int jit_load(struct rv_hart *h, uint64_t va, uint64_t pc, uint32_t info)
 	return 0;
 }
 
-/* info: size | rs2 << 8 */
+/* info: size | JIT_INFO_FP | rs2 << 8 */
 static int jit_store(struct rv_hart *h, uint64_t va, uint64_t pc, uint32_t info)
 {
 	h->pc = pc;
-	return rv_store_slow(h, va, info & 15, h->x[info >> 8]) != 0;
+	uint64_t v = (info & JIT_INFO_FP) ? h->f[info >> 8] : h->x[info >> 8];
+	return rv_store_slow(h, va, info & 15, v) != 0;
 }
 
 /* AMO, LR, SC (mmu.c); h->pc is the instruction's, as exec.c sets it. */
@@ -440,17 +462,38 @@ _Static_assert(RV_OP_LUI == RV_OP_END + 1 && RV_OP_JALR == RV_OP_JAL + 1 &&
 		   RV_OP_SRAI + 1 == RV_OP_ADD && RV_OP_SRAIW + 1 == RV_OP_ADDW,
 	       "micro-op order");
 
-/* Translated: END through FENCE (control transfers, loads, stores, integer
- * ALU and M, in enum order) and AMO/LR/SC.  FP stays interpreted: calling
- * fpu.c per op costs more than the interpreter. */
-static bool supported(unsigned opc)
+/*
+ * Translated: END through FENCE (control transfers, loads, stores, integer
+ * ALU and M, in enum order), AMO/LR/SC, the FP loads and stores, FMV.X.D
+ * and FMV.D.X, and FADD.D, FSUB.D, FMUL.D, FMADD.D with a static RNE or
+ * dynamic rounding mode (emit_fp: the interpreter's in-line fast path in
+ * host code; FMADD.D only with the host's FMA3, as hostmath.h).  Other FP
+ * ops stay interpreted: calling fpu.c per op costs more than the interpreter.
+ */
+static bool supported(const struct rv_uop *u)
 {
-	return op_in(opc, RV_OP_END, RV_OP_FENCE) || opc == RV_OP_AMO;
+	unsigned opc = u->opc;
+	if (op_in(opc, RV_OP_END, RV_OP_FENCE) || opc == RV_OP_AMO ||
+	    op_in(opc, RV_OP_FLW, RV_OP_FSD) || opc == RV_OP_FMV_X_D || opc == RV_OP_FMV_D_X)
+		return true;
+	if (u->rm != 0 && u->rm != 7)
+		return false;
+	if (opc == RV_OP_FMADD_D)
+		return hostmath_fma_soft == NULL;
+	return opc == RV_OP_FADD_D || opc == RV_OP_FSUB_D || opc == RV_OP_FMUL_D;
 }
 
-/* Which guest registers an op reads (bit 0: rs1, bit 1: rs2). */
+_Static_assert(RV_OP_FLW + 1 == RV_OP_FLD && RV_OP_FLD + 1 == RV_OP_FSW &&
+		   RV_OP_FSW + 1 == RV_OP_FSD,
+	       "FP load/store order");
+
+/* Which guest integer registers an op reads (bit 0: rs1, bit 1: rs2). */
 static unsigned reads(unsigned opc)
 {
+	if (op_in(opc, RV_OP_FLW, RV_OP_FSD) || opc == RV_OP_FMV_D_X)
+		return 1; /* the address, or FMV.D.X's source */
+	if (opc > RV_OP_FP_FIRST_)
+		return 0; /* FP registers only (FMV.X.D writes rd) */
 	if (op_in(opc, RV_OP_END, RV_OP_JAL) || opc == RV_OP_FENCE)
 		return 0; /* END, LUI, AUIPC, JAL, FENCE */
 	if (opc == RV_OP_JALR || op_in(opc, RV_OP_LB, RV_OP_LWU) ||
@@ -459,8 +502,11 @@ static unsigned reads(unsigned opc)
 	return 3; /* branches, stores, register-register ops, AMO */
 }
 
+/* Does the op write the integer register rd? */
 static bool writes_rd(unsigned opc)
 {
+	if (op_in(opc, RV_OP_FLW, RV_OP_FSD) || opc > RV_OP_FP_FIRST_)
+		return opc == RV_OP_FMV_X_D;
 	switch (opc) {
 	case RV_OP_END:
 	case RV_OP_FENCE:
@@ -573,6 +619,162 @@ static void emit_store(struct jit *j, unsigned idx, const struct rv_uop *u)
 	else
 		emit_rm(&j->a, size == 2 ? F_66 : size == 8 ? F_W : 0, 0x89, r, M(RAX, 0));
 	add_stub(j, miss, access, TLB_WRITE, idx, u, size | (unsigned)u->rs2 << 8, true);
+}
+
+/* ---- floating point ---- */
+
+#define F_OFF(r)    ((int32_t)offsetof(struct rv_hart, f[r]))
+#define MSTATUS_OFF ((int32_t)offsetof(struct rv_hart, mstatus))
+
+/* A jump (condition cc) to where the interpreter goes on at op idx. */
+static void bail_if(struct jit *j, int cc, unsigned idx)
+{
+	uint8_t *f = jcc_fwd(&j->a, cc);
+	if (j->nbails < sizeof(j->bails) / sizeof(j->bails[0]))
+		j->bails[j->nbails++] = (struct bail){ f, idx };
+	else
+		j->a.overflow = true;
+}
+
+/*
+ * What the interpreter checks before an FP op, emitted once per block at the
+ * first op that needs it: nothing in translated code changes mstatus.FS,
+ * fflags or frm (the ops here raise no flag: see emit_fp), so a check holds
+ * for the rest of the block, and every later op's code runs after it.
+ * fs: mstatus.FS on (else the interpreter raises illegal-instruction);
+ * nx: fflags.NX already set; rne: frm = RNE (for rm = 7, dynamic).
+ */
+static void fp_guard(struct jit *j, unsigned idx, bool nx, bool rne)
+{
+	if (!j->fp_on) {
+		emit_rm(&j->a, 0, 0xf7, 0, M(RBX, MSTATUS_OFF)); /* test dword, FS */
+		b4(&j->a, (uint32_t)MSTATUS_FS);
+		bail_if(j, CC_E, idx);
+		j->fp_on = true;
+	}
+	if (nx && !j->fp_nx) {
+		emit_rm(&j->a, 0, 0xf6, 0, M(RBX, (int32_t)offsetof(struct rv_hart, fflags)));
+		b1(&j->a, 1); /* test byte, NX */
+		bail_if(j, CC_E, idx);
+		j->fp_nx = true;
+	}
+	if (rne && !j->fp_rne) {
+		emit_rm(&j->a, 0, 0x83, 7, M(RBX, (int32_t)offsetof(struct rv_hart, frm)));
+		b1(&j->a, 0); /* cmp dword, 0 (RNE) */
+		bail_if(j, CC_NE, idx);
+		j->fp_rne = true;
+	}
+}
+
+/* mstatus |= FS | SD (exec.c's fp_dirty) after the block's first FP op: the
+ * later ones find it set. */
+static void fp_dirty(struct jit *j)
+{
+	if (j->fp_dirty)
+		return;
+	_Static_assert(MSTATUS_FS == 0x6000 && MSTATUS_SD == 1ULL << 63, "mstatus bits");
+	alu_imm(&j->a, 0, 1, M(RBX, MSTATUS_OFF), (int32_t)MSTATUS_FS); /* or dword */
+	emit_rm(&j->a, 0, 0x80, 1, M(RBX, MSTATUS_OFF + 7));		/* or byte, SD */
+	b1(&j->a, 0x80);
+	j->fp_dirty = true;
+}
+
+/* FLW, FLD, FSW, FSD: as the integer loads and stores, on h->f[]. */
+static void emit_fp_mem(struct jit *j, unsigned idx, const struct rv_uop *u)
+{
+	bool store = u->opc == RV_OP_FSW || u->opc == RV_OP_FSD;
+	unsigned size = u->opc == RV_OP_FLW || u->opc == RV_OP_FSW ? 4 : 8;
+	fp_guard(j, idx, false, false);
+	addr_rax(j, u);
+	int32_t tlb = store ? TLB_WRITE : TLB_READ;
+	uint8_t *miss = tlb_check(j, tlb, size);
+	uint8_t *access = j->a.p;
+	if (store) {
+		mov_load(&j->a, RDX, M(RBX, F_OFF(u->rs2)));
+		emit_rm(&j->a, size == 8 ? F_W : 0, 0x89, RDX, M(RAX, 0));
+	} else {
+		emit_rm(&j->a, size == 8 ? F_W : 0, 0x8b, RAX, M(RAX, 0));
+		if (size == 4) { /* NaN-boxed */
+			mov_imm64(&j->a, RDX, 0xffffffff00000000ULL);
+			emit_rm(&j->a, F_W, 0x0b, RAX, R(RDX)); /* or rax, rdx */
+		}
+		mov_store(&j->a, M(RBX, F_OFF(u->rd)), RAX);
+	}
+	add_stub(j, miss, access, tlb, idx, u,
+		 size | JIT_INFO_FP | (unsigned)(store ? u->rs2 : u->rd) << 8, store);
+	if (!store) /* the interpreter's FSW/FSD leave FS as it is */
+		fp_dirty(j);
+}
+
+/*
+ * FADD.D, FSUB.D, FMUL.D, FMADD.D: exec.c's in-line fast path in host code.
+ * With RNE and NX already accrued, a result that is normal (or the exact
+ * zero of a sum) raises no flag that is not already set, so it is the
+ * answer; anything else (NaN, infinity, subnormal or a zero that may have
+ * underflowed) goes to the interpreter at this op, which computes it again
+ * from the untouched operands.  Unlike exec.c the operands are not checked:
+ * a normal result implies finite operands (NaN and infinity propagate), and
+ * subnormal operands give the same correctly rounded result and no flag, so
+ * the outcome is the one rv_fp_exec would produce.
+ */
+static void emit_fp(struct jit *j, unsigned idx, const struct rv_uop *u)
+{
+	fp_guard(j, idx, true, u->rm == 7);
+	unsigned opc = u->opc;
+	if (opc == RV_OP_FMADD_D) {
+		emit_rm(&j->a, F_F2 | F_0F, 0x10, 0, M(RBX, F_OFF(u->rs3))); /* movsd xmm0 */
+		emit_rm(&j->a, F_F2 | F_0F, 0x10, 1, M(RBX, F_OFF(u->rs1))); /* movsd xmm1 */
+		vfmadd231sd(&j->a, 0, 1, RBX, F_OFF(u->rs2)); /* xmm0 += xmm1 * rs2 */
+	} else {
+		unsigned op = opc == RV_OP_FADD_D ? 0x58 : opc == RV_OP_FSUB_D ? 0x5c : 0x59;
+		emit_rm(&j->a, F_F2 | F_0F, 0x10, 0, M(RBX, F_OFF(u->rs1))); /* movsd xmm0 */
+		emit_rm(&j->a, F_F2 | F_0F, op, 0, M(RBX, F_OFF(u->rs2)));   /* op xmm0, rs2 */
+	}
+	emit_rm(&j->a, F_66 | F_W | F_0F, 0x7e, 0, R(RAX)); /* movq rax, xmm0 */
+	/* rdx = the bits without the sign; exponent 1..0x7fe: normal */
+	mov_load(&j->a, RDX, R(RAX));
+	emit_rm(&j->a, F_W, 0x03, RDX, R(RDX)); /* add rdx, rdx */
+	uint8_t *zero = NULL;
+	if (opc == RV_OP_FADD_D || opc == RV_OP_FSUB_D)
+		zero = jcc_fwd(&j->a, CC_E);  /* an exact zero sum */
+	emit_rm(&j->a, F_W, 0xc1, 5, R(RDX)); /* shr rdx, 53 */
+	b1(&j->a, 53);
+	alu_imm(&j->a, 0, 5, R(RDX), 1);     /* sub edx, 1 */
+	alu_imm(&j->a, 0, 7, R(RDX), 0x7fe); /* cmp edx, 0x7fe */
+	bail_if(j, CC_AE, idx);
+	patch(&j->a, zero, j->a.p);
+	mov_store(&j->a, M(RBX, F_OFF(u->rd)), RAX);
+	fp_dirty(j);
+}
+
+/* FMV.D.X, FMV.X.D: bits copied, no flag. */
+static void emit_fmv(struct jit *j, unsigned idx, const struct rv_uop *u)
+{
+	fp_guard(j, idx, false, false);
+	if (u->opc == RV_OP_FMV_D_X) {
+		struct opnd s = G(j, u->rs1);
+		int r = s.r >= 0 ? s.r : RAX;
+		mov_load(&j->a, r, s);
+		mov_store(&j->a, M(RBX, F_OFF(u->rd)), r);
+	} else {
+		struct opnd d = G(j, u->rd);
+		int r = d.r >= 0 ? d.r : RAX;
+		mov_load(&j->a, r, M(RBX, F_OFF(u->rs1)));
+		mov_store(&j->a, d, r);
+	}
+	fp_dirty(j);
+}
+
+/* The interpreter takes over at the op of each bail: registers written back. */
+static void emit_bails(struct jit *j)
+{
+	for (unsigned i = 0; i < j->nbails; i++) {
+		patch(&j->a, j->bails[i].jcc, j->a.p);
+		writeback(j, REGS_ALL);
+		emit_rm(&j->a, 0, 0xc7, 0, R(RAX)); /* mov eax, RV_JIT_INTERPRET + idx */
+		b4(&j->a, RV_JIT_INTERPRET + j->bails[i].idx);
+		jmp_epilogue(j);
+	}
 }
 
 /* rd = rs1 OP rs2 (ALU opcode of the r64, r/m64 form), 64 or 32 bits. */
@@ -860,6 +1062,16 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 		mov_store(&j->a, G(j, u->rd), RDX);
 		return true;
 	case RV_OP_AMO: emit_call(j, idx, u, jit_amo); return true;
+	case RV_OP_FLW:
+	case RV_OP_FLD:
+	case RV_OP_FSW:
+	case RV_OP_FSD: emit_fp_mem(j, idx, u); return true;
+	case RV_OP_FADD_D:
+	case RV_OP_FSUB_D:
+	case RV_OP_FMUL_D:
+	case RV_OP_FMADD_D: emit_fp(j, idx, u); return true;
+	case RV_OP_FMV_D_X:
+	case RV_OP_FMV_X_D: emit_fmv(j, idx, u); return true;
 	default: j->a.overflow = true; return false;
 	}
 }
@@ -949,7 +1161,7 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 	bool partial = false; /* ops from nops on are left to the interpreter */
 	while (nops <= b->n) {
 		unsigned opc = b->u[nops].opc;
-		if (!supported(opc)) {
+		if (!supported(&b->u[nops])) {
 			core->jit_rejected[opc]++;
 			if (nops < JIT_MIN_PREFIX)
 				return NULL;
@@ -1016,6 +1228,7 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 		jmp_epilogue(j);
 	}
 	emit_stubs(j);
+	emit_bails(j);
 	uint8_t *epi = j->a.p;
 	for (unsigned i = 0; i < j->nepi; i++)
 		patch(&j->a, j->epilogue_jmps[i], epi);

@@ -2,8 +2,9 @@
  * jit_x86.h - x86-64 instruction encoding for the baseline JIT (jit.c).
  *
  * Only what jit.c emits: register/memory operands ([base + disp32], no
- * index), REX and operand-size prefixes, one- and two-byte opcodes, rel32
- * jumps patched once their target is known.  Writing past the end of the
+ * index), REX, operand-size and F2 (SSE2 scalar double) prefixes, one- and
+ * two-byte opcodes, one VEX instruction (vfmadd231sd), rel32 jumps patched
+ * once their target is known.  Writing past the end of the
  * buffer sets `overflow` instead (the translation is then dropped).
  * Reference: Intel SDM vol. 2, chapter 2 "Instruction Format".
  */
@@ -51,10 +52,11 @@ M(int base, int32_t disp) {
 	return (struct opnd){ .r = -1, .base = (int8_t)base, .disp = disp };
 }
 
-#define F_W   0x100 /* REX.W */
-#define F_66  0x200 /* operand-size prefix */
-#define F_REX 0x400 /* force a REX prefix (byte registers sil, dil, bpl) */
-#define F_0F  0x800 /* two-byte opcode 0F xx */
+#define F_W   0x100  /* REX.W */
+#define F_66  0x200  /* operand-size prefix */
+#define F_REX 0x400  /* force a REX prefix (byte registers sil, dil, bpl) */
+#define F_0F  0x800  /* two-byte opcode 0F xx */
+#define F_F2  0x1000 /* SSE scalar-double prefix (movsd, addsd, ...) */
 
 /* Emit opcode with ModRM: reg field `reg` (register or /digit), r/m `rm`. */
 static inline void
@@ -64,6 +66,8 @@ emit_rm(struct jit_asm *j, unsigned flags, unsigned op, int reg, struct opnd rm)
 	unsigned rex = 0x40 | ((flags & F_W) ? 8 : 0) | ((reg & 8) ? 4 : 0) | ((rmreg & 8) ? 1 : 0);
 	if (flags & F_66)
 		b1(j, 0x66);
+	if (flags & F_F2)
+		b1(j, 0xf2);
 	if (rex != 0x40 || (flags & F_REX))
 		b1(j, rex);
 	if (flags & F_0F)
@@ -92,6 +96,25 @@ static inline void emit_rm_index(struct jit_asm *j, unsigned flags, unsigned op,
 	b1(j, op);
 	b1(j, 0x84 | ((reg & 7) << 3)); /* mod 10 (disp32), r/m 100 (SIB) */
 	b1(j, ((index & 7) << 3) | (base & 7));
+	b4(j, (uint32_t)disp);
+}
+
+/*
+ * vfmadd231sd xmm(dst), xmm(src1), m64 [base + disp] (FMA3: dst += src1 * m64,
+ * rounded once): VEX.LIG.66.0F38.W1 B9 /r.  xmm0-7 and a base register
+ * below r8 other than rsp only, which is all jit.c uses.
+ */
+static inline void vfmadd231sd(struct jit_asm *j, int dst, int src1, int base, int32_t disp)
+{
+	if (dst > 7 || src1 > 7 || base > 7 || base == RSP) {
+		j->overflow = true;
+		return;
+	}
+	b1(j, 0xc4);
+	b1(j, 0xe0 | 0x02);			  /* R X B inverted, map 0F38 */
+	b1(j, 0x80 | ((~src1 & 15) << 3) | 0x01); /* W1, vvvv = ~src1, L0, pp 66 */
+	b1(j, 0xb9);
+	b1(j, 0x80 | ((dst & 7) << 3) | (base & 7)); /* mod 10: disp32 */
 	b4(j, (uint32_t)disp);
 }
 

@@ -235,8 +235,9 @@ static void self_store_case(void)
 
 /*
  * a hot block with an AMO and a division (done in host code) is translated
- * only up to its first FP op, the interpreter running the rest up to the
- * CSR read that ends the block; the last pass faults in the interpreted part
+ * only up to its first untranslated FP op (FSGNJ.D; FMV.D.X before it is
+ * translated), the interpreter running the rest up to the CSR read that
+ * ends the block; the last pass faults in the interpreted part
  */
 static u64 amo_cell;
 static void partial_case(void)
@@ -249,7 +250,8 @@ static void partial_case(void)
 		    "la t6, 1f\n"
 		    "addi %0, %0, 1\n addi %1, %1, 3\n xor %2, %0, %1\n"
 		    "amoadd.d %3, %1, (%7)\n divu %4, %1, %0\n add %2, %2, %3\n"
-		    "fmv.d.x ft0, %2\n addi %1, %1, 1\n ld t0, 0(%8)\n addi %1, %1, -1\n"
+		    "fmv.d.x ft0, %2\n fsgnj.d ft0, ft0, ft0\n"
+		    "addi %1, %1, 1\n ld t0, 0(%8)\n addi %1, %1, -1\n"
 		    "fmv.x.d %2, ft0\n"
 		    "addi %0, %0, 1\n addi %0, %0, -1\n xor %2, %2, %0\n csrr %5, mhartid\n"
 		    "add %5, %5, %2\n"
