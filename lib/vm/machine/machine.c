@@ -43,7 +43,10 @@
  * (so device models and the loop's work stay under the big lock as
  * before).  A hart thread takes the big lock between slices to decide
  * whether to run, counts itself in `inside` and runs its slice without it
- * (a firmware call finished first, as in step 2).
+ * (a firmware call finished first, as in step 2).  M-mode code (firmware)
+ * runs under a second ticket lock, the firmware lock, taken before the big
+ * lock, so no hart sees another's firmware call half-done
+ * (machine_run_hart_slice).
  * A hart that may not run (WFI with nothing pending, paused, safe point or
  * debugger halt) parks on park_cv, reading park_gen before it gives up the
  * big lock; whoever holds the big lock and made a parked hart runnable
@@ -112,7 +115,8 @@ struct machine_safepoint {
 /*
  * Hart threads (--hart-threads, VESSEL_HART_THREADS=1): the lock that one
  * thread at a time holds to run guest code or device models, handed out in
- * ticket order so every hart and the loop get their turn.
+ * ticket order so every hart and the loop get their turn.  The firmware
+ * lock (M-mode code, machine_run_hart_slice) is one too.
  */
 struct machine_biglock {
 	pthread_mutex_t mu;
@@ -132,6 +136,7 @@ struct vm_machine {
 	struct vm_machine_config cfg;
 	bool hart_threads; /* one host thread per hart (VESSEL_HART_THREADS=1) */
 	struct machine_biglock big;
+	struct machine_biglock fw; /* firmware lock: M-mode code runs under it */
 	pthread_mutex_t park_mu;
 	pthread_cond_t park_cv;
 	uint64_t park_gen;   /* bumped (under park_mu) to wake parked harts */
@@ -240,6 +245,8 @@ struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs
 	m->hart_threads = ht && strcmp(ht, "1") == 0;
 	pthread_mutex_init(&m->big.mu, NULL);
 	pthread_cond_init(&m->big.cv, NULL);
+	pthread_mutex_init(&m->fw.mu, NULL);
+	pthread_cond_init(&m->fw.cv, NULL);
 	pthread_mutex_init(&m->park_mu, NULL);
 	pthread_cond_init(&m->park_cv, NULL);
 	pthread_cond_init(&m->inside_cv, NULL);
@@ -293,6 +300,8 @@ void vm_machine_free(struct vm_machine *m)
 	pthread_mutex_destroy(&m->park_mu);
 	pthread_cond_destroy(&m->big.cv);
 	pthread_mutex_destroy(&m->big.mu);
+	pthread_cond_destroy(&m->fw.cv);
+	pthread_mutex_destroy(&m->fw.mu);
 	pthread_cond_destroy(&m->sp.done_cond);
 	pthread_mutex_destroy(&m->sp.lock);
 	pthread_mutex_destroy(&m->sp.call_lock);
@@ -406,23 +415,33 @@ static __thread unsigned big_depth;
 /* The machine whose loop this thread runs in hart-thread mode. */
 static __thread struct vm_machine *loop_of;
 
+static void ticket_lock(struct machine_biglock *l)
+{
+	pthread_mutex_lock(&l->mu);
+	uint64_t t = l->next++;
+	while (l->serving != t)
+		pthread_cond_wait(&l->cv, &l->mu);
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void ticket_unlock(struct machine_biglock *l)
+{
+	pthread_mutex_lock(&l->mu);
+	l->serving++;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
 static void big_lock(struct vm_machine *m)
 {
-	pthread_mutex_lock(&m->big.mu);
-	uint64_t t = m->big.next++;
-	while (m->big.serving != t)
-		pthread_cond_wait(&m->big.cv, &m->big.mu);
-	pthread_mutex_unlock(&m->big.mu);
+	ticket_lock(&m->big);
 	big_held = m;
 }
 
 static void big_unlock(struct vm_machine *m)
 {
 	big_held = NULL;
-	pthread_mutex_lock(&m->big.mu);
-	m->big.serving++;
-	pthread_cond_broadcast(&m->big.cv);
-	pthread_mutex_unlock(&m->big.mu);
+	ticket_unlock(&m->big);
 }
 
 static bool machine_exiting(const struct vm_machine *m)
@@ -725,10 +744,13 @@ static void machine_loop_leave(struct vm_machine *m)
 #define MACHINE_FW_STEP	 64
 #define MACHINE_FW_EXTRA 4096
 
-static uint64_t machine_run_slice(struct rv_hart *h)
+static uint64_t machine_run_slice(struct rv_hart *h, uint64_t budget, bool threaded)
 {
-	uint64_t n = rv_hart_run(h, VM_SLICE_INSNS), extra = 0;
-	while (extra < MACHINE_FW_EXTRA && rv_hart_in_firmware_call(h) &&
+	/* hart threads: rv_hart_run stops where the hart enters or leaves M;
+	 * only a piece that ran M-mode code (under the firmware lock) goes on */
+	bool in_m = h->priv == RV_PRIV_M;
+	uint64_t n = rv_hart_run(h, budget), extra = 0;
+	while (extra < MACHINE_FW_EXTRA && rv_hart_in_firmware_call(h) && (in_m || !threaded) &&
 	       !__atomic_load_n(&h->stop, __ATOMIC_SEQ_CST) && !rv_hart_idle(h)) {
 		uint64_t k = rv_hart_run(h, MACHINE_FW_STEP);
 		if (k == 0)
@@ -752,11 +774,44 @@ static void machine_run_harts(struct vm_machine *m, bool idle_at_start[])
 		idle_at_start[k] = rv_hart_idle(h);
 		if (idle_at_start[k])
 			continue;
-		machine_run_slice(h);
+		machine_run_slice(h, VM_SLICE_INSNS, false);
 		uint64_t t1 = vs_now_ns();
 		m->hart_stats[k].busy_ns += t1 - t0;
 		m->hart_stats[k].slices++;
 		t0 = t1;
+	}
+}
+
+/*
+ * Hart-thread mode: one slice of hart h on its thread (not holding the big
+ * lock), its M-mode code under the firmware lock.  Firmware publishes shared
+ * state in steps another hart must not see half-done (see machine_run_slice:
+ * OpenSBI 1.1's sbi_hsm_hart_start), and with hart threads the harts really
+ * run at once: a secondary hart spinning in OpenSBI's HSM wait loop (its WFI
+ * returns at once, MSIP pending since the cold boot) saw START_PENDING while
+ * the starting hart's thread was held up (host preemption, the big lock)
+ * before it wrote the start address, and entered the kernel at the boot
+ * entry a second time (a second boot over the running kernel: the
+ * defconfig-4 hang).  Firmware code of every hart therefore runs under one
+ * lock, a firmware call of the S-mode kernel from its trap to its return
+ * (at most MACHINE_FW_EXTRA instructions beyond the slice), as on the
+ * round-robin loop.  rv_hart_run stops where the hart enters or leaves M, so
+ * no M-mode instruction runs without the lock.  The lock is taken without
+ * the big lock held (the hart takes the big lock inside it: one order).
+ */
+static void machine_run_hart_slice(struct vm_machine *m, struct rv_hart *h)
+{
+	uint64_t done = 0;
+	for (unsigned piece = 0; piece < 16 && done < VM_SLICE_INSNS; piece++) {
+		bool fw = h->priv == RV_PRIV_M;
+		if (fw)
+			ticket_lock(&m->fw);
+		done += machine_run_slice(h, VM_SLICE_INSNS - done, true);
+		if (fw)
+			ticket_unlock(&m->fw);
+		if ((h->priv == RV_PRIV_M) == fw || __atomic_load_n(&h->stop, __ATOMIC_SEQ_CST) ||
+		    rv_hart_idle(h) || machine_exiting(m))
+			break;
 	}
 }
 
@@ -802,7 +857,7 @@ static void *machine_hart_main(void *arg)
 		m->inside++;
 		big_release(m);
 		uint64_t t0 = vs_now_ns();
-		machine_run_slice(h);
+		machine_run_hart_slice(m, h);
 		uint64_t busy = vs_now_ns() - t0;
 		/*
 		 * Let another thread on this host CPU run: with more harts (or
