@@ -124,6 +124,21 @@ struct machine_biglock {
 	uint64_t next, serving; /* tickets (under mu) */
 };
 
+/*
+ * Hart threads: the firmware lock (machine_run_hart_slice).  A firmware call
+ * (M-mode code entered from below M) holds it alone; M-mode code of a hart
+ * that never left M (bare-metal programs, firmware harts waiting to be
+ * started) holds it shared, so such harts still run at once.  A waiting
+ * call goes first: new shared holders wait for it.
+ */
+struct machine_fwlock {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned shared;	/* holders sharing it */
+	unsigned calls_waiting; /* calls waiting for it */
+	bool call;		/* a call holds it */
+};
+
 struct machine_hart_thread {
 	struct vm_machine *m;
 	unsigned index;
@@ -136,7 +151,8 @@ struct vm_machine {
 	struct vm_machine_config cfg;
 	bool hart_threads; /* one host thread per hart (VESSEL_HART_THREADS=1) */
 	struct machine_biglock big;
-	struct machine_biglock fw; /* firmware lock: M-mode code runs under it */
+	struct machine_fwlock fw; /* firmware lock: M-mode code runs under it */
+	bool *below_m;		  /* hart k has run below M (its M code is a call) */
 	pthread_mutex_t park_mu;
 	pthread_cond_t park_cv;
 	uint64_t park_gen;   /* bumped (under park_mu) to wake parked harts */
@@ -247,6 +263,7 @@ struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs
 	pthread_cond_init(&m->big.cv, NULL);
 	pthread_mutex_init(&m->fw.mu, NULL);
 	pthread_cond_init(&m->fw.cv, NULL);
+	m->below_m = calloc(cfg->ncpus ? cfg->ncpus : 1, sizeof(*m->below_m));
 	pthread_mutex_init(&m->park_mu, NULL);
 	pthread_cond_init(&m->park_cv, NULL);
 	pthread_cond_init(&m->inside_cv, NULL);
@@ -302,6 +319,7 @@ void vm_machine_free(struct vm_machine *m)
 	pthread_mutex_destroy(&m->big.mu);
 	pthread_cond_destroy(&m->fw.cv);
 	pthread_mutex_destroy(&m->fw.mu);
+	free(m->below_m);
 	pthread_cond_destroy(&m->sp.done_cond);
 	pthread_mutex_destroy(&m->sp.lock);
 	pthread_mutex_destroy(&m->sp.call_lock);
@@ -429,6 +447,35 @@ static void ticket_unlock(struct machine_biglock *l)
 	pthread_mutex_lock(&l->mu);
 	l->serving++;
 	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void fw_lock(struct machine_fwlock *l, bool call)
+{
+	pthread_mutex_lock(&l->mu);
+	if (call) {
+		l->calls_waiting++;
+		while (l->call || l->shared)
+			pthread_cond_wait(&l->cv, &l->mu);
+		l->calls_waiting--;
+		l->call = true;
+	} else {
+		while (l->call || l->calls_waiting)
+			pthread_cond_wait(&l->cv, &l->mu);
+		l->shared++;
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void fw_unlock(struct machine_fwlock *l, bool call)
+{
+	pthread_mutex_lock(&l->mu);
+	if (call)
+		l->call = false;
+	else
+		l->shared--;
+	if (call || !l->shared)
+		pthread_cond_broadcast(&l->cv);
 	pthread_mutex_unlock(&l->mu);
 }
 
@@ -792,23 +839,32 @@ static void machine_run_harts(struct vm_machine *m, bool idle_at_start[])
  * the starting hart's thread was held up (host preemption, the big lock)
  * before it wrote the start address, and entered the kernel at the boot
  * entry a second time (a second boot over the running kernel: the
- * defconfig-4 hang).  Firmware code of every hart therefore runs under one
- * lock, a firmware call of the S-mode kernel from its trap to its return
- * (at most MACHINE_FW_EXTRA instructions beyond the slice), as on the
- * round-robin loop.  rv_hart_run stops where the hart enters or leaves M, so
- * no M-mode instruction runs without the lock.  The lock is taken without
- * the big lock held (the hart takes the big lock inside it: one order).
+ * defconfig-4 hang).  M-mode code therefore runs under the firmware lock:
+ * a firmware call (M code of a hart that has run below M, e.g. the S-mode
+ * kernel's SBI call, from its trap to its return: at most MACHINE_FW_EXTRA
+ * instructions beyond the slice, as on the round-robin loop) holds it
+ * alone; M code of a hart that never left M (a firmware hart waiting to be
+ * started, a bare-metal program) holds it shared, so bare-metal harts -
+ * the litmus and atomics tests - still run truly at once, while none of
+ * them runs during a call.  rv_hart_run stops where the hart enters or
+ * leaves M, so no M-mode instruction runs without the lock.  The lock is
+ * taken without the big lock held (the hart takes the big lock inside it:
+ * one order).
  */
-static void machine_run_hart_slice(struct vm_machine *m, struct rv_hart *h)
+static void machine_run_hart_slice(struct vm_machine *m, unsigned k, struct rv_hart *h)
 {
 	uint64_t done = 0;
 	for (unsigned piece = 0; piece < 16 && done < VM_SLICE_INSNS; piece++) {
 		bool fw = h->priv == RV_PRIV_M;
+		bool *below = m->below_m ? &m->below_m[k] : NULL;
+		bool call = !below || *below;
+		if (!fw && below)
+			*below = true;
 		if (fw)
-			ticket_lock(&m->fw);
+			fw_lock(&m->fw, call);
 		done += machine_run_slice(h, VM_SLICE_INSNS - done, true);
 		if (fw)
-			ticket_unlock(&m->fw);
+			fw_unlock(&m->fw, call);
 		if ((h->priv == RV_PRIV_M) == fw || __atomic_load_n(&h->stop, __ATOMIC_SEQ_CST) ||
 		    rv_hart_idle(h) || machine_exiting(m))
 			break;
@@ -857,7 +913,7 @@ static void *machine_hart_main(void *arg)
 		m->inside++;
 		big_release(m);
 		uint64_t t0 = vs_now_ns();
-		machine_run_hart_slice(m, h);
+		machine_run_hart_slice(m, ht->index, h);
 		uint64_t busy = vs_now_ns() - t0;
 		/*
 		 * Let another thread on this host CPU run: with more harts (or
