@@ -46,7 +46,7 @@ TSAN_TESTS="isa-threads-smp isa-threads-smp4 isa-threads-flush-smp-vm
 	isa-threads-litmus isa-threads-jit1-litmus isa-threads-flush-litmus
 	isa-threads-nojit-litmus2 isa-threads-atomics isa-threads-jit1-atomics
 	isa-threads-nojit-atomics2 isa-threads-flush-atomics2 isa-threads-idle
-	isa-threads-satp-switch isa-threads-jit1-satp-switch
+	isa-threads-satp-switch isa-threads-jit1-satp-switch isa-threads-fwcall
 	vm-boot-threads-smp vm-boot-threads-disk vm-api-threads-pause
 	vm-boot-threads-gdb vm-threads-snapshot"
 # Only what they run is built (meson test would not build it): vessel-vmm

@@ -201,7 +201,11 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc);
 
 /*
  * Execute up to about `budget` instructions (stops early at WFI, on a stop
- * request).  Returns the number of instructions retired.
+ * request).  Returns the number of instructions retired.  In parallel mode
+ * it also stops at the first block boundary where the hart has entered or
+ * left M-mode (a trap into M, an xRET below it), before running code of
+ * the new privilege, so the caller can run M-mode code under a lock of its
+ * own (the firmware lock of lib/vm/machine/machine.c).
  */
 uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget);
 

@@ -151,6 +151,11 @@ __attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, u
 		h->wfi = false;
 	}
 
+	/* parallel mode: the slice runs M-mode code or none (rv_hart_run's
+	 * contract); a trap or an xRET sets events, so the check below sees
+	 * every change of privilege before a block of the new one runs */
+	const bool split_m = h->core->parallel;
+	const bool in_m = h->priv == RV_PRIV_M;
 	struct rv_chain *pending = NULL; /* exit of the previous block, to be chained */
 	bool dbg_ran = false;		 /* a checked instruction ran (debug.c) */
 	uint64_t dbg_mark = 0;		 /* retired before it */
@@ -175,6 +180,10 @@ __attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, u
 			/* debug checks keep every block boundary visible (no chaining) */
 			if (!ext->step) /* a debugger step runs with interrupts masked */
 				rv_check_interrupts(h);
+			if (split_m && (h->priv == RV_PRIV_M) != in_m) {
+				__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
+				break;
+			}
 		}
 		uint64_t bpc = h->pc;
 		struct rv_jcache_entry *je = &ext->jcache[(bpc >> 1) & (RV_JCACHE_SIZE - 1)];

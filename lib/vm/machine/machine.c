@@ -46,7 +46,10 @@
  * (so device models and the loop's work stay under the big lock as
  * before).  A hart thread takes the big lock between slices to decide
  * whether to run, counts itself in `inside` and runs its slice without it
- * (a firmware call finished first, as in step 2).
+ * (a firmware call finished first, as in step 2).  M-mode code (firmware)
+ * runs under a second ticket lock, the firmware lock, taken before the big
+ * lock, so no hart sees another's firmware call half-done
+ * (machine_run_hart_slice).
  * A hart that may not run (WFI with nothing pending, paused, safe point or
  * debugger halt) parks on park_cv, reading park_gen before it gives up the
  * big lock; whoever holds the big lock and made a parked hart runnable
@@ -115,12 +118,28 @@ struct machine_safepoint {
 /*
  * Hart threads (--hart-threads, VESSEL_HART_THREADS=1): the lock that one
  * thread at a time holds to run guest code or device models, handed out in
- * ticket order so every hart and the loop get their turn.
+ * ticket order so every hart and the loop get their turn.  The firmware
+ * lock (M-mode code, machine_run_hart_slice) is one too.
  */
 struct machine_biglock {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	uint64_t next, serving; /* tickets (under mu) */
+};
+
+/*
+ * Hart threads: the firmware lock (machine_run_hart_slice).  A firmware call
+ * (M-mode code entered from below M) holds it alone; M-mode code of a hart
+ * that never left M (bare-metal programs, firmware harts waiting to be
+ * started) holds it shared, so such harts still run at once.  A waiting
+ * call goes first: new shared holders wait for it.
+ */
+struct machine_fwlock {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned shared;	/* holders sharing it */
+	unsigned calls_waiting; /* calls waiting for it */
+	bool call;		/* a call holds it */
 };
 
 struct machine_hart_thread {
@@ -135,6 +154,8 @@ struct vm_machine {
 	struct vm_machine_config cfg;
 	bool hart_threads; /* one host thread per hart (VESSEL_HART_THREADS=1) */
 	struct machine_biglock big;
+	struct machine_fwlock fw; /* firmware lock: M-mode code runs under it */
+	bool *below_m;		  /* hart k has run below M (its M code is a call) */
 	pthread_mutex_t park_mu;
 	pthread_cond_t park_cv;
 	uint64_t park_gen;   /* bumped (under park_mu) to wake parked harts */
@@ -247,6 +268,9 @@ struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs
 	m->hart_threads = ht && strcmp(ht, "1") == 0;
 	pthread_mutex_init(&m->big.mu, NULL);
 	pthread_cond_init(&m->big.cv, NULL);
+	pthread_mutex_init(&m->fw.mu, NULL);
+	pthread_cond_init(&m->fw.cv, NULL);
+	m->below_m = calloc(cfg->ncpus ? cfg->ncpus : 1, sizeof(*m->below_m));
 	pthread_mutex_init(&m->park_mu, NULL);
 	pthread_cond_init(&m->park_cv, NULL);
 	pthread_cond_init(&m->inside_cv, NULL);
@@ -300,6 +324,9 @@ void vm_machine_free(struct vm_machine *m)
 	pthread_mutex_destroy(&m->park_mu);
 	pthread_cond_destroy(&m->big.cv);
 	pthread_mutex_destroy(&m->big.mu);
+	pthread_cond_destroy(&m->fw.cv);
+	pthread_mutex_destroy(&m->fw.mu);
+	free(m->below_m);
 	pthread_cond_destroy(&m->sp.done_cond);
 	pthread_mutex_destroy(&m->sp.lock);
 	pthread_mutex_destroy(&m->sp.call_lock);
@@ -413,23 +440,62 @@ static __thread unsigned big_depth;
 /* The machine whose loop this thread runs in hart-thread mode. */
 static __thread struct vm_machine *loop_of;
 
+static void ticket_lock(struct machine_biglock *l)
+{
+	pthread_mutex_lock(&l->mu);
+	uint64_t t = l->next++;
+	while (l->serving != t)
+		pthread_cond_wait(&l->cv, &l->mu);
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void ticket_unlock(struct machine_biglock *l)
+{
+	pthread_mutex_lock(&l->mu);
+	l->serving++;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void fw_lock(struct machine_fwlock *l, bool call)
+{
+	pthread_mutex_lock(&l->mu);
+	if (call) {
+		l->calls_waiting++;
+		while (l->call || l->shared)
+			pthread_cond_wait(&l->cv, &l->mu);
+		l->calls_waiting--;
+		l->call = true;
+	} else {
+		while (l->call || l->calls_waiting)
+			pthread_cond_wait(&l->cv, &l->mu);
+		l->shared++;
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void fw_unlock(struct machine_fwlock *l, bool call)
+{
+	pthread_mutex_lock(&l->mu);
+	if (call)
+		l->call = false;
+	else
+		l->shared--;
+	if (call || !l->shared)
+		pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
 static void big_lock(struct vm_machine *m)
 {
-	pthread_mutex_lock(&m->big.mu);
-	uint64_t t = m->big.next++;
-	while (m->big.serving != t)
-		pthread_cond_wait(&m->big.cv, &m->big.mu);
-	pthread_mutex_unlock(&m->big.mu);
+	ticket_lock(&m->big);
 	big_held = m;
 }
 
 static void big_unlock(struct vm_machine *m)
 {
 	big_held = NULL;
-	pthread_mutex_lock(&m->big.mu);
-	m->big.serving++;
-	pthread_cond_broadcast(&m->big.cv);
-	pthread_mutex_unlock(&m->big.mu);
+	ticket_unlock(&m->big);
 }
 
 static bool machine_exiting(const struct vm_machine *m)
@@ -743,10 +809,13 @@ static void machine_loop_leave(struct vm_machine *m)
 #define MACHINE_FW_STEP	 64
 #define MACHINE_FW_EXTRA 4096
 
-static uint64_t machine_run_slice(struct rv_hart *h, uint64_t budget)
+static uint64_t machine_run_slice(struct rv_hart *h, uint64_t budget, bool threaded)
 {
+	/* hart threads: rv_hart_run stops where the hart enters or leaves M;
+	 * only a piece that ran M-mode code (under the firmware lock) goes on */
+	bool in_m = h->priv == RV_PRIV_M;
 	uint64_t n = rv_hart_run(h, budget), extra = 0;
-	while (extra < MACHINE_FW_EXTRA && rv_hart_in_firmware_call(h) &&
+	while (extra < MACHINE_FW_EXTRA && rv_hart_in_firmware_call(h) && (in_m || !threaded) &&
 	       !__atomic_load_n(&h->stop, __ATOMIC_SEQ_CST) && !rv_hart_idle(h)) {
 		uint64_t k = rv_hart_run(h, MACHINE_FW_STEP);
 		if (k == 0)
@@ -773,13 +842,55 @@ static void machine_run_harts(struct vm_machine *m, bool idle_at_start[], uint64
 		idle_at_start[k] = rv_hart_idle(h);
 		if (idle_at_start[k])
 			continue;
-		machine_run_slice(h, budget);
+		machine_run_slice(h, budget, false);
 		uint64_t t1 = vs_now_ns();
 		m->hart_stats[k].busy_ns += t1 - t0;
 		m->hart_stats[k].slices++;
 		t0 = t1;
 		if (m->output_cut && !cut)
 			break; /* the loop forwards it before the other harts run */
+	}
+}
+
+/*
+ * Hart-thread mode: one slice of hart h on its thread (not holding the big
+ * lock), its M-mode code under the firmware lock.  Firmware publishes shared
+ * state in steps another hart must not see half-done (see machine_run_slice:
+ * OpenSBI 1.1's sbi_hsm_hart_start), and with hart threads the harts really
+ * run at once: a secondary hart spinning in OpenSBI's HSM wait loop (its WFI
+ * returns at once, MSIP pending since the cold boot) saw START_PENDING while
+ * the starting hart's thread was held up (host preemption, the big lock)
+ * before it wrote the start address, and entered the kernel at the boot
+ * entry a second time (a second boot over the running kernel: the
+ * defconfig-4 hang).  M-mode code therefore runs under the firmware lock:
+ * a firmware call (M code of a hart that has run below M, e.g. the S-mode
+ * kernel's SBI call, from its trap to its return: at most MACHINE_FW_EXTRA
+ * instructions beyond the slice, as on the round-robin loop) holds it
+ * alone; M code of a hart that never left M (a firmware hart waiting to be
+ * started, a bare-metal program) holds it shared, so bare-metal harts -
+ * the litmus and atomics tests - still run truly at once, while none of
+ * them runs during a call.  rv_hart_run stops where the hart enters or
+ * leaves M, so no M-mode instruction runs without the lock.  The lock is
+ * taken without the big lock held (the hart takes the big lock inside it:
+ * one order).
+ */
+static void machine_run_hart_slice(struct vm_machine *m, unsigned k, struct rv_hart *h)
+{
+	uint64_t done = 0;
+	for (unsigned piece = 0; piece < 16 && done < VM_SLICE_INSNS; piece++) {
+		bool fw = h->priv == RV_PRIV_M;
+		bool *below = m->below_m ? &m->below_m[k] : NULL;
+		bool call = !below || *below;
+		if (!fw && below)
+			*below = true;
+		if (fw)
+			fw_lock(&m->fw, call);
+		done += machine_run_slice(h, VM_SLICE_INSNS - done, true);
+		if (fw)
+			fw_unlock(&m->fw, call);
+		if ((h->priv == RV_PRIV_M) == fw || __atomic_load_n(&h->stop, __ATOMIC_SEQ_CST) ||
+		    rv_hart_idle(h) || machine_exiting(m))
+			break;
 	}
 }
 
@@ -825,7 +936,7 @@ static void *machine_hart_main(void *arg)
 		m->inside++;
 		big_release(m);
 		uint64_t t0 = vs_now_ns();
-		machine_run_slice(h, VM_SLICE_INSNS);
+		machine_run_hart_slice(m, ht->index, h);
 		uint64_t busy = vs_now_ns() - t0;
 		/*
 		 * Let another thread on this host CPU run: with more harts (or

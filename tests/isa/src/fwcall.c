@@ -10,7 +10,12 @@
  * ended inside it would let the other hart run a whole slice through the
  * window and start from stale data.  Hart 0 waits a
  * pseudo-random number of instructions before each call, so the end of its
- * slice falls anywhere, also inside the window, over many iterations. */
+ * slice falls anywhere, also inside the window, over many iterations.
+ * With hart threads (--hart-threads) the two harts run at once: hart 1 sees
+ * the state as soon as it is stored unless M-mode code of different harts
+ * never runs at the same time (machine.c's firmware lock); a wide window
+ * (about 2000 instructions, within the 4096 a slice may run on inside a
+ * firmware call) makes that race all but certain over the iterations. */
 #include "isa.h"
 
 #define ITER	 3000
@@ -31,7 +36,7 @@ void fw_entry(void);
  * a0 = the data) is served here; anything else goes to the runtime's handler
  * (t0 is clobbered first: the return-ecall of isa_run_in_mode does not care).
  * Between the state and the data, some work, as OpenSBI does (the init count,
- * the HSM device checks): about 200 instructions.
+ * the HSM device checks), made wide: about 2000 instructions.
  */
 asm(".text\n"
     ".align 2\n"
@@ -43,7 +48,7 @@ asm(".text\n"
     "1:	la	t0, fw_state\n"
     "	li	t1, 1\n" /* PENDING */
     "	amoswap.d.aqrl t1, t1, (t0)\n"
-    "	li	t1, 100\n"
+    "	li	t1, 1000\n"
     "2:	addi	t1, t1, -1\n"
     "	bnez	t1, 2b\n"
     "	la	t0, fw_data\n"
