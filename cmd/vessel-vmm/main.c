@@ -33,6 +33,8 @@
 #define EXIT_REBOOT	3
 #define EXIT_TIMEOUT	124
 #define EXIT_USER	130
+/* after the guest's own shutdown: how long its disks may take to close (virt.h) */
+#define GUEST_EXIT_DISK_WAIT_NS (10ULL * 1000000000ULL)
 
 struct vmm_options {
 	const char *bios;
@@ -730,7 +732,13 @@ int main(int argc, char **argv)
 		if (r == 0)
 			vm_gdb_report_exit(gdb, &ex);
 		vm_gdb_free(gdb);
-		vm_api_stop(api);	/* before the board goes away */
+		vm_api_stop(api); /* before the board goes away */
+		/* the guest shut down itself (its filesystems synced): its disks'
+		 * images get time to close cleanly even on a loaded host; a
+		 * forced exit keeps the short wait */
+		if (r == 0 && (ex.kind == VM_EXIT_REBOOT || ex.kind == VM_EXIT_FAIL ||
+			       (ex.kind == VM_EXIT_POWEROFF && ex.code != VM_EXIT_CODE_HOST)))
+			virt_board_set_disk_close_wait(board, GUEST_EXIT_DISK_WAIT_NS);
 		virt_board_free(board); /* restores the terminal before we print */
 		if (r < 0) {
 			fprintf(stderr, "vessel-vmm: %s\n", err.msg);

@@ -52,6 +52,10 @@ struct vm_exit {
 	uint32_t code; /* guest-supplied code (finisher upper bits, HTIF test number) */
 };
 
+/* vm_exit.code of a VM_EXIT_POWEROFF that the host asked for (the API's
+ * poweroff, a finished migration), not the guest. */
+#define VM_EXIT_CODE_HOST 1u
+
 struct vm_machine_config {
 	uint64_t ram_base;  /* 0x80000000 on virt */
 	uint64_t ram_size;  /* bytes */

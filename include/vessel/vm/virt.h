@@ -89,6 +89,17 @@ struct virt_board *virt_board_new(const struct virt_config *cfg, struct vs_err *
 /* Run until the guest powers off, reboots, fails, times out or the user quits. */
 int virt_board_run(struct virt_board *board, struct vm_exit *exit, struct vs_err *err);
 void virt_board_free(struct virt_board *board);
+
+/*
+ * How long virt_board_free waits for each disk's I/O thread to end and close
+ * (flush) its image before it exits without it, leaving the image as a crash
+ * would (leaked clusters at worst).  By default a short wait (virtio-blk's
+ * BLK_STOP_WAIT_NS, 30 ms), so that a forced exit - a signal, --timeout, the
+ * API's poweroff - ends the VMM at once whatever the guest does; after the
+ * guest's own shutdown (its filesystems synced) main asks for a long one, so
+ * a host slowed by load still gets a clean image.
+ */
+void virt_board_set_disk_close_wait(struct virt_board *board, uint64_t ns);
 /* The machine (for signal handlers: vm_machine_request_exit). */
 struct vm_machine *virt_board_machine(struct virt_board *board);
 

@@ -107,8 +107,9 @@ struct virtio_mmio {
 	uint32_t interrupt_status;
 	uint32_t config_generation;
 	struct virtq vq[VIRTIO_MAX_QUEUES];
-	char failure[160]; /* why the device needs a reset (empty if it does not) */
-	uint32_t failures; /* NEEDS_RESET episodes so far (only the first few are logged) */
+	char failure[160];     /* why the device needs a reset (empty if it does not) */
+	uint64_t stop_wait_ns; /* stop: wait this long for its thread (0: its own) */
+	uint32_t failures;     /* NEEDS_RESET episodes so far (only the first few are logged) */
 	/* Work budget of the current run-loop pass (see virtio_mmio_service). */
 	uint64_t spent;	  /* cost charged since the last service */
 	uint32_t pending; /* queues whose processing was deferred to the next pass */

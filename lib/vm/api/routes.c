@@ -147,7 +147,7 @@ static void actions_exec(struct vm_api *api, struct api_request *req, struct api
 	const char *done = NULL;
 	switch (req->u.action.action) {
 	case API_ACTION_POWEROFF:
-		vm_machine_request_exit(api->m, VM_EXIT_POWEROFF, 0);
+		vm_machine_request_exit(api->m, VM_EXIT_POWEROFF, VM_EXIT_CODE_HOST);
 		done = "powering off";
 		break;
 	case API_ACTION_RESET:

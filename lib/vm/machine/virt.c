@@ -53,6 +53,7 @@
 struct virt_board {
 	struct virt_config cfg;
 	struct vm_machine *m;
+	uint64_t disk_close_wait_ns; /* virt_board_set_disk_close_wait (0: the default) */
 	struct vm_host_poll poll;
 	struct plic plic;
 	struct goldfish_rtc rtc;
@@ -575,12 +576,20 @@ struct virtio_mmio *virt_board_balloon(struct virt_board *b)
 static struct vm_machine *volatile kept_machine;
 static uint8_t *volatile kept_rom;
 
+void virt_board_set_disk_close_wait(struct virt_board *b, uint64_t ns)
+{
+	b->disk_close_wait_ns = ns;
+}
+
 void virt_board_free(struct virt_board *b)
 {
 	if (!b)
 		return;
-	for (unsigned i = 0; i < b->nvirtio; i++) /* disks wind down in parallel */
+	for (unsigned i = 0; i < b->nvirtio; i++) { /* disks wind down in parallel */
+		if (b->disk_close_wait_ns)
+			b->virtio[i]->stop_wait_ns = b->disk_close_wait_ns;
 		virtio_mmio_stop(b->virtio[i]);
+	}
 	for (unsigned i = 0; i < b->nvirtio; i++)
 		virtio_mmio_free(b->virtio[i]);
 	if (b->rtc_ready)

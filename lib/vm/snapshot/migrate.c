@@ -832,7 +832,8 @@ static void *migrate_thread(void *opaque)
 		       mig->uri, st.total_ms, st.downtime_ms, st.bytes_sent, st.rounds,
 		       mig->ph_pause, mig->final_pages, mig->ph_pages, mig->ph_state, mig->ph_ready,
 		       mig->ph_run);
-		vm_machine_request_exit(mig->m, VM_EXIT_POWEROFF, 0); /* the VM lives on there */
+		vm_machine_request_exit(mig->m, VM_EXIT_POWEROFF,
+					VM_EXIT_CODE_HOST); /* it lives on there */
 	} else if (mig->committed) {
 		/* 'G' went out: the destination may be running.  Stay paused; only
 		 * someone who knows it is not may resume (PUT /vm/state). */

@@ -406,7 +406,8 @@ static void blk_stop(struct virtio_mmio *vdev)
 	struct virtio_blk *blk = (struct virtio_blk *)vdev;
 	if (blk->stop_deadline)
 		return;
-	blk->stop_deadline = vs_now_ns() + BLK_STOP_WAIT_NS;
+	blk->stop_deadline =
+	    vs_now_ns() + (vdev->stop_wait_ns ? vdev->stop_wait_ns : BLK_STOP_WAIT_NS);
 	vm_block_queue_stop(blk->io);
 }
 
