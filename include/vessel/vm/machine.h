@@ -93,8 +93,7 @@ void vm_machine_wake(struct vm_machine *m);
 
 /* A device wrote output into a pipe the loop watches (the UART): output
  * after a quiet poll is forwarded within ~100 us of guest time instead of
- * at the next 1 ms poll.  Call on the hart's thread (an MMIO write): with
- * the harts on the loop's thread the current slice ends early for it. */
+ * at the next 1 ms poll. */
 void vm_machine_note_output(struct vm_machine *m);
 
 /*

@@ -5,12 +5,9 @@
  * Run loop, on the calling thread only:
  *   1. update MTIP from mtime (10 MHz from CLOCK_MONOTONIC), poll watched
  *      fds without blocking (at most once per millisecond; console output
- *      that starts after a quiet poll is forwarded 100 us after its first
- *      byte, so a line reaches the host at once and not up to 1 ms later,
- *      while a stream of output is still batched per millisecond: the
- *      first byte ends the slice and slices of VM_SLICE_INSNS / 16 run
- *      until the poll, as a whole slice of cold code - decoding, first
- *      page touches after a restore - takes milliseconds);
+ *      that starts after a quiet poll is forwarded after 100 us, so a
+ *      line reaches the host at once and not up to 1 ms later, while a
+ *      stream of output is still batched per millisecond);
  *   2. run every hart that is not idle for a slice of VM_SLICE_INSNS
  *      instructions (round-robin), longer by up to MACHINE_FW_EXTRA to let
  *      a hart inside a firmware call finish it (machine_run_slice);
@@ -183,10 +180,6 @@ struct vm_machine {
 	unsigned nwatch;
 	int output_pending;  /* a device wrote to a watched pipe (atomic) */
 	bool output_flowing; /* loop thread: the last poll forwarded output */
-	/* one thread: output started after a quiet poll at this mtime, and the
-	 * slice was cut short so that the loop forwards it (vm_machine_note_output) */
-	bool output_cut;
-	uint64_t output_since;
 	struct machine_tick tick[MAX_TICK];
 	unsigned ntick;
 	volatile int exit_requested;
@@ -702,18 +695,7 @@ void vm_machine_request_exit(struct vm_machine *m, enum vm_exit_kind kind, uint3
 
 void vm_machine_note_output(struct vm_machine *m)
 {
-	if (__atomic_exchange_n(&m->output_pending, 1, __ATOMIC_RELAXED) || m->hart_threads ||
-	    m->output_flowing || m->output_cut)
-		return;
-	/* One thread (the device runs on the loop's thread): output starts
-	 * after a quiet poll.  End the slice at the next block boundary; the
-	 * loop then runs short slices until it forwards the output 100 us
-	 * from now, instead of after the rest of a slice (milliseconds for a
-	 * cold one: decoding, first-touch faults, e.g. right after a restore). */
-	m->output_cut = true;
-	m->output_since = vm_machine_mtime(m);
-	for (unsigned k = 0; k < m->cfg.ncpus; k++)
-		rv_hart_request_stop(rv_core_hart(m->core, k));
+	__atomic_store_n(&m->output_pending, 1, __ATOMIC_RELAXED);
 }
 
 void vm_machine_wake(struct vm_machine *m)
@@ -825,12 +807,9 @@ static uint64_t machine_run_slice(struct rv_hart *h, uint64_t budget, bool threa
 	return n + extra;
 }
 
-/* Run every hart that is not idle for one slice of `budget` instructions
- * (stopping early when a slice was cut for console output); account
- * busy/idle time. */
-static void machine_run_harts(struct vm_machine *m, bool idle_at_start[], uint64_t budget)
+/* Run every hart that is not idle for one slice; account busy/idle time. */
+static void machine_run_harts(struct vm_machine *m, bool idle_at_start[])
 {
-	bool cut = m->output_cut;
 	uint64_t t0 = vs_now_ns();
 	for (unsigned k = 0; k < m->cfg.ncpus && !m->exit_requested; k++) {
 		struct rv_hart *h = rv_core_hart(m->core, k);
@@ -842,13 +821,11 @@ static void machine_run_harts(struct vm_machine *m, bool idle_at_start[], uint64
 		idle_at_start[k] = rv_hart_idle(h);
 		if (idle_at_start[k])
 			continue;
-		machine_run_slice(h, budget, false);
+		machine_run_slice(h, VM_SLICE_INSNS, false);
 		uint64_t t1 = vs_now_ns();
 		m->hart_stats[k].busy_ns += t1 - t0;
 		m->hart_stats[k].slices++;
 		t0 = t1;
-		if (m->output_cut && !cut)
-			break; /* the loop forwards it before the other harts run */
 	}
 }
 
@@ -1095,23 +1072,19 @@ int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *er
 		uint64_t now = vm_machine_mtime(m);
 		vm_clint_update(m->clint, now);
 		/* host fds: at most every 1 ms; output that starts after a quiet
-		 * poll (vm_machine_note_output) is forwarded 100 us after its first
-		 * byte, while output that keeps flowing is batched at the 1 ms polls */
+		 * poll (vm_machine_note_output) is forwarded after 100 us, while
+		 * output that keeps flowing is batched at the 1 ms polls */
 		bool out = __atomic_load_n(&m->output_pending, __ATOMIC_RELAXED);
 		if (now - last_poll >= VM_TIMEBASE_HZ / 1000 ||
-		    (m->output_cut && now - m->output_since >= VM_TIMEBASE_HZ / 10000) ||
-		    (out && !m->output_flowing && !m->output_cut &&
-		     now - last_poll >= VM_TIMEBASE_HZ / 10000)) {
+		    (out && !m->output_flowing && now - last_poll >= VM_TIMEBASE_HZ / 10000)) {
 			m->output_flowing = out;
-			m->output_cut = false;
 			__atomic_store_n(&m->output_pending, 0, __ATOMIC_RELAXED);
 			machine_poll(m, 0);
 			last_poll = now;
 		}
 		for (unsigned k = 0; k < n; k++)
 			idle_at_start[k] = false;
-		machine_run_harts(m, idle_at_start,
-				  m->output_cut ? VM_SLICE_INSNS / 16 : VM_SLICE_INSNS);
+		machine_run_harts(m, idle_at_start);
 		if (__atomic_load_n(&m->sp_requested, __ATOMIC_SEQ_CST))
 			continue; /* serve it before anything else runs */
 		for (unsigned i = 0; i < m->ntick && !m->exit_requested; i++)
