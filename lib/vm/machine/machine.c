@@ -144,7 +144,8 @@ struct machine_hart_thread {
 	unsigned index;
 	pthread_t tid;
 	bool started;
-	bool parked; /* waiting on park_cv (under the big lock) */
+	bool parked;  /* waiting on park_cv (under the big lock) */
+	bool below_m; /* its hart has run below M: its M code is a call */
 };
 
 struct vm_machine {
@@ -152,7 +153,6 @@ struct vm_machine {
 	bool hart_threads; /* one host thread per hart (VESSEL_HART_THREADS=1) */
 	struct machine_biglock big;
 	struct machine_fwlock fw; /* firmware lock: M-mode code runs under it */
-	bool *below_m;		  /* hart k has run below M (its M code is a call) */
 	pthread_mutex_t park_mu;
 	pthread_cond_t park_cv;
 	uint64_t park_gen;   /* bumped (under park_mu) to wake parked harts */
@@ -263,7 +263,6 @@ struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs
 	pthread_cond_init(&m->big.cv, NULL);
 	pthread_mutex_init(&m->fw.mu, NULL);
 	pthread_cond_init(&m->fw.cv, NULL);
-	m->below_m = calloc(cfg->ncpus ? cfg->ncpus : 1, sizeof(*m->below_m));
 	pthread_mutex_init(&m->park_mu, NULL);
 	pthread_cond_init(&m->park_cv, NULL);
 	pthread_cond_init(&m->inside_cv, NULL);
@@ -319,7 +318,6 @@ void vm_machine_free(struct vm_machine *m)
 	pthread_mutex_destroy(&m->big.mu);
 	pthread_cond_destroy(&m->fw.cv);
 	pthread_mutex_destroy(&m->fw.mu);
-	free(m->below_m);
 	pthread_cond_destroy(&m->sp.done_cond);
 	pthread_mutex_destroy(&m->sp.lock);
 	pthread_mutex_destroy(&m->sp.call_lock);
@@ -851,15 +849,15 @@ static void machine_run_harts(struct vm_machine *m, bool idle_at_start[])
  * taken without the big lock held (the hart takes the big lock inside it:
  * one order).
  */
-static void machine_run_hart_slice(struct vm_machine *m, unsigned k, struct rv_hart *h)
+static void machine_run_hart_slice(struct vm_machine *m, struct machine_hart_thread *ht,
+				   struct rv_hart *h)
 {
 	uint64_t done = 0;
 	for (unsigned piece = 0; piece < 16 && done < VM_SLICE_INSNS; piece++) {
 		bool fw = h->priv == RV_PRIV_M;
-		bool *below = m->below_m ? &m->below_m[k] : NULL;
-		bool call = !below || *below;
-		if (!fw && below)
-			*below = true;
+		bool call = ht->below_m;
+		if (!fw)
+			ht->below_m = true;
 		if (fw)
 			fw_lock(&m->fw, call);
 		done += machine_run_slice(h, VM_SLICE_INSNS - done, true);
@@ -913,7 +911,7 @@ static void *machine_hart_main(void *arg)
 		m->inside++;
 		big_release(m);
 		uint64_t t0 = vs_now_ns();
-		machine_run_hart_slice(m, ht->index, h);
+		machine_run_hart_slice(m, ht, h);
 		uint64_t busy = vs_now_ns() - t0;
 		/*
 		 * Let another thread on this host CPU run: with more harts (or
