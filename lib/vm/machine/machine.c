@@ -848,25 +848,41 @@ static void machine_run_harts(struct vm_machine *m, bool idle_at_start[])
  * leaves M, so no M-mode instruction runs without the lock.  The lock is
  * taken without the big lock held (the hart takes the big lock inside it:
  * one order).
+ *
+ * A slice of S and U code is MACHINE_THREAD_SLICE instructions (about a
+ * millisecond): everything that must reach a running hart sooner
+ * (interrupts, stop requests for safe points, flushes, pauses and exits)
+ * reaches it inside rv_hart_run, so the slice only bounds how long the
+ * thread goes without a look at the big lock's state and a yield.  M-mode
+ * pieces keep VM_SLICE_INSNS: a hart waiting for a firmware call of its own
+ * waits for the shared holders' pieces to end.  Returns the instructions
+ * retired; a slice that ran its whole budget is a busy one.
  */
-static void machine_run_hart_slice(struct vm_machine *m, struct machine_hart_thread *ht,
-				   struct rv_hart *h)
+#define MACHINE_THREAD_SLICE (50 * VM_SLICE_INSNS)
+
+static uint64_t machine_run_hart_slice(struct vm_machine *m, struct machine_hart_thread *ht,
+				       struct rv_hart *h)
 {
 	uint64_t done = 0;
-	for (unsigned piece = 0; piece < 16 && done < VM_SLICE_INSNS; piece++) {
+	for (unsigned piece = 0; piece < 16 && done < MACHINE_THREAD_SLICE; piece++) {
 		bool fw = h->priv == RV_PRIV_M;
 		bool call = ht->below_m;
+		uint64_t budget = MACHINE_THREAD_SLICE - done;
 		if (!fw)
 			ht->below_m = true;
-		if (fw)
+		if (fw) {
 			fw_lock(&m->fw, call);
-		done += machine_run_slice(h, VM_SLICE_INSNS - done, true);
+			if (budget > VM_SLICE_INSNS)
+				budget = VM_SLICE_INSNS;
+		}
+		done += machine_run_slice(h, budget, true);
 		if (fw)
 			fw_unlock(&m->fw, call);
 		if ((h->priv == RV_PRIV_M) == fw || __atomic_load_n(&h->stop, __ATOMIC_SEQ_CST) ||
 		    rv_hart_idle(h) || machine_exiting(m))
 			break;
 	}
+	return done;
 }
 
 /*
@@ -911,15 +927,20 @@ static void *machine_hart_main(void *arg)
 		m->inside++;
 		big_release(m);
 		uint64_t t0 = vs_now_ns();
-		machine_run_hart_slice(m, ht, h);
+		uint64_t ran = machine_run_hart_slice(m, ht, h);
 		uint64_t busy = vs_now_ns() - t0;
 		/*
-		 * Let another thread on this host CPU run: with more harts (or
-		 * other work) than host CPUs, a hart spinning on a flag would
-		 * otherwise keep the CPU for a whole scheduler slice while the
-		 * hart that sets the flag waits to be scheduled.
+		 * After a whole busy slice, let another thread on this host CPU
+		 * run: with more harts (or other work) than host CPUs, a hart
+		 * spinning on a flag would otherwise keep the CPU for a whole
+		 * scheduler slice while the hart that sets the flag waits to be
+		 * scheduled.  Not after every short slice: a yield that finds
+		 * other work switches to it, and at every slice of
+		 * VM_SLICE_INSNS that cost a busy 2-hart guest a fifth of its
+		 * host CPU.
 		 */
-		sched_yield();
+		if (ran >= MACHINE_THREAD_SLICE)
+			sched_yield();
 		big_lock(m);
 		m->hart_stats[ht->index].busy_ns += busy;
 		m->hart_stats[ht->index].slices++;
