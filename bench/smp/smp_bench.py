@@ -53,7 +53,9 @@ def timed(con, cmd):
 
 
 def machine(gdir, image, harts):
-    m = vc.Machine(gdir, cpus=harts, mem="256M", timeout=3600)
+    # QEMU with one TCG thread per hart (MTTCG), the peer the rows compare
+    # against: the tests' default, one thread for all harts, is not it
+    m = vc.Machine(gdir, cpus=harts, mem="256M", timeout=3600, qemu_mttcg=True)
     if image:
         m.kernel = image
     return m
