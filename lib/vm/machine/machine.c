@@ -129,12 +129,19 @@ struct machine_biglock {
  * (M-mode code entered from below M) holds it alone; M-mode code of a hart
  * that never left M (bare-metal programs, firmware harts waiting to be
  * started) holds it shared, so such harts still run at once.  A waiting
- * call goes first: new shared holders wait for it.
+ * call goes first: new shared holders wait for it, and the harts sharing
+ * it are asked to stop (rv_hart_request_stop), so the call waits for their
+ * current block, not for the rest of their pieces: in a boot the firmware
+ * harts waiting to be started spin in M all the time, and every SBI call
+ * of the booting hart (a timer, a console write) waited for a piece of
+ * theirs, up to VM_SLICE_INSNS instructions.
  */
 struct machine_fwlock {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	unsigned shared;	/* holders sharing it */
+	unsigned shared;  /* holders sharing it */
+	uint32_t sharers; /* bit k: hart k shares it */
+	_Static_assert(VM_MAX_HARTS <= 32, "a bit per hart");
 	unsigned calls_waiting; /* calls waiting for it */
 	bool call;		/* a call holds it */
 };
@@ -448,11 +455,15 @@ static void ticket_unlock(struct machine_biglock *l)
 	pthread_mutex_unlock(&l->mu);
 }
 
-static void fw_lock(struct machine_fwlock *l, bool call)
+static void fw_lock(struct vm_machine *m, unsigned k, bool call)
 {
+	struct machine_fwlock *l = &m->fw;
 	pthread_mutex_lock(&l->mu);
 	if (call) {
 		l->calls_waiting++;
+		for (unsigned i = 0; i < m->cfg.ncpus; i++)
+			if (l->sharers & (1u << i))
+				rv_hart_request_stop(rv_core_hart(m->core, i));
 		while (l->call || l->shared)
 			pthread_cond_wait(&l->cv, &l->mu);
 		l->calls_waiting--;
@@ -461,17 +472,21 @@ static void fw_lock(struct machine_fwlock *l, bool call)
 		while (l->call || l->calls_waiting)
 			pthread_cond_wait(&l->cv, &l->mu);
 		l->shared++;
+		l->sharers |= 1u << k;
 	}
 	pthread_mutex_unlock(&l->mu);
 }
 
-static void fw_unlock(struct machine_fwlock *l, bool call)
+static void fw_unlock(struct vm_machine *m, unsigned k, bool call)
 {
+	struct machine_fwlock *l = &m->fw;
 	pthread_mutex_lock(&l->mu);
-	if (call)
+	if (call) {
 		l->call = false;
-	else
+	} else {
 		l->shared--;
+		l->sharers &= ~(1u << k);
+	}
 	if (call || !l->shared)
 		pthread_cond_broadcast(&l->cv);
 	pthread_mutex_unlock(&l->mu);
@@ -855,15 +870,17 @@ static void machine_run_harts(struct vm_machine *m, bool idle_at_start[])
  * reaches it inside rv_hart_run, so the slice only bounds how long the
  * thread goes without a look at the big lock's state and a yield.  M-mode
  * pieces keep VM_SLICE_INSNS: a hart waiting for a firmware call of its own
- * waits for the shared holders' pieces to end.  Returns the instructions
- * retired; a slice that ran its whole budget is a busy one.
+ * waits for the shared holders' pieces to end.  Returns whether the slice
+ * was busy: its last piece ran its whole budget (a hart spinning in M, e.g.
+ * a firmware hart waiting to be started, is busy after every piece).
  */
 #define MACHINE_THREAD_SLICE (50 * VM_SLICE_INSNS)
 
-static uint64_t machine_run_hart_slice(struct vm_machine *m, struct machine_hart_thread *ht,
-				       struct rv_hart *h)
+static bool machine_run_hart_slice(struct vm_machine *m, struct machine_hart_thread *ht,
+				   struct rv_hart *h)
 {
 	uint64_t done = 0;
+	bool busy = false;
 	for (unsigned piece = 0; piece < 16 && done < MACHINE_THREAD_SLICE; piece++) {
 		bool fw = h->priv == RV_PRIV_M;
 		bool call = ht->below_m;
@@ -871,18 +888,20 @@ static uint64_t machine_run_hart_slice(struct vm_machine *m, struct machine_hart
 		if (!fw)
 			ht->below_m = true;
 		if (fw) {
-			fw_lock(&m->fw, call);
+			fw_lock(m, ht->index, call);
 			if (budget > VM_SLICE_INSNS)
 				budget = VM_SLICE_INSNS;
 		}
-		done += machine_run_slice(h, budget, true);
+		uint64_t ran = machine_run_slice(h, budget, true);
+		done += ran;
+		busy = ran >= budget;
 		if (fw)
-			fw_unlock(&m->fw, call);
+			fw_unlock(m, ht->index, call);
 		if ((h->priv == RV_PRIV_M) == fw || __atomic_load_n(&h->stop, __ATOMIC_SEQ_CST) ||
 		    rv_hart_idle(h) || machine_exiting(m))
 			break;
 	}
-	return done;
+	return busy;
 }
 
 /*
@@ -927,7 +946,7 @@ static void *machine_hart_main(void *arg)
 		m->inside++;
 		big_release(m);
 		uint64_t t0 = vs_now_ns();
-		uint64_t ran = machine_run_hart_slice(m, ht, h);
+		bool busy_slice = machine_run_hart_slice(m, ht, h);
 		uint64_t busy = vs_now_ns() - t0;
 		/*
 		 * After a whole busy slice, let another thread on this host CPU
@@ -939,7 +958,7 @@ static void *machine_hart_main(void *arg)
 		 * VM_SLICE_INSNS that cost a busy 2-hart guest a fifth of its
 		 * host CPU.
 		 */
-		if (ran >= MACHINE_THREAD_SLICE)
+		if (busy_slice)
 			sched_yield();
 		big_lock(m);
 		m->hart_stats[ht->index].busy_ns += busy;
