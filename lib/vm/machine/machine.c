@@ -33,7 +33,8 @@
  * and after it returned the caller runs the callback itself under sp.lock
  * (the loop takes sp.lock to start and to finish, so the two never overlap).
  *
- * Hart threads (opt-in, VESSEL_HART_THREADS=1, vessel-vmm --hart-threads):
+ * Hart threads (the default with more than one hart; VESSEL_HART_THREADS=0,
+ * vessel-vmm --no-hart-threads: the loop below for every hart):
  * machine_run_threaded starts one thread per hart (machine_hart_main) and
  * the calling thread becomes the loop of steps 1 and 3 (timers, host fds,
  * ticks, safe points).  The harts run guest code in parallel, as QEMU's
@@ -71,6 +72,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -157,7 +159,7 @@ struct machine_hart_thread {
 
 struct vm_machine {
 	struct vm_machine_config cfg;
-	bool hart_threads; /* one host thread per hart (VESSEL_HART_THREADS=1) */
+	bool hart_threads; /* one host thread per hart (VESSEL_HART_THREADS) */
 	struct machine_biglock big;
 	struct machine_fwlock fw; /* firmware lock: M-mode code runs under it */
 	pthread_mutex_t park_mu;
@@ -264,8 +266,9 @@ struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs
 	}
 	m->cfg = *cfg;
 	m->wake_fd = -1;
+	/* one thread per hart unless asked otherwise (VESSEL_HART_THREADS=0) */
 	const char *ht = getenv("VESSEL_HART_THREADS");
-	m->hart_threads = ht && strcmp(ht, "1") == 0;
+	m->hart_threads = ht && *ht ? strcmp(ht, "1") == 0 : cfg->ncpus > 1;
 	pthread_mutex_init(&m->big.mu, NULL);
 	pthread_cond_init(&m->big.cv, NULL);
 	pthread_mutex_init(&m->fw.mu, NULL);
@@ -919,6 +922,9 @@ static void *machine_hart_main(void *arg)
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	char name[16]; /* for top -H, ps -L and /proc/PID/task/TID/comm */
+	snprintf(name, sizeof(name), "vessel-hart%u", ht->index);
+	pthread_setname_np(pthread_self(), name);
 
 	big_lock(m);
 	while (!machine_exiting(m)) {
