@@ -368,6 +368,15 @@ static int opt_hart_threads(struct vmm_options *o, const char *v, struct vs_err 
 	return 0;
 }
 
+static int opt_no_hart_threads(struct vmm_options *o, const char *v, struct vs_err *err)
+{
+	(void)o;
+	(void)v;
+	if (setenv("VESSEL_HART_THREADS", "0", 1) < 0)
+		return vs_errf(err, errno, "--no-hart-threads: cannot set VESSEL_HART_THREADS");
+	return 0;
+}
+
 static const struct vmm_option vmm_options_table[] = {
 	{ "bios", "PATH|none",
 	  "M-mode firmware: fw_dynamic.bin or an ELF (default with --kernel: Debian's OpenSBI)",
@@ -390,8 +399,11 @@ static const struct vmm_option vmm_options_table[] = {
 	{ "mem", "SIZE", "guest RAM at 0x80000000 (default 128M)", opt_mem },
 	{ "cpus", "N", "number of harts (default 1)", opt_cpus },
 	{ "hart-threads", NULL,
-	  "one host thread per hart (opt-in): the harts run guest code in parallel",
+	  "one host thread per hart, the harts run guest code in parallel (the default with "
+	  "--cpus 2 or more)",
 	  opt_hart_threads },
+	{ "no-hart-threads", NULL, "all harts on one host thread, taking turns",
+	  opt_no_hart_threads },
 	{ "timeout", "SECONDS", "stop the guest after this long (exit status 124)", opt_timeout },
 	{ "no-jit", NULL, "interpret only: no translation of hot guest code to host code",
 	  opt_no_jit },

@@ -16,10 +16,11 @@
 
 /* ---- GET /vm --------------------------------------------------------------- */
 
-static struct json_object *vm_config_json(const struct virt_config *c)
+static struct json_object *vm_config_json(const struct virt_config *c, bool hart_threads)
 {
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "vcpus", json_object_new_int(c->ncpus));
+	json_object_object_add(o, "hart_threads", json_object_new_boolean(hart_threads));
 	json_object_object_add(o, "mem_bytes", json_object_new_int64((int64_t)c->ram_size));
 	json_object_object_add(o, "kernel", c->kernel ? json_object_new_string(c->kernel) : NULL);
 	json_object_object_add(o, "initrd", c->initrd ? json_object_new_string(c->initrd) : NULL);
@@ -49,7 +50,9 @@ static void vm_get_exec(struct vm_api *api, struct api_request *req, struct api_
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "state",
 			       json_object_new_string(api_vm_state_name(api_vm_state(api))));
-	json_object_object_add(o, "config", vm_config_json(virt_board_config(api->board)));
+	json_object_object_add(
+	    o, "config",
+	    vm_config_json(virt_board_config(api->board), vm_machine_hart_threads(api->m)));
 	json_object_object_add(o, "uptime_s", json_object_new_double(st.uptime_ns / 1e9));
 	json_object_object_add(o, "paused_s", json_object_new_double(st.paused_ns / 1e9));
 	json_object_object_add(o, "guest_time_s",

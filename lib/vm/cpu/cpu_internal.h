@@ -168,7 +168,6 @@ struct rv_block {
 
 /* What the CPU tracks per 4 KiB page of RAM (allocated per RAM region). */
 #define RV_PAGE_CODE 1 /* decoded blocks exist for this page */
-#define RV_PAGE_RESV 2 /* some hart holds an LR reservation in this page */
 
 struct rv_page {
 	uint64_t code_mask;	 /* 64-byte chunks covered by decoded blocks */
@@ -344,6 +343,9 @@ struct rv_core {
 
 	/* Dirty page tracking of RAM region 0 (dirty.c); NULL = off. */
 	uint64_t *dirty;
+
+	/* One-thread mode: the hart that ran last (rv_hart_run), or NULL. */
+	struct rv_hart *last_ran;
 
 	/* Parallel mode (rv_core_set_parallel): harts on their own threads. */
 	bool parallel;

@@ -150,6 +150,13 @@ __attribute__((no_sanitize("thread"))) uint64_t rv_hart_run(struct rv_hart *h, u
 			return 0;
 		h->wfi = false;
 	}
+	/* one-thread mode: another hart ran since this one did, and its stores
+	 * through the fast path may have hit this hart's reservation (mmu.c) */
+	if (!h->core->parallel && h->core->last_ran != h) {
+		if (h->core->last_ran)
+			__atomic_store_n(&h->resv_valid, false, __ATOMIC_RELAXED);
+		h->core->last_ran = h;
+	}
 
 	/* parallel mode: the slice runs M-mode code or none (rv_hart_run's
 	 * contract); a trap or an xRET sets events, so the check below sees

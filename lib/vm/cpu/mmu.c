@@ -16,10 +16,9 @@
  *  - an entry exists only for RAM pages whose translation allowed that access
  *    (for writes: the PTE was already dirty, the region is writable and the
  *    physical page carries no watch flag);
- *  - pages holding decoded code (RV_PAGE_CODE) or, on machines with more
- *    than one hart, an LR reservation (RV_PAGE_RESV) are never in a write TLB, so every store to them goes
- *    through rv_store_slow() -> rv_phys_note_store(), which drops stale
- *    decoded blocks and breaks other harts' reservations;
+ *  - pages holding decoded code (RV_PAGE_CODE) are never in a write TLB,
+ *    so every store to them goes through rv_store_slow() ->
+ *    rv_phys_note_store(), which drops stale decoded blocks;
  *  - everything is flushed on satp writes, SFENCE.VMA x0 and MXR changes;
  *    chains and jump-cache entries (keyed per privilege) only where they may
  *    depend on what changed: a satp write or SFENCE.VMA x0, asid keeps those
@@ -31,13 +30,22 @@
  *    physical);
  *    SFENCE.VMA with an address drops that page's entries (everything when
  *    the address lies in the range superpage translations covered).
+ * LR reservations (one-thread mode): a store that takes the slow path (or
+ * DMA, rv_core_note_write) breaks the reservations of other harts in its
+ * granule; a store through the fast path cannot, but on one thread another
+ * hart's store can only come between LR and SC if another hart ran between
+ * them, and rv_hart_run drops the reservation of a hart that resumes after
+ * another hart ran.  That SC fails more often than it must, which the spec
+ * allows (an SC may fail spuriously; a constrained LR/SC loop retries within
+ * one slice and succeeds).  Flagging the reserved page instead kept it out of
+ * every write TLB and scanned all of them at each LR: in a 2-hart Linux
+ * guest that scan took 45% of the host CPU.
  * Misaligned loads/stores never hit the fast path (the tag compare includes
  * the low address bits) and are performed here byte by byte.
  *
  * Parallel mode (rv_core_set_parallel): the slow paths run under the core
- * lock and access RAM as single relaxed host atomics; pages are never
- * flagged RV_PAGE_RESV (SC is a compare-and-swap against the value LR read,
- * amo_atomic); a page becoming code does not touch other harts' TLBs but
+ * lock and access RAM as single relaxed host atomics; SC is a
+ * compare-and-swap against the value LR read (amo_atomic); a page becoming code does not touch other harts' TLBs but
  * asks them to drop their own write entries (RV_REQ_WSCAN); AMOs through a
  * write-TLB hit are host atomics without the lock.
  */
@@ -256,40 +264,24 @@ void rv_phys_note_store(struct rv_core *core, struct rv_hart *by, uint64_t pa, u
 				if (pg->code_mask & m)
 					rv_cache_invalidate_page(core, pg);
 			}
-			if (pg->flags & RV_PAGE_RESV) {
-				bool any = false;
-				for (unsigned k = 0; k < core->nharts; k++) {
-					struct rv_hart *o = core->harts[k];
-					if (!__atomic_load_n(&o->resv_valid, __ATOMIC_RELAXED))
-						continue;
-					uint64_t g = o->resv_addr & ~7ULL;
-					if (o != by && g < pa + len && pa < g + 8)
-						__atomic_store_n(&o->resv_valid, false,
-								 __ATOMIC_RELAXED);
-					if (o->resv_valid && (o->resv_addr & RV_PAGE_MASK) == page)
-						any = true;
-				}
-				if (!any)
-					pg->flags &= (uint8_t)~RV_PAGE_RESV;
-			}
 		}
 		if (page == last)
 			break;
+	}
+	/* one-thread mode: other harts' reservations in the granule (parallel
+	 * mode: SC compares the value instead, and the harts run) */
+	for (unsigned k = 0; !core->parallel && k < core->nharts; k++) {
+		struct rv_hart *o = core->harts[k];
+		uint64_t g = o->resv_addr & ~7ULL;
+		if (o != by && __atomic_load_n(&o->resv_valid, __ATOMIC_RELAXED) && g < pa + len &&
+		    pa < g + 8)
+			__atomic_store_n(&o->resv_valid, false, __ATOMIC_RELAXED);
 	}
 }
 
 void rv_core_note_write(struct rv_core *core, uint64_t gpa, uint64_t len)
 {
 	rv_phys_note_store(core, NULL, gpa, len);
-	/* a lone hart's reservation page is not flagged (rv_amo); in parallel
-	 * mode SC compares the value instead (and the harts run) */
-	for (unsigned k = 0; len && !core->parallel && k < core->nharts; k++) {
-		struct rv_hart *o = core->harts[k];
-		uint64_t g = o->resv_addr & ~7ULL;
-		if (__atomic_load_n(&o->resv_valid, __ATOMIC_RELAXED) && g < gpa + len &&
-		    gpa < g + 8)
-			__atomic_store_n(&o->resv_valid, false, __ATOMIC_RELAXED);
-	}
 }
 
 /*
@@ -695,14 +687,6 @@ int rv_amo(struct rv_hart *h, const struct rv_uop *u)
 	if (lr) {
 		h->resv_addr = pa;
 		h->resv_valid = true;
-		/*
-		 * Only another hart's store must break the reservation (the
-		 * hart's own stores may leave it): with one hart there is
-		 * nothing to watch, and flagging the page would cost a scan
-		 * of the write TLBs on every LR.
-		 */
-		if (h->core->nharts > 1)
-			rv_core_mark_page(h->core, pa, RV_PAGE_RESV);
 		h->x[u->rd] = old;
 		return 0;
 	}

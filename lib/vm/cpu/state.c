@@ -132,8 +132,10 @@ void rv_core_after_load(struct rv_core *core)
 		rv_new_chain_key(h);
 		__atomic_store_n(&h->events, 1, __ATOMIC_RELAXED);
 	}
-	/* Stores by other harts must still break the restored reservations
-	 * (parallel mode: SC compares the value LR would have read). */
+	/* The restored reservations stand until another hart runs (one-thread
+	 * mode, rv_hart_run) or stores to them; in parallel mode SC compares the
+	 * value LR would have read. */
+	core->last_ran = NULL;
 	for (unsigned k = 0; k < core->nharts; k++) {
 		struct rv_hart *h = core->harts[k];
 		if (!h->resv_valid)
@@ -143,7 +145,5 @@ void rv_core_after_load(struct rv_core *core)
 		if (p)
 			memcpy(&v, p, 8);
 		h->resv_val = v; /* SC.W compares the low word */
-		if (!core->parallel)
-			rv_core_mark_page(core, h->resv_addr & RV_PAGE_MASK, RV_PAGE_RESV);
 	}
 }

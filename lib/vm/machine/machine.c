@@ -33,7 +33,8 @@
  * and after it returned the caller runs the callback itself under sp.lock
  * (the loop takes sp.lock to start and to finish, so the two never overlap).
  *
- * Hart threads (opt-in, VESSEL_HART_THREADS=1, vessel-vmm --hart-threads):
+ * Hart threads (the default with more than one hart; VESSEL_HART_THREADS=0,
+ * vessel-vmm --no-hart-threads: the loop below for every hart):
  * machine_run_threaded starts one thread per hart (machine_hart_main) and
  * the calling thread becomes the loop of steps 1 and 3 (timers, host fds,
  * ticks, safe points).  The harts run guest code in parallel, as QEMU's
@@ -71,6 +72,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -129,12 +131,19 @@ struct machine_biglock {
  * (M-mode code entered from below M) holds it alone; M-mode code of a hart
  * that never left M (bare-metal programs, firmware harts waiting to be
  * started) holds it shared, so such harts still run at once.  A waiting
- * call goes first: new shared holders wait for it.
+ * call goes first: new shared holders wait for it, and the harts sharing
+ * it are asked to stop (rv_hart_request_stop), so the call waits for their
+ * current block, not for the rest of their pieces: in a boot the firmware
+ * harts waiting to be started spin in M all the time, and every SBI call
+ * of the booting hart (a timer, a console write) waited for a piece of
+ * theirs, up to VM_SLICE_INSNS instructions.
  */
 struct machine_fwlock {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	unsigned shared;	/* holders sharing it */
+	unsigned shared;  /* holders sharing it */
+	uint32_t sharers; /* bit k: hart k shares it */
+	_Static_assert(VM_MAX_HARTS <= 32, "a bit per hart");
 	unsigned calls_waiting; /* calls waiting for it */
 	bool call;		/* a call holds it */
 };
@@ -150,7 +159,7 @@ struct machine_hart_thread {
 
 struct vm_machine {
 	struct vm_machine_config cfg;
-	bool hart_threads; /* one host thread per hart (VESSEL_HART_THREADS=1) */
+	bool hart_threads; /* one host thread per hart (VESSEL_HART_THREADS) */
 	struct machine_biglock big;
 	struct machine_fwlock fw; /* firmware lock: M-mode code runs under it */
 	pthread_mutex_t park_mu;
@@ -257,8 +266,9 @@ struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs
 	}
 	m->cfg = *cfg;
 	m->wake_fd = -1;
+	/* one thread per hart unless asked otherwise (VESSEL_HART_THREADS=0) */
 	const char *ht = getenv("VESSEL_HART_THREADS");
-	m->hart_threads = ht && strcmp(ht, "1") == 0;
+	m->hart_threads = ht && *ht ? strcmp(ht, "1") == 0 : cfg->ncpus > 1;
 	pthread_mutex_init(&m->big.mu, NULL);
 	pthread_cond_init(&m->big.cv, NULL);
 	pthread_mutex_init(&m->fw.mu, NULL);
@@ -448,11 +458,15 @@ static void ticket_unlock(struct machine_biglock *l)
 	pthread_mutex_unlock(&l->mu);
 }
 
-static void fw_lock(struct machine_fwlock *l, bool call)
+static void fw_lock(struct vm_machine *m, unsigned k, bool call)
 {
+	struct machine_fwlock *l = &m->fw;
 	pthread_mutex_lock(&l->mu);
 	if (call) {
 		l->calls_waiting++;
+		for (unsigned i = 0; i < m->cfg.ncpus; i++)
+			if (l->sharers & (1u << i))
+				rv_hart_request_stop(rv_core_hart(m->core, i));
 		while (l->call || l->shared)
 			pthread_cond_wait(&l->cv, &l->mu);
 		l->calls_waiting--;
@@ -461,17 +475,21 @@ static void fw_lock(struct machine_fwlock *l, bool call)
 		while (l->call || l->calls_waiting)
 			pthread_cond_wait(&l->cv, &l->mu);
 		l->shared++;
+		l->sharers |= 1u << k;
 	}
 	pthread_mutex_unlock(&l->mu);
 }
 
-static void fw_unlock(struct machine_fwlock *l, bool call)
+static void fw_unlock(struct vm_machine *m, unsigned k, bool call)
 {
+	struct machine_fwlock *l = &m->fw;
 	pthread_mutex_lock(&l->mu);
-	if (call)
+	if (call) {
 		l->call = false;
-	else
+	} else {
 		l->shared--;
+		l->sharers &= ~(1u << k);
+	}
 	if (call || !l->shared)
 		pthread_cond_broadcast(&l->cv);
 	pthread_mutex_unlock(&l->mu);
@@ -848,25 +866,45 @@ static void machine_run_harts(struct vm_machine *m, bool idle_at_start[])
  * leaves M, so no M-mode instruction runs without the lock.  The lock is
  * taken without the big lock held (the hart takes the big lock inside it:
  * one order).
+ *
+ * A slice of S and U code is MACHINE_THREAD_SLICE instructions (about a
+ * millisecond): everything that must reach a running hart sooner
+ * (interrupts, stop requests for safe points, flushes, pauses and exits)
+ * reaches it inside rv_hart_run, so the slice only bounds how long the
+ * thread goes without a look at the big lock's state and a yield.  M-mode
+ * pieces keep VM_SLICE_INSNS: a hart waiting for a firmware call of its own
+ * waits for the shared holders' pieces to end.  Returns whether the slice
+ * was busy: its last piece ran its whole budget (a hart spinning in M, e.g.
+ * a firmware hart waiting to be started, is busy after every piece).
  */
-static void machine_run_hart_slice(struct vm_machine *m, struct machine_hart_thread *ht,
+#define MACHINE_THREAD_SLICE (50 * VM_SLICE_INSNS)
+
+static bool machine_run_hart_slice(struct vm_machine *m, struct machine_hart_thread *ht,
 				   struct rv_hart *h)
 {
 	uint64_t done = 0;
-	for (unsigned piece = 0; piece < 16 && done < VM_SLICE_INSNS; piece++) {
+	bool busy = false;
+	for (unsigned piece = 0; piece < 16 && done < MACHINE_THREAD_SLICE; piece++) {
 		bool fw = h->priv == RV_PRIV_M;
 		bool call = ht->below_m;
+		uint64_t budget = MACHINE_THREAD_SLICE - done;
 		if (!fw)
 			ht->below_m = true;
+		if (fw) {
+			fw_lock(m, ht->index, call);
+			if (budget > VM_SLICE_INSNS)
+				budget = VM_SLICE_INSNS;
+		}
+		uint64_t ran = machine_run_slice(h, budget, true);
+		done += ran;
+		busy = ran >= budget;
 		if (fw)
-			fw_lock(&m->fw, call);
-		done += machine_run_slice(h, VM_SLICE_INSNS - done, true);
-		if (fw)
-			fw_unlock(&m->fw, call);
+			fw_unlock(m, ht->index, call);
 		if ((h->priv == RV_PRIV_M) == fw || __atomic_load_n(&h->stop, __ATOMIC_SEQ_CST) ||
 		    rv_hart_idle(h) || machine_exiting(m))
 			break;
 	}
+	return busy;
 }
 
 /*
@@ -884,6 +922,9 @@ static void *machine_hart_main(void *arg)
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	char name[16]; /* for top -H, ps -L and /proc/PID/task/TID/comm */
+	snprintf(name, sizeof(name), "vessel-hart%u", ht->index);
+	pthread_setname_np(pthread_self(), name);
 
 	big_lock(m);
 	while (!machine_exiting(m)) {
@@ -911,15 +952,20 @@ static void *machine_hart_main(void *arg)
 		m->inside++;
 		big_release(m);
 		uint64_t t0 = vs_now_ns();
-		machine_run_hart_slice(m, ht, h);
+		bool busy_slice = machine_run_hart_slice(m, ht, h);
 		uint64_t busy = vs_now_ns() - t0;
 		/*
-		 * Let another thread on this host CPU run: with more harts (or
-		 * other work) than host CPUs, a hart spinning on a flag would
-		 * otherwise keep the CPU for a whole scheduler slice while the
-		 * hart that sets the flag waits to be scheduled.
+		 * After a whole busy slice, let another thread on this host CPU
+		 * run: with more harts (or other work) than host CPUs, a hart
+		 * spinning on a flag would otherwise keep the CPU for a whole
+		 * scheduler slice while the hart that sets the flag waits to be
+		 * scheduled.  Not after every short slice: a yield that finds
+		 * other work switches to it, and at every slice of
+		 * VM_SLICE_INSNS that cost a busy 2-hart guest a fifth of its
+		 * host CPU.
 		 */
-		sched_yield();
+		if (busy_slice)
+			sched_yield();
 		big_lock(m);
 		m->hart_stats[ht->index].busy_ns += busy;
 		m->hart_stats[ht->index].slices++;

@@ -10,6 +10,10 @@ quarter of what the harts gained on average, and at least a tenth of the
 loop duration in ticks (the guest's ticks follow the host's clock, so on an
 overloaded host each hart's share of the wall time shrinks: a fixed quarter
 of the duration failed there with 98 of 100 ticks while every hart ran).
+With VESSEL_EXPECT_HART_THREADS=1 (or 0) it also checks that the VMM runs
+(or does not run) a host thread per hart, named vessel-hartN
+(/proc/PID/task/*/comm): vm-boot-default-threads-smp starts vessel-vmm
+without VESSEL_HART_THREADS or a flag, where hart threads are the default.
 Ends with a clean poweroff.
 """
 import os
@@ -33,11 +37,36 @@ def cpu_user_ticks(con):
     return ticks
 
 
+def thread_names(pid):
+    names = set()
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                names.add(f.read().strip())
+        except OSError:
+            pass  # the thread ended
+    return names
+
+
+def check_hart_threads(con):
+    expect = os.environ.get("VESSEL_EXPECT_HART_THREADS")
+    if expect is None or con.proc is None or vc.vmm_kind() != "vessel":
+        return
+    names = thread_names(con.proc.pid)
+    harts = {"vessel-hart%d" % i for i in range(HARTS)}
+    if expect == "1" and not harts <= names:
+        vc.fail("expected a host thread per hart (%s), the VMM has threads %r"
+                % (", ".join(sorted(harts)), sorted(names)))
+    if expect == "0" and harts & names:
+        vc.fail("expected all harts on one thread, the VMM has threads %r" % sorted(names))
+
+
 def test(work):
     gdir = vc.guest_dir()
     m = vc.Machine(gdir, cpus=HARTS, mem="256M")
     with vc.start(m, os.path.join(work, "console.log")) as con:
         con.wait_banner()
+        check_hart_threads(con)
         _, out = con.run("cat /sys/devices/system/cpu/online")
         if out.strip() != "0-%d" % (HARTS - 1):
             vc.fail("online harts %r, expected 0-%d" % (out.strip(), HARTS - 1))
