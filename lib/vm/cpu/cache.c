@@ -274,10 +274,8 @@ void rv_cache_invalidate_page(struct rv_core *core, struct rv_page *pg)
 		/* jump-cache entries must not revive it */
 		__atomic_store_n(&b->paddr, RV_DEAD_PADDR, __ATOMIC_RELAXED);
 		/* nor its direct links (to blocks of this page: dead as well) */
-		if (b->jit_link) {
-			b->jit_link[0] = NULL;
-			b->jit_link[1] = NULL;
-		}
+		if (b->jit_link)
+			rv_jit_unlink(b);
 		*b->hprev = b->hnext;
 		if (b->hnext)
 			b->hnext->hprev = b->hprev;

@@ -149,6 +149,17 @@ struct rv_jit_run {
 	struct rv_jcache_entry *jcache; /* the hart's jump cache (indirect jumps) */
 };
 
+/*
+ * The direct links of a translated block (jit.c, one-thread mode), in the
+ * cache line before its code: for chain slot k, the rel32 field of the
+ * jump its exit takes once linked (NULL: the exit has none) and the value
+ * that sends the jump to the exit's slow path (unlinked).
+ */
+struct rv_jit_links {
+	uint8_t *rel[2];
+	int32_t unlinked[2];
+};
+
 struct rv_block {
 	uint64_t paddr;			 /* guest physical address of the first instruction */
 	struct rv_chain chain[2];	 /* [0]: taken branch / jump, [1]: fall-through */
@@ -159,10 +170,10 @@ struct rv_block {
 	uint32_t hot;			 /* executions left before translation (jit.c) */
 	rv_jit_fn jit;			 /* host code, or NULL while interpreted */
 	void *jit_inner;		 /* entry from other translated blocks */
-	/* direct links of a translated block (jit.c, one-thread mode): the inner
-	 * entries its exits through slot 0 and 1 jump to, or NULL; cleared when
-	 * the block is invalidated */
-	void **jit_link;
+	/* direct links of a translated block (jit.c, one-thread mode): the
+	 * jumps its exits through slot 0 and 1 patch to go straight to the
+	 * target; undone (rv_jit_unlink) when the block is invalidated */
+	struct rv_jit_links *jit_link;
 	struct rv_uop u[];
 };
 
@@ -517,6 +528,8 @@ void rv_jit_flush(struct rv_core *core);
  * block runs at (names it in the perf map, VESSEL_JIT_PERFMAP).
  */
 void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc);
+/* b was invalidated: its exits no longer jump straight to other blocks. */
+void rv_jit_unlink(struct rv_block *b);
 
 /* debug.c */
 void rv_debug_reset(struct rv_hart *h);

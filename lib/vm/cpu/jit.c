@@ -141,8 +141,8 @@ struct jit {
 	unsigned nbails;
 	/* FP guards already emitted (they hold for the rest of the block) */
 	bool fp_on, fp_nx, fp_rne, fp_dirty;
-	bool parallel; /* the core's harts run at once: W->R fences are mfence */
-	uint8_t *link; /* the block's two direct links (rv_block.jit_link) */
+	bool parallel;		    /* the core's harts run at once: W->R fences are mfence */
+	struct rv_jit_links *links; /* the block's direct links (rv_block.jit_link) */
 };
 
 /* Guest register g: its host register or h->x[g]. */
@@ -202,7 +202,7 @@ static void chain_slot_rcx(struct jit *j, unsigned k)
  * jump (probe) whose slot names another target looks the target up in the
  * hart's jump cache, under the same conditions, before returning.
  */
-static void exit_rax(struct jit *j, unsigned k, bool probe, uint8_t *link)
+static void exit_rax(struct jit *j, unsigned k, bool probe, uint8_t *rel)
 {
 	struct opnd left = M(RSP, FRAME_LEFT);
 	uint8_t *f0 = NULL;
@@ -248,8 +248,12 @@ static void exit_rax(struct jit *j, unsigned k, bool probe, uint8_t *link)
 	alu_imm(&j->a, F_W, 5, left, (int32_t)j->b->n); /* sub [r->left], n */
 	uint8_t *f5 = jcc_fwd(&j->a, CC_LE);
 	mov_load(&j->a, R13, R(RAX));
-	if (link) /* a valid chain inside the page: link directly from now on */
-		emit_rip(&j->a, F_W, 0x89, RDX, link);
+	if (rel) { /* a valid chain inside the page: jump there directly from now on */
+		emit_rip(&j->a, F_W, 0x8d, RAX, rel + 4); /* lea rax, [the jump's end] */
+		emit_rm(&j->a, F_W, 0xf7, 3, R(RAX));	  /* neg rax */
+		emit_rm(&j->a, F_W, 0x03, RAX, R(RDX));	  /* add rax, rdx */
+		emit_rip(&j->a, 0, 0x89, RAX, rel);	  /* mov [rel], eax */
+	}
 	emit_rm(&j->a, 0, 0xff, 4, R(RDX)); /* jmp rdx */
 	patch(&j->a, f5, j->a.p);
 	alu_imm(&j->a, F_W, 0, left, (int32_t)j->b->n); /* undo: the C side counts this exit */
@@ -278,36 +282,50 @@ static bool same_page(const struct jit *j, int64_t off)
  * target's physical address is the block's page plus an offset, whatever
  * the translation context, since the page's translation is what the
  * block runs through now and cannot change while host code runs (satp,
- * SFENCE.VMA, privilege changes and traps all return to exec.c).  So once
- * the chain slot has been found valid, its target's inner entry is stored
- * in the block's direct link k, and later exits jump there checking only
- * events and the budget.  A block's links are cleared when it is
- * invalidated (cache.c), which kills every block of its page, targets
- * included, at once; a flush recycles them with the code.
+ * SFENCE.VMA, privilege changes and traps all return to exec.c).  So the
+ * exit ends in a jump (rel32) that first goes to its own slow path; once
+ * the chain slot has been found valid there, the jump is patched to the
+ * target's inner entry, and later exits go straight there checking only
+ * events and the budget (a self-loop's jump goes to its loop top from
+ * the start, its registers staying in host registers).  A block's jumps are
+ * set back to their slow paths when it is invalidated (rv_jit_unlink,
+ * cache.c), which kills every block of its page, targets included, at
+ * once; a flush recycles them with the code.
  */
 static void exit_static(struct jit *j, unsigned k, int64_t off)
 {
-	writeback(j, REGS_LOCAL);
-	uint8_t *link = NULL;
-	if (!j->parallel && same_page(j, off)) {
+	bool self = k == 0 && off == 0;
+	bool direct = !j->parallel && same_page(j, off) && !j->links->rel[k];
+	if (!(direct && self))
+		writeback(j, REGS_LOCAL);
+	uint8_t *rel = NULL;
+	if (direct) {
 		struct opnd left = M(RSP, FRAME_LEFT);
-		link = j->link + 8 * k;
 		emit_rm(&j->a, 0, 0x83, 7, M(RBX, (int32_t)offsetof(struct rv_hart, events)));
 		b1(&j->a, 0);
 		uint8_t *f1 = jcc_fwd(&j->a, CC_NE);
-		emit_rip(&j->a, F_W, 0x8b, RDX, link);	/* mov rdx, [link] */
-		emit_rm(&j->a, F_W, 0x85, RDX, R(RDX)); /* test rdx, rdx */
-		uint8_t *f2 = jcc_fwd(&j->a, CC_E);
 		alu_imm(&j->a, F_W, 5, left, (int32_t)j->b->n); /* sub [r->left], n */
 		uint8_t *f3 = jcc_fwd(&j->a, CC_LE);
 		if (off)
 			lea(&j->a, R13, R13, (int32_t)off);
-		emit_rm(&j->a, 0, 0xff, 4, R(RDX)); /* jmp rdx */
+		uint8_t *jmp = jcc_fwd(&j->a, -1);
+		patch(&j->a, jmp, j->a.p); /* unlinked: on to the slow path */
+		if (jmp) {
+			j->links->rel[k] = jmp;
+			memcpy(&j->links->unlinked[k], jmp, 4);
+		}
+		if (self) /* linked from the start */
+			patch(&j->a, jmp, j->loop_top);
+		else /* linked by exit_rax */
+			rel = jmp;
+		if (off)
+			lea(&j->a, R13, R13, (int32_t)-off);
 		patch(&j->a, f3, j->a.p);
 		alu_imm(&j->a, F_W, 0, left,
 			(int32_t)j->b->n); /* undo: the C side counts this exit */
 		patch(&j->a, f1, j->a.p);
-		patch(&j->a, f2, j->a.p);
+		if (self)
+			writeback(j, REGS_LOCAL);
 	}
 	if (off >= INT32_MIN && off <= INT32_MAX) {
 		lea(&j->a, RAX, R13, (int32_t)off);
@@ -315,12 +333,11 @@ static void exit_static(struct jit *j, unsigned k, int64_t off)
 		mov_imm64(&j->a, RAX, (uint64_t)off);
 		emit_rm(&j->a, F_W, 0x03, RAX, R(R13)); /* add rax, r13 */
 	}
-	/* a self-loop's link is its loop top, set at translation */
-	exit_rax(j, k, false, link && !(k == 0 && off == 0) ? link : NULL);
+	exit_rax(j, k, false, rel);
 }
 
 /* A jump to the block's own start: loop in host code when allowed (in
- * one-thread mode through direct link 0, which is the loop top). */
+ * one-thread mode a direct jump to the loop top, exit_static). */
 static void exit_self(struct jit *j, unsigned n)
 {
 	if (!j->parallel) {
@@ -1182,10 +1199,11 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 	if (!j)
 		return NULL;
 	/* a cache line of data (the direct links), then the code */
+	_Static_assert(sizeof(struct rv_jit_links) <= 64, "links in a cache line");
 	uint8_t *data = core->jit_code + ((core->jit_used + 63) & ~(size_t)63);
 	memset(data, 0, 64);
 	uint8_t *start = data + 64;
-	j->link = data;
+	j->links = (struct rv_jit_links *)data;
 	j->a.p = start;
 	j->a.end = core->jit_code + core->jit_size;
 	j->b = b;
@@ -1214,10 +1232,6 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 	}
 	reload(j, REGS_LOCAL);
 	j->loop_top = j->a.p;
-	if (self_loop && !j->parallel) {
-		void *top = j->loop_top;
-		memcpy(data, &top, sizeof(top));
-	}
 	for (unsigned i = 0; i < nops; i++)
 		if (!emit_op(j, i, &b->u[i], b->n))
 			break;
@@ -1256,7 +1270,7 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 		perfmap_add(start, used, b, vpc);
 	memcpy(&b->jit, &start, sizeof(b->jit)); /* data to function pointer */
 	b->jit_inner = inner;
-	b->jit_link = (void **)data;
+	b->jit_link = (struct rv_jit_links *)data;
 	/* published last: other harts may be entering the block (parallel mode) */
 	__atomic_store_n(&b->u[0].hoff, 0, __ATOMIC_RELEASE); /* op_JIT */
 	return start;
@@ -1305,6 +1319,13 @@ uint64_t rv_core_jit_blocks(const struct rv_core *core)
 	return core->jit_blocks;
 }
 
+void rv_jit_unlink(struct rv_block *b)
+{
+	for (unsigned k = 0; k < 2; k++)
+		if (b->jit_link->rel[k])
+			memcpy(b->jit_link->rel[k], &b->jit_link->unlinked[k], 4);
+}
+
 void rv_jit_flush(struct rv_core *core)
 {
 	/* with the perf map on, addresses are not reused while room is left */
@@ -1351,6 +1372,11 @@ int rv_jit_init(struct rv_core *core)
 {
 	(void)core;
 	return 0;
+}
+
+void rv_jit_unlink(struct rv_block *b)
+{
+	(void)b;
 }
 
 void rv_jit_flush(struct rv_core *core)
