@@ -400,7 +400,7 @@ static const struct vmm_option vmm_options_table[] = {
 	{ "cpus", "N", "number of harts (default 1)", opt_cpus },
 	{ "hart-threads", NULL,
 	  "one host thread per hart, the harts run guest code in parallel (the default with "
-	  "--cpus 2 or more)",
+	  "--cpus 2 or more, up to the host's CPUs)",
 	  opt_hart_threads },
 	{ "no-hart-threads", NULL, "all harts on one host thread, taking turns",
 	  opt_no_hart_threads },

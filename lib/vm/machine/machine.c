@@ -33,8 +33,9 @@
  * and after it returned the caller runs the callback itself under sp.lock
  * (the loop takes sp.lock to start and to finish, so the two never overlap).
  *
- * Hart threads (the default with more than one hart; VESSEL_HART_THREADS=0,
- * vessel-vmm --no-hart-threads: the loop below for every hart):
+ * Hart threads (the default with 2 or more harts and no fewer host CPUs:
+ * machine_default_threads; VESSEL_HART_THREADS=0, vessel-vmm
+ * --no-hart-threads: the loop below for every hart):
  * machine_run_threaded starts one thread per hart (machine_hart_main) and
  * the calling thread becomes the loop of steps 1 and 3 (timers, host fds,
  * ticks, safe points).  The harts run guest code in parallel, as QEMU's
@@ -246,6 +247,22 @@ static uint8_t *machine_ram_map(uint64_t size)
 	return ram;
 }
 
+/*
+ * Hart threads unless asked otherwise (VESSEL_HART_THREADS): with 2 or more
+ * harts, as long as the host CPUs this process may run on are at least as
+ * many.  More hart threads than CPUs spin away each other's time: a hart
+ * waiting on a lock whose holder's thread is not running burns its CPU
+ * until the host's scheduler switches (4 harts on a 2-CPU host booted in
+ * about twice the time of one thread taking turns).
+ */
+static bool machine_default_threads(unsigned ncpus)
+{
+	cpu_set_t set;
+	if (ncpus < 2 || sched_getaffinity(0, sizeof(set), &set) < 0)
+		return false;
+	return (unsigned)CPU_COUNT(&set) >= ncpus;
+}
+
 struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs_err *err)
 {
 	if (cfg->ncpus == 0 || cfg->ncpus > VM_MAX_HARTS) {
@@ -266,9 +283,8 @@ struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs
 	}
 	m->cfg = *cfg;
 	m->wake_fd = -1;
-	/* one thread per hart unless asked otherwise (VESSEL_HART_THREADS=0) */
 	const char *ht = getenv("VESSEL_HART_THREADS");
-	m->hart_threads = ht && *ht ? strcmp(ht, "1") == 0 : cfg->ncpus > 1;
+	m->hart_threads = ht && *ht ? strcmp(ht, "1") == 0 : machine_default_threads(cfg->ncpus);
 	pthread_mutex_init(&m->big.mu, NULL);
 	pthread_cond_init(&m->big.cv, NULL);
 	pthread_mutex_init(&m->fw.mu, NULL);
