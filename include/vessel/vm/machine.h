@@ -99,11 +99,13 @@ void vm_machine_wake(struct vm_machine *m);
  * (no output forwarded for 100 us of guest time, and the loop's last poll
  * found none flowing), so its first byte reaches the host at once and not
  * when the slice ends (milliseconds for cold code, e.g. right after a
- * restore).  Otherwise the loop forwards it: output after a quiet poll
- * about 100 us later, a stream at the 1 ms polls; with hart threads the
- * loop's poll wakes on the pipe at once.
+ * restore); so does the byte that ends a line (line_end) while the output
+ * is not flowing, so a whole line is there at once too.  Otherwise the
+ * loop forwards it: output after a quiet poll about 100 us later, a stream
+ * at the 1 ms polls; with hart threads the loop's poll wakes on the pipe
+ * at once.
  */
-bool vm_machine_note_output(struct vm_machine *m);
+bool vm_machine_note_output(struct vm_machine *m, bool line_end);
 
 /*
  * Raise or lower interrupt-pending bits (MIP_MEIP, MIP_SEIP, ...) of one

@@ -6,8 +6,9 @@
  *   1. update MTIP from mtime (10 MHz from CLOCK_MONOTONIC), poll watched
  *      fds without blocking (at most once per millisecond; console output
  *      that starts after a quiet interval is forwarded by its device at
- *      its first byte, in the middle of the slice (vm_machine_note_output),
- *      the rest of it after 100 us, so a line reaches the host at once and
+ *      its first byte and the end of its line, in the middle of the slice
+ *      (vm_machine_note_output), the rest after 100 us, so a line reaches
+ *      the host at once and
  *      not when a slice - milliseconds of cold code - ends, while a stream
  *      of output is still batched per millisecond);
  *   2. run every hart that is not idle for a slice of VM_SLICE_INSNS
@@ -696,14 +697,16 @@ void vm_machine_request_exit(struct vm_machine *m, enum vm_exit_kind kind, uint3
 	vm_machine_wake(m); /* write(2) is async-signal-safe */
 }
 
-bool vm_machine_note_output(struct vm_machine *m)
+bool vm_machine_note_output(struct vm_machine *m, bool line_end)
 {
 	if (!m->hart_threads && !m->output_flowing) {
 		/* One thread, the device runs on the loop's thread: output starts
 		 * after a quiet interval.  The device forwards it now, at most once
-		 * per 100 us of guest time (a stream is batched by the polls). */
+		 * per 100 us of guest time, and at the end of a line (a stream is
+		 * batched by the polls: they mark it flowing). */
 		uint64_t now = vm_machine_mtime(m) + 1;
-		if (!m->output_forwarded || now - m->output_forwarded >= VM_TIMEBASE_HZ / 10000) {
+		if (line_end || !m->output_forwarded ||
+		    now - m->output_forwarded >= VM_TIMEBASE_HZ / 10000) {
 			m->output_forwarded = now;
 			return true;
 		}

@@ -6,9 +6,9 @@
  * milliseconds, e.g. right after a restore).  The guest writes one byte to
  * the UART, whose output goes into a pipe as on the virt board, then runs
  * cold code (FENCE.I after FENCE.I: every instruction is decoded anew).
- * The pipe's reader (the UART's forward hook and the loop's watch, as the
- * board sets them) counts the guest instructions retired when the byte was
- * read: measured in instructions, not host time, so a loaded host does not
+ * The same for the newline that ends a line written at once.  The pipe's
+ * reader (the UART's forward hook and the loop's watch, as the board sets
+ * them) counts the guest instructions retired when the byte was read: measured in instructions, not host time, so a loaded host does not
  * change the outcome.  Without the forward the loop reads the byte after the
  * slice: VM_SLICE_INSNS (20000) instructions.
  */
@@ -27,37 +27,41 @@
 #include "vessel/vm/machine.h"
 #include "vessel/vm/uart.h"
 
-#define RAM_BASE     0x80000000ULL
-#define RAM_SIZE     (1ULL << 20)
-#define INSN_LUI_T0  0x100002b7u /* lui t0, 0x10000 (t0 = VM_UART_BASE) */
-#define INSN_LI_T1   0x04100313u /* li t1, 'A' */
-#define INSN_SB_T1   0x00628023u /* sb t1, 0(t0) */
-#define INSN_FENCE_I 0x0000100fu /* fence.i */
-#define INSN_J_SELF  0x0000006fu /* j . */
-#define COLD_INSNS   60000	 /* fence.i count: three slices' worth */
-#define FORWARD_MAX  64		 /* instructions: far below a slice */
+#define RAM_BASE      0x80000000ULL
+#define RAM_SIZE      (1ULL << 20)
+#define INSN_LUI_T0   0x100002b7u /* lui t0, 0x10000 (t0 = VM_UART_BASE) */
+#define INSN_LI_T1_A  0x04100313u /* li t1, 'A' */
+#define INSN_LI_T1_B  0x04200313u /* li t1, 'B' */
+#define INSN_LI_T1_NL 0x00a00313u /* li t1, '\n' */
+#define INSN_SB_T1    0x00628023u /* sb t1, 0(t0) */
+#define INSN_FENCE_I  0x0000100fu /* fence.i */
+#define INSN_J_SELF   0x0000006fu /* j . */
+#define COLD_INSNS    60000	  /* fence.i count: three slices' worth */
+#define FORWARD_MAX   64	  /* instructions: far below a slice */
 
 struct probe {
 	struct vm_machine *m;
 	int pipe[2];
-	uint64_t instret_read; /* when the byte was read from the pipe */
-	bool read;
-	uint8_t byte;
+	const char *want; /* what the guest writes */
+	char got[16];	  /* what was read from the pipe */
+	size_t ngot;
+	uint64_t instret_read; /* when its last byte was read */
 };
 
 static void reader(void *opaque)
 {
 	struct probe *p = opaque;
-	uint8_t buf[16];
-	ssize_t n = read(p->pipe[0], buf, sizeof(buf));
-	if (n <= 0 || p->read)
+	ssize_t n = read(p->pipe[0], p->got + p->ngot, sizeof(p->got) - 1 - p->ngot);
+	if (n <= 0)
 		return;
-	p->read = true;
-	p->byte = buf[0];
-	p->instret_read = vm_machine_hart(p->m, 0)->instret;
-	vm_machine_request_exit(p->m, VM_EXIT_USER, 0);
+	p->ngot += (size_t)n;
+	if (p->ngot == strlen(p->want)) {
+		p->instret_read = vm_machine_hart(p->m, 0)->instret;
+		vm_machine_request_exit(p->m, VM_EXIT_USER, 0);
+	}
 }
 
+/* The guest writes p->want (up to 3 bytes), then runs cold code. */
 static void run_probe(struct probe *p, bool forward)
 {
 	struct vs_err err = VS_ERR_INIT;
@@ -77,19 +81,22 @@ static void run_probe(struct probe *p, bool forward)
 		vm_uart_set_forward(u, reader, p);
 	assert_int_equal(vm_machine_watch_fd(p->m, p->pipe[0], reader, p), 0);
 	uint32_t *code = (uint32_t *)(void *)vm_machine_ram(p->m);
-	code[0] = INSN_LUI_T0;
-	code[1] = INSN_LI_T1;
-	code[2] = INSN_SB_T1;
+	unsigned k = 0;
+	code[k++] = INSN_LUI_T0;
+	for (const char *c = p->want; *c; c++) {
+		code[k++] = *c == 'A' ? INSN_LI_T1_A : *c == 'B' ? INSN_LI_T1_B : INSN_LI_T1_NL;
+		code[k++] = INSN_SB_T1;
+	}
 	for (unsigned i = 0; i < COLD_INSNS; i++)
-		code[3 + i] = INSN_FENCE_I;
-	code[3 + COLD_INSNS] = INSN_J_SELF;
+		code[k++] = INSN_FENCE_I;
+	code[k] = INSN_J_SELF;
 	vm_machine_set_boot(p->m, RAM_BASE, 0, 0);
 
 	struct vm_exit ex;
 	assert_int_equal(vm_machine_run(p->m, &ex, &err), 0);
 	assert_int_equal(ex.kind, VM_EXIT_USER);
-	assert_true(p->read);
-	assert_int_equal(p->byte, 'A');
+	p->got[p->ngot] = 0;
+	assert_string_equal(p->got, p->want);
 	vm_uart_free(u);
 	vm_machine_free(p->m);
 	close(p->pipe[0]);
@@ -99,7 +106,18 @@ static void run_probe(struct probe *p, bool forward)
 static void test_first_byte_forwarded_at_once(void **state)
 {
 	(void)state;
-	struct probe p = { 0 };
+	struct probe p = { .want = "A" };
+	run_probe(&p, true);
+	assert_in_range(p.instret_read, 0, FORWARD_MAX);
+}
+
+/* A line written at once: its first byte goes out at once, and so does
+ * the newline that ends it (the bytes between wait for it, as they come
+ * within 100 us of the first), not at the end of the slice. */
+static void test_line_end_forwarded_at_once(void **state)
+{
+	(void)state;
+	struct probe p = { .want = "AB\n" };
 	run_probe(&p, true);
 	assert_in_range(p.instret_read, 0, FORWARD_MAX);
 }
@@ -110,7 +128,7 @@ static void test_first_byte_forwarded_at_once(void **state)
 static void test_without_forward_the_slice_ends_first(void **state)
 {
 	(void)state;
-	struct probe p = { 0 };
+	struct probe p = { .want = "A" };
 	run_probe(&p, false);
 	assert_true(p.instret_read > VM_SLICE_INSNS / 2);
 }
@@ -119,6 +137,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_byte_forwarded_at_once),
+		cmocka_unit_test(test_line_end_forwarded_at_once),
 		cmocka_unit_test(test_without_forward_the_slice_ends_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
