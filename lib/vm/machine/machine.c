@@ -8,9 +8,8 @@
  *      that starts after a quiet interval is forwarded by its device at
  *      its first byte and the end of its line, in the middle of the slice
  *      (vm_machine_note_output), the rest after 100 us, so a line reaches
- *      the host at once and
- *      not when a slice - milliseconds of cold code - ends, while a stream
- *      of output is still batched per millisecond);
+ *      the host at once and not when a slice - milliseconds of cold code -
+ *      ends, while a stream of output is still batched per millisecond);
  *   2. run every hart that is not idle for a slice of VM_SLICE_INSNS
  *      instructions (round-robin), longer by up to MACHINE_FW_EXTRA to let
  *      a hart inside a firmware call finish it (machine_run_slice);
