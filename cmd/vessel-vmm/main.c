@@ -664,7 +664,8 @@ int main(int argc, char **argv)
 		vs_cleanup_free struct virt_snapshot_config *sc = NULL;
 		/* opened once: its configuration builds the board, then it is loaded;
 		 * closed at exit (unmapping its sections costs ~0.5 ms here, on a
-		 * virtualized host, that would come before the guest runs) */
+		 * virtualized host, that would come before the guest runs); the
+		 * state --incoming received too (downtime) */
 		__attribute__((cleanup(snapshot_cleanup))) struct virt_snapshot *snap = NULL;
 		if (o.restore) {
 			sc = calloc(1, sizeof(*sc));
@@ -691,7 +692,8 @@ int main(int argc, char **argv)
 		struct virt_board *board = NULL;
 		if (o.incoming) {
 			sc = calloc(1, sizeof(*sc));
-			if (!sc || vm_migration_incoming(o.incoming, &vc, sc, &board, &err) < 0) {
+			if (!sc ||
+			    vm_migration_incoming(o.incoming, &vc, sc, &board, &snap, &err) < 0) {
 				fprintf(stderr, "vessel-vmm: %s\n", sc ? err.msg : "out of memory");
 				return EXIT_HOST_ERROR;
 			}

@@ -214,6 +214,11 @@ struct vm_chardev {
 	/* Called when the user typed the quit escape (Ctrl-A x). */
 	void (*on_quit)(void *opaque);
 	void *quit_opaque;
+	/* Optional, called by the device before it writes output: another
+	 * device's output to the same host fd still on its way (the UART's
+	 * pipe) goes out first, so the host sees both in the guest's order. */
+	void (*before_write)(void *opaque);
+	void *before_write_opaque;
 };
 
 /*

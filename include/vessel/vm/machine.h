@@ -91,10 +91,21 @@ void vm_machine_request_exit(struct vm_machine *m, enum vm_exit_kind kind, uint3
  * deferred device work remains.  Async-signal-safe, any thread. */
 void vm_machine_wake(struct vm_machine *m);
 
-/* A device wrote output into a pipe the loop watches (the UART): output
- * after a quiet poll is forwarded within ~100 us of guest time instead of
- * at the next 1 ms poll. */
-void vm_machine_note_output(struct vm_machine *m);
+/*
+ * A device wrote output into a pipe the loop watches (the UART), on the
+ * thread that runs the hart (an MMIO write).  Returns true when the caller
+ * should forward the pipe itself now (run the watch's reader): with the
+ * harts on the loop's thread, output that starts after a quiet interval
+ * (no output forwarded for 100 us of guest time, and the loop's last poll
+ * found none flowing), so its first byte reaches the host at once and not
+ * when the slice ends (milliseconds for cold code, e.g. right after a
+ * restore); so does the byte that ends a line (line_end) while the output
+ * is not flowing, so a whole line is there at once too.  Otherwise the
+ * loop forwards it: output after a quiet poll about 100 us later, a stream
+ * at the 1 ms polls; with hart threads the loop's poll wakes on the pipe
+ * at once.
+ */
+bool vm_machine_note_output(struct vm_machine *m, bool line_end);
 
 /*
  * Raise or lower interrupt-pending bits (MIP_MEIP, MIP_SEIP, ...) of one

@@ -75,11 +75,14 @@ void vm_migration_free(struct vm_migration *mig);
  * (host-side options from host_cfg: serial, timeout, ...) and load the
  * state.  On success *out is the board, ready to run (its configuration
  * points into *sc, which must outlive it), and the source has been told to
- * exit.
+ * exit.  *snap_out is then the received state, still open: the caller
+ * closes it (virt_snapshot_close) once the guest has run, so that unmapping
+ * it (~0.6 ms for 256 MiB) is not part of the downtime.
  */
 struct virt_snapshot_config;
+struct virt_snapshot;
 int vm_migration_incoming(const char *uri, const struct virt_config *host_cfg,
 			  struct virt_snapshot_config *sc, struct virt_board **out,
-			  struct vs_err *err);
+			  struct virt_snapshot **snap_out, struct vs_err *err);
 
 #endif

@@ -35,6 +35,15 @@ void vm_uart_reset(struct vm_uart *u);
 
 void vm_uart_set_irq(struct vm_uart *u, const struct vm_irq_line *line);
 
+/*
+ * The reader of out_fd (the board's, which forwards the bytes to the host):
+ * called right after a byte was written to out_fd when the machine says the
+ * output starts after a quiet interval or a line of it ends
+ * (vm_machine_note_output), so neither waits for the run loop's next poll.  Without it the
+ * loop's poll forwards everything.
+ */
+void vm_uart_set_forward(struct vm_uart *u, void (*forward)(void *opaque), void *opaque);
+
 /* Queue bytes as if received on in_fd (tests, console multiplexers). */
 void vm_uart_receive(struct vm_uart *u, const uint8_t *buf, unsigned len);
 

@@ -5,9 +5,11 @@
  * Run loop, on the calling thread only:
  *   1. update MTIP from mtime (10 MHz from CLOCK_MONOTONIC), poll watched
  *      fds without blocking (at most once per millisecond; console output
- *      that starts after a quiet poll is forwarded after 100 us, so a
- *      line reaches the host at once and not up to 1 ms later, while a
- *      stream of output is still batched per millisecond);
+ *      that starts after a quiet interval is forwarded by its device at
+ *      its first byte and the end of its line, in the middle of the slice
+ *      (vm_machine_note_output), the rest after 100 us, so a line reaches
+ *      the host at once and not when a slice - milliseconds of cold code -
+ *      ends, while a stream of output is still batched per millisecond);
  *   2. run every hart that is not idle for a slice of VM_SLICE_INSNS
  *      instructions (round-robin), longer by up to MACHINE_FW_EXTRA to let
  *      a hart inside a firmware call finish it (machine_run_slice);
@@ -190,6 +192,9 @@ struct vm_machine {
 	unsigned nwatch;
 	int output_pending;  /* a device wrote to a watched pipe (atomic) */
 	bool output_flowing; /* loop thread: the last poll forwarded output */
+	/* one thread: mtime + 1 when the device last forwarded output itself
+	 * (vm_machine_note_output); 0: never */
+	uint64_t output_forwarded;
 	struct machine_tick tick[MAX_TICK];
 	unsigned ntick;
 	volatile int exit_requested;
@@ -725,9 +730,22 @@ void vm_machine_request_exit(struct vm_machine *m, enum vm_exit_kind kind, uint3
 	vm_machine_wake(m); /* write(2) is async-signal-safe */
 }
 
-void vm_machine_note_output(struct vm_machine *m)
+bool vm_machine_note_output(struct vm_machine *m, bool line_end)
 {
+	if (!m->hart_threads && !m->output_flowing) {
+		/* One thread, the device runs on the loop's thread: output starts
+		 * after a quiet interval.  The device forwards it now, at most once
+		 * per 100 us of guest time, and at the end of a line (a stream is
+		 * batched by the polls: they mark it flowing). */
+		uint64_t now = vm_machine_mtime(m) + 1;
+		if (line_end || !m->output_forwarded ||
+		    now - m->output_forwarded >= VM_TIMEBASE_HZ / 10000) {
+			m->output_forwarded = now;
+			return true;
+		}
+	}
 	__atomic_store_n(&m->output_pending, 1, __ATOMIC_RELAXED);
+	return false;
 }
 
 void vm_machine_wake(struct vm_machine *m)

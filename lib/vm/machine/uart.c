@@ -11,8 +11,12 @@
  * FIFO is non-empty and ERBFI is set.  When the FIFO is full the input fd is
  * unwatched (so the run loop does not spin) and watched again once the guest
  * reads.  MCR loopback sends THR bytes to the receive FIFO and reflects the
- * modem control outputs in MSR.  Invariant: the irq line level always equals
- * uart_irq_level() after every register access.
+ * modem control outputs in MSR.  Output that starts after a quiet
+ * interval, and the end of its line, is forwarded at once
+ * (vm_machine_note_output, vm_uart_set_forward): the reader of out_fd runs
+ * right after the byte was written, instead of when the run loop next
+ * polls (at the end of a slice).  Invariant: the irq line level always
+ * equals uart_irq_level() after every register access.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -39,6 +43,8 @@ struct vm_uart {
 	struct vm_machine *m;
 	int in_fd, out_fd;
 	bool watching;
+	void (*forward)(void *opaque); /* vm_uart_set_forward */
+	void *forward_opaque;
 	struct vm_irq_line irq;
 	int irq_level;
 	uint8_t ier, lcr, mcr, lsr_oe, scr, dll, dlm, fcr;
@@ -185,8 +191,8 @@ static int uart_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 			uart_fifo_push(u, v);
 		else if (u->out_fd >= 0) {
 			(void)vs_write_full(u->out_fd, &v, 1);
-			if (u->m)
-				vm_machine_note_output(u->m);
+			if (u->m && vm_machine_note_output(u->m, v == '\n') && u->forward)
+				u->forward(u->forward_opaque);
 		}
 		u->thre_ip = true;
 		break;
@@ -244,6 +250,12 @@ void vm_uart_free(struct vm_uart *u)
 		return;
 	uart_set_watch(u, false);
 	free(u);
+}
+
+void vm_uart_set_forward(struct vm_uart *u, void (*forward)(void *opaque), void *opaque)
+{
+	u->forward = forward;
+	u->forward_opaque = opaque;
 }
 
 void vm_uart_reset(struct vm_uart *u)

@@ -119,13 +119,20 @@ void virt_rom_build(uint8_t *rom, uint64_t start_addr, uint64_t fdt_addr,
 
 /* ---- serial port -------------------------------------------------------- */
 
+/* Forward what the UART wrote into its pipe: the run loop's watch of the
+ * pipe, the UART itself when output starts after a quiet interval
+ * (vm_uart_set_forward), and virtio-console on the same terminal before it
+ * writes (before_write: the host sees both in the guest's order). */
 static void serial_from_uart(void *opaque)
 {
 	struct virt_board *b = opaque;
 	uint8_t buf[4096];
-	ssize_t n = read(b->uart_out[0], buf, sizeof(buf));
-	if (n > 0 && b->serial)
-		b->serial->ops->write(b->serial, buf, (size_t)n);
+	ssize_t n;
+	do {
+		n = read(b->uart_out[0], buf, sizeof(buf));
+		if (n > 0 && b->serial)
+			b->serial->ops->write(b->serial, buf, (size_t)n);
+	} while (n == (ssize_t)sizeof(buf));
 }
 
 static void serial_to_uart(void *opaque)
@@ -166,6 +173,7 @@ static int board_add_serial(struct virt_board *b, struct vm_chardev *shared_stdi
 		return -err->code;
 	struct vm_irq_line line = plic_irq_line(&b->plic, VIRT_UART_IRQ);
 	vm_uart_set_irq(b->uart, &line);
+	vm_uart_set_forward(b->uart, serial_from_uart, b);
 	r = vm_machine_watch_fd(b->m, b->uart_out[0], serial_from_uart, b);
 	if (r < 0)
 		return vs_errf(err, -r, "serial: too many watched fds");
@@ -251,6 +259,10 @@ static int board_add_devices(struct virt_board *b, struct vs_err *err)
 			return -err->code;
 		b->console_cd->on_quit = board_quit;
 		b->console_cd->quit_opaque = b->m;
+		if (b->serial_is_stdio) { /* the UART writes to the same terminal */
+			b->console_cd->before_write = serial_from_uart;
+			b->console_cd->before_write_opaque = b;
+		}
 	}
 
 	for (unsigned i = 0; i < c->ndisks; i++) {

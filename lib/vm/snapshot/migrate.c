@@ -1100,9 +1100,10 @@ static int receive(int c, int memfd, uint64_t *ram_size_out, const struct virt_c
 
 int vm_migration_incoming(const char *uri, const struct virt_config *host_cfg,
 			  struct virt_snapshot_config *sc, struct virt_board **out,
-			  struct vs_err *err)
+			  struct virt_snapshot **snap_out, struct vs_err *err)
 {
 	*out = NULL;
+	*snap_out = NULL;
 	vs_cleanup_close int l = uri_connect(uri, true, err);
 	if (l < 0)
 		return l;
@@ -1158,8 +1159,8 @@ int vm_migration_incoming(const char *uri, const struct virt_config *host_cfg,
 		return -err->code;
 	}
 	r = virt_snapshot_load(b, snap, err);
-	virt_snapshot_close(snap);
 	if (r < 0) {
+		virt_snapshot_close(snap);
 		refuse(c, err->msg);
 		virt_board_free(b);
 		struct vs_err e2 = VS_ERR_INIT;
@@ -1172,10 +1173,12 @@ int vm_migration_incoming(const char *uri, const struct virt_config *host_cfg,
 	if (drop && strcmp(drop, "ready") == 0)
 		shutdown(c, SHUT_WR);
 	else if (send_all(c, "K", 1, &serr) < 0) {
+		virt_snapshot_close(snap);
 		virt_board_free(b);
 		return vs_errf(err, EPIPE, "migration: the source went away before the switch");
 	}
 	if ((r = wait_byte(c, 'G', "source's go", err)) < 0) {
+		virt_snapshot_close(snap);
 		virt_board_free(b);
 		return vs_err_prefix(err, "switch-over not confirmed by the source, the VM does "
 					  "not run here");
@@ -1185,5 +1188,6 @@ int vm_migration_incoming(const char *uri, const struct virt_config *host_cfg,
 	else
 		send_all(c, "R", 1, &serr); /* lost: the source stays paused, we run */
 	*out = b;
+	*snap_out = snap; /* closed by the caller once the guest runs */
 	return 0;
 }

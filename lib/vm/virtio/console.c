@@ -9,7 +9,10 @@
  *
  * Output is bounded: at most CONSOLE_TX_MAX bytes of one chain are written
  * (the rest is dropped; Linux's hvc writes at most a page per buffer) and
- * the bytes are charged to the device's per-pass budget.
+ * the bytes are charged to the device's per-pass budget.  Before it writes,
+ * the chardev's before_write hook forwards the output of a device that
+ * shares the host fd (the board's UART on stdio), so the host sees the
+ * two in the guest's order.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -87,6 +90,8 @@ static void console_tx(struct virtio_console *con)
 {
 	struct virtio_mmio *vdev = &con->vdev;
 	struct virtq_chain *c = &con->chain;
+	if (con->cd->before_write)
+		con->cd->before_write(con->cd->before_write_opaque);
 	while (virtio_mmio_pop(vdev, 1, c) > 0) {
 		uint32_t left = CONSOLE_TX_MAX;
 		for (unsigned i = 0; i < c->nout && left > 0; i++) {

@@ -223,6 +223,13 @@ static void fcd_close(struct vm_chardev *cd)
 
 static const struct vm_chardev_ops fcd_ops = { fcd_write, fcd_read, fcd_set_input, fcd_close };
 
+/* Another device's output to the same host fd (the board's UART pipe):
+ * what it holds goes out before virtio-console writes. */
+static void fcd_before_write(void *opaque)
+{
+	fcd_write(opaque, "uart> ", 6);
+}
+
 static void test_console(void **state)
 {
 	struct fake_guest g;
@@ -239,14 +246,17 @@ static void test_console(void **state)
 	assert_false(f.input_enabled); /* no buffers yet */
 	fg_negotiate(&g, 0, 2);
 
-	/* Output: two segments reach the backend in order. */
+	/* Output: two segments reach the backend in order, after what the
+	 * before_write hook forwards (the UART on the same terminal). */
+	f.cd.before_write = fcd_before_write;
+	f.cd.before_write_opaque = &f.cd;
 	memcpy(fg_ptr(&g, G_DATA + 0x8000), "hello, ", 7);
 	memcpy(fg_ptr(&g, G_DATA + 0x9000), "host\n", 5);
 	fg_desc(&g, 1, 0, G_DATA + 0x8000, 7, VIRTQ_DESC_F_NEXT, 1);
 	fg_desc(&g, 1, 1, G_DATA + 0x9000, 5, 0, 0);
 	fg_kick(&g, 1, 0);
-	assert_int_equal(f.out_len, 12);
-	assert_memory_equal(f.out, "hello, host\n", 12);
+	assert_int_equal(f.out_len, 18);
+	assert_memory_equal(f.out, "uart> hello, host\n", 18);
 
 	/* Input: a posted buffer enables input; typed bytes land in it. */
 	fg_desc(&g, 0, 0, G_DATA, 64, VIRTQ_DESC_F_WRITE, 0);
