@@ -76,6 +76,7 @@ int mgr_cluster_fanout(struct mgr_cluster *c, const char *method, const char *pa
 			json_object_object_add(o, "offline",
 					       json_object_new_boolean(rr == -EAGAIN ||
 								       rr == -ECONNREFUSED ||
+								       rr == -ETIMEDOUT ||
 								       rr == -EHOSTUNREACH));
 		} else {
 			json_object_object_add(o, "metadata", md ? md : json_object_new_object());
