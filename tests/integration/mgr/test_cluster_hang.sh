@@ -55,7 +55,7 @@ hang() {
 		test "$rc" != 0 -a "$rc" != 124
 	t0=$SECONDS
 	check "survivor m$S1 writes while m$H hangs" wait_for "write on m$S1" \
-		tv $S1 cluster describe m$S1 "while-m$H-$role-hangs"
+		vm $S1 cluster describe m$S1 "while-m$H-$role-hangs"
 	echo "    (writes served again after $((SECONDS - t0)) s)"
 	check "survivor m$S2 reads it" wait_for "read on m$S2" desc $S2 m$S1 "while-m$H-$role-hangs"
 	check "survivor m$S2 writes too" vm $S2 cluster describe m$S2 "also-m$H-$role"
