@@ -319,8 +319,8 @@ static int exchange(struct mgr_client *c, const char *method, const char *path, 
 			    "%s: the server's certificate is not the one pinned in %s: %s",
 			    c->where, c->server_cert, curl_easy_strerror(rc));
 		if (rc == CURLE_OPERATION_TIMEDOUT)
-			return vs_errf(err, ETIMEDOUT, "vesseld at %s does not answer: %s", c->where,
-				       curl_easy_strerror(rc));
+			return vs_errf(err, ETIMEDOUT, "vesseld at %s does not answer: %s",
+				       c->where, curl_easy_strerror(rc));
 		return vs_errf(err, EIO, "request to vesseld failed: %s", curl_easy_strerror(rc));
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
@@ -357,7 +357,9 @@ static int wait_op_inner(struct mgr_client *c, const char *op_url, struct json_o
 	for (int round = 0;; round++) {
 		char path[320];
 		snprintf(path, sizeof(path), "%.256s/wait?timeout=%d", op_url,
-			 c->progress ? (round ? 1 : 0) : c->wait_s ? c->wait_s : 60);
+			 c->progress ? (round ? 1 : 0)
+			 : c->wait_s ? c->wait_s
+				     : 60);
 		struct buf b = { 0 };
 		long status = 0;
 		int r = exchange(c, "GET", path, NULL, 0, NULL, 0, NULL, &b, &status, err);

@@ -73,18 +73,18 @@
 #include "cluster_internal.h"
 #include "raft_tls.h"
 
-#define DB_NAME	    "vessel.db"
-#define SYNC_MS	    1000
-#define OFFLINE_S   8
-#define CONNECT_MS  5000
-#define REQUEST_MS  15000 /* one request to the leader (a loaded host answers late) */
+#define DB_NAME	   "vessel.db"
+#define SYNC_MS	   1000
+#define OFFLINE_S  8
+#define CONNECT_MS 5000
+#define REQUEST_MS 15000 /* one request to the leader (a loaded host answers late) */
 /* A request forwarded to another member: it may be hung (stopped, or its
  * host overloaded) with its kernel still accepting: no byte for
  * FORWARD_IDLE_S ends it (ETIMEDOUT); an operation there is waited on in
  * polls of FORWARD_WAIT_S, so a long one keeps bytes coming. */
 #define FORWARD_IDLE_S 30
 #define FORWARD_WAIT_S 10
-#define MAX_MEMBERS 64
+#define MAX_MEMBERS    64
 /* A join's Raft membership change (ADD, then ASSIGN as voter, which the
  * leader answers only once this node caught up with its log): each request
  * may take MEMBERSHIP_MS, retried (after asking the configuration what is

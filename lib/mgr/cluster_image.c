@@ -73,11 +73,10 @@ int mgr_cluster_fanout(struct mgr_cluster *c, const char *method, const char *pa
 		if (rr < 0) {
 			json_object_object_add(o, "code", json_object_new_int(e.code));
 			json_object_object_add(o, "error", json_object_new_string(e.msg));
-			json_object_object_add(o, "offline",
-					       json_object_new_boolean(rr == -EAGAIN ||
-								       rr == -ECONNREFUSED ||
-								       rr == -ETIMEDOUT ||
-								       rr == -EHOSTUNREACH));
+			json_object_object_add(
+			    o, "offline",
+			    json_object_new_boolean(rr == -EAGAIN || rr == -ECONNREFUSED ||
+						    rr == -ETIMEDOUT || rr == -EHOSTUNREACH));
 		} else {
 			json_object_object_add(o, "metadata", md ? md : json_object_new_object());
 		}
@@ -95,7 +94,8 @@ bool mgr_cluster_image_is(struct json_object *img, const char *ref)
 	    json_object_is_type(al, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(al); i++) {
 			struct json_object *n;
-			if (json_object_object_get_ex(json_object_array_get_idx(al, i), "name", &n) &&
+			if (json_object_object_get_ex(json_object_array_get_idx(al, i), "name",
+						      &n) &&
 			    strcmp(json_object_get_string(n), ref) == 0)
 				return true;
 		}
