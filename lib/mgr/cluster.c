@@ -79,10 +79,13 @@
 #define CONNECT_MS 5000
 #define REQUEST_MS 15000 /* one request to the leader (a loaded host answers late) */
 /* A request forwarded to another member: it may be hung (stopped, or its
- * host overloaded) with its kernel still accepting: no byte for
- * FORWARD_IDLE_S ends it (ETIMEDOUT); an operation there is waited on in
- * polls of FORWARD_WAIT_S, so a long one keeps bytes coming. */
-#define FORWARD_IDLE_S 30
+ * host overloaded) with its kernel still accepting.  Its TLS handshake
+ * never completes (CONNECT_MS ends it); one that hangs mid-request is
+ * ended by FORWARD_IDLE_S without a byte (ETIMEDOUT: generous, since a
+ * handler answers synchronously after work such as building the busybox
+ * image on demand); an operation there is waited on in polls of
+ * FORWARD_WAIT_S, so a long one keeps bytes coming. */
+#define FORWARD_IDLE_S 120
 #define FORWARD_WAIT_S 10
 #define MAX_MEMBERS    64
 /* A join's Raft membership change (ADD, then ASSIGN as voter, which the

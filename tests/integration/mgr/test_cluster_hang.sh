@@ -24,7 +24,7 @@ cluster_setup || exit 1
 trap '[ -n "$STOPPED" ] && kill -CONT "$STOPPED" 2>/dev/null; cluster_cleanup' EXIT
 
 # lib.sh's vm, bounded: a command that hangs fails
-vm() { local n=$1; shift; VESSEL_SOCKET=$T/m$n.sock timeout 60 "$VESSEL" "$@"; }
+vm() { local n=$1; shift; VESSEL_SOCKET=$T/m$n.sock timeout 150 "$VESSEL" "$@"; }
 check "m1: cluster init" vm 1 cluster init m1 10.77.0.1:9001
 for n in 2 3; do
 	mkdir -p "$T/s$n/cluster" && install -m 0600 "$T/s1/cluster/cluster.crt" "$T/s1/cluster/cluster.key" "$T/s$n/cluster/" || exit 1
