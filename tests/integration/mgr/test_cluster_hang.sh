@@ -49,7 +49,7 @@ hang() {
 	STOPPED=${DPIDS[$H]}
 	# at once: m$H's heartbeat is still fresh, so m$S1 forwards to it
 	t0=$SECONDS
-	VESSEL_SOCKET=$T/m$S1.sock timeout 120 "$VESSEL" exec c$H -- true >"$T/out" 2>&1
+	VESSEL_SOCKET=$T/m$S1.sock timeout 200 "$VESSEL" exec c$H -- true >"$T/out" 2>&1
 	rc=$?
 	check "exec in c$H through m$S1 right after m$H hung: fails (rc $rc) in bounded time ($((SECONDS - t0)) s: $(head -c 200 "$T/out"))" \
 		test "$rc" != 0 -a "$rc" != 124
