@@ -43,15 +43,15 @@ loc() { [ "$(vm "$1" list --format json | jq -r --arg i "$2" '.[] | select(.name
 hang() {
 	local role=$1 H=$2
 	local S1=$(((H % 3) + 1)) S2=$((((H + 1) % 3) + 1)) t0 rc
-	check "launch c$H on m$H (the $role) through m$S1" vm $S1 launch busybox c$H --target m$H
-	check "  ... listed Running by m$S2" wait_for "c$H listed" loc $S2 c$H "m$H Running"
+	check "launch c$role$H on m$H (the $role) through m$S1" vm $S1 launch busybox c$role$H --target m$H
+	check "  ... listed Running by m$S2" wait_for "c$role$H listed" loc $S2 c$role$H "m$H Running"
 	kill -STOP "${DPIDS[$H]}"
 	STOPPED=${DPIDS[$H]}
 	# at once: m$H's heartbeat is still fresh, so m$S1 forwards to it
 	t0=$SECONDS
-	VESSEL_SOCKET=$T/m$S1.sock timeout 200 "$VESSEL" exec c$H -- true >"$T/out" 2>&1
+	VESSEL_SOCKET=$T/m$S1.sock timeout 200 "$VESSEL" exec c$role$H -- true >"$T/out" 2>&1
 	rc=$?
-	check "exec in c$H through m$S1 right after m$H hung: fails (rc $rc) in bounded time ($((SECONDS - t0)) s: $(head -c 200 "$T/out"))" \
+	check "exec in c$role$H through m$S1 right after m$H hung: fails (rc $rc) in bounded time ($((SECONDS - t0)) s: $(head -c 200 "$T/out"))" \
 		test "$rc" != 0 -a "$rc" != 124
 	t0=$SECONDS
 	check "survivor m$S1 writes while m$H hangs" wait_for "write on m$S1" \
@@ -61,9 +61,9 @@ hang() {
 	check "survivor m$S2 writes too" vm $S2 cluster describe m$S2 "also-m$H-$role"
 	check "m$S1 lists m$H Offline" wait_for "m$H offline on m$S1" off $S1 $H
 	check "m$S2 lists m$H Offline" wait_for "m$H offline on m$S2" off $S2 $H
-	check "c$H (on the hung m$H) is listed Offline by m$S2" wait_for "c$H offline" loc $S2 c$H "m$H Offline"
+	check "c$role$H (on the hung m$H) is listed Offline by m$S2" wait_for "c$role$H offline" loc $S2 c$role$H "m$H Offline"
 	t0=$SECONDS
-	check_fails "exec in c$H through m$S2 now: a precise error" "m$H is offline" vm $S2 exec c$H -- true
+	check_fails "exec in c$role$H through m$S2 now: a precise error" "m$H is offline" vm $S2 exec c$role$H -- true
 	check "  ... at once ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -le 10
 	kill -CONT "${DPIDS[$H]}"
 	STOPPED=
@@ -72,8 +72,8 @@ hang() {
 		desc $H m$S2 "also-m$H-$role"
 	check "m$H writes again" wait_for "write on m$H" vm $H cluster describe m$H "back-$role"
 	check "m$S1 reads it" wait_for "read on m$S1" desc $S1 m$H "back-$role"
-	check "c$H listed Running again" wait_for "c$H back" loc $S1 c$H "m$H Running"
-	check "delete c$H through m$S2" vm $S2 delete --force c$H
+	check "c$role$H listed Running again" wait_for "c$role$H back" loc $S1 c$role$H "m$H Running"
+	check "delete c$role$H through m$S2" vm $S2 delete --force c$role$H
 }
 
 leader=$(cstate 1 | jq -r .metadata.leader)
