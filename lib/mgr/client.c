@@ -238,6 +238,7 @@ int mgr_client_errno_of_status(long status)
 	case 409: return EEXIST;
 	case 413: return E2BIG;
 	case 501: return ENOTSUP;
+	case 503: return EAGAIN; /* e.g. what it needs is on an offline cluster member */
 	default: return EIO;
 	}
 }

@@ -350,8 +350,10 @@ check "GET of an image no member has: still 404" test \
 	"$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$T/m$S1.sock" http://x/1.0/images/nosuchimage)" = 404
 check_fails "launch from offimg on m$S2 through m$S1: a precise error" \
 	"image offimg is only on cluster member m$L, which is offline" vm $S1 launch offimg c5 --target m$S2
-check "  ... the API answered 503" test "$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$T/m$S2.sock" \
-	-X POST -H 'Content-Type: application/json' --data '{"name":"c6","source":{"type":"image","alias":"offimg"}}' http://x/1.0/instances)" = 503
+for at in $S2 $S1; do # created where asked, and forwarded: the 503 kept
+	check "  ... the API answered 503 (through m$S2, on m$at)" test "$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$T/m$S2.sock" \
+		-X POST -H 'Content-Type: application/json' --data '{"name":"c6","source":{"type":"image","alias":"offimg"}}' "http://x/1.0/instances?target=m$at")" = 503
+done
 check "m$S2 still lists offvol on m$L, Offline (API)" sh -c \
 	"curl -s --unix-socket '$T/m$S2.sock' 'http://x/1.0/storage-volumes?recursion=1' | jq -e '[.metadata[] | select(.name == \"offvol\")] | length == 1 and .[0].location == \"m$L\" and .[0].location_status == \"Offline\"'"
 check "m$S1: volume list shows offvol on m$L (offline)" sh -c \
