@@ -8,7 +8,7 @@
 # test_cluster.sh): m1-m3 form one cluster, m4 a cluster of its own.  The
 # requests are interleaved (one-member, leader, follower, again) so that
 # load on a shared machine weighs on all three alike.  Prints medians (ms)
-# and the three/one ratios.
+# and the three/one ratios, with the load average before and after.
 # Usage: bench/scale/cluster.sh [REQUESTS]
 set -u
 N=${1:-200}
@@ -98,11 +98,15 @@ leader=$(curl -s --unix-socket "$T/m1.sock" http://x/1.0/cluster | jq -r .metada
 L=${leader#10.78.0.}
 L=${L%%:*}
 F=$(((L % 3) + 1))
+[ -n "$L" ] && [ "$L" -ge 1 ] 2>/dev/null && [ "$L" -le 3 ] ||
+	{ echo "bench/scale cluster: no leader among m1-m3 ($leader)"; exit 1; }
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 for i in $(seq 1 "$N"); do
 	one "$T/m4.sock" m4 "$i" >>"$T/one"
 	one "$T/m$L.sock" m1 "$i" >>"$T/leader"
 	one "$T/m$F.sock" m1 "f$i" >>"$T/follower"
 done
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
 o=$(median_ms "$T/one") && l=$(median_ms "$T/leader") && f=$(median_ms "$T/follower") || exit 1
 echo "bench/scale cluster: API write latency (PATCH /1.0/cluster/members, median of $N, interleaved)"
 printf '  %-34s %8s ms\n' "1 member (m4)" "$o" \
@@ -110,3 +114,4 @@ printf '  %-34s %8s ms\n' "1 member (m4)" "$o" \
 	"3 members, via a follower (m$F)" "$f"
 awk -v a="$l" -v b="$f" -v o="$o" 'BEGIN {
 	printf "  ratio 3/1 via the leader: %.2f, via a follower: %.2f\n", a / o, b / o }'
+echo "  load average before: $load0, after: $load1 ($(nproc) cores)"

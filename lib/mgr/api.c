@@ -200,6 +200,7 @@ void api_error_from(struct api_response *res, const struct vs_err *err)
 	case EPERM:
 	case EACCES: code = 403; break;
 	case ENOTSUP: code = 501; break;
+	case EAGAIN: code = 503; break; /* e.g. what it needs is on an offline cluster member */
 	default: code = 500; break;
 	}
 	api_error(res, code, "%s", err->msg[0] ? err->msg : "internal error");

@@ -434,7 +434,7 @@ static int forward(struct api_request *req, const struct mgr_cluster_member *to,
 	int r = mgr_cluster_forward(cluster_of(req), to, req->method, path, req->body, &md, &err);
 	free(path);
 	if (r < 0) {
-		if (r == -EAGAIN || r == -ECONNREFUSED || r == -EHOSTUNREACH)
+		if (r == -EAGAIN || r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ETIMEDOUT)
 			api_error(res, 503, "%s", err.msg);
 		else
 			api_error_from(res, &err);

@@ -218,11 +218,10 @@ void api_get_image(struct api_request *req, struct api_response *res)
 		api_error_from(res, &err);
 		return;
 	}
-	vs_cleanup_free char *path = image_path(ref, "");
+	/* an unreachable member's image from its last report, as listings do */
 	struct json_object *answers = NULL;
 	struct vs_err e2 = VS_ERR_INIT;
-	if (cluster_wide(req) && path &&
-	    mgr_cluster_fanout(c, "GET", path, NULL, &answers, &e2) == 0) {
+	if (cluster_wide(req) && mgr_cluster_fanout_image(c, ref, &answers, &e2) == 0) {
 		merge_remote(list, answers);
 		json_object_put(answers);
 	}
@@ -424,6 +423,11 @@ void api_get_image_export(struct api_request *req, struct api_response *res)
 	t->m = req->m;
 	if (mgr_image_get(mgr_get_images(req->m), req->params[0], &t->img, &err) < 0) {
 		free(t);
+		/* in a cluster, an image only an offline member holds: 503 naming it */
+		char off[64];
+		struct mgr_cluster *c = cluster_wide(req);
+		if (err.code == ENOENT && c)
+			(void)mgr_cluster_image_offline(c, req->params[0], off, &err);
 		api_error_from(res, &err);
 		return;
 	}

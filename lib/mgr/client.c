@@ -34,7 +34,17 @@ struct mgr_client {
 	/* an upload read by a callback (mgr_client_upload_fd) */
 	size_t (*read_cb)(char *ptr, size_t size, size_t nmemb, void *userdata);
 	void *read_data;
+	/* mgr_client_set_deadlines: 0 for none (the operation wait: 60 s) */
+	long connect_ms, idle_s;
+	int wait_s;
 };
+
+void mgr_client_set_deadlines(struct mgr_client *c, long connect_ms, long idle_s, int wait_s)
+{
+	c->connect_ms = connect_ms;
+	c->idle_s = idle_s;
+	c->wait_s = wait_s;
+}
 
 void mgr_client_set_progress(struct mgr_client *c,
 			     void (*fn)(void *opaque, struct json_object *metadata), void *opaque)
@@ -228,6 +238,7 @@ int mgr_client_errno_of_status(long status)
 	case 409: return EEXIST;
 	case 413: return E2BIG;
 	case 501: return ENOTSUP;
+	case 503: return EAGAIN; /* e.g. what it needs is on an offline cluster member */
 	default: return EIO;
 	}
 }
@@ -265,6 +276,12 @@ static int exchange(struct mgr_client *c, const char *method, const char *path, 
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (c->connect_ms) /* TCP and the TLS handshake */
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
+	if (c->idle_s) { /* a peer that accepted but stopped answering */
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->idle_s);
+	}
 	struct curl_slist *hl = NULL;
 	if (upload) {
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
@@ -302,6 +319,9 @@ static int exchange(struct mgr_client *c, const char *method, const char *path, 
 			    err, EACCES,
 			    "%s: the server's certificate is not the one pinned in %s: %s",
 			    c->where, c->server_cert, curl_easy_strerror(rc));
+		if (rc == CURLE_OPERATION_TIMEDOUT)
+			return vs_errf(err, ETIMEDOUT, "vesseld at %s does not answer: %s",
+				       c->where, curl_easy_strerror(rc));
 		return vs_errf(err, EIO, "request to vesseld failed: %s", curl_easy_strerror(rc));
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
@@ -338,7 +358,9 @@ static int wait_op_inner(struct mgr_client *c, const char *op_url, struct json_o
 	for (int round = 0;; round++) {
 		char path[320];
 		snprintf(path, sizeof(path), "%.256s/wait?timeout=%d", op_url,
-			 c->progress ? (round ? 1 : 0) : 60);
+			 c->progress ? (round ? 1 : 0)
+			 : c->wait_s ? c->wait_s
+				     : 60);
 		struct buf b = { 0 };
 		long status = 0;
 		int r = exchange(c, "GET", path, NULL, 0, NULL, 0, NULL, &b, &status, err);

@@ -73,12 +73,21 @@
 #include "cluster_internal.h"
 #include "raft_tls.h"
 
-#define DB_NAME	    "vessel.db"
-#define SYNC_MS	    1000
-#define OFFLINE_S   8
-#define CONNECT_MS  5000
-#define REQUEST_MS  15000 /* one request to the leader (a loaded host answers late) */
-#define MAX_MEMBERS 64
+#define DB_NAME	   "vessel.db"
+#define SYNC_MS	   1000
+#define OFFLINE_S  8
+#define CONNECT_MS 5000
+#define REQUEST_MS 15000 /* one request to the leader (a loaded host answers late) */
+/* A request forwarded to another member: it may be hung (stopped, or its
+ * host overloaded) with its kernel still accepting.  Its TLS handshake
+ * never completes (CONNECT_MS ends it); one that hangs mid-request is
+ * ended by FORWARD_IDLE_S without a byte (ETIMEDOUT: generous, since a
+ * handler answers synchronously after work such as building the busybox
+ * image on demand); an operation there is waited on in polls of
+ * FORWARD_WAIT_S, so a long one keeps bytes coming. */
+#define FORWARD_IDLE_S 120
+#define FORWARD_WAIT_S 10
+#define MAX_MEMBERS    64
 /* A join's Raft membership change (ADD, then ASSIGN as voter, which the
  * leader answers only once this node caught up with its log): each request
  * may take MEMBERSHIP_MS, retried (after asking the configuration what is
@@ -1932,6 +1941,7 @@ int mgr_cluster_forward(struct mgr_cluster *c, const struct mgr_cluster_member *
 	char hdr[128];
 	snprintf(hdr, sizeof(hdr), "%s: %s", MGR_CLUSTER_FORWARDED_HEADER, c->name);
 	const char *const headers[] = { hdr, NULL };
+	mgr_client_set_deadlines(cl, CONNECT_MS, FORWARD_IDLE_S, FORWARD_WAIT_S);
 	int r = mgr_client_do_ex(cl, method, path, body, headers, metadata, err);
 	mgr_client_free(cl);
 	return r;
@@ -1984,6 +1994,8 @@ static int download(struct mgr_cluster *c, const char *base, const char *ca, con
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_MS);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a member that stopped answering */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)FORWARD_IDLE_S);
 	char hdr[128];
 	snprintf(hdr, sizeof(hdr), "%s: %s", MGR_CLUSTER_FORWARDED_HEADER, c->name);
 	struct curl_slist *hl = curl_slist_append(NULL, hdr);

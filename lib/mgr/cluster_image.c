@@ -73,10 +73,10 @@ int mgr_cluster_fanout(struct mgr_cluster *c, const char *method, const char *pa
 		if (rr < 0) {
 			json_object_object_add(o, "code", json_object_new_int(e.code));
 			json_object_object_add(o, "error", json_object_new_string(e.msg));
-			json_object_object_add(o, "offline",
-					       json_object_new_boolean(rr == -EAGAIN ||
-								       rr == -ECONNREFUSED ||
-								       rr == -EHOSTUNREACH));
+			json_object_object_add(
+			    o, "offline",
+			    json_object_new_boolean(rr == -EAGAIN || rr == -ECONNREFUSED ||
+						    rr == -ETIMEDOUT || rr == -EHOSTUNREACH));
 		} else {
 			json_object_object_add(o, "metadata", md ? md : json_object_new_object());
 		}
@@ -87,8 +87,29 @@ int mgr_cluster_fanout(struct mgr_cluster *c, const char *method, const char *pa
 	return 0;
 }
 
-int mgr_cluster_fanout_listing(struct mgr_cluster *c, const char *path, bool volumes,
-			       struct json_object **out, struct vs_err *err)
+bool mgr_cluster_image_is(struct json_object *img, const char *ref)
+{
+	struct json_object *f, *al;
+	if (json_object_object_get_ex(img, "aliases", &al) &&
+	    json_object_is_type(al, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(al); i++) {
+			struct json_object *n;
+			if (json_object_object_get_ex(json_object_array_get_idx(al, i), "name",
+						      &n) &&
+			    strcmp(json_object_get_string(n), ref) == 0)
+				return true;
+		}
+	size_t n = strlen(ref);
+	return n >= 6 && n <= 64 && mgr_is_hex(ref, n) &&
+	       json_object_object_get_ex(img, "fingerprint", &f) &&
+	       strncmp(json_object_get_string(f), ref, n) == 0;
+}
+
+/* mgr_cluster_fanout of GET path, an unreachable member's answer replaced
+ * by its last report's images or volumes (all of them, or with ref the
+ * images that ref names: an array, possibly empty). */
+static int fanout_reports(struct mgr_cluster *c, const char *path, bool volumes, const char *ref,
+			  struct json_object **out, struct vs_err *err)
 {
 	int r = mgr_cluster_fanout(c, "GET", path, NULL, out, err);
 	if (r < 0)
@@ -105,10 +126,68 @@ int mgr_cluster_fanout_listing(struct mgr_cluster *c, const char *path, bool vol
 			       volumes ? "volumes" : "images", json_object_get_string(mb), e.msg);
 			continue;
 		}
+		if (ref) {
+			struct json_object *some = json_object_new_array();
+			for (size_t k = 0; k < json_object_array_length(list); k++) {
+				struct json_object *o = json_object_array_get_idx(list, k);
+				if (mgr_cluster_image_is(o, ref))
+					json_object_array_add(some, json_object_get(o));
+			}
+			json_object_put(list);
+			list = some;
+		}
 		json_object_object_add(a, "metadata", list);
 		json_object_object_add(a, "unreachable", json_object_new_boolean(true));
 	}
 	return 0;
+}
+
+int mgr_cluster_fanout_listing(struct mgr_cluster *c, const char *path, bool volumes,
+			       struct json_object **out, struct vs_err *err)
+{
+	return fanout_reports(c, path, volumes, NULL, out, err);
+}
+
+int mgr_cluster_fanout_image(struct mgr_cluster *c, const char *ref, struct json_object **out,
+			     struct vs_err *err)
+{
+	char *esc = curl_escape(ref, 0);
+	vs_cleanup_free char *path = NULL;
+	if (!esc || asprintf(&path, "/1.0/images/%s", esc) < 0) {
+		curl_free(esc);
+		return vs_errf(err, ENOMEM, "out of memory");
+	}
+	curl_free(esc);
+	return fanout_reports(c, path, false, ref, out, err);
+}
+
+int mgr_cluster_image_offline(struct mgr_cluster *c, const char *ref, char member[64],
+			      struct vs_err *err)
+{
+	member[0] = 0;
+	struct mgr_cluster_member *mb;
+	size_t n;
+	int r = mgr_cluster_members(c, &mb, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && !member[0]; i++) {
+		struct json_object *list;
+		struct vs_err e = VS_ERR_INIT;
+		if (mb[i].self || mb[i].online ||
+		    mgr_cluster_member_objects(c, mb[i].name, false, &list, &e) < 0)
+			continue;
+		for (size_t k = 0; k < json_object_array_length(list) && !member[0]; k++)
+			if (mgr_cluster_image_is(json_object_array_get_idx(list, k), ref))
+				snprintf(member, 64, "%s", mb[i].name);
+		json_object_put(list);
+	}
+	free(mb);
+	if (!member[0])
+		return vs_errf(err, ENOENT, "image %.80s not found", ref);
+	return vs_errf(err, EAGAIN,
+		       "image %.80s is only on cluster member %s, which is offline: try again "
+		       "once it is back",
+		       ref, member);
 }
 
 /* The first other member answering GET /1.0/images/REF: *from and *img
@@ -256,9 +335,15 @@ int mgr_cluster_image_ensure(struct mgr *m, const char *ref, struct vs_err *err)
 		struct mgr_cluster_member from;
 		struct json_object *holder = NULL;
 		r = find_holder(c, ref, &from, &holder, err);
-		if (r == -ENOENT) {
+		if (r == -ENOENT) { /* or only on a member out of reach: EAGAIN */
 			vs_err_clear(err);
-			r = vs_errf(err, ENOENT, "%s (on no member of the cluster)", local.msg);
+			char off[64];
+			r = mgr_cluster_image_offline(c, ref, off, err);
+			if (r == -ENOENT) {
+				vs_err_clear(err);
+				r = vs_errf(err, ENOENT, "%s (on no member of the cluster)",
+					    local.msg);
+			}
 		} else if (r == 0) {
 			r = fetch(m, &from, holder, err);
 		}

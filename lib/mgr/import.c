@@ -222,7 +222,7 @@ static int check_meta(struct import *im, const char *name, struct vs_err *err)
 	struct mgr_image image;
 	struct vs_err ie = VS_ERR_INIT; /* in a cluster, fetched from a member that has it */
 	if (mgr_cluster_image_ensure(im->m, json_object_get_string(img), &ie) < 0 &&
-	    ie.code != ENOENT)
+	    ie.code != ENOENT && ie.code != EAGAIN) /* the file carries its layers */
 		return vs_errf(err, ie.code, "%s", ie.msg);
 	if (mgr_image_get(&im->m->images, json_object_get_string(img), &image, NULL) < 0) {
 		struct json_object *al =

@@ -138,16 +138,18 @@ void mgr_raft_tls_free(struct mgr_raft_tls *t)
 
 /* ---- a handshake ---- */
 
-static void set_timeouts(int fd, int seconds)
+static void set_timeouts(int fd, int ms)
 {
-	struct timeval tv = { .tv_sec = seconds };
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-/* A verified session on the connected TCP socket fd (blocking), or NULL. */
+/* A verified session on the connected TCP socket fd (blocking), or NULL;
+ * the handshake bounded by ms (a peer whose kernel accepts while its
+ * process hangs never answers). */
 static gnutls_session_t handshake(struct mgr_raft_tls *t, int fd, bool server, const char *peer,
-				  struct vs_err *err)
+				  int ms, struct vs_err *err)
 {
 	gnutls_session_t s;
 	int rc = gnutls_init(&s, server ? GNUTLS_SERVER : GNUTLS_CLIENT);
@@ -165,8 +167,8 @@ static gnutls_session_t handshake(struct mgr_raft_tls *t, int fd, bool server, c
 	if (server)
 		gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
 	gnutls_transport_set_int(s, fd);
-	gnutls_handshake_set_timeout(s, HANDSHAKE_S * 1000);
-	set_timeouts(fd, HANDSHAKE_S);
+	gnutls_handshake_set_timeout(s, (unsigned)ms);
+	set_timeouts(fd, ms);
 	do
 		rc = gnutls_handshake(s);
 	while (rc == GNUTLS_E_INTERRUPTED);
@@ -311,7 +313,10 @@ int mgr_raft_tls_dial(void *arg, const char *address, int timeout_ms, struct vs_
 	int fd = mgr_dq_tcp_connect(address, timeout_ms, err);
 	if (fd < 0)
 		return fd;
-	gnutls_session_t s = handshake(t, fd, false, address, err);
+	/* within the caller's timeout: a leader search tries the next */
+	int ms =
+	    timeout_ms > 0 && timeout_ms < HANDSHAKE_S * 1000 ? timeout_ms : HANDSHAKE_S * 1000;
+	gnutls_session_t s = handshake(t, fd, false, address, ms, err);
 	if (!s) {
 		close(fd);
 		return -err->code;
@@ -374,7 +379,7 @@ static void *serve(void *arg)
 	struct incoming *in = arg;
 	struct mgr_raft_tls *t = in->t;
 	struct vs_err err = VS_ERR_INIT;
-	gnutls_session_t s = handshake(t, in->fd, true, in->peer, &err);
+	gnutls_session_t s = handshake(t, in->fd, true, in->peer, HANDSHAKE_S * 1000, &err);
 	int app = -1;
 	if (!s) {
 		vs_log(VS_LOG_INFO, "cluster: refused a connection: %s", err.msg);

@@ -21,6 +21,11 @@
  * connection after sending) is reported, never repeated.  Inside a
  * transaction nothing is retried: the leader's connection held it, so it
  * is lost, and every statement fails with EAGAIN until the rollback.
+ * Another connection's write transaction (another member's, or this
+ * member's reports) makes a write busy (SQLITE_BUSY, "database is
+ * locked"): a single statement is retried with backoff for up to
+ * BUSY_RETRY_MS, and a transaction begins IMMEDIATE, so that it meets the
+ * lock at its BEGIN, retried the same way, for every caller alike.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -320,7 +325,10 @@ int mgr_store_begin(struct mgr_store *s)
 		return sqlite3_exec(s->conn, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (s->in_tx)
 		return dq_fail(s, SQLITE_ERROR, EBUSY, "a transaction is already open");
-	int rc = dq_run(s, "BEGIN", NULL, 0, NULL);
+	/* IMMEDIATE: the write lock taken here, where a busy database is
+	 * retried (dq_run, up to BUSY_RETRY_MS), not at the transaction's
+	 * first write, where nothing can be retried */
+	int rc = dq_run(s, "BEGIN IMMEDIATE", NULL, 0, NULL);
 	if (rc == SQLITE_OK)
 		s->in_tx = true;
 	return rc;

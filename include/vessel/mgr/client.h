@@ -57,6 +57,11 @@ int mgr_client_download(struct mgr_client *c, const char *path, int fd,
 int mgr_client_upload_fd(struct mgr_client *c, const char *path, int fd, const char *const *headers,
 			 void (*progress)(void *opaque, uint64_t bytes), void *opaque,
 			 struct json_object **metadata, struct vs_err *err);
+/* Deadlines of a request (0: none): connect_ms for the connection and its
+ * TLS handshake, idle_s without a byte from the server (a peer whose
+ * kernel accepted but whose process does not answer: ETIMEDOUT); wait_s
+ * for each long poll of an operation (below idle_s; default 60). */
+void mgr_client_set_deadlines(struct mgr_client *c, long connect_ms, long idle_s, int wait_s);
 /* GET a stream of JSON lines; on_line returns non-zero to stop. */
 int mgr_client_stream(struct mgr_client *c, const char *path,
 		      int (*on_line)(const char *line, void *opaque), void *opaque,

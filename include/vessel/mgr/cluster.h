@@ -107,9 +107,22 @@ int mgr_cluster_download(struct mgr_cluster *c, const struct mgr_cluster_member 
  * directory as a tar, streamed into images/tmp) and it is imported here
  * with every check of an import, the result's fingerprint compared with
  * the sender's; its aliases follow where free here.  ENOENT (the local
- * error) when no member has it.
+ * error) when no member has it; EAGAIN naming the member when only an
+ * offline member's last report lists it (mgr_cluster_image_offline).
  */
 int mgr_cluster_image_ensure(struct mgr *m, const char *ref, struct vs_err *err);
+/* Whether image object img (an API object) is what ref names: one of its
+ * aliases, or a prefix of its fingerprint (6 hex digits or more). */
+bool mgr_cluster_image_is(struct json_object *img, const char *ref);
+/* The offline member whose last report lists an image ref names: EAGAIN,
+ * its name in member and an error naming it; ENOENT when none does. */
+int mgr_cluster_image_offline(struct mgr_cluster *c, const char *ref, char member[64],
+			      struct vs_err *err);
+/* GET /1.0/images/REF on every other member, as mgr_cluster_fanout, where
+ * an unreachable member's answer is the array of the images of its last
+ * report that ref names (possibly empty), marked "unreachable": true. */
+int mgr_cluster_fanout_image(struct mgr_cluster *c, const char *ref, struct json_object **out,
+			     struct vs_err *err);
 /* The images (volumes false) or storage volumes of member as it last
  * reported them to the cluster (a JSON array of their API objects, without
  * locations): what the others list while it is unreachable. */

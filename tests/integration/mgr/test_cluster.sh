@@ -336,6 +336,24 @@ check "m$S1 still lists offimg on m$L, marked offline (API)" sh -c \
 	"curl -s --unix-socket '$T/m$S1.sock' 'http://x/1.0/images?recursion=1' | jq -ce '[.metadata[] | select(.fingerprint == \"$offfp\")] | ., (length == 1 and .[0].locations == [\"m$L\"] and .[0].offline_locations == [\"m$L\"] and (.[0].aliases | map(.name) | index(\"offimg\")))'"
 check "m$S2: image list shows offimg on m$L(offline)" sh -c \
 	"VESSEL_SOCKET=$T/m$S2.sock '$VESSEL' image list --format csv | grep '$(printf %.12s "$offfp")' | grep -q ',m$L(offline)\$'"
+# GET of that image answers from m$L's last report, as the listing does;
+# what needs its bytes is a 503 naming m$L
+for ref in offimg "$(printf %.12s "$offfp")"; do
+	check "GET /1.0/images/$ref through m$S1: 200 from m$L's last report, located offline" sh -c \
+		"curl -s -w '\n%{http_code}\n' --unix-socket '$T/m$S1.sock' 'http://x/1.0/images/$ref' | jq -sce '.[0].metadata as \$i | ., (.[1] == 200 and \$i.fingerprint == \"$offfp\" and \$i.locations == [\"m$L\"] and \$i.offline_locations == [\"m$L\"] and (\$i.aliases | map(.name) | index(\"offimg\")))'"
+done
+check "  ... vessel image info offimg through m$S2 as well" sh -c \
+	"VESSEL_SOCKET=$T/m$S2.sock '$VESSEL' image info offimg 2>&1 | grep -q '$offfp'"
+check "GET /1.0/images/offimg/export through m$S1: 503 naming m$L" sh -c \
+	"curl -s -w '\n%{http_code}\n' --unix-socket '$T/m$S1.sock' 'http://x/1.0/images/offimg/export' | jq -sce '., (.[1] == 503 and (.[0].error | test(\"cluster member m$L, which is offline\")))'"
+check "GET of an image no member has: still 404" test \
+	"$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$T/m$S1.sock" http://x/1.0/images/nosuchimage)" = 404
+check_fails "launch from offimg on m$S2 through m$S1: a precise error" \
+	"image offimg is only on cluster member m$L, which is offline" vm $S1 launch offimg c5 --target m$S2
+for at in $S2 $S1; do # created where asked, and forwarded: the 503 kept
+	check "  ... the API answered 503 (through m$S2, on m$at)" test "$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$T/m$S2.sock" \
+		-X POST -H 'Content-Type: application/json' --data '{"name":"c6","source":{"type":"image","alias":"offimg"}}' "http://x/1.0/instances?target=m$at")" = 503
+done
 check "m$S2 still lists offvol on m$L, Offline (API)" sh -c \
 	"curl -s --unix-socket '$T/m$S2.sock' 'http://x/1.0/storage-volumes?recursion=1' | jq -e '[.metadata[] | select(.name == \"offvol\")] | length == 1 and .[0].location == \"m$L\" and .[0].location_status == \"Offline\"'"
 check "m$S1: volume list shows offvol on m$L (offline)" sh -c \
