@@ -48,8 +48,8 @@
  * before).  A hart thread takes the big lock between slices to decide
  * whether to run, counts itself in `inside` and runs its slice without it
  * (a firmware call finished first, as in step 2).  M-mode code (firmware)
- * runs under a second ticket lock, the firmware lock, taken before the big
- * lock, so no hart sees another's firmware call half-done
+ * runs under a second lock, the firmware lock, taken before the big lock,
+ * so no firmware hart waiting to be started sees a firmware call half-done
  * (machine_run_hart_slice).
  * A hart that may not run (WFI with nothing pending, paused, safe point or
  * debugger halt) parks on park_cv, reading park_gen before it gives up the
@@ -73,15 +73,18 @@
  * Wall-clock devices (the goldfish RTC) keep telling real time.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -118,23 +121,31 @@ struct machine_safepoint {
 };
 
 /*
- * Hart threads (--hart-threads, VESSEL_HART_THREADS=1): the lock that one
- * thread at a time holds to run guest code or device models, handed out in
- * ticket order so every hart and the loop get their turn.  The firmware
- * lock (M-mode code, machine_run_hart_slice) is one too.
+ * Hart threads: the lock that one thread at a time holds to run guest code
+ * or device models, handed out in ticket order so every hart and the loop
+ * get their turn.  A waiter spins a little (the holder is usually running
+ * on another CPU, inside a short slow path), then sleeps on a futex on
+ * `serving`: a mutex and condition variable put every contended hand-over
+ * through a sleep and a wake-up, and in a 2-hart boot those took a third
+ * of the harts' host CPU.
  */
 struct machine_biglock {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	uint64_t next, serving; /* tickets (under mu) */
+	uint32_t next, serving; /* tickets (atomic) */
+	uint32_t sleepers;	/* waiters asleep on serving (atomic) */
 };
 
 /*
- * Hart threads: the firmware lock (machine_run_hart_slice).  A firmware call
- * (M-mode code entered from below M) holds it alone; M-mode code of a hart
+ * Hart threads: the firmware lock (machine_run_hart_slice), held by one of
+ * two classes at a time, each any number of harts at once: firmware calls
+ * (M-mode code of a hart that has run below M) and the M-mode code of harts
  * that never left M (bare-metal programs, firmware harts waiting to be
- * started) holds it shared, so such harts still run at once.  A waiting
- * call goes first: new shared holders wait for it, and the harts sharing
+ * started: "sharers").  Calls run at once, as on real harts: the firmware is
+ * written for that (its own locks), and a call often waits for another
+ * hart's call - an SBI remote fence.i or sfence.vma makes its caller spin
+ * in M until the target hart has taken the IPI in M - which with calls one
+ * at a time waited for the caller's piece to end, every time (each exec in
+ * a 2-hart Linux guest did several: its boot took 2.4 s instead of 0.5).
+ * A waiting call goes first: new sharers wait for it, and the harts sharing
  * it are asked to stop (rv_hart_request_stop), so the call waits for their
  * current block, not for the rest of their pieces: in a boot the firmware
  * harts waiting to be started spin in M all the time, and every SBI call
@@ -144,11 +155,11 @@ struct machine_biglock {
 struct machine_fwlock {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	unsigned shared;  /* holders sharing it */
+	unsigned shared;  /* sharers holding it */
 	uint32_t sharers; /* bit k: hart k shares it */
 	_Static_assert(VM_MAX_HARTS <= 32, "a bit per hart");
 	unsigned calls_waiting; /* calls waiting for it */
-	bool call;		/* a call holds it */
+	unsigned calls;		/* calls holding it */
 };
 
 struct machine_hart_thread {
@@ -290,8 +301,6 @@ struct vm_machine *vm_machine_new(const struct vm_machine_config *cfg, struct vs
 	m->wake_fd = -1;
 	const char *ht = getenv("VESSEL_HART_THREADS");
 	m->hart_threads = ht && *ht ? strcmp(ht, "1") == 0 : machine_default_threads(cfg->ncpus);
-	pthread_mutex_init(&m->big.mu, NULL);
-	pthread_cond_init(&m->big.cv, NULL);
 	pthread_mutex_init(&m->fw.mu, NULL);
 	pthread_cond_init(&m->fw.cv, NULL);
 	pthread_mutex_init(&m->park_mu, NULL);
@@ -345,8 +354,6 @@ void vm_machine_free(struct vm_machine *m)
 	pthread_cond_destroy(&m->park_cv);
 	pthread_cond_destroy(&m->inside_cv);
 	pthread_mutex_destroy(&m->park_mu);
-	pthread_cond_destroy(&m->big.cv);
-	pthread_mutex_destroy(&m->big.mu);
 	pthread_cond_destroy(&m->fw.cv);
 	pthread_mutex_destroy(&m->fw.mu);
 	pthread_cond_destroy(&m->sp.done_cond);
@@ -462,21 +469,30 @@ static __thread unsigned big_depth;
 /* The machine whose loop this thread runs in hart-thread mode. */
 static __thread struct vm_machine *loop_of;
 
+#define TICKET_SPINS 1000 /* about 20-50 us of pause before sleeping */
+
 static void ticket_lock(struct machine_biglock *l)
 {
-	pthread_mutex_lock(&l->mu);
-	uint64_t t = l->next++;
-	while (l->serving != t)
-		pthread_cond_wait(&l->cv, &l->mu);
-	pthread_mutex_unlock(&l->mu);
+	uint32_t t = __atomic_fetch_add(&l->next, 1, __ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i < TICKET_SPINS; i++) {
+		if (__atomic_load_n(&l->serving, __ATOMIC_SEQ_CST) == t)
+			return;
+		__builtin_ia32_pause();
+	}
+	__atomic_fetch_add(&l->sleepers, 1, __ATOMIC_SEQ_CST);
+	uint32_t s;
+	while ((s = __atomic_load_n(&l->serving, __ATOMIC_SEQ_CST)) != t)
+		syscall(SYS_futex, &l->serving, FUTEX_WAIT_PRIVATE, s, NULL, NULL, 0);
+	__atomic_fetch_sub(&l->sleepers, 1, __ATOMIC_SEQ_CST);
 }
 
+/* The next ticket's waiter may be asleep, or any of them: wake them all
+ * (each looks at serving and sleeps again unless its turn came). */
 static void ticket_unlock(struct machine_biglock *l)
 {
-	pthread_mutex_lock(&l->mu);
-	l->serving++;
-	pthread_cond_broadcast(&l->cv);
-	pthread_mutex_unlock(&l->mu);
+	__atomic_fetch_add(&l->serving, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&l->sleepers, __ATOMIC_SEQ_CST))
+		syscall(SYS_futex, &l->serving, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
 }
 
 static void fw_lock(struct vm_machine *m, unsigned k, bool call)
@@ -488,12 +504,12 @@ static void fw_lock(struct vm_machine *m, unsigned k, bool call)
 		for (unsigned i = 0; i < m->cfg.ncpus; i++)
 			if (l->sharers & (1u << i))
 				rv_hart_request_stop(rv_core_hart(m->core, i));
-		while (l->call || l->shared)
+		while (l->shared)
 			pthread_cond_wait(&l->cv, &l->mu);
 		l->calls_waiting--;
-		l->call = true;
+		l->calls++;
 	} else {
-		while (l->call || l->calls_waiting)
+		while (l->calls || l->calls_waiting)
 			pthread_cond_wait(&l->cv, &l->mu);
 		l->shared++;
 		l->sharers |= 1u << k;
@@ -506,12 +522,12 @@ static void fw_unlock(struct vm_machine *m, unsigned k, bool call)
 	struct machine_fwlock *l = &m->fw;
 	pthread_mutex_lock(&l->mu);
 	if (call) {
-		l->call = false;
+		l->calls--;
 	} else {
 		l->shared--;
 		l->sharers &= ~(1u << k);
 	}
-	if (call || !l->shared)
+	if (call ? !l->calls : !l->shared)
 		pthread_cond_broadcast(&l->cv);
 	pthread_mutex_unlock(&l->mu);
 }
@@ -892,11 +908,11 @@ static void machine_run_harts(struct vm_machine *m, bool idle_at_start[])
  * defconfig-4 hang).  M-mode code therefore runs under the firmware lock:
  * a firmware call (M code of a hart that has run below M, e.g. the S-mode
  * kernel's SBI call, from its trap to its return: at most MACHINE_FW_EXTRA
- * instructions beyond the slice, as on the round-robin loop) holds it
- * alone; M code of a hart that never left M (a firmware hart waiting to be
- * started, a bare-metal program) holds it shared, so bare-metal harts -
- * the litmus and atomics tests - still run truly at once, while none of
- * them runs during a call.  rv_hart_run stops where the hart enters or
+ * instructions beyond the slice, as on the round-robin loop) holds it with
+ * other calls; M code of a hart that never left M (a firmware hart waiting
+ * to be started, a bare-metal program) holds it with other such code, so
+ * bare-metal harts - the litmus and atomics tests - still run truly at
+ * once, while none of them runs during a call.  rv_hart_run stops where the hart enters or
  * leaves M, so no M-mode instruction runs without the lock.  The lock is
  * taken without the big lock held (the hart takes the big lock inside it:
  * one order).
