@@ -190,16 +190,6 @@ static bool alias_listed(void *arg, const char *name)
 	return fp[0] != 0;
 }
 
-/* GET /1.0/images/REF/..., escaped, for the other members. */
-static char *image_path(const char *ref, const char *sub)
-{
-	char *esc = curl_escape(ref, 0), *p = NULL;
-	if (esc && asprintf(&p, "/1.0/images/%s%s", esc, sub) < 0)
-		p = NULL;
-	curl_free(esc);
-	return p;
-}
-
 void api_get_image(struct api_request *req, struct api_response *res)
 {
 	struct mgr_image img;
@@ -301,7 +291,7 @@ void api_delete_image(struct api_request *req, struct api_response *res)
 		return;
 	}
 	struct json_object *answers = NULL;
-	vs_cleanup_free char *path = image_path(local ? fp : req->params[0], "");
+	vs_cleanup_free char *path = mgr_cluster_image_path(local ? fp : req->params[0], "");
 	if (!path || mgr_cluster_fanout(c, "GET", path, NULL, &answers, &err) < 0) {
 		api_error(res, 503, "cluster: %s", path ? err.msg : "out of memory");
 		return;
@@ -358,7 +348,7 @@ void api_delete_image(struct api_request *req, struct api_response *res)
 	} else if (local && mgr_image_delete(s, fp, &err) < 0) {
 		api_error_from(res, &err);
 	} else {
-		vs_cleanup_free char *dpath = image_path(fp, "");
+		vs_cleanup_free char *dpath = mgr_cluster_image_path(fp, "");
 		struct mgr_cluster_member *mb = NULL;
 		size_t n = 0;
 		int r = mgr_cluster_members(c, &mb, &n, &err);
@@ -468,7 +458,7 @@ void api_post_image_aliases(struct api_request *req, struct api_response *res)
 			snprintf(fp, sizeof(fp), "%s", img.fingerprint);
 			mgr_image_free(&img);
 		} else {
-			vs_cleanup_free char *p = image_path(target, "");
+			vs_cleanup_free char *p = mgr_cluster_image_path(target, "");
 			struct json_object *answers = NULL, *md, *f;
 			struct vs_err e = VS_ERR_INIT;
 			if (p && mgr_cluster_fanout(cw, "GET", p, NULL, &answers, &e) == 0)
@@ -498,7 +488,7 @@ void api_post_image_aliases(struct api_request *req, struct api_response *res)
 	if (mgr_image_alias_add(mgr_get_images(req->m), name, target, &err) < 0) {
 		/* in a cluster, an image of another member: made there */
 		struct mgr_cluster *c = cw;
-		vs_cleanup_free char *path = image_path(target, "");
+		vs_cleanup_free char *path = mgr_cluster_image_path(target, "");
 		struct json_object *answers = NULL;
 		struct vs_err e2 = VS_ERR_INIT;
 		if (err.code != ENOENT || !c || !path ||

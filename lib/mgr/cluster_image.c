@@ -148,16 +148,21 @@ int mgr_cluster_fanout_listing(struct mgr_cluster *c, const char *path, bool vol
 	return fanout_reports(c, path, volumes, NULL, out, err);
 }
 
+char *mgr_cluster_image_path(const char *ref, const char *sub)
+{
+	char *esc = curl_escape(ref, 0), *p = NULL;
+	if (esc && asprintf(&p, "/1.0/images/%s%s", esc, sub) < 0)
+		p = NULL;
+	curl_free(esc);
+	return p;
+}
+
 int mgr_cluster_fanout_image(struct mgr_cluster *c, const char *ref, struct json_object **out,
 			     struct vs_err *err)
 {
-	char *esc = curl_escape(ref, 0);
-	vs_cleanup_free char *path = NULL;
-	if (!esc || asprintf(&path, "/1.0/images/%s", esc) < 0) {
-		curl_free(esc);
+	vs_cleanup_free char *path = mgr_cluster_image_path(ref, "");
+	if (!path)
 		return vs_errf(err, ENOMEM, "out of memory");
-	}
-	curl_free(esc);
 	return fanout_reports(c, path, false, ref, out, err);
 }
 
@@ -195,13 +200,9 @@ int mgr_cluster_image_offline(struct mgr_cluster *c, const char *ref, char membe
 static int find_holder(struct mgr_cluster *c, const char *ref, struct mgr_cluster_member *from,
 		       struct json_object **img, struct vs_err *err)
 {
-	char *esc = curl_escape(ref, 0);
-	vs_cleanup_free char *path = NULL;
-	if (!esc || asprintf(&path, "/1.0/images/%s", esc) < 0) {
-		curl_free(esc);
+	vs_cleanup_free char *path = mgr_cluster_image_path(ref, "");
+	if (!path)
 		return vs_errf(err, ENOMEM, "out of memory");
-	}
-	curl_free(esc);
 	struct mgr_cluster_member *mb;
 	size_t n;
 	int r = mgr_cluster_members(c, &mb, &n, err);

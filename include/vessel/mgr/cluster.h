@@ -114,6 +114,9 @@ int mgr_cluster_image_ensure(struct mgr *m, const char *ref, struct vs_err *err)
 /* Whether image object img (an API object) is what ref names: one of its
  * aliases, or a prefix of its fingerprint (6 hex digits or more). */
 bool mgr_cluster_image_is(struct json_object *img, const char *ref);
+/* "/1.0/images/REF" + sub, REF escaped, for requests to other members
+ * (malloc'd; NULL when out of memory). */
+char *mgr_cluster_image_path(const char *ref, const char *sub);
 /* The offline member whose last report lists an image ref names: EAGAIN,
  * its name in member and an error naming it; ENOENT when none does. */
 int mgr_cluster_image_offline(struct mgr_cluster *c, const char *ref, char member[64],
