@@ -45,9 +45,10 @@
  *
  * Parallel mode (rv_core_set_parallel): the slow paths run under the core
  * lock and access RAM as single relaxed host atomics; SC is a
- * compare-and-swap against the value LR read (amo_atomic); a page becoming code does not touch other harts' TLBs but
- * asks them to drop their own write entries (RV_REQ_WSCAN); AMOs through a
- * write-TLB hit are host atomics without the lock.
+ * compare-and-swap against the value LR read (amo_atomic); a page becoming
+ * code does not touch other harts' TLBs but asks them to drop their own
+ * write entries (RV_REQ_WSCAN); AMOs through a write-TLB hit are host
+ * atomics without the lock.
  */
 #include <stdlib.h>
 #include <string.h>
