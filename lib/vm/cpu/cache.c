@@ -58,9 +58,19 @@
  * 3-hart boot sometimes took longer than Linux's 1 s for a secondary
  * CPU to come online.
  *
- * An instruction whose two halves lie on different pages is decoded into a
- * one-instruction block of a small per-hart cache keyed by its bits, and
- * both halves are fetched again on each execution (straddling_block).
+ * A 32-bit instruction whose upper half lies on the next virtual page ends
+ * the block that reaches it, when that page translates to executable RAM
+ * (on another physical page): the block records that page (paddr2), is on
+ * its straddlers list as well as on its own page's list (a store to either
+ * kills it, and a killed block leaves both lists), and a hash or jump-cache
+ * lookup takes it only while the next virtual page still translates there
+ * (straddle_holds; that page's fetch is noted, so an SFENCE.VMA of it
+ * renews the chain keys, as one of the first page does).  So the MD5
+ * rounds of busybox, which hold such an instruction, run chained and
+ * translated.  When the next page does not translate, the instruction
+ * starts a block of its own, decoded into a one-instruction block of a
+ * small per-hart cache keyed by its bits, both halves fetched again on
+ * each execution (straddling_block), which raises the fetch fault.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -170,6 +180,18 @@ static void zero_release(void *p, size_t len)
 	memset((void *)hi, 0, end - hi);
 }
 
+/* The page at pa holds no decoded code any more (flush_all). */
+static void page_forget(struct rv_core *core, uint64_t pa)
+{
+	struct rv_page *pg = rv_core_page(core, pa);
+	if (pg) {
+		pg->flags &= (uint8_t)~RV_PAGE_CODE;
+		pg->code_mask = 0;
+		pg->blocks = NULL;
+		pg->straddlers = NULL;
+	}
+}
+
 static void flush_all(struct rv_core *core, bool release)
 {
 	/* every hart gets new chain keys below (rv_tlb_flush) */
@@ -189,12 +211,10 @@ static void flush_all(struct rv_core *core, bool release)
 			continue;
 		if (!release)
 			ghost_add(core, b->paddr);
-		struct rv_page *pg = rv_core_page(core, b->paddr);
-		if (pg) {
-			pg->flags &= (uint8_t)~RV_PAGE_CODE;
-			pg->code_mask = 0;
-			pg->blocks = NULL;
-		}
+		/* its page, and the next one when it straddles into it */
+		page_forget(core, b->paddr);
+		if (b->paddr2)
+			page_forget(core, b->paddr2);
 	}
 	core->decoded = core->redecoded = 0;
 	if (release)
@@ -268,19 +288,51 @@ uint64_t rv_core_trims(const struct rv_core *core)
 	return core->trims;
 }
 
+/* Take b off the list at *head linked through the field at offset link. */
+static void list_remove(struct rv_block **head, struct rv_block *b, size_t link)
+{
+	for (struct rv_block **pp = head; *pp; pp = (struct rv_block **)((char *)*pp + link))
+		if (*pp == b) {
+			*pp = *(struct rv_block **)((char *)b + link);
+			return;
+		}
+}
+
+static void block_kill(struct rv_block *b)
+{
+	/* jump-cache entries must not revive it */
+	__atomic_store_n(&b->paddr, RV_DEAD_PADDR, __ATOMIC_RELAXED);
+	/* nor its direct links (to blocks of its page: dead as well) */
+	if (b->jit_link)
+		rv_jit_unlink(b);
+	*b->hprev = b->hnext;
+	if (b->hnext)
+		b->hnext->hprev = b->hprev;
+}
+
+/*
+ * Every block of the page dies, and so does every block of another page
+ * that straddles into it; a dead block is on no page's list (the pages a
+ * flush clears are found through live blocks).
+ */
 void rv_cache_invalidate_page(struct rv_core *core, struct rv_page *pg)
 {
 	for (struct rv_block *b = pg->blocks; b; b = b->pnext) {
-		/* jump-cache entries must not revive it */
-		__atomic_store_n(&b->paddr, RV_DEAD_PADDR, __ATOMIC_RELAXED);
-		/* nor its direct links (to blocks of this page: dead as well) */
-		if (b->jit_link)
-			rv_jit_unlink(b);
-		*b->hprev = b->hnext;
-		if (b->hnext)
-			b->hnext->hprev = b->hprev;
+		if (b->paddr2) {
+			struct rv_page *pg2 = rv_core_page(core, b->paddr2);
+			if (pg2)
+				list_remove(&pg2->straddlers, b, offsetof(struct rv_block, snext));
+		}
+		block_kill(b);
+	}
+	for (struct rv_block *b = pg->straddlers; b; b = b->snext) {
+		struct rv_page *home = rv_core_page(core, b->paddr);
+		if (home)
+			list_remove(&home->blocks, b, offsetof(struct rv_block, pnext));
+		block_kill(b);
 	}
 	pg->blocks = NULL;
+	pg->straddlers = NULL;
 	pg->code_mask = 0;
 	pg->flags &= (uint8_t)~RV_PAGE_CODE;
 	if (core->parallel) { /* the harts run: each renews its own keys */
@@ -393,24 +445,22 @@ static unsigned decode_at(const uint8_t *host, unsigned avail, struct rv_uop *u)
 
 /*
  * Host pointer to the instruction bytes at pc through the hart's execute
- * TLB (filled on a miss); NULL after raising the fetch fault.
+ * TLB (filled on a miss); NULL with the fetch fault's cause in *cause.
  */
-static const uint8_t *fetch_ptr(struct rv_hart *h, uint64_t pc, uint64_t *pa_out)
+static const uint8_t *fetch_try(struct rv_hart *h, uint64_t pc, uint64_t *pa_out, int *cause)
 {
 	unsigned priv = h->priv;
 	unsigned tidx = (pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
 	struct rv_tlb_entry *e = &h->tlb[priv][RV_ACC_EXEC][tidx];
 	if (e->vtag != (pc & RV_PAGE_MASK)) {
 		uint64_t pa;
-		int cause = rv_translate(h, pc, RV_ACC_EXEC, priv, &pa);
-		if (cause) {
-			rv_trap(h, (uint64_t)cause, pc);
+		*cause = rv_translate(h, pc, RV_ACC_EXEC, priv, &pa);
+		if (*cause)
 			return NULL;
-		}
 		uint64_t ppage = pa & RV_PAGE_MASK;
 		const struct vm_ram_region *r = vm_bus_find_ram(h->core->bus, ppage, RV_PAGE_SIZE);
 		if (!r) {
-			rv_trap(h, RV_EXC_INSN_ACCESS, pc);
+			*cause = RV_EXC_INSN_ACCESS;
 			return NULL;
 		}
 		e->vtag = pc & RV_PAGE_MASK;
@@ -420,6 +470,53 @@ static const uint8_t *fetch_ptr(struct rv_hart *h, uint64_t pc, uint64_t *pa_out
 	}
 	*pa_out = (h->tlb_ppage[priv][RV_ACC_EXEC][tidx] & RV_PAGE_MASK) | (pc & ~RV_PAGE_MASK);
 	return (const uint8_t *)(e->addend + pc);
+}
+
+/* As fetch_try, raising the fetch fault (NULL). */
+static const uint8_t *fetch_ptr(struct rv_hart *h, uint64_t pc, uint64_t *pa_out)
+{
+	int cause = 0;
+	const uint8_t *p = fetch_try(h, pc, pa_out, &cause);
+	if (!p)
+		rv_trap(h, (uint64_t)cause, pc);
+	return p;
+}
+
+/* The execute-TLB entry's physical page field for pc (after a fetch). */
+static uint64_t fetch_pfield(const struct rv_hart *h, uint64_t pc)
+{
+	return h->tlb_ppage[h->priv][RV_ACC_EXEC][(pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)];
+}
+
+/*
+ * The page after pc's, where the upper half of an instruction straddling
+ * into it lies (va, page-aligned): its physical address when a block of
+ * the page at pa may end in it (executable RAM on another physical page),
+ * else 0 and no fault raised: the block ends before the instruction, which
+ * runs on its own (straddling_block) and raises the fault there.  *hi: the
+ * bytes there.  The translation is noted as a block lookup's (chains and
+ * jump-cache entries depend on it).
+ */
+static uint64_t straddle_page(struct rv_hart *h, uint64_t va, uint64_t pa, const uint8_t **hi)
+{
+	int cause = 0;
+	uint64_t pa2;
+	const uint8_t *p = fetch_try(h, va, &pa2, &cause);
+	if (!p || pa2 == 0 || pa2 == (pa & RV_PAGE_MASK) || !rv_core_page(h->core, pa2))
+		return 0;
+	rv_note_fetch(h, va, fetch_pfield(h, va));
+	*hi = p;
+	return pa2;
+}
+
+/* Does block b, found for pc, hold for the translation of pc's next page
+ * (a block that straddles into it: the page it was decoded from)? */
+static bool straddle_holds(struct rv_hart *h, const struct rv_block *b, uint64_t pc)
+{
+	if (!b->paddr2)
+		return true;
+	const uint8_t *hi;
+	return straddle_page(h, (pc & RV_PAGE_MASK) + RV_PAGE_SIZE, b->paddr, &hi) == b->paddr2;
 }
 
 /*
@@ -452,6 +549,7 @@ static struct rv_block *straddling_block(struct rv_hart *h, uint64_t pc, const u
 	b->jit = NULL;
 	b->jit_inner = NULL;
 	b->jit_link = NULL;
+	b->paddr2 = 0;
 	decode_at(buf, 4, &b->u[0]);
 	finish_uop(&b->u[0], 0);
 	b->u[1].opc = RV_OP_END;
@@ -497,6 +595,7 @@ static struct rv_block *block_single(struct rv_hart *h, uint64_t pc, struct rv_b
 	blk->jit = NULL;
 	blk->jit_inner = NULL;
 	blk->jit_link = NULL;
+	blk->paddr2 = 0;
 	blk->bytes = decode_at(buf, 4, &blk->u[0]);
 	finish_uop(&blk->u[0], 0);
 	blk->u[1].opc = RV_OP_END;
@@ -546,6 +645,15 @@ static struct rv_block *jcache_revalidate(struct rv_hart *h, uint64_t pc)
 	    __atomic_load_n(&je->b->paddr, __ATOMIC_RELAXED) != pa ||
 	    __atomic_load_n(&h->core->jit_full, __ATOMIC_RELAXED))
 		return NULL;
+	if (je->b->paddr2) { /* straddles: the next page's entry must be there and agree */
+		uint64_t pc2 = (pc & RV_PAGE_MASK) + RV_PAGE_SIZE;
+		unsigned t2 = (pc2 >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
+		uint64_t pfield2 = h->tlb_ppage[priv][RV_ACC_EXEC][t2];
+		if (h->tlb[priv][RV_ACC_EXEC][t2].vtag != pc2 ||
+		    (pfield2 & RV_PAGE_MASK) != je->b->paddr2)
+			return NULL;
+		rv_note_fetch(h, pc2, pfield2);
+	}
 	rv_note_fetch(h, pc, pfield);
 	je->key = h->chain_key;
 	return je->b;
@@ -571,13 +679,13 @@ static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 	const uint8_t *host = fetch_ptr(h, pc, &pa);
 	if (!host)
 		return NULL;
-	rv_note_fetch(
-	    h, pc, h->tlb_ppage[h->priv][RV_ACC_EXEC][(pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)]);
+	rv_note_fetch(h, pc, fetch_pfield(h, pc));
 	unsigned page_left = (unsigned)(RV_PAGE_SIZE - (pc & ~RV_PAGE_MASK));
 	if (unlikely(page_left < 4)) {
 		uint16_t lo;
+		const uint8_t *hi;
 		memcpy(&lo, host, 2);
-		if ((lo & 3) == 3)
+		if ((lo & 3) == 3 && !straddle_page(h, pc + 2, pa, &hi))
 			return straddling_block(h, pc, host);
 	}
 
@@ -589,7 +697,7 @@ static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 	 */
 	struct rv_jcache_entry *je = &rv_ext(h)->jcache[(pc >> 1) & (RV_JCACHE_SIZE - 1)];
 	if (je->vpc == pc && je->b && je->key > core->key_floor && je->b->paddr == pa &&
-	    !core->jit_full) {
+	    !core->jit_full && straddle_holds(h, je->b, pc) && je->b->paddr == pa) {
 		je->key = h->chain_key;
 		return je->b;
 	}
@@ -603,7 +711,7 @@ static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 	unsigned hidx = hash_pa(pa, core->hash_bits);
 	struct rv_block *b;
 	for (b = core->hash[hidx]; b; b = b->hnext)
-		if (b->paddr == pa)
+		if (b->paddr == pa && straddle_holds(h, b, pc) && b->paddr == pa)
 			goto found;
 
 	size_t need = core->chain_pre + BLOCK_BYTES(RV_BLOCK_MAX + 1);
@@ -630,12 +738,39 @@ static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 	/* other harts' chain slots lie below the block (parallel mode) */
 	memset(core->arena + core->arena_used, 0, core->chain_pre);
 	b = (struct rv_block *)(core->arena + core->arena_used + core->chain_pre);
-	unsigned off = 0, n = 0;
+	unsigned off, n;
+	uint64_t pa2;
+decode:
+	off = n = 0;
+	pa2 = 0;
 	while (n < RV_BLOCK_MAX && off < page_left) {
 		struct rv_uop *u = &b->u[n];
 		unsigned len = decode_at(host + off, page_left - off, u);
-		if (len == 0)
-			break; /* 32-bit instruction straddles the page: next block */
+		if (len == 0) {
+			/*
+			 * A 32-bit instruction straddles into the next page: it ends
+			 * the block when that page is RAM the block may depend on
+			 * (straddle_page), else it starts the next block.  (The walk
+			 * may have set an A bit in this very page: decode again.)
+			 */
+			const uint8_t *hi;
+			pa2 = straddle_page(h, pc + off + 2, pa, &hi);
+			if (!(pg->flags & RV_PAGE_CODE)) {
+				rv_core_mark_page(core, pa, RV_PAGE_CODE);
+				goto decode;
+			}
+			if (!pa2)
+				break;
+			rv_core_mark_page(core, pa2, RV_PAGE_CODE);
+			uint8_t buf[4];
+			memcpy(buf, host + off, 2);
+			memcpy(buf + 2, hi, 2);
+			decode_at(buf, 4, u);
+			finish_uop(u, (uint16_t)off);
+			n++;
+			off += 4;
+			break;
+		}
 		finish_uop(u, (uint16_t)off);
 		n++;
 		off += len;
@@ -666,8 +801,18 @@ static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 	core->hash[hidx] = b;
 	b->pnext = pg->blocks;
 	pg->blocks = b;
+	b->paddr2 = pa2;
+	b->snext = NULL;
+	if (pa2) { /* its last instruction's upper half: the next page's first chunk */
+		struct rv_page *pg2 = rv_core_page(core, pa2);
+		b->snext = pg2->straddlers;
+		pg2->straddlers = b;
+		pg2->code_mask |= 1;
+	}
 	unsigned first = (unsigned)(pa & ~RV_PAGE_MASK) >> 6;
 	unsigned last = (unsigned)((pa & ~RV_PAGE_MASK) + (off ? off : 1) - 1) >> 6;
+	if (last > 63)
+		last = 63;
 	pg->code_mask |= (last == 63 ? ~0ULL : ((2ULL << last) - 1)) & ~((1ULL << first) - 1);
 	core->arena_used += (core->chain_pre + BLOCK_BYTES(n + 1) + 15) & ~(size_t)15;
 found:

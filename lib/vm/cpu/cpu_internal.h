@@ -3,12 +3,15 @@
  * decoded-block formats, the shared core, and the slow paths.
  *
  * Decoded code: a block is the decoded form of straight-line guest code that
- * starts at one guest physical address, never crosses a 4 KiB page, and ends
+ * starts at one guest physical address, stays in its 4 KiB page, and ends
  * at the first control transfer, system instruction, CSR access or after
- * RV_BLOCK_MAX instructions.  It is an array of micro-ops, each carrying
- * its handler (a computed-goto label in exec.c, struct rv_uop) and its operands
- * already extracted, so a future JIT can translate the same array.  The last
- * micro-op of every block is an END op that falls through to the next pc.
+ * RV_BLOCK_MAX instructions; a 32-bit instruction whose upper half lies on
+ * the next virtual page may end it (cache.c, rv_block.paddr2), the block
+ * then depending on two physical pages.  It is an array of micro-ops, each
+ * carrying its handler (a computed-goto label in exec.c, struct rv_uop) and
+ * its operands already extracted, so a future JIT can translate the same
+ * array.  The last micro-op of every block is an END op that falls through
+ * to the next pc.
  *
  * Writes to x0 go to x[32] (the decoder rewrites rd=0), so handlers never test
  * for x0.
@@ -174,6 +177,16 @@ struct rv_block {
 	 * jumps its exits through slot 0 and 1 patch to go straight to the
 	 * target; undone (rv_jit_unlink) when the block is invalidated */
 	struct rv_jit_links *jit_link;
+	/*
+	 * A block whose last instruction straddles into the next virtual page
+	 * (cache.c): the physical address of that page, where the
+	 * instruction's upper half lies, or 0.  The block is then also on that
+	 * page's straddlers list (snext), so a store there drops it; it is
+	 * found (hash, jump cache) only while the next virtual page still
+	 * translates there, and never the target of a direct link (jit.c).
+	 */
+	uint64_t paddr2;
+	struct rv_block *snext;
 	struct rv_uop u[];
 };
 
@@ -183,6 +196,9 @@ struct rv_block {
 struct rv_page {
 	uint64_t code_mask;	 /* 64-byte chunks covered by decoded blocks */
 	struct rv_block *blocks; /* blocks decoded from this page, via pnext */
+	/* live blocks of other pages whose last instruction ends in this
+	 * one (rv_block.paddr2), via snext */
+	struct rv_block *straddlers;
 	uint8_t flags;
 };
 

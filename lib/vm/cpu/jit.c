@@ -241,18 +241,28 @@ static void exit_rax(struct jit *j, unsigned k, bool probe, uint8_t *rel)
 	emit_rm(&j->a, 0, 0x83, 7, M(RBX, (int32_t)offsetof(struct rv_hart, events))); /* cmp */
 	b1(&j->a, 0);
 	uint8_t *f3 = jcc_fwd(&j->a, CC_NE);
-	mov_load(&j->a, RDX, M(RCX, (int32_t)offsetof(struct rv_chain, b)));
-	mov_load(&j->a, RDX, M(RDX, (int32_t)offsetof(struct rv_block, jit_inner)));
+	mov_load(&j->a, RCX, M(RCX, (int32_t)offsetof(struct rv_chain, b)));
+	mov_load(&j->a, RDX, M(RCX, (int32_t)offsetof(struct rv_block, jit_inner)));
 	emit_rm(&j->a, F_W, 0x85, RDX, R(RDX)); /* test rdx, rdx */
 	uint8_t *f4 = jcc_fwd(&j->a, CC_E);
 	alu_imm(&j->a, F_W, 5, left, (int32_t)j->b->n); /* sub [r->left], n */
 	uint8_t *f5 = jcc_fwd(&j->a, CC_LE);
 	mov_load(&j->a, R13, R(RAX));
-	if (rel) { /* a valid chain inside the page: jump there directly from now on */
+	if (rel) {
+		/*
+		 * A valid chain inside the page: jump there directly from now on,
+		 * unless the target's last instruction straddles into the next
+		 * page (rv_block.paddr2), whose translation a jump from this
+		 * page cannot vouch for: the chain, checked each time, can.
+		 */
+		emit_rm(&j->a, F_W, 0x83, 7, M(RCX, (int32_t)offsetof(struct rv_block, paddr2)));
+		b1(&j->a, 0); /* cmp qword [rcx + paddr2], 0 */
+		uint8_t *straddles = jcc_fwd(&j->a, CC_NE);
 		emit_rip(&j->a, F_W, 0x8d, RAX, rel + 4); /* lea rax, [the jump's end] */
 		emit_rm(&j->a, F_W, 0xf7, 3, R(RAX));	  /* neg rax */
 		emit_rm(&j->a, F_W, 0x03, RAX, R(RDX));	  /* add rax, rdx */
 		emit_rip(&j->a, 0, 0x89, RAX, rel);	  /* mov [rel], eax */
+		patch(&j->a, straddles, j->a.p);
 	}
 	emit_rm(&j->a, 0, 0xff, 4, R(RDX)); /* jmp rdx */
 	patch(&j->a, f5, j->a.p);

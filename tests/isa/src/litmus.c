@@ -10,7 +10,9 @@
  *        totals are exact;
  *   fence.i after cross-hart code writes: another hart rewrites a function
  *        hart 0 has run (and cached or translated), hart 0 executes fence.i
- *        and must run the new code.
+ *        and must run the new code; the same for a function whose last
+ *        instruction before `ret` straddles two pages, its upper half
+ *        (on the second page) rewritten.
  * Harts meet at a sense-reversing barrier built from amoadd. */
 #include "ops.h"
 
@@ -40,6 +42,14 @@ static volatile u64 plain_cnt LINE;
 /* fence.i */
 static volatile u32 code[16] __attribute__((aligned(64)));
 static volatile u64 code_round LINE;
+/* li a0, 0; nop; nop; c.nop; addi a0, a0, imm across the page boundary; ret */
+static volatile u8 scode[2][4096] __attribute__((aligned(4096)));
+#define SCODE_START 0xff0
+
+static void scode_imm(u64 imm)
+{
+	*(volatile u16 *)scode[1] = (u16)(imm << 4 | 5); /* rs1 = a0 (bits 16-19), imm */
+}
 
 static void barrier(void)
 {
@@ -183,21 +193,38 @@ static void litmus(u64 hart)
 	/* fence.i: in round r hart 1 + r % (NHARTS - 1) writes "li a0, r; ret" */
 	u64 code_bad = 0;
 	u64 (*fn)(void) = (u64(*)(void))(void *)code;
+	u64 (*sfn)(void) = (u64(*)(void))(void *)(scode[0] + SCODE_START);
+	u64 scode_bad = 0;
 	if (hart == 0) {
 		code[0] = 0x00000513; /* li a0, 0 */
 		code[1] = 0x00008067; /* ret */
+		volatile u8 *a = scode[0] + SCODE_START;
+		*(volatile u32 *)a = 0x00000513;       /* li a0, 0 */
+		*(volatile u32 *)(a + 4) = 0x00000013; /* nop */
+		*(volatile u32 *)(a + 8) = 0x00000013; /* nop */
+		*(volatile u16 *)(a + 12) = 0x0001;    /* c.nop */
+		*(volatile u16 *)(a + 14) = 0x0513;    /* addi a0, a0, imm: lower half */
+		scode_imm(0);
+		*(volatile u16 *)(scode[1] + 2) = 0x8067; /* ret */
+		*(volatile u16 *)(scode[1] + 4) = 0x0000;
 		asm volatile("fence.i" ::: "memory");
 		if (fn() != 0)
 			code_bad++;
+		if (sfn() != 0)
+			scode_bad++;
 	}
 	for (u64 r = 1; r <= CODE_RN; r++) {
 		if (hart == 0)
-			for (int k = 0; k < 4; k++) /* the old code, hot */
+			for (int k = 0; k < 4; k++) { /* the old code, hot */
 				if (fn() != r - 1)
 					code_bad++;
+				if (sfn() != r - 1)
+					scode_bad++;
+			}
 		barrier();
 		if (hart == 1 + r % (NHARTS - 1)) {
 			code[0] = (u32)(r << 20) | (10 << 7) | 0x13; /* li a0, r */
+			scode_imm(r);
 			asm volatile("fence w, w" ::: "memory");
 			code_round = r;
 		} else if (hart == 0) {
@@ -206,11 +233,17 @@ static void litmus(u64 hart)
 			asm volatile("fence.i" ::: "memory");
 			if (fn() != r)
 				code_bad++;
+			if (sfn() != r)
+				scode_bad++;
 		}
 	}
 	barrier();
-	if (hart == 0)
+	if (hart == 0) {
 		isa_check("fence.i after another hart's code write: stale runs", code_bad, 0);
+		isa_check("fence.i after another hart's write to a straddling instruction's upper "
+			  "half: stale runs",
+			  scode_bad, 0);
+	}
 }
 
 void smp_main(u64 hart);

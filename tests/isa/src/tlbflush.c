@@ -20,6 +20,10 @@
  *    translation threshold runs the patched instruction after fence.i;
  *  - a hot instruction straddling two pages sees its second page remapped
  *    (SFENCE.VMA by address) and its second half rewritten (fence.i);
+ *  - the same for a straddling instruction that ends a block of several
+ *    (vessel decodes and translates it with them), reached in a hot loop
+ *    from a block of the same page (which vessel's JIT may link to
+ *    directly), its upper half rewritten, then its page remapped;
  *  - two data pages 1 MiB apart (one index of a 256-entry direct-mapped
  *    TLB) accessed alternately, then one remapped and fenced by address:
  *    loads and stores use the new page (vessel keeps an evicted entry at
@@ -35,6 +39,7 @@
 static u8 pages[8][4096] __attribute__((aligned(4096)));
 static u8 spages[3][4096] __attribute__((aligned(4096))); /* straddling code */
 static u8 ppages[3][4096] __attribute__((aligned(4096))); /* TLB index pair */
+static u8 hpages[3][4096] __attribute__((aligned(4096))); /* hot straddling loop */
 #define PAIR_A VA(0x20)
 #define PAIR_B (VA(0x20) + 0x100000)
 static u64 *root_s, *root_b, *root_g1, *root_g2;
@@ -178,6 +183,76 @@ static long s_straddle(long arg)
 	return (long)bad;
 }
 
+/*
+ * The hot loop at VA(16) + 0xfd4 (write_hot_loop): n - 1 iterations of
+ * a0 += 1 + imm, imm being the one of the straddling addi whose upper half
+ * is in the page mapped at VA(17).
+ */
+typedef long (*fn1_t)(long);
+#define HOT_LOOP(n) (((fn1_t)(VA(16) + 0xfd4))(n))
+
+/* the straddling `addi a0, a0, imm`'s upper half, then `j VA(16) + 0xfe0` */
+static void write_hot_upper(u8 *page, u32 imm)
+{
+	int off = -0x22; /* from VA(17) + 2 */
+	u32 o = (u32)off;
+	u32 jal = ((o >> 20) & 1) << 31 | ((o >> 1) & 0x3ff) << 21 | ((o >> 11) & 1) << 20 |
+		  ((o >> 12) & 0xff) << 12 | 0x6f;
+	*(u16 *)page = (u16)(imm << 4 | 5);
+	*(u16 *)(page + 2) = (u16)jal;
+	*(u16 *)(page + 4) = (u16)(jal >> 16);
+}
+
+static void write_hot_loop(void)
+{
+	u8 *a = hpages[0];
+	*(u32 *)(a + 0xfd0) = 0x00008067;				      /* ret */
+	*(u32 *)(a + 0xfd4) = (10 << 15) | (11 << 7) | 0x13;		      /* mv a1, a0 */
+	*(u32 *)(a + 0xfd8) = (10 << 7) | 0x13;				      /* li a0, 0 */
+	*(u32 *)(a + 0xfdc) = 0x13;					      /* nop */
+	*(u32 *)(a + 0xfe0) = (0xfffU << 20) | (11 << 15) | (11 << 7) | 0x13; /* addi a1, a1, -1 */
+	/* beqz a1, VA(16) + 0xfd0 (offset -0x14) */
+	u32 o = (u32)-0x14;
+	*(u32 *)(a + 0xfe4) = ((o >> 12) & 1) << 31 | ((o >> 5) & 0x3f) << 25 | 11 << 15 |
+			      ((o >> 1) & 0xf) << 8 | ((o >> 11) & 1) << 7 | 0x63;
+	*(u32 *)(a + 0xfe8) = (1 << 20) | (10 << 15) | (10 << 7) | 0x13; /* addi a0, a0, 1 */
+	for (unsigned k = 0xfec; k < 0xffc; k += 4)
+		*(u32 *)(a + k) = 0x13;
+	*(u16 *)(a + 0xffc) = 0x0001; /* c.nop */
+	*(u16 *)(a + 0xffe) = 0x0513; /* addi a0, a0, imm: lower half */
+	write_hot_upper(hpages[1], 1);
+	write_hot_upper(hpages[2], 2);
+}
+
+static long s_straddle_hot(long arg)
+{
+	(void)arg;
+	volatile u64 *pte = isa_pte(root_s, 3, VA(17));
+	u64 bad = 0;
+	for (int i = 0; i < 8; i++) /* far beyond the translation threshold */
+		bad |= HOT_LOOP(1000) != 999 * 2;
+	/* the upper half rewritten under the hot, translated block */
+	*(volatile u16 *)hpages[1] = 3 << 4 | 5;
+	asm volatile("fence.i" ::: "memory");
+	for (int i = 0; i < 4; i++)
+		bad |= (u64)(HOT_LOOP(1000) != 999 * 4) << 4;
+	/* its page remapped: the next page's translation changes */
+	*pte = leaf(hpages[2], PTE_X | PTE_A);
+	asm volatile("sfence.vma %0, zero" ::"r"(VA(17)) : "memory");
+	for (int i = 0; i < 4; i++)
+		bad |= (u64)(HOT_LOOP(1000) != 999 * 3) << 8;
+	/* and back to the rewritten page */
+	*pte = leaf(hpages[1], PTE_X | PTE_A);
+	asm volatile("sfence.vma %0, zero" ::"r"(VA(17)) : "memory");
+	for (int i = 0; i < 4; i++)
+		bad |= (u64)(HOT_LOOP(1000) != 999 * 4) << 12;
+	/* rewritten once more, without a fence.i: a store to decoded code is
+	 * seen by the next fetch (as QEMU does too) */
+	*(volatile u16 *)hpages[1] = 6 << 4 | 5;
+	bad |= (u64)(HOT_LOOP(1000) != 999 * 7) << 16;
+	return (long)bad;
+}
+
 static long s_code_remap(long arg)
 {
 	fn_t f = (fn_t)VA(2);
@@ -285,6 +360,8 @@ void test_main(void)
 	isa_map(root_s, 3, MEGA, PHYS_A, 1, RWAD);
 	isa_map(root_s, 3, VA(10), (u64)spages[0], 0, PTE_X | PTE_A);
 	isa_map(root_s, 3, VA(11), (u64)spages[1], 0, PTE_X | PTE_A);
+	isa_map(root_s, 3, VA(16), (u64)hpages[0], 0, PTE_X | PTE_A);
+	isa_map(root_s, 3, VA(17), (u64)hpages[1], 0, PTE_X | PTE_A);
 	isa_map(root_s, 3, PAIR_A, (u64)ppages[0], 0, RWAD);
 	isa_map(root_s, 3, PAIR_B, (u64)ppages[1], 0, RWAD);
 	root_b = isa_page_alloc();
@@ -316,6 +393,7 @@ void test_main(void)
 		*(u16 *)(spages[k] + 2) = 0x8067; /* ret (jalr zero, 0(ra)) */
 		*(u16 *)(spages[k] + 4) = 0x0000;
 	}
+	write_hot_loop();
 	asm volatile("fence.i" ::: "memory");
 
 	csr_write(satp, isa_satp(root_s, 3));
@@ -336,6 +414,8 @@ void test_main(void)
 		  isa_run_in_mode(MODE_S, s_code_remap, 7), 0);
 	isa_check("straddling instruction: page remap and rewrite (bad bits)",
 		  isa_run_in_mode(MODE_S, s_straddle, 0), 0);
+	isa_check("hot straddling instruction ending a block: rewrite and remap (bad bits)",
+		  isa_run_in_mode(MODE_S, s_straddle_hot, 0), 0);
 	isa_check("satp switches between ASIDs (bad)", isa_run_in_mode(MODE_S, s_asid_switch, 0),
 		  0);
 	csr_write(satp, isa_satp(root_g1, 3) | (3UL << 44));
