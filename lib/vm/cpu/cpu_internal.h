@@ -150,7 +150,7 @@ struct rv_jit_run {
 };
 
 /*
- * The direct links of a translated block (jit.c, one-thread mode), in the
+ * The direct links of a translated block (jit.c), in the
  * cache line before its code: for chain slot k, the rel32 field of the
  * jump its exit takes once linked (NULL: the exit has none) and the value
  * that sends the jump to the exit's slow path (unlinked).
@@ -170,9 +170,9 @@ struct rv_block {
 	uint32_t hot;			 /* executions left before translation (jit.c) */
 	rv_jit_fn jit;			 /* host code, or NULL while interpreted */
 	void *jit_inner;		 /* entry from other translated blocks */
-	/* direct links of a translated block (jit.c, one-thread mode): the
-	 * jumps its exits through slot 0 and 1 patch to go straight to the
-	 * target; undone (rv_jit_unlink) when the block is invalidated */
+	/* direct links of a translated block (jit.c): the jumps its exits
+	 * through slot 0 and 1 patch to go straight to a target in its page;
+	 * undone (rv_jit_unlink) when the block is invalidated */
 	struct rv_jit_links *jit_link;
 	struct rv_uop u[];
 };
