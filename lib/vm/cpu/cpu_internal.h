@@ -167,7 +167,7 @@ struct rv_block {
 	struct rv_block *pnext;		 /* next block decoded from the same page */
 	uint32_t n;			 /* guest instructions (uops before END) */
 	uint32_t bytes;			 /* bytes of guest code covered */
-	uint32_t hot;			 /* executions left before translation (jit.c) */
+	uint32_t hot;			 /* executions left before translation (jit.c); 0: none */
 	rv_jit_fn jit;			 /* host code, or NULL while interpreted */
 	void *jit_inner;		 /* entry from other translated blocks */
 	/* direct links of a translated block (jit.c): the jumps its exits
@@ -364,7 +364,8 @@ struct rv_core {
 	void (*unlock)(void *opaque);
 	void *lock_opaque;
 	bool flush_pending; /* a full flush waits for every hart to stop (atomic) */
-	size_t chain_pre;   /* bytes before each block: other harts' chain slots */
+	size_t chain_pre;   /* bytes before each block: the harts' chain slots */
+	size_t block_align; /* arena blocks (chain slots included) are multiples of it */
 };
 
 /* dirty.c: while tracking, is the guest-physical `page` a page of RAM
@@ -395,8 +396,10 @@ static inline void rv_unlock(struct rv_core *core)
 		core->unlock(core->lock_opaque);
 }
 
-/* Chain slot k of block b for hart h (each hart has its own in parallel
- * mode: 64 bytes apart, below the block for harts 1..n-1). */
+/* Chain slot k of block b for the hart whose chain_off is off (in
+ * parallel mode each hart has its own, in a cache line of its own below
+ * the block: hart i's at -RV_CHAIN_STRIDE * (i + 1); one-thread mode: the
+ * block's own, off 0). */
 #define RV_CHAIN_STRIDE 64
 static inline struct rv_chain *rv_chain_slot(struct rv_block *b, intptr_t off, unsigned k)
 {

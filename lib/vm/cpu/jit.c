@@ -1153,7 +1153,7 @@ static void perfmap_add(const void *code, size_t size, const struct rv_block *b,
 
 void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 {
-	/* no second attempt until the counter wraps (other harts count it, exec.c) */
+	/* no second attempt (the count stops at 0, exec.c) */
 	__atomic_store_n(&b->hot, 0, __ATOMIC_RELAXED);
 	if (!core->jit_code || b->paddr >= RV_DEAD_PADDR || b->n == 0 || b->jit)
 		return NULL;
