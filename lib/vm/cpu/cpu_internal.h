@@ -339,10 +339,11 @@ struct rv_core {
 	/* JIT (jit.c): code arena recycled with the block arena; NULL = off. */
 	uint8_t *jit_code;
 	size_t jit_size, jit_used;
-	bool jit_full;			    /* arena full: flush at the next block lookup */
-	uint32_t jit_threshold;		    /* initial rv_block.hot */
-	uint64_t jit_blocks;		    /* blocks translated so far (statistics) */
-	uint64_t jit_bytes;		    /* host code generated so far */
+	bool jit_full;		/* arena full: flush at the next block lookup */
+	uint32_t jit_threshold; /* initial rv_block.hot */
+	uint64_t jit_blocks;	/* blocks translated so far (statistics) */
+	uint64_t jit_bytes;	/* host code generated so far */
+	uint64_t jit_links;	/* direct jumps patched so far (generated code, atomic) */
 	uint64_t jit_rejected[RV_OP_COUNT]; /* hot blocks not translated, by first unsupported op */
 	bool jit_stats;			    /* log the statistics when the core is freed */
 

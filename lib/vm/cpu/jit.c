@@ -138,7 +138,8 @@ struct jit {
 	unsigned nbails;
 	/* FP guards already emitted (they hold for the rest of the block) */
 	bool fp_on, fp_nx, fp_rne, fp_dirty;
-	bool parallel;		    /* the core's harts run at once: W->R fences are mfence */
+	bool parallel; /* the core's harts run at once: W->R fences are mfence */
+	struct rv_core *core;
 	struct rv_jit_links *links; /* the block's direct links (rv_block.jit_link) */
 };
 
@@ -250,6 +251,10 @@ static void exit_rax(struct jit *j, unsigned k, bool probe, uint8_t *rel)
 		emit_rm(&j->a, F_W, 0xf7, 3, R(RAX));	  /* neg rax */
 		emit_rm(&j->a, F_W, 0x03, RAX, R(RDX));	  /* add rax, rdx */
 		emit_rip(&j->a, 0, 0x89, RAX, rel);	  /* mov [rel], eax */
+		/* lock inc qword [&core->jit_links] (statistics; once per link) */
+		mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->core->jit_links);
+		b1(&j->a, 0xf0);
+		emit_rm(&j->a, F_W, 0xff, 0, M(RCX, 0));
 	}
 	emit_rm(&j->a, 0, 0xff, 4, R(RDX)); /* jmp rdx */
 	patch(&j->a, f5, j->a.p);
@@ -1191,6 +1196,7 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 	j->a.end = core->jit_code + core->jit_size;
 	j->b = b;
 	j->parallel = core->parallel;
+	j->core = core;
 	const struct rv_uop *last = &b->u[nops - 1];
 	bool self_loop = !partial && rv_op_ends_block(last->opc) && last->opc != RV_OP_JALR &&
 			 last->off + last->imm == 0;
@@ -1316,10 +1322,13 @@ void rv_jit_flush(struct rv_core *core)
 void rv_jit_free(struct rv_core *core)
 {
 	if (core->jit_stats)
-		vs_log(VS_LOG_INFO,
-		       "cpu: jit %s: %llu blocks translated, %llu bytes of host code, %llu flushes",
-		       core->jit_code ? "on" : "off", (unsigned long long)core->jit_blocks,
-		       (unsigned long long)core->jit_bytes, (unsigned long long)core->flushes);
+		vs_log(
+		    VS_LOG_INFO,
+		    "cpu: jit %s: %llu blocks translated, %llu bytes of host code, %llu flushes, "
+		    "%llu direct links",
+		    core->jit_code ? "on" : "off", (unsigned long long)core->jit_blocks,
+		    (unsigned long long)core->jit_bytes, (unsigned long long)core->flushes,
+		    (unsigned long long)__atomic_load_n(&core->jit_links, __ATOMIC_RELAXED));
 	if (core->jit_stats)
 		for (unsigned op = 0; op < RV_OP_COUNT; op++)
 			if (core->jit_rejected[op])
