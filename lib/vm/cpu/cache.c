@@ -46,9 +46,11 @@
  *
  * Parallel mode (rv_core_set_parallel): lookups, decoding and invalidation
  * run under the core lock, except the revalidation of a jump-cache entry
- * (jcache_revalidate); each hart has its own chain slots, RV_CHAIN_STRIDE
- * bytes apart below every block (chain_pre), so only their hart writes
- * them; invalidation asks every hart to renew its own chain keys
+ * (jcache_revalidate); each hart has its own chain slots below every
+ * block (chain_pre), in a cache line of their own (blocks are 64-byte
+ * aligned): only their hart writes them, and a hart's new chain does not
+ * take from other harts the lines they read (the block's header, their
+ * own slots) while they run the same code; invalidation asks every hart to renew its own chain keys
  * (RV_REQ_CHAINS, rv_serve_requests); an arena past its budget asks for a
  * flush with every hart stopped (request_flush; the harts go on decoding
  * past the budget meanwhile, and at the full size ARENA_RESERVE keeps
@@ -87,7 +89,7 @@
 #define ARENA_RESERVE (4ULL << 20)
 /* Per-hart blocks outside the arena (straddling, debugger, scratch) keep
  * room for every hart's chain slots below them. */
-#define SPECIAL_PRE    ((size_t)RV_CHAIN_STRIDE * (RV_MAX_HARTS - 1))
+#define SPECIAL_PRE    ((size_t)RV_CHAIN_STRIDE * RV_MAX_HARTS)
 #define SPECIAL_STRIDE (SPECIAL_PRE + ((BLOCK_BYTES(2) + 63) & ~(size_t)63))
 
 static uint8_t *special_alloc(unsigned n)
@@ -136,7 +138,8 @@ static size_t arena_block_bytes(const struct rv_core *core, size_t off, struct r
 {
 	struct rv_block *b = (struct rv_block *)(core->arena + off + core->chain_pre);
 	*bp = b;
-	return (core->chain_pre + BLOCK_BYTES(b->n + 1) + 15) & ~(size_t)15;
+	return (core->chain_pre + BLOCK_BYTES(b->n + 1) + core->block_align - 1) &
+	       ~(core->block_align - 1);
 }
 
 /* Double the block hash: every live block is linked again under one more
@@ -399,9 +402,10 @@ void rv_core_set_parallel(struct rv_core *core, void (*lock)(void *), void (*unl
 	/* every flush stops every hart: no budget unless asked for (tests) */
 	core->arena_min = core->arena_cap = arena_min_env() ? arena_min_env() : core->arena_size;
 	core->parallel = true;
-	core->chain_pre = (size_t)RV_CHAIN_STRIDE * (core->nharts - 1);
+	core->chain_pre = (size_t)RV_CHAIN_STRIDE * core->nharts;
+	core->block_align = RV_CHAIN_STRIDE;
 	for (unsigned k = 0; k < core->nharts; k++)
-		core->harts[k]->chain_off = -(intptr_t)RV_CHAIN_STRIDE * k;
+		core->harts[k]->chain_off = -(intptr_t)RV_CHAIN_STRIDE * (k + 1);
 }
 
 bool rv_core_flush_pending(const struct rv_core *core)
@@ -545,7 +549,7 @@ static struct rv_block *straddling_block(struct rv_hart *h, uint64_t pc, const u
 	memset(b->chain, 0, sizeof(b->chain));
 	b->n = 1;
 	b->bytes = 4;
-	b->hot = UINT32_MAX;
+	b->hot = 0; /* never translated */
 	b->jit = NULL;
 	b->jit_inner = NULL;
 	b->jit_link = NULL;
@@ -591,7 +595,7 @@ static struct rv_block *block_single(struct rv_hart *h, uint64_t pc, struct rv_b
 	blk->paddr = ~0ULL;
 	memset(blk->chain, 0, sizeof(blk->chain));
 	blk->n = 1;
-	blk->hot = UINT32_MAX; /* never translated */
+	blk->hot = 0; /* never translated */
 	blk->jit = NULL;
 	blk->jit_inner = NULL;
 	blk->jit_link = NULL;
@@ -714,7 +718,7 @@ static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 		if (b->paddr == pa && straddle_holds(h, b, pc) && b->paddr == pa)
 			goto found;
 
-	size_t need = core->chain_pre + BLOCK_BYTES(RV_BLOCK_MAX + 1);
+	size_t need = core->chain_pre + BLOCK_BYTES(RV_BLOCK_MAX + 1) + core->block_align;
 	size_t limit = core->arena_cap;
 	if (core->parallel && limit == core->arena_size)
 		limit -= ARENA_RESERVE;
@@ -814,7 +818,8 @@ decode:
 	if (last > 63)
 		last = 63;
 	pg->code_mask |= (last == 63 ? ~0ULL : ((2ULL << last) - 1)) & ~((1ULL << first) - 1);
-	core->arena_used += (core->chain_pre + BLOCK_BYTES(n + 1) + 15) & ~(size_t)15;
+	core->arena_used += (core->chain_pre + BLOCK_BYTES(n + 1) + core->block_align - 1) &
+			    ~(core->block_align - 1);
 found:
 	je->vpc = pc;
 	je->key = h->chain_key;
@@ -847,6 +852,7 @@ struct rv_core *rv_core_new(struct vm_bus *bus, unsigned nharts, uint64_t (*get_
 	core->get_time = get_time;
 	core->time_opaque = time_opaque;
 	core->arena_size = ARENA_SIZE;
+	core->block_align = 16;
 	core->arena_min = arena_min_env() ? arena_min_env() : RV_ARENA_MIN;
 	core->arena_cap = core->arena_min;
 	core->last_flush_ns = vs_now_ns();

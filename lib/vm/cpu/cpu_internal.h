@@ -153,7 +153,7 @@ struct rv_jit_run {
 };
 
 /*
- * The direct links of a translated block (jit.c, one-thread mode), in the
+ * The direct links of a translated block (jit.c), in the
  * cache line before its code: for chain slot k, the rel32 field of the
  * jump its exit takes once linked (NULL: the exit has none) and the value
  * that sends the jump to the exit's slow path (unlinked).
@@ -170,12 +170,12 @@ struct rv_block {
 	struct rv_block *pnext;		 /* next block decoded from the same page */
 	uint32_t n;			 /* guest instructions (uops before END) */
 	uint32_t bytes;			 /* bytes of guest code covered */
-	uint32_t hot;			 /* executions left before translation (jit.c) */
+	uint32_t hot;			 /* executions left before translation (jit.c); 0: none */
 	rv_jit_fn jit;			 /* host code, or NULL while interpreted */
 	void *jit_inner;		 /* entry from other translated blocks */
-	/* direct links of a translated block (jit.c, one-thread mode): the
-	 * jumps its exits through slot 0 and 1 patch to go straight to the
-	 * target; undone (rv_jit_unlink) when the block is invalidated */
+	/* direct links of a translated block (jit.c): the jumps its exits
+	 * through slot 0 and 1 patch to go straight to a target in its page;
+	 * undone (rv_jit_unlink) when the block is invalidated */
 	struct rv_jit_links *jit_link;
 	/*
 	 * A block whose last instruction straddles into the next virtual page
@@ -355,10 +355,11 @@ struct rv_core {
 	/* JIT (jit.c): code arena recycled with the block arena; NULL = off. */
 	uint8_t *jit_code;
 	size_t jit_size, jit_used;
-	bool jit_full;			    /* arena full: flush at the next block lookup */
-	uint32_t jit_threshold;		    /* initial rv_block.hot */
-	uint64_t jit_blocks;		    /* blocks translated so far (statistics) */
-	uint64_t jit_bytes;		    /* host code generated so far */
+	bool jit_full;		/* arena full: flush at the next block lookup */
+	uint32_t jit_threshold; /* initial rv_block.hot */
+	uint64_t jit_blocks;	/* blocks translated so far (statistics) */
+	uint64_t jit_bytes;	/* host code generated so far */
+	uint64_t jit_links;	/* direct jumps patched so far (generated code, atomic) */
 	uint64_t jit_rejected[RV_OP_COUNT]; /* hot blocks not translated, by first unsupported op */
 	bool jit_stats;			    /* log the statistics when the core is freed */
 
@@ -380,7 +381,8 @@ struct rv_core {
 	void (*unlock)(void *opaque);
 	void *lock_opaque;
 	bool flush_pending; /* a full flush waits for every hart to stop (atomic) */
-	size_t chain_pre;   /* bytes before each block: other harts' chain slots */
+	size_t chain_pre;   /* bytes before each block: the harts' chain slots */
+	size_t block_align; /* arena blocks (chain slots included) are multiples of it */
 };
 
 /* dirty.c: while tracking, is the guest-physical `page` a page of RAM
@@ -411,8 +413,10 @@ static inline void rv_unlock(struct rv_core *core)
 		core->unlock(core->lock_opaque);
 }
 
-/* Chain slot k of block b for hart h (each hart has its own in parallel
- * mode: 64 bytes apart, below the block for harts 1..n-1). */
+/* Chain slot k of block b for the hart whose chain_off is off (in
+ * parallel mode each hart has its own, in a cache line of its own below
+ * the block: hart i's at -RV_CHAIN_STRIDE * (i + 1); one-thread mode: the
+ * block's own, off 0). */
 #define RV_CHAIN_STRIDE 64
 static inline struct rv_chain *rv_chain_slot(struct rv_block *b, intptr_t off, unsigned k)
 {

@@ -100,12 +100,17 @@ static void jit_hot(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 
 /* Count an execution of b; true when it is time to translate it.  Harts in
  * parallel mode may count the same block at once: a lost count is harmless
- * and rv_jit_translate translates a block once. */
+ * and rv_jit_translate translates a block once.  The count stops at 0
+ * (translated, or not to be translated): a block's header is shared by
+ * the harts running it, and a store to it at every entry bounced its
+ * cache line between their CPUs. */
 static inline bool block_hot(struct rv_block *b)
 {
-	uint32_t hot = __atomic_load_n(&b->hot, __ATOMIC_RELAXED) - 1;
-	__atomic_store_n(&b->hot, hot, __ATOMIC_RELAXED);
-	return hot == 0;
+	uint32_t hot = __atomic_load_n(&b->hot, __ATOMIC_RELAXED);
+	if (likely(hot == 0))
+		return false;
+	__atomic_store_n(&b->hot, hot - 1, __ATOMIC_RELAXED);
+	return hot == 1;
 }
 
 /* The first handler of a block (its distance from op_JIT): jit.c replaces it

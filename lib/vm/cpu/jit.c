@@ -35,13 +35,11 @@
  *          retired yet): the interpreter goes on at op i, which is the first
  *          unsupported op of a block translated only up to it, or an FP op
  *          whose fast path does not apply (emit_fp, fp_guard; i may be 0).
- * A block whose taken branch or jump targets its own start loops in host
- * code while r->left (the run budget, decremented by the block's length per
- * iteration) stays positive, h->events is clear and h->chain_key is unchanged
- * (no TLB flush, privilege change or code invalidation happened): the same
- * conditions under which the interpreter would chain the block to itself.
- * In one-thread mode exits to the block's own page, the self-loop's
- * included, go through direct links instead (exit_static).
+ * Exits to the block's own page, a jump to its own start included, go
+ * through direct links (exit_static): a block whose taken branch or jump
+ * targets its own start loops in host code while r->left (the run budget,
+ * decremented by the block's length per iteration) stays positive and
+ * h->events is clear.
  *
  * Loads and stores use the hart's soft TLB in line (same entries and tag rule
  * as exec.c); a miss calls rv_load_slow / rv_store_slow with h->pc set to
@@ -79,10 +77,9 @@
 
 /*
  * The stack frame of generated code (below the six saved registers; 16-byte
- * aligned for calls): a parallel-mode self-loop's chain key, the run
- * budget (r->left, copied in and out) and r itself.
+ * aligned for calls): 8 bytes of padding, the run budget (r->left, copied
+ * in and out) and r itself.
  */
-#define FRAME_KEY  0
 #define FRAME_LEFT 8
 #define FRAME_RUN  16
 #define FRAME_SIZE 24
@@ -141,7 +138,8 @@ struct jit {
 	unsigned nbails;
 	/* FP guards already emitted (they hold for the rest of the block) */
 	bool fp_on, fp_nx, fp_rne, fp_dirty;
-	bool parallel;		    /* the core's harts run at once: W->R fences are mfence */
+	bool parallel; /* the core's harts run at once: W->R fences are mfence */
+	struct rv_core *core;
 	struct rv_jit_links *links; /* the block's direct links (rv_block.jit_link) */
 };
 
@@ -262,6 +260,10 @@ static void exit_rax(struct jit *j, unsigned k, bool probe, uint8_t *rel)
 		emit_rm(&j->a, F_W, 0xf7, 3, R(RAX));	  /* neg rax */
 		emit_rm(&j->a, F_W, 0x03, RAX, R(RDX));	  /* add rax, rdx */
 		emit_rip(&j->a, 0, 0x89, RAX, rel);	  /* mov [rel], eax */
+		/* lock inc qword [&core->jit_links] (statistics; once per link) */
+		mov_imm64(&j->a, RCX, (uint64_t)(uintptr_t)&j->core->jit_links);
+		b1(&j->a, 0xf0);
+		emit_rm(&j->a, F_W, 0xff, 0, M(RCX, 0));
 		patch(&j->a, straddles, j->a.p);
 	}
 	emit_rm(&j->a, 0, 0xff, 4, R(RDX)); /* jmp rdx */
@@ -288,7 +290,7 @@ static bool same_page(const struct jit *j, int64_t off)
 /*
  * Leave through chain slot k towards bpc + off.
  *
- * One-thread mode (not parallel), target in the block's own page: the
+ * Target in the block's own page: the
  * target's physical address is the block's page plus an offset, whatever
  * the translation context, since the page's translation is what the
  * block runs through now and cannot change while host code runs (satp,
@@ -301,11 +303,28 @@ static bool same_page(const struct jit *j, int64_t off)
  * set back to their slow paths when it is invalidated (rv_jit_unlink,
  * cache.c), which kills every block of its page, targets included, at
  * once; a flush recycles them with the code.
+ *
+ * Parallel mode: the links are shared by the harts (a block is keyed by
+ * its physical address, so a link is right for every hart) and patched
+ * while other harts may run the block: the rel32 field is 4-byte aligned
+ * (nop_align), so a patch or an unlink is one aligned store that
+ * instruction fetch on another CPU sees whole, old or new (QEMU links its
+ * translated blocks the same way).  Unlinking happens under the core lock
+ * when another hart invalidates the page (a store to it); until a hart
+ * running the page's blocks sees its events (set by the invalidation's
+ * RV_REQ_CHAINS request, looked at before every linked jump) it may go on
+ * running the dead blocks, or patch a dead block's jump again, exactly as
+ * it may follow a chain slot made under its old chain key: RISC-V asks a
+ * hart to see another hart's code writes only after a FENCE.I, and the
+ * remote FENCE.I an SBI call sends arrives as an interrupt, an event.
+ * Dead blocks are entered again only through chain slots and jump-cache
+ * entries of those old keys; their code is reused only by a flush, with
+ * every hart stopped.
  */
 static void exit_static(struct jit *j, unsigned k, int64_t off)
 {
 	bool self = k == 0 && off == 0;
-	bool direct = !j->parallel && same_page(j, off) && !j->links->rel[k];
+	bool direct = same_page(j, off) && !j->links->rel[k];
 	if (!(direct && self))
 		writeback(j, REGS_LOCAL);
 	uint8_t *rel = NULL;
@@ -318,6 +337,8 @@ static void exit_static(struct jit *j, unsigned k, int64_t off)
 		uint8_t *f3 = jcc_fwd(&j->a, CC_LE);
 		if (off)
 			lea(&j->a, R13, R13, (int32_t)off);
+		if (j->parallel) /* the rel32 field 4-aligned: patched by one store */
+			nop_align(&j->a, 1);
 		uint8_t *jmp = jcc_fwd(&j->a, -1);
 		patch(&j->a, jmp, j->a.p); /* unlinked: on to the slow path */
 		if (jmp) {
@@ -344,39 +365,6 @@ static void exit_static(struct jit *j, unsigned k, int64_t off)
 		emit_rm(&j->a, F_W, 0x03, RAX, R(R13)); /* add rax, r13 */
 	}
 	exit_rax(j, k, false, rel);
-}
-
-/* A jump to the block's own start: loop in host code when allowed (in
- * one-thread mode a direct jump to the loop top, exit_static). */
-static void exit_self(struct jit *j, unsigned n)
-{
-	if (!j->parallel) {
-		exit_static(j, 0, 0);
-		return;
-	}
-	struct opnd left = M(RSP, FRAME_LEFT);
-	alu_imm(&j->a, F_W, 5, left, (int32_t)n); /* sub [r->left], n */
-	uint8_t *f1 = jcc_fwd(&j->a, CC_LE);
-	emit_rm(&j->a, 0, 0x83, 7, M(RBX, (int32_t)offsetof(struct rv_hart, events))); /* cmp */
-	b1(&j->a, 0);
-	uint8_t *f2 = jcc_fwd(&j->a, CC_NE);
-	mov_load(&j->a, RAX, M(RSP, FRAME_KEY));
-	emit_rm(&j->a, F_W, 0x3b, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
-	uint8_t *f3 = jcc_fwd(&j->a, CC_NE);
-	jmp_to(&j->a, -1, j->loop_top);
-	patch(&j->a, f1, j->a.p);
-	patch(&j->a, f2, j->a.p);
-	patch(&j->a, f3, j->a.p);
-	alu_imm(&j->a, F_W, 0, left, (int32_t)n); /* undo: the C side counts this exit */
-	exit_static(j, 0, 0);
-}
-
-static void exit_to(struct jit *j, unsigned k, int64_t off, unsigned n)
-{
-	if (off == 0 && k == 0)
-		exit_self(j, n);
-	else
-		exit_static(j, k, off);
 }
 
 /* ---- slow paths called from generated code ---- */
@@ -938,7 +926,7 @@ static void emit_div(struct jit *j, const struct rv_uop *u)
 	mov_store(&j->a, G(j, u->rd), RAX);
 }
 
-static void emit_branch(struct jit *j, const struct rv_uop *u, unsigned n)
+static void emit_branch(struct jit *j, const struct rv_uop *u)
 {
 	int cc;
 	switch (u->opc) {
@@ -959,13 +947,13 @@ static void emit_branch(struct jit *j, const struct rv_uop *u, unsigned n)
 	else
 		emit_rm(&j->a, F_W, 0x3b, a.r, b);
 	uint8_t *fall = jcc_fwd(&j->a, cc ^ 1); /* inverse condition */
-	exit_to(j, 0, (int64_t)u->off + u->imm, n);
+	exit_static(j, 0, (int64_t)u->off + u->imm);
 	patch(&j->a, fall, j->a.p);
 	exit_static(j, 1, (int64_t)u->off + u->len);
 }
 
 /* Emit one op; returns false at the op that ends the block. */
-static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigned n)
+static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u)
 {
 	switch (u->opc) {
 	case RV_OP_END: exit_static(j, 1, u->off); return false;
@@ -991,7 +979,7 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 	case RV_OP_JAL:
 		lea(&j->a, RAX, R13, (int32_t)(u->off + u->len));
 		mov_store(&j->a, G(j, u->rd), RAX);
-		exit_to(j, 0, (int64_t)u->off + u->imm, n);
+		exit_static(j, 0, (int64_t)u->off + u->imm);
 		return false;
 	case RV_OP_JALR:
 		addr_rax(j, u);
@@ -1006,7 +994,7 @@ static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u, unsigne
 	case RV_OP_BLT:
 	case RV_OP_BGE:
 	case RV_OP_BLTU:
-	case RV_OP_BGEU: emit_branch(j, u, n); return false;
+	case RV_OP_BGEU: emit_branch(j, u); return false;
 	case RV_OP_LB:
 	case RV_OP_LH:
 	case RV_OP_LW:
@@ -1180,7 +1168,7 @@ static void perfmap_add(const void *code, size_t size, const struct rv_block *b,
 
 void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 {
-	/* no second attempt until the counter wraps (other harts count it, exec.c) */
+	/* no second attempt (the count stops at 0, exec.c) */
 	__atomic_store_n(&b->hot, 0, __ATOMIC_RELAXED);
 	if (!core->jit_code || b->paddr >= RV_DEAD_PADDR || b->n == 0 || b->jit)
 		return NULL;
@@ -1218,6 +1206,7 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 	j->a.end = core->jit_code + core->jit_size;
 	j->b = b;
 	j->parallel = core->parallel;
+	j->core = core;
 	const struct rv_uop *last = &b->u[nops - 1];
 	bool self_loop = !partial && rv_op_ends_block(last->opc) && last->opc != RV_OP_JALR &&
 			 last->off + last->imm == 0;
@@ -1235,15 +1224,10 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 	reload(j, REGS_GLOBAL); /* the block's own registers follow */
 	/* Inner entry (chained from another block): rbx, r12, frame set, r13 = bpc. */
 	uint8_t *inner = j->a.p;
-	if (self_loop && j->parallel) {
-		/* a self-loop: remember the translation context it started in */
-		mov_load(&j->a, RAX, M(RBX, (int32_t)offsetof(struct rv_hart, chain_key)));
-		mov_store(&j->a, M(RSP, FRAME_KEY), RAX);
-	}
 	reload(j, REGS_LOCAL);
 	j->loop_top = j->a.p;
 	for (unsigned i = 0; i < nops; i++)
-		if (!emit_op(j, i, &b->u[i], b->n))
+		if (!emit_op(j, i, &b->u[i]))
 			break;
 	if (partial) { /* the interpreter goes on at op nops */
 		writeback(j, REGS_ALL);
@@ -1348,10 +1332,13 @@ void rv_jit_flush(struct rv_core *core)
 void rv_jit_free(struct rv_core *core)
 {
 	if (core->jit_stats)
-		vs_log(VS_LOG_INFO,
-		       "cpu: jit %s: %llu blocks translated, %llu bytes of host code, %llu flushes",
-		       core->jit_code ? "on" : "off", (unsigned long long)core->jit_blocks,
-		       (unsigned long long)core->jit_bytes, (unsigned long long)core->flushes);
+		vs_log(
+		    VS_LOG_INFO,
+		    "cpu: jit %s: %llu blocks translated, %llu bytes of host code, %llu flushes, "
+		    "%llu direct links",
+		    core->jit_code ? "on" : "off", (unsigned long long)core->jit_blocks,
+		    (unsigned long long)core->jit_bytes, (unsigned long long)core->flushes,
+		    (unsigned long long)__atomic_load_n(&core->jit_links, __ATOMIC_RELAXED));
 	if (core->jit_stats)
 		for (unsigned op = 0; op < RV_OP_COUNT; op++)
 			if (core->jit_rejected[op])

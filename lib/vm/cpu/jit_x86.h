@@ -207,6 +207,17 @@ static inline void patch(struct jit_asm *j, uint8_t *field, const uint8_t *targe
 	memcpy(field, &rel, 4);
 }
 
+/* One NOP (of 0-3 bytes) so that j->p + skew is 4-byte aligned: a jump's
+ * rel32 field that another thread may be executing is then patched by one
+ * aligned store, which instruction fetch sees whole. */
+static inline void nop_align(struct jit_asm *j, unsigned skew)
+{
+	static const uint8_t nops[4][3] = { { 0 }, { 0x90 }, { 0x66, 0x90 }, { 0x0f, 0x1f, 0x00 } };
+	unsigned n = (4 - (unsigned)(((uintptr_t)j->p + skew) & 3)) & 3;
+	for (unsigned i = 0; i < n; i++)
+		b1(j, nops[n][i]);
+}
+
 static inline void jmp_to(struct jit_asm *j, int cc, const uint8_t *target)
 {
 	patch(j, jcc_fwd(j, cc), target);
