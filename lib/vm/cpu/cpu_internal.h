@@ -332,6 +332,10 @@ struct rv_core {
 	size_t arena_cap, arena_min;
 	/* most of the arenas used since the last trim (resident, to give back) */
 	size_t arena_hw, jit_hw;
+	/* the arena's start made resident ahead of its writes (arena_populate);
+	 * arena_populate_off: the kernel cannot (then pages fault in one by one) */
+	size_t arena_populated;
+	bool arena_populate_off;
 	uint32_t decoded, redecoded; /* blocks since the last flush or growth */
 	uint64_t key_floor;	     /* jump-cache entries with key <= this predate a flush */
 	uint64_t ghost[RV_GHOST_BITS / 64]; /* paddr hashes of the blocks last flushed */

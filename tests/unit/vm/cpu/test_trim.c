@@ -3,7 +3,9 @@
  * last flush is long past gives its decoded blocks and JIT code back to the
  * kernel (the arena pages are no longer resident), a recently flushed or
  * nearly empty one is left alone, and a guest loop keeps running correctly
- * across a trim (its blocks are decoded again).
+ * across a trim (its blocks are decoded again).  The arena's pages are made
+ * resident ahead of the blocks decoded into them (no page fault per page),
+ * and a trim gives those back too.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -143,11 +145,32 @@ static void test_trim_declines(void **state)
 	assert_true(run(f) > c1);
 }
 
+static void test_arena_populated_ahead(void **state)
+{
+	struct fixture *f = *state;
+	struct rv_core *core = f->core;
+	assert_true(run(f) > 0);
+	assert_true(core->arena_used > 0 && core->arena_used < 4096);
+	if (core->arena_populate_off)
+		skip(); /* a kernel without MADV_POPULATE_WRITE (Linux < 5.14) */
+	/* one block decoded, yet the arena's first 128 KiB are resident */
+	assert_true(core->arena_populated >= 128 << 10);
+	assert_int_equal(resident(core->arena, 128 << 10), 32);
+	/* handed back with the rest; decoding again populates again */
+	size_t populated = core->arena_populated;
+	rv_core_flush_release(core);
+	assert_int_equal(core->arena_populated, 0);
+	assert_int_equal(resident(core->arena, populated), 0);
+	assert_true(run(f) > 0);
+	assert_int_equal(resident(core->arena, 128 << 10), 32);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_trim_releases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trim_declines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arena_populated_ahead, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
