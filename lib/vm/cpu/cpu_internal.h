@@ -504,6 +504,8 @@ int rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val);
 int rv_amo(struct rv_hart *h, const struct rv_uop *u);
 void rv_phys_note_store(struct rv_core *core, struct rv_hart *by, uint64_t pa, uint64_t len);
 void rv_core_mark_page(struct rv_core *core, uint64_t pa, uint8_t flag);
+/* The harts' jump caches made resident at once (after a snapshot load). */
+void rv_core_populate_jcache(struct rv_core *core);
 struct rv_page *rv_core_page(struct rv_core *core, uint64_t pa);
 
 /* dirty.c: the first store to a tracked page sets its bit. */
