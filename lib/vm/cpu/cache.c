@@ -72,7 +72,7 @@
 
 #define ARENA_SIZE (64ULL << 20)
 /* Arena bytes made resident per system call ahead of the writes. */
-#define ARENA_POPULATE (128u << 10)
+#define ARENA_POPULATE (64u << 10)
 #define BLOCK_BYTES(n) (sizeof(struct rv_block) + (size_t)(n) * sizeof(struct rv_uop))
 /* Parallel mode: room left in the arena when a flush is requested (the
  * harts stop within a block or two; past it they run uncached). */
