@@ -9,7 +9,7 @@
  *
  * The allow-list is one const table: a row is a system call and, for a few,
  * a condition on one argument (no PROT_EXEC for mmap/mprotect, terminal
- * requests only for ioctl, flag requests only for fcntl, signals only to
+ * requests (and TIOCOUTQ) only for ioctl, flag requests only for fcntl, signals only to
  * this process for tgkill, CLONE_THREAD for clone, AF_UNIX for socket;
  * clone3 fails with ENOSYS, its flags being out of the filter's reach, and
  * glibc falls back to clone; wait4 only on cfg->reap_pid, the connect
@@ -147,7 +147,10 @@ static const struct {
 	{ "socket", UNIX_A0 }, { "connect", ANY }, /* outgoing migration */
 };
 
-static const unsigned long tty_requests[] = { TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ };
+/* TIOCOUTQ is also SIOCOUTQ: a migration's bytes its destination has not read */
+static const unsigned long tty_requests[] = {
+	TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCOUTQ
+};
 /* F_DUPFD_CLOEXEC: the API keeps a refused request's connection to linger (core/linger.c) */
 static const int fcntl_cmds[] = { F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_DUPFD_CLOEXEC };
 

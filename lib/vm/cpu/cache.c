@@ -82,7 +82,9 @@
 #include "cpu_internal.h"
 #include "vessel/core/util.h"
 
-#define ARENA_SIZE     (64ULL << 20)
+#define ARENA_SIZE (64ULL << 20)
+/* Arena bytes made resident per system call ahead of the writes. */
+#define ARENA_POPULATE (64u << 10)
 #define BLOCK_BYTES(n) (sizeof(struct rv_block) + (size_t)(n) * sizeof(struct rv_uop))
 /* Parallel mode: room left in the arena when a flush is requested (the
  * harts stop within a block or two; past it they run uncached). */
@@ -167,6 +169,30 @@ static void hash_grow(struct rv_core *core)
 			b->hnext->hprev = &b->hnext;
 		core->hash[h] = b;
 	}
+}
+
+/*
+ * The arena is written from its start on: every page's first write was a
+ * page fault, and on a virtualized host a fault costs many times a system
+ * call (a restored guest decodes 500 KiB of blocks, 130 faults, before it
+ * prints its first byte).  So the pages are made resident ahead of the
+ * writes, ARENA_POPULATE bytes at a time, by one MADV_POPULATE_WRITE
+ * (Linux 5.14; an older kernel refuses it and the pages fault in as
+ * before).  At most ARENA_POPULATE bytes are resident ahead of use.
+ */
+static void arena_populate(struct rv_core *core, size_t upto)
+{
+	if (upto <= core->arena_populated || core->arena_populate_off)
+		return;
+	size_t to = (upto + ARENA_POPULATE - 1) & ~(size_t)(ARENA_POPULATE - 1);
+	if (to > core->arena_size)
+		to = core->arena_size;
+	if (madvise(core->arena + core->arena_populated, to - core->arena_populated,
+		    MADV_POPULATE_WRITE) != 0) {
+		core->arena_populate_off = true;
+		return;
+	}
+	core->arena_populated = to;
 }
 
 /* Zero [p, p+len): whole pages are handed back to the kernel (not resident
@@ -258,7 +284,9 @@ static void flush_release(struct rv_core *core, uint64_t now_ns)
 	flush_all(core, true);
 	size_t arena = (core->arena_hw + RV_PAGE_SIZE - 1) & RV_PAGE_MASK;
 	size_t jit = (core->jit_hw + RV_PAGE_SIZE - 1) & RV_PAGE_MASK;
-	core->arena_hw = core->jit_hw = 0;
+	if (arena < core->arena_populated) /* resident ahead of use too */
+		arena = core->arena_populated;
+	core->arena_hw = core->jit_hw = core->arena_populated = 0;
 	if (arena)
 		madvise(core->arena, arena, MADV_DONTNEED);
 	if (jit && core->jit_code)
@@ -269,6 +297,24 @@ static void flush_release(struct rv_core *core, uint64_t now_ns)
 void rv_core_flush_release(struct rv_core *core)
 {
 	flush_release(core, vs_now_ns());
+}
+
+/*
+ * Make the harts' jump caches resident now, one MADV_POPULATE_WRITE each,
+ * rather than by the guest's first lookups: each of their 24 pages would
+ * fault twice (a read maps the zero page, the first entry written copies
+ * it), ~20 us a fault on a virtualized host.  A running guest fills its
+ * jump cache within milliseconds anyway.  Best effort (Linux 5.14).
+ */
+void rv_core_populate_jcache(struct rv_core *core)
+{
+	for (unsigned k = 0; k < core->nharts; k++) {
+		uintptr_t a = (uintptr_t)core->ext[k].jcache;
+		uintptr_t lo = (a + RV_PAGE_SIZE - 1) & RV_PAGE_MASK;
+		uintptr_t hi = (a + sizeof(core->ext[k].jcache)) & RV_PAGE_MASK;
+		if (hi > lo && madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) != 0)
+			return;
+	}
 }
 
 bool rv_core_trim(struct rv_core *core, uint64_t now_ns)
@@ -739,6 +785,7 @@ static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 		return NULL;
 	}
 	rv_core_mark_page(core, pa, RV_PAGE_CODE);
+	arena_populate(core, core->arena_used + need);
 	/* other harts' chain slots lie below the block (parallel mode) */
 	memset(core->arena + core->arena_used, 0, core->chain_pre);
 	b = (struct rv_block *)(core->arena + core->arena_used + core->chain_pre);

@@ -348,6 +348,10 @@ struct rv_core {
 	size_t arena_cap, arena_min;
 	/* most of the arenas used since the last trim (resident, to give back) */
 	size_t arena_hw, jit_hw;
+	/* the arena's start made resident ahead of its writes (arena_populate);
+	 * arena_populate_off: the kernel cannot (then pages fault in one by one) */
+	size_t arena_populated;
+	bool arena_populate_off;
 	uint32_t decoded, redecoded; /* blocks since the last flush or growth */
 	uint64_t key_floor;	     /* jump-cache entries with key <= this predate a flush */
 	uint64_t ghost[RV_GHOST_BITS / 64]; /* paddr hashes of the blocks last flushed */
@@ -520,6 +524,8 @@ int rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val);
 int rv_amo(struct rv_hart *h, const struct rv_uop *u);
 void rv_phys_note_store(struct rv_core *core, struct rv_hart *by, uint64_t pa, uint64_t len);
 void rv_core_mark_page(struct rv_core *core, uint64_t pa, uint8_t flag);
+/* The harts' jump caches made resident at once (after a snapshot load). */
+void rv_core_populate_jcache(struct rv_core *core);
 struct rv_page *rv_core_page(struct rv_core *core, uint64_t pa);
 
 /* dirty.c: the first store to a tracked page sets its bit. */

@@ -124,8 +124,11 @@ void rv_core_after_load(struct rv_core *core)
 {
 	/* decoded blocks, JIT code, every TLB and chain; their pages go back to
 	 * the kernel instead of being cleared (a restore into a new process
-	 * would otherwise make the whole block hash and jump caches resident) */
+	 * would otherwise make the whole block hash resident).  The jump caches
+	 * are made resident at once: the restored guest's first lookups would
+	 * fault each of their pages in twice (cache.c). */
 	rv_core_flush_release(core);
+	rv_core_populate_jcache(core);
 	for (unsigned k = 0; k < core->nharts; k++) {
 		struct rv_hart *h = core->harts[k];
 		rv_update_dpriv(h);

@@ -433,14 +433,22 @@ static bool rom_page_is_zero(const uint8_t *p)
 
 /* The reset ROM (page-aligned, whole pages): its non-zero pages copied,
  * the others zeroed by dropping them, so that a fresh board's ROM pages
- * are not touched for the zeros that fill all but its first page. */
+ * are not touched for the zeros that fill all but its first page; one
+ * madvise for each run of zero pages (a system call costs here). */
 static void rom_load(uint8_t *rom, const uint8_t *data)
 {
-	for (uint64_t off = 0; off < VIRT_ROM_SIZE; off += VM_SNAP_PAGE_SIZE) {
-		if (!rom_page_is_zero(data + off))
+	for (uint64_t off = 0; off < VIRT_ROM_SIZE;) {
+		if (!rom_page_is_zero(data + off)) {
 			memcpy(rom + off, data + off, VM_SNAP_PAGE_SIZE);
-		else if (madvise(rom + off, VM_SNAP_PAGE_SIZE, MADV_DONTNEED) < 0)
-			memset(rom + off, 0, VM_SNAP_PAGE_SIZE);
+			off += VM_SNAP_PAGE_SIZE;
+			continue;
+		}
+		uint64_t end = off + VM_SNAP_PAGE_SIZE;
+		while (end < VIRT_ROM_SIZE && rom_page_is_zero(data + end))
+			end += VM_SNAP_PAGE_SIZE;
+		if (madvise(rom + off, end - off, MADV_DONTNEED) < 0)
+			memset(rom + off, 0, end - off);
+		off = end;
 	}
 }
 

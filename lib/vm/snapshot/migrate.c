@@ -2,12 +2,14 @@
  * migrate.c - live migration (include/vessel/vm/migrate.h,
  * docs/migration.md).
  *
- * Stream (little-endian): the source sends a hello { "VSLMIG2\n", u64 RAM
+ * Stream (little-endian): the source sends a hello { "VSLMIG3\n", u64 RAM
  * size, u64 data offset }, then messages { u32 type, u32 count, u64 first }:
  *   PAGES  count pages from page `first`, 4096 * count bytes follow;
  *   ZERO   count pages from page `first` are zero (no data follows);
  *   STATE  `first` bytes follow: the head of a snapshot file (header,
  *          sections, RAM section, END) whose RAM lies at the data offset;
+ *   SYNC   the destination answers 'S' once it has read everything before
+ *          (the source waits for it before it pauses the guest);
  *   DONE   end of stream;
  * and with disk copy ("disks":"copy"):
  *   DISKS  count disks, count u64 virtual sizes follow (right after hello);
@@ -19,7 +21,8 @@
  * 'R' (running).  So a message lost at any point can leave the VM paused on
  * the source, never running on both sides (docs/migration.md, failure
  * matrix).  VESSEL_TEST_MIGRATE_DROP=ready|running on the destination loses
- * its 'K' or its 'R' (tests only).
+ * its 'K' or its 'R', VESSEL_TEST_MIGRATE_SLOW=MS makes it sleep MS after
+ * each PAGES message (a slow destination; tests only).
  *
  * The destination writes pages straight into a memfd laid out as
  * a snapshot file (RAM at the data offset) and the state at offset 0, then
@@ -34,7 +37,9 @@
  *   3. each round takes and clears the dirty bitmap at a safe point and
  *      sends those pages (zero ones as ZERO); when the pages left would
  *      take less than MIG_FINAL_MS at the measured bandwidth (or after
- *      MIG_MAX_ROUNDS), the guest is paused at a safe point; a round whose
+ *      MIG_MAX_ROUNDS), a SYNC waits until the destination has read all
+ *      that was sent (the socket's buffers hold megabytes), then the guest
+ *      is paused at a safe point; a round whose
  *      dirty rate exceeds half the bandwidth, or two that do not shrink,
  *      raise a throttle: the migration thread holds the harts at safe
  *      points for a growing share of time (20 % steps, up to 90 %);
@@ -63,6 +68,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -80,13 +87,14 @@
 #include "vessel/vm/snapshot.h"
 #include "vessel/vm/virtio.h"
 
-#define MIG_MAGIC	   "VSLMIG2\n" /* 2: the K/G/R switch-over handshake */
+#define MIG_MAGIC	   "VSLMIG3\n" /* 2: the K/G/R switch-over handshake, 3: SYNC */
 #define MIG_PAGES	   1
 #define MIG_STATE	   2
 #define MIG_DONE	   3
 #define MIG_DISKS	   4
 #define MIG_DISK	   5
 #define MIG_ZERO	   6	      /* count pages from `first` are zero, no data */
+#define MIG_SYNC	   7	      /* the destination answers 'S' (no data) */
 #define MIG_DISK_BATCH	   (4u << 20) /* disk bytes read per safe point */
 #define MIG_BATCH	   256	      /* pages per PAGES message */
 #define MIG_COPY	   32	      /* pages copied out of RAM per send */
@@ -132,7 +140,8 @@ struct vm_migration {
 	 * until 'R'; pages sent while paused */
 	double ph_pause, ph_pages, ph_state, ph_ready, ph_run;
 	uint64_t final_pages;
-	uint64_t held_ns; /* time the harts were held by the throttle */
+	int queued_at_pause; /* bytes the destination had not read (SIOCOUTQ) */
+	uint64_t held_ns;    /* time the harts were held by the throttle */
 };
 
 /* ---- connections ---------------------------------------------------------- */
@@ -641,6 +650,30 @@ static void set_round(struct vm_migration_status *st, void *arg)
 	st->throttle_pct = ri->throttle;
 }
 
+/*
+ * Before the pause: wait (the guest running) until the destination has
+ * read everything sent so far.  Without it the socket's buffers, megabytes
+ * on both sides, could still hold most of round 0 when the guest paused
+ * (an idle guest converges right after it), and the destination read them
+ * during the downtime: 17-29 ms of an idle guest's 25-32 ms.
+ */
+static int sync_link(struct vm_migration *mig, struct vs_err *err)
+{
+	struct mig_msg h = { MIG_SYNC, 0, 0 };
+	int r = send_all(mig->fd, &h, sizeof(h), err);
+	if (r == 0)
+		r = wait_byte(mig->fd, 'S', "destination's sync", err);
+	return r;
+}
+
+/* Bytes sent that the destination has not read yet (AF_UNIX: exactly that;
+ * TCP: not yet acknowledged by its kernel); -1 if unknown. */
+static int unread_bytes(int fd)
+{
+	int n;
+	return ioctl(fd, SIOCOUTQ, &n) == 0 ? n : -1;
+}
+
 static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_err *err)
 {
 	int r;
@@ -727,11 +760,16 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 		if ((r = send_disks(mig, false, err)) < 0)
 			return r;
 	}
-	/* The pages of the last peek are still to send; pause and add the rest. */
+	/* Wait, the guest running, until the destination has read all that
+	 * was sent; then pause and send the pages of the last peek and the
+	 * rest. */
+	if ((r = sync_link(mig, err)) < 0)
+		return r;
 	vs_cleanup_free uint64_t *pending = malloc((mig->npages + 63) / 64 * 8);
 	if (!pending)
 		return vs_errf(err, ENOMEM, "migration: out of memory");
 	memcpy(pending, mig->dirty, (mig->npages + 63) / 64 * 8);
+	mig->queued_at_pause = unread_bytes(mig->fd);
 	uint64_t t_pause = vs_now_ns();
 	if ((r = vm_machine_run_at_safepoint(mig->m, pause_and_take, mig)) < 0)
 		return vs_errf(err, -r, "migration: cannot pause the guest");
@@ -827,11 +865,12 @@ static void *migrate_thread(void *opaque)
 		mig_set(mig, set_final, &st);
 		vs_log(VS_LOG_INFO,
 		       "migration to %s completed: total %.1f ms, downtime %.1f ms, %" PRIu64
-		       " bytes, %u rounds; downtime: pause %.1f, %" PRIu64
+		       " bytes, %u rounds, %d bytes unread at the pause; downtime: pause %.1f, "
+		       "%" PRIu64
 		       " last pages %.1f, state %.1f, destination ready %.1f, running %.1f ms",
 		       mig->uri, st.total_ms, st.downtime_ms, st.bytes_sent, st.rounds,
-		       mig->ph_pause, mig->final_pages, mig->ph_pages, mig->ph_state, mig->ph_ready,
-		       mig->ph_run);
+		       mig->queued_at_pause, mig->ph_pause, mig->final_pages, mig->ph_pages,
+		       mig->ph_state, mig->ph_ready, mig->ph_run);
 		vm_machine_request_exit(mig->m, VM_EXIT_POWEROFF,
 					VM_EXIT_CODE_HOST); /* it lives on there */
 	} else if (mig->committed) {
@@ -1045,6 +1084,8 @@ static int receive(int c, int memfd, uint64_t *ram_size_out, const struct virt_c
 		return vs_syserrf(err, errno, "migration: map the memory file");
 	uint64_t npages = ram_size / PAGE;
 	bool have_state = false;
+	const char *slow = getenv("VESSEL_TEST_MIGRATE_SLOW"); /* tests: a slow destination */
+	unsigned slow_ms = slow ? (unsigned)atoi(slow) : 0;
 	for (;;) {
 		struct mig_msg h;
 		if ((r = recv_all(c, &h, sizeof(h), err)) < 0)
@@ -1056,6 +1097,10 @@ static int receive(int c, int memfd, uint64_t *ram_size_out, const struct virt_c
 				break;
 			}
 			r = recv_all(c, ram + h.first * PAGE, (size_t)h.count * PAGE, err);
+			if (slow_ms)
+				usleep(slow_ms * 1000);
+		} else if (h.type == MIG_SYNC) {
+			r = send_all(c, "S", 1, err);
 		} else if (h.type == MIG_ZERO) {
 			if (h.count == 0 || h.count > MIG_BATCH || h.first >= npages ||
 			    h.count > npages - h.first) {

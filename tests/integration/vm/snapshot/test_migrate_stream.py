@@ -3,7 +3,7 @@
 migration stream with a precise message (the 'E' answer and stderr), exits
 with status 1 and never runs a guest.  No guest image needed.
 
-Streams: the former protocol's magic (VSLMIG1: no K/G/R handshake), a ZERO
+Streams: the former protocol's magic (VSLMIG2: no SYNC), a ZERO
 message past the end of RAM, a ZERO message of 0 pages, PAGES past the end
 of RAM, and a stream whose in-range ZERO and PAGES messages end without the
 machine state.
@@ -23,7 +23,7 @@ RAM = 64 << 20
 PAGES, DONE, ZERO = 1, 3, 6  # 4 and 5: DISKS and DISK (disk copy)
 
 
-def hello(magic=b"VSLMIG2\n"):
+def hello(magic=b"VSLMIG3\n"):
     return magic + struct.pack("<QQ", RAM, 4 << 20)
 
 
@@ -32,7 +32,7 @@ def msg(kind, count, first, data=b""):
 
 
 CASES = [
-    ("the former protocol", hello(b"VSLMIG1\n"), "not a vessel migration stream"),
+    ("the former protocol", hello(b"VSLMIG2\n"), "not a vessel migration stream"),
     ("ZERO past the end", hello() + msg(ZERO, 2, RAM // 4096 - 1), "zero pages out of range"),
     ("ZERO of 0 pages", hello() + msg(ZERO, 0, 0), "zero pages out of range"),
     ("PAGES past the end", hello() + msg(PAGES, 1, RAM // 4096), "pages out of range"),

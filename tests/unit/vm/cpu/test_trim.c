@@ -3,10 +3,14 @@
  * last flush is long past gives its decoded blocks and JIT code back to the
  * kernel (the arena pages are no longer resident), a recently flushed or
  * nearly empty one is left alone, and a guest loop keeps running correctly
- * across a trim (its blocks are decoded again).
+ * across a trim (its blocks are decoded again).  The arena's pages are made
+ * resident ahead of the blocks decoded into them (no page fault per page),
+ * and a trim gives those back too; after a snapshot load the jump caches
+ * are resident at once (not faulted in twice a page by the first lookups).
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -143,11 +147,55 @@ static void test_trim_declines(void **state)
 	assert_true(run(f) > c1);
 }
 
+static void test_arena_populated_ahead(void **state)
+{
+	struct fixture *f = *state;
+	struct rv_core *core = f->core;
+	assert_true(run(f) > 0);
+	assert_true(core->arena_used > 0 && core->arena_used < 4096);
+	if (core->arena_populate_off)
+		skip(); /* a kernel without MADV_POPULATE_WRITE (Linux < 5.14) */
+	/* one block decoded, yet the arena's first 64 KiB are resident */
+	assert_true(core->arena_populated >= 64 << 10);
+	assert_int_equal(resident(core->arena, 64 << 10), 16);
+	/* handed back with the rest; decoding again populates again */
+	size_t populated = core->arena_populated;
+	rv_core_flush_release(core);
+	assert_int_equal(core->arena_populated, 0);
+	assert_int_equal(resident(core->arena, populated), 0);
+	assert_true(run(f) > 0);
+	assert_int_equal(resident(core->arena, 64 << 10), 16);
+}
+
+static void test_after_load_jcache_resident(void **state)
+{
+	struct fixture *f = *state;
+	struct rv_core *core = f->core;
+	assert_true(run(f) > 0);
+	rv_core_after_load(core);
+	uintptr_t a = (uintptr_t)core->ext[0].jcache;
+	uintptr_t lo = (a + 4095) & ~(uintptr_t)4095;
+	uintptr_t hi = (a + sizeof(core->ext[0].jcache)) & ~(uintptr_t)4095;
+	/* the entries were dropped (the blocks are gone), the pages stay */
+	assert_int_equal(core->ext[0].jcache[0].b, NULL);
+	void *probe = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(probe != MAP_FAILED);
+	bool can = madvise(probe, 4096, MADV_POPULATE_WRITE) == 0;
+	munmap(probe, 4096);
+	if (!can)
+		skip(); /* a kernel without MADV_POPULATE_WRITE (Linux < 5.14) */
+	assert_int_equal(resident((void *)lo, hi - lo), (hi - lo) / 4096);
+	uint64_t c1 = f->h->x[1];
+	assert_true(run(f) > c1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_trim_releases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trim_declines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arena_populated_ahead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_after_load_jcache_resident, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
