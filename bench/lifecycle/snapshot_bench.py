@@ -202,18 +202,22 @@ def restores(kind, gdir, work, snap, iters, line=False):
 
 def api_restore(gdir, work, snap, i, timeout=60):
     """ms from sending PUT /snapshot/load to an empty vessel-vmm (started and
-    serving before the clock starts) until the restored guest's first
-    console byte; None when it never prints again (hung)."""
+    serving before the clock starts, the request on the connection that
+    checked it is empty) until the restored guest's first console byte;
+    None when it never prints again (hung)."""
     sock = os.path.join(work, "empty%d.sock" % i)
     con = vc.Console([vc.vmm_program("vessel"), "--api", sock, "--serial", "stdio",
                       "--timeout", "600"],
                      os.path.join(work, "vessel-api-restore%d.log" % i), scale=1.0)
     try:
-        st, out = sl.api(sock, "GET", "/vm")
-        if st != 200 or out.get("state") != "empty":
-            raise OSError("vessel-vmm --api alone: GET /vm %d %r" % (st, out))
+        sl.api_ready(sock)
+        # one connection, as a manager keeps: ready and empty, then the load
         c = sl._UnixHTTP(sock, timeout)
-        c.connect()
+        c.request("GET", "/vm")
+        r = c.getresponse()
+        out = json.loads(r.read())
+        if r.status != 200 or out.get("state") != "empty":
+            raise OSError("vessel-vmm --api alone: GET /vm %d %r" % (r.status, out))
         body = json.dumps({"path": snap})
         t0 = time.perf_counter()
         c.request("PUT", "/snapshot/load", body=body,
