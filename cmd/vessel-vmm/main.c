@@ -433,7 +433,10 @@ static const struct vmm_option vmm_options_table[] = {
 	  "continue the VM saved in a snapshot file (its machine; --disk replaces its disks)",
 	  opt_restore },
 	{ "api", "PATH",
-	  "serve the control API (HTTP, docs/api/vessel-vmm.yaml) on this unix socket", opt_api },
+	  "serve the control API (HTTP, docs/api/vessel-vmm.yaml) on this unix socket; alone "
+	  "(no --kernel, --bios, --restore, --incoming, --loadvm): start empty, PUT "
+	  "/snapshot/load brings the VM",
+	  opt_api },
 	{ "balloon", NULL, "virtio-balloon: resize guest memory below --mem at run time",
 	  opt_balloon },
 	{ "help", NULL, "show this help", opt_help },
@@ -442,7 +445,10 @@ static const struct vmm_option vmm_options_table[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vessel-vmm --kernel Image [--initrd FILE] [options]\n"
-		   "       vessel-vmm --bios FILE.elf [options]\n\noptions:\n");
+		   "       vessel-vmm --bios FILE.elf [options]\n"
+		   "       vessel-vmm --restore FILE [options]\n"
+		   "       vessel-vmm --api PATH [options]   (empty until PUT /snapshot/load)\n"
+		   "\noptions:\n");
 	for (size_t i = 0; i < sizeof(vmm_options_table) / sizeof(vmm_options_table[0]); i++) {
 		const struct vmm_option *o = &vmm_options_table[i];
 		char left[64];
