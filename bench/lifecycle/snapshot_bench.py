@@ -19,6 +19,11 @@ vessel-vmm is driven through its control API, QEMU through QMP.  Rows:
               also until its first whole counter line (the guest's code
               is cold then: decoding, first page touches), and vessel's
               in-process PUT /snapshot/load time
+  restore (API, started process)
+              vessel only, Firecracker's LoadSnapshot figure: vessel-vmm
+              started with --api alone (empty; its start is not timed),
+              then from sending PUT /snapshot/load until the restored
+              guest's first console byte (same detection as the process row)
   10 VMs      PSS sum (MiB) of 10 VMs restored from one snapshot, each
               printing
   migrate     total time and downtime (ms), idle guest and a guest
@@ -28,6 +33,7 @@ vessel-vmm is driven through its control API, QEMU through QMP.  Rows:
 
 Ratios are vessel/qemu (below 1: vessel is faster/smaller).
 """
+import json
 import os
 import re
 import shutil
@@ -194,6 +200,44 @@ def restores(kind, gdir, work, snap, iters, line=False):
     return out
 
 
+def api_restore(gdir, work, snap, i, timeout=60):
+    """ms from sending PUT /snapshot/load to an empty vessel-vmm (started and
+    serving before the clock starts, the request on the connection that
+    checked it is empty) until the restored guest's first console byte;
+    None when it never prints again (hung)."""
+    sock = os.path.join(work, "empty%d.sock" % i)
+    con = vc.Console([vc.vmm_program("vessel"), "--api", sock, "--serial", "stdio",
+                      "--timeout", "600"],
+                     os.path.join(work, "vessel-api-restore%d.log" % i), scale=1.0)
+    try:
+        sl.api_ready(sock)
+        # one connection, as a manager keeps: ready and empty, then the load
+        c = sl._UnixHTTP(sock, timeout)
+        c.request("GET", "/vm")
+        r = c.getresponse()
+        out = json.loads(r.read())
+        if r.status != 200 or out.get("state") != "empty":
+            raise OSError("vessel-vmm --api alone: GET /vm %d %r" % (r.status, out))
+        body = json.dumps({"path": snap})
+        t0 = time.perf_counter()
+        c.request("PUT", "/snapshot/load", body=body,
+                  headers={"Content-Type": "application/json"})
+        try:
+            con.expect(r"\A[CNT 0-9\r\n]", timeout)
+            ms = (time.perf_counter() - t0) * 1000
+            con.expect(r"CNT \d+\r", timeout)
+        except vc.TestFailure:
+            ms = None
+        r = c.getresponse()
+        r.read()
+        c.close()
+        if r.status != 200:
+            raise OSError("PUT /snapshot/load into an empty vessel-vmm: HTTP %d" % r.status)
+        return ms
+    finally:
+        con.close()
+
+
 def ten_vms(kind, gdir, work, snap):
     cons = []
     try:
@@ -269,12 +313,16 @@ def main():
         vr = restores("vessel", gdir, work, vsnap, iters)
         qr = restores("qemu", gdir, work, qsnap, iters)
         row("restore to running (process)", med(vr), med(qr), "ms")
+        va = [api_restore(gdir, work, vsnap, i) for i in range(iters)]
         vl = restores("vessel", gdir, work, vsnap, iters, line=True)
         ql = restores("qemu", gdir, work, qsnap, iters, line=True)
         row("restore to first whole line", med(vl), med(ql), "ms")
         print("load average %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
         print("%-28s vessel %s   (PUT /snapshot/load, in-process, target <= 5 ms)"
               % ("restore to running (load)", fmt(vload, "ms")))
+        print("%-28s vessel %s   (PUT /snapshot/load into an empty --api process, "
+              "as Firecracker's LoadSnapshot, target <= 5 ms)"
+              % ("restore to running (API, started process)", fmt(med(va), "ms")))
         if None in qr:
             print("  qemu: %d of %d restores never printed again (hung)"
                   % (qr.count(None), len(qr)))

@@ -35,6 +35,7 @@
 enum api_vm_state {
 	API_VM_RUNNING = 1 << 0,
 	API_VM_PAUSED = 1 << 1,
+	API_VM_EMPTY = 1 << 2, /* started without a VM (vm_api_wait_load) */
 };
 #define API_VM_ANY (API_VM_RUNNING | API_VM_PAUSED)
 
@@ -104,6 +105,18 @@ struct vm_api {
 	int listen_fd;
 	int statm_fd; /* /proc/self/statm, opened at start; -1 if not */
 	struct MHD_Daemon *daemon;
+	/*
+	 * Empty (board NULL) until vm_api_wait_load() installs the board: a
+	 * PUT /snapshot/load hands load_path to that thread and waits for
+	 * load_done.  board and m are written once, under lock.
+	 */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool loading; /* a load request is being served */
+	const char *load_path;
+	bool load_done;
+	int load_r;
+	char load_msg[VS_ERR_MSG_MAX];
 	/* Counters (atomics; read by GET /metrics). */
 	uint64_t requests[API_MAX_STATUS];
 	uint64_t request_ns_total;

@@ -79,7 +79,10 @@ void api_respond_text(struct api_response *resp, unsigned status, char *text,
 
 enum api_vm_state api_vm_state(struct vm_api *api)
 {
-	return vm_machine_paused(api->m) ? API_VM_PAUSED : API_VM_RUNNING;
+	struct vm_machine *m = __atomic_load_n(&api->m, __ATOMIC_ACQUIRE);
+	if (!m)
+		return API_VM_EMPTY;
+	return vm_machine_paused(m) ? API_VM_PAUSED : API_VM_RUNNING;
 }
 
 const char *api_vm_state_name(enum api_vm_state s)
@@ -87,6 +90,7 @@ const char *api_vm_state_name(enum api_vm_state s)
 	switch (s) {
 	case API_VM_RUNNING: return "running";
 	case API_VM_PAUSED: return "paused";
+	case API_VM_EMPTY: return "empty";
 	}
 	return "unknown";
 }
@@ -221,6 +225,93 @@ static const struct api_route *api_find_route(const char *method, const char *pa
 	return NULL;
 }
 
+/*
+ * A request while the API is empty (no board yet).  GET /vm tells so, PUT
+ * /snapshot/load hands its path to vm_api_wait_load() and waits for the
+ * outcome, anything else is 409.  False if the board arrived meanwhile:
+ * then the request goes the normal way.
+ */
+static bool api_empty_dispatch(struct vm_api *api, struct api_request *req,
+			       struct api_response *resp)
+{
+	const struct api_route *rt = req->route;
+	if (strcmp(rt->method, "GET") == 0 && strcmp(rt->path, "/vm") == 0) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "state", json_object_new_string("empty"));
+		api_respond_json(resp, 200, o);
+		return true;
+	}
+	if (rt->exec_safepoint != api_snapshot_load_exec) {
+		api_respond_error(resp, 409,
+				  "%s %s is not allowed while the VM is empty (no VM yet: "
+				  "PUT /snapshot/load builds it from a snapshot)",
+				  rt->method, rt->path);
+		return true;
+	}
+	if (!api_path_allowed(api, req->u.snapshot.path, resp))
+		return true;
+	uint64_t t0 = vs_now_ns();
+	pthread_mutex_lock(&api->lock);
+	if (api->m) {
+		pthread_mutex_unlock(&api->lock);
+		return false;
+	}
+	if (api->loading) {
+		pthread_mutex_unlock(&api->lock);
+		api_respond_error(resp, 409, "a snapshot is being loaded into the empty VMM");
+		return true;
+	}
+	api->loading = true;
+	api->load_done = false;
+	api->load_path = req->u.snapshot.path;
+	pthread_cond_broadcast(&api->cond);
+	while (!api->load_done)
+		pthread_cond_wait(&api->cond, &api->lock);
+	int r = api->load_r;
+	if (r < 0)
+		api_respond_error(resp, r == -ENOMEM ? 500 : 400, "%s", api->load_msg);
+	api->loading = false;
+	api->load_path = NULL;
+	pthread_mutex_unlock(&api->lock);
+	if (r == 0) {
+		struct json_object *j = json_object_new_object();
+		json_object_object_add(j, "path", json_object_new_string(req->u.snapshot.path));
+		json_object_object_add(j, "elapsed_ms",
+				       json_object_new_double((vs_now_ns() - t0) / 1e6));
+		api_respond_json(resp, 200, j);
+	}
+	return true;
+}
+
+struct virt_board *vm_api_wait_load(struct vm_api *api, vm_api_load_fn load, void *opaque)
+{
+	pthread_mutex_lock(&api->lock);
+	for (;;) {
+		while (!api->loading || api->load_done)
+			pthread_cond_wait(&api->cond, &api->lock);
+		const char *path = api->load_path;
+		pthread_mutex_unlock(&api->lock);
+		struct vs_err err = VS_ERR_INIT;
+		struct virt_board *b = load(opaque, path, &err);
+		pthread_mutex_lock(&api->lock);
+		if (b) {
+			api->board = b;
+			__atomic_store_n(&api->m, virt_board_machine(b), __ATOMIC_RELEASE);
+			api->load_r = 0;
+		} else {
+			api->load_r = err.code > 0 ? -err.code : -EINVAL;
+			snprintf(api->load_msg, sizeof(api->load_msg), "%s",
+				 err.msg[0] ? err.msg : "the snapshot could not be loaded");
+		}
+		api->load_done = true;
+		pthread_cond_broadcast(&api->cond);
+		if (b) {
+			pthread_mutex_unlock(&api->lock);
+			return b;
+		}
+	}
+}
+
 static enum MHD_Result api_count_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 				     const char *value)
 {
@@ -254,6 +345,10 @@ static void api_dispatch(struct vm_api *api, struct MHD_Connection *conn, const 
 	struct api_request req;
 	if (api_request_parse(rt, c->body, c->len, &req, resp) < 0)
 		return;
+	if (api_vm_state(api) == API_VM_EMPTY && api_empty_dispatch(api, &req, resp)) {
+		json_object_put(req.body);
+		return;
+	}
 	struct api_safepoint_call call = { api, &req, resp };
 	vm_machine_run_at_safepoint(api->m, api_at_safepoint, &call);
 	if (resp->status == 0 && rt->exec)
@@ -430,7 +525,9 @@ struct vm_api *vm_api_start(const struct vm_api_config *cfg, struct vs_err *err)
 	if (!api->cfg.max_body)
 		api->cfg.max_body = API_DEFAULT_MAX_BODY;
 	api->board = cfg->board;
-	api->m = virt_board_machine(cfg->board);
+	api->m = cfg->board ? virt_board_machine(cfg->board) : NULL;
+	pthread_mutex_init(&api->lock, NULL);
+	pthread_cond_init(&api->cond, NULL);
 	api->path = strdup(cfg->socket_path);
 	/* kept open: GET /metrics reads it under --sandbox too (no /proc there) */
 	api->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
@@ -491,6 +588,8 @@ void vm_api_stop(struct vm_api *api)
 	unlink(api->path);
 	if (api->statm_fd >= 0)
 		close(api->statm_fd);
+	pthread_mutex_destroy(&api->lock);
+	pthread_cond_destroy(&api->cond);
 	free(api->path);
 	free(api);
 }

@@ -5,8 +5,11 @@ Boots the guest with --api and --balloon, then for every path and method of
 the OpenAPI document, in document order with /actions last, sends each
 documented example body (or none) and checks that the status code is one
 the document lists for the operation and that the body matches the
-documented schema (a JSON-schema subset: $ref, type, nullable, enum,
-required, properties, additionalProperties false, items, minimum).  Paths
+documented schema (a JSON-schema subset: $ref, oneOf, type, nullable,
+enum, required, properties, additionalProperties false, items, minimum).
+Then the same against an empty vessel-vmm (--api alone): every example but
+a load of an existing snapshot, GET /vm must say "empty", every other
+operation but /snapshot/load must answer a documented 409.  Paths
 absent from the document must answer 404 and documented paths with other
 methods 405.  GET /metrics must pass `promtool check metrics` (when
 installed) and the naming rules (vessel_vmm_ prefix, counters end in
@@ -48,6 +51,18 @@ def resolve(doc, node):
 def validate(doc, schema, value, where):
     """Check value against an OpenAPI schema subset; fail with the path."""
     schema = resolve(doc, schema)
+    if "oneOf" in schema:
+        matched, why = [], []
+        for i, sub in enumerate(schema["oneOf"]):
+            try:
+                validate(doc, sub, value, "%s (oneOf[%d])" % (where, i))
+                matched.append(i)
+            except vc.TestFailure as e:
+                why.append(str(e))
+        if len(matched) != 1:
+            vc.fail("%s: %r matches %d of the oneOf schemas, not one: %s"
+                    % (where, value, len(matched), "; ".join(why)))
+        return
     if value is None:
         if schema.get("nullable"):
             return
@@ -235,6 +250,36 @@ def test(work):
             vc.fail("vessel-vmm exit status %d after the shutdown request" % status)
         if os.path.exists(sock):
             vc.fail("API socket %s left behind" % sock)
+    test_empty(doc, work)
+
+
+def test_empty(doc, work):
+    """Every operation against a vessel-vmm started with --api alone."""
+    sock = os.path.join(work, "empty.sock")
+    argv = [vc.vmm_program("vessel"), "--api", sock, "--serial", "stdio"]
+    with vc.Console(argv, os.path.join(work, "empty.log")) as con:
+        api = vmapi.VmApi(sock)
+        api.wait_ready(30)
+        for path, method, op in operations(doc):
+            if path == "/snapshot/load":  # only the examples that cannot load
+                op = dict(op)
+                media = op["requestBody"]["content"]["application/json"]
+                ex = {k: v for k, v in media["examples"].items()
+                      if not os.path.exists(v["value"]["path"])}
+                if not ex:
+                    vc.fail("/snapshot/load: no example of a missing file")
+                op["requestBody"] = {"content": {"application/json": dict(
+                    media, examples=ex)}}
+            statuses = [s for s, _ in exercise(doc, api, path, method, op)]
+            want = {("/vm", "GET"): 200, ("/snapshot/load", "PUT"): 400}
+            if any(s != want.get((path, method), 409) for s in statuses):
+                vc.fail("empty vessel-vmm: %s %s answered %r, expected %d" %
+                        (method, path, statuses, want.get((path, method), 409)))
+        s, body = api.request("GET", "/vm")
+        if s != 200 or body != {"state": "empty"}:
+            vc.fail("empty vessel-vmm: GET /vm answered %d %r" % (s, body))
+        if con.proc.poll() is not None:
+            vc.fail("empty vessel-vmm exited (status %d)" % con.proc.poll())
 
 
 def test_and_clean(work):
