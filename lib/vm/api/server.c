@@ -476,6 +476,12 @@ static void api_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- socket and lifetime ------------------------------------------------------ */
 
+/*
+ * The socket appears at PATH only once it listens: a client that connects
+ * as soon as it sees the file is never refused.  It is bound under a
+ * temporary name next to PATH (PATH.PID.tmp, when that fits in sun_path)
+ * and renamed; a PATH too long for the suffix is bound in place.
+ */
 static int api_listen(const char *path, struct vs_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -490,7 +496,12 @@ static int api_listen(const char *path, struct vs_err *err)
 			return vs_syserrf(err, errno, "--api %s: cannot replace the old socket",
 					  path);
 	}
-	strcpy(sa.sun_path, path);
+	int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.%ld.tmp", path, (long)getpid());
+	bool renamed = n > 0 && (size_t)n < sizeof(sa.sun_path);
+	if (!renamed)
+		strcpy(sa.sun_path, path);
+	else
+		unlink(sa.sun_path); /* left by a killed process of the same pid */
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return vs_syserrf(err, errno, "--api: socket");
@@ -505,10 +516,11 @@ static int api_listen(const char *path, struct vs_err *err)
 	}
 	/* a backlog above the connection limit (64): a burst of clients waits
 	 * for the accept thread instead of getting EAGAIN (slow under ASan) */
-	if (chmod(path, 0600) < 0 || listen(fd, SOMAXCONN) < 0) {
+	if (chmod(sa.sun_path, 0600) < 0 || listen(fd, SOMAXCONN) < 0 ||
+	    (renamed && rename(sa.sun_path, path) < 0)) {
 		r = vs_syserrf(err, errno, "--api %s: listen", path);
 		close(fd);
-		unlink(path);
+		unlink(sa.sun_path);
 		return r;
 	}
 	return fd;
