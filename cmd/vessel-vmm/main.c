@@ -500,14 +500,21 @@ static int parse_args(int argc, char **argv, struct vmm_options *o, struct vs_er
 }
 
 static struct vm_machine *volatile running_machine;
+/* the API socket while no machine runs (an empty VMM waits for a load):
+ * a signal then exits at once and must not leave the file behind */
+static const char *volatile signal_unlink;
 
 static void on_signal(int sig)
 {
 	struct vm_machine *m = running_machine;
-	if (m)
+	if (m) {
 		vm_machine_request_exit(m, VM_EXIT_USER, (uint32_t)sig);
-	else
-		_exit(EXIT_USER);
+		return;
+	}
+	const char *path = signal_unlink;
+	if (path)
+		unlink(path);
+	_exit(EXIT_USER);
 }
 
 /* Everything is open and every thread started: confine the process. */
@@ -767,6 +774,7 @@ int main(int argc, char **argv)
 		if (empty) {
 			/* the API first, then the machine from the snapshot it loads */
 			struct vm_api_config ac = { .socket_path = o.api };
+			signal_unlink = o.api; /* before the file appears */
 			api = vm_api_start(&ac, &err);
 			if (!api) {
 				fprintf(stderr, "vessel-vmm: %s\n", err.msg);
@@ -785,6 +793,7 @@ int main(int argc, char **argv)
 						    .confined = o.sandbox,
 						    .confined_dir = o.snapshot_dir != NULL,
 						    .broker = broker };
+			signal_unlink = o.api; /* before the file appears */
 			api = vm_api_start(&ac, &err);
 			if (!api) {
 				virt_board_free(board);
@@ -796,6 +805,7 @@ int main(int argc, char **argv)
 		if (o.gdb) {
 			gdb = vm_gdb_new(virt_board_machine(board), o.gdb, o.gdb_wait, &err);
 			if (!gdb) {
+				signal_unlink = NULL;
 				vm_api_stop(api);
 				virt_board_free(board);
 				fprintf(stderr, "vessel-vmm: %s\n", err.msg);
@@ -804,6 +814,7 @@ int main(int argc, char **argv)
 		}
 		if (o.sandbox && enter_sandbox(o.snapshot_dir, broker, &err) < 0) {
 			vm_gdb_free(gdb);
+			signal_unlink = NULL;
 			vm_api_stop(api);
 			virt_board_free(board);
 			fprintf(stderr, "vessel-vmm: %s\n", err.msg);
@@ -815,6 +826,7 @@ int main(int argc, char **argv)
 		if (r == 0)
 			vm_gdb_report_exit(gdb, &ex);
 		vm_gdb_free(gdb);
+		signal_unlink = NULL;
 		vm_api_stop(api); /* before the board goes away */
 		/* the guest shut down itself (its filesystems synced): its disks'
 		 * images get time to close cleanly even on a loaded host; a

@@ -5,8 +5,9 @@ A client that connects the moment it sees the file (as the manager and
 every script that waits for the socket do) must never be refused.  Each
 round starts an empty vessel-vmm (`--api PATH` alone: no guest needed),
 polls for the file in a tight loop, connects once with no retry and asks
-GET /vm; it must answer 200 with state "empty".  Then the process is
-stopped and its directory must hold no temporary socket name.  Before
+GET /vm; it must answer 200 with state "empty".  Then SIGTERM must end
+it with status 130, its socket removed, and its directory must hold no
+temporary socket name.  Before
 the fix the file appeared at bind(), before listen(), and a connect in
 that window got ECONNREFUSED.
 """
@@ -50,6 +51,10 @@ def one_round(work, i):
             p.kill()
             p.wait()
             vc.fail("round %d: vessel-vmm ignored SIGTERM" % i)
+    if p.returncode != 130:
+        vc.fail("round %d: exit status %d after SIGTERM, expected 130" % (i, p.returncode))
+    if os.path.exists(sock):
+        vc.fail("round %d: SIGTERM to the empty VMM left its socket %s behind" % (i, sock))
     left = [f for f in os.listdir(work) if f.endswith(".tmp")]
     if left:
         vc.fail("round %d: temporary socket names left behind: %s" % (i, left))
