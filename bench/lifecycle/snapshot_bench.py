@@ -256,44 +256,47 @@ def ten_vms(kind, gdir, work, snap):
 
 def vessel_migrate(gdir, work, writer):
     src, sock = boot("vessel", gdir, work, "vmsrc")
-    src.send(FAST.replace("done)", "sleep 0.05; done)") + "\n")
-    if writer:
-        src.send(WRITER + "\n")
-    src.expect(r"CNT 20", 60)
-    mig = os.path.join(work, "vmig.sock")
-    dst = vc.Console([vc.vmm_program("vessel"), "--incoming", "unix:" + mig,
-                      "--serial", "stdio", "--timeout", "600"],
-                     os.path.join(work, "vmdst.log"), scale=1.0)
-    while not os.path.exists(mig):
-        time.sleep(0.01)
-    sl.api(sock, "PUT", "/migrate", {"uri": "unix:" + mig})
-    src.wait_exit(600)
+    with src:  # both VMMs are killed whatever happens
+        src.send(FAST.replace("done)", "sleep 0.05; done)") + "\n")
+        if writer:
+            src.send(WRITER + "\n")
+        src.expect(r"CNT 20", 60)
+        mig = os.path.join(work, "vmig.sock")
+        with vc.Console([vc.vmm_program("vessel"), "--incoming", "unix:" + mig,
+                         "--serial", "stdio", "--timeout", "600"],
+                        os.path.join(work, "vmdst.log"), scale=1.0):
+            deadline = time.monotonic() + 60
+            while not os.path.exists(mig):
+                if time.monotonic() > deadline:
+                    return None, None
+                time.sleep(0.01)
+            sl.api(sock, "PUT", "/migrate", {"uri": "unix:" + mig})
+            src.wait_exit(600)
     m = re.search(r"completed: total ([\d.]+) ms, downtime ([\d.]+) ms", src.buf)
-    dst.close()
-    src.close()
     return (float(m.group(1)), float(m.group(2))) if m else (None, None)
 
 
 def qemu_migrate(gdir, work, writer):
     src, sock = boot("qemu", gdir, work, "qmsrc")
-    src.send(FAST.replace("done)", "sleep 0.05; done)") + "\n")
-    if writer:
-        src.send(WRITER + "\n")
-    src.expect(r"CNT 20", 120)
-    port = 46000 + os.getpid() % 1000
-    dsock = os.path.join(work, "qmdst.sock")
-    dargv = machine(gdir).argv("qemu", vc.vmm_program("qemu")) + [
-        "-qmp", "unix:%s,server=on,wait=off" % dsock,
-        "-incoming", "tcp:127.0.0.1:%d" % port]
-    dst = vc.Console(dargv, os.path.join(work, "qmdst.log"), scale=1.0)
-    dq = Qmp(dsock)
-    q = Qmp(sock)
-    q.cmd("migrate", uri="tcp:127.0.0.1:%d" % port)
-    st = qemu_wait_migration(q)
-    q.close()
-    dq.close()
-    dst.close()
-    src.close()
+    with src:  # both QEMUs are killed whatever happens
+        src.send(FAST.replace("done)", "sleep 0.05; done)") + "\n")
+        if writer:
+            src.send(WRITER + "\n")
+        src.expect(r"CNT 20", 120)
+        port = 46000 + os.getpid() % 1000
+        dsock = os.path.join(work, "qmdst.sock")
+        dargv = machine(gdir).argv("qemu", vc.vmm_program("qemu")) + [
+            "-qmp", "unix:%s,server=on,wait=off" % dsock,
+            "-incoming", "tcp:127.0.0.1:%d" % port]
+        with vc.Console(dargv, os.path.join(work, "qmdst.log"), scale=1.0):
+            dq = Qmp(dsock)
+            q = Qmp(sock)
+            try:
+                q.cmd("migrate", uri="tcp:127.0.0.1:%d" % port)
+                st = qemu_wait_migration(q)
+            finally:
+                q.close()
+                dq.close()
     if st.get("status") != "completed":
         return None, None
     return float(st.get("total-time", 0)), float(st.get("downtime", 0))
