@@ -5,17 +5,8 @@
 # under vessel-vmm with VESSEL_JIT_STATS=1, once with hart threads and once
 # without, and requires both to pass with a nonzero count of direct links.
 # 77 = skipped (no ELF, no vessel-vmm, not x86-64).
-elf=$1
+. "$(dirname "$0")/jit-common.sh"
 cpus=$2
-vmm=${VESSEL_VESSEL_VMM:-${VESSEL_BUILD_ROOT:-.}/cmd/vessel-vmm/vessel-vmm}
-if [ ! -s "$elf" ] || [ ! -x "$vmm" ]; then
-	echo "SKIP: no ELF or vessel-vmm"
-	exit 77
-fi
-if [ "$(uname -m)" != x86_64 ]; then
-	echo "SKIP: the JIT exists on x86-64 hosts only"
-	exit 77
-fi
 err=$(mktemp)
 trap 'rm -f "$err"' EXIT
 unset VESSEL_NO_JIT VESSEL_JIT_THRESHOLD VESSEL_JIT_ARENA_KB VESSEL_BLOCK_ARENA_KB

@@ -5,16 +5,7 @@
 # entries as VESSEL_JIT_STATS counts translated blocks, inside one JIT arena,
 # 16-byte aligned, naming guest addresses in RAM, none overlapping.  Without the variable no
 # map is written.  77 = skipped (no ELF, no vessel-vmm, not x86-64).
-elf=$1
-vmm=${VESSEL_VESSEL_VMM:-${VESSEL_BUILD_ROOT:-.}/cmd/vessel-vmm/vessel-vmm}
-if [ ! -s "$elf" ] || [ ! -x "$vmm" ]; then
-	echo "SKIP: no ELF or vessel-vmm"
-	exit 77
-fi
-if [ "$(uname -m)" != x86_64 ]; then
-	echo "SKIP: the JIT exists on x86-64 hosts only"
-	exit 77
-fi
+. "$(dirname "$0")/jit-common.sh"
 err=$(mktemp)
 map=
 trap 'rm -f "$err" ${map:+"$map"}' EXIT

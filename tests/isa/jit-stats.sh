@@ -4,16 +4,7 @@
 # nonzero count of translated blocks (on x86-64 hosts; elsewhere the JIT does
 # not exist and the test is skipped), then with --no-jit and requires zero;
 # both runs must pass.  77 = skipped (no ELF, no vessel-vmm, not x86-64).
-elf=$1
-vmm=${VESSEL_VESSEL_VMM:-${VESSEL_BUILD_ROOT:-.}/cmd/vessel-vmm/vessel-vmm}
-if [ ! -s "$elf" ] || [ ! -x "$vmm" ]; then
-	echo "SKIP: no ELF or vessel-vmm"
-	exit 77
-fi
-if [ "$(uname -m)" != x86_64 ]; then
-	echo "SKIP: the JIT exists on x86-64 hosts only"
-	exit 77
-fi
+. "$(dirname "$0")/jit-common.sh"
 err=$(mktemp)
 trap 'rm -f "$err"' EXIT
 unset VESSEL_NO_JIT VESSEL_JIT_THRESHOLD
