@@ -210,7 +210,7 @@ def api_restore(gdir, work, snap, i, timeout=60):
                       "--timeout", "600"],
                      os.path.join(work, "vessel-api-restore%d.log" % i), scale=1.0)
     try:
-        sl.api_ready(sock)
+        sl.api(sock, "GET", "/vm")  # waits for the socket
         # one connection, as a manager keeps: ready and empty, then the load
         c = sl._UnixHTTP(sock, timeout)
         c.request("GET", "/vm")

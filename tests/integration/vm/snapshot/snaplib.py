@@ -63,19 +63,6 @@ def api(sock, method, path, body=None, timeout=120, wait=True):
         return r.status, raw
 
 
-def api_ready(sock, timeout=60):
-    """Wait until the API answers GET /vm (the socket file appears at bind,
-    a connect before the listen is refused); (status, body) of it."""
-    deadline = time.monotonic() + timeout * vc.timeout_scale()
-    while True:
-        try:
-            return api(sock, "GET", "/vm")
-        except ConnectionRefusedError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-
-
 def api_ok(sock, method, path, body=None, timeout=120):
     st, out = api(sock, method, path, body, timeout)
     if st != 200:

@@ -33,7 +33,7 @@ NEEDS_VM = [("PUT", "/vm/state", {"state": "paused"}),
 
 
 def expect_empty(sock, what):
-    st, out = sl.api_ready(sock)
+    st, out = sl.api(sock, "GET", "/vm")
     if st != 200 or not isinstance(out, dict) or out.get("state") != "empty":
         vc.fail("%s: GET /vm answered %d %r, expected state \"empty\""
                 % (what, st, out))
