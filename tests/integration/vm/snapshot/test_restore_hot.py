@@ -8,7 +8,7 @@ before the guest runs, and a version 1 file (no HOT section) still restores.
    increasing order inside RAM, some of them written.
 2. Restore it with VESSEL_START_TRACE: the counter continues, and the trace
    has its marks in order.  Its load step took at least one page fault per
-   written hot page (MADV_POPULATE_WRITE counts one a page) more than a
+   written hot page but 4 (MADV_POPULATE_WRITE counts one a page) more than a
    restore of the same file with every HOT entry marked unwritten (CRC
    recomputed), which makes nothing resident.
 3. The file rewritten as version 1 without its HOT section (the sections
@@ -115,7 +115,7 @@ def test(work):
     written = sum(e & 1 for e in hot)
     if pages != sorted(set(pages)) or pages[-1] >= s.ram_size // 4096:
         vc.fail("HOT: pages not increasing or beyond RAM: %r" % pages)
-    if written < 4 or len(pages) < 16:
+    if written < 8 or len(pages) < 16:
         vc.fail("HOT: %d pages, %d written: too few for a running Linux"
                 % (len(pages), written))
 
@@ -133,7 +133,8 @@ def test(work):
     with_hot = restore(snap, win, work, "hot")
     without = restore(cold, win, work, "cold")
     extra = load_faults(with_hot) - load_faults(without)
-    if extra < written * 9 // 10:
+    # the rest of the load varies by a fault or two from run to run
+    if extra < written - 4:
         vc.fail("the load took %d page faults more with %d written HOT pages "
                 "than without (they were not made resident)" % (extra, written))
 
