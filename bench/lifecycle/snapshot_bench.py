@@ -19,6 +19,11 @@ vessel-vmm is driven through its control API, QEMU through QMP.  Rows:
               also until its first whole counter line (the guest's code
               is cold then: decoding, first page touches), and vessel's
               in-process PUT /snapshot/load time
+  spawn floor vessel only: vessel-vmm started with an unknown option, until
+              its first byte (the error message) on the same pty: the
+              process start (fork, exec of the same static binary, the C
+              library's start-up) that every process row pays before any
+              restore work, measured the same way
   restore (API, started process)
               vessel only, Firecracker's LoadSnapshot figure: vessel-vmm
               started with --api alone (empty; its start is not timed),
@@ -92,6 +97,21 @@ def first_output(argv, log, timeout=60, line=False):
     except vc.TestFailure:
         con.close()
         return None, None
+
+
+def spawn_floor(log):
+    """ms from starting vessel-vmm with an unknown option until its first
+    byte (the usage error on the pty): the process-start part of
+    first_output's figure; None if it never printed."""
+    t0 = time.perf_counter()
+    con = vc.Console([vc.vmm_program("vessel"), "--spawn-floor"], log, scale=1.0)
+    try:
+        con.expect(r"\A.", 60)
+        return (time.perf_counter() - t0) * 1000
+    except vc.TestFailure:
+        return None
+    finally:
+        con.close()
 
 
 def pss_kib(pid):
@@ -313,9 +333,15 @@ def main():
         row("snapshot save time", vt, qt, "ms")
         row("snapshot size on disk", vs, qs, "MiB")
         print("load average %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
-        vr = restores("vessel", gdir, work, vsnap, iters)
+        vr, vf = [], []
+        for i in range(iters):  # the floor interleaved with the restores
+            vr += restores("vessel", gdir, work, vsnap, 1)
+            vf.append(spawn_floor(os.path.join(work, "floor%d.log" % i)))
         qr = restores("qemu", gdir, work, qsnap, iters)
         row("restore to running (process)", med(vr), med(qr), "ms")
+        print("%-28s vessel %s   (vessel-vmm with an unknown option until its first byte, "
+              "interleaved with the row above: the process start in it)"
+              % ("spawn floor (process)", fmt(med(vf), "ms")))
         va = [api_restore(gdir, work, vsnap, i) for i in range(iters)]
         vl = restores("vessel", gdir, work, vsnap, iters, line=True)
         ql = restores("qemu", gdir, work, qsnap, iters, line=True)

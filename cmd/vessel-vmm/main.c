@@ -26,6 +26,7 @@
 #include "vessel/vm/sandbox.h"
 #include "vessel/vm/migrate.h"
 #include "vessel/vm/snapshot.h"
+#include "vessel/vm/starttrace.h"
 #include "vessel/vm/virt.h"
 
 #define EXIT_HOST_ERROR 1
@@ -555,6 +556,7 @@ static struct virt_board *restore_board(const struct vmm_options *o, const struc
 	*snap = virt_snapshot_open(path, err);
 	if (!*snap)
 		return NULL;
+	vm_start_mark("snapshot-open");
 	struct virt_board *board = NULL;
 	if (virt_snapshot_config(*snap, sc, err) < 0)
 		goto fail;
@@ -567,8 +569,11 @@ static struct virt_board *restore_board(const struct vmm_options *o, const struc
 	if (o->ndisks)
 		memcpy(vc.disks, o->disks, sizeof(o->disks));
 	board = virt_board_new(&vc, err);
-	if (board && virt_snapshot_load(board, *snap, err) == 0)
+	vm_start_mark("board-new");
+	if (board && virt_snapshot_load(board, *snap, err) == 0) {
+		vm_start_mark("snapshot-load");
 		return board;
+	}
 fail:
 	virt_board_free(board);
 	virt_snapshot_close(*snap);
@@ -607,6 +612,7 @@ static int exit_status(const struct vm_exit *ex, double timeout)
 
 int main(int argc, char **argv)
 {
+	vm_start_mark("main");
 	vs_stdio_ensure(); /* else a disk image could open as fd 1 and get the console */
 	/*
 	 * One malloc arena: glibc gives each new thread (hart threads, the
@@ -821,6 +827,7 @@ int main(int argc, char **argv)
 			return EXIT_HOST_ERROR;
 		}
 		running_machine = virt_board_machine(board);
+		vm_start_mark("run");
 		int r = virt_board_run(board, &ex, &err);
 		running_machine = NULL;
 		if (r == 0)

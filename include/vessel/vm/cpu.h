@@ -286,6 +286,17 @@ int rv_hart_load(struct rv_hart *h, struct vm_state *s, bool apply, struct vs_er
 void rv_core_after_load(struct rv_core *core);
 
 /*
+ * The RAM pages the harts used lately, for a snapshot's list of pages that
+ * a restore makes resident before the guest runs (docs/snapshot-format.md,
+ * HOT): the pages in their soft TLBs and the page-table pages that
+ * translate them.  Guest physical page addresses, sorted, each once, with
+ * RV_RECENT_WRITTEN set when a write TLB held the page; at most max.
+ * Harts stopped (a safe point).
+ */
+#define RV_RECENT_WRITTEN 1ULL
+unsigned rv_core_recent_pages(struct rv_core *core, uint64_t *out, unsigned max);
+
+/*
  * Dirty page tracking of the first RAM region (guest RAM) for diff
  * snapshots and migration (lib/vm/cpu/dirty.c).  Every write path sets the
  * page's bit: interpreter and JIT stores (a tracked page gets no write TLB

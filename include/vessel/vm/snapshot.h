@@ -31,7 +31,8 @@
 #include "vessel/vm/virt.h"
 
 #define VM_SNAP_MAGIC	     "VSLSNAP\n"
-#define VM_SNAP_VERSION	     1
+#define VM_SNAP_VERSION	     2 /* written; 1 (no HOT section) is read too */
+#define VM_SNAP_VERSION_MIN  1
 #define VM_SNAP_HEADER_SIZE  64
 #define VM_SNAP_PAGE_SIZE    4096ULL
 #define VM_SNAP_MAX_SECTIONS 256
@@ -57,6 +58,7 @@ enum vm_snap_section_type {
 	VM_SNAP_SEC_DISKS = 11,	 /* which disks hold an internal snapshot */
 	VM_SNAP_SEC_RAM = 12,	 /* RAM layout and page bitmap */
 	VM_SNAP_SEC_RAMSUM = 13, /* optional: CRC32C of the stored pages (savevm) */
+	VM_SNAP_SEC_HOT = 14,	 /* optional: pages a restore makes resident first */
 	VM_SNAP_SEC_TYPES
 };
 

@@ -30,6 +30,7 @@
 
 #include "vessel/core/util.h"
 #include "vessel/vm/backend.h"
+#include "vessel/vm/starttrace.h"
 
 #define ESCAPE_CHAR 0x01 /* Ctrl-A */
 
@@ -87,6 +88,7 @@ static void stdio_restore_terminal(void)
 
 static void stdio_write(struct vm_chardev *cd, const void *buf, size_t len)
 {
+	vm_start_mark_last("console-byte");
 	write_some(STDOUT_FILENO, buf, len);
 }
 

@@ -729,3 +729,74 @@ int rv_amo(struct rv_hart *h, const struct rv_uop *u)
 	h->x[u->rd] = old;
 	return 0;
 }
+
+/* The page-table pages a walk for va reads (a peek: no A/D update, no
+ * permission check), at most 4. */
+static unsigned walk_pages(const struct rv_hart *h, uint64_t va, uint64_t *out)
+{
+	uint64_t mode = h->satp >> 60;
+	if (mode != 8 && mode != 9)
+		return 0;
+	unsigned levels = mode == 8 ? 3 : 4, n = 0;
+	uint64_t a = (h->satp & PPN_MASK) << 12;
+	for (int i = (int)levels - 1; i >= 0; i--) {
+		uint64_t pte_addr = a + ((va >> (12 + 9 * i)) & 0x1ff) * 8;
+		const uint64_t *pte_p = vm_bus_ram_ptr(h->core->bus, pte_addr, 8);
+		if (!pte_p)
+			break;
+		out[n++] = pte_addr & RV_PAGE_MASK;
+		uint64_t pte = __atomic_load_n(pte_p, __ATOMIC_RELAXED);
+		if (!(pte & PTE_V) || (pte & (PTE_R | PTE_X)))
+			break;
+		a = ((pte >> 10) & PPN_MASK) << 12;
+	}
+	return n;
+}
+
+static int page_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a & RV_PAGE_MASK, y = *(const uint64_t *)b & RV_PAGE_MASK;
+	return x < y ? -1 : x > y;
+}
+
+static unsigned recent_add(uint64_t *out, unsigned n, unsigned max, uint64_t v)
+{
+	if (n < max)
+		out[n++] = v;
+	return n;
+}
+
+unsigned rv_core_recent_pages(struct rv_core *core, uint64_t *out, unsigned max)
+{
+	unsigned n = 0;
+	for (unsigned k = 0; k < core->nharts; k++) {
+		const struct rv_hart *h = core->harts[k];
+		for (unsigned p = 0; p < 4; p++)
+			for (unsigned a = 0; a < 3; a++)
+				for (unsigned j = 0; j < RV_TLB_SIZE; j++) {
+					uint64_t va = h->tlb[p][a][j].vtag;
+					if (va == ~0ULL)
+						continue;
+					uint64_t page = h->tlb_ppage[p][a][j] & RV_PAGE_MASK;
+					n = recent_add(
+					    out, n, max,
+					    page | (a == RV_ACC_WRITE ? RV_RECENT_WRITTEN : 0));
+					if (p == RV_PRIV_M)
+						continue; /* not translated */
+					uint64_t walk[4];
+					unsigned w = walk_pages(h, va, walk);
+					for (unsigned i = 0; i < w; i++)
+						n = recent_add(out, n, max, walk[i]);
+				}
+	}
+	/* sorted, one entry a page (written if any entry of it was) */
+	qsort(out, n, sizeof(*out), page_cmp);
+	unsigned m = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (m && (out[m - 1] & RV_PAGE_MASK) == (out[i] & RV_PAGE_MASK))
+			out[m - 1] |= out[i] & RV_RECENT_WRITTEN;
+		else
+			out[m++] = out[i];
+	}
+	return m;
+}

@@ -198,6 +198,88 @@ static int meta_decode(const struct vm_snap_reader *r, struct snap_meta *m, stru
 	return vm_state_check_end(&s, "META", err);
 }
 
+/*
+ * HOT: the RAM pages the harts used last (their soft TLBs and the page
+ * tables behind them, rv_core_recent_pages), which a restored guest touches
+ * first.  u32 count, then per page u32 (page index << 1 | written), page
+ * indices increasing.  A restore makes them resident in a few madvise
+ * calls before the guest runs instead of taking one page fault each while
+ * it runs: a fault costs ~12 us on a virtualized host, a page made
+ * resident in a batch ~7 us (docs/vessel-vmm.md, "Restore to running").
+ */
+#define HOT_MAX 8192 /* entries a section may hold (4 harts' TLBs, walks) */
+
+static void hot_save(const struct virt_board_parts *p, struct vm_state *s)
+{
+	uint64_t *pages = malloc(HOT_MAX * sizeof(*pages));
+	unsigned n = pages ? rv_core_recent_pages(vm_machine_core(p->m), pages, HOT_MAX) : 0;
+	unsigned kept = 0;
+	for (unsigned i = 0; i < n; i++) /* every TLB page is RAM; the walks' too */
+		kept += (pages[i] & ~RV_RECENT_WRITTEN) - VIRT_RAM_BASE < p->cfg->ram_size;
+	vm_state_put_u32(s, kept);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t off = (pages[i] & ~RV_RECENT_WRITTEN) - VIRT_RAM_BASE;
+		if (off < p->cfg->ram_size)
+			vm_state_put_u32(s, (uint32_t)((off / VM_SNAP_PAGE_SIZE) << 1 |
+						       (pages[i] & RV_RECENT_WRITTEN)));
+	}
+	free(pages);
+}
+
+/* The HOT section of r checked against npages RAM pages (none: 0). */
+static int hot_check(const struct vm_snap_reader *r, uint64_t npages, struct vs_err *err)
+{
+	const struct vm_snap_section *sec = vm_snap_find(r, VM_SNAP_SEC_HOT, 0);
+	if (!sec)
+		return 0;
+	struct vm_state s = vm_state_reader(sec->data, sec->len);
+	uint32_t n = vm_state_get_u32(&s);
+	if (n > HOT_MAX)
+		return vs_errf(err, EINVAL, "HOT: %u pages (at most %d)", n, HOT_MAX);
+	int64_t last = -1;
+	for (uint32_t i = 0; i < n && !s.failed; i++) {
+		uint32_t e = vm_state_get_u32(&s);
+		if ((int64_t)(e >> 1) <= last || (e >> 1) >= npages)
+			return vs_errf(err, EINVAL, "HOT: page %u out of order or beyond RAM",
+				       e >> 1);
+		last = e >> 1;
+	}
+	return vm_state_check_end(&s, "HOT", err);
+}
+
+/*
+ * Make the written HOT pages of r (checked) resident in guest RAM, copied
+ * from the file (MADV_POPULATE_WRITE), a run of neighbours in one call.
+ * Those are the dear faults: a page the guest reads and then writes costs
+ * two (a read fault mapping the file's page, then a copy-on-write fault
+ * that also flushes the host TLB).  The pages only read are left to fault
+ * in: made resident too (MADV_POPULATE_READ), the whole list cost more
+ * than it saved (docs/vessel-vmm.md, "Restore to running").  Advice only: a
+ * kernel without it (before 5.14) leaves them to fault in.
+ */
+static void hot_populate(const struct vm_snap_reader *r, uint8_t *ram)
+{
+	const struct vm_snap_section *sec = vm_snap_find(r, VM_SNAP_SEC_HOT, 0);
+	if (!sec)
+		return;
+	struct vm_state s = vm_state_reader(sec->data, sec->len);
+	uint32_t n = vm_state_get_u32(&s);
+	uint32_t first = 0, count = 0;
+	for (uint32_t i = 0; i <= n; i++) {
+		uint32_t e = i < n ? vm_state_get_u32(&s) : 0;
+		if (i < n && !(e & 1))
+			continue;
+		if (i < n && count && (e >> 1) == first + count) {
+			count++;
+			continue;
+		}
+		if (count)
+			(void)madvise(ram + first * VM_SNAP_PAGE_SIZE, count * VM_SNAP_PAGE_SIZE,
+				      MADV_POPULATE_WRITE);
+		first = e >> 1, count = 1;
+	}
+}
+
 /* ---- per-board context -------------------------------------------------- */
 
 /* What a board remembers between snapshots (the parent of a diff). */
@@ -285,6 +367,9 @@ static int board_write(const struct virt_board_parts *p, struct vm_snap_writer *
 		vm_state_put_u8(&s, taken[i]);
 	if (r == 0)
 		r = put_section(w, VM_SNAP_SEC_DISKS, 0, &s, err);
+	hot_save(p, &s);
+	if (r == 0)
+		r = put_section(w, VM_SNAP_SEC_HOT, 0, &s, err);
 	if (r == 0)
 		r = vm_snap_writer_ram(w, vm_machine_ram(m), VIRT_RAM_BASE, p->cfg->ram_size, pages,
 				       err);
@@ -586,6 +671,7 @@ static int load_ram(const struct virt_board_parts *p, const struct chain *c, str
 			pg = q;
 		}
 	}
+	hot_populate(&c->r[0], ram);
 	return 0;
 }
 
@@ -657,6 +743,8 @@ int virt_snapshot_load(struct virt_board *b, const struct virt_snapshot *snap, s
 	if (rc == 0 && (rc = disks_decode(&p, &c->r[0], tag, sizeof(tag), taken, err)) < 0)
 		vs_err_prefix(err, "snapshot %s", path);
 	if (rc == 0 && (rc = load_devices(&p, &c->r[0], false, err)) < 0)
+		vs_err_prefix(err, "snapshot %s", path);
+	if (rc == 0 && (rc = hot_check(&c->r[0], p.cfg->ram_size / VM_SNAP_PAGE_SIZE, err)) < 0)
 		vs_err_prefix(err, "snapshot %s", path);
 	if (rc < 0)
 		return rc;

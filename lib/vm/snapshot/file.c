@@ -350,9 +350,10 @@ int vm_snap_reader_open(struct vm_snap_reader *r, const char *path, struct vs_er
 	if (memcmp(h, VM_SNAP_MAGIC, 8) != 0)
 		return reader_fail(r, err, "not a vessel snapshot (bad magic)");
 	uint32_t version = get32(h + 8);
-	if (version != VM_SNAP_VERSION)
-		return reader_fail(r, err, "format version %u, this vessel-vmm reads version %d",
-				   version, VM_SNAP_VERSION);
+	if (version < VM_SNAP_VERSION_MIN || version > VM_SNAP_VERSION)
+		return reader_fail(r, err,
+				   "format version %u, this vessel-vmm reads versions %d to %d",
+				   version, VM_SNAP_VERSION_MIN, VM_SNAP_VERSION);
 	if (get32(h + 60) != vs_crc32c(0, h, 60))
 		return reader_fail(r, err, "header checksum mismatch (corrupt file)");
 	if (get32(h + 12) != VM_SNAP_HEADER_SIZE)

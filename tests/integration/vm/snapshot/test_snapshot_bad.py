@@ -7,7 +7,7 @@ guest continues untouched.
 From one good snapshot of the recipe guest (printing a counter) the test
 makes: a flipped byte in a hart section (CRC32C mismatch), a flipped byte
 in the header, truncations (inside the RAM area, inside the sections, to a
-few bytes, to nothing), format version 2 with a valid header checksum, a
+few bytes, to nothing), format versions 3 and 0 with a valid header checksum, a
 wrong magic, a hart section with privilege level 2 and a recomputed CRC (the
 checksum passes, the loader's validation refuses it), and a missing file.
 Each `vessel-vmm --restore` must exit with status 1, print the expected
@@ -67,8 +67,10 @@ def test(work):
         case("trunc-sections.snap", "truncated", truncate=hart + 100)
         case("trunc-header.snap", "truncated", truncate=20)
         case("empty.snap", "truncated", truncate=0)
-        case("version.snap", "format version 2, this vessel-vmm reads version 1",
-             patch=(0, sl.with_version(s.head, 2)))
+        case("version.snap", "format version 3, this vessel-vmm reads versions 1 to 2",
+             patch=(0, sl.with_version(s.head, 3)))
+        case("version0.snap", "format version 0, this vessel-vmm reads versions 1 to 2",
+             patch=(0, sl.with_version(s.head, 0)))
         case("magic.snap", "not a vessel snapshot", patch=(0, b"QFI\xfb"))
         # privilege level 2 (reserved), with a valid CRC: the loader refuses
         payload = bytearray(s.section(4, 0))
