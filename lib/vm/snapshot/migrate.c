@@ -34,15 +34,18 @@
  *   2. round 0 sends every non-zero page (reading RAM while the guest
  *      writes it is fine: a page written after the clear is dirty and is
  *      sent again);
- *   3. each round takes and clears the dirty bitmap at a safe point and
- *      sends those pages (zero ones as ZERO); when the pages left would
- *      take less than MIG_FINAL_MS at the measured bandwidth (or after
- *      MIG_MAX_ROUNDS), a SYNC waits until the destination has read all
- *      that was sent (the socket's buffers hold megabytes), then the guest
- *      is paused at a safe point; a round whose
- *      dirty rate exceeds half the bandwidth, or two that do not shrink,
- *      raise a throttle: the migration thread holds the harts at safe
- *      points for a growing share of time (20 % steps, up to 90 %);
+ *   3. each round takes and clears the dirty bitmap at a safe point,
+ *      sends those pages (zero ones as ZERO) and ends with a SYNC: the
+ *      destination has read them all, so the round's time is the link's
+ *      cost per page (ms per dirty page, zero and data pages as they come).
+ *      When the pages left would take less than MIG_FINAL_MS at that cost
+ *      (or after MIG_MAX_ROUNDS) the guest is paused at a safe point.
+ *      Otherwise auto-converge sets the throttle from the round's dirty
+ *      rate (pages per ms the guest ran) and the cost, so that the next
+ *      set is at most half this one, plus MIG_THROTTLE_STEP for a round
+ *      that did not shrink; a thread of its own holds the harts at safe
+ *      points for that share of every MIG_HOLD_PERIOD_US while this one
+ *      sends;
  *   4. paused: last dirty pages, disks flushed, state, DONE; wait for 'K',
  *      send 'G', wait for 'R'.
  * With disk copy, the disks' chunks (64 KiB) go along: step 1 also turns
@@ -99,7 +102,11 @@
 #define MIG_BATCH	   256	      /* pages per PAGES message */
 #define MIG_COPY	   32	      /* pages copied out of RAM per send */
 #define MIG_MAX_ROUNDS	   30
-#define MIG_FINAL_MS	   4		/* stop iterating when the rest takes this long */
+#define MIG_FINAL_MS	   4	 /* stop iterating when the rest takes this long */
+#define MIG_HOLD_PERIOD_US 10000 /* the throttle holds pct % of each */
+#define MIG_THROTTLE_MAX   99
+#define MIG_THROTTLE_STEP  10
+#define MIG_COST_MIN	   64		/* pages: a round that measures the link */
 #define MIG_DATA_OFFSET	   (4ULL << 20) /* room for the state head */
 #define MIG_ACK_TIMEOUT_MS 60000
 #define PAGE		   VM_SNAP_PAGE_SIZE
@@ -119,7 +126,11 @@ struct vm_migration {
 	uint64_t *dirty;  /* copy of the CPU's bitmap for one round */
 	uint8_t *touched; /* round 0: pages ever touched (NULL: all) */
 	uint8_t *pbuf;	  /* MIG_COPY pages read from RAM (ram_copy) */
-	unsigned throttle_pct;
+	/* throttle: a thread of its own holds the harts at safe points for
+	 * throttle_pct % of every MIG_HOLD_PERIOD_US, while this one sends */
+	unsigned throttle_pct; /* atomic */
+	pthread_t throttle_thread;
+	bool throttle_started, throttle_stop; /* throttle_stop: atomic */
 	/* disk copy */
 	bool copy_disks, tracking;
 	unsigned ndisks;
@@ -141,7 +152,7 @@ struct vm_migration {
 	double ph_pause, ph_pages, ph_state, ph_ready, ph_run;
 	uint64_t final_pages;
 	int queued_at_pause; /* bytes the destination had not read (SIOCOUTQ) */
-	uint64_t held_ns;    /* time the harts were held by the throttle */
+	uint64_t held_ns;    /* time the harts were held by the throttle (atomic) */
 };
 
 /* ---- connections ---------------------------------------------------------- */
@@ -372,15 +383,55 @@ static int send_pages(struct vm_migration *mig, const uint64_t *bits, struct vs_
 		uint64_t n = q - p;
 		mig_set(mig, add_sent, &n);
 		p = q;
-		if (mig->throttle_pct) {
-			/* hold the harts for a share of the time (throttling) */
-			unsigned hold_us = mig->throttle_pct * 50;
-			uint64_t t0 = vs_now_ns();
-			vm_machine_run_at_safepoint(mig->m, hold_harts, &hold_us);
-			mig->held_ns += vs_now_ns() - t0;
-		}
 	}
 	return 0;
+}
+
+/*
+ * The throttle's thread: every MIG_HOLD_PERIOD_US it holds the harts
+ * at a safe point for throttle_pct % of the period and lets them run the
+ * rest, whatever the migration thread does meanwhile (it goes on sending:
+ * holding the harts from the sending thread, between its messages, as
+ * before, stopped the link too, and held them for a share of the messages,
+ * not of the time - a round of many small messages was held 97 % at 20 %).
+ */
+static void *throttle_main(void *opaque)
+{
+	struct vm_migration *mig = opaque;
+	while (!__atomic_load_n(&mig->throttle_stop, __ATOMIC_ACQUIRE)) {
+		unsigned pct = __atomic_load_n(&mig->throttle_pct, __ATOMIC_RELAXED);
+		unsigned hold_us = MIG_HOLD_PERIOD_US / 100 * pct;
+		if (hold_us) {
+			uint64_t t0 = vs_now_ns();
+			vm_machine_run_at_safepoint(mig->m, hold_harts, &hold_us);
+			__atomic_fetch_add(&mig->held_ns, vs_now_ns() - t0, __ATOMIC_RELAXED);
+		}
+		/* in steps of 1 ms: throttle_end does not wait for the period */
+		for (unsigned us = hold_us; us < MIG_HOLD_PERIOD_US &&
+					    !__atomic_load_n(&mig->throttle_stop, __ATOMIC_ACQUIRE);
+		     us += 1000)
+			usleep(MIG_HOLD_PERIOD_US - us < 1000 ? MIG_HOLD_PERIOD_US - us : 1000);
+	}
+	return NULL;
+}
+
+static void throttle_set(struct vm_migration *mig, unsigned pct)
+{
+	__atomic_store_n(&mig->throttle_pct, pct, __ATOMIC_RELAXED);
+	if (pct && !mig->throttle_started &&
+	    pthread_create(&mig->throttle_thread, NULL, throttle_main, mig) == 0)
+		mig->throttle_started = true;
+}
+
+/* Stop holding the harts (before the pause, and when the migration ends). */
+static void throttle_end(struct vm_migration *mig)
+{
+	__atomic_store_n(&mig->throttle_pct, 0, __ATOMIC_RELAXED);
+	if (!mig->throttle_started)
+		return;
+	__atomic_store_n(&mig->throttle_stop, true, __ATOMIC_RELEASE);
+	pthread_join(mig->throttle_thread, NULL);
+	mig->throttle_started = false;
 }
 
 /* At a safe point: take the CPU's dirty bitmap and restart the round. */
@@ -718,53 +769,85 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 	r = send_pages(mig, NULL, err);
 	free(mig->touched);
 	mig->touched = NULL;
+	if (r == 0)
+		r = sync_link(mig, err);
 	if (r < 0)
 		return r;
-	double bw = 0; /* pages per ms */
-	uint64_t sent_before = 0, prev_dirty = UINT64_MAX;
-	unsigned stuck = 0;
+	/*
+	 * Every round ends with a SYNC: the destination has read all of it, so
+	 * a round's time is what the link took for its pages (the socket's
+	 * buffers, megabytes, hid that: a round "sent" into them in no time)
+	 * and nothing is left in flight when the guest pauses.  cost: ms per
+	 * dirty page through the link, zero pages (one header per run) and
+	 * data pages alike, measured by the last round of at least
+	 * MIG_COST_MIN pages; round 0 also scanned all of RAM, so its figure
+	 * (per page with data) is high until round 1 replaces it.
+	 */
+	struct vm_migration_status now;
+	vm_migration_status(mig, &now);
+	double cost = (vs_now_ns() - t) / 1e6 / (double)(now.pages_sent ? now.pages_sent : 1);
+	uint64_t t_take = t, held_at = 0, prev_dirty = UINT64_MAX;
+	unsigned pct = 0;
 	struct round_info ri = { 0 };
 	for (unsigned round = 1;; round++) {
-		struct vm_migration_status now;
-		vm_migration_status(mig, &now);
-		double ms = (vs_now_ns() - t) / 1e6;
-		/* the link's rate: the throttle's holds are not sending time, and
-		 * the stop-and-copy sends without them */
-		double send_ms = ms - mig->held_ns / 1e6;
-		if (send_ms > 0.1 && now.pages_sent >= sent_before + MIG_BATCH)
-			bw = (now.pages_sent - sent_before) / send_ms; /* small rounds: keep */
-		sent_before = now.pages_sent;
-		mig->held_ns = 0;
-		t = vs_now_ns();
-		/* Peek at the dirty count without stopping: decide to converge. */
 		if ((r = vm_machine_run_at_safepoint(mig->m, take_dirty, mig)) < 0)
 			return vs_errf(err, -r, "migration: dirty tracking stopped");
+		uint64_t t_now = vs_now_ns();
+		uint64_t held = __atomic_load_n(&mig->held_ns, __ATOMIC_RELAXED);
+		/* the guest ran for the round's time less the throttle's holds */
+		double wall_ms = (t_now - t_take) / 1e6;
+		double run_ms = wall_ms - (held - held_at) / 1e6;
+		t_take = t_now;
+		held_at = held;
 		uint64_t dirty = popcount_bits(mig->dirty, mig->npages);
-		ri = (struct round_info){ round, dirty, mig->throttle_pct };
+		double rate = dirty / (run_ms > 0.1 ? run_ms : 0.1); /* pages per ms run */
+		double est = dirty * cost;
+		ri = (struct round_info){ round, dirty, pct };
 		mig_set(mig, set_round, &ri);
-		bool small = bw > 0 && dirty / bw < MIG_FINAL_MS;
-		if (small || dirty == 0 || round >= MIG_MAX_ROUNDS)
+		vm_migration_status(mig, &now);
+		vs_log(VS_LOG_INFO,
+		       "migration round %u: %" PRIu64 " pages dirty in %.1f ms (guest ran %.1f), "
+		       "%.2f us per page sent, %.1f ms to send them, throttle %u%%, %" PRIu64
+		       " bytes sent",
+		       round, dirty, wall_ms, run_ms, cost * 1000, est, pct, now.bytes_sent);
+		if (dirty == 0 || est <= MIG_FINAL_MS || round >= MIG_MAX_ROUNDS)
 			break;
-		/* Auto-converge: the guest dirtied pages at more than half the
-		 * rate the link carries them (or two rounds did not shrink the
-		 * set): hold its harts for a larger share of the time. */
-		double rate = ms > 0.1 ? dirty / ms : 0;
-		if ((bw > 0 && rate > bw / 2) || (dirty >= prev_dirty && ++stuck >= 2)) {
-			if (mig->throttle_pct < 90)
-				mig->throttle_pct += 20;
-			stuck = 0;
+		/*
+		 * Auto-converge.  Sending the dirty pages takes dirty * cost ms;
+		 * the guest, running (100 - pct) % of that time at `rate`, must
+		 * dirty at most half as many meanwhile, so the set halves every
+		 * round: pct >= 100 * (1 - 1 / (2 * rate * cost)), set at once
+		 * rather than in steps.  The rate is a floor (a guest rewriting a
+		 * small buffer fills it whatever its speed): a round that did not
+		 * shrink the set raises the throttle by MIG_THROTTLE_STEP more.
+		 * It never goes down before the end.
+		 */
+		double x = rate * cost;
+		unsigned need = x > 0.5 ? (unsigned)(100.0 * (1.0 - 0.5 / x)) + 1 : 0;
+		if (dirty >= prev_dirty && pct + MIG_THROTTLE_STEP > need)
+			need = pct + MIG_THROTTLE_STEP;
+		if (need > MIG_THROTTLE_MAX)
+			need = MIG_THROTTLE_MAX;
+		if (need > pct) {
+			pct = need;
+			throttle_set(mig, pct);
+			ri.throttle = pct;
+			mig_set(mig, set_round, &ri);
 		}
 		prev_dirty = dirty;
+		uint64_t t_send = vs_now_ns();
 		if ((r = send_pages(mig, mig->dirty, err)) < 0)
 			return r;
 		if ((r = send_disks(mig, false, err)) < 0)
 			return r;
+		if ((r = sync_link(mig, err)) < 0)
+			return r;
+		if (dirty >= MIG_COST_MIN)
+			cost = (vs_now_ns() - t_send) / 1e6 / (double)dirty;
 	}
-	/* Wait, the guest running, until the destination has read all that
-	 * was sent; then pause and send the pages of the last peek and the
-	 * rest. */
-	if ((r = sync_link(mig, err)) < 0)
-		return r;
+	/* The link is drained (the last round's SYNC): stop the throttle, then
+	 * pause and send the pages of the last take and the few since. */
+	throttle_end(mig);
 	vs_cleanup_free uint64_t *pending = malloc((mig->npages + 63) / 64 * 8);
 	if (!pending)
 		return vs_errf(err, ENOMEM, "migration: out of memory");
@@ -778,7 +861,6 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 	for (uint64_t i = 0; i < (mig->npages + 63) / 64; i++)
 		pending[i] |= mig->dirty[i];
 	mig->final_pages = popcount_bits(pending, mig->npages);
-	mig->throttle_pct = 0; /* paused: holding the harts would only add downtime */
 	if ((r = send_pages(mig, pending, err)) < 0)
 		return r;
 	if ((r = send_disks(mig, false, err)) < 0) /* paused: the last writes */
@@ -850,6 +932,7 @@ static void *migrate_thread(void *opaque)
 	struct vs_err err = VS_ERR_INIT;
 	double downtime = 0;
 	int r = migrate_run(mig, &downtime, &err);
+	throttle_end(mig);
 	if (r < 0 && mig->fd >= 0)
 		peer_reason(mig->fd, &err);
 	if (mig->tracking)
