@@ -22,7 +22,9 @@
  * the source, never running on both sides (docs/migration.md, failure
  * matrix).  VESSEL_TEST_MIGRATE_DROP=ready|running on the destination loses
  * its 'K' or its 'R', VESSEL_TEST_MIGRATE_SLOW=MS makes it sleep MS after
- * each PAGES message (a slow destination; tests only).
+ * each PAGES message (a slow destination; tests only) and
+ * VESSEL_TEST_MIGRATE_RATE=MBPS makes it read pages no faster than MBPS
+ * MB/s (a slow link, for a guest that dirties memory faster).
  *
  * The destination writes pages straight into a memfd laid out as
  * a snapshot file (RAM at the data offset) and the state at offset 0, then
@@ -42,8 +44,8 @@
  *      (or after MIG_MAX_ROUNDS) the guest is paused at a safe point.
  *      Otherwise auto-converge sets the throttle from the round's dirty
  *      rate (pages per ms the guest ran) and the cost, so that the next
- *      set is at most half this one, plus MIG_THROTTLE_STEP for a round
- *      that did not shrink; a thread of its own holds the harts at safe
+ *      set is at most half this one, and halves the guest's share of time
+ *      after a round that did not shrink it by a quarter; a thread of its own holds the harts at safe
  *      points for that share of every MIG_HOLD_PERIOD_US while this one
  *      sends;
  *   4. paused: last dirty pages, disks flushed, state, DONE; wait for 'K',
@@ -104,8 +106,9 @@
 #define MIG_MAX_ROUNDS	   30
 #define MIG_FINAL_MS	   4	 /* stop iterating when the rest takes this long */
 #define MIG_HOLD_PERIOD_US 10000 /* the throttle holds pct % of each */
+#define MIG_HOLD_MAX_US	   50000 /* the longest the throttle stops the guest */
 #define MIG_THROTTLE_MAX   99
-#define MIG_THROTTLE_STEP  10
+#define MIG_SAMPLE_US	   2000		/* the dirty rate's sample */
 #define MIG_COST_MIN	   64		/* pages: a round that measures the link */
 #define MIG_DATA_OFFSET	   (4ULL << 20) /* room for the state head */
 #define MIG_ACK_TIMEOUT_MS 60000
@@ -124,6 +127,7 @@ struct vm_migration {
 	uint64_t npages;
 	uint64_t *sent;	  /* pages the destination holds */
 	uint64_t *dirty;  /* copy of the CPU's bitmap for one round */
+	uint64_t *sample; /* the round's set while a sample is taken */
 	uint8_t *touched; /* round 0: pages ever touched (NULL: all) */
 	uint8_t *pbuf;	  /* MIG_COPY pages read from RAM (ram_copy) */
 	/* throttle: a thread of its own holds the harts at safe points for
@@ -330,10 +334,32 @@ static int send_ram(struct vm_migration *mig, const uint8_t *ram, uint64_t p, ui
 	return 0;
 }
 
-/* At a safe point: keep every hart stopped for a while (throttling). */
-static int hold_harts(struct vm_machine *m, void *opaque)
+struct throttle_hold {
+	unsigned pct;
+	uint64_t run_from; /* the harts run since (the last hold's end) */
+	uint64_t held_ns;  /* out: how long they were held */
+};
+
+/*
+ * At a safe point: keep every hart stopped (throttling) for pct / (100 -
+ * pct) times as long as they ran since the last hold, so that they run
+ * (100 - pct) % of the time whatever the sleeps and the safe point took
+ * (with a fixed hold of 99 % of 10 ms they ran 3 %, not 1), at most
+ * MIG_HOLD_MAX_US at a time.
+ */
+static int throttle_hold(struct vm_machine *m, void *opaque)
 {
-	usleep(*(unsigned *)opaque);
+	struct throttle_hold *h = opaque;
+	uint64_t t0 = vs_now_ns();
+	uint64_t ran_us = (t0 - h->run_from) / 1000;
+	uint64_t us = ran_us * h->pct / (100 - h->pct);
+	if (us < MIG_HOLD_PERIOD_US / 100 * h->pct)
+		us = MIG_HOLD_PERIOD_US / 100 * h->pct;
+	if (us > MIG_HOLD_MAX_US)
+		us = MIG_HOLD_MAX_US;
+	usleep((useconds_t)us);
+	h->run_from = vs_now_ns();
+	h->held_ns = h->run_from - t0;
 	return 0;
 }
 
@@ -398,13 +424,15 @@ static int send_pages(struct vm_migration *mig, const uint64_t *bits, struct vs_
 static void *throttle_main(void *opaque)
 {
 	struct vm_migration *mig = opaque;
+	struct throttle_hold h = { .run_from = vs_now_ns() };
 	while (!__atomic_load_n(&mig->throttle_stop, __ATOMIC_ACQUIRE)) {
-		unsigned pct = __atomic_load_n(&mig->throttle_pct, __ATOMIC_RELAXED);
-		unsigned hold_us = MIG_HOLD_PERIOD_US / 100 * pct;
-		if (hold_us) {
-			uint64_t t0 = vs_now_ns();
-			vm_machine_run_at_safepoint(mig->m, hold_harts, &hold_us);
-			__atomic_fetch_add(&mig->held_ns, vs_now_ns() - t0, __ATOMIC_RELAXED);
+		h.pct = __atomic_load_n(&mig->throttle_pct, __ATOMIC_RELAXED);
+		unsigned hold_us = MIG_HOLD_PERIOD_US / 100 * h.pct;
+		if (h.pct) {
+			vm_machine_run_at_safepoint(mig->m, throttle_hold, &h);
+			__atomic_fetch_add(&mig->held_ns, h.held_ns, __ATOMIC_RELAXED);
+		} else {
+			h.run_from = vs_now_ns();
 		}
 		/* in steps of 1 ms: throttle_end does not wait for the period */
 		for (unsigned us = hold_us; us < MIG_HOLD_PERIOD_US &&
@@ -725,6 +753,35 @@ static int unread_bytes(int fd)
 	return ioctl(fd, SIOCOUTQ, &n) == 0 ? n : -1;
 }
 
+/*
+ * The guest's dirty rate, sampled: the pages it dirties in MIG_SAMPLE_US
+ * (taken, and added to the round's set).  A round's own count is a floor:
+ * a guest that rewrites a small buffer dirties it all, whatever its speed,
+ * over a long round (8 MiB in 12 ms of a 1.6 s round looked like 5 pages a
+ * ms, not 170).  *rate (pages per ms the guest ran) becomes the larger.
+ */
+static int sample_rate(struct vm_migration *mig, double *rate, struct vs_err *err)
+{
+	size_t words = (mig->npages + 63) / 64;
+	if (!mig->sample && !(mig->sample = malloc(words * 8)))
+		return vs_errf(err, ENOMEM, "migration: out of memory");
+	memcpy(mig->sample, mig->dirty, words * 8);
+	uint64_t held = __atomic_load_n(&mig->held_ns, __ATOMIC_RELAXED);
+	uint64_t t0 = vs_now_ns();
+	usleep(MIG_SAMPLE_US);
+	int r = vm_machine_run_at_safepoint(mig->m, take_dirty, mig);
+	if (r < 0)
+		return vs_errf(err, -r, "migration: dirty tracking stopped");
+	double run_ms =
+	    (vs_now_ns() - t0 - (__atomic_load_n(&mig->held_ns, __ATOMIC_RELAXED) - held)) / 1e6;
+	uint64_t n = popcount_bits(mig->dirty, mig->npages);
+	for (size_t i = 0; i < words; i++)
+		mig->dirty[i] |= mig->sample[i];
+	if (run_ms >= MIG_SAMPLE_US / 4000.0 && n / run_ms > *rate)
+		*rate = n / run_ms;
+	return 0;
+}
+
 static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_err *err)
 {
 	int r;
@@ -786,7 +843,7 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 	struct vm_migration_status now;
 	vm_migration_status(mig, &now);
 	double cost = (vs_now_ns() - t) / 1e6 / (double)(now.pages_sent ? now.pages_sent : 1);
-	uint64_t t_take = t, held_at = 0, prev_dirty = UINT64_MAX;
+	uint64_t t_take = t, held_at = 0, prev_dirty = 0;
 	unsigned pct = 0;
 	struct round_info ri = { 0 };
 	for (unsigned round = 1;; round++) {
@@ -797,14 +854,14 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 		/* the guest ran for the round's time less the throttle's holds */
 		double wall_ms = (t_now - t_take) / 1e6;
 		double run_ms = wall_ms - (held - held_at) / 1e6;
-		t_take = t_now;
-		held_at = held;
 		uint64_t dirty = popcount_bits(mig->dirty, mig->npages);
 		double rate = dirty / (run_ms > 0.1 ? run_ms : 0.1); /* pages per ms run */
 		double est = dirty * cost;
 		ri = (struct round_info){ round, dirty, pct };
 		mig_set(mig, set_round, &ri);
 		vm_migration_status(mig, &now);
+		t_take = t_now;
+		held_at = held;
 		vs_log(VS_LOG_INFO,
 		       "migration round %u: %" PRIu64 " pages dirty in %.1f ms (guest ran %.1f), "
 		       "%.2f us per page sent, %.1f ms to send them, throttle %u%%, %" PRIu64
@@ -818,14 +875,18 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 		 * dirty at most half as many meanwhile, so the set halves every
 		 * round: pct >= 100 * (1 - 1 / (2 * rate * cost)), set at once
 		 * rather than in steps.  The rate is a floor (a guest rewriting a
-		 * small buffer fills it whatever its speed): a round that did not
-		 * shrink the set raises the throttle by MIG_THROTTLE_STEP more.
+		 * small buffer fills it whatever its speed): after a round that
+		 * did not shrink the set by a quarter the guest's share of time
+		 * is halved (0, 50, 75, 87, 93, 96, 98, 99 %).
 		 * It never goes down before the end.
 		 */
+		if ((r = sample_rate(mig, &rate, err)) < 0)
+			return r;
+		dirty = popcount_bits(mig->dirty, mig->npages); /* with the sample's */
 		double x = rate * cost;
 		unsigned need = x > 0.5 ? (unsigned)(100.0 * (1.0 - 0.5 / x)) + 1 : 0;
-		if (dirty >= prev_dirty && pct + MIG_THROTTLE_STEP > need)
-			need = pct + MIG_THROTTLE_STEP;
+		if (prev_dirty && dirty * 4 > prev_dirty * 3 && pct + (100 - pct) / 2 > need)
+			need = pct + (100 - pct) / 2;
 		if (need > MIG_THROTTLE_MAX)
 			need = MIG_THROTTLE_MAX;
 		if (need > pct) {
@@ -1046,6 +1107,7 @@ void vm_migration_free(struct vm_migration *mig)
 	pthread_mutex_destroy(&mig->lock);
 	free(mig->sent);
 	free(mig->dirty);
+	free(mig->sample);
 	free(mig->pbuf);
 	free(mig);
 }
@@ -1169,6 +1231,9 @@ static int receive(int c, int memfd, uint64_t *ram_size_out, const struct virt_c
 	bool have_state = false;
 	const char *slow = getenv("VESSEL_TEST_MIGRATE_SLOW"); /* tests: a slow destination */
 	unsigned slow_ms = slow ? (unsigned)atoi(slow) : 0;
+	const char *mbps = getenv("VESSEL_TEST_MIGRATE_RATE"); /* tests: a link of N MB/s */
+	double link_bytes_per_ns = mbps ? atof(mbps) / 1e3 : 0;
+	uint64_t link_t0 = 0, link_bytes = 0;
 	for (;;) {
 		struct mig_msg h;
 		if ((r = recv_all(c, &h, sizeof(h), err)) < 0)
@@ -1182,6 +1247,15 @@ static int receive(int c, int memfd, uint64_t *ram_size_out, const struct virt_c
 			r = recv_all(c, ram + h.first * PAGE, (size_t)h.count * PAGE, err);
 			if (slow_ms)
 				usleep(slow_ms * 1000);
+			if (link_bytes_per_ns > 0) { /* read no faster than the link */
+				uint64_t t_now = vs_now_ns();
+				if (!link_t0)
+					link_t0 = t_now;
+				link_bytes += (uint64_t)h.count * PAGE;
+				uint64_t due = link_t0 + (uint64_t)(link_bytes / link_bytes_per_ns);
+				if (due > t_now)
+					usleep((useconds_t)((due - t_now) / 1000));
+			}
 		} else if (h.type == MIG_SYNC) {
 			r = send_all(c, "S", 1, err);
 		} else if (h.type == MIG_ZERO) {
