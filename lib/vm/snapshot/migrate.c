@@ -45,9 +45,9 @@
  *      Otherwise auto-converge sets the throttle from the round's dirty
  *      rate (pages per ms the guest ran) and the cost, so that the next
  *      set is at most half this one, and halves the guest's share of time
- *      after a round that did not shrink it by a quarter; a thread of its own holds the harts at safe
- *      points for that share of every MIG_HOLD_PERIOD_US while this one
- *      sends;
+ *      after a round that did not shrink it by a quarter; a thread of its
+ *      own holds the harts at safe points for that share of the time
+ *      while this one sends;
  *   4. paused: last dirty pages, disks flushed, state, DONE; wait for 'K',
  *      send 'G', wait for 'R'.
  * With disk copy, the disks' chunks (64 KiB) go along: step 1 also turns
@@ -131,7 +131,7 @@ struct vm_migration {
 	uint8_t *touched; /* round 0: pages ever touched (NULL: all) */
 	uint8_t *pbuf;	  /* MIG_COPY pages read from RAM (ram_copy) */
 	/* throttle: a thread of its own holds the harts at safe points for
-	 * throttle_pct % of every MIG_HOLD_PERIOD_US, while this one sends */
+	 * throttle_pct % of the time, while this one sends */
 	unsigned throttle_pct; /* atomic */
 	pthread_t throttle_thread;
 	bool throttle_started, throttle_stop; /* throttle_stop: atomic */
@@ -414,9 +414,10 @@ static int send_pages(struct vm_migration *mig, const uint64_t *bits, struct vs_
 }
 
 /*
- * The throttle's thread: every MIG_HOLD_PERIOD_US it holds the harts
- * at a safe point for throttle_pct % of the period and lets them run the
- * rest, whatever the migration thread does meanwhile (it goes on sending:
+ * The throttle's thread: it holds the harts at a safe point
+ * (throttle_hold), lets them run (100 - throttle_pct) % of
+ * MIG_HOLD_PERIOD_US, and again, whatever the migration thread does
+ * meanwhile (it goes on sending:
  * holding the harts from the sending thread, between its messages, as
  * before, stopped the link too, and held them for a share of the messages,
  * not of the time - a round of many small messages was held 97 % at 20 %).
