@@ -81,15 +81,19 @@ def test(work):
         if status != 0:
             vc.fail("source: exit status %d (0 expected): %r" % (status, src.buf[-600:]))
         line = re.search(r"migration to \S+ completed: total ([\d.]+) ms, downtime ([\d.]+) "
-                         r"ms, \d+ bytes, (\d+) rounds[^\n]*", src.buf)
+                         r"ms, (\d+) bytes, (\d+) rounds[^\n]*", src.buf)
         if not line:
             vc.fail("source: no result line in %r" % src.buf[-600:])
-        total, downtime, rounds = (float(line.group(1)), float(line.group(2)),
-                                   int(line.group(3)))
+        total, downtime, nbytes, rounds = (float(line.group(1)), float(line.group(2)),
+                                           int(line.group(3)), int(line.group(4)))
         for r in re.findall(r"migration round [^\n]*", src.buf):
             print(r.rstrip())
         print("busy guest over a %d MB/s link: %s; GET /migrate showed throttle %d %%"
               % (LINK_MBPS, line.group(0), throttle))
+        if nbytes / 1e3 / total > LINK_MBPS * 1.25:
+            vc.fail("the link was not limited to %d MB/s (%.0f MB/s: no "
+                    "VESSEL_TEST_MIGRATE_RATE?): %s"
+                    % (LINK_MBPS, nbytes / 1e3 / total, line.group(0)))
         if rounds >= MAX_ROUNDS:
             vc.fail("no convergence: the source gave up after %d rounds: %s"
                     % (rounds, line.group(0)))
