@@ -736,7 +736,7 @@ int vm_machine_add_tick(struct vm_machine *m, void (*cb)(void *opaque), void *op
 
 void vm_machine_request_exit(struct vm_machine *m, enum vm_exit_kind kind, uint32_t code)
 {
-	if (!m->exit_requested) {
+	if (!machine_exiting(m)) {
 		m->exit_kind = kind;
 		m->exit_code = code;
 		__atomic_store_n(&m->exit_requested, 1, __ATOMIC_SEQ_CST);
@@ -877,7 +877,7 @@ static uint64_t machine_run_slice(struct rv_hart *h, uint64_t budget, bool threa
 static void machine_run_harts(struct vm_machine *m, bool idle_at_start[])
 {
 	uint64_t t0 = vs_now_ns();
-	for (unsigned k = 0; k < m->cfg.ncpus && !m->exit_requested; k++) {
+	for (unsigned k = 0; k < m->cfg.ncpus && !machine_exiting(m); k++) {
 		struct rv_hart *h = rv_core_hart(m->core, k);
 		/* Both sequentially consistent: the stop reset is ordered before the
 		 * check, so a request after it stops the hart. */
@@ -1147,9 +1147,9 @@ int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *er
 		return r;
 	}
 	uint64_t last_poll = 0;
-	while (!m->exit_requested) {
+	while (!machine_exiting(m)) {
 		machine_serve_safepoint(m);
-		if (m->exit_requested)
+		if (machine_exiting(m))
 			break;
 		uint64_t wall = vs_now_ns();
 		if (deadline && wall >= deadline) {
@@ -1181,9 +1181,9 @@ int vm_machine_run(struct vm_machine *m, struct vm_exit *exit, struct vs_err *er
 		machine_run_harts(m, idle_at_start);
 		if (__atomic_load_n(&m->sp_requested, __ATOMIC_SEQ_CST))
 			continue; /* serve it before anything else runs */
-		for (unsigned i = 0; i < m->ntick && !m->exit_requested; i++)
+		for (unsigned i = 0; i < m->ntick && !machine_exiting(m); i++)
 			m->tick[i].cb(m->tick[i].opaque);
-		if (m->exit_requested)
+		if (machine_exiting(m))
 			break;
 		bool idle = true;
 		for (unsigned k = 0; k < n && idle; k++)

@@ -22,7 +22,9 @@
  * the source, never running on both sides (docs/migration.md, failure
  * matrix).  VESSEL_TEST_MIGRATE_DROP=ready|running on the destination loses
  * its 'K' or its 'R', VESSEL_TEST_MIGRATE_SLOW=MS makes it sleep MS after
- * each PAGES message (a slow destination; tests only).
+ * each PAGES message (a slow destination; tests only) and
+ * VESSEL_TEST_MIGRATE_RATE=MBPS makes it read pages no faster than MBPS
+ * MB/s (a slow link, for a guest that dirties memory faster).
  *
  * The destination writes pages straight into a memfd laid out as
  * a snapshot file (RAM at the data offset) and the state at offset 0, then
@@ -34,15 +36,18 @@
  *   2. round 0 sends every non-zero page (reading RAM while the guest
  *      writes it is fine: a page written after the clear is dirty and is
  *      sent again);
- *   3. each round takes and clears the dirty bitmap at a safe point and
- *      sends those pages (zero ones as ZERO); when the pages left would
- *      take less than MIG_FINAL_MS at the measured bandwidth (or after
- *      MIG_MAX_ROUNDS), a SYNC waits until the destination has read all
- *      that was sent (the socket's buffers hold megabytes), then the guest
- *      is paused at a safe point; a round whose
- *      dirty rate exceeds half the bandwidth, or two that do not shrink,
- *      raise a throttle: the migration thread holds the harts at safe
- *      points for a growing share of time (20 % steps, up to 90 %);
+ *   3. each round takes and clears the dirty bitmap at a safe point,
+ *      sends those pages (zero ones as ZERO) and ends with a SYNC: the
+ *      destination has read them all, so the round's time is the link's
+ *      cost per page (ms per dirty page, zero and data pages as they come).
+ *      When the pages left would take less than MIG_FINAL_MS at that cost
+ *      (or after MIG_MAX_ROUNDS) the guest is paused at a safe point.
+ *      Otherwise auto-converge sets the throttle from the round's dirty
+ *      rate (pages per ms the guest ran) and the cost, so that the next
+ *      set is at most half this one, and halves the guest's share of time
+ *      after a round that did not shrink it by a quarter; a thread of its
+ *      own holds the harts at safe points for that share of the time
+ *      while this one sends;
  *   4. paused: last dirty pages, disks flushed, state, DONE; wait for 'K',
  *      send 'G', wait for 'R'.
  * With disk copy, the disks' chunks (64 KiB) go along: step 1 also turns
@@ -99,7 +104,12 @@
 #define MIG_BATCH	   256	      /* pages per PAGES message */
 #define MIG_COPY	   32	      /* pages copied out of RAM per send */
 #define MIG_MAX_ROUNDS	   30
-#define MIG_FINAL_MS	   4		/* stop iterating when the rest takes this long */
+#define MIG_FINAL_MS	   4	 /* stop iterating when the rest takes this long */
+#define MIG_HOLD_PERIOD_US 10000 /* the throttle holds pct % of each */
+#define MIG_HOLD_MAX_US	   50000 /* the longest the throttle stops the guest */
+#define MIG_THROTTLE_MAX   99
+#define MIG_SAMPLE_US	   2000		/* the dirty rate's sample */
+#define MIG_COST_MIN	   64		/* pages: a round that measures the link */
 #define MIG_DATA_OFFSET	   (4ULL << 20) /* room for the state head */
 #define MIG_ACK_TIMEOUT_MS 60000
 #define PAGE		   VM_SNAP_PAGE_SIZE
@@ -117,9 +127,14 @@ struct vm_migration {
 	uint64_t npages;
 	uint64_t *sent;	  /* pages the destination holds */
 	uint64_t *dirty;  /* copy of the CPU's bitmap for one round */
+	uint64_t *sample; /* the round's set while a sample is taken */
 	uint8_t *touched; /* round 0: pages ever touched (NULL: all) */
 	uint8_t *pbuf;	  /* MIG_COPY pages read from RAM (ram_copy) */
-	unsigned throttle_pct;
+	/* throttle: a thread of its own holds the harts at safe points for
+	 * throttle_pct % of the time, while this one sends */
+	unsigned throttle_pct; /* atomic */
+	pthread_t throttle_thread;
+	bool throttle_started, throttle_stop; /* throttle_stop: atomic */
 	/* disk copy */
 	bool copy_disks, tracking;
 	unsigned ndisks;
@@ -141,7 +156,7 @@ struct vm_migration {
 	double ph_pause, ph_pages, ph_state, ph_ready, ph_run;
 	uint64_t final_pages;
 	int queued_at_pause; /* bytes the destination had not read (SIOCOUTQ) */
-	uint64_t held_ns;    /* time the harts were held by the throttle */
+	uint64_t held_ns;    /* time the harts were held by the throttle (atomic) */
 };
 
 /* ---- connections ---------------------------------------------------------- */
@@ -319,10 +334,32 @@ static int send_ram(struct vm_migration *mig, const uint8_t *ram, uint64_t p, ui
 	return 0;
 }
 
-/* At a safe point: keep every hart stopped for a while (throttling). */
-static int hold_harts(struct vm_machine *m, void *opaque)
+struct throttle_hold {
+	unsigned pct;
+	uint64_t run_from; /* the harts run since (the last hold's end) */
+	uint64_t held_ns;  /* out: how long they were held */
+};
+
+/*
+ * At a safe point: keep every hart stopped (throttling) for pct / (100 -
+ * pct) times as long as they ran since the last hold, so that they run
+ * (100 - pct) % of the time whatever the sleeps and the safe point took
+ * (with a fixed hold of 99 % of 10 ms they ran 3 %, not 1), at most
+ * MIG_HOLD_MAX_US at a time.
+ */
+static int throttle_hold(struct vm_machine *m, void *opaque)
 {
-	usleep(*(unsigned *)opaque);
+	struct throttle_hold *h = opaque;
+	uint64_t t0 = vs_now_ns();
+	uint64_t ran_us = (t0 - h->run_from) / 1000;
+	uint64_t us = ran_us * h->pct / (100 - h->pct);
+	if (us < MIG_HOLD_PERIOD_US / 100 * h->pct)
+		us = MIG_HOLD_PERIOD_US / 100 * h->pct;
+	if (us > MIG_HOLD_MAX_US)
+		us = MIG_HOLD_MAX_US;
+	usleep((useconds_t)us);
+	h->run_from = vs_now_ns();
+	h->held_ns = h->run_from - t0;
 	return 0;
 }
 
@@ -372,15 +409,58 @@ static int send_pages(struct vm_migration *mig, const uint64_t *bits, struct vs_
 		uint64_t n = q - p;
 		mig_set(mig, add_sent, &n);
 		p = q;
-		if (mig->throttle_pct) {
-			/* hold the harts for a share of the time (throttling) */
-			unsigned hold_us = mig->throttle_pct * 50;
-			uint64_t t0 = vs_now_ns();
-			vm_machine_run_at_safepoint(mig->m, hold_harts, &hold_us);
-			mig->held_ns += vs_now_ns() - t0;
-		}
 	}
 	return 0;
+}
+
+/*
+ * The throttle's thread: it holds the harts at a safe point
+ * (throttle_hold), lets them run (100 - throttle_pct) % of
+ * MIG_HOLD_PERIOD_US, and again, whatever the migration thread does
+ * meanwhile (it goes on sending:
+ * holding the harts from the sending thread, between its messages, as
+ * before, stopped the link too, and held them for a share of the messages,
+ * not of the time - a round of many small messages was held 97 % at 20 %).
+ */
+static void *throttle_main(void *opaque)
+{
+	struct vm_migration *mig = opaque;
+	struct throttle_hold h = { .run_from = vs_now_ns() };
+	while (!__atomic_load_n(&mig->throttle_stop, __ATOMIC_ACQUIRE)) {
+		h.pct = __atomic_load_n(&mig->throttle_pct, __ATOMIC_RELAXED);
+		unsigned hold_us = MIG_HOLD_PERIOD_US / 100 * h.pct;
+		if (h.pct) {
+			vm_machine_run_at_safepoint(mig->m, throttle_hold, &h);
+			__atomic_fetch_add(&mig->held_ns, h.held_ns, __ATOMIC_RELAXED);
+		} else {
+			h.run_from = vs_now_ns();
+		}
+		/* in steps of 1 ms: throttle_end does not wait for the period */
+		for (unsigned us = hold_us; us < MIG_HOLD_PERIOD_US &&
+					    !__atomic_load_n(&mig->throttle_stop, __ATOMIC_ACQUIRE);
+		     us += 1000)
+			usleep(MIG_HOLD_PERIOD_US - us < 1000 ? MIG_HOLD_PERIOD_US - us : 1000);
+	}
+	return NULL;
+}
+
+static void throttle_set(struct vm_migration *mig, unsigned pct)
+{
+	__atomic_store_n(&mig->throttle_pct, pct, __ATOMIC_RELAXED);
+	if (pct && !mig->throttle_started &&
+	    pthread_create(&mig->throttle_thread, NULL, throttle_main, mig) == 0)
+		mig->throttle_started = true;
+}
+
+/* Stop holding the harts (before the pause, and when the migration ends). */
+static void throttle_end(struct vm_migration *mig)
+{
+	__atomic_store_n(&mig->throttle_pct, 0, __ATOMIC_RELAXED);
+	if (!mig->throttle_started)
+		return;
+	__atomic_store_n(&mig->throttle_stop, true, __ATOMIC_RELEASE);
+	pthread_join(mig->throttle_thread, NULL);
+	mig->throttle_started = false;
 }
 
 /* At a safe point: take the CPU's dirty bitmap and restart the round. */
@@ -674,6 +754,35 @@ static int unread_bytes(int fd)
 	return ioctl(fd, SIOCOUTQ, &n) == 0 ? n : -1;
 }
 
+/*
+ * The guest's dirty rate, sampled: the pages it dirties in MIG_SAMPLE_US
+ * (taken, and added to the round's set).  A round's own count is a floor:
+ * a guest that rewrites a small buffer dirties it all, whatever its speed,
+ * over a long round (8 MiB in 12 ms of a 1.6 s round looked like 5 pages a
+ * ms, not 170).  *rate (pages per ms the guest ran) becomes the larger.
+ */
+static int sample_rate(struct vm_migration *mig, double *rate, struct vs_err *err)
+{
+	size_t words = (mig->npages + 63) / 64;
+	if (!mig->sample && !(mig->sample = malloc(words * 8)))
+		return vs_errf(err, ENOMEM, "migration: out of memory");
+	memcpy(mig->sample, mig->dirty, words * 8);
+	uint64_t held = __atomic_load_n(&mig->held_ns, __ATOMIC_RELAXED);
+	uint64_t t0 = vs_now_ns();
+	usleep(MIG_SAMPLE_US);
+	int r = vm_machine_run_at_safepoint(mig->m, take_dirty, mig);
+	if (r < 0)
+		return vs_errf(err, -r, "migration: dirty tracking stopped");
+	double run_ms =
+	    (vs_now_ns() - t0 - (__atomic_load_n(&mig->held_ns, __ATOMIC_RELAXED) - held)) / 1e6;
+	uint64_t n = popcount_bits(mig->dirty, mig->npages);
+	for (size_t i = 0; i < words; i++)
+		mig->dirty[i] |= mig->sample[i];
+	if (run_ms >= MIG_SAMPLE_US / 4000.0 && n / run_ms > *rate)
+		*rate = n / run_ms;
+	return 0;
+}
+
 static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_err *err)
 {
 	int r;
@@ -718,53 +827,89 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 	r = send_pages(mig, NULL, err);
 	free(mig->touched);
 	mig->touched = NULL;
+	if (r == 0)
+		r = sync_link(mig, err);
 	if (r < 0)
 		return r;
-	double bw = 0; /* pages per ms */
-	uint64_t sent_before = 0, prev_dirty = UINT64_MAX;
-	unsigned stuck = 0;
+	/*
+	 * Every round ends with a SYNC: the destination has read all of it, so
+	 * a round's time is what the link took for its pages (the socket's
+	 * buffers, megabytes, hid that: a round "sent" into them in no time)
+	 * and nothing is left in flight when the guest pauses.  cost: ms per
+	 * dirty page through the link, zero pages (one header per run) and
+	 * data pages alike, measured by the last round of at least
+	 * MIG_COST_MIN pages; round 0 also scanned all of RAM, so its figure
+	 * (per page with data) is high until round 1 replaces it.
+	 */
+	struct vm_migration_status now;
+	vm_migration_status(mig, &now);
+	double cost = (vs_now_ns() - t) / 1e6 / (double)(now.pages_sent ? now.pages_sent : 1);
+	uint64_t t_take = t, held_at = 0, prev_dirty = 0;
+	unsigned pct = 0;
 	struct round_info ri = { 0 };
 	for (unsigned round = 1;; round++) {
-		struct vm_migration_status now;
-		vm_migration_status(mig, &now);
-		double ms = (vs_now_ns() - t) / 1e6;
-		/* the link's rate: the throttle's holds are not sending time, and
-		 * the stop-and-copy sends without them */
-		double send_ms = ms - mig->held_ns / 1e6;
-		if (send_ms > 0.1 && now.pages_sent >= sent_before + MIG_BATCH)
-			bw = (now.pages_sent - sent_before) / send_ms; /* small rounds: keep */
-		sent_before = now.pages_sent;
-		mig->held_ns = 0;
-		t = vs_now_ns();
-		/* Peek at the dirty count without stopping: decide to converge. */
 		if ((r = vm_machine_run_at_safepoint(mig->m, take_dirty, mig)) < 0)
 			return vs_errf(err, -r, "migration: dirty tracking stopped");
+		uint64_t t_now = vs_now_ns();
+		uint64_t held = __atomic_load_n(&mig->held_ns, __ATOMIC_RELAXED);
+		/* the guest ran for the round's time less the throttle's holds */
+		double wall_ms = (t_now - t_take) / 1e6;
+		double run_ms = wall_ms - (held - held_at) / 1e6;
 		uint64_t dirty = popcount_bits(mig->dirty, mig->npages);
-		ri = (struct round_info){ round, dirty, mig->throttle_pct };
+		double rate = dirty / (run_ms > 0.1 ? run_ms : 0.1); /* pages per ms run */
+		double est = dirty * cost;
+		ri = (struct round_info){ round, dirty, pct };
 		mig_set(mig, set_round, &ri);
-		bool small = bw > 0 && dirty / bw < MIG_FINAL_MS;
-		if (small || dirty == 0 || round >= MIG_MAX_ROUNDS)
+		vm_migration_status(mig, &now);
+		t_take = t_now;
+		held_at = held;
+		vs_log(VS_LOG_INFO,
+		       "migration round %u: %" PRIu64 " pages dirty in %.1f ms (guest ran %.1f), "
+		       "%.2f us per page sent, %.1f ms to send them, throttle %u%%, %" PRIu64
+		       " bytes sent",
+		       round, dirty, wall_ms, run_ms, cost * 1000, est, pct, now.bytes_sent);
+		if (dirty == 0 || est <= MIG_FINAL_MS || round >= MIG_MAX_ROUNDS)
 			break;
-		/* Auto-converge: the guest dirtied pages at more than half the
-		 * rate the link carries them (or two rounds did not shrink the
-		 * set): hold its harts for a larger share of the time. */
-		double rate = ms > 0.1 ? dirty / ms : 0;
-		if ((bw > 0 && rate > bw / 2) || (dirty >= prev_dirty && ++stuck >= 2)) {
-			if (mig->throttle_pct < 90)
-				mig->throttle_pct += 20;
-			stuck = 0;
+		/*
+		 * Auto-converge.  Sending the dirty pages takes dirty * cost ms;
+		 * the guest, running (100 - pct) % of that time at `rate`, must
+		 * dirty at most half as many meanwhile, so the set halves every
+		 * round: pct >= 100 * (1 - 1 / (2 * rate * cost)), set at once
+		 * rather than in steps.  The rate is a floor (a guest rewriting a
+		 * small buffer fills it whatever its speed): after a round that
+		 * did not shrink the set by a quarter the guest's share of time
+		 * is halved (0, 50, 75, 87, 93, 96, 98, 99 %).
+		 * It never goes down before the end.
+		 */
+		if ((r = sample_rate(mig, &rate, err)) < 0)
+			return r;
+		dirty = popcount_bits(mig->dirty, mig->npages); /* with the sample's */
+		double x = rate * cost;
+		unsigned need = x > 0.5 ? (unsigned)(100.0 * (1.0 - 0.5 / x)) + 1 : 0;
+		if (prev_dirty && dirty * 4 > prev_dirty * 3 && pct + (100 - pct) / 2 > need)
+			need = pct + (100 - pct) / 2;
+		if (need > MIG_THROTTLE_MAX)
+			need = MIG_THROTTLE_MAX;
+		if (need > pct) {
+			pct = need;
+			throttle_set(mig, pct);
+			ri.throttle = pct;
+			mig_set(mig, set_round, &ri);
 		}
 		prev_dirty = dirty;
+		uint64_t t_send = vs_now_ns();
 		if ((r = send_pages(mig, mig->dirty, err)) < 0)
 			return r;
 		if ((r = send_disks(mig, false, err)) < 0)
 			return r;
+		if ((r = sync_link(mig, err)) < 0)
+			return r;
+		if (dirty >= MIG_COST_MIN)
+			cost = (vs_now_ns() - t_send) / 1e6 / (double)dirty;
 	}
-	/* Wait, the guest running, until the destination has read all that
-	 * was sent; then pause and send the pages of the last peek and the
-	 * rest. */
-	if ((r = sync_link(mig, err)) < 0)
-		return r;
+	/* The link is drained (the last round's SYNC): stop the throttle, then
+	 * pause and send the pages of the last take and the few since. */
+	throttle_end(mig);
 	vs_cleanup_free uint64_t *pending = malloc((mig->npages + 63) / 64 * 8);
 	if (!pending)
 		return vs_errf(err, ENOMEM, "migration: out of memory");
@@ -778,7 +923,6 @@ static int migrate_run(struct vm_migration *mig, double *downtime_ms, struct vs_
 	for (uint64_t i = 0; i < (mig->npages + 63) / 64; i++)
 		pending[i] |= mig->dirty[i];
 	mig->final_pages = popcount_bits(pending, mig->npages);
-	mig->throttle_pct = 0; /* paused: holding the harts would only add downtime */
 	if ((r = send_pages(mig, pending, err)) < 0)
 		return r;
 	if ((r = send_disks(mig, false, err)) < 0) /* paused: the last writes */
@@ -850,6 +994,7 @@ static void *migrate_thread(void *opaque)
 	struct vs_err err = VS_ERR_INIT;
 	double downtime = 0;
 	int r = migrate_run(mig, &downtime, &err);
+	throttle_end(mig);
 	if (r < 0 && mig->fd >= 0)
 		peer_reason(mig->fd, &err);
 	if (mig->tracking)
@@ -963,6 +1108,7 @@ void vm_migration_free(struct vm_migration *mig)
 	pthread_mutex_destroy(&mig->lock);
 	free(mig->sent);
 	free(mig->dirty);
+	free(mig->sample);
 	free(mig->pbuf);
 	free(mig);
 }
@@ -1086,6 +1232,9 @@ static int receive(int c, int memfd, uint64_t *ram_size_out, const struct virt_c
 	bool have_state = false;
 	const char *slow = getenv("VESSEL_TEST_MIGRATE_SLOW"); /* tests: a slow destination */
 	unsigned slow_ms = slow ? (unsigned)atoi(slow) : 0;
+	const char *mbps = getenv("VESSEL_TEST_MIGRATE_RATE"); /* tests: a link of N MB/s */
+	double link_bytes_per_ns = mbps ? atof(mbps) / 1e3 : 0;
+	uint64_t link_t0 = 0, link_bytes = 0;
 	for (;;) {
 		struct mig_msg h;
 		if ((r = recv_all(c, &h, sizeof(h), err)) < 0)
@@ -1099,6 +1248,15 @@ static int receive(int c, int memfd, uint64_t *ram_size_out, const struct virt_c
 			r = recv_all(c, ram + h.first * PAGE, (size_t)h.count * PAGE, err);
 			if (slow_ms)
 				usleep(slow_ms * 1000);
+			if (link_bytes_per_ns > 0) { /* read no faster than the link */
+				uint64_t t_now = vs_now_ns();
+				if (!link_t0)
+					link_t0 = t_now;
+				link_bytes += (uint64_t)h.count * PAGE;
+				uint64_t due = link_t0 + (uint64_t)(link_bytes / link_bytes_per_ns);
+				if (due > t_now)
+					usleep((useconds_t)((due - t_now) / 1000));
+			}
 		} else if (h.type == MIG_SYNC) {
 			r = send_all(c, "S", 1, err);
 		} else if (h.type == MIG_ZERO) {
@@ -1107,7 +1265,12 @@ static int receive(int c, int memfd, uint64_t *ram_size_out, const struct virt_c
 				r = vs_errf(err, EINVAL, "migration: zero pages out of range");
 				break;
 			}
-			memset(ram + h.first * PAGE, 0, (size_t)h.count * PAGE);
+			/* a hole reads as zeros: no page is allocated (a fresh
+			 * memfd's first touch cost ~20 us a page, most of a busy
+			 * guest's rounds: its rewritten buffers are zeros) */
+			if (fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      (off_t)(off + h.first * PAGE), (off_t)h.count * PAGE) < 0)
+				memset(ram + h.first * PAGE, 0, (size_t)h.count * PAGE);
 		} else if (h.type == MIG_STATE) {
 			if (h.first > off || h.first < VM_SNAP_HEADER_SIZE) {
 				r = vs_errf(err, EINVAL, "migration: state of %" PRIu64 " bytes",
