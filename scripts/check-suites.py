@@ -28,11 +28,15 @@ Exit status 0 when nothing failed.
 """
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
 import threading
 import time
+
+
+SUMMARY = re.compile(r"^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout):\s+\d+\s*$")
 
 
 def tests_of(build):
@@ -137,7 +141,9 @@ def main():
         with lock:
             print(f"[{time.monotonic() - started:6.0f}s] end {chunk.build}: {chunk.label} "
                   f"({time.monotonic() - t0:.0f}s, status {p.returncode})", flush=True)
-            sys.stdout.write(p.stdout)
+            # meson's closing counts of each chunk go: the last line counts all
+            sys.stdout.write("".join(line for line in p.stdout.splitlines(True)
+                                     if line.strip() and not SUMMARY.match(line)))
             sys.stdout.flush()
 
     def lane(first):
