@@ -8,6 +8,17 @@ cd "$(dirname "$0")/.."
 export VESSEL_GUEST_DIR=${VESSEL_GUEST_DIR:-$(guest/build.sh --print-dir 2>/dev/null || true)}
 export VESSEL_DEBIAN_IMAGE=${VESSEL_DEBIAN_IMAGE:-$(images/debian/build.sh --print-dir 2>/dev/null || true)}
 passed=0 failed=0 skipped=0
+# python3 may be a shim (pyenv's: a shell script that looks up the version at
+# every start, 0.2-1.5 s each on a loaded 2-core machine): the tests' python3
+# (#!/usr/bin/env python3 scripts, python3 in shell tests) is the interpreter
+# it stands for.  tests/meson.build does the same for the python3 SCRIPT tests.
+py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+if [ -n "$py" ] && [ "$(command -v python3)" != "$py" ]; then
+	pybin=$(mktemp -d)
+	trap 'rm -rf "$pybin"' EXIT
+	ln -s "$py" "$pybin/python3"
+	export PATH=$pybin:$PATH
+fi
 
 # 1. formatting
 if scripts/check-format.sh; then
