@@ -4,14 +4,15 @@
 # are present.  A name that an installed package provides (e.g. npm, which
 # NodeSource's nodejs provides and conflicts with) counts as present.
 set -eu
-provided=$(dpkg-query -W -f='${Status} ${Provides}\n' 2>/dev/null |
-	sed -n 's/^install ok installed //p' | tr ',' '\n' | sed 's/(.*//; s/ //g' | sed '/^$/d' | sort -u)
+# one dpkg-query for every installed package: the names present are the
+# packages' own and the ones they provide (one query per package took 10-20 s
+# of every make check on a loaded 2-core machine)
+present=$(dpkg-query -W -f='${Status}|${Package},${Provides}\n' 2>/dev/null |
+	sed -n 's/^install ok installed|//p' | tr ',' '\n' | sed 's/(.*//; s/ //g' | sed '/^$/d' | sort -u)
 want=$(sed -e 's/#.*//' "$@" | tr -s ' \t' '\n\n' | sed '/^$/d' | sort -u)
 missing=""
 for p in $want; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-		printf '%s\n' "$provided" | grep -qx -- "$p" || missing="$missing $p"
-	fi
+	printf '%s\n' "$present" | grep -qx -- "$p" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
 echo "installing:$missing"

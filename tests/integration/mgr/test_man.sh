@@ -31,9 +31,10 @@ for page in vessel $(printf 'vessel-%s\n' $cmds); do
 done
 # every option the usage names (--foo) is described on the page
 for c in $cmds; do
-	for o in $("$VESSEL" help "$c" | sed -n 1p | grep -oE -- '--[a-z-]+' | sort -u); do
+	help=$("$VESSEL" help "$c") # once per command, not once per option
+	for o in $(sed -n 1p <<<"$help" | grep -oE -- '--[a-z-]+' | sort -u); do
 		n=$((n + 1))
-		if ! "$VESSEL" help "$c" | sed -n '/^options:/,$p' | grep -q -- "$o"; then
+		if ! sed -n '/^options:/,$p' <<<"$help" | grep -q -- "$o"; then
 			echo "FAIL: $c: option $o of the usage is not described"; fails=$((fails + 1))
 		fi
 	done
