@@ -2,7 +2,7 @@
 # bench/smp/run.sh - multi-hart guests (1, 2, 4 harts) under vessel-vmm and
 # qemu-system-riscv64 -M virt -smp N (MTTCG): CPU-bound jobs and boot times, same
 # run; prints seconds per row, vessel/qemu ratios and speed-ups (smp_bench.py).
-# Env: BENCH_ITERATIONS (3), BENCH_KERNEL (Image path or `defconfig`),
+# Env: BENCH_ITERATIONS (7), BENCH_KERNEL (Image path or `defconfig`),
 # VESSEL_VESSEL_VMM (default: build/'s vessel-vmm), VESSEL_GUEST_DIR.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)

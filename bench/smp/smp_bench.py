@@ -20,7 +20,7 @@ QEMU, the vessel/QEMU ratio (< 1: vessel faster), and for each VMM the
 load average.
 The 2-hart rows also run under `vessel-vmm --no-hart-threads` (every hart
 on one host thread, taking turns), printed beside the default.
-Env: BENCH_ITERATIONS (3), BENCH_KERNEL (Image path or `defconfig`; default
+Env: BENCH_ITERATIONS (7), BENCH_KERNEL (Image path or `defconfig`; default
 the recipe kernel), VESSEL_VESSEL_VMM, VESSEL_GUEST_DIR.
 """
 import os
@@ -94,7 +94,7 @@ ROWS = ["job 1h", "job 2h", "2 jobs 1h", "2 jobs 2h", "boot 1h", "boot 2h",
 
 
 def main():
-    iters = int(os.environ.get("BENCH_ITERATIONS", "3"))
+    iters = int(os.environ.get("BENCH_ITERATIONS", "7"))
     gdir = os.environ.get("VESSEL_GUEST_DIR") or vc.guest_dir()
     image = kernel_image()
     vmm = os.environ.get("VESSEL_VESSEL_VMM", "")
