@@ -183,6 +183,25 @@ def restore_argv(snap, sock=None, extra=()):
     return a + list(extra)
 
 
+def incoming_unix(work, cons, hook):
+    """A destination vessel-vmm waiting on unix:WORK/dst.mig with a test
+    hook in its environment (hook: "VAR=VALUE"), appended to cons once
+    started; returns (console, its migration socket) after the socket
+    appears (at most 60 s)."""
+    mig = os.path.join(work, "dst.mig")
+    dst = vc.Console(["env", hook, vmm(), "--incoming", "unix:" + mig,
+                      "--serial", "stdio",
+                      "--timeout", str(int(600 * vc.timeout_scale()))],
+                     os.path.join(work, "dst.log"))
+    cons.append(dst)
+    deadline = time.monotonic() + 60 * vc.timeout_scale()
+    while not os.path.exists(mig):
+        if time.monotonic() > deadline:
+            vc.fail("the destination never listened on %s" % mig)
+        time.sleep(0.05)
+    return dst, mig
+
+
 def drain(con, quiet=0.15, limit=3.0):
     """Read what the guest printed until it is quiet for `quiet` seconds (at
     most `limit`); the next expect starts after all of it."""

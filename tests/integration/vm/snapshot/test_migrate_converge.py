@@ -50,17 +50,7 @@ def test(work):
         src.send(WRITER + "\n")
         src.send(sl.COUNTER + "\n")
         sl.wait_counter(src, 5)
-        mig = os.path.join(work, "dst.mig")
-        dst = vc.Console(["env", "VESSEL_TEST_MIGRATE_RATE=%d" % LINK_MBPS, sl.vmm(),
-                          "--incoming", "unix:" + mig, "--serial", "stdio",
-                          "--timeout", str(int(600 * vc.timeout_scale()))],
-                         os.path.join(work, "dst.log"))
-        cons.append(dst)
-        deadline = time.monotonic() + 60 * vc.timeout_scale()
-        while not os.path.exists(mig):
-            if time.monotonic() > deadline:
-                vc.fail("the destination never listened on %s" % mig)
-            time.sleep(0.05)
+        dst, mig = sl.incoming_unix(work, cons, "VESSEL_TEST_MIGRATE_RATE=%d" % LINK_MBPS)
         st, out = sl.api(s_sock, "PUT", "/migrate", {"uri": "unix:" + mig})
         if st != 202:
             vc.fail("PUT /migrate: %d %r" % (st, out))
