@@ -106,7 +106,7 @@
 #define MIG_MAX_ROUNDS	   30
 #define MIG_FINAL_MS	   4	 /* stop iterating when the rest takes this long */
 #define MIG_HOLD_PERIOD_US 10000 /* the throttle holds pct % of each */
-#define MIG_HOLD_MAX_US	   50000 /* the longest the throttle stops the guest */
+#define MIG_HOLD_MAX_US	   1000000 /* the longest the throttle stops the guest */
 #define MIG_THROTTLE_MAX   99
 #define MIG_SAMPLE_US	   2000		/* the dirty rate's sample */
 #define MIG_COST_MIN	   64		/* pages: a round that measures the link */
@@ -335,6 +335,7 @@ static int send_ram(struct vm_migration *mig, const uint8_t *ram, uint64_t p, ui
 }
 
 struct throttle_hold {
+	const bool *stop; /* throttle_end: the hold ends within 1 ms */
 	unsigned pct;
 	uint64_t run_from; /* the harts run since (the last hold's end) */
 	uint64_t held_ns;  /* out: how long they were held */
@@ -345,7 +346,13 @@ struct throttle_hold {
  * pct) times as long as they ran since the last hold, so that they run
  * (100 - pct) % of the time whatever the sleeps and the safe point took
  * (with a fixed hold of 99 % of 10 ms they ran 3 %, not 1), at most
- * MIG_HOLD_MAX_US at a time.
+ * MIG_HOLD_MAX_US at a time, as QEMU's throttle sleeps up to 990 ms per
+ * 10 ms slice at 99 %.  The bound must leave room for the time the harts
+ * take to reach the safe point, which counts as run time: with 50 ms and
+ * two migrating VMs on two host CPUs they reached it ~4 ms after each
+ * hold, ran 8 % at "99 %", and a guest rewriting 8 MiB over a 20 MB/s
+ * link never converged (vm-migrate-converge beside vm-migrate-drain).
+ * throttle_end cuts a hold short within 1 ms.
  */
 static int throttle_hold(struct vm_machine *m, void *opaque)
 {
@@ -357,7 +364,8 @@ static int throttle_hold(struct vm_machine *m, void *opaque)
 		us = MIG_HOLD_PERIOD_US / 100 * h->pct;
 	if (us > MIG_HOLD_MAX_US)
 		us = MIG_HOLD_MAX_US;
-	usleep((useconds_t)us);
+	for (uint64_t t = 0; t < us && !__atomic_load_n(h->stop, __ATOMIC_ACQUIRE); t += 1000)
+		usleep((useconds_t)(us - t < 1000 ? us - t : 1000));
 	h->run_from = vs_now_ns();
 	h->held_ns = h->run_from - t0;
 	return 0;
@@ -425,7 +433,7 @@ static int send_pages(struct vm_migration *mig, const uint64_t *bits, struct vs_
 static void *throttle_main(void *opaque)
 {
 	struct vm_migration *mig = opaque;
-	struct throttle_hold h = { .run_from = vs_now_ns() };
+	struct throttle_hold h = { .stop = &mig->throttle_stop, .run_from = vs_now_ns() };
 	while (!__atomic_load_n(&mig->throttle_stop, __ATOMIC_ACQUIRE)) {
 		h.pct = __atomic_load_n(&mig->throttle_pct, __ATOMIC_RELAXED);
 		unsigned hold_us = MIG_HOLD_PERIOD_US / 100 * h.pct;
