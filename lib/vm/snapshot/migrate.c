@@ -104,8 +104,8 @@
 #define MIG_BATCH	   256	      /* pages per PAGES message */
 #define MIG_COPY	   32	      /* pages copied out of RAM per send */
 #define MIG_MAX_ROUNDS	   30
-#define MIG_FINAL_MS	   4	 /* stop iterating when the rest takes this long */
-#define MIG_HOLD_PERIOD_US 10000 /* the throttle holds pct % of each */
+#define MIG_FINAL_MS	   4	   /* stop iterating when the rest takes this long */
+#define MIG_HOLD_PERIOD_US 10000   /* the throttle holds pct % of each */
 #define MIG_HOLD_MAX_US	   1000000 /* the longest the throttle stops the guest */
 #define MIG_THROTTLE_MAX   99
 #define MIG_SAMPLE_US	   2000		/* the dirty rate's sample */
