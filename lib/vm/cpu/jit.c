@@ -38,8 +38,10 @@
  * Exits to the block's own page, a jump to its own start included, go
  * through direct links (exit_static): a block whose taken branch or jump
  * targets its own start loops in host code while r->left (the run budget,
- * decremented by the block's length per iteration) stays positive and
- * h->events is clear.
+ * decremented by the block's length per iteration, in a spare pool register
+ * while it loops) stays positive and h->events is clear.  Within a block the
+ * JIT tracks which registers hold sign-extended 32-bit values (known_after)
+ * and leaves out the sign extensions they make redundant.
  *
  * Loads and stores use the hart's soft TLB in line (same entries and tag rule
  * as exec.c); a miss calls rv_load_slow / rv_store_slow with h->pc set to
@@ -128,7 +130,9 @@ struct jit {
 	struct jit_asm a; /* the code being written */
 	struct rv_block *b;
 	int8_t map[33];	   /* host register of each guest register, or -1 */
+	int8_t left_reg;   /* a self-loop's budget (r->left) in a free pool register, or -1 */
 	bool written[33];  /* guest register written somewhere in the block */
+	uint8_t known[33]; /* what the code so far guarantees of each register's value (K_*) */
 	uint8_t *loop_top; /* after the register loads */
 	uint8_t *epilogue_jmps[4 * JIT_MAXSTUB + 8];
 	unsigned nepi;
@@ -143,6 +147,59 @@ struct jit {
 	struct rv_jit_links *links; /* the block's direct links (rv_block.jit_link) */
 };
 
+/*
+ * Facts about a guest register's value that the ops already emitted in this
+ * pass through the block guarantee (the block's entry, a self-loop's top
+ * included, guarantees none): it equals its low 32 bits sign-extended, or it
+ * is below 2^31 (and so both).  They spare the sign extension that RV64's
+ * W ops and sext.w would otherwise cost: negw of a value below 2^31 is a
+ * 64-bit neg, sext.w of a sign-extended value a copy.
+ */
+enum { K_SEXT = 1, K_SMALL = 3 }; /* 0 <= value < 2^31 (implies K_SEXT) */
+
+static uint8_t known_after(const struct jit *j, const struct rv_uop *u)
+{
+	uint8_t k1 = j->known[u->rs1], k2 = j->known[u->rs2];
+	switch (u->opc) {
+	case RV_OP_LBU:
+	case RV_OP_LHU:
+	case RV_OP_SLTI:
+	case RV_OP_SLTIU:
+	case RV_OP_SLT:
+	case RV_OP_SLTU: return K_SMALL;
+	case RV_OP_ANDI: return u->imm >= 0 ? K_SMALL : k1;
+	case RV_OP_ADDI:
+	case RV_OP_ORI:
+	case RV_OP_XORI:
+		if (u->rs1 == 0) /* li */
+			return u->imm >= 0 ? K_SMALL : K_SEXT;
+		return u->opc != RV_OP_ADDI && u->imm >= 0 ? k1 : 0;
+	case RV_OP_AND: return (k1 | k2) == K_SMALL ? K_SMALL : k1 & k2;
+	case RV_OP_OR:
+	case RV_OP_XOR: return k1 & k2;
+	case RV_OP_SRLI: return u->imm >= 33 ? K_SMALL : 0;
+	case RV_OP_SRLIW: return u->imm ? K_SMALL : K_SEXT;
+	case RV_OP_LUI:
+	case RV_OP_LB:
+	case RV_OP_LH:
+	case RV_OP_LW:
+	case RV_OP_ADDIW:
+	case RV_OP_SLLIW:
+	case RV_OP_SRAIW:
+	case RV_OP_ADDW:
+	case RV_OP_SUBW:
+	case RV_OP_SLLW:
+	case RV_OP_SRLW:
+	case RV_OP_SRAW:
+	case RV_OP_MULW:
+	case RV_OP_DIVW:
+	case RV_OP_DIVUW:
+	case RV_OP_REMW:
+	case RV_OP_REMUW: return K_SEXT;
+	default: return 0;
+	}
+}
+
 /* Guest register g: its host register or h->x[g]. */
 static struct opnd G(const struct jit *j, unsigned g) {
 	return j->map[g] >= 0 ? R(j->map[g]) : M(RBX, (int32_t)(8 * g));
@@ -150,7 +207,8 @@ static struct opnd G(const struct jit *j, unsigned g) {
 
 /* ---- block-level pieces ---- */
 
-/* Which registers writeback() and reload() handle. */
+/* Which registers writeback() and reload() handle (a self-loop's budget
+ * register counts as one of the block's own). */
 enum { REGS_LOCAL = 1,
        REGS_GLOBAL = 2,
        REGS_ALL = 3 };
@@ -158,6 +216,8 @@ enum { REGS_LOCAL = 1,
 /* Store the block's own written registers and/or the global ones. */
 static void writeback(struct jit *j, unsigned which)
 {
+	if ((which & REGS_LOCAL) && j->left_reg >= 0)
+		mov_store(&j->a, M(RSP, FRAME_LEFT), j->left_reg);
 	for (unsigned g = 1; g < 33; g++)
 		if (j->map[g] >= 0 && (is_global(g) ? (which & REGS_GLOBAL)
 						    : ((which & REGS_LOCAL) && j->written[g])))
@@ -167,6 +227,8 @@ static void writeback(struct jit *j, unsigned which)
 /* Load the block's own registers and/or the global ones. */
 static void reload(struct jit *j, unsigned which)
 {
+	if ((which & REGS_LOCAL) && j->left_reg >= 0)
+		mov_load(&j->a, j->left_reg, M(RSP, FRAME_LEFT));
 	for (unsigned g = 1; g < 33; g++)
 		if (j->map[g] >= 0 && (which & (is_global(g) ? REGS_GLOBAL : REGS_LOCAL)))
 			emit_rm(&j->a, F_W, 0x8b, j->map[g], M(RBX, (int32_t)(8 * g)));
@@ -329,7 +391,9 @@ static void exit_static(struct jit *j, unsigned k, int64_t off)
 		writeback(j, REGS_LOCAL);
 	uint8_t *rel = NULL;
 	if (direct) {
-		struct opnd left = M(RSP, FRAME_LEFT);
+		/* the budget: a self-loop's own register while it loops, else
+		 * the frame (written back above) */
+		struct opnd left = self && j->left_reg >= 0 ? R(j->left_reg) : M(RSP, FRAME_LEFT);
 		emit_rm(&j->a, 0, 0x83, 7, M(RBX, (int32_t)offsetof(struct rv_hart, events)));
 		b1(&j->a, 0);
 		uint8_t *f1 = jcc_fwd(&j->a, CC_NE);
@@ -808,6 +872,17 @@ static void alu_rr(struct jit *j, const struct rv_uop *u, unsigned op, bool w32)
 		return;
 	}
 	struct opnd d = G(j, u->rd), a = G(j, u->rs1), b = G(j, u->rs2);
+	if (op == 0x2b && u->rs1 == 0) { /* neg(w) */
+		int r = d.r >= 0 ? d.r : RAX;
+		if (w32 && j->known[u->rs2] == K_SMALL)
+			w32 = false; /* the 64-bit result is the sign-extended 32-bit one */
+		mov_load(&j->a, r, b);
+		emit_rm(&j->a, w32 ? 0 : F_W, 0xf7, 3, R(r));
+		if (w32)
+			emit_rm(&j->a, F_W, 0x63, r, R(r)); /* movsxd r, r32 */
+		mov_store(&j->a, d, r);
+		return;
+	}
 	bool commutes = op != 0x2b;
 	int r = RAX; /* the register computed in: rd's own when it has one */
 	if (d.r >= 0 && d.r == b.r && d.r != a.r && commutes) {
@@ -825,14 +900,30 @@ static void alu_rr(struct jit *j, const struct rv_uop *u, unsigned op, bool w32)
 	mov_store(&j->a, d, r);
 }
 
+/* rd = rs1 OP imm (group-1 ext: 0 add, 1 or, 4 and, 6 xor), 64 or 32 bits. */
 static void alu_ri(struct jit *j, const struct rv_uop *u, unsigned ext, bool w32)
 {
 	struct opnd d = G(j, u->rd), s = G(j, u->rs1);
-	if (!w32 && ext == 0 && d.r >= 0 && s.r >= 0) {
-		lea(&j->a, d.r, s.r, u->imm);
+	int r = d.r >= 0 ? d.r : RAX;
+	if (u->rs1 == 0) {			 /* li: x0 OP imm, sign-extended from 12 bits */
+		emit_rm(&j->a, F_W, 0xc7, 0, d); /* mov r/m64, imm32 */
+		b4(&j->a, ext == 4 ? 0 : (uint32_t)u->imm);
 		return;
 	}
-	int r = d.r >= 0 ? d.r : RAX;
+	if (w32 && ext == 0 && u->imm == 0) { /* sext.w: a copy when nothing to extend */
+		if (j->known[u->rs1] & K_SEXT)
+			mov_load(&j->a, r, s);
+		else
+			emit_rm(&j->a, F_W, 0x63, r, s); /* movsxd r, r/m32 */
+		mov_store(&j->a, d, r);
+		return;
+	}
+	if (ext == 0 && d.r >= 0 && s.r >= 0) { /* lea d(32), [s + imm] */
+		emit_rm(&j->a, w32 ? 0 : F_W, 0x8d, d.r, M(s.r, u->imm));
+		if (w32)
+			emit_rm(&j->a, F_W, 0x63, d.r, R(d.r));
+		return;
+	}
 	mov_load(&j->a, r, s);
 	if (u->imm || ext == 4)
 		alu_imm(&j->a, w32 ? 0 : F_W, ext, R(r), u->imm);
@@ -855,7 +946,9 @@ static void shift(struct jit *j, const struct rv_uop *u, unsigned ext, bool w32,
 		emit_rm(&j->a, w32 ? 0 : F_W, 0xc1, (int)ext, R(r));
 		b1(&j->a, (uint8_t)u->imm);
 	}
-	if (w32)
+	/* a 32-bit shift right by 1-31 clears bit 31: sign and zero extension
+	 * (x86 zero-extends 32-bit results) agree */
+	if (w32 && !(ext == 5 && !by_reg && u->imm != 0))
 		emit_rm(&j->a, F_W, 0x63, r, R(r));
 	mov_store(&j->a, d, r);
 }
@@ -1116,7 +1209,8 @@ static void allocate(struct jit *j, const struct rv_block *b, unsigned nops, boo
 	count[0] = count[32] = 0; /* x0 reads [rbx] (always 0); x32 is a sink */
 	for (unsigned k = 0; k < JIT_NGLOBAL; k++)
 		j->map[JIT_GLOBAL_FIRST + k] = global_host[k];
-	for (unsigned k = 0; k < JIT_NREGS - JIT_NGLOBAL; k++) {
+	unsigned k = 0;
+	for (; k < JIT_NREGS - JIT_NGLOBAL; k++) {
 		unsigned best = 0;
 		for (unsigned g = 1; g < 32; g++)
 			if (j->map[g] < 0 && count[g] > count[best])
@@ -1125,6 +1219,10 @@ static void allocate(struct jit *j, const struct rv_block *b, unsigned nops, boo
 			break;
 		j->map[best] = pool[k];
 	}
+	/* a self-loop counts its budget down in a register left over, not in
+	 * the frame: a memory read-modify-write each iteration is a chain of
+	 * store-to-load forwarding between iterations */
+	j->left_reg = self_loop && k < JIT_NREGS - JIT_NGLOBAL ? pool[k] : -1;
 }
 
 static const int saved[] = { RBP, RBX, R12, R13, R14, R15 };
@@ -1226,9 +1324,16 @@ void *rv_jit_translate(struct rv_core *core, struct rv_block *b, uint64_t vpc)
 	uint8_t *inner = j->a.p;
 	reload(j, REGS_LOCAL);
 	j->loop_top = j->a.p;
-	for (unsigned i = 0; i < nops; i++)
-		if (!emit_op(j, i, &b->u[i]))
+	memset(j->known, 0, sizeof(j->known));
+	j->known[0] = K_SMALL;
+	for (unsigned i = 0; i < nops; i++) {
+		const struct rv_uop *u = &b->u[i];
+		uint8_t k = known_after(j, u);
+		if (!emit_op(j, i, u))
 			break;
+		if (writes_rd(u->opc) && u->rd != 0)
+			j->known[u->rd] = k;
+	}
 	if (partial) { /* the interpreter goes on at op nops */
 		writeback(j, REGS_ALL);
 		emit_rm(&j->a, 0, 0xc7, 0, R(RAX));
