@@ -1,6 +1,14 @@
 /* nbody: double-precision floating point (fadd/fmul/fdiv/fsqrt), the
- * classic 5-body simulation. */
+ * classic 5-body simulation (single precision when nbodyf.c includes it). */
 #include "bench.h"
+
+#ifndef NBODY_FLOAT
+typedef double real;
+#define FSQRT "fsqrt.d"
+#else
+typedef float real;
+#define FSQRT "fsqrt.s"
+#endif
 
 #ifndef SCALE
 #define SCALE 1
@@ -10,7 +18,7 @@
 #define DAYS	   365.24
 
 struct body {
-	double x, y, z, vx, vy, vz, m;
+	real x, y, z, vx, vy, vz, m;
 };
 
 static struct body bodies[5] = {
@@ -29,24 +37,24 @@ static struct body bodies[5] = {
 	  -9.51592254519715870e-05 * DAYS, 5.15138902046611451e-05 * SOLAR_MASS },
 };
 
-static double sqrt_d(double x)
+static real sqrt_r(real x)
 {
-	double r;
-	asm("fsqrt.d %0, %1" : "=f"(r) : "f"(x));
+	real r;
+	asm(FSQRT " %0, %1" : "=f"(r) : "f"(x));
 	return r;
 }
 
 u64 bench_run(void)
 {
-	double dt = 0.01;
+	real dt = (real)0.01;
 	for (long step = 0; step < 50000L * SCALE; step++) {
 		for (int i = 0; i < 5; i++) {
 			struct body *a = &bodies[i];
 			for (int j = i + 1; j < 5; j++) {
 				struct body *b = &bodies[j];
-				double dx = a->x - b->x, dy = a->y - b->y, dz = a->z - b->z;
-				double d2 = dx * dx + dy * dy + dz * dz;
-				double mag = dt / (d2 * sqrt_d(d2));
+				real dx = a->x - b->x, dy = a->y - b->y, dz = a->z - b->z;
+				real d2 = dx * dx + dy * dy + dz * dz;
+				real mag = dt / (d2 * sqrt_r(d2));
 				a->vx -= dx * b->m * mag;
 				a->vy -= dy * b->m * mag;
 				a->vz -= dz * b->m * mag;
@@ -62,8 +70,9 @@ u64 bench_run(void)
 		}
 	}
 	union {
-		double d;
+		real d;
 		u64 u;
-	} r = { bodies[1].x };
+	} r = { .u = 0 };
+	r.d = bodies[1].x;
 	return r.u;
 }
