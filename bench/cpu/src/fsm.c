@@ -26,12 +26,22 @@ u64 bench_run(void)
 		for (unsigned i = 0; i < sizeof(text); i++) {
 			u8 c = text[i];
 			switch (st) {
-			case 0: st = digit(c) ? 1 : c == '+' || c == '-' ? 2 : c == '.' ? 3 : 7; break;
-			case 1: st = digit(c) ? 1 : c == '.' ? 3 : c == 'e' || c == 'E' ? 4 : c == ',' ? 0 : 7; break;
+			case 0:
+				st = digit(c) ? 1 : c == '+' || c == '-' ? 2 : c == '.' ? 3 : 7;
+				break;
+			case 1:
+				st = digit(c)		    ? 1
+				     : c == '.'		    ? 3
+				     : c == 'e' || c == 'E' ? 4
+				     : c == ','		    ? 0
+							    : 7;
+				break;
 			case 2: st = digit(c) ? 1 : c == '.' ? 3 : 7; break;
 			case 3: st = digit(c) ? 5 : 7; break;
 			case 4: st = digit(c) || c == '+' || c == '-' ? 6 : 7; break;
-			case 5: st = digit(c) ? 5 : c == 'e' || c == 'E' ? 4 : c == ',' ? 0 : 7; break;
+			case 5:
+				st = digit(c) ? 5 : c == 'e' || c == 'E' ? 4 : c == ',' ? 0 : 7;
+				break;
 			case 6: st = digit(c) ? 6 : c == ',' ? 0 : 7; break;
 			default: st = c == ',' ? 0 : 7; break;
 			}

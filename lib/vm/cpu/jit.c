@@ -157,9 +157,14 @@ struct jit {
  */
 enum { K_SEXT = 1, K_SMALL = 3 }; /* 0 <= value < 2^31 (implies K_SEXT) */
 
+static unsigned reads(unsigned opc);
+
 static uint8_t known_after(const struct jit *j, const struct rv_uop *u)
 {
-	uint8_t k1 = j->known[u->rs1], k2 = j->known[u->rs2];
+	/* rs1 and rs2 name registers only for the ops that read them (others
+	 * keep other fields there) */
+	unsigned r = reads(u->opc);
+	uint8_t k1 = (r & 1) ? j->known[u->rs1] : 0, k2 = (r & 2) ? j->known[u->rs2] : 0;
 	switch (u->opc) {
 	case RV_OP_LBU:
 	case RV_OP_LHU:

@@ -54,27 +54,27 @@ __attribute__((noinline)) static u64 ref_sext(u64 t)
 
 /* t = the producer's result (it may use x, y, and the slot p holding x),
  * then negw, sext.w and neg of t in the same block. */
-#define CASE(name, prod, ref)                                                              \
-	static void case_##name(void)                                                      \
-	{                                                                                  \
-		u64 h = 0, bad = 0;                                                        \
-		for (int rep = 0; rep < 40; rep++)                                         \
-			for (unsigned i = 0; i < NVAL; i++) {                              \
-				u64 x = val[i], y = val[(i * 7 + 3) % NVAL], slot = x;     \
-				u64 t, n, s, m;                                            \
-				asm volatile(prod "\n negw %1, %0\n sext.w %2, %0\n"       \
-						  " neg %3, %0"                            \
-					     : "=&r"(t), "=&r"(n), "=&r"(s), "=&r"(m)      \
-					     : "r"(x), "r"(y), "r"(&slot)                  \
-					     : "t1", "memory");                            \
-				if (t != (u64)(ref) || n != ref_negw(t) ||                 \
-				    s != ref_sext(t) || m != 0 - t)                        \
-					bad++;                                             \
-				if (rep == 0)                                              \
-					h = isa_fnv(isa_fnv(isa_fnv(h, t), n), s);         \
-			}                                                                  \
-		isa_check(#name " results", bad, 0);                                       \
-		isa_sig(#name, h);                                                         \
+#define CASE(name, prod, ref)                                                                  \
+	static void case_##name(void)                                                          \
+	{                                                                                      \
+		u64 h = 0, bad = 0;                                                            \
+		for (int rep = 0; rep < 40; rep++)                                             \
+			for (unsigned i = 0; i < NVAL; i++) {                                  \
+				u64 x = val[i], y = val[(i * 7 + 3) % NVAL], slot = x;         \
+				u64 t, n, s, m;                                                \
+				asm volatile(prod "\n negw %1, %0\n sext.w %2, %0\n"           \
+						  " neg %3, %0"                                \
+					     : "=&r"(t), "=&r"(n), "=&r"(s), "=&r"(m)          \
+					     : "r"(x), "r"(y), "r"(&slot)                      \
+					     : "t1", "memory");                                \
+				if (t != (u64)(ref) || n != ref_negw(t) || s != ref_sext(t) || \
+				    m != 0 - t)                                                \
+					bad++;                                                 \
+				if (rep == 0)                                                  \
+					h = isa_fnv(isa_fnv(isa_fnv(h, t), n), s);             \
+			}                                                                      \
+		isa_check(#name " results", bad, 0);                                           \
+		isa_sig(#name, h);                                                             \
 	}
 
 #define S32(v) ((u64)(i64)(i32)(u32)(v))
@@ -111,16 +111,14 @@ CASE(xori_neg, "addiw %0, %4, 0\n xori %0, %0, -1", ~S32(x))
 CASE(xori_big, "xori %0, %4, 0x400", x ^ 0x400)
 /* and, or, xor of what is known of both sides */
 CASE(and_small_any, "andi %0, %4, 0xff\n and %0, %0, %5", x & 0xff & y)
-CASE(and_any_small, "andi t1, %5, 0x7ff\n and %0, %4, t1", x & y & 0x7ff)
+CASE(and_any_small, "andi t1, %5, 0x7ff\n and %0, %4, t1", x &y & 0x7ff)
 CASE(and_sext_sext, "addiw %0, %4, 0\n addiw t1, %5, 0\n and %0, %0, t1", S32(x) & S32(y))
 CASE(and_sext_any, "addiw %0, %4, 0\n and %0, %0, %5", S32(x) & y)
 CASE(or_small_small, "andi %0, %4, 0xff\n andi t1, %5, 0x7ff\n or %0, %0, t1",
      (x & 0xff) | (y & 0x7ff))
-CASE(or_sext_small, "addiw %0, %4, 0\n andi t1, %5, 0x7ff\n or %0, %0, t1",
-     S32(x) | (y & 0x7ff))
+CASE(or_sext_small, "addiw %0, %4, 0\n andi t1, %5, 0x7ff\n or %0, %0, t1", S32(x) | (y & 0x7ff))
 CASE(or_sext_any, "addiw %0, %4, 0\n or %0, %0, %5", S32(x) | y)
-CASE(xor_small_small, "andi %0, %4, 0x7ff\n andi t1, %5, 0x7ff\n xor %0, %0, t1",
-     (x ^ y) & 0x7ff)
+CASE(xor_small_small, "andi %0, %4, 0x7ff\n andi t1, %5, 0x7ff\n xor %0, %0, t1", (x ^ y) & 0x7ff)
 CASE(xor_sext_sext, "addiw %0, %4, 0\n addiw t1, %5, 0\n xor %0, %0, t1", S32(x) ^ S32(y))
 CASE(xor_sext_any, "addiw %0, %4, 0\n xor %0, %0, %5", S32(x) ^ y)
 /* shifts */
@@ -144,7 +142,7 @@ CASE(addiw_m1, "addiw %0, %4, -1", S32(x - 1))
 CASE(addiw_big, "addiw %0, %4, 2047", S32(x + 2047))
 CASE(addw, "addw %0, %4, %5", S32(x + y))
 CASE(subw, "subw %0, %4, %5", S32(x - y))
-CASE(mulw, "mulw %0, %4, %5", S32((u32)x * (u32)y))
+CASE(mulw, "mulw %0, %4, %5", S32((u32)x *(u32)y))
 CASE(negw, "negw %0, %4", S32(0u - (u32)x))
 CASE(neg, "neg %0, %4", 0 - x)
 CASE(negw_small, "andi %0, %4, 1\n negw %0, %0", S32(0u - (u32)(x & 1)))
