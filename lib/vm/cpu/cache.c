@@ -140,7 +140,7 @@ static size_t arena_block_bytes(const struct rv_core *core, size_t off, struct r
 {
 	struct rv_block *b = (struct rv_block *)(core->arena + off + core->chain_pre);
 	*bp = b;
-	return (core->chain_pre + BLOCK_BYTES(b->n + 1) + core->block_align - 1) &
+	return (core->chain_pre + BLOCK_BYTES(b->n + 1 + b->annex) + core->block_align - 1) &
 	       ~(core->block_align - 1);
 }
 
@@ -596,6 +596,7 @@ static struct rv_block *straddling_block(struct rv_hart *h, uint64_t pc, const u
 	b->n = 1;
 	b->bytes = 4;
 	b->hot = 0; /* never translated */
+	b->annex = 0;
 	b->jit = NULL;
 	b->jit_inner = NULL;
 	b->jit_link = NULL;
@@ -642,6 +643,7 @@ static struct rv_block *block_single(struct rv_hart *h, uint64_t pc, struct rv_b
 	memset(blk->chain, 0, sizeof(blk->chain));
 	blk->n = 1;
 	blk->hot = 0; /* never translated */
+	blk->annex = 0;
 	blk->jit = NULL;
 	blk->jit_inner = NULL;
 	blk->jit_link = NULL;
@@ -722,6 +724,46 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t pc)
 	return b;
 }
 
+/* Integer ALU instructions without side effects but their register. */
+static bool annexable(unsigned opc)
+{
+	return opc == RV_OP_LUI || opc == RV_OP_AUIPC || (opc >= RV_OP_ADDI && opc <= RV_OP_REMUW);
+}
+
+/*
+ * A block ending in a conditional branch over at most RV_ANNEX_MAX integer
+ * ALU instructions of the same page that lands right after them (an `if`
+ * without `else`, as RISC-V compilers write a conditional move): decode them
+ * after its END (rv_block.annex), for jit.c.  Returns how many (0: none).
+ */
+static unsigned decode_annex(struct rv_block *b, unsigned n, const uint8_t *host, unsigned off,
+			     unsigned page_left)
+{
+	_Static_assert(RV_OP_ADDI < RV_OP_REMUW && RV_OP_REMUW + 1 == RV_OP_FENCE,
+		       "the ALU ops are ADDI through REMUW");
+	if (n == 0)
+		return 0;
+	const struct rv_uop *br = &b->u[n - 1];
+	if (br->opc < RV_OP_BEQ || br->opc > RV_OP_BGEU || br->imm <= 0)
+		return 0;
+	unsigned target = br->off + (unsigned)br->imm;
+	if (target <= off || target > page_left)
+		return 0;
+	unsigned k = 0;
+	while (off < target) {
+		if (k == RV_ANNEX_MAX)
+			return 0;
+		struct rv_uop *u = &b->u[n + 1 + k];
+		unsigned len = decode_at(host + off, page_left - off, u);
+		if (len == 0 || !annexable(u->opc))
+			return 0;
+		finish_uop(u, (uint16_t)off);
+		off += len;
+		k++;
+	}
+	return off == target ? k : 0;
+}
+
 static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 {
 	struct rv_core *core = h->core;
@@ -764,7 +806,8 @@ static struct rv_block *block_lookup(struct rv_hart *h, uint64_t pc)
 		if (b->paddr == pa && straddle_holds(h, b, pc) && b->paddr == pa)
 			goto found;
 
-	size_t need = core->chain_pre + BLOCK_BYTES(RV_BLOCK_MAX + 1) + core->block_align;
+	size_t need =
+	    core->chain_pre + BLOCK_BYTES(RV_BLOCK_MAX + 1 + RV_ANNEX_MAX) + core->block_align;
 	size_t limit = core->arena_cap;
 	if (core->parallel && limit == core->arena_size)
 		limit -= ARENA_RESERVE;
@@ -830,6 +873,9 @@ decode:
 	}
 	b->u[n].opc = RV_OP_END;
 	finish_uop(&b->u[n], (uint16_t)off);
+	b->annex = pa2 ? 0 : decode_annex(b, n, host, off, page_left);
+	if (b->annex) /* covered like the block's own code (stores, breakpoints) */
+		off = (unsigned)(b->u[n - 1].off + b->u[n - 1].imm);
 	b->paddr = pa;
 	memset(b->chain, 0, sizeof(b->chain));
 	b->n = n;
@@ -865,8 +911,9 @@ decode:
 	if (last > 63)
 		last = 63;
 	pg->code_mask |= (last == 63 ? ~0ULL : ((2ULL << last) - 1)) & ~((1ULL << first) - 1);
-	core->arena_used += (core->chain_pre + BLOCK_BYTES(n + 1) + core->block_align - 1) &
-			    ~(core->block_align - 1);
+	core->arena_used +=
+	    (core->chain_pre + BLOCK_BYTES(n + 1 + b->annex) + core->block_align - 1) &
+	    ~(core->block_align - 1);
 found:
 	je->vpc = pc;
 	je->key = h->chain_key;

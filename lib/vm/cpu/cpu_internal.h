@@ -63,6 +63,7 @@ static inline double fp_u2d(uint64_t u)
 #define RV_PAGE_MASK  (~(RV_PAGE_SIZE - 1))
 
 #define RV_BLOCK_MAX 64
+#define RV_ANNEX_MAX 3 /* rv_block.annex */
 
 /* The baseline JIT (jit.c) exists on x86-64 hosts only. */
 #if defined(__x86_64__)
@@ -171,8 +172,17 @@ struct rv_block {
 	uint32_t n;			 /* guest instructions (uops before END) */
 	uint32_t bytes;			 /* bytes of guest code covered */
 	uint32_t hot;			 /* executions left before translation (jit.c); 0: none */
-	rv_jit_fn jit;			 /* host code, or NULL while interpreted */
-	void *jit_inner;		 /* entry from other translated blocks */
+	/*
+	 * Micro-ops after END (u[n + 1 ...]): the instructions a last
+	 * conditional branch skips forward over, when it skips at most
+	 * RV_ANNEX_MAX integer ALU instructions of its page and lands right
+	 * after them (cache.c).  The interpreter never runs them (the branch
+	 * ends the block); jit.c runs them under the branch's condition and
+	 * goes on at the target.  bytes covers them.
+	 */
+	uint32_t annex;
+	rv_jit_fn jit;	 /* host code, or NULL while interpreted */
+	void *jit_inner; /* entry from other translated blocks */
 	/* direct links of a translated block (jit.c): the jumps its exits
 	 * through slot 0 and 1 patch to go straight to a target in its page;
 	 * undone (rv_jit_unlink) when the block is invalidated */

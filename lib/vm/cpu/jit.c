@@ -80,11 +80,14 @@
 /*
  * The stack frame of generated code (below the six saved registers; 16-byte
  * aligned for calls): 8 bytes of padding, the run budget (r->left, copied
- * in and out) and r itself.
+ * in and out), r itself, and for a branch's annex (emit_annex) its
+ * condition and the old values of the registers the annex writes.
  */
 #define FRAME_LEFT 8
 #define FRAME_RUN  16
-#define FRAME_SIZE 24
+#define FRAME_COND 24
+#define FRAME_SAVE 32 /* RV_ANNEX_MAX slots */
+#define FRAME_SIZE 56
 /* r12 = r->tlbr, the read TLB; the write TLB of the same set follows it */
 #define TLB_READ  0
 #define TLB_WRITE ((int32_t)(RV_TLB_SIZE * sizeof(struct rv_tlb_entry)))
@@ -1024,6 +1027,62 @@ static void emit_div(struct jit *j, const struct rv_uop *u)
 	mov_store(&j->a, G(j, u->rd), RAX);
 }
 
+static bool emit_op(struct jit *j, unsigned idx, const struct rv_uop *u);
+
+/*
+ * A branch over its block's annex (rv_block.annex: at most RV_ANNEX_MAX
+ * integer ALU instructions, then the branch target): without a host branch,
+ * which an unpredictable guest branch would mispredict half the time.  The
+ * annex runs whatever the condition, on the registers it writes saved in the
+ * frame; when the branch is taken they get their old values back (cmov).
+ * The budget counts the annex's instructions only when it ran (they
+ * retired), and the block leaves for the target through slot 0, the taken
+ * branch's, either way.
+ */
+static void emit_annex(struct jit *j, const struct rv_uop *u, int cc)
+{
+	const struct rv_uop *an = &j->b->u[j->b->n + 1];
+	unsigned n = j->b->annex, saved[RV_ANNEX_MAX], nsaved = 0;
+	emit_rm(&j->a, F_0F, 0x90 + (unsigned)(cc ^ 1), 0, M(RSP, FRAME_COND)); /* setcc: runs */
+	for (unsigned i = 0; i < n; i++) {
+		bool seen = an[i].rd == 32; /* x0: nothing to keep */
+		for (unsigned k = 0; k < nsaved; k++)
+			seen |= saved[k] == an[i].rd;
+		if (seen)
+			continue;
+		struct opnd r = G(j, an[i].rd);
+		if (r.r < 0) {
+			mov_load(&j->a, RAX, r);
+			r = R(RAX);
+		}
+		mov_store(&j->a, M(RSP, FRAME_SAVE + 8 * (int32_t)nsaved), r.r);
+		saved[nsaved++] = an[i].rd;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t k = known_after(j, &an[i]);
+		emit_op(j, j->b->n + 1 + i, &an[i]);
+		j->known[an[i].rd] = k;
+	}
+	emit_rm(&j->a, 0, 0x80, 7, M(RSP, FRAME_COND)); /* cmp byte, 0 */
+	b1(&j->a, 0);
+	for (unsigned k = 0; k < nsaved; k++) { /* taken: the old values */
+		struct opnd r = G(j, saved[k]), old = M(RSP, FRAME_SAVE + 8 * (int32_t)k);
+		if (r.r >= 0) {
+			emit_rm(&j->a, F_W | F_0F, 0x44, r.r, old); /* cmove */
+		} else {
+			mov_load(&j->a, RAX, r);
+			emit_rm(&j->a, F_W | F_0F, 0x44, RAX, old);
+			mov_store(&j->a, r, RAX);
+		}
+	}
+	/* the annex's instructions retired when it ran: left -= runs * n */
+	emit_rm(&j->a, F_0F, 0xb6, RAX, M(RSP, FRAME_COND)); /* movzx eax, byte */
+	emit_rm(&j->a, 0, 0x6b, RAX, R(RAX));		     /* imul eax, eax, n */
+	b1(&j->a, (uint8_t)n);
+	emit_rm(&j->a, F_W, 0x29, RAX, M(RSP, FRAME_LEFT)); /* sub [left], rax */
+	exit_static(j, 0, (int64_t)u->off + u->imm);
+}
+
 static void emit_branch(struct jit *j, const struct rv_uop *u)
 {
 	int cc;
@@ -1044,6 +1103,10 @@ static void emit_branch(struct jit *j, const struct rv_uop *u)
 		emit_rm(&j->a, F_W, 0x85, a.r, a); /* test a, a: compare with x0 */
 	else
 		emit_rm(&j->a, F_W, 0x3b, a.r, b);
+	if (j->b->annex && u == &j->b->u[j->b->n - 1]) {
+		emit_annex(j, u, cc);
+		return;
+	}
 	uint8_t *fall = jcc_fwd(&j->a, cc ^ 1); /* inverse condition */
 	exit_static(j, 0, (int64_t)u->off + u->imm);
 	patch(&j->a, fall, j->a.p);
@@ -1199,8 +1262,9 @@ static void allocate(struct jit *j, const struct rv_block *b, unsigned nops, boo
 	unsigned count[33] = { 0 };
 	memset(j->map, -1, sizeof(j->map));
 	memset(j->written, 0, sizeof(j->written));
-	for (unsigned i = 0; i < nops; i++) {
-		const struct rv_uop *u = &b->u[i];
+	for (unsigned i = 0; i < nops + (nops == b->n ? b->annex : 0); i++) {
+		/* a full block's annex follows its END */
+		const struct rv_uop *u = &b->u[i < nops ? i : b->n + 1 + (i - nops)];
 		unsigned r = reads(u->opc);
 		if (r & 1)
 			count[u->rs1]++;

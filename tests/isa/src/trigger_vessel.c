@@ -6,7 +6,8 @@
  * >= / <, the size field, select=1 (instruction bits, stored and loaded
  * data; load data fires after the load), timing=1 (after the instruction:
  * mepc = next pc, its effect done), AMOs and LR/SC, and a load trigger
- * inside a hot (translated) loop stopping at the exact iteration. */
+ * inside a hot (translated) loop stopping at the exact iteration, and an
+ * execute trigger on an instruction a hot block's last branch skips over. */
 #include "isa.h"
 
 #define T_LOAD	   (1UL << 0)
@@ -263,11 +264,55 @@ static void hot_loop(void)
 	isa_check("hot loop after: sum", sum_loop(&idx), 1023UL * 1024 / 2);
 }
 
+/* A block ending in a branch over one instruction (its annex: translated
+ * code runs it under the branch's condition, jit.c emit_annex): an execute
+ * trigger on that instruction fires there once the block is hot. */
+asm(".text\n .globl annex_code, annex_insn\n"
+    "annex_code:\n beqz a1, 1f\n"
+    "annex_insn:\n addi a0, a0, 5\n"
+    "1: ret\n");
+extern char annex_code[], annex_insn[];
+
+/* annex_code(a0, a1); ~0 when it trapped */
+static u64 run_annex(u64 a0, u64 a1)
+{
+	register u64 r0 asm("a0") = a0;
+	register u64 r1 asm("a1") = a1;
+	asm volatile("la t6, 1f\n jalr ra, 0(%2)\n j 2f\n 1: li a0, -1\n 2:"
+		     : "+r"(r0)
+		     : "r"(r1), "r"(annex_code)
+		     : "t6", "ra", "memory");
+	return r0;
+}
+
+static void annex_trigger(void)
+{
+	u64 s = 0;
+	for (u64 k = 0; k < 200; k++)
+		s += run_annex(1, k & 1);
+	isa_check("annex loop", s, 200 + 100 * 5);
+	set_trigger(0, TYPE2 | T_EXEC | T_M, (u64)annex_insn);
+	csr_write(0x7a5, MTE);
+	/* hot again (setting a trigger may drop translations) without the
+	 * annex ever running: no block of the interpreter covers it */
+	for (int k = 0; k < 200; k++)
+		if (run_annex(1, 0) != 1)
+			isa_fail("annex not run: fired");
+	isa_expect_trap();
+	isa_check("annex run: the trigger fires", run_annex(1, 1), ~0UL);
+	isa_check("  cause", isa_last_trap.cause, CAUSE_BREAKPOINT);
+	isa_check("  mepc = the annex instruction", isa_last_trap.epc, (u64)annex_insn);
+	csr_write(0x7a5, 0);
+	clear_triggers();
+	isa_check("annex after", run_annex(1, 1), 6);
+}
+
 void test_main(void)
 {
 	csr_basics();
 	m_mode();
 	loads_stores();
 	hot_loop();
+	annex_trigger();
 	csr_write(0x7a5, 0);
 }
