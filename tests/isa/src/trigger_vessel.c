@@ -293,8 +293,7 @@ static void annex_trigger(void)
 	isa_check("annex loop", s, 200 + 100 * 5);
 	set_trigger(0, TYPE2 | T_EXEC | T_M, (u64)annex_insn);
 	csr_write(0x7a5, MTE);
-	/* hot again (setting a trigger may drop translations) without the
-	 * annex ever running: no block of the interpreter covers it */
+	/* the translated block, its annex not run */
 	for (int k = 0; k < 200; k++)
 		if (run_annex(1, 0) != 1)
 			isa_fail("annex not run: fired");
