@@ -76,8 +76,9 @@ static void own_operands(void)
 	for (int i = 0; i < ROUNDS; i++) {
 		u64 a = next() >> (next() & 63), b = next() >> (next() & 63), z = next();
 		u64 a0 = a, b0 = b, z0 = z;
-		asm volatile("bltu %0, %1, 1f\n add %0, %0, %1\n xor %2, %0, %2\n sub %1, zero, %1\n 1:"
-			     : "+r"(a), "+r"(b), "+r"(z));
+		asm volatile(
+		    "bltu %0, %1, 1f\n add %0, %0, %1\n xor %2, %0, %2\n sub %1, zero, %1\n 1:"
+		    : "+r"(a), "+r"(b), "+r"(z));
 		u64 run = !(a0 < b0);
 		bad += a != pick(run, a0 + b0, a0);
 		bad += z != pick(run, (a0 + b0) ^ z0, z0);
@@ -110,9 +111,10 @@ static void word_ops(void)
 			     : "+r"(x), "+r"(y)
 			     : "r"(a), "r"(b));
 		u64 run = !((i64)a >= (i64)b);
-		u64 q = (u32)b == 0	? ~0UL
-			: (i32)a == (i32)0x80000000 && (i32)b == -1 ? sext32(a)
-								   : sext32((u64)((i32)a / (i32)b));
+		u64 q = (u32)b == 0 ? ~0UL
+			: (i32)a == (i32)0x80000000 && (i32)b == -1
+			    ? sext32(a)
+			    : sext32((u64)((i32)a / (i32)b));
 		bad += x != pick(run, q, x0);
 		bad += y != pick(run, sext32(b), y0);
 		h = isa_fnv(isa_fnv(h, x), y);
