@@ -911,9 +911,8 @@ decode:
 	if (last > 63)
 		last = 63;
 	pg->code_mask |= (last == 63 ? ~0ULL : ((2ULL << last) - 1)) & ~((1ULL << first) - 1);
-	core->arena_used +=
-	    (core->chain_pre + BLOCK_BYTES(n + 1 + b->annex) + core->block_align - 1) &
-	    ~(core->block_align - 1);
+	struct rv_block *placed; /* b */
+	core->arena_used += arena_block_bytes(core, core->arena_used, &placed);
 found:
 	je->vpc = pc;
 	je->key = h->chain_key;
