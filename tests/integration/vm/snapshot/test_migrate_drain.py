@@ -15,7 +15,6 @@ the destination.  Unix sockets, no root needed.
 import os
 import re
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import snaplib as sl  # noqa: E402
