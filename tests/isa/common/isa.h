@@ -157,6 +157,17 @@ static inline void isa_sfence(void)
 	asm volatile("sfence.vma" ::: "memory");
 }
 
+/* xorshift64 (Marsaglia 2003): the random tests' generator; advances *state
+ * and returns it. */
+static inline u64 isa_xorshift(u64 *state)
+{
+	u64 x = *state;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
+}
+
 static inline u64 isa_fnv(u64 h, u64 v)
 {
 	for (int i = 0; i < 8; i++) {

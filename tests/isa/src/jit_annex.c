@@ -26,10 +26,7 @@ static u64 rnd = 0x243f6a8885a308d3UL;
 
 static u64 next(void)
 {
-	rnd ^= rnd << 13;
-	rnd ^= rnd >> 7;
-	rnd ^= rnd << 17;
-	return rnd;
+	return isa_xorshift(&rnd);
 }
 
 /* keep the old value where c is 0, the new one where c is 1 */

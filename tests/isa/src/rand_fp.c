@@ -17,10 +17,7 @@
 static u64 rng;
 static u64 next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return isa_xorshift(&rng);
 }
 
 static const u64 dspecial[] = {

@@ -12,10 +12,7 @@
 static u64 rng = 0x9e3779b97f4a7c15UL;
 static u64 next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return isa_xorshift(&rng);
 }
 
 static const u64 edges[] = {

@@ -29,10 +29,7 @@ static u8 *pc8;
 static u64 rng = SEED;
 static u64 rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return isa_xorshift(&rng);
 }
 static u32 pick(u32 n)
 {

@@ -31,10 +31,7 @@ static u64 *root_s, *root_u;
 static u64 rng = SEED;
 static u64 rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return isa_xorshift(&rng);
 }
 
 /* li a0, 42; ret: also reachable through the superpages (image < 2 MiB) */
